@@ -1,0 +1,1 @@
+"""Hot-spot detection and measurement: background, source finding, photometry."""

@@ -1,0 +1,81 @@
+"""Frame-camera model: pixel (sample, line) ↔ ray direction in the instrument frame.
+
+The instrument frame has its boresight along ``boresight`` (default +Z). A pixel's (un-normalised) ray is
+
+    d = boresight + (sample − center_sample)·ifov·sample_axis + (line − center_line)·ifov·line_axis,
+
+a gnomonic (pinhole) projection with square pixels of angular size ``ifov_rad``. Pixel coordinates are
+0-based with pixel centres at integers. ``twist_deg`` rotates the sample/line axes about the boresight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrameCamera:
+    """A pinhole frame camera.
+
+    Attributes:
+        n_samples, n_lines: image size, pixels.
+        ifov_rad: angular size of one pixel, rad.
+        center_sample, center_line: pixel (0-based) where the boresight lands (optical centre).
+        sample_axis, line_axis, boresight: unit vectors in the instrument frame.
+        twist_deg: extra rotation of the detector about the boresight, degrees (positive turns the
+            sample axis toward the line axis).
+    """
+
+    n_samples: int
+    n_lines: int
+    ifov_rad: float
+    center_sample: float
+    center_line: float
+    sample_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    line_axis: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    boresight: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    twist_deg: float = 0.0
+    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sample_axis, line_axis, boresight) after the twist, instrument frame."""
+        s = np.asarray(self.sample_axis, dtype=float)
+        ln = np.asarray(self.line_axis, dtype=float)
+        b = np.asarray(self.boresight, dtype=float)
+        t = np.radians(self.twist_deg)
+        return np.cos(t) * s + np.sin(t) * ln, -np.sin(t) * s + np.cos(t) * ln, b
+
+    def pixel_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sample, line) arrays of shape (n_lines, n_samples) of pixel-centre coordinates."""
+        return np.meshgrid(np.arange(self.n_samples, dtype=float), np.arange(self.n_lines, dtype=float))
+
+    def rays(self, sample=None, line=None) -> np.ndarray:
+        """Un-normalised ray directions (..., 3) in the instrument frame (whole image by default).
+
+        The whole-image result is cached (read-only) since it depends only on the camera.
+        """
+        whole = sample is None and line is None
+        if whole and "rays" in self._cache:
+            return self._cache["rays"]
+        if whole:
+            sample, line = self.pixel_grid()
+        u_s, u_l, b = self.axes()
+        ds = (np.asarray(sample, dtype=float) - self.center_sample) * self.ifov_rad
+        dl = (np.asarray(line, dtype=float) - self.center_line) * self.ifov_rad
+        d = b + ds[..., None] * u_s + dl[..., None] * u_l
+        if whole:
+            d.setflags(write=False)
+            self._cache["rays"] = d
+        return d
+
+    def project(self, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Instrument-frame directions (..., 3) → (sample, line, in_front) by the inverse of :meth:`rays`."""
+        d = np.asarray(directions, dtype=float)
+        u_s, u_l, b = self.axes()
+        along = d @ b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sample = self.center_sample + (d @ u_s) / along / self.ifov_rad
+            line = self.center_line + (d @ u_l) / along / self.ifov_rad
+        return sample, line, along > 0

@@ -1,0 +1,1 @@
+"""Instrument facts: bands, filter curves, IFOV, detector quirks (one module per instrument)."""
