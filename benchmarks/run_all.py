@@ -1,0 +1,44 @@
+"""Run every benchmarks/bench_*.py and print one JSON object keyed by benchmark name.
+
+Each benchmark is a standalone script printing one JSON object on its last stdout line. Run as
+``make bench`` (or ``python benchmarks/run_all.py [name ...]`` for a subset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_one(script: Path) -> dict:
+    """Run one benchmark script in a fresh interpreter; return its JSON (or the error)."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - start
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        result = {"error": f"exit {proc.returncode}", "stderr_tail": proc.stderr.strip().splitlines()[-5:]}
+    result["wall_s"] = round(wall, 2)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if argv:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in argv]
+    results = {s.stem.removeprefix("bench_"): run_one(s) for s in scripts}
+    print(json.dumps(results, indent=2))
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

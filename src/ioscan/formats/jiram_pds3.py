@@ -1,0 +1,470 @@
+"""Juno JIRAM imager RDRs: PDS3 ``.IMG`` + detached ``.LBL`` (reader and writer).
+
+Products: ``JIR_IMG_RDR_YYYYDDDTHHMMSS_Vnn`` (``.IMG`` raw float32 image, no header, with a detached
+``.LBL``), data set ``JNO-J-JIRAM-3-RDR-V1.0``, volumes ``JNOJIR_2nnn`` (nnn = orbit). Spectrometer
+products (``JIR_SPE_RDR_*``) and EDRs are not imager RDRs and are refused.
+
+Label shape (as in real archive labels, e.g. ``JIR_IMG_RDR_2017033T114006_V02.LBL``): identification and
+geometry keywords at the top level, ``L_BAND_PARAMETERS`` / ``M_BAND_PARAMETERS`` groups, then an
+``OBJECT = FILE`` holding ``RECORD_TYPE``, ``FILE_RECORDS``, ``RECORD_BYTES``, ``UNIT``, the ``^IMAGE``
+pointer, a nested ``OBJECT = IMAGE`` and ``SPICE_FILE_NAME``.
+
+Quirks handled here (and only here):
+
+* **Byte order.** Labels declare ``SAMPLE_TYPE = IEEE_REAL`` (PDS3 for big-endian IEEE float) but the
+  data are little-endian float32. pdr special-cases this when ``DATA_SET_ID = "JNO-J-JIRAM-3-RDR-V1.0"``
+  and ``PRODUCT_TYPE = RDR`` (``pdr.formats.juno.jiram_rdr_sample_type``); the writer reproduces exactly
+  that label shape, and the reader re-interprets the bytes as little-endian should pdr ever not apply it.
+* **Unit.** See :func:`jiram_pixel_unit`: values are *band* radiance, W/(m² sr), per the JIRAM SIS
+  (issue 7.5, §4.2), whatever the label's ``UNIT`` says (older products say ``W/(m^2*sr*micron)``).
+* **INSTRUMENT_ID** is ``"JIR"`` in real labels (``"JIRAM"`` is accepted too).
+* **Geometry.** Label latitudes are planetocentric (``COORDINATE_SYSTEM_NAME = "PLANETOCENTRIC"``) and
+  longitudes EAST; :class:`~ioscan.frame.LabelGeometry` wants planetographic °N and west °W, so both are
+  converted (``ioscan.body``). Band-group geometry is ``"N/A"`` for most products (orbits ≥ 39, most I1
+  frames), so SPICE geometry is the normal case.
+* **ioscan additions.** Real labels carry no saturation level, disk-centre pixel or north-pole position
+  angle. The writer puts these in a clearly non-archive ``GROUP = IOSCAN_PARAMETERS``
+  (``SATURATION_LEVEL`` in W/(m² sr); ``NORTH_POLE_POSITION_ANGLE`` in degrees, LabelGeometry convention;
+  ``DISK_CENTER_SAMPLE`` / ``DISK_CENTER_LINE`` 0-based pixels; ``DISK_CENTER_PIXEL_SCALE`` in km/pixel).
+  The reader builds a LabelGeometry only when that group and the archive geometry keywords are all
+  present; what a real label does give is kept in ``Frame.metadata["label_geometry_partial"]``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ioscan import body as iobody
+from ioscan.errors import ProductError
+from ioscan.formats._common import (
+    add_seconds,
+    file_checksum_sha256,
+    iso_utc,
+    mid_time,
+    parse_utc,
+    pds3_quote,
+    pds3_real,
+)
+from ioscan.frame import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
+from ioscan.instruments import jiram
+
+PRODUCT_TYPE = "RDR"
+INSTRUMENT_IDS = ("JIR", "JIRAM")
+LABEL_UNIT = "W/(m^2*sr)"
+IOSCAN_GROUP = "IOSCAN_PARAMETERS"
+#: label UNIT strings known to mean JIRAM calibrated imager values (compared lower-case, no spaces)
+_KNOWN_LABEL_UNITS = {"w/(m^2*sr)", "w/(m^2*sr*micron)", "w/(m^2*sr*um)", "w/m^2/sr", "w/m^2/sr/micron",
+                      "w/m^2/sr/um", "w/(m**2*sr)", "w/(m**2*sr*micron)"}
+_MODE_LINES = {"I1": (256, 266), "I2": (128,), "I3": (128,)}
+_MODE_DESC = {"I1": "IMAGE(256x432) L-Band and M-Band", "I2": "IMAGE(128x432) M-Band",
+              "I3": "IMAGE(128x432) L-Band"}
+_BAND_GEOMETRY_KEYS = ("INCIDENCE_ANGLE", "EMISSION_ANGLE", "PHASE_ANGLE", "SLANT_DISTANCE",
+                       "MINIMUM_LATITUDE", "CENTER_LATITUDE", "MAXIMUM_LATITUDE", "WESTERNMOST_LONGITUDE",
+                       "CENTER_LONGITUDE", "EASTERNMOST_LONGITUDE", "HORIZONTAL_PIXEL_SCALE",
+                       "VERTICAL_PIXEL_SCALE", "NORTH_AZIMUTH", "LINE_FIRST_PIXEL", "SAMPLE_FIRST_PIXEL")
+
+
+def jiram_pixel_unit(label_unit: str | None, *, where: Path | str = "") -> str:
+    """The one place that decides the unit of JIRAM imager pixel values.
+
+    The JIRAM SIS (issue 7.5, §4.2) says calibrated imager values are band radiance in W/(m² sr),
+    integrated over the filter, "not spectral radiance". Older product versions (e.g. PDS_RDR_v9, 2017)
+    label the same values ``W/(m^2*sr*micron)``: the SIS is trusted, so every known radiance spelling maps
+    to :data:`ioscan.frame.BAND_RADIANCE_UNIT`. A missing unit is taken as band radiance too; any other
+    unit (e.g. DN) raises ProductError.
+    """
+    if label_unit is None or str(label_unit).strip() in ("", "N/A", "UNK"):
+        return BAND_RADIANCE_UNIT
+    key = re.sub(r"\s+", "", str(label_unit)).lower()
+    if key in _KNOWN_LABEL_UNITS:
+        return BAND_RADIANCE_UNIT
+    raise ProductError(f"{Path(where).name}: UNIT {label_unit!r} is not a JIRAM calibrated radiance unit")
+
+
+# ----------------------------------------------------------------------------------------------- writer
+
+
+def _value(v) -> str:
+    """Python value → PDS3 literal (str quoted, float exact, list → sequence)."""
+    if isinstance(v, bool):
+        return pds3_quote("TRUE" if v else "FALSE")
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating):
+        return pds3_real(float(v))
+    if isinstance(v, list | tuple):
+        return "(" + ", ".join(_value(x) for x in v) + ")"
+    return pds3_quote(str(v))
+
+
+def _label_time(t) -> str:
+    """Millisecond precision as in archive labels, microseconds when the time has them (simulated truth)."""
+    return t.isoformat(timespec="milliseconds" if t.microsecond % 1000 == 0 else "microseconds")
+
+
+def _real_or_na(x: float | None, unit: str) -> str:
+    return '"N/A"' if x is None else f"{pds3_real(x)} <{unit}>"
+
+
+def write_jiram_rdr(
+    out_dir: Path,
+    *,
+    product_id: str,
+    mode: str,
+    image: np.ndarray,
+    start_time_utc: str,
+    stop_time_utc: str,
+    sclk_start: str,
+    orbit: int,
+    exposure_s: float,
+    saturation_w_m2_sr: float | None = None,
+    label_geometry: LabelGeometry | None = None,
+    sub_solar_lon_e_deg: float | None = None,
+    spice_file_names: list[str] | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write ``<product_id>.IMG`` (little-endian float32, no header) and ``<product_id>.LBL``.
+
+    Args:
+        out_dir: directory to write into (created if missing).
+        product_id: e.g. ``JIR_IMG_RDR_2022063T083455_V01``.
+        mode: ``"I1"``, ``"I2"``, ``"I3"`` (written as ``SCI_<mode>_S1``) or a full mode ID
+            such as ``"SCI_I1_S3"``.
+        image: float32 band radiance W/(m² sr), lines × 432: I1 256 lines (L rows 0–127, M rows 128–255),
+            I2 (M) and I3 (L) 128 lines. NaN is allowed and written as is.
+        start_time_utc, stop_time_utc: exposure start/stop, ISO 8601 UTC.
+        sclk_start: spacecraft clock string, e.g. ``"1/539307798:00786"``.
+        orbit: perijove number.
+        exposure_s: integration time, s (``EXPOSURE_DURATION``).
+        saturation_w_m2_sr: saturation level, written to the ``IOSCAN_PARAMETERS`` group.
+        label_geometry: disk geometry (planetographic °N, west °W); written as planetocentric / EAST like
+            real labels, plus the ioscan group keywords; absent → geometry keywords ``"N/A"``.
+        sub_solar_lon_e_deg: ``SUB_SOLAR_LONGITUDE`` (°E) when no ``label_geometry`` is given.
+        spice_file_names: kernels named in ``SPICE_FILE_NAME``.
+        extra: top-level keywords to add, or to replace when the name already exists (str values quoted;
+            INSTRUMENT_MODE_ID and the FILE/IMAGE object keywords cannot be changed this way).
+
+    Returns:
+        Path of the ``.LBL`` file.
+    """
+    out_dir = Path(out_dir)
+    mode_id = mode if mode.upper().startswith("SCI_") else f"SCI_{mode.upper()}_S1"
+    band_mode = jiram.mode_from_label(mode_id)
+    img = np.asarray(image)
+    if img.dtype != np.float32:
+        raise ValueError(f"image must be float32, got {img.dtype}")
+    if img.ndim != 2 or img.shape[1] != jiram.N_SAMPLES or img.shape[0] not in _MODE_LINES[band_mode]:
+        raise ValueError(f"mode {band_mode} needs {_MODE_LINES[band_mode][0]}×{jiram.N_SAMPLES}, "
+                         f"got {img.shape}")
+    start = parse_utc(start_time_utc, where=product_id, what="start_time_utc")
+    stop = parse_utc(stop_time_utc, where=product_id, what="stop_time_utc")
+    if stop < start:
+        raise ValueError(f"stop time {stop_time_utc} before start time {start_time_utc}")
+    if label_geometry is not None and sub_solar_lon_e_deg is not None:
+        implied = float(iobody.lon_w_to_lon_e(label_geometry.sub_solar_lon_w_deg))
+        if abs((implied - sub_solar_lon_e_deg + 180.0) % 360.0 - 180.0) > 1e-9:
+            raise ValueError("sub_solar_lon_e_deg disagrees with label_geometry.sub_solar_lon_w_deg")
+    lines, samples = img.shape
+    img_name = f"{product_id}.IMG"
+
+    top: dict[str, str] = {
+        "PDS_VERSION_ID": "PDS3",
+        "DATA_SET_NAME": pds3_quote("JUNO JUPITER JIRAM REDUCED DATA RECORD V1.0"),
+        "DATA_SET_ID": pds3_quote(jiram.DATA_SET_ID),
+        "PRODUCT_ID": product_id if re.fullmatch(r"[A-Za-z0-9_]+", product_id) else pds3_quote(product_id),
+        "PRODUCT_TYPE": PRODUCT_TYPE,
+        "PROCESSING_LEVEL_ID": '"3"',
+        "START_TIME": _label_time(start),
+        "STOP_TIME": _label_time(stop),
+        "SPACECRAFT_CLOCK_START_COUNT": pds3_quote(sclk_start),
+        "STANDARD_DATA_PRODUCT_ID": '"IMAGE"',
+        "PRODUCER_FULL_NAME": '"IOSCAN SIMULATOR"',
+        "PRODUCT_VERSION_ID": pds3_quote(product_id.rsplit("_V", 1)[-1] if "_V" in product_id else "01"),
+        "INSTRUMENT_HOST_NAME": '"JUNO"',
+        "INSTRUMENT_HOST_ID": '"JNO"',
+        "MISSION_PHASE_NAME": '"SCIENCE ORBITS"',
+        "INSTRUMENT_NAME": '"JOVIAN INFRARED AURORAL MAPPER"',
+        "INSTRUMENT_ID": '"JIR"',
+        "INSTRUMENT_TYPE": '"INFRARED IMAGING SPECTROMETER"',
+        "EXPOSURE_DURATION": f"{pds3_real(exposure_s)} <s>",
+        "ORBIT_NUMBER": str(int(orbit)),
+        "TARGET_NAME": '"IO"',
+        "TARGET_TYPE": '"SATELLITE"',
+        "COORDINATE_SYSTEM_NAME": '"PLANETOCENTRIC"',
+        "COORDINATE_SYSTEM_CENTER_NAME": '"IO"',
+    }
+    g = label_geometry
+    if g is not None:
+        sc_lat_pc = float(iobody.lat_pg_to_lat_pc_deg(g.sub_observer_lat_deg, g.sub_observer_lon_w_deg))
+        sun_lat_pc = float(iobody.lat_pg_to_lat_pc_deg(g.sub_solar_lat_deg, g.sub_solar_lon_w_deg))
+        top["SUB_SPACECRAFT_LATITUDE"] = _real_or_na(sc_lat_pc, "degree")
+        top["SUB_SPACECRAFT_LONGITUDE"] = _real_or_na(
+            float(iobody.lon_w_to_lon_e(g.sub_observer_lon_w_deg)), "degree")
+        top["TARGET_CENTER_DISTANCE"] = _real_or_na(g.range_km, "km")
+        top["SUB_SOLAR_LATITUDE"] = _real_or_na(sun_lat_pc, "degree")
+        sun_lon_e = float(iobody.lon_w_to_lon_e(g.sub_solar_lon_w_deg))
+        top["SUB_SOLAR_LONGITUDE"] = _real_or_na(sun_lon_e, "degree")
+    else:
+        for key in ("SUB_SPACECRAFT_LATITUDE", "SUB_SPACECRAFT_LONGITUDE", "TARGET_CENTER_DISTANCE",
+                    "SUB_SOLAR_LATITUDE"):
+            top[key] = '"N/A"'
+        top["SUB_SOLAR_LONGITUDE"] = _real_or_na(sub_solar_lon_e_deg, "degree")
+    for key, val in (extra or {}).items():
+        top[str(key).upper()] = _value(val)
+
+    out: list[str] = [f"{k:<31}= {v}" for k, v in top.items() if k not in ("INSTRUMENT_MODE_ID",)]
+    for band in ("L", "M"):
+        out.append(f"GROUP = {band}_BAND_PARAMETERS")
+        out += [f"   {k:<23}= \"N/A\"" for k in _BAND_GEOMETRY_KEYS]
+        out.append(f"END_GROUP = {band}_BAND_PARAMETERS")
+    out += [
+        f"{'CHANNEL_ID':<31}= \"1\"  /* 0:SPECTRUM IR; 1:IMAGE */",
+        f"{'INSTRUMENT_MODE_ID':<31}= {mode_id}",
+        f"{'INSTRUMENT_MODE_DESC':<31}= \"{mode_id}: Science, {_MODE_DESC[band_mode]}\"",
+        f"GROUP = {IOSCAN_GROUP}",
+        "   /* not an archive keyword group: written by ioscan (simulated product) */",
+        f"   {'SATURATION_LEVEL':<25}= {_real_or_na(saturation_w_m2_sr, 'W/(m^2*sr)')}",
+    ]
+    if g is not None:
+        out += [
+            f"   {'NORTH_POLE_POSITION_ANGLE':<25}= {pds3_real(g.north_pa_deg)} <degree>",
+            f"   {'DISK_CENTER_SAMPLE':<25}= {pds3_real(g.disk_center_sample)}",
+            f"   {'DISK_CENTER_LINE':<25}= {pds3_real(g.disk_center_line)}",
+            f"   {'DISK_CENTER_PIXEL_SCALE':<25}= {pds3_real(g.pixel_scale_km)} <km>",
+        ]
+    out += [
+        f"END_GROUP = {IOSCAN_GROUP}",
+        "OBJECT                         = FILE",
+        "   RECORD_TYPE                 = FIXED_LENGTH",
+        f"   FILE_RECORDS                = {lines}",
+        f"   RECORD_BYTES                = {samples * 4}",
+        '   FRAME_TYPE                  = "SCIENCE"',
+        '   DATA_QUALITY_ID             = "1"',
+        f"   UNIT                        = {pds3_quote(LABEL_UNIT)}",
+        f"^IMAGE                         = {pds3_quote(img_name)}",
+        "OBJECT                         = IMAGE",
+        f"   LINES                      = {lines}",
+        f"   LINE_SAMPLES               = {samples}",
+        "   SAMPLE_TYPE                = IEEE_REAL  /* as in the archive: data are really LSB */",
+        "   SAMPLE_BITS                = 32",
+        f"   UNIT                       = {pds3_quote(LABEL_UNIT)}",
+        "END_OBJECT                     = IMAGE",
+    ]
+    names = spice_file_names or []
+    if names:
+        out.append("SPICE_FILE_NAME                =")
+        out.append("{" + ",\r\n".join(pds3_quote(n) for n in names) + "}")
+    else:
+        out.append('SPICE_FILE_NAME                = "N/A"')
+    out += ["END_OBJECT                     = FILE", "END"]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / img_name).write_bytes(img.astype("<f4", copy=False).tobytes(order="C"))
+    lbl = out_dir / f"{product_id}.LBL"
+    lbl.write_bytes(("\r\n".join(out) + "\r\n").encode("ascii"))
+    return lbl
+
+
+# ----------------------------------------------------------------------------------------------- reader
+
+
+def _num(v) -> float | None:
+    """A label value → float, or None for "N/A"/missing/non-numeric (units already stripped by pdr)."""
+    if isinstance(v, tuple | list) and v and not isinstance(v[0], str | int | float):
+        v = v[0]
+    if isinstance(v, dict):
+        v = v.get("value")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _str(v) -> str:
+    return "" if v is None else str(v).strip().strip('"').strip()
+
+
+def _find_data_file(label_path: Path, name: str) -> Path:
+    """The file an ``^IMAGE`` pointer names, next to the label (case-insensitive, as archives vary)."""
+    cand = label_path.parent / name
+    if cand.is_file():
+        return cand
+    lower = name.lower()
+    for p in label_path.parent.iterdir():
+        if p.name.lower() == lower and p.is_file():
+            return p
+    raise ProductError(f"{label_path.name}: data file {name} named by ^IMAGE is missing")
+
+
+def _label_geometry(meta, name: str) -> tuple[LabelGeometry | None, dict]:
+    """LabelGeometry (planetographic, west) from the label when complete, plus what the label gives."""
+    sc_lat = _num(meta.metaget_("SUB_SPACECRAFT_LATITUDE"))
+    sc_lon_e = _num(meta.metaget_("SUB_SPACECRAFT_LONGITUDE"))
+    sun_lat = _num(meta.metaget_("SUB_SOLAR_LATITUDE"))
+    sun_lon_e = _num(meta.metaget_("SUB_SOLAR_LONGITUDE"))
+    rng = _num(meta.metaget_("TARGET_CENTER_DISTANCE"))
+    target = _str(meta.metaget_("TARGET_NAME")).upper()
+    centric = _str(meta.metaget_("COORDINATE_SYSTEM_NAME", "PLANETOCENTRIC")).upper() != "PLANETOGRAPHIC"
+    partial: dict = {}
+
+    def to_pg(lat, lon_w):
+        if lat is None or lon_w is None:
+            return lat
+        return float(iobody.lat_pc_to_lat_pg_deg(lat, lon_w)) if centric and target == "IO" else lat
+
+    sc_lon_w = None if sc_lon_e is None else float(iobody.lon_e_to_lon_w(sc_lon_e))
+    sun_lon_w = None if sun_lon_e is None else float(iobody.lon_e_to_lon_w(sun_lon_e))
+    for key, val in (("sub_observer_lat_deg", to_pg(sc_lat, sc_lon_w)), ("sub_observer_lon_w_deg", sc_lon_w),
+                     ("sub_solar_lat_deg", to_pg(sun_lat, sun_lon_w)), ("sub_solar_lon_w_deg", sun_lon_w),
+                     ("range_km", rng)):
+        if val is not None:
+            partial[key] = val
+    grp = meta.metablock_(IOSCAN_GROUP) or {}
+    extra = {k: _num(grp.get(key)) for k, key in (("north_pa_deg", "NORTH_POLE_POSITION_ANGLE"),
+                                                   ("disk_center_sample", "DISK_CENTER_SAMPLE"),
+                                                   ("disk_center_line", "DISK_CENTER_LINE"),
+                                                   ("pixel_scale_km", "DISK_CENTER_PIXEL_SCALE"))}
+    if target != "IO" or len(partial) < 5 or any(v is None for v in extra.values()):
+        return None, (partial if target == "IO" else {})
+    return LabelGeometry(**partial, **extra), partial
+
+
+def read_jiram_rdr(label_path: Path) -> Frame:
+    """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.frame.Frame`.
+
+    Bands: I1 → L (rows 0–127) and M (rows 128–255, ``line_offset`` 128); I2 → M; I3 → L; values are band
+    radiance W/(m² sr) (see :func:`jiram_pixel_unit`). ``time_utc`` is mid-exposure (START/STOP midpoint);
+    ``exposure_s`` is ``EXPOSURE_DURATION`` or STOP − START. Raises ProductError naming the file for any
+    unreadable, inconsistent or non-imager product.
+    """
+    import pdr
+
+    label_path = Path(label_path)
+    name = label_path.name
+    if not label_path.is_file():
+        raise ProductError(f"{label_path}: label file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = pdr.read(str(label_path))
+            meta = data.metadata
+            ident = {k: _str(meta.metaget_(k)) for k in ("DATA_SET_ID", "INSTRUMENT_ID", "PRODUCT_TYPE",
+                                                          "PRODUCT_ID", "INSTRUMENT_MODE_ID")}
+    except ProductError:
+        raise
+    except Exception as exc:  # pdr raises many kinds on garbage labels
+        raise ProductError(f"{name}: unparseable PDS3 label ({type(exc).__name__}: {exc})") from exc
+    if not ident["DATA_SET_ID"] and not ident["PRODUCT_ID"]:
+        raise ProductError(f"{name}: unparseable PDS3 label (no DATA_SET_ID or PRODUCT_ID found)")
+    if ident["DATA_SET_ID"] != jiram.DATA_SET_ID:
+        raise ProductError(f"{name}: DATA_SET_ID {ident['DATA_SET_ID']!r} is not the JIRAM RDR data set "
+                           f"{jiram.DATA_SET_ID!r}")
+    if ident["INSTRUMENT_ID"].upper() not in INSTRUMENT_IDS:
+        raise ProductError(f"{name}: INSTRUMENT_ID {ident['INSTRUMENT_ID']!r} is not JIRAM")
+    if ident["PRODUCT_TYPE"].upper() != PRODUCT_TYPE:
+        raise ProductError(f"{name}: PRODUCT_TYPE {ident['PRODUCT_TYPE']!r} is not RDR")
+    try:
+        mode = jiram.mode_from_label(ident["INSTRUMENT_MODE_ID"])
+    except ValueError as exc:
+        raise ProductError(f"{name}: INSTRUMENT_MODE_ID {ident['INSTRUMENT_MODE_ID']!r} is not an imager "
+                           "mode (I1/I2/I3)") from exc
+
+    image_block = meta.metablock_("IMAGE")
+    if not image_block or "LINES" not in image_block:
+        raise ProductError(f"{name}: no OBJECT = IMAGE in the label")
+    try:
+        lines, samples = int(image_block["LINES"]), int(image_block["LINE_SAMPLES"])
+        bits = int(image_block.get("SAMPLE_BITS", 32))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProductError(f"{name}: IMAGE object lacks integer LINES/LINE_SAMPLES/SAMPLE_BITS") from exc
+    if bits != 32 or "REAL" not in _str(image_block.get("SAMPLE_TYPE")).upper():
+        raise ProductError(f"{name}: IMAGE is {image_block.get('SAMPLE_TYPE')} × {bits} bits, "
+                           "not 32-bit real")
+    if samples != jiram.N_SAMPLES or lines not in _MODE_LINES[mode]:
+        raise ProductError(f"{name}: {lines}×{samples} image does not fit mode {mode} "
+                           f"({_MODE_LINES[mode][0]}×{jiram.N_SAMPLES})")
+    pointer = meta.metaget_("^IMAGE")
+    offset = 0
+    if isinstance(pointer, list | tuple):  # ("FILE.IMG", record) form
+        record_bytes = int(meta.metaget_("RECORD_BYTES", samples * 4))
+        pointer, offset = pointer[0], (int(pointer[1]) - 1) * record_bytes
+    if not isinstance(pointer, str) or not pointer:
+        raise ProductError(f"{name}: ^IMAGE pointer does not name a detached data file ({pointer!r})")
+    img_path = _find_data_file(label_path, _str(pointer))
+    expected = offset + lines * samples * 4
+    size = img_path.stat().st_size
+    if size < expected:
+        raise ProductError(f"{img_path.name}: truncated: {size} bytes, label needs {expected} "
+                           f"({lines}×{samples}×4 + {offset})")
+    if offset == 0 and size != expected:
+        raise ProductError(f"{img_path.name}: {size} bytes disagree with LINES×LINE_SAMPLES×4 = {expected}")
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.asarray(data["IMAGE"])
+    except Exception as exc:
+        raise ProductError(f"{name}: pdr could not read the IMAGE ({type(exc).__name__}: {exc})") from exc
+    if arr.shape != (lines, samples):
+        raise ProductError(f"{name}: IMAGE read as {arr.shape}, label says {(lines, samples)}")
+    if arr.dtype.byteorder == ">":  # pdr's JIRAM special case did not apply: the bytes are LSB anyway
+        arr = arr.view(arr.dtype.newbyteorder("<"))
+    arr = arr.astype(np.float32, copy=False)
+
+    unit = jiram_pixel_unit(meta.metaget_("UNIT"), where=label_path)
+    grp = meta.metablock_(IOSCAN_GROUP) or {}
+    saturation = _num(grp.get("SATURATION_LEVEL"))
+    bands: dict[str, BandImage] = {}
+    m_offset = jiram.N_LINES_PER_BAND + (jiram.GAP_LINES if lines == 266 else 0)
+    for bname in jiram.MODES[mode]:
+        b = jiram.BANDS[bname]
+        first = m_offset if (mode == "I1" and bname == "M") else 0
+        bands[bname] = BandImage(band=bname, data=arr[first:first + jiram.N_LINES_PER_BAND], unit=unit,
+                                 wavelength_um=b.center_um, bandwidth_um=b.bandwidth_um,
+                                 saturation=saturation, line_offset=first, spice_frame=b.spice_frame)
+
+    start_txt, stop_txt = meta.metaget_("START_TIME"), meta.metaget_("STOP_TIME")
+    if start_txt is None:
+        raise ProductError(f"{name}: no START_TIME")
+    start = parse_utc(start_txt, where=label_path, what="START_TIME")
+    stop = parse_utc(stop_txt, where=label_path, what="STOP_TIME") if stop_txt is not None else None
+    exposure = _num(meta.metaget_("EXPOSURE_DURATION"))
+    if exposure is None:
+        exposure = (stop - start).total_seconds() if stop is not None else 0.0
+    mid = mid_time(start, stop) if stop is not None else add_seconds(start, exposure / 2)
+    orbit = _num(meta.metaget_("ORBIT_NUMBER"))
+    geometry, partial = _label_geometry(meta, name)
+    spice = meta.metaget_("SPICE_FILE_NAME")
+    spice_names = sorted(_str(s) for s in spice) if isinstance(spice, set | list | tuple) else (
+        [] if _str(spice) in ("", "N/A") else [_str(spice)])
+    metadata = {
+        "data_set_id": ident["DATA_SET_ID"],
+        "instrument_mode_id": ident["INSTRUMENT_MODE_ID"],
+        "start_time_utc": iso_utc(start),
+        "stop_time_utc": iso_utc(stop) if stop is not None else None,
+        "sclk_start": _str(meta.metaget_("SPACECRAFT_CLOCK_START_COUNT")),
+        "target_name": _str(meta.metaget_("TARGET_NAME")),
+        "label_unit": _str(meta.metaget_("UNIT")),
+        "spice_file_names": spice_names,
+        "data_file": img_path.name,
+        "label_geometry_partial": partial,
+    }
+    return Frame(
+        product_id=ident["PRODUCT_ID"] or label_path.stem,
+        instrument="JIRAM",
+        observer="JUNO",
+        time_utc=iso_utc(mid),
+        exposure_s=float(exposure),
+        bands=bands,
+        mode=mode,
+        orbit=None if orbit is None else int(orbit),
+        label_geometry=geometry,
+        path=label_path,
+        checksum_sha256=file_checksum_sha256(img_path),
+        metadata=metadata,
+    )

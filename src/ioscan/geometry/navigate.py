@@ -1,0 +1,149 @@
+"""Navigation of a Frame: per-band backplanes from SPICE, the label, or a limb fit, plus re-registration.
+
+Order of preference: SPICE kernels when given (the normal case for JIRAM), else the product's label/header
+geometry. JIRAM frames are then re-registered on Io's limb, since reconstructed pointing can be off by up to
+~2° along the spin direction; a frame that cannot be registered keeps its predicted geometry and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ioscan.errors import GeometryError, IoscanError
+from ioscan.frame import Frame, LabelGeometry
+from ioscan.geometry.backplanes import Backplanes
+
+
+@dataclass
+class Navigation:
+    """Per-band backplanes of a frame and how they were obtained.
+
+    Attributes:
+        backplanes: band → Backplanes.
+        source: "spice", "label", "limbfit" or "none".
+        registered: True when a limb fit corrected the pointing.
+        offset_px: (sample, line) correction applied, pixels.
+        offset_err_px: 1σ of that correction, pixels (the pointing error to propagate).
+        messages: human-readable notes (why a frame was not registered...).
+    """
+
+    backplanes: dict[str, Backplanes] = field(default_factory=dict)
+    source: str = "none"
+    registered: bool = False
+    offset_px: tuple[float, float] = (0.0, 0.0)
+    offset_err_px: tuple[float, float] = (0.0, 0.0)
+    messages: list[str] = field(default_factory=list)
+
+
+def label_geometry_from_args(args: dict) -> LabelGeometry | None:
+    """LabelGeometry from CLI-style keyword values, or None when none were given; error if incomplete."""
+    required = ("sub_observer_lat_deg", "sub_observer_lon_w_deg", "range_km", "pixel_scale_km",
+                "disk_center_sample", "disk_center_line")
+    given = [k for k in required if args.get(k) is not None]
+    if not given:
+        return None
+    missing = [k for k in required if args.get(k) is None]
+    if missing:
+        raise GeometryError(f"label geometry incomplete: missing {', '.join(missing)}")
+    return LabelGeometry(**{k: float(v) for k, v in args.items() if v is not None})
+
+
+def backplanes_command(*, out: Path, product: Path | None, kernels: Path | None, frame_name: str,
+                       time_utc: str | None, band: str | None, label_args: dict,
+                       shape: tuple[int, int]) -> list[Path]:
+    """The work of ``ioscan backplanes``: compute and write FITS files; returns the paths written.
+
+    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix).
+    """
+    from ioscan.geometry.backplanes import to_fits_hdulist
+
+    results: dict[str, Backplanes] = {}
+    if product is not None:
+        from ioscan.formats import read_product
+
+        frame = read_product(product)
+        nav = navigate_frame(frame, kernels=kernels, register=True)
+        results = nav.backplanes if band is None else {band: nav.backplanes[band]}
+    elif kernels is not None:
+        if time_utc is None:
+            raise GeometryError("--time is required with --kernels and no product")
+        from ioscan.geometry.spice_provider import SpiceGeometry
+
+        results = {frame_name: SpiceGeometry(kernels).backplanes(time_utc, frame_name)}
+    else:
+        geom = label_geometry_from_args(label_args)
+        if geom is None:
+            raise GeometryError("give a product, --kernels with --time, or the label geometry options")
+        from ioscan.geometry.label_provider import backplanes_from_label
+
+        results = {"image": backplanes_from_label(geom, shape[1], shape[0], time_utc or "")}
+    written = []
+    for name, bp in results.items():
+        path = out if len(results) == 1 else out.with_name(f"{out.stem}_{name}{out.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        to_fits_hdulist(bp).writeto(path, overwrite=True)
+        written.append(path)
+    return written
+
+
+def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool = True) -> Navigation:
+    """Backplanes for every band of ``frame`` (see module docstring). Never raises for a frame that simply
+    cannot be registered; raises GeometryError for unusable kernels or label geometry."""
+    nav = Navigation()
+    if kernels is not None and all(b.spice_frame for b in frame.bands.values()):
+        from ioscan.geometry.spice_provider import SpiceGeometry
+
+        geo = SpiceGeometry(kernels)
+        for name, band in frame.bands.items():
+            nav.backplanes[name] = geo.backplanes(frame.time_utc, band.spice_frame)
+        nav.source = "spice"
+        if register:
+            _register(frame, nav, lambda off: {
+                n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_offset_px=off)
+                for n, b in frame.bands.items()})
+    elif frame.label_geometry is not None:
+        from ioscan.geometry.label_provider import backplanes_from_label
+
+        def from_label(off=(0.0, 0.0)):
+            g = frame.label_geometry
+            shifted = LabelGeometry(**{**g.__dict__, "disk_center_sample": g.disk_center_sample + off[0],
+                                       "disk_center_line": g.disk_center_line + off[1]})
+            return {n: backplanes_from_label(shifted, b.shape[1], b.shape[0], frame.time_utc)
+                    for n, b in frame.bands.items()}
+
+        nav.backplanes = from_label()
+        nav.source = "label"
+        if register:
+            _register(frame, nav, from_label)
+    else:
+        nav.messages.append("no geometry: no kernels given and no label geometry")
+    return nav
+
+
+def _register(frame: Frame, nav: Navigation, recompute) -> None:
+    """Fit the limb in the band that constrains it best; apply the shared offset to every band."""
+    from ioscan.geometry.limbfit import register_frame
+
+    best = None
+    for name, band in frame.bands.items():
+        try:
+            fit = register_frame(band.data, nav.backplanes[name])
+        except IoscanError as exc:
+            nav.messages.append(f"band {name}: {exc}")
+            continue
+        if not fit.ok:
+            nav.messages.append(f"band {name}: not registered ({fit.reason})")
+            continue
+        err = max(fit.offset_err_px)
+        if best is None or err < best[0]:
+            best = (err, fit)
+    if best is None:
+        return
+    fit = best[1]
+    offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
+    nav.backplanes = recompute(offset)
+    nav.registered = True
+    nav.source = f"{nav.source}+limbfit"
+    nav.offset_px = offset
+    nav.offset_err_px = tuple(float(e) for e in fit.offset_err_px)

@@ -1,0 +1,179 @@
+"""One frame end to end (read → navigate → detect → measure), and a batch over many frames on Dask.
+
+Workers only compute; the calling process is the single writer to the catalogue (one transaction per frame),
+so a crash loses nothing already committed and leaves nothing half-written. Re-runs skip products whose
+checksum is already stored.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ioscan.errors import IoscanError
+
+
+@dataclass
+class FrameResult:
+    """What one product yields: a summary row, band rows, detections, or an error."""
+
+    path: str
+    checksum_sha256: str | None = None
+    observation: dict = field(default_factory=dict)
+    bands: list[dict] = field(default_factory=list)
+    detections: list = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def _geometry_summary(nav) -> dict:
+    """Sub-observer point, range, scale and phase at the disk pixel nearest the frame's disk centre."""
+    if not nav.backplanes:
+        return {"geometry_source": "none"}
+    bp = next(iter(nav.backplanes.values()))
+    disk = bp.on_disk
+    out = {"geometry_source": nav.source, "pointing_offset_sample_px": nav.offset_px[0],
+           "pointing_offset_line_px": nav.offset_px[1], "registered": bool(nav.registered)}
+    if disk.any():
+        rng = np.where(disk, bp["range_km"], np.inf)
+        i = np.unravel_index(np.argmin(rng), rng.shape)
+        out.update(sub_observer_lat_deg=float(bp["lat_deg"][i]), sub_observer_lon_w_deg=float(bp["lon_w_deg"][i]),
+                   range_km=float(bp["range_km"][i]), pixel_scale_km=float(bp["pixel_scale_km"][i]),
+                   phase_deg=float(bp["phase_deg"][i]))
+    return out
+
+
+def process_product(path: str | Path, kernels: str | Path | None = None, register: bool = True) -> FrameResult:
+    """Read, navigate, detect and measure one product. Never raises: errors come back in the result."""
+    from ioscan.detect.measure import detect_frame
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+
+    result = FrameResult(path=str(path))
+    try:
+        frame = read_product(Path(path))
+        result.checksum_sha256 = frame.checksum_sha256
+        nav = navigate_frame(frame, kernels=Path(kernels) if kernels else None, register=register)
+        result.messages += nav.messages
+        found = detect_frame(frame, nav.backplanes or None, pointing_err_px=max(nav.offset_err_px))
+        result.detections = found.detections
+        result.status = found.status
+        result.messages += list(found.messages)
+        result.observation = {
+            "product_id": frame.product_id, "instrument": frame.instrument, "observer": frame.observer,
+            "mode": frame.mode, "orbit": frame.orbit, "time_utc": frame.time_utc, "exposure_s": frame.exposure_s,
+            "file_path": str(path), "checksum_sha256": frame.checksum_sha256, "status": found.status,
+            **_geometry_summary(nav),
+        }
+        result.bands = [
+            {"band": b.band, "wavelength_um": b.wavelength_um, "bandwidth_um": b.bandwidth_um, "unit": b.unit,
+             "saturation": b.saturation, "noise": found.noise.get(b.band) if found.noise else None}
+            for b in frame.bands.values()
+        ]
+    except IoscanError as exc:
+        result.status, result.error = "error", str(exc)
+    except Exception as exc:  # one bad product must never stop a run: report it with its traceback tail
+        result.status = "error"
+        result.error = f"{Path(path).name}: unexpected {type(exc).__name__}: {exc} " \
+                       f"[{traceback.format_exc(limit=3).splitlines()[-3].strip()}]"
+    return result
+
+
+@dataclass
+class ScanSummary:
+    """Counts of one scan run."""
+
+    n_found: int = 0
+    n_skipped: int = 0
+    n_processed: int = 0
+    n_errors: int = 0
+    n_detections: int = 0
+    by_status: dict = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def product_checksum(path: Path) -> str:
+    """Checksum the reader will record: of the IMG beside a PDS3 label (same stem), else of the file."""
+    from ioscan.formats import file_checksum_sha256
+
+    if path.suffix.lower() == ".lbl":
+        for suffix in (".IMG", ".img"):
+            img = path.with_suffix(suffix)
+            if img.exists():
+                return file_checksum_sha256(img)
+    return file_checksum_sha256(path)
+
+
+def _dask_client(scheduler: str | None, workers: int):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster)
+
+
+def scan(paths: Iterable[str | Path], *, store, kernels: str | Path | None = None, workers: int = 2,
+         scheduler: str | None = None, register: bool = True,
+         progress: Callable[[int, int, FrameResult | None], None] | None = None,
+         run_parameters: dict | None = None) -> ScanSummary:
+    """Process every product under ``paths`` into ``store``; skip products already stored (by checksum).
+
+    ``workers=0`` runs in this process (no Dask); otherwise a LocalCluster of ``workers`` single-threaded
+    processes (CSPICE is not thread-safe), or the Dask scheduler at ``scheduler``.
+    """
+    from ioscan.formats import find_products
+
+    products = find_products([Path(p) for p in paths])
+    summary = ScanSummary(n_found=len(products))
+    todo = []
+    for p in products:
+        try:
+            if store.has_checksum(product_checksum(p)):
+                summary.n_skipped += 1
+                continue
+        except (IoscanError, OSError):
+            pass  # unreadable: let the worker report it properly
+        todo.append(p)
+    run_id = store.start_run("scan", {"paths": [str(p) for p in paths], "kernels": str(kernels or ""),
+                                      **(run_parameters or {})})
+    total = len(todo)
+    if progress:
+        progress(0, total, None)
+
+    def handle(res: FrameResult, done: int) -> None:
+        summary.by_status[res.status] = summary.by_status.get(res.status, 0) + 1
+        if res.status == "error":
+            summary.n_errors += 1
+            summary.errors.append((res.path, res.error or ""))
+        else:
+            store.add_observation(res.observation, res.bands, res.detections, run_id)
+            summary.n_processed += 1
+            summary.n_detections += len(res.detections)
+        if progress:
+            progress(done, total, res)
+
+    status = "ok"
+    try:
+        if workers <= 0 and not scheduler:
+            for i, p in enumerate(todo, 1):
+                handle(process_product(p, kernels, register), i)
+        elif todo:
+            from dask.distributed import as_completed
+
+            with _dask_client(scheduler, workers) as client:
+                futures = [client.submit(process_product, str(p), str(kernels) if kernels else None, register,
+                                         pure=False) for p in todo]
+                for i, fut in enumerate(as_completed(futures), 1):
+                    handle(fut.result(), i)
+    except BaseException:
+        status = "interrupted"
+        raise
+    finally:
+        store.finish_run(run_id, status)
+    return summary
