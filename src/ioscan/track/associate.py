@@ -1,0 +1,529 @@
+"""Group detections into persistent hot spots with stable IDs.
+
+Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's mean radius 1821.49 km):
+
+1. Each detection has a 1σ error ellipse along local north/east (``lat_err_deg``; ``lon_err_deg`` in
+   degrees of longitude, i.e. ``lon_err·cos(lat)`` on the ground; ``position_err_km`` where those are
+   missing). Detections are processed from the most to the least precise (ties broken by
+   ``detection_id``), in tiers whose worst error doubles from one tier to the next.
+2. A detection is *consistent* with a hot spot when
+   ``χ² = dN²/(σN² + σc² + σs²) + dE²/(σE² + σc² + σs²) ≤ χ²₂(n_sigma)``, where dN, dE are the
+   north/east offsets of the hot-spot centroid in the detection's tangent plane, σc the centroid's
+   error, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below ``min_sep_km`` is
+   consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian n_sigma
+   probability (11.83 for 3σ).
+3. In each tier, detections join the *most likely* consistent hot spot (smallest χ² + ln|Σ|, the
+   Gaussian negative log-likelihood); the rest are grouped by leader clustering (the most precise
+   unassigned detection collects every unassigned detection consistent with it) and found new hot
+   spots. Hot spots are never merged, so a coarse (e.g. 5° ground-based) detection processed after
+   precise ones can only join the single most likely hot spot, or stay on its own when none is
+   consistent: it never glues distinct precise hot spots together.
+4. A hot spot holds at most one detection per (observation_id, band): two sources in one frame are
+   two hot spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its
+   next most likely hot spot, or founds a new one. Without ``observation_id`` this rule is off.
+5. ``n_iter`` refinement passes then recompute every centroid (precision-weighted mean of the member
+   unit vectors, weight 1/σ² with σ² = (σN² + σE²)/2) and re-assign every detection as in 3–4.
+
+Stable IDs: detections that arrive with a ``hotspot_id`` (from a previous run) stay in that hot spot;
+``existing_hotspots`` rows act as prior positions (weight from their own errors), so new detections
+that match them take their ID. New hot spots get IDs numbered after the highest existing one with the
+same prefix, in order of first detection time (then smallest ``detection_id``); nothing is renumbered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial import cKDTree
+
+from ioscan.body import IO_MEAN_RADIUS_KM
+from ioscan.errors import CatalogError
+from ioscan.track._common import (
+    DEG,
+    finite_float,
+    km_errors,
+    local_north_east,
+    require_columns,
+    to_utc,
+    unit_vectors,
+    vectors_to_lat_lon,
+)
+
+R_KM = IO_MEAN_RADIUS_KM
+HOTSPOT_COLUMNS = [
+    "hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg",
+    "n_detections", "first_time_utc", "last_time_utc", "bands",
+]
+_CHUNK = 200_000
+
+
+@dataclass
+class AssociationResult:
+    """Output of :func:`associate`.
+
+    Attributes:
+        hotspot_id: hot-spot ID of each detection, a Series with the detections' index.
+        hotspots: one row per hot spot (columns ``HOTSPOT_COLUMNS``; position planetographic °N / west °W
+            with 1σ errors in degrees, ``lon_err_deg`` in degrees of longitude; times tz-naive UTC
+            datetime64; ``bands`` a comma-joined sorted list), sorted by ``hotspot_id``.
+    """
+
+    hotspot_id: pd.Series
+    hotspots: pd.DataFrame
+
+
+def chi2_gate(n_sigma: float) -> float:
+    """2-dof χ² threshold holding the same probability as ±n_sigma of a 1-D Gaussian (3 → 11.83)."""
+    return float(stats.chi2.isf(2.0 * stats.norm.sf(n_sigma), df=2))
+
+
+class _State:
+    """Arrays describing detections (in input order) and the current hot spots."""
+
+    def __init__(self, u, sn2, se2, key, thr, floor2):
+        self.u = u
+        self.north, self.east = local_north_east(u)
+        self.sn2, self.se2 = sn2, se2
+        self.w = 2.0 / (sn2 + se2)
+        self.key = key
+        self.thr, self.floor2 = thr, floor2
+        self.labels = np.full(len(u), -1, dtype=np.int64)
+        self.pinned = np.zeros(len(u), dtype=bool)
+        # hot-spot priors (existing catalogue rows): weight·vector and weight
+        self.prior_vec = np.zeros((0, 3))
+        self.prior_w = np.zeros(0)
+        self.prior_n = np.zeros(0, dtype=np.int64)
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.prior_w)
+
+    def add_clusters(self, n: int, vec=None, w=None, count=None) -> np.ndarray:
+        start = self.n_clusters
+        self.prior_vec = np.vstack([self.prior_vec, np.zeros((n, 3)) if vec is None else vec])
+        self.prior_w = np.concatenate([self.prior_w, np.zeros(n) if w is None else w])
+        self.prior_n = np.concatenate([self.prior_n, np.zeros(n, dtype=np.int64) if count is None
+                                       else np.asarray(count, dtype=np.int64)])
+        return np.arange(start, start + n)
+
+    def contributing(self) -> np.ndarray:
+        """Members that enter the centroid: all but pinned members of hot spots that have a prior."""
+        lab = self.labels
+        ok = lab >= 0
+        has_prior = self.prior_w > 0
+        ok[ok] &= ~(self.pinned[ok] & has_prior[lab[ok]])
+        return ok
+
+    def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot."""
+        m = self.n_clusters
+        sel = self.contributing()
+        lab, w = self.labels[sel], self.w[sel]
+        vec = self.prior_vec.copy()
+        for c in range(3):
+            vec[:, c] += np.bincount(lab, weights=w * self.u[sel, c], minlength=m)
+        sw = self.prior_w + np.bincount(lab, weights=w, minlength=m)
+        member = self.labels >= 0
+        count = self.prior_n + np.bincount(self.labels[member], minlength=m)
+        return vec, sw, count
+
+    def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit centroid (m, 3), centroid variance km² (m), summed weight (m)."""
+        vec, sw, _ = self.sums()
+        norm = np.linalg.norm(vec, axis=1)
+        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
+        var = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), np.inf)
+        return cu, var, sw
+
+    # -- gating -------------------------------------------------------------------------------------
+    def chi2_to(self, idx: np.ndarray, targets: np.ndarray, target_var: np.ndarray):
+        """χ² and ln|Σ| of detections ``idx`` (n,) against unit directions ``targets`` (n, k, 3)."""
+        u, nn, ee = self.u[idx], self.north[idx], self.east[idx]
+        cosang = np.einsum("nkj,nj->nk", targets, u)
+        dn = np.einsum("nkj,nj->nk", targets, nn)
+        de = np.einsum("nkj,nj->nk", targets, ee)
+        tang = np.hypot(dn, de)
+        ang = np.arctan2(tang, cosang)
+        scale = np.where(tang > 0, ang / np.where(tang > 0, tang, 1.0), 1.0) * R_KM
+        vn = self.sn2[idx, None] + target_var + self.floor2
+        ve = self.se2[idx, None] + target_var + self.floor2
+        chi2 = (dn * scale) ** 2 / vn + (de * scale) ** 2 / ve
+        chi2 = np.where(cosang > 0, chi2, np.inf)
+        return chi2, np.log(vn * ve)
+
+    def candidates(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Consistent hot spots of each detection, most likely first: labels (n, k) (-1 pad), χ² (n, k).
+
+        A detection is compared with each hot spot *without itself* (leave-one-out centroid, count and
+        error), so that a detection never holds on to a hot spot only because it is part of it. The
+        score is the Gaussian negative log-likelihood χ² + ln|Σ| − 2 ln(n_k), n_k being the hot
+        spot's number of detections (a mixture weight: busy hot spots are the likelier parents).
+        """
+        vec, sw, count = self.sums()
+        m = len(sw)
+        kk = min(k, m)
+        labs = np.full((len(idx), k), -1, dtype=np.int64)
+        chis = np.full((len(idx), k), np.inf)
+        if kk == 0 or len(idx) == 0:
+            return labs, chis
+        norm = np.linalg.norm(vec, axis=1)
+        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
+        tree = cKDTree(cu)
+        contrib = self.contributing()
+        for s in range(0, len(idx), _CHUNK):
+            part = idx[s:s + _CHUNK]
+            _, nb = tree.query(self.u[part], k=kk)
+            nb = nb.reshape(len(part), kk)
+            own = nb == self.labels[part][:, None]
+            w_self = np.where(own & contrib[part][:, None], self.w[part][:, None], 0.0)
+            tvec = vec[nb] - w_self[..., None] * self.u[part][:, None, :]
+            tsw = sw[nb] - w_self
+            tn = count[nb] - own
+            valid = (tsw > 1e-300) & (tn > 0)
+            tnorm = np.linalg.norm(tvec, axis=2, keepdims=True)
+            targets = tvec / np.where(tnorm > 0, tnorm, 1.0)
+            tvar = 1.0 / np.where(valid, tsw, 1.0)
+            chi2, logdet = self.chi2_to(part, targets, tvar)
+            ok = valid & (chi2 <= self.thr)
+            score = np.where(ok, chi2 + logdet - 2.0 * np.log(np.maximum(tn, 1)), np.inf)
+            order = np.argsort(score, axis=1, kind="stable")
+            score = np.take_along_axis(score, order, axis=1)
+            lab = np.where(np.isfinite(score), np.take_along_axis(nb, order, axis=1), -1)
+            labs[s:s + _CHUNK, :kk] = lab
+            chis[s:s + _CHUNK, :kk] = np.where(lab >= 0, np.take_along_axis(chi2, order, axis=1), np.inf)
+        return labs, chis
+
+    def resolve(self, idx: np.ndarray, labs: np.ndarray, chis: np.ndarray) -> np.ndarray:
+        """Pick each detection's best candidate keeping one detection per (frame, band) per hot spot.
+
+        On a clash the detection with the smaller χ² stays (ties: smaller position in the input) and the
+        others move to their next candidate; a detection out of candidates is left unassigned (-1).
+        Detections not in ``idx`` keep their hot spot and win every clash.
+        """
+        n, k = labs.shape
+        ptr = np.zeros(n, dtype=np.int64)
+        rows = np.arange(n)
+        keyed = self.key[idx] >= 0
+        nkey = int(self.key.max()) + 1 if len(self.key) else 1
+        fixed = (self.labels >= 0) & (self.key >= 0)
+        fixed[idx] = False
+        fixed_codes = np.unique(self.labels[fixed] * nkey + self.key[fixed])
+
+        def current(sel):
+            live = ptr[sel] < k
+            p = np.minimum(ptr[sel], k - 1)
+            return np.where(live, labs[sel, p], -1), np.where(live, chis[sel, p], np.inf)
+
+        lab, chi = current(rows)
+        codes = np.where((lab >= 0) & keyed, lab * nkey + self.key[idx], -1)
+        check = np.flatnonzero(codes >= 0)
+        while len(check):  # terminates: every round moves at least one pointer forward
+            c = codes[check]
+            order = np.lexsort((idx[check], chi[check], c))
+            cs = c[order]
+            dup = np.zeros(len(order), dtype=bool)
+            dup[1:] = cs[1:] == cs[:-1]
+            dup |= np.isin(cs, fixed_codes)
+            losers = check[order[dup]]
+            if len(losers) == 0:
+                break
+            ptr[losers] += 1
+            lab[losers], chi[losers] = current(losers)
+            codes[losers] = np.where(lab[losers] >= 0, lab[losers] * nkey + self.key[idx[losers]], -1)
+            moved = codes[losers]
+            moved = np.unique(moved[moved >= 0])
+            # only the detections now sharing a code with a moved one can clash in the next round
+            check = np.flatnonzero(np.isin(codes, moved))
+        return lab
+
+    def leader(self, idx: np.ndarray) -> None:
+        """Leader clustering of unassigned detections ``idx`` (already in precision order)."""
+        if len(idx) == 0:
+            return
+        sub = self.u[idx]
+        tree = cKDTree(sub)
+        done = np.zeros(len(idx), dtype=bool)
+        smax2 = float(max(self.sn2[idx].max(), self.se2[idx].max()))
+        for j in range(len(idx)):
+            if done[j]:
+                continue
+            i = idx[j]
+            lvar = 0.5 * (self.sn2[i] + self.se2[i])
+            r_km = np.sqrt(self.thr * (smax2 + lvar + self.floor2))
+            chord = 2.0 * np.sin(min(r_km / R_KM, np.pi) / 2.0)
+            nb = np.asarray(tree.query_ball_point(sub[j], chord), dtype=np.int64)
+            nb = nb[~done[nb]]
+            members = idx[nb]
+            chi2, _ = self.chi2_to(members, np.broadcast_to(self.u[i], (len(members), 1, 3)),
+                                   np.full((len(members), 1), lvar))
+            chi2 = chi2[:, 0]
+            chi2[nb == j] = -1.0  # the leader itself always stays
+            ok = chi2 <= self.thr
+            nb, members, chi2 = nb[ok], members[ok], chi2[ok]
+            keys = self.key[members]
+            if (keys >= 0).any():  # one detection per (frame, band): keep the best fitting
+                order = np.lexsort((members, chi2, keys))
+                ks = keys[order]
+                dup = np.zeros(len(order), dtype=bool)
+                dup[1:] = (ks[1:] == ks[:-1]) & (ks[1:] >= 0)
+                keep = np.sort(order[~dup])
+                nb, members = nb[keep], members[keep]
+            (cid,) = self.add_clusters(1)
+            self.labels[members] = cid
+            done[nb] = True
+
+    def assign(self, idx: np.ndarray, k: int) -> None:
+        """Assign detections ``idx`` (precision order) to existing hot spots, found new ones for the rest."""
+        if self.n_clusters:
+            labs, chis = self.candidates(idx, k)
+            self.labels[idx] = self.resolve(idx, labs, chis)
+        self.leader(idx[self.labels[idx] < 0])
+
+    def compact(self) -> np.ndarray:
+        """Drop hot spots with neither members nor prior; return old → new index map (-1 dropped)."""
+        m = self.n_clusters
+        used = np.zeros(m, dtype=bool)
+        used[self.labels[self.labels >= 0]] = True
+        used |= self.prior_w > 0
+        remap = np.full(m, -1, dtype=np.int64)
+        remap[used] = np.arange(int(used.sum()))
+        self.labels = np.where(self.labels >= 0, remap[np.maximum(self.labels, 0)], -1)
+        self.prior_vec, self.prior_w = self.prior_vec[used], self.prior_w[used]
+        self.prior_n = self.prior_n[used]
+        return remap
+
+
+def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
+    """Integer code per (observation_id, band); -1 where no observation_id (no same-frame rule)."""
+    n = len(detections)
+    if "observation_id" not in detections.columns:
+        return np.full(n, -1, dtype=np.int64)
+    obs = detections["observation_id"]
+    band = detections["band"].astype(str) if "band" in detections.columns else pd.Series([""] * n)
+    combo = obs.astype(str).to_numpy(dtype=object) + "\x1f" + band.to_numpy(dtype=object)
+    codes, _ = pd.factorize(pd.Series(combo, dtype=object), sort=True)
+    codes = codes.astype(np.int64)
+    codes[obs.isna().to_numpy()] = -1
+    return codes
+
+
+def _id_number(hid: str, prefix: str) -> int | None:
+    m = re.fullmatch(re.escape(prefix) + r"(\d+)", str(hid))
+    return int(m.group(1)) if m else None
+
+
+def associate(
+    detections: pd.DataFrame,
+    existing_hotspots: pd.DataFrame | None = None,
+    *,
+    n_sigma: float = 3.0,
+    min_sep_km: float = 5.0,
+    id_prefix: str = "IOS",
+    n_iter: int = 3,
+    k_candidates: int = 8,
+) -> AssociationResult:
+    """Associate detections into hot spots (see the module docstring for the method).
+
+    Args:
+        detections: one row per detection with ``detection_id``, ``time_utc``, ``band``, ``lat_deg``
+            (planetographic °N), ``lon_w_deg`` (°W), ``lat_err_deg``, ``lon_err_deg`` (1σ, degrees of
+            longitude) and optionally ``position_err_km`` (isotropic 1σ, used where the lat/lon errors
+            are NaN), ``observation_id`` (same-frame rule) and ``hotspot_id`` (pins a detection to a
+            hot spot from a previous run).
+        existing_hotspots: hot spots of a previous run (``HOTSPOT_COLUMNS``); their IDs are kept.
+        n_sigma: gate, as the Gaussian n-sigma probability applied to the 2-D χ².
+        min_sep_km: separations below this are always consistent (hot-spot extent and systematic
+            error floor, km).
+        id_prefix: prefix of new IDs (``IOS00001``...).
+        n_iter: refinement passes (centroid update + re-assignment).
+        k_candidates: nearest hot spots considered per detection.
+
+    Returns:
+        AssociationResult with the ID of every detection and the hot-spot table.
+
+    Raises:
+        CatalogError: missing columns, non-finite positions or errors, unparsable times.
+    """
+    what = "associate(detections)"
+    require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc", "band"], what)
+    n = len(detections)
+    ids = (detections["detection_id"].to_numpy() if "detection_id" in detections.columns
+           else np.arange(n))
+    lat = finite_float(detections, "lat_deg", what, ids=ids)
+    lon = finite_float(detections, "lon_w_deg", what, ids=ids)
+    if np.any(np.abs(lat) > 90.0):
+        raise CatalogError(f"{what}: |lat_deg| > 90 for detection_id {list(ids[np.abs(lat) > 90][:5])}")
+    nan = np.full(n, np.nan)
+    sn, se = km_errors(
+        lat,
+        pd.to_numeric(detections["lat_err_deg"], errors="coerce") if "lat_err_deg" in detections else nan,
+        pd.to_numeric(detections["lon_err_deg"], errors="coerce") if "lon_err_deg" in detections else nan,
+        pd.to_numeric(detections["position_err_km"], errors="coerce")
+        if "position_err_km" in detections else None,
+    )
+    bad = ~(np.isfinite(sn) & np.isfinite(se) & (sn >= 0) & (se >= 0))
+    if bad.any():
+        raise CatalogError(f"{what}: no usable position error (lat_err_deg/lon_err_deg/position_err_km) "
+                           f"for detection_id {list(ids[bad][:5])}")
+    times = to_utc(detections["time_utc"], what).to_numpy()
+    # a tiny floor keeps zero-error inputs finite (1 m)
+    sn2, se2 = np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2
+
+    thr = chi2_gate(n_sigma)
+    st = _State(unit_vectors(lat, lon), sn2, se2, _frame_keys(detections), thr, min_sep_km**2 / thr)
+
+    # existing hot spots → clusters with priors
+    cluster_ids: list[str | None] = []
+    existing = None
+    if existing_hotspots is not None and len(existing_hotspots):
+        existing = existing_hotspots.reset_index(drop=True)
+        ew = "associate(existing_hotspots)"
+        require_columns(existing, ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"], ew)
+        if existing["hotspot_id"].duplicated().any():
+            dup = existing["hotspot_id"][existing["hotspot_id"].duplicated()]
+            raise CatalogError(f"{ew}: duplicated hotspot_id {list(dup[:5])}")
+        elat = finite_float(existing, "lat_deg", ew, ids=existing["hotspot_id"].to_numpy())
+        elon = finite_float(existing, "lon_w_deg", ew, ids=existing["hotspot_id"].to_numpy())
+        esn, ese = km_errors(elat, existing["lat_err_deg"], existing["lon_err_deg"])
+        evar = np.maximum(0.5 * (esn**2 + ese**2), 1e-6)
+        evar = np.where(np.isfinite(evar), evar, (10.0 * DEG * R_KM) ** 2)
+        eu = unit_vectors(elat, elon)
+        en = (pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
+              if "n_detections" in existing else pd.Series(np.ones(len(existing))))
+        st.add_clusters(len(existing), vec=eu / evar[:, None], w=1.0 / evar, count=en.to_numpy())
+        cluster_ids = [str(h) for h in existing["hotspot_id"]]
+
+    # detections pinned by a previous run
+    if "hotspot_id" in detections.columns:
+        pin = detections["hotspot_id"]
+        has = pin.notna().to_numpy()
+        if has.any():
+            pin_str = pin[has].astype(str).to_numpy()
+            index = {h: i for i, h in enumerate(cluster_ids)}
+            new_names = sorted(set(pin_str) - set(index))
+            for h in new_names:
+                index[h] = len(cluster_ids)
+                cluster_ids.append(h)
+            st.add_clusters(len(new_names))
+            st.labels[has] = np.array([index[h] for h in pin_str], dtype=np.int64)
+            st.pinned[has] = True
+
+    # precision order, tiers of doubling worst error
+    smax = np.sqrt(np.maximum(sn2, se2))
+    order = np.lexsort((ids, smax))
+    order = order[~st.pinned[order]]
+    if len(order):
+        edges = smax[order[0]] * 2.0 ** np.arange(1, 64)
+        tier = np.searchsorted(edges, smax[order], side="left")
+        bounds = np.flatnonzero(np.diff(tier)) + 1
+        for part in np.split(order, bounds):
+            st.assign(part, k_candidates)
+        for _ in range(n_iter):
+            labs, chis = st.candidates(order, k_candidates)
+            st.labels[order] = st.resolve(order, labs, chis)
+            st.leader(order[st.labels[order] < 0])
+            n_before = st.n_clusters
+            remap = st.compact()
+            cluster_ids = _remap_ids(cluster_ids, remap, n_before)
+    cluster_ids += [None] * (st.n_clusters - len(cluster_ids))
+
+    return _build_result(detections, st, cluster_ids, existing, times, id_prefix)
+
+
+def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
+    padded = cluster_ids + [None] * (n_before - len(cluster_ids))
+    out: list = [None] * int((remap >= 0).sum())
+    for old, new in enumerate(remap):
+        if new >= 0:
+            out[new] = padded[old]
+    return out
+
+
+def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefix) -> AssociationResult:
+    m = st.n_clusters
+    lab = st.labels
+    cu, var, _ = st.centroids()
+    lat, lon = vectors_to_lat_lon(cu) if m else (np.zeros(0), np.zeros(0))
+    sig = np.sqrt(var)
+    lat_err = sig / R_KM / DEG
+    lon_err = np.minimum(sig / (R_KM * np.maximum(np.cos(lat * DEG), 1e-12)) / DEG, 180.0)
+
+    tvals = times.astype("datetime64[ns]").astype(np.int64)
+    member = lab >= 0
+    n_members = np.bincount(lab[member], minlength=m)
+    n_new = np.bincount(lab[member & ~st.pinned], minlength=m)
+    big = np.iinfo(np.int64).max
+    tmin = np.full(m, big, dtype=np.int64)
+    tmax = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(tmin, lab[member], tvals[member])
+    np.maximum.at(tmax, lab[member], tvals[member])
+    det_ids = (detections["detection_id"].to_numpy() if "detection_id" in detections.columns
+               else np.arange(len(detections)))
+    bands_per = (pd.DataFrame({"c": lab[member], "b": detections["band"].astype(str).to_numpy()[member]})
+                 .drop_duplicates().groupby("c")["b"].agg(lambda s: set(s)))
+
+    n_det = n_members.astype(np.int64)
+    contributes = np.bincount(lab[st.contributing()], minlength=m) > 0
+    ex_by_id = {}
+    if existing is not None:
+        ex_by_id = {str(h): i for i, h in enumerate(existing["hotspot_id"])}
+        ex_first = to_utc(existing["first_time_utc"], "existing_hotspots").to_numpy().astype(
+            "datetime64[ns]").astype(np.int64) if "first_time_utc" in existing else None
+        ex_last = to_utc(existing["last_time_utc"], "existing_hotspots").to_numpy().astype(
+            "datetime64[ns]").astype(np.int64) if "last_time_utc" in existing else None
+    bands_out = []
+    for c in range(m):
+        bset = set(bands_per.get(c, set()))
+        hid = cluster_ids[c]
+        if hid is not None and hid in ex_by_id:
+            r = ex_by_id[hid]
+            row = existing.iloc[r]
+            if not contributes[c]:  # nothing new: keep the stored position exactly
+                lat[c], lon[c] = row["lat_deg"], row["lon_w_deg"]
+                lat_err[c], lon_err[c] = row["lat_err_deg"], row["lon_err_deg"]
+            if "n_detections" in existing and pd.notna(row["n_detections"]):
+                n_det[c] = int(row["n_detections"]) + n_new[c]
+            nat = np.iinfo(np.int64).min
+            if ex_first is not None and ex_first[r] != nat:
+                tmin[c] = min(tmin[c], ex_first[r])
+            if ex_last is not None and ex_last[r] != nat:
+                tmax[c] = max(tmax[c], ex_last[r])
+            if "bands" in existing and isinstance(row["bands"], str) and row["bands"]:
+                bset |= set(row["bands"].split(","))
+        bands_out.append(",".join(sorted(bset)))
+
+    # new IDs after the highest existing one, in order of first detection
+    known = [h for h in cluster_ids if h is not None]
+    if existing is not None:
+        known += [str(h) for h in existing["hotspot_id"]]
+    nums = [x for x in (_id_number(h, id_prefix) for h in known) if x is not None]
+    next_num = max(nums, default=0) + 1
+    first_det = np.full(m, np.inf)
+    np.minimum.at(first_det, lab[member], pd.to_numeric(pd.Series(det_ids[member]), errors="coerce")
+                  .fillna(0).to_numpy(dtype=float))
+    new = [c for c in range(m) if cluster_ids[c] is None]
+    new.sort(key=lambda c: (tmin[c], first_det[c]))
+    width = max(5, len(str(next_num + len(new))))
+    for j, c in enumerate(new):
+        cluster_ids[c] = f"{id_prefix}{next_num + j:0{width}d}"
+
+    def to_time(a):
+        ok = (a != big) & (a != np.iinfo(np.int64).min)
+        return pd.to_datetime(np.where(ok, a, np.iinfo(np.int64).min).astype("datetime64[ns]"))
+
+    hotspots = pd.DataFrame({
+        "hotspot_id": pd.Series(cluster_ids, dtype=object),
+        "lat_deg": lat, "lon_w_deg": np.mod(lon, 360.0),
+        "lat_err_deg": lat_err, "lon_err_deg": lon_err,
+        "n_detections": n_det,
+        "first_time_utc": to_time(tmin), "last_time_utc": to_time(tmax),
+        "bands": pd.Series(bands_out, dtype=object),
+    }).sort_values("hotspot_id", kind="stable").reset_index(drop=True)
+    id_arr = np.asarray(cluster_ids, dtype=object)
+    per_det = pd.Series(np.where(member, id_arr[np.maximum(lab, 0)] if m else None, None),
+                        index=detections.index, name="hotspot_id", dtype=object)
+    return AssociationResult(hotspot_id=per_det, hotspots=hotspots)

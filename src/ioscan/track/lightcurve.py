@@ -1,0 +1,109 @@
+"""Light curves of one hot spot in one band, and their variability statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ioscan.track._common import require_columns, to_utc
+
+LIGHTCURVE_COLUMNS = ["time_utc", "value", "err", "snr", "flags", "observation_id", "detection_id"]
+
+
+def lightcurve(
+    detections: pd.DataFrame,
+    hotspot_id: str,
+    band: str,
+    *,
+    value_col: str = "spectral_intensity_gw_um_sr",
+    err_col: str = "spectral_intensity_err_gw_um_sr",
+) -> pd.DataFrame:
+    """Time-sorted measurements of ``hotspot_id`` in ``band``.
+
+    Args:
+        detections: detections with a ``hotspot_id`` column (e.g. ``AssociationResult.hotspot_id``
+            assigned to the frame), ``time_utc``, ``band`` and ``value_col``; ``err_col``, ``snr``,
+            ``flags``, ``observation_id``, ``detection_id`` are used when present.
+        hotspot_id: the hot spot.
+        band: band name as stored (e.g. ``"M"``, ``"Lp"``).
+        value_col: measurement column (default spectral intensity, GW µm⁻¹ sr⁻¹, foreshortening-corrected).
+        err_col: its 1σ error column.
+
+    Returns:
+        DataFrame ``LIGHTCURVE_COLUMNS`` sorted by time (then detection_id); ``time_utc`` tz-naive UTC
+        datetime64; missing optional columns are NaN (err, snr), 0 (flags) or None.
+    """
+    what = "lightcurve(detections)"
+    require_columns(detections, ["hotspot_id", "time_utc", "band", value_col], what)
+    mask = (detections["hotspot_id"] == hotspot_id).to_numpy() & (detections["band"] == band).to_numpy()
+    sel = detections.loc[mask]
+    n = len(sel)
+
+    def col(name, fill, dtype=None):
+        if name in sel.columns:
+            if dtype is None:
+                return sel[name].to_numpy()
+            return pd.to_numeric(sel[name], errors="coerce").fillna(fill).to_numpy(dtype)
+        return np.full(n, fill, dtype=dtype if dtype is not None else object)
+
+    out = pd.DataFrame({
+        "time_utc": to_utc(sel["time_utc"], what).to_numpy(),
+        "value": pd.to_numeric(sel[value_col], errors="coerce").to_numpy(float),
+        "err": col(err_col, np.nan, float),
+        "snr": col("snr", np.nan, float),
+        "flags": col("flags", 0, np.int64),
+        "observation_id": col("observation_id", None),
+        "detection_id": col("detection_id", None),
+    })
+    return out.sort_values(["time_utc", "detection_id"], kind="stable").reset_index(drop=True)
+
+
+def variability_stats(lc: pd.DataFrame) -> dict:
+    """Variability of a light curve (finite values; errors used where finite and > 0).
+
+    Returns a dict with:
+        n; mean; std (sample, ddof=1); weighted_mean and weighted_mean_err (inverse-variance);
+        chi2_dof against a constant (the weighted mean, n − 1 dof) and p_constant (its χ² tail
+        probability); excess_variance = normalised excess variance σ²_NXS = (S² − ⟨σ²_err⟩)/x̄² with
+        excess_variance_err, and fvar = √σ²_NXS (fractional variability, NaN when σ²_NXS < 0) with
+        fvar_err, both errors after Vaughan et al. (2003, MNRAS 345, 1271) eqs. 11 and B2;
+        max_min_ratio = max/min (NaN unless min > 0).
+    """
+    require_columns(lc, ["value"], "variability_stats(lc)")
+    x = pd.to_numeric(lc["value"], errors="coerce").to_numpy(float)
+    e = (pd.to_numeric(lc["err"], errors="coerce").to_numpy(float) if "err" in lc.columns
+         else np.full(len(x), np.nan))
+    ok = np.isfinite(x)
+    x, e = x[ok], e[ok]
+    n = len(x)
+    out = {"n": n, "mean": np.nan, "std": np.nan, "weighted_mean": np.nan, "weighted_mean_err": np.nan,
+           "chi2_dof": np.nan, "p_constant": np.nan, "excess_variance": np.nan,
+           "excess_variance_err": np.nan, "fvar": np.nan, "fvar_err": np.nan, "max_min_ratio": np.nan}
+    if n == 0:
+        return out
+    mean = float(x.mean())
+    out["mean"] = mean
+    out["std"] = float(x.std(ddof=1)) if n > 1 else np.nan
+    out["max_min_ratio"] = float(x.max() / x.min()) if x.min() > 0 else np.nan
+    good_err = np.isfinite(e) & (e > 0)
+    if good_err.all():
+        w = 1.0 / e**2
+        wm = float(np.sum(w * x) / np.sum(w))
+        out["weighted_mean"], out["weighted_mean_err"] = wm, float(1.0 / np.sqrt(np.sum(w)))
+        if n > 1:
+            chi2 = float(np.sum(w * (x - wm) ** 2))
+            out["chi2_dof"] = chi2 / (n - 1)
+            out["p_constant"] = float(stats.chi2.sf(chi2, n - 1))
+        if n > 1 and mean != 0:
+            mse = float(np.mean(e**2))
+            nxs = (out["std"] ** 2 - mse) / mean**2
+            fvar = np.sqrt(nxs) if nxs > 0 else np.nan
+            t1 = np.sqrt(2.0 / n) * mse / mean**2
+            t2 = np.sqrt(mse / n) * 2.0 * (fvar if np.isfinite(fvar) else 0.0) / abs(mean)
+            out["excess_variance"], out["excess_variance_err"] = float(nxs), float(np.hypot(t1, t2))
+            if np.isfinite(fvar):
+                out["fvar"] = float(fvar)
+                out["fvar_err"] = float(np.hypot(np.sqrt(1.0 / (2 * n)) * mse / (mean**2 * fvar),
+                                                 np.sqrt(mse / n) / abs(mean)))
+    return out
