@@ -1,0 +1,55 @@
+"""Where on Io a frame looked: a 2° × 2° coverage grid (planetographic °N × west °W), compactly encoded.
+
+Used to decide whether a hot spot *could* have been seen in an observation (for "new" and "fading" events):
+a cell counts as covered when some on-disk pixel of the frame falls in it at an emission angle below
+``emission_max_deg``.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import numpy as np
+
+CELL_DEG = 2.0
+N_LAT = int(180 / CELL_DEG)
+N_LON = int(360 / CELL_DEG)
+
+
+def _cells(lat_deg, lon_w_deg) -> tuple[np.ndarray, np.ndarray]:
+    i = np.clip(((np.asarray(lat_deg, dtype=float) + 90.0) // CELL_DEG).astype(int), 0, N_LAT - 1)
+    j = np.clip((np.mod(np.asarray(lon_w_deg, dtype=float), 360.0) // CELL_DEG).astype(int), 0, N_LON - 1)
+    return i, j
+
+
+def coverage_grid(backplanes, emission_max_deg: float = 80.0) -> np.ndarray:
+    """Boolean (90, 180) grid of the cells seen by any of ``backplanes`` (an iterable of Backplanes)."""
+    grid = np.zeros((N_LAT, N_LON), dtype=bool)
+    for bp in backplanes:
+        seen = bp.on_disk & (bp["emission_deg"] < emission_max_deg)
+        if seen.any():
+            i, j = _cells(bp["lat_deg"][seen], bp["lon_w_deg"][seen])
+            grid[i, j] = True
+    return grid
+
+
+def encode_grid(grid: np.ndarray) -> str:
+    """Grid → short ASCII text (zlib-compressed bit-packed, base64) for a database column."""
+    return base64.b64encode(zlib.compress(np.packbits(grid.astype(bool)).tobytes(), 9)).decode("ascii")
+
+
+def decode_grid(text: str | None) -> np.ndarray | None:
+    """Inverse of :func:`encode_grid` (None for missing text)."""
+    if not text:
+        return None
+    bits = np.unpackbits(np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=np.uint8))
+    return bits[: N_LAT * N_LON].reshape(N_LAT, N_LON).astype(bool)
+
+
+def is_covered(grid: np.ndarray | None, lat_deg: float, lon_w_deg: float) -> bool:
+    """True when the cell of (lat_deg, lon_w_deg) is covered; False for a missing grid."""
+    if grid is None:
+        return False
+    i, j = _cells(lat_deg, lon_w_deg)
+    return bool(grid[i, j])
