@@ -70,6 +70,53 @@ class FrameCamera:
             self._cache["rays"] = d
         return d
 
+    def pixel_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """((sample − center_sample)·ifov for every sample, (line − center_line)·ifov for every line), rad.
+
+        A pixel's ray is ``boresight + s_off·sample_axis + l_off·line_axis`` (axes after the twist).
+        """
+        if "offsets" not in self._cache:
+            s_off = (np.arange(self.n_samples, dtype=float) - self.center_sample) * self.ifov_rad
+            l_off = (np.arange(self.n_lines, dtype=float) - self.center_line) * self.ifov_rad
+            s_off.setflags(write=False)
+            l_off.setflags(write=False)
+            self._cache["offsets"] = (s_off, l_off)
+        return self._cache["offsets"]
+
+    def ray_norms(self) -> np.ndarray:
+        """Length of every un-normalised pixel ray, (n_lines × n_samples) flattened, cached (read-only)."""
+        if "norms" not in self._cache:
+            u_s, u_l, b = self.axes()
+            s, l = self.pixel_offsets()
+            row = b @ b + 2.0 * (b @ u_s) * s + (u_s @ u_s) * s * s
+            col = 2.0 * (b @ u_l) * l + (u_l @ u_l) * l * l
+            n2 = np.add.outer(col, row) + np.multiply.outer(2.0 * (u_s @ u_l) * l, s)
+            norms = np.sqrt(n2).ravel()
+            norms.setflags(write=False)
+            self._cache["norms"] = norms
+        return self._cache["norms"]
+
+    def rotated_ray_components(self, matrix: np.ndarray, offset=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, ...]:
+        """Flat component arrays (x, y, z) of ``matrix @ ray − |ray|·offset`` for every pixel.
+
+        ``matrix`` rotates instrument vectors into another frame; ``offset`` (e.g. β = v/c, in that frame)
+        is subtracted from the *unit* ray, scaled back by the ray length (so the result stays proportional
+        to the corrected direction). Uses the rays' linearity in (sample, line): one outer sum per component.
+        """
+        u_s, u_l, b = self.axes()
+        m = np.asarray(matrix, dtype=float)
+        mb, ms, ml = m @ b, m @ u_s, m @ u_l
+        s, l = self.pixel_offsets()
+        off = np.asarray(offset, dtype=float)
+        norms = self.ray_norms() if np.any(off != 0.0) else None
+        out = []
+        for k in range(3):
+            comp = np.add.outer(l * ml[k], mb[k] + s * ms[k]).ravel()
+            if norms is not None:
+                comp -= norms * off[k]
+            out.append(comp)
+        return tuple(out)
+
     def project(self, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Instrument-frame directions (..., 3) → (sample, line, in_front) by the inverse of :meth:`rays`."""
         d = np.asarray(directions, dtype=float)

@@ -8,9 +8,9 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.geometry.backplanes import Backplanes, surface_backplanes
+from ioscan.geometry.backplanes import REGISTRY, Backplanes, surface_arrays
 from ioscan.geometry.camera import FrameCamera
-from ioscan.geometry.ellipsoid import intersect_rays, limb_distance_px, limb_quadric
+from ioscan.geometry.ellipsoid import intersect_components, limb_distance_grid, limb_quadric
 
 
 @dataclass
@@ -32,10 +32,48 @@ class CameraPose:
     abcorr: str = "NONE"
 
 
-def check_observer_outside(observer_km: np.ndarray, body: iobody.Ellipsoid = iobody.IO, what: str = "") -> None:
+def check_observer_outside(
+    observer_km: np.ndarray, body: iobody.Ellipsoid = iobody.IO, what: str = ""
+) -> None:
     """Raise GeometryError if the observer is inside (or on) the ellipsoid."""
     if float(np.sum((np.asarray(observer_km) / body.radii_km) ** 2)) <= 1.0:
         raise GeometryError(f"observer is inside Io's ellipsoid{(' ' + what) if what else ''}")
+
+
+def _limb_grid(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
+    """Signed limb distance of every pixel (rays linear in pixel coordinates), pixels."""
+    u_s, u_l, b = camera.axes()
+    m = np.asarray(inst_to_body, dtype=float)
+    d0 = m @ b - (0.0 if extra is None else extra)
+    s = np.arange(camera.n_samples, dtype=float) - camera.center_sample
+    l = np.arange(camera.n_lines, dtype=float) - camera.center_line
+    q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km)
+    return limb_distance_grid(q, d0, m @ u_s * camera.ifov_rad, m @ u_l * camera.ifov_rad, s, l)
+
+
+def _assemble(shape, idx, hit, surf: dict, limb: np.ndarray) -> dict[str, np.ndarray]:
+    """Scatter per-candidate surface arrays into full images (NaN off the disk) in REGISTRY order."""
+    n = shape[0] * shape[1]
+    on = np.zeros(n)
+    arrays = {}
+    full_hit = hit if idx is None else None
+    if idx is None:
+        on[hit] = 1.0
+    else:
+        on[idx[hit]] = 1.0
+    for name, v in surf.items():
+        if idx is None:
+            out = v
+            if not full_hit.all():
+                out[~full_hit] = np.nan
+        else:
+            out = np.full(n, np.nan)
+            out[idx] = v
+            out[idx[~hit]] = np.nan
+        arrays[name] = out.reshape(shape)
+    arrays["on_disk"] = on.reshape(shape)
+    arrays["limb_distance_px"] = limb
+    return {name: arrays[name] for name in REGISTRY}
 
 
 def backplanes_from_rays(
@@ -50,25 +88,54 @@ def backplanes_from_rays(
 ) -> Backplanes:
     """Backplanes from per-pixel body-frame rays (which a provider may have corrected for aberration)."""
     check_observer_outside(observer_km, body, meta.get("what", "") if meta else "")
-    points, hit = intersect_rays(observer_km, rays_body, body.radii_km)
-    u_s, u_l, _ = camera.axes()
-    q = limb_quadric(observer_km, body.radii_km)
-    limb = limb_distance_px(
-        q, rays_body, inst_to_body @ u_s * camera.ifov_rad, inst_to_body @ u_l * camera.ifov_rad
+    shape = (camera.n_lines, camera.n_samples)
+    r = np.asarray(rays_body, dtype=float).reshape(-1, 3)
+    d = tuple(np.ascontiguousarray(r[:, k]) for k in range(3))
+    return _backplanes_from_components(camera, observer_km, d, sun_km, inst_to_body, body, shape, meta)
+
+
+def _backplanes_from_components(
+    camera, observer_km, d, sun_km, inst_to_body, body, shape, meta
+) -> Backplanes:
+    o = tuple(float(v) for v in np.asarray(observer_km, dtype=float))
+    t, _ = intersect_components(o, d, body.radii_km)
+    hit = np.isfinite(t)
+    n = hit.size
+    idx = None
+    if hit.sum() < 0.6 * n:
+        idx = np.flatnonzero(hit)
+        t = t[idx]
+        d = tuple(c[idx] for c in d)
+        hit = np.ones(idx.size, dtype=bool)
+    p = tuple(o[k] + t * d[k] for k in range(3))
+    sun = np.asarray(sun_km, dtype=float)
+    to_obs = tuple(o[k] - p[k] for k in range(3))
+    to_sun = tuple(sun[k] - p[k] for k in range(3))
+    rng = np.sqrt(to_obs[0] ** 2 + to_obs[1] ** 2 + to_obs[2] ** 2)
+    surf = surface_arrays(
+        p, to_obs, to_sun, rng, camera.ifov_rad, float(iobody.vector_to_lon_w_deg(sun)), body
     )
-    arrays = surface_backplanes(points, hit, observer_km, sun_km, camera.ifov_rad, limb, body)
-    return Backplanes(arrays=arrays, meta=dict(meta or {}))
+    limb = _limb_grid(camera, observer_km, inst_to_body, body.radii_km)
+    return Backplanes(arrays=_assemble(shape, idx, hit, surf, limb), meta=dict(meta or {}))
 
 
 def backplanes_from_pose(
     camera: FrameCamera, pose: CameraPose, *, body: iobody.Ellipsoid = iobody.IO, meta: dict | None = None
 ) -> Backplanes:
     """Backplanes of every pixel of ``camera`` placed at ``pose``."""
-    rays_body = camera.rays() @ pose.inst_to_body.T
     info = {"time_utc": pose.time_utc, "abcorr": pose.abcorr}
     info.update(meta or {})
-    return backplanes_from_rays(
-        camera, pose.observer_km, rays_body, pose.sun_km, pose.inst_to_body, body=body, meta=info
+    check_observer_outside(pose.observer_km, body, info.get("what", ""))
+    d = camera.rotated_ray_components(pose.inst_to_body)
+    return _backplanes_from_components(
+        camera,
+        pose.observer_km,
+        d,
+        pose.sun_km,
+        pose.inst_to_body,
+        body,
+        (camera.n_lines, camera.n_samples),
+        info,
     )
 
 

@@ -1,0 +1,581 @@
+"""Backplanes exactly as SPICE computes them (``sincpt`` ELLIPSOID + ``ilumin``, ``LT+S``), vectorised.
+
+Per frame, SPICE is asked once for states and rotations; every pixel is then solved in numpy following
+SPICE's own algorithm (``ZZSFXCOR``, the core of ``sincpt``) step by step:
+
+1. the target centre's one-iteration light time ``lt`` (``spkezp``, ``LT``) gives the first target epoch
+   ``tc = et − lt``; the observer position in IAU_IO at ``tc`` and the frame rotation come from SPICE;
+2. each pixel's apparent ray (instrument frame at ``et``, → J2000) is corrected for stellar aberration
+   by the *exact* inverse of ``stelab``: for a unit apparent direction u′ and β = v_obs/c, the ray is
+   u′ − β (``stelab`` maps u to k·u + β with |k·u + β| = 1, so this is its exact inverse, which SPICE
+   reaches by iterating ``stlabx``/``stelab`` to 1e-17);
+3. ray–ellipsoid intersection at ``tc``; misses within a few km of the limb are retried with the light time
+   to the (approximate) nearest ellipsoid point, as SPICE does;
+4. one light-time refinement per pixel to its own intercept point (SPICE's ``LT`` = one iteration):
+   target position and body rotation at the pixel's epoch ``tc + dt`` are first-order in ``dt`` (≤ 7 ms;
+   second-order terms are < 1e-7 km);
+5. ``ilumin``: emission and phase use the apparent (aberrated) observer direction, the Sun is seen from Io's
+   centre at the pixel's target epoch with ``LT+S``; the surface normal is the ellipsoid's.
+
+Kernels are loaded once per process (:func:`load_kernels`, a registry keyed by the metakernel's absolute
+path). Relative ``PATH_VALUES`` in a metakernel are resolved against the metakernel's own folder, so a
+kernel set can be moved. CSPICE is not thread-safe: use processes for parallelism.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ioscan import body as iobody
+from ioscan.errors import GeometryError
+from ioscan.frame import LabelGeometry
+from ioscan.geometry.backplanes import Backplanes, surface_arrays
+from ioscan.geometry.camera import FrameCamera
+from ioscan.geometry.ellipsoid import intersect_components
+from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid
+
+CLIGHT_KM_S = 299792.458
+
+# ------------------------------------------------------------------------------------------ allocator
+_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """Keep freed numpy temporaries in the process heap (glibc ``mallopt``), once per process.
+
+    A 432×256 frame's temporaries are ~0.9 MB each; with glibc's default (adaptive) mmap and trim
+    thresholds many of them are returned to the OS on free and page-faulted back on the next allocation,
+    which makes element-wise numpy work up to 10× slower. Raising M_MMAP_THRESHOLD to 32 MB and
+    M_TRIM_THRESHOLD to 512 MB keeps them in the heap (memory is retained up to the peak use).
+    No-op (returns False) off glibc or when ``IOSCAN_NO_MALLOPT`` is set.
+    """
+    global _TUNED
+    if _TUNED:
+        return True
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("IOSCAN_NO_MALLOPT") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-1, 512 * 1024 * 1024) == 1 and libc.mallopt(-3, 32 * 1024 * 1024) == 1
+    except (OSError, AttributeError):
+        return False
+    _TUNED = bool(ok)
+    return _TUNED
+
+
+# ------------------------------------------------------------------------------------------ kernel registry
+_LOADED: dict[str, Path] = {}  # metakernel absolute path → resolved temporary copy that was furnsh'ed
+_TMPDIR: tempfile.TemporaryDirectory | None = None
+
+
+def _sp():
+    import spiceypy
+
+    return spiceypy
+
+
+@contextlib.contextmanager
+def spice_errors(context: str):
+    """Turn a SpiceyError into a GeometryError naming ``context`` (and reset SPICE's error status)."""
+    sp = _sp()
+    from spiceypy.utils.exceptions import SpiceyError
+
+    try:
+        yield
+    except SpiceyError as exc:
+        sp.reset()
+        short = getattr(exc, "short", "") or ""
+        detail = (getattr(exc, "long", "") or str(exc)).strip().replace("\n", " ")
+        detail = re.sub(r"\s+", " ", detail)
+        raise GeometryError(f"{context}: {short} {detail[:400]}".strip()) from None
+
+
+_STRING = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _assignment(text: str, name: str) -> list[str] | None:
+    """Quoted strings assigned to ``name`` in the data sections of a text kernel (None if absent)."""
+    data = "\n".join(part.split("\\begintext")[0] for part in text.split("\\begindata")[1:])
+    m = re.search(rf"\b{name}\s*\+?=\s*(\([^)]*\)|'[^']*')", data)
+    if m is None:
+        return None
+    return [s.replace("''", "'") for s in _STRING.findall(m.group(1))]
+
+
+def _resolved_metakernel(mk: Path) -> Path:
+    """Check a metakernel's listed files exist and write a copy whose PATH_VALUES are absolute."""
+    global _TMPDIR
+    try:
+        text = mk.read_text(errors="replace")
+    except OSError as exc:
+        raise GeometryError(f"cannot read metakernel {mk}: {exc.strerror}") from None
+    files = _assignment(text, "KERNELS_TO_LOAD")
+    if not files:
+        raise GeometryError(f"metakernel {mk} lists no KERNELS_TO_LOAD")
+    values = _assignment(text, "PATH_VALUES") or []
+    symbols = _assignment(text, "PATH_SYMBOLS") or []
+    abs_values = [str((mk.parent / v).resolve()) if not Path(v).is_absolute() else v for v in values]
+    new_files = []
+    for f in files:
+        path = f
+        for sym, val in zip(symbols, abs_values, strict=False):
+            path = path.replace(f"${sym}", val)
+        p = Path(path)
+        if not p.is_absolute():
+            p = (mk.parent / p).resolve()
+        if not p.is_file():
+            raise GeometryError(f"metakernel {mk} lists {f!r}, but {p} does not exist")
+        new_files.append(str(p))
+    if _TMPDIR is None:
+        _TMPDIR = tempfile.TemporaryDirectory(prefix="ioscan_mk_")
+    out = Path(_TMPDIR.name) / f"mk{len(list(Path(_TMPDIR.name).iterdir()))}_{mk.name}"
+    # SPICE string values are limited to 80 characters per token: use the '+' continuation for long paths
+    chunks = []
+    for f in new_files:
+        parts = [f[i : i + 70] for i in range(0, len(f), 70)]
+        chunks.append(
+            " ".join(f"'{p}+'" for p in parts[:-1]) + (" " if len(parts) > 1 else "") + f"'{parts[-1]}'"
+        )
+    out.write_text("KPL/MK\n\\begindata\nKERNELS_TO_LOAD = ( " + "\n".join(chunks) + " )\n\\begintext\n")
+    return out
+
+
+def load_kernels(metakernel) -> str:
+    """Load a metakernel once per process (no-op if already loaded); returns its registry key.
+
+    Other kernel sets loaded through this registry are unloaded first, so two sets never mix in the pool.
+    """
+    mk = Path(metakernel).expanduser().resolve()
+    key = str(mk)
+    if key in _LOADED:
+        return key
+    if not mk.is_file():
+        raise GeometryError(f"metakernel {mk} does not exist")
+    unload_kernels()
+    resolved = _resolved_metakernel(mk)
+    sp = _sp()
+    try:
+        with spice_errors(f"loading kernels of {mk}"):
+            sp.furnsh(str(resolved))
+    except GeometryError:
+        with contextlib.suppress(Exception):
+            sp.unload(str(resolved))
+        sp.reset()
+        raise
+    _LOADED[key] = resolved
+    return key
+
+
+def unload_kernels(metakernel=None) -> None:
+    """Unload one metakernel loaded by :func:`load_kernels` (all of them by default)."""
+    sp = _sp()
+    keys = list(_LOADED) if metakernel is None else [str(Path(metakernel).expanduser().resolve())]
+    for key in keys:
+        resolved = _LOADED.pop(key, None)
+        if resolved is not None:
+            with contextlib.suppress(Exception):
+                sp.unload(str(resolved))
+            sp.reset()
+
+
+# ------------------------------------------------------------------------------------------------ geometry
+@dataclass
+class FrameInputs:
+    """Everything one frame needs from SPICE (J2000 = inertial, body = IAU_IO)."""
+
+    et: float
+    lt_s: float  # one-iteration light time observer → target centre
+    observer_body_km: np.ndarray  # observer relative to target, body frame at tc = et − lt
+    j2000_to_body: np.ndarray  # X0 at tc
+    j2000_to_body_rate: np.ndarray  # dX/dt at tc, 1/s
+    inst_to_j2000: np.ndarray  # at et
+    beta: np.ndarray  # observer velocity wrt SSB / c, J2000
+    target_velocity_j2000: np.ndarray  # target wrt SSB at tc, km/s
+    observer_minus_target_j2000: np.ndarray  # SSB observer(et) − SSB target(tc), km
+    sun_body_km: np.ndarray  # Sun seen from target centre, LT+S, body frame at tc
+    sun_body_rate: np.ndarray  # d/dt of sun_body_km, km/s
+
+
+class SpiceGeometry:
+    """Observation geometry of a kernel set (metakernel) for one observer looking at Io.
+
+    Args:
+        metakernel: path to the ``.tm`` file.
+        observer: SPICE name of the observer (default "JUNO").
+        target: SPICE name of the target (default "IO"); body frame ``IAU_<target>``.
+    """
+
+    abcorr = "LT+S"
+
+    def __init__(self, metakernel, *, observer: str = "JUNO", target: str = "IO"):
+        self.metakernel = Path(metakernel).expanduser().resolve()
+        self.observer = observer.upper()
+        self.target = target.upper()
+        self.body_frame = f"IAU_{self.target}"
+        self._cameras: dict[tuple, FrameCamera] = {}
+        self._last_inputs: FrameInputs | None = None
+        tune_allocator()
+        self._ensure()
+        sp = _sp()
+        with spice_errors(f"reading {self.target} radii from {self.metakernel}"):
+            radii = sp.bodvrd(self.target, "RADII", 3)[1]
+            self._target_id = sp.bods2c(self.target)
+            self._observer_id = sp.bods2c(self.observer)
+        self.body = iobody.Ellipsoid(*map(float, radii))
+
+    # ----------------------------------------------------------------------------------------- helpers
+    def _ensure(self) -> None:
+        load_kernels(self.metakernel)
+
+    def et(self, time_utc) -> float:
+        """UTC (ISO string) → ephemeris time with the loaded LSK (floats pass through)."""
+        if isinstance(time_utc, (int, float, np.floating)):
+            return float(time_utc)
+        self._ensure()
+        with spice_errors(f"bad time {time_utc!r} (kernels {self.metakernel.name})"):
+            return float(_sp().str2et(str(time_utc)))
+
+    def _check_frame(self, frame_name: str) -> int:
+        self._ensure()
+        code = _sp().namfrm(frame_name)
+        if code == 0:
+            raise GeometryError(f"unknown frame {frame_name!r} in kernels {self.metakernel}")
+        return code
+
+    def camera(self, frame_name: str, *, pointing_offset_px=(0.0, 0.0)) -> FrameCamera:
+        """Frame camera of an instrument frame from its IK (``INS<id>_...`` keywords, via gdpool).
+
+        ``pointing_offset_px`` = (d_sample, d_line) moves the optical centre: the scene appears shifted by
+        that many pixels relative to the SPICE pointing.
+        """
+        key = (frame_name, float(pointing_offset_px[0]), float(pointing_offset_px[1]))
+        if key in self._cameras:
+            return self._cameras[key]
+        self._check_frame(frame_name)
+        sp = _sp()
+        with spice_errors(f"instrument {frame_name} has no usable IK in {self.metakernel}"):
+            code = sp.bods2c(frame_name)
+            pre = f"INS{code}_"
+            ns = int(sp.gdpool(pre + "PIXEL_SAMPLES", 0, 1)[0])
+            nl = int(sp.gdpool(pre + "PIXEL_LINES", 0, 1)[0])
+            ifov = float(sp.gdpool(pre + "IFOV", 0, 1)[0])
+            center = sp.gdpool(pre + "CCD_CENTER", 0, 2)
+            bore = sp.gdpool(pre + "BORESIGHT", 0, 3)
+        axes = {}
+        for name, default in (("SAMPLE_AXIS", (1.0, 0.0, 0.0)), ("LINE_AXIS", (0.0, 1.0, 0.0))):
+            with contextlib.suppress(Exception):
+                default = tuple(float(v) for v in sp.gdpool(pre + name, 0, 3))
+            sp.reset()
+            axes[name] = default
+        bore = np.asarray(bore, dtype=float)
+        cam = FrameCamera(
+            n_samples=ns,
+            n_lines=nl,
+            ifov_rad=ifov,
+            center_sample=float(center[0]) + key[1],
+            center_line=float(center[1]) + key[2],
+            sample_axis=axes["SAMPLE_AXIS"],
+            line_axis=axes["LINE_AXIS"],
+            boresight=tuple(bore / np.linalg.norm(bore)),
+        )
+        self._cameras[key] = cam
+        return cam
+
+    def frame_inputs(self, time_utc, frame_name: str) -> FrameInputs:
+        """Query SPICE once for everything the per-pixel solution needs."""
+        et = self.et(time_utc)
+        self._check_frame(frame_name)
+        sp = _sp()
+        with spice_errors(
+            f"no pointing (CK/frame chain) for {frame_name} at {time_utc} (kernels {self.metakernel.name})"
+        ):
+            r2j = np.asarray(sp.pxform(frame_name, "J2000", et))
+        if self._last_inputs is not None and self._last_inputs.et == et:  # e.g. the other band of the frame
+            return dataclasses.replace(self._last_inputs, inst_to_j2000=r2j)
+        where = f"{self.observer} → {self.target} at {time_utc} (kernels {self.metakernel.name})"
+        with spice_errors(f"no ephemeris for {where}"):
+            tpos, lt = sp.spkezp(self._target_id, et, "J2000", "LT", self._observer_id)
+            tc = et - lt
+            obs_ssb = sp.spkssb(self._observer_id, et, "J2000")
+            tgt_ssb = sp.spkssb(self._target_id, tc, "J2000")
+            sun0 = sp.spkezp(10, tc, self.body_frame, self.abcorr, self._target_id)[0]
+            sun1 = sp.spkezp(10, tc + 1.0, self.body_frame, self.abcorr, self._target_id)[0]
+        with spice_errors(
+            f"no orientation of {self.body_frame} at {time_utc} (kernels {self.metakernel.name})"
+        ):
+            x6 = np.asarray(sp.sxform("J2000", self.body_frame, tc))
+        x0 = x6[:3, :3]
+        rel = np.asarray(obs_ssb[:3]) - np.asarray(tgt_ssb[:3])
+        self._last_inputs = FrameInputs(
+            et=et,
+            lt_s=float(lt),
+            observer_body_km=x0 @ rel,
+            j2000_to_body=x0,
+            j2000_to_body_rate=x6[3:, :3],
+            inst_to_j2000=r2j,
+            beta=np.asarray(obs_ssb[3:]) / CLIGHT_KM_S,
+            target_velocity_j2000=np.asarray(tgt_ssb[3:]),
+            observer_minus_target_j2000=rel,
+            sun_body_km=np.asarray(sun0),
+            sun_body_rate=np.asarray(sun1) - np.asarray(sun0),
+        )
+        return self._last_inputs
+
+    # --------------------------------------------------------------------------------------- products
+    def backplanes(self, time_utc, frame_name: str, *, pointing_offset_px=(0.0, 0.0)) -> Backplanes:
+        """All registered backplanes of ``frame_name``'s image at ``time_utc`` (sincpt/ilumin, LT+S)."""
+        cam = self.camera(frame_name, pointing_offset_px=pointing_offset_px)
+        inp = self.frame_inputs(time_utc, frame_name)
+        self._check_outside(inp, time_utc)
+        arrays = spice_backplane_arrays(cam, inp, self.body)
+        meta = {
+            "provider": "spice",
+            "abcorr": self.abcorr,
+            "observer": self.observer,
+            "target": self.target,
+            "frame": frame_name,
+            "time_utc": str(time_utc),
+            "et": inp.et,
+            "metakernel": str(self.metakernel),
+            "pointing_offset_px": tuple(map(float, pointing_offset_px)),
+        }
+        return Backplanes(arrays=arrays, meta=meta)
+
+    def _check_outside(self, inp: FrameInputs, time_utc) -> None:
+        if float(np.sum((inp.observer_body_km / self.body.radii_km) ** 2)) <= 1.0:
+            raise GeometryError(
+                f"observer {self.observer} is inside {self.target}'s ellipsoid at {time_utc} "
+                f"(kernels {self.metakernel.name})"
+            )
+
+    def pose(self, time_utc, frame_name: str) -> CameraPose:
+        """Camera pose at the light-time-corrected target epoch, for pinhole use (``backplanes_from_pose``,
+        ``project_points``).
+
+        Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
+        aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
+        """
+        cam = self.camera(frame_name)
+        inp = self.frame_inputs(time_utc, frame_name)
+        self._check_outside(inp, time_utc)
+        inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
+        b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
+        corrected = b - inp.j2000_to_body @ inp.beta
+        rot = _rotation_between(b, corrected / np.linalg.norm(corrected))
+        return CameraPose(
+            observer_km=inp.observer_body_km.copy(),
+            inst_to_body=rot @ inst_to_body,
+            sun_km=inp.sun_body_km.copy(),
+            time_utc=str(time_utc),
+            abcorr="LT+S",
+        )
+
+    def sub_observer(self, time_utc) -> tuple[float, float, float]:
+        """(planetographic lat °N, west lon °W, range km to Io's centre) of the sub-observer point
+        (``subpnt`` NEAR POINT/ELLIPSOID, LT+S)."""
+        lat, lon, _, rng = self._sub_point(time_utc, "subpnt")
+        return lat, lon, rng
+
+    def _sub_point(self, time_utc, which: str):
+        et = self.et(time_utc)
+        sp = _sp()
+        with spice_errors(f"{which} for {self.observer} at {time_utc} (kernels {self.metakernel.name})"):
+            fn = sp.subpnt if which == "subpnt" else sp.subslr
+            spoint, _, srfvec = fn(
+                "NEAR POINT/ELLIPSOID", self.target, et, self.body_frame, self.abcorr, self.observer
+            )
+            lon, lat, _ = sp.recpgr(self.target, spoint, self.body.a_km, self.body.flattening)
+            rng = float(np.linalg.norm(sp.spkpos(self.target, et, "J2000", self.abcorr, self.observer)[0]))
+        return math.degrees(lat), math.degrees(lon) % 360.0, spoint, rng
+
+    def label_geometry(self, time_utc, frame_name: str) -> LabelGeometry:
+        """The disk geometry a label would carry, computed by SPICE (subpnt/subslr NEAR POINT/ELLIPSOID)."""
+        cam = self.camera(frame_name)
+        et = self.et(time_utc)
+        lat, lon, _, rng = self._sub_point(time_utc, "subpnt")
+        slat, slon, _, _ = self._sub_point(time_utc, "subslr")
+        sp = _sp()
+        with spice_errors(f"label geometry of {frame_name} at {time_utc} (kernels {self.metakernel.name})"):
+            centre_inst = np.asarray(sp.spkpos(self.target, et, frame_name, self.abcorr, self.observer)[0])
+            _, lt = sp.spkezp(self._target_id, et, "J2000", "LT", self._observer_id)
+            body_to_j2000 = np.asarray(sp.pxform(self.body_frame, "J2000", et - lt))
+            j2000_to_inst = np.asarray(sp.pxform("J2000", frame_name, et))
+        pole_inst = j2000_to_inst @ body_to_j2000 @ np.array([0.0, 0.0, 1.0])
+        u_s, u_l, b = cam.axes()
+        c = centre_inst / np.linalg.norm(centre_inst)
+        p = pole_inst - (pole_inst @ c) * c  # north on the sky plane at the disk centre
+        pa = math.degrees(math.atan2(-(p @ u_s), -(p @ u_l))) % 360.0
+        s, ln, _ = cam.project(centre_inst)
+        return LabelGeometry(
+            sub_observer_lat_deg=lat,
+            sub_observer_lon_w_deg=lon,
+            sub_solar_lat_deg=slat,
+            sub_solar_lon_w_deg=slon,
+            range_km=rng,
+            north_pa_deg=pa,
+            pixel_scale_km=rng * cam.ifov_rad,
+            disk_center_sample=float(s),
+            disk_center_line=float(ln),
+        )
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking unit vector a to unit vector b (Rodrigues)."""
+    v = np.cross(a, b)
+    s = float(np.linalg.norm(v))
+    c = float(a @ b)
+    if s < 1e-300:
+        return np.eye(3)
+    k = v / s
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+
+
+# ------------------------------------------------------------------------------------- per-pixel solution
+#: rays whose miss distance is within this fraction of the radius are retried with a better light time
+_NEAR_MISS = 5e-3
+
+
+class _Epoch:
+    """Observer and ray directions at target epoch tc + dt, to first order in dt (|dt| ≲ 10 ms).
+
+    O(dt) = O0 + dt·g with g = Ẋ·(obs − tgt) − X0·v_tgt (the dt² term, < 1e-7 km, is dropped);
+    ray(dt) = ray + dt·ω × ray with ω the body frame's angular velocity in body coordinates.
+    """
+
+    def __init__(self, inp: FrameInputs, radii: np.ndarray):
+        x0, xd = inp.j2000_to_body, inp.j2000_to_body_rate
+        self.o0 = np.asarray(inp.observer_body_km, dtype=float)
+        self.g = xd @ inp.observer_minus_target_j2000 - x0 @ inp.target_velocity_j2000
+        wmat = xd @ x0.T  # skew: W·v = ω × v
+        self.omega = np.array([wmat[2, 1], wmat[0, 2], wmat[1, 0]])
+        self.w = 1.0 / radii**2
+        w, o, g = self.w, self.o0, self.g
+        self.qc0 = float(np.sum(w * o * o) - 1.0)
+        self.qc1 = float(2.0 * np.sum(w * o * g))
+        self.qc2 = float(np.sum(w * g * g))
+
+    def rays(self, d, dt):
+        wx, wy, wz = self.omega
+        # Io's spin axis is body +Z: only ω_z matters unless the pole moves fast (|ω_xy| > 1e-9 rad/s)
+        full = abs(wx) > 1e-9 or abs(wy) > 1e-9
+        out = [d[0] - (wz * dt) * d[1], d[1] + (wz * dt) * d[0], d[2]]
+        if full:
+            out[0] += (wy * dt) * d[2]
+            out[1] -= (wx * dt) * d[2]
+            out[2] = d[2] + dt * (wx * d[1] - wy * d[0])
+        return out
+
+    def intersect(self, d, dt, mask=None):
+        """(t, observer components) of the near intersection at epoch tc + dt (t NaN on a miss or where
+        ``mask`` is False)."""
+        w = self.w
+        o = [self.o0[k] + dt * self.g[k] for k in range(3)]
+        wd = [d[k] * w[k] for k in range(3)]
+        qa = d[0] * wd[0]
+        qa += d[1] * wd[1]
+        qa += d[2] * wd[2]
+        qb = o[0] * wd[0]
+        qb += o[1] * wd[1]
+        qb += o[2] * wd[2]
+        qc = dt * self.qc2
+        qc += self.qc1
+        qc *= dt
+        qc += self.qc0
+        disc = qb * qb
+        disc -= qa * qc
+        hit = disc >= 0.0
+        hit &= qb < 0.0
+        if mask is not None:
+            hit &= mask
+        np.maximum(disc, 0.0, out=disc)
+        np.sqrt(disc, out=disc)
+        disc -= qb
+        with np.errstate(invalid="ignore", divide="ignore"):
+            qc /= disc
+        return np.where(hit, qc, np.nan), o
+
+
+def spice_backplane_arrays(
+    cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid
+) -> dict[str, np.ndarray]:
+    """Every backplane of ``cam`` as ``sincpt``/``ilumin`` (ELLIPSOID, LT+S, reception) would give them.
+
+    See the module docstring for the algorithm; ``inp`` comes from :meth:`SpiceGeometry.frame_inputs`.
+    """
+    c = CLIGHT_KM_S
+    x0 = inp.j2000_to_body
+    m = x0 @ inp.inst_to_j2000
+    beta = x0 @ inp.beta
+    radii = body.radii_km
+    ep = _Epoch(inp, radii)
+    o0 = tuple(float(v) for v in ep.o0)
+    shape = (cam.n_lines, cam.n_samples)
+    # rays at tc with stellar aberration removed exactly: d = |r|·X0·(u' − β)
+    d = cam.rotated_ray_components(m, beta)
+    t1, disc1, t_near = intersect_components(o0, d, radii, closest=True)
+    cand = disc1 > -_NEAR_MISS
+    idx = None
+    norms = cam.ray_norms()
+    if cand.sum() < 0.6 * cand.size:
+        idx = np.flatnonzero(cand)
+        d = tuple(comp[idx] for comp in d)
+        t1, t_near, norms = t1[idx], t_near[idx], norms[idx]
+        cand = None
+    hit1 = np.isfinite(t1)
+    dlen = d[0] * d[0]
+    dlen += d[1] * d[1]
+    dlen += d[2] * d[2]
+    np.sqrt(dlen, out=dlen)
+    # light time to the intercept, or (near misses) to the ray's closest approach to the ellipsoid;
+    # pixel target epoch tc + dt = et − distance/c
+    dt = np.where(hit1, t1, t_near)
+    dt *= dlen
+    dt *= -1.0 / c
+    dt += inp.lt_s
+    d2 = ep.rays(d, dt)
+    t2, o2 = ep.intersect(d2, dt, cand)
+    hit = np.isfinite(t2)
+    again = hit & ~hit1  # met the body only on the retry: one more light-time iteration, as SPICE
+    if again.any():
+        j = np.flatnonzero(again)
+        dj = tuple(v[j] for v in d)
+        dtj = inp.lt_s - t2[j] * dlen[j] / c
+        d3 = ep.rays(dj, dtj)
+        t3, o3 = ep.intersect(d3, dtj)
+        for k in range(3):
+            d2[k][j] = d3[k]
+            o2[k] = np.array(np.broadcast_to(o2[k], t2.shape))
+            o2[k][j] = o3[k]
+        t2[j] = t3
+        hit[j] = np.isfinite(t3)
+    p = [d2[k] * t2 for k in range(3)]
+    for k in range(3):
+        p[k] += o2[k]
+    rng = t2 * dlen  # |d2| = |d| (rotation), so range = t·|d|
+    # ilumin: observer direction = apparent (aberrated) ray −A, A = d2 + |r|·β (|A| = |r|);
+    # the Sun as seen from Io's centre (LT+S) at the mean target epoch of the disk (< 1e-5° from per pixel)
+    a_vec = [d2[k] + norms * beta[k] for k in range(3)]
+    sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
+    to_sun = [sun[k] - p[k] for k in range(3)]
+    sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
+    surf = surface_arrays(p, a_vec, to_sun, rng, cam.ifov_rad, sun_lon_w, body, obs_norm=norms, obs_sign=-1.0)
+    # limb conic seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close range
+    # the difference moves the limb by a few tenths of a pixel
+    r0 = float(np.linalg.norm(ep.o0))
+    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+    limb = _limb_grid(cam, ep.o0 + dt_limb * ep.g, spin @ m, radii, extra=spin @ beta)
+    return _assemble(shape, idx, hit, surf, limb)
