@@ -1,0 +1,762 @@
+"""The catalogue database: open it, write frames and results, read tables back as DataFrames.
+
+``open_store(url)`` connects (SQLite by default, PostgreSQL with a ``postgresql://`` URL through psycopg 3),
+brings the schema to the latest alembic revision and returns a :class:`Store`. Every write method is one
+transaction: it stores all of its input or nothing. Nothing here prints.
+
+Conventions (see :mod:`ioscan.catalog.schema`): times are fixed-width ISO 8601 UTC text
+(``2022-03-01T12:00:00.000000Z``); ``lat_deg`` planetographic °N, ``lon_w_deg`` west 0–360; hot-spot
+associations are the ``hotspot_id`` column of ``detections``, replaced as a whole by :meth:`assign_hotspots`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ioscan import __version__
+from ioscan.catalog import schema as sch
+from ioscan.catalog.times import utc_iso
+from ioscan.detect.types import Detection
+from ioscan.errors import CatalogError
+
+DEFAULT_SQLITE_FILE = "ioscan.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: keys accepted in ``add_observation``'s ``frame_summary`` (the ``observations`` columns a caller sets)
+OBSERVATION_KEYS = frozenset(c.name for c in sch.observations.columns if c.name not in ("id", "run_id"))
+#: keys accepted in each ``bands`` dict of ``add_observation``
+FRAME_KEYS = frozenset(c.name for c in sch.frames.columns if c.name not in ("id", "observation_id"))
+DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
+HOTSPOT_KEYS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "name", "status")
+LIGHTCURVE_COLUMNS = (
+    "id",
+    "time_utc",
+    "band",
+    "wavelength_um",
+    "source",
+    "observation_id",
+    "detection_id",
+    "observer",
+    "lat_deg",
+    "lon_w_deg",
+    "emission_deg",
+    "snr",
+    "flags",
+    "spectral_intensity_gw_um_sr",
+    "spectral_intensity_err_gw_um_sr",
+    "spectral_power_gw_um",
+    "spectral_power_err_gw_um",
+    "color_temperature_k",
+    "area_km2",
+    "total_power_gw",
+)
+
+
+# ----------------------------------------------------------------------------------------------- opening
+def engine_url(url: str | Path | None = None) -> sa.URL:
+    """The SQLAlchemy URL for ``url``: None → ``sqlite:///ioscan.db`` in the CWD; a path → SQLite at that
+    path; ``":memory:"`` → in-memory SQLite; ``postgresql://`` / ``postgres://`` → the psycopg 3 driver;
+    other SQLAlchemy URLs unchanged."""
+    if url is None:
+        return sa.make_url(f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}")
+    if str(url) == ":memory:":
+        return sa.make_url("sqlite://")  # in-memory SQLite (one per thread; for tests and quick looks)
+    if isinstance(url, Path) or "://" not in str(url):
+        return sa.make_url(f"sqlite:///{Path(url).expanduser().resolve()}")
+    text = str(url)
+    for prefix in ("postgresql://", "postgres://"):
+        if text.startswith(prefix):
+            text = "postgresql+psycopg://" + text[len(prefix) :]
+    try:
+        return sa.make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise CatalogError(f"cannot read database URL {url!r}: {exc}") from None
+
+
+def _make_engine(url: sa.URL) -> sa.Engine:
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:" and not Path(database).parent.is_dir():
+            raise CatalogError(
+                f"cannot create catalogue {database}: folder {Path(database).parent} is missing"
+            )
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so every transaction
+        # (reads included) is a real SQLite transaction and DDL is transactional too.
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: big transactions stay in memory
+    cursor.close()
+
+
+def upgrade_schema(engine: sa.Engine) -> None:
+    """Run the packaged alembic migrations up to ``head`` on ``engine`` (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str | Path | None = None) -> Store:
+    """Open (creating or upgrading as needed) the catalogue at ``url``; see :func:`engine_url`.
+
+    SQLite connections get WAL journaling, foreign keys and a 30 s busy timeout.
+    Raises CatalogError naming the database when it cannot be opened or migrated.
+    """
+    sa_url = engine_url(url)
+    shown = sa_url.render_as_string(hide_password=True)
+    engine = _make_engine(sa_url)
+    try:
+        upgrade_schema(engine)
+    except Exception as exc:  # connection refused, unknown revision (newer database), permissions...
+        engine.dispose()
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CatalogError(f"cannot open catalogue {shown}: {detail}") from exc
+    return Store(engine)
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _now_utc() -> str:
+    return utc_iso(datetime.now(UTC))
+
+
+def _clean(value: Any) -> Any:
+    """Python scalars for the database: NaN/inf → None, numpy scalars → Python."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_safe(obj: Any) -> Any:
+    """A JSON-ready copy: numpy scalars/arrays → lists and numbers, NaN → None, Paths → str."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, Path):
+        return str(obj)
+    return _clean(obj)
+
+
+def _float_or_none(value: Any) -> float | None:
+    value = _clean(value)
+    return None if value is None else float(value)
+
+
+def _detection_row(det: Detection | Mapping[str, Any]) -> dict[str, Any]:
+    record = dataclasses.asdict(det) if dataclasses.is_dataclass(det) else dict(det)
+    unknown = set(record) - set(DETECTION_FIELDS)
+    if unknown:
+        raise CatalogError(f"detection has unknown fields {sorted(unknown)}")
+    row: dict[str, Any] = {}
+    for name in DETECTION_FIELDS:
+        value = record.get(name)
+        if name == "extra":
+            row[name] = _json_safe(value) if value else None
+        elif name in sch.DETECTION_FLOAT_FIELDS:
+            row[name] = _float_or_none(value)
+        elif name in ("flags", "n_pixels"):
+            value = _clean(value)
+            row[name] = None if value is None else int(value)
+        else:
+            row[name] = _clean(value)
+    if row["flags"] is None:
+        row["flags"] = 0
+    return row
+
+
+def _frame(result: sa.CursorResult, float_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A DataFrame built column by column (much faster than from Row objects); ``float_columns`` become
+    float64 with NULL → NaN."""
+    import numpy as np
+
+    keys = list(result.keys())
+    rows = result.fetchall()
+    floats = set(float_columns)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(keys)
+    data = {}
+    for name, values in zip(keys, columns, strict=True):
+        if name in floats:
+            data[name] = np.array(values, dtype="float64")
+        else:
+            data[name] = pd.Series(values, dtype=object) if not values else list(values)
+    return pd.DataFrame(data, columns=keys)
+
+
+def _float_names(table: sa.Table) -> list[str]:
+    return [c.name for c in table.columns if isinstance(c.type, sa.Float)]
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+# ----------------------------------------------------------------------------------------------- store
+class Store:
+    """A connection to one catalogue database (use :func:`open_store`)."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    # -- plumbing
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release all connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def _read(self, stmt: sa.Executable, float_columns: Iterable[str] = ()) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return _frame(conn.execute(stmt), float_columns)
+
+    # -- runs
+    def start_run(self, command: str, parameters: Mapping[str, Any] | None = None) -> int:
+        """Record the start of a processing run; returns its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.insert(sch.runs).values(
+                    ioscan_version=__version__,
+                    command=command,
+                    parameters=_json_safe(dict(parameters or {})),
+                    started_utc=_now_utc(),
+                    status="running",
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str = "ok") -> None:
+        """Mark run ``run_id`` finished with ``status`` (``ok``, ``failed``, ``interrupted``...)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(sch.runs)
+                .where(sch.runs.c.id == run_id)
+                .values(finished_utc=_now_utc(), status=status)
+            )
+            if result.rowcount != 1:
+                raise CatalogError(f"no run {run_id} in catalogue {self.url}")
+
+    def runs_frame(self) -> pd.DataFrame:
+        """All runs, oldest first."""
+        return self._read(sa.select(sch.runs).order_by(sch.runs.c.id))
+
+    # -- observations
+    def has_checksum(self, checksum: str) -> bool:
+        """True when a product with this SHA-256 checksum is already stored."""
+        stmt = sa.select(sch.observations.c.id).where(sch.observations.c.checksum_sha256 == checksum).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def add_observation(
+        self,
+        frame_summary: Mapping[str, Any],
+        bands: Sequence[Mapping[str, Any]],
+        detections: Sequence[Detection | Mapping[str, Any]],
+        run_id: int | None = None,
+    ) -> int:
+        """Store one observation, its bands and all its detections in ONE transaction; returns its id.
+
+        ``frame_summary`` holds ``observations`` columns (required: ``product_id``, ``instrument``,
+        ``time_utc``; see :data:`OBSERVATION_KEYS`); ``n_detections`` defaults to ``len(detections)``.
+        ``bands`` holds one dict per band (``band``, ``wavelength_um``, ``bandwidth_um``, ``unit``,
+        ``saturation``, ``noise``). Detections get the observation's time and observer and
+        ``source='ioscan'``. Idempotent: when the product ID or the checksum is already stored, nothing is
+        written and the existing id is returned. Any failure leaves nothing of this frame in the database.
+        """
+        obs = self._observation_row(frame_summary, len(detections), run_id)
+        product = obs["product_id"]
+        band_rows = []
+        for i, band in enumerate(bands):
+            unknown = set(band) - FRAME_KEYS
+            if unknown:
+                raise CatalogError(f"{product}: band {i} has unknown keys {sorted(unknown)}")
+            band_rows.append({k: _clean(band.get(k)) for k in FRAME_KEYS})
+        try:
+            det_rows = [_detection_row(d) for d in detections]
+        except CatalogError as exc:
+            raise CatalogError(f"{product}: {exc}") from None
+
+        try:
+            with self.engine.begin() as conn:
+                existing = self._existing_observation(conn, product, obs.get("checksum_sha256"))
+                if existing is not None:
+                    return existing
+                obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
+                if band_rows:
+                    conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in band_rows])
+                if det_rows:
+                    common = {
+                        "observation_id": obs_id,
+                        "source": "ioscan",
+                        "time_utc": obs["time_utc"],
+                        "observer": obs.get("observer"),
+                    }
+                    conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in det_rows])
+                return obs_id
+        except sa.exc.IntegrityError as exc:
+            # a concurrent writer may have stored the same product in the meantime
+            with self.engine.connect() as conn:
+                existing = self._existing_observation(conn, product, obs.get("checksum_sha256"))
+            if existing is not None:
+                return existing
+            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
+        except sa.exc.StatementError as exc:
+            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
+
+    @staticmethod
+    def _existing_observation(conn: sa.Connection, product_id: str, checksum: str | None) -> int | None:
+        cond = sch.observations.c.product_id == product_id
+        if checksum:
+            cond = sa.or_(cond, sch.observations.c.checksum_sha256 == checksum)
+        row = conn.execute(sa.select(sch.observations.c.id).where(cond).limit(1)).first()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def _observation_row(summary: Mapping[str, Any], n_detections: int, run_id: int | None) -> dict:
+        product = summary.get("product_id")
+        if not product:
+            raise CatalogError("observation summary has no product_id")
+        unknown = set(summary) - OBSERVATION_KEYS
+        if unknown:
+            raise CatalogError(
+                f"{product}: unknown observation keys {sorted(unknown)} (known: {sorted(OBSERVATION_KEYS)})"
+            )
+        for key in ("instrument", "time_utc"):
+            if summary.get(key) in (None, ""):
+                raise CatalogError(f"{product}: observation summary has no {key}")
+        row = {k: _clean(v) for k, v in summary.items()}
+        try:
+            row["time_utc"] = utc_iso(summary["time_utc"])
+        except ValueError as exc:
+            raise CatalogError(f"{product}: {exc}") from None
+        row.setdefault("n_detections", n_detections)
+        row.setdefault("geometry_source", "none")
+        if row["geometry_source"] not in sch.GEOMETRY_SOURCES:
+            raise CatalogError(
+                f"{product}: geometry_source {row['geometry_source']!r} not one of {sch.GEOMETRY_SOURCES}"
+            )
+        if row.get("file_path") is not None:
+            row["file_path"] = str(row["file_path"])
+        row["run_id"] = run_id
+        return row
+
+    def observations_frame(self) -> pd.DataFrame:
+        """All observations, in time order."""
+        t = sch.observations
+        return self._read(sa.select(t).order_by(t.c.time_utc, t.c.id), _float_names(t))
+
+    def frames_frame(self, observation_id: int | None = None) -> pd.DataFrame:
+        """Band rows (one per band of each observation)."""
+        stmt = sa.select(sch.frames).order_by(sch.frames.c.observation_id, sch.frames.c.band)
+        if observation_id is not None:
+            stmt = stmt.where(sch.frames.c.observation_id == observation_id)
+        return self._read(stmt, _float_names(sch.frames))
+
+    # -- detections
+    def detections_frame(
+        self,
+        *,
+        band: str | None = None,
+        hotspot_id: str | None = None,
+        start_utc: Any = None,
+        end_utc: Any = None,
+        source: str | None = None,
+        observation_id: int | None = None,
+    ) -> pd.DataFrame:
+        """Detections (all columns plus the observation's ``product_id``), in time order.
+
+        Filters combine with AND; ``start_utc``/``end_utc`` are inclusive bounds (any form
+        :func:`~ioscan.catalog.times.utc_iso` reads). ``id`` is the database row id used by
+        :meth:`assign_hotspots`; ``detection_id`` is the published ID of an imported detection.
+        """
+        d, o = sch.detections, sch.observations
+        stmt = sa.select(d, o.c.product_id).select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
+        if band is not None:
+            stmt = stmt.where(d.c.band == band)
+        if hotspot_id is not None:
+            stmt = stmt.where(d.c.hotspot_id == hotspot_id)
+        if source is not None:
+            stmt = stmt.where(d.c.source == source)
+        if observation_id is not None:
+            stmt = stmt.where(d.c.observation_id == observation_id)
+        try:
+            if start_utc is not None:
+                stmt = stmt.where(d.c.time_utc >= utc_iso(start_utc))
+            if end_utc is not None:
+                stmt = stmt.where(d.c.time_utc <= utc_iso(end_utc))
+        except ValueError as exc:
+            raise CatalogError(f"detections query: {exc}") from None
+        return self._read(stmt.order_by(d.c.time_utc, d.c.id), _float_names(d))
+
+    def lightcurve(self, hotspot_id: str, band: str) -> pd.DataFrame:
+        """Detections of one hot spot in one band, in time order (uses the (hotspot, band, time) index).
+
+        Columns: :data:`LIGHTCURVE_COLUMNS` plus ``product_id``.
+        """
+        d, o = sch.detections, sch.observations
+        stmt = (
+            sa.select(*[d.c[name] for name in LIGHTCURVE_COLUMNS], o.c.product_id)
+            .select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
+            .where(d.c.hotspot_id == hotspot_id, d.c.band == band)
+            .order_by(d.c.time_utc, d.c.id)
+        )
+        return self._read(stmt, _float_names(d))
+
+    def add_imported_detections(
+        self,
+        source: str,
+        file_name: str,
+        checksum_sha256: str,
+        rows: Sequence[Mapping[str, Any]],
+        lines: Sequence[int] | None = None,
+    ) -> int:
+        """Store already validated published detections from one file in one transaction.
+
+        ``rows`` hold ``detections`` columns (``time_utc`` normalised, ``band``...). Returns the number
+        stored: 0 when this file (same ``source`` and checksum) was imported before. A ``detection_id``
+        already stored for ``source`` raises CatalogError naming the file and its line (``lines[i]``).
+        """
+        if source == "ioscan":
+            raise CatalogError(f"{file_name}: source name 'ioscan' is reserved for ioscan's own detections")
+        d, imp = sch.detections, sch.imports
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.select(imp.c.id).where(imp.c.source == source, imp.c.checksum_sha256 == checksum_sha256)
+            ).first()
+            if done is not None:
+                return 0
+            ids = [r.get("detection_id") for r in rows]
+            wanted = {i for i in ids if i is not None}
+            if wanted:
+                clash = set()
+                for chunk in _chunks(sorted(wanted), 500):
+                    clash.update(
+                        conn.execute(
+                            sa.select(d.c.detection_id).where(
+                                d.c.source == source, d.c.detection_id.in_(chunk)
+                            )
+                        ).scalars()
+                    )
+                if clash:
+                    i = next(k for k, v in enumerate(ids) if v in clash)
+                    where = f"line {lines[i]}" if lines is not None else f"row {i + 1}"
+                    raise CatalogError(
+                        f"{file_name}: {where}: detection_id {ids[i]!r} of source {source!r} is already "
+                        f"stored (from another file)"
+                    )
+            import_id = int(
+                conn.execute(
+                    sa.insert(imp).values(
+                        source=source,
+                        file_name=file_name,
+                        checksum_sha256=checksum_sha256,
+                        n_rows=len(rows),
+                        imported_utc=_now_utc(),
+                    )
+                ).inserted_primary_key[0]
+            )
+            if rows:
+                conn.execute(
+                    sa.insert(d),
+                    [
+                        {k: _clean(v) for k, v in r.items()} | {"source": source, "import_id": import_id}
+                        for r in rows
+                    ],
+                )
+        return len(rows)
+
+    def imports_frame(self) -> pd.DataFrame:
+        """Imported files (source, file name, checksum, rows, time)."""
+        return self._read(sa.select(sch.imports).order_by(sch.imports.c.id))
+
+    # -- hot spots and associations
+    def assign_hotspots(
+        self,
+        mapping: Mapping[int, str | None],
+        hotspots: pd.DataFrame,
+        *,
+        method: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        run_id: int | None = None,
+    ) -> int:
+        """Replace the association result: hot-spot table and every detection's ``hotspot_id``.
+
+        ``mapping`` maps detection row ``id`` → hot-spot ID (None = unassociated; detections not in the
+        mapping end up unassociated). ``hotspots`` has a ``hotspot_id`` (or ``id``) column with stable IDs
+        such as ``"IOS0001"``, plus ``lat_deg``, ``lon_w_deg`` and optionally ``lat_err_deg``,
+        ``lon_err_deg``, ``name``, ``status``. ``n_detections``, ``first_time_utc`` and ``last_time_utc`` are
+        computed from the stored detections. Cross-IDs and events (which refer to hot-spot IDs) are cleared.
+        One transaction; returns the id of the ``association_runs`` record.
+        """
+        table = hotspots.rename(columns={"id": "hotspot_id"}) if "id" in hotspots.columns else hotspots
+        for col in ("hotspot_id", "lat_deg", "lon_w_deg"):
+            if col not in table.columns:
+                raise CatalogError(f"assign_hotspots: hot-spot table has no {col!r} column")
+        hs_ids = [str(h) for h in table["hotspot_id"]]
+        if len(set(hs_ids)) != len(hs_ids):
+            dup = pd.Series(hs_ids)[pd.Series(hs_ids).duplicated()].iloc[0]
+            raise CatalogError(f"assign_hotspots: hot-spot ID {dup!r} appears twice")
+        known = set(hs_ids)
+        updates = []
+        for det_id, hs in mapping.items():
+            if hs is None or (isinstance(hs, float) and math.isnan(hs)):
+                continue
+            if str(hs) not in known:
+                raise CatalogError(f"assign_hotspots: detection {det_id} mapped to unknown hot spot {hs!r}")
+            updates.append({"det_id": int(det_id), "hs_id": str(hs)})
+        hs_rows = []
+        for rec in _records(table):
+            row = {k: rec.get(k) for k in HOTSPOT_KEYS}
+            row["id"] = str(rec["hotspot_id"])
+            if row["lat_deg"] is None or row["lon_w_deg"] is None:
+                raise CatalogError(f"assign_hotspots: hot spot {row['id']} has no position")
+            hs_rows.append(row)
+
+        d, h = sch.detections, sch.hotspots
+        new_ids = [r["id"] for r in hs_rows]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(sch.events))
+            conn.execute(sa.delete(sch.cross_ids))
+            ar_id = int(
+                conn.execute(
+                    sa.insert(sch.association_runs).values(
+                        run_id=run_id,
+                        method=method,
+                        parameters=_json_safe(dict(parameters or {})),
+                        created_utc=_now_utc(),
+                        n_hotspots=len(hs_rows),
+                        n_assigned=len(updates),
+                    )
+                ).inserted_primary_key[0]
+            )
+            # upsert the hot spots (old ones not in the new table are deleted once unreferenced)
+            old_ids = set(conn.execute(sa.select(h.c.id)).scalars())
+            fresh = [dict(r, association_run_id=ar_id) for r in hs_rows if r["id"] not in old_ids]
+            kept = [dict(r, association_run_id=ar_id, hid=r["id"]) for r in hs_rows if r["id"] in old_ids]
+            if fresh:
+                conn.execute(sa.insert(h), fresh)
+            if kept:
+                values = {k: sa.bindparam(k) for k in (*HOTSPOT_KEYS, "association_run_id")}
+                conn.execute(sa.update(h).where(h.c.id == sa.bindparam("hid")).values(**values), kept)
+            # write only the detections whose hot spot changes (a re-association usually moves few)
+            current = dict(
+                conn.execute(sa.select(d.c.id, d.c.hotspot_id).where(d.c.hotspot_id.is_not(None))).all()
+            )
+            wanted = {u["det_id"]: u["hs_id"] for u in updates}
+            changes = [{"det_id": i, "hs_id": hs} for i, hs in wanted.items() if current.get(i) != hs]
+            changes += [{"det_id": i, "hs_id": None} for i in current if i not in wanted]
+            by_target: dict[str | None, list[int]] = {}
+            for c in changes:
+                by_target.setdefault(c["hs_id"], []).append(c["det_id"])
+            for target, det_ids in by_target.items():  # few statements, each moving many rows
+                for chunk in _chunks(sorted(det_ids), 5000):
+                    conn.execute(sa.update(d).where(d.c.id.in_(chunk)).values(hotspot_id=target))
+            gone = sorted(old_ids - set(new_ids))
+            for chunk in _chunks(gone, 500):
+                conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
+            conn.execute(sa.update(h).values(n_detections=0, first_time_utc=None, last_time_utc=None))
+            n_done = conn.execute(sa.select(sa.func.count()).where(d.c.hotspot_id.is_not(None))).scalar_one()
+            if n_done != len(updates):
+                raise CatalogError(
+                    f"assign_hotspots: {len(updates) - n_done} detection ids of the mapping are not in the "
+                    f"catalogue {self.url}"
+                )
+            stats = conn.execute(
+                sa.select(
+                    d.c.hotspot_id,
+                    sa.func.count().label("n"),
+                    sa.func.min(d.c.time_utc).label("first"),
+                    sa.func.max(d.c.time_utc).label("last"),
+                )
+                .where(d.c.hotspot_id.is_not(None))
+                .group_by(d.c.hotspot_id)
+            ).all()
+            if stats:
+                conn.execute(
+                    sa.update(h)
+                    .where(h.c.id == sa.bindparam("hid"))
+                    .values(
+                        n_detections=sa.bindparam("n"),
+                        first_time_utc=sa.bindparam("first"),
+                        last_time_utc=sa.bindparam("last"),
+                    ),
+                    [{"hid": s.hotspot_id, "n": s.n, "first": s.first, "last": s.last} for s in stats],
+                )
+        return ar_id
+
+    def hotspots_frame(self) -> pd.DataFrame:
+        """Hot spots (``hotspot_id``, position, errors, counts, time span, name, status), by ID."""
+        h = sch.hotspots
+        cols = [h.c.id.label("hotspot_id"), *[c for c in h.columns if c.name != "id"]]
+        return self._read(sa.select(*cols).order_by(h.c.id), _float_names(h))
+
+    def association_runs_frame(self) -> pd.DataFrame:
+        """The association results recorded so far (the latest is the one in force)."""
+        return self._read(sa.select(sch.association_runs).order_by(sch.association_runs.c.id))
+
+    def write_cross_ids(self, cross_ids: pd.DataFrame) -> int:
+        """Replace all cross-identifications (columns ``hotspot_id``, ``catalog``, ``ref_id``,
+        ``separation_km``, ``separation_sigma``) in one transaction; returns the number written."""
+        rows = self._table_rows(
+            cross_ids, sch.cross_ids, ("hotspot_id", "catalog", "ref_id"), "write_cross_ids"
+        )
+        for r in rows:
+            r["ref_id"] = str(r["ref_id"])
+        return self._replace(sch.cross_ids, rows, "write_cross_ids")
+
+    def write_events(self, events: pd.DataFrame) -> int:
+        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
+        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
+        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), "write_events")
+        for i, r in enumerate(rows):
+            if r["kind"] not in sch.EVENT_KINDS:
+                raise CatalogError(f"write_events: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
+            try:
+                r["time_utc"] = utc_iso(r["time_utc"])
+            except ValueError as exc:
+                raise CatalogError(f"write_events: row {i}: {exc}") from None
+        return self._replace(sch.events, rows, "write_events")
+
+    def cross_ids_frame(self) -> pd.DataFrame:
+        """All cross-identifications, by hot spot then separation."""
+        c = sch.cross_ids
+        return self._read(
+            sa.select(c).order_by(c.c.hotspot_id, c.c.separation_km, c.c.catalog), _float_names(c)
+        )
+
+    def events_frame(self) -> pd.DataFrame:
+        """All events, in time order."""
+        e = sch.events
+        return self._read(sa.select(e).order_by(e.c.time_utc, e.c.id), _float_names(e))
+
+    @staticmethod
+    def _table_rows(
+        df: pd.DataFrame, table: sa.Table, required: Sequence[str], what: str
+    ) -> list[dict[str, Any]]:
+        missing = [c for c in required if c not in df.columns]
+        if missing:
+            raise CatalogError(f"{what}: missing columns {missing}")
+        names = [c.name for c in table.columns if c.name != "id" and c.name in df.columns]
+        rows = _records(df[names])
+        for i, r in enumerate(rows):
+            for c in required:
+                if r.get(c) is None:
+                    raise CatalogError(f"{what}: row {i} has no {c}")
+        return rows
+
+    def _replace(self, table: sa.Table, rows: list[dict[str, Any]], what: str) -> int:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.delete(table))
+                if rows:
+                    conn.execute(sa.insert(table), rows)
+        except sa.exc.IntegrityError as exc:
+            raise CatalogError(
+                f"{what}: {_first_line(exc)} (unknown hot-spot ID or duplicate row?)"
+            ) from None
+        return len(rows)
+
+    # -- reference catalogues
+    def replace_reference_catalog(
+        self,
+        name: str,
+        *,
+        citation: str,
+        doi: str | None,
+        entries: pd.DataFrame,
+        description: str | None = None,
+    ) -> int:
+        """Store (replacing any previous copy) one published catalogue; returns the number of entries.
+
+        ``entries`` has ``ref_id``, ``name``, ``lat_deg``, ``lon_w_deg``, ``lat_convention``, optional
+        ``power_gw``, ``spectral_power_gw_um``, ``temperature_k``, ``area_km2``; every other column goes to
+        the JSON ``extra`` object.
+        """
+        r = sch.reference_hotspots
+        columns = {c.name for c in r.columns} - {"id", "catalog", "extra"}
+        rows = []
+        for rec in _records(entries):
+            row = {k: rec.get(k) for k in columns}
+            row["ref_id"] = str(row["ref_id"])
+            row["catalog"] = name
+            extra = {k: v for k, v in rec.items() if k not in columns and k != "catalog"}
+            row["extra"] = _json_safe(extra) or None
+            rows.append(row)
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(r).where(r.c.catalog == name))
+            conn.execute(sa.delete(sch.reference_catalogs).where(sch.reference_catalogs.c.name == name))
+            conn.execute(
+                sa.insert(sch.reference_catalogs).values(
+                    name=name, citation=citation, doi=doi, n_entries=len(rows), description=description
+                )
+            )
+            if rows:
+                conn.execute(sa.insert(r), rows)
+        return len(rows)
+
+    def reference_catalogs_frame(self) -> pd.DataFrame:
+        """The stored reference catalogues (name, citation, DOI, number of entries)."""
+        return self._read(sa.select(sch.reference_catalogs).order_by(sch.reference_catalogs.c.name))
+
+    def reference_frame(self, catalog: str | None = None) -> pd.DataFrame:
+        """Stored reference hot spots (all catalogues, or one)."""
+        r = sch.reference_hotspots
+        stmt = sa.select(r).order_by(r.c.catalog, r.c.id)
+        if catalog is not None:
+            stmt = stmt.where(r.c.catalog == catalog)
+        return self._read(stmt, _float_names(r))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
