@@ -47,25 +47,26 @@ IO = Ellipsoid(1829.4, 1819.4, 1815.7)
 IO_MEAN_RADIUS_KM = 1821.49
 
 
+def wrap_lon_deg(lon_deg):
+    """Wrap a longitude into [0, 360) degrees (a tiny negative input gives 0, not 360)."""
+    wrapped = np.mod(np.asarray(lon_deg, dtype=float), 360.0)
+    return np.where(wrapped >= 360.0, 0.0, wrapped)
+
+
 def lon_e_to_lon_w(lon_e_deg):
     """East longitude (any range) → west longitude in [0, 360), degrees."""
-    return np.mod(-np.asarray(lon_e_deg, dtype=float), 360.0)
+    return wrap_lon_deg(-np.asarray(lon_e_deg, dtype=float))
 
 
 def lon_w_to_lon_e(lon_w_deg):
     """West longitude → east longitude in [0, 360), degrees."""
-    return np.mod(-np.asarray(lon_w_deg, dtype=float), 360.0)
-
-
-def wrap_lon_deg(lon_deg):
-    """Wrap a longitude into [0, 360) degrees."""
-    return np.mod(np.asarray(lon_deg, dtype=float), 360.0)
+    return wrap_lon_deg(-np.asarray(lon_w_deg, dtype=float))
 
 
 def vector_to_lon_w_deg(xyz_km: np.ndarray) -> np.ndarray:
     """Body-fixed vectors (..., 3) → west longitude 0–360°."""
     xyz = np.asarray(xyz_km, dtype=float)
-    return np.mod(-np.degrees(np.arctan2(xyz[..., 1], xyz[..., 0])), 360.0)
+    return wrap_lon_deg(-np.degrees(np.arctan2(xyz[..., 1], xyz[..., 0])))
 
 
 def vector_to_lat_pc_deg(xyz_km: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-simulate_app = typer.Typer(help="Simulate JIRAM and ground-based frames with known truth.", no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Simulate JIRAM and ground-based frames with known truth.", no_args_is_help=True
+)
 import_app = typer.Typer(help="Import published detections.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
@@ -33,8 +35,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool],  # noqa: UP007 - typer needs Optional here
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+        bool | None,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
     ] = None,
 ) -> None:
     """Io Scanner."""
@@ -60,20 +64,22 @@ def user_errors(func):
 @user_errors
 def backplanes(
     out: Annotated[Path, typer.Option("--out", help="Output multi-extension FITS file.")],
-    product: Annotated[Optional[Path], typer.Argument(help="Product to navigate (JIRAM LBL, FITS).")] = None,  # noqa: UP007
-    kernels: Annotated[Optional[Path], typer.Option(help="SPICE metakernel (.tm).")] = None,  # noqa: UP007
-    frame_name: Annotated[str, typer.Option("--frame", help="SPICE instrument frame.")] = "JUNO_JIRAM_I_MBAND",
-    time_utc: Annotated[Optional[str], typer.Option("--time", help="UTC time (ISO).")] = None,  # noqa: UP007
-    band: Annotated[Optional[str], typer.Option(help="Band of the product to navigate (default: all).")] = None,  # noqa: UP007
-    sub_obs_lat: Annotated[Optional[float], typer.Option(help="Sub-observer planetographic lat, °N.")] = None,  # noqa: UP007
-    sub_obs_lon_w: Annotated[Optional[float], typer.Option(help="Sub-observer west longitude, °W.")] = None,  # noqa: UP007
+    product: Annotated[Path | None, typer.Argument(help="Product to navigate (JIRAM LBL, FITS).")] = None,
+    kernels: Annotated[Path | None, typer.Option(help="SPICE metakernel (.tm).")] = None,
+    frame_name: Annotated[
+        str, typer.Option("--frame", help="SPICE instrument frame.")
+    ] = "JUNO_JIRAM_I_MBAND",
+    time_utc: Annotated[str | None, typer.Option("--time", help="UTC time (ISO).")] = None,
+    band: Annotated[str | None, typer.Option(help="Band of the product to navigate (default: all).")] = None,
+    sub_obs_lat: Annotated[float | None, typer.Option(help="Sub-observer planetographic lat, °N.")] = None,
+    sub_obs_lon_w: Annotated[float | None, typer.Option(help="Sub-observer west longitude, °W.")] = None,
     sub_sol_lat: Annotated[float, typer.Option(help="Sub-solar planetographic lat, °N.")] = 0.0,
     sub_sol_lon_w: Annotated[float, typer.Option(help="Sub-solar west longitude, °W.")] = 0.0,
-    range_km: Annotated[Optional[float], typer.Option(help="Range to Io's centre, km.")] = None,  # noqa: UP007
+    range_km: Annotated[float | None, typer.Option(help="Range to Io's centre, km.")] = None,
     north_pa: Annotated[float, typer.Option(help="North pole position angle, deg (CCW from up).")] = 0.0,
-    pixel_scale_km: Annotated[Optional[float], typer.Option(help="Pixel scale at disk centre, km.")] = None,  # noqa: UP007
-    center_sample: Annotated[Optional[float], typer.Option(help="Disk-centre sample (0-based).")] = None,  # noqa: UP007
-    center_line: Annotated[Optional[float], typer.Option(help="Disk-centre line (0-based).")] = None,  # noqa: UP007
+    pixel_scale_km: Annotated[float | None, typer.Option(help="Pixel scale at disk centre, km.")] = None,
+    center_sample: Annotated[float | None, typer.Option(help="Disk-centre sample (0-based).")] = None,
+    center_line: Annotated[float | None, typer.Option(help="Disk-centre line (0-based).")] = None,
     samples: Annotated[int, typer.Option(help="Image width without a product, px.")] = 432,
     lines: Annotated[int, typer.Option(help="Image height without a product, px.")] = 128,
 ) -> None:
@@ -85,11 +91,23 @@ def backplanes(
     from ioscan.geometry.navigate import backplanes_command
 
     written = backplanes_command(
-        out=out, product=product, kernels=kernels, frame_name=frame_name, time_utc=time_utc, band=band,
-        label_args=dict(sub_observer_lat_deg=sub_obs_lat, sub_observer_lon_w_deg=sub_obs_lon_w,
-                        sub_solar_lat_deg=sub_sol_lat, sub_solar_lon_w_deg=sub_sol_lon_w, range_km=range_km,
-                        north_pa_deg=north_pa, pixel_scale_km=pixel_scale_km,
-                        disk_center_sample=center_sample, disk_center_line=center_line),
+        out=out,
+        product=product,
+        kernels=kernels,
+        frame_name=frame_name,
+        time_utc=time_utc,
+        band=band,
+        label_args=dict(
+            sub_observer_lat_deg=sub_obs_lat,
+            sub_observer_lon_w_deg=sub_obs_lon_w,
+            sub_solar_lat_deg=sub_sol_lat,
+            sub_solar_lon_w_deg=sub_sol_lon_w,
+            range_km=range_km,
+            north_pa_deg=north_pa,
+            pixel_scale_km=pixel_scale_km,
+            disk_center_sample=center_sample,
+            disk_center_line=center_line,
+        ),
         shape=(lines, samples),
     )
     for path in written:
@@ -98,7 +116,9 @@ def backplanes(
 
 @app.command()
 @user_errors
-def info(product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL/IMG, FITS, PDS4 XML).")]) -> None:
+def info(
+    product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL/IMG, FITS, PDS4 XML).")],
+) -> None:
     """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
     import numpy as np
     from rich.console import Console
@@ -108,28 +128,348 @@ def info(product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL/I
 
     frame = read_product(product)
     console = Console()
-    console.print(f"[bold]{frame.product_id}[/bold]  {frame.instrument} ({frame.observer})  mode={frame.mode}  "
-                  f"orbit={frame.orbit}")
+    console.print(
+        f"[bold]{frame.product_id}[/bold]  {frame.instrument} ({frame.observer})  mode={frame.mode}  "
+        f"orbit={frame.orbit}"
+    )
     console.print(f"time (mid-exposure, UTC): {frame.time_utc}   exposure: {frame.exposure_s:g} s")
     console.print(f"file: {frame.path}   sha256: {frame.checksum_sha256}")
-    table = Table("band", "λ (µm)", "Δλ (µm)", "lines×samples", "line offset", "unit", "saturation",
-                  "min", "median", "max", "NaN", "SPICE frame")
+    table = Table(
+        "band",
+        "λ (µm)",
+        "Δλ (µm)",
+        "lines×samples",
+        "line offset",
+        "unit",
+        "saturation",
+        "min",
+        "median",
+        "max",
+        "NaN",
+        "SPICE frame",
+    )
     for b in frame.bands.values():
         d = b.data
         finite = d[np.isfinite(d)]
-        stats = (f"{finite.min():.4g}", f"{np.median(finite):.4g}", f"{finite.max():.4g}") if finite.size else ("-",) * 3
-        table.add_row(b.band, f"{b.wavelength_um:.3f}", f"{b.bandwidth_um:.4f}", f"{d.shape[0]}×{d.shape[1]}",
-                      str(b.line_offset), b.unit, f"{b.saturation:.4g}" if b.saturation else "-", *stats,
-                      str(int(np.isnan(d).sum())), b.spice_frame or "-")
+        stats = (
+            (f"{finite.min():.4g}", f"{np.median(finite):.4g}", f"{finite.max():.4g}")
+            if finite.size
+            else ("-",) * 3
+        )
+        table.add_row(
+            b.band,
+            f"{b.wavelength_um:.3f}",
+            f"{b.bandwidth_um:.4f}",
+            f"{d.shape[0]}×{d.shape[1]}",
+            str(b.line_offset),
+            b.unit,
+            f"{b.saturation:.4g}" if b.saturation else "-",
+            *stats,
+            str(int(np.isnan(d).sum())),
+            b.spice_frame or "-",
+        )
     console.print(table)
     g = frame.label_geometry
     if g is not None:
-        console.print(f"label geometry: sub-observer {g.sub_observer_lat_deg:.3f}°N {g.sub_observer_lon_w_deg:.3f}°W "
-                      f"(planetographic), sub-solar {g.sub_solar_lat_deg:.3f}°N {g.sub_solar_lon_w_deg:.3f}°W, "
-                      f"range {g.range_km:.1f} km, north PA {g.north_pa_deg:.2f}°, {g.pixel_scale_km:.3f} km/px, "
-                      f"disk centre (sample, line) = ({g.disk_center_sample:.2f}, {g.disk_center_line:.2f})")
+        console.print(
+            f"label geometry: sub-observer {g.sub_observer_lat_deg:.3f}°N {g.sub_observer_lon_w_deg:.3f}°W "
+            f"(planetographic), sub-solar {g.sub_solar_lat_deg:.3f}°N {g.sub_solar_lon_w_deg:.3f}°W, "
+            f"range {g.range_km:.1f} km, north PA {g.north_pa_deg:.2f}°, {g.pixel_scale_km:.3f} km/px, "
+            f"disk centre (sample, line) = ({g.disk_center_sample:.2f}, {g.disk_center_line:.2f})"
+        )
     else:
         console.print("label geometry: none (use SPICE kernels)")
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
+    ),
+]
+
+
+@simulate_app.command("campaign")
+@user_errors
+def simulate_campaign_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    orbits: Annotated[int, typer.Option(help="Number of Juno orbits.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (population, plan, noise).")] = 0,
+    frames_per_orbit: Annotated[int, typer.Option(help="JIRAM frames per orbit.")] = 4,
+    ground_nights: Annotated[int, typer.Option(help="Ground-based (Keck-like) nights.")] = 2,
+    ground_pixels: Annotated[int, typer.Option(help="AO frame size, px.")] = 1024,
+    workers: Annotated[int, typer.Option(help="Rendering processes.")] = 1,
+) -> None:
+    """Simulate a Juno-like campaign: SPICE kernels, PDS3 JIRAM RDRs, FITS ground frames, truth tables."""
+    from ioscan.simulate.campaign import simulate_campaign
+
+    res = simulate_campaign(
+        out,
+        orbits=orbits,
+        seed=seed,
+        frames_per_orbit=frames_per_orbit,
+        ground_nights=ground_nights,
+        ground_pixels=ground_pixels,
+        workers=workers,
+    )
+    typer.echo(f"{res.n_jiram} JIRAM frames and {res.n_ground} ground-based frames in {out}")
+    typer.echo(f"kernels: {res.metakernel}")
+    typer.echo(f"truth: {res.truth_csv} and {res.truth_parquet}")
+
+
+@simulate_app.command("frame")
+@user_errors
+def simulate_frame_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (the LBL and IMG are written there).")],
+    time_utc: Annotated[str, typer.Option("--time", help="UTC time (ISO).")] = "2023-12-30T08:00:00",
+    mode: Annotated[str, typer.Option(help="JIRAM mode: I1 (L+M), I2 (M), I3 (L).")] = "I1",
+    range_km: Annotated[float, typer.Option(help="Distance from Io's centre, km.")] = 100_000.0,
+    sub_lat: Annotated[float, typer.Option(help="Sub-spacecraft planetocentric latitude, °N.")] = 0.0,
+    sub_lon_w: Annotated[float, typer.Option(help="Sub-spacecraft west longitude, °W.")] = 300.0,
+    exposure_s: Annotated[float, typer.Option(help="Exposure, s.")] = 0.05,
+    twist: Annotated[float, typer.Option(help="Rotation of the detector about the boresight, deg.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Simulate one JIRAM frame seen from a given point (geometry written in the label; no kernels)."""
+    import numpy as np
+
+    from ioscan import body
+    from ioscan.simulate.campaign import FramePlan, simulate_frame
+
+    if range_km <= body.IO.a_km:
+        raise typer.BadParameter(f"--range-km {range_km} puts Juno inside Io")
+    pos = body.direction_from_lat_pc_lon_w(sub_lat, sub_lon_w) * range_km
+    stamp = time_utc.replace("-", "").replace(":", "")
+    from datetime import datetime
+
+    t = datetime.fromisoformat(time_utc)
+    pid = f"JIR_IMG_RDR_{t:%Y%j}T{t:%H%M%S}_V01"
+    plan = FramePlan(
+        product_id=pid,
+        orbit=0,
+        mode=mode.upper(),
+        time_utc=time_utc,
+        exposure_s=exposure_s,
+        observer_km=np.asarray(pos, dtype=float),
+        observer_velocity_km_s=np.array([0.0, 10.0, 0.0]),
+        twist_deg=twist,
+        pointing_error_deg=(0.0, 0.0),
+        seed=seed,
+        label_geometry=True,
+    )
+    del stamp
+    out.mkdir(parents=True, exist_ok=True)
+    sim = simulate_frame(plan, population_seed=seed, out_dir=out)
+    typer.echo(f"wrote {sim.label_path} ({len(sim.truth)} visible hot-spot bands in the truth)")
+    truth = out / f"{pid}_truth.csv"
+    sim.truth.to_csv(truth, index=False)
+    typer.echo(f"truth: {truth}")
+
+
+@app.command()
+@user_errors
+def detect(
+    product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL, FITS, PDS4 XML).")],
+    kernels: Annotated[Path | None, typer.Option(help="SPICE metakernel (.tm).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list, one object per detection.")
+    ] = False,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a PNG with detections circled.")] = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Skip limb-fit re-registration.")
+    ] = False,
+) -> None:
+    """Detect and measure the hot spots of one frame (pixel results only without geometry)."""
+    import json
+
+    from ioscan.pipeline import detect_product
+
+    frame, nav, found = detect_product(product, kernels=kernels, register=not no_register)
+    if png is not None:
+        from ioscan.plots.frame_overlay import plot_detections
+
+        plot_detections(frame, found.detections, png, navigation=nav)
+    if as_json:
+        typer.echo(json.dumps([d.to_record() for d in found.detections], indent=1, default=float))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{frame.product_id}[/bold] status={found.status} geometry={nav.source} "
+        f"registered={nav.registered} offset=({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px"
+    )
+    for msg in [*nav.messages, *found.messages]:
+        console.print(f"  note: {msg}")
+    table = Table(
+        "band",
+        "sample",
+        "line",
+        "SNR",
+        "lat °N",
+        "lon °W",
+        "±km",
+        "I (GW/µm/sr)",
+        "Q (GW/µm)",
+        "T (K)",
+        "flags",
+    )
+    for d in found.detections:
+
+        def fmt(v, f=".2f"):
+            return "-" if v is None else format(v, f)
+
+        table.add_row(
+            d.band,
+            fmt(d.sample),
+            fmt(d.line),
+            fmt(d.snr, ".1f"),
+            fmt(d.lat_deg),
+            fmt(d.lon_w_deg),
+            fmt(d.position_err_km, ".1f"),
+            fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            fmt(d.spectral_power_gw_um, ".3g"),
+            fmt(d.color_temperature_k, ".0f"),
+            ",".join(d.flag_names),
+        )
+    console.print(table)
+    console.print(f"{len(found.detections)} detections")
+
+
+def _progress_printer(console):
+    """A rich progress bar fed by pipeline.scan's progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    )
+    state = {}
+
+    def update(done: int, total: int, res) -> None:
+        if "task" not in state:
+            progress.start()
+            state["task"] = progress.add_task("", total=total)
+        desc = "" if res is None else f"{Path(res.path).name}: {res.status}"
+        progress.update(state["task"], completed=done, total=total, description=desc)
+        if done >= total:
+            progress.stop()
+
+    return update
+
+
+@app.command()
+@user_errors
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Product files or folders (searched recursively).")],
+    db: DbOption = None,
+    kernels: Annotated[Path | None, typer.Option(help="SPICE metakernel (.tm).")] = None,
+    workers: Annotated[int, typer.Option(help="Dask worker processes (0 = in this process).")] = 2,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")] = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Skip limb-fit re-registration.")
+    ] = False,
+) -> None:
+    """Find products, read, navigate, detect, measure and store them; re-runs skip stored products."""
+    from rich.console import Console
+
+    from ioscan.catalog.store import open_store
+    from ioscan.pipeline import scan as run_scan
+    from ioscan.workflows.report import print_scan_summary
+
+    console = Console()
+    with open_store(db) as store:
+        summary = run_scan(
+            paths,
+            store=store,
+            kernels=kernels,
+            workers=workers,
+            scheduler=scheduler,
+            register=not no_register,
+            progress=_progress_printer(console),
+        )
+    print_scan_summary(console, summary)
+    if summary.n_errors:
+        raise typer.Exit(1)
+
+
+@import_app.command("detections")
+@user_errors
+def import_detections(
+    file: Annotated[Path, typer.Argument(help="CSV with time_utc, lat_deg, lon_w_deg, ... (see README).")],
+    source: Annotated[str, typer.Option(help="Name of the published source (e.g. deKleer2019).")],
+    db: DbOption = None,
+) -> None:
+    """Import published detections; a bad row is reported with its line number and nothing is stored."""
+    from ioscan.catalog.io_import import import_detections_csv
+    from ioscan.catalog.store import open_store
+
+    with open_store(db) as store:
+        n = import_detections_csv(store, file, source)
+    typer.echo(f"imported {n} detections from {file} as source {source!r}")
+
+
+@app.command()
+@user_errors
+def track(
+    db: DbOption = None,
+    n_sigma: Annotated[float, typer.Option(help="Association gate, sigma.")] = 3.0,
+) -> None:
+    """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events."""
+    from rich.console import Console
+
+    from ioscan.catalog.store import open_store
+    from ioscan.workflows.report import print_track_summary
+    from ioscan.workflows.track import track_catalog
+
+    with open_store(db) as store:
+        summary = track_catalog(store, n_sigma=n_sigma)
+    print_track_summary(Console(), summary)
+
+
+@app.command()
+@user_errors
+def export(
+    what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet | geojson")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="Output file (default: <what>.<format>).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export hot spots, detections or light curves as CSV, Parquet or GeoJSON."""
+    from ioscan.catalog.export import export as do_export
+    from ioscan.catalog.store import open_store
+
+    suffix = {"csv": "csv", "parquet": "parquet", "geojson": "geojson"}.get(fmt)
+    if suffix is None:
+        raise typer.BadParameter(f"--format must be csv, parquet or geojson, not {fmt!r}")
+    target = out or Path(f"{what}.{suffix}")
+    with open_store(db) as store:
+        n = do_export(store, what, fmt, target)
+    typer.echo(f"wrote {n} {what} to {target}")
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the campaign, catalogue and outputs.")
+    ] = Path("demo_output"),
+    orbits: Annotated[int, typer.Option(help="Juno orbits to simulate.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    workers: Annotated[int, typer.Option(help="Dask worker processes.")] = 2,
+) -> None:
+    """Simulate a Juno campaign, scan it on Dask into SQLite, track, export and summarise against the truth."""
+    from rich.console import Console
+
+    from ioscan.workflows.demo import run_demo
+
+    run_demo(out, orbits=orbits, seed=seed, workers=workers, console=Console())
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -37,50 +37,97 @@ def _geometry_summary(nav) -> dict:
         return {"geometry_source": "none"}
     bp = next(iter(nav.backplanes.values()))
     disk = bp.on_disk
-    out = {"geometry_source": nav.source, "pointing_offset_sample_px": nav.offset_px[0],
-           "pointing_offset_line_px": nav.offset_px[1], "registered": bool(nav.registered)}
+    out = {
+        "geometry_source": nav.source,
+        "pointing_offset_sample_px": nav.offset_px[0],
+        "pointing_offset_line_px": nav.offset_px[1],
+        "registered": bool(nav.registered),
+    }
     if disk.any():
         rng = np.where(disk, bp["range_km"], np.inf)
         i = np.unravel_index(np.argmin(rng), rng.shape)
-        out.update(sub_observer_lat_deg=float(bp["lat_deg"][i]), sub_observer_lon_w_deg=float(bp["lon_w_deg"][i]),
-                   range_km=float(bp["range_km"][i]), pixel_scale_km=float(bp["pixel_scale_km"][i]),
-                   phase_deg=float(bp["phase_deg"][i]))
+        out.update(
+            sub_observer_lat_deg=float(bp["lat_deg"][i]),
+            sub_observer_lon_w_deg=float(bp["lon_w_deg"][i]),
+            range_km=float(bp["range_km"][i]),
+            pixel_scale_km=float(bp["pixel_scale_km"][i]),
+            phase_deg=float(bp["phase_deg"][i]),
+        )
     return out
+
+
+def detect_product(path: str | Path, kernels: str | Path | None = None, register: bool = True):
+    """Read, navigate and detect one product: returns (Frame, Navigation, FrameDetections). May raise
+    IoscanError for unreadable products or unusable kernels."""
+    from ioscan.detect import DetectConfig, detect_frame
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+
+    frame = read_product(Path(path))
+    nav = navigate_frame(frame, kernels=Path(kernels) if kernels else None, register=register)
+    config = DetectConfig(pointing_error_px=max(max(nav.offset_err_px), nav.pointing_floor_px))
+    found = detect_frame(frame, nav.backplanes or None, config=config)
+    return frame, nav, found
+
+
+def _detection_limit_gw_um_sr(noise: float | None, band, nav_bp) -> float | None:
+    """5σ point-source limit in spectral intensity at the frame's nearest on-disk pixel (normal view)."""
+    if noise is None or nav_bp is None or not np.isfinite(noise) or not nav_bp.on_disk.any():
+        return None
+    from ioscan.frame import BAND_RADIANCE_UNIT
+
+    scale_km = float(np.nanmin(np.where(nav_bp.on_disk, nav_bp["pixel_scale_km"], np.nan)))
+    spectral = noise / band.bandwidth_um if band.unit == BAND_RADIANCE_UNIT else noise
+    # matched filter on a PSF of ~1 px sigma: effective area 4πσ² pixels
+    return float(5.0 * spectral * np.sqrt(4.0 * np.pi) * (scale_km * 1e3) ** 2 / 1e9)
 
 
 def process_product(path: str | Path, kernels: str | Path | None = None, register: bool = True) -> FrameResult:
     """Read, navigate, detect and measure one product. Never raises: errors come back in the result."""
-    from ioscan.detect.measure import detect_frame
-    from ioscan.formats import read_product
-    from ioscan.geometry.navigate import navigate_frame
+    from ioscan.geometry.coverage import coverage_grid, encode_grid
 
     result = FrameResult(path=str(path))
     try:
-        frame = read_product(Path(path))
+        frame, nav, found = detect_product(path, kernels, register)
         result.checksum_sha256 = frame.checksum_sha256
-        nav = navigate_frame(frame, kernels=Path(kernels) if kernels else None, register=register)
-        result.messages += nav.messages
-        found = detect_frame(frame, nav.backplanes or None, pointing_err_px=max(nav.offset_err_px))
+        result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections
         result.status = found.status
-        result.messages += list(found.messages)
         result.observation = {
-            "product_id": frame.product_id, "instrument": frame.instrument, "observer": frame.observer,
-            "mode": frame.mode, "orbit": frame.orbit, "time_utc": frame.time_utc, "exposure_s": frame.exposure_s,
-            "file_path": str(path), "checksum_sha256": frame.checksum_sha256, "status": found.status,
+            "product_id": frame.product_id,
+            "instrument": frame.instrument,
+            "observer": frame.observer,
+            "mode": frame.mode,
+            "orbit": frame.orbit,
+            "time_utc": frame.time_utc,
+            "exposure_s": frame.exposure_s,
+            "file_path": str(path),
+            "checksum_sha256": frame.checksum_sha256,
+            "status": found.status,
+            "coverage_grid": encode_grid(coverage_grid(nav.backplanes.values())) if nav.backplanes else None,
             **_geometry_summary(nav),
         }
+        noise = found.noise or {}
         result.bands = [
-            {"band": b.band, "wavelength_um": b.wavelength_um, "bandwidth_um": b.bandwidth_um, "unit": b.unit,
-             "saturation": b.saturation, "noise": found.noise.get(b.band) if found.noise else None}
+            {
+                "band": b.band,
+                "wavelength_um": b.wavelength_um,
+                "bandwidth_um": b.bandwidth_um,
+                "unit": b.unit,
+                "saturation": b.saturation,
+                "noise": noise.get(b.band),
+                "detection_limit_gw_um_sr": _detection_limit_gw_um_sr(
+                    noise.get(b.band), b, nav.backplanes.get(b.band)
+                ),
+            }
             for b in frame.bands.values()
         ]
     except IoscanError as exc:
         result.status, result.error = "error", str(exc)
     except Exception as exc:  # one bad product must never stop a run: report it with its traceback tail
         result.status = "error"
-        result.error = f"{Path(path).name}: unexpected {type(exc).__name__}: {exc} " \
-                       f"[{traceback.format_exc(limit=3).splitlines()[-3].strip()}]"
+        where = traceback.format_exc(limit=-1).strip().splitlines()
+        result.error = f"{Path(path).name}: unexpected {type(exc).__name__}: {exc} [{where[-3].strip()}]"
     return result
 
 
@@ -118,10 +165,17 @@ def _dask_client(scheduler: str | None, workers: int):
     return Client(cluster)
 
 
-def scan(paths: Iterable[str | Path], *, store, kernels: str | Path | None = None, workers: int = 2,
-         scheduler: str | None = None, register: bool = True,
-         progress: Callable[[int, int, FrameResult | None], None] | None = None,
-         run_parameters: dict | None = None) -> ScanSummary:
+def scan(
+    paths: Iterable[str | Path],
+    *,
+    store,
+    kernels: str | Path | None = None,
+    workers: int = 2,
+    scheduler: str | None = None,
+    register: bool = True,
+    progress: Callable[[int, int, FrameResult | None], None] | None = None,
+    run_parameters: dict | None = None,
+) -> ScanSummary:
     """Process every product under ``paths`` into ``store``; skip products already stored (by checksum).
 
     ``workers=0`` runs in this process (no Dask); otherwise a LocalCluster of ``workers`` single-threaded
@@ -140,8 +194,9 @@ def scan(paths: Iterable[str | Path], *, store, kernels: str | Path | None = Non
         except (IoscanError, OSError):
             pass  # unreadable: let the worker report it properly
         todo.append(p)
-    run_id = store.start_run("scan", {"paths": [str(p) for p in paths], "kernels": str(kernels or ""),
-                                      **(run_parameters or {})})
+    run_id = store.start_run(
+        "scan", {"paths": [str(p) for p in paths], "kernels": str(kernels or ""), **(run_parameters or {})}
+    )
     total = len(todo)
     if progress:
         progress(0, total, None)
@@ -167,8 +222,12 @@ def scan(paths: Iterable[str | Path], *, store, kernels: str | Path | None = Non
             from dask.distributed import as_completed
 
             with _dask_client(scheduler, workers) as client:
-                futures = [client.submit(process_product, str(p), str(kernels) if kernels else None, register,
-                                         pure=False) for p in todo]
+                futures = [
+                    client.submit(
+                        process_product, str(p), str(kernels) if kernels else None, register, pure=False
+                    )
+                    for p in todo
+                ]
                 for i, fut in enumerate(as_completed(futures), 1):
                     handle(fut.result(), i)
     except BaseException:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 GEOMETRY_SOURCES = ("spice", "label", "limbfit", "none")
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
@@ -83,6 +83,12 @@ observations = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="ok"),  # ok | no_io | all_nan | ...
     sa.Column("n_detections", sa.Integer, nullable=False, server_default="0"),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    # revision 0002: navigation outcome and coverage
+    sa.Column("registered", sa.Boolean, nullable=True),  # pointing corrected by a limb fit
+    _float("pointing_offset_sample_px"),  # applied correction (scene shift), pixels
+    _float("pointing_offset_line_px"),
+    _float("pointing_offset_err_px"),  # 1σ of the correction, pixels
+    sa.Column("coverage_grid", sa.Text, nullable=True),  # 2°×2° cells seen (ioscan.geometry.coverage)
     sa.CheckConstraint("geometry_source IN ('spice', 'label', 'limbfit', 'none')", name="geometry_source"),
 )
 sa.Index(None, observations.c.time_utc)
@@ -103,6 +109,7 @@ frames = sa.Table(
     sa.Column("unit", sa.String(32), nullable=True),
     _float("saturation"),  # detector saturation level, in ``unit``
     _float("noise"),  # robust noise estimate (1 sigma) of the sky/background, in ``unit``
+    _float("detection_limit_gw_um_sr"),  # revision 0002: 5σ point-source limit at the nearest disk pixel
     sa.UniqueConstraint("observation_id", "band"),
 )
 

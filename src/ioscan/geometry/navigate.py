@@ -10,9 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ioscan.errors import GeometryError, IoscanError
 from ioscan.frame import Frame, LabelGeometry
 from ioscan.geometry.backplanes import Backplanes
+
+#: JIRAM reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction (DESIGN.md §4)
+UNREGISTERED_SPICE_POINTING_ERR_PX = 150.0
+#: ground-based header disk centres are typically good to a couple of pixels
+UNREGISTERED_LABEL_POINTING_ERR_PX = 2.0
+#: residual of modelling a pointing correction as a pixel translation (≲ 0.3 px for shifts ≤ 150 px)
+REGISTERED_POINTING_FLOOR_PX = 0.3
 
 
 @dataclass
@@ -21,10 +30,13 @@ class Navigation:
 
     Attributes:
         backplanes: band → Backplanes.
-        source: "spice", "label", "limbfit" or "none".
+        source: "spice", "label" or "none" (where the predicted geometry came from).
         registered: True when a limb fit corrected the pointing.
         offset_px: (sample, line) correction applied, pixels.
-        offset_err_px: 1σ of that correction, pixels (the pointing error to propagate).
+        offset_err_px: 1σ of that correction, pixels.
+        pointing_floor_px: pointing uncertainty that remains whatever the fit says, pixels: the
+            translation model's residual after registration (a pointing correction is really a rotation),
+            or the known reconstructed-pointing error when a frame could not be registered.
         messages: human-readable notes (why a frame was not registered...).
     """
 
@@ -33,13 +45,20 @@ class Navigation:
     registered: bool = False
     offset_px: tuple[float, float] = (0.0, 0.0)
     offset_err_px: tuple[float, float] = (0.0, 0.0)
+    pointing_floor_px: float = 0.0
     messages: list[str] = field(default_factory=list)
 
 
 def label_geometry_from_args(args: dict) -> LabelGeometry | None:
     """LabelGeometry from CLI-style keyword values, or None when none were given; error if incomplete."""
-    required = ("sub_observer_lat_deg", "sub_observer_lon_w_deg", "range_km", "pixel_scale_km",
-                "disk_center_sample", "disk_center_line")
+    required = (
+        "sub_observer_lat_deg",
+        "sub_observer_lon_w_deg",
+        "range_km",
+        "pixel_scale_km",
+        "disk_center_sample",
+        "disk_center_line",
+    )
     given = [k for k in required if args.get(k) is not None]
     if not given:
         return None
@@ -49,9 +68,17 @@ def label_geometry_from_args(args: dict) -> LabelGeometry | None:
     return LabelGeometry(**{k: float(v) for k, v in args.items() if v is not None})
 
 
-def backplanes_command(*, out: Path, product: Path | None, kernels: Path | None, frame_name: str,
-                       time_utc: str | None, band: str | None, label_args: dict,
-                       shape: tuple[int, int]) -> list[Path]:
+def backplanes_command(
+    *,
+    out: Path,
+    product: Path | None,
+    kernels: Path | None,
+    frame_name: str,
+    time_utc: str | None,
+    band: str | None,
+    label_args: dict,
+    shape: tuple[int, int],
+) -> list[Path]:
     """The work of ``ioscan backplanes``: compute and write FITS files; returns the paths written.
 
     With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix).
@@ -98,27 +125,51 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
         for name, band in frame.bands.items():
             nav.backplanes[name] = geo.backplanes(frame.time_utc, band.spice_frame)
         nav.source = "spice"
+        nav.pointing_floor_px = UNREGISTERED_SPICE_POINTING_ERR_PX
         if register:
-            _register(frame, nav, lambda off: {
-                n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_offset_px=off)
-                for n, b in frame.bands.items()})
+            _register(
+                frame,
+                nav,
+                lambda off: {
+                    n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_offset_px=off)
+                    for n, b in frame.bands.items()
+                },
+            )
     elif frame.label_geometry is not None:
         from ioscan.geometry.label_provider import backplanes_from_label
 
         def from_label(off=(0.0, 0.0)):
             g = frame.label_geometry
-            shifted = LabelGeometry(**{**g.__dict__, "disk_center_sample": g.disk_center_sample + off[0],
-                                       "disk_center_line": g.disk_center_line + off[1]})
-            return {n: backplanes_from_label(shifted, b.shape[1], b.shape[0], frame.time_utc)
-                    for n, b in frame.bands.items()}
+            shifted = LabelGeometry(
+                **{
+                    **g.__dict__,
+                    "disk_center_sample": g.disk_center_sample + off[0],
+                    "disk_center_line": g.disk_center_line + off[1],
+                }
+            )
+            return {
+                n: backplanes_from_label(shifted, b.shape[1], b.shape[0], frame.time_utc)
+                for n, b in frame.bands.items()
+            }
 
         nav.backplanes = from_label()
         nav.source = "label"
+        nav.pointing_floor_px = UNREGISTERED_LABEL_POINTING_ERR_PX
         if register:
             _register(frame, nav, from_label)
     else:
         nav.messages.append("no geometry: no kernels given and no label geometry")
     return nav
+
+
+def psf_sigma_px(frame: Frame, band) -> float:
+    """Approximate PSF core σ in pixels: JIRAM ~0.7 px; a diffraction-limited AO core 0.42 λ/D otherwise."""
+    if frame.instrument.upper() == "JIRAM":
+        return 0.7
+    from ioscan.instruments import nirc2
+
+    plate_rad = np.radians(float(frame.metadata.get("plate_scale_arcsec") or nirc2.PLATE_SCALE_ARCSEC) / 3600.0)
+    return float(0.42 * band.wavelength_um * 1e-6 / nirc2.KECK_APERTURE_M / plate_rad)
 
 
 def _register(frame: Frame, nav: Navigation, recompute) -> None:
@@ -128,7 +179,7 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     best = None
     for name, band in frame.bands.items():
         try:
-            fit = register_frame(band.data, nav.backplanes[name])
+            fit = register_frame(band.data, nav.backplanes[name], psf_sigma_px=psf_sigma_px(frame, band))
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
             continue
@@ -144,6 +195,6 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
     nav.backplanes = recompute(offset)
     nav.registered = True
-    nav.source = f"{nav.source}+limbfit"
+    nav.pointing_floor_px = REGISTERED_POINTING_FLOOR_PX
     nav.offset_px = offset
     nav.offset_err_px = tuple(float(e) for e in fit.offset_err_px)

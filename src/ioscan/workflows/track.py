@@ -36,11 +36,17 @@ class TrackSummary:
 
 def _usable(det: pd.DataFrame) -> pd.DataFrame:
     ok = (
-        np.isfinite(det["lat_deg"].astype(float)) & np.isfinite(det["lon_w_deg"].astype(float))
-        & np.isfinite(det["lat_err_deg"].astype(float)) & np.isfinite(det["lon_err_deg"].astype(float))
+        np.isfinite(det["lat_deg"].astype(float))
+        & np.isfinite(det["lon_w_deg"].astype(float))
+        & np.isfinite(det["lat_err_deg"].astype(float))
+        & np.isfinite(det["lon_err_deg"].astype(float))
         & ((det["flags"].fillna(0).astype(int) & EXCLUDED_FLAGS) == 0)
     )
-    out = det[ok].rename(columns={"detection_id": "imported_detection_id"}).rename(columns={"id": "detection_id"})
+    out = (
+        det[ok]
+        .rename(columns={"detection_id": "imported_detection_id"})
+        .rename(columns={"id": "detection_id"})
+    )
     out["value"] = out["spectral_intensity_gw_um_sr"]
     return out
 
@@ -67,28 +73,37 @@ def cross_identify_all(hotspots: pd.DataFrame) -> pd.DataFrame:
         if ref.empty or hotspots.empty:
             continue
         frames.append(cross_identify(hotspots, ref, ref_err_deg=REFERENCE_ERR_DEG.get(name, 2.0)))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["hotspot_id", "catalog", "ref_id", "name", "separation_km", "separation_sigma"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["hotspot_id", "catalog", "ref_id", "name", "separation_km", "separation_sigma"]
+        )
+    )
 
 
 def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str, lat: float, lon: float):
     """Observations in ``band`` and whether each covered (lat, lon), with its detection limit."""
     from ioscan.geometry.coverage import decode_grid, is_covered
 
-    rows = frames[frames["band"] == band].merge(observations, left_on="observation_id", right_on="id",
-                                                suffixes=("", "_obs"))
+    rows = frames[frames["band"] == band].merge(
+        observations, left_on="observation_id", right_on="id", suffixes=("", "_obs")
+    )
     if rows.empty or "coverage_grid" not in rows:
         return None
-    return pd.DataFrame({
-        "observation_id": rows["observation_id"],
-        "time_utc": rows["time_utc"],
-        "visible": [is_covered(decode_grid(g), lat, lon) for g in rows["coverage_grid"]],
-        "detection_limit": rows.get("detection_limit_gw_um_sr"),
-    })
+    return pd.DataFrame(
+        {
+            "observation_id": rows["observation_id"],
+            "time_utc": rows["time_utc"],
+            "visible": [is_covered(decode_grid(g), lat, lon) for g in rows["coverage_grid"]],
+            "detection_limit": rows.get("detection_limit_gw_um_sr"),
+        }
+    )
 
 
-def events_for(det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame,
-               frames: pd.DataFrame) -> pd.DataFrame:
+def events_for(
+    det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame, frames: pd.DataFrame
+) -> pd.DataFrame:
     """Events of every hot spot and band (outburst, new, fading, quiescent)."""
     from ioscan.track.events import find_events
     from ioscan.track.lightcurve import lightcurve
@@ -101,12 +116,22 @@ def events_for(det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataF
         lc = lc[np.isfinite(lc["value"].astype(float))]
         if lc.empty:
             continue
-        cov = _coverage_table(observations, frames, band, float(pos.at[hs, "lat_deg"]), float(pos.at[hs, "lon_w_deg"]))
+        cov = _coverage_table(
+            observations, frames, band, float(pos.at[hs, "lat_deg"]), float(pos.at[hs, "lon_w_deg"])
+        )
         for ev in find_events(lc, coverage=cov):
             if ev.kind not in ("outburst", "new", "fading", "quiescent"):
                 continue
-            rows.append({"hotspot_id": hs, "band": band, "kind": ev.kind, "time_utc": ev.time_utc,
-                         "value": ev.value, "criterion": ev.criterion})
+            rows.append(
+                {
+                    "hotspot_id": hs,
+                    "band": band,
+                    "kind": ev.kind,
+                    "time_utc": ev.time_utc,
+                    "value": ev.value,
+                    "criterion": ev.criterion,
+                }
+            )
     return pd.DataFrame(rows, columns=["hotspot_id", "band", "kind", "time_utc", "value", "criterion"])
 
 
@@ -125,8 +150,12 @@ def track_catalog(store, *, n_sigma: float = 3.0) -> TrackSummary:
     hotspots = result.hotspots.copy()
     cross = cross_identify_all(hotspots)
     hotspots["name"] = hotspots["hotspot_id"].map(_names(cross))
-    store.assign_hotspots(dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True)), hotspots,
-                          method="ioscan.track.associate", parameters={"n_sigma": n_sigma})
+    store.assign_hotspots(
+        dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True)),
+        hotspots,
+        method="ioscan.track.associate",
+        parameters={"n_sigma": n_sigma},
+    )
     if not cross.empty:
         store.write_cross_ids(cross[["hotspot_id", "catalog", "ref_id", "separation_km", "separation_sigma"]])
     events = events_for(det, hotspots, store.observations_frame(), store.frames_frame())
