@@ -61,3 +61,12 @@ def store(db_url):
     s = open_store(db_url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def small_campaign(tmp_path_factory):
+    """A small simulated campaign (2 orbits of JIRAM frames + 1 ground night of 256² frames), written once."""
+    from ioscan.simulate.campaign import simulate_campaign
+
+    out = tmp_path_factory.mktemp("campaign")
+    return simulate_campaign(out, orbits=2, seed=11, frames_per_orbit=4, ground_nights=1, ground_pixels=256)

@@ -122,7 +122,6 @@ def info(
     """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
     import numpy as np
     from rich.console import Console
-    from rich.table import Table
 
     from ioscan.formats import read_product
 
@@ -134,41 +133,20 @@ def info(
     )
     console.print(f"time (mid-exposure, UTC): {frame.time_utc}   exposure: {frame.exposure_s:g} s")
     console.print(f"file: {frame.path}   sha256: {frame.checksum_sha256}")
-    table = Table(
-        "band",
-        "λ (µm)",
-        "Δλ (µm)",
-        "lines×samples",
-        "line offset",
-        "unit",
-        "saturation",
-        "min",
-        "median",
-        "max",
-        "NaN",
-        "SPICE frame",
-    )
     for b in frame.bands.values():
         d = b.data
         finite = d[np.isfinite(d)]
         stats = (
-            (f"{finite.min():.4g}", f"{np.median(finite):.4g}", f"{finite.max():.4g}")
+            f"min {finite.min():.4g}, median {np.median(finite):.4g}, max {finite.max():.4g}"
             if finite.size
-            else ("-",) * 3
+            else "no finite pixels"
         )
-        table.add_row(
-            b.band,
-            f"{b.wavelength_um:.3f}",
-            f"{b.bandwidth_um:.4f}",
-            f"{d.shape[0]}×{d.shape[1]}",
-            str(b.line_offset),
-            b.unit,
-            f"{b.saturation:.4g}" if b.saturation else "-",
-            *stats,
-            str(int(np.isnan(d).sum())),
-            b.spice_frame or "-",
+        sat = f"{b.saturation:.4g}" if b.saturation else "unknown"
+        console.print(
+            f"band [bold]{b.band}[/bold]: {b.wavelength_um:.3f} µm (width {b.bandwidth_um:.4f} µm), "
+            f"{d.shape[0]} lines × {d.shape[1]} samples from product line {b.line_offset}, unit {b.unit}, "
+            f"saturation {sat}; {stats}; {int(np.isnan(d).sum())} NaN; SPICE frame {b.spice_frame or '-'}"
         )
-    console.print(table)
     g = frame.label_geometry
     if g is not None:
         console.print(

@@ -32,15 +32,17 @@ class FrameResult:
 
 
 def _geometry_summary(nav) -> dict:
-    """Sub-observer point, range, scale and phase at the disk pixel nearest the frame's disk centre."""
+    """Navigation outcome, and the point, range, scale and phase of the disk pixel nearest the observer
+    (in the band that sees most of the disk)."""
     if not nav.backplanes:
         return {"geometry_source": "none"}
-    bp = next(iter(nav.backplanes.values()))
+    bp = max(nav.backplanes.values(), key=lambda b: int(b.on_disk.sum()))
     disk = bp.on_disk
     out = {
         "geometry_source": nav.source,
         "pointing_offset_sample_px": nav.offset_px[0],
         "pointing_offset_line_px": nav.offset_px[1],
+        "pointing_offset_err_px": max(max(nav.offset_err_px), nav.pointing_floor_px),
         "registered": bool(nav.registered),
     }
     if disk.any():

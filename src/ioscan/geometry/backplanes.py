@@ -25,9 +25,9 @@ class BackplaneInfo:
 REGISTRY: dict[str, BackplaneInfo] = {
     b.name: b
     for b in (
-        BackplaneInfo("lat_deg", "deg", "Planetographic latitude of the surface point, °N (SPICE recpgr)"),
-        BackplaneInfo("lat_pc_deg", "deg", "Planetocentric latitude of the surface point, °N"),
-        BackplaneInfo("lon_w_deg", "deg", "West longitude of the surface point, °W, 0-360"),
+        BackplaneInfo("lat_deg", "deg", "Planetographic latitude of the surface point, deg N (SPICE recpgr)"),
+        BackplaneInfo("lat_pc_deg", "deg", "Planetocentric latitude of the surface point, deg N"),
+        BackplaneInfo("lon_w_deg", "deg", "West longitude of the surface point, deg W, 0-360"),
         BackplaneInfo("emission_deg", "deg", "Emission angle: surface normal to observer direction"),
         BackplaneInfo("incidence_deg", "deg", "Solar incidence angle: surface normal to Sun direction"),
         BackplaneInfo("phase_deg", "deg", "Phase angle at the surface point: Sun-point-observer"),

@@ -183,6 +183,9 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
             continue
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:  # a fit that breaks on odd data
+            nav.messages.append(f"band {name}: limb fit failed ({type(exc).__name__}: {exc})")
+            continue
         if not fit.ok:
             nav.messages.append(f"band {name}: not registered ({fit.reason})")
             continue

@@ -17,6 +17,9 @@ from ioscan.detect.types import DetectionFlag
 
 #: detections that never make a hot spot
 EXCLUDED_FLAGS = int(DetectionFlag.COSMIC_RAY | DetectionFlag.OFF_DISK | DetectionFlag.ARTEFACT)
+#: detections less precise than this (1σ, km) are kept but not associated: e.g. JIRAM frames that could not be
+#: re-registered, whose pointing may be off by up to ~2°, would otherwise glue unrelated hot spots together
+MAX_POSITION_ERR_KM = 300.0
 #: per-catalogue 1σ position error assumed for published positions, degrees
 REFERENCE_ERR_DEG = {"davies2024_jiram": 1.0, "davies2024_psj": 1.5, "mura2024": 1.5, "usgs_sim3168": 2.0}
 #: catalogues in order of preference for a hot spot's name
@@ -41,6 +44,7 @@ def _usable(det: pd.DataFrame) -> pd.DataFrame:
         & np.isfinite(det["lat_err_deg"].astype(float))
         & np.isfinite(det["lon_err_deg"].astype(float))
         & ((det["flags"].fillna(0).astype(int) & EXCLUDED_FLAGS) == 0)
+        & ~(det["position_err_km"].astype(float) > MAX_POSITION_ERR_KM)
     )
     out = (
         det[ok]

@@ -1,0 +1,100 @@
+"""The ``ioscan`` command line: instant help, clear errors, and each command doing its job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from astropy.io import fits
+from typer.testing import CliRunner
+
+from ioscan import __version__
+from ioscan.cli import app
+
+runner = CliRunner()
+HEAVY = ("spiceypy", "dask", "distributed", "matplotlib", "sqlalchemy", "scipy", "astropy", "pandas", "pdr")
+
+
+def test_help_and_version_import_nothing_heavy():
+    code = (
+        "import sys; from ioscan.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_backplanes_from_label_arguments_writes_named_extensions(tmp_path):
+    out = tmp_path / "bp.fits"
+    result = runner.invoke(app, ["backplanes", "--out", str(out), "--sub-obs-lat", "10", "--sub-obs-lon-w", "200",
+                                 "--range-km", "500000", "--pixel-scale-km", "20", "--center-sample", "216",
+                                 "--center-line", "64"])
+    assert result.exit_code == 0, result.output
+    with fits.open(out) as hdul:
+        names = {h.name for h in hdul[1:]}
+        assert {"LAT_DEG", "LON_W_DEG", "EMISSION_DEG", "INCIDENCE_DEG", "PHASE_DEG", "RANGE_KM",
+                "PIXEL_SCALE_KM", "LOCAL_SOLAR_TIME_H", "ON_DISK", "LIMB_DISTANCE_PX", "LAT_PC_DEG"} <= names
+        assert hdul["LAT_DEG"].header["BUNIT"] == "deg" and hdul["RANGE_KM"].header["BUNIT"] == "km"
+        # the disk-centre pixel looks along the observer's direction, i.e. the surface normal at the (near-point)
+        # sub-observer point: its intercept's planetocentric latitude is that normal's latitude, 10° (±0.05°
+        # for the triaxial shape), while its planetographic latitude is ~0.13° higher
+        assert abs(hdul["LAT_PC_DEG"].data[64, 216] - 10) < 0.05
+        assert 0.05 < hdul["LAT_DEG"].data[64, 216] - 10 < 0.25
+        assert abs(hdul["LON_W_DEG"].data[64, 216] - 200) < 0.3
+
+
+def test_backplanes_with_missing_kernels_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere.tm"
+    result = runner.invoke(app, ["backplanes", "--out", str(tmp_path / "x.fits"), "--kernels", str(missing),
+                                 "--time", "2022-01-01T00:00:00"])
+    assert result.exit_code == 2
+    assert "nowhere.tm" in result.output and "Traceback" not in result.output
+
+
+def test_incomplete_label_geometry_names_what_is_missing(tmp_path):
+    result = runner.invoke(app, ["backplanes", "--out", str(tmp_path / "x.fits"), "--sub-obs-lat", "3"])
+    assert result.exit_code == 2 and "range_km" in result.output
+
+
+def test_info_and_detect_json_on_a_simulated_product(small_campaign, tmp_path):
+    lbl = sorted(small_campaign.metakernel.parent.parent.glob("jiram/*/*.LBL"))[0]
+    info = runner.invoke(app, ["info", str(lbl)])
+    assert info.exit_code == 0 and lbl.stem in info.output and "W m-2 sr-1" in info.output
+    png = tmp_path / "det.png"
+    result = runner.invoke(app, ["detect", str(lbl), "--kernels", str(small_campaign.metakernel), "--json",
+                                 "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert records, "the simulated frame has bright hot spots"
+    for rec in records:
+        assert {"band", "sample", "line", "snr", "net_radiance_sum", "unit", "flags"} <= set(rec)
+        assert rec["unit"] == "W m-2 sr-1"
+    with_geo = [r for r in records if r["lat_deg"] is not None]
+    assert with_geo and all(np.isfinite(r["spectral_power_gw_um"]) for r in with_geo)
+    assert png.stat().st_size > 10_000
+
+
+def test_detect_without_kernels_gives_pixel_results(small_campaign):
+    fits_path = sorted(small_campaign.metakernel.parent.parent.glob("ground/*.fits"))[0]
+    result = runner.invoke(app, ["detect", str(fits_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output), list)
+
+
+def test_import_bad_row_reports_line_and_stores_nothing(tmp_path):
+    csv = tmp_path / "pub.csv"
+    csv.write_text(
+        "time_utc,lat_deg,lon_w_deg,lat_err_deg,lon_err_deg,wavelength_um,intensity_gw_um_sr,intensity_err_gw_um_sr\n"
+        "2014-08-15T10:00:00,-40,300,1,1,3.78,20,2\n"
+        "2014-08-16T10:00:00,-40,not-a-number,1,1,3.78,20,2\n"
+    )
+    db = tmp_path / "c.db"
+    result = runner.invoke(app, ["import", "detections", str(csv), "--source", "test", "--db", str(db)])
+    assert result.exit_code == 2 and "line 3" in result.output and "pub.csv" in result.output
+    export = runner.invoke(app, ["export", "detections", "--db", str(db), "--out", str(tmp_path / "d.csv")])
+    assert export.exit_code == 0 and "wrote 0 detections" in export.output
