@@ -413,6 +413,54 @@ def track(
 
 @app.command()
 @user_errors
+def lightcurve(
+    hotspot_id: Annotated[str, typer.Argument(help="Hot-spot ID (e.g. IOS00012).")],
+    band: Annotated[str, typer.Option(help="Band (M, L, Lp, Ms...).")] = "M",
+    db: DbOption = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a light-curve PNG.")] = None,
+    min_period_d: Annotated[float, typer.Option(help="Shortest period searched, days.")] = 2.0,
+    max_period_d: Annotated[float, typer.Option(help="Longest period searched, days.")] = 1000.0,
+) -> None:
+    """One hot spot's light curve: points, variability statistics, events and a Lomb–Scargle periodogram."""
+    from rich.console import Console
+
+    from ioscan.catalog.store import open_store
+    from ioscan.errors import CatalogError
+    from ioscan.track.lightcurve import variability_stats
+    from ioscan.track.periodogram import periodogram
+
+    console = Console()
+    with open_store(db) as store:
+        lc = store.lightcurve(hotspot_id, band)
+        events = store.events_frame()
+    if lc.empty:
+        raise CatalogError(f"no {band}-band detections of hot spot {hotspot_id} in {db or 'ioscan.db'}")
+    lc = lc.rename(columns={"spectral_intensity_gw_um_sr": "value", "spectral_intensity_err_gw_um_sr": "err"})
+    for row in lc.itertuples():
+        console.print(f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
+                      f"{row.product_id or row.source}")
+    stats = variability_stats(lc)
+    console.print("variability: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                              for k, v in stats.items()))
+    ev = events[(events["hotspot_id"] == hotspot_id) & (events["band"] == band)] if not events.empty else events
+    for row in ev.itertuples():
+        console.print(f"event: {row.kind} at {row.time_utc} ({row.criterion})")
+    pg = None
+    if lc["value"].notna().sum() >= 5:
+        pg = periodogram(lc, min_period_d=min_period_d, max_period_d=max_period_d)
+        console.print(f"Lomb–Scargle: best period {pg.best_period_d:.1f} d, power {pg.best_power:.2f}, "
+                      f"false-alarm probability {pg.false_alarm_probability:.2g} ({pg.n_points} points)")
+    else:
+        console.print("Lomb–Scargle: fewer than 5 points, no period search")
+    if png is not None:
+        from ioscan.plots.lightcurve import plot_lightcurve
+
+        plot_lightcurve(lc, png, title=f"{hotspot_id} {band} band", events=ev, periodogram=pg)
+        console.print(f"wrote {png}")
+
+
+@app.command()
+@user_errors
 def export(
     what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves")],
     fmt: Annotated[str, typer.Option("--format", help="csv | parquet | geojson")] = "csv",

@@ -83,7 +83,8 @@ def test_jiram_pointing_offsets_recovered(shift):
     assert fit.mode == "rotation"
     assert_close(fit, truth)
     assert fit.n_limb_points > 60
-    assert 0 < fit.offset_err_px[0] < 0.1 and 0 < fit.offset_err_px[1] < 0.1
+    # reported 1σ includes the per-edge model floor and half the PSF-bias correction (systematics)
+    assert 0 < fit.offset_err_px[0] < 0.15 and 0 < fit.offset_err_px[1] < 0.15
 
 
 def test_backplanes_input(full_disk):
@@ -148,7 +149,9 @@ def test_uncertainty_is_honest_monte_carlo():
         pulls.append(e / np.array(fit.offset_err_px))
     pulls = np.array(pulls)
     std = pulls.std(axis=0)
-    assert np.all((std > 0.7) & (std < 1.5)), std
+    # the reported 1σ also holds systematic floors (0.1 px per edge, half the PSF-bias correction), so
+    # pure-noise pulls are below 1; they must not be above (errors never underestimated)
+    assert np.all((std > 0.4) & (std < 1.5)), std
     assert np.all(np.abs(np.mean(errs, axis=0)) < TOL_PX)
 
 
@@ -260,3 +263,103 @@ def test_model_free_keck_like_frame(keck):
 def test_model_free_no_disk():
     fit = fit_disk_center(np.random.default_rng(8).normal(0, 1, (128, 128)), radius_px_guess=40)
     assert not fit.ok and fit.reason
+
+
+# ------------------------------------------------------------------ simulator-rendered campaign frames
+# Frames of the Juno-like campaign simulator (ioscan.simulate.campaign): Minnaert surface with albedo
+# pattern, hot-spot population, Gaussian-mixture PSF, column reflections, cosmic rays, shot/read noise.
+# Truth: the applied pointing error of each band (frame_row) and the true pose's limb backplane; the
+# prediction is the recorded (erroneous) attitude, as in the pipeline.
+
+
+def _campaign_fits(orbits):
+    from ioscan.simulate import campaign as sim
+    from ioscan.simulate import ephemeris as eph
+    from ioscan.simulate.render_jiram import jiram_band_camera
+
+    cam = jiram_band_camera()
+    out = []
+    for plan in sim.plan_campaign(orbits, seed=1, frames_per_orbit=5):
+        frame = sim.simulate_frame(plan, population_seed=1)
+        sun = eph.sun_position_body(plan.time_utc)
+        for band, render in frame.bands.items():
+            predicted = backplanes_from_pose(
+                cam, sim.band_pose(plan, band, sim.recorded_jiram_to_body(plan), sun)
+            )
+            true_bp = backplanes_from_pose(cam, sim.band_pose(plan, band, sim.true_jiram_to_body(plan), sun))
+            limb = np.asarray(true_bp["limb_distance_px"])
+            truth = (
+                frame.frame_row[f"{band}_pointing_error_sample_px"],
+                frame.frame_row[f"{band}_pointing_error_line_px"],
+            )
+            fit = register_frame(render.image, predicted, psf_sigma_px=0.7)
+            out.append((plan.product_id, band, fit, truth, bool(np.any(np.abs(limb) < 0.5))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def campaign_fits():
+    return _campaign_fits([5, 43])
+
+
+def test_campaign_fits_are_right_or_say_why(campaign_fits):
+    pulls = []
+    for pid, band, fit, truth, limb_in_frame in campaign_fits:
+        if not limb_in_frame:
+            assert not fit.ok and "no limb in view" in fit.reason, (pid, band, fit)
+            continue
+        if not fit.ok:
+            assert fit.reason, (pid, band)
+            continue
+        d = np.array([fit.offset_sample_px - truth[0], fit.offset_line_px - truth[1]])
+        sig = np.array(fit.offset_err_px)
+        assert np.all(np.abs(d) <= 0.5), (pid, band, d, fit)
+        assert np.all(np.abs(d) <= 4.0 * sig + 0.05), (pid, band, d, sig)
+        if 2 * fit.radius_px >= 100:
+            assert abs(d[0]) <= 0.2 and abs(d[1]) <= max(0.2, 3 * sig[1]), (pid, band, d, sig)
+        pulls.append(d / sig)
+    assert len(pulls) >= 7
+    assert np.std(np.array(pulls)) <= 1.5, np.array(pulls)
+
+
+def test_campaign_bright_small_disks_register(campaign_fits):
+    """48-px disks on the day side (the L-band I3 frame with a textured disk used to fail with 'no limb in
+    view': albedo texture was masked as hot spots) and the partial 190-px disks must register."""
+    must = {
+        ("JIR_IMG_RDR_2017086T014145_V01", "L"),
+        ("JIR_IMG_RDR_2017085T222633_V01", "M"),
+        ("JIR_IMG_RDR_2017086T003049_V01", "M"),
+        ("JIR_IMG_RDR_2022152T142653_V01", "M"),
+        ("JIR_IMG_RDR_2022152T165154_V01", "L"),
+        ("JIR_IMG_RDR_2022152T165202_V01", "L"),
+    }
+    got = {(pid, band): fit for pid, band, fit, _, _ in campaign_fits}
+    for key in must:
+        assert got[key].ok, (key, got[key].reason)
+
+
+def test_close_pass_frames_never_give_wrong_confident_offsets():
+    """Io overfills the frame (close pass): the limb is used when one is visible, a saturated hot spot with
+    its column streak is not taken for a limb, and dark night-side limbs are reported, not fitted."""
+    fits = _campaign_fits([57])
+    assert any("no limb" in f.reason for _, _, f, _, _ in fits)
+    for pid, band, fit, truth, _ in fits:
+        if fit.ok:
+            d = np.array([fit.offset_sample_px - truth[0], fit.offset_line_px - truth[1]])
+            assert np.all(np.abs(d) <= np.maximum(0.5, 4.0 * np.array(fit.offset_err_px))), (pid, band, d)
+
+
+def test_line_prior_bounds_an_unconstrained_line_offset():
+    """A limb seen only as two near-vertical arcs (Io overfilling the 128 lines) constrains the sample
+    offset; the line offset then comes with an honest error near the prior's σ, not a fake 0.3 px."""
+    img, geom, *_, truth = jiram_scene(
+        d_sample_px=-20.0, d_line_px=2.0, range_km=50_000.0, phase_deg=0.0, hot_spots=False, noise=0.05
+    )
+    bp = backplanes_from_label(geom, 432, 128, "2020-01-01T00:00:00")
+    fit = register_frame(img, bp, psf_sigma_px=1.0)
+    assert fit.ok, fit.reason
+    assert abs(fit.offset_sample_px - truth[0]) <= 0.2
+    assert fit.offset_err_px[1] > fit.offset_err_px[0]
+    assert abs(fit.offset_line_px - truth[1]) <= 3 * fit.offset_err_px[1]
+    free = register_frame(img, bp, psf_sigma_px=1.0, line_prior_sigma_px=None)
+    assert free.offset_err_px[1] >= fit.offset_err_px[1]

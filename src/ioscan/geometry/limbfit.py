@@ -19,9 +19,23 @@ Two entry points:
 Limb points used: "sunlit" where the predicted Lambert brightness 2σ inside the limb is ≥ 0.15 (this keeps
 the sqrt-shaped limbs of low-phase frames and drops thin crescent horns), with edges ≥ ``min_edge_snr``
 times the gradient noise; on the night side (no sunlight near the limb) only edges ≥ ``night_edge_snr``
-(the M-band thermal limb); never the terminator region in between. Rays crossing compact bright sources
-(hot spots: a top-hat against line openings, which keeps a limb-brightened crescent) or missing pixels
-are dropped.
+(the M-band thermal limb); never the terminator region in between. Compact sources (hot spots, cosmic
+rays: a line-opening top-hat that exceeds both 5σ noise and the local surface brightness, so albedo texture
+is not masked) are filled and only rays whose edge region crosses one are dropped. An edge must be a step
+(the level two clean radii inside exceeds the level outside), not a thin ridge: column streaks (JIRAM's
+down-track reflections) and cosmic rays are rejected that way. Faint limbs: neighbouring rays' profiles are
+averaged in groups sized so that a typical edge reaches ~1.5× the SNR threshold. Weights are capped (3×
+median) so no single bright edge dominates. The fitted points must span ≥ 40 px (or a quarter of a small
+disk's limb), which keeps a saturated hot spot's edge from passing for a limb.
+
+Line prior: JIRAM's cross-spin (line) pointing error is only a few pixels, so :func:`register_frame` adds a
+Gaussian prior (mean 0, ``line_prior_sigma_px`` = 3 px by default) on the line offset. A short or
+two-sided near-vertical arc then gives the line offset with an honest error (≤ 3 px) instead of a
+confident wrong value; ``ok`` then only needs the sample error ≤ 2 px.
+
+Predicted limb from backplanes: pixels spread over the whole frame are projected onto the limb along the
+``limb_distance_px`` gradient, an algebraic conic is fitted, then polished so its signed distance reproduces
+the backplane (same second-order formula), which also works when Io overfills the frame.
 
 Offsets: ``offset_sample_px, offset_line_px`` = observed − predicted position of Io's centre, pixels.
 With a camera and pose the shift is modelled as a rotation of the camera (the exact pinhole homography
@@ -34,10 +48,12 @@ too short: 1σ > 2 px, fit diverged) give ``LimbFit(ok=False, reason=...)``;
 :class:`~ioscan.errors.NavigationError` is raised only for unusable inputs (image not 2-D or of the wrong
 shape, predicted limb not an ellipse, Io behind the camera, no ``limb_distance_px`` backplane).
 
-Uncertainties: 1σ from the least-squares covariance scaled by the residual variance and by the
-integrated autocorrelation of the residuals along the limb (neighbouring rays share pixels); the tests
-check the pull distribution by Monte Carlo. Systematic errors (photometric law, wrong ``psf_sigma_px``,
-albedo patterns; ~0.03 px on the synthetic frames) are not included.
+Uncertainties: 1σ from the least-squares covariance (with the prior) scaled by the residual variance and
+by the integrated autocorrelation of the residuals along the limb (neighbouring rays share pixels), with a
+per-edge floor (the expected scatter PSF width / edge SNR, and 0.1 px for photometric/albedo model error),
+plus half the offset that the PSF-bias correction induces (photometric-law uncertainty). On pure-noise
+synthetic frames pulls are therefore < 1 (errors conservative); on the simulated campaign the pull std is
+~1.2–1.4.
 """
 
 from __future__ import annotations
@@ -58,6 +74,11 @@ from ioscan.geometry.pose import CameraPose
 SMOOTH_SIGMA_PX = 0.75  # pre-smoothing of the image before the edge search
 LIT_MIN_BRIGHTNESS = 0.15  # Lambert brightness (cos incidence) 2σ inside a "sunlit" limb point
 MAX_OFFSET_ERR_PX = 2.0  # a fit whose 1σ offset error exceeds this is reported not ok
+MIN_LIMB_EXTENT_PX = 40.0  # fitted limb points must span this much (or a quarter of a small disk's limb)
+BIAS_MODEL_FRACTION = 0.5  # 1σ uncertainty of the PSF edge-bias correction, as a fraction of its effect
+EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photometric law, albedo), px
+HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
+LINE_PRIOR_SIGMA_PX = 3.0  # JIRAM cross-spin (line) pointing error, 1σ prior (DESIGN.md §4: "a few px")
 
 
 @dataclass
@@ -203,6 +224,73 @@ def _fit_conic(points: np.ndarray) -> np.ndarray:
     return t.T @ cn @ t
 
 
+def _limb_points_from_distance(dist: np.ndarray, finite: np.ndarray):
+    """Limb points (projections of pixels along the distance gradient) and the inward unit directions.
+
+    The pixels are spread over the whole frame, not only the band next to the limb, so that a limb that is
+    mostly outside the frame (Io overfilling it) is still sampled over a wide arc."""
+    gl, gs = np.gradient(np.where(finite, dist, 0.0))
+    ok = finite.copy()
+    ok[[0, -1], :] = False
+    ok[:, [0, -1]] = False
+    ll, ss = np.nonzero(ok)
+    if len(ll) < 6:
+        raise NavigationError("too few pixels with a limb distance to define the predicted limb")
+    near = np.abs(dist[ll, ss]) <= max(3.0, float(np.nanmin(np.abs(dist))) + 3.0)
+    pick = np.unique(
+        np.concatenate(
+            [
+                np.flatnonzero(near)[np.linspace(0, near.sum() - 1, min(1000, near.sum())).astype(int)]
+                if near.any()
+                else np.zeros(0, int),
+                np.linspace(0, len(ll) - 1, min(1500, len(ll))).astype(int),
+            ]
+        )
+    )
+    ll, ss = ll[pick], ss[pick]
+    g = np.column_stack([gs[ll, ss], gl[ll, ss]])
+    g2 = np.sum(g * g, axis=1)
+    good = (g2 > 0.25) & (g2 < 4.0)
+    d = dist[ll, ss][good]
+    pts = np.column_stack([ss, ll])[good] - (d / g2[good])[:, None] * g[good]
+    pix = np.column_stack([ss, ll])[good].astype(float)
+    return pts, g[good] / np.sqrt(g2[good])[:, None], pix, d
+
+
+def _conic_from_distances(conic: np.ndarray, pix: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Polish a conic so that its signed distance reproduces the backplane's at ``pix`` (the backplane is
+    computed with the same second-order distance formula, so the fit is exact for a true ellipse)."""
+    if len(pix) > 400:
+        pick = np.linspace(0, len(pix) - 1, 400).astype(int)
+        pix, dist = pix[pick], dist[pick]
+    iu = np.triu_indices(3)
+    q0 = (conic / float(np.sqrt(np.sum(conic**2))))[iu]
+    fixed = int(np.argmax(np.abs(q0)))  # the conic is homogeneous: hold its largest coefficient
+    free = np.arange(6) != fixed
+
+    def build(x):
+        q = q0.copy()
+        q[free] = x
+        c = np.zeros((3, 3))
+        c[iu] = q
+        return c + np.triu(c, 1).T
+
+    def res(x):
+        return _conic_distance(build(x), pix)[0] - dist
+
+    r0 = res(q0[free])
+    if not np.all(np.isfinite(r0)) or float(np.max(np.abs(r0))) < 0.01:
+        return conic if not np.all(np.isfinite(r0)) else build(q0[free])
+    try:
+        sol = least_squares(res, q0[free], method="lm", x_scale="jac", max_nfev=60)
+    except ValueError:
+        return conic
+    r1 = sol.fun
+    if np.all(np.isfinite(r1)) and float(r1 @ r1) < float(r0 @ r0):
+        return build(sol.x)
+    return conic
+
+
 def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
     if "limb_distance_px" not in bp.arrays:
         raise NavigationError("backplanes have no limb_distance_px layer: cannot predict the limb")
@@ -210,25 +298,26 @@ def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
     finite = np.isfinite(dist)
     if finite.sum() < 20:
         raise NavigationError("limb_distance_px backplane is empty")
-    gl, gs = np.gradient(np.where(finite, dist, 0.0))
-    band = finite & (np.abs(dist) <= max(3.0, float(np.nanmin(np.abs(dist))) + 3.0))
-    band[[0, -1], :] = False
-    band[:, [0, -1]] = False
-    ll, ss = np.nonzero(band)
-    if len(ll) < 6:
+    pts, inward, pix, d = _limb_points_from_distance(dist, finite)
+    if len(pts) < 6:
         raise NavigationError("too few pixels near the predicted limb to define it")
-    if len(ll) > 2000:
-        pick = np.linspace(0, len(ll) - 1, 2000).astype(int)
-        ll, ss = ll[pick], ss[pick]
-    g = np.column_stack([gs[ll, ss], gl[ll, ss]])
-    g2 = np.sum(g * g, axis=1)
-    good = g2 > 0.25
-    pts = np.column_stack([ss, ll])[good] - (dist[ll, ss][good] / g2[good])[:, None] * g[good]
     conic = _fit_conic(pts)
     # orient so that f > 0 inside: inside is where the limb distance increases
-    inside_pt = pts.mean(axis=0) + 5.0 * np.mean(g[good] / np.sqrt(g2[good])[:, None], axis=0)
-    if float(np.append(inside_pt, 1) @ conic @ np.append(inside_pt, 1)) < 0:
+    probe = pts + 5.0 * inward
+    if (
+        float(
+            np.mean(
+                np.sum(
+                    (np.column_stack([probe, np.ones(len(probe))]) @ conic)
+                    * np.column_stack([probe, np.ones(len(probe))]),
+                    axis=1,
+                )
+            )
+        )
+        < 0
+    ):
         conic = -conic
+    conic = _conic_from_distances(conic, pix, d)
     center, axes, vecs = _conic_to_ellipse(conic)
     conic = conic / float(np.append(center, 1.0) @ conic @ np.append(center, 1.0))
     model = _LimbModel(conic, center, axes, vecs, center.copy(), np.array([0.0, 0.0, 1.0]), None)
@@ -254,6 +343,23 @@ def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
         model.cos_limb = sun[0] * np.cos(model.phi) + sun[1] * np.sin(model.phi)
         model.cos_phase = np.full_like(model.phi, sun[2])
     return model
+
+
+def _crop_model(model: _LimbModel, shape: tuple[int, int], max_shift: tuple[float, float]) -> None:
+    """Keep only the limb samples that a shift within ``max_shift`` can bring into the frame (a close
+    frame's limb is thousands of pixels long)."""
+    m = 12.0
+    nl, ns = shape
+    x, y = model.points[:, 0], model.points[:, 1]
+    keep = (
+        (x >= -max_shift[0] - m)
+        & (x <= ns - 1 + max_shift[0] + m)
+        & (y >= -max_shift[1] - m)
+        & (y <= nl - 1 + max_shift[1] + m)
+    )
+    if keep.sum() < len(keep):
+        model.phi, model.points = model.phi[keep], model.points[keep]
+        model.cos_limb, model.cos_phase = model.cos_limb[keep], model.cos_phase[keep]
 
 
 def _circle_model(center, radius: float) -> _LimbModel:
@@ -358,9 +464,9 @@ class _Prepared:
     smooth_sigma: float  # Gaussian pre-smoothing applied, pixels
 
 
-def _line_opening(img: np.ndarray, length: int) -> np.ndarray:
-    """Largest of the grey openings by straight lines of ``length`` px in 4 directions: keeps edges and
-    thin ridges (a sunlit limb) but removes compact sources (hot spots)."""
+def _line_opening(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
+    """Largest of the grey openings by straight lines of ``length`` px in the ``steps`` directions
+    ((line, sample) steps): keeps edges and ridges along those directions but removes compact sources."""
     half = length // 2
     nl, ns = img.shape
 
@@ -375,7 +481,7 @@ def _line_opening(img: np.ndarray, length: int) -> np.ndarray:
         return out
 
     best = None
-    for step in ((0, 1), (1, 0), (1, 1), (1, -1)):
+    for step in steps:
         opened = line_filter(line_filter(img, step, np.minimum), step, np.maximum)
         best = opened if best is None else np.maximum(best, opened, out=best)
     return best
@@ -394,10 +500,12 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
         opened = _line_opening(filled, size)
         diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
         noise = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2) if diff.size else 0.0
-        tophat = filled - opened
-        # compact sources: well above the noise (and above 1 % of the frame's range, for noise-free data)
-        hot = tophat > max(5.0 * noise, 0.01 * float(np.ptp(filled)), 1e-300)
-        grow = 2 * (int(np.ceil(2 * psf_sigma_px)) + 1) + 1
+        floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
+        # compact sources: well above the noise and a good fraction above the local surface (albedo texture
+        # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
+        local = ndimage.uniform_filter(np.clip(opened, 0.0, None), size=size)
+        hot = (filled - opened) > np.maximum(floor, HOT_SPOT_CONTRAST * local)
+        grow = 2 * int(np.ceil(psf_sigma_px)) + 1
         hot = ndimage.maximum_filter(hot.astype(np.uint8), size=grow) > 0
         filled = np.where(hot, opened, filled)
         bad |= hot
@@ -436,7 +544,8 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
 
 def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, float]):
     """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR."""
-    f = max(1, int(model.radius // 20))
+    # bin so that the disk is ~40 binned pixels across, but keep ≥ 24 binned lines and samples
+    f = max(1, min(int(model.radius // 20), min(prep.smooth.shape) // 24))
     img = _bin(prep.smooth, f)
     bad = _bin(prep.bad.astype(float), f) > 0
     nl, ns = img.shape
@@ -499,35 +608,70 @@ def _edge_bias(cos_limb: np.ndarray, cos_phase: np.ndarray, radius: float, sigma
 
 
 def _measure_edges(
-    prep: _Prepared, pts: np.ndarray, normals: np.ndarray, half_width: float, step: float = 0.25
+    prep: _Prepared,
+    pts: np.ndarray,
+    normals: np.ndarray,
+    half_width: float,
+    clean_radius: float,
+    group: int = 1,
+    edge_sigma: float = 1.0,
+    step: float = 0.25,
 ):
-    """Sub-pixel position (along the outward normal) of the steepest brightness drop, strength, usable."""
-    t = np.arange(-half_width, half_width + step / 2, step)
+    """Sub-pixel position (along the outward normal) of the steepest brightness drop on each ray.
+
+    With ``group`` > 1 the profiles of ``group`` consecutive rays (1 px apart along the limb, each relative
+    to its own predicted limb point) are averaged first and one edge per group is returned, at the group's
+    middle ray: this raises the edge SNR of faint limbs by ~√(group/2) (neighbouring rays share noise).
+
+    Returns (idx, t_edge, strength, noise_factor, usable, in_view): the rays the edges belong to, the edge
+    positions and brightness drops, the noise of the drop relative to one ray's, usable (edge ±
+    ``clean_radius`` inside the frame, clear of missing pixels and compact sources) and in_view (limb point
+    in the frame)."""
+    ext = 2.0 * clean_radius  # profile beyond the search range, for the step test
+    t = np.arange(-half_width - ext, half_width + ext + step / 2, step)
     xs = pts[:, 0, None] + t * normals[:, 0, None]
     ys = pts[:, 1, None] + t * normals[:, 1, None]
     nl, ns = prep.smooth.shape
-    inside = (
-        (xs.min(axis=1) >= 1)
-        & (xs.max(axis=1) <= ns - 2)
-        & (ys.min(axis=1) >= 1)
-        & (ys.max(axis=1) <= nl - 2)
-    )
-    ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
-    ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
-    clean = ~prep.bad[ri, ci].any(axis=1)
+    in_view = (pts[:, 0] >= 0) & (pts[:, 0] <= ns - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= nl - 1)
     prof = ndimage.map_coordinates(
         prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
     ).reshape(xs.shape)
+    ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
+    ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
+    badpix = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    idx = np.arange(len(pts))
+    noise_factor = np.ones(len(pts))
+    if group > 1 and len(pts) >= group:
+        n_g = len(pts) // group
+        members = np.arange(n_g * group).reshape(n_g, group)
+        w = (~badpix[members]).astype(float)  # (groups, group, t): bad samples are left out
+        cnt = w.sum(axis=1)
+        contiguous = np.all(np.hypot(*np.diff(pts[members], axis=1).transpose(2, 0, 1)) < 2.0, axis=1)
+        prof = np.einsum("gkt,gkt->gt", w, prof[members]) / np.maximum(cnt, 1.0)
+        idx = members[:, group // 2]
+        badpix = (cnt < max(2.0, group / 2.0)) | ~contiguous[:, None]
+        noise_factor = np.minimum(1.0, np.sqrt(2.0 / np.maximum(cnt.min(axis=1), 1.0)))
+        in_view = in_view[idx]
     drop = -(prof[:, 2:] - prof[:, :-2]) / (2 * step)
-    k = np.argmax(drop, axis=1)
-    interior = (k >= 1) & (k <= drop.shape[1] - 2)
+    search = np.abs(t[1:-1]) <= half_width
+    k = np.argmax(np.where(search[None, :], drop, -np.inf), axis=1)
+    lo, hi = int(np.argmax(search)), int(len(search) - 1 - np.argmax(search[::-1]))
+    interior = (k >= lo + 1) & (k <= hi - 1)
     k = np.clip(k, 1, drop.shape[1] - 2)
     rows = np.arange(len(k))
     y0, y1, y2 = drop[rows, k - 1], drop[rows, k], drop[rows, k + 1]
     den = y0 - 2 * y1 + y2
     off = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
     t_edge = t[1:-1][k] + np.clip(off, -1, 1) * step
-    return t_edge, y1, inside & clean & interior
+    # the part of the ray that shapes the edge must be in the frame and clean
+    near = np.abs(t[None, :] - t_edge[:, None]) <= clean_radius
+    clean = ~(badpix & near).any(axis=1)
+    # a limb is a step (bright inside stays bright), not a thin ridge (a column streak, a cosmic ray): the
+    # level 2 clean radii inside must exceed the level outside by half the height of a blurred step
+    inner = np.array([np.interp(te - ext, t, pr) for te, pr in zip(t_edge, prof, strict=True)])
+    outer = np.array([np.interp(te + ext, t, pr) for te, pr in zip(t_edge, prof, strict=True)])
+    step_ok = (inner - outer) >= 0.5 * y1 * np.sqrt(2 * np.pi) * edge_sigma
+    return idx, t_edge, y1, noise_factor, clean & interior & step_ok, in_view
 
 
 def _arc_deg(angles: np.ndarray) -> float:
@@ -567,6 +711,8 @@ def _refine(
     night_edge_snr: float,
     correct_bias: bool,
     max_shift: tuple[float, float],
+    line_prior_sigma_px: float | None = None,
+    auto_group: bool = True,
 ) -> LimbFit:
     mode = "rotation" if model.k_matrix is not None else "translation"
     sigma_tot = float(np.sqrt(psf_sigma_px**2 + prep.smooth_sigma**2 + 1.0 / 12.0))
@@ -581,39 +727,77 @@ def _refine(
         bias[lit] = _edge_bias(model.cos_limb[lit], model.cos_phase[lit], model.radius, sigma_tot)
     p = np.array(p0, dtype=float)
     window = first_window
+    clean_radius = 2.0 * sigma_tot + 1.0
     sel = np.zeros(0, dtype=int)
+    group = 1
+    s_eff = 0.5  # effective 1σ of one weighted residual (noise × autocorrelation), px; updated below
+
+    def prior_row(q, s_eff):
+        if line_prior_sigma_px is None:
+            return np.zeros(0)
+        return np.array([s_eff * q[1] / line_prior_sigma_px])
+
     for it in range(3):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
         h = _homography(model, ds, dl, log_s, rot)
         pts = _apply_h(h, model.points)
         _, normals = _conic_distance(_transform_conic(model.conic, h), pts)
-        t_edge, strength, usable = _measure_edges(prep, pts, normals, window)
-        snr = strength / prep.grad_noise
+        idx, t_edge, strength, nf, usable, in_view = _measure_edges(
+            prep, pts, normals, window, clean_radius, group, sigma_tot
+        )
+        snr = strength / (prep.grad_noise * nf)
+        if it == 0 and group == 1 and auto_group:
+            # faint limb: average neighbouring rays so that a typical edge reaches ~2× the SNR threshold
+            cand = usable & in_view & (lit | night)
+            if cand.sum() >= 12:
+                med = float(np.median(snr[cand]))
+                want = int(np.ceil(2.0 * (1.5 * min_edge_snr / max(med, 0.5)) ** 2))
+                group = int(np.clip(want, 1, max(1, min(cand.sum() // 8, int(0.5 * model.radius), 40))))
+                if group > 1:
+                    idx, t_edge, strength, nf, usable, in_view = _measure_edges(
+                        prep, pts, normals, window, clean_radius, group, sigma_tot
+                    )
+                    snr = strength / (prep.grad_noise * nf)
+        lit_i, night_i = lit[idx], night[idx]
         # also relative to the limb's typical contrast (matters only for nearly noise-free frames)
-        typical = float(np.percentile(strength[usable & lit], 90)) if np.any(usable & lit) else 0.0
+        typical = float(np.percentile(strength[usable & lit_i], 90)) if np.any(usable & lit_i) else 0.0
         strong = strength >= 0.05 * typical
-        use = usable & strong & ((lit & (snr >= min_edge_snr)) | (night & (snr >= night_edge_snr)))
+        use = usable & strong & ((lit_i & (snr >= min_edge_snr)) | (night_i & (snr >= night_edge_snr)))
         sel = np.nonzero(use)[0]
-        if len(sel) < 12:
-            inframe = int(usable.sum())
-            why = (
-                "no limb in view"
-                if inframe < 12
-                else f"too few limb points ({len(sel)} edges above SNR {min_edge_snr:g})"
-            )
+        if len(sel) < (12 if group == 1 else max(6, -(-12 // group))):
+            n_view = int(in_view.sum()) * group
+            if n_view < 12:
+                why = "no limb in view"
+            elif not np.any(in_view & (lit_i | night_i)):
+                why = "only the terminator region of the limb is in view (no sharp limb)"
+            else:
+                why = (
+                    f"no limb signal: {len(sel)} of {n_view} limb points in view have a significant edge "
+                    f"(SNR ≥ {min_edge_snr:g} sunlit, ≥ {night_edge_snr:g} night side)"
+                )
             return LimbFit(ok=False, reason=why, n_limb_points=len(sel), mode=mode)
-        edges = pts[sel] + (t_edge[sel] + bias[sel])[:, None] * normals[sel]
+        ray = idx[sel]
+        edges = pts[ray] + (t_edge[sel] + bias[ray])[:, None] * normals[ray]
         # edge-location noise scales as 1/contrast: weight each point by its brightness drop
-        weights = strength[sel] / float(np.median(strength[sel]))
+        # (capped: a hot spot or a streak next to the limb must not dominate the fit)
+        weights = np.minimum(strength[sel] / float(np.median(strength[sel])), 3.0)
 
         def res_fn(q, edges=edges, weights=weights):
             d_s, d_l, l_s, r_ = _unpack(q, fit_scale, fit_rotation)
             conic = _transform_conic(model.conic, _homography(model, d_s, d_l, l_s, r_))
             return weights * _conic_distance(conic, edges)[0]
 
+        def res_all(q, keep, s_eff, edges=edges, weights=weights):
+            return np.concatenate([res_fn(q, edges[keep], weights[keep]), prior_row(q, s_eff)])
+
         keep = np.ones(len(sel), dtype=bool)
         sol = least_squares(
-            res_fn, p, loss="soft_l1", f_scale=0.5, x_scale=np.full(len(p), 1.0), method="trf"
+            lambda q, keep=keep, s_eff=s_eff: res_all(q, keep, s_eff),
+            p,
+            loss="soft_l1",
+            f_scale=0.5,
+            x_scale=np.full(len(p), 1.0),
+            method="trf",
         )
         p_new = sol.x
         for _ in range(2):
@@ -623,32 +807,37 @@ def _refine(
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-
-            def res_fn_k(q, keep=keep, edges=edges, weights=weights):
-                return res_fn(q, edges[keep], weights[keep])
-
-            p_new = least_squares(res_fn_k, p_new, method="lm").x
+            p_new = least_squares(lambda q, keep=keep, s=s_eff: res_all(q, keep, s), p_new, method="lm").x
+        r = res_fn(p_new, edges[keep], weights[keep])
+        order = np.argsort(model.phi[ray][keep])
+        s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
+        # floor: the expected scatter of one edge (PSF width / edge SNR) and a model floor; a handful of
+        # grouped points cannot estimate their own scatter
+        s_exp = float(np.median(weights[keep] * sigma_tot / snr[sel][keep]))
+        s_eff = max(s_eff, s_exp, EDGE_MODEL_FLOOR_PX)
         moved = float(np.hypot(p_new[0] - p[0], p_new[1] - p[1]))
         p = p_new
         window = min(window, 2.0 * sigma_tot + 2.0 + 2.0 * moved)
         if it >= 1 and moved < 0.01:
             break
-    # final statistics on the kept points
+    # final statistics on the kept points (residual scale from the data, prior as an extra row)
+    if line_prior_sigma_px is not None:
+        p = least_squares(lambda q: res_all(q, keep, s_eff), p, method="lm").x
     sel = sel[keep]
     edges = edges[keep]
     weights = weights[keep]
+    bias_kept = bias[ray][keep]
     r = res_fn(p, edges, weights)
+
+    def full(q):
+        return np.concatenate([res_fn(q, edges, weights) / s_eff, prior_row(q, 1.0)])
+
+    f0 = full(p)
     eps = 1e-4
-    jac = np.column_stack(
-        [(res_fn(p + eps * np.eye(len(p))[j], edges, weights) - r) / eps for j in range(len(p))]
-    )
-    n, m = len(r), len(p)
-    dof = max(n - m, 1)
-    order = np.argsort(model.phi[sel])
-    tau = _autocorr_factor(r[order])
-    s2 = float(r @ r) / dof
+    jac = np.column_stack([(full(p + eps * np.eye(len(p))[j]) - f0) / eps for j in range(len(p))])
+    n = len(r)
     try:
-        cov = np.linalg.inv(jac.T @ jac) * s2 * tau
+        cov = np.linalg.inv(jac.T @ jac)
     except np.linalg.LinAlgError:
         return LimbFit(
             ok=False,
@@ -656,7 +845,11 @@ def _refine(
             n_limb_points=n,
             mode=mode,
         )
-    err = np.sqrt(np.clip(np.diag(cov), 0, None))
+    # systematic: the PSF-bias correction rests on a photometric model (Lambert); take half of the offset it
+    # induces as its 1σ uncertainty (the least-squares response to moving every edge by its bias)
+    jd = jac[:n] * s_eff
+    shift_bias = cov @ (jd.T @ (weights * bias_kept / s_eff**2)) if np.any(bias_kept) else np.zeros(len(p))
+    err = np.sqrt(np.clip(np.diag(cov), 0, None) + (BIAS_MODEL_FRACTION * shift_bias) ** 2)
     ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
     h = _homography(model, ds, dl, log_s, rot)
     center = model.body_center + (ds, dl)
@@ -679,9 +872,16 @@ def _refine(
         arc_deg=_arc_deg(np.arctan2(rel[:, 1], rel[:, 0])),
         mode=mode,
     )
+    extent = float(np.ptp(edges[:, 0]) ** 2 + np.ptp(edges[:, 1]) ** 2) ** 0.5
+    min_extent = min(MIN_LIMB_EXTENT_PX, 0.5 * np.pi * model.radius)
     if not np.all(np.isfinite(p)) or abs(ds) > max_shift[0] + 5 or abs(dl) > max_shift[1] + 5:
         fit.ok, fit.reason = False, "fit diverged (offset outside the search window)"
-    elif max(err[0], err[1]) > MAX_OFFSET_ERR_PX:
+    elif extent < min_extent:
+        fit.ok, fit.reason = (
+            False,
+            f"limb points span only {extent:.0f} px (< {min_extent:.0f} px): not a limb (a bright source?)",
+        )
+    elif err[0] > MAX_OFFSET_ERR_PX or (line_prior_sigma_px is None and err[1] > MAX_OFFSET_ERR_PX):
         fit.ok, fit.reason = (
             False,
             (
@@ -713,6 +913,7 @@ def register_frame(
     mask_hot_spots: bool = True,
     correct_bias: bool = True,
     min_coarse_snr: float = 6.0,
+    line_prior_sigma_px: float | None = LINE_PRIOR_SIGMA_PX,
     body: iobody.Ellipsoid = iobody.IO,
 ) -> LimbFit:
     """Offset of Io's disk in ``image`` relative to the predicted geometry (see module docstring).
@@ -729,6 +930,10 @@ def register_frame(
         mask_hot_spots: drop rays crossing compact bright sources.
         correct_bias: remove the PSF-induced inward bias of a Lambert limb (needs ``psf_sigma_px``).
         min_coarse_snr: minimum significance of the coarse correlation peak.
+        line_prior_sigma_px: 1σ of a Gaussian prior (mean 0) on the line offset: JIRAM's cross-spin
+            pointing error is only a few pixels, so a limb arc that constrains only the sample direction
+            still gives the line offset with an honest error (≤ this value). None: no prior (then both
+            errors must be ≤ 2 px for ``ok``; with the prior only the sample error must be).
 
     Returns:
         :class:`LimbFit`; ``ok=False`` with a ``reason`` when the frame cannot be registered.
@@ -752,13 +957,14 @@ def register_frame(
             )
         model = _model_from_pose(camera, pose, body)
     mode = "rotation" if model.k_matrix is not None else "translation"
+    max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
+    _crop_model(model, img.shape, max_shift)
     try:
         prep = _prepare(img, psf_sigma_px, mask_hot_spots)
     except ValueError as exc:
         return LimbFit(ok=False, reason=str(exc), mode=mode)
     if prep.grad_noise <= 1e-29 and np.ptp(prep.smooth) == 0:
         return LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode)
-    max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     coarse = _coarse_shift(prep, model, max_shift)
     if coarse is None:
         return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
@@ -785,6 +991,7 @@ def register_frame(
         night_edge_snr=night_edge_snr,
         correct_bias=correct_bias,
         max_shift=max_shift,
+        line_prior_sigma_px=line_prior_sigma_px,
     )
     fit.coarse_snr = snr
     return fit
