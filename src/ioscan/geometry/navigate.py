@@ -20,8 +20,8 @@ from ioscan.geometry.backplanes import Backplanes
 UNREGISTERED_SPICE_POINTING_ERR_PX = 150.0
 #: ground-based header disk centres are typically good to a couple of pixels
 UNREGISTERED_LABEL_POINTING_ERR_PX = 2.0
-#: residual of modelling a pointing correction as a pixel translation (≲ 0.3 px for shifts ≤ 150 px)
-REGISTERED_POINTING_FLOOR_PX = 0.3
+#: systematic floor of a registered pointing (limb-profile model, pixel sampling), pixels
+REGISTERED_POINTING_FLOOR_PX = 0.1
 
 
 @dataclass
@@ -127,18 +127,19 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
         nav.source = "spice"
         nav.pointing_floor_px = UNREGISTERED_SPICE_POINTING_ERR_PX
         if register:
-            _register(
-                frame,
-                nav,
-                lambda off: {
-                    n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_offset_px=off)
+
+            def repointed(off, band_name, anchor):
+                w = geo.pointing_correction(frame.time_utc, frame.bands[band_name].spice_frame, anchor, off)
+                return {
+                    n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
                     for n, b in frame.bands.items()
-                },
-            )
+                }
+
+            _register(frame, nav, repointed)
     elif frame.label_geometry is not None:
         from ioscan.geometry.label_provider import backplanes_from_label
 
-        def from_label(off=(0.0, 0.0)):
+        def from_label(off=(0.0, 0.0), band_name=None, anchor=None):
             g = frame.label_geometry
             shifted = LabelGeometry(
                 **{
@@ -168,8 +169,21 @@ def psf_sigma_px(frame: Frame, band) -> float:
         return 0.7
     from ioscan.instruments import nirc2
 
-    plate_rad = np.radians(float(frame.metadata.get("plate_scale_arcsec") or nirc2.PLATE_SCALE_ARCSEC) / 3600.0)
+    plate_rad = np.radians(
+        float(frame.metadata.get("plate_scale_arcsec") or nirc2.PLATE_SCALE_ARCSEC) / 3600.0
+    )
     return float(0.42 * band.wavelength_um * 1e-6 / nirc2.KECK_APERTURE_M / plate_rad)
+
+
+def _limb_anchor(predicted: Backplanes) -> tuple[float, float]:
+    """Mean (sample, line) of the predicted limb inside the frame: where a limb fit measures its shift (for a
+    close pass the disk centre lies far outside the frame, where a rotation shifts the scene differently)."""
+    near = np.abs(predicted["limb_distance_px"]) < 1.5
+    if not near.any():
+        n_lines, n_samples = predicted.shape
+        return (n_samples - 1) / 2.0, (n_lines - 1) / 2.0
+    lines, samples = np.nonzero(near)
+    return float(samples.mean()), float(lines.mean())
 
 
 def _register(frame: Frame, nav: Navigation, recompute) -> None:
@@ -183,7 +197,11 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
             continue
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:  # a fit that breaks on odd data
+        except (
+            ValueError,
+            FloatingPointError,
+            np.linalg.LinAlgError,
+        ) as exc:  # a fit that breaks on odd data
             nav.messages.append(f"band {name}: limb fit failed ({type(exc).__name__}: {exc})")
             continue
         if not fit.ok:
@@ -191,12 +209,12 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
             continue
         err = max(fit.offset_err_px)
         if best is None or err < best[0]:
-            best = (err, fit)
+            best = (err, fit, name)
     if best is None:
         return
-    fit = best[1]
+    _, fit, band_name = best
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
-    nav.backplanes = recompute(offset)
+    nav.backplanes = recompute(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
     nav.pointing_floor_px = REGISTERED_POINTING_FLOOR_PX
     nav.offset_px = offset
