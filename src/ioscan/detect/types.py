@@ -61,7 +61,7 @@ class Detection:
     phase_deg: float | None = None
     range_km: float | None = None
     pixel_scale_km: float | None = None
-    # photometry, foreshortening-corrected (divided by cos emission)
+    # photometry: the radiance sum is as observed; intensity and power are foreshortening-corrected (÷ cos e)
     spectral_radiance_sum_w_m2_sr_um: float | None = None
     spectral_intensity_gw_um_sr: float | None = None
     spectral_intensity_err_gw_um_sr: float | None = None

@@ -1,0 +1,354 @@
+"""Photometry of detected sources and conversion to physical units with the frame's geometry.
+
+Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the annulus
+background takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
+neighbours' models subtracted (Jacobi rounds). Pixel variance = the local noise². Saturated or invalid pixels
+get zero weight, so saturated sources are measured from their unsaturated wings.
+
+Physical conversion (DESIGN.md §4, the published JIRAM formula): with L the spectral radiance
+(:meth:`ioscan.frame.BandImage.spectral_radiance_w_m2_sr_um`), s the pixel scale (range × IFOV, km) and e the
+emission angle,
+
+    spectral intensity I = Σ L · (s·1e3 m)² / cos e / 1e9   [GW µm⁻¹ sr⁻¹]
+    spectral power     P = π · I                              [GW µm⁻¹]
+
+i.e. Σ L_band / bandwidth × π × (range × IFOV)² / cos(e) / 1e9 for JIRAM band radiance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ioscan.body import IO_MEAN_RADIUS_KM
+from ioscan.detect.psf import PsfModel
+from ioscan.frame import BandImage
+from ioscan.geometry.backplanes import Backplanes
+
+
+@dataclass
+class PsfFit:
+    """Per-source fit results (arrays of length n)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_err: np.ndarray
+    y_err: np.ndarray
+    flux: np.ndarray
+    flux_err: np.ndarray
+    n_pixels: np.ndarray
+    chi2_dof: np.ndarray
+    converged: np.ndarray
+
+
+def fit_radius_px(psf: PsfModel) -> int:
+    """Half-size of the photometry stamp: 2.5 σ of the core (at least 2 px)."""
+    return max(2, int(np.ceil(2.5 * psf.core_sigma_px)))
+
+
+def _annulus_op(stack: np.ndarray, cnt_img: np.ndarray, annulus: tuple[int, int]) -> np.ndarray:
+    """Annulus sums of each stamp of ``stack`` (k, n, m, m) divided by the annulus counts of ``cnt_img``."""
+    h0, h1 = annulus
+    both = np.concatenate([stack, cnt_img[None]])
+    k1, k0 = 2 * h1 + 1, 2 * h0 + 1
+    ann = (
+        ndimage.uniform_filter(both, size=(1, 1, k1, k1), mode="constant") * k1**2
+        - ndimage.uniform_filter(both, size=(1, 1, k0, k0), mode="constant") * k0**2
+    )
+    cnt = ann[-1]
+    ok = cnt > 0.5
+    return np.where(ok, ann[:-1] / np.where(ok, cnt, 1.0), 0.0)
+
+
+def effective_psf(
+    psf: PsfModel,
+    x: np.ndarray,
+    y: np.ndarray,
+    bg_weight: np.ndarray,
+    region_weight: np.ndarray,
+    annulus: tuple[int, int],
+    fill_annulus: tuple[int, int],
+    r: int,
+):
+    """PSF stamps as the residual sees them, with the position derivatives, on (2r+1)² stamps centred at the
+    nearest pixels of (x, y).
+
+    The background is linear in the data: an annulus mean (``annulus``) over the ``region_weight`` pixels of
+    an image whose source pixels (not ``bg_weight``) were replaced by a first annulus mean
+    (``fill_annulus``). Applying the same operator A to the PSF, a source of flux F leaves F·(P − A·P) in the
+    residual: the wings and halo that reach the annulus are modelled, and the fitted F is the total flux.
+
+    Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1).
+    """
+    h1 = annulus[1]
+    big = r + h1 + fill_annulus[1]
+    nl, ns = bg_weight.shape
+    off = np.arange(-big, big + 1)
+    ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
+    li = ci[:, None, None] + off[None, :, None]
+    sj = cj[:, None, None] + off[None, None, :]
+    li, sj = np.broadcast_arrays(li, sj)
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
+    c = (inside & region_weight[lic, sjc]).astype(np.float64)
+    src = c * ~bg_weight[lic, sjc]
+    p, dx, dy = psf.stamps(sjc[:, :1, :].astype(float), lic[:, :, :1].astype(float), x, y)
+    stack = np.stack([np.broadcast_to(a, c.shape) * c for a in (p, dx, dy)])
+    fed = stack
+    if src.any():
+        fed = np.where(src[None] > 0, _annulus_op(stack, c, fill_annulus), stack)
+    bgp = _annulus_op(fed, c, annulus)
+    inner = (slice(None), slice(big - r, big + r + 1), slice(big - r, big + r + 1))
+    out = [(full - b)[inner] for full, b in zip(stack, bgp, strict=True)]
+    return (*out, lic[inner], sjc[inner], inside[inner])
+
+
+def psf_photometry(
+    resid: np.ndarray,
+    noise: np.ndarray,
+    usable: np.ndarray,
+    bg_weight: np.ndarray,
+    region_weight: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    psf: PsfModel,
+    annulus: tuple[int, int],
+    fill_annulus: tuple[int, int],
+    *,
+    n_iter: int = 4,
+    max_shift_px: float = 1.5,
+) -> PsfFit:
+    """Weighted least-squares fit of flux and position of the effective PSF (:func:`effective_psf`) at every
+    source, neighbours' models subtracted (Jacobi rounds); errors from the Hessian. Pixels that are not
+    ``usable`` (saturated, NaN, limb band) get zero weight, so a saturated source is measured from its wings.
+    """
+    n = len(x0)
+    r = fit_radius_px(psf)
+    x, y = np.asarray(x0, float).copy(), np.asarray(y0, float).copy()
+    flux = np.zeros(n)
+    shape = resid.shape
+    conv = np.ones(n, bool)
+    h = np.zeros((n, 3, 3))
+    for it in range(n_iter + 1):
+        p, dpx, dpy, li, sj, inside = effective_psf(
+            psf, x, y, bg_weight, region_weight, annulus, fill_annulus, r
+        )
+        ok = inside & usable[li, sj]
+        w = np.where(ok, 1.0 / np.maximum(noise[li, sj], 1e-300) ** 2, 0.0)
+        data = np.where(ok, resid[li, sj], 0.0)
+        if n > 1 and it > 0:  # subtract the neighbours' current models
+            model_img = np.zeros(shape)
+            np.add.at(model_img, (li[inside], sj[inside]), (flux[:, None, None] * p)[inside])
+            data = data - np.where(ok, model_img[li, sj], 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
+        if it == 0:
+            flux = np.sum(w * p * data, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
+            continue
+        jac = np.stack([p, flux[:, None, None] * dpx, flux[:, None, None] * dpy], axis=-1)
+        h = np.einsum("nabi,nab,nabj->nij", jac, w, jac)
+        if it == n_iter:
+            break
+        g = np.einsum("nabi,nab,nab->ni", jac, w, data - flux[:, None, None] * p)
+        reg = np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
+        step = np.linalg.solve(h + reg, g[..., None])[..., 0]
+        step[:, 1:] = np.clip(step[:, 1:], -0.5, 0.5)
+        flux = flux + step[:, 0]
+        x = np.where(np.abs(x + step[:, 1] - x0) <= max_shift_px, x + step[:, 1], x)
+        y = np.where(np.abs(y + step[:, 2] - y0) <= max_shift_px, y + step[:, 2], y)
+    chi2 = np.sum(w * (data - flux[:, None, None] * p) ** 2, axis=(1, 2))
+    npix = ok.sum(axis=(1, 2))
+    cov = np.full((n, 3, 3), np.nan)
+    for k in range(n):
+        try:
+            cov[k] = np.linalg.inv(h[k])
+        except np.linalg.LinAlgError:
+            conv[k] = False
+    bad = ~np.isfinite(flux) | (flux <= 0) | ~(cov[:, 0, 0] > 0) | ~np.isfinite(cov[:, 1, 1])
+    if np.any(bad):  # fixed position at the S/N peak, linear amplitude
+        conv[bad] = False
+        x[bad], y[bad] = x0[bad], y0[bad]
+        pb, _, _, lb, sb, ib = effective_psf(
+            psf, x[bad], y[bad], bg_weight, region_weight, annulus, fill_annulus, r
+        )
+        okb = ib & usable[lb, sb]
+        wb = np.where(okb, 1.0 / np.maximum(noise[lb, sb], 1e-300) ** 2, 0.0)
+        sp2 = np.maximum(np.sum(wb * pb * pb, axis=(1, 2)), 1e-300)
+        flux[bad] = np.sum(wb * pb * np.where(okb, resid[lb, sb], 0.0), axis=(1, 2)) / sp2
+        cov[bad] = 0.0
+        cov[bad, 0, 0] = 1.0 / sp2
+        pos = np.sqrt(2.0) * psf.core_sigma_px / np.maximum(np.abs(flux[bad]) * np.sqrt(sp2), 1e-3)
+        cov[bad, 1, 1] = cov[bad, 2, 2] = np.minimum(pos, 1.0) ** 2
+    dof = np.maximum(npix - 3, 1)
+    return PsfFit(
+        x=x,
+        y=y,
+        x_err=np.sqrt(np.abs(cov[:, 1, 1])),
+        y_err=np.sqrt(np.abs(cov[:, 2, 2])),
+        flux=flux,
+        flux_err=np.sqrt(np.abs(cov[:, 0, 0])),
+        n_pixels=npix,
+        chi2_dof=chi2 / dof,
+        converged=conv,
+    )
+
+
+def spectral_factor(band: BandImage) -> float:
+    """Factor turning this band's pixel unit into spectral radiance (W m⁻² sr⁻¹ µm⁻¹), BandImage rule."""
+    one = BandImage(band.band, np.ones((1, 1), np.float64), band.unit, band.wavelength_um, band.bandwidth_um)
+    return float(one.spectral_radiance_w_m2_sr_um()[0, 0])
+
+
+def spectral_intensity_gw_um_sr(spectral_radiance_sum_w_m2_sr_um, pixel_scale_km, emission_deg):
+    """Σ L_spec · (pixel scale · 1e3)² / cos e / 1e9: foreshortening-corrected intensity, GW µm⁻¹ sr⁻¹."""
+    cos_e = np.cos(np.radians(emission_deg))
+    return (
+        np.asarray(spectral_radiance_sum_w_m2_sr_um) * (np.asarray(pixel_scale_km) * 1e3) ** 2 / cos_e / 1e9
+    )
+
+
+@dataclass
+class SurfacePosition:
+    """Geometry of one detection (planetographic °N, west °W)."""
+
+    lat_deg: float
+    lon_w_deg: float
+    lat_err_deg: float
+    lon_err_deg: float
+    position_err_km: float
+    emission_deg: float
+    incidence_deg: float
+    phase_deg: float
+    range_km: float
+    pixel_scale_km: float
+    on_disk: bool
+
+
+def _bilinear(arr: np.ndarray, s: np.ndarray, ln: np.ndarray, *, angle: bool = False) -> np.ndarray:
+    """Bilinear values of a backplane at sub-pixel positions; the nearest pixel where a neighbour is NaN.
+
+    ``angle``: interpolate a longitude (degrees) through unit vectors (safe across 0/360).
+    """
+    nl, ns = arr.shape
+    s0 = np.clip(np.floor(s).astype(int), 0, ns - 2)
+    l0 = np.clip(np.floor(ln).astype(int), 0, nl - 2)
+    fs = np.clip(s - s0, 0, 1)
+    fl = np.clip(ln - l0, 0, 1)
+    w = [(1 - fl) * (1 - fs), (1 - fl) * fs, fl * (1 - fs), fl * fs]
+    idx = [(l0, s0), (l0, s0 + 1), (l0 + 1, s0), (l0 + 1, s0 + 1)]
+    vals = [arr[i, j] for i, j in idx]
+    if angle:
+        c = sum(wk * np.cos(np.radians(v)) for wk, v in zip(w, vals, strict=True))
+        sn = sum(wk * np.sin(np.radians(v)) for wk, v in zip(w, vals, strict=True))
+        out = np.degrees(np.arctan2(sn, c)) % 360.0
+    else:
+        out = sum(wk * v for wk, v in zip(w, vals, strict=True))
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        i = np.clip(np.rint(ln[bad]).astype(int), 0, nl - 1)
+        j = np.clip(np.rint(s[bad]).astype(int), 0, ns - 1)
+        out[bad] = arr[i, j]
+    return out
+
+
+def _nearest_on_disk(on: np.ndarray, s: float, ln: float, max_px: float) -> tuple[float, float] | None:
+    nl, ns = on.shape
+    r = int(np.ceil(max_px)) + 1
+    i0, j0 = int(np.rint(ln)), int(np.rint(s))
+    la, lb = max(i0 - r, 0), min(i0 + r + 1, nl)
+    sa, sb = max(j0 - r, 0), min(j0 + r + 1, ns)
+    if la >= lb or sa >= sb:
+        return None
+    ii, jj = np.nonzero(on[la:lb, sa:sb])
+    if ii.size == 0:
+        return None
+    d = np.hypot(ii + la - ln, jj + sa - s)
+    k = int(np.argmin(d))
+    if d[k] > max_px + 0.75:
+        return None
+    return float(jj[k] + sa), float(ii[k] + la)
+
+
+def surface_positions(
+    bp: Backplanes,
+    s: np.ndarray,
+    ln: np.ndarray,
+    s_err: np.ndarray,
+    l_err: np.ndarray,
+    *,
+    max_off_disk_px: float = 3.0,
+) -> list[SurfacePosition | None]:
+    """Surface points of centroids (band-local pixels), with errors from the local Jacobian of lat/lon.
+
+    A centroid just off the limb (within ``max_off_disk_px``) takes the nearest on-disk pixel's geometry
+    (``on_disk`` False); None where no disk pixel is that close.
+    """
+    s = np.asarray(s, float)
+    ln = np.asarray(ln, float)
+    n = s.size
+    if n == 0:
+        return []
+    on = bp.on_disk
+    nl, ns = on.shape
+    i = np.clip(np.rint(ln).astype(int), 0, nl - 1)
+    j = np.clip(np.rint(s).astype(int), 0, ns - 1)
+    on_disk = on[i, j] & (ln >= -0.5) & (ln <= nl - 0.5) & (s >= -0.5) & (s <= ns - 0.5)
+    ps, pl = s.copy(), ln.copy()
+    usable = np.ones(n, bool)
+    for k in np.flatnonzero(~on_disk):
+        near = _nearest_on_disk(on, s[k], ln[k], max_off_disk_px)
+        if near is None:
+            usable[k] = False
+        else:
+            ps[k], pl[k] = near
+    a = bp.arrays
+    lat = _bilinear(a["lat_deg"], ps, pl)
+    lon = _bilinear(a["lon_w_deg"], ps, pl, angle=True)
+    h = 0.5
+
+    def deriv(name: str, ds: float, dl: float) -> np.ndarray:
+        angle = name == "lon_w_deg"
+        c = lon if angle else lat
+        fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
+        fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
+        both = np.isfinite(fa) & np.isfinite(fb)
+        diff = np.where(both, fa - fb, np.where(np.isfinite(fa), fa - c, c - fb))
+        span = np.where(both, 2 * h, h)
+        if angle:
+            diff = (diff + 180.0) % 360.0 - 180.0
+        return diff / span
+
+    dlat_ds, dlat_dl = deriv("lat_deg", h, 0), deriv("lat_deg", 0, h)
+    dlon_ds, dlon_dl = deriv("lon_w_deg", h, 0), deriv("lon_w_deg", 0, h)
+    lat_err = np.hypot(dlat_ds * s_err, dlat_dl * l_err)
+    lon_err = np.hypot(dlon_ds * s_err, dlon_dl * l_err)
+    rad = np.radians
+    coslat = np.cos(rad(lat))
+    n_s, e_s = IO_MEAN_RADIUS_KM * rad(dlat_ds), IO_MEAN_RADIUS_KM * coslat * rad(dlon_ds)
+    n_l, e_l = IO_MEAN_RADIUS_KM * rad(dlat_dl), IO_MEAN_RADIUS_KM * coslat * rad(dlon_dl)
+    pos_km = np.sqrt((n_s**2 + e_s**2) * s_err**2 + (n_l**2 + e_l**2) * l_err**2)
+    other = {
+        name: _bilinear(a[name], ps, pl)
+        for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
+    }
+    out: list[SurfacePosition | None] = []
+    for k in range(n):
+        if not usable[k] or not (np.isfinite(lat[k]) and np.isfinite(lon[k])):
+            out.append(None)
+            continue
+        out.append(
+            SurfacePosition(
+                lat_deg=float(lat[k]),
+                lon_w_deg=float(lon[k] % 360.0),
+                lat_err_deg=float(lat_err[k]),
+                lon_err_deg=float(lon_err[k]),
+                position_err_km=float(pos_km[k]),
+                emission_deg=float(other["emission_deg"][k]),
+                incidence_deg=float(other["incidence_deg"][k]),
+                phase_deg=float(other["phase_deg"][k]),
+                range_km=float(other["range_km"][k]),
+                pixel_scale_km=float(other["pixel_scale_km"][k]),
+                on_disk=bool(on_disk[k]),
+            )
+        )
+    return out
