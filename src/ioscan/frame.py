@@ -66,7 +66,9 @@ class LabelGeometry:
     Latitudes planetographic °N, longitudes west °W (0–360). ``north_pa_deg`` is the position angle of
     Io's north pole measured from the image's "up" (−line direction) towards −sample ("left"),
     i.e. counter-clockwise on the displayed image, the astronomical convention for an image with
-    north up and east left. Pixel coordinates are 0-based with pixel centres at integers.
+    north up and east left. Pixel coordinates are 0-based with pixel centres at integers, in the frame of
+    the product's first band; a later band of a multi-band detector (JIRAM I1's M band) is displaced by its
+    detector line offset (see ``ioscan.geometry.navigate.band_label_geometry``).
     """
 
     sub_observer_lat_deg: float

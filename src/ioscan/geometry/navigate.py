@@ -149,7 +149,9 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
                 }
             )
             return {
-                n: backplanes_from_label(shifted, b.shape[1], b.shape[0], frame.time_utc)
+                n: backplanes_from_label(
+                    band_label_geometry(frame, b, shifted), b.shape[1], b.shape[0], frame.time_utc
+                )
                 for n, b in frame.bands.items()
             }
 
@@ -161,6 +163,21 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
     else:
         nav.messages.append("no geometry: no kernels given and no label geometry")
     return nav
+
+
+def band_label_geometry(frame: Frame, band, geom: LabelGeometry) -> LabelGeometry:
+    """Label geometry in one band's own pixel frame.
+
+    The label's disk centre is given in the first band's pixels. JIRAM's M band sits 138 detector lines
+    (128 L lines + the 10-line gap) below the L band, so in an I1 product the M band sees the disk centre
+    138 lines higher up than the L band does.
+    """
+    if band.line_offset == 0:
+        return geom
+    from ioscan.instruments import jiram
+
+    detector_offset = band.line_offset + (jiram.GAP_LINES if frame.instrument.upper() == "JIRAM" else 0)
+    return LabelGeometry(**{**geom.__dict__, "disk_center_line": geom.disk_center_line - detector_offset})
 
 
 def psf_sigma_px(frame: Frame, band) -> float:
