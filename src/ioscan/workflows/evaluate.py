@@ -1,7 +1,8 @@
 """Score a scanned and tracked simulated campaign against the simulator's truth table.
 
 Detections are matched to true hot spots frame by frame and band by band (within ``match_px`` pixels,
-one-to-one); tracking is scored with the adjusted Rand index over matched detections; hot spots are matched
+one-to-one; twice that for AO frames); completeness is scored on true sources without a brighter true
+neighbour within twice the matching radius (blends no finder can split are counted apart); tracking is scored with the adjusted Rand index over matched detections; hot spots are matched
 to true ones by majority vote; cross-IDs are right when the hot spot's cross-identification names the
 published source the simulated hot spot was seeded from.
 """
@@ -21,6 +22,7 @@ class Evaluation:
     """Scores of a campaign against its truth (see module docstring)."""
 
     n_frames: int = 0
+    n_confused: int = 0
     completeness_by_snr: dict = field(default_factory=dict)
     false_detections_per_frame: float = 0.0
     median_position_err_px: float = float("nan")
@@ -33,12 +35,36 @@ class Evaluation:
     matched: pd.DataFrame | None = None
 
 
+def _match_px(product_id: str, default: float) -> float:
+    """Matching radius: ``default`` for JIRAM; 2× for AO frames, whose PSF core is ~3 px (σ)."""
+    return default * 2.0 if not str(product_id).startswith("JIR_") else default
+
+
+def mark_confused(truth: pd.DataFrame, confusion_px: float) -> pd.Series:
+    """True for truth rows with a higher-SNR true source of the same frame and band within ``confusion_px``
+    (a blend no finder can split; completeness is scored on unconfused sources)."""
+    from scipy.spatial import cKDTree
+
+    confused = pd.Series(False, index=truth.index)
+    for (pid, _band), grp in truth.groupby(["product_id", "band"]):
+        if len(grp) < 2:
+            continue
+        radius = _match_px(pid, confusion_px)
+        xy = grp[["sample", "line"]].to_numpy(float)
+        snr = grp["snr"].to_numpy(float)
+        for i, j in cKDTree(xy).query_pairs(radius):
+            weaker = i if snr[i] < snr[j] else j
+            confused.loc[grp.index[weaker]] = True
+    return confused
+
+
 def match_detections(detections: pd.DataFrame, truth: pd.DataFrame, match_px: float = 2.0) -> pd.DataFrame:
     """Truth rows with the matched detection's id, position and flux (NaN where none matched)."""
     from scipy.optimize import linear_sum_assignment
 
     det = detections.copy()
     out = truth.copy()
+    out["confused"] = mark_confused(truth, 2.0 * match_px)
     out["detection_row_id"] = np.nan
     out["det_sample"] = np.nan
     out["det_line"] = np.nan
@@ -51,7 +77,7 @@ def match_detections(detections: pd.DataFrame, truth: pd.DataFrame, match_px: fl
         d2 = (tr["sample"].to_numpy()[:, None] - dd["sample"].to_numpy()[None, :]) ** 2 + (
             tr["line"].to_numpy()[:, None] - dd["line"].to_numpy()[None, :]
         ) ** 2
-        cost = np.where(d2 <= match_px**2, d2, 1e9)
+        cost = np.where(d2 <= _match_px(pid, match_px) ** 2, d2, 1e9)
         rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows, cols, strict=True):
             if cost[r, c] >= 1e9:
@@ -86,8 +112,9 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
     m = match_detections(det, jiram_truth, match_px)
     ev.matched = m
     found = m["detection_row_id"].notna()
+    ev.n_confused = int(m["confused"].sum())
     for lo, hi in SNR_BINS:
-        sel = (m["snr"] >= lo) & (m["snr"] < hi)
+        sel = (m["snr"] >= lo) & (m["snr"] < hi) & ~m["confused"]
         ev.completeness_by_snr[f"{lo:g}-{hi:g}"] = (
             round(float(found[sel].mean()), 3) if sel.any() else None, int(sel.sum()))
     artefact = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT

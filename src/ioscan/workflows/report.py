@@ -45,6 +45,7 @@ def print_evaluation(console: Console, ev) -> None:
     table = Table("measure", "value", title="against the simulator's truth")
     for key, (frac, n) in ev.completeness_by_snr.items():
         table.add_row(f"completeness, matched-filter SNR {key}", "-" if frac is None else f"{frac:.1%} of {n}")
+    table.add_row("true sources blended with a brighter one (not scored)", str(ev.n_confused))
     table.add_row("false detections per frame", f"{ev.false_detections_per_frame:.3f}")
     table.add_row("median position error (px)", f"{ev.median_position_err_px:.2f}")
     table.add_row("median |intensity error| (%)", f"{ev.median_flux_err_pct:.1f}")
