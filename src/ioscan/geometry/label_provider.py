@@ -30,11 +30,15 @@ def _position_along_normal(lat_deg: float, lon_w_deg: float, distance_km: float,
     return p + h * n
 
 
-def pose_from_label(geom: LabelGeometry, time_utc: str = "", body: iobody.Ellipsoid = iobody.IO) -> CameraPose:
+def pose_from_label(
+    geom: LabelGeometry, time_utc: str = "", body: iobody.Ellipsoid = iobody.IO
+) -> CameraPose:
     """Camera pose implied by label geometry (see module docstring for the model)."""
     if not np.isfinite(geom.range_km) or geom.range_km <= body.a_km:
         raise GeometryError(f"label range {geom.range_km} km puts the observer inside Io")
-    observer = _position_along_normal(geom.sub_observer_lat_deg, geom.sub_observer_lon_w_deg, geom.range_km, body)
+    observer = _position_along_normal(
+        geom.sub_observer_lat_deg, geom.sub_observer_lon_w_deg, geom.range_km, body
+    )
     sun = _position_along_normal(geom.sub_solar_lat_deg, geom.sub_solar_lon_w_deg, SUN_IO_DISTANCE_KM, body)
     b = -observer / np.linalg.norm(observer)
     pole = np.array([0.0, 0.0, 1.0])
@@ -46,19 +50,31 @@ def pose_from_label(geom: LabelGeometry, time_utc: str = "", body: iobody.Ellips
     pa = np.radians(geom.north_pa_deg)
     u_s = -np.sin(pa) * p + np.cos(pa) * q
     u_l = -np.cos(pa) * p - np.sin(pa) * q
-    return CameraPose(observer_km=observer, inst_to_body=np.column_stack([u_s, u_l, b]), sun_km=sun,
-                      time_utc=time_utc, abcorr="NONE")
+    return CameraPose(
+        observer_km=observer,
+        inst_to_body=np.column_stack([u_s, u_l, b]),
+        sun_km=sun,
+        time_utc=time_utc,
+        abcorr="NONE",
+    )
 
 
 def camera_from_label(geom: LabelGeometry, n_samples: int, n_lines: int) -> FrameCamera:
     """Pinhole camera with IFOV = pixel scale / range, boresight at the disk-centre pixel."""
-    return FrameCamera(n_samples=n_samples, n_lines=n_lines, ifov_rad=geom.pixel_scale_km / geom.range_km,
-                       center_sample=geom.disk_center_sample, center_line=geom.disk_center_line)
+    return FrameCamera(
+        n_samples=n_samples,
+        n_lines=n_lines,
+        ifov_rad=geom.pixel_scale_km / geom.range_km,
+        center_sample=geom.disk_center_sample,
+        center_line=geom.disk_center_line,
+    )
 
 
-def backplanes_from_label(geom: LabelGeometry, n_samples: int, n_lines: int, time_utc: str = "",
-                          body: iobody.Ellipsoid = iobody.IO) -> Backplanes:
+def backplanes_from_label(
+    geom: LabelGeometry, n_samples: int, n_lines: int, time_utc: str = "", body: iobody.Ellipsoid = iobody.IO
+) -> Backplanes:
     """All backplanes of an image of ``n_lines`` × ``n_samples`` pixels from label geometry."""
     camera = camera_from_label(geom, n_samples, n_lines)
-    return backplanes_from_pose(camera, pose_from_label(geom, time_utc, body), body=body,
-                                meta={"provider": "label", "abcorr": "NONE"})
+    return backplanes_from_pose(
+        camera, pose_from_label(geom, time_utc, body), body=body, meta={"provider": "label", "abcorr": "NONE"}
+    )
