@@ -230,3 +230,28 @@ def test_saturated_source_flagged_and_measured_from_wings():
     d = max(res.detections, key=lambda d: d.snr)
     assert d.flags & DetectionFlag.SATURATED
     assert d.net_radiance_sum == pytest.approx(flux, rel=0.1)
+
+
+def test_calibrated_snr_is_unit_normal_on_noise_and_rises_on_texture():
+    """On pure white noise the local scale is 1 and the S/N map (best of 4 sub-pixel phases of a unit-variance
+    filter) has Gaussian-like tails; on a sunlit disk whose albedo texture the background cannot follow, the
+    scale rises above 1 there and nothing on the disk reaches the default threshold."""
+    from ioscan.detect.background import estimate_background
+    from ioscan.detect.config import JIRAM_PSF
+
+    rng = np.random.default_rng(11)
+    img = 3.0 + rng.normal(0, 0.5, (128, 432))
+    m = estimate_background(img, psf=JIRAM_PSF)
+    s = m.snr[10:-10:4, 10:-10:4]  # ~every 4th pixel: nearly independent samples
+    assert 0.75 < np.std(s) < 1.0  # max of 4 correlated unit Gaussians
+    assert 0.0 < np.mean(s) < 0.5
+    assert 1.0 <= np.median(m.scale) < 1.1
+    assert np.mean(s > 3) < 0.01
+    assert np.count_nonzero(m.snr > DetectConfig().threshold_snr) <= 2
+    assert m.noise_median == pytest.approx(0.5, rel=0.05)
+    bp, surf, _, det, exposure = _io_scene(210.0)
+    noisy = surf + rng.normal(0, 1, surf.shape) * det.noise_sigma_w_m2_sr("L", exposure, surf)
+    mt = estimate_background(noisy, psf=JIRAM_PSF, limb_distance_px=bp["limb_distance_px"])
+    disk = mt.usable & (bp["limb_distance_px"] > 10)
+    assert np.percentile(mt.scale[disk], 90) > 1.3
+    assert mt.snr[disk].max() < DetectConfig().threshold_snr

@@ -1,25 +1,37 @@
-"""Background, noise and matched-filter S/N map of one band image that knows Io's disk and limb.
+"""Background, noise and calibrated matched-filter S/N map of one band image that knows Io's disk and limb.
 
-Everything is whole-image ``scipy.ndimage`` filtering (C speed, no Python loops over cells):
+Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no Python loops over pixels):
 
 * **regions**: with a signed limb distance ``d`` (pixels, positive on the disk) the image splits into disk
   (d > w), sky (d < −w) and a thin limb band (|d| ≤ w, w ≈ 1.5 PSF σ + 0.5 px) where the disk edge is
-  blurred by the PSF. Disk and sky get their own background and noise, never mixed; the limb band is left
-  out of the search and the fits (a source there is measured from its pixels outside the band).
-* **background**: mean over a square annulus (half-sizes h0 < |offset| ≤ h1, a few PSF σ) of the same
-  region's usable pixels — it skips the source's own core and follows albedo structure larger than the
-  annulus. Two passes: the second drops outliers (cosmic rays, hot spots: matched-filter S/N > 3 or
-  |residual| > 5σ, dilated).
-* **noise**: white pixel variance a + b·background (read + Poisson-like), fitted per region from the lower
-  quartile of the squared residuals in background bins (robust to structure); the matched-filter variance
-  Σ P²·σ² is then raised where the filtered residual scatters more than that — locally (a box window of
-  the same region) and along the limb (as a function of limb distance) — so albedo texture the background
-  cannot follow, and limb residuals, lower the S/N honestly instead of making false detections.
+  blurred by the PSF. The limb band is left out of the search and the fits.
+* **outliers**: pixels far from the mean of their 4 neighbours (beyond 5 × the local robust scale of that
+  difference: cosmic rays, bright hot spots, compact dark spots) and their 8 neighbours are replaced by the
+  mean of the clean pixels around them before any background is computed, so they leave no rims.
+* **background**: a local quadratic surface fitted (least squares) to the pixels of a square annulus
+  h0 < max(|dl|, |ds|) ≤ h1 around each pixel and evaluated at its centre — a fixed linear kernel
+  (:func:`background_kernel`) that follows albedo gradients *and curvature*, so textured sunlit ground
+  leaves far smaller residuals than an annulus mean. Each region is extended across the limb (and the frame
+  edges, by point reflection) before the kernel is applied, so the bright disk never leaks into the sky's
+  background or the reverse. Two annuli (:func:`annulus_sizes`): a small one for texture, a large one that
+  adds less noise; each pixel uses the one promising the higher calibrated S/N (efficiency ÷ local scale).
+* **white noise**: pixel variance a + b·background (read + shot), fitted per region from the lower quartile of
+  squared Laplacian residuals in background bins (robust to structure and outliers).
+* **calibrated significance**: F = matched filter (PSF core, at 4 sub-pixel phases) of the residual;
+  S_white = F / its white-noise standard deviation (the background kernel's noise included). The S/N is
+  S_white divided by a robust local scale of S_white itself — 1.4826 × median |S_white| over blocks of the
+  same region (3 × 3 blocks of ``local_window_px``) and along the limb (limb-distance bins) — never below 1.
+  On noise-limited ground the scale is 1 and the S/N is the theoretical one; on textured sunlit ground it
+  rises exactly as much as the texture raises the filtered residual, so one threshold gives the same false
+  rate everywhere. Pixels whose
+  background or filter reaches the limb band or the frame edge form their own blocks and also get the
+  profile of the scale against the distance to the limb / the edge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -30,154 +42,177 @@ from ioscan.detect.psf import PsfModel, kernel1d
 _Q25_CHI2 = 0.10153104
 #: median of χ²₁
 _MEDIAN_CHI2 = 0.45493642
-#: matched-filter S/N and |residual|/σ above which pixels are treated as sources for the background
-_MASK_SNR = 3.0
-_MASK_RESID = 5.0
+#: |residual| / (local scale × white σ) beyond which a pixel is an outlier for the second background pass
+_CLIP = 5.0
 
 
 @dataclass
 class BandModel:
     """Background, noise and S/N of one band image (arrays lines × samples, the analysed crop).
 
-    Two annulus sizes are tried (:func:`annulus_sizes`); every pixel keeps the one whose matched filter is the
-    less noisy there (the small one where albedo texture needs it, the large one on smooth or dark ground).
-
     Attributes:
-        background: background per pixel (chosen annulus), image units.
-        residual: data − background where ``usable``, else 0 (chosen annulus).
-        residuals: the residual image of each annulus.
-        choice: index of the annulus chosen at each pixel.
-        annuli: (h0, h1) half-sizes of each annulus, pixels.
+        background: background per pixel (of the annulus chosen there), image units.
+        residuals: data − background of each annulus where ``usable``, else 0.
         usable: finite, unmasked pixels outside the limb band (the matched filter and fits use these).
-        noise: effective 1-σ pixel noise (white noise raised by the local excess), image units.
-        snr: matched-filter S/N map.
-        bg_weight: pixels whose own values fed the final background (sources and outliers were replaced).
-        region_weight: pixels counted by the background annuli (usable pixels of either region).
+        clean: usable pixels that fed the background as they are (outliers were replaced).
+        sigma_white: white (read + shot) pixel noise, image units.
+        scale: local excess factor of the matched-filtered residual over white noise (≥ 1).
+        noise: effective pixel noise for fits, ``sigma_white × scale``.
+        snr: calibrated matched-filter S/N map (the best of the sub-pixel phases :data:`PHASES`).
+        phase: index in :data:`PHASES` of the phase giving ``snr``.
+        choice: index of the annulus (:func:`annulus_sizes`) chosen at each pixel.
+        annuli: (h0, h1) of each annulus; the background is the data correlated with
+            ``background_kernel(h0, h1)``.
         limb_distance_px: signed limb distance (positive on the disk) or None.
         noise_median: median white noise over usable pixels, image units.
     """
 
     background: np.ndarray
-    residual: np.ndarray
     residuals: list[np.ndarray]
-    choice: np.ndarray
-    annuli: list[tuple[int, int]]
     usable: np.ndarray
+    clean: np.ndarray
+    sigma_white: np.ndarray
+    scale: np.ndarray
     noise: np.ndarray
     snr: np.ndarray
-    bg_weight: np.ndarray
-    region_weight: np.ndarray
+    phase: np.ndarray
+    choice: np.ndarray
+    annuli: list[tuple[int, int]]
     limb_distance_px: np.ndarray | None
     noise_median: float
 
 
-def annulus_sizes(psf: PsfModel) -> list[tuple[int, int]]:
-    """[(h0, h1) small, (h0, h1) large]: background annulus half-sizes for a PSF (pixels, from the core σ)."""
-    s = psf.core_sigma_px
-    h0 = max(1, int(round(2.0 * s)))
-    return [(h0, h0 + max(1, int(round(1.5 * s)))), (h0, h0 + max(3, int(round(3.0 * s))))]
+def annulus_sizes(sigma_px: float) -> list[tuple[int, int]]:
+    """[(h0, h1) small, (h0, h1) large]: half-sizes of the two background annuli for a PSF core σ (pixels).
+
+    The small one follows finer albedo texture; the large one adds less noise (a better S/N on smooth or dark
+    ground). Each pixel uses the one that promises the higher calibrated S/N there."""
+    h0 = max(1, int(round(2.0 * sigma_px)))
+    return [
+        (h0, h0 + max(2, int(round(2.5 * sigma_px)))),
+        (h0 + 1, h0 + 1 + max(3, int(round(4.0 * sigma_px)))),
+    ]
 
 
-def _box(a: np.ndarray, h: int) -> np.ndarray:
-    """Sums over (2h+1)² boxes of each image of a stack (zero outside)."""
-    k = 2 * h + 1
-    out = ndimage.uniform_filter1d(a, k, axis=-1, mode="constant")
-    out = ndimage.uniform_filter1d(out, k, axis=-2, mode="constant")
-    out *= float(k * k)
-    return out
-
-
-def annulus_mean(
-    x: np.ndarray, w: np.ndarray, h0: int, h1: int, cache: dict | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean of ``x`` over the square annulus h0 < max(|dl|, |ds|) ≤ h1 for each weight map.
-
-    Args:
-        x: image (lines × samples), finite.
-        w: weight stack (regions × lines × samples), 0/1.
-        cache: box sums by half-size, reused between calls on the same ``x`` and ``w``.
-
-    Returns:
-        (mean, count), each regions × lines × samples; mean is 0 where count < 0.5.
-    """
-    cache = {} if cache is None else cache
-    if "stack" not in cache:
-        cache["stack"] = np.concatenate([x[None] * w, w]).astype(np.float32)
-    for h in (h0, h1):
-        if h not in cache:
-            cache[h] = _box(cache["stack"], h)
-    d = cache[h1] - cache[h0]
-    n = len(w)
-    num, cnt = d[:n], d[n:]
-    ok = cnt > 0.5
-    return np.where(ok, num / np.where(ok, cnt, 1.0), 0.0), cnt
-
-
-def _pad_odd(x: np.ndarray, w: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pad an image by ``p`` pixels with its point reflection about the edge pixels (2·edge − mirror: a
-    gradient continues across the frame edge) and the weights accordingly (valid only if both are)."""
-    p = min(p, x.shape[0] - 1, x.shape[1] - 1)
-    if p <= 0:
-        return x, w
-    xp = np.pad(x, p, mode="reflect", reflect_type="odd")
-    pw = ((0, 0), (p, p), (p, p))
-    wp = np.pad(w, pw, mode="reflect") * np.pad(w, pw, mode="edge")
-    return xp, wp
-
-
-def _annulus_q(h0: int, h1: int) -> float:
-    """⟨dx²⟩ over the square annulus h0 < max(|dl|, |ds|) ≤ h1 (the mean of a quadratic adds ∇²/2 × this)."""
-    o = np.arange(-h1, h1 + 1)
+@lru_cache(maxsize=16)
+def _kernel_cached(h0: int, h1: int) -> np.ndarray:
+    o = np.arange(-h1, h1 + 1, dtype=float)
     dl, ds = np.meshgrid(o, o, indexing="ij")
     sel = np.maximum(np.abs(dl), np.abs(ds)) > h0
-    return float(np.mean(ds[sel] ** 2))
+    basis = np.stack([np.ones(sel.sum()), ds[sel], dl[sel], ds[sel] ** 2, dl[sel] ** 2, (ds * dl)[sel]], 1)
+    k = np.zeros(dl.shape)
+    k[sel] = np.linalg.pinv(basis)[0]  # weights giving the fitted constant term (the value at the centre)
+    k.setflags(write=False)
+    return k
 
 
-def _region_background(
-    x: np.ndarray, w: np.ndarray, side: np.ndarray, h0: int, h1: int, *, curvature: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Background of every pixel from its own region's annulus (wider box where the annulus is nearly empty).
+def background_kernel(h0: int, h1: int) -> np.ndarray:
+    """Linear kernel of the background: value at the centre of a quadratic surface fitted over the square
+    annulus h0 < max(|dl|, |ds|) ≤ h1 (weights sum to 1; zero inside the inner box, which holds the
+    source)."""
+    return _kernel_cached(h0, h1)
 
-    ``side``: index of the region each pixel belongs to (regions × l × s weights ``w``). The image is
-    extended beyond the frame edges by point reflection, so edge pixels get a centred annulus too.
-    Returns (bg, count).
-    """
-    nl, ns = x.shape
-    p = 3 * h1
-    xp, wp = _pad_odd(x, w, p)
-    p = (xp.shape[0] - nl) // 2
-    crop = (slice(None), slice(p, p + nl), slice(p, p + ns))
-    cache: dict = {}
-    mean, cnt = annulus_mean(xp, wp, h0, h1, cache)
-    if curvature:  # Richardson step: the outer annulus tells the local ∇², smoothed (it varies slowly)
-        h2 = 2 * h1 - h0
-        outer, cnt2 = annulus_mean(xp, wp, h1, h2, cache)
-        q_in, q_out = _annulus_q(h0, h1), _annulus_q(h1, h2)
-        ok = (cnt > 0.5 * ((2 * h1 + 1) ** 2 - (2 * h0 + 1) ** 2)) & (
-            cnt2 > 0.5 * ((2 * h2 + 1) ** 2 - (2 * h1 + 1) ** 2)
-        )
-        kappa = np.where(ok, (outer - mean) / (q_out - q_in), 0.0)
-        okf = ok.astype(np.float64)
-        sm = _box(np.concatenate([kappa * okf, okf]).astype(np.float32), h1)
-        n = len(w)
-        kappa = np.where(sm[n:] > 0.5, sm[:n] / np.maximum(sm[n:], 1e-9), 0.0)
-        mean = mean - kappa * q_in
-    mean, cnt = mean[crop], cnt[crop]
-    area = (2 * h1 + 1) ** 2 - (2 * h0 + 1) ** 2
-    thin = cnt < 0.15 * area
-    if np.any(thin):  # near masks and the far side of the limb: a 3× wider box of the same region
-        n = len(w)
-        wide = _box(cache["stack"], 3 * h1)[(slice(None), *crop[1:])]
-        okw = wide[n:] > 0.5
-        wmean = np.where(okw, wide[:n] / np.where(okw, wide[n:], 1.0), np.nan)
-        for r in range(n):  # whole-region mean as the last resort
-            sel = w[r] > 0
-            fill = float(np.mean(x[sel])) if sel.any() else 0.0
-            wmean[r] = np.where(np.isfinite(wmean[r]), wmean[r], fill)
-        mean = np.where(thin, wmean, mean)
-        cnt = np.where(thin, np.maximum(cnt, 1.0), cnt)
-    idx = side[None]
-    return np.take_along_axis(mean, idx, 0)[0], np.take_along_axis(cnt, idx, 0)[0]
+
+@lru_cache(maxsize=16)
+def _separable_terms(h0: int, h1: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The kernel as a short sum of outer products (SVD), for fast correlation with big kernels."""
+    k = _kernel_cached(h0, h1)
+    u, s, vt = np.linalg.svd(k)
+    keep = s > 0.01 * s[0]  # the 4th term of a quadratic-fit kernel is < 0.5 % of the first
+    return [(u[:, i] * s[i], vt[i]) for i in np.flatnonzero(keep)]
+
+
+def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
+    """Pad by ``p`` pixels with the point reflection 2·e − mirror about the edge values e smoothed along the
+    edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is not doubled."""
+    for axis in (0, 1):
+        xp = np.pad(x, [(p, p) if a == axis else (0, 0) for a in (0, 1)], mode="reflect")
+        n = x.shape[axis]
+        for lo, hi, edge in ((0, p, 0), (p + n, 2 * p + n, n - 1)):
+            e = ndimage.uniform_filter1d(np.take(x, [edge], axis=axis), 7, axis=1 - axis, mode="nearest")
+            sl = [slice(None), slice(None)]
+            sl[axis] = slice(lo, hi)
+            xp[tuple(sl)] = 2.0 * e - xp[tuple(sl)]
+        x = xp
+    return x
+
+
+def correlate_kernel(x: np.ndarray, h0: int, h1: int) -> np.ndarray:
+    """``x`` correlated with :func:`background_kernel`, the image extended by point reflection at its edges
+    (:func:`_pad_odd`)."""
+    p = min(h1, x.shape[0] - 1, x.shape[1] - 1)
+    xp = _pad_odd(x, p) if p > 0 else x
+    terms = _separable_terms(h0, h1)
+    if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
+        out = np.zeros_like(xp)
+        for a, b in terms:
+            out += ndimage.correlate1d(
+                ndimage.correlate1d(xp, a, axis=0, mode="nearest"), b, 1, mode="nearest"
+            )
+    else:
+        out = ndimage.correlate(xp, _kernel_cached(h0, h1).astype(xp.dtype), mode="nearest")
+    return out[p : p + x.shape[0], p : p + x.shape[1]] if p > 0 else out
+
+
+#: sub-pixel phases (line, sample offsets) at which the matched filter is evaluated: a source centred on a
+#: pixel corner would lose ~30 % of its S/N in a filter centred on pixels only
+PHASES = ((0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5))
+
+
+@lru_cache(maxsize=32)
+def efficiency(psf: PsfModel, h0: int, h1: int) -> float:
+    """Expected white-noise S/N of a pixel-centred source in the background-subtracted core matched filter,
+    as a fraction of its ideal matched-filter S/N (background kernel and core-only filter losses)."""
+    sigma = psf.core_sigma_px
+    k = kernel1d(sigma)
+    r = h1 + 2 * len(k)
+    o = np.arange(-r, r + 1, dtype=float)
+    p, _, _ = psf.stamps(o[None, None, :], o[None, :, None], np.zeros(1), np.zeros(1))
+    resid = p[0] - ndimage.correlate(p[0], _kernel_cached(h0, h1), mode="constant")
+    f = ndimage.correlate1d(
+        ndimage.correlate1d(resid, k, axis=0, mode="constant"), k, axis=1, mode="constant"
+    )
+    return float(f[r, r] / (_noise_gain(sigma, h0, h1) * np.sqrt(np.sum(k**2) ** 2) * np.sqrt(np.sum(p**2))))
+
+
+@lru_cache(maxsize=64)
+def _noise_gain(sigma_px: float, h0: int, h1: int, shift_l: float = 0.0, shift_s: float = 0.0) -> float:
+    """‖k ⋆ (δ − K)‖ / ‖k‖: white-noise amplification of the matched filter k by the background step."""
+    kk = np.outer(kernel1d(sigma_px, shift_l), kernel1d(sigma_px, shift_s))
+    n = 2 * (h1 + kk.shape[0]) + 1
+    img = np.zeros((n, n))
+    img[n // 2, n // 2] = 1.0
+    resp = img - ndimage.correlate(img, _kernel_cached(h0, h1), mode="constant")
+    resp = ndimage.correlate(resp, kk, mode="constant")
+    return float(np.sqrt(np.sum(resp**2) / np.sum(kk**2)))
+
+
+def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
+    """``x`` where ``m``, elsewhere the mean of the ``m`` pixels in the (2h+1)² box (region mean if none)."""
+    mf = m.astype(x.dtype)
+    num = ndimage.uniform_filter(x * mf, 2 * h + 1, mode="constant")
+    den = ndimage.uniform_filter(mf, 2 * h + 1, mode="constant")
+    fallback = float(np.mean(x[m])) if m.any() else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        filled = np.where(den > 1e-3, num / den, fallback)
+    return np.where(m, x, filled)
+
+
+def region_background(
+    x: np.ndarray, regions: list[np.ndarray], side: np.ndarray, h0: int, h1: int
+) -> np.ndarray:
+    """Background of every pixel from its own region only (each region extended beyond itself first)."""
+    out = np.zeros_like(x)
+    for k, reg in enumerate(regions):
+        here = side == k
+        if not here.any():
+            continue
+        if reg.all():
+            out = correlate_kernel(x, h0, h1)
+            continue
+        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1)
+        out = np.where(here, bk, out)
+    return out
 
 
 def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -204,7 +239,7 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray) -> np.nda
         wts.append(chunk.size)
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
-        v = float(np.median(r2)) / 0.4549364
+        v = float(np.median(r2)) / _MEDIAN_CHI2
         return np.full(bg.shape, max(v, 1e-30))
     span = float(np.ptp(lev_a)) if lev_a.size > 1 else 0.0
     a, c = float(np.median(var_a)), 0.0
@@ -226,56 +261,69 @@ def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return x - 0.25 * nb, good
 
 
-def _mf(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-    out = ndimage.correlate1d(a, k, axis=0, mode="constant")
-    return ndimage.correlate1d(out, k, axis=1, mode="constant")
+def _mf(a: np.ndarray, kl: np.ndarray, ks: np.ndarray | None = None) -> np.ndarray:
+    out = ndimage.correlate1d(a, kl.astype(a.dtype), axis=0, mode="constant")
+    return ndimage.correlate1d(out, (kl if ks is None else ks).astype(a.dtype), axis=1, mode="constant")
 
 
-def _dilate(mask: np.ndarray, h: int) -> np.ndarray:
-    if h <= 0 or not mask.any():
-        return mask
-    return ndimage.maximum_filter(mask.view(np.uint8), size=2 * h + 1, mode="constant").astype(bool)
+def _phase_filter(a: np.ndarray, kern: dict[float, np.ndarray]) -> list[np.ndarray]:
+    """``a`` correlated with kern[dl] ⊗ kern[ds] for every phase of :data:`PHASES` (line passes shared)."""
+    rows = {sh: ndimage.correlate1d(a, k, axis=0, mode="constant") for sh, k in kern.items()}
+    return [ndimage.correlate1d(rows[dl], kern[ds], axis=1, mode="constant") for dl, ds in PHASES]
 
 
-def _compact(snr: np.ndarray, thr: float, sigma: float) -> np.ndarray:
-    """Pixels of connected regions with S/N > ``thr`` that are no larger than a point source of their peak
-    S/N would make them (the matched-filtered PSF has σ√2): compact sources, not extended structure."""
-    above = snr > thr
-    if not above.any():
-        return above
-    lab, n = ndimage.label(above)
-    idx = np.arange(1, n + 1)
-    area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
-    peak = ndimage.maximum(snr, lab, idx)
-    allowed = (
-        2.0 * np.pi * 2.0 * sigma * sigma * np.log(np.maximum(peak, thr) / thr) + 9.0 * max(sigma, 1.0) ** 2
-    )
-    keep = np.concatenate([[False], area <= allowed])
-    return keep[lab]
-
-
-def _limb_profile(
-    d: np.ndarray, ratio: np.ndarray, sel: np.ndarray, lo: float, hi: float, step: float = 0.5
+def block_scale(
+    z: np.ndarray, ok: np.ndarray, side: np.ndarray, n_regions: int, b: int, floor: float = 1.0
 ) -> np.ndarray:
-    """Median of ``ratio`` (excess variance factor) in limb-distance bins over [lo, hi], ≥ 1, at every pixel
-    (1 outside the range or where a bin has fewer than 20 pixels)."""
-    out = np.ones(d.shape)
+    """Robust local scale of ``z`` (1.4826 × median |z| of the pixels ``ok`` of each pixel's own region) over
+    b × b blocks, averaged over the 3 × 3 neighbouring blocks (or 0.8 × its own block's if larger: an isolated
+    textured block), constant over each block. Blocks with < b²/4 such pixels take the region's median scale;
+    result ≥ ``floor``."""
+    nl, ns = z.shape
+    nbl, nbs = -(-nl // b), -(-ns // b)
+    out = np.full(z.shape, floor, np.float32)
+    for k in range(n_regions):
+        sel = ok & (side == k)
+        if not sel.any():
+            continue
+        a = np.full((nbl * b, nbs * b), np.nan, np.float32)
+        a[:nl, :ns] = np.where(sel, np.abs(z), np.nan)
+        blocks = a.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl, nbs, b * b)
+        n_ok = np.sum(np.isfinite(blocks), axis=2)
+        blocks = np.sort(blocks, axis=2)  # NaNs last
+        mid = np.maximum((n_ok - 1) // 2, 0)[..., None]
+        med = 1.4826 * np.take_along_axis(blocks, mid, 2)[..., 0]
+        good = n_ok >= b * b / 4
+        fill = float(np.median(med[good])) if good.any() else 1.4826 * float(np.median(np.abs(z[sel])))
+        med = np.where(good, np.maximum(med, floor), max(fill, floor))
+        med = np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.8 * med)
+        full = np.repeat(np.repeat(med.astype(np.float32), b, axis=0), b, axis=1)[:nl, :ns]
+        out = np.where(side == k, full, out)
+    return np.maximum(out, floor)
+
+
+def limb_profile(
+    d: np.ndarray, z: np.ndarray, sel: np.ndarray, lo: float, hi: float, step: float = 0.5
+) -> np.ndarray:
+    """1.4826 × median |z| in limb-distance bins over [lo, hi] at every pixel (≥ 1; 1 outside the range or
+    where a bin has fewer than 20 pixels)."""
+    out = np.ones(d.shape, np.float32)
     nb = int(np.ceil((hi - lo) / step))
-    inside = sel & (d >= lo) & (d < lo + nb * step)
+    where = (d >= lo) & (d < lo + nb * step)
+    inside = sel & where
     if not inside.any():
         return out
     b = ((d[inside] - lo) / step).astype(int)
-    v = ratio[inside]
-    order = np.lexsort((v, b))
+    v = np.abs(z[inside]).astype(np.float64)
+    vmax = float(v.max()) * 1.0001 + 1e-30
+    order = np.argsort(b + v / vmax)  # by bin, then by value within the bin
     b, v = b[order], v[order]
     starts = np.searchsorted(b, np.arange(nb))
     ends = np.searchsorted(b, np.arange(nb), side="right")
     cnt = ends - starts
     mid = np.clip((starts + ends - 1) // 2, 0, max(v.size - 1, 0))
-    f = np.where(cnt >= 20, v[mid], 1.0)
-    f = np.maximum(f, 1.0)
-    where = (d >= lo) & (d < lo + nb * step)
-    out[where] = f[np.clip(((d[where] - lo) / step).astype(int), 0, nb - 1)]
+    f = np.where(cnt >= 20, 1.4826 * v[mid], 1.0)
+    out[where] = np.maximum(f, 1.0)[np.clip(((d[where] - lo) / step).astype(int), 0, nb - 1)]
     return out
 
 
@@ -288,137 +336,125 @@ def estimate_background(
     limb_halfwidth_px: float | None = None,
     local_window_px: int | None = None,
 ) -> BandModel:
-    """Background, noise and matched-filter S/N map of one band image (see the module docstring).
+    """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
     Args:
         data: 2-D image (NaN = missing).
-        psf: PSF model (its core σ sets the annuli, the limb band and the matched filter).
+        psf: PSF model (its core σ sets the annulus, the limb band and the matched filter).
         limb_distance_px: signed limb distance per pixel (positive on the disk), or None (one region).
         mask: True where pixels must be ignored (saturated, bad).
         limb_halfwidth_px: half-width w of the limb band left out (None: 1.5 σ_core + 0.5 px).
-        local_window_px: half-size of the window of the local excess-variance estimate (None: 2 × the large
-            annulus).
+        local_window_px: block size of the local scale estimate (None: 8 px or 4 σ_core, whichever is larger);
+            the scale is averaged over 3 × 3 blocks.
     """
     sigma = psf.core_sigma_px
-    x = np.asarray(data, dtype=np.float64)
+    x = np.asarray(data, dtype=np.float32)
     valid = np.isfinite(x)
     if mask is not None:
         valid &= ~np.asarray(mask, dtype=bool)
-    x0 = np.where(valid, x, 0.0)
-    annuli = annulus_sizes(psf)
+    annuli = annulus_sizes(sigma)
+    h1 = max(a[1] for a in annuli)
+    wb = 1.5 * sigma + 0.5 if limb_halfwidth_px is None else float(limb_halfwidth_px)
     if limb_distance_px is None:
         d = None
         side = np.zeros(x.shape, np.intp)
         usable = valid.copy()
         regions = [usable]
+        far = usable
     else:
         d = np.nan_to_num(np.asarray(limb_distance_px, dtype=np.float64), nan=-1e9)
-        wb = 1.5 * sigma + 0.5 if limb_halfwidth_px is None else float(limb_halfwidth_px)
         side = (d > 0).astype(np.intp)  # 0 sky, 1 disk
         usable = valid & (np.abs(d) > wb)
         regions = [usable & (side == 0), usable & (side == 1)]
-    w = np.stack(regions).astype(np.float32)
-    kern = kernel1d(sigma)
-    u = usable.astype(np.float64)
-    h0, h1 = annuli[-1]
-    hw = int(local_window_px or 2 * h1)
-    # pass 1 (large annulus): white noise model and the compact sources / outliers to leave out
-    bg1, cnt = _region_background(x0, w, side, h0, h1, curvature=False)
-    r = np.where(usable, x0 - bg1, 0.0)
+        # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
+        far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma)) // 2 + 0.5)
+    fill0 = float(np.median(x[valid])) if valid.any() else 0.0
+    x0 = np.where(valid, x, fill0)
+    # outliers (cosmic rays, hot spots, compact dark spots): pixels far from the mean of their 4 neighbours
+    # relative to the local scale of that difference; they are replaced (with their 8 neighbours) by the
+    # mean of the clean pixels around them before the background kernel sees them, so they leave no rims
     lap, lap_ok = _laplace_residual(x0, usable)
-    var = np.zeros(x.shape)
+    b = int(local_window_px or max(8, int(round(4 * sigma))))
+    s_lap = block_scale(lap, lap_ok & far, side, len(regions), b, floor=0.0)
+    s_lap = np.where(s_lap > 0, s_lap, np.inf)
+    out1 = usable & (np.abs(lap) > _CLIP * s_lap)
+    clean = usable
+    if out1.any():
+        out1 = ndimage.binary_dilation(out1) & usable
+        clean = usable & ~out1
+        x0 = _fill(x0, clean, 2)
+    cleaned = [r & clean for r in regions]
+    bgs = [region_background(x0, cleaned, side, a0, a1) for a0, a1 in annuli]
+    var = np.zeros(x.shape, np.float32)
     for k, reg in enumerate(regions):
         if reg.any():
-            var = np.where(side == k, white_variance(bg1, lap, reg & lap_ok) / 1.25, var)
+            var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean) / 1.25, var)
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
-    snr1, _, _ = _snr_map(r, var, u, cnt, kern, side, len(regions), d, None, hw, h0, h1, sigma)
-    src = _compact(snr1, _MASK_SNR, sigma) | (np.abs(r) > _MASK_RESID * np.sqrt(var))
-    src = _dilate(src, max(1, int(round(2.0 * sigma))))
-    # pass 2, each annulus: sources and outliers replaced by the first background (a masked annulus would
-    # lose its symmetry and turn gradients into offsets), curvature corrected
-    xf = np.where(src, bg1, x0)
+    sw = np.sqrt(var)
+    x0 = np.where(valid, x, fill0)
+    vu = np.where(usable, var, 0).astype(np.float32)
+    # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered
+    # response reaches) are left out, so a cosmic ray or a hot spot does not raise its neighbours' scale;
+    # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
+    # the profile of the scale against the distance to the limb / the edge as a floor
+    ok = usable.copy()
+    rk = len(kernel1d(sigma)) // 2 + 1
+    if out1.any():
+        ok &= ~ndimage.binary_dilation(out1, iterations=rk)
+    nl, ns = x.shape
+    ii, jj = np.ogrid[0:nl, 0:ns]
+    d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    edge = d_edge < h1 + rk
+    zone = side + 2 * (usable & (~far | edge))
+    shifts = sorted({p for ph in PHASES for p in ph})
+    kern = {sh: kernel1d(sigma, sh).astype(np.float32) for sh in shifts}
+    den0 = _phase_filter(vu, {sh: k * k for sh, k in kern.items()})
+    den0 = [np.sqrt(np.maximum(v, 0)) for v in den0]
     best = None
-    resids, bgs = [], []
     for k, (a0, a1) in enumerate(annuli):
-        bg, cnt = _region_background(xf, w, side, a0, a1)
-        rk = np.where(usable, x0 - bg, 0.0)
-        snr_k, infl_k, den_k = _snr_map(rk, var, u, cnt, kern, side, len(regions), d, src, hw, a0, a1, sigma)
-        eff = den_k * infl_k
-        resids.append(rk)
-        bgs.append(bg)
+        resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32)
+        num = _phase_filter(resid, kern)
+        s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each
+        for p, (dl, ds) in enumerate(PHASES):
+            den = den0[p] * np.float32(_noise_gain(sigma, a0, a1, dl, ds))
+            s_white.append(np.where(den > 0, num[p] / np.where(den > 0, den, 1.0), 0.0))
+        s_white = np.stack(s_white)
+        scale = block_scale(s_white[0], ok, zone, 2 * len(regions), b)
+        peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
+        if peaks.any():
+            keep = ok & ~ndimage.binary_dilation(peaks, iterations=rk)
+            scale = block_scale(s_white[0], keep, zone, 2 * len(regions), b)
+        if d is not None:
+            span = wb + h1 + 3 * sigma + 2.0
+            scale = np.maximum(scale, limb_profile(d, s_white[0], usable, -span, span))
+        if edge.any():
+            scale = np.maximum(scale, limb_profile(d_edge, s_white[0], usable & edge, 0.0, h1 + rk, step=1.0))
+        phase = np.argmax(s_white, axis=0)
+        snr = np.where(usable, np.take_along_axis(s_white, phase[None], 0)[0] / scale, 0.0)
+        merit = efficiency(psf, a0, a1) / scale  # expected calibrated S/N per unit true S/N
         if best is None:
-            best = [eff, snr_k, infl_k, np.zeros(x.shape, np.intp)]
+            best = dict(merit=merit, snr=snr, phase=phase, scale=scale, choice=np.zeros(x.shape, np.intp))
+            resids = [resid]
         else:
-            better = eff < best[0]
-            best[0] = np.where(better, eff, best[0])
-            best[1] = np.where(better, snr_k, best[1])
-            best[2] = np.where(better, infl_k, best[2])
-            best[3][better] = k
-    _, snr, infl, choice = best
-    pick = choice[None]
-    background = np.take_along_axis(np.stack(bgs), pick, 0)[0]
-    residual = np.take_along_axis(np.stack(resids), pick, 0)[0]
-    nv = np.sqrt(var[usable])
+            better = merit > best["merit"]
+            for key, val in (("merit", merit), ("snr", snr), ("phase", phase), ("scale", scale)):
+                best[key] = np.where(better, val, best[key])
+            best["choice"][better] = k
+            resids.append(resid)
+    choice = best["choice"]
+    scale = best["scale"]
     return BandModel(
-        background=background,
-        residual=residual,
+        background=np.take_along_axis(np.stack(bgs), choice[None], 0)[0],
         residuals=resids,
+        usable=usable,
+        clean=clean,
+        sigma_white=sw,
+        scale=scale,
+        noise=sw * scale,
+        snr=best["snr"],
+        phase=best["phase"],
         choice=choice,
         annuli=annuli,
-        usable=usable,
-        noise=np.sqrt(var * infl),
-        snr=snr,
-        bg_weight=(w.sum(axis=0) > 0) & ~src,
-        region_weight=w.sum(axis=0) > 0,
         limb_distance_px=d,
-        noise_median=float(np.median(nv)) if nv.size else 0.0,
+        noise_median=float(np.median(sw[usable])) if usable.any() else 0.0,
     )
-
-
-def _snr_map(r, var, u, cnt, kern, side, n_regions, d, src, hw, h0, h1, sigma):
-    """Matched-filter S/N with the white-noise variance raised by the local and limb excess.
-
-    The excess is the median of S²_white (÷ 0.455, its value for pure noise) over blocks of the same region
-    and over limb-distance bins: medians, so the few hot spots and cosmic rays in a block do not raise it,
-    while texture the background could not follow (present everywhere in the block) does.
-
-    Returns (snr, excess factor, white matched-filter variance)."""
-    num = _mf(r, kern)
-    # white-noise matched-filter variance, plus the background-mean noise (correlated over the kernel)
-    ksum = _mf(u, kern)
-    den = _mf(var * u, kern * kern) + ksum * ksum * var / np.maximum(cnt, 1.0)
-    safe = np.where(den > 0, den, np.inf)
-    s_white = num / np.sqrt(safe)
-    ratio = s_white * s_white / _MEDIAN_CHI2
-    usable = (u > 0) & (den > 0)
-    infl = np.maximum(_block_median(ratio, usable, side, n_regions, hw), 1.0)
-    if d is not None:
-        span = 4.0 * sigma + 2.0 + h1
-        infl = np.maximum(infl, _limb_profile(d, ratio, usable, -span, span))
-    return np.where(den > 0, s_white / np.sqrt(infl), 0.0), infl, den
-
-
-def _block_median(ratio: np.ndarray, ok: np.ndarray, side: np.ndarray, n_regions: int, b: int) -> np.ndarray:
-    """Per pixel: the mean over the 3×3 neighbouring b×b blocks of each block's median ``ratio`` (pixels
-    ``ok`` of the pixel's own region; blocks with < b²/4 such pixels count as 1), or 0.6 × its own block's
-    median if larger (an isolated textured block); floored at 1. The mean keeps the estimate's scatter, and
-    so the bias of the floor, small on pure noise."""
-    nl, ns = ratio.shape
-    nbl, nbs = -(-nl // b), -(-ns // b)
-    out = np.ones(ratio.shape)
-    for k in range(n_regions):
-        sel = ok & (side == k)
-        if not sel.any():
-            continue
-        a = np.full((nbl * b, nbs * b), np.nan)
-        a[:nl, :ns] = np.where(sel, ratio, np.nan)
-        blocks = a.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl, nbs, b * b)
-        n_ok = np.sum(np.isfinite(blocks), axis=2)
-        blocks = np.sort(blocks, axis=2)  # NaNs last
-        mid = np.maximum((n_ok - 1) // 2, 0)[..., None]
-        med = np.take_along_axis(blocks, mid, 2)[..., 0]
-        med = np.where(n_ok >= b * b / 4, med, 1.0)
-        med = np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.6 * med)
-        full = np.repeat(np.repeat(med, b, axis=0), b, axis=1)[:nl, :ns]
-        out = np.where(side == k, full, out)
-    return out

@@ -41,11 +41,12 @@ class DetectConfig:
     Attributes:
         psf: PSF model (:class:`~ioscan.detect.psf.PsfModel`) or Gaussian σ in pixels, for every band or
             as a dict band → model/σ; None for the instrument default (:func:`default_psf`).
-        threshold_snr: detection threshold on the matched-filter signal-to-noise ratio (with the local noise:
-            see :mod:`ioscan.detect.background`); 5.6 gives ≤ 0.05 false detections per JIRAM frame in
-            benchmarks/bench_detect.py.
+        threshold_snr: detection threshold on the calibrated matched-filter S/N (see
+            :mod:`ioscan.detect.background`); 4.5 gives ≤ 0.05 false detections per JIRAM I1 frame (day and
+            night, near and far pooled) in benchmarks/bench_detect.py (the ideal matched filter needs 4.51).
         limb_halfwidth_px: half-width of the limb band left out of the search and fits (None: 1.5 σ + 0.5).
-        local_window_px: half-size of the window of the local noise-excess estimate (None: 2 × annulus).
+        local_window_px: block size of the local scale of the matched-filter output (averaged over 3 × 3
+            blocks; None: max(8, 4 σ_core) px).
         saturation_margin: fraction below saturation at which a pixel counts as saturated (5 %).
         saturated_frame_fraction: valid-pixel fraction at saturation that makes a band "saturated".
         near_limb_px: |limb distance| below which a detection is flagged NEAR_LIMB (None: 2 σ + 1).
@@ -63,7 +64,7 @@ class DetectConfig:
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
-    threshold_snr: float = 5.6
+    threshold_snr: float = 4.5
     limb_halfwidth_px: float | None = None
     local_window_px: int | None = None
     saturation_margin: float = 0.05

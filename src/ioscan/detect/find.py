@@ -49,12 +49,13 @@ def find_peaks(
     sigma_px: float = 1.0,
     saddle_snr: float = 1.5,
     max_peaks: int = 500,
+    valid: np.ndarray | None = None,
 ) -> Peaks:
     """Local maxima of ``snr`` above ``threshold`` inside ``search``, deblended with a saddle criterion.
 
     Two maxima closer than 4 σ√2 + 1 px are one source (the fainter dropped) unless the S/N along the segment
-    joining them dips below the fainter peak by at least max(``saddle_snr``, 10 % of that peak); kept
-    close pairs are marked ``blended``.
+    joining them dips below the fainter peak by at least max(``saddle_snr``, 10 % of that peak) — on ``valid``
+    pixels only (a masked saturated core is no dip); kept close pairs are marked ``blended``.
     """
     nl, ns = snr.shape
     pad = np.pad(snr, 1, mode="constant", constant_values=-np.inf)
@@ -92,7 +93,8 @@ def find_peaks(
             t = np.linspace(0.0, 1.0, n)
             yy = np.rint(ly[i] + t * (ly[j] - ly[i])).astype(int)
             xx = np.rint(sx[i] + t * (sx[j] - sx[i])).astype(int)
-            dip = c[j] - float(snr[yy, xx].min())
+            along = snr[yy, xx] if valid is None else snr[yy, xx][valid[yy, xx]]
+            dip = c[j] - float(along.min()) if along.size else 0.0
             if dip < max(saddle_snr, 0.1 * c[j]):
                 keep[j] = False
             else:

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ioscan.detect.background import BandModel, annulus_sizes, estimate_background
+from ioscan.detect.background import (
+    PHASES,
+    BandModel,
+    annulus_sizes,
+    background_kernel,
+    estimate_background,
+)
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data
 from ioscan.detect.find import find_peaks, spike_dchi2
@@ -130,29 +136,20 @@ def _spike_ratio(data: np.ndarray, i: int, j: int) -> float:
 
 
 def _photometry(model: BandModel, peaks, psf: PsfModel):
-    """PSF fits, each source on the residual of the annulus chosen at its S/N peak."""
+    """PSF fits, each source on the residual of the annulus chosen at its S/N peak (pixel noise: the local
+    effective noise); start at the peak pixel shifted by the best sub-pixel phase."""
+    ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
+    y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
     k_of = model.choice[peaks.line, peaks.sample]
     fits = []
-    for k, ann in enumerate(model.annuli):
+    for k, (h0, h1) in enumerate(model.annuli):
         sel = np.flatnonzero(k_of == k)
         if sel.size:
-            fits.append(
-                (
-                    sel,
-                    psf_photometry(
-                        model.residuals[k],
-                        model.noise,
-                        model.usable,
-                        model.bg_weight,
-                        model.region_weight,
-                        peaks.x[sel],
-                        peaks.y[sel],
-                        psf,
-                        ann,
-                        model.annuli[-1],
-                    ),
-                )
+            kern = background_kernel(h0, h1)
+            fit = psf_photometry(
+                model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
             )
+            fits.append((sel, fit))
     if len(fits) == 1:
         return fits[0][1]
     n = len(peaks)
@@ -223,12 +220,12 @@ def detect_band(
         if limb_d is not None:
             out.messages.append(f"band {band.band}: limb fitted from the data (no geometry)")
     # search region: the disk plus a margin (hot spots are on Io); the work is cropped to it
-    h1 = annulus_sizes(psf)[-1][1]
+    h1 = max(a[1] for a in annulus_sizes(sigma))
     sl = (slice(0, data.shape[0]), slice(0, data.shape[1]))
     search = None
     if limb_d is not None:
         search_full = limb_d > -margin
-        box = _crop_box(search_full, pad=3 * h1 + fit_radius_px(psf))
+        box = _crop_box(search_full, pad=2 * h1 + fit_radius_px(psf) + 4)
         if box is not None:
             sl = box
         search = search_full[sl]
@@ -253,6 +250,7 @@ def detect_band(
         sigma_px=sigma,
         saddle_snr=cfg.deblend_saddle_snr,
         max_peaks=cfg.max_sources,
+        valid=model.usable,
     )
     if len(peaks) >= cfg.max_sources:
         out.messages.append(f"band {band.band}: detections capped at {cfg.max_sources}")
@@ -260,7 +258,7 @@ def detect_band(
         out.status = "no_detections"
         return out
     fit = _photometry(model, peaks, psf)
-    dchi = spike_dchi2(model.residual, model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+    dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
     nl, ns = data.shape
     near_px = cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1
     sfac = spectral_factor(band)

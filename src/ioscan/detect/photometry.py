@@ -1,7 +1,7 @@
 """Photometry of detected sources and conversion to physical units with the frame's geometry.
 
-Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the annulus
-background takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
+Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the background
+kernel takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
 neighbours' models subtracted (Jacobi rounds). Pixel variance = the local noise². Saturated or invalid pixels
 get zero weight, so saturated sources are measured from their unsaturated wings.
 
@@ -48,75 +48,64 @@ def fit_radius_px(psf: PsfModel) -> int:
     return max(2, int(np.ceil(2.5 * psf.core_sigma_px)))
 
 
-def _annulus_op(stack: np.ndarray, cnt_img: np.ndarray, annulus: tuple[int, int]) -> np.ndarray:
-    """Annulus sums of each stamp of ``stack`` (k, n, m, m) divided by the annulus counts of ``cnt_img``."""
-    h0, h1 = annulus
-    both = np.concatenate([stack, cnt_img[None]])
-    k1, k0 = 2 * h1 + 1, 2 * h0 + 1
-    ann = (
-        ndimage.uniform_filter(both, size=(1, 1, k1, k1), mode="constant") * k1**2
-        - ndimage.uniform_filter(both, size=(1, 1, k0, k0), mode="constant") * k0**2
-    )
-    cnt = ann[-1]
-    ok = cnt > 0.5
-    return np.where(ok, ann[:-1] / np.where(ok, cnt, 1.0), 0.0)
-
-
 def effective_psf(
     psf: PsfModel,
     x: np.ndarray,
     y: np.ndarray,
-    bg_weight: np.ndarray,
-    region_weight: np.ndarray,
-    annulus: tuple[int, int],
-    fill_annulus: tuple[int, int],
+    kernel: np.ndarray,
+    shape: tuple[int, int],
     r: int,
+    clean: np.ndarray | None = None,
 ):
     """PSF stamps as the residual sees them, with the position derivatives, on (2r+1)² stamps centred at the
     nearest pixels of (x, y).
 
-    The background is linear in the data: an annulus mean (``annulus``) over the ``region_weight`` pixels of
-    an image whose source pixels (not ``bg_weight``) were replaced by a first annulus mean
-    (``fill_annulus``). Applying the same operator A to the PSF, a source of flux F leaves F·(P − A·P) in the
-    residual: the wings and halo that reach the annulus are modelled, and the fitted F is the total flux.
+    The background is linear in the data: the image correlated with ``kernel`` (the background kernel of
+    :mod:`ioscan.detect.background`), after outliers (pixels not ``clean``: bright sources' cores) were
+    replaced by their surroundings. Applying the same to the PSF, a source of flux F leaves
+    F·(P − K⋆(P with its unclean pixels replaced)) in the residual: the wings that reach the annulus are
+    modelled, and the fitted F is the total flux.
 
     Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1).
     """
-    h1 = annulus[1]
-    big = r + h1 + fill_annulus[1]
-    nl, ns = bg_weight.shape
+    h = kernel.shape[0] // 2
+    hf = h + 2  # pixels that are not clean were replaced by the mean of the clean ones in a (2hf+1)² box
+    big = r + h + (hf if clean is not None else 0)
+    nl, ns = shape
     off = np.arange(-big, big + 1)
     ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
     li = ci[:, None, None] + off[None, :, None]
     sj = cj[:, None, None] + off[None, None, :]
     li, sj = np.broadcast_arrays(li, sj)
-    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-    lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
-    c = (inside & region_weight[lic, sjc]).astype(np.float64)
-    src = c * ~bg_weight[lic, sjc]
-    p, dx, dy = psf.stamps(sjc[:, :1, :].astype(float), lic[:, :, :1].astype(float), x, y)
-    stack = np.stack([np.broadcast_to(a, c.shape) * c for a in (p, dx, dy)])
+    p, dx, dy = psf.stamps(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y)
+    stack = np.stack([np.broadcast_to(a, li.shape) for a in (p, dx, dy)])
     fed = stack
-    if src.any():
-        fed = np.where(src[None] > 0, _annulus_op(stack, c, fill_annulus), stack)
-    bgp = _annulus_op(fed, c, annulus)
+    if clean is not None:
+        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+        if not c.all():
+            size = (1, 1, 2 * hf + 1, 2 * hf + 1)
+            num = ndimage.uniform_filter(stack * c, size=size, mode="constant")
+            den = ndimage.uniform_filter(c, size=size[1:], mode="constant")
+            fed = np.where(c > 0, stack, num / np.maximum(den, 1e-9))
+    bgp = ndimage.correlate(fed, kernel[None, None], mode="constant")
     inner = (slice(None), slice(big - r, big + r + 1), slice(big - r, big + r + 1))
-    out = [(full - b)[inner] for full, b in zip(stack, bgp, strict=True)]
-    return (*out, lic[inner], sjc[inner], inside[inner])
+    out = [(full - bk)[inner] for full, bk in zip(stack, bgp, strict=True)]
+    lin, sin = li[inner], sj[inner]
+    inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
+    return (*out, np.clip(lin, 0, nl - 1), np.clip(sin, 0, ns - 1), inside)
 
 
 def psf_photometry(
     resid: np.ndarray,
     noise: np.ndarray,
     usable: np.ndarray,
-    bg_weight: np.ndarray,
-    region_weight: np.ndarray,
     x0: np.ndarray,
     y0: np.ndarray,
     psf: PsfModel,
-    annulus: tuple[int, int],
-    fill_annulus: tuple[int, int],
+    kernel: np.ndarray,
     *,
+    clean: np.ndarray | None = None,
     n_iter: int = 4,
     max_shift_px: float = 1.5,
 ) -> PsfFit:
@@ -132,11 +121,9 @@ def psf_photometry(
     conv = np.ones(n, bool)
     h = np.zeros((n, 3, 3))
     for it in range(n_iter + 1):
-        p, dpx, dpy, li, sj, inside = effective_psf(
-            psf, x, y, bg_weight, region_weight, annulus, fill_annulus, r
-        )
+        p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean)
         ok = inside & usable[li, sj]
-        w = np.where(ok, 1.0 / np.maximum(noise[li, sj], 1e-300) ** 2, 0.0)
+        w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
         data = np.where(ok, resid[li, sj], 0.0)
         if n > 1 and it > 0:  # subtract the neighbours' current models
             model_img = np.zeros(shape)
@@ -168,17 +155,27 @@ def psf_photometry(
     if np.any(bad):  # fixed position at the S/N peak, linear amplitude
         conv[bad] = False
         x[bad], y[bad] = x0[bad], y0[bad]
-        pb, _, _, lb, sb, ib = effective_psf(
-            psf, x[bad], y[bad], bg_weight, region_weight, annulus, fill_annulus, r
-        )
+        pb, _, _, lb, sb, ib = effective_psf(psf, x[bad], y[bad], kernel, shape, r, clean)
         okb = ib & usable[lb, sb]
-        wb = np.where(okb, 1.0 / np.maximum(noise[lb, sb], 1e-300) ** 2, 0.0)
+        wb = np.where(okb, 1.0 / np.maximum(noise[lb, sb].astype(np.float64), 1e-150) ** 2, 0.0)
         sp2 = np.maximum(np.sum(wb * pb * pb, axis=(1, 2)), 1e-300)
         flux[bad] = np.sum(wb * pb * np.where(okb, resid[lb, sb], 0.0), axis=(1, 2)) / sp2
         cov[bad] = 0.0
         cov[bad, 0, 0] = 1.0 / sp2
         pos = np.sqrt(2.0) * psf.core_sigma_px / np.maximum(np.abs(flux[bad]) * np.sqrt(sp2), 1e-3)
         cov[bad, 1, 1] = cov[bad, 2, 2] = np.minimum(pos, 1.0) ** 2
+    # the background is itself a noisy estimate made from the pixels around: the flux estimator Σ a·r with
+    # r = (δ − K)⋆data has variance Σ ((δ − K)ᵀa)² σ², larger than Σ a² σ² (the fit's own error)
+    a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
+    hk = kernel.shape[0] // 2
+    ap = np.pad(a, ((0, 0), (hk, hk), (hk, hk)))
+    g = ap - ndimage.convolve(ap, kernel[None], mode="constant")
+    sig2 = np.pad(np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0), ((0, 0), (hk, hk), (hk, hk)), mode="edge")
+    infl = np.sqrt(
+        np.sum(g * g * sig2, axis=(1, 2)) / np.maximum(np.sum(ap * ap * sig2, axis=(1, 2)), 1e-300)
+    )
+    infl = np.where(np.isfinite(infl) & (infl > 0), infl, 1.0)
+    cov = cov * (infl * infl)[:, None, None]
     dof = np.maximum(npix - 3, 1)
     return PsfFit(
         x=x,

@@ -10,10 +10,11 @@ from scipy.special import erf
 _SQRT2 = np.sqrt(2.0)
 
 
-def kernel1d(sigma_px: float) -> np.ndarray:
-    """1-D pixel-integrated Gaussian of unit sum, radius ceil(4σ)."""
-    r = max(1, int(np.ceil(4.0 * sigma_px)))
-    x = np.arange(-r, r + 1, dtype=float)
+def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
+    """1-D pixel-integrated Gaussian of unit sum centred at ``shift_px`` (|shift| ≤ 0.5), on an odd number of
+    pixels centred at 0 (radius ceil(4σ), one more when shifted)."""
+    r = max(1, int(np.ceil(4.0 * sigma_px))) + (1 if shift_px else 0)
+    x = np.arange(-r, r + 1, dtype=float) - shift_px
     k = 0.5 * (erf((x + 0.5) / (_SQRT2 * sigma_px)) - erf((x - 0.5) / (_SQRT2 * sigma_px)))
     return k / k.sum()
 

@@ -4,7 +4,7 @@ A :class:`GaussianMixturePsf` has weights w_k (Σ w_k = 1) and widths σ_k in pi
 sub-pixel position is rendered by integrating each Gaussian exactly over every pixel of a patch (erf
 differences, separable), truncated at ``radius_px`` and renormalised so the patch sums to exactly 1: the
 PSF conserves energy (flux that falls outside the image is lost, as on a detector). Extended scenes are
-convolved with the same Gaussians (``scipy.ndimage.gaussian_filter``).
+convolved with the same Gaussians (``scipy.ndimage.gaussian_filter``, the scene reflected at the edges).
 
 Models:
 
@@ -100,10 +100,13 @@ class GaussianMixturePsf:
         return image
 
     def convolve(self, image: np.ndarray) -> np.ndarray:
-        """Convolve an extended scene with the PSF (zero outside the image)."""
+        """Convolve an extended scene with the PSF.
+
+        The scene is extended beyond the image by reflection (a surface that continues past the frame edge
+        keeps its level there instead of fading towards zero); the total flux is conserved."""
         out = np.zeros_like(image, dtype=float)
         for w, sig in zip(self.weights, self.sigmas_px, strict=True):
-            out += w * gaussian_filter(np.asarray(image, float), sig, mode="constant", truncate=4.0)
+            out += w * gaussian_filter(np.asarray(image, float), sig, mode="reflect", truncate=4.0)
         return out
 
 
