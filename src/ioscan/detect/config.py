@@ -53,6 +53,8 @@ class DetectConfig:
         search_margin_px: with a disk known, search only pixels within this distance outside the limb
             (None: 3 σ + pointing_error_px); hot spots are on Io.
         pointing_error_px: 1-σ pointing error added to centroid errors for positions, pixels.
+        flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels
+            (limb background, PSF truncation, neighbours; foreshortening magnifies it on the surface).
         cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
             COSMIC_RAY (a likelihood-ratio test: faint sources cannot reach it).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
@@ -72,6 +74,7 @@ class DetectConfig:
     near_limb_px: float | None = None
     search_margin_px: float | None = None
     pointing_error_px: float = 1.0
+    flagged_centroid_sys_px: float = 0.3
     cosmic_ray_dchi2: float = 25.0
     drop_cosmic_rays: bool = False
     deblend_saddle_snr: float = 1.5

@@ -341,8 +341,12 @@ def _add_geometry(
         return
     xs = np.array([d.sample for d in dets])
     ys = np.array([d.line - _line_offset(d) for d in dets])
-    s_err = np.hypot([d.sample_err_px for d in dets], cfg.pointing_error_px)
-    l_err = np.hypot([d.line_err_px for d in dets], cfg.pointing_error_px)
+    # near the limb (background, truncated PSF) and in blends (neighbours) centroids are pulled: a systematic
+    # centroid error, which foreshortening magnifies on the surface
+    pulled = int(DetectionFlag.NEAR_LIMB | DetectionFlag.BLENDED)
+    limb_sys = np.array([cfg.flagged_centroid_sys_px if d.flags & pulled else 0.0 for d in dets])
+    s_err = np.sqrt(np.square([d.sample_err_px for d in dets]) + cfg.pointing_error_px**2 + limb_sys**2)
+    l_err = np.sqrt(np.square([d.line_err_px for d in dets]) + cfg.pointing_error_px**2 + limb_sys**2)
     positions = surface_positions(
         bp, xs, ys, s_err, l_err, max_off_disk_px=max(near_px, 3 * cfg.pointing_error_px)
     )

@@ -129,7 +129,8 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
         ok = np.isfinite(ref) & np.isfinite(got) & (ref > 0)
         if ok.any():
             ev.median_flux_err_pct = float(np.median(np.abs(got[ok] / ref[ok] - 1.0)) * 100)
-    tracked = m[found & m["hotspot_id"].notna()]
+    # tracking is scored on detections of unblended true sources (a blend has no single true identity)
+    tracked = m[found & m["hotspot_id"].notna() & ~m["confused"]]
     if len(tracked) > 1:
         ev.adjusted_rand_index = float(adjusted_rand_index(tracked["hot_spot_id"].to_numpy(),
                                                            tracked["hotspot_id"].to_numpy()))
