@@ -31,18 +31,46 @@ def test_help_and_version_import_nothing_heavy():
 
 def test_backplanes_from_label_arguments_writes_named_extensions(tmp_path):
     out = tmp_path / "bp.fits"
-    result = runner.invoke(app, ["backplanes", "--out", str(out), "--sub-obs-lat", "10", "--sub-obs-lon-w", "200",
-                                 "--range-km", "500000", "--pixel-scale-km", "20", "--center-sample", "216",
-                                 "--center-line", "64"])
+    result = runner.invoke(
+        app,
+        [
+            "backplanes",
+            "--out",
+            str(out),
+            "--sub-obs-lat",
+            "10",
+            "--sub-obs-lon-w",
+            "200",
+            "--range-km",
+            "500000",
+            "--pixel-scale-km",
+            "20",
+            "--center-sample",
+            "216",
+            "--center-line",
+            "64",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with fits.open(out) as hdul:
         names = {h.name for h in hdul[1:]}
-        assert {"LAT_DEG", "LON_W_DEG", "EMISSION_DEG", "INCIDENCE_DEG", "PHASE_DEG", "RANGE_KM",
-                "PIXEL_SCALE_KM", "LOCAL_SOLAR_TIME_H", "ON_DISK", "LIMB_DISTANCE_PX", "LAT_PC_DEG"} <= names
+        assert {
+            "LAT_DEG",
+            "LON_W_DEG",
+            "EMISSION_DEG",
+            "INCIDENCE_DEG",
+            "PHASE_DEG",
+            "RANGE_KM",
+            "PIXEL_SCALE_KM",
+            "LOCAL_SOLAR_TIME_H",
+            "ON_DISK",
+            "LIMB_DISTANCE_PX",
+            "LAT_PC_DEG",
+        } <= names
         assert hdul["LAT_DEG"].header["BUNIT"] == "deg" and hdul["RANGE_KM"].header["BUNIT"] == "km"
-        # the disk-centre pixel looks along the observer's direction, i.e. the surface normal at the (near-point)
-        # sub-observer point: its intercept's planetocentric latitude is that normal's latitude, 10° (±0.05°
-        # for the triaxial shape), while its planetographic latitude is ~0.13° higher
+        # the disk-centre pixel looks along the observer's direction, i.e. the surface normal at the
+        # near-point sub-observer point: its intercept's planetocentric latitude is that normal's latitude,
+        # 10° (±0.05° for the triaxial shape), while its planetographic latitude is ~0.13° higher
         assert abs(hdul["LAT_PC_DEG"].data[64, 216] - 10) < 0.05
         assert 0.05 < hdul["LAT_DEG"].data[64, 216] - 10 < 0.25
         assert abs(hdul["LON_W_DEG"].data[64, 216] - 200) < 0.3
@@ -50,8 +78,18 @@ def test_backplanes_from_label_arguments_writes_named_extensions(tmp_path):
 
 def test_backplanes_with_missing_kernels_is_a_clear_error(tmp_path):
     missing = tmp_path / "nowhere.tm"
-    result = runner.invoke(app, ["backplanes", "--out", str(tmp_path / "x.fits"), "--kernels", str(missing),
-                                 "--time", "2022-01-01T00:00:00"])
+    result = runner.invoke(
+        app,
+        [
+            "backplanes",
+            "--out",
+            str(tmp_path / "x.fits"),
+            "--kernels",
+            str(missing),
+            "--time",
+            "2022-01-01T00:00:00",
+        ],
+    )
     assert result.exit_code == 2
     assert "nowhere.tm" in result.output and "Traceback" not in result.output
 
@@ -66,8 +104,9 @@ def test_info_and_detect_json_on_a_simulated_product(small_campaign, tmp_path):
     info = runner.invoke(app, ["info", str(lbl)])
     assert info.exit_code == 0 and lbl.stem in info.output and "W m-2 sr-1" in info.output
     png = tmp_path / "det.png"
-    result = runner.invoke(app, ["detect", str(lbl), "--kernels", str(small_campaign.metakernel), "--json",
-                                 "--png", str(png)])
+    result = runner.invoke(
+        app, ["detect", str(lbl), "--kernels", str(small_campaign.metakernel), "--json", "--png", str(png)]
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)
     assert records, "the simulated frame has bright hot spots"

@@ -1,4 +1,5 @@
-"""End to end on a simulated campaign: scan (in process and on Dask), idempotent re-runs, bad files, crashes."""
+"""End to end on a simulated campaign: scan (in process and on Dask), idempotent re-runs, bad files and
+crashes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from ioscan.pipeline import process_product, scan
 
 def test_scan_stores_every_frame_and_rerun_skips(small_campaign, db_url):
     with open_store(db_url) as store:
-        first = scan([small_campaign.metakernel.parent.parent], store=store, kernels=small_campaign.metakernel,
-                     workers=0)
+        first = scan(
+            [small_campaign.metakernel.parent.parent],
+            store=store,
+            kernels=small_campaign.metakernel,
+            workers=0,
+        )
         assert first.n_errors == 0, first.errors
         assert first.n_processed == small_campaign.n_jiram + small_campaign.n_ground
         obs = store.observations_frame()
@@ -22,8 +27,12 @@ def test_scan_stores_every_frame_and_rerun_skips(small_campaign, db_url):
         assert obs["coverage_grid"].notna().all()
         det = store.detections_frame()
         assert len(det) == first.n_detections > 0
-        second = scan([small_campaign.metakernel.parent.parent], store=store, kernels=small_campaign.metakernel,
-                      workers=0)
+        second = scan(
+            [small_campaign.metakernel.parent.parent],
+            store=store,
+            kernels=small_campaign.metakernel,
+            workers=0,
+        )
         assert second.n_skipped == first.n_processed and second.n_processed == 0
         assert len(store.detections_frame()) == len(det)
 

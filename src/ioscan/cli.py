@@ -437,19 +437,29 @@ def lightcurve(
         raise CatalogError(f"no {band}-band detections of hot spot {hotspot_id} in {db or 'ioscan.db'}")
     lc = lc.rename(columns={"spectral_intensity_gw_um_sr": "value", "spectral_intensity_err_gw_um_sr": "err"})
     for row in lc.itertuples():
-        console.print(f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
-                      f"{row.product_id or row.source}")
+        console.print(
+            f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
+            f"{row.product_id or row.source}"
+        )
     stats = variability_stats(lc)
-    console.print("variability: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                              for k, v in stats.items()))
-    ev = events[(events["hotspot_id"] == hotspot_id) & (events["band"] == band)] if not events.empty else events
+    console.print(
+        "variability: "
+        + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in stats.items())
+    )
+    ev = (
+        events[(events["hotspot_id"] == hotspot_id) & (events["band"] == band)]
+        if not events.empty
+        else events
+    )
     for row in ev.itertuples():
         console.print(f"event: {row.kind} at {row.time_utc} ({row.criterion})")
     pg = None
     if lc["value"].notna().sum() >= 5:
         pg = periodogram(lc, min_period_d=min_period_d, max_period_d=max_period_d)
-        console.print(f"Lomb–Scargle: best period {pg.best_period_d:.1f} d, power {pg.best_power:.2f}, "
-                      f"false-alarm probability {pg.false_alarm_probability:.2g} ({pg.n_points} points)")
+        console.print(
+            f"Lomb–Scargle: best period {pg.best_period_d:.1f} d, power {pg.best_power:.2f}, "
+            f"false-alarm probability {pg.false_alarm_probability:.2g} ({pg.n_points} points)"
+        )
     else:
         console.print("Lomb–Scargle: fewer than 5 points, no period search")
     if png is not None:
@@ -490,7 +500,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     workers: Annotated[int, typer.Option(help="Dask worker processes.")] = 2,
 ) -> None:
-    """Simulate a Juno campaign, scan it on Dask into SQLite, track, export and summarise against the truth."""
+    """Simulate a Juno campaign, scan it on Dask into SQLite, track, export, summarise against the truth."""
     from rich.console import Console
 
     from ioscan.workflows.demo import run_demo

@@ -84,7 +84,9 @@ def _detection_limit_gw_um_sr(noise: float | None, band, nav_bp) -> float | None
     return float(5.0 * spectral * np.sqrt(4.0 * np.pi) * (scale_km * 1e3) ** 2 / 1e9)
 
 
-def process_product(path: str | Path, kernels: str | Path | None = None, register: bool = True) -> FrameResult:
+def process_product(
+    path: str | Path, kernels: str | Path | None = None, register: bool = True
+) -> FrameResult:
     """Read, navigate, detect and measure one product. Never raises: errors come back in the result."""
     from ioscan.geometry.coverage import coverage_grid, encode_grid
 

@@ -18,7 +18,12 @@ from ioscan.workflows.track import track_catalog
 def tracked_catalog(small_campaign, tmp_path_factory):
     db = tmp_path_factory.mktemp("tracked") / "c.db"
     with open_store(db) as store:
-        scan([small_campaign.metakernel.parent.parent], store=store, kernels=small_campaign.metakernel, workers=0)
+        scan(
+            [small_campaign.metakernel.parent.parent],
+            store=store,
+            kernels=small_campaign.metakernel,
+            workers=0,
+        )
         summary = track_catalog(store)
     return db, summary, pd.read_csv(small_campaign.truth_csv)
 

@@ -20,18 +20,36 @@ def plot_detections(frame, detections, out: Path, *, navigation=None) -> Path:
     for ax, band in zip(axes[:, 0], bands, strict=True):
         data = band.data
         finite = data[np.isfinite(data)]
-        lo, hi = (np.percentile(finite, [1, 99.7]) if finite.size else (0.0, 1.0))
-        ax.imshow(data, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="upper",
-                  interpolation="nearest")
+        lo, hi = np.percentile(finite, [1, 99.7]) if finite.size else (0.0, 1.0)
+        ax.imshow(
+            data,
+            cmap="gray",
+            vmin=lo,
+            vmax=hi if hi > lo else lo + 1,
+            origin="upper",
+            interpolation="nearest",
+        )
         if navigation is not None and band.band in navigation.backplanes:
-            ax.contour(navigation.backplanes[band.band]["limb_distance_px"], levels=[0.0], colors="tab:cyan",
-                       linewidths=0.6)
+            ax.contour(
+                navigation.backplanes[band.band]["limb_distance_px"],
+                levels=[0.0],
+                colors="tab:cyan",
+                linewidths=0.6,
+            )
         for d in detections:
             if d.band != band.band:
                 continue
             style = "--" if d.flags else "-"
-            ax.add_patch(plt.Circle((d.sample, d.line - band.line_offset), 4, fill=False, ls=style,
-                                    color="tab:orange" if d.flags else "tab:red", lw=1.0))
+            ax.add_patch(
+                plt.Circle(
+                    (d.sample, d.line - band.line_offset),
+                    4,
+                    fill=False,
+                    ls=style,
+                    color="tab:orange" if d.flags else "tab:red",
+                    lw=1.0,
+                )
+            )
         ax.set_title(f"{frame.product_id} {band.band} ({band.unit})", fontsize=9)
         ax.set_xlabel("sample")
         ax.set_ylabel("line")

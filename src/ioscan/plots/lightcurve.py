@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 
-def plot_lightcurve(lc: pd.DataFrame, out: Path, *, title: str, events: pd.DataFrame | None = None,
-                    periodogram=None) -> Path:
+def plot_lightcurve(
+    lc: pd.DataFrame, out: Path, *, title: str, events: pd.DataFrame | None = None, periodogram=None
+) -> Path:
     """Write a PNG: intensity (GW µm⁻¹ sr⁻¹, foreshortening-corrected) against UTC; an optional second panel
     shows the Lomb–Scargle periodogram."""
     import matplotlib
@@ -25,8 +26,13 @@ def plot_lightcurve(lc: pd.DataFrame, out: Path, *, title: str, events: pd.DataF
     if events is not None and not events.empty:
         for row in events.itertuples():
             ax.axvline(pd.to_datetime(str(row.time_utc).rstrip("Z")), color="0.6", ls="--", lw=0.8)
-            ax.annotate(row.kind, (pd.to_datetime(str(row.time_utc).rstrip("Z")), np.nanmax(lc["value"])),
-                        fontsize=7, rotation=90, va="top")
+            ax.annotate(
+                row.kind,
+                (pd.to_datetime(str(row.time_utc).rstrip("Z")), np.nanmax(lc["value"])),
+                fontsize=7,
+                rotation=90,
+                va="top",
+            )
     ax.set_ylabel("I (GW µm⁻¹ sr⁻¹)")
     ax.set_title(title, fontsize=9)
     if periodogram is not None:
@@ -35,8 +41,10 @@ def plot_lightcurve(lc: pd.DataFrame, out: Path, *, title: str, events: pd.DataF
         ax2.set_xscale("log")
         ax2.set_xlabel("period (days)")
         ax2.set_ylabel("Lomb–Scargle power")
-        ax2.set_title(f"best {periodogram.best_period_d:.1f} d, FAP {periodogram.false_alarm_probability:.2g}",
-                      fontsize=8)
+        ax2.set_title(
+            f"best {periodogram.best_period_d:.1f} d, FAP {periodogram.false_alarm_probability:.2g}",
+            fontsize=8,
+        )
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

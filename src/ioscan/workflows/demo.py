@@ -21,8 +21,17 @@ def _lightcurve_max(detections: pd.DataFrame, band: str = "M") -> pd.Series:
     return sel.groupby("hotspot_id")["spectral_intensity_gw_um_sr"].max().dropna()
 
 
-def run_demo(out: Path, *, orbits: int = 4, seed: int = 1, workers: int = 2, console: Console | None = None,
-             frames_per_orbit: int = 5, ground_nights: int = 2, ground_pixels: int = 512) -> dict:
+def run_demo(
+    out: Path,
+    *,
+    orbits: int = 4,
+    seed: int = 1,
+    workers: int = 2,
+    console: Console | None = None,
+    frames_per_orbit: int = 5,
+    ground_nights: int = 2,
+    ground_pixels: int = 512,
+) -> dict:
     """Run the whole job and return the summary (also written to ``out/summary.json``)."""
     from ioscan.catalog.export import export
     from ioscan.catalog.store import open_store
@@ -30,8 +39,12 @@ def run_demo(out: Path, *, orbits: int = 4, seed: int = 1, workers: int = 2, con
     from ioscan.pipeline import scan
     from ioscan.simulate.campaign import simulate_campaign
     from ioscan.workflows.evaluate import evaluate
-    from ioscan.workflows.report import (print_brightest, print_evaluation, print_scan_summary,
-                                         print_track_summary)
+    from ioscan.workflows.report import (
+        print_brightest,
+        print_evaluation,
+        print_scan_summary,
+        print_track_summary,
+    )
     from ioscan.workflows.track import track_catalog
 
     console = console or Console()
@@ -40,16 +53,28 @@ def run_demo(out: Path, *, orbits: int = 4, seed: int = 1, workers: int = 2, con
     timings = {}
     t0 = time.perf_counter()
     console.rule(f"1. simulating {orbits} Juno orbits and {ground_nights} ground-based nights")
-    camp = simulate_campaign(out / "campaign", orbits=orbits, seed=seed, frames_per_orbit=frames_per_orbit,
-                             ground_nights=ground_nights, ground_pixels=ground_pixels, workers=max(workers, 1))
+    camp = simulate_campaign(
+        out / "campaign",
+        orbits=orbits,
+        seed=seed,
+        frames_per_orbit=frames_per_orbit,
+        ground_nights=ground_nights,
+        ground_pixels=ground_pixels,
+        workers=max(workers, 1),
+    )
     console.print(f"{camp.n_jiram} JIRAM PDS3 frames, {camp.n_ground} FITS frames, kernels {camp.metakernel}")
     timings["simulate_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     console.rule("2. scanning (Dask LocalCluster)" if workers > 0 else "2. scanning")
     with open_store(out / "ioscan.db") as store:
-        summary = scan([out / "campaign"], store=store, kernels=camp.metakernel, workers=workers,
-                       progress=_progress_printer(console))
+        summary = scan(
+            [out / "campaign"],
+            store=store,
+            kernels=camp.metakernel,
+            workers=workers,
+            progress=_progress_printer(console),
+        )
         print_scan_summary(console, summary)
         timings["scan_s"] = time.perf_counter() - t1
 
@@ -80,7 +105,9 @@ def run_demo(out: Path, *, orbits: int = 4, seed: int = 1, workers: int = 2, con
             for kind in ("outburst", "new"):
                 sel = events[events["kind"] == kind].head(8)
                 for row in sel.itertuples():
-                    console.print(f"  {kind:8s} {row.hotspot_id} {row.band} at {row.time_utc}: {row.value:.3g}")
+                    console.print(
+                        f"  {kind:8s} {row.hotspot_id} {row.band} at {row.time_utc}: {row.value:.3g}"
+                    )
         truth = pd.read_csv(camp.truth_csv)
         ev = evaluate(store, truth)
         print_evaluation(console, ev)
@@ -100,6 +127,8 @@ def run_demo(out: Path, *, orbits: int = 4, seed: int = 1, workers: int = 2, con
         "cross_ids_right": [ev.n_crossid_right, ev.n_crossid_checked],
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
-    (out / "summary.json").write_text(json.dumps(result, indent=2, default=lambda x: None if x is np.nan else x))
+    (out / "summary.json").write_text(
+        json.dumps(result, indent=2, default=lambda x: None if x is np.nan else x)
+    )
     console.print(f"[bold]done in {timings['total_s']:.0f} s[/bold]; catalogue, exports and summary in {out}")
     return result

@@ -1,9 +1,10 @@
 """Score a scanned and tracked simulated campaign against the simulator's truth table.
 
 Detections are matched to true hot spots frame by frame and band by band (within ``match_px`` pixels,
-one-to-one; twice that for AO frames); completeness is scored on true sources without a brighter true
-neighbour within twice the matching radius (blends no finder can split are counted apart); tracking is scored with the adjusted Rand index over matched detections; hot spots are matched
-to true ones by majority vote; cross-IDs are right when the hot spot's cross-identification names the
+one-to-one; twice that for AO frames). Completeness is scored on true sources without a brighter true
+neighbour within twice the matching radius (blends no finder can split are counted apart); tracking is
+scored with the adjusted Rand index over detections matched to such unblended sources; hot spots are
+matched to true ones by majority vote; cross-IDs are right when the hot spot's cross-identification names the
 published source the simulated hot spot was seeded from.
 """
 
@@ -85,7 +86,11 @@ def match_detections(detections: pd.DataFrame, truth: pd.DataFrame, match_px: fl
             idx = tr.index[r]
             hit = dd.iloc[c]
             out.loc[idx, ["detection_row_id", "det_sample", "det_line", "det_intensity_gw_um_sr"]] = [
-                hit["id"], hit["sample"], hit["line"], hit.get("spectral_intensity_gw_um_sr", np.nan)]
+                hit["id"],
+                hit["sample"],
+                hit["line"],
+                hit.get("spectral_intensity_gw_um_sr", np.nan),
+            ]
             out.loc[idx, "hotspot_id"] = hit.get("hotspot_id")
     return out
 
@@ -116,13 +121,18 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
     for lo, hi in SNR_BINS:
         sel = (m["snr"] >= lo) & (m["snr"] < hi) & ~m["confused"]
         ev.completeness_by_snr[f"{lo:g}-{hi:g}"] = (
-            round(float(found[sel].mean()), 3) if sel.any() else None, int(sel.sum()))
+            round(float(found[sel].mean()), 3) if sel.any() else None,
+            int(sel.sum()),
+        )
     artefact = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
     real = det[(det["flags"].fillna(0).astype(int) & int(artefact)) == 0]
     unmatched = set(real["id"]) - set(m.loc[found, "detection_row_id"].astype(int))
     ev.false_detections_per_frame = len(unmatched) / max(ev.n_frames, 1)
     if found.any():
-        dpos = np.hypot(m.loc[found, "det_sample"] - m.loc[found, "sample"], m.loc[found, "det_line"] - m.loc[found, "line"])
+        dpos = np.hypot(
+            m.loc[found, "det_sample"] - m.loc[found, "sample"],
+            m.loc[found, "det_line"] - m.loc[found, "line"],
+        )
         ev.median_position_err_px = float(np.median(dpos))
         ref = m.loc[found, "spectral_intensity_corrected_gw_um_sr"].astype(float)
         got = m.loc[found, "det_intensity_gw_um_sr"].astype(float)
@@ -132,8 +142,9 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
     # tracking is scored on detections of unblended true sources (a blend has no single true identity)
     tracked = m[found & m["hotspot_id"].notna() & ~m["confused"]]
     if len(tracked) > 1:
-        ev.adjusted_rand_index = float(adjusted_rand_index(tracked["hot_spot_id"].to_numpy(),
-                                                           tracked["hotspot_id"].to_numpy()))
+        ev.adjusted_rand_index = float(
+            adjusted_rand_index(tracked["hot_spot_id"].to_numpy(), tracked["hotspot_id"].to_numpy())
+        )
     # hot spots: majority vote both ways
     cross = store.cross_ids_frame()
     for tid, grp in tracked.groupby("hot_spot_id"):

@@ -1,9 +1,9 @@
 """``ioscan track``: detections in the catalogue → hot spots, cross-IDs, light curves and events.
 
-Reads detections from the store, associates them (``track.associate``, IDs stable across runs), cross-identifies
-hot spots with the reference catalogues shipped in ``ioscan/data/reference``, and flags events per hot spot and
-band from their light curves, using each observation's coverage grid and detection limit to tell "new" and
-"fading" from "not looked at".
+Reads detections from the store, associates them (``track.associate``, IDs stable across runs),
+cross-identifies hot spots with the reference catalogues shipped in ``ioscan/data/reference``, and flags
+events per hot spot and band from their light curves, using each observation's coverage grid and
+detection limit to tell "new" and "fading" from "not looked at".
 """
 
 from __future__ import annotations
