@@ -55,6 +55,8 @@ class DetectConfig:
         pointing_error_px: 1-σ pointing error added to centroid errors for positions, pixels.
         flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels
             (limb background, PSF truncation, neighbours; foreshortening magnifies it on the surface).
+        saturated_centroid_sys_px: 1-σ systematic centroid error of SATURATED detections, pixels (a centroid
+            fitted to the wings of a clipped core, often of an extended source at close range).
         cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
             COSMIC_RAY (a likelihood-ratio test: faint sources cannot reach it).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
@@ -75,6 +77,7 @@ class DetectConfig:
     search_margin_px: float | None = None
     pointing_error_px: float = 1.0
     flagged_centroid_sys_px: float = 0.3
+    saturated_centroid_sys_px: float = 1.0
     cosmic_ray_dchi2: float = 25.0
     drop_cosmic_rays: bool = False
     deblend_saddle_snr: float = 1.5

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ioscan.detect.artefacts import flag_bright_source_artefacts
 from ioscan.detect.background import (
     PHASES,
     BandModel,
@@ -321,6 +322,12 @@ def detect_band(
             },
         )
         out.detections.append(det)
+    jiram = instrument.upper() == "JIRAM"
+    n_art = flag_bright_source_artefacts(
+        out.detections, sigma, column_streaks=jiram, ring_radius_px=10.0 if jiram else None
+    )
+    if n_art:
+        out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")
     if backplanes is not None:
         _add_geometry(out.detections, backplanes, cfg, near_px, sfac)
     if cfg.drop_cosmic_rays:
@@ -344,7 +351,15 @@ def _add_geometry(
     # near the limb (background, truncated PSF) and in blends (neighbours) centroids are pulled: a systematic
     # centroid error, which foreshortening magnifies on the surface
     pulled = int(DetectionFlag.NEAR_LIMB | DetectionFlag.BLENDED)
-    limb_sys = np.array([cfg.flagged_centroid_sys_px if d.flags & pulled else 0.0 for d in dets])
+    limb_sys = np.array(
+        [
+            max(
+                cfg.flagged_centroid_sys_px if d.flags & pulled else 0.0,
+                cfg.saturated_centroid_sys_px if d.flags & DetectionFlag.SATURATED else 0.0,
+            )
+            for d in dets
+        ]
+    )
     s_err = np.sqrt(np.square([d.sample_err_px for d in dets]) + cfg.pointing_error_px**2 + limb_sys**2)
     l_err = np.sqrt(np.square([d.line_err_px for d in dets]) + cfg.pointing_error_px**2 + limb_sys**2)
     positions = surface_positions(

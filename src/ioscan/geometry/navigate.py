@@ -20,8 +20,9 @@ from ioscan.geometry.backplanes import Backplanes
 UNREGISTERED_SPICE_POINTING_ERR_PX = 150.0
 #: ground-based header disk centres are typically good to a couple of pixels
 UNREGISTERED_LABEL_POINTING_ERR_PX = 2.0
-#: systematic floor of a registered pointing (limb-profile model, pixel sampling), pixels
-REGISTERED_POINTING_FLOOR_PX = 0.1
+#: systematic floor of a registered pointing, pixels: limb-profile model and pixel sampling; on the simulated
+#: campaign, registered 45-50 px disks land 0.1-0.3 px from the truth (limb-fit benchmark)
+REGISTERED_POINTING_FLOOR_PX = 0.25
 
 
 @dataclass

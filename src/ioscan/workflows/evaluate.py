@@ -95,6 +95,24 @@ def match_detections(detections: pd.DataFrame, truth: pd.DataFrame, match_px: fl
     return out
 
 
+def _n_without_true_source(detections: pd.DataFrame, truth: pd.DataFrame, match_px: float) -> int:
+    """Detections with no true source (blended or not, SNR ≥ 1) within the matching radius: false ones."""
+    from scipy.spatial import cKDTree
+
+    n = 0
+    real_truth = truth[truth["snr"] >= 1.0]
+    for (pid, band), dd in detections.groupby(["product_id", "band"]):
+        tt = real_truth[(real_truth["product_id"] == pid) & (real_truth["band"] == band)]
+        if tt.empty:
+            n += len(dd)
+            continue
+        dist, _ = cKDTree(tt[["sample", "line"]].to_numpy(float)).query(
+            dd[["sample", "line"]].to_numpy(float)
+        )
+        n += int(np.sum(dist > _match_px(pid, match_px)))
+    return n
+
+
 def _crossid_right(truth_id: str, refs: pd.DataFrame) -> bool:
     ids = set()
     for row in refs.itertuples():
@@ -126,8 +144,10 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
         )
     artefact = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
     real = det[(det["flags"].fillna(0).astype(int) & int(artefact)) == 0]
-    unmatched = set(real["id"]) - set(m.loc[found, "detection_row_id"].astype(int))
-    ev.false_detections_per_frame = len(unmatched) / max(ev.n_frames, 1)
+    unmatched = real[~real["id"].isin(m.loc[found, "detection_row_id"].astype(int))]
+    ev.false_detections_per_frame = _n_without_true_source(unmatched, jiram_truth, match_px) / max(
+        ev.n_frames, 1
+    )
     if found.any():
         dpos = np.hypot(
             m.loc[found, "det_sample"] - m.loc[found, "sample"],

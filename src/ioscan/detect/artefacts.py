@@ -1,0 +1,58 @@
+"""Artefacts that bright sources make around themselves, flagged after detection.
+
+Two effects make spurious peaks near a very bright (often saturated) hot spot:
+
+* JIRAM's down-track reflections spread part of a bright column's signal along that column (Perry et al.
+  2025 correct them with a per-column background), leaving residual peaks in a thin vertical streak;
+* the wings of a saturated or very bright PSF are never modelled perfectly, leaving residual peaks in a ring.
+
+A detection is flagged ARTEFACT when it is much fainter than a bright neighbour (flux below
+``max_flux_ratio`` of it) and lies in that neighbour's streak (within ``column_halfwidth_px`` of its sample,
+any line) or ring (within ``ring_radius_px``: 10 px for JIRAM, whose saturated cores leave residual peaks
+out to ~15 core widths; 4 PSF core widths by default). Flagged detections are kept in the database
+but never become hot spots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ioscan.detect.types import Detection, DetectionFlag
+
+
+def flag_bright_source_artefacts(
+    detections: list[Detection],
+    psf_sigma_px: float,
+    *,
+    column_streaks: bool,
+    max_flux_ratio: float = 0.02,
+    column_halfwidth_px: float = 1.5,
+    ring_radius_px: float | None = None,
+    bright_snr: float = 200.0,
+) -> int:
+    """Flag ARTEFACT on faint detections in the streak or ring of a bright one; returns how many were flagged.
+
+    ``column_streaks`` enables the down-track streak test (JIRAM). Works on one band's detections.
+    """
+    if len(detections) < 2:
+        return 0
+    flux = np.array([d.net_radiance_sum for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    xy = np.array([[d.sample, d.line] for d in detections], float)
+    saturated = np.array([bool(d.flags & DetectionFlag.SATURATED) for d in detections])
+    bright = np.flatnonzero((saturated | (snr >= bright_snr)) & np.isfinite(flux) & (flux > 0))
+    flagged = 0
+    ring = ring_radius_px if ring_radius_px is not None else 4.0 * max(psf_sigma_px, 0.5)
+    for i, det in enumerate(detections):
+        if det.flags & DetectionFlag.ARTEFACT:
+            continue
+        for j in bright:
+            if j == i or not flux[i] < max_flux_ratio * flux[j]:
+                continue
+            ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
+            in_streak = column_streaks and ds <= column_halfwidth_px
+            if in_streak or np.hypot(ds, dl) <= ring:
+                det.flags |= int(DetectionFlag.ARTEFACT)
+                flagged += 1
+                break
+    return flagged

@@ -1,0 +1,29 @@
+"""Faint peaks in a bright source's streak or PSF-wing ring are flagged; real neighbours are not."""
+
+from __future__ import annotations
+
+from ioscan.detect.artefacts import flag_bright_source_artefacts
+from ioscan.detect.types import Detection, DetectionFlag
+
+
+def _det(sample, line, flux, snr, flags=0):
+    return Detection("M", sample, line, 0.1, 0.1, snr, flux, flux / snr, "W m-2 sr-1", 0.0, flux, 5, flags)
+
+
+def test_streak_and_ring_peaks_of_a_saturated_source_are_flagged():
+    bright = _det(200.0, 60.0, 100.0, 5000.0, int(DetectionFlag.SATURATED))
+    streak = _det(200.8, 110.0, 0.5, 8.0)  # same column, 50 lines away
+    ring = _det(207.0, 63.0, 0.3, 6.0)  # 7.6 px away
+    far = _det(300.0, 20.0, 0.3, 6.0)  # elsewhere: a real hot spot
+    bright_neighbour = _det(205.0, 64.0, 20.0, 900.0)  # 20 % of the flux: a real neighbour
+    dets = [bright, streak, ring, far, bright_neighbour]
+    n = flag_bright_source_artefacts(dets, 0.6, column_streaks=True, ring_radius_px=10.0)
+    assert n == 2
+    assert streak.flags & DetectionFlag.ARTEFACT and ring.flags & DetectionFlag.ARTEFACT
+    assert not (far.flags | bright.flags | bright_neighbour.flags) & DetectionFlag.ARTEFACT
+
+
+def test_no_streak_test_without_column_reflections():
+    bright = _det(200.0, 60.0, 100.0, 5000.0, int(DetectionFlag.SATURATED))
+    streak = _det(200.5, 110.0, 0.5, 8.0)
+    assert flag_bright_source_artefacts([bright, streak], 3.3, column_streaks=False) == 0
