@@ -27,3 +27,12 @@ def test_no_streak_test_without_column_reflections():
     bright = _det(200.0, 60.0, 100.0, 5000.0, int(DetectionFlag.SATURATED))
     streak = _det(200.5, 110.0, 0.5, 8.0)
     assert flag_bright_source_artefacts([bright, streak], 3.3, column_streaks=False) == 0
+
+
+def test_fragments_of_one_saturated_core_are_flagged():
+    core = _det(200.0, 60.0, 100.0, 5000.0, int(DetectionFlag.SATURATED))
+    piece = _det(203.0, 61.0, 40.0, 3000.0, int(DetectionFlag.SATURATED | DetectionFlag.BLENDED))
+    other = _det(240.0, 61.0, 60.0, 3000.0, int(DetectionFlag.SATURATED))  # a separate saturated hot spot
+    dets = [core, piece, other]
+    assert flag_bright_source_artefacts(dets, 0.6, column_streaks=True, ring_radius_px=10.0) == 1
+    assert piece.flags & DetectionFlag.ARTEFACT and not other.flags & DetectionFlag.ARTEFACT

@@ -9,8 +9,9 @@ Two effects make spurious peaks near a very bright (often saturated) hot spot:
 A detection is flagged ARTEFACT when it is much fainter than a bright neighbour (flux below
 ``max_flux_ratio`` of it) and lies in that neighbour's streak (within ``column_halfwidth_px`` of its sample,
 any line) or ring (within ``ring_radius_px``: 10 px for JIRAM, whose saturated cores leave residual peaks
-out to ~15 core widths; 4 PSF core widths by default). Flagged detections are kept in the database
-but never become hot spots.
+out to ~15 core widths; 4 PSF core widths by default). A saturated detection within that ring of a
+brighter saturated one is a fragment of the same clipped core (deblending splits wide saturated plateaus) and
+is flagged too. Flagged detections are kept in the database but never become hot spots.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ def flag_bright_source_artefacts(
         if det.flags & DetectionFlag.ARTEFACT:
             continue
         for j in bright:
-            if j == i or not flux[i] < max_flux_ratio * flux[j]:
+            if j == i:
+                continue
+            fragment = saturated[i] and saturated[j] and flux[i] < flux[j]
+            if fragment and np.hypot(*(xy[i] - xy[j])) <= ring:  # a piece of the same clipped core
+                det.flags |= int(DetectionFlag.ARTEFACT)
+                flagged += 1
+                break
+            if not flux[i] < max_flux_ratio * flux[j]:
                 continue
             ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
             in_streak = column_streaks and ds <= column_halfwidth_px

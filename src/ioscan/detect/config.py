@@ -53,8 +53,9 @@ class DetectConfig:
         search_margin_px: with a disk known, search only pixels within this distance outside the limb
             (None: 3 σ + pointing_error_px); hot spots are on Io.
         pointing_error_px: 1-σ pointing error added to centroid errors for positions, pixels.
-        flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels
-            (limb background, PSF truncation, neighbours; foreshortening magnifies it on the surface).
+        flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels,
+            or half the PSF core σ if larger (limb background, PSF truncation, neighbours; foreshortening
+            magnifies it on the surface).
         saturated_centroid_sys_px: 1-σ systematic centroid error of SATURATED detections, pixels (a centroid
             fitted to the wings of a clipped core, often of an extended source at close range).
         cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ioscan.detect.background import BROAD_PSF_SIGMA_PX
 from ioscan.detect.psf import PsfModel
 
 
@@ -54,8 +55,9 @@ def find_peaks(
     """Local maxima of ``snr`` above ``threshold`` inside ``search``, deblended with a saddle criterion.
 
     Two maxima closer than 4 σ√2 + 1 px are one source (the fainter dropped) unless the S/N along the segment
-    joining them dips below the fainter peak by at least max(``saddle_snr``, 10 % of that peak) — on ``valid``
-    pixels only (a masked saturated core is no dip); kept close pairs are marked ``blended``.
+    joining them dips below the fainter peak by at least max(``saddle_snr``, 10 % of that peak; 30 % for broad
+    PSFs) — on ``valid`` pixels only (a masked saturated core is no dip); kept close pairs are marked
+    ``blended``.
     """
     nl, ns = snr.shape
     pad = np.pad(snr, 1, mode="constant", constant_values=-np.inf)
@@ -80,6 +82,10 @@ def find_peaks(
     ly, sx, c = ly[order], sx[order], c[order]
     # deblending: walk from the brightest, compare with kept neighbours
     rmax = 4.0 * sigma_px * np.sqrt(2.0) + 1.0
+    # broad PSFs (ground AO): texture, the rings a tight background leaves around bright sources and the
+    # per-pixel choice between filters make shallow dips; a neighbour must be resolved (a dip of ≥ 30 % of the
+    # fainter peak, as two equal sources ≥ ~3 σ apart give)
+    rel = 0.3 if sigma_px >= BROAD_PSF_SIGMA_PX else 0.1
     keep = np.ones(ly.size, bool)
     blended = np.zeros(ly.size, bool)
     for i in range(ly.size):
@@ -95,7 +101,7 @@ def find_peaks(
             xx = np.rint(sx[i] + t * (sx[j] - sx[i])).astype(int)
             along = snr[yy, xx] if valid is None else snr[yy, xx][valid[yy, xx]]
             dip = c[j] - float(along.min()) if along.size else 0.0
-            if dip < max(saddle_snr, 0.1 * c[j]):
+            if dip < max(saddle_snr, rel * c[j]):
                 keep[j] = False
             else:
                 blended[i] = blended[j] = True
@@ -121,10 +127,16 @@ def spike_dchi2(
     The spike model frees the brightest pixel and its brightest 4-neighbour (JIRAM hits are 1–2 pixels);
     the PSF model is the fitted source (amplitude ``flux`` at x, y). Large positive values mean the source is
     far sharper than the PSF: a cosmic-ray hit, not a hot spot.
+
+    Broad PSFs (core σ ≥ :data:`~ioscan.detect.background.BROAD_PSF_SIGMA_PX`, ground-based AO) get 0: there
+    the residual around a bright source is the PSF minus the part its own background annulus takes, which the
+    plain PSF model does not describe, so the test would flag bright hot spots; a hit is then caught by the
+    Laplacian outlier test (a 1–2-pixel hit is hundreds of times sharper than the core) and the 5 × 5 pixel
+    count of :mod:`ioscan.detect.measure`.
     """
     n = len(x)
-    if n == 0:
-        return np.zeros(0)
+    if n == 0 or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return np.zeros(n)
     nl, ns = resid.shape
     r = 2
     off = np.arange(-r, r + 1)
@@ -163,3 +175,21 @@ def spike_dchi2(
     freed = cent + nbr[np.arange(n), k]
     chi_spike = np.sum(chi_all, axis=(1, 2)) - freed
     return chi_psf - chi_spike
+
+
+def unresolved_duplicates(x: np.ndarray, y: np.ndarray, snr: np.ndarray, sigma_px: float) -> np.ndarray:
+    """True for fitted sources that are duplicates: for broad PSFs (core σ ≥ ``BROAD_PSF_SIGMA_PX``, ground
+    AO) a source whose fitted position lies within the core FWHM (2.355 σ) of a brighter one's — one source
+    split into two peaks (e.g. where the per-pixel filter choice changes across it), unresolvable anyway.
+    All False for narrower PSFs."""
+    dup = np.zeros(len(x), bool)
+    if sigma_px < BROAD_PSF_SIGMA_PX or len(x) < 2:
+        return dup
+    fwhm = 2.3548200450309493 * sigma_px
+    for i in np.argsort(-np.asarray(snr)):
+        if dup[i]:
+            continue
+        d = np.hypot(x - x[i], y - y[i])
+        fainter = (snr < snr[i]) | ((snr == snr[i]) & (np.arange(len(x)) > i))
+        dup |= (d < fwhm) & fainter
+    return dup

@@ -20,7 +20,7 @@ from ioscan.detect.background import (
 )
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data
-from ioscan.detect.find import find_peaks, spike_dchi2
+from ioscan.detect.find import find_peaks, spike_dchi2, unresolved_duplicates
 from ioscan.detect.photometry import (
     fit_radius_px,
     psf_photometry,
@@ -265,7 +265,10 @@ def detect_band(
     sfac = spectral_factor(band)
     r_fit = fit_radius_px(psf)
     er = max(1, int(np.ceil(2 * sigma)))
+    dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     for k in range(len(peaks)):
+        if dup[k]:
+            continue
         x, y = float(fit.x[k] + s0), float(fit.y[k] + l0)
         flags = DetectionFlag.NONE
         if peaks.blended[k]:
@@ -354,7 +357,9 @@ def _add_geometry(
     limb_sys = np.array(
         [
             max(
-                cfg.flagged_centroid_sys_px if d.flags & pulled else 0.0,
+                max(cfg.flagged_centroid_sys_px, 0.5 * d.extra.get("psf_core_sigma_px", 0.0))
+                if d.flags & pulled
+                else 0.0,
                 cfg.saturated_centroid_sys_px if d.flags & DetectionFlag.SATURATED else 0.0,
             )
             for d in dets

@@ -20,6 +20,9 @@ EXCLUDED_FLAGS = int(DetectionFlag.COSMIC_RAY | DetectionFlag.OFF_DISK | Detecti
 #: detections less precise than this (1σ, km) are kept but not associated: e.g. JIRAM frames that could not be
 #: re-registered, whose pointing may be off by up to ~2°, would otherwise glue unrelated hot spots together
 MAX_POSITION_ERR_KM = 300.0
+#: detections seen more obliquely than this are kept but not associated: within ~10° of the limb a 0.5-px
+#: centroid error moves a position by several degrees and the foreshortening correction exceeds ×5.7
+MAX_EMISSION_DEG = 80.0
 #: per-catalogue 1σ position error assumed for published positions, degrees
 REFERENCE_ERR_DEG = {"davies2024_jiram": 1.0, "davies2024_psj": 1.5, "mura2024": 1.5, "usgs_sim3168": 2.0}
 #: catalogues in order of preference for a hot spot's name
@@ -45,6 +48,7 @@ def _usable(det: pd.DataFrame) -> pd.DataFrame:
         & np.isfinite(det["lon_err_deg"].astype(float))
         & ((det["flags"].fillna(0).astype(int) & EXCLUDED_FLAGS) == 0)
         & ~(det["position_err_km"].astype(float) > MAX_POSITION_ERR_KM)
+        & ~(det["emission_deg"].astype(float) > MAX_EMISSION_DEG)
     )
     out = (
         det[ok]
