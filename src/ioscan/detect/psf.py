@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
+from ioscan.psf_mixture import GaussianMixture
+
 _SQRT2 = np.sqrt(2.0)
 
 
@@ -30,27 +32,16 @@ def _integrated_1d(u: np.ndarray, sigma_px: float):
 
 
 @dataclass(frozen=True)
-class PsfModel:
+class PsfModel(GaussianMixture):
     """A PSF of unit total flux: Σ_k w_k · (pixel-integrated circular Gaussian of σ_k), Σ w_k = 1.
 
     The matched filter uses the *core* (the component that dominates Σ P²); photometry fits the whole model,
     so the fitted amplitude is the source's total flux (wings and halo included).
     """
 
-    weights: tuple[float, ...]
-    sigmas_px: tuple[float, ...]
-
     @classmethod
     def gaussian(cls, sigma_px: float) -> PsfModel:
         return cls((1.0,), (float(sigma_px),))
-
-    def __post_init__(self) -> None:
-        w = np.asarray(self.weights, float)
-        s = np.asarray(self.sigmas_px, float)
-        if w.shape != s.shape or w.size == 0 or np.any(w < 0) or w.sum() <= 0 or np.any(s <= 0):
-            raise ValueError(f"bad PSF model: weights {self.weights}, sigmas {self.sigmas_px}")
-        object.__setattr__(self, "weights", tuple(float(x) for x in w / w.sum()))
-        object.__setattr__(self, "sigmas_px", tuple(float(x) for x in s))
 
     @property
     def core_sigma_px(self) -> float:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ioscan.plots._save import save_png
+
 
 def plot_detections(frame, detections, out: Path, *, navigation=None) -> Path:
     """Write a PNG of every band of ``frame`` with ``detections`` circled (flagged ones dashed) and, when
@@ -53,9 +55,4 @@ def plot_detections(frame, detections, out: Path, *, navigation=None) -> Path:
         ax.set_title(f"{frame.product_id} {band.band} ({band.unit})", fontsize=9)
         ax.set_xlabel("sample")
         ax.set_ylabel("line")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_png(fig, out)

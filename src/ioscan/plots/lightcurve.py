@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ioscan.plots._save import save_png
+
 
 def plot_lightcurve(
     lc: pd.DataFrame, out: Path, *, title: str, events: pd.DataFrame | None = None, periodogram=None
@@ -45,9 +47,4 @@ def plot_lightcurve(
             f"best {periodogram.best_period_d:.1f} d, FAP {periodogram.false_alarm_probability:.2g}",
             fontsize=8,
         )
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_png(fig, out)

@@ -21,23 +21,14 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import erf
 
+from ioscan.psf_mixture import GaussianMixture
+
 ARCSEC_RAD = np.pi / 180.0 / 3600.0
 
 
 @dataclass(frozen=True)
-class GaussianMixturePsf:
+class GaussianMixturePsf(GaussianMixture):
     """Sum of circular Gaussians: ``weights`` (normalised on construction) and ``sigmas_px``."""
-
-    weights: tuple[float, ...]
-    sigmas_px: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        w = np.asarray(self.weights, float)
-        s = np.asarray(self.sigmas_px, float)
-        if w.shape != s.shape or w.size == 0 or np.any(w < 0) or w.sum() <= 0 or np.any(s <= 0):
-            raise ValueError(f"bad PSF: weights {self.weights}, sigmas {self.sigmas_px}")
-        object.__setattr__(self, "weights", tuple(float(x) for x in w / w.sum()))
-        object.__setattr__(self, "sigmas_px", tuple(float(x) for x in s))
 
     @property
     def radius_px(self) -> int:
