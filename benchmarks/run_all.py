@@ -16,16 +16,33 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _last_json(stdout: str) -> dict | None:
+    """The JSON object a benchmark printed last: its whole output, or its last line (one-line JSON)."""
+    text = stdout.strip()
+    for candidate in (text, text.splitlines()[-1] if text else ""):
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    start = text.rfind("\n{")  # an indented object printed after other output
+    if start >= 0:
+        try:
+            return json.loads(text[start + 1 :])
+        except json.JSONDecodeError:
+            return None
+    return None
+
+
 def run_one(script: Path) -> dict:
     """Run one benchmark script in a fresh interpreter; return its JSON (or the error)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
-    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
+    result = _last_json(proc.stdout)
+    if result is None or proc.returncode != 0:
         result = {"error": f"exit {proc.returncode}", "stderr_tail": proc.stderr.strip().splitlines()[-5:]}
     result["wall_s"] = round(wall, 2)
     return result
