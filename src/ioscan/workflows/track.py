@@ -59,15 +59,22 @@ def _usable(det: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _label(catalog: str, ref_id) -> str:
+    """A self-describing reference ID: JRM IDs as they are, PSJ Table 10 ranks as "PSJ#308"."""
+    return f"PSJ#{ref_id}" if catalog == "davies2024_psj" else str(ref_id)
+
+
 def _names(cross: pd.DataFrame) -> dict[str, str]:
-    """Best name per hot spot: the preferred catalogue's name, else its reference ID."""
+    """Best name per hot spot: a published name from the preferred catalogue that has one, else the preferred
+    catalogue's reference ID."""
     names: dict[str, str] = {}
     if cross.empty:
         return names
-    for cat in reversed(NAME_PREFERENCE):
-        for row in cross[cross["catalog"] == cat].itertuples():
-            label = row.name if isinstance(row.name, str) and row.name.strip() else str(row.ref_id)
-            names[row.hotspot_id] = label
+    ranked = cross.assign(rank=cross["catalog"].map({c: i for i, c in enumerate(NAME_PREFERENCE)}).fillna(99))
+    for hs, grp in ranked.sort_values("rank").groupby("hotspot_id", sort=False):
+        named = [n for n in grp["name"] if isinstance(n, str) and n.strip()]
+        first = grp.iloc[0]
+        names[hs] = named[0] if named else _label(first["catalog"], first["ref_id"])
     return names
 
 
