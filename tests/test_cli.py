@@ -137,3 +137,27 @@ def test_import_bad_row_reports_line_and_stores_nothing(tmp_path):
     assert result.exit_code == 2 and "line 3" in result.output and "pub.csv" in result.output
     export = runner.invoke(app, ["export", "detections", "--db", str(db), "--out", str(tmp_path / "d.csv")])
     assert export.exit_code == 0 and "wrote 0 detections" in export.output
+
+
+def test_lightcurve_command_on_a_tracked_catalogue(small_campaign, tmp_path):
+    from ioscan.catalog.store import open_store
+    from ioscan.pipeline import scan
+    from ioscan.workflows.track import track_catalog
+
+    db = tmp_path / "c.db"
+    with open_store(db) as store:
+        scan(
+            [small_campaign.metakernel.parent.parent / "jiram"],
+            store=store,
+            kernels=small_campaign.metakernel,
+            workers=0,
+        )
+        track_catalog(store)
+        spots = store.hotspots_frame().sort_values("n_detections", ascending=False)
+    hid = spots["hotspot_id"].iloc[0]
+    png = tmp_path / "lc.png"
+    result = runner.invoke(app, ["lightcurve", hid, "--band", "M", "--db", str(db), "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "variability" in result.output and png.stat().st_size > 5_000
+    missing = runner.invoke(app, ["lightcurve", "IOS99999", "--db", str(db)])
+    assert missing.exit_code == 2 and "IOS99999" in missing.output

@@ -433,6 +433,7 @@ def lightcurve(
     with open_store(db) as store:
         lc = store.lightcurve(hotspot_id, band)
         events = store.events_frame()
+        spots = store.hotspots_frame()
     if lc.empty:
         raise CatalogError(f"no {band}-band detections of hot spot {hotspot_id} in {db or 'ioscan.db'}")
     lc = lc.rename(columns={"spectral_intensity_gw_um_sr": "value", "spectral_intensity_err_gw_um_sr": "err"})
@@ -465,7 +466,13 @@ def lightcurve(
     if png is not None:
         from ioscan.plots.lightcurve import plot_lightcurve
 
-        plot_lightcurve(lc, png, title=f"{hotspot_id} {band} band", events=ev, periodogram=pg)
+        row = spots[spots["hotspot_id"] == hotspot_id]
+        name = f" ({row['name'].iloc[0]})" if not row.empty and isinstance(row["name"].iloc[0], str) else ""
+        where = (
+            f", {row['lat_deg'].iloc[0]:.1f}°N {row['lon_w_deg'].iloc[0]:.1f}°W" if not row.empty else ""
+        )
+        title = f"{hotspot_id}{name}{where}, {band} band (foreshortening-corrected)"
+        plot_lightcurve(lc, png, title=title, events=ev, periodogram=pg)
         console.print(f"wrote {png}")
 
 
