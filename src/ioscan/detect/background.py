@@ -238,6 +238,24 @@ def region_background(
     return out
 
 
+def _sorted_median(v: np.ndarray) -> float:
+    """np.median of an ascending, NaN-free array (the same arithmetic, without a partition)."""
+    m = v.size // 2
+    return float(v[m]) if v.size % 2 else float(np.mean(v[m - 1 : m + 1]))
+
+
+def _lower_quartile(v: np.ndarray) -> float:
+    """np.percentile(v, 25) (linear interpolation) of a NaN-free array with ≥ 2 elements, with numpy's
+    arithmetic but a fraction of its overhead."""
+    vi = (v.size - 1) * 0.25
+    lo = int(np.floor(vi))
+    g = vi - lo
+    part = np.partition(v, [lo, lo + 1])
+    a, b = part[lo], part[lo + 1]
+    d = b - a
+    return float(b - d * (1 - g) if g >= 0.5 else a + d * g)
+
+
 def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray) -> np.ndarray:
     """Per-pixel white-noise variance a + b·max(bg, 0) fitted to the residuals of pixels ``sel``.
 
@@ -253,12 +271,17 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray) -> np.nda
         b, r2 = b[::step], r2[::step]
     nb = int(np.clip(b.size // 400, 1, 8))
     order = np.argsort(b)
+    exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
     lev, var, wts = [], [], []
     for chunk in np.array_split(order, nb):
         if chunk.size < 20:
             continue
-        lev.append(float(np.median(b[chunk])))
-        var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
+        if exact:
+            lev.append(float(np.median(b[chunk])))
+            var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
+        else:
+            lev.append(_sorted_median(b[chunk]))
+            var.append(_lower_quartile(r2[chunk]) / _Q25_CHI2)
         wts.append(chunk.size)
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
@@ -311,23 +334,28 @@ def block_scale(
     nl, ns = z.shape
     nbl, nbs = -(-nl // b), -(-ns // b)
     out = np.full(z.shape, floor, np.float32)
+    az = np.abs(z).astype(np.float32)
     for k in range(n_regions):
-        sel = ok & (side == k)
+        here = side == k
+        sel = ok & here
         if not sel.any():
             continue
         a = np.full((nbl * b, nbs * b), np.nan, np.float32)
-        a[:nl, :ns] = np.where(sel, np.abs(z), np.nan)
+        a[:nl, :ns] = np.where(sel, az, np.float32(np.nan))
         blocks = a.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl, nbs, b * b)
         n_ok = np.sum(np.isfinite(blocks), axis=2)
-        blocks = np.sort(blocks, axis=2)  # NaNs last
-        mid = np.maximum((n_ok - 1) // 2, 0)[..., None]
-        med = 1.4826 * np.take_along_axis(blocks, mid, 2)[..., 0]
+        # lower median of each block's finite values (blocks without any stay NaN)
+        med = np.full((nbl, nbs), np.nan, np.float32)
+        some = n_ok > 0
+        srt = np.sort(blocks[some], axis=1)  # NaNs last
+        mid = ((n_ok[some] - 1) // 2)[:, None]
+        med[some] = 1.4826 * np.take_along_axis(srt, mid, 1)[:, 0]
         good = n_ok >= b * b * min_fraction
         fill = float(np.median(med[good])) if good.any() else 1.4826 * float(np.median(np.abs(z[sel])))
         med = np.where(good, np.maximum(med, floor), max(fill, floor))
         med = np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.8 * med)
         full = np.repeat(np.repeat(med.astype(np.float32), b, axis=0), b, axis=1)[:nl, :ns]
-        out = np.where(side == k, full, out)
+        out = np.where(here, full, out)
     return np.maximum(out, floor)
 
 

@@ -98,6 +98,15 @@ def _crop_box(keep: np.ndarray, pad: int) -> tuple[slice, slice] | None:
     )
 
 
+def _nan_to(x: np.ndarray, value: float) -> np.ndarray:
+    """``np.nan_to_num(x, nan=value)`` with less overhead for the small windows here (infinities, which
+    nan_to_num also replaces, take its own path)."""
+    x = np.asarray(x)
+    if np.isinf(x).any():
+        return np.nan_to_num(x, nan=value)
+    return np.where(np.isnan(x), value, x)
+
+
 def _n_bright(
     data: np.ndarray, background: np.ndarray, noise: np.ndarray, i: int, j: int, l0: int, s0: int
 ) -> int:
@@ -109,13 +118,13 @@ def _n_bright(
     nl, ns = background.shape
     win = data[l0 + max(i - 1, 0) : l0 + min(i + 2, nl), s0 + max(j - 1, 0) : s0 + min(j + 2, ns)]
     bwin = background[max(i - 1, 0) : min(i + 2, nl), max(j - 1, 0) : min(j + 2, ns)]
-    net = np.nan_to_num(win - bwin, nan=-np.inf)
+    net = _nan_to(win - bwin, -np.inf)
     a, b = np.unravel_index(int(np.argmax(net)), net.shape)
     ci, cj = max(i - 1, 0) + a, max(j - 1, 0) + b
     sl = (slice(max(ci - 2, 0), ci + 3), slice(max(cj - 2, 0), cj + 3))
     big = data[l0 + sl[0].start : l0 + sl[0].stop, s0 + sl[1].start : s0 + sl[1].stop] - background[sl]
     level = np.maximum(0.05 * net[a, b], 4.0 * noise[sl])
-    return int(np.count_nonzero(np.nan_to_num(big, nan=0.0) > level))
+    return int(np.count_nonzero(_nan_to(big, 0.0) > level))
 
 
 def _spike_ratio(data: np.ndarray, i: int, j: int) -> float:
@@ -123,7 +132,7 @@ def _spike_ratio(data: np.ndarray, i: int, j: int) -> float:
     may be a 2-pixel track). A PSF of core σ ≳ 0.4 px keeps this below ~3 (background only lowers it); a
     cosmic-ray hit is far above, even where no background model holds (limb band)."""
     nl, ns = data.shape
-    win = np.nan_to_num(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], nan=-np.inf)
+    win = _nan_to(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], -np.inf)
     a, b = np.unravel_index(int(np.argmax(win)), win.shape)
     ci, cj = max(i - 2, 0) + a, max(j - 2, 0) + b
     nb = sorted(
@@ -402,13 +411,36 @@ def _line_offset(det: Detection) -> int:
     return int(det.extra.get("line_offset", 0))
 
 
-def _surface_distance_km(a: Detection, b: Detection) -> float:
+def _pair_distances(
+    c1: list[Detection], c2: list[Detection], offset1: int, offset2: int, cfg: DetectConfig
+) -> np.ndarray:
+    """(len(c1), len(c2)) distance ÷ tolerance of every pair (inf beyond the tolerance): surface distance (km)
+    when both have geometry, else pixels."""
     from ioscan.body import IO_MEAN_RADIUS_KM
 
-    la, lb = np.radians(a.lat_deg), np.radians(b.lat_deg)
-    dlon = np.radians(a.lon_w_deg - b.lon_w_deg)
-    h = np.sin((lb - la) / 2) ** 2 + np.cos(la) * np.cos(lb) * np.sin(dlon / 2) ** 2
-    return float(2 * IO_MEAN_RADIUS_KM * np.arcsin(np.sqrt(min(h, 1.0))))
+    def cols(ds: list[Detection], offset: int):
+        geo = np.array([d.lat_deg is not None for d in ds])
+        lat = np.radians(np.array([d.lat_deg if g else np.nan for d, g in zip(ds, geo, strict=True)], float))
+        lon = np.array([d.lon_w_deg if g else np.nan for d, g in zip(ds, geo, strict=True)], float)
+        err = np.array([d.position_err_km or 0 for d in ds], float)
+        smp = np.array([d.sample for d in ds], float)
+        lin = np.array([d.line - offset for d in ds], float)
+        return geo, lat, lon, err, smp, lin
+
+    g1, la, lo1, e1, s1, l1 = cols(c1, offset1)
+    g2, lb, lo2, e2, s2, l2 = cols(c2, offset2)
+    la, e1, s1, l1 = la[:, None], e1[:, None], s1[:, None], l1[:, None]
+    dlon = np.radians(lo1[:, None] - lo2)
+    with np.errstate(invalid="ignore"):
+        h = np.sin((lb - la) / 2) ** 2 + np.cos(la) * np.cos(lb) * np.sin(dlon / 2) ** 2
+        d_km = 2 * IO_MEAN_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    tol_km = np.fmax(cfg.match_radius_km, 3 * np.hypot(e1, e2))
+    d_px = np.hypot(s1 - s2, l1 - l2)
+    geo = g1[:, None] & g2[None]
+    d = np.where(geo, d_km, d_px)
+    tol = np.where(geo, tol_km, cfg.match_radius_px)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d <= tol, d / tol, np.inf)
 
 
 def pair_bands(
@@ -421,17 +453,7 @@ def pair_bands(
     c2 = [d for d in dets2 if not d.flags & bad]
     if not c1 or not c2:
         return pairs
-    dist = np.full((len(c1), len(c2)), np.inf)
-    for i, a in enumerate(c1):
-        for j, b in enumerate(c2):
-            if a.lat_deg is not None and b.lat_deg is not None:
-                d = _surface_distance_km(a, b)
-                tol = max(cfg.match_radius_km, 3 * np.hypot(a.position_err_km or 0, b.position_err_km or 0))
-            else:
-                d = float(np.hypot(a.sample - b.sample, (a.line - offset1) - (b.line - offset2)))
-                tol = cfg.match_radius_px
-            if d <= tol:
-                dist[i, j] = d / tol
+    dist = _pair_distances(c1, c2, offset1, offset2, cfg)
     for i in range(len(c1)):
         j = int(np.argmin(dist[i]))
         if np.isfinite(dist[i, j]) and int(np.argmin(dist[:, j])) == i:

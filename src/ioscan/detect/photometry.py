@@ -18,6 +18,7 @@ i.e. Σ L_band / bandwidth × π × (range × IFOV)² / cos(e) / 1e9 for JIRAM b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -46,6 +47,21 @@ class PsfFit:
 def fit_radius_px(psf: PsfModel) -> int:
     """Half-size of the photometry stamp: 2.5 σ of the core (at least 2 px)."""
     return max(2, int(np.ceil(2.5 * psf.core_sigma_px)))
+
+
+@lru_cache(maxsize=16)
+def _stamp_operator(kernel_bytes: bytes, size: int, r: int) -> np.ndarray:
+    """((2r+1+2h)², (2r+1)²) matrix: a (2r+1+2h)² patch (flattened) → its correlation with the kernel (size
+    2h+1, given as float64 bytes) at the (2r+1)² inner pixels (flattened)."""
+    kernel = np.frombuffer(kernel_bytes, dtype=np.float64).reshape(size, size)
+    m, w = 2 * r + 1, 2 * r + size
+    op = np.zeros((w, w, m, m))
+    for i in range(m):
+        for j in range(m):
+            op[i : i + size, j : j + size, i, j] = kernel
+    op = op.reshape(w * w, m * m)
+    op.setflags(write=False)
+    return op
 
 
 def effective_psf(
@@ -79,22 +95,29 @@ def effective_psf(
     li, sj = np.broadcast_arrays(li, sj)
     p, dx, dy = psf.stamps(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y)
     stack = np.stack([np.broadcast_to(a, li.shape) for a in (p, dx, dy)])
-    fed = stack
-    if clean is not None:
-        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
-        if not c.all():
-            size = (1, 1, 2 * hf + 1, 2 * hf + 1)
-            num = ndimage.uniform_filter(stack * c, size=size, mode="constant")
-            den = ndimage.uniform_filter(c, size=size[1:], mode="constant")
-            fed = np.where(c > 0, stack, num / np.maximum(den, 1e-9))
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
     # so this equals ndimage.correlate(fed, kernel)[inner] at a small fraction of the cost
     inner = (slice(None), slice(big - r, big + r + 1), slice(big - r, big + r + 1))
     lo = big - r - h
-    windows = np.lib.stride_tricks.sliding_window_view(fed, kernel.shape, axis=(-2, -1))
-    windows = windows[..., lo : lo + 2 * r + 1, lo : lo + 2 * r + 1, :, :]
-    bgp = np.tensordot(windows, kernel, axes=([4, 5], [0, 1]))
+    m, w = 2 * r + 1, 2 * r + 1 + 2 * h
+    reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
+    fed = stack[reg]
+    if clean is not None:
+        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+        if not c.all():
+            # the (2hf+1)² box mean of the clean pixels, needed only in the kernel windows' region: the same
+            # two 1-D passes as ndimage.uniform_filter (lines, then samples), the second on those lines only
+            fw = 2 * hf + 1
+            rows = slice(lo, lo + w)
+            num = ndimage.uniform_filter1d(stack * c, fw, axis=2, mode="constant")[..., rows, :]
+            num = ndimage.uniform_filter1d(num, fw, axis=3, mode="constant")[..., rows]
+            den = ndimage.uniform_filter1d(c, fw, axis=1, mode="constant")[:, rows, :]
+            den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., rows]
+            fed = np.where(c[reg] > 0, fed, num / np.maximum(den, 1e-9))
+    region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
+    op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
+    bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
     out = [full[inner] - bk for full, bk in zip(stack, bgp, strict=True)]
     lin, sin = li[inner], sj[inner]
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
