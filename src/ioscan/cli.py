@@ -217,7 +217,6 @@ def simulate_frame_cmd(
     if range_km <= body.IO.a_km:
         raise typer.BadParameter(f"--range-km {range_km} puts Juno inside Io")
     pos = body.direction_from_lat_pc_lon_w(sub_lat, sub_lon_w) * range_km
-    stamp = time_utc.replace("-", "").replace(":", "")
     from datetime import datetime
 
     t = datetime.fromisoformat(time_utc)
@@ -235,7 +234,6 @@ def simulate_frame_cmd(
         seed=seed,
         label_geometry=True,
     )
-    del stamp
     out.mkdir(parents=True, exist_ok=True)
     sim = simulate_frame(plan, population_seed=seed, out_dir=out)
     typer.echo(f"wrote {sim.label_path} ({len(sim.truth)} visible hot-spot bands in the truth)")

@@ -72,16 +72,19 @@ def detect_product(path: str | Path, kernels: str | Path | None = None, register
     return frame, nav, found
 
 
-def _detection_limit_gw_um_sr(noise: float | None, band, nav_bp) -> float | None:
-    """5σ point-source limit in spectral intensity at the frame's nearest on-disk pixel (normal view)."""
+def _detection_limit_gw_um_sr(noise: float | None, band, nav_bp, psf_sigma_px: float) -> float | None:
+    """5σ point-source limit in spectral intensity at the frame's nearest on-disk pixel (normal view).
+
+    A matched filter on a Gaussian PSF of σ pixels reaches S/N = flux / (noise · √(4πσ²)).
+    """
     if noise is None or nav_bp is None or not np.isfinite(noise) or not nav_bp.on_disk.any():
         return None
     from ioscan.frame import BAND_RADIANCE_UNIT
 
     scale_km = float(np.nanmin(np.where(nav_bp.on_disk, nav_bp["pixel_scale_km"], np.nan)))
     spectral = noise / band.bandwidth_um if band.unit == BAND_RADIANCE_UNIT else noise
-    # matched filter on a PSF of ~1 px sigma: effective area 4πσ² pixels
-    return float(5.0 * spectral * np.sqrt(4.0 * np.pi) * (scale_km * 1e3) ** 2 / 1e9)
+    effective_area_px = 4.0 * np.pi * psf_sigma_px**2
+    return float(5.0 * spectral * np.sqrt(effective_area_px) * (scale_km * 1e3) ** 2 / 1e9)
 
 
 def process_product(
@@ -89,6 +92,7 @@ def process_product(
 ) -> FrameResult:
     """Read, navigate, detect and measure one product. Never raises: errors come back in the result."""
     from ioscan.geometry.coverage import coverage_grid, encode_grid
+    from ioscan.geometry.navigate import psf_sigma_px
 
     result = FrameResult(path=str(path))
     try:
@@ -121,7 +125,7 @@ def process_product(
                 "saturation": b.saturation,
                 "noise": noise.get(b.band),
                 "detection_limit_gw_um_sr": _detection_limit_gw_um_sr(
-                    noise.get(b.band), b, nav.backplanes.get(b.band)
+                    noise.get(b.band), b, nav.backplanes.get(b.band), psf_sigma_px(frame, b)
                 ),
             }
             for b in frame.bands.values()

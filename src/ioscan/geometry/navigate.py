@@ -182,7 +182,9 @@ def band_label_geometry(frame: Frame, band, geom: LabelGeometry) -> LabelGeometr
 
 
 def psf_sigma_px(frame: Frame, band) -> float:
-    """Approximate PSF core σ in pixels: JIRAM ~0.7 px; a diffraction-limited AO core 0.42 λ/D otherwise."""
+    """PSF σ in pixels for limb fitting: JIRAM 0.7 px (the 0.6-px core broadened by its 2.5-px wings, which
+    blur a limb edge; 0.6 registers the simulated campaign 0.03–0.08 px worse); a diffraction-limited AO
+    core 0.42 λ/D otherwise (as ``detect.config.default_psf``)."""
     if frame.instrument.upper() == "JIRAM":
         return 0.7
     from ioscan.instruments import nirc2
