@@ -17,6 +17,7 @@ from ioscan.geometry.limbfit import fit_disk_center, register_frame
 from ioscan.geometry.limbfit_synthetic import (
     add_point_sources,
     io_center_px,
+    jiram_band_geometry,
     render_io,
     rotate_pointing,
     scene_geometry,
@@ -31,16 +32,7 @@ def jiram_case(name, *, range_km=150_000.0, phase_deg=30.0, night=0.0, center=(2
     errs, sigs, times, fails = [], [], [], []
     rng = np.random.default_rng(0)
     for ds, dl in OFFSETS:
-        geom, cam, pose = scene_geometry(
-            range_km=range_km,
-            ifov_rad=IFOV_RAD,
-            n_samples=432,
-            n_lines=128,
-            center_sample=center[0],
-            center_line=center[1],
-            phase_deg=phase_deg,
-            sun_azimuth_deg=70.0,
-        )
+        geom, cam, pose = jiram_band_geometry(range_km=range_km, phase_deg=phase_deg, center=center)
         true_pose = rotate_pointing(cam, pose, -ds * IFOV_RAD, dl * IFOV_RAD)
         clean = render_io(cam, true_pose, psf_sigma_px=1.0, night_level=night)
         c = io_center_px(cam, true_pose)

@@ -15,6 +15,7 @@ from ioscan.geometry.limbfit import LimbFit, corrected_pose, fit_disk_center, re
 from ioscan.geometry.limbfit_synthetic import (
     add_point_sources,
     io_center_px,
+    jiram_band_geometry,
     render_io,
     rotate_pointing,
     scene_geometry,
@@ -40,16 +41,7 @@ def jiram_scene(
     twist_rad=0.0,
 ):
     """(image, label geometry, camera, predicted pose, true pose, true offset) of a JIRAM-like band."""
-    geom, cam, pose = scene_geometry(
-        range_km=range_km,
-        ifov_rad=IFOV_RAD,
-        n_samples=432,
-        n_lines=128,
-        center_sample=center[0],
-        center_line=center[1],
-        phase_deg=phase_deg,
-        sun_azimuth_deg=70.0,
-    )
+    geom, cam, pose = jiram_band_geometry(range_km=range_km, phase_deg=phase_deg, center=center)
     true_pose = rotate_pointing(cam, pose, -d_sample_px * IFOV_RAD, d_line_px * IFOV_RAD, twist_rad)
     img = render_io(cam, true_pose, psf_sigma_px=psf, night_level=night_level)
     truth = np.subtract(io_center_px(cam, true_pose), io_center_px(cam, pose))

@@ -148,3 +148,20 @@ def scene_geometry(
         disk_center_line=center_line,
     )
     return geom, camera_from_label(geom, n_samples, n_lines), pose_from_label(geom)
+
+
+def jiram_band_geometry(*, range_km: float, phase_deg: float, center: tuple[float, float]):
+    """(label geometry, camera, pose) of a 432×128 JIRAM band with Io's centre at ``center`` (sample, line),
+    lit from 70° azimuth: the standard JIRAM scene of the limb-fit tests and benchmark."""
+    from ioscan.instruments.jiram import IFOV_RAD
+
+    return scene_geometry(
+        range_km=range_km,
+        ifov_rad=IFOV_RAD,
+        n_samples=432,
+        n_lines=128,
+        center_sample=center[0],
+        center_line=center[1],
+        phase_deg=phase_deg,
+        sun_azimuth_deg=70.0,
+    )
