@@ -47,16 +47,24 @@ def main() -> None:
     n_pts = sum(len(lightcurve(inp, h, "M")) for h in ids)
     t_lc = (time.perf_counter() - t0) / len(ids)
 
-    print(json.dumps({
-        "n_detections": len(det), "n_true_hotspots": len(truth), "sigma_km": list(args.sigma_km),
-        "associate_seconds": round(t_assoc, 2), "target_seconds": 30,
-        "ari": round(ari, 5), "ari_nearest_truth_oracle": round(oracle, 5),
-        "n_hotspots_found": len(res.hotspots),
-        "n_hotspots_with_ge3_detections": int((res.hotspots.n_detections >= 3).sum()),
-        "n_singleton_hotspots": int((res.hotspots.n_detections == 1).sum()),
-        "lightcurve_seconds_per_call_1M_frame": round(t_lc, 4),
-        "lightcurve_points_per_call": n_pts / len(ids),
-    }))
+    print(
+        json.dumps(
+            {
+                "n_detections": len(det),
+                "n_true_hotspots": len(truth),
+                "sigma_km": list(args.sigma_km),
+                "associate_seconds": round(t_assoc, 2),
+                "target_seconds": 30,
+                "ari": round(ari, 5),
+                "ari_nearest_truth_oracle": round(oracle, 5),
+                "n_hotspots_found": len(res.hotspots),
+                "n_hotspots_with_ge3_detections": int((res.hotspots.n_detections >= 3).sum()),
+                "n_singleton_hotspots": int((res.hotspots.n_detections == 1).sum()),
+                "lightcurve_seconds_per_call_1M_frame": round(t_lc, 4),
+                "lightcurve_points_per_call": n_pts / len(ids),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

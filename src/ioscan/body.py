@@ -164,8 +164,12 @@ def great_circle_distance_km(lat1_deg, lon1_deg, lat2_deg, lon2_deg, radius_km: 
 
 
 def ellipsoid_surface_distance_km(
-    lat1_deg: float, lon1_w_deg: float, lat2_deg: float, lon2_w_deg: float,
-    body: Ellipsoid = IO, n_steps: int = 512,
+    lat1_deg: float,
+    lon1_w_deg: float,
+    lat2_deg: float,
+    lon2_w_deg: float,
+    body: Ellipsoid = IO,
+    n_steps: int = 512,
 ) -> float:
     """Distance along the triaxial surface between two planetographic points, km.
 

@@ -466,9 +466,7 @@ def lightcurve(
 
         row = spots[spots["hotspot_id"] == hotspot_id]
         name = f" ({row['name'].iloc[0]})" if not row.empty and isinstance(row["name"].iloc[0], str) else ""
-        where = (
-            f", {row['lat_deg'].iloc[0]:.1f}°N {row['lon_w_deg'].iloc[0]:.1f}°W" if not row.empty else ""
-        )
+        where = f", {row['lat_deg'].iloc[0]:.1f}°N {row['lon_w_deg'].iloc[0]:.1f}°W" if not row.empty else ""
         title = f"{hotspot_id}{name}{where}, {band} band (foreshortening-corrected)"
         plot_lightcurve(lc, png, title=title, events=ev, periodogram=pg)
         console.print(f"wrote {png}")

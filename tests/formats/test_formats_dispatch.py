@@ -18,20 +18,40 @@ from ioscan.formats.pds4 import write_pds4_image
 def _jiram(d: Path, pid: str, mode="I2") -> Path:
     lines = 256 if mode == "I1" else 128
     img = np.full((lines, 432), 0.01, np.float32)
-    return write_jiram_rdr(d, product_id=pid, mode=mode, image=img, start_time_utc="2022-03-04T08:34:55",
-                           stop_time_utc="2022-03-04T08:34:55.012", sclk_start="1/1:0", orbit=41,
-                           exposure_s=0.012)
+    return write_jiram_rdr(
+        d,
+        product_id=pid,
+        mode=mode,
+        image=img,
+        start_time_utc="2022-03-04T08:34:55",
+        stop_time_utc="2022-03-04T08:34:55.012",
+        sclk_start="1/1:0",
+        orbit=41,
+        exposure_s=0.012,
+    )
 
 
 def _fits(p: Path) -> Path:
-    return write_ground_fits(p, image=np.ones((16, 16), np.float32), filter_name="Ms",
-                             date_obs_utc="2019-05-24T13:45:00", exposure_s=1.0)
+    return write_ground_fits(
+        p,
+        image=np.ones((16, 16), np.float32),
+        filter_name="Ms",
+        date_obs_utc="2019-05-24T13:45:00",
+        exposure_s=1.0,
+    )
 
 
 def _pds4(d: Path, pid: str) -> Path:
-    return write_pds4_image(d, product_id=pid, image=np.ones((128, 432), np.float32), filter_name="L",
-                            start_time_utc="2022-03-04T08:34:55Z", stop_time_utc="2022-03-04T08:34:56Z",
-                            instrument_name="JIRAM", host_name="Juno")
+    return write_pds4_image(
+        d,
+        product_id=pid,
+        image=np.ones((128, 432), np.float32),
+        filter_name="L",
+        start_time_utc="2022-03-04T08:34:55Z",
+        stop_time_utc="2022-03-04T08:34:56Z",
+        instrument_name="JIRAM",
+        host_name="Juno",
+    )
 
 
 @pytest.fixture
@@ -45,10 +65,10 @@ def tree(tmp_path):
     # things that are not products we read
     spe = "JIR_SPE_RDR_2022063T083455_V01"
     (a / f"{spe}.LBL").write_text(f"PRODUCT_ID = {spe}\nEND\n")
-    (a / "INDEX.LBL").write_text('PDS_VERSION_ID = PDS3\nEND\n')
+    (a / "INDEX.LBL").write_text("PDS_VERSION_ID = PDS3\nEND\n")
     (a / "orphan.IMG").write_bytes(b"\0" * 16)
     (b / "notes.txt").write_text("hello")
-    (tmp_path / "pds4" / "collection.xml").write_text('<Product_Collection/>')
+    (tmp_path / "pds4" / "collection.xml").write_text("<Product_Collection/>")
     hidden = tmp_path / ".cache"
     _fits(hidden / "x.fits")
     return tmp_path, sorted([lbl1, lbl2, fit, fgz, xml], key=str)

@@ -13,9 +13,17 @@ from ioscan.formats.fits_ground import filter_from_header, read_ground_fits, wri
 from ioscan.frame import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT, LabelGeometry
 from ioscan.instruments import nirc2
 
-GEOM = LabelGeometry(sub_observer_lat_deg=-2.75, sub_observer_lon_w_deg=318.4, sub_solar_lat_deg=-2.9,
-                     sub_solar_lon_w_deg=327.1, range_km=6.31e8, north_pa_deg=21.3, pixel_scale_km=30.4,
-                     disk_center_sample=128.25, disk_center_line=120.5)
+GEOM = LabelGeometry(
+    sub_observer_lat_deg=-2.75,
+    sub_observer_lon_w_deg=318.4,
+    sub_solar_lat_deg=-2.9,
+    sub_solar_lon_w_deg=327.1,
+    range_km=6.31e8,
+    north_pa_deg=21.3,
+    pixel_scale_km=30.4,
+    disk_center_sample=128.25,
+    disk_center_line=120.5,
+)
 
 
 def _image(seed=0, shape=(240, 256)) -> np.ndarray:
@@ -30,8 +38,14 @@ def _bits(a):
 
 
 def _write(path, **kw):
-    args = dict(image=_image(), filter_name="Lp", date_obs_utc="2019-05-24T13:45:01.5", exposure_s=10.0,
-                saturation=12.5, product_id="N2.20190524.49501")
+    args = dict(
+        image=_image(),
+        filter_name="Lp",
+        date_obs_utc="2019-05-24T13:45:01.5",
+        exposure_s=10.0,
+        saturation=12.5,
+        product_id="N2.20190524.49501",
+    )
     args.update(kw)
     return write_ground_fits(path, **args)
 
@@ -86,8 +100,16 @@ def test_raw_nirc2_style_header(tmp_path):
     """Date-only DATE-OBS + UTC, wheel names, image in an extension, mW units, BSCALE'd integers."""
     ints = np.arange(120, dtype=np.int16).reshape(10, 12)
     prim = fits.PrimaryHDU()
-    prim.header.update({"DATE-OBS": "2019-05-24", "UTC": "13:45:01.25", "FILTER": "clear + Ms",
-                        "INSTRUME": "NIRC2", "EXPTIME": 2.0, "SATURATE": 1000.0})
+    prim.header.update(
+        {
+            "DATE-OBS": "2019-05-24",
+            "UTC": "13:45:01.25",
+            "FILTER": "clear + Ms",
+            "INSTRUME": "NIRC2",
+            "EXPTIME": 2.0,
+            "SATURATE": 1000.0,
+        }
+    )
     ext = fits.ImageHDU(ints)
     ext.header.update({"BSCALE": 0.5, "BZERO": 10.0, "BUNIT": "mW m-2 sr-1 um-1"})
     path = tmp_path / "raw.fits"
@@ -103,8 +125,12 @@ def test_raw_nirc2_style_header(tmp_path):
 def test_band_radiance_unit_and_squeezed_cube(tmp_path):
     cube = _image(4, (1, 20, 30))
     path = tmp_path / "c.fits"
-    fits.PrimaryHDU(cube, header=fits.Header({"DATE-OBS": "2020-01-01T00:00:00", "FILTER": "PAH",
-                                              "BUNIT": "W/(m2 sr)", "EXPTIME": 1.0})).writeto(path)
+    fits.PrimaryHDU(
+        cube,
+        header=fits.Header(
+            {"DATE-OBS": "2020-01-01T00:00:00", "FILTER": "PAH", "BUNIT": "W/(m2 sr)", "EXPTIME": 1.0}
+        ),
+    ).writeto(path)
     f = read_ground_fits(path)
     assert f.bands["PAH"].unit == BAND_RADIANCE_UNIT and f.bands["PAH"].shape == (20, 30)
     assert np.array_equal(_bits(f.bands["PAH"].data), _bits(cube[0]))

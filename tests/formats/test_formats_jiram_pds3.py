@@ -27,7 +27,7 @@ LINES = {"I1": 256, "I2": 128, "I3": 128}
 def _image(lines: int, seed: int = 0) -> np.ndarray:
     """Radiance-like float32 image with the awkward values a reader must keep: NaN, ±inf, −0, subnormals."""
     rng = np.random.default_rng(seed)
-    img = (rng.lognormal(-6.0, 2.0, size=(lines, jiram.N_SAMPLES)) * rng.choice([-1, 1], size=(lines, 432)))
+    img = rng.lognormal(-6.0, 2.0, size=(lines, jiram.N_SAMPLES)) * rng.choice([-1, 1], size=(lines, 432))
     img = img.astype(np.float32)
     img[0, :5] = [np.nan, np.inf, -np.inf, -0.0, np.float32(1e-42)]
     img[lines - 1, 431] = np.nan
@@ -38,9 +38,16 @@ def _write(tmp: Path, mode: str = "I1", **kw) -> tuple[Path, np.ndarray]:
     img = kw.pop("image", None)
     if img is None:
         img = _image(LINES[mode])
-    args = dict(product_id=PID, mode=mode, image=img, start_time_utc="2022-03-04T08:34:55.100",
-                stop_time_utc="2022-03-04T08:34:55.112", sclk_start="1/699654937:00105", orbit=41,
-                exposure_s=0.012)
+    args = dict(
+        product_id=PID,
+        mode=mode,
+        image=img,
+        start_time_utc="2022-03-04T08:34:55.100",
+        stop_time_utc="2022-03-04T08:34:55.112",
+        sclk_start="1/699654937:00105",
+        orbit=41,
+        exposure_s=0.012,
+    )
     args.update(kw)
     return write_jiram_rdr(tmp, **args), img
 
@@ -49,9 +56,17 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
 
 
-GEOM = LabelGeometry(sub_observer_lat_deg=23.5, sub_observer_lon_w_deg=301.25, sub_solar_lat_deg=-3.1,
-                     sub_solar_lon_w_deg=12.0, range_km=84321.5, north_pa_deg=-17.25, pixel_scale_km=20.05,
-                     disk_center_sample=215.75, disk_center_line=61.5)
+GEOM = LabelGeometry(
+    sub_observer_lat_deg=23.5,
+    sub_observer_lon_w_deg=301.25,
+    sub_solar_lat_deg=-3.1,
+    sub_solar_lon_w_deg=12.0,
+    range_km=84321.5,
+    north_pa_deg=-17.25,
+    pixel_scale_km=20.05,
+    disk_center_sample=215.75,
+    disk_center_line=61.5,
+)
 
 
 @pytest.mark.parametrize("mode", ["I1", "I2", "I3"])
@@ -126,8 +141,12 @@ def test_label_geometry_round_trip_and_east_longitudes(tmp_path):
     assert label["IOSCAN_PARAMETERS"]["DISK_CENTER_SAMPLE"] == 215.75
     g = read_jiram_rdr(lbl).label_geometry
     assert g is not None
-    for field in ("sub_observer_lat_deg", "sub_observer_lon_w_deg", "sub_solar_lat_deg",
-                  "sub_solar_lon_w_deg"):
+    for field in (
+        "sub_observer_lat_deg",
+        "sub_observer_lon_w_deg",
+        "sub_solar_lat_deg",
+        "sub_solar_lon_w_deg",
+    ):
         assert getattr(g, field) == pytest.approx(getattr(GEOM, field), abs=1e-9)
     for field in ("range_km", "north_pa_deg", "pixel_scale_km", "disk_center_sample", "disk_center_line"):
         assert getattr(g, field) == getattr(GEOM, field)
@@ -200,8 +219,12 @@ def test_reads_archive_shaped_label(tmp_path):
 
 
 def test_sub_millisecond_times_are_kept(tmp_path):
-    lbl, _ = _write(tmp_path, "I3", start_time_utc="2022-03-04T08:34:55.100250Z",
-                    stop_time_utc="2022-03-04T08:34:55.112250Z")
+    lbl, _ = _write(
+        tmp_path,
+        "I3",
+        start_time_utc="2022-03-04T08:34:55.100250Z",
+        stop_time_utc="2022-03-04T08:34:55.112250Z",
+    )
     assert pvl.load(str(lbl))["START_TIME"].microsecond == 100250
     assert read_jiram_rdr(lbl).time_utc == "2022-03-04T08:34:55.106250"
 
@@ -254,10 +277,13 @@ def test_lines_do_not_fit_mode(tmp_path):
     _expect(lbl, "does not fit mode I1")
 
 
-@pytest.mark.parametrize(("key", "value", "match"), [
-    ("DATA_SET_ID", "JNO-J-UVS-3-RDR-V1.0", "DATA_SET_ID"),
-    ("INSTRUMENT_ID", "UVS", "INSTRUMENT_ID"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("DATA_SET_ID", "JNO-J-UVS-3-RDR-V1.0", "DATA_SET_ID"),
+        ("INSTRUMENT_ID", "UVS", "INSTRUMENT_ID"),
+    ],
+)
 def test_unknown_data_set_or_instrument(tmp_path, key, value, match):
     lbl, _ = _write(tmp_path, "I1", extra={key: value})
     _expect(lbl, match)

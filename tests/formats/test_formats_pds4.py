@@ -30,9 +30,15 @@ def _bits(a):
 
 
 def _jiram(tmp, img, **kw):
-    args = dict(product_id=PID, image=img, start_time_utc="2022-03-04T08:34:55.100Z",
-                stop_time_utc="2022-03-04T08:34:55.112Z", instrument_name="Jovian Infrared Auroral Mapper",
-                host_name="Juno", exposure_s=0.012)
+    args = dict(
+        product_id=PID,
+        image=img,
+        start_time_utc="2022-03-04T08:34:55.100Z",
+        stop_time_utc="2022-03-04T08:34:55.112Z",
+        instrument_name="Jovian Infrared Auroral Mapper",
+        host_name="Juno",
+        exposure_s=0.012,
+    )
     args.update(kw)
     return write_pds4_image(tmp, **args)
 
@@ -42,8 +48,10 @@ def test_jiram_m_band_round_trip(tmp_path):
     xml = _jiram(tmp_path, img, filter_name="M")
     root = ET.parse(xml).getroot()  # well-formed, and the pieces a PDS4 reader looks for are where expected
     assert root.find("p:Observation_Area/p:Time_Coordinates/p:start_date_time", NS).text.endswith("Z")
-    assert root.find("p:File_Area_Observational/p:Array_2D_Image/p:Element_Array/p:data_type", NS).text \
+    assert (
+        root.find("p:File_Area_Observational/p:Array_2D_Image/p:Element_Array/p:data_type", NS).text
         == "IEEE754LSBSingle"
+    )
     assert "image" in list(pdr.read(str(xml)).keys())
     f = read_pds4(xml)
     assert f.instrument == "JIRAM" and f.observer == "JUNO" and f.mode == "I2" and f.product_id == PID
@@ -82,11 +90,20 @@ def test_jiram_honest_big_endian_is_not_swapped(tmp_path):
 @pytest.mark.parametrize("little_endian", [True, False])
 def test_nirc2_round_trip(tmp_path, little_endian):
     img = _image(64, 80, seed=4)
-    xml = write_pds4_image(tmp_path, product_id="n2_lp_0001", image=img,
-                           start_time_utc="2019-05-24T13:45:00Z",
-                           stop_time_utc="2019-05-24T13:45:10Z", instrument_name="NIRC2", host_name="Keck II",
-                           host_type="Telescope", investigation_name="Io monitoring", filter_name="Lp",
-                           unit="W*m**-2*sr**-1*micron**-1", little_endian=little_endian)
+    xml = write_pds4_image(
+        tmp_path,
+        product_id="n2_lp_0001",
+        image=img,
+        start_time_utc="2019-05-24T13:45:00Z",
+        stop_time_utc="2019-05-24T13:45:10Z",
+        instrument_name="NIRC2",
+        host_name="Keck II",
+        host_type="Telescope",
+        investigation_name="Io monitoring",
+        filter_name="Lp",
+        unit="W*m**-2*sr**-1*micron**-1",
+        little_endian=little_endian,
+    )
     f = read_pds4(xml)
     assert f.instrument == "NIRC2" and f.observer == "EARTH" and f.mode is None
     band = f.bands["Lp"]

@@ -82,8 +82,9 @@ def test_position_errors_are_calibrated():
     major = d.groupby("pred")["true_id"].agg(lambda s: s.value_counts().index[0])
     hs = res.hotspots.set_index("hotspot_id").loc[major.index]
     tr = truth.set_index("true_id").loc[major.to_numpy()]
-    sep = great_circle_distance_km(hs.lat_deg.to_numpy(), hs.lon_w_deg.to_numpy(),
-                                   tr.lat_deg.to_numpy(), tr.lon_w_deg.to_numpy())
+    sep = great_circle_distance_km(
+        hs.lat_deg.to_numpy(), hs.lon_w_deg.to_numpy(), tr.lat_deg.to_numpy(), tr.lon_w_deg.to_numpy()
+    )
     sig = hs.lat_err_deg.to_numpy() * np.pi / 180 * 1821.49
     inside = np.mean((sep / sig) ** 2 <= chi2_gate(2.0))  # 2-D 95.4 % region
     assert 0.88 <= inside <= 0.99
@@ -94,12 +95,17 @@ def _spot(lat, lon, sig_km, n, rng, obs_prefix, band="M", t0="2022-01-01"):
     g = rng.normal(size=(n, 2)) * sig_km
     p = sy.offset(np.repeat(u, n, axis=0), g[:, 0], g[:, 1])
     la, lo = sy.vectors_to_lat_lon(p)
-    return pd.DataFrame({
-        "time_utc": pd.date_range(t0, periods=n, freq="30D"), "band": band, "lat_deg": la, "lon_w_deg": lo,
-        "lat_err_deg": sig_km / 1821.49 * 180 / np.pi,
-        "lon_err_deg": sig_km / 1821.49 * 180 / np.pi / np.cos(np.radians(la)),
-        "observation_id": [f"{obs_prefix}{i:03d}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "time_utc": pd.date_range(t0, periods=n, freq="30D"),
+            "band": band,
+            "lat_deg": la,
+            "lon_w_deg": lo,
+            "lat_err_deg": sig_km / 1821.49 * 180 / np.pi,
+            "lon_err_deg": sig_km / 1821.49 * 180 / np.pi / np.cos(np.radians(la)),
+            "observation_id": [f"{obs_prefix}{i:03d}" for i in range(n)],
+        }
+    )
 
 
 def _with_ids(parts):
@@ -131,8 +137,8 @@ def test_coarse_detection_does_not_glue_precise_hot_spots():
 
 def test_same_frame_sources_stay_apart_but_bands_pair_up():
     rng = np.random.default_rng(9)
-    a = _spot(20.0, 30.0, 20.0, 12, rng, "F")          # two sources 10 km apart with 20 km errors,
-    b = _spot(20.0, 30.3, 20.0, 12, rng, "F")          # both seen in every frame F000..F011
+    a = _spot(20.0, 30.0, 20.0, 12, rng, "F")  # two sources 10 km apart with 20 km errors,
+    b = _spot(20.0, 30.3, 20.0, 12, rng, "F")  # both seen in every frame F000..F011
     a_l = _spot(20.0, 30.0, 20.0, 12, rng, "F", band="L")  # and source a also in L in the same frames
     det = _with_ids([a, b, a_l])
     res = associate(det.drop(columns=[]))
@@ -146,8 +152,12 @@ def test_same_frame_sources_stay_apart_but_bands_pair_up():
 @pytest.mark.parametrize(("lat", "lon"), [(0.0, 359.95), (45.0, 0.02), (89.8, 120.0), (-89.9, 300.0)])
 def test_wrap_and_poles(lat, lon):
     rng = np.random.default_rng(int(abs(lat * 10) + lon))
-    det = _with_ids([_spot(lat, lon, 8.0, 25, rng, "W").assign(true_id=0),
-                     _spot(-20.0, 180.0, 8.0, 10, rng, "W").assign(true_id=1)])
+    det = _with_ids(
+        [
+            _spot(lat, lon, 8.0, 25, rng, "W").assign(true_id=0),
+            _spot(-20.0, 180.0, 8.0, 10, rng, "W").assign(true_id=1),
+        ]
+    )
     res = associate(det.drop(columns="true_id"))
     assert sy.adjusted_rand_index(det.true_id, res.hotspot_id) == 1.0
     hs = res.hotspots.set_index("hotspot_id").loc[res.hotspot_id[det.true_id == 0].iloc[0]]
@@ -166,8 +176,9 @@ def test_ids_are_stable_when_data_are_added():
     second = det[det.time_utc >= det.time_utc.median()]
     r1 = associate(first.drop(columns="true_id"))
     old_ids = set(r1.hotspots.hotspot_id)
-    truth_to_old = (first.assign(h=r1.hotspot_id).groupby("true_id")["h"]
-                    .agg(lambda s: s.value_counts().index[0]))
+    truth_to_old = (
+        first.assign(h=r1.hotspot_id).groupby("true_id")["h"].agg(lambda s: s.value_counts().index[0])
+    )
 
     both = pd.concat([first.assign(hotspot_id=r1.hotspot_id), second])
     r2 = associate(both.drop(columns="true_id"), r1.hotspots)
@@ -184,8 +195,10 @@ def test_ids_are_stable_when_data_are_added():
     late = r2.hotspot_id.loc[second.index[second.true_id.isin(late_only)]]
     assert set(late) <= new_ids
     old_rows = r2.hotspots.set_index("hotspot_id").loc[sorted(old_ids)]
-    assert (old_rows.n_detections.to_numpy() >= r1.hotspots.set_index("hotspot_id")
-            .loc[sorted(old_ids)].n_detections.to_numpy()).all()
+    assert (
+        old_rows.n_detections.to_numpy()
+        >= r1.hotspots.set_index("hotspot_id").loc[sorted(old_ids)].n_detections.to_numpy()
+    ).all()
 
     # same result with only the new detections and the stored hot-spot table
     r3 = associate(second.drop(columns="true_id"), r1.hotspots)

@@ -10,8 +10,14 @@ from ioscan.track.events import find_events
 
 def _lc(values, err, start="2020-01-01", step_d=10.0):
     n = len(values)
-    return pd.DataFrame({"time_utc": pd.to_datetime(start) + pd.to_timedelta(np.arange(n) * step_d, unit="D"),
-                         "value": values, "err": err, "observation_id": [f"O{i:03d}" for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "time_utc": pd.to_datetime(start) + pd.to_timedelta(np.arange(n) * step_d, unit="D"),
+            "value": values,
+            "err": err,
+            "observation_id": [f"O{i:03d}" for i in range(n)],
+        }
+    )
 
 
 def _steady(rng, n, level=10.0, err=0.5, intrinsic=0.1):
@@ -61,10 +67,14 @@ def test_new_needs_coverage():
     lc = _lc(y, 0.3, start="2021-01-01")
     ev = find_events(lc)
     assert ev[0].kind == "first_seen" and "no coverage" in ev[0].criterion
-    cov = pd.DataFrame({"observation_id": [f"C{i}" for i in range(5)],
-                        "time_utc": pd.date_range("2020-06-01", periods=5, freq="20D"),
-                        "visible": [True, True, True, False, True],
-                        "detection_limit": [1.0, 1.0, 50.0, 1.0, 1.0]})
+    cov = pd.DataFrame(
+        {
+            "observation_id": [f"C{i}" for i in range(5)],
+            "time_utc": pd.date_range("2020-06-01", periods=5, freq="20D"),
+            "visible": [True, True, True, False, True],
+            "detection_limit": [1.0, 1.0, 50.0, 1.0, 1.0],
+        }
+    )
     ev = find_events(lc, coverage=cov)
     new = [e for e in ev if e.kind == "new"]
     assert len(new) == 1 and new[0].significance == 3.0  # one not visible, one limit above the value
@@ -75,9 +85,13 @@ def test_new_needs_coverage():
 def test_fading_with_and_without_coverage():
     y = np.array([10.0, 10.5, 9.8, 10.2, 10.1])
     lc = _lc(y, 0.3, start="2021-01-01")
-    cov = pd.DataFrame({"observation_id": ["X1", "X2", "X3", "O001"],
-                        "time_utc": pd.to_datetime(["2021-03-01", "2021-04-01", "2021-05-01", "2021-01-11"]),
-                        "visible": True})
+    cov = pd.DataFrame(
+        {
+            "observation_id": ["X1", "X2", "X3", "O001"],
+            "time_utc": pd.to_datetime(["2021-03-01", "2021-04-01", "2021-05-01", "2021-01-11"]),
+            "visible": True,
+        }
+    )
     fading = [e for e in find_events(lc, coverage=cov) if e.kind == "fading"]
     assert len(fading) == 1 and fading[0].time_utc == pd.Timestamp("2021-05-01")
     assert not [e for e in find_events(lc) if e.kind == "fading"]

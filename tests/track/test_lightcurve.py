@@ -12,16 +12,18 @@ from ioscan.track.lightcurve import LIGHTCURVE_COLUMNS, lightcurve, variability_
 
 
 def _frame(rng, n=60):
-    return pd.DataFrame({
-        "detection_id": np.arange(n),
-        "time_utc": pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.permutation(n) * 3.0, unit="D"),
-        "band": np.where(np.arange(n) % 3 == 0, "L", "M"),
-        "hotspot_id": np.where(np.arange(n) % 2 == 0, "IOS00001", "IOS00002"),
-        "spectral_intensity_gw_um_sr": rng.uniform(5, 10, n),
-        "spectral_intensity_err_gw_um_sr": 0.5,
-        "snr": rng.uniform(5, 50, n),
-        "observation_id": [f"O{i}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "detection_id": np.arange(n),
+            "time_utc": pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.permutation(n) * 3.0, unit="D"),
+            "band": np.where(np.arange(n) % 3 == 0, "L", "M"),
+            "hotspot_id": np.where(np.arange(n) % 2 == 0, "IOS00001", "IOS00002"),
+            "spectral_intensity_gw_um_sr": rng.uniform(5, 10, n),
+            "spectral_intensity_err_gw_um_sr": 0.5,
+            "snr": rng.uniform(5, 50, n),
+            "observation_id": [f"O{i}" for i in range(n)],
+        }
+    )
 
 
 def test_lightcurve_selects_and_sorts():

@@ -19,8 +19,9 @@ def _sampling(rng, years=10, per_year=25):
 
 
 def _lc(t, y, err):
-    return pd.DataFrame({"time_utc": pd.to_datetime("2010-01-01") + pd.to_timedelta(t, unit="D"),
-                         "value": y, "err": err})
+    return pd.DataFrame(
+        {"time_utc": pd.to_datetime("2010-01-01") + pd.to_timedelta(t, unit="D"), "value": y, "err": err}
+    )
 
 
 @pytest.mark.parametrize(("seed", "period"), [(0, 480.0), (1, 520.0), (2, 540.0)])

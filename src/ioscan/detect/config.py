@@ -66,6 +66,9 @@ class DetectConfig:
         match_radius_km: two-band pairs: largest surface distance between the two detections, km.
         match_radius_px: two-band pairs without geometry: largest pixel offset.
         max_sources: cap on detections per band (brightest kept; a message says so).
+        use_shading: with geometry, divide the sunlit disk by its expected Minnaert shading (k fitted per
+            band, :mod:`ioscan.detect.shading`) before the local background, so the steep bright limb is
+            followed.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -85,6 +88,7 @@ class DetectConfig:
     match_radius_km: float = 150.0
     match_radius_px: float = 3.0
     max_sources: int = 500
+    use_shading: bool = True
 
     def psf_for(self, band: str, instrument: str, wavelength_um: float) -> PsfModel:
         """PSF model for one band."""

@@ -29,6 +29,7 @@ from ioscan.detect.photometry import (
     surface_positions,
 )
 from ioscan.detect.psf import PsfModel
+from ioscan.detect.shading import shading_template
 from ioscan.detect.types import Detection, DetectionFlag
 from ioscan.frame import BandImage, Frame
 from ioscan.geometry.backplanes import Backplanes
@@ -152,10 +153,10 @@ def _photometry(model: BandModel, peaks, psf: PsfModel):
     y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
     k_of = model.choice[peaks.line, peaks.sample]
     fits = []
-    for k, (h0, h1) in enumerate(model.annuli):
+    for k, (h0, h1, degree) in enumerate(model.annuli):
         sel = np.flatnonzero(k_of == k)
         if sel.size:
-            kern = background_kernel(h0, h1)
+            kern = background_kernel(h0, h1, degree)
             fit = psf_photometry(
                 model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
             )
@@ -241,6 +242,9 @@ def detect_band(
         search = search_full[sl]
     l0, s0 = sl[0].start, sl[1].start
     sub = data[sl]
+    shading = None
+    if backplanes is not None and cfg.use_shading:
+        shading = shading_template(data, backplanes, psf, sl)
     model = estimate_background(
         sub,
         psf=psf,
@@ -248,6 +252,7 @@ def detect_band(
         mask=None if sat_mask is None else sat_mask[sl],
         limb_halfwidth_px=cfg.limb_halfwidth_px,
         local_window_px=cfg.local_window_px,
+        shading=shading,
     )
     out.noise_median = model.noise_median
     if keep_model:

@@ -91,8 +91,11 @@ def _walk_candidate(path: Path) -> Path | None:
         return path
     suffix = path.suffix.lower()
     if suffix == ".lbl":
-        return path if (path.stem.upper().startswith("JIR_IMG_RDR") or _JIRAM_IMG_LABEL.search(_head(path))) \
+        return (
+            path
+            if (path.stem.upper().startswith("JIR_IMG_RDR") or _JIRAM_IMG_LABEL.search(_head(path)))
             else None
+        )
     if suffix == ".xml":
         return path if b"Product_Observational" in _head(path) else None
     return None

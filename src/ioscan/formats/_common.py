@@ -94,5 +94,7 @@ def radiance_unit_and_scale(unit_text, *, where: Path | str, keyword: str = "uni
             return target, float(parsed.to(u.Unit(target)))
         except u.UnitConversionError:
             continue
-    raise ProductError(f"{name}: {keyword} {text!r} is not a radiance (W m-2 sr-1 [um-1]): "
-                       "ioscan needs flux-calibrated frames")
+    raise ProductError(
+        f"{name}: {keyword} {text!r} is not a radiance (W m-2 sr-1 [um-1]): "
+        "ioscan needs flux-calibrated frames"
+    )

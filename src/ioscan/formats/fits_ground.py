@@ -76,8 +76,18 @@ _GEOMETRY_COMMENTS = {
     "IO_CY": "[pix] disk centre y, 0-based",
 }
 _IGNORED_WHEEL = {"CLEAR", "OPEN", "HOME", "BLOCK", ""}
-_ALIASES = {"LPRIME": "Lp", "MS": "Ms", "MPRIME": "Ms", "KCONT": "Kc", "BRALPHA": "BrA",
-            "BRALPHACONT": "BrA_cont", "BRACONT": "BrA_cont", "BRA": "BrA", "PAH": "PAH", "H2OICE": "H2O"}
+_ALIASES = {
+    "LPRIME": "Lp",
+    "MS": "Ms",
+    "MPRIME": "Ms",
+    "KCONT": "Kc",
+    "BRALPHA": "BrA",
+    "BRALPHACONT": "BrA_cont",
+    "BRACONT": "BrA_cont",
+    "BRA": "BrA",
+    "PAH": "PAH",
+    "H2OICE": "H2O",
+}
 
 
 def _norm(name: str) -> str:
@@ -265,9 +275,14 @@ def read_ground_fits(path: Path) -> Frame:
         data *= np.float32(scale)
     exposure = float(header.get("EXPTIME", header.get("ITIME", 0.0)) or 0.0)
     sat = header.get("SATURATE")
-    band = BandImage(band=filt.name, data=data, unit=unit, wavelength_um=filt.center_um,
-                     bandwidth_um=filt.bandwidth_um,
-                     saturation=None if sat is None else float(sat) * scale)
+    band = BandImage(
+        band=filt.name,
+        data=data,
+        unit=unit,
+        wavelength_um=filt.center_um,
+        bandwidth_um=filt.bandwidth_um,
+        saturation=None if sat is None else float(sat) * scale,
+    )
     return Frame(
         product_id=str(header.get("PRODID") or path.name.split(".")[0]),
         instrument=str(header.get("INSTRUME", "NIRC2")).strip() or "NIRC2",

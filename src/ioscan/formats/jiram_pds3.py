@@ -57,15 +57,39 @@ INSTRUMENT_IDS = ("JIR", "JIRAM")
 LABEL_UNIT = "W/(m^2*sr)"
 IOSCAN_GROUP = "IOSCAN_PARAMETERS"
 #: label UNIT strings known to mean JIRAM calibrated imager values (compared lower-case, no spaces)
-_KNOWN_LABEL_UNITS = {"w/(m^2*sr)", "w/(m^2*sr*micron)", "w/(m^2*sr*um)", "w/m^2/sr", "w/m^2/sr/micron",
-                      "w/m^2/sr/um", "w/(m**2*sr)", "w/(m**2*sr*micron)"}
+_KNOWN_LABEL_UNITS = {
+    "w/(m^2*sr)",
+    "w/(m^2*sr*micron)",
+    "w/(m^2*sr*um)",
+    "w/m^2/sr",
+    "w/m^2/sr/micron",
+    "w/m^2/sr/um",
+    "w/(m**2*sr)",
+    "w/(m**2*sr*micron)",
+}
 _MODE_LINES = {"I1": (256, 266), "I2": (128,), "I3": (128,)}
-_MODE_DESC = {"I1": "IMAGE(256x432) L-Band and M-Band", "I2": "IMAGE(128x432) M-Band",
-              "I3": "IMAGE(128x432) L-Band"}
-_BAND_GEOMETRY_KEYS = ("INCIDENCE_ANGLE", "EMISSION_ANGLE", "PHASE_ANGLE", "SLANT_DISTANCE",
-                       "MINIMUM_LATITUDE", "CENTER_LATITUDE", "MAXIMUM_LATITUDE", "WESTERNMOST_LONGITUDE",
-                       "CENTER_LONGITUDE", "EASTERNMOST_LONGITUDE", "HORIZONTAL_PIXEL_SCALE",
-                       "VERTICAL_PIXEL_SCALE", "NORTH_AZIMUTH", "LINE_FIRST_PIXEL", "SAMPLE_FIRST_PIXEL")
+_MODE_DESC = {
+    "I1": "IMAGE(256x432) L-Band and M-Band",
+    "I2": "IMAGE(128x432) M-Band",
+    "I3": "IMAGE(128x432) L-Band",
+}
+_BAND_GEOMETRY_KEYS = (
+    "INCIDENCE_ANGLE",
+    "EMISSION_ANGLE",
+    "PHASE_ANGLE",
+    "SLANT_DISTANCE",
+    "MINIMUM_LATITUDE",
+    "CENTER_LATITUDE",
+    "MAXIMUM_LATITUDE",
+    "WESTERNMOST_LONGITUDE",
+    "CENTER_LONGITUDE",
+    "EASTERNMOST_LONGITUDE",
+    "HORIZONTAL_PIXEL_SCALE",
+    "VERTICAL_PIXEL_SCALE",
+    "NORTH_AZIMUTH",
+    "LINE_FIRST_PIXEL",
+    "SAMPLE_FIRST_PIXEL",
+)
 
 
 def jiram_pixel_unit(label_unit: str | None, *, where: Path | str = "") -> str:
@@ -158,8 +182,9 @@ def write_jiram_rdr(
     if img.dtype != np.float32:
         raise ValueError(f"image must be float32, got {img.dtype}")
     if img.ndim != 2 or img.shape[1] != jiram.N_SAMPLES or img.shape[0] not in _MODE_LINES[band_mode]:
-        raise ValueError(f"mode {band_mode} needs {_MODE_LINES[band_mode][0]}×{jiram.N_SAMPLES}, "
-                         f"got {img.shape}")
+        raise ValueError(
+            f"mode {band_mode} needs {_MODE_LINES[band_mode][0]}×{jiram.N_SAMPLES}, got {img.shape}"
+        )
     start = parse_utc(start_time_utc, where=product_id, what="start_time_utc")
     stop = parse_utc(stop_time_utc, where=product_id, what="stop_time_utc")
     if stop < start:
@@ -203,14 +228,19 @@ def write_jiram_rdr(
         sun_lat_pc = float(iobody.lat_pg_to_lat_pc_deg(g.sub_solar_lat_deg, g.sub_solar_lon_w_deg))
         top["SUB_SPACECRAFT_LATITUDE"] = _real_or_na(sc_lat_pc, "degree")
         top["SUB_SPACECRAFT_LONGITUDE"] = _real_or_na(
-            float(iobody.lon_w_to_lon_e(g.sub_observer_lon_w_deg)), "degree")
+            float(iobody.lon_w_to_lon_e(g.sub_observer_lon_w_deg)), "degree"
+        )
         top["TARGET_CENTER_DISTANCE"] = _real_or_na(g.range_km, "km")
         top["SUB_SOLAR_LATITUDE"] = _real_or_na(sun_lat_pc, "degree")
         sun_lon_e = float(iobody.lon_w_to_lon_e(g.sub_solar_lon_w_deg))
         top["SUB_SOLAR_LONGITUDE"] = _real_or_na(sun_lon_e, "degree")
     else:
-        for key in ("SUB_SPACECRAFT_LATITUDE", "SUB_SPACECRAFT_LONGITUDE", "TARGET_CENTER_DISTANCE",
-                    "SUB_SOLAR_LATITUDE"):
+        for key in (
+            "SUB_SPACECRAFT_LATITUDE",
+            "SUB_SPACECRAFT_LONGITUDE",
+            "TARGET_CENTER_DISTANCE",
+            "SUB_SOLAR_LATITUDE",
+        ):
             top[key] = '"N/A"'
         top["SUB_SOLAR_LONGITUDE"] = _real_or_na(sub_solar_lon_e_deg, "degree")
     for key, val in (extra or {}).items():
@@ -219,12 +249,12 @@ def write_jiram_rdr(
     out: list[str] = [f"{k:<31}= {v}" for k, v in top.items() if k not in ("INSTRUMENT_MODE_ID",)]
     for band in ("L", "M"):
         out.append(f"GROUP = {band}_BAND_PARAMETERS")
-        out += [f"   {k:<23}= \"N/A\"" for k in _BAND_GEOMETRY_KEYS]
+        out += [f'   {k:<23}= "N/A"' for k in _BAND_GEOMETRY_KEYS]
         out.append(f"END_GROUP = {band}_BAND_PARAMETERS")
     out += [
-        f"{'CHANNEL_ID':<31}= \"1\"  /* 0:SPECTRUM IR; 1:IMAGE */",
+        f'{"CHANNEL_ID":<31}= "1"  /* 0:SPECTRUM IR; 1:IMAGE */',
         f"{'INSTRUMENT_MODE_ID':<31}= {mode_id}",
-        f"{'INSTRUMENT_MODE_DESC':<31}= \"{mode_id}: Science, {_MODE_DESC[band_mode]}\"",
+        f'{"INSTRUMENT_MODE_DESC":<31}= "{mode_id}: Science, {_MODE_DESC[band_mode]}"',
         f"GROUP = {IOSCAN_GROUP}",
         "   /* not an archive keyword group: written by ioscan (simulated product) */",
         f"   {'SATURATION_LEVEL':<25}= {_real_or_na(saturation_w_m2_sr, 'W/(m^2*sr)')}",
@@ -319,16 +349,25 @@ def _label_geometry(meta, name: str) -> tuple[LabelGeometry | None, dict]:
 
     sc_lon_w = None if sc_lon_e is None else float(iobody.lon_e_to_lon_w(sc_lon_e))
     sun_lon_w = None if sun_lon_e is None else float(iobody.lon_e_to_lon_w(sun_lon_e))
-    for key, val in (("sub_observer_lat_deg", to_pg(sc_lat, sc_lon_w)), ("sub_observer_lon_w_deg", sc_lon_w),
-                     ("sub_solar_lat_deg", to_pg(sun_lat, sun_lon_w)), ("sub_solar_lon_w_deg", sun_lon_w),
-                     ("range_km", rng)):
+    for key, val in (
+        ("sub_observer_lat_deg", to_pg(sc_lat, sc_lon_w)),
+        ("sub_observer_lon_w_deg", sc_lon_w),
+        ("sub_solar_lat_deg", to_pg(sun_lat, sun_lon_w)),
+        ("sub_solar_lon_w_deg", sun_lon_w),
+        ("range_km", rng),
+    ):
         if val is not None:
             partial[key] = val
     grp = meta.metablock_(IOSCAN_GROUP) or {}
-    extra = {k: _num(grp.get(key)) for k, key in (("north_pa_deg", "NORTH_POLE_POSITION_ANGLE"),
-                                                   ("disk_center_sample", "DISK_CENTER_SAMPLE"),
-                                                   ("disk_center_line", "DISK_CENTER_LINE"),
-                                                   ("pixel_scale_km", "DISK_CENTER_PIXEL_SCALE"))}
+    extra = {
+        k: _num(grp.get(key))
+        for k, key in (
+            ("north_pa_deg", "NORTH_POLE_POSITION_ANGLE"),
+            ("disk_center_sample", "DISK_CENTER_SAMPLE"),
+            ("disk_center_line", "DISK_CENTER_LINE"),
+            ("pixel_scale_km", "DISK_CENTER_PIXEL_SCALE"),
+        )
+    }
     if target != "IO" or len(partial) < 5 or any(v is None for v in extra.values()):
         return None, (partial if target == "IO" else {})
     return LabelGeometry(**partial, **extra), partial
@@ -353,8 +392,10 @@ def read_jiram_rdr(label_path: Path) -> Frame:
             warnings.simplefilter("ignore")
             data = pdr.read(str(label_path))
             meta = data.metadata
-            ident = {k: _str(meta.metaget_(k)) for k in ("DATA_SET_ID", "INSTRUMENT_ID", "PRODUCT_TYPE",
-                                                          "PRODUCT_ID", "INSTRUMENT_MODE_ID")}
+            ident = {
+                k: _str(meta.metaget_(k))
+                for k in ("DATA_SET_ID", "INSTRUMENT_ID", "PRODUCT_TYPE", "PRODUCT_ID", "INSTRUMENT_MODE_ID")
+            }
     except ProductError:
         raise
     except Exception as exc:  # pdr raises many kinds on garbage labels
@@ -362,8 +403,10 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     if not ident["DATA_SET_ID"] and not ident["PRODUCT_ID"]:
         raise ProductError(f"{name}: unparseable PDS3 label (no DATA_SET_ID or PRODUCT_ID found)")
     if ident["DATA_SET_ID"] != jiram.DATA_SET_ID:
-        raise ProductError(f"{name}: DATA_SET_ID {ident['DATA_SET_ID']!r} is not the JIRAM RDR data set "
-                           f"{jiram.DATA_SET_ID!r}")
+        raise ProductError(
+            f"{name}: DATA_SET_ID {ident['DATA_SET_ID']!r} is not the JIRAM RDR data set "
+            f"{jiram.DATA_SET_ID!r}"
+        )
     if ident["INSTRUMENT_ID"].upper() not in INSTRUMENT_IDS:
         raise ProductError(f"{name}: INSTRUMENT_ID {ident['INSTRUMENT_ID']!r} is not JIRAM")
     if ident["PRODUCT_TYPE"].upper() != PRODUCT_TYPE:
@@ -371,8 +414,9 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     try:
         mode = jiram.mode_from_label(ident["INSTRUMENT_MODE_ID"])
     except ValueError as exc:
-        raise ProductError(f"{name}: INSTRUMENT_MODE_ID {ident['INSTRUMENT_MODE_ID']!r} is not an imager "
-                           "mode (I1/I2/I3)") from exc
+        raise ProductError(
+            f"{name}: INSTRUMENT_MODE_ID {ident['INSTRUMENT_MODE_ID']!r} is not an imager mode (I1/I2/I3)"
+        ) from exc
 
     image_block = meta.metablock_("IMAGE")
     if not image_block or "LINES" not in image_block:
@@ -383,11 +427,14 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     except (KeyError, TypeError, ValueError) as exc:
         raise ProductError(f"{name}: IMAGE object lacks integer LINES/LINE_SAMPLES/SAMPLE_BITS") from exc
     if bits != 32 or "REAL" not in _str(image_block.get("SAMPLE_TYPE")).upper():
-        raise ProductError(f"{name}: IMAGE is {image_block.get('SAMPLE_TYPE')} × {bits} bits, "
-                           "not 32-bit real")
+        raise ProductError(
+            f"{name}: IMAGE is {image_block.get('SAMPLE_TYPE')} × {bits} bits, not 32-bit real"
+        )
     if samples != jiram.N_SAMPLES or lines not in _MODE_LINES[mode]:
-        raise ProductError(f"{name}: {lines}×{samples} image does not fit mode {mode} "
-                           f"({_MODE_LINES[mode][0]}×{jiram.N_SAMPLES})")
+        raise ProductError(
+            f"{name}: {lines}×{samples} image does not fit mode {mode} "
+            f"({_MODE_LINES[mode][0]}×{jiram.N_SAMPLES})"
+        )
     pointer = meta.metaget_("^IMAGE")
     offset = 0
     if isinstance(pointer, list | tuple):  # ("FILE.IMG", record) form
@@ -399,8 +446,10 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     expected = offset + lines * samples * 4
     size = img_path.stat().st_size
     if size < expected:
-        raise ProductError(f"{img_path.name}: truncated: {size} bytes, label needs {expected} "
-                           f"({lines}×{samples}×4 + {offset})")
+        raise ProductError(
+            f"{img_path.name}: truncated: {size} bytes, label needs {expected} "
+            f"({lines}×{samples}×4 + {offset})"
+        )
     if offset == 0 and size != expected:
         raise ProductError(f"{img_path.name}: {size} bytes disagree with LINES×LINE_SAMPLES×4 = {expected}")
 
@@ -424,9 +473,16 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     for bname in jiram.MODES[mode]:
         b = jiram.BANDS[bname]
         first = m_offset if (mode == "I1" and bname == "M") else 0
-        bands[bname] = BandImage(band=bname, data=arr[first:first + jiram.N_LINES_PER_BAND], unit=unit,
-                                 wavelength_um=b.center_um, bandwidth_um=b.bandwidth_um,
-                                 saturation=saturation, line_offset=first, spice_frame=b.spice_frame)
+        bands[bname] = BandImage(
+            band=bname,
+            data=arr[first : first + jiram.N_LINES_PER_BAND],
+            unit=unit,
+            wavelength_um=b.center_um,
+            bandwidth_um=b.bandwidth_um,
+            saturation=saturation,
+            line_offset=first,
+            spice_frame=b.spice_frame,
+        )
 
     start_txt, stop_txt = meta.metaget_("START_TIME"), meta.metaget_("STOP_TIME")
     if start_txt is None:
@@ -440,8 +496,11 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     orbit = _num(meta.metaget_("ORBIT_NUMBER"))
     geometry, partial = _label_geometry(meta, name)
     spice = meta.metaget_("SPICE_FILE_NAME")
-    spice_names = sorted(_str(s) for s in spice) if isinstance(spice, set | list | tuple) else (
-        [] if _str(spice) in ("", "N/A") else [_str(spice)])
+    spice_names = (
+        sorted(_str(s) for s in spice)
+        if isinstance(spice, set | list | tuple)
+        else ([] if _str(spice) in ("", "N/A") else [_str(spice)])
+    )
     metadata = {
         "data_set_id": ident["DATA_SET_ID"],
         "instrument_mode_id": ident["INSTRUMENT_MODE_ID"],

@@ -37,8 +37,12 @@ from ioscan.formats._common import file_checksum_sha256, iso_utc, mid_time, pars
 from ioscan.frame import BandImage, Frame
 from ioscan.instruments import jiram
 
-_DTYPES = {"IEEE754LSBSingle": "<f4", "IEEE754MSBSingle": ">f4", "IEEE754LSBDouble": "<f8",
-           "IEEE754MSBDouble": ">f8"}
+_DTYPES = {
+    "IEEE754LSBSingle": "<f4",
+    "IEEE754MSBSingle": ">f4",
+    "IEEE754LSBDouble": "<f8",
+    "IEEE754MSBDouble": ">f8",
+}
 _JIRAM_NAMES = ("JIRAM", "JOVIAN INFRARED AURORAL MAPPER")
 
 
@@ -85,13 +89,18 @@ def write_pds4_image(
     data_name = f"{product_id}.img"
     disc = []
     if exposure_s is not None:
-        disc.append(f'<img:Exposure><img:exposure_duration unit="s">{float(exposure_s)!r}'
-                    "</img:exposure_duration></img:Exposure>")
+        disc.append(
+            f'<img:Exposure><img:exposure_duration unit="s">{float(exposure_s)!r}'
+            "</img:exposure_duration></img:Exposure>"
+        )
     if filter_name is not None:
-        disc.append(f"<img:Optical_Filter><img:filter_name>{escape(filter_name)}</img:filter_name>"
-                    "</img:Optical_Filter>")
-    discipline = ("<Discipline_Area><img:Imaging>" + "".join(disc) + "</img:Imaging></Discipline_Area>"
-                  if disc else "")
+        disc.append(
+            f"<img:Optical_Filter><img:filter_name>{escape(filter_name)}</img:filter_name>"
+            "</img:Optical_Filter>"
+        )
+    discipline = (
+        "<Discipline_Area><img:Imaging>" + "".join(disc) + "</img:Imaging></Discipline_Area>" if disc else ""
+    )
     lines, samples = img.shape
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
 <Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1" xmlns:img="http://pds.nasa.gov/pds4/img/v1"
@@ -221,14 +230,22 @@ def _bands_jiram(arr, filt, unit, where) -> dict[str, BandImage]:
     else:
         f = (filt or "").strip().upper().replace("_BAND", "").replace("-BAND", "")
         if f not in jiram.BANDS:
-            raise ProductError(f"{Path(where).name}: 128-line JIRAM image needs img:filter_name L or M, "
-                               f"got {filt!r}")
+            raise ProductError(
+                f"{Path(where).name}: 128-line JIRAM image needs img:filter_name L or M, got {filt!r}"
+            )
         names, offsets = (f,), (0,)
     out = {}
     for name, off in zip(names, offsets, strict=True):
         b = jiram.BANDS[name]
-        out[name] = BandImage(band=name, data=arr[off:off + n], unit=u, wavelength_um=b.center_um,
-                              bandwidth_um=b.bandwidth_um, line_offset=off, spice_frame=b.spice_frame)
+        out[name] = BandImage(
+            band=name,
+            data=arr[off : off + n],
+            unit=u,
+            wavelength_um=b.center_um,
+            bandwidth_um=b.bandwidth_um,
+            line_offset=off,
+            spice_frame=b.spice_frame,
+        )
     return out
 
 
@@ -263,8 +280,11 @@ def read_pds4(xml_label_path: Path) -> Frame:
     if data_path.stat().st_size < need:
         raise ProductError(f"{file_name}: truncated: {data_path.stat().st_size} bytes, label needs {need}")
 
-    instruments = [c for c in root.iter() if _local(c.tag) == "Observing_System_Component"
-                   and (_text(c, "type") or "").lower() == "instrument"]
+    instruments = [
+        c
+        for c in root.iter()
+        if _local(c.tag) == "Observing_System_Component" and (_text(c, "type") or "").lower() == "instrument"
+    ]
     inst_name = (_text(instruments[0], "name") or "") if instruments else ""
     up = inst_name.upper()
     if any(k in up for k in _JIRAM_NAMES):
@@ -302,8 +322,11 @@ def read_pds4(xml_label_path: Path) -> Frame:
         u, scale = radiance_unit_and_scale(unit, where=label, keyword="Element_Array unit")
         if scale != 1.0:
             arr *= np.float32(scale)
-        bands = {f.name: BandImage(band=f.name, data=arr, unit=u, wavelength_um=f.center_um,
-                                   bandwidth_um=f.bandwidth_um)}
+        bands = {
+            f.name: BandImage(
+                band=f.name, data=arr, unit=u, wavelength_um=f.center_um, bandwidth_um=f.bandwidth_um
+            )
+        }
 
     start_txt = _text(root, "Time_Coordinates", "start_date_time")
     stop_txt = _text(root, "Time_Coordinates", "stop_date_time")
@@ -325,7 +348,14 @@ def read_pds4(xml_label_path: Path) -> Frame:
         mode={2: "I1"}.get(len(bands), "I2" if "M" in bands else "I3") if instrument == "JIRAM" else None,
         path=label,
         checksum_sha256=file_checksum_sha256(data_path),
-        metadata={"logical_identifier": lid, "instrument_name": inst_name, "data_type": data_type,
-                  "label_unit": unit, "byte_order_overridden": overridden, "data_file": file_name,
-                  "start_time_utc": iso_utc(start), "stop_time_utc": iso_utc(stop)},
+        metadata={
+            "logical_identifier": lid,
+            "instrument_name": inst_name,
+            "data_type": data_type,
+            "label_unit": unit,
+            "byte_order_overridden": overridden,
+            "data_file": file_name,
+            "start_time_utc": iso_utc(start),
+            "stop_time_utc": iso_utc(stop),
+        },
     )

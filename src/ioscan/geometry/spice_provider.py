@@ -334,8 +334,14 @@ class SpiceGeometry:
         return self._last_inputs
 
     # --------------------------------------------------------------------------------------- products
-    def backplanes(self, time_utc, frame_name: str, *, pointing_offset_px=(0.0, 0.0),
-                   pointing_correction_j2000: np.ndarray | None = None) -> Backplanes:
+    def backplanes(
+        self,
+        time_utc,
+        frame_name: str,
+        *,
+        pointing_offset_px=(0.0, 0.0),
+        pointing_correction_j2000: np.ndarray | None = None,
+    ) -> Backplanes:
         """All registered backplanes of ``frame_name``'s image at ``time_utc`` (sincpt/ilumin, LT+S).
 
         Two ways to correct the reconstructed pointing: ``pointing_offset_px`` translates the optical centre

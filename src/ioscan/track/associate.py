@@ -55,8 +55,15 @@ from ioscan.track._common import (
 
 R_KM = IO_MEAN_RADIUS_KM
 HOTSPOT_COLUMNS = [
-    "hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg",
-    "n_detections", "first_time_utc", "last_time_utc", "bands",
+    "hotspot_id",
+    "lat_deg",
+    "lon_w_deg",
+    "lat_err_deg",
+    "lon_err_deg",
+    "n_detections",
+    "first_time_utc",
+    "last_time_utc",
+    "bands",
 ]
 _CHUNK = 200_000
 
@@ -106,8 +113,12 @@ class _State:
         start = self.n_clusters
         self.prior_vec = np.vstack([self.prior_vec, np.zeros((n, 3)) if vec is None else vec])
         self.prior_w = np.concatenate([self.prior_w, np.zeros(n) if w is None else w])
-        self.prior_n = np.concatenate([self.prior_n, np.zeros(n, dtype=np.int64) if count is None
-                                       else np.asarray(count, dtype=np.int64)])
+        self.prior_n = np.concatenate(
+            [
+                self.prior_n,
+                np.zeros(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64),
+            ]
+        )
         return np.arange(start, start + n)
 
     def contributing(self) -> np.ndarray:
@@ -175,7 +186,7 @@ class _State:
         tree = cKDTree(cu)
         contrib = self.contributing()
         for s in range(0, len(idx), _CHUNK):
-            part = idx[s:s + _CHUNK]
+            part = idx[s : s + _CHUNK]
             _, nb = tree.query(self.u[part], k=kk)
             nb = nb.reshape(len(part), kk)
             own = nb == self.labels[part][:, None]
@@ -193,8 +204,8 @@ class _State:
             order = np.argsort(score, axis=1, kind="stable")
             score = np.take_along_axis(score, order, axis=1)
             lab = np.where(np.isfinite(score), np.take_along_axis(nb, order, axis=1), -1)
-            labs[s:s + _CHUNK, :kk] = lab
-            chis[s:s + _CHUNK, :kk] = np.where(lab >= 0, np.take_along_axis(chi2, order, axis=1), np.inf)
+            labs[s : s + _CHUNK, :kk] = lab
+            chis[s : s + _CHUNK, :kk] = np.where(lab >= 0, np.take_along_axis(chi2, order, axis=1), np.inf)
         return labs, chis
 
     def resolve(self, idx: np.ndarray, labs: np.ndarray, chis: np.ndarray) -> np.ndarray:
@@ -258,8 +269,9 @@ class _State:
             nb = np.asarray(tree.query_ball_point(sub[j], chord), dtype=np.int64)
             nb = nb[~done[nb]]
             members = idx[nb]
-            chi2, _ = self.chi2_to(members, np.broadcast_to(self.u[i], (len(members), 1, 3)),
-                                   np.full((len(members), 1), lvar))
+            chi2, _ = self.chi2_to(
+                members, np.broadcast_to(self.u[i], (len(members), 1, 3)), np.full((len(members), 1), lvar)
+            )
             chi2 = chi2[:, 0]
             chi2[nb == j] = -1.0  # the leader itself always stays
             ok = chi2 <= self.thr
@@ -351,8 +363,7 @@ def associate(
     what = "associate(detections)"
     require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc", "band"], what)
     n = len(detections)
-    ids = (detections["detection_id"].to_numpy() if "detection_id" in detections.columns
-           else np.arange(n))
+    ids = detections["detection_id"].to_numpy() if "detection_id" in detections.columns else np.arange(n)
     lat = finite_float(detections, "lat_deg", what, ids=ids)
     lon = finite_float(detections, "lon_w_deg", what, ids=ids)
     if np.any(np.abs(lat) > 90.0):
@@ -363,12 +374,15 @@ def associate(
         pd.to_numeric(detections["lat_err_deg"], errors="coerce") if "lat_err_deg" in detections else nan,
         pd.to_numeric(detections["lon_err_deg"], errors="coerce") if "lon_err_deg" in detections else nan,
         pd.to_numeric(detections["position_err_km"], errors="coerce")
-        if "position_err_km" in detections else None,
+        if "position_err_km" in detections
+        else None,
     )
     bad = ~(np.isfinite(sn) & np.isfinite(se) & (sn >= 0) & (se >= 0))
     if bad.any():
-        raise CatalogError(f"{what}: no usable position error (lat_err_deg/lon_err_deg/position_err_km) "
-                           f"for detection_id {list(ids[bad][:5])}")
+        raise CatalogError(
+            f"{what}: no usable position error (lat_err_deg/lon_err_deg/position_err_km) "
+            f"for detection_id {list(ids[bad][:5])}"
+        )
     times = to_utc(detections["time_utc"], what).to_numpy()
     # a tiny floor keeps zero-error inputs finite (1 m)
     sn2, se2 = np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2
@@ -392,8 +406,11 @@ def associate(
         evar = np.maximum(0.5 * (esn**2 + ese**2), 1e-6)
         evar = np.where(np.isfinite(evar), evar, (10.0 * DEG * R_KM) ** 2)
         eu = unit_vectors(elat, elon)
-        en = (pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
-              if "n_detections" in existing else pd.Series(np.ones(len(existing))))
+        en = (
+            pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
+            if "n_detections" in existing
+            else pd.Series(np.ones(len(existing)))
+        )
         st.add_clusters(len(existing), vec=eu / evar[:, None], w=1.0 / evar, count=en.to_numpy())
         cluster_ids = [str(h) for h in existing["hotspot_id"]]
 
@@ -461,20 +478,39 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
     tmax = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
     np.minimum.at(tmin, lab[member], tvals[member])
     np.maximum.at(tmax, lab[member], tvals[member])
-    det_ids = (detections["detection_id"].to_numpy() if "detection_id" in detections.columns
-               else np.arange(len(detections)))
-    bands_per = (pd.DataFrame({"c": lab[member], "b": detections["band"].astype(str).to_numpy()[member]})
-                 .drop_duplicates().groupby("c")["b"].agg(lambda s: set(s)))
+    det_ids = (
+        detections["detection_id"].to_numpy()
+        if "detection_id" in detections.columns
+        else np.arange(len(detections))
+    )
+    bands_per = (
+        pd.DataFrame({"c": lab[member], "b": detections["band"].astype(str).to_numpy()[member]})
+        .drop_duplicates()
+        .groupby("c")["b"]
+        .agg(lambda s: set(s))
+    )
 
     n_det = n_members.astype(np.int64)
     contributes = np.bincount(lab[st.contributing()], minlength=m) > 0
     ex_by_id = {}
     if existing is not None:
         ex_by_id = {str(h): i for i, h in enumerate(existing["hotspot_id"])}
-        ex_first = to_utc(existing["first_time_utc"], "existing_hotspots").to_numpy().astype(
-            "datetime64[ns]").astype(np.int64) if "first_time_utc" in existing else None
-        ex_last = to_utc(existing["last_time_utc"], "existing_hotspots").to_numpy().astype(
-            "datetime64[ns]").astype(np.int64) if "last_time_utc" in existing else None
+        ex_first = (
+            to_utc(existing["first_time_utc"], "existing_hotspots")
+            .to_numpy()
+            .astype("datetime64[ns]")
+            .astype(np.int64)
+            if "first_time_utc" in existing
+            else None
+        )
+        ex_last = (
+            to_utc(existing["last_time_utc"], "existing_hotspots")
+            .to_numpy()
+            .astype("datetime64[ns]")
+            .astype(np.int64)
+            if "last_time_utc" in existing
+            else None
+        )
     bands_out = []
     for c in range(m):
         bset = set(bands_per.get(c, set()))
@@ -503,8 +539,11 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
     nums = [x for x in (_id_number(h, id_prefix) for h in known) if x is not None]
     next_num = max(nums, default=0) + 1
     first_det = np.full(m, np.inf)
-    np.minimum.at(first_det, lab[member], pd.to_numeric(pd.Series(det_ids[member]), errors="coerce")
-                  .fillna(0).to_numpy(dtype=float))
+    np.minimum.at(
+        first_det,
+        lab[member],
+        pd.to_numeric(pd.Series(det_ids[member]), errors="coerce").fillna(0).to_numpy(dtype=float),
+    )
     new = [c for c in range(m) if cluster_ids[c] is None]
     new.sort(key=lambda c: (tmin[c], first_det[c]))
     width = max(5, len(str(next_num + len(new))))
@@ -515,15 +554,28 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
         ok = (a != big) & (a != np.iinfo(np.int64).min)
         return pd.to_datetime(np.where(ok, a, np.iinfo(np.int64).min).astype("datetime64[ns]"))
 
-    hotspots = pd.DataFrame({
-        "hotspot_id": pd.Series(cluster_ids, dtype=object),
-        "lat_deg": lat, "lon_w_deg": np.mod(lon, 360.0),
-        "lat_err_deg": lat_err, "lon_err_deg": lon_err,
-        "n_detections": n_det,
-        "first_time_utc": to_time(tmin), "last_time_utc": to_time(tmax),
-        "bands": pd.Series(bands_out, dtype=object),
-    }).sort_values("hotspot_id", kind="stable").reset_index(drop=True)
+    hotspots = (
+        pd.DataFrame(
+            {
+                "hotspot_id": pd.Series(cluster_ids, dtype=object),
+                "lat_deg": lat,
+                "lon_w_deg": np.mod(lon, 360.0),
+                "lat_err_deg": lat_err,
+                "lon_err_deg": lon_err,
+                "n_detections": n_det,
+                "first_time_utc": to_time(tmin),
+                "last_time_utc": to_time(tmax),
+                "bands": pd.Series(bands_out, dtype=object),
+            }
+        )
+        .sort_values("hotspot_id", kind="stable")
+        .reset_index(drop=True)
+    )
     id_arr = np.asarray(cluster_ids, dtype=object)
-    per_det = pd.Series(np.where(member, id_arr[np.maximum(lab, 0)] if m else None, None),
-                        index=detections.index, name="hotspot_id", dtype=object)
+    per_det = pd.Series(
+        np.where(member, id_arr[np.maximum(lab, 0)] if m else None, None),
+        index=detections.index,
+        name="hotspot_id",
+        dtype=object,
+    )
     return AssociationResult(hotspot_id=per_det, hotspots=hotspots)

@@ -35,13 +35,17 @@ def _ref_sigma_km(reference: pd.DataFrame, ref_err_deg) -> np.ndarray:
             default = pd.to_numeric(ref_err_deg.reindex(reference.index), errors="coerce").to_numpy(float)
     else:
         default = np.full(n, float(ref_err_deg))
-    own = (pd.to_numeric(reference["lat_err_deg"], errors="coerce").to_numpy(float)
-           if "lat_err_deg" in reference.columns else np.full(n, np.nan))
+    own = (
+        pd.to_numeric(reference["lat_err_deg"], errors="coerce").to_numpy(float)
+        if "lat_err_deg" in reference.columns
+        else np.full(n, np.nan)
+    )
     err = np.where(np.isfinite(own), own, default)
     if not np.all(np.isfinite(err) & (err >= 0)):
         bad = reference.loc[~(np.isfinite(err) & (err >= 0)), "ref_id"].tolist()[:5]
-        raise CatalogError(f"cross_identify(reference): no position error for ref_id {bad} "
-                           "(give lat_err_deg or ref_err_deg)")
+        raise CatalogError(
+            f"cross_identify(reference): no position error for ref_id {bad} (give lat_err_deg or ref_err_deg)"
+        )
     return err * DEG * R_KM
 
 
@@ -70,8 +74,11 @@ def cross_identify(
         entry; ``separation_sigma`` = separation / joint 1σ; ``unique`` False when the entry was
         already taken one-to-one by another hot spot.
     """
-    require_columns(hotspots, ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"],
-                    "cross_identify(hotspots)")
+    require_columns(
+        hotspots,
+        ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"],
+        "cross_identify(hotspots)",
+    )
     require_columns(reference, ["catalog", "ref_id", "lat_deg", "lon_w_deg"], "cross_identify(reference)")
     if len(hotspots) == 0 or len(reference) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CROSSID_COLUMNS})
@@ -100,8 +107,12 @@ def cross_identify(
         if len(hi) == 0:
             continue
         rj = ci[np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])]
-        sep = np.arctan2(np.linalg.norm(np.cross(hu[hi], ru[rj]), axis=1),
-                         np.einsum("ij,ij->i", hu[hi], ru[rj])) * R_KM
+        sep = (
+            np.arctan2(
+                np.linalg.norm(np.cross(hu[hi], ru[rj]), axis=1), np.einsum("ij,ij->i", hu[hi], ru[rj])
+            )
+            * R_KM
+        )
         sig = np.sqrt(hsig[hi] ** 2 + rsig[rj] ** 2)
         chi2 = (sep / sig) ** 2
         ok = chi2 <= thr

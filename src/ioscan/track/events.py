@@ -56,8 +56,10 @@ def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points
     n = len(x)
     is_ob = np.zeros(n, dtype=bool)
     z = np.full(n, np.nan)
-    stat_crit = (f"statistical: >= {n_sigma:g} sigma and >= x{factor:g} above the running median of up to "
-                 f"{baseline_points} earlier non-outburst points (>= {min_baseline_points})")
+    stat_crit = (
+        f"statistical: >= {n_sigma:g} sigma and >= x{factor:g} above the running median of up to "
+        f"{baseline_points} earlier non-outburst points (>= {min_baseline_points})"
+    )
     for i in range(n):
         base_idx = np.flatnonzero(~is_ob[:i])[-baseline_points:]
         if len(base_idx) >= min_baseline_points:
@@ -84,11 +86,11 @@ def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points
         j = i
         while j + 1 < n and is_ob[j + 1]:
             j += 1
-        peak = i + int(np.argmax(x[i:j + 1]))
+        peak = i + int(np.argmax(x[i : j + 1]))
         crit = stat_crit
         if threshold is not None:
             crit += f"; or absolute: value >= {threshold:g} (user level)"
-        zz = z[i:j + 1]
+        zz = z[i : j + 1]
         sig = float(np.nanmax(zz)) if np.isfinite(zz).any() else np.nan
         events.append(Event("outburst", pd.Timestamp(t[i]), float(x[peak]), sig, crit))
         i = j + 1
@@ -137,46 +139,89 @@ def find_events(
         return []
     t = d["time_utc"].to_numpy()
     x = d["value"].to_numpy(float)
-    e = (pd.to_numeric(d["err"], errors="coerce").to_numpy(float) if "err" in d.columns
-         else np.full(len(x), np.nan))
-    events = _outbursts(t, x, e, n_sigma=outburst_n_sigma, factor=outburst_factor,
-                        baseline_points=baseline_points, min_baseline_points=min_baseline_points,
-                        threshold=outburst_threshold)
+    e = (
+        pd.to_numeric(d["err"], errors="coerce").to_numpy(float)
+        if "err" in d.columns
+        else np.full(len(x), np.nan)
+    )
+    events = _outbursts(
+        t,
+        x,
+        e,
+        n_sigma=outburst_n_sigma,
+        factor=outburst_factor,
+        baseline_points=baseline_points,
+        min_baseline_points=min_baseline_points,
+        threshold=outburst_threshold,
+    )
     obs = set(d["observation_id"].dropna()) if "observation_id" in d.columns else set()
 
     # new / first seen
     if coverage is None:
-        events.append(Event("first_seen", pd.Timestamp(t[0]), float(x[0]), np.nan,
-                            "first detection; no coverage table given, so absence before is not known"))
+        events.append(
+            Event(
+                "first_seen",
+                pd.Timestamp(t[0]),
+                float(x[0]),
+                np.nan,
+                "first detection; no coverage table given, so absence before is not known",
+            )
+        )
     else:
         require_columns(coverage, ["observation_id", "time_utc", "visible"], "find_events(coverage)")
         cov = _covering(coverage, obs, float(x[0]))
         before = int((cov["time_utc"].to_numpy() < t[0]).sum())
         if before >= new_min_covered:
-            events.append(Event("new", pd.Timestamp(t[0]), float(x[0]), float(before),
-                                f"first detection after {before} covering observations without detection "
-                                f"(>= {new_min_covered}; visible, limit below the detected value)"))
+            events.append(
+                Event(
+                    "new",
+                    pd.Timestamp(t[0]),
+                    float(x[0]),
+                    float(before),
+                    f"first detection after {before} covering observations without detection "
+                    f"(>= {new_min_covered}; visible, limit below the detected value)",
+                )
+            )
         else:
-            events.append(Event("first_seen", pd.Timestamp(t[0]), float(x[0]), np.nan,
-                                f"first detection; only {before} earlier covering observations "
-                                f"(< {new_min_covered})"))
+            events.append(
+                Event(
+                    "first_seen",
+                    pd.Timestamp(t[0]),
+                    float(x[0]),
+                    np.nan,
+                    f"first detection; only {before} earlier covering observations (< {new_min_covered})",
+                )
+            )
 
     # fading
     if coverage is not None:
         cov = _covering(coverage, obs, float(x[-1]))
         after = cov[cov["time_utc"].to_numpy() > t[-1]]
         if len(after) >= fading_min_covered:
-            events.append(Event("fading", pd.Timestamp(after["time_utc"].iloc[fading_min_covered - 1]),
-                                float(x[-1]), float(len(after)),
-                                f"{len(after)} covering observations without detection after the last "
-                                f"detection (>= {fading_min_covered})"))
+            events.append(
+                Event(
+                    "fading",
+                    pd.Timestamp(after["time_utc"].iloc[fading_min_covered - 1]),
+                    float(x[-1]),
+                    float(len(after)),
+                    f"{len(after)} covering observations without detection after the last "
+                    f"detection (>= {fading_min_covered})",
+                )
+            )
     if len(x) >= fading_points + 1:
         tail = x[-fading_points:]
         peak = float(x.max())
-        if np.all(np.diff(x[-fading_points - 1:]) < 0) and tail[-1] < fading_fraction * peak:
-            events.append(Event("fading", pd.Timestamp(t[-1]), float(x[-1]), np.nan,
-                                f"last {fading_points} values decline monotonically to < "
-                                f"{fading_fraction:g} of the peak {peak:g}"))
+        if np.all(np.diff(x[-fading_points - 1 :]) < 0) and tail[-1] < fading_fraction * peak:
+            events.append(
+                Event(
+                    "fading",
+                    pd.Timestamp(t[-1]),
+                    float(x[-1]),
+                    np.nan,
+                    f"last {fading_points} values decline monotonically to < "
+                    f"{fading_fraction:g} of the peak {peak:g}",
+                )
+            )
 
     # quiescent
     if not any(ev.kind == "outburst" for ev in events) and len(x) >= 3:
@@ -184,12 +229,16 @@ def find_events(
         p_ok = np.isfinite(vs["p_constant"]) and vs["p_constant"] >= quiescent_p
         f_ok = np.isfinite(vs["fvar"]) and vs["fvar"] < quiescent_fvar
         if p_ok or f_ok or (np.isfinite(vs["excess_variance"]) and vs["excess_variance"] <= 0):
-            events.append(Event("quiescent", pd.Timestamp(t[-1]),
-                                float(vs["weighted_mean"] if np.isfinite(vs["weighted_mean"])
-                                      else vs["mean"]),
-                                float(vs["chi2_dof"]),
-                                f"no outburst; constant within errors (p >= {quiescent_p:g}) or "
-                                f"fractional variability < {quiescent_fvar:g}"))
+            events.append(
+                Event(
+                    "quiescent",
+                    pd.Timestamp(t[-1]),
+                    float(vs["weighted_mean"] if np.isfinite(vs["weighted_mean"]) else vs["mean"]),
+                    float(vs["chi2_dof"]),
+                    f"no outburst; constant within errors (p >= {quiescent_p:g}) or "
+                    f"fractional variability < {quiescent_fvar:g}",
+                )
+            )
     rank = {"new": 0, "first_seen": 0, "outburst": 1, "fading": 2, "quiescent": 3}
     events.sort(key=lambda ev: (ev.time_utc, rank[ev.kind]))
     return events

@@ -47,15 +47,17 @@ def lightcurve(
             return pd.to_numeric(sel[name], errors="coerce").fillna(fill).to_numpy(dtype)
         return np.full(n, fill, dtype=dtype if dtype is not None else object)
 
-    out = pd.DataFrame({
-        "time_utc": to_utc(sel["time_utc"], what).to_numpy(),
-        "value": pd.to_numeric(sel[value_col], errors="coerce").to_numpy(float),
-        "err": col(err_col, np.nan, float),
-        "snr": col("snr", np.nan, float),
-        "flags": col("flags", 0, np.int64),
-        "observation_id": col("observation_id", None),
-        "detection_id": col("detection_id", None),
-    })
+    out = pd.DataFrame(
+        {
+            "time_utc": to_utc(sel["time_utc"], what).to_numpy(),
+            "value": pd.to_numeric(sel[value_col], errors="coerce").to_numpy(float),
+            "err": col(err_col, np.nan, float),
+            "snr": col("snr", np.nan, float),
+            "flags": col("flags", 0, np.int64),
+            "observation_id": col("observation_id", None),
+            "detection_id": col("detection_id", None),
+        }
+    )
     return out.sort_values(["time_utc", "detection_id"], kind="stable").reset_index(drop=True)
 
 
@@ -72,14 +74,28 @@ def variability_stats(lc: pd.DataFrame) -> dict:
     """
     require_columns(lc, ["value"], "variability_stats(lc)")
     x = pd.to_numeric(lc["value"], errors="coerce").to_numpy(float)
-    e = (pd.to_numeric(lc["err"], errors="coerce").to_numpy(float) if "err" in lc.columns
-         else np.full(len(x), np.nan))
+    e = (
+        pd.to_numeric(lc["err"], errors="coerce").to_numpy(float)
+        if "err" in lc.columns
+        else np.full(len(x), np.nan)
+    )
     ok = np.isfinite(x)
     x, e = x[ok], e[ok]
     n = len(x)
-    out = {"n": n, "mean": np.nan, "std": np.nan, "weighted_mean": np.nan, "weighted_mean_err": np.nan,
-           "chi2_dof": np.nan, "p_constant": np.nan, "excess_variance": np.nan,
-           "excess_variance_err": np.nan, "fvar": np.nan, "fvar_err": np.nan, "max_min_ratio": np.nan}
+    out = {
+        "n": n,
+        "mean": np.nan,
+        "std": np.nan,
+        "weighted_mean": np.nan,
+        "weighted_mean_err": np.nan,
+        "chi2_dof": np.nan,
+        "p_constant": np.nan,
+        "excess_variance": np.nan,
+        "excess_variance_err": np.nan,
+        "fvar": np.nan,
+        "fvar_err": np.nan,
+        "max_min_ratio": np.nan,
+    }
     if n == 0:
         return out
     mean = float(x.mean())
@@ -104,6 +120,7 @@ def variability_stats(lc: pd.DataFrame) -> dict:
             out["excess_variance"], out["excess_variance_err"] = float(nxs), float(np.hypot(t1, t2))
             if np.isfinite(fvar):
                 out["fvar"] = float(fvar)
-                out["fvar_err"] = float(np.hypot(np.sqrt(1.0 / (2 * n)) * mse / (mean**2 * fvar),
-                                                 np.sqrt(mse / n) / abs(mean)))
+                out["fvar_err"] = float(
+                    np.hypot(np.sqrt(1.0 / (2 * n)) * mse / (mean**2 * fvar), np.sqrt(mse / n) / abs(mean))
+                )
     return out

@@ -53,12 +53,16 @@ def periodogram(
 
     require_columns(lc, ["time_utc", "value"], "periodogram(lc)")
     if not (0 < min_period_d < max_period_d):
-        raise IoscanError("periodogram: need 0 < min_period_d < max_period_d, "
-                          f"got {min_period_d}, {max_period_d}")
+        raise IoscanError(
+            f"periodogram: need 0 < min_period_d < max_period_d, got {min_period_d}, {max_period_d}"
+        )
     t = to_utc(lc["time_utc"], "periodogram(lc)").to_numpy()
     y = pd.to_numeric(lc["value"], errors="coerce").to_numpy(float)
-    e = (pd.to_numeric(lc["err"], errors="coerce").to_numpy(float) if "err" in lc.columns
-         else np.full(len(y), np.nan))
+    e = (
+        pd.to_numeric(lc["err"], errors="coerce").to_numpy(float)
+        if "err" in lc.columns
+        else np.full(len(y), np.nan)
+    )
     ok = np.isfinite(y) & ~pd.isna(t)
     t, y, e = t[ok], y[ok], e[ok]
     if len(y) < 5:
@@ -72,6 +76,7 @@ def periodogram(
     freq = np.linspace(fmin, fmax, max(n_freq, 100))
     power = ls.power(freq)
     i = int(np.nanargmax(power))
-    fap = float(ls.false_alarm_probability(power[i], method="baluev",
-                                           minimum_frequency=fmin, maximum_frequency=fmax))
+    fap = float(
+        ls.false_alarm_probability(power[i], method="baluev", minimum_frequency=fmin, maximum_frequency=fmax)
+    )
     return PeriodogramResult(freq, power, float(1.0 / freq[i]), float(power[i]), fap, len(y), baseline)

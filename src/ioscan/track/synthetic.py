@@ -31,8 +31,9 @@ def offset(u: np.ndarray, north_km, east_km) -> np.ndarray:
     return u * np.cos(ang)[..., None] + dirn * np.sin(ang)[..., None]
 
 
-def population(n: int, rng: np.random.Generator, *, n_pairs: int = 0,
-               pair_sep_km: tuple[float, float] = (30.0, 100.0)) -> pd.DataFrame:
+def population(
+    n: int, rng: np.random.Generator, *, n_pairs: int = 0, pair_sep_km: tuple[float, float] = (30.0, 100.0)
+) -> pd.DataFrame:
     """True hot spots: ``n`` random ones plus ``n_pairs`` companions 30–100 km from the first ones.
 
     Returns columns true_id, lat_deg (planetographic), lon_w_deg, and the unit vector ux, uy, uz.
@@ -43,14 +44,32 @@ def population(n: int, rng: np.random.Generator, *, n_pairs: int = 0,
         az = rng.uniform(0, 2 * np.pi, size=n_pairs)
         u = np.vstack([u, offset(u[:n_pairs], sep * np.cos(az), sep * np.sin(az))])
     lat, lon = vectors_to_lat_lon(u)
-    return pd.DataFrame({"true_id": np.arange(len(u)), "lat_deg": lat, "lon_w_deg": lon,
-                         "ux": u[:, 0], "uy": u[:, 1], "uz": u[:, 2]})
+    return pd.DataFrame(
+        {
+            "true_id": np.arange(len(u)),
+            "lat_deg": lat,
+            "lon_w_deg": lon,
+            "ux": u[:, 0],
+            "uy": u[:, 1],
+            "uz": u[:, 2],
+        }
+    )
 
 
-def detections(truth: pd.DataFrame, rng: np.random.Generator, *, n_obs: int, visible_fraction: float = 0.5,
-               sigma_km: tuple[float, float] = (0.5, 50.0), sigma_deg: tuple[float, float] | None = None,
-               start: str = "2022-01-01T00:00:00", cadence_d: float = 30.0, band: str = "M",
-               obs_prefix: str = "OBS", id_start: int = 1) -> pd.DataFrame:
+def detections(
+    truth: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    n_obs: int,
+    visible_fraction: float = 0.5,
+    sigma_km: tuple[float, float] = (0.5, 50.0),
+    sigma_deg: tuple[float, float] | None = None,
+    start: str = "2022-01-01T00:00:00",
+    cadence_d: float = 30.0,
+    band: str = "M",
+    obs_prefix: str = "OBS",
+    id_start: int = 1,
+) -> pd.DataFrame:
     """Detections of ``truth`` in ``n_obs`` observations.
 
     Each observation sees a random ``visible_fraction`` of the hot spots (at most one detection of each)
@@ -75,18 +94,20 @@ def detections(truth: pd.DataFrame, rng: np.random.Generator, *, n_obs: int, vis
     lat, lon = vectors_to_lat_lon(u)
     t0 = np.datetime64(start, "s")
     times = t0 + (np.arange(n_obs) * cadence_d * 86400.0).astype("timedelta64[s]")
-    return pd.DataFrame({
-        "detection_id": np.arange(id_start, id_start + len(obs_idx)),
-        "time_utc": times[obs_idx].astype("datetime64[ns]"),
-        "band": band,
-        "lat_deg": lat,
-        "lon_w_deg": lon,
-        "lat_err_deg": sig / R_KM / DEG,
-        "lon_err_deg": np.minimum(sig / (R_KM * np.maximum(np.cos(lat * DEG), 1e-9)) / DEG, 1e6),
-        "position_err_km": sig,
-        "observation_id": np.char.add(obs_prefix, np.char.zfill(obs_idx.astype(str), 5)),
-        "true_id": truth["true_id"].to_numpy()[true_idx],
-    })
+    return pd.DataFrame(
+        {
+            "detection_id": np.arange(id_start, id_start + len(obs_idx)),
+            "time_utc": times[obs_idx].astype("datetime64[ns]"),
+            "band": band,
+            "lat_deg": lat,
+            "lon_w_deg": lon,
+            "lat_err_deg": sig / R_KM / DEG,
+            "lon_err_deg": np.minimum(sig / (R_KM * np.maximum(np.cos(lat * DEG), 1e-9)) / DEG, 1e6),
+            "position_err_km": sig,
+            "observation_id": np.char.add(obs_prefix, np.char.zfill(obs_idx.astype(str), 5)),
+            "true_id": truth["true_id"].to_numpy()[true_idx],
+        }
+    )
 
 
 def adjusted_rand_index(labels_true, labels_pred) -> float:

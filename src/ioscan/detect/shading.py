@@ -1,0 +1,83 @@
+"""Expected shading of Io's sunlit disk from the geometry: the shape the background follows near the limb.
+
+Near the bright limb the reflected light changes far faster than a local quadratic can follow (the photometric
+function steepens as μ → 0 and the disk ends within the PSF). :func:`shading_template` gives the smooth
+expected shape — a Minnaert law μ₀ᵏ μᵏ⁻¹ with k fitted to the frame, blurred by the PSF — and the background
+estimator works on data ÷ template (an albedo map, smooth up to texture) where the template is reliable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ioscan.detect.psf import PsfModel, kernel1d
+from ioscan.geometry.backplanes import Backplanes
+
+#: Minnaert exponent range accepted from the fit (outside it the fit is not trusted and the template is None)
+K_RANGE = (0.3, 1.3)
+#: fewest sunlit disk pixels (μ₀, μ > 0.15, away from the limb) for a template
+MIN_SUNLIT_PIXELS = 200
+#: smallest μ used in μᵏ⁻¹ (the law diverges at the limb for k < 1)
+MU_FLOOR = 0.03
+
+
+def minnaert_exponent(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np.ndarray) -> float | None:
+    """Minnaert k from log(I·μ) = log A + k·log(μ₀·μ) over pixels ``sel`` (positive data), or None."""
+    ok = np.flatnonzero(sel & np.isfinite(data) & (data > 0))
+    if ok.size < MIN_SUNLIT_PIXELS:
+        return None
+    ok = ok[:: ok.size // 4000 + 1]  # a few thousand pixels fix two parameters
+    yv = np.log(data.flat[ok] * mu.flat[ok])
+    xv = np.log(mu0.flat[ok] * mu.flat[ok])
+    if float(np.ptp(xv)) < 0.2:  # too little range in μ₀μ to separate k from A: Lambert-like default
+        return 0.8
+    for _ in range(2):  # least squares, then again without the worst outliers (hot spots, dark paterae)
+        k, a = np.polyfit(xv, yv, 1)
+        r = yv - (a + k * xv)
+        s = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        keep = np.abs(r) < 3.0 * max(s, 1e-6)
+        if keep.sum() < MIN_SUNLIT_PIXELS:
+            break
+        xv, yv = xv[keep], yv[keep]
+    k = float(np.polyfit(xv, yv, 1)[0])
+    return k if K_RANGE[0] <= k <= K_RANGE[1] else None
+
+
+def shading_template(
+    data: np.ndarray,
+    backplanes: Backplanes,
+    psf: PsfModel,
+    window: tuple[slice, slice] | None = None,
+    *,
+    away_from_limb_px: float = 4.0,
+) -> np.ndarray | None:
+    """PSF-blurred Minnaert shading μ₀ᵏ μᵏ⁻¹ of the sunlit disk (0 off the disk and on the night side),
+    relative units, over ``window`` of the image (default: all of it), or None when the window shows too
+    little sunlit disk for a fit (night side, Io not in view) or the fitted k is implausible. Pixel-centre
+    geometry (the limb band itself is never used)."""
+    if backplanes.shape != np.shape(data):
+        return None
+    win = window or (slice(None), slice(None))
+    inc = np.asarray(backplanes["incidence_deg"])[win]
+    on = backplanes.on_disk[win] & (np.nan_to_num(inc, nan=180.0) < 90.0)
+    if not on.any():
+        return None
+    mu0 = np.cos(np.radians(inc))
+    mu = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win]))
+    lit = on & np.isfinite(mu)
+    data = np.asarray(data)[win]
+    d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
+    fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & (np.nan_to_num(d, nan=-1.0) > away_from_limb_px)
+    k = minnaert_exponent(np.asarray(data, dtype=float), mu0, mu, fit_sel)
+    if k is None:
+        return None
+    raw = np.zeros(np.shape(data))
+    raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
+    out = np.zeros_like(raw)
+    for w, s in zip(psf.weights, psf.sigmas_px, strict=True):
+        kk = kernel1d(s)
+        out += w * ndimage.correlate1d(
+            ndimage.correlate1d(raw, kk, axis=0, mode="nearest"), kk, axis=1, mode="nearest"
+        )
+    return out

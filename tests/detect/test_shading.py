@@ -1,0 +1,78 @@
+"""Minnaert shading template of the sunlit disk, and what it does for the background near the bright limb."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ioscan.detect.background import estimate_background
+from ioscan.detect.psf import PsfModel
+from ioscan.detect.shading import minnaert_exponent, shading_template
+from ioscan.frame import LabelGeometry
+from ioscan.geometry.label_provider import backplanes_from_label
+from ioscan.instruments import jiram
+
+
+def _geometry(sun_lon_w: float, centre=(216.0, 200.0), range_km: float = 60000.0) -> LabelGeometry:
+    return LabelGeometry(
+        sub_observer_lat_deg=5.0,
+        sub_observer_lon_w_deg=200.0,
+        sub_solar_lat_deg=0.0,
+        sub_solar_lon_w_deg=sun_lon_w,
+        range_km=range_km,
+        north_pa_deg=15.0,
+        pixel_scale_km=range_km * jiram.IFOV_RAD,
+        disk_center_sample=centre[0],
+        disk_center_line=centre[1],
+    )
+
+
+@pytest.mark.parametrize("k_true", [0.55, 0.8, 1.0])
+def test_minnaert_exponent_recovered_from_a_minnaert_disk(k_true):
+    bp = backplanes_from_label(_geometry(230.0), 432, 128)
+    mu0 = np.cos(np.radians(bp["incidence_deg"]))
+    mu = np.cos(np.radians(bp["emission_deg"]))
+    lit = bp.on_disk & (mu0 > 0.15) & (mu > 0.15)
+    mu0_lit, mu_lit = np.where(lit, mu0, 1.0), np.where(lit, mu, 1.0)
+    img = np.where(lit, 0.02 * mu0_lit**k_true * mu_lit ** (k_true - 1.0), 0.0)
+    assert minnaert_exponent(img, mu0, mu, lit) == pytest.approx(k_true, abs=1e-6)
+
+
+def test_no_template_on_the_night_side():
+    bp = backplanes_from_label(_geometry(20.0), 432, 128)
+    img = np.random.default_rng(0).normal(0.0, 1e-4, (128, 432))
+    assert shading_template(img, bp, PsfModel.gaussian(0.6)) is None
+
+
+def test_shading_makes_the_smooth_sunlit_limb_noise_limited():
+    """Smooth sunlit ground (no albedo texture) seen at 60 000 km with its limb: without the template the
+    local quadratic background cannot follow the limb and the calibrated scale of the filtered residual there
+    is several times the noise (13× within 4 px, 3.7× at 4–8 px when measured); with it, it is close to 1."""
+    from ioscan.geometry.label_provider import camera_from_label, pose_from_label
+    from ioscan.radiometry.bands import band_response
+    from ioscan.simulate.psf import jiram_psf
+    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
+    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+
+    pad = 12
+    g, gp = _geometry(210.0), _geometry(210.0, centre=(216.0 + pad, 200.0 + pad))
+    psf = jiram_psf()
+    raw = surface_radiance_image(
+        band_response("JIRAM", "L"),
+        camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
+        pose_from_label(gp),
+        SurfaceModel(seed=3, contrast=0.0),
+    )
+    surf = psf.convolve(raw)[pad:-pad, pad:-pad]
+    img, _ = apply_detector("L", surf, 0.1, JiramDetector(cosmic_rate_per_s=0.0), np.random.default_rng(2))
+    bp = backplanes_from_label(g, 432, 128)
+    model = PsfModel(psf.weights, psf.sigmas_px)
+    d = bp["limb_distance_px"]
+    plain = estimate_background(img, psf=model, limb_distance_px=d)
+    shaded = estimate_background(img, psf=model, limb_distance_px=d, shading=shading_template(img, bp, model))
+    near = plain.usable & (d > 1.5) & (d < 4)
+    mid = plain.usable & (d >= 4) & (d < 8)
+    assert np.median(plain.scale[near]) > 6 and np.median(plain.scale[mid]) > 2.5
+    assert np.median(shaded.scale[near]) < 2.5 and np.median(shaded.scale[mid]) < 1.6
+    inner = plain.usable & (d > 20)  # far from the limb both are noise-limited
+    assert np.median(shaded.scale[inner]) < 1.25
