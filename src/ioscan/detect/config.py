@@ -66,9 +66,9 @@ class DetectConfig:
         match_radius_km: two-band pairs: largest surface distance between the two detections, km.
         match_radius_px: two-band pairs without geometry: largest pixel offset.
         max_sources: cap on detections per band (brightest kept; a message says so).
-        use_shading: with geometry, divide the sunlit disk by its expected Minnaert shading (k fitted per
-            band, :mod:`ioscan.detect.shading`) before the local background, so the steep bright limb is
-            followed.
+        use_shading: with geometry and a narrow PSF (JIRAM), divide the sunlit disk by its expected Minnaert
+            shading (k fitted per band, :mod:`ioscan.detect.shading`) before the local background, so the
+            steep bright limb is followed (not for broad AO PSFs, where it raised the false rate).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None

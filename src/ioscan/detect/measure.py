@@ -12,6 +12,7 @@ import numpy as np
 
 from ioscan.detect.artefacts import flag_bright_source_artefacts
 from ioscan.detect.background import (
+    BROAD_PSF_SIGMA_PX,
     PHASES,
     BandModel,
     annulus_sizes,
@@ -243,7 +244,9 @@ def detect_band(
     l0, s0 = sl[0].start, sl[1].start
     sub = data[sl]
     shading = None
-    if backplanes is not None and cfg.use_shading:
+    # broad (AO) PSFs: the measured false rate rises with the template (its blurred limb and halo do not
+    # match a real halo well enough), so it is for narrow PSFs only
+    if backplanes is not None and cfg.use_shading and sigma < BROAD_PSF_SIGMA_PX:
         shading = shading_template(data, backplanes, psf, sl)
     model = estimate_background(
         sub,
