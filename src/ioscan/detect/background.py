@@ -412,6 +412,49 @@ def limb_profile(
     return out
 
 
+#: limb step (disk level just inside − sky level just outside) below which, in units of the pixel noise, the
+#: limb band is kept in the analysis: a dark limb (night side, no step) blurs into nothing
+DARK_LIMB_STEP_SIGMA = 2.0
+
+
+def dark_limb(
+    x: np.ndarray,
+    valid: np.ndarray,
+    d: np.ndarray,
+    wb: float,
+    sunlit: np.ndarray,
+    box_px: int = 7,
+    reach_px: int = 9,
+) -> np.ndarray:
+    """True on limb-band pixels (|d| ≤ ``wb``) where the limb is dark: no ``sunlit`` surface pixel (from the
+    geometry) within ``reach_px`` of the band there — the lit sliver where the terminator meets the limb may
+    be far thinner than a pixel — and the mean levels of the disk just inside (wb < d ≤ wb + 3) and of the sky
+    just outside (−wb − 3 ≤ d < −wb), each over a ``box_px`` box, differ by less than
+    :data:`DARK_LIMB_STEP_SIGMA` × the pixel noise (4-neighbour Laplacian, robust) everywhere within
+    ``reach_px``. Where either side is not in view the limb counts as bright."""
+    band = valid & (np.abs(d) <= wb)
+    out = np.zeros(x.shape, bool)
+    lit_limb = np.asarray(sunlit, bool) & (np.abs(d) <= wb + 1.0)
+    if lit_limb.any():
+        band &= ~ndimage.binary_dilation(lit_limb, np.ones((reach_px, reach_px), bool))
+    if not band.any():
+        return out
+    lap, ok = _laplace_residual(np.where(valid, x, 0.0), valid & (np.abs(d) > wb))
+    if not ok.any():
+        return out
+    a = np.abs(lap[ok])
+    noise = 1.4826 * float(np.median(a[:: a.size // 20000 + 1])) / np.sqrt(1.25)
+    levels = []
+    for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
+        num = ndimage.uniform_filter(np.where(sel, x, 0.0).astype(np.float32), box_px, mode="constant")
+        den = ndimage.uniform_filter(sel.astype(np.float32), box_px, mode="constant")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            levels.append(np.where(den > 0.02, num / den, np.nan))
+    step = np.where(band, np.nan_to_num(np.abs(levels[0] - levels[1]), nan=np.inf), 0.0)
+    step = ndimage.maximum_filter(step, reach_px, mode="nearest")
+    return band & (step < DARK_LIMB_STEP_SIGMA * noise)
+
+
 def _shading_norm(
     shading: np.ndarray | None, regions: list[np.ndarray], side: np.ndarray
 ) -> np.ndarray | None:
@@ -445,6 +488,7 @@ def estimate_background(
     limb_halfwidth_px: float | None = None,
     local_window_px: int | None = None,
     shading: np.ndarray | None = None,
+    sunlit: np.ndarray | None = None,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -460,6 +504,8 @@ def estimate_background(
             None. Where it is given, the outlier test and the background work on data ÷ shading (floored at
             10 % of its 90th percentile per region, so dark ground is treated as without it) and the result is
             multiplied back: the steep sunlit limb no longer defeats the local quadratic.
+        sunlit: True on sunlit surface pixels (geometry), or None. Given it, the limb band stays in the
+            analysis where the limb is dark (:func:`dark_limb`): night-side hot spots right at the limb.
     """
     sigma = psf.core_sigma_px
     x = np.asarray(data, dtype=np.float32)
@@ -481,6 +527,8 @@ def estimate_background(
         d = np.nan_to_num(np.asarray(limb_distance_px, dtype=np.float64), nan=-1e9)
         side = (d > 0).astype(np.intp)  # 0 sky, 1 disk
         usable = valid & (np.abs(d) > wb)
+        if sunlit is not None:  # with geometry, a dark limb (night side) keeps its band
+            usable |= dark_limb(x, valid, d, wb, sunlit)
         regions = [usable & (side == 0), usable & (side == 1)]
         # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
         far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma)) // 2 + 0.5)

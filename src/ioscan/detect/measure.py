@@ -248,6 +248,9 @@ def detect_band(
     # match a real halo well enough), so it is for narrow PSFs only
     if backplanes is not None and cfg.use_shading and sigma < BROAD_PSF_SIGMA_PX:
         shading = shading_template(data, backplanes, psf, sl)
+    sunlit = None
+    if backplanes is not None:
+        sunlit = backplanes.on_disk[sl] & (np.nan_to_num(backplanes["incidence_deg"][sl], nan=180.0) < 90.0)
     model = estimate_background(
         sub,
         psf=psf,
@@ -256,6 +259,7 @@ def detect_band(
         limb_halfwidth_px=cfg.limb_halfwidth_px,
         local_window_px=cfg.local_window_px,
         shading=shading,
+        sunlit=sunlit,
     )
     out.noise_median = model.noise_median
     if keep_model:
