@@ -255,3 +255,70 @@ def test_calibrated_snr_is_unit_normal_on_noise_and_rises_on_texture():
     disk = mt.usable & (bp["limb_distance_px"] > 10)
     assert np.percentile(mt.scale[disk], 90) > 1.3
     assert mt.snr[disk].max() < DetectConfig().threshold_snr
+
+
+def test_night_side_hot_spots_right_at_the_dark_limb_are_found():
+    """On the night side the limb is dark, so the limb band stays in the analysis: hot spots within 1.3 px of
+    the limb (inside the band a bright limb needs) are found at true SNR 12 (Io at 250 000 km, phase 180°)."""
+    from ioscan.geometry.label_provider import camera_from_label, pose_from_label
+    from ioscan.radiometry.bands import band_response
+    from ioscan.simulate.psf import jiram_psf
+    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
+    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+
+    geo = LabelGeometry(
+        sub_observer_lat_deg=5.0,
+        sub_observer_lon_w_deg=200.0,
+        sub_solar_lat_deg=-5.0,  # the anti-observer point: no sunlit pixel in view
+        sub_solar_lon_w_deg=20.0,
+        range_km=250000.0,
+        north_pa_deg=15.0,
+        pixel_scale_km=250000.0 * jiram.IFOV_RAD,
+        disk_center_sample=216.0,
+        disk_center_line=64.0,
+    )
+    psf, det, exposure = jiram_psf(), JiramDetector(), 0.1
+    raw = surface_radiance_image(
+        band_response("JIRAM", "L"), camera_from_label(geo, 432, 128), pose_from_label(geo), SurfaceModel()
+    )
+    surf = psf.convolve(raw)
+    bp = backplanes_from_label(geo, 432, 128)
+    assert not (bp.on_disk & (np.nan_to_num(bp["incidence_deg"], nan=180.0) < 90)).any()
+    d = bp["limb_distance_px"]
+    rng = np.random.default_rng(8)
+    ii, jj = np.nonzero(bp.on_disk & (d > 0.2) & (d < 1.3))
+    xs, ys = [], []
+    for k in rng.permutation(ii.size):
+        x, y = jj[k] + rng.uniform(-0.3, 0.3), ii[k] + rng.uniform(-0.3, 0.3)
+        if all(np.hypot(x - a, y - b) > 12 for a, b in zip(xs, ys, strict=True)):
+            xs.append(x)
+            ys.append(y)
+        if len(xs) == 12:
+            break
+    _, _, patches = psf.patches(xs, ys)
+    sig = det.noise_sigma_w_m2_sr("L", exposure, surf[np.rint(ys).astype(int), np.rint(xs).astype(int)])
+    flux = 12.0 * sig / np.sqrt(np.sum(patches**2, axis=(1, 2)))
+    img = psf.add_point_sources(surf.copy(), xs, ys, flux)
+    img, _ = apply_detector("L", img, exposure, det, rng)
+    res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp})
+    found = sum(
+        any(np.hypot(h.sample - x, h.line - y) < 1.5 for h in res.hot_spots)
+        for x, y in zip(xs, ys, strict=True)
+    )
+    assert len(xs) == 12 and found >= 11
+
+
+def test_lit_sliver_of_a_night_side_limb_is_not_a_hot_spot():
+    """At phase 175° a sliver of sunlit limb (thinner than a pixel, bright at grazing incidence) lies where
+    the terminator meets the limb: the limb band stays out of the analysis there, and no hot spot is found."""
+    from ioscan.simulate.render_jiram import apply_detector
+
+    bp, surf, _, det, exposure = _io_scene(20.0)
+    lit = bp.on_disk & (np.nan_to_num(bp["incidence_deg"], nan=180.0) < 90)
+    ii, jj = np.nonzero(lit)
+    assert ii.size > 10
+    for seed in range(3):
+        img, _ = apply_detector("L", surf, exposure, det, np.random.default_rng(seed))
+        res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp})
+        for h in res.hot_spots:
+            assert np.min(np.hypot(ii - h.line, jj - h.sample)) > 4, (h.sample, h.line, h.snr)
