@@ -432,18 +432,27 @@ def dark_limb(
     just outside (−wb − 3 ≤ d < −wb), each over a ``box_px`` box, differ by less than
     :data:`DARK_LIMB_STEP_SIGMA` × the pixel noise (4-neighbour Laplacian, robust) everywhere within
     ``reach_px``. Where either side is not in view the limb counts as bright."""
-    band = valid & (np.abs(d) <= wb)
     out = np.zeros(x.shape, bool)
-    lit_limb = np.asarray(sunlit, bool) & (np.abs(d) <= wb + 1.0)
+    band_all = valid & (np.abs(d) <= wb)
+    rows, cols = np.flatnonzero(band_all.any(axis=1)), np.flatnonzero(band_all.any(axis=0))
+    if rows.size == 0:
+        return out
+    p = reach_px + box_px  # work on the band's bounding box and what its tests reach
+    win = (
+        slice(max(rows[0] - p, 0), min(rows[-1] + p + 1, x.shape[0])),
+        slice(max(cols[0] - p, 0), min(cols[-1] + p + 1, x.shape[1])),
+    )
+    x, valid, d, band = x[win], valid[win], d[win], band_all[win]
+    lit_limb = np.asarray(sunlit, bool)[win] & (np.abs(d) <= wb + 1.0)
     if lit_limb.any():
-        band &= ~ndimage.binary_dilation(lit_limb, np.ones((reach_px, reach_px), bool))
+        band &= ndimage.maximum_filter(lit_limb.view(np.uint8), reach_px, mode="constant") == 0
     if not band.any():
         return out
     lap, ok = _laplace_residual(np.where(valid, x, 0.0), valid & (np.abs(d) > wb))
     if not ok.any():
         return out
     a = np.abs(lap[ok])
-    noise = 1.4826 * float(np.median(a[:: a.size // 20000 + 1])) / np.sqrt(1.25)
+    noise = 1.4826 * float(np.median(a[:: a.size // 5000 + 1])) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
         num = ndimage.uniform_filter(np.where(sel, x, 0.0).astype(np.float32), box_px, mode="constant")
@@ -452,7 +461,8 @@ def dark_limb(
             levels.append(np.where(den > 0.02, num / den, np.nan))
     step = np.where(band, np.nan_to_num(np.abs(levels[0] - levels[1]), nan=np.inf), 0.0)
     step = ndimage.maximum_filter(step, reach_px, mode="nearest")
-    return band & (step < DARK_LIMB_STEP_SIGMA * noise)
+    out[win] = band & (step < DARK_LIMB_STEP_SIGMA * noise)
+    return out
 
 
 def _shading_norm(
