@@ -543,8 +543,9 @@ def estimate_background(
         # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
         far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma)) // 2 + 0.5)
     norm = _shading_norm(shading, regions, side)
-    fill0 = float(np.median(x[valid])) if valid.any() else 0.0
-    x0 = np.where(valid, x, fill0)
+    all_valid = bool(valid.all())  # the usual case: no fill value needed
+    fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
+    x0 = x if all_valid else np.where(valid, x, fill0)
     if norm is not None:
         x0 = x0 / norm
     # outliers (cosmic rays, hot spots, compact dark spots): pixels far from the mean of their 4 neighbours
@@ -572,7 +573,7 @@ def estimate_background(
             var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean) / 1.25, var)
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     sw = np.sqrt(var)
-    x0 = np.where(valid, x, fill0)
+    x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32)
     # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered
     # response reaches) are left out, so a cosmic ray or a hot spot does not raise its neighbours' scale;
