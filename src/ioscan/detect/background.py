@@ -104,6 +104,9 @@ BROAD_PSF_SIGMA_PX = 2.0
 
 #: total degree of the background polynomial of the textured-ground option (:func:`filter_options`)
 TEXTURE_DEGREE = 4
+#: quantile of |filtered residual| from which the textured-ground option's local scale is taken (÷ its value
+#: for a unit Gaussian): texture residuals are heavy-tailed, a median-based scale would under-state them
+TEXTURE_SCALE_QUANTILE = 0.9
 
 
 def filter_options(sigma_px: float, textured: bool = False) -> list[tuple[int, int, float, int]]:
@@ -623,8 +626,8 @@ def estimate_background(
                 keep = ok & neg & ~ndimage.binary_dilation(peaks, iterations=rk_k)
                 scale = block_scale(s_white[0], keep, zone_k, 2 * len(regions), b, min_fraction=0.125)
         else:
-            # the textured-ground option meets heavy-tailed clutter: its scale is the 90 % quantile's
-            q = 0.9 if deg > 2 else 0.5
+            # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
+            q = TEXTURE_SCALE_QUANTILE if deg > 2 else 0.5
             scale = block_scale(s_white[0], ok, zone_k, 2 * len(regions), b, quantile=q)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():

@@ -61,7 +61,7 @@ def shading_template(
     win = window or (slice(None), slice(None))
     inc = np.asarray(backplanes["incidence_deg"])[win]
     on = backplanes.on_disk[win] & (np.nan_to_num(inc, nan=180.0) < 90.0)
-    if not on.any():
+    if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:  # night side (at most a sliver of lit limb)
         return None
     mu0 = np.cos(np.radians(inc))
     mu = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win]))
