@@ -125,6 +125,30 @@ def _jiram_frame(img, sat, band="L"):
     return Frame("T", "JIRAM", "JUNO", "2022-01-01T00:00:00", 0.1, {band: bi})
 
 
+def _spots_on_io(ok, surf, psf, det, exposure, snr, rng, *, min_sep_px, jitter_px, n=12):
+    """Up to ``n`` hot spots at pixels ``ok`` (≥ ``min_sep_px`` apart, jittered), each of true matched-filter
+    SNR ``snr`` at its background, added to the noiseless ``surf`` and passed through the JIRAM L detector.
+
+    Returns (samples, lines, fluxes, image)."""
+    from ioscan.simulate.render_jiram import apply_detector
+
+    ii, jj = np.nonzero(ok)
+    xs, ys = [], []
+    for k in rng.permutation(ii.size):
+        x, y = jj[k] + rng.uniform(-jitter_px, jitter_px), ii[k] + rng.uniform(-jitter_px, jitter_px)
+        if all(np.hypot(x - a, y - b) > min_sep_px for a, b in zip(xs, ys, strict=True)):
+            xs.append(x)
+            ys.append(y)
+        if len(xs) == n:
+            break
+    _, _, patches = psf.patches(xs, ys)
+    sig = det.noise_sigma_w_m2_sr("L", exposure, surf[np.rint(ys).astype(int), np.rint(xs).astype(int)])
+    flux = snr * sig / np.sqrt(np.sum(patches**2, axis=(1, 2)))  # true matched-filter SNR
+    img = psf.add_point_sources(surf.copy(), xs, ys, flux)
+    img, _ = apply_detector("L", img, exposure, det, rng)
+    return xs, ys, flux, img
+
+
 def test_sunlit_disk_with_limb_and_cosmic_rays_gives_no_false_hot_spots():
     """A bright sunlit disk (~70–120σ per pixel) with albedo texture, limb and many cosmic-ray hits, no hot
     spot: nothing may come out as a hot spot, and the cosmic rays that are detected must be flagged."""
@@ -148,26 +172,12 @@ def test_sunlit_disk_with_limb_and_cosmic_rays_gives_no_false_hot_spots():
 def test_sources_on_io_found_with_geometry(sun_lon_w, snr, need):
     """Hot spots injected on the simulator's disk (night side at true SNR 12, sunlit side at SNR 40) are
     found at the default threshold, with positions, fluxes and geometry."""
-    from ioscan.simulate.render_jiram import apply_detector
 
     rng = np.random.default_rng(3)
     bp, surf, psf, det, exposure = _io_scene(sun_lon_w)
     ok = bp.on_disk & (bp["limb_distance_px"] > 3) & (bp["emission_deg"] < 75)
     ok[:4] = ok[-4:] = False
-    ii, jj = np.nonzero(ok)
-    xs, ys = [], []
-    for k in rng.permutation(ii.size):
-        x, y = jj[k] + rng.uniform(-0.5, 0.5), ii[k] + rng.uniform(-0.5, 0.5)
-        if all(np.hypot(x - a, y - b) > 10 for a, b in zip(xs, ys, strict=True)):
-            xs.append(x)
-            ys.append(y)
-        if len(xs) == 12:
-            break
-    _, _, patches = psf.patches(xs, ys)
-    sig = det.noise_sigma_w_m2_sr("L", exposure, surf[np.rint(ys).astype(int), np.rint(xs).astype(int)])
-    flux = snr * sig / np.sqrt(np.sum(patches**2, axis=(1, 2)))  # true matched-filter SNR
-    img = psf.add_point_sources(surf.copy(), xs, ys, flux)
-    img, _ = apply_detector("L", img, exposure, det, rng)
+    xs, ys, flux, img = _spots_on_io(ok, surf, psf, det, exposure, snr, rng, min_sep_px=10.0, jitter_px=0.5)
     res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp})
     hits, ratios = 0, []
     for x, y, f in zip(xs, ys, flux, strict=True):
@@ -263,7 +273,7 @@ def test_night_side_hot_spots_right_at_the_dark_limb_are_found():
     from ioscan.geometry.label_provider import camera_from_label, pose_from_label
     from ioscan.radiometry.bands import band_response
     from ioscan.simulate.psf import jiram_psf
-    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
+    from ioscan.simulate.render_jiram import JiramDetector
     from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
 
     geo = LabelGeometry(
@@ -286,20 +296,8 @@ def test_night_side_hot_spots_right_at_the_dark_limb_are_found():
     assert not (bp.on_disk & (np.nan_to_num(bp["incidence_deg"], nan=180.0) < 90)).any()
     d = bp["limb_distance_px"]
     rng = np.random.default_rng(8)
-    ii, jj = np.nonzero(bp.on_disk & (d > 0.2) & (d < 1.3))
-    xs, ys = [], []
-    for k in rng.permutation(ii.size):
-        x, y = jj[k] + rng.uniform(-0.3, 0.3), ii[k] + rng.uniform(-0.3, 0.3)
-        if all(np.hypot(x - a, y - b) > 12 for a, b in zip(xs, ys, strict=True)):
-            xs.append(x)
-            ys.append(y)
-        if len(xs) == 12:
-            break
-    _, _, patches = psf.patches(xs, ys)
-    sig = det.noise_sigma_w_m2_sr("L", exposure, surf[np.rint(ys).astype(int), np.rint(xs).astype(int)])
-    flux = 12.0 * sig / np.sqrt(np.sum(patches**2, axis=(1, 2)))
-    img = psf.add_point_sources(surf.copy(), xs, ys, flux)
-    img, _ = apply_detector("L", img, exposure, det, rng)
+    ok = bp.on_disk & (d > 0.2) & (d < 1.3)
+    xs, ys, _, img = _spots_on_io(ok, surf, psf, det, exposure, 12.0, rng, min_sep_px=12.0, jitter_px=0.3)
     res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp})
     found = sum(
         any(np.hypot(h.sample - x, h.line - y) < 1.5 for h in res.hot_spots)
