@@ -320,3 +320,37 @@ def test_lit_sliver_of_a_night_side_limb_is_not_a_hot_spot():
         res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp})
         for h in res.hot_spots:
             assert np.min(np.hypot(ii - h.line, jj - h.sample)) > 4, (h.sample, h.line, h.snr)
+
+
+def test_mis_registered_sunlit_limb_gives_no_false_hot_spots():
+    """Geometry 1.1 px off the data (a frame navigated from its label, not registered on the limb) and the
+    detector told that pointing error: the bright limb band widens by it, and the limb seen 1 px away from
+    where the geometry puts it yields no hot spot (with the band of an exact geometry it yielded 18 in these
+    three frames)."""
+    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
+
+    _, surf, _, det, exposure = _io_scene(210.0)
+    off = _geometry_like_io_scene(dx=1.0, dy=0.5)
+    bp = backplanes_from_label(off, 432, 128)
+    cfg = DetectConfig(pointing_error_px=float(np.hypot(1.0, 0.5)))
+    for seed in range(3):
+        img, _ = apply_detector(
+            "L", surf, exposure, JiramDetector(cosmic_rate_per_s=0.0), np.random.default_rng(seed)
+        )
+        res = detect_frame(_jiram_frame(img, det.saturation_w_m2_sr("L", exposure)), {"L": bp}, config=cfg)
+        assert res.hot_spots == [], [(d.sample, d.line, d.snr) for d in res.hot_spots]
+
+
+def _geometry_like_io_scene(dx: float = 0.0, dy: float = 0.0) -> LabelGeometry:
+    """The label geometry of :func:`_io_scene` (sunlit, 60 000 km), disk centre moved by (dx, dy) px."""
+    return LabelGeometry(
+        sub_observer_lat_deg=5.0,
+        sub_observer_lon_w_deg=200.0,
+        sub_solar_lat_deg=0.0,
+        sub_solar_lon_w_deg=210.0,
+        range_km=60000.0,
+        north_pa_deg=15.0,
+        pixel_scale_km=60000.0 * jiram.IFOV_RAD,
+        disk_center_sample=216.0 + dx,
+        disk_center_line=200.0 + dy,
+    )

@@ -426,16 +426,19 @@ def dark_limb(
     d: np.ndarray,
     wb: float,
     sunlit: np.ndarray,
-    box_px: int = 7,
+    box_px: int | None = None,
     reach_px: int = 9,
 ) -> np.ndarray:
     """True on limb-band pixels (|d| ≤ ``wb``) where the limb is dark: no ``sunlit`` surface pixel (from the
     geometry) within ``reach_px`` of the band there — the lit sliver where the terminator meets the limb may
     be far thinner than a pixel — and the mean levels of the disk just inside (wb < d ≤ wb + 3) and of the sky
-    just outside (−wb − 3 ≤ d < −wb), each over a ``box_px`` box, differ by less than
+    just outside (−wb − 3 ≤ d < −wb), each over a ``box_px`` box (None: wide enough to reach both sides
+    from anywhere in the band, 2·ceil(2 wb + 1) + 1), differ by less than
     :data:`DARK_LIMB_STEP_SIGMA` × the pixel noise (4-neighbour Laplacian, robust) everywhere within
     ``reach_px``. Where either side is not in view the limb counts as bright."""
     out = np.zeros(x.shape, bool)
+    if box_px is None:
+        box_px = 2 * int(np.ceil(2 * wb + 1)) + 1
     band_all = valid & (np.abs(d) <= wb)
     rows, cols = np.flatnonzero(band_all.any(axis=1)), np.flatnonzero(band_all.any(axis=0))
     if rows.size == 0:

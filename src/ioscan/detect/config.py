@@ -45,7 +45,9 @@ class DetectConfig:
             :mod:`ioscan.detect.background`); benchmarks/bench_detect.py needs 4.57 for ≤ 0.05 false
             detections per JIRAM I1 frame (day and night, near and far pooled; the ideal matched filter
             needs 4.51), so 4.5 is at that rate.
-        limb_halfwidth_px: half-width of the limb band left out of the search and fits (None: 1.5 σ + 0.5).
+        limb_halfwidth_px: half-width of the (bright) limb band left out of the search and fits (None:
+            1.5 σ + 0.5 px, plus the excess of ``pointing_error_px`` over 0.5 px when the limb comes from the
+            geometry).
         local_window_px: block size of the local scale of the matched-filter output (averaged over 3 × 3
             blocks; None: max(8, 4 σ_core) px).
         saturation_margin: fraction below saturation at which a pixel counts as saturated (5 %).
@@ -53,7 +55,8 @@ class DetectConfig:
         near_limb_px: |limb distance| below which a detection is flagged NEAR_LIMB (None: 2 σ + 1).
         search_margin_px: with a disk known, search only pixels within this distance outside the limb
             (None: 3 σ + pointing_error_px); hot spots are on Io.
-        pointing_error_px: 1-σ pointing error added to centroid errors for positions, pixels.
+        pointing_error_px: 1-σ pointing error of the geometry, pixels: added to centroid errors for positions
+            and to the width of the limb band (1.0 by default; the pipeline passes its navigation's).
         flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels,
             or half the PSF core σ if larger (limb background, PSF truncation, neighbours; foreshortening
             magnifies it on the surface).

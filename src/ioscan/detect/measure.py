@@ -251,12 +251,17 @@ def detect_band(
     sunlit = None
     if backplanes is not None:
         sunlit = backplanes.on_disk[sl] & (np.nan_to_num(backplanes["incidence_deg"][sl], nan=180.0) < 90.0)
+    limb_halfwidth = cfg.limb_halfwidth_px
+    if limb_halfwidth is None and backplanes is not None:
+        # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
+        # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
+        limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
     model = estimate_background(
         sub,
         psf=psf,
         limb_distance_px=None if limb_d is None else limb_d[sl],
         mask=None if sat_mask is None else sat_mask[sl],
-        limb_halfwidth_px=cfg.limb_halfwidth_px,
+        limb_halfwidth_px=limb_halfwidth,
         local_window_px=cfg.local_window_px,
         shading=shading,
         sunlit=sunlit,
