@@ -354,3 +354,28 @@ def _geometry_like_io_scene(dx: float = 0.0, dy: float = 0.0) -> LabelGeometry:
         disk_center_sample=216.0 + dx,
         disk_center_line=200.0 + dy,
     )
+
+
+def test_unregistered_frame_takes_the_limb_from_the_data():
+    """Kernels off by 40 px and the detector told the pointing is uncertain by 150 px (an unregistered frame):
+    the background regions come from the limb seen in the data, so the sunlit limb gives no false hot spot and
+    SNR-40 hot spots are still found; the geometry still gives (very uncertain) positions."""
+    rng = np.random.default_rng(5)
+    bp_true, surf, psf, det, exposure = _io_scene(210.0)
+    ok = bp_true.on_disk & (bp_true["limb_distance_px"] > 4) & (bp_true["emission_deg"] < 75)
+    ok[:4] = ok[-4:] = False
+    xs, ys, _, img = _spots_on_io(ok, surf, psf, det, exposure, 40.0, rng, min_sep_px=10.0, jitter_px=0.5)
+    bp_off = backplanes_from_label(_geometry_like_io_scene(dx=40.0), 432, 128)
+    res = detect_frame(
+        _jiram_frame(img, det.saturation_w_m2_sr("L", exposure)),
+        {"L": bp_off},
+        config=DetectConfig(pointing_error_px=150.0),
+    )
+    assert any("limb is taken from the data" in m for m in res.messages)
+    found = [
+        any(np.hypot(h.sample - x, h.line - y) < 1.0 for h in res.hot_spots)
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    assert sum(found) >= len(xs) - 2
+    assert len(res.hot_spots) <= sum(found) + 1  # the bright limb adds at most one
+    assert all(h.position_err_km is None or h.position_err_km > 1000 for h in res.hot_spots)

@@ -36,6 +36,9 @@ from ioscan.frame import BandImage, Frame
 from ioscan.geometry.backplanes import Backplanes
 
 STATUSES = ("ok", "no_io", "all_nan", "saturated", "no_detections")
+#: pointing error (px) beyond which the geometry's limb is not used for the background regions: the limb is
+#: then fitted in the data (an unregistered frame whose kernels may be off by up to ~2°)
+MAX_GEOMETRY_LIMB_ERROR_PX = 3.0
 
 
 @dataclass
@@ -212,9 +215,16 @@ def detect_band(
         if not sat_mask.any():
             sat_mask = None
     margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma + cfg.pointing_error_px
-    # the disk: geometry first, else what the data show
+    # the disk: geometry first (unless its pointing is too uncertain to place the limb), else the data's
     limb_d = None
-    if backplanes is not None:
+    geometry_limb = backplanes is not None and cfg.pointing_error_px <= MAX_GEOMETRY_LIMB_ERROR_PX
+    if backplanes is not None and not geometry_limb:
+        out.messages.append(
+            f"band {band.band}: pointing uncertain by {cfg.pointing_error_px:.3g} px: the limb is taken from "
+            "the data, the geometry only for positions"
+        )
+        margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma + 1.0
+    if geometry_limb:
         if backplanes.shape != data.shape:
             out.messages.append(
                 f"band {band.band}: backplanes {backplanes.shape} do not match image "
@@ -230,7 +240,7 @@ def detect_band(
     if limb_d is None:
         limb_d = limb_distance_from_data(data, sigma)
         if limb_d is not None:
-            out.messages.append(f"band {band.band}: limb fitted from the data (no geometry)")
+            out.messages.append(f"band {band.band}: limb fitted from the data")
     # search region: the disk plus a margin (hot spots are on Io); the work is cropped to it
     h1 = max(a[1] for a in annulus_sizes(sigma))
     sl = (slice(0, data.shape[0]), slice(0, data.shape[1]))
@@ -246,13 +256,13 @@ def detect_band(
     shading = None
     # broad (AO) PSFs: the measured false rate rises with the template (its blurred limb and halo do not
     # match a real halo well enough), so it is for narrow PSFs only
-    if backplanes is not None and cfg.use_shading and sigma < BROAD_PSF_SIGMA_PX:
+    if geometry_limb and cfg.use_shading and sigma < BROAD_PSF_SIGMA_PX:
         shading = shading_template(data, backplanes, psf, sl)
     sunlit = None
-    if backplanes is not None:
+    if geometry_limb:
         sunlit = backplanes.on_disk[sl] & (np.nan_to_num(backplanes["incidence_deg"][sl], nan=180.0) < 90.0)
     limb_halfwidth = cfg.limb_halfwidth_px
-    if limb_halfwidth is None and backplanes is not None:
+    if limb_halfwidth is None and geometry_limb:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
         limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
@@ -319,7 +329,7 @@ def detect_band(
             d_here = float(limb_d[li, lj])
             if abs(d_here) < near_px:
                 flags |= DetectionFlag.NEAR_LIMB
-            if backplanes is None and d_here < 0:
+            if not geometry_limb and d_here < 0:
                 flags |= DetectionFlag.OFF_DISK
         peak_vals = data[pk][np.isfinite(data[pk])]
         snr = float(fit.flux[k] / fit.flux_err[k]) if fit.flux_err[k] > 0 else float(peaks.snr[k])
