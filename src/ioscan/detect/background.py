@@ -521,7 +521,9 @@ def estimate_background(
             10 % of its 90th percentile per region, so dark ground is treated as without it) and the result is
             multiplied back: the steep sunlit limb no longer defeats the local quadratic.
         sunlit: True on sunlit surface pixels (geometry), or None. Given it, the limb band stays in the
-            analysis where the limb is dark (:func:`dark_limb`): night-side hot spots right at the limb.
+            analysis where the limb is dark (:func:`dark_limb`): night-side hot spots right at the limb
+            (:mod:`ioscan.detect.measure` gives it for narrow PSFs only: with a broad AO PSF it raised the
+            false rate in the benchmark).
     """
     sigma = psf.core_sigma_px
     x = np.asarray(data, dtype=np.float32)

@@ -258,8 +258,8 @@ def detect_band(
     # match a real halo well enough), so it is for narrow PSFs only
     if geometry_limb and cfg.use_shading and sigma < BROAD_PSF_SIGMA_PX:
         shading = shading_template(data, backplanes, psf, sl)
-    sunlit = None
-    if geometry_limb:
+    sunlit = None  # (the dark-limb band is also for narrow PSFs only: it raised the AO false rate)
+    if geometry_limb and sigma < BROAD_PSF_SIGMA_PX:
         sunlit = backplanes.on_disk[sl] & (np.nan_to_num(backplanes["incidence_deg"][sl], nan=180.0) < 90.0)
     limb_halfwidth = cfg.limb_halfwidth_px
     if limb_halfwidth is None and geometry_limb:
