@@ -505,6 +505,7 @@ def estimate_background(
     local_window_px: int | None = None,
     shading: np.ndarray | None = None,
     sunlit: np.ndarray | None = None,
+    textured_option: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -524,13 +525,14 @@ def estimate_background(
             analysis where the limb is dark (:func:`dark_limb`): night-side hot spots right at the limb
             (:mod:`ioscan.detect.measure` gives it for narrow PSFs only: with a broad AO PSF it raised the
             false rate in the benchmark).
+        textured_option: offer the quartic textured-ground option of :func:`filter_options` (narrow PSFs).
     """
     sigma = psf.core_sigma_px
     x = np.asarray(data, dtype=np.float32)
     valid = np.isfinite(x)
     if mask is not None:
         valid &= ~np.asarray(mask, dtype=bool)
-    options = filter_options(sigma, textured=shading is not None)
+    options = filter_options(sigma, textured=textured_option)
     broad = sigma >= BROAD_PSF_SIGMA_PX
     annuli = [(a0, a1, deg) for a0, a1, _, deg in options]
     h1 = max(a[1] for a in annuli)

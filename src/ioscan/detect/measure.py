@@ -275,6 +275,7 @@ def detect_band(
         local_window_px=cfg.local_window_px,
         shading=shading,
         sunlit=sunlit,
+        textured_option=cfg.textured_ground_option and shading is not None,
     )
     out.noise_median = model.noise_median
     if keep_model:
