@@ -73,6 +73,8 @@ class DetectConfig:
         use_shading: with geometry and a narrow PSF (JIRAM), divide the sunlit disk by its expected Minnaert
             shading (k fitted per band, :mod:`ioscan.detect.shading`) before the local background, so the
             steep bright limb is followed (not for broad AO PSFs, where it raised the false rate).
+        remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
+            data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background
             over the small annulus (:func:`ioscan.detect.background.filter_options`). In the benchmark it
             raised completeness at SNR ≥ 10 on the texture-limited far day side from 0.14 to 0.24, but its
@@ -98,6 +100,7 @@ class DetectConfig:
     match_radius_px: float = 3.0
     max_sources: int = 500
     use_shading: bool = True
+    remove_column_streaks: bool = True
     textured_ground_option: bool = False
 
     def psf_for(self, band: str, instrument: str, wavelength_um: float) -> PsfModel:

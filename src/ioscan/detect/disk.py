@@ -16,6 +16,15 @@ def robust_sigma(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - med)))
 
 
+def laplacian_noise(data: np.ndarray) -> float:
+    """Typical pixel noise: robust scale of the pixel minus the mean of its 4 neighbours, ÷ √1.25 (smooth
+    structure cancels; NaN neighbourhoods are skipped)."""
+    x = np.asarray(data, dtype=np.float64)
+    lap = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
+    v = lap[np.isfinite(lap)]
+    return robust_sigma(v) / np.sqrt(1.25)
+
+
 def limb_distance_from_data(
     data: np.ndarray,
     psf_sigma_px: float,

@@ -19,8 +19,9 @@ from ioscan.detect.background import (
     background_kernel,
     estimate_background,
 )
+from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.disk import limb_distance_from_data
+from ioscan.detect.disk import laplacian_noise, limb_distance_from_data
 from ioscan.detect.find import find_peaks, spike_dchi2, unresolved_duplicates
 from ioscan.detect.photometry import (
     fit_radius_px,
@@ -214,6 +215,13 @@ def detect_band(
             return out
         if not sat_mask.any():
             sat_mask = None
+    if instrument.upper() == "JIRAM" and cfg.remove_column_streaks:
+        data, streak_cols = remove_column_streaks(data, laplacian_noise(data), sat_mask)
+        if streak_cols.size:
+            out.messages.append(
+                f"band {band.band}: down-track streaks of bright sources removed in "
+                f"{streak_cols.size} columns"
+            )
     margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma + cfg.pointing_error_px
     # the disk: geometry first (unless its pointing is too uncertain to place the limb), else the data's
     limb_d = None
