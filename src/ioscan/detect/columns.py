@@ -41,6 +41,9 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     :data:`COLUMN_PAD_PX` columns around each."""
     x = np.asarray(data, dtype=np.float64)
     finite = np.isfinite(x)
+    no_saturation = saturated is None or not np.any(saturated)
+    if no_saturation and (not finite.any() or np.nanmax(x) - np.nanmin(x) <= BRIGHT_SIGMA * noise):
+        return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit)
     row_level = np.nanmedian(np.where(finite, x, np.nan), axis=1, keepdims=True)
     excess = np.where(finite, x - row_level, 0.0)
     cand = excess > BRIGHT_SIGMA * noise
