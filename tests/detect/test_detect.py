@@ -95,19 +95,7 @@ def _io_scene(sun_lon_w: float, band: str = "L"):
 
     pad = 12
     surface = SurfaceModel(seed=3, contrast=0.35, dark_spots=((10, 210, 4.0), (-20, 240, 6.0)))
-    geo = {}
-    for p in (0, pad):
-        geo[p] = LabelGeometry(
-            sub_observer_lat_deg=5.0,
-            sub_observer_lon_w_deg=200.0,
-            sub_solar_lat_deg=0.0,
-            sub_solar_lon_w_deg=sun_lon_w,
-            range_km=60000.0,
-            north_pa_deg=15.0,
-            pixel_scale_km=60000.0 * jiram.IFOV_RAD,
-            disk_center_sample=216.0 + p,
-            disk_center_line=200.0 + p,
-        )
+    geo = {p: _geometry_like_io_scene(sun_lon_w, dx=p, dy=p) for p in (0, pad)}
     psf = jiram_psf()
     img = surface_radiance_image(
         band_response("JIRAM", band),
@@ -341,13 +329,14 @@ def test_mis_registered_sunlit_limb_gives_no_false_hot_spots():
         assert res.hot_spots == [], [(d.sample, d.line, d.snr) for d in res.hot_spots]
 
 
-def _geometry_like_io_scene(dx: float = 0.0, dy: float = 0.0) -> LabelGeometry:
-    """The label geometry of :func:`_io_scene` (sunlit, 60 000 km), disk centre moved by (dx, dy) px."""
+def _geometry_like_io_scene(sun_lon_w: float = 210.0, dx: float = 0.0, dy: float = 0.0) -> LabelGeometry:
+    """The label geometry of :func:`_io_scene` (Io at 60 000 km, the upper part of the disk in view), disk
+    centre moved by (dx, dy) px."""
     return LabelGeometry(
         sub_observer_lat_deg=5.0,
         sub_observer_lon_w_deg=200.0,
         sub_solar_lat_deg=0.0,
-        sub_solar_lon_w_deg=210.0,
+        sub_solar_lon_w_deg=sun_lon_w,
         range_km=60000.0,
         north_pa_deg=15.0,
         pixel_scale_km=60000.0 * jiram.IFOV_RAD,
