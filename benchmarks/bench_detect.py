@@ -455,21 +455,13 @@ JIRAM_CONFIGS = [  # name, range km, sub-solar lon °W, L-band disk centre (samp
 ]
 
 
-def texture_excess(band, surf, bp, meta_b, det, exposure, cfg, rng):
+def texture_excess(band: BandImage, bp, instrument, cfg):
     """Median factor by which the texture (and limb) of the surface raises the matched-filter noise above the
     photon + read noise (its calibrated local scale) over the pixels where hot spots are injected, on a frame
     of the surface alone: a hot spot of true SNR s appears at about s × 0.85 (filter efficiency) ÷ this."""
     from ioscan.detect.measure import detect_band
 
-    img, _ = apply_detector(band, surf, exposure, det, rng)
-    wl, bw, sat, _ = meta_b
-    res = detect_band(
-        BandImage(band, img, "W m-2 sr-1", wl, bw, saturation=sat),
-        bp,
-        instrument="JIRAM",
-        config=cfg,
-        keep_model=True,
-    )
+    res = detect_band(band, bp, instrument=instrument, config=cfg, keep_model=True)
     if res.model is None:
         return None
     ok = bp.on_disk & (bp["emission_deg"] < 80) & (bp["limb_distance_px"] > 1.0)
@@ -477,6 +469,12 @@ def texture_excess(band, surf, bp, meta_b, det, exposure, cfg, rng):
     nl, ns = res.model.scale.shape
     sub = ok[l0 : l0 + nl, s0 : s0 + ns]
     return round(float(np.median(res.model.scale[sub])), 2) if sub.any() else None
+
+
+def _jiram_texture_excess(b, surf, bp, meta_b, det, exposure, cfg):
+    img, _ = apply_detector(b, surf, exposure, det, np.random.default_rng(SEED + 1))  # own generator
+    wl, bw, sat, _ = meta_b
+    return texture_excess(BandImage(b, img, "W m-2 sr-1", wl, bw, saturation=sat), bp, "JIRAM", cfg)
 
 
 def _band_meta(det, exposure):
@@ -516,7 +514,7 @@ def bench_jiram(rng, n_frames, timing):
         surf = {b: _surface(band_response("JIRAM", b), g, 432, 128, psf) for b, g in geoms.items()}
         masks = {b: ~(bps[b]["limb_distance_px"] > -margin) for b in bps}
         excess[name] = {  # own generator: the frames' random sequence is untouched
-            b: texture_excess(b, surf[b], bps[b], meta_b, det, exposure, cfg, np.random.default_rng(SEED + 1))
+            b: _jiram_texture_excess(b, surf[b], bps[b], meta_b, det, exposure, cfg)
             for b, meta_b in _band_meta(det, exposure).items()
         }
         boxes = {b: _box_of(~masks[b], 8) for b in bps}
@@ -593,6 +591,7 @@ def bench_ao(rng, n_frames, timing):
     core = model.core_sigma_px
     margin = 3 * core + POINTING_ERROR_PX
     recs = {m: [] for m in METHODS}
+    excess = {}
     nfr = 0
     exposure = 30.0
     resp = band_response("NIRC2", filt)
@@ -613,6 +612,19 @@ def bench_ao(rng, n_frames, timing):
         mask = ~(bp["limb_distance_px"] > -margin)
         box = _box_of(~mask, 16)
         meta = {filt: (nirc2.FILTERS[filt].center_um, nirc2.FILTERS[filt].bandwidth_um, sat, 0)}
+        e0 = (surf + sky) * g_e  # the surface alone, with its own generator: texture noise excess
+        e0 = e0 + np.random.default_rng(SEED + 2).standard_normal(e0.shape) * np.sqrt(
+            det.read_noise_e**2 + e0
+        )
+        img0 = (np.minimum(e0, det.full_well_e) / g_e - sky * (1 - det.residual_sky_fraction)).astype(
+            np.float32
+        )
+        excess[name] = texture_excess(
+            BandImage(filt, img0, "W m-2 sr-1 um-1", meta[filt][0], meta[filt][1], saturation=sat),
+            bp,
+            "NIRC2",
+            cfg,
+        )
         for _ in range(n_frames):
 
             def sig_fn(bg):
@@ -637,7 +649,9 @@ def bench_ao(rng, n_frames, timing):
             recs["photutils"].append((res[filt], truth, 3.0, fid))
             resid_true = spots + rng.standard_normal(spots.shape) * sig / g_e
             recs["ideal"].append((run_ideal(resid_true, sig / g_e, mask, psf, box), truth, 3.0, fid))
-    return summarise(recs, nfr), nfr
+    out = summarise(recs, nfr)
+    out["texture_noise_excess_median"] = excess
+    return out, nfr
 
 
 def main() -> None:
