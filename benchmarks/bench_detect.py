@@ -267,9 +267,9 @@ def run_photutils(images, masks, core_sigma, box):
     return out, time.perf_counter() - t0
 
 
-def lacosmic_masks(images, masks, gains, read_noise_e, sat_levels, psf_fwhm_px, objlim):
+def lacosmic_masks(images, masks, gains, read_noise_e, psf_fwhm_px, objlim):
     """astroscrappy 1.3 (L.A.Cosmic): cosmic-ray masks of every band, the image given in electrons (gain),
-    the detector's read noise and saturation, a Gaussian PSF of the frame's FWHM. Returns (masks, seconds)."""
+    the detector's read noise, a Gaussian PSF of the frame's FWHM. Returns (masks, seconds)."""
     import astroscrappy
 
     out = {}
@@ -286,7 +286,7 @@ def lacosmic_masks(images, masks, gains, read_noise_e, sat_levels, psf_fwhm_px, 
             readnoise=read_noise_e,
             # saturated-star protection off: with the detector's full well it let bright hits through
             # (S/N > 2,000 left on night frames); the injected hot spots never saturate
-            satlevel=1e30 if sat_levels is None else sat_levels[name] * gains[name],
+            satlevel=1e30,
             niter=2,
             psfmodel="gauss",
             psffwhm=psf_fwhm_px,
@@ -305,17 +305,6 @@ def with_ioscan_cr_flags(rows, ios_rows, radius=1.5):
         return rows
     c = np.array(crs)
     return [r for r in rows if np.min(np.hypot(c[:, 0] - r[0], c[:, 1] - r[1])) > radius]
-
-
-def _separable_mf(img, psf):
-    """Σ_pixels P·img around every pixel for a Gaussian-mixture PSF (pixel-integrated), separably."""
-    out = np.zeros_like(img)
-    for w, s in zip(psf.weights, psf.sigmas_px, strict=True):
-        k = kernel1d(s)
-        out += w * ndimage.correlate1d(
-            ndimage.correlate1d(img, k, axis=0, mode="constant"), k, axis=1, mode="constant"
-        )
-    return out
 
 
 def _separable_mf2(var, psf):
@@ -343,7 +332,7 @@ def run_ideal(resid, sigma, mask, psf, box):
     """Known PSF, background and noise, no artefacts: S = Σ P r / √(Σ P² σ²); local maxima in the mask."""
     sl = box
     r, s2, m = resid[sl], sigma[sl] ** 2, mask[sl]
-    snr = _separable_mf(r, psf) / np.sqrt(_separable_mf2(s2, psf))
+    snr = PsfModel(psf.weights, psf.sigmas_px).correlate(r) / np.sqrt(_separable_mf2(s2, psf))
     snr[m] = -np.inf
     mx = ndimage.maximum_filter(snr, 3)
     ly, sx = np.nonzero((snr == mx) & (snr > 2.0))
@@ -550,7 +539,7 @@ def bench_jiram(rng, n_frames, timing):
             lac = {}
             for objlim in LACOSMIC_OBJLIM:
                 lac_masks, dt_lac = lacosmic_masks(
-                    images, masks, gains, det.read_noise_e, None, 2.3548 * core, objlim
+                    images, masks, gains, det.read_noise_e, 2.3548 * core, objlim
                 )
                 res_sl, dt = run_sep(images, lac_masks, core, 16, 1)
                 timing[f"sep_lacosmic_{objlim:g}_jiram"].append(dt + dt_lac)

@@ -480,19 +480,15 @@ def _shading_norm(
     if shading is None or len(regions) < 2:
         return None
     t = np.nan_to_num(np.asarray(shading, dtype=np.float64), nan=0.0)
+    disk = len(regions) - 1
+    vals = t[regions[disk]]
+    p90 = float(np.percentile(vals, 90)) if vals.size >= 50 else 0.0
+    if p90 <= 0:
+        return None
+    here = side == disk
     norm = np.ones(t.shape, np.float32)
-    used = False
-    for k, reg in list(enumerate(regions))[1:]:
-        vals = t[reg]
-        if vals.size < 50:
-            continue
-        p90 = float(np.percentile(vals, 90))
-        if p90 <= 0:
-            continue
-        here = side == k
-        norm[here] = np.maximum(t[here] / p90, 0.1)
-        used = True
-    return norm if used else None
+    norm[here] = np.maximum(t[here] / p90, 0.1)
+    return norm
 
 
 def estimate_background(

@@ -31,7 +31,7 @@ from ioscan.detect.photometry import (
     surface_positions,
 )
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.shading import shading_template
+from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.detect.types import Detection, DetectionFlag
 from ioscan.frame import BandImage, Frame
 from ioscan.geometry.backplanes import Backplanes
@@ -268,7 +268,7 @@ def detect_band(
         shading = shading_template(data, backplanes, psf, sl)
     sunlit = None  # (the dark-limb band is also for narrow PSFs only: it raised the AO false rate)
     if geometry_limb and sigma < BROAD_PSF_SIGMA_PX:
-        sunlit = backplanes.on_disk[sl] & (np.nan_to_num(backplanes["incidence_deg"][sl], nan=180.0) < 90.0)
+        sunlit = sunlit_mask(backplanes, sl)
     limb_halfwidth = cfg.limb_halfwidth_px
     if limb_halfwidth is None and geometry_limb:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false

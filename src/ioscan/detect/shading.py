@@ -9,9 +9,8 @@ estimator works on data ÷ template (an albedo map, smooth up to texture) where 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from ioscan.detect.psf import PsfModel, kernel1d
+from ioscan.detect.psf import PsfModel
 from ioscan.geometry.backplanes import Backplanes
 
 #: Minnaert exponent range accepted from the fit (outside it the fit is not trusted and the template is None)
@@ -20,6 +19,13 @@ K_RANGE = (0.3, 1.3)
 MIN_SUNLIT_PIXELS = 200
 #: smallest μ used in μᵏ⁻¹ (the law diverges at the limb for k < 1)
 MU_FLOOR = 0.03
+
+
+def sunlit_mask(backplanes: Backplanes, window: tuple[slice, slice] | None = None) -> np.ndarray:
+    """True on disk pixels the Sun shines on (incidence < 90°), over ``window`` of the backplanes."""
+    win = window or (slice(None), slice(None))
+    inc = np.nan_to_num(np.asarray(backplanes["incidence_deg"])[win], nan=180.0)
+    return backplanes.on_disk[win] & (inc < 90.0)
 
 
 def minnaert_exponent(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np.ndarray) -> float | None:
@@ -59,11 +65,10 @@ def shading_template(
     if backplanes.shape != np.shape(data):
         return None
     win = window or (slice(None), slice(None))
-    inc = np.asarray(backplanes["incidence_deg"])[win]
-    on = backplanes.on_disk[win] & (np.nan_to_num(inc, nan=180.0) < 90.0)
+    on = sunlit_mask(backplanes, win)
     if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:  # night side (at most a sliver of lit limb)
         return None
-    mu0 = np.cos(np.radians(inc))
+    mu0 = np.cos(np.radians(np.asarray(backplanes["incidence_deg"])[win]))
     mu = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win]))
     lit = on & np.isfinite(mu)
     data = np.asarray(data)[win]
@@ -74,10 +79,4 @@ def shading_template(
         return None
     raw = np.zeros(np.shape(data))
     raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
-    out = np.zeros_like(raw)
-    for w, s in zip(psf.weights, psf.sigmas_px, strict=True):
-        kk = kernel1d(s)
-        out += w * ndimage.correlate1d(
-            ndimage.correlate1d(raw, kk, axis=0, mode="nearest"), kk, axis=1, mode="nearest"
-        )
-    return out
+    return psf.correlate(raw, mode="nearest")

@@ -495,21 +495,11 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
     ex_by_id = {}
     if existing is not None:
         ex_by_id = {str(h): i for i, h in enumerate(existing["hotspot_id"])}
-        ex_first = (
-            to_utc(existing["first_time_utc"], "existing_hotspots")
-            .to_numpy()
-            .astype("datetime64[ns]")
-            .astype(np.int64)
-            if "first_time_utc" in existing
+        ex_first, ex_last = (
+            to_utc(existing[col], "existing_hotspots").to_numpy().astype("datetime64[ns]").astype(np.int64)
+            if col in existing
             else None
-        )
-        ex_last = (
-            to_utc(existing["last_time_utc"], "existing_hotspots")
-            .to_numpy()
-            .astype("datetime64[ns]")
-            .astype(np.int64)
-            if "last_time_utc" in existing
-            else None
+            for col in ("first_time_utc", "last_time_utc")
         )
     bands_out = []
     for c in range(m):

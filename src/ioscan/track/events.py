@@ -157,41 +157,22 @@ def find_events(
     obs = set(d["observation_id"].dropna()) if "observation_id" in d.columns else set()
 
     # new / first seen
+    kind, score = "first_seen", np.nan
     if coverage is None:
-        events.append(
-            Event(
-                "first_seen",
-                pd.Timestamp(t[0]),
-                float(x[0]),
-                np.nan,
-                "first detection; no coverage table given, so absence before is not known",
-            )
-        )
+        note = "first detection; no coverage table given, so absence before is not known"
     else:
         require_columns(coverage, ["observation_id", "time_utc", "visible"], "find_events(coverage)")
         cov = _covering(coverage, obs, float(x[0]))
         before = int((cov["time_utc"].to_numpy() < t[0]).sum())
         if before >= new_min_covered:
-            events.append(
-                Event(
-                    "new",
-                    pd.Timestamp(t[0]),
-                    float(x[0]),
-                    float(before),
-                    f"first detection after {before} covering observations without detection "
-                    f"(>= {new_min_covered}; visible, limit below the detected value)",
-                )
+            kind, score = "new", float(before)
+            note = (
+                f"first detection after {before} covering observations without detection "
+                f"(>= {new_min_covered}; visible, limit below the detected value)"
             )
         else:
-            events.append(
-                Event(
-                    "first_seen",
-                    pd.Timestamp(t[0]),
-                    float(x[0]),
-                    np.nan,
-                    f"first detection; only {before} earlier covering observations (< {new_min_covered})",
-                )
-            )
+            note = f"first detection; only {before} earlier covering observations (< {new_min_covered})"
+    events.append(Event(kind, pd.Timestamp(t[0]), float(x[0]), score, note))
 
     # fading
     if coverage is not None:
