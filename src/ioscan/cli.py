@@ -121,12 +121,12 @@ def info(
 ) -> None:
     """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
     import numpy as np
-    from rich.console import Console
 
+    from ioscan.console import make_console
     from ioscan.formats import read_product
 
     frame = read_product(product)
-    console = Console()
+    console = make_console()
     console.print(
         f"[bold]{frame.product_id}[/bold]  {frame.instrument} ({frame.observer})  mode={frame.mode}  "
         f"orbit={frame.orbit}"
@@ -268,10 +268,11 @@ def detect(
     if as_json:
         typer.echo(json.dumps([d.to_record() for d in found.detections], indent=1, default=float))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from ioscan.console import make_console
+
+    console = make_console()
     console.print(
         f"[bold]{frame.product_id}[/bold] status={found.status} geometry={nav.source} "
         f"registered={nav.registered} offset=({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px"
@@ -353,13 +354,12 @@ def scan(
     ] = False,
 ) -> None:
     """Find products, read, navigate, detect, measure and store them; re-runs skip stored products."""
-    from rich.console import Console
-
     from ioscan.catalog.store import open_store
+    from ioscan.console import make_console
     from ioscan.pipeline import scan as run_scan
     from ioscan.workflows.report import print_scan_summary
 
-    console = Console()
+    console = make_console()
     with open_store(db) as store:
         summary = run_scan(
             paths,
@@ -398,15 +398,14 @@ def track(
     n_sigma: Annotated[float, typer.Option(help="Association gate, sigma.")] = 3.0,
 ) -> None:
     """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events."""
-    from rich.console import Console
-
     from ioscan.catalog.store import open_store
+    from ioscan.console import make_console
     from ioscan.workflows.report import print_track_summary
     from ioscan.workflows.track import track_catalog
 
     with open_store(db) as store:
         summary = track_catalog(store, n_sigma=n_sigma)
-    print_track_summary(Console(), summary)
+    print_track_summary(make_console(), summary)
 
 
 @app.command()
@@ -420,14 +419,13 @@ def lightcurve(
     max_period_d: Annotated[float, typer.Option(help="Longest period searched, days.")] = 1000.0,
 ) -> None:
     """One hot spot's light curve: points, variability statistics, events and a Lomb–Scargle periodogram."""
-    from rich.console import Console
-
     from ioscan.catalog.store import open_store
+    from ioscan.console import make_console
     from ioscan.errors import CatalogError
     from ioscan.track.lightcurve import variability_stats
     from ioscan.track.periodogram import periodogram
 
-    console = Console()
+    console = make_console()
     with open_store(db) as store:
         lc = store.lightcurve(hotspot_id, band)
         events = store.events_frame()
@@ -504,11 +502,10 @@ def demo(
     workers: Annotated[int, typer.Option(help="Dask worker processes.")] = 2,
 ) -> None:
     """Simulate a Juno campaign, scan it on Dask into SQLite, track, export, summarise against the truth."""
-    from rich.console import Console
-
+    from ioscan.console import make_console
     from ioscan.workflows.demo import run_demo
 
-    run_demo(out, orbits=orbits, seed=seed, workers=workers, console=Console())
+    run_demo(out, orbits=orbits, seed=seed, workers=workers, console=make_console())
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

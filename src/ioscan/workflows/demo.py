@@ -36,6 +36,7 @@ def run_demo(
     from ioscan.catalog.export import export
     from ioscan.catalog.store import open_store
     from ioscan.cli import _progress_printer
+    from ioscan.console import make_console
     from ioscan.pipeline import scan
     from ioscan.simulate.campaign import simulate_campaign
     from ioscan.workflows.evaluate import evaluate
@@ -47,7 +48,7 @@ def run_demo(
     )
     from ioscan.workflows.track import track_catalog
 
-    console = console or Console()
+    console = console or make_console()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
