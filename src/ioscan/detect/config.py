@@ -80,6 +80,11 @@ class DetectConfig:
             raised completeness at SNR ≥ 10 on the texture-limited far day side from 0.14 to 0.24, but its
             false detections there (0.06 → 0.12 per frame) raised the pooled threshold from 4.51 to 4.63 and
             cost night-side completeness (far, SNR 7–10: 0.96 → 0.94); off by default.
+        subtract_and_search: after the first pass, subtract its sources with the full PSF and search again
+            near the bright ones (:mod:`ioscan.detect.second_pass`): faint neighbours a few pixels from bright
+            hot spots.
+        psf_model_error: relative error f of the PSF model assumed by the second pass: its S/N is divided by
+            √(1 + (f · S/N of the subtracted model)²): PSF mismatch around a bright source makes no sources.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -102,6 +107,8 @@ class DetectConfig:
     use_shading: bool = True
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
+    subtract_and_search: bool = True
+    psf_model_error: float = 0.1
 
     def psf_for(self, band: str, instrument: str, wavelength_um: float) -> PsfModel:
         """PSF model for one band."""

@@ -13,10 +13,8 @@ import numpy as np
 from ioscan.detect.artefacts import flag_bright_source_artefacts
 from ioscan.detect.background import (
     BROAD_PSF_SIGMA_PX,
-    PHASES,
     BandModel,
     annulus_sizes,
-    background_kernel,
     estimate_background,
 )
 from ioscan.detect.columns import remove_column_streaks
@@ -25,12 +23,13 @@ from ioscan.detect.disk import laplacian_noise, limb_distance_from_data
 from ioscan.detect.find import find_peaks, spike_dchi2, unresolved_duplicates
 from ioscan.detect.photometry import (
     fit_radius_px,
-    psf_photometry,
+    fit_sources,
     spectral_factor,
     spectral_intensity_gw_um_sr,
     surface_positions,
 )
 from ioscan.detect.psf import PsfModel
+from ioscan.detect.second_pass import search_again
 from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.detect.types import Detection, DetectionFlag
 from ioscan.frame import BandImage, Frame
@@ -151,33 +150,6 @@ def _spike_ratio(data: np.ndarray, i: int, j: int) -> float:
     return float(data[ci, cj]) / nb[-2]
 
 
-def _photometry(model: BandModel, peaks, psf: PsfModel):
-    """PSF fits, each source on the residual of the annulus chosen at its S/N peak (pixel noise: the local
-    effective noise); start at the peak pixel shifted by the best sub-pixel phase."""
-    ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
-    y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
-    k_of = model.choice[peaks.line, peaks.sample]
-    fits = []
-    for k, (h0, h1, degree) in enumerate(model.annuli):
-        sel = np.flatnonzero(k_of == k)
-        if sel.size:
-            kern = background_kernel(h0, h1, degree)
-            fit = psf_photometry(
-                model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
-            )
-            fits.append((sel, fit))
-    if len(fits) == 1:
-        return fits[0][1]
-    n = len(peaks)
-    merged = {}
-    for name in fits[0][1].__dataclass_fields__:
-        arr = np.zeros(n, dtype=getattr(fits[0][1], name).dtype)
-        for sel, f in fits:
-            arr[sel] = getattr(f, name)
-        merged[name] = arr
-    return type(fits[0][1])(**merged)
-
-
 def detect_band(
     band: BandImage,
     backplanes: Backplanes | None = None,
@@ -274,8 +246,7 @@ def detect_band(
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
         limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
-    model = estimate_background(
-        sub,
+    background_args = dict(
         psf=psf,
         limb_distance_px=None if limb_d is None else limb_d[sl],
         mask=None if sat_mask is None else sat_mask[sl],
@@ -285,6 +256,7 @@ def detect_band(
         sunlit=sunlit,
         textured_option=cfg.textured_ground_option and shading is not None,
     )
+    model = estimate_background(sub, **background_args)
     out.noise_median = model.noise_median
     if keep_model:
         out.model = model
@@ -303,7 +275,11 @@ def detect_band(
     if len(peaks) == 0:
         out.status = "no_detections"
         return out
-    fit = _photometry(model, peaks, psf)
+    fit = fit_sources(model, peaks, psf)
+    if cfg.subtract_and_search:
+        peaks, fit, n_new = search_again(sub, model, peaks, fit, psf, cfg, background_args, search)
+        if n_new:
+            out.messages.append(f"band {band.band}: {n_new} sources found after subtracting the others")
     dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
     nl, ns = data.shape
     near_px = cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.body import IO_MEAN_RADIUS_KM
+from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.psf import PsfModel
 from ioscan.frame import BandImage
 from ioscan.geometry.backplanes import Backplanes
@@ -377,3 +378,31 @@ def surface_positions(
             )
         )
     return out
+
+
+def fit_sources(model: BandModel, peaks, psf: PsfModel) -> PsfFit:
+    """PSF fits of the ``peaks`` (:class:`~ioscan.detect.find.Peaks`), each source on the residual of the
+    annulus chosen at its S/N peak (pixel noise: the local effective noise); each fit starts at the peak
+    pixel shifted by the best sub-pixel phase."""
+    ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
+    y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
+    k_of = model.choice[peaks.line, peaks.sample]
+    fits = []
+    for k, (h0, h1, degree) in enumerate(model.annuli):
+        sel = np.flatnonzero(k_of == k)
+        if sel.size:
+            kern = background_kernel(h0, h1, degree)
+            fit = psf_photometry(
+                model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
+            )
+            fits.append((sel, fit))
+    if len(fits) == 1:
+        return fits[0][1]
+    n = len(peaks)
+    merged = {}
+    for name in fits[0][1].__dataclass_fields__:
+        arr = np.zeros(n, dtype=getattr(fits[0][1], name).dtype)
+        for sel, f in fits:
+            arr[sel] = getattr(f, name)
+        merged[name] = arr
+    return type(fits[0][1])(**merged)
