@@ -35,6 +35,11 @@ detector's read noise, saturated-star protection off, Gaussian PSF of the core F
 beyond its edges, where L.A.Cosmic otherwise misses hits) flags, dilated by 1 px, with its default object
 limit 5 and with 15 (spares sharp sources more); their time includes astroscrappy's.
 
+Close pairs (``jiram.close_pairs``): JIRAM frames (night near/far, day near) with 6 pairs per band — a bright
+hot spot (SNR 50–1,000) and a faint one (SNR 4–30) 2–8 px from it — each method at its threshold from the
+main run; completeness of the faint members per separation bin, with ioscan's second pass
+(:mod:`ioscan.detect.second_pass`) on and off and the ideal filter told the bright members.
+
 Surfaces are rendered on a frame padded by 12 px and cropped, so the frame edges see the surface beyond them.
 
 Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config]`` (defaults 50 and
@@ -643,6 +648,146 @@ def bench_ao(rng, n_frames, timing):
     return out, nfr
 
 
+# ---------------------------------------------------------------------------------------------- close pairs
+#: faint-member separation bins (px) of the close-pair scenes
+PAIR_SEPARATIONS = [(2, 3), (3, 4), (4, 6), (6, 8)]
+PAIR_CONFIGS = ("night_near", "night_far", "day_near")
+
+
+def _inject_pairs(rng, bp, n_pairs, sigma_of_bg, surface, psf):
+    """Pairs on the disk (emission < 70°, ≥ 12 px inside the limb, pairs ≥ 24 px apart): a bright hot spot
+    (SNR log-uniform 50–1,000) and a faint one (SNR 4–30) 2–8 px from it. Returns the truth (sample, line,
+    flux, snr, role, separation_px), the noiseless image of all spots and that of the faint ones alone."""
+    ok = bp.on_disk & (bp["emission_deg"] < 70) & (bp["limb_distance_px"] > 12.0)
+    nl, ns = ok.shape
+    ok[:12] = ok[-12:] = False
+    ok[:, :12] = ok[:, -12:] = False
+    ii, jj = np.nonzero(ok)
+    rows = []
+    for k in rng.permutation(ii.size)[: 50 * n_pairs]:
+        x, y = jj[k] + rng.uniform(-0.5, 0.5), ii[k] + rng.uniform(-0.5, 0.5)
+        if any(np.hypot(x - r[0], y - r[1]) < 24 for r in rows):
+            continue
+        sep, ang = rng.uniform(2.0, 8.0), rng.uniform(0, 2 * np.pi)
+        xf, yf = x + sep * np.cos(ang), y + sep * np.sin(ang)
+        if not ok[int(np.rint(yf)), int(np.rint(xf))]:
+            continue
+        rows.append((x, y, np.exp(rng.uniform(np.log(50), np.log(1000))), "bright", sep))
+        rows.append((xf, yf, np.exp(rng.uniform(np.log(4), np.log(30))), "faint", sep))
+        if len(rows) == 2 * n_pairs:
+            break
+    t = pd.DataFrame(rows, columns=["sample", "line", "snr", "role", "separation_px"])
+    _, _, patches = psf.patches(t["sample"].to_numpy(), t["line"].to_numpy())
+    psq = np.sum(patches**2, axis=(1, 2))
+    sig = sigma_of_bg(surface[np.rint(t["line"]).astype(int), np.rint(t["sample"]).astype(int)])
+    t["flux"] = t["snr"] * sig / np.sqrt(psq)
+    spots, faint = np.zeros((nl, ns)), np.zeros((nl, ns))
+    psf.add_point_sources(spots, t["sample"].to_numpy(), t["line"].to_numpy(), t["flux"].to_numpy())
+    f = t[t["role"] == "faint"]
+    psf.add_point_sources(faint, f["sample"].to_numpy(), f["line"].to_numpy(), f["flux"].to_numpy())
+    return t, spots, faint
+
+
+def evaluate_pairs(records, thr):
+    """Completeness of the faint members (SNR ≥ 7, and 4–7) per separation bin, of the bright ones, and false
+    detections per frame, at threshold ``thr``."""
+    n_false, frames, found_all, truths = 0, set(), [], []
+    for dets, truth, radius, frame_id in records:
+        frames.add(frame_id)
+        kept = [d for d in dets if d[2] >= thr and not d[4]]
+        found = np.zeros(len(truth), bool)
+        for j in match(kept, truth, radius):
+            if j < 0:
+                n_false += 1
+            else:
+                found[j] = True
+        found_all.extend(found)
+        truths.append(truth)
+    t = pd.concat(truths, ignore_index=True)
+    t["found"] = np.array(found_all, bool)
+    faint, out = t[t["role"] == "faint"], {}
+    for name, lo, hi in (("faint_snr_ge_7", 7, 1e9), ("faint_snr_4_7", 4, 7)):
+        by_sep = {}
+        for a, b in PAIR_SEPARATIONS:
+            sel = faint["snr"].between(lo, hi, inclusive="left") & faint["separation_px"].between(
+                a, b, inclusive="left"
+            )
+            by_sep[f"{a}-{b}"] = round(float(faint["found"][sel].mean()), 3) if sel.any() else None
+        out[name + "_completeness_by_separation_px"] = by_sep
+    bright = t["found"][t["role"] == "bright"]
+    out["bright_completeness"] = round(float(bright.mean()), 3) if len(bright) else None
+    out["false_per_frame"] = round(n_false / max(len(frames), 1), 3)
+    return out
+
+
+def bench_pairs(rng, n_frames, thresholds):
+    """Close pairs on JIRAM I1 frames (night near/far, day near), 6 pairs per band, with the detector's
+    cosmic rays: each method at its threshold from the main JIRAM run (so at ≤ 0.05 false detections per frame
+    there). ``ioscan_single_pass`` is ioscan without its second pass; ``ideal_bright_known`` is the ideal
+    matched filter with the bright members known (subtracted exactly), scored on the faint ones."""
+    psf = jiram_psf()
+    model = PsfModel(psf.weights, psf.sigmas_px)
+    det = JiramDetector()
+    exposure = 0.1
+    core = model.core_sigma_px
+    margin = 3 * core + POINTING_ERROR_PX
+    cfgs = {
+        "ioscan": DetectConfig(threshold_snr=4.0, pointing_error_px=POINTING_ERROR_PX),
+        "ioscan_single_pass": DetectConfig(
+            threshold_snr=4.0, pointing_error_px=POINTING_ERROR_PX, subtract_and_search=False
+        ),
+    }
+    peers = ("sep", "photutils", "sep_oracle_cr_mask")
+    recs = {m: [] for m in (*cfgs, *peers, "ideal_bright_known")}
+    nfr = 0
+    meta = _band_meta(det, exposure)
+    for name, rng_km, sun_lon, centre in [c for c in JIRAM_CONFIGS if c[0] in PAIR_CONFIGS]:
+        scale = rng_km * jiram.IFOV_RAD
+        geoms = {
+            "L": _geom(rng_km, 200.0, sun_lon, centre, scale),
+            "M": _geom(rng_km, 200.0, sun_lon, (centre[0], centre[1] - 60.0), scale),
+        }
+        bps = {b: backplanes_from_label(g, 432, 128) for b, g in geoms.items()}
+        surf = {b: _surface(band_response("JIRAM", b), g, 432, 128, psf) for b, g in geoms.items()}
+        masks = {b: ~(bps[b]["limb_distance_px"] > -margin) for b in bps}
+        boxes = {b: _box_of(~masks[b], 8) for b in bps}
+        for _ in range(n_frames):
+            images, truths, ideal, cr_masks = {}, {}, {}, {}
+            for b in bps:
+
+                def sig_fn(bg, bb=b):
+                    return det.noise_sigma_w_m2_sr(bb, exposure, np.maximum(bg, 0.0))
+
+                truth, spots, faint = _inject_pairs(rng, bps[b], 6, sig_fn, surf[b], psf)
+                noiseless = surf[b] + spots
+                images[b], hits = apply_detector(b, noiseless, exposure, det, rng)
+                crm = np.zeros(noiseless.shape, bool)
+                for ln, sm, _ in hits:
+                    crm[ln, sm] = True
+                cr_masks[b] = masks[b] | ndimage.binary_dilation(crm)
+                truths[b] = truth
+                sig = det.noise_sigma_w_m2_sr(b, exposure, noiseless)
+                ideal[b] = run_ideal(
+                    faint + rng.standard_normal(faint.shape) * sig, sig, masks[b], psf, boxes[b]
+                )
+            fid = (name, nfr)
+            nfr += 1
+            found = {m: run_ioscan(images, bps, meta, "JIRAM", c)[0] for m, c in cfgs.items()}
+            found["sep"] = run_sep(images, masks, core, 16, 1)[0]
+            found["photutils"] = run_photutils(images, masks, core, 16)[0]
+            found["sep_oracle_cr_mask"] = run_sep(images, cr_masks, core, 16, 1)[0]
+            for b in bps:
+                faint_only = truths[b][truths[b]["role"] == "faint"].reset_index(drop=True)
+                for m in (*cfgs, *peers):
+                    recs[m].append((found[m][b], truths[b], 1.5, fid))
+                recs["ideal_bright_known"].append((ideal[b], faint_only, 1.5, fid))
+    out = {}
+    for m, rows in recs.items():
+        thr = thresholds[{"ioscan_single_pass": "ioscan", "ideal_bright_known": "ideal"}.get(m, m)]
+        out[m] = {"threshold": thr, **evaluate_pairs(rows, thr)}
+    return out, nfr
+
+
 def main() -> None:
     n_jiram = int(sys.argv[1]) if len(sys.argv) > 1 else 50  # I1 frames (2 bands) per JIRAM configuration
     n_ao = int(sys.argv[2]) if len(sys.argv) > 2 else 8  # frames per AO configuration
@@ -653,10 +798,22 @@ def main() -> None:
     timing.update({f"sep_lacosmic_{o:g}_jiram": [] for o in LACOSMIC_OBJLIM})
     t0 = time.time()
     jir, n_j = bench_jiram(rng, n_jiram, timing)
+    thresholds = {
+        m: jir[m]["threshold"] for m in ("ioscan", "sep", "photutils", "sep_oracle_cr_mask", "ideal")
+    }
+    jir["close_pairs"], n_pairs = bench_pairs(
+        np.random.default_rng(SEED + 3), max(n_jiram // 2, 1), thresholds
+    )
     ao, n_a = bench_ao(rng, n_ao, timing) if n_ao > 0 else ({}, 0)
     ms = {k: round(1e3 * float(np.median(v)), 2) for k, v in timing.items() if v}
     out = {
-        "frames": {"jiram_432x256": n_j, "jiram_bands": 2 * n_j, "ao_1024x1024": n_a, "seed": SEED},
+        "frames": {
+            "jiram_432x256": n_j,
+            "jiram_bands": 2 * n_j,
+            "jiram_close_pairs_432x256": n_pairs,
+            "ao_1024x1024": n_a,
+            "seed": SEED,
+        },
         "scenes": "ioscan.simulate surface + PSF + detector; hot spots injected with the simulator PSF",
         "false_rate_target_per_frame": FALSE_RATE,
         "jiram": jir,
