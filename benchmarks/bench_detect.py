@@ -19,15 +19,15 @@ threshold is chosen: the lowest with ≤ 0.05 false detections per frame over al
 (all configurations pooled); completeness and false rates are then reported per configuration at that
 threshold. A detection is true within 1.5 px (JIRAM) / 3 px (AO) of an injected spot (each spot matched
 once); everything else in the search region is false (cosmic rays, limb, albedo, noise), except detections
-flagged COSMIC_RAY (not catalogue entries). All methods get the same search mask (limb distance > −margin)
-and PSF knowledge.
+ioscan flags COSMIC_RAY or ARTEFACT (kept in its database but never hot spots: not catalogue entries, neither
+found nor false). All methods get the same search mask (limb distance > −margin) and PSF knowledge.
 
 Peers: SEP 1.4 (``sep.Background`` 16 px boxes, 3×3 filter; ``sep.extract`` with per-pixel rms, PSF-core
 matched filter, minarea 1, deblend_cont 0.005; ``sep_no_deblend``: deblend_cont 1) and photutils 3.0
 (``Background2D`` 16 px, 3×3, MedianBackground; PSF-core matched-filter S/N; ``detect_sources`` npixels 2 +
 ``deblend_sources``). Neither rejects cosmic rays, so JIRAM also has, clearly labelled:
 ``sep_plus_ioscan_cr_flags`` / ``photutils_plus_ioscan_cr_flags`` (the peer's detections minus those within
-1.5 px of a detection ioscan flags COSMIC_RAY — ioscan's flagging lent to the peer) and
+1.5 px of a detection ioscan flags COSMIC_RAY or ARTEFACT — ioscan's flagging lent to the peer) and
 ``sep_oracle_cr_mask`` (SEP with the TRUE cosmic-ray pixels masked: information no real method has). What a
 user of SEP or photutils would do about cosmic rays is also run: ``sep_lacosmic_objlim*`` /
 ``photutils_lacosmic_objlim*`` mask the pixels astroscrappy 1.3 (L.A.Cosmic; image in electrons, the
@@ -169,7 +169,7 @@ def run_ioscan(images, bps, meta, instrument, cfg):
                 d.line - off,
                 d.extra["mf_snr"],
                 d.net_radiance_sum,
-                bool(d.flags & DetectionFlag.COSMIC_RAY),
+                bool(d.flags & (DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)),
             )
         )
     return out, dt
@@ -303,8 +303,8 @@ def lacosmic_masks(images, masks, gains, read_noise_e, psf_fwhm_px, objlim):
 
 
 def with_ioscan_cr_flags(rows, ios_rows, radius=1.5):
-    """A peer's detections minus those within ``radius`` px of an ioscan detection flagged COSMIC_RAY: the
-    peer helped by ioscan's cosmic-ray flagging (a separately labelled row, not the peer as it is)."""
+    """A peer's detections minus those within ``radius`` px of an ioscan detection flagged COSMIC_RAY or
+    ARTEFACT: the peer helped by ioscan's flagging (a separately labelled row, not the peer as it is)."""
     crs = [(d[0], d[1]) for d in ios_rows if d[4]]
     if not crs:
         return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ioscan.detect.artefacts import flag_bright_source_artefacts
+from ioscan.detect.artefacts import flag_bright_source_artefacts, flag_unconfirmed
 from ioscan.detect.types import Detection, DetectionFlag
 
 
@@ -36,3 +36,24 @@ def test_fragments_of_one_saturated_core_are_flagged():
     dets = [core, piece, other]
     assert flag_bright_source_artefacts(dets, 0.6, column_streaks=True, ring_radius_px=10.0) == 1
     assert piece.flags & DetectionFlag.ARTEFACT and not other.flags & DetectionFlag.ARTEFACT
+
+
+def test_cosmic_ray_hits_flag_nothing_around_them():
+    hit = _det(200.0, 60.0, 100.0, 5000.0, int(DetectionFlag.COSMIC_RAY))
+    in_column = _det(200.5, 110.0, 0.5, 8.0)  # a real hot spot that happens to share the hit's column
+    nearby = _det(205.0, 63.0, 0.3, 6.0)
+    assert (
+        flag_bright_source_artefacts([hit, in_column, nearby], 0.6, column_streaks=True, ring_radius_px=10)
+        == 0
+    )
+    assert not (in_column.flags | nearby.flags) & DetectionFlag.ARTEFACT
+
+
+def test_peaks_the_psf_fit_does_not_confirm_are_flagged():
+    confirmed = _det(100.0, 50.0, 1.0, 4.8)
+    unconfirmed = _det(150.0, 50.0, 0.05, 0.4)  # matched-filter peak above threshold, fit flux ≈ 0
+    negative = _det(160.0, 50.0, -0.2, -1.0)
+    hit = _det(170.0, 50.0, 0.05, 0.4, int(DetectionFlag.COSMIC_RAY))  # already flagged otherwise
+    assert flag_unconfirmed([confirmed, unconfirmed, negative, hit]) == 2
+    assert unconfirmed.flags & DetectionFlag.ARTEFACT and negative.flags & DetectionFlag.ARTEFACT
+    assert not (confirmed.flags | hit.flags) & DetectionFlag.ARTEFACT

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ioscan.detect.artefacts import flag_bright_source_artefacts
+from ioscan.detect.artefacts import MIN_FIT_SNR, flag_bright_source_artefacts, flag_unconfirmed
 from ioscan.detect.background import (
     BROAD_PSF_SIGMA_PX,
     BandModel,
@@ -352,6 +352,12 @@ def detect_band(
     )
     if n_art:
         out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")
+    n_unc = flag_unconfirmed(out.detections)
+    if n_unc:
+        out.messages.append(
+            f"band {band.band}: {n_unc} detections the PSF fit does not confirm (S/N < {MIN_FIT_SNR:g}) "
+            "flagged ARTEFACT"
+        )
     if backplanes is not None:
         _add_geometry(out.detections, backplanes, cfg, near_px, sfac)
     if cfg.drop_cosmic_rays:
