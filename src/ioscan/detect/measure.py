@@ -29,6 +29,7 @@ from ioscan.detect.photometry import (
     surface_positions,
 )
 from ioscan.detect.psf import PsfModel
+from ioscan.detect.saturated import recentre_saturated
 from ioscan.detect.second_pass import search_again
 from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.detect.types import Detection, DetectionFlag
@@ -276,10 +277,19 @@ def detect_band(
         out.status = "no_detections"
         return out
     fit = fit_sources(model, peaks, psf)
+    clipped = None if sat_mask is None else sat_mask[sl]
+    if clipped is not None:
+        recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
+    unconfirmed = np.zeros(len(peaks), bool)
     if cfg.subtract_and_search:
-        peaks, fit, n_new = search_again(sub, model, peaks, fit, psf, cfg, background_args, search)
-        if n_new:
-            out.messages.append(f"band {band.band}: {n_new} sources found after subtracting the others")
+        again = search_again(sub, model, peaks, fit, psf, cfg, background_args, search)
+        peaks, fit, unconfirmed = again.peaks, again.fit, again.unconfirmed
+        if again.n_new:
+            out.messages.append(f"band {band.band}: {again.n_new} sources found after subtracting the others")
+    if clipped is not None and recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf):
+        out.messages.append(
+            f"band {band.band}: saturated sources placed at the centroids of their clipped cores"
+        )
     dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
     nl, ns = data.shape
     near_px = cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1
@@ -301,6 +311,8 @@ def detect_band(
         pk = (slice(max(li - 1, 0), li + 2), slice(max(lj - 1, 0), lj + 2))
         if li < er or lj < er or li > nl - 1 - er or lj > ns - 1 - er or not finite[pk].all():
             flags |= DetectionFlag.EDGE
+        if unconfirmed[k]:  # gone once the saturated source beside it was subtracted: its wings' residual
+            flags |= DetectionFlag.ARTEFACT
         if (dchi[k] > cfg.cosmic_ray_dchi2 and not (flags & DetectionFlag.SATURATED)) or (
             peaks.snr[k] > 20
             and (

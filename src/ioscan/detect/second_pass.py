@@ -27,6 +27,8 @@ benchmark and the demo to keep the false-detection rate where it was):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -39,6 +41,9 @@ from ioscan.detect.psf import PsfModel, kernel1d
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
 WINDOWED_FRACTION = 0.5
+#: first-pass detections fainter than BRIGHT_SOURCE_SNR within this many scale blocks of a saturated source
+#: are checked on the image with that source subtracted (its wings leave peaks in the first pass's background)
+SATURATED_CHECK_BLOCKS = 2.0
 #: first-pass sources at least this bright (fitted S/N) get their neighbourhood searched again
 BRIGHT_SOURCE_SNR = 50.0
 
@@ -245,6 +250,17 @@ def merge_peaks(first: Peaks, extra: Peaks, blend_px: float) -> Peaks:
     return Peaks(cat["line"], cat["sample"], cat["y"], cat["x"], cat["snr"], blended)
 
 
+@dataclass
+class SecondPass:
+    """What the second pass returns: all peaks and fits (first-pass ones first), how many are new, and which
+    first-pass detections near saturated sources did not hold once those were subtracted."""
+
+    peaks: Peaks
+    fit: PsfFit
+    n_new: int
+    unconfirmed: np.ndarray
+
+
 def search_again(
     sub: np.ndarray,
     model: BandModel,
@@ -254,20 +270,22 @@ def search_again(
     cfg: DetectConfig,
     background_args: dict,
     search: np.ndarray | None,
-) -> tuple[Peaks, PsfFit, int]:
+) -> SecondPass:
     """The second pass (module docstring) on the analysed crop ``sub``, ``background_args`` being the
-    arguments of :func:`estimate_background`. Returns (peaks, fits, number of new sources): the first-pass
-    sources refitted with the new ones as neighbours, the new ones as fitted on the subtracted image."""
+    arguments of :func:`estimate_background`: the first-pass sources refitted with the new ones as neighbours,
+    the new ones as fitted on the subtracted image."""
+    n1 = len(peaks)
+    nothing = SecondPass(peaks, fit, 0, np.zeros(n1, bool))
     good = np.isfinite(fit.flux) & (fit.flux > 0) & np.isfinite(fit.x) & np.isfinite(fit.y)
     # cosmic-ray hits are not PSFs: subtracting one as a PSF leaves residuals that look like sources, so
     # they are masked instead (their pixels left out of the second pass)
     hit = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
     hit = good & (hit > cfg.cosmic_ray_dchi2)
     good &= ~hit
-    # saturated sources are fitted to their wings, with streaks and rings the model lacks: subtracted, but
-    # their surroundings are not searched again
+    # saturated sources (placed and measured by :mod:`ioscan.detect.saturated`) are subtracted, but their
+    # surroundings are not searched again: there the first pass's fainter detections are checked instead
     sat = background_args.get("mask")
-    clipped = np.zeros(len(fit.x), bool)
+    clipped = np.zeros(n1, bool)
     if sat is not None and sat.any():
         near_sat = ndimage.binary_dilation(sat, iterations=fit_radius_px(psf) + 1)
         li = np.clip(np.rint(fit.y).astype(int), 0, sub.shape[0] - 1)
@@ -275,10 +293,16 @@ def search_again(
         clipped = good & near_sat[li, sj]
     with np.errstate(invalid="ignore", divide="ignore"):
         bright = good & ~clipped & (fit.flux / fit.flux_err >= BRIGHT_SOURCE_SNR)
-    if not bright.any():
-        return peaks, fit, 0
     sigma = psf.core_sigma_px
     b = int(cfg.local_window_px or max(8, int(round(4 * sigma))))
+    check = np.zeros(n1, bool)
+    if clipped.any():
+        li = np.clip(np.rint(fit.y).astype(int), 0, sub.shape[0] - 1)
+        sj = np.clip(np.rint(fit.x).astype(int), 0, sub.shape[1] - 1)
+        ring = near_sources(fit.x[clipped], fit.y[clipped], sub.shape, SATURATED_CHECK_BLOCKS * b)
+        check = good & ~clipped & ~bright & ring[li, sj]
+    if not bright.any() and not check.any():
+        return nothing
     zone = near_sources(fit.x[bright], fit.y[bright], sub.shape, 1.5 * b)
     if search is not None:
         zone &= search
@@ -286,11 +310,12 @@ def search_again(
         zone &= model.limb_distance_px > 2.0 * (2.0 * sigma + 1.0)
     if hit.any():  # nor next to a hit (tracks are longer than the PSF; what is left of one is no source)
         zone &= ~near_sources(fit.x[hit], fit.y[hit], sub.shape, 6.0)
-    if clipped.any():
-        zone &= ~near_sources(fit.x[clipped], fit.y[clipped], sub.shape, 1.5 * b)
-    if not zone.any():
-        return peaks, fit, 0
-    src = source_image(psf, fit.x[good], fit.y[good], fit.flux[good], sub.shape)
+    if clipped.any():  # (3 blocks: the zones of the peaks of its rings too)
+        zone &= ~near_sources(fit.x[clipped], fit.y[clipped], sub.shape, 3.0 * b)
+    if not zone.any() and not check.any():
+        return nothing
+    subtract = good & ~check
+    src = source_image(psf, fit.x[subtract], fit.y[subtract], fit.flux[subtract], sub.shape)
     args = dict(background_args)
     if hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
@@ -300,15 +325,23 @@ def search_again(
     # what a symmetric PSF mismatch leaves around the bright sources goes too
     left = np.asarray(sub, float) - src
     halo = radial_profiles(left - model.background, model.usable, fit.x[bright], fit.y[bright], 1.5 * b)
-    # the background again, on windows around the bright sources when they cover less of the crop (the
-    # windows reach past the zone by the background annulus, the filter and one scale block)
+    # the background again, on windows around the bright (and saturated) sources when they cover less of the
+    # crop (the windows reach past the zone by the background annulus, the filter and one scale block)
     half = int(np.ceil(1.5 * b)) + max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + b
-    windows = windows_around(fit.x[bright], fit.y[bright], half, sub.shape)
+    centres = bright | clipped
+    windows = windows_around(fit.x[centres], fit.y[centres], half + int(clipped.any()) * b, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
     if area < WINDOWED_FRACTION * sub.size:
         again = background_in_windows(left - halo, windows, args)
     else:
         again = estimate_background(left - halo, **args)
+    unconfirmed = np.zeros(n1, bool)
+    for k in np.flatnonzero(check):  # a first-pass detection beside a saturated source must still be there
+        i, j = int(round(fit.y[k])), int(round(fit.x[k]))
+        win = (slice(max(i - 1, 0), i + 2), slice(max(j - 1, 0), j + 2))
+        unconfirmed[k] = not float(np.max(again.snr[win])) >= cfg.threshold_snr
+    if not zone.any():
+        return SecondPass(peaks, fit, 0, unconfirmed)
     extra = new_peaks(
         again.snr,
         src,
@@ -321,20 +354,20 @@ def search_again(
         min_separation_px=max(1.5, 2.0 * sigma),
         search=zone,
         saddle_snr=cfg.deblend_saddle_snr,
-        max_peaks=max(cfg.max_sources - len(peaks), 0),
+        max_peaks=max(cfg.max_sources - n1, 0),
         valid=again.usable,
     )
     if not len(extra):
-        return peaks, fit, 0
+        return SecondPass(peaks, fit, 0, unconfirmed)
     fit_new = fit_sources(again, extra, psf)
     with np.errstate(invalid="ignore", divide="ignore"):
         held = fit_new.flux / fit_new.flux_err >= cfg.threshold_snr
     if not held.any():
-        return peaks, fit, 0
+        return SecondPass(peaks, fit, 0, unconfirmed)
     extra = take_peaks(extra, held)
-    n1 = len(peaks)
     both = merge_peaks(peaks, extra, 4.0 * sigma * np.sqrt(2.0) + 1.0)
     fit_all = fit_sources(model, both, psf)
     for name in fit_all.__dataclass_fields__:
         getattr(fit_all, name)[n1:] = getattr(fit_new, name)[held]
-    return both, fit_all, int(held.sum())
+    n_new = int(held.sum())
+    return SecondPass(both, fit_all, n_new, np.concatenate([unconfirmed, np.zeros(n_new, bool)]))
