@@ -1,4 +1,6 @@
-"""One frame end to end: background → matched-filter detection → photometry → geometry → two-band pairs.
+"""One frame end to end: background → matched-filter detection → photometry → saturated cores placed
+(:mod:`ioscan.detect.saturated`) → second pass near bright sources (:mod:`ioscan.detect.second_pass`) →
+flags → geometry → two-band pairs.
 
 :func:`detect_frame` never raises on bad pixel data: an all-NaN, saturated or Io-less frame, or a frame with
 no hot spot, comes back with a clear ``status`` and no entries; one odd source is flagged, not fatal.
