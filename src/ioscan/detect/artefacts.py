@@ -55,10 +55,14 @@ def flag_bright_source_artefacts(
     column_halfwidth_px: float = 1.5,
     ring_radius_px: float | None = None,
     bright_snr: float = 200.0,
+    rings: bool = True,
 ) -> int:
     """Flag ARTEFACT on faint detections in the streak or ring of a bright one; returns how many were flagged.
 
-    ``column_streaks`` enables the down-track streak test (JIRAM). Works on one band's detections.
+    ``column_streaks`` enables the down-track streak test (JIRAM; saturated sources only: the streaks that
+    survive the column correction are theirs); ``rings`` the ring test around unsaturated bright sources (off
+    where the second pass re-checks those neighbours on the subtracted image instead; around saturated ones it
+    always applies: the fill of their masked core leaves peaks ~10 px out). Works on one band's detections.
     """
     if len(detections) < 2:
         return 0
@@ -85,8 +89,8 @@ def flag_bright_source_artefacts(
             if not flux[i] < max_flux_ratio * flux[j]:
                 continue
             ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
-            in_streak = column_streaks and ds <= column_halfwidth_px
-            if in_streak or np.hypot(ds, dl) <= ring:
+            in_streak = column_streaks and saturated[j] and ds <= column_halfwidth_px
+            if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring):
                 det.flags |= int(DetectionFlag.ARTEFACT)
                 flagged += 1
                 break

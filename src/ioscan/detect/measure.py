@@ -362,7 +362,11 @@ def detect_band(
         out.detections.append(det)
     jiram = instrument.upper() == "JIRAM"
     n_art = flag_bright_source_artefacts(
-        out.detections, sigma, column_streaks=jiram, ring_radius_px=10.0 if jiram else None
+        out.detections,
+        sigma,
+        column_streaks=jiram,
+        ring_radius_px=10.0 if jiram else None,
+        rings=not cfg.subtract_and_search,
     )
     if n_art:
         out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")

@@ -16,6 +16,9 @@ benchmark and the demo to keep the false-detection rate where it was):
 * cosmic-ray hits (the spike test of :func:`ioscan.detect.find.spike_dchi2`) are masked, not subtracted as
   PSFs, and nothing new is taken within 6 px of one; saturated sources (fitted to their wings, with streaks
   and rings the model lacks) are subtracted but their surroundings are not searched again;
+* faint first-pass detections (below 2 % of the flux) within two scale blocks of a saturated source or of
+  one with S/N ≥ 200 are re-checked on the image with everything else subtracted, and flagged ARTEFACT when
+  gone (the residuals of bright wings in the first pass's background);
 * what a PSF model error symmetric about a bright source leaves (core width, wing weight, rings) is taken
   out with the azimuthal median of the residual around it (:func:`radial_profiles`);
 * the new map's S/N is divided by √(1 + (f · S_model)²), S_model being the matched-filter S/N of the
@@ -41,9 +44,13 @@ from ioscan.detect.psf import PsfModel, kernel1d
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
 WINDOWED_FRACTION = 0.5
-#: first-pass detections fainter than BRIGHT_SOURCE_SNR within this many scale blocks of a saturated source
-#: are checked on the image with that source subtracted (its wings leave peaks in the first pass's background)
-SATURATED_CHECK_BLOCKS = 2.0
+#: first-pass detections within this many scale blocks of a saturated source or of one with S/N ≥
+#: CHECK_AROUND_SNR, and below CHECK_FLUX_RATIO of its flux, are checked on the image with it subtracted: the
+#: residuals of its wings in the first pass's background make such peaks (this replaced a flag on every faint
+#: peak within 10 px, which in the demo's crowded close-range frames flagged 44 real hot spots for 13 false)
+CHECK_RADIUS_BLOCKS = 2.0
+CHECK_AROUND_SNR = 200.0
+CHECK_FLUX_RATIO = 0.02
 #: first-pass sources at least this bright (fitted S/N) get their neighbourhood searched again
 BRIGHT_SOURCE_SNR = 50.0
 
@@ -181,6 +188,18 @@ def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]],
     )
 
 
+def faint_neighbours(
+    x: np.ndarray, y: np.ndarray, flux: np.ndarray, around: np.ndarray, radius_px: float
+) -> np.ndarray:
+    """True for sources within ``radius_px`` of a source marked ``around`` and fainter than
+    :data:`CHECK_FLUX_RATIO` of its flux."""
+    out = np.zeros(len(x), bool)
+    for j in np.flatnonzero(around):
+        d = np.hypot(x - x[j], y - y[j])
+        out |= (d <= radius_px) & (d > 0) & (flux < CHECK_FLUX_RATIO * flux[j])
+    return out & ~around
+
+
 def model_error_snr(src: np.ndarray, noise: np.ndarray, sigma_px: float) -> np.ndarray:
     """Matched-filter S/N (PSF core filter, pixel ``noise``) of the subtracted source image: where a model
     error of fraction f would show at f times this."""
@@ -253,7 +272,8 @@ def merge_peaks(first: Peaks, extra: Peaks, blend_px: float) -> Peaks:
 @dataclass
 class SecondPass:
     """What the second pass returns: all peaks and fits (first-pass ones first), how many are new, and which
-    first-pass detections near saturated sources did not hold once those were subtracted."""
+    faint first-pass detections beside very bright or saturated sources did not hold once those were
+    subtracted."""
 
     peaks: Peaks
     fit: PsfFit
@@ -295,12 +315,9 @@ def search_again(
         bright = good & ~clipped & (fit.flux / fit.flux_err >= BRIGHT_SOURCE_SNR)
     sigma = psf.core_sigma_px
     b = int(cfg.local_window_px or max(8, int(round(4 * sigma))))
-    check = np.zeros(n1, bool)
-    if clipped.any():
-        li = np.clip(np.rint(fit.y).astype(int), 0, sub.shape[0] - 1)
-        sj = np.clip(np.rint(fit.x).astype(int), 0, sub.shape[1] - 1)
-        ring = near_sources(fit.x[clipped], fit.y[clipped], sub.shape, SATURATED_CHECK_BLOCKS * b)
-        check = good & ~clipped & ~bright & ring[li, sj]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        very_bright = clipped | (good & (fit.flux / fit.flux_err >= CHECK_AROUND_SNR))
+    check = faint_neighbours(fit.x, fit.y, fit.flux, very_bright, CHECK_RADIUS_BLOCKS * b) & good & ~bright
     if not bright.any() and not check.any():
         return nothing
     zone = near_sources(fit.x[bright], fit.y[bright], sub.shape, 1.5 * b)
@@ -328,15 +345,15 @@ def search_again(
     # the background again, on windows around the bright (and saturated) sources when they cover less of the
     # crop (the windows reach past the zone by the background annulus, the filter and one scale block)
     half = int(np.ceil(1.5 * b)) + max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + b
-    centres = bright | clipped
-    windows = windows_around(fit.x[centres], fit.y[centres], half + int(clipped.any()) * b, sub.shape)
+    centres = bright | very_bright
+    windows = windows_around(fit.x[centres], fit.y[centres], half + int(check.any()) * b, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
     if area < WINDOWED_FRACTION * sub.size:
         again = background_in_windows(left - halo, windows, args)
     else:
         again = estimate_background(left - halo, **args)
     unconfirmed = np.zeros(n1, bool)
-    for k in np.flatnonzero(check):  # a first-pass detection beside a saturated source must still be there
+    for k in np.flatnonzero(check):  # a faint detection beside a very bright source must still be there
         i, j = int(round(fit.y[k])), int(round(fit.x[k]))
         win = (slice(max(i - 1, 0), i + 2), slice(max(j - 1, 0), j + 2))
         unconfirmed[k] = not float(np.max(again.snr[win])) >= cfg.threshold_snr

@@ -1,7 +1,8 @@
 """Score a scanned and tracked simulated campaign against the simulator's truth table.
 
 Detections are matched to true hot spots frame by frame and band by band (within ``match_px`` pixels,
-one-to-one; twice that for AO frames). Completeness is scored on true sources without a brighter true
+one-to-one; twice that for AO frames); those flagged COSMIC_RAY or ARTEFACT (never hot spots) are left out,
+neither found nor false. Completeness is scored on true sources without a brighter true
 neighbour within twice the matching radius (blends no finder can split are counted apart); tracking is
 scored with the adjusted Rand index over detections matched to such unblended sources; hot spots are
 matched to true ones by majority vote; cross-IDs are right when the hot spot's cross-identification names the
@@ -129,6 +130,11 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
     from ioscan.track.synthetic import adjusted_rand_index
 
     det = store.detections_frame(source="ioscan")
+    # detections flagged COSMIC_RAY or ARTEFACT are kept in the database but never become hot spots: they are
+    # neither found nor false (a true hot spot flagged ARTEFACT counts as missed)
+    artefact = int(DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)
+    if not det.empty:
+        det = det[(det["flags"].fillna(0).astype(int) & artefact) == 0]
     ev = Evaluation()
     jiram_truth = truth[truth["product_id"].isin(det["product_id"].unique())] if not det.empty else truth
     ev.n_frames = int(store.observations_frame()["product_id"].nunique())
@@ -142,9 +148,7 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
             round(float(found[sel].mean()), 3) if sel.any() else None,
             int(sel.sum()),
         )
-    artefact = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
-    real = det[(det["flags"].fillna(0).astype(int) & int(artefact)) == 0]
-    unmatched = real[~real["id"].isin(m.loc[found, "detection_row_id"].astype(int))]
+    unmatched = det[~det["id"].isin(m.loc[found, "detection_row_id"].astype(int))]
     ev.false_detections_per_frame = _n_without_true_source(unmatched, jiram_truth, match_px) / max(
         ev.n_frames, 1
     )
