@@ -484,6 +484,30 @@ def _band_meta(det, exposure):
     }
 
 
+def _jiram_scene(name_range_sun_centre, psf, margin):
+    """Backplanes, noiseless surface, search masks and their boxes of the two I1 bands of one configuration
+    (the M band's disk centre 60 lines above the L band's)."""
+    _, rng_km, sun_lon, centre = name_range_sun_centre
+    scale = rng_km * jiram.IFOV_RAD
+    geoms = {
+        "L": _geom(rng_km, 200.0, sun_lon, centre, scale),
+        "M": _geom(rng_km, 200.0, sun_lon, (centre[0], centre[1] - 60.0), scale),
+    }
+    bps = {b: backplanes_from_label(g, 432, 128) for b, g in geoms.items()}
+    surf = {b: _surface(band_response("JIRAM", b), g, 432, 128, psf) for b, g in geoms.items()}
+    masks = {b: ~(bps[b]["limb_distance_px"] > -margin) for b in bps}
+    boxes = {b: _box_of(~masks[b], 8) for b in bps}
+    return bps, surf, masks, boxes
+
+
+def _hit_mask(hits, shape, mask):
+    """``mask`` or the pixels of the detector's cosmic-ray hits (dilated by 1 px)."""
+    crm = np.zeros(shape, bool)
+    for ln, sm, _ in hits:
+        crm[ln, sm] = True
+    return mask | ndimage.binary_dilation(crm)
+
+
 def bench_jiram(rng, n_frames, timing):
     psf = jiram_psf()
     model = PsfModel(psf.weights, psf.sigmas_px)
@@ -498,20 +522,13 @@ def bench_jiram(rng, n_frames, timing):
         recs[f"sep_lacosmic_objlim{objlim:g}"] = []
         recs[f"photutils_lacosmic_objlim{objlim:g}"] = []
     nfr = 0
-    for name, rng_km, sun_lon, centre in JIRAM_CONFIGS:
-        scale = rng_km * jiram.IFOV_RAD
-        geoms = {
-            "L": _geom(rng_km, 200.0, sun_lon, centre, scale),
-            "M": _geom(rng_km, 200.0, sun_lon, (centre[0], centre[1] - 60.0), scale),
-        }
-        bps = {b: backplanes_from_label(g, 432, 128) for b, g in geoms.items()}
-        surf = {b: _surface(band_response("JIRAM", b), g, 432, 128, psf) for b, g in geoms.items()}
-        masks = {b: ~(bps[b]["limb_distance_px"] > -margin) for b in bps}
+    for config in JIRAM_CONFIGS:
+        name = config[0]
+        bps, surf, masks, boxes = _jiram_scene(config, psf, margin)
         excess[name] = {  # own generator: the frames' random sequence is untouched
             b: _jiram_texture_excess(b, surf[b], bps[b], meta_b, det, exposure, cfg)
             for b, meta_b in _band_meta(det, exposure).items()
         }
-        boxes = {b: _box_of(~masks[b], 8) for b in bps}
         meta = _band_meta(det, exposure)
         for _ in range(n_frames):
             images, truths, resid_true, sig_maps, cr_masks = {}, {}, {}, {}, {}
@@ -523,10 +540,7 @@ def bench_jiram(rng, n_frames, timing):
                 truth, spots = _inject(rng, bps[b], 12, sig_fn, surf[b], psf, 4, 8.0)
                 noiseless = surf[b] + spots
                 images[b], hits = apply_detector(b, noiseless, exposure, det, rng)
-                crm = np.zeros(noiseless.shape, bool)
-                for ln, sm, _ in hits:
-                    crm[ln, sm] = True
-                cr_masks[b] = masks[b] | ndimage.binary_dilation(crm)
+                cr_masks[b] = _hit_mask(hits, noiseless.shape, masks[b])
                 truths[b] = truth
                 sig_maps[b] = det.noise_sigma_w_m2_sr(b, exposure, noiseless)
                 resid_true[b] = spots + rng.standard_normal(spots.shape) * sig_maps[b]
@@ -741,16 +755,9 @@ def bench_pairs(rng, n_frames, thresholds):
     recs = {m: [] for m in (*cfgs, *peers, "ideal_bright_known")}
     nfr = 0
     meta = _band_meta(det, exposure)
-    for name, rng_km, sun_lon, centre in [c for c in JIRAM_CONFIGS if c[0] in PAIR_CONFIGS]:
-        scale = rng_km * jiram.IFOV_RAD
-        geoms = {
-            "L": _geom(rng_km, 200.0, sun_lon, centre, scale),
-            "M": _geom(rng_km, 200.0, sun_lon, (centre[0], centre[1] - 60.0), scale),
-        }
-        bps = {b: backplanes_from_label(g, 432, 128) for b, g in geoms.items()}
-        surf = {b: _surface(band_response("JIRAM", b), g, 432, 128, psf) for b, g in geoms.items()}
-        masks = {b: ~(bps[b]["limb_distance_px"] > -margin) for b in bps}
-        boxes = {b: _box_of(~masks[b], 8) for b in bps}
+    for config in [c for c in JIRAM_CONFIGS if c[0] in PAIR_CONFIGS]:
+        name = config[0]
+        bps, surf, masks, boxes = _jiram_scene(config, psf, margin)
         for _ in range(n_frames):
             images, truths, ideal, cr_masks = {}, {}, {}, {}
             for b in bps:
@@ -761,10 +768,7 @@ def bench_pairs(rng, n_frames, thresholds):
                 truth, spots, faint = _inject_pairs(rng, bps[b], 6, sig_fn, surf[b], psf)
                 noiseless = surf[b] + spots
                 images[b], hits = apply_detector(b, noiseless, exposure, det, rng)
-                crm = np.zeros(noiseless.shape, bool)
-                for ln, sm, _ in hits:
-                    crm[ln, sm] = True
-                cr_masks[b] = masks[b] | ndimage.binary_dilation(crm)
+                cr_masks[b] = _hit_mask(hits, noiseless.shape, masks[b])
                 truths[b] = truth
                 sig = det.noise_sigma_w_m2_sr(b, exposure, noiseless)
                 ideal[b] = run_ideal(
