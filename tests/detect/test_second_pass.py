@@ -86,6 +86,39 @@ def test_a_wrong_psf_model_makes_no_sources_around_bright_hot_spots():
     assert false[True] <= false[False] + 1
 
 
+def _elongated(shape, xs, ys, fluxes, sigma_s, sigma_l, wing=(0.04, 2.5)):
+    """Point sources with an elliptical core (σ ``sigma_s`` along samples, ``sigma_l`` along lines) and the
+    model's circular wing, pixel-integrated: a PSF the circular model cannot fit."""
+    from scipy.special import erf
+
+    def integ(u, s):
+        return 0.5 * (erf((u + 0.5) / (np.sqrt(2) * s)) - erf((u - 0.5) / (np.sqrt(2) * s)))
+
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img = np.zeros(shape)
+    for x, y, f in zip(xs, ys, fluxes, strict=True):
+        u, v = xx - x, yy - y
+        core = integ(u, sigma_s) * integ(v, sigma_l)
+        img += f * ((1 - wing[0]) * core + wing[0] * integ(u, wing[1]) * integ(v, wing[1]))
+    return img
+
+
+def test_an_elongated_psf_makes_no_sources_around_bright_hot_spots():
+    # the core is 0.72 × 0.5 px (σ) where the model has 0.6 × 0.6: its residual is not symmetric, so the
+    # azimuthal median cannot take it; the model error the bright sources' residuals show, and the rule that
+    # a new source's fit may not slide within 2.5 px of a known one, do (measured over 8 such frames: 28 false
+    # detections without them, none with them)
+    rng = np.random.default_rng(5)
+    false = {False: 0, True: 0}
+    for _ in range(4):
+        xs, ys, fl = _bright_grid(rng, JIRAM_PSF, (100, 5000))
+        img = 5.0 + _elongated(SHAPE, xs, ys, fl, 0.72, 0.5) + rng.normal(0, 1, SHAPE)
+        for on in (False, True):
+            res = detect_frame(_frame(img), config=DetectConfig(subtract_and_search=on))
+            false[on] += len(_false(res.detections, xs, ys))
+    assert false[True] <= false[False] + 1
+
+
 def test_cosmic_ray_tracks_beside_bright_hot_spots_make_no_sources():
     rng = np.random.default_rng(11)
     n_false = n_hits = n_flagged = 0

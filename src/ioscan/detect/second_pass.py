@@ -23,10 +23,14 @@ benchmark and the demo to keep the false-detection rate where it was):
 * what a PSF model error symmetric about a bright source leaves (core width, wing weight, rings) is taken
   out with the azimuthal median of the residual around it (:func:`radial_profiles`);
 * the new map's S/N is divided by √(1 + (f · S_model)²), S_model being the matched-filter S/N of the
-  subtracted model there and f :attr:`~ioscan.detect.config.DetectConfig.psf_model_error`, so a PSF mismatch
-  around a bright source does not make sources;
-* a new peak must lie farther than max(1.5 px, 2σ) from every known source and have a fitted S/N (on the
-  subtracted image) ≥ the threshold.
+  subtracted model there and f :attr:`~ioscan.detect.config.DetectConfig.psf_model_error`, or twice the
+  model error the bright sources' own residuals show if larger (:func:`measured_model_error`), so a PSF
+  mismatch around a bright source does not make sources;
+* a new peak, and its fitted position, must lie farther than max(2.5 px, 2σ) from every known source (an
+  elongated core leaves lobes 1.5–2 px out that the azimuthal median cannot take), and its fitted S/N (on
+  the subtracted image) must reach the threshold. Measured with the model's circular 0.6-px core against true
+  cores 10 % wider, 0.66 × 0.55 px, 0.72 × 0.5 px and 0.8 × 0.5 px: at most 1 false source in 8 frames of
+  16 bright hot spots each (19 to 110 without these guards).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ WINDOWED_FRACTION = 0.5
 CHECK_RADIUS_BLOCKS = 2.0
 CHECK_AROUND_SNR = 200.0
 CHECK_FLUX_RATIO = 0.02
+#: the model error used is at least this many times the one the bright sources' residuals show
+MODEL_ERROR_MARGIN = 2.0
 #: first-pass sources at least this bright (fitted S/N) get their neighbourhood searched again
 BRIGHT_SOURCE_SNR = 50.0
 
@@ -347,8 +353,9 @@ def second_background(
     background_args: dict,
     sigma: float,
     block: int,
-) -> BandModel:
-    """Background, noise and S/N of ``sub`` − ``src`` − the azimuthal-median halo of the bright sources, with
+) -> tuple[BandModel, np.ndarray]:
+    """Background, noise and S/N of ``sub`` − ``src`` − the azimuthal-median halo of the bright sources (and
+    that image), with
     the hits' pixels masked; on windows around the bright and very bright sources when they cover less than
     :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
     scale block, and one block more where neighbours are re-checked)."""
@@ -368,8 +375,28 @@ def second_background(
     windows = windows_around(fit.x[centres], fit.y[centres], half + int(roles.check.any()) * block, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
     if area < WINDOWED_FRACTION * sub.size:
-        return background_in_windows(left, windows, args)
-    return estimate_background(left, **args)
+        return background_in_windows(left, windows, args), left
+    return estimate_background(left, **args), left
+
+
+def measured_model_error(
+    left: np.ndarray, src: np.ndarray, model: BandModel, x: np.ndarray, y: np.ndarray, radius_px: float = 3.0
+) -> float:
+    """Relative error of the PSF model as the subtracted bright sources show it: over the usable pixels within
+    ``radius_px`` of each source, √(⟨r²⟩ − ⟨σ²⟩) / √⟨m²⟩ with r the residual (``left`` − background), σ the
+    pixel noise and m the subtracted model; the median over the sources (0 without any)."""
+    vals = []
+    res = left - model.background
+    for xi, yi in zip(x, y, strict=True):
+        near = near_sources(np.array([xi]), np.array([yi]), left.shape, radius_px) & model.usable
+        if near.sum() < 5:
+            continue
+        m2 = float(np.mean(src[near] ** 2))
+        if m2 <= 0:
+            continue
+        excess = float(np.mean(res[near] ** 2) - np.mean(model.noise[near].astype(float) ** 2))
+        vals.append(np.sqrt(max(excess, 0.0) / m2))
+    return float(np.median(vals)) if vals else 0.0
 
 
 def still_there(check: np.ndarray, fit: PsfFit, snr: np.ndarray, threshold: float) -> np.ndarray:
@@ -405,10 +432,14 @@ def search_again(
         return SecondPass(peaks, fit, 0, np.zeros(n1, bool))
     sub_src = roles.good & ~roles.check
     src = source_image(psf, fit.x[sub_src], fit.y[sub_src], fit.flux[sub_src], sub.shape)
-    again = second_background(sub, src, roles, fit, model, background_args, sigma, block)
+    again, left = second_background(sub, src, roles, fit, model, background_args, sigma, block)
     unconfirmed = ~still_there(roles.check, fit, again.snr, cfg.threshold_snr)
     if not zone.any():
         return SecondPass(peaks, fit, 0, unconfirmed)
+    min_separation = max(2.5, 2.0 * sigma)  # px from a known source (4 JIRAM core σ: past its lobes)
+    # the model error assumed, or larger where the bright sources' own residuals show it (an elongated PSF)
+    f_seen = measured_model_error(left, src, again, fit.x[roles.bright], fit.y[roles.bright])
+    model_error = max(cfg.psf_model_error, MODEL_ERROR_MARGIN * f_seen)
     extra = new_peaks(
         again.snr,
         src,
@@ -417,8 +448,8 @@ def search_again(
         fit.y,
         threshold=cfg.threshold_snr,
         sigma_px=sigma,
-        model_error=cfg.psf_model_error,
-        min_separation_px=max(1.5, 2.0 * sigma),
+        model_error=model_error,
+        min_separation_px=min_separation,
         search=zone,
         saddle_snr=cfg.deblend_saddle_snr,
         max_peaks=max(cfg.max_sources - n1, 0),
@@ -429,6 +460,10 @@ def search_again(
     fit_new = fit_sources(again, extra, psf)
     with np.errstate(invalid="ignore", divide="ignore"):
         held = fit_new.flux / fit_new.flux_err >= cfg.threshold_snr
+    # ... and its fit may not have slid onto a known source (into the residual lobes of its PSF's core)
+    if len(fit.x):
+        gap = np.hypot(fit_new.x[:, None] - fit.x[None, :], fit_new.y[:, None] - fit.y[None, :])
+        held &= np.nan_to_num(gap, nan=np.inf).min(axis=1) > min_separation
     if not held.any():
         return SecondPass(peaks, fit, 0, unconfirmed)
     extra = take_peaks(extra, held)
