@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ioscan.detect.photometry import PsfFit
 from ioscan.detect.psf import PsfModel
 
 #: a clipped region of at least this many pixels positions its source (smaller ones: the PSF fit does)
@@ -80,7 +81,7 @@ def wing_flux(
 
 
 def recentre_saturated(
-    fit, saturated: np.ndarray, data: np.ndarray, usable: np.ndarray, noise: np.ndarray, psf: PsfModel
+    fit: PsfFit, saturated: np.ndarray, data: np.ndarray, usable: np.ndarray, noise: np.ndarray, psf: PsfModel
 ) -> int:
     """For every clipped core, the fitted source nearest its centroid (within the core radius + 3 px) is put
     at the centroid with the wing flux, in place on the :class:`~ioscan.detect.photometry.PsfFit` — unless
