@@ -42,7 +42,7 @@ class DetectConfig:
         psf: PSF model (:class:`~ioscan.detect.psf.PsfModel`) or Gaussian σ in pixels, for every band or
             as a dict band → model/σ; None for the instrument default (:func:`default_psf`).
         threshold_snr: detection threshold on the calibrated matched-filter S/N (see
-            :mod:`ioscan.detect.background`); benchmarks/bench_detect.py needs 4.57 for ≤ 0.05 false
+            :mod:`ioscan.detect.background`); benchmarks/bench_detect.py needs 4.51 for ≤ 0.05 false
             detections per JIRAM I1 frame (day and night, near and far pooled; the ideal matched filter
             needs 4.51), so 4.5 is at that rate.
         limb_halfwidth_px: half-width of the (bright) limb band left out of the search and fits (None:
