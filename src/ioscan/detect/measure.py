@@ -280,19 +280,27 @@ def detect_band(
         return out
     fit = fit_sources(model, peaks, psf)
     clipped = None if sat_mask is None else sat_mask[sl]
-    if clipped is not None:
-        recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
+
+    def place_saturated() -> int:
+        return 0 if clipped is None else recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
+
+    def spike_test() -> np.ndarray:
+        return spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+
+    moved = place_saturated()
+    dchi = spike_test()
     unconfirmed = np.zeros(len(peaks), bool)
     if cfg.subtract_and_search:
-        again = search_again(sub, model, peaks, fit, psf, cfg, background_args, search)
+        again = search_again(sub, model, peaks, fit, dchi, psf, cfg, background_args, search)
         peaks, fit, unconfirmed = again.peaks, again.fit, again.unconfirmed
-        if again.n_new:
+        if again.n_new:  # the first-pass sources were refitted with the new ones as neighbours
             out.messages.append(f"band {band.band}: {again.n_new} sources found after subtracting the others")
-    if clipped is not None and recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf):
+            moved = place_saturated()
+            dchi = spike_test()
+    if moved:
         out.messages.append(
             f"band {band.band}: saturated sources placed at the centroids of their clipped cores"
         )
-    dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
     nl, ns = data.shape
     near_px = cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1
     sfac = spectral_factor(band)

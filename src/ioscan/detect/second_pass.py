@@ -42,7 +42,7 @@ from scipy import ndimage
 
 from ioscan.detect.background import BandModel, estimate_background
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.find import Peaks, find_peaks, spike_dchi2
+from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
 
@@ -301,13 +301,19 @@ class SourceRoles:
 
 
 def source_roles(
-    model: BandModel, fit: PsfFit, psf: PsfModel, cfg: DetectConfig, saturated: np.ndarray | None, block: int
+    model: BandModel,
+    fit: PsfFit,
+    spike_dchi2: np.ndarray,
+    psf: PsfModel,
+    cfg: DetectConfig,
+    saturated: np.ndarray | None,
+    block: int,
 ) -> SourceRoles:
-    """Sort the first-pass sources into :class:`SourceRoles` (``saturated``: the band's saturated pixels)."""
+    """Sort the first-pass sources into :class:`SourceRoles` (``spike_dchi2``: the spike test of each,
+    :func:`ioscan.detect.find.spike_dchi2`; ``saturated``: the band's saturated pixels)."""
     shape = model.snr.shape
     good = np.isfinite(fit.flux) & (fit.flux > 0) & np.isfinite(fit.x) & np.isfinite(fit.y)
-    hit = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
-    hit = good & (hit > cfg.cosmic_ray_dchi2)
+    hit = good & (spike_dchi2 > cfg.cosmic_ray_dchi2)
     good &= ~hit
     li = np.clip(np.rint(np.nan_to_num(fit.y)).astype(int), 0, shape[0] - 1)
     sj = np.clip(np.rint(np.nan_to_num(fit.x)).astype(int), 0, shape[1] - 1)
@@ -415,18 +421,20 @@ def search_again(
     model: BandModel,
     peaks: Peaks,
     fit: PsfFit,
+    spike_dchi2: np.ndarray,
     psf: PsfModel,
     cfg: DetectConfig,
     background_args: dict,
     search: np.ndarray | None,
 ) -> SecondPass:
-    """The second pass (module docstring) on the analysed crop ``sub``, ``background_args`` being the
-    arguments of :func:`estimate_background`: the first-pass sources refitted with the new ones as neighbours,
-    the new ones as fitted on the subtracted image, faint neighbours of very bright sources re-checked."""
+    """The second pass (module docstring) on the analysed crop ``sub``, ``spike_dchi2`` being the first-pass
+    sources' spike test and ``background_args`` the arguments of :func:`estimate_background`: the first-pass
+    sources refitted with the new ones as neighbours, the new ones as fitted on the subtracted image, faint
+    neighbours of very bright sources re-checked."""
     n1 = len(peaks)
     sigma = psf.core_sigma_px
     block = int(cfg.local_window_px or max(8, int(round(4 * sigma))))
-    roles = source_roles(model, fit, psf, cfg, background_args.get("mask"), block)
+    roles = source_roles(model, fit, spike_dchi2, psf, cfg, background_args.get("mask"), block)
     zone = search_zone(roles, fit, model, search, sigma, block)
     if not zone.any() and not roles.check.any():
         return SecondPass(peaks, fit, 0, np.zeros(n1, bool))
