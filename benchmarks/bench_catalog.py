@@ -36,7 +36,7 @@ def main() -> None:
 
     from ioscan.catalog import schema
     from ioscan.catalog.store import open_store
-    from ioscan.detect.types import Detection
+    from ioscan.records import Detection
 
     tmp = tempfile.TemporaryDirectory()
     url = args.url or str(Path(tmp.name) / "bench.db")

@@ -59,11 +59,10 @@ from scipy import ndimage
 
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.detect.types import DetectionFlag
-from ioscan.frame import BandImage, Frame, LabelGeometry
 from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
 from ioscan.instruments import jiram, nirc2
 from ioscan.radiometry.bands import band_response
+from ioscan.records import BandImage, DetectionFlag, Frame, LabelGeometry
 from ioscan.simulate.psf import ao_psf, jiram_psf
 from ioscan.simulate.render_ao import AoDetector
 from ioscan.simulate.render_jiram import JiramDetector, apply_detector
@@ -453,7 +452,7 @@ def texture_excess(band: BandImage, bp, instrument, cfg):
     """Median factor by which the texture (and limb) of the surface raises the matched-filter noise above the
     photon + read noise (its calibrated local scale) over the pixels where hot spots are injected, on a frame
     of the surface alone: a hot spot of true SNR s appears at about s × 0.85 (filter efficiency) ÷ this."""
-    from ioscan.detect.measure import detect_band
+    from ioscan.detect import detect_band
 
     res = detect_band(band, bp, instrument=instrument, config=cfg, keep_model=True)
     if res.model is None:

@@ -14,7 +14,8 @@ import numpy as np
 
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import fit_disk_center, register_frame
-from ioscan.geometry.limbfit_synthetic import (
+from ioscan.instruments.jiram import IFOV_RAD
+from ioscan.simulate.limb_scene import (
     add_point_sources,
     io_center_px,
     jiram_band_geometry,
@@ -22,7 +23,6 @@ from ioscan.geometry.limbfit_synthetic import (
     rotate_pointing,
     scene_geometry,
 )
-from ioscan.instruments.jiram import IFOV_RAD
 
 OFFSETS = [(-120.0, 3.0), (85.0, -5.0), (-140.0, -2.0)]
 N_NOISE = 8

@@ -141,7 +141,7 @@ def test_import_bad_row_reports_line_and_stores_nothing(tmp_path):
 
 def test_lightcurve_command_on_a_tracked_catalogue(small_campaign, tmp_path):
     from ioscan.catalog.store import open_store
-    from ioscan.pipeline import scan
+    from ioscan.workflows.scan import scan
     from ioscan.workflows.track import track_catalog
 
     db = tmp_path / "c.db"
@@ -161,3 +161,25 @@ def test_lightcurve_command_on_a_tracked_catalogue(small_campaign, tmp_path):
     assert "variability" in result.output and png.stat().st_size > 5_000
     missing = runner.invoke(app, ["lightcurve", "IOS99999", "--db", str(db)])
     assert missing.exit_code == 2 and "IOS99999" in missing.output
+
+
+def test_scan_settings_from_file_and_flags_are_stored_with_the_run(small_campaign, tmp_path):
+    """--config and --set reach the detector, and the catalogue records the settings the run was made with."""
+    from ioscan.catalog.store import open_store
+
+    config = tmp_path / "ioscan.toml"
+    config.write_text("[detect]\nthreshold_snr = 7.0\n[track]\nn_sigma = 4.0\n", encoding="utf-8")
+    ground = sorted(small_campaign.metakernel.parent.parent.glob("ground/*.fits"))[:2]
+    db = tmp_path / "c.db"
+    args = ["scan", *map(str, ground), "--db", str(db), "--workers", "0", "--config", str(config)]
+    result = runner.invoke(app, [*args, "--set", "detect.max_sources=3"])
+    assert result.exit_code == 0, result.output
+    with open_store(db) as store:
+        settings = store.runs_frame()["settings"].iloc[-1]
+        dets = store.detections_frame()
+    assert settings["detect"]["threshold_snr"] == 7.0 and settings["detect"]["max_sources"] == 3
+    assert settings["track"]["n_sigma"] == 4.0
+    assert (dets["extra"].map(lambda e: e["mf_snr"]) >= 7.0).all()
+    assert dets.groupby("observation_id").size().max() <= 3
+    bad = runner.invoke(app, ["scan", str(ground[0]), "--db", str(db), "--set", "detect.threshhold=3"])
+    assert bad.exit_code == 2 and "unknown setting 'threshhold'" in bad.output

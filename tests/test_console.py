@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ioscan.console import PIPE_WIDTH, make_console
+from ioscan.cli.console import PIPE_WIDTH, make_console
 
 
 def test_piped_output_is_wide_and_columns_is_respected(monkeypatch):

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from ioscan.catalog.store import open_store
-from ioscan.pipeline import process_product, scan
+from ioscan.workflows.process import process_product
+from ioscan.workflows.scan import scan
 
 
 def test_scan_stores_every_frame_and_rerun_skips(small_campaign, db_url):

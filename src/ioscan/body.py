@@ -1,6 +1,6 @@
 """Io's triaxial ellipsoid and coordinate conversions (IAU/NAIF pck00010 values).
 
-Conventions (DESIGN.md §2):
+Conventions (docs/architecture.md):
 
 * Body-fixed Cartesian vectors are in the IAU_IO frame, km.
 * ``lat_deg`` is **planetographic** latitude °N exactly as SPICE ``recpgr`` defines it for Io: the geodetic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ioscan.detect.types import Detection, DetectionFlag
+from ioscan.records import BandSummary, Detection, DetectionFlag, Observation
 
 
 def make_detection(i: int, band: str = "M", **kw) -> Detection:
@@ -45,7 +45,7 @@ def make_detection(i: int, band: str = "M", **kw) -> Detection:
     return Detection(**base)
 
 
-def summary(n: int, **kw) -> dict:
+def summary(n: int, **kw) -> Observation:
     out = dict(
         product_id=f"JIR_IMG_RDR_2022063T0834{n:02d}_V01",
         instrument="JIRAM",
@@ -65,16 +65,11 @@ def summary(n: int, **kw) -> dict:
         status="ok",
     )
     out.update(kw)
-    return out
+    return Observation(**out)
 
 
 BANDS = [
-    {
-        "band": "M",
-        "wavelength_um": 4.78,
-        "bandwidth_um": 0.4975,
-        "unit": "W m-2 sr-1",
-        "saturation": 0.9,
-        "noise": 1e-4,
-    }
+    BandSummary(
+        band="M", wavelength_um=4.78, bandwidth_um=0.4975, unit="W m-2 sr-1", saturation=0.9, noise=1e-4
+    )
 ]

@@ -64,7 +64,7 @@ def test_detections_csv_and_parquet_carry_ids(filled, tmp_path):
     assert float(loki["spectral_intensity_gw_um_sr"]) == 25.0
     assert sum(r["hotspot_id"] == "IOS0001" for r in rows) == 2
     ours = [r for r in rows if r["source"] == "ioscan"]
-    assert {r["product_id"] for r in ours} == {summary(1)["product_id"]}
+    assert {r["product_id"] for r in ours} == {summary(1).product_id}
     assert json.loads(ours[0]["extra"]) == {"aperture_px": 3, "note": "test"}
 
     assert export(filled, "detections", "parquet", tmp_path / "d.parquet") == 5

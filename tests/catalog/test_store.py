@@ -12,8 +12,8 @@ from catalog_helpers import BANDS, make_detection, summary
 
 from ioscan.catalog import schema
 from ioscan.catalog.store import engine_url, open_store
-from ioscan.detect.types import Detection
 from ioscan.errors import CatalogError
+from ioscan.records import Detection
 
 
 def count(store, table) -> int:
@@ -78,7 +78,7 @@ def test_observation_round_trip_keeps_every_detection_field(store):
                 assert row[f.name] == want, f.name
         assert row["source"] == "ioscan" and row["observer"] == "Juno"
         assert row["time_utc"] == "2022-03-04T08:34:01.500000Z"
-        assert row["product_id"] == summary(1)["product_id"]
+        assert row["product_id"] == summary(1).product_id
         assert pd.isna(row["hotspot_id"]) and pd.isna(row["detection_id"])
     runs = store.runs_frame()
     assert runs.loc[0, "status"] == "ok" and runs.loc[0, "parameters"] == {
@@ -106,7 +106,7 @@ def test_numpy_values_and_nan_are_stored_as_numbers_and_null(store):
 
 def test_readd_same_product_or_checksum_is_a_no_op(store):
     first = store.add_observation(summary(3), BANDS, [make_detection(0), make_detection(1)])
-    assert store.has_checksum(summary(3)["checksum_sha256"])
+    assert store.has_checksum(summary(3).checksum_sha256)
     assert not store.has_checksum("f" * 64)
     again = store.add_observation(summary(3), BANDS, [make_detection(5)])
     renamed_same_file = store.add_observation(summary(3, product_id="OTHER_NAME"), BANDS, [make_detection(6)])
@@ -120,15 +120,15 @@ def test_readd_same_product_or_checksum_is_a_no_op(store):
 def test_failure_mid_frame_leaves_nothing_of_that_frame(store):
     store.add_observation(summary(4), BANDS, [make_detection(0)])
     # the duplicate band violates UNIQUE(observation_id, band) after the observation row was inserted
-    with pytest.raises(CatalogError, match=summary(5)["product_id"]):
+    with pytest.raises(CatalogError, match=summary(5).product_id):
         store.add_observation(summary(5), BANDS + BANDS, [make_detection(1)])
     # a detection without a band violates NOT NULL after the observation and its bands were inserted
-    with pytest.raises(CatalogError, match=summary(6)["product_id"]):
+    with pytest.raises(CatalogError, match=summary(6).product_id):
         store.add_observation(summary(6), BANDS, [make_detection(1), make_detection(2, band=None)])
-    assert store.observations_frame()["product_id"].tolist() == [summary(4)["product_id"]]
+    assert store.observations_frame()["product_id"].tolist() == [summary(4).product_id]
     assert count(store, schema.frames) == 1
     assert count(store, schema.detections) == 1
-    assert not store.has_checksum(summary(5)["checksum_sha256"])
+    assert not store.has_checksum(summary(5).checksum_sha256)
     # the failed frame can be stored once fixed
     store.add_observation(summary(6), BANDS, [make_detection(1), make_detection(2)])
     assert count(store, schema.detections) == 3
@@ -136,9 +136,13 @@ def test_failure_mid_frame_leaves_nothing_of_that_frame(store):
 
 def test_bad_summaries_are_rejected_before_writing(store):
     with pytest.raises(CatalogError, match="no product_id"):
-        store.add_observation({"instrument": "JIRAM"}, [], [])
-    with pytest.raises(CatalogError, match="unknown observation keys.*'orbitt'"):
-        store.add_observation(summary(7, orbitt=3), [], [])
+        store.add_observation(summary(7, product_id=""), [], [])
+    with pytest.raises(CatalogError, match="not a BandSummary"):
+        store.add_observation(summary(7), [{"band": "M"}], [])
+    with pytest.raises(CatalogError, match="expected an Observation"):
+        store.add_observation({"product_id": "X", "instrument": "JIRAM"}, [], [])
+    with pytest.raises(TypeError, match="orbitt"):  # a record refuses unknown fields itself
+        summary(7, orbitt=3)
     with pytest.raises(CatalogError, match="geometry_source"):
         store.add_observation(summary(7, geometry_source="guess"), [], [])
     with pytest.raises(CatalogError, match="cannot read time"):

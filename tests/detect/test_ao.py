@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 from ioscan.detect import DetectionFlag, detect_frame
-from ioscan.frame import BandImage, Frame
 from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
 from ioscan.instruments import nirc2
 from ioscan.radiometry.bands import band_response
+from ioscan.records import BandImage, Frame
 from ioscan.simulate.campaign import ground_label_geometry
 from ioscan.simulate.psf import ao_psf
 from ioscan.simulate.render_ao import AoDetector, render_ao

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ioscan.detect.artefacts import flag_bright_source_artefacts, flag_unconfirmed
-from ioscan.detect.types import Detection, DetectionFlag
+from ioscan.records import Detection, DetectionFlag
 
 
 def _det(sample, line, flux, snr, flags=0):

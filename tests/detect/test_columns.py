@@ -7,8 +7,8 @@ import numpy as np
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.disk import laplacian_noise
-from ioscan.frame import BandImage, Frame
 from ioscan.instruments import jiram
+from ioscan.records import BandImage, Frame
 
 
 def _bright_source_frame(seed: int, cosmic_rate: float = 0.0):

@@ -7,8 +7,8 @@ import pytest
 
 from ioscan.detect import DetectionFlag, detect_frame
 from ioscan.detect.saturated import clipped_cores
-from ioscan.frame import BandImage, Frame
 from ioscan.instruments import jiram
+from ioscan.records import BandImage, Frame
 
 
 def _saturated_frame(factor: float, seed: int):

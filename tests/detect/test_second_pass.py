@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from test_detect import _frame, _sources  # same directory: pytest puts it on sys.path
 
-from ioscan.detect import DetectConfig, DetectionFlag, PsfModel, detect_frame
+from ioscan.detect import DetectConfig, DetectionFlag, PsfModel, default_psf, detect_frame
 from ioscan.detect.background import estimate_background
-from ioscan.detect.config import JIRAM_PSF
 from ioscan.detect.second_pass import (
     background_in_windows,
     near_sources,
@@ -17,6 +16,7 @@ from ioscan.detect.second_pass import (
 )
 
 SHAPE = (128, 432)
+JIRAM_PSF = default_psf("JIRAM", 4.78)
 
 
 def _norm(psf: PsfModel) -> float:

@@ -8,9 +8,9 @@ import pytest
 from ioscan.detect.background import estimate_background
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.shading import minnaert_exponent, shading_template
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.instruments import jiram
+from ioscan.records import LabelGeometry
 
 
 def _geometry(sun_lon_w: float, centre=(216.0, 200.0), range_km: float = 60000.0) -> LabelGeometry:

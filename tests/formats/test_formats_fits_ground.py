@@ -10,8 +10,8 @@ from astropy.io import fits
 
 from ioscan.errors import ProductError
 from ioscan.formats.fits_ground import filter_from_header, read_ground_fits, write_ground_fits
-from ioscan.frame import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT, LabelGeometry
 from ioscan.instruments import nirc2
+from ioscan.records import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT, LabelGeometry
 
 GEOM = LabelGeometry(
     sub_observer_lat_deg=-2.75,

@@ -13,8 +13,8 @@ import pytest
 
 from ioscan.errors import ProductError
 from ioscan.formats.jiram_pds3 import jiram_pixel_unit, read_jiram_rdr, write_jiram_rdr
-from ioscan.frame import BAND_RADIANCE_UNIT, LabelGeometry
 from ioscan.instruments import jiram
+from ioscan.records import BAND_RADIANCE_UNIT, LabelGeometry
 
 with warnings.catch_warnings():  # pvl 1.3 warns about its own deprecated Units class on import
     warnings.simplefilter("ignore", PendingDeprecationWarning)

@@ -11,8 +11,8 @@ import pytest
 
 from ioscan.errors import ProductError
 from ioscan.formats.pds4 import read_pds4, write_pds4_image
-from ioscan.frame import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT
 from ioscan.instruments import jiram, nirc2
+from ioscan.records import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT
 
 PID = "JIR_IMG_RDR_2022063T083455_V01"
 NS = {"p": "http://pds.nasa.gov/pds4/pds/v1"}
@@ -132,7 +132,7 @@ def test_missing_and_truncated_data(tmp_path):
 
 
 def test_unknown_instrument(tmp_path):
-    _expect(_jiram(tmp_path, _image(128), instrument_name="VIMS", filter_name="M"), "no band table")
+    _expect(_jiram(tmp_path, _image(128), instrument_name="VIMS", filter_name="M"), "instrument registry")
 
 
 def test_jiram_128_lines_without_filter(tmp_path):

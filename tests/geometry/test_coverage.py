@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.coverage import coverage_grid, decode_grid, encode_grid, is_covered
 from ioscan.geometry.label_provider import backplanes_from_label
+from ioscan.records import LabelGeometry
 
 
 def test_a_full_disk_covers_the_visible_hemisphere_only():

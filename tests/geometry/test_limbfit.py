@@ -1,7 +1,8 @@
 """Limb-fit navigation against synthetic frames with a known true pointing.
 
-Truth comes from an independent renderer (supersampled ray–ellipsoid intersection, limbfit_synthetic) driven
-by a pose turned away from the predicted one; the fitter only sees the predicted geometry and the image.
+Truth comes from an independent renderer (supersampled ray–ellipsoid intersection,
+ioscan.simulate.limb_scene) driven by a pose turned away from the predicted one; the fitter only sees the
+predicted geometry and the image.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pytest
 from ioscan.errors import NavigationError
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import LimbFit, corrected_pose, fit_disk_center, register_frame
-from ioscan.geometry.limbfit_synthetic import (
+from ioscan.geometry.pose import backplanes_from_pose
+from ioscan.instruments.jiram import IFOV_RAD
+from ioscan.simulate.limb_scene import (
     add_point_sources,
     io_center_px,
     jiram_band_geometry,
@@ -20,8 +23,6 @@ from ioscan.geometry.limbfit_synthetic import (
     rotate_pointing,
     scene_geometry,
 )
-from ioscan.geometry.pose import backplanes_from_pose
-from ioscan.instruments.jiram import IFOV_RAD
 
 TOL_PX = 0.2
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from ioscan.errors import GeometryError
-from ioscan.frame import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 from ioscan.geometry.label_provider import backplanes_from_label
-from ioscan.geometry.navigate import band_label_geometry, label_geometry_from_args, navigate_frame
+from ioscan.geometry.navigate import band_label_geometry, navigate_frame
+from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
+from ioscan.workflows.backplanes import label_geometry_from_args
 
 
 def _band(name: str, offset: int, data=None) -> BandImage:

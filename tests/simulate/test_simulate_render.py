@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from ioscan import body as iobody
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.label_provider import pose_from_label
 from ioscan.geometry.pose import backplanes_from_pose
 from ioscan.instruments import jiram
 from ioscan.radiometry.bands import BandResponse, band_radiance_w_m2_sr, band_response
+from ioscan.records import LabelGeometry
 from ioscan.simulate.psf import GaussianMixturePsf, ao_psf, jiram_psf
 from ioscan.simulate.render_jiram import (
     JiramDetector,

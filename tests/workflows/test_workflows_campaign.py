@@ -9,8 +9,8 @@ import pytest
 
 from ioscan.catalog.export import export
 from ioscan.catalog.store import open_store
-from ioscan.pipeline import scan
 from ioscan.workflows.evaluate import evaluate
+from ioscan.workflows.scan import scan
 from ioscan.workflows.track import track_catalog
 
 

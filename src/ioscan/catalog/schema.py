@@ -7,29 +7,37 @@ Decisions (also in the module docs of :mod:`ioscan.catalog.store`):
 * **Positions**: ``lat_deg`` planetographic °N, ``lon_w_deg`` west 0–360, as everywhere in ioscan.
 * **Observations and frames**: an ``observations`` row per product (instrument product ID, unique
   checksum) and a ``frames`` row per band of that product.
-* **Detections** carry every field of :class:`ioscan.detect.types.Detection` as a column of the same name
-  (``flags`` is the integer bitmask, ``extra`` a JSON object). Rows produced by ioscan have
-  ``source='ioscan'`` and an ``observation_id``; imported published detections have
-  ``source=<import name>``, no observation (``observation_id`` NULL), their published ``detection_id`` if
-  any, and an ``import_id`` naming the file.
+* **Records, not re-listed columns**: the ``observations``, ``frames`` and ``detections`` columns are
+  generated from the fields of :class:`ioscan.records.Observation`, :class:`~ioscan.records.BandSummary` and
+  :class:`~ioscan.records.Detection` (:func:`record_columns`; ``flags`` is the integer bitmask, ``extra`` a
+  JSON object); only keys, foreign keys and catalogue bookkeeping are written here.
+* **Detections** produced by ioscan have ``source='ioscan'`` and an ``observation_id``; imported published
+  detections have ``source=<import name>``, no observation (``observation_id`` NULL), their published
+  ``detection_id`` if any, and an ``import_id`` naming the file.
 * **Associations** are the ``hotspot_id`` column of ``detections`` (NULL = unassociated). Each association
   result replaces the previous one in a single transaction and is recorded in ``association_runs`` (method,
   parameters, counts). ``cross_ids`` and ``events`` refer to hot-spot IDs and are cleared with them.
 * **Reference catalogues** (published tables) live in ``reference_catalogs`` (citation, DOI) and
   ``reference_hotspots`` (one row per published source; common values as columns, the rest in ``extra``).
 
-The schema is created by the alembic migrations in ``catalog/migrations``; a test checks that the migrations
-and this ``MetaData`` agree.
+The schema is created by the alembic migrations in ``catalog/migrations`` (frozen history: a migration lists
+the columns of its own revision); a test checks that the migrations and this ``MetaData`` agree, so a field
+added to a record without its migration fails the tests.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+
 import sqlalchemy as sa
 
-#: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0002"
+from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
 
-GEOMETRY_SOURCES = ("spice", "label", "limbfit", "none")
+#: Version stamp of this schema (matches the alembic head revision).
+SCHEMA_REVISION = "0003"
+
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 
 metadata = sa.MetaData(
@@ -49,6 +57,44 @@ def _float(name: str, **kw) -> sa.Column:
     return sa.Column(name, sa.Float, nullable=True, **kw)
 
 
+_PLAIN_TYPES = {float: sa.Float, int: sa.Integer, bool: sa.Boolean}
+
+
+def _sql_type(name: str, hint: object, meta: typing.Mapping) -> sa.types.TypeEngine:
+    if meta.get("json"):
+        return sa.JSON()
+    if meta.get("time"):
+        return TIME
+    if meta.get("text"):
+        return sa.Text()
+    if meta.get("length"):
+        return sa.String(int(meta["length"]))
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
+    if base not in _PLAIN_TYPES:
+        raise TypeError(f"record field {name}: no column type for {hint!r} (add 'length', 'text' or 'json')")
+    return _PLAIN_TYPES[base]()
+
+
+def record_columns(record: type, *, skip: tuple[str, ...] = ()) -> list[sa.Column]:
+    """One column per field of the dataclass ``record``, in field order, typed from its annotation and
+    field metadata (``length`` → String, ``text`` → Text, ``time`` → ISO text, ``json`` → JSON, ``required``
+    → NOT NULL, ``unique``, ``default`` → server default); every other column is nullable."""
+    hints = typing.get_type_hints(record)
+    columns = []
+    for f in dataclasses.fields(record):
+        if f.name in skip:
+            continue
+        meta = f.metadata
+        kw: dict = {"nullable": not meta.get("required", False)}
+        if meta.get("unique"):
+            kw["unique"] = True
+        if "default" in meta:
+            kw["server_default"] = str(meta["default"])
+        columns.append(sa.Column(f.name, _sql_type(f.name, hints[f.name], meta), **kw))
+    return columns
+
+
 runs = sa.Table(
     "runs",
     metadata,
@@ -59,37 +105,17 @@ runs = sa.Table(
     sa.Column("started_utc", TIME, nullable=False),
     sa.Column("finished_utc", TIME, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),  # running | ok | failed | interrupted ...
+    # revision 0003: the settings the run was made with (detect, measure, navigate, track), JSON
+    sa.Column("settings", sa.JSON, nullable=True),
 )
 
 observations = sa.Table(
     "observations",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("product_id", sa.String(128), nullable=False, unique=True),
-    sa.Column("instrument", sa.String(32), nullable=False),
-    sa.Column("observer", sa.String(64), nullable=True),  # spacecraft or telescope ("Juno", "Keck II")
-    sa.Column("mode", sa.String(32), nullable=True),
-    sa.Column("orbit", sa.Integer, nullable=True),
-    sa.Column("time_utc", TIME, nullable=False),
-    sa.Column("exposure_s", sa.Float, nullable=True),
-    sa.Column("file_path", sa.Text, nullable=True),
-    sa.Column("checksum_sha256", sa.String(64), nullable=True, unique=True),
-    _float("sub_observer_lat_deg"),
-    _float("sub_observer_lon_w_deg"),
-    _float("range_km"),
-    _float("pixel_scale_km"),
-    _float("phase_deg"),
-    sa.Column("geometry_source", sa.String(16), nullable=False, server_default="none"),
-    sa.Column("status", sa.String(16), nullable=False, server_default="ok"),  # ok | no_io | all_nan | ...
-    sa.Column("n_detections", sa.Integer, nullable=False, server_default="0"),
+    *record_columns(Observation),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
-    # revision 0002: navigation outcome and coverage
-    sa.Column("registered", sa.Boolean, nullable=True),  # pointing corrected by a limb fit
-    _float("pointing_offset_sample_px"),  # applied correction (scene shift), pixels
-    _float("pointing_offset_line_px"),
-    _float("pointing_offset_err_px"),  # 1σ of the correction, pixels
-    sa.Column("coverage_grid", sa.Text, nullable=True),  # 2°×2° cells seen (ioscan.geometry.coverage)
-    sa.CheckConstraint("geometry_source IN ('spice', 'label', 'limbfit', 'none')", name="geometry_source"),
+    sa.CheckConstraint(f"geometry_source IN {GEOMETRY_SOURCES!r}", name="geometry_source"),
 )
 sa.Index(None, observations.c.time_utc)
 
@@ -103,13 +129,7 @@ frames = sa.Table(
         sa.ForeignKey("observations.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    sa.Column("band", sa.String(16), nullable=False),
-    _float("wavelength_um"),
-    _float("bandwidth_um"),
-    sa.Column("unit", sa.String(32), nullable=True),
-    _float("saturation"),  # detector saturation level, in ``unit``
-    _float("noise"),  # robust noise estimate (1 sigma) of the sky/background, in ``unit``
-    _float("detection_limit_gw_um_sr"),  # revision 0002: 5σ point-source limit at the nearest disk pixel
+    *record_columns(BandSummary),
     sa.UniqueConstraint("observation_id", "band"),
 )
 
@@ -158,41 +178,6 @@ hotspots = sa.Table(
     ),
 )
 
-#: Detection dataclass fields stored as float columns (same names as ``Detection``).
-DETECTION_FLOAT_FIELDS = (
-    "sample",
-    "line",
-    "sample_err_px",
-    "line_err_px",
-    "snr",
-    "net_radiance_sum",
-    "net_radiance_sum_err",
-    "background",
-    "peak",
-    "wavelength_um",
-    "lat_deg",
-    "lon_w_deg",
-    "lat_err_deg",
-    "lon_err_deg",
-    "position_err_km",
-    "emission_deg",
-    "incidence_deg",
-    "phase_deg",
-    "range_km",
-    "pixel_scale_km",
-    "spectral_radiance_sum_w_m2_sr_um",
-    "spectral_intensity_gw_um_sr",
-    "spectral_intensity_err_gw_um_sr",
-    "spectral_power_gw_um",
-    "spectral_power_err_gw_um",
-    "color_temperature_k",
-    "color_temperature_err_k",
-    "area_km2",
-    "area_err_km2",
-    "total_power_gw",
-    "total_power_err_gw",
-)
-
 detections = sa.Table(
     "detections",
     metadata,
@@ -210,14 +195,7 @@ detections = sa.Table(
     sa.Column("site_name", sa.String(128), nullable=True),
     sa.Column("observer", sa.String(64), nullable=True),
     sa.Column("hotspot_id", sa.String(16), sa.ForeignKey("hotspots.id", ondelete="SET NULL"), nullable=True),
-    # --- Detection dataclass fields ---
-    sa.Column("band", sa.String(16), nullable=False),
-    *[_float(name) for name in DETECTION_FLOAT_FIELDS[:9]],
-    sa.Column("unit", sa.String(32), nullable=True),
-    sa.Column("n_pixels", sa.Integer, nullable=True),
-    sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
-    *[_float(name) for name in DETECTION_FLOAT_FIELDS[9:]],
-    sa.Column("extra", sa.JSON, nullable=True),
+    *record_columns(Detection),
     sa.UniqueConstraint("source", "detection_id"),
 )
 sa.Index("ix_detections_hotspot_band_time", detections.c.hotspot_id, detections.c.band, detections.c.time_utc)

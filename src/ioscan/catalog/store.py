@@ -24,17 +24,14 @@ import sqlalchemy as sa
 from ioscan import __version__
 from ioscan.catalog import schema as sch
 from ioscan.catalog.times import utc_iso
-from ioscan.detect.types import Detection
 from ioscan.errors import CatalogError
+from ioscan.records import BandSummary, Detection, Observation
 
 DEFAULT_SQLITE_FILE = "ioscan.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-#: keys accepted in ``add_observation``'s ``frame_summary`` (the ``observations`` columns a caller sets)
-OBSERVATION_KEYS = frozenset(c.name for c in sch.observations.columns if c.name not in ("id", "run_id"))
-#: keys accepted in each ``bands`` dict of ``add_observation``
-FRAME_KEYS = frozenset(c.name for c in sch.frames.columns if c.name not in ("id", "observation_id"))
 DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
+_DETECTION_FLOATS = frozenset(c.name for c in sch.detections.columns if isinstance(c.type, sa.Float))
 HOTSPOT_KEYS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "name", "status")
 LIGHTCURVE_COLUMNS = (
     "id",
@@ -172,17 +169,15 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _detection_row(det: Detection | Mapping[str, Any]) -> dict[str, Any]:
-    record = dataclasses.asdict(det) if dataclasses.is_dataclass(det) else dict(det)
-    unknown = set(record) - set(DETECTION_FIELDS)
-    if unknown:
-        raise CatalogError(f"detection has unknown fields {sorted(unknown)}")
+def _detection_row(det: Detection) -> dict[str, Any]:
+    if not isinstance(det, Detection):
+        raise CatalogError(f"expected a Detection record, got {type(det).__name__}")
     row: dict[str, Any] = {}
     for name in DETECTION_FIELDS:
-        value = record.get(name)
+        value = getattr(det, name)
         if name == "extra":
             row[name] = _json_safe(value) if value else None
-        elif name in sch.DETECTION_FLOAT_FIELDS:
+        elif name in _DETECTION_FLOATS:
             row[name] = _float_or_none(value)
         elif name in ("flags", "n_pixels"):
             value = _clean(value)
@@ -256,14 +251,21 @@ class Store:
             return _frame(conn.execute(stmt), float_columns)
 
     # -- runs
-    def start_run(self, command: str, parameters: Mapping[str, Any] | None = None) -> int:
-        """Record the start of a processing run; returns its id."""
+    def start_run(
+        self,
+        command: str,
+        parameters: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record the start of a processing run (its inputs in ``parameters``, the detect / measure /
+        navigate / track settings it was made with in ``settings``); returns its id."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 sa.insert(sch.runs).values(
                     ioscan_version=__version__,
                     command=command,
                     parameters=_json_safe(dict(parameters or {})),
+                    settings=_json_safe(dict(settings)) if settings is not None else None,
                     started_utc=_now_utc(),
                     status="running",
                 )
@@ -294,28 +296,25 @@ class Store:
 
     def add_observation(
         self,
-        frame_summary: Mapping[str, Any],
-        bands: Sequence[Mapping[str, Any]],
-        detections: Sequence[Detection | Mapping[str, Any]],
+        observation: Observation,
+        bands: Sequence[BandSummary],
+        detections: Sequence[Detection],
         run_id: int | None = None,
     ) -> int:
         """Store one observation, its bands and all its detections in ONE transaction; returns its id.
 
-        ``frame_summary`` holds ``observations`` columns (required: ``product_id``, ``instrument``,
-        ``time_utc``; see :data:`OBSERVATION_KEYS`); ``n_detections`` defaults to ``len(detections)``.
-        ``bands`` holds one dict per band (``band``, ``wavelength_um``, ``bandwidth_um``, ``unit``,
-        ``saturation``, ``noise``). Detections get the observation's time and observer and
-        ``source='ioscan'``. Idempotent: when the product ID or the checksum is already stored, nothing is
-        written and the existing id is returned. Any failure leaves nothing of this frame in the database.
+        ``observation.n_detections`` is set to ``len(detections)``. Detections get the observation's time and
+        observer and ``source='ioscan'``. Idempotent: when the product ID or the checksum is already stored,
+        nothing is written and the existing id is returned. Any failure leaves nothing of this frame in the
+        database.
         """
-        obs = self._observation_row(frame_summary, len(detections), run_id)
+        obs = self._observation_row(observation, len(detections), run_id)
         product = obs["product_id"]
         band_rows = []
         for i, band in enumerate(bands):
-            unknown = set(band) - FRAME_KEYS
-            if unknown:
-                raise CatalogError(f"{product}: band {i} has unknown keys {sorted(unknown)}")
-            band_rows.append({k: _clean(band.get(k)) for k in FRAME_KEYS})
+            if not isinstance(band, BandSummary):
+                raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
+            band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
         try:
             det_rows = [_detection_row(d) for d in detections]
         except CatalogError as exc:
@@ -357,25 +356,21 @@ class Store:
         return None if row is None else int(row[0])
 
     @staticmethod
-    def _observation_row(summary: Mapping[str, Any], n_detections: int, run_id: int | None) -> dict:
-        product = summary.get("product_id")
+    def _observation_row(observation: Observation, n_detections: int, run_id: int | None) -> dict:
+        if not isinstance(observation, Observation):
+            raise CatalogError(f"expected an Observation record, got {type(observation).__name__}")
+        product = observation.product_id
         if not product:
-            raise CatalogError("observation summary has no product_id")
-        unknown = set(summary) - OBSERVATION_KEYS
-        if unknown:
-            raise CatalogError(
-                f"{product}: unknown observation keys {sorted(unknown)} (known: {sorted(OBSERVATION_KEYS)})"
-            )
+            raise CatalogError("observation has no product_id")
         for key in ("instrument", "time_utc"):
-            if summary.get(key) in (None, ""):
-                raise CatalogError(f"{product}: observation summary has no {key}")
-        row = {k: _clean(v) for k, v in summary.items()}
+            if getattr(observation, key) in (None, ""):
+                raise CatalogError(f"{product}: observation has no {key}")
+        row = {k: _clean(v) for k, v in dataclasses.asdict(observation).items()}
         try:
-            row["time_utc"] = utc_iso(summary["time_utc"])
+            row["time_utc"] = utc_iso(observation.time_utc)
         except ValueError as exc:
             raise CatalogError(f"{product}: {exc}") from None
-        row.setdefault("n_detections", n_detections)
-        row.setdefault("geometry_source", "none")
+        row["n_detections"] = n_detections
         if row["geometry_source"] not in sch.GEOMETRY_SOURCES:
             raise CatalogError(
                 f"{product}: geometry_source {row['geometry_source']!r} not one of {sch.GEOMETRY_SOURCES}"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.types import Detection, DetectionFlag
+from ioscan.records import Detection, DetectionFlag
 
 #: fitted S/N below which a detection's matched-filter peak is not confirmed by the PSF fit
 MIN_FIT_SNR = 0.5

@@ -38,6 +38,7 @@ from scipy import ndimage
 from scipy.special import ndtri
 
 from ioscan.detect.psf import PsfModel, kernel1d
+from ioscan.robust import MAD_TO_SIGMA
 
 #: 25th percentile of χ²₁ (lower quartile of a squared unit Gaussian)
 _Q25_CHI2 = 0.10153104
@@ -331,11 +332,6 @@ def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return x - 0.25 * nb, good
 
 
-def _mf(a: np.ndarray, kl: np.ndarray, ks: np.ndarray | None = None) -> np.ndarray:
-    out = ndimage.correlate1d(a, kl.astype(a.dtype), axis=0, mode="constant")
-    return ndimage.correlate1d(out, (kl if ks is None else ks).astype(a.dtype), axis=1, mode="constant")
-
-
 def _phase_filter(a: np.ndarray, kern: dict[float, np.ndarray]) -> list[np.ndarray]:
     """``a`` correlated with kern[dl] ⊗ kern[ds] for every phase of :data:`PHASES` (line passes shared)."""
     rows = {sh: ndimage.correlate1d(a, k, axis=0, mode="constant") for sh, k in kern.items()}
@@ -410,7 +406,7 @@ def limb_profile(
     ends = np.searchsorted(b, np.arange(nb), side="right")
     cnt = ends - starts
     mid = np.clip((starts + ends - 1) // 2, 0, max(v.size - 1, 0))
-    f = np.where(cnt >= 20, 1.4826 * v[mid], 1.0)
+    f = np.where(cnt >= 20, MAD_TO_SIGMA * v[mid], 1.0)
     out[where] = np.maximum(f, 1.0)[np.clip(((d[where] - lo) / step).astype(int), 0, nb - 1)]
     return out
 
@@ -458,7 +454,7 @@ def dark_limb(
     if not ok.any():
         return out
     a = np.abs(lap[ok])
-    noise = 1.4826 * float(np.median(a[:: a.size // 5000 + 1])) / np.sqrt(1.25)
+    noise = MAD_TO_SIGMA * float(np.median(a[:: a.size // 5000 + 1])) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
         num = ndimage.uniform_filter(np.where(sel, x, 0.0).astype(np.float32), box_px, mode="constant")

@@ -1,4 +1,4 @@
-"""Detection settings and per-instrument PSF defaults."""
+"""Detection settings (:class:`DetectConfig`) and the instrument's default PSF."""
 
 from __future__ import annotations
 
@@ -6,32 +6,15 @@ from dataclasses import dataclass
 
 from ioscan.detect.psf import PsfModel
 
-#: JIRAM imager PSF: Gaussian core σ 0.6 px (96 %) + wings σ 2.5 px (4 %), the project's JIRAM PSF model
-#: (same numbers as :func:`ioscan.simulate.psf.jiram_psf`; a model, not a calibration).
-JIRAM_PSF = PsfModel((0.96, 0.04), (0.6, 2.5))
-#: AO default: diffraction core (σ = 0.42 λ/D, weight = Strehl) + seeing halo of this FWHM (arcsec).
-AO_DEFAULT_STREHL = 0.5
-AO_HALO_FWHM_ARCSEC = 0.35
-#: Gaussian σ of an FWHM = 1.03 λ/D diffraction core, as a fraction of FWHM.
-FWHM_TO_SIGMA = 1.0 / 2.3548200450309493
 
+def default_psf(
+    instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
+) -> PsfModel:
+    """The instrument's PSF model from the registry (:meth:`ioscan.instruments.Instrument.psf`)."""
+    from ioscan.instruments import get_instrument
 
-def default_psf(instrument: str, wavelength_um: float) -> PsfModel:
-    """PSF model for an instrument and wavelength.
-
-    JIRAM: :data:`JIRAM_PSF`. NIRC2 (narrow camera): core σ = 0.42 λ/D with weight
-    :data:`AO_DEFAULT_STREHL` plus a seeing halo of FWHM :data:`AO_HALO_FWHM_ARCSEC` — supply the night's
-    PSF (from a calibrator) through :class:`DetectConfig` for real photometry.
-    """
-    inst = (instrument or "").upper()
-    if inst == "NIRC2":
-        from ioscan.instruments import nirc2
-
-        scale = nirc2.PLATE_SCALE_ARCSEC
-        core = 0.42 * wavelength_um * 1e-6 / nirc2.KECK_APERTURE_M * 206264.80624709636 / scale
-        halo = AO_HALO_FWHM_ARCSEC * FWHM_TO_SIGMA / scale
-        return PsfModel((AO_DEFAULT_STREHL, 1 - AO_DEFAULT_STREHL), (core, halo))
-    return JIRAM_PSF
+    model = get_instrument(instrument).psf(wavelength_um, plate_scale_arcsec=plate_scale_arcsec)
+    return PsfModel(model.weights, model.sigmas_px)
 
 
 @dataclass
@@ -55,20 +38,13 @@ class DetectConfig:
         near_limb_px: |limb distance| below which a detection is flagged NEAR_LIMB (None: 2 σ + 1).
         search_margin_px: with a disk known, search only pixels within this distance outside the limb
             (None: 3 σ + pointing_error_px); hot spots are on Io.
-        pointing_error_px: 1-σ pointing error of the geometry, pixels: added to centroid errors for positions
-            and to the width of the limb band (1.0 by default; the pipeline passes its navigation's).
-        flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels,
-            or half the PSF core σ if larger (limb background, PSF truncation, neighbours; foreshortening
-            magnifies it on the surface).
-        saturated_centroid_sys_px: 1-σ systematic centroid error of SATURATED detections, pixels (a centroid
-            fitted to the wings of a clipped core, often of an extended source at close range).
+        pointing_error_px: 1-σ pointing error of the geometry, pixels: widens the limb band, and beyond
+            3 px the limb is found in the data (1.0 by default; a scan passes its navigation's).
         cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
             COSMIC_RAY (a likelihood-ratio test: faint sources cannot reach it).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
         deblend_saddle_snr: two maxima are distinct sources when the matched-filter S/N dips by at least
             this much (or 10 % of the fainter peak) between them.
-        match_radius_km: two-band pairs: largest surface distance between the two detections, km.
-        match_radius_px: two-band pairs without geometry: largest pixel offset.
         max_sources: cap on detections per band (brightest kept; a message says so).
         use_shading: with geometry and a narrow PSF (JIRAM), divide the sunlit disk by its expected Minnaert
             shading (k fitted per band, :mod:`ioscan.detect.shading`) before the local background, so the
@@ -96,13 +72,9 @@ class DetectConfig:
     near_limb_px: float | None = None
     search_margin_px: float | None = None
     pointing_error_px: float = 1.0
-    flagged_centroid_sys_px: float = 0.3
-    saturated_centroid_sys_px: float = 1.0
     cosmic_ray_dchi2: float = 25.0
     drop_cosmic_rays: bool = False
     deblend_saddle_snr: float = 1.5
-    match_radius_km: float = 150.0
-    match_radius_px: float = 3.0
     max_sources: int = 500
     use_shading: bool = True
     remove_column_streaks: bool = True
@@ -110,11 +82,13 @@ class DetectConfig:
     subtract_and_search: bool = True
     psf_model_error: float = 0.1
 
-    def psf_for(self, band: str, instrument: str, wavelength_um: float) -> PsfModel:
-        """PSF model for one band."""
+    def psf_for(
+        self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
+    ) -> PsfModel:
+        """PSF model for one band: the configured one, else the instrument's."""
         p = self.psf.get(band) if isinstance(self.psf, dict) else self.psf
         if isinstance(p, PsfModel):
             return p
         if isinstance(p, (int, float)):
             return PsfModel.gaussian(float(p))
-        return default_psf(instrument, wavelength_um)
+        return default_psf(instrument, wavelength_um, plate_scale_arcsec=plate_scale_arcsec)

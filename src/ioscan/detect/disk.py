@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ioscan.robust import mad_sigma
+
 
 def robust_sigma(x: np.ndarray) -> float:
-    """1.4826 × MAD of a (sub-sampled) sample."""
-    if x.size == 0:
-        return 0.0
-    if x.size > 6000:
-        x = x[:: x.size // 6000 + 1]
-    med = np.median(x)
-    return float(1.4826 * np.median(np.abs(x - med)))
+    """1.4826 × MAD of a sample (sub-sampled to ~6,000 values)."""
+    return mad_sigma(x, max_samples=6000)
 
 
 def laplacian_noise(data: np.ndarray) -> float:

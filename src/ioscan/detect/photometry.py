@@ -1,18 +1,10 @@
-"""Photometry of detected sources and conversion to physical units with the frame's geometry.
+"""PSF photometry of detected sources (pixel units; the conversion to physical units is
+:mod:`ioscan.measure`).
 
 Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the background
 kernel takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
 neighbours' models subtracted (Jacobi rounds). Pixel variance = the local noise². Saturated or invalid pixels
 get zero weight, so saturated sources are measured from their unsaturated wings.
-
-Physical conversion (DESIGN.md §4, the published JIRAM formula): with L the spectral radiance
-(:meth:`ioscan.frame.BandImage.spectral_radiance_w_m2_sr_um`), s the pixel scale (range × IFOV, km) and e the
-emission angle,
-
-    spectral intensity I = Σ L · (s·1e3 m)² / cos e / 1e9   [GW µm⁻¹ sr⁻¹]
-    spectral power     P = π · I                              [GW µm⁻¹]
-
-i.e. Σ L_band / bandwidth × π × (range × IFOV)² / cos(e) / 1e9 for JIRAM band radiance.
 """
 
 from __future__ import annotations
@@ -23,11 +15,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from ioscan.body import IO_MEAN_RADIUS_KM
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.psf import PsfModel
-from ioscan.frame import BandImage
-from ioscan.geometry.backplanes import Backplanes
 
 
 @dataclass
@@ -217,167 +206,6 @@ def psf_photometry(
         chi2_dof=chi2 / dof,
         converged=conv,
     )
-
-
-def spectral_factor(band: BandImage) -> float:
-    """Factor turning this band's pixel unit into spectral radiance (W m⁻² sr⁻¹ µm⁻¹), BandImage rule."""
-    one = BandImage(band.band, np.ones((1, 1), np.float64), band.unit, band.wavelength_um, band.bandwidth_um)
-    return float(one.spectral_radiance_w_m2_sr_um()[0, 0])
-
-
-def spectral_intensity_gw_um_sr(spectral_radiance_sum_w_m2_sr_um, pixel_scale_km, emission_deg):
-    """Σ L_spec · (pixel scale · 1e3)² / cos e / 1e9: foreshortening-corrected intensity, GW µm⁻¹ sr⁻¹."""
-    cos_e = np.cos(np.radians(emission_deg))
-    return (
-        np.asarray(spectral_radiance_sum_w_m2_sr_um) * (np.asarray(pixel_scale_km) * 1e3) ** 2 / cos_e / 1e9
-    )
-
-
-@dataclass
-class SurfacePosition:
-    """Geometry of one detection (planetographic °N, west °W)."""
-
-    lat_deg: float
-    lon_w_deg: float
-    lat_err_deg: float
-    lon_err_deg: float
-    position_err_km: float
-    emission_deg: float
-    incidence_deg: float
-    phase_deg: float
-    range_km: float
-    pixel_scale_km: float
-    on_disk: bool
-
-
-def _bilinear(arr: np.ndarray, s: np.ndarray, ln: np.ndarray, *, angle: bool = False) -> np.ndarray:
-    """Bilinear values of a backplane at sub-pixel positions; the nearest pixel where a neighbour is NaN.
-
-    ``angle``: interpolate a longitude (degrees) through unit vectors (safe across 0/360).
-    """
-    nl, ns = arr.shape
-    s0 = np.clip(np.floor(s).astype(int), 0, ns - 2)
-    l0 = np.clip(np.floor(ln).astype(int), 0, nl - 2)
-    fs = np.clip(s - s0, 0, 1)
-    fl = np.clip(ln - l0, 0, 1)
-    w = [(1 - fl) * (1 - fs), (1 - fl) * fs, fl * (1 - fs), fl * fs]
-    idx = [(l0, s0), (l0, s0 + 1), (l0 + 1, s0), (l0 + 1, s0 + 1)]
-    vals = [arr[i, j] for i, j in idx]
-    if angle:
-        c = sum(wk * np.cos(np.radians(v)) for wk, v in zip(w, vals, strict=True))
-        sn = sum(wk * np.sin(np.radians(v)) for wk, v in zip(w, vals, strict=True))
-        out = np.degrees(np.arctan2(sn, c)) % 360.0
-    else:
-        out = sum(wk * v for wk, v in zip(w, vals, strict=True))
-    bad = ~np.isfinite(out)
-    if np.any(bad):
-        i = np.clip(np.rint(ln[bad]).astype(int), 0, nl - 1)
-        j = np.clip(np.rint(s[bad]).astype(int), 0, ns - 1)
-        out[bad] = arr[i, j]
-    return out
-
-
-def _nearest_on_disk(on: np.ndarray, s: float, ln: float, max_px: float) -> tuple[float, float] | None:
-    nl, ns = on.shape
-    r = int(np.ceil(max_px)) + 1
-    i0, j0 = int(np.rint(ln)), int(np.rint(s))
-    la, lb = max(i0 - r, 0), min(i0 + r + 1, nl)
-    sa, sb = max(j0 - r, 0), min(j0 + r + 1, ns)
-    if la >= lb or sa >= sb:
-        return None
-    ii, jj = np.nonzero(on[la:lb, sa:sb])
-    if ii.size == 0:
-        return None
-    d = np.hypot(ii + la - ln, jj + sa - s)
-    k = int(np.argmin(d))
-    if d[k] > max_px + 0.75:
-        return None
-    return float(jj[k] + sa), float(ii[k] + la)
-
-
-def surface_positions(
-    bp: Backplanes,
-    s: np.ndarray,
-    ln: np.ndarray,
-    s_err: np.ndarray,
-    l_err: np.ndarray,
-    *,
-    max_off_disk_px: float = 3.0,
-) -> list[SurfacePosition | None]:
-    """Surface points of centroids (band-local pixels), with errors from the local Jacobian of lat/lon.
-
-    A centroid just off the limb (within ``max_off_disk_px``) takes the nearest on-disk pixel's geometry
-    (``on_disk`` False); None where no disk pixel is that close.
-    """
-    s = np.asarray(s, float)
-    ln = np.asarray(ln, float)
-    n = s.size
-    if n == 0:
-        return []
-    on = bp.on_disk
-    nl, ns = on.shape
-    i = np.clip(np.rint(ln).astype(int), 0, nl - 1)
-    j = np.clip(np.rint(s).astype(int), 0, ns - 1)
-    on_disk = on[i, j] & (ln >= -0.5) & (ln <= nl - 0.5) & (s >= -0.5) & (s <= ns - 0.5)
-    ps, pl = s.copy(), ln.copy()
-    usable = np.ones(n, bool)
-    for k in np.flatnonzero(~on_disk):
-        near = _nearest_on_disk(on, s[k], ln[k], max_off_disk_px)
-        if near is None:
-            usable[k] = False
-        else:
-            ps[k], pl[k] = near
-    a = bp.arrays
-    lat = _bilinear(a["lat_deg"], ps, pl)
-    lon = _bilinear(a["lon_w_deg"], ps, pl, angle=True)
-    h = 0.5
-
-    def deriv(name: str, ds: float, dl: float) -> np.ndarray:
-        angle = name == "lon_w_deg"
-        c = lon if angle else lat
-        fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
-        fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
-        both = np.isfinite(fa) & np.isfinite(fb)
-        diff = np.where(both, fa - fb, np.where(np.isfinite(fa), fa - c, c - fb))
-        span = np.where(both, 2 * h, h)
-        if angle:
-            diff = (diff + 180.0) % 360.0 - 180.0
-        return diff / span
-
-    dlat_ds, dlat_dl = deriv("lat_deg", h, 0), deriv("lat_deg", 0, h)
-    dlon_ds, dlon_dl = deriv("lon_w_deg", h, 0), deriv("lon_w_deg", 0, h)
-    lat_err = np.hypot(dlat_ds * s_err, dlat_dl * l_err)
-    lon_err = np.hypot(dlon_ds * s_err, dlon_dl * l_err)
-    rad = np.radians
-    coslat = np.cos(rad(lat))
-    n_s, e_s = IO_MEAN_RADIUS_KM * rad(dlat_ds), IO_MEAN_RADIUS_KM * coslat * rad(dlon_ds)
-    n_l, e_l = IO_MEAN_RADIUS_KM * rad(dlat_dl), IO_MEAN_RADIUS_KM * coslat * rad(dlon_dl)
-    pos_km = np.sqrt((n_s**2 + e_s**2) * s_err**2 + (n_l**2 + e_l**2) * l_err**2)
-    other = {
-        name: _bilinear(a[name], ps, pl)
-        for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
-    }
-    out: list[SurfacePosition | None] = []
-    for k in range(n):
-        if not usable[k] or not (np.isfinite(lat[k]) and np.isfinite(lon[k])):
-            out.append(None)
-            continue
-        out.append(
-            SurfacePosition(
-                lat_deg=float(lat[k]),
-                lon_w_deg=float(lon[k] % 360.0),
-                lat_err_deg=float(lat_err[k]),
-                lon_err_deg=float(lon_err[k]),
-                position_err_km=float(pos_km[k]),
-                emission_deg=float(other["emission_deg"][k]),
-                incidence_deg=float(other["incidence_deg"][k]),
-                phase_deg=float(other["phase_deg"][k]),
-                range_km=float(other["range_km"][k]),
-                pixel_scale_km=float(other["pixel_scale_km"][k]),
-                on_disk=bool(on_disk[k]),
-            )
-        )
-    return out
 
 
 def fit_sources(model: BandModel, peaks, psf: PsfModel) -> PsfFit:

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
-from ioscan.psf_mixture import GaussianMixture
+from ioscan.instruments.psf import GaussianMixture
 
 _SQRT2 = np.sqrt(2.0)
 
@@ -58,15 +58,6 @@ class PsfModel(GaussianMixture):
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
             if w >= 0.1:
                 r = max(r, s)
-        return int(np.ceil(r))
-
-    @property
-    def mask_radius_px(self) -> int:
-        """Radius to mask around a source for the background: 2 σ of the core, 1.5 σ of components ≥ 10 %."""
-        r = max(1.0, 2.0 * self.core_sigma_px)
-        for w, s in zip(self.weights, self.sigmas_px, strict=True):
-            if w >= 0.1:
-                r = max(r, 1.5 * s)
         return int(np.ceil(r))
 
     def correlate(self, image: np.ndarray, mode: str = "constant") -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ioscan.detect.psf import PsfModel
 from ioscan.geometry.backplanes import Backplanes
+from ioscan.robust import mad_sigma
 
 #: Minnaert exponent range accepted from the fit (outside it the fit is not trusted and the template is None)
 K_RANGE = (0.3, 1.3)
@@ -41,7 +42,7 @@ def minnaert_exponent(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np
     for _ in range(2):  # least squares, then again without the worst outliers (hot spots, dark paterae)
         k, a = np.polyfit(xv, yv, 1)
         r = yv - (a + k * xv)
-        s = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        s = mad_sigma(r)
         keep = np.abs(r) < 3.0 * max(s, 1e-6)
         if keep.sum() < MIN_SUNLIT_PIXELS:
             break

@@ -1,4 +1,4 @@
-"""Product readers and writers; every reader returns a :class:`ioscan.frame.Frame`.
+"""Product readers and writers; every reader returns a :class:`ioscan.records.Frame`.
 
 * :mod:`ioscan.formats.jiram_pds3` — Juno JIRAM imager RDRs (PDS3 ``.LBL`` + ``.IMG``);
 * :mod:`ioscan.formats.fits_ground` — ground-based AO frames (Keck NIRC2-like FITS);
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ioscan.errors import ProductError
 from ioscan.formats._common import file_checksum_sha256
-from ioscan.frame import Frame
+from ioscan.records import Frame
 
 __all__ = ["file_checksum_sha256", "find_products", "product_kind", "read_product"]
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ioscan.errors import ProductError
-from ioscan.frame import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT
+from ioscan.records import BAND_RADIANCE_UNIT, SPECTRAL_RADIANCE_UNIT
 
 _CHUNK = 1 << 20
 

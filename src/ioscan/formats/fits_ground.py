@@ -16,7 +16,7 @@ Header keywords (standard FITS / NIRC2 where they exist):
   radiance per pixel solid angle) or band ``W m-2 sr-1``; scaled or re-spelled units are converted with
   astropy.units. Uncalibrated frames (counts, DN, no BUNIT) raise ProductError.
 
-Io disk geometry, ioscan keywords (all or none; conventions of :class:`ioscan.frame.LabelGeometry`):
+Io disk geometry, ioscan keywords (all or none; conventions of :class:`ioscan.records.LabelGeometry`):
 
 =========  =======================================================================================
 IO_SOLAT   sub-observer latitude, planetographic °N
@@ -50,8 +50,8 @@ from ioscan.formats._common import (
     parse_utc,
     radiance_unit_and_scale,
 )
-from ioscan.frame import SPECTRAL_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
-from ioscan.instruments import nirc2
+from ioscan.instruments import Band, Instrument, UnknownInstrumentError, get_instrument, nirc2
+from ioscan.records import SPECTRAL_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 
 GEOMETRY_KEYWORDS: dict[str, str] = {
     "IO_SOLAT": "sub_observer_lat_deg",
@@ -94,19 +94,29 @@ def _norm(name: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", name.upper())
 
 
-def filter_from_header(value: str, *, where: Path | str = "") -> nirc2.Nirc2Filter:
-    """NIRC2 filter named by a FILTER keyword (``"Lp"``, ``"Lp + clear"``, ``"clear + PAH"``...)."""
-    table = {_norm(k): f for k, f in nirc2.FILTERS.items()}
+def instrument_from_header(value: str | None, *, where: Path | str = "") -> Instrument:
+    """The registered instrument named by an INSTRUME keyword (NIRC2 when the keyword is missing)."""
+    try:
+        return get_instrument(str(value or "").strip() or "NIRC2")
+    except UnknownInstrumentError as exc:
+        raise ProductError(f"{Path(where).name}: INSTRUME = {value!r}: {exc}") from None
+
+
+def filter_from_header(value: str, *, where: Path | str = "", instrument: Instrument | None = None) -> Band:
+    """The filter named by a FILTER keyword (``"Lp"``, ``"Lp + clear"``, ``"clear + PAH"``...) among the
+    instrument's bands (NIRC2's by default)."""
+    bands = (instrument or get_instrument("NIRC2")).bands
+    table = {_norm(k): f for k, f in bands.items()}
     named = [p.strip() for p in str(value).split("+") if _norm(p) not in _IGNORED_WHEEL]
     found = []
     for part in named:
         key = _norm(part)
-        f = table.get(key) or nirc2.FILTERS.get(_ALIASES.get(key, ""))
+        f = table.get(key) or bands.get(_ALIASES.get(key, ""))
         if f is None:
             raise ProductError(f"{Path(where).name}: unknown filter {part!r} in FILTER = {value!r}")
         found.append(f)
     if len(found) != 1:
-        raise ProductError(f"{Path(where).name}: FILTER = {value!r} does not name exactly one NIRC2 filter")
+        raise ProductError(f"{Path(where).name}: FILTER = {value!r} does not name exactly one filter")
     return found[0]
 
 
@@ -228,9 +238,10 @@ def _geometry(h, where: Path) -> LabelGeometry | None:
 
 
 def read_ground_fits(path: Path) -> Frame:
-    """Read a ground-based FITS frame into a :class:`~ioscan.frame.Frame` (observer ``"EARTH"``).
+    """Read a ground-based FITS frame into a :class:`~ioscan.records.Frame` (observer ``"EARTH"``).
 
-    One band named by the NIRC2 filter, with its centre and width from ``nirc2.FILTERS``; data as native
+    One band named by the filter (INSTRUME resolved in the instrument registry; NIRC2 when absent), with its
+    centre and width from the registry; data as native
     float32 (big-endian input converted; BSCALE/BZERO applied by astropy); a 3-D cube is accepted only when
     exactly one plane is not degenerate. ``checksum_sha256`` is that of the file's bytes.
     """
@@ -269,7 +280,8 @@ def read_ground_fits(path: Path) -> Frame:
     data = arr.astype(np.float32)  # native byte order, always a copy
     if "FILTER" not in header:
         raise ProductError(f"{path.name}: no FILTER keyword")
-    filt = filter_from_header(header["FILTER"], where=path)
+    inst = instrument_from_header(header.get("INSTRUME"), where=path)
+    filt = filter_from_header(header["FILTER"], where=path, instrument=inst)
     unit, scale = radiance_unit_and_scale(header.get("BUNIT"), where=path, keyword="BUNIT")
     if scale != 1.0:
         data *= np.float32(scale)
@@ -285,7 +297,7 @@ def read_ground_fits(path: Path) -> Frame:
     )
     return Frame(
         product_id=str(header.get("PRODID") or path.name.split(".")[0]),
-        instrument=str(header.get("INSTRUME", "NIRC2")).strip() or "NIRC2",
+        instrument=inst.name,
         observer="EARTH",
         time_utc=_time(header, path, exposure),
         exposure_s=exposure,

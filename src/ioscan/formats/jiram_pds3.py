@@ -19,7 +19,7 @@ Quirks handled here (and only here):
   (issue 7.5, §4.2), whatever the label's ``UNIT`` says (older products say ``W/(m^2*sr*micron)``).
 * **INSTRUMENT_ID** is ``"JIR"`` in real labels (``"JIRAM"`` is accepted too).
 * **Geometry.** Label latitudes are planetocentric (``COORDINATE_SYSTEM_NAME = "PLANETOCENTRIC"``) and
-  longitudes EAST; :class:`~ioscan.frame.LabelGeometry` wants planetographic °N and west °W, so both are
+  longitudes EAST; :class:`~ioscan.records.LabelGeometry` wants planetographic °N and west °W, so both are
   converted (``ioscan.body``). Band-group geometry is ``"N/A"`` for most products (orbits ≥ 39, most I1
   frames), so SPICE geometry is the normal case.
 * **ioscan additions.** Real labels carry no saturation level, disk-centre pixel or north-pole position
@@ -49,8 +49,8 @@ from ioscan.formats._common import (
     pds3_quote,
     pds3_real,
 )
-from ioscan.frame import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 from ioscan.instruments import jiram
+from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 
 PRODUCT_TYPE = "RDR"
 INSTRUMENT_IDS = ("JIR", "JIRAM")
@@ -98,7 +98,7 @@ def jiram_pixel_unit(label_unit: str | None, *, where: Path | str = "") -> str:
     The JIRAM SIS (issue 7.5, §4.2) says calibrated imager values are band radiance in W/(m² sr),
     integrated over the filter, "not spectral radiance". Older product versions (e.g. PDS_RDR_v9, 2017)
     label the same values ``W/(m^2*sr*micron)``: the SIS is trusted, so every known radiance spelling maps
-    to :data:`ioscan.frame.BAND_RADIANCE_UNIT`. A missing unit is taken as band radiance too; any other
+    to :data:`ioscan.records.BAND_RADIANCE_UNIT`. A missing unit is taken as band radiance too; any other
     unit (e.g. DN) raises ProductError.
     """
     if label_unit is None or str(label_unit).strip() in ("", "N/A", "UNK"):
@@ -374,7 +374,7 @@ def _label_geometry(meta, name: str) -> tuple[LabelGeometry | None, dict]:
 
 
 def read_jiram_rdr(label_path: Path) -> Frame:
-    """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.frame.Frame`.
+    """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.records.Frame`.
 
     Bands: I1 → L (rows 0–127) and M (rows 128–255, ``line_offset`` 128); I2 → M; I3 → L; values are band
     radiance W/(m² sr) (see :func:`jiram_pixel_unit`). ``time_utc`` is mid-exposure (START/STOP midpoint);

@@ -34,8 +34,8 @@ import numpy as np
 
 from ioscan.errors import ProductError
 from ioscan.formats._common import file_checksum_sha256, iso_utc, mid_time, parse_utc, radiance_unit_and_scale
-from ioscan.frame import BandImage, Frame
-from ioscan.instruments import jiram
+from ioscan.instruments import Instrument, UnknownInstrumentError, get_instrument, instruments, jiram
+from ioscan.records import BandImage, Frame
 
 _DTYPES = {
     "IEEE754LSBSingle": "<f4",
@@ -43,7 +43,6 @@ _DTYPES = {
     "IEEE754LSBDouble": "<f8",
     "IEEE754MSBDouble": ">f8",
 }
-_JIRAM_NAMES = ("JIRAM", "JOVIAN INFRARED AURORAL MAPPER")
 
 
 # ----------------------------------------------------------------------------------------------- writer
@@ -218,6 +217,19 @@ def _plausible_fraction(a: np.ndarray) -> float:
     return float(ok.mean()) if ok.size else 0.0
 
 
+def _registered_instrument(inst_name: str, where: str) -> Instrument:
+    """The registry's instrument for an Observing_System_Component name: an exact name or alias, else the one
+    whose name or alias the label's name contains ("Juno JIRAM")."""
+    try:
+        return get_instrument(inst_name)
+    except UnknownInstrumentError:
+        up = inst_name.upper()
+        for inst in instruments().values():
+            if any(alias in up for alias in (inst.name.upper(), *inst.aliases) if len(alias) > 3):
+                return inst
+    raise ProductError(f"{where}: instrument {inst_name!r} is not in ioscan's instrument registry")
+
+
 def _bands_jiram(arr, filt, unit, where) -> dict[str, BandImage]:
     from ioscan.formats.jiram_pds3 import jiram_pixel_unit
 
@@ -250,7 +262,7 @@ def _bands_jiram(arr, filt, unit, where) -> dict[str, BandImage]:
 
 
 def read_pds4(xml_label_path: Path) -> Frame:
-    """Read a PDS4 ``Array_2D_Image`` product (see module docstring) into a :class:`~ioscan.frame.Frame`."""
+    """Read a PDS4 ``Array_2D_Image`` product (see module docstring) into a :class:`~ioscan.records.Frame`."""
     import pdr
 
     label = Path(xml_label_path)
@@ -286,13 +298,8 @@ def read_pds4(xml_label_path: Path) -> Frame:
         if _local(c.tag) == "Observing_System_Component" and (_text(c, "type") or "").lower() == "instrument"
     ]
     inst_name = (_text(instruments[0], "name") or "") if instruments else ""
-    up = inst_name.upper()
-    if any(k in up for k in _JIRAM_NAMES):
-        instrument, observer = "JIRAM", "JUNO"
-    elif "NIRC2" in up:
-        instrument, observer = "NIRC2", "EARTH"
-    else:
-        raise ProductError(f"{name}: instrument {inst_name!r} has no band table in ioscan")
+    instrument = _registered_instrument(inst_name, name)
+    observer = instrument.observer
 
     try:
         with warnings.catch_warnings():
@@ -306,19 +313,20 @@ def read_pds4(xml_label_path: Path) -> Frame:
     if arr.shape != tuple(axes):
         raise ProductError(f"{name}: image read as {arr.shape}, label says {tuple(axes)}")
     overridden = False
-    if instrument == "JIRAM" and data_type.startswith("IEEE754MSB"):
+    jiram = instrument.name == "JIRAM"  # the JIRAM byte-order quirk and band layout (this module's own)
+    if jiram and data_type.startswith("IEEE754MSB"):
         swapped = arr.view(arr.dtype.newbyteorder())
         if _plausible_fraction(swapped) > _plausible_fraction(arr) + 0.5:
             arr, overridden = swapped, True
     arr = arr.astype(np.float32)  # native order; copy
 
     filt = _text(root, "filter_name")
-    if instrument == "JIRAM":
+    if jiram:
         bands = _bands_jiram(arr, filt, unit, label)
     else:
         from ioscan.formats.fits_ground import filter_from_header
 
-        f = filter_from_header(filt or "", where=label)
+        f = filter_from_header(filt or "", where=label, instrument=instrument)
         u, scale = radiance_unit_and_scale(unit, where=label, keyword="Element_Array unit")
         if scale != 1.0:
             arr *= np.float32(scale)
@@ -339,13 +347,13 @@ def read_pds4(xml_label_path: Path) -> Frame:
     mid = mid_time(start, stop) if stop_txt else start + timedelta(seconds=exposure / 2)
     lid = _text(root, "Identification_Area", "logical_identifier") or label.stem
     return Frame(
-        product_id=lid.rsplit(":", 1)[-1].upper() if instrument == "JIRAM" else lid.rsplit(":", 1)[-1],
-        instrument=instrument,
+        product_id=lid.rsplit(":", 1)[-1].upper() if jiram else lid.rsplit(":", 1)[-1],
+        instrument=instrument.name,
         observer=observer,
         time_utc=iso_utc(mid),
         exposure_s=exposure,
         bands=bands,
-        mode={2: "I1"}.get(len(bands), "I2" if "M" in bands else "I3") if instrument == "JIRAM" else None,
+        mode={2: "I1"}.get(len(bands), "I2" if "M" in bands else "I3") if jiram else None,
         path=label,
         checksum_sha256=file_checksum_sha256(data_path),
         metadata={

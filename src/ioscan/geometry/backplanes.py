@@ -87,12 +87,6 @@ class Backplanes:
         )
 
 
-def _angle_deg(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle between vectors (..., 3), degrees (atan2 form, accurate at all angles)."""
-    cross = np.linalg.norm(np.cross(u, v), axis=-1)
-    return np.degrees(np.arctan2(cross, np.sum(u * v, axis=-1)))
-
-
 _DEG = 180.0 / np.pi
 
 
@@ -200,49 +194,6 @@ def surface_arrays(
         "pixel_scale_km": range_km * ifov_rad,
         "local_solar_time_h": lst,
     }
-
-
-def surface_backplanes(
-    points_km: np.ndarray,
-    hit: np.ndarray,
-    observer_km: np.ndarray,
-    sun_km: np.ndarray,
-    ifov_rad: float,
-    limb_distance_px: np.ndarray,
-    body: iobody.Ellipsoid = iobody.IO,
-) -> dict[str, np.ndarray]:
-    """All registered backplanes from surface points.
-
-    Args:
-        points_km: surface points (n_lines, n_samples, 3), body-fixed km, NaN where missed.
-        hit: on-disk mask.
-        observer_km: observer position in the body frame (3,) or per pixel (..., 3), km.
-        sun_km: Sun position relative to Io's centre in the body frame (3,) or (..., 3), km.
-        ifov_rad: angular pixel size, rad.
-        limb_distance_px: signed limb distance, pixels.
-    """
-    shape = np.shape(hit)
-    pts = np.asarray(points_km, dtype=float).reshape(-1, 3)
-    p = tuple(np.ascontiguousarray(pts[:, k]) for k in range(3))
-
-    def comps(v):
-        v = np.asarray(v, dtype=float)
-        if v.ndim == 1:
-            return tuple(float(c) for c in v)
-        v = np.broadcast_to(v, shape + (3,)).reshape(-1, 3)
-        return tuple(np.ascontiguousarray(v[:, k]) for k in range(3))
-
-    o, s = comps(observer_km), comps(sun_km)
-    to_obs = tuple(o[k] - p[k] for k in range(3))
-    to_sun = tuple(s[k] - p[k] for k in range(3))
-    rng = _norm3(*to_obs)
-    sun_mean = np.asarray(sun_km, dtype=float).reshape(-1, 3).mean(axis=0)
-    sun_lon_w = float(iobody.vector_to_lon_w_deg(sun_mean))
-    out = surface_arrays(p, to_obs, to_sun, rng, ifov_rad, sun_lon_w, body)
-    arrays = {k: v.reshape(shape) for k, v in out.items()}
-    arrays["on_disk"] = np.asarray(hit).astype(np.float64)
-    arrays["limb_distance_px"] = limb_distance_px
-    return {name: arrays[name] for name in REGISTRY}
 
 
 def to_fits_hdulist(backplanes: Backplanes):

@@ -15,10 +15,10 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.backplanes import SUN_IO_DISTANCE_KM, Backplanes
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose, backplanes_from_pose
+from ioscan.records import LabelGeometry
 
 
 def _position_along_normal(lat_deg: float, lon_w_deg: float, distance_km: float, body: iobody.Ellipsoid):

@@ -70,6 +70,7 @@ from ioscan.geometry.backplanes import Backplanes
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import limb_quadric
 from ioscan.geometry.pose import CameraPose
+from ioscan.robust import mad_sigma
 
 SMOOTH_SIGMA_PX = 0.75  # pre-smoothing of the image before the edge search
 LIT_MIN_BRIGHTNESS = 0.15  # Lambert brightness (cos incidence) 2σ inside a "sunlit" limb point
@@ -78,7 +79,7 @@ MIN_LIMB_EXTENT_PX = 40.0  # fitted limb points must span this much (or a quarte
 BIAS_MODEL_FRACTION = 0.5  # 1σ uncertainty of the PSF edge-bias correction, as a fraction of its effect
 EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photometric law, albedo), px
 HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
-LINE_PRIOR_SIGMA_PX = 3.0  # JIRAM cross-spin (line) pointing error, 1σ prior (DESIGN.md §4: "a few px")
+LINE_PRIOR_SIGMA_PX = 3.0  # default 1σ prior on the line offset (navigation passes the instrument's)
 
 
 @dataclass
@@ -499,7 +500,7 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
         diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
-        noise = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2) if diff.size else 0.0
+        noise = mad_sigma(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
@@ -514,7 +515,7 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     gx = np.diff(smooth, axis=1)
     ok = ~(bad[:, 1:] | bad[:, :-1])
     vals = gx[ok] if ok.any() else gx.ravel()
-    grad_noise = 1.4826 * float(np.median(np.abs(vals - np.median(vals))))
+    grad_noise = mad_sigma(vals)
     coef = ndimage.spline_filter(smooth, order=3, mode="nearest")
     return _Prepared(smooth, coef, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
@@ -581,7 +582,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     il, is_ = np.unravel_index(int(np.argmax(score)), score.shape)
     # under pure noise the normalised score is Gaussian with the std of one image-gradient component
     vals = igs[keep]
-    g_noise = 1.4826 * float(np.median(np.abs(vals - np.median(vals)))) if vals.size else 0.0
+    g_noise = mad_sigma(vals)
     snr = float(score[il, is_]) / max(g_noise, 1e-300)
     return float(ds_idx[is_] * f), float(dl_idx[il] * f), snr, f
 
@@ -802,7 +803,7 @@ def _refine(
         p_new = sol.x
         for _ in range(2):
             r = res_fn(p_new)
-            mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+            mad = mad_sigma(r)
             new_keep = np.abs(r - np.median(r)) <= max(3.0 * mad, 0.05)
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break

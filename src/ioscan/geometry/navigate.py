@@ -12,17 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ioscan.errors import GeometryError, IoscanError
-from ioscan.frame import Frame, LabelGeometry
+from ioscan.errors import IoscanError
 from ioscan.geometry.backplanes import Backplanes
-
-#: JIRAM reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction (DESIGN.md §4)
-UNREGISTERED_SPICE_POINTING_ERR_PX = 150.0
-#: ground-based header disk centres are typically good to a couple of pixels
-UNREGISTERED_LABEL_POINTING_ERR_PX = 2.0
-#: systematic floor of a registered pointing, pixels: limb-profile model and pixel sampling; on the simulated
-#: campaign, registered 45-50 px disks land 0.1-0.3 px from the truth (limb-fit benchmark)
-REGISTERED_POINTING_FLOOR_PX = 0.25
+from ioscan.instruments import get_instrument
+from ioscan.records import Frame, LabelGeometry
 
 
 @dataclass
@@ -49,70 +42,29 @@ class Navigation:
     pointing_floor_px: float = 0.0
     messages: list[str] = field(default_factory=list)
 
+    @property
+    def pointing_error_px(self) -> float:
+        """1σ pointing error of the backplanes, pixels: the fit's, or the floor if larger."""
+        return max(max(self.offset_err_px), self.pointing_floor_px)
 
-def label_geometry_from_args(args: dict) -> LabelGeometry | None:
-    """LabelGeometry from CLI-style keyword values, or None when none were given; error if incomplete."""
-    required = (
-        "sub_observer_lat_deg",
-        "sub_observer_lon_w_deg",
-        "range_km",
-        "pixel_scale_km",
-        "disk_center_sample",
-        "disk_center_line",
-    )
-    given = [k for k in required if args.get(k) is not None]
-    if not given:
-        return None
-    missing = [k for k in required if args.get(k) is None]
-    if missing:
-        raise GeometryError(f"label geometry incomplete: missing {', '.join(missing)}")
-    return LabelGeometry(**{k: float(v) for k, v in args.items() if v is not None})
-
-
-def backplanes_command(
-    *,
-    out: Path,
-    product: Path | None,
-    kernels: Path | None,
-    frame_name: str,
-    time_utc: str | None,
-    band: str | None,
-    label_args: dict,
-    shape: tuple[int, int],
-) -> list[Path]:
-    """The work of ``ioscan backplanes``: compute and write FITS files; returns the paths written.
-
-    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix).
-    """
-    from ioscan.geometry.backplanes import to_fits_hdulist
-
-    results: dict[str, Backplanes] = {}
-    if product is not None:
-        from ioscan.formats import read_product
-
-        frame = read_product(product)
-        nav = navigate_frame(frame, kernels=kernels, register=True)
-        results = nav.backplanes if band is None else {band: nav.backplanes[band]}
-    elif kernels is not None:
-        if time_utc is None:
-            raise GeometryError("--time is required with --kernels and no product")
-        from ioscan.geometry.spice_provider import SpiceGeometry
-
-        results = {frame_name: SpiceGeometry(kernels).backplanes(time_utc, frame_name)}
-    else:
-        geom = label_geometry_from_args(label_args)
-        if geom is None:
-            raise GeometryError("give a product, --kernels with --time, or the label geometry options")
-        from ioscan.geometry.label_provider import backplanes_from_label
-
-        results = {"image": backplanes_from_label(geom, shape[1], shape[0], time_utc or "")}
-    written = []
-    for name, bp in results.items():
-        path = out if len(results) == 1 else out.with_name(f"{out.stem}_{name}{out.suffix}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        to_fits_hdulist(bp).writeto(path, overwrite=True)
-        written.append(path)
-    return written
+    def nearest_point(self) -> dict[str, float]:
+        """Point (planetographic °N, west °W), range (km), scale (km/px) and phase (deg) of the disk pixel
+        nearest the observer, in the band that sees most of the disk; empty without a disk in view."""
+        if not self.backplanes:
+            return {}
+        bp = max(self.backplanes.values(), key=lambda b: int(b.on_disk.sum()))
+        disk = bp.on_disk
+        if not disk.any():
+            return {}
+        rng = np.where(disk, bp["range_km"], np.inf)
+        i = np.unravel_index(np.argmin(rng), rng.shape)
+        return {
+            "sub_observer_lat_deg": float(bp["lat_deg"][i]),
+            "sub_observer_lon_w_deg": float(bp["lon_w_deg"][i]),
+            "range_km": float(bp["range_km"][i]),
+            "pixel_scale_km": float(bp["pixel_scale_km"][i]),
+            "phase_deg": float(bp["phase_deg"][i]),
+        }
 
 
 def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool = True) -> Navigation:
@@ -126,7 +78,7 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
         for name, band in frame.bands.items():
             nav.backplanes[name] = geo.backplanes(frame.time_utc, band.spice_frame)
         nav.source = "spice"
-        nav.pointing_floor_px = UNREGISTERED_SPICE_POINTING_ERR_PX
+        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.spice_err_px
         if register:
 
             def repointed(off, band_name, anchor):
@@ -158,7 +110,7 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
 
         nav.backplanes = from_label()
         nav.source = "label"
-        nav.pointing_floor_px = UNREGISTERED_LABEL_POINTING_ERR_PX
+        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.label_err_px
         if register:
             _register(frame, nav, from_label)
     else:
@@ -175,24 +127,18 @@ def band_label_geometry(frame: Frame, band, geom: LabelGeometry) -> LabelGeometr
     """
     if band.line_offset == 0:
         return geom
-    from ioscan.instruments import jiram
-
-    detector_offset = band.line_offset + (jiram.GAP_LINES if frame.instrument.upper() == "JIRAM" else 0)
+    inst = get_instrument(frame.instrument)
+    first = min(frame.bands.values(), key=lambda b: b.line_offset)
+    lines = inst.band(band.band).first_detector_line - inst.band(first.band).first_detector_line
+    detector_offset = lines if lines > 0 else band.line_offset
     return LabelGeometry(**{**geom.__dict__, "disk_center_line": geom.disk_center_line - detector_offset})
 
 
-def psf_sigma_px(frame: Frame, band) -> float:
-    """PSF σ in pixels for limb fitting: JIRAM 0.7 px (the 0.6-px core broadened by its 2.5-px wings, which
-    blur a limb edge; 0.6 registers the simulated campaign 0.03–0.08 px worse); a diffraction-limited AO
-    core 0.42 λ/D otherwise (as ``detect.config.default_psf``)."""
-    if frame.instrument.upper() == "JIRAM":
-        return 0.7
-    from ioscan.instruments import nirc2
-
-    plate_rad = np.radians(
-        float(frame.metadata.get("plate_scale_arcsec") or nirc2.PLATE_SCALE_ARCSEC) / 3600.0
+def limb_psf_sigma_px(frame: Frame, band) -> float:
+    """Gaussian σ (px) that blurs Io's limb in ``band`` (the instrument registry's, for the limb fit)."""
+    return get_instrument(frame.instrument).limb_psf_sigma_px(
+        band.wavelength_um, plate_scale_arcsec=frame.metadata.get("plate_scale_arcsec")
     )
-    return float(0.42 * band.wavelength_um * 1e-6 / nirc2.KECK_APERTURE_M / plate_rad)
 
 
 def _limb_anchor(predicted: Backplanes) -> tuple[float, float]:
@@ -211,9 +157,16 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     from ioscan.geometry.limbfit import register_frame
 
     best = None
+    prior = get_instrument(frame.instrument).pointing
     for name, band in frame.bands.items():
         try:
-            fit = register_frame(band.data, nav.backplanes[name], psf_sigma_px=psf_sigma_px(frame, band))
+            fit = register_frame(
+                band.data,
+                nav.backplanes[name],
+                psf_sigma_px=limb_psf_sigma_px(frame, band),
+                max_shift_px=prior.search_px,
+                line_prior_sigma_px=prior.line_prior_px,
+            )
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
             continue
@@ -236,6 +189,6 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
     nav.backplanes = recompute(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
-    nav.pointing_floor_px = REGISTERED_POINTING_FLOOR_PX
+    nav.pointing_floor_px = get_instrument(frame.instrument).pointing.registered_floor_px
     nav.offset_px = offset
     nav.offset_err_px = tuple(float(e) for e in fit.offset_err_px)

@@ -36,11 +36,11 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.backplanes import Backplanes, surface_arrays
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid
+from ioscan.records import LabelGeometry
 
 CLIGHT_KM_S = 299792.458
 

@@ -1,13 +1,20 @@
-"""Juno JIRAM imager facts (JIRAM SIS issue 7.5; NAIF JIRAM IK; DESIGN.md §4).
+"""Juno JIRAM imager facts (JIRAM SIS issue 7.5; NAIF JIRAM IK; docs/architecture.md) and its registry entry.
 
 Product layout: detector lines 1–128 are the L band, 139–266 the M band (10 gap lines). Modes:
 I1 = L+M (256 product lines: rows 0–127 L, rows 128–255 M, gap removed), I2 = M only, I3 = L only
 (128 lines each). 432 samples across.
+
+PSF: Gaussian core σ 0.6 px (96 %) + wings σ 2.5 px (4 %) — the project's model, not a calibration; the
+simulator renders with it and the detector fits it. A limb edge is blurred as by σ 0.7 px (the core
+broadened by the wings; 0.6 registers the simulated campaign 0.03–0.08 px worse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ioscan.instruments.base import ArtefactModel, Band, Instrument, PointingPrior
+from ioscan.instruments.psf import GaussianMixture
 
 IFOV_RAD = 0.000237767
 N_SAMPLES = 432
@@ -21,26 +28,31 @@ NAIF_ID_JIRAM_I_MBAND = -61412
 SPACECRAFT_FRAME = "JUNO_SPACECRAFT"
 DATA_SET_ID = "JNO-J-JIRAM-3-RDR-V1.0"
 
+#: PSF model: weights and Gaussian σ (px) of the core and the wings
+PSF_WEIGHTS = (0.96, 0.04)
+PSF_SIGMAS_PX = (0.6, 2.5)
+#: σ (px) of the blur of a limb edge used by the limb fit
+LIMB_PSF_SIGMA_PX = 0.7
+#: the reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction and a few pixels
+#: across (docs/architecture.md): the limb search spans ±200 px along samples and ±20 px along lines, with a
+#: 3-px prior across
+SPICE_POINTING_ERR_PX = 150.0
+#: a label's disk centre, as the simulator writes it (real labels carry none)
+LABEL_POINTING_ERR_PX = 2.0
 
-@dataclass(frozen=True)
-class JiramBand:
-    """One JIRAM imager filter (SIS band limits)."""
-
-    name: str
-    center_um: float
-    low_um: float
-    high_um: float
-    spice_frame: str
-    naif_id: int
-
-    @property
-    def bandwidth_um(self) -> float:
-        return self.high_um - self.low_um
-
-
-L_BAND = JiramBand("L", 3.455, 3.320, 3.600, "JUNO_JIRAM_I_LBAND", NAIF_ID_JIRAM_I_LBAND)
-M_BAND = JiramBand("M", 4.780, 4.5375, 5.035, "JUNO_JIRAM_I_MBAND", NAIF_ID_JIRAM_I_MBAND)
-BANDS: dict[str, JiramBand] = {"L": L_BAND, "M": M_BAND}
+L_BAND = Band.from_limits(
+    "L", 3.455, 3.320, 3.600, spice_frame="JUNO_JIRAM_I_LBAND", naif_id=NAIF_ID_JIRAM_I_LBAND
+)
+M_BAND = Band.from_limits(
+    "M",
+    4.780,
+    4.5375,
+    5.035,
+    spice_frame="JUNO_JIRAM_I_MBAND",
+    naif_id=NAIF_ID_JIRAM_I_MBAND,
+    first_detector_line=N_LINES_PER_BAND + GAP_LINES + 1,
+)
+BANDS: dict[str, Band] = {"L": L_BAND, "M": M_BAND}
 
 #: mode → band names in product order (top rows first)
 MODES: dict[str, tuple[str, ...]] = {"I1": ("L", "M"), "I2": ("M",), "I3": ("L",)}
@@ -57,3 +69,24 @@ def mode_from_label(instrument_mode_id: str) -> str:
 def pixel_scale_km(range_km: float) -> float:
     """Pixel footprint at normal view, km/px (range × IFOV)."""
     return range_km * IFOV_RAD
+
+
+@dataclass(frozen=True)
+class Jiram(Instrument):
+    """The JIRAM imager (L and M bands)."""
+
+    def psf(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> GaussianMixture:
+        return GaussianMixture(PSF_WEIGHTS, PSF_SIGMAS_PX)
+
+    def limb_psf_sigma_px(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> float:
+        return LIMB_PSF_SIGMA_PX
+
+
+JIRAM = Jiram(
+    name="JIRAM",
+    aliases=("JIR", "JIRAM", "JOVIAN INFRARED AURORAL MAPPER"),
+    observer="JUNO",
+    bands=BANDS,
+    artefacts=ArtefactModel(column_streaks=True, ring_radius_px=10.0),
+    pointing=PointingPrior(spice_err_px=SPICE_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+)

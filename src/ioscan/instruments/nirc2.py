@@ -1,40 +1,70 @@
-"""Keck NIRC2 (narrow camera) facts for ground-based adaptive-optics Io frames (DESIGN.md §4).
+"""Keck NIRC2 (narrow camera) facts for ground-based adaptive-optics Io frames (docs/architecture.md) and
+its registry entry.
 
 Filter centres and widths are NIRC2's published values (Keck NIRC2 filter page); plate scale 9.942 mas/px.
+Default PSF: diffraction core σ = 0.42 λ/D with weight :data:`DEFAULT_STREHL` plus a seeing halo of FWHM
+:data:`HALO_FWHM_ARCSEC` — supply the night's PSF (from a calibrator) through the detection settings for real
+photometry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ioscan.instruments.base import (
+    FWHM_TO_SIGMA,
+    ArtefactModel,
+    Band,
+    Instrument,
+    PointingPrior,
+    diffraction_core_sigma_px,
+)
+from ioscan.instruments.psf import GaussianMixture
+
 PLATE_SCALE_ARCSEC = 0.009942
 DETECTOR_PIXELS = 1024
 KECK_APERTURE_M = 10.0
+#: AO default PSF: Strehl ratio (the core's weight) and the seeing halo's FWHM, arcsec
+DEFAULT_STREHL = 0.5
+HALO_FWHM_ARCSEC = 0.35
+#: header disk centres are typically good to a couple of pixels
+LABEL_POINTING_ERR_PX = 2.0
+
+FILTERS: dict[str, Band] = {
+    f.name: f
+    for f in (
+        Band.from_center_width("Kc", 2.271, 0.030),
+        Band.from_center_width("H2O", 3.063, 0.155),
+        Band.from_center_width("PAH", 3.290, 0.056),
+        Band.from_center_width("Lp", 3.776, 0.700),
+        Band.from_center_width("BrA_cont", 3.987, 0.053),
+        Band.from_center_width("BrA", 4.052, 0.060),
+        Band.from_center_width("Ms", 4.670, 0.241),
+    )
+}
 
 
 @dataclass(frozen=True)
-class Nirc2Filter:
-    """A NIRC2 filter: central wavelength and FWHM bandwidth in µm."""
+class Nirc2(Instrument):
+    """Keck NIRC2 narrow camera behind adaptive optics."""
 
-    name: str
-    center_um: float
-    bandwidth_um: float
+    def psf(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> GaussianMixture:
+        scale = plate_scale_arcsec or PLATE_SCALE_ARCSEC
+        core = diffraction_core_sigma_px(wavelength_um, KECK_APERTURE_M, scale)
+        halo = HALO_FWHM_ARCSEC * FWHM_TO_SIGMA / scale
+        return GaussianMixture((DEFAULT_STREHL, 1 - DEFAULT_STREHL), (core, halo))
 
-    @property
-    def low_um(self) -> float:
-        return self.center_um - self.bandwidth_um / 2
-
-    @property
-    def high_um(self) -> float:
-        return self.center_um + self.bandwidth_um / 2
+    def limb_psf_sigma_px(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> float:
+        return diffraction_core_sigma_px(
+            wavelength_um, KECK_APERTURE_M, plate_scale_arcsec or PLATE_SCALE_ARCSEC
+        )
 
 
-FILTERS: dict[str, Nirc2Filter] = {
-    "Kc": Nirc2Filter("Kc", 2.271, 0.030),
-    "H2O": Nirc2Filter("H2O", 3.063, 0.155),
-    "PAH": Nirc2Filter("PAH", 3.290, 0.056),
-    "Lp": Nirc2Filter("Lp", 3.776, 0.700),
-    "BrA_cont": Nirc2Filter("BrA_cont", 3.987, 0.053),
-    "BrA": Nirc2Filter("BrA", 4.052, 0.060),
-    "Ms": Nirc2Filter("Ms", 4.670, 0.241),
-}
+NIRC2 = Nirc2(
+    name="NIRC2",
+    aliases=("NIRC2", "NIRC-2", "KECK/NIRC2"),
+    observer="EARTH",
+    bands=FILTERS,
+    artefacts=ArtefactModel(),
+    pointing=PointingPrior(spice_err_px=LABEL_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+)

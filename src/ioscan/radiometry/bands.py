@@ -1,6 +1,6 @@
 """Filter responses and blackbody radiance integrated over a filter ("band radiance").
 
-Conventions (one place, consistent with :meth:`ioscan.frame.BandImage.spectral_radiance_w_m2_sr_um`):
+Conventions (one place, consistent with :meth:`ioscan.records.BandImage.spectral_radiance_w_m2_sr_um`):
 
 * **band radiance**, W m⁻² sr⁻¹: ``∫ R(λ) B(λ, T) dλ / max(R)`` — what JIRAM RDRs hold (JIRAM SIS §4.2).
 * **band-mean spectral radiance**, W m⁻² sr⁻¹ µm⁻¹: band radiance ÷ ``bandwidth_um``. ``BandImage`` divides
@@ -26,7 +26,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
 from ioscan.errors import IoscanError
-from ioscan.instruments import jiram, nirc2
+from ioscan.instruments import UnknownInstrumentError, get_instrument
 from ioscan.radiometry.planck import C2_UM_K, brightness_temperature_k, spectral_radiance_w_m2_sr_um
 
 #: temperature range of the interpolation table, K (outside it the quadrature is evaluated directly)
@@ -245,8 +245,8 @@ def band_response(
     """The response of a known filter. Cached: the same object (and its table) is returned on every call.
 
     Args:
-        instrument: "JIRAM" (bands "L", "M": boxcar over the SIS limits) or "NIRC2" (filters of
-            :data:`ioscan.instruments.nirc2.FILTERS`, over centre ± bandwidth/2). Case-insensitive.
+        instrument: a registered instrument (:func:`ioscan.instruments.get_instrument`; JIRAM bands "L",
+            "M" over the SIS limits, NIRC2 filters over centre ± bandwidth/2). Case-insensitive.
         band: band or filter name (case-insensitive).
         edge: "boxcar" (vertical edges) or "smooth" (raised-cosine edges of total width
             ``edge_fraction × bandwidth``, centred on the nominal edges: the equivalent width is unchanged).
@@ -260,20 +260,12 @@ def band_response(
 
 @lru_cache(maxsize=64)
 def _band_response(inst: str, band: str, edge: str, edge_fraction: float) -> BandResponse:
-    if inst == "JIRAM":
-        table = {k.upper(): v for k, v in jiram.BANDS.items()}
-        filt = table.get(band)
-        if filt is None:
-            raise RadiometryError(f"JIRAM has no imager band {band!r} (known: {', '.join(jiram.BANDS)})")
-        name, center, low, high = filt.name, filt.center_um, filt.low_um, filt.high_um
-    elif inst == "NIRC2":
-        table = {k.upper(): v for k, v in nirc2.FILTERS.items()}
-        filt = table.get(band)
-        if filt is None:
-            raise RadiometryError(f"NIRC2 has no filter {band!r} (known: {', '.join(nirc2.FILTERS)})")
-        name, center, low, high = filt.name, filt.center_um, filt.low_um, filt.high_um
-    else:
-        raise RadiometryError(f"no filter responses for instrument {inst!r} (known: JIRAM, NIRC2)")
+    try:
+        filt = get_instrument(inst).band(band)
+    except UnknownInstrumentError as exc:
+        raise RadiometryError(f"no filter response: {exc}") from None
+    name, center, low, high = filt.name, filt.center_um, filt.low_um, filt.high_um
+    inst = get_instrument(inst).name
     width = high - low
     if edge == "boxcar":
         lam, r = np.array([low, high]), np.array([1.0, 1.0])

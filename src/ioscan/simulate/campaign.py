@@ -25,7 +25,6 @@ geometric plan (the difference is below ~1 pixel).
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from ioscan import body as iobody
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose
 from ioscan.instruments import jiram, nirc2
+from ioscan.records import LabelGeometry
 from ioscan.simulate import ephemeris as eph
 from ioscan.simulate.population import HotSpotPopulation, PopulationConfig
 from ioscan.simulate.render_jiram import (
@@ -782,8 +781,3 @@ def _plan_nights(plans: list[FramePlan], n: int, seed: int) -> list[tuple[str, t
             (f"{day.isoformat()}T10:00:00", (float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20))))
         )
     return out
-
-
-def worker_count() -> int:
-    """Processes to use by default: min(2, CPUs)."""
-    return max(1, min(2, os.cpu_count() or 1))

@@ -383,7 +383,7 @@ def point_at_io(
     """JUNO_JIRAM_I → IAU_IO rotation that points ``frame``'s boresight from the observer at ``target_km``.
 
     ``twist_deg`` is the position angle of Io's north pole (body +Z) in the image of ``frame``, measured
-    from "up" (−line) toward −sample, the :class:`ioscan.frame.LabelGeometry` ``north_pa_deg`` convention
+    from "up" (−line) toward −sample, the :class:`ioscan.records.LabelGeometry` ``north_pa_deg`` convention
     (sample axis = instrument +X, line axis = +Y). Looking straight down a pole, body +X plays "north".
 
     Args:
@@ -437,7 +437,3 @@ class PlannedObservation:
         r_b = np.asarray(self.observer_km, dtype=float)
         v_b = np.asarray(self.observer_velocity_km_s, dtype=float)
         return np.concatenate([rot.T @ r_b, rot.T @ v_b + rate.T @ r_b])
-
-    def jiram_to_j2000(self) -> np.ndarray:
-        """3×3 rotation of JUNO_JIRAM_I vectors into J2000 at the observation time."""
-        return IO_PCK.rotation(self.et).T @ np.asarray(self.jiram_to_body, dtype=float)

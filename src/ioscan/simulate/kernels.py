@@ -22,7 +22,7 @@ IK convention (ours, since the real JIRAM IK's pixel-axis convention is not repr
 axis is the instrument frame's +X and the line axis its +Y (keywords ``INS-6141x_SAMPLE_AXIS`` and
 ``INS-6141x_LINE_AXIS``); pixel (s, l), 0-based, looks along
 ``+Z + (s − CCD_CENTER[0])·IFOV·X + (l − CCD_CENTER[1])·IFOV·Y``. Real archive products whose samples
-run the other way (DESIGN.md §4) must be flipped by their reader, not by the geometry.
+run the other way (docs/architecture.md) must be flipped by their reader, not by the geometry.
 
 Main entry point: :func:`write_kernel_set`.
 """

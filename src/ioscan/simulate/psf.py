@@ -8,9 +8,11 @@ convolved with the same Gaussians (``scipy.ndimage.gaussian_filter``, the scene 
 
 Models:
 
-* :func:`jiram_psf`: core σ ≈ 0.6 px (96 %) plus weak wings σ ≈ 2.5 px (4 %) — a model, not a calibration.
+* :func:`jiram_psf`: the registry's JIRAM model (:mod:`ioscan.instruments.jiram`: core σ 0.6 px, 96 %, plus
+  weak wings σ 2.5 px, 4 % — a model, not a calibration), with its parameters free for PSF-mismatch studies.
 * :func:`ao_psf`: Keck-like adaptive-optics PSF, a diffraction core (Gaussian σ = 0.42 λ/D, weight =
-  Strehl ratio) plus a seeing halo (FWHM ``halo_fwhm_arcsec``, weight 1 − Strehl).
+  Strehl ratio) plus a seeing halo (FWHM ``halo_fwhm_arcsec``, weight 1 − Strehl), with the registry's
+  diffraction-core formula.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import erf
 
-from ioscan.psf_mixture import GaussianMixture
+from ioscan.instruments import jiram
+from ioscan.instruments.base import FWHM_TO_SIGMA, diffraction_core_sigma_px
+from ioscan.instruments.psf import GaussianMixture
 
 ARCSEC_RAD = np.pi / 180.0 / 3600.0
 
@@ -101,8 +105,12 @@ class GaussianMixturePsf(GaussianMixture):
         return out
 
 
-def jiram_psf(core_sigma_px: float = 0.6, wing_sigma_px: float = 2.5, wing_fraction: float = 0.04):
-    """JIRAM imager PSF model: Gaussian core plus weak Gaussian wings."""
+def jiram_psf(
+    core_sigma_px: float = jiram.PSF_SIGMAS_PX[0],
+    wing_sigma_px: float = jiram.PSF_SIGMAS_PX[1],
+    wing_fraction: float = jiram.PSF_WEIGHTS[1],
+):
+    """JIRAM imager PSF model: Gaussian core plus weak Gaussian wings (defaults: the registry's model)."""
     return GaussianMixturePsf((1.0 - wing_fraction, wing_fraction), (core_sigma_px, wing_sigma_px))
 
 
@@ -117,8 +125,8 @@ def ao_psf(
     """AO PSF: diffraction core (σ = 0.42 λ/D, weight Strehl) + seeing halo (weight 1 − Strehl)."""
     if not 0 < strehl <= 1:
         raise ValueError(f"Strehl ratio must be in (0, 1], got {strehl}")
-    core = 0.42 * wavelength_um * 1e-6 / aperture_m / ARCSEC_RAD / plate_scale_arcsec
-    halo = halo_fwhm_arcsec / 2.3548 / plate_scale_arcsec
+    core = diffraction_core_sigma_px(wavelength_um, aperture_m, plate_scale_arcsec)
+    halo = halo_fwhm_arcsec * FWHM_TO_SIGMA / plate_scale_arcsec
     if strehl >= 1:
         return GaussianMixturePsf((1.0,), (core,))
     return GaussianMixturePsf((strehl, 1.0 - strehl), (core, halo))

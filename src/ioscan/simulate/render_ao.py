@@ -1,7 +1,8 @@
 """Render ground-based adaptive-optics frames of Io (Keck NIRC2-like narrow camera).
 
-Pixel values are band-mean **spectral** radiance per pixel solid angle, W m⁻² sr⁻¹ µm⁻¹ (DESIGN.md): a pixel
-holding flux F (W m⁻² µm⁻¹) has value F / Ω_pix, so Σ pixels × (range · plate scale)² = spectral intensity.
+Pixel values are band-mean **spectral** radiance per pixel solid angle, W m⁻² sr⁻¹ µm⁻¹
+(docs/architecture.md): a pixel holding flux F (W m⁻² µm⁻¹) has value F / Ω_pix, so
+Σ pixels × (range · plate scale)² = spectral intensity.
 
 * Io rendered on a window around the disk (fast for 1024² frames), convolved with an AO PSF
   (:func:`ioscan.simulate.psf.ao_psf`: diffraction core with weight = Strehl + seeing halo);
@@ -78,22 +79,6 @@ class AoRender:
     saturation: float
     noise_sigma_sky: float
     spots: pd.DataFrame
-
-
-def ao_camera(
-    n_pixels: int,
-    plate_scale_arcsec: float = nirc2.PLATE_SCALE_ARCSEC,
-    center_offset_px: tuple[float, float] = (0.0, 0.0),
-) -> FrameCamera:
-    """Square frame camera; the boresight (Io's centre) at the image centre plus ``center_offset_px``."""
-    c = (n_pixels - 1) / 2.0
-    return FrameCamera(
-        n_samples=n_pixels,
-        n_lines=n_pixels,
-        ifov_rad=plate_scale_arcsec * ARCSEC_RAD,
-        center_sample=c + center_offset_px[0],
-        center_line=c + center_offset_px[1],
-    )
 
 
 def _disk_window(camera: FrameCamera, pose: CameraPose, margin_px: int) -> tuple[int, int, int, int]:

@@ -133,11 +133,6 @@ class SurfaceModel:
         c = iobody.direction_from_lat_pc_lon_w(iobody.lat_pg_to_lat_pc_deg(lat, lon), lon)
         return c, np.array([d[2] for d in self.dark_spots], float)
 
-    def albedo_map(self, band: str, lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
-        """Normal albedo at planetographic lat °N / west lon °W."""
-        lat_pc = iobody.lat_pg_to_lat_pc_deg(lat_deg, lon_w_deg)
-        return self.albedo_at(band, iobody.direction_from_lat_pc_lon_w(lat_pc, lon_w_deg))
-
     def surface_temperature_k(self, incidence_deg: np.ndarray) -> np.ndarray:
         """Cold surface temperature, K: max(T_ss · cos(i)^¼, T_night)."""
         mu0 = np.clip(np.cos(np.radians(np.asarray(incidence_deg, float))), 0.0, 1.0)

@@ -10,6 +10,8 @@ gets its best candidate, marked ``unique=False``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -19,6 +21,9 @@ from ioscan.body import IO_MEAN_RADIUS_KM
 from ioscan.errors import CatalogError
 from ioscan.track._common import DEG, finite_float, km_errors, require_columns, unit_vectors
 from ioscan.track.associate import chi2_gate
+
+if TYPE_CHECKING:
+    from ioscan.track.config import TrackConfig
 
 R_KM = IO_MEAN_RADIUS_KM
 CROSSID_COLUMNS = ["hotspot_id", "catalog", "ref_id", "name", "separation_km", "separation_sigma", "unique"]
@@ -140,3 +145,43 @@ def cross_identify(
             rows.append((hid[h], cat, ref["ref_id"].iloc[r], names.iloc[r], float(s), float(s / g), unique))
     out = pd.DataFrame(rows, columns=CROSSID_COLUMNS)
     return out.sort_values(["hotspot_id", "catalog"], kind="stable").reset_index(drop=True)
+
+
+def _label(catalog: str, ref_id) -> str:
+    """A self-describing reference ID: JRM IDs as they are, PSJ Table 10 ranks as "PSJ#308"."""
+    return f"PSJ#{ref_id}" if catalog == "davies2024_psj" else str(ref_id)
+
+
+def hotspot_names(cross: pd.DataFrame, preference: tuple[str, ...]) -> dict[str, str]:
+    """Best name per hot spot: a published name from the preferred catalogue that has one, else the preferred
+    catalogue's reference ID."""
+    names: dict[str, str] = {}
+    if cross.empty:
+        return names
+    ranked = cross.assign(rank=cross["catalog"].map({c: i for i, c in enumerate(preference)}).fillna(99))
+    for hs, grp in ranked.sort_values("rank").groupby("hotspot_id", sort=False):
+        named = [n for n in grp["name"] if isinstance(n, str) and n.strip()]
+        first = grp.iloc[0]
+        names[hs] = named[0] if named else _label(first["catalog"], first["ref_id"])
+    return names
+
+
+def cross_identify_all(hotspots: pd.DataFrame, cfg: TrackConfig | None = None) -> pd.DataFrame:
+    """Cross-IDs of ``hotspots`` against every shipped reference catalogue."""
+    from ioscan.catalog.reference import reference_catalogs
+    from ioscan.track.config import TrackConfig
+
+    cfg = cfg or TrackConfig()
+
+    frames = []
+    for name, ref in reference_catalogs().items():
+        if ref.empty or hotspots.empty:
+            continue
+        frames.append(cross_identify(hotspots, ref, ref_err_deg=cfg.reference_err_deg.get(name, 2.0)))
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["hotspot_id", "catalog", "ref_id", "name", "separation_km", "separation_sigma"]
+        )
+    )

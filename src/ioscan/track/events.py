@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ioscan.robust import mad_sigma
 from ioscan.track._common import require_columns, to_utc
 from ioscan.track.lightcurve import variability_stats
 
@@ -65,7 +66,7 @@ def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points
         if len(base_idx) >= min_baseline_points:
             b, be = x[base_idx], e[base_idx]
             med = float(np.median(b))
-            scatter = 1.4826 * float(np.median(np.abs(b - med)))
+            scatter = mad_sigma(b)
             typ_err = float(np.nanmedian(be)) if np.isfinite(be).any() else 0.0
             intrinsic2 = max(scatter**2 - typ_err**2, 0.0)
             err_med2 = (1.2533 * max(scatter, typ_err)) ** 2 / len(b)
@@ -223,3 +224,55 @@ def find_events(
     rank = {"new": 0, "first_seen": 0, "outburst": 1, "fading": 2, "quiescent": 3}
     events.sort(key=lambda ev: (ev.time_utc, rank[ev.kind]))
     return events
+
+
+def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str, lat: float, lon: float):
+    """Observations in ``band`` and whether each covered (lat, lon), with its detection limit."""
+    from ioscan.geometry.coverage import decode_grid, is_covered
+
+    rows = frames[frames["band"] == band].merge(
+        observations, left_on="observation_id", right_on="id", suffixes=("", "_obs")
+    )
+    if rows.empty or "coverage_grid" not in rows:
+        return None
+    return pd.DataFrame(
+        {
+            "observation_id": rows["observation_id"],
+            "time_utc": rows["time_utc"],
+            "visible": [is_covered(decode_grid(g), lat, lon) for g in rows["coverage_grid"]],
+            "detection_limit": rows.get("detection_limit_gw_um_sr"),
+        }
+    )
+
+
+def events_for(
+    det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame, frames: pd.DataFrame
+) -> pd.DataFrame:
+    """Events of every hot spot and band (outburst, new, fading, quiescent)."""
+    from ioscan.track.lightcurve import lightcurve
+
+    rows = []
+    pos = hotspots.set_index("hotspot_id")
+    ioscan_det = det[det["source"] == "ioscan"] if "source" in det else det
+    for (hs, band), _ in ioscan_det.groupby(["hotspot_id", "band"]):
+        lc = lightcurve(ioscan_det, hs, band)
+        lc = lc[np.isfinite(lc["value"].astype(float))]
+        if lc.empty:
+            continue
+        cov = _coverage_table(
+            observations, frames, band, float(pos.at[hs, "lat_deg"]), float(pos.at[hs, "lon_w_deg"])
+        )
+        for ev in find_events(lc, coverage=cov):
+            if ev.kind not in ("outburst", "new", "fading", "quiescent"):
+                continue
+            rows.append(
+                {
+                    "hotspot_id": hs,
+                    "band": band,
+                    "kind": ev.kind,
+                    "time_utc": ev.time_utc,
+                    "value": ev.value,
+                    "criterion": ev.criterion,
+                }
+            )
+    return pd.DataFrame(rows, columns=["hotspot_id", "band", "kind", "time_utc", "value", "criterion"])

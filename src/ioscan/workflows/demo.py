@@ -9,11 +9,32 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
+
+
+class DemoDisplay(Protocol):
+    """What the demo shows as it goes (the CLI passes a rich console display; the default shows nothing)."""
+
+    def stage(self, title: str) -> None: ...
+    def note(self, text: str) -> None: ...
+    def scan_progress(self) -> Callable | None: ...
+    def scan_summary(self, summary) -> None: ...
+    def track_summary(self, summary) -> None: ...
+    def brightest(self, hotspots: pd.DataFrame, maxima: pd.Series) -> None: ...
+    def events(self, events: pd.DataFrame) -> None: ...
+    def evaluation(self, ev) -> None: ...
+
+
+class SilentDisplay:
+    """A :class:`DemoDisplay` that shows nothing."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
 
 
 def _lightcurve_max(detections: pd.DataFrame, band: str = "M") -> pd.Series:
@@ -27,7 +48,8 @@ def run_demo(
     orbits: int = 4,
     seed: int = 1,
     workers: int = 2,
-    console: Console | None = None,
+    display: DemoDisplay | None = None,
+    settings=None,
     frames_per_orbit: int = 5,
     ground_nights: int = 2,
     ground_pixels: int = 512,
@@ -35,25 +57,19 @@ def run_demo(
     """Run the whole job and return the summary (also written to ``out/summary.json``)."""
     from ioscan.catalog.export import export
     from ioscan.catalog.store import open_store
-    from ioscan.cli import _progress_printer
-    from ioscan.console import make_console
-    from ioscan.pipeline import scan
+    from ioscan.settings import Settings
     from ioscan.simulate.campaign import simulate_campaign
     from ioscan.workflows.evaluate import evaluate
-    from ioscan.workflows.report import (
-        print_brightest,
-        print_evaluation,
-        print_scan_summary,
-        print_track_summary,
-    )
+    from ioscan.workflows.scan import scan
     from ioscan.workflows.track import track_catalog
 
-    console = console or make_console()
+    show = display or SilentDisplay()
+    settings = settings or Settings()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     t0 = time.perf_counter()
-    console.rule(f"1. simulating {orbits} Juno orbits and {ground_nights} ground-based nights")
+    show.stage(f"1. simulating {orbits} Juno orbits and {ground_nights} ground-based nights")
     camp = simulate_campaign(
         out / "campaign",
         orbits=orbits,
@@ -63,29 +79,30 @@ def run_demo(
         ground_pixels=ground_pixels,
         workers=max(workers, 1),
     )
-    console.print(f"{camp.n_jiram} JIRAM PDS3 frames, {camp.n_ground} FITS frames, kernels {camp.metakernel}")
+    show.note(f"{camp.n_jiram} JIRAM PDS3 frames, {camp.n_ground} FITS frames, kernels {camp.metakernel}")
     timings["simulate_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    console.rule("2. scanning (Dask LocalCluster)" if workers > 0 else "2. scanning")
+    show.stage("2. scanning (Dask LocalCluster)" if workers > 0 else "2. scanning")
     with open_store(out / "ioscan.db") as store:
         summary = scan(
             [out / "campaign"],
             store=store,
             kernels=camp.metakernel,
             workers=workers,
-            progress=_progress_printer(console),
+            settings=settings,
+            progress=show.scan_progress(),
         )
-        print_scan_summary(console, summary)
+        show.scan_summary(summary)
         timings["scan_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        console.rule("3. tracking, cross-identification, events")
-        tracked = track_catalog(store)
-        print_track_summary(console, tracked)
+        show.stage("3. tracking, cross-identification, events")
+        tracked = track_catalog(store, settings.track)
+        show.track_summary(tracked)
         timings["track_s"] = time.perf_counter() - t2
 
-        console.rule("4. exports")
+        show.stage("4. exports")
         exports = out / "exports"
         exports.mkdir(exist_ok=True)
         for what in ("hotspots", "detections", "lightcurves"):
@@ -93,25 +110,16 @@ def run_demo(
                 if what == "lightcurves" and fmt == "geojson":
                     continue
                 export(store, what, fmt, exports / f"{what}.{suffix}")
-        console.print(f"exports in {exports}")
+        show.note(f"exports in {exports}")
 
-        console.rule("5. summary")
+        show.stage("5. summary")
         hotspots = store.hotspots_frame()
         detections = store.detections_frame()
-        print_brightest(console, hotspots, _lightcurve_max(detections))
-        events = store.events_frame() if hasattr(store, "events_frame") else pd.DataFrame()
-        if not events.empty:
-            counts = events.groupby("kind")["hotspot_id"].nunique().to_dict()
-            console.print("events: " + ", ".join(f"{k}: {v} hot spots" for k, v in sorted(counts.items())))
-            for kind in ("outburst", "new"):
-                sel = events[events["kind"] == kind].head(8)
-                for row in sel.itertuples():
-                    console.print(
-                        f"  {kind:8s} {row.hotspot_id} {row.band} at {row.time_utc}: {row.value:.3g}"
-                    )
+        show.brightest(hotspots, _lightcurve_max(detections))
+        show.events(store.events_frame())
         truth = pd.read_csv(camp.truth_csv)
         ev = evaluate(store, truth)
-        print_evaluation(console, ev)
+        show.evaluation(ev)
     timings["total_s"] = time.perf_counter() - t0
     result = {
         "folder": str(out.resolve()),
@@ -131,5 +139,5 @@ def run_demo(
     (out / "summary.json").write_text(
         json.dumps(result, indent=2, default=lambda x: None if x is np.nan else x)
     )
-    console.print(f"[bold]done in {timings['total_s']:.0f} s[/bold]; catalogue, exports and summary in {out}")
+    show.note(f"[bold]done in {timings['total_s']:.0f} s[/bold]; catalogue, exports and summary in {out}")
     return result

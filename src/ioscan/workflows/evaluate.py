@@ -126,7 +126,7 @@ def _crossid_right(truth_id: str, refs: pd.DataFrame) -> bool:
 
 def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
     """Score the catalogue in ``store`` against a simulator truth table (``truth.csv``)."""
-    from ioscan.detect.types import DetectionFlag
+    from ioscan.records import DetectionFlag
     from ioscan.track.synthetic import adjusted_rand_index
 
     det = store.detections_frame(source="ioscan")

@@ -12,11 +12,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ioscan import body as iobody
-from ioscan.frame import LabelGeometry
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_rays
 from ioscan.geometry.label_provider import camera_from_label, pose_from_label
 from ioscan.geometry.pose import CameraPose
+from ioscan.records import LabelGeometry
 
 
 def supersampled_camera(camera: FrameCamera, factor: int) -> FrameCamera:

@@ -33,10 +33,13 @@ class DetectionFlag(IntFlag):
 class Detection:
     """One hot-spot detection in one band of one frame, with its measurements.
 
-    Pixel quantities are always present; geometry and physical quantities are None without geometry.
+    Pixel quantities are always present (the detector's); geometry and physical quantities are filled by
+    measurement (:mod:`ioscan.measure`) and are None without geometry. The catalogue's ``detections``
+    columns are generated from these fields (field metadata says how to store one; in a database every
+    column but ``band`` and ``flags`` may be NULL, as imported published detections have no pixels).
     """
 
-    band: str
+    band: str = field(metadata={"length": 16, "required": True})
     sample: float
     line: float
     sample_err_px: float
@@ -44,11 +47,11 @@ class Detection:
     snr: float
     net_radiance_sum: float  #: background-subtracted sum over the source, in ``unit``
     net_radiance_sum_err: float
-    unit: str  #: "W m-2 sr-1" (band radiance) or "W m-2 sr-1 um-1"
+    unit: str = field(metadata={"length": 32})  #: "W m-2 sr-1" (band radiance) or "W m-2 sr-1 um-1"
     background: float  #: local background per pixel, in ``unit``
     peak: float  #: highest pixel value, in ``unit``
     n_pixels: int
-    flags: int = 0
+    flags: int = field(default=0, metadata={"required": True, "default": "0"})  #: DetectionFlag bitmask
     wavelength_um: float | None = None
     # geometry (planetographic °N, west °W)
     lat_deg: float | None = None
@@ -74,7 +77,7 @@ class Detection:
     area_err_km2: float | None = None
     total_power_gw: float | None = None
     total_power_err_gw: float | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict, metadata={"json": True})
 
     @property
     def flag_names(self) -> list[str]:

@@ -1,4 +1,6 @@
-"""The ``ioscan`` command line (typer). Heavy imports happen inside each command so ``--help`` is instant."""
+"""The ``ioscan`` command line (typer): each command parses its options, calls one job in
+:mod:`ioscan.workflows` (or a reader / the catalogue) and prints with :mod:`ioscan.cli.display`. Heavy imports
+happen inside each command so ``--help`` is instant."""
 
 from __future__ import annotations
 
@@ -88,9 +90,9 @@ def backplanes(
     Geometry comes from SPICE (--kernels with --time/--frame or a product), from the product's label, or
     from the label-style arguments given here (--sub-obs-lat ... --pixel-scale-km).
     """
-    from ioscan.geometry.navigate import backplanes_command
+    from ioscan.workflows.backplanes import write_backplanes
 
-    written = backplanes_command(
+    written = write_backplanes(
         out=out,
         product=product,
         kernels=kernels,
@@ -122,7 +124,7 @@ def info(
     """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
     import numpy as np
 
-    from ioscan.console import make_console
+    from ioscan.cli.console import make_console
     from ioscan.formats import read_product
 
     frame = read_product(product)
@@ -165,6 +167,29 @@ DbOption = Annotated[
         "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
     ),
 ]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Settings file (TOML with [detect], [measure], [navigate], [track] sections)."
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="One setting, section.key=value (e.g. detect.threshold_snr=5); repeatable; after --config.",
+    ),
+]
+
+
+def _settings(config: Path | None, overrides: list[str] | None, *, register: bool | None = None):
+    """Settings from defaults, ``--config`` and ``--set`` (and a ``--no-register`` flag)."""
+    from ioscan.settings import Settings
+
+    settings = Settings.load(config, overrides or ())
+    if register is False:
+        settings.navigate.register = False
+    return settings
 
 
 @simulate_app.command("campaign")
@@ -254,13 +279,18 @@ def detect(
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Skip limb-fit re-registration.")
     ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Detect and measure the hot spots of one frame (pixel results only without geometry)."""
     import json
 
-    from ioscan.pipeline import detect_product
+    from ioscan.cli.console import make_console
+    from ioscan.cli.display import print_detections
+    from ioscan.workflows.process import analyse_product
 
-    frame, nav, found = detect_product(product, kernels=kernels, register=not no_register)
+    settings = _settings(config, set_, register=not no_register)
+    frame, nav, found = analyse_product(product, kernels=kernels, settings=settings)
     if png is not None:
         from ioscan.plots.frame_overlay import plot_detections
 
@@ -268,77 +298,7 @@ def detect(
     if as_json:
         typer.echo(json.dumps([d.to_record() for d in found.detections], indent=1, default=float))
         return
-    from rich.table import Table
-
-    from ioscan.console import make_console
-
-    console = make_console()
-    console.print(
-        f"[bold]{frame.product_id}[/bold] status={found.status} geometry={nav.source} "
-        f"registered={nav.registered} offset=({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px"
-    )
-    for msg in [*nav.messages, *found.messages]:
-        console.print(f"  note: {msg}")
-    table = Table(
-        "band",
-        "sample",
-        "line",
-        "SNR",
-        "lat °N",
-        "lon °W",
-        "±km",
-        "I (GW/µm/sr)",
-        "Q (GW/µm)",
-        "T (K)",
-        "flags",
-    )
-    for d in found.detections:
-
-        def fmt(v, f=".2f"):
-            return "-" if v is None else format(v, f)
-
-        table.add_row(
-            d.band,
-            fmt(d.sample),
-            fmt(d.line),
-            fmt(d.snr, ".1f"),
-            fmt(d.lat_deg),
-            fmt(d.lon_w_deg),
-            fmt(d.position_err_km, ".1f"),
-            fmt(d.spectral_intensity_gw_um_sr, ".3g"),
-            fmt(d.spectral_power_gw_um, ".3g"),
-            fmt(d.color_temperature_k, ".0f"),
-            ",".join(d.flag_names),
-        )
-    console.print(table)
-    console.print(f"{len(found.detections)} detections")
-
-
-def _progress_printer(console):
-    """A rich progress bar fed by pipeline.scan's progress callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=False,
-    )
-    state = {}
-
-    def update(done: int, total: int, res) -> None:
-        if "task" not in state:
-            progress.start()
-            state["task"] = progress.add_task("", total=total)
-        desc = "" if res is None else f"{Path(res.path).name}: {res.status}"
-        progress.update(state["task"], completed=done, total=total, description=desc)
-        if done >= total:
-            progress.stop()
-
-    return update
+    print_detections(make_console(), frame, nav, found)
 
 
 @app.command()
@@ -352,13 +312,16 @@ def scan(
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Skip limb-fit re-registration.")
     ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Find products, read, navigate, detect, measure and store them; re-runs skip stored products."""
     from ioscan.catalog.store import open_store
-    from ioscan.console import make_console
-    from ioscan.pipeline import scan as run_scan
-    from ioscan.workflows.report import print_scan_summary
+    from ioscan.cli.console import make_console
+    from ioscan.cli.display import print_scan_summary, scan_progress
+    from ioscan.workflows.scan import scan as run_scan
 
+    settings = _settings(config, set_, register=not no_register)
     console = make_console()
     with open_store(db) as store:
         summary = run_scan(
@@ -367,8 +330,8 @@ def scan(
             kernels=kernels,
             workers=workers,
             scheduler=scheduler,
-            register=not no_register,
-            progress=_progress_printer(console),
+            settings=settings,
+            progress=scan_progress(console),
         )
     print_scan_summary(console, summary)
     if summary.n_errors:
@@ -395,16 +358,23 @@ def import_detections(
 @user_errors
 def track(
     db: DbOption = None,
-    n_sigma: Annotated[float, typer.Option(help="Association gate, sigma.")] = 3.0,
+    n_sigma: Annotated[
+        float | None, typer.Option(help="Association gate, sigma (same as --set track.n_sigma=...).")
+    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events."""
     from ioscan.catalog.store import open_store
-    from ioscan.console import make_console
-    from ioscan.workflows.report import print_track_summary
+    from ioscan.cli.console import make_console
+    from ioscan.cli.display import print_track_summary
     from ioscan.workflows.track import track_catalog
 
+    settings = _settings(config, set_)
+    if n_sigma is not None:
+        settings.track.n_sigma = n_sigma
     with open_store(db) as store:
-        summary = track_catalog(store, n_sigma=n_sigma)
+        summary = track_catalog(store, settings.track)
     print_track_summary(make_console(), summary)
 
 
@@ -420,53 +390,18 @@ def lightcurve(
 ) -> None:
     """One hot spot's light curve: points, variability statistics, events and a Lomb–Scargle periodogram."""
     from ioscan.catalog.store import open_store
-    from ioscan.console import make_console
-    from ioscan.errors import CatalogError
-    from ioscan.track.lightcurve import variability_stats
-    from ioscan.track.periodogram import periodogram
+    from ioscan.cli.console import make_console
+    from ioscan.cli.display import print_lightcurve
+    from ioscan.workflows.lightcurve import hotspot_lightcurve
 
     console = make_console()
     with open_store(db) as store:
-        lc = store.lightcurve(hotspot_id, band)
-        events = store.events_frame()
-        spots = store.hotspots_frame()
-    if lc.empty:
-        raise CatalogError(f"no {band}-band detections of hot spot {hotspot_id} in {db or 'ioscan.db'}")
-    lc = lc.rename(columns={"spectral_intensity_gw_um_sr": "value", "spectral_intensity_err_gw_um_sr": "err"})
-    for row in lc.itertuples():
-        console.print(
-            f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
-            f"{row.product_id or row.source}"
-        )
-    stats = variability_stats(lc)
-    console.print(
-        "variability: "
-        + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in stats.items())
-    )
-    ev = (
-        events[(events["hotspot_id"] == hotspot_id) & (events["band"] == band)]
-        if not events.empty
-        else events
-    )
-    for row in ev.itertuples():
-        console.print(f"event: {row.kind} at {row.time_utc} ({row.criterion})")
-    pg = None
-    if lc["value"].notna().sum() >= 5:
-        pg = periodogram(lc, min_period_d=min_period_d, max_period_d=max_period_d)
-        console.print(
-            f"Lomb–Scargle: best period {pg.best_period_d:.1f} d, power {pg.best_power:.2f}, "
-            f"false-alarm probability {pg.false_alarm_probability:.2g} ({pg.n_points} points)"
-        )
-    else:
-        console.print("Lomb–Scargle: fewer than 5 points, no period search")
+        lc = hotspot_lightcurve(store, hotspot_id, band, min_period_d=min_period_d, max_period_d=max_period_d)
+    print_lightcurve(console, lc)
     if png is not None:
         from ioscan.plots.lightcurve import plot_lightcurve
 
-        row = spots[spots["hotspot_id"] == hotspot_id]
-        name = f" ({row['name'].iloc[0]})" if not row.empty and isinstance(row["name"].iloc[0], str) else ""
-        where = f", {row['lat_deg'].iloc[0]:.1f}°N {row['lon_w_deg'].iloc[0]:.1f}°W" if not row.empty else ""
-        title = f"{hotspot_id}{name}{where}, {band} band (foreshortening-corrected)"
-        plot_lightcurve(lc, png, title=title, events=ev, periodogram=pg)
+        plot_lightcurve(lc.points, png, title=lc.title, events=lc.events, periodogram=lc.periodogram)
         console.print(f"wrote {png}")
 
 
@@ -500,12 +435,22 @@ def demo(
     orbits: Annotated[int, typer.Option(help="Juno orbits to simulate.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     workers: Annotated[int, typer.Option(help="Dask worker processes.")] = 2,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Simulate a Juno campaign, scan it on Dask into SQLite, track, export, summarise against the truth."""
-    from ioscan.console import make_console
+    from ioscan.cli.console import make_console
+    from ioscan.cli.display import ConsoleDisplay
     from ioscan.workflows.demo import run_demo
 
-    run_demo(out, orbits=orbits, seed=seed, workers=workers, console=make_console())
+    run_demo(
+        out,
+        orbits=orbits,
+        seed=seed,
+        workers=workers,
+        display=ConsoleDisplay(make_console()),
+        settings=_settings(config, set_),
+    )
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -1,0 +1,223 @@
+"""What the CLI shows: rich tables and progress for scanning, tracking, detection, light curves and the demo
+(no stage prints by itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_scan_summary(console: Console, summary) -> None:
+    """Counts of a scan run, by frame status, and the products that failed with their reason."""
+    table = Table("products found", "skipped (stored)", "processed", "errors", "detections", title="scan")
+    table.add_row(
+        str(summary.n_found),
+        str(summary.n_skipped),
+        str(summary.n_processed),
+        str(summary.n_errors),
+        str(summary.n_detections),
+    )
+    console.print(table)
+    if summary.by_status:
+        console.print("frame status: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.by_status.items())))
+    for path, err in summary.errors:
+        console.print(f"[red]skipped[/red] {path}: {err}")
+
+
+def print_track_summary(console: Console, summary) -> None:
+    """Counts of a tracking run."""
+    table = Table(
+        "detections used", "hot spots", "new hot spots", "cross-identified", "events", title="track"
+    )
+    events = ", ".join(f"{k}={v}" for k, v in sorted(summary.events.items())) or "none"
+    table.add_row(
+        str(summary.n_detections_used),
+        str(summary.n_hotspots),
+        str(summary.n_new_hotspots),
+        str(summary.n_cross_ids),
+        events,
+    )
+    console.print(table)
+
+
+def print_brightest(console: Console, hotspots, lightcurve_max, n: int = 10) -> None:
+    """The ``n`` hot spots with the highest M-band spectral intensity seen."""
+    table = Table(
+        "hot spot",
+        "name",
+        "lat °N",
+        "lon °W",
+        "detections",
+        "max I_M (GW/µm/sr)",
+        title=f"brightest {n} hot spots (M band, foreshortening-corrected)",
+    )
+    top = lightcurve_max.sort_values(ascending=False).head(n)
+    hs = hotspots.set_index("hotspot_id")
+    for hid, value in top.items():
+        row = hs.loc[hid]
+        table.add_row(
+            str(hid),
+            str(row.get("name") or ""),
+            f"{row['lat_deg']:.1f}",
+            f"{row['lon_w_deg']:.1f}",
+            str(int(row["n_detections"])),
+            f"{value:.3g}",
+        )
+    console.print(table)
+
+
+def print_evaluation(console: Console, ev) -> None:
+    """Scores of the catalogue against the simulator's truth."""
+    table = Table("measure", "value", title="against the simulator's truth")
+    for key, (frac, n) in ev.completeness_by_snr.items():
+        table.add_row(
+            f"completeness, matched-filter SNR {key}", "-" if frac is None else f"{frac:.1%} of {n}"
+        )
+    table.add_row("true sources blended with a brighter one (not scored)", str(ev.n_confused))
+    table.add_row("false detections per frame", f"{ev.false_detections_per_frame:.3f}")
+    table.add_row("median position error (px)", f"{ev.median_position_err_px:.2f}")
+    table.add_row("median |intensity error| (%)", f"{ev.median_flux_err_pct:.1f}")
+    table.add_row("adjusted Rand index of tracking", f"{ev.adjusted_rand_index:.3f}")
+    table.add_row(
+        "true hot spots with ≥3 detections recovered", f"{ev.n_true_with_3_recovered} of {ev.n_true_with_3}"
+    )
+    table.add_row("cross-IDs right", f"{ev.n_crossid_right} of {ev.n_crossid_checked}")
+    console.print(table)
+
+
+def scan_progress(console: Console):
+    """A rich progress bar fed by :func:`ioscan.workflows.scan.scan`'s progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    )
+    state = {}
+
+    def update(done: int, total: int, res) -> None:
+        if "task" not in state:
+            progress.start()
+            state["task"] = progress.add_task("", total=total)
+        desc = "" if res is None else f"{Path(res.path).name}: {res.status}"
+        progress.update(state["task"], completed=done, total=total, description=desc)
+        if done >= total:
+            progress.stop()
+
+    return update
+
+
+def _fmt(v, f=".2f") -> str:
+    return "-" if v is None else format(v, f)
+
+
+def print_detections(console: Console, frame, nav, found) -> None:
+    """One frame's navigation outcome, notes and detections (pixel, surface and physical columns)."""
+    console.print(
+        f"[bold]{frame.product_id}[/bold] status={found.status} geometry={nav.source} "
+        f"registered={nav.registered} offset=({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px"
+    )
+    for msg in [*nav.messages, *found.messages]:
+        console.print(f"  note: {msg}")
+    table = Table(
+        "band",
+        "sample",
+        "line",
+        "SNR",
+        "lat °N",
+        "lon °W",
+        "±km",
+        "I (GW/µm/sr)",
+        "Q (GW/µm)",
+        "T (K)",
+        "flags",
+    )
+    for d in found.detections:
+        table.add_row(
+            d.band,
+            _fmt(d.sample),
+            _fmt(d.line),
+            _fmt(d.snr, ".1f"),
+            _fmt(d.lat_deg),
+            _fmt(d.lon_w_deg),
+            _fmt(d.position_err_km, ".1f"),
+            _fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            _fmt(d.spectral_power_gw_um, ".3g"),
+            _fmt(d.color_temperature_k, ".0f"),
+            ",".join(d.flag_names),
+        )
+    console.print(table)
+    console.print(f"{len(found.detections)} detections")
+
+
+def print_lightcurve(console: Console, lc) -> None:
+    """A hot spot's light-curve points, variability, events and periodogram
+    (:class:`ioscan.workflows.lightcurve.HotspotLightcurve`)."""
+    for row in lc.points.itertuples():
+        console.print(
+            f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
+            f"{row.product_id or row.source}"
+        )
+    console.print(
+        "variability: "
+        + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in lc.stats.items())
+    )
+    for row in lc.events.itertuples():
+        console.print(f"event: {row.kind} at {row.time_utc} ({row.criterion})")
+    pg = lc.periodogram
+    if pg is not None:
+        console.print(
+            f"Lomb–Scargle: best period {pg.best_period_d:.1f} d, power {pg.best_power:.2f}, "
+            f"false-alarm probability {pg.false_alarm_probability:.2g} ({pg.n_points} points)"
+        )
+    else:
+        console.print("Lomb–Scargle: fewer than 5 points, no period search")
+
+
+def print_events(console: Console, events, kinds=("outburst", "new"), n: int = 8) -> None:
+    """Event counts per kind, and the first ``n`` events of each of ``kinds``."""
+    if events.empty:
+        return
+    counts = events.groupby("kind")["hotspot_id"].nunique().to_dict()
+    console.print("events: " + ", ".join(f"{k}: {v} hot spots" for k, v in sorted(counts.items())))
+    for kind in kinds:
+        for row in events[events["kind"] == kind].head(n).itertuples():
+            console.print(f"  {kind:8s} {row.hotspot_id} {row.band} at {row.time_utc}: {row.value:.3g}")
+
+
+class ConsoleDisplay:
+    """Shows the demo's stages on a rich console (:class:`ioscan.workflows.demo.DemoDisplay`)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def stage(self, title: str) -> None:
+        self.console.rule(title)
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def scan_progress(self):
+        return scan_progress(self.console)
+
+    def scan_summary(self, summary) -> None:
+        print_scan_summary(self.console, summary)
+
+    def track_summary(self, summary) -> None:
+        print_track_summary(self.console, summary)
+
+    def brightest(self, hotspots, maxima) -> None:
+        print_brightest(self.console, hotspots, maxima)
+
+    def events(self, events) -> None:
+        print_events(self.console, events)
+
+    def evaluation(self, ev) -> None:
+        print_evaluation(self.console, ev)

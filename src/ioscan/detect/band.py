@@ -1,0 +1,245 @@
+"""Detection in one band, as named steps: mask → artefact pre-cleaning (column streaks) → limb → background →
+find → fit (saturated cores placed, cosmic-ray spike test) → second pass → flag.
+
+The result is pixel-level: positions, fluxes in the band's unit, S/N and flags. Surface positions and
+physical quantities are measurement's (:mod:`ioscan.measure`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ioscan.detect.artefacts import MIN_FIT_SNR, flag_bright_source_artefacts, flag_unconfirmed
+from ioscan.detect.background import BROAD_PSF_SIGMA_PX, annulus_sizes, estimate_background
+from ioscan.detect.columns import remove_column_streaks
+from ioscan.detect.config import DetectConfig
+from ioscan.detect.disk import laplacian_noise
+from ioscan.detect.find import find_peaks, spike_dchi2, unresolved_duplicates
+from ioscan.detect.flags import FlagContext, source_flags
+from ioscan.detect.photometry import fit_radius_px, fit_sources
+from ioscan.detect.psf import PsfModel
+from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
+from ioscan.detect.results import BandDetections
+from ioscan.detect.saturated import recentre_saturated
+from ioscan.detect.second_pass import search_again
+from ioscan.detect.shading import shading_template, sunlit_mask
+from ioscan.geometry.backplanes import Backplanes
+from ioscan.instruments import Instrument, get_instrument
+from ioscan.records import BandImage, Detection
+
+
+def _background_args(
+    data: np.ndarray,
+    limb: Limb,
+    sat_mask: np.ndarray | None,
+    sl: tuple[slice, slice],
+    psf: PsfModel,
+    cfg: DetectConfig,
+) -> dict:
+    """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``."""
+    sigma = psf.core_sigma_px
+    narrow = sigma < BROAD_PSF_SIGMA_PX
+    shading = sunlit = None
+    # broad (AO) PSFs: the measured false rate rises with the shading template (its blurred limb and halo do
+    # not match a real halo well enough), and the dark-limb band raised it too: both for narrow PSFs only
+    if limb.from_geometry and narrow and cfg.use_shading:
+        shading = shading_template(data, limb.backplanes, psf, sl)
+    if limb.from_geometry and narrow:
+        sunlit = sunlit_mask(limb.backplanes, sl)
+    limb_halfwidth = cfg.limb_halfwidth_px
+    if limb_halfwidth is None and limb.from_geometry:
+        # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
+        # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
+        limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
+    return dict(
+        psf=psf,
+        limb_distance_px=None if limb.distance_px is None else limb.distance_px[sl],
+        mask=None if sat_mask is None else sat_mask[sl],
+        limb_halfwidth_px=limb_halfwidth,
+        local_window_px=cfg.local_window_px,
+        shading=shading,
+        sunlit=sunlit,
+        textured_option=cfg.textured_ground_option and shading is not None,
+    )
+
+
+def detect_band(
+    band: BandImage,
+    backplanes: Backplanes | None = None,
+    *,
+    instrument: str | Instrument,
+    config: DetectConfig | None = None,
+    keep_model: bool = False,
+    plate_scale_arcsec: float | None = None,
+) -> BandDetections:
+    """Detect the hot spots of one band image (pixel results; see :func:`ioscan.detect.detect_frame`)."""
+    cfg = config or DetectConfig()
+    inst = instrument if isinstance(instrument, Instrument) else get_instrument(instrument)
+    psf = cfg.psf_for(band.band, inst.name, band.wavelength_um, plate_scale_arcsec=plate_scale_arcsec)
+    sigma = psf.core_sigma_px
+    data = np.asarray(band.data)
+    out = BandDetections(band=band.band, status="ok")
+
+    # 1. mask
+    mask = mask_pixels(band, data, cfg)
+    if mask.status is not None:
+        out.status = mask.status
+        out.messages.append(mask.message or "")
+        return out
+    sat_mask = mask.saturated
+    # 2. artefact pre-cleaning: JIRAM's down-track streaks of very bright sources
+    if inst.artefacts.column_streaks and cfg.remove_column_streaks:
+        data, streak_cols = remove_column_streaks(data, laplacian_noise(data), sat_mask)
+        if streak_cols.size:
+            out.messages.append(
+                f"band {band.band}: down-track streaks of bright sources removed in "
+                f"{streak_cols.size} columns"
+            )
+    # 3. limb
+    limb = locate_limb(band, data, backplanes, sigma, cfg)
+    out.messages.extend(limb.messages)
+    if limb.status is not None:
+        out.status = limb.status
+        return out
+    # 4. background, on the search region (the disk plus a margin) cropped
+    h1 = max(a[1] for a in annulus_sizes(sigma))
+    sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
+    l0, s0 = sl[0].start, sl[1].start
+    sub = data[sl]
+    background_args = _background_args(data, limb, sat_mask, sl, psf, cfg)
+    model = estimate_background(sub, **background_args)
+    out.noise_median = model.noise_median
+    if keep_model:
+        out.model = model
+        out.offset = (l0, s0)
+    # 5. find
+    peaks = find_peaks(
+        model.snr,
+        cfg.threshold_snr,
+        search=search,
+        sigma_px=sigma,
+        saddle_snr=cfg.deblend_saddle_snr,
+        max_peaks=cfg.max_sources,
+        valid=model.usable,
+    )
+    if len(peaks) >= cfg.max_sources:
+        out.messages.append(f"band {band.band}: detections capped at {cfg.max_sources}")
+    if len(peaks) == 0:
+        out.status = "no_detections"
+        return out
+    # 6. fit; saturated cores placed at their centroids; cosmic-ray spike test
+    fit = fit_sources(model, peaks, psf)
+    clipped = None if sat_mask is None else sat_mask[sl]
+
+    def place_saturated() -> int:
+        return 0 if clipped is None else recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
+
+    def spike_test() -> np.ndarray:
+        return spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+
+    moved = place_saturated()
+    dchi = spike_test()
+    # 7. second pass: subtract and search again near bright sources
+    unconfirmed = np.zeros(len(peaks), bool)
+    if cfg.subtract_and_search:
+        again = search_again(sub, model, peaks, fit, dchi, psf, cfg, background_args, search)
+        peaks, fit, unconfirmed = again.peaks, again.fit, again.unconfirmed
+        if again.n_new:  # the first-pass sources were refitted with the new ones as neighbours
+            out.messages.append(f"band {band.band}: {again.n_new} sources found after subtracting the others")
+            moved = place_saturated()
+            dchi = spike_test()
+    if moved:
+        out.messages.append(
+            f"band {band.band}: saturated sources placed at the centroids of their clipped cores"
+        )
+    # 8. detections and their flags
+    nl, ns = data.shape
+    ctx = FlagContext(
+        data=data,
+        finite=mask.finite,
+        saturated=sat_mask,
+        background=model.background,
+        noise=model.noise,
+        l0=l0,
+        s0=s0,
+        limb_distance_px=limb.distance_px,
+        limb_from_geometry=limb.from_geometry,
+        fit_radius_px=fit_radius_px(psf),
+        edge_px=max(1, int(np.ceil(2 * sigma))),
+        near_limb_px=cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1,
+        cosmic_ray_dchi2=cfg.cosmic_ray_dchi2,
+    )
+    dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
+    for k in range(len(peaks)):
+        if dup[k]:
+            continue
+        x, y = float(fit.x[k] + s0), float(fit.y[k] + l0)
+        li, lj = int(np.clip(np.rint(y), 0, nl - 1)), int(np.clip(np.rint(x), 0, ns - 1))
+        flags, d_here = source_flags(
+            ctx,
+            li,
+            lj,
+            int(peaks.line[k]),
+            int(peaks.sample[k]),
+            float(peaks.snr[k]),
+            float(dchi[k]),
+            bool(peaks.blended[k]),
+            bool(unconfirmed[k]),
+        )
+        pk = data[max(li - 1, 0) : li + 2, max(lj - 1, 0) : lj + 2]
+        peak_vals = pk[np.isfinite(pk)]
+        snr = float(fit.flux[k] / fit.flux_err[k]) if fit.flux_err[k] > 0 else float(peaks.snr[k])
+        bl, bs = min(max(li - l0, 0), sub.shape[0] - 1), min(max(lj - s0, 0), sub.shape[1] - 1)
+        out.detections.append(
+            Detection(
+                band=band.band,
+                sample=x,
+                line=y + band.line_offset,
+                sample_err_px=float(fit.x_err[k]),
+                line_err_px=float(fit.y_err[k]),
+                snr=snr,
+                net_radiance_sum=float(fit.flux[k]),
+                net_radiance_sum_err=float(fit.flux_err[k]),
+                unit=band.unit,
+                background=float(model.background[bl, bs]),
+                peak=float(peak_vals.max()) if peak_vals.size else float("nan"),
+                n_pixels=int(fit.n_pixels[k]),
+                flags=flags,
+                wavelength_um=band.wavelength_um,
+                extra={
+                    "mf_snr": float(peaks.snr[k]),
+                    "chi2_dof": float(fit.chi2_dof[k]),
+                    "spike_dchi2": float(dchi[k]),
+                    "fit_converged": bool(fit.converged[k]),
+                    "limb_distance_px": d_here,
+                    "psf_core_sigma_px": sigma,
+                    "near_limb_px": ctx.near_limb_px,
+                    "line_offset": band.line_offset,
+                },
+            )
+        )
+    n_art = flag_bright_source_artefacts(
+        out.detections,
+        sigma,
+        column_streaks=inst.artefacts.column_streaks,
+        ring_radius_px=inst.artefacts.ring_radius_px,
+        rings=not cfg.subtract_and_search,
+    )
+    if n_art:
+        out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")
+    n_unc = flag_unconfirmed(out.detections)
+    if n_unc:
+        out.messages.append(
+            f"band {band.band}: {n_unc} detections the PSF fit does not confirm (S/N < {MIN_FIT_SNR:g}) "
+            "flagged ARTEFACT"
+        )
+    if cfg.drop_cosmic_rays:
+        from ioscan.records import DetectionFlag
+
+        n0 = len(out.detections)
+        out.detections = [d for d in out.detections if not d.flags & DetectionFlag.COSMIC_RAY]
+        if n0 > len(out.detections):
+            out.messages.append(f"band {band.band}: {n0 - len(out.detections)} cosmic-ray hits dropped")
+    if not out.detections:
+        out.status = "no_detections"
+    return out

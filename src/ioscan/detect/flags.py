@@ -1,0 +1,140 @@
+"""Per-source quality flags set by the detector: blended, saturated, at the frame edge, cosmic-ray hit, near
+the limb, off the disk (when the limb comes from the data). Artefacts around bright sources and unconfirmed
+peaks are flagged afterwards (:mod:`ioscan.detect.artefacts`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ioscan.records import DetectionFlag
+
+#: matched-filter S/N above which a source is also tested for cosmic-ray shape (pixel count, spike ratio)
+SHAPE_TEST_SNR = 20.0
+#: brightest raw pixel over its second-brightest 4-neighbour above which a source is a cosmic-ray hit
+MAX_SPIKE_RATIO = 6.0
+
+
+def _nan_to(x: np.ndarray, value: float) -> np.ndarray:
+    """``np.nan_to_num(x, nan=value)`` with less overhead for the small windows here (infinities, which
+    nan_to_num also replaces, take its own path)."""
+    x = np.asarray(x)
+    if np.isinf(x).any():
+        return np.nan_to_num(x, nan=value)
+    return np.where(np.isnan(x), value, x)
+
+
+def n_bright_pixels(
+    data: np.ndarray, background: np.ndarray, noise: np.ndarray, i: int, j: int, l0: int, s0: int
+) -> int:
+    """Pixels of the 5×5 around the brightest pixel near (i, j) (crop coordinates) above 5 % of its net value
+    (and above 4σ).
+
+    A hot spot spreads over ≥ 3 such pixels (PSF core σ ≳ 0.4 px), saturated or not; a cosmic-ray hit
+    (1–2 pixels, possibly clipped at full well) does not."""
+    nl, ns = background.shape
+    win = data[l0 + max(i - 1, 0) : l0 + min(i + 2, nl), s0 + max(j - 1, 0) : s0 + min(j + 2, ns)]
+    bwin = background[max(i - 1, 0) : min(i + 2, nl), max(j - 1, 0) : min(j + 2, ns)]
+    net = _nan_to(win - bwin, -np.inf)
+    a, b = np.unravel_index(int(np.argmax(net)), net.shape)
+    ci, cj = max(i - 1, 0) + a, max(j - 1, 0) + b
+    sl = (slice(max(ci - 2, 0), ci + 3), slice(max(cj - 2, 0), cj + 3))
+    big = data[l0 + sl[0].start : l0 + sl[0].stop, s0 + sl[1].start : s0 + sl[1].stop] - background[sl]
+    level = np.maximum(0.05 * net[a, b], 4.0 * noise[sl])
+    return int(np.count_nonzero(_nan_to(big, 0.0) > level))
+
+
+def spike_ratio(data: np.ndarray, i: int, j: int) -> float:
+    """Brightest raw pixel near (i, j) over the second-brightest of its four neighbours (the brightest one
+    may be a 2-pixel track). A PSF of core σ ≳ 0.4 px keeps this below ~3 (background only lowers it); a
+    cosmic-ray hit is far above, even where no background model holds (limb band)."""
+    nl, ns = data.shape
+    win = _nan_to(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], -np.inf)
+    a, b = np.unravel_index(int(np.argmax(win)), win.shape)
+    ci, cj = max(i - 2, 0) + a, max(j - 2, 0) + b
+    nb = sorted(
+        float(data[y, x])
+        for y, x in ((ci - 1, cj), (ci + 1, cj), (ci, cj - 1), (ci, cj + 1))
+        if 0 <= y < nl and 0 <= x < ns and np.isfinite(data[y, x])
+    )
+    if len(nb) < 2 or nb[-2] <= 0:
+        return 0.0
+    return float(data[ci, cj]) / nb[-2]
+
+
+@dataclass
+class FlagContext:
+    """What the per-source flags look at, for one band.
+
+    Attributes:
+        data: the band image (after streak removal); finite: its valid pixels.
+        saturated: the saturation mask or None.
+        background, noise: the background model's maps on the crop starting at (l0, s0).
+        limb_distance_px: signed limb distance on the whole band, or None.
+        limb_from_geometry: the limb distance is the geometry's (else the data's: off-disk is flagged here).
+        fit_radius_px: half-size of the photometry stamp (saturation looked for within it).
+        edge_px: distance from the frame edge below which EDGE is set.
+        near_limb_px: |limb distance| below which NEAR_LIMB is set.
+        cosmic_ray_dchi2: spike-test χ² advantage above which COSMIC_RAY is set.
+    """
+
+    data: np.ndarray
+    finite: np.ndarray
+    saturated: np.ndarray | None
+    background: np.ndarray
+    noise: np.ndarray
+    l0: int
+    s0: int
+    limb_distance_px: np.ndarray | None
+    limb_from_geometry: bool
+    fit_radius_px: int
+    edge_px: int
+    near_limb_px: float
+    cosmic_ray_dchi2: float
+
+
+def source_flags(
+    ctx: FlagContext,
+    li: int,
+    lj: int,
+    peak_line: int,
+    peak_sample: int,
+    mf_snr: float,
+    dchi2: float,
+    blended: bool,
+    unconfirmed: bool,
+) -> tuple[int, float | None]:
+    """Flags of one source at pixel (li, lj) of the band (its matched-filter peak at crop pixel
+    (peak_line, peak_sample)), and its limb distance (px, None without a limb)."""
+    nl, ns = ctx.data.shape
+    flags = DetectionFlag.NONE
+    if blended:
+        flags |= DetectionFlag.BLENDED
+    r = ctx.fit_radius_px
+    win = (slice(max(li - r, 0), li + r + 1), slice(max(lj - r, 0), lj + r + 1))
+    if ctx.saturated is not None and ctx.saturated[win].any():
+        flags |= DetectionFlag.SATURATED
+    pk = (slice(max(li - 1, 0), li + 2), slice(max(lj - 1, 0), lj + 2))
+    er = ctx.edge_px
+    if li < er or lj < er or li > nl - 1 - er or lj > ns - 1 - er or not ctx.finite[pk].all():
+        flags |= DetectionFlag.EDGE
+    if unconfirmed:  # gone once the saturated source beside it was subtracted: its wings' residual
+        flags |= DetectionFlag.ARTEFACT
+    if (dchi2 > ctx.cosmic_ray_dchi2 and not (flags & DetectionFlag.SATURATED)) or (
+        mf_snr > SHAPE_TEST_SNR
+        and (
+            n_bright_pixels(ctx.data, ctx.background, ctx.noise, li - ctx.l0, lj - ctx.s0, ctx.l0, ctx.s0)
+            <= 2
+            or spike_ratio(ctx.data, peak_line + ctx.l0, peak_sample + ctx.s0) > MAX_SPIKE_RATIO
+        )
+    ):
+        flags |= DetectionFlag.COSMIC_RAY
+    d_here = None
+    if ctx.limb_distance_px is not None:
+        d_here = float(ctx.limb_distance_px[li, lj])
+        if abs(d_here) < ctx.near_limb_px:
+            flags |= DetectionFlag.NEAR_LIMB
+        if not ctx.limb_from_geometry and d_here < 0:
+            flags |= DetectionFlag.OFF_DISK
+    return int(flags), d_here

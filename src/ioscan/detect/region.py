@@ -1,0 +1,143 @@
+"""The first detection steps: which pixels count (saturation mask, frame status), where Io's limb is
+(geometry or data) and the search region (the disk plus a margin: hot spots are on Io), cropped for speed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ioscan.detect.config import DetectConfig
+from ioscan.detect.disk import limb_distance_from_data
+from ioscan.geometry.backplanes import Backplanes
+from ioscan.records import BandImage
+
+#: pointing error (px) beyond which the geometry's limb is not used for the background regions: the limb is
+#: then fitted in the data (an unregistered frame whose kernels may be off by up to ~2°)
+MAX_GEOMETRY_LIMB_ERROR_PX = 3.0
+
+
+@dataclass
+class PixelMask:
+    """Valid and saturated pixels of a band, or the status that ends its detection.
+
+    Attributes:
+        finite: pixels with data.
+        saturated: pixels within the saturation margin (None when there are none or no level is known).
+        status: None to go on; "all_nan" or "saturated" when the band has nothing to search.
+        message: why the band stops.
+    """
+
+    finite: np.ndarray | None
+    saturated: np.ndarray | None = None
+    status: str | None = None
+    message: str | None = None
+
+
+def mask_pixels(band: BandImage, data: np.ndarray, cfg: DetectConfig) -> PixelMask:
+    """Valid pixels and the saturation mask (within ``cfg.saturation_margin`` of the band's level)."""
+    if data.ndim != 2 or data.size == 0:
+        return PixelMask(None, status="all_nan", message=f"band {band.band}: no 2-D pixel data")
+    finite = np.isfinite(data)
+    if not finite.any():
+        return PixelMask(finite, status="all_nan", message=f"band {band.band}: every pixel is NaN")
+    sat_mask = None
+    if band.saturation is not None and np.isfinite(band.saturation) and band.saturation > 0:
+        with np.errstate(invalid="ignore"):
+            sat_mask = data >= (1.0 - cfg.saturation_margin) * band.saturation
+        frac = np.count_nonzero(sat_mask) / max(np.count_nonzero(finite), 1)
+        if frac >= cfg.saturated_frame_fraction:
+            return PixelMask(
+                finite,
+                sat_mask,
+                status="saturated",
+                message=f"band {band.band}: {frac:.0%} of valid pixels within "
+                f"{cfg.saturation_margin:.0%} of saturation",
+            )
+        if not sat_mask.any():
+            sat_mask = None
+    return PixelMask(finite, sat_mask)
+
+
+@dataclass
+class Limb:
+    """Where Io's limb is in a band.
+
+    Attributes:
+        distance_px: signed distance to the limb per pixel (> 0 on the disk), or None (no disk found).
+        from_geometry: the distance comes from the backplanes (else from the data).
+        backplanes: the backplanes used (None when absent or not matching the image).
+        margin_px: how far outside the limb the search goes, px.
+        status: "no_io" when the geometry puts Io out of view, else None.
+        messages: what was decided.
+    """
+
+    distance_px: np.ndarray | None
+    from_geometry: bool
+    backplanes: Backplanes | None
+    margin_px: float
+    status: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+def locate_limb(
+    band: BandImage, data: np.ndarray, backplanes: Backplanes | None, sigma_px: float, cfg: DetectConfig
+) -> Limb:
+    """The limb from the geometry (unless its pointing is too uncertain to place it), else from the data."""
+    messages = []
+    margin = (
+        cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + cfg.pointing_error_px
+    )
+    from_geometry = backplanes is not None and cfg.pointing_error_px <= MAX_GEOMETRY_LIMB_ERROR_PX
+    if backplanes is not None and not from_geometry:
+        messages.append(
+            f"band {band.band}: pointing uncertain by {cfg.pointing_error_px:.3g} px: the limb is taken from "
+            "the data, the geometry only for positions"
+        )
+        margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
+    distance = None
+    if from_geometry:
+        if backplanes.shape != data.shape:
+            messages.append(
+                f"band {band.band}: backplanes {backplanes.shape} do not match image "
+                f"{data.shape}; geometry ignored"
+            )
+            backplanes, from_geometry = None, False
+        else:
+            distance = np.asarray(backplanes["limb_distance_px"], dtype=float)
+            if not np.any(distance > -margin):
+                messages.append(f"band {band.band}: Io is not in the field of view (geometry)")
+                return Limb(distance, True, backplanes, margin, status="no_io", messages=tuple(messages))
+    if distance is None:
+        distance = limb_distance_from_data(data, sigma_px)
+        if distance is not None:
+            messages.append(f"band {band.band}: limb fitted from the data")
+    return Limb(distance, from_geometry, backplanes, margin, messages=tuple(messages))
+
+
+def crop_box(keep: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``keep`` grown by ``pad`` px (clipped to the image), or None when empty."""
+    rows = np.flatnonzero(keep.any(axis=1))
+    cols = np.flatnonzero(keep.any(axis=0))
+    if rows.size == 0:
+        return None
+    nl, ns = keep.shape
+    return (
+        slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, nl)),
+        slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, ns)),
+    )
+
+
+def search_region(
+    limb: Limb, shape: tuple[int, int], pad: int
+) -> tuple[tuple[slice, slice], np.ndarray | None]:
+    """The crop worked on (the disk plus the margin, grown by ``pad`` px) and the search mask inside it
+    (None: search everywhere, no disk known)."""
+    sl = (slice(0, shape[0]), slice(0, shape[1]))
+    if limb.distance_px is None:
+        return sl, None
+    search_full = limb.distance_px > -limb.margin_px
+    box = crop_box(search_full, pad=pad)
+    if box is not None:
+        sl = box
+    return sl, search_full[sl]

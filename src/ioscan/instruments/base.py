@@ -1,0 +1,142 @@
+"""What the pipeline needs to know about an instrument, in one object per instrument.
+
+Every stage asks the registry (:func:`ioscan.instruments.get_instrument`) instead of branching on an
+instrument's name: filters (bands), the PSF model the detector fits and the limb fit's edge width, the
+detector layout and pixel-axis convention, artefact quirks and the pointing priors of navigation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ioscan.errors import IoscanError
+from ioscan.instruments.psf import GaussianMixture
+
+#: Gaussian σ of a diffraction core as a fraction of λ/D (a 1.03 λ/D FWHM core)
+DIFFRACTION_CORE_SIGMA_LAMBDA_D = 0.42
+#: Gaussian σ as a fraction of the FWHM
+FWHM_TO_SIGMA = 1.0 / 2.3548200450309493
+ARCSEC_PER_RAD = 206264.80624709636
+
+
+class UnknownInstrumentError(IoscanError, ValueError):
+    """An instrument, band or filter that the registry does not know."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """One filter of an instrument.
+
+    Build with :meth:`from_limits` (JIRAM: the SIS band limits) or :meth:`from_center_width` (NIRC2: centre
+    and FWHM).
+
+    Attributes:
+        name: band or filter name ("L", "M", "Lp", "Ms"...).
+        center_um: central wavelength, µm.
+        bandwidth_um: width used to turn band radiance into spectral radiance, µm.
+        low_um, high_um: band limits of the filter response, µm.
+        spice_frame: SPICE frame of this band's detector, if any (``JUNO_JIRAM_I_MBAND``).
+        naif_id: NAIF ID of that frame.
+        first_detector_line: 1-based detector line of the band's first product line (JIRAM M: 139).
+    """
+
+    name: str
+    center_um: float
+    bandwidth_um: float
+    low_um: float
+    high_um: float
+    spice_frame: str | None = None
+    naif_id: int | None = None
+    first_detector_line: int = 1
+
+    @classmethod
+    def from_limits(cls, name: str, center_um: float, low_um: float, high_um: float, **kw) -> Band:
+        """A band given by its limits (bandwidth = high − low)."""
+        return cls(name, center_um, high_um - low_um, low_um, high_um, **kw)
+
+    @classmethod
+    def from_center_width(cls, name: str, center_um: float, bandwidth_um: float, **kw) -> Band:
+        """A band given by its centre and width (limits = centre ∓ width/2)."""
+        return cls(
+            name, center_um, bandwidth_um, center_um - bandwidth_um / 2, center_um + bandwidth_um / 2, **kw
+        )
+
+
+@dataclass(frozen=True)
+class ArtefactModel:
+    """Detector artefacts the detector looks for.
+
+    Attributes:
+        column_streaks: bright sources leave down-track reflection streaks along their column (JIRAM).
+        ring_radius_px: radius of the reflection ring around very bright sources, px (None: no ring).
+    """
+
+    column_streaks: bool = False
+    ring_radius_px: float | None = None
+
+
+@dataclass(frozen=True)
+class PointingPrior:
+    """How well the predicted geometry places the scene before and after registration (1σ, pixels).
+
+    Attributes:
+        spice_err_px: kernels' pointing error of an unregistered frame.
+        label_err_px: a label's or header's disk-centre error of an unregistered frame.
+        registered_floor_px: what remains after a limb registration (limb-profile model and pixel sampling;
+            on the simulated campaign registered 45–50 px disks land 0.1–0.3 px from the truth).
+        search_px: half-widths (sample, line) of the limb fit's search for the pointing offset.
+        line_prior_px: 1σ prior on the line offset in the limb fit (None: no prior).
+    """
+
+    spice_err_px: float
+    label_err_px: float
+    registered_floor_px: float = 0.25
+    search_px: tuple[float, float] = (200.0, 20.0)
+    line_prior_px: float | None = 3.0
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """An instrument: its bands, PSF, detector layout, artefacts and pointing priors.
+
+    Subclasses (one module each: :mod:`ioscan.instruments.jiram`, :mod:`ioscan.instruments.nirc2`) fill the
+    facts and implement :meth:`psf`.
+
+    Attributes:
+        name: registry name, stored in the catalogue ("JIRAM", "NIRC2").
+        aliases: other spellings found in labels and headers (upper case).
+        observer: SPICE observer name ("JUNO", "EARTH").
+        bands: band name → :class:`Band`.
+        artefacts: the detector's artefact quirks.
+        pointing: pointing priors for navigation.
+        broad_psf: the PSF is broad (AO): shading templates and the dark-limb search band stay off.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    observer: str
+    bands: dict[str, Band]
+    artefacts: ArtefactModel = field(default_factory=ArtefactModel)
+    pointing: PointingPrior = field(default_factory=lambda: PointingPrior(150.0, 2.0))
+
+    def band(self, name: str) -> Band:
+        """The band called ``name`` (case-insensitive); UnknownInstrumentError lists the known ones."""
+        key = str(name).strip().upper()
+        for band in self.bands.values():
+            if band.name.upper() == key:
+                return band
+        raise UnknownInstrumentError(f"{self.name} has no band {name!r} (known: {', '.join(self.bands)})")
+
+    def psf(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> GaussianMixture:
+        """The PSF model the detector fits, in pixels (a normalised sum of Gaussians)."""
+        raise NotImplementedError
+
+    def limb_psf_sigma_px(self, wavelength_um: float, *, plate_scale_arcsec: float | None = None) -> float:
+        """Gaussian σ (px) that blurs a limb edge, for the limb fit."""
+        raise NotImplementedError
+
+
+def diffraction_core_sigma_px(wavelength_um: float, aperture_m: float, plate_scale_arcsec: float) -> float:
+    """σ of a diffraction-limited core (0.42 λ/D) in pixels of ``plate_scale_arcsec``."""
+    core_rad = DIFFRACTION_CORE_SIGMA_LAMBDA_D * wavelength_um * 1e-6 / aperture_m
+    return core_rad * ARCSEC_PER_RAD / plate_scale_arcsec

@@ -1,0 +1,20 @@
+"""Robust scale estimates shared by every stage."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Gaussian σ per median absolute deviation
+MAD_TO_SIGMA = 1.4826
+
+
+def mad_sigma(x: np.ndarray, *, max_samples: int | None = None) -> float:
+    """1.4826 × median |x − median x| (the σ of a Gaussian sample), 0 for an empty one; with ``max_samples``,
+    from every k-th value of a larger sample (fast on whole images)."""
+    x = np.asarray(x)
+    if x.size == 0:
+        return 0.0
+    if max_samples is not None and x.size > max_samples:
+        x = x[:: x.size // max_samples + 1]
+    med = np.median(x)
+    return float(MAD_TO_SIGMA * np.median(np.abs(x - med)))

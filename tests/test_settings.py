@@ -1,0 +1,56 @@
+"""Settings: defaults, a TOML file and --set overrides, clear errors, and a JSON record for the catalogue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ioscan.detect import PsfModel
+from ioscan.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_stages_own():
+    s = Settings()
+    assert s.detect.threshold_snr == 4.5 and s.track.n_sigma == 3.0 and s.navigate.register is True
+    assert s.measure.saturated_centroid_sys_px == 1.0
+
+
+def test_file_then_overrides(tmp_path):
+    path = tmp_path / "ioscan.toml"
+    path.write_text(
+        "[detect]\nthreshold_snr = 5\npsf = {weights = [0.9, 0.1], sigmas_px = [0.7, 3.0]}\n"
+        '[track]\nexcluded_flags = ["COSMIC_RAY"]\nn_sigma = 4.0\n',
+        encoding="utf-8",
+    )
+    s = Settings.load(path, ["detect.threshold_snr=6.5", "navigate.register=false", "measure.limit_snr=3"])
+    assert s.detect.threshold_snr == 6.5  # --set wins over the file
+    assert isinstance(s.detect.psf, PsfModel) and s.detect.psf.sigmas_px == (0.7, 3.0)
+    assert s.track.excluded_flags == ("COSMIC_RAY",) and s.track.excluded_mask == 8
+    assert s.navigate.register is False and s.measure.limit_snr == 3.0
+    again = Settings.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert again == s
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["detect.threshold=5"], "unknown setting 'threshold'"),
+        (["detection.threshold_snr=5"], r"unknown section \[detection\]"),
+        (["detect.threshold_snr=high"], "'high' is not"),
+        (["track.excluded_flags=['COSMIC']"], "unknown detection flag 'COSMIC'"),
+        (["threshold_snr=5"], "expected section.key=value"),
+    ],
+)
+def test_bad_settings_name_the_problem(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.load(None, overrides)
+
+
+def test_bad_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[detect\nthreshold_snr = 5\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="bad.toml: not valid TOML"):
+        Settings.load(path)
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        Settings.load(tmp_path / "missing.toml")
