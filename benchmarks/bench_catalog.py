@@ -36,7 +36,7 @@ def main() -> None:
 
     from ioscan.catalog import schema
     from ioscan.catalog.store import open_store
-    from ioscan.records import Detection
+    from ioscan.records import BandSummary, Detection, Observation
 
     tmp = tempfile.TemporaryDirectory()
     url = args.url or str(Path(tmp.name) / "bench.db")
@@ -78,14 +78,14 @@ def main() -> None:
                 )
             )
         store.add_observation(
-            {
-                "product_id": f"BENCH_{f:06d}",
-                "instrument": "JIRAM",
-                "time_utc": f"2022-01-01T00:00:{f % 60:02d}Z",
-                "checksum_sha256": f"{f:064x}",
-                "geometry_source": "spice",
-            },
-            [{"band": "L", "wavelength_um": 3.455}, {"band": "M", "wavelength_um": 4.78}],
+            Observation(
+                product_id=f"BENCH_{f:06d}",
+                instrument="JIRAM",
+                time_utc=f"2022-01-01T00:00:{f % 60:02d}Z",
+                checksum_sha256=f"{f:064x}",
+                geometry_source="spice",
+            ),
+            [BandSummary(band="L", wavelength_um=3.455), BandSummary(band="M", wavelength_um=4.78)],
             dets,
         )
     frames_s = time.perf_counter() - t0
