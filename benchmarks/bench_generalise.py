@@ -264,60 +264,70 @@ def ideal_at(truth: pd.DataFrame, ideal: pd.DataFrame, threshold: float) -> tupl
 # ------------------------------------------------------------------------------------------------------ run
 
 
+def detections_of(frame) -> tuple[pd.DataFrame, float]:
+    """ioscan's catalogue-worthy detections (band, sample, line, snr) of a frame, and the time (ms)."""
+    t0 = time.perf_counter()
+    result = detect_frame(frame)
+    ms = 1e3 * (time.perf_counter() - t0)
+    rows = [(d.band, d.sample, d.line, d.snr) for d in result.detections if not (d.flags & IGNORED)]
+    return pd.DataFrame(rows, columns=["band", "sample", "line", "snr"]), ms
+
+
+def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
+    """Render, (write and read,) detect and score frame ``i``; also the ideal filter's candidates."""
+    t0 = time.perf_counter()
+    params = draw_scene(
+        rng,
+        kind="day" if i % 2 == 0 else "night",
+        psf_width_jitter=args.psf_jitter,
+        elongation=args.elongation,
+        start_time_utc=start_time(i),
+    )
+    rendered = render_scene(params)
+    t1 = time.perf_counter()
+    if args.in_memory:
+        frame = in_memory_frame(rendered)
+    else:
+        lbl = write_product(rendered, tmp)
+        frame = read_product(lbl)
+        if not args.keep_dir:
+            lbl.unlink()
+            lbl.with_suffix(".IMG").unlink()
+    t2 = time.perf_counter()
+    dets, ms_detect = detections_of(frame)
+    side = rendered.illumination
+    out: dict = {"truth": [], "false": [], "ideal": []}
+    for band in rendered.bands:
+        found, where = score_band(rendered, band, dets[dets["band"] == band])
+        t = rendered.truth[rendered.truth["band"] == band].assign(found=found, frame=i, side=side)
+        out["truth"].append(t.assign(range_km=params.view.range_km))
+        out["false"].append(pd.DataFrame({"frame": i, "side": side, "where": where, "band": band}))
+    t4 = time.perf_counter()
+    for band in rendered.bands:
+        c = ideal_candidates(rendered, band).assign(frame=i, band=band, side=side)
+        zones, off = zone_maps(rendered, band), rendered.bands[band].line_offset
+        c["where"] = [false_class(zones, ln - off, s) for s, ln in zip(c["sample"], c["line"], strict=True)]
+        out["ideal"].append(c)
+    t5 = time.perf_counter()
+    out["frame"] = {"frame": i, "side": side, "range_km": params.view.range_km}
+    out["ms"] = {"render": 1e3 * (t1 - t0), "write_read": 1e3 * (t2 - t1), "detect": ms_detect}
+    out["ms"]["ideal"] = 1e3 * (t5 - t4)
+    return out
+
+
 def run(args) -> dict:
+    """Run the benchmark; the report (see :func:`report`)."""
     rng = np.random.default_rng(args.seed)
-    truths, falses, ideals, frames = [], [], [], []
-    ms = {"render": [], "write_read": [], "detect": [], "ideal": []}
-    tmp = Path(args.keep_dir) if args.keep_dir else Path(tempfile.mkdtemp(prefix="bench_generalise_"))
-    for i in range(args.frames):
-        t0 = time.perf_counter()
-        params = draw_scene(
-            rng,
-            kind="day" if i % 2 == 0 else "night",
-            psf_width_jitter=args.psf_jitter,
-            elongation=args.elongation,
-            start_time_utc=start_time(i),
-        )
-        rendered = render_scene(params)
-        t1 = time.perf_counter()
-        if args.in_memory:
-            frame = in_memory_frame(rendered)
-        else:
-            lbl = write_product(rendered, tmp)
-            frame = read_product(lbl)
-            if not args.keep_dir:
-                lbl.unlink()
-                lbl.with_suffix(".IMG").unlink()
-        t2 = time.perf_counter()
-        result = detect_frame(frame)
-        t3 = time.perf_counter()
-        dets = pd.DataFrame(
-            [(d.band, d.sample, d.line, d.snr) for d in result.detections if not (d.flags & IGNORED)],
-            columns=["band", "sample", "line", "snr"],
-        )
-        side = rendered.illumination
-        for band in rendered.bands:
-            found, where = score_band(rendered, band, dets[dets["band"] == band])
-            t = rendered.truth[rendered.truth["band"] == band].assign(found=found, frame=i, side=side)
-            t["range_km"] = params.view.range_km
-            truths.append(t)
-            falses.append(pd.DataFrame({"frame": i, "side": side, "where": where, "band": band}))
-        t4 = time.perf_counter()
-        for band in rendered.bands:
-            c = ideal_candidates(rendered, band).assign(frame=i, band=band, side=side)
-            zones, off = zone_maps(rendered, band), rendered.bands[band].line_offset
-            c["where"] = [
-                false_class(zones, ln - off, s) for s, ln in zip(c["sample"], c["line"], strict=True)
-            ]
-            ideals.append(c)
-        t5 = time.perf_counter()
-        frames.append({"frame": i, "side": side, "range_km": params.view.range_km})
-        for k, dt in (("render", t1 - t0), ("write_read", t2 - t1), ("detect", t3 - t2), ("ideal", t5 - t4)):
-            ms[k].append(1e3 * dt)
-    truth = pd.concat(truths, ignore_index=True)
-    false = pd.concat(falses, ignore_index=True)
-    ideal = pd.concat(ideals, ignore_index=True)
-    fr = pd.DataFrame(frames)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_generalise_") as scratch:
+        tmp = Path(args.keep_dir) if args.keep_dir else Path(scratch)
+        for i in range(args.frames):
+            results.append(one_frame(args, rng, i, tmp))
+    truth = pd.concat([t for r in results for t in r["truth"]], ignore_index=True)
+    false = pd.concat([f for r in results for f in r["false"]], ignore_index=True)
+    ideal = pd.concat([c for r in results for c in r["ideal"]], ignore_index=True)
+    fr = pd.DataFrame([r["frame"] for r in results])
+    ms = {k: [r["ms"][k] for r in results] for k in results[0]["ms"]} if results else {}
     return report(args, truth, false, ideal, fr, ms)
 
 

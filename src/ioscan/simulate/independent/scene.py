@@ -1,9 +1,15 @@
 """Scene parameters of one independently rendered frame, and a random draw of them.
 
-Typical levels (band radiance, W m⁻² sr⁻¹): sunlit M surface up to ~0.005–0.015 per pixel; read noise
-2e-5–6e-5 (shot noise adds up to ~4e-5 on the bright day side); raw saturation 0.03–0.12 per pixel; hot spots
-~3e-4–3 summed (a pixel-centred σ = 0.8 px source puts 22 % of its flux in its peak pixel, so sources above
-~0.15–0.5 saturate).
+Levels drawn by :func:`draw_scene` (band radiance, W m⁻² sr⁻¹): sunlit M surface up to ~0.005–0.015 per
+pixel; read noise 2e-5–6e-5; full well 250,000 e⁻ at a raw saturation of 0.03–0.12 per pixel, so shot noise
+adds up to ~4e-5 on the bright day side; on-board background subtraction on in 70 % of frames, removing an
+instrument background of 0.001–0.008 (whose shot noise stays) and leaving a residual N(0, 2 σ_read); column
+offsets 0.1–0.3 σ_read rms, column gains 0.1–0.5 % rms, and in 30 % of frames a block of 20–200 columns with
+a gain 0.5–2 % off; 1–8 cosmic-ray hits per frame on average, a quarter at full well. Hot spots ~3e-4–3
+summed (a pixel-centred σ = 0.8 px source puts 22 % of its flux in its peak pixel, so sources above ~0.15–0.5
+saturate). Geometry: range log-uniform 20,000–400,000 km, disk centre anywhere up to 0.8 radius outside the
+frame, sub-observer latitude with |sin| ≤ 0.85, pole position angle and Sun azimuth uniform; day frames
+phase 0–140°, night frames either Io eclipsed or phase 100–179° with no sunlit disk within 4 px of the frame.
 """
 
 from __future__ import annotations
