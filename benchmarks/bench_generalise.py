@@ -28,8 +28,8 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 (0, ±⅓ px), 3 × 3 local maxima. Reported at a fixed threshold of 5 and at the lowest threshold whose false
 rate does not exceed ioscan's on the same side.
 
-Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--psf-jitter F] [--elongation E]
-[--in-memory] [--keep-dir DIR]`` (default 500 frames; ~2 min on one core).
+Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
+[--elongation E] [--in-memory] [--keep-dir DIR]`` (default 500 frames; ~2 min on one core).
 """
 
 from __future__ import annotations
@@ -279,6 +279,7 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
     params = draw_scene(
         rng,
         kind="day" if i % 2 == 0 else "night",
+        mode=args.mode,
         psf_width_jitter=args.psf_jitter,
         elongation=args.elongation,
         start_time_utc=start_time(i),
@@ -369,7 +370,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
             "day": int((fr["side"] == "day").sum()),
             "near_lt_100000_km": int((fr["range_km"] < NEAR_KM).sum()),
             "seed": args.seed,
-            "mode": "I2 (M band, 128 x 432)",
+            "mode": {"I2": "I2 (M band, 128 x 432)", "I1": "I1 (L + M, 256 x 432)"}[args.mode],
             "psf": f"Gaussian sigma 0.8 px x U(1 +- {args.psf_jitter}), elongation {args.elongation}",
             "via_pds3_products": not args.in_memory,
             "hot_spots": int(len(truth)),
@@ -389,6 +390,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=500, help="frames to render (half day, half night)")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--mode", choices=("I2", "I1"), default="I2", help="I2: M band; I1: L + M (bands pooled)")
     ap.add_argument("--psf-jitter", type=float, default=0.0, help="PSF σ scaled by U(1 − f, 1 + f)")
     ap.add_argument("--elongation", type=float, default=1.0, help="σ_line / σ_sample (along track)")
     ap.add_argument("--in-memory", action="store_true", help="skip writing/reading PDS3 products")
