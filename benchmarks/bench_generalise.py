@@ -16,7 +16,7 @@ Scoring (per side, day and night):
 * completeness in bins of the truth's ideal matched-filter S/N (true PSF, true per-pixel noise): ≥ 7, 5–7
   and 3–5, over isolated hot spots (none other within 4 px; the renderer keeps its population ≥ 5 px apart
   and adds close pairs 1.5–4 px apart on purpose); also at ≥ 7 for saturated sources, sources at emission
-  ≥ 80°, and, apart, for close-pair members;
+  ≥ 80°, sources within / beyond 8 px of the limb, and, apart, for close-pair members;
 * false detections per frame, and where they sit (first that applies): ``cosmic_ray`` (≤ 1.5 px from a hit
   pixel), ``bright_source`` (≤ 6 px from a saturated or S/N ≥ 100 hot spot), ``limb`` (≤ 3 px from a pixel
   the limb crosses), ``near_limb`` (3–8 px), ``edge`` (≤ 3 px from the frame edge), ``on_disk``,
@@ -200,13 +200,22 @@ def score_band(rendered: RenderedFrame, band: str, det: pd.DataFrame) -> tuple[n
     found = np.zeros(len(t), bool)
     found[m[m >= 0]] = True
     false = det[m < 0]
-    if len(false) == 0:
-        return found, []
     zones = zone_maps(rendered, band)
     off = rendered.bands[band].line_offset
     return found, [
         false_class(zones, ln - off, s) for s, ln in zip(false["sample"], false["line"], strict=True)
     ]
+
+
+def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
+    """Distance from each true hot spot of a band to the nearest pixel the limb crosses, pixels."""
+    t = rendered.truth[rendered.truth["band"] == band]
+    d = zone_maps(rendered, band)["limb"]
+    i = np.clip(
+        np.rint(t["line"].to_numpy()).astype(int) - rendered.bands[band].line_offset, 0, d.shape[0] - 1
+    )
+    j = np.clip(np.rint(t["sample"].to_numpy()).astype(int), 0, d.shape[1] - 1)
+    return d[i, j]
 
 
 # ---------------------------------------------------------------------------------------------- summaries
@@ -236,6 +245,8 @@ def summarise(truth: pd.DataFrame, false: pd.DataFrame, n_frames: int, col: str)
         "completeness_snr_3_5": _frac(iso.loc[(snr >= 3) & (snr < 5), col]),
         "completeness_snr_ge7_saturated": _frac(ge7.loc[ge7["saturated"], col]),
         "completeness_snr_ge7_emission_ge80": _frac(ge7.loc[ge7["emission_deg"] >= 80, col]),
+        "completeness_snr_ge7_within_8px_of_limb": _frac(ge7.loc[ge7["limb_px"] <= NEAR_LIMB_PX, col]),
+        "completeness_snr_ge7_beyond_8px_of_limb": _frac(ge7.loc[ge7["limb_px"] > NEAR_LIMB_PX, col]),
         "close_pair_members_snr_ge7": int(len(pairs)),
         "completeness_snr_ge7_close_pair_members": _frac(pairs[col]),
         "false_per_frame": round(len(false) / max(n_frames, 1), 4),
@@ -301,7 +312,7 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
     for band in rendered.bands:
         found, where = score_band(rendered, band, dets[dets["band"] == band])
         t = rendered.truth[rendered.truth["band"] == band].assign(found=found, frame=i, side=side)
-        out["truth"].append(t.assign(range_km=params.view.range_km))
+        out["truth"].append(t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band)))
         out["false"].append(pd.DataFrame({"frame": i, "side": side, "where": where, "band": band}))
     t4 = time.perf_counter()
     for band in rendered.bands:
