@@ -76,7 +76,7 @@ TARGETS = {"false_per_frame_max": 0.05, "completeness_snr_ge7_min": 0.95, "compl
 
 def in_memory_frame(rendered: RenderedFrame):
     """The Frame a reader would build from the product (no geometry, no saturation level)."""
-    from ioscan.frame import BandImage, Frame
+    from ioscan.records import BandImage, Frame
 
     bands = {
         name: BandImage(
