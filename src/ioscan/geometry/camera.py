@@ -6,6 +6,11 @@ The instrument frame has its boresight along ``boresight`` (default +Z). A pixel
 
 a gnomonic (pinhole) projection with square pixels of angular size ``ifov_rad``. Pixel coordinates are
 0-based with pixel centres at integers. ``twist_deg`` rotates the sample/line axes about the boresight.
+
+Which instrument-frame axes the samples and lines run along is an instrument fact (:class:`PixelAxes`,
+declared per instrument in :mod:`ioscan.instruments`, e.g. ``jiram.PIXEL_AXES``); a real instrument's camera
+is built with :meth:`FrameCamera.with_axes` from that declaration, never from a default. The defaults of
+:class:`FrameCamera` (:data:`DIRECT_VIEW_AXES`) serve the abstract cameras built from label geometry.
 """
 
 from __future__ import annotations
@@ -13,6 +18,64 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class PixelAxes:
+    """A pixel-axis convention: unit vectors of an instrument frame along which sample and line numbers
+    increase, and the boresight (all three orthonormal).
+
+    ``mirrored`` is True when sample × line = −boresight: displayed with line 0 on top and sample 0 on the
+    left, such a product shows the scene mirrored compared with a view along the boresight.
+    """
+
+    sample_axis: tuple[float, float, float]
+    line_axis: tuple[float, float, float]
+    boresight: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        m = self.matrix()
+        if not np.allclose(m.T @ m, np.eye(3), atol=1e-12):
+            raise ValueError(f"pixel axes must be orthonormal unit vectors: {self}")
+
+    def matrix(self) -> np.ndarray:
+        """3×3 matrix whose columns are the sample axis, the line axis and the boresight."""
+        return np.column_stack([self.sample_axis, self.line_axis, self.boresight]).astype(float)
+
+    @property
+    def mirrored(self) -> bool:
+        return bool(np.linalg.det(self.matrix()) < 0.0)
+
+    def instrument_to(self, sample_dir, line_dir, boresight_dir) -> np.ndarray:
+        """Rotation taking instrument-frame vectors into a frame in which this instrument's sample axis, line
+        axis and boresight are the given orthonormal vectors (ValueError if their handedness differs)."""
+        target = np.column_stack([sample_dir, line_dir, boresight_dir]).astype(float)
+        if np.linalg.det(target) * np.linalg.det(self.matrix()) <= 0.0:
+            raise ValueError("sample/line/boresight directions have the other handedness than the pixel axes")
+        return target @ self.matrix().T
+
+
+#: samples along +X, lines along +Y, boresight +Z: an image as seen looking along the boresight (samples to
+#: the right, lines down), the convention of the abstract cameras built from label geometry.
+DIRECT_VIEW_AXES = PixelAxes((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def image_directions(boresight_dir, north_dir, north_pa_deg: float, *, mirrored: bool):
+    """(sample direction, line direction) of an image looking along ``boresight_dir`` in which the projection
+    of ``north_dir`` appears at position angle ``north_pa_deg`` (from "up", −line, toward −sample).
+
+    All vectors are in one frame; ``mirrored`` picks the handedness (see :class:`PixelAxes`). Looking straight
+    along ``north_dir``, the frame's +X plays north.
+    """
+    b = np.asarray(boresight_dir, dtype=float)
+    north = np.asarray(north_dir, dtype=float)
+    p = north - (north @ b) * b
+    if np.linalg.norm(p) < 1e-9:
+        p = np.array([1.0, 0.0, 0.0]) - b[0] * b
+    p /= np.linalg.norm(p)
+    q = np.cross(p, b) if mirrored else np.cross(b, p)
+    pa = np.radians(north_pa_deg)
+    return -np.sin(pa) * p + np.cos(pa) * q, -np.cos(pa) * p - np.sin(pa) * q
 
 
 @dataclass(frozen=True)
@@ -38,6 +101,34 @@ class FrameCamera:
     boresight: tuple[float, float, float] = (0.0, 0.0, 1.0)
     twist_deg: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def with_axes(
+        cls,
+        axes: PixelAxes,
+        *,
+        n_samples: int,
+        n_lines: int,
+        ifov_rad: float,
+        center_sample: float,
+        center_line: float,
+    ) -> FrameCamera:
+        """Camera of an instrument with pixel-axis convention ``axes`` (IFOV in rad, centre 0-based px)."""
+        return cls(
+            n_samples=n_samples,
+            n_lines=n_lines,
+            ifov_rad=ifov_rad,
+            center_sample=center_sample,
+            center_line=center_line,
+            sample_axis=tuple(float(v) for v in axes.sample_axis),
+            line_axis=tuple(float(v) for v in axes.line_axis),
+            boresight=tuple(float(v) for v in axes.boresight),
+        )
+
+    @property
+    def pixel_axes(self) -> PixelAxes:
+        """The camera's pixel-axis convention (before the twist)."""
+        return PixelAxes(self.sample_axis, self.line_axis, self.boresight)
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sample_axis, line_axis, boresight) after the twist, instrument frame."""
@@ -126,3 +217,26 @@ class FrameCamera:
             sample = self.center_sample + (d @ u_s) / along / self.ifov_rad
             line = self.center_line + (d @ u_l) / along / self.ifov_rad
         return sample, line, along > 0
+
+
+@dataclass(frozen=True)
+class DetectorLayout:
+    """Pixel layout of one instrument frame: image size, the 0-based pixel where the boresight lands, and the
+    pixel-axis convention. The pixel scale (IFOV) comes from the instrument kernel."""
+
+    n_samples: int
+    n_lines: int
+    center_sample: float
+    center_line: float
+    axes: PixelAxes
+
+    def camera(self, ifov_rad: float, offset_px=(0.0, 0.0)) -> FrameCamera:
+        """The frame camera for an IFOV (rad); ``offset_px`` = (d_sample, d_line) moves the optical centre."""
+        return FrameCamera.with_axes(
+            self.axes,
+            n_samples=self.n_samples,
+            n_lines=self.n_lines,
+            ifov_rad=ifov_rad,
+            center_sample=self.center_sample + float(offset_px[0]),
+            center_line=self.center_line + float(offset_px[1]),
+        )
