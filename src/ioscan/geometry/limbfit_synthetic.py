@@ -155,8 +155,10 @@ def scene_geometry(
 
 def jiram_band_geometry(*, range_km: float, phase_deg: float, center: tuple[float, float]):
     """(label geometry, camera, pose) of a 432×128 JIRAM band with Io's centre at ``center`` (sample, line),
-    lit from 70° azimuth: the standard JIRAM scene of the limb-fit tests and benchmark."""
-    from ioscan.instruments.jiram import IFOV_RAD
+    with JIRAM's (mirrored) pixel axes, lit from 110° azimuth: the standard JIRAM scene of the limb-fit tests
+    and benchmark. It renders the image (to 0.01 of the peak) of the direct-view scene lit from 70° on which
+    they were validated before JIRAM's axes were adopted."""
+    from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 
     return scene_geometry(
         range_km=range_km,
@@ -166,5 +168,6 @@ def jiram_band_geometry(*, range_km: float, phase_deg: float, center: tuple[floa
         center_sample=center[0],
         center_line=center[1],
         phase_deg=phase_deg,
-        sun_azimuth_deg=70.0,
+        sun_azimuth_deg=110.0,
+        axes=PIXEL_AXES,
     )

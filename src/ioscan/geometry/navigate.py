@@ -15,6 +15,7 @@ import numpy as np
 from ioscan.errors import GeometryError, IoscanError
 from ioscan.frame import Frame, LabelGeometry
 from ioscan.geometry.backplanes import Backplanes
+from ioscan.geometry.camera import DIRECT_VIEW_AXES, PixelAxes
 
 #: JIRAM reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction (DESIGN.md §4)
 UNREGISTERED_SPICE_POINTING_ERR_PX = 150.0
@@ -151,7 +152,11 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
             )
             return {
                 n: backplanes_from_label(
-                    band_label_geometry(frame, b, shifted), b.shape[1], b.shape[0], frame.time_utc
+                    band_label_geometry(frame, b, shifted),
+                    b.shape[1],
+                    b.shape[0],
+                    frame.time_utc,
+                    axes=label_pixel_axes(frame),
                 )
                 for n, b in frame.bands.items()
             }
@@ -179,6 +184,16 @@ def band_label_geometry(frame: Frame, band, geom: LabelGeometry) -> LabelGeometr
 
     detector_offset = band.line_offset + (jiram.GAP_LINES if frame.instrument.upper() == "JIRAM" else 0)
     return LabelGeometry(**{**geom.__dict__, "disk_center_line": geom.disk_center_line - detector_offset})
+
+
+def label_pixel_axes(frame: Frame) -> PixelAxes:
+    """Pixel-axis convention under which a frame's label geometry is read: JIRAM's (mirrored products) for
+    JIRAM, a direct view (as ground-based images are displayed) otherwise."""
+    if frame.instrument.upper() == "JIRAM":
+        from ioscan.instruments import jiram
+
+        return jiram.PIXEL_AXES
+    return DIRECT_VIEW_AXES
 
 
 def psf_sigma_px(frame: Frame, band) -> float:
