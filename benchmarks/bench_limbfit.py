@@ -14,7 +14,7 @@ import numpy as np
 
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import fit_disk_center, register_frame
-from ioscan.instruments.jiram import IFOV_RAD
+from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 from ioscan.simulate.limb_scene import (
     add_point_sources,
     io_center_px,
@@ -40,7 +40,7 @@ def jiram_case(name, *, range_km=150_000.0, phase_deg=30.0, night=0.0, center=(2
         spots = [(c[0] - 0.3 * r, c[1] + 0.2 * r), (c[0] + 0.6 * r, c[1] - 0.8 * r)]
         clean = add_point_sources(clean, spots, [5.0, 5.0], 1.0)
         truth = np.subtract(c, io_center_px(cam, pose))
-        predicted = backplanes_from_label(geom, 432, 128) if use_bp else (cam, pose)
+        predicted = backplanes_from_label(geom, 432, 128, axes=PIXEL_AXES) if use_bp else (cam, pose)
         for _ in range(N_NOISE):
             img = clean + rng.normal(0, 0.02, clean.shape)
             t0 = time.perf_counter()

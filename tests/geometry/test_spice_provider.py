@@ -1,7 +1,9 @@
 """SpiceGeometry against SPICE itself: every backplane vs per-pixel sincpt/ilumin/recpgr, orientation, errors.
 
-Truth is CSPICE (through spiceypy) evaluated pixel by pixel on kernels written by ioscan's kernel writer with
-the real frame names and NAIF IDs. Tolerances: surface points 1 m, angles 1e-4°, range 1 m.
+Truth is CSPICE (through spiceypy) evaluated pixel by pixel on kernels written by ioscan's kernel writer
+around NAIF's real frames kernel. Pixel rays for sincpt are written out here from JIRAM's convention (lines
+along −X, samples along −Y of the band frames, docs/jiram_conventions.md), independently of FrameCamera and
+ioscan.instruments. Tolerances: surface points 1 m, angles 1e-4°, range 1 m.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ioscan.errors import GeometryError
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.pose import backplanes_from_pose
 from ioscan.geometry.spice_provider import SpiceGeometry, load_kernels, unload_kernels
+from ioscan.instruments import jiram
 from ioscan.simulate.kernels import write_kernel_set
 
 ANGLE_TOL_DEG = 1e-4
@@ -38,12 +41,15 @@ def geo(kernel_dir):
     return SpiceGeometry(kernel_dir / "ioscan.tm")
 
 
+#: 0-based pixel of each band frame's boresight: the centre of the 432 × 128 band
+BAND_CENTER = (215.5, 63.5)
+
+
 def _ik_ray(frame: str, sample: float, line: float) -> np.ndarray:
-    """A pixel's direction built from the IK keywords alone (independent of FrameCamera)."""
-    code = sp.bods2c(frame)
-    ifov = float(sp.gdpool(f"INS{code}_IFOV", 0, 1)[0])
-    cs, cl = (float(v) for v in sp.gdpool(f"INS{code}_CCD_CENTER", 0, 2))
-    return np.array([(sample - cs) * ifov, (line - cl) * ifov, 1.0])
+    """A pixel's direction from the IK's IFOV and JIRAM's convention: lines along −X, samples along −Y."""
+    ifov = float(sp.gdpool(f"INS{sp.bods2c(frame)}_IFOV", 0, 1)[0])
+    cs, cl = BAND_CENTER
+    return np.array([-(line - cl) * ifov, -(sample - cs) * ifov, 1.0])
 
 
 def _reference_pixels(bp, step: int = 7) -> list[tuple[int, int]]:
@@ -130,19 +136,24 @@ def test_limb_distance_sign_follows_on_disk(geo):
     assert on.any() and (~on).any()
 
 
-def test_sample_axis_orientation_against_ik(geo):
-    """A pixel right of the centre (larger sample) is where sincpt puts that pixel's IK direction (+X)."""
+def test_pixel_axes_follow_the_declared_convention(geo):
+    """The kernels hold no pixel-axis keyword (the IK has only keywords known from NAIF's): the camera's
+    mapping is JIRAM's declared one, lines along −X and samples along −Y, which sincpt confirms pixel by
+    pixel."""
     frame = "JUNO_JIRAM_I_LBAND"
+    code = sp.bods2c(frame)
+    for name in ("SAMPLE_AXIS", "LINE_AXIS", "CCD_CENTER"):
+        with sp.no_found_check():
+            assert not sp.dtpool(f"INS{code}_{name}")[-1]
+    cam = geo.camera(frame)
+    assert cam.sample_axis == (0.0, -1.0, 0.0) and cam.line_axis == (-1.0, 0.0, 0.0)
+    assert cam.pixel_axes.mirrored
     bp = geo.backplanes(sc.T_CLOSE_NADIR, frame)
     et = sp.str2et(sc.T_CLOSE_NADIR)
-    code = sp.bods2c(frame)
-    assert list(sp.gdpool(f"INS{code}_SAMPLE_AXIS", 0, 3)) == [1.0, 0.0, 0.0]
-    cs, cl = sp.gdpool(f"INS{code}_CCD_CENTER", 0, 2)
-    ifov = sp.gdpool(f"INS{code}_IFOV", 0, 1)[0]
+    cs, cl = BAND_CENTER
     for ds, dl in ((150, 0), (0, 40), (-150, -40)):
         s, ln = int(cs + 0.5) + ds, int(cl + 0.5) + dl
-        ray = np.array([(s - cs) * ifov, (ln - cl) * ifov, 1.0])
-        spoint = sp.sincpt("ELLIPSOID", "IO", et, "IAU_IO", "LT+S", "JUNO", frame, ray)[0]
+        spoint = sp.sincpt("ELLIPSOID", "IO", et, "IAU_IO", "LT+S", "JUNO", frame, _ik_ray(frame, s, ln))[0]
         lon, lat, _ = sp.recpgr("IO", spoint, geo.body.a_km, geo.body.flattening)
         assert bp["lat_deg"][ln, s] == pytest.approx(math.degrees(lat), abs=1e-6)
         assert bp["lon_w_deg"][ln, s] == pytest.approx(math.degrees(lon), abs=1e-6)
@@ -153,6 +164,12 @@ def test_sample_axis_orientation_against_ik(geo):
     assert np.linalg.norm(right - left) > 5.0
 
 
+def test_frame_without_declared_convention_is_refused(geo):
+    # JUNO_JIRAM_S is a real frame of NAIF's FK, but no instrument module declares its pixel axes
+    with pytest.raises(GeometryError, match="no pixel-axis convention"):
+        geo.camera("JUNO_JIRAM_S")
+
+
 def test_camera_from_ik(geo):
     cam = geo.camera("JUNO_JIRAM_I_MBAND")
     assert (cam.n_samples, cam.n_lines) == (432, 128)
@@ -160,13 +177,16 @@ def test_camera_from_ik(geo):
     assert (cam.center_sample, cam.center_line) == (215.5, 63.5)
     shape, _, bore, _, bounds = sp.getfov(-61412, 4)
     assert shape == "RECTANGLE" and np.allclose(bore, cam.boresight)
-    # the FOV corners are the outer pixel edges of the camera
+    # the FOV corners (NAIF's rounded half-angles 0.872° along track, +X, and 2.943° across) are the outer
+    # pixel edges of the camera to 0.02 line and 0.25 sample: 128 lines × 432 samples, lines along X
     s, ln, front = cam.project(bounds)
     assert front.all()
-    assert np.allclose(np.sort(np.unique(np.round(s, 6))), [-0.5 + 0.0, 431.5 + 0.0], atol=1e-3)
-    assert np.allclose(np.sort(np.unique(np.round(ln, 6))), [-0.5, 127.5], atol=1e-3)
+    assert np.allclose(np.sort(np.unique(np.round(s, 6))), [-0.5, 431.5], atol=0.25)
+    assert np.allclose(np.sort(np.unique(np.round(ln, 6))), [-0.5, 127.5], atol=0.02)
     shifted = geo.camera("JUNO_JIRAM_I_MBAND", pointing_offset_px=(3.0, -2.0))
     assert (shifted.center_sample, shifted.center_line) == (218.5, 61.5)
+    full = geo.camera("JUNO_JIRAM_I")
+    assert (full.n_samples, full.n_lines, full.center_line) == (432, 266, 132.5)
 
 
 def test_pointing_offset_shifts_the_disk(geo):
@@ -217,7 +237,7 @@ def test_label_provider_agrees_with_spice_on_a_far_frame(geo):
     frame = "JUNO_JIRAM_I_MBAND"
     spice_bp = geo.backplanes(sc.T_FAR, frame)
     geom = geo.label_geometry(sc.T_FAR, frame)
-    label_bp = backplanes_from_label(geom, 432, 128, time_utc=sc.T_FAR)
+    label_bp = backplanes_from_label(geom, 432, 128, time_utc=sc.T_FAR, axes=jiram.PIXEL_AXES)
     inner = spice_bp.on_disk & label_bp.on_disk & (spice_bp["limb_distance_px"] > 1.5)
     assert inner.sum() > 1000
     p1 = iobody.surface_point_from_lat_pg(spice_bp["lat_deg"][inner], spice_bp["lon_w_deg"][inner])

@@ -31,7 +31,7 @@ from ioscan.simulate.scene import (
 
 def _pose(range_km=50_000.0, sub_lon=300.0, sun_lon=300.0):
     g = LabelGeometry(5.0, sub_lon, 0.0, sun_lon, range_km, 20.0, range_km * jiram.IFOV_RAD, 215.5, 63.5)
-    return pose_from_label(g)
+    return pose_from_label(g, axes=jiram.PIXEL_AXES)  # the pose of a band camera with JIRAM's pixel axes
 
 
 def _one_spot(lat=10.0, lon=310.0, t1=400.0, a1=50.0, t2=900.0, a2=0.5) -> pd.DataFrame:

@@ -6,6 +6,11 @@ The instrument frame has its boresight along ``boresight`` (default +Z). A pixel
 
 a gnomonic (pinhole) projection with square pixels of angular size ``ifov_rad``. Pixel coordinates are
 0-based with pixel centres at integers. ``twist_deg`` rotates the sample/line axes about the boresight.
+
+Which instrument-frame axes the samples and lines run along is an instrument fact (:class:`PixelAxes`,
+declared per instrument in :mod:`ioscan.instruments`, e.g. ``jiram.PIXEL_AXES``); a real instrument's camera
+is built with :meth:`FrameCamera.from_layout` from that declaration, never from a default. The defaults of
+:class:`FrameCamera` (:data:`DIRECT_VIEW_AXES`) serve the abstract cameras built from label geometry.
 """
 
 from __future__ import annotations
@@ -13,6 +18,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ioscan.instruments.base import DIRECT_VIEW_AXES, DetectorLayout, PixelAxes
+
+__all__ = ["DIRECT_VIEW_AXES", "DetectorLayout", "FrameCamera", "PixelAxes", "image_directions"]
+
+
+def image_directions(boresight_dir, north_dir, north_pa_deg: float, *, mirrored: bool):
+    """(sample direction, line direction) of an image looking along ``boresight_dir`` in which the projection
+    of ``north_dir`` appears at position angle ``north_pa_deg`` (from "up", −line, toward −sample).
+
+    All vectors are in one frame; ``mirrored`` picks the handedness (see :class:`PixelAxes`). Looking straight
+    along ``north_dir``, the frame's +X plays north.
+    """
+    b = np.asarray(boresight_dir, dtype=float)
+    north = np.asarray(north_dir, dtype=float)
+    p = north - (north @ b) * b
+    if np.linalg.norm(p) < 1e-9:
+        p = np.array([1.0, 0.0, 0.0]) - b[0] * b
+    p /= np.linalg.norm(p)
+    q = np.cross(p, b) if mirrored else np.cross(b, p)
+    pa = np.radians(north_pa_deg)
+    return -np.sin(pa) * p + np.cos(pa) * q, -np.cos(pa) * p - np.sin(pa) * q
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,47 @@ class FrameCamera:
     boresight: tuple[float, float, float] = (0.0, 0.0, 1.0)
     twist_deg: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def with_axes(
+        cls,
+        axes: PixelAxes,
+        *,
+        n_samples: int,
+        n_lines: int,
+        ifov_rad: float,
+        center_sample: float,
+        center_line: float,
+    ) -> FrameCamera:
+        """Camera of an instrument with pixel-axis convention ``axes`` (IFOV in rad, centre 0-based px)."""
+        return cls(
+            n_samples=n_samples,
+            n_lines=n_lines,
+            ifov_rad=ifov_rad,
+            center_sample=center_sample,
+            center_line=center_line,
+            sample_axis=tuple(float(v) for v in axes.sample_axis),
+            line_axis=tuple(float(v) for v in axes.line_axis),
+            boresight=tuple(float(v) for v in axes.boresight),
+        )
+
+    @classmethod
+    def from_layout(cls, layout: DetectorLayout, ifov_rad: float, offset_px=(0.0, 0.0)) -> FrameCamera:
+        """The camera of a detector layout for an IFOV (rad); ``offset_px`` = (d_sample, d_line) moves the
+        optical centre."""
+        return cls.with_axes(
+            layout.axes,
+            n_samples=layout.n_samples,
+            n_lines=layout.n_lines,
+            ifov_rad=ifov_rad,
+            center_sample=layout.center_sample + float(offset_px[0]),
+            center_line=layout.center_line + float(offset_px[1]),
+        )
+
+    @property
+    def pixel_axes(self) -> PixelAxes:
+        """The camera's pixel-axis convention (before the twist)."""
+        return PixelAxes(self.sample_axis, self.line_axis, self.boresight)
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sample_axis, line_axis, boresight) after the twist, instrument frame."""

@@ -103,7 +103,11 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
             )
             return {
                 n: backplanes_from_label(
-                    band_label_geometry(frame, b, shifted), b.shape[1], b.shape[0], frame.time_utc
+                    band_label_geometry(frame, b, shifted),
+                    b.shape[1],
+                    b.shape[0],
+                    frame.time_utc,
+                    axes=get_instrument(frame.instrument).label_axes,
                 )
                 for n, b in frame.bands.items()
             }

@@ -255,41 +255,37 @@ class SpiceGeometry:
         return code
 
     def camera(self, frame_name: str, *, pointing_offset_px=(0.0, 0.0)) -> FrameCamera:
-        """Frame camera of an instrument frame from its IK (``INS<id>_...`` keywords, via gdpool).
+        """Frame camera of an instrument frame: pixel layout and axis convention as the instrument declares
+        them (:func:`ioscan.instruments.detector_layout`), IFOV from the IK (``INS<id>_IFOV``, via gdpool).
 
+        A frame without a declared convention is refused (GeometryError): NAIF's kernels do not say which way
+        samples and lines run, and a guess transposes or mirrors the geometry without any error.
         ``pointing_offset_px`` = (d_sample, d_line) moves the optical centre: the scene appears shifted by
         that many pixels relative to the SPICE pointing.
         """
         key = (frame_name, float(pointing_offset_px[0]), float(pointing_offset_px[1]))
         if key in self._cameras:
             return self._cameras[key]
+        from ioscan.instruments import detector_layout
+
         self._check_frame(frame_name)
+        layout = detector_layout(frame_name)
+        if layout is None:
+            raise GeometryError(
+                f"no pixel-axis convention is declared for {frame_name} (ioscan.instruments): "
+                "refusing to guess which way its samples and lines run"
+            )
         sp = _sp()
         with spice_errors(f"instrument {frame_name} has no usable IK in {self.metakernel}"):
-            code = sp.bods2c(frame_name)
-            pre = f"INS{code}_"
-            ns = int(sp.gdpool(pre + "PIXEL_SAMPLES", 0, 1)[0])
-            nl = int(sp.gdpool(pre + "PIXEL_LINES", 0, 1)[0])
+            pre = f"INS{sp.bods2c(frame_name)}_"
             ifov = float(sp.gdpool(pre + "IFOV", 0, 1)[0])
-            center = sp.gdpool(pre + "CCD_CENTER", 0, 2)
-            bore = sp.gdpool(pre + "BORESIGHT", 0, 3)
-        axes = {}
-        for name, default in (("SAMPLE_AXIS", (1.0, 0.0, 0.0)), ("LINE_AXIS", (0.0, 1.0, 0.0))):
-            with contextlib.suppress(Exception):
-                default = tuple(float(v) for v in sp.gdpool(pre + name, 0, 3))
-            sp.reset()
-            axes[name] = default
-        bore = np.asarray(bore, dtype=float)
-        cam = FrameCamera(
-            n_samples=ns,
-            n_lines=nl,
-            ifov_rad=ifov,
-            center_sample=float(center[0]) + key[1],
-            center_line=float(center[1]) + key[2],
-            sample_axis=axes["SAMPLE_AXIS"],
-            line_axis=axes["LINE_AXIS"],
-            boresight=tuple(bore / np.linalg.norm(bore)),
-        )
+            bore = np.asarray(sp.gdpool(pre + "BORESIGHT", 0, 3), dtype=float)
+        declared = np.asarray(layout.axes.boresight, dtype=float)
+        if float(bore @ declared) < np.linalg.norm(bore) * (1.0 - 1e-12):
+            raise GeometryError(
+                f"the IK boresight of {frame_name} {tuple(bore)} is not the declared one {tuple(declared)}"
+            )
+        cam = FrameCamera.from_layout(layout, ifov, (key[1], key[2]))
         self._cameras[key] = cam
         return cam
 

@@ -9,9 +9,12 @@ instrument: write ``instruments/<name>.py`` with its facts and an :class:`Instru
 from __future__ import annotations
 
 from ioscan.instruments.base import (
+    DIRECT_VIEW_AXES,
     ArtefactModel,
     Band,
+    DetectorLayout,
     Instrument,
+    PixelAxes,
     PointingPrior,
     UnknownInstrumentError,
 )
@@ -41,12 +44,26 @@ def get_instrument(name: str) -> Instrument:
     )
 
 
+def detector_layout(spice_frame: str) -> DetectorLayout | None:
+    """Pixel layout and axis convention an instrument declares for a SPICE frame, or None when none does
+    (callers must then refuse the frame, not guess a convention)."""
+    key = str(spice_frame).upper()
+    for inst in _registry().values():
+        if key in inst.detectors:
+            return inst.detectors[key]
+    return None
+
+
 __all__ = [
+    "DIRECT_VIEW_AXES",
     "ArtefactModel",
     "Band",
+    "DetectorLayout",
     "Instrument",
+    "PixelAxes",
     "PointingPrior",
     "UnknownInstrumentError",
+    "detector_layout",
     "get_instrument",
     "instruments",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ioscan.errors import IoscanError
 from ioscan.instruments.psf import GaussianMixture
 
@@ -21,6 +23,60 @@ ARCSEC_PER_RAD = 206264.80624709636
 
 class UnknownInstrumentError(IoscanError, ValueError):
     """An instrument, band or filter that the registry does not know."""
+
+
+@dataclass(frozen=True)
+class PixelAxes:
+    """A pixel-axis convention: unit vectors of an instrument frame along which sample and line numbers
+    increase, and the boresight (all three orthonormal).
+
+    ``mirrored`` is True when sample × line = −boresight: displayed with line 0 on top and sample 0 on the
+    left, such a product shows the scene mirrored compared with a view along the boresight.
+    """
+
+    sample_axis: tuple[float, float, float]
+    line_axis: tuple[float, float, float]
+    boresight: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        m = self.matrix()
+        if not np.allclose(m.T @ m, np.eye(3), atol=1e-12):
+            raise ValueError(f"pixel axes must be orthonormal unit vectors: {self}")
+
+    def matrix(self) -> np.ndarray:
+        """3×3 matrix whose columns are the sample axis, the line axis and the boresight."""
+        return np.column_stack([self.sample_axis, self.line_axis, self.boresight]).astype(float)
+
+    @property
+    def mirrored(self) -> bool:
+        return bool(np.linalg.det(self.matrix()) < 0.0)
+
+    def instrument_to(self, sample_dir, line_dir, boresight_dir) -> np.ndarray:
+        """Rotation taking instrument-frame vectors into a frame in which this instrument's sample axis, line
+        axis and boresight are the given orthonormal vectors (ValueError if their handedness differs)."""
+        target = np.column_stack([sample_dir, line_dir, boresight_dir]).astype(float)
+        if np.linalg.det(target) * np.linalg.det(self.matrix()) <= 0.0:
+            raise ValueError("sample/line/boresight directions have the other handedness than the pixel axes")
+        return target @ self.matrix().T
+
+
+#: samples along +X, lines along +Y, boresight +Z: an image as seen looking along the boresight (samples to
+#: the right, lines down), the convention of the abstract cameras built from label geometry.
+DIRECT_VIEW_AXES = PixelAxes((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+
+@dataclass(frozen=True)
+class DetectorLayout:
+    """Pixel layout of one instrument frame: image size, the 0-based pixel where the boresight lands, and the
+    pixel-axis convention. The pixel scale (IFOV) comes from the instrument kernel; the camera is
+    :meth:`ioscan.geometry.camera.FrameCamera.from_layout`."""
+
+    n_samples: int
+    n_lines: int
+    center_sample: float
+    center_line: float
+    axes: PixelAxes
 
 
 @dataclass(frozen=True)
@@ -109,7 +165,9 @@ class Instrument:
         bands: band name → :class:`Band`.
         artefacts: the detector's artefact quirks.
         pointing: pointing priors for navigation.
-        broad_psf: the PSF is broad (AO): shading templates and the dark-limb search band stay off.
+        detectors: SPICE frame → :class:`DetectorLayout` (pixel size, boresight pixel, pixel-axis convention);
+            a SPICE frame not listed here is refused by the geometry, never guessed.
+        label_axes: pixel-axis convention under which a label's or header's geometry is read.
     """
 
     name: str
@@ -118,6 +176,8 @@ class Instrument:
     bands: dict[str, Band]
     artefacts: ArtefactModel = field(default_factory=ArtefactModel)
     pointing: PointingPrior = field(default_factory=lambda: PointingPrior(150.0, 2.0))
+    detectors: dict[str, DetectorLayout] = field(default_factory=dict)
+    label_axes: PixelAxes = DIRECT_VIEW_AXES
 
     def band(self, name: str) -> Band:
         """The band called ``name`` (case-insensitive); UnknownInstrumentError lists the known ones."""

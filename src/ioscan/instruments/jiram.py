@@ -4,6 +4,14 @@ Product layout: detector lines 1–128 are the L band, 139–266 the M band (10 
 I1 = L+M (256 product lines: rows 0–127 L, rows 128–255 M, gap removed), I2 = M only, I3 = L only
 (128 lines each). 432 samples across.
 
+Pixel axes under NAIF's real frames (``docs/jiram_conventions.md``): each imager frame (JUNO_JIRAM_I, _LBAND,
+_MBAND) has +Z on the boresight, +X along track (the spin direction, the CCD columns) and +Y across track,
+parallel to the spacecraft spin axis. The kernels fix that lines run along X and samples along Y (the FOV is
+128 lines × 432 samples) and the line sign (the L band sits at +X and fills detector lines 1–128, product rows
+0–127, so lines run along −X). They do not fix the sample sign: :data:`PIXEL_AXES` declares samples along −Y,
+as the independent codes that navigate real JIRAM frames do; ``ioscan check-convention`` tests it on frames.
+Products are then mirrored compared with a view along the boresight.
+
 PSF: Gaussian core σ 0.6 px (96 %) + wings σ 2.5 px (4 %) — the project's model, not a calibration; the
 simulator renders with it and the detector fits it. A limb edge is blurred as by σ 0.7 px (the core
 broadened by the wings; 0.6 registers the simulated campaign 0.03–0.08 px worse).
@@ -12,8 +20,10 @@ broadened by the wings; 0.6 registers the simulated campaign 0.03–0.08 px wors
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
-from ioscan.instruments.base import ArtefactModel, Band, Instrument, PointingPrior
+from ioscan.instruments.base import ArtefactModel, Band, DetectorLayout, Instrument, PixelAxes, PointingPrior
 from ioscan.instruments.psf import GaussianMixture
 
 IFOV_RAD = 0.000237767
@@ -26,6 +36,11 @@ NAIF_ID_JIRAM_I = -61410
 NAIF_ID_JIRAM_I_LBAND = -61411
 NAIF_ID_JIRAM_I_MBAND = -61412
 SPACECRAFT_FRAME = "JUNO_SPACECRAFT"
+JIRAM_I_FRAME = "JUNO_JIRAM_I"
+#: detector lines of the whole imager (JUNO_JIRAM_I): L 1–128, gap 129–138, M 139–266
+DETECTOR_LINES = 2 * N_LINES_PER_BAND + GAP_LINES
+#: NAIF's Juno frames kernel shipped in ``ioscan/data/naif`` (see CITATIONS.md there)
+FRAMES_KERNEL = "juno_v12_mod.tf"
 DATA_SET_ID = "JNO-J-JIRAM-3-RDR-V1.0"
 
 #: PSF model: weights and Gaussian σ (px) of the core and the wings
@@ -54,6 +69,26 @@ M_BAND = Band.from_limits(
 )
 BANDS: dict[str, Band] = {"L": L_BAND, "M": M_BAND}
 
+#: Lines along −X (settled by the kernels), samples along −Y (declared: NAIF's kernels leave the sign open;
+#: rms-oops, jiram_catalog and volcanopele/juno use −Y for the samples as stored; to be confirmed on frames).
+SAMPLE_SIGN_Y = -1.0
+PIXEL_AXES = PixelAxes(
+    sample_axis=(0.0, SAMPLE_SIGN_Y, 0.0), line_axis=(-1.0, 0.0, 0.0), boresight=(0.0, 0.0, 1.0)
+)
+#: SPICE frame → pixel layout (0-based centre pixel = the frame's boresight). The band frames' boresights sit
+#: ±0.94012° (69.0 px) from JUNO_JIRAM_I's along X, at detector lines 63.5 (L) and 201.5 (M), 0-based.
+DETECTORS: dict[str, DetectorLayout] = {
+    JIRAM_I_FRAME: DetectorLayout(
+        N_SAMPLES, DETECTOR_LINES, (N_SAMPLES - 1) / 2, (DETECTOR_LINES - 1) / 2, PIXEL_AXES
+    ),
+    **{
+        band.spice_frame: DetectorLayout(
+            N_SAMPLES, N_LINES_PER_BAND, (N_SAMPLES - 1) / 2, (N_LINES_PER_BAND - 1) / 2, PIXEL_AXES
+        )
+        for band in BANDS.values()
+    },
+}
+
 #: mode → band names in product order (top rows first)
 MODES: dict[str, tuple[str, ...]] = {"I1": ("L", "M"), "I2": ("M",), "I3": ("L",)}
 
@@ -69,6 +104,11 @@ def mode_from_label(instrument_mode_id: str) -> str:
 def pixel_scale_km(range_km: float) -> float:
     """Pixel footprint at normal view, km/px (range × IFOV)."""
     return range_km * IFOV_RAD
+
+
+def naif_frames_kernel() -> Path:
+    """Path of NAIF's Juno frames kernel shipped with ioscan (:data:`FRAMES_KERNEL`)."""
+    return Path(str(resources.files("ioscan") / "data" / "naif" / FRAMES_KERNEL))
 
 
 @dataclass(frozen=True)
@@ -89,4 +129,6 @@ JIRAM = Jiram(
     bands=BANDS,
     artefacts=ArtefactModel(column_streaks=True, ring_radius_px=10.0),
     pointing=PointingPrior(spice_err_px=SPICE_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+    detectors=DETECTORS,
+    label_axes=PIXEL_AXES,
 )

@@ -9,8 +9,9 @@ Plan (deterministic from ``seed``):
   km at PJ57/58, tens of thousands of km late in the mission, 100,000–400,000 km early on); frames are spread
   along it at ranges up to 3× closest approach (≤ 400,000 km);
 * JIRAM points its band's boresight at Io's centre (:func:`ioscan.simulate.ephemeris.point_at_io`) with a
-  random twist; the **true** attitude adds a pointing error (up to 2° along the sample axis, the spin
-  direction, a few pixels across); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels
+  random twist; the **true** attitude adds a pointing error (up to 2° along the sample axis, a few pixels
+  along the lines; under NAIF's real frames the spin direction is the line axis, see
+  ``docs/jiram_conventions.md``); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels
   record the **reconstructed** attitude, the image is rendered with the true one;
 * modes I1/I2/I3, exposures log-uniform in 5–300 ms;
 * ground nights: Keck NIRC2-like frames (Lp, Ms, Kc), geometry from the analytic ephemeris (Earth–Io
@@ -208,14 +209,6 @@ def plan_orbit(
     return plans
 
 
-def _rot(axis: int, angle_rad: float) -> np.ndarray:
-    c, s = math.cos(angle_rad), math.sin(angle_rad)
-    m = np.eye(3)
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    m[i, i], m[i, j], m[j, i], m[j, j] = c, -s, s, c
-    return m
-
-
 def recorded_jiram_to_body(plan: FramePlan) -> np.ndarray:
     """The reconstructed JUNO_JIRAM_I → IAU_IO attitude (what kernels and labels say): the planned band's
     boresight (M for I1/I2, L for I3) on the plan's target (Io's centre, or a hot spot on close passes)."""
@@ -223,11 +216,21 @@ def recorded_jiram_to_body(plan: FramePlan) -> np.ndarray:
     return eph.point_at_io(plan.observer_km, plan.twist_deg, frame=frame, target_km=plan.target_km)
 
 
+def _rot_about(axis, angle_rad: float) -> np.ndarray:
+    """Active rotation by ``angle_rad`` about the unit vector ``axis`` (Rodrigues)."""
+    k = np.asarray(axis, dtype=float)
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle_rad) * kx + (1.0 - math.cos(angle_rad)) * (kx @ kx)
+
+
 def true_jiram_to_body(plan: FramePlan) -> np.ndarray:
-    """The true attitude: the recorded one turned by the pointing error (first about the instrument +Y
-    axis, moving the scene along samples, then about +X, moving it along lines)."""
+    """The true attitude: the recorded one turned by the pointing error, first about boresight × sample axis
+    (moving the scene toward −sample by ``pointing_error_deg[0]``), then about line axis × boresight (moving
+    it toward +line by ``pointing_error_deg[1]``), with JIRAM's pixel axes."""
     a_s, a_l = (math.radians(x) for x in plan.pointing_error_deg)
-    return recorded_jiram_to_body(plan) @ _rot(1, a_s) @ _rot(0, a_l)
+    u_s, u_l, b = jiram.PIXEL_AXES.matrix().T
+    rec = recorded_jiram_to_body(plan)
+    return rec @ _rot_about(np.cross(b, u_s), a_s) @ _rot_about(np.cross(u_l, b), a_l)
 
 
 def band_pose(plan: FramePlan, band: str, jiram_to_body: np.ndarray, sun_km: np.ndarray) -> CameraPose:

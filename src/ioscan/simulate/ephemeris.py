@@ -10,7 +10,7 @@ so a planner can design observations in Python and the SPICE geometry of the wri
 * Io's orbit: circular, radius :data:`IO_ORBIT_RADIUS_KM`, built so that Jupiter stays exactly at Io's
   body-fixed +X axis (sub-Jupiter point at 0° longitude): Io = −a·(IAU_IO +X axis in J2000);
 * Jupiter barycentre and Earth: heliocentric Kepler orbits (J2000 ecliptic mean elements);
-* the JIRAM imager frames: :data:`JIRAM_I_IN_SPACECRAFT` and the L/M band offsets.
+* the JIRAM imager frames: :data:`JIRAM_I_IN_SPACECRAFT` and the L/M band frames, from NAIF's frames kernel.
 
 All vectors are km, km/s; "J2000" is the SPICE inertial frame J2000 (ICRF for our purpose).
 """
@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ioscan.body import IO
+from ioscan.geometry.camera import image_directions
+from ioscan.geometry.tk_frames import fixed_rotation
 from ioscan.instruments import jiram
 
 SECONDS_PER_DAY = 86400.0
@@ -350,31 +352,22 @@ def sun_position_body(time_utc) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- JIRAM frames
-#: columns = JUNO_JIRAM_I axes expressed in JUNO_SPACECRAFT (boresight +Z → spacecraft −X, line +Y → +Z).
-JIRAM_I_IN_SPACECRAFT = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-#: detector lines of the JIRAM_I frame (L 128 + gap 10 + M 128) and the band-centre offsets from its centre.
-JIRAM_I_LINES = 2 * jiram.N_LINES_PER_BAND + jiram.GAP_LINES
-BAND_OFFSET_LINES = {
-    "JUNO_JIRAM_I_LBAND": -(jiram.N_LINES_PER_BAND + jiram.GAP_LINES) / 2.0,
-    "JUNO_JIRAM_I_MBAND": +(jiram.N_LINES_PER_BAND + jiram.GAP_LINES) / 2.0,
-}
+#: columns = JUNO_JIRAM_I axes expressed in JUNO_SPACECRAFT, from NAIF's frames kernel (JUNO_JIRAM_I → _S →
+#: _URF → spacecraft): the boresight lies in the spacecraft's XY plane 164.5° from +X, +Y along the spin axis.
+JIRAM_I_IN_SPACECRAFT = fixed_rotation(
+    jiram.JIRAM_I_FRAME, jiram.SPACECRAFT_FRAME, jiram.naif_frames_kernel()
+)
 
 
 def band_frame_in_jiram_i(frame_name: str) -> np.ndarray:
-    """Columns = axes of a JIRAM band frame expressed in JUNO_JIRAM_I (identity for JUNO_JIRAM_I itself).
-
-    The band frame is JUNO_JIRAM_I turned about +X so that its +Z is the band's own boresight, the
-    direction of the pixel ``BAND_OFFSET_LINES`` lines (±69) from the JIRAM_I centre along +Y.
-    """
-    if frame_name == "JUNO_JIRAM_I":
+    """Columns = axes of a JIRAM band frame expressed in JUNO_JIRAM_I (identity for JUNO_JIRAM_I itself), from
+    NAIF's frames kernel: the L (M) band frame is JUNO_JIRAM_I turned by ±0.94012° about +Y, its boresight
+    69.0 px toward +X (−X), i.e. 69 detector lines before (after) the JIRAM_I centre."""
+    if frame_name == jiram.JIRAM_I_FRAME:
         return np.eye(3)
-    try:
-        offset = BAND_OFFSET_LINES[frame_name]
-    except KeyError:
-        raise ValueError(f"unknown JIRAM frame {frame_name!r}") from None
-    theta = math.atan(offset * jiram.IFOV_RAD)
-    c, s = math.cos(theta), math.sin(theta)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
+    if frame_name not in jiram.DETECTORS:
+        raise ValueError(f"unknown JIRAM frame {frame_name!r}")
+    return fixed_rotation(frame_name, jiram.JIRAM_I_FRAME, jiram.naif_frames_kernel())
 
 
 def point_at_io(
@@ -383,8 +376,9 @@ def point_at_io(
     """JUNO_JIRAM_I → IAU_IO rotation that points ``frame``'s boresight from the observer at ``target_km``.
 
     ``twist_deg`` is the position angle of Io's north pole (body +Z) in the image of ``frame``, measured
-    from "up" (−line) toward −sample, the :class:`ioscan.records.LabelGeometry` ``north_pa_deg`` convention
-    (sample axis = instrument +X, line axis = +Y). Looking straight down a pole, body +X plays "north".
+    from "up" (−line) toward −sample, the :class:`ioscan.records.LabelGeometry` ``north_pa_deg`` convention,
+    with JIRAM's pixel axes (:data:`ioscan.instruments.jiram.PIXEL_AXES`). Looking straight down a pole, body
+    +X plays "north".
 
     Args:
         observer_km: observer position relative to Io's centre in IAU_IO, km.
@@ -395,16 +389,9 @@ def point_at_io(
     obs = np.asarray(observer_km, dtype=float)
     b = np.asarray(target_km, dtype=float) - obs
     b /= np.linalg.norm(b)
-    pole = np.array([0.0, 0.0, 1.0])
-    p = pole - (pole @ b) * b
-    if np.linalg.norm(p) < 1e-9:
-        p = np.array([1.0, 0.0, 0.0]) - b[0] * b
-    p /= np.linalg.norm(p)
-    q = np.cross(b, p)
-    pa = math.radians(twist_deg)
-    u_s = -math.sin(pa) * p + math.cos(pa) * q
-    u_l = -math.cos(pa) * p - math.sin(pa) * q
-    frame_to_body = np.column_stack([u_s, u_l, b])
+    axes = jiram.PIXEL_AXES
+    u_s, u_l = image_directions(b, (0.0, 0.0, 1.0), twist_deg, mirrored=axes.mirrored)
+    frame_to_body = axes.instrument_to(u_s, u_l, b)
     return frame_to_body @ band_frame_in_jiram_i(frame).T
 
 

@@ -1,14 +1,17 @@
 """Write a complete, self-consistent SPICE kernel set for simulated Juno JIRAM observations of Io.
 
-No kernel is downloaded: every file is written here, with the real frame names and NAIF IDs, from the
-analytic models of :mod:`ioscan.simulate.ephemeris` (so the Python planner and SPICE agree):
+No kernel is downloaded: the frames kernel is NAIF's own (shipped in ``ioscan/data/naif``), every other file
+is written here from the analytic models of :mod:`ioscan.simulate.ephemeris` (so the Python planner and SPICE
+agree):
 
 ========================  ==============================================================================
 ``ioscan_lsk.tls``        leap seconds (naif0012 table up to 2017-01-01) and DELTET constants
 ``ioscan_pck.tpc``        Io (pck00010, with the Jupiter-system nutation terms), Jupiter, Sun, Earth
-``ioscan_juno.tf``        JUNO_SPACECRAFT (CK, −61000), JUNO_JIRAM_I (TK, −61410), JUNO_JIRAM_I_LBAND
-                          (−61411) and JUNO_JIRAM_I_MBAND (−61412) as TK offsets from JUNO_JIRAM_I
-``ioscan_jiram.ti``       IK: FOV, boresight, IFOV, pixel counts, CCD centre, sample/line axes
+``juno_v12_mod.tf``       NAIF's Juno frames kernel, copied as is: JUNO_SPACECRAFT (CK frame −61000) and the
+                          real JIRAM chain JUNO_JIRAM_URF → _S → _I → _I_LBAND / _I_MBAND (TK frames)
+``ioscan_jiram.ti``       IK with the keywords and values of NAIF's juno_jiram_v02.ti that ioscan knows:
+                          FOV (rectangle, reference vector +X = along track), boresight, IFOV, focal length,
+                          pixel size
 ``ioscan_juno.tsc``       Juno SCLK (type 1, 2 fields, 256 ticks per second, TDB)
 ``ioscan_natural.bsp``    Sun (10 wrt 0, at the origin), Jupiter barycentre (5 wrt 0, Kepler, type 5),
                           Jupiter (599 wrt 5, at the barycentre), Io (501 wrt 5, type 13), Earth
@@ -18,11 +21,9 @@ analytic models of :mod:`ioscan.simulate.ephemeris` (so the Python planner and S
 ``ioscan.tm``             metakernel with PATH_VALUES/PATH_SYMBOLS (works after the folder moves)
 ========================  ==============================================================================
 
-IK convention (ours, since the real JIRAM IK's pixel-axis convention is not reproduced here): the sample
-axis is the instrument frame's +X and the line axis its +Y (keywords ``INS-6141x_SAMPLE_AXIS`` and
-``INS-6141x_LINE_AXIS``); pixel (s, l), 0-based, looks along
-``+Z + (s − CCD_CENTER[0])·IFOV·X + (l − CCD_CENTER[1])·IFOV·Y``. Real archive products whose samples
-run the other way (docs/architecture.md) must be flipped by their reader, not by the geometry.
+Pixel axes: the kernels fix that lines run along X and samples along Y, not the signs; ioscan takes them from
+:data:`ioscan.instruments.jiram.PIXEL_AXES` (lines along −X, samples along −Y of the band frames): pixel
+(s, l), 0-based, looks along ``+Z − (s − 215.5)·IFOV·Y − (l − 63.5)·IFOV·X`` in a band frame.
 
 Main entry point: :func:`write_kernel_set`.
 """
@@ -30,6 +31,7 @@ Main entry point: :func:`write_kernel_set`.
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,7 +45,7 @@ from ioscan.simulate.ephemeris import PlannedObservation
 NAMES = {
     "lsk": "ioscan_lsk.tls",
     "pck": "ioscan_pck.tpc",
-    "fk": "ioscan_juno.tf",
+    "fk": jiram.FRAMES_KERNEL,
     "ik": "ioscan_jiram.ti",
     "sclk": "ioscan_juno.tsc",
     "natural_spk": "ioscan_natural.bsp",
@@ -108,66 +110,38 @@ def pck_text() -> str:
     )
 
 
-def _tk_frame(name: str, code: int, relative: str, cols: np.ndarray) -> str:
-    matrix = _fmt_values(np.asarray(cols, dtype=float).flatten(order="F"), 3, 28)
-    return (
-        f"FRAME_{name} = {code}\nFRAME_{code}_NAME = '{name}'\nFRAME_{code}_CLASS = 4\n"
-        f"FRAME_{code}_CLASS_ID = {code}\nFRAME_{code}_CENTER = {jiram.NAIF_ID_JUNO}\n"
-        f"TKFRAME_{code}_RELATIVE = '{relative}'\nTKFRAME_{code}_SPEC = 'MATRIX'\n"
-        f"TKFRAME_{code}_MATRIX = ( {matrix} )\n\n"
-    )
-
-
-def fk_text() -> str:
-    """Frames kernel: the spacecraft CK frame and the three JIRAM imager TK frames."""
-    sc = jiram.SPACECRAFT_FRAME
-    body = (
-        "KPL/FK\n\nioscan Juno/JIRAM frames. TKFRAME_*_MATRIX lists, column by column, the matrix that\n"
-        "maps vectors of the frame into its RELATIVE frame (columns = the frame's axes).\n"
-        "JUNO_JIRAM_I_LBAND/MBAND are JUNO_JIRAM_I turned about +X so that +Z is each band's boresight,\n"
-        "+/-69 pixels ((128+10)/2) along the line (+Y) direction from the JIRAM_I centre.\n\n\\begindata\n\n"
-        "NAIF_BODY_NAME += ( 'JUNO', 'JUNO_JIRAM_I', 'JUNO_JIRAM_I_LBAND', 'JUNO_JIRAM_I_MBAND' )\n"
-        "NAIF_BODY_CODE += ( -61, -61410, -61411, -61412 )\n\n"
-        f"FRAME_{sc} = -61000\nFRAME_-61000_NAME = '{sc}'\nFRAME_-61000_CLASS = 3\n"
-        "FRAME_-61000_CLASS_ID = -61000\nFRAME_-61000_CENTER = -61\n"
-        "CK_-61000_SCLK = -61\nCK_-61000_SPK = -61\n\n"
-    )
-    body += _tk_frame("JUNO_JIRAM_I", jiram.NAIF_ID_JIRAM_I, sc, eph.JIRAM_I_IN_SPACECRAFT)
-    for band in (jiram.L_BAND, jiram.M_BAND):
-        body += _tk_frame(
-            band.spice_frame, band.naif_id, "JUNO_JIRAM_I", eph.band_frame_in_jiram_i(band.spice_frame)
-        )
-    return body + "\\begintext\n"
-
-
-def _ik_block(code: int, frame: str, n_lines: int, center_line: float) -> str:
-    ifov = jiram.IFOV_RAD
-    half_s = math.degrees(math.atan(jiram.N_SAMPLES / 2.0 * ifov))
-    half_l = math.degrees(math.atan(n_lines / 2.0 * ifov))
+def _ik_block(code: int, frame: str, half_along_deg: float) -> str:
     return (
         f"INS{code}_FOV_FRAME = '{frame}'\nINS{code}_FOV_SHAPE = 'RECTANGLE'\n"
-        f"INS{code}_BORESIGHT = ( 0.0 0.0 1.0 )\nINS{code}_FOV_CLASS_SPEC = 'ANGLES'\n"
-        f"INS{code}_FOV_REF_VECTOR = ( 1.0 0.0 0.0 )\nINS{code}_FOV_REF_ANGLE = ( {half_s!r} )\n"
-        f"INS{code}_FOV_CROSS_ANGLE = ( {half_l!r} )\nINS{code}_FOV_ANGLE_UNITS = 'DEGREES'\n"
-        f"INS{code}_IFOV = ( {ifov!r} )\nINS{code}_PIXEL_SAMPLES = ( {jiram.N_SAMPLES} )\n"
-        f"INS{code}_PIXEL_LINES = ( {n_lines} )\n"
-        f"INS{code}_CCD_CENTER = ( {(jiram.N_SAMPLES - 1) / 2.0!r} {center_line!r} )\n"
-        f"INS{code}_SAMPLE_AXIS = ( 1.0 0.0 0.0 )\nINS{code}_LINE_AXIS = ( 0.0 1.0 0.0 )\n\n"
+        f"INS{code}_BORESIGHT = ( 0.0, 0.0, 1.0 )\nINS{code}_FOV_CLASS_SPEC = 'ANGLES'\n"
+        f"INS{code}_FOV_REF_VECTOR = ( 1.0, 0.0, 0.0 )\nINS{code}_FOV_REF_ANGLE = ( {half_along_deg} )\n"
+        f"INS{code}_FOV_CROSS_ANGLE = ( {IK_HALF_ACROSS_DEG} )\nINS{code}_FOV_ANGLE_UNITS = 'DEGREES'\n"
+        f"INS{code}_IFOV = ( {jiram.IFOV_RAD!r} )\nINS{code}_FOCAL_LENGTH = ( {IK_FOCAL_LENGTH_MM} )\n"
+        f"INS{code}_PIXEL_SIZE = ( {IK_PIXEL_SIZE_UM} )\n\n"
     )
+
+
+#: values of NAIF's juno_jiram_v02.ti: FOV half-angles (deg; reference vector +X = along track), focal length
+#: (mm), pixel size (µm)
+IK_HALF_ALONG_BAND_DEG = 0.872
+IK_HALF_ALONG_IMAGER_DEG = 1.8121
+IK_HALF_ACROSS_DEG = 2.943
+IK_FOCAL_LENGTH_MM = 159.82033
+IK_PIXEL_SIZE_UM = 38.0
 
 
 def ik_text() -> str:
-    """Instrument kernel of the JIRAM imager (JIRAM_I whole detector and the L and M bands)."""
-    n = jiram.N_LINES_PER_BAND
+    """Instrument kernel of the JIRAM imager (JIRAM_I whole detector and the L and M bands) with the keywords
+    and values of NAIF's juno_jiram_v02.ti that ioscan knows of; no pixel-axis keyword (the kernels do not fix
+    the sample direction)."""
     return (
-        "KPL/IK\n\nioscan JIRAM imager IK. Pixel coordinates are 0-based with pixel centres at integers.\n"
-        "The ray of pixel (s, l) is\n"
-        "    +Z + (s - CCD_CENTER[0])*IFOV*SAMPLE_AXIS + (l - CCD_CENTER[1])*IFOV*LINE_AXIS\n"
-        "in the FOV frame (gnomonic). SAMPLE_AXIS/LINE_AXIS are ioscan keywords: sample = +X, line = +Y.\n\n"
-        "\\begindata\n\n"
-        + _ik_block(jiram.NAIF_ID_JIRAM_I, "JUNO_JIRAM_I", eph.JIRAM_I_LINES, (eph.JIRAM_I_LINES - 1) / 2.0)
-        + _ik_block(jiram.NAIF_ID_JIRAM_I_LBAND, "JUNO_JIRAM_I_LBAND", n, (n - 1) / 2.0)
-        + _ik_block(jiram.NAIF_ID_JIRAM_I_MBAND, "JUNO_JIRAM_I_MBAND", n, (n - 1) / 2.0)
+        "KPL/IK\n\nioscan JIRAM imager IK: keywords and values of NAIF's juno_jiram_v02.ti (FOV, boresight,\n"
+        "IFOV, focal length, pixel size). Like the real kernels it does not say which way samples run:\n"
+        "ioscan takes the pixel layout and axes from ioscan.instruments.jiram (lines along -X, samples\n"
+        "along -Y of each frame).\n\n\\begindata\n\n"
+        + _ik_block(jiram.NAIF_ID_JIRAM_I, jiram.JIRAM_I_FRAME, IK_HALF_ALONG_IMAGER_DEG)
+        + _ik_block(jiram.NAIF_ID_JIRAM_I_LBAND, jiram.L_BAND.spice_frame, IK_HALF_ALONG_BAND_DEG)
+        + _ik_block(jiram.NAIF_ID_JIRAM_I_MBAND, jiram.M_BAND.spice_frame, IK_HALF_ALONG_BAND_DEG)
         + "\\begintext\n"
     )
 
@@ -313,8 +287,9 @@ def write_juno_spk(
 def write_juno_ck(
     path: Path, observations: Sequence[PlannedObservation], *, half_window_s: float = 30.0
 ) -> Path:
-    """Type-3 CK of JUNO_SPACECRAFT: around each observation the attitude keeps JIRAM fixed relative to
-    IAU_IO (quaternions at t−h, t, t+h, linear interpolation), exact at the planned time."""
+    """Type-3 CK of JUNO_SPACECRAFT (−61000, the CK frame NAIF's FK hangs the JIRAM frames on): around each
+    observation the attitude keeps JIRAM fixed relative to IAU_IO (quaternions at t−h, t, t+h, linear
+    interpolation), exact at the planned time."""
     sp = _spice()
     path = Path(path)
     if path.exists():
@@ -381,9 +356,10 @@ def write_kernel_set(
             raise GeometryError(
                 f"observation {obs.time_utc} is outside the kernel span {start_utc} → {stop_utc}"
             )
-    texts = {"lsk": lsk_text(), "pck": pck_text(), "fk": fk_text(), "ik": ik_text(), "sclk": sclk_text()}
+    texts = {"lsk": lsk_text(), "pck": pck_text(), "ik": ik_text(), "sclk": sclk_text()}
     for key, text in texts.items():
         (out / NAMES[key]).write_text(text)
+    shutil.copyfile(jiram.naif_frames_kernel(), out / NAMES["fk"])
     write_natural_spk(
         out / NAMES["natural_spk"], start_et - NATURAL_PAD_S, stop_et + NATURAL_PAD_S, io_step_s=io_step_s
     )

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ioscan import body as iobody
-from ioscan.geometry.camera import FrameCamera
+from ioscan.geometry.camera import DIRECT_VIEW_AXES, FrameCamera, PixelAxes
 from ioscan.geometry.ellipsoid import intersect_rays
 from ioscan.geometry.label_provider import camera_from_label, pose_from_label
 from ioscan.geometry.pose import CameraPose
@@ -86,8 +86,9 @@ def rotate_pointing(
     angle_line_rad: float,
     twist_rad: float = 0.0,
 ) -> CameraPose:
-    """Pose whose instrument is turned by small angles: about the line axis (moves the scene along the
-    sample axis), about the sample axis (along lines) and about the boresight (twist)."""
+    """Pose whose instrument is turned by small angles: about boresight × sample axis (moves the scene toward
+    −sample by ``angle_sample_rad``), about boresight × line axis (toward −line by ``angle_line_rad``) and
+    about the boresight (twist); the same image motion for direct-view and mirrored pixel axes."""
     u_s, u_l, b = camera.axes()
 
     def rot(axis, ang):
@@ -95,7 +96,7 @@ def rotate_pointing(
         k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
         return np.eye(3) + np.sin(ang) * k + (1 - np.cos(ang)) * k @ k
 
-    r = rot(u_l, angle_sample_rad) @ rot(u_s, -angle_line_rad) @ rot(b, twist_rad)
+    r = rot(np.cross(b, u_s), angle_sample_rad) @ rot(np.cross(b, u_l), angle_line_rad) @ rot(b, twist_rad)
     return CameraPose(
         observer_km=pose.observer_km,
         inst_to_body=pose.inst_to_body @ r,
@@ -125,9 +126,11 @@ def scene_geometry(
     sub_obs_lat_deg: float = 5.0,
     sub_obs_lon_w_deg: float = 120.0,
     north_pa_deg: float = 10.0,
+    axes: PixelAxes = DIRECT_VIEW_AXES,
 ) -> tuple[LabelGeometry, FrameCamera, CameraPose]:
-    """Label geometry, camera and pose of a frame; the sub-solar point lies ``phase_deg`` from the
-    sub-observer point toward ``sun_azimuth_deg`` (0 = toward larger west longitude along the equator)."""
+    """Label geometry, camera and pose of a frame with pixel axes ``axes``; the sub-solar point lies
+    ``phase_deg`` from the sub-observer point toward ``sun_azimuth_deg`` (0 = toward larger west longitude
+    along the equator)."""
     az = np.radians(sun_azimuth_deg)
     ph = np.radians(phase_deg)
     lat0, lon0 = np.radians(sub_obs_lat_deg), np.radians(sub_obs_lon_w_deg)
@@ -147,13 +150,15 @@ def scene_geometry(
         disk_center_sample=center_sample,
         disk_center_line=center_line,
     )
-    return geom, camera_from_label(geom, n_samples, n_lines), pose_from_label(geom)
+    return geom, camera_from_label(geom, n_samples, n_lines, axes=axes), pose_from_label(geom, axes=axes)
 
 
 def jiram_band_geometry(*, range_km: float, phase_deg: float, center: tuple[float, float]):
     """(label geometry, camera, pose) of a 432×128 JIRAM band with Io's centre at ``center`` (sample, line),
-    lit from 70° azimuth: the standard JIRAM scene of the limb-fit tests and benchmark."""
-    from ioscan.instruments.jiram import IFOV_RAD
+    with JIRAM's (mirrored) pixel axes, lit from 110° azimuth: the standard JIRAM scene of the limb-fit tests
+    and benchmark. It renders the image (to 0.01 of the peak) of the direct-view scene lit from 70° on which
+    they were validated before JIRAM's axes were adopted."""
+    from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 
     return scene_geometry(
         range_km=range_km,
@@ -163,5 +168,6 @@ def jiram_band_geometry(*, range_km: float, phase_deg: float, center: tuple[floa
         center_sample=center[0],
         center_line=center[1],
         phase_deg=phase_deg,
-        sun_azimuth_deg=70.0,
+        sun_azimuth_deg=110.0,
+        axes=PIXEL_AXES,
     )

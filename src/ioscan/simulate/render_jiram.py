@@ -74,14 +74,9 @@ class BandRender:
 
 
 def jiram_band_camera(ifov_rad: float = jiram.IFOV_RAD) -> FrameCamera:
-    """A 432 × 128 band camera with the boresight at its centre (for poses not taken from SPICE)."""
-    return FrameCamera(
-        n_samples=jiram.N_SAMPLES,
-        n_lines=jiram.N_LINES_PER_BAND,
-        ifov_rad=ifov_rad,
-        center_sample=(jiram.N_SAMPLES - 1) / 2,
-        center_line=(jiram.N_LINES_PER_BAND - 1) / 2,
-    )
+    """A 432 × 128 band camera with the boresight at its centre and JIRAM's pixel axes (for poses of the band
+    frames JUNO_JIRAM_I_LBAND / _MBAND not taken from SPICE)."""
+    return FrameCamera.from_layout(jiram.DETECTORS[jiram.M_BAND.spice_frame], ifov_rad)
 
 
 def project_hot_spots(camera: FrameCamera, pose: CameraPose, state: pd.DataFrame) -> pd.DataFrame:
