@@ -7,17 +7,23 @@ physical quantities are measurement's (:mod:`ioscan.measure`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
+from scipy import ndimage
 
 from ioscan.detect.artefacts import MIN_FIT_SNR, flag_bright_source_artefacts, flag_unconfirmed
-from ioscan.detect.background import BROAD_PSF_SIGMA_PX, annulus_sizes, estimate_background
+from ioscan.detect.background import BROAD_PSF_SIGMA_PX, BandModel, estimate_background, filter_options
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import laplacian_noise
-from ioscan.detect.find import find_peaks, spike_dchi2, unresolved_duplicates
+from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
-from ioscan.detect.photometry import fit_radius_px, fit_sources
+from ioscan.detect.limb_profile import fit_limb_model
+from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
+from ioscan.detect.psf_estimate import MIN_SNR as MIN_PSF_SNR
+from ioscan.detect.psf_estimate import PsfEstimate, estimate_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import recentre_saturated
@@ -26,6 +32,9 @@ from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
 from ioscan.records import BandImage, Detection
+
+#: sources within this distance of the limb do not shape the measured PSF, px
+PSF_LIMB_CLEARANCE_PX = 6.0
 
 
 def _background_args(
@@ -46,11 +55,19 @@ def _background_args(
         shading = shading_template(data, limb.backplanes, psf, sl)
     if limb.from_geometry and narrow:
         sunlit = sunlit_mask(limb.backplanes, sl)
+    elif limb.sunlit is not None and narrow:
+        sunlit = limb.sunlit[sl]
     limb_halfwidth = cfg.limb_halfwidth_px
     if limb_halfwidth is None and limb.from_geometry:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
         limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
+    limb_model = None
+    if limb.circle is not None and narrow and cfg.use_limb_profile:
+        # the bright limb's own profile, measured along it
+        valid = np.isfinite(data) if sat_mask is None else np.isfinite(data) & ~sat_mask
+        model = fit_limb_model(data, limb.circle, limb.known, valid, laplacian_noise(data))
+        limb_model = None if model is None else model.crop(sl)
     return dict(
         psf=psf,
         limb_distance_px=None if limb.distance_px is None else limb.distance_px[sl],
@@ -60,7 +77,72 @@ def _background_args(
         shading=shading,
         sunlit=sunlit,
         textured_option=cfg.textured_ground_option and shading is not None,
+        limb_model=limb_model,
     )
+
+
+@dataclass
+class _Pass:
+    """One pass of background → find → fit on the search region's crop ``sl``."""
+
+    sl: tuple[slice, slice]
+    search: np.ndarray | None
+    sub: np.ndarray
+    args: dict
+    model: BandModel
+    peaks: Peaks
+    fit: PsfFit | None
+
+
+def _first_pass(data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig) -> _Pass:
+    """Background, peaks and PSF fits with a given PSF."""
+    h1 = max(o[1] for o in filter_options(psf.core_sigma_px))
+    sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
+    sub = data[sl]
+    args = _background_args(data, limb, sat_mask, sl, psf, cfg)
+    model = estimate_background(sub, **args)
+    peaks = find_peaks(
+        model.snr,
+        cfg.threshold_snr,
+        search=search,
+        sigma_px=psf.core_sigma_px,
+        saddle_snr=cfg.deblend_saddle_snr,
+        max_peaks=cfg.max_sources,
+        valid=model.usable,
+    )
+    fit = fit_sources(model, peaks, psf) if len(peaks) else None
+    return _Pass(sl, search, sub, args, model, peaks, fit)
+
+
+def _measure_psf(fp: _Pass, sat_mask, limb: Limb, cfg: DetectConfig) -> PsfEstimate | None:
+    """The PSF measured on the pass's bright, unsaturated, isolated sources that are no cosmic-ray hits and
+    lie away from the limb (:mod:`ioscan.detect.psf_estimate`)."""
+    fit, model = fp.fit, fp.model
+    if fit is None:
+        return None
+    snr = np.where(fit.flux_err > 0, fit.flux / np.maximum(fit.flux_err, 1e-300), 0.0)
+    cand = fit.converged & (snr >= MIN_PSF_SNR)
+    if not cand.any():
+        return None
+    nl, ns = fp.sub.shape
+    li = np.clip(np.rint(fit.y).astype(int), 0, nl - 1)
+    sj = np.clip(np.rint(fit.x).astype(int), 0, ns - 1)
+    valid = model.usable.copy()
+    if sat_mask is not None:
+        near_sat = ndimage.binary_dilation(sat_mask[fp.sl], iterations=4)
+        cand &= ~near_sat[li, sj]
+        valid &= ~sat_mask[fp.sl]
+    if limb.distance_px is not None:
+        cand &= np.abs(np.asarray(limb.distance_px)[fp.sl][li, sj]) > PSF_LIMB_CLEARANCE_PX
+    psf = fp.args["psf"]
+    dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+    limit = (
+        cfg.cosmic_ray_dchi2 if cfg.cosmic_ray_dchi2 is not None else spike_threshold(psf, cfg.threshold_snr)
+    )
+    cand &= dchi < limit
+    if not cand.any():
+        return None
+    return estimate_psf(fp.sub, model.sigma_white, valid, fit.x, fit.y, snr, cand)
 
 
 def detect_band(
@@ -96,39 +178,43 @@ def detect_band(
                 f"{streak_cols.size} columns"
             )
     # 3. limb
-    limb = locate_limb(band, data, backplanes, sigma, cfg)
+    limb = locate_limb(band, data, backplanes, sigma, cfg, sat_mask)
     out.messages.extend(limb.messages)
     if limb.status is not None:
         out.status = limb.status
         return out
-    # 4. background, on the search region (the disk plus a margin) cropped
-    h1 = max(a[1] for a in annulus_sizes(sigma))
-    sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
+    # 4–6. background on the search region (the disk plus a margin) cropped, find, fit; then the PSF measured
+    # on the bright isolated sources, and the pass run again with it when the instrument's model is off
+    fp = _first_pass(data, limb, sat_mask, psf, cfg)
+    if cfg.estimate_psf and len(fp.peaks):
+        est = _measure_psf(fp, sat_mask, limb, cfg)
+        if est is not None and est.differs_from(psf):
+            psf = est.applied_to(psf)
+            sigma = psf.core_sigma_px
+            out.messages.append(
+                f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
+                f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px used"
+            )
+            fp = _first_pass(data, limb, sat_mask, psf, cfg)
+    sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
+    if background_args.get("limb_model") is not None and limb.circle is not None:
+        out.messages.append(
+            f"band {band.band}: the bright limb's profile measured along {limb.circle.arc_px:.0f} px"
+        )
+    if cfg.cosmic_ray_dchi2 is None:  # the spike test calibrated for the PSF in use
+        cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(psf, cfg.threshold_snr))
     l0, s0 = sl[0].start, sl[1].start
-    sub = data[sl]
-    background_args = _background_args(data, limb, sat_mask, sl, psf, cfg)
-    model = estimate_background(sub, **background_args)
     out.noise_median = model.noise_median
     if keep_model:
         out.model = model
         out.offset = (l0, s0)
-    # 5. find
-    peaks = find_peaks(
-        model.snr,
-        cfg.threshold_snr,
-        search=search,
-        sigma_px=sigma,
-        saddle_snr=cfg.deblend_saddle_snr,
-        max_peaks=cfg.max_sources,
-        valid=model.usable,
-    )
     if len(peaks) >= cfg.max_sources:
         out.messages.append(f"band {band.band}: detections capped at {cfg.max_sources}")
     if len(peaks) == 0:
         out.status = "no_detections"
         return out
-    # 6. fit; saturated cores placed at their centroids; cosmic-ray spike test
-    fit = fit_sources(model, peaks, psf)
+    # 6. saturated cores placed at their centroids; cosmic-ray spike test
+    fit = fp.fit
     clipped = None if sat_mask is None else sat_mask[sl]
 
     def place_saturated() -> int:
@@ -168,6 +254,7 @@ def detect_band(
         edge_px=max(1, int(np.ceil(2 * sigma))),
         near_limb_px=cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1,
         cosmic_ray_dchi2=cfg.cosmic_ray_dchi2,
+        limb_known=limb.known,
     )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     for k in range(len(peaks)):

@@ -25,9 +25,10 @@ class DetectConfig:
         psf: PSF model (:class:`~ioscan.detect.psf.PsfModel`) or Gaussian σ in pixels, for every band or
             as a dict band → model/σ; None for the instrument default (:func:`default_psf`).
         threshold_snr: detection threshold on the calibrated matched-filter S/N (see
-            :mod:`ioscan.detect.background`); benchmarks/bench_detect.py needs 4.51 for ≤ 0.05 false
-            detections per JIRAM I1 frame (day and night, near and far pooled; the ideal matched filter
-            needs 4.51), so 4.5 is at that rate.
+            :mod:`ioscan.detect.background`). White noise alone gives 0.05–0.1 peaks per 128 × 432 frame
+            above 4.5 and ~0.01 above 5 (searched whole, as a frame without a disk in view is); 5 keeps
+            benchmarks/bench_generalise.py's frames at ≲ 0.05 false detections each. (bench_detect.py, whose
+            search regions are the disks of I1 frames, picks its own threshold for that rate: 4.51 before.)
         limb_halfwidth_px: half-width of the (bright) limb band left out of the search and fits (None:
             1.5 σ + 0.5 px, plus the excess of ``pointing_error_px`` over 0.5 px when the limb comes from the
             geometry).
@@ -40,8 +41,13 @@ class DetectConfig:
             (None: 3 σ + pointing_error_px); hot spots are on Io.
         pointing_error_px: 1-σ pointing error of the geometry, pixels: widens the limb band, and beyond
             3 px the limb is found in the data (1.0 by default; a scan passes its navigation's).
+        check_geometry_limb: compare the geometry's limb with the sharp limb seen in the image
+            (:func:`ioscan.detect.limb.geometry_limb_offset_px`); beyond max(1 px, 3 × the pointing error)
+            the image's limb is used for the background regions and the geometry only for positions.
         cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
-            COSMIC_RAY (a likelihood-ratio test: faint sources cannot reach it).
+            COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true source
+            at the detection threshold reaches it with probability 10⁻³
+            (:func:`ioscan.detect.find.spike_threshold`: ~23 for Gaussian cores of 0.6–1 px).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
         deblend_saddle_snr: two maxima are distinct sources when the matched-filter S/N dips by at least
             this much (or 10 % of the fainter peak) between them.
@@ -49,6 +55,9 @@ class DetectConfig:
         use_shading: with geometry and a narrow PSF (JIRAM), divide the sunlit disk by its expected Minnaert
             shading (k fitted per band, :mod:`ioscan.detect.shading`) before the local background, so the
             steep bright limb is followed (not for broad AO PSFs, where it raised the false rate).
+        use_limb_profile: where a sharp bright limb is seen in the image (narrow PSFs), measure its radial
+            profile along it and let the background follow it (:mod:`ioscan.detect.limb_profile`): the limb
+            band is then searched too.
         remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
             data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background
@@ -59,12 +68,15 @@ class DetectConfig:
         subtract_and_search: after the first pass, subtract its sources with the full PSF and search again
             near the bright ones (:mod:`ioscan.detect.second_pass`): faint neighbours a few pixels from bright
             hot spots.
+        estimate_psf: measure the PSF on the frame's bright, isolated, unsaturated sources
+            (:mod:`ioscan.detect.psf_estimate`) and, when its core differs from the model's by more than 10 %,
+            detect again with the measured core width.
         psf_model_error: relative error f of the PSF model assumed by the second pass: its S/N is divided by
             √(1 + (f · S/N of the subtracted model)²): PSF mismatch around a bright source makes no sources.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
-    threshold_snr: float = 4.5
+    threshold_snr: float = 5.0
     limb_halfwidth_px: float | None = None
     local_window_px: int | None = None
     saturation_margin: float = 0.05
@@ -72,15 +84,18 @@ class DetectConfig:
     near_limb_px: float | None = None
     search_margin_px: float | None = None
     pointing_error_px: float = 1.0
-    cosmic_ray_dchi2: float = 25.0
+    check_geometry_limb: bool = True
+    cosmic_ray_dchi2: float | None = None
     drop_cosmic_rays: bool = False
     deblend_saddle_snr: float = 1.5
     max_sources: int = 500
     use_shading: bool = True
+    use_limb_profile: bool = True
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
     subtract_and_search: bool = True
     psf_model_error: float = 0.1
+    estimate_psf: bool = True
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -14,6 +14,10 @@ from ioscan.records import DetectionFlag
 SHAPE_TEST_SNR = 20.0
 #: brightest raw pixel over its second-brightest 4-neighbour above which a source is a cosmic-ray hit
 MAX_SPIKE_RATIO = 6.0
+#: a bright source with at most this many pixels above 5 % of its peak is a cosmic-ray hit: hits are 1–3
+#: pixels (an L-shaped or straight 3-pixel track at full well has a spike ratio of 1), a PSF of core
+#: σ ≥ 0.5 px lights ≥ 5
+MAX_HIT_PIXELS = 3
 
 
 def _nan_to(x: np.ndarray, value: float) -> np.ndarray:
@@ -31,8 +35,8 @@ def n_bright_pixels(
     """Pixels of the 5×5 around the brightest pixel near (i, j) (crop coordinates) above 5 % of its net value
     (and above 4σ).
 
-    A hot spot spreads over ≥ 3 such pixels (PSF core σ ≳ 0.4 px), saturated or not; a cosmic-ray hit
-    (1–2 pixels, possibly clipped at full well) does not."""
+    A hot spot spreads over ≥ 5 such pixels (PSF core σ ≳ 0.5 px) at S/N ≳ 20, saturated or not; a
+    cosmic-ray hit (1–3 pixels, possibly clipped at full well) does not."""
     nl, ns = background.shape
     win = data[l0 + max(i - 1, 0) : l0 + min(i + 2, nl), s0 + max(j - 1, 0) : s0 + min(j + 2, ns)]
     bwin = background[max(i - 1, 0) : min(i + 2, nl), max(j - 1, 0) : min(j + 2, ns)]
@@ -73,6 +77,7 @@ class FlagContext:
         background, noise: the background model's maps on the crop starting at (l0, s0).
         limb_distance_px: signed limb distance on the whole band, or None.
         limb_from_geometry: the limb distance is the geometry's (else the data's: off-disk is flagged here).
+        limb_known: where the data's limb may decide what is off the disk (None: everywhere).
         fit_radius_px: half-size of the photometry stamp (saturation looked for within it).
         edge_px: distance from the frame edge below which EDGE is set.
         near_limb_px: |limb distance| below which NEAR_LIMB is set.
@@ -92,6 +97,7 @@ class FlagContext:
     edge_px: int
     near_limb_px: float
     cosmic_ray_dchi2: float
+    limb_known: np.ndarray | None = None
 
 
 def source_flags(
@@ -125,7 +131,7 @@ def source_flags(
         mf_snr > SHAPE_TEST_SNR
         and (
             n_bright_pixels(ctx.data, ctx.background, ctx.noise, li - ctx.l0, lj - ctx.s0, ctx.l0, ctx.s0)
-            <= 2
+            <= MAX_HIT_PIXELS
             or spike_ratio(ctx.data, peak_line + ctx.l0, peak_sample + ctx.s0) > MAX_SPIKE_RATIO
         )
     ):
@@ -135,6 +141,7 @@ def source_flags(
         d_here = float(ctx.limb_distance_px[li, lj])
         if abs(d_here) < ctx.near_limb_px:
             flags |= DetectionFlag.NEAR_LIMB
-        if not ctx.limb_from_geometry and d_here < 0:
+        known = ctx.limb_known is None or bool(ctx.limb_known[li, lj])
+        if not ctx.limb_from_geometry and known and d_here < 0:
             flags |= DetectionFlag.OFF_DISK
     return int(flags), d_here

@@ -1,5 +1,6 @@
 """The first detection steps: which pixels count (saturation mask, frame status), where Io's limb is
-(geometry or data) and the search region (the disk plus a margin: hot spots are on Io), cropped for speed."""
+(geometry, checked against the image, or the image alone: :mod:`ioscan.detect.limb`) and the search region
+(the disk plus a margin: hot spots are on Io), cropped for speed."""
 
 from __future__ import annotations
 
@@ -9,12 +10,26 @@ import numpy as np
 
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data
+from ioscan.detect.limb import (
+    LimbCircle,
+    find_limb,
+    fit_limb_circle,
+    geometry_limb_offset_px,
+    known_zone,
+    median3,
+    pixel_noise_map,
+)
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.records import BandImage
 
 #: pointing error (px) beyond which the geometry's limb is not used for the background regions: the limb is
 #: then fitted in the data (an unregistered frame whose kernels may be off by up to ~2°)
 MAX_GEOMETRY_LIMB_ERROR_PX = 3.0
+#: a geometry whose limb lies further than max(this, 3 × its pointing error) from the limb seen in the image
+#: is not used for the background regions (the image's limb is)
+GEOMETRY_LIMB_TOLERANCE_PX = 1.0
+#: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
+SUNLIT_SIGMA = 3.0
 
 
 @dataclass
@@ -70,6 +85,12 @@ class Limb:
         margin_px: how far outside the limb the search goes, px.
         status: "no_io" when the geometry puts Io out of view, else None.
         messages: what was decided.
+        circle: the sharp limb seen in the image (with or without geometry), or None.
+        known: the directions in which that limb was seen (:func:`ioscan.detect.limb.known_zone`): where the
+            image's circle may decide what is on the disk, and where its profile is measured (None: no
+            image limb, or everywhere for the geometry's).
+        sunlit: disk pixels clearly brighter than the sky (image's limb only; the geometry's come from the
+            backplanes).
     """
 
     distance_px: np.ndarray | None
@@ -78,12 +99,22 @@ class Limb:
     margin_px: float
     status: str | None = None
     messages: tuple[str, ...] = ()
+    circle: LimbCircle | None = None
+    known: np.ndarray | None = None
+    sunlit: np.ndarray | None = None
 
 
 def locate_limb(
-    band: BandImage, data: np.ndarray, backplanes: Backplanes | None, sigma_px: float, cfg: DetectConfig
+    band: BandImage,
+    data: np.ndarray,
+    backplanes: Backplanes | None,
+    sigma_px: float,
+    cfg: DetectConfig,
+    saturated: np.ndarray | None = None,
 ) -> Limb:
-    """The limb from the geometry (unless its pointing is too uncertain to place it), else from the data."""
+    """The limb from the geometry (unless its pointing is too uncertain to place it, or the image shows its
+    limb elsewhere), else from the data (the sharp limb, else the outline of a bright disk); ``saturated``
+    pixels' surroundings are not taken for a limb."""
     messages = []
     margin = (
         cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + cfg.pointing_error_px
@@ -108,11 +139,61 @@ def locate_limb(
             if not np.any(distance > -margin):
                 messages.append(f"band {band.band}: Io is not in the field of view (geometry)")
                 return Limb(distance, True, backplanes, margin, status="no_io", messages=tuple(messages))
+            circle = None
+            if cfg.check_geometry_limb:
+                off, pts = geometry_limb_offset_px(data, distance, sigma_px, saturated=saturated)
+                tol = max(GEOMETRY_LIMB_TOLERANCE_PX, 3.0 * cfg.pointing_error_px)
+                if np.isfinite(off) and abs(off) > tol:
+                    messages.append(
+                        f"band {band.band}: the geometry's limb lies {off:+.1f} px from the limb seen in the "
+                        f"image ({len(pts)} edge points): the limb is taken from the image, the geometry "
+                        "only for positions"
+                    )
+                    distance, from_geometry = None, False
+                    margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
+                elif np.isfinite(off):
+                    circle = fit_limb_circle(pts)
+            if from_geometry and circle is not None:
+                # the geometry places the disk; the bright limb it agrees with gives the profile to follow
+                known = known_zone(circle, data.shape)
+                return Limb(
+                    distance, True, backplanes, margin, messages=tuple(messages), circle=circle, known=known
+                )
     if distance is None:
+        circle = find_limb(data, sigma_px, saturated)
+        if circle is not None:
+            messages.append(
+                f"band {band.band}: limb seen in the image (radius {circle.radius_px:.1f} px, "
+                f"{circle.n_points} edge points, rms {circle.rms_px:.2f} px)"
+            )
+            distance = circle.distance_px(data.shape)
+            known = known_zone(circle, data.shape)
+            return Limb(
+                distance,
+                False,
+                None,
+                margin,
+                messages=tuple(messages),
+                circle=circle,
+                known=known,
+                sunlit=sunlit_from_data(data, distance),
+            )
+        # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen
         distance = limb_distance_from_data(data, sigma_px)
         if distance is not None:
-            messages.append(f"band {band.band}: limb fitted from the data")
+            messages.append(f"band {band.band}: limb fitted to the outline of the bright disk")
     return Limb(distance, from_geometry, backplanes, margin, messages=tuple(messages))
+
+
+def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
+    """Disk pixels (distance > 0) whose 3 × 3 median stands :data:`SUNLIT_SIGMA` local pixel-noise σ above
+    the sky level (the median within 3–10 px outside the limb; the 1st percentile when no sky is in view)."""
+    x = np.asarray(data, dtype=np.float32)
+    ok = np.isfinite(x)
+    x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+    sky_sel = ok & (distance_px < -3) & (distance_px > -10)
+    sky = float(np.median(x[sky_sel])) if sky_sel.sum() >= 50 else float(np.percentile(x, 1))
+    return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x))
 
 
 def crop_box(keep: np.ndarray, pad: int) -> tuple[slice, slice] | None:
@@ -137,6 +218,8 @@ def search_region(
     if limb.distance_px is None:
         return sl, None
     search_full = limb.distance_px > -limb.margin_px
+    if limb.known is not None:
+        search_full |= ~limb.known
     box = crop_box(search_full, pad=pad)
     if box is not None:
         sl = box

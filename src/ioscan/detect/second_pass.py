@@ -162,13 +162,18 @@ def windows_around(x: np.ndarray, y: np.ndarray, half_px: int, shape: tuple) -> 
 
 def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]], args: dict) -> BandModel:
     """:func:`estimate_background` of ``image`` run on each window alone (every array argument of the image's
-    shape cropped alike), pasted into a model of the whole image that is unusable outside the windows."""
+    shape cropped alike, and the limb model), pasted into a model of the whole image that is unusable outside
+    the windows."""
     shape = image.shape
+
+    def cropped(v, win):
+        if isinstance(v, np.ndarray) and v.shape == shape:
+            return v[win]
+        return v.crop(win) if hasattr(v, "crop") else v
+
     parts = []
     for win in windows:
-        sub_args = {
-            k: (v[win] if isinstance(v, np.ndarray) and v.shape == shape else v) for k, v in args.items()
-        }
+        sub_args = {k: cropped(v, win) for k, v in args.items()}
         parts.append((win, estimate_background(image[win], **sub_args)))
     first = parts[0][1]
 

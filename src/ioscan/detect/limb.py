@@ -1,0 +1,443 @@
+"""Io's limb seen in the image, without geometry: sharp edge points, a robust circle through them, and a
+check of a given geometry's limb against them.
+
+A limb is a step from dark sky to the bright disk blurred by the PSF alone; a terminator is a ramp (the
+illumination falls to zero over a fraction of the radius), and a hot spot or a cosmic-ray hit is a closed
+bump. :func:`edge_points` keeps local maxima of the gradient (of a 3 × 3-median-filtered, lightly smoothed
+image) that stand ``EDGE_SNR`` σ above the gradient's own noise and whose profile across the edge rises from
+20 % to 80 % of its step within ``SHARPNESS`` × the width a blurred step would have. :func:`fit_limb_circle`
+finds, by RANSAC, the circle that most such points lie on (within 1 px) with the bright side towards its
+centre (a crescent's terminator has its bright side away from the centre of any circle through it), then
+refines it by geometric least squares. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius;
+a frame sees at most an arc of the limb, on which the circle fitted to that arc is what matters.
+
+The circle gives the signed limb distance (positive on the disk) the background and the flags need.
+:func:`geometry_limb_offset_px` measures how far a given geometry's limb lies from these edge points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import ndimage
+
+from ioscan.robust import MAD_TO_SIGMA
+
+#: an edge point's gradient must exceed this many σ of the gradient's noise there
+EDGE_SNR = 8.0
+#: Gaussian σ (px) of the smoothing before the gradient (after the 3 × 3 median)
+SMOOTH_PX = 0.7
+#: an edge's 20–80 % rise may be at most this factor × the frame's reference width (the lower quartile of
+#: the candidates': the limb, blurred by the PSF alone, is the sharpest edge in the frame)
+SHARPNESS = 1.3
+#: an edge's dark side may exceed the image's dark level by at most this fraction of its step (sky beyond it)
+DARK_SIDE = 0.25
+#: fraction of the pixels just outside a fitted limb that must be sky-dark
+MIN_DARK_OUTSIDE = 0.8
+#: half-length (px) of the profile sampled across each edge point, and its sampling step
+PROFILE_HALF_PX = 6.0
+PROFILE_STEP_PX = 0.25
+#: RANSAC: trials, inlier distance (px), smallest cosine between the brightening direction and the centre
+RANSAC_TRIALS = 300
+INLIER_PX = 1.0
+MIN_COS_TOWARD_CENTRE = 0.7
+#: a limb is accepted with at least this many edge points, spanning at least this arc (px), fitted to this rms
+MIN_POINTS = 12
+MIN_ARC_PX = 15.0
+MAX_RMS_PX = 0.6
+#: radii accepted (px): a disk smaller than the first shows no usable limb; the last is a straight edge
+RADIUS_RANGE_PX = (5.0, 1e5)
+#: candidate edge points kept (the strongest) before the profile test
+MAX_CANDIDATES = 4000
+
+
+#: compare-exchange pairs of a median-of-9 network (N. Devillard, "Fast median search", opt_med9)
+_MED9 = (
+    (1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EdgePoints:
+    """Sharp edge points: sub-pixel position (sample ``x``, line ``y``), unit direction of brightening
+    (``ux``, ``uy``), step height (image units) and 20–80 % rise width (px)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ux: np.ndarray
+    uy: np.ndarray
+    step: np.ndarray
+    width_px: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, keep: np.ndarray) -> EdgePoints:
+        return EdgePoints(*(a[keep] for a in (self.x, self.y, self.ux, self.uy, self.step, self.width_px)))
+
+
+@dataclass(frozen=True)
+class LimbCircle:
+    """A limb found in the image.
+
+    Attributes:
+        center_sample, center_line: the circle's centre, px (may lie far outside the frame).
+        radius_px: its radius, px.
+        rms_px: rms distance of its edge points from it, px.
+        n_points: edge points on it.
+        arc_px: length of limb the points span, px.
+        step: median disk-minus-sky step at the points, image units.
+        points: the edge points on it.
+    """
+
+    center_sample: float
+    center_line: float
+    radius_px: float
+    rms_px: float
+    n_points: int
+    arc_px: float
+    step: float
+    points: EdgePoints
+
+    def distance_px(self, shape: tuple[int, int]) -> np.ndarray:
+        """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk)."""
+        yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+        return self.radius_px - np.hypot(xx - self.center_sample, yy - self.center_line)
+
+
+def _fill(data: np.ndarray) -> np.ndarray:
+    x = np.asarray(data, dtype=np.float64)
+    ok = np.isfinite(x)
+    return x if ok.all() else np.where(ok, x, float(np.median(x[ok])) if ok.any() else 0.0)
+
+
+def median3(x: np.ndarray) -> np.ndarray:
+    """3 × 3 median filter (edges: nearest value), as ``ndimage.median_filter(x, 3, mode="nearest")`` but
+    far faster: the 19 compare-exchanges of a median-of-9 network (Devillard's opt_med9) on shifted copies."""
+    p = np.pad(x, 1, mode="edge")
+    nl, ns = x.shape
+    v = [p[i : i + nl, j : j + ns] for i in range(3) for j in range(3)]
+    for a, b in _MED9:
+        v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+    return v[4]
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    return ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")
+
+
+@lru_cache(maxsize=1)
+def _gradient_noise_factor() -> float:
+    """σ of one Sobel gradient component of :func:`_smooth`-ed unit white noise (computed once)."""
+    noise = np.random.default_rng(0).normal(size=(256, 256))
+    g = ndimage.sobel(_smooth(noise), axis=1) / 8.0
+    return float(np.std(g[8:-8, 8:-8]))
+
+
+def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
+    """Local pixel noise σ: robust scale of the pixel minus the mean of its 4 neighbours (÷ √1.25) in
+    blocks of ``block_px``, spread back to the pixels (smooth structure cancels in the difference)."""
+    lap = np.zeros_like(x)
+    lap[1:-1, 1:-1] = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
+    nl, ns = x.shape
+    bl, bs = max(1, (nl - 2) // block_px), max(1, (ns - 2) // block_px)
+    hl, hs = (nl - 2) // bl, (ns - 2) // bs
+    v = lap[1 : 1 + bl * hl, 1 : 1 + bs * hs].reshape(bl, hl, bs, hs).transpose(0, 2, 1, 3)
+    v = v[:, :, ::2, ::2].reshape(bl, bs, -1)  # every other pixel of a block gives its scale well enough
+    med = np.median(v, axis=2, keepdims=True)
+    out = MAD_TO_SIGMA * np.median(np.abs(v - med), axis=2) / np.sqrt(1.25)
+    pos = out[out > 0]
+    out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
+    rows = np.clip((np.arange(nl) - 1) // hl, 0, bl - 1)
+    cols = np.clip((np.arange(ns) - 1) // hs, 0, bs - 1)
+    return out[rows][:, cols]
+
+
+def edge_points(
+    data: np.ndarray, psf_sigma_px: float, *, border_px: int = 3, where: np.ndarray | None = None
+) -> EdgePoints:
+    """Sharp, significant edge points of an image (see the module docstring).
+
+    Args:
+        data: band image (NaN = missing).
+        psf_sigma_px: PSF σ (px): sets the rise width a blurred step has.
+        border_px: points this close to the frame edge or to missing pixels are dropped.
+        where: look only at these pixels (the work is done on their bounding box, grown by the profile
+            length); None: everywhere.
+    """
+    if where is not None:
+        rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
+        empty = np.zeros(0)
+        if rows.size == 0:
+            return EdgePoints(empty, empty, empty, empty, empty, empty)
+        pad = int(PROFILE_HALF_PX) + 4
+        l0, s0 = max(rows[0] - pad, 0), max(cols[0] - pad, 0)
+        box = (slice(l0, rows[-1] + pad + 1), slice(s0, cols[-1] + pad + 1))
+        pts = _edge_points(np.asarray(data)[box], psf_sigma_px, border_px, np.asarray(where)[box])
+        pts = EdgePoints(pts.x + s0, pts.y + l0, pts.ux, pts.uy, pts.step, pts.width_px)
+        # border_px is from the frame's edges, not the box's
+        return pts
+    return _edge_points(data, psf_sigma_px, border_px, None)
+
+
+def _edge_points(
+    data: np.ndarray, psf_sigma_px: float, border_px: int, where: np.ndarray | None
+) -> EdgePoints:
+    x = _fill(data).astype(np.float32)
+    s = _smooth(x)
+    gx = ndimage.sobel(s, axis=1) / np.float32(8.0)
+    gy = ndimage.sobel(s, axis=0) / np.float32(8.0)
+    g2 = gx * gx + gy * gy
+    sig_g = pixel_noise_map(x) * _gradient_noise_factor()
+    cand = g2 > (EDGE_SNR * sig_g) ** 2
+    nl, ns = g2.shape
+    if border_px > 0:
+        cand[:border_px] = cand[-border_px:] = False
+        cand[:, :border_px] = cand[:, -border_px:] = False
+    bad = ~np.isfinite(np.asarray(data))
+    if bad.any():
+        cand &= ~ndimage.binary_dilation(bad, iterations=max(border_px, 1))
+    if where is not None:
+        cand &= where
+    ii, jj = np.nonzero(cand)
+    # non-maximum suppression along the gradient direction (4 quantised directions)
+    a = np.mod(np.round(np.arctan2(gy[ii, jj], gx[ii, jj]) / (np.pi / 4)), 4).astype(int)
+    di = np.array([0, 1, 1, 1])[a]
+    dj = np.array([1, 1, 0, -1])[a]
+    gp = np.pad(g2, 1, mode="constant")
+    v = g2[ii, jj]
+    keep = (v >= gp[ii + 1 + di, jj + 1 + dj]) & (v >= gp[ii + 1 - di, jj + 1 - dj])
+    ii, jj, v = ii[keep], jj[keep], v[keep]
+    if ii.size > MAX_CANDIDATES:
+        top = np.argsort(-v)[:MAX_CANDIDATES]
+        ii, jj = ii[top], jj[top]
+    empty = np.zeros(0)
+    if ii.size == 0:
+        return EdgePoints(empty, empty, empty, empty, empty, empty)
+    gn = np.sqrt(g2[ii, jj]).astype(np.float64)
+    ux, uy = gx[ii, jj] / gn, gy[ii, jj] / gn
+    t = np.arange(-PROFILE_HALF_PX, PROFILE_HALF_PX + 1e-9, PROFILE_STEP_PX)
+    px = jj[:, None] + t[None, :] * ux[:, None]
+    py = ii[:, None] + t[None, :] * uy[:, None]
+    prof = ndimage.map_coordinates(s, [py.ravel(), px.ravel()], order=1, mode="nearest").reshape(px.shape)
+    outer = np.abs(t) >= PROFILE_HALF_PX - 2.5
+    dark = prof[:, outer & (t < 0)].mean(axis=1)
+    bright = prof[:, outer & (t > 0)].mean(axis=1)
+    step = bright - dark
+    # a limb has the sky on its dark side: no darker than the image's dark level (its 2nd percentile, after
+    # the 3 × 3 median) plus a quarter of the step; an edge inside the disk has ground there
+    sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (prof - dark[:, None]) / step[:, None]
+    t20, t50, t80 = (_crossing(f, t, level) for level in (0.2, 0.5, 0.8))
+    width = t80 - t20
+    candidate = (step > 0) & (dark <= sky + DARK_SIDE * step) & np.isfinite(width) & (np.abs(t50) <= 1.5)
+    # the limb is the sharpest edge there is, its width set by the PSF: the reference width is the lower
+    # quartile of the candidates' (bounded by what PSFs of 0.5–2 × the given σ would give)
+    sigma_eff = np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1)
+    lo, hi = (1.683 * np.sqrt((k * psf_sigma_px) ** 2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1) for k in (0.5, 2.0))
+    ref = float(np.percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
+    ref = min(max(ref, lo), hi)
+    ok = candidate & (width <= SHARPNESS * ref)
+    cross = _steepest(prof, t)
+    ok &= np.isfinite(cross)
+    return EdgePoints(
+        x=(jj + cross * ux)[ok],
+        y=(ii + cross * uy)[ok],
+        ux=ux[ok],
+        uy=uy[ok],
+        step=step[ok],
+        width_px=width[ok],
+    )
+
+
+def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
+    """Per row of ``f`` (profiles sampled at ``t``), the position where it crosses ``level`` nearest the
+    middle (linear interpolation), NaN if it never does."""
+    mid = (t.size - 1) / 2.0
+    above = f >= level
+    change = above[:, 1:] != above[:, :-1]
+    far = np.where(change, np.abs(np.arange(t.size - 1) + 0.5 - mid), np.inf)
+    c = np.argmin(far, axis=1)
+    rows = np.arange(f.shape[0])
+    f0, f1 = f[rows, c], f[rows, c + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(f1 != f0, (level - f0) / (f1 - f0), 0.0)
+    return np.where(np.isfinite(far[rows, c]), t[c] + frac * (t[1] - t[0]), np.nan)
+
+
+def _steepest(prof: np.ndarray, t: np.ndarray, reach_px: float = 1.5) -> np.ndarray:
+    """Per profile, the position of its steepest rise within ``reach_px`` of the middle (parabola through the
+    largest finite difference and its neighbours): a blurred step's edge, unbiased by a bright rim inside it
+    (limb brightening), which moves the half-step point outwards."""
+    g = np.diff(prof, axis=1)
+    tg = 0.5 * (t[1:] + t[:-1])
+    inside = np.abs(tg) <= reach_px
+    idx = np.flatnonzero(inside)
+    k = idx[0] + np.argmax(g[:, inside], axis=1)
+    k = np.clip(k, 1, g.shape[1] - 2)
+    rows = np.arange(g.shape[0])
+    gm, g0, gp = g[rows, k - 1], g[rows, k], g[rows, k + 1]
+    den = gm - 2 * g0 + gp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(den < 0, 0.5 * (gm - gp) / den, 0.0)
+    return np.where(np.abs(frac) <= 1.0, tg[k] + frac * (t[1] - t[0]), np.nan)
+
+
+def _circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray):
+    """Centres (x, y) and radii of the circles through triples of points (arrays (n, 2)); NaN if collinear."""
+    ax, ay = p1[:, 0], p1[:, 1]
+    bx, by = p2[:, 0], p2[:, 1]
+    cx, cy = p3[:, 0], p3[:, 1]
+    d = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d
+        uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
+    return ux, uy, np.hypot(ax - ux, ay - uy)
+
+
+def _inliers(pts: EdgePoints, cx: float, cy: float, r: float, tol: float) -> np.ndarray:
+    dx, dy = cx - pts.x, cy - pts.y
+    dist = np.hypot(dx, dy)
+    toward = (pts.ux * dx + pts.uy * dy) / np.maximum(dist, 1e-9)
+    return (np.abs(dist - r) < tol) & (toward > MIN_COS_TOWARD_CENTRE)
+
+
+def _refine(pts: EdgePoints, cx: float, cy: float, r: float, n_iter: int = 8) -> tuple[float, float, float]:
+    """Geometric least-squares circle (Gauss–Newton on the distances) from a starting circle."""
+    x, y = pts.x - pts.x.mean(), pts.y - pts.y.mean()
+    c = np.array([cx - pts.x.mean(), cy - pts.y.mean(), r])
+    for _ in range(n_iter):
+        dx, dy = x - c[0], y - c[1]
+        dist = np.maximum(np.hypot(dx, dy), 1e-9)
+        res = dist - c[2]
+        jac = np.column_stack([-dx / dist, -dy / dist, -np.ones_like(dist)])
+        step, *_ = np.linalg.lstsq(jac, -res, rcond=None)
+        c = c + step
+        if np.all(np.abs(step) < 1e-4):
+            break
+    return float(c[0] + pts.x.mean()), float(c[1] + pts.y.mean()), float(c[2])
+
+
+def fit_limb_circle(pts: EdgePoints, *, seed: int = 0) -> LimbCircle | None:
+    """The circle most sharp edge points lie on with their bright side towards its centre (RANSAC, then
+    geometric least squares), or None when no circle gathers :data:`MIN_POINTS` points over
+    :data:`MIN_ARC_PX` with an rms below :data:`MAX_RMS_PX`."""
+    n = len(pts)
+    if n < MIN_POINTS:
+        return None
+    rng = np.random.default_rng(seed)
+    xy = np.column_stack([pts.x, pts.y])
+    idx = rng.integers(0, n, size=(RANSAC_TRIALS, 3))
+    cx, cy, r = _circles_through(xy[idx[:, 0]], xy[idx[:, 1]], xy[idx[:, 2]])
+    ok = np.isfinite(r) & (r >= RADIUS_RANGE_PX[0]) & (r <= RADIUS_RANGE_PX[1])
+    ok &= (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
+    if not ok.any():
+        return None
+    cx, cy, r = cx[ok], cy[ok], r[ok]
+    dx = cx[:, None] - pts.x[None, :]
+    dy = cy[:, None] - pts.y[None, :]
+    dist = np.hypot(dx, dy)
+    toward = (pts.ux[None, :] * dx + pts.uy[None, :] * dy) / np.maximum(dist, 1e-9)
+    score = np.count_nonzero(
+        (np.abs(dist - r[:, None]) < INLIER_PX) & (toward > MIN_COS_TOWARD_CENTRE), axis=1
+    )
+    best = int(np.argmax(score))
+    if score[best] < MIN_POINTS:
+        return None
+    c = (float(cx[best]), float(cy[best]), float(r[best]))
+    inl = _inliers(pts, *c, INLIER_PX)
+    for tol in (INLIER_PX, 0.5 * INLIER_PX):
+        if inl.sum() < MIN_POINTS:
+            return None
+        c = _refine(pts.subset(inl), *c)
+        inl = _inliers(pts, *c, tol)
+    if inl.sum() < MIN_POINTS or not (RADIUS_RANGE_PX[0] <= c[2] <= RADIUS_RANGE_PX[1]):
+        return None
+    on = pts.subset(inl)
+    res = np.hypot(on.x - c[0], on.y - c[1]) - c[2]
+    rms = float(np.sqrt(np.mean(res**2)))
+    ang = np.unwrap(np.sort(np.arctan2(on.y - c[1], on.x - c[0])))
+    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
+    arc = float((2 * np.pi - gaps.max()) * c[2])
+    if rms > MAX_RMS_PX or arc < MIN_ARC_PX:
+        return None
+    return LimbCircle(c[0], c[1], c[2], rms, int(inl.sum()), arc, float(np.median(on.step)), on)
+
+
+def find_limb(
+    data: np.ndarray, psf_sigma_px: float, saturated: np.ndarray | None = None
+) -> LimbCircle | None:
+    """Io's limb in a band image (no geometry), or None when no sharp limb is in view (night side, a disk
+    smaller than ~10 px, Io out of the frame, a limb darkened to nothing).
+
+    The circle must also leave the sky outside: of the pixels 2–6 px beyond it in the directions where it
+    was seen, at least :data:`MIN_DARK_OUTSIDE` must be as dark as its edge points' dark sides allow. Edges
+    within :data:`PROFILE_HALF_PX` of a ``saturated`` pixel are not used (a clipped hot spot is a bright
+    disk with a sharp edge too)."""
+    x = _fill(data).astype(np.float32)
+    where = None
+    if saturated is not None and np.any(saturated):
+        where = ~ndimage.binary_dilation(saturated, iterations=int(PROFILE_HALF_PX) + 1)
+    circle = fit_limb_circle(edge_points(x, psf_sigma_px, where=where))
+    if circle is None:
+        return None
+    d = circle.distance_px(x.shape)
+    ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
+    if np.count_nonzero(ring) >= 20:
+        s = median3(x)
+        sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+        dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
+        if dark < MIN_DARK_OUTSIDE:
+            return None
+    return circle
+
+
+def geometry_limb_offset_px(
+    data: np.ndarray,
+    limb_distance_px: np.ndarray,
+    psf_sigma_px: float,
+    *,
+    reach_px: float = 8.0,
+    saturated: np.ndarray | None = None,
+) -> tuple[float, EdgePoints]:
+    """How far the image's limb lies from a geometry's: the median of the geometry's limb distance at the
+    sharp edge points within ``reach_px`` of its limb that brighten towards its disk, px (positive: the
+    geometry's disk reaches beyond the limb seen; NaN with fewer than :data:`MIN_POINTS` points: no bright
+    limb to check against), and those points."""
+    d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
+    where = np.abs(d) <= reach_px
+    if saturated is not None and np.any(saturated):
+        where &= ~ndimage.binary_dilation(saturated, iterations=int(PROFILE_HALF_PX) + 1)
+    pts = edge_points(data, psf_sigma_px, where=where)
+    if len(pts) == 0:
+        return float("nan"), pts
+    at = ndimage.map_coordinates(d, [pts.y, pts.x], order=1, mode="nearest")
+    gl, gs = np.gradient(d)
+    nx = ndimage.map_coordinates(gs, [pts.y, pts.x], order=1, mode="nearest")
+    ny = ndimage.map_coordinates(gl, [pts.y, pts.x], order=1, mode="nearest")
+    norm = np.maximum(np.hypot(nx, ny), 1e-9)
+    ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
+    if ok.sum() < MIN_POINTS:
+        return float("nan"), pts.subset(ok)
+    return float(np.median(at[ok])), pts.subset(ok)
+
+
+def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = 10.0) -> np.ndarray:
+    """True on pixels in the directions (seen from the circle's centre) where the limb was seen, the arc
+    of its points extended by ``margin_px``: there the circle is the limb; elsewhere it is an extrapolation
+    (a dark or out-of-frame limb) that must not decide what is on the disk."""
+    cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
+    ang = np.sort(np.arctan2(limb.points.y - cy, limb.points.x - cx))
+    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
+    k = int(np.argmax(gaps))
+    start = ang[(k + 1) % ang.size]  # the covered arc runs from here counter-clockwise to ang[k]
+    span = 2 * np.pi - gaps[k]
+    pad = margin_px / r
+    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    rel = np.mod(np.arctan2(yy - cy, xx - cx) - (start - pad), 2 * np.pi)
+    return rel <= span + 2 * pad

@@ -1,0 +1,278 @@
+"""The limb's own profile, measured in the image: what the background follows across a bright limb.
+
+Near a sunlit limb the brightness changes faster than any local polynomial can follow: the disk's edge
+blurred by the PSF, and just inside it whatever the photometric function does as the emission angle goes to
+90° (limb brightening, a kink where a photometric law is floored, thermal limb darkening). That radial shape
+is the same all along the limb, up to a slowly varying amplitude, so it can be measured: the pixels near the
+seen arc are binned by their distance to the limb (0.125 px bins), each divided by the amplitude of the disk
+just inside at its place along the limb, and the median per bin is the profile P(d) (0 on the sky, 1 on the
+disk 5–9 px in). The limb distance is the circle's corrected by where the edge points actually lie along the
+arc (a running median of their offsets): Io is triaxial and the fit is not perfect, and at a step of ~100 σ
+a 0.1 px error in d is worth several σ.
+
+The background then works on (data − sky) ÷ P on the disk side, a smooth amplitude field the local quadratic
+follows, and models the limb band and the sky just outside it as sky + amplitude × P: the band becomes
+searchable (hot spots at emission angles of 80–90° sit in it) and the sky-side tail of the bright disk no
+longer leaves a ridge (:func:`ioscan.detect.background.estimate_background`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import ndimage
+
+from ioscan.detect.limb import LimbCircle
+
+#: the profile is measured and modelled from this far outside the limb (sky side)...
+SKY_REACH_PX = 4.0
+#: ...to this far inside (beyond it the disk is left to the ordinary background)
+DISK_REACH_PX = 10.0
+#: the amplitude at a place along the limb is the disk's level this far inside, px
+AMPLITUDE_RANGE_PX = (5.0, 9.0)
+#: the sky level is the median this far outside the limb, px
+SKY_RANGE_PX = (-12.0, -6.0)
+#: profile nodes, px (each fitted to the pixels within one node spacing, linear in between)
+BIN_PX = 0.25
+#: along the limb: amplitude bins (px of arc) and the running-median half-widths (px) of the amplitude and of
+#: the edge offsets
+ARC_BIN_PX = 2.0
+AMPLITUDE_SMOOTH_PX = 10.0
+OFFSET_SMOOTH_PX = 10.0
+#: parts of the limb whose amplitude is below this fraction of the brightest do not shape the profile
+BRIGHT_FRACTION = 0.3
+#: degrees of arc per Legendre term of the profile's variation along the limb, and the highest degree
+DEGREES_PER_TERM = 30.0
+MAX_DEGREE = 4
+#: beyond the ends of the seen arc the profile fades into 1 over this arc length, px
+ARC_TAPER_PX = 10.0
+#: the along-limb high-pass: samples from this far to this far along the limb on either side (px), and the
+#: fewest samples it needs
+ALONG_GAP_PX = 3
+ALONG_REACH_PX = 10
+MIN_ALONG_SAMPLES = 8
+#: a limb model is made only for a step of at least this many pixel-noise σ (a fainter limb needs none)
+MIN_STEP_SIGMA = 10.0
+
+
+@dataclass
+class LimbModel:
+    """A measured limb profile laid over a band image (arrays of the image's shape, or of a crop of it).
+
+    Attributes:
+        distance_px: limb distance corrected by the edge points (positive on the disk), px.
+        template: P(distance) where the model applies (``zone``), fading into 1 towards the inner edge of
+            the zone and over :data:`ARC_TAPER_PX` beyond the ends of the seen arc; 1 elsewhere.
+        zone: pixels whose background the model gives (the seen arc, from :data:`SKY_REACH_PX` outside the
+            limb to :data:`DISK_REACH_PX` inside).
+        sky: the sky level next to the limb, image units.
+        profile_d_px, profile: the measured profile (nodes; values: its mean along the seen arc).
+        center_sample, center_line, radius_px: the limb circle, in the arrays' pixels.
+    """
+
+    distance_px: np.ndarray
+    template: np.ndarray
+    zone: np.ndarray
+    sky: float
+    profile_d_px: np.ndarray
+    profile: np.ndarray
+    center_sample: float = 0.0
+    center_line: float = 0.0
+    radius_px: float = 1.0
+
+    def crop(self, sl: tuple[slice, slice]) -> LimbModel:
+        """The model on a crop of its image (the circle's centre moved into the crop's pixels)."""
+        l0, s0 = sl[0].start or 0, sl[1].start or 0
+        return replace(
+            self,
+            distance_px=self.distance_px[sl],
+            template=self.template[sl],
+            zone=self.zone[sl],
+            center_sample=self.center_sample - s0,
+            center_line=self.center_line - l0,
+        )
+
+    def inner_values(self, image: np.ndarray) -> np.ndarray:
+        """``image`` sampled, for every pixel, where the zone ends inside the disk in that pixel's direction
+        from the circle's centre (:data:`DISK_REACH_PX` inside the limb; bilinear, nearest at the edges)."""
+        yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(float)
+        ang = np.arctan2(yy - self.center_line, xx - self.center_sample)
+        rad = max(self.radius_px - DISK_REACH_PX, 0.0)
+        ys = self.center_line + rad * np.sin(ang)
+        xs = self.center_sample + rad * np.cos(ang)
+        return ndimage.map_coordinates(np.asarray(image, np.float64), [ys, xs], order=1, mode="nearest")
+
+    def along_limb_highpass(self, z: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """``z`` minus, at each pixel of ``where``, the median of ``z`` at the same distance from the circle's
+        centre :data:`ALONG_GAP_PX`–:data:`ALONG_REACH_PX` px away along it on either side (bilinear): what
+        runs along the limb (ridges of a profile not quite right) goes, a point source stays."""
+        out = np.array(z, dtype=np.float64, copy=True)
+        ii, jj = np.nonzero(where)
+        if ii.size == 0:
+            return out
+        cx, cy = self.center_sample, self.center_line
+        rad = np.hypot(jj - cx, ii - cy)
+        ang = np.arctan2(ii - cy, jj - cx)
+        steps = np.concatenate(
+            [-np.arange(ALONG_GAP_PX, ALONG_REACH_PX + 1), np.arange(ALONG_GAP_PX, ALONG_REACH_PX + 1)]
+        )
+        a = ang[:, None] + steps[None, :] / np.maximum(rad[:, None], 1.0)
+        ys = cy + rad[:, None] * np.sin(a)
+        xs = cx + rad[:, None] * np.cos(a)
+        vals = ndimage.map_coordinates(
+            np.asarray(z, np.float64), [ys.ravel(), xs.ravel()], order=1, mode="constant", cval=np.nan
+        )
+        vals = vals.reshape(xs.shape)
+        inside = (ys >= 0) & (ys <= z.shape[0] - 1) & (xs >= 0) & (xs <= z.shape[1] - 1)
+        inside &= (
+            ndimage.map_coordinates(where.astype(float), [ys.ravel(), xs.ravel()], order=0).reshape(xs.shape)
+            > 0
+        )
+        vals = np.where(inside, vals, np.nan)
+        enough = np.sum(np.isfinite(vals), axis=1) >= MIN_ALONG_SAMPLES
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(vals, axis=1)
+        out[ii[enough], jj[enough]] -= med[enough]
+        return out
+
+
+def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray) -> np.ndarray:
+    """Median of ``v`` over samples with |t − t_i| ≤ ``half_px``, evaluated at the sorted positions ``at`` by
+    linear interpolation between the samples' own running medians (held beyond the ends)."""
+    order = np.argsort(t)
+    t, v = t[order], v[order]
+    lo = np.searchsorted(t, t - half_px, side="left")
+    hi = np.searchsorted(t, t + half_px, side="right")
+    med = np.array([np.median(v[a:b]) for a, b in zip(lo, hi, strict=True)])
+    return np.interp(at, t, med)
+
+
+def arc_coordinate(circle: LimbCircle, shape: tuple[int, int]) -> np.ndarray:
+    """Arc length along the limb (px) of every pixel's direction from the circle's centre, 0 at the middle
+    of the seen arc, in (−π R, π R]."""
+    cx, cy, r = circle.center_sample, circle.center_line, circle.radius_px
+    ang = np.arctan2(circle.points.y - cy, circle.points.x - cx)
+    mid = float(np.angle(np.mean(np.exp(1j * ang))))
+    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    rel = np.angle(np.exp(1j * (np.arctan2(yy - cy, xx - cx) - mid)))
+    return rel * r
+
+
+def fit_limb_model(
+    data: np.ndarray,
+    circle: LimbCircle,
+    known: np.ndarray,
+    valid: np.ndarray,
+    noise_px: float,
+) -> LimbModel | None:
+    """Measure the limb's profile along the seen arc (see the module docstring), or None when the limb is
+    too faint to need one (step < :data:`MIN_STEP_SIGMA` × ``noise_px``) or too little of it is seen.
+
+    Args:
+        data: band image.
+        circle: the limb seen in the image (:func:`ioscan.detect.limb.find_limb`).
+        known: directions in which the limb was seen (:func:`ioscan.detect.limb.known_zone`).
+        valid: pixels to measure from (finite, not saturated).
+        noise_px: typical pixel noise, image units.
+    """
+    shape = np.shape(data)
+    x = np.asarray(data, dtype=np.float64)
+    if not circle.step > MIN_STEP_SIGMA * noise_px:
+        return None
+    d0 = circle.distance_px(shape)
+    t = arc_coordinate(circle, shape)
+    # the limb's own wiggles: edge points' offsets from the circle, smoothed along the arc
+    tp = arc_coordinate(circle, shape)  # same mapping for the points, by their nearest pixels
+    pi = np.clip(np.rint(circle.points.y).astype(int), 0, shape[0] - 1)
+    pj = np.clip(np.rint(circle.points.x).astype(int), 0, shape[1] - 1)
+    t_pts = tp[pi, pj]
+    off = circle.radius_px - np.hypot(
+        circle.points.x - circle.center_sample, circle.points.y - circle.center_line
+    )
+    sel = known & (d0 > -SKY_REACH_PX - 10) & (d0 < DISK_REACH_PX + 10)
+    d = d0.copy()
+    d[sel] = d0[sel] - _running_median(t_pts, off, OFFSET_SMOOTH_PX, t[sel])
+    ok = valid & np.isfinite(x) & known
+    sky_sel = ok & (d >= SKY_RANGE_PX[0]) & (d <= SKY_RANGE_PX[1])
+    if sky_sel.sum() < 30:
+        return None
+    sky = float(np.median(x[sky_sel]))
+    # amplitude along the arc: the disk just inside, per arc bin, smoothed
+    amp_sel = ok & (d >= AMPLITUDE_RANGE_PX[0]) & (d <= AMPLITUDE_RANGE_PX[1])
+    if amp_sel.sum() < 30:
+        return None
+    ta = t[amp_sel]
+    bins = np.floor(ta / ARC_BIN_PX).astype(int)
+    ub, inv = np.unique(bins, return_inverse=True)
+    va = x[amp_sel] - sky
+    med = np.array([np.median(va[inv == k]) for k in range(ub.size)])
+    tc = (ub + 0.5) * ARC_BIN_PX
+    zone_sel = ok & (d >= -SKY_REACH_PX) & (d <= DISK_REACH_PX)
+    if zone_sel.sum() < 50:
+        return None
+    amp_zone = _running_median(tc, med, AMPLITUDE_SMOOTH_PX, t[zone_sel])
+    peak = float(np.max(med))
+    if not peak > MIN_STEP_SIGMA * noise_px:
+        return None
+    bright = amp_zone > BRIGHT_FRACTION * peak
+    if bright.sum() < 50:
+        return None
+    # the profile's shape changes along the limb (the Sun's angle to the limb normal changes how fast the
+    # illumination varies across it): per distance bin, a Legendre polynomial along the arc
+    tz = t[zone_sel]
+    t_lo, t_hi = float(tz[bright].min()), float(tz[bright].max())
+    span = max(t_hi - t_lo, 1.0)
+    degree = int(np.clip(round(np.degrees(span / circle.radius_px) / DEGREES_PER_TERM), 1, MAX_DEGREE))
+    tau = np.clip(2.0 * (tz - t_lo) / span - 1.0, -1.0, 1.0)
+    basis = np.polynomial.legendre.legvander(tau, degree)
+    dz = d[zone_sel]
+    vz = (x[zone_sel] - sky) / np.where(amp_zone > 0, amp_zone, np.nan)
+    edges = np.arange(-SKY_REACH_PX, DISK_REACH_PX + BIN_PX / 2, BIN_PX)
+    centres = edges.copy()  # coefficients are given at the bin edges and interpolated linearly between
+    coef = np.full((centres.size, degree + 1), np.nan)
+    for k, c in enumerate(centres):
+        w = bright & (np.abs(dz - c) <= BIN_PX) & np.isfinite(vz)
+        if w.sum() < 3 * (degree + 1):
+            continue
+        a, b = basis[w], vz[w]
+        keep = np.ones(b.size, bool)
+        for _ in range(3):  # least squares, then without the > 3σ outliers (hot spots, hits)
+            sol, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
+            r = b - a @ sol
+            s_r = 1.4826 * float(np.median(np.abs(r[keep])))
+            new_keep = np.abs(r) <= 3.0 * max(s_r, 1e-12)
+            if new_keep.sum() < 3 * (degree + 1) or np.array_equal(new_keep, keep):
+                break
+            keep = new_keep
+        coef[k] = sol
+    good = np.all(np.isfinite(coef), axis=1)
+    if good.sum() < 0.7 * centres.size:
+        return None
+    coef = np.column_stack([np.interp(centres, centres[good], coef[good, j]) for j in range(degree + 1)])
+    inner = (centres >= AMPLITUDE_RANGE_PX[0]) & (centres <= AMPLITUDE_RANGE_PX[1])
+    scale = float(np.median(coef[inner, 0]))
+    if not scale > 0:
+        return None
+    coef /= scale
+    # the profile applies along the arc where edge points were seen, and fades into 1 over ARC_TAPER_PX beyond
+    # its ends (and over the inner part of the zone), so the background meets it without a step
+    seen_lo, seen_hi = float(t_pts.min()), float(t_pts.max())
+    beyond = np.maximum(np.maximum(seen_lo - t, t - seen_hi), 0.0)
+    band = (d >= -SKY_REACH_PX) & (d <= DISK_REACH_PX) & (beyond < ARC_TAPER_PX)
+    zone = band & (beyond == 0.0)
+    template = np.ones(shape)
+    tau_all = np.clip(2.0 * (t[band] - t_lo) / span - 1.0, -1.0, 1.0)
+    c_at = np.column_stack([np.interp(d[band], centres, coef[:, j]) for j in range(degree + 1)])
+    measured = np.sum(c_at * np.polynomial.legendre.legvander(tau_all, degree), axis=1)
+    w = np.clip((DISK_REACH_PX - d[band]) / (DISK_REACH_PX - AMPLITUDE_RANGE_PX[0]), 0.0, 1.0)
+    w = w * np.clip(1.0 - beyond[band] / ARC_TAPER_PX, 0.0, 1.0)
+    template[band] = w * measured + (1.0 - w)
+    prof = coef[:, 0]
+    return LimbModel(
+        d, template, zone, sky, centres, prof, circle.center_sample, circle.center_line, circle.radius_px
+    )
