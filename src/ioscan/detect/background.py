@@ -695,20 +695,6 @@ def estimate_background(
             )
         phase = np.argmax(s_white, axis=0)
         snr = np.where(usable, np.take_along_axis(s_white, phase[None], 0)[0] / scale, 0.0)
-        if lzone is not None and lzone.any():
-            # in the limb zone what runs along the limb is not a point source: taken out, and the S/N
-            # scaled again by its own profile against the limb distance
-            snr = limb_model.along_limb_highpass(snr, lzone & usable)
-            zs = limb_profile(
-                d,
-                snr,
-                lzone & usable & ok,
-                -SKY_REACH_PX - 1,
-                DISK_REACH_PX + 1,
-                quantile=LIMB_SCALE_QUANTILE,
-            )
-            snr = np.where(lzone, snr / zs, snr)
-            scale = np.where(lzone, scale * zs, scale)
         # expected calibrated S/N per unit true S/N
         merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
@@ -724,6 +710,17 @@ def estimate_background(
             resids.append(resid)
     choice = best["choice"]
     scale = best["scale"]
+    if lzone is not None and lzone.any():
+        # in the limb zone what runs along the limb is not a point source: taken out, and the S/N scaled
+        # again by its own profile against the limb distance
+        snr = limb_model.along_limb_highpass(best["snr"], lzone & usable)
+        lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
+        zsel = lzone & usable & ok
+        zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
+        peaks = ndimage.binary_dilation(snr > 4.0 * zs, iterations=rk)
+        zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
+        best["snr"] = np.where(lzone, snr / zs, snr)
+        scale = np.where(lzone, scale * zs, scale)
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import ndimage
 
 from ioscan.detect.artefacts import MIN_FIT_SNR, flag_bright_source_artefacts, flag_unconfirmed
 from ioscan.detect.background import BROAD_PSF_SIGMA_PX, BandModel, estimate_background, filter_options
@@ -22,8 +21,7 @@ from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import fit_limb_model
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import MIN_SNR as MIN_PSF_SNR
-from ioscan.detect.psf_estimate import PsfEstimate, estimate_psf
+from ioscan.detect.psf_estimate import PsfEstimate, bright_sources, estimate_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import recentre_saturated
@@ -32,9 +30,6 @@ from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
 from ioscan.records import BandImage, Detection
-
-#: sources within this distance of the limb do not shape the measured PSF, px
-PSF_LIMB_CLEARANCE_PX = 6.0
 
 
 def _background_args(
@@ -114,35 +109,17 @@ def _first_pass(data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: Dete
     return _Pass(sl, search, sub, args, model, peaks, fit)
 
 
-def _measure_psf(fp: _Pass, sat_mask, limb: Limb, cfg: DetectConfig) -> PsfEstimate | None:
-    """The PSF measured on the pass's bright, unsaturated, isolated sources that are no cosmic-ray hits and
-    lie away from the limb (:mod:`ioscan.detect.psf_estimate`)."""
-    fit, model = fp.fit, fp.model
-    if fit is None:
+def _measure_psf(data: np.ndarray, sat_mask, limb: Limb) -> PsfEstimate | None:
+    """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
+    before detection (:mod:`ioscan.detect.psf_estimate`)."""
+    valid = np.isfinite(data) if sat_mask is None else np.isfinite(data) & ~sat_mask
+    x, y, peak = bright_sources(data, valid, limb.distance_px)
+    if x.size == 0:
         return None
-    snr = np.where(fit.flux_err > 0, fit.flux / np.maximum(fit.flux_err, 1e-300), 0.0)
-    cand = fit.converged & (snr >= MIN_PSF_SNR)
-    if not cand.any():
-        return None
-    nl, ns = fp.sub.shape
-    li = np.clip(np.rint(fit.y).astype(int), 0, nl - 1)
-    sj = np.clip(np.rint(fit.x).astype(int), 0, ns - 1)
-    valid = model.usable.copy()
-    if sat_mask is not None:
-        near_sat = ndimage.binary_dilation(sat_mask[fp.sl], iterations=4)
-        cand &= ~near_sat[li, sj]
-        valid &= ~sat_mask[fp.sl]
-    if limb.distance_px is not None:
-        cand &= np.abs(np.asarray(limb.distance_px)[fp.sl][li, sj]) > PSF_LIMB_CLEARANCE_PX
-    psf = fp.args["psf"]
-    dchi = spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
-    limit = (
-        cfg.cosmic_ray_dchi2 if cfg.cosmic_ray_dchi2 is not None else spike_threshold(psf, cfg.threshold_snr)
-    )
-    cand &= dchi < limit
-    if not cand.any():
-        return None
-    return estimate_psf(fp.sub, model.sigma_white, valid, fit.x, fit.y, snr, cand)
+    from ioscan.detect.limb import pixel_noise_map
+
+    noise = pixel_noise_map(np.where(valid, data, np.float32(np.median(data[valid]))).astype(np.float32))
+    return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
 
 
 def detect_band(
@@ -183,11 +160,10 @@ def detect_band(
     if limb.status is not None:
         out.status = limb.status
         return out
-    # 4–6. background on the search region (the disk plus a margin) cropped, find, fit; then the PSF measured
-    # on the bright isolated sources, and the pass run again with it when the instrument's model is off
-    fp = _first_pass(data, limb, sat_mask, psf, cfg)
-    if cfg.estimate_psf and len(fp.peaks):
-        est = _measure_psf(fp, sat_mask, limb, cfg)
+    # 4–6. the PSF measured on the band's bright isolated sources (when the instrument's model is off, the
+    # measured core is used); background on the search region (the disk plus a margin) cropped, find, fit
+    if cfg.estimate_psf:
+        est = _measure_psf(data, sat_mask, limb)
         if est is not None and est.differs_from(psf):
             psf = est.applied_to(psf)
             sigma = psf.core_sigma_px
@@ -195,7 +171,7 @@ def detect_band(
                 f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
                 f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px used"
             )
-            fp = _first_pass(data, limb, sat_mask, psf, cfg)
+    fp = _first_pass(data, limb, sat_mask, psf, cfg)
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
         out.messages.append(
@@ -254,7 +230,9 @@ def detect_band(
         edge_px=max(1, int(np.ceil(2 * sigma))),
         near_limb_px=cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1,
         cosmic_ray_dchi2=cfg.cosmic_ray_dchi2,
-        limb_known=limb.known,
+        limb_known=None
+        if limb.from_geometry
+        else (limb.known if limb.trusted else np.zeros(data.shape, bool)),
     )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     for k in range(len(peaks)):

@@ -361,7 +361,7 @@ def fit_limb_circle(pts: EdgePoints, *, seed: int = 0) -> LimbCircle | None:
     on = pts.subset(inl)
     res = np.hypot(on.x - c[0], on.y - c[1]) - c[2]
     rms = float(np.sqrt(np.mean(res**2)))
-    ang = np.unwrap(np.sort(np.arctan2(on.y - c[1], on.x - c[0])))
+    ang = np.sort(np.arctan2(on.y - c[1], on.x - c[0]))
     gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
     arc = float((2 * np.pi - gaps.max()) * c[2])
     if rms > MAX_RMS_PX or arc < MIN_ARC_PX:

@@ -152,6 +152,14 @@ def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray
     return np.interp(at, t, med)
 
 
+def _group_medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct keys, the (lower) median of ``values`` for each), by one sort."""
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    uk, start, count = np.unique(k, return_index=True, return_counts=True)
+    return uk, v[start + (count - 1) // 2]
+
+
 def arc_coordinate(circle: LimbCircle, shape: tuple[int, int]) -> np.ndarray:
     """Arc length along the limb (px) of every pixel's direction from the circle's centre, 0 at the middle
     of the seen arc, in (−π R, π R]."""
@@ -187,10 +195,9 @@ def fit_limb_model(
     d0 = circle.distance_px(shape)
     t = arc_coordinate(circle, shape)
     # the limb's own wiggles: edge points' offsets from the circle, smoothed along the arc
-    tp = arc_coordinate(circle, shape)  # same mapping for the points, by their nearest pixels
     pi = np.clip(np.rint(circle.points.y).astype(int), 0, shape[0] - 1)
     pj = np.clip(np.rint(circle.points.x).astype(int), 0, shape[1] - 1)
-    t_pts = tp[pi, pj]
+    t_pts = t[pi, pj]  # the points' arc coordinates, by their nearest pixels
     off = circle.radius_px - np.hypot(
         circle.points.x - circle.center_sample, circle.points.y - circle.center_line
     )
@@ -208,9 +215,7 @@ def fit_limb_model(
         return None
     ta = t[amp_sel]
     bins = np.floor(ta / ARC_BIN_PX).astype(int)
-    ub, inv = np.unique(bins, return_inverse=True)
-    va = x[amp_sel] - sky
-    med = np.array([np.median(va[inv == k]) for k in range(ub.size)])
+    ub, med = _group_medians(bins, x[amp_sel] - sky)
     tc = (ub + 0.5) * ARC_BIN_PX
     zone_sel = ok & (d >= -SKY_REACH_PX) & (d <= DISK_REACH_PX)
     if zone_sel.sum() < 50:
@@ -240,15 +245,11 @@ def fit_limb_model(
         if w.sum() < 3 * (degree + 1):
             continue
         a, b = basis[w], vz[w]
-        keep = np.ones(b.size, bool)
-        for _ in range(3):  # least squares, then without the > 3σ outliers (hot spots, hits)
+        sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+        r = b - a @ sol  # then again without the > 3σ outliers (hot spots, hits)
+        keep = np.abs(r) <= 3.0 * max(1.4826 * float(np.median(np.abs(r))), 1e-12)
+        if keep.sum() >= 3 * (degree + 1) and not keep.all():
             sol, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
-            r = b - a @ sol
-            s_r = 1.4826 * float(np.median(np.abs(r[keep])))
-            new_keep = np.abs(r) <= 3.0 * max(s_r, 1e-12)
-            if new_keep.sum() < 3 * (degree + 1) or np.array_equal(new_keep, keep):
-                break
-            keep = new_keep
         coef[k] = sol
     good = np.all(np.isfinite(coef), axis=1)
     if good.sum() < 0.7 * centres.size:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.optimize import least_squares
 from scipy.special import erf
 
@@ -26,11 +27,15 @@ ISOLATION_PX = 6.0
 #: stamp half-size, px
 HALF_PX = 5
 #: at most this many sources are fitted (the brightest)
-MAX_SOURCES = 12
+MAX_SOURCES = 6
 #: widths accepted from one fit, px (narrower is a cosmic-ray hit, wider a blend or extended source)
 SIGMA_RANGE_PX = (0.3, 3.0)
 #: one source suffices from this S/N; below it two are needed
 SINGLE_SOURCE_SNR = 100.0
+#: bright-source candidates stand this many pixel-noise σ above their surroundings after a 3 × 3 median
+PEAK_SIGMA = 8.0
+#: candidates within this distance of the limb are left out, px
+PSF_LIMB_CLEARANCE_PX = 6.0
 #: the model's core is replaced when the measured width differs from it by more than this fraction
 CHANGE_FRACTION = 0.1
 
@@ -94,7 +99,7 @@ def fit_elliptical_gaussian(stamp: np.ndarray, weight: np.ndarray) -> tuple[floa
     lo = [0.0, c - 1.5, c - 1.5, 0.15, 0.15, -np.inf, -np.inf, -np.inf]
     hi = [np.inf, c + 1.5, c + 1.5, 4.0, 4.0, np.inf, np.inf, np.inf]
     try:
-        sol = least_squares(resid, p0, bounds=(lo, hi), x_scale="jac", max_nfev=200)
+        sol = least_squares(resid, p0, bounds=(lo, hi), x_scale="jac", max_nfev=60, xtol=1e-4, ftol=1e-6)
     except (ValueError, np.linalg.LinAlgError):
         return None
     if not sol.success:
@@ -109,6 +114,54 @@ def fit_elliptical_gaussian(stamp: np.ndarray, weight: np.ndarray) -> tuple[floa
     return float(sx), float(sy), float(snr)
 
 
+def bright_sources(
+    data: np.ndarray,
+    valid: np.ndarray,
+    limb_distance_px: np.ndarray | None = None,
+    *,
+    min_peak_sigma: float = PEAK_SIGMA,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate bright point sources for the PSF estimate, found before any detection: (sample, line, peak
+    in pixel-noise σ) of the local maxima of the 3 × 3-median image above its 11 × 11 mean by
+    ``min_peak_sigma`` local pixel-noise σ (cosmic-ray hits of 1–3 pixels do not survive the median), that
+    light ≥ 5 pixels of the raw image above max(5 % of their peak, 4 σ) (a hit lights ≤ 3), lie ≥ 6 px from
+    the limb and from invalid pixels, and have no other such peak within :data:`ISOLATION_PX`."""
+    from ioscan.detect.limb import median3, pixel_noise_map
+
+    x = np.asarray(data, dtype=np.float32)
+    ok = np.isfinite(x) & valid
+    x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+    m = median3(x)
+    hp = m - ndimage.uniform_filter(m, 11, mode="nearest")
+    sig = pixel_noise_map(x)
+    z = hp / sig
+    peak = (z > min_peak_sigma) & (z == ndimage.maximum_filter(z, 3, mode="nearest"))
+    bad = ndimage.binary_dilation(~ok, iterations=6)
+    peak &= ~bad
+    if limb_distance_px is not None:
+        peak &= np.abs(np.nan_to_num(limb_distance_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
+    ii, jj = np.nonzero(peak)
+    if ii.size == 0:
+        e = np.zeros(0)
+        return e, e, e
+    # any other local maximum above a third of the threshold within the isolation distance disqualifies
+    others = (z > min_peak_sigma / 3) & (z == ndimage.maximum_filter(z, 3, mode="nearest"))
+    oi, oj = np.nonzero(others)
+    keep = np.ones(ii.size, bool)
+    raw = x - (m - hp)  # the raw image minus the local mean
+    for k in range(ii.size):
+        dd = np.hypot(oi - ii[k], oj - jj[k])
+        if np.count_nonzero((dd > 0) & (dd < ISOLATION_PX)):
+            keep[k] = False
+            continue
+        win = raw[max(ii[k] - 2, 0) : ii[k] + 3, max(jj[k] - 2, 0) : jj[k] + 3]
+        top = float(win.max())
+        if np.count_nonzero(win > max(0.05 * top, 4.0 * float(sig[ii[k], jj[k]]))) < 5:
+            keep[k] = False
+    ii, jj = ii[keep], jj[keep]
+    return jj.astype(float), ii.astype(float), z[ii, jj].astype(float)
+
+
 def estimate_psf(
     data: np.ndarray,
     noise: np.ndarray,
@@ -117,6 +170,8 @@ def estimate_psf(
     y: np.ndarray,
     snr: np.ndarray,
     candidate: np.ndarray,
+    *,
+    order: np.ndarray | None = None,
 ) -> PsfEstimate | None:
     """The PSF's Gaussian widths measured on bright isolated sources (see the module docstring), or None.
 
@@ -125,9 +180,10 @@ def estimate_psf(
         noise: per-pixel noise σ (same shape).
         valid: pixels that may be fitted (finite, unsaturated, off the limb band).
         x, y: first-pass source positions (sample, line) in ``data``'s pixels.
-        snr: their fitted S/N.
+        snr: their S/N if known (≥ :data:`MIN_SNR` to be used; inf: decided by the fit alone).
         candidate: sources that may shape the estimate (not saturated, not cosmic-ray hits, away from the
             limb); isolation, S/N and the frame edge are checked here.
+        order: brightness to pick the :data:`MAX_SOURCES` fitted by (default ``snr``).
     """
     nl, ns = data.shape
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
@@ -139,7 +195,8 @@ def estimate_psf(
         if d.min() < ISOLATION_PX:
             ok[k] = False
     idx = np.flatnonzero(ok)
-    idx = idx[np.argsort(-snr[idx])][:MAX_SOURCES]
+    rank = snr if order is None else np.asarray(order, float)
+    idx = idx[np.argsort(-rank[idx])][:MAX_SOURCES]
     sx, sy, wt = [], [], []
     for k in idx:
         i, j = int(round(y[k])), int(round(x[k]))

@@ -28,6 +28,9 @@ MAX_GEOMETRY_LIMB_ERROR_PX = 3.0
 #: a geometry whose limb lies further than max(this, 3 × its pointing error) from the limb seen in the image
 #: is not used for the background regions (the image's limb is)
 GEOMETRY_LIMB_TOLERANCE_PX = 1.0
+#: an image limb seen along less arc than this (px) does not decide what is off the disk (its curvature is
+#: too uncertain away from the arc): the whole frame is searched
+MIN_TRUSTED_ARC_PX = 60.0
 #: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
 SUNLIT_SIGMA = 3.0
 
@@ -91,6 +94,8 @@ class Limb:
             image limb, or everywhere for the geometry's).
         sunlit: disk pixels clearly brighter than the sky (image's limb only; the geometry's come from the
             backplanes).
+        trusted: the limb distance may restrict the search and set OFF_DISK (within ``known``); False for an
+            image limb seen along a short arc or only as a bright outline: the whole frame is searched.
     """
 
     distance_px: np.ndarray | None
@@ -102,6 +107,7 @@ class Limb:
     circle: LimbCircle | None = None
     known: np.ndarray | None = None
     sunlit: np.ndarray | None = None
+    trusted: bool = True
 
 
 def locate_limb(
@@ -177,11 +183,15 @@ def locate_limb(
                 circle=circle,
                 known=known,
                 sunlit=sunlit_from_data(data, distance),
+                # a short arc bends the circle wherever: it then decides nothing about what is off the disk
+                trusted=circle.arc_px >= MIN_TRUSTED_ARC_PX,
             )
-        # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen
+        # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen;
+        # it splits the background regions, but it is too rough to say what is off the disk: all is searched
         distance = limb_distance_from_data(data, sigma_px)
         if distance is not None:
             messages.append(f"band {band.band}: limb fitted to the outline of the bright disk")
+            return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False)
     return Limb(distance, from_geometry, backplanes, margin, messages=tuple(messages))
 
 
@@ -215,10 +225,10 @@ def search_region(
     """The crop worked on (the disk plus the margin, grown by ``pad`` px) and the search mask inside it
     (None: search everywhere, no disk known)."""
     sl = (slice(0, shape[0]), slice(0, shape[1]))
-    if limb.distance_px is None:
+    if limb.distance_px is None or not limb.trusted:
         return sl, None
     search_full = limb.distance_px > -limb.margin_px
-    if limb.known is not None:
+    if limb.known is not None and not limb.from_geometry:
         search_full |= ~limb.known
     box = crop_box(search_full, pad=pad)
     if box is not None:
