@@ -297,12 +297,16 @@ def _lower_quartile(v: np.ndarray) -> float:
     return float(b - d * (1 - g) if g >= 0.5 else a + d * g)
 
 
-def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Per-pixel white-noise variance a + b·max(bg, 0) fitted to the residuals of pixels ``sel``.
+def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zero: float = 0.0) -> np.ndarray:
+    """Per-pixel white-noise variance a + b·max(bg − ``level_zero``, 0) fitted to the residuals of pixels
+    ``sel``.
 
     Per background-level bin the variance is the lower quartile of resid² ÷ 0.1015 (the value for pure
-    Gaussian noise, little raised by structure or outliers); a, b ≥ 0 by weighted least squares.
+    Gaussian noise, little raised by structure or outliers); a, b ≥ 0 by weighted least squares. With the
+    background subtracted on board the product's zero is not the sky's (a residual offset of either sign
+    remains, and ``a`` holds the subtracted background's shot noise): levels then count from ``level_zero``.
     """
+    bg = bg - np.float32(level_zero) if level_zero else bg
     b = bg[sel]
     r2 = resid[sel].astype(np.float64) ** 2
     if b.size == 0:
@@ -523,6 +527,7 @@ def estimate_background(
     sunlit: np.ndarray | None = None,
     textured_option: bool = False,
     limb_model: LimbModel | None = None,
+    offset_free: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -548,6 +553,8 @@ def estimate_background(
             sky + (data − sky) ÷ P (P × the shading where the zone ends, with ``shading``; the shading beyond
             the zone), and its zone — the limb band and the sky just outside included, now searched — takes
             the background sky + (that field) × P.
+        offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
+            noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
     sigma = psf.core_sigma_px
     x = np.asarray(data, dtype=np.float32)
@@ -626,7 +633,10 @@ def estimate_background(
     var = np.zeros(x.shape, np.float32)
     for k, reg in enumerate(regions):
         if reg.any():
-            var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean) / 1.25, var)
+            zero = 0.0
+            if offset_free and (reg & lap_ok & clean).any():
+                zero = float(np.percentile(bgs[0][reg & lap_ok & clean], 1))
+            var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean, zero) / 1.25, var)
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)

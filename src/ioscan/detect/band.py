@@ -39,6 +39,7 @@ def _background_args(
     sl: tuple[slice, slice],
     psf: PsfModel,
     cfg: DetectConfig,
+    offset_free: bool = False,
 ) -> dict:
     """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``."""
     sigma = psf.core_sigma_px
@@ -73,6 +74,7 @@ def _background_args(
         sunlit=sunlit,
         textured_option=cfg.textured_ground_option and shading is not None,
         limb_model=limb_model,
+        offset_free=offset_free,
     )
 
 
@@ -89,12 +91,14 @@ class _Pass:
     fit: PsfFit | None
 
 
-def _first_pass(data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig) -> _Pass:
+def _first_pass(
+    data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, offset_free: bool = False
+) -> _Pass:
     """Background, peaks and PSF fits with a given PSF."""
     h1 = max(o[1] for o in filter_options(psf.core_sigma_px))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
     sub = data[sl]
-    args = _background_args(data, limb, sat_mask, sl, psf, cfg)
+    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free)
     model = estimate_background(sub, **args)
     peaks = find_peaks(
         model.snr,
@@ -130,8 +134,11 @@ def detect_band(
     config: DetectConfig | None = None,
     keep_model: bool = False,
     plate_scale_arcsec: float | None = None,
+    onboard_background_subtraction: bool = False,
 ) -> BandDetections:
-    """Detect the hot spots of one band image (pixel results; see :func:`ioscan.detect.detect_frame`)."""
+    """Detect the hot spots of one band image (pixel results; see :func:`ioscan.detect.detect_frame`).
+    ``onboard_background_subtraction``: the product's zero is not the sky's (the noise model's levels then
+    count from the darkest background)."""
     cfg = config or DetectConfig()
     inst = instrument if isinstance(instrument, Instrument) else get_instrument(instrument)
     psf = cfg.psf_for(band.band, inst.name, band.wavelength_um, plate_scale_arcsec=plate_scale_arcsec)
@@ -171,7 +178,7 @@ def detect_band(
                 f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
                 f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px used"
             )
-    fp = _first_pass(data, limb, sat_mask, psf, cfg)
+    fp = _first_pass(data, limb, sat_mask, psf, cfg, onboard_background_subtraction)
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
         out.messages.append(

@@ -51,6 +51,7 @@ def detect_frame(
                 config=cfg,
                 keep_model=keep_models,
                 plate_scale_arcsec=plate_scale,
+                onboard_background_subtraction=bool(frame.metadata.get("onboard_background_subtraction")),
             )
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:  # one bad band: report it
             res = BandDetections(band=name, status="no_detections", messages=[f"band {name}: failed: {exc}"])

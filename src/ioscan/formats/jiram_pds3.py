@@ -22,6 +22,22 @@ Quirks handled here (and only here):
   longitudes EAST; :class:`~ioscan.records.LabelGeometry` wants planetographic °N and west °W, so both are
   converted (``ioscan.body``). Band-group geometry is ``"N/A"`` for most products (orbits ≥ 39, most I1
   frames), so SPICE geometry is the normal case.
+* **Target.** Most JIRAM frames look at Jupiter. :func:`label_target` reads ``TARGET_NAME``,
+  ``TARGET_PIXELS`` and ``JNO:TARGET_PRESENCE_FLAG`` and says whether the label puts Io in view (and in
+  which band); ``Frame.metadata["target"]`` holds the result. The flag's layout is not in the documents at
+  hand: its 15 digits are read as three groups of five (spectrometer, L image, M image), the first of each
+  saying whether the *labelled* target is in that channel — as one public JIRAM user script reads it, and as
+  the real orbit-4 Jupiter I2 label (``"000000000010000"``: digit 10, the M image) agrees. The other digits
+  are not interpreted.
+  A label whose target is not Io says nothing about Io; kernels decide then (``workflows/process``).
+* **Validation.** :func:`validate_label` checks fields against each other instead of trusting them (the real
+  label's ``SC_SUN_POSITION_VECTOR`` repeats ``SC_TARGET_POSITION_VECTOR``: 182,585 km long where
+  ``SPACECRAFT_SOLAR_DISTANCE`` says 816 million); what fails is listed in
+  ``Frame.metadata["label_warnings"]`` and left out of ``metadata["label_vectors_km"]``.
+  :func:`onboard_background_subtraction` reads the ``HISTORY`` note: with on-board background subtraction
+  the product's zero is not the sky's and its noise includes the subtracted background's shot noise
+  (``metadata["onboard_background_subtraction"]``; detection then measures signal levels from the darkest
+  background, not from zero).
 * **ioscan additions.** Real labels carry no saturation level, disk-centre pixel or north-pole position
   angle. The writer puts these in a clearly non-archive ``GROUP = IOSCAN_PARAMETERS``
   (``SATURATION_LEVEL`` in W/(m² sr); ``NORTH_POLE_POSITION_ANGLE`` in degrees, LabelGeometry convention;
@@ -299,6 +315,123 @@ def write_jiram_rdr(
     return lbl
 
 
+# ------------------------------------------------------------------------------- target and label checks
+
+#: digit of ``JNO:TARGET_PRESENCE_FLAG`` read as "the labelled target is in this channel" (see the module
+#: docstring: an inference from one public user script and one real label, not an SIS definition)
+PRESENCE_DIGITS = {"spectrometer": 0, "L": 5, "M": 10}
+PRESENCE_FLAG_LENGTH = 15
+
+
+def _vector_km(v) -> np.ndarray | None:
+    """A PDS3 3-vector (values with or without units) as floats, or None."""
+    if not isinstance(v, list | tuple) or len(v) != 3:
+        return None
+    out = [_num(x) for x in v]
+    return None if any(x is None for x in out) else np.array(out, float)
+
+
+def label_target(meta, bands: list[str]) -> dict:
+    """What the label says about the target, and whether it puts Io in view.
+
+    Returns a JSON-ready dict: ``name``, ``type``, ``pixels`` (``TARGET_PIXELS``), ``presence_flag``,
+    ``present`` (band/channel → the labelled target in it: True, False or None when the flag is missing or
+    malformed), ``io_in_view`` (True, False, or None when the label cannot tell), ``io_bands`` (bands to
+    search for Io) and ``reason`` (one line).
+
+    Io is in view when the target is Io and neither ``TARGET_PIXELS`` = 0 nor the presence flag (all of the
+    frame's bands 0) says it is absent; a target other than Io says nothing about Io (None: kernels may
+    still put it in the field of view); a label without ``TARGET_NAME`` cannot tell (None).
+    """
+    name = _str(meta.metaget_("TARGET_NAME")).upper()
+    pixels_raw = _num(meta.metaget_("TARGET_PIXELS"))
+    pixels = None if pixels_raw is None else int(pixels_raw)
+    flag = _str(meta.metaget_("JNO:TARGET_PRESENCE_FLAG"))
+    flag_ok = len(flag) == PRESENCE_FLAG_LENGTH and set(flag) <= {"0", "1"}
+    present = {ch: (flag[k] == "1" if flag_ok else None) for ch, k in PRESENCE_DIGITS.items()}
+    out = {
+        "name": name or None,
+        "type": _str(meta.metaget_("TARGET_TYPE")).upper() or None,
+        "pixels": pixels,
+        "presence_flag": flag or None,
+        "present": present,
+    }
+    if not name:
+        return out | {"io_in_view": None, "io_bands": list(bands), "reason": "no TARGET_NAME in the label"}
+    if name != "IO":
+        return out | {"io_in_view": None, "io_bands": [], "reason": f"label target {name}, not Io"}
+    if pixels == 0:
+        return out | {"io_in_view": False, "io_bands": [], "reason": "label: TARGET_PIXELS = 0"}
+    io_bands = [b for b in bands if present.get(b) is not False]
+    if not io_bands:
+        reason = f"label: JNO:TARGET_PRESENCE_FLAG {flag} has Io in none of the bands {'/'.join(bands)}"
+        return out | {"io_in_view": False, "io_bands": [], "reason": reason}
+    return out | {"io_in_view": True, "io_bands": io_bands, "reason": "label target IO"}
+
+
+def onboard_background_subtraction(meta) -> bool | None:
+    """Whether the ``HISTORY`` note says the background was subtracted on board (None: it does not say)."""
+    hist = meta.metablock_("HISTORY") or {}
+    note = re.sub(r"\s+", " ", _str(hist.get("NOTE"))).upper()
+    if "BACKGROUND" not in note:
+        return None
+    if "ENABLED" in note:
+        return True
+    if "DISABLED" in note:
+        return False
+    return None
+
+
+def validate_label(meta, n_pixels: int) -> tuple[list[str], dict]:
+    """Label fields checked against each other: (warnings, the vectors that passed, km).
+
+    Checks: ``SC_SUN_POSITION_VECTOR`` differs from ``SC_TARGET_POSITION_VECTOR`` and its length agrees with
+    ``SPACECRAFT_SOLAR_DISTANCE`` (1 %); the target vector's length agrees with ``TARGET_CENTER_DISTANCE``
+    (1 %); ``SPACECRAFT_ALTITUDE`` < ``TARGET_CENTER_DISTANCE``; 0 ≤ ``TARGET_PIXELS`` ≤ the image's pixels;
+    ``JNO:TARGET_PRESENCE_FLAG`` is 15 binary digits. A vector that fails is not returned.
+    """
+    warnings_: list[str] = []
+    sun = _vector_km(meta.metaget_("SC_SUN_POSITION_VECTOR"))
+    tgt = _vector_km(meta.metaget_("SC_TARGET_POSITION_VECTOR"))
+    sun_dist = _num(meta.metaget_("SPACECRAFT_SOLAR_DISTANCE"))
+    tgt_dist = _num(meta.metaget_("TARGET_CENTER_DISTANCE"))
+    alt = _num(meta.metaget_("SPACECRAFT_ALTITUDE"))
+    good: dict = {}
+    if sun is not None:
+        if tgt is not None and np.allclose(sun, tgt, rtol=1e-9, atol=1e-6):
+            warnings_.append("SC_SUN_POSITION_VECTOR repeats SC_TARGET_POSITION_VECTOR: ignored")
+        elif sun_dist is not None and abs(np.linalg.norm(sun) / sun_dist - 1.0) > 0.01:
+            warnings_.append(
+                f"SC_SUN_POSITION_VECTOR is {np.linalg.norm(sun):.6g} km long, SPACECRAFT_SOLAR_DISTANCE "
+                f"{sun_dist:.6g} km: ignored"
+            )
+        else:
+            good["sc_sun"] = sun.tolist()
+    if tgt is not None:
+        if tgt_dist is not None and abs(np.linalg.norm(tgt) / tgt_dist - 1.0) > 0.01:
+            warnings_.append(
+                f"SC_TARGET_POSITION_VECTOR is {np.linalg.norm(tgt):.6g} km long, TARGET_CENTER_DISTANCE "
+                f"{tgt_dist:.6g} km: ignored"
+            )
+        else:
+            good["sc_target"] = tgt.tolist()
+    if alt is not None and tgt_dist is not None and not alt < tgt_dist:
+        warnings_.append(
+            f"SPACECRAFT_ALTITUDE {alt:.6g} km is not below TARGET_CENTER_DISTANCE {tgt_dist:.6g} km"
+        )
+    pixels = _num(meta.metaget_("TARGET_PIXELS"))
+    if pixels is not None and not 0 <= pixels <= n_pixels:
+        warnings_.append(f"TARGET_PIXELS {pixels:g} outside 0–{n_pixels} (the image's pixels)")
+    flag = meta.metaget_("JNO:TARGET_PRESENCE_FLAG")
+    if flag is not None:
+        f = _str(flag)
+        if not (len(f) == PRESENCE_FLAG_LENGTH and set(f) <= {"0", "1"}):
+            warnings_.append(
+                f"JNO:TARGET_PRESENCE_FLAG {f!r} is not {PRESENCE_FLAG_LENGTH} binary digits: not used"
+            )
+    return warnings_, good
+
+
 # ----------------------------------------------------------------------------------------------- reader
 
 
@@ -512,7 +645,10 @@ def read_jiram_rdr(label_path: Path) -> Frame:
         "spice_file_names": spice_names,
         "data_file": img_path.name,
         "label_geometry_partial": partial,
+        "target": label_target(meta, list(bands)),
+        "onboard_background_subtraction": onboard_background_subtraction(meta),
     }
+    metadata["label_warnings"], metadata["label_vectors_km"] = validate_label(meta, lines * samples)
     return Frame(
         product_id=ident["PRODUCT_ID"] or label_path.stem,
         instrument="JIRAM",

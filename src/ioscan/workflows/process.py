@@ -4,6 +4,12 @@
 shows); :func:`process_product` turns that into an :class:`~ioscan.records.Observation`, its
 :class:`~ioscan.records.BandSummary` rows and detections, and never raises (a scan goes on past a bad
 product).
+
+Most JIRAM frames look at Jupiter. Before detection, :func:`io_in_view` decides whether Io is in view: from
+the label (``Frame.metadata["target"]``, :func:`ioscan.formats.jiram_pds3.label_target`) and, with kernels,
+from the field of view (Io's predicted disk within the pointing uncertainty of the frame). A frame without Io
+keeps its observation, with status ``"no_io"`` (no Io in view) and no detections; a frame whose label names
+another target but whose field of view holds Io (Io in front of Jupiter) is searched.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import dataclasses
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ioscan.errors import IoscanError
 from ioscan.records import BandSummary, Detection, Observation
@@ -43,22 +51,106 @@ class ProductResult:
     messages: list[str] = field(default_factory=list)
 
 
+@dataclass
+class IoInView:
+    """Whether Io is in view of a frame, and where.
+
+    Attributes:
+        in_view: True (search the bands ``bands``), False (no Io in view: detect nothing), None (cannot tell:
+            search every band).
+        bands: bands to search.
+        reason: one line.
+    """
+
+    in_view: bool | None
+    bands: list[str]
+    reason: str
+
+
+def io_in_view(frame, nav=None) -> IoInView:
+    """Io in view of ``frame`` by its label (``metadata["target"]``) and, given a SPICE navigation ``nav``, by
+    its field of view: Io is within reach of a band when its predicted disk comes within the navigation's
+    pointing uncertainty of the band's pixels. A label naming Io that says it is absent (TARGET_PIXELS 0, or
+    the presence flag of every band) wins over kernels only when kernels are absent."""
+    target = frame.metadata.get("target")
+    if not isinstance(target, dict):  # only the JIRAM reader says what its label says about the target
+        target = {}
+    label_in_view = target.get("io_in_view")
+    bands = list(frame.bands)
+    if nav is not None and nav.source == "spice" and nav.backplanes:
+        reach = max(nav.pointing_error_px, 1.0)
+        seen = [
+            b
+            for b, bp in nav.backplanes.items()
+            if float(np.nanmax(np.asarray(bp["limb_distance_px"], float), initial=-np.inf)) > -reach
+        ]
+        if not seen:
+            return IoInView(
+                False, [], f"no Io in view: kernels put Io's disk beyond {reach:.0f} px of the frame"
+            )
+        if label_in_view is False:
+            why = f"{target.get('reason')}, but the kernels put Io within {reach:.0f} px of the frame"
+            return IoInView(True, seen, why)
+        return IoInView(True, seen, "kernels put Io in the field of view")
+    if label_in_view is False:
+        return IoInView(False, [], f"no Io in view: {target.get('reason')}")
+    if label_in_view is None and target.get("name") not in (None, "IO"):
+        return IoInView(False, [], f"no Io in view: {target.get('reason')} (no kernels to look further)")
+    io_bands = target.get("io_bands") or bands
+    return IoInView(label_in_view, [b for b in bands if b in io_bands], target.get("reason") or "")
+
+
+def _no_io_detections(frame, reason: str, bands_searched=None):
+    """The detections of a frame (or of its bands not searched) without Io: none, status ``"no_io"``."""
+    from ioscan.detect import FrameDetections
+
+    return FrameDetections(
+        product_id=frame.product_id,
+        detections=[],
+        status="no_io",
+        band_status={b: "no_io" for b in frame.bands if bands_searched is None or b not in bands_searched},
+        noise={b: None for b in frame.bands},
+        messages=[reason],
+    )
+
+
 def analyse_product(path: str | Path, kernels: str | Path | None = None, settings: Settings | None = None):
     """Read, navigate, detect and measure one product: returns (Frame, Navigation, FrameDetections). May raise
-    IoscanError for unreadable products or unusable kernels."""
+    IoscanError for unreadable products or unusable kernels. A frame without Io in view (:func:`io_in_view`)
+    is navigated but not searched: status ``"no_io"``."""
     from ioscan.detect import detect_frame
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import navigate_frame
+    from ioscan.geometry.navigate import Navigation, navigate_frame
     from ioscan.measure import measure_frame
 
     settings = settings or Settings()
     frame = read_product(Path(path))
-    nav = navigate_frame(
-        frame, kernels=Path(kernels) if kernels else None, register=settings.navigate.register
-    )
+    kern = Path(kernels) if kernels else None
+    label = io_in_view(frame)
+    if label.in_view is not True and kern is not None:
+        # not an Io frame by its label: is Io in the field of view? (no registration for a frame without it)
+        nav = navigate_frame(frame, kernels=kern, register=False)
+        view = io_in_view(frame, nav)
+        if view.in_view and settings.navigate.register:
+            nav = navigate_frame(frame, kernels=kern, register=True)
+    elif label.in_view is False:
+        nav, view = Navigation(messages=["no geometry: no Io in view"]), label
+    else:
+        nav = navigate_frame(frame, kernels=kern, register=settings.navigate.register)
+        view = io_in_view(frame, nav) if kern is not None else label
+    if view.in_view is False:
+        return frame, nav, _no_io_detections(frame, view.reason)
     err_px = nav.pointing_error_px
     detect_cfg = dataclasses.replace(settings.detect, pointing_error_px=err_px)
-    found = detect_frame(frame, nav.backplanes or None, config=detect_cfg)
+    searched = frame
+    if view.bands and set(view.bands) != set(frame.bands):
+        searched = dataclasses.replace(frame, bands={b: frame.bands[b] for b in view.bands})
+    found = detect_frame(searched, nav.backplanes or None, config=detect_cfg)
+    if searched is not frame:
+        skipped = _no_io_detections(frame, view.reason, view.bands)
+        found.band_status.update(skipped.band_status)
+        found.noise = {b: found.noise.get(b) for b in frame.bands}
+        found.messages.append(f"bands {', '.join(skipped.band_status)}: no Io in view ({view.reason})")
     measure_frame(frame, found, nav.backplanes or None, config=settings.measure, pointing_error_px=err_px)
     return frame, nav, found
 
