@@ -729,6 +729,7 @@ def estimate_background(
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
         peaks = ndimage.binary_dilation(snr > 4.0 * zs, iterations=rk)
         zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
+        zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, LIMB_SCALE_QUANTILE))
         best["snr"] = np.where(lzone, snr / zs, snr)
         scale = np.where(lzone, scale * zs, scale)
     return BandModel(

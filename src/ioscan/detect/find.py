@@ -11,7 +11,7 @@ from ioscan.detect.background import BROAD_PSF_SIGMA_PX
 from ioscan.detect.psf import PsfModel
 
 #: fraction of true sources at the detection threshold the calibrated spike test may flag
-SPIKE_FALSE_FLAG_RATE = 1e-3
+SPIKE_FALSE_FLAG_RATE = 1e-2
 #: pixels (the brightest of the 5 × 5 stamp) the spike model frees: hits are 1–3 pixels
 SPIKE_PIXELS = 3
 #: the calibrated spike threshold is never below this χ² advantage

@@ -142,6 +142,8 @@ def source_flags(
         if abs(d_here) < ctx.near_limb_px:
             flags |= DetectionFlag.NEAR_LIMB
         known = ctx.limb_known is None or bool(ctx.limb_known[li, lj])
-        if not ctx.limb_from_geometry and known and d_here < 0:
+        # an image limb is the steepest part of the edge: a limb darkened towards the edge puts it a pixel or
+        # two inside the true limb, so only what lies beyond the near-limb distance is off the disk
+        if not ctx.limb_from_geometry and known and d_here < -ctx.near_limb_px:
             flags |= DetectionFlag.OFF_DISK
     return int(flags), d_here

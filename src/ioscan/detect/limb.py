@@ -236,9 +236,9 @@ def _edge_points(
     width = t80 - t20
     candidate = (step > 0) & (dark <= sky + DARK_SIDE * step) & np.isfinite(width) & (np.abs(t50) <= 1.5)
     # the limb is the sharpest edge there is, its width set by the PSF: the reference width is the lower
-    # quartile of the candidates' (bounded by what PSFs of 0.5–2 × the given σ would give)
+    # quartile of the candidates' (bounded by what PSFs of 0.5–3 × the given σ would give)
     sigma_eff = np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1)
-    lo, hi = (1.683 * np.sqrt((k * psf_sigma_px) ** 2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1) for k in (0.5, 2.0))
+    lo, hi = (1.683 * np.sqrt((k * psf_sigma_px) ** 2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1) for k in (0.5, 3.0))
     ref = float(np.percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
     ref = min(max(ref, lo), hi)
     ok = candidate & (width <= SHARPNESS * ref)
@@ -351,7 +351,7 @@ def fit_limb_circle(pts: EdgePoints, *, seed: int = 0) -> LimbCircle | None:
         return None
     c = (float(cx[best]), float(cy[best]), float(r[best]))
     inl = _inliers(pts, *c, INLIER_PX)
-    for tol in (INLIER_PX, 0.5 * INLIER_PX):
+    for tol in (INLIER_PX, INLIER_PX):
         if inl.sum() < MIN_POINTS:
             return None
         c = _refine(pts.subset(inl), *c)

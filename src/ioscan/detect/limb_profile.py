@@ -47,6 +47,9 @@ DEGREES_PER_TERM = 30.0
 MAX_DEGREE = 4
 #: beyond the ends of the seen arc the profile fades into 1 over this arc length, px
 ARC_TAPER_PX = 10.0
+#: cells of the zone's local scale: limb distance × arc, px
+CELL_D_PX = 2.0
+CELL_ARC_PX = 16.0
 #: the along-limb high-pass: samples from this far to this far along the limb on either side (px), and the
 #: fewest samples it needs
 ALONG_GAP_PX = 3
@@ -69,6 +72,7 @@ class LimbModel:
         sky: the sky level next to the limb, image units.
         profile_d_px, profile: the measured profile (nodes; values: its mean along the seen arc).
         center_sample, center_line, radius_px: the limb circle, in the arrays' pixels.
+        arc_px: arc coordinate along the limb of every pixel (:func:`arc_coordinate`), px.
     """
 
     distance_px: np.ndarray
@@ -80,6 +84,7 @@ class LimbModel:
     center_sample: float = 0.0
     center_line: float = 0.0
     radius_px: float = 1.0
+    arc_px: np.ndarray | None = None
 
     def crop(self, sl: tuple[slice, slice]) -> LimbModel:
         """The model on a crop of its image (the circle's centre moved into the crop's pixels)."""
@@ -89,6 +94,7 @@ class LimbModel:
             distance_px=self.distance_px[sl],
             template=self.template[sl],
             zone=self.zone[sl],
+            arc_px=None if self.arc_px is None else self.arc_px[sl],
             center_sample=self.center_sample - s0,
             center_line=self.center_line - l0,
         )
@@ -102,6 +108,33 @@ class LimbModel:
         ys = self.center_line + rad * np.sin(ang)
         xs = self.center_sample + rad * np.cos(ang)
         return ndimage.map_coordinates(np.asarray(image, np.float64), [ys, xs], order=1, mode="nearest")
+
+    def cell_scale(self, z: np.ndarray, sel: np.ndarray, quantile: float) -> np.ndarray:
+        """The ``quantile`` of |z| ÷ its Gaussian value in cells of :data:`CELL_D_PX` × :data:`CELL_ARC_PX`
+        (limb distance × arc) over the pixels ``sel``, at every pixel of the zone (1 elsewhere, and in cells
+        with fewer than 20 such pixels): where the measured profile fails somewhere along the limb, the
+        S/N there is scaled by what it leaves."""
+        from scipy.special import ndtri
+
+        out = np.ones(z.shape)
+        if self.arc_px is None:
+            return out
+        key = np.floor((self.distance_px + SKY_REACH_PX) / CELL_D_PX).astype(np.int64) * 100000 + np.floor(
+            self.arc_px / CELL_ARC_PX
+        ).astype(np.int64)
+        use = sel & self.zone
+        if not use.any():
+            return out
+        k, v = key[use], np.abs(z[use])
+        order = np.lexsort((v, k))
+        k, v = k[order], v[order]
+        uk, start, count = np.unique(k, return_index=True, return_counts=True)
+        q = v[start + np.floor(quantile * (count - 1)).astype(int)] / float(ndtri(0.5 + 0.5 * quantile))
+        q = np.where(count >= 20, np.maximum(q, 1.0), 1.0)
+        zone_keys = key[self.zone]
+        idx = np.clip(np.searchsorted(uk, zone_keys), 0, uk.size - 1)
+        out[self.zone] = np.where(uk[idx] == zone_keys, q[idx], 1.0)
+        return out
 
     def along_limb_highpass(self, z: np.ndarray, where: np.ndarray) -> np.ndarray:
         """``z`` minus, at each pixel of ``where``, the median of ``z`` at the same distance from the circle's
@@ -275,5 +308,5 @@ def fit_limb_model(
     template[band] = w * measured + (1.0 - w)
     prof = coef[:, 0]
     return LimbModel(
-        d, template, zone, sky, centres, prof, circle.center_sample, circle.center_line, circle.radius_px
+        d, template, zone, sky, centres, prof, circle.center_sample, circle.center_line, circle.radius_px, t
     )
