@@ -48,9 +48,9 @@ def _true_limb_distance_px(view, xs, ys, cx, cy) -> np.ndarray:
 @pytest.mark.parametrize("phase_deg, azimuth_deg", [(30.0, 90.0), (120.0, 0.0)])
 def test_sharp_sunlit_limb_found_to_a_fraction_of_a_pixel(phase_deg, azimuth_deg):
     """A gibbous and a crescent disk (128 px radius, Minnaert k 0.7): every edge point the circle uses lies
-    on the true (triaxial, perspective) limb, none on the terminator, and the circle lies within 0.9 px of
-    the true limb at 90 % of them (measured: 0.2 px on the crescent; up to 0.9 px on the gibbous disk, where
-    the limb dims towards the terminator and its edge moves inwards)."""
+    within 2.5 px of the true (triaxial, perspective) limb, none on the terminator (tens of px away), and the
+    circle follows those points to 0.9 px at 90 % of them (measured: 0.2 px on the crescent; on the gibbous
+    disk the limb dims towards the terminator and its steepest edge moves up to 2 px inwards)."""
     frame = _render(phase_deg=phase_deg, sun_azimuth_deg=azimuth_deg)
     band = frame.bands["M"]
     limb = find_limb(band.image, 0.8)
@@ -59,7 +59,7 @@ def test_sharp_sunlit_limb_found_to_a_fraction_of_a_pixel(phase_deg, azimuth_deg
     v = frame.params.view
     d_true = _true_limb_distance_px(v, limb.points.x, limb.points.y, limb.center_sample, limb.center_line)
     d_fit = limb.radius_px - np.hypot(limb.points.x - limb.center_sample, limb.points.y - limb.center_line)
-    assert np.max(np.abs(d_true)) < 1.5  # points on the limb, none on the terminator
+    assert np.max(np.abs(d_true)) < 2.5  # points on the limb, none on the terminator
     assert np.percentile(np.abs(d_fit - d_true), 90) < 0.9
 
 

@@ -94,8 +94,8 @@ class Limb:
             image limb, or everywhere for the geometry's).
         sunlit: disk pixels clearly brighter than the sky (image's limb only; the geometry's come from the
             backplanes).
-        trusted: the limb distance may restrict the search and set OFF_DISK (within ``known``); False for an
-            image limb seen along a short arc or only as a bright outline: the whole frame is searched.
+        trusted: an image limb's distance may set OFF_DISK (within ``known``); False for one seen along a short
+            arc or only as a bright outline. (An image limb never restricts the search.)
     """
 
     distance_px: np.ndarray | None
@@ -225,11 +225,11 @@ def search_region(
     """The crop worked on (the disk plus the margin, grown by ``pad`` px) and the search mask inside it
     (None: search everywhere, no disk known)."""
     sl = (slice(0, shape[0]), slice(0, shape[1]))
-    if limb.distance_px is None or not limb.trusted:
+    if limb.distance_px is None or not limb.from_geometry:
+        # a limb seen in the image may be off where it was not seen, or bent by a terminator taken for it:
+        # it shapes the background, never what is searched (a frame's sky costs only its noise peaks)
         return sl, None
     search_full = limb.distance_px > -limb.margin_px
-    if limb.known is not None and not limb.from_geometry:
-        search_full |= ~limb.known
     box = crop_box(search_full, pad=pad)
     if box is not None:
         sl = box
