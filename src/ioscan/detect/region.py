@@ -94,8 +94,8 @@ class Limb:
             image limb, or everywhere for the geometry's).
         sunlit: disk pixels clearly brighter than the sky (image's limb only; the geometry's come from the
             backplanes).
-        trusted: an image limb's distance may set OFF_DISK (within ``known``); False for one seen along a short
-            arc or only as a bright outline. (An image limb never restricts the search.)
+        trusted: an image limb's distance may set OFF_DISK (within ``known``); False for one seen along a
+            short arc or only as a bright outline. (An image limb never restricts the search.)
     """
 
     distance_px: np.ndarray | None
