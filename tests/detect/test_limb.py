@@ -79,35 +79,46 @@ def _frame(band: BandImage) -> Frame:
     return Frame("T", "JIRAM", "JUNO", "2023-01-01T00:00:00", 0.01, {"M": band})
 
 
-def test_geometry_off_by_3_px_is_checked_against_the_image():
-    """A geometry whose limb lies 3 px from the limb in the image (told ±0.25 px) is measured as such and not
-    used for the background regions: the detections are those made with no geometry at all."""
+def _backplanes_of(view, shape=(128, 432)):
+    """The renderer's own geometry of ``view`` as backplanes (limb distance along the line to the centre)."""
     from ioscan.geometry.backplanes import Backplanes
+
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    d = _true_limb_distance_px(view, xx.ravel(), yy.ravel(), view.center_sample_px, view.center_line_px)
+    d = d.reshape(xx.shape)
+    hit = igeo.intersect(view, xx, yy)
+    on = hit.hit
+    return Backplanes(
+        {
+            "on_disk": on.astype(float),
+            "limb_distance_px": d,
+            "incidence_deg": np.where(on, np.degrees(np.arccos(np.clip(hit.cos_incidence, -1, 1))), np.nan),
+            "emission_deg": np.where(on, np.degrees(np.arccos(np.clip(hit.cos_emission, -1, 1))), np.nan),
+        }
+    )
+
+
+def test_geometry_off_by_3_px_is_checked_against_the_image():
+    """A geometry whose disk sits 3 px from the disk in the image (told ±0.25 px) is measured as such and not
+    used for the background regions (the detections are those made with no geometry at all); the exact
+    geometry is kept."""
+    import dataclasses
 
     frame = _render(phase_deg=40.0, sun_azimuth_deg=90.0)
     b = frame.bands["M"]
     v = frame.params.view
-    yy, xx = np.mgrid[0:128, 0:432].astype(float)
-    d_exact = _true_limb_distance_px(v, xx.ravel(), yy.ravel(), v.center_sample_px, v.center_line_px)
-    d_exact = d_exact.reshape(xx.shape)
-    off, pts = geometry_limb_offset_px(b.image, d_exact, 0.8)
+    exact = _backplanes_of(v)
+    off, pts = geometry_limb_offset_px(b.image, exact["limb_distance_px"], 0.8)
     assert len(pts) >= 50 and abs(off) < 0.3
-    off3, _ = geometry_limb_offset_px(b.image, d_exact + 3.0, 0.8)
-    assert abs(off3 - 3.0) < 0.3
+    moved = _backplanes_of(dataclasses.replace(v, center_line_px=v.center_line_px - 3.0))  # the disk 3 px up
+    off3, _ = geometry_limb_offset_px(b.image, moved["limb_distance_px"], 0.8)
+    assert 1.8 < off3 < 3.2  # the seen arc: 3 px × cos(its angle from vertical) inside the moved disk
 
-    # the renderer's geometry moved 3 px outwards (incidence and emission as rendered: only the limb moves)
-    hit = igeo.intersect(v, xx, yy)
-    on = d_exact + 3.0 > 0
-    planes = {
-        "on_disk": on.astype(float),
-        "limb_distance_px": d_exact + 3.0,
-        "incidence_deg": np.where(on, np.degrees(np.arccos(np.clip(hit.cos_incidence, -1, 1))), np.nan),
-        "emission_deg": np.where(on, np.degrees(np.arccos(np.clip(hit.cos_emission, -1, 1))), np.nan),
-    }
-    bp = Backplanes(planes)
     band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)
     cfg = DetectConfig(pointing_error_px=0.25)
-    res = detect_frame(_frame(band), {"M": bp}, config=cfg)
+    res = detect_frame(_frame(band), {"M": moved}, config=cfg)
     assert any("limb is taken from the image" in m for m in res.messages)
     alone = detect_frame(_frame(band), None, config=cfg)
     assert [(d.sample, d.line) for d in res.detections] == [(d.sample, d.line) for d in alone.detections]
+    kept = detect_frame(_frame(band), {"M": exact}, config=cfg)
+    assert not any("limb is taken from the image" in m for m in kept.messages)

@@ -528,6 +528,7 @@ def estimate_background(
     textured_option: bool = False,
     limb_model: LimbModel | None = None,
     offset_free: bool = False,
+    search_limb_band: bool = True,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -553,6 +554,7 @@ def estimate_background(
             sky + (data − sky) ÷ P (P × the shading where the zone ends, with ``shading``; the shading beyond
             the zone), and its zone — the limb band and the sky just outside included, now searched — takes
             the background sky + (that field) × P.
+        search_limb_band: with a limb model, search its band too (else the band stays out, as without one).
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -585,7 +587,7 @@ def estimate_background(
         if limb_model is not None:  # the modelled limb zone joins the disk side and is searched
             lzone = limb_model.zone & valid
             side = np.where(lzone, 1, side).astype(np.intp)
-            usable |= lzone
+            usable |= lzone if search_limb_band else (lzone & (np.abs(d) > wb))
         regions = [usable & (side == 0), usable & (side == 1)]
         if lzone is not None:  # the sky-side tail of the profile feeds no fit, it is modelled
             regions[1] = regions[1] & ~(lzone & (limb_model.template < TEMPLATE_FIT_FLOOR))

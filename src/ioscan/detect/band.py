@@ -75,6 +75,7 @@ def _background_args(
         textured_option=cfg.textured_ground_option and shading is not None,
         limb_model=limb_model,
         offset_free=offset_free,
+        search_limb_band=cfg.search_limb_band,
     )
 
 
@@ -162,7 +163,7 @@ def detect_band(
                 f"{streak_cols.size} columns"
             )
     # 3. limb
-    limb = locate_limb(band, data, backplanes, sigma, cfg, sat_mask)
+    limb = locate_limb(band, data, backplanes, sigma, cfg, sat_mask, psf)
     out.messages.extend(limb.messages)
     if limb.status is not None:
         out.status = limb.status

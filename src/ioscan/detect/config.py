@@ -58,6 +58,11 @@ class DetectConfig:
         use_limb_profile: where a sharp bright limb is seen in the image (narrow PSFs), measure its radial
             profile along it and let the background follow it (:mod:`ioscan.detect.limb_profile`): the limb
             band is then searched too.
+        search_limb_band: with a measured limb profile, search the bright limb band too (hot spots at emission
+            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (200
+            frames) it found 2.5 % more hot spots at S/N ≥ 7 for 0.5 more false detections per frame, and on
+            our simulator, whose albedo is not smoothed towards the limb, the band gave false detections at
+            S/N 5–7 that the measured profile does not follow.
         remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
             data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background
@@ -91,6 +96,7 @@ class DetectConfig:
     max_sources: int = 500
     use_shading: bool = True
     use_limb_profile: bool = True
+    search_limb_band: bool = False
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
     subtract_and_search: bool = True

@@ -404,11 +404,16 @@ def geometry_limb_offset_px(
     *,
     reach_px: float = 8.0,
     saturated: np.ndarray | None = None,
+    expected: np.ndarray | None = None,
 ) -> tuple[float, EdgePoints]:
     """How far the image's limb lies from a geometry's: the median of the geometry's limb distance at the
     sharp edge points within ``reach_px`` of its limb that brighten towards its disk, px (positive: the
     geometry's disk reaches beyond the limb seen; NaN with fewer than :data:`MIN_POINTS` points: no bright
-    limb to check against), and those points."""
+    limb to check against), and those points.
+
+    ``expected``: the image the geometry predicts (e.g. the PSF-blurred shading of its sunlit disk, any
+    scale). A limb darkened towards the edge has its steepest rise inside the limb, so the offset is then
+    measured against where ``expected`` rises steepest along each point's normal, not against the limb."""
     d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
     where = np.abs(d) <= reach_px
     if saturated is not None and np.any(saturated):
@@ -424,6 +429,21 @@ def geometry_limb_offset_px(
     ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
     if ok.sum() < MIN_POINTS:
         return float("nan"), pts.subset(ok)
+    if expected is not None:  # offset from the predicted image's own steepest rise along each normal
+        on = pts.subset(ok)
+        t = np.arange(-reach_px, reach_px + 1e-9, PROFILE_STEP_PX)
+        px = on.x[:, None] + t[None, :] * on.ux[:, None]
+        py = on.y[:, None] + t[None, :] * on.uy[:, None]
+        prof = ndimage.map_coordinates(
+            np.nan_to_num(np.asarray(expected, dtype=float)),
+            [py.ravel(), px.ravel()],
+            order=1,
+            mode="nearest",
+        ).reshape(px.shape)
+        t_model = _steepest(prof, t, reach_px)
+        good = np.isfinite(t_model)
+        if good.sum() >= MIN_POINTS:
+            return float(np.median(t_model[good])), on
     return float(np.median(at[ok])), pts.subset(ok)
 
 

@@ -117,6 +117,7 @@ def locate_limb(
     sigma_px: float,
     cfg: DetectConfig,
     saturated: np.ndarray | None = None,
+    psf=None,
 ) -> Limb:
     """The limb from the geometry (unless its pointing is too uncertain to place it, or the image shows its
     limb elsewhere), else from the data (the sharp limb, else the outline of a bright disk); ``saturated``
@@ -147,7 +148,14 @@ def locate_limb(
                 return Limb(distance, True, backplanes, margin, status="no_io", messages=tuple(messages))
             circle = None
             if cfg.check_geometry_limb:
-                off, pts = geometry_limb_offset_px(data, distance, sigma_px, saturated=saturated)
+                expected = None
+                if psf is not None and cfg.use_shading:  # a darkened limb's edge is not at the limb
+                    from ioscan.detect.shading import shading_template
+
+                    expected = shading_template(np.asarray(data, dtype=float), backplanes, psf)
+                off, pts = geometry_limb_offset_px(
+                    data, distance, sigma_px, saturated=saturated, expected=expected
+                )
                 tol = max(GEOMETRY_LIMB_TOLERANCE_PX, 3.0 * cfg.pointing_error_px)
                 if np.isfinite(off) and abs(off) > tol:
                     messages.append(
