@@ -55,9 +55,10 @@ class DetectConfig:
         use_shading: with geometry and a narrow PSF (JIRAM), divide the sunlit disk by its expected Minnaert
             shading (k fitted per band, :mod:`ioscan.detect.shading`) before the local background, so the
             steep bright limb is followed (not for broad AO PSFs, where it raised the false rate).
-        use_limb_profile: where a sharp bright limb is seen in the image (narrow PSFs), measure its radial
-            profile along it and let the background follow it (:mod:`ioscan.detect.limb_profile`): the limb
-            band is then searched too.
+        use_limb_profile: where the limb comes from the image (no geometry, or one the image disagrees with)
+            and a sharp bright limb is seen (narrow PSFs), measure its radial profile along it and let the
+            background follow it (:mod:`ioscan.detect.limb_profile`). With a geometry the expected Minnaert
+            shading does that job (``use_shading``).
         search_limb_band: with a measured limb profile, search the bright limb band too (hot spots at emission
             angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (200
             frames) it found 2.5 % more hot spots at S/N ≥ 7 for 0.5 more false detections per frame, and on

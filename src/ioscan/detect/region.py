@@ -13,7 +13,6 @@ from ioscan.detect.disk import limb_distance_from_data
 from ioscan.detect.limb import (
     LimbCircle,
     find_limb,
-    fit_limb_circle,
     geometry_limb_offset_px,
     known_zone,
     median3,
@@ -146,7 +145,6 @@ def locate_limb(
             if not np.any(distance > -margin):
                 messages.append(f"band {band.band}: Io is not in the field of view (geometry)")
                 return Limb(distance, True, backplanes, margin, status="no_io", messages=tuple(messages))
-            circle = None
             if cfg.check_geometry_limb:
                 expected = None
                 if psf is not None and cfg.use_shading:  # a darkened limb's edge is not at the limb
@@ -165,14 +163,7 @@ def locate_limb(
                     )
                     distance, from_geometry = None, False
                     margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
-                elif np.isfinite(off):
-                    circle = fit_limb_circle(pts)
-            if from_geometry and circle is not None:
-                # the geometry places the disk; the bright limb it agrees with gives the profile to follow
-                known = known_zone(circle, data.shape)
-                return Limb(
-                    distance, True, backplanes, margin, messages=tuple(messages), circle=circle, known=known
-                )
+
     if distance is None:
         circle = find_limb(data, sigma_px, saturated)
         if circle is not None:
