@@ -35,6 +35,11 @@ detector's read noise, saturated-star protection off, Gaussian PSF of the core F
 beyond its edges, where L.A.Cosmic otherwise misses hits) flags, dilated by 1 px, with its default object
 limit 5 and with 15 (spares sharp sources more); their time includes astroscrappy's.
 
+On sunlit frames the surface's albedo texture at the PSF scale raises the matched-filter noise (the
+``texture_noise_excess_median`` row, from the calibrated local scale on a frame of the surface alone);
+``ioscan_completeness_vs_snr_with_clutter`` bins ioscan's completeness (at its pooled threshold) by the S/N
+against photon noise and that clutter together (true S/N ÷ the excess at each hot spot).
+
 Close pairs (``jiram.close_pairs``): JIRAM frames (night near/far, day near) with 6 pairs per band — a bright
 hot spot (SNR 50–1,000) and a faint one (SNR 4–30) 2–8 px from it — each method at its threshold from the
 main run; completeness of the faint members per separation bin, with ioscan's second pass
@@ -420,6 +425,33 @@ def evaluate(records, thr):
     }
 
 
+def clutter_completeness(records, thr) -> dict:
+    """Completeness per bin of the S/N against photon noise and surface clutter together (the true S/N ÷ the
+    texture excess at each hot spot), per configuration, at threshold ``thr``: on sunlit frames whose albedo
+    has structure at the PSF scale, what a detector can be asked for."""
+    out = {}
+    for cfg in sorted({r[3][0] for r in records}):
+        found_all, snr_all = [], []
+        for dets, truth, radius, frame_id in records:
+            if frame_id[0] != cfg or "snr_with_clutter" not in truth:
+                continue
+            kept = [d for d in dets if d[2] >= thr and not d[4]]
+            m = match(kept, truth, radius)
+            found = np.zeros(len(truth), bool)
+            found[m[m >= 0]] = True
+            found_all.extend(found)
+            snr_all.extend(truth["snr_with_clutter"].to_numpy())
+        found_all, snr_all = np.array(found_all, bool), np.array(snr_all)
+        comp = {}
+        for lo, hi in BINS:
+            sel = (snr_all >= lo) & (snr_all < hi)
+            key = f"{lo}-{hi}" if hi < 1e8 else f">={lo}"
+            comp[key] = round(float(found_all[sel].mean()), 3) if sel.any() else None
+            comp[f"n_{key}"] = int(sel.sum())
+        out[cfg] = comp
+    return out
+
+
 def summarise(recs, n_frames):
     """Threshold per method (all configurations of an instrument pooled), metrics pooled and per config.
 
@@ -448,26 +480,41 @@ JIRAM_CONFIGS = [  # name, range km, sub-solar lon °W, L-band disk centre (samp
 ]
 
 
-def texture_excess(band: BandImage, bp, instrument, cfg):
-    """Median factor by which the texture (and limb) of the surface raises the matched-filter noise above the
-    photon + read noise (its calibrated local scale) over the pixels where hot spots are injected, on a frame
-    of the surface alone: a hot spot of true SNR s appears at about s × 0.85 (filter efficiency) ÷ this."""
+def texture_excess_map(band: BandImage, bp, instrument, cfg) -> np.ndarray | None:
+    """Factor by which the texture (and limb) of the surface raises the matched-filter noise above the photon
+    + read noise at every pixel (the calibrated local scale on a frame of the surface alone; 1 outside the
+    analysed crop), or None."""
     from ioscan.detect import detect_band
 
     res = detect_band(band, bp, instrument=instrument, config=cfg, keep_model=True)
     if res.model is None:
         return None
-    ok = bp.on_disk & (bp["emission_deg"] < 80) & (bp["limb_distance_px"] > 1.0)
+    out = np.ones(bp.shape)
     l0, s0 = res.offset
     nl, ns = res.model.scale.shape
-    sub = ok[l0 : l0 + nl, s0 : s0 + ns]
-    return round(float(np.median(res.model.scale[sub])), 2) if sub.any() else None
+    out[l0 : l0 + nl, s0 : s0 + ns] = res.model.scale
+    return out
+
+
+def texture_excess(band: BandImage, bp, instrument, cfg):
+    """Median of :func:`texture_excess_map` over the pixels where hot spots are injected: a hot spot of true
+    SNR s appears at about s × the filter efficiency ÷ this."""
+    m = texture_excess_map(band, bp, instrument, cfg)
+    if m is None:
+        return None
+    ok = bp.on_disk & (bp["emission_deg"] < 80) & (bp["limb_distance_px"] > 1.0)
+    return round(float(np.median(m[ok])), 2) if ok.any() else None
 
 
 def _jiram_texture_excess(b, surf, bp, meta_b, det, exposure, cfg):
+    """(median excess, excess map) of one band of a configuration."""
     img, _ = apply_detector(b, surf, exposure, det, np.random.default_rng(SEED + 1))  # own generator
     wl, bw, sat, _ = meta_b
-    return texture_excess(BandImage(b, img, "W m-2 sr-1", wl, bw, saturation=sat), bp, "JIRAM", cfg)
+    band = BandImage(b, img, "W m-2 sr-1", wl, bw, saturation=sat)
+    m = texture_excess_map(band, bp, "JIRAM", cfg)
+    ok = bp.on_disk & (bp["emission_deg"] < 80) & (bp["limb_distance_px"] > 1.0)
+    med = round(float(np.median(m[ok])), 2) if m is not None and ok.any() else None
+    return med, (np.ones(bp.shape) if m is None else m)
 
 
 def _band_meta(det, exposure):
@@ -524,10 +571,12 @@ def bench_jiram(rng, n_frames, timing):
     for config in JIRAM_CONFIGS:
         name = config[0]
         bps, surf, masks, boxes = _jiram_scene(config, psf, margin)
-        excess[name] = {  # own generator: the frames' random sequence is untouched
+        ex = {  # own generator: the frames' random sequence is untouched
             b: _jiram_texture_excess(b, surf[b], bps[b], meta_b, det, exposure, cfg)
             for b, meta_b in _band_meta(det, exposure).items()
         }
+        excess[name] = {b: v[0] for b, v in ex.items()}
+        excess_maps = {b: v[1] for b, v in ex.items()}
         meta = _band_meta(det, exposure)
         for _ in range(n_frames):
             images, truths, resid_true, sig_maps, cr_masks = {}, {}, {}, {}, {}
@@ -537,6 +586,11 @@ def bench_jiram(rng, n_frames, timing):
                     return det.noise_sigma_w_m2_sr(bb, exposure, np.maximum(bg, 0.0))
 
                 truth, spots = _inject(rng, bps[b], 12, sig_fn, surf[b], psf, 4, 8.0)
+                if len(truth):  # the S/N against photon noise and the surface's clutter together
+                    at = excess_maps[b][
+                        np.rint(truth["line"]).astype(int), np.rint(truth["sample"]).astype(int)
+                    ]
+                    truth["snr_with_clutter"] = truth["snr"] / at
                 noiseless = surf[b] + spots
                 images[b], hits = apply_detector(b, noiseless, exposure, det, rng)
                 cr_masks[b] = _hit_mask(hits, noiseless.shape, masks[b])
@@ -583,6 +637,9 @@ def bench_jiram(rng, n_frames, timing):
                 )
     out = summarise(recs, nfr)
     out["texture_noise_excess_median"] = excess
+    out["ioscan_completeness_vs_snr_with_clutter"] = clutter_completeness(
+        recs["ioscan"], out["ioscan"]["threshold"]
+    )
     return out, nfr
 
 
@@ -658,6 +715,9 @@ def bench_ao(rng, n_frames, timing):
             recs["ideal"].append((run_ideal(resid_true, sig / g_e, mask, psf, box), truth, 3.0, fid))
     out = summarise(recs, nfr)
     out["texture_noise_excess_median"] = excess
+    out["ioscan_completeness_vs_snr_with_clutter"] = clutter_completeness(
+        recs["ioscan"], out["ioscan"]["threshold"]
+    )
     return out, nfr
 
 
