@@ -12,8 +12,8 @@ from ioscan.detect.psf import PsfModel
 
 #: fraction of true sources at the detection threshold the calibrated spike test may flag
 SPIKE_FALSE_FLAG_RATE = 1e-2
-#: pixels (the brightest of the 5 × 5 stamp) the spike model frees: hits are 1–3 pixels
-SPIKE_PIXELS = 3
+#: neighbours (of the 8 around the brightest pixel) the spike model frees with it: hits are 1–3 pixels
+SPIKE_NEIGHBOURS = 2
 #: the calibrated spike threshold is never below this χ² advantage
 MIN_SPIKE_DCHI2 = 9.0
 
@@ -132,8 +132,8 @@ def spike_dchi2(
 ) -> np.ndarray:
     """χ²(PSF) − χ²(spike) on the 5×5 pixels around each source's brightest pixel.
 
-    The spike model frees the stamp's :data:`SPIKE_PIXELS` brightest positive pixels (hits are 1–3 pixels,
-    diagonal and bent tracks included);
+    The spike model frees the brightest pixel and its :data:`SPIKE_NEIGHBOURS` brightest positive
+    8-neighbours (hits are 1–3 connected pixels, diagonal and bent tracks included);
     the PSF model is the fitted source (amplitude ``flux`` at x, y). Large positive values mean the source is
     far sharper than the PSF: a cosmic-ray hit, not a hot spot.
 
@@ -174,13 +174,16 @@ def spike_dchi2(
     p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), x, y)
     chi_psf = np.sum(w * (rr - flux[:, None, None] * p) ** 2, axis=(1, 2))
     chi_all = w * rr * rr
-    # the pixels freed are the stamp's SPIKE_PIXELS largest positive residuals (hits are 1–3 pixels: single,
-    # pairs, straight, diagonal and bent tracks)
-    flat_r = rr.reshape(n, -1)
-    flat_c = chi_all.reshape(n, -1)
-    top = np.argsort(-flat_r, axis=1)[:, :SPIKE_PIXELS]
-    pos = np.take_along_axis(flat_r, top, 1) > 0
-    freed = np.sum(np.where(pos, np.take_along_axis(flat_c, top, 1), 0.0), axis=1)
+    # the pixels freed: the brightest and its SPIKE_NEIGHBOURS brightest positive 8-neighbours (hits are 1–3
+    # connected pixels: single, pairs, straight, diagonal and bent tracks); only those next to it, so that a
+    # bright neighbour's wings at the stamp's edge are never taken for the spike
+    cent = chi_all[:, r, r]
+    ring = [(r + a, r + b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
+    nbr = np.stack([chi_all[:, i, j] for i, j in ring], axis=1)
+    nvals = np.stack([rr[:, i, j] for i, j in ring], axis=1)
+    top = np.argsort(-nvals, axis=1)[:, :SPIKE_NEIGHBOURS]
+    pos = np.take_along_axis(nvals, top, 1) > 0
+    freed = cent + np.sum(np.where(pos, np.take_along_axis(nbr, top, 1), 0.0), axis=1)
     chi_spike = np.sum(chi_all, axis=(1, 2)) - freed
     return chi_psf - chi_spike
 
