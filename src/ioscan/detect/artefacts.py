@@ -9,10 +9,12 @@ Two effects make spurious peaks near a very bright (often saturated) hot spot:
 A detection is flagged ARTEFACT when it is much fainter than a bright neighbour (flux below
 ``max_flux_ratio`` of it) and lies in that neighbour's streak (within ``column_halfwidth_px`` of its sample,
 any line) or ring (within ``ring_radius_px``: 10 px for JIRAM, whose saturated cores leave residual peaks
-out to ~15 core widths; 4 PSF core widths by default). A saturated detection within that ring of a
-brighter saturated one is a fragment of the same clipped core (deblending splits wide saturated plateaus) and
-is flagged too. Cosmic-ray hits (flagged COSMIC_RAY) flag nothing: they make neither rings nor streaks (in the
-benchmark they had flagged 14 true hot spots in 160 frames).
+out to ~15 core widths; 4 PSF core widths by default), counted for a saturated source from the edge of its
+clipped core (``extra["clipped_core_radius_px"]``: a 30× saturated source's ring reaches ~10.5 px). A
+saturated detection within that ring of a brighter saturated one is a fragment of the same clipped core
+(deblending splits wide saturated plateaus) and is flagged too. Cosmic-ray hits (flagged COSMIC_RAY) flag
+nothing: they make neither rings nor streaks (in the benchmark they had flagged 14 true hot spots in 160
+frames).
 
 A detection is also flagged ARTEFACT when the PSF fit does not confirm its matched-filter peak: fitted
 S/N below :data:`MIN_FIT_SNR` (0.5) while the peak passed the threshold (≥ 4.5), a disagreement of 4σ: a peak
@@ -74,6 +76,7 @@ def flag_bright_source_artefacts(
     # a cosmic-ray hit is in the detector, not in the optics or the column read-out: no rings, no streak
     hit = np.array([bool(d.flags & DetectionFlag.COSMIC_RAY) for d in detections])
     bright = np.flatnonzero((saturated | (snr >= bright_snr)) & ~hit & np.isfinite(flux) & (flux > 0))
+    core_px = np.array([float(d.extra.get("clipped_core_radius_px") or 0.0) for d in detections])
     flagged = 0
     ring = ring_radius_px if ring_radius_px is not None else 4.0 * max(psf_sigma_px, 0.5)
     for i, det in enumerate(detections):
@@ -91,7 +94,9 @@ def flag_bright_source_artefacts(
                 continue
             ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
             in_streak = column_streaks and saturated[j] and ds <= column_halfwidth_px
-            if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring):
+            # a saturated source's ring counts from the edge of its clipped core
+            ring_j = ring + (core_px[j] if saturated[j] else 0.0)
+            if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring_j):
                 det.flags |= int(DetectionFlag.ARTEFACT)
                 flagged += 1
                 break

@@ -37,6 +37,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
+from ioscan.detect.disk import grow
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.robust import MAD_TO_SIGMA
@@ -652,7 +653,7 @@ def estimate_background(
     ok = usable.copy()
     rk = len(kernel1d(sigma)) // 2 + 1
     if out1.any():
-        ok &= ~ndimage.binary_dilation(out1, iterations=rk)
+        ok &= ~grow(out1, rk)
     nl, ns = x.shape
     ii, jj = np.ogrid[0:nl, 0:ns]
     d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
@@ -690,7 +691,7 @@ def estimate_background(
             scale = block_scale(s_white[0], ok & neg, zone_k, 2 * len(regions), b, min_fraction=0.125)
             for _ in range(2):
                 peaks = s_white[0] > 4.0 * scale
-                keep = ok & neg & ~ndimage.binary_dilation(peaks, iterations=rk_k)
+                keep = ok & neg & ~grow(peaks, rk_k)
                 scale = block_scale(s_white[0], keep, zone_k, 2 * len(regions), b, min_fraction=0.125)
         else:
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
@@ -698,7 +699,7 @@ def estimate_background(
             scale = block_scale(s_white[0], ok, zone_k, 2 * len(regions), b, quantile=q)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():
-                keep = ok & ~ndimage.binary_dilation(peaks, iterations=rk)
+                keep = ok & ~grow(peaks, rk)
                 scale = block_scale(s_white[0], keep, zone_k, 2 * len(regions), b, quantile=q)
         if d is not None:
             span = wb + h1_k + 3 * fs_k + 2.0
@@ -707,8 +708,13 @@ def estimate_background(
             scale = np.maximum(
                 scale, limb_profile(d_edge, s_white[0], usable & edge_k, 0.0, h1_k + rk_k, step=1.0)
             )
-        phase = np.argmax(s_white, axis=0)
-        snr = np.where(usable, np.take_along_axis(s_white, phase[None], 0)[0] / scale, 0.0)
+        phase = np.zeros(x.shape, np.intp)  # the best sub-pixel phase, by comparisons (an argmax over the
+        top = s_white[0].copy()  # first axis of a stack is far slower)
+        for p_ in range(1, len(PHASES)):
+            better_p = s_white[p_] > top
+            phase[better_p] = p_
+            np.maximum(top, s_white[p_], out=top)
+        snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
         merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
@@ -731,7 +737,7 @@ def estimate_background(
         lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
         zsel = lzone & usable & ok
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
-        peaks = ndimage.binary_dilation(snr > 4.0 * zs, iterations=rk)
+        peaks = grow(snr > 4.0 * zs, rk)
         zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
         zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, LIMB_SCALE_QUANTILE))
         best["snr"] = np.where(lzone, snr / zs, snr)

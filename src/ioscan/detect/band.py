@@ -24,12 +24,12 @@ from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import PsfEstimate, bright_sources, estimate_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
-from ioscan.detect.saturated import recentre_saturated
+from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import search_again
 from ioscan.detect.shading import shading_template, sunlit_mask
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
-from ioscan.records import BandImage, Detection
+from ioscan.records import BandImage, Detection, DetectionFlag
 
 
 def _background_args(
@@ -291,6 +291,15 @@ def detect_band(
                 },
             )
         )
+    if (
+        sat_mask is not None
+    ):  # the radius of each saturated detection's clipped core (its ring counts from it)
+        for core in clipped_cores(sat_mask):
+            near = [d for d in out.detections if d.flags & DetectionFlag.SATURATED]
+            if near:
+                d = min(near, key=lambda e: np.hypot(e.sample - core.x, e.line - band.line_offset - core.y))
+                if np.hypot(d.sample - core.x, d.line - band.line_offset - core.y) <= core.radius_px + 3.0:
+                    d.extra["clipped_core_radius_px"] = core.radius_px
     n_art = flag_bright_source_artefacts(
         out.detections,
         sigma,
@@ -307,8 +316,6 @@ def detect_band(
             "flagged ARTEFACT"
         )
     if cfg.drop_cosmic_rays:
-        from ioscan.records import DetectionFlag
-
         n0 = len(out.detections)
         out.detections = [d for d in out.detections if not d.flags & DetectionFlag.COSMIC_RAY]
         if n0 > len(out.detections):

@@ -13,6 +13,14 @@ def robust_sigma(x: np.ndarray) -> float:
     return mad_sigma(x, max_samples=6000)
 
 
+def grow(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond)."""
+    mask = np.asarray(mask, bool)
+    if k <= 0 or not mask.any():
+        return mask.copy()
+    return ndimage.binary_dilation(mask, iterations=k)
+
+
 def laplacian_noise(data: np.ndarray) -> float:
     """Typical pixel noise: robust scale of the pixel minus the mean of its 4 neighbours, ÷ √1.25 (smooth
     structure cancels; NaN neighbourhoods are skipped)."""

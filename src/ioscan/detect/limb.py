@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from ioscan.detect.disk import grow
 from ioscan.robust import MAD_TO_SIGMA
 
 #: an edge point's gradient must exceed this many σ of the gradient's noise there
@@ -199,7 +200,7 @@ def _edge_points(
         cand[:, :border_px] = cand[:, -border_px:] = False
     bad = ~np.isfinite(np.asarray(data))
     if bad.any():
-        cand &= ~ndimage.binary_dilation(bad, iterations=max(border_px, 1))
+        cand &= ~grow(bad, max(border_px, 1))
     if where is not None:
         cand &= where
     ii, jj = np.nonzero(cand)
@@ -382,7 +383,7 @@ def find_limb(
     x = _fill(data).astype(np.float32)
     where = None
     if saturated is not None and np.any(saturated):
-        where = ~ndimage.binary_dilation(saturated, iterations=int(PROFILE_HALF_PX) + 1)
+        where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
     circle = fit_limb_circle(edge_points(x, psf_sigma_px, where=where))
     if circle is None:
         return None
@@ -417,7 +418,7 @@ def geometry_limb_offset_px(
     d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
     where = np.abs(d) <= reach_px
     if saturated is not None and np.any(saturated):
-        where &= ~ndimage.binary_dilation(saturated, iterations=int(PROFILE_HALF_PX) + 1)
+        where &= ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
     pts = edge_points(data, psf_sigma_px, where=where)
     if len(pts) == 0:
         return float("nan"), pts

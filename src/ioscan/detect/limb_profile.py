@@ -18,6 +18,7 @@ longer leaves a ridge (:func:`ioscan.detect.background.estimate_background`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -164,12 +165,9 @@ class LimbModel:
         )
         vals = np.where(inside, vals, np.nan)
         enough = np.sum(np.isfinite(vals), axis=1) >= MIN_ALONG_SAMPLES
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(vals, axis=1)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(vals, axis=1)
         out[ii[enough], jj[enough]] -= med[enough]
         return out
 
@@ -181,7 +179,12 @@ def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray
     t, v = t[order], v[order]
     lo = np.searchsorted(t, t - half_px, side="left")
     hi = np.searchsorted(t, t + half_px, side="right")
-    med = np.array([np.median(v[a:b]) for a, b in zip(lo, hi, strict=True)])
+    width = int(np.max(hi - lo))
+    idx = lo[:, None] + np.arange(width)[None, :]
+    win = np.where(idx < hi[:, None], v[np.minimum(idx, v.size - 1)], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(win, axis=1)
     return np.interp(at, t, med)
 
 
@@ -272,18 +275,33 @@ def fit_limb_model(
     vz = (x[zone_sel] - sky) / np.where(amp_zone > 0, amp_zone, np.nan)
     edges = np.arange(-SKY_REACH_PX, DISK_REACH_PX + BIN_PX / 2, BIN_PX)
     centres = edges.copy()  # coefficients are given at the bin edges and interpolated linearly between
+    # each pixel feeds the two nodes around it (every node sees the pixels within one node spacing): normal
+    # equations of all nodes at once, then again without each node's > 3σ outliers (hot spots, hits)
+    use = bright & np.isfinite(vz)
+    pos = (dz[use] - centres[0]) / BIN_PX
+    k0 = np.clip(np.floor(pos).astype(int), 0, centres.size - 1)
+    node = np.concatenate([k0, np.clip(k0 + 1, 0, centres.size - 1)])
+    a = np.concatenate([basis[use], basis[use]])
+    b = np.concatenate([vz[use], vz[use]])
+    keep = np.ones(b.size, bool)
     coef = np.full((centres.size, degree + 1), np.nan)
-    for k, c in enumerate(centres):
-        w = bright & (np.abs(dz - c) <= BIN_PX) & np.isfinite(vz)
-        if w.sum() < 3 * (degree + 1):
-            continue
-        a, b = basis[w], vz[w]
-        sol, *_ = np.linalg.lstsq(a, b, rcond=None)
-        r = b - a @ sol  # then again without the > 3σ outliers (hot spots, hits)
-        keep = np.abs(r) <= 3.0 * max(1.4826 * float(np.median(np.abs(r))), 1e-12)
-        if keep.sum() >= 3 * (degree + 1) and not keep.all():
-            sol, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
-        coef[k] = sol
+    for _ in range(2):
+        ata = np.zeros((centres.size, degree + 1, degree + 1))
+        atb = np.zeros((centres.size, degree + 1))
+        np.add.at(ata, node[keep], a[keep, :, None] * a[keep, None, :])
+        np.add.at(atb, node[keep], a[keep] * b[keep, None])
+        count = np.bincount(node[keep], minlength=centres.size)
+        solvable = count >= 3 * (degree + 1)
+        coef = np.full((centres.size, degree + 1), np.nan)
+        if solvable.any():
+            # minimum-norm solutions: a node seen over part of the arc leaves high Legendre terms undecided
+            inv = np.linalg.pinv(ata[solvable], rcond=1e-13)
+            coef[solvable] = np.einsum("kij,kj->ki", inv, atb[solvable])
+        r = np.abs(b - np.einsum("ij,ij->i", a, np.nan_to_num(coef[node])))
+        _, med = _group_medians(node, r)
+        scale_k = np.zeros(centres.size)
+        scale_k[np.unique(node)] = med
+        keep = r <= 3.0 * np.maximum(1.4826 * scale_k[node], 1e-12)
     good = np.all(np.isfinite(coef), axis=1)
     if good.sum() < 0.7 * centres.size:
         return None

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.optimize import least_squares
 from scipy.special import erf
 
 from ioscan.detect.psf import PsfModel
@@ -76,42 +75,90 @@ def _gauss1d(u: np.ndarray, sigma: float) -> np.ndarray:
     return 0.5 * (erf((u + 0.5) / (_SQRT2 * sigma)) - erf((u - 0.5) / (_SQRT2 * sigma)))
 
 
-def fit_elliptical_gaussian(stamp: np.ndarray, weight: np.ndarray) -> tuple[float, float, float] | None:
-    """(σ_sample, σ_line, S/N of the amplitude) of a pixel-integrated axis-aligned Gaussian plus a plane
-    fitted to a stamp (source near its centre; ``weight`` = 1/σ², 0 to ignore), or None if the fit fails."""
-    n = stamp.shape[0]
-    c = (n - 1) / 2.0
-    yy, xx = np.mgrid[0:n, 0:n].astype(float)
-    w = np.sqrt(weight)
-    ok = w > 0
-    peak = float(np.nanmax(np.where(ok, stamp, -np.inf)))
-    base = float(np.median(stamp[ok]))
+def _g1(u: np.ndarray, c: np.ndarray, sig: np.ndarray):
+    """Pixel-integrated unit 1-D Gaussian at pixel offsets ``u`` for centres ``c`` and widths ``sig`` (arrays
+    broadcasting as (n, 1) against (1, m)), with its derivatives with respect to the centre and the width."""
+    a = (u - c + 0.5) / sig
+    b = (u - c - 0.5) / sig
+    pa, pb = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    k = 1.0 / np.sqrt(2.0 * np.pi)
+    g = 0.5 * (erf(a / _SQRT2) - erf(b / _SQRT2))
+    dc = -k * (pa - pb) / sig
+    ds = -k * (a * pa - b * pb) / sig
+    return g, dc, ds
 
-    def model(p):
-        a, x0, y0, sx, sy, b0, bx, by = p
-        g = np.outer(_gauss1d(yy[:, 0] - y0, sy), _gauss1d(xx[0] - x0, sx))
-        return a * g + b0 + bx * (xx - c) + by * (yy - c)
 
-    def resid(p):
-        return ((model(p) - stamp) * w)[ok]
+def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: int = 20) -> np.ndarray:
+    """Rows (σ_sample, σ_line, S/N of the amplitude) of pixel-integrated axis-aligned Gaussians plus planes
+    fitted to square stamps (n, m, m) with weights 1/σ² (0 to ignore), all at once (damped Gauss–Newton);
+    NaN rows where a fit fails. The sources are near the stamps' centres."""
+    n, m, _ = stamps.shape
+    c = (m - 1) / 2.0
+    u = np.arange(m, dtype=float)[None, :]
+    yy, xx = np.mgrid[0:m, 0:m].astype(float)
+    ok = weights > 0
+    peak = np.max(np.where(ok, stamps, -np.inf), axis=(1, 2))
+    base = np.array([np.median(s[o]) if o.any() else 0.0 for s, o in zip(stamps, ok, strict=True)])
+    p = np.column_stack(
+        [np.maximum(peak - base, 1e-30) * 2 * np.pi * 0.64, np.full(n, c), np.full(n, c), np.full(n, 0.8),
+         np.full(n, 0.8), base, np.zeros(n), np.zeros(n)]
+    )  # fmt: skip
+    lo = np.array([0.0, c - 1.5, c - 1.5, 0.15, 0.15, -np.inf, -np.inf, -np.inf])
+    hi = np.array([np.inf, c + 1.5, c + 1.5, 4.0, 4.0, np.inf, np.inf, np.inf])
+    lam = np.full(n, 1e-3)
 
-    p0 = [max(peak - base, 1e-30) * 2 * np.pi, c, c, 0.8, 0.8, base, 0.0, 0.0]
-    lo = [0.0, c - 1.5, c - 1.5, 0.15, 0.15, -np.inf, -np.inf, -np.inf]
-    hi = [np.inf, c + 1.5, c + 1.5, 4.0, 4.0, np.inf, np.inf, np.inf]
-    try:
-        sol = least_squares(resid, p0, bounds=(lo, hi), x_scale="jac", max_nfev=60, xtol=1e-4, ftol=1e-6)
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not sol.success:
-        return None
-    jac = sol.jac
-    try:
-        cov = np.linalg.inv(jac.T @ jac) * max(float(np.sum(sol.fun**2)) / max(ok.sum() - 8, 1), 1.0)
-    except np.linalg.LinAlgError:
-        return None
-    a, sx, sy = sol.x[0], sol.x[3], sol.x[4]
-    snr = a / np.sqrt(cov[0, 0]) if cov[0, 0] > 0 else 0.0
-    return float(sx), float(sy), float(snr)
+    def evaluate(q):
+        gx, dxc, dxs = _g1(u, q[:, 1:2], q[:, 3:4])
+        gy, dyc, dys = _g1(u, q[:, 2:3], q[:, 4:5])
+        a = q[:, 0, None, None]
+        core = gy[:, :, None] * gx[:, None, :]
+        model = (
+            a * core + q[:, 5, None, None] + q[:, 6, None, None] * (xx - c) + q[:, 7, None, None] * (yy - c)
+        )
+        jac = np.stack(
+            [core, a * gy[:, :, None] * dxc[:, None, :], a * dyc[:, :, None] * gx[:, None, :],
+             a * gy[:, :, None] * dxs[:, None, :], a * dys[:, :, None] * gx[:, None, :],
+             np.ones_like(core), np.broadcast_to(xx - c, core.shape), np.broadcast_to(yy - c, core.shape)],
+            axis=-1,
+        )  # fmt: skip
+        return model, jac
+
+    model, jac = evaluate(p)
+    chi2 = np.sum(weights * (stamps - model) ** 2, axis=(1, 2))
+    for _ in range(n_iter):
+        r = stamps - model
+        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+        g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
+        damp = (
+            h
+            + lam[:, None, None]
+            * np.eye(8)[None]
+            * np.maximum(np.diagonal(h, axis1=1, axis2=2), 1e-300)[:, :, None]
+        )
+        try:
+            step = np.linalg.solve(damp, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            break
+        q = np.clip(p + step, lo, hi)
+        m2, j2 = evaluate(q)
+        c2 = np.sum(weights * (stamps - m2) ** 2, axis=(1, 2))
+        better = c2 < chi2
+        p = np.where(better[:, None], q, p)
+        model = np.where(better[:, None, None], m2, model)
+        jac = np.where(better[:, None, None, None], j2, jac)
+        chi2 = np.where(better, c2, chi2)
+        lam = np.where(better, lam / 3.0, lam * 10.0)
+    h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+    out = np.full((n, 3), np.nan)
+    dof = np.maximum(ok.sum(axis=(1, 2)) - 8, 1)
+    for k in range(n):
+        try:
+            cov = np.linalg.inv(h[k]) * max(chi2[k] / dof[k], 1.0)
+        except np.linalg.LinAlgError:
+            continue
+        if cov[0, 0] > 0:
+            out[k] = (p[k, 3], p[k, 4], p[k, 0] / np.sqrt(cov[0, 0]))
+    return out
 
 
 def bright_sources(
@@ -126,6 +173,7 @@ def bright_sources(
     ``min_peak_sigma`` local pixel-noise σ (cosmic-ray hits of 1–3 pixels do not survive the median), that
     light ≥ 5 pixels of the raw image above max(5 % of their peak, 4 σ) (a hit lights ≤ 3), lie ≥ 6 px from
     the limb and from invalid pixels, and have no other such peak within :data:`ISOLATION_PX`."""
+    from ioscan.detect.disk import grow
     from ioscan.detect.limb import median3, pixel_noise_map
 
     x = np.asarray(data, dtype=np.float32)
@@ -136,7 +184,7 @@ def bright_sources(
     sig = pixel_noise_map(x)
     z = hp / sig
     peak = (z > min_peak_sigma) & (z == ndimage.maximum_filter(z, 3, mode="nearest"))
-    bad = ndimage.binary_dilation(~ok, iterations=6)
+    bad = grow(~ok, 6)
     peak &= ~bad
     if limb_distance_px is not None:
         peak &= np.abs(np.nan_to_num(limb_distance_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
@@ -197,7 +245,7 @@ def estimate_psf(
     idx = np.flatnonzero(ok)
     rank = snr if order is None else np.asarray(order, float)
     idx = idx[np.argsort(-rank[idx])][:MAX_SOURCES]
-    sx, sy, wt = [], [], []
+    stamps, weights = [], []
     for k in idx:
         i, j = int(round(y[k])), int(round(x[k]))
         sl = (slice(i - HALF_PX, i + HALF_PX + 1), slice(j - HALF_PX, j + HALF_PX + 1))
@@ -205,18 +253,23 @@ def estimate_psf(
         good = valid[sl] & np.isfinite(stamp)
         if good.sum() < 0.8 * good.size:
             continue
-        weight = np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0)
-        fit = fit_elliptical_gaussian(np.where(good, stamp, 0.0), weight)
-        if fit is None:
-            continue
-        a, b, s = fit
-        if not (SIGMA_RANGE_PX[0] <= a <= SIGMA_RANGE_PX[1] and SIGMA_RANGE_PX[0] <= b <= SIGMA_RANGE_PX[1]):
-            continue
-        if s < MIN_SNR:
-            continue
-        sx.append(a)
-        sy.append(b)
-        wt.append(s)
+        stamps.append(np.where(good, stamp, 0.0))
+        weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
+    sx, sy, wt = [], [], []
+    if stamps:
+        fits = fit_elliptical_gaussians(np.array(stamps), np.array(weights))
+        for a, b, sn in fits:
+            if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(sn)):
+                continue
+            if not (
+                SIGMA_RANGE_PX[0] <= a <= SIGMA_RANGE_PX[1] and SIGMA_RANGE_PX[0] <= b <= SIGMA_RANGE_PX[1]
+            ):
+                continue
+            if sn < MIN_SNR:
+                continue
+            sx.append(a)
+            sy.append(b)
+            wt.append(sn)
     if not sx or (len(sx) == 1 and wt[0] < SINGLE_SOURCE_SNR):
         return None
     return PsfEstimate(float(np.median(sx)), float(np.median(sy)), len(sx))
