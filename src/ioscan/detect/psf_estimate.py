@@ -20,7 +20,7 @@ from scipy.special import erf
 from ioscan.detect.psf import PsfModel
 
 #: a source shapes the estimate from this fitted S/N (noise then moves a width by ≲ 5 %)
-MIN_SNR = 30.0
+MIN_SNR = 15.0
 #: no other first-pass source within this distance, px
 ISOLATION_PX = 6.0
 #: stamp half-size, px
@@ -32,7 +32,7 @@ SIGMA_RANGE_PX = (0.3, 3.0)
 #: one source suffices from this S/N; below it two are needed
 SINGLE_SOURCE_SNR = 100.0
 #: bright-source candidates stand this many pixel-noise σ above their surroundings after a 3 × 3 median
-PEAK_SIGMA = 8.0
+PEAK_SIGMA = 5.0
 #: candidates within this distance of the limb are left out, px
 PSF_LIMB_CLEARANCE_PX = 6.0
 #: the model's core is replaced when the measured width differs from it by more than this fraction
