@@ -11,7 +11,7 @@ from ioscan.detect.background import BROAD_PSF_SIGMA_PX
 from ioscan.detect.psf import PsfModel
 
 #: fraction of true sources at the detection threshold the calibrated spike test may flag
-SPIKE_FALSE_FLAG_RATE = 1e-2
+SPIKE_FALSE_FLAG_RATE = 3e-2
 #: neighbours (of the 8 around the brightest pixel) the spike model frees with it: hits are 1–3 pixels
 SPIKE_NEIGHBOURS = 2
 #: the calibrated spike threshold is never below this χ² advantage
