@@ -2,8 +2,8 @@
 check of a given geometry's limb against them.
 
 A limb is a step from dark sky to the bright disk blurred by the PSF (and, where the photometric function
-darkens towards the edge, a steep ramp); a terminator is a slower ramp whose dark side is the night side, and a
-hot spot or a cosmic-ray hit is a closed bump. :func:`edge_points` keeps local maxima of the gradient (of a
+darkens towards the edge, a steep ramp); a terminator is a slower ramp whose dark side is the night side,
+and a hot spot or a cosmic-ray hit is a closed bump. :func:`edge_points` keeps local maxima of the gradient (of a
 3 × 3-median-filtered, lightly smoothed image) that stand :data:`EDGE_SNR` σ above the gradient's own noise,
 whose dark side is at the image's dark (sky) level, and whose 20–80 % rise is within :data:`SHARPNESS` × the
 frame's reference width (the lower quartile of the candidates', bounded by what PSFs of 0.5–3 × the given
