@@ -1,21 +1,21 @@
-"""Io's limb seen in the image, without geometry: sharp edge points, a robust circle through them, and a
-check of a given geometry's limb against them.
+"""Io's limb seen in the image, without geometry: sharp edge points, a robust circle through them, and a check of
+a given geometry's limb against them.
 
 A limb is a step from dark sky to the bright disk blurred by the PSF (and, where the photometric function
-darkens towards the edge, a steep ramp); a terminator is a slower ramp whose dark side is the night side,
-and a hot spot or a cosmic-ray hit is a closed bump. :func:`edge_points` keeps local maxima of the gradient (of a
+darkens towards the edge, a steep ramp); a terminator is a slower ramp whose dark side is the night side, and
+a hot spot or a cosmic-ray hit is a closed bump. :func:`edge_points` keeps local maxima of the gradient (of a
 3 × 3-median-filtered, lightly smoothed image) that stand :data:`EDGE_SNR` σ above the gradient's own noise,
 whose dark side is at the image's dark (sky) level, and whose 20–80 % rise is within :data:`SHARPNESS` × the
 frame's reference width (the lower quartile of the candidates', bounded by what PSFs of 0.5–3 × the given
 width would give: the limb is the sharpest edge in the frame); each point sits where the rise is steepest.
 :func:`fit_limb_circle` finds, by RANSAC, the circle that most such points lie on (within 1 px) with the
-bright side towards its centre (a crescent's terminator has its bright side away from the centre of any
-circle through it), then refines it by geometric least squares; :func:`find_limb` also requires the sky to be
-dark just outside it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at
-most an arc of the limb, on which the circle fitted to that arc is what matters.
+bright side towards its centre (a crescent's terminator has its bright side away from the centre of any circle
+through it), then refines it by geometric least squares; :func:`find_limb` also requires the sky to be dark
+just outside it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at most an
+arc of the limb, on which the circle fitted to that arc is what matters.
 
-The circle gives the signed limb distance (positive on the disk) the background and the flags need; where
-the limb darkens towards the edge its steepest rise, hence the circle, lies 1–2 px inside the true limb.
+The circle gives the signed limb distance (positive on the disk) the background and the flags need; where the
+limb darkens towards the edge its steepest rise, hence the circle, lies 1–2 px inside the true limb.
 :func:`geometry_limb_offset_px` measures how far a given geometry's limb (or the steepest rise of the image
 that geometry predicts) lies from these edge points; :func:`known_zone` says in which directions the limb was
 seen.
