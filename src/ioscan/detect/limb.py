@@ -1,5 +1,5 @@
-"""Io's limb seen in the image, without geometry: sharp edge points, a robust circle through them, and a check of
-a given geometry's limb against them.
+"""Io's limb seen in the image, without geometry: sharp edge points, a robust circle through them, and a check
+of a given geometry's limb against them.
 
 A limb is a step from dark sky to the bright disk blurred by the PSF (and, where the photometric function
 darkens towards the edge, a steep ramp); a terminator is a slower ramp whose dark side is the night side, and
