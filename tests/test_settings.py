@@ -12,7 +12,7 @@ from ioscan.settings import Settings, SettingsError
 
 def test_defaults_are_the_stages_own():
     s = Settings()
-    assert s.detect.threshold_snr == 5.0 and s.track.n_sigma == 3.0 and s.navigate.register is True
+    assert s.detect.threshold_snr == 5.2 and s.track.n_sigma == 3.0 and s.navigate.register is True
     assert s.measure.saturated_centroid_sys_px == 1.0
 
 

@@ -79,6 +79,10 @@ def _background_args(
     )
 
 
+#: the PSF is measured on the frame only when the model's core holds at least this fraction of the flux
+MIN_CORE_WEIGHT_TO_MEASURE = 0.9
+
+
 @dataclass
 class _Pass:
     """One pass of background → find → fit on the search region's crop ``sl``."""
@@ -170,7 +174,9 @@ def detect_band(
         return out
     # 4–6. the PSF measured on the band's bright isolated sources (when the instrument's model is off, the
     # measured core is used); background on the search region (the disk plus a margin) cropped, find, fit
-    if cfg.estimate_psf:
+    # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
+    core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
+    if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
         est = _measure_psf(data, sat_mask, limb)
         if est is not None and est.differs_from(psf):
             psf = est.applied_to(psf)

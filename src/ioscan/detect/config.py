@@ -25,10 +25,11 @@ class DetectConfig:
         psf: PSF model (:class:`~ioscan.detect.psf.PsfModel`) or Gaussian σ in pixels, for every band or
             as a dict band → model/σ; None for the instrument default (:func:`default_psf`).
         threshold_snr: detection threshold on the calibrated matched-filter S/N (see
-            :mod:`ioscan.detect.background`). White noise alone gives 0.05–0.1 peaks per 128 × 432 frame
-            above 4.5 and ~0.01 above 5 (searched whole, as a frame without a disk in view is); 5 keeps
-            benchmarks/bench_generalise.py's frames at ≲ 0.05 false detections each. (bench_detect.py, whose
-            search regions are the disks of I1 frames, picks its own threshold for that rate: 4.51 before.)
+            :mod:`ioscan.detect.background`). A 128 × 432 frame searched whole (as a frame without a disk in
+            view is) holds ~0.15 noise peaks above 4.5, ~0.07 above 5 (the ideal matched filter: 0.064) and
+            ~0.03 above 5.2, and unflagged faint cosmic-ray hits add ~0.02: 5.2 keeps such frames at ≲ 0.05
+            false detections each (benchmarks/bench_generalise.py, night side). bench_detect.py, whose search
+            regions are the disks of I1 frames, picks its own threshold for that rate (4.51 before).
         limb_halfwidth_px: half-width of the (bright) limb band left out of the search and fits (None:
             1.5 σ + 0.5 px, plus the excess of ``pointing_error_px`` over 0.5 px when the limb comes from the
             geometry).
@@ -74,15 +75,16 @@ class DetectConfig:
         subtract_and_search: after the first pass, subtract its sources with the full PSF and search again
             near the bright ones (:mod:`ioscan.detect.second_pass`): faint neighbours a few pixels from bright
             hot spots.
-        estimate_psf: measure the PSF on the frame's bright, isolated, unsaturated sources
+        estimate_psf: measure the PSF on the frame's bright, isolated, unsaturated sources before detection
             (:mod:`ioscan.detect.psf_estimate`) and, when its core differs from the model's by more than 10 %,
-            detect again with the measured core width.
+            detect with the measured core width; only for core-dominated models (core ≥ 90 % of the flux:
+            JIRAM's, not an AO core beside its halo).
         psf_model_error: relative error f of the PSF model assumed by the second pass: its S/N is divided by
             √(1 + (f · S/N of the subtracted model)²): PSF mismatch around a bright source makes no sources.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
-    threshold_snr: float = 5.0
+    threshold_snr: float = 5.2
     limb_halfwidth_px: float | None = None
     local_window_px: int | None = None
     saturation_margin: float = 0.05
