@@ -309,17 +309,26 @@ class _State:
         return remap
 
 
+def _text(detections: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array of ``str``, ``""`` where missing (absent column, None or NaN).
+
+    ``astype(str)`` is not enough: pandas 3's string dtype keeps NaN as NaN.
+    """
+    if column not in detections.columns:
+        return np.full(len(detections), "", dtype=object)
+    values = detections[column]
+    return values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+
+
 def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
     """Integer code per (observation_id, band); -1 where no observation_id (no same-frame rule)."""
     n = len(detections)
     if "observation_id" not in detections.columns:
         return np.full(n, -1, dtype=np.int64)
-    obs = detections["observation_id"]
-    band = detections["band"].astype(str) if "band" in detections.columns else pd.Series([""] * n)
-    combo = obs.astype(str).to_numpy(dtype=object) + "\x1f" + band.to_numpy(dtype=object)
+    combo = _text(detections, "observation_id") + "\x1f" + _text(detections, "band")
     codes, _ = pd.factorize(pd.Series(combo, dtype=object), sort=True)
     codes = codes.astype(np.int64)
-    codes[obs.isna().to_numpy()] = -1
+    codes[detections["observation_id"].isna().to_numpy()] = -1
     return codes
 
 
@@ -341,11 +350,12 @@ def associate(
     """Associate detections into hot spots (see the module docstring for the method).
 
     Args:
-        detections: one row per detection with ``detection_id``, ``time_utc``, ``band``, ``lat_deg``
+        detections: one row per detection with ``detection_id``, ``time_utc``, ``lat_deg``
             (planetographic °N), ``lon_w_deg`` (°W), ``lat_err_deg``, ``lon_err_deg`` (1σ, degrees of
-            longitude) and optionally ``position_err_km`` (isotropic 1σ, used where the lat/lon errors
-            are NaN), ``observation_id`` (same-frame rule) and ``hotspot_id`` (pins a detection to a
-            hot spot from a previous run).
+            longitude) and optionally ``band`` (missing or NaN = no band), ``position_err_km`` (isotropic
+            1σ, used where the lat/lon errors are NaN), ``observation_id`` (same-frame rule; missing or
+            NaN = rule off for that detection) and ``hotspot_id`` (pins a detection to a hot spot from a
+            previous run).
         existing_hotspots: hot spots of a previous run (``HOTSPOT_COLUMNS``); their IDs are kept.
         n_sigma: gate, as the Gaussian n-sigma probability applied to the 2-D χ².
         min_sep_km: separations below this are always consistent (hot-spot extent and systematic
@@ -361,7 +371,7 @@ def associate(
         CatalogError: missing columns, non-finite positions or errors, unparsable times.
     """
     what = "associate(detections)"
-    require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc", "band"], what)
+    require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc"], what)
     n = len(detections)
     ids = detections["detection_id"].to_numpy() if "detection_id" in detections.columns else np.arange(n)
     lat = finite_float(detections, "lat_deg", what, ids=ids)
@@ -484,7 +494,8 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
         else np.arange(len(detections))
     )
     bands_per = (
-        pd.DataFrame({"c": lab[member], "b": detections["band"].astype(str).to_numpy()[member]})
+        pd.DataFrame({"c": lab[member], "b": _text(detections, "band")[member]})
+        .query("b != ''")
         .drop_duplicates()
         .groupby("c")["b"]
         .agg(lambda s: set(s))
