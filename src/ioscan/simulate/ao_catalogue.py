@@ -98,6 +98,7 @@ class AOCatalogueConfig:
     n_close_pairs: int = 6
     close_pair_sep_deg: tuple[float, float] = (3.0, 5.0)
     min_pair_detections: int = 8
+    pair_codetection: float = 0.5
     min_site_sep_deg: float = 8.0
     max_abs_lat_deg: float = 60.0
     n_detections: int = 960
@@ -224,14 +225,28 @@ def site_activity(sites: pd.DataFrame, cfg: AOCatalogueConfig, rng: np.random.Ge
     key[paired] = rng.uniform(0.12 * n, 0.5 * n, int(paired.sum()))
     key[0] = -1.0
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable") + 1.0
-    return rank ** (-cfg.activity_slope) * rng.lognormal(0.0, 0.4, n)
+    activity = rank ** (-cfg.activity_slope) * rng.lognormal(0.0, 0.4, n)
+    pair_id = sites["pair_id"].to_numpy()
+    for pid in np.unique(pair_id[pair_id >= 0]):  # the two sites of a close pair are equally active
+        members = pair_id == pid
+        activity[members] = np.exp(np.log(activity[members]).mean())
+    return activity
 
 
-def active_windows(n_sites: int, span_d: float, cfg: AOCatalogueConfig, rng: np.random.Generator):
+def active_windows(
+    pair_id: np.ndarray, span_d: float, cfg: AOCatalogueConfig, rng: np.random.Generator
+) -> list[list[tuple[float, float]]]:
     """Per site, the (start, end) days since the first night when it is active: always for most, one to
-    three episodes of 30–500 days for a fraction ``cfg.episodic_fraction`` (never the first site)."""
+    three episodes of 30–500 days for a fraction ``cfg.episodic_fraction`` (never the first site); the
+    second site of a close pair shares the first one's episodes."""
     out: list[list[tuple[float, float]]] = []
-    for s in range(n_sites):
+    first_of_pair: dict[int, int] = {}
+    for s, pid in enumerate(pair_id):
+        if pid >= 0 and pid in first_of_pair:
+            out.append(list(out[first_of_pair[pid]]))
+            continue
+        if pid >= 0:
+            first_of_pair[pid] = s
         if s == 0 or rng.random() >= cfg.episodic_fraction:
             out.append([(0.0, span_d)])
             continue
@@ -397,6 +412,24 @@ def _draw_detections(
     return hit
 
 
+def _pair_codetections(
+    visible: pd.DataFrame, hit: np.ndarray, pair_id: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Where one site of a close pair is detected in an image that shows the other, detect the other too with
+    probability ``fraction`` (the two are seen as two sources at once: what tells them apart)."""
+    hit = hit.copy()
+    site = visible["site"].to_numpy()
+    image = visible["image"].to_numpy()
+    paired = pair_id[site] >= 0
+    df = pd.DataFrame({"row": np.flatnonzero(paired), "image": image[paired], "pair": pair_id[site[paired]]})
+    df["hit"] = hit[df["row"].to_numpy()]
+    n_hit = df.groupby(["image", "pair"])["hit"].transform("sum").to_numpy()
+    lonely = (n_hit == 1) & ~df["hit"].to_numpy()
+    rows = df["row"].to_numpy()[lonely]
+    hit[rows[rng.random(len(rows)) < fraction]] = True
+    return hit
+
+
 def _intensities(
     site: np.ndarray, wavelength_um: np.ndarray, activity: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -432,11 +465,14 @@ def simulate_ao_catalogue(
     site_u = unit_vectors(sites["lat_deg"].to_numpy(), sites["lon_w_deg"].to_numpy())
     activity = site_activity(sites, cfg, rng)
     images = plan_images(cfg, rng)
-    windows = active_windows(len(sites), cfg.span_years * 365.25, cfg, rng)
-    pairs = _visible_pairs(images, site_u, cfg.max_emission_deg)
-    p = _detection_probability(pairs, images, activity, windows, cfg.n_detections)
-    min_count = np.where(sites["pair_id"].to_numpy() >= 0, cfg.min_pair_detections, 1)
-    det = pairs[_draw_detections(pairs["site"].to_numpy(), p, min_count, rng)].reset_index(drop=True)
+    pair_id = sites["pair_id"].to_numpy()
+    windows = active_windows(pair_id, cfg.span_years * 365.25, cfg, rng)
+    visible = _visible_pairs(images, site_u, cfg.max_emission_deg)
+    p = _detection_probability(visible, images, activity, windows, cfg.n_detections)
+    min_count = np.where(pair_id >= 0, cfg.min_pair_detections, 1)
+    hit = _draw_detections(visible["site"].to_numpy(), p, min_count, rng)
+    hit = _pair_codetections(visible, hit, pair_id, cfg.pair_codetection, rng)
+    det = visible[hit].reset_index(drop=True)
     return _observe(det, images, sites, site_u, activity, cfg, rng)
 
 
