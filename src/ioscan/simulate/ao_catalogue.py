@@ -128,8 +128,10 @@ class AOCatalogue:
         catalogue: one row per detection, columns :data:`CATALOGUE_COLUMNS` (the import format; no ``band``,
             no observation ids), in time order.
         truth: aligned with ``catalogue`` (same index): ``detection_id``, ``site_id``, ``site_name``,
-            ``night_id``, ``image_id``, ``emission_deg`` and the site's true position ``site_lat_deg``,
-            ``site_lon_w_deg``.
+            ``night_id``, ``image_id``, ``emission_deg``, the site's true position ``site_lat_deg``,
+            ``site_lon_w_deg``, and the true error model: ``sky_sigma_km`` (1σ per sky axis: the night's
+            navigation, the image's jitter and the centroid error, km) and ``radial_north``,
+            ``radial_east`` (the direction towards the limb, along which the error grows as 1/cos e).
         sites: one row per site: ``site_id``, ``site_name``, ``lat_deg``, ``lon_w_deg``, ``activity``,
             ``pair_id`` (−1 unless one of a close pair), ``n_detections``.
     """
@@ -297,6 +299,7 @@ def plan_images(cfg: AOCatalogueConfig, rng: np.random.Generator) -> pd.DataFram
                     "night_id": night,
                     "observer": tel.observer,
                     "centroid_km": tel.centroid_km,
+                    "nav_sigma_km": cfg.nav_sigma_km * tel.nav_scale,
                     "filter": f,
                     "wavelength_um": FILTERS_UM[f],
                     "time_utc": start + np.timedelta64(int(t_min[k] * 60), "s"),
@@ -338,6 +341,16 @@ def perturb_on_disk(
     return x[:, None] * east + y[:, None] * north + z[:, None] * o
 
 
+def radial_direction(u: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cos(emission) and the north and east components of the surface direction towards the limb (away
+    from the sub-observer point) at directions ``u`` (n, 3) seen from ``o`` (n, 3)."""
+    cos_e = np.clip(np.einsum("ij,ij->i", u, o), 0.05, 1.0)
+    radial = -(o - cos_e[:, None] * u)
+    radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-12)
+    north, east = local_north_east(u)
+    return cos_e, np.einsum("ij,ij->i", radial, north), np.einsum("ij,ij->i", radial, east)
+
+
 def quoted_errors_deg(
     u: np.ndarray, o: np.ndarray, sigma_sky_km: np.ndarray, foreshortening: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -346,11 +359,7 @@ def quoted_errors_deg(
     The radial (towards the limb) component grows by ``1 + foreshortening·(1/cos e − 1)`` instead of the
     true 1/cos(e): observers quote less than the geometry amplifies.
     """
-    cos_e = np.clip(np.einsum("ij,ij->i", u, o), 0.05, 1.0)
-    radial = -(o - cos_e[:, None] * u)
-    radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-12)
-    north, east = local_north_east(u)
-    c, s = np.einsum("ij,ij->i", radial, north), np.einsum("ij,ij->i", radial, east)
+    cos_e, c, s = radial_direction(u, o)
     s_r = sigma_sky_km * (1.0 + foreshortening * (1.0 / cos_e - 1.0))
     s_t = sigma_sky_km
     s_n = np.sqrt(s_r**2 * c**2 + s_t**2 * s**2)
@@ -528,7 +537,8 @@ def _observe(det, images, sites, site_u, activity, cfg: AOCatalogueConfig, rng) 
     order = np.lexsort((site, img["time_utc"].to_numpy()))
     cat = cat.iloc[order].reset_index(drop=True)
     cat.insert(8, "detection_id", [f"D{i + 1:05d}" for i in range(len(cat))])
-    cos_e = np.einsum("ij,ij->i", u, o)
+    cos_e, rad_n, rad_e = radial_direction(u, o)
+    sky_sigma = np.sqrt(img["nav_sigma_km"].to_numpy() ** 2 + cfg.image_jitter_km**2 + true_sigma**2)
     truth = pd.DataFrame(
         {
             "detection_id": cat["detection_id"].to_numpy(),
@@ -537,6 +547,9 @@ def _observe(det, images, sites, site_u, activity, cfg: AOCatalogueConfig, rng) 
             "night_id": img["night_id"].to_numpy()[order],
             "image_id": img["image_id"].to_numpy()[order],
             "emission_deg": np.degrees(np.arccos(np.clip(cos_e, -1, 1)))[order],
+            "sky_sigma_km": sky_sigma[order],
+            "radial_north": rad_n[order],
+            "radial_east": rad_e[order],
             "site_lat_deg": sites["lat_deg"].to_numpy()[site][order],
             "site_lon_w_deg": sites["lon_w_deg"].to_numpy()[site][order],
         }

@@ -34,7 +34,7 @@ same prefix, in order of first detection time (then smallest ``detection_id``); 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ from ioscan.track._common import (
 )
 from ioscan.track.error_model import ErrorModelConfig, calibrate, error_groups
 from ioscan.track.mixture import Clusters, MixtureConfig, estimate_alpha, merge_hotspots
+from ioscan.track.night_offsets import NightOffsetConfig, correct_positions
 
 R_KM = IO_MEAN_RADIUS_KM
 HOTSPOT_COLUMNS = [
@@ -71,6 +72,7 @@ HOTSPOT_COLUMNS = [
 _CHUNK = 200_000
 DEFAULT_ERROR_MODEL = ErrorModelConfig()
 DEFAULT_MIXTURE = MixtureConfig()
+DEFAULT_NIGHT_OFFSETS = NightOffsetConfig()
 
 
 @dataclass
@@ -722,12 +724,44 @@ def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConf
     return _merge(st, cluster_ids, cfg)[0]
 
 
-def _converged(new: tuple[np.ndarray, np.ndarray], old: tuple[np.ndarray, np.ndarray], tol: float) -> bool:
-    """Whether the effective 1σ changed by less than ``tol`` (relative) for 95 % of the detections."""
-    if len(old[0]) == 0:
+def _converged(new_var, old_var, new_u, old_u, tol: float) -> bool:
+    """Whether, for 95 % of the detections, the effective 1σ changed by less than ``tol`` (relative) and the
+    position moved by less than ``tol`` × 1σ."""
+    if len(old_var[0]) == 0:
         return True
-    change = np.abs(np.sqrt((new[0] + new[1]) / (old[0] + old[1])) - 1.0)
-    return bool(np.quantile(change, 0.95) < tol)
+    sig2 = 0.5 * (old_var[0] + old_var[1])
+    change = np.abs(np.sqrt((new_var[0] + new_var[1]) / (old_var[0] + old_var[1])) - 1.0)
+    shift = np.linalg.norm(new_u - old_u, axis=1) * R_KM / np.sqrt(sig2)
+    return bool(np.quantile(change, 0.95) < tol and np.quantile(shift, 0.95) < tol)
+
+
+def _calibrated(inp: _Input, run, detections, error_model, night_offsets, floor2: float):
+    """Associate, then alternate (night offsets → error model → associate again) until both settle.
+
+    ``run(u, var_north, var_east)`` associates with the given positions and variances. Returns the last
+    association's state and hot-spot IDs.
+    """
+    var, u = (inp.sn2, inp.se2), inp.u
+    st, cluster_ids = run(u, *var)
+    if (error_model is None and night_offsets is None) or len(inp.u) == 0:
+        return st, cluster_ids
+    cfg = error_model or DEFAULT_ERROR_MODEL
+    groups = error_groups(detections, cfg.night_gap_h)
+    for _ in range(cfg.max_iter):
+        new_u = u
+        if night_offsets is not None:
+            var_iso = 0.5 * (var[0] + var[1]) + floor2
+            night, cat = groups["night"].to_numpy(), groups["catalogue"].to_numpy()
+            new_u = correct_positions(inp.u, u, st.labels, night, cat, var_iso, night_offsets).u
+        new_var = var
+        if error_model is not None:
+            model = calibrate(new_u, inp.sn2, inp.se2, st.labels, groups, var, floor2, error_model)
+            new_var = (model.var_north_km2, model.var_east_km2)
+        if _converged(new_var, var, new_u, u, cfg.tolerance):
+            break
+        var, u = new_var, new_u
+        st, cluster_ids = run(u, *var)
+    return st, cluster_ids
 
 
 def associate(
@@ -740,6 +774,7 @@ def associate(
     n_iter: int = 3,
     k_candidates: int = 8,
     error_model: ErrorModelConfig | None = DEFAULT_ERROR_MODEL,
+    night_offsets: NightOffsetConfig | None = DEFAULT_NIGHT_OFFSETS,
     mixture: MixtureConfig | None = DEFAULT_MIXTURE,
 ) -> AssociationResult:
     """Associate detections into hot spots (see the module docstring for the method).
@@ -759,6 +794,8 @@ def associate(
         n_iter: refinement passes (centroid update + re-assignment).
         k_candidates: nearest hot spots considered per detection.
         error_model: calibration of the quoted errors on repeat detections (None = take them as quoted).
+        night_offsets: removal of systematic per-night offsets estimated from repeat detections (None =
+            off); hot-spot positions are then averages of the corrected positions.
         mixture: merges and re-assignment under the Student-t mixture model (None = off).
 
     Returns:
@@ -775,23 +812,14 @@ def associate(
     floor2 = min_sep_km**2 / thr
     nu = mixture.nu if mixture is not None else None
 
-    def run(var_n, var_e):
-        st, ids_ = _associate_once(inp, var_n, var_e, thr, floor2, nu, n_iter, k_candidates)
+    def run(u_now, var_n, var_e):
+        now = replace(inp, u=u_now)
+        st, ids_ = _associate_once(now, var_n, var_e, thr, floor2, nu, n_iter, k_candidates)
         if mixture is not None and len(detections):
-            ids_ = _refine_mixture(inp, st, ids_, mixture, k_candidates)
+            ids_ = _refine_mixture(now, st, ids_, mixture, k_candidates)
         return st, ids_
 
-    st, cluster_ids = run(sn2, se2)
-    if error_model is not None and len(detections):
-        groups = error_groups(detections, error_model.night_gap_h)
-        current = (sn2, se2)
-        for _ in range(error_model.max_iter):
-            model = calibrate(u, sn2, se2, st.labels, groups, current, floor2, error_model)
-            new = (model.var_north_km2, model.var_east_km2)
-            if _converged(new, current, error_model.tolerance):
-                break
-            current = new
-            st, cluster_ids = run(*current)
+    st, cluster_ids = _calibrated(inp, run, detections, error_model, night_offsets, floor2)
     cluster_ids += [None] * (st.n_clusters - len(cluster_ids))
     return _build_result(detections, st, cluster_ids, existing, times, id_prefix)
 

@@ -46,7 +46,7 @@ class MixtureConfig:
         max_reassign: see ``rounds``.
     """
 
-    nu: float = 8.0
+    nu: float = 6.0
     alpha: float | None = None
     alpha_factor: float = 3.0
     k_neighbours: int = 8
