@@ -255,9 +255,10 @@ class _State:
         out = np.where(hit, who[pos], -1)
         return np.where(out == part[:, None], -1, out)
 
-    def mixture_scores(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def mixture_scores(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """ln[n_k · t(x | hot spot k)] of detections ``idx`` against their ``k`` nearest hot spots, no gate:
-        labels (n, k) and log-likelihoods (n, k), −inf where not a candidate.
+        labels (n, k), log-likelihoods (n, k) (−inf where not a candidate) and whether the detection is
+        consistent (within the χ² gate) with at least one of them (n,).
 
         Each hot spot is taken without the detection itself and without its member from the detection's
         own frame (which would have to leave for the detection to join), so that two sources of one frame
@@ -267,8 +268,9 @@ class _State:
         kk = min(k, len(sw))
         labs = np.full((len(idx), max(kk, 1)), -1, dtype=np.int64)
         ll = np.full((len(idx), max(kk, 1)), -np.inf)
+        gated = np.zeros(len(idx), dtype=bool)
         if kk == 0 or len(idx) == 0:
-            return labs, ll
+            return labs, ll, gated
         contrib = self.contributing()
         nu = self.nu if self.nu is not None else 1e6
         for s in range(0, len(idx), _CHUNK):
@@ -282,7 +284,8 @@ class _State:
             ok = valid & np.isfinite(chi2)
             labs[s : s + _CHUNK] = np.where(ok, nb, -1)
             ll[s : s + _CHUNK] = np.where(ok, val, -np.inf)
-        return labs, ll
+            gated[s : s + _CHUNK] = (ok & (chi2 <= self.thr)).any(axis=1)
+        return labs, ll, gated
 
     def resolve(self, idx: np.ndarray, labs: np.ndarray, chis: np.ndarray) -> np.ndarray:
         """Pick each detection's best candidate keeping one detection per (frame, band) per hot spot.
@@ -329,18 +332,20 @@ class _State:
 
     def reassign(self, idx: np.ndarray, k: int, new_ll: float, back: np.ndarray) -> np.ndarray:
         """One pass of the mixture model: each detection of ``idx`` to its likeliest hot spot (leave-one-out
-        ``ln n_k + ln t``) or to a new hot spot of its own when that is likelier (``new_ll``), at most one
-        detection per frame and band per hot spot (clashes solved by an optimal assignment per frame).
+        ``ln n_k + ln t``) or, when it is consistent with none (outside every χ² gate), to a new hot spot of
+        its own if that is likelier (``new_ll``); at most one detection per frame and band per hot spot
+        (clashes solved by an optimal assignment per frame, where a detection that loses its hot spot may
+        found a new one).
 
         A detection never moves to ``back[i]`` (the hot spot it just left: no swapping back and forth).
         Returns the indices of the detections that moved.
         """
         if len(idx) == 0:
             return idx
-        labs, ll = self.mixture_scores(idx, k)
+        labs, ll, gated = self.mixture_scores(idx, k)
         best = np.argmax(ll, axis=1)
         rows = np.arange(len(idx))
-        want = np.where(ll[rows, best] >= new_ll, labs[rows, best], -1)
+        want = np.where(ll[rows, best] >= np.where(gated, -np.inf, new_ll), labs[rows, best], -1)
         want = self._frame_optimal(idx, labs, ll, new_ll, want)
         cur = self.labels[idx]
         want = np.where((want >= 0) & (want == back[idx]), cur, want)
@@ -751,8 +756,8 @@ def _calibrated(inp: _Input, run, detections, error_model, night_offsets, floor2
         new_u = u
         if night_offsets is not None:
             var_iso = 0.5 * (var[0] + var[1]) + floor2
-            night, cat = groups["night"].to_numpy(), groups["catalogue"].to_numpy()
-            new_u = correct_positions(inp.u, u, st.labels, night, cat, var_iso, night_offsets).u
+            night, observer = groups["night"].to_numpy(), groups["observer"].to_numpy()
+            new_u = correct_positions(inp.u, u, st.labels, night, observer, var_iso, night_offsets).u
         new_var = var
         if error_model is not None:
             model = calibrate(new_u, inp.sn2, inp.se2, st.labels, groups, var, floor2, error_model)

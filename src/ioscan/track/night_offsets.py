@@ -6,9 +6,10 @@ small rotation ω of Io's sphere, so a detection at direction u is displaced by 
 
 * every detection in a hot spot with ≥ ``min_members`` detections gives a residual: its offset from the
   leave-one-out centroid of the hot spot (tangent plane, radians), weighted by its effective variance;
-* the rotation has a Gaussian prior of standard deviation τ per axis; τ is fitted per catalogue by
-  maximising the evidence (the marginal likelihood of all nights' residuals, Bayesian linear regression), on
-  a log grid that includes "no offset" (τ → 0), so data without night offsets are left alone;
+* the rotation has a Gaussian prior of standard deviation τ per axis; τ is fitted per observer (catalogue
+  and telescope) by maximising the evidence (the marginal likelihood of all nights' residuals, Bayesian
+  linear regression), on a log grid that includes "no offset" (τ = 0), so data without night offsets are
+  left alone, and only where at least ``min_nights`` nights have residuals;
 * each detection is corrected by the rotation estimated from the **other** detections of its night (leave
   one out: a detection does not pull itself onto its hot spot).
 
@@ -33,11 +34,14 @@ class NightOffsetConfig:
 
     Attributes:
         min_members: hot spots with fewer detections give no residuals.
+        min_nights: a group needs this many nights with two residuals or more to have offsets at all (a
+            between-night variance is not measured on fewer).
         tau_min_deg, tau_max_deg: range of the prior's standard deviation searched (log grid, plus 0).
         n_grid: points of the τ grid.
     """
 
     min_members: int = 3
+    min_nights: int = 5
     tau_min_deg: float = 0.02
     tau_max_deg: float = 5.0
     n_grid: int = 41
@@ -50,7 +54,7 @@ class NightOffsets:
     Attributes:
         u: corrected unit vectors (n, 3).
         omega: rotation applied to each detection (n, 3), radians.
-        tau_deg: fitted prior standard deviation per catalogue code, degrees.
+        tau_deg: fitted prior standard deviation per group code, degrees.
     """
 
     u: np.ndarray
@@ -146,7 +150,7 @@ def correct_positions(
         u_now: the current (corrected) positions, which make the hot spots' centroids (n, 3).
         labels: hot spot of every detection (−1 = none).
         night: night code of every detection.
-        catalogue: catalogue code of every detection (τ is fitted per catalogue).
+        catalogue: group code of every detection (τ is fitted per group, e.g. per observer).
         var_km2: effective isotropic 1σ variance of every detection, km².
         cfg: knobs.
 
@@ -165,12 +169,13 @@ def correct_positions(
     w = np.where(use, R_KM**2 / (var_km2 + np.where(use, var_c, 0.0)), 0.0)
     r = np.where(use[:, None], r, 0.0)
     n_nights = int(night.max()) + 1
-    mi, bi, m, b, _ = normal_equations(u_raw, r, w, night, n_nights)
+    mi, bi, m, b, counts = normal_equations(u_raw, r, w, night, n_nights)
     tau2 = np.zeros(n)
     tau_deg = {}
     for cat in np.unique(catalogue):
         nights = np.unique(night[catalogue == cat])
-        t2 = fit_tau2(m[nights], b[nights], cfg)
+        measured = int((counts[nights, 1] >= 2).sum())
+        t2 = fit_tau2(m[nights], b[nights], cfg) if measured >= cfg.min_nights else 0.0
         tau2[catalogue == cat] = t2
         tau_deg[int(cat)] = float(np.degrees(np.sqrt(t2)))
     omega = loo_rotations(mi, bi, m, b, night, tau2)
