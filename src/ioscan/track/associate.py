@@ -50,6 +50,7 @@ from ioscan.track._common import (
     local_north_east,
     require_columns,
     to_utc,
+    unique_ints,
     unit_vectors,
     vectors_to_lat_lon,
 )
@@ -93,6 +94,19 @@ class AssociationResult:
 def chi2_gate(n_sigma: float) -> float:
     """2-dof χ² threshold holding the same probability as ±n_sigma of a 1-D Gaussian (3 → 11.83)."""
     return float(stats.chi2.isf(2.0 * stats.norm.sf(n_sigma), df=2))
+
+
+class _Groups:
+    """Positions of the elements of ``values`` equal to each of ``wanted`` (sorted once, sliced per group)."""
+
+    def __init__(self, values: np.ndarray, wanted: np.ndarray):
+        self.order = np.argsort(values, kind="stable")
+        sorted_values = values[self.order]
+        self.lo = np.searchsorted(sorted_values, wanted, side="left")
+        self.hi = np.searchsorted(sorted_values, wanted, side="right")
+
+    def members(self, j: int) -> np.ndarray:
+        return self.order[self.lo[j] : self.hi[j]]
 
 
 class _State:
@@ -301,7 +315,7 @@ class _State:
         nkey = int(self.key.max()) + 1 if len(self.key) else 1
         fixed = (self.labels >= 0) & (self.key >= 0)
         fixed[idx] = False
-        fixed_codes = np.unique(self.labels[fixed] * nkey + self.key[fixed])
+        fixed_codes = unique_ints(self.labels[fixed] * nkey + self.key[fixed])
 
         def current(sel):
             live = ptr[sel] < k
@@ -325,7 +339,7 @@ class _State:
             lab[losers], chi[losers] = current(losers)
             codes[losers] = np.where(lab[losers] >= 0, lab[losers] * nkey + self.key[idx[losers]], -1)
             moved = codes[losers]
-            moved = np.unique(moved[moved >= 0])
+            moved = unique_ints(moved[moved >= 0])
             # only the detections now sharing a code with a moved one can clash in the next round
             check = np.flatnonzero(np.isin(codes, moved))
         return lab
@@ -367,20 +381,24 @@ class _State:
         others = np.ones(len(self.labels), dtype=bool)
         others[idx] = False
         fixed = others & (self.labels >= 0) & (self.key >= 0)
-        fixed_codes = np.unique(self.labels[fixed] * nkey + self.key[fixed])
+        fixed_codes = unique_ints(self.labels[fixed] * nkey + self.key[fixed])
         code = np.where((want >= 0) & (key >= 0), want * nkey + key, -1)
         valid = code >= 0
         uniq, counts = np.unique(code[valid], return_counts=True)
-        bad_codes = np.union1d(uniq[counts > 1], np.intersect1d(code[valid], fixed_codes))
+        bad_codes = np.union1d(uniq[counts > 1], uniq[np.isin(uniq, fixed_codes)])
         if len(bad_codes) == 0:
             return want
         want = want.copy()
-        for f in np.unique(bad_codes % nkey):
-            frame_rows = np.flatnonzero(key == f)
-            clash = bad_codes[bad_codes % nkey == f] // nkey
+        frames = unique_ints(bad_codes % nkey)
+        rows_of = _Groups(key, frames)
+        fixed_of = _Groups(fixed_codes % nkey, frames)
+        clash_of = _Groups(bad_codes % nkey, frames)
+        for j in range(len(frames)):
+            frame_rows = rows_of.members(j)
+            clash = bad_codes[clash_of.members(j)] // nkey
             involved = np.isin(labs[frame_rows], clash).any(axis=1) | np.isin(want[frame_rows], clash)
             frows, stay = frame_rows[involved], frame_rows[~involved]
-            taken = np.union1d(fixed_codes[fixed_codes % nkey == f] // nkey, want[stay][want[stay] >= 0])
+            taken = np.union1d(fixed_codes[fixed_of.members(j)] // nkey, want[stay][want[stay] >= 0])
             want[frows] = self._assign_rows(labs[frows], ll[frows], new_ll, taken)
         return want
 
@@ -678,7 +696,7 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
     st.labels = np.where(st.labels >= 0, target[np.maximum(st.labels, 0)], -1)
     n_before = st.n_clusters
     remap = st.compact()
-    touched = remap[np.unique(target[gone])]
+    touched = remap[unique_ints(target[gone])]
     return _remap_ids(cluster_ids, remap, n_before), touched[touched >= 0]
 
 
@@ -689,7 +707,7 @@ def _neighbourhood(st: _State, clusters: np.ndarray, free: np.ndarray, k: int) -
     cu, _, _ = st.centroids()
     kk = min(k + 1, st.n_clusters)
     _, nb = cKDTree(cu).query(cu[clusters], k=kk)
-    near = np.unique(np.concatenate([clusters, np.asarray(nb).ravel()]))
+    near = unique_ints(np.concatenate([clusters, np.asarray(nb).ravel()]))
     return free[np.isin(st.labels[free], near)]
 
 
@@ -700,19 +718,33 @@ def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
 
 
+def _contested(st: _State, free: np.ndarray, n_sigma: float = 8.0) -> np.ndarray:
+    """Free detections that could move: in a hot spot of ≤ 2 detections, or with another hot spot's centroid
+    within ``n_sigma`` of their 1σ (floor included). The others keep their hot spot in the first mixture
+    pass (on well-measured data, most of them: a cheap k=2 neighbour query instead of the full scoring)."""
+    if st.n_clusters < 2 or len(free) == 0:
+        return free
+    cu, _, _ = st.centroids()
+    dist, nb = cKDTree(cu).query(st.u[free], k=2)
+    other = np.where(nb[:, 0] == st.labels[free], dist[:, 1], dist[:, 0])
+    sigma = np.sqrt(np.maximum(st.sn2[free], st.se2[free]) + st.floor2) / R_KM
+    size = np.bincount(st.labels[st.labels >= 0], minlength=st.n_clusters)[np.maximum(st.labels[free], 0)]
+    return free[(other <= n_sigma * sigma) | (size <= 2) | (st.labels[free] < 0)]
+
+
 def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConfig, k: int) -> list:
     """Merges and mixture re-assignments in turn (``cfg.rounds`` times), then a last round of merges.
 
-    The first pass re-assigns every free detection; later passes only those around the hot spots that
-    changed (members moved in or out, or merged).
+    The first pass re-assigns the free detections that could move (:func:`_contested`); later passes only
+    those around the hot spots that changed (members moved in or out, or merged).
     """
     free = _precision_order(inp, st)
     back = np.full(len(st.labels), -1, dtype=np.int64)
-    active = free
+    active = _contested(st, free)
     for step in range(cfg.rounds):
         cluster_ids, touched = _merge(st, cluster_ids, cfg)
         if step:
-            active = _neighbourhood(st, touched, free, k)
+            active = _contested(st, _neighbourhood(st, touched, free, k))
         for _ in range(cfg.max_reassign):
             before = st.labels.copy()
             moved = st.reassign(active, k, _new_site_loglike(st, cfg), back)
@@ -724,8 +756,8 @@ def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConf
             back = np.where(back >= 0, remap[np.maximum(back, 0)], -1)
             if len(moved) == 0:
                 break
-            changed = np.unique(np.concatenate([back[moved], st.labels[moved]]))
-            active = _neighbourhood(st, changed[changed >= 0], free, k)
+            changed = unique_ints(np.concatenate([back[moved], st.labels[moved]]))
+            active = _contested(st, _neighbourhood(st, changed[changed >= 0], free, k))
     return _merge(st, cluster_ids, cfg)[0]
 
 

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from ioscan.body import IO_MEAN_RADIUS_KM
+from ioscan.track._common import unique_ints
 
 R_KM = IO_MEAN_RADIUS_KM
 
@@ -129,7 +130,7 @@ def share_frame(pairs: np.ndarray, labels: np.ndarray, frames: np.ndarray) -> np
     if not ok.any() or len(pairs) == 0:
         return np.zeros(len(pairs), dtype=bool)
     n_frames = int(frames[ok].max()) + 1
-    codes = np.unique(labels[ok].astype(np.int64) * n_frames + frames[ok])
+    codes = unique_ints(labels[ok].astype(np.int64) * n_frames + frames[ok])
     owner = codes // n_frames
     start = np.searchsorted(owner, pairs[:, 0], side="left")
     stop = np.searchsorted(owner, pairs[:, 0], side="right")
