@@ -132,8 +132,9 @@ class AOCatalogue:
             ``site_lon_w_deg``, and the true error model: ``sky_sigma_km`` (1σ per sky axis: the night's
             navigation, the image's jitter and the centroid error, km) and ``radial_north``,
             ``radial_east`` (the direction towards the limb, along which the error grows as 1/cos e).
-        sites: one row per site: ``site_id``, ``site_name``, ``lat_deg``, ``lon_w_deg``, ``activity``,
-            ``pair_id`` (−1 unless one of a close pair), ``n_detections``.
+        sites: one row per site: ``site_id``, ``site_name``, ``ref_id`` (PSJ Table 10 rank, or as given),
+            ``lat_deg``, ``lon_w_deg``, ``activity``, ``pair_id`` (−1 unless one of a close pair),
+            ``n_detections``.
     """
 
     catalogue: pd.DataFrame
@@ -145,8 +146,8 @@ class AOCatalogue:
 
 
 def psj_candidates(max_abs_lat_deg: float = 65.0) -> pd.DataFrame:
-    """PSJ Table 10 sources within ``max_abs_lat_deg`` of the equator, most powerful first (name, lat_deg,
-    lon_w_deg, power_gw)."""
+    """PSJ Table 10 sources within ``max_abs_lat_deg`` of the equator, most powerful first (site_name, ref_id
+    = the table's rank, lat_deg, lon_w_deg, power_gw)."""
     from ioscan.simulate.reference_tables import read_psj_table10
 
     psj = read_psj_table10()
@@ -155,6 +156,7 @@ def psj_candidates(max_abs_lat_deg: float = 65.0) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "site_name": names.where(names.str.len() > 0, "PSJ#" + psj["rank"].astype(str)),
+            "ref_id": psj["rank"].astype(str),
             "lat_deg": psj["lat_deg"],
             "lon_w_deg": psj["lon_w_deg"],
             "power_gw": psj["power_gw"],
@@ -206,6 +208,7 @@ def select_sites(candidates: pd.DataFrame, cfg: AOCatalogueConfig, rng: np.rando
         {
             "site_id": [f"S{i + 1:03d}" for i in range(len(chosen))],
             "site_name": picked["site_name"].to_numpy(),
+            "ref_id": picked["ref_id"].to_numpy() if "ref_id" in picked else picked["site_name"].to_numpy(),
             "lat_deg": picked["lat_deg"].to_numpy(float),
             "lon_w_deg": picked["lon_w_deg"].to_numpy(float),
             "rank": np.asarray(chosen),
@@ -459,8 +462,9 @@ def simulate_ao_catalogue(
     Args:
         seed: random seed (everything is deterministic from it).
         cfg: model knobs.
-        sites: use these sites (``lat_deg``, ``lon_w_deg``, optional ``site_name``, most active first)
-            instead of choosing from PSJ Table 10; ``cfg.n_sites``/``n_close_pairs`` are then ignored.
+        sites: use these sites (``lat_deg``, ``lon_w_deg``, optional ``site_name`` and ``ref_id``, most
+            active first) instead of choosing from PSJ Table 10; ``cfg.n_sites``/``n_close_pairs`` are then
+            ignored.
 
     Returns:
         :class:`AOCatalogue` (catalogue in the import format, truth aligned with it, sites).
@@ -489,10 +493,12 @@ def _given_sites(sites: pd.DataFrame) -> pd.DataFrame:
     """User-given sites in the :func:`select_sites` layout."""
     n = len(sites)
     names = sites["site_name"] if "site_name" in sites.columns else pd.Series([""] * n)
+    refs = sites["ref_id"] if "ref_id" in sites.columns else names
     return pd.DataFrame(
         {
             "site_id": [f"S{i + 1:03d}" for i in range(n)],
             "site_name": names.fillna("").astype(str).to_numpy(),
+            "ref_id": refs.fillna("").astype(str).to_numpy(),
             "lat_deg": sites["lat_deg"].to_numpy(float),
             "lon_w_deg": sites["lon_w_deg"].to_numpy(float) % 360.0,
             "rank": np.arange(n),

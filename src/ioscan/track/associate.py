@@ -12,18 +12,31 @@ Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's m
    error, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below ``min_sep_km`` is
    consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian n_sigma
    probability (11.83 for 3σ).
-3. In each tier, detections join the *most likely* consistent hot spot (smallest χ² + ln|Σ|, the
-   Gaussian negative log-likelihood); the rest are grouped by leader clustering (the most precise
-   unassigned detection collects every unassigned detection consistent with it) and found new hot
-   spots. Hot spots are never merged, so a coarse (e.g. 5° ground-based) detection processed after
-   precise ones can only join the single most likely hot spot, or stay on its own when none is
-   consistent: it never glues distinct precise hot spots together.
+3. In each tier, detections join the *most likely* consistent hot spot (smallest ρ(χ²) + ln|Σ| − 2 ln n_k,
+   the negative log-likelihood of a Student-t with ν = ``mixture.nu`` — the Gaussian χ² without the
+   mixture — weighted by the hot spot's size); the rest are grouped by leader clustering (the most
+   precise unassigned detection collects every unassigned detection consistent with it) and found new
+   hot spots. A coarse (e.g. 5° ground-based) detection processed after precise ones can only join the
+   single most likely hot spot, or stay on its own when none is consistent: it never glues distinct
+   precise hot spots together.
 4. A hot spot holds at most one detection per (frame, band): two sources in one frame are two hot
    spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its next most
    likely hot spot, or founds a new one. The frame is the ``observation_id``; imported rows without one
    share a frame when they share ``source``, ``observer``, ``time_utc`` and ``band``.
 5. ``n_iter`` refinement passes then recompute every centroid (precision-weighted mean of the member
    unit vectors, weight 1/σ² with σ² = (σN² + σE²)/2) and re-assign every detection as in 3–4.
+6. Mixture (``mixture``, :mod:`ioscan.track.mixture`): hot spots merge when a Student-t mixture of sites
+   with a Chinese-restaurant prior scores the merged one higher (tails join their site; clusters the data
+   separate, or that share a frame, stay apart; hot spots from a previous run never merge together), and
+   detections move to their likeliest hot spot under that model (a detection founds a new one only when
+   it is outside every gate or loses a same-frame clash, solved per frame by an optimal assignment).
+7. Calibration (``error_model``, ``night_offsets``; :mod:`ioscan.track.error_model`,
+   :mod:`ioscan.track.night_offsets`): from the repeat detections of the association, per-night
+   systematic offsets are estimated and removed, and the quoted errors rescaled (scale and systematic
+   floor per catalogue, factors per observer and night); steps 1–6 are repeated with the corrected
+   positions and errors until they settle. Detections whose quoted errors hold and that carry no night
+   offsets come out as they went in. Hot-spot positions and errors are those of the corrected, rescaled
+   detections.
 
 Stable IDs: detections that arrive with a ``hotspot_id`` (from a previous run) stay in that hot spot;
 ``existing_hotspots`` rows act as prior positions (weight from their own errors), so new detections

@@ -8,12 +8,14 @@ offset. The model, fitted on repeat detections of the current association:
 
     σ_eff² = k_night² · k_observer² · (a² · σ_quoted² + b²)          (along north and east separately)
 
-* ``a`` (a scale, ≥ ``min_scale``) and ``b`` (an additive systematic floor, km) per catalogue (``source``),
-  fitted by maximum likelihood with a Student-t (``tail_nu``) so that the heavy tails do not drive them;
-  a catalogue with too few repeat detections takes the fit of all catalogues together;
+* ``a`` (a scale) and ``b`` (an additive systematic floor, km) per catalogue (``source``): their ratio by
+  maximum likelihood with a Student-t (``tail_nu``) so that the heavy tails do not drive it, their level
+  from the robust scale of the catalogue's pulls (so that they are Gaussian-equivalent σ); a catalogue
+  with too few repeat detections takes the fit of all catalogues together;
 * ``k_observer`` (``observer``) and ``k_night`` (detections of one observer less than ``night_gap_h`` apart):
-  the robust scale (1.4826 × median |pull|) of their pulls, shrunk towards 1 with the weight of
-  ``prior_components`` pulls, so that a night with three detections mostly keeps its observer's errors;
+  the robust scale (1.4826 × median |pull|) of their pulls, shrunk towards 1 by empirical Bayes (as much
+  as the groups' scatter is sampling noise, and at least with the weight of ``prior_components`` pulls),
+  so that a night with three detections mostly keeps its observer's errors;
 * σ_eff is never below ``min_scale`` × the quoted error, nor above ``max_scale`` × it.
 
 The pulls of a detection are its north and east offsets from the **leave-one-out** centroid of its hot spot
@@ -42,7 +44,8 @@ class ErrorModelConfig:
 
     Attributes:
         night_gap_h: a gap longer than this (hours) between detections of one observer starts a new night.
-        prior_components: shrinkage weight of "no change" (k = 1) for observer and night factors, in pulls.
+        prior_components: least shrinkage weight of "no change" (k = 1) for observer and night factors, in
+            pull components.
         min_members: hot spots with fewer detections give no pulls.
         min_scale: σ_eff ≥ min_scale × quoted (1 = quoted errors are never shrunk).
         max_scale: σ_eff ≤ max_scale × quoted (and the fitted ``a`` ≤ this).
@@ -174,16 +177,17 @@ def fit_scale_and_floor(
         d2: squared offsets (one per pull component), km².
         quoted2: squared quoted errors of those components, km².
         extra2: variance known besides (centroid + association floor), km².
-        cfg: grid bounds (a in [min_scale, max_scale]) and subsampling.
+        cfg: grid bounds (a in [min_scale / 2, max_scale]) and subsampling.
 
     Returns:
-        (a, b_km) on a log grid (b = 0 included).
+        (a, b_km) on a log grid (b = 0 included). They are the Student-t's scales: :func:`calibrate` brings
+        them to Gaussian-equivalent ones with the robust scale of the resulting pulls.
     """
     if len(d2) > cfg.max_fit_components:
         take = np.linspace(0, len(d2) - 1, cfg.max_fit_components).astype(np.int64)
         d2, quoted2, extra2 = d2[take], quoted2[take], extra2[take]
     q = float(np.sqrt(np.median(quoted2)))
-    a_grid = np.geomspace(cfg.min_scale, cfg.max_scale, 49)
+    a_grid = np.geomspace(0.5 * cfg.min_scale, cfg.max_scale, 55)
     b_grid = np.concatenate([[0.0], q * np.geomspace(0.05, 5.0, 40)])
     best = (-np.inf, cfg.min_scale, 0.0)
     for b in b_grid:
@@ -195,19 +199,40 @@ def fit_scale_and_floor(
 
 
 def _shrunk_factor(pulls: np.ndarray, groups: np.ndarray, k: float) -> np.ndarray:
-    """Per detection, the robust scale of its group's pulls (n, 2; NaN = none) shrunk towards 1 with the
-    weight of k pull components."""
+    """Per detection, the robust scale of its group's pulls (n, 2; NaN = none), shrunk towards 1.
+
+    Empirical Bayes on ln(scale): a group's raw ln scale has sampling variance ≈ 1.36 / m for m pull
+    components (the median absolute deviation's); the spread of the true ln scales between groups, τ², is
+    what the raw ones scatter beyond that (method of moments). Each group keeps the fraction τ²/(τ² + 1.36/m)
+    of its raw ln scale, and at most m/(m + k) of it (``k`` pull components of prior weight), so groups that
+    differ only by chance all take 1.
+    """
     has = np.isfinite(pulls)
     g = np.repeat(groups, 2)[has.ravel()]
     a = np.abs(pulls).ravel()[has.ravel()]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    raw = np.ones(n_groups)
+    log_raw = np.zeros(n_groups)
     count = np.bincount(g, minlength=n_groups).astype(float)
     if len(a):
         med = pd.DataFrame({"g": g, "a": a}).groupby("g")["a"].median()
-        raw[med.index.to_numpy()] = MAD_TO_SIGMA * med.to_numpy()
-    factor = np.sqrt((count * raw**2 + k) / (count + k))
-    return factor[groups]
+        log_raw[med.index.to_numpy()] = np.log(np.maximum(MAD_TO_SIGMA * med.to_numpy(), 1e-6))
+    measured = count >= 2
+    noise = 1.36 / np.maximum(count, 1.0)
+    tau2 = 0.0
+    if measured.sum() >= 2:
+        spread = np.average(log_raw[measured] ** 2, weights=count[measured])
+        tau2 = max(0.0, spread - float(np.average(noise[measured], weights=count[measured])))
+    weight = np.where(measured, np.minimum(tau2 / (tau2 + noise), count / (count + k)), 0.0)
+    return np.exp(weight * log_raw)[groups]
+
+
+def _pulls(dn, de, sn2, se2, extra, use, cat, a_cat: dict, b_cat: dict) -> np.ndarray:
+    """North and east pulls (n, 2; NaN where unused) under σ² = a²·quoted² + b² (+ ``extra``)."""
+    a = np.array([a_cat[int(c)] for c in cat])
+    b2 = np.array([b_cat[int(c)] for c in cat]) ** 2
+    pulls = np.stack([dn / np.sqrt(a * a * sn2 + b2 + extra), de / np.sqrt(a * a * se2 + b2 + extra)], axis=1)
+    pulls[~use] = np.nan
+    return pulls
 
 
 def calibrate(
@@ -261,11 +286,15 @@ def calibrate(
             if sel.sum() >= cfg.min_fit_components
             else (a_all, b_all)
         )
+    pulls = _pulls(dn, de, sn2, se2, extra, use, cat, a_cat, b_cat)
+    for c in a_cat:  # the t fit gives the shape; the level is the pulls' robust scale (Gaussian σ)
+        r = robust_scale(pulls[cat == c].ravel())
+        if np.isfinite(r):
+            a_cat[c], b_cat[c] = a_cat[c] * r, b_cat[c] * r
+    pulls = _pulls(dn, de, sn2, se2, extra, use, cat, a_cat, b_cat)
     a = np.array([a_cat[int(c)] for c in cat])
     b2 = np.array([b_cat[int(c)] for c in cat]) ** 2
     base_n, base_e = a * a * sn2 + b2, a * a * se2 + b2
-    pulls = np.stack([dn / np.sqrt(base_n + extra), de / np.sqrt(base_e + extra)], axis=1)
-    pulls[~use] = np.nan
     k_obs = _shrunk_factor(pulls, groups["observer"].to_numpy(), cfg.prior_components)
     k_night = _shrunk_factor(pulls / k_obs[:, None], groups["night"].to_numpy(), cfg.prior_components)
     k2 = (k_obs * k_night) ** 2

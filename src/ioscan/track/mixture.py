@@ -49,7 +49,7 @@ class MixtureConfig:
 
     nu: float = 6.0
     alpha: float | None = None
-    alpha_factor: float = 4.0
+    alpha_factor: float = 3.0
     k_neighbours: int = 8
     max_rounds: int = 50
     rounds: int = 3
