@@ -181,4 +181,5 @@ def correct_positions(
     omega = loo_rotations(mi, bi, m, b, night, tau2)
     u = u_raw - np.cross(omega, u_raw)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
+    u = np.where((tau2 > 0)[:, None], u, u_raw)  # exactly as published where no offsets were fitted
     return NightOffsets(u, omega, tau_deg)
