@@ -63,9 +63,9 @@ class ErrorModelConfig:
     max_scale: float = 10.0
     tail_nu: float = 4.0
     min_fit_components: int = 40
-    max_fit_components: int = 20_000
+    max_fit_components: int = 5_000
     max_iter: int = 8
-    tolerance: float = 0.05
+    tolerance: float = 0.1
 
 
 @dataclass
@@ -180,21 +180,29 @@ def fit_scale_and_floor(
         cfg: grid bounds (a in [min_scale / 2, max_scale]) and subsampling.
 
     Returns:
-        (a, b_km) on a log grid (b = 0 included). They are the Student-t's scales: :func:`calibrate` brings
-        them to Gaussian-equivalent ones with the robust scale of the resulting pulls.
+        (a, b_km) on log grids, coarse to fine (b = 0 included). They are the Student-t's scales:
+        :func:`calibrate` brings them to Gaussian-equivalent ones with the robust scale of the pulls.
     """
     if len(d2) > cfg.max_fit_components:
         take = np.linspace(0, len(d2) - 1, cfg.max_fit_components).astype(np.int64)
         d2, quoted2, extra2 = d2[take], quoted2[take], extra2[take]
     q = float(np.sqrt(np.median(quoted2)))
-    a_grid = np.geomspace(0.5 * cfg.min_scale, cfg.max_scale, 55)
-    b_grid = np.concatenate([[0.0], q * np.geomspace(0.05, 5.0, 40)])
+    a_lo, a_hi = np.log(0.5 * cfg.min_scale), np.log(cfg.max_scale)
+    b_lo, b_hi = np.log(0.05 * q), np.log(5.0 * q)
     best = (-np.inf, cfg.min_scale, 0.0)
-    for b in b_grid:
-        for a in a_grid:
-            ll = _t_loglike(d2, a * a * quoted2 + b * b + extra2, cfg.tail_nu)
-            if ll > best[0]:
-                best = (ll, float(a), float(b))
+    for _ in range(3):  # coarse grid, then two finer ones around the best point (log spacing)
+        a_grid = np.exp(np.linspace(a_lo, a_hi, 13))
+        b_grid = np.concatenate([[0.0], np.exp(np.linspace(b_lo, b_hi, 13))])
+        for b in b_grid:
+            for a in a_grid:
+                ll = _t_loglike(d2, a * a * quoted2 + b * b + extra2, cfg.tail_nu)
+                if ll > best[0]:
+                    best = (ll, float(a), float(b))
+        da, db = (a_hi - a_lo) / 6.0, (b_hi - b_lo) / 6.0
+        la = np.log(best[1])
+        lb = np.log(best[2]) if best[2] > 0 else b_lo
+        a_lo, a_hi = max(la - da, np.log(0.5 * cfg.min_scale)), min(la + da, np.log(cfg.max_scale))
+        b_lo, b_hi = lb - db, lb + db
     return best[1], best[2]
 
 
