@@ -185,6 +185,30 @@ class _State:
         var = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), np.inf)
         return cu, var, sw
 
+    def night_robust_variance(self, night: np.ndarray) -> np.ndarray:
+        """Centroid variance (km², m) that also holds when errors are misjudged or shared within a night:
+        max(1/Σw, the cluster-robust sandwich over nights, Σ_nights |Σ w·d|² / 2(Σw)² × G/(G−1)), d being a
+        member's offset from the centroid (tangent, km) and G the hot spot's nights; the sandwich only with
+        G ≥ 3 and for hot spots without a prior."""
+        cu, var, sw = self.centroids()
+        m = len(sw)
+        sel = self.contributing()
+        lab = self.labels[sel]
+        if m == 0 or len(lab) == 0:
+            return var
+        d = (self.u[sel] - cu[lab]) * R_KM
+        d -= np.einsum("ij,ij->i", d, self.u[sel])[:, None] * self.u[sel]
+        wd = self.w[sel][:, None] * d
+        g = pd.factorize(pd.Series(lab * (int(night.max()) + 1) + night[sel]))[0]
+        g_lab = np.zeros(g.max() + 1, dtype=np.int64)
+        g_lab[g] = lab
+        s = np.stack([np.bincount(g, weights=wd[:, c]) for c in range(3)], axis=1)
+        meat = np.bincount(g_lab, weights=np.einsum("ij,ij->i", s, s), minlength=m)
+        n_nights = np.bincount(g_lab, minlength=m)
+        ok = (n_nights >= 3) & (self.prior_w <= 0) & (sw > 0)
+        robust = meat / (2.0 * np.where(ok, sw, 1.0) ** 2) * n_nights / np.maximum(n_nights - 1, 1)
+        return np.where(ok, np.maximum(var, robust), var)
+
     # -- gating -------------------------------------------------------------------------------------
     def chi2_to(self, idx: np.ndarray, targets: np.ndarray, target_var: np.ndarray):
         """χ² and ln|Σ| of detections ``idx`` (n,) against unit directions ``targets`` (n, k, 3)."""
@@ -713,17 +737,6 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
     return _remap_ids(cluster_ids, remap, n_before), touched[touched >= 0]
 
 
-def _neighbourhood(st: _State, clusters: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
-    """Free detections in ``clusters`` or in one of their ``k`` nearest hot spots."""
-    if len(clusters) == 0:
-        return free[:0]
-    cu, _, _ = st.centroids()
-    kk = min(k + 1, st.n_clusters)
-    _, nb = cKDTree(cu).query(cu[clusters], k=kk)
-    near = unique_ints(np.concatenate([clusters, np.asarray(nb).ravel()]))
-    return free[np.isin(st.labels[free], near)]
-
-
 def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     """ln[α / (4πR²)]: the likelihood of a detection founding a hot spot anywhere on Io."""
     live = int((np.bincount(st.labels[st.labels >= 0], minlength=st.n_clusters) > 0).sum())
@@ -731,18 +744,31 @@ def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
 
 
-def _contested(st: _State, free: np.ndarray, n_sigma: float = 8.0) -> np.ndarray:
+def _nearest_other(st: _State, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For detections ``idx``: the nearest other hot spot than their own, and its distance (chord)."""
+    cu, _, _ = st.centroids()
+    dist, nb = cKDTree(cu).query(st.u[idx], k=2)
+    first_is_own = nb[:, 0] == st.labels[idx]
+    return np.where(first_is_own, nb[:, 1], nb[:, 0]), np.where(first_is_own, dist[:, 1], dist[:, 0])
+
+
+def _contested(st: _State, free: np.ndarray, changed: np.ndarray | None = None, n_sigma: float = 8.0):
     """Free detections that could move: in a hot spot of ≤ 2 detections, or with another hot spot's centroid
-    within ``n_sigma`` of their 1σ (floor included). The others keep their hot spot in the first mixture
-    pass (on well-measured data, most of them: a cheap k=2 neighbour query instead of the full scoring)."""
+    within ``n_sigma`` of their 1σ (floor included); if ``changed`` (hot-spot indices) is given, only those
+    in or next to (nearest other hot spot) a changed hot spot. The others keep their hot spot (on well
+    measured data most of them: a k=2 neighbour query instead of the full scoring)."""
     if st.n_clusters < 2 or len(free) == 0:
         return free
-    cu, _, _ = st.centroids()
-    dist, nb = cKDTree(cu).query(st.u[free], k=2)
-    other = np.where(nb[:, 0] == st.labels[free], dist[:, 1], dist[:, 0])
+    other, dist = _nearest_other(st, free)
     sigma = np.sqrt(np.maximum(st.sn2[free], st.se2[free]) + st.floor2) / R_KM
-    size = np.bincount(st.labels[st.labels >= 0], minlength=st.n_clusters)[np.maximum(st.labels[free], 0)]
-    return free[(other <= n_sigma * sigma) | (size <= 2) | (st.labels[free] < 0)]
+    own = st.labels[free]
+    size = np.bincount(own[own >= 0], minlength=st.n_clusters)[np.maximum(own, 0)]
+    out = (dist <= n_sigma * sigma) | (size <= 2) | (own < 0)
+    if changed is not None:
+        near = np.zeros(st.n_clusters, dtype=bool)
+        near[changed] = True
+        out &= near[np.maximum(own, 0)] | near[other] | (own < 0)
+    return free[out]
 
 
 def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConfig, k: int) -> list:
@@ -757,7 +783,7 @@ def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConf
     for step in range(cfg.rounds):
         cluster_ids, touched = _merge(st, cluster_ids, cfg)
         if step:
-            active = _contested(st, _neighbourhood(st, touched, free, k))
+            active = _contested(st, free, touched)
         for _ in range(cfg.max_reassign):
             before = st.labels.copy()
             moved = st.reassign(active, k, _new_site_loglike(st, cfg), back)
@@ -770,7 +796,7 @@ def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConf
             if len(moved) == 0:
                 break
             changed = unique_ints(np.concatenate([back[moved], st.labels[moved]]))
-            active = _contested(st, _neighbourhood(st, changed[changed >= 0], free, k))
+            active = _contested(st, free, changed[changed >= 0])
     return _merge(st, cluster_ids, cfg)[0]
 
 
@@ -785,18 +811,18 @@ def _converged(new_var, old_var, new_u, old_u, tol: float) -> bool:
     return bool(np.quantile(change, 0.95) < tol and np.quantile(shift, 0.95) < tol)
 
 
-def _calibrated(inp: _Input, run, detections, error_model, night_offsets, floor2: float):
+def _calibrated(inp: _Input, run, groups: pd.DataFrame | None, error_model, night_offsets, floor2: float):
     """Associate, then alternate (night offsets → error model → associate again) until both settle.
 
-    ``run(u, var_north, var_east)`` associates with the given positions and variances. Returns the last
+    ``run(u, var_north, var_east)`` associates with the given positions and variances; ``groups`` are the
+    detections' :func:`~ioscan.track.error_model.error_groups` (None: no calibration). Returns the last
     association's state and hot-spot IDs.
     """
     var, u = (inp.sn2, inp.se2), inp.u
     st, cluster_ids = run(u, *var)
-    if (error_model is None and night_offsets is None) or len(inp.u) == 0:
+    if groups is None:
         return st, cluster_ids
     cfg = error_model or DEFAULT_ERROR_MODEL
-    groups = error_groups(detections, cfg.night_gap_h)
     for _ in range(cfg.max_iter):
         new_u = u
         if night_offsets is not None:
@@ -864,14 +890,19 @@ def associate(
 
     def run(u_now, var_n, var_e):
         now = replace(inp, u=u_now)
-        st, ids_ = _associate_once(now, var_n, var_e, thr, floor2, nu, n_iter, k_candidates)
+        passes = n_iter if mixture is None else min(n_iter, 1)
+        st, ids_ = _associate_once(now, var_n, var_e, thr, floor2, nu, passes, k_candidates)
         if mixture is not None and len(detections):
             ids_ = _refine_mixture(now, st, ids_, mixture, k_candidates)
         return st, ids_
 
-    st, cluster_ids = _calibrated(inp, run, detections, error_model, night_offsets, floor2)
+    groups = None
+    if (error_model is not None or night_offsets is not None) and len(detections):
+        groups = error_groups(detections, (error_model or DEFAULT_ERROR_MODEL).night_gap_h)
+    st, cluster_ids = _calibrated(inp, run, groups, error_model, night_offsets, floor2)
     cluster_ids += [None] * (st.n_clusters - len(cluster_ids))
-    return _build_result(detections, st, cluster_ids, existing, times, id_prefix)
+    night = None if groups is None else groups["night"].to_numpy()
+    return _build_result(detections, st, cluster_ids, existing, times, id_prefix, night)
 
 
 def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
@@ -883,10 +914,14 @@ def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
     return out
 
 
-def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefix) -> AssociationResult:
+def _build_result(
+    detections, st: _State, cluster_ids, existing, times, id_prefix, night: np.ndarray | None = None
+) -> AssociationResult:
     m = st.n_clusters
     lab = st.labels
     cu, var, _ = st.centroids()
+    if night is not None:
+        var = st.night_robust_variance(night)
     lat, lon = vectors_to_lat_lon(cu) if m else (np.zeros(0), np.zeros(0))
     sig = np.sqrt(var)
     lat_err = sig / R_KM / DEG
