@@ -12,8 +12,11 @@ Model (deterministic from ``seed``):
 
 * **sites** — the most powerful sources of Davies et al. (2024) PSJ Table 10 within ``max_abs_lat_deg``
   (or any table of positions passed in), at least ``min_site_sep_deg`` apart, plus ``n_close_pairs`` pairs
-  of published sources 3–5° apart; site activity falls with power rank; some sites are only active in
-  episodes (weeks to a year);
+  of published sources 3–5° apart; site activity falls with a noisy power rank (``activity_slope``); some
+  sites are only active in episodes (30–500 days). A catalogue lists the sites it saw, so every site gets at
+  least one detection; and it tells two sites 3–5° apart only when it saw both often and at once, so the two
+  of a pair share their activity, get ≥ ``min_pair_detections`` each, and where one is detected in an image
+  that shows the other, the other is too with probability ``pair_codetection``;
 * **nights** — within Jupiter's observing seasons (±4 months of opposition), telescope drawn by weight;
   each night images Io in Lp and usually Ms and Kc, sometimes a narrow filter; Io rotates 8.5°/h between the
   images; the sub-observer latitude drifts within ±3.3°;
@@ -92,7 +95,11 @@ DEFAULT_TELESCOPES = (
 
 @dataclass(frozen=True)
 class AOCatalogueConfig:
-    """Knobs of :func:`simulate_ao_catalogue` (defaults reproduce the statistics in the module docstring)."""
+    """Knobs of :func:`simulate_ao_catalogue` (defaults reproduce the statistics in the module docstring).
+
+    Angles in degrees, sky-plane distances in km, ``n_detections`` the expected number before the top-ups
+    (each site seen once, pairs ``min_pair_detections`` times: ~1,050 in all with the defaults).
+    """
 
     n_sites: int = 75
     n_close_pairs: int = 6

@@ -13,6 +13,17 @@ from ioscan.errors import CatalogError
 DEG = np.pi / 180.0
 
 
+def text_column(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array of ``str``, ``""`` where missing (absent column, None or NaN).
+
+    ``astype(str)`` is not enough: pandas 3's string dtype keeps NaN as NaN.
+    """
+    if column not in df.columns:
+        return np.full(len(df), "", dtype=object)
+    values = df[column]
+    return values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+
+
 def unique_ints(values) -> np.ndarray:
     """Sorted distinct values of an integer array (sort-based: numpy 2's hashing ``np.unique`` is two orders
     of magnitude slower on large integer arrays)."""

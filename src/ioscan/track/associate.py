@@ -62,6 +62,7 @@ from ioscan.track._common import (
     km_errors,
     local_north_east,
     require_columns,
+    text_column,
     to_utc,
     unique_ints,
     unit_vectors,
@@ -516,17 +517,6 @@ class _State:
         return remap
 
 
-def _text(detections: pd.DataFrame, column: str) -> np.ndarray:
-    """A column as an object array of ``str``, ``""`` where missing (absent column, None or NaN).
-
-    ``astype(str)`` is not enough: pandas 3's string dtype keeps NaN as NaN.
-    """
-    if column not in detections.columns:
-        return np.full(len(detections), "", dtype=object)
-    values = detections[column]
-    return values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
-
-
 def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
     """Integer code per frame and band (the same-frame rule); -1 where the frame is unknown.
 
@@ -548,10 +538,12 @@ def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
         t, has_time = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     keys = pd.DataFrame(
         {
-            "a": np.where(has_obs, _text(detections, "observation_id"), _text(detections, "source")),
-            "b": np.where(has_obs, "", _text(detections, "observer")),
+            "a": np.where(
+                has_obs, text_column(detections, "observation_id"), text_column(detections, "source")
+            ),
+            "b": np.where(has_obs, "", text_column(detections, "observer")),
             "t": np.where(has_obs, 0, t),
-            "band": _text(detections, "band"),
+            "band": text_column(detections, "band"),
             "kind": has_obs,
         }
     )
@@ -942,7 +934,7 @@ def _build_result(
         else np.arange(len(detections))
     )
     bands_per = (
-        pd.DataFrame({"c": lab[member], "b": _text(detections, "band")[member]})
+        pd.DataFrame({"c": lab[member], "b": text_column(detections, "band")[member]})
         .query("b != ''")
         .drop_duplicates()
         .groupby("c")["b"]

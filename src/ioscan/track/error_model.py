@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ioscan.body import IO_MEAN_RADIUS_KM
-from ioscan.track._common import local_north_east, to_utc
+from ioscan.track._common import local_north_east, text_column, to_utc
 
 R_KM = IO_MEAN_RADIUS_KM
 MAD_TO_SIGMA = 1.4826
@@ -89,20 +89,12 @@ class ErrorModel:
     n_pulls: int = 0
 
 
-def _text(detections: pd.DataFrame, column: str) -> np.ndarray:
-    """A column as ``str`` (``""`` where absent or missing)."""
-    if column not in detections.columns:
-        return np.full(len(detections), "", dtype=object)
-    values = detections[column]
-    return values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
-
-
 def error_groups(detections: pd.DataFrame, night_gap_h: float = 8.0) -> pd.DataFrame:
     """Nested group codes of every detection: ``catalogue``, ``observer``, ``night`` (int arrays, one code
     per distinct group at each level, aligned with ``detections``)."""
     n = len(detections)
-    catalogue = _text(detections, "source")
-    observer = catalogue + "\x1f" + _text(detections, "observer")
+    catalogue = text_column(detections, "source")
+    observer = catalogue + "\x1f" + text_column(detections, "observer")
     cat_code = pd.factorize(pd.Series(catalogue, dtype=object), sort=True)[0]
     obs_code = pd.factorize(pd.Series(observer, dtype=object), sort=True)[0]
     if n == 0:
