@@ -67,3 +67,23 @@ def test_associate_without_band_and_observation_ids():
         assert res.hotspot_id.nunique() == 2
         assert res.hotspot_id.iloc[0] == res.hotspot_id.iloc[2]
         assert isinstance(res.hotspots["bands"].iloc[0], str)
+
+
+def test_rows_of_one_image_are_two_sources_but_dates_alone_are_not():
+    """Imported rows sharing observer, time and band come from one image: two sources there are two hot
+    spots, however close; rows dated to the day only (0 h UTC) may come from several images."""
+    base = {
+        "lat_deg": [10.0, 10.3],
+        "lon_w_deg": [100.0, 100.2],
+        "lat_err_deg": [1.5, 1.5],
+        "lon_err_deg": [1.5, 1.5],
+        "band": ["3.78um", "3.78um"],
+        "observer": ["Keck", "Keck"],
+        "source": ["deKleer2019", "deKleer2019"],
+    }
+    one_image = pd.DataFrame({**base, "time_utc": ["2015-01-01T10:12:00Z"] * 2})
+    assert associate(one_image).hotspot_id.nunique() == 2
+    dated = pd.DataFrame({**base, "time_utc": ["2015-01-01T00:00:00Z"] * 2})
+    assert associate(dated).hotspot_id.nunique() == 1
+    two_images = pd.DataFrame({**base, "time_utc": ["2015-01-01T10:12:00Z", "2015-01-01T10:30:00Z"]})
+    assert associate(two_images).hotspot_id.nunique() == 1

@@ -522,7 +522,9 @@ def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
 
     The frame is the ``observation_id``. Detections without one (imported from a published table) are in the
     same frame when they share ``source``, ``observer``, ``time_utc`` and ``band``: a table lists one row per
-    source per image, so two rows of one image and band are two sources. Without ``time_utc`` the rule is off.
+    source per image, so two rows of one image and band are two sources. A time at exactly 0 h UTC is taken
+    for a date without a time (several images of a night could share it): the rule is then off, as it is
+    without ``time_utc``.
     """
     n = len(detections)
     has_obs = (
@@ -532,8 +534,8 @@ def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
     )
     if "time_utc" in detections.columns and n:
         t_ns = to_utc(detections["time_utc"], "associate(detections)").to_numpy().astype("datetime64[ns]")
-        has_time = ~np.isnat(t_ns)
-        t = np.where(has_time, t_ns.astype(np.int64), 0)
+        t = np.where(~np.isnat(t_ns), t_ns.astype(np.int64), 0)
+        has_time = ~np.isnat(t_ns) & (t % (86_400 * 10**9) != 0)
     else:
         t, has_time = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     keys = pd.DataFrame(
