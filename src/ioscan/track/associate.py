@@ -861,7 +861,8 @@ def associate(
         min_sep_km: separations below this are always consistent (hot-spot extent and systematic
             error floor, km).
         id_prefix: prefix of new IDs (``IOS00001``...).
-        n_iter: refinement passes (centroid update + re-assignment).
+        n_iter: refinement passes (centroid update + re-assignment); one when ``mixture`` follows, which
+            re-assigns on its own.
         k_candidates: nearest hot spots considered per detection.
         error_model: calibration of the quoted errors on repeat detections (None = take them as quoted).
         night_offsets: removal of systematic per-night offsets estimated from repeat detections (None =
