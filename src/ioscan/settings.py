@@ -69,7 +69,11 @@ class Settings:
                 raise SettingsError(f"settings file {path}: not valid TOML: {exc}") from None
         for item in overrides:
             section, key, value = _parse_override(item)
-            data.setdefault(section, {})[key] = value
+            table = data.setdefault(section, {})
+            *parents, leaf = key.split(".")
+            for name in parents:  # section.step.key=value sets a nested setting
+                table = table.setdefault(name, {}) if isinstance(table.get(name, {}), dict) else {}
+            table[leaf] = value
             where = f"{where} / --set {item}" if path is not None else f"--set {item}"
         return cls.from_dict(data, where=where)
 
@@ -125,6 +129,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return None
     if PsfModel in allowed:
         return _psf(value, where)
+    nested = [k for k in allowed if dataclasses.is_dataclass(k)]
+    if nested and isinstance(value, dict):
+        return _section(nested[0], value, where)
+    if nested and value is False and type(None) in args:  # `--set track.mixture=false` turns a step off
+        return None
     for kind in allowed:
         origin = typing.get_origin(kind) or kind
         if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -164,6 +173,8 @@ def _section_dict(section: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(value, PsfModel):
+        return _section_dict(value)
     if isinstance(value, PsfModel):
         return {"weights": list(value.weights), "sigmas_px": list(value.sigmas_px)}
     if isinstance(value, dict):

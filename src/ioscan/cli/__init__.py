@@ -361,6 +361,13 @@ def track(
     n_sigma: Annotated[
         float | None, typer.Option(help="Association gate, sigma (same as --set track.n_sigma=...).")
     ] = None,
+    quoted_errors: Annotated[
+        bool,
+        typer.Option(
+            "--quoted-errors",
+            help="Trust quoted position errors: no error calibration, night offsets or mixture.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -373,6 +380,8 @@ def track(
     settings = _settings(config, set_)
     if n_sigma is not None:
         settings.track.n_sigma = n_sigma
+    if quoted_errors:
+        settings.track = settings.track.quoted_errors()
     with open_store(db) as store:
         summary = track_catalog(store, settings.track)
     print_track_summary(make_console(), summary)

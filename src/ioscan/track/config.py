@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ioscan.records import DetectionFlag
+from ioscan.track.error_model import ErrorModelConfig
+from ioscan.track.mixture import MixtureConfig
+from ioscan.track.night_offsets import NightOffsetConfig
 
 #: detections with any of these flags never make a hot spot
 DEFAULT_EXCLUDED_FLAGS = ("COSMIC_RAY", "OFF_DISK", "ARTEFACT")
@@ -35,6 +38,13 @@ class TrackConfig:
         reference_err_deg: per-catalogue 1σ position error assumed for published positions, degrees
             (2° for a catalogue not listed).
         name_preference: catalogues in order of preference for a hot spot's name.
+        error_model: position errors calibrated on repeat detections, per catalogue / observer / night
+            (:mod:`ioscan.track.error_model`); None trusts the quoted errors.
+        night_offsets: per-night systematic offsets estimated and removed (:mod:`ioscan.track.night_offsets`);
+            None leaves published positions as they are.
+        mixture: the heavy-tailed mixture step that merges fragments of one site
+            (:mod:`ioscan.track.mixture`); None skips it. All three None is the quoted-error tracker
+            (``ioscan track --quoted-errors``).
     """
 
     n_sigma: float = 3.0
@@ -44,6 +54,15 @@ class TrackConfig:
     max_emission_deg: float = 80.0
     reference_err_deg: dict[str, float] = field(default_factory=_reference_err)
     name_preference: tuple[str, ...] = ("davies2024_psj", "davies2024_jiram", "usgs_sim3168", "mura2024")
+    error_model: ErrorModelConfig | None = field(default_factory=ErrorModelConfig)
+    night_offsets: NightOffsetConfig | None = field(default_factory=NightOffsetConfig)
+    mixture: MixtureConfig | None = field(default_factory=MixtureConfig)
+
+    def quoted_errors(self) -> TrackConfig:
+        """This configuration with the calibration steps off (the tracker trusting quoted errors)."""
+        from dataclasses import replace
+
+        return replace(self, error_model=None, night_offsets=None, mixture=None)
 
     @property
     def excluded_mask(self) -> int:

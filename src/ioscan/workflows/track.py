@@ -56,7 +56,13 @@ def _track(store, cfg: TrackConfig, run_id: int) -> TrackSummary:
         return summary
     existing = store.hotspots_frame()
     result = associate(
-        det, existing if not existing.empty else None, n_sigma=cfg.n_sigma, min_sep_km=cfg.min_sep_km
+        det,
+        existing if not existing.empty else None,
+        n_sigma=cfg.n_sigma,
+        min_sep_km=cfg.min_sep_km,
+        error_model=cfg.error_model,
+        night_offsets=cfg.night_offsets,
+        mixture=cfg.mixture,
     )
     det = det.assign(hotspot_id=result.hotspot_id.values)
     hotspots = result.hotspots.copy()
@@ -66,7 +72,7 @@ def _track(store, cfg: TrackConfig, run_id: int) -> TrackSummary:
         dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True)),
         hotspots,
         method="ioscan.track.associate",
-        parameters={"n_sigma": cfg.n_sigma, "min_sep_km": cfg.min_sep_km},
+        parameters=_settings_dict(cfg),
         run_id=run_id,
     )
     if not cross.empty:
