@@ -40,10 +40,12 @@ class Claim:
         outcome: ``"claimed"`` (this scan works on it now), ``"stored"`` (already in the catalogue) or
             ``"held"`` (another live scan works on it, or this scan already does, reached by another path).
         detail: for ``stored``, the product ID it is stored as; for ``held``, which scan holds it.
+        observation_id: for ``stored``, its ``observations`` row.
     """
 
     outcome: str
     detail: str | None = None
+    observation_id: int | None = None
 
 
 def process_alive(pid: int) -> bool:
@@ -80,6 +82,11 @@ class Claims:
         if row.lease_until_utc < _utc():
             return True
         if row.host == self.host and not process_alive(int(row.pid)):
+            # its scan was killed: say so in its run record
+            r = sch.runs
+            conn.execute(
+                sa.update(r).where(r.c.id == row.run_id, r.c.status == "running").values(status="interrupted")
+            )
             return True
         status = conn.execute(sa.select(sch.runs.c.status).where(sch.runs.c.id == row.run_id)).scalar()
         return status != "running"
@@ -103,7 +110,7 @@ class Claims:
                         {"product_key": key, "base_product_id": base_product_id, "checksum_sha256": checksum},
                     )
                     if stored is not None:
-                        return Claim("stored", stored.product)
+                        return Claim("stored", stored.product, stored.observation_id)
                     row = conn.execute(sa.select(c).where(c.c.product_key == key)).first()
                     if row is None:
                         conn.execute(sa.insert(c).values(product_key=key, **values))

@@ -370,6 +370,11 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(stmt).first() is not None
 
+    def last_observation_id(self) -> int:
+        """The highest ``observations`` row id (0 when empty): rows above it were stored later."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(sch.observations.c.id))).scalar() or 0)
+
     def stored_as(self, key: str, base_product_id: str, checksum: str | None) -> str | None:
         """The product ID under which this product (``key`` of :func:`~ioscan.catalog.products.product_key`)
         or its data (the same ``checksum`` under another base ID) is already stored, else None."""
