@@ -104,6 +104,11 @@ def plot_detections(frame, detections, out: Path, *, navigation=None) -> Path:
     """Write a PNG of every band of ``frame`` with ``detections`` circled by flag class (legend) and, when
     ``navigation`` has geometry, the limb (from ``limb_distance_px``) and a lat/lon grid; a band that shows
     the disk is zoomed on it (and on its detections)."""
+    return save_png(overlay_figure(frame, detections, navigation=navigation), out)
+
+
+def overlay_figure(frame, detections, *, navigation=None):
+    """The matplotlib Figure :func:`plot_detections` writes (one axes per band, each with its colour bar)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,4 +189,4 @@ def plot_detections(frame, detections, out: Path, *, navigation=None) -> Path:
         )
         ax.set_xlabel("sample (0-based)")
         ax.set_ylabel("line (product line, 0-based)")
-    return save_png(fig, out)
+    return fig

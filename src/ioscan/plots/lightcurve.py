@@ -28,6 +28,11 @@ def plot_lightcurve(
 ) -> Path:
     """Write a PNG: intensity (``value`` ± ``err``, GW µm⁻¹ sr⁻¹, foreshortening-corrected) against UTC, one
     symbol per ``source``; an optional second panel shows the Lomb–Scargle periodogram."""
+    return save_png(lightcurve_figure(lc, title=title, events=events, periodogram=periodogram), out)
+
+
+def lightcurve_figure(lc: pd.DataFrame, *, title: str, events: pd.DataFrame | None = None, periodogram=None):
+    """The matplotlib Figure :func:`plot_lightcurve` writes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,4 +108,4 @@ def plot_lightcurve(
             fontsize=8,
         )
         ax2.legend(fontsize=7)
-    return save_png(fig, out)
+    return fig
