@@ -22,7 +22,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def ioscan(*args, cwd=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC)
+    env = dict(os.environ, PYTHONPATH=SRC, COLUMNS="200")  # a wide console: no elided columns
     return subprocess.run(
         [sys.executable, "-m", "ioscan.cli", *map(str, args)],
         capture_output=True,

@@ -59,6 +59,13 @@ def test_reprocessed_version_supersedes_whatever_the_scan_order(small_campaign, 
         det = store.detections_frame()
         assert set(det["product_id"]) == {v02.stem} and (det["observation_id"] == v2_id).all()
         assert len(store.detections_frame(include_superseded=True)) == a.n_detections + b.n_detections
+        # tracking sees only the version in force, and says how many of the stored detections it used
+        from ioscan.workflows.track import track_catalog
+
+        tracked = track_catalog(store)
+        assert tracked.n_detections_stored == len(det) and tracked.n_detections_used <= len(det)
+        used = store.detections_frame(include_superseded=True).dropna(subset=["hotspot_id"])
+        assert set(used["observation_id"]) <= {v2_id}
         # a re-scan of both changes nothing
         again = scan([tmp_path / "v01", tmp_path / "v02"], store=store, kernels=kernels, workers=0)
         assert again.n_skipped == 2 and again.n_processed == 0 and not again.superseded

@@ -11,7 +11,8 @@ from rich.table import Table
 
 def print_scan_summary(console: Console, summary) -> None:
     """What a scan did: processed / skipped (already stored) / done by another scan / superseded / failed,
-    the versions it put out of force, products left to another scan, and every failure with its reason."""
+    the versions it put out of force, products left to another scan, and every failure with its reason (one
+    line each, never wrapped, so they can be searched)."""
     table = Table(
         "found",
         "processed",
@@ -36,16 +37,26 @@ def print_scan_summary(console: Console, summary) -> None:
     console.print(table)
     if summary.by_status:
         console.print("frame status: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.by_status.items())))
-    for old, new in summary.superseded:
-        console.print(f"[yellow]superseded[/yellow] {old} by {new} (kept, left out of tracking and exports)")
-    for path, stored in summary.duplicates:
-        console.print(f"[yellow]same data[/yellow] {path} is stored already as {stored}: not stored twice")
-    for path, holder in summary.left_to_others:
-        console.print(f"[cyan]left to another scan[/cyan] {path}: {holder} is working on it")
-    for note in summary.notes:
-        console.print(f"note: {note}")
-    for path, err in summary.errors:
-        console.print(f"[red]failed[/red] {path}: {err}")
+    from rich.markup import escape
+
+    lines = [
+        *(
+            f"[yellow]superseded[/yellow] {escape(old)} by {escape(new)} (kept; not tracked or exported)"
+            for old, new in summary.superseded
+        ),
+        *(
+            f"[yellow]same data[/yellow] {escape(path)} is stored as {escape(stored)}: not stored twice"
+            for path, stored in summary.duplicates
+        ),
+        *(
+            f"[cyan]left to another scan[/cyan] {escape(path)}: {escape(holder)} is working on it"
+            for path, holder in summary.left_to_others
+        ),
+        *(f"note: {escape(note)}" for note in summary.notes),
+        *(f"[red]failed[/red] {escape(path)}: {escape(err)}" for path, err in summary.errors),
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 def print_track_summary(console: Console, summary) -> None:
@@ -54,14 +65,22 @@ def print_track_summary(console: Console, summary) -> None:
         "detections used", "hot spots", "new hot spots", "cross-identified", "events", title="track"
     )
     events = ", ".join(f"{k}={v}" for k, v in sorted(summary.events.items())) or "none"
+    stored = getattr(summary, "n_detections_stored", None)
+    used = str(summary.n_detections_used) + (f" of {stored}" if stored is not None else "")
     table.add_row(
-        str(summary.n_detections_used),
+        used,
         str(summary.n_hotspots),
         str(summary.n_new_hotspots),
         str(summary.n_cross_ids),
         events,
     )
     console.print(table)
+    if stored and stored > summary.n_detections_used:
+        console.print(
+            f"{stored - summary.n_detections_used} stored detections were not used: the tracking policy "
+            "leaves out flagged ones (track.excluded_flags), imprecise ones (track.max_position_err_km), "
+            "oblique ones (track.max_emission_deg) and any without a position or its error"
+        )
 
 
 def print_brightest(console: Console, hotspots, lightcurve_max, n: int = 10) -> None:

@@ -89,18 +89,6 @@ class _Item:
     checksum: str | None
 
 
-def product_checksum(path: Path) -> str:
-    """Checksum the reader will record: of the IMG beside a PDS3 label (same stem), else of the file."""
-    from ioscan.formats import file_checksum_sha256
-
-    if path.suffix.lower() == ".lbl":
-        for suffix in (".IMG", ".img"):
-            img = path.with_suffix(suffix)
-            if img.exists():
-                return file_checksum_sha256(img)
-    return file_checksum_sha256(path)
-
-
 @contextlib.contextmanager
 def _dask_client(scheduler: str | None, workers: int) -> Iterator:
     """A Dask client on ``scheduler``, or on a LocalCluster of ``workers`` single-threaded processes; both
