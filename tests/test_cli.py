@@ -135,8 +135,9 @@ def test_import_bad_row_reports_line_and_stores_nothing(tmp_path):
     db = tmp_path / "c.db"
     result = runner.invoke(app, ["import", "detections", str(csv), "--source", "test", "--db", str(db)])
     assert result.exit_code == 2 and "line 3" in result.output and "pub.csv" in result.output
+    assert not db.exists()  # a bad import makes no catalogue either
     export = runner.invoke(app, ["export", "detections", "--db", str(db), "--out", str(tmp_path / "d.csv")])
-    assert export.exit_code == 0 and "wrote 0 detections" in export.output
+    assert export.exit_code == 2 and "no catalogue" in export.output and not db.exists()
 
 
 def test_lightcurve_command_on_a_tracked_catalogue(small_campaign, tmp_path):

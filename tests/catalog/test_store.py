@@ -104,14 +104,15 @@ def test_numpy_values_and_nan_are_stored_as_numbers_and_null(store):
     assert row["extra"] == {"arr": [0, 1, 2], "x": 2.5}
 
 
-def test_readd_same_product_or_checksum_is_a_no_op(store):
+def test_readd_same_product_or_same_data_is_a_no_op(store):
     first = store.add_observation(summary(3), BANDS, [make_detection(0), make_detection(1)])
     assert store.has_checksum(summary(3).checksum_sha256)
     assert not store.has_checksum("f" * 64)
-    again = store.add_observation(summary(3), BANDS, [make_detection(5)])
-    renamed_same_file = store.add_observation(summary(3, product_id="OTHER_NAME"), BANDS, [make_detection(6)])
-    same_id_new_checksum = store.add_observation(summary(3, checksum_sha256="e" * 64), BANDS, [])
-    assert first == again == renamed_same_file == same_id_new_checksum
+    again = store.add_product(summary(3), BANDS, [make_detection(5)])
+    renamed_same_file = store.add_product(summary(3, product_id="OTHER_NAME"), BANDS, [make_detection(6)])
+    assert first == again.observation_id == renamed_same_file.observation_id
+    assert again.outcome == "already_stored" and renamed_same_file.outcome == "duplicate"
+    assert renamed_same_file.product == summary(3).product_id
     assert count(store, schema.observations) == 1
     assert count(store, schema.frames) == 1
     assert count(store, schema.detections) == 2

@@ -84,6 +84,9 @@ def backplanes(
     center_line: Annotated[float | None, typer.Option(help="Disk-centre line (0-based).")] = None,
     samples: Annotated[int, typer.Option(help="Image width without a product, px.")] = 432,
     lines: Annotated[int, typer.Option(help="Image height without a product, px.")] = 128,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing output files (a catalogue is never replaced).")
+    ] = False,
 ) -> None:
     """Write per-pixel geometry (one FITS extension per backplane, units in the headers).
 
@@ -111,6 +114,7 @@ def backplanes(
             disk_center_line=center_line,
         ),
         shape=(lines, samples),
+        force=force,
     )
     for path in written:
         typer.echo(f"wrote {path}")
@@ -166,6 +170,9 @@ DbOption = Annotated[
     typer.Option(
         "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
     ),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output file (a catalogue is never replaced).")
 ]
 ConfigOption = Annotated[
     Path | None,
@@ -281,14 +288,18 @@ def detect(
     ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Detect and measure the hot spots of one frame (pixel results only without geometry)."""
     import json
 
     from ioscan.cli.console import make_console
-    from ioscan.cli.display import print_detections
+    from ioscan.cli.display import detection_records, print_detections
+    from ioscan.outfiles import check_output
     from ioscan.workflows.process import analyse_product
 
+    if png is not None:
+        check_output(png, force=force)
     settings = _settings(config, set_, register=not no_register)
     frame, nav, found = analyse_product(product, kernels=kernels, settings=settings)
     if png is not None:
@@ -296,7 +307,7 @@ def detect(
 
         plot_detections(frame, found.detections, png, navigation=nav)
     if as_json:
-        typer.echo(json.dumps([d.to_record() for d in found.detections], indent=1, default=float))
+        typer.echo(json.dumps(detection_records(frame, found.detections), indent=1, default=float))
         return
     print_detections(make_console(), frame, nav, found)
 
@@ -315,7 +326,12 @@ def scan(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Find products, read, navigate, detect, measure and store them; re-runs skip stored products."""
+    """Find products, read, navigate, detect, measure and store them; re-runs skip stored products.
+
+    A new version of a stored product (or the same product with changed data) is stored and the old one
+    kept, marked superseded; several scans on one catalogue share the work. Exit status 1 when a product
+    failed (each is listed with its reason).
+    """
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_scan_summary, scan_progress
@@ -344,13 +360,22 @@ def import_detections(
     file: Annotated[Path, typer.Argument(help="CSV with time_utc, lat_deg, lon_w_deg, ... (see README).")],
     source: Annotated[str, typer.Option(help="Name of the published source (e.g. deKleer2019).")],
     db: DbOption = None,
+    position_err_deg: Annotated[
+        float | None,
+        typer.Option(
+            "--position-err-deg",
+            help="1σ position error to assume, degrees of arc, for rows without lat_err_deg/lon_err_deg "
+            "(otherwise such rows are refused: tracking needs every position's error).",
+        ),
+    ] = None,
 ) -> None:
     """Import published detections; a bad row is reported with its line number and nothing is stored."""
-    from ioscan.catalog.io_import import import_detections_csv
+    from ioscan.catalog.io_import import import_detections_csv, read_detections_csv
     from ioscan.catalog.store import open_store
 
+    read_detections_csv(file, position_err_deg=position_err_deg)  # a bad file creates no catalogue
     with open_store(db) as store:
-        n = import_detections_csv(store, file, source)
+        n = import_detections_csv(store, file, source, position_err_deg=position_err_deg)
     typer.echo(f"imported {n} detections from {file} as source {source!r}")
 
 
@@ -382,7 +407,7 @@ def track(
         settings.track.n_sigma = n_sigma
     if quoted_errors:
         settings.track = settings.track.quoted_errors()
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         summary = track_catalog(store, settings.track)
     print_track_summary(make_console(), summary)
 
@@ -396,15 +421,19 @@ def lightcurve(
     png: Annotated[Path | None, typer.Option("--png", help="Write a light-curve PNG.")] = None,
     min_period_d: Annotated[float, typer.Option(help="Shortest period searched, days.")] = 2.0,
     max_period_d: Annotated[float, typer.Option(help="Longest period searched, days.")] = 1000.0,
+    force: ForceOption = False,
 ) -> None:
     """One hot spot's light curve: points, variability statistics, events and a Lomb–Scargle periodogram."""
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_lightcurve
+    from ioscan.outfiles import check_output
     from ioscan.workflows.lightcurve import hotspot_lightcurve
 
     console = make_console()
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
+        if png is not None:
+            check_output(png, force=force, protected=[store.sqlite_path])
         lc = hotspot_lightcurve(store, hotspot_id, band, min_period_d=min_period_d, max_period_d=max_period_d)
     print_lightcurve(console, lc)
     if png is not None:
@@ -421,6 +450,11 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv | parquet | geojson")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: <what>.<format>).")] = None,
     db: DbOption = None,
+    force: ForceOption = False,
+    include_superseded: Annotated[
+        bool,
+        typer.Option("--include-superseded", help="Also export detections of superseded product versions."),
+    ] = False,
 ) -> None:
     """Export hot spots, detections or light curves as CSV, Parquet or GeoJSON."""
     from ioscan.catalog.export import export as do_export
@@ -430,8 +464,8 @@ def export(
     if suffix is None:
         raise typer.BadParameter(f"--format must be csv, parquet or geojson, not {fmt!r}")
     target = out or Path(f"{what}.{suffix}")
-    with open_store(db) as store:
-        n = do_export(store, what, fmt, target)
+    with open_store(db, create=False) as store:
+        n = do_export(store, what, fmt, target, force=force, include_superseded=include_superseded)
     typer.echo(f"wrote {n} {what} to {target}")
 
 

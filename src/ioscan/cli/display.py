@@ -10,20 +10,53 @@ from rich.table import Table
 
 
 def print_scan_summary(console: Console, summary) -> None:
-    """Counts of a scan run, by frame status, and the products that failed with their reason."""
-    table = Table("products found", "skipped (stored)", "processed", "errors", "detections", title="scan")
+    """What a scan did: processed / skipped (already stored) / done by another scan / superseded / failed,
+    the versions it put out of force, products left to another scan, and every failure with its reason (one
+    line each, never wrapped, so they can be searched)."""
+    table = Table(
+        "found",
+        "processed",
+        "skipped (stored)",
+        "stored by another scan",
+        "superseded",
+        "failed",
+        "detections",
+        "frames/s",
+        title=f"scan ({summary.status}, {summary.elapsed_s:.1f} s)",
+    )
     table.add_row(
         str(summary.n_found),
-        str(summary.n_skipped),
         str(summary.n_processed),
+        str(summary.n_skipped),
+        str(summary.n_done_elsewhere),
+        str(len(summary.superseded)),
         str(summary.n_errors),
         str(summary.n_detections),
+        f"{summary.frames_per_s:.2f}",
     )
     console.print(table)
     if summary.by_status:
         console.print("frame status: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.by_status.items())))
-    for path, err in summary.errors:
-        console.print(f"[red]skipped[/red] {path}: {err}")
+    from rich.markup import escape
+
+    lines = [
+        *(
+            f"[yellow]superseded[/yellow] {escape(old)} by {escape(new)} (kept; not tracked or exported)"
+            for old, new in summary.superseded
+        ),
+        *(
+            f"[yellow]same data[/yellow] {escape(path)} is stored as {escape(stored)}: not stored twice"
+            for path, stored in summary.duplicates
+        ),
+        *(
+            f"[cyan]left to another scan[/cyan] {escape(path)}: {escape(holder)} is working on it"
+            for path, holder in summary.left_to_others
+        ),
+        *(f"note: {escape(note)}" for note in summary.notes),
+        *(f"[red]failed[/red] {escape(path)}: {escape(err)}" for path, err in summary.errors),
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 def print_track_summary(console: Console, summary) -> None:
@@ -32,14 +65,22 @@ def print_track_summary(console: Console, summary) -> None:
         "detections used", "hot spots", "new hot spots", "cross-identified", "events", title="track"
     )
     events = ", ".join(f"{k}={v}" for k, v in sorted(summary.events.items())) or "none"
+    stored = getattr(summary, "n_detections_stored", None)
+    used = str(summary.n_detections_used) + (f" of {stored}" if stored is not None else "")
     table.add_row(
-        str(summary.n_detections_used),
+        used,
         str(summary.n_hotspots),
         str(summary.n_new_hotspots),
         str(summary.n_cross_ids),
         events,
     )
     console.print(table)
+    if stored and stored > summary.n_detections_used:
+        console.print(
+            f"{stored - summary.n_detections_used} stored detections were not used: the tracking policy "
+            "leaves out flagged ones (track.excluded_flags), imprecise ones (track.max_position_err_km), "
+            "oblique ones (track.max_emission_deg) and any without a position or its error"
+        )
 
 
 def print_brightest(console: Console, hotspots, lightcurve_max, n: int = 10) -> None:
@@ -88,30 +129,66 @@ def print_evaluation(console: Console, ev) -> None:
 
 
 def scan_progress(console: Console):
-    """A rich progress bar fed by :func:`ioscan.workflows.scan.scan`'s progress callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """A rich progress bar fed by :func:`ioscan.workflows.scan.scan`'s progress callback: products settled
+    out of found, processed / skipped / failed so far, frames processed per second and the time left at that
+    rate."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("scanning"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[eta]}"),
         TextColumn("{task.description}"),
         console=console,
         transient=False,
     )
-    state = {}
+    state: dict = {"processed": 0, "skipped": 0, "failed": 0}
 
     def update(done: int, total: int, res) -> None:
         if "task" not in state:
             progress.start()
-            state["task"] = progress.add_task("", total=total)
-        desc = "" if res is None else f"{Path(res.path).name}: {res.status}"
-        progress.update(state["task"], completed=done, total=total, description=desc)
+            state["task"] = progress.add_task("", total=total, rate="", eta="")
+            state["t0"] = time.perf_counter()
+        if res is not None:
+            kind = {"error": "failed", "skipped": "skipped", "left": "skipped"}.get(res.status, "processed")
+            state[kind] += 1
+        elapsed = time.perf_counter() - state["t0"]
+        rate = state["processed"] / elapsed if elapsed > 0 else 0.0
+        eta = f"ETA {_duration((total - done) / rate)}" if rate > 0 and done < total else ""
+        desc = f"{state['processed']} processed, {state['skipped']} skipped, {state['failed']} failed"
+        if res is not None:
+            desc += f"; {Path(res.path).name}: {res.status}"
+        progress.update(
+            state["task"], completed=done, total=total, description=desc, rate=f"{rate:.2f} frames/s", eta=eta
+        )
         if done >= total:
             progress.stop()
 
     return update
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def detection_records(frame, detections) -> list[dict]:
+    """What ``ioscan detect --json`` prints: each detection with its product (ID, version, instrument) and
+    mid-exposure time (ISO 8601 UTC, as the catalogue writes it)."""
+    from ioscan.catalog.times import utc_iso
+
+    context = {
+        "product_id": frame.product_id,
+        "product_version": frame.product_version,
+        "instrument": frame.instrument,
+        "time_utc": utc_iso(frame.time_utc),
+    }
+    return [context | d.to_record() for d in detections]
 
 
 def _fmt(v, f=".2f") -> str:

@@ -373,6 +373,54 @@ def _label_geometry(meta, name: str) -> tuple[LabelGeometry | None, dict]:
     return LabelGeometry(**partial, **extra), partial
 
 
+def _version_fields(meta, label_path: Path, product_id: str) -> tuple[str, str | None, str | None]:
+    """(base product ID, PRODUCT_VERSION_ID, PRODUCT_CREATION_TIME as ISO UTC) of a label."""
+    from ioscan.formats.versions import split_version
+
+    base, version = split_version(product_id, _str(meta.metaget_("PRODUCT_VERSION_ID")) or None)
+    created_txt = _str(meta.metaget_("PRODUCT_CREATION_TIME"))
+    created = None
+    if created_txt and created_txt.upper() not in ("N/A", "UNK", "NULL"):
+        try:
+            created = iso_utc(parse_utc(created_txt, where=label_path, what="PRODUCT_CREATION_TIME"))
+        except ProductError:
+            created = None  # only a tie-breaker between two copies of one version: never fatal
+    return base, version, created
+
+
+def _data_pointer(meta, name: str) -> str:
+    pointer = meta.metaget_("^IMAGE")
+    if isinstance(pointer, list | tuple):  # ("FILE.IMG", record) form
+        pointer = pointer[0]
+    if not isinstance(pointer, str) or not pointer:
+        raise ProductError(f"{name}: ^IMAGE pointer does not name a detached data file ({pointer!r})")
+    return _str(pointer)
+
+
+def read_jiram_identity(label_path: Path):
+    """The :class:`~ioscan.formats.versions.ProductIdentity` of a JIRAM RDR from its label (PRODUCT_ID,
+    PRODUCT_VERSION_ID, PRODUCT_CREATION_TIME) and the checksum of the IMG its ``^IMAGE`` names; the pixels
+    are not decoded. Raises ProductError."""
+    import pdr
+
+    from ioscan.formats.versions import ProductIdentity
+
+    label_path = Path(label_path)
+    name = label_path.name
+    if not label_path.is_file():
+        raise ProductError(f"{label_path}: label file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta = pdr.read(str(label_path)).metadata
+            product_id = _str(meta.metaget_("PRODUCT_ID")) or label_path.stem
+    except Exception as exc:  # pdr raises many kinds on garbage labels
+        raise ProductError(f"{name}: unparseable PDS3 label ({type(exc).__name__}: {exc})") from exc
+    base, version, created = _version_fields(meta, label_path, product_id)
+    img_path = _find_data_file(label_path, _data_pointer(meta, name))
+    return ProductIdentity(label_path, product_id, base, version, created, file_checksum_sha256(img_path))
+
+
 def read_jiram_rdr(label_path: Path) -> Frame:
     """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.records.Frame`.
 
@@ -513,8 +561,10 @@ def read_jiram_rdr(label_path: Path) -> Frame:
         "data_file": img_path.name,
         "label_geometry_partial": partial,
     }
+    product_id = ident["PRODUCT_ID"] or label_path.stem
+    base_id, version, created = _version_fields(meta, label_path, product_id)
     return Frame(
-        product_id=ident["PRODUCT_ID"] or label_path.stem,
+        product_id=product_id,
         instrument="JIRAM",
         observer="JUNO",
         time_utc=iso_utc(mid),
@@ -526,4 +576,7 @@ def read_jiram_rdr(label_path: Path) -> Frame:
         path=label_path,
         checksum_sha256=file_checksum_sha256(img_path),
         metadata=metadata,
+        base_product_id=base_id,
+        product_version=version,
+        product_created_utc=created,
     )

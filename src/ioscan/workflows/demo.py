@@ -109,7 +109,7 @@ def run_demo(
             for fmt, suffix in (("csv", "csv"), ("parquet", "parquet"), ("geojson", "geojson")):
                 if what == "lightcurves" and fmt == "geojson":
                     continue
-                export(store, what, fmt, exports / f"{what}.{suffix}")
+                export(store, what, fmt, exports / f"{what}.{suffix}", force=True)  # the demo's own files
         show.note(f"exports in {exports}")
 
         show.stage("5. summary")

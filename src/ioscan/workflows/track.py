@@ -20,6 +20,7 @@ class TrackSummary:
     """Counts of one tracking run."""
 
     n_detections_used: int = 0
+    n_detections_stored: int = 0  # in force (superseded product versions left out)
     n_hotspots: int = 0
     n_new_hotspots: int = 0
     n_cross_ids: int = 0
@@ -50,7 +51,9 @@ def _track(store, cfg: TrackConfig, run_id: int) -> TrackSummary:
     from ioscan.track.associate import associate
 
     summary = TrackSummary()
-    det = usable_detections(store.detections_frame(), cfg)
+    stored = store.detections_frame()
+    summary.n_detections_stored = len(stored)
+    det = usable_detections(stored, cfg)
     summary.n_detections_used = len(det)
     if det.empty:
         return summary
