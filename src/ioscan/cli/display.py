@@ -8,6 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ioscan.records import DetectionFlag
+
 
 def print_scan_summary(console: Console, summary) -> None:
     """Counts of a scan run, by frame status, and the products that failed with their reason."""
@@ -135,8 +137,9 @@ def print_detections(console: Console, frame, nav, found) -> None:
         "lon °W",
         "±km",
         "I (GW/µm/sr)",
+        "± random",
+        "± calib.",
         "Q (GW/µm)",
-        "T (K)",
         "flags",
     )
     for d in found.detections:
@@ -148,9 +151,11 @@ def print_detections(console: Console, frame, nav, found) -> None:
             _fmt(d.lat_deg),
             _fmt(d.lon_w_deg),
             _fmt(d.position_err_km, ".1f"),
-            _fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            ("≥ " if d.flags & DetectionFlag.LOWER_LIMIT else "")
+            + _fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            _fmt(d.spectral_intensity_err_gw_um_sr, ".2g"),
+            _fmt(d.spectral_intensity_sys_err_gw_um_sr, ".2g"),
             _fmt(d.spectral_power_gw_um, ".3g"),
-            _fmt(d.color_temperature_k, ".0f"),
             ",".join(d.flag_names),
         )
     console.print(table)
