@@ -1,4 +1,5 @@
-"""Light-curve figure of one hot spot: spectral intensity vs time with 1σ errors, events marked."""
+"""Light-curve figure of one hot spot: spectral intensity vs time with random 1σ errors, lower limits
+(saturated sources) as upward triangles, events marked."""
 
 from __future__ import annotations
 
@@ -24,7 +25,24 @@ def plot_lightcurve(
     fig, axes = plt.subplots(n_panels, 1, figsize=(8, 3.2 * n_panels), squeeze=False)
     ax = axes[0, 0]
     t = pd.to_datetime(lc["time_utc"].astype(str).str.rstrip("Z"))
-    ax.errorbar(t, lc["value"], yerr=lc["err"], fmt="o", ms=4, capsize=2, color="tab:red")
+    lower = (
+        lc["lower_limit"].fillna(False).astype(bool).to_numpy()
+        if "lower_limit" in lc
+        else np.zeros(len(lc), bool)
+    )
+    ax.errorbar(
+        t[~lower],
+        lc["value"][~lower],
+        yerr=lc["err"][~lower],
+        fmt="o",
+        ms=4,
+        capsize=2,
+        color="tab:red",
+        label="measured (random 1σ)",
+    )
+    if lower.any():
+        ax.plot(t[lower], lc["value"][lower], "^", ms=6, color="tab:purple", label="lower limit (saturated)")
+        ax.legend(fontsize=7)
     if events is not None and not events.empty:
         for row in events.itertuples():
             ax.axvline(pd.to_datetime(str(row.time_utc).rstrip("Z")), color="0.6", ls="--", lw=0.8)
