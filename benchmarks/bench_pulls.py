@@ -68,6 +68,8 @@ IGNORED = int(DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)
 BANDWIDTH_UM = {"L": 0.280, "M": 0.4975}
 WAVELENGTH_UM = {"L": 3.455, "M": 4.78}
 TARGET = (0.8, 1.2)
+#: the independent renderer's default PSF: a Gaussian of σ 0.8 px (ioscan.simulate.independent.psf)
+RENDERER_PSF_PX = 0.8
 
 
 # ------------------------------------------------------------------------------------------------ statistics
@@ -108,7 +110,9 @@ def verdict(bins: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- ioscan's simulator
-def simulator_pulls(out_dir: Path, orbits: int, frames_per_orbit: int, seed: int) -> dict:
+def simulator_pulls(
+    out_dir: Path, orbits: int, frames_per_orbit: int, seed: int, keep: Path | None = None
+) -> dict:
     """Simulate, scan and match a campaign; pulls per bin of true S/N."""
     from ioscan.catalog.store import open_store
     from ioscan.simulate.campaign import simulate_campaign
@@ -138,6 +142,8 @@ def simulator_pulls(out_dir: Path, orbits: int, frames_per_orbit: int, seed: int
     measured = ~lower & ~m["saturated"].astype(bool) & np.isfinite(m["pull"])
     core = m[measured & (m["emission_deg"] < MAX_EMISSION_DEG)]
     registered = core[core["pointing_err_px"] < 1.0]
+    if keep is not None:
+        m.drop(columns=[c for c in m.columns if m[c].dtype == object and c != "product_id"]).to_parquet(keep)
     return {
         "campaign": {"orbits": orbits, "frames_per_orbit": frames_per_orbit, "seed": seed},
         "wall_s": round(wall, 1),
@@ -277,6 +283,7 @@ def independent_pulls(
                         "flags": int(d.flags),
                         "value": d.spectral_intensity_gw_um_sr,
                         "err": d.spectral_intensity_err_gw_um_sr,
+                        "sys_err": d.spectral_intensity_sys_err_gw_um_sr,
                         "truth": float(truth_i[b]),
                         "flux": d.net_radiance_sum,
                         "flux_err": d.net_radiance_sum_err,
@@ -291,6 +298,8 @@ def independent_pulls(
     value = pd.to_numeric(df["value"], errors="coerce")
     df["pull"] = (value - df["truth"]) / pd.to_numeric(df["err"], errors="coerce")
     df["flux_pull"] = (df["flux"] - df["true_flux"]) / df["flux_err"]
+    total = np.hypot(pd.to_numeric(df["err"], errors="coerce"), pd.to_numeric(df["sys_err"], errors="coerce"))
+    df["total_pull"] = (value - df["truth"]) / total
     if keep is not None:
         df.drop(columns="terms").join(pd.DataFrame(list(df["terms"].fillna({}).to_numpy()))).to_parquet(keep)
     lower = (df["flags"] & int(DetectionFlag.LOWER_LIMIT)) > 0
@@ -299,6 +308,9 @@ def independent_pulls(
     photon_only = core.assign(pull=core["flux_pull"])
     return {
         "frames": n_frames,
+        "detect_psf": "ioscan's default model"
+        if psf_px is None
+        else f"Gaussian sigma {psf_px} px (the renderer's)",
         "pointing_err_px": pointing_px,
         "wall_s": round(wall, 1),
         "n_matched": int(len(df)),
@@ -307,6 +319,15 @@ def independent_pulls(
         "by_ideal_snr_night": by_bins(core[core["illumination"] == "night"], "snr", SNR_BINS),
         "by_emission_deg_snr_ge_10": by_bins(df[measured & (df["snr"] >= 10)], "emission_deg", EMISSION_BINS),
         "photon_noise_only_by_ideal_snr": by_bins(photon_only, "snr", SNR_BINS),
+        "random_and_systematic_by_ideal_snr": by_bins(core.assign(pull=core["total_pull"]), "snr", SNR_BINS),
+        "median_flux_error_snr_ge_30": round(
+            float(
+                np.median(core.loc[core["snr"] >= 30, "flux"] / core.loc[core["snr"] >= 30, "true_flux"] - 1)
+            ),
+            4,
+        )
+        if (core["snr"] >= 30).any()
+        else None,
         "lower_limits": _lower_limits(
             df[lower].rename(columns={"value": "det_intensity_gw_um_sr"}), df.loc[lower, "truth"]
         ),
@@ -322,6 +343,7 @@ def main() -> None:
     ap.add_argument("--independent", type=int, default=None, help="independent frames")
     ap.add_argument("--pointing-px", type=float, default=0.25, help="σ of the pointing error drawn, px")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--keep", type=Path, default=None, help="folder for the matched rows (Parquet)")
     args = ap.parse_args()
     orbits = args.orbits or (3 if args.quick else 6)
     per_orbit = args.frames_per_orbit or (6 if args.quick else 8)
@@ -330,9 +352,26 @@ def main() -> None:
         "description": "pulls (measured - true)/sigma_random of spectral intensity; target robust std "
         "0.8-1.2 per bin of true S/N 5-10,000"
     }
+    keep = args.keep
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ioscan_pulls_") as tmp:
-        out["simulator"] = simulator_pulls(Path(tmp), orbits, per_orbit, args.seed)
-    out["independent"] = independent_pulls(n_ind, args.pointing_px, args.seed + 1)
+        out["simulator"] = simulator_pulls(
+            Path(tmp), orbits, per_orbit, args.seed, keep=keep / "simulator.parquet" if keep else None
+        )
+    out["independent_renderer_psf"] = independent_pulls(
+        n_ind,
+        args.pointing_px,
+        args.seed + 1,
+        psf_px=RENDERER_PSF_PX,
+        keep=keep / "independent_renderer_psf.parquet" if keep else None,
+    )
+    out["independent_default_psf"] = independent_pulls(
+        n_ind,
+        args.pointing_px,
+        args.seed + 1,
+        keep=keep / "independent_default_psf.parquet" if keep else None,
+    )
     print(json.dumps(out))
 
 
