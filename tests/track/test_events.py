@@ -122,3 +122,8 @@ def test_lower_limits_never_make_a_baseline_but_can_be_an_outburst():
     # without the outburst, the measured points alone are constant within their errors: quiescent
     lc2 = lc.drop(index=12)
     assert any(e.kind == "quiescent" for e in find_events(lc2))
+
+
+def test_quiescence_needs_three_measured_points():
+    lc = _lc(np.array([10.0, 10.1, 30.0]), 0.3).assign(lower_limit=[False, False, True])
+    assert not any(e.kind == "quiescent" for e in find_events(lc))

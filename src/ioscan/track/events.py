@@ -219,7 +219,7 @@ def find_events(
             )
 
     # quiescent
-    if not any(ev.kind == "outburst" for ev in events) and len(x) >= 3:
+    if not any(ev.kind == "outburst" for ev in events) and int((~lower).sum()) >= 3:
         vs = variability_stats(d)
         p_ok = np.isfinite(vs["p_constant"]) and vs["p_constant"] >= quiescent_p
         f_ok = np.isfinite(vs["fvar"]) and vs["fvar"] < quiescent_fvar
