@@ -1,11 +1,17 @@
 """Export catalogue tables to CSV, Parquet or GeoJSON.
 
-* ``hotspots`` — :meth:`Store.hotspots_frame` (one row per hot spot).
+* ``hotspots`` — :meth:`Store.hotspots_frame` (one row per hot spot), with a summary of its colour
+  temperatures: pairs, usable pairs, median usable temperature, area and total power
+  (:func:`ioscan.track.colour.temperature_summary`; flagged pairs never enter the medians).
 * ``detections`` — :meth:`Store.detections_frame`: every detection with its ``hotspot_id`` (NULL when not
   associated), the imported ``detection_id`` (published ID), ``source`` and the observation's ``product_id``;
   the ``extra`` object is written as JSON text in CSV/Parquet.
 * ``lightcurves`` — associated detections only, sorted by hot spot, band and time, with the light-curve
-  columns (:data:`ioscan.catalog.store.LIGHTCURVE_COLUMNS`) plus ``hotspot_id`` and ``product_id``.
+  columns (:data:`ioscan.catalog.store.LIGHTCURVE_COLUMNS`: intensity and power with their random ``_err``
+  and systematic ``_sys_err`` errors) plus ``hotspot_id`` and ``product_id``.
+* ``temperatures`` — :meth:`Store.hotspot_temperatures_frame` (one row per two-band pair: colour temperature,
+  area, total power with random and systematic errors, flags and their names, ``usable``), with the hot
+  spot's position.
 
 Detection tables carry ``flag_names`` (e.g. ``SATURATED|NEAR_LIMB``) right after the ``flags`` bitmask
 (:class:`ioscan.records.DetectionFlag`). Detections of superseded product versions are left out unless
@@ -34,7 +40,7 @@ from ioscan.errors import CatalogError
 if TYPE_CHECKING:
     from ioscan.catalog.store import Store
 
-WHATS = ("hotspots", "detections", "lightcurves")
+WHATS = ("hotspots", "detections", "lightcurves", "temperatures")
 FORMATS = ("csv", "parquet", "geojson")
 COORDINATES_NOTE = (
     "Io body-fixed: x = east longitude in degrees wrapped to [-180, 180) (= -lon_w_deg), y = planetographic "
@@ -66,7 +72,14 @@ def table(store: Store, what: str, *, include_superseded: bool = False) -> pd.Da
     from ioscan.catalog.store import LIGHTCURVE_COLUMNS
 
     if what == "hotspots":
-        return store.hotspots_frame()
+        from ioscan.track.colour import temperature_summary
+
+        spots = store.hotspots_frame()
+        summary = temperature_summary(store.hotspot_temperatures_frame())
+        out = spots.merge(summary, on="hotspot_id", how="left")
+        for col in ("n_temperatures", "n_temperatures_usable"):
+            out[col] = out[col].fillna(0).astype(int)
+        return out
     if what == "detections":
         return with_flag_names(store.detections_frame(include_superseded=include_superseded))
     if what == "lightcurves":
@@ -75,6 +88,13 @@ def table(store: Store, what: str, *, include_superseded: bool = False) -> pd.Da
         cols = ["hotspot_id", *LIGHTCURVE_COLUMNS, "product_id"]
         df = df[cols].sort_values(["hotspot_id", "band", "time_utc", "id"]).reset_index(drop=True)
         return with_flag_names(df)
+    if what == "temperatures":
+        from ioscan.records import TemperatureFlag
+
+        temps = store.hotspot_temperatures_frame()
+        temps["flag_names"] = [",".join(TemperatureFlag.names(int(f))) for f in temps["flags"]]
+        pos = store.hotspots_frame()[["hotspot_id", "lat_deg", "lon_w_deg"]]
+        return temps.merge(pos, on="hotspot_id", how="left")
     raise CatalogError(f"cannot export {what!r}: choose one of {WHATS}")
 
 

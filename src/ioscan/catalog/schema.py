@@ -21,6 +21,9 @@ Decisions (also in the module docs of :mod:`ioscan.catalog.store`):
 * **Associations** are the ``hotspot_id`` column of ``detections`` (NULL = unassociated). Each association
   result replaces the previous one in a single transaction and is recorded in ``association_runs`` (method,
   parameters, counts). ``cross_ids`` and ``events`` refer to hot-spot IDs and are cleared with them.
+* **Hot-spot temperatures** (``hotspot_temperatures``, generated from
+  :class:`~ioscan.records.HotspotTemperature`): one row per pair of detections of a hot spot in two bands
+  close in time, written by ``ioscan track``; removed with their hot spot or either detection.
 * **Reference catalogues** (published tables) live in ``reference_catalogs`` (citation, DOI) and
   ``reference_hotspots`` (one row per published source; common values as columns, the rest in ``extra``).
 
@@ -37,10 +40,10 @@ import typing
 
 import sqlalchemy as sa
 
-from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
+from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 
@@ -285,3 +288,18 @@ events = sa.Table(
     sa.CheckConstraint("kind IN ('outburst', 'new', 'fading', 'quiescent')", name="kind"),
 )
 sa.Index(None, events.c.hotspot_id, events.c.time_utc)
+
+hotspot_temperatures = sa.Table(
+    "hotspot_temperatures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hotspot_id", sa.String(16), sa.ForeignKey("hotspots.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "detection_short", sa.Integer, sa.ForeignKey("detections.id", ondelete="CASCADE"), nullable=True
+    ),
+    sa.Column(
+        "detection_long", sa.Integer, sa.ForeignKey("detections.id", ondelete="CASCADE"), nullable=True
+    ),
+    *record_columns(HotspotTemperature, skip=("hotspot_id", "detection_short", "detection_long")),
+)
+sa.Index(None, hotspot_temperatures.c.hotspot_id, hotspot_temperatures.c.time_utc)

@@ -34,7 +34,7 @@ from ioscan.catalog import schema as sch
 from ioscan.catalog.products import StoredProduct, identity_fields, product_key, resolve_versions, shown
 from ioscan.catalog.times import utc_iso
 from ioscan.errors import CatalogError
-from ioscan.records import BandSummary, Detection, Observation
+from ioscan.records import BandSummary, Detection, HotspotTemperature, Observation
 
 DEFAULT_SQLITE_FILE = "ioscan.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -60,9 +60,8 @@ LIGHTCURVE_COLUMNS = (
     "spectral_intensity_err_gw_um_sr",
     "spectral_power_gw_um",
     "spectral_power_err_gw_um",
-    "color_temperature_k",
-    "area_km2",
-    "total_power_gw",
+    "spectral_intensity_sys_err_gw_um_sr",
+    "spectral_power_sys_err_gw_um",
 )
 
 
@@ -842,6 +841,29 @@ class Store:
         """All events, in time order."""
         e = sch.events
         return self._read(sa.select(e).order_by(e.c.time_utc, e.c.id), _float_names(e))
+
+    def write_hotspot_temperatures(self, temperatures: Iterable[HotspotTemperature]) -> int:
+        """Replace all hot-spot temperatures (:class:`~ioscan.records.HotspotTemperature` records) in one
+        transaction; returns the number written."""
+        rows = []
+        for i, rec in enumerate(temperatures):
+            if not isinstance(rec, HotspotTemperature):
+                raise CatalogError(f"write_hotspot_temperatures: row {i} is a {type(rec).__name__}")
+            row = {k: _clean(v) for k, v in dataclasses.asdict(rec).items()}
+            try:
+                row["time_utc"] = utc_iso(rec.time_utc)
+            except ValueError as exc:
+                raise CatalogError(f"write_hotspot_temperatures: row {i}: {exc}") from None
+            rows.append(row)
+        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+
+    def hotspot_temperatures_frame(self, hotspot_id: str | None = None) -> pd.DataFrame:
+        """Hot-spot temperatures (one row per two-band pair), by hot spot and time."""
+        t = sch.hotspot_temperatures
+        stmt = sa.select(t).order_by(t.c.hotspot_id, t.c.time_utc, t.c.id)
+        if hotspot_id is not None:
+            stmt = stmt.where(t.c.hotspot_id == hotspot_id)
+        return self._read(stmt, _float_names(t))
 
     @staticmethod
     def _table_rows(

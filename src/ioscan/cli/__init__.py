@@ -446,7 +446,7 @@ def lightcurve(
 @app.command()
 @user_errors
 def export(
-    what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves")],
+    what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves | temperatures")],
     fmt: Annotated[str, typer.Option("--format", help="csv | parquet | geojson")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: <what>.<format>).")] = None,
     db: DbOption = None,
@@ -456,7 +456,7 @@ def export(
         typer.Option("--include-superseded", help="Also export detections of superseded product versions."),
     ] = False,
 ) -> None:
-    """Export hot spots, detections or light curves as CSV, Parquet or GeoJSON."""
+    """Export hot spots, detections, light curves or hot-spot temperatures as CSV, Parquet or GeoJSON."""
     from ioscan.catalog.export import export as do_export
     from ioscan.catalog.store import open_store
 

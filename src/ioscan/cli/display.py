@@ -8,6 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ioscan.records import DetectionFlag
+
 
 def print_scan_summary(console: Console, summary) -> None:
     """What a scan did: processed / skipped (already stored) / done by another scan / superseded / failed,
@@ -62,7 +64,13 @@ def print_scan_summary(console: Console, summary) -> None:
 def print_track_summary(console: Console, summary) -> None:
     """Counts of a tracking run."""
     table = Table(
-        "detections used", "hot spots", "new hot spots", "cross-identified", "events", title="track"
+        "detections used",
+        "hot spots",
+        "new hot spots",
+        "cross-identified",
+        "events",
+        "colour temperatures (flagged)",
+        title="track",
     )
     events = ", ".join(f"{k}={v}" for k, v in sorted(summary.events.items())) or "none"
     stored = getattr(summary, "n_detections_stored", None)
@@ -73,6 +81,7 @@ def print_track_summary(console: Console, summary) -> None:
         str(summary.n_new_hotspots),
         str(summary.n_cross_ids),
         events,
+        f"{summary.n_temperatures} ({summary.n_temperatures_flagged})",
     )
     console.print(table)
     if stored and stored > summary.n_detections_used:
@@ -84,14 +93,14 @@ def print_track_summary(console: Console, summary) -> None:
 
 
 def print_brightest(console: Console, hotspots, lightcurve_max, n: int = 10) -> None:
-    """The ``n`` hot spots with the highest M-band spectral intensity seen."""
+    """The ``n`` hot spots with the highest M-band spectral intensity measured (lower limits left out)."""
     table = Table(
         "hot spot",
         "name",
         "lat °N",
         "lon °W",
         "detections",
-        "max I_M (GW/µm/sr)",
+        "max unsaturated I_M (GW/µm/sr)",
         title=f"brightest {n} hot spots (M band, foreshortening-corrected)",
     )
     top = lightcurve_max.sort_values(ascending=False).head(n)
@@ -212,8 +221,9 @@ def print_detections(console: Console, frame, nav, found) -> None:
         "lon °W",
         "±km",
         "I (GW/µm/sr)",
+        "± random",
+        "± calib.",
         "Q (GW/µm)",
-        "T (K)",
         "flags",
     )
     for d in found.detections:
@@ -225,26 +235,48 @@ def print_detections(console: Console, frame, nav, found) -> None:
             _fmt(d.lat_deg),
             _fmt(d.lon_w_deg),
             _fmt(d.position_err_km, ".1f"),
-            _fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            ("≥ " if d.flags & DetectionFlag.LOWER_LIMIT else "")
+            + _fmt(d.spectral_intensity_gw_um_sr, ".3g"),
+            _fmt(d.spectral_intensity_err_gw_um_sr, ".2g"),
+            _fmt(d.spectral_intensity_sys_err_gw_um_sr, ".2g"),
             _fmt(d.spectral_power_gw_um, ".3g"),
-            _fmt(d.color_temperature_k, ".0f"),
             ",".join(d.flag_names),
         )
     console.print(table)
     console.print(f"{len(found.detections)} detections")
 
 
+def _pm(v) -> str:
+    return "?" if v is None or v != v else f"{v:.2g}"
+
+
 def print_lightcurve(console: Console, lc) -> None:
     """A hot spot's light-curve points, variability, events and periodogram
-    (:class:`ioscan.workflows.lightcurve.HotspotLightcurve`)."""
+    (:class:`ioscan.workflows.lightcurve.HotspotLightcurve`): each point with its random and systematic
+    errors, the statistics from the random ones, the mean level with both."""
     for row in lc.points.itertuples():
+        where = row.product_id or row.source
+        if row.lower_limit:
+            console.print(f"{row.time_utc}  I ≥ {row.value:.4g} GW/µm/sr (saturated: lower limit)  {where}")
+            continue
         console.print(
-            f"{row.time_utc}  I = {row.value:.4g} ± {row.err:.2g} GW/µm/sr  SNR {row.snr:.1f}  "
-            f"{row.product_id or row.source}"
+            f"{row.time_utc}  I = {row.value:.4g} ± {_pm(row.err)} (random) ± {_pm(row.sys_err)} "
+            f"(systematic) GW/µm/sr  SNR {row.snr:.1f}  {where}"
         )
+    st = lc.stats
     console.print(
-        "variability: "
-        + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in lc.stats.items())
+        f"mean level: {st['weighted_mean']:.4g} ± {_pm(st['weighted_mean_err'])} (random) "
+        f"± {_pm(st['weighted_mean_sys_err'])} (systematic: calibration and PSF model, the same for every "
+        f"point) GW/µm/sr from {st['n']} measured points"
+        + (f"; {st['n_lower_limits']} lower limits left out" if st["n_lower_limits"] else "")
+    )
+    console.print(
+        "variability (random errors): "
+        + ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in st.items()
+            if k not in ("weighted_mean", "weighted_mean_err", "weighted_mean_sys_err", "n", "n_lower_limits")
+        )
     )
     for row in lc.events.itertuples():
         console.print(f"event: {row.kind} at {row.time_utc} ({row.criterion})")

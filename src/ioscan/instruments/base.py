@@ -152,6 +152,26 @@ class PointingPrior:
 
 
 @dataclass(frozen=True)
+class PhotometryPrior:
+    """What limits an instrument's photometry beyond photon noise, as 1σ fractions of a source's flux.
+
+    Attributes:
+        calibration_err_fraction: absolute calibration (radiometric scale), correlated between all detections
+            of the instrument: it cancels in a light curve and adds to every absolute comparison.
+        psf_model_err_fraction: flux scale of the PSF model (a fit's flux depends on the model's width), also
+            correlated between detections (the part a fit's χ² sees is random: :mod:`ioscan.measure.errors`).
+        flat_field_err_fraction: residual pixel-to-pixel and column response (flat field), random from one
+            detection to the next (a source lands on different pixels).
+        source: where the numbers come from.
+    """
+
+    calibration_err_fraction: float = 0.1
+    psf_model_err_fraction: float = 0.0
+    flat_field_err_fraction: float = 0.0
+    source: str = "assumed"
+
+
+@dataclass(frozen=True)
 class Instrument:
     """An instrument: its bands, PSF, detector layout, artefacts and pointing priors.
 
@@ -168,6 +188,7 @@ class Instrument:
         detectors: SPICE frame → :class:`DetectorLayout` (pixel size, boresight pixel, pixel-axis convention);
             a SPICE frame not listed here is refused by the geometry, never guessed.
         label_axes: pixel-axis convention under which a label's or header's geometry is read.
+        photometry: error terms of its photometry beyond photon noise (:class:`PhotometryPrior`).
     """
 
     name: str
@@ -178,6 +199,7 @@ class Instrument:
     pointing: PointingPrior = field(default_factory=lambda: PointingPrior(150.0, 2.0))
     detectors: dict[str, DetectorLayout] = field(default_factory=dict)
     label_axes: PixelAxes = DIRECT_VIEW_AXES
+    photometry: PhotometryPrior = field(default_factory=PhotometryPrior)
 
     def band(self, name: str) -> Band:
         """The band called ``name`` (case-insensitive); UnknownInstrumentError lists the known ones."""

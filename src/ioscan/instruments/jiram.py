@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ioscan.instruments.base import ArtefactModel, Band, DetectorLayout, Instrument, PixelAxes, PointingPrior
+from ioscan.instruments.base import (
+    ArtefactModel,
+    Band,
+    DetectorLayout,
+    Instrument,
+    PhotometryPrior,
+    PixelAxes,
+    PointingPrior,
+)
 from ioscan.instruments.psf import GaussianMixture
 
 IFOV_RAD = 0.000237767
@@ -46,6 +54,19 @@ DATA_SET_ID = "JNO-J-JIRAM-3-RDR-V1.0"
 #: PSF model: weights and Gaussian σ (px) of the core and the wings
 PSF_WEIGHTS = (0.96, 0.04)
 PSF_SIGMAS_PX = (0.6, 2.5)
+#: photometry beyond photon noise (ioscan.measure.errors). Calibration: an assumed 10 % (1σ) — the sources
+#: shipped with ioscan state no flight radiometric accuracy for the imager, and cross-calibration with the
+#: spectrometer shows M-band non-linearity for bright sources (Tosi et al. 2025, Front. Astron. Space Sci. 12,
+#: 1668185); set ``measure.calibration_err_fraction`` from your calibration. PSF model: fitting this model
+#: to the independent renderer's σ 0.8 px Gaussian gives fluxes 21–23 % low at every S/N (bench_pulls), so
+#: the model's flux scale is uncertain by ~20 % until the PSF is calibrated. Flat field: the independent
+#: renderer's 0.1–0.5 % column gains need no extra term next to the geometric one (bench_pulls).
+PHOTOMETRY = PhotometryPrior(
+    calibration_err_fraction=0.10,
+    psf_model_err_fraction=0.20,
+    flat_field_err_fraction=0.0,
+    source="calibration assumed (10 %); PSF-model scale measured against the independent renderer (20 %)",
+)
 #: σ (px) of the blur of a limb edge used by the limb fit
 LIMB_PSF_SIGMA_PX = 0.7
 #: the reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction and a few pixels
@@ -131,4 +152,5 @@ JIRAM = Jiram(
     pointing=PointingPrior(spice_err_px=SPICE_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
     detectors=DETECTORS,
     label_axes=PIXEL_AXES,
+    photometry=PHOTOMETRY,
 )

@@ -16,6 +16,7 @@ from ioscan.instruments.base import (
     ArtefactModel,
     Band,
     Instrument,
+    PhotometryPrior,
     PointingPrior,
     diffraction_core_sigma_px,
 )
@@ -27,6 +28,17 @@ KECK_APERTURE_M = 10.0
 #: AO default PSF: Strehl ratio (the core's weight) and the seeing halo's FWHM, arcsec
 DEFAULT_STREHL = 0.5
 HALO_FWHM_ARCSEC = 0.35
+#: photometry beyond photon noise (ioscan.measure.errors). Calibration: an assumed 15 % (1σ; standard-star
+#: calibration through a variable atmosphere, no published value shipped with ioscan). PSF model: the night's
+#: Strehl ratio sets how much flux the core holds; the simulator's Strehl-0.4 frames fitted with the default
+#: Strehl-0.5 model give fluxes 15–22 % high (bench_pulls' campaign frames), so ~20 % until the night's PSF is
+#: supplied.
+PHOTOMETRY = PhotometryPrior(
+    calibration_err_fraction=0.15,
+    psf_model_err_fraction=0.20,
+    flat_field_err_fraction=0.0,
+    source="calibration assumed (15 %); PSF-model scale measured on the simulator's Strehl-0.4 frames (20 %)",
+)
 #: header disk centres are typically good to a couple of pixels
 LABEL_POINTING_ERR_PX = 2.0
 
@@ -67,4 +79,5 @@ NIRC2 = Nirc2(
     bands=FILTERS,
     artefacts=ArtefactModel(),
     pointing=PointingPrior(spice_err_px=LABEL_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+    photometry=PHOTOMETRY,
 )

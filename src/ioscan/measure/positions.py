@@ -28,6 +28,9 @@ class SurfacePosition:
     range_km: float
     pixel_scale_km: float
     on_disk: bool
+    geometry_err_fraction: float = (
+        0.0  #: 1σ relative error of (pixel scale)² / cos e from the centroid errors
+    )
 
 
 def _bilinear(arr: np.ndarray, s: np.ndarray, ln: np.ndarray, *, angle: bool = False) -> np.ndarray:
@@ -114,7 +117,7 @@ def surface_positions(
 
     def deriv(name: str, ds: float, dl: float) -> np.ndarray:
         angle = name == "lon_w_deg"
-        c = lon if angle else lat
+        c = lon if angle else (lat if name == "lat_deg" else _bilinear(a[name], ps, pl))
         fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
         fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
         both = np.isfinite(fa) & np.isfinite(fb)
@@ -137,6 +140,14 @@ def surface_positions(
         name: _bilinear(a[name], ps, pl)
         for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
     }
+    # the intensity's geometric factor G = (pixel scale)² / cos e, taken at the measured position: its log
+    # derivative along samples and lines times the centroid errors (fit, pointing, systematic)
+    dlng = []
+    for ds, dl in ((h, 0), (0, h)):
+        d_scale = deriv("pixel_scale_km", ds, dl) / other["pixel_scale_km"]
+        d_e = np.radians(deriv("emission_deg", ds, dl)) * np.tan(np.radians(other["emission_deg"]))
+        dlng.append(2.0 * d_scale + d_e)
+    geo_frac = np.hypot(dlng[0] * s_err, dlng[1] * l_err)
     out: list[SurfacePosition | None] = []
     for k in range(n):
         if not usable[k] or not (np.isfinite(lat[k]) and np.isfinite(lon[k])):
@@ -155,6 +166,7 @@ def surface_positions(
                 range_km=float(other["range_km"][k]),
                 pixel_scale_km=float(other["pixel_scale_km"][k]),
                 on_disk=bool(on_disk[k]),
+                geometry_err_fraction=float(geo_frac[k]) if np.isfinite(geo_frac[k]) else float("nan"),
             )
         )
     return out
@@ -218,4 +230,5 @@ def locate_detections(
             pos.phase_deg,
         )
         det.range_km, det.pixel_scale_km = pos.range_km, pos.pixel_scale_km
+        det.extra["geometry_err_fraction"] = pos.geometry_err_fraction
     return positions

@@ -1,4 +1,4 @@
-"""Light-curve figure of one hot spot: spectral intensity vs time with 1σ errors, events marked.
+"""Light-curve figure of one hot spot: spectral intensity vs time with random 1σ errors, events marked.
 
 Readable without asking: the axes say what and in which unit (UTC time; spectral intensity, GW µm⁻¹ sr⁻¹,
 foreshortening-corrected), each source of points (ioscan's own, each imported publication) has its own
@@ -46,6 +46,8 @@ def lightcurve_figure(lc: pd.DataFrame, *, title: str, events: pd.DataFrame | No
     flags = lc["flags"].fillna(0).astype(int) if "flags" in lc.columns else pd.Series(0, index=lc.index)
     sources = lc["source"].fillna("ioscan") if "source" in lc.columns else pd.Series("ioscan", index=lc.index)
     saturated = (flags & int(DetectionFlag.SATURATED)) != 0
+    if "lower_limit" in lc.columns:  # saturated sources measured as lower limits
+        saturated |= lc["lower_limit"].fillna(False).astype(bool)
     flagged = (flags != 0) & ~saturated
     for k, source in enumerate(sorted(sources.unique(), key=lambda s: (s != "ioscan", s))):
         marker = _MARKERS[k % len(_MARKERS)]

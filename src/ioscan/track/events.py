@@ -24,6 +24,11 @@ Criteria (all thresholds are keyword arguments):
   of the peak.
 * **quiescent** — no outburst, and the light curve is consistent with a constant
   (χ² p-value ≥ ``quiescent_p``, 0.01) or its fractional variability is below ``quiescent_fvar`` (0.1).
+
+Errors are the points' random errors (``err``; :mod:`ioscan.track.lightcurve`): a systematic error moves a
+whole light curve and cannot make or hide an event. Lower limits (``lower_limit``, saturated sources) never
+enter a baseline or the quiescence test, but one above the outburst criterion is an outburst (the true value
+is higher still).
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ class Event:
     criterion: str
 
 
-def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points, threshold) -> list[Event]:
+def _outbursts(
+    t, x, e, lower, *, n_sigma, factor, baseline_points, min_baseline_points, threshold
+) -> list[Event]:
     n = len(x)
     is_ob = np.zeros(n, dtype=bool)
     z = np.full(n, np.nan)
@@ -62,7 +69,7 @@ def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points
         f"{baseline_points} earlier non-outburst points (>= {min_baseline_points})"
     )
     for i in range(n):
-        base_idx = np.flatnonzero(~is_ob[:i])[-baseline_points:]
+        base_idx = np.flatnonzero(~is_ob[:i] & ~lower[:i])[-baseline_points:]
         if len(base_idx) >= min_baseline_points:
             b, be = x[base_idx], e[base_idx]
             med = float(np.median(b))
@@ -145,10 +152,16 @@ def find_events(
         if "err" in d.columns
         else np.full(len(x), np.nan)
     )
+    lower = (
+        d["lower_limit"].fillna(False).astype(bool).to_numpy()
+        if "lower_limit" in d.columns
+        else np.zeros(len(x), dtype=bool)
+    )
     events = _outbursts(
         t,
         x,
         e,
+        lower,
         n_sigma=outburst_n_sigma,
         factor=outburst_factor,
         baseline_points=baseline_points,
@@ -206,7 +219,7 @@ def find_events(
             )
 
     # quiescent
-    if not any(ev.kind == "outburst" for ev in events) and len(x) >= 3:
+    if not any(ev.kind == "outburst" for ev in events) and int((~lower).sum()) >= 3:
         vs = variability_stats(d)
         p_ok = np.isfinite(vs["p_constant"]) and vs["p_constant"] >= quiescent_p
         f_ok = np.isfinite(vs["fvar"]) and vs["fvar"] < quiescent_fvar

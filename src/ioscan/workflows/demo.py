@@ -38,7 +38,11 @@ class SilentDisplay:
 
 
 def _lightcurve_max(detections: pd.DataFrame, band: str = "M") -> pd.Series:
-    sel = detections[(detections["band"] == band) & detections["hotspot_id"].notna()]
+    """Each hot spot's highest measured (not lower-limit) spectral intensity in ``band``."""
+    from ioscan.records import DetectionFlag
+
+    lower = (detections["flags"].fillna(0).astype(int) & int(DetectionFlag.LOWER_LIMIT)) != 0
+    sel = detections[(detections["band"] == band) & detections["hotspot_id"].notna() & ~lower]
     return sel.groupby("hotspot_id")["spectral_intensity_gw_um_sr"].max().dropna()
 
 
@@ -105,7 +109,7 @@ def run_demo(
         show.stage("4. exports")
         exports = out / "exports"
         exports.mkdir(exist_ok=True)
-        for what in ("hotspots", "detections", "lightcurves"):
+        for what in ("hotspots", "detections", "lightcurves", "temperatures"):
             for fmt, suffix in (("csv", "csv"), ("parquet", "parquet"), ("geojson", "geojson")):
                 if what == "lightcurves" and fmt == "geojson":
                     continue

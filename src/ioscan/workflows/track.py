@@ -1,15 +1,18 @@
-"""``ioscan track``: detections in the catalogue → hot spots, cross-IDs, light curves and events.
+"""``ioscan track``: detections in the catalogue → hot spots, cross-IDs, light curves, events and colour
+temperatures.
 
 Reads detections from the store, associates them (``track.associate``, IDs stable across runs),
-cross-identifies hot spots with the reference catalogues shipped in ``ioscan/data/reference``, and flags
+cross-identifies hot spots with the reference catalogues shipped in ``ioscan/data/reference``, flags
 events per hot spot and band from their light curves, using each observation's coverage grid and
-detection limit to tell "new" and "fading" from "not looked at".
+detection limit to tell "new" and "fading" from "not looked at", and derives each hot spot's colour
+temperatures, areas and total powers from its detections in two bands close in time (``track.colour``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ioscan.track.colour import hotspot_temperatures
 from ioscan.track.config import TrackConfig, usable_detections
 from ioscan.track.crossid import cross_identify_all, hotspot_names
 from ioscan.track.events import events_for
@@ -25,6 +28,8 @@ class TrackSummary:
     n_new_hotspots: int = 0
     n_cross_ids: int = 0
     events: dict = field(default_factory=dict)
+    n_temperatures: int = 0
+    n_temperatures_flagged: int = 0
 
 
 def track_catalog(store, config: TrackConfig | None = None) -> TrackSummary:
@@ -80,10 +85,21 @@ def _track(store, cfg: TrackConfig, run_id: int) -> TrackSummary:
     )
     if not cross.empty:
         store.write_cross_ids(cross[["hotspot_id", "catalog", "ref_id", "separation_km", "separation_sigma"]])
-    events = events_for(det, hotspots, store.observations_frame(), store.frames_frame())
+    observations = store.observations_frame()
+    events = events_for(det, hotspots, observations, store.frames_frame())
     store.write_events(events)
+    temps = hotspot_temperatures(_with_instrument(det, observations), cfg)
+    store.write_hotspot_temperatures(temps)
+    summary.n_temperatures = len(temps)
+    summary.n_temperatures_flagged = sum(not t.usable for t in temps)
     summary.n_hotspots = len(hotspots)
     summary.n_new_hotspots = len(set(hotspots["hotspot_id"]) - set(existing.get("hotspot_id", [])))
     summary.n_cross_ids = int(cross["hotspot_id"].nunique()) if not cross.empty else 0
     summary.events = events["kind"].value_counts().to_dict() if not events.empty else {}
     return summary
+
+
+def _with_instrument(det, observations):
+    """Detections with their observation's instrument (None for imported ones)."""
+    inst = observations.set_index("id")["instrument"] if not observations.empty else {}
+    return det.assign(instrument=det["observation_id"].map(inst))
