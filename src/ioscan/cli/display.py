@@ -109,7 +109,7 @@ def print_brightest(console: Console, hotspots, lightcurve_max, n: int = 10) -> 
         row = hs.loc[hid]
         table.add_row(
             str(hid),
-            str(row.get("name") or ""),
+            row["name"] if isinstance(row.get("name"), str) else "",
             f"{row['lat_deg']:.1f}",
             f"{row['lon_w_deg']:.1f}",
             str(int(row["n_detections"])),
