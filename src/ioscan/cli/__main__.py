@@ -1,0 +1,5 @@
+"""``python -m ioscan.cli``: the same command as ``ioscan``."""
+
+from ioscan.cli import app
+
+app()
