@@ -30,18 +30,18 @@ def test_dcf_equals_a_brute_force_loop():
     ta, tb = np.sort(rng.uniform(0, 100, 15)), np.sort(rng.uniform(0, 100, 12))
     a, b = rng.standard_normal(15), rng.standard_normal(12)
     edges = dcf_bins(10.0, 50.0)
-    ours = discrete_correlation(ta, a, None, tb, b, None, edges)
+    glob = discrete_correlation(ta, a, None, tb, b, None, edges)
+    local = discrete_correlation(ta, a, None, tb, b, None, edges, local=True)
     den = np.sqrt(np.var(a, ddof=1) * np.var(b, ddof=1))
     for k in range(len(edges) - 1):
-        vals = [
-            (a[i] - a.mean()) * (b[j] - b.mean()) / den
-            for i in range(15)
-            for j in range(12)
-            if edges[k] <= tb[j] - ta[i] < edges[k + 1]
-        ]
-        assert ours["n_pairs"].iloc[k] == len(vals)
-        if vals:
-            assert ours["dcf"].iloc[k] == pytest.approx(np.mean(vals))
+        pairs = [(i, j) for i in range(15) for j in range(12) if edges[k] <= tb[j] - ta[i] < edges[k + 1]]
+        assert glob["n_pairs"].iloc[k] == local["n_pairs"].iloc[k] == len(pairs)
+        if pairs:  # Edelson & Krolik: mean of the unbinned products, global normalisation
+            vals = [(a[i] - a.mean()) * (b[j] - b.mean()) / den for i, j in pairs]
+            assert glob["dcf"].iloc[k] == pytest.approx(np.mean(vals))
+        if len(pairs) > 2:  # Welsh's local DCF: the Pearson correlation of the pairs in the bin
+            x, y = zip(*[(a[i], b[j]) for i, j in pairs], strict=True)
+            assert local["dcf"].iloc[k] == pytest.approx(np.corrcoef(x, y)[0, 1])
 
 
 def test_ou_fit_recovers_the_time_scale_and_amplitude():

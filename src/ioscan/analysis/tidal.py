@@ -36,7 +36,8 @@ available here); replace the weights with a model's own f_A : f_B : f_C to compa
 
 **Comparison** (:func:`compare_patterns`): how much more each pattern predicts where the hot spots (or
 their power) are than on average over the area seen, against simulated censuses without a pattern. A pattern
-*fits* when p < α; the better of two is the one whose z is larger by a bootstrap interval excluding 0.
+*fits* when p < α/k for k patterns (Bonferroni); the better of two is the one whose z is larger by a
+bootstrap interval excluding 0.
 Verdicts: "deep_mantle", "asthenosphere", "cannot tell which" (one or both fit, the interval spans 0) or
 "neither" (no pattern fits).
 """
@@ -139,7 +140,10 @@ def compare_patterns(
     the values reshuffled; p = fraction with S ≥ S_observed; z = (S − null mean) / null σ. The two patterns
     are compared by a bootstrap over hot spots of z₁ − z₂.
 
-    Returns ``excess``, ``z``, ``p_value``, ``fits`` (p < α) per pattern name, ``difference`` (z of the first
+    A pattern fits when p < α / (number of patterns) (Bonferroni: the chance that a population without a
+    pattern "fits" any of them stays ≤ α).
+
+    Returns ``excess``, ``z``, ``p_value``, ``fits`` per pattern name, ``difference`` (z of the first
     two patterns, with its bootstrap interval), ``verdict`` and the counts.
     """
     rng = rng or np.random.default_rng(0)
@@ -179,7 +183,7 @@ def compare_patterns(
     out["excess"] = {n: float(x) for n, x in zip(names, s_obs, strict=True)}
     out["z"] = {n: float(x) for n, x in zip(names, z, strict=True)}
     out["p_value"] = {n: float(x) for n, x in zip(names, p, strict=True)}
-    fits = {n: bool(x < alpha) for n, x in zip(names, p, strict=True)}
+    fits = {n: bool(x < alpha / len(names)) for n, x in zip(names, p, strict=True)}  # Bonferroni
     out["fits"] = fits
     diff = {}
     if len(names) >= 2:
