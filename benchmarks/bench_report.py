@@ -19,7 +19,9 @@ Parts (all by default; ``--parts`` picks some):
   contrast), and on 100 Juno-like pairs (60 epochs, 200 external values in 3000 d); power on 100 Juno-like
   pairs where the external series follows the volcanic one by 50 days.
 
-Usage: ``python benchmarks/bench_report.py [--parts report mosaic calibration tidal dcf] [--seed S]``.
+Wall times depend on what else runs on the machine: the JSON also gives the process CPU time (BLAS limited to
+one thread) and the load average. Usage: ``python benchmarks/bench_report.py [--parts report mosaic
+calibration tidal dcf] [--seed S]``.
 """
 
 from __future__ import annotations
@@ -59,9 +61,9 @@ def bench_report(seed: int, tmp: Path) -> dict:
         scan([tmp / "campaign"], store=store, kernels=camp.metakernel, workers=2)
         track_catalog(store)
         n_det = len(store.detections_frame())
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = write_report(store, tmp / "report")
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     s = res.summary
     pe = s["tests"]["polar_vs_equatorial"]
     return {
@@ -69,6 +71,8 @@ def bench_report(seed: int, tmp: Path) -> dict:
         "n_hotspots_census": s["catalogue"]["n_census_hotspots"],
         "n_figures": len(res.figures),
         "report_s": round(wall, 1),
+        "report_cpu_s": round(cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "target_s": 60,
         "stages_s": {k: round(v, 1) for k, v in s["timings_s"].items()},
         "polar_vs_equatorial": {
@@ -103,9 +107,9 @@ def bench_mosaic(seed: int, tmp: Path) -> dict:
         }
     )
     runs = pd.DataFrame({"id": [1], "parameters": [{"kernels": str(camp.metakernel)}]})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = mosaic_frames(obs, runs, bands=("M",), cell_deg=0.5, max_offset_diff_px=np.inf)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     used = sum(len(m.frames) for m in res.mosaics)
     with_m = used + sum(1 for _, r in res.left_out if "registered" in r)
     return {
@@ -114,8 +118,11 @@ def bench_mosaic(seed: int, tmp: Path) -> dict:
         "n_frames_in_mosaic": used,
         "filled_fraction": round(res.mosaics[0].filled_fraction, 3) if res.mosaics else 0.0,
         "mosaic_s": round(wall, 1),
+        "mosaic_cpu_s": round(cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "per_frame_s": round(wall / max(len(paths), 1), 3),
         "per_100_frames_s": round(100 * wall / max(len(paths), 1), 1),
+        "per_100_frames_cpu_s": round(100 * cpu / max(len(paths), 1), 1),
         "target_100_frames_s": 30,
         "cell_deg": 0.5,
     }

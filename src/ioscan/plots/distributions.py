@@ -57,7 +57,7 @@ def plot_latitude_bands(
         )
     ax.set_xlabel("Hot spots per 10⁶ km²")
     ax.set_ylabel("Planetographic latitude (°N)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     ax.set_ylim(-90, 90)
     ax.set_yticks(np.unique(np.concatenate([lo, hi])))
     p = np.array([b["power_gw"] for b in bands], float)

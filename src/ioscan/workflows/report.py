@@ -25,6 +25,9 @@ from ioscan import __version__
 from ioscan.analysis.config import AnalysisConfig
 from ioscan.errors import IoscanError
 
+#: permutations per test inside a calibration (p resolved to 0.005: enough to tell p < 0.05 apart)
+CALIBRATION_PERMUTATIONS = 200
+
 
 class ReportError(IoscanError):
     """A catalogue the report cannot be made from (names the database and why)."""
@@ -163,7 +166,7 @@ def analyse_catalogue(
         alpha=cfg.alpha,
         effect_ratios=cfg.effect_density_ratios,
         effect_power_factor=cfg.effect_power_factor,
-        n_permutations=min(cfg.n_permutations, 500),
+        n_permutations=min(cfg.n_permutations, CALIBRATION_PERMUTATIONS),
         rng=rng,
         **kw,
     )
@@ -437,7 +440,7 @@ def analyse_published(cfg: AnalysisConfig, rng: np.random.Generator) -> dict:
                 alpha=cfg.alpha,
                 effect_ratios=cfg.effect_density_ratios,
                 effect_power_factor=cfg.effect_power_factor,
-                n_permutations=min(cfg.n_permutations, 500),
+                n_permutations=min(cfg.n_permutations, CALIBRATION_PERMUTATIONS),
                 rng=rng,
                 **kw,
             )
