@@ -96,11 +96,12 @@ def read_catalog(store: Store, config: AnalysisConfig | None = None, track: Trac
     cfg = config or AnalysisConfig()
     tcfg = track or TrackConfig()
     notes: list[str] = []
-    obs = _not_superseded(store.observations_frame())
+    all_obs = store.observations_frame()
+    obs = _not_superseded(all_obs)
     frames = store.frames_frame()
     det = store.detections_frame()
-    if "superseded" in obs.columns or len(obs) != len(store.observations_frame()):
-        notes.append("superseded product versions left out")
+    if len(obs) != len(all_obs):
+        notes.append(f"{len(all_obs) - len(obs)} superseded product versions left out")
     det = det[det["observation_id"].isna() | det["observation_id"].isin(obs["id"])]
     coverage = {}
     for oid, text in zip(obs["id"], obs["coverage_grid"], strict=True):

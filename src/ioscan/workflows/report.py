@@ -396,6 +396,11 @@ def analyse_published(cfg: AnalysisConfig, rng: np.random.Generator) -> dict:
             "power_label": conv.get("power_label"),
             "band_edges_deg": list(cfg.lat_band_edges_deg),
             "counts_as_printed": band_counts(hs["lat_deg"].to_numpy(), cfg.lat_band_edges_deg),
+            "counts_polar_equatorial": {
+                "north_polar": int((hs["lat_deg"] >= cfg.polar_lat_deg).sum()),
+                "south_polar": int((hs["lat_deg"] <= -cfg.polar_lat_deg).sum()),
+                "equatorial": int((hs["lat_deg"].abs() < cfg.equatorial_lat_deg).sum()),
+            },
             "edge_sensitivity": edge_sensitivity(df, cfg.lat_band_edges_deg, stated=conv["stated"]),
         }
         bands = dist.latitude_bands(

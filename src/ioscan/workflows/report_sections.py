@@ -309,12 +309,16 @@ def _findings(s: dict, cfg: AnalysisConfig) -> list[str]:
         items.append(f"External series: {ext['verdict']}.")
     jr = s.get("published", {}).get("davies2024_jiram")
     if jr:
-        c = jr["counts_as_printed"]
+        c = jr["counts_polar_equatorial"]
         dj = jr["tests"]["polar_vs_equatorial"]
+        p, e = cfg.polar_lat_deg, cfg.equatorial_lat_deg
         items.append(
-            f"Davies et al. (2024) JIRAM list as printed: {c[-1]} hot spots at ≥ 60°N, {c[0]} at ≤ −60°, "
-            f"{c[len(c) // 2]} within ±30°; polar/equatorial density ratio {f(dj['density']['ratio'])}, p = "
-            f"{f(dj['density']['p_value'])} — {dj['verdict_sentence']}"
+            f"Davies et al. (2024) JIRAM list as printed: {c['north_polar']} hot spots at ≥ {p:g}°N, "
+            f"{c['south_polar']} at ≤ −{p:g}°, {c['equatorial']} within ±{e:g}°; polar/equatorial density "
+            f"ratio {f(dj['density']['ratio'])}, p = {f(dj['density']['p_value'])} — "
+            f"{dj['verdict_sentence']} "
+            f"M-band powers, polar vs equatorial: permutation p = {f(dj['power_distribution']['p_value'])} — "
+            f"{dj['power_distribution_verdict']}."
         )
     items.append(s["power_conversion"]["note"])
     return items
