@@ -2,7 +2,10 @@
 
 :func:`read_catalog` returns a :class:`CatalogView`: plain DataFrames and decoded coverage grids, plus the
 **census** the statistics use — hot spots with at least one usable detection in the census bands (M-band-like:
-JIRAM M, NIRC2 Ms; ``AnalysisConfig.bands``), the observations in those bands, and one power per hot spot.
+JIRAM M, NIRC2 Ms; ``AnalysisConfig.bands``), the observations in those bands whose positions the tracking
+policy accepts (pointing error × pixel scale ≤ ``TrackConfig.max_position_err_km``: a frame that could not be
+registered looked, but its detections cannot make hot spots, so its coverage stays out too), and one power per
+hot spot.
 
 Power of a hot spot (what the maps and sums add up), in order of preference:
 
@@ -114,6 +117,19 @@ def read_catalog(store: Store, config: AnalysisConfig | None = None, track: Trac
     n_nocov = len(obs[obs["id"].astype(int).isin(band_obs)]) - len(census_obs)
     if n_nocov:
         notes.append(f"{n_nocov} observations in the census bands have no coverage grid (not navigated)")
+    # an observation whose positions the tracking policy refuses (pointing not fixed) looked, but cannot add
+    # hot spots: counting its coverage would dilute the densities where it looked
+    pos_err_km = census_obs["pointing_offset_err_px"].astype(float) * census_obs["pixel_scale_km"].astype(
+        float
+    )
+    vague = (pos_err_km > tcfg.max_position_err_km).to_numpy()
+    if vague.any():
+        notes.append(
+            f"{int(vague.sum())} observations in the census bands are left out: their pointing is uncertain "
+            f"by more than {tcfg.max_position_err_km:g} km (not registered), so their detections cannot make "
+            "hot spots"
+        )
+        census_obs = census_obs[~vague]
     usable = usable_detections(det, tcfg) if not det.empty else det.assign(detection_id=[])
     census_det = usable[
         usable["band"].isin(bands)

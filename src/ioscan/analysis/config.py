@@ -45,6 +45,7 @@ class AnalysisConfig:
         mosaic_cell_deg: mosaic cell size, °.
         mosaic_max_offset_diff_px: a re-navigated frame whose registration differs from the stored one by
             more than this stays out of the mosaic, px.
+        mosaic_workers: processes re-navigating frames for the mosaics (1: in the report's process).
         dcf_lag_bin_d: lag bin of the discrete correlation function, days (0: from the sampling).
         dcf_max_lag_d: largest lag, days (0: half the common time span).
         n_surrogates: surrogate pairs for the correlation significance (≥ 200).
@@ -78,6 +79,7 @@ class AnalysisConfig:
     mosaic_bands: tuple[str, ...] = ("M", "Ms")
     mosaic_cell_deg: float = 0.5
     mosaic_max_offset_diff_px: float = 1.0
+    mosaic_workers: int = 2
     dcf_lag_bin_d: float = 0.0
     dcf_max_lag_d: float = 0.0
     n_surrogates: int = 500

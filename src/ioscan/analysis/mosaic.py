@@ -138,22 +138,77 @@ def _samples(values: np.ndarray, bp, cell_deg: float, emission_max_deg: float):
 
 
 def _grid(samples: list, cell_deg: float):
+    """Grids (value, emission, scale, frame index) from several frames' raw samples (as :func:`_samples`)."""
+    if not samples:
+        n_lat, n_lon = int(round(180 / cell_deg)), int(round(360 / cell_deg))
+        nan = np.full((n_lat, n_lon), np.nan)
+        return nan, nan.copy(), nan.copy(), np.full((n_lat, n_lon), -1, dtype=int)
+    return _merge([_best_per_cell(s, cell_deg) for s in samples], cell_deg)
+
+
+def _best_per_cell(s: tuple, cell_deg: float) -> tuple[np.ndarray, ...]:
+    """One frame's samples reduced to the best sample per cell: (cell, value, footprint, emission), compact
+    dtypes (what a worker sends back)."""
+    n_lat, n_lon = int(round(180 / cell_deg)), int(round(360 / cell_deg))
+    lat, lon, val, qual, e = s
+    i = np.clip(np.floor((lat + 90.0) / cell_deg).astype(np.int64), 0, n_lat - 1)
+    j = np.clip(np.floor(np.mod(lon, 360.0) / cell_deg).astype(np.int64), 0, n_lon - 1)
+    cell = i * n_lon + j
+    order = np.lexsort((e, qual, cell))
+    first = order[np.unique(cell[order], return_index=True)[1]]
+    return (
+        cell[first].astype(np.int32),
+        val[first].astype(np.float32),
+        qual[first].astype(np.float32),
+        e[first].astype(np.float32),
+    )
+
+
+def _frame_task(args) -> tuple[str, str | None, str, list]:
+    """Re-read, re-navigate and sample one frame: (product ID, reason left out or None, instrument,
+    [(band, best-per-cell arrays)])."""
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+
+    pid, path, kernels, stored, bands, cell_deg, emission_max_deg, max_offset_diff_px = args
+    try:
+        frame = read_product(Path(path))
+        wanted = [b for b in frame.bands.values() if b.band in bands]
+        if not wanted:
+            return pid, None, frame.instrument, []
+        nav = navigate_frame(frame, kernels=Path(kernels) if kernels else None, register=True)
+    except IoscanError as exc:
+        return pid, str(exc), "", []
+    if not nav.registered:
+        return pid, "not registered when re-navigated", frame.instrument, []
+    diff = float(np.max(np.abs(np.asarray(nav.offset_px) - np.asarray(stored))))
+    if diff > max_offset_diff_px:
+        return pid, f"re-registration differs from the stored offset by {diff:.1f} px", frame.instrument, []
+    out = []
+    for band in wanted:
+        bp = nav.backplanes.get(band.band)
+        s = (
+            None
+            if bp is None
+            else _samples(band.spectral_radiance_w_m2_sr_um().astype(float), bp, cell_deg, emission_max_deg)
+        )
+        if s is not None:
+            out.append((band.band, _best_per_cell(s, cell_deg)))
+    return pid, None, frame.instrument, out
+
+
+def _merge(frames: list[tuple], cell_deg: float):
+    """The best of several frames' best-per-cell arrays: (value, emission, scale, frame index) grids."""
     n_lat, n_lon = int(round(180 / cell_deg)), int(round(360 / cell_deg))
     value = np.full((n_lat, n_lon), np.nan)
     emis = np.full((n_lat, n_lon), np.nan)
     scale = np.full((n_lat, n_lon), np.nan)
     index = np.full((n_lat, n_lon), -1, dtype=int)
-    if not samples:
-        return value, emis, scale, index
-    lat = np.concatenate([s[0] for s in samples])
-    lon = np.concatenate([s[1] for s in samples])
-    val = np.concatenate([s[2] for s in samples])
-    qual = np.concatenate([s[3] for s in samples])
-    e = np.concatenate([s[4] for s in samples])
-    frame = np.concatenate([np.full(len(s[0]), k) for k, s in enumerate(samples)])
-    i = np.clip(np.floor((lat + 90.0) / cell_deg).astype(int), 0, n_lat - 1)
-    j = np.clip(np.floor(np.mod(lon, 360.0) / cell_deg).astype(int), 0, n_lon - 1)
-    cell = i * n_lon + j
+    cell = np.concatenate([f[0] for f in frames]).astype(np.int64)
+    val = np.concatenate([f[1] for f in frames]).astype(float)
+    qual = np.concatenate([f[2] for f in frames]).astype(float)
+    e = np.concatenate([f[3] for f in frames]).astype(float)
+    frame = np.concatenate([np.full(len(f[0]), k) for k, f in enumerate(frames)])
     order = np.lexsort((e, qual, cell))  # by cell, then finest footprint, then lowest emission
     first = order[np.unique(cell[order], return_index=True)[1]]
     flat = cell[first]
@@ -172,22 +227,17 @@ def mosaic_frames(
     cell_deg: float = 0.5,
     emission_max_deg: float = 80.0,
     max_offset_diff_px: float = 1.0,
+    workers: int = 2,
 ) -> MosaicResult:
-    """Mosaics of every registered observation in ``observations`` (module docstring)."""
-    from ioscan.formats import read_product
-    from ioscan.geometry.navigate import navigate_frame
-
+    """Mosaics of every registered observation in ``observations`` (module docstring); frames are processed
+    in ``workers`` processes (CSPICE is not thread-safe; ≤ 1: in this process)."""
     result = MosaicResult()
     kernels_of = _run_kernels(runs) if not runs.empty else {}
-    regs = observations[observations["registered"].fillna(False).astype(bool)]
-    result.left_out += [
-        (str(p), "not registered")
-        for p in observations.loc[~observations["registered"].fillna(False).astype(bool), "product_id"]
-    ]
+    registered = observations["registered"].fillna(False).astype(bool)
+    result.left_out += [(str(p), "not registered") for p in observations.loc[~registered, "product_id"]]
     result.n_candidates = len(observations)
-    collected: dict[tuple[str, str], list] = {}
-    names: dict[tuple[str, str], list[str]] = {}
-    for row in regs.itertuples():
+    tasks = []
+    for row in observations[registered].itertuples():
         pid = str(row.product_id)
         path = Path(str(row.file_path)) if row.file_path else None
         if path is None or not path.exists():
@@ -198,36 +248,26 @@ def mosaic_frames(
         if kernels and not Path(kernels).exists():
             result.left_out.append((pid, f"kernels {kernels} are missing"))
             continue
-        try:
-            frame = read_product(path)
-            wanted = [b for b in frame.bands.values() if b.band in bands]
-            if not wanted:
-                continue
-            nav = navigate_frame(frame, kernels=Path(kernels) if kernels else None, register=True)
-        except IoscanError as exc:
-            result.left_out.append((pid, str(exc)))
-            continue
-        if not nav.registered:
-            result.left_out.append((pid, "not registered when re-navigated"))
-            continue
-        stored = np.array(
-            [float(row.pointing_offset_sample_px or 0.0), float(row.pointing_offset_line_px or 0.0)]
+        stored = (float(row.pointing_offset_sample_px or 0.0), float(row.pointing_offset_line_px or 0.0))
+        tasks.append(
+            (pid, str(path), kernels, stored, tuple(bands), cell_deg, emission_max_deg, max_offset_diff_px)
         )
-        diff = float(np.max(np.abs(np.asarray(nav.offset_px) - stored)))
-        if diff > max_offset_diff_px:
-            result.left_out.append((pid, f"re-registration differs from the stored offset by {diff:.1f} px"))
-            continue
-        for band in wanted:
-            bp = nav.backplanes.get(band.band)
-            if bp is None:
-                continue
-            s = _samples(band.spectral_radiance_w_m2_sr_um().astype(float), bp, cell_deg, emission_max_deg)
-            if s is None:
-                continue
-            key = (frame.instrument, band.band)
-            collected.setdefault(key, []).append(s)
-            names.setdefault(key, []).append(pid)
-    for key, samples in sorted(collected.items()):
-        value, emis, scale, index = _grid(samples, cell_deg)
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(_frame_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+    else:
+        done = [_frame_task(t) for t in tasks]
+    collected: dict[tuple[str, str], list] = {}
+    names: dict[tuple[str, str], list[str]] = {}
+    for pid, reason, instrument, per_band in done:
+        if reason is not None:
+            result.left_out.append((pid, reason))
+        for band, arrays in per_band:
+            collected.setdefault((instrument, band), []).append(arrays)
+            names.setdefault((instrument, band), []).append(pid)
+    for key, frames in sorted(collected.items()):
+        value, emis, scale, index = _merge(frames, cell_deg)
         result.mosaics.append(Mosaic(key[0], key[1], cell_deg, value, emis, scale, index, names[key]))
     return result

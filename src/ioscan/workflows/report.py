@@ -269,6 +269,7 @@ def analyse_catalogue(
             cell_deg=cfg.mosaic_cell_deg,
             emission_max_deg=cfg.emission_max_deg,
             max_offset_diff_px=cfg.mosaic_max_offset_diff_px,
+            workers=cfg.mosaic_workers,
         )
         s["mosaics"] = {
             "cell_deg": cfg.mosaic_cell_deg,
