@@ -169,7 +169,9 @@ def _band_table(bands: list[dict], power_unit: str = "GW") -> Table:
             f"power ({power_unit})",
             "95 % (bootstrap)",
             "share of power",
-            "power per area (W m⁻²)" if power_unit == "GW" else f"per area ({power_unit}/1e3 km²)",
+            {"GW": "power per area (W m⁻²)", "GW/um": "power per area (W m⁻² µm⁻¹)"}.get(
+                power_unit, f"per area ({power_unit} per 1e-3 km²)"
+            ),
         ],
         rows,
     )
@@ -779,7 +781,9 @@ def _published_section(s: dict, figs: dict, cfg: AnalysisConfig) -> Section:
             Text(
                 f"{name} ({p['citation']}): power column {p['power_column']} in {p['power_unit']}; the "
                 f"brightest source ({b['name'] or b['ref_id']}) gives {b['share_of_total']:.1%} of the total "
-                f"{f(b['total'])}."
+                f"{f(b['total'])} {p['power_unit'].split(' ')[0]}. The table gives no detection limits, so "
+                "the power-distribution tests below compare all its hot spots: a difference there may "
+                "reflect different sensitivity in the two regions as well as different volcanoes."
             )
         )
         blocks.append(_band_table(p["latitude_bands"], p["power_unit"].split(" ")[0]))
