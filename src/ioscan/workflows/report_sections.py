@@ -43,6 +43,12 @@ def f(x, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def lat_text(lat_deg: float) -> str:
+    """A latitude as 32°S / 0°N / 60°N (rounded to the degree)."""
+    v = round(float(lat_deg))
+    return f"{abs(v)}°{'N' if v >= 0 else 'S'}"
+
+
 def ci(lo, hi, digits: int = 3) -> str:
     return f"[{f(lo, digits)}, {f(hi, digits)}]"
 
@@ -525,8 +531,8 @@ def compose_sections(s: dict, figs: dict[str, Path], cfg: AnalysisConfig) -> lis
             n,
             ", ".join(f"{x:.3g}" for x in p["weights_psi_a_b_c"]),
             f(p["pole_over_mean"]),
-            f"{f(p['max_over_mean'])} at {p['max_at_lat_deg']:.0f}°N {p['max_at_lon_w_deg']:.0f}°W",
-            f"{f(p['min_over_mean'])} at {p['min_at_lat_deg']:.0f}°N {p['min_at_lon_w_deg']:.0f}°W",
+            f"{f(p['max_over_mean'])} at {lat_text(p['max_at_lat_deg'])} {p['max_at_lon_w_deg']:.0f}°W",
+            f"{f(p['min_over_mean'])} at {lat_text(p['min_at_lat_deg'])} {p['min_at_lon_w_deg']:.0f}°W",
         ]
         for n, p in td["patterns"].items()
     ]
@@ -554,7 +560,7 @@ def compose_sections(s: dict, figs: dict[str, Path], cfg: AnalysisConfig) -> lis
             "Thermal emission and tidal heating",
             [
                 Text(
-                    f"{tm['note'].capitalize()}. Smoothed map: Gaussian kernel σ = "
+                    f"{tm['note'][0].upper() + tm['note'][1:]}. Smoothed map: Gaussian kernel σ = "
                     f"{tm['smoothing_sigma_deg']:g}°, corrected for "
                     "coverage and completeness. Spherical-harmonic expansion: degree chosen by "
                     f"{cfg.cv_folds}-fold cross-validation over hot spots — {tm['power']['degree']} for "
