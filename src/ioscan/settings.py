@@ -1,4 +1,4 @@
-"""All settings of a run in one place: detection, measurement, navigation and tracking.
+"""All settings of a run in one place: detection, measurement, navigation, tracking and the report.
 
 A :class:`Settings` is built from defaults, a TOML file (``--config FILE``) and ``--set section.key=value``
 overrides, in that order, and is stored with every run in the catalogue (``runs.settings``), so a catalogue
@@ -17,6 +17,9 @@ says how it was made. Example file::
     [track]
     n_sigma = 3.0
     excluded_flags = ["COSMIC_RAY", "OFF_DISK", "ARTEFACT"]
+
+    [analysis]
+    n_calibration = 500        # simulated populations per false-positive rate / power
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ioscan.analysis.config import AnalysisConfig
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.psf import PsfModel
 from ioscan.errors import IoscanError
@@ -43,12 +47,14 @@ class SettingsError(IoscanError):
 
 @dataclass
 class Settings:
-    """The settings of every stage (each section is the stage's own config dataclass)."""
+    """The settings of every stage (each section is the stage's own config dataclass; ``analysis`` is the
+    report's)."""
 
     detect: DetectConfig = field(default_factory=DetectConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     navigate: NavigateConfig = field(default_factory=NavigateConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """JSON-ready dict, one entry per section (PSF models as weights and σ lists)."""

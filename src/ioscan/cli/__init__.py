@@ -471,6 +471,60 @@ def export(
 
 @app.command()
 @user_errors
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (report.html, report.pdf, summary.json, figures/).")
+    ],
+    db: DbOption = None,
+    external: Annotated[
+        Path | None, typer.Option(help="External time series CSV (time_utc, value[, err]) to correlate with.")
+    ] = None,
+    external_label: Annotated[
+        str, typer.Option(help="Name and unit of the external series.")
+    ] = "external series",
+    no_mosaics: Annotated[
+        bool, typer.Option("--no-mosaics", help="Skip re-reading frames for mosaics.")
+    ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Science outputs: maps, mosaics, latitude and hemisphere statistics with significance, the thermal
+    emission map and tidal patterns, time series; HTML, PDF and summary.json."""
+    import os
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # small linear algebra: one thread avoids oversubscription
+    from ioscan.catalog.store import open_store
+    from ioscan.cli.console import make_console
+    from ioscan.workflows.report import write_report
+
+    settings = _settings(config, set_)
+    target = (
+        Path(db) if db is not None and "://" not in str(db) else (Path("ioscan.db") if db is None else None)
+    )
+    if target is not None and str(target) != ":memory:" and not target.exists():
+        from ioscan.errors import CatalogError
+
+        raise CatalogError(f"catalogue {target} does not exist (give --db PATH or a database URL)")
+    console = make_console()
+    with open_store(db) as store:
+        res = write_report(
+            store,
+            out,
+            settings=settings,
+            external=external,
+            external_label=external_label,
+            mosaics=not no_mosaics,
+            progress=lambda msg: console.print(f"[dim]{msg}[/dim]"),
+        )
+    console.print(
+        f"wrote {res.html}, {res.pdf} and {res.summary_json} ({len(res.figures)} figures) "
+        f"in {res.summary['timings_s']['total_s']:.0f} s"
+    )
+
+
+@app.command()
+@user_errors
 def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the campaign, catalogue and outputs.")

@@ -1,8 +1,10 @@
-"""``make demo``: simulate a small Juno campaign, scan it on Dask into SQLite, track, export, summarise.
+"""``make demo``: simulate a small Juno campaign, scan it on Dask into SQLite, track, export, summarise and
+write the report.
 
 Everything goes into one folder: ``campaign/`` (kernels, PDS3 RDRs, FITS, truth), ``ioscan.db`` (the
-catalogue), ``exports/`` (CSV, Parquet, GeoJSON) and ``summary.json``. Re-running reuses what is there: the
-simulator is deterministic, so the same products have the same checksums and the scan skips them.
+catalogue), ``exports/`` (CSV, Parquet, GeoJSON), ``summary.json`` and ``report/`` (``ioscan report``).
+Re-running reuses what is there: the simulator is deterministic, so the same products have the same checksums
+and the scan skips them.
 """
 
 from __future__ import annotations
@@ -124,6 +126,14 @@ def run_demo(
         truth = pd.read_csv(camp.truth_csv)
         ev = evaluate(store, truth)
         show.evaluation(ev)
+
+        t3 = time.perf_counter()
+        show.stage("6. report (maps, mosaics, statistics with significance, tidal patterns, time series)")
+        from ioscan.workflows.report import write_report
+
+        rep = write_report(store, out / "report", settings=settings, progress=show.note)
+        show.note(f"report: {rep.html}, {rep.pdf}, {rep.summary_json}")
+        timings["report_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0
     result = {
         "folder": str(out.resolve()),
@@ -138,6 +148,7 @@ def run_demo(
         "adjusted_rand_index": ev.adjusted_rand_index,
         "true_hotspots_with_3_detections_recovered": [ev.n_true_with_3_recovered, ev.n_true_with_3],
         "cross_ids_right": [ev.n_crossid_right, ev.n_crossid_checked],
+        "report": str(rep.html.resolve()),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
     (out / "summary.json").write_text(
