@@ -78,7 +78,7 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
         for name, band in frame.bands.items():
             nav.backplanes[name] = geo.backplanes(frame.time_utc, band.spice_frame)
         nav.source = "spice"
-        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.spice_err_px
+        nav.pointing_floor_px = get_instrument(frame.instrument).pointing_prior("spice").error_px
         if register:
 
             def repointed(off, band_name, anchor):
@@ -114,7 +114,7 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
 
         nav.backplanes = from_label()
         nav.source = "label"
-        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.label_err_px
+        nav.pointing_floor_px = get_instrument(frame.instrument).pointing_prior("label").error_px
         if register:
             _register(frame, nav, from_label)
     else:
@@ -161,15 +161,15 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     from ioscan.geometry.limbfit import register_frame
 
     best = None
-    prior = get_instrument(frame.instrument).pointing
+    prior = get_instrument(frame.instrument).pointing_prior(nav.source)
     for name, band in frame.bands.items():
         try:
             fit = register_frame(
                 band.data,
                 nav.backplanes[name],
                 psf_sigma_px=limb_psf_sigma_px(frame, band),
-                max_shift_px=prior.search_px,
-                line_prior_sigma_px=prior.line_prior_px,
+                max_shift_px=prior.search_px(),
+                prior_sigma_px=prior.limb_prior_px(),
             )
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
@@ -193,6 +193,6 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
     nav.backplanes = recompute(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
-    nav.pointing_floor_px = get_instrument(frame.instrument).pointing.registered_floor_px
+    nav.pointing_floor_px = prior.registered_floor_px
     nav.offset_px = offset
     nav.offset_err_px = tuple(float(e) for e in fit.offset_err_px)

@@ -27,8 +27,9 @@ KECK_APERTURE_M = 10.0
 #: AO default PSF: Strehl ratio (the core's weight) and the seeing halo's FWHM, arcsec
 DEFAULT_STREHL = 0.5
 HALO_FWHM_ARCSEC = 0.35
-#: header disk centres are typically good to a couple of pixels
+#: header disk centres are typically good to a couple of pixels (1σ), never worse than 10
 LABEL_POINTING_ERR_PX = 2.0
+LABEL_POINTING_MAX_PX = 10.0
 
 FILTERS: dict[str, Band] = {
     f.name: f
@@ -66,5 +67,5 @@ NIRC2 = Nirc2(
     observer="EARTH",
     bands=FILTERS,
     artefacts=ArtefactModel(),
-    pointing=PointingPrior(spice_err_px=LABEL_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+    pointing=PointingPrior.isotropic(LABEL_POINTING_ERR_PX, LABEL_POINTING_MAX_PX),
 )

@@ -9,10 +9,11 @@ Plan (deterministic from ``seed``):
   km at PJ57/58, tens of thousands of km late in the mission, 100,000–400,000 km early on); frames are spread
   along it at ranges up to 3× closest approach (≤ 400,000 km);
 * JIRAM points its band's boresight at Io's centre (:func:`ioscan.simulate.ephemeris.point_at_io`) with a
-  random twist; the **true** attitude adds a pointing error (up to 2° along the sample axis, a few pixels
-  along the lines; under NAIF's real frames the spin direction is the line axis, see
-  ``docs/jiram_conventions.md``); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels
-  record the **reconstructed** attitude, the image is rendered with the true one;
+  random twist; the **true** attitude adds a pointing error (:func:`draw_pointing_error_deg`: along track,
+  the spin direction, which is the line axis under NAIF's real frames (``docs/jiram_conventions.md``;
+  the registry's ``JIRAM.pointing.along_track_axis``), a Gaussian of σ 0.7° clipped at ±2°; across track
+  σ 2 px clipped at ±5 px); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels record the
+  **reconstructed** attitude, the image is rendered with the true one;
 * modes I1/I2/I3, exposures log-uniform in 5–300 ms;
 * ground nights: Keck NIRC2-like frames (Lp, Ms, Kc), geometry from the analytic ephemeris (Earth–Io
   distance, sub-observer and sub-solar points) written as FITS label-geometry keywords; rendered with
@@ -91,7 +92,7 @@ class FramePlan:
     observer_km: np.ndarray
     observer_velocity_km_s: np.ndarray
     twist_deg: float
-    pointing_error_deg: tuple[float, float]  # (about the line axis → sample shift, about the sample axis)
+    pointing_error_deg: tuple[float, float]  # scene shift (along track, across track), degrees
     seed: int
     label_geometry: bool = False
     target_km: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -186,8 +187,7 @@ def plan_orbit(
         used.add(pid := _product_id(t))
         pos = d * u + v * (t - t_ca).total_seconds()
         mode = str(rng.choice(["I1", "I1", "I2", "I3"]))
-        err_s = float(np.clip(rng.normal(0.0, 0.7), -2.0, 2.0))
-        err_l = float(np.clip(rng.normal(0.0, 2.0), -5.0, 5.0)) * math.degrees(jiram.IFOV_RAD)
+        err = draw_pointing_error_deg(rng)
         plans.append(
             FramePlan(
                 product_id=pid,
@@ -198,7 +198,7 @@ def plan_orbit(
                 observer_km=pos,
                 observer_velocity_km_s=v.copy(),
                 twist_deg=float(rng.uniform(0, 360)),
-                pointing_error_deg=(err_s, err_l),
+                pointing_error_deg=err,
                 seed=int(rng.integers(0, 2**31 - 1)),
                 label_geometry=(mode != "I1" and orbit < 39),
                 target_km=_close_target(pos, targets)
@@ -207,6 +207,27 @@ def plan_orbit(
             )
         )
     return plans
+
+
+#: the simulator's pointing-error model: along track 1σ and bound (deg), across track 1σ and bound (px)
+ALONG_TRACK_SIGMA_DEG = 0.7
+ALONG_TRACK_MAX_DEG = 2.0
+CROSS_TRACK_SIGMA_PX = 2.0
+CROSS_TRACK_MAX_PX = 5.0
+
+
+def draw_pointing_error_deg(rng: np.random.Generator, along: str = "gaussian") -> tuple[float, float]:
+    """A reconstructed-pointing error (along track, across track), degrees: along track a Gaussian of σ
+    :data:`ALONG_TRACK_SIGMA_DEG` clipped at ±:data:`ALONG_TRACK_MAX_DEG` (``along="uniform"``: uniform in
+    that range, a harder case than navigation's prior assumes), across track σ 2 px clipped at ±5 px."""
+    if along == "uniform":
+        a = float(rng.uniform(-ALONG_TRACK_MAX_DEG, ALONG_TRACK_MAX_DEG))
+    elif along == "gaussian":
+        a = float(np.clip(rng.normal(0.0, ALONG_TRACK_SIGMA_DEG), -ALONG_TRACK_MAX_DEG, ALONG_TRACK_MAX_DEG))
+    else:
+        raise ValueError(f"along must be 'gaussian' or 'uniform', not {along!r}")
+    c = float(np.clip(rng.normal(0.0, CROSS_TRACK_SIGMA_PX), -CROSS_TRACK_MAX_PX, CROSS_TRACK_MAX_PX))
+    return a, c * math.degrees(jiram.IFOV_RAD)
 
 
 def recorded_jiram_to_body(plan: FramePlan) -> np.ndarray:
@@ -224,13 +245,17 @@ def _rot_about(axis, angle_rad: float) -> np.ndarray:
 
 
 def true_jiram_to_body(plan: FramePlan) -> np.ndarray:
-    """The true attitude: the recorded one turned by the pointing error, first about boresight × sample axis
-    (moving the scene toward −sample by ``pointing_error_deg[0]``), then about line axis × boresight (moving
-    it toward +line by ``pointing_error_deg[1]``), with JIRAM's pixel axes."""
-    a_s, a_l = (math.radians(x) for x in plan.pointing_error_deg)
-    u_s, u_l, b = jiram.PIXEL_AXES.matrix().T
+    """The true attitude: the recorded one turned by the pointing error ``(along, across)``. Along track
+    (JUNO_JIRAM_I's X, the spin direction) the camera turns about the spin axis (Y) so that the scene
+    moves along X by ``pointing_error_deg[0]``; across track about X, moving it along Y by
+    ``pointing_error_deg[1]``.
+    In pixels (JIRAM's axes: lines along −X) the first is a shift along the lines, the second along the
+    samples."""
+    a_x, a_y = (math.radians(x) for x in plan.pointing_error_deg)
+    ex, ey, ez = np.eye(3)
     rec = recorded_jiram_to_body(plan)
-    return rec @ _rot_about(np.cross(b, u_s), a_s) @ _rot_about(np.cross(u_l, b), a_l)
+    # the camera turns by −a about Y: its boresight moves toward −X, the scene appears displaced toward +X
+    return rec @ _rot_about(ey, -a_x) @ _rot_about(ex, a_y)
 
 
 def band_pose(plan: FramePlan, band: str, jiram_to_body: np.ndarray, sun_km: np.ndarray) -> CameraPose:
@@ -360,8 +385,8 @@ def simulate_frame(
         "exposure_s": plan.exposure_s,
         "range_km": float(np.linalg.norm(plan.observer_km)),
         "twist_deg": plan.twist_deg,
-        "pointing_error_sample_axis_deg": plan.pointing_error_deg[0],
-        "pointing_error_line_axis_deg": plan.pointing_error_deg[1],
+        "pointing_error_along_track_deg": plan.pointing_error_deg[0],
+        "pointing_error_cross_track_deg": plan.pointing_error_deg[1],
         "instrument": "JIRAM",
     }
     for k, band in enumerate(jiram.MODES[plan.mode]):
@@ -407,8 +432,8 @@ def simulate_frame(
                     "instrument": "JIRAM",
                     "exposure_s": plan.exposure_s,
                     "saturation": r.saturation_w_m2_sr,
-                    "pointing_error_sample_axis_deg": plan.pointing_error_deg[0],
-                    "pointing_error_line_axis_deg": plan.pointing_error_deg[1],
+                    "pointing_error_along_track_deg": plan.pointing_error_deg[0],
+                    "pointing_error_cross_track_deg": plan.pointing_error_deg[1],
                     **shift,
                 },
             )
@@ -589,8 +614,8 @@ def simulate_ground_frame(
             "instrument": "NIRC2",
             "exposure_s": exposure_s,
             "saturation": r.saturation,
-            "pointing_error_sample_axis_deg": 0.0,
-            "pointing_error_line_axis_deg": 0.0,
+            "pointing_error_along_track_deg": 0.0,
+            "pointing_error_cross_track_deg": 0.0,
             "pointing_error_sample_px": 0.0,
             "pointing_error_line_px": 0.0,
         },
