@@ -211,3 +211,20 @@ def test_jiram_truth_agrees_with_spice_geometry(campaign):
                 assert _sep_px(lat, lon, r.lat_deg, r.lon_w_deg, bp.value_at("pixel_scale_km", s, ln)) < 0.5
                 checked += 1
     assert checked > 10
+
+
+def test_a_world_with_the_other_sample_sign_renders_mirrored():
+    """``pixel_axes`` renders a world whose true samples run along +Y: the same scene, mirrored about the
+    boresight's sample 215.5, while the label keeps ioscan's declared geometry."""
+    from ioscan.instruments import PixelAxes
+
+    plus_y = PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
+    plan = _plan(mode="I2", pointing_error_deg=(0.3, 0.0))
+    a = simulate_frame(plan, population_seed=3, noise=False, artefacts=False)
+    b = simulate_frame(plan, population_seed=3, noise=False, artefacts=False, pixel_axes=plus_y)
+    assert np.allclose(b.image[:, ::-1], a.image, rtol=1e-5, atol=1e-9 * np.nanmax(a.image))
+    ta, tb = a.truth.set_index("hot_spot_id"), b.truth.set_index("hot_spot_id")
+    common = ta.index.intersection(tb.index)
+    assert len(common) > 5
+    assert np.allclose(tb.loc[common, "sample"], 431.0 - ta.loc[common, "sample"], atol=1e-6)
+    assert np.allclose(tb.loc[common, "line"], ta.loc[common, "line"], atol=1e-6)

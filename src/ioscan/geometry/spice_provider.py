@@ -215,12 +215,17 @@ class SpiceGeometry:
         metakernel: path to the ``.tm`` file.
         observer: SPICE name of the observer (default "JUNO").
         target: SPICE name of the target (default "IO"); body frame ``IAU_<target>``.
+        layouts: SPICE frame → :class:`~ioscan.instruments.DetectorLayout` to use instead of the instrument
+            registry's (e.g. to score the other sample sign, ``ioscan check-convention``); None: the registry.
     """
 
     abcorr = "LT+S"
 
-    def __init__(self, metakernel, *, observer: str = "JUNO", target: str = "IO"):
+    def __init__(
+        self, metakernel, *, observer: str = "JUNO", target: str = "IO", layouts: dict | None = None
+    ):
         self.metakernel = Path(metakernel).expanduser().resolve()
+        self.layouts = {str(k).upper(): v for k, v in (layouts or {}).items()}
         self.observer = observer.upper()
         self.target = target.upper()
         self.body_frame = f"IAU_{self.target}"
@@ -269,7 +274,7 @@ class SpiceGeometry:
         from ioscan.instruments import detector_layout
 
         self._check_frame(frame_name)
-        layout = detector_layout(frame_name)
+        layout = self.layouts.get(frame_name.upper()) or detector_layout(frame_name)
         if layout is None:
             raise GeometryError(
                 f"no pixel-axis convention is declared for {frame_name} (ioscan.instruments): "

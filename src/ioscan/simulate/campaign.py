@@ -39,7 +39,7 @@ import pandas as pd
 from ioscan import body as iobody
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose
-from ioscan.instruments import jiram, nirc2
+from ioscan.instruments import PixelAxes, jiram, nirc2
 from ioscan.records import LabelGeometry
 from ioscan.simulate import ephemeris as eph
 from ioscan.simulate.population import HotSpotPopulation, PopulationConfig
@@ -358,6 +358,7 @@ def simulate_frame(
     noise: bool = True,
     artefacts: bool = True,
     metakernel: Path | str | None = None,
+    pixel_axes: PixelAxes | None = None,
 ) -> SimulatedFrame:
     """Render one planned JIRAM frame with the true attitude and (if ``out_dir``) write it as a PDS3 RDR whose
     label records the reconstructed attitude's geometry (single-band frames of orbits < 39 only).
@@ -366,12 +367,17 @@ def simulate_frame(
     SPICE's apparent (``LT+S``) pose of the reconstructed attitude turned by the pointing error, i.e. the
     same geometry a scan of the product computes once registered; without it, from the geometric plan.
 
+    ``pixel_axes``: the world's true pixel-axis convention when it is not the one ioscan declares
+    (``jiram.PIXEL_AXES``), e.g. samples along +Y: the image is rendered with it, while kernels and labels
+    stay as the declaration makes them (to test ``ioscan check-convention``).
+
     Truth rows (one per visible hot spot per band): see :func:`simulate_campaign`.
     """
     pop = population or _population(population_seed, ref_dir)
     state = pop.state_at(plan.time_utc)
     sun = eph.sun_position_body(plan.time_utc)
-    camera = jiram_band_camera()
+    declared = jiram_band_camera()
+    camera = jiram_band_camera(axes=pixel_axes) if pixel_axes is not None else declared
     rng = np.random.default_rng(plan.seed)
     true_att, rec_att = true_jiram_to_body(plan), recorded_jiram_to_body(plan)
     surface = surface or default_surface(pop)
@@ -441,7 +447,7 @@ def simulate_frame(
     image = assemble_mode(plan.mode, bands)
     label = None
     if out_dir is not None:
-        label = _write_rdr(plan, image, bands, camera, rec_att, sun, Path(out_dir), spice_file_names)
+        label = _write_rdr(plan, image, bands, declared, rec_att, sun, Path(out_dir), spice_file_names)
     return SimulatedFrame(plan, image, bands, pd.concat(truth, ignore_index=True), frame_row, label)
 
 
@@ -706,6 +712,7 @@ def simulate_campaign(
     ground_pixels: int = 1024,
     ref_dir: str | None = None,
     workers: int = 1,
+    pixel_axes: PixelAxes | None = None,
 ) -> CampaignResult:
     """Simulate a JIRAM campaign and ground-based nights with known truth.
 
@@ -725,6 +732,8 @@ def simulate_campaign(
         ground_pixels: AO frame size (1024 like NIRC2; smaller is faster).
         ref_dir: reference tables folder (default: the package copy).
         workers: processes for rendering (1 = in this process).
+        pixel_axes: the simulated world's true JIRAM pixel axes (default: ioscan's declaration), see
+            :func:`simulate_frame`.
     """
     from ioscan.simulate.kernels import write_kernel_set
 
@@ -750,6 +759,7 @@ def simulate_campaign(
         ref_dir=ref_dir,
         workers=workers,
         metakernel=mk,
+        pixel_axes=pixel_axes,
     )
     pop = _population(seed, ref_dir)
     n_ground = 0
