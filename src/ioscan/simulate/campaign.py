@@ -666,8 +666,11 @@ def plan_campaign(
     """All JIRAM frame plans of a campaign (deterministic from ``seed``)."""
     used: set[str] = set()
     plans = []
+    # close passes are planned on the published positions (what a team knows), not on the truth
     src = _population(seed, ref_dir).sources.nlargest(60, "power_gw")
-    targets = iobody.surface_point_from_lat_pg(src.lat_deg.to_numpy(float), src.lon_w_deg.to_numpy(float))
+    lat = src.catalogue_lat_deg.fillna(src.lat_deg).to_numpy(float)
+    lon = src.catalogue_lon_w_deg.fillna(src.lon_w_deg).to_numpy(float)
+    targets = iobody.surface_point_from_lat_pg(lat, lon)
     for orbit in _orbit_list(orbits):
         rng = np.random.default_rng([seed, orbit, 0x0B])
         plans += plan_orbit(orbit, frames_per_orbit, rng, used, targets)
