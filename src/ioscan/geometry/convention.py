@@ -1,0 +1,595 @@
+"""Which way do the samples run? Evidence for a pixel-axis sign from frames, beyond the limb.
+
+NAIF's kernels fix JIRAM's line axis but not the sign of its sample axis (``docs/jiram_conventions.md``).
+Under a free pointing offset a mirrored disk has the same limb, so the sign must come from what breaks the
+mirror symmetry: the shading and the terminator of the day side, and the pattern of known hot spots. For each
+frame and each of the two hypotheses (the declared sample axis, and its mirror) this module finds the pointing
+offset that explains the frame best and compares how well each hypothesis can explain it:
+
+* **image term** — the frame is fitted, at every offset within the pointing prior, by a linear model
+  ``a + b·disk + c·μ₀ + d·√μ₀`` whose regressors are rendered from the predicted pose under the hypothesis
+  (PSF-blurred disk mask, cosine of the solar incidence clipped at 0, and its square root: a Lambert and a
+  Minnaert-like limb behaviour, no albedo map). The profile log-likelihood is ``−½ N_eff · ln RSS``, where
+  ``N_eff`` is the number of pixels fitted divided by the area of the residuals' autocorrelation (albedo
+  texture makes neighbouring residuals alike, so they count as fewer independent ones). Hot spots, cosmic
+  rays and streaks are masked (pixels far above their 5 × 5 median).
+* **hot-spot term** — known hot spots (anchors: surface positions with a position error) are projected under
+  the hypothesis; the frame's detections are scored by ``Σ_a ln[(1 − P) + P Σ_d N(x_d − μ_a − δ; Σ_ad) / λ]``
+  (an anchor is seen with probability ``P`` near its predicted place, every detection may also be clutter of
+  density ``λ`` per pixel over the disk);
+* **prior** — the offset δ follows the instrument's pointing prior: a Gaussian truncated at its bound, large
+  along track and a few pixels across (:class:`ioscan.instruments.PointingPrior`).
+
+All three are evaluated on the same grid of whole-pixel offsets (FFT correlations for the image term); the
+frame's log-likelihood ratio is ``max_δ ln L(declared) − max_δ ln L(mirror)``, clipped to ±``frame_clip``
+(5) so that no single frame — with a model error no one foresaw — can decide alone: frames add their
+clipped ratios and the sign is **confirmed** when the total reaches ``threshold`` (9.2 natural-log units,
+≈ 10,000:1, i.e. at least two frames that agree), else reported **unconfirmed** (no decision).
+``benchmarks/bench_convention.py`` measures how often 5-frame sets give the right sign, "unconfirmed", or
+the wrong sign.
+
+Which frames carry evidence: day-side frames whose terminator or shading gradient has a component across the
+samples; frames with known hot spots in view; frames where Io sits off the middle column (the cross-track
+pointing prior of a few pixels cannot move a mirrored disk back); at high S/N even the orientation of Io's
+triaxial outline. Full-phase frames of a centred disk, and close frames without hot spots, carry none.
+
+The hypotheses differ only in the sample axis; poses come from SPICE (or any provider) and are the same for
+both. Offsets are observed − predicted scene positions, pixels (sample, line), as in the limb fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage, signal
+
+from ioscan import body as iobody
+from ioscan.geometry.camera import FrameCamera
+from ioscan.geometry.pose import CameraPose, backplanes_from_pose, project_points
+from ioscan.instruments.base import DetectorLayout, PixelAxes
+
+#: natural-log evidence needed to call a sign confirmed (≈ 10,000:1); above the per-frame clip, so no single
+#: frame decides alone
+DEFAULT_THRESHOLD = 9.2
+#: the most one frame may contribute to the total, natural-log units
+DEFAULT_FRAME_CLIP = 5.0
+#: probability that a known hot spot in view is detected (the hot-spot term)
+ANCHOR_DETECTION_PROB = 0.3
+#: 1σ position error of a catalogue hot spot per coordinate, km: named sources of Davies et al. (2024, Nat.
+#: Astron.) and the USGS SIM 3168 layer differ by 16 km (median) / 30 km (68 %), i.e. ≈ 14–20 km combined
+ANCHOR_POSITION_ERR_KM = 15.0
+#: anchors (brightest first) used by default
+DEFAULT_N_ANCHORS = 80
+#: outlier mask: pixels this many robust σ above their 5 × 5 median (hot spots, cosmic rays, streak cores)
+OUTLIER_SIGMA = 6.0
+#: largest lag (px) of the residual autocorrelation that sets N_eff
+AUTOCORR_MAX_LAG_PX = 12
+
+
+@dataclass
+class Anchors:
+    """Known hot spots to look for (planetographic °N, west °W), 1σ position error per coordinate (km)."""
+
+    lat_deg: np.ndarray
+    lon_w_deg: np.ndarray
+    err_km: np.ndarray
+    names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.lat_deg).size)
+
+    def points_km(self) -> np.ndarray:
+        """Body-fixed surface points, km (n, 3)."""
+        lat, lon = np.asarray(self.lat_deg, float), np.asarray(self.lon_w_deg, float)
+        return iobody.surface_point_from_lat_pg(lat, lon)
+
+
+def catalogue_anchors(n: int = DEFAULT_N_ANCHORS, err_km: float = ANCHOR_POSITION_ERR_KM) -> Anchors:
+    """The ``n`` most powerful hot spots of the shipped catalogues (Davies et al. 2024 PSJ Table 10, and the
+    JIRAM sources of Davies et al. 2024 Nat. Astron. not in it, by M-band power × 10 µm), one row per source
+    (a JIRAM source within 2° of a Table 10 one is the same source)."""
+    from ioscan.catalog.reference import davies2024_jiram, davies2024_psj
+
+    psj = davies2024_psj()
+    jrm = davies2024_jiram()
+    lat = list(psj["lat_deg"].astype(float))
+    lon = list(psj["lon_w_deg"].astype(float))
+    power = list(psj["power_gw"].astype(float))
+    names = [str(x) if x else f"PSJ{r}" for x, r in zip(psj["name"], psj["ref_id"], strict=True)]
+    for r in jrm.itertuples():
+        sep = iobody.angular_separation_deg(
+            np.array(lat), np.array(lon), float(r.lat_deg), float(r.lon_w_deg)
+        )
+        if np.min(sep) < 2.0:
+            continue
+        lat.append(float(r.lat_deg))
+        lon.append(float(r.lon_w_deg))
+        power.append(10.0 * float(np.nan_to_num(r.avg_unsaturated_spectral_power_gw_um)))
+        names.append(str(r.ref_id))
+    order = np.argsort(-np.nan_to_num(np.array(power)))[:n]
+    return Anchors(
+        np.array(lat)[order],
+        np.array(lon)[order],
+        np.full(order.size, float(err_km)),
+        [names[i] for i in order],
+    )
+
+
+@dataclass
+class BandView:
+    """One band of one frame as the check sees it.
+
+    Attributes:
+        image: band image (lines × samples), any linear unit; NaN = missing.
+        pose: predicted pose of the band's frame (e.g. from ``SpiceGeometry.pose``).
+        layout: the declared detector layout of the band's frame (size, boresight pixel, pixel axes).
+        ifov_rad: pixel size, rad.
+        psf_sigma_px: Gaussian σ of the limb blur, px.
+        detections: (n, 3) array of detected hot spots: sample, line (band pixels), 1σ centroid error px.
+    """
+
+    image: np.ndarray
+    pose: CameraPose
+    layout: DetectorLayout
+    ifov_rad: float
+    psf_sigma_px: float = 0.7
+    detections: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+
+@dataclass
+class FrameView:
+    """A frame: its bands (sharing one pointing offset) and a name for reports."""
+
+    name: str
+    bands: list[BandView]
+
+
+@dataclass
+class Hypothesis:
+    """Best explanation of a frame under one sample-axis sign."""
+
+    label: str
+    log_likelihood: float
+    offset_px: tuple[float, float]
+    image_term: float
+    hot_spot_term: float
+    prior_term: float
+    n_matches: int
+
+
+@dataclass
+class FrameEvidence:
+    """Evidence of one frame: ``llr`` = ln L(declared) − ln L(mirror), and the clipped value that counts."""
+
+    name: str
+    declared: Hypothesis
+    mirror: Hypothesis
+    llr: float
+    llr_counted: float
+    n_eff: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConventionResult:
+    """The verdict over a set of frames.
+
+    Attributes:
+        declared_label, mirror_label: the two hypotheses ("−Y", "+Y" for JIRAM's samples).
+        frames: per-frame evidence.
+        total_llr: Σ of the clipped per-frame ratios, natural log (positive favours the declared axis).
+        choice: the label that wins, or None when unconfirmed.
+        status: "confirmed" or "unconfirmed".
+        margin: |total_llr|, natural log units, of the winner over the other.
+        threshold: what ``margin`` had to reach.
+    """
+
+    declared_label: str
+    mirror_label: str
+    frames: list[FrameEvidence]
+    total_llr: float
+    choice: str | None
+    status: str
+    margin: float
+    threshold: float
+
+    @property
+    def favoured(self) -> str:
+        """The label the evidence leans to, confirmed or not."""
+        return self.declared_label if self.total_llr >= 0 else self.mirror_label
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "declared": self.declared_label,
+            "mirror": self.mirror_label,
+            "choice": self.choice,
+            "status": self.status,
+            "favoured": self.favoured,
+            "margin_ln": round(self.margin, 3),
+            "threshold_ln": self.threshold,
+            "total_llr_ln": round(self.total_llr, 3),
+            "frames": [
+                {
+                    "name": f.name,
+                    "llr_ln": round(f.llr, 3),
+                    "counted_ln": round(f.llr_counted, 3),
+                    "n_eff": round(f.n_eff, 1),
+                    **{
+                        h.label: {
+                            "offset_px": [round(v, 1) for v in h.offset_px],
+                            "image_ln": round(h.image_term, 3),
+                            "hot_spots_ln": round(h.hot_spot_term, 3),
+                            "prior_ln": round(h.prior_term, 3),
+                            "n_matches": h.n_matches,
+                        }
+                        for h in (f.declared, f.mirror)
+                    },
+                    "notes": f.notes,
+                }
+                for f in self.frames
+            ],
+        }
+
+
+def axis_label(axis) -> str:
+    """ "+X", "−Y"... for a unit vector along an instrument-frame axis (else the vector rounded)."""
+    v = np.asarray(axis, float)
+    k = int(np.argmax(np.abs(v)))
+    if abs(abs(v[k]) - 1.0) < 1e-9:
+        return ("+" if v[k] > 0 else "−") + "XYZ"[k]
+    return str(tuple(np.round(v, 3)))
+
+
+def mirrored_axes(axes: PixelAxes) -> PixelAxes:
+    """The same axes with the sample axis reversed (the other sample-sign hypothesis)."""
+    return PixelAxes(tuple(-float(x) for x in axes.sample_axis), axes.line_axis, axes.boresight)
+
+
+# ------------------------------------------------------------------------------------------- offset grid
+@dataclass(frozen=True)
+class OffsetGrid:
+    """Whole-pixel offsets searched: δs ∈ [−pad_s, pad_s], δl ∈ [−pad_l, pad_l], and their log prior."""
+
+    pad_s: int
+    pad_l: int
+    log_prior: np.ndarray  # (2 pad_l + 1, 2 pad_s + 1), −inf outside the prior's bounds; index [u, v]
+
+    @classmethod
+    def from_prior(cls, sigma_px: tuple[float, float], max_px: tuple[float, float]) -> OffsetGrid:
+        """Grid spanning the bounds (sample, line) of a truncated-Gaussian pointing prior."""
+        pad_s, pad_l = (int(np.ceil(m)) + 1 for m in max_px)
+        ds = cls.offsets(pad_s)
+        dl = cls.offsets(pad_l)
+        lp = -0.5 * (dl[:, None] / sigma_px[1]) ** 2 - 0.5 * (ds[None, :] / sigma_px[0]) ** 2
+        inside = (np.abs(dl)[:, None] <= max_px[1] + 0.5) & (np.abs(ds)[None, :] <= max_px[0] + 0.5)
+        return cls(pad_s, pad_l, np.where(inside, lp, -np.inf))
+
+    @staticmethod
+    def offsets(pad: int) -> np.ndarray:
+        """Offsets along one axis in grid order: index u ↔ δ = pad − u."""
+        return pad - np.arange(2 * pad + 1, dtype=float)
+
+
+# ------------------------------------------------------------------------------------------- image term
+def _outlier_mask(image: np.ndarray) -> np.ndarray:
+    """True where a pixel is usable: finite and not far above its 5 × 5 median (hot spots, hits, streaks)."""
+    finite = np.isfinite(image)
+    img = np.where(finite, image, np.nanmedian(image) if finite.any() else 0.0)
+    med = ndimage.median_filter(img, size=5, mode="nearest")
+    resid = img - med
+    sig = 1.4826 * float(np.median(np.abs(resid[finite] - np.median(resid[finite])))) if finite.any() else 0.0
+    bad = resid > OUTLIER_SIGMA * max(sig, 1e-30)
+    bad = ndimage.binary_dilation(bad, iterations=2)
+    return finite & ~bad
+
+
+def _regressors(camera: FrameCamera, pose: CameraPose, psf_sigma_px: float) -> list[np.ndarray]:
+    """Disk mask, μ₀⁺ and √μ₀⁺ of every canvas pixel, PSF-blurred."""
+    bp = backplanes_from_pose(camera, pose)
+    on = bp.arrays["on_disk"] > 0
+    inc = np.nan_to_num(bp.arrays["incidence_deg"], nan=90.0)
+    mu0 = np.where(on, np.clip(np.cos(np.radians(inc)), 0.0, 1.0), 0.0)
+    out = [on.astype(float), mu0, np.sqrt(mu0)]
+    if psf_sigma_px > 0:
+        out = [ndimage.gaussian_filter(r, psf_sigma_px, mode="constant") for r in out]
+    return out
+
+
+class _Correlator:
+    """Σ_{l,s} kernel[l, s]·canvas[l + u, s + v] for every valid (u, v), by FFT, transforms reused."""
+
+    def __init__(self, canvas_shape: tuple[int, int], kernel_shape: tuple[int, int]):
+        from scipy import fft
+
+        self._fft = fft
+        self.shape = tuple(fft.next_fast_len(int(n), real=True) for n in canvas_shape)
+        self.valid = (canvas_shape[0] - kernel_shape[0] + 1, canvas_shape[1] - kernel_shape[1] + 1)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def transform(self, a: np.ndarray) -> np.ndarray:
+        return self._fft.rfft2(a, s=self.shape)
+
+    def __call__(self, canvas_ft: np.ndarray, kernel_ft: np.ndarray) -> np.ndarray:
+        full = self._fft.irfft2(canvas_ft * np.conj(kernel_ft), s=self.shape)
+        return full[: self.valid[0], : self.valid[1]]
+
+
+def image_rss(
+    image: np.ndarray, mask: np.ndarray, regressors: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residual sum of squares of the linear fit ``a + Σ c_k R_k`` of the masked image, for every offset
+    (canvas index (u, v) ↔ δ = (pad_s − v, pad_l − u)); and the number of pixels fitted."""
+    m = mask.astype(float)
+    level = float(np.median(image[mask])) if mask.any() else 0.0
+    y = np.where(mask, image - level, 0.0).astype(float)
+    k = len(regressors)
+    n = float(m.sum())
+    corr = _Correlator(regressors[0].shape, image.shape)
+    m_ft, y_ft = corr.transform(m), corr.transform(y)
+    reg_ft = [corr.transform(r) for r in regressors]
+    shape = corr.valid
+    gram = np.zeros(shape + (k + 1, k + 1))
+    rhs = np.zeros(shape + (k + 1,))
+    gram[..., 0, 0] = n
+    rhs[..., 0] = float(y.sum())
+    for i, ri in enumerate(regressors, 1):
+        gram[..., 0, i] = gram[..., i, 0] = corr(reg_ft[i - 1], m_ft)
+        rhs[..., i] = corr(reg_ft[i - 1], y_ft)
+        for j in range(i, k + 1):
+            gram[..., i, j] = gram[..., j, i] = corr(corr.transform(ri * regressors[j - 1]), m_ft)
+    scale = np.sqrt(np.clip(np.diagonal(gram, axis1=-2, axis2=-1), 1e-30, None))
+    g = gram / scale[..., :, None] / scale[..., None, :] + 1e-9 * np.eye(k + 1)
+    b = rhs / scale
+    coef = np.linalg.solve(g, b[..., None])[..., 0]
+    rss = float(np.sum(y * y)) - np.sum(coef * b, axis=-1)
+    return np.maximum(rss, 1e-300), np.full(shape, n)
+
+
+def _autocorr_area(resid: np.ndarray, mask: np.ndarray, max_lag: int = AUTOCORR_MAX_LAG_PX) -> float:
+    """Integrated 2-D autocorrelation of masked residuals over lags ≤ ``max_lag`` (px²), ≥ 1."""
+    r = np.where(mask, resid - np.mean(resid[mask]), 0.0)
+    m = mask.astype(float)
+    num = signal.correlate(r, r, mode="full", method="fft")
+    cnt = signal.correlate(m, m, mode="full", method="fft")
+    c0 = np.array(num.shape) // 2
+    sl = (slice(c0[0] - max_lag, c0[0] + max_lag + 1), slice(c0[1] - max_lag, c0[1] + max_lag + 1))
+    num, cnt = num[sl], cnt[sl]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var0 = max(num[max_lag, max_lag] / cnt[max_lag, max_lag], 1e-300)
+        rho = np.where(cnt > 20, num / np.maximum(cnt, 1) / var0, 0.0)
+    # integrate the central lobe: lags whose correlation stays positive out from the centre
+    rho = np.where(rho > 0.05, rho, 0.0)
+    lobe = ndimage.label(rho > 0)[0]
+    centre = lobe[max_lag, max_lag]
+    return float(max(1.0, rho[lobe == centre].sum())) if centre else 1.0
+
+
+# ---------------------------------------------------------------------------------------- hot-spot term
+def hot_spot_term(
+    predicted: np.ndarray,
+    sigma_pred_px: np.ndarray,
+    detections: np.ndarray,
+    grid: OffsetGrid,
+    clutter_per_px2: float,
+    p_detect: float = ANCHOR_DETECTION_PROB,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_a ln[(1 − P) + P Σ_d N(x_d − μ_a − δ) / λ] on the offset grid, and the number of anchors matched
+    within 3σ at each offset.
+
+    Args:
+        predicted: (n_a, 2) predicted (sample, line) of the anchors, px.
+        sigma_pred_px: (n_a,) 1σ of those predictions (position error on the sky), px.
+        detections: (n_d, 3) detections: sample, line, 1σ centroid error px.
+        grid: the offsets.
+        clutter_per_px2: λ, detections per px² that are not anchors.
+        p_detect: P.
+    """
+    shape = grid.log_prior.shape
+    total = np.zeros(shape)
+    matched = np.zeros(shape, dtype=int)
+    if len(predicted) == 0 or len(detections) == 0:
+        return total, matched
+    dl = OffsetGrid.offsets(grid.pad_l)[:, None]
+    ds = OffsetGrid.offsets(grid.pad_s)[None, :]
+    for (ps, pl), sa in zip(predicted, sigma_pred_px, strict=True):
+        # only detections that some offset of the grid can bring within 5σ matter
+        var = sa**2 + detections[:, 2] ** 2
+        rs, rl = detections[:, 0] - ps, detections[:, 1] - pl
+        sd = np.sqrt(var)
+        near = (np.abs(rs) <= grid.pad_s + 5 * sd) & (np.abs(rl) <= grid.pad_l + 5 * sd)
+        if not near.any():
+            total += np.log1p(-p_detect)
+            continue
+        acc = np.zeros(shape)
+        hit = np.zeros(shape, dtype=bool)
+        for r_s, r_l, v in zip(rs[near], rl[near], var[near], strict=True):
+            d2 = ((r_s - ds) ** 2 + (r_l - dl) ** 2) / v
+            acc += np.exp(-0.5 * d2) / (2 * np.pi * v)
+            hit |= d2 <= 9.0
+        total += np.log((1 - p_detect) + p_detect * acc / clutter_per_px2)
+        matched += hit
+    return total, matched
+
+
+def _anchor_predictions(anchors: Anchors, camera: FrameCamera, pose: CameraPose, grid: OffsetGrid):
+    """Predicted (sample, line) and 1σ (px) of the anchors seen from the pose and within the grid's reach."""
+    if len(anchors) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    pts = anchors.points_km()
+    s, ln, vis = project_points(camera, pose, pts)
+    normal = iobody.surface_normal(pts)
+    to_obs = pose.observer_km - pts
+    rng = np.linalg.norm(to_obs, axis=-1)
+    cos_e = np.sum(normal * to_obs, axis=-1) / rng
+    reach = (
+        vis
+        & (cos_e > 0.1)
+        & (s > -grid.pad_s - 3)
+        & (s < camera.n_samples + grid.pad_s + 3)
+        & (ln > -grid.pad_l - 3)
+        & (ln < camera.n_lines + grid.pad_l + 3)
+    )
+    scale = rng * camera.ifov_rad  # km per px at normal view; a position error looks no larger than err/scale
+    sig = np.asarray(anchors.err_km, float) / np.maximum(scale, 1e-9)
+    return np.column_stack([s, ln])[reach], sig[reach]
+
+
+# -------------------------------------------------------------------------------------------- the check
+def _camera(layout: DetectorLayout, axes: PixelAxes, ifov: float, pad_s: int, pad_l: int) -> FrameCamera:
+    """The band camera with ``axes``, enlarged by the offset padding on every side."""
+    return FrameCamera.with_axes(
+        axes,
+        n_samples=layout.n_samples + 2 * pad_s,
+        n_lines=layout.n_lines + 2 * pad_l,
+        ifov_rad=ifov,
+        center_sample=layout.center_sample + pad_s,
+        center_line=layout.center_line + pad_l,
+    )
+
+
+def _hypothesis_surface(
+    frame: FrameView, axes: PixelAxes, grid: OffsetGrid, anchors: Anchors, p_detect: float
+) -> dict:
+    """Per-offset image RSS pieces and hot-spot log-likelihood of a frame under one pixel-axis convention."""
+    rss_terms = []
+    hs = np.zeros(grid.log_prior.shape)
+    matches = np.zeros(grid.log_prior.shape, dtype=int)
+    for band in frame.bands:
+        cam = _camera(band.layout, axes, band.ifov_rad, grid.pad_s, grid.pad_l)
+        regs = _regressors(cam, band.pose, band.psf_sigma_px)
+        mask = _outlier_mask(band.image)
+        rss, n = image_rss(band.image, mask, regs)
+        rss_terms.append((rss, n, regs, mask))
+        small = FrameCamera.with_axes(
+            axes,
+            n_samples=band.layout.n_samples,
+            n_lines=band.layout.n_lines,
+            ifov_rad=band.ifov_rad,
+            center_sample=band.layout.center_sample,
+            center_line=band.layout.center_line,
+        )
+        pred, sig = _anchor_predictions(anchors, small, band.pose, grid)
+        disk_px = float(
+            regs[0][
+                grid.pad_l : grid.pad_l + band.layout.n_lines, grid.pad_s : grid.pad_s + band.layout.n_samples
+            ].sum()
+        )
+        lam = (len(band.detections) + 1.0) / max(disk_px, 100.0)
+        dets = np.asarray(band.detections, float).reshape(-1, 3)
+        t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect)
+        hs += t
+        matches += k
+    return {"rss": rss_terms, "hot_spots": hs, "matches": matches}
+
+
+def _best(log_l: np.ndarray) -> tuple[int, int]:
+    u, v = np.unravel_index(int(np.argmax(log_l)), log_l.shape)
+    return int(u), int(v)
+
+
+def frame_evidence(
+    frame: FrameView,
+    declared_axes: PixelAxes,
+    sigma_px: tuple[float, float],
+    max_px: tuple[float, float],
+    *,
+    anchors: Anchors | None = None,
+    p_detect: float = ANCHOR_DETECTION_PROB,
+    frame_clip: float = DEFAULT_FRAME_CLIP,
+    use_image: bool = True,
+) -> FrameEvidence:
+    """Evidence of one frame for the declared sample axis against its mirror (see module docstring).
+
+    Args:
+        frame: the frame's bands (images, predicted poses, declared layouts, detections).
+        declared_axes: the pixel axes the instrument declares.
+        sigma_px, max_px: the pointing prior, 1σ and bound along (sample, line), px.
+        anchors: known hot spots (default: none).
+        p_detect: probability that an anchor in view is detected.
+        frame_clip: the most this frame may count, natural-log units.
+        use_image: include the image term (False: hot spots only).
+    """
+    anchors = anchors if anchors is not None else Anchors(np.zeros(0), np.zeros(0), np.zeros(0))
+    grid = OffsetGrid.from_prior(sigma_px, max_px)
+    mirror_axes = mirrored_axes(declared_axes)
+    surf = {
+        "declared": _hypothesis_surface(frame, declared_axes, grid, anchors, p_detect),
+        "mirror": _hypothesis_surface(frame, mirror_axes, grid, anchors, p_detect),
+    }
+    notes: list[str] = []
+    # N_eff from the residuals of the better image fit (the same for both hypotheses)
+    n_eff_per_band = []
+    img_terms = {"declared": np.zeros(grid.log_prior.shape), "mirror": np.zeros(grid.log_prior.shape)}
+    if use_image:
+        for b in range(len(frame.bands)):
+            best_key, best_uv, best_rss = None, None, np.inf
+            for key in surf:
+                rss = surf[key]["rss"][b][0]
+                uv = _best(-np.log(rss) + grid.log_prior)
+                if rss[uv] < best_rss:
+                    best_key, best_uv, best_rss = key, uv, rss[uv]
+            rss, n, regs, mask = surf[best_key]["rss"][b]
+            area = _band_residual_area(frame.bands[b], regs, mask, grid, best_uv)
+            n_eff = float(n[best_uv]) / area
+            n_eff_per_band.append(n_eff)
+            for key in surf:
+                img_terms[key] += -0.5 * n_eff * np.log(surf[key]["rss"][b][0])
+    hyps = {}
+    for key, axes in (("declared", declared_axes), ("mirror", mirror_axes)):
+        total = img_terms[key] + surf[key]["hot_spots"] + grid.log_prior
+        u, v = _best(total)
+        hyps[key] = Hypothesis(
+            label=axis_label(axes.sample_axis),
+            log_likelihood=float(total[u, v]),
+            offset_px=(float(grid.pad_s - v), float(grid.pad_l - u)),
+            image_term=float(img_terms[key][u, v]),
+            hot_spot_term=float(surf[key]["hot_spots"][u, v]),
+            prior_term=float(grid.log_prior[u, v]),
+            n_matches=int(surf[key]["matches"][u, v]),
+        )
+    # the image terms share a constant (Σ ½ N_eff ln of the better RSS); report them relative to it
+    base = min(hyps["declared"].image_term, hyps["mirror"].image_term)
+    for h in hyps.values():
+        h.image_term -= base
+        h.log_likelihood -= base
+    llr = hyps["declared"].log_likelihood - hyps["mirror"].log_likelihood
+    if not np.isfinite(llr):
+        notes.append("no usable evidence")
+        llr = 0.0
+    counted = float(np.clip(llr, -frame_clip, frame_clip))
+    return FrameEvidence(
+        frame.name, hyps["declared"], hyps["mirror"], float(llr), counted, float(sum(n_eff_per_band)), notes
+    )
+
+
+def _band_residual_area(band: BandView, regs, mask, grid: OffsetGrid, uv: tuple[int, int]) -> float:
+    """Autocorrelation area of the image fit's residuals at canvas offset ``uv``."""
+    u, v = uv
+    nl, ns = band.image.shape
+    win = [r[u : u + nl, v : v + ns] for r in regs]
+    x = np.column_stack([np.ones(int(mask.sum()))] + [w[mask] for w in win])
+    y = band.image[mask].astype(float)
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    resid = np.zeros(band.image.shape)
+    resid[mask] = y - x @ coef
+    return _autocorr_area(resid, mask)
+
+
+def decide(
+    frames: list[FrameEvidence],
+    declared_axes: PixelAxes,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ConventionResult:
+    """Sum the frames' clipped evidence and decide (see module docstring)."""
+    total = float(sum(f.llr_counted for f in frames))
+    decl = axis_label(declared_axes.sample_axis)
+    mirror = axis_label(mirrored_axes(declared_axes).sample_axis)
+    margin = abs(total)
+    confirmed = margin >= threshold
+    choice = (decl if total > 0 else mirror) if confirmed else None
+    return ConventionResult(
+        decl, mirror, frames, total, choice, "confirmed" if confirmed else "unconfirmed", margin, threshold
+    )

@@ -1,0 +1,170 @@
+"""``ioscan check-convention``: which way do a detector's samples run, judged from real frames and kernels.
+
+For every product: read it, find its hot spots (no geometry needed), take each band's predicted pose from the
+SPICE kernels (:meth:`ioscan.geometry.spice_provider.SpiceGeometry.pose`, the same under either sample sign),
+and weigh the declared sample axis against its mirror (:mod:`ioscan.geometry.convention`): shading and
+terminator, known hot spots, the pointing prior. The frames' evidence is added up into a verdict:
+"confirmed" (and which sign) or "unconfirmed".
+
+Products that cannot be used (unreadable, no SPICE frame, no pointing in the kernels) are listed with the
+reason and skipped; with no usable product at all the job raises an error naming the first problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ioscan.errors import GeometryError, IoscanError
+from ioscan.geometry.convention import (
+    DEFAULT_FRAME_CLIP,
+    DEFAULT_THRESHOLD,
+    Anchors,
+    BandView,
+    ConventionResult,
+    FrameView,
+    catalogue_anchors,
+    decide,
+    frame_evidence,
+)
+from ioscan.records import DetectionFlag
+from ioscan.settings import Settings
+
+#: detections that are never hot spots (left out of the hot-spot term)
+NOT_HOT_SPOTS = int(DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)
+
+
+@dataclass
+class ConventionCheck:
+    """The verdict and what was left out.
+
+    Attributes:
+        result: the evidence and verdict (:class:`ioscan.geometry.convention.ConventionResult`).
+        frames_checked: product IDs that contributed.
+        skipped: (path, reason) of products left out.
+        spice_frames: the SPICE frames whose pixel axes were judged.
+    """
+
+    result: ConventionResult
+    frames_checked: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    spice_frames: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            **self.result.to_dict(),
+            "spice_frames": self.spice_frames,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+        }
+
+
+def frame_view(frame, geo, settings: Settings | None = None) -> FrameView:
+    """The convention check's view of one frame: images, SPICE poses, declared layouts, detections.
+
+    Raises GeometryError when a band has no SPICE frame with a declared layout, or the kernels do not cover
+    the frame."""
+    from ioscan.detect import detect_frame
+    from ioscan.instruments import get_instrument
+
+    settings = settings or Settings()
+    inst = get_instrument(frame.instrument)
+    found = detect_frame(frame, None, config=settings.detect)
+    bands = []
+    for name, band in frame.bands.items():
+        key = (band.spice_frame or "").upper()
+        if key not in inst.detectors:
+            raise GeometryError(
+                f"{frame.product_id}: band {name} has no SPICE frame with a declared pixel layout "
+                f"({band.spice_frame or 'none'}): nothing to check"
+            )
+        res = found.bands.get(name)
+        dets = [
+            (d.sample, d.line - band.line_offset, float(np.hypot(d.sample_err_px, d.line_err_px)))
+            for d in (res.detections if res is not None else [])
+            if not d.flags & NOT_HOT_SPOTS
+        ]
+        bands.append(
+            BandView(
+                image=band.data,
+                pose=geo.pose(frame.time_utc, band.spice_frame),
+                layout=inst.detectors[key],
+                ifov_rad=geo.camera(band.spice_frame).ifov_rad,
+                psf_sigma_px=inst.limb_psf_sigma_px(band.wavelength_um),
+                detections=np.array(dets, float).reshape(-1, 3),
+            )
+        )
+    return FrameView(frame.product_id, bands)
+
+
+def check_convention(
+    paths: Iterable[str | Path],
+    kernels: str | Path,
+    *,
+    anchors: Anchors | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    frame_clip: float = DEFAULT_FRAME_CLIP,
+    settings: Settings | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ConventionCheck:
+    """Weigh the declared sample axis of the products' detector against its mirror (see module docstring).
+
+    Args:
+        paths: products or folders.
+        kernels: SPICE metakernel covering the products (NAIF's frames kernel and the reconstructed CK).
+        anchors: known hot spots (default: the shipped catalogues' brightest, :func:`catalogue_anchors`).
+        threshold: natural-log evidence needed for "confirmed".
+        frame_clip: the most one frame may count.
+        settings: detection settings.
+        progress: called with (done, total, product) after each product.
+    """
+    from ioscan.formats import find_products, read_product
+    from ioscan.geometry.spice_provider import SpiceGeometry
+    from ioscan.instruments import get_instrument
+
+    products = find_products([Path(p) for p in paths])
+    if not products:
+        raise IoscanError(f"no products found under {', '.join(str(p) for p in paths)}")
+    anchors = anchors if anchors is not None else catalogue_anchors()
+    geos: dict[str, SpiceGeometry] = {}
+    evidence = []
+    check = ConventionCheck(result=None)  # type: ignore[arg-type]
+    declared = None
+    for i, path in enumerate(products, 1):
+        try:
+            frame = read_product(path)
+            inst = get_instrument(frame.instrument)
+            if not inst.detectors:
+                raise GeometryError(f"{Path(path).name}: {inst.name} frames have no SPICE frame to check")
+            if inst.observer not in geos:
+                geos[inst.observer] = SpiceGeometry(kernels, observer=inst.observer)
+            geo = geos[inst.observer]
+            view = frame_view(frame, geo, settings)
+            axes = view.bands[0].layout.axes
+            if declared is None:
+                declared = axes
+            elif axes != declared:
+                raise GeometryError(
+                    f"{Path(path).name}: its detector declares other pixel axes than the first product's"
+                )
+            prior = inst.pointing
+            evidence.append(
+                frame_evidence(
+                    view, declared, prior.sigma_px, prior.max_px, anchors=anchors, frame_clip=frame_clip
+                )
+            )
+            check.frames_checked.append(frame.product_id)
+            for b in frame.bands.values():
+                if b.spice_frame not in check.spice_frames:
+                    check.spice_frames.append(b.spice_frame)
+        except IoscanError as exc:
+            check.skipped.append((str(path), str(exc)))
+        if progress:
+            progress(i, len(products), str(path))
+    if declared is None:
+        first = check.skipped[0][1] if check.skipped else "no usable product"
+        raise IoscanError(f"no product could be checked ({len(check.skipped)} skipped; first: {first})")
+    check.result = decide(evidence, declared, threshold=threshold)
+    return check
