@@ -92,3 +92,44 @@ def test_mirrored_world_comes_out_mirrored(tmp_path_factory):
     assert len(res.frames) == camp.n_jiram
     assert res.total_llr < 0 and res.choice in ("+Y", None)
     assert res.status == "confirmed" and res.choice == "+Y", res.to_dict()
+
+
+def test_label_quaternion_is_matched_to_its_frame(tmp_path, small_campaign):
+    """A label quaternion is checked against the kernels: the C-matrix of the band frame it was made from is
+    found at ~0°, JUNO_JIRAM_I at 0.94° and the other band at 1.88° (NAIF's FK)."""
+    import shutil
+
+    import numpy as np
+    import spiceypy as sp
+
+    from ioscan.formats import read_product
+    from ioscan.geometry.spice_provider import SpiceGeometry
+
+    camp = small_campaign.metakernel.parent.parent
+    src = sorted((camp / "jiram").rglob("*.LBL"))[0]
+    for suffix in (".LBL", ".IMG"):
+        shutil.copy(src.with_suffix(suffix), tmp_path / src.with_suffix(suffix).name)
+    lbl = tmp_path / src.name
+    frame = read_product(lbl)
+    band = next(iter(frame.bands.values())).spice_frame
+    geo = SpiceGeometry(small_campaign.metakernel)
+    c = geo.frame_inputs(frame.time_utc, band).inst_to_j2000.T  # J2000 -> band frame
+    q = sp.m2q(np.ascontiguousarray(c))
+    ra = np.degrees(np.arctan2(c[2, 1], c[2, 0])) % 360
+    dec = np.degrees(np.arcsin(c[2, 2]))
+    twist = np.degrees(np.arctan2(c[0, 2], c[1, 2]))
+    keywords = (
+        f"QUATERNION = ({q[0]:.9f}, {q[1]:.9f}, {q[2]:.9f}, {q[3]:.9f})\r\n"
+        f"RIGHT_ASCENSION = {ra:.6f} <degree>\r\nDECLINATION = {dec:.6f} <degree>\r\n"
+        f"TWIST_ANGLE = {twist:.6f} <degree>\r\n"
+    )
+    text = lbl.read_text()
+    lbl.write_text(text.replace("GROUP = L_BAND_PARAMETERS", keywords + "GROUP = L_BAND_PARAMETERS", 1))
+    checks = {c["item"]: c["status"] for c in read_product(lbl).metadata["archive_geometry"]["checks"]}
+    assert checks["QUATERNION"] == "checked"
+    check = check_convention([lbl], small_campaign.metakernel)
+    angles = check.label_quaternions[frame.product_id]
+    other = "JUNO_JIRAM_I_LBAND" if band.endswith("MBAND") else "JUNO_JIRAM_I_MBAND"
+    assert angles[band] < 1e-5
+    assert angles["JUNO_JIRAM_I"] == pytest.approx(0.94012, abs=1e-4)
+    assert angles[other] == pytest.approx(2 * 0.94012, abs=2e-4)

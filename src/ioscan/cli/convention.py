@@ -68,6 +68,12 @@ def print_convention(console, check) -> None:
             f"{f.declared.n_matches} / {f.mirror.n_matches}",
         )
     console.print(table)
+    for pid, angles in check.label_quaternions.items():
+        best = min(angles, key=angles.get)
+        others = ", ".join(f"{k} {v:.3f}°" for k, v in sorted(angles.items(), key=lambda kv: kv[1])[1:])
+        console.print(
+            f"{pid}: the label's quaternion is the kernels' {best} to {angles[best]:.4f}° (others: {others})"
+        )
     for path, reason in check.skipped:
         console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
     n = len(res.frames)

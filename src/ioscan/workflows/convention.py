@@ -52,12 +52,14 @@ class ConventionCheck:
     frames_checked: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     spice_frames: list[str] = field(default_factory=list)
+    label_quaternions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
             **self.result.to_dict(),
             "spice_frames": self.spice_frames,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "label_quaternion_vs_kernels_deg": self.label_quaternions,
         }
 
 
@@ -97,6 +99,30 @@ def frame_view(frame, geo, settings: Settings | None = None) -> FrameView:
             )
         )
     return FrameView(frame.product_id, bands)
+
+
+def label_quaternion_vs_kernels(frame, geo) -> dict[str, float]:
+    """How far the label's quaternion (a J2000 → instrument C-matrix, frame not stated) is from each of the
+    instrument's SPICE frames in the kernels at mid-exposure: rotation angle, degrees (empty without a
+    quaternion). The smallest names the frame the label means, and ~0 says the label and the kernels share one
+    reconstructed attitude; for JIRAM the band frames lie 0.94° either side of JUNO_JIRAM_I."""
+    from ioscan.instruments import get_instrument
+
+    q = (frame.metadata.get("archive_geometry") or {}).get("quaternion_wxyz")
+    if q is None:
+        return {}
+    from ioscan.formats.jiram_pds3 import quaternion_to_matrix
+
+    label = quaternion_to_matrix(q)
+    out = {}
+    for name in get_instrument(frame.instrument).detectors:
+        try:
+            kernel = geo.frame_inputs(frame.time_utc, name).inst_to_j2000.T
+        except IoscanError:
+            continue
+        cos = (np.trace(label @ kernel.T) - 1.0) / 2.0
+        out[name] = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    return out
 
 
 def check_convention(
@@ -156,6 +182,9 @@ def check_convention(
                 )
             )
             check.frames_checked.append(frame.product_id)
+            angles = label_quaternion_vs_kernels(frame, geo)
+            if angles:
+                check.label_quaternions[frame.product_id] = angles
             for b in frame.bands.values():
                 if b.spice_frame not in check.spice_frames:
                     check.spice_frames.append(b.spice_frame)
