@@ -23,7 +23,7 @@ import numpy as np
 
 from ioscan.geometry import convention as cv
 from ioscan.geometry.camera import FrameCamera
-from ioscan.instruments import jiram
+from ioscan.instruments import DetectorLayout, jiram
 from ioscan.records import BandImage, DetectionFlag, Frame
 
 ORBITS = (5, 9, 11, 17, 20, 25, 27, 33, 37, 41, 43, 45, 47, 49, 51, 53, 55, 57, 58, 60)
@@ -134,14 +134,15 @@ def limb_scene_pool(n_frames: int, seed: int) -> list[dict]:
     out = []
     for k in range(n_frames):
         range_km = float(10 ** rng.uniform(np.log10(4e4), np.log10(4e5)))
+        cs, cl, phase = float(rng.uniform(150, 280)), float(rng.uniform(20, 108)), float(rng.uniform(0, 120))
         geom, cam_decl, pose = scene_geometry(
             range_km=range_km,
             ifov_rad=jiram.IFOV_RAD,
             n_samples=432,
             n_lines=128,
-            center_sample=float(rng.uniform(150, 280)),
-            center_line=float(rng.uniform(20, 108)),
-            phase_deg=float(rng.uniform(0, 120)),
+            center_sample=cs,
+            center_line=cl,
+            phase_deg=phase,
             sun_azimuth_deg=float(rng.uniform(0, 360)),
             sub_obs_lat_deg=float(rng.uniform(-60, 60)),
             sub_obs_lon_w_deg=float(rng.uniform(0, 360)),
@@ -152,7 +153,7 @@ def limb_scene_pool(n_frames: int, seed: int) -> list[dict]:
         d_samp = float(np.clip(rng.normal(0, prior.sigma_px[0]), -prior.max_px[0], prior.max_px[0]))
         k_m = float(rng.uniform(0.6, 1.0))
         night = float(rng.uniform(0.0, 0.05))
-        row = {"range_km": range_km, "phase_deg": None}
+        row = {"name": f"limb_scene_{k}", "range_km": range_km, "phase_deg": phase, "center_px": [cs, cl]}
         for world, axes in (("-Y", jiram.PIXEL_AXES), ("+Y", cv.mirrored_axes(jiram.PIXEL_AXES))):
             cam = FrameCamera.with_axes(
                 axes,
@@ -165,7 +166,8 @@ def limb_scene_pool(n_frames: int, seed: int) -> list[dict]:
             true_pose = rotate_pointing(cam, pose, -d_samp * jiram.IFOV_RAD, -d_line * jiram.IFOV_RAD)
             img = render_io(cam, true_pose, minnaert_k=k_m, night_level=night, psf_sigma_px=0.8)
             img = img + np.random.default_rng([seed, k]).normal(0, 0.01 * max(img.max(), 1e-3), img.shape)
-            layout = jiram.DETECTORS[jiram.M_BAND.spice_frame]
+            # the scene's camera has its optical centre on Io's centre (a frame aimed at Io)
+            layout = DetectorLayout(432, 128, cam_decl.center_sample, cam_decl.center_line, jiram.PIXEL_AXES)
             view = cv.FrameView(
                 f"limb_scene_{k}", [cv.BandView(img, pose, layout, jiram.IFOV_RAD, 0.8, np.zeros((0, 3)))]
             )
@@ -217,6 +219,20 @@ def frame_stats(pool: list[dict], clip: float) -> dict:
             "weak": int(np.sum(np.abs(llr) < clip)),
             "strong_wrong": int(np.sum(llr <= -clip)),
             "most_wrong_llr": round(float(llr.min()), 2) if llr.size else None,
+            "frames_against_truth": [
+                {
+                    k: (round(v, 1) if isinstance(v, float) else v)
+                    for k, v in p.items()
+                    if not isinstance(v, dict)
+                }
+                | {
+                    "llr": round(float(x), 2),
+                    "image": round(p[world]["image"], 2),
+                    "hot_spots": round(p[world]["hot_spots"], 2),
+                }
+                for p, x in zip(pool, llr, strict=True)
+                if x <= -clip
+            ],
         }
     return stats
 

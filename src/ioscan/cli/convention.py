@@ -23,6 +23,13 @@ def check_convention(
     threshold: Annotated[
         float, typer.Option(help="Evidence (natural log) needed to call a sign confirmed; 9.2 ≈ 10,000:1.")
     ] = 9.2,
+    cross_track_px: Annotated[
+        float | None,
+        typer.Option(
+            help="Allow this cross-track pointing error (px) instead of the instrument's few pixels: "
+            "a verdict that holds with hundreds does not rest on the cross-track prior."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and evidence as JSON.")] = False,
 ) -> None:
     """Decide which way the samples run (the sign NAIF's kernels leave open) from what a mirror changes:
@@ -32,7 +39,7 @@ def check_convention(
     from ioscan.cli.console import make_console
     from ioscan.workflows.convention import check_convention as run_check
 
-    check = run_check(products, kernels, threshold=threshold)
+    check = run_check(products, kernels, threshold=threshold, cross_track_px=cross_track_px)
     if as_json:
         typer.echo(json.dumps(check.to_dict(), indent=1))
         return

@@ -9,10 +9,13 @@ offset that explains the frame best and compares how well each hypothesis can ex
 * **image term** — the frame is fitted, at every offset within the pointing prior, by a linear model
   ``a + b·disk + c·μ₀ + d·√μ₀`` whose regressors are rendered from the predicted pose under the hypothesis
   (PSF-blurred disk mask, cosine of the solar incidence clipped at 0, and its square root: a Lambert and a
-  Minnaert-like limb behaviour, no albedo map). The profile log-likelihood is ``−½ N_eff · ln RSS``, where
-  ``N_eff`` is the number of pixels fitted divided by the area of the residuals' autocorrelation (albedo
-  texture makes neighbouring residuals alike, so they count as fewer independent ones). Hot spots, cosmic
-  rays and streaks are masked (pixels far above their 5 × 5 median).
+  Minnaert-like limb behaviour, no albedo map), with b, c, d ≥ 0 (brightness never falls toward the Sun:
+  otherwise a mirrored terminator is fitted with a negative sign). The profile log-likelihood is
+  ``−½ N_eff · ln RSS``, where ``N_eff`` is the number of pixels fitted divided by the area (up to 81 × 81 px)
+  of the residuals' autocorrelation: albedo texture makes neighbouring residuals alike, so they count as
+  fewer independent ones. Hot spots, cosmic rays and streak cores are masked (pixels far above their 5 × 5
+  median). The best whole-pixel offset is refined to a fraction of a pixel, and the offsets are searched
+  again once ``N_eff`` is known.
 * **hot-spot term** — known hot spots (anchors: surface positions with a position error) are projected under
   the hypothesis; the frame's detections are scored by ``Σ_a ln[(1 − P) + P Σ_d N(x_d − μ_a − δ; Σ_ad) / λ]``
   (an anchor is seen with probability ``P`` near its predicted place, every detection may also be clutter of
@@ -39,6 +42,7 @@ both. Offsets are observed − predicted scene positions, pixels (sample, line),
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,7 +68,7 @@ DEFAULT_N_ANCHORS = 80
 #: outlier mask: pixels this many robust σ above their 5 × 5 median (hot spots, cosmic rays, streak cores)
 OUTLIER_SIGMA = 6.0
 #: largest lag (px) of the residual autocorrelation that sets N_eff
-AUTOCORR_MAX_LAG_PX = 12
+AUTOCORR_MAX_LAG_PX = 40
 
 
 @dataclass
@@ -339,11 +343,30 @@ def image_rss(
         rhs[..., i] = corr(reg_ft[i - 1], y_ft)
         for j in range(i, k + 1):
             gram[..., i, j] = gram[..., j, i] = corr(corr.transform(ri * regressors[j - 1]), m_ft)
-    scale = np.sqrt(np.clip(np.diagonal(gram, axis1=-2, axis2=-1), 1e-30, None))
-    g = gram / scale[..., :, None] / scale[..., None, :] + 1e-9 * np.eye(k + 1)
-    b = rhs / scale
-    coef = np.linalg.solve(g, b[..., None])[..., 0]
-    rss = float(np.sum(y * y)) - np.sum(coef * b, axis=-1)
+    diag = np.diagonal(gram, axis1=-2, axis2=-1)
+    # a regressor (nearly) absent from the window at some offset (no disk, no sunlight there) drops out
+    weak = diag < 1e-9 * np.maximum(diag.max(axis=(0, 1), keepdims=True), 1e-300)
+    weak[..., 0] = False
+    scale = np.sqrt(np.where(weak, 1.0, np.clip(diag, 1e-300, None)))
+    g = gram / scale[..., :, None] / scale[..., None, :]
+    b_all = np.where(weak, 0.0, rhs / scale)
+    yy = float(np.sum(y * y))
+    # brightness cannot fall with the disk or with sunlight: the regressors' coefficients must be ≥ 0
+    # (else a mirrored shading gradient is fitted with a negative sign); the best fit over the subsets of
+    # regressors whose unconstrained solution is non-negative is the non-negative least-squares fit
+    rss = np.full(shape, yy)
+    for subset in itertools.product((False, True), repeat=k):
+        idx = np.array([0] + [i + 1 for i, on in enumerate(subset) if on])
+        gs = g[..., idx[:, None], idx[None, :]]
+        bs = b_all[..., idx]
+        keep = ~weak[..., idx]
+        gs = np.where(keep[..., :, None] & keep[..., None, :], gs, 0.0) + np.where(keep, 1e-9, 1.0)[
+            ..., None
+        ] * np.eye(idx.size)
+        bs = np.where(keep, bs, 0.0)
+        coef = np.linalg.solve(gs, bs[..., None])[..., 0]
+        ok = np.all(coef[..., 1:] >= 0.0, axis=-1)
+        rss = np.where(ok, np.minimum(rss, yy - np.sum(coef * bs, axis=-1)), rss)
     return np.maximum(rss, 1e-300), np.full(shape, n)
 
 
@@ -405,9 +428,21 @@ def hot_spot_term(
         acc = np.zeros(shape)
         hit = np.zeros(shape, dtype=bool)
         for r_s, r_l, v in zip(rs[near], rl[near], var[near], strict=True):
-            d2 = ((r_s - ds) ** 2 + (r_l - dl) ** 2) / v
-            acc += np.exp(-0.5 * d2) / (2 * np.pi * v)
-            hit |= d2 <= 9.0
+            # only offsets within 6σ of this pairing matter; δ = (r_s, r_l) sits at (pad_l − r_l, pad_s − r_s)
+            w = 6.0 * np.sqrt(v)
+            u0, u1 = (
+                max(int(np.floor(grid.pad_l - r_l - w)), 0),
+                min(int(np.ceil(grid.pad_l - r_l + w)) + 1, shape[0]),
+            )
+            v0, v1 = (
+                max(int(np.floor(grid.pad_s - r_s - w)), 0),
+                min(int(np.ceil(grid.pad_s - r_s + w)) + 1, shape[1]),
+            )
+            if u0 >= u1 or v0 >= v1:
+                continue
+            d2 = ((r_s - ds[:, v0:v1]) ** 2 + (r_l - dl[u0:u1, :]) ** 2) / v
+            acc[u0:u1, v0:v1] += np.exp(-0.5 * d2) / (2 * np.pi * v)
+            hit[u0:u1, v0:v1] |= d2 <= 9.0
         total += np.log((1 - p_detect) + p_detect * acc / clutter_per_px2)
         matched += hit
     return total, matched
@@ -454,6 +489,7 @@ def _hypothesis_surface(
 ) -> dict:
     """Per-offset image RSS pieces and hot-spot log-likelihood of a frame under one pixel-axis convention."""
     rss_terms = []
+    spot_terms = []
     hs = np.zeros(grid.log_prior.shape)
     matches = np.zeros(grid.log_prior.shape, dtype=int)
     for band in frame.bands:
@@ -481,12 +517,95 @@ def _hypothesis_surface(
         t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect)
         hs += t
         matches += k
-    return {"rss": rss_terms, "hot_spots": hs, "matches": matches}
+        spot_terms.append((pred, sig, dets, lam))
+    return {"rss": rss_terms, "hot_spots": hs, "matches": matches, "spots": spot_terms}
 
 
 def _best(log_l: np.ndarray) -> tuple[int, int]:
     u, v = np.unravel_index(int(np.argmax(log_l)), log_l.shape)
     return int(u), int(v)
+
+
+class _SubPixelFit:
+    """The image fit of one band at any (fractional) offset: the (PSF-blurred) regressors interpolated
+    bilinearly at the window the offset selects on the canvas."""
+
+    def __init__(self, band: BandView, regs: list[np.ndarray], mask: np.ndarray, grid: OffsetGrid):
+        self.mask = mask
+        self.y = band.image[mask].astype(float)
+        self.rows, self.cols = (c.astype(float) for c in np.nonzero(mask))
+        self.regs = regs
+        self.pad = (grid.pad_s, grid.pad_l)
+        self.shape = band.image.shape
+
+    def fit(self, delta: tuple[float, float]) -> tuple[float, np.ndarray]:
+        """(RSS, residuals on the mask) at offset ``delta`` = (δs, δl), px."""
+        coords = [self.rows + self.pad[1] - delta[1], self.cols + self.pad[0] - delta[0]]
+        cols = [ndimage.map_coordinates(r, coords, order=1, mode="nearest") for r in self.regs]
+        x = np.column_stack([np.ones(self.y.size)] + cols)
+        gram, rhs = np.einsum("ni,nj->ij", x, x), np.einsum("ni,n->i", x, self.y)
+        yy = float(np.einsum("n,n->", self.y, self.y))
+        best, best_sol = yy - rhs[0] ** 2 / gram[0, 0], np.r_[rhs[0] / gram[0, 0], np.zeros(len(cols))]
+        for subset in itertools.product((False, True), repeat=len(cols)):
+            idx = np.array([0] + [i + 1 for i, on in enumerate(subset) if on])
+            try:
+                sol = np.linalg.solve(gram[np.ix_(idx, idx)], rhs[idx])
+            except np.linalg.LinAlgError:
+                continue
+            if np.any(sol[1:] < 0.0):
+                continue
+            rss = yy - float(sol @ rhs[idx])
+            if rss < best:
+                best, best_sol = rss, np.zeros(len(cols) + 1)
+                best_sol[idx] = sol
+        resid = self.y - np.einsum("ni,i->n", x, best_sol)
+        return max(best, 0.0), resid
+
+
+def _refine(
+    fits: list[_SubPixelFit], start: tuple[float, float], top: tuple[float, float]
+) -> tuple[float, float]:
+    """Offset within ±0.75 px of ``start`` minimising the summed RSS (3 × 3 grid, quadratic fit, clamped)."""
+    if not fits:
+        return start
+    steps = (-0.5, 0.0, 0.5)
+    vals = np.array(
+        [[sum(f.fit((start[0] + a, start[1] + b))[0] for f in fits) for a in steps] for b in steps]
+    )
+    vals = np.log(np.maximum(vals, 1e-300))
+    # quadratic surface z = c0 + c1 a + c2 b + c3 a² + c4 b² + c5 ab over the 9 points
+    aa, bb = np.meshgrid(steps, steps)
+    design = np.column_stack(
+        [np.ones(9), aa.ravel(), bb.ravel(), aa.ravel() ** 2, bb.ravel() ** 2, (aa * bb).ravel()]
+    )
+    c = np.linalg.lstsq(design, vals.ravel(), rcond=None)[0]
+    hess = np.array([[2 * c[3], c[5]], [c[5], 2 * c[4]]])
+    if np.all(np.linalg.eigvalsh(hess) > 0):
+        da, db = np.linalg.solve(hess, -c[1:3])
+    else:
+        j = np.unravel_index(int(np.argmin(vals)), vals.shape)
+        db, da = steps[j[0]], steps[j[1]]
+    da, db = float(np.clip(da, -0.75, 0.75)), float(np.clip(db, -0.75, 0.75))
+    return (
+        float(np.clip(start[0] + da, -top[0] - 0.5, top[0] + 0.5)),
+        float(np.clip(start[1] + db, -top[1] - 0.5, top[1] + 0.5)),
+    )
+
+
+def _hot_spots_at(spots, delta: tuple[float, float], p_detect: float) -> tuple[float, int]:
+    """The hot-spot term and matches at one (fractional) offset, summed over bands."""
+    total, matched = 0.0, 0
+    for pred, sig, dets, lam in spots:
+        for (ps, pl), sa in zip(pred, sig, strict=True):
+            if len(dets) == 0:
+                total += np.log1p(-p_detect)
+                continue
+            var = sa**2 + dets[:, 2] ** 2
+            d2 = ((dets[:, 0] - ps - delta[0]) ** 2 + (dets[:, 1] - pl - delta[1]) ** 2) / var
+            acc = float(np.sum(np.exp(-0.5 * d2) / (2 * np.pi * var)))
+            total += float(np.log((1 - p_detect) + p_detect * acc / lam))
+            matched += int(np.any(d2 <= 9.0))
+    return total, matched
 
 
 def frame_evidence(
@@ -502,6 +621,9 @@ def frame_evidence(
 ) -> FrameEvidence:
     """Evidence of one frame for the declared sample axis against its mirror (see module docstring).
 
+    Each hypothesis's best whole-pixel offset is refined to a fraction of a pixel on the image fit (at high
+    S/N a limb misplaced by half a pixel would otherwise outweigh the shading); all terms are evaluated there.
+
     Args:
         frame: the frame's bands (images, predicted poses, declared layouts, detections).
         declared_axes: the pixel axes the instrument declares.
@@ -514,40 +636,50 @@ def frame_evidence(
     anchors = anchors if anchors is not None else Anchors(np.zeros(0), np.zeros(0), np.zeros(0))
     grid = OffsetGrid.from_prior(sigma_px, max_px)
     mirror_axes = mirrored_axes(declared_axes)
-    surf = {
-        "declared": _hypothesis_surface(frame, declared_axes, grid, anchors, p_detect),
-        "mirror": _hypothesis_surface(frame, mirror_axes, grid, anchors, p_detect),
-    }
+    axes_of = {"declared": declared_axes, "mirror": mirror_axes}
+    surf = {key: _hypothesis_surface(frame, axes, grid, anchors, p_detect) for key, axes in axes_of.items()}
     notes: list[str] = []
-    # N_eff from the residuals of the better image fit (the same for both hypotheses)
-    n_eff_per_band = []
-    img_terms = {"declared": np.zeros(grid.log_prior.shape), "mirror": np.zeros(grid.log_prior.shape)}
-    if use_image:
-        for b in range(len(frame.bands)):
-            best_key, best_uv, best_rss = None, None, np.inf
-            for key in surf:
-                rss = surf[key]["rss"][b][0]
-                uv = _best(-np.log(rss) + grid.log_prior)
-                if rss[uv] < best_rss:
-                    best_key, best_uv, best_rss = key, uv, rss[uv]
-            rss, n, regs, mask = surf[best_key]["rss"][b]
-            area = _band_residual_area(frame.bands[b], regs, mask, grid, best_uv)
-            n_eff = float(n[best_uv]) / area
-            n_eff_per_band.append(n_eff)
-            for key in surf:
-                img_terms[key] += -0.5 * n_eff * np.log(surf[key]["rss"][b][0])
+    n_bands = len(frame.bands)
+    fits = {
+        key: [_SubPixelFit(frame.bands[b], *surf[key]["rss"][b][2:4], grid) for b in range(n_bands)]
+        if use_image
+        else []
+        for key in surf
+    }
+    # N_eff starts as the number of pixels fitted (white residuals) and is re-estimated from the residuals;
+    # the offsets are found again with it, so that texture-dominated frames do not pick offsets by chance
+    n_eff = [float(surf["declared"]["rss"][b][1].flat[0]) for b in range(n_bands)]
+    for final in (False, True):
+        delta = {}
+        for key in surf:
+            img = sum(-0.5 * n_eff[b] * np.log(surf[key]["rss"][b][0]) for b in range(n_bands))
+            u, v = _best((img if use_image else 0.0) + surf[key]["hot_spots"] + grid.log_prior)
+            start = (float(grid.pad_s - v), float(grid.pad_l - u))
+            delta[key] = _refine(fits[key], start, max_px) if final else start
+        rss_at = {key: [f.fit(delta[key]) for f in fits[key]] for key in surf}
+        for b in range(n_bands if use_image else 0):
+            key = min(surf, key=lambda k, b=b: rss_at[k][b][0])
+            resid = np.zeros(frame.bands[b].image.shape)
+            mask = fits[key][b].mask
+            resid[mask] = rss_at[key][b][1]
+            n_eff[b] = float(mask.sum()) / _autocorr_area(resid, mask)
+    if not use_image:
+        n_eff = [0.0] * n_bands
+    # 4. every term at the refined offsets
     hyps = {}
-    for key, axes in (("declared", declared_axes), ("mirror", mirror_axes)):
-        total = img_terms[key] + surf[key]["hot_spots"] + grid.log_prior
-        u, v = _best(total)
+    for key, axes in axes_of.items():
+        d = delta[key]
+        img = sum(-0.5 * n_eff[b] * np.log(max(rss_at[key][b][0], 1e-300)) for b in range(len(rss_at[key])))
+        hs, n_match = _hot_spots_at(surf[key]["spots"], d, p_detect)
+        prior = -0.5 * (d[0] / sigma_px[0]) ** 2 - 0.5 * (d[1] / sigma_px[1]) ** 2
         hyps[key] = Hypothesis(
             label=axis_label(axes.sample_axis),
-            log_likelihood=float(total[u, v]),
-            offset_px=(float(grid.pad_s - v), float(grid.pad_l - u)),
-            image_term=float(img_terms[key][u, v]),
-            hot_spot_term=float(surf[key]["hot_spots"][u, v]),
-            prior_term=float(grid.log_prior[u, v]),
-            n_matches=int(surf[key]["matches"][u, v]),
+            log_likelihood=float(img + hs + prior),
+            offset_px=d,
+            image_term=float(img),
+            hot_spot_term=float(hs),
+            prior_term=float(prior),
+            n_matches=n_match,
         )
     # the image terms share a constant (Σ ½ N_eff ln of the better RSS); report them relative to it
     base = min(hyps["declared"].image_term, hyps["mirror"].image_term)
@@ -560,21 +692,8 @@ def frame_evidence(
         llr = 0.0
     counted = float(np.clip(llr, -frame_clip, frame_clip))
     return FrameEvidence(
-        frame.name, hyps["declared"], hyps["mirror"], float(llr), counted, float(sum(n_eff_per_band)), notes
+        frame.name, hyps["declared"], hyps["mirror"], float(llr), counted, float(sum(n_eff)), notes
     )
-
-
-def _band_residual_area(band: BandView, regs, mask, grid: OffsetGrid, uv: tuple[int, int]) -> float:
-    """Autocorrelation area of the image fit's residuals at canvas offset ``uv``."""
-    u, v = uv
-    nl, ns = band.image.shape
-    win = [r[u : u + nl, v : v + ns] for r in regs]
-    x = np.column_stack([np.ones(int(mask.sum()))] + [w[mask] for w in win])
-    y = band.image[mask].astype(float)
-    coef = np.linalg.lstsq(x, y, rcond=None)[0]
-    resid = np.zeros(band.image.shape)
-    resid[mask] = y - x @ coef
-    return _autocorr_area(resid, mask)
 
 
 def decide(

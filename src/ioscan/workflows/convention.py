@@ -125,6 +125,17 @@ def label_quaternion_vs_kernels(frame, geo) -> dict[str, float]:
     return out
 
 
+def _prior(prior, cross_track_px: float | None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(1σ, bound) along (sample, line) of the pointing prior, the cross-track pair replaced if asked."""
+    sigma, top = tuple(prior.sigma_px), tuple(prior.max_px)
+    if cross_track_px is None or prior.along_track_axis is None:
+        return sigma, top
+    k = 0 if prior.along_track_axis == "line" else 1
+    sigma = tuple(cross_track_px / 2.0 if i == k else v for i, v in enumerate(sigma))
+    top = tuple(float(cross_track_px) if i == k else v for i, v in enumerate(top))
+    return sigma, top
+
+
 def check_convention(
     paths: Iterable[str | Path],
     kernels: str | Path,
@@ -132,6 +143,7 @@ def check_convention(
     anchors: Anchors | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     frame_clip: float = DEFAULT_FRAME_CLIP,
+    cross_track_px: float | None = None,
     settings: Settings | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> ConventionCheck:
@@ -143,6 +155,9 @@ def check_convention(
         anchors: known hot spots (default: the shipped catalogues' brightest, :func:`catalogue_anchors`).
         threshold: natural-log evidence needed for "confirmed".
         frame_clip: the most one frame may count.
+        cross_track_px: replace the instrument's cross-track pointing bound by this many pixels (1σ half of
+            it): a verdict that still holds with a bound of hundreds of pixels does not rest on the
+            cross-track prior (a mirrored disk off the middle column cannot be moved back within a few px).
         settings: detection settings.
         progress: called with (done, total, product) after each product.
     """
@@ -175,11 +190,9 @@ def check_convention(
                 raise GeometryError(
                     f"{Path(path).name}: its detector declares other pixel axes than the first product's"
                 )
-            prior = inst.pointing
+            sigma, top = _prior(inst.pointing, cross_track_px)
             evidence.append(
-                frame_evidence(
-                    view, declared, prior.sigma_px, prior.max_px, anchors=anchors, frame_clip=frame_clip
-                )
+                frame_evidence(view, declared, sigma, top, anchors=anchors, frame_clip=frame_clip)
             )
             check.frames_checked.append(frame.product_id)
             angles = label_quaternion_vs_kernels(frame, geo)
