@@ -6,7 +6,9 @@ declared axis (−Y), once in a mirrored world (+Y); each frame is then judged f
 detections and the **reconstructed** pose (what the kernels say), as ``check-convention`` judges products.
 Sets of 5 frames are drawn from the pool (without replacement within a set) and decided. A second pool comes
 from the limb-fit scene renderer (:mod:`ioscan.simulate.limb_scene`: Minnaert disk, its own photometry, no
-albedo map, no catalogue hot spots), which the check was not written against.
+albedo map, no catalogue hot spots), and a third from the independent renderer
+(:mod:`ioscan.simulate.independent`, written apart from ioscan's geometry: its camera is a direct view, so its
+images are a +Y world and, flipped left–right, a −Y world); the check was written against neither.
 
 Targets (issue 10): the right sign wins or "unconfirmed" on ≥ 95 % of sets; never the wrong sign confirmed.
 Options: ``--quick`` (smaller pools), ``--frames N`` (campaign pool size), ``--sets N`` (sets per world).
@@ -181,6 +183,69 @@ def limb_scene_pool(n_frames: int, seed: int) -> list[dict]:
     return out
 
 
+def _independent_pose(view):
+    """Pose of the independent renderer's camera for a JIRAM frame whose samples run along +Y: its camera has
+    samples along +x, lines along +y (a direct view), i.e. the instrument's X = −y_cam, Y = +x_cam."""
+    from ioscan.geometry.pose import CameraPose
+
+    b2c = view.body_to_cam
+    inst_in_cam = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # columns: X, Y, Z
+    return CameraPose(
+        observer_km=-(b2c.T @ view.center_cam_km),
+        inst_to_body=b2c.T @ inst_in_cam,
+        sun_km=b2c.T @ view.sun_dir_cam * 7.8e8,
+    )
+
+
+def independent_pool(n_frames: int, seed: int) -> list[dict]:
+    """Frames of the independent renderer (:mod:`ioscan.simulate.independent`: its own geometry, smooth
+    albedo, Minnaert/Lambert shading, Gaussian PSF, column effects, cosmic rays). Its camera is a direct
+    view, so its images are a +Y world; flipped left–right they are a −Y world. A pointing error along track
+    (the instrument's prior) separates the predicted pose from the true one."""
+    from ioscan.simulate.independent import draw_scene, render_scene
+    from ioscan.simulate.limb_scene import rotate_pointing
+
+    rng = np.random.default_rng([seed, 11])
+    prior = jiram.JIRAM.pointing
+    layout = jiram.DETECTORS[jiram.M_BAND.spice_frame]
+    cam_plus = FrameCamera.with_axes(
+        cv.mirrored_axes(jiram.PIXEL_AXES),
+        n_samples=432,
+        n_lines=128,
+        ifov_rad=jiram.IFOV_RAD,
+        center_sample=layout.center_sample,
+        center_line=layout.center_line,
+    )
+    out = []
+    for k in range(n_frames):
+        params = draw_scene(rng, kind="day", mode="I2", range_km=(40_000.0, 400_000.0))
+        img = render_scene(params).bands["M"].image.astype(float)
+        d_line = float(np.clip(rng.normal(0, prior.sigma_px[1]), -prior.max_px[1], prior.max_px[1]))
+        d_samp = float(np.clip(rng.normal(0, prior.sigma_px[0]), -prior.max_px[0], prior.max_px[0]))
+        # predicted = true turned so that the scene appears shifted by (d_samp, d_line) from the prediction
+        pred = rotate_pointing(
+            cam_plus, _independent_pose(params.view), d_samp * jiram.IFOV_RAD, d_line * jiram.IFOV_RAD
+        )
+        row = {
+            "name": f"independent_{k}",
+            "range_km": params.view.range_km,
+            "phase_deg": params.view.phase_deg,
+            "center_px": [params.view.center_sample_px, params.view.center_line_px],
+        }
+        for world, im in (("+Y", img), ("-Y", img[:, ::-1].copy())):
+            view = cv.FrameView(
+                row["name"], [cv.BandView(im, pred, layout, jiram.IFOV_RAD, 0.8, np.zeros((0, 3)))]
+            )
+            ev = cv.frame_evidence(view, jiram.PIXEL_AXES, prior.sigma_px, prior.max_px, frame_clip=np.inf)
+            row[world] = {
+                "llr": ev.llr,
+                "image": ev.declared.image_term - ev.mirror.image_term,
+                "hot_spots": 0.0,
+            }
+        out.append(row)
+    return out
+
+
 def score_sets(
     pool: list[dict], n_sets: int, set_size: int, threshold: float, clip: float, seed: int
 ) -> dict:
@@ -242,16 +307,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small pools (a minute or two)")
     ap.add_argument("--frames", type=int, default=60, help="campaign frames in the pool")
     ap.add_argument("--scene-frames", type=int, default=30, help="limb-scene frames in the second pool")
+    ap.add_argument("--independent-frames", type=int, default=30, help="independent-renderer frames")
     ap.add_argument("--sets", type=int, default=1000, help="5-frame sets drawn per world")
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args()
     if args.quick:
-        args.frames, args.scene_frames, args.sets = 16, 8, 400
+        args.frames, args.scene_frames, args.independent_frames, args.sets = 16, 8, 8, 400
     t0 = time.perf_counter()
     camp = campaign_pool(args.frames, args.seed)
     t1 = time.perf_counter()
     scene = limb_scene_pool(args.scene_frames, args.seed)
     t2 = time.perf_counter()
+    indep = independent_pool(args.independent_frames, args.seed)
+    t3 = time.perf_counter()
     thr, clip = cv.DEFAULT_THRESHOLD, cv.DEFAULT_FRAME_CLIP
     result = {
         "threshold_ln": thr,
@@ -259,17 +327,23 @@ def main() -> None:
         "set_size": 5,
         "campaign_sets": score_sets(camp, args.sets, 5, thr, clip, args.seed),
         "limb_scene_sets": score_sets(scene, args.sets, 5, thr, clip, args.seed),
+        "independent_sets": score_sets(indep, args.sets, 5, thr, clip, args.seed),
         "campaign_frames": frame_stats(camp, clip),
         "limb_scene_frames": frame_stats(scene, clip),
+        "independent_frames": frame_stats(indep, clip),
         "median_check_s_per_frame": round(
             float(np.median([p[w]["t_check_s"] for p in camp for w in ("-Y", "+Y")])), 3
         ),
-        "pool_s": {"campaign": round(t1 - t0, 1), "limb_scene": round(t2 - t1, 1)},
+        "pool_s": {
+            "campaign": round(t1 - t0, 1),
+            "limb_scene": round(t2 - t1, 1),
+            "independent": round(t3 - t2, 1),
+        },
         "target": "right or unconfirmed on >= 95 % of 5-frame sets, wrong on none",
     }
     result["meets_target"] = all(
         r[w]["right_or_unconfirmed"] >= 0.95 and r[w]["wrong"] == 0
-        for r in (result["campaign_sets"], result["limb_scene_sets"])
+        for r in (result["campaign_sets"], result["limb_scene_sets"], result["independent_sets"])
         for w in ("-Y", "+Y")
     )
     print(json.dumps(result))

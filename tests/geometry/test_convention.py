@@ -181,3 +181,34 @@ def test_campaign_renderer_mirrored_world_comes_out_mirrored():
     view = cv.FrameView(plan.product_id, [cv.BandView(r.image, pose, LAYOUT, jiram.IFOV_RAD, 0.7)])
     ev = _evidence(view, cv.catalogue_anchors())
     assert ev.llr < -cv.DEFAULT_FRAME_CLIP, ev
+
+
+def test_independent_renderer_worlds():
+    """The independent renderer (its own geometry and photometry; a direct-view camera, i.e. a +Y world) and
+    its left–right flip (a −Y world), seen with a pointing error along track: each comes out as it is."""
+    from ioscan.geometry.pose import CameraPose
+    from ioscan.simulate.independent import render_scene, view_geometry
+    from ioscan.simulate.independent.scene import SceneParams
+
+    view = view_geometry(
+        range_km=150_000.0,
+        center_sample_px=300.0,
+        center_line_px=70.0,
+        sub_obs_lat_deg=10.0,
+        sub_obs_lon_w_deg=120.0,
+        north_pa_deg=30.0,
+        phase_deg=60.0,
+        sun_azimuth_deg=20.0,
+    )
+    img = render_scene(SceneParams(seed=3, view=view)).bands["M"].image.astype(float)
+    # its camera: samples along +x, lines along +y, boresight +z; as a JIRAM frame with samples along +Y and
+    # lines along −X, the instrument's X is −y and Y is +x in camera coordinates
+    b2c = view.body_to_cam
+    inst_in_cam = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    true = CameraPose(-(b2c.T @ view.center_cam_km), b2c.T @ inst_in_cam, b2c.T @ view.sun_dir_cam * 7.8e8)
+    cam_plus = _camera(MIRROR, (LAYOUT.center_sample, LAYOUT.center_line))
+    # the kernels' (predicted) pointing: off by 70 px along track, 2 px across
+    pred = rotate_pointing(cam_plus, true, 2.0 * jiram.IFOV_RAD, -70.0 * jiram.IFOV_RAD)
+    for world, im, truth in (("+Y", img, -1.0), ("-Y", img[:, ::-1].copy(), 1.0)):
+        ev = _evidence(cv.FrameView(world, [cv.BandView(im, pred, LAYOUT, jiram.IFOV_RAD, 0.8)]))
+        assert truth * ev.llr > cv.DEFAULT_FRAME_CLIP, (world, ev)

@@ -60,9 +60,6 @@ DEFAULT_THRESHOLD = 9.2
 DEFAULT_FRAME_CLIP = 5.0
 #: probability that a known hot spot in view is detected (the hot-spot term)
 ANCHOR_DETECTION_PROB = 0.3
-#: 1σ position error of a catalogue hot spot per coordinate, km: named sources of Davies et al. (2024, Nat.
-#: Astron.) and the USGS SIM 3168 layer differ by 16 km (median) / 30 km (68 %), i.e. ≈ 14–20 km combined
-ANCHOR_POSITION_ERR_KM = 15.0
 #: anchors (brightest first) used by default
 DEFAULT_N_ANCHORS = 80
 #: outlier mask: pixels this many robust σ above their 5 × 5 median (hot spots, cosmic rays, streak cores)
@@ -73,12 +70,15 @@ AUTOCORR_MAX_LAG_PX = 40
 
 @dataclass
 class Anchors:
-    """Known hot spots to look for (planetographic °N, west °W), 1σ position error per coordinate (km)."""
+    """Known hot spots to look for (planetographic °N, west °W), 1σ position error per coordinate (km): a
+    core ``err_km`` and a wide tail ``tail_err_km`` taken by a fraction ``tail_fraction`` of the sources."""
 
     lat_deg: np.ndarray
     lon_w_deg: np.ndarray
     err_km: np.ndarray
     names: list[str] = field(default_factory=list)
+    tail_err_km: float = 0.0
+    tail_fraction: float = 0.0
 
     def __len__(self) -> int:
         return int(np.asarray(self.lat_deg).size)
@@ -89,11 +89,12 @@ class Anchors:
         return iobody.surface_point_from_lat_pg(lat, lon)
 
 
-def catalogue_anchors(n: int = DEFAULT_N_ANCHORS, err_km: float = ANCHOR_POSITION_ERR_KM) -> Anchors:
+def catalogue_anchors(n: int = DEFAULT_N_ANCHORS) -> Anchors:
     """The ``n`` most powerful hot spots of the shipped catalogues (Davies et al. 2024 PSJ Table 10, and the
     JIRAM sources of Davies et al. 2024 Nat. Astron. not in it, by M-band power × 10 µm), one row per source
-    (a JIRAM source within 2° of a Table 10 one is the same source)."""
-    from ioscan.catalog.reference import davies2024_jiram, davies2024_psj
+    (a JIRAM source within 2° of a Table 10 one is the same source), with the published positions' error
+    model (:data:`ioscan.catalog.reference.PUBLISHED_POSITION_ERROR`: 0.6° core, 5 % at 2.5°)."""
+    from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR, davies2024_jiram, davies2024_psj
 
     psj = davies2024_psj()
     jrm = davies2024_jiram()
@@ -112,11 +113,15 @@ def catalogue_anchors(n: int = DEFAULT_N_ANCHORS, err_km: float = ANCHOR_POSITIO
         power.append(10.0 * float(np.nan_to_num(r.avg_unsaturated_spectral_power_gw_um)))
         names.append(str(r.ref_id))
     order = np.argsort(-np.nan_to_num(np.array(power)))[:n]
+    err = PUBLISHED_POSITION_ERROR
+    km_per_deg = np.radians(1.0) * iobody.IO_MEAN_RADIUS_KM
     return Anchors(
         np.array(lat)[order],
         np.array(lon)[order],
-        np.full(order.size, float(err_km)),
+        np.full(order.size, err.core_deg * km_per_deg),
         [names[i] for i in order],
+        tail_err_km=err.tail_deg * km_per_deg,
+        tail_fraction=err.tail_fraction,
     )
 
 
@@ -390,6 +395,14 @@ def _autocorr_area(resid: np.ndarray, mask: np.ndarray, max_lag: int = AUTOCORR_
 
 
 # ---------------------------------------------------------------------------------------- hot-spot term
+def _components(sa: float, st: float | None, f: float, det_var: np.ndarray):
+    """(variance, weight) pairs of an anchor's position error (core, and a tail taken by a fraction f)."""
+    out = [(sa**2 + det_var, 1.0 - f if st is not None else 1.0)]
+    if st is not None and f > 0:
+        out.append((st**2 + det_var, f))
+    return out
+
+
 def hot_spot_term(
     predicted: np.ndarray,
     sigma_pred_px: np.ndarray,
@@ -397,17 +410,21 @@ def hot_spot_term(
     grid: OffsetGrid,
     clutter_per_px2: float,
     p_detect: float = ANCHOR_DETECTION_PROB,
+    tail_sigma_px: np.ndarray | None = None,
+    tail_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Σ_a ln[(1 − P) + P Σ_d N(x_d − μ_a − δ) / λ] on the offset grid, and the number of anchors matched
-    within 3σ at each offset.
+    within 3σ (of the core) at each offset.
 
     Args:
         predicted: (n_a, 2) predicted (sample, line) of the anchors, px.
-        sigma_pred_px: (n_a,) 1σ of those predictions (position error on the sky), px.
+        sigma_pred_px: (n_a,) 1σ of those predictions (the catalogue's core position error on the sky), px.
         detections: (n_d, 3) detections: sample, line, 1σ centroid error px.
         grid: the offsets.
         clutter_per_px2: λ, detections per px² that are not anchors.
         p_detect: P.
+        tail_sigma_px, tail_fraction: the position error's wide tail (1σ px per anchor) and the fraction of
+            anchors in it (N is then the mixture).
     """
     shape = grid.log_prior.shape
     total = np.zeros(shape)
@@ -416,20 +433,22 @@ def hot_spot_term(
         return total, matched
     dl = OffsetGrid.offsets(grid.pad_l)[:, None]
     ds = OffsetGrid.offsets(grid.pad_s)[None, :]
-    for (ps, pl), sa in zip(predicted, sigma_pred_px, strict=True):
-        # only detections that some offset of the grid can bring within 5σ matter
-        var = sa**2 + detections[:, 2] ** 2
+    tails = tail_sigma_px if tail_sigma_px is not None else [None] * len(predicted)
+    for (ps, pl), sa, st in zip(predicted, sigma_pred_px, tails, strict=True):
+        comps = _components(sa, st, tail_fraction, detections[:, 2] ** 2)
+        wide = np.sqrt(comps[-1][0])
         rs, rl = detections[:, 0] - ps, detections[:, 1] - pl
-        sd = np.sqrt(var)
-        near = (np.abs(rs) <= grid.pad_s + 5 * sd) & (np.abs(rl) <= grid.pad_l + 5 * sd)
+        # only detections that some offset of the grid can bring within 5σ matter
+        near = (np.abs(rs) <= grid.pad_s + 5 * wide) & (np.abs(rl) <= grid.pad_l + 5 * wide)
         if not near.any():
             total += np.log1p(-p_detect)
             continue
         acc = np.zeros(shape)
         hit = np.zeros(shape, dtype=bool)
-        for r_s, r_l, v in zip(rs[near], rl[near], var[near], strict=True):
+        for j in np.flatnonzero(near):
+            r_s, r_l = rs[j], rl[j]
             # only offsets within 6σ of this pairing matter; δ = (r_s, r_l) sits at (pad_l − r_l, pad_s − r_s)
-            w = 6.0 * np.sqrt(v)
+            w = 6.0 * float(wide[j])
             u0, u1 = (
                 max(int(np.floor(grid.pad_l - r_l - w)), 0),
                 min(int(np.ceil(grid.pad_l - r_l + w)) + 1, shape[0]),
@@ -440,18 +459,20 @@ def hot_spot_term(
             )
             if u0 >= u1 or v0 >= v1:
                 continue
-            d2 = ((r_s - ds[:, v0:v1]) ** 2 + (r_l - dl[u0:u1, :]) ** 2) / v
-            acc[u0:u1, v0:v1] += np.exp(-0.5 * d2) / (2 * np.pi * v)
-            hit[u0:u1, v0:v1] |= d2 <= 9.0
+            r2 = (r_s - ds[:, v0:v1]) ** 2 + (r_l - dl[u0:u1, :]) ** 2
+            for var, weight in comps:
+                acc[u0:u1, v0:v1] += weight * np.exp(-0.5 * r2 / var[j]) / (2 * np.pi * var[j])
+            hit[u0:u1, v0:v1] |= r2 <= 9.0 * comps[0][0][j]
         total += np.log((1 - p_detect) + p_detect * acc / clutter_per_px2)
         matched += hit
     return total, matched
 
 
 def _anchor_predictions(anchors: Anchors, camera: FrameCamera, pose: CameraPose, grid: OffsetGrid):
-    """Predicted (sample, line) and 1σ (px) of the anchors seen from the pose and within the grid's reach."""
+    """Predicted (sample, line) and 1σ core and tail position errors (px) of the anchors seen from the pose
+    and within the grid's reach."""
     if len(anchors) == 0:
-        return np.zeros((0, 2)), np.zeros(0)
+        return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
     pts = anchors.points_km()
     s, ln, vis = project_points(camera, pose, pts)
     normal = iobody.surface_normal(pts)
@@ -466,9 +487,10 @@ def _anchor_predictions(anchors: Anchors, camera: FrameCamera, pose: CameraPose,
         & (ln > -grid.pad_l - 3)
         & (ln < camera.n_lines + grid.pad_l + 3)
     )
-    scale = rng * camera.ifov_rad  # km per px at normal view; a position error looks no larger than err/scale
-    sig = np.asarray(anchors.err_km, float) / np.maximum(scale, 1e-9)
-    return np.column_stack([s, ln])[reach], sig[reach]
+    scale = np.maximum(rng * camera.ifov_rad, 1e-9)  # km/px at normal view: an error looks no larger
+    sig = np.asarray(anchors.err_km, float) / scale
+    tail = np.full(len(anchors), anchors.tail_err_km, float) / scale
+    return np.column_stack([s, ln])[reach], sig[reach], tail[reach]
 
 
 # -------------------------------------------------------------------------------------------- the check
@@ -506,7 +528,7 @@ def _hypothesis_surface(
             center_sample=band.layout.center_sample,
             center_line=band.layout.center_line,
         )
-        pred, sig = _anchor_predictions(anchors, small, band.pose, grid)
+        pred, sig, tail = _anchor_predictions(anchors, small, band.pose, grid)
         disk_px = float(
             regs[0][
                 grid.pad_l : grid.pad_l + band.layout.n_lines, grid.pad_s : grid.pad_s + band.layout.n_samples
@@ -514,10 +536,10 @@ def _hypothesis_surface(
         )
         lam = (len(band.detections) + 1.0) / max(disk_px, 100.0)
         dets = np.asarray(band.detections, float).reshape(-1, 3)
-        t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect)
+        t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect, tail, anchors.tail_fraction)
         hs += t
         matches += k
-        spot_terms.append((pred, sig, dets, lam))
+        spot_terms.append((pred, sig, tail, anchors.tail_fraction, dets, lam))
     return {"rss": rss_terms, "hot_spots": hs, "matches": matches, "spots": spot_terms}
 
 
@@ -595,16 +617,16 @@ def _refine(
 def _hot_spots_at(spots, delta: tuple[float, float], p_detect: float) -> tuple[float, int]:
     """The hot-spot term and matches at one (fractional) offset, summed over bands."""
     total, matched = 0.0, 0
-    for pred, sig, dets, lam in spots:
-        for (ps, pl), sa in zip(pred, sig, strict=True):
+    for pred, sig, tail, frac, dets, lam in spots:
+        for (ps, pl), sa, st in zip(pred, sig, tail, strict=True):
             if len(dets) == 0:
                 total += np.log1p(-p_detect)
                 continue
-            var = sa**2 + dets[:, 2] ** 2
-            d2 = ((dets[:, 0] - ps - delta[0]) ** 2 + (dets[:, 1] - pl - delta[1]) ** 2) / var
-            acc = float(np.sum(np.exp(-0.5 * d2) / (2 * np.pi * var)))
+            r2 = (dets[:, 0] - ps - delta[0]) ** 2 + (dets[:, 1] - pl - delta[1]) ** 2
+            comps = _components(sa, st, frac, dets[:, 2] ** 2)
+            acc = float(sum(np.sum(w * np.exp(-0.5 * r2 / var) / (2 * np.pi * var)) for var, w in comps))
             total += float(np.log((1 - p_detect) + p_detect * acc / lam))
-            matched += int(np.any(d2 <= 9.0))
+            matched += int(np.any(r2 <= 9.0 * comps[0][0]))
     return total, matched
 
 
