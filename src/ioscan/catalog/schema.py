@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 

@@ -401,15 +401,21 @@ class SpiceGeometry:
                 f"(kernels {self.metakernel.name})"
             )
 
-    def pose(self, time_utc, frame_name: str) -> CameraPose:
+    def pose(
+        self, time_utc, frame_name: str, *, pointing_correction_j2000: np.ndarray | None = None
+    ) -> CameraPose:
         """Camera pose at the light-time-corrected target epoch, for pinhole use (``backplanes_from_pose``,
-        ``project_points``).
+        ``project_points``, :class:`ioscan.geometry.views.View`); ``pointing_correction_j2000`` as in
+        :meth:`backplanes`.
 
         Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
         aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
         """
         cam = self.camera(frame_name)
         inp = self.frame_inputs(time_utc, frame_name)
+        if pointing_correction_j2000 is not None:
+            corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
+            inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
         inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
         b = inst_to_body @ np.asarray(cam.boresight, dtype=float)

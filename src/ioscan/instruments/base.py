@@ -142,6 +142,8 @@ class ArtefactModel:
 
 
 PIXEL_AXIS_NAMES = ("sample", "line")
+#: a pointing prior this tight (1σ, px) is used by the limb fit as a prior; wider ones are left to the limb
+INFORMATIVE_PRIOR_PX = 5.0
 
 
 @dataclass(frozen=True)
@@ -208,11 +210,11 @@ class PointingPrior:
         return (self.max_px[0] + self.search_margin_px, self.max_px[1] + self.search_margin_px)
 
     def limb_prior_px(self) -> tuple[float | None, float | None]:
-        """1σ priors (sample, line) the limb fit puts on its offset: only across track (a short limb arc then
-        still gives that offset with an honest error); none without an along-track axis."""
-        if self.along_track_axis is None:
-            return (None, None)
-        return (None, self.sigma_px[1]) if self.along_track_axis == "sample" else (self.sigma_px[0], None)
+        """1σ priors (sample, line) the limb fit puts on its offset: the prior's σ along axes where it is
+        informative (≤ :data:`INFORMATIVE_PRIOR_PX`: JIRAM across track, a header's disk centre), none
+        where it is not (along track): a short limb arc then still gives the well-known axis with an honest
+        error, and the other must come from the limb."""
+        return tuple(s if s <= INFORMATIVE_PRIOR_PX else None for s in self.sigma_px)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

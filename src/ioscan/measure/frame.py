@@ -9,7 +9,7 @@ from ioscan.geometry.backplanes import Backplanes
 from ioscan.measure.colour import colour_temperatures
 from ioscan.measure.config import MeasureConfig
 from ioscan.measure.intensity import set_intensities
-from ioscan.measure.positions import locate_detections
+from ioscan.measure.positions import PointingSamples, locate_detections
 from ioscan.records import Frame
 
 
@@ -20,6 +20,7 @@ def measure_frame(
     *,
     config: MeasureConfig | None = None,
     pointing_error_px: float = 1.0,
+    pointing: dict[str, PointingSamples] | None = None,
 ) -> FrameDetections:
     """Measure the detections of ``found`` in place (and return it).
 
@@ -30,6 +31,9 @@ def measure_frame(
             temperature of a same-footprint pair needs no geometry).
         config: measurement settings.
         pointing_error_px: 1σ pointing error of the geometry, px (added to the centroid errors).
+        pointing: band → draws of the remaining pointing error with the band's view
+            (:class:`~ioscan.measure.positions.PointingSamples`): propagated into positions (with their
+            lat/lon correlation), emission, range and intensities instead of ``pointing_error_px``.
     """
     cfg = config or MeasureConfig()
     geometry = geometry or {}
@@ -40,7 +44,7 @@ def measure_frame(
         by_band[name] = dets
         bp = geometry.get(name)
         if bp is not None and dets and bp.shape == band.shape:
-            locate_detections(dets, bp, cfg, pointing_error_px)
+            locate_detections(dets, bp, cfg, pointing_error_px, (pointing or {}).get(name))
         set_intensities(dets, band)
     if len(by_band) >= 2:
         colour_temperatures(frame, by_band, cfg, found.messages)

@@ -38,7 +38,15 @@ def set_intensities(dets: list[Detection], band: BandImage) -> None:
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
         if det.emission_deg is None or det.pixel_scale_km is None:
             continue
-        if np.isfinite(det.emission_deg) and det.emission_deg < 90.0:
+        factor = det.extra.get("geometry_factor_km2")
+        if factor is not None and np.isfinite(factor):
+            # the pointing error propagated by its draws (measure.positions): median pixel scale² / cos e
+            # and a 1σ covering its central 95 %, added to the photometric error
+            inten = float(det.net_radiance_sum * sfac * factor * 1e6 / 1e9)
+            phot = float(det.net_radiance_sum_err * sfac * factor * 1e6 / 1e9)
+            geom = abs(inten) * float(det.extra.get("geometry_factor_err_km2", 0.0)) / factor
+            err = float(np.hypot(phot, geom))
+        elif np.isfinite(det.emission_deg) and det.emission_deg < 90.0:
             inten = float(
                 spectral_intensity_gw_um_sr(det.net_radiance_sum * sfac, det.pixel_scale_km, det.emission_deg)
             )
@@ -47,5 +55,7 @@ def set_intensities(dets: list[Detection], band: BandImage) -> None:
                     det.net_radiance_sum_err * sfac, det.pixel_scale_km, det.emission_deg
                 )
             )
-            det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
-            det.spectral_power_gw_um, det.spectral_power_err_gw_um = np.pi * inten, np.pi * err
+        else:
+            continue
+        det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
+        det.spectral_power_gw_um, det.spectral_power_err_gw_um = np.pi * inten, np.pi * err
