@@ -507,17 +507,16 @@ def _camera(layout: DetectorLayout, axes: PixelAxes, ifov: float, pad_s: int, pa
 
 
 def _hypothesis_surface(
-    frame: FrameView, axes: PixelAxes, grid: OffsetGrid, anchors: Anchors, p_detect: float
+    frame: FrameView, axes: PixelAxes, grid: OffsetGrid, anchors: Anchors, p_detect: float, masks: list
 ) -> dict:
     """Per-offset image RSS pieces and hot-spot log-likelihood of a frame under one pixel-axis convention."""
     rss_terms = []
     spot_terms = []
     hs = np.zeros(grid.log_prior.shape)
     matches = np.zeros(grid.log_prior.shape, dtype=int)
-    for band in frame.bands:
+    for band, mask in zip(frame.bands, masks, strict=True):
         cam = _camera(band.layout, axes, band.ifov_rad, grid.pad_s, grid.pad_l)
         regs = _regressors(cam, band.pose, band.psf_sigma_px)
-        mask = _outlier_mask(band.image)
         rss, n = image_rss(band.image, mask, regs)
         rss_terms.append((rss, n, regs, mask))
         small = FrameCamera.with_axes(
@@ -555,15 +554,28 @@ class _SubPixelFit:
     def __init__(self, band: BandView, regs: list[np.ndarray], mask: np.ndarray, grid: OffsetGrid):
         self.mask = mask
         self.y = band.image[mask].astype(float)
-        self.rows, self.cols = (c.astype(float) for c in np.nonzero(mask))
         self.regs = regs
         self.pad = (grid.pad_s, grid.pad_l)
         self.shape = band.image.shape
 
+    def _window(self, reg: np.ndarray, delta: tuple[float, float]) -> np.ndarray:
+        """``reg`` on the masked pixels at offset ``delta``: bilinear blend of four whole-pixel windows."""
+        nl, ns = self.shape
+        t_l, t_s = self.pad[1] - delta[1], self.pad[0] - delta[0]
+        u0 = int(np.clip(np.floor(t_l), 0, reg.shape[0] - nl))
+        v0 = int(np.clip(np.floor(t_s), 0, reg.shape[1] - ns))
+        fu = float(np.clip(t_l - u0, 0.0, 1.0)) if u0 + nl < reg.shape[0] else 0.0
+        fv = float(np.clip(t_s - v0, 0.0, 1.0)) if v0 + ns < reg.shape[1] else 0.0
+        out = np.zeros(self.y.size)
+        for du, wu in ((0, 1.0 - fu), (1, fu)):
+            for dv, wv in ((0, 1.0 - fv), (1, fv)):
+                if wu * wv > 0.0:
+                    out += wu * wv * reg[u0 + du : u0 + du + nl, v0 + dv : v0 + dv + ns][self.mask]
+        return out
+
     def fit(self, delta: tuple[float, float]) -> tuple[float, np.ndarray]:
         """(RSS, residuals on the mask) at offset ``delta`` = (δs, δl), px."""
-        coords = [self.rows + self.pad[1] - delta[1], self.cols + self.pad[0] - delta[0]]
-        cols = [ndimage.map_coordinates(r, coords, order=1, mode="nearest") for r in self.regs]
+        cols = [self._window(r, delta) for r in self.regs]
         x = np.column_stack([np.ones(self.y.size)] + cols)
         gram, rhs = np.einsum("ni,nj->ij", x, x), np.einsum("ni,n->i", x, self.y)
         yy = float(np.einsum("n,n->", self.y, self.y))
@@ -659,7 +671,10 @@ def frame_evidence(
     grid = OffsetGrid.from_prior(sigma_px, max_px)
     mirror_axes = mirrored_axes(declared_axes)
     axes_of = {"declared": declared_axes, "mirror": mirror_axes}
-    surf = {key: _hypothesis_surface(frame, axes, grid, anchors, p_detect) for key, axes in axes_of.items()}
+    masks = [_outlier_mask(b.image) for b in frame.bands]
+    surf = {
+        key: _hypothesis_surface(frame, axes, grid, anchors, p_detect, masks) for key, axes in axes_of.items()
+    }
     notes: list[str] = []
     n_bands = len(frame.bands)
     fits = {
