@@ -89,7 +89,7 @@ class Mode:
     and its log evidence."""
 
     offset_px: np.ndarray
-    cov_px: np.ndarray
+    cov_px: np.ndarray  #: the fit's covariance plus the matched anchors' shared errors
     pairs: list[tuple[int, int]]
     log_evidence: float
 
@@ -255,7 +255,11 @@ def _refine(prob, prior, tables, log_lambda, seed_offset, max_iter: int = 6):
     cov_o = np.linalg.inv(h)
     log_ev = lp + _missed(prob, o) + score + LOG_2PI + 0.5 * math.log(np.linalg.det(cov_o))
     pairs = [(int(i[k]), int(j[k])) for k in chosen]
-    return Mode(o, cov_o, pairs, log_ev)
+    mode = Mode(o, cov_o, pairs, log_ev)
+    # anchors sharing an error (the detections of one registered frame) move the offset together: their
+    # shared part is not reduced by the number of matches
+    mode.cov_px = mode.cov_px + _shared_cov(prob, mode)
+    return mode
 
 
 def _null_evidence(prob, prior):
@@ -343,7 +347,7 @@ def match_offsets(
     reg.offset_px = (float(best.offset_px[0]), float(best.offset_px[1]))
     reg.n_matches = best.n_matches
     reg.pairs = best.pairs
-    reg.cov_px = best.cov_px + _shared_cov(prob, best) + np.eye(2) * floor_px**2
+    reg.cov_px = best.cov_px + np.eye(2) * floor_px**2
     if best.n_matches < min_matches:
         reg.reason = f"only {best.n_matches} known hot spot matched (≥ {min_matches} needed)"
     elif reg.false_match_prob > max_false_match_prob:

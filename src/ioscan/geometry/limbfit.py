@@ -92,6 +92,7 @@ class LimbFit:
         reason: "" when ok, else a short explanation.
         offset_sample_px, offset_line_px: displacement of Io's centre, observed − predicted, pixels.
         offset_err_px: 1σ errors of (offset_sample_px, offset_line_px), pixels.
+        offset_corr: correlation of those two errors (a limb arc seen on one side ties them together).
         scale, scale_err: observed/predicted disk size (1 if not fitted; error NaN then).
         rotation_deg, rotation_err_deg: image-plane rotation of observed vs predicted, positive from +sample
             toward +line (0 if not fitted). Only the limb's small ellipticity constrains it for Io.
@@ -109,6 +110,7 @@ class LimbFit:
     offset_sample_px: float = float("nan")
     offset_line_px: float = float("nan")
     offset_err_px: tuple[float, float] = (float("nan"), float("nan"))
+    offset_corr: float = 0.0
     scale: float = 1.0
     scale_err: float = float("nan")
     rotation_deg: float = 0.0
@@ -860,6 +862,9 @@ def _refine(
         offset_sample_px=ds,
         offset_line_px=dl,
         offset_err_px=(float(err[0]), float(err[1])),
+        offset_corr=float(np.clip(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), -1.0, 1.0))
+        if cov[0, 0] > 0 and cov[1, 1] > 0
+        else 0.0,
         scale=float(np.exp(log_s)),
         scale_err=float(np.exp(log_s) * err[2]) if fit_scale else float("nan"),
         rotation_deg=float(np.degrees(rot)),
