@@ -221,3 +221,52 @@ class ConsoleDisplay:
 
     def evaluation(self, ev) -> None:
         print_evaluation(self.console, ev)
+
+
+_METHOD_TEXT = {
+    "limb": "registered on the limb",
+    "hotspots": "registered on known hot spots",
+    "chain": "registered on hot spots of frames registered before (chained)",
+    "none": "not registered",
+}
+
+
+def print_navigation(console: Console, nav) -> None:
+    """How a frame was navigated: geometry source, registration, pointing offset and its covariance, the
+    false-match probability of a hot-spot registration, and the notes."""
+    if not nav.backplanes:
+        console.print("navigation: none (" + "; ".join(nav.messages) + ")", markup=False)
+        return
+    ss, sl = nav.offset_err_px
+    head = f"navigation: geometry from {nav.source}; {_METHOD_TEXT.get(nav.method, nav.method)}"
+    if nav.n_matches is not None and nav.method in ("hotspots", "chain"):
+        head += f" ({nav.n_matches} matched, false-match probability {nav.false_match_prob:.2g})"
+    console.print(head, markup=False)
+    if nav.registered:
+        console.print(
+            f"  offset (sample, line) = ({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px applied; "
+            f"remaining 1σ ({ss:.2f}, {sl:.2f}) px, correlation {nav.offset_corr:+.2f}",
+            markup=False,
+        )
+    else:
+        extra = ""
+        if nav.false_match_prob is not None and nav.n_matches:
+            extra = (
+                f"; best hot-spot match: {nav.n_matches} known hot spot(s), "
+                f"false-match probability {nav.false_match_prob:.2g}"
+            )
+        console.print(
+            f"  pointing uncertainty 1σ (sample, line) ({ss:.1f}, {sl:.1f}) px, correlation "
+            f"{nav.offset_corr:+.2f}, carried into positions and intensities by sampling{extra}",
+            markup=False,
+        )
+    near = nav.nearest_point()
+    if near:
+        console.print(
+            f"  nearest disk point {near['sub_observer_lat_deg']:.2f}°N "
+            f"{near['sub_observer_lon_w_deg']:.2f}°W (planetographic), range {near['range_km']:.0f} km, "
+            f"{near['pixel_scale_km']:.3f} km/px",
+            markup=False,
+        )
+    for msg in nav.messages:
+        console.print(f"  note: {msg}", markup=False)

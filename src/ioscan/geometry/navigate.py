@@ -110,6 +110,25 @@ class Navigation:
             "phase_deg": float(bp["phase_deg"][i]),
         }
 
+    def header_cards(self) -> dict[str, object]:
+        """The navigation as FITS keywords (≤ 8 characters), for backplane files: NAVSRC geometry source,
+        NAVMETH registration method, PNTOFFS/PNTOFFL applied offset (sample, line) px, PNTERRS/PNTERRL
+        remaining 1σ px, PNTCORR their correlation, PFALSE false-match probability and NANCHOR known hot
+        spots matched (hot-spot registration only)."""
+        cards: dict[str, object] = {
+            "NAVSRC": self.source,
+            "NAVMETH": self.method,
+            "PNTOFFS": float(self.offset_px[0]),
+            "PNTOFFL": float(self.offset_px[1]),
+            "PNTERRS": float(self.offset_err_px[0]),
+            "PNTERRL": float(self.offset_err_px[1]),
+            "PNTCORR": float(self.offset_corr),
+        }
+        if self.false_match_prob is not None:
+            cards["PFALSE"] = float(self.false_match_prob)
+            cards["NANCHOR"] = int(self.n_matches or 0)
+        return cards
+
     def apply(self, offset_px, band_name: str, anchor_px) -> None:
         """Re-point the geometry so a scene point predicted at ``anchor_px`` of ``band_name`` moves by
         ``offset_px`` (all bands; exact rotation for SPICE, a shifted disk centre for label geometry)."""

@@ -39,22 +39,27 @@ def write_backplanes(
     band: str | None,
     label_args: dict,
     shape: tuple[int, int],
+    settings=None,
 ) -> list[Path]:
     """Compute backplanes and write them as FITS files; returns the paths written.
 
-    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix).
+    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix);
+    its primary header says how the frame was navigated (:meth:`ioscan.geometry.navigate.Navigation.
+    header_cards`: NAVMETH, PNTOFFS/PNTOFFL, PNTERRS/PNTERRL, PNTCORR, PFALSE, NANCHOR).
     """
     from ioscan.geometry.backplanes import to_fits_hdulist
 
     results: dict[str, Backplanes] = {}
     if product is not None:
-        from ioscan.formats import read_product
+        from ioscan.workflows.process import analyse_product
 
-        frame = read_product(product)
-        from ioscan.geometry.navigate import navigate_frame
-
-        nav = navigate_frame(frame, kernels=kernels, register=True)
+        # navigated as a scan does (limb, then known hot spots); the registration goes into the headers
+        _, nav, _ = analyse_product(product, kernels, settings)
+        if band is not None and band not in nav.backplanes:
+            raise GeometryError(f"{product}: no band {band!r} (bands: {', '.join(nav.backplanes) or 'none'})")
         results = nav.backplanes if band is None else {band: nav.backplanes[band]}
+        for bp in results.values():
+            bp.meta.update(nav.header_cards())
     elif kernels is not None:
         if time_utc is None:
             raise GeometryError("--time is required with --kernels and no product")
