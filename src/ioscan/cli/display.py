@@ -115,7 +115,7 @@ def scan_progress(console: Console):
 
 
 def _fmt(v, f=".2f") -> str:
-    return "-" if v is None else format(v, f)
+    return "-" if v is None or (isinstance(v, float) and v != v) else format(v, f)
 
 
 def print_detections(console: Console, frame, nav, found) -> None:
@@ -222,6 +222,9 @@ class ConsoleDisplay:
     def evaluation(self, ev) -> None:
         print_evaluation(self.console, ev)
 
+    def registration(self, table) -> None:
+        print_registration(self.console, table)
+
 
 _METHOD_TEXT = {
     "limb": "registered on the limb",
@@ -270,3 +273,39 @@ def print_navigation(console: Console, nav) -> None:
         )
     for msg in nav.messages:
         console.print(f"  note: {msg}", markup=False)
+
+
+def print_registration(console: Console, table) -> None:
+    """The close-flyby frames' registration against the simulator's truth (one row per frame)."""
+    if table is None or len(table) == 0:
+        return
+    t = Table(title="close-flyby sequence: registration (pointing errors up to 2° along track)")
+    for col in (
+        "frame",
+        "alt km",
+        "method",
+        "matches",
+        "P(false)",
+        "offset (s, l) px",
+        "1σ (s, l) px",
+        "|off − truth| px",
+        "hot spots",
+        "err km",
+        "stated 1σ km",
+    ):
+        t.add_column(col)
+    for r in table.itertuples():
+        t.add_row(
+            r.product_id.removeprefix("JIR_IMG_RDR_").removesuffix("_V01"),
+            f"{r.altitude_km:,.0f}",
+            r.method,
+            _fmt(r.n_matches, ".0f"),
+            _fmt(r.false_match_prob, ".2g"),
+            f"({r.offset_sample_px:.1f}, {r.offset_line_px:.1f})",
+            f"({r.offset_err_sample_px:.1f}, {r.offset_err_line_px:.1f})",
+            _fmt(r.offset_error_vs_truth_px, ".1f"),
+            str(r.n_hot_spots),
+            _fmt(r.median_position_err_km, ".1f"),
+            _fmt(r.median_stated_err_km, ".1f"),
+        )
+    console.print(t)

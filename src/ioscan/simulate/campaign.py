@@ -716,6 +716,7 @@ def simulate_campaign(
     ref_dir: str | None = None,
     workers: int = 1,
     pixel_axes: PixelAxes | None = None,
+    close_sequences: int = 0,
 ) -> CampaignResult:
     """Simulate a JIRAM campaign and ground-based nights with known truth.
 
@@ -737,11 +738,19 @@ def simulate_campaign(
         workers: processes for rendering (1 = in this process).
         pixel_axes: the simulated world's true JIRAM pixel axes (default: ioscan's declaration), see
             :func:`simulate_frame`.
+        close_sequences: also this many five-frame close-flyby sequences of PJ57 (1,500–20,000 km,
+            :mod:`ioscan.simulate.close_flybys`); ``frames.csv`` numbers them in ``sequence``.
     """
     from ioscan.simulate.kernels import write_kernel_set
 
     out = Path(out_dir)
     plans = plan_campaign(orbits, seed, frames_per_orbit, ref_dir)
+    n_regular = len(plans)
+    if close_sequences:
+        from ioscan.simulate.close_flybys import plan_close_sequences
+
+        used = {p.product_id for p in plans}
+        plans += plan_close_sequences(close_sequences, 5, seed, ref_dir=ref_dir, used=used)
     obs = [
         eph.PlannedObservation(p.time_utc, p.observer_km, p.observer_velocity_km_s, recorded_jiram_to_body(p))
         for p in plans
@@ -804,7 +813,11 @@ def simulate_campaign(
     truth_csv, truth_pq, frames_csv = tdir / "truth.csv", tdir / "truth.parquet", tdir / "frames.csv"
     truth.to_csv(truth_csv, index=False)
     truth.to_parquet(truth_pq, index=False)
-    pd.DataFrame(frames).to_csv(frames_csv, index=False)
+    frames_df = pd.DataFrame(frames)
+    frames_df["sequence"] = [
+        (i - n_regular) // 5 if n_regular <= i < len(plans) else None for i in range(len(frames_df))
+    ]
+    frames_df.to_csv(frames_csv, index=False)
     return CampaignResult([Path(p) for p in paths], mk, truth_csv, truth_pq, frames_csv, len(plans), n_ground)
 
 

@@ -63,13 +63,14 @@ def plan_close_sequences(
     p_hot_spot: float = 0.7,
     along: str = "gaussian",
     ref_dir: str | None = None,
+    used: set[str] | None = None,
 ) -> list[camp.FramePlan]:
     """Frame plans of ``n_sequences`` close-flyby sequences (module docstring), deterministic in ``seed``."""
     rng = np.random.default_rng([seed, 0xC105E])
     pop = camp._population(seed, ref_dir)
     targets, _ = _targets(pop)
     start = camp._parse(camp.perijove_utc(orbit)) - timedelta(hours=SEQUENCE_SPACING_H * n_sequences / 2)
-    used: set[str] = set()
+    used = set() if used is None else used  # product IDs taken (1-s resolution)
     plans = []
     for k in range(n_sequences):
         t_mid = start + timedelta(hours=SEQUENCE_SPACING_H * k)
