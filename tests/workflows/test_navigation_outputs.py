@@ -69,3 +69,14 @@ def test_backplane_headers_say_how_the_frame_was_registered(flyby, tmp_path):
         assert h["NAVMETH"] in ("limb", "hotspots", "chain", "none")
         assert np.isfinite(h["PNTERRS"]) and np.isfinite(h["PNTERRL"]) and -1 <= h["PNTCORR"] <= 1
         assert "LAT_DEG" in hdul
+
+
+def test_a_bad_anchor_table_stops_the_scan_with_one_line(flyby, tmp_path):
+    bad = tmp_path / "anchors.csv"
+    bad.write_text("lat_deg,lon_w_deg\n10,20\n")
+    args = ["scan", str(flyby.metakernel.parent.parent / "jiram"), "--kernels", str(flyby.metakernel)]
+    args += ["--db", str(tmp_path / "c.db"), "--workers", "0", "--set", f'navigate.anchors="{bad}"']
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "anchors.csv" in result.output and "row 2" in result.output
+    assert "Traceback" not in result.output

@@ -142,6 +142,10 @@ def scan(
     from ioscan.formats import find_products
 
     settings = settings or Settings()
+    if settings.navigate.register and settings.navigate.register_hot_spots:
+        from ioscan.geometry.anchors import load_anchors
+
+        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
     paths = list(paths)
     products = find_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(products))
