@@ -52,7 +52,7 @@ def scanned(flybys, tmp_path_factory):
 def _truth_offsets(res, obs: pd.DataFrame) -> pd.DataFrame:
     """Each observation with the true pointing error (observed − predicted, px) in its first band."""
     frames = pd.read_csv(res.frames_csv).set_index("product_id")
-    fr = obs.join(frames[["mode"]], how="inner", rsuffix="_plan")
+    fr = obs.join(frames[["mode"]].rename(columns={"mode": "mode_plan"}), how="inner")
     first = {p: jiram.MODES[m][0] for p, m in fr["mode_plan"].items()}
     fr["truth_s"] = [frames.loc[p, f"{first[p]}_pointing_error_sample_px"] for p in fr.index]
     fr["truth_l"] = [frames.loc[p, f"{first[p]}_pointing_error_line_px"] for p in fr.index]
