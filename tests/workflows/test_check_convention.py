@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -147,3 +148,21 @@ def test_label_quaternion_is_matched_to_its_frame(tmp_path, small_campaign):
     assert angles[band] < 1e-5
     assert angles["JUNO_JIRAM_I"] == pytest.approx(0.94012, abs=1e-4)
     assert angles[other] == pytest.approx(2 * 0.94012, abs=2e-4)
+
+
+def test_anchor_table_from_the_navigation_settings(tmp_path, small_campaign):
+    """The hot-spot term takes the same anchor specs as navigation; a bad table is one error line."""
+    from ioscan.geometry.anchors import load_anchors
+    from ioscan.geometry.convention import Anchors
+
+    table = load_anchors("shipped")
+    anchors = Anchors.from_table(table)
+    assert len(anchors) == len(table) and np.all(anchors.tail_err_km >= anchors.err_km)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lat_deg,lon_w_deg\n10,abc\n")
+    camp = small_campaign.metakernel.parent.parent
+    orbit = sorted((camp / "jiram").iterdir())[0]
+    out = CliRunner().invoke(
+        _app(), [str(orbit), "--kernels", str(small_campaign.metakernel), "--anchors", f"shipped+{bad}"]
+    )
+    assert out.exit_code == 2 and "bad.csv" in out.output and "Traceback" not in out.output

@@ -30,6 +30,13 @@ def check_convention(
             "a verdict that holds with hundreds does not rest on the cross-track prior."
         ),
     ] = None,
+    anchors: Annotated[
+        str | None,
+        typer.Option(
+            help='Known hot spots: "shipped", a CSV (lat_deg, lon_w_deg, lat_err_deg, lon_err_deg), '
+            '"shipped+CSV" or "none" (default: the shipped tables\' 80 most powerful).'
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and evidence as JSON.")] = False,
 ) -> None:
     """Decide which way the samples run (the sign NAIF's kernels leave open) from what a mirror changes:
@@ -39,7 +46,7 @@ def check_convention(
     from ioscan.cli.console import make_console
     from ioscan.workflows.convention import check_convention as run_check
 
-    check = run_check(products, kernels, threshold=threshold, cross_track_px=cross_track_px)
+    check = run_check(products, kernels, anchors=anchors, threshold=threshold, cross_track_px=cross_track_px)
     if as_json:
         typer.echo(json.dumps(check.to_dict(), indent=1))
         return

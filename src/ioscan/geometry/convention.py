@@ -77,8 +77,22 @@ class Anchors:
     lon_w_deg: np.ndarray
     err_km: np.ndarray
     names: list[str] = field(default_factory=list)
-    tail_err_km: float = 0.0
-    tail_fraction: float = 0.0
+    tail_err_km: np.ndarray | float = 0.0
+    tail_fraction: np.ndarray | float = 0.0
+
+    @classmethod
+    def from_table(cls, table) -> Anchors:
+        """Anchors from an anchor table (:mod:`ioscan.geometry.anchors`: ``lat_deg``, ``lon_w_deg``,
+        ``sigma_km``, ``tail_sigma_km``, ``tail_fraction``; a shared error is added to the core)."""
+        core = np.hypot(table["sigma_km"].to_numpy(float), table["shared_sigma_km"].to_numpy(float))
+        return cls(
+            table["lat_deg"].to_numpy(float),
+            table["lon_w_deg"].to_numpy(float),
+            core,
+            [str(x) for x in table["anchor_id"]],
+            tail_err_km=np.maximum(table["tail_sigma_km"].to_numpy(float), core),
+            tail_fraction=table["tail_fraction"].to_numpy(float),
+        )
 
     def __len__(self) -> int:
         return int(np.asarray(self.lat_deg).size)
@@ -411,7 +425,7 @@ def hot_spot_term(
     clutter_per_px2: float,
     p_detect: float = ANCHOR_DETECTION_PROB,
     tail_sigma_px: np.ndarray | None = None,
-    tail_fraction: float = 0.0,
+    tail_fraction: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Σ_a ln[(1 − P) + P Σ_d N(x_d − μ_a − δ) / λ] on the offset grid, and the number of anchors matched
     within 3σ (of the core) at each offset.
@@ -424,7 +438,7 @@ def hot_spot_term(
         clutter_per_px2: λ, detections per px² that are not anchors.
         p_detect: P.
         tail_sigma_px, tail_fraction: the position error's wide tail (1σ px per anchor) and the fraction of
-            anchors in it (N is then the mixture).
+            anchors in it (per anchor or one for all; N is then the mixture).
     """
     shape = grid.log_prior.shape
     total = np.zeros(shape)
@@ -434,8 +448,9 @@ def hot_spot_term(
     dl = OffsetGrid.offsets(grid.pad_l)[:, None]
     ds = OffsetGrid.offsets(grid.pad_s)[None, :]
     tails = tail_sigma_px if tail_sigma_px is not None else [None] * len(predicted)
-    for (ps, pl), sa, st in zip(predicted, sigma_pred_px, tails, strict=True):
-        comps = _components(sa, st, tail_fraction, detections[:, 2] ** 2)
+    fracs = np.broadcast_to(np.asarray(tail_fraction, float), (len(predicted),))
+    for (ps, pl), sa, st, f in zip(predicted, sigma_pred_px, tails, fracs, strict=True):
+        comps = _components(sa, st, float(f), detections[:, 2] ** 2)
         wide = np.sqrt(comps[-1][0])
         rs, rl = detections[:, 0] - ps, detections[:, 1] - pl
         # only detections that some offset of the grid can bring within 5σ matter
@@ -472,7 +487,7 @@ def _anchor_predictions(anchors: Anchors, camera: FrameCamera, pose: CameraPose,
     """Predicted (sample, line) and 1σ core and tail position errors (px) of the anchors seen from the pose
     and within the grid's reach."""
     if len(anchors) == 0:
-        return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+        return np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0)
     pts = anchors.points_km()
     s, ln, vis = project_points(camera, pose, pts)
     normal = iobody.surface_normal(pts)
@@ -489,8 +504,9 @@ def _anchor_predictions(anchors: Anchors, camera: FrameCamera, pose: CameraPose,
     )
     scale = np.maximum(rng * camera.ifov_rad, 1e-9)  # km/px at normal view: an error looks no larger
     sig = np.asarray(anchors.err_km, float) / scale
-    tail = np.full(len(anchors), anchors.tail_err_km, float) / scale
-    return np.column_stack([s, ln])[reach], sig[reach], tail[reach]
+    tail = np.broadcast_to(np.asarray(anchors.tail_err_km, float), sig.shape) / scale
+    frac = np.broadcast_to(np.asarray(anchors.tail_fraction, float), sig.shape)
+    return np.column_stack([s, ln])[reach], sig[reach], tail[reach], frac[reach]
 
 
 # -------------------------------------------------------------------------------------------- the check
@@ -527,7 +543,7 @@ def _hypothesis_surface(
             center_sample=band.layout.center_sample,
             center_line=band.layout.center_line,
         )
-        pred, sig, tail = _anchor_predictions(anchors, small, band.pose, grid)
+        pred, sig, tail, frac = _anchor_predictions(anchors, small, band.pose, grid)
         disk_px = float(
             regs[0][
                 grid.pad_l : grid.pad_l + band.layout.n_lines, grid.pad_s : grid.pad_s + band.layout.n_samples
@@ -535,10 +551,10 @@ def _hypothesis_surface(
         )
         lam = (len(band.detections) + 1.0) / max(disk_px, 100.0)
         dets = np.asarray(band.detections, float).reshape(-1, 3)
-        t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect, tail, anchors.tail_fraction)
+        t, k = hot_spot_term(pred, sig, dets, grid, lam, p_detect, tail, frac)
         hs += t
         matches += k
-        spot_terms.append((pred, sig, tail, anchors.tail_fraction, dets, lam))
+        spot_terms.append((pred, sig, tail, frac, dets, lam))
     return {"rss": rss_terms, "hot_spots": hs, "matches": matches, "spots": spot_terms}
 
 
@@ -630,12 +646,12 @@ def _hot_spots_at(spots, delta: tuple[float, float], p_detect: float) -> tuple[f
     """The hot-spot term and matches at one (fractional) offset, summed over bands."""
     total, matched = 0.0, 0
     for pred, sig, tail, frac, dets, lam in spots:
-        for (ps, pl), sa, st in zip(pred, sig, tail, strict=True):
+        for (ps, pl), sa, st, f in zip(pred, sig, tail, frac, strict=True):
             if len(dets) == 0:
                 total += np.log1p(-p_detect)
                 continue
             r2 = (dets[:, 0] - ps - delta[0]) ** 2 + (dets[:, 1] - pl - delta[1]) ** 2
-            comps = _components(sa, st, frac, dets[:, 2] ** 2)
+            comps = _components(sa, st, float(f), dets[:, 2] ** 2)
             acc = float(sum(np.sum(w * np.exp(-0.5 * r2 / var) / (2 * np.pi * var)) for var, w in comps))
             total += float(np.log((1 - p_detect) + p_detect * acc / lam))
             matched += int(np.any(r2 <= 9.0 * comps[0][0]))

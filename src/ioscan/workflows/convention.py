@@ -140,7 +140,7 @@ def check_convention(
     paths: Iterable[str | Path],
     kernels: str | Path,
     *,
-    anchors: Anchors | None = None,
+    anchors: Anchors | str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     frame_clip: float = DEFAULT_FRAME_CLIP,
     cross_track_px: float | None = None,
@@ -152,7 +152,8 @@ def check_convention(
     Args:
         paths: products or folders.
         kernels: SPICE metakernel covering the products (NAIF's frames kernel and the reconstructed CK).
-        anchors: known hot spots (default: the shipped catalogues' brightest, :func:`catalogue_anchors`).
+        anchors: known hot spots (default: the shipped catalogues' brightest, :func:`catalogue_anchors`), or
+            a spec as the navigation settings take it ("shipped", a CSV, "shipped+CSV", "none").
         threshold: natural-log evidence needed for "confirmed".
         frame_clip: the most one frame may count.
         cross_track_px: replace the instrument's cross-track pointing bound by this many pixels (1σ half of
@@ -168,6 +169,10 @@ def check_convention(
     products = find_products([Path(p) for p in paths])
     if not products:
         raise IoscanError(f"no products found under {', '.join(str(p) for p in paths)}")
+    if isinstance(anchors, str):
+        from ioscan.geometry.anchors import load_anchors
+
+        anchors = Anchors.from_table(load_anchors(anchors))
     anchors = anchors if anchors is not None else catalogue_anchors()
     geos: dict[str, SpiceGeometry] = {}
     evidence = []
