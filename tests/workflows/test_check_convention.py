@@ -71,6 +71,8 @@ def test_unusable_input_is_one_error_line(tmp_path, small_campaign):
     assert "Traceback" not in out.output
     out = runner.invoke(_app(), [str(tmp_path), "--kernels", str(small_campaign.metakernel)])
     assert out.exit_code == 2 and "no products found" in out.output
+    out = runner.invoke(_app(), [str(camp / "jiram"), "--kernels", str(tmp_path / "missing.tm")])
+    assert out.exit_code == 2 and "missing.tm not found" in out.output
 
 
 @pytest.fixture(scope="module")

@@ -166,6 +166,8 @@ def check_convention(
     from ioscan.geometry.spice_provider import SpiceGeometry
     from ioscan.instruments import get_instrument
 
+    if not Path(kernels).expanduser().is_file():
+        raise IoscanError(f"metakernel {kernels} not found")
     products = find_products([Path(p) for p in paths])
     if not products:
         raise IoscanError(f"no products found under {', '.join(str(p) for p in paths)}")
