@@ -27,6 +27,9 @@ class NavigateConfig:
         min_snr: detections weaker than this are not matched.
         centroid_floor_px: 1σ added to every centroid in matching (extended sources at close range), px.
         saturated_centroid_px: 1σ added to saturated centroids in matching, px.
+        edge_centroid_px: 1σ added in matching to the centroids of sources cut by the frame's edge, px.
+        same_source_px: detections closer than this (px) may be one source (split, extended, or a source
+            and its artefact): at most one of them is matched.
         posterior_samples: an unregistered frame's pointing uncertainty is the matcher's posterior (the
             prior weighted by what the detections say); False: the prior alone.
         n_pointing_samples: draws of the pointing error propagated into positions and intensities.
@@ -43,6 +46,8 @@ class NavigateConfig:
     min_snr: float = 5.0
     centroid_floor_px: float = 0.5
     saturated_centroid_px: float = 1.0
+    edge_centroid_px: float = 3.0
+    same_source_px: float = 8.0
     posterior_samples: bool = True
     n_pointing_samples: int = 400
 

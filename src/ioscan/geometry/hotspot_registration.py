@@ -59,6 +59,11 @@ class MatchProblem:
         anc_group: (m,) group label of each anchor (anchors sharing an error).
         anc_shared_cov: (m, B, 2, 2) the shared part of the anchors' covariance (px², 0 if independent).
         anc_id: (m,) anchor IDs (for reports).
+        det_cluster: (n,) detections with one label may be one source (a split or extended hot spot): at
+            most one of them is matched. None: every detection apart.
+        anc_source: (m,) anchors with one label may be one source (the same hot spot in two tables, or in
+            a table and in a registered frame): at most one of them is matched, and they count once.
+            None: every anchor apart.
     """
 
     det_xy: np.ndarray
@@ -73,6 +78,14 @@ class MatchProblem:
     anc_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     anc_shared_cov: np.ndarray | None = None
     anc_id: np.ndarray | None = None
+    det_cluster: np.ndarray | None = None
+    anc_source: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.det_cluster is None:
+            self.det_cluster = np.arange(self.n_det)
+        if self.anc_source is None:
+            self.anc_source = np.arange(self.n_anc)
 
     @property
     def n_det(self) -> int:
@@ -92,10 +105,9 @@ class Mode:
     cov_px: np.ndarray  #: the fit's covariance plus the matched anchors' shared errors
     pairs: list[tuple[int, int]]
     log_evidence: float
-
-    @property
-    def n_matches(self) -> int:
-        return len({j for _, j in self.pairs})
+    n_matches: int = 0  #: distinct sources matched
+    fit_cov_px: np.ndarray | None = None  #: the fit's covariance alone
+    weights: np.ndarray | None = None  #: (k, 2, 2) inverse covariances of the matched pairs
 
 
 @dataclass
@@ -209,17 +221,18 @@ def _log_mix(r, cov, tail2, frac):
 
 
 # --------------------------------------------------------------------------------------------------- modes
-def _greedy(gain, i, j):
-    """One-to-one pairs of positive gain, best first: indices into the pair arrays."""
+def _greedy(gain, ci, sj):
+    """One-to-one pairs of positive gain, best first (one per detection cluster ``ci`` and per anchor
+    source ``sj``): indices into the pair arrays."""
     order = np.argsort(-gain)
     used_i, used_j, chosen = set(), set(), []
     for k in order:
         if gain[k] <= 0:
             break
-        if i[k] in used_i or j[k] in used_j:
+        if ci[k] in used_i or sj[k] in used_j:
             continue
-        used_i.add(int(i[k]))
-        used_j.add(int(j[k]))
+        used_i.add(int(ci[k]))
+        used_j.add(int(sj[k]))
         chosen.append(int(k))
     return np.array(chosen, dtype=int)
 
@@ -232,10 +245,11 @@ def _refine(prob, prior, tables, log_lambda, seed_offset, max_iter: int = 6):
     p_inv = np.diag(1.0 / np.square(prior.sigma_px))
     o = np.asarray(seed_offset, dtype=float)
     chosen = np.zeros(0, dtype=int)
+    ci, sj = prob.det_cluster[i], prob.anc_source[j]
     for _ in range(max_iter):
         lmix, resp = _log_mix(d - o, cov, tail2, frac)
         gain = log_odds + lmix - log_lambda
-        new = _greedy(gain, i, j)
+        new = _greedy(gain, ci, sj)
         if len(new) == 0:
             return None
         w = np.linalg.inv(cov[new]) * (resp[new] + (1 - resp[new]) / tail2[new])[:, None, None]
@@ -255,7 +269,7 @@ def _refine(prob, prior, tables, log_lambda, seed_offset, max_iter: int = 6):
     cov_o = np.linalg.inv(h)
     log_ev = lp + _missed(prob, o) + score + LOG_2PI + 0.5 * math.log(np.linalg.det(cov_o))
     pairs = [(int(i[k]), int(j[k])) for k in chosen]
-    mode = Mode(o, cov_o, pairs, log_ev)
+    mode = Mode(o, cov_o, pairs, log_ev, len({int(sj[k]) for k in chosen}), cov_o, w)
     # anchors sharing an error (the detections of one registered frame) move the offset together: their
     # shared part is not reduced by the number of matches
     mode.cov_px = mode.cov_px + _shared_cov(prob, mode)
@@ -350,6 +364,8 @@ def match_offsets(
     reg.cov_px = best.cov_px + np.eye(2) * floor_px**2
     if best.n_matches < min_matches:
         reg.reason = f"only {best.n_matches} known hot spot matched (≥ {min_matches} needed)"
+    elif not _survives_leave_one_out(best, prior):
+        reg.reason = f"rests on one match ({best.n_matches} matched, the others barely constrain the offset)"
     elif reg.false_match_prob > max_false_match_prob:
         reg.reason = (
             f"ambiguous: false-match probability {reg.false_match_prob:.2g} > {max_false_match_prob:g} "
@@ -358,6 +374,26 @@ def match_offsets(
     else:
         reg.ok = True
     return reg
+
+
+#: a registration must not rest on one match: without any single one, the offset's error may grow by at most
+#: this factor (along its worst direction)
+LEAVE_ONE_OUT_FACTOR = 3.0
+
+
+def _survives_leave_one_out(mode: Mode, prior: PointingPrior) -> bool:
+    """True when dropping any one matched pair leaves the offset constrained (error ≤
+    :data:`LEAVE_ONE_OUT_FACTOR` × the full fit's): ≥ 2 matches that each carry the registration."""
+    if mode.weights is None or len(mode.weights) < 2:
+        return False
+    p_inv = np.diag(1.0 / np.square(prior.sigma_px))
+    h = mode.weights.sum(axis=0) + p_inv
+    worst_full = float(np.max(np.linalg.eigvalsh(np.linalg.inv(h))))
+    for w in mode.weights:
+        worst = float(np.max(np.linalg.eigvalsh(np.linalg.inv(h - w))))
+        if worst > LEAVE_ONE_OUT_FACTOR**2 * worst_full:
+            return False
+    return True
 
 
 def _mahalanobis2(d: np.ndarray, cov: np.ndarray) -> float:

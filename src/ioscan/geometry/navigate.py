@@ -407,10 +407,14 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
     ]
     n = len(usable)
     det_xy = np.array([[d.sample, d.line - int(d.extra.get("line_offset", 0))] for d in usable]).reshape(n, 2)
-    sat = int(DetectionFlag.SATURATED)
+    sat, edge = int(DetectionFlag.SATURATED), int(DetectionFlag.EDGE)
     det_cov = np.zeros((n, 2, 2))
     for k, d in enumerate(usable):
-        extra = cfg.saturated_centroid_px if d.flags & sat else 0.0
+        # a saturated core, or a source cut by the frame's edge, has a displaced centroid
+        extra = max(
+            cfg.saturated_centroid_px if d.flags & sat else 0.0,
+            cfg.edge_centroid_px if d.flags & edge else 0.0,
+        )
         floor = cfg.centroid_floor_px
         det_cov[k, 0, 0] = d.sample_err_px**2 + floor**2 + extra**2
         det_cov[k, 1, 1] = d.line_err_px**2 + floor**2 + extra**2
@@ -448,5 +452,42 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
         anc_group=a["group"].to_numpy()[keep],
         anc_shared_cov=(shared[:, None, None, None] ** 2 * jjt)[keep],
         anc_id=a["anchor_id"].to_numpy()[keep],
+        det_cluster=_clusters(det_xy, det_band, cfg.same_source_px),
+        anc_source=_same_sources(pts[keep], sig[keep]),
     )
     return prob, bands
+
+
+def _union_find(n: int, pairs) -> np.ndarray:
+    parent = list(range(n))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for a, b in pairs:
+        parent[root(int(a))] = root(int(b))
+    return np.array([root(k) for k in range(n)])
+
+
+def _clusters(xy: np.ndarray, band: np.ndarray, radius_px: float) -> np.ndarray:
+    """Labels of detections closer than ``radius_px`` in one band (chains of them): possibly one source."""
+    n = len(xy)
+    if n < 2:
+        return np.arange(n)
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    close = (d < radius_px) & (band[:, None] == band[None, :])
+    return _union_find(n, zip(*np.nonzero(np.triu(close, 1)), strict=True))
+
+
+def _same_sources(points_km: np.ndarray, sigma_km: np.ndarray) -> np.ndarray:
+    """Labels of anchors closer than twice the larger of their position errors: possibly one hot spot
+    listed twice (two tables, or a table and a registered frame); they are matched and counted once."""
+    m = len(points_km)
+    if m < 2:
+        return np.arange(m)
+    d = np.linalg.norm(points_km[:, None, :] - points_km[None, :, :], axis=-1)
+    same = d < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
+    return _union_find(m, zip(*np.nonzero(np.triu(same, 1)), strict=True))
