@@ -164,6 +164,25 @@ def test_pixel_axes_follow_the_declared_convention(geo):
     assert np.linalg.norm(right - left) > 5.0
 
 
+def test_layouts_override_the_declared_convention(kernel_dir):
+    """``layouts`` replaces the registry's pixel layout of a frame (check-convention scores the other sample
+    sign with it): samples along +Y mirror the band about its boresight sample."""
+    import dataclasses
+
+    from ioscan.instruments import PixelAxes, jiram
+
+    frame = "JUNO_JIRAM_I_LBAND"
+    flipped = dataclasses.replace(
+        jiram.DETECTORS[frame], axes=PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
+    )
+    declared = SpiceGeometry(kernel_dir / "ioscan.tm").backplanes(sc.T_CLOSE_NADIR, frame)
+    other = SpiceGeometry(kernel_dir / "ioscan.tm", layouts={frame: flipped})
+    assert other.camera(frame).sample_axis == (0.0, 1.0, 0.0)
+    mirrored = other.backplanes(sc.T_CLOSE_NADIR, frame)
+    for name in ("lat_deg", "incidence_deg", "range_km"):
+        assert np.allclose(mirrored[name][:, ::-1], declared[name], atol=1e-7, equal_nan=True)
+
+
 def test_frame_without_declared_convention_is_refused(geo):
     # JUNO_JIRAM_S is a real frame of NAIF's FK, but no instrument module declares its pixel axes
     with pytest.raises(GeometryError, match="no pixel-axis convention"):

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 

@@ -62,6 +62,27 @@ def user_errors(func):
     return wrapper
 
 
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Settings file (TOML with [detect], [measure], [navigate], [track] sections)."
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="One setting, section.key=value (e.g. detect.threshold_snr=5); repeatable; after --config.",
+    ),
+]
+
+
 @app.command()
 @user_errors
 def backplanes(
@@ -124,12 +145,24 @@ def backplanes(
 @user_errors
 def info(
     product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL/IMG, FITS, PDS4 XML).")],
+    kernels: Annotated[
+        Path | None,
+        typer.Option(help="SPICE metakernel (.tm): also navigate the frame and show how it was registered."),
+    ] = None,
+    navigate: Annotated[
+        bool, typer.Option("--navigate", help="Navigate from the label's geometry (no kernels) and show it.")
+    ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
-    """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
+    """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry; with
+    --kernels also its navigation (registration method, pointing offset and covariance, false-match
+    probability)."""
     import numpy as np
 
     from ioscan.cli.console import make_console
     from ioscan.formats import read_product
+    from ioscan.formats.jiram_pds3 import describe_archive_geometry
 
     frame = read_product(product)
     console = make_console()
@@ -163,7 +196,14 @@ def info(
         )
     else:
         console.print("label geometry: none (use SPICE kernels)")
+    for line in describe_archive_geometry(frame):
+        console.print(line, markup=False)
+    if kernels is not None or navigate:
+        from ioscan.cli.display import print_navigation
+        from ioscan.workflows.process import analyse_product
 
+        _, nav, _ = analyse_product(product, kernels, _settings(config, set_))
+        print_navigation(console, nav)
 
 DbOption = Annotated[
     str | None,
@@ -548,6 +588,11 @@ def demo(
         display=ConsoleDisplay(make_console()),
         settings=_settings(config, set_),
     )
+
+
+from ioscan.cli.convention import check_convention as _check_convention  # noqa: E402
+
+app.command("check-convention")(user_errors(_check_convention))
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

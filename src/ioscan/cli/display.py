@@ -201,7 +201,7 @@ def detection_records(frame, detections) -> list[dict]:
 
 
 def _fmt(v, f=".2f") -> str:
-    return "-" if v is None else format(v, f)
+    return "-" if v is None or (isinstance(v, float) and v != v) else format(v, f)
 
 
 def print_detections(console: Console, frame, nav, found) -> None:
@@ -330,3 +330,91 @@ class ConsoleDisplay:
 
     def evaluation(self, ev) -> None:
         print_evaluation(self.console, ev)
+
+    def registration(self, table) -> None:
+        print_registration(self.console, table)
+
+
+_METHOD_TEXT = {
+    "limb": "registered on the limb",
+    "hotspots": "registered on known hot spots",
+    "chain": "registered on hot spots of frames registered before (chained)",
+    "none": "not registered",
+}
+
+
+def print_navigation(console: Console, nav) -> None:
+    """How a frame was navigated: geometry source, registration, pointing offset and its covariance, the
+    false-match probability of a hot-spot registration, and the notes."""
+    if not nav.backplanes:
+        console.print("navigation: none (" + "; ".join(nav.messages) + ")", markup=False)
+        return
+    ss, sl = nav.offset_err_px
+    head = f"navigation: geometry from {nav.source}; {_METHOD_TEXT.get(nav.method, nav.method)}"
+    if nav.n_matches is not None and nav.method in ("hotspots", "chain"):
+        head += f" ({nav.n_matches} matched, false-match probability {nav.false_match_prob:.2g})"
+    console.print(head, markup=False)
+    if nav.registered:
+        console.print(
+            f"  offset (sample, line) = ({nav.offset_px[0]:.2f}, {nav.offset_px[1]:.2f}) px applied; "
+            f"remaining 1σ ({ss:.2f}, {sl:.2f}) px, correlation {nav.offset_corr:+.2f}",
+            markup=False,
+        )
+    else:
+        extra = ""
+        if nav.false_match_prob is not None and nav.n_matches:
+            extra = (
+                f"; best hot-spot match: {nav.n_matches} known hot spot(s), "
+                f"false-match probability {nav.false_match_prob:.2g}"
+            )
+        console.print(
+            f"  pointing uncertainty 1σ (sample, line) ({ss:.1f}, {sl:.1f}) px, correlation "
+            f"{nav.offset_corr:+.2f}, carried into positions and intensities by sampling{extra}",
+            markup=False,
+        )
+    near = nav.nearest_point()
+    if near:
+        console.print(
+            f"  nearest disk point {near['sub_observer_lat_deg']:.2f}°N "
+            f"{near['sub_observer_lon_w_deg']:.2f}°W (planetographic), range {near['range_km']:.0f} km, "
+            f"{near['pixel_scale_km']:.3f} km/px",
+            markup=False,
+        )
+    for msg in nav.messages:
+        console.print(f"  note: {msg}", markup=False)
+
+
+def print_registration(console: Console, table) -> None:
+    """The close-flyby frames' registration against the simulator's truth (one row per frame)."""
+    if table is None or len(table) == 0:
+        return
+    t = Table(title="close-flyby sequence: registration (pointing errors up to 2° along track)")
+    for col in (
+        "frame",
+        "alt km",
+        "method",
+        "matches",
+        "P(false)",
+        "offset (s, l) px",
+        "1σ (s, l) px",
+        "|off − truth| px",
+        "hot spots",
+        "err km",
+        "stated 1σ km",
+    ):
+        t.add_column(col)
+    for r in table.itertuples():
+        t.add_row(
+            r.product_id.removeprefix("JIR_IMG_RDR_").removesuffix("_V01"),
+            f"{r.altitude_km:,.0f}",
+            r.method,
+            _fmt(r.n_matches, ".0f"),
+            _fmt(r.false_match_prob, ".2g"),
+            f"({r.offset_sample_px:.1f}, {r.offset_line_px:.1f})",
+            f"({r.offset_err_sample_px:.1f}, {r.offset_err_line_px:.1f})",
+            _fmt(r.offset_error_vs_truth_px, ".1f"),
+            str(r.n_hot_spots),
+            _fmt(r.median_position_err_km, ".1f"),
+            _fmt(r.median_stated_err_km, ".1f"),
+        )
+    console.print(t)

@@ -6,10 +6,10 @@ Two entry points:
   ``(FrameCamera, CameraPose)`` pair) it finds the pixel offset (and optionally scale and rotation) that
   moves the predicted limb onto the image's limb. Coarse step: FFT cross-correlation of the image's
   gradient field with that of a rendered (Lambert, orthographic) disk template over the whole search
-  window (±200 × ±20 px by default: JIRAM's despinning-mirror pointing error). Fine step: edge points are
-  the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb, corrected
-  for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the predicted
-  incidence geometry), weighted by their contrast and fitted by robust least squares
+  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px). Fine step: edge
+  points are the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb,
+  corrected for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the
+  predicted incidence geometry), weighted by their contrast and fitted by robust least squares
   (:func:`scipy.optimize.least_squares`: soft-L1 loss, then 3σ clipping and plain least squares).
 * :func:`fit_disk_center` — model-free, for ground-based frames with no prediction: gradient-directed
   Hough vote for the centre of a disk of roughly known radius, then the same robust edge fit of a circle
@@ -28,10 +28,12 @@ averaged in groups sized so that a typical edge reaches ~1.5× the SNR threshold
 median) so no single bright edge dominates. The fitted points must span ≥ 40 px (or a quarter of a small
 disk's limb), which keeps a saturated hot spot's edge from passing for a limb.
 
-Line prior: JIRAM's cross-spin (line) pointing error is only a few pixels, so :func:`register_frame` adds a
-Gaussian prior (mean 0, ``line_prior_sigma_px`` = 3 px by default) on the line offset. A short or
-two-sided near-vertical arc then gives the line offset with an honest error (≤ 3 px) instead of a
-confident wrong value; ``ok`` then only needs the sample error ≤ 2 px.
+Cross-track prior: a pointing error that is large along one pixel axis (JIRAM: along track, the lines under
+NAIF's frames) is only a few pixels across it, so :func:`register_frame` takes Gaussian priors (mean 0) per
+pixel axis (``prior_sigma_px`` = (σ_sample, σ_line), None for none); navigation passes the instrument's
+(:meth:`ioscan.instruments.PointingPrior.limb_prior_px`: a prior across track only). A short arc that
+constrains only the along-track offset then gives the cross-track offset with an honest error (≤ the prior)
+instead of a confident wrong value; ``ok`` then needs only the errors along axes without a prior ≤ 2 px.
 
 Predicted limb from backplanes: pixels spread over the whole frame are projected onto the limb along the
 ``limb_distance_px`` gradient, an algebraic conic is fitted, then polished so its signed distance reproduces
@@ -79,7 +81,6 @@ MIN_LIMB_EXTENT_PX = 40.0  # fitted limb points must span this much (or a quarte
 BIAS_MODEL_FRACTION = 0.5  # 1σ uncertainty of the PSF edge-bias correction, as a fraction of its effect
 EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photometric law, albedo), px
 HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
-LINE_PRIOR_SIGMA_PX = 3.0  # default 1σ prior on the line offset (navigation passes the instrument's)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class LimbFit:
         reason: "" when ok, else a short explanation.
         offset_sample_px, offset_line_px: displacement of Io's centre, observed − predicted, pixels.
         offset_err_px: 1σ errors of (offset_sample_px, offset_line_px), pixels.
+        offset_corr: correlation of those two errors (a limb arc seen on one side ties them together).
         scale, scale_err: observed/predicted disk size (1 if not fitted; error NaN then).
         rotation_deg, rotation_err_deg: image-plane rotation of observed vs predicted, positive from +sample
             toward +line (0 if not fitted). Only the limb's small ellipticity constrains it for Io.
@@ -108,6 +110,7 @@ class LimbFit:
     offset_sample_px: float = float("nan")
     offset_line_px: float = float("nan")
     offset_err_px: tuple[float, float] = (float("nan"), float("nan"))
+    offset_corr: float = 0.0
     scale: float = 1.0
     scale_err: float = float("nan")
     rotation_deg: float = 0.0
@@ -712,7 +715,7 @@ def _refine(
     night_edge_snr: float,
     correct_bias: bool,
     max_shift: tuple[float, float],
-    line_prior_sigma_px: float | None = None,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
     auto_group: bool = True,
 ) -> LimbFit:
     mode = "rotation" if model.k_matrix is not None else "translation"
@@ -734,9 +737,7 @@ def _refine(
     s_eff = 0.5  # effective 1σ of one weighted residual (noise × autocorrelation), px; updated below
 
     def prior_row(q, s_eff):
-        if line_prior_sigma_px is None:
-            return np.zeros(0)
-        return np.array([s_eff * q[1] / line_prior_sigma_px])
+        return np.array([s_eff * q[k] / sig for k, sig in enumerate(prior_sigma_px) if sig is not None])
 
     for it in range(3):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
@@ -822,7 +823,7 @@ def _refine(
         if it >= 1 and moved < 0.01:
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
-    if line_prior_sigma_px is not None:
+    if any(sig is not None for sig in prior_sigma_px):
         p = least_squares(lambda q: res_all(q, keep, s_eff), p, method="lm").x
     sel = sel[keep]
     edges = edges[keep]
@@ -861,6 +862,9 @@ def _refine(
         offset_sample_px=ds,
         offset_line_px=dl,
         offset_err_px=(float(err[0]), float(err[1])),
+        offset_corr=float(np.clip(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), -1.0, 1.0))
+        if cov[0, 0] > 0 and cov[1, 1] > 0
+        else 0.0,
         scale=float(np.exp(log_s)),
         scale_err=float(np.exp(log_s) * err[2]) if fit_scale else float("nan"),
         rotation_deg=float(np.degrees(rot)),
@@ -882,7 +886,7 @@ def _refine(
             False,
             f"limb points span only {extent:.0f} px (< {min_extent:.0f} px): not a limb (a bright source?)",
         )
-    elif err[0] > MAX_OFFSET_ERR_PX or (line_prior_sigma_px is None and err[1] > MAX_OFFSET_ERR_PX):
+    elif any(sig is None and e > MAX_OFFSET_ERR_PX for sig, e in zip(prior_sigma_px, err[:2], strict=True)):
         fit.ok, fit.reason = (
             False,
             (
@@ -905,7 +909,7 @@ def register_frame(
     image: np.ndarray,
     predicted: Backplanes | tuple[FrameCamera, CameraPose],
     *,
-    max_shift_px: tuple[float, float] = (200.0, 20.0),
+    max_shift_px: tuple[float, float] = (50.0, 50.0),
     fit_scale: bool = False,
     fit_rotation: bool = False,
     psf_sigma_px: float = 1.0,
@@ -914,7 +918,7 @@ def register_frame(
     mask_hot_spots: bool = True,
     correct_bias: bool = True,
     min_coarse_snr: float = 6.0,
-    line_prior_sigma_px: float | None = LINE_PRIOR_SIGMA_PX,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
     body: iobody.Ellipsoid = iobody.IO,
 ) -> LimbFit:
     """Offset of Io's disk in ``image`` relative to the predicted geometry (see module docstring).
@@ -931,10 +935,10 @@ def register_frame(
         mask_hot_spots: drop rays crossing compact bright sources.
         correct_bias: remove the PSF-induced inward bias of a Lambert limb (needs ``psf_sigma_px``).
         min_coarse_snr: minimum significance of the coarse correlation peak.
-        line_prior_sigma_px: 1σ of a Gaussian prior (mean 0) on the line offset: JIRAM's cross-spin
-            pointing error is only a few pixels, so a limb arc that constrains only the sample direction
-            still gives the line offset with an honest error (≤ this value). None: no prior (then both
-            errors must be ≤ 2 px for ``ok``; with the prior only the sample error must be).
+        prior_sigma_px: 1σ of Gaussian priors (mean 0) on the (sample, line) offsets, None where there is
+            none. With a prior across track (JIRAM: the samples), a limb arc that constrains only the
+            along-track offset still gives the cross-track one with an honest error (≤ the prior). ``ok``
+            needs the errors of the axes without a prior ≤ 2 px.
 
     Returns:
         :class:`LimbFit`; ``ok=False`` with a ``reason`` when the frame cannot be registered.
@@ -992,7 +996,7 @@ def register_frame(
         night_edge_snr=night_edge_snr,
         correct_bias=correct_bias,
         max_shift=max_shift,
-        line_prior_sigma_px=line_prior_sigma_px,
+        prior_sigma_px=prior_sigma_px,
     )
     fit.coarse_snr = snr
     return fit

@@ -215,12 +215,17 @@ class SpiceGeometry:
         metakernel: path to the ``.tm`` file.
         observer: SPICE name of the observer (default "JUNO").
         target: SPICE name of the target (default "IO"); body frame ``IAU_<target>``.
+        layouts: SPICE frame → :class:`~ioscan.instruments.DetectorLayout` to use instead of the instrument
+            registry's (e.g. to score the other sample sign, ``ioscan check-convention``); None: the registry.
     """
 
     abcorr = "LT+S"
 
-    def __init__(self, metakernel, *, observer: str = "JUNO", target: str = "IO"):
+    def __init__(
+        self, metakernel, *, observer: str = "JUNO", target: str = "IO", layouts: dict | None = None
+    ):
         self.metakernel = Path(metakernel).expanduser().resolve()
+        self.layouts = {str(k).upper(): v for k, v in (layouts or {}).items()}
         self.observer = observer.upper()
         self.target = target.upper()
         self.body_frame = f"IAU_{self.target}"
@@ -269,7 +274,7 @@ class SpiceGeometry:
         from ioscan.instruments import detector_layout
 
         self._check_frame(frame_name)
-        layout = detector_layout(frame_name)
+        layout = self.layouts.get(frame_name.upper()) or detector_layout(frame_name)
         if layout is None:
             raise GeometryError(
                 f"no pixel-axis convention is declared for {frame_name} (ioscan.instruments): "
@@ -396,15 +401,21 @@ class SpiceGeometry:
                 f"(kernels {self.metakernel.name})"
             )
 
-    def pose(self, time_utc, frame_name: str) -> CameraPose:
+    def pose(
+        self, time_utc, frame_name: str, *, pointing_correction_j2000: np.ndarray | None = None
+    ) -> CameraPose:
         """Camera pose at the light-time-corrected target epoch, for pinhole use (``backplanes_from_pose``,
-        ``project_points``).
+        ``project_points``, :class:`ioscan.geometry.views.View`); ``pointing_correction_j2000`` as in
+        :meth:`backplanes`.
 
         Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
         aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
         """
         cam = self.camera(frame_name)
         inp = self.frame_inputs(time_utc, frame_name)
+        if pointing_correction_j2000 is not None:
+            corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
+            inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
         inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
         b = inst_to_body @ np.asarray(cam.boresight, dtype=float)

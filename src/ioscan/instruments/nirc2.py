@@ -39,8 +39,9 @@ PHOTOMETRY = PhotometryPrior(
     flat_field_err_fraction=0.0,
     source="calibration assumed (15 %); PSF-model scale measured on the simulator's Strehl-0.4 frames (20 %)",
 )
-#: header disk centres are typically good to a couple of pixels
+#: header disk centres are typically good to a couple of pixels (1σ), never worse than 10
 LABEL_POINTING_ERR_PX = 2.0
+LABEL_POINTING_MAX_PX = 10.0
 
 FILTERS: dict[str, Band] = {
     f.name: f
@@ -78,6 +79,6 @@ NIRC2 = Nirc2(
     observer="EARTH",
     bands=FILTERS,
     artefacts=ArtefactModel(),
-    pointing=PointingPrior(spice_err_px=LABEL_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+    pointing=PointingPrior.isotropic(LABEL_POINTING_ERR_PX, LABEL_POINTING_MAX_PX),
     photometry=PHOTOMETRY,
 )

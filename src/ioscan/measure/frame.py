@@ -11,7 +11,7 @@ from ioscan.instruments import get_instrument
 from ioscan.measure.config import MeasureConfig
 from ioscan.measure.errors import prior_for
 from ioscan.measure.intensity import set_intensities
-from ioscan.measure.positions import locate_detections
+from ioscan.measure.positions import PointingSamples, locate_detections
 from ioscan.records import Frame
 
 
@@ -22,6 +22,7 @@ def measure_frame(
     *,
     config: MeasureConfig | None = None,
     pointing_error_px: float = 1.0,
+    pointing: dict[str, PointingSamples] | None = None,
 ) -> FrameDetections:
     """Measure the detections of ``found`` in place (and return it).
 
@@ -32,6 +33,9 @@ def measure_frame(
         config: measurement settings.
         pointing_error_px: 1σ pointing error of the geometry, px (added to the centroid errors, and through
             them to the intensity's geometric factor).
+        pointing: band → draws of the remaining pointing error with the band's view
+            (:class:`~ioscan.measure.positions.PointingSamples`): propagated into positions (with their
+            lat/lon correlation), emission, range and intensities instead of ``pointing_error_px``.
     """
     cfg = config or MeasureConfig()
     geometry = geometry or {}
@@ -41,6 +45,6 @@ def measure_frame(
         dets = res.detections if res is not None else []
         bp = geometry.get(name)
         if bp is not None and dets and bp.shape == band.shape:
-            locate_detections(dets, bp, cfg, pointing_error_px)
+            locate_detections(dets, bp, cfg, pointing_error_px, (pointing or {}).get(name))
         set_intensities(dets, band, prior, cfg)
     return found

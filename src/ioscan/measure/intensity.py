@@ -58,7 +58,9 @@ def set_intensities(
             det.flags |= int(DetectionFlag.LOWER_LIMIT)
         if det.emission_deg is None or det.pixel_scale_km is None:
             continue
-        if not (np.isfinite(det.emission_deg) and det.emission_deg < 90.0):
+        factor = det.extra.get("geometry_factor_km2")
+        sampled = factor is not None and np.isfinite(factor)  # the pointing error propagated by its draws
+        if not sampled and not (np.isfinite(det.emission_deg) and det.emission_deg < 90.0):
             continue
         if det.flags & DetectionFlag.OFF_DISK:
             det.extra["no_intensity"] = "centroid off the disk: the emission angle at the source is not known"
@@ -70,7 +72,11 @@ def set_intensities(
             )
             continue
 
-        def to_intensity(flux: float, d: Detection = det) -> float:
+        def to_intensity(
+            flux: float, d: Detection = det, f: float | None = factor if sampled else None
+        ) -> float:
+            if f is not None:  # the draws' median (pixel scale)²/cos e, km²
+                return float(flux * sfac * f * 1e6 / 1e9)
             return float(spectral_intensity_gw_um_sr(flux * sfac, d.pixel_scale_km, d.emission_deg))
 
         if saturated:

@@ -58,12 +58,17 @@ class Detection:
     lat_deg: float | None = None
     lon_w_deg: float | None = None
     lat_err_deg: float | None = None
-    lon_err_deg: float | None = None
+    lon_err_deg: float | None = None  #: 1σ in degrees of longitude
+    #: correlation of the lat_deg and lon_w_deg errors: with lat_err_deg and lon_err_deg, the 2×2 covariance
+    #: of the position (a pointing error mostly along track makes it a thin, tilted ellipse)
+    lat_lon_err_corr: float | None = None
     position_err_km: float | None = None
     emission_deg: float | None = None
+    emission_err_deg: float | None = None
     incidence_deg: float | None = None
     phase_deg: float | None = None
     range_km: float | None = None
+    range_err_km: float | None = None
     pixel_scale_km: float | None = None
     # photometry: the radiance sum is as observed; intensity and power are foreshortening-corrected (÷ cos e).
     # ``_err`` is the random 1σ error (photon noise, fit excess, flat field, geometry: independent between

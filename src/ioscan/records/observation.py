@@ -45,10 +45,17 @@ class Observation:
         geometry_source: "spice", "label", "limbfit" or "none".
         status: frame status ("ok", "no_io", "all_nan", "saturated", "no_detections").
         n_detections: detections stored for this product.
-        registered: True when the pointing was corrected (limb fit).
+        registered: True when the pointing was corrected (limb or known hot spots).
         pointing_offset_sample_px, pointing_offset_line_px: the applied correction (scene shift), px.
-        pointing_offset_err_px: 1σ pointing uncertainty after navigation, px.
+        pointing_offset_err_px: 1σ pointing uncertainty after navigation along the worse axis, px.
         coverage_grid: the 2°×2° cells seen (``ioscan.geometry.coverage.encode_grid``).
+        registration_method: "limb", "hotspots", "chain" (hot spots of frames registered before) or "none".
+        pointing_offset_sample_err_px, pointing_offset_line_err_px, pointing_offset_corr: the covariance of
+            the pointing error that remains (1σ along samples and lines, px, and their correlation): the
+            registration's, or for an unregistered frame the spread of the pointing it propagated.
+        false_match_prob: registration on known hot spots: posterior probability that the match is wrong
+            (also stored when a frame was not registered).
+        n_anchor_matches: registration on known hot spots: distinct known hot spots matched.
     """
 
     product_id: str = field(**_col(length=128, required=True))
@@ -76,6 +83,12 @@ class Observation:
     pointing_offset_line_px: float | None = None
     pointing_offset_err_px: float | None = None
     coverage_grid: str | None = field(default=None, **_col(text=True))
+    registration_method: str | None = field(default=None, **_col(length=16))
+    pointing_offset_sample_err_px: float | None = None
+    pointing_offset_line_err_px: float | None = None
+    pointing_offset_corr: float | None = None
+    false_match_prob: float | None = None
+    n_anchor_matches: int | None = None
 
 
 @dataclass

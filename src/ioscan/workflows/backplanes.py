@@ -40,10 +40,13 @@ def write_backplanes(
     label_args: dict,
     shape: tuple[int, int],
     force: bool = False,
+    settings=None,
 ) -> list[Path]:
     """Compute backplanes and write them as FITS files; returns the paths written.
 
-    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix).
+    With a multi-band product, one file per band is written (``OUT`` with ``_<band>`` before the suffix);
+    its primary header says how the frame was navigated (:meth:`ioscan.geometry.navigate.Navigation.
+    header_cards`: NAVMETH, PNTOFFS/PNTOFFL, PNTERRS/PNTERRL, PNTCORR, PFALSE, NANCHOR).
     A product without geometry (no kernels, none in its label) is a GeometryError, never an empty success.
     Existing files are replaced only with ``force`` (a catalogue never: :mod:`ioscan.outfiles`); each file
     is written whole or not at all.
@@ -56,12 +59,10 @@ def write_backplanes(
     check_output(out, force=force)
     results: dict[str, Backplanes] = {}
     if product is not None:
-        from ioscan.formats import read_product
+        from ioscan.workflows.process import analyse_product
 
-        frame = read_product(product)
-        from ioscan.geometry.navigate import navigate_frame
-
-        nav = navigate_frame(frame, kernels=kernels, register=True)
+        # navigated as a scan does (limb, then known hot spots); the registration goes into the headers
+        _, nav, _ = analyse_product(product, kernels, settings)
         if not nav.backplanes:
             how = "with the kernels given" if kernels else "its label has none and no --kernels given"
             notes = "; ".join(nav.messages)
@@ -71,6 +72,8 @@ def write_backplanes(
                 f"{product.name}: no band {band!r} with geometry (bands: {', '.join(nav.backplanes)})"
             )
         results = nav.backplanes if band is None else {band: nav.backplanes[band]}
+        for bp in results.values():
+            bp.meta.update(nav.header_cards())
     elif kernels is not None:
         if time_utc is None:
             raise GeometryError("--time is required with --kernels and no product")

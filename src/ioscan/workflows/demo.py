@@ -30,6 +30,7 @@ class DemoDisplay(Protocol):
     def brightest(self, hotspots: pd.DataFrame, maxima: pd.Series) -> None: ...
     def events(self, events: pd.DataFrame) -> None: ...
     def evaluation(self, ev) -> None: ...
+    def registration(self, table: pd.DataFrame) -> None: ...
 
 
 class SilentDisplay:
@@ -48,6 +49,23 @@ def _lightcurve_max(detections: pd.DataFrame, band: str = "M") -> pd.Series:
     return sel.groupby("hotspot_id")["spectral_intensity_gw_um_sr"].max().dropna()
 
 
+def _registration_summary(table: pd.DataFrame) -> dict:
+    """The close-flyby frames' registration in numbers (for ``summary.json``)."""
+    if table.empty:
+        return {}
+    return {
+        "frames": int(len(table)),
+        "by_method": {str(k): int(v) for k, v in table["method"].value_counts().items()},
+        "max_offset_error_registered_px": _num(table["offset_error_vs_truth_px"].max()),
+        "median_position_err_km": _num(table["median_position_err_km"].median()),
+        "median_stated_position_err_km": _num(table["median_stated_err_km"].median()),
+    }
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 2)
+
+
 def run_demo(
     out: Path,
     *,
@@ -59,13 +77,14 @@ def run_demo(
     frames_per_orbit: int = 5,
     ground_nights: int = 2,
     ground_pixels: int = 512,
+    close_sequences: int = 1,
 ) -> dict:
     """Run the whole job and return the summary (also written to ``out/summary.json``)."""
     from ioscan.catalog.export import export
     from ioscan.catalog.store import open_store
     from ioscan.settings import Settings
     from ioscan.simulate.campaign import simulate_campaign
-    from ioscan.workflows.evaluate import evaluate
+    from ioscan.workflows.evaluate import evaluate, registration_table
     from ioscan.workflows.scan import scan
     from ioscan.workflows.track import track_catalog
 
@@ -75,7 +94,10 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     t0 = time.perf_counter()
-    show.stage(f"1. simulating {orbits} Juno orbits and {ground_nights} ground-based nights")
+    show.stage(
+        f"1. simulating {orbits} Juno orbits, {close_sequences} close-flyby sequence(s) and {ground_nights} "
+        "ground-based nights"
+    )
     camp = simulate_campaign(
         out / "campaign",
         orbits=orbits,
@@ -84,6 +106,7 @@ def run_demo(
         ground_nights=ground_nights,
         ground_pixels=ground_pixels,
         workers=max(workers, 1),
+        close_sequences=close_sequences,
     )
     show.note(f"{camp.n_jiram} JIRAM PDS3 frames, {camp.n_ground} FITS frames, kernels {camp.metakernel}")
     timings["simulate_s"] = time.perf_counter() - t0
@@ -126,6 +149,8 @@ def run_demo(
         truth = pd.read_csv(camp.truth_csv)
         ev = evaluate(store, truth)
         show.evaluation(ev)
+        registration = registration_table(store, pd.read_csv(camp.frames_csv), truth)
+        show.registration(registration)
 
         t3 = time.perf_counter()
         show.stage("6. report (maps, mosaics, statistics with significance, tidal patterns, time series)")
@@ -148,6 +173,7 @@ def run_demo(
         "adjusted_rand_index": ev.adjusted_rand_index,
         "true_hotspots_with_3_detections_recovered": [ev.n_true_with_3_recovered, ev.n_true_with_3],
         "cross_ids_right": [ev.n_crossid_right, ev.n_crossid_checked],
+        "close_flyby_registration": _registration_summary(registration),
         "report": str(rep.html.resolve()),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }

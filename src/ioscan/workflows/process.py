@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import traceback
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ioscan.errors import IoscanError
@@ -43,23 +44,60 @@ class ProductResult:
     messages: list[str] = field(default_factory=list)
 
 
-def analyse_product(path: str | Path, kernels: str | Path | None = None, settings: Settings | None = None):
-    """Read, navigate, detect and measure one product: returns (Frame, Navigation, FrameDetections). May raise
-    IoscanError for unreadable products or unusable kernels."""
+@lru_cache(maxsize=4)
+def _anchors(spec: str):
+    from ioscan.geometry.anchors import load_anchors
+
+    return load_anchors(spec)
+
+
+def analyse_product(
+    path: str | Path,
+    kernels: str | Path | None = None,
+    settings: Settings | None = None,
+    extra_anchors=None,
+):
+    """Read, navigate, detect, register on known hot spots if the limb did not, and measure one product:
+    returns (Frame, Navigation, FrameDetections). May raise IoscanError for unreadable products, unusable
+    kernels or an unusable anchor table.
+
+    ``extra_anchors``: more known hot spots (an anchor table, :mod:`ioscan.geometry.anchors`), e.g. the
+    detections of frames of the same sequence registered before (chaining)."""
+    import pandas as pd
+
     from ioscan.detect import detect_frame
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import navigate_frame
+    from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots
     from ioscan.measure import measure_frame
+    from ioscan.measure.positions import PointingSamples
 
     settings = settings or Settings()
+    nav_cfg = settings.navigate
     frame = read_product(Path(path))
     nav = navigate_frame(
-        frame, kernels=Path(kernels) if kernels else None, register=settings.navigate.register
+        frame, kernels=Path(kernels) if kernels else None, register=nav_cfg.register, config=nav_cfg
     )
-    err_px = nav.pointing_error_px
-    detect_cfg = dataclasses.replace(settings.detect, pointing_error_px=err_px)
+    detect_cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.pointing_error_px)
     found = detect_frame(frame, nav.backplanes or None, config=detect_cfg)
-    measure_frame(frame, found, nav.backplanes or None, config=settings.measure, pointing_error_px=err_px)
+    if nav_cfg.register and nav_cfg.register_hot_spots and nav.views and not nav.registered:
+        anchors = _anchors(nav_cfg.anchors)
+        if extra_anchors is not None and len(extra_anchors):
+            anchors = pd.concat([anchors, extra_anchors], ignore_index=True)
+        register_on_hot_spots(frame, nav, found.detections, anchors, nav_cfg)
+        if nav.registered:  # detect again with the corrected geometry (limb band, on-disk flags)
+            detect_cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.pointing_error_px)
+            found = detect_frame(frame, nav.backplanes, config=detect_cfg)
+    pointing = None
+    if nav.offset_samples_px is not None and nav.views:
+        pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
+    measure_frame(
+        frame,
+        found,
+        nav.backplanes or None,
+        config=settings.measure,
+        pointing_error_px=nav.pointing_error_px,
+        pointing=pointing,
+    )
     return frame, nav, found
 
 
@@ -112,20 +150,29 @@ def _observation(path, frame, nav, found) -> Observation:
         pointing_offset_sample_px=nav.offset_px[0] if navigated else None,
         pointing_offset_line_px=nav.offset_px[1] if navigated else None,
         pointing_offset_err_px=nav.pointing_error_px if navigated else None,
+        registration_method=nav.method if navigated else None,
+        pointing_offset_sample_err_px=nav.offset_err_px[0] if navigated else None,
+        pointing_offset_line_err_px=nav.offset_err_px[1] if navigated else None,
+        pointing_offset_corr=nav.offset_corr if navigated else None,
+        false_match_prob=nav.false_match_prob,
+        n_anchor_matches=nav.n_matches,
         n_detections=len(found.detections),
         **nav.nearest_point(),
     )
 
 
 def process_product(
-    path: str | Path, kernels: str | Path | None = None, settings: Settings | None = None
+    path: str | Path,
+    kernels: str | Path | None = None,
+    settings: Settings | None = None,
+    extra_anchors=None,
 ) -> ProductResult:
-    """Read, navigate, detect and measure one product into its records. Never raises: errors come back in
-    the result."""
+    """Read, navigate, detect and measure one product into its records (``extra_anchors``: see
+    :func:`analyse_product`). Never raises: errors come back in the result."""
     settings = settings or Settings()
     result = ProductResult(path=str(path))
     try:
-        frame, nav, found = analyse_product(path, kernels, settings)
+        frame, nav, found = analyse_product(path, kernels, settings, extra_anchors)
         result.checksum_sha256 = frame.checksum_sha256
         result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections

@@ -132,6 +132,55 @@ def _quiet_shutdown() -> None:
     _silence_dask()
 
 
+#: chaining passes over the frames no registration reached (each may register frames that anchor more)
+CHAIN_ROUNDS = 3
+
+
+def _registered(res: ProductResult) -> bool:
+    return res.observation is not None and bool(res.observation.registered)
+
+
+def _chainable(res: ProductResult) -> bool:
+    """Not registered, but navigated from kernels or a label with an orbit and time: worth a chaining try."""
+    obs = res.observation
+    return (
+        obs is not None
+        and res.status != "error"
+        and not obs.registered
+        and obs.geometry_source in ("spice", "label")
+        and obs.orbit is not None
+    )
+
+
+def _chain_anchors(res: ProductResult, pool: list[ProductResult], window_s: float):
+    """Anchors from the detections of registered frames of the same orbit within ``window_s`` of ``res``
+    (None when there are none): each frame's detections share its remaining pointing error."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from ioscan.catalog.times import ISO_FORMAT, utc_iso
+    from ioscan.geometry.anchors import anchors_from_detections
+
+    def parse_utc(text: str) -> datetime:
+        return datetime.strptime(utc_iso(text), ISO_FORMAT)
+
+    obs = res.observation
+    t0 = parse_utc(obs.time_utc)
+    tables = []
+    for other in pool:
+        o = other.observation
+        if o.orbit != obs.orbit or abs((parse_utc(o.time_utc) - t0).total_seconds()) > window_s:
+            continue
+        dets = pd.DataFrame([d.__dict__ for d in other.detections])
+        if dets.empty:
+            continue
+        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+        tables.append(anchors_from_detections(dets, o.product_id, shared_km))
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else None
+
+
 def scan(
     paths: Iterable[str | Path],
     *,
@@ -150,12 +199,21 @@ def scan(
     result)`` is called as products are settled: ``result.status`` is the frame status, ``"error"``,
     ``"skipped"`` (stored already, or by another scan) or ``"left"`` (another scan works on it).
     ``lease_s`` is the claim lease (:data:`ioscan.catalog.claims.DEFAULT_LEASE_S`).
+
+    Chaining (``settings.navigate.chain``): frames that no registration reached are held back (their claims
+    kept); once every product was processed, they are processed again with the detections of registered
+    frames of the same orbit (within ``chain_window_s``) as extra known hot spots, for a few rounds, and
+    stored then.
     """
     from ioscan.catalog.claims import DEFAULT_LEASE_S, Claims
     from ioscan.formats import search_products
 
     t0 = time.perf_counter()
     settings = settings or Settings()
+    if settings.navigate.register and settings.navigate.register_hot_spots:
+        from ioscan.geometry.anchors import load_anchors
+
+        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
     paths = list(paths)
     found = search_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
@@ -205,6 +263,10 @@ class _Runner:
         self.settings, self.tick, self.run_id = settings, tick, run_id
         self.held: list[tuple[Path, str]] = []
         self.mine: set[str] = set()  # product keys this scan claimed
+        nav = settings.navigate
+        self.chain = nav.chain and nav.register and nav.register_hot_spots
+        self.pool: list[ProductResult] = []  # registered this run: their detections anchor chained frames
+        self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
     # -- one product before processing
@@ -244,6 +306,17 @@ class _Runner:
 
     # -- one product after processing
     def handle(self, item: _Item, res: ProductResult) -> None:
+        """Store a processed product, or hold it for chaining when no registration reached it."""
+        if self.chain and _chainable(res):
+            self.unregistered.append((item, res))
+            self.tick(res)
+            return
+        if self.chain and _registered(res):
+            self.pool.append(res)
+        self._store(item, res)
+        self.tick(res)
+
+    def _store(self, item: _Item, res: ProductResult) -> None:
         from ioscan.errors import CatalogError
 
         s = self.summary
@@ -275,7 +348,6 @@ class _Runner:
                         res.status = "skipped"
         finally:
             self.claims.release(item.key)
-        self.tick(res)
 
     # -- the loops
     def run(self, products: deque, *, workers: int, scheduler: str | None) -> None:
@@ -299,6 +371,51 @@ class _Runner:
                 self.held = []
                 if not products:
                     break
+            self._chain(None if serial else get_client)
+
+    def _chain(self, get_client) -> None:
+        """Chaining rounds over the frames no registration reached; then store every frame still held."""
+        try:
+            for _ in range(CHAIN_ROUNDS):
+                window = self.settings.navigate.chain_window_s
+                todo = [(it, r, _chain_anchors(r, self.pool, window)) for it, r in self.unregistered]
+                todo = [(it, r, a) for it, r, a in todo if a is not None]
+                if not todo:
+                    break
+                retried = {it.key for it, _, _ in todo}
+                self.unregistered = [(it, r) for it, r in self.unregistered if it.key not in retried]
+                again = self._process_with_anchors(get_client, [(it, a) for it, _, a in todo])
+                for it, res in again:
+                    if _registered(res):
+                        self.pool.append(res)
+                        self._store(it, res)
+                    else:
+                        self.unregistered.append((it, res))
+                self.claims.renew()
+                if not any(_registered(r) for _, r in again):
+                    break
+        finally:
+            for it, res in self.unregistered:
+                self._store(it, res)
+            self.unregistered = []
+
+    def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
+        """Process (item, extra anchors) in this process (``get_client`` None) or on Dask."""
+        if get_client is None:
+            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, a in items]
+        client = get_client()
+        futures = [
+            client.submit(process_product, str(it.path), self.kernels, self.settings, a, pure=False)
+            for it, a in items
+        ]
+        out = []
+        for (it, _), fut in zip(items, futures, strict=True):
+            try:
+                out.append((it, fut.result()))
+            except Exception as exc:  # the worker died on this product
+                error = f"{it.path.name}: worker failed: {type(exc).__name__}: {exc}"
+                out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
+        return out
 
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
