@@ -126,3 +126,22 @@ def test_external_series_reader_names_file_and_line(tmp_path):
             read_external_series(tmp_path / name)
     with pytest.raises(ExternalSeriesError, match="no such file"):
         read_external_series(tmp_path / "missing.csv")
+
+
+def test_kalman_likelihood_equals_the_dense_gaussian_likelihood():
+    """The O(n) filter gives the exact likelihood of σ² exp(−|Δt|/τ) + diag(e²), mean profiled by GLS."""
+    from ioscan.analysis.timeseries import ou_neg_log_likelihood
+
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.uniform(0, 500, 60))
+    x = rng.normal(2.0, 1.0, 60)
+    e2 = rng.uniform(0.01, 0.2, 60)
+    for tau, s2 in ((3.0, 0.5), (40.0, 1.7), (900.0, 0.2)):
+        c = s2 * np.exp(-np.abs(t[:, None] - t[None, :]) / tau) + np.diag(e2 + 1e-12 * s2)
+        ci = np.linalg.inv(c)
+        one = np.ones(60)
+        mu = (one @ ci @ x) / (one @ ci @ one)
+        r = x - mu
+        dense = 0.5 * r @ ci @ r + 0.5 * np.linalg.slogdet(c)[1]
+        nll, mu_k = ou_neg_log_likelihood(t, x, e2, tau, s2)
+        assert nll == pytest.approx(dense, rel=1e-9, abs=1e-9) and mu_k == pytest.approx(mu, rel=1e-9)

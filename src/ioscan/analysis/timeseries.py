@@ -244,36 +244,58 @@ class OUProcess:
         return self.mean + self.sigma * out + np.nan_to_num(err) * rng.standard_normal((n, t.size))
 
 
+def ou_neg_log_likelihood(t_d, x, e2, tau_d: float, s2: float) -> tuple[float, float]:
+    """(−log L up to a constant, GLS mean) of a damped random walk of variance ``s2`` and time scale ``tau_d``
+    (days) observed at sorted times ``t_d`` with noise variances ``e2``, the mean profiled out.
+
+    The exponential covariance is Markov, so the exact Gaussian likelihood comes from a Kalman filter in O(n)
+    (the same number as the dense σ² exp(−|Δt|/τ) + diag(e²) covariance's Cholesky): innovations of the data
+    and of a constant are whitened together and the mean is their generalised-least-squares ratio."""
+    a = np.exp(-np.diff(t_d) / tau_d)
+    n = len(x)
+    vx = np.empty(n)
+    v1 = np.empty(n)
+    var = np.empty(n)
+    mx = m1 = 0.0
+    p = s2
+    for i in range(n):
+        if i:
+            ai = a[i - 1]
+            mx, m1 = ai * mx, ai * m1
+            p = ai * ai * p + s2 * (1.0 - ai * ai)
+        s = p + e2[i] + 1e-12 * s2
+        vx[i], v1[i], var[i] = x[i] - mx, 1.0 - m1, s
+        k = p / s
+        mx += k * vx[i]
+        m1 += k * v1[i]
+        p *= 1.0 - k
+    mu = float(np.sum(v1 * vx / var) / np.sum(v1 * v1 / var))
+    r = vx - mu * v1
+    return 0.5 * float(np.sum(r * r / var)) + 0.5 * float(np.sum(np.log(var))), mu
+
+
 def fit_ou(t_d, x, err=None) -> OUProcess:
     """Maximum-likelihood damped random walk for a series (exact Gaussian likelihood with covariance
-    σ² exp(−|Δt|/τ) + diag(err²); the mean by generalised least squares; τ between the shortest spacing / 10
-    and 10× the span)."""
+    σ² exp(−|Δt|/τ) + diag(err²), by a Kalman filter; the mean by generalised least squares; τ between the
+    shortest spacing / 10 and 10× the span)."""
     from scipy.optimize import minimize
 
     t = np.asarray(t_d, float)
-    x = np.asarray(x, float)
-    e2 = np.nan_to_num(np.asarray(err, float)) ** 2 if err is not None else np.zeros(x.size)
-    dt = np.abs(t[:, None] - t[None, :])
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    x = np.asarray(x, float)[order]
+    e2 = (np.nan_to_num(np.asarray(err, float)) ** 2 if err is not None else np.zeros(x.size))[order]
     span = max(t.max() - t.min(), 1e-3)
-    steps = np.diff(np.sort(t))
+    steps = np.diff(t)
     tau_lo = max(steps[steps > 0].min() / 10 if (steps > 0).any() else span / 100, 1e-3)
     tau_hi = 10 * span
     var0 = max(np.var(x) - e2.mean(), 1e-12 * max(np.var(x), 1e-300))
-    ones = np.ones(x.size)
+
+    def tau_of(p0: float) -> float:
+        return float(np.exp(np.clip(p0, np.log(tau_lo), np.log(tau_hi))))
 
     def nll(p):
-        tau = np.exp(np.clip(p[0], np.log(tau_lo), np.log(tau_hi)))
-        s2 = np.exp(p[1])
-        c = s2 * np.exp(-dt / tau) + np.diag(e2 + 1e-12 * s2)
-        try:
-            chol = np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:
-            return 1e300
-        ci1 = np.linalg.solve(chol, ones)
-        cix = np.linalg.solve(chol, x)
-        mu = (ci1 @ cix) / (ci1 @ ci1)
-        r = cix - mu * ci1
-        return 0.5 * (r @ r) + np.sum(np.log(np.diag(chol)))
+        return ou_neg_log_likelihood(t, x, e2, tau_of(p[0]), float(np.exp(p[1])))[0]
 
     start = np.array([np.log(np.sqrt(tau_lo * tau_hi)), np.log(var0)])
     best = min(
@@ -288,11 +310,9 @@ def fit_ou(t_d, x, err=None) -> OUProcess:
         ),
         key=lambda r: r.fun,
     )
-    tau = float(np.exp(np.clip(best.x[0], np.log(tau_lo), np.log(tau_hi))))
+    tau = tau_of(best.x[0])
     s2 = float(np.exp(best.x[1]))
-    c = s2 * np.exp(-dt / tau) + np.diag(e2 + 1e-12 * s2)
-    ci = np.linalg.solve(c, np.stack([ones, x], axis=1))
-    mu = float((ones @ ci[:, 1]) / (ones @ ci[:, 0]))
+    mu = ou_neg_log_likelihood(t, x, e2, tau, s2)[1]
     return OUProcess(mu, float(np.sqrt(s2)), tau)
 
 
