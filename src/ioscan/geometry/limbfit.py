@@ -1012,6 +1012,8 @@ def register_frame(
     mode = "rotation" if model.k_matrix is not None else "translation"
     max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     _crop_model(model, img.shape, max_shift)
+    if len(model.points) < 12:  # fewer limb samples than a fit needs can ever come into view
+        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
     try:
         prep = _prepare(img, psf_sigma_px, mask_hot_spots)
     except ValueError as exc:
