@@ -30,6 +30,7 @@ use.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -39,6 +40,9 @@ from scipy.special import erf
 from ioscan.instruments.base import PointingPrior
 
 LOG_2PI = math.log(2.0 * math.pi)
+#: seed offsets refined together (memory ∝ chunk × pairs near an offset); seeds covered by the modes of
+#: earlier chunks are not refined
+SEED_CHUNK = 512
 
 
 @dataclass
@@ -146,10 +150,10 @@ class Registration:
         w = np.append(self.weights, max(1.0 - float(np.sum(self.weights)), 0.0))
         k = rng.choice(len(w), size=n, p=w / float(np.sum(w)))
         out = np.empty((n, 2))
-        for m, mode in enumerate(self.modes):
+        for m in np.unique(k[k < len(self.modes)]):  # the modes drawn, in order (as a loop over all)
             sel = k == m
-            if sel.any():
-                out[sel] = rng.multivariate_normal(mode.offset_px, mode.cov_px, int(sel.sum()))
+            mode = self.modes[m]
+            out[sel] = rng.multivariate_normal(mode.offset_px, mode.cov_px, int(sel.sum()))
         sel = k == len(self.modes)
         if sel.any():
             out[sel] = _sample_grid(self._null_grid, rng, int(sel.sum()))
@@ -180,23 +184,71 @@ def log_prior(offset, prior: PointingPrior):
 
 # ------------------------------------------------------------------------------------------------- scoring
 def _in_view(prob: MatchProblem, offset) -> np.ndarray:
-    """(m, B) anchors inside each band's image at ``offset``."""
-    xy = prob.anc_xy + np.asarray(offset, dtype=float)
+    """(..., m, B) anchors inside each band's image at ``offset`` (2,) or offsets (..., 2)."""
+    o = np.asarray(offset, dtype=float)[..., None, None, :]
+    xy = prob.anc_xy + o
     ns, nl = prob.band_shape[:, 0], prob.band_shape[:, 1]
     with np.errstate(invalid="ignore"):
         inside = (xy[..., 0] >= -0.5) & (xy[..., 0] <= ns - 0.5) & (xy[..., 1] >= -0.5)
         return inside & (xy[..., 1] <= nl - 0.5)
 
 
-def _missed(prob: MatchProblem, offset) -> float:
-    """Σ ln(1 − P_d) over anchors in view (each anchor counted once, in whichever band shows it)."""
-    vis = _in_view(prob, offset).any(axis=1)
-    return float(np.sum(np.log1p(-prob.anc_pd[vis])))
+def _missed(prob: MatchProblem, offset) -> np.ndarray:
+    """Σ ln(1 − P_d) over anchors in view at ``offset`` (2,) or each of offsets (S, 2) (each anchor counted
+    once, in whichever band shows it)."""
+    o = np.asarray(offset, dtype=float)
+    if o.ndim == 1:
+        return _missed(prob, o[None])[0]
+    c = np.log1p(-prob.anc_pd)
+    out = np.empty(len(o))
+    chunk = max(1, 2_000_000 // max(prob.anc_xy.size, 1))  # bounded memory for many offsets
+    for s in range(0, len(o), chunk):
+        out[s : s + chunk] = _in_view(prob, o[s : s + chunk]).any(axis=-1) @ c
+    return out
 
 
-def _pair_tables(prob: MatchProblem):
-    """Per (detection, anchor) pair in the same band: offset d = x − p, core covariance, tail scale², and
-    the log-odds term; pairs with an anchor facing away are dropped."""
+@dataclass
+class _Pairs:
+    """Every (detection, anchor) pair seen in one band, with the parts of its score that do not depend on
+    the offset (K pairs; pair k is (i[k], j[k]), in lexicographic (i, j) order).
+
+    The score of pair k at offset o, with r = d − o and q = rᵀC⁻¹r, is
+    ``gain = gain0 + ln[exp(lc0 − q/2) + exp(lt0 − q/(2·tail2))]`` (core and tail of the mixture), > 0 only
+    where q < ``q_max`` and so only where |r| < ``reach`` (−1: never): a search looks only at the pairs near
+    an offset.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    b: np.ndarray
+    d: np.ndarray  #: (K, 2) detection − anchor, px
+    cov: np.ndarray  #: (K, 2, 2) px²
+    inv: tuple[np.ndarray, np.ndarray, np.ndarray]  #: (a, b, c) of C⁻¹ = [[a, b], [b, c]], px⁻²
+    tail2: np.ndarray  #: (tail σ / core σ)²
+    lc0: np.ndarray  #: ln(1 − f) − ½ ln det C − ln 2π
+    lt0: np.ndarray  #: ln f − ½ ln(det C · tail2²) − ln 2π
+    gain0: np.ndarray  #: ln P_d − ln(1 − P_d) − ln λ
+    ci: np.ndarray  #: detection cluster of the pair
+    sj: np.ndarray  #: anchor source of the pair
+    q_max: np.ndarray  #: q beyond which the gain is ≤ 0 (a hair above the root; −1: never > 0)
+    reach: np.ndarray  #: px
+
+    def q_form(self, k: np.ndarray, r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+        """q = rᵀC⁻¹r of residuals (r0, r1) of pairs k (closed-form 2×2 algebra)."""
+        a, b, c = self.inv
+        return a[k] * r0 * r0 + 2.0 * b[k] * r0 * r1 + c[k] * r1 * r1
+
+    def log_mix(self, k: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ln of the core/tail mixture density of pairs k at q (px⁻²), and the core responsibility."""
+        lc = self.lc0[k] - 0.5 * q
+        lt = self.lt0[k] - 0.5 * q / self.tail2[k]
+        total = np.logaddexp(lc, lt)
+        return total, np.exp(lc - total)
+
+
+def _pair_tables(prob: MatchProblem, log_lambda: float) -> _Pairs:
+    """The pairs of detections and anchors in the same band (anchors facing away dropped), with their
+    offset d = x − p, combined covariance and constant score terms."""
     i, j = np.meshgrid(np.arange(prob.n_det), np.arange(prob.n_anc), indexing="ij")
     i, j = i.ravel(), j.ravel()
     b = prob.det_band[i]
@@ -205,79 +257,279 @@ def _pair_tables(prob: MatchProblem):
     i, j, b, p = i[ok], j[ok], b[ok], p[ok]
     d = prob.det_xy[i] - p
     cov = prob.det_cov[i] + prob.anc_cov[j, b]
-    return i, j, b, d, cov
+    c00, c01, c11 = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]
+    det = c00 * c11 - c01 * c01
+    inv = (c11 / det, -c01 / det, c00 / det)
+    tail2 = prob.anc_tail_scale[j] ** 2
+    frac = prob.anc_tail_fraction[j]
+    lc0 = np.log1p(-frac) - 0.5 * np.log(det) - LOG_2PI
+    lt0 = np.log(np.maximum(frac, 1e-300)) - 0.5 * np.log(det * tail2**2) - LOG_2PI
+    gain0 = np.log(prob.anc_pd[j]) - np.log1p(-prob.anc_pd[j]) - log_lambda
+    q_max = _gain_root(lc0, lt0, tail2, gain0)
+    lam = 0.5 * (c00 + c11) + np.sqrt(0.25 * (c00 - c11) ** 2 + c01 * c01)  # largest eigenvalue of C
+    with np.errstate(invalid="ignore"):
+        reach = np.where(q_max >= 0, np.sqrt(lam * np.maximum(q_max, 0.0)) * (1.0 + 1e-9) + 1e-9, -1.0)
+    reach = np.where(np.isfinite(reach), reach, -1.0)
+    return _Pairs(
+        i, j, b, d, cov, inv, tail2, lc0, lt0, gain0, prob.det_cluster[i], prob.anc_source[j], q_max, reach
+    )
 
 
-def _log_mix(r, cov, tail2, frac):
-    """ln of the core/tail Gaussian mixture density of residuals r (k, 2) and the core responsibility."""
-    inv = np.linalg.inv(cov)
-    q = np.einsum("ki,kij,kj->k", r, inv, r)
-    det = np.linalg.det(cov)
-    lc = np.log1p(-frac) - 0.5 * q - 0.5 * np.log(det) - LOG_2PI
-    lt = np.log(np.maximum(frac, 1e-300)) - 0.5 * q / tail2 - 0.5 * np.log(det * tail2**2) - LOG_2PI
-    top = np.maximum(lc, lt)
-    total = top + np.log(np.exp(lc - top) + np.exp(lt - top))
-    return total, np.exp(lc - total)
+def _gain_root(lc0, lt0, tail2, gain0) -> np.ndarray:
+    """Per pair, a q a hair above the root of gain(q) = 0 (gain falls with q), −1 where gain(0) ≤ 0.
+
+    Bracketed by one mixture term alone reaching e^(−gain0) (below the root) and each term reaching half of
+    it (above), then bisected; the upper end is kept, so gain ≤ 0 beyond it."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.maximum(2.0 * (lc0 + gain0), 2.0 * tail2 * (lt0 + gain0))
+        hi = np.maximum(2.0 * (lc0 + gain0 + math.log(2.0)), 2.0 * tail2 * (lt0 + gain0 + math.log(2.0)))
+        lo = np.maximum(lo, 0.0)
+        never = ~(np.logaddexp(lc0, lt0) + gain0 > 0)
+        hi = np.where(never | ~np.isfinite(hi), 0.0, hi)
+        lo = np.minimum(np.where(np.isfinite(lo), lo, 0.0), hi)
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            pos = np.logaddexp(lc0 - 0.5 * mid, lt0 - 0.5 * mid / tail2) + gain0 > 0
+            lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+    return np.where(never, -1.0, hi * (1.0 + 1e-9) + 1e-9)
 
 
 # --------------------------------------------------------------------------------------------------- modes
-def _greedy(gain, ci, sj):
-    """One-to-one pairs of positive gain, best first (one per detection cluster ``ci`` and per anchor
-    source ``sj``): indices into the pair arrays."""
-    order = np.argsort(-gain)
-    used_i, used_j, chosen = set(), set(), []
-    for k in order:
-        if gain[k] <= 0:
-            break
-        if ci[k] in used_i or sj[k] in used_j:
-            continue
-        used_i.add(int(ci[k]))
-        used_j.add(int(sj[k]))
-        chosen.append(int(k))
-    return np.array(chosen, dtype=int)
+def _greedy(seed: np.ndarray, k: np.ndarray, gain: np.ndarray, ci: np.ndarray, sj: np.ndarray) -> np.ndarray:
+    """Per seed, one-to-one pairs best first (one per detection cluster ``ci`` and per anchor source
+    ``sj``) among scored pairs ``k`` (all of positive gain): indices of the taken ones (in no order).
+
+    Sequential greedy matching (best gain first; ties: the lower pair index) equals the "locally dominant"
+    one: a pair is taken once it is the best left in both its cluster and its source, and the pairs it
+    conflicts with are dropped; repeat. Done in rounds over every seed at once, on dense (seed, cluster)
+    and (seed, source) tables (usually one round)."""
+    n_c, n_s = int(ci.max(initial=0)) + 1, int(sj.max(initial=0)) + 1
+    n_seed = int(seed.max(initial=-1)) + 1
+    kc = seed.astype(np.int64) * n_c + ci
+    ks = seed.astype(np.int64) * n_s + sj
+    alive = np.arange(len(k))
+    taken = []
+    while len(alive):
+        dom = _best_in_group(kc[alive], n_seed * n_c, gain[alive], k[alive])
+        dom &= _best_in_group(ks[alive], n_seed * n_s, gain[alive], k[alive])
+        taken.append(alive[dom])
+        used_c = np.zeros(n_seed * n_c, dtype=bool)
+        used_c[kc[alive[dom]]] = True
+        used_s = np.zeros(n_seed * n_s, dtype=bool)
+        used_s[ks[alive[dom]]] = True
+        alive = alive[~(used_c[kc[alive]] | used_s[ks[alive]])]
+    return np.concatenate(taken) if taken else alive
 
 
-def _refine(prob, prior, tables, log_lambda, seed_offset, max_iter: int = 6):
-    i, j, b, d, cov = tables
-    tail2 = prob.anc_tail_scale[j] ** 2
-    frac = prob.anc_tail_fraction[j]
-    log_odds = np.log(prob.anc_pd[j]) - np.log1p(-prob.anc_pd[j])
-    p_inv = np.diag(1.0 / np.square(prior.sigma_px))
-    o = np.asarray(seed_offset, dtype=float)
-    chosen = np.zeros(0, dtype=int)
-    ci, sj = prob.det_cluster[i], prob.anc_source[j]
-    for _ in range(max_iter):
-        lmix, resp = _log_mix(d - o, cov, tail2, frac)
-        gain = log_odds + lmix - log_lambda
-        new = _greedy(gain, ci, sj)
-        if len(new) == 0:
-            return None
-        w = np.linalg.inv(cov[new]) * (resp[new] + (1 - resp[new]) / tail2[new])[:, None, None]
-        h = w.sum(axis=0) + p_inv
-        o_new = np.linalg.solve(h, np.einsum("kij,kj->i", w, d[new]))
-        done = np.array_equal(np.sort(new), np.sort(chosen)) and np.allclose(o_new, o, atol=1e-3)
-        o, chosen = o_new, new
-        if done:
-            break
-    lp = float(log_prior(o, prior))
-    if not np.isfinite(lp):
-        return None
-    lmix, resp = _log_mix(d[chosen] - o, cov[chosen], tail2[chosen], frac[chosen])
-    score = float(np.sum(log_odds[chosen] + lmix - log_lambda))
-    w = np.linalg.inv(cov[chosen]) * (resp + (1 - resp) / tail2[chosen])[:, None, None]
-    h = w.sum(axis=0) + p_inv
-    cov_o = np.linalg.inv(h)
-    log_ev = lp + _missed(prob, o) + score + LOG_2PI + 0.5 * math.log(np.linalg.det(cov_o))
-    pairs = [(int(i[k]), int(j[k])) for k in chosen]
-    mode = Mode(o, cov_o, pairs, log_ev, len({int(sj[k]) for k in chosen}), cov_o, w)
-    # anchors sharing an error (the detections of one registered frame) move the offset together: their
-    # shared part is not reduced by the number of matches
-    mode.cov_px = mode.cov_px + _shared_cov(prob, mode)
-    return mode
+def _best_in_group(group: np.ndarray, n_groups: int, gain: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """True for the best entry of each group: highest gain, then lowest pair index ``k``."""
+    # canonical dtypes: ufunc.at's fast loop is skipped for an equal but distinct dtype object (unpickled
+    # arrays have one), which makes it ~25× slower
+    gain, k, group = gain.view(np.float64), k.view(np.int64), group.view(np.int64)
+    best = np.full(n_groups, -np.inf)
+    np.maximum.at(best, group, gain)
+    top = gain == best[group]
+    low = np.full(n_groups, np.iinfo(np.int64).max)
+    np.minimum.at(low, group[top], k[top])
+    return top & (k == low[group])
+
+
+class _PairIndex:
+    """Which pairs may score > 0 near given offsets: k-d trees over the pair offsets d, one per class of
+    ``reach`` (within a factor 1.25), each searched to its own largest reach."""
+
+    def __init__(self, pairs: _Pairs):
+        from scipy.spatial import cKDTree
+
+        self.pairs = pairs
+        usable = np.flatnonzero(pairs.reach >= 0)
+        reach = pairs.reach[usable]
+        self.classes: list[tuple[object, np.ndarray, float]] = []
+        if len(usable):
+            cls = np.floor(np.log(reach / reach.min()) / math.log(1.25)).astype(int)
+            for c in np.unique(cls):
+                members = usable[cls == c]
+                self.classes.append((cKDTree(pairs.d[members]), members, float(pairs.reach[members].max())))
+        self.empty = not self.classes
+
+    def near(self, offsets: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(offset index, pair index) of the pairs within their class's reach + ``margin`` of each offset."""
+        from scipy.spatial import cKDTree
+
+        if len(offsets) == 0 or self.empty:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        query = cKDTree(offsets)
+        out_i, out_k = [], []
+        for tree, members, reach in self.classes:
+            hits = query.sparse_distance_matrix(tree, reach + margin, output_type="ndarray")
+            out_i.append(hits["i"].astype(np.intp))
+            out_k.append(members[hits["j"]])
+        return np.concatenate(out_i), np.concatenate(out_k)
+
+
+@dataclass
+class _Solutions:
+    """Converged solutions of many seeds (S) at once.
+
+    ``ok[s]``: seed s reached a mode; its matched pairs are ``pair[start[s]:start[s + 1]]`` (best first),
+    with weights ``w[start[s]:start[s + 1]]`` (n, 2, 2); ``offset``, ``fit_cov``, ``shared_cov`` (S, 2, 2),
+    ``log_evidence`` and ``n_matches`` per seed."""
+
+    ok: np.ndarray
+    offset: np.ndarray
+    pair: np.ndarray
+    start: np.ndarray
+    w: np.ndarray
+    fit_cov: np.ndarray
+    shared_cov: np.ndarray
+    log_evidence: np.ndarray
+    n_matches: np.ndarray
+
+
+def _weighted(pairs: _Pairs, seed, k, q, n_seeds: int, p_inv: np.ndarray):
+    """Per-pair weights (a, b, c) of the core/tail mixture at q, their per-seed sums H (with the prior) and
+    Σ w·d, and ln of the mixture densities."""
+    lmix, resp = pairs.log_mix(k, q)
+    scale = resp + (1.0 - resp) / pairs.tail2[k]
+    wa, wb, wc = (x[k] * scale for x in pairs.inv)
+    d0, d1 = pairs.d[k, 0], pairs.d[k, 1]
+    h00 = np.bincount(seed, wa, n_seeds) + p_inv[0]
+    h01 = np.bincount(seed, wb, n_seeds)
+    h11 = np.bincount(seed, wc, n_seeds) + p_inv[1]
+    g0 = np.bincount(seed, wa * d0 + wb * d1, n_seeds)
+    g1 = np.bincount(seed, wb * d0 + wc * d1, n_seeds)
+    return (wa, wb, wc), (h00, h01, h11), (g0, g1), lmix
+
+
+def _refine_all(prob, prior, index: _PairIndex, seeds: np.ndarray, max_iter: int = 6) -> _Solutions:
+    """Every seed offset (S, 2) refined at once: alternate the greedy assignment (pairs of positive gain)
+    with the weighted least-squares offset (with the prior) until the assignment is stable and the offset
+    moves < 1e-3 px (at most ``max_iter`` times); then each solution's Laplace evidence.
+
+    Each seed's path is its own (the seeds do not interact), so the result is the one a seed-by-seed loop
+    gives; only pairs within their ``reach`` of an offset are scored (:class:`_PairIndex`)."""
+    pairs = index.pairs
+    n = len(seeds)
+    p_inv = 1.0 / np.square(np.asarray(prior.sigma_px, dtype=float))
+    o = np.array(seeds, dtype=float).reshape(n, 2)
+    ok = np.zeros(n, dtype=bool)
+    fin: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(np.zeros(0, np.intp),) * 2 + (np.zeros(0),)]
+    if n and not index.empty:
+        _iterate(index, o, ok, fin, p_inv, max_iter)
+    es, ek, gain = (np.concatenate(x) for x in zip(*fin, strict=True))
+    order = np.lexsort((ek, -gain, es))  # by seed, then as the greedy took them (best gain first)
+    es, ek = es[order], ek[order]
+    ok &= np.all(np.isfinite(o), axis=1)
+    lp = np.full(n, -np.inf)
+    lp[ok] = log_prior(o[ok], prior)
+    ok &= np.isfinite(lp)
+    sel = ok[es]
+    es, ek = es[sel], ek[sel]
+    q = pairs.q_form(ek, pairs.d[ek, 0] - o[es, 0], pairs.d[ek, 1] - o[es, 1])
+    (wa, wb, wc), (h00, h01, h11), _, lmix = _weighted(pairs, es, ek, q, n, p_inv)
+    score = np.bincount(es, pairs.gain0[ek] + lmix, n)
+    det_h = h00 * h11 - h01 * h01
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit_cov = np.stack([np.stack([h11, -h01], -1), np.stack([-h01, h00], -1)], -2) / det_h[:, None, None]
+        log_ev = lp + score + LOG_2PI - 0.5 * np.log(det_h)
+    log_ev[ok] += _missed(prob, o[ok])
+    w = np.stack([np.stack([wa, wb], -1), np.stack([wb, wc], -1)], -2)
+    start = np.concatenate([[0], np.cumsum(np.bincount(es, minlength=n))])
+    n_s = int(pairs.sj.max(initial=0)) + 1
+    sources = np.unique(es.astype(np.int64) * n_s + pairs.sj[ek])
+    n_matches = np.bincount(sources // n_s, minlength=n)
+    shared = _shared_cov(prob, pairs, es, ek, n)
+    return _Solutions(ok, o, ek, start, w, fit_cov, shared, log_ev, n_matches)
+
+
+def _iterate(index: _PairIndex, o, ok, fin: list, p_inv, max_iter: int) -> None:
+    """The iterations of :func:`_refine_all`: updates the offsets ``o`` in place, marks the seeds that
+    reached a solution in ``ok`` and appends their assignments (seed, pair, gain) to ``fin``."""
+    pairs = index.pairs
+    n = len(o)
+    d0, d1 = np.ascontiguousarray(pairs.d[:, 0]), np.ascontiguousarray(pairs.d[:, 1])
+    margin = 0.5  # px: candidates are looked up again for a seed that moved farther from its last look-up
+    # an assignment is compared with the previous one by its size and a 64-bit random hash of its pairs
+    # (summed, wrapping): two different sets agree with probability 2⁻⁶⁴
+    pair_hash = np.random.default_rng(0).integers(0, 2**63, len(pairs.d), dtype=np.uint64)
+    old_hash, old_count = np.zeros(n, np.uint64), np.zeros(n, np.intp)
+    centre = o.copy()
+    alive = np.ones(n, dtype=bool)
+    cand_s = cand_k = np.zeros(0, dtype=np.intp)
+    for it in range(max_iter):
+        act = np.flatnonzero(alive)
+        if len(act) == 0:
+            return
+        # candidate pairs within reach + margin of a look-up centre (again for seeds that moved farther)
+        req = act if it == 0 else act[np.hypot(*(o[act] - centre[act]).T) > margin]
+        moved = np.zeros(n, dtype=bool)
+        moved[req] = True
+        keep = alive[cand_s] & ~moved[cand_s]
+        cand_s, cand_k = cand_s[keep], cand_k[keep]
+        if len(req):
+            centre[req] = o[req]
+            qi, qk = index.near(o[req], margin)
+            cand_s = np.concatenate([cand_s, req[qi]])
+            cand_k = np.concatenate([cand_k, qk])
+        # exact gains of the pairs below their q_max, then the greedy assignment of each seed
+        r0 = d0[cand_k] - o[cand_s, 0]
+        r1 = d1[cand_k] - o[cand_s, 1]
+        q = pairs.q_form(cand_k, r0, r1)
+        near = np.flatnonzero(q <= pairs.q_max[cand_k])
+        es, ek, q = cand_s[near], cand_k[near], q[near]
+        gain = pairs.gain0[ek] + pairs.log_mix(ek, q)[0]
+        pos = np.flatnonzero(gain > 0)
+        es, ek, q, gain = es[pos], ek[pos], q[pos], gain[pos]
+        pick = _greedy(es, ek, gain, pairs.ci[ek], pairs.sj[ek])
+        es, ek, q, gain = es[pick], ek[pick], q[pick], gain[pick]
+        count = np.bincount(es, minlength=n)
+        alive &= count > 0  # nothing of positive gain: that seed leads nowhere
+        act = np.flatnonzero(alive)
+        _, (h00, h01, h11), (g0, g1), _ = _weighted(pairs, es, ek, q, n, p_inv)
+        h00, h01, h11, g0, g1 = h00[act], h01[act], h11[act], g0[act], g1[act]
+        det = h00 * h11 - h01 * h01
+        o_new = np.column_stack([(h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det])
+        # converged: the same assignment as before and an offset that moved < 1e-3 px (as np.allclose)
+        new_hash = np.zeros(n, np.uint64)
+        np.add.at(new_hash, es, pair_hash[ek])
+        same = (new_hash[act] == old_hash[act]) & (count[act] == old_count[act])
+        close = np.all(np.abs(o_new - o[act]) <= 1e-3 + 1e-5 * np.abs(o[act]), axis=1)
+        o[act] = o_new
+        old_hash, old_count = new_hash, count
+        done = np.zeros(n, dtype=bool)
+        done[act[close & same]] = True
+        if it == max_iter - 1:
+            done[act] = True  # out of iterations: the last solution stands
+        last = done[es]
+        fin.append((es[last], ek[last], gain[last]))
+        ok[done] = True
+        alive[done] = False
+
+
+def _shared_cov(prob: MatchProblem, pairs: _Pairs, es, ek, n: int) -> np.ndarray:
+    """(n, 2, 2) the matched anchors' shared errors of each solution (one per anchor group, weighted by the
+    group's share of the matches, taken at the group's first pair): anchors sharing an error (the
+    detections of one registered frame) move the offset together, however many of them match."""
+    out = np.zeros((n, 2, 2))
+    if prob.anc_shared_cov is None or len(es) == 0:
+        return out
+    labels = prob.anc_group if len(prob.anc_group) == prob.n_anc else np.arange(prob.n_anc)
+    codes = np.unique(labels.astype(str), return_inverse=True)[1].ravel()
+    n_g = int(codes.max()) + 1
+    key = es.astype(np.int64) * n_g + codes[pairs.j[ek]]
+    _, first, count = np.unique(key, return_index=True, return_counts=True)
+    total = np.bincount(es, minlength=n)
+    k = ek[first]
+    part = (count / total[es[first]])[:, None, None] ** 2 * prob.anc_shared_cov[pairs.j[k], pairs.b[k]]
+    np.add.at(out, es[first], part)
+    return out
 
 
 def _null_evidence(prob, prior):
-    """ln ∫ prior · Π_{in view}(1 − P_d) over a grid of the prior's box, and the grid (for sampling)."""
+    """ln ∫ prior · Π_{in view}(1 − P_d) over a grid of the prior's box, and the grid (for sampling).
+
+    An anchor is in a band's view on a rectangle of offsets, so the missed-anchor sum over the grid is a
+    sum of outer products (inclusion–exclusion over the bands for anchors two bands could show at once)."""
     step = (
         max(min(prior.sigma_px[0] / 4, 1.0), 0.25),
         max(min(prior.sigma_px[1] / 4, 1.0), 0.25),
@@ -287,12 +539,21 @@ def _null_evidence(prob, prior):
     oo = np.stack(np.meshgrid(gs, gl, indexing="ij"), -1).reshape(-1, 2)
     lp = log_prior(oo, prior)
     if prob.n_anc:
-        xy = prob.anc_xy[None] + oo[:, None, None, :]
-        ns, nl = prob.band_shape[:, 0], prob.band_shape[:, 1]
+        c = np.log1p(-prob.anc_pd)
+        x, y = prob.anc_xy[..., 0, None], prob.anc_xy[..., 1, None]  # (m, B, 1)
+        ns, nl = prob.band_shape[:, 0, None], prob.band_shape[:, 1, None]
         with np.errstate(invalid="ignore"):
-            inside = (xy[..., 0] >= -0.5) & (xy[..., 0] <= ns - 0.5) & (xy[..., 1] >= -0.5)
-            inside &= xy[..., 1] <= nl - 0.5
-        miss = inside.any(axis=2) @ np.log1p(-prob.anc_pd)
+            in_s = (x + gs >= -0.5) & (x + gs <= ns - 0.5)  # (m, B, n_s)
+            in_l = (y + gl >= -0.5) & (y + gl <= nl - 0.5)
+        miss = np.zeros((len(gs), len(gl)))
+        n_b = prob.anc_xy.shape[1]
+        for size in range(1, n_b + 1):
+            for bands in itertools.combinations(range(n_b), size):
+                s_in = np.logical_and.reduce(in_s[:, bands], axis=1)
+                l_in = np.logical_and.reduce(in_l[:, bands], axis=1)
+                if s_in.any() and l_in.any():
+                    miss += (-1.0) ** (size + 1) * ((s_in * c[:, None]).T @ l_in)
+        miss = miss.ravel()
     else:
         miss = np.zeros(len(oo))
     lw = lp + miss + math.log(step[0] * step[1])
@@ -317,30 +578,49 @@ def match_offsets(
         return Registration(False, why, log_evidence_null=log_null, log_evidence=log_null, _null_grid=grid)
     area = float(np.sum(prob.band_shape[:, 0] * prob.band_shape[:, 1]))
     log_lambda = math.log(max(prob.n_det, 1) / area)
-    tables = _pair_tables(prob)
-    i, j, b, d, cov = tables
-    reach = np.asarray(prior.max_px) + 3 * np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-    inside = np.all(np.abs(d) <= reach, axis=1)
+    pairs = _pair_tables(prob, log_lambda)
+    d = pairs.d
+    reach = np.asarray(prior.max_px) + 3 * np.sqrt(np.diagonal(pairs.cov, axis1=1, axis2=2))
+    seed_pairs = np.flatnonzero(np.all(np.abs(d) <= reach, axis=1))
+    top = np.asarray(prior.max_px, dtype=float)
+    seeds = np.clip(d[seed_pairs], -top, top)
+    seed_pairs = seed_pairs.tolist()
+    index = _PairIndex(pairs)
+    # the seeds in order, as one at a time would go: a seed whose pair already converged to a mode is not
+    # followed again, and a mode reached twice counts once; seeds are refined together in chunks, each
+    # leaving out the seeds that the modes found so far cover
     modes: list[Mode] = []
     seen: set[tuple] = set()
-    in_a_mode: set[tuple[int, int]] = set()
-    for k in np.flatnonzero(inside):
-        if (int(i[k]), int(j[k])) in in_a_mode:  # that pair already converged to a mode
-            continue
-        seed = np.clip(d[k], -np.asarray(prior.max_px), np.asarray(prior.max_px))
-        mode = _refine(prob, prior, tables, log_lambda, seed)
-        if mode is None:
-            continue
-        key = tuple(sorted(mode.pairs))
-        if key in seen:
-            continue
-        seen.add(key)
-        in_a_mode.update(key)
-        modes.append(mode)
+    in_a_mode: set[int] = set()
+    for c0 in range(0, len(seed_pairs), SEED_CHUNK):
+        chunk = [
+            s for s in range(c0, min(c0 + SEED_CHUNK, len(seed_pairs))) if seed_pairs[s] not in in_a_mode
+        ]
+        sol = _refine_all(prob, prior, index, seeds[chunk])
+        for c, s in enumerate(chunk):
+            if seed_pairs[s] in in_a_mode or not sol.ok[c]:
+                continue
+            ks = sol.pair[sol.start[c] : sol.start[c + 1]]
+            key = tuple(sorted(ks.tolist()))
+            if key in seen:
+                continue
+            seen.add(key)
+            in_a_mode.update(key)
+            modes.append(
+                Mode(
+                    offset_px=sol.offset[c].copy(),
+                    cov_px=sol.fit_cov[c] + sol.shared_cov[c],
+                    pairs=list(zip(pairs.i[ks].tolist(), pairs.j[ks].tolist(), strict=True)),
+                    log_evidence=float(sol.log_evidence[c]),
+                    n_matches=int(sol.n_matches[c]),
+                    fit_cov_px=sol.fit_cov[c].copy(),
+                    weights=sol.w[sol.start[c] : sol.start[c + 1]],
+                )
+            )
     modes.sort(key=lambda m: -m.log_evidence)
     logs = np.array([m.log_evidence for m in modes] + [log_null])
-    top = float(np.max(logs))
-    total = top + math.log(float(np.sum(np.exp(logs - top))))
+    top_log = float(np.max(logs))
+    total = top_log + math.log(float(np.sum(np.exp(logs - top_log))))
     weights = np.exp(logs[:-1] - total)
     reg = Registration(
         False,
@@ -354,9 +634,9 @@ def match_offsets(
         reg.reason = "no detection matches a known hot spot"
         return reg
     best = modes[0]
-    agree = np.array(
-        [_mahalanobis2(m.offset_px - best.offset_px, m.cov_px + best.cov_px) <= 9.0 for m in modes]
-    )
+    offsets = np.array([m.offset_px for m in modes]) - best.offset_px
+    covs = np.array([m.cov_px for m in modes]) + best.cov_px
+    agree = _mahalanobis2(offsets, covs) <= 9.0
     reg.false_match_prob = float(np.clip(1.0 - np.sum(weights[agree]), 0.0, 1.0))
     reg.offset_px = (float(best.offset_px[0]), float(best.offset_px[1]))
     reg.n_matches = best.n_matches
@@ -396,20 +676,8 @@ def _survives_leave_one_out(mode: Mode, prior: PointingPrior) -> bool:
     return True
 
 
-def _mahalanobis2(d: np.ndarray, cov: np.ndarray) -> float:
-    return float(d @ np.linalg.solve(cov, d))
-
-
-def _shared_cov(prob: MatchProblem, mode: Mode) -> np.ndarray:
-    """The matched anchors' shared errors (one per group, weighted by the group's share of the matches)."""
-    if prob.anc_shared_cov is None or not mode.pairs:
-        return np.zeros((2, 2))
-    groups: dict = {}
-    for i, j in mode.pairs:
-        groups.setdefault(prob.anc_group[j], []).append((i, j))
-    n = len(mode.pairs)
-    out = np.zeros((2, 2))
-    for pairs in groups.values():
-        i, j = pairs[0]
-        out += (len(pairs) / n) ** 2 * prob.anc_shared_cov[j, prob.det_band[i]]
-    return out
+def _mahalanobis2(d: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """dᵀ C⁻¹ d of offsets d (..., 2) with covariances C (..., 2, 2), closed form."""
+    a, b, c = cov[..., 0, 0], cov[..., 0, 1], cov[..., 1, 1]
+    x, y = d[..., 0], d[..., 1]
+    return (c * x * x - 2.0 * b * x * y + a * y * y) / (a * c - b * b)
