@@ -166,7 +166,8 @@ class _State:
         return ok
 
     def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot."""
+        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot (a hot
+        spot of a previous run counts its pinned members once: in its prior)."""
         m = self.n_clusters
         sel = self.contributing()
         lab, w = self.labels[sel], self.w[sel]
@@ -174,8 +175,7 @@ class _State:
         for c in range(3):
             vec[:, c] += np.bincount(lab, weights=w * self.u[sel, c], minlength=m)
         sw = self.prior_w + np.bincount(lab, weights=w, minlength=m)
-        member = self.labels >= 0
-        count = self.prior_n + np.bincount(self.labels[member], minlength=m)
+        count = self.prior_n + np.bincount(lab, minlength=m)
         return vec, sw, count
 
     def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -714,8 +714,20 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
         return cluster_ids, none
     vec, sw, count = st.sums()
     clusters = Clusters(vec, sw, count, _fixed(st, cluster_ids))
+    # members a previous run's hot spot already stands for (its prior) score through the prior, not again
+    # one by one; the same-frame rule still sees them
+    scored = np.where(st.contributing(), st.labels, -1)
     target = merge_hotspots(
-        clusters, st.u, st.north, st.east, st.sn2 + st.floor2, st.se2 + st.floor2, st.labels, st.key, cfg
+        clusters,
+        st.u,
+        st.north,
+        st.east,
+        st.sn2 + st.floor2,
+        st.se2 + st.floor2,
+        scored,
+        st.key,
+        cfg,
+        frame_labels=st.labels,
     )
     gone = np.flatnonzero(target != np.arange(st.n_clusters))
     if len(gone) == 0:
@@ -733,8 +745,8 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
 
 def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     """ln[α / (4πR²)]: the likelihood of a detection founding a hot spot anywhere on Io."""
-    live = int((np.bincount(st.labels[st.labels >= 0], minlength=st.n_clusters) > 0).sum())
-    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(live, int((st.labels >= 0).sum()))
+    _, _, count = st.sums()  # a previous run's hot spot counts its members through its prior
+    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((count > 0).sum()), int(count.sum()))
     return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
 
 
