@@ -111,6 +111,9 @@ def hotspot_temperatures(det: pd.DataFrame, cfg: TrackConfig | None = None) -> l
 
     cfg = cfg or TrackConfig()
     cand = colour_candidates(det, cfg)
+    # only hot spots seen in two bands of one instrument can give a pair
+    n_bands = cand.groupby(["hotspot_id", "instrument"])["band"].transform("nunique")
+    cand = cand[n_bands.to_numpy() >= 2]
     out: list[HotspotTemperature] = []
     for (hs, inst), grp in cand.groupby(["hotspot_id", "instrument"], sort=True):
         for b1, b2 in _band_pairs(grp):
@@ -195,7 +198,12 @@ def _fit_pairs(hs, inst, b1, b2, g1, g2, pairs, r1, r2, cfg: TrackConfig) -> lis
 
 
 def _extras(df: pd.DataFrame) -> list:
-    return list(df["extra"]) if "extra" in df.columns else [None] * len(df)
+    """Each detection's ``extra`` as a mapping (JSON text, as the catalogue gives it to tracking, parsed)."""
+    import json
+
+    if "extra" not in df.columns:
+        return [None] * len(df)
+    return [json.loads(x) if isinstance(x, str) else x for x in df["extra"]]
 
 
 def _sys_correlation(extra1, extra2) -> float:
