@@ -937,25 +937,31 @@ class Store:
     def write_cross_ids(self, cross_ids: pd.DataFrame) -> int:
         """Replace all cross-identifications (columns ``hotspot_id``, ``catalog``, ``ref_id``,
         ``separation_km``, ``separation_sigma``) in one transaction; returns the number written."""
+        return self._replace(sch.cross_ids, self._cross_id_rows(cross_ids), "write_cross_ids")
+
+    def write_events(self, events: pd.DataFrame) -> int:
+        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
+        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
+        return self._replace(sch.events, self._event_rows(events, "write_events"), "write_events")
+
+    def _cross_id_rows(self, cross_ids: pd.DataFrame) -> list[dict[str, Any]]:
         rows = self._table_rows(
             cross_ids, sch.cross_ids, ("hotspot_id", "catalog", "ref_id"), "write_cross_ids"
         )
         for r in rows:
             r["ref_id"] = str(r["ref_id"])
-        return self._replace(sch.cross_ids, rows, "write_cross_ids")
+        return rows
 
-    def write_events(self, events: pd.DataFrame) -> int:
-        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
-        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
-        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), "write_events")
+    def _event_rows(self, events: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), what)
         for i, r in enumerate(rows):
             if r["kind"] not in sch.EVENT_KINDS:
-                raise CatalogError(f"write_events: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
+                raise CatalogError(f"{what}: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
             try:
                 r["time_utc"] = utc_iso(r["time_utc"])
             except ValueError as exc:
-                raise CatalogError(f"write_events: row {i}: {exc}") from None
-        return self._replace(sch.events, rows, "write_events")
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
+        return rows
 
     def cross_ids_frame(self) -> pd.DataFrame:
         """All cross-identifications, by hot spot then separation."""
@@ -972,17 +978,22 @@ class Store:
     def write_hotspot_temperatures(self, temperatures: Iterable[HotspotTemperature]) -> int:
         """Replace all hot-spot temperatures (:class:`~ioscan.records.HotspotTemperature` records) in one
         transaction; returns the number written."""
+        rows = self._temperature_rows(temperatures, "write_hotspot_temperatures")
+        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+
+    @staticmethod
+    def _temperature_rows(temperatures: Iterable[HotspotTemperature], what: str) -> list[dict[str, Any]]:
         rows = []
         for i, rec in enumerate(temperatures):
             if not isinstance(rec, HotspotTemperature):
-                raise CatalogError(f"write_hotspot_temperatures: row {i} is a {type(rec).__name__}")
+                raise CatalogError(f"{what}: row {i} is a {type(rec).__name__}")
             row = {k: _clean(v) for k, v in dataclasses.asdict(rec).items()}
             try:
                 row["time_utc"] = utc_iso(rec.time_utc)
             except ValueError as exc:
-                raise CatalogError(f"write_hotspot_temperatures: row {i}: {exc}") from None
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
             rows.append(row)
-        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+        return rows
 
     def hotspot_temperatures_frame(self, hotspot_id: str | None = None) -> pd.DataFrame:
         """Hot-spot temperatures (one row per two-band pair), by hot spot and time."""
