@@ -78,9 +78,9 @@ class TrackingUpdate:
             or changes (a full run: every usable detection; the others are cleared).
         hotspots: rows to upsert (the changed hot spots; all of them for a full run): ``hotspot_id``,
             ``lat_deg``, ``lon_w_deg``, ``lat_err_deg``, ``lon_err_deg``, ``name``, ``status``.
-        changed: the hot spots whose events and temperatures are replaced (ignored by a full run).
+        changed: the hot spots whose events are replaced (ignored by a full run).
         events: events of the changed hot spots (:meth:`Store.write_events` columns).
-        temperatures: colour temperatures of the changed hot spots.
+        temperatures: the new colour temperatures (see ``temperatures_of``).
         cross_ids: every cross-identification (replaced as a whole).
         names: hot spot → name for hot spots outside ``hotspots`` whose name changed.
         last_observation_id: the highest observation id this run had seen.
@@ -88,6 +88,8 @@ class TrackingUpdate:
         previous: a full run: the hot spot each detection of ``assign`` had before (only changes are
             written).
         policy: a full run: the usability policy it applied (detections outside it lose their hot spot).
+        temperatures_of: an incremental run: the stored colour temperatures made from any of these
+            detections are replaced by ``temperatures`` (a full run replaces them all).
     """
 
     mode: str
@@ -104,6 +106,7 @@ class TrackingUpdate:
     run_id: int | None = None
     previous: Mapping[int, str | None] = field(default_factory=dict)
     policy: UsablePolicy | None = None
+    temperatures_of: Sequence[int] = ()
 
 
 def tracking_state(store: Store) -> dict | None:
@@ -197,23 +200,31 @@ POINT_COLUMNS = (
     "spectral_intensity_gw_um_sr",
     "spectral_intensity_err_gw_um_sr",
     "flags",
-    "observation_id",
-    "source",
 )
 
 
-def light_curve_points(store: Store, hotspot_ids: Sequence[str]) -> pd.DataFrame:
+def light_curve_points(
+    store: Store, hotspot_ids: Sequence[str], *, n_hotspots: int | None = None
+) -> pd.DataFrame:
     """The light-curve points of the given hot spots (ioscan's detections associated with them: what their
-    events are made of): ``detection_id`` and :data:`POINT_COLUMNS`."""
+    events are made of): ``detection_id``, :data:`POINT_COLUMNS` and ``source`` ("ioscan"). When they are a
+    good part of the ``n_hotspots`` in the catalogue, one pass over the table (faster than an index lookup
+    per row)."""
     d = sch.detections
     ids = sorted({str(h) for h in hotspot_ids})
     cols = [d.c.id.label("detection_id"), *[d.c[c] for c in POINT_COLUMNS]]
-    parts = []
+    base = sa.select(*cols).where(d.c.source == "ioscan")
     with store.engine.connect() as conn:
-        for i in range(0, max(len(ids), 1), _IN_CHUNK):
-            stmt = sa.select(*cols).where(d.c.hotspot_id.in_(ids[i : i + _IN_CHUNK]), d.c.source == "ioscan")
-            parts.append(_fetch(conn, stmt))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if n_hotspots and len(ids) > 0.2 * n_hotspots:
+            out = _fetch(conn, base.where(d.c.hotspot_id.is_not(None)))
+            out = out[out["hotspot_id"].isin(ids).to_numpy()].reset_index(drop=True)
+            return out.assign(source="ioscan")
+        parts = [
+            _fetch(conn, base.where(d.c.hotspot_id.in_(ids[i : i + _IN_CHUNK])))
+            for i in range(0, max(len(ids), 1), _IN_CHUNK)
+        ]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return out.assign(source="ioscan")
 
 
 @dataclass(frozen=True)
@@ -258,10 +269,12 @@ def colour_bands(store: Store, policy: ColourPolicy, hotspot_ids: Sequence[str])
     return pd.concat(parts, ignore_index=True)
 
 
-def colour_detections(store: Store, policy: ColourPolicy, hotspot_ids: Sequence[str]) -> pd.DataFrame:
-    """The colour candidates of the given hot spots (in force) with what colour temperatures need
-    (:data:`ioscan.track.colour.COLUMNS`, ``detection_id`` = row id; ``extra`` through
-    :func:`detection_extras`, for the detections that pair)."""
+def colour_detections(
+    store: Store, policy: ColourPolicy, hotspot_ids: Sequence[str], *, since_utc: str | None = None
+) -> pd.DataFrame:
+    """The colour candidates of the given hot spots (in force; from ``since_utc`` on, ISO text) with what
+    colour temperatures need (:data:`ioscan.track.colour.COLUMNS`, ``detection_id`` = row id; ``extra``
+    through :func:`detection_extras`, for the detections that pair)."""
     from ioscan.track.colour import COLUMNS
 
     d, o = sch.detections, sch.observations
@@ -280,6 +293,8 @@ def colour_detections(store: Store, policy: ColourPolicy, hotspot_ids: Sequence[
                 .select_from(d.join(o, d.c.observation_id == o.c.id))
                 .where(d.c.hotspot_id.in_(ids[i : i + _IN_CHUNK]))
             )
+            if since_utc is not None:
+                stmt = stmt.where(d.c.time_utc >= since_utc)
             parts.append(_fetch(conn, _colour_candidates(stmt, policy)))
     return pd.concat(parts, ignore_index=True)
 
@@ -309,11 +324,11 @@ def count_detections(store: Store) -> int:
 
 
 def leaving_detections(store: Store) -> pd.DataFrame:
-    """Associated detections of product versions out of force (``id``, ``hotspot_id``): they leave their
-    hot spots."""
+    """Associated detections of product versions out of force (``id``, ``hotspot_id``, ``time_utc``,
+    ``instrument``): they leave their hot spots."""
     d, o = sch.detections, sch.observations
     stmt = (
-        sa.select(d.c.id, d.c.hotspot_id)
+        sa.select(d.c.id, d.c.hotspot_id, d.c.time_utc, o.c.instrument)
         .select_from(d.join(o, d.c.observation_id == o.c.id))
         .where(d.c.hotspot_id.is_not(None), o.c.superseded_by_id.is_not(None))
         .order_by(d.c.id)
@@ -395,13 +410,20 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                 for chunk in _chunks(sorted(old_ids - new_ids), _IN_CHUNK):
                     conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
             _count_members(conn, None if full else changed)
-            # events and temperatures of the changed hot spots; cross-IDs as a whole
-            for table in (sch.events, sch.hotspot_temperatures):
-                if full:
-                    conn.execute(sa.delete(table))
-                else:
-                    for chunk in _chunks(changed, _IN_CHUNK):
-                        conn.execute(sa.delete(table).where(table.c.hotspot_id.in_(chunk)))
+            # events of the changed hot spots, temperatures of the detections given; cross-IDs as a whole
+            t = sch.hotspot_temperatures
+            if full:
+                conn.execute(sa.delete(sch.events))
+                conn.execute(sa.delete(t))
+            else:
+                for chunk in _chunks(changed, _IN_CHUNK):
+                    conn.execute(sa.delete(sch.events).where(sch.events.c.hotspot_id.in_(chunk)))
+                for chunk in _chunks(sorted({int(i) for i in update.temperatures_of}), _IN_CHUNK):
+                    conn.execute(
+                        sa.delete(t).where(
+                            sa.or_(t.c.detection_short.in_(chunk), t.c.detection_long.in_(chunk))
+                        )
+                    )
             if events:
                 conn.execute(sa.insert(sch.events), events)
             if temps:
@@ -460,13 +482,39 @@ def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -
                 f"{what}: {len(missing)} detection ids are not in the catalogue {store.url} "
                 f"(e.g. {missing[:5]})"
             )
-    by_target: dict[str | None, list[int]] = {}
-    for i, hs in wanted.items():
-        if current.get(i) != hs:
-            by_target.setdefault(hs, []).append(i)
-    for target, det_ids in by_target.items():
-        for chunk in _chunks(sorted(det_ids), 5000):
-            conn.execute(sa.update(d).where(d.c.id.in_(chunk)).values(hotspot_id=target))
+    changes = [{"det": i, "hs": hs} for i, hs in wanted.items() if current.get(i) != hs]
+    _set_hotspots(conn, changes)
+
+
+#: more changes than this go through a temporary table and one UPDATE ... FROM
+_BULK = 2000
+
+
+def _set_hotspots(conn, changes: list[dict]) -> None:
+    """Set ``hotspot_id`` of the detections ``changes`` (``{"det": id, "hs": hot spot or None}``): a few by
+    statements grouped by target; many through a temporary table joined in one ``UPDATE ... FROM`` (SQLite
+    ≥ 3.33 and PostgreSQL), which rewrites each row once."""
+    d = sch.detections
+    if len(changes) <= _BULK:
+        by_target: dict[str | None, list[int]] = {}
+        for c in changes:
+            by_target.setdefault(c["hs"], []).append(c["det"])
+        for target, det_ids in by_target.items():
+            for chunk in _chunks(sorted(det_ids), 5000):
+                conn.execute(sa.update(d).where(d.c.id.in_(chunk)).values(hotspot_id=target))
+        return
+    tmp = sa.Table(
+        "ioscan_track_assign",
+        sa.MetaData(),
+        sa.Column("det", sa.Integer, primary_key=True),
+        sa.Column("hs", sa.String(16)),
+        prefixes=["TEMPORARY"],
+    )
+    tmp.create(conn)  # inside the write transaction: a failure rolls it back with the rest
+    for chunk in _chunks(changes, 100_000):
+        conn.execute(sa.insert(tmp), list(chunk))
+    conn.execute(sa.update(d).values(hotspot_id=tmp.c.hs).where(d.c.id == tmp.c.det))
+    tmp.drop(conn)
 
 
 def _count_members(conn, hotspot_ids: Sequence[str] | None) -> None:

@@ -59,6 +59,7 @@ from ioscan.errors import CatalogError
 from ioscan.track._common import (
     DEG,
     finite_float,
+    isin_ints,
     km_errors,
     local_north_east,
     require_columns,
@@ -369,7 +370,7 @@ class _State:
             cs = c[order]
             dup = np.zeros(len(order), dtype=bool)
             dup[1:] = cs[1:] == cs[:-1]
-            dup |= np.isin(cs, fixed_codes)
+            dup |= isin_ints(cs, fixed_codes)
             losers = check[order[dup]]
             if len(losers) == 0:
                 break
@@ -379,7 +380,7 @@ class _State:
             moved = codes[losers]
             moved = unique_ints(moved[moved >= 0])
             # only the detections now sharing a code with a moved one can clash in the next round
-            check = np.flatnonzero(np.isin(codes, moved))
+            check = np.flatnonzero(isin_ints(codes, moved))
         return lab
 
     def reassign(self, idx: np.ndarray, k: int, new_ll: float, back: np.ndarray) -> np.ndarray:
@@ -423,7 +424,7 @@ class _State:
         code = np.where((want >= 0) & (key >= 0), want * nkey + key, -1)
         valid = code >= 0
         uniq, counts = np.unique(code[valid], return_counts=True)
-        bad_codes = np.union1d(uniq[counts > 1], uniq[np.isin(uniq, fixed_codes)])
+        bad_codes = unique_ints(np.concatenate([uniq[counts > 1], uniq[isin_ints(uniq, fixed_codes)]]))
         if len(bad_codes) == 0:
             return want
         want = want.copy()
@@ -434,7 +435,7 @@ class _State:
         for j in range(len(frames)):
             frame_rows = rows_of.members(j)
             clash = bad_codes[clash_of.members(j)] // nkey
-            involved = np.isin(labs[frame_rows], clash).any(axis=1) | np.isin(want[frame_rows], clash)
+            involved = isin_ints(labs[frame_rows], clash).any(axis=1) | isin_ints(want[frame_rows], clash)
             frows, stay = frame_rows[involved], frame_rows[~involved]
             taken = np.union1d(fixed_codes[fixed_of.members(j)] // nkey, want[stay][want[stay] >= 0])
             want[frows] = self._assign_rows(labs[frows], ll[frows], new_ll, taken)

@@ -115,7 +115,7 @@ def events_table(
     Returns:
         DataFrame :data:`EVENT_COLUMNS` (outburst, new, fading, quiescent), by hot spot, band, then time.
     """
-    from ioscan.track._common import to_utc
+    from ioscan.track._common import to_utc, unique_ints
 
     c = criteria or EventCriteria()
     pts = points[np.isfinite(pd.to_numeric(points["value"], errors="coerce").to_numpy(float))]
@@ -123,10 +123,12 @@ def events_table(
     if pts.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     t_all = to_utc(pts["time_utc"], "events(points)").to_numpy().astype("datetime64[ns]")
-    keys = pd.DataFrame(
-        {"h": pts["hotspot_id"].astype(str).to_numpy(), "b": pts["band"].astype(str).to_numpy()}
-    )
-    gcode = keys.groupby(["h", "b"], sort=True).ngroup().to_numpy()
+    # light curves numbered in (hot spot, band) order, without building string columns
+    h_code, h_names = pd.factorize(pts["hotspot_id"].to_numpy(dtype=object).astype(str), sort=True)
+    b_code, b_names = pd.factorize(pts["band"].to_numpy(dtype=object).astype(str), sort=True)
+    raw = h_code.astype(np.int64) * len(b_names) + b_code
+    uniq = unique_ints(raw)
+    gcode = np.searchsorted(uniq, raw)
     order = np.lexsort((pts["detection_id"].to_numpy(), t_all.astype(np.int64), gcode))
     g = gcode[order]
     t = t_all[order]
@@ -144,8 +146,8 @@ def events_table(
     n_groups = int(g[-1]) + 1
     start = np.searchsorted(g, np.arange(n_groups), side="left")
     stop = np.searchsorted(g, np.arange(n_groups), side="right")
-    group_keys = keys.iloc[order].iloc[start]
-    hs, band = group_keys["h"].to_numpy(), group_keys["b"].to_numpy()
+    hs = np.asarray(h_names, dtype=object)[uniq // len(b_names)]
+    band = np.asarray(b_names, dtype=object)[uniq % len(b_names)]
 
     is_ob = _outburst_points(g, start, x, e, lower, c)
     has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
@@ -198,21 +200,26 @@ def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
     """
     n = len(x)
     is_ob = np.zeros(n, dtype=bool)
+    end = np.append(start[1:], n)
     frontier = start.copy()  # first point of each light curve not settled yet
     active = np.arange(len(start))
-    end = np.append(start[1:], n)
     while len(active):
-        eligible = ~lower & ~is_ob
-        before = np.cumsum(eligible) - eligible  # eligible points before each point, globally
-        span = end[active] - frontier[active]
-        idx = _segments(frontier[active], span)
-        hit = _meets_rule(idx, g, start, before, eligible, x, e, c)
-        first = np.full(len(start), n)
-        np.minimum.at(first, g[idx[hit]], idx[hit])
-        found = first[active] < n
-        is_ob[first[active][found]] = True
+        # the active light curves, whole (baselines reach back before the frontier), as local arrays
+        size = end[active] - start[active]
+        rows = _segments(start[active], size)
+        local_start = np.cumsum(np.concatenate([[0], size[:-1]]))
+        gl = np.repeat(np.arange(len(active)), size)
+        eligible = ~lower[rows] & ~is_ob[rows]
+        before = np.cumsum(eligible) - eligible  # eligible points before each point (local arrays)
+        todo = _segments(local_start + frontier[active] - start[active], end[active] - frontier[active])
+        hit = _meets_rule(todo, gl, local_start, before, eligible, x[rows], e[rows], c)
+        first = np.full(len(active), len(rows))
+        np.minimum.at(first, gl[todo[hit]], todo[hit])
+        found = first < len(rows)
+        settled = rows[first[found]]
+        is_ob[settled] = True
         active = active[found]
-        frontier[active] = first[active] + 1
+        frontier[active] = settled + 1
         active = active[frontier[active] < end[active]]
     return is_ob
 

@@ -276,9 +276,9 @@ def events_for(
     flags = pd.to_numeric(d["flags"], errors="coerce").fillna(0).to_numpy(np.int64) if "flags" in d else 0
     points = pd.DataFrame(
         {
-            "hotspot_id": d["hotspot_id"].to_numpy(),
-            "band": d["band"].to_numpy(),
-            "time_utc": d["time_utc"].to_numpy(),
+            "hotspot_id": pd.Series(d["hotspot_id"].to_numpy(dtype=object), dtype=object),
+            "band": pd.Series(d["band"].to_numpy(dtype=object), dtype=object),
+            "time_utc": pd.Series(d["time_utc"].to_numpy(), dtype=d["time_utc"].dtype),
             "detection_id": d["detection_id"].to_numpy() if "detection_id" in d else np.arange(n),
             "value": num("spectral_intensity_gw_um_sr"),
             "err": num("spectral_intensity_err_gw_um_sr"),

@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from ioscan.body import IO_MEAN_RADIUS_KM
-from ioscan.track._common import unique_ints
+from ioscan.track._common import isin_ints, unique_ints
 
 R_KM = IO_MEAN_RADIUS_KM
 
@@ -138,7 +138,7 @@ def share_frame(pairs: np.ndarray, labels: np.ndarray, frames: np.ndarray) -> np
     rows = np.repeat(np.arange(len(pairs)), count)
     pos = _segments(start, count)
     probe = pairs[rows, 1] * n_frames + codes[pos] % n_frames
-    hit = np.isin(probe, codes)
+    hit = isin_ints(probe, codes)
     return np.bincount(rows[hit], minlength=len(pairs)) > 0
 
 

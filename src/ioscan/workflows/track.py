@@ -213,13 +213,13 @@ def _incremental(
         return
     gone = set(leaving["id"].astype(int))
     stored = sorted(changed & set(existing["hotspot_id"]))  # changed hot spots with stored detections
-    points = tr.light_curve_points(store, stored) if stored else None
+    points = tr.light_curve_points(store, stored, n_hotspots=len(existing)) if stored else None
     if points is not None:
         points = points[~points["detection_id"].isin(gone)]
     fresh = new[new["source"] == "ioscan"] if len(new) else new
     det = pd.concat([points, fresh], ignore_index=True) if points is not None and len(points) else fresh
     stage("read_light_curves")
-    temps = _temperatures(store, cfg, new, stage, stored=stored, gone=gone)
+    temps, temps_of = _new_temperatures(store, cfg, new, leaving, stage)
     assign = {int(i): h for i, h in zip(new["detection_id"], new["hotspot_id"], strict=True)}
     assign |= {int(i): None for i in gone}
     rows = table[table["hotspot_id"].isin(changed)]
@@ -240,36 +240,96 @@ def _incremental(
             hotspots=rows,
             changed=sorted(changed),
             last_observation_id=last_obs,
+            temperatures_of=temps_of,
         ),
     )
     summary.n_new_hotspots = len(touched - set(existing["hotspot_id"]))
 
 
-def _temperatures(store, cfg: TrackConfig, det: pd.DataFrame, stage, stored=None, gone=frozenset()):
-    """Colour temperatures of the hot spots seen in two bands of one instrument: from ``det`` (in memory)
-    and, for the hot spots ``stored``, their candidates in the catalogue (``gone`` ones left out)."""
+def _temperatures(store, cfg: TrackConfig, det: pd.DataFrame, stage) -> list:
+    """Colour temperatures of every hot spot seen in two bands of one instrument (a full run: ``det`` holds
+    every usable detection)."""
     from ioscan.catalog import tracking as tr
     from ioscan.track.colour import colour_candidates
 
-    policy = tr.ColourPolicy(cfg.colour_allowed_mask, cfg.colour_min_snr, cfg.colour_max_emission_deg)
-    parts = [colour_candidates(det, cfg)[["hotspot_id", "instrument", "band"]]] if len(det) else []
-    if stored:
-        parts.append(tr.colour_bands(store, policy, stored))
-    bands = pd.concat(parts, ignore_index=True).drop_duplicates() if parts else pd.DataFrame()
+    bands = colour_candidates(det, cfg)[["hotspot_id", "instrument", "band"]] if len(det) else pd.DataFrame()
     if bands.empty:
         stage("temperatures")
         return []
-    n = bands.groupby(["hotspot_id", "instrument"])["band"].size()
-    need = sorted(set(n[n >= 2].index.get_level_values("hotspot_id")))
-    rows = det[det["hotspot_id"].isin(need)] if len(det) else det
-    if stored and need:
-        more = tr.colour_detections(store, policy, sorted(set(need) & set(stored)))
-        more = more[~more["detection_id"].isin(gone)]
-        rows = pd.concat([rows, more], ignore_index=True) if len(rows) else more
-    extra_of = functools.partial(tr.detection_extras, store)
-    temps = hotspot_temperatures(rows, cfg, extra_of=extra_of) if len(rows) else []
+    n = bands.drop_duplicates().groupby(["hotspot_id", "instrument"])["band"].size()
+    rows = det[det["hotspot_id"].isin(set(n[n >= 2].index.get_level_values("hotspot_id")))]
+    temps = hotspot_temperatures(rows, cfg, extra_of=functools.partial(tr.detection_extras, store))
     stage("temperatures")
     return temps
+
+
+def _new_temperatures(store, cfg: TrackConfig, new: pd.DataFrame, leaving: pd.DataFrame, stage):
+    """Colour temperatures that new and leaving detections change: ``(temperatures, detection ids whose
+    stored temperatures they replace)``.
+
+    Detections pair only within ``colour_window_s``, so a hot spot's candidates split into independent
+    *chains* at every gap longer than that; only the chains that hold a new or leaving detection's time are
+    paired again. The catalogue is read from some time before the earliest of those, further back until
+    every such chain starts inside what was read.
+    """
+    from ioscan.catalog import tracking as tr
+    from ioscan.catalog.times import utc_iso
+    from ioscan.track._common import to_utc
+    from ioscan.track.colour import COLUMNS, colour_candidates
+
+    window = np.timedelta64(int(round(cfg.colour_window_s * 1e6)), "us")
+    gone_ids = set(leaving["id"].astype(int)) if len(leaving) else set()
+    fresh = colour_candidates(new, cfg)[list(COLUMNS)] if len(new) else pd.DataFrame(columns=list(COLUMNS))
+    marks = [fresh[["hotspot_id", "instrument", "time_utc"]]]
+    if len(leaving):
+        marks.append(leaving[["hotspot_id", "instrument", "time_utc"]])
+    dirty = pd.concat(marks, ignore_index=True).dropna()
+    if dirty.empty:
+        stage("temperatures")
+        return [], sorted(gone_ids)
+    dirty = dirty.assign(t=to_utc(dirty["time_utc"], "track").to_numpy().astype("datetime64[us]"))
+    policy = tr.ColourPolicy(cfg.colour_allowed_mask, cfg.colour_min_snr, cfg.colour_max_emission_deg)
+    hot = sorted(set(dirty["hotspot_id"].astype(str)))
+    earliest = dirty["t"].min()
+    margin = max(4 * window, np.timedelta64(86_400_000_000, "us"))
+    while True:
+        since = earliest - margin
+        stored = tr.colour_detections(store, policy, hot, since_utc=utc_iso(pd.Timestamp(since)))
+        stored = stored[~stored["detection_id"].isin(gone_ids)]
+        rows = pd.concat([stored, fresh], ignore_index=True) if len(stored) else fresh.reset_index(drop=True)
+        t = to_utc(rows["time_utc"], "track").to_numpy().astype("datetime64[us]")
+        pick = _dirty_chains(rows, t, dirty, window)
+        if not pick.any() or t[pick].min() >= since + window or margin > np.timedelta64(365_000, "D"):
+            break
+        margin = margin * 8  # a chain may reach further back than what was read
+    chosen = rows[pick]
+    temps = hotspot_temperatures(chosen, cfg, extra_of=functools.partial(tr.detection_extras, store))
+    replaced = sorted({int(i) for i in chosen["detection_id"]} | gone_ids)
+    stage("temperatures")
+    return temps, replaced
+
+
+def _dirty_chains(rows: pd.DataFrame, t: np.ndarray, dirty: pd.DataFrame, window) -> np.ndarray:
+    """Which candidates are in a chain (per hot spot and instrument, split at gaps longer than ``window``)
+    that holds one of the ``dirty`` times (a new candidate, or where a leaving one was)."""
+    key = rows["hotspot_id"].astype(str).to_numpy() + "\x1f" + rows["instrument"].astype(str).to_numpy()
+    dkey = dirty["hotspot_id"].astype(str).to_numpy() + "\x1f" + dirty["instrument"].astype(str).to_numpy()
+    allkeys, code = np.unique(np.concatenate([key, dkey]), return_inverse=True)
+    k_rows, k_dirty = code[: len(key)], code[len(key) :]
+    # rows and dirty times together in (key, time) order; a chain breaks at a new key or a long gap
+    kk = np.concatenate([k_rows, k_dirty])
+    tt = np.concatenate([t, dirty["t"].to_numpy()])
+    is_dirty = np.concatenate([np.zeros(len(t), bool), np.ones(len(k_dirty), bool)])
+    order = np.lexsort((tt, kk))
+    ks, ts = kk[order], tt[order]
+    brk = np.ones(len(order), dtype=bool)
+    brk[1:] = (ks[1:] != ks[:-1]) | ((ts[1:] - ts[:-1]) > window)
+    chain = np.cumsum(brk) - 1
+    dirty_chain = np.zeros(chain[-1] + 1 if len(chain) else 0, dtype=bool)
+    dirty_chain[chain[is_dirty[order]]] = True
+    pick = np.zeros(len(order), dtype=bool)
+    pick[order] = dirty_chain[chain]
+    return pick[: len(t)]
 
 
 def _in_view(store, changed_obs: pd.DataFrame, table: pd.DataFrame) -> set[str]:
