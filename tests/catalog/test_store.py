@@ -135,6 +135,29 @@ def test_failure_mid_frame_leaves_nothing_of_that_frame(store):
     assert count(store, schema.detections) == 3
 
 
+def test_a_batch_stores_each_product_whole_or_not_at_all(store):
+    """Several products in one transaction (what a Dask scan's writer does): a product that fails to write
+    (mid-way, after its observation row) leaves nothing, the others are stored, each outcome says which."""
+    store.add_observation(summary(4), BANDS, [make_detection(0)])
+    outcomes = store.add_products(
+        [
+            (summary(20), BANDS, [make_detection(1), make_detection(2)]),
+            (summary(21), BANDS + BANDS, [make_detection(3)]),  # UNIQUE(observation_id, band): mid-way
+            (summary(22), [{"band": "M"}], []),  # refused before any writing
+            (summary(4), BANDS, [make_detection(0)]),  # stored before: nothing written
+            (summary(23), BANDS, [make_detection(4), make_detection(5, band=None)]),  # NOT NULL: mid-way
+            (summary(24), BANDS, []),
+        ]
+    )
+    kinds = [o.outcome if not isinstance(o, Exception) else "error" for o in outcomes]
+    assert kinds == ["stored", "error", "error", "already_stored", "error", "stored"]
+    assert summary(21).product_id in str(outcomes[1]) and isinstance(outcomes[1], CatalogError)
+    stored = store.observations_frame()["product_id"].tolist()
+    assert sorted(stored) == sorted(summary(k).product_id for k in (4, 20, 24))
+    assert count(store, schema.frames) == 3 and count(store, schema.detections) == 3
+    assert store.add_products([]) == []
+
+
 def test_bad_summaries_are_rejected_before_writing(store):
     with pytest.raises(CatalogError, match="no product_id"):
         store.add_observation(summary(7, product_id=""), [], [])

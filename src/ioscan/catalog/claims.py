@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -94,6 +95,36 @@ class Claims:
     def claim(self, key: str, base_product_id: str | None = None, checksum: str | None = None) -> Claim:
         """Claim product ``key`` for this run (see the module docs); ``base_product_id`` and ``checksum``
         also find it stored when its data is in the catalogue under another product ID."""
+        for _attempt in range(3):
+            try:
+                with self.store._write() as conn:
+                    answer = self._claim_in(conn, key, base_product_id, checksum)
+            except sa.exc.IntegrityError:
+                continue  # another scan inserted the same claim first: look again
+            if answer is not None:
+                return answer
+        return Claim("held", "another scan (the claim kept changing)")
+
+    def claim_many(self, products: Sequence[tuple[str, str | None, str | None]]) -> list[Claim]:
+        """:meth:`claim` for several products (``(key, base_product_id, checksum)`` each) in one write
+        transaction (a savepoint each); a product whose claim raced with another scan is looked at again
+        on its own."""
+        answers: list[Claim | None] = [None] * len(products)
+        with self.store._write() as conn:
+            for i, (key, base, checksum) in enumerate(products):
+                savepoint = conn.begin_nested()
+                try:
+                    answers[i] = self._claim_in(conn, key, base, checksum)
+                except sa.exc.IntegrityError:
+                    savepoint.rollback()
+                else:
+                    savepoint.commit()
+        return [a if a is not None else self.claim(*products[i]) for i, a in enumerate(answers)]
+
+    def _claim_in(
+        self, conn: sa.Connection, key: str, base_product_id: str | None, checksum: str | None
+    ) -> Claim | None:
+        """One claim inside a write transaction; None when the claim changed meanwhile (look again)."""
         c = sch.scan_claims
         values = {
             "run_id": self.run_id,
@@ -102,38 +133,29 @@ class Claims:
             "claimed_utc": _utc(),
             "lease_until_utc": _utc(self.lease_s),
         }
-        for _attempt in range(3):
-            try:
-                with self.store._write() as conn:
-                    stored = self.store._known_product(
-                        conn,
-                        {"product_key": key, "base_product_id": base_product_id, "checksum_sha256": checksum},
-                    )
-                    if stored is not None:
-                        return Claim("stored", stored.product, stored.observation_id)
-                    row = conn.execute(sa.select(c).where(c.c.product_key == key)).first()
-                    if row is None:
-                        conn.execute(sa.insert(c).values(product_key=key, **values))
-                        return Claim("claimed")
-                    if row.run_id == self.run_id:
-                        return Claim("held", f"this scan (run {self.run_id}), from another path")
-                    if self._stale(conn, row):
-                        taken = conn.execute(
-                            sa.update(c)
-                            .where(
-                                c.c.product_key == key,
-                                c.c.run_id == row.run_id,
-                                c.c.lease_until_utc == row.lease_until_utc,
-                            )
-                            .values(**values)
-                        )
-                        if taken.rowcount == 1:
-                            return Claim("claimed")
-                        continue  # changed meanwhile: look again
-                    return Claim("held", f"run {row.run_id} on {row.host} (process {row.pid})")
-            except sa.exc.IntegrityError:
-                continue  # another scan inserted the same claim first: look again
-        return Claim("held", "another scan (the claim kept changing)")
+        stored = self.store._known_product(
+            conn, {"product_key": key, "base_product_id": base_product_id, "checksum_sha256": checksum}
+        )
+        if stored is not None:
+            return Claim("stored", stored.product, stored.observation_id)
+        row = conn.execute(sa.select(c).where(c.c.product_key == key)).first()
+        if row is None:
+            conn.execute(sa.insert(c).values(product_key=key, **values))
+            return Claim("claimed")
+        if row.run_id == self.run_id:
+            return Claim("held", f"this scan (run {self.run_id}), from another path")
+        if self._stale(conn, row):
+            taken = conn.execute(
+                sa.update(c)
+                .where(
+                    c.c.product_key == key,
+                    c.c.run_id == row.run_id,
+                    c.c.lease_until_utc == row.lease_until_utc,
+                )
+                .values(**values)
+            )
+            return Claim("claimed") if taken.rowcount == 1 else None
+        return Claim("held", f"run {row.run_id} on {row.host} (process {row.pid})")
 
     def renew(self, *, every_s: float | None = None) -> None:
         """Extend the lease of every claim of this run (at most once per ``every_s``, default a quarter of

@@ -65,9 +65,9 @@ def resolve_versions(conn: sa.Connection, base_product_id: str) -> dict[int, int
     for the rows whose state changed. Call inside the write transaction that stored a row."""
     o = sch.observations
     rows = conn.execute(
-        sa.select(
-            o.c.id, o.c.product_version, o.c.product_created_utc, o.c.superseded_by_id
-        ).where(o.c.base_product_id == base_product_id)
+        sa.select(o.c.id, o.c.product_version, o.c.product_created_utc, o.c.superseded_by_id).where(
+            o.c.base_product_id == base_product_id
+        )
     ).all()
     if not rows:
         return {}

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 
@@ -183,6 +183,9 @@ association_runs = sa.Table(
     sa.Column("created_utc", TIME, nullable=False),
     sa.Column("n_hotspots", sa.Integer, nullable=False),
     sa.Column("n_assigned", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=True),  # full | incremental (NULL: before 0006)
+    sa.Column("last_observation_id", sa.Integer, nullable=True),  # observations seen up to this id
+    sa.Column("n_changed", sa.Integer, nullable=True),  # hot spots whose events and temperatures were redone
 )
 
 hotspots = sa.Table(

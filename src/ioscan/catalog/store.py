@@ -231,21 +231,68 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+_PLAIN = (int, str, bool, type(None))
+
+
+def _plain_float(value: Any) -> float | None:
+    """A finite Python float (NaN/inf → None), fast for the floats and numpy floats detections carry."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return _float_or_none(value)  # pd.NA and friends; raises as before for the rest
+    return value if math.isfinite(value) else None
+
+
+def _plain_json(value: Any) -> Any:
+    """:func:`_json_safe`, fast for mappings of Python numbers, text and mappings (what ``extra`` holds)."""
+    if type(value) is not dict:
+        return _json_safe(value)
+    out = {}
+    for key, v in value.items():
+        kind = type(v)
+        if kind is float:
+            out[str(key)] = v if math.isfinite(v) else None
+        elif kind in _PLAIN:
+            out[str(key)] = v
+        else:
+            out[str(key)] = _plain_json(v)
+    return out
+
+
+#: how each detection field is stored: "float", "int", "extra" or anything else (cleaned as it is)
+_DETECTION_KINDS = tuple(
+    (
+        name,
+        "extra"
+        if name == "extra"
+        else "float"
+        if name in _DETECTION_FLOATS
+        else "int"
+        if name in ("flags", "n_pixels")
+        else "other",
+    )
+    for name in DETECTION_FIELDS
+)
+
+
 def _detection_row(det: Detection) -> dict[str, Any]:
     if not isinstance(det, Detection):
         raise CatalogError(f"expected a Detection record, got {type(det).__name__}")
     row: dict[str, Any] = {}
-    for name in DETECTION_FIELDS:
-        value = getattr(det, name)
-        if name == "extra":
-            row[name] = _json_safe(value) if value else None
-        elif name in _DETECTION_FLOATS:
-            row[name] = _float_or_none(value)
-        elif name in ("flags", "n_pixels"):
+    values = vars(det)
+    for name, kind in _DETECTION_KINDS:
+        value = values[name]
+        if kind == "float":
+            row[name] = _plain_float(value)
+        elif kind == "extra":
+            row[name] = _plain_json(value) if value else None
+        elif kind == "int":
             value = _clean(value)
             row[name] = None if value is None else int(value)
         else:
-            row[name] = _clean(value)
+            row[name] = value if type(value) is str else _clean(value)
     if row["flags"] is None:
         row["flags"] = 0
     return row
@@ -275,6 +322,16 @@ def _float_names(table: sa.Table) -> list[str]:
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+@dataclasses.dataclass
+class _ProductRows:
+    """One product's checked rows: observation, bands (``frames``) and detections."""
+
+    product: str
+    observation: dict[str, Any]
+    bands: list[dict[str, Any]]
+    detections: list[dict[str, Any]]
 
 
 # ----------------------------------------------------------------------------------------------- store
@@ -410,6 +467,85 @@ class Store:
         marked superseded (:mod:`ioscan.catalog.products`). Any failure leaves nothing of this frame in the
         database.
         """
+        rows = self._product_rows(observation, bands, detections, run_id)
+        try:
+            with self._write() as conn:
+                self._lock_products(conn)
+                return self._insert_product(conn, rows)
+        except sa.exc.IntegrityError as exc:
+            # a concurrent writer may have stored the same product in the meantime
+            with self.engine.connect() as conn:
+                done = self._known_product(conn, rows.observation)
+            if done is not None:
+                return done
+            raise CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}") from None
+        except sa.exc.StatementError as exc:
+            raise CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}") from None
+
+    def add_products(
+        self,
+        products: Sequence[tuple[Observation, Sequence[BandSummary], Sequence[Detection]]],
+        run_id: int | None = None,
+    ) -> list[StoredProduct | CatalogError]:
+        """Store several products in ONE transaction, each all-or-nothing (a savepoint each), as
+        :meth:`add_product` stores one: what a scan's writer does with the results that arrived together
+        (one commit, one product lock instead of one per product).
+
+        ``products`` holds (observation, bands, detections) triples. Returns one outcome per product, in
+        order: its :class:`~ioscan.catalog.products.StoredProduct`, or the CatalogError that kept it out (then
+        nothing of it is written, and the others are stored all the same). If the transaction itself cannot
+        commit, every product of it gets that error and nothing is written.
+        """
+        out: list[StoredProduct | CatalogError | None] = [None] * len(products)
+        todo: list[tuple[int, _ProductRows]] = []
+        for i, (observation, bands, detections) in enumerate(products):
+            try:
+                todo.append((i, self._product_rows(observation, bands, detections, run_id)))
+            except CatalogError as exc:
+                out[i] = exc
+        if not todo:
+            return out  # type: ignore[return-value]
+        decided: dict[int, StoredProduct | CatalogError] = {}
+        try:
+            with self._write() as conn:
+                self._lock_products(conn)
+                for i, rows in todo:
+                    savepoint = conn.begin_nested()
+                    try:
+                        decided[i] = self._insert_product(conn, rows)
+                    except sa.exc.StatementError as exc:
+                        savepoint.rollback()
+                        done = self._known_product(conn, rows.observation)
+                        decided[i] = (
+                            done
+                            if done is not None
+                            else CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
+                        )
+                    else:
+                        savepoint.commit()
+        except sa.exc.StatementError as exc:  # the commit or the lock failed: nothing of the batch stored
+            decided = {
+                i: CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
+                for i, rows in todo
+            }
+        for i, outcome in decided.items():
+            out[i] = outcome
+        return out  # type: ignore[return-value]
+
+    def _lock_products(self, conn: sa.Connection) -> None:
+        """PostgreSQL: one product store at a time decides versions and duplicates (SQLite: the write
+        lock does)."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_PRODUCTS})
+
+    def _product_rows(
+        self,
+        observation: Observation,
+        bands: Sequence[BandSummary],
+        detections: Sequence[Detection],
+        run_id: int | None,
+    ) -> _ProductRows:
+        """The rows of one product, checked (CatalogError naming the product when they cannot be stored)."""
         obs = self._observation_row(observation, len(detections), run_id)
         product = obs["product_id"]
         band_rows = []
@@ -422,39 +558,30 @@ class Store:
         except CatalogError as exc:
             raise CatalogError(f"{product}: {exc}") from None
         _check_text(product, [obs, *band_rows, *det_rows])
-        release = sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key == obs["product_key"])
+        return _ProductRows(product, obs, band_rows, det_rows)
 
-        try:
-            with self._write() as conn:
-                if self.dialect == "postgresql":  # one product store at a time decides versions
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_PRODUCTS})
-                done = self._known_product(conn, obs)
-                if done is not None:
-                    conn.execute(release)
-                    return done
-                obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
-                if band_rows:
-                    conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in band_rows])
-                if det_rows:
-                    common = {
-                        "observation_id": obs_id,
-                        "source": "ioscan",
-                        "time_utc": obs["time_utc"],
-                        "observer": obs.get("observer"),
-                    }
-                    conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in det_rows])
-                outcome = self._settle_versions(conn, obs, obs_id)
-                conn.execute(release)
-                return outcome
-        except sa.exc.IntegrityError as exc:
-            # a concurrent writer may have stored the same product in the meantime
-            with self.engine.connect() as conn:
-                done = self._known_product(conn, obs)
-            if done is not None:
-                return done
-            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
-        except sa.exc.StatementError as exc:
-            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
+    def _insert_product(self, conn: sa.Connection, rows: _ProductRows) -> StoredProduct:
+        """Write one product's rows (inside a write transaction), settle its versions, release its claim."""
+        obs = rows.observation
+        release = sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key == obs["product_key"])
+        done = self._known_product(conn, obs)
+        if done is not None:
+            conn.execute(release)
+            return done
+        obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
+        if rows.bands:
+            conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
+        if rows.detections:
+            common = {
+                "observation_id": obs_id,
+                "source": "ioscan",
+                "time_utc": obs["time_utc"],
+                "observer": obs.get("observer"),
+            }
+            conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in rows.detections])
+        outcome = self._settle_versions(conn, obs, obs_id)
+        conn.execute(release)
+        return outcome
 
     @staticmethod
     def _known_product(conn: sa.Connection, obs: Mapping[str, Any]) -> StoredProduct | None:
@@ -810,25 +937,31 @@ class Store:
     def write_cross_ids(self, cross_ids: pd.DataFrame) -> int:
         """Replace all cross-identifications (columns ``hotspot_id``, ``catalog``, ``ref_id``,
         ``separation_km``, ``separation_sigma``) in one transaction; returns the number written."""
+        return self._replace(sch.cross_ids, self._cross_id_rows(cross_ids), "write_cross_ids")
+
+    def write_events(self, events: pd.DataFrame) -> int:
+        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
+        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
+        return self._replace(sch.events, self._event_rows(events, "write_events"), "write_events")
+
+    def _cross_id_rows(self, cross_ids: pd.DataFrame) -> list[dict[str, Any]]:
         rows = self._table_rows(
             cross_ids, sch.cross_ids, ("hotspot_id", "catalog", "ref_id"), "write_cross_ids"
         )
         for r in rows:
             r["ref_id"] = str(r["ref_id"])
-        return self._replace(sch.cross_ids, rows, "write_cross_ids")
+        return rows
 
-    def write_events(self, events: pd.DataFrame) -> int:
-        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
-        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
-        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), "write_events")
+    def _event_rows(self, events: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), what)
         for i, r in enumerate(rows):
             if r["kind"] not in sch.EVENT_KINDS:
-                raise CatalogError(f"write_events: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
+                raise CatalogError(f"{what}: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
             try:
                 r["time_utc"] = utc_iso(r["time_utc"])
             except ValueError as exc:
-                raise CatalogError(f"write_events: row {i}: {exc}") from None
-        return self._replace(sch.events, rows, "write_events")
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
+        return rows
 
     def cross_ids_frame(self) -> pd.DataFrame:
         """All cross-identifications, by hot spot then separation."""
@@ -845,17 +978,22 @@ class Store:
     def write_hotspot_temperatures(self, temperatures: Iterable[HotspotTemperature]) -> int:
         """Replace all hot-spot temperatures (:class:`~ioscan.records.HotspotTemperature` records) in one
         transaction; returns the number written."""
+        rows = self._temperature_rows(temperatures, "write_hotspot_temperatures")
+        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+
+    @staticmethod
+    def _temperature_rows(temperatures: Iterable[HotspotTemperature], what: str) -> list[dict[str, Any]]:
         rows = []
         for i, rec in enumerate(temperatures):
             if not isinstance(rec, HotspotTemperature):
-                raise CatalogError(f"write_hotspot_temperatures: row {i} is a {type(rec).__name__}")
+                raise CatalogError(f"{what}: row {i} is a {type(rec).__name__}")
             row = {k: _clean(v) for k, v in dataclasses.asdict(rec).items()}
             try:
                 row["time_utc"] = utc_iso(rec.time_utc)
             except ValueError as exc:
-                raise CatalogError(f"write_hotspot_temperatures: row {i}: {exc}") from None
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
             rows.append(row)
-        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+        return rows
 
     def hotspot_temperatures_frame(self, hotspot_id: str | None = None) -> pd.DataFrame:
         """Hot-spot temperatures (one row per two-band pair), by hot spot and time."""

@@ -433,10 +433,19 @@ def track(
             help="Trust quoted position errors: no error calibration, night offsets or mixture.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-track the whole catalogue (default: only what changed since the last run, when its "
+            "settings were the same).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events."""
+    """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events;
+    after the first run only new detections, and the hot spots they or new observations change."""
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_track_summary
@@ -448,7 +457,7 @@ def track(
     if quoted_errors:
         settings.track = settings.track.quoted_errors()
     with open_store(db, create=False) as store:
-        summary = track_catalog(store, settings.track)
+        summary = track_catalog(store, settings.track, full=full)
     print_track_summary(make_console(), summary)
 
 

@@ -62,29 +62,40 @@ def print_scan_summary(console: Console, summary) -> None:
 
 
 def print_track_summary(console: Console, summary) -> None:
-    """Counts of a tracking run."""
+    """Counts of a tracking run (full: over the whole catalogue; incremental: what changed)."""
+    mode = getattr(summary, "mode", "full")
+    full = mode == "full"
     table = Table(
-        "detections used",
+        "detections used" if full else "new detections",
         "hot spots",
         "new hot spots",
+        "hot spots changed",
         "cross-identified",
-        "events",
-        "colour temperatures (flagged)",
-        title="track",
+        "events" if full else "events (changed hot spots)",
+        "colour temperatures (flagged)" if full else "colour temperatures (changed, flagged)",
+        title=f"track ({mode})",
     )
     events = ", ".join(f"{k}={v}" for k, v in sorted(summary.events.items())) or "none"
     stored = getattr(summary, "n_detections_stored", None)
-    used = str(summary.n_detections_used) + (f" of {stored}" if stored is not None else "")
+    used = str(summary.n_detections_used) + (f" of {stored}" if full and stored is not None else "")
     table.add_row(
         used,
         str(summary.n_hotspots),
         str(summary.n_new_hotspots),
+        str(getattr(summary, "n_changed_hotspots", summary.n_hotspots)),
         str(summary.n_cross_ids),
         events,
         f"{summary.n_temperatures} ({summary.n_temperatures_flagged})",
     )
     console.print(table)
-    if stored and stored > summary.n_detections_used:
+    if mode == "unchanged":
+        console.print("nothing new since the last tracking run: the hot spots in force stay as they are")
+    elif not full:
+        console.print(
+            "incremental: the new detections were associated with the hot spots in force; events and colour "
+            "temperatures were recomputed for the hot spots that changed (ioscan track --full redoes all)"
+        )
+    if full and stored and stored > summary.n_detections_used:
         console.print(
             f"{stored - summary.n_detections_used} stored detections were not used: the tracking policy "
             "leaves out flagged ones (track.excluded_flags), imprecise ones (track.max_position_err_km), "

@@ -75,7 +75,6 @@ class PixelAxes:
 DIRECT_VIEW_AXES = PixelAxes((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
-
 @dataclass(frozen=True)
 class DetectorLayout:
     """Pixel layout of one instrument frame: image size, the 0-based pixel where the boresight lands, and the

@@ -59,6 +59,7 @@ from ioscan.errors import CatalogError
 from ioscan.track._common import (
     DEG,
     finite_float,
+    isin_ints,
     km_errors,
     local_north_east,
     require_columns,
@@ -166,7 +167,8 @@ class _State:
         return ok
 
     def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot."""
+        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot (a hot
+        spot of a previous run counts its pinned members once: in its prior)."""
         m = self.n_clusters
         sel = self.contributing()
         lab, w = self.labels[sel], self.w[sel]
@@ -174,8 +176,7 @@ class _State:
         for c in range(3):
             vec[:, c] += np.bincount(lab, weights=w * self.u[sel, c], minlength=m)
         sw = self.prior_w + np.bincount(lab, weights=w, minlength=m)
-        member = self.labels >= 0
-        count = self.prior_n + np.bincount(self.labels[member], minlength=m)
+        count = self.prior_n + np.bincount(lab, minlength=m)
         return vec, sw, count
 
     def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,7 +370,7 @@ class _State:
             cs = c[order]
             dup = np.zeros(len(order), dtype=bool)
             dup[1:] = cs[1:] == cs[:-1]
-            dup |= np.isin(cs, fixed_codes)
+            dup |= isin_ints(cs, fixed_codes)
             losers = check[order[dup]]
             if len(losers) == 0:
                 break
@@ -379,7 +380,7 @@ class _State:
             moved = codes[losers]
             moved = unique_ints(moved[moved >= 0])
             # only the detections now sharing a code with a moved one can clash in the next round
-            check = np.flatnonzero(np.isin(codes, moved))
+            check = np.flatnonzero(isin_ints(codes, moved))
         return lab
 
     def reassign(self, idx: np.ndarray, k: int, new_ll: float, back: np.ndarray) -> np.ndarray:
@@ -423,7 +424,7 @@ class _State:
         code = np.where((want >= 0) & (key >= 0), want * nkey + key, -1)
         valid = code >= 0
         uniq, counts = np.unique(code[valid], return_counts=True)
-        bad_codes = np.union1d(uniq[counts > 1], uniq[np.isin(uniq, fixed_codes)])
+        bad_codes = unique_ints(np.concatenate([uniq[counts > 1], uniq[isin_ints(uniq, fixed_codes)]]))
         if len(bad_codes) == 0:
             return want
         want = want.copy()
@@ -434,7 +435,7 @@ class _State:
         for j in range(len(frames)):
             frame_rows = rows_of.members(j)
             clash = bad_codes[clash_of.members(j)] // nkey
-            involved = np.isin(labs[frame_rows], clash).any(axis=1) | np.isin(want[frame_rows], clash)
+            involved = isin_ints(labs[frame_rows], clash).any(axis=1) | isin_ints(want[frame_rows], clash)
             frows, stay = frame_rows[involved], frame_rows[~involved]
             taken = np.union1d(fixed_codes[fixed_of.members(j)] // nkey, want[stay][want[stay] >= 0])
             want[frows] = self._assign_rows(labs[frows], ll[frows], new_ll, taken)
@@ -714,8 +715,20 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
         return cluster_ids, none
     vec, sw, count = st.sums()
     clusters = Clusters(vec, sw, count, _fixed(st, cluster_ids))
+    # members a previous run's hot spot already stands for (its prior) score through the prior, not again
+    # one by one; the same-frame rule still sees them
+    scored = np.where(st.contributing(), st.labels, -1)
     target = merge_hotspots(
-        clusters, st.u, st.north, st.east, st.sn2 + st.floor2, st.se2 + st.floor2, st.labels, st.key, cfg
+        clusters,
+        st.u,
+        st.north,
+        st.east,
+        st.sn2 + st.floor2,
+        st.se2 + st.floor2,
+        scored,
+        st.key,
+        cfg,
+        frame_labels=st.labels,
     )
     gone = np.flatnonzero(target != np.arange(st.n_clusters))
     if len(gone) == 0:
@@ -733,8 +746,8 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
 
 def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     """ln[α / (4πR²)]: the likelihood of a detection founding a hot spot anywhere on Io."""
-    live = int((np.bincount(st.labels[st.labels >= 0], minlength=st.n_clusters) > 0).sum())
-    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(live, int((st.labels >= 0).sum()))
+    _, _, count = st.sums()  # a previous run's hot spot counts its members through its prior
+    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((count > 0).sum()), int(count.sum()))
     return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
 
 

@@ -22,6 +22,8 @@ of statistics (``usable`` False), never cut silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -89,20 +91,17 @@ def pair_in_time(t1: np.ndarray, t2: np.ndarray, window_s: float) -> list[tuple[
     return pairs
 
 
-def _band_pairs(bands: pd.DataFrame) -> list[tuple[str, str]]:
-    """Pairs (shorter, longer) of the bands present, by wavelength."""
-    waves = bands.groupby("band")["wavelength_um"].median().sort_values()
-    names = list(waves.index)
-    return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if waves[a] < waves[b]]
-
-
-def hotspot_temperatures(det: pd.DataFrame, cfg: TrackConfig | None = None) -> list[HotspotTemperature]:
+def hotspot_temperatures(
+    det: pd.DataFrame, cfg: TrackConfig | None = None, extra_of: Callable | None = None
+) -> list[HotspotTemperature]:
     """Colour temperatures of every hot spot (see the module docstring).
 
     Args:
         det: associated detections with :data:`COLUMNS` (``detection_id`` = the catalogue row id,
-            ``instrument`` = the observation's).
+            ``instrument`` = the observation's) and, optionally, ``extra`` (mapping or JSON text).
         cfg: tracking settings (window, variability, cuts, plausible ranges).
+        extra_of: without an ``extra`` column, ``extra_of(detection_ids)`` gives ``{id: extra}`` for the
+            paired detections only (the catalogue reads just those).
 
     Returns:
         One :class:`~ioscan.records.HotspotTemperature` per pair, flagged ones included, by hot spot and time.
@@ -111,18 +110,54 @@ def hotspot_temperatures(det: pd.DataFrame, cfg: TrackConfig | None = None) -> l
 
     cfg = cfg or TrackConfig()
     cand = colour_candidates(det, cfg)
+    # only hot spots seen in two bands of one instrument can give a pair
+    n_bands = cand.groupby(["hotspot_id", "instrument"])["band"].transform("nunique")
+    cand = cand[n_bands.to_numpy() >= 2]
+    if cand.empty:
+        return []
+    # one sort (input order does not matter), then each hot spot and band is a slice
+    cand = cand.assign(_id=pd.to_numeric(cand["detection_id"], errors="coerce"))
+    cand = cand.sort_values(["hotspot_id", "instrument", "band", "t", "_id"], kind="stable").reset_index(
+        drop=True
+    )
+    waves = cand.groupby(["hotspot_id", "instrument", "band"], sort=True)["wavelength_um"].median()
+    code = cand.groupby(["hotspot_id", "instrument", "band"], sort=True).ngroup().to_numpy()
+    lo = np.searchsorted(code, np.arange(len(waves)), side="left")
+    hi = np.searchsorted(code, np.arange(len(waves)), side="right")
+    t = cand["t"].to_numpy()
+    found: list[tuple] = []
+    keys = list(waves.index)
+    k = 0
+    while k < len(keys):
+        hs, inst = keys[k][0], keys[k][1]
+        j = k
+        while j < len(keys) and keys[j][:2] == (hs, inst):
+            j += 1
+        group = {keys[i][2]: i for i in range(k, j)}
+        order = waves.iloc[k:j].sort_values()
+        names = [str(idx[2]) for idx in order.index]
+        for x, b1 in enumerate(names):
+            for b2 in names[x + 1 :]:
+                if not order.iloc[x] < waves.iloc[group[b2]]:
+                    continue
+                try:
+                    r1, r2 = band_response(inst, b1), band_response(inst, b2)
+                except (RadiometryError, ValueError, KeyError):
+                    continue  # a filter without a known response: no colour from it
+                s1 = slice(lo[group[b1]], hi[group[b1]])
+                s2 = slice(lo[group[b2]], hi[group[b2]])
+                pairs = pair_in_time(t[s1], t[s2], cfg.colour_window_s)
+                if pairs:
+                    found.append((str(hs), str(inst), b1, b2, s1, s2, pairs, r1, r2))
+        k = j
+    if extra_of is not None and "extra" not in cand.columns:
+        ids = [int(cand["detection_id"].iat[f[4].start + i]) for f in found for i, _ in f[6]]
+        ids += [int(cand["detection_id"].iat[f[5].start + j]) for f in found for _, j in f[6]]
+        extras = extra_of(ids) if ids else {}
+        cand["extra"] = cand["detection_id"].map(lambda i: extras.get(int(i)))
     out: list[HotspotTemperature] = []
-    for (hs, inst), grp in cand.groupby(["hotspot_id", "instrument"], sort=True):
-        for b1, b2 in _band_pairs(grp):
-            try:
-                r1, r2 = band_response(inst, b1), band_response(inst, b2)
-            except (RadiometryError, ValueError, KeyError):
-                continue  # a filter without a known response: no colour from it
-            g1 = grp[grp["band"] == b1].sort_values("t")
-            g2 = grp[grp["band"] == b2].sort_values("t")
-            pairs = pair_in_time(g1["t"].to_numpy(), g2["t"].to_numpy(), cfg.colour_window_s)
-            if pairs:
-                out += _fit_pairs(str(hs), str(inst), b1, b2, g1, g2, pairs, r1, r2, cfg)
+    for hs, inst, b1, b2, s1, s2, pairs, r1, r2 in found:
+        out += _fit_pairs(hs, inst, b1, b2, cand.iloc[s1], cand.iloc[s2], pairs, r1, r2, cfg)
     out.sort(key=lambda r: (r.hotspot_id, r.time_utc, r.band_short, r.band_long))
     return out
 
@@ -195,7 +230,12 @@ def _fit_pairs(hs, inst, b1, b2, g1, g2, pairs, r1, r2, cfg: TrackConfig) -> lis
 
 
 def _extras(df: pd.DataFrame) -> list:
-    return list(df["extra"]) if "extra" in df.columns else [None] * len(df)
+    """Each detection's ``extra`` as a mapping (JSON text, as the catalogue gives it to tracking, parsed)."""
+    import json
+
+    if "extra" not in df.columns:
+        return [None] * len(df)
+    return [json.loads(x) if isinstance(x, str) else x for x in df["extra"]]
 
 
 def _sys_correlation(extra1, extra2) -> float:

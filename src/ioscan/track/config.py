@@ -75,6 +75,7 @@ class TrackConfig:
         from dataclasses import replace
 
         return replace(self, error_model=None, night_offsets=None, mixture=None)
+
     colour_window_s: float = 3600.0
     colour_variability_per_h: float = 0.05
     colour_min_snr: float = 5.0

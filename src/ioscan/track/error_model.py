@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ioscan.body import IO_MEAN_RADIUS_KM
-from ioscan.track._common import local_north_east, text_column, to_utc
+from ioscan.track._common import local_north_east, text_column, to_utc, unique_ints
 
 R_KM = IO_MEAN_RADIUS_KM
 MAD_TO_SIGMA = 1.4826
@@ -279,7 +279,7 @@ def calibrate(
         return ErrorModel(sn2.copy(), se2.copy(), n_pulls=int(comp_use.sum()))
     a_all, b_all = fit_scale_and_floor(d2[comp_use], q2[comp_use], x2[comp_use], cfg)
     a_cat, b_cat = {}, {}
-    for c in np.unique(cat):
+    for c in unique_ints(cat):
         sel = comp_use & (comp_cat == c)
         a_cat[int(c)], b_cat[int(c)] = (
             fit_scale_and_floor(d2[sel], q2[sel], x2[sel], cfg)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ioscan.records import DetectionFlag
 from ioscan.robust import mad_sigma
 from ioscan.track._common import require_columns, to_utc
 from ioscan.track.lightcurve import variability_stats
@@ -261,31 +262,27 @@ def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str,
 def events_for(
     det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame, frames: pd.DataFrame
 ) -> pd.DataFrame:
-    """Events of every hot spot and band (outburst, new, fading, quiescent)."""
-    from ioscan.track.lightcurve import lightcurve
+    """Events of every hot spot and band (outburst, new, fading, quiescent) from ioscan's own detections:
+    :func:`find_events` of each (hot spot, band) light curve with its coverage table, computed for all of
+    them at once (:func:`ioscan.track.event_batch.events_table`)."""
+    from ioscan.track.event_batch import Coverage, events_table
 
-    rows = []
-    pos = hotspots.set_index("hotspot_id")
-    ioscan_det = det[det["source"] == "ioscan"] if "source" in det else det
-    for (hs, band), _ in ioscan_det.groupby(["hotspot_id", "band"]):
-        lc = lightcurve(ioscan_det, hs, band)
-        lc = lc[np.isfinite(lc["value"].astype(float))]
-        if lc.empty:
-            continue
-        cov = _coverage_table(
-            observations, frames, band, float(pos.at[hs, "lat_deg"]), float(pos.at[hs, "lon_w_deg"])
-        )
-        for ev in find_events(lc, coverage=cov):
-            if ev.kind not in ("outburst", "new", "fading", "quiescent"):
-                continue
-            rows.append(
-                {
-                    "hotspot_id": hs,
-                    "band": band,
-                    "kind": ev.kind,
-                    "time_utc": ev.time_utc,
-                    "value": ev.value,
-                    "criterion": ev.criterion,
-                }
-            )
-    return pd.DataFrame(rows, columns=["hotspot_id", "band", "kind", "time_utc", "value", "criterion"])
+    d = det[det["source"] == "ioscan"] if "source" in det else det
+    n = len(d)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(d[col], errors="coerce").to_numpy(float) if col in d else np.full(n, np.nan)
+
+    flags = pd.to_numeric(d["flags"], errors="coerce").fillna(0).to_numpy(np.int64) if "flags" in d else 0
+    points = pd.DataFrame(
+        {
+            "hotspot_id": pd.Series(d["hotspot_id"].to_numpy(dtype=object), dtype=object),
+            "band": pd.Series(d["band"].to_numpy(dtype=object), dtype=object),
+            "time_utc": pd.Series(d["time_utc"].to_numpy(), dtype=d["time_utc"].dtype),
+            "detection_id": d["detection_id"].to_numpy() if "detection_id" in d else np.arange(n),
+            "value": num("spectral_intensity_gw_um_sr"),
+            "err": num("spectral_intensity_err_gw_um_sr"),
+            "lower_limit": (np.zeros(n, dtype=np.int64) + flags) & int(DetectionFlag.LOWER_LIMIT) != 0,
+        }
+    )
+    return events_table(points, hotspots, Coverage(observations, frames))

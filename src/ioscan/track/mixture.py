@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from ioscan.body import IO_MEAN_RADIUS_KM
-from ioscan.track._common import unique_ints
+from ioscan.track._common import isin_ints, unique_ints
 
 R_KM = IO_MEAN_RADIUS_KM
 
@@ -138,7 +138,7 @@ def share_frame(pairs: np.ndarray, labels: np.ndarray, frames: np.ndarray) -> np
     rows = np.repeat(np.arange(len(pairs)), count)
     pos = _segments(start, count)
     probe = pairs[rows, 1] * n_frames + codes[pos] % n_frames
-    hit = np.isin(probe, codes)
+    hit = isin_ints(probe, codes)
     return np.bincount(rows[hit], minlength=len(pairs)) > 0
 
 
@@ -206,14 +206,16 @@ def merge_round(
     frames: np.ndarray,
     alpha: float,
     cfg: MixtureConfig,
+    frame_labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One round of merges: the (p, 2) pairs merged (the second hot spot goes into the first)."""
+    """One round of merges: the (p, 2) pairs merged (the second hot spot goes into the first);
+    ``frame_labels`` (default ``labels``) are the hot spots the same-frame rule looks at."""
     live = cl.n > 0
     pairs = candidate_pairs(cl.centres(), live, cfg.k_neighbours)
     if len(pairs) == 0:
         return pairs
     pairs = pairs[~(cl.fixed[pairs[:, 0]] & cl.fixed[pairs[:, 1]])]
-    pairs = pairs[~share_frame(pairs, labels, frames)]
+    pairs = pairs[~share_frame(pairs, labels if frame_labels is None else frame_labels, frames)]
     if len(pairs) == 0:
         return pairs
     own = cl.score(member_loglike(cl, u, north, east, var_n, var_e, labels, cfg.nu), alpha)
@@ -240,6 +242,8 @@ def merge_hotspots(
     labels: np.ndarray,
     frames: np.ndarray,
     cfg: MixtureConfig | None = None,
+    *,
+    frame_labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge hot spots while the mixture score gains (see the module docstring).
 
@@ -247,9 +251,11 @@ def merge_hotspots(
         cl: the hot spots (sums include their members and any prior).
         u, north, east: detections' unit vectors and local north/east tangents (n, 3).
         var_n, var_e: effective 1σ variances along north and east incl. the association floor, km².
-        labels: hot spot of every detection (−1 = none).
+        labels: hot spot of every detection whose likelihood scores its hot spot (−1 = none, or a member a
+            prior already stands for).
         frames: frame code of every detection (−1 = unknown), for the same-frame rule.
         cfg: knobs.
+        frame_labels: hot spot of every detection for the same-frame rule (default ``labels``).
 
     Returns:
         Map old → new hot-spot index (m,) after all merges (a merged hot spot maps to its survivor).
@@ -259,11 +265,12 @@ def merge_hotspots(
     target = np.arange(m)
     if m < 2:
         return target
-    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((cl.n > 0).sum()), int((labels >= 0).sum()))
+    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((cl.n > 0).sum()), int(cl.n.sum()))
     labels = labels.copy()
+    frame_labels = labels.copy() if frame_labels is None else frame_labels.copy()
     cl = Clusters(cl.vec.copy(), cl.sw.copy(), cl.n.copy(), cl.fixed.copy())
     for _ in range(cfg.max_rounds):
-        chosen = merge_round(cl, u, north, east, var_n, var_e, labels, frames, alpha, cfg)
+        chosen = merge_round(cl, u, north, east, var_n, var_e, labels, frames, alpha, cfg, frame_labels)
         if len(chosen) == 0:
             break
         keep, gone = chosen[:, 0], chosen[:, 1]
@@ -276,4 +283,5 @@ def merge_hotspots(
         step[gone] = keep
         target = step[target]
         labels = np.where(labels >= 0, step[np.maximum(labels, 0)], -1)
+        frame_labels = np.where(frame_labels >= 0, step[np.maximum(frame_labels, 0)], -1)
     return target

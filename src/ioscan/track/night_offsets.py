@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ioscan.body import IO_MEAN_RADIUS_KM
+from ioscan.track._common import unique_ints
 
 R_KM = IO_MEAN_RADIUS_KM
 
@@ -172,8 +173,8 @@ def correct_positions(
     mi, bi, m, b, counts = normal_equations(u_raw, r, w, night, n_nights)
     tau2 = np.zeros(n)
     tau_deg = {}
-    for cat in np.unique(catalogue):
-        nights = np.unique(night[catalogue == cat])
+    for cat in unique_ints(catalogue):
+        nights = unique_ints(night[catalogue == cat])
         measured = int((counts[nights, 1] >= 2).sum())
         t2 = fit_tau2(m[nights], b[nights], cfg) if measured >= cfg.min_nights else 0.0
         tau2[catalogue == cat] = t2

@@ -1,10 +1,14 @@
 """``ioscan scan``: every product under some paths, processed on Dask and stored.
 
-Workers only compute (:func:`ioscan.workflows.process.process_product`); the calling process is the single
-writer of this scan (one transaction per product), so a crash loses nothing already committed and leaves
-nothing half-written. Products are fed to the workers as they free up (a few per worker in flight), and each
-is first identified from its label or header (:func:`ioscan.formats.product_identity`: ID without version,
-version, data checksum):
+Workers only compute (:func:`ioscan.workflows.process.process_product`, each worker prepared once by
+:class:`~ioscan.workflows.cluster.ScanWorkerPlugin`: kernels loaded, pipeline imported); the calling process
+is the single writer of this scan. On Dask it stores the results that arrived together in one transaction
+(at most :data:`WRITE_BATCH_MAX` products, none kept waiting longer than :data:`WRITE_BATCH_S`), each product
+all-or-nothing within it (:meth:`~ioscan.catalog.store.Store.add_products`); in process, one transaction per
+product. A crash loses nothing already committed and leaves nothing half-written. Products are fed to the
+workers as they free up (a few per worker in flight, so memory stays bounded however many products there
+are), claimed a few at a time, and each is first identified from its label or header
+(:func:`ioscan.formats.product_identity`: ID without version, version, data checksum):
 
 * already stored (same product, version and data; or the same data under another ID) → skipped;
 * claimed by another live scan on the same catalogue → left to it (:mod:`ioscan.catalog.claims`): two scans
@@ -21,10 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +37,12 @@ from ioscan.workflows.process import ProductResult, process_product
 
 #: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
 IN_FLIGHT_PER_WORKER = 2
+#: on Dask, at most this many products per write transaction...
+WRITE_BATCH_MAX = 16
+#: ...and no result waits longer than this for its transaction, s
+WRITE_BATCH_S = 1.0
+#: on Dask, products are identified and claimed this many at a time (at least; one per worker otherwise)
+CLAIM_BLOCK = 4
 
 
 @dataclass
@@ -54,6 +63,9 @@ class ScanSummary:
         notes: folders reached twice through symbolic links (loops included), searched once.
         elapsed_s: wall time of the scan, s.
         status: ``ok``, ``partial`` (some products failed), ``failed`` or ``interrupted``.
+        worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
+        cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
+            (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
     """
 
     n_found: int = 0
@@ -70,6 +82,8 @@ class ScanSummary:
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     status: str = "running"
+    worker_peak_rss_mb: dict = field(default_factory=dict)
+    cluster_start_s: float = 0.0
 
     @property
     def frames_per_s(self) -> float:
@@ -87,49 +101,6 @@ class _Item:
     key: str
     base_product_id: str | None
     checksum: str | None
-
-
-@contextlib.contextmanager
-def _dask_client(scheduler: str | None, workers: int) -> Iterator:
-    """A Dask client on ``scheduler``, or on a LocalCluster of ``workers`` single-threaded processes; both
-    closed in order on exit, their shutdown chatter (closed-connection tracebacks) kept off the terminal."""
-    from dask.distributed import Client, LocalCluster
-
-    with contextlib.ExitStack() as stack:
-        stack.callback(_quiet_shutdown)  # runs last: after the client and cluster are closed
-        if scheduler:
-            client = stack.enter_context(Client(scheduler))
-        else:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    # no dashboard; its HTTP endpoint on a free port, not 8787 (which may be taken: a warning)
-                    scheduler_kwargs={"dashboard_address": ":0"},
-                    # workers log a closed-connection traceback when the scheduler stops before their
-                    # next heartbeat: shutdown noise, not a problem (a product's failure comes back in its
-                    # result, a dead worker as the future's error)
-                    silence_logs=logging.CRITICAL,
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        stack.callback(_silence_dask)  # runs first on exit: before anything closes
-        yield client
-
-
-_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
-
-
-def _silence_dask() -> None:
-    for name in _DASK_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _quiet_shutdown() -> None:
-    """Leave the loggers silenced: connections the closed cluster leaves behind are reaped at exit."""
-    _silence_dask()
 
 
 #: chaining passes over the frames no registration reached (each may register frames that anchor more)
@@ -199,21 +170,12 @@ def scan(
     result)`` is called as products are settled: ``result.status`` is the frame status, ``"error"``,
     ``"skipped"`` (stored already, or by another scan) or ``"left"`` (another scan works on it).
     ``lease_s`` is the claim lease (:data:`ioscan.catalog.claims.DEFAULT_LEASE_S`).
-
-    Chaining (``settings.navigate.chain``): frames that no registration reached are held back (their claims
-    kept); once every product was processed, they are processed again with the detections of registered
-    frames of the same orbit (within ``chain_window_s``) as extra known hot spots, for a few rounds, and
-    stored then.
     """
     from ioscan.catalog.claims import DEFAULT_LEASE_S, Claims
     from ioscan.formats import search_products
 
     t0 = time.perf_counter()
     settings = settings or Settings()
-    if settings.navigate.register and settings.navigate.register_hot_spots:
-        from ioscan.geometry.anchors import load_anchors
-
-        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
     paths = list(paths)
     found = search_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
@@ -269,25 +231,41 @@ class _Runner:
         self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
-    # -- one product before processing
-    def prepare(self, path: Path, *, last_round: bool) -> _Item | None:
-        """Identify and claim ``path``: the item to process, or None when it is settled without processing."""
+    # -- products before processing
+    def prepare(self, paths: list[Path], *, last_round: bool) -> list[_Item]:
+        """Identify and claim ``paths`` (one transaction): the items to process; the others are settled
+        without processing (stored already, left to another scan, or looked at again in the last round)."""
         from ioscan.catalog.products import product_key
         from ioscan.formats import product_identity
 
-        try:
-            ident = product_identity(path)
-        except (IoscanError, OSError):
-            ident = None  # unreadable: let the worker report it properly
-        if ident is None:
-            item = _Item(path, "unread|" + hashlib.sha256(str(path).encode("utf-8")).hexdigest(), None, None)
+        items, idents = [], []
+        for path in paths:
+            try:
+                ident = product_identity(path)
+            except (IoscanError, OSError):
+                ident = None  # unreadable: let the worker report it properly
+            if ident is None:
+                key = "unread|" + hashlib.sha256(str(path).encode("utf-8")).hexdigest()
+                items.append(_Item(path, key, None, None))
+            else:
+                key = product_key(ident.base_product_id, ident.product_version, ident.checksum_sha256)
+                items.append(_Item(path, key, ident.base_product_id, ident.checksum_sha256))
+            idents.append(ident)
+        if len(items) == 1:
+            claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
         else:
-            key = product_key(ident.base_product_id, ident.product_version, ident.checksum_sha256)
-            item = _Item(path, key, ident.base_product_id, ident.checksum_sha256)
-        claim = self.claims.claim(item.key, item.base_product_id, item.checksum)
+            claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
+        return [
+            item
+            for item, ident, claim in zip(items, idents, claims, strict=True)
+            if self._claimed(item, ident, claim, last_round)
+        ]
+
+    def _claimed(self, item: _Item, ident, claim, last_round: bool) -> bool:
         if claim.outcome == "claimed":
             self.mine.add(item.key)
-            return item
+            return True
+        path = item.path
         if claim.outcome == "stored":
             if ident is not None and claim.detail != ident.product_id:
                 self.summary.duplicates.append((str(path), claim.detail or ""))
@@ -302,52 +280,74 @@ class _Runner:
             self.tick(ProductResult(path=str(path), status="left"))
         else:
             self.held.append((path, claim.detail or ""))
-        return None
+        return False
 
-    # -- one product after processing
-    def handle(self, item: _Item, res: ProductResult) -> None:
-        """Store a processed product, or hold it for chaining when no registration reached it."""
+    # -- products after processing
+    def held_for_chaining(self, item: _Item, res: ProductResult) -> bool:
+        """Hold a result no registration reached for chaining (reported now, stored after chaining), and
+        pool a registered one's detections as anchors; True when held."""
         if self.chain and _chainable(res):
             self.unregistered.append((item, res))
             self.tick(res)
-            return
+            return True
         if self.chain and _registered(res):
             self.pool.append(res)
-        self._store(item, res)
-        self.tick(res)
+        return False
 
-    def _store(self, item: _Item, res: ProductResult) -> None:
+    def store_one(self, item: _Item, res: ProductResult, *, report: bool = True) -> None:
+        """Store one result in its own transaction (the in-process loop; and frames held for chaining,
+        reported already when held: ``report`` False)."""
         from ioscan.errors import CatalogError
 
+        outcome = None
+        if res.status != "error" and res.observation is not None:
+            try:
+                outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
+            except CatalogError as exc:  # this product cannot be stored: say why, go on
+                outcome = exc
+            except BaseException:
+                self.claims.release(item.key)
+                raise
+        self._settle(item, res, outcome, report=report)
+
+    def store_batch(self, done: list[tuple[_Item, ProductResult]]) -> None:
+        """Store the results that arrived together in one transaction, each product all-or-nothing."""
+        todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
+        products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
+        outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        for k, (item, res) in enumerate(done):
+            self._settle(item, res, outcomes.get(k))
+
+    def _settle(self, item: _Item, res: ProductResult, outcome, *, report: bool = True) -> None:
+        """Count one product (``outcome``: a StoredProduct, a CatalogError, or None when it failed before
+        storing) and report it; a claim not released by storing is released here."""
         s = self.summary
-        try:
-            if res.status == "error" or res.observation is None:
-                s.n_errors += 1
-                s.errors.append((res.path, res.error or "failed"))
-            else:
-                try:
-                    out = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
-                except CatalogError as exc:  # this product cannot be stored: say why, go on
-                    res.status, res.error = "error", str(exc)
-                    s.n_errors += 1
-                    s.errors.append((res.path, str(exc)))
-                else:
-                    if out.outcome == "stored":
-                        s.n_processed += 1
-                        s.n_detections += len(res.detections)
-                        s.by_status[res.status] = s.by_status.get(res.status, 0) + 1
-                        s.superseded += [(old, out.product) for old in out.superseded]
-                        if out.superseded_by:
-                            s.superseded.append((out.product, out.superseded_by))
-                    elif out.outcome == "duplicate":
-                        s.n_skipped += 1
-                        s.duplicates.append((res.path, out.product))
-                        res.status = "skipped"
-                    else:
-                        s.n_done_elsewhere += 1
-                        res.status = "skipped"
-        finally:
+        stored = outcome is not None and not isinstance(outcome, Exception)
+        if res.status == "error" or res.observation is None:
+            s.n_errors += 1
+            s.errors.append((res.path, res.error or "failed"))
+        elif not stored:
+            res.status, res.error = "error", str(outcome)
+            s.n_errors += 1
+            s.errors.append((res.path, str(outcome)))
+        elif outcome.outcome == "stored":
+            s.n_processed += 1
+            s.n_detections += len(res.detections)
+            s.by_status[res.status] = s.by_status.get(res.status, 0) + 1
+            s.superseded += [(old, outcome.product) for old in outcome.superseded]
+            if outcome.superseded_by:
+                s.superseded.append((outcome.product, outcome.superseded_by))
+        elif outcome.outcome == "duplicate":
+            s.n_skipped += 1
+            s.duplicates.append((res.path, outcome.product))
+            res.status = "skipped"
+        else:
+            s.n_done_elsewhere += 1
+            res.status = "skipped"
+        if not stored:  # storing released it in its own transaction
             self.claims.release(item.key)
+        if report:
+            self.tick(res)
 
     # -- the loops
     def run(self, products: deque, *, workers: int, scheduler: str | None) -> None:
@@ -359,7 +359,11 @@ class _Runner:
 
             def get_client():
                 if not client:
-                    client.append(stack.enter_context(_dask_client(scheduler, workers)))
+                    from ioscan.workflows.cluster import dask_client
+
+                    t0 = time.perf_counter()
+                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels)))
+                    self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
                 return client[0]
 
             for last_round in (False, True):
@@ -372,6 +376,8 @@ class _Runner:
                 if not products:
                     break
             self._chain(None if serial else get_client)
+            if client:
+                self._record_memory(client[0])
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
@@ -388,7 +394,7 @@ class _Runner:
                 for it, res in again:
                     if _registered(res):
                         self.pool.append(res)
-                        self._store(it, res)
+                        self.store_one(it, res, report=False)
                     else:
                         self.unregistered.append((it, res))
                 self.claims.renew()
@@ -396,16 +402,18 @@ class _Runner:
                     break
         finally:
             for it, res in self.unregistered:
-                self._store(it, res)
+                self.store_one(it, res, report=False)
             self.unregistered = []
 
     def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
         """Process (item, extra anchors) in this process (``get_client`` None) or on Dask."""
         if get_client is None:
             return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, a in items]
+        from ioscan.workflows.cluster import run_product
+
         client = get_client()
         futures = [
-            client.submit(process_product, str(it.path), self.kernels, self.settings, a, pure=False)
+            client.submit(run_product, str(it.path), self.kernels, self.settings, a, pure=False)
             for it, a in items
         ]
         out = []
@@ -417,11 +425,18 @@ class _Runner:
                 out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
         return out
 
+    def _record_memory(self, client) -> None:
+        from ioscan.workflows.cluster import worker_peak_rss_mb
+
+        with contextlib.suppress(Exception):  # a figure for the record: never a reason to fail
+            self.summary.worker_peak_rss_mb = worker_peak_rss_mb(client)
+
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
-            item = self.prepare(products.popleft(), last_round=last_round)
-            if item is not None:
-                self.handle(item, process_product(item.path, self.kernels, self.settings))
+            for item in self.prepare([products.popleft()], last_round=last_round):
+                res = process_product(item.path, self.kernels, self.settings)
+                if not self.held_for_chaining(item, res):
+                    self.store_one(item, res)
             self.claims.renew()
 
     def _dask(
@@ -429,36 +444,51 @@ class _Runner:
     ) -> None:
         from dask.distributed import wait
 
+        from ioscan.workflows.cluster import run_product
+
         in_flight: dict = {}
-        client, slots = None, 1
+        ready: deque[_Item] = deque()  # claimed, not submitted yet
+        done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
+        first_done = 0.0
+        client, slots, block = None, 1, 1
         try:
-            while products or in_flight:
-                while products and (client is None or len(in_flight) < slots):
-                    item = self.prepare(products.popleft(), last_round=last_round)
-                    if item is not None:
-                        if client is None:
-                            client = get_client()
-                            slots = self._slots(client, workers, scheduler)
-                        fut = client.submit(
-                            process_product, str(item.path), self.kernels, self.settings, pure=False
-                        )
-                        in_flight[fut] = item
-                if not in_flight:
-                    continue
-                try:
-                    finished, _ = wait(
-                        list(in_flight), timeout=self.claims.lease_s / 4, return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:
-                    finished = []
-                for fut in finished:
-                    item = in_flight.pop(fut)
+            while products or ready or in_flight or done:
+                while (products or ready) and (client is None or len(in_flight) < slots):
+                    if not ready:
+                        take = [products.popleft() for _ in range(min(block, len(products)))]
+                        ready.extend(self.prepare(take, last_round=last_round))
+                        continue
+                    item = ready.popleft()
+                    if client is None:
+                        client = get_client()
+                        slots = self._slots(client, workers, scheduler)
+                        block = max(CLAIM_BLOCK, slots // IN_FLIGHT_PER_WORKER)
+                    fut = client.submit(run_product, str(item.path), self.kernels, self.settings, pure=False)
+                    in_flight[fut] = item
+                if in_flight:
+                    timeout = self.claims.lease_s / 4
+                    if done:
+                        timeout = min(timeout, max(first_done + WRITE_BATCH_S - time.monotonic(), 0.0))
                     try:
-                        res = fut.result()
-                    except Exception as exc:  # the worker died (or was killed) on this product
-                        error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
-                        res = ProductResult(path=str(item.path), status="error", error=error)
-                    self.handle(item, res)
+                        finished, _ = wait(list(in_flight), timeout=timeout, return_when="FIRST_COMPLETED")
+                    except TimeoutError:
+                        finished = []
+                    for fut in finished:
+                        item = in_flight.pop(fut)
+                        try:
+                            res = fut.result()
+                        except Exception as exc:  # the worker died (or was killed) on this product
+                            error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
+                            res = ProductResult(path=str(item.path), status="error", error=error)
+                        if self.held_for_chaining(item, res):
+                            continue
+                        if not done:
+                            first_done = time.monotonic()
+                        done.append((item, res))
+                due = not in_flight or time.monotonic() - first_done >= WRITE_BATCH_S
+                if done and (len(done) >= WRITE_BATCH_MAX or due):
+                    batch, done = done, []
+                    self.store_batch(batch)
                 self.claims.renew()
         finally:
             if in_flight and client is not None:
