@@ -54,3 +54,13 @@ def test_bad_file_names_the_file(tmp_path):
         Settings.load(path)
     with pytest.raises(SettingsError, match="cannot read settings file"):
         Settings.load(tmp_path / "missing.toml")
+
+
+def test_nested_tracking_steps_are_settable_and_can_be_turned_off():
+    s = Settings.load(None, ["track.mixture=false", "track.error_model.max_iter=4"])
+    assert s.track.mixture is None and s.track.error_model.max_iter == 4
+    assert s.track.night_offsets is not None
+    again = Settings.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert again == s
+    quoted = s.track.quoted_errors()
+    assert quoted.error_model is None and quoted.night_offsets is None and quoted.mixture is None

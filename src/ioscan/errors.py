@@ -19,3 +19,12 @@ class NavigationError(GeometryError):
 
 class CatalogError(IoscanError):
     """A database or catalogue operation failed (bad import row, schema mismatch...)."""
+
+
+class OutputError(IoscanError):
+    """An output file cannot be written where asked (it would replace a catalogue, or exists without
+    ``--force``, or its folder is missing)."""
+
+
+class ClusterError(IoscanError):
+    """A Dask cluster cannot be started or reached (scheduler address, no worker joining it)."""

@@ -1,4 +1,4 @@
-"""All settings of a run in one place: detection, measurement, navigation and tracking.
+"""All settings of a run in one place: detection, measurement, navigation, tracking and the report.
 
 A :class:`Settings` is built from defaults, a TOML file (``--config FILE``) and ``--set section.key=value``
 overrides, in that order, and is stored with every run in the catalogue (``runs.settings``), so a catalogue
@@ -17,6 +17,9 @@ says how it was made. Example file::
     [track]
     n_sigma = 3.0
     excluded_flags = ["COSMIC_RAY", "OFF_DISK", "ARTEFACT"]
+
+    [analysis]
+    n_calibration = 500        # simulated populations per false-positive rate / power
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ioscan.analysis.config import AnalysisConfig
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.psf import PsfModel
 from ioscan.errors import IoscanError
@@ -43,12 +47,14 @@ class SettingsError(IoscanError):
 
 @dataclass
 class Settings:
-    """The settings of every stage (each section is the stage's own config dataclass)."""
+    """The settings of every stage (each section is the stage's own config dataclass; ``analysis`` is the
+    report's)."""
 
     detect: DetectConfig = field(default_factory=DetectConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     navigate: NavigateConfig = field(default_factory=NavigateConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """JSON-ready dict, one entry per section (PSF models as weights and σ lists)."""
@@ -69,7 +75,11 @@ class Settings:
                 raise SettingsError(f"settings file {path}: not valid TOML: {exc}") from None
         for item in overrides:
             section, key, value = _parse_override(item)
-            data.setdefault(section, {})[key] = value
+            table = data.setdefault(section, {})
+            *parents, leaf = key.split(".")
+            for name in parents:  # section.step.key=value sets a nested setting
+                table = table.setdefault(name, {}) if isinstance(table.get(name, {}), dict) else {}
+            table[leaf] = value
             where = f"{where} / --set {item}" if path is not None else f"--set {item}"
         return cls.from_dict(data, where=where)
 
@@ -125,6 +135,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return None
     if PsfModel in allowed:
         return _psf(value, where)
+    nested = [k for k in allowed if dataclasses.is_dataclass(k)]
+    if nested and isinstance(value, dict):
+        return _section(nested[0], value, where)
+    if nested and value is False and type(None) in args:  # `--set track.mixture=false` turns a step off
+        return None
     for kind in allowed:
         origin = typing.get_origin(kind) or kind
         if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -164,6 +179,8 @@ def _section_dict(section: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(value, PsfModel):
+        return _section_dict(value)
     if isinstance(value, PsfModel):
         return {"weights": list(value.weights), "sigmas_px": list(value.sigmas_px)}
     if isinstance(value, dict):

@@ -38,7 +38,7 @@ def make_detection(i: int, band: str = "M", **kw) -> Detection:
         spectral_intensity_err_gw_um_sr=0.2,
         spectral_power_gw_um=math.pi * (3.0 + i),
         spectral_power_err_gw_um=math.pi * 0.2,
-        color_temperature_k=None,
+        spectral_intensity_sys_err_gw_um_sr=0.1 * (3.0 + i),
         extra={"aperture_px": 3, "note": "test"},
     )
     base.update(kw)

@@ -12,7 +12,7 @@ from catalog_helpers import BANDS, make_detection, summary
 
 from ioscan.catalog.export import export, geojson_x
 from ioscan.catalog.io_import import import_detections_csv
-from ioscan.errors import CatalogError
+from ioscan.errors import CatalogError, OutputError
 
 IMPORT = (
     "time_utc,lat_deg,lon_w_deg,lat_err_deg,lon_err_deg,wavelength_um,intensity_gw_um_sr,intensity_err_gw_um_sr,"
@@ -109,5 +109,60 @@ def test_bad_requests(filled, tmp_path):
         export(filled, "detections", "xlsx", tmp_path / "x")
     with pytest.raises(CatalogError, match="cannot export 'frames'"):
         export(filled, "frames", "csv", tmp_path / "x")
-    with pytest.raises(CatalogError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         export(filled, "hotspots", "csv", tmp_path / "no" / "x.csv")
+
+
+def test_detection_exports_name_the_flags_beside_the_bitmask(filled, tmp_path):
+    export(filled, "detections", "csv", tmp_path / "d.csv")
+    with (tmp_path / "d.csv").open(encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+        fh.seek(0)
+        rows = list(csv.DictReader(fh))
+    assert header[header.index("flags") + 1] == "flag_names"
+    flagged = [r for r in rows if int(r["flags"])]
+    assert flagged and all(r["flag_names"] == "SATURATED|NEAR_LIMB" for r in flagged)  # bitmask 3
+    assert all(r["flag_names"] == "" for r in rows if not int(r["flags"]))
+    export(filled, "lightcurves", "parquet", tmp_path / "lc.parquet")
+    lc = pq.read_table(tmp_path / "lc.parquet").to_pandas()
+    assert list(lc.columns).index("flag_names") == list(lc.columns).index("flags") + 1
+
+
+def test_exports_never_overwrite_a_catalogue_and_replace_files_only_when_asked(filled, tmp_path):
+    """Nothing is lost: the catalogue in use, any other catalogue and an existing export stay as they were."""
+    catalogue = filled.sqlite_path
+    out = tmp_path / "d.csv"
+    out.write_text("keep me\n", encoding="utf-8")
+    with pytest.raises(OutputError, match="exists; give --force"):
+        export(filled, "detections", "csv", out)
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+    assert export(filled, "detections", "csv", out, force=True) == 5
+    assert out.read_text(encoding="utf-8").startswith("id,")
+    if catalogue is not None:  # SQLite: the catalogue itself, its journal, and another catalogue
+        before = catalogue.read_bytes()[:16]
+        for target in (catalogue, catalogue.with_name(catalogue.name + "-wal")):
+            with pytest.raises(OutputError, match="catalogue in use"):
+                export(filled, "detections", "csv", target, force=True)
+        assert catalogue.read_bytes()[:16] == before == b"SQLite format 3\x00"
+        assert len(filled.detections_frame()) == 5
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(OutputError, match="SQLite database"):
+        export(filled, "hotspots", "csv", other, force=True)
+    assert other.read_bytes().startswith(b"SQLite format 3")
+
+
+def test_a_failed_export_leaves_the_old_file(filled, tmp_path, monkeypatch):
+    out = tmp_path / "d.geojson"
+    out.write_text("old", encoding="utf-8")
+
+    def broken(df):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ioscan.catalog.export.to_geojson", broken)
+    with pytest.raises(CatalogError, match="No space left"):
+        export(filled, "detections", "geojson", out, force=True)
+    assert out.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []

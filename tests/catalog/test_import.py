@@ -204,10 +204,69 @@ def test_header_problems_and_optional_columns(store, tmp_path):
         "2014-08-29T10:12:00,0,360,4.67,1.5,Ms,good\n",
         encoding="utf-8",
     )
-    assert import_detections_csv(store, path, "x") == 1
+    with pytest.raises(CatalogError, match=r"h\.csv: line 1: header lacks lat_err_deg and lon_err_deg"):
+        import_detections_csv(store, path, "x")
+    assert import_detections_csv(store, path, "x", position_err_deg=1.0) == 1
     row = store.detections_frame(source="x").iloc[0]
-    assert row["band"] == "Ms" and row["lon_w_deg"] == 0.0 and row["extra"] == {"quality": "good"}
+    assert row["band"] == "Ms" and row["lon_w_deg"] == 0.0
+    assert row["extra"] == {
+        "quality": "good",
+        "assumed_position_err_deg": 1.0,
+        "assumed": ["lat_err_deg", "lon_err_deg"],
+    }
     assert row["spectral_power_gw_um"] == pytest.approx(math.pi * 1.5)
     assert row["detection_id"] is None and row["time_utc"] == "2014-08-29T10:12:00.000000Z"
     with pytest.raises(CatalogError, match="reserved"):
-        import_detections_csv(store, path, "ioscan")
+        import_detections_csv(store, path, "ioscan", position_err_deg=1.0)
+
+
+def test_rows_without_position_errors_are_refused_or_get_the_stated_error(store, tmp_path):
+    """Nothing is silently left out of tracking: a row without a position error is refused with its line,
+    or, when the import states an error to assume, stored with it (and the assumption recorded)."""
+    path = tmp_path / "noerr.csv"
+    path.write_text(
+        ",".join(HEADER)
+        + "\n"
+        + GOOD.format(n=1)
+        + "\n"
+        + GOOD.format(n=2).replace(",0.5,0.5,", ",,0.5,", 1).replace("12.8", "60.0")
+        + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError, match=r"noerr\.csv: line 3: lat_err_deg is empty: tracking weighs"):
+        import_detections_csv(store, path, "pub")
+    assert n_detections(store) == 0
+    assert import_detections_csv(store, path, "pub", position_err_deg=2.0) == 2
+    det = store.detections_frame(source="pub").set_index("detection_id")
+    assert det.loc["K2", "lat_err_deg"] == 2.0 and det.loc["K2", "lon_err_deg"] == 0.5  # given: kept
+    assert det.loc["K1", "extra"] is None  # nothing assumed for the complete row
+    # every stored row can be tracked: the tracking policy takes all of them
+    from ioscan.track.config import TrackConfig, usable_detections
+
+    assert len(usable_detections(store.detections_frame(source="pub"), TrackConfig())) == 2
+    with pytest.raises(CatalogError, match="positive angle"):
+        import_detections_csv(store, path, "pub2", position_err_deg=0.0)
+
+
+def test_lon_error_assumed_from_an_arc_grows_with_latitude(store, tmp_path):
+    path = tmp_path / "lat.csv"
+    path.write_text(
+        "time_utc,lat_deg,lon_w_deg,wavelength_um,intensity_gw_um_sr\n"
+        "2014-08-29T10:12:00,60,10,3.78,1\n2014-08-30T10:12:00,90,10,3.78,1\n",
+        encoding="utf-8",
+    )
+    import_detections_csv(store, path, "arc", position_err_deg=1.0)
+    det = store.detections_frame(source="arc").sort_values("lat_deg")
+    assert det["lat_err_deg"].tolist() == [1.0, 1.0]
+    assert det["lon_err_deg"].tolist() == pytest.approx([2.0, 180.0])  # 1° of arc at 60°N; the pole
+
+
+def test_a_latin1_file_is_refused_naming_the_line_and_column(store, tmp_path):
+    path = tmp_path / "latin1.csv"
+    row = GOOD.format(n=2).replace("Loki Patera", "P\u00e9l\u00e9")
+    path.write_bytes((",".join(HEADER) + "\n" + GOOD.format(n=1) + "\n" + row + "\n").encode("latin-1"))
+    column = row.index("\u00e9") + 1
+    where = rf"latin1\.csv: line 3, column {column}: not UTF-8 text \(byte 0xe9"
+    with pytest.raises(CatalogError, match=where):
+        import_detections_csv(store, path, "pub")
+    assert n_detections(store) == 0

@@ -56,7 +56,7 @@ def test_tables_are_generated_from_the_records():
     from ioscan.records import BandSummary, Observation
 
     for record, table, extra in (
-        (Observation, schema.observations, {"id", "run_id"}),
+        (Observation, schema.observations, {"id", "run_id", "product_key", "superseded_by_id"}),
         (BandSummary, schema.frames, {"id", "observation_id"}),
         (
             Detection,
@@ -76,7 +76,9 @@ def test_tables_are_generated_from_the_records():
     ):
         fields = {f.name for f in dataclasses.fields(record)}
         assert {c.name for c in table.columns} == fields | extra
-    assert schema.observations.c.product_id.unique and not schema.observations.c.product_id.nullable
+    assert not schema.observations.c.product_id.nullable
+    # a product is one row per (ID without version, version, data checksum): versions share product IDs
+    assert schema.observations.c.product_key.unique and not schema.observations.c.product_id.unique
     assert isinstance(schema.detections.c.extra.type, sa.JSON)
 
 

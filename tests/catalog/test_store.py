@@ -104,14 +104,15 @@ def test_numpy_values_and_nan_are_stored_as_numbers_and_null(store):
     assert row["extra"] == {"arr": [0, 1, 2], "x": 2.5}
 
 
-def test_readd_same_product_or_checksum_is_a_no_op(store):
+def test_readd_same_product_or_same_data_is_a_no_op(store):
     first = store.add_observation(summary(3), BANDS, [make_detection(0), make_detection(1)])
     assert store.has_checksum(summary(3).checksum_sha256)
     assert not store.has_checksum("f" * 64)
-    again = store.add_observation(summary(3), BANDS, [make_detection(5)])
-    renamed_same_file = store.add_observation(summary(3, product_id="OTHER_NAME"), BANDS, [make_detection(6)])
-    same_id_new_checksum = store.add_observation(summary(3, checksum_sha256="e" * 64), BANDS, [])
-    assert first == again == renamed_same_file == same_id_new_checksum
+    again = store.add_product(summary(3), BANDS, [make_detection(5)])
+    renamed_same_file = store.add_product(summary(3, product_id="OTHER_NAME"), BANDS, [make_detection(6)])
+    assert first == again.observation_id == renamed_same_file.observation_id
+    assert again.outcome == "already_stored" and renamed_same_file.outcome == "duplicate"
+    assert renamed_same_file.product == summary(3).product_id
     assert count(store, schema.observations) == 1
     assert count(store, schema.frames) == 1
     assert count(store, schema.detections) == 2
@@ -132,6 +133,29 @@ def test_failure_mid_frame_leaves_nothing_of_that_frame(store):
     # the failed frame can be stored once fixed
     store.add_observation(summary(6), BANDS, [make_detection(1), make_detection(2)])
     assert count(store, schema.detections) == 3
+
+
+def test_a_batch_stores_each_product_whole_or_not_at_all(store):
+    """Several products in one transaction (what a Dask scan's writer does): a product that fails to write
+    (mid-way, after its observation row) leaves nothing, the others are stored, each outcome says which."""
+    store.add_observation(summary(4), BANDS, [make_detection(0)])
+    outcomes = store.add_products(
+        [
+            (summary(20), BANDS, [make_detection(1), make_detection(2)]),
+            (summary(21), BANDS + BANDS, [make_detection(3)]),  # UNIQUE(observation_id, band): mid-way
+            (summary(22), [{"band": "M"}], []),  # refused before any writing
+            (summary(4), BANDS, [make_detection(0)]),  # stored before: nothing written
+            (summary(23), BANDS, [make_detection(4), make_detection(5, band=None)]),  # NOT NULL: mid-way
+            (summary(24), BANDS, []),
+        ]
+    )
+    kinds = [o.outcome if not isinstance(o, Exception) else "error" for o in outcomes]
+    assert kinds == ["stored", "error", "error", "already_stored", "error", "stored"]
+    assert summary(21).product_id in str(outcomes[1]) and isinstance(outcomes[1], CatalogError)
+    stored = store.observations_frame()["product_id"].tolist()
+    assert sorted(stored) == sorted(summary(k).product_id for k in (4, 20, 24))
+    assert count(store, schema.frames) == 3 and count(store, schema.detections) == 3
+    assert store.add_products([]) == []
 
 
 def test_bad_summaries_are_rejected_before_writing(store):

@@ -12,6 +12,7 @@ import pdr
 import pytest
 
 from ioscan.errors import ProductError
+from ioscan.formats import product_identity
 from ioscan.formats.jiram_pds3 import jiram_pixel_unit, read_jiram_rdr, write_jiram_rdr
 from ioscan.instruments import jiram
 from ioscan.records import BAND_RADIANCE_UNIT, LabelGeometry
@@ -161,6 +162,8 @@ PRODUCT_TYPE                   = RDR
 START_TIME                     = 2017-02-02T11:40:03.870
 STOP_TIME                      = 2017-02-02T11:40:03.882
 SPACECRAFT_CLOCK_START_COUNT   = "1/539307798:00786"
+PRODUCT_CREATION_TIME          = 2017-12-14T10:17:17.000
+PRODUCT_VERSION_ID             = "02"
 INSTRUMENT_HOST_NAME           = "JUNO"
 INSTRUMENT_ID                  = "JIR"
 QUATERNION                     = ( 0.27929,
@@ -216,6 +219,18 @@ def test_reads_archive_shaped_label(tmp_path):
     assert f.label_geometry is None and f.metadata["label_geometry_partial"] == {}  # Jupiter, not Io
     assert f.bands["M"].saturation is None
     assert pvl.loads(REAL_SHAPED)["FILE"]["IMAGE"]["LINES"] == 128
+    # the archive's versioning: ID with _V02, PRODUCT_VERSION_ID "02", when this version was made
+    assert f.product_id == "JIR_IMG_RDR_2017033T114006_V02"
+    assert (f.base_product_id, f.product_version) == ("JIR_IMG_RDR_2017033T114006", "02")
+    assert f.product_created_utc == "2017-12-14T10:17:17.000000"
+    ident = product_identity(lbl)
+    assert (ident.product_id, ident.base_product_id, ident.product_version, ident.product_created_utc) == (
+        f.product_id,
+        f.base_product_id,
+        f.product_version,
+        f.product_created_utc,
+    )
+    assert ident.checksum_sha256 == f.checksum_sha256
 
 
 def test_sub_millisecond_times_are_kept(tmp_path):

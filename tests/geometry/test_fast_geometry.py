@@ -106,6 +106,37 @@ def test_limb_grid_equals_limb_distance_px():
     assert (ref > 0).any() and (ref < 0).any()
 
 
+def _conic_distance_grid(conic: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Signed second-order distance to the conic xᵀCx = 0 of every pixel centre, as limbfit measures it."""
+    from ioscan.geometry.limbfit import _conic_distance
+
+    ll, ss = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return _conic_distance(conic, np.column_stack([ss.ravel(), ll.ravel()]).astype(float))[0].reshape(shape)
+
+
+def test_limb_conic_is_the_curve_limb_distance_measures():
+    """The conic a backplane carries reproduces its limb_distance_px; on it, rays graze the ellipsoid."""
+    obs = np.array([3000.0, 1000.0, -500.0])
+    cam = FrameCamera(
+        n_samples=120, n_lines=60, ifov_rad=0.004, center_sample=59.5, center_line=29.5, twist_deg=12
+    )
+    pose = CameraPose(obs, point_at_io(obs, 0.0, target_km=[0.0, 1500.0, 0.0]), np.array([7e8, 0.0, 0.0]))
+    bp = backplanes_from_pose(cam, pose)
+    conic = bp.limb_conic_px
+    assert conic.shape == (3, 3) and np.allclose(conic, conic.T) and np.linalg.norm(conic) == pytest.approx(1)
+    assert np.allclose(_conic_distance_grid(conic, (60, 120)), bp["limb_distance_px"], atol=1e-9)
+    # points on the conic: their rays meet the ellipsoid tangentially (discriminant 0, relative to |d|²)
+    s = np.linspace(0.0, 119.0, 400)
+    a, b, c = conic[1, 1], 2 * (conic[0, 1] * s + conic[1, 2]), conic[0, 0] * s * s + 2 * conic[0, 2] * s
+    c = c + conic[2, 2]
+    disc = b * b - 4 * a * c
+    ok = disc >= 0
+    line = (-b[ok] + np.sqrt(disc[ok])) / (2 * a)
+    rays = cam.rays(s[ok], line) @ pose.inst_to_body.T
+    _, disc_over_qa = intersect_components(tuple(obs), tuple(rays.T.copy()), iobody.IO.radii_km)
+    assert ok.sum() > 50 and np.max(np.abs(disc_over_qa)) < 1e-9
+
+
 def test_intersect_components_equals_intersect_rays():
     rng = np.random.default_rng(3)
     obs = np.array([0.0, -5000.0, 800.0])

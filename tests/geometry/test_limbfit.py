@@ -14,6 +14,7 @@ from ioscan.errors import NavigationError
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import LimbFit, corrected_pose, fit_disk_center, register_frame
 from ioscan.geometry.pose import backplanes_from_pose
+from ioscan.instruments import get_instrument
 from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 from ioscan.simulate.limb_scene import (
     add_point_sources,
@@ -25,6 +26,15 @@ from ioscan.simulate.limb_scene import (
 )
 
 TOL_PX = 0.2
+#: most synthetic scenes below shift the disk far along the samples: the fitter does not care which axis is
+#: along track, so they search like this (JIRAM's real along-track axis, the lines, is tested with the
+#: registry's prior in test_jiram_along_track_offsets_with_the_registry_prior and on the campaign frames)
+ALONG_SAMPLES = dict(max_shift_px=(200.0, 20.0), prior_sigma_px=(None, 3.0))
+#: JIRAM's own search window and cross-track prior, from the instrument registry
+JIRAM_PRIOR = dict(
+    max_shift_px=get_instrument("JIRAM").pointing.search_px(),
+    prior_sigma_px=get_instrument("JIRAM").pointing.limb_prior_px(),
+)
 
 
 def jiram_scene(
@@ -71,8 +81,8 @@ def assert_close(fit: LimbFit, truth, tol=TOL_PX):
 @pytest.mark.parametrize("shift", [(-120.0, 3.0), (95.0, -6.0), (-35.0, 12.0)])
 def test_jiram_pointing_offsets_recovered(shift):
     img, _, cam, pose, _, truth = jiram_scene(d_sample_px=shift[0], d_line_px=shift[1], seed=1)
-    assert abs(truth[0]) > 30  # the along-spin error is large, as for real JIRAM frames
-    fit = register_frame(img, (cam, pose))
+    assert abs(truth[0]) > 30  # a large error along one axis, as along track for real JIRAM frames
+    fit = register_frame(img, (cam, pose), **ALONG_SAMPLES)
     assert fit.mode == "rotation"
     assert_close(fit, truth)
     assert fit.n_limb_points > 60
@@ -80,17 +90,32 @@ def test_jiram_pointing_offsets_recovered(shift):
     assert 0 < fit.offset_err_px[0] < 0.15 and 0 < fit.offset_err_px[1] < 0.15
 
 
+@pytest.mark.parametrize(("shift", "center"), [((2.0, 70.0), (216.0, 100.0)), ((-3.0, -60.0), (160.0, 30.0))])
+def test_jiram_along_track_offsets_with_the_registry_prior(shift, center):
+    """JIRAM's real case: the disk moved ~65 lines (along track) and a few samples; the registry's window
+    finds it and its cross-track prior keeps the sample offset honest."""
+    img, _, cam, pose, _, truth = jiram_scene(
+        d_sample_px=shift[0], d_line_px=shift[1], range_km=250_000.0, center=center, seed=12
+    )
+    assert abs(truth[1]) > 55
+    fit = register_frame(img, (cam, pose), **JIRAM_PRIOR)
+    assert_close(fit, truth)
+    assert fit.offset_err_px[0] < 0.2  # a whole limb: the prior does not dominate
+    # the old search window (large along the samples) cannot find it
+    assert not register_frame(img, (cam, pose), **ALONG_SAMPLES).ok
+
+
 def test_backplanes_input(full_disk):
     img, geom, _, _, _, truth = full_disk
     bp = backplanes_from_label(geom, 432, 128, axes=PIXEL_AXES)  # a JIRAM image: JIRAM's (mirrored) axes
-    fit = register_frame(img, bp)
+    fit = register_frame(img, bp, **ALONG_SAMPLES)
     assert fit.mode == "translation"
     assert_close(fit, truth)
 
 
 def test_crescent_uses_only_sunlit_limb():
     img, _, cam, pose, _, truth = jiram_scene(d_sample_px=110.0, d_line_px=-2.0, phase_deg=120.0, seed=2)
-    fit = register_frame(img, (cam, pose))
+    fit = register_frame(img, (cam, pose), **ALONG_SAMPLES)
     assert_close(fit, truth)
     assert fit.arc_deg < 200  # the night limb (invisible in L band) is not used
 
@@ -99,8 +124,8 @@ def test_thermal_night_limb_used_when_visible():
     args = dict(d_sample_px=110.0, d_line_px=-2.0, phase_deg=120.0, seed=3)
     img_l, _, cam, pose, _, truth = jiram_scene(**args)
     img_m, *_ = jiram_scene(**args, night_level=0.2)
-    fit_l = register_frame(img_l, (cam, pose))
-    fit_m = register_frame(img_m, (cam, pose))
+    fit_l = register_frame(img_l, (cam, pose), **ALONG_SAMPLES)
+    fit_m = register_frame(img_m, (cam, pose), **ALONG_SAMPLES)
     assert_close(fit_m, truth)
     assert fit_m.arc_deg > fit_l.arc_deg + 60
     assert fit_m.n_limb_points > fit_l.n_limb_points
@@ -111,7 +136,7 @@ def test_partial_limb_cut_by_frame_edges():
     img, _, cam, pose, _, truth = jiram_scene(
         d_sample_px=125.0, d_line_px=4.0, range_km=85_000.0, center=(250.0, 64.0), phase_deg=25.0, seed=4
     )
-    fit = register_frame(img, (cam, pose))
+    fit = register_frame(img, (cam, pose), **ALONG_SAMPLES)
     assert_close(fit, truth)
     assert fit.arc_deg < 300
 
@@ -122,7 +147,7 @@ def test_hot_spots_on_the_limb_do_not_bias(full_disk):
     r = 1821.0 / (150_000.0 * IFOV_RAD)
     angles = np.radians([200.0, 240.0, 280.0])  # on the sunlit limb, very bright
     spots = [(c[0] + r * np.cos(a), c[1] + r * np.sin(a)) for a in angles]
-    fit = register_frame(add_point_sources(img, spots, [50.0] * 3, 1.0), (cam, pose))
+    fit = register_frame(add_point_sources(img, spots, [50.0] * 3, 1.0), (cam, pose), **ALONG_SAMPLES)
     assert_close(fit, truth)
 
 
@@ -135,7 +160,7 @@ def test_uncertainty_is_honest_monte_carlo():
     rng = np.random.default_rng(11)
     pulls, errs = [], []
     for _ in range(30):
-        fit = register_frame(clean + rng.normal(0, 0.06, clean.shape), (cam, pose))
+        fit = register_frame(clean + rng.normal(0, 0.06, clean.shape), (cam, pose), **ALONG_SAMPLES)
         assert fit.ok, fit.reason
         e = np.array([fit.offset_sample_px - truth[0], fit.offset_line_px - truth[1]])
         errs.append(e)
@@ -154,7 +179,7 @@ def test_fit_scale_recovers_range_error():
     pose_far = type(pose)(
         observer_km=pose.observer_km * 1.03, inst_to_body=pose.inst_to_body, sun_km=pose.sun_km
     )
-    fit = register_frame(img, (cam, pose_far), fit_scale=True)
+    fit = register_frame(img, (cam, pose_far), fit_scale=True, **ALONG_SAMPLES)
     assert fit.ok, fit.reason
     assert abs(fit.scale - 1.03) < max(4 * fit.scale_err, 0.003)
     assert abs(fit.offset_sample_px - truth[0]) < 0.3 and abs(fit.offset_line_px - truth[1]) < 0.3
@@ -162,14 +187,14 @@ def test_fit_scale_recovers_range_error():
 
 def test_fit_rotation_runs_and_keeps_offset(full_disk):
     img, _, cam, pose, _, truth = full_disk
-    fit = register_frame(img, (cam, pose), fit_rotation=True)
+    fit = register_frame(img, (cam, pose), fit_rotation=True, **ALONG_SAMPLES)
     assert_close(fit, truth)
     assert np.isfinite(fit.rotation_err_deg)
 
 
 def test_corrected_pose_reproduces_true_geometry(full_disk):
     img, _, cam, pose, true_pose, _ = full_disk
-    fit = register_frame(img, (cam, pose))
+    fit = register_frame(img, (cam, pose), **ALONG_SAMPLES)
     new = corrected_pose(cam, pose, fit)
     d_new = backplanes_from_pose(cam, new)["limb_distance_px"]
     d_true = backplanes_from_pose(cam, true_pose)["limb_distance_px"]
@@ -272,7 +297,7 @@ def _campaign_fits(orbits):
 
     cam = jiram_band_camera()
     out = []
-    for plan in sim.plan_campaign(orbits, seed=1, frames_per_orbit=5):
+    for plan in sim.plan_campaign(orbits, seed=1, frames_per_orbit=8):
         frame = sim.simulate_frame(plan, population_seed=1)
         sun = eph.sun_position_body(plan.time_utc)
         for band, render in frame.bands.items():
@@ -285,7 +310,7 @@ def _campaign_fits(orbits):
                 frame.frame_row[f"{band}_pointing_error_sample_px"],
                 frame.frame_row[f"{band}_pointing_error_line_px"],
             )
-            fit = register_frame(render.image, predicted, psf_sigma_px=0.7)
+            fit = register_frame(render.image, predicted, psf_sigma_px=0.7, **JIRAM_PRIOR)
             out.append((plan.product_id, band, fit, truth, bool(np.any(np.abs(limb) < 0.5))))
     return out
 
@@ -299,35 +324,38 @@ def test_campaign_fits_are_right_or_say_why(campaign_fits):
     pulls = []
     for pid, band, fit, truth, limb_in_frame in campaign_fits:
         if not limb_in_frame:
-            assert not fit.ok and "no limb in view" in fit.reason, (pid, band, fit)
+            assert not fit.ok and "no limb" in fit.reason, (pid, band, fit)
             continue
         if not fit.ok:
             assert fit.reason, (pid, band)
             continue
         d = np.array([fit.offset_sample_px - truth[0], fit.offset_line_px - truth[1]])
         sig = np.array(fit.offset_err_px)
-        assert np.all(np.abs(d) <= 0.5), (pid, band, d, fit)
+        # a big disk cut by the 128 lines shows near-vertical arcs: the along-track (line) offset then has a
+        # large honest error (2022152T165202 L: 194-px disk, line 1.2 px off, 1σ 1.4 px)
+        assert np.all(np.abs(d) <= np.maximum(0.5, 3 * sig)), (pid, band, d, fit)
         assert np.all(np.abs(d) <= 4.0 * sig + 0.05), (pid, band, d, sig)
-        if 2 * fit.radius_px >= 100:  # 2022152T164927 M: 199-px disk, 55° arc, d = 0.23 px = 2.4 σ
+        if 2 * fit.radius_px >= 100:
             assert np.all(np.abs(d) <= np.maximum(0.2, 3 * sig)), (pid, band, d, sig)
         pulls.append(d / sig)
-    assert len(pulls) >= 7
+    assert len(pulls) >= 8
     assert np.std(np.array(pulls)) <= 1.5, np.array(pulls)
 
 
 def test_campaign_bright_small_disks_register(campaign_fits):
-    """48-px disks on the day side (the L-band I3 frame with a textured disk used to fail with 'no limb in
-    view': albedo texture was masked as hot spots) and the partial 190-px disks with a sunlit limb in view
-    must register. (Rendered through NAIF's frames and JIRAM's mirrored pixel axes, 2022152T165154 L shows
-    its limb near and past the terminator, 27 of 138 limb pixels at incidence < 85°: it is no longer one.)"""
+    """39–47-px disks on the day side (textured disks, albedo texture not masked as hot spots) and partial
+    95–199-px disks with a sunlit limb in view must register, after pointing errors of 5–55 lines along
+    track (the frames whose limb in view is all night side or terminator are refused with a reason)."""
     must = {
-        ("JIR_IMG_RDR_2017086T014145_V01", "L"),
         ("JIR_IMG_RDR_2017085T222633_V01", "M"),
-        ("JIR_IMG_RDR_2017086T003049_V01", "M"),
-        ("JIR_IMG_RDR_2022152T142653_V01", "M"),
+        ("JIR_IMG_RDR_2017086T043645_V01", "M"),
+        ("JIR_IMG_RDR_2017086T050304_V01", "M"),
+        ("JIR_IMG_RDR_2017086T055042_V01", "M"),
+        ("JIR_IMG_RDR_2022152T140242_V01", "M"),
         ("JIR_IMG_RDR_2022152T164927_V01", "M"),
         ("JIR_IMG_RDR_2022152T165154_V01", "M"),
         ("JIR_IMG_RDR_2022152T165202_V01", "L"),
+        ("JIR_IMG_RDR_2022152T172304_V01", "M"),
     }
     got = {(pid, band): fit for pid, band, fit, _, _ in campaign_fits}
     for key in must:
@@ -345,17 +373,17 @@ def test_close_pass_frames_never_give_wrong_confident_offsets():
             assert np.all(np.abs(d) <= np.maximum(0.5, 4.0 * np.array(fit.offset_err_px))), (pid, band, d)
 
 
-def test_line_prior_bounds_an_unconstrained_line_offset():
+def test_cross_track_prior_bounds_an_unconstrained_offset():
     """A limb seen only as two near-vertical arcs (Io overfilling the 128 lines) constrains the sample
     offset; the line offset then comes with an honest error near the prior's σ, not a fake 0.3 px."""
     img, geom, *_, truth = jiram_scene(
         d_sample_px=-20.0, d_line_px=2.0, range_km=50_000.0, phase_deg=0.0, hot_spots=False, noise=0.05
     )
     bp = backplanes_from_label(geom, 432, 128, "2020-01-01T00:00:00", axes=PIXEL_AXES)
-    fit = register_frame(img, bp, psf_sigma_px=1.0)
+    fit = register_frame(img, bp, psf_sigma_px=1.0, **ALONG_SAMPLES)
     assert fit.ok, fit.reason
     assert abs(fit.offset_sample_px - truth[0]) <= 0.2
     assert fit.offset_err_px[1] > fit.offset_err_px[0]
     assert abs(fit.offset_line_px - truth[1]) <= 3 * fit.offset_err_px[1]
-    free = register_frame(img, bp, psf_sigma_px=1.0, line_prior_sigma_px=None)
+    free = register_frame(img, bp, psf_sigma_px=1.0, max_shift_px=(200.0, 20.0))
     assert free.offset_err_px[1] >= fit.offset_err_px[1]

@@ -136,6 +136,19 @@ def test_limb_distance_sign_follows_on_disk(geo):
     assert on.any() and (~on).any()
 
 
+@pytest.mark.parametrize("time_utc", [sc.T_CLOSE_LIMB, sc.T_FAR])
+def test_limb_conic_reproduces_limb_distance(geo, time_utc):
+    """The limb fit takes the backplanes' conic as the predicted limb: it must be the curve
+    limb_distance_px (light time of the limb, aberration) measures the distance to."""
+    from ioscan.geometry.limbfit import _conic_distance
+
+    bp = geo.backplanes(time_utc, "JUNO_JIRAM_I_MBAND")
+    ll, ss = np.mgrid[0 : bp.shape[0], 0 : bp.shape[1]]
+    pts = np.column_stack([ss.ravel(), ll.ravel()]).astype(float)
+    d = _conic_distance(bp.limb_conic_px, pts)[0].reshape(bp.shape)
+    assert np.allclose(d, bp["limb_distance_px"], atol=1e-6)
+
+
 def test_pixel_axes_follow_the_declared_convention(geo):
     """The kernels hold no pixel-axis keyword (the IK has only keywords known from NAIF's): the camera's
     mapping is JIRAM's declared one, lines along −X and samples along −Y, which sincpt confirms pixel by
@@ -162,6 +175,25 @@ def test_pixel_axes_follow_the_declared_convention(geo):
     right = iobody.surface_point_from_lat_pg(bp["lat_deg"][ln0, s0 + 150], bp["lon_w_deg"][ln0, s0 + 150])
     left = iobody.surface_point_from_lat_pg(bp["lat_deg"][ln0, s0 - 150], bp["lon_w_deg"][ln0, s0 - 150])
     assert np.linalg.norm(right - left) > 5.0
+
+
+def test_layouts_override_the_declared_convention(kernel_dir):
+    """``layouts`` replaces the registry's pixel layout of a frame (check-convention scores the other sample
+    sign with it): samples along +Y mirror the band about its boresight sample."""
+    import dataclasses
+
+    from ioscan.instruments import PixelAxes, jiram
+
+    frame = "JUNO_JIRAM_I_LBAND"
+    flipped = dataclasses.replace(
+        jiram.DETECTORS[frame], axes=PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
+    )
+    declared = SpiceGeometry(kernel_dir / "ioscan.tm").backplanes(sc.T_CLOSE_NADIR, frame)
+    other = SpiceGeometry(kernel_dir / "ioscan.tm", layouts={frame: flipped})
+    assert other.camera(frame).sample_axis == (0.0, 1.0, 0.0)
+    mirrored = other.backplanes(sc.T_CLOSE_NADIR, frame)
+    for name in ("lat_deg", "incidence_deg", "range_km"):
+        assert np.allclose(mirrored[name][:, ::-1], declared[name], atol=1e-7, equal_nan=True)
 
 
 def test_frame_without_declared_convention_is_refused(geo):

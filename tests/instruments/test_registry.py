@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from ioscan.detect import default_psf
-from ioscan.instruments import UnknownInstrumentError, get_instrument, instruments, jiram, nirc2
+from ioscan.instruments import (
+    PixelAxes,
+    PointingPrior,
+    UnknownInstrumentError,
+    get_instrument,
+    instruments,
+    jiram,
+    nirc2,
+)
 from ioscan.radiometry import band_response
 from ioscan.simulate.psf import ao_psf, jiram_psf
 
@@ -41,7 +49,29 @@ def test_jiram_facts_from_the_sis_and_ik():
     # detector lines 1-128 are L, 139-266 M (10 gap lines)
     assert inst.band("L").first_detector_line == 1 and inst.band("M").first_detector_line == 139
     assert inst.artefacts.column_streaks and inst.artefacts.ring_radius_px == 10.0
-    assert inst.pointing.spice_err_px == pytest.approx(2.0 / np.degrees(jiram.IFOV_RAD), rel=0.05)
+    # the reconstructed pointing: up to ~2° along track (the spin direction, +X of the imager frames)
+    assert inst.pointing.max_px[1] == pytest.approx(2.0 / np.degrees(jiram.IFOV_RAD), rel=0.01)
+    assert inst.pointing.max_px[0] <= 10 and inst.label_pointing == inst.pointing
+
+
+def test_along_track_axis_follows_from_the_frames_kernel_and_the_pixel_axes():
+    """Lines run along −X and the spin sweeps the field along +X (NAIF FK): the pointing error is along the
+    lines, so the limb fit searches far along lines and puts its prior on the samples."""
+    prior = get_instrument("JIRAM").pointing
+    assert prior.along_track_axis == "line" == jiram.PIXEL_AXES.axis_along((1.0, 0.0, 0.0))
+    assert prior.sigma_px[1] > 10 * prior.sigma_px[0]
+    search = prior.search_px()
+    assert search[1] > prior.max_px[1] > 140 and search[0] < 30
+    assert prior.limb_prior_px() == (prior.sigma_px[0], None)
+    # a transposed convention would put the error along the samples
+    transposed = PixelAxes((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0))
+    assert transposed.axis_along(jiram.ALONG_TRACK_FRAME_AXIS) == "sample"
+    other = PointingPrior.along_track("sample", 50.0, 150.0, 3.0, 8.0)
+    assert other.sigma_px == (50.0, 3.0) and other.limb_prior_px() == (None, 3.0)
+    # a header's disk centre is good to ~2 px on both axes: the limb fit uses it as a prior on both
+    assert get_instrument("NIRC2").pointing.limb_prior_px() == (2.0, 2.0)
+    with pytest.raises(ValueError, match="neither pixel axis"):
+        jiram.PIXEL_AXES.axis_along((0.0, 0.0, 1.0))
 
 
 def test_one_psf_for_detector_simulator_and_limb_fit():

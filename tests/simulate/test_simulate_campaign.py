@@ -93,13 +93,34 @@ def test_truth_positions_project_back_through_backplanes():
     assert n_checked > 30
 
 
-def test_pointing_error_moves_scene_by_the_angle():
+def test_pointing_error_moves_scene_along_track_by_the_angle():
+    """Along track is +X of the imager frames (the spin direction), i.e. along the lines (−X): a +1.5° error
+    moves the scene toward +X, 1.5° of lines toward line 0; a cross-track error moves it along the samples."""
     plan = _plan(pointing_error_deg=(1.5, 0.0), twist_deg=0.0)
     f = simulate_frame(plan, population_seed=3, noise=False)
-    shift = f.frame_row["M_pointing_error_sample_px"]
-    assert abs(shift) == pytest.approx(np.radians(1.5) / jiram.IFOV_RAD, rel=0.01)
-    assert abs(f.frame_row["M_pointing_error_line_px"]) < 1.0
+    shift = f.frame_row["M_pointing_error_line_px"]
+    assert shift == pytest.approx(-np.radians(1.5) / jiram.IFOV_RAD, rel=0.01)
+    assert abs(f.frame_row["M_pointing_error_sample_px"]) < 1.0
     assert not np.allclose(recorded_jiram_to_body(plan), true_jiram_to_body(plan))
+    plan = _plan(pointing_error_deg=(0.0, 0.1), twist_deg=0.0)
+    across = simulate_frame(plan, population_seed=3, noise=False)
+    # +0.1° toward +Y; samples run along −Y
+    assert across.frame_row["M_pointing_error_sample_px"] == pytest.approx(
+        -np.radians(0.1) / jiram.IFOV_RAD, rel=0.01
+    )
+    assert abs(across.frame_row["M_pointing_error_line_px"]) < 0.1
+
+
+def test_pointing_errors_drawn_mostly_along_track():
+    from ioscan.simulate.campaign import draw_pointing_error_deg
+
+    rng = np.random.default_rng(0)
+    draws = np.array([draw_pointing_error_deg(rng) for _ in range(2000)])
+    along, across_px = draws[:, 0], draws[:, 1] / np.degrees(jiram.IFOV_RAD)
+    assert np.abs(along).max() <= 2.0 and 0.6 < along.std() < 0.75
+    assert np.abs(across_px).max() <= 5.0 and 1.7 < across_px.std() < 2.1
+    uniform = np.array([draw_pointing_error_deg(rng, "uniform")[0] for _ in range(2000)])
+    assert np.abs(uniform).max() <= 2.0 and uniform.std() > 1.0
 
 
 def test_frame_round_trip_through_reader_is_bit_exact(tmp_path):
@@ -173,7 +194,7 @@ def test_jiram_truth_agrees_with_spice_geometry(campaign):
     checked = 0
     for _pid, rows in truth[truth.instrument == "JIRAM"].groupby("product_id"):
         r0 = rows.iloc[0]
-        if abs(r0.pointing_error_sample_px) > 60:  # keep the small-angle offset model accurate
+        if abs(r0.pointing_error_line_px) > 60:  # keep the small-angle offset model accurate
             continue
         for band, rb in rows.groupby("band"):
             frame_name = jiram.BANDS[band].spice_frame
@@ -190,3 +211,20 @@ def test_jiram_truth_agrees_with_spice_geometry(campaign):
                 assert _sep_px(lat, lon, r.lat_deg, r.lon_w_deg, bp.value_at("pixel_scale_km", s, ln)) < 0.5
                 checked += 1
     assert checked > 10
+
+
+def test_a_world_with_the_other_sample_sign_renders_mirrored():
+    """``pixel_axes`` renders a world whose true samples run along +Y: the same scene, mirrored about the
+    boresight's sample 215.5, while the label keeps ioscan's declared geometry."""
+    from ioscan.instruments import PixelAxes
+
+    plus_y = PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
+    plan = _plan(mode="I2", pointing_error_deg=(0.3, 0.0))
+    a = simulate_frame(plan, population_seed=3, noise=False, artefacts=False)
+    b = simulate_frame(plan, population_seed=3, noise=False, artefacts=False, pixel_axes=plus_y)
+    assert np.allclose(b.image[:, ::-1], a.image, rtol=1e-5, atol=1e-9 * np.nanmax(a.image))
+    ta, tb = a.truth.set_index("hot_spot_id"), b.truth.set_index("hot_spot_id")
+    common = ta.index.intersection(tb.index)
+    assert len(common) > 5
+    assert np.allclose(tb.loc[common, "sample"], 431.0 - ta.loc[common, "sample"], atol=1e-6)
+    assert np.allclose(tb.loc[common, "line"], ta.loc[common, "line"], atol=1e-6)

@@ -93,3 +93,25 @@ def test_new_sources_appear_and_some_fade(pop):
     late = set(pop.state_at("2025-12-01T00:00:00").id)
     assert any(i.startswith("SIM-NEW") for i in late - early)
     assert len(early - late) > 0
+
+
+def test_true_positions_lie_off_the_published_ones_as_the_error_model_says(pop):
+    """The shipped tables are realistic anchors: truth = published position + the published-error model."""
+    from ioscan.body import angular_separation_deg
+    from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR
+
+    err = PUBLISHED_POSITION_ERROR
+
+    src = pop.sources[pop.sources.origin != "simulated_new"]
+    assert src.catalogue_lat_deg.notna().all()
+    sep = angular_separation_deg(src.lat_deg, src.lon_w_deg, src.catalogue_lat_deg, src.catalogue_lon_w_deg)
+    # a 2-D Gaussian core of σ per axis: median separation 1.177 σ
+    assert abs(np.median(sep) - 1.177 * err.core_deg) < 0.1
+    assert (sep > 3 * err.core_deg).mean() < 0.1 and sep.max() > 2 * err.core_deg
+    new = pop.sources[pop.sources.origin == "simulated_new"]
+    assert new.catalogue_lat_deg.isna().all()
+    # the published positions themselves are the tables'
+    psj = read_psj_table10()
+    row = psj[psj.name.str.startswith("Loki P")].iloc[0]
+    loki = src[src.name.str.startswith("Loki P")].iloc[0]
+    assert (loki.catalogue_lat_deg, loki.catalogue_lon_w_deg) == (row.lat_deg, row.lon_w_deg)

@@ -106,3 +106,24 @@ def test_quiescent_on_constant_source():
     q = [e for e in ev if e.kind == "quiescent"]
     assert len(q) == 1 and abs(q[0].value - 10) < 0.5
     assert find_events(_lc(np.array([]), 0.5)) == []
+
+
+def test_lower_limits_never_make_a_baseline_but_can_be_an_outburst():
+    """Saturated points (lower limits) low in a bright phase must not drag the baseline down (which would
+    turn the next ordinary point into an 'outburst'), while a lower limit far above the baseline is one."""
+    y = np.array([10.0, 10.2, 9.9, 2.0, 2.1, 2.0, 2.0, 2.1, 2.0, 2.0, 10.1, 9.8, 60.0, 10.0])
+    lower = np.zeros(len(y), bool)
+    lower[[3, 4, 5, 6, 7, 8, 9, 12]] = True  # clipped cores: their sums are low bounds
+    lc = _lc(y, 0.3).assign(lower_limit=lower)
+    lc.loc[lower, "err"] = np.nan
+    events = find_events(lc)
+    ob = [e for e in events if e.kind == "outburst"]
+    assert [e.time_utc for e in ob] == [pd.Timestamp("2020-01-01") + pd.Timedelta(days=120)]
+    # without the outburst, the measured points alone are constant within their errors: quiescent
+    lc2 = lc.drop(index=12)
+    assert any(e.kind == "quiescent" for e in find_events(lc2))
+
+
+def test_quiescence_needs_three_measured_points():
+    lc = _lc(np.array([10.0, 10.1, 30.0]), 0.3).assign(lower_limit=[False, False, True])
+    assert not any(e.kind == "quiescent" for e in find_events(lc))

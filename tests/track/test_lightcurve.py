@@ -77,3 +77,35 @@ def test_variability_stats_degenerate():
     assert one["weighted_mean"] == 3.0 and np.isnan(one["chi2_dof"])
     no_err = variability_stats(pd.DataFrame({"value": [1.0, 2.0, 4.0]}))
     assert no_err["max_min_ratio"] == 4.0 and np.isnan(no_err["chi2_dof"])
+
+
+def test_variability_uses_random_errors_and_keeps_lower_limits_out():
+    """Statistics from the measured points and their random errors; the mean level carries the systematic
+    error, which does not average down; lower limits are counted, not used."""
+    rng = np.random.default_rng(7)
+    n, err = 200, 0.5
+    lc = pd.DataFrame(
+        {
+            "value": 10 + rng.normal(0, err, n),
+            "err": err,
+            "sys_err": 2.0,  # a 20 % scale error, the same for every point
+            "lower_limit": False,
+        }
+    )
+    lc.loc[:9, ["value", "err", "lower_limit"]] = [3.0, np.nan, True]  # saturated points: low bounds
+    s = variability_stats(lc)
+    assert s["n"] == n - 10 and s["n_lower_limits"] == 10
+    assert s["chi2_dof"] == pytest.approx(1.0, abs=0.25) and s["p_constant"] > 0.001
+    assert s["weighted_mean"] == pytest.approx(10.0, abs=0.15)
+    assert s["weighted_mean_err"] == pytest.approx(err / np.sqrt(n - 10))
+    assert s["weighted_mean_sys_err"] == pytest.approx(2.0)
+
+
+def test_lightcurve_marks_lower_limits_and_carries_systematic_errors():
+    from ioscan.records import DetectionFlag
+
+    rng = np.random.default_rng(8)
+    det = _frame(rng, n=20).assign(flags=0, spectral_intensity_sys_err_gw_um_sr=1.0)
+    det.loc[det.index[0], "flags"] = int(DetectionFlag.SATURATED | DetectionFlag.LOWER_LIMIT)
+    lc = pd.concat([lightcurve(det, h, b) for h in det.hotspot_id.unique() for b in ("L", "M")])
+    assert lc["lower_limit"].sum() == 1 and (lc["sys_err"] == 1.0).all()

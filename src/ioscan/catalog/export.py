@@ -1,11 +1,22 @@
 """Export catalogue tables to CSV, Parquet or GeoJSON.
 
-* ``hotspots`` — :meth:`Store.hotspots_frame` (one row per hot spot).
+* ``hotspots`` — :meth:`Store.hotspots_frame` (one row per hot spot), with a summary of its colour
+  temperatures: pairs, usable pairs, median usable temperature, area and total power
+  (:func:`ioscan.track.colour.temperature_summary`; flagged pairs never enter the medians).
 * ``detections`` — :meth:`Store.detections_frame`: every detection with its ``hotspot_id`` (NULL when not
   associated), the imported ``detection_id`` (published ID), ``source`` and the observation's ``product_id``;
   the ``extra`` object is written as JSON text in CSV/Parquet.
 * ``lightcurves`` — associated detections only, sorted by hot spot, band and time, with the light-curve
-  columns (:data:`ioscan.catalog.store.LIGHTCURVE_COLUMNS`) plus ``hotspot_id`` and ``product_id``.
+  columns (:data:`ioscan.catalog.store.LIGHTCURVE_COLUMNS`: intensity and power with their random ``_err``
+  and systematic ``_sys_err`` errors) plus ``hotspot_id`` and ``product_id``.
+* ``temperatures`` — :meth:`Store.hotspot_temperatures_frame` (one row per two-band pair: colour temperature,
+  area, total power with random and systematic errors, flags and their names, ``usable``), with the hot
+  spot's position.
+
+Detection tables carry ``flag_names`` (e.g. ``SATURATED|NEAR_LIMB``) right after the ``flags`` bitmask
+(:class:`ioscan.records.DetectionFlag`). Detections of superseded product versions are left out unless
+``include_superseded``. The file is written to a temporary name and moved into place when complete; an
+existing file is replaced only with ``force``, and a catalogue never (:mod:`ioscan.outfiles`).
 
 GeoJSON (RFC 7946) wants ``[x, y] = [longitude east in −180…180, latitude]``. ioscan stores west longitude,
 so each Point is ``[lon_e, lat_deg]`` with ``lon_e = −lon_w_deg`` wrapped into [−180, 180)
@@ -29,7 +40,7 @@ from ioscan.errors import CatalogError
 if TYPE_CHECKING:
     from ioscan.catalog.store import Store
 
-WHATS = ("hotspots", "detections", "lightcurves")
+WHATS = ("hotspots", "detections", "lightcurves", "temperatures")
 FORMATS = ("csv", "parquet", "geojson")
 COORDINATES_NOTE = (
     "Io body-fixed: x = east longitude in degrees wrapped to [-180, 180) (= -lon_w_deg), y = planetographic "
@@ -43,43 +54,82 @@ def geojson_x(lon_w_deg: float) -> float:
     return 0.0 if x == 0 else x  # no −0.0
 
 
-def table(store: Store, what: str) -> pd.DataFrame:
+def with_flag_names(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``flag_names`` column (``"SATURATED|NEAR_LIMB"``, empty when none) after ``flags``."""
+    from ioscan.records import DetectionFlag
+
+    if "flags" not in df.columns:
+        return df
+    names = ["|".join(DetectionFlag.names(0 if pd.isna(v) else int(v))) for v in df["flags"]]
+    out = df.copy()
+    column = pd.Series(names, index=df.index, dtype=object)
+    out.insert(list(df.columns).index("flags") + 1, "flag_names", column)
+    return out
+
+
+def table(store: Store, what: str, *, include_superseded: bool = False) -> pd.DataFrame:
     """The DataFrame that :func:`export` writes for ``what``."""
     from ioscan.catalog.store import LIGHTCURVE_COLUMNS
 
     if what == "hotspots":
-        return store.hotspots_frame()
+        from ioscan.track.colour import temperature_summary
+
+        spots = store.hotspots_frame()
+        summary = temperature_summary(store.hotspot_temperatures_frame())
+        out = spots.merge(summary, on="hotspot_id", how="left")
+        for col in ("n_temperatures", "n_temperatures_usable"):
+            out[col] = out[col].fillna(0).astype(int)
+        return out
     if what == "detections":
-        return store.detections_frame()
+        return with_flag_names(store.detections_frame(include_superseded=include_superseded))
     if what == "lightcurves":
-        df = store.detections_frame()
+        df = store.detections_frame(include_superseded=include_superseded)
         df = df[df["hotspot_id"].notna()]
         cols = ["hotspot_id", *LIGHTCURVE_COLUMNS, "product_id"]
-        return df[cols].sort_values(["hotspot_id", "band", "time_utc", "id"]).reset_index(drop=True)
+        df = df[cols].sort_values(["hotspot_id", "band", "time_utc", "id"]).reset_index(drop=True)
+        return with_flag_names(df)
+    if what == "temperatures":
+        from ioscan.records import TemperatureFlag
+
+        temps = store.hotspot_temperatures_frame()
+        temps["flag_names"] = [",".join(TemperatureFlag.names(int(f))) for f in temps["flags"]]
+        pos = store.hotspots_frame()[["hotspot_id", "lat_deg", "lon_w_deg"]]
+        return temps.merge(pos, on="hotspot_id", how="left")
     raise CatalogError(f"cannot export {what!r}: choose one of {WHATS}")
 
 
-def export(store: Store, what: str, fmt: str, out: str | Path) -> int:
+def export(
+    store: Store,
+    what: str,
+    fmt: str,
+    out: str | Path,
+    *,
+    force: bool = False,
+    include_superseded: bool = False,
+) -> int:
     """Write ``what`` (hotspots | detections | lightcurves) as ``fmt`` (csv | parquet | geojson) to ``out``.
 
-    Returns the number of rows (features) written. Raises CatalogError for an unknown table or format or
-    an unwritable path.
+    Returns the number of rows (features) written. Raises CatalogError for an unknown table or format,
+    OutputError when ``out`` may not be written (a catalogue, or an existing file without ``force``).
     """
+    from ioscan.outfiles import atomic_output, check_output
+
     if fmt not in FORMATS:
         raise CatalogError(f"cannot export to format {fmt!r}: choose one of {FORMATS}")
-    df = table(store, what)
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise CatalogError(f"cannot write {out}: folder {out.parent} does not exist")
+    if what not in WHATS:
+        raise CatalogError(f"cannot export {what!r}: choose one of {WHATS}")
+    out = check_output(out, force=force, protected=[store.sqlite_path])
+    df = table(store, what, include_superseded=include_superseded)
     if "extra" in df.columns and fmt != "geojson":
         df = df.assign(extra=[None if v is None else json.dumps(v) for v in df["extra"]])
     try:
-        if fmt == "csv":
-            df.to_csv(out, index=False)
-        elif fmt == "parquet":
-            df.to_parquet(out, index=False)
-        else:
-            out.write_text(json.dumps(to_geojson(df), allow_nan=False), encoding="utf-8")
+        with atomic_output(out) as tmp:
+            if fmt == "csv":
+                df.to_csv(tmp, index=False)
+            elif fmt == "parquet":
+                df.to_parquet(tmp, index=False)
+            else:
+                tmp.write_text(json.dumps(to_geojson(df), allow_nan=False), encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(df)

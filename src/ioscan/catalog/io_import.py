@@ -8,10 +8,17 @@ Format (header row, comma-separated, UTF-8). Required columns:
 * ``wavelength_um`` — central wavelength, µm (> 0)
 * ``intensity_gw_um_sr`` — spectral intensity, GW µm⁻¹ sr⁻¹, corrected for foreshortening
 
-Optional columns: ``lat_err_deg``, ``lon_err_deg``, ``intensity_err_gw_um_sr`` (≥ 0; empty = unknown),
+* ``lat_err_deg``, ``lon_err_deg`` — 1σ position errors, degrees of latitude and of longitude (> 0).
+  Tracking weighs every position by its error, so a row without them is refused (line number given) unless
+  the import states an error to assume: ``position_err_deg`` (``ioscan import detections
+  --position-err-deg D``) fills a missing ``lat_err_deg`` with D and ``lon_err_deg`` with D / cos(lat_deg)
+  (D degrees of arc on the surface, as degrees of longitude; at most 180), and records D in ``extra``.
+
+Optional columns: ``intensity_err_gw_um_sr`` (≥ 0; empty = unknown),
 ``detection_id`` (the publication's ID, unique within the file), ``site_name``, ``observer`` (telescope),
 ``band`` (filter name; default ``"<wavelength>um"``, e.g. ``"3.78um"``). Any other column is kept in the
-detection's ``extra`` JSON object.
+detection's ``extra`` JSON object. A file that is not UTF-8 is refused naming the line and column of the
+first byte that is not.
 
 Every row is validated before anything is written; the first bad row raises :class:`CatalogError` naming
 the file, the line number (the header is line 1) and the problem, and nothing from the file is stored. The
@@ -39,9 +46,9 @@ if TYPE_CHECKING:
     from ioscan.catalog.store import Store
 
 REQUIRED = ("time_utc", "lat_deg", "lon_w_deg", "wavelength_um", "intensity_gw_um_sr")
+POSITION_ERRORS = ("lat_err_deg", "lon_err_deg")
 OPTIONAL = (
-    "lat_err_deg",
-    "lon_err_deg",
+    *POSITION_ERRORS,
     "intensity_err_gw_um_sr",
     "detection_id",
     "site_name",
@@ -70,8 +77,33 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-def parse_row(raw: dict[str, str]) -> dict[str, Any]:
-    """One CSV row → a ``detections`` row; raises ValueError describing the first problem."""
+_NO_POSITION_ERROR = (
+    "{column} is empty: tracking weighs each position by its error; give {columns}, or state an error "
+    "to assume with --position-err-deg"
+)
+
+
+def _position_errors(errors: dict, lat: float, position_err_deg: float | None) -> dict | None:
+    """Fill missing lat/lon errors from ``position_err_deg`` (degrees of arc); None when none was missing."""
+    missing = [c for c in POSITION_ERRORS if errors[c] is None]
+    for column in POSITION_ERRORS:
+        if errors[column] is not None and errors[column] <= 0:
+            raise ValueError(f"{column} {errors[column]} is not positive")
+    if not missing:
+        return None
+    if position_err_deg is None:
+        raise ValueError(_NO_POSITION_ERROR.format(column=missing[0], columns=" and ".join(POSITION_ERRORS)))
+    if errors["lat_err_deg"] is None:
+        errors["lat_err_deg"] = position_err_deg
+    if errors["lon_err_deg"] is None:
+        coslat = math.cos(math.radians(lat))
+        errors["lon_err_deg"] = min(180.0, position_err_deg / coslat) if coslat > 1e-9 else 180.0
+    return {"assumed_position_err_deg": position_err_deg, "assumed": missing}
+
+
+def parse_row(raw: dict[str, str], *, position_err_deg: float | None = None) -> dict[str, Any]:
+    """One CSV row → a ``detections`` row; raises ValueError describing the first problem. Missing position
+    errors are an error unless ``position_err_deg`` (degrees of arc) says what to assume."""
     try:
         time_utc = utc_iso(raw.get("time_utc") or "")
     except ValueError as exc:
@@ -92,6 +124,7 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
         if value is not None and value < 0:
             raise ValueError(f"{column} {value} is negative")
         errors[column] = value
+    assumed = _position_errors(errors, lat, position_err_deg)
     band = _text(raw.get("band")) or f"{wavelength:.2f}um"
     if len(band) > 16:
         raise ValueError(f"band {band!r} longer than 16 characters")
@@ -99,6 +132,8 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
     if detection_id is not None and len(detection_id) > 64:
         raise ValueError(f"detection_id {detection_id!r} longer than 64 characters")
     extra = {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and _text(v)}
+    if assumed:
+        extra.update(assumed)
     i_err = errors["intensity_err_gw_um_sr"]
     return {
         "time_utc": time_utc,
@@ -120,17 +155,34 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def read_detections_csv(path: str | Path) -> tuple[list[dict[str, Any]], list[int], str]:
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8 text; CatalogError naming the line and column of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        raise CatalogError(
+            f"{path}: line {line}, column {column}: not UTF-8 text (byte 0x{data[start]:02x}: {exc.reason}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def read_detections_csv(
+    path: str | Path, *, position_err_deg: float | None = None
+) -> tuple[list[dict[str, Any]], list[int], str]:
     """Parse and validate a whole file: (rows, their line numbers, SHA-256 of the file)."""
     path = Path(path)
+    if position_err_deg is not None and not (math.isfinite(position_err_deg) and position_err_deg > 0):
+        raise CatalogError(
+            f"{path}: the assumed position error must be a positive angle, not {position_err_deg}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = _decode(path, data)
     reader = csv.reader(text.splitlines(keepends=True))
     try:
         header = [h.strip() for h in next(reader)]
@@ -143,6 +195,12 @@ def read_detections_csv(path: str | Path) -> tuple[list[dict[str, Any]], list[in
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise CatalogError(f"{path}: line 1: header lacks required column(s) {missing}")
+    no_errors = [c for c in POSITION_ERRORS if c not in header]
+    if no_errors and position_err_deg is None:
+        raise CatalogError(
+            f"{path}: line 1: header lacks {' and '.join(no_errors)}: tracking weighs each position by its "
+            "error; add the column(s), or state an error to assume with --position-err-deg"
+        )
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
         raise CatalogError(f"{path}: line 1: duplicate column(s) {dup}")
@@ -166,7 +224,7 @@ def read_detections_csv(path: str | Path) -> tuple[list[dict[str, Any]], list[in
                 f"{path}: line {line}: {len(fields)} fields where the header has {len(header)}"
             )
         try:
-            row = parse_row(dict(zip(header, fields, strict=True)))
+            row = parse_row(dict(zip(header, fields, strict=True)), position_err_deg=position_err_deg)
         except ValueError as exc:
             raise CatalogError(f"{path}: line {line}: {exc}") from None
         det_id = row["detection_id"]
@@ -181,11 +239,14 @@ def read_detections_csv(path: str | Path) -> tuple[list[dict[str, Any]], list[in
     return rows, lines, hashlib.sha256(data).hexdigest()
 
 
-def import_detections_csv(store: Store, path: str | Path, source: str) -> int:
+def import_detections_csv(
+    store: Store, path: str | Path, source: str, *, position_err_deg: float | None = None
+) -> int:
     """Import a published detection table as detections with ``source=source``; returns rows stored
-    (0 when this file was already imported under ``source``). See the module docs for the format."""
+    (0 when this file was already imported under ``source``). See the module docs for the format and
+    ``position_err_deg``."""
     source = (source or "").strip()
     if not source or len(source) > 64:
         raise CatalogError(f"{path}: import source name must be 1–64 characters, got {source!r}")
-    rows, lines, checksum = read_detections_csv(path)
+    rows, lines, checksum = read_detections_csv(path, position_err_deg=position_err_deg)
     return store.add_imported_detections(source, str(Path(path)), checksum, rows, lines)

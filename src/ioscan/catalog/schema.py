@@ -5,8 +5,12 @@ Decisions (also in the module docs of :mod:`ioscan.catalog.store`):
 * **Times** are text, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (see :mod:`ioscan.catalog.times`): identical on both
   back ends and sortable, so time ranges and the light-curve index use plain comparisons.
 * **Positions**: ``lat_deg`` planetographic °N, ``lon_w_deg`` west 0–360, as everywhere in ioscan.
-* **Observations and frames**: an ``observations`` row per product (instrument product ID, unique
-  checksum) and a ``frames`` row per band of that product.
+* **Observations and frames**: an ``observations`` row per product version and a ``frames`` row per band
+  of it. A product is keyed (``product_key``, unique) by its ID without the version, its version and the
+  checksum of its data; of the rows sharing a ``base_product_id`` the highest version is in force and the
+  others point at it through ``superseded_by_id`` (kept, left out of tracking and exports by default).
+* **Scan claims**: ``scan_claims`` holds the products a running scan is working on (one row per
+  ``product_key``, with the run, host, process and a lease), so two scans on one catalogue share the work.
 * **Records, not re-listed columns**: the ``observations``, ``frames`` and ``detections`` columns are
   generated from the fields of :class:`ioscan.records.Observation`, :class:`~ioscan.records.BandSummary` and
   :class:`~ioscan.records.Detection` (:func:`record_columns`; ``flags`` is the integer bitmask, ``extra`` a
@@ -17,6 +21,9 @@ Decisions (also in the module docs of :mod:`ioscan.catalog.store`):
 * **Associations** are the ``hotspot_id`` column of ``detections`` (NULL = unassociated). Each association
   result replaces the previous one in a single transaction and is recorded in ``association_runs`` (method,
   parameters, counts). ``cross_ids`` and ``events`` refer to hot-spot IDs and are cleared with them.
+* **Hot-spot temperatures** (``hotspot_temperatures``, generated from
+  :class:`~ioscan.records.HotspotTemperature`): one row per pair of detections of a hot spot in two bands
+  close in time, written by ``ioscan track``; removed with their hot spot or either detection.
 * **Reference catalogues** (published tables) live in ``reference_catalogs`` (citation, DOI) and
   ``reference_hotspots`` (one row per published source; common values as columns, the rest in ``extra``).
 
@@ -33,10 +40,10 @@ import typing
 
 import sqlalchemy as sa
 
-from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
+from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0007"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 
@@ -51,6 +58,7 @@ metadata = sa.MetaData(
 )
 
 TIME = sa.String(32)  # fixed-width ISO 8601 UTC text
+PRODUCT_KEY_LENGTH = 256
 
 
 def _float(name: str, **kw) -> sa.Column:
@@ -107,6 +115,8 @@ runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # running | ok | failed | interrupted ...
     # revision 0003: the settings the run was made with (detect, measure, navigate, track), JSON
     sa.Column("settings", sa.JSON, nullable=True),
+    # revision 0004: what the run did (counts, failures with their reasons), JSON
+    sa.Column("summary", sa.JSON, nullable=True),
 )
 
 observations = sa.Table(
@@ -115,9 +125,27 @@ observations = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     *record_columns(Observation),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    # revision 0004: "<base_product_id>|<product_version>|<checksum_sha256>" (ioscan.catalog.products)
+    sa.Column("product_key", sa.String(PRODUCT_KEY_LENGTH), nullable=False, unique=True),
+    sa.Column(
+        "superseded_by_id", sa.Integer, sa.ForeignKey("observations.id", ondelete="SET NULL"), nullable=True
+    ),
     sa.CheckConstraint(f"geometry_source IN {GEOMETRY_SOURCES!r}", name="geometry_source"),
 )
 sa.Index(None, observations.c.time_utc)
+sa.Index(None, observations.c.base_product_id)
+sa.Index(None, observations.c.checksum_sha256)
+
+scan_claims = sa.Table(
+    "scan_claims",
+    metadata,
+    sa.Column("product_key", sa.String(PRODUCT_KEY_LENGTH), primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("claimed_utc", TIME, nullable=False),
+    sa.Column("lease_until_utc", TIME, nullable=False),
+)
 
 frames = sa.Table(
     "frames",
@@ -155,6 +183,9 @@ association_runs = sa.Table(
     sa.Column("created_utc", TIME, nullable=False),
     sa.Column("n_hotspots", sa.Integer, nullable=False),
     sa.Column("n_assigned", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=True),  # full | incremental (NULL: before 0006)
+    sa.Column("last_observation_id", sa.Integer, nullable=True),  # observations seen up to this id
+    sa.Column("n_changed", sa.Integer, nullable=True),  # hot spots whose events and temperatures were redone
 )
 
 hotspots = sa.Table(
@@ -260,3 +291,18 @@ events = sa.Table(
     sa.CheckConstraint("kind IN ('outburst', 'new', 'fading', 'quiescent')", name="kind"),
 )
 sa.Index(None, events.c.hotspot_id, events.c.time_utc)
+
+hotspot_temperatures = sa.Table(
+    "hotspot_temperatures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hotspot_id", sa.String(16), sa.ForeignKey("hotspots.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "detection_short", sa.Integer, sa.ForeignKey("detections.id", ondelete="CASCADE"), nullable=True
+    ),
+    sa.Column(
+        "detection_long", sa.Integer, sa.ForeignKey("detections.id", ondelete="CASCADE"), nullable=True
+    ),
+    *record_columns(HotspotTemperature, skip=("hotspot_id", "detection_short", "detection_long")),
+)
+sa.Index(None, hotspot_temperatures.c.hotspot_id, hotspot_temperatures.c.time_utc)

@@ -1,8 +1,16 @@
 """The catalogue database: open it, write frames and results, read tables back as DataFrames.
 
 ``open_store(url)`` connects (SQLite by default, PostgreSQL with a ``postgresql://`` URL through psycopg 3),
-brings the schema to the latest alembic revision and returns a :class:`Store`. Every write method is one
-transaction: it stores all of its input or nothing. Nothing here prints.
+brings the schema to the latest alembic revision and returns a :class:`Store`; ``open_store(url,
+create=False)`` (the commands that only read a catalogue) refuses to make a new one. Creating and migrating
+the schema is safe when several processes open one catalogue at once (SQLite: an immediate transaction;
+PostgreSQL: an advisory lock). Every write method is one transaction (``BEGIN IMMEDIATE`` on SQLite, so
+concurrent writers wait for each other instead of failing): it stores all of its input or nothing. Nothing
+here prints.
+
+Products: :meth:`Store.add_product` keys a product by its ID without the version, its version and its data
+checksum (:mod:`ioscan.catalog.products`); the highest version of a product is in force and older ones are
+kept, marked superseded, and left out of every read by default (``include_superseded=True`` to see them).
 
 Conventions (see :mod:`ioscan.catalog.schema`): times are fixed-width ISO 8601 UTC text
 (``2022-03-01T12:00:00.000000Z``); ``lat_deg`` planetographic °N, ``lon_w_deg`` west 0–360; hot-spot
@@ -23,9 +31,10 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
+from ioscan.catalog.products import StoredProduct, identity_fields, product_key, resolve_versions, shown
 from ioscan.catalog.times import utc_iso
 from ioscan.errors import CatalogError
-from ioscan.records import BandSummary, Detection, Observation
+from ioscan.records import BandSummary, Detection, HotspotTemperature, Observation
 
 DEFAULT_SQLITE_FILE = "ioscan.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -51,9 +60,8 @@ LIGHTCURVE_COLUMNS = (
     "spectral_intensity_err_gw_um_sr",
     "spectral_power_gw_um",
     "spectral_power_err_gw_um",
-    "color_temperature_k",
-    "area_km2",
-    "total_power_gw",
+    "spectral_intensity_sys_err_gw_um_sr",
+    "spectral_power_sys_err_gw_um",
 )
 
 
@@ -88,50 +96,104 @@ def _make_engine(url: sa.URL) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so every transaction
-        # (reads included) is a real SQLite transaction and DDL is transactional too.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # (reads included) is a real SQLite transaction and DDL is transactional too. Write transactions
+        # (execution option WRITE) take the write lock at once: a deferred one that read first could not
+        # upgrade while another process writes ("database is locked" without waiting).
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+#: execution option of write transactions (``engine.execution_options(**WRITE)``)
+WRITE = {"ioscan_write": True}
+#: PostgreSQL advisory-lock keys: schema migrations, product stores (which decide versions and duplicates)
+_PG_LOCK_SCHEMA = 0x10_5CA0
+_PG_LOCK_PRODUCTS = 0x10_5CA1
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    write = conn.get_execution_options().get("ioscan_write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait for a lock
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: big transactions stay in memory
     cursor.close()
 
 
 def upgrade_schema(engine: sa.Engine) -> None:
-    """Run the packaged alembic migrations up to ``head`` on ``engine`` (idempotent)."""
+    """Run the packaged alembic migrations up to ``head`` on ``engine`` (idempotent, and safe when several
+    processes do it at once: one migrates, the others wait and find the schema at head).
+
+    SQLite: foreign keys are switched off for the migration (a migration that rebuilds a table must not
+    cascade its deletes into the rows that refer to it) and checked before the commit.
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:  # outside any transaction, where SQLite honours it
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.execution_options(**WRITE).begin():
+                if not sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_SCHEMA})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise CatalogError(f"migration left a dangling reference in table {broken[0]}")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
-def open_store(url: str | Path | None = None) -> Store:
-    """Open (creating or upgrading as needed) the catalogue at ``url``; see :func:`engine_url`.
+def _is_catalogue(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return sa.inspect(conn).has_table("alembic_version")
+
+
+def open_store(url: str | Path | None = None, *, create: bool = True) -> Store:
+    """Open (upgrading as needed) the catalogue at ``url``; see :func:`engine_url`. With ``create=True`` a
+    missing catalogue is made; with ``create=False`` (commands that only read one) a missing SQLite file,
+    or a database without an ioscan schema, is a CatalogError and nothing is created.
 
     SQLite connections get WAL journaling, foreign keys and a 30 s busy timeout.
     Raises CatalogError naming the database when it cannot be opened or migrated.
     """
     sa_url = engine_url(url)
-    shown = sa_url.render_as_string(hide_password=True)
+    shown_url = sa_url.render_as_string(hide_password=True)
+    if not create and sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database
+        if not database or database == ":memory:" or not Path(database).is_file():
+            where = "in memory" if not database or database == ":memory:" else database
+            raise CatalogError(
+                f"no catalogue {where}: give the catalogue with --db (a scan or an import makes one)"
+            )
     engine = _make_engine(sa_url)
     try:
+        if not create and not _is_catalogue(engine):
+            raise CatalogError(
+                f"{shown_url} is not an ioscan catalogue (no ioscan schema in it); nothing was changed"
+            )
         upgrade_schema(engine)
+    except CatalogError:
+        engine.dispose()
+        raise
     except Exception as exc:  # connection refused, unknown revision (newer database), permissions...
         engine.dispose()
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CatalogError(f"cannot open catalogue {shown}: {detail}") from exc
+        raise CatalogError(f"cannot open catalogue {shown_url}: {detail}") from exc
     return Store(engine)
 
 
@@ -169,21 +231,68 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+_PLAIN = (int, str, bool, type(None))
+
+
+def _plain_float(value: Any) -> float | None:
+    """A finite Python float (NaN/inf → None), fast for the floats and numpy floats detections carry."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return _float_or_none(value)  # pd.NA and friends; raises as before for the rest
+    return value if math.isfinite(value) else None
+
+
+def _plain_json(value: Any) -> Any:
+    """:func:`_json_safe`, fast for mappings of Python numbers, text and mappings (what ``extra`` holds)."""
+    if type(value) is not dict:
+        return _json_safe(value)
+    out = {}
+    for key, v in value.items():
+        kind = type(v)
+        if kind is float:
+            out[str(key)] = v if math.isfinite(v) else None
+        elif kind in _PLAIN:
+            out[str(key)] = v
+        else:
+            out[str(key)] = _plain_json(v)
+    return out
+
+
+#: how each detection field is stored: "float", "int", "extra" or anything else (cleaned as it is)
+_DETECTION_KINDS = tuple(
+    (
+        name,
+        "extra"
+        if name == "extra"
+        else "float"
+        if name in _DETECTION_FLOATS
+        else "int"
+        if name in ("flags", "n_pixels")
+        else "other",
+    )
+    for name in DETECTION_FIELDS
+)
+
+
 def _detection_row(det: Detection) -> dict[str, Any]:
     if not isinstance(det, Detection):
         raise CatalogError(f"expected a Detection record, got {type(det).__name__}")
     row: dict[str, Any] = {}
-    for name in DETECTION_FIELDS:
-        value = getattr(det, name)
-        if name == "extra":
-            row[name] = _json_safe(value) if value else None
-        elif name in _DETECTION_FLOATS:
-            row[name] = _float_or_none(value)
-        elif name in ("flags", "n_pixels"):
+    values = vars(det)
+    for name, kind in _DETECTION_KINDS:
+        value = values[name]
+        if kind == "float":
+            row[name] = _plain_float(value)
+        elif kind == "extra":
+            row[name] = _plain_json(value) if value else None
+        elif kind == "int":
             value = _clean(value)
             row[name] = None if value is None else int(value)
         else:
-            row[name] = _clean(value)
+            row[name] = value if type(value) is str else _clean(value)
     if row["flags"] is None:
         row["flags"] = 0
     return row
@@ -215,12 +324,35 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
+@dataclasses.dataclass
+class _ProductRows:
+    """One product's checked rows: observation, bands (``frames``) and detections."""
+
+    product: str
+    observation: dict[str, Any]
+    bands: list[dict[str, Any]]
+    detections: list[dict[str, Any]]
+
+
 # ----------------------------------------------------------------------------------------------- store
 class Store:
     """A connection to one catalogue database (use :func:`open_store`)."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        self._writer = engine.execution_options(**WRITE)
+
+    def _write(self):
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        return self._writer.begin()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of an SQLite catalogue (None for PostgreSQL or in memory)."""
+        db = self.engine.url.database
+        if self.dialect != "sqlite" or not db or db == ":memory:":
+            return None
+        return Path(db).resolve()
 
     # -- plumbing
     @property
@@ -259,7 +391,7 @@ class Store:
     ) -> int:
         """Record the start of a processing run (its inputs in ``parameters``, the detect / measure /
         navigate / track settings it was made with in ``settings``); returns its id."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(
                 sa.insert(sch.runs).values(
                     ioscan_version=__version__,
@@ -272,14 +404,14 @@ class Store:
             )
             return int(result.inserted_primary_key[0])
 
-    def finish_run(self, run_id: int, status: str = "ok") -> None:
-        """Mark run ``run_id`` finished with ``status`` (``ok``, ``failed``, ``interrupted``...)."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                sa.update(sch.runs)
-                .where(sch.runs.c.id == run_id)
-                .values(finished_utc=_now_utc(), status=status)
-            )
+    def finish_run(self, run_id: int, status: str = "ok", summary: Mapping[str, Any] | None = None) -> None:
+        """Mark run ``run_id`` finished with ``status`` (``ok``; ``partial``: some products failed;
+        ``failed``; ``interrupted``) and what it did (``summary``: counts, failures and their reasons)."""
+        values: dict[str, Any] = {"finished_utc": _now_utc(), "status": status}
+        if summary is not None:
+            values["summary"] = _json_safe(dict(summary))
+        with self._write() as conn:
+            result = conn.execute(sa.update(sch.runs).where(sch.runs.c.id == run_id).values(**values))
             if result.rowcount != 1:
                 raise CatalogError(f"no run {run_id} in catalogue {self.url}")
 
@@ -294,6 +426,20 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(stmt).first() is not None
 
+    def last_observation_id(self) -> int:
+        """The highest ``observations`` row id (0 when empty): rows above it were stored later."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(sch.observations.c.id))).scalar() or 0)
+
+    def stored_as(self, key: str, base_product_id: str, checksum: str | None) -> str | None:
+        """The product ID under which this product (``key`` of :func:`~ioscan.catalog.products.product_key`)
+        or its data (the same ``checksum`` under another base ID) is already stored, else None."""
+        with self.engine.connect() as conn:
+            found = self._known_product(
+                conn, {"product_key": key, "base_product_id": base_product_id, "checksum_sha256": checksum}
+            )
+        return None if found is None else found.product
+
     def add_observation(
         self,
         observation: Observation,
@@ -301,13 +447,105 @@ class Store:
         detections: Sequence[Detection],
         run_id: int | None = None,
     ) -> int:
-        """Store one observation, its bands and all its detections in ONE transaction; returns its id.
+        """Store one product (see :meth:`add_product`); returns its observation id."""
+        return self.add_product(observation, bands, detections, run_id).observation_id
+
+    def add_product(
+        self,
+        observation: Observation,
+        bands: Sequence[BandSummary],
+        detections: Sequence[Detection],
+        run_id: int | None = None,
+    ) -> StoredProduct:
+        """Store one observation, its bands and all its detections in ONE transaction, and settle which
+        version of the product is in force; release a scan's claim on it in the same transaction.
 
         ``observation.n_detections`` is set to ``len(detections)``. Detections get the observation's time and
-        observer and ``source='ioscan'``. Idempotent: when the product ID or the checksum is already stored,
-        nothing is written and the existing id is returned. Any failure leaves nothing of this frame in the
+        observer and ``source='ioscan'``. Idempotent: a product already stored with the same base ID, version
+        and checksum, or whose data is stored under another product ID, writes nothing (the outcome says
+        which). A new version, or a same-ID product whose data changed, is stored; the older one is kept and
+        marked superseded (:mod:`ioscan.catalog.products`). Any failure leaves nothing of this frame in the
         database.
         """
+        rows = self._product_rows(observation, bands, detections, run_id)
+        try:
+            with self._write() as conn:
+                self._lock_products(conn)
+                return self._insert_product(conn, rows)
+        except sa.exc.IntegrityError as exc:
+            # a concurrent writer may have stored the same product in the meantime
+            with self.engine.connect() as conn:
+                done = self._known_product(conn, rows.observation)
+            if done is not None:
+                return done
+            raise CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}") from None
+        except sa.exc.StatementError as exc:
+            raise CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}") from None
+
+    def add_products(
+        self,
+        products: Sequence[tuple[Observation, Sequence[BandSummary], Sequence[Detection]]],
+        run_id: int | None = None,
+    ) -> list[StoredProduct | CatalogError]:
+        """Store several products in ONE transaction, each all-or-nothing (a savepoint each), as
+        :meth:`add_product` stores one: what a scan's writer does with the results that arrived together
+        (one commit, one product lock instead of one per product).
+
+        ``products`` holds (observation, bands, detections) triples. Returns one outcome per product, in
+        order: its :class:`~ioscan.catalog.products.StoredProduct`, or the CatalogError that kept it out (then
+        nothing of it is written, and the others are stored all the same). If the transaction itself cannot
+        commit, every product of it gets that error and nothing is written.
+        """
+        out: list[StoredProduct | CatalogError | None] = [None] * len(products)
+        todo: list[tuple[int, _ProductRows]] = []
+        for i, (observation, bands, detections) in enumerate(products):
+            try:
+                todo.append((i, self._product_rows(observation, bands, detections, run_id)))
+            except CatalogError as exc:
+                out[i] = exc
+        if not todo:
+            return out  # type: ignore[return-value]
+        decided: dict[int, StoredProduct | CatalogError] = {}
+        try:
+            with self._write() as conn:
+                self._lock_products(conn)
+                for i, rows in todo:
+                    savepoint = conn.begin_nested()
+                    try:
+                        decided[i] = self._insert_product(conn, rows)
+                    except sa.exc.StatementError as exc:
+                        savepoint.rollback()
+                        done = self._known_product(conn, rows.observation)
+                        decided[i] = (
+                            done
+                            if done is not None
+                            else CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
+                        )
+                    else:
+                        savepoint.commit()
+        except sa.exc.StatementError as exc:  # the commit or the lock failed: nothing of the batch stored
+            decided = {
+                i: CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
+                for i, rows in todo
+            }
+        for i, outcome in decided.items():
+            out[i] = outcome
+        return out  # type: ignore[return-value]
+
+    def _lock_products(self, conn: sa.Connection) -> None:
+        """PostgreSQL: one product store at a time decides versions and duplicates (SQLite: the write
+        lock does)."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_PRODUCTS})
+
+    def _product_rows(
+        self,
+        observation: Observation,
+        bands: Sequence[BandSummary],
+        detections: Sequence[Detection],
+        run_id: int | None,
+    ) -> _ProductRows:
+        """The rows of one product, checked (CatalogError naming the product when they cannot be stored)."""
         obs = self._observation_row(observation, len(detections), run_id)
         product = obs["product_id"]
         band_rows = []
@@ -319,41 +557,78 @@ class Store:
             det_rows = [_detection_row(d) for d in detections]
         except CatalogError as exc:
             raise CatalogError(f"{product}: {exc}") from None
+        _check_text(product, [obs, *band_rows, *det_rows])
+        return _ProductRows(product, obs, band_rows, det_rows)
 
-        try:
-            with self.engine.begin() as conn:
-                existing = self._existing_observation(conn, product, obs.get("checksum_sha256"))
-                if existing is not None:
-                    return existing
-                obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
-                if band_rows:
-                    conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in band_rows])
-                if det_rows:
-                    common = {
-                        "observation_id": obs_id,
-                        "source": "ioscan",
-                        "time_utc": obs["time_utc"],
-                        "observer": obs.get("observer"),
-                    }
-                    conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in det_rows])
-                return obs_id
-        except sa.exc.IntegrityError as exc:
-            # a concurrent writer may have stored the same product in the meantime
-            with self.engine.connect() as conn:
-                existing = self._existing_observation(conn, product, obs.get("checksum_sha256"))
-            if existing is not None:
-                return existing
-            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
-        except sa.exc.StatementError as exc:
-            raise CatalogError(f"{product}: cannot store observation: {_first_line(exc)}") from None
+    def _insert_product(self, conn: sa.Connection, rows: _ProductRows) -> StoredProduct:
+        """Write one product's rows (inside a write transaction), settle its versions, release its claim."""
+        obs = rows.observation
+        release = sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key == obs["product_key"])
+        done = self._known_product(conn, obs)
+        if done is not None:
+            conn.execute(release)
+            return done
+        obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
+        if rows.bands:
+            conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
+        if rows.detections:
+            common = {
+                "observation_id": obs_id,
+                "source": "ioscan",
+                "time_utc": obs["time_utc"],
+                "observer": obs.get("observer"),
+            }
+            conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in rows.detections])
+        outcome = self._settle_versions(conn, obs, obs_id)
+        conn.execute(release)
+        return outcome
 
     @staticmethod
-    def _existing_observation(conn: sa.Connection, product_id: str, checksum: str | None) -> int | None:
-        cond = sch.observations.c.product_id == product_id
-        if checksum:
-            cond = sa.or_(cond, sch.observations.c.checksum_sha256 == checksum)
-        row = conn.execute(sa.select(sch.observations.c.id).where(cond).limit(1)).first()
-        return None if row is None else int(row[0])
+    def _known_product(conn: sa.Connection, obs: Mapping[str, Any]) -> StoredProduct | None:
+        """The outcome when this product (same key) or its data (same checksum, other base ID) is stored."""
+        o = sch.observations
+        cols = (o.c.id, o.c.product_id, o.c.superseded_by_id)
+        row = conn.execute(sa.select(*cols).where(o.c.product_key == obs["product_key"])).first()
+        outcome = "already_stored"
+        if row is None and obs.get("checksum_sha256"):
+            same_data = sa.and_(
+                o.c.checksum_sha256 == obs["checksum_sha256"], o.c.base_product_id != obs["base_product_id"]
+            )
+            row = conn.execute(sa.select(*cols).where(same_data).order_by(o.c.id)).first()
+            outcome = "duplicate"
+        if row is None:
+            return None
+        by = None
+        if row.superseded_by_id is not None:
+            by = conn.execute(sa.select(o.c.product_id).where(o.c.id == row.superseded_by_id)).scalar_one()
+        return StoredProduct(int(row.id), str(row.product_id), outcome, superseded_by=by)
+
+    @staticmethod
+    def _settle_versions(conn: sa.Connection, obs: Mapping[str, Any], obs_id: int) -> StoredProduct:
+        o = sch.observations
+        changes = resolve_versions(conn, obs["base_product_id"])
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(o.c.id, o.c.product_id, o.c.checksum_sha256, o.c.superseded_by_id).where(
+                    o.c.base_product_id == obs["base_product_id"]
+                )
+            )
+        }
+        ids = [r.product_id for r in rows.values()]
+
+        def name(i: int) -> str:
+            r = rows[i]
+            return shown(r.product_id, r.checksum_sha256, with_data=ids.count(r.product_id) > 1)
+
+        by = rows[obs_id].superseded_by_id
+        return StoredProduct(
+            obs_id,
+            name(obs_id),
+            "stored",
+            superseded=[name(i) for i, target in changes.items() if i != obs_id and target is not None],
+            superseded_by=None if by is None else name(by),
+        )
 
     @staticmethod
     def _observation_row(observation: Observation, n_detections: int, run_id: int | None) -> dict:
@@ -371,6 +646,17 @@ class Store:
         except ValueError as exc:
             raise CatalogError(f"{product}: {exc}") from None
         row["n_detections"] = n_detections
+        row["base_product_id"], row["product_version"] = identity_fields(
+            product, row.get("base_product_id"), row.get("product_version")
+        )
+        if row.get("product_created_utc"):
+            try:
+                row["product_created_utc"] = utc_iso(row["product_created_utc"])
+            except ValueError as exc:
+                raise CatalogError(f"{product}: product_created_utc: {exc}") from None
+        row["product_key"] = product_key(
+            row["base_product_id"], row["product_version"], row.get("checksum_sha256")
+        )
         if row["geometry_source"] not in sch.GEOMETRY_SOURCES:
             raise CatalogError(
                 f"{product}: geometry_source {row['geometry_source']!r} not one of {sch.GEOMETRY_SOURCES}"
@@ -380,17 +666,26 @@ class Store:
         row["run_id"] = run_id
         return row
 
-    def observations_frame(self) -> pd.DataFrame:
-        """All observations, in time order."""
+    def observations_frame(self, *, include_superseded: bool = False) -> pd.DataFrame:
+        """Observations in force (with ``include_superseded``, also the superseded versions), in time
+        order."""
         t = sch.observations
-        return self._read(sa.select(t).order_by(t.c.time_utc, t.c.id), _float_names(t))
+        stmt = sa.select(t).order_by(t.c.time_utc, t.c.id)
+        if not include_superseded:
+            stmt = stmt.where(t.c.superseded_by_id.is_(None))
+        return self._read(stmt, _float_names(t))
 
-    def frames_frame(self, observation_id: int | None = None) -> pd.DataFrame:
-        """Band rows (one per band of each observation)."""
-        stmt = sa.select(sch.frames).order_by(sch.frames.c.observation_id, sch.frames.c.band)
+    def frames_frame(
+        self, observation_id: int | None = None, *, include_superseded: bool = False
+    ) -> pd.DataFrame:
+        """Band rows (one per band of each observation in force, or of every stored one)."""
+        f, o = sch.frames, sch.observations
+        stmt = sa.select(f).order_by(f.c.observation_id, f.c.band)
         if observation_id is not None:
-            stmt = stmt.where(sch.frames.c.observation_id == observation_id)
-        return self._read(stmt, _float_names(sch.frames))
+            stmt = stmt.where(f.c.observation_id == observation_id)
+        if not include_superseded:
+            stmt = stmt.where(f.c.observation_id.in_(sa.select(o.c.id).where(o.c.superseded_by_id.is_(None))))
+        return self._read(stmt, _float_names(f))
 
     # -- detections
     def detections_frame(
@@ -402,15 +697,19 @@ class Store:
         end_utc: Any = None,
         source: str | None = None,
         observation_id: int | None = None,
+        include_superseded: bool = False,
     ) -> pd.DataFrame:
         """Detections (all columns plus the observation's ``product_id``), in time order.
 
         Filters combine with AND; ``start_utc``/``end_utc`` are inclusive bounds (any form
         :func:`~ioscan.catalog.times.utc_iso` reads). ``id`` is the database row id used by
-        :meth:`assign_hotspots`; ``detection_id`` is the published ID of an imported detection.
+        :meth:`assign_hotspots`; ``detection_id`` is the published ID of an imported detection. Detections
+        of superseded product versions are left out unless ``include_superseded``.
         """
         d, o = sch.detections, sch.observations
         stmt = sa.select(d, o.c.product_id).select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
+        if not include_superseded:
+            stmt = stmt.where(o.c.superseded_by_id.is_(None))
         if band is not None:
             stmt = stmt.where(d.c.band == band)
         if hotspot_id is not None:
@@ -429,7 +728,8 @@ class Store:
         return self._read(stmt.order_by(d.c.time_utc, d.c.id), _float_names(d))
 
     def lightcurve(self, hotspot_id: str, band: str) -> pd.DataFrame:
-        """Detections of one hot spot in one band, in time order (uses the (hotspot, band, time) index).
+        """Detections of one hot spot in one band, in time order (uses the (hotspot, band, time) index);
+        superseded product versions left out.
 
         Columns: :data:`LIGHTCURVE_COLUMNS` plus ``product_id``.
         """
@@ -437,7 +737,7 @@ class Store:
         stmt = (
             sa.select(*[d.c[name] for name in LIGHTCURVE_COLUMNS], o.c.product_id)
             .select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
-            .where(d.c.hotspot_id == hotspot_id, d.c.band == band)
+            .where(d.c.hotspot_id == hotspot_id, d.c.band == band, o.c.superseded_by_id.is_(None))
             .order_by(d.c.time_utc, d.c.id)
         )
         return self._read(stmt, _float_names(d))
@@ -459,7 +759,7 @@ class Store:
         if source == "ioscan":
             raise CatalogError(f"{file_name}: source name 'ioscan' is reserved for ioscan's own detections")
         d, imp = sch.detections, sch.imports
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 sa.select(imp.c.id).where(imp.c.source == source, imp.c.checksum_sha256 == checksum_sha256)
             ).first()
@@ -554,7 +854,7 @@ class Store:
 
         d, h = sch.detections, sch.hotspots
         new_ids = [r["id"] for r in hs_rows]
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.delete(sch.events))
             conn.execute(sa.delete(sch.cross_ids))
             ar_id = int(
@@ -637,25 +937,31 @@ class Store:
     def write_cross_ids(self, cross_ids: pd.DataFrame) -> int:
         """Replace all cross-identifications (columns ``hotspot_id``, ``catalog``, ``ref_id``,
         ``separation_km``, ``separation_sigma``) in one transaction; returns the number written."""
+        return self._replace(sch.cross_ids, self._cross_id_rows(cross_ids), "write_cross_ids")
+
+    def write_events(self, events: pd.DataFrame) -> int:
+        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
+        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
+        return self._replace(sch.events, self._event_rows(events, "write_events"), "write_events")
+
+    def _cross_id_rows(self, cross_ids: pd.DataFrame) -> list[dict[str, Any]]:
         rows = self._table_rows(
             cross_ids, sch.cross_ids, ("hotspot_id", "catalog", "ref_id"), "write_cross_ids"
         )
         for r in rows:
             r["ref_id"] = str(r["ref_id"])
-        return self._replace(sch.cross_ids, rows, "write_cross_ids")
+        return rows
 
-    def write_events(self, events: pd.DataFrame) -> int:
-        """Replace all events (columns ``hotspot_id``, ``band``, ``kind`` in outburst/new/fading/quiescent,
-        ``time_utc``, ``value``, ``criterion``) in one transaction; returns the number written."""
-        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), "write_events")
+    def _event_rows(self, events: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+        rows = self._table_rows(events, sch.events, ("hotspot_id", "kind", "time_utc"), what)
         for i, r in enumerate(rows):
             if r["kind"] not in sch.EVENT_KINDS:
-                raise CatalogError(f"write_events: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
+                raise CatalogError(f"{what}: row {i}: kind {r['kind']!r} not one of {sch.EVENT_KINDS}")
             try:
                 r["time_utc"] = utc_iso(r["time_utc"])
             except ValueError as exc:
-                raise CatalogError(f"write_events: row {i}: {exc}") from None
-        return self._replace(sch.events, rows, "write_events")
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
+        return rows
 
     def cross_ids_frame(self) -> pd.DataFrame:
         """All cross-identifications, by hot spot then separation."""
@@ -668,6 +974,34 @@ class Store:
         """All events, in time order."""
         e = sch.events
         return self._read(sa.select(e).order_by(e.c.time_utc, e.c.id), _float_names(e))
+
+    def write_hotspot_temperatures(self, temperatures: Iterable[HotspotTemperature]) -> int:
+        """Replace all hot-spot temperatures (:class:`~ioscan.records.HotspotTemperature` records) in one
+        transaction; returns the number written."""
+        rows = self._temperature_rows(temperatures, "write_hotspot_temperatures")
+        return self._replace(sch.hotspot_temperatures, rows, "write_hotspot_temperatures")
+
+    @staticmethod
+    def _temperature_rows(temperatures: Iterable[HotspotTemperature], what: str) -> list[dict[str, Any]]:
+        rows = []
+        for i, rec in enumerate(temperatures):
+            if not isinstance(rec, HotspotTemperature):
+                raise CatalogError(f"{what}: row {i} is a {type(rec).__name__}")
+            row = {k: _clean(v) for k, v in dataclasses.asdict(rec).items()}
+            try:
+                row["time_utc"] = utc_iso(rec.time_utc)
+            except ValueError as exc:
+                raise CatalogError(f"{what}: row {i}: {exc}") from None
+            rows.append(row)
+        return rows
+
+    def hotspot_temperatures_frame(self, hotspot_id: str | None = None) -> pd.DataFrame:
+        """Hot-spot temperatures (one row per two-band pair), by hot spot and time."""
+        t = sch.hotspot_temperatures
+        stmt = sa.select(t).order_by(t.c.hotspot_id, t.c.time_utc, t.c.id)
+        if hotspot_id is not None:
+            stmt = stmt.where(t.c.hotspot_id == hotspot_id)
+        return self._read(stmt, _float_names(t))
 
     @staticmethod
     def _table_rows(
@@ -686,7 +1020,7 @@ class Store:
 
     def _replace(self, table: sa.Table, rows: list[dict[str, Any]], what: str) -> int:
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(sa.delete(table))
                 if rows:
                     conn.execute(sa.insert(table), rows)
@@ -722,7 +1056,7 @@ class Store:
             extra = {k: v for k, v in rec.items() if k not in columns and k != "catalog"}
             row["extra"] = _json_safe(extra) or None
             rows.append(row)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(sa.delete(r).where(r.c.catalog == name))
             conn.execute(sa.delete(sch.reference_catalogs).where(sch.reference_catalogs.c.name == name))
             conn.execute(
@@ -745,6 +1079,18 @@ class Store:
         if catalog is not None:
             stmt = stmt.where(r.c.catalog == catalog)
         return self._read(stmt, _float_names(r))
+
+
+def _check_text(product: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """CatalogError naming the field whose text cannot be stored (e.g. a file name that is not UTF-8)."""
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown_value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    raise CatalogError(f"{product}: {key} {shown_value!r} is not valid UTF-8 text") from None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -62,6 +62,27 @@ def user_errors(func):
     return wrapper
 
 
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Settings file (TOML with [detect], [measure], [navigate], [track] sections)."
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="One setting, section.key=value (e.g. detect.threshold_snr=5); repeatable; after --config.",
+    ),
+]
+
+
 @app.command()
 @user_errors
 def backplanes(
@@ -84,6 +105,9 @@ def backplanes(
     center_line: Annotated[float | None, typer.Option(help="Disk-centre line (0-based).")] = None,
     samples: Annotated[int, typer.Option(help="Image width without a product, px.")] = 432,
     lines: Annotated[int, typer.Option(help="Image height without a product, px.")] = 128,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing output files (a catalogue is never replaced).")
+    ] = False,
 ) -> None:
     """Write per-pixel geometry (one FITS extension per backplane, units in the headers).
 
@@ -111,6 +135,7 @@ def backplanes(
             disk_center_line=center_line,
         ),
         shape=(lines, samples),
+        force=force,
     )
     for path in written:
         typer.echo(f"wrote {path}")
@@ -120,12 +145,24 @@ def backplanes(
 @user_errors
 def info(
     product: Annotated[Path, typer.Argument(help="Product file (JIRAM LBL/IMG, FITS, PDS4 XML).")],
+    kernels: Annotated[
+        Path | None,
+        typer.Option(help="SPICE metakernel (.tm): also navigate the frame and show how it was registered."),
+    ] = None,
+    navigate: Annotated[
+        bool, typer.Option("--navigate", help="Navigate from the label's geometry (no kernels) and show it.")
+    ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
 ) -> None:
-    """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry."""
+    """Print what the reader sees in a product: instrument, time, bands, units, saturation, geometry; with
+    --kernels also its navigation (registration method, pointing offset and covariance, false-match
+    probability)."""
     import numpy as np
 
     from ioscan.cli.console import make_console
     from ioscan.formats import read_product
+    from ioscan.formats.jiram_pds3 import describe_archive_geometry
 
     frame = read_product(product)
     console = make_console()
@@ -159,13 +196,23 @@ def info(
         )
     else:
         console.print("label geometry: none (use SPICE kernels)")
+    for line in describe_archive_geometry(frame):
+        console.print(line, markup=False)
+    if kernels is not None or navigate:
+        from ioscan.cli.display import print_navigation
+        from ioscan.workflows.process import analyse_product
 
+        _, nav, _ = analyse_product(product, kernels, _settings(config, set_))
+        print_navigation(console, nav)
 
 DbOption = Annotated[
     str | None,
     typer.Option(
         "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
     ),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output file (a catalogue is never replaced).")
 ]
 ConfigOption = Annotated[
     Path | None,
@@ -281,14 +328,18 @@ def detect(
     ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Detect and measure the hot spots of one frame (pixel results only without geometry)."""
     import json
 
     from ioscan.cli.console import make_console
-    from ioscan.cli.display import print_detections
+    from ioscan.cli.display import detection_records, print_detections
+    from ioscan.outfiles import check_output
     from ioscan.workflows.process import analyse_product
 
+    if png is not None:
+        check_output(png, force=force)
     settings = _settings(config, set_, register=not no_register)
     frame, nav, found = analyse_product(product, kernels=kernels, settings=settings)
     if png is not None:
@@ -296,7 +347,7 @@ def detect(
 
         plot_detections(frame, found.detections, png, navigation=nav)
     if as_json:
-        typer.echo(json.dumps([d.to_record() for d in found.detections], indent=1, default=float))
+        typer.echo(json.dumps(detection_records(frame, found.detections), indent=1, default=float))
         return
     print_detections(make_console(), frame, nav, found)
 
@@ -315,7 +366,12 @@ def scan(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Find products, read, navigate, detect, measure and store them; re-runs skip stored products."""
+    """Find products, read, navigate, detect, measure and store them; re-runs skip stored products.
+
+    A new version of a stored product (or the same product with changed data) is stored and the old one
+    kept, marked superseded; several scans on one catalogue share the work. Exit status 1 when a product
+    failed (each is listed with its reason).
+    """
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_scan_summary, scan_progress
@@ -344,13 +400,22 @@ def import_detections(
     file: Annotated[Path, typer.Argument(help="CSV with time_utc, lat_deg, lon_w_deg, ... (see README).")],
     source: Annotated[str, typer.Option(help="Name of the published source (e.g. deKleer2019).")],
     db: DbOption = None,
+    position_err_deg: Annotated[
+        float | None,
+        typer.Option(
+            "--position-err-deg",
+            help="1σ position error to assume, degrees of arc, for rows without lat_err_deg/lon_err_deg "
+            "(otherwise such rows are refused: tracking needs every position's error).",
+        ),
+    ] = None,
 ) -> None:
     """Import published detections; a bad row is reported with its line number and nothing is stored."""
-    from ioscan.catalog.io_import import import_detections_csv
+    from ioscan.catalog.io_import import import_detections_csv, read_detections_csv
     from ioscan.catalog.store import open_store
 
+    read_detections_csv(file, position_err_deg=position_err_deg)  # a bad file creates no catalogue
     with open_store(db) as store:
-        n = import_detections_csv(store, file, source)
+        n = import_detections_csv(store, file, source, position_err_deg=position_err_deg)
     typer.echo(f"imported {n} detections from {file} as source {source!r}")
 
 
@@ -361,10 +426,26 @@ def track(
     n_sigma: Annotated[
         float | None, typer.Option(help="Association gate, sigma (same as --set track.n_sigma=...).")
     ] = None,
+    quoted_errors: Annotated[
+        bool,
+        typer.Option(
+            "--quoted-errors",
+            help="Trust quoted position errors: no error calibration, night offsets or mixture.",
+        ),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-track the whole catalogue (default: only what changed since the last run, when its "
+            "settings were the same).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events."""
+    """Associate detections into hot spots (stable IDs), cross-identify, build light curves and events;
+    after the first run only new detections, and the hot spots they or new observations change."""
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_track_summary
@@ -373,8 +454,10 @@ def track(
     settings = _settings(config, set_)
     if n_sigma is not None:
         settings.track.n_sigma = n_sigma
-    with open_store(db) as store:
-        summary = track_catalog(store, settings.track)
+    if quoted_errors:
+        settings.track = settings.track.quoted_errors()
+    with open_store(db, create=False) as store:
+        summary = track_catalog(store, settings.track, full=full)
     print_track_summary(make_console(), summary)
 
 
@@ -387,15 +470,19 @@ def lightcurve(
     png: Annotated[Path | None, typer.Option("--png", help="Write a light-curve PNG.")] = None,
     min_period_d: Annotated[float, typer.Option(help="Shortest period searched, days.")] = 2.0,
     max_period_d: Annotated[float, typer.Option(help="Longest period searched, days.")] = 1000.0,
+    force: ForceOption = False,
 ) -> None:
     """One hot spot's light curve: points, variability statistics, events and a Lomb–Scargle periodogram."""
     from ioscan.catalog.store import open_store
     from ioscan.cli.console import make_console
     from ioscan.cli.display import print_lightcurve
+    from ioscan.outfiles import check_output
     from ioscan.workflows.lightcurve import hotspot_lightcurve
 
     console = make_console()
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
+        if png is not None:
+            check_output(png, force=force, protected=[store.sqlite_path])
         lc = hotspot_lightcurve(store, hotspot_id, band, min_period_d=min_period_d, max_period_d=max_period_d)
     print_lightcurve(console, lc)
     if png is not None:
@@ -408,12 +495,17 @@ def lightcurve(
 @app.command()
 @user_errors
 def export(
-    what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves")],
+    what: Annotated[str, typer.Argument(help="hotspots | detections | lightcurves | temperatures")],
     fmt: Annotated[str, typer.Option("--format", help="csv | parquet | geojson")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: <what>.<format>).")] = None,
     db: DbOption = None,
+    force: ForceOption = False,
+    include_superseded: Annotated[
+        bool,
+        typer.Option("--include-superseded", help="Also export detections of superseded product versions."),
+    ] = False,
 ) -> None:
-    """Export hot spots, detections or light curves as CSV, Parquet or GeoJSON."""
+    """Export hot spots, detections, light curves or hot-spot temperatures as CSV, Parquet or GeoJSON."""
     from ioscan.catalog.export import export as do_export
     from ioscan.catalog.store import open_store
 
@@ -421,9 +513,63 @@ def export(
     if suffix is None:
         raise typer.BadParameter(f"--format must be csv, parquet or geojson, not {fmt!r}")
     target = out or Path(f"{what}.{suffix}")
-    with open_store(db) as store:
-        n = do_export(store, what, fmt, target)
+    with open_store(db, create=False) as store:
+        n = do_export(store, what, fmt, target, force=force, include_superseded=include_superseded)
     typer.echo(f"wrote {n} {what} to {target}")
+
+
+@app.command()
+@user_errors
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (report.html, report.pdf, summary.json, figures/).")
+    ],
+    db: DbOption = None,
+    external: Annotated[
+        Path | None, typer.Option(help="External time series CSV (time_utc, value[, err]) to correlate with.")
+    ] = None,
+    external_label: Annotated[
+        str, typer.Option(help="Name and unit of the external series.")
+    ] = "external series",
+    no_mosaics: Annotated[
+        bool, typer.Option("--no-mosaics", help="Skip re-reading frames for mosaics.")
+    ] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Science outputs: maps, mosaics, latitude and hemisphere statistics with significance, the thermal
+    emission map and tidal patterns, time series; HTML, PDF and summary.json."""
+    import os
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # small linear algebra: one thread avoids oversubscription
+    from ioscan.catalog.store import open_store
+    from ioscan.cli.console import make_console
+    from ioscan.workflows.report import write_report
+
+    settings = _settings(config, set_)
+    target = (
+        Path(db) if db is not None and "://" not in str(db) else (Path("ioscan.db") if db is None else None)
+    )
+    if target is not None and str(target) != ":memory:" and not target.exists():
+        from ioscan.errors import CatalogError
+
+        raise CatalogError(f"catalogue {target} does not exist (give --db PATH or a database URL)")
+    console = make_console()
+    with open_store(db) as store:
+        res = write_report(
+            store,
+            out,
+            settings=settings,
+            external=external,
+            external_label=external_label,
+            mosaics=not no_mosaics,
+            progress=lambda msg: console.print(f"[dim]{msg}[/dim]"),
+        )
+    console.print(
+        f"wrote {res.html}, {res.pdf} and {res.summary_json} ({len(res.figures)} figures) "
+        f"in {res.summary['timings_s']['total_s']:.0f} s"
+    )
 
 
 @app.command()
@@ -451,6 +597,11 @@ def demo(
         display=ConsoleDisplay(make_console()),
         settings=_settings(config, set_),
     )
+
+
+from ioscan.cli.convention import check_convention as _check_convention  # noqa: E402
+
+app.command("check-convention")(user_errors(_check_convention))
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -4,21 +4,33 @@
 * :mod:`ioscan.formats.fits_ground` — ground-based AO frames (Keck NIRC2-like FITS);
 * :mod:`ioscan.formats.pds4` — PDS4 ``Array_2D_Image`` products.
 
-:func:`read_product` picks the reader from the file name; :func:`find_products` lists the products under
-directories (one entry per product: the label of a PDS3 pair).
+:func:`read_product` picks the reader from the file name; :func:`search_products` lists the products under
+directories (one entry per product: the label of a PDS3 pair) and what could not be searched;
+:func:`product_identity` says which product and version a file is without reading its pixels.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ioscan.errors import ProductError
 from ioscan.formats._common import file_checksum_sha256
 from ioscan.records import Frame
 
-__all__ = ["file_checksum_sha256", "find_products", "product_kind", "read_product"]
+__all__ = [
+    "ProductSearch",
+    "file_checksum_sha256",
+    "find_products",
+    "product_identity",
+    "product_kind",
+    "read_product",
+    "search_products",
+    "shown_path",
+]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 _JIRAM_IMG_LABEL = re.compile(rb'PRODUCT_ID\s*=\s*"?JIR_IMG_RDR', re.IGNORECASE)
@@ -101,25 +113,167 @@ def _walk_candidate(path: Path) -> Path | None:
     return None
 
 
-def find_products(paths: Iterable[Path]) -> list[Path]:
-    """Products under ``paths`` (files or directories, walked recursively, hidden entries skipped).
+@dataclass
+class ProductSearch:
+    """What :func:`search_products` found.
+
+    Attributes:
+        products: one entry per product (the ``.LBL`` of a JIRAM pair), sorted.
+        problems: (path as shown, reason) of entries that cannot be scanned (a name that is not UTF-8, a
+            folder that cannot be listed, a broken link): reported, never silently dropped.
+        notes: folders reached twice through symbolic links (loops included), searched once.
+    """
+
+    products: list[Path] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as text that can always be printed and stored: bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+_NOT_UTF8_FILE = "file name is not valid UTF-8 (rename the file to scan it)"
+
+
+def _utf8_name(path: Path | str) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _looks_like_product(name: str) -> bool:
+    low = name.lower()
+    return low.endswith(FITS_SUFFIXES) or low.endswith((".lbl", ".xml", ".img"))
+
+
+class _Walker:
+    """A recursive folder walk that follows symbolic links to folders once (by device and inode), notes
+    loops, and keeps each product file once however many paths lead to it."""
+
+    def __init__(self, result: ProductSearch):
+        self.result = result
+        self.seen_dirs: dict[tuple[int, int], Path] = {}
+        self.seen_files: set[tuple[int, int]] = set()
+
+    def add_file(self, f: Path) -> None:
+        if not _utf8_name(f):
+            if _looks_like_product(f.name):
+                self.result.problems.append((shown_path(f), _NOT_UTF8_FILE))
+            return
+        entry = _walk_candidate(f)
+        if entry is None:
+            return
+        try:
+            st = entry.stat()
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)
+        if key not in self.seen_files:
+            self.seen_files.add(key)
+            self.result.products.append(entry)
+
+    def walk(self, folder: Path, ancestors: tuple[tuple[int, int], ...] = ()) -> None:
+        try:
+            st = folder.stat()
+        except OSError as exc:
+            self.result.problems.append((shown_path(folder), f"cannot read folder: {exc.strerror or exc}"))
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in self.seen_dirs:
+            first = shown_path(self.seen_dirs[key])
+            what = "symbolic link loop" if key in ancestors else "already searched"
+            self.result.notes.append(f"{shown_path(folder)}: {what} (the same folder as {first}), not again")
+            return
+        self.seen_dirs[key] = folder
+        if not _utf8_name(folder):
+            self.result.problems.append(
+                (shown_path(folder), "folder name is not valid UTF-8 (rename it to scan what it holds)")
+            )
+            return
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            self.result.problems.append((shown_path(folder), f"cannot list folder: {exc.strerror or exc}"))
+            return
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            path = folder / e.name
+            try:
+                is_dir, is_file = e.is_dir(), e.is_file()  # both follow symbolic links
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                self.walk(path, (*ancestors, key))
+            elif is_file:
+                self.add_file(path)
+            elif e.is_symlink() and _looks_like_product(e.name):
+                self.result.problems.append((shown_path(path), "broken symbolic link"))
+
+
+def search_products(paths: Iterable[Path]) -> ProductSearch:
+    """Products under ``paths`` (files or folders, walked recursively, hidden entries skipped, symbolic links
+    to folders followed once: loops and folders reached twice are noted, not walked again).
 
     One entry per product (the ``.LBL`` of a JIRAM pair, never the ``.IMG``); a file given explicitly is
     kept even if it does not look like a product (so reading it reports why), except that an explicit
-    ``.IMG`` is replaced by its label when one is beside it. Sorted, duplicates removed.
+    ``.IMG`` is replaced by its label when one is beside it. Entries whose name is not UTF-8 (they could
+    not be stored or printed faithfully) are listed in ``problems``, not in ``products``.
     """
-    found: set[Path] = set()
+    result = ProductSearch()
+    walker = _Walker(result)
+    explicit: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for f in p.rglob("*"):
-                if any(part.startswith(".") for part in f.relative_to(p).parts) or not f.is_file():
-                    continue
-                entry = _walk_candidate(f)
-                if entry is not None:
-                    found.add(entry)
+            walker.walk(p)
+        elif not _utf8_name(p):
+            result.problems.append((shown_path(p), _NOT_UTF8_FILE))
         elif p.suffix.lower() == ".img" and _sibling_label(p) is not None:
-            found.add(_sibling_label(p))  # type: ignore[arg-type]
+            explicit.append(_sibling_label(p))  # type: ignore[arg-type]
         else:
-            found.add(p)
-    return sorted(found, key=lambda q: str(q))
+            explicit.append(p)
+    found = set(result.products)
+    for p in explicit:
+        try:
+            st = p.stat()
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = None
+        if key is not None and key in walker.seen_files and p not in found:
+            continue  # the same file was reached through a folder
+        if key is not None:
+            walker.seen_files.add(key)
+        found.add(p)
+    result.products = sorted(found, key=lambda q: str(q))
+    return result
+
+
+def find_products(paths: Iterable[Path]) -> list[Path]:
+    """The products of :func:`search_products` (without its problems and notes)."""
+    return search_products(paths).products
+
+
+def product_identity(path: Path):
+    """Which product ``path`` is and which version (:class:`~ioscan.formats.versions.ProductIdentity`), from
+    its label or header and the checksum of its data, without decoding pixels. Raises ProductError."""
+    path = Path(path)
+    if not path.exists():
+        raise ProductError(f"{path}: no such file")
+    kind = product_kind(path)
+    if kind == "fits":
+        from ioscan.formats.fits_ground import read_fits_identity
+
+        return read_fits_identity(path)
+    if kind == "pds4":
+        from ioscan.formats.pds4 import read_pds4_identity
+
+        return read_pds4_identity(path)
+    from ioscan.formats.jiram_pds3 import read_jiram_identity
+
+    label = path if path.suffix.lower() == ".lbl" else _sibling_label(path)
+    return read_jiram_identity(label)  # type: ignore[arg-type]

@@ -237,6 +237,44 @@ def _geometry(h, where: Path) -> LabelGeometry | None:
         raise ProductError(f"{where.name}: non-numeric Io geometry keyword ({exc})") from exc
 
 
+def _identity_fields(header, path: Path) -> tuple[str, str, str | None, str | None]:
+    """(product ID, base ID, version, creation time ISO UTC) from ``PRODID`` (else the file name), ``PRODVER``
+    (optional) and ``DATE`` (when the file was written)."""
+    from ioscan.formats.versions import split_version
+
+    product_id = str(header.get("PRODID") or path.name.split(".")[0])
+    version = str(header["PRODVER"]) if header.get("PRODVER") not in (None, "") else None
+    base, version = split_version(product_id, version)
+    created = None
+    date = str(header.get("DATE") or "")
+    if "T" in date:
+        try:
+            created = iso_utc(parse_utc(date, where=path, what="DATE"))
+        except ProductError:
+            created = None  # only a tie-breaker between two copies of one version: never fatal
+    return product_id, base, version, created
+
+
+def read_fits_identity(path: Path):
+    """The :class:`~ioscan.formats.versions.ProductIdentity` of a FITS frame from its primary header (PRODID,
+    PRODVER, DATE) and the checksum of the file. Raises ProductError."""
+    from astropy.io import fits
+
+    from ioscan.formats.versions import ProductIdentity
+
+    path = Path(path)
+    if not path.is_file():
+        raise ProductError(f"{path}: FITS file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = fits.getheader(path, 0)
+    except Exception as exc:
+        raise ProductError(f"{path.name}: not a readable FITS file ({type(exc).__name__}: {exc})") from exc
+    product_id, base, version, created = _identity_fields(header, path)
+    return ProductIdentity(path, product_id, base, version, created, file_checksum_sha256(path))
+
+
 def read_ground_fits(path: Path) -> Frame:
     """Read a ground-based FITS frame into a :class:`~ioscan.records.Frame` (observer ``"EARTH"``).
 
@@ -295,8 +333,9 @@ def read_ground_fits(path: Path) -> Frame:
         bandwidth_um=filt.bandwidth_um,
         saturation=None if sat is None else float(sat) * scale,
     )
+    product_id, base_id, version, created = _identity_fields(header, path)
     return Frame(
-        product_id=str(header.get("PRODID") or path.name.split(".")[0]),
+        product_id=product_id,
         instrument=inst.name,
         observer="EARTH",
         time_utc=_time(header, path, exposure),
@@ -313,4 +352,7 @@ def read_ground_fits(path: Path) -> Frame:
             "bunit": str(header.get("BUNIT")),
             "date_obs": str(header.get("DATE-OBS")),
         },
+        base_product_id=base_id,
+        product_version=version,
+        product_created_utc=created,
     )

@@ -44,6 +44,29 @@ Quirks handled here (and only here):
   ``DISK_CENTER_SAMPLE`` / ``DISK_CENTER_LINE`` 0-based pixels; ``DISK_CENTER_PIXEL_SCALE`` in km/pixel).
   The reader builds a LabelGeometry only when that group and the archive geometry keywords are all
   present; what a real label does give is kept in ``Frame.metadata["label_geometry_partial"]``.
+
+What a real label's geometry is worth (:func:`archive_geometry`, kept in
+``Frame.metadata["archive_geometry"]`` with a status per item; checked on
+``JIR_IMG_RDR_2017033T114006_V02.LBL``, orbit 4):
+
+* **Reliable** (checked against each other): ``QUATERNION`` is a SPICE quaternion (w, x, y, z) of the
+  J2000 → instrument C-matrix at mid-exposure — its third row gives ``RIGHT_ASCENSION``/``DECLINATION``
+  and celestial north lies ``TWIST_ANGLE`` from its +Y toward +X (``CELESTIAL_NORTH_CLOCK_ANGLE`` =
+  180° − that, from −Y); ``SC_TARGET_POSITION_VECTOR`` is the **spacecraft relative to the target's
+  centre** in the target's body-fixed frame (its planetocentric latitude, east longitude and length are
+  ``SUB_SPACECRAFT_LATITUDE``, ``SUB_SPACECRAFT_LONGITUDE``, ``TARGET_CENTER_DISTANCE``); the kernel list
+  (``SPICE_FILE_NAME``).
+* **Not reliable**: which JIRAM frame the quaternion belongs to is not said (JUNO_JIRAM_I, or a band frame
+  0.94° = 69 px away along track); ``SC_SUN_POSITION_VECTOR``/``VELOCITY`` repeat the target's values;
+  band groups name the axes transposed — ``SAMPLE_FIRST_PIXEL`` holds the band's first *detector line*
+  (M: 139) and the meaning of ``LINE_FIRST_PIXEL`` is unknown, so pixel keywords are checked against the
+  instrument's detector layout, never used as sample/line; ``NORTH_AZIMUTH`` (= ``SUB_SPACECRAFT_AZIMUTH``)
+  follows the label's transposed convention and says nothing about the sample sign; the band groups' pixel
+  scale differs from ``SLANT_DISTANCE`` × IFOV by 0.7 %.
+* **Pointing**: quaternion and band-group geometry (centre, incidence, emission, phase, slant distance) come
+  from the kernels listed, whose spacecraft CK is the *reconstructed* one (``juno_sc_rec_*.bc``): they carry
+  JIRAM's reconstructed-pointing error (up to ~2° along track). The archive geometry says so and gives the
+  instrument's pointing prior with it (``pointing``), and the position error it means at the band centre.
 """
 
 from __future__ import annotations
@@ -84,6 +107,11 @@ _KNOWN_LABEL_UNITS = {
     "w/(m**2*sr*micron)",
 }
 _MODE_LINES = {"I1": (256, 266), "I2": (128,), "I3": (128,)}
+#: largest disagreement (deg) between the quaternion and the label's RA/Dec/twist for it to count as checked
+QUATERNION_TOLERANCE_DEG = 0.01
+#: largest disagreement (deg) between SC_TARGET_POSITION_VECTOR and the sub-spacecraft point (the label's
+#: values differ by Jupiter's rotation over the light time, 0.004° in the orbit-4 label)
+POSITION_TOLERANCE_DEG = 0.02
 _MODE_DESC = {
     "I1": "IMAGE(256x432) L-Band and M-Band",
     "I2": "IMAGE(128x432) M-Band",
@@ -506,6 +534,340 @@ def _label_geometry(meta, name: str) -> tuple[LabelGeometry | None, dict]:
     return LabelGeometry(**partial, **extra), partial
 
 
+def _version_fields(meta, label_path: Path, product_id: str) -> tuple[str, str | None, str | None]:
+    """(base product ID, PRODUCT_VERSION_ID, PRODUCT_CREATION_TIME as ISO UTC) of a label."""
+    from ioscan.formats.versions import split_version
+
+    base, version = split_version(product_id, _str(meta.metaget_("PRODUCT_VERSION_ID")) or None)
+    created_txt = _str(meta.metaget_("PRODUCT_CREATION_TIME"))
+    created = None
+    if created_txt and created_txt.upper() not in ("N/A", "UNK", "NULL"):
+        try:
+            created = iso_utc(parse_utc(created_txt, where=label_path, what="PRODUCT_CREATION_TIME"))
+        except ProductError:
+            created = None  # only a tie-breaker between two copies of one version: never fatal
+    return base, version, created
+
+
+def _data_pointer(meta, name: str) -> str:
+    pointer = meta.metaget_("^IMAGE")
+    if isinstance(pointer, list | tuple):  # ("FILE.IMG", record) form
+        pointer = pointer[0]
+    if not isinstance(pointer, str) or not pointer:
+        raise ProductError(f"{name}: ^IMAGE pointer does not name a detached data file ({pointer!r})")
+    return _str(pointer)
+
+
+def read_jiram_identity(label_path: Path):
+    """The :class:`~ioscan.formats.versions.ProductIdentity` of a JIRAM RDR from its label (PRODUCT_ID,
+    PRODUCT_VERSION_ID, PRODUCT_CREATION_TIME) and the checksum of the IMG its ``^IMAGE`` names; the pixels
+    are not decoded. Raises ProductError."""
+    import pdr
+
+    from ioscan.formats.versions import ProductIdentity
+
+    label_path = Path(label_path)
+    name = label_path.name
+    if not label_path.is_file():
+        raise ProductError(f"{label_path}: label file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meta = pdr.read(str(label_path)).metadata
+            product_id = _str(meta.metaget_("PRODUCT_ID")) or label_path.stem
+    except Exception as exc:  # pdr raises many kinds on garbage labels
+        raise ProductError(f"{name}: unparseable PDS3 label ({type(exc).__name__}: {exc})") from exc
+    base, version, created = _version_fields(meta, label_path, product_id)
+    img_path = _find_data_file(label_path, _data_pointer(meta, name))
+    return ProductIdentity(label_path, product_id, base, version, created, file_checksum_sha256(img_path))
+def quaternion_to_matrix(q_wxyz) -> np.ndarray:
+    """The 3×3 rotation of a SPICE quaternion (w, x, y, z), as SPICE's ``q2m`` builds it (for a C-matrix
+    quaternion: J2000 → instrument, rows = the instrument's axes in J2000)."""
+    w, x, y, z = (float(v) for v in q_wxyz)
+    n = np.sqrt(w * w + x * x + y * y + z * z)
+    w, x, y, z = w / n, x / n, y / n, z / n
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def _with_unit(v, unit_km: bool = True) -> float | None:
+    """A label quantity as a float; metres (``m``, ``m/pixel``) turned into km when ``unit_km``."""
+    x = _num(v)
+    if x is None:
+        return None
+    units = str(v.get("units", "")).strip().lower() if isinstance(v, dict) else ""
+    if unit_km and units.split("/")[0] == "m":
+        x /= 1000.0
+    return x
+
+
+def _vector(v) -> np.ndarray | None:
+    if not isinstance(v, tuple | list) or len(v) != 3:
+        return None
+    xs = [_with_unit(c) for c in v]
+    return None if any(x is None for x in xs) else np.array(xs, float)
+
+
+def _angle_diff_deg(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def _check(checks: list, item: str, status: str, note: str) -> None:
+    checks.append({"item": item, "status": status, "note": note})
+
+
+def _kernel_kind(name: str) -> str:
+    low = name.lower()
+    if low.endswith(".bc"):
+        if "_rec_" in low or "rec" in low.split("_"):
+            return "reconstructed CK"
+        if "_pre_" in low or "pred" in low:
+            return "predicted CK"
+        return "CK"
+    return {
+        ".tf": "frames",
+        ".ti": "instrument",
+        ".tls": "leapseconds",
+        ".tpc": "constants",
+        ".tsc": "clock",
+        ".bsp": "ephemeris",
+    }.get(Path(low).suffix, "other")
+
+
+def _quaternion_checks(meta, values: dict, checks: list) -> None:
+    q = meta.metaget_("QUATERNION")
+    if not isinstance(q, tuple | list) or len(q) != 4 or any(_num(x) is None for x in q):
+        _check(checks, "QUATERNION", "absent", "no quaternion in the label")
+        return
+    c = quaternion_to_matrix([_num(x) for x in q])
+    values["quaternion_wxyz"] = [float(_num(x)) for x in q]
+    values["quaternion_frame"] = "not stated: JUNO_JIRAM_I or a band frame (0.94° apart along X)"
+    bore = c[2]
+    ra = float(np.degrees(np.arctan2(bore[1], bore[0])) % 360.0)
+    dec = float(np.degrees(np.arcsin(np.clip(bore[2], -1.0, 1.0))))
+    north = c @ np.array([0.0, 0.0, 1.0])
+    twist = float(np.degrees(np.arctan2(north[0], north[1])))
+    clock = float(np.degrees(np.arctan2(north[0], -north[1])) % 360.0)
+    values.update(boresight_ra_deg=ra, boresight_dec_deg=dec, twist_deg=twist, north_clock_angle_deg=clock)
+    ref = {
+        k: _num(meta.metaget_(k))
+        for k in ("RIGHT_ASCENSION", "DECLINATION", "TWIST_ANGLE", "CELESTIAL_NORTH_CLOCK_ANGLE")
+    }
+    diffs = {
+        "RIGHT_ASCENSION": None
+        if ref["RIGHT_ASCENSION"] is None
+        else _angle_diff_deg(ra, ref["RIGHT_ASCENSION"]),
+        "DECLINATION": None if ref["DECLINATION"] is None else abs(dec - ref["DECLINATION"]),
+        "TWIST_ANGLE": None if ref["TWIST_ANGLE"] is None else _angle_diff_deg(twist, ref["TWIST_ANGLE"]),
+        "CELESTIAL_NORTH_CLOCK_ANGLE": None
+        if ref["CELESTIAL_NORTH_CLOCK_ANGLE"] is None
+        else _angle_diff_deg(clock, ref["CELESTIAL_NORTH_CLOCK_ANGLE"]),
+    }
+    known = {k: d for k, d in diffs.items() if d is not None}
+    if not known:
+        _check(checks, "QUATERNION", "unchecked", "no RIGHT_ASCENSION/DECLINATION/TWIST_ANGLE to check it by")
+    elif max(known.values()) <= QUATERNION_TOLERANCE_DEG:
+        _check(
+            checks,
+            "QUATERNION",
+            "checked",
+            "J2000 → instrument C-matrix: its +Z gives "
+            + "/".join(k for k in known if k in ("RIGHT_ASCENSION", "DECLINATION"))
+            + f" and celestial north lies {twist:.3f}° from +Y toward +X (TWIST_ANGLE) to "
+            f"{max(known.values()):.4f}°; which JIRAM frame it belongs to is not stated",
+        )
+    else:
+        worst = max(known, key=known.get)
+        _check(
+            checks,
+            "QUATERNION",
+            "inconsistent",
+            f"disagrees with {worst} by {known[worst]:.3f}° (as a J2000 → instrument C-matrix)",
+        )
+
+
+def _position_checks(meta, target: str, values: dict, checks: list) -> None:
+    vec = _vector(meta.metaget_("SC_TARGET_POSITION_VECTOR"))
+    lat = _num(meta.metaget_("SUB_SPACECRAFT_LATITUDE"))
+    lon_e = _num(meta.metaget_("SUB_SPACECRAFT_LONGITUDE"))
+    dist = _with_unit(meta.metaget_("TARGET_CENTER_DISTANCE"))
+    if dist is not None:
+        values["target_center_distance_km"] = dist
+    if vec is None:
+        return
+    r = float(np.linalg.norm(vec))
+    d_lat = None if lat is None else abs(float(np.degrees(np.arcsin(vec[2] / r))) - lat)
+    d_lon = None if lon_e is None else _angle_diff_deg(float(np.degrees(np.arctan2(vec[1], vec[0]))), lon_e)
+    d_r = None if dist is None else abs(r - dist)
+    values["spacecraft_from_target_body_km"] = vec.tolist()
+    if None in (d_lat, d_lon, d_r):
+        _check(checks, "SC_TARGET_POSITION_VECTOR", "unchecked", "no sub-spacecraft point to check it by")
+    elif max(d_lat, d_lon) <= POSITION_TOLERANCE_DEG and d_r <= 1.0:
+        _check(
+            checks,
+            "SC_TARGET_POSITION_VECTOR",
+            "checked",
+            f"the spacecraft relative to {target}'s centre in {target}'s body-fixed frame: its latitude, "
+            f"east longitude and length give SUB_SPACECRAFT_LATITUDE/LONGITUDE to {max(d_lat, d_lon):.4f}° "
+            f"(about the target's rotation over the light time) and TARGET_CENTER_DISTANCE to {d_r:.3f} km",
+        )
+    else:
+        _check(
+            checks,
+            "SC_TARGET_POSITION_VECTOR",
+            "inconsistent",
+            f"is {max(d_lat, d_lon):.3f}° / {d_r:.1f} km from the sub-spacecraft point and distance: "
+            "meaning unknown, not used",
+        )
+    sun = _vector(meta.metaget_("SC_SUN_POSITION_VECTOR"))
+    if sun is not None and np.allclose(sun, vec):
+        _check(
+            checks,
+            "SC_SUN_POSITION_VECTOR",
+            "unreliable",
+            "repeats SC_TARGET_POSITION_VECTOR (the target's values, not the Sun's): ignored",
+        )
+
+
+def _band_group_checks(meta, mode: str, values: dict, checks: list) -> None:
+    for bname in ("L", "M"):
+        grp = meta.metablock_(f"{bname}_BAND_PARAMETERS") or {}
+        entries = {k: _with_unit(grp.get(k)) for k in _BAND_GEOMETRY_KEYS}
+        if all(v is None for v in entries.values()):
+            continue
+        band = jiram.BANDS[bname]
+        out = {k.lower(): v for k, v in entries.items() if v is not None}
+        first_s, first_l = entries["SAMPLE_FIRST_PIXEL"], entries["LINE_FIRST_PIXEL"]
+        if first_s is not None and int(first_s) == band.first_detector_line:
+            _check(
+                checks,
+                f"{bname}_BAND_PARAMETERS pixel keywords",
+                "transposed",
+                f"SAMPLE_FIRST_PIXEL = {int(first_s)} is the {bname} band's first detector line (along "
+                "track, the IMAGE object's lines): the group's SAMPLE/LINE names are transposed; "
+                f"LINE_FIRST_PIXEL = {'?' if first_l is None else int(first_l)} has no known meaning. "
+                "Not used as pixels.",
+            )
+        elif first_l is not None and int(first_l) == band.first_detector_line:
+            _check(
+                checks,
+                f"{bname}_BAND_PARAMETERS pixel keywords",
+                "as named",
+                f"LINE_FIRST_PIXEL = {int(first_l)} is the band's first detector line",
+            )
+        elif first_s is not None or first_l is not None:
+            _check(
+                checks,
+                f"{bname}_BAND_PARAMETERS pixel keywords",
+                "unknown",
+                "neither pixel keyword is the band's first detector line: meaning unknown, not used",
+            )
+        slant, scale = entries["SLANT_DISTANCE"], entries["HORIZONTAL_PIXEL_SCALE"]
+        if slant and scale:
+            ratio = scale / (slant * jiram.IFOV_RAD)
+            _check(
+                checks,
+                f"{bname}_BAND_PARAMETERS pixel scale",
+                "checked" if abs(ratio - 1) < 1e-3 else "approximate",
+                f"HORIZONTAL_PIXEL_SCALE = {scale:.4g} km/px is {100 * (ratio - 1):+.2f} % from "
+                f"SLANT_DISTANCE × IFOV ({slant * jiram.IFOV_RAD:.4g} km/px)",
+            )
+        if entries["NORTH_AZIMUTH"] is not None:
+            _check(
+                checks,
+                f"{bname}_BAND_PARAMETERS NORTH_AZIMUTH",
+                "unreliable",
+                "an azimuth in the label's own (transposed) image convention: not used for pixel orientation "
+                "and silent on the sample sign",
+            )
+        values[f"{bname}_band"] = out
+        if mode and bname not in jiram.MODES.get(mode, (bname,)):
+            _check(checks, f"{bname}_BAND_PARAMETERS", "unexpected", f"mode {mode} has no {bname} band")
+
+
+def archive_geometry(meta, mode: str | None = None) -> dict:
+    """What a real JIRAM label says about geometry, checked item by item (see the module docstring).
+
+    Returns a JSON-ready dict: ``target``, the values read (quaternion and what it implies, spacecraft
+    position, band groups), ``kernels`` (name → kind), ``pointing`` (the error the label's geometry carries:
+    its source and the instrument's pointing prior, 1σ and bound along (sample, line) px, and the position
+    error that means at each band group's centre, km) and ``checks`` (item, status, note).
+    """
+    values: dict = {}
+    checks: list = []
+    target = _str(meta.metaget_("TARGET_NAME")).upper() or "?"
+    _quaternion_checks(meta, values, checks)
+    _position_checks(meta, target, values, checks)
+    _band_group_checks(meta, mode or "", values, checks)
+    spice = meta.metaget_("SPICE_FILE_NAME")
+    names = sorted(_str(n) for n in spice) if isinstance(spice, set | list | tuple) else []
+    kernels = {n: _kernel_kind(n) for n in names}
+    ck = [n for n, k in kernels.items() if k.endswith("CK")]
+    prior = (
+        jiram.JIRAM.pointing_prior("label")
+        if hasattr(jiram.JIRAM, "pointing_prior")
+        else jiram.JIRAM.pointing
+    )
+    sigma = getattr(prior, "sigma_px", None)
+    top = getattr(prior, "max_px", None)
+    pointing = {
+        "source": ", ".join(f"{n} ({kernels[n]})" for n in ck) or "unknown (no CK listed)",
+        "sigma_px": None if sigma is None else [float(x) for x in sigma],
+        "max_px": None if top is None else [float(x) for x in top],
+        "along_track_axis": getattr(prior, "along_track_axis", None),
+    }
+    for bname in ("L", "M"):
+        band = values.get(f"{bname}_band", {})
+        scale = band.get("horizontal_pixel_scale")
+        if scale and sigma is not None:
+            pointing[f"{bname}_center_err_km"] = {
+                "sigma": float(max(sigma)) * scale,
+                "max": float(max(top)) * scale,
+            }
+    if ck:
+        kind = ", ".join(sorted({kernels[n] for n in ck}))
+        _check(
+            checks,
+            "pointing",
+            "carries the pointing error",
+            f"quaternion and band geometry come from the {kind} ({', '.join(ck)}): off by up to "
+            f"{f'{max(top):.0f}' if top else '?'} px along track like any unregistered frame; "
+            "register before use",
+        )
+    return {"target": target, **values, "kernels": kernels, "pointing": pointing, "checks": checks}
+
+
+def _px(pair) -> str:
+    return "?" if pair is None else "(" + ", ".join(f"{float(v):.0f}" for v in pair) + ")"
+
+
+def describe_archive_geometry(frame: Frame) -> list[str]:
+    """Plain lines saying what the label's geometry holds and how far to trust it (for ``ioscan info``)."""
+    geo = frame.metadata.get("archive_geometry") or {}
+    if not geo:
+        return []
+    lines = [f"archive geometry (target {geo.get('target', '?')}):"]
+    if "boresight_ra_deg" in geo:
+        lines.append(
+            f"  quaternion: boresight RA {geo['boresight_ra_deg']:.4f}°, "
+            f"Dec {geo['boresight_dec_deg']:.4f}°, twist {geo['twist_deg']:.4f}° ({geo['quaternion_frame']})"
+        )
+    pt = geo.get("pointing", {})
+    if pt.get("source"):
+        lines.append(
+            f"  pointing from {pt['source']}; prior 1σ (sample, line) {_px(pt.get('sigma_px'))} px, "
+            f"bound {_px(pt.get('max_px'))} px"
+        )
+    for c in geo.get("checks", []):
+        lines.append(f"  {c['item']}: {c['status']} — {c['note']}")
+    return lines
+
+
 def read_jiram_rdr(label_path: Path) -> Frame:
     """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.records.Frame`.
 
@@ -647,10 +1009,13 @@ def read_jiram_rdr(label_path: Path) -> Frame:
         "label_geometry_partial": partial,
         "target": label_target(meta, list(bands)),
         "onboard_background_subtraction": onboard_background_subtraction(meta),
+        "archive_geometry": archive_geometry(meta, mode),
     }
     metadata["label_warnings"], metadata["label_vectors_km"] = validate_label(meta, lines * samples)
+    product_id = ident["PRODUCT_ID"] or label_path.stem
+    base_id, version, created = _version_fields(meta, label_path, product_id)
     return Frame(
-        product_id=ident["PRODUCT_ID"] or label_path.stem,
+        product_id=product_id,
         instrument="JIRAM",
         observer="JUNO",
         time_utc=iso_utc(mid),
@@ -662,4 +1027,7 @@ def read_jiram_rdr(label_path: Path) -> Frame:
         path=label_path,
         checksum_sha256=file_checksum_sha256(img_path),
         metadata=metadata,
+        base_product_id=base_id,
+        product_version=version,
+        product_created_utc=created,
     )

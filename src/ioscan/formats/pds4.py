@@ -261,6 +261,52 @@ def _bands_jiram(arr, filt, unit, where) -> dict[str, BandImage]:
     return out
 
 
+def _identity_fields(root, label: Path, product_id: str) -> tuple[str, str | None, str | None]:
+    """(base product ID, ``version_id``, latest ``modification_date`` as ISO UTC) of a label."""
+    from ioscan.formats.versions import split_version
+
+    base, version = split_version(product_id, _text(root, "Identification_Area", "version_id"))
+    created = None
+    for e in root.iter():
+        if _local(e.tag) == "modification_date" and (e.text or "").strip():
+            try:
+                when = iso_utc(parse_utc(e.text.strip(), where=label, what="modification_date"))
+            except ProductError:
+                continue  # only a tie-breaker between two copies of one version: never fatal
+            created = when if created is None else max(created, when)
+    return base, version, created
+
+
+def _product_id(root, label: Path, jiram: bool) -> str:
+    lid = _text(root, "Identification_Area", "logical_identifier") or label.stem
+    return lid.rsplit(":", 1)[-1].upper() if jiram else lid.rsplit(":", 1)[-1]
+
+
+def read_pds4_identity(xml_label_path: Path):
+    """The :class:`~ioscan.formats.versions.ProductIdentity` of a PDS4 product from its label (logical
+    identifier, ``version_id``, modification history) and the checksum of its data file. Raises
+    ProductError."""
+    from ioscan.formats.versions import ProductIdentity
+
+    label = Path(xml_label_path)
+    if not label.is_file():
+        raise ProductError(f"{label}: label file not found")
+    root = _xml(label)
+    file_name = _text(root, "File_Area_Observational", "File", "file_name")
+    if file_name is None or not (label.parent / file_name).is_file():
+        raise ProductError(f"{label.name}: data file {file_name} is missing")
+    components = [
+        _text(c, "name") or ""
+        for c in root.iter()
+        if _local(c.tag) == "Observing_System_Component" and (_text(c, "type") or "").lower() == "instrument"
+    ]
+    jiram_product = bool(components) and _registered_instrument(components[0], label.name).name == "JIRAM"
+    product_id = _product_id(root, label, jiram_product)
+    base, version, created = _identity_fields(root, label, product_id)
+    checksum = file_checksum_sha256(label.parent / file_name)
+    return ProductIdentity(label, product_id, base, version, created, checksum)
+
+
 def read_pds4(xml_label_path: Path) -> Frame:
     """Read a PDS4 ``Array_2D_Image`` product (see module docstring) into a :class:`~ioscan.records.Frame`."""
     import pdr
@@ -346,8 +392,10 @@ def read_pds4(xml_label_path: Path) -> Frame:
     exposure = float(exp_txt) if exp_txt else (stop - start).total_seconds()
     mid = mid_time(start, stop) if stop_txt else start + timedelta(seconds=exposure / 2)
     lid = _text(root, "Identification_Area", "logical_identifier") or label.stem
+    product_id = _product_id(root, label, jiram)
+    base_id, version, created = _identity_fields(root, label, product_id)
     return Frame(
-        product_id=lid.rsplit(":", 1)[-1].upper() if jiram else lid.rsplit(":", 1)[-1],
+        product_id=product_id,
         instrument=instrument.name,
         observer=observer,
         time_utc=iso_utc(mid),
@@ -366,4 +414,7 @@ def read_pds4(xml_label_path: Path) -> Frame:
             "start_time_utc": iso_utc(start),
             "stop_time_utc": iso_utc(stop),
         },
+        base_product_id=base_id,
+        product_version=version,
+        product_created_utc=created,
     )

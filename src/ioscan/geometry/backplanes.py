@@ -51,10 +51,14 @@ class Backplanes:
     Attributes:
         arrays: backplane name → (n_lines, n_samples) float64 array, NaN off the disk.
         meta: provider ("spice", "label", "limbfit"), aberration correction, time, observer, disk centre...
+        limb_conic_px: 3×3 symmetric C of the limb as the image conic xᵀCx = 0 in homogeneous pixels
+            x = (sample, line, 1), > 0 on the disk: the curve ``limb_distance_px`` measures the distance to
+            (None when the provider does not know it; the limb fit then fits one to that backplane).
     """
 
     arrays: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
+    limb_conic_px: np.ndarray | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]

@@ -6,10 +6,10 @@ Two entry points:
   ``(FrameCamera, CameraPose)`` pair) it finds the pixel offset (and optionally scale and rotation) that
   moves the predicted limb onto the image's limb. Coarse step: FFT cross-correlation of the image's
   gradient field with that of a rendered (Lambert, orthographic) disk template over the whole search
-  window (±200 × ±20 px by default: JIRAM's despinning-mirror pointing error). Fine step: edge points are
-  the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb, corrected
-  for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the predicted
-  incidence geometry), weighted by their contrast and fitted by robust least squares
+  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px). Fine step: edge
+  points are the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb,
+  corrected for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the
+  predicted incidence geometry), weighted by their contrast and fitted by robust least squares
   (:func:`scipy.optimize.least_squares`: soft-L1 loss, then 3σ clipping and plain least squares).
 * :func:`fit_disk_center` — model-free, for ground-based frames with no prediction: gradient-directed
   Hough vote for the centre of a disk of roughly known radius, then the same robust edge fit of a circle
@@ -28,10 +28,12 @@ averaged in groups sized so that a typical edge reaches ~1.5× the SNR threshold
 median) so no single bright edge dominates. The fitted points must span ≥ 40 px (or a quarter of a small
 disk's limb), which keeps a saturated hot spot's edge from passing for a limb.
 
-Line prior: JIRAM's cross-spin (line) pointing error is only a few pixels, so :func:`register_frame` adds a
-Gaussian prior (mean 0, ``line_prior_sigma_px`` = 3 px by default) on the line offset. A short or
-two-sided near-vertical arc then gives the line offset with an honest error (≤ 3 px) instead of a
-confident wrong value; ``ok`` then only needs the sample error ≤ 2 px.
+Cross-track prior: a pointing error that is large along one pixel axis (JIRAM: along track, the lines under
+NAIF's frames) is only a few pixels across it, so :func:`register_frame` takes Gaussian priors (mean 0) per
+pixel axis (``prior_sigma_px`` = (σ_sample, σ_line), None for none); navigation passes the instrument's
+(:meth:`ioscan.instruments.PointingPrior.limb_prior_px`: a prior across track only). A short arc that
+constrains only the along-track offset then gives the cross-track offset with an honest error (≤ the prior)
+instead of a confident wrong value; ``ok`` then needs only the errors along axes without a prior ≤ 2 px.
 
 Predicted limb from backplanes: pixels spread over the whole frame are projected onto the limb along the
 ``limb_distance_px`` gradient, an algebraic conic is fitted, then polished so its signed distance reproduces
@@ -79,7 +81,6 @@ MIN_LIMB_EXTENT_PX = 40.0  # fitted limb points must span this much (or a quarte
 BIAS_MODEL_FRACTION = 0.5  # 1σ uncertainty of the PSF edge-bias correction, as a fraction of its effect
 EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photometric law, albedo), px
 HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
-LINE_PRIOR_SIGMA_PX = 3.0  # default 1σ prior on the line offset (navigation passes the instrument's)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class LimbFit:
         reason: "" when ok, else a short explanation.
         offset_sample_px, offset_line_px: displacement of Io's centre, observed − predicted, pixels.
         offset_err_px: 1σ errors of (offset_sample_px, offset_line_px), pixels.
+        offset_corr: correlation of those two errors (a limb arc seen on one side ties them together).
         scale, scale_err: observed/predicted disk size (1 if not fitted; error NaN then).
         rotation_deg, rotation_err_deg: image-plane rotation of observed vs predicted, positive from +sample
             toward +line (0 if not fitted). Only the limb's small ellipticity constrains it for Io.
@@ -108,6 +110,7 @@ class LimbFit:
     offset_sample_px: float = float("nan")
     offset_line_px: float = float("nan")
     offset_err_px: tuple[float, float] = (float("nan"), float("nan"))
+    offset_corr: float = 0.0
     scale: float = 1.0
     scale_err: float = float("nan")
     rotation_deg: float = 0.0
@@ -292,10 +295,9 @@ def _conic_from_distances(conic: np.ndarray, pix: np.ndarray, dist: np.ndarray) 
     return conic
 
 
-def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
-    if "limb_distance_px" not in bp.arrays:
-        raise NavigationError("backplanes have no limb_distance_px layer: cannot predict the limb")
-    dist = np.asarray(bp["limb_distance_px"], dtype=float)
+def _conic_from_backplane(dist: np.ndarray) -> np.ndarray:
+    """The limb conic (f > 0 on the disk) that reproduces a ``limb_distance_px`` backplane: an algebraic
+    fit to limb points, polished on the distances."""
     finite = np.isfinite(dist)
     if finite.sum() < 20:
         raise NavigationError("limb_distance_px backplane is empty")
@@ -304,21 +306,19 @@ def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
         raise NavigationError("too few pixels near the predicted limb to define it")
     conic = _fit_conic(pts)
     # orient so that f > 0 inside: inside is where the limb distance increases
-    probe = pts + 5.0 * inward
-    if (
-        float(
-            np.mean(
-                np.sum(
-                    (np.column_stack([probe, np.ones(len(probe))]) @ conic)
-                    * np.column_stack([probe, np.ones(len(probe))]),
-                    axis=1,
-                )
-            )
-        )
-        < 0
-    ):
+    probe = np.column_stack([pts + 5.0 * inward, np.ones(len(pts))])
+    if float(np.mean(np.sum((probe @ conic) * probe, axis=1))) < 0:
         conic = -conic
-    conic = _conic_from_distances(conic, pix, d)
+    return _conic_from_distances(conic, pix, d)
+
+
+def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
+    if "limb_distance_px" not in bp.arrays:
+        raise NavigationError("backplanes have no limb_distance_px layer: cannot predict the limb")
+    if bp.limb_conic_px is not None:  # the conic the backplane was computed from: nothing to fit
+        conic = np.asarray(bp.limb_conic_px, dtype=float)
+    else:
+        conic = _conic_from_backplane(np.asarray(bp["limb_distance_px"], dtype=float))
     center, axes, vecs = _conic_to_ellipse(conic)
     conic = conic / float(np.append(center, 1.0) @ conic @ np.append(center, 1.0))
     model = _LimbModel(conic, center, axes, vecs, center.copy(), np.array([0.0, 0.0, 1.0]), None)
@@ -493,9 +493,8 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     valid = np.isfinite(img)
     if valid.sum() < 0.5 * img.size:
         raise ValueError("more than half of the pixels are missing")
-    fill = float(np.median(img[valid]))
-    filled = np.where(valid, img, fill)
     bad = ~valid
+    filled = np.where(valid, img, float(np.median(img[valid]))) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
@@ -524,8 +523,18 @@ def _render_template(
     model: _LimbModel, shape: tuple[int, int], origin: tuple[int, int], factor: int
 ) -> np.ndarray:
     """Approximate predicted disk brightness (Lambert, orthographic) on a canvas of ``shape`` binned pixels;
-    canvas pixel (0, 0) is at predicted coordinates ``origin`` = (sample, line)."""
-    ll, ss = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    canvas pixel (0, 0) is at predicted coordinates ``origin`` = (sample, line). Only the disk's bounding
+    box is rendered (the canvas is 0 elsewhere)."""
+    out = np.zeros(shape)
+    # the ellipse's half-extents along samples and lines, and so the canvas box that holds it
+    half = np.sqrt((model.axes_px**2) @ np.square(model.semi_axes))
+    lo = np.floor((model.center - half + 0.5 - np.asarray(origin, dtype=float)) / factor - 0.5) - 1
+    hi = np.ceil((model.center + half + 0.5 - np.asarray(origin, dtype=float)) / factor - 0.5) + 2
+    s0, s1 = int(np.clip(lo[0], 0, shape[1])), int(np.clip(hi[0], 0, shape[1]))
+    l0, l1 = int(np.clip(lo[1], 0, shape[0])), int(np.clip(hi[1], 0, shape[0]))
+    if s1 <= s0 or l1 <= l0:
+        return out
+    ll, ss = np.mgrid[l0:l1, s0:s1].astype(float)
     s = origin[0] + (ss + 0.5) * factor - 0.5
     ln = origin[1] + (ll + 0.5) * factor - 0.5
     rel = np.stack([s - model.center[0], ln - model.center[1]], axis=-1) @ model.axes_px
@@ -533,7 +542,8 @@ def _render_template(
     r2 = np.sum(uv * uv, axis=-1)
     w = np.sqrt(np.clip(1.0 - r2, 0.0, None))
     cos_i = uv[..., 0] * model.sun_disk[0] + uv[..., 1] * model.sun_disk[1] + w * model.sun_disk[2]
-    return np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0)
+    out[l0:l1, s0:s1] = np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0)
+    return out
 
 
 def _bin(a: np.ndarray, f: int) -> np.ndarray:
@@ -568,13 +578,21 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     cs[pl : pl + nl, ps : ps + ns] = np.where(keep, igs, 0.0)
     cl[pl : pl + nl, ps : ps + ns] = np.where(keep, igl, 0.0)
     mask[pl : pl + nl, ps : ps + ns] = keep
-    fft, ifft = np.fft.rfft2, np.fft.irfft2
-    corr = ifft(fft(cs) * np.conj(fft(tgs)) + fft(cl) * np.conj(fft(tgl)), s=shape)
-    energy = ifft(fft(mask) * np.conj(fft(tgs * tgs + tgl * tgl)), s=shape)
+    # circular correlations on a zero-padded canvas of fast FFT sizes: for the lags searched the image part
+    # never wraps onto the template, so they equal the correlations on the canvas itself
+    from scipy import fft as sfft
+
+    size = (sfft.next_fast_len(shape[0], real=True), sfft.next_fast_len(shape[1], real=True))
+
+    def fft(a):
+        return sfft.rfft2(a, s=size)
+
+    corr = sfft.irfft2(fft(cs) * np.conj(fft(tgs)) + fft(cl) * np.conj(fft(tgl)), s=size)
+    energy = sfft.irfft2(fft(mask) * np.conj(fft(tgs * tgs + tgl * tgl)), s=size)
     dl_idx = np.arange(-pl + 2, pl - 1)
     ds_idx = np.arange(-ps + 2, ps - 1)
-    sub_c = corr[np.ix_(dl_idx % shape[0], ds_idx % shape[1])]
-    sub_e = energy[np.ix_(dl_idx % shape[0], ds_idx % shape[1])]
+    sub_c = corr[np.ix_(dl_idx % size[0], ds_idx % size[1])]
+    sub_e = energy[np.ix_(dl_idx % size[0], ds_idx % size[1])]
     emax = float(sub_e.max())
     if emax <= 0:
         return None
@@ -617,6 +635,7 @@ def _measure_edges(
     group: int = 1,
     edge_sigma: float = 1.0,
     step: float = 0.25,
+    need: np.ndarray | None = None,
 ):
     """Sub-pixel position (along the outward normal) of the steepest brightness drop on each ray.
 
@@ -624,27 +643,49 @@ def _measure_edges(
     to its own predicted limb point) are averaged first and one edge per group is returned, at the group's
     middle ray: this raises the edge SNR of faint limbs by ~√(group/2) (neighbouring rays share noise).
 
+    Only the rays that can give a usable edge are sampled: those whose search segment reaches the frame's
+    interior and, with ``need`` (per ray; for a group, its middle ray's), the rays asked for; the others are
+    reported unusable (their other outputs are meaningless).
+
     Returns (idx, t_edge, strength, noise_factor, usable, in_view): the rays the edges belong to, the edge
     positions and brightness drops, the noise of the drop relative to one ray's, usable (edge ±
     ``clean_radius`` inside the frame, clear of missing pixels and compact sources) and in_view (limb point
     in the frame)."""
     ext = 2.0 * clean_radius  # profile beyond the search range, for the step test
     t = np.arange(-half_width - ext, half_width + ext + step / 2, step)
-    xs = pts[:, 0, None] + t * normals[:, 0, None]
-    ys = pts[:, 1, None] + t * normals[:, 1, None]
     nl, ns = prep.smooth.shape
+    n = len(pts)
     in_view = (pts[:, 0] >= 0) & (pts[:, 0] <= ns - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= nl - 1)
-    prof = ndimage.map_coordinates(
-        prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
-    ).reshape(xs.shape)
-    ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
-    ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
-    badpix = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
-    idx = np.arange(len(pts))
-    noise_factor = np.ones(len(pts))
-    if group > 1 and len(pts) >= group:
-        n_g = len(pts) // group
+    # a ray whose search segment stays ≥ 1 px outside the interior [1, n − 2] has only bad samples near
+    # any edge it could find
+    out_s = np.maximum(np.maximum(1.0 - pts[:, 0], pts[:, 0] - (ns - 2)), 0.0)
+    out_l = np.maximum(np.maximum(1.0 - pts[:, 1], pts[:, 1] - (nl - 2)), 0.0)
+    sample = np.hypot(out_s, out_l) <= half_width + 1.0
+    grouped = group > 1 and n >= group
+    if grouped:
+        n_g = n // group
         members = np.arange(n_g * group).reshape(n_g, group)
+        if need is not None:
+            wanted = np.zeros(n, dtype=bool)
+            wanted[members[need[members[:, group // 2]]].ravel()] = True
+            sample &= wanted
+    elif need is not None:
+        sample &= need
+    rows = np.flatnonzero(sample)
+    prof = np.zeros((n, len(t)))
+    badpix = np.ones((n, len(t)), dtype=bool)
+    if len(rows):
+        xs = pts[rows, 0, None] + t * normals[rows, 0, None]
+        ys = pts[rows, 1, None] + t * normals[rows, 1, None]
+        prof[rows] = ndimage.map_coordinates(
+            prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
+        ).reshape(xs.shape)
+        ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
+        ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
+        badpix[rows] = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    idx = np.arange(n)
+    noise_factor = np.ones(n)
+    if grouped:
         w = (~badpix[members]).astype(float)  # (groups, group, t): bad samples are left out
         cnt = w.sum(axis=1)
         contiguous = np.all(np.hypot(*np.diff(pts[members], axis=1).transpose(2, 0, 1)) < 2.0, axis=1)
@@ -669,10 +710,20 @@ def _measure_edges(
     clean = ~(badpix & near).any(axis=1)
     # a limb is a step (bright inside stays bright), not a thin ridge (a column streak, a cosmic ray): the
     # level 2 clean radii inside must exceed the level outside by half the height of a blurred step
-    inner = np.array([np.interp(te - ext, t, pr) for te, pr in zip(t_edge, prof, strict=True)])
-    outer = np.array([np.interp(te + ext, t, pr) for te, pr in zip(t_edge, prof, strict=True)])
+    inner = _interp_rows(t_edge - ext, t, prof)
+    outer = _interp_rows(t_edge + ext, t, prof)
     step_ok = (inner - outer) >= 0.5 * y1 * np.sqrt(2 * np.pi) * edge_sigma
     return idx, t_edge, y1, noise_factor, clean & interior & step_ok, in_view
+
+
+def _interp_rows(x: np.ndarray, t: np.ndarray, prof: np.ndarray) -> np.ndarray:
+    """``np.interp(x[r], t, prof[r])`` for every row r at once (t evenly spaced, increasing)."""
+    dt = float(t[1] - t[0])
+    j = np.clip(np.floor((x - t[0]) / dt).astype(int), 0, len(t) - 2)
+    rows = np.arange(len(x))
+    f0, f1 = prof[rows, j], prof[rows, j + 1]
+    val = (f1 - f0) / (t[j + 1] - t[j]) * (x - t[j]) + f0
+    return np.where(x <= t[0], prof[:, 0], np.where(x >= t[-1], prof[:, -1], val))
 
 
 def _arc_deg(angles: np.ndarray) -> float:
@@ -712,7 +763,7 @@ def _refine(
     night_edge_snr: float,
     correct_bias: bool,
     max_shift: tuple[float, float],
-    line_prior_sigma_px: float | None = None,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
     auto_group: bool = True,
 ) -> LimbFit:
     mode = "rotation" if model.k_matrix is not None else "translation"
@@ -734,9 +785,7 @@ def _refine(
     s_eff = 0.5  # effective 1σ of one weighted residual (noise × autocorrelation), px; updated below
 
     def prior_row(q, s_eff):
-        if line_prior_sigma_px is None:
-            return np.zeros(0)
-        return np.array([s_eff * q[1] / line_prior_sigma_px])
+        return np.array([s_eff * q[k] / sig for k, sig in enumerate(prior_sigma_px) if sig is not None])
 
     for it in range(3):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
@@ -744,7 +793,7 @@ def _refine(
         pts = _apply_h(h, model.points)
         _, normals = _conic_distance(_transform_conic(model.conic, h), pts)
         idx, t_edge, strength, nf, usable, in_view = _measure_edges(
-            prep, pts, normals, window, clean_radius, group, sigma_tot
+            prep, pts, normals, window, clean_radius, group, sigma_tot, need=lit | night
         )
         snr = strength / (prep.grad_noise * nf)
         if it == 0 and group == 1 and auto_group:
@@ -756,7 +805,7 @@ def _refine(
                 group = int(np.clip(want, 1, max(1, min(cand.sum() // 8, int(0.5 * model.radius), 40))))
                 if group > 1:
                     idx, t_edge, strength, nf, usable, in_view = _measure_edges(
-                        prep, pts, normals, window, clean_radius, group, sigma_tot
+                        prep, pts, normals, window, clean_radius, group, sigma_tot, need=lit | night
                     )
                     snr = strength / (prep.grad_noise * nf)
         lit_i, night_i = lit[idx], night[idx]
@@ -822,7 +871,7 @@ def _refine(
         if it >= 1 and moved < 0.01:
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
-    if line_prior_sigma_px is not None:
+    if any(sig is not None for sig in prior_sigma_px):
         p = least_squares(lambda q: res_all(q, keep, s_eff), p, method="lm").x
     sel = sel[keep]
     edges = edges[keep]
@@ -861,6 +910,9 @@ def _refine(
         offset_sample_px=ds,
         offset_line_px=dl,
         offset_err_px=(float(err[0]), float(err[1])),
+        offset_corr=float(np.clip(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), -1.0, 1.0))
+        if cov[0, 0] > 0 and cov[1, 1] > 0
+        else 0.0,
         scale=float(np.exp(log_s)),
         scale_err=float(np.exp(log_s) * err[2]) if fit_scale else float("nan"),
         rotation_deg=float(np.degrees(rot)),
@@ -882,7 +934,7 @@ def _refine(
             False,
             f"limb points span only {extent:.0f} px (< {min_extent:.0f} px): not a limb (a bright source?)",
         )
-    elif err[0] > MAX_OFFSET_ERR_PX or (line_prior_sigma_px is None and err[1] > MAX_OFFSET_ERR_PX):
+    elif any(sig is None and e > MAX_OFFSET_ERR_PX for sig, e in zip(prior_sigma_px, err[:2], strict=True)):
         fit.ok, fit.reason = (
             False,
             (
@@ -905,7 +957,7 @@ def register_frame(
     image: np.ndarray,
     predicted: Backplanes | tuple[FrameCamera, CameraPose],
     *,
-    max_shift_px: tuple[float, float] = (200.0, 20.0),
+    max_shift_px: tuple[float, float] = (50.0, 50.0),
     fit_scale: bool = False,
     fit_rotation: bool = False,
     psf_sigma_px: float = 1.0,
@@ -914,7 +966,7 @@ def register_frame(
     mask_hot_spots: bool = True,
     correct_bias: bool = True,
     min_coarse_snr: float = 6.0,
-    line_prior_sigma_px: float | None = LINE_PRIOR_SIGMA_PX,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
     body: iobody.Ellipsoid = iobody.IO,
 ) -> LimbFit:
     """Offset of Io's disk in ``image`` relative to the predicted geometry (see module docstring).
@@ -931,10 +983,10 @@ def register_frame(
         mask_hot_spots: drop rays crossing compact bright sources.
         correct_bias: remove the PSF-induced inward bias of a Lambert limb (needs ``psf_sigma_px``).
         min_coarse_snr: minimum significance of the coarse correlation peak.
-        line_prior_sigma_px: 1σ of a Gaussian prior (mean 0) on the line offset: JIRAM's cross-spin
-            pointing error is only a few pixels, so a limb arc that constrains only the sample direction
-            still gives the line offset with an honest error (≤ this value). None: no prior (then both
-            errors must be ≤ 2 px for ``ok``; with the prior only the sample error must be).
+        prior_sigma_px: 1σ of Gaussian priors (mean 0) on the (sample, line) offsets, None where there is
+            none. With a prior across track (JIRAM: the samples), a limb arc that constrains only the
+            along-track offset still gives the cross-track one with an honest error (≤ the prior). ``ok``
+            needs the errors of the axes without a prior ≤ 2 px.
 
     Returns:
         :class:`LimbFit`; ``ok=False`` with a ``reason`` when the frame cannot be registered.
@@ -960,6 +1012,8 @@ def register_frame(
     mode = "rotation" if model.k_matrix is not None else "translation"
     max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     _crop_model(model, img.shape, max_shift)
+    if len(model.points) < 12:  # fewer limb samples than a fit needs can ever come into view
+        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
     try:
         prep = _prepare(img, psf_sigma_px, mask_hot_spots)
     except ValueError as exc:
@@ -992,7 +1046,7 @@ def register_frame(
         night_edge_snr=night_edge_snr,
         correct_bias=correct_bias,
         max_shift=max_shift,
-        line_prior_sigma_px=line_prior_sigma_px,
+        prior_sigma_px=prior_sigma_px,
     )
     fit.coarse_snr = snr
     return fit

@@ -1,12 +1,24 @@
-"""Navigation of a Frame: per-band backplanes from SPICE, the label, or a limb fit, plus re-registration.
+"""Navigation of a Frame: per-band backplanes from SPICE or the label, registered, with their pointing error.
 
 Order of preference: SPICE kernels when given (the normal case for JIRAM), else the product's label/header
-geometry. JIRAM frames are then re-registered on Io's limb, since reconstructed pointing can be off by up to
-~2° along the spin direction; a frame that cannot be registered keeps its predicted geometry and says so.
+geometry. The predicted pointing may be off by the instrument's pointing prior (JIRAM: up to ~2° along
+track, :class:`ioscan.instruments.PointingPrior`). Registration, best first:
+
+1. **limb** (:func:`navigate_frame`): the limb fit, with the prior's search window and cross-track prior;
+2. **hot spots** (:func:`register_on_hot_spots`, after detection): the frame's detections matched to known
+   hot spots (:mod:`ioscan.geometry.anchors`; the shipped tables, a user's table of refined positions, or
+   the detections of frames registered before — **chain**) by :mod:`ioscan.geometry.hotspot_registration`,
+   with ≥ 2 independent matches and a false-match probability;
+3. **none**: the frame keeps its predicted geometry, and its pointing uncertainty — the posterior of the
+   matcher, or the prior — is carried as samples (:attr:`Navigation.offset_samples_px`) into positions,
+   emission, range and intensities (:mod:`ioscan.measure.positions`).
+
+A registered frame carries its offset covariance the same way (samples of a Gaussian).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,38 +26,70 @@ import numpy as np
 
 from ioscan.errors import IoscanError
 from ioscan.geometry.backplanes import Backplanes
-from ioscan.instruments import get_instrument
+from ioscan.geometry.config import NavigateConfig
+from ioscan.geometry.views import View
+from ioscan.instruments import PointingPrior, get_instrument
 from ioscan.records import Frame, LabelGeometry
+
+#: registration methods, as stored with an observation
+METHODS = ("limb", "hotspots", "chain", "none")
+#: the limb fit's 1σ are scaled by this before they are propagated: on the simulated campaign and close
+#: flybys its offsets scatter 1.2–1.4 times its stated errors (limb profile and albedo texture vs the
+#: Lambert edge model), ``benchmarks/bench_navigation.py``
+LIMB_ERROR_SCALE = 1.4
 
 
 @dataclass
 class Navigation:
-    """Per-band backplanes of a frame and how they were obtained.
+    """Per-band geometry of a frame, how it was obtained and how uncertain its pointing is.
 
     Attributes:
         backplanes: band → Backplanes.
+        views: band → :class:`~ioscan.geometry.views.View` (camera + pose) of the same geometry.
         source: "spice", "label" or "none" (where the predicted geometry came from).
-        registered: True when a limb fit corrected the pointing.
-        offset_px: (sample, line) correction applied, pixels.
-        offset_err_px: 1σ of that correction, pixels.
-        pointing_floor_px: pointing uncertainty that remains whatever the fit says, pixels: the
-            translation model's residual after registration (a pointing correction is really a rotation),
-            or the known reconstructed-pointing error when a frame could not be registered.
+        registered: True when the pointing was corrected (limb or hot spots).
+        method: "limb", "hotspots", "chain" (hot spots of frames registered before) or "none".
+        offset_px: (sample, line) correction applied (the scene shift, observed − predicted), pixels.
+        offset_err_px: 1σ of the pointing error that remains along (sample, line), pixels.
+        offset_cov_px: its 2×2 covariance, px² (the correction's for a registered frame; the posterior's or
+            the prior's spread for an unregistered one).
+        offset_samples_px: (N, 2) draws of the remaining pointing error relative to the backplanes' geometry
+            (what measurement propagates into positions and intensities); None: use ``pointing_error_px``.
+        false_match_prob: hot-spot registration: posterior probability that the match is wrong.
+        n_matches: hot-spot registration: distinct known hot spots matched.
+        prior: the instrument's pointing prior for this geometry source.
+        pointing_floor_px: pointing uncertainty that remains whatever the fit says (the translation model's
+            residual after registration, or the prior's 1σ for an unregistered frame), pixels.
         messages: human-readable notes (why a frame was not registered...).
     """
 
     backplanes: dict[str, Backplanes] = field(default_factory=dict)
+    views: dict[str, View] = field(default_factory=dict)
     source: str = "none"
     registered: bool = False
+    method: str = "none"
     offset_px: tuple[float, float] = (0.0, 0.0)
     offset_err_px: tuple[float, float] = (0.0, 0.0)
+    offset_cov_px: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))
+    offset_samples_px: np.ndarray | None = None
+    false_match_prob: float | None = None
+    n_matches: int | None = None
+    prior: PointingPrior | None = None
     pointing_floor_px: float = 0.0
     messages: list[str] = field(default_factory=list)
+    _recompute: Callable | None = field(default=None, repr=False)
 
     @property
     def pointing_error_px(self) -> float:
-        """1σ pointing error of the backplanes, pixels: the fit's, or the floor if larger."""
+        """1σ pointing error of the backplanes along the worse axis, pixels."""
         return max(max(self.offset_err_px), self.pointing_floor_px)
+
+    @property
+    def offset_corr(self) -> float:
+        """Correlation of the (sample, line) errors of the remaining pointing error."""
+        c = self.offset_cov_px
+        den = float(np.sqrt(c[0, 0] * c[1, 1]))
+        return float(c[0, 1] / den) if den > 0 else 0.0
 
     def nearest_point(self) -> dict[str, float]:
         """Point (planetographic °N, west °W), range (km), scale (km/px) and phase (deg) of the disk pixel
@@ -66,31 +110,71 @@ class Navigation:
             "phase_deg": float(bp["phase_deg"][i]),
         }
 
+    def header_cards(self) -> dict[str, object]:
+        """The navigation as FITS keywords (≤ 8 characters), for backplane files: NAVSRC geometry source,
+        NAVMETH registration method, PNTOFFS/PNTOFFL applied offset (sample, line) px, PNTERRS/PNTERRL
+        remaining 1σ px, PNTCORR their correlation, PFALSE false-match probability and NANCHOR known hot
+        spots matched (hot-spot registration only)."""
+        cards: dict[str, object] = {
+            "NAVSRC": self.source,
+            "NAVMETH": self.method,
+            "PNTOFFS": float(self.offset_px[0]),
+            "PNTOFFL": float(self.offset_px[1]),
+            "PNTERRS": float(self.offset_err_px[0]),
+            "PNTERRL": float(self.offset_err_px[1]),
+            "PNTCORR": float(self.offset_corr),
+        }
+        if self.false_match_prob is not None:
+            cards["PFALSE"] = float(self.false_match_prob)
+            cards["NANCHOR"] = int(self.n_matches or 0)
+        return cards
 
-def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool = True) -> Navigation:
-    """Backplanes for every band of ``frame`` (see module docstring). Never raises for a frame that simply
-    cannot be registered; raises GeometryError for unusable kernels or label geometry."""
+    def apply(self, offset_px, band_name: str, anchor_px) -> None:
+        """Re-point the geometry so a scene point predicted at ``anchor_px`` of ``band_name`` moves by
+        ``offset_px`` (all bands; exact rotation for SPICE, a shifted disk centre for label geometry)."""
+        if self._recompute is None:
+            raise IoscanError("this navigation has no geometry to re-point")
+        self.backplanes, self.views = self._recompute(tuple(map(float, offset_px)), band_name, anchor_px)
+        self.offset_px = (float(offset_px[0]), float(offset_px[1]))
+
+
+def navigate_frame(
+    frame: Frame,
+    *,
+    kernels: Path | None = None,
+    register: bool = True,
+    config: NavigateConfig | None = None,
+) -> Navigation:
+    """Backplanes for every band of ``frame`` (see module docstring), registered on the limb when one is
+    seen. Never raises for a frame that simply cannot be registered; raises GeometryError for unusable
+    kernels or label geometry. Hot-spot registration needs detections: :func:`register_on_hot_spots`."""
+    cfg = config or NavigateConfig()
     nav = Navigation()
+    inst = get_instrument(frame.instrument)
     if kernels is not None and all(b.spice_frame for b in frame.bands.values()):
         from ioscan.geometry.spice_provider import SpiceGeometry
 
         geo = SpiceGeometry(kernels)
-        for name, band in frame.bands.items():
-            nav.backplanes[name] = geo.backplanes(frame.time_utc, band.spice_frame)
-        nav.source = "spice"
-        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.spice_err_px
-        if register:
 
-            def repointed(off, band_name, anchor):
+        def spice(off=(0.0, 0.0), band_name=None, anchor=None):
+            w = None
+            if band_name is not None and (off[0] or off[1]):
                 w = geo.pointing_correction(frame.time_utc, frame.bands[band_name].spice_frame, anchor, off)
-                return {
-                    n: geo.backplanes(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
-                    for n, b in frame.bands.items()
-                }
+            bps, views = {}, {}
+            for n, b in frame.bands.items():
+                bps[n] = geo.backplanes(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
+                views[n] = View(
+                    geo.camera(b.spice_frame),
+                    geo.pose(frame.time_utc, b.spice_frame, pointing_correction_j2000=w),
+                )
+            return bps, views
 
-            _register(frame, nav, repointed)
+        nav._recompute = spice
+        nav.source = "spice"
     elif frame.label_geometry is not None:
-        from ioscan.geometry.label_provider import backplanes_from_label
+        from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
+
+        axes = inst.label_axes
 
         def from_label(off=(0.0, 0.0), band_name=None, anchor=None):
             g = frame.label_geometry
@@ -101,25 +185,56 @@ def navigate_frame(frame: Frame, *, kernels: Path | None = None, register: bool 
                     "disk_center_line": g.disk_center_line + off[1],
                 }
             )
-            return {
-                n: backplanes_from_label(
-                    band_label_geometry(frame, b, shifted),
-                    b.shape[1],
-                    b.shape[0],
-                    frame.time_utc,
-                    axes=get_instrument(frame.instrument).label_axes,
+            bps, views = {}, {}
+            for n, b in frame.bands.items():
+                bg = band_label_geometry(frame, b, shifted)
+                ns, nl = b.shape[1], b.shape[0]
+                bps[n] = backplanes_from_label(bg, ns, nl, frame.time_utc, axes=axes)
+                views[n] = View(
+                    camera_from_label(bg, ns, nl, axes=axes), pose_from_label(bg, frame.time_utc, axes=axes)
                 )
-                for n, b in frame.bands.items()
-            }
+            return bps, views
 
-        nav.backplanes = from_label()
+        nav._recompute = from_label
         nav.source = "label"
-        nav.pointing_floor_px = get_instrument(frame.instrument).pointing.label_err_px
-        if register:
-            _register(frame, nav, from_label)
     else:
         nav.messages.append("no geometry: no kernels given and no label geometry")
+        return nav
+    nav.backplanes, nav.views = nav._recompute()
+    nav.prior = inst.pointing_prior(nav.source)
+    nav.pointing_floor_px = nav.prior.error_px
+    nav.offset_err_px = tuple(float(s) for s in nav.prior.sigma_px)
+    nav.offset_cov_px = np.diag(np.square(nav.prior.sigma_px))
+    if register:
+        _register_limb(frame, nav)
+    if not nav.registered:
+        nav.offset_samples_px = _prior_samples(nav.prior, cfg.n_pointing_samples, _seed(frame))
     return nav
+
+
+def _seed(frame: Frame) -> int:
+    """A per-product seed, so that results do not depend on the order frames are processed in."""
+    import zlib
+
+    return zlib.crc32(frame.product_id.encode())
+
+
+def _prior_samples(prior: PointingPrior, n: int, seed: int) -> np.ndarray:
+    """Draws of the truncated Gaussian prior (sample, line), px."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, 2))
+    for k in range(2):
+        sig, top = prior.sigma_px[k], prior.max_px[k]
+        got = np.zeros(0)
+        while got.size < n:
+            x = rng.normal(0.0, sig, 2 * n)
+            got = np.concatenate([got, x[np.abs(x) <= top]])
+        out[:, k] = got[:n]
+    return out
+
+
+def _gaussian_samples(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multivariate_normal(np.zeros(2), cov, n)
 
 
 def band_label_geometry(frame: Frame, band, geom: LabelGeometry) -> LabelGeometry:
@@ -156,20 +271,20 @@ def _limb_anchor(predicted: Backplanes) -> tuple[float, float]:
     return float(samples.mean()), float(lines.mean())
 
 
-def _register(frame: Frame, nav: Navigation, recompute) -> None:
+def _register_limb(frame: Frame, nav: Navigation) -> None:
     """Fit the limb in the band that constrains it best; apply the shared offset to every band."""
     from ioscan.geometry.limbfit import register_frame
 
     best = None
-    prior = get_instrument(frame.instrument).pointing
+    prior = nav.prior
     for name, band in frame.bands.items():
         try:
             fit = register_frame(
                 band.data,
                 nav.backplanes[name],
                 psf_sigma_px=limb_psf_sigma_px(frame, band),
-                max_shift_px=prior.search_px,
-                line_prior_sigma_px=prior.line_prior_px,
+                max_shift_px=prior.search_px(),
+                prior_sigma_px=prior.limb_prior_px(),
             )
         except IoscanError as exc:
             nav.messages.append(f"band {name}: {exc}")
@@ -191,8 +306,188 @@ def _register(frame: Frame, nav: Navigation, recompute) -> None:
         return
     _, fit, band_name = best
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
-    nav.backplanes = recompute(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
+    nav.apply(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
-    nav.pointing_floor_px = get_instrument(frame.instrument).pointing.registered_floor_px
-    nav.offset_px = offset
-    nav.offset_err_px = tuple(float(e) for e in fit.offset_err_px)
+    nav.method = "limb"
+    nav.pointing_floor_px = prior.registered_floor_px
+    err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
+    cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
+    nav.offset_cov_px = cov + np.eye(2) * prior.registered_floor_px**2
+    nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
+    nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))
+
+
+# ----------------------------------------------------------------------------------------- hot spots
+def register_on_hot_spots(
+    frame: Frame,
+    nav: Navigation,
+    detections,
+    anchors,
+    config: NavigateConfig | None = None,
+    *,
+    method: str | None = None,
+):
+    """Register a frame that the limb did not on known hot spots (module docstring, step 2).
+
+    Args:
+        frame: the frame.
+        nav: its navigation (updated in place: geometry re-pointed when registered; the pointing samples
+            otherwise come from the matcher's posterior).
+        detections: the frame's detections (pixel positions; cosmic rays and artefacts are left out).
+        anchors: anchor table (:mod:`ioscan.geometry.anchors`).
+        config: navigation settings (P_d, limits, number of samples).
+        method: what to call a success; None: "chain" when a matched anchor comes from another frame
+            (group "frame:<product>", :func:`ioscan.geometry.anchors.anchors_from_detections`), else
+            "hotspots".
+
+    Returns:
+        The :class:`~ioscan.geometry.hotspot_registration.Registration` (None without geometry).
+    """
+    from ioscan.geometry.hotspot_registration import match_offsets
+
+    cfg = config or NavigateConfig()
+    if not nav.views or nav.prior is None or nav.registered:
+        return None
+    prob, bands = match_problem(frame, nav, detections, anchors, cfg)
+    reg = match_offsets(
+        prob,
+        nav.prior,
+        min_matches=cfg.min_matches,
+        max_false_match_prob=cfg.max_false_match_prob,
+        floor_px=nav.prior.registered_floor_px,
+    )
+    nav.false_match_prob = float(reg.false_match_prob)
+    nav.n_matches = int(reg.n_matches)
+    if not reg.ok:
+        nav.messages.append(f"not registered on known hot spots: {reg.reason}")
+        if cfg.posterior_samples and prob.n_det > 0:
+            rng = np.random.default_rng(_seed(frame) + 1)
+            nav.offset_samples_px = reg.sample(rng, cfg.n_pointing_samples)
+            nav.offset_cov_px = np.cov(nav.offset_samples_px.T)
+            nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
+        return reg
+    # re-point about the matched anchors' predicted positions in the band with most matches
+    counts: dict[int, list] = {}
+    for i, j in reg.pairs:
+        b = int(prob.det_band[i])
+        counts.setdefault(b, []).append(prob.anc_xy[j, b])
+    b_best = max(counts, key=lambda k: len(counts[k]))
+    anchor_px = tuple(np.mean(counts[b_best], axis=0))
+    nav.apply(reg.offset_px, bands[b_best], anchor_px)
+    nav.registered = True
+    if method is None:
+        chained = any(str(prob.anc_group[j]).startswith("frame:") for _, j in reg.pairs)
+        method = "chain" if chained else "hotspots"
+    nav.method = method
+    nav.offset_cov_px = np.asarray(reg.cov_px, dtype=float)
+    nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
+    nav.pointing_floor_px = nav.prior.registered_floor_px
+    nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, cfg.n_pointing_samples, _seed(frame))
+    nav.messages.append(
+        f"registered on {reg.n_matches} known hot spots ({method}): offset "
+        f"({reg.offset_px[0]:.1f}, {reg.offset_px[1]:.1f}) px, false-match probability "
+        f"{reg.false_match_prob:.2g}"
+    )
+    return reg
+
+
+def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: NavigateConfig):
+    """The matcher's inputs: usable detections and the anchors that can land in the frame, in pixels of
+    each band's current geometry. Returns (MatchProblem, band names in index order)."""
+    from ioscan import body as iobody
+    from ioscan.geometry.hotspot_registration import MatchProblem
+    from ioscan.records import DetectionFlag
+
+    bands = list(frame.bands)
+    bad = int(DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)
+    usable = [
+        d
+        for d in detections
+        if not (d.flags & bad) and d.band in bands and np.isfinite(d.snr) and d.snr >= cfg.min_snr
+    ]
+    n = len(usable)
+    det_xy = np.array([[d.sample, d.line - int(d.extra.get("line_offset", 0))] for d in usable]).reshape(n, 2)
+    sat, edge = int(DetectionFlag.SATURATED), int(DetectionFlag.EDGE)
+    det_cov = np.zeros((n, 2, 2))
+    for k, d in enumerate(usable):
+        # a saturated core, or a source cut by the frame's edge, has a displaced centroid
+        extra = max(
+            cfg.saturated_centroid_px if d.flags & sat else 0.0,
+            cfg.edge_centroid_px if d.flags & edge else 0.0,
+        )
+        floor = cfg.centroid_floor_px
+        det_cov[k, 0, 0] = d.sample_err_px**2 + floor**2 + extra**2
+        det_cov[k, 1, 1] = d.line_err_px**2 + floor**2 + extra**2
+    det_band = np.array([bands.index(d.band) for d in usable], dtype=int)
+    # anchors that may land in some band under any offset the prior allows
+    a = anchors
+    pts = iobody.surface_point_from_lat_pg(a["lat_deg"].to_numpy(float), a["lon_w_deg"].to_numpy(float))
+    m, nb = len(a), len(bands)
+    anc_xy = np.full((m, nb, 2), np.nan)
+    jac = np.zeros((m, nb, 2, 2))
+    for bi, name in enumerate(bands):
+        view = nav.views[name]
+        s, ln, vis = view.project(pts)
+        anc_xy[vis, bi, 0], anc_xy[vis, bi, 1] = s[vis], ln[vis]
+        jac[:, bi] = view.pixels_per_km(pts)
+    sig = a["sigma_km"].to_numpy(float)
+    jjt = np.einsum("mbij,mbkj->mbik", jac, jac)
+    anc_cov = sig[:, None, None, None] ** 2 * jjt
+    reach = np.asarray(nav.prior.max_px) + 4.0 * np.sqrt(np.diagonal(anc_cov, axis1=2, axis2=3))
+    shape = np.array([[frame.bands[b].shape[1], frame.bands[b].shape[0]] for b in bands], dtype=float)
+    with np.errstate(invalid="ignore"):
+        near = (anc_xy >= -reach) & (anc_xy <= shape[None] - 1 + reach)
+    keep = np.flatnonzero(np.any(np.all(near, axis=2), axis=1))
+    shared = a["shared_sigma_km"].to_numpy(float)
+    prob = MatchProblem(
+        det_xy=det_xy,
+        det_cov=det_cov,
+        det_band=det_band,
+        anc_xy=anc_xy[keep],
+        anc_cov=anc_cov[keep],
+        anc_tail_scale=(a["tail_sigma_km"].to_numpy(float) / sig)[keep],
+        anc_tail_fraction=a["tail_fraction"].to_numpy(float)[keep],
+        anc_pd=np.full(len(keep), cfg.anchor_detect_prob),
+        band_shape=shape,
+        anc_group=a["group"].to_numpy()[keep],
+        anc_shared_cov=(shared[:, None, None, None] ** 2 * jjt)[keep],
+        anc_id=a["anchor_id"].to_numpy()[keep],
+        det_cluster=_clusters(det_xy, det_band, cfg.same_source_px),
+        anc_source=_same_sources(pts[keep], sig[keep]),
+    )
+    return prob, bands
+
+
+def _union_find(n: int, pairs) -> np.ndarray:
+    parent = list(range(n))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for a, b in pairs:
+        parent[root(int(a))] = root(int(b))
+    return np.array([root(k) for k in range(n)])
+
+
+def _clusters(xy: np.ndarray, band: np.ndarray, radius_px: float) -> np.ndarray:
+    """Labels of detections closer than ``radius_px`` in one band (chains of them): possibly one source."""
+    n = len(xy)
+    if n < 2:
+        return np.arange(n)
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    close = (d < radius_px) & (band[:, None] == band[None, :])
+    return _union_find(n, zip(*np.nonzero(np.triu(close, 1)), strict=True))
+
+
+def _same_sources(points_km: np.ndarray, sigma_km: np.ndarray) -> np.ndarray:
+    """Labels of anchors closer than twice the larger of their position errors: possibly one hot spot
+    listed twice (two tables, or a table and a registered frame); they are matched and counted once."""
+    m = len(points_km)
+    if m < 2:
+        return np.arange(m)
+    d = np.linalg.norm(points_km[:, None, :] - points_km[None, :, :], axis=-1)
+    same = d < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
+    return _union_find(m, zip(*np.nonzero(np.triu(same, 1)), strict=True))

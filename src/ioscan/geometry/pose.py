@@ -42,13 +42,30 @@ def check_observer_outside(
 
 def _limb_grid(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
     """Signed limb distance of every pixel (rays linear in pixel coordinates), pixels."""
+    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    s = np.arange(camera.n_samples, dtype=float) - camera.center_sample
+    l = np.arange(camera.n_lines, dtype=float) - camera.center_line
+    return limb_distance_grid(q, d0, d_s, d_l, s, l)
+
+
+def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None):
+    """(ray at the optical centre, its derivatives per sample and per line, limb quadric), body frame:
+    the ray of pixel (s, l) is d0 + (s − center_sample)·d_s + (l − center_line)·d_l."""
     u_s, u_l, b = camera.axes()
     m = np.asarray(inst_to_body, dtype=float)
     d0 = m @ b - (0.0 if extra is None else extra)
-    s = np.arange(camera.n_samples, dtype=float) - camera.center_sample
-    l = np.arange(camera.n_lines, dtype=float) - camera.center_line
     q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km)
-    return limb_distance_grid(q, d0, m @ u_s * camera.ifov_rad, m @ u_l * camera.ifov_rad, s, l)
+    return d0, m @ u_s * camera.ifov_rad, m @ u_l * camera.ifov_rad, q
+
+
+def limb_conic_px(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
+    """The limb as an image conic: 3×3 C with xᵀCx = dᵀQd for x = (sample, line, 1) (> 0 on the disk),
+    normalised to unit Frobenius norm; the same rays as :func:`_limb_grid` (``extra``: see there)."""
+    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    m = np.column_stack([d_s, d_l, d0 - camera.center_sample * d_s - camera.center_line * d_l])
+    c = m.T @ q @ m
+    c = 0.5 * (c + c.T)
+    return c / float(np.sqrt(np.sum(c * c)))
 
 
 def _assemble(shape, idx, hit, surf: dict, limb: np.ndarray) -> dict[str, np.ndarray]:
@@ -116,7 +133,11 @@ def _backplanes_from_components(
         p, to_obs, to_sun, rng, camera.ifov_rad, float(iobody.vector_to_lon_w_deg(sun)), body
     )
     limb = _limb_grid(camera, observer_km, inst_to_body, body.radii_km)
-    return Backplanes(arrays=_assemble(shape, idx, hit, surf, limb), meta=dict(meta or {}))
+    return Backplanes(
+        arrays=_assemble(shape, idx, hit, surf, limb),
+        meta=dict(meta or {}),
+        limb_conic_px=limb_conic_px(camera, observer_km, inst_to_body, body.radii_km),
+    )
 
 
 def backplanes_from_pose(

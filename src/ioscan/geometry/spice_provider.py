@@ -39,7 +39,7 @@ from ioscan.errors import GeometryError
 from ioscan.geometry.backplanes import Backplanes, surface_arrays
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
-from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid
+from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, limb_conic_px
 from ioscan.records import LabelGeometry
 
 CLIGHT_KM_S = 299792.458
@@ -215,12 +215,17 @@ class SpiceGeometry:
         metakernel: path to the ``.tm`` file.
         observer: SPICE name of the observer (default "JUNO").
         target: SPICE name of the target (default "IO"); body frame ``IAU_<target>``.
+        layouts: SPICE frame → :class:`~ioscan.instruments.DetectorLayout` to use instead of the instrument
+            registry's (e.g. to score the other sample sign, ``ioscan check-convention``); None: the registry.
     """
 
     abcorr = "LT+S"
 
-    def __init__(self, metakernel, *, observer: str = "JUNO", target: str = "IO"):
+    def __init__(
+        self, metakernel, *, observer: str = "JUNO", target: str = "IO", layouts: dict | None = None
+    ):
         self.metakernel = Path(metakernel).expanduser().resolve()
+        self.layouts = {str(k).upper(): v for k, v in (layouts or {}).items()}
         self.observer = observer.upper()
         self.target = target.upper()
         self.body_frame = f"IAU_{self.target}"
@@ -269,7 +274,7 @@ class SpiceGeometry:
         from ioscan.instruments import detector_layout
 
         self._check_frame(frame_name)
-        layout = detector_layout(frame_name)
+        layout = self.layouts.get(frame_name.upper()) or detector_layout(frame_name)
         if layout is None:
             raise GeometryError(
                 f"no pixel-axis convention is declared for {frame_name} (ioscan.instruments): "
@@ -351,7 +356,7 @@ class SpiceGeometry:
             corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
             inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
-        arrays = spice_backplane_arrays(cam, inp, self.body)
+        arrays, conic = _spice_arrays(cam, inp, self.body)
         meta = {
             "provider": "spice",
             "abcorr": self.abcorr,
@@ -363,7 +368,7 @@ class SpiceGeometry:
             "metakernel": str(self.metakernel),
             "pointing_offset_px": tuple(map(float, pointing_offset_px)),
         }
-        return Backplanes(arrays=arrays, meta=meta)
+        return Backplanes(arrays=arrays, meta=meta, limb_conic_px=conic)
 
     def pointing_correction(self, time_utc, frame_name: str, anchor_px, offset_px) -> np.ndarray:
         """Rotation W (J2000, 3×3) that makes a scene point predicted at pixel ``anchor_px`` = (sample, line)
@@ -396,15 +401,21 @@ class SpiceGeometry:
                 f"(kernels {self.metakernel.name})"
             )
 
-    def pose(self, time_utc, frame_name: str) -> CameraPose:
+    def pose(
+        self, time_utc, frame_name: str, *, pointing_correction_j2000: np.ndarray | None = None
+    ) -> CameraPose:
         """Camera pose at the light-time-corrected target epoch, for pinhole use (``backplanes_from_pose``,
-        ``project_points``).
+        ``project_points``, :class:`ioscan.geometry.views.View`); ``pointing_correction_j2000`` as in
+        :meth:`backplanes`.
 
         Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
         aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
         """
         cam = self.camera(frame_name)
         inp = self.frame_inputs(time_utc, frame_name)
+        if pointing_correction_j2000 is not None:
+            corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
+            inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
         inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
         b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
@@ -551,6 +562,11 @@ def spice_backplane_arrays(
 
     See the module docstring for the algorithm; ``inp`` comes from :meth:`SpiceGeometry.frame_inputs`.
     """
+    return _spice_arrays(cam, inp, body)[0]
+
+
+def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
+    """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to."""
     c = CLIGHT_KM_S
     x0 = inp.j2000_to_body
     m = x0 @ inp.inst_to_j2000
@@ -613,5 +629,6 @@ def spice_backplane_arrays(
     r0 = float(np.linalg.norm(ep.o0))
     dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
     spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-    limb = _limb_grid(cam, ep.o0 + dt_limb * ep.g, spin @ m, radii, extra=spin @ beta)
-    return _assemble(shape, idx, hit, surf, limb)
+    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
+    limb = _limb_grid(*limb_args, extra=spin @ beta)
+    return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)

@@ -51,6 +51,16 @@ class PixelAxes:
     def mirrored(self) -> bool:
         return bool(np.linalg.det(self.matrix()) < 0.0)
 
+    def axis_along(self, direction) -> str:
+        """The pixel axis ("sample" or "line") parallel (or antiparallel) to an instrument-frame direction
+        perpendicular to the boresight (ValueError for one along neither)."""
+        d = np.asarray(direction, dtype=float)
+        d = d / np.linalg.norm(d)
+        for name, axis in (("sample", self.sample_axis), ("line", self.line_axis)):
+            if abs(abs(float(d @ np.asarray(axis, dtype=float))) - 1.0) < 1e-9:
+                return name
+        raise ValueError(f"{tuple(d)} runs along neither pixel axis of {self}")
+
     def instrument_to(self, sample_dir, line_dir, boresight_dir) -> np.ndarray:
         """Rotation taking instrument-frame vectors into a frame in which this instrument's sample axis, line
         axis and boresight are the given orthonormal vectors (ValueError if their handedness differs)."""
@@ -63,7 +73,6 @@ class PixelAxes:
 #: samples along +X, lines along +Y, boresight +Z: an image as seen looking along the boresight (samples to
 #: the right, lines down), the convention of the abstract cameras built from label geometry.
 DIRECT_VIEW_AXES = PixelAxes((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
-
 
 
 @dataclass(frozen=True)
@@ -131,24 +140,100 @@ class ArtefactModel:
     ring_radius_px: float | None = None
 
 
+PIXEL_AXIS_NAMES = ("sample", "line")
+#: a pointing prior this tight (1σ, px) is used by the limb fit as a prior; wider ones are left to the limb
+INFORMATIVE_PRIOR_PX = 5.0
+
+
 @dataclass(frozen=True)
 class PointingPrior:
-    """How well the predicted geometry places the scene before and after registration (1σ, pixels).
+    """How far the predicted scene may lie from where it really is, before and after registration.
+
+    A pointing error shows as a shift of the whole scene, observed − predicted, in pixels (sample, line).
+    ``along_track_axis`` names the pixel axis along which it is large (JIRAM: the spin direction, "line"), or
+    None when it is the same along both axes. The limb fit searches ``search_px`` and puts a prior only on the
+    cross-track axis; registration on hot spots and the propagation of an unregistered frame's pointing
+    uncertainty use ``sigma_px`` and ``max_px`` (a Gaussian of 1σ ``sigma_px`` truncated at ``max_px``).
 
     Attributes:
-        spice_err_px: kernels' pointing error of an unregistered frame.
-        label_err_px: a label's or header's disk-centre error of an unregistered frame.
+        sigma_px: 1σ of the shift along (sample, line), px.
+        max_px: the largest shift along (sample, line), px.
+        along_track_axis: "sample", "line" or None (no preferred axis).
         registered_floor_px: what remains after a limb registration (limb-profile model and pixel sampling;
             on the simulated campaign registered 45–50 px disks land 0.1–0.3 px from the truth).
-        search_px: half-widths (sample, line) of the limb fit's search for the pointing offset.
-        line_prior_px: 1σ prior on the line offset in the limb fit (None: no prior).
+        search_margin_px: how far beyond ``max_px`` the limb fit searches, px.
     """
 
-    spice_err_px: float
-    label_err_px: float
+    sigma_px: tuple[float, float]
+    max_px: tuple[float, float]
+    along_track_axis: str | None = None
     registered_floor_px: float = 0.25
-    search_px: tuple[float, float] = (200.0, 20.0)
-    line_prior_px: float | None = 3.0
+    search_margin_px: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.along_track_axis not in (None, *PIXEL_AXIS_NAMES):
+            raise ValueError(f"along_track_axis must be 'sample', 'line' or None: {self.along_track_axis!r}")
+        if min(self.sigma_px) <= 0 or any(m < s for m, s in zip(self.max_px, self.sigma_px, strict=True)):
+            raise ValueError(f"pointing prior needs 0 < sigma_px <= max_px: {self}")
+
+    @classmethod
+    def isotropic(cls, sigma_px: float, max_px: float, **kw) -> PointingPrior:
+        """The same prior along samples and lines."""
+        return cls((sigma_px, sigma_px), (max_px, max_px), None, **kw)
+
+    @classmethod
+    def along_track(
+        cls,
+        axis: str,
+        along_sigma_px: float,
+        along_max_px: float,
+        cross_sigma_px: float,
+        cross_max_px: float,
+        **kw,
+    ) -> PointingPrior:
+        """A prior that is large along the pixel axis ``axis`` ("sample" or "line") and small across it."""
+        if axis not in PIXEL_AXIS_NAMES:
+            raise ValueError(f"axis must be 'sample' or 'line', not {axis!r}")
+        along = axis == "line"
+        sigma = (cross_sigma_px, along_sigma_px) if along else (along_sigma_px, cross_sigma_px)
+        top = (cross_max_px, along_max_px) if along else (along_max_px, cross_max_px)
+        return cls(sigma, top, axis, **kw)
+
+    @property
+    def error_px(self) -> float:
+        """1σ of the shift along its worst axis, px (the scalar the detector's limb band uses)."""
+        return float(max(self.sigma_px))
+
+    def search_px(self) -> tuple[float, float]:
+        """Half-widths (sample, line) of the limb fit's search window, px."""
+        return (self.max_px[0] + self.search_margin_px, self.max_px[1] + self.search_margin_px)
+
+    def limb_prior_px(self) -> tuple[float | None, float | None]:
+        """1σ priors (sample, line) the limb fit puts on its offset: the prior's σ along axes where it is
+        informative (≤ :data:`INFORMATIVE_PRIOR_PX`: JIRAM across track, a header's disk centre), none
+        where it is not (along track): a short limb arc then still gives the well-known axis with an honest
+        error, and the other must come from the limb."""
+        return tuple(s if s <= INFORMATIVE_PRIOR_PX else None for s in self.sigma_px)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class PhotometryPrior:
+    """What limits an instrument's photometry beyond photon noise, as 1σ fractions of a source's flux.
+
+    Attributes:
+        calibration_err_fraction: absolute calibration (radiometric scale), correlated between all detections
+            of the instrument: it cancels in a light curve and adds to every absolute comparison.
+        psf_model_err_fraction: flux scale of the PSF model (a fit's flux depends on the model's width), also
+            correlated between detections (the part a fit's χ² sees is random: :mod:`ioscan.measure.errors`).
+        flat_field_err_fraction: residual pixel-to-pixel and column response (flat field), random from one
+            detection to the next (a source lands on different pixels).
+        source: where the numbers come from.
+    """
+
+    calibration_err_fraction: float = 0.1
+    psf_model_err_fraction: float = 0.0
+    flat_field_err_fraction: float = 0.0
+    source: str = "assumed"
 
 
 @dataclass(frozen=True)
@@ -164,10 +249,12 @@ class Instrument:
         observer: SPICE observer name ("JUNO", "EARTH").
         bands: band name → :class:`Band`.
         artefacts: the detector's artefact quirks.
-        pointing: pointing priors for navigation.
+        pointing: pointing prior of geometry from SPICE kernels (reconstructed attitude).
+        label_pointing: pointing prior of geometry from a label or header (None: as ``pointing``).
         detectors: SPICE frame → :class:`DetectorLayout` (pixel size, boresight pixel, pixel-axis convention);
             a SPICE frame not listed here is refused by the geometry, never guessed.
         label_axes: pixel-axis convention under which a label's or header's geometry is read.
+        photometry: error terms of its photometry beyond photon noise (:class:`PhotometryPrior`).
     """
 
     name: str
@@ -175,9 +262,17 @@ class Instrument:
     observer: str
     bands: dict[str, Band]
     artefacts: ArtefactModel = field(default_factory=ArtefactModel)
-    pointing: PointingPrior = field(default_factory=lambda: PointingPrior(150.0, 2.0))
+    pointing: PointingPrior = field(default_factory=lambda: PointingPrior.isotropic(2.0, 10.0))
+    label_pointing: PointingPrior | None = None
     detectors: dict[str, DetectorLayout] = field(default_factory=dict)
     label_axes: PixelAxes = DIRECT_VIEW_AXES
+    photometry: PhotometryPrior = field(default_factory=PhotometryPrior)
+
+    def pointing_prior(self, source: str) -> PointingPrior:
+        """The pointing prior of geometry from ``source`` ("spice" or "label")."""
+        if source == "label" and self.label_pointing is not None:
+            return self.label_pointing
+        return self.pointing
 
     def band(self, name: str) -> Band:
         """The band called ``name`` (case-insensitive); UnknownInstrumentError lists the known ones."""

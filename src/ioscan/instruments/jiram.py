@@ -19,11 +19,20 @@ broadened by the wings; 0.6 registers the simulated campaign 0.03–0.08 px wors
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ioscan.instruments.base import ArtefactModel, Band, DetectorLayout, Instrument, PixelAxes, PointingPrior
+from ioscan.instruments.base import (
+    ArtefactModel,
+    Band,
+    DetectorLayout,
+    Instrument,
+    PhotometryPrior,
+    PixelAxes,
+    PointingPrior,
+)
 from ioscan.instruments.psf import GaussianMixture
 
 IFOV_RAD = 0.000237767
@@ -46,14 +55,32 @@ DATA_SET_ID = "JNO-J-JIRAM-3-RDR-V1.0"
 #: PSF model: weights and Gaussian σ (px) of the core and the wings
 PSF_WEIGHTS = (0.96, 0.04)
 PSF_SIGMAS_PX = (0.6, 2.5)
+#: photometry beyond photon noise (ioscan.measure.errors). Calibration: an assumed 10 % (1σ) — the sources
+#: shipped with ioscan state no flight radiometric accuracy for the imager, and cross-calibration with the
+#: spectrometer shows M-band non-linearity for bright sources (Tosi et al. 2025, Front. Astron. Space Sci. 12,
+#: 1668185); set ``measure.calibration_err_fraction`` from your calibration. PSF model: fitting this model
+#: to the independent renderer's σ 0.8 px Gaussian gives fluxes 21–23 % low at every S/N (bench_pulls), so
+#: the model's flux scale is uncertain by ~20 % until the PSF is calibrated. Flat field: the independent
+#: renderer's 0.1–0.5 % column gains need no extra term next to the geometric one (bench_pulls).
+PHOTOMETRY = PhotometryPrior(
+    calibration_err_fraction=0.10,
+    psf_model_err_fraction=0.20,
+    flat_field_err_fraction=0.0,
+    source="calibration assumed (10 %); PSF-model scale measured against the independent renderer (20 %)",
+)
 #: σ (px) of the blur of a limb edge used by the limb fit
 LIMB_PSF_SIGMA_PX = 0.7
-#: the reconstructed pointing can be off by up to ~2° (~150 px) along the spin direction and a few pixels
-#: across (docs/architecture.md): the limb search spans ±200 px along samples and ±20 px along lines, with a
-#: 3-px prior across
-SPICE_POINTING_ERR_PX = 150.0
-#: a label's disk centre, as the simulator writes it (real labels carry none)
-LABEL_POINTING_ERR_PX = 2.0
+#: the spin direction in the imager frames (NAIF FK: "+X ... pointing in the along-track direction resulting
+#: from the spacecraft rotation"); the despinning mirror turns in the plane perpendicular to the spin axis, so
+#: its residual pointing error moves the scene along this axis
+ALONG_TRACK_FRAME_AXIS = (1.0, 0.0, 0.0)
+#: reconstructed pointing error along track: "up to ~2°" as users of the archive report it (the bound); the
+#: 1σ of 0.7° is ioscan's assumption (the simulator draws from it), degrees
+ALONG_TRACK_SIGMA_DEG = 0.7
+ALONG_TRACK_MAX_DEG = 2.0
+#: across track "a few pixels": 1σ and bound, px (a little wider than the simulator's 2 px clipped at 5 px)
+CROSS_TRACK_SIGMA_PX = 3.0
+CROSS_TRACK_MAX_PX = 8.0
 
 L_BAND = Band.from_limits(
     "L", 3.455, 3.320, 3.600, spice_frame="JUNO_JIRAM_I_LBAND", naif_id=NAIF_ID_JIRAM_I_LBAND
@@ -88,6 +115,21 @@ DETECTORS: dict[str, DetectorLayout] = {
         for band in BANDS.values()
     },
 }
+
+def _deg_px(deg: float) -> float:
+    return math.tan(math.radians(deg)) / IFOV_RAD
+
+
+#: the pixel axis along track: lines (lines run along −X, see :data:`PIXEL_AXES`)
+ALONG_TRACK_AXIS = PIXEL_AXES.axis_along(ALONG_TRACK_FRAME_AXIS)
+#: kernels and labels carry the same reconstructed pointing (a label's geometry comes from the same CK)
+POINTING = PointingPrior.along_track(
+    ALONG_TRACK_AXIS,
+    _deg_px(ALONG_TRACK_SIGMA_DEG),
+    _deg_px(ALONG_TRACK_MAX_DEG),
+    CROSS_TRACK_SIGMA_PX,
+    CROSS_TRACK_MAX_PX,
+)
 
 #: mode → band names in product order (top rows first)
 MODES: dict[str, tuple[str, ...]] = {"I1": ("L", "M"), "I2": ("M",), "I3": ("L",)}
@@ -128,7 +170,9 @@ JIRAM = Jiram(
     observer="JUNO",
     bands=BANDS,
     artefacts=ArtefactModel(column_streaks=True, ring_radius_px=10.0),
-    pointing=PointingPrior(spice_err_px=SPICE_POINTING_ERR_PX, label_err_px=LABEL_POINTING_ERR_PX),
+    pointing=POINTING,
+    label_pointing=POINTING,
     detectors=DETECTORS,
     label_axes=PIXEL_AXES,
+    photometry=PHOTOMETRY,
 )

@@ -15,13 +15,31 @@ class MeasureConfig:
             magnifies it on the surface).
         saturated_centroid_sys_px: 1-σ systematic centroid error of SATURATED detections, pixels (a centroid
             fitted to the wings of a clipped core, often of an extended source at close range).
-        match_radius_km: two-band pairs: largest surface distance between the two detections, km.
-        match_radius_px: two-band pairs without geometry: largest pixel offset.
         limit_snr: S/N of the point-source detection limit stored per band.
+        fit_excess_factor: scale of the flux variance the PSF fit's reduced-χ² excess adds, 1 = as if the
+            excess were the source's shot noise (:mod:`ioscan.measure.errors`; checked by bench_pulls).
+        fit_excess_threshold_sigma: only a χ²_ν excess beyond this many of its standard deviations √(2/ν)
+            counts (a fit that is merely unlucky does not inflate its error).
+        calibration_err_fraction: 1σ absolute calibration error, fraction of the flux, correlated between
+            detections (None: the instrument's, :class:`ioscan.instruments.PhotometryPrior`).
+        flat_field_err_fraction: 1σ residual flat-field error, fraction of the flux, random (None: the
+            instrument's).
+        psf_model_err_fraction: 1σ flux error of a PSF mismatch the fit's χ² cannot see, fraction of the flux,
+            random (None: the instrument's).
+        saturated_aperture_px: a saturated source's lower limit sums the pixels within this radius + 3 PSF
+            core σ + the clipped core's radius, px.
+        max_geometry_err_fraction: no intensity (only the radiance sum) when the position's error makes the
+            factor (pixel scale)² / cos e uncertain by more than this fraction (1σ): a frame whose pointing is
+            unknown by ~150 px (not registered) can put a source anywhere on a small disk.
     """
 
     flagged_centroid_sys_px: float = 0.3
     saturated_centroid_sys_px: float = 1.0
-    match_radius_km: float = 150.0
-    match_radius_px: float = 3.0
     limit_snr: float = 5.0
+    fit_excess_factor: float = 1.0
+    fit_excess_threshold_sigma: float = 1.0
+    calibration_err_fraction: float | None = None
+    flat_field_err_fraction: float | None = None
+    psf_model_err_fraction: float | None = None
+    saturated_aperture_px: float = 1.0
+    max_geometry_err_fraction: float = 0.5

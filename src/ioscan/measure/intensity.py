@@ -6,14 +6,18 @@ scale (range × IFOV, km) and e the emission angle,
     spectral intensity I = Σ L · (s·1e3 m)² / cos e / 1e9   [GW µm⁻¹ sr⁻¹]
     spectral power     P = π · I                              [GW µm⁻¹]
 
-i.e. Σ L_band / bandwidth × π × (range × IFOV)² / cos(e) / 1e9 for JIRAM band radiance.
+i.e. Σ L_band / bandwidth × π × (range × IFOV)² / cos(e) / 1e9 for JIRAM band radiance. Errors: random
+and systematic (correlated: calibration, PSF model) apart (:mod:`ioscan.measure.errors`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ioscan.records import BandImage, Detection
+from ioscan.instruments import PhotometryPrior
+from ioscan.measure.config import MeasureConfig
+from ioscan.measure.errors import error_terms, random_flux_err, saturated_lower_limit
+from ioscan.records import BandImage, Detection, DetectionFlag
 
 
 def spectral_factor(band: BandImage) -> float:
@@ -30,22 +34,62 @@ def spectral_intensity_gw_um_sr(spectral_radiance_sum_w_m2_sr_um, pixel_scale_km
     )
 
 
-def set_intensities(dets: list[Detection], band: BandImage) -> None:
+def set_intensities(
+    dets: list[Detection], band: BandImage, prior: PhotometryPrior, cfg: MeasureConfig | None = None
+) -> None:
     """Spectral radiance sums (as observed) on every detection, and foreshortening-corrected spectral
-    intensity and power (with errors) on those with a surface position seen at emission < 90°."""
+    intensity and power on those with a surface position on the disk seen at emission < 90°, with their
+    random and systematic errors (:mod:`ioscan.measure.errors`; ``prior`` already merged with the settings).
+    None (and the reason in ``extra["no_intensity"]``) for a centroid off the disk or a position too uncertain
+    for the foreshortening correction (``cfg.max_geometry_err_fraction``).
+
+    A SATURATED detection is flagged LOWER_LIMIT: its intensity is :func:`~ioscan.measure.errors.
+    saturated_lower_limit` (the detector's wing-fit estimate stays in ``net_radiance_sum`` and in
+    ``extra["wing_fit_intensity_gw_um_sr"]``), with no error.
+    """
+    cfg = cfg or MeasureConfig()
     sfac = spectral_factor(band)
     for det in dets:
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
+        terms = error_terms(det, prior, cfg)
+        det.extra["intensity_err_fraction"] = terms.as_dict()
+        saturated = bool(det.flags & DetectionFlag.SATURATED)
+        if saturated:
+            det.flags |= int(DetectionFlag.LOWER_LIMIT)
         if det.emission_deg is None or det.pixel_scale_km is None:
             continue
-        if np.isfinite(det.emission_deg) and det.emission_deg < 90.0:
-            inten = float(
-                spectral_intensity_gw_um_sr(det.net_radiance_sum * sfac, det.pixel_scale_km, det.emission_deg)
+        factor = det.extra.get("geometry_factor_km2")
+        sampled = factor is not None and np.isfinite(factor)  # the pointing error propagated by its draws
+        if not sampled and not (np.isfinite(det.emission_deg) and det.emission_deg < 90.0):
+            continue
+        if det.flags & DetectionFlag.OFF_DISK:
+            det.extra["no_intensity"] = "centroid off the disk: the emission angle at the source is not known"
+            continue
+        if not terms.geometry <= cfg.max_geometry_err_fraction:
+            det.extra["no_intensity"] = (
+                f"position too uncertain: (pixel scale)²/cos e known to {terms.geometry:.0%} only "
+                f"(> {cfg.max_geometry_err_fraction:.0%})"
             )
-            err = float(
-                spectral_intensity_gw_um_sr(
-                    det.net_radiance_sum_err * sfac, det.pixel_scale_km, det.emission_deg
-                )
-            )
-            det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
-            det.spectral_power_gw_um, det.spectral_power_err_gw_um = np.pi * inten, np.pi * err
+            continue
+
+        def to_intensity(
+            flux: float, d: Detection = det, f: float | None = factor if sampled else None
+        ) -> float:
+            if f is not None:  # the draws' median (pixel scale)²/cos e, km²
+                return float(flux * sfac * f * 1e6 / 1e9)
+            return float(spectral_intensity_gw_um_sr(flux * sfac, d.pixel_scale_km, d.emission_deg))
+
+        if saturated:
+            core = float(det.extra.get("psf_core_sigma_px", 1.0))
+            limit = saturated_lower_limit(det, band, core, cfg.saturated_aperture_px)
+            det.extra["wing_fit_intensity_gw_um_sr"] = to_intensity(det.net_radiance_sum)
+            inten, err, sys_err = to_intensity(limit), None, None
+        else:
+            inten = to_intensity(det.net_radiance_sum)
+            err = to_intensity(random_flux_err(det, terms))
+            sys_err = abs(inten) * terms.systematic
+        det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
+        det.spectral_intensity_sys_err_gw_um_sr = sys_err
+        det.spectral_power_gw_um = np.pi * inten
+        det.spectral_power_err_gw_um = None if err is None else np.pi * err
+        det.spectral_power_sys_err_gw_um = None if sys_err is None else np.pi * sys_err

@@ -28,6 +28,9 @@ class SurfacePosition:
     range_km: float
     pixel_scale_km: float
     on_disk: bool
+    geometry_err_fraction: float = (
+        0.0  #: 1σ relative error of (pixel scale)² / cos e from the centroid errors
+    )
 
 
 def _bilinear(arr: np.ndarray, s: np.ndarray, ln: np.ndarray, *, angle: bool = False) -> np.ndarray:
@@ -114,7 +117,7 @@ def surface_positions(
 
     def deriv(name: str, ds: float, dl: float) -> np.ndarray:
         angle = name == "lon_w_deg"
-        c = lon if angle else lat
+        c = lon if angle else (lat if name == "lat_deg" else _bilinear(a[name], ps, pl))
         fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
         fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
         both = np.isfinite(fa) & np.isfinite(fb)
@@ -137,6 +140,14 @@ def surface_positions(
         name: _bilinear(a[name], ps, pl)
         for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
     }
+    # the intensity's geometric factor G = (pixel scale)² / cos e, taken at the measured position: its log
+    # derivative along samples and lines times the centroid errors (fit, pointing, systematic)
+    dlng = []
+    for ds, dl in ((h, 0), (0, h)):
+        d_scale = deriv("pixel_scale_km", ds, dl) / other["pixel_scale_km"]
+        d_e = np.radians(deriv("emission_deg", ds, dl)) * np.tan(np.radians(other["emission_deg"]))
+        dlng.append(2.0 * d_scale + d_e)
+    geo_frac = np.hypot(dlng[0] * s_err, dlng[1] * l_err)
     out: list[SurfacePosition | None] = []
     for k in range(n):
         if not usable[k] or not (np.isfinite(lat[k]) and np.isfinite(lon[k])):
@@ -155,6 +166,7 @@ def surface_positions(
                 range_km=float(other["range_km"][k]),
                 pixel_scale_km=float(other["pixel_scale_km"][k]),
                 on_disk=bool(on_disk[k]),
+                geometry_err_fraction=float(geo_frac[k]) if np.isfinite(geo_frac[k]) else float("nan"),
             )
         )
     return out
@@ -188,14 +200,113 @@ def centroid_errors_px(
     return s_err, l_err
 
 
+@dataclass
+class PointingSamples:
+    """A band's geometry and draws of its remaining pointing error, to propagate into the measurements.
+
+    Attributes:
+        view: the band's camera and pose (:class:`ioscan.geometry.views.View`), the same geometry as its
+            backplanes.
+        offsets_px: (N, 2) draws of the scene shift (sample, line) still unknown, observed − predicted, px:
+            a registered frame's covariance, or an unregistered frame's posterior or prior (bounded, mostly
+            along track).
+    """
+
+    view: object
+    offsets_px: np.ndarray
+
+
+#: at least this fraction of a detection's pointing draws must land on Io for a position
+MIN_ON_DISK_FRACTION = 0.5
+
+
+def sampled_positions(
+    dets: list[Detection], pointing: PointingSamples, s_err: np.ndarray, l_err: np.ndarray, seed: int = 0
+) -> list[dict | None]:
+    """Geometry of each detection under every draw of the pointing error (plus its centroid error): the
+    mean position (planetographic °N, west °W) with its 2×2 covariance (1σ along lat and lon, correlation),
+    emission and range with their spread, and the foreshortening-corrected intensity factor
+    (pixel scale² / cos e, km²) as its median and a symmetric 1σ that covers its central 95 %. Draws that
+    push the source off Io are dropped (a hot spot is on Io); ``p_on_disk`` says how many stayed. None where
+    fewer than :data:`MIN_ON_DISK_FRACTION` of them land on Io."""
+    off = np.asarray(pointing.offsets_px, dtype=float)
+    n, k = len(dets), len(off)
+    if n == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    xs = np.array([d.sample for d in dets])[:, None] - off[None, :, 0]
+    ys = np.array([band_line(d) for d in dets])[:, None] - off[None, :, 1]
+    xs = xs + rng.standard_normal((n, k)) * s_err[:, None]
+    ys = ys + rng.standard_normal((n, k)) * l_err[:, None]
+    g = pointing.view.surface(xs, ys)
+    out: list[dict | None] = []
+    r_km = IO_MEAN_RADIUS_KM
+    for i in range(n):
+        on = g["on_disk"][i]
+        frac = float(on.mean())
+        if frac < MIN_ON_DISK_FRACTION or on.sum() < 8:
+            out.append(None)
+            continue
+        lat, lon = np.radians(g["lat_deg"][i][on]), np.radians(g["lon_w_deg"][i][on])
+        u = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
+        m = u.mean(axis=0)
+        m /= np.linalg.norm(m)
+        lat0, lon0 = float(np.arcsin(m[2])), float(np.arctan2(m[1], m[0]))
+        dlat = np.degrees(lat - lat0)
+        dlon = (np.degrees(lon - lon0) + 180.0) % 360.0 - 180.0
+        cov = np.cov(np.stack([dlat, dlon]))
+        sl, so = float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
+        corr = float(cov[0, 1] / (sl * so)) if sl > 0 and so > 0 else 0.0
+        cos_lat = np.cos(lat0)
+        pos_km = float(np.radians(1.0) * r_km * np.sqrt(cov[0, 0] + cos_lat**2 * cov[1, 1]))
+        e = g["emission_deg"][i][on]
+        rng_km = g["range_km"][i][on]
+        scale = g["pixel_scale_km"][i][on]
+        with np.errstate(divide="ignore"):
+            factor = scale**2 / np.clip(np.cos(np.radians(e)), 1e-6, None)
+        lo, med, hi = np.percentile(factor, [2.5, 50.0, 97.5])
+        out.append(
+            {
+                "lat_deg": float(np.degrees(lat0)),
+                "lon_w_deg": float(np.degrees(lon0) % 360.0),
+                "lat_err_deg": sl,
+                "lon_err_deg": so,
+                "lat_lon_err_corr": corr,
+                "position_err_km": pos_km,
+                "emission_deg": float(np.mean(e)),
+                "emission_err_deg": float(np.std(e)),
+                "incidence_deg": float(np.mean(g["incidence_deg"][i][on])),
+                "phase_deg": float(np.mean(g["phase_deg"][i][on])),
+                "range_km": float(np.mean(rng_km)),
+                "range_err_km": float(np.std(rng_km)),
+                "pixel_scale_km": float(np.mean(scale)),
+                "geometry_factor_km2": float(med),
+                "geometry_factor_err_km2": float(max(hi - med, med - lo) / 1.96),
+                "p_on_disk": frac,
+            }
+        )
+    return out
+
+
 def locate_detections(
-    dets: list[Detection], bp: Backplanes, cfg: MeasureConfig, pointing_error_px: float
+    dets: list[Detection],
+    bp: Backplanes,
+    cfg: MeasureConfig,
+    pointing_error_px: float,
+    pointing: PointingSamples | None = None,
 ) -> list[SurfacePosition | None]:
     """Surface positions of one band's detections (set on them, with the viewing geometry at the source);
     a centroid off the disk is flagged OFF_DISK (and NEAR_LIMB when within reach of the limb). Returns the
-    positions (None where off the disk)."""
+    positions (None where off the disk).
+
+    With ``pointing`` the pointing error is propagated by its draws (:func:`sampled_positions`): positions
+    get a full 2×2 covariance (``lat_lon_err_corr``), emission and range their errors, and the intensity
+    factor its spread (``extra['geometry_factor_km2']``, ``extra['geometry_factor_err_km2']``, used by the
+    intensity); otherwise by the backplanes' local Jacobian with ``pointing_error_px`` on both axes."""
     if not dets:
         return []
+    if pointing is not None:
+        return _locate_sampled(dets, bp, cfg, pointing)
     xs = np.array([d.sample for d in dets])
     ys = np.array([band_line(d) for d in dets])
     s_err, l_err = centroid_errors_px(dets, cfg, pointing_error_px)
@@ -218,4 +329,59 @@ def locate_detections(
             pos.phase_deg,
         )
         det.range_km, det.pixel_scale_km = pos.range_km, pos.pixel_scale_km
+        det.extra["geometry_err_fraction"] = pos.geometry_err_fraction
     return positions
+
+
+def _locate_sampled(
+    dets: list[Detection], bp: Backplanes, cfg: MeasureConfig, pointing: PointingSamples
+) -> list[SurfacePosition | None]:
+    s_err, l_err = centroid_errors_px(dets, cfg, 0.0)
+    seed = int(abs(hash((round(dets[0].sample, 3), round(dets[0].line, 3)))) % 2**31)
+    sampled = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
+    out: list[SurfacePosition | None] = []
+    nl, ns = bp.shape
+    for det, g in zip(dets, sampled, strict=True):
+        if g is None:
+            det.flags |= int(DetectionFlag.OFF_DISK)
+            out.append(None)
+            continue
+        i = int(np.clip(np.rint(band_line(det)), 0, nl - 1))
+        j = int(np.clip(np.rint(det.sample), 0, ns - 1))
+        if not bp.on_disk[i, j]:
+            det.flags |= int(DetectionFlag.NEAR_LIMB)
+        for key in (
+            "lat_deg",
+            "lon_w_deg",
+            "lat_err_deg",
+            "lon_err_deg",
+            "lat_lon_err_corr",
+            "position_err_km",
+            "emission_deg",
+            "emission_err_deg",
+            "incidence_deg",
+            "phase_deg",
+            "range_km",
+            "range_err_km",
+            "pixel_scale_km",
+        ):
+            setattr(det, key, g[key])
+        det.extra["geometry_factor_km2"] = g["geometry_factor_km2"]
+        det.extra["geometry_factor_err_km2"] = g["geometry_factor_err_km2"]
+        det.extra["p_on_disk"] = g["p_on_disk"]
+        # the sampled spread of (pixel scale)²/cos e is the intensity's geometric error (measure.errors)
+        geo_frac = (
+            g["geometry_factor_err_km2"] / g["geometry_factor_km2"] if g["geometry_factor_km2"] else np.nan
+        )
+        det.extra["geometry_err_fraction"] = float(geo_frac)
+        fields = [
+            k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
+        ]
+        out.append(
+            SurfacePosition(
+                **{k: g[k] for k in fields},
+                on_disk=bool(bp.on_disk[i, j]),
+                geometry_err_fraction=float(geo_frac),
+            )
+        )
+    return out

@@ -1,6 +1,7 @@
 """The records every stage and the catalogue share: what a reader returns (:class:`Frame`), what the detector
 and measurement produce (:class:`Detection` with :class:`DetectionFlag`), and what the catalogue keeps of a
-product (:class:`Observation`, :class:`BandSummary`). Plain dataclasses; no stage-specific imports.
+product (:class:`Observation`, :class:`BandSummary`), and what tracking makes of a hot spot seen in two bands
+(:class:`HotspotTemperature` with :class:`TemperatureFlag`). Plain dataclasses; no stage-specific imports.
 """
 
 from ioscan.records.detection import Detection, DetectionFlag
@@ -12,6 +13,7 @@ from ioscan.records.frame import (
     LabelGeometry,
 )
 from ioscan.records.observation import GEOMETRY_SOURCES, BandSummary, Observation
+from ioscan.records.temperature import HotspotTemperature, TemperatureFlag
 
 __all__ = [
     "BAND_RADIANCE_UNIT",
@@ -22,6 +24,8 @@ __all__ = [
     "Detection",
     "DetectionFlag",
     "Frame",
+    "HotspotTemperature",
     "LabelGeometry",
     "Observation",
+    "TemperatureFlag",
 ]

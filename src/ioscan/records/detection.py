@@ -22,6 +22,7 @@ class DetectionFlag(IntFlag):
     OFF_DISK = 32  #: centroid off Io's disk (geometry available)
     LOW_SNR = 64  #: below the catalogue threshold, kept for forced photometry
     ARTEFACT = 128  #: other detector artefact (column reflection...)
+    LOWER_LIMIT = 256  #: the intensity is a lower limit (saturated source), not a measurement
 
     @classmethod
     def names(cls, value: int) -> list[str]:
@@ -57,26 +58,30 @@ class Detection:
     lat_deg: float | None = None
     lon_w_deg: float | None = None
     lat_err_deg: float | None = None
-    lon_err_deg: float | None = None
+    lon_err_deg: float | None = None  #: 1σ in degrees of longitude
+    #: correlation of the lat_deg and lon_w_deg errors: with lat_err_deg and lon_err_deg, the 2×2 covariance
+    #: of the position (a pointing error mostly along track makes it a thin, tilted ellipse)
+    lat_lon_err_corr: float | None = None
     position_err_km: float | None = None
     emission_deg: float | None = None
+    emission_err_deg: float | None = None
     incidence_deg: float | None = None
     phase_deg: float | None = None
     range_km: float | None = None
+    range_err_km: float | None = None
     pixel_scale_km: float | None = None
-    # photometry: the radiance sum is as observed; intensity and power are foreshortening-corrected (÷ cos e)
+    # photometry: the radiance sum is as observed; intensity and power are foreshortening-corrected (÷ cos e).
+    # ``_err`` is the random 1σ error (photon noise, fit excess, flat field, geometry: independent between
+    # detections, for light curves); ``_sys_err`` the systematic one (calibration, PSF model), correlated
+    # between all detections of an instrument (absolute comparisons add both in quadrature). LOWER_LIMIT: the
+    # intensity is a lower limit, no errors (ioscan.measure.errors).
     spectral_radiance_sum_w_m2_sr_um: float | None = None
     spectral_intensity_gw_um_sr: float | None = None
     spectral_intensity_err_gw_um_sr: float | None = None
     spectral_power_gw_um: float | None = None  #: π × intensity
     spectral_power_err_gw_um: float | None = None
-    # two-band results (same value on both detections of an L/M pair)
-    color_temperature_k: float | None = None
-    color_temperature_err_k: float | None = None
-    area_km2: float | None = None
-    area_err_km2: float | None = None
-    total_power_gw: float | None = None
-    total_power_err_gw: float | None = None
+    spectral_intensity_sys_err_gw_um_sr: float | None = None
+    spectral_power_sys_err_gw_um: float | None = None
     extra: dict = field(default_factory=dict, metadata={"json": True})
 
     @property

@@ -99,6 +99,9 @@ class Frame:
         path: product file (label for PDS3), or None for in-memory frames.
         checksum_sha256: checksum of the data file(s), used to skip re-scans.
         metadata: anything else worth keeping (label keywords...).
+        base_product_id: the product ID without its version (None: the same as ``product_id``).
+        product_version: the archive's version of the product (PDS3 PRODUCT_VERSION_ID), or None.
+        product_created_utc: when the archive made this version (ISO 8601 UTC), or None.
     """
 
     product_id: str
@@ -113,6 +116,9 @@ class Frame:
     path: Path | None = None
     checksum_sha256: str | None = None
     metadata: dict = field(default_factory=dict)
+    base_product_id: str | None = None
+    product_version: str | None = None
+    product_created_utc: str | None = None
 
     @property
     def band_names(self) -> list[str]:

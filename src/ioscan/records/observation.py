@@ -24,7 +24,7 @@ class Observation:
     """One product as stored: identity, time, navigation outcome and the geometry of its nearest disk pixel.
 
     Attributes:
-        product_id: the instrument's product ID (``JIR_IMG_RDR_2017033T114006_V01``).
+        product_id: the instrument's product ID as the archive gives it (``JIR_IMG_RDR_2017033T114006_V02``).
         instrument: registry name of the instrument ("JIRAM", "NIRC2").
         time_utc: mid-exposure time, ISO 8601 UTC.
         observer: spacecraft or telescope ("JUNO", "EARTH").
@@ -32,19 +32,33 @@ class Observation:
         orbit: Juno perijove number.
         exposure_s: integration time, s.
         file_path: the product file read (label for PDS3).
-        checksum_sha256: checksum of the data file(s); a product is stored once per checksum.
+        checksum_sha256: checksum of the data file(s).
+        base_product_id: the product ID without its version (``JIR_IMG_RDR_2017033T114006``): the versions
+            of one product share it, and the catalogue keeps the highest one in force (the others are
+            stored, marked superseded).
+        product_version: the archive's version of the product (PDS3 PRODUCT_VERSION_ID "02", PDS4
+            version_id "1.0"), None when the product has none.
+        product_created_utc: when the archive made this version (PDS3 PRODUCT_CREATION_TIME, FITS DATE),
+            ISO 8601 UTC; decides between two copies of one version whose data differ.
         sub_observer_lat_deg, sub_observer_lon_w_deg: the disk pixel nearest the observer, °N / °W.
         range_km, pixel_scale_km, phase_deg: at that pixel.
         geometry_source: "spice", "label", "limbfit" or "none".
         status: frame status ("ok", "no_io", "all_nan", "saturated", "no_detections").
         n_detections: detections stored for this product.
-        registered: True when the pointing was corrected (limb fit).
+        registered: True when the pointing was corrected (limb or known hot spots).
         pointing_offset_sample_px, pointing_offset_line_px: the applied correction (scene shift), px.
-        pointing_offset_err_px: 1σ pointing uncertainty after navigation, px.
+        pointing_offset_err_px: 1σ pointing uncertainty after navigation along the worse axis, px.
         coverage_grid: the 2°×2° cells seen (``ioscan.geometry.coverage.encode_grid``).
+        registration_method: "limb", "hotspots", "chain" (hot spots of frames registered before) or "none".
+        pointing_offset_sample_err_px, pointing_offset_line_err_px, pointing_offset_corr: the covariance of
+            the pointing error that remains (1σ along samples and lines, px, and their correlation): the
+            registration's, or for an unregistered frame the spread of the pointing it propagated.
+        false_match_prob: registration on known hot spots: posterior probability that the match is wrong
+            (also stored when a frame was not registered).
+        n_anchor_matches: registration on known hot spots: distinct known hot spots matched.
     """
 
-    product_id: str = field(**_col(length=128, required=True, unique=True))
+    product_id: str = field(**_col(length=128, required=True))
     instrument: str = field(**_col(length=32, required=True))
     time_utc: str = field(**_col(time=True, required=True))
     observer: str | None = field(default=None, **_col(length=64))
@@ -52,7 +66,10 @@ class Observation:
     orbit: int | None = None
     exposure_s: float | None = None
     file_path: str | None = field(default=None, **_col(text=True))
-    checksum_sha256: str | None = field(default=None, **_col(length=64, unique=True))
+    checksum_sha256: str | None = field(default=None, **_col(length=64))
+    base_product_id: str | None = field(default=None, **_col(length=128))
+    product_version: str | None = field(default=None, **_col(length=16))
+    product_created_utc: str | None = field(default=None, **_col(time=True))
     sub_observer_lat_deg: float | None = None
     sub_observer_lon_w_deg: float | None = None
     range_km: float | None = None
@@ -66,6 +83,12 @@ class Observation:
     pointing_offset_line_px: float | None = None
     pointing_offset_err_px: float | None = None
     coverage_grid: str | None = field(default=None, **_col(text=True))
+    registration_method: str | None = field(default=None, **_col(length=16))
+    pointing_offset_sample_err_px: float | None = None
+    pointing_offset_line_err_px: float | None = None
+    pointing_offset_corr: float | None = None
+    false_match_prob: float | None = None
+    n_anchor_matches: int | None = None
 
 
 @dataclass

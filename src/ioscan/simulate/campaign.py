@@ -9,10 +9,11 @@ Plan (deterministic from ``seed``):
   km at PJ57/58, tens of thousands of km late in the mission, 100,000–400,000 km early on); frames are spread
   along it at ranges up to 3× closest approach (≤ 400,000 km);
 * JIRAM points its band's boresight at Io's centre (:func:`ioscan.simulate.ephemeris.point_at_io`) with a
-  random twist; the **true** attitude adds a pointing error (up to 2° along the sample axis, a few pixels
-  along the lines; under NAIF's real frames the spin direction is the line axis, see
-  ``docs/jiram_conventions.md``); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels
-  record the **reconstructed** attitude, the image is rendered with the true one;
+  random twist; the **true** attitude adds a pointing error (:func:`draw_pointing_error_deg`: along track,
+  the spin direction, which is the line axis under NAIF's real frames (``docs/jiram_conventions.md``;
+  the registry's ``JIRAM.pointing.along_track_axis``), a Gaussian of σ 0.7° clipped at ±2°; across track
+  σ 2 px clipped at ±5 px); kernels (:func:`ioscan.simulate.kernels.write_kernel_set`) and labels record the
+  **reconstructed** attitude, the image is rendered with the true one;
 * modes I1/I2/I3, exposures log-uniform in 5–300 ms;
 * ground nights: Keck NIRC2-like frames (Lp, Ms, Kc), geometry from the analytic ephemeris (Earth–Io
   distance, sub-observer and sub-solar points) written as FITS label-geometry keywords; rendered with
@@ -38,7 +39,7 @@ import pandas as pd
 from ioscan import body as iobody
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose
-from ioscan.instruments import jiram, nirc2
+from ioscan.instruments import PixelAxes, jiram, nirc2
 from ioscan.records import LabelGeometry
 from ioscan.simulate import ephemeris as eph
 from ioscan.simulate.population import HotSpotPopulation, PopulationConfig
@@ -91,7 +92,7 @@ class FramePlan:
     observer_km: np.ndarray
     observer_velocity_km_s: np.ndarray
     twist_deg: float
-    pointing_error_deg: tuple[float, float]  # (about the line axis → sample shift, about the sample axis)
+    pointing_error_deg: tuple[float, float]  # scene shift (along track, across track), degrees
     seed: int
     label_geometry: bool = False
     target_km: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -186,8 +187,7 @@ def plan_orbit(
         used.add(pid := _product_id(t))
         pos = d * u + v * (t - t_ca).total_seconds()
         mode = str(rng.choice(["I1", "I1", "I2", "I3"]))
-        err_s = float(np.clip(rng.normal(0.0, 0.7), -2.0, 2.0))
-        err_l = float(np.clip(rng.normal(0.0, 2.0), -5.0, 5.0)) * math.degrees(jiram.IFOV_RAD)
+        err = draw_pointing_error_deg(rng)
         plans.append(
             FramePlan(
                 product_id=pid,
@@ -198,7 +198,7 @@ def plan_orbit(
                 observer_km=pos,
                 observer_velocity_km_s=v.copy(),
                 twist_deg=float(rng.uniform(0, 360)),
-                pointing_error_deg=(err_s, err_l),
+                pointing_error_deg=err,
                 seed=int(rng.integers(0, 2**31 - 1)),
                 label_geometry=(mode != "I1" and orbit < 39),
                 target_km=_close_target(pos, targets)
@@ -207,6 +207,27 @@ def plan_orbit(
             )
         )
     return plans
+
+
+#: the simulator's pointing-error model: along track 1σ and bound (deg), across track 1σ and bound (px)
+ALONG_TRACK_SIGMA_DEG = 0.7
+ALONG_TRACK_MAX_DEG = 2.0
+CROSS_TRACK_SIGMA_PX = 2.0
+CROSS_TRACK_MAX_PX = 5.0
+
+
+def draw_pointing_error_deg(rng: np.random.Generator, along: str = "gaussian") -> tuple[float, float]:
+    """A reconstructed-pointing error (along track, across track), degrees: along track a Gaussian of σ
+    :data:`ALONG_TRACK_SIGMA_DEG` clipped at ±:data:`ALONG_TRACK_MAX_DEG` (``along="uniform"``: uniform in
+    that range, a harder case than navigation's prior assumes), across track σ 2 px clipped at ±5 px."""
+    if along == "uniform":
+        a = float(rng.uniform(-ALONG_TRACK_MAX_DEG, ALONG_TRACK_MAX_DEG))
+    elif along == "gaussian":
+        a = float(np.clip(rng.normal(0.0, ALONG_TRACK_SIGMA_DEG), -ALONG_TRACK_MAX_DEG, ALONG_TRACK_MAX_DEG))
+    else:
+        raise ValueError(f"along must be 'gaussian' or 'uniform', not {along!r}")
+    c = float(np.clip(rng.normal(0.0, CROSS_TRACK_SIGMA_PX), -CROSS_TRACK_MAX_PX, CROSS_TRACK_MAX_PX))
+    return a, c * math.degrees(jiram.IFOV_RAD)
 
 
 def recorded_jiram_to_body(plan: FramePlan) -> np.ndarray:
@@ -224,13 +245,17 @@ def _rot_about(axis, angle_rad: float) -> np.ndarray:
 
 
 def true_jiram_to_body(plan: FramePlan) -> np.ndarray:
-    """The true attitude: the recorded one turned by the pointing error, first about boresight × sample axis
-    (moving the scene toward −sample by ``pointing_error_deg[0]``), then about line axis × boresight (moving
-    it toward +line by ``pointing_error_deg[1]``), with JIRAM's pixel axes."""
-    a_s, a_l = (math.radians(x) for x in plan.pointing_error_deg)
-    u_s, u_l, b = jiram.PIXEL_AXES.matrix().T
+    """The true attitude: the recorded one turned by the pointing error ``(along, across)``. Along track
+    (JUNO_JIRAM_I's X, the spin direction) the camera turns about the spin axis (Y) so that the scene
+    moves along X by ``pointing_error_deg[0]``; across track about X, moving it along Y by
+    ``pointing_error_deg[1]``.
+    In pixels (JIRAM's axes: lines along −X) the first is a shift along the lines, the second along the
+    samples."""
+    a_x, a_y = (math.radians(x) for x in plan.pointing_error_deg)
+    ex, ey, ez = np.eye(3)
     rec = recorded_jiram_to_body(plan)
-    return rec @ _rot_about(np.cross(b, u_s), a_s) @ _rot_about(np.cross(u_l, b), a_l)
+    # the camera turns by −a about Y: its boresight moves toward −X, the scene appears displaced toward +X
+    return rec @ _rot_about(ey, -a_x) @ _rot_about(ex, a_y)
 
 
 def band_pose(plan: FramePlan, band: str, jiram_to_body: np.ndarray, sun_km: np.ndarray) -> CameraPose:
@@ -333,6 +358,7 @@ def simulate_frame(
     noise: bool = True,
     artefacts: bool = True,
     metakernel: Path | str | None = None,
+    pixel_axes: PixelAxes | None = None,
 ) -> SimulatedFrame:
     """Render one planned JIRAM frame with the true attitude and (if ``out_dir``) write it as a PDS3 RDR whose
     label records the reconstructed attitude's geometry (single-band frames of orbits < 39 only).
@@ -341,12 +367,17 @@ def simulate_frame(
     SPICE's apparent (``LT+S``) pose of the reconstructed attitude turned by the pointing error, i.e. the
     same geometry a scan of the product computes once registered; without it, from the geometric plan.
 
+    ``pixel_axes``: the world's true pixel-axis convention when it is not the one ioscan declares
+    (``jiram.PIXEL_AXES``), e.g. samples along +Y: the image is rendered with it, while kernels and labels
+    stay as the declaration makes them (to test ``ioscan check-convention``).
+
     Truth rows (one per visible hot spot per band): see :func:`simulate_campaign`.
     """
     pop = population or _population(population_seed, ref_dir)
     state = pop.state_at(plan.time_utc)
     sun = eph.sun_position_body(plan.time_utc)
-    camera = jiram_band_camera()
+    declared = jiram_band_camera()
+    camera = jiram_band_camera(axes=pixel_axes) if pixel_axes is not None else declared
     rng = np.random.default_rng(plan.seed)
     true_att, rec_att = true_jiram_to_body(plan), recorded_jiram_to_body(plan)
     surface = surface or default_surface(pop)
@@ -360,8 +391,8 @@ def simulate_frame(
         "exposure_s": plan.exposure_s,
         "range_km": float(np.linalg.norm(plan.observer_km)),
         "twist_deg": plan.twist_deg,
-        "pointing_error_sample_axis_deg": plan.pointing_error_deg[0],
-        "pointing_error_line_axis_deg": plan.pointing_error_deg[1],
+        "pointing_error_along_track_deg": plan.pointing_error_deg[0],
+        "pointing_error_cross_track_deg": plan.pointing_error_deg[1],
         "instrument": "JIRAM",
     }
     for k, band in enumerate(jiram.MODES[plan.mode]):
@@ -407,8 +438,8 @@ def simulate_frame(
                     "instrument": "JIRAM",
                     "exposure_s": plan.exposure_s,
                     "saturation": r.saturation_w_m2_sr,
-                    "pointing_error_sample_axis_deg": plan.pointing_error_deg[0],
-                    "pointing_error_line_axis_deg": plan.pointing_error_deg[1],
+                    "pointing_error_along_track_deg": plan.pointing_error_deg[0],
+                    "pointing_error_cross_track_deg": plan.pointing_error_deg[1],
                     **shift,
                 },
             )
@@ -416,7 +447,7 @@ def simulate_frame(
     image = assemble_mode(plan.mode, bands)
     label = None
     if out_dir is not None:
-        label = _write_rdr(plan, image, bands, camera, rec_att, sun, Path(out_dir), spice_file_names)
+        label = _write_rdr(plan, image, bands, declared, rec_att, sun, Path(out_dir), spice_file_names)
     return SimulatedFrame(plan, image, bands, pd.concat(truth, ignore_index=True), frame_row, label)
 
 
@@ -589,8 +620,8 @@ def simulate_ground_frame(
             "instrument": "NIRC2",
             "exposure_s": exposure_s,
             "saturation": r.saturation,
-            "pointing_error_sample_axis_deg": 0.0,
-            "pointing_error_line_axis_deg": 0.0,
+            "pointing_error_along_track_deg": 0.0,
+            "pointing_error_cross_track_deg": 0.0,
             "pointing_error_sample_px": 0.0,
             "pointing_error_line_px": 0.0,
         },
@@ -635,8 +666,11 @@ def plan_campaign(
     """All JIRAM frame plans of a campaign (deterministic from ``seed``)."""
     used: set[str] = set()
     plans = []
+    # close passes are planned on the published positions (what a team knows), not on the truth
     src = _population(seed, ref_dir).sources.nlargest(60, "power_gw")
-    targets = iobody.surface_point_from_lat_pg(src.lat_deg.to_numpy(float), src.lon_w_deg.to_numpy(float))
+    lat = src.catalogue_lat_deg.fillna(src.lat_deg).to_numpy(float)
+    lon = src.catalogue_lon_w_deg.fillna(src.lon_w_deg).to_numpy(float)
+    targets = iobody.surface_point_from_lat_pg(lat, lon)
     for orbit in _orbit_list(orbits):
         rng = np.random.default_rng([seed, orbit, 0x0B])
         plans += plan_orbit(orbit, frames_per_orbit, rng, used, targets)
@@ -681,6 +715,8 @@ def simulate_campaign(
     ground_pixels: int = 1024,
     ref_dir: str | None = None,
     workers: int = 1,
+    pixel_axes: PixelAxes | None = None,
+    close_sequences: int = 0,
 ) -> CampaignResult:
     """Simulate a JIRAM campaign and ground-based nights with known truth.
 
@@ -700,11 +736,21 @@ def simulate_campaign(
         ground_pixels: AO frame size (1024 like NIRC2; smaller is faster).
         ref_dir: reference tables folder (default: the package copy).
         workers: processes for rendering (1 = in this process).
+        pixel_axes: the simulated world's true JIRAM pixel axes (default: ioscan's declaration), see
+            :func:`simulate_frame`.
+        close_sequences: also this many five-frame close-flyby sequences of PJ57 (1,500–20,000 km,
+            :mod:`ioscan.simulate.close_flybys`); ``frames.csv`` numbers them in ``sequence``.
     """
     from ioscan.simulate.kernels import write_kernel_set
 
     out = Path(out_dir)
     plans = plan_campaign(orbits, seed, frames_per_orbit, ref_dir)
+    n_regular = len(plans)
+    if close_sequences:
+        from ioscan.simulate.close_flybys import plan_close_sequences
+
+        used = {p.product_id for p in plans}
+        plans += plan_close_sequences(close_sequences, 5, seed, ref_dir=ref_dir, used=used)
     obs = [
         eph.PlannedObservation(p.time_utc, p.observer_km, p.observer_velocity_km_s, recorded_jiram_to_body(p))
         for p in plans
@@ -725,6 +771,7 @@ def simulate_campaign(
         ref_dir=ref_dir,
         workers=workers,
         metakernel=mk,
+        pixel_axes=pixel_axes,
     )
     pop = _population(seed, ref_dir)
     n_ground = 0
@@ -766,7 +813,11 @@ def simulate_campaign(
     truth_csv, truth_pq, frames_csv = tdir / "truth.csv", tdir / "truth.parquet", tdir / "frames.csv"
     truth.to_csv(truth_csv, index=False)
     truth.to_parquet(truth_pq, index=False)
-    pd.DataFrame(frames).to_csv(frames_csv, index=False)
+    frames_df = pd.DataFrame(frames)
+    frames_df["sequence"] = [
+        (i - n_regular) // 5 if n_regular <= i < len(plans) else None for i in range(len(frames_df))
+    ]
+    frames_df.to_csv(frames_csv, index=False)
     return CampaignResult([Path(p) for p in paths], mk, truth_csv, truth_pq, frames_csv, len(plans), n_ground)
 
 

@@ -2,6 +2,11 @@
 
 Seeding (deterministic from ``seed``):
 
+* the **true positions** are the published ones displaced by a realistic catalogue error
+  (:data:`ioscan.catalog.reference.PUBLISHED_POSITION_ERROR`: 0.6° per axis, 5 % of the sources 2.5°,
+  fitted to how far two independent published JIRAM catalogues disagree), so that matching the shipped
+  tables against the simulated frames is as hard as on Io; ``sources`` keeps the published position as
+  ``catalogue_lat_deg`` / ``catalogue_lon_w_deg`` (the truth is ``lat_deg`` / ``lon_w_deg``);
 * every source of Davies et al. (2024) PSJ Table 10 (position, power, and area/temperature where known) and
   every JIRAM source of Davies et al. (2024) Nature Astronomy Table S1 not already in Table 10;
 * the **warm** component (temperature_k, area_km2): Table 10's effective temperature and area when given;
@@ -37,6 +42,7 @@ import pandas as pd
 
 from ioscan import body as iobody
 from ioscan.body import angular_separation_deg
+from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR, PositionErrorModel
 from ioscan.errors import IoscanError
 from ioscan.radiometry.bands import band_mean_spectral_radiance_w_m2_sr_um, band_response
 from ioscan.radiometry.planck import SIGMA_W_M2_K4
@@ -59,6 +65,8 @@ class PopulationConfig:
     new_rate_per_yr: float = 6.0
     min_power_gw: float = 0.05
     loki_amplitude: float = 2.0
+    #: how far the true positions lie from the published ones (None: on them)
+    catalogue_error: PositionErrorModel | None = PUBLISHED_POSITION_ERROR
 
 
 def power_gw(temperature_k, area_km2) -> np.ndarray:
@@ -158,6 +166,25 @@ def _seed_sources(rng: np.random.Generator, ref_dir) -> pd.DataFrame:
     return src
 
 
+def _displace_from_catalogue(src: pd.DataFrame, model: PositionErrorModel | None, rng) -> None:
+    """Keep the published positions as ``catalogue_*`` and move ``lat_deg``/``lon_w_deg`` (the truth) by an
+    error drawn from ``model`` (north, east; degrees of arc), in place."""
+    src["catalogue_lat_deg"] = src["lat_deg"].astype(float)
+    src["catalogue_lon_w_deg"] = src["lon_w_deg"].astype(float)
+    if model is None or len(src) == 0:
+        return
+    d = model.draw_deg(rng, len(src))
+    lat = src["catalogue_lat_deg"].to_numpy()
+    new_lat = lat + d[:, 0]
+    # over a pole: come back down the other side
+    over = np.abs(new_lat) > 90.0
+    new_lat = np.where(over, np.sign(new_lat) * 180.0 - new_lat, new_lat)
+    cos_lat = np.maximum(np.cos(np.radians(lat)), 0.05)
+    new_lon = src["catalogue_lon_w_deg"].to_numpy() - d[:, 1] / cos_lat + np.where(over, 180.0, 0.0)
+    src["lat_deg"] = new_lat
+    src["lon_w_deg"] = new_lon % 360.0
+
+
 def _new_sources(rng: np.random.Generator, cfg: PopulationConfig) -> pd.DataFrame:
     years = GRID_DAYS / 365.25
     k = int(rng.poisson(cfg.new_rate_per_yr * years))
@@ -202,6 +229,7 @@ class HotSpotPopulation:
         self.config = cfg = config or PopulationConfig()
         rng = np.random.default_rng([self.seed, 0x10])
         cat = _seed_sources(rng, ref_dir)
+        _displace_from_catalogue(cat, cfg.catalogue_error, np.random.default_rng([self.seed, 0x11]))
         new = _new_sources(rng, cfg)
         self.sources = src = pd.concat([cat, new], ignore_index=True)
         n, days = len(src), GRID_DAYS

@@ -18,6 +18,7 @@ Detector numbers are a plausible model, not a calibration: saturation radiance =
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ import pandas as pd
 from ioscan import body as iobody
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose, project_points
-from ioscan.instruments import jiram
+from ioscan.instruments import PixelAxes, jiram
 from ioscan.radiometry.bands import band_response
 from ioscan.simulate.psf import GaussianMixturePsf, jiram_psf
 from ioscan.simulate.scene import SurfaceModel, hot_spot_band_intensity_w_sr, surface_radiance_image
@@ -73,10 +74,14 @@ class BandRender:
     cosmic_rays: list = field(default_factory=list)
 
 
-def jiram_band_camera(ifov_rad: float = jiram.IFOV_RAD) -> FrameCamera:
+def jiram_band_camera(ifov_rad: float = jiram.IFOV_RAD, axes: PixelAxes | None = None) -> FrameCamera:
     """A 432 × 128 band camera with the boresight at its centre and JIRAM's pixel axes (for poses of the band
-    frames JUNO_JIRAM_I_LBAND / _MBAND not taken from SPICE)."""
-    return FrameCamera.from_layout(jiram.DETECTORS[jiram.M_BAND.spice_frame], ifov_rad)
+    frames JUNO_JIRAM_I_LBAND / _MBAND not taken from SPICE); ``axes`` replaces the declared pixel axes (a
+    simulated world whose true convention differs from ioscan's declaration)."""
+    layout = jiram.DETECTORS[jiram.M_BAND.spice_frame]
+    if axes is not None:
+        layout = dataclasses.replace(layout, axes=axes)
+    return FrameCamera.from_layout(layout, ifov_rad)
 
 
 def project_hot_spots(camera: FrameCamera, pose: CameraPose, state: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,40 @@ from ioscan.errors import CatalogError
 DEG = np.pi / 180.0
 
 
+def text_column(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array of ``str``, ``""`` where missing (absent column, None or NaN).
+
+    ``astype(str)`` is not enough: pandas 3's string dtype keeps NaN as NaN.
+    """
+    if column not in df.columns:
+        return np.full(len(df), "", dtype=object)
+    values = df[column]
+    return values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+
+
+def unique_ints(values) -> np.ndarray:
+    """Sorted distinct values of an integer array (sort-based: numpy 2's hashing ``np.unique`` is two orders
+    of magnitude slower on large integer arrays)."""
+    s = np.sort(np.asarray(values).ravel())
+    if len(s) == 0:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def isin_ints(values, test) -> np.ndarray:
+    """``np.isin`` for integer arrays, by sorting (numpy 2's ``np.isin`` hashes through ``np.unique``: two
+    orders of magnitude slower on large arrays)."""
+    values = np.asarray(values)
+    table = unique_ints(test)
+    if len(table) == 0 or values.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(table, values), len(table) - 1)
+    return table[pos] == values
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise CatalogError naming ``what`` and the missing columns."""
     if not isinstance(df, pd.DataFrame):

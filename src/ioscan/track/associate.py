@@ -12,17 +12,31 @@ Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's m
    error, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below ``min_sep_km`` is
    consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian n_sigma
    probability (11.83 for 3σ).
-3. In each tier, detections join the *most likely* consistent hot spot (smallest χ² + ln|Σ|, the
-   Gaussian negative log-likelihood); the rest are grouped by leader clustering (the most precise
-   unassigned detection collects every unassigned detection consistent with it) and found new hot
-   spots. Hot spots are never merged, so a coarse (e.g. 5° ground-based) detection processed after
-   precise ones can only join the single most likely hot spot, or stay on its own when none is
-   consistent: it never glues distinct precise hot spots together.
-4. A hot spot holds at most one detection per (observation_id, band): two sources in one frame are
-   two hot spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its
-   next most likely hot spot, or founds a new one. Without ``observation_id`` this rule is off.
+3. In each tier, detections join the *most likely* consistent hot spot (smallest ρ(χ²) + ln|Σ| − 2 ln n_k,
+   the negative log-likelihood of a Student-t with ν = ``mixture.nu`` — the Gaussian χ² without the
+   mixture — weighted by the hot spot's size); the rest are grouped by leader clustering (the most
+   precise unassigned detection collects every unassigned detection consistent with it) and found new
+   hot spots. A coarse (e.g. 5° ground-based) detection processed after precise ones can only join the
+   single most likely hot spot, or stay on its own when none is consistent: it never glues distinct
+   precise hot spots together.
+4. A hot spot holds at most one detection per (frame, band): two sources in one frame are two hot
+   spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its next most
+   likely hot spot, or founds a new one. The frame is the ``observation_id``; imported rows without one
+   share a frame when they share ``source``, ``observer``, ``time_utc`` and ``band``.
 5. ``n_iter`` refinement passes then recompute every centroid (precision-weighted mean of the member
    unit vectors, weight 1/σ² with σ² = (σN² + σE²)/2) and re-assign every detection as in 3–4.
+6. Mixture (``mixture``, :mod:`ioscan.track.mixture`): hot spots merge when a Student-t mixture of sites
+   with a Chinese-restaurant prior scores the merged one higher (tails join their site; clusters the data
+   separate, or that share a frame, stay apart; hot spots from a previous run never merge together), and
+   detections move to their likeliest hot spot under that model (a detection founds a new one only when
+   it is outside every gate or loses a same-frame clash, solved per frame by an optimal assignment).
+7. Calibration (``error_model``, ``night_offsets``; :mod:`ioscan.track.error_model`,
+   :mod:`ioscan.track.night_offsets`): from the repeat detections of the association, per-night
+   systematic offsets are estimated and removed, and the quoted errors rescaled (scale and systematic
+   floor per catalogue, factors per observer and night); steps 1–6 are repeated with the corrected
+   positions and errors until they settle. Detections whose quoted errors hold and that carry no night
+   offsets come out as they went in. Hot-spot positions and errors are those of the corrected, rescaled
+   detections.
 
 Stable IDs: detections that arrive with a ``hotspot_id`` (from a previous run) stay in that hot spot;
 ``existing_hotspots`` rows act as prior positions (weight from their own errors), so new detections
@@ -33,7 +47,7 @@ same prefix, in order of first detection time (then smallest ``detection_id``); 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -45,13 +59,19 @@ from ioscan.errors import CatalogError
 from ioscan.track._common import (
     DEG,
     finite_float,
+    isin_ints,
     km_errors,
     local_north_east,
     require_columns,
+    text_column,
     to_utc,
+    unique_ints,
     unit_vectors,
     vectors_to_lat_lon,
 )
+from ioscan.track.error_model import ErrorModelConfig, calibrate, error_groups
+from ioscan.track.mixture import Clusters, MixtureConfig, estimate_alpha, merge_hotspots
+from ioscan.track.night_offsets import NightOffsetConfig, correct_positions
 
 R_KM = IO_MEAN_RADIUS_KM
 HOTSPOT_COLUMNS = [
@@ -66,6 +86,9 @@ HOTSPOT_COLUMNS = [
     "bands",
 ]
 _CHUNK = 200_000
+DEFAULT_ERROR_MODEL = ErrorModelConfig()
+DEFAULT_MIXTURE = MixtureConfig()
+DEFAULT_NIGHT_OFFSETS = NightOffsetConfig()
 
 
 @dataclass
@@ -88,11 +111,25 @@ def chi2_gate(n_sigma: float) -> float:
     return float(stats.chi2.isf(2.0 * stats.norm.sf(n_sigma), df=2))
 
 
+class _Groups:
+    """Positions of the elements of ``values`` equal to each of ``wanted`` (sorted once, sliced per group)."""
+
+    def __init__(self, values: np.ndarray, wanted: np.ndarray):
+        self.order = np.argsort(values, kind="stable")
+        sorted_values = values[self.order]
+        self.lo = np.searchsorted(sorted_values, wanted, side="left")
+        self.hi = np.searchsorted(sorted_values, wanted, side="right")
+
+    def members(self, j: int) -> np.ndarray:
+        return self.order[self.lo[j] : self.hi[j]]
+
+
 class _State:
     """Arrays describing detections (in input order) and the current hot spots."""
 
-    def __init__(self, u, sn2, se2, key, thr, floor2):
+    def __init__(self, u, sn2, se2, key, thr, floor2, nu: float | None = None):
         self.u = u
+        self.nu = nu
         self.north, self.east = local_north_east(u)
         self.sn2, self.se2 = sn2, se2
         self.w = 2.0 / (sn2 + se2)
@@ -130,7 +167,8 @@ class _State:
         return ok
 
     def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot."""
+        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot (a hot
+        spot of a previous run counts its pinned members once: in its prior)."""
         m = self.n_clusters
         sel = self.contributing()
         lab, w = self.labels[sel], self.w[sel]
@@ -138,8 +176,7 @@ class _State:
         for c in range(3):
             vec[:, c] += np.bincount(lab, weights=w * self.u[sel, c], minlength=m)
         sw = self.prior_w + np.bincount(lab, weights=w, minlength=m)
-        member = self.labels >= 0
-        count = self.prior_n + np.bincount(self.labels[member], minlength=m)
+        count = self.prior_n + np.bincount(lab, minlength=m)
         return vec, sw, count
 
     def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,6 +186,30 @@ class _State:
         cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
         var = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), np.inf)
         return cu, var, sw
+
+    def night_robust_variance(self, night: np.ndarray) -> np.ndarray:
+        """Centroid variance (km², m) that also holds when errors are misjudged or shared within a night:
+        max(1/Σw, the cluster-robust sandwich over nights, Σ_nights |Σ w·d|² / 2(Σw)² × G/(G−1)), d being a
+        member's offset from the centroid (tangent, km) and G the hot spot's nights; the sandwich only with
+        G ≥ 3 and for hot spots without a prior."""
+        cu, var, sw = self.centroids()
+        m = len(sw)
+        sel = self.contributing()
+        lab = self.labels[sel]
+        if m == 0 or len(lab) == 0:
+            return var
+        d = (self.u[sel] - cu[lab]) * R_KM
+        d -= np.einsum("ij,ij->i", d, self.u[sel])[:, None] * self.u[sel]
+        wd = self.w[sel][:, None] * d
+        g = pd.factorize(pd.Series(lab * (int(night.max()) + 1) + night[sel]))[0]
+        g_lab = np.zeros(g.max() + 1, dtype=np.int64)
+        g_lab[g] = lab
+        s = np.stack([np.bincount(g, weights=wd[:, c]) for c in range(3)], axis=1)
+        meat = np.bincount(g_lab, weights=np.einsum("ij,ij->i", s, s), minlength=m)
+        n_nights = np.bincount(g_lab, minlength=m)
+        ok = (n_nights >= 3) & (self.prior_w <= 0) & (sw > 0)
+        robust = meat / (2.0 * np.where(ok, sw, 1.0) ** 2) * n_nights / np.maximum(n_nights - 1, 1)
+        return np.where(ok, np.maximum(var, robust), var)
 
     # -- gating -------------------------------------------------------------------------------------
     def chi2_to(self, idx: np.ndarray, targets: np.ndarray, target_var: np.ndarray):
@@ -166,13 +227,46 @@ class _State:
         chi2 = np.where(cosang > 0, chi2, np.inf)
         return chi2, np.log(vn * ve)
 
+    def rho(self, chi2: np.ndarray) -> np.ndarray:
+        """−2 ln of the (unnormalised) radial density: χ² (Gaussian) or (ν+2)·ln(1 + χ²/ν) (Student-t)."""
+        return chi2 if self.nu is None else (self.nu + 2.0) * np.log1p(chi2 / self.nu)
+
+    def _loo(self, part, nb, vec, sw, count, contrib, partner=None):
+        """Leave-one-out targets of detections ``part`` against hot spots ``nb`` (n, k): unit directions,
+        centroid variance, member count, and whether the hot spot has anyone else. ``partner`` (n, k; −1 =
+        none) names one more member to leave out of each target."""
+        own = nb == self.labels[part][:, None]
+        w_self = np.where(own & contrib[part][:, None], self.w[part][:, None], 0.0)
+        tvec = vec[nb] - w_self[..., None] * self.u[part][:, None, :]
+        tsw = sw[nb] - w_self
+        tn = count[nb] - own
+        if partner is not None:
+            has = partner >= 0
+            other = np.maximum(partner, 0)
+            w_other = np.where(has & contrib[other], self.w[other], 0.0)
+            tvec = tvec - w_other[..., None] * self.u[other]
+            tsw = tsw - w_other
+            tn = tn - has
+        valid = (tsw > 1e-300) & (tn > 0)
+        tnorm = np.linalg.norm(tvec, axis=2, keepdims=True)
+        targets = tvec / np.where(tnorm > 0, tnorm, 1.0)
+        tvar = 1.0 / np.where(valid, tsw, 1.0)
+        return targets, tvar, tn, valid
+
+    def _neighbours(self, vec, part, k):
+        norm = np.linalg.norm(vec, axis=1)
+        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
+        _, nb = cKDTree(cu).query(self.u[part], k=k)
+        return nb.reshape(len(part), k)
+
     def candidates(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Consistent hot spots of each detection, most likely first: labels (n, k) (-1 pad), χ² (n, k).
 
         A detection is compared with each hot spot *without itself* (leave-one-out centroid, count and
         error), so that a detection never holds on to a hot spot only because it is part of it. The
-        score is the Gaussian negative log-likelihood χ² + ln|Σ| − 2 ln(n_k), n_k being the hot
-        spot's number of detections (a mixture weight: busy hot spots are the likelier parents).
+        score is the negative log-likelihood ρ(χ²) + ln|Σ| − 2 ln(n_k), ρ(χ²) = χ² (Gaussian) or the
+        Student-t's (ν+2)·ln(1 + χ²/ν), n_k being the hot spot's number of detections (a mixture weight:
+        busy hot spots are the likelier parents).
         """
         vec, sw, count = self.sums()
         m = len(sw)
@@ -181,32 +275,70 @@ class _State:
         chis = np.full((len(idx), k), np.inf)
         if kk == 0 or len(idx) == 0:
             return labs, chis
-        norm = np.linalg.norm(vec, axis=1)
-        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
-        tree = cKDTree(cu)
         contrib = self.contributing()
         for s in range(0, len(idx), _CHUNK):
             part = idx[s : s + _CHUNK]
-            _, nb = tree.query(self.u[part], k=kk)
-            nb = nb.reshape(len(part), kk)
-            own = nb == self.labels[part][:, None]
-            w_self = np.where(own & contrib[part][:, None], self.w[part][:, None], 0.0)
-            tvec = vec[nb] - w_self[..., None] * self.u[part][:, None, :]
-            tsw = sw[nb] - w_self
-            tn = count[nb] - own
-            valid = (tsw > 1e-300) & (tn > 0)
-            tnorm = np.linalg.norm(tvec, axis=2, keepdims=True)
-            targets = tvec / np.where(tnorm > 0, tnorm, 1.0)
-            tvar = 1.0 / np.where(valid, tsw, 1.0)
+            nb = self._neighbours(vec, part, kk)
+            targets, tvar, tn, valid = self._loo(part, nb, vec, sw, count, contrib)
             chi2, logdet = self.chi2_to(part, targets, tvar)
             ok = valid & (chi2 <= self.thr)
-            score = np.where(ok, chi2 + logdet - 2.0 * np.log(np.maximum(tn, 1)), np.inf)
+            score = np.where(ok, self.rho(chi2) + logdet - 2.0 * np.log(np.maximum(tn, 1)), np.inf)
             order = np.argsort(score, axis=1, kind="stable")
             score = np.take_along_axis(score, order, axis=1)
             lab = np.where(np.isfinite(score), np.take_along_axis(nb, order, axis=1), -1)
             labs[s : s + _CHUNK, :kk] = lab
             chis[s : s + _CHUNK, :kk] = np.where(lab >= 0, np.take_along_axis(chi2, order, axis=1), np.inf)
         return labs, chis
+
+    def _frame_partners(self, part: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        """For each detection of ``part`` and candidate hot spot ``nb`` (n, k): the member of that hot spot
+        seen in the detection's own frame and band (it would have to leave), −1 if none or itself."""
+        key = self.key
+        member = (self.labels >= 0) & (key >= 0)
+        out = np.full(nb.shape, -1, dtype=np.int64)
+        if not member.any():
+            return out
+        nkey = int(key.max()) + 1
+        codes = self.labels[member] * nkey + key[member]
+        order = np.argsort(codes, kind="stable")
+        codes, who = codes[order], np.flatnonzero(member)[order]
+        probe = nb * nkey + key[part][:, None]
+        pos = np.minimum(np.searchsorted(codes, probe), len(codes) - 1)
+        hit = (codes[pos] == probe) & (key[part][:, None] >= 0)
+        out = np.where(hit, who[pos], -1)
+        return np.where(out == part[:, None], -1, out)
+
+    def mixture_scores(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """ln[n_k · t(x | hot spot k)] of detections ``idx`` against their ``k`` nearest hot spots, no gate:
+        labels (n, k), log-likelihoods (n, k) (−inf where not a candidate) and whether the detection is
+        consistent (within the χ² gate) with at least one of them (n,).
+
+        Each hot spot is taken without the detection itself and without its member from the detection's
+        own frame (which would have to leave for the detection to join), so that two sources of one frame
+        compare the same two hot spots and settle instead of swapping back and forth.
+        """
+        vec, sw, count = self.sums()
+        kk = min(k, len(sw))
+        labs = np.full((len(idx), max(kk, 1)), -1, dtype=np.int64)
+        ll = np.full((len(idx), max(kk, 1)), -np.inf)
+        gated = np.zeros(len(idx), dtype=bool)
+        if kk == 0 or len(idx) == 0:
+            return labs, ll, gated
+        contrib = self.contributing()
+        nu = self.nu if self.nu is not None else 1e6
+        for s in range(0, len(idx), _CHUNK):
+            part = idx[s : s + _CHUNK]
+            nb = self._neighbours(vec, part, kk)
+            partner = self._frame_partners(part, nb)
+            targets, tvar, tn, valid = self._loo(part, nb, vec, sw, count, contrib, partner)
+            chi2, logdet = self.chi2_to(part, targets, tvar)
+            val = np.log(np.maximum(tn, 1)) - np.log(2.0 * np.pi) - 0.5 * logdet
+            val = val - 0.5 * (nu + 2.0) * np.log1p(chi2 / nu)
+            ok = valid & np.isfinite(chi2)
+            labs[s : s + _CHUNK] = np.where(ok, nb, -1)
+            ll[s : s + _CHUNK] = np.where(ok, val, -np.inf)
+            gated[s : s + _CHUNK] = (ok & (chi2 <= self.thr)).any(axis=1)
+        return labs, ll, gated
 
     def resolve(self, idx: np.ndarray, labs: np.ndarray, chis: np.ndarray) -> np.ndarray:
         """Pick each detection's best candidate keeping one detection per (frame, band) per hot spot.
@@ -222,7 +354,7 @@ class _State:
         nkey = int(self.key.max()) + 1 if len(self.key) else 1
         fixed = (self.labels >= 0) & (self.key >= 0)
         fixed[idx] = False
-        fixed_codes = np.unique(self.labels[fixed] * nkey + self.key[fixed])
+        fixed_codes = unique_ints(self.labels[fixed] * nkey + self.key[fixed])
 
         def current(sel):
             live = ptr[sel] < k
@@ -238,7 +370,7 @@ class _State:
             cs = c[order]
             dup = np.zeros(len(order), dtype=bool)
             dup[1:] = cs[1:] == cs[:-1]
-            dup |= np.isin(cs, fixed_codes)
+            dup |= isin_ints(cs, fixed_codes)
             losers = check[order[dup]]
             if len(losers) == 0:
                 break
@@ -246,10 +378,87 @@ class _State:
             lab[losers], chi[losers] = current(losers)
             codes[losers] = np.where(lab[losers] >= 0, lab[losers] * nkey + self.key[idx[losers]], -1)
             moved = codes[losers]
-            moved = np.unique(moved[moved >= 0])
+            moved = unique_ints(moved[moved >= 0])
             # only the detections now sharing a code with a moved one can clash in the next round
-            check = np.flatnonzero(np.isin(codes, moved))
+            check = np.flatnonzero(isin_ints(codes, moved))
         return lab
+
+    def reassign(self, idx: np.ndarray, k: int, new_ll: float, back: np.ndarray) -> np.ndarray:
+        """One pass of the mixture model: each detection of ``idx`` to its likeliest hot spot (leave-one-out
+        ``ln n_k + ln t``) or, when it is consistent with none (outside every χ² gate), to a new hot spot of
+        its own if that is likelier (``new_ll``); at most one detection per frame and band per hot spot
+        (clashes solved by an optimal assignment per frame, where a detection that loses its hot spot may
+        found a new one).
+
+        A detection never moves to ``back[i]`` (the hot spot it just left: no swapping back and forth).
+        Returns the indices of the detections that moved.
+        """
+        if len(idx) == 0:
+            return idx
+        labs, ll, gated = self.mixture_scores(idx, k)
+        best = np.argmax(ll, axis=1)
+        rows = np.arange(len(idx))
+        want = np.where(ll[rows, best] >= np.where(gated, -np.inf, new_ll), labs[rows, best], -1)
+        want = self._frame_optimal(idx, labs, ll, new_ll, want)
+        cur = self.labels[idx]
+        want = np.where((want >= 0) & (want == back[idx]), cur, want)
+        alone = np.bincount(self.labels[self.labels >= 0], minlength=self.n_clusters)[np.maximum(cur, 0)] == 1
+        new = (want < 0) & ~((cur >= 0) & alone)
+        want = np.where((want < 0) & ~new, cur, want)
+        if new.any():
+            want[new] = self.add_clusters(int(new.sum()))
+        moved = want != cur
+        self.labels[idx] = want
+        return idx[moved]
+
+    def _frame_optimal(self, idx, labs, ll, new_ll: float, want: np.ndarray) -> np.ndarray:
+        """Resolve same-frame clashes in ``want`` (hot spot per row of ``idx``, −1 = new) by a minimum-cost
+        assignment of each clashing frame's detections that could take a contested hot spot (the frame's
+        other detections keep theirs)."""
+        key = self.key[idx]
+        nkey = int(self.key.max()) + 1 if len(self.key) else 1
+        others = np.ones(len(self.labels), dtype=bool)
+        others[idx] = False
+        fixed = others & (self.labels >= 0) & (self.key >= 0)
+        fixed_codes = unique_ints(self.labels[fixed] * nkey + self.key[fixed])
+        code = np.where((want >= 0) & (key >= 0), want * nkey + key, -1)
+        valid = code >= 0
+        uniq, counts = np.unique(code[valid], return_counts=True)
+        bad_codes = unique_ints(np.concatenate([uniq[counts > 1], uniq[isin_ints(uniq, fixed_codes)]]))
+        if len(bad_codes) == 0:
+            return want
+        want = want.copy()
+        frames = unique_ints(bad_codes % nkey)
+        rows_of = _Groups(key, frames)
+        fixed_of = _Groups(fixed_codes % nkey, frames)
+        clash_of = _Groups(bad_codes % nkey, frames)
+        for j in range(len(frames)):
+            frame_rows = rows_of.members(j)
+            clash = bad_codes[clash_of.members(j)] // nkey
+            involved = isin_ints(labs[frame_rows], clash).any(axis=1) | isin_ints(want[frame_rows], clash)
+            frows, stay = frame_rows[involved], frame_rows[~involved]
+            taken = np.union1d(fixed_codes[fixed_of.members(j)] // nkey, want[stay][want[stay] >= 0])
+            want[frows] = self._assign_rows(labs[frows], ll[frows], new_ll, taken)
+        return want
+
+    @staticmethod
+    def _assign_rows(labs: np.ndarray, ll: np.ndarray, new_ll: float, taken: np.ndarray) -> np.ndarray:
+        """Best assignment of rows to distinct hot spots (not in ``taken``) or to new ones (−1)."""
+        from scipy.optimize import linear_sum_assignment
+
+        n = len(labs)
+        cols = np.setdiff1d(np.unique(labs[labs >= 0]), taken)
+        cost = np.full((n, len(cols) + n), 1e12)
+        r, j = np.nonzero((labs >= 0) & np.isfinite(ll))
+        c = np.searchsorted(cols, labs[r, j])
+        ok = c < len(cols)
+        ok[ok] &= cols[c[ok]] == labs[r[ok], j[ok]]
+        cost[r[ok], c[ok]] = -ll[r[ok], j[ok]]
+        cost[np.arange(n), len(cols) + np.arange(n)] = -new_ll
+        ri, ci = linear_sum_assignment(cost)
+        out = np.full(n, -1, dtype=np.int64)
+        out[ri] = np.where(ci < len(cols), cols[np.minimum(ci, max(len(cols) - 1, 0))], -1)
+        return out
 
     def leader(self, idx: np.ndarray) -> None:
         """Leader clustering of unassigned detections ``idx`` (already in precision order)."""
@@ -310,16 +519,39 @@ class _State:
 
 
 def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
-    """Integer code per (observation_id, band); -1 where no observation_id (no same-frame rule)."""
+    """Integer code per frame and band (the same-frame rule); -1 where the frame is unknown.
+
+    The frame is the ``observation_id``. Detections without one (imported from a published table) are in the
+    same frame when they share ``source``, ``observer``, ``time_utc`` and ``band``: a table lists one row per
+    source per image, so two rows of one image and band are two sources. A time at exactly 0 h UTC is taken
+    for a date without a time (several images of a night could share it): the rule is then off, as it is
+    without ``time_utc``.
+    """
     n = len(detections)
-    if "observation_id" not in detections.columns:
-        return np.full(n, -1, dtype=np.int64)
-    obs = detections["observation_id"]
-    band = detections["band"].astype(str) if "band" in detections.columns else pd.Series([""] * n)
-    combo = obs.astype(str).to_numpy(dtype=object) + "\x1f" + band.to_numpy(dtype=object)
-    codes, _ = pd.factorize(pd.Series(combo, dtype=object), sort=True)
-    codes = codes.astype(np.int64)
-    codes[obs.isna().to_numpy()] = -1
+    has_obs = (
+        detections["observation_id"].notna().to_numpy()
+        if "observation_id" in detections.columns
+        else np.zeros(n, dtype=bool)
+    )
+    if "time_utc" in detections.columns and n:
+        t_ns = to_utc(detections["time_utc"], "associate(detections)").to_numpy().astype("datetime64[ns]")
+        t = np.where(~np.isnat(t_ns), t_ns.astype(np.int64), 0)
+        has_time = ~np.isnat(t_ns) & (t % (86_400 * 10**9) != 0)
+    else:
+        t, has_time = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    keys = pd.DataFrame(
+        {
+            "a": np.where(
+                has_obs, text_column(detections, "observation_id"), text_column(detections, "source")
+            ),
+            "b": np.where(has_obs, "", text_column(detections, "observer")),
+            "t": np.where(has_obs, 0, t),
+            "band": text_column(detections, "band"),
+            "kind": has_obs,
+        }
+    )
+    codes = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy().astype(np.int64)
+    codes[~has_obs & ~has_time] = -1
     return codes
 
 
@@ -328,40 +560,27 @@ def _id_number(hid: str, prefix: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def associate(
-    detections: pd.DataFrame,
-    existing_hotspots: pd.DataFrame | None = None,
-    *,
-    n_sigma: float = 3.0,
-    min_sep_km: float = 5.0,
-    id_prefix: str = "IOS",
-    n_iter: int = 3,
-    k_candidates: int = 8,
-) -> AssociationResult:
-    """Associate detections into hot spots (see the module docstring for the method).
+@dataclass
+class _Input:
+    """Validated detections (and hot spots of a previous run) as arrays."""
 
-    Args:
-        detections: one row per detection with ``detection_id``, ``time_utc``, ``band``, ``lat_deg``
-            (planetographic °N), ``lon_w_deg`` (°W), ``lat_err_deg``, ``lon_err_deg`` (1σ, degrees of
-            longitude) and optionally ``position_err_km`` (isotropic 1σ, used where the lat/lon errors
-            are NaN), ``observation_id`` (same-frame rule) and ``hotspot_id`` (pins a detection to a
-            hot spot from a previous run).
-        existing_hotspots: hot spots of a previous run (``HOTSPOT_COLUMNS``); their IDs are kept.
-        n_sigma: gate, as the Gaussian n-sigma probability applied to the 2-D χ².
-        min_sep_km: separations below this are always consistent (hot-spot extent and systematic
-            error floor, km).
-        id_prefix: prefix of new IDs (``IOS00001``...).
-        n_iter: refinement passes (centroid update + re-assignment).
-        k_candidates: nearest hot spots considered per detection.
+    ids: np.ndarray
+    u: np.ndarray
+    sn2: np.ndarray
+    se2: np.ndarray
+    times: np.ndarray
+    keys: np.ndarray
+    existing: pd.DataFrame | None
+    prior: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    cluster_ids: list
+    pins: np.ndarray
+    n_pin_clusters: int
 
-    Returns:
-        AssociationResult with the ID of every detection and the hot-spot table.
 
-    Raises:
-        CatalogError: missing columns, non-finite positions or errors, unparsable times.
-    """
+def _parse_detections(detections: pd.DataFrame):
+    """ids, unit vectors, quoted north/east variances (km², ≥ 1 m²) and times of the detections."""
     what = "associate(detections)"
-    require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc", "band"], what)
+    require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc"], what)
     n = len(detections)
     ids = detections["detection_id"].to_numpy() if "detection_id" in detections.columns else np.arange(n)
     lat = finite_float(detections, "lat_deg", what, ids=ids)
@@ -385,70 +604,313 @@ def associate(
         )
     times = to_utc(detections["time_utc"], what).to_numpy()
     # a tiny floor keeps zero-error inputs finite (1 m)
-    sn2, se2 = np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2
+    return ids, unit_vectors(lat, lon), np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2, times
 
-    thr = chi2_gate(n_sigma)
-    st = _State(unit_vectors(lat, lon), sn2, se2, _frame_keys(detections), thr, min_sep_km**2 / thr)
 
-    # existing hot spots → clusters with priors
-    cluster_ids: list[str | None] = []
-    existing = None
-    if existing_hotspots is not None and len(existing_hotspots):
-        existing = existing_hotspots.reset_index(drop=True)
-        ew = "associate(existing_hotspots)"
-        require_columns(existing, ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"], ew)
-        if existing["hotspot_id"].duplicated().any():
-            dup = existing["hotspot_id"][existing["hotspot_id"].duplicated()]
-            raise CatalogError(f"{ew}: duplicated hotspot_id {list(dup[:5])}")
-        elat = finite_float(existing, "lat_deg", ew, ids=existing["hotspot_id"].to_numpy())
-        elon = finite_float(existing, "lon_w_deg", ew, ids=existing["hotspot_id"].to_numpy())
-        esn, ese = km_errors(elat, existing["lat_err_deg"], existing["lon_err_deg"])
-        evar = np.maximum(0.5 * (esn**2 + ese**2), 1e-6)
-        evar = np.where(np.isfinite(evar), evar, (10.0 * DEG * R_KM) ** 2)
-        eu = unit_vectors(elat, elon)
-        en = (
-            pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
-            if "n_detections" in existing
-            else pd.Series(np.ones(len(existing)))
-        )
-        st.add_clusters(len(existing), vec=eu / evar[:, None], w=1.0 / evar, count=en.to_numpy())
-        cluster_ids = [str(h) for h in existing["hotspot_id"]]
+def _parse_existing(existing_hotspots: pd.DataFrame | None):
+    """Hot spots of a previous run: (table, (weighted vectors, weights 1/km², counts), IDs) or Nones."""
+    if existing_hotspots is None or not len(existing_hotspots):
+        return None, None, []
+    existing = existing_hotspots.reset_index(drop=True)
+    ew = "associate(existing_hotspots)"
+    require_columns(existing, ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"], ew)
+    if existing["hotspot_id"].duplicated().any():
+        dup = existing["hotspot_id"][existing["hotspot_id"].duplicated()]
+        raise CatalogError(f"{ew}: duplicated hotspot_id {list(dup[:5])}")
+    elat = finite_float(existing, "lat_deg", ew, ids=existing["hotspot_id"].to_numpy())
+    elon = finite_float(existing, "lon_w_deg", ew, ids=existing["hotspot_id"].to_numpy())
+    esn, ese = km_errors(elat, existing["lat_err_deg"], existing["lon_err_deg"])
+    evar = np.maximum(0.5 * (esn**2 + ese**2), 1e-6)
+    evar = np.where(np.isfinite(evar), evar, (10.0 * DEG * R_KM) ** 2)
+    eu = unit_vectors(elat, elon)
+    en = (
+        pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
+        if "n_detections" in existing
+        else pd.Series(np.ones(len(existing)))
+    )
+    prior = (eu / evar[:, None], 1.0 / evar, en.to_numpy())
+    return existing, prior, [str(h) for h in existing["hotspot_id"]]
 
-    # detections pinned by a previous run
-    if "hotspot_id" in detections.columns:
-        pin = detections["hotspot_id"]
-        has = pin.notna().to_numpy()
-        if has.any():
-            pin_str = pin[has].astype(str).to_numpy()
-            index = {h: i for i, h in enumerate(cluster_ids)}
-            new_names = sorted(set(pin_str) - set(index))
-            for h in new_names:
-                index[h] = len(cluster_ids)
-                cluster_ids.append(h)
-            st.add_clusters(len(new_names))
-            st.labels[has] = np.array([index[h] for h in pin_str], dtype=np.int64)
-            st.pinned[has] = True
 
-    # precision order, tiers of doubling worst error
-    smax = np.sqrt(np.maximum(sn2, se2))
-    order = np.lexsort((ids, smax))
-    order = order[~st.pinned[order]]
+def _parse_pins(detections: pd.DataFrame, cluster_ids: list) -> tuple[np.ndarray, list, int]:
+    """Hot spot index of detections pinned by a previous run (−1 = free), IDs extended with the pinned hot
+    spots that are not in the existing table, and how many were added."""
+    pins = np.full(len(detections), -1, dtype=np.int64)
+    cluster_ids = list(cluster_ids)
+    if "hotspot_id" not in detections.columns:
+        return pins, cluster_ids, 0
+    pin = detections["hotspot_id"]
+    has = pin.notna().to_numpy()
+    if not has.any():
+        return pins, cluster_ids, 0
+    pin_str = pin[has].astype(str).to_numpy()
+    index = {h: i for i, h in enumerate(cluster_ids)}
+    new_names = sorted(set(pin_str) - set(index))
+    for h in new_names:
+        index[h] = len(cluster_ids)
+        cluster_ids.append(h)
+    pins[has] = np.array([index[h] for h in pin_str], dtype=np.int64)
+    return pins, cluster_ids, len(new_names)
+
+
+def _new_state(inp: _Input, sn2, se2, thr: float, floor2: float, nu: float | None) -> _State:
+    """A state holding the previous run's hot spots (priors) and pinned detections."""
+    st = _State(inp.u, sn2, se2, inp.keys, thr, floor2, nu)
+    if inp.prior is not None:
+        vec, w, count = inp.prior
+        st.add_clusters(len(w), vec=vec, w=w, count=count)
+    st.add_clusters(inp.n_pin_clusters)
+    has = inp.pins >= 0
+    st.labels[has] = inp.pins[has]
+    st.pinned[has] = True
+    return st
+
+
+def _precision_order(inp: _Input, st: _State) -> np.ndarray:
+    """Free detections from the most to the least precise (ties: detection_id)."""
+    smax = np.sqrt(np.maximum(st.sn2, st.se2))
+    order = np.lexsort((inp.ids, smax))
+    return order[~st.pinned[order]]
+
+
+def _associate_once(inp: _Input, sn2, se2, thr, floor2, nu, n_iter: int, k: int) -> tuple[_State, list]:
+    """Steps 1–5 of the module docstring with the given variances: the state and the hot spots' IDs."""
+    st = _new_state(inp, sn2, se2, thr, floor2, nu)
+    cluster_ids = list(inp.cluster_ids)
+    order = _precision_order(inp, st)
     if len(order):
+        smax = np.sqrt(np.maximum(sn2, se2))
         edges = smax[order[0]] * 2.0 ** np.arange(1, 64)
         tier = np.searchsorted(edges, smax[order], side="left")
         bounds = np.flatnonzero(np.diff(tier)) + 1
         for part in np.split(order, bounds):
-            st.assign(part, k_candidates)
+            st.assign(part, k)
         for _ in range(n_iter):
-            labs, chis = st.candidates(order, k_candidates)
+            labs, chis = st.candidates(order, k)
             st.labels[order] = st.resolve(order, labs, chis)
             st.leader(order[st.labels[order] < 0])
+            cluster_ids = _compact(st, cluster_ids)
+    return st, cluster_ids
+
+
+def _compact(st: _State, cluster_ids: list) -> list:
+    n_before = st.n_clusters
+    remap = st.compact()
+    return _remap_ids(cluster_ids, remap, n_before)
+
+
+def _fixed(st: _State, cluster_ids: list) -> np.ndarray:
+    """Hot spots that carry an ID from a previous run."""
+    padded = cluster_ids + [None] * (st.n_clusters - len(cluster_ids))
+    return np.array([h is not None for h in padded], dtype=bool)
+
+
+def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.ndarray]:
+    """Merge hot spots the mixture model does not tell apart (see :mod:`ioscan.track.mixture`).
+
+    Returns the hot spots' IDs and the indices (after compaction) of the hot spots that absorbed others.
+    """
+    none = np.zeros(0, dtype=np.int64)
+    if st.n_clusters < 2:
+        return cluster_ids, none
+    vec, sw, count = st.sums()
+    clusters = Clusters(vec, sw, count, _fixed(st, cluster_ids))
+    # members a previous run's hot spot already stands for (its prior) score through the prior, not again
+    # one by one; the same-frame rule still sees them
+    scored = np.where(st.contributing(), st.labels, -1)
+    target = merge_hotspots(
+        clusters,
+        st.u,
+        st.north,
+        st.east,
+        st.sn2 + st.floor2,
+        st.se2 + st.floor2,
+        scored,
+        st.key,
+        cfg,
+        frame_labels=st.labels,
+    )
+    gone = np.flatnonzero(target != np.arange(st.n_clusters))
+    if len(gone) == 0:
+        return cluster_ids, none
+    np.add.at(st.prior_vec, target[gone], st.prior_vec[gone])
+    np.add.at(st.prior_w, target[gone], st.prior_w[gone])
+    np.add.at(st.prior_n, target[gone], st.prior_n[gone])
+    st.prior_vec[gone], st.prior_w[gone], st.prior_n[gone] = 0.0, 0.0, 0
+    st.labels = np.where(st.labels >= 0, target[np.maximum(st.labels, 0)], -1)
+    n_before = st.n_clusters
+    remap = st.compact()
+    touched = remap[unique_ints(target[gone])]
+    return _remap_ids(cluster_ids, remap, n_before), touched[touched >= 0]
+
+
+def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
+    """ln[α / (4πR²)]: the likelihood of a detection founding a hot spot anywhere on Io."""
+    _, _, count = st.sums()  # a previous run's hot spot counts its members through its prior
+    alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((count > 0).sum()), int(count.sum()))
+    return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
+
+
+def _nearest_other(st: _State, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For detections ``idx``: the nearest other hot spot than their own, and its distance (chord)."""
+    cu, _, _ = st.centroids()
+    dist, nb = cKDTree(cu).query(st.u[idx], k=2)
+    first_is_own = nb[:, 0] == st.labels[idx]
+    return np.where(first_is_own, nb[:, 1], nb[:, 0]), np.where(first_is_own, dist[:, 1], dist[:, 0])
+
+
+def _contested(st: _State, free: np.ndarray, changed: np.ndarray | None = None, n_sigma: float = 8.0):
+    """Free detections that could move: in a hot spot of ≤ 2 detections, or with another hot spot's centroid
+    within ``n_sigma`` of their 1σ (floor included); if ``changed`` (hot-spot indices) is given, only those
+    in or next to (nearest other hot spot) a changed hot spot. The others keep their hot spot (on well
+    measured data most of them: a k=2 neighbour query instead of the full scoring)."""
+    if st.n_clusters < 2 or len(free) == 0:
+        return free
+    other, dist = _nearest_other(st, free)
+    sigma = np.sqrt(np.maximum(st.sn2[free], st.se2[free]) + st.floor2) / R_KM
+    own = st.labels[free]
+    size = np.bincount(own[own >= 0], minlength=st.n_clusters)[np.maximum(own, 0)]
+    out = (dist <= n_sigma * sigma) | (size <= 2) | (own < 0)
+    if changed is not None:
+        near = np.zeros(st.n_clusters, dtype=bool)
+        near[changed] = True
+        out &= near[np.maximum(own, 0)] | near[other] | (own < 0)
+    return free[out]
+
+
+def _refine_mixture(inp: _Input, st: _State, cluster_ids: list, cfg: MixtureConfig, k: int) -> list:
+    """Merges and mixture re-assignments in turn (``cfg.rounds`` times), then a last round of merges.
+
+    The first pass re-assigns the free detections that could move (:func:`_contested`); later passes only
+    those around the hot spots that changed (members moved in or out, or merged).
+    """
+    free = _precision_order(inp, st)
+    back = np.full(len(st.labels), -1, dtype=np.int64)
+    active = _contested(st, free)
+    for step in range(cfg.rounds):
+        cluster_ids, touched = _merge(st, cluster_ids, cfg)
+        if step:
+            active = _contested(st, free, touched)
+        for _ in range(cfg.max_reassign):
+            before = st.labels.copy()
+            moved = st.reassign(active, k, _new_site_loglike(st, cfg), back)
+            back[:] = -1
+            back[moved] = before[moved]
             n_before = st.n_clusters
             remap = st.compact()
             cluster_ids = _remap_ids(cluster_ids, remap, n_before)
-    cluster_ids += [None] * (st.n_clusters - len(cluster_ids))
+            back = np.where(back >= 0, remap[np.maximum(back, 0)], -1)
+            if len(moved) == 0:
+                break
+            changed = unique_ints(np.concatenate([back[moved], st.labels[moved]]))
+            active = _contested(st, free, changed[changed >= 0])
+    return _merge(st, cluster_ids, cfg)[0]
 
-    return _build_result(detections, st, cluster_ids, existing, times, id_prefix)
+
+def _converged(new_var, old_var, new_u, old_u, tol: float) -> bool:
+    """Whether, for 95 % of the detections, the effective 1σ changed by less than ``tol`` (relative) and the
+    position moved by less than ``tol`` × 1σ."""
+    if len(old_var[0]) == 0:
+        return True
+    sig2 = 0.5 * (old_var[0] + old_var[1])
+    change = np.abs(np.sqrt((new_var[0] + new_var[1]) / (old_var[0] + old_var[1])) - 1.0)
+    shift = np.linalg.norm(new_u - old_u, axis=1) * R_KM / np.sqrt(sig2)
+    return bool(np.quantile(change, 0.95) < tol and np.quantile(shift, 0.95) < tol)
+
+
+def _calibrated(inp: _Input, run, groups: pd.DataFrame | None, error_model, night_offsets, floor2: float):
+    """Associate, then alternate (night offsets → error model → associate again) until both settle.
+
+    ``run(u, var_north, var_east)`` associates with the given positions and variances; ``groups`` are the
+    detections' :func:`~ioscan.track.error_model.error_groups` (None: no calibration). Returns the last
+    association's state and hot-spot IDs.
+    """
+    var, u = (inp.sn2, inp.se2), inp.u
+    st, cluster_ids = run(u, *var)
+    if groups is None:
+        return st, cluster_ids
+    cfg = error_model or DEFAULT_ERROR_MODEL
+    for _ in range(cfg.max_iter):
+        new_u = u
+        if night_offsets is not None:
+            var_iso = 0.5 * (var[0] + var[1]) + floor2
+            night, observer = groups["night"].to_numpy(), groups["observer"].to_numpy()
+            new_u = correct_positions(inp.u, u, st.labels, night, observer, var_iso, night_offsets).u
+        new_var = var
+        if error_model is not None:
+            model = calibrate(new_u, inp.sn2, inp.se2, st.labels, groups, var, floor2, error_model)
+            new_var = (model.var_north_km2, model.var_east_km2)
+        if _converged(new_var, var, new_u, u, cfg.tolerance):
+            break
+        var, u = new_var, new_u
+        st, cluster_ids = run(u, *var)
+    return st, cluster_ids
+
+
+def associate(
+    detections: pd.DataFrame,
+    existing_hotspots: pd.DataFrame | None = None,
+    *,
+    n_sigma: float = 3.0,
+    min_sep_km: float = 5.0,
+    id_prefix: str = "IOS",
+    n_iter: int = 3,
+    k_candidates: int = 8,
+    error_model: ErrorModelConfig | None = DEFAULT_ERROR_MODEL,
+    night_offsets: NightOffsetConfig | None = DEFAULT_NIGHT_OFFSETS,
+    mixture: MixtureConfig | None = DEFAULT_MIXTURE,
+) -> AssociationResult:
+    """Associate detections into hot spots (see the module docstring for the method).
+
+    Args:
+        detections: one row per detection with ``detection_id``, ``time_utc``, ``lat_deg``
+            (planetographic °N), ``lon_w_deg`` (°W), ``lat_err_deg``, ``lon_err_deg`` (1σ, degrees of
+            longitude) and optionally ``band`` (missing or NaN = no band), ``position_err_km`` (isotropic
+            1σ, used where the lat/lon errors are NaN), ``observation_id`` (same-frame rule; missing or
+            NaN = rule off for that detection) and ``hotspot_id`` (pins a detection to a hot spot from a
+            previous run); ``source`` and ``observer`` group detections for the error model.
+        existing_hotspots: hot spots of a previous run (``HOTSPOT_COLUMNS``); their IDs are kept.
+        n_sigma: gate, as the Gaussian n-sigma probability applied to the 2-D χ².
+        min_sep_km: separations below this are always consistent (hot-spot extent and systematic
+            error floor, km).
+        id_prefix: prefix of new IDs (``IOS00001``...).
+        n_iter: refinement passes (centroid update + re-assignment); one when ``mixture`` follows, which
+            re-assigns on its own.
+        k_candidates: nearest hot spots considered per detection.
+        error_model: calibration of the quoted errors on repeat detections (None = take them as quoted).
+        night_offsets: removal of systematic per-night offsets estimated from repeat detections (None =
+            off); hot-spot positions are then averages of the corrected positions.
+        mixture: merges and re-assignment under the Student-t mixture model (None = off).
+
+    Returns:
+        AssociationResult with the ID of every detection and the hot-spot table.
+
+    Raises:
+        CatalogError: missing columns, non-finite positions or errors, unparsable times.
+    """
+    ids, u, sn2, se2, times = _parse_detections(detections)
+    existing, prior, cluster_ids = _parse_existing(existing_hotspots)
+    pins, cluster_ids, n_pin = _parse_pins(detections, cluster_ids)
+    inp = _Input(ids, u, sn2, se2, times, _frame_keys(detections), existing, prior, cluster_ids, pins, n_pin)
+    thr = chi2_gate(n_sigma)
+    floor2 = min_sep_km**2 / thr
+    nu = mixture.nu if mixture is not None else None
+
+    def run(u_now, var_n, var_e):
+        now = replace(inp, u=u_now)
+        passes = n_iter if mixture is None else min(n_iter, 1)
+        st, ids_ = _associate_once(now, var_n, var_e, thr, floor2, nu, passes, k_candidates)
+        if mixture is not None and len(detections):
+            ids_ = _refine_mixture(now, st, ids_, mixture, k_candidates)
+        return st, ids_
+
+    groups = None
+    if (error_model is not None or night_offsets is not None) and len(detections):
+        groups = error_groups(detections, (error_model or DEFAULT_ERROR_MODEL).night_gap_h)
+    st, cluster_ids = _calibrated(inp, run, groups, error_model, night_offsets, floor2)
+    cluster_ids += [None] * (st.n_clusters - len(cluster_ids))
+    night = None if groups is None else groups["night"].to_numpy()
+    return _build_result(detections, st, cluster_ids, existing, times, id_prefix, night)
 
 
 def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
@@ -460,10 +922,14 @@ def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
     return out
 
 
-def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefix) -> AssociationResult:
+def _build_result(
+    detections, st: _State, cluster_ids, existing, times, id_prefix, night: np.ndarray | None = None
+) -> AssociationResult:
     m = st.n_clusters
     lab = st.labels
     cu, var, _ = st.centroids()
+    if night is not None:
+        var = st.night_robust_variance(night)
     lat, lon = vectors_to_lat_lon(cu) if m else (np.zeros(0), np.zeros(0))
     sig = np.sqrt(var)
     lat_err = sig / R_KM / DEG
@@ -484,7 +950,8 @@ def _build_result(detections, st: _State, cluster_ids, existing, times, id_prefi
         else np.arange(len(detections))
     )
     bands_per = (
-        pd.DataFrame({"c": lab[member], "b": detections["band"].astype(str).to_numpy()[member]})
+        pd.DataFrame({"c": lab[member], "b": text_column(detections, "band")[member]})
+        .query("b != ''")
         .drop_duplicates()
         .groupby("c")["b"]
         .agg(lambda s: set(s))

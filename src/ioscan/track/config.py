@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ioscan.records import DetectionFlag
+from ioscan.track.error_model import ErrorModelConfig
+from ioscan.track.mixture import MixtureConfig
+from ioscan.track.night_offsets import NightOffsetConfig
 
 #: detections with any of these flags never make a hot spot
 DEFAULT_EXCLUDED_FLAGS = ("COSMIC_RAY", "OFF_DISK", "ARTEFACT")
@@ -35,6 +38,25 @@ class TrackConfig:
         reference_err_deg: per-catalogue 1σ position error assumed for published positions, degrees
             (2° for a catalogue not listed).
         name_preference: catalogues in order of preference for a hot spot's name.
+        error_model: position errors calibrated on repeat detections, per catalogue / observer / night
+            (:mod:`ioscan.track.error_model`); None trusts the quoted errors.
+        night_offsets: per-night systematic offsets estimated and removed (:mod:`ioscan.track.night_offsets`);
+            None leaves published positions as they are.
+        mixture: the heavy-tailed mixture step that merges fragments of one site
+            (:mod:`ioscan.track.mixture`); None skips it. All three None is the quoted-error tracker
+            (``ioscan track --quoted-errors``).
+        colour_window_s: hot-spot colour temperatures pair detections in two bands at most this far apart in
+            time, s (:mod:`ioscan.track.colour`; JIRAM's L and M strips see a spot in different frames).
+        colour_variability_per_h: fractional change of a source allowed per hour between the two times,
+            added to the ratio's error (5 %/h: a ×3 brightening within a day, as in the fast 2013 outbursts,
+            is ~5 %/h; Io's hot spots otherwise vary over days to months).
+        colour_min_snr: no pair from a detection below this S/N.
+        colour_max_emission_deg: no pair from a detection seen more obliquely.
+        colour_allowed_flags: detection flags that still allow a pair (none by default: any flag excludes).
+        temperature_range_k: colour temperatures outside this range are flagged and kept out of statistics,
+            K (Io's hot spots: ~150 K warm flows to ~1,600 K lava fountains).
+        max_total_power_gw: total powers above this are flagged and kept out of statistics, GW (the largest
+            outbursts on record: 201308C at 15 to > 25 TW, de Kleer et al. 2014, Icarus 242, 352).
     """
 
     n_sigma: float = 3.0
@@ -44,18 +66,50 @@ class TrackConfig:
     max_emission_deg: float = 80.0
     reference_err_deg: dict[str, float] = field(default_factory=_reference_err)
     name_preference: tuple[str, ...] = ("davies2024_psj", "davies2024_jiram", "usgs_sim3168", "mura2024")
+    error_model: ErrorModelConfig | None = field(default_factory=ErrorModelConfig)
+    night_offsets: NightOffsetConfig | None = field(default_factory=NightOffsetConfig)
+    mixture: MixtureConfig | None = field(default_factory=MixtureConfig)
+
+    def quoted_errors(self) -> TrackConfig:
+        """This configuration with the calibration steps off (the tracker trusting quoted errors)."""
+        from dataclasses import replace
+
+        return replace(self, error_model=None, night_offsets=None, mixture=None)
+
+    colour_window_s: float = 3600.0
+    colour_variability_per_h: float = 0.05
+    colour_min_snr: float = 5.0
+    colour_max_emission_deg: float = 80.0
+    colour_allowed_flags: tuple[str, ...] = ()
+    temperature_range_k: tuple[float, float] = (150.0, 2000.0)
+    max_total_power_gw: float = 1.0e5
+
+    def __post_init__(self) -> None:
+        _flag_mask(self.colour_allowed_flags)
+        lo, hi = self.temperature_range_k
+        if not 0 <= lo < hi:
+            raise ValueError(f"temperature_range_k must be (low, high) with 0 <= low < high, got {lo}, {hi}")
 
     @property
     def excluded_mask(self) -> int:
         """The excluded flags as a bitmask."""
-        out = 0
-        for name in self.excluded_flags:
-            try:
-                out |= int(DetectionFlag[name])
-            except KeyError:
-                known = ", ".join(f.name for f in DetectionFlag if f.name and f.value)
-                raise ValueError(f"unknown detection flag {name!r} (known: {known})") from None
-        return out
+        return _flag_mask(self.excluded_flags)
+
+    @property
+    def colour_allowed_mask(self) -> int:
+        """The flags that still allow a colour pair, as a bitmask."""
+        return _flag_mask(self.colour_allowed_flags)
+
+
+def _flag_mask(names) -> int:
+    out = 0
+    for name in names:
+        try:
+            out |= int(DetectionFlag[name])
+        except KeyError:
+            known = ", ".join(f.name for f in DetectionFlag if f.name and f.value)
+            raise ValueError(f"unknown detection flag {name!r} (known: {known})") from None
+    return out
 
 
 def usable_detections(det: pd.DataFrame, cfg: TrackConfig) -> pd.DataFrame:

@@ -24,6 +24,11 @@ Criteria (all thresholds are keyword arguments):
   of the peak.
 * **quiescent** — no outburst, and the light curve is consistent with a constant
   (χ² p-value ≥ ``quiescent_p``, 0.01) or its fractional variability is below ``quiescent_fvar`` (0.1).
+
+Errors are the points' random errors (``err``; :mod:`ioscan.track.lightcurve`): a systematic error moves a
+whole light curve and cannot make or hide an event. Lower limits (``lower_limit``, saturated sources) never
+enter a baseline or the quiescence test, but one above the outburst criterion is an outburst (the true value
+is higher still).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ioscan.records import DetectionFlag
 from ioscan.robust import mad_sigma
 from ioscan.track._common import require_columns, to_utc
 from ioscan.track.lightcurve import variability_stats
@@ -53,7 +59,9 @@ class Event:
     criterion: str
 
 
-def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points, threshold) -> list[Event]:
+def _outbursts(
+    t, x, e, lower, *, n_sigma, factor, baseline_points, min_baseline_points, threshold
+) -> list[Event]:
     n = len(x)
     is_ob = np.zeros(n, dtype=bool)
     z = np.full(n, np.nan)
@@ -62,7 +70,7 @@ def _outbursts(t, x, e, *, n_sigma, factor, baseline_points, min_baseline_points
         f"{baseline_points} earlier non-outburst points (>= {min_baseline_points})"
     )
     for i in range(n):
-        base_idx = np.flatnonzero(~is_ob[:i])[-baseline_points:]
+        base_idx = np.flatnonzero(~is_ob[:i] & ~lower[:i])[-baseline_points:]
         if len(base_idx) >= min_baseline_points:
             b, be = x[base_idx], e[base_idx]
             med = float(np.median(b))
@@ -145,10 +153,16 @@ def find_events(
         if "err" in d.columns
         else np.full(len(x), np.nan)
     )
+    lower = (
+        d["lower_limit"].fillna(False).astype(bool).to_numpy()
+        if "lower_limit" in d.columns
+        else np.zeros(len(x), dtype=bool)
+    )
     events = _outbursts(
         t,
         x,
         e,
+        lower,
         n_sigma=outburst_n_sigma,
         factor=outburst_factor,
         baseline_points=baseline_points,
@@ -206,7 +220,7 @@ def find_events(
             )
 
     # quiescent
-    if not any(ev.kind == "outburst" for ev in events) and len(x) >= 3:
+    if not any(ev.kind == "outburst" for ev in events) and int((~lower).sum()) >= 3:
         vs = variability_stats(d)
         p_ok = np.isfinite(vs["p_constant"]) and vs["p_constant"] >= quiescent_p
         f_ok = np.isfinite(vs["fvar"]) and vs["fvar"] < quiescent_fvar
@@ -248,31 +262,27 @@ def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str,
 def events_for(
     det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame, frames: pd.DataFrame
 ) -> pd.DataFrame:
-    """Events of every hot spot and band (outburst, new, fading, quiescent)."""
-    from ioscan.track.lightcurve import lightcurve
+    """Events of every hot spot and band (outburst, new, fading, quiescent) from ioscan's own detections:
+    :func:`find_events` of each (hot spot, band) light curve with its coverage table, computed for all of
+    them at once (:func:`ioscan.track.event_batch.events_table`)."""
+    from ioscan.track.event_batch import Coverage, events_table
 
-    rows = []
-    pos = hotspots.set_index("hotspot_id")
-    ioscan_det = det[det["source"] == "ioscan"] if "source" in det else det
-    for (hs, band), _ in ioscan_det.groupby(["hotspot_id", "band"]):
-        lc = lightcurve(ioscan_det, hs, band)
-        lc = lc[np.isfinite(lc["value"].astype(float))]
-        if lc.empty:
-            continue
-        cov = _coverage_table(
-            observations, frames, band, float(pos.at[hs, "lat_deg"]), float(pos.at[hs, "lon_w_deg"])
-        )
-        for ev in find_events(lc, coverage=cov):
-            if ev.kind not in ("outburst", "new", "fading", "quiescent"):
-                continue
-            rows.append(
-                {
-                    "hotspot_id": hs,
-                    "band": band,
-                    "kind": ev.kind,
-                    "time_utc": ev.time_utc,
-                    "value": ev.value,
-                    "criterion": ev.criterion,
-                }
-            )
-    return pd.DataFrame(rows, columns=["hotspot_id", "band", "kind", "time_utc", "value", "criterion"])
+    d = det[det["source"] == "ioscan"] if "source" in det else det
+    n = len(d)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(d[col], errors="coerce").to_numpy(float) if col in d else np.full(n, np.nan)
+
+    flags = pd.to_numeric(d["flags"], errors="coerce").fillna(0).to_numpy(np.int64) if "flags" in d else 0
+    points = pd.DataFrame(
+        {
+            "hotspot_id": pd.Series(d["hotspot_id"].to_numpy(dtype=object), dtype=object),
+            "band": pd.Series(d["band"].to_numpy(dtype=object), dtype=object),
+            "time_utc": pd.Series(d["time_utc"].to_numpy(), dtype=d["time_utc"].dtype),
+            "detection_id": d["detection_id"].to_numpy() if "detection_id" in d else np.arange(n),
+            "value": num("spectral_intensity_gw_um_sr"),
+            "err": num("spectral_intensity_err_gw_um_sr"),
+            "lower_limit": (np.zeros(n, dtype=np.int64) + flags) & int(DetectionFlag.LOWER_LIMIT) != 0,
+        }
+    )
+    return events_table(points, hotspots, Coverage(observations, frames))

@@ -1,4 +1,11 @@
-"""Light curves of one hot spot in one band, and their variability statistics."""
+"""Light curves of one hot spot in one band, and their variability statistics.
+
+A point's ``err`` is the **random** error of its intensity (:mod:`ioscan.measure.errors`): what varies from
+one detection to the next, so what a test of variability must use; ``sys_err`` is the systematic part
+(calibration, PSF model), the same fraction for every point of one instrument: it moves the whole curve, not
+its shape, and adds to the error of its absolute level. ``lower_limit`` points (saturated sources) are not
+measurements: they stay in the curve, out of every statistic.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ioscan.records import DetectionFlag
 from ioscan.track._common import require_columns, to_utc
 
-LIGHTCURVE_COLUMNS = ["time_utc", "value", "err", "snr", "flags", "observation_id", "detection_id"]
+LIGHTCURVE_COLUMNS = [
+    "time_utc",
+    "value",
+    "err",
+    "sys_err",
+    "lower_limit",
+    "snr",
+    "flags",
+    "observation_id",
+    "detection_id",
+]
 
 
 def lightcurve(
@@ -18,6 +36,7 @@ def lightcurve(
     *,
     value_col: str = "spectral_intensity_gw_um_sr",
     err_col: str = "spectral_intensity_err_gw_um_sr",
+    sys_err_col: str = "spectral_intensity_sys_err_gw_um_sr",
 ) -> pd.DataFrame:
     """Time-sorted measurements of ``hotspot_id`` in ``band``.
 
@@ -28,11 +47,13 @@ def lightcurve(
         hotspot_id: the hot spot.
         band: band name as stored (e.g. ``"M"``, ``"Lp"``).
         value_col: measurement column (default spectral intensity, GW µm⁻¹ sr⁻¹, foreshortening-corrected).
-        err_col: its 1σ error column.
+        err_col: its random 1σ error column.
+        sys_err_col: its systematic (correlated) 1σ error column.
 
     Returns:
         DataFrame ``LIGHTCURVE_COLUMNS`` sorted by time (then detection_id); ``time_utc`` tz-naive UTC
-        datetime64; missing optional columns are NaN (err, snr), 0 (flags) or None.
+        datetime64; ``lower_limit`` from the LOWER_LIMIT flag; missing optional columns are NaN (err,
+        sys_err, snr), 0 (flags) or None.
     """
     what = "lightcurve(detections)"
     require_columns(detections, ["hotspot_id", "time_utc", "band", value_col], what)
@@ -47,13 +68,16 @@ def lightcurve(
             return pd.to_numeric(sel[name], errors="coerce").fillna(fill).to_numpy(dtype)
         return np.full(n, fill, dtype=dtype if dtype is not None else object)
 
+    flags = col("flags", 0, np.int64)
     out = pd.DataFrame(
         {
             "time_utc": to_utc(sel["time_utc"], what).to_numpy(),
             "value": pd.to_numeric(sel[value_col], errors="coerce").to_numpy(float),
             "err": col(err_col, np.nan, float),
+            "sys_err": col(sys_err_col, np.nan, float),
+            "lower_limit": (flags & int(DetectionFlag.LOWER_LIMIT)) != 0,
             "snr": col("snr", np.nan, float),
-            "flags": col("flags", 0, np.int64),
+            "flags": flags,
             "observation_id": col("observation_id", None),
             "detection_id": col("detection_id", None),
         }
@@ -61,11 +85,21 @@ def lightcurve(
     return out.sort_values(["time_utc", "detection_id"], kind="stable").reset_index(drop=True)
 
 
+def measured(lc: pd.DataFrame) -> pd.DataFrame:
+    """The points of a light curve that are measurements: not lower limits (finite values not checked)."""
+    if "lower_limit" not in lc.columns:
+        return lc
+    return lc[~lc["lower_limit"].fillna(False).astype(bool).to_numpy()]
+
+
 def variability_stats(lc: pd.DataFrame) -> dict:
-    """Variability of a light curve (finite values; errors used where finite and > 0).
+    """Variability of a light curve (finite values of measured points; ``err``, the random errors, used where
+    finite and > 0; lower limits left out and counted).
 
     Returns a dict with:
-        n; mean; std (sample, ddof=1); weighted_mean and weighted_mean_err (inverse-variance);
+        n; n_lower_limits; mean; std (sample, ddof=1); weighted_mean and weighted_mean_err
+        (inverse-variance, from the random errors); weighted_mean_sys_err (the systematic error of that mean:
+        the weighted mean of the points' ``sys_err``, correlated, not averaging down; NaN without it);
         chi2_dof against a constant (the weighted mean, n − 1 dof) and p_constant (its χ² tail
         probability); excess_variance = normalised excess variance σ²_NXS = (S² − ⟨σ²_err⟩)/x̄² with
         excess_variance_err, and fvar = √σ²_NXS (fractional variability, NaN when σ²_NXS < 0) with
@@ -73,21 +107,27 @@ def variability_stats(lc: pd.DataFrame) -> dict:
         max_min_ratio = max/min (NaN unless min > 0).
     """
     require_columns(lc, ["value"], "variability_stats(lc)")
+    n_lower = len(lc) - len(measured(lc))
+    lc = measured(lc)
     x = pd.to_numeric(lc["value"], errors="coerce").to_numpy(float)
-    e = (
-        pd.to_numeric(lc["err"], errors="coerce").to_numpy(float)
-        if "err" in lc.columns
-        else np.full(len(x), np.nan)
-    )
+
+    def column(name: str) -> np.ndarray:
+        if name in lc.columns:
+            return pd.to_numeric(lc[name], errors="coerce").to_numpy(float)
+        return np.full(len(x), np.nan)
+
+    e, sys_e = column("err"), column("sys_err")
     ok = np.isfinite(x)
-    x, e = x[ok], e[ok]
+    x, e, sys_e = x[ok], e[ok], sys_e[ok]
     n = len(x)
     out = {
         "n": n,
+        "n_lower_limits": n_lower,
         "mean": np.nan,
         "std": np.nan,
         "weighted_mean": np.nan,
         "weighted_mean_err": np.nan,
+        "weighted_mean_sys_err": np.nan,
         "chi2_dof": np.nan,
         "p_constant": np.nan,
         "excess_variance": np.nan,
@@ -107,6 +147,8 @@ def variability_stats(lc: pd.DataFrame) -> dict:
         w = 1.0 / e**2
         wm = float(np.sum(w * x) / np.sum(w))
         out["weighted_mean"], out["weighted_mean_err"] = wm, float(1.0 / np.sqrt(np.sum(w)))
+        if np.all(np.isfinite(sys_e)):
+            out["weighted_mean_sys_err"] = float(np.sum(w * sys_e) / np.sum(w))
         if n > 1:
             chi2 = float(np.sum(w * (x - wm) ** 2))
             out["chi2_dof"] = chi2 / (n - 1)

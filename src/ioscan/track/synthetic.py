@@ -128,3 +128,121 @@ def adjusted_rand_index(labels_true, labels_pred) -> float:
     if max_idx == expected:
         return 1.0
     return float((sum_ij - expected) / (max_idx - expected))
+
+
+def observed_campaign(
+    truth: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    n_obs: int,
+    start: str = "2017-01-01T00:00:00",
+    cadence_h: float = 24.0,
+    view_deg: float = 80.0,
+    p_detect: float = 0.9,
+    l_fraction: float = 0.02,
+    sigma_km: tuple[float, float] = (0.5, 15.0),
+    obs_start: int = 1,
+    product_prefix: str = "SIM_IMG",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A JIRAM-like campaign of ``truth``'s hot spots as a catalogue would hold it: observations with their
+    coverage and detections with intensities, for tracking benchmarks and tests.
+
+    Each observation looks at Io from a random sub-observer longitude (latitude within ±10°) and covers the
+    2° cells within ``view_deg`` of it (its ``coverage_grid``); every hot spot in view is detected with
+    probability ``p_detect`` (the rest are covering observations without a detection), in band L with
+    probability ``l_fraction`` (else M), with the observation's position error (log-uniform ``sigma_km``,
+    ×0.8–1.2 per detection). Intensities: a log-normal level per hot spot, 10 % scatter, a 5 % random error,
+    a 20 % systematic one; 1 % of points ×5–10 (outbursts); a tenth of the hot spots switch on part-way and a
+    tenth switch off (new / fading). Hot spots are those of :func:`population`.
+
+    Returns:
+        (observations, detections): ``observations`` has ``id`` (from ``obs_start``), ``product_id``,
+        ``time_utc`` (ISO text), ``coverage_grid``, ``sub_lat_deg``, ``sub_lon_w_deg``; ``detections`` has
+        ``observation_id``, ``time_utc``, ``band``, ``wavelength_um``, positions and errors (planetographic
+        °N, °W, 1σ), ``emission_deg``, ``snr``, ``flags``, intensities with random and systematic errors
+        and the truth ``true_id``.
+    """
+    from ioscan.geometry.coverage import N_LAT, N_LON, encode_grid
+
+    u_true = truth[["ux", "uy", "uz"]].to_numpy()
+    n_true = len(u_true)
+    level = rng.lognormal(1.0, 1.0, n_true)
+    on = np.full(n_true, -np.inf)
+    off = np.full(n_true, np.inf)
+    k = rng.permutation(n_true)
+    on[k[: n_true // 10]] = rng.uniform(0.2, 0.8, n_true // 10) * n_obs
+    off[k[n_true // 10 : n_true // 5]] = rng.uniform(0.2, 0.8, n_true // 5 - n_true // 10) * n_obs
+    lat_c = np.radians(np.arange(N_LAT) * 2.0 - 89.0)
+    lon_c = np.radians(np.arange(N_LON) * 2.0 + 1.0)
+    cell_u = np.stack(
+        [
+            np.cos(lat_c)[:, None] * np.cos(lon_c)[None, :],
+            -np.cos(lat_c)[:, None] * np.sin(lon_c)[None, :],
+            np.broadcast_to(np.sin(lat_c)[:, None], (N_LAT, N_LON)),
+        ],
+        axis=-1,
+    )
+    t0 = np.datetime64(start, "us")
+    obs_rows, parts = [], []
+    cos_view = np.cos(np.radians(view_deg))
+    for o in range(n_obs):
+        sub_lat, sub_lon = rng.uniform(-10, 10), rng.uniform(0, 360)
+        (sub,) = _unit(np.array([sub_lat]), np.array([sub_lon]))
+        mu = u_true @ sub
+        seen = (mu > cos_view) & (o >= on) & (o < off)
+        det = np.flatnonzero(seen & (rng.random(n_true) < p_detect))
+        when = t0 + np.timedelta64(int(o * cadence_h * 3600e6), "us")
+        oid = obs_start + o
+        grid = (cell_u @ sub) > cos_view
+        obs_rows.append(
+            {
+                "id": oid,
+                "product_id": f"{product_prefix}_{oid:07d}",
+                "time_utc": str(when) + "Z",
+                "coverage_grid": encode_grid(grid),
+                "sub_lat_deg": sub_lat,
+                "sub_lon_w_deg": sub_lon,
+            }
+        )
+        if len(det) == 0:
+            continue
+        sig = np.exp(rng.uniform(np.log(sigma_km[0]), np.log(sigma_km[1]))) * rng.uniform(0.8, 1.2, len(det))
+        g = rng.normal(size=(len(det), 2)) * sig[:, None]
+        u = offset(u_true[det], g[:, 0], g[:, 1])
+        lat, lon = vectors_to_lat_lon(u)
+        value = level[det] * (1 + 0.1 * rng.normal(size=len(det)))
+        burst = rng.random(len(det)) < 0.01
+        value[burst] *= rng.uniform(5, 10, int(burst.sum()))
+        band = np.where(rng.random(len(det)) < l_fraction, "L", "M")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "observation_id": oid,
+                    "time_utc": str(when) + "Z",
+                    "band": band,
+                    "wavelength_um": np.where(band == "L", 3.455, 4.78),
+                    "lat_deg": lat,
+                    "lon_w_deg": lon,
+                    "lat_err_deg": sig / R_KM / DEG,
+                    "lon_err_deg": np.minimum(
+                        sig / (R_KM * np.maximum(np.cos(lat * DEG), 1e-9)) / DEG, 180.0
+                    ),
+                    "position_err_km": sig,
+                    "emission_deg": np.degrees(np.arccos(np.clip(mu[det], -1, 1))),
+                    "snr": np.clip(10 * value, 5, 1000),
+                    "flags": 0,
+                    "spectral_intensity_gw_um_sr": value,
+                    "spectral_intensity_err_gw_um_sr": 0.05 * value,
+                    "spectral_intensity_sys_err_gw_um_sr": 0.2 * value,
+                    "true_id": truth["true_id"].to_numpy()[det],
+                }
+            )
+        )
+    detections = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return pd.DataFrame(obs_rows), detections
+
+
+def _unit(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
+    from ioscan.track._common import unit_vectors
+
+    return unit_vectors(lat_deg, lon_w_deg)

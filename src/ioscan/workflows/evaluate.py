@@ -185,3 +185,62 @@ def evaluate(store, truth: pd.DataFrame, match_px: float = 2.0) -> Evaluation:
                 ev.n_crossid_checked += 1
                 ev.n_crossid_right += int(_crossid_right(str(tid), refs))
     return ev
+
+
+def registration_table(
+    store, frames: pd.DataFrame, truth: pd.DataFrame, match_px: float = 2.0
+) -> pd.DataFrame:
+    """How the simulated close-flyby frames (``frames.csv`` rows with a ``sequence``) were registered,
+    against the truth: one row per frame with its altitude, method, matches, false-match probability, offset
+    and remaining 1σ (px), the offset's error against the applied pointing error (px), and the median error
+    (km) and median stated 1σ (km) of the hot spots found in it."""
+    from ioscan.body import great_circle_distance_km
+    from ioscan.instruments import jiram
+
+    if "sequence" not in frames.columns:
+        return pd.DataFrame()
+    close = frames[frames["sequence"].notna()].set_index("product_id")
+    if close.empty:
+        return pd.DataFrame()
+    obs = store.observations_frame().set_index("product_id")
+    det = store.detections_frame()
+    hot = det[(det["flags"].astype(int) & (8 | 128)) == 0]
+    matched = match_detections(hot[hot["product_id"].isin(close.index)], truth, match_px)
+    matched = matched[matched["detection_row_id"].notna()].merge(
+        det[["id", "lat_deg", "lon_w_deg", "position_err_km"]].add_prefix("det_"),
+        left_on="detection_row_id",
+        right_on="det_id",
+    )
+    matched = matched[matched["det_lat_deg"].notna()]
+    matched["err_km"] = great_circle_distance_km(
+        matched["lat_deg"], matched["lon_w_deg"], matched["det_lat_deg"], matched["det_lon_w_deg"]
+    )
+    rows = []
+    for pid, f in close.iterrows():
+        if pid not in obs.index:
+            continue
+        o = obs.loc[pid]
+        band = jiram.MODES[f["mode"]][0]
+        d_s = o["pointing_offset_sample_px"] - f[f"{band}_pointing_error_sample_px"]
+        d_l = o["pointing_offset_line_px"] - f[f"{band}_pointing_error_line_px"]
+        m = matched[matched["product_id"] == pid]
+        rows.append(
+            {
+                "product_id": pid,
+                "sequence": int(f["sequence"]),
+                "altitude_km": float(f["range_km"]) - 1821.49,
+                "method": o["registration_method"],
+                "n_matches": o["n_anchor_matches"],
+                "false_match_prob": o["false_match_prob"],
+                "offset_sample_px": o["pointing_offset_sample_px"],
+                "offset_line_px": o["pointing_offset_line_px"],
+                "offset_err_sample_px": o["pointing_offset_sample_err_px"],
+                "offset_err_line_px": o["pointing_offset_line_err_px"],
+                "offset_error_vs_truth_px": float(np.hypot(d_s, d_l)) if o["registered"] else np.nan,
+                "true_offset_line_px": float(f[f"{band}_pointing_error_line_px"]),
+                "n_hot_spots": int(len(m)),
+                "median_position_err_km": float(m["err_km"].median()) if len(m) else np.nan,
+                "median_stated_err_km": float(m["det_position_err_km"].median()) if len(m) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)

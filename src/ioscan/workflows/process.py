@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import traceback
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -114,44 +115,84 @@ def _no_io_detections(frame, reason: str, bands_searched=None):
     )
 
 
-def analyse_product(path: str | Path, kernels: str | Path | None = None, settings: Settings | None = None):
-    """Read, navigate, detect and measure one product: returns (Frame, Navigation, FrameDetections). May raise
-    IoscanError for unreadable products or unusable kernels. A frame without Io in view (:func:`io_in_view`)
-    is navigated but not searched: status ``"no_io"``."""
+@lru_cache(maxsize=4)
+def _anchors(spec: str):
+    from ioscan.geometry.anchors import load_anchors
+
+    return load_anchors(spec)
+
+
+def analyse_product(
+    path: str | Path,
+    kernels: str | Path | None = None,
+    settings: Settings | None = None,
+    extra_anchors=None,
+):
+    """Read, navigate, detect, register on known hot spots if the limb did not, and measure one product:
+    returns (Frame, Navigation, FrameDetections). May raise IoscanError for unreadable products, unusable
+    kernels or an unusable anchor table. A frame without Io in view (:func:`io_in_view`) is navigated but not
+    searched: status ``"no_io"``.
+
+    ``extra_anchors``: more known hot spots (an anchor table, :mod:`ioscan.geometry.anchors`), e.g. the
+    detections of frames of the same sequence registered before (chaining)."""
+    import pandas as pd
+
     from ioscan.detect import detect_frame
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import Navigation, navigate_frame
+    from ioscan.geometry.navigate import Navigation, navigate_frame, register_on_hot_spots
     from ioscan.measure import measure_frame
+    from ioscan.measure.positions import PointingSamples
 
     settings = settings or Settings()
+    nav_cfg = settings.navigate
     frame = read_product(Path(path))
     kern = Path(kernels) if kernels else None
     label = io_in_view(frame)
     if label.in_view is not True and kern is not None:
         # not an Io frame by its label: is Io in the field of view? (no registration for a frame without it)
-        nav = navigate_frame(frame, kernels=kern, register=False)
+        nav = navigate_frame(frame, kernels=kern, register=False, config=nav_cfg)
         view = io_in_view(frame, nav)
-        if view.in_view and settings.navigate.register:
-            nav = navigate_frame(frame, kernels=kern, register=True)
+        if view.in_view and nav_cfg.register:
+            nav = navigate_frame(frame, kernels=kern, register=True, config=nav_cfg)
     elif label.in_view is False:
         nav, view = Navigation(messages=["no geometry: no Io in view"]), label
     else:
-        nav = navigate_frame(frame, kernels=kern, register=settings.navigate.register)
+        nav = navigate_frame(frame, kernels=kern, register=nav_cfg.register, config=nav_cfg)
         view = io_in_view(frame, nav) if kern is not None else label
     if view.in_view is False:
         return frame, nav, _no_io_detections(frame, view.reason)
-    err_px = nav.pointing_error_px
-    detect_cfg = dataclasses.replace(settings.detect, pointing_error_px=err_px)
     searched = frame
     if view.bands and set(view.bands) != set(frame.bands):
         searched = dataclasses.replace(frame, bands={b: frame.bands[b] for b in view.bands})
-    found = detect_frame(searched, nav.backplanes or None, config=detect_cfg)
+
+    def detect():
+        cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.pointing_error_px)
+        return detect_frame(searched, nav.backplanes or None, config=cfg)
+
+    found = detect()
+    if nav_cfg.register and nav_cfg.register_hot_spots and nav.views and not nav.registered:
+        anchors = _anchors(nav_cfg.anchors)
+        if extra_anchors is not None and len(extra_anchors):
+            anchors = pd.concat([anchors, extra_anchors], ignore_index=True)
+        register_on_hot_spots(frame, nav, found.detections, anchors, nav_cfg)
+        if nav.registered:  # detect again with the corrected geometry (limb band, on-disk flags)
+            found = detect()
     if searched is not frame:
         skipped = _no_io_detections(frame, view.reason, view.bands)
         found.band_status.update(skipped.band_status)
         found.noise = {b: found.noise.get(b) for b in frame.bands}
         found.messages.append(f"bands {', '.join(skipped.band_status)}: no Io in view ({view.reason})")
-    measure_frame(frame, found, nav.backplanes or None, config=settings.measure, pointing_error_px=err_px)
+    pointing = None
+    if nav.offset_samples_px is not None and nav.views:
+        pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
+    measure_frame(
+        frame,
+        found,
+        nav.backplanes or None,
+        config=settings.measure,
+        pointing_error_px=nav.pointing_error_px,
+        pointing=pointing,
+    )
     return frame, nav, found
 
 
@@ -194,6 +235,9 @@ def _observation(path, frame, nav, found) -> Observation:
         exposure_s=frame.exposure_s,
         file_path=str(path),
         checksum_sha256=frame.checksum_sha256,
+        base_product_id=frame.base_product_id,
+        product_version=frame.product_version,
+        product_created_utc=frame.product_created_utc,
         status=found.status,
         coverage_grid=encode_grid(coverage_grid(nav.backplanes.values())) if navigated else None,
         geometry_source=nav.source if navigated else "none",
@@ -201,20 +245,29 @@ def _observation(path, frame, nav, found) -> Observation:
         pointing_offset_sample_px=nav.offset_px[0] if navigated else None,
         pointing_offset_line_px=nav.offset_px[1] if navigated else None,
         pointing_offset_err_px=nav.pointing_error_px if navigated else None,
+        registration_method=nav.method if navigated else None,
+        pointing_offset_sample_err_px=nav.offset_err_px[0] if navigated else None,
+        pointing_offset_line_err_px=nav.offset_err_px[1] if navigated else None,
+        pointing_offset_corr=nav.offset_corr if navigated else None,
+        false_match_prob=nav.false_match_prob,
+        n_anchor_matches=nav.n_matches,
         n_detections=len(found.detections),
         **nav.nearest_point(),
     )
 
 
 def process_product(
-    path: str | Path, kernels: str | Path | None = None, settings: Settings | None = None
+    path: str | Path,
+    kernels: str | Path | None = None,
+    settings: Settings | None = None,
+    extra_anchors=None,
 ) -> ProductResult:
-    """Read, navigate, detect and measure one product into its records. Never raises: errors come back in
-    the result."""
+    """Read, navigate, detect and measure one product into its records (``extra_anchors``: see
+    :func:`analyse_product`). Never raises: errors come back in the result."""
     settings = settings or Settings()
     result = ProductResult(path=str(path))
     try:
-        frame, nav, found = analyse_product(path, kernels, settings)
+        frame, nav, found = analyse_product(path, kernels, settings, extra_anchors)
         result.checksum_sha256 = frame.checksum_sha256
         result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections

@@ -1,54 +1,155 @@
 """``ioscan scan``: every product under some paths, processed on Dask and stored.
 
-Workers only compute (:func:`ioscan.workflows.process.process_product`); the calling process is the single
-writer to the catalogue (one transaction per product), so a crash loses nothing already committed and leaves
-nothing half-written. Re-runs skip products whose checksum is already stored. The run is recorded with its
-inputs and settings.
+Workers only compute (:func:`ioscan.workflows.process.process_product`, each worker prepared once by
+:class:`~ioscan.workflows.cluster.ScanWorkerPlugin`: kernels loaded, pipeline imported); the calling process
+is the single writer of this scan. On Dask it stores the results that arrived together in one transaction
+(at most :data:`WRITE_BATCH_MAX` products, none kept waiting longer than :data:`WRITE_BATCH_S`), each product
+all-or-nothing within it (:meth:`~ioscan.catalog.store.Store.add_products`); in process, one transaction per
+product. A crash loses nothing already committed and leaves nothing half-written. Products are fed to the
+workers as they free up (a few per worker in flight, so memory stays bounded however many products there
+are), claimed a few at a time, and each is first identified from its label or header
+(:func:`ioscan.formats.product_identity`: ID without version, version, data checksum):
+
+* already stored (same product, version and data; or the same data under another ID) → skipped;
+* claimed by another live scan on the same catalogue → left to it (:mod:`ioscan.catalog.claims`): two scans
+  share the work and each reports what it did; a product left to a scan that dies meanwhile is taken over;
+* otherwise claimed, processed and stored; a new version (or same-ID product with changed data) supersedes the
+  stored one (:mod:`ioscan.catalog.products`), which the summary lists.
+
+Entries that cannot be scanned (file names that are not UTF-8, unreadable folders) and products that fail are
+reported with their reason and the scan goes on; the run is recorded with its inputs, settings, status
+(``ok``, ``partial`` when some products failed, ``failed``, ``interrupted``) and summary.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ioscan.errors import IoscanError
 from ioscan.settings import Settings
 from ioscan.workflows.process import ProductResult, process_product
 
+#: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
+IN_FLIGHT_PER_WORKER = 2
+#: on Dask, at most this many products per write transaction...
+WRITE_BATCH_MAX = 16
+#: ...and no result waits longer than this for its transaction, s
+WRITE_BATCH_S = 1.0
+#: on Dask, products are identified and claimed this many at a time (at least; one per worker otherwise)
+CLAIM_BLOCK = 4
+
 
 @dataclass
 class ScanSummary:
-    """Counts of one scan run."""
+    """What one scan did.
+
+    Attributes:
+        n_found: products and unscannable entries found.
+        n_skipped: products already stored when this scan came to them.
+        n_done_elsewhere: products another scan on the same catalogue stored while this one ran.
+        n_processed: products this scan processed and stored.
+        n_errors: products (or entries) that failed; ``errors`` gives (path, reason).
+        n_detections: detections stored by this scan.
+        by_status: frame status → number of products processed.
+        superseded: (product put out of force, product in force) for every version change this scan made.
+        left_to_others: (path, which scan) of products another live scan was still working on at the end.
+        duplicates: (path, stored product) of products whose data is stored under another product ID.
+        notes: folders reached twice through symbolic links (loops included), searched once.
+        elapsed_s: wall time of the scan, s.
+        status: ``ok``, ``partial`` (some products failed), ``failed`` or ``interrupted``.
+        worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
+        cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
+            (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
+    """
 
     n_found: int = 0
     n_skipped: int = 0
+    n_done_elsewhere: int = 0
     n_processed: int = 0
     n_errors: int = 0
     n_detections: int = 0
     by_status: dict = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
+    left_to_others: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    status: str = "running"
+    worker_peak_rss_mb: dict = field(default_factory=dict)
+    cluster_start_s: float = 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        """Products processed per second of wall time."""
+        return self.n_processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready copy (stored in ``runs.summary``)."""
+        return asdict(self) | {"frames_per_s": round(self.frames_per_s, 3)}
 
 
-def product_checksum(path: Path) -> str:
-    """Checksum the reader will record: of the IMG beside a PDS3 label (same stem), else of the file."""
-    from ioscan.formats import file_checksum_sha256
-
-    if path.suffix.lower() == ".lbl":
-        for suffix in (".IMG", ".img"):
-            img = path.with_suffix(suffix)
-            if img.exists():
-                return file_checksum_sha256(img)
-    return file_checksum_sha256(path)
+@dataclass
+class _Item:
+    path: Path
+    key: str
+    base_product_id: str | None
+    checksum: str | None
 
 
-def _dask_client(scheduler: str | None, workers: int):
-    from dask.distributed import Client, LocalCluster
+#: chaining passes over the frames no registration reached (each may register frames that anchor more)
+CHAIN_ROUNDS = 3
 
-    if scheduler:
-        return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster)
+
+def _registered(res: ProductResult) -> bool:
+    return res.observation is not None and bool(res.observation.registered)
+
+
+def _chainable(res: ProductResult) -> bool:
+    """Not registered, but navigated from kernels or a label with an orbit and time: worth a chaining try."""
+    obs = res.observation
+    return (
+        obs is not None
+        and res.status != "error"
+        and not obs.registered
+        and obs.geometry_source in ("spice", "label")
+        and obs.orbit is not None
+    )
+
+
+def _chain_anchors(res: ProductResult, pool: list[ProductResult], window_s: float):
+    """Anchors from the detections of registered frames of the same orbit within ``window_s`` of ``res``
+    (None when there are none): each frame's detections share its remaining pointing error."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from ioscan.catalog.times import ISO_FORMAT, utc_iso
+    from ioscan.geometry.anchors import anchors_from_detections
+
+    def parse_utc(text: str) -> datetime:
+        return datetime.strptime(utc_iso(text), ISO_FORMAT)
+
+    obs = res.observation
+    t0 = parse_utc(obs.time_utc)
+    tables = []
+    for other in pool:
+        o = other.observation
+        if o.orbit != obs.orbit or abs((parse_utc(o.time_utc) - t0).total_seconds()) > window_s:
+            continue
+        dets = pd.DataFrame([d.__dict__ for d in other.detections])
+        if dets.empty:
+            continue
+        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+        tables.append(anchors_from_detections(dets, o.product_id, shared_km))
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def scan(
@@ -60,68 +161,340 @@ def scan(
     scheduler: str | None = None,
     settings: Settings | None = None,
     progress: Callable[[int, int, ProductResult | None], None] | None = None,
+    lease_s: float | None = None,
 ) -> ScanSummary:
-    """Process every product under ``paths`` into ``store``; skip products already stored (by checksum).
+    """Process every product under ``paths`` into ``store`` (see the module docs) and return what was done.
 
     ``workers=0`` runs in this process (no Dask); otherwise a LocalCluster of ``workers`` single-threaded
-    processes (CSPICE is not thread-safe), or the Dask scheduler at ``scheduler``.
+    processes (CSPICE is not thread-safe), or the Dask scheduler at ``scheduler``. ``progress(done, total,
+    result)`` is called as products are settled: ``result.status`` is the frame status, ``"error"``,
+    ``"skipped"`` (stored already, or by another scan) or ``"left"`` (another scan works on it).
+    ``lease_s`` is the claim lease (:data:`ioscan.catalog.claims.DEFAULT_LEASE_S`).
     """
-    from ioscan.formats import find_products
+    from ioscan.catalog.claims import DEFAULT_LEASE_S, Claims
+    from ioscan.formats import search_products
 
+    t0 = time.perf_counter()
     settings = settings or Settings()
     paths = list(paths)
-    products = find_products([Path(p) for p in paths])
-    summary = ScanSummary(n_found=len(products))
-    todo = []
-    for p in products:
-        try:
-            if store.has_checksum(product_checksum(p)):
-                summary.n_skipped += 1
-                continue
-        except (IoscanError, OSError):
-            pass  # unreadable: let the worker report it properly
-        todo.append(p)
+    found = search_products([Path(p) for p in paths])
+    summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
+    summary.errors += found.problems
+    summary.n_errors = len(found.problems)
     run_id = store.start_run(
         "scan",
         {"paths": [str(p) for p in paths], "kernels": str(kernels or "")},
         settings=settings.to_dict(),
     )
-    total = len(todo)
-    if progress:
-        progress(0, total, None)
+    claims = Claims(store, run_id, DEFAULT_LEASE_S if lease_s is None else lease_s)
+    total = summary.n_found
+    done = [summary.n_errors]
 
-    def handle(res: ProductResult, done: int) -> None:
-        summary.by_status[res.status] = summary.by_status.get(res.status, 0) + 1
-        if res.status == "error" or res.observation is None:
-            summary.n_errors += 1
-            summary.errors.append((res.path, res.error or ""))
-        else:
-            store.add_observation(res.observation, res.bands, res.detections, run_id)
-            summary.n_processed += 1
-            summary.n_detections += len(res.detections)
+    def tick(res: ProductResult | None) -> None:
+        done[0] += 1
         if progress:
-            progress(done, total, res)
+            progress(done[0], total, res)
 
-    status = "ok"
+    if progress:
+        progress(done[0], total, None)
+    runner = _Runner(store, claims, summary, kernels, settings, tick, run_id)
     try:
-        if workers <= 0 and not scheduler:
-            for i, p in enumerate(todo, 1):
-                handle(process_product(p, kernels, settings), i)
-        elif todo:
-            from dask.distributed import as_completed
-
-            with _dask_client(scheduler, workers) as client:
-                futures = [
-                    client.submit(
-                        process_product, str(p), str(kernels) if kernels else None, settings, pure=False
-                    )
-                    for p in todo
-                ]
-                for i, fut in enumerate(as_completed(futures), 1):
-                    handle(fut.result(), i)
-    except BaseException:
-        status = "interrupted"
+        runner.run(deque(found.products), workers=workers, scheduler=scheduler)
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
         raise
+    except BaseException:
+        summary.status = "failed"
+        raise
+    else:
+        summary.status = "partial" if summary.n_errors else "ok"
     finally:
-        store.finish_run(run_id, status)
+        summary.elapsed_s = time.perf_counter() - t0
+        with contextlib.suppress(Exception):  # never hide the error that ended the scan
+            claims.release_all()
+        store.finish_run(run_id, summary.status, summary.to_dict())
     return summary
+
+
+class _Runner:
+    """The scan loop: identify, claim, process (in process or on Dask), store, report."""
+
+    def __init__(self, store, claims, summary: ScanSummary, kernels, settings: Settings, tick, run_id: int):
+        self.store, self.claims, self.summary = store, claims, summary
+        self.kernels = str(kernels) if kernels else None
+        self.settings, self.tick, self.run_id = settings, tick, run_id
+        self.held: list[tuple[Path, str]] = []
+        self.mine: set[str] = set()  # product keys this scan claimed
+        nav = settings.navigate
+        self.chain = nav.chain and nav.register and nav.register_hot_spots
+        self.pool: list[ProductResult] = []  # registered this run: their detections anchor chained frames
+        self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
+        self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
+
+    # -- products before processing
+    def prepare(self, paths: list[Path], *, last_round: bool) -> list[_Item]:
+        """Identify and claim ``paths`` (one transaction): the items to process; the others are settled
+        without processing (stored already, left to another scan, or looked at again in the last round)."""
+        from ioscan.catalog.products import product_key
+        from ioscan.formats import product_identity
+
+        items, idents = [], []
+        for path in paths:
+            try:
+                ident = product_identity(path)
+            except (IoscanError, OSError):
+                ident = None  # unreadable: let the worker report it properly
+            if ident is None:
+                key = "unread|" + hashlib.sha256(str(path).encode("utf-8")).hexdigest()
+                items.append(_Item(path, key, None, None))
+            else:
+                key = product_key(ident.base_product_id, ident.product_version, ident.checksum_sha256)
+                items.append(_Item(path, key, ident.base_product_id, ident.checksum_sha256))
+            idents.append(ident)
+        if len(items) == 1:
+            claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
+        else:
+            claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
+        return [
+            item
+            for item, ident, claim in zip(items, idents, claims, strict=True)
+            if self._claimed(item, ident, claim, last_round)
+        ]
+
+    def _claimed(self, item: _Item, ident, claim, last_round: bool) -> bool:
+        if claim.outcome == "claimed":
+            self.mine.add(item.key)
+            return True
+        path = item.path
+        if claim.outcome == "stored":
+            if ident is not None and claim.detail != ident.product_id:
+                self.summary.duplicates.append((str(path), claim.detail or ""))
+            meanwhile = (claim.observation_id or 0) > self.stored_before
+            if meanwhile and item.key not in self.mine:
+                self.summary.n_done_elsewhere += 1
+            else:  # stored before this scan, or by this scan from another path to the same product
+                self.summary.n_skipped += 1
+            self.tick(ProductResult(path=str(path), status="skipped"))
+        elif last_round:
+            self.summary.left_to_others.append((str(path), claim.detail or "another scan"))
+            self.tick(ProductResult(path=str(path), status="left"))
+        else:
+            self.held.append((path, claim.detail or ""))
+        return False
+
+    # -- products after processing
+    def held_for_chaining(self, item: _Item, res: ProductResult) -> bool:
+        """Hold a result no registration reached for chaining (reported now, stored after chaining), and
+        pool a registered one's detections as anchors; True when held."""
+        if self.chain and _chainable(res):
+            self.unregistered.append((item, res))
+            self.tick(res)
+            return True
+        if self.chain and _registered(res):
+            self.pool.append(res)
+        return False
+
+    def store_one(self, item: _Item, res: ProductResult, *, report: bool = True) -> None:
+        """Store one result in its own transaction (the in-process loop; and frames held for chaining,
+        reported already when held: ``report`` False)."""
+        from ioscan.errors import CatalogError
+
+        outcome = None
+        if res.status != "error" and res.observation is not None:
+            try:
+                outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
+            except CatalogError as exc:  # this product cannot be stored: say why, go on
+                outcome = exc
+            except BaseException:
+                self.claims.release(item.key)
+                raise
+        self._settle(item, res, outcome, report=report)
+
+    def store_batch(self, done: list[tuple[_Item, ProductResult]]) -> None:
+        """Store the results that arrived together in one transaction, each product all-or-nothing."""
+        todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
+        products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
+        outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        for k, (item, res) in enumerate(done):
+            self._settle(item, res, outcomes.get(k))
+
+    def _settle(self, item: _Item, res: ProductResult, outcome, *, report: bool = True) -> None:
+        """Count one product (``outcome``: a StoredProduct, a CatalogError, or None when it failed before
+        storing) and report it; a claim not released by storing is released here."""
+        s = self.summary
+        stored = outcome is not None and not isinstance(outcome, Exception)
+        if res.status == "error" or res.observation is None:
+            s.n_errors += 1
+            s.errors.append((res.path, res.error or "failed"))
+        elif not stored:
+            res.status, res.error = "error", str(outcome)
+            s.n_errors += 1
+            s.errors.append((res.path, str(outcome)))
+        elif outcome.outcome == "stored":
+            s.n_processed += 1
+            s.n_detections += len(res.detections)
+            s.by_status[res.status] = s.by_status.get(res.status, 0) + 1
+            s.superseded += [(old, outcome.product) for old in outcome.superseded]
+            if outcome.superseded_by:
+                s.superseded.append((outcome.product, outcome.superseded_by))
+        elif outcome.outcome == "duplicate":
+            s.n_skipped += 1
+            s.duplicates.append((res.path, outcome.product))
+            res.status = "skipped"
+        else:
+            s.n_done_elsewhere += 1
+            res.status = "skipped"
+        if not stored:  # storing released it in its own transaction
+            self.claims.release(item.key)
+        if report:
+            self.tick(res)
+
+    # -- the loops
+    def run(self, products: deque, *, workers: int, scheduler: str | None) -> None:
+        """Two rounds: every product, then once more those another scan held (it may have finished them, or
+        died). A Dask cluster is started only when a product needs processing."""
+        serial = workers <= 0 and not scheduler
+        with contextlib.ExitStack() as stack:
+            client: list = []
+
+            def get_client():
+                if not client:
+                    from ioscan.workflows.cluster import dask_client
+
+                    t0 = time.perf_counter()
+                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels)))
+                    self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
+                return client[0]
+
+            for last_round in (False, True):
+                if serial:
+                    self._serial(products, last_round)
+                else:
+                    self._dask(get_client, products, workers, scheduler, last_round)
+                products = deque(p for p, _ in self.held)
+                self.held = []
+                if not products:
+                    break
+            self._chain(None if serial else get_client)
+            if client:
+                self._record_memory(client[0])
+
+    def _chain(self, get_client) -> None:
+        """Chaining rounds over the frames no registration reached; then store every frame still held."""
+        try:
+            for _ in range(CHAIN_ROUNDS):
+                window = self.settings.navigate.chain_window_s
+                todo = [(it, r, _chain_anchors(r, self.pool, window)) for it, r in self.unregistered]
+                todo = [(it, r, a) for it, r, a in todo if a is not None]
+                if not todo:
+                    break
+                retried = {it.key for it, _, _ in todo}
+                self.unregistered = [(it, r) for it, r in self.unregistered if it.key not in retried]
+                again = self._process_with_anchors(get_client, [(it, a) for it, _, a in todo])
+                for it, res in again:
+                    if _registered(res):
+                        self.pool.append(res)
+                        self.store_one(it, res, report=False)
+                    else:
+                        self.unregistered.append((it, res))
+                self.claims.renew()
+                if not any(_registered(r) for _, r in again):
+                    break
+        finally:
+            for it, res in self.unregistered:
+                self.store_one(it, res, report=False)
+            self.unregistered = []
+
+    def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
+        """Process (item, extra anchors) in this process (``get_client`` None) or on Dask."""
+        if get_client is None:
+            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, a in items]
+        from ioscan.workflows.cluster import run_product
+
+        client = get_client()
+        futures = [
+            client.submit(run_product, str(it.path), self.kernels, self.settings, a, pure=False)
+            for it, a in items
+        ]
+        out = []
+        for (it, _), fut in zip(items, futures, strict=True):
+            try:
+                out.append((it, fut.result()))
+            except Exception as exc:  # the worker died on this product
+                error = f"{it.path.name}: worker failed: {type(exc).__name__}: {exc}"
+                out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
+        return out
+
+    def _record_memory(self, client) -> None:
+        from ioscan.workflows.cluster import worker_peak_rss_mb
+
+        with contextlib.suppress(Exception):  # a figure for the record: never a reason to fail
+            self.summary.worker_peak_rss_mb = worker_peak_rss_mb(client)
+
+    def _serial(self, products: deque, last_round: bool) -> None:
+        while products:
+            for item in self.prepare([products.popleft()], last_round=last_round):
+                res = process_product(item.path, self.kernels, self.settings)
+                if not self.held_for_chaining(item, res):
+                    self.store_one(item, res)
+            self.claims.renew()
+
+    def _dask(
+        self, get_client, products: deque, workers: int, scheduler: str | None, last_round: bool
+    ) -> None:
+        from dask.distributed import wait
+
+        from ioscan.workflows.cluster import run_product
+
+        in_flight: dict = {}
+        ready: deque[_Item] = deque()  # claimed, not submitted yet
+        done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
+        first_done = 0.0
+        client, slots, block = None, 1, 1
+        try:
+            while products or ready or in_flight or done:
+                while (products or ready) and (client is None or len(in_flight) < slots):
+                    if not ready:
+                        take = [products.popleft() for _ in range(min(block, len(products)))]
+                        ready.extend(self.prepare(take, last_round=last_round))
+                        continue
+                    item = ready.popleft()
+                    if client is None:
+                        client = get_client()
+                        slots = self._slots(client, workers, scheduler)
+                        block = max(CLAIM_BLOCK, slots // IN_FLIGHT_PER_WORKER)
+                    fut = client.submit(run_product, str(item.path), self.kernels, self.settings, pure=False)
+                    in_flight[fut] = item
+                if in_flight:
+                    timeout = self.claims.lease_s / 4
+                    if done:
+                        timeout = min(timeout, max(first_done + WRITE_BATCH_S - time.monotonic(), 0.0))
+                    try:
+                        finished, _ = wait(list(in_flight), timeout=timeout, return_when="FIRST_COMPLETED")
+                    except TimeoutError:
+                        finished = []
+                    for fut in finished:
+                        item = in_flight.pop(fut)
+                        try:
+                            res = fut.result()
+                        except Exception as exc:  # the worker died (or was killed) on this product
+                            error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
+                            res = ProductResult(path=str(item.path), status="error", error=error)
+                        if self.held_for_chaining(item, res):
+                            continue
+                        if not done:
+                            first_done = time.monotonic()
+                        done.append((item, res))
+                due = not in_flight or time.monotonic() - first_done >= WRITE_BATCH_S
+                if done and (len(done) >= WRITE_BATCH_MAX or due):
+                    batch, done = done, []
+                    self.store_batch(batch)
+                self.claims.renew()
+        finally:
+            if in_flight and client is not None:
+                client.cancel(list(in_flight))
+
+    @staticmethod
+    def _slots(client, workers: int, scheduler: str | None) -> int:
+        n = workers if not scheduler else max(1, len(client.scheduler_info().get("workers", {})))
+        return IN_FLIGHT_PER_WORKER * n

@@ -1,0 +1,83 @@
+"""Product versions in the catalogue: the key each stored product has, and which version is in force.
+
+A product is keyed by its ID without the version (``base_product_id``), its version and the checksum of its
+data (:func:`product_key`). Of the stored rows sharing a ``base_product_id`` one is *in force*: the highest
+version (:func:`ioscan.formats.versions.version_key`); between two copies of one version whose data differ,
+the one the archive made later (``product_created_utc``), then the one stored later. Every other row points
+at it through ``superseded_by_id``: kept with its detections, left out of tracking, exports and statistics by
+default. :func:`resolve_versions` applies this after every store, so the outcome is the same whatever the
+order in which products are scanned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ioscan.catalog import schema as sch
+from ioscan.errors import CatalogError
+from ioscan.formats.versions import split_version, version_key
+
+
+def product_key(base_product_id: str, product_version: str | None, checksum_sha256: str | None) -> str:
+    """``"<base>|<version>|<checksum>"`` (empty fields for a missing version or checksum)."""
+    key = f"{base_product_id}|{product_version or ''}|{checksum_sha256 or ''}"
+    if len(key) > sch.PRODUCT_KEY_LENGTH:
+        raise CatalogError(f"{base_product_id}: product ID too long ({len(base_product_id)} characters)")
+    return key
+
+
+def identity_fields(product_id: str, base_product_id: str | None, product_version: str | None) -> tuple:
+    """(base ID, version) of a stored product: as given, or split from a ``_V<nn>`` product-ID suffix."""
+    if base_product_id:
+        return base_product_id, product_version
+    return split_version(product_id, product_version)
+
+
+@dataclass
+class StoredProduct:
+    """What storing one product did.
+
+    Attributes:
+        observation_id: its ``observations`` row (the existing one when it was stored before).
+        product: the product as shown (ID, and data checksum when the ID alone does not tell versions apart).
+        outcome: ``"stored"``; ``"already_stored"`` (same ID, version and data); ``"duplicate"`` (the same
+            data is stored under another product ID: nothing written).
+        superseded: products this one put out of force (shown as ``product``).
+        superseded_by: the product in force when this one is not, else None.
+    """
+
+    observation_id: int
+    product: str
+    outcome: str
+    superseded: list[str] = field(default_factory=list)
+    superseded_by: str | None = None
+
+
+def shown(product_id: str, checksum: str | None, *, with_data: bool) -> str:
+    """A product as a scan reports it: the ID, plus the start of the checksum when asked."""
+    return f"{product_id} (data {checksum[:12]})" if with_data and checksum else product_id
+
+
+def resolve_versions(conn: sa.Connection, base_product_id: str) -> dict[int, int | None]:
+    """Mark the rows of ``base_product_id`` superseded by the one in force; returns ``{id: superseded_by_id}``
+    for the rows whose state changed. Call inside the write transaction that stored a row."""
+    o = sch.observations
+    rows = conn.execute(
+        sa.select(o.c.id, o.c.product_version, o.c.product_created_utc, o.c.superseded_by_id).where(
+            o.c.base_product_id == base_product_id
+        )
+    ).all()
+    if not rows:
+        return {}
+    winner = max(rows, key=lambda r: (version_key(r.product_version), r.product_created_utc or "", r.id)).id
+    changes: dict[int, int | None] = {}
+    for r in rows:
+        wanted = None if r.id == winner else winner
+        if r.superseded_by_id != wanted:
+            changes[r.id] = wanted
+    for target in set(changes.values()):
+        ids = [i for i, t in changes.items() if t == target]
+        conn.execute(sa.update(o).where(o.c.id.in_(ids)).values(superseded_by_id=target))
+    return changes

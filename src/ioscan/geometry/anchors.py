@@ -1,0 +1,211 @@
+"""Anchors: hot spots whose surface positions are known better than a frame's pointing, for registration.
+
+An anchor table is a DataFrame with one row per known hot spot:
+
+* ``anchor_id`` (text), ``lat_deg`` (planetographic °N), ``lon_w_deg`` (west °W, 0–360);
+* ``sigma_km``: 1σ of the position along each axis (north, east), km, for most anchors, and ``tail_sigma_km``
+  with ``tail_fraction``: a wider error that a fraction of them has (published positions: 0.6° core, 5 % at
+  2.5°, :data:`ioscan.catalog.reference.PUBLISHED_POSITION_ERROR`);
+* ``group``: anchors sharing an error (e.g. the detections of one registered frame, all displaced together
+  by that frame's remaining pointing error) carry the same group; ``shared_sigma_km`` is that shared 1σ (0
+  for independent anchors). Registration adds the shared part once, whatever the number of matches.
+
+Three sources: :func:`shipped_anchors` (the published tables shipped with ioscan, Davies et al. 2024 PSJ Table
+10 and Nat. Astron. Table S1, merged), :func:`read_anchor_table` (a user's table, e.g. the hot spots a
+catalogue refined from limb-registered mid-range frames: ``ioscan export hotspots``), and
+:func:`anchors_from_detections` (detections of frames already registered, to chain a sequence).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ioscan.body import IO_MEAN_RADIUS_KM, angular_separation_deg
+from ioscan.errors import IoscanError
+
+KM_PER_DEG = IO_MEAN_RADIUS_KM * np.pi / 180.0
+ANCHOR_COLUMNS = (
+    "anchor_id",
+    "lat_deg",
+    "lon_w_deg",
+    "sigma_km",
+    "tail_sigma_km",
+    "tail_fraction",
+    "group",
+    "shared_sigma_km",
+)
+#: a Table S1 source this close to a Table 10 source is the same source (as the simulator seeds), degrees
+SAME_SOURCE_DEG = 2.0
+
+
+class AnchorTableError(IoscanError):
+    """An anchor table that cannot be used (names the file and the problem)."""
+
+
+def _frame(rows: dict) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    return df[list(ANCHOR_COLUMNS)].reset_index(drop=True)
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> pd.DataFrame:
+    from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR, davies2024_jiram, davies2024_psj
+
+    err = PUBLISHED_POSITION_ERROR
+    psj = davies2024_psj()
+    jrm = davies2024_jiram()
+    pairs = zip(psj["rank"], psj["jrm_id"], strict=True)
+    ids = [j if isinstance(j, str) else f"PSJ{int(r):03d}" for r, j in pairs]
+    lat, lon = psj["lat_deg"].to_numpy(float), psj["lon_w_deg"].to_numpy(float)
+    known = set(psj["jrm_id"].dropna())
+    extra_rows = []
+    for r in jrm.itertuples():
+        if r.ref_id in known:
+            continue
+        if np.min(angular_separation_deg(lat, lon, r.lat_deg, r.lon_w_deg)) < SAME_SOURCE_DEG:
+            continue
+        extra_rows.append((r.ref_id, r.lat_deg, r.lon_w_deg))
+    all_ids = ids + [e[0] for e in extra_rows]
+    n = len(all_ids)
+    return _frame(
+        {
+            "anchor_id": all_ids,
+            "lat_deg": np.concatenate([lat, [e[1] for e in extra_rows]]),
+            "lon_w_deg": np.concatenate([lon, [e[2] for e in extra_rows]]) % 360.0,
+            "sigma_km": np.full(n, err.core_deg * KM_PER_DEG),
+            "tail_sigma_km": np.full(n, err.tail_deg * KM_PER_DEG),
+            "tail_fraction": np.full(n, err.tail_fraction),
+            "group": all_ids,
+            "shared_sigma_km": np.zeros(n),
+        }
+    )
+
+
+def shipped_anchors() -> pd.DataFrame:
+    """The published hot spots shipped with ioscan as anchors: every source of Davies et al. (2024) PSJ Table
+    10 and the JIRAM sources of Davies et al. (2024) Nat. Astron. Table S1 not already there (by JRM number,
+    or within :data:`SAME_SOURCE_DEG`), with the published-position error model (a fresh copy)."""
+    return _shipped().copy()
+
+
+def _number(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(vals))
+    if bad.size:
+        raise AnchorTableError(f"{path}: row {bad[0] + 2}: {col} is not a number ({df[col].iloc[bad[0]]!r})")
+    return vals
+
+
+def read_anchor_table(path: str | Path, *, default_sigma_km: float | None = None) -> pd.DataFrame:
+    """Anchors from a CSV file: ``lat_deg`` (planetographic °N), ``lon_w_deg`` (west °W) and their 1σ, as
+    ``lat_err_deg`` and ``lon_err_deg`` (degrees of longitude, as ``ioscan export hotspots`` writes them) or
+    ``position_err_km``; optional ``hotspot_id``/``anchor_id``/``name`` for the IDs.
+
+    Rows without an error take ``default_sigma_km`` (None: such a row is an error). Raises AnchorTableError
+    naming the file and row for anything unusable.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AnchorTableError(f"{path}: cannot read the anchor table: {exc}") from None
+    missing = {"lat_deg", "lon_w_deg"} - set(df.columns)
+    if missing:
+        raise AnchorTableError(f"{path}: anchor table lacks column(s) {', '.join(sorted(missing))}")
+    if len(df) == 0:
+        raise AnchorTableError(f"{path}: the anchor table has no rows")
+    lat, lon = _number(df, "lat_deg", path), _number(df, "lon_w_deg", path)
+    if np.any(np.abs(lat) > 90):
+        i = int(np.flatnonzero(np.abs(lat) > 90)[0])
+        raise AnchorTableError(f"{path}: row {i + 2}: lat_deg {lat[i]} is outside ±90")
+    sigma = np.full(len(df), np.nan)
+    if "lat_err_deg" in df.columns and "lon_err_deg" in df.columns:
+        la = pd.to_numeric(df["lat_err_deg"], errors="coerce").to_numpy(float)
+        lo = pd.to_numeric(df["lon_err_deg"], errors="coerce").to_numpy(float) * np.cos(np.radians(lat))
+        sigma = KM_PER_DEG * np.sqrt(0.5 * (la**2 + lo**2))
+    if "position_err_km" in df.columns:
+        pe = pd.to_numeric(df["position_err_km"], errors="coerce").to_numpy(float)
+        sigma = np.where(np.isfinite(sigma), sigma, pe)
+    if default_sigma_km is not None:
+        sigma = np.where(np.isfinite(sigma), sigma, default_sigma_km)
+    bad = np.flatnonzero(~(np.isfinite(sigma) & (sigma > 0)))
+    if bad.size:
+        raise AnchorTableError(
+            f"{path}: row {bad[0] + 2}: no usable position error (give lat_err_deg and lon_err_deg, or "
+            "position_err_km, > 0)"
+        )
+    id_col = next((c for c in ("anchor_id", "hotspot_id", "name") if c in df.columns), None)
+    ids = df[id_col].astype(str).tolist() if id_col else [f"{path.stem}:{i + 1}" for i in range(len(df))]
+    return _frame(
+        {
+            "anchor_id": ids,
+            "lat_deg": lat,
+            "lon_w_deg": lon % 360.0,
+            "sigma_km": sigma,
+            "tail_sigma_km": 3.0 * sigma,
+            "tail_fraction": np.full(len(df), 0.02),
+            "group": ids,
+            "shared_sigma_km": np.zeros(len(df)),
+        }
+    )
+
+
+def anchors_from_detections(
+    detections: pd.DataFrame, group: str, shared_sigma_km: float, *, min_snr: float = 5.0
+) -> pd.DataFrame:
+    """Anchors from the detections of a frame registered before (to chain the frames of a sequence).
+
+    Args:
+        detections: ``lat_deg``, ``lon_w_deg``, ``lat_err_deg``, ``lon_err_deg`` (and ``snr``, ``flags``) of
+            that frame's measured detections; cosmic rays, artefacts and off-disk ones are left out.
+        group: the frame's ID (stored as "frame:<group>"): its anchors share its pointing error.
+        shared_sigma_km: 1σ of that shared error on the surface, km (the frame's registration error).
+        min_snr: weaker detections are left out.
+    """
+    from ioscan.records import DetectionFlag
+
+    if len(detections) == 0:
+        return _frame({c: [] for c in ANCHOR_COLUMNS})
+    bad = int(DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.OFF_DISK)
+    d = detections
+    keep = (
+        np.isfinite(pd.to_numeric(d["lat_deg"], errors="coerce"))
+        & np.isfinite(pd.to_numeric(d["lat_err_deg"], errors="coerce"))
+        & ((d["flags"].astype(int) & bad) == 0 if "flags" in d else True)
+        & (pd.to_numeric(d["snr"], errors="coerce") >= min_snr if "snr" in d else True)
+    )
+    d = d[keep]
+    lat = d["lat_deg"].to_numpy(float)
+    la = d["lat_err_deg"].to_numpy(float)
+    lo = d["lon_err_deg"].to_numpy(float) * np.cos(np.radians(lat))
+    total = KM_PER_DEG * np.sqrt(0.5 * (la**2 + lo**2))
+    own = np.sqrt(np.clip(total**2 - shared_sigma_km**2, (0.1 * total) ** 2, None))
+    n = len(d)
+    ids = [f"{group}#{i + 1}" for i in range(n)]
+    group = f"frame:{group}"
+    return _frame(
+        {
+            "anchor_id": ids,
+            "lat_deg": lat,
+            "lon_w_deg": d["lon_w_deg"].to_numpy(float) % 360.0,
+            "sigma_km": own,
+            "tail_sigma_km": 3.0 * own,
+            "tail_fraction": np.full(n, 0.02),
+            "group": [group] * n,
+            "shared_sigma_km": np.full(n, float(shared_sigma_km)),
+        }
+    )
+
+
+def load_anchors(spec: str) -> pd.DataFrame:
+    """Anchors from a setting: "shipped", a CSV path, "shipped+PATH" (both) or "none" (an empty table)."""
+    text = str(spec).strip()
+    if text.lower() in ("none", ""):
+        return _frame({c: [] for c in ANCHOR_COLUMNS})
+    parts = [p.strip() for p in text.split("+")]
+    tables = [shipped_anchors() if p.lower() == "shipped" else read_anchor_table(p) for p in parts if p]
+    return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]

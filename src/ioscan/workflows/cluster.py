@@ -1,0 +1,146 @@
+"""The Dask side of a scan: the cluster, the worker plugin that prepares each worker once, the task.
+
+* :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
+  thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
+* :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, the
+  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`) and the SPICE kernels loaded
+  (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process), so no task pays for them.
+* :func:`run_product` — the task: :func:`~ioscan.workflows.process.process_product` under a per-process lock,
+  so a worker started with several threads still runs SPICE one product at a time.
+* :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+
+from ioscan.errors import ClusterError
+from ioscan.workflows.process import ProductResult, process_product
+
+#: seconds to wait for a scheduler to answer, and for its first worker to join
+CONNECT_TIMEOUT_S = 30.0
+WORKER_WAIT_S = 120.0
+PLUGIN_NAME = "ioscan-scan-worker"
+
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+_PRODUCT_LOCK = threading.Lock()
+
+
+def _worker_plugin_base():
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    return WorkerPlugin
+
+
+class ScanWorkerPlugin(_worker_plugin_base()):
+    """Prepares a worker for scan tasks once, when it joins (or when the plugin is registered).
+
+    Args:
+        kernels: the SPICE metakernel to load (a path the workers can read), or None.
+    """
+
+    name = PLUGIN_NAME
+
+    def __init__(self, kernels: str | None):
+        self.kernels = kernels
+
+    def setup(self, worker=None) -> None:
+        """Import the pipeline, tune the allocator, load the kernels (a kernel problem is left for each
+        product to report in one line)."""
+        import ioscan.workflows.process  # noqa: F401  (the pipeline's imports, paid once)
+        from ioscan.errors import IoscanError
+        from ioscan.geometry.spice_provider import load_kernels, tune_allocator
+
+        tune_allocator()
+        if self.kernels:
+            with contextlib.suppress(IoscanError):
+                load_kernels(self.kernels)
+
+
+def run_product(path: str, kernels: str | None, settings, extra_anchors=None) -> ProductResult:
+    """One product on a worker (see :func:`~ioscan.workflows.process.process_product`), one at a time per
+    process."""
+    with _PRODUCT_LOCK:
+        return process_product(path, kernels, settings, extra_anchors)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0**2 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB elsewhere
+
+
+def worker_peak_rss_mb(client) -> dict[str, float]:
+    """Peak resident memory of every worker process since it started, MB, by worker address."""
+    return {addr: round(float(mb), 1) for addr, mb in client.run(_peak_rss_mb).items()}
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int, kernels: str | None = None) -> Iterator:
+    """A Dask client on ``scheduler``, or on a LocalCluster of ``workers`` single-threaded processes, with
+    :class:`ScanWorkerPlugin` on every worker; both closed in order on exit, their shutdown chatter
+    (closed-connection tracebacks) kept off the terminal. Raises ClusterError (one line) when the
+    scheduler cannot be reached or no worker joins it."""
+    from dask.distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(_silence_dask)  # runs last: after the client and cluster are closed
+        if scheduler:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ClusterError(
+                    f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}"
+                ) from None
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except TimeoutError:
+                raise ClusterError(
+                    f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:g} s"
+                ) from None
+        else:
+            try:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        # no dashboard; its HTTP endpoint on a free port, not 8787 (which may be taken)
+                        scheduler_kwargs={"dashboard_address": ":0"},
+                        # workers log a closed-connection traceback when the scheduler stops before their
+                        # next heartbeat: shutdown noise, not a problem (a product's failure comes back in
+                        # its result, a dead worker as the future's error)
+                        silence_logs=logging.CRITICAL,
+                    )
+                )
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                raise ClusterError(
+                    f"cannot start {workers} Dask worker processes: {_first_line(exc)}"
+                ) from None
+            client = stack.enter_context(Client(cluster))
+        client.register_plugin(ScanWorkerPlugin(kernels), name=PLUGIN_NAME)
+        if scheduler:  # leave a shared cluster as it was found
+            stack.callback(_unregister, client)
+        stack.callback(_silence_dask)  # runs first on exit: before anything closes
+        yield client
+
+
+def _unregister(client) -> None:
+    with contextlib.suppress(Exception):
+        client.unregister_worker_plugin(PLUGIN_NAME)
+
+
+def _silence_dask() -> None:
+    for name in _DASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
