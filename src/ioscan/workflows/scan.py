@@ -170,12 +170,21 @@ def scan(
     result)`` is called as products are settled: ``result.status`` is the frame status, ``"error"``,
     ``"skipped"`` (stored already, or by another scan) or ``"left"`` (another scan works on it).
     ``lease_s`` is the claim lease (:data:`ioscan.catalog.claims.DEFAULT_LEASE_S`).
+
+    Chaining (``settings.navigate.chain``): frames that no registration reached are held back (their claims
+    kept); once every product was processed, they are processed again with the detections of registered
+    frames of the same orbit (within ``chain_window_s``) as extra known hot spots, for a few rounds, and
+    stored then.
     """
     from ioscan.catalog.claims import DEFAULT_LEASE_S, Claims
     from ioscan.formats import search_products
 
     t0 = time.perf_counter()
     settings = settings or Settings()
+    if settings.navigate.register and settings.navigate.register_hot_spots:
+        from ioscan.geometry.anchors import load_anchors
+
+        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
     paths = list(paths)
     found = search_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
