@@ -71,7 +71,8 @@ DbOption = Annotated[
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="Settings file (TOML with [detect], [measure], [navigate], [track] sections)."
+        "--config",
+        help="Settings file (TOML with tables detect, measure, navigate, track and analysis).",
     ),
 ]
 SetOption = Annotated[
@@ -205,27 +206,9 @@ def info(
         _, nav, _ = analyse_product(product, kernels, _settings(config, set_))
         print_navigation(console, nav)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL or SQLite file (default: ioscan.db here; postgresql://... for a team)."
-    ),
-]
+
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Replace an existing output file (a catalogue is never replaced).")
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="Settings file (TOML with [detect], [measure], [navigate], [track] sections)."
-    ),
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        help="One setting, section.key=value (e.g. detect.threshold_snr=5); repeatable; after --config.",
-    ),
 ]
 
 

@@ -98,6 +98,49 @@ def _comparison_verdicts(test: dict, cfg: AnalysisConfig) -> None:
     test["power_distribution_verdict"], test["power_distribution_verdict_sentence"] = short2, sentence2
 
 
+def _region_tests(hs, exposure, reference, cfg: AnalysisConfig, rng, lat_kw: dict, **columns) -> dict:
+    """Every region comparison of ``hs`` against ``exposure``, each with its calibration on simulated
+    populations drawn from ``reference`` and its verdicts (``lat_kw``: the regions' latitude limits;
+    ``columns``: column names for the comparisons)."""
+    from ioscan.analysis import distributions as dist
+    from ioscan.analysis.calibration import calibrate_comparisons
+
+    tests = {}
+    for name, a, b in dist.COMPARISONS:
+        tests[name] = dist.compare_regions(
+            hs,
+            exposure,
+            a,
+            b,
+            alpha=cfg.alpha,
+            effect_ratios=cfg.effect_density_ratios,
+            min_power=cfg.min_power,
+            n_permutations=cfg.n_permutations,
+            n_bootstrap=cfg.n_bootstrap,
+            n_brightest=cfg.n_jackknife_brightest,
+            rng=rng,
+            **lat_kw,
+            **columns,
+        )
+    cal = calibrate_comparisons(
+        exposure,
+        len(hs),
+        dist.COMPARISONS,
+        reference=reference,
+        n_populations=cfg.n_calibration,
+        alpha=cfg.alpha,
+        effect_ratios=cfg.effect_density_ratios,
+        effect_power_factor=cfg.effect_power_factor,
+        n_permutations=min(cfg.n_permutations, CALIBRATION_PERMUTATIONS),
+        rng=rng,
+        **lat_kw,
+    )
+    for name, test in tests.items():
+        test["calibration"] = cal.get(name)
+        _comparison_verdicts(test, cfg)
+    return tests
+
+
 def analyse_catalogue(
     view,
     cfg: AnalysisConfig,
@@ -109,7 +152,6 @@ def analyse_catalogue(
 ) -> tuple[dict, dict]:
     """Every statistic of the catalogue: returns (summary dict, artefacts for the figures)."""
     from ioscan.analysis import distributions as dist
-    from ioscan.analysis.calibration import calibrate_comparisons
     from ioscan.analysis.coverage import Completeness, build_exposure
     from ioscan.analysis.grids import REGIONS
     from ioscan.analysis.harmonics import cross_validated_fit, smoothed_map
@@ -138,41 +180,10 @@ def analyse_catalogue(
         hs, exposure, cfg.lat_band_edges_deg, n_bootstrap=cfg.n_bootstrap, rng=rng
     )
     s["regions"] = dist.region_summary(hs, exposure, REGIONS, **kw)
-    tests = {}
-    for name, a, b in dist.COMPARISONS:
-        tests[name] = dist.compare_regions(
-            hs,
-            exposure,
-            a,
-            b,
-            alpha=cfg.alpha,
-            effect_ratios=cfg.effect_density_ratios,
-            min_power=cfg.min_power,
-            n_permutations=cfg.n_permutations,
-            n_bootstrap=cfg.n_bootstrap,
-            n_brightest=cfg.n_jackknife_brightest,
-            rng=rng,
-            **kw,
-        )
     timings["distributions_s"] = time.perf_counter() - t
     say(f"calibrating the tests on {cfg.n_calibration} simulated populations each")
     t = time.perf_counter()
-    cal = calibrate_comparisons(
-        exposure,
-        len(hs),
-        dist.COMPARISONS,
-        reference=comp,
-        n_populations=cfg.n_calibration,
-        alpha=cfg.alpha,
-        effect_ratios=cfg.effect_density_ratios,
-        effect_power_factor=cfg.effect_power_factor,
-        n_permutations=min(cfg.n_permutations, CALIBRATION_PERMUTATIONS),
-        rng=rng,
-        **kw,
-    )
-    for name, test in tests.items():
-        test["calibration"] = cal.get(name)
-        _comparison_verdicts(test, cfg)
+    tests = _region_tests(hs, exposure, comp, cfg, rng, kw)
     s["tests"] = tests
     timings["calibration_s"] = time.perf_counter() - t
 
@@ -364,7 +375,6 @@ def analyse_published(cfg: AnalysisConfig, rng: np.random.Generator) -> dict:
     """Counts as printed, conventions, edge sensitivity and the tests on each shipped table (coverage taken
     as complete: the tables give none)."""
     from ioscan.analysis import distributions as dist
-    from ioscan.analysis.calibration import calibrate_comparisons
     from ioscan.analysis.coverage import Completeness, Exposure
     from ioscan.analysis.published import (
         CONVENTIONS,
@@ -418,41 +428,8 @@ def analyse_published(cfg: AnalysisConfig, rng: np.random.Generator) -> dict:
         entry["latitude_bands"] = bands
         if conv.get("power") and name in ("davies2024_jiram", "davies2024_psj"):
             ref = Completeness.from_values(hs["spectral"], f"{name} itself")
-            tests = {}
-            for cname, a, b in dist.COMPARISONS:
-                tests[cname] = dist.compare_regions(
-                    hs,
-                    uniform,
-                    a,
-                    b,
-                    power_col="power",
-                    err_col=None,
-                    spectral_col="spectral",
-                    alpha=cfg.alpha,
-                    effect_ratios=cfg.effect_density_ratios,
-                    min_power=cfg.min_power,
-                    n_permutations=cfg.n_permutations,
-                    n_bootstrap=cfg.n_bootstrap,
-                    n_brightest=cfg.n_jackknife_brightest,
-                    rng=rng,
-                    **kw,
-                )
-            cal = calibrate_comparisons(
-                uniform,
-                len(hs),
-                dist.COMPARISONS,
-                reference=ref,
-                n_populations=cfg.n_calibration,
-                alpha=cfg.alpha,
-                effect_ratios=cfg.effect_density_ratios,
-                effect_power_factor=cfg.effect_power_factor,
-                n_permutations=min(cfg.n_permutations, CALIBRATION_PERMUTATIONS),
-                rng=rng,
-                **kw,
-            )
-            for cname, test in tests.items():
-                test["calibration"] = cal.get(cname)
-                _comparison_verdicts(test, cfg)
+            columns = {"power_col": "power", "err_col": None, "spectral_col": "spectral"}
+            tests = _region_tests(hs, uniform, ref, cfg, rng, kw, **columns)
             entry["tests"] = tests
             p = hs["power"].to_numpy(float)
             k = int(np.nanargmax(p))
