@@ -76,3 +76,39 @@ def test_label_frame_with_a_shifted_disk_is_registered_back():
     nav = navigate_frame(frame, register=True)
     assert nav.registered and nav.source == "label"
     assert nav.offset_px[0] == pytest.approx(6.3, abs=0.3) and abs(nav.offset_px[1]) < 0.3
+
+
+def _shifted_disk_frame(blank: bool = False) -> Frame:
+    true = LabelGeometry(0.0, 200.0, 0.0, 230.0, 6.0e8, 0.0, 30.0, 134.3, 128.0)
+    bp = backplanes_from_label(true, 256, 256)
+    mu0 = np.cos(np.radians(np.nan_to_num(bp["incidence_deg"], nan=90.0)))
+    image = np.where(bp.on_disk & (not blank), np.clip(mu0, 0, None), 0.0)
+    image = image + np.random.default_rng(3).normal(0, 0.01, image.shape)
+    return Frame(
+        "NIRC2_TEST",
+        "NIRC2",
+        "EARTH",
+        "2020-01-01T00:00:00",
+        1.0,
+        {"Lp": BandImage("Lp", image.astype(np.float32), "W m-2 sr-1 um-1", 3.78, 0.7)},
+        label_geometry=LabelGeometry(**{**true.__dict__, "disk_center_sample": 128.0}),
+    )
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_registering_an_existing_navigation_on_the_limb_equals_navigating_with_registration(blank):
+    """register_on_limb (what a frame whose label does not name Io gets once the kernels put Io in view)
+    gives the navigation navigate_frame(register=True) gives, registered or not."""
+    from ioscan.geometry.navigate import register_on_limb
+
+    frame = _shifted_disk_frame(blank)
+    once = navigate_frame(frame, register=True)
+    later = register_on_limb(frame, navigate_frame(frame, register=False))
+    assert later.registered == once.registered == (not blank)
+    assert later.method == once.method and later.offset_px == once.offset_px
+    assert later.offset_err_px == once.offset_err_px and later.pointing_floor_px == once.pointing_floor_px
+    np.testing.assert_array_equal(later.offset_cov_px, once.offset_cov_px)
+    np.testing.assert_array_equal(later.offset_samples_px, once.offset_samples_px)
+    for key in ("lat_deg", "lon_w_deg", "emission_deg", "limb_distance_px"):
+        np.testing.assert_array_equal(later.backplanes["Lp"][key], once.backplanes["Lp"][key])
+    assert later.messages == once.messages

@@ -212,6 +212,15 @@ def navigate_frame(
     return nav
 
 
+def register_on_limb(frame: Frame, nav: Navigation) -> Navigation:
+    """Register on the limb a navigation made with ``register=False`` (in place; returned): the same result
+    as :func:`navigate_frame` with ``register=True``, without computing the predicted geometry again."""
+    if nav.registered or nav.prior is None or not nav.backplanes:
+        return nav
+    _register_limb(frame, nav)
+    return nav  # unregistered: its prior draws (made by navigate_frame, seeded per product) stand
+
+
 def _seed(frame: Frame) -> int:
     """A per-product seed, so that results do not depend on the order frames are processed in."""
     import zlib

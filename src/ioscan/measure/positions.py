@@ -239,52 +239,84 @@ def sampled_positions(
     xs = xs + rng.standard_normal((n, k)) * s_err[:, None]
     ys = ys + rng.standard_normal((n, k)) * l_err[:, None]
     g = pointing.view.surface(xs, ys)
-    out: list[dict | None] = []
-    r_km = IO_MEAN_RADIUS_KM
-    for i in range(n):
-        on = g["on_disk"][i]
-        frac = float(on.mean())
-        if frac < MIN_ON_DISK_FRACTION or on.sum() < 8:
-            out.append(None)
-            continue
-        lat, lon = np.radians(g["lat_deg"][i][on]), np.radians(g["lon_w_deg"][i][on])
-        u = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
-        m = u.mean(axis=0)
-        m /= np.linalg.norm(m)
-        lat0, lon0 = float(np.arcsin(m[2])), float(np.arctan2(m[1], m[0]))
-        dlat = np.degrees(lat - lat0)
-        dlon = (np.degrees(lon - lon0) + 180.0) % 360.0 - 180.0
-        cov = np.cov(np.stack([dlat, dlon]))
-        sl, so = float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
-        corr = float(cov[0, 1] / (sl * so)) if sl > 0 and so > 0 else 0.0
-        cos_lat = np.cos(lat0)
-        pos_km = float(np.radians(1.0) * r_km * np.sqrt(cov[0, 0] + cos_lat**2 * cov[1, 1]))
-        e = g["emission_deg"][i][on]
-        rng_km = g["range_km"][i][on]
-        scale = g["pixel_scale_km"][i][on]
-        with np.errstate(divide="ignore"):
-            factor = scale**2 / np.clip(np.cos(np.radians(e)), 1e-6, None)
-        lo, med, hi = np.percentile(factor, [2.5, 50.0, 97.5])
-        out.append(
-            {
-                "lat_deg": float(np.degrees(lat0)),
-                "lon_w_deg": float(np.degrees(lon0) % 360.0),
-                "lat_err_deg": sl,
-                "lon_err_deg": so,
-                "lat_lon_err_corr": corr,
-                "position_err_km": pos_km,
-                "emission_deg": float(np.mean(e)),
-                "emission_err_deg": float(np.std(e)),
-                "incidence_deg": float(np.mean(g["incidence_deg"][i][on])),
-                "phase_deg": float(np.mean(g["phase_deg"][i][on])),
-                "range_km": float(np.mean(rng_km)),
-                "range_err_km": float(np.std(rng_km)),
-                "pixel_scale_km": float(np.mean(scale)),
-                "geometry_factor_km2": float(med),
-                "geometry_factor_err_km2": float(max(hi - med, med - lo) / 1.96),
-                "p_on_disk": frac,
-            }
-        )
+    return _summarise_draws(g)
+
+
+def _row_percentiles(x: np.ndarray, count: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Percentiles ``qs`` (%) of the first ``count[i]`` values of each row of ``x`` sorted ascending (NaN
+    last), as ``np.percentile``'s default (linear) method gives them: (n, len(qs))."""
+    rows = np.arange(len(x))
+    out = np.empty((len(x), len(qs)))
+    last = np.maximum(count - 1, 0)
+    for c, q in enumerate(qs):
+        virtual = (q / 100.0) * last
+        lo = np.floor(virtual).astype(np.intp)
+        hi = np.minimum(lo + 1, last)
+        t = virtual - lo
+        a, b = x[rows, lo], x[rows, hi]
+        diff = b - a
+        out[:, c] = np.where(t >= 0.5, b - diff * (1.0 - t), a + diff * t)  # numpy's _lerp
+    return out
+
+
+def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
+    """:func:`sampled_positions`' per-detection summaries of the draws' geometry ``g`` (n detections × k
+    draws), all detections at once (the draws that stay on Io, masked)."""
+    on = np.asarray(g["on_disk"], dtype=bool)
+    n_on = on.sum(axis=1)
+    frac = on.mean(axis=1)
+    use = np.flatnonzero((frac >= MIN_ON_DISK_FRACTION) & (n_on >= 8))
+    out: list[dict | None] = [None] * len(on)
+    if len(use) == 0:
+        return out
+    on, cnt = on[use], n_on[use].astype(float)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return np.where(on, x, 0.0).sum(axis=1) / cnt
+
+    def pick(key: str) -> np.ndarray:
+        return np.where(on, np.asarray(g[key], dtype=float)[use], 0.0)
+
+    lat, lon = np.radians(pick("lat_deg")), np.radians(pick("lon_w_deg"))
+    m = np.stack([mean(np.cos(lat) * np.cos(lon)), mean(np.cos(lat) * np.sin(lon)), mean(np.sin(lat))], -1)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    lat0, lon0 = np.arcsin(m[:, 2]), np.arctan2(m[:, 1], m[:, 0])
+    dlat = np.degrees(lat - lat0[:, None])
+    dlon = (np.degrees(lon - lon0[:, None]) + 180.0) % 360.0 - 180.0
+    rlat, rlon = np.where(on, dlat - mean(dlat)[:, None], 0.0), np.where(on, dlon - mean(dlon)[:, None], 0.0)
+    c00, c11, c01 = ((a * b).sum(axis=1) / (cnt - 1.0) for a, b in ((rlat, rlat), (rlon, rlon), (rlat, rlon)))
+    sl, so = np.sqrt(c00), np.sqrt(c11)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where((sl > 0) & (so > 0), c01 / (sl * so), 0.0)
+    pos_km = np.radians(1.0) * IO_MEAN_RADIUS_KM * np.sqrt(c00 + np.cos(lat0) ** 2 * c11)
+    e, rng_km, scale = pick("emission_deg"), pick("range_km"), pick("pixel_scale_km")
+    e_mean, r_mean = mean(e), mean(rng_km)
+    e_std = np.sqrt(mean(np.abs(e - e_mean[:, None]) ** 2))
+    r_std = np.sqrt(mean(np.abs(rng_km - r_mean[:, None]) ** 2))
+    with np.errstate(divide="ignore"):
+        factor = scale**2 / np.clip(np.cos(np.radians(e)), 1e-6, None)
+    ordered = np.sort(np.where(on, factor, np.nan), axis=1)  # NaN (off Io) last
+    lo, med, hi = _row_percentiles(ordered, n_on[use], (2.5, 50.0, 97.5)).T
+    inc, phase, scale_mean = mean(pick("incidence_deg")), mean(pick("phase_deg")), mean(scale)
+    for r, i in enumerate(use):
+        out[i] = {
+            "lat_deg": float(np.degrees(lat0[r])),
+            "lon_w_deg": float(np.degrees(lon0[r]) % 360.0),
+            "lat_err_deg": float(sl[r]),
+            "lon_err_deg": float(so[r]),
+            "lat_lon_err_corr": float(corr[r]),
+            "position_err_km": float(pos_km[r]),
+            "emission_deg": float(e_mean[r]),
+            "emission_err_deg": float(e_std[r]),
+            "incidence_deg": float(inc[r]),
+            "phase_deg": float(phase[r]),
+            "range_km": float(r_mean[r]),
+            "range_err_km": float(r_std[r]),
+            "pixel_scale_km": float(scale_mean[r]),
+            "geometry_factor_km2": float(med[r]),
+            "geometry_factor_err_km2": float(max(hi[r] - med[r], med[r] - lo[r]) / 1.96),
+            "p_on_disk": float(frac[i]),
+        }
     return out
 
 

@@ -139,7 +139,7 @@ def analyse_product(
 
     from ioscan.detect import detect_frame
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import Navigation, navigate_frame, register_on_hot_spots
+    from ioscan.geometry.navigate import Navigation, navigate_frame, register_on_hot_spots, register_on_limb
     from ioscan.measure import measure_frame
     from ioscan.measure.positions import PointingSamples
 
@@ -152,8 +152,8 @@ def analyse_product(
         # not an Io frame by its label: is Io in the field of view? (no registration for a frame without it)
         nav = navigate_frame(frame, kernels=kern, register=False, config=nav_cfg)
         view = io_in_view(frame, nav)
-        if view.in_view and nav_cfg.register:
-            nav = navigate_frame(frame, kernels=kern, register=True, config=nav_cfg)
+        if view.in_view and nav_cfg.register:  # the predicted geometry stands: only the limb fit is new
+            register_on_limb(frame, nav)
     elif label.in_view is False:
         nav, view = Navigation(messages=["no geometry: no Io in view"]), label
     else:
