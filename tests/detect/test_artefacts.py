@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ioscan.detect.artefacts import flag_bright_source_artefacts, flag_unconfirmed
+from ioscan.detect.artefacts import flag_bright_source_artefacts, flag_limb_ridges, flag_unconfirmed
 from ioscan.records import Detection, DetectionFlag
 
 
@@ -57,3 +57,20 @@ def test_peaks_the_psf_fit_does_not_confirm_are_flagged():
     assert flag_unconfirmed([confirmed, unconfirmed, negative, hit]) == 2
     assert unconfirmed.flags & DetectionFlag.ARTEFACT and negative.flags & DetectionFlag.ARTEFACT
     assert not (confirmed.flags | hit.flags) & DetectionFlag.ARTEFACT
+
+
+def test_limb_ridges_poorly_fitted_by_the_psf_are_flagged_near_the_limb_only():
+    def det(mf_snr, chi2_dof, flags=0):
+        d = _det(100.0, 50.0, 1.0, mf_snr, flags)
+        d.extra = {"mf_snr": mf_snr, "chi2_dof": chi2_dof}
+        return d
+
+    ridge = det(8.0, 6.0)  # allowed 3 × (1 + 0.4²) = 3.48
+    point = det(8.0, 1.2)  # a point source: χ²/dof ~ 1
+    bright = det(100.0, 60.0)  # PSF-model error at S/N 100: allowed 3 × (1 + 25) = 78
+    saturated = det(8.0, 50.0, int(DetectionFlag.SATURATED))
+    off_limb = det(8.0, 6.0)
+    dets = [ridge, point, bright, saturated, off_limb]
+    assert flag_limb_ridges(dets, [True, True, True, True, False]) == 1
+    assert ridge.flags & DetectionFlag.ARTEFACT
+    assert not (point.flags | bright.flags | saturated.flags | off_limb.flags) & DetectionFlag.ARTEFACT

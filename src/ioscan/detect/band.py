@@ -11,14 +11,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ioscan.detect.artefacts import MIN_FIT_SNR, flag_bright_source_artefacts, flag_unconfirmed
+from ioscan.detect.artefacts import (
+    MIN_FIT_SNR,
+    flag_bright_source_artefacts,
+    flag_limb_ridges,
+    flag_unconfirmed,
+)
 from ioscan.detect.background import BROAD_PSF_SIGMA_PX, BandModel, estimate_background, filter_options
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
-from ioscan.detect.limb_profile import fit_limb_model
+from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import PsfEstimate, bright_sources, estimate_psf
@@ -248,6 +253,9 @@ def detect_band(
         if limb.from_geometry
         else (limb.known if limb.trusted else np.zeros(data.shape, bool)),
     )
+    # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
+    ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None
+    in_zone: list[bool] = []
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     for k in range(len(peaks)):
         if dup[k]:
@@ -269,6 +277,9 @@ def detect_band(
         peak_vals = pk[np.isfinite(pk)]
         snr = float(fit.flux[k] / fit.flux_err[k]) if fit.flux_err[k] > 0 else float(peaks.snr[k])
         bl, bs = min(max(li - l0, 0), sub.shape[0] - 1), min(max(lj - s0, 0), sub.shape[1] - 1)
+        in_zone.append(
+            ridge_zone is not None and d_here is not None and ridge_zone[0] <= d_here <= ridge_zone[1]
+        )
         out.detections.append(
             Detection(
                 band=band.band,
@@ -315,6 +326,13 @@ def detect_band(
     )
     if n_art:
         out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")
+    if cfg.limb_ridge_chi2 is not None:
+        n_ridge = flag_limb_ridges(out.detections, in_zone, cfg.limb_ridge_chi2)
+        if n_ridge:
+            out.messages.append(
+                f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
+                "ARTEFACT"
+            )
     n_unc = flag_unconfirmed(out.detections)
     if n_unc:
         out.messages.append(

@@ -65,6 +65,10 @@ class DetectConfig:
             frames) it found 2.5 % more hot spots at S/N ≥ 7 for 0.5 more false detections per frame, and on
             our simulator, whose albedo is not smoothed towards the limb, the band gave false detections at
             S/N 5–7 that the measured profile does not follow.
+        limb_ridge_chi2: within a limb profile's reach of a limb seen in the image, a detection whose PSF
+            fit χ²/dof exceeds this (scaled for PSF-model error,
+            :func:`ioscan.detect.artefacts.flag_limb_ridges`) is flagged ARTEFACT: a residual of the limb, not
+            a point source. None: no such test.
         remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
             data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background
@@ -100,6 +104,7 @@ class DetectConfig:
     use_shading: bool = True
     use_limb_profile: bool = True
     search_limb_band: bool = False
+    limb_ridge_chi2: float | None = 3.0
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
     subtract_and_search: bool = True
