@@ -318,10 +318,10 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     nav.apply(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
     nav.method = "limb"
-    nav.pointing_floor_px = prior.registered_floor_px
+    nav.pointing_floor_px = prior.limb_floor_px
     err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
     cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
-    nav.offset_cov_px = cov + np.eye(2) * prior.registered_floor_px**2
+    nav.offset_cov_px = cov + np.eye(2) * prior.limb_floor_px**2
     nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
     nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))
 
