@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -47,6 +48,7 @@ TRACKING_COLUMNS = (
     "lon_w_deg",
     "lat_err_deg",
     "lon_err_deg",
+    "lat_lon_err_corr",
     "position_err_km",
     "emission_deg",
     "flags",
@@ -61,7 +63,9 @@ _IN_CHUNK = 500
 @dataclass(frozen=True)
 class UsablePolicy:
     """Which detections may make hot spots (:class:`ioscan.track.config.TrackConfig`, as numbers): no flag
-    of ``excluded_mask``, a position with errors, position error and emission angle within limits."""
+    of ``excluded_mask``, a position with errors, position error and emission angle within limits. In SQL the
+    position error is bounded by what the major axis allows (``position_err_km`` = √(σn² + σe²) is at most
+    √2 × the major axis); :func:`ioscan.track.config.usable_detections` applies the major axis itself."""
 
     excluded_mask: int
     max_position_err_km: float
@@ -134,7 +138,10 @@ def _usable_conditions(policy: UsablePolicy) -> list:
         d.c.lat_err_deg.is_not(None),
         d.c.lon_err_deg.is_not(None),
         d.c.flags.op("&")(int(policy.excluded_mask)) == 0,
-        sa.or_(d.c.position_err_km.is_(None), d.c.position_err_km <= float(policy.max_position_err_km)),
+        sa.or_(
+            d.c.position_err_km.is_(None),
+            d.c.position_err_km <= float(np.sqrt(2.0) * policy.max_position_err_km),
+        ),
         sa.or_(d.c.emission_deg.is_(None), d.c.emission_deg <= float(policy.max_emission_deg)),
     ]
 

@@ -146,10 +146,14 @@ def _full(
 ) -> None:
     from ioscan.catalog import tracking as tr
 
-    det = usable_detections(tr.tracking_detections(store, _policy(cfg)), cfg)
+    read = tr.tracking_detections(store, _policy(cfg))
+    det = usable_detections(read, cfg)
     summary.n_detections_used = len(det)
     stage("read_detections")
     previous = dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True))
+    # read (the SQL policy is looser on the position error) but not usable: they lose their hot spot
+    dropped = read[~read["id"].isin(det["detection_id"]) & read["hotspot_id"].notna()]
+    previous |= dict(zip(dropped["id"].astype(int), dropped["hotspot_id"], strict=True))
     if det.empty:
         hotspots = pd.DataFrame(columns=HOTSPOT_TABLE)
     else:
@@ -158,6 +162,7 @@ def _full(
         hotspots = result.hotspots[HOTSPOT_TABLE].copy()
     stage("associate")
     assign = dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True))
+    assign |= {int(i): None for i in dropped["id"]}
     temps = _temperatures(store, cfg, det, stage)
     _finish(
         store,
