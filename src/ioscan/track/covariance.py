@@ -8,7 +8,9 @@ of west longitude) and ``lat_lon_err_corr``, the correlation of the latitude and
 Hot spots pool their members in *information form* in 3-D: each detection's precision Λ (the inverse of its
 2×2 covariance) is embedded as W = [N E] Λ [N E]ᵀ + r·u uᵀ (N, E its north/east unit vectors, u its
 direction, r = tr Λ / 2 a radial weight that only makes W invertible: an isotropic detection has W = I/σ²).
-A hot spot holds ΣW and Σ W u; its position is the normalised (ΣW)⁻¹ Σ W u — the inverse-covariance
+A detection without a correlation (``cov_ne`` = 0: imported catalogues, ``lat_lon_err_corr`` absent) keeps
+the weight the diagonal tracker gave it, W = I·2/(σn² + σe²), so such catalogues associate exactly as
+before; its χ² still uses its own σn, σe. A hot spot holds ΣW and Σ W u; its position is the normalised (ΣW)⁻¹ Σ W u — the inverse-covariance
 weighted mean, which for isotropic errors is the old precision-weighted mean of unit vectors — and its 2×2
 covariance in any nearby tangent plane (N', E') is ([N' E']ᵀ ΣW [N' E'])⁻¹. Symmetric 3×3 matrices are
 kept as six components (xx, xy, xz, yy, yz, zz) so sums are ``bincount`` calls and solves closed-form.
@@ -70,9 +72,11 @@ def embed(u, north, east, var_n, var_e, cov_ne) -> np.ndarray:
             + pc * east[:, p] * east[:, q]
             + r * u[:, p] * u[:, q]
         )
-    iso = (cov_ne == 0) & (var_n == var_e)  # exactly r·I, so isotropic inputs pool as before
+    # uncorrelated errors pool as the diagonal tracker always did: isotropically, with weight 2/(σn² + σe²)
+    # (exactly, so that catalogues without correlations associate as before)
+    iso = np.asarray(cov_ne) == 0
     out[iso] = 0.0
-    out[iso, 0] = out[iso, 3] = out[iso, 5] = r[iso]
+    out[iso, 0] = out[iso, 3] = out[iso, 5] = (2.0 / (np.asarray(var_n) + np.asarray(var_e)))[iso]
     return out
 
 
