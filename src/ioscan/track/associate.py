@@ -2,16 +2,17 @@
 
 Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's mean radius 1821.49 km):
 
-1. Each detection has a 1σ error ellipse along local north/east (``lat_err_deg``; ``lon_err_deg`` in
-   degrees of longitude, i.e. ``lon_err·cos(lat)`` on the ground; ``position_err_km`` where those are
-   missing). Detections are processed from the most to the least precise (ties broken by
-   ``detection_id``), in tiers whose worst error doubles from one tier to the next.
-2. A detection is *consistent* with a hot spot when
-   ``χ² = dN²/(σN² + σc² + σs²) + dE²/(σE² + σc² + σs²) ≤ χ²₂(n_sigma)``, where dN, dE are the
-   north/east offsets of the hot-spot centroid in the detection's tangent plane, σc the centroid's
-   error, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below ``min_sep_km`` is
-   consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian n_sigma
-   probability (11.83 for 3σ).
+1. Each detection has a 1σ error ellipse: a 2×2 covariance along local north/east (``lat_err_deg``;
+   ``lon_err_deg`` in degrees of longitude, i.e. ``lon_err·cos(lat)`` on the ground; ``lat_lon_err_corr``,
+   the correlation of the lat and west-longitude errors, absent = 0; ``position_err_km`` where the errors
+   are missing; :mod:`ioscan.track.covariance`). Detections are processed from the most to the least
+   precise (the ellipse's major axis; ties broken by ``detection_id``), in tiers whose worst error doubles
+   from one tier to the next.
+2. A detection is *consistent* with a hot spot when ``χ² = dᵀ (Σ_det + Σ_c + σs² I)⁻¹ d ≤ χ²₂(n_sigma)``,
+   where d are the north/east offsets of the hot-spot centroid in the detection's tangent plane, Σ_c the
+   centroid's covariance, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below
+   ``min_sep_km`` is consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian
+   n_sigma probability (11.83 for 3σ).
 3. In each tier, detections join the *most likely* consistent hot spot (smallest ρ(χ²) + ln|Σ| − 2 ln n_k,
    the negative log-likelihood of a Student-t with ν = ``mixture.nu`` — the Gaussian χ² without the
    mixture — weighted by the hot spot's size); the rest are grouped by leader clustering (the most
@@ -23,8 +24,10 @@ Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's m
    spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its next most
    likely hot spot, or founds a new one. The frame is the ``observation_id``; imported rows without one
    share a frame when they share ``source``, ``observer``, ``time_utc`` and ``band``.
-5. ``n_iter`` refinement passes then recompute every centroid (precision-weighted mean of the member
-   unit vectors, weight 1/σ² with σ² = (σN² + σE²)/2) and re-assign every detection as in 3–4.
+5. ``n_iter`` refinement passes then recompute every centroid (the inverse-covariance weighted mean of
+   the members, information form; uncorrelated detections with the isotropic weight 2/(σN² + σE²); members
+   of one observation, which share its pointing error, with 1/m of their information each) and re-assign
+   every detection as in 3–4.
 6. Mixture (``mixture``, :mod:`ioscan.track.mixture`): hot spots merge when a Student-t mixture of sites
    with a Chinese-restaurant prior scores the merged one higher (tails join their site; clusters the data
    separate, or that share a frame, stay apart; hot spots from a previous run never merge together), and
@@ -156,7 +159,8 @@ class _State:
         self.smax2 = major_variance(sn2, se2, self.cne)
         self.key = key
         self.obs = np.full(len(u), -1, dtype=np.int64) if obs is None else obs
-        self._shared_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self.share = np.ones(len(u))  # :meth:`refresh_shared`
+        self.may_share = _multi_frame_observations(self.obs, key)
         self.thr, self.floor2 = thr, floor2
         self.labels = np.full(len(u), -1, dtype=np.int64)
         self.pinned = np.zeros(len(u), dtype=bool)
@@ -191,24 +195,31 @@ class _State:
         ok[ok] &= ~(self.pinned[ok] & has_prior[lab[ok]])
         return ok
 
-    def shared(self, sel: np.ndarray) -> np.ndarray:
+    def shared(self, sel: np.ndarray | None = None) -> np.ndarray:
         """Factor (n,) on each detection's information: 1/m where m contributing members of its hot spot
         come from its observation (they share its pointing error: together they count as one detection's
-        precision, never as m independent ones); 1 elsewhere."""
+        precision, never as m independent ones); 1 elsewhere. As of the last :meth:`refresh_shared` (after
+        every pass: sums and leave-one-out targets use the same factors within a pass)."""
+        return self.share
+
+    def refresh_shared(self) -> None:
+        """Recompute :meth:`shared` from the current hot spots (only detections whose observation holds
+        more than one frame and band can share)."""
         f = np.ones(len(self.u))
-        ok = sel & (self.obs >= 0) & (self.labels >= 0)
-        if not ok.any():
-            return f
-        cache = self._shared_cache
-        if cache is not None and np.array_equal(cache[0], ok) and np.array_equal(cache[1], self.labels):
-            return cache[2]
-        n_obs = int(self.obs.max()) + 1
-        codes = self.labels[ok] * n_obs + self.obs[ok]
-        s = np.sort(codes)
-        cnt = np.searchsorted(s, codes, side="right") - np.searchsorted(s, codes, side="left")
-        f[ok] = 1.0 / cnt
-        self._shared_cache = (ok, self.labels.copy(), f)
-        return f
+        ok = self.may_share & self.contributing()
+        if ok.any():
+            n_obs = int(self.obs.max()) + 1
+            codes = self.labels[ok] * n_obs + self.obs[ok]
+            order = np.argsort(codes, kind="stable")
+            sc = codes[order]
+            start = np.ones(len(sc), dtype=bool)
+            start[1:] = sc[1:] != sc[:-1]
+            run = np.cumsum(start) - 1
+            size = np.bincount(run)
+            g = np.empty(len(sc))
+            g[order] = 1.0 / size[run]
+            f[ok] = g
+        self.share = f
 
     def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Information-weighted vector sums Σ W u (m, 3), information sums Σ W (m, 6), scalar weight sums
@@ -216,7 +227,7 @@ class _State:
         members once: in its prior; members of one observation share its pointing error: :meth:`shared`)."""
         m = self.n_clusters
         sel = self.contributing()
-        f = self.shared(sel)[sel]
+        f = self.share[sel]
         lab = self.labels[sel]
         vec = self.prior_vec.copy()
         info = self.prior_info.copy()
@@ -251,7 +262,7 @@ class _State:
             return cov
         d = (self.u[sel] - cu[lab]) * R_KM
         d -= np.einsum("ij,ij->i", d, self.u[sel])[:, None] * self.u[sel]
-        wd = self.shared(sel)[sel][:, None] * matvec(self.W[sel], d)
+        wd = self.share[sel][:, None] * matvec(self.W[sel], d)
         north, east = local_north_east(cu)
         g = pd.factorize(pd.Series(lab * (int(night.max()) + 1) + night[sel]))[0]
         g_lab = np.zeros(g.max() + 1, dtype=np.int64)
@@ -344,7 +355,7 @@ class _State:
         if kk == 0 or len(idx) == 0:
             return labs, chis
         contrib = self.contributing()
-        shared = self.shared(contrib)
+        shared = self.share
         for s in range(0, len(idx), _CHUNK):
             part = idx[s : s + _CHUNK]
             nb = self._neighbours(sums[0], sums[1], part, kk)
@@ -394,7 +405,7 @@ class _State:
         if kk == 0 or len(idx) == 0:
             return labs, ll, gated
         contrib = self.contributing()
-        shared = self.shared(contrib)
+        shared = self.share
         nu = self.nu if self.nu is not None else 1e6
         for s in range(0, len(idx), _CHUNK):
             part = idx[s : s + _CHUNK]
@@ -586,7 +597,23 @@ class _State:
         self.labels = np.where(self.labels >= 0, remap[np.maximum(self.labels, 0)], -1)
         self.prior_vec, self.prior_w = self.prior_vec[used], self.prior_w[used]
         self.prior_n, self.prior_info = self.prior_n[used], self.prior_info[used]
+        self.refresh_shared()
         return remap
+
+
+def _multi_frame_observations(obs: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each detection's observation (≥ 0) holds detections of more than one frame key (band)."""
+    ok = (obs >= 0) & (key >= 0)
+    out = np.zeros(len(obs), dtype=bool)
+    if not ok.any():
+        return out
+    n_obs = int(obs.max()) + 1
+    lo = np.full(n_obs, np.iinfo(np.int64).max)
+    hi = np.full(n_obs, -1)
+    np.minimum.at(lo, obs[ok], key[ok])
+    np.maximum.at(hi, obs[ok], key[ok])
+    out[ok] = hi[obs[ok]] > lo[obs[ok]]
+    return out
 
 
 def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
@@ -764,6 +791,7 @@ def _new_state(inp: _Input, sn2, se2, thr: float, floor2: float, nu: float | Non
     has = inp.pins >= 0
     st.labels[has] = inp.pins[has]
     st.pinned[has] = True
+    st.refresh_shared()
     return st
 
 
@@ -1033,6 +1061,7 @@ def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
 def _build_result(
     detections, st: _State, cluster_ids, existing, times, id_prefix, night: np.ndarray | None = None
 ) -> AssociationResult:
+    st.refresh_shared()
     m = st.n_clusters
     lab = st.labels
     cu, cov, _ = st.centroids()

@@ -10,10 +10,11 @@ Hot spots pool their members in *information form* in 3-D: each detection's prec
 direction, r = tr Λ / 2 a radial weight that only makes W invertible: an isotropic detection has W = I/σ²).
 A detection without a correlation (``cov_ne`` = 0: imported catalogues, ``lat_lon_err_corr`` absent) keeps
 the weight the diagonal tracker gave it, W = I·2/(σn² + σe²), so such catalogues associate exactly as
-before; its χ² still uses its own σn, σe. A hot spot holds ΣW and Σ W u; its position is the normalised (ΣW)⁻¹ Σ W u — the inverse-covariance
-weighted mean, which for isotropic errors is the old precision-weighted mean of unit vectors — and its 2×2
-covariance in any nearby tangent plane (N', E') is ([N' E']ᵀ ΣW [N' E'])⁻¹. Symmetric 3×3 matrices are
-kept as six components (xx, xy, xz, yy, yz, zz) so sums are ``bincount`` calls and solves closed-form.
+before; its χ² still uses its own σn, σe. A hot spot holds ΣW and Σ W u; its
+position is the normalised (ΣW)⁻¹ Σ W u — the inverse-covariance weighted mean, which for isotropic errors
+is the old precision-weighted mean of unit vectors — and its 2×2 covariance in any nearby tangent plane
+(N', E') is ([N' E']ᵀ ΣW [N' E'])⁻¹. Symmetric 3×3 matrices are kept as six components (xx, xy, xz, yy, yz,
+zz) so sums are ``bincount`` calls and solves closed-form.
 """
 
 from __future__ import annotations
