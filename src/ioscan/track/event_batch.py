@@ -102,6 +102,8 @@ def events_table(
     positions: pd.DataFrame,
     coverage: Coverage | None,
     criteria: EventCriteria | None = None,
+    *,
+    coverage_only: bool = False,
 ) -> pd.DataFrame:
     """Events of every (hot spot, band) light curve in ``points`` (see the module docstring).
 
@@ -111,6 +113,9 @@ def events_table(
         positions: ``hotspot_id``, ``lat_deg``, ``lon_w_deg`` of every hot spot in ``points``.
         coverage: the observations' coverage (None: only statistical criteria, no new / coverage fading).
         criteria: thresholds.
+        coverage_only: only the events coverage decides (new, fading): what changes for a light curve
+            whose points did not change when new observations see its hot spot (the others depend on the
+            points alone).
 
     Returns:
         DataFrame :data:`EVENT_COLUMNS` (outburst, new, fading, quiescent), by hot spot, band, then time.
@@ -149,12 +154,14 @@ def events_table(
     hs = np.asarray(h_names, dtype=object)[uniq // len(b_names)]
     band = np.asarray(b_names, dtype=object)[uniq % len(b_names)]
 
-    is_ob = _outburst_points(g, start, x, e, lower, c)
-    has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
-    rows: list[tuple] = _outburst_events(g, t, x, is_ob, c)  # (light curve, time, kind, value, criterion)
-    rows += _coverage_events(hs, band, start, stop, t, x, positions, coverage, c)
-    rows += _decline_events(start, stop, t, x, c)
-    rows += _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c)
+    # (light curve, time, kind, value, criterion)
+    rows: list[tuple] = _coverage_events(hs, band, start, stop, t, x, positions, coverage, c)
+    if not coverage_only:
+        is_ob = _outburst_points(g, start, x, e, lower, c)
+        has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
+        rows += _outburst_events(g, t, x, is_ob, c)
+        rows += _decline_events(start, stop, t, x, c)
+        rows += _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c)
     if not rows:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     seq = np.arange(len(rows))

@@ -210,7 +210,8 @@ def _incremental(
         )
         table = table.sort_values("hotspot_id", kind="stable").reset_index(drop=True)
     stage("associate")
-    changed = touched | set(leaving["hotspot_id"].astype(str)) | _in_view(store, changed_obs, table)
+    with_points = touched | set(leaving["hotspot_id"].astype(str))  # their light curves' points changed
+    changed = with_points | _in_view(store, changed_obs, table)
     summary.n_changed_hotspots = len(changed)
     summary.n_hotspots = len(table)
     if not changed and changed_obs.empty:
@@ -246,6 +247,7 @@ def _incremental(
             changed=sorted(changed),
             last_observation_id=last_obs,
             temperatures_of=temps_of,
+            coverage_only=sorted(changed - with_points),
         ),
     )
     summary.n_new_hotspots = len(touched - set(existing["hotspot_id"]))
@@ -370,7 +372,7 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
         if h in stored_names and h not in given and _text(stored_names[h]) != _text(n)
     }
     stage("cross_ids")
-    events = events_for(det, table, store.observations_frame(), store.frames_frame())
+    events = _events(store, det, table, set(update.coverage_only))
     stage("events")
     cross_rows = cross[["hotspot_id", "catalog", "ref_id", "separation_km", "separation_sigma"]]
     tr.write_tracking(
@@ -393,6 +395,23 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
     summary.n_hotspots = len(table)
     summary.n_cross_ids = int(cross["hotspot_id"].nunique()) if not cross.empty else 0
     summary.events = events["kind"].value_counts().to_dict() if not events.empty else {}
+
+
+def _events(store, det: pd.DataFrame, table: pd.DataFrame, coverage_only: set[str]) -> pd.DataFrame:
+    """Events of the hot spots in ``det``: every kind, except for ``coverage_only`` hot spots (in view of new
+    observations, their points unchanged) only new and fading (the others depend on the points alone and
+    are kept as stored)."""
+    obs, frames = store.observations_frame(), store.frames_frame()
+    if not coverage_only or det.empty:
+        return events_for(det, table, obs, frames)
+    cov = det["hotspot_id"].isin(coverage_only).to_numpy()
+    every = events_for(det[~cov], table, obs, frames)
+    only = events_for(det[cov], table, obs, frames, coverage_only=True)
+    parts = [p for p in (every, only) if len(p)]
+    if len(parts) < 2:
+        return parts[0] if parts else every
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["hotspot_id", "band"], kind="stable").reset_index(drop=True)
 
 
 def _text(value) -> str | None:
