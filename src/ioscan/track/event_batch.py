@@ -194,6 +194,10 @@ def _sorted_median(a: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where(count > 0, med, np.nan)
 
 
+#: points of a light curve tested per round of :func:`_outburst_points`
+_WINDOW = 32
+
+
 def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
     """Which points are outbursts, exactly as the sequential rule of
     :func:`ioscan.track.events._outbursts` decides, for every light curve at once.
@@ -218,15 +222,18 @@ def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
         gl = np.repeat(np.arange(len(active)), size)
         eligible = ~lower[rows] & ~is_ob[rows]
         before = np.cumsum(eligible) - eligible  # eligible points before each point (local arrays)
-        todo = _segments(local_start + frontier[active] - start[active], end[active] - frontier[active])
+        # at most _WINDOW points per light curve a round: points after its first outburst would be tested
+        # again next round anyway (their baselines change), and those before it are settled exactly
+        span = np.minimum(end[active] - frontier[active], _WINDOW)
+        todo = _segments(local_start + frontier[active] - start[active], span)
         hit = _meets_rule(todo, gl, local_start, before, eligible, x[rows], e[rows], c)
         first = np.full(len(active), len(rows))
         np.minimum.at(first, gl[todo[hit]], todo[hit])
         found = first < len(rows)
         settled = rows[first[found]]
         is_ob[settled] = True
-        active = active[found]
-        frontier[active] = settled + 1
+        frontier[active[~found]] += span[~found]  # no outburst in the window: all settled as not one
+        frontier[active[found]] = settled + 1
         active = active[frontier[active] < end[active]]
     return is_ob
 
