@@ -401,12 +401,15 @@ def _events(store, det: pd.DataFrame, table: pd.DataFrame, coverage_only: set[st
     """Events of the hot spots in ``det``: every kind, except for ``coverage_only`` hot spots (in view of new
     observations, their points unchanged) only new and fading (the others depend on the points alone and
     are kept as stored)."""
+    from ioscan.track.event_batch import Coverage
+
     obs, frames = store.observations_frame(), store.frames_frame()
     if not coverage_only or det.empty:
         return events_for(det, table, obs, frames)
+    coverage = Coverage(obs, frames)  # built once: it decodes every observation's coverage grid
     cov = det["hotspot_id"].isin(coverage_only).to_numpy()
-    every = events_for(det[~cov], table, obs, frames)
-    only = events_for(det[cov], table, obs, frames, coverage_only=True)
+    every = events_for(det[~cov], table, obs, frames, coverage=coverage)
+    only = events_for(det[cov], table, obs, frames, coverage_only=True, coverage=coverage)
     parts = [p for p in (every, only) if len(p)]
     if len(parts) < 2:
         return parts[0] if parts else every
