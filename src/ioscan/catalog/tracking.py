@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -47,6 +48,7 @@ TRACKING_COLUMNS = (
     "lon_w_deg",
     "lat_err_deg",
     "lon_err_deg",
+    "lat_lon_err_corr",
     "position_err_km",
     "emission_deg",
     "flags",
@@ -56,12 +58,16 @@ TRACKING_COLUMNS = (
     "spectral_intensity_sys_err_gw_um_sr",
 )
 _IN_CHUNK = 500
+#: the event kinds that depend on coverage (the others on a light curve's points alone)
+_COVERAGE_KINDS = ("new", "fading")
 
 
 @dataclass(frozen=True)
 class UsablePolicy:
     """Which detections may make hot spots (:class:`ioscan.track.config.TrackConfig`, as numbers): no flag
-    of ``excluded_mask``, a position with errors, position error and emission angle within limits."""
+    of ``excluded_mask``, a position with errors, position error and emission angle within limits. In SQL the
+    position error is bounded by what the major axis allows (``position_err_km`` = √(σn² + σe²) is at most
+    √2 × the major axis); :func:`ioscan.track.config.usable_detections` applies the major axis itself."""
 
     excluded_mask: int
     max_position_err_km: float
@@ -90,6 +96,9 @@ class TrackingUpdate:
         policy: a full run: the usability policy it applied (detections outside it lose their hot spot).
         temperatures_of: an incremental run: the stored colour temperatures made from any of these
             detections are replaced by ``temperatures`` (a full run replaces them all).
+        coverage_only: an incremental run: changed hot spots whose points did not change (only in view of
+            new observations): only their ``new`` and ``fading`` events are replaced (``events`` holds no
+            other kind for them); their other events depend on their points alone and stay.
     """
 
     mode: str
@@ -107,6 +116,7 @@ class TrackingUpdate:
     previous: Mapping[int, str | None] = field(default_factory=dict)
     policy: UsablePolicy | None = None
     temperatures_of: Sequence[int] = ()
+    coverage_only: Sequence[str] = ()
 
 
 def tracking_state(store: Store) -> dict | None:
@@ -134,7 +144,10 @@ def _usable_conditions(policy: UsablePolicy) -> list:
         d.c.lat_err_deg.is_not(None),
         d.c.lon_err_deg.is_not(None),
         d.c.flags.op("&")(int(policy.excluded_mask)) == 0,
-        sa.or_(d.c.position_err_km.is_(None), d.c.position_err_km <= float(policy.max_position_err_km)),
+        sa.or_(
+            d.c.position_err_km.is_(None),
+            d.c.position_err_km <= float(np.sqrt(2.0) * policy.max_position_err_km),
+        ),
         sa.or_(d.c.emission_deg.is_(None), d.c.emission_deg <= float(policy.max_emission_deg)),
     ]
 
@@ -380,6 +393,12 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
     temps = store._temperature_rows(update.temperatures, what)
     cross = store._cross_id_rows(update.cross_ids) if update.cross_ids is not None else []
     _check_within(events, changed, "event", what)
+    cov_only = set() if full else {str(x) for x in update.coverage_only} & set(changed)
+    wrong = sorted(
+        {r["hotspot_id"] for r in events if r["hotspot_id"] in cov_only and r["kind"] not in _COVERAGE_KINDS}
+    )
+    if wrong:
+        raise CatalogError(f"{what}: events other than new/fading for hot spots only in view: {wrong[:5]}")
     _check_within(temps, changed, "temperature", what)
     h = sch.hotspots
     try:
@@ -416,8 +435,13 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                 conn.execute(sa.delete(sch.events))
                 conn.execute(sa.delete(t))
             else:
-                for chunk in _chunks(changed, _IN_CHUNK):
-                    conn.execute(sa.delete(sch.events).where(sch.events.c.hotspot_id.in_(chunk)))
+                ev = sch.events
+                for chunk in _chunks([x for x in changed if x not in cov_only], _IN_CHUNK):
+                    conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
+                for chunk in _chunks(sorted(cov_only), _IN_CHUNK):
+                    conn.execute(
+                        sa.delete(ev).where(ev.c.hotspot_id.in_(chunk), ev.c.kind.in_(_COVERAGE_KINDS))
+                    )
                 for chunk in _chunks(sorted({int(i) for i in update.temperatures_of}), _IN_CHUNK):
                     conn.execute(
                         sa.delete(t).where(

@@ -2,16 +2,17 @@
 
 Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's mean radius 1821.49 km):
 
-1. Each detection has a 1σ error ellipse along local north/east (``lat_err_deg``; ``lon_err_deg`` in
-   degrees of longitude, i.e. ``lon_err·cos(lat)`` on the ground; ``position_err_km`` where those are
-   missing). Detections are processed from the most to the least precise (ties broken by
-   ``detection_id``), in tiers whose worst error doubles from one tier to the next.
-2. A detection is *consistent* with a hot spot when
-   ``χ² = dN²/(σN² + σc² + σs²) + dE²/(σE² + σc² + σs²) ≤ χ²₂(n_sigma)``, where dN, dE are the
-   north/east offsets of the hot-spot centroid in the detection's tangent plane, σc the centroid's
-   error, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below ``min_sep_km`` is
-   consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian n_sigma
-   probability (11.83 for 3σ).
+1. Each detection has a 1σ error ellipse: a 2×2 covariance along local north/east (``lat_err_deg``;
+   ``lon_err_deg`` in degrees of longitude, i.e. ``lon_err·cos(lat)`` on the ground; ``lat_lon_err_corr``,
+   the correlation of the lat and west-longitude errors, absent = 0; ``position_err_km`` where the errors
+   are missing; :mod:`ioscan.track.covariance`). Detections are processed from the most to the least
+   precise (the ellipse's major axis; ties broken by ``detection_id``), in tiers whose worst error doubles
+   from one tier to the next.
+2. A detection is *consistent* with a hot spot when ``χ² = dᵀ (Σ_det + Σ_c + σs² I)⁻¹ d ≤ χ²₂(n_sigma)``,
+   where d are the north/east offsets of the hot-spot centroid in the detection's tangent plane, Σ_c the
+   centroid's covariance, σs = ``min_sep_km``/√χ²₂ a systematic floor (so any separation below
+   ``min_sep_km`` is consistent), and χ²₂(n_sigma) the 2-dof χ² quantile with the two-sided Gaussian
+   n_sigma probability (11.83 for 3σ).
 3. In each tier, detections join the *most likely* consistent hot spot (smallest ρ(χ²) + ln|Σ| − 2 ln n_k,
    the negative log-likelihood of a Student-t with ν = ``mixture.nu`` — the Gaussian χ² without the
    mixture — weighted by the hot spot's size); the rest are grouped by leader clustering (the most
@@ -23,8 +24,10 @@ Method (deterministic; positions on the sphere as 3-D unit vectors, km on Io's m
    spots. On a clash the better fitting (smaller χ²) detection stays and the other goes to its next most
    likely hot spot, or founds a new one. The frame is the ``observation_id``; imported rows without one
    share a frame when they share ``source``, ``observer``, ``time_utc`` and ``band``.
-5. ``n_iter`` refinement passes then recompute every centroid (precision-weighted mean of the member
-   unit vectors, weight 1/σ² with σ² = (σN² + σE²)/2) and re-assign every detection as in 3–4.
+5. ``n_iter`` refinement passes then recompute every centroid (the inverse-covariance weighted mean of
+   the members, information form; uncorrelated detections with the isotropic weight 2/(σN² + σE²); members
+   of one observation, which share its pointing error, with 1/m of their information each) and re-assign
+   every detection as in 3–4.
 6. Mixture (``mixture``, :mod:`ioscan.track.mixture`): hot spots merge when a Student-t mixture of sites
    with a Chinese-restaurant prior scores the merged one higher (tails join their site; clusters the data
    separate, or that share a frame, stay apart; hot spots from a previous run never merge together), and
@@ -69,6 +72,15 @@ from ioscan.track._common import (
     unit_vectors,
     vectors_to_lat_lon,
 )
+from ioscan.track.covariance import (
+    chi2_and_logdet,
+    correlation,
+    embed,
+    major_variance,
+    matvec,
+    solve,
+    tangent_of,
+)
 from ioscan.track.error_model import ErrorModelConfig, calibrate, error_groups
 from ioscan.track.mixture import Clusters, MixtureConfig, estimate_alpha, merge_hotspots
 from ioscan.track.night_offsets import NightOffsetConfig, correct_positions
@@ -80,12 +92,13 @@ HOTSPOT_COLUMNS = [
     "lon_w_deg",
     "lat_err_deg",
     "lon_err_deg",
+    "lat_lon_err_corr",
     "n_detections",
     "first_time_utc",
     "last_time_utc",
     "bands",
 ]
-_CHUNK = 200_000
+_CHUNK = 50_000
 DEFAULT_ERROR_MODEL = ErrorModelConfig()
 DEFAULT_MIXTURE = MixtureConfig()
 DEFAULT_NIGHT_OFFSETS = NightOffsetConfig()
@@ -104,6 +117,12 @@ class AssociationResult:
 
     hotspot_id: pd.Series
     hotspots: pd.DataFrame
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    """Unit vectors along ``v`` (..., 3); zero vectors stay zero."""
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norm > 0, norm, 1.0)
 
 
 def chi2_gate(n_sigma: float) -> float:
@@ -127,18 +146,27 @@ class _Groups:
 class _State:
     """Arrays describing detections (in input order) and the current hot spots."""
 
-    def __init__(self, u, sn2, se2, key, thr, floor2, nu: float | None = None):
+    def __init__(self, u, sn2, se2, key, thr, floor2, nu: float | None = None, cne=None, obs=None):
         self.u = u
         self.nu = nu
         self.north, self.east = local_north_east(u)
         self.sn2, self.se2 = sn2, se2
-        self.w = 2.0 / (sn2 + se2)
+        self.cne = np.zeros(len(u)) if cne is None else cne
+        # information matrices (n, 6) and W·u (n, 3) of :mod:`ioscan.track.covariance`
+        self.W = embed(u, self.north, self.east, sn2, se2, self.cne)
+        self.Wu = matvec(self.W, u)
+        self.w = (self.W[:, 0] + self.W[:, 3] + self.W[:, 5]) / 3.0  # scalar precision (1/σ² if isotropic)
+        self.smax2 = major_variance(sn2, se2, self.cne)
         self.key = key
+        self.obs = np.full(len(u), -1, dtype=np.int64) if obs is None else obs
+        self.share = np.ones(len(u))  # :meth:`refresh_shared`
+        self.may_share = _multi_frame_observations(self.obs, key)
         self.thr, self.floor2 = thr, floor2
         self.labels = np.full(len(u), -1, dtype=np.int64)
         self.pinned = np.zeros(len(u), dtype=bool)
-        # hot-spot priors (existing catalogue rows): weight·vector and weight
+        # hot-spot priors (existing catalogue rows): information·vector, information (m, 6), scalar weight
         self.prior_vec = np.zeros((0, 3))
+        self.prior_info = np.zeros((0, 6))
         self.prior_w = np.zeros(0)
         self.prior_n = np.zeros(0, dtype=np.int64)
 
@@ -146,10 +174,11 @@ class _State:
     def n_clusters(self) -> int:
         return len(self.prior_w)
 
-    def add_clusters(self, n: int, vec=None, w=None, count=None) -> np.ndarray:
+    def add_clusters(self, n: int, vec=None, w=None, count=None, info=None) -> np.ndarray:
         start = self.n_clusters
         self.prior_vec = np.vstack([self.prior_vec, np.zeros((n, 3)) if vec is None else vec])
         self.prior_w = np.concatenate([self.prior_w, np.zeros(n) if w is None else w])
+        self.prior_info = np.vstack([self.prior_info, np.zeros((n, 6)) if info is None else info])
         self.prior_n = np.concatenate(
             [
                 self.prior_n,
@@ -166,54 +195,102 @@ class _State:
         ok[ok] &= ~(self.pinned[ok] & has_prior[lab[ok]])
         return ok
 
-    def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weighted vector sums (m, 3), weight sums (m) and detection counts (m) of every hot spot (a hot
-        spot of a previous run counts its pinned members once: in its prior)."""
+    def shared(self, sel: np.ndarray | None = None) -> np.ndarray:
+        """Factor (n,) on each detection's information: 1/m where m contributing members of its hot spot
+        come from its observation (they share its pointing error: together they count as one detection's
+        precision, never as m independent ones); 1 elsewhere. As of the last :meth:`refresh_shared` (after
+        every pass: sums and leave-one-out targets use the same factors within a pass)."""
+        return self.share
+
+    def refresh_shared(self) -> None:
+        """Recompute :meth:`shared` from the current hot spots (only detections whose observation holds
+        more than one frame and band can share)."""
+        f = np.ones(len(self.u))
+        ok = self.may_share & self.contributing()
+        if ok.any():
+            n_obs = int(self.obs.max()) + 1
+            codes = self.labels[ok] * n_obs + self.obs[ok]
+            order = np.argsort(codes, kind="stable")
+            sc = codes[order]
+            start = np.ones(len(sc), dtype=bool)
+            start[1:] = sc[1:] != sc[:-1]
+            run = np.cumsum(start) - 1
+            size = np.bincount(run)
+            g = np.empty(len(sc))
+            g[order] = 1.0 / size[run]
+            f[ok] = g
+        self.share = f
+
+    def sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Information-weighted vector sums Σ W u (m, 3), information sums Σ W (m, 6), scalar weight sums
+        (m) and detection counts (m) of every hot spot (a hot spot of a previous run counts its pinned
+        members once: in its prior; members of one observation share its pointing error: :meth:`shared`)."""
         m = self.n_clusters
         sel = self.contributing()
-        lab, w = self.labels[sel], self.w[sel]
+        f = self.share[sel]
+        lab = self.labels[sel]
         vec = self.prior_vec.copy()
+        info = self.prior_info.copy()
         for c in range(3):
-            vec[:, c] += np.bincount(lab, weights=w * self.u[sel, c], minlength=m)
-        sw = self.prior_w + np.bincount(lab, weights=w, minlength=m)
+            vec[:, c] += np.bincount(lab, weights=f * self.Wu[sel, c], minlength=m)
+        for c in range(6):
+            info[:, c] += np.bincount(lab, weights=f * self.W[sel, c], minlength=m)
+        sw = self.prior_w + np.bincount(lab, weights=f * self.w[sel], minlength=m)
         count = self.prior_n + np.bincount(lab, minlength=m)
-        return vec, sw, count
+        return vec, info, sw, count
 
-    def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unit centroid (m, 3), centroid variance km² (m), summed weight (m)."""
-        vec, sw, _ = self.sums()
-        norm = np.linalg.norm(vec, axis=1)
-        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
-        var = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), np.inf)
-        return cu, var, sw
+    def centroids(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+        """Unit centroid (m, 3), its covariance (var_n, var_e, cov_ne, km², in its own tangent plane;
+        infinite without information) and the summed scalar weight (m)."""
+        vec, info, sw, _ = self.sums()
+        cu = _normalise(solve(info, vec))
+        north, east = local_north_east(cu)
+        return cu, tangent_of(info, north, east), sw
 
-    def night_robust_variance(self, night: np.ndarray) -> np.ndarray:
-        """Centroid variance (km², m) that also holds when errors are misjudged or shared within a night:
-        max(1/Σw, the cluster-robust sandwich over nights, Σ_nights |Σ w·d|² / 2(Σw)² × G/(G−1)), d being a
-        member's offset from the centroid (tangent, km) and G the hot spot's nights; the sandwich only with
-        G ≥ 3 and for hot spots without a prior."""
-        cu, var, sw = self.centroids()
+    def night_robust_variance(self, night: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centroid covariance (var_n, var_e, cov_ne, km², m) that also holds when errors are misjudged or
+        shared within a night: the information-form covariance C = H⁻¹ (H = Σ W, in the centroid's tangent
+        plane), scaled up by tr V / tr C when the cluster-robust sandwich over nights
+        V = H⁻¹ (Σ_nights s sᵀ) H⁻¹ × G/(G−1) is larger (s = Σ W·d over a night's members, d a member's offset
+        from the centroid, tangent km, G the hot spot's nights); only with G ≥ 3 and for hot spots without
+        a prior. For isotropic errors this is max(1/Σw, Σ_nights |Σ w·d|² / 2(Σw)² × G/(G−1))."""
+        cu, cov, sw = self.centroids()
         m = len(sw)
         sel = self.contributing()
         lab = self.labels[sel]
         if m == 0 or len(lab) == 0:
-            return var
+            return cov
         d = (self.u[sel] - cu[lab]) * R_KM
         d -= np.einsum("ij,ij->i", d, self.u[sel])[:, None] * self.u[sel]
-        wd = self.w[sel][:, None] * d
+        wd = self.share[sel][:, None] * matvec(self.W[sel], d)
+        north, east = local_north_east(cu)
         g = pd.factorize(pd.Series(lab * (int(night.max()) + 1) + night[sel]))[0]
         g_lab = np.zeros(g.max() + 1, dtype=np.int64)
         g_lab[g] = lab
         s = np.stack([np.bincount(g, weights=wd[:, c]) for c in range(3)], axis=1)
-        meat = np.bincount(g_lab, weights=np.einsum("ij,ij->i", s, s), minlength=m)
+        sn = np.einsum("ij,ij->i", s, north[g_lab])
+        se = np.einsum("ij,ij->i", s, east[g_lab])
+        meat = [np.bincount(g_lab, weights=x, minlength=m) for x in (sn * sn, sn * se, se * se)]
         n_nights = np.bincount(g_lab, minlength=m)
         ok = (n_nights >= 3) & (self.prior_w <= 0) & (sw > 0)
-        robust = meat / (2.0 * np.where(ok, sw, 1.0) ** 2) * n_nights / np.maximum(n_nights - 1, 1)
-        return np.where(ok, np.maximum(var, robust), var)
+        # V = C M C with C the 2×2 covariance: its trace
+        c_n, c_e, c_ne = cov
+        cm_nn = c_n * meat[0] + c_ne * meat[1]
+        cm_ne = c_n * meat[1] + c_ne * meat[2]
+        cm_en = c_ne * meat[0] + c_e * meat[1]
+        cm_ee = c_ne * meat[1] + c_e * meat[2]
+        tr_v = cm_nn * c_n + cm_ne * c_ne + cm_en * c_ne + cm_ee * c_e
+        tr_v = tr_v * n_nights / np.maximum(n_nights - 1, 1)
+        tr_c = c_n + c_e
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(ok & (tr_v > tr_c), tr_v / tr_c, 1.0)
+        return cov[0] * scale, cov[1] * scale, cov[2] * scale
 
     # -- gating -------------------------------------------------------------------------------------
-    def chi2_to(self, idx: np.ndarray, targets: np.ndarray, target_var: np.ndarray):
-        """χ² and ln|Σ| of detections ``idx`` (n,) against unit directions ``targets`` (n, k, 3)."""
+    def chi2_to(self, idx: np.ndarray, targets: np.ndarray, target_info: np.ndarray):
+        """χ² and ln|Σ| of detections ``idx`` (n,) against unit directions ``targets`` (n, k, 3) whose
+        positions have information matrices ``target_info`` (n, k, 6): Σ = Σ_detection + Σ_target (in the
+        detection's tangent plane) + the floor."""
         u, nn, ee = self.u[idx], self.north[idx], self.east[idx]
         cosang = np.einsum("nkj,nj->nk", targets, u)
         dn = np.einsum("nkj,nj->nk", targets, nn)
@@ -221,41 +298,43 @@ class _State:
         tang = np.hypot(dn, de)
         ang = np.arctan2(tang, cosang)
         scale = np.where(tang > 0, ang / np.where(tang > 0, tang, 1.0), 1.0) * R_KM
-        vn = self.sn2[idx, None] + target_var + self.floor2
-        ve = self.se2[idx, None] + target_var + self.floor2
-        chi2 = (dn * scale) ** 2 / vn + (de * scale) ** 2 / ve
-        chi2 = np.where(cosang > 0, chi2, np.inf)
-        return chi2, np.log(vn * ve)
+        tn, te, tne = tangent_of(target_info, nn[:, None, :], ee[:, None, :])
+        vn = self.sn2[idx, None] + tn + self.floor2
+        ve = self.se2[idx, None] + te + self.floor2
+        vne = self.cne[idx, None] + tne
+        chi2, logdet = chi2_and_logdet(dn * scale, de * scale, vn, ve, vne)
+        chi2 = np.where((cosang > 0) & np.isfinite(chi2), chi2, np.inf)
+        return chi2, logdet
 
     def rho(self, chi2: np.ndarray) -> np.ndarray:
         """−2 ln of the (unnormalised) radial density: χ² (Gaussian) or (ν+2)·ln(1 + χ²/ν) (Student-t)."""
         return chi2 if self.nu is None else (self.nu + 2.0) * np.log1p(chi2 / self.nu)
 
-    def _loo(self, part, nb, vec, sw, count, contrib, partner=None):
+    def _loo(self, part, nb, sums, contrib, shared, partner=None):
         """Leave-one-out targets of detections ``part`` against hot spots ``nb`` (n, k): unit directions,
-        centroid variance, member count, and whether the hot spot has anyone else. ``partner`` (n, k; −1 =
-        none) names one more member to leave out of each target."""
+        information matrices, member count, and whether the hot spot has anyone else. ``partner`` (n, k;
+        −1 = none) names one more member to leave out of each target."""
+        vec, info, sw, count = sums
         own = nb == self.labels[part][:, None]
-        w_self = np.where(own & contrib[part][:, None], self.w[part][:, None], 0.0)
-        tvec = vec[nb] - w_self[..., None] * self.u[part][:, None, :]
-        tsw = sw[nb] - w_self
+        f_self = np.where(own & contrib[part][:, None], shared[part][:, None], 0.0)
+        tvec = vec[nb] - f_self[..., None] * self.Wu[part][:, None, :]
+        tinfo = info[nb] - f_self[..., None] * self.W[part][:, None, :]
+        tsw = sw[nb] - f_self * self.w[part][:, None]
         tn = count[nb] - own
         if partner is not None:
             has = partner >= 0
             other = np.maximum(partner, 0)
-            w_other = np.where(has & contrib[other], self.w[other], 0.0)
-            tvec = tvec - w_other[..., None] * self.u[other]
-            tsw = tsw - w_other
+            f_other = np.where(has & contrib[other], shared[other], 0.0)
+            tvec = tvec - f_other[..., None] * self.Wu[other]
+            tinfo = tinfo - f_other[..., None] * self.W[other]
+            tsw = tsw - f_other * self.w[other]
             tn = tn - has
-        valid = (tsw > 1e-300) & (tn > 0)
-        tnorm = np.linalg.norm(tvec, axis=2, keepdims=True)
-        targets = tvec / np.where(tnorm > 0, tnorm, 1.0)
-        tvar = 1.0 / np.where(valid, tsw, 1.0)
-        return targets, tvar, tn, valid
+        valid = (tsw > 1e-300 * np.maximum(sw[nb], 1.0)) & (tn > 0)
+        targets = _normalise(solve(tinfo, tvec))
+        return targets, tinfo, tn, valid
 
-    def _neighbours(self, vec, part, k):
-        norm = np.linalg.norm(vec, axis=1)
-        cu = vec / np.where(norm > 0, norm, 1.0)[:, None]
+    def _neighbours(self, vec, info, part, k):
+        cu = _normalise(solve(info, vec))
         _, nb = cKDTree(cu).query(self.u[part], k=k)
         return nb.reshape(len(part), k)
 
@@ -268,19 +347,20 @@ class _State:
         Student-t's (ν+2)·ln(1 + χ²/ν), n_k being the hot spot's number of detections (a mixture weight:
         busy hot spots are the likelier parents).
         """
-        vec, sw, count = self.sums()
-        m = len(sw)
+        sums = self.sums()
+        m = len(sums[2])
         kk = min(k, m)
         labs = np.full((len(idx), k), -1, dtype=np.int64)
         chis = np.full((len(idx), k), np.inf)
         if kk == 0 or len(idx) == 0:
             return labs, chis
         contrib = self.contributing()
+        shared = self.share
         for s in range(0, len(idx), _CHUNK):
             part = idx[s : s + _CHUNK]
-            nb = self._neighbours(vec, part, kk)
-            targets, tvar, tn, valid = self._loo(part, nb, vec, sw, count, contrib)
-            chi2, logdet = self.chi2_to(part, targets, tvar)
+            nb = self._neighbours(sums[0], sums[1], part, kk)
+            targets, tinfo, tn, valid = self._loo(part, nb, sums, contrib, shared)
+            chi2, logdet = self.chi2_to(part, targets, tinfo)
             ok = valid & (chi2 <= self.thr)
             score = np.where(ok, self.rho(chi2) + logdet - 2.0 * np.log(np.maximum(tn, 1)), np.inf)
             order = np.argsort(score, axis=1, kind="stable")
@@ -317,21 +397,22 @@ class _State:
         own frame (which would have to leave for the detection to join), so that two sources of one frame
         compare the same two hot spots and settle instead of swapping back and forth.
         """
-        vec, sw, count = self.sums()
-        kk = min(k, len(sw))
+        sums = self.sums()
+        kk = min(k, len(sums[2]))
         labs = np.full((len(idx), max(kk, 1)), -1, dtype=np.int64)
         ll = np.full((len(idx), max(kk, 1)), -np.inf)
         gated = np.zeros(len(idx), dtype=bool)
         if kk == 0 or len(idx) == 0:
             return labs, ll, gated
         contrib = self.contributing()
+        shared = self.share
         nu = self.nu if self.nu is not None else 1e6
         for s in range(0, len(idx), _CHUNK):
             part = idx[s : s + _CHUNK]
-            nb = self._neighbours(vec, part, kk)
+            nb = self._neighbours(sums[0], sums[1], part, kk)
             partner = self._frame_partners(part, nb)
-            targets, tvar, tn, valid = self._loo(part, nb, vec, sw, count, contrib, partner)
-            chi2, logdet = self.chi2_to(part, targets, tvar)
+            targets, tinfo, tn, valid = self._loo(part, nb, sums, contrib, shared, partner)
+            chi2, logdet = self.chi2_to(part, targets, tinfo)
             val = np.log(np.maximum(tn, 1)) - np.log(2.0 * np.pi) - 0.5 * logdet
             val = val - 0.5 * (nu + 2.0) * np.log1p(chi2 / nu)
             ok = valid & np.isfinite(chi2)
@@ -467,19 +548,20 @@ class _State:
         sub = self.u[idx]
         tree = cKDTree(sub)
         done = np.zeros(len(idx), dtype=bool)
-        smax2 = float(max(self.sn2[idx].max(), self.se2[idx].max()))
+        smax2 = float(self.smax2[idx].max())
         for j in range(len(idx)):
             if done[j]:
                 continue
             i = idx[j]
-            lvar = 0.5 * (self.sn2[i] + self.se2[i])
-            r_km = np.sqrt(self.thr * (smax2 + lvar + self.floor2))
+            r_km = np.sqrt(self.thr * (smax2 + self.smax2[i] + self.floor2))
             chord = 2.0 * np.sin(min(r_km / R_KM, np.pi) / 2.0)
             nb = np.asarray(tree.query_ball_point(sub[j], chord), dtype=np.int64)
             nb = nb[~done[nb]]
             members = idx[nb]
             chi2, _ = self.chi2_to(
-                members, np.broadcast_to(self.u[i], (len(members), 1, 3)), np.full((len(members), 1), lvar)
+                members,
+                np.broadcast_to(self.u[i], (len(members), 1, 3)),
+                np.broadcast_to(self.W[i], (len(members), 1, 6)),
             )
             chi2 = chi2[:, 0]
             chi2[nb == j] = -1.0  # the leader itself always stays
@@ -514,8 +596,24 @@ class _State:
         remap[used] = np.arange(int(used.sum()))
         self.labels = np.where(self.labels >= 0, remap[np.maximum(self.labels, 0)], -1)
         self.prior_vec, self.prior_w = self.prior_vec[used], self.prior_w[used]
-        self.prior_n = self.prior_n[used]
+        self.prior_n, self.prior_info = self.prior_n[used], self.prior_info[used]
+        self.refresh_shared()
         return remap
+
+
+def _multi_frame_observations(obs: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each detection's observation (≥ 0) holds detections of more than one frame key (band)."""
+    ok = (obs >= 0) & (key >= 0)
+    out = np.zeros(len(obs), dtype=bool)
+    if not ok.any():
+        return out
+    n_obs = int(obs.max()) + 1
+    lo = np.full(n_obs, np.iinfo(np.int64).max)
+    hi = np.full(n_obs, -1)
+    np.minimum.at(lo, obs[ok], key[ok])
+    np.maximum.at(hi, obs[ok], key[ok])
+    out[ok] = hi[obs[ok]] > lo[obs[ok]]
+    return out
 
 
 def _frame_keys(detections: pd.DataFrame) -> np.ndarray:
@@ -575,10 +673,13 @@ class _Input:
     cluster_ids: list
     pins: np.ndarray
     n_pin_clusters: int
+    rho: np.ndarray  # north–east error correlation of every detection (0 = none)
+    obs: np.ndarray  # observation code of every detection (−1 = unknown): members sharing a pointing error
 
 
 def _parse_detections(detections: pd.DataFrame):
-    """ids, unit vectors, quoted north/east variances (km², ≥ 1 m²) and times of the detections."""
+    """ids, unit vectors, quoted north/east variances (km², ≥ 1 m²), times and north–east error correlations
+    (from ``lat_lon_err_corr``: absent or NaN = 0; where ``position_err_km`` stands in, 0)."""
     what = "associate(detections)"
     require_columns(detections, ["lat_deg", "lon_w_deg", "time_utc"], what)
     n = len(detections)
@@ -603,12 +704,29 @@ def _parse_detections(detections: pd.DataFrame):
             f"for detection_id {list(ids[bad][:5])}"
         )
     times = to_utc(detections["time_utc"], what).to_numpy()
+    rho = np.zeros(n)
+    if "lat_lon_err_corr" in detections and n:
+        corr = pd.to_numeric(detections["lat_lon_err_corr"], errors="coerce").to_numpy(dtype=float)
+        quoted = np.isfinite(pd.to_numeric(detections["lat_err_deg"], errors="coerce").to_numpy(dtype=float))
+        # east is minus west longitude: corr(north, east) = −corr(lat, lon_w)
+        rho = np.where(quoted & np.isfinite(corr), -np.clip(corr, -0.999, 0.999), 0.0)
     # a tiny floor keeps zero-error inputs finite (1 m)
-    return ids, unit_vectors(lat, lon), np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2, times
+    return ids, unit_vectors(lat, lon), np.maximum(sn, 1e-3) ** 2, np.maximum(se, 1e-3) ** 2, times, rho
+
+
+def _observation_codes(detections: pd.DataFrame) -> np.ndarray:
+    """Integer code of each detection's observation (−1 = none): its detections share a pointing error."""
+    if "observation_id" not in detections.columns or not len(detections):
+        return np.full(len(detections), -1, dtype=np.int64)
+    obs = detections["observation_id"]
+    codes = pd.factorize(obs.astype(object).where(obs.notna(), None))[0].astype(np.int64)
+    return codes
 
 
 def _parse_existing(existing_hotspots: pd.DataFrame | None):
-    """Hot spots of a previous run: (table, (weighted vectors, weights 1/km², counts), IDs) or Nones."""
+    """Hot spots of a previous run: (table, (information·vectors, scalar weights 1/km², counts, information
+    matrices), IDs) or Nones. Their stored 1σ along lat and lon (and ``lat_lon_err_corr`` when given) are
+    their covariance."""
     if existing_hotspots is None or not len(existing_hotspots):
         return None, None, []
     existing = existing_hotspots.reset_index(drop=True)
@@ -620,15 +738,24 @@ def _parse_existing(existing_hotspots: pd.DataFrame | None):
     elat = finite_float(existing, "lat_deg", ew, ids=existing["hotspot_id"].to_numpy())
     elon = finite_float(existing, "lon_w_deg", ew, ids=existing["hotspot_id"].to_numpy())
     esn, ese = km_errors(elat, existing["lat_err_deg"], existing["lon_err_deg"])
-    evar = np.maximum(0.5 * (esn**2 + ese**2), 1e-6)
-    evar = np.where(np.isfinite(evar), evar, (10.0 * DEG * R_KM) ** 2)
+    corr = existing["lat_lon_err_corr"] if "lat_lon_err_corr" in existing else np.zeros(len(existing))
+    corr = np.nan_to_num(pd.to_numeric(pd.Series(corr), errors="coerce").to_numpy(float))
+    rho = -np.clip(corr, -0.999, 0.999)
+    ok = np.isfinite(esn) & np.isfinite(ese)
+    fallback = (10.0 * DEG * R_KM) ** 2
+    vn = np.where(ok, np.maximum(esn**2, 1e-6), fallback)
+    ve = np.where(ok, np.maximum(ese**2, 1e-6), fallback)
+    vne = np.where(ok, rho * np.sqrt(vn * ve), 0.0)
+    evar = 0.5 * (vn + ve)
     eu = unit_vectors(elat, elon)
+    en_, ee_ = local_north_east(eu)
+    info = embed(eu, en_, ee_, vn, ve, vne)
     en = (
         pd.to_numeric(existing["n_detections"], errors="coerce").fillna(1).clip(lower=1)
         if "n_detections" in existing
         else pd.Series(np.ones(len(existing)))
     )
-    prior = (eu / evar[:, None], 1.0 / evar, en.to_numpy())
+    prior = (matvec(info, eu), 1.0 / evar, en.to_numpy(), info)
     return existing, prior, [str(h) for h in existing["hotspot_id"]]
 
 
@@ -655,31 +782,34 @@ def _parse_pins(detections: pd.DataFrame, cluster_ids: list) -> tuple[np.ndarray
 
 def _new_state(inp: _Input, sn2, se2, thr: float, floor2: float, nu: float | None) -> _State:
     """A state holding the previous run's hot spots (priors) and pinned detections."""
-    st = _State(inp.u, sn2, se2, inp.keys, thr, floor2, nu)
+    cne = inp.rho * np.sqrt(sn2 * se2)
+    st = _State(inp.u, sn2, se2, inp.keys, thr, floor2, nu, cne=cne, obs=inp.obs)
     if inp.prior is not None:
-        vec, w, count = inp.prior
-        st.add_clusters(len(w), vec=vec, w=w, count=count)
+        vec, w, count, info = inp.prior
+        st.add_clusters(len(w), vec=vec, w=w, count=count, info=info)
     st.add_clusters(inp.n_pin_clusters)
     has = inp.pins >= 0
     st.labels[has] = inp.pins[has]
     st.pinned[has] = True
+    st.refresh_shared()
     return st
 
 
 def _precision_order(inp: _Input, st: _State) -> np.ndarray:
-    """Free detections from the most to the least precise (ties: detection_id)."""
-    smax = np.sqrt(np.maximum(st.sn2, st.se2))
+    """Free detections from the most to the least precise (major axis of the ellipse; ties: detection_id)."""
+    smax = np.sqrt(st.smax2)
     order = np.lexsort((inp.ids, smax))
     return order[~st.pinned[order]]
 
 
 def _associate_once(inp: _Input, sn2, se2, thr, floor2, nu, n_iter: int, k: int) -> tuple[_State, list]:
-    """Steps 1–5 of the module docstring with the given variances: the state and the hot spots' IDs."""
+    """Steps 1–5 of the module docstring with the given variances (north–east covariances from the input's
+    correlations): the state and the hot spots' IDs."""
     st = _new_state(inp, sn2, se2, thr, floor2, nu)
     cluster_ids = list(inp.cluster_ids)
     order = _precision_order(inp, st)
     if len(order):
-        smax = np.sqrt(np.maximum(sn2, se2))
+        smax = np.sqrt(st.smax2)
         edges = smax[order[0]] * 2.0 ** np.arange(1, 64)
         tier = np.searchsorted(edges, smax[order], side="left")
         bounds = np.flatnonzero(np.diff(tier)) + 1
@@ -713,8 +843,8 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
     none = np.zeros(0, dtype=np.int64)
     if st.n_clusters < 2:
         return cluster_ids, none
-    vec, sw, count = st.sums()
-    clusters = Clusters(vec, sw, count, _fixed(st, cluster_ids))
+    vec, info, sw, count = st.sums()
+    clusters = Clusters(vec, sw, count, _fixed(st, cluster_ids), info)
     # members a previous run's hot spot already stands for (its prior) score through the prior, not again
     # one by one; the same-frame rule still sees them
     scored = np.where(st.contributing(), st.labels, -1)
@@ -729,6 +859,7 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
         st.key,
         cfg,
         frame_labels=st.labels,
+        cov_ne=st.cne,
     )
     gone = np.flatnonzero(target != np.arange(st.n_clusters))
     if len(gone) == 0:
@@ -736,7 +867,9 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
     np.add.at(st.prior_vec, target[gone], st.prior_vec[gone])
     np.add.at(st.prior_w, target[gone], st.prior_w[gone])
     np.add.at(st.prior_n, target[gone], st.prior_n[gone])
+    np.add.at(st.prior_info, target[gone], st.prior_info[gone])
     st.prior_vec[gone], st.prior_w[gone], st.prior_n[gone] = 0.0, 0.0, 0
+    st.prior_info[gone] = 0.0
     st.labels = np.where(st.labels >= 0, target[np.maximum(st.labels, 0)], -1)
     n_before = st.n_clusters
     remap = st.compact()
@@ -746,7 +879,7 @@ def _merge(st: _State, cluster_ids: list, cfg: MixtureConfig) -> tuple[list, np.
 
 def _new_site_loglike(st: _State, cfg: MixtureConfig) -> float:
     """ln[α / (4πR²)]: the likelihood of a detection founding a hot spot anywhere on Io."""
-    _, _, count = st.sums()  # a previous run's hot spot counts its members through its prior
+    count = st.sums()[3]  # a previous run's hot spot counts its members through its prior
     alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((count > 0).sum()), int(count.sum()))
     return float(np.log(alpha) - np.log(4.0 * np.pi * R_KM**2))
 
@@ -767,7 +900,7 @@ def _contested(st: _State, free: np.ndarray, changed: np.ndarray | None = None, 
     if st.n_clusters < 2 or len(free) == 0:
         return free
     other, dist = _nearest_other(st, free)
-    sigma = np.sqrt(np.maximum(st.sn2[free], st.se2[free]) + st.floor2) / R_KM
+    sigma = np.sqrt(st.smax2[free] + st.floor2) / R_KM
     own = st.labels[free]
     size = np.bincount(own[own >= 0], minlength=st.n_clusters)[np.maximum(own, 0)]
     out = (dist <= n_sigma * sigma) | (size <= 2) | (own < 0)
@@ -888,10 +1021,13 @@ def associate(
     Raises:
         CatalogError: missing columns, non-finite positions or errors, unparsable times.
     """
-    ids, u, sn2, se2, times = _parse_detections(detections)
+    ids, u, sn2, se2, times, rho = _parse_detections(detections)
     existing, prior, cluster_ids = _parse_existing(existing_hotspots)
     pins, cluster_ids, n_pin = _parse_pins(detections, cluster_ids)
-    inp = _Input(ids, u, sn2, se2, times, _frame_keys(detections), existing, prior, cluster_ids, pins, n_pin)
+    inp = _Input(
+        ids, u, sn2, se2, times, _frame_keys(detections), existing, prior, cluster_ids, pins, n_pin, rho,
+        _observation_codes(detections),
+    )
     thr = chi2_gate(n_sigma)
     floor2 = min_sep_km**2 / thr
     nu = mixture.nu if mixture is not None else None
@@ -925,15 +1061,16 @@ def _remap_ids(cluster_ids: list, remap: np.ndarray, n_before: int) -> list:
 def _build_result(
     detections, st: _State, cluster_ids, existing, times, id_prefix, night: np.ndarray | None = None
 ) -> AssociationResult:
+    st.refresh_shared()
     m = st.n_clusters
     lab = st.labels
-    cu, var, _ = st.centroids()
+    cu, cov, _ = st.centroids()
     if night is not None:
-        var = st.night_robust_variance(night)
+        cov = st.night_robust_variance(night)
     lat, lon = vectors_to_lat_lon(cu) if m else (np.zeros(0), np.zeros(0))
-    sig = np.sqrt(var)
-    lat_err = sig / R_KM / DEG
-    lon_err = np.minimum(sig / (R_KM * np.maximum(np.cos(lat * DEG), 1e-12)) / DEG, 180.0)
+    lat_err = np.sqrt(cov[0]) / R_KM / DEG
+    lon_err = np.minimum(np.sqrt(cov[1]) / (R_KM * np.maximum(np.cos(lat * DEG), 1e-12)) / DEG, 180.0)
+    corr = -correlation(*cov)  # of lat and west longitude
 
     tvals = times.astype("datetime64[ns]").astype(np.int64)
     member = lab >= 0
@@ -978,6 +1115,8 @@ def _build_result(
             if not contributes[c]:  # nothing new: keep the stored position exactly
                 lat[c], lon[c] = row["lat_deg"], row["lon_w_deg"]
                 lat_err[c], lon_err[c] = row["lat_err_deg"], row["lon_err_deg"]
+                stored = row["lat_lon_err_corr"] if "lat_lon_err_corr" in existing else 0.0
+                corr[c] = 0.0 if pd.isna(stored) else stored
             if "n_detections" in existing and pd.notna(row["n_detections"]):
                 n_det[c] = int(row["n_detections"]) + n_new[c]
             nat = np.iinfo(np.int64).min
@@ -1019,6 +1158,7 @@ def _build_result(
                 "lon_w_deg": np.mod(lon, 360.0),
                 "lat_err_deg": lat_err,
                 "lon_err_deg": lon_err,
+                "lat_lon_err_corr": corr,
                 "n_detections": n_det,
                 "first_time_utc": to_time(tmin),
                 "last_time_utc": to_time(tmax),

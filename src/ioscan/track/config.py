@@ -29,7 +29,8 @@ class TrackConfig:
         n_sigma: association gate, as the Gaussian n-sigma probability applied to the 2-D χ².
         min_sep_km: separations below this are always consistent (hot-spot extent, systematic floor), km.
         excluded_flags: names of :class:`~ioscan.records.DetectionFlag` flags that keep a detection out.
-        max_position_err_km: detections less precise than this (1σ, km) are kept but not associated: e.g.
+        max_position_err_km: detections whose error ellipse's major axis exceeds this (1σ, km) are kept but
+            not associated (imported rows without ``position_err_km`` are never held back): e.g.
             JIRAM frames that could not be re-registered, whose pointing may be off by up to ~2°, would
             otherwise glue unrelated hot spots together.
         max_emission_deg: detections seen more obliquely are kept but not associated: within ~10° of the
@@ -112,6 +113,23 @@ def _flag_mask(names) -> int:
     return out
 
 
+def major_axis_err_km(det: pd.DataFrame) -> np.ndarray:
+    """1σ along the major axis of each detection's error ellipse, km (from ``lat_err_deg``, ``lon_err_deg``
+    and ``lat_lon_err_corr``, absent or NaN = 0); NaN where ``position_err_km`` is NaN or absent (imported
+    rows: never gated, as before)."""
+    from ioscan.track.covariance import major_variance, tangent_covariance
+
+    corr = det["lat_lon_err_corr"] if "lat_lon_err_corr" in det else np.zeros(len(det))
+    vn, ve, vne = tangent_covariance(
+        det["lat_deg"].astype(float),
+        det["lat_err_deg"].astype(float),
+        det["lon_err_deg"].astype(float),
+        pd.to_numeric(corr, errors="coerce"),
+    )
+    pos = det["position_err_km"].astype(float).to_numpy() if "position_err_km" in det else np.nan
+    return np.where(np.isfinite(pos), np.sqrt(major_variance(vn, ve, vne)), np.nan)
+
+
 def usable_detections(det: pd.DataFrame, cfg: TrackConfig) -> pd.DataFrame:
     """Detections that may make hot spots (the policy of :class:`~ioscan.track.config.TrackConfig`), with
     the catalogue row id as ``detection_id`` (the published one as ``imported_detection_id``)."""
@@ -121,7 +139,7 @@ def usable_detections(det: pd.DataFrame, cfg: TrackConfig) -> pd.DataFrame:
         & np.isfinite(det["lat_err_deg"].astype(float))
         & np.isfinite(det["lon_err_deg"].astype(float))
         & ((det["flags"].fillna(0).astype(int) & cfg.excluded_mask) == 0)
-        & ~(det["position_err_km"].astype(float) > cfg.max_position_err_km)
+        & ~(major_axis_err_km(det) > cfg.max_position_err_km)
         & ~(det["emission_deg"].astype(float) > cfg.max_emission_deg)
     )
     out = (

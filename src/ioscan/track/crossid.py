@@ -159,10 +159,13 @@ def hotspot_names(cross: pd.DataFrame, preference: tuple[str, ...]) -> dict[str,
     if cross.empty:
         return names
     ranked = cross.assign(rank=cross["catalog"].map({c: i for i, c in enumerate(preference)}).fillna(99))
-    for hs, grp in ranked.sort_values("rank").groupby("hotspot_id", sort=False):
-        named = [n for n in grp["name"] if isinstance(n, str) and n.strip()]
-        first = grp.iloc[0]
-        names[hs] = named[0] if named else _label(first["catalog"], first["ref_id"])
+    ranked = ranked.sort_values("rank", kind="stable")
+    has_name = ranked["name"].map(lambda n: isinstance(n, str) and bool(n.strip()))
+    first = ranked.drop_duplicates("hotspot_id")
+    for hs, cat, ref in zip(first["hotspot_id"], first["catalog"], first["ref_id"], strict=True):
+        names[hs] = _label(cat, ref)
+    named = ranked[has_name.to_numpy()].drop_duplicates("hotspot_id")
+    names.update(zip(named["hotspot_id"], named["name"], strict=True))
     return names
 
 

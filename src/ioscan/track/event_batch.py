@@ -102,6 +102,8 @@ def events_table(
     positions: pd.DataFrame,
     coverage: Coverage | None,
     criteria: EventCriteria | None = None,
+    *,
+    coverage_only: bool = False,
 ) -> pd.DataFrame:
     """Events of every (hot spot, band) light curve in ``points`` (see the module docstring).
 
@@ -111,6 +113,9 @@ def events_table(
         positions: ``hotspot_id``, ``lat_deg``, ``lon_w_deg`` of every hot spot in ``points``.
         coverage: the observations' coverage (None: only statistical criteria, no new / coverage fading).
         criteria: thresholds.
+        coverage_only: only the events coverage decides (new, fading): what changes for a light curve
+            whose points did not change when new observations see its hot spot (the others depend on the
+            points alone).
 
     Returns:
         DataFrame :data:`EVENT_COLUMNS` (outburst, new, fading, quiescent), by hot spot, band, then time.
@@ -149,12 +154,14 @@ def events_table(
     hs = np.asarray(h_names, dtype=object)[uniq // len(b_names)]
     band = np.asarray(b_names, dtype=object)[uniq % len(b_names)]
 
-    is_ob = _outburst_points(g, start, x, e, lower, c)
-    has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
-    rows: list[tuple] = _outburst_events(g, t, x, is_ob, c)  # (light curve, time, kind, value, criterion)
-    rows += _coverage_events(hs, band, start, stop, t, x, positions, coverage, c)
-    rows += _decline_events(start, stop, t, x, c)
-    rows += _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c)
+    # (light curve, time, kind, value, criterion)
+    rows: list[tuple] = _coverage_events(hs, band, start, stop, t, x, positions, coverage, c)
+    if not coverage_only:
+        is_ob = _outburst_points(g, start, x, e, lower, c)
+        has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
+        rows += _outburst_events(g, t, x, is_ob, c)
+        rows += _decline_events(start, stop, t, x, c)
+        rows += _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c)
     if not rows:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     seq = np.arange(len(rows))
@@ -187,6 +194,10 @@ def _sorted_median(a: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where(count > 0, med, np.nan)
 
 
+#: points of a light curve tested per round of :func:`_outburst_points`
+_WINDOW = 32
+
+
 def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
     """Which points are outbursts, exactly as the sequential rule of
     :func:`ioscan.track.events._outbursts` decides, for every light curve at once.
@@ -211,15 +222,18 @@ def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
         gl = np.repeat(np.arange(len(active)), size)
         eligible = ~lower[rows] & ~is_ob[rows]
         before = np.cumsum(eligible) - eligible  # eligible points before each point (local arrays)
-        todo = _segments(local_start + frontier[active] - start[active], end[active] - frontier[active])
+        # at most _WINDOW points per light curve a round: points after its first outburst would be tested
+        # again next round anyway (their baselines change), and those before it are settled exactly
+        span = np.minimum(end[active] - frontier[active], _WINDOW)
+        todo = _segments(local_start + frontier[active] - start[active], span)
         hit = _meets_rule(todo, gl, local_start, before, eligible, x[rows], e[rows], c)
         first = np.full(len(active), len(rows))
         np.minimum.at(first, gl[todo[hit]], todo[hit])
         found = first < len(rows)
         settled = rows[first[found]]
         is_ob[settled] = True
-        active = active[found]
-        frontier[active] = settled + 1
+        frontier[active[~found]] += span[~found]  # no outburst in the window: all settled as not one
+        frontier[active[found]] = settled + 1
         active = active[frontier[active] < end[active]]
     return is_ob
 

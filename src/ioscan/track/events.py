@@ -260,11 +260,19 @@ def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str,
 
 
 def events_for(
-    det: pd.DataFrame, hotspots: pd.DataFrame, observations: pd.DataFrame, frames: pd.DataFrame
+    det: pd.DataFrame,
+    hotspots: pd.DataFrame,
+    observations: pd.DataFrame,
+    frames: pd.DataFrame,
+    *,
+    coverage_only: bool = False,
+    coverage=None,
 ) -> pd.DataFrame:
     """Events of every hot spot and band (outburst, new, fading, quiescent) from ioscan's own detections:
     :func:`find_events` of each (hot spot, band) light curve with its coverage table, computed for all of
-    them at once (:func:`ioscan.track.event_batch.events_table`)."""
+    them at once (:func:`ioscan.track.event_batch.events_table`); with ``coverage_only`` the new and fading
+    events only. ``coverage``: the observations' :class:`~ioscan.track.event_batch.Coverage` when already
+    built (else from ``observations`` and ``frames``)."""
     from ioscan.track.event_batch import Coverage, events_table
 
     d = det[det["source"] == "ioscan"] if "source" in det else det
@@ -285,4 +293,5 @@ def events_for(
             "lower_limit": (np.zeros(n, dtype=np.int64) + flags) & int(DetectionFlag.LOWER_LIMIT) != 0,
         }
     )
-    return events_table(points, hotspots, Coverage(observations, frames))
+    cov = coverage if coverage is not None else Coverage(observations, frames)
+    return events_table(points, hotspots, cov, coverage_only=coverage_only)

@@ -3,12 +3,14 @@
 Model (collapsed Dirichlet-process mixture, Laplace approximation; positions on Io's mean sphere, km):
 
 * a hot spot k at position μ_k (prior uniform on the sphere, density 1/(4πR²)) emits detections with a
-  bivariate Student-t (``nu`` degrees of freedom) of scale Σ_i, each detection's effective 1σ
-  (north/east variances, calibrated by :mod:`ioscan.track.error_model`, plus the association floor);
+  bivariate Student-t (``nu`` degrees of freedom) of scale Σ_i, each detection's effective 2×2 covariance
+  (north/east variances and their covariance, calibrated by :mod:`ioscan.track.error_model`, plus the
+  association floor);
 * partitions have the Chinese-restaurant prior α^K Π Γ(n_k) (``alpha``, the concentration, is estimated
   from the number of hot spots K and detections N with K = α ln(1 + N/α) unless given);
 * a hot spot scores S_k = ln α + ln Γ(n_k) + Σ_i ln t(x_i | μ̂_k, Σ_i) + ln(σ̂²_k / 2R²), the last term
-  being the Occam factor of its position (σ̂²_k = 1/Σw, the variance of its precision-weighted centroid).
+  being the Occam factor of its position (σ̂²_k = |Σ_k|^½ of its inverse-covariance weighted centroid,
+  1/Σw for isotropic errors; :mod:`ioscan.track.covariance`).
 
 Two neighbouring hot spots merge when S_ab > S_a + S_b. Pairs are taken best first, each hot spot at most
 once per round, until no merge gains. A single far detection (a tail) thus joins a busy hot spot when a
@@ -27,7 +29,8 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from ioscan.body import IO_MEAN_RADIUS_KM
-from ioscan.track._common import isin_ints, unique_ints
+from ioscan.track._common import isin_ints, local_north_east, unique_ints
+from ioscan.track.covariance import chi2_and_logdet, project, solve
 
 R_KM = IO_MEAN_RADIUS_KM
 
@@ -63,9 +66,17 @@ def estimate_alpha(n_clusters: int, n_detections: int) -> float:
     return float(brentq(lambda a: a * np.log1p(n_detections / a) - n_clusters, 1e-6, 1e12))
 
 
-def log_t2(q: np.ndarray, var_n: np.ndarray, var_e: np.ndarray, nu: float) -> np.ndarray:
-    """ln of the bivariate Student-t density (diagonal scale var_n, var_e km²) at squared distance q."""
-    return -np.log(2.0 * np.pi) - 0.5 * np.log(var_n * var_e) - 0.5 * (nu + 2.0) * np.log1p(q / nu)
+def log_t2(q: np.ndarray, logdet: np.ndarray, nu: float) -> np.ndarray:
+    """ln of the bivariate Student-t density (scale matrix of log-determinant ``logdet``, ln km⁴) at squared
+    Mahalanobis distance q."""
+    return -np.log(2.0 * np.pi) - 0.5 * logdet - 0.5 * (nu + 2.0) * np.log1p(q / nu)
+
+
+def _q_logdet(d, u, north, east, centres, var_n, var_e, cov_ne):
+    """Squared Mahalanobis distance and ln|Σ| of detections ``d`` from ``centres`` (one per row)."""
+    dn, de = _offsets_km(u[d], north[d], east[d], centres)
+    cne = np.zeros(len(d)) if cov_ne is None else cov_ne[d]
+    return chi2_and_logdet(dn, de, var_n[d], var_e[d], cne)
 
 
 def _offsets_km(u: np.ndarray, north: np.ndarray, east: np.ndarray, c: np.ndarray):
@@ -86,20 +97,32 @@ class Clusters:
         sw: Σ w (m,) including the prior's weight, 1/km².
         n: detections (m,) including the prior's count.
         fixed: hot spots carried from a previous run (m,) bool.
+        info: Σ W (m, 6), the information matrices of :mod:`ioscan.track.covariance` (with ``vec`` = Σ W u);
+            None = isotropic, ``sw`` · I.
     """
 
     vec: np.ndarray
     sw: np.ndarray
     n: np.ndarray
     fixed: np.ndarray
+    info: np.ndarray | None = None
+
+    def infos(self) -> np.ndarray:
+        if self.info is not None:
+            return self.info
+        return self.sw[:, None] * np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
 
     def centres(self) -> np.ndarray:
-        norm = np.linalg.norm(self.vec, axis=1)
-        return self.vec / np.where(norm > 0, norm, 1.0)[:, None]
+        vec = solve(self.infos(), self.vec)
+        norm = np.linalg.norm(vec, axis=1)
+        return vec / np.where(norm > 0, norm, 1.0)[:, None]
 
     def score(self, loglike: np.ndarray, alpha: float) -> np.ndarray:
-        """S_k of every hot spot from the summed member log-likelihoods ``loglike`` (m,)."""
-        var = 1.0 / np.maximum(self.sw, 1e-300)
+        """S_k of every hot spot from the summed member log-likelihoods ``loglike`` (m,); the Occam factor
+        uses |Σ_k|^½ of the centroid's 2×2 covariance (1/Σw for isotropic errors)."""
+        north, east = local_north_east(self.centres())
+        a, b, c = project(self.infos(), north, east)
+        var = 1.0 / np.sqrt(np.maximum(a * c - b * b, 1e-300))
         return np.log(alpha) + gammaln(np.maximum(self.n, 1)) + loglike + np.log(var / (2.0 * R_KM**2))
 
 
@@ -152,6 +175,7 @@ def merged_loglike(
     var_e: np.ndarray,
     labels: np.ndarray,
     nu: float,
+    cov_ne: np.ndarray | None = None,
 ) -> np.ndarray:
     """Σ ln t of the members of both hot spots of every pair about the pair's centre ``centres`` (p, 3)."""
     member = labels >= 0
@@ -165,19 +189,19 @@ def merged_loglike(
         count = hi - lo
         d = np.repeat(det, count)
         p = order[_segments(lo, count)]
-        dn, de = _offsets_km(u[d], north[d], east[d], centres[p])
-        q = dn**2 / var_n[d] + de**2 / var_e[d]
-        out += np.bincount(p, weights=log_t2(q, var_n[d], var_e[d], nu), minlength=len(pairs))
+        q, logdet = _q_logdet(d, u, north, east, centres[p], var_n, var_e, cov_ne)
+        out += np.bincount(p, weights=log_t2(q, logdet, nu), minlength=len(pairs))
     return out
 
 
-def member_loglike(cl: Clusters, u, north, east, var_n, var_e, labels: np.ndarray, nu: float) -> np.ndarray:
+def member_loglike(
+    cl: Clusters, u, north, east, var_n, var_e, labels: np.ndarray, nu: float, cov_ne=None
+) -> np.ndarray:
     """Σ ln t of every hot spot's members about its own centre (m,)."""
     member = labels >= 0
     d = np.flatnonzero(member)
-    dn, de = _offsets_km(u[d], north[d], east[d], cl.centres()[labels[d]])
-    q = dn**2 / var_n[d] + de**2 / var_e[d]
-    return np.bincount(labels[d], weights=log_t2(q, var_n[d], var_e[d], nu), minlength=len(cl.sw))
+    q, logdet = _q_logdet(d, u, north, east, cl.centres()[labels[d]], var_n, var_e, cov_ne)
+    return np.bincount(labels[d], weights=log_t2(q, logdet, nu), minlength=len(cl.sw))
 
 
 def choose_merges(pairs: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -207,6 +231,7 @@ def merge_round(
     alpha: float,
     cfg: MixtureConfig,
     frame_labels: np.ndarray | None = None,
+    cov_ne: np.ndarray | None = None,
 ) -> np.ndarray:
     """One round of merges: the (p, 2) pairs merged (the second hot spot goes into the first);
     ``frame_labels`` (default ``labels``) are the hot spots the same-frame rule looks at."""
@@ -218,12 +243,17 @@ def merge_round(
     pairs = pairs[~share_frame(pairs, labels if frame_labels is None else frame_labels, frames)]
     if len(pairs) == 0:
         return pairs
-    own = cl.score(member_loglike(cl, u, north, east, var_n, var_e, labels, cfg.nu), alpha)
-    vec = cl.vec[pairs[:, 0]] + cl.vec[pairs[:, 1]]
-    centres = vec / np.linalg.norm(vec, axis=1)[:, None]
-    ll = merged_loglike(pairs, centres, u, north, east, var_n, var_e, labels, cfg.nu)
+    own = cl.score(member_loglike(cl, u, north, east, var_n, var_e, labels, cfg.nu, cov_ne), alpha)
     a, b = pairs[:, 0], pairs[:, 1]
-    merged = Clusters(vec, cl.sw[a] + cl.sw[b], cl.n[a] + cl.n[b], cl.fixed[a] | cl.fixed[b])
+    info = cl.infos()
+    merged = Clusters(
+        cl.vec[a] + cl.vec[b],
+        cl.sw[a] + cl.sw[b],
+        cl.n[a] + cl.n[b],
+        cl.fixed[a] | cl.fixed[b],
+        info[a] + info[b],
+    )
+    ll = merged_loglike(pairs, merged.centres(), u, north, east, var_n, var_e, labels, cfg.nu, cov_ne)
     gain = merged.score(ll, alpha) - own[pairs[:, 0]] - own[pairs[:, 1]]
     chosen = choose_merges(pairs, gain)
     # the surviving index is the fixed one when there is one
@@ -244,6 +274,7 @@ def merge_hotspots(
     cfg: MixtureConfig | None = None,
     *,
     frame_labels: np.ndarray | None = None,
+    cov_ne: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge hot spots while the mixture score gains (see the module docstring).
 
@@ -256,6 +287,7 @@ def merge_hotspots(
         frames: frame code of every detection (−1 = unknown), for the same-frame rule.
         cfg: knobs.
         frame_labels: hot spot of every detection for the same-frame rule (default ``labels``).
+        cov_ne: north–east covariances of the detections, km² (None = 0).
 
     Returns:
         Map old → new hot-spot index (m,) after all merges (a merged hot spot maps to its survivor).
@@ -268,14 +300,18 @@ def merge_hotspots(
     alpha = cfg.alpha or cfg.alpha_factor * estimate_alpha(int((cl.n > 0).sum()), int(cl.n.sum()))
     labels = labels.copy()
     frame_labels = labels.copy() if frame_labels is None else frame_labels.copy()
-    cl = Clusters(cl.vec.copy(), cl.sw.copy(), cl.n.copy(), cl.fixed.copy())
+    cl = Clusters(cl.vec.copy(), cl.sw.copy(), cl.n.copy(), cl.fixed.copy(), cl.infos().copy())
     for _ in range(cfg.max_rounds):
-        chosen = merge_round(cl, u, north, east, var_n, var_e, labels, frames, alpha, cfg, frame_labels)
+        chosen = merge_round(
+            cl, u, north, east, var_n, var_e, labels, frames, alpha, cfg, frame_labels, cov_ne
+        )
         if len(chosen) == 0:
             break
         keep, gone = chosen[:, 0], chosen[:, 1]
         cl.vec[keep] += cl.vec[gone]
         cl.sw[keep] += cl.sw[gone]
+        cl.info[keep] += cl.info[gone]
+        cl.info[gone] = 0.0
         cl.n[keep] += cl.n[gone]
         cl.fixed[keep] |= cl.fixed[gone]
         cl.vec[gone], cl.sw[gone], cl.n[gone] = 0.0, 0.0, 0

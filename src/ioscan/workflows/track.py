@@ -146,10 +146,14 @@ def _full(
 ) -> None:
     from ioscan.catalog import tracking as tr
 
-    det = usable_detections(tr.tracking_detections(store, _policy(cfg)), cfg)
+    read = tr.tracking_detections(store, _policy(cfg))
+    det = usable_detections(read, cfg)
     summary.n_detections_used = len(det)
     stage("read_detections")
     previous = dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True))
+    # read (the SQL policy is looser on the position error) but not usable: they lose their hot spot
+    dropped = read[~read["id"].isin(det["detection_id"]) & read["hotspot_id"].notna()]
+    previous |= dict(zip(dropped["id"].astype(int), dropped["hotspot_id"], strict=True))
     if det.empty:
         hotspots = pd.DataFrame(columns=HOTSPOT_TABLE)
     else:
@@ -158,6 +162,7 @@ def _full(
         hotspots = result.hotspots[HOTSPOT_TABLE].copy()
     stage("associate")
     assign = dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True))
+    assign |= {int(i): None for i in dropped["id"]}
     temps = _temperatures(store, cfg, det, stage)
     _finish(
         store,
@@ -205,7 +210,8 @@ def _incremental(
         )
         table = table.sort_values("hotspot_id", kind="stable").reset_index(drop=True)
     stage("associate")
-    changed = touched | set(leaving["hotspot_id"].astype(str)) | _in_view(store, changed_obs, table)
+    with_points = touched | set(leaving["hotspot_id"].astype(str))  # their light curves' points changed
+    changed = with_points | _in_view(store, changed_obs, table)
     summary.n_changed_hotspots = len(changed)
     summary.n_hotspots = len(table)
     if not changed and changed_obs.empty:
@@ -241,6 +247,7 @@ def _incremental(
             changed=sorted(changed),
             last_observation_id=last_obs,
             temperatures_of=temps_of,
+            coverage_only=sorted(changed - with_points),
         ),
     )
     summary.n_new_hotspots = len(touched - set(existing["hotspot_id"]))
@@ -365,7 +372,7 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
         if h in stored_names and h not in given and _text(stored_names[h]) != _text(n)
     }
     stage("cross_ids")
-    events = events_for(det, table, store.observations_frame(), store.frames_frame())
+    events = _events(store, det, table, set(update.coverage_only))
     stage("events")
     cross_rows = cross[["hotspot_id", "catalog", "ref_id", "separation_km", "separation_sigma"]]
     tr.write_tracking(
@@ -388,6 +395,26 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
     summary.n_hotspots = len(table)
     summary.n_cross_ids = int(cross["hotspot_id"].nunique()) if not cross.empty else 0
     summary.events = events["kind"].value_counts().to_dict() if not events.empty else {}
+
+
+def _events(store, det: pd.DataFrame, table: pd.DataFrame, coverage_only: set[str]) -> pd.DataFrame:
+    """Events of the hot spots in ``det``: every kind, except for ``coverage_only`` hot spots (in view of new
+    observations, their points unchanged) only new and fading (the others depend on the points alone and
+    are kept as stored)."""
+    from ioscan.track.event_batch import Coverage
+
+    obs, frames = store.observations_frame(), store.frames_frame()
+    if not coverage_only or det.empty:
+        return events_for(det, table, obs, frames)
+    coverage = Coverage(obs, frames)  # built once: it decodes every observation's coverage grid
+    cov = det["hotspot_id"].isin(coverage_only).to_numpy()
+    every = events_for(det[~cov], table, obs, frames, coverage=coverage)
+    only = events_for(det[cov], table, obs, frames, coverage_only=True, coverage=coverage)
+    parts = [p for p in (every, only) if len(p)]
+    if len(parts) < 2:
+        return parts[0] if parts else every
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["hotspot_id", "band"], kind="stable").reset_index(drop=True)
 
 
 def _text(value) -> str | None:
