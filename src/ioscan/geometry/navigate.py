@@ -280,6 +280,16 @@ def _limb_anchor(predicted: Backplanes) -> tuple[float, float]:
     return float(samples.mean()), float(lines.mean())
 
 
+def _limb_floor_px(prior, predicted: Backplanes) -> float:
+    """The pointing error a limb registration leaves whatever its fit says, px: max(``limb_floor_px``,
+    ``limb_floor_km`` / the pixel scale along the predicted limb) (see :class:`PointingPrior`)."""
+    near = (np.abs(predicted["limb_distance_px"]) < 1.5) & np.isfinite(predicted["pixel_scale_km"])
+    if not near.any():
+        return float(prior.limb_floor_px)
+    scale_km = float(np.median(predicted["pixel_scale_km"][near]))
+    return float(max(prior.limb_floor_px, prior.limb_floor_km / scale_km if scale_km > 0 else 0.0))
+
+
 def _register_limb(frame: Frame, nav: Navigation) -> None:
     """Fit the limb in the band that constrains it best; apply the shared offset to every band."""
     from ioscan.geometry.limbfit import register_frame
@@ -318,10 +328,11 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     nav.apply(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
     nav.method = "limb"
-    nav.pointing_floor_px = prior.limb_floor_px
+    floor_px = _limb_floor_px(prior, nav.backplanes[band_name])
+    nav.pointing_floor_px = floor_px
     err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
     cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
-    nav.offset_cov_px = cov + np.eye(2) * prior.limb_floor_px**2
+    nav.offset_cov_px = cov + np.eye(2) * floor_px**2
     nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
     nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))
 

@@ -161,11 +161,17 @@ class PointingPrior:
         along_track_axis: "sample", "line" or None (no preferred axis).
         registered_floor_px: what remains after a registration on known hot spots, px (added to the
             matcher's covariance).
-        limb_floor_px: what remains after a limb registration (limb-profile model and pixel sampling), px.
-            0.1: on a simulated campaign (4 orbits × 8 frames, bench_pulls' seed) registered frames' hot
-            spots at S/N ≥ 30 fall inside their stated 95 % position ellipse 98.2 % of the time with it
-            (100 % with 0.25, whose position pulls were 0.33/0.44 and intensity pulls 0.68 at S/N
+        limb_floor_px: what remains after a limb registration in pixels (limb-profile model and pixel
+            sampling), px. 0.1: on a simulated campaign (4 orbits × 8 frames, bench_pulls' seed) registered
+            frames' hot spots at S/N ≥ 30 fall inside their stated 95 % position ellipse 98.2 % of the time
+            with it (100 % with 0.25, whose position pulls were 0.33/0.44 and intensity pulls 0.68 at S/N
             1k–3k; with 0.1: 0.54/0.82 and 0.99).
+        limb_floor_km: what remains after a limb registration on the ground, km: the limb is not the
+            ellipsoid's (Io's mountains stand up to ~17 km, its radii are known to ~0.5 km), and close to Io
+            a short, partial limb arc constrains the offset less than its fit says. The floor is
+            max(``limb_floor_px``, ``limb_floor_km`` / the pixel scale at the limb): 2 km is 0.8 px at
+            10,000 km from Io, under 0.1 px beyond 80,000 km (JIRAM). Measured on close flybys
+            (bench_navigation --quick): positions inside their 95 % ellipse 93.4 % with 0.1 px alone.
         search_margin_px: how far beyond ``max_px`` the limb fit searches, px.
     """
 
@@ -174,6 +180,7 @@ class PointingPrior:
     along_track_axis: str | None = None
     registered_floor_px: float = 0.25
     limb_floor_px: float = 0.1
+    limb_floor_km: float = 2.0
     search_margin_px: float = 15.0
 
     def __post_init__(self) -> None:
