@@ -521,11 +521,11 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
 
 def _render_template(
     model: _LimbModel, shape: tuple[int, int], origin: tuple[int, int], factor: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, int, int]:
     """Approximate predicted disk brightness (Lambert, orthographic) on a canvas of ``shape`` binned pixels;
     canvas pixel (0, 0) is at predicted coordinates ``origin`` = (sample, line). Only the disk's bounding
-    box is rendered (the canvas is 0 elsewhere)."""
-    out = np.zeros(shape)
+    box is rendered (the canvas is 0 elsewhere): returns that box and the canvas (line, sample) of its
+    first pixel (an empty box when the disk is off the canvas)."""
     # the ellipse's half-extents along samples and lines, and so the canvas box that holds it
     half = np.sqrt((model.axes_px**2) @ np.square(model.semi_axes))
     lo = np.floor((model.center - half + 0.5 - np.asarray(origin, dtype=float)) / factor - 0.5) - 1
@@ -533,7 +533,7 @@ def _render_template(
     s0, s1 = int(np.clip(lo[0], 0, shape[1])), int(np.clip(hi[0], 0, shape[1]))
     l0, l1 = int(np.clip(lo[1], 0, shape[0])), int(np.clip(hi[1], 0, shape[0]))
     if s1 <= s0 or l1 <= l0:
-        return out
+        return np.zeros((0, 0)), 0, 0
     ll, ss = np.mgrid[l0:l1, s0:s1].astype(float)
     s = origin[0] + (ss + 0.5) * factor - 0.5
     ln = origin[1] + (ll + 0.5) * factor - 0.5
@@ -542,8 +542,7 @@ def _render_template(
     r2 = np.sum(uv * uv, axis=-1)
     w = np.sqrt(np.clip(1.0 - r2, 0.0, None))
     cos_i = uv[..., 0] * model.sun_disk[0] + uv[..., 1] * model.sun_disk[1] + w * model.sun_disk[2]
-    out[l0:l1, s0:s1] = np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0)
-    return out
+    return np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0), l0, s0
 
 
 def _bin(a: np.ndarray, f: int) -> np.ndarray:
@@ -553,8 +552,29 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
 
+def _lag_correlate(image_part: np.ndarray, at_image, tpl: np.ndarray, at_tpl, lags) -> np.ndarray:
+    """Linear cross-correlation ``c[dl, ds] = Σ_x image(x + (dl, ds)) · tpl(x)`` at the ``lags`` ((dl...),
+    (ds...)), both arrays zero outside their boxes, which start at canvas (line, sample) ``at_image`` and
+    ``at_tpl``. By FFT at the smallest fast length that does not wrap (tens of times smaller than the whole
+    search canvas for a small disk searched ±160 lines)."""
+    from scipy import fft as sfft
+
+    n_c, n_t = image_part.shape, tpl.shape
+    size = tuple(sfft.next_fast_len(a + b - 1, real=True) for a, b in zip(n_c, n_t, strict=True))
+    xc = sfft.irfft2(sfft.rfft2(image_part, s=size) * np.conj(sfft.rfft2(tpl, s=size)), s=size)
+    # lag k puts the template's first pixel on the image box's pixel u = k + at_tpl − at_image
+    u = [np.asarray(k) + at_tpl[i] - at_image[i] for i, k in enumerate(lags)]
+    ok = [(v > -n_t[i]) & (v < n_c[i]) for i, v in enumerate(u)]  # else the boxes do not overlap: 0
+    out = xc[np.ix_(u[0] % size[0], u[1] % size[1])]
+    return np.where(ok[0][:, None] & ok[1][None, :], out, 0.0)
+
+
 def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, float]):
-    """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR."""
+    """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR.
+
+    Canvas: the binned image padded by the search window, the predicted template on it. Only the template's
+    box (the disk's, widened by the smoothing) and the part of the image the searched lags can bring onto it
+    are correlated: the same sums as over the whole canvas."""
     # bin so that the disk is ~40 binned pixels across, but keep ≥ 24 binned lines and samples
     f = max(1, min(int(model.radius // 20), min(prep.smooth.shape) // 24))
     img = _bin(prep.smooth, f)
@@ -563,8 +583,17 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     ps = int(np.ceil(max_shift[0] / f)) + 2
     pl = int(np.ceil(max_shift[1] / f)) + 2
     shape = (nl + 2 * pl, ns + 2 * ps)
-    tpl = _render_template(model, shape, (-ps * f, -pl * f), f)
+    box, l0, s0 = _render_template(model, shape, (-ps * f, -pl * f), f)
+    if box.size == 0:
+        return None
     sig = 1.0
+    # the smoothed template's gradient is 0 beyond 4σ + 1 px of the box: widen it by 7 px (within the canvas,
+    # whose own edges keep the reflecting boundary the whole-canvas filter had)
+    m = 7
+    t0 = (max(l0 - m, 0), max(s0 - m, 0))
+    t1 = (min(l0 + box.shape[0] + m, shape[0]), min(s0 + box.shape[1] + m, shape[1]))
+    tpl = np.zeros((t1[0] - t0[0], t1[1] - t0[1]))
+    tpl[l0 - t0[0] : l0 - t0[0] + box.shape[0], s0 - t0[1] : s0 - t0[1] + box.shape[1]] = box
     tpl = ndimage.gaussian_filter(tpl, sig)
     im = ndimage.gaussian_filter(img, sig, mode="nearest")
     tgl, tgs = np.gradient(tpl)
@@ -572,27 +601,20 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
     keep[:2, :] = keep[-2:, :] = False
     keep[:, :2] = keep[:, -2:] = False
-    cs = np.zeros(shape)
-    cl = np.zeros(shape)
-    mask = np.zeros(shape)
-    cs[pl : pl + nl, ps : ps + ns] = np.where(keep, igs, 0.0)
-    cl[pl : pl + nl, ps : ps + ns] = np.where(keep, igl, 0.0)
-    mask[pl : pl + nl, ps : ps + ns] = keep
-    # circular correlations on a zero-padded canvas of fast FFT sizes: for the lags searched the image part
-    # never wraps onto the template, so they equal the correlations on the canvas itself
-    from scipy import fft as sfft
-
-    size = (sfft.next_fast_len(shape[0], real=True), sfft.next_fast_len(shape[1], real=True))
-
-    def fft(a):
-        return sfft.rfft2(a, s=size)
-
-    corr = sfft.irfft2(fft(cs) * np.conj(fft(tgs)) + fft(cl) * np.conj(fft(tgl)), s=size)
-    energy = sfft.irfft2(fft(mask) * np.conj(fft(tgs * tgs + tgl * tgl)), s=size)
     dl_idx = np.arange(-pl + 2, pl - 1)
     ds_idx = np.arange(-ps + 2, ps - 1)
-    sub_c = corr[np.ix_(dl_idx % size[0], ds_idx % size[1])]
-    sub_e = energy[np.ix_(dl_idx % size[0], ds_idx % size[1])]
+    # the image (at canvas offset (pl, ps)) rows and columns that some searched lag brings onto the template
+    c0 = (max(t0[0] + dl_idx[0], pl), max(t0[1] + ds_idx[0], ps))
+    c1 = (min(t1[0] + dl_idx[-1], pl + nl), min(t1[1] + ds_idx[-1], ps + ns))
+    if c1[0] <= c0[0] or c1[1] <= c0[1]:
+        return None
+    part = (slice(c0[0] - pl, c1[0] - pl), slice(c0[1] - ps, c1[1] - ps))
+    kp = keep[part]
+    lags = (dl_idx, ds_idx)
+    sub_c = _lag_correlate(np.where(kp, igs[part], 0.0), c0, tgs, t0, lags) + _lag_correlate(
+        np.where(kp, igl[part], 0.0), c0, tgl, t0, lags
+    )
+    sub_e = _lag_correlate(kp.astype(float), c0, tgs * tgs + tgl * tgl, t0, lags)
     emax = float(sub_e.max())
     if emax <= 0:
         return None
