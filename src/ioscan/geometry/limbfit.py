@@ -72,7 +72,7 @@ from ioscan.geometry.backplanes import Backplanes
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import limb_quadric
 from ioscan.geometry.pose import CameraPose
-from ioscan.robust import mad_sigma
+from ioscan.robust import MAD_TO_SIGMA, mad_sigma
 
 SMOOTH_SIGMA_PX = 0.75  # pre-smoothing of the image before the edge search
 LIT_MIN_BRIGHTNESS = 0.15  # Lambert brightness (cos incidence) 2σ inside a "sunlit" limb point
@@ -455,6 +455,23 @@ def _conic_distance(conic: np.ndarray, pts: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------- the image
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a finite 1-D array, the same value, by one partition (np.median also moves the
+    maximum to the end to look for NaN: ~4× slower on a frame's worth of pixels)."""
+    n = x.size
+    k = n // 2
+    part = np.partition(x, k)
+    return float(part[k]) if n % 2 else float((part[:k].max() + part[k]) / 2.0)
+
+
+def _mad(x: np.ndarray) -> float:
+    """:func:`ioscan.robust.mad_sigma`, the same value, faster on whole frames (non-finite input: by it)."""
+    x = np.asarray(x, dtype=float).ravel()
+    if x.size == 0 or not np.isfinite(x.sum()):
+        return mad_sigma(x)
+    return float(MAD_TO_SIGMA * _median(np.abs(x - _median(x))))
+
+
 @dataclass
 class _Prepared:
     smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
@@ -494,12 +511,12 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     if valid.sum() < 0.5 * img.size:
         raise ValueError("more than half of the pixels are missing")
     bad = ~valid
-    filled = np.where(valid, img, float(np.median(img[valid]))) if bad.any() else img
+    filled = np.where(valid, img, _median(img[valid])) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
         diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
-        noise = mad_sigma(diff) / np.sqrt(2)
+        noise = _mad(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
@@ -514,7 +531,7 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     gx = np.diff(smooth, axis=1)
     ok = ~(bad[:, 1:] | bad[:, :-1])
     vals = gx[ok] if ok.any() else gx.ravel()
-    grad_noise = mad_sigma(vals)
+    grad_noise = _mad(vals)
     coef = ndimage.spline_filter(smooth, order=3, mode="nearest")
     return _Prepared(smooth, coef, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
@@ -622,7 +639,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     il, is_ = np.unravel_index(int(np.argmax(score)), score.shape)
     # under pure noise the normalised score is Gaussian with the std of one image-gradient component
     vals = igs[keep]
-    g_noise = mad_sigma(vals)
+    g_noise = _mad(vals)
     snr = float(score[il, is_]) / max(g_noise, 1e-300)
     return float(ds_idx[is_] * f), float(dl_idx[il] * f), snr, f
 
@@ -874,7 +891,7 @@ def _refine(
         p_new = sol.x
         for _ in range(2):
             r = res_fn(p_new)
-            mad = mad_sigma(r)
+            mad = _mad(r)
             new_keep = np.abs(r - np.median(r)) <= max(3.0 * mad, 0.05)
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
