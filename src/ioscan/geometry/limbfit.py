@@ -713,34 +713,36 @@ def _measure_edges(
     rows = np.flatnonzero(sample)
     prof = np.zeros((n, len(t)))
     badpix = np.ones((n, len(t)), dtype=bool)
+    search = np.abs(t[1:-1]) <= half_width
+    lo, hi = int(np.argmax(search)), int(len(search) - 1 - np.argmax(search[::-1]))
+    # the profiles are interpolated where the edge search reads them (the drop at t[lo + 1 .. hi + 1] and
+    # its neighbours); beyond, only at the two levels the step test reads (below)
+    core = slice(max(lo - 2, 0), min(hi + 5, len(t)))
     if len(rows):
         xs = pts[rows, 0, None] + t * normals[rows, 0, None]
         ys = pts[rows, 1, None] + t * normals[rows, 1, None]
-        prof[rows] = ndimage.map_coordinates(
-            prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
-        ).reshape(xs.shape)
+        prof[rows, core] = _spline_at(prep, xs[:, core], ys[:, core])
         ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
         ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
         badpix[rows] = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    members_prof = prof
     idx = np.arange(n)
     noise_factor = np.ones(n)
     if grouped:
         w = (~badpix[members]).astype(float)  # (groups, group, t): bad samples are left out
         cnt = w.sum(axis=1)
         contiguous = np.all(np.hypot(*np.diff(pts[members], axis=1).transpose(2, 0, 1)) < 2.0, axis=1)
-        prof = np.einsum("gkt,gkt->gt", w, prof[members]) / np.maximum(cnt, 1.0)
+        prof = np.einsum("gkt,gkt->gt", w, members_prof[members]) / np.maximum(cnt, 1.0)
         idx = members[:, group // 2]
         badpix = (cnt < max(2.0, group / 2.0)) | ~contiguous[:, None]
         noise_factor = np.minimum(1.0, np.sqrt(2.0 / np.maximum(cnt.min(axis=1), 1.0)))
         in_view = in_view[idx]
     drop = -(prof[:, 2:] - prof[:, :-2]) / (2 * step)
-    search = np.abs(t[1:-1]) <= half_width
     k = np.argmax(np.where(search[None, :], drop, -np.inf), axis=1)
-    lo, hi = int(np.argmax(search)), int(len(search) - 1 - np.argmax(search[::-1]))
     interior = (k >= lo + 1) & (k <= hi - 1)
     k = np.clip(k, 1, drop.shape[1] - 2)
-    rows = np.arange(len(k))
-    y0, y1, y2 = drop[rows, k - 1], drop[rows, k], drop[rows, k + 1]
+    out_rows = np.arange(len(k))
+    y0, y1, y2 = drop[out_rows, k - 1], drop[out_rows, k], drop[out_rows, k + 1]
     den = y0 - 2 * y1 + y2
     off = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
     t_edge = t[1:-1][k] + np.clip(off, -1, 1) * step
@@ -749,16 +751,42 @@ def _measure_edges(
     clean = ~(badpix & near).any(axis=1)
     # a limb is a step (bright inside stays bright), not a thin ridge (a column streak, a cosmic ray): the
     # level 2 clean radii inside must exceed the level outside by half the height of a blurred step
+    j_in, j_out = _interp_col(t_edge - ext, t), _interp_col(t_edge + ext, t)
+    cols = np.column_stack([j_in, j_in + 1, j_out, j_out + 1])  # the samples those levels interpolate
+    if grouped:
+        rr, cc = np.repeat(members.ravel(), 4), np.repeat(cols, group, axis=0).ravel()
+    else:
+        rr, cc = np.repeat(np.arange(n), 4), cols.ravel()
+    fill = sample[rr] & ((cc < core.start) | (cc >= core.stop))
+    if fill.any():
+        rr, cc = rr[fill], cc[fill]
+        xs = pts[rr, 0] + t[cc] * normals[rr, 0]
+        ys = pts[rr, 1] + t[cc] * normals[rr, 1]
+        members_prof[rr, cc] = _spline_at(prep, xs, ys)
+        if grouped:
+            prof = np.einsum("gkt,gkt->gt", w, members_prof[members]) / np.maximum(cnt, 1.0)
     inner = _interp_rows(t_edge - ext, t, prof)
     outer = _interp_rows(t_edge + ext, t, prof)
     step_ok = (inner - outer) >= 0.5 * y1 * np.sqrt(2 * np.pi) * edge_sigma
     return idx, t_edge, y1, noise_factor, clean & interior & step_ok, in_view
 
 
+def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape)."""
+    return ndimage.map_coordinates(
+        prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
+    ).reshape(xs.shape)
+
+
+def _interp_col(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index j of the samples t[j], t[j + 1] that :func:`_interp_rows` interpolates ``x`` between."""
+    dt = float(t[1] - t[0])
+    return np.clip(np.floor((x - t[0]) / dt).astype(int), 0, len(t) - 2)
+
+
 def _interp_rows(x: np.ndarray, t: np.ndarray, prof: np.ndarray) -> np.ndarray:
     """``np.interp(x[r], t, prof[r])`` for every row r at once (t evenly spaced, increasing)."""
-    dt = float(t[1] - t[0])
-    j = np.clip(np.floor((x - t[0]) / dt).astype(int), 0, len(t) - 2)
+    j = _interp_col(x, t)
     rows = np.arange(len(x))
     f0, f1 = prof[rows, j], prof[rows, j + 1]
     val = (f1 - f0) / (t[j + 1] - t[j]) * (x - t[j]) + f0
