@@ -446,9 +446,15 @@ def _moved_conic(model: _LimbModel, ds: float, dl: float, log_s: float, rot: flo
     return _transform_conic(model.conic, _homography(model, ds, dl, log_s, rot))
 
 
+def _homogeneous(pts: np.ndarray) -> np.ndarray:
+    """(n, 2) pixel positions → (n, 3) homogeneous coordinates."""
+    return np.column_stack([pts, np.ones(len(pts))])
+
+
 def _conic_distance(conic: np.ndarray, pts: np.ndarray):
-    """Signed distance of points to the conic (positive inside), and the outward unit normal there."""
-    x = np.column_stack([pts, np.ones(len(pts))])
+    """Signed distance of points to the conic (positive inside), and the outward unit normal there; ``pts``
+    (n, 2) pixel positions or their (n, 3) homogeneous coordinates."""
+    x = pts if pts.shape[1] == 3 else _homogeneous(pts)
     cx = x @ conic
     f = np.sum(cx * x, axis=1)
     g = 2.0 * cx[:, :2]
@@ -914,12 +920,20 @@ def _refine(
             conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
             return weights * _conic_distance(conic, edges)[0]
 
-        def res_all(q, keep, s_eff, edges=edges, weights=weights):
-            return np.concatenate([res_fn(q, edges[keep], weights[keep]), prior_row(q, s_eff)])
+        def res_all(keep, s_eff, edges=edges, weights=weights):
+            """The residuals of the kept edges and the prior rows, as a function of the parameters (the
+            edges' homogeneous coordinates made once: the least squares evaluate it ~30 times)."""
+            xk, wk = _homogeneous(edges[keep]), weights[keep]
+
+            def fun(q):
+                conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
+                return np.concatenate([wk * _conic_distance(conic, xk)[0], prior_row(q, s_eff)])
+
+            return fun
 
         keep = np.ones(len(sel), dtype=bool)
         sol = least_squares(
-            lambda q, keep=keep, s_eff=s_eff: res_all(q, keep, s_eff),
+            res_all(keep, s_eff),
             p,
             loss="soft_l1",
             f_scale=0.5,
@@ -934,7 +948,7 @@ def _refine(
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-            p_new = least_squares(lambda q, keep=keep, s=s_eff: res_all(q, keep, s), p_new, method="lm").x
+            p_new = least_squares(res_all(keep, s_eff), p_new, method="lm").x
         r = res_fn(p_new, edges[keep], weights[keep])
         order = np.argsort(model.phi[ray][keep])
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
@@ -949,7 +963,7 @@ def _refine(
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
     if any(sig is not None for sig in prior_sigma_px):
-        p = least_squares(lambda q: res_all(q, keep, s_eff), p, method="lm").x
+        p = least_squares(res_all(keep, s_eff), p, method="lm").x
     sel = sel[keep]
     edges = edges[keep]
     weights = weights[keep]
