@@ -23,7 +23,10 @@
    idle cores, less when other jobs share them), so that a speedup measured on a shared machine can be read
    against what 2 processes could get at all; ``speedup_bound_from_cpu_per_frame`` is what two free cores
    would give from the steady CPU per frame measured (1 worker has a core while the writer uses the other;
-   2 workers share both with the writer).
+   2 workers share both with the writer). ``speedup_2_workers_over_1_of_probe``: each round's speedup over
+   its probe (1.0: the 2 workers got all that 2 processes could get then). ``writer_core_share_2_workers``:
+   the fraction of one core the calling process (the single writer, and the scheduler) uses while 2 workers
+   run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
 
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
 
@@ -397,6 +400,8 @@ def main() -> None:
             "probe_2_over_1_per_round": [round(p, 2) for p in probes],
             "speedup_2_workers_over_1_in_rounds_with_two_free_cores": _med(free) if free else None,
             "speedup_bound_from_cpu_per_frame": round(2.0 * c1 / (c2 + m2), 2) if c2 + m2 > 0 else None,
+            "speedup_2_workers_over_1_of_probe": _med([r / p for r, p in zip(ratio, probes, strict=True)]),
+            "writer_core_share_2_workers": round(m2 * scans["workers_2"]["steady_frames_per_s"] / 1e3, 3),
             "workers_1_over_in_process": _med(
                 [b["n"] / b["seconds"] / (a["n"] / a["seconds"]) for a, b in zip(inp, w1, strict=True)]
             ),
