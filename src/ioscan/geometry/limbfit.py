@@ -6,7 +6,8 @@ Two entry points:
   ``(FrameCamera, CameraPose)`` pair) it finds the pixel offset (and optionally scale and rotation) that
   moves the predicted limb onto the image's limb. Coarse step: FFT cross-correlation of the image's
   gradient field with that of a rendered (Lambert, orthographic) disk template over the whole search
-  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px). Fine step: edge
+  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px), summed over the
+  template's box only (FFTs a few times smaller than the padded frame for a small disk). Fine step: edge
   points are the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb,
   corrected for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the
   predicted incidence geometry), weighted by their contrast and fitted by robust least squares
