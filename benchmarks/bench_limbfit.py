@@ -3,17 +3,29 @@
 For each scenario: 3 true pointing offsets × 8 noise realisations. Reports the error against truth
 (observed − predicted centre offset, px), the mean reported 1σ, the pull std (error / 1σ) and the median
 time per frame (ms, single process).
+
+    python benchmarks/bench_limbfit.py [--against REV]
+
+With ``--against REV`` (a git revision) the limb-fit module as it was at REV runs on every frame too,
+alternating with the current one (which goes first alternates, so both see the same machine): each scenario
+adds its median ms (``median_ms_against``), the ratio of the medians and the largest difference of the two
+offsets (``max_offset_diff_px``).
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from ioscan.geometry.label_provider import backplanes_from_label
-from ioscan.geometry.limbfit import fit_disk_center, register_frame
 from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
 from ioscan.simulate.limb_scene import (
     add_point_sources,
@@ -29,10 +41,58 @@ N_NOISE = 8
 #: the synthetic scenes shift the disk far along the samples (the fitter does not care which axis is along
 #: track): searched like this; the campaign frames use JIRAM's registry prior (along the lines)
 ALONG_SAMPLES = dict(max_shift_px=(200.0, 20.0), prior_sigma_px=(None, 3.0))
+REPO = Path(__file__).resolve().parents[1]
+#: the limb-fit module at ``--against REV`` (None: time the current one only)
+AGAINST = None
+
+
+def limbfit_at(rev: str):
+    """The limb-fit module as it was at git revision ``rev``, imported under its own name."""
+    src = subprocess.run(
+        ["git", "show", f"{rev}:src/ioscan/geometry/limbfit.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    name = f"limbfit_at_{rev.replace('/', '_').replace('~', '_').replace('^', '_')}"
+    path = Path(tempfile.mkdtemp(prefix="ioscan_bench_")) / f"{name}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_calls = [0]
+
+
+def timed(fn: str, *args, times: list, against: list, diffs: list, **kwargs):
+    """Run the current ``limbfit.<fn>`` (timed into ``times``) and, with ``--against``, the old one (into
+    ``against``; the order alternates from call to call); the current result."""
+    from ioscan.geometry import limbfit
+
+    runs = [(limbfit, times)] + ([(AGAINST, against)] if AGAINST is not None else [])
+    _calls[0] += 1
+    out = {}
+    for mod, acc in runs if _calls[0] % 2 else runs[::-1]:
+        t0 = time.perf_counter()
+        out[mod is limbfit] = getattr(mod, fn)(*args, **kwargs)
+        acc.append(time.perf_counter() - t0)
+    if AGAINST is not None:
+        new, old = out[True], out[False]
+        d = 0.0 if new.ok == old.ok else float("inf")
+        for a, b in ((new.offset_sample_px, old.offset_sample_px), (new.offset_line_px, old.offset_line_px)):
+            if not (np.isnan(a) and np.isnan(b)):
+                d = max(d, abs(a - b) if np.isfinite(a - b) else float("inf"))
+        diffs.append(d)
+    return out[True]
 
 
 def jiram_case(name, *, range_km=150_000.0, phase_deg=30.0, night=0.0, center=(216.0, 64.0), use_bp=False):
     errs, sigs, times, fails = [], [], [], []
+    tk = dict(times=times, against=[], diffs=[])
     rng = np.random.default_rng(0)
     for ds, dl in OFFSETS:
         geom, cam, pose = jiram_band_geometry(range_km=range_km, phase_deg=phase_deg, center=center)
@@ -46,19 +106,18 @@ def jiram_case(name, *, range_km=150_000.0, phase_deg=30.0, night=0.0, center=(2
         predicted = backplanes_from_label(geom, 432, 128, axes=PIXEL_AXES) if use_bp else (cam, pose)
         for _ in range(N_NOISE):
             img = clean + rng.normal(0, 0.02, clean.shape)
-            t0 = time.perf_counter()
-            fit = register_frame(img, predicted, **ALONG_SAMPLES)
-            times.append(time.perf_counter() - t0)
+            fit = timed("register_frame", img, predicted, **ALONG_SAMPLES, **tk)
             if not fit.ok:
                 fails.append(fit.reason)
                 continue
             errs.append([fit.offset_sample_px - truth[0], fit.offset_line_px - truth[1]])
             sigs.append(fit.offset_err_px)
-    return summary(name, errs, sigs, times, fails)
+    return summary(name, errs, sigs, times, fails, tk)
 
 
 def keck_case(name, model_free: bool):
     errs, sigs, times, fails = [], [], [], []
+    tk = dict(times=times, against=[], diffs=[])
     rng = np.random.default_rng(1)
     range_km, ifov, psf = 6.3e8, 0.009942 / 206264.806, 3.4
     for k, (cs, cl) in enumerate([(131.3, 122.8), (120.6, 135.1), (140.2, 118.4)]):
@@ -80,21 +139,37 @@ def keck_case(name, model_free: bool):
         r_px = 1821.0 / (range_km * ifov)
         for _ in range(N_NOISE):
             img = clean + rng.normal(0, 0.01, clean.shape)
-            t0 = time.perf_counter()
             if model_free:
-                fit = fit_disk_center(img, r_px * 1.1, psf_sigma_px=psf, reference_center=(128.0, 128.0))
+                fit = timed(
+                    "fit_disk_center",
+                    img,
+                    r_px * 1.1,
+                    psf_sigma_px=psf,
+                    reference_center=(128.0, 128.0),
+                    **tk,
+                )
             else:
-                fit = register_frame(img, bp, psf_sigma_px=psf, max_shift_px=(20, 20))
-            times.append(time.perf_counter() - t0)
+                fit = timed("register_frame", img, bp, psf_sigma_px=psf, max_shift_px=(20, 20), **tk)
             if not fit.ok:
                 fails.append(fit.reason)
                 continue
             errs.append([fit.offset_sample_px - (c[0] - 128.0), fit.offset_line_px - (c[1] - 128.0)])
             sigs.append(fit.offset_err_px)
-    return summary(name, errs, sigs, times, fails)
+    return summary(name, errs, sigs, times, fails, tk)
 
 
-def summary(name, errs, sigs, times, fails):
+def against_fields(tk: dict) -> dict:
+    """With ``--against``: the old module's median ms, new/old, the largest offset difference (px)."""
+    if not tk["against"]:
+        return {}
+    return {
+        "median_ms_against": round(1e3 * float(np.median(tk["against"])), 2),
+        "ratio_to_against": round(float(np.median(tk["times"]) / np.median(tk["against"])), 3),
+        "max_offset_diff_px": float(max(tk["diffs"])),
+    }
+
+
+def summary(name, errs, sigs, times, fails, tk):
     e = np.array(errs).reshape(-1, 2)
     s = np.array(sigs).reshape(-1, 2)
     out = {
@@ -102,6 +177,7 @@ def summary(name, errs, sigs, times, fails):
         "n_ok": len(e),
         "n_failed": len(fails),
         "median_ms": 1e3 * float(np.median(times)),
+        **against_fields(tk),
     }
     if len(e):
         out.update(
@@ -130,21 +206,22 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
     prior = get_instrument("JIRAM").pointing
     cam = jiram_band_camera()
     rows, pulls, times = [], [], []
+    tk = dict(times=times, against=[], diffs=[])
     for plan in sim.plan_campaign(list(orbits), seed=seed, frames_per_orbit=frames_per_orbit):
         frame = sim.simulate_frame(plan, population_seed=seed)
         sun = eph.sun_position_body(plan.time_utc)
         for band, render in frame.bands.items():
             bp = backplanes_from_pose(cam, sim.band_pose(plan, band, sim.recorded_jiram_to_body(plan), sun))
             truth = [frame.frame_row[f"{band}_pointing_error_{a}_px"] for a in ("sample", "line")]
-            t0 = time.perf_counter()
-            fit = register_frame(
+            fit = timed(
+                "register_frame",
                 render.image,
                 bp,
                 psf_sigma_px=0.7,
                 max_shift_px=prior.search_px(),
                 prior_sigma_px=prior.limb_prior_px(),
+                **tk,
             )
-            times.append(time.perf_counter() - t0)
             row = {
                 "product_id": plan.product_id,
                 "band": band,
@@ -172,11 +249,17 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
         "pull_std": p.std(axis=0).round(2).tolist() if len(p) else None,
         "median_ms": round(1e3 * float(np.median(times)), 1),
         "max_ms": round(1e3 * float(np.max(times)), 1),
+        **against_fields(tk),
         "frames": rows,
     }
 
 
 def main() -> None:
+    global AGAINST
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--against", help="git revision whose limb fit runs alternately on the same frames")
+    args = ap.parse_args()
+    AGAINST = limbfit_at(args.against) if args.against else None
     results = [
         jiram_case("jiram_full_disk_phase30_pose"),
         jiram_case("jiram_full_disk_phase30_backplanes", use_bp=True),
@@ -187,7 +270,10 @@ def main() -> None:
         keck_case("keck_model_free", model_free=True),
         campaign_case(),
     ]
-    print(json.dumps({"benchmark": "limbfit", "noise_per_frame": N_NOISE * len(OFFSETS), "results": results}))
+    out = {"benchmark": "limbfit", "noise_per_frame": N_NOISE * len(OFFSETS), "results": results}
+    if args.against:
+        out["against"] = args.against
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Benchmark: the scan end to end, stage by stage, the writer, and its scaling on Dask (issue 15).
 
-1. Stage profile, in one process, per frame (median ms): read (ioscan's reader), SPICE backplanes, limb fit
-   (navigation with registration minus without), detection, registration on known hot spots (frames the limb
-   did not register, and the second detection of those it registers), measurement (with the pointing draws,
-   as a scan does), records, store. The peer is pdr
-   reading the same product (``pdr.read(label)["IMAGE"]``).
+1. Stage profile, in one process, per frame (median ms): read (ioscan's reader), SPICE backplanes (navigation
+   without registration), limb fit (``register_on_limb`` on that navigation, as a scan registers a frame on
+   the geometry already computed), detection, registration on known hot spots (frames the limb did not
+   register, and the second detection of those it registers), measurement (with the pointing draws, as a scan
+   does), records, store. The peer is pdr reading the same product (``pdr.read(label)["IMAGE"]``). With
+   ``--against REV`` the limb fit as it was at git revision REV registers every frame too, alternating with
+   the current one (``limb_fit_against``: its ms per frame; ``limb_fit_max_offset_diff_px``: how far the two
+   registrations' offsets differ).
 2. The single writer, per frame (median ms over the same frames, fresh SQLite catalogues): one transaction per
    product (``add_product``, what a scan did before) against the batches a Dask scan now writes
    (``add_products``, :data:`~ioscan.workflows.scan.WRITE_BATCH_MAX` products per transaction); and the
@@ -20,9 +23,12 @@
    idle cores, less when other jobs share them), so that a speedup measured on a shared machine can be read
    against what 2 processes could get at all; ``speedup_bound_from_cpu_per_frame`` is what two free cores
    would give from the steady CPU per frame measured (1 worker has a core while the writer uses the other;
-   2 workers share both with the writer).
+   2 workers share both with the writer). ``speedup_2_workers_over_1_of_probe``: each round's speedup over
+   its probe (1.0: the 2 workers got all that 2 processes could get then). ``writer_core_share_2_workers``:
+   the fraction of one core the calling process (the single writer, and the scheduler) uses while 2 workers
+   run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
 
-    python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3]
+    python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -45,14 +51,15 @@ def _med(values) -> float:
     return round(statistics.median(values), 2) if values else float("nan")
 
 
-def _stage_profile(products: list[Path], metakernel: Path, out: Path) -> tuple[dict, list]:
-    """Median ms per frame of each stage, in this process; and each product's records (for the writer)."""
+def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=None) -> tuple[dict, list]:
+    """Median ms per frame of each stage, in this process; and each product's records (for the writer).
+    ``against``: an older limb-fit module, run alternately with the current one on every frame."""
     import pdr
 
     from ioscan.catalog.store import open_store
     from ioscan.detect import detect_frame
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots
+    from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots, register_on_limb
     from ioscan.measure import measure_frame
     from ioscan.measure.positions import PointingSamples
     from ioscan.settings import Settings
@@ -65,26 +72,37 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path) -> tuple[d
     )  # fmt: skip
     anchors = _anchors(settings.navigate.anchors)
     stages: dict[str, list[float]] = {k: [] for k in names}
+    limb_against: list[float] = []
+    offset_diff: list[float] = []
     records = []
     navigate_frame(read_product(products[0]), kernels=metakernel, register=False)  # kernels loaded once
     with open_store(out / "profile.db") as store:
         for path in products:
-            t = [time.perf_counter()]
+            lap = _Laps()
             pdr.read(str(path))["IMAGE"]
-            t.append(time.perf_counter())
+            lap("pdr_read")
             frame = read_product(path)
-            t.append(time.perf_counter())
-            navigate_frame(frame, kernels=metakernel, register=False)
-            t.append(time.perf_counter())
-            nav = navigate_frame(frame, kernels=metakernel, register=True)
-            t.append(time.perf_counter())
+            lap("read")
+            nav = navigate_frame(frame, kernels=metakernel, register=False)
+            lap("backplanes")
+            old_first = len(records) % 2  # the older fit first on every other frame
+            if against is not None and old_first:
+                other = _limb_fit_with(against, frame, metakernel, limb_against)
+                lap.restart()
+            register_on_limb(frame, nav)
+            lap("limb_fit")
+            if against is not None:
+                if not old_first:
+                    other = _limb_fit_with(against, frame, metakernel, limb_against)
+                    lap.restart()
+                offset_diff.append(_offset_diff(nav, other))
             found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
-            t.append(time.perf_counter())
+            lap("detect")
             if nav.views and not nav.registered:  # as analyse_product: register, then detect again
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 if nav.registered:
                     found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
-            t.append(time.perf_counter())
+            lap("register_hot_spots")
             pointing = None
             if nav.offset_samples_px is not None and nav.views:
                 pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
@@ -95,32 +113,72 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path) -> tuple[d
                 pointing_error_px=nav.pointing_error_px,
                 pointing=pointing,
             )
-            t.append(time.perf_counter())
+            lap("measure")
             obs = _observation(path, frame, nav, found)
             bands = _band_summaries(frame, nav, found, settings)
-            t.append(time.perf_counter())
+            lap("records")
             store.add_observation(obs, bands, found.detections)
-            t.append(time.perf_counter())
+            lap("store")
             records.append((obs, bands, found.detections))
-            ms = [1e3 * (b - a) for a, b in zip(t[:-1], t[1:], strict=True)]
-            pdr_ms, read_ms, bp_ms, nav_ms, det_ms, reg_ms, meas_ms, rec_ms, store_ms = ms
-            stages["pdr_read"].append(pdr_ms)
-            stages["read"].append(read_ms)
-            stages["backplanes"].append(bp_ms)
-            stages["limb_fit"].append(max(nav_ms - bp_ms, 0.0))
-            stages["detect"].append(det_ms)
-            stages["register_hot_spots"].append(reg_ms)
-            stages["measure"].append(meas_ms)
-            stages["records"].append(rec_ms)
-            stages["store"].append(store_ms)
-            stages["total"].append(read_ms + nav_ms + det_ms + reg_ms + meas_ms + rec_ms + store_ms)
+            for stage, v in lap.ms.items():
+                stages[stage].append(v)
+            stages["total"].append(sum(v for k, v in lap.ms.items() if k != "pdr_read"))
     med = {k: _med(v) for k, v in stages.items()}
     med["total_over_pdr_read"] = round(med["total"] / med["pdr_read"], 1)
     med["frames_per_s_one_core"] = round(1e3 / med["total"], 2)
     outside = [t - d for t, d in zip(stages["total"], stages["detect"], strict=True)]
     med["outside_detect"] = _med(outside)
     med["outside_detect_over_pdr_read"] = round(med["outside_detect"] / med["pdr_read"], 1)
+    med["limb_fit_over_pdr_read"] = round(med["limb_fit"] / med["pdr_read"], 1)
+    if against is not None:
+        med["limb_fit_against"] = _med([1e3 * v for v in limb_against])
+        med["limb_fit_ratio_to_against"] = round(med["limb_fit"] / med["limb_fit_against"], 3)
+        med["limb_fit_mean_ms"] = round(statistics.fmean(stages["limb_fit"]), 2)
+        med["limb_fit_against_mean_ms"] = round(1e3 * statistics.fmean(limb_against), 2)
+        med["limb_fit_max_offset_diff_px"] = max(offset_diff)
     return med, records
+
+
+class _Laps:
+    """ms of consecutive stages: ``lap(name)`` ends one; ``restart()`` leaves out what ran since the last."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage], self.t = 1e3 * (now - self.t), now
+
+    def restart(self) -> None:
+        self.t = time.perf_counter()
+
+
+def _limb_fit_with(module, frame, metakernel: Path, seconds: list):
+    """A fresh navigation of ``frame`` registered by ``register_on_limb`` with ``module``'s limb fit (the
+    seconds that took appended to ``seconds``)."""
+    from ioscan.geometry import limbfit
+    from ioscan.geometry.navigate import navigate_frame, register_on_limb
+
+    nav = navigate_frame(frame, kernels=metakernel, register=False)
+    current = limbfit.register_frame
+    limbfit.register_frame = module.register_frame
+    try:
+        t0 = time.perf_counter()
+        register_on_limb(frame, nav)
+        seconds.append(time.perf_counter() - t0)
+    finally:
+        limbfit.register_frame = current
+    return nav
+
+
+def _offset_diff(a, b) -> float:
+    """Largest difference (px) of two navigations' limb offsets: 0 if neither registered, inf if one only."""
+    if a.registered != b.registered:
+        return float("inf")
+    if not a.registered:
+        return 0.0
+    return float(max(abs(x - y) for x, y in zip(a.offset_px, b.offset_px, strict=True)))
 
 
 def _writer(records: list, out: Path, repeats: int) -> dict:
@@ -271,6 +329,7 @@ def main() -> None:
     ap.add_argument("--frames-per-orbit", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--against", help="git revision whose limb fit registers every frame too (stage profile)")
     args = ap.parse_args()
 
     from ioscan.simulate.campaign import simulate_campaign
@@ -287,7 +346,12 @@ def main() -> None:
         )
         jiram = out / "campaign" / "jiram"
         products = sorted(jiram.rglob("*.LBL"))
-        profile, records = _stage_profile(products, camp.metakernel, out)
+        against = None
+        if args.against:
+            from bench_limbfit import limbfit_at
+
+            against = limbfit_at(args.against)
+        profile, records = _stage_profile(products, camp.metakernel, out, against)
         writer = _writer(records, out, args.repeats)
         modes = (("workers_1", 1), ("workers_2", 2), ("in_process", 0))
         runs: dict[str, list[dict]] = {k: [] for k, _ in modes}
@@ -336,6 +400,8 @@ def main() -> None:
             "probe_2_over_1_per_round": [round(p, 2) for p in probes],
             "speedup_2_workers_over_1_in_rounds_with_two_free_cores": _med(free) if free else None,
             "speedup_bound_from_cpu_per_frame": round(2.0 * c1 / (c2 + m2), 2) if c2 + m2 > 0 else None,
+            "speedup_2_workers_over_1_of_probe": _med([r / p for r, p in zip(ratio, probes, strict=True)]),
+            "writer_core_share_2_workers": round(m2 * scans["workers_2"]["steady_frames_per_s"] / 1e3, 3),
             "workers_1_over_in_process": _med(
                 [b["n"] / b["seconds"] / (a["n"] / a["seconds"]) for a, b in zip(inp, w1, strict=True)]
             ),

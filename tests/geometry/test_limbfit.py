@@ -387,3 +387,17 @@ def test_cross_track_prior_bounds_an_unconstrained_offset():
     assert abs(fit.offset_line_px - truth[1]) <= 3 * fit.offset_err_px[1]
     free = register_frame(img, bp, psf_sigma_px=1.0, max_shift_px=(200.0, 20.0))
     assert free.offset_err_px[1] >= fit.offset_err_px[1]
+
+
+def test_fast_mad_is_robust_mad_sigma():
+    from ioscan.geometry.limbfit import _mad
+    from ioscan.robust import mad_sigma
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 3, 10, 11, 1000, 5001):
+        x = rng.standard_t(3, size=n)
+        assert _mad(x) == mad_sigma(x)
+        assert _mad(np.round(x, 1)) == mad_sigma(np.round(x, 1))  # ties
+    x = rng.normal(size=100)
+    x[7] = np.nan
+    assert np.isnan(_mad(x)) and np.isnan(mad_sigma(x))

@@ -6,7 +6,8 @@ Two entry points:
   ``(FrameCamera, CameraPose)`` pair) it finds the pixel offset (and optionally scale and rotation) that
   moves the predicted limb onto the image's limb. Coarse step: FFT cross-correlation of the image's
   gradient field with that of a rendered (Lambert, orthographic) disk template over the whole search
-  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px). Fine step: edge
+  window (±50 px by default; navigation passes the instrument's, JIRAM ±23 × ±162 px), summed over the
+  template's box only (FFTs a few times smaller than the padded frame for a small disk). Fine step: edge
   points are the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb,
   corrected for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the
   predicted incidence geometry), weighted by their contrast and fitted by robust least squares
@@ -72,7 +73,7 @@ from ioscan.geometry.backplanes import Backplanes
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import limb_quadric
 from ioscan.geometry.pose import CameraPose
-from ioscan.robust import mad_sigma
+from ioscan.robust import MAD_TO_SIGMA, mad_sigma
 
 SMOOTH_SIGMA_PX = 0.75  # pre-smoothing of the image before the edge search
 LIT_MIN_BRIGHTNESS = 0.15  # Lambert brightness (cos incidence) 2σ inside a "sunlit" limb point
@@ -435,9 +436,26 @@ def _transform_conic(conic: np.ndarray, h: np.ndarray) -> np.ndarray:
     return hinv.T @ conic @ hinv
 
 
+def _moved_conic(model: _LimbModel, ds: float, dl: float, log_s: float, rot: float) -> np.ndarray:
+    """The predicted limb conic moved by :func:`_homography`. A pure translation of a backplane model (the
+    scan's case) is built directly: the same numbers, bit for bit (the homography's product and inverse are
+    exact there), 4× faster than the general path, which the least squares call ~100 times per fit."""
+    if model.k_matrix is None and log_s == 0.0 and rot == 0.0:
+        t = (model.body_center + (ds, dl)) - model.body_center
+        hinv = np.array([[1.0, 0.0, -t[0]], [0.0, 1.0, -t[1]], [0.0, 0.0, 1.0]])
+        return hinv.T @ model.conic @ hinv
+    return _transform_conic(model.conic, _homography(model, ds, dl, log_s, rot))
+
+
+def _homogeneous(pts: np.ndarray) -> np.ndarray:
+    """(n, 2) pixel positions → (n, 3) homogeneous coordinates."""
+    return np.column_stack([pts, np.ones(len(pts))])
+
+
 def _conic_distance(conic: np.ndarray, pts: np.ndarray):
-    """Signed distance of points to the conic (positive inside), and the outward unit normal there."""
-    x = np.column_stack([pts, np.ones(len(pts))])
+    """Signed distance of points to the conic (positive inside), and the outward unit normal there; ``pts``
+    (n, 2) pixel positions or their (n, 3) homogeneous coordinates."""
+    x = pts if pts.shape[1] == 3 else _homogeneous(pts)
     cx = x @ conic
     f = np.sum(cx * x, axis=1)
     g = 2.0 * cx[:, :2]
@@ -455,6 +473,23 @@ def _conic_distance(conic: np.ndarray, pts: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------- the image
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a finite 1-D array, the same value, by one partition (np.median also moves the
+    maximum to the end to look for NaN: ~4× slower on a frame's worth of pixels)."""
+    n = x.size
+    k = n // 2
+    part = np.partition(x, k)
+    return float(part[k]) if n % 2 else float((part[:k].max() + part[k]) / 2.0)
+
+
+def _mad(x: np.ndarray) -> float:
+    """:func:`ioscan.robust.mad_sigma`, the same value, faster on whole frames (non-finite input: by it)."""
+    x = np.asarray(x, dtype=float).ravel()
+    if x.size == 0 or not np.isfinite(x.sum()):
+        return mad_sigma(x)
+    return float(MAD_TO_SIGMA * _median(np.abs(x - _median(x))))
+
+
 @dataclass
 class _Prepared:
     smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
@@ -494,12 +529,12 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     if valid.sum() < 0.5 * img.size:
         raise ValueError("more than half of the pixels are missing")
     bad = ~valid
-    filled = np.where(valid, img, float(np.median(img[valid]))) if bad.any() else img
+    filled = np.where(valid, img, _median(img[valid])) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
         diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
-        noise = mad_sigma(diff) / np.sqrt(2)
+        noise = _mad(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
@@ -514,18 +549,18 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     gx = np.diff(smooth, axis=1)
     ok = ~(bad[:, 1:] | bad[:, :-1])
     vals = gx[ok] if ok.any() else gx.ravel()
-    grad_noise = mad_sigma(vals)
+    grad_noise = _mad(vals)
     coef = ndimage.spline_filter(smooth, order=3, mode="nearest")
     return _Prepared(smooth, coef, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
 
 def _render_template(
     model: _LimbModel, shape: tuple[int, int], origin: tuple[int, int], factor: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, int, int]:
     """Approximate predicted disk brightness (Lambert, orthographic) on a canvas of ``shape`` binned pixels;
     canvas pixel (0, 0) is at predicted coordinates ``origin`` = (sample, line). Only the disk's bounding
-    box is rendered (the canvas is 0 elsewhere)."""
-    out = np.zeros(shape)
+    box is rendered (the canvas is 0 elsewhere): returns that box and the canvas (line, sample) of its
+    first pixel (an empty box when the disk is off the canvas)."""
     # the ellipse's half-extents along samples and lines, and so the canvas box that holds it
     half = np.sqrt((model.axes_px**2) @ np.square(model.semi_axes))
     lo = np.floor((model.center - half + 0.5 - np.asarray(origin, dtype=float)) / factor - 0.5) - 1
@@ -533,7 +568,7 @@ def _render_template(
     s0, s1 = int(np.clip(lo[0], 0, shape[1])), int(np.clip(hi[0], 0, shape[1]))
     l0, l1 = int(np.clip(lo[1], 0, shape[0])), int(np.clip(hi[1], 0, shape[0]))
     if s1 <= s0 or l1 <= l0:
-        return out
+        return np.zeros((0, 0)), 0, 0
     ll, ss = np.mgrid[l0:l1, s0:s1].astype(float)
     s = origin[0] + (ss + 0.5) * factor - 0.5
     ln = origin[1] + (ll + 0.5) * factor - 0.5
@@ -542,8 +577,7 @@ def _render_template(
     r2 = np.sum(uv * uv, axis=-1)
     w = np.sqrt(np.clip(1.0 - r2, 0.0, None))
     cos_i = uv[..., 0] * model.sun_disk[0] + uv[..., 1] * model.sun_disk[1] + w * model.sun_disk[2]
-    out[l0:l1, s0:s1] = np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0)
-    return out
+    return np.where(r2 < 1.0, np.clip(cos_i, 0.0, None) + 0.05, 0.0), l0, s0
 
 
 def _bin(a: np.ndarray, f: int) -> np.ndarray:
@@ -553,8 +587,29 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
 
+def _lag_correlate(image_part: np.ndarray, at_image, tpl: np.ndarray, at_tpl, lags) -> np.ndarray:
+    """Linear cross-correlation ``c[dl, ds] = Σ_x image(x + (dl, ds)) · tpl(x)`` at the ``lags`` ((dl...),
+    (ds...)), both arrays zero outside their boxes, which start at canvas (line, sample) ``at_image`` and
+    ``at_tpl``. By FFT at the smallest fast length that does not wrap (tens of times smaller than the whole
+    search canvas for a small disk searched ±160 lines)."""
+    from scipy import fft as sfft
+
+    n_c, n_t = image_part.shape, tpl.shape
+    size = tuple(sfft.next_fast_len(a + b - 1, real=True) for a, b in zip(n_c, n_t, strict=True))
+    xc = sfft.irfft2(sfft.rfft2(image_part, s=size) * np.conj(sfft.rfft2(tpl, s=size)), s=size)
+    # lag k puts the template's first pixel on the image box's pixel u = k + at_tpl − at_image
+    u = [np.asarray(k) + at_tpl[i] - at_image[i] for i, k in enumerate(lags)]
+    ok = [(v > -n_t[i]) & (v < n_c[i]) for i, v in enumerate(u)]  # else the boxes do not overlap: 0
+    out = xc[np.ix_(u[0] % size[0], u[1] % size[1])]
+    return np.where(ok[0][:, None] & ok[1][None, :], out, 0.0)
+
+
 def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, float]):
-    """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR."""
+    """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR.
+
+    Canvas: the binned image padded by the search window, the predicted template on it. Only the template's
+    box (the disk's, widened by the smoothing) and the part of the image the searched lags can bring onto it
+    are correlated: the same sums as over the whole canvas."""
     # bin so that the disk is ~40 binned pixels across, but keep ≥ 24 binned lines and samples
     f = max(1, min(int(model.radius // 20), min(prep.smooth.shape) // 24))
     img = _bin(prep.smooth, f)
@@ -563,8 +618,17 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     ps = int(np.ceil(max_shift[0] / f)) + 2
     pl = int(np.ceil(max_shift[1] / f)) + 2
     shape = (nl + 2 * pl, ns + 2 * ps)
-    tpl = _render_template(model, shape, (-ps * f, -pl * f), f)
+    box, l0, s0 = _render_template(model, shape, (-ps * f, -pl * f), f)
+    if box.size == 0:
+        return None
     sig = 1.0
+    # the smoothed template's gradient is 0 beyond 4σ + 1 px of the box: widen it by 7 px (within the canvas,
+    # whose own edges keep the reflecting boundary the whole-canvas filter had)
+    m = 7
+    t0 = (max(l0 - m, 0), max(s0 - m, 0))
+    t1 = (min(l0 + box.shape[0] + m, shape[0]), min(s0 + box.shape[1] + m, shape[1]))
+    tpl = np.zeros((t1[0] - t0[0], t1[1] - t0[1]))
+    tpl[l0 - t0[0] : l0 - t0[0] + box.shape[0], s0 - t0[1] : s0 - t0[1] + box.shape[1]] = box
     tpl = ndimage.gaussian_filter(tpl, sig)
     im = ndimage.gaussian_filter(img, sig, mode="nearest")
     tgl, tgs = np.gradient(tpl)
@@ -572,27 +636,20 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
     keep[:2, :] = keep[-2:, :] = False
     keep[:, :2] = keep[:, -2:] = False
-    cs = np.zeros(shape)
-    cl = np.zeros(shape)
-    mask = np.zeros(shape)
-    cs[pl : pl + nl, ps : ps + ns] = np.where(keep, igs, 0.0)
-    cl[pl : pl + nl, ps : ps + ns] = np.where(keep, igl, 0.0)
-    mask[pl : pl + nl, ps : ps + ns] = keep
-    # circular correlations on a zero-padded canvas of fast FFT sizes: for the lags searched the image part
-    # never wraps onto the template, so they equal the correlations on the canvas itself
-    from scipy import fft as sfft
-
-    size = (sfft.next_fast_len(shape[0], real=True), sfft.next_fast_len(shape[1], real=True))
-
-    def fft(a):
-        return sfft.rfft2(a, s=size)
-
-    corr = sfft.irfft2(fft(cs) * np.conj(fft(tgs)) + fft(cl) * np.conj(fft(tgl)), s=size)
-    energy = sfft.irfft2(fft(mask) * np.conj(fft(tgs * tgs + tgl * tgl)), s=size)
     dl_idx = np.arange(-pl + 2, pl - 1)
     ds_idx = np.arange(-ps + 2, ps - 1)
-    sub_c = corr[np.ix_(dl_idx % size[0], ds_idx % size[1])]
-    sub_e = energy[np.ix_(dl_idx % size[0], ds_idx % size[1])]
+    # the image (at canvas offset (pl, ps)) rows and columns that some searched lag brings onto the template
+    c0 = (max(t0[0] + dl_idx[0], pl), max(t0[1] + ds_idx[0], ps))
+    c1 = (min(t1[0] + dl_idx[-1], pl + nl), min(t1[1] + ds_idx[-1], ps + ns))
+    if c1[0] <= c0[0] or c1[1] <= c0[1]:
+        return None
+    part = (slice(c0[0] - pl, c1[0] - pl), slice(c0[1] - ps, c1[1] - ps))
+    kp = keep[part]
+    lags = (dl_idx, ds_idx)
+    sub_c = _lag_correlate(np.where(kp, igs[part], 0.0), c0, tgs, t0, lags) + _lag_correlate(
+        np.where(kp, igl[part], 0.0), c0, tgl, t0, lags
+    )
+    sub_e = _lag_correlate(kp.astype(float), c0, tgs * tgs + tgl * tgl, t0, lags)
     emax = float(sub_e.max())
     if emax <= 0:
         return None
@@ -600,7 +657,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     il, is_ = np.unravel_index(int(np.argmax(score)), score.shape)
     # under pure noise the normalised score is Gaussian with the std of one image-gradient component
     vals = igs[keep]
-    g_noise = mad_sigma(vals)
+    g_noise = _mad(vals)
     snr = float(score[il, is_]) / max(g_noise, 1e-300)
     return float(ds_idx[is_] * f), float(dl_idx[il] * f), snr, f
 
@@ -674,34 +731,36 @@ def _measure_edges(
     rows = np.flatnonzero(sample)
     prof = np.zeros((n, len(t)))
     badpix = np.ones((n, len(t)), dtype=bool)
+    search = np.abs(t[1:-1]) <= half_width
+    lo, hi = int(np.argmax(search)), int(len(search) - 1 - np.argmax(search[::-1]))
+    # the profiles are interpolated where the edge search reads them (the drop at t[lo + 1 .. hi + 1] and
+    # its neighbours); beyond, only at the two levels the step test reads (below)
+    core = slice(max(lo - 2, 0), min(hi + 5, len(t)))
     if len(rows):
         xs = pts[rows, 0, None] + t * normals[rows, 0, None]
         ys = pts[rows, 1, None] + t * normals[rows, 1, None]
-        prof[rows] = ndimage.map_coordinates(
-            prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
-        ).reshape(xs.shape)
+        prof[rows, core] = _spline_at(prep, xs[:, core], ys[:, core])
         ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
         ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
         badpix[rows] = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    members_prof = prof
     idx = np.arange(n)
     noise_factor = np.ones(n)
     if grouped:
         w = (~badpix[members]).astype(float)  # (groups, group, t): bad samples are left out
         cnt = w.sum(axis=1)
         contiguous = np.all(np.hypot(*np.diff(pts[members], axis=1).transpose(2, 0, 1)) < 2.0, axis=1)
-        prof = np.einsum("gkt,gkt->gt", w, prof[members]) / np.maximum(cnt, 1.0)
+        prof = np.einsum("gkt,gkt->gt", w, members_prof[members]) / np.maximum(cnt, 1.0)
         idx = members[:, group // 2]
         badpix = (cnt < max(2.0, group / 2.0)) | ~contiguous[:, None]
         noise_factor = np.minimum(1.0, np.sqrt(2.0 / np.maximum(cnt.min(axis=1), 1.0)))
         in_view = in_view[idx]
     drop = -(prof[:, 2:] - prof[:, :-2]) / (2 * step)
-    search = np.abs(t[1:-1]) <= half_width
     k = np.argmax(np.where(search[None, :], drop, -np.inf), axis=1)
-    lo, hi = int(np.argmax(search)), int(len(search) - 1 - np.argmax(search[::-1]))
     interior = (k >= lo + 1) & (k <= hi - 1)
     k = np.clip(k, 1, drop.shape[1] - 2)
-    rows = np.arange(len(k))
-    y0, y1, y2 = drop[rows, k - 1], drop[rows, k], drop[rows, k + 1]
+    out_rows = np.arange(len(k))
+    y0, y1, y2 = drop[out_rows, k - 1], drop[out_rows, k], drop[out_rows, k + 1]
     den = y0 - 2 * y1 + y2
     off = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
     t_edge = t[1:-1][k] + np.clip(off, -1, 1) * step
@@ -710,16 +769,42 @@ def _measure_edges(
     clean = ~(badpix & near).any(axis=1)
     # a limb is a step (bright inside stays bright), not a thin ridge (a column streak, a cosmic ray): the
     # level 2 clean radii inside must exceed the level outside by half the height of a blurred step
+    j_in, j_out = _interp_col(t_edge - ext, t), _interp_col(t_edge + ext, t)
+    cols = np.column_stack([j_in, j_in + 1, j_out, j_out + 1])  # the samples those levels interpolate
+    if grouped:
+        rr, cc = np.repeat(members.ravel(), 4), np.repeat(cols, group, axis=0).ravel()
+    else:
+        rr, cc = np.repeat(np.arange(n), 4), cols.ravel()
+    fill = sample[rr] & ((cc < core.start) | (cc >= core.stop))
+    if fill.any():
+        rr, cc = rr[fill], cc[fill]
+        xs = pts[rr, 0] + t[cc] * normals[rr, 0]
+        ys = pts[rr, 1] + t[cc] * normals[rr, 1]
+        members_prof[rr, cc] = _spline_at(prep, xs, ys)
+        if grouped:
+            prof = np.einsum("gkt,gkt->gt", w, members_prof[members]) / np.maximum(cnt, 1.0)
     inner = _interp_rows(t_edge - ext, t, prof)
     outer = _interp_rows(t_edge + ext, t, prof)
     step_ok = (inner - outer) >= 0.5 * y1 * np.sqrt(2 * np.pi) * edge_sigma
     return idx, t_edge, y1, noise_factor, clean & interior & step_ok, in_view
 
 
+def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape)."""
+    return ndimage.map_coordinates(
+        prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
+    ).reshape(xs.shape)
+
+
+def _interp_col(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index j of the samples t[j], t[j + 1] that :func:`_interp_rows` interpolates ``x`` between."""
+    dt = float(t[1] - t[0])
+    return np.clip(np.floor((x - t[0]) / dt).astype(int), 0, len(t) - 2)
+
+
 def _interp_rows(x: np.ndarray, t: np.ndarray, prof: np.ndarray) -> np.ndarray:
     """``np.interp(x[r], t, prof[r])`` for every row r at once (t evenly spaced, increasing)."""
-    dt = float(t[1] - t[0])
-    j = np.clip(np.floor((x - t[0]) / dt).astype(int), 0, len(t) - 2)
+    j = _interp_col(x, t)
     rows = np.arange(len(x))
     f0, f1 = prof[rows, j], prof[rows, j + 1]
     val = (f1 - f0) / (t[j + 1] - t[j]) * (x - t[j]) + f0
@@ -833,16 +918,23 @@ def _refine(
         weights = np.minimum(strength[sel] / float(np.median(strength[sel])), 3.0)
 
         def res_fn(q, edges=edges, weights=weights):
-            d_s, d_l, l_s, r_ = _unpack(q, fit_scale, fit_rotation)
-            conic = _transform_conic(model.conic, _homography(model, d_s, d_l, l_s, r_))
+            conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
             return weights * _conic_distance(conic, edges)[0]
 
-        def res_all(q, keep, s_eff, edges=edges, weights=weights):
-            return np.concatenate([res_fn(q, edges[keep], weights[keep]), prior_row(q, s_eff)])
+        def res_all(keep, s_eff, edges=edges, weights=weights):
+            """The residuals of the kept edges and the prior rows, as a function of the parameters (the
+            edges' homogeneous coordinates made once: the least squares evaluate it ~30 times)."""
+            xk, wk = _homogeneous(edges[keep]), weights[keep]
+
+            def fun(q):
+                conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
+                return np.concatenate([wk * _conic_distance(conic, xk)[0], prior_row(q, s_eff)])
+
+            return fun
 
         keep = np.ones(len(sel), dtype=bool)
         sol = least_squares(
-            lambda q, keep=keep, s_eff=s_eff: res_all(q, keep, s_eff),
+            res_all(keep, s_eff),
             p,
             loss="soft_l1",
             f_scale=0.5,
@@ -852,12 +944,12 @@ def _refine(
         p_new = sol.x
         for _ in range(2):
             r = res_fn(p_new)
-            mad = mad_sigma(r)
+            mad = _mad(r)
             new_keep = np.abs(r - np.median(r)) <= max(3.0 * mad, 0.05)
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-            p_new = least_squares(lambda q, keep=keep, s=s_eff: res_all(q, keep, s), p_new, method="lm").x
+            p_new = least_squares(res_all(keep, s_eff), p_new, method="lm").x
         r = res_fn(p_new, edges[keep], weights[keep])
         order = np.argsort(model.phi[ray][keep])
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
@@ -872,7 +964,7 @@ def _refine(
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
     if any(sig is not None for sig in prior_sigma_px):
-        p = least_squares(lambda q: res_all(q, keep, s_eff), p, method="lm").x
+        p = least_squares(res_all(keep, s_eff), p, method="lm").x
     sel = sel[keep]
     edges = edges[keep]
     weights = weights[keep]
