@@ -185,9 +185,7 @@ def test_layouts_override_the_declared_convention(kernel_dir):
     from ioscan.instruments import PixelAxes, jiram
 
     frame = "JUNO_JIRAM_I_LBAND"
-    flipped = dataclasses.replace(
-        jiram.DETECTORS[frame], axes=PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
-    )
+    flipped = dataclasses.replace(jiram.DETECTORS[frame], axes=PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)))
     declared = SpiceGeometry(kernel_dir / "ioscan.tm").backplanes(sc.T_CLOSE_NADIR, frame)
     other = SpiceGeometry(kernel_dir / "ioscan.tm", layouts={frame: flipped})
     assert other.camera(frame).sample_axis == (0.0, 1.0, 0.0)

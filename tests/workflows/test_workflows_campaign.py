@@ -91,6 +91,7 @@ def test_intensity_errors_hold_against_the_truth(tracked_catalog):
     assert p.size >= 100
     assert 0.5 <= mad_sigma(p) <= 1.4
     assert np.mean(np.abs(p) < 3) >= 0.9
+
     # saturated sources are lower limits, below the truth (unless other sources share their aperture)
     def crowded(row) -> bool:
         same = truth[(truth["product_id"] == row.product_id) & (truth["band"] == row.band)]

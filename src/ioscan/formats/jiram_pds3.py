@@ -580,6 +580,8 @@ def read_jiram_identity(label_path: Path):
     base, version, created = _version_fields(meta, label_path, product_id)
     img_path = _find_data_file(label_path, _data_pointer(meta, name))
     return ProductIdentity(label_path, product_id, base, version, created, file_checksum_sha256(img_path))
+
+
 def quaternion_to_matrix(q_wxyz) -> np.ndarray:
     """The 3×3 rotation of a SPICE quaternion (w, x, y, z), as SPICE's ``q2m`` builds it (for a C-matrix
     quaternion: J2000 → instrument, rows = the instrument's axes in J2000)."""

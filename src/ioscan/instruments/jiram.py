@@ -116,6 +116,7 @@ DETECTORS: dict[str, DetectorLayout] = {
     },
 }
 
+
 def _deg_px(deg: float) -> float:
     return math.tan(math.radians(deg)) / IFOV_RAD
 

@@ -1025,7 +1025,18 @@ def associate(
     existing, prior, cluster_ids = _parse_existing(existing_hotspots)
     pins, cluster_ids, n_pin = _parse_pins(detections, cluster_ids)
     inp = _Input(
-        ids, u, sn2, se2, times, _frame_keys(detections), existing, prior, cluster_ids, pins, n_pin, rho,
+        ids,
+        u,
+        sn2,
+        se2,
+        times,
+        _frame_keys(detections),
+        existing,
+        prior,
+        cluster_ids,
+        pins,
+        n_pin,
+        rho,
         _observation_codes(detections),
     )
     thr = chi2_gate(n_sigma)

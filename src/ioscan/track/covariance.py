@@ -28,9 +28,7 @@ from ioscan.track._common import DEG
 SYM = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 
-def tangent_covariance(
-    lat_deg, lat_err_deg, lon_err_deg, corr
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tangent_covariance(lat_deg, lat_err_deg, lon_err_deg, corr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """North/east covariance (km²) from 1σ lat error (°), 1σ west-longitude error (° of longitude) and their
     correlation (NaN = 0): var_n, var_e, cov_ne = −corr·σn·σe."""
     lat = np.asarray(lat_deg, float)
