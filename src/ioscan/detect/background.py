@@ -662,8 +662,8 @@ def estimate_background(
     ii, jj = np.ogrid[0:nl, 0:ns]
     d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
     edge = d_edge < h1 + rk
-    # a corner of the crop extrapolates across two edges (its background ~1.5–5× noisier than the interior's,
-    # against 1–3× along an edge): its own profile, against the distance to the corner (the four pooled)
+    # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
+    # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
     d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
     zone = side + 2 * (usable & (~far | edge))
     shifts = sorted({p for ph in PHASES for p in ph})

@@ -45,10 +45,10 @@ class DetectConfig:
         check_geometry_limb: compare the geometry's limb with the sharp limb seen in the image
             (:func:`ioscan.detect.limb.geometry_limb_offset_px`); beyond max(1 px, 3 × the pointing error)
             the image's limb is used for the background regions and the geometry only for positions.
-        cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
-            COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true source
-            at the detection threshold reaches it with probability 3 %
-            (:func:`ioscan.detect.find.spike_threshold`: 10–12 for Gaussian cores of 0.6–1 px).
+        cosmic_ray_dchi2: χ² advantage of a 1–3-pixel connected spike over the PSF above which a source is
+            flagged COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true
+            source at the detection threshold reaches it with probability 3 %
+            (:func:`ioscan.detect.find.spike_threshold`: 10.7–12.2 for Gaussian cores of 0.6–1 px).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
         deblend_saddle_snr: two maxima are distinct sources when the matched-filter S/N dips by at least
             this much (or 10 % of the fainter peak) between them.
