@@ -14,6 +14,9 @@ from ioscan.detect.psf import PsfModel
 SPIKE_FALSE_FLAG_RATE = 3e-2
 #: pixels the spike model frees besides the brightest, each touching those freed: hits are 1–3 pixels
 SPIKE_NEIGHBOURS = 2
+#: a source with another within this distance (px) frees only its brightest pixel's 8-neighbours in the spike
+#: test (the other's wings would be taken for a track)
+SPIKE_ISOLATION_PX = 6.0
 #: the calibrated spike threshold is never below this χ² advantage
 MIN_SPIKE_DCHI2 = 9.0
 
@@ -134,7 +137,8 @@ def spike_dchi2(
 
     The spike model frees the brightest pixel and, :data:`SPIKE_NEIGHBOURS` times, the brightest positive
     pixel touching those freed (hits are 1–3 connected pixels: a straight or diagonal track whose brightest
-    pixel is an end is freed whole);
+    pixel is an end is freed whole; within :data:`SPIKE_ISOLATION_PX` of another source, only 8-neighbours of
+    the brightest);
     the PSF model is the fitted source (amplitude ``flux`` at x, y). Large positive values mean the source is
     far sharper than the PSF: a cosmic-ray hit, not a hot spot.
 
@@ -178,15 +182,22 @@ def spike_dchi2(
     # the pixels freed: the brightest, then SPIKE_NEIGHBOURS times the brightest positive pixel touching those
     # freed (hits are 1–3 connected pixels: single, pairs, straight, diagonal and bent tracks, whose brightest
     # pixel may be an end); only connected ones, so that a bright neighbour's wings are never taken for it
+    # beside another source the wings of that one rise away from the brightest pixel: there only its
+    # 8-neighbours are freed
     free = np.zeros(rr.shape, bool)
     free[:, r, r] = True
     rows = np.arange(n)
+    ring = np.zeros(rr.shape[1:], bool)
+    ring[r - 1 : r + 2, r - 1 : r + 2] = True
+    d_other = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
+    crowded = np.min(d_other, axis=1) < SPIKE_ISOLATION_PX if n > 1 else np.zeros(n, bool)
     for _ in range(SPIKE_NEIGHBOURS):
         fp = np.pad(free, ((0, 0), (1, 1), (1, 1)))
         touch = np.zeros_like(free)
         for a in (0, 1, 2):
             for b in (0, 1, 2):
                 touch |= fp[:, a : a + 2 * r + 1, b : b + 2 * r + 1]
+        touch[crowded] &= ring
         cand = np.where(touch & ~free & (rr > 0), rr, -np.inf).reshape(n, -1)
         k = np.argmax(cand, axis=1)
         ok = np.isfinite(cand[rows, k])
