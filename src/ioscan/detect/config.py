@@ -61,10 +61,12 @@ class DetectConfig:
             background follow it (:mod:`ioscan.detect.limb_profile`). With a geometry the expected Minnaert
             shading does that job (``use_shading``).
         search_limb_band: with a measured limb profile, search the bright limb band too (hot spots at emission
-            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (200
-            frames) it found 2.5 % more hot spots at S/N ≥ 7 for 0.5 more false detections per frame, and on
-            our simulator, whose albedo is not smoothed towards the limb, the band gave false detections at
-            S/N 5–7 that the measured profile does not follow.
+            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (251,
+            with the limb-ridge test) it found 3.5 % more hot spots at S/N ≥ 7 (0.62 → 0.66) for 0.3 more
+            false detections per frame (0.65 → 0.95, on the limb); on our simulator's frames, which come
+            with geometry, it changed nothing (bench_detect), and earlier the band gave false detections at
+            S/N 5–7 there that the measured profile does not follow (its albedo is not smoothed towards the
+            limb).
         limb_ridge_chi2: within a limb profile's reach of a limb seen in the image, a detection whose PSF
             fit χ²/dof exceeds this (scaled for PSF-model error,
             :func:`ioscan.detect.artefacts.flag_limb_ridges`) is flagged ARTEFACT: a residual of the limb, not
