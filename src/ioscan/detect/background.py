@@ -25,7 +25,8 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   rises exactly as much as the texture raises the filtered residual, so one threshold gives the same false
   rate everywhere. Pixels whose
   background or filter reaches the limb band or the frame edge form their own blocks and also get the
-  profile of the scale against the distance to the limb / the edge.
+  profile of the scale against the distance to the limb / the edge (and in the crop's corners, against the
+  distance to the corner).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ TEMPLATE_FIT_FLOOR = 0.3
 #: quantile of |S/N| in limb-distance bins from which the limb zone's scale is taken (÷ its Gaussian value):
 #: what a measured profile leaves there is clutter with heavier tails than noise
 LIMB_SCALE_QUANTILE = 0.9
+#: bin width (px of distance to the nearest frame corner) of the corners' scale profile: the first bin of
+#: the four corners holds 4 × 3² pixels, enough for a median
+CORNER_STEP_PX = 3.0
 #: the profile value below which the data are not divided further (the ratio is left bounded there)
 TEMPLATE_DIVIDE_FLOOR = 0.02
 
@@ -658,6 +662,9 @@ def estimate_background(
     ii, jj = np.ogrid[0:nl, 0:ns]
     d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
     edge = d_edge < h1 + rk
+    # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
+    # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
+    d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
     zone = side + 2 * (usable & (~far | edge))
     shifts = sorted({p for ph in PHASES for p in ph})
     filters = {}  # filter σ → (kernels per shift, white-noise std of the filtered image per phase)
@@ -708,6 +715,12 @@ def estimate_background(
             scale = np.maximum(
                 scale, limb_profile(d_edge, s_white[0], usable & edge_k, 0.0, h1_k + rk_k, step=1.0)
             )
+            corner_k = d_corner < h1_k + rk_k
+            if corner_k.any():
+                corner_scale = limb_profile(
+                    d_corner, s_white[0], usable & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX
+                )
+                scale = np.maximum(scale, corner_scale)
         phase = np.zeros(x.shape, np.intp)  # the best sub-pixel phase, by comparisons (an argmax over the
         top = s_white[0].copy()  # first axis of a stack is far slower)
         for p_ in range(1, len(PHASES)):

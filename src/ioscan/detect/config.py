@@ -45,10 +45,10 @@ class DetectConfig:
         check_geometry_limb: compare the geometry's limb with the sharp limb seen in the image
             (:func:`ioscan.detect.limb.geometry_limb_offset_px`); beyond max(1 px, 3 × the pointing error)
             the image's limb is used for the background regions and the geometry only for positions.
-        cosmic_ray_dchi2: χ² advantage of a 1–2-pixel spike over the PSF above which a source is flagged
-            COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true source
-            at the detection threshold reaches it with probability 3 %
-            (:func:`ioscan.detect.find.spike_threshold`: 10–12 for Gaussian cores of 0.6–1 px).
+        cosmic_ray_dchi2: χ² advantage of a 1–3-pixel connected spike over the PSF above which a source is
+            flagged COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true
+            source at the detection threshold reaches it with probability 3 %
+            (:func:`ioscan.detect.find.spike_threshold`: 10.7–12.2 for Gaussian cores of 0.6–1 px).
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
         deblend_saddle_snr: two maxima are distinct sources when the matched-filter S/N dips by at least
             this much (or 10 % of the fainter peak) between them.
@@ -61,10 +61,12 @@ class DetectConfig:
             background follow it (:mod:`ioscan.detect.limb_profile`). With a geometry the expected Minnaert
             shading does that job (``use_shading``).
         search_limb_band: with a measured limb profile, search the bright limb band too (hot spots at emission
-            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (200
-            frames) it found 2.5 % more hot spots at S/N ≥ 7 for 0.5 more false detections per frame, and on
-            our simulator, whose albedo is not smoothed towards the limb, the band gave false detections at
-            S/N 5–7 that the measured profile does not follow.
+            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (251,
+            with the limb-ridge test) it found 3.5 % more hot spots at S/N ≥ 7 (0.62 → 0.66) for 0.3 more
+            false detections per frame (0.65 → 0.95, on the limb); on our simulator's frames, which come
+            with geometry, it changed nothing (bench_detect), and earlier the band gave false detections at
+            S/N 5–7 there that the measured profile does not follow (its albedo is not smoothed towards the
+            limb).
         limb_ridge_chi2: within a limb profile's reach of a limb seen in the image, a detection whose PSF
             fit χ²/dof exceeds this (scaled for PSF-model error,
             :func:`ioscan.detect.artefacts.flag_limb_ridges`) is flagged ARTEFACT: a residual of the limb, not

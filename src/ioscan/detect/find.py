@@ -12,8 +12,11 @@ from ioscan.detect.psf import PsfModel
 
 #: fraction of true sources at the detection threshold the calibrated spike test may flag
 SPIKE_FALSE_FLAG_RATE = 3e-2
-#: neighbours (of the 8 around the brightest pixel) the spike model frees with it: hits are 1–3 pixels
+#: pixels the spike model frees besides the brightest, each touching those freed: hits are 1–3 pixels
 SPIKE_NEIGHBOURS = 2
+#: a source with another within this distance (px) frees only its brightest pixel's 8-neighbours in the spike
+#: test (the other's wings would be taken for a track)
+SPIKE_ISOLATION_PX = 6.0
 #: the calibrated spike threshold is never below this χ² advantage
 MIN_SPIKE_DCHI2 = 9.0
 
@@ -132,8 +135,10 @@ def spike_dchi2(
 ) -> np.ndarray:
     """χ²(PSF) − χ²(spike) on the 5×5 pixels around each source's brightest pixel.
 
-    The spike model frees the brightest pixel and its :data:`SPIKE_NEIGHBOURS` brightest positive
-    8-neighbours (hits are 1–3 connected pixels, diagonal and bent tracks included);
+    The spike model frees the brightest pixel and, :data:`SPIKE_NEIGHBOURS` times, the brightest positive
+    pixel touching those freed (hits are 1–3 connected pixels: a straight or diagonal track whose brightest
+    pixel is an end is freed whole; within :data:`SPIKE_ISOLATION_PX` of another source, only 8-neighbours of
+    the brightest);
     the PSF model is the fitted source (amplitude ``flux`` at x, y). Large positive values mean the source is
     far sharper than the PSF: a cosmic-ray hit, not a hot spot.
 
@@ -174,16 +179,30 @@ def spike_dchi2(
     p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), x, y)
     chi_psf = np.sum(w * (rr - flux[:, None, None] * p) ** 2, axis=(1, 2))
     chi_all = w * rr * rr
-    # the pixels freed: the brightest and its SPIKE_NEIGHBOURS brightest positive 8-neighbours (hits are 1–3
-    # connected pixels: single, pairs, straight, diagonal and bent tracks); only those next to it, so that a
-    # bright neighbour's wings at the stamp's edge are never taken for the spike
-    cent = chi_all[:, r, r]
-    ring = [(r + a, r + b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
-    nbr = np.stack([chi_all[:, i, j] for i, j in ring], axis=1)
-    nvals = np.stack([rr[:, i, j] for i, j in ring], axis=1)
-    top = np.argsort(-nvals, axis=1)[:, :SPIKE_NEIGHBOURS]
-    pos = np.take_along_axis(nvals, top, 1) > 0
-    freed = cent + np.sum(np.where(pos, np.take_along_axis(nbr, top, 1), 0.0), axis=1)
+    # the pixels freed: the brightest, then SPIKE_NEIGHBOURS times the brightest positive pixel touching those
+    # freed (hits are 1–3 connected pixels: single, pairs, straight, diagonal and bent tracks, whose brightest
+    # pixel may be an end); only connected ones, so that a bright neighbour's wings are never taken for it
+    # beside another source the wings of that one rise away from the brightest pixel: there only its
+    # 8-neighbours are freed
+    free = np.zeros(rr.shape, bool)
+    free[:, r, r] = True
+    rows = np.arange(n)
+    ring = np.zeros(rr.shape[1:], bool)
+    ring[r - 1 : r + 2, r - 1 : r + 2] = True
+    d_other = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
+    crowded = np.min(d_other, axis=1) < SPIKE_ISOLATION_PX if n > 1 else np.zeros(n, bool)
+    for _ in range(SPIKE_NEIGHBOURS):
+        fp = np.pad(free, ((0, 0), (1, 1), (1, 1)))
+        touch = np.zeros_like(free)
+        for a in (0, 1, 2):
+            for b in (0, 1, 2):
+                touch |= fp[:, a : a + 2 * r + 1, b : b + 2 * r + 1]
+        touch[crowded] &= ring
+        cand = np.where(touch & ~free & (rr > 0), rr, -np.inf).reshape(n, -1)
+        k = np.argmax(cand, axis=1)
+        ok = np.isfinite(cand[rows, k])
+        free.reshape(n, -1)[rows[ok], k[ok]] = True
+    freed = np.sum(np.where(free, chi_all, 0.0), axis=(1, 2))
     chi_spike = np.sum(chi_all, axis=(1, 2)) - freed
     return chi_psf - chi_spike
 
