@@ -112,3 +112,28 @@ def test_registering_an_existing_navigation_on_the_limb_equals_navigating_with_r
     for key in ("lat_deg", "lon_w_deg", "emission_deg", "limb_distance_px"):
         np.testing.assert_array_equal(later.backplanes["Lp"][key], once.backplanes["Lp"][key])
     assert later.messages == once.messages
+
+
+def test_limb_floor_is_two_km_on_the_ground_or_a_tenth_of_a_pixel():
+    """The limb registration's floor: max(0.1 px, 2 km / pixel scale at the limb) (JIRAM's prior)."""
+    from ioscan.geometry.navigate import _limb_floor_px
+    from ioscan.instruments import get_instrument
+
+    prior = get_instrument("JIRAM").pointing
+    dist = np.array([[-5.0, -1.0, 0.5, 3.0]])
+    for scale_km, floor in ((0.5, 4.0), (2.0, 1.0), (50.0, 0.1)):
+        scale = np.array([[scale_km, scale_km, scale_km, np.nan]])
+        assert _limb_floor_px(prior, {"limb_distance_px": dist, "pixel_scale_km": scale}) == pytest.approx(floor)
+    nowhere = {"limb_distance_px": np.array([[-9.0]]), "pixel_scale_km": np.array([[1.0]])}
+    assert _limb_floor_px(prior, nowhere) == pytest.approx(prior.limb_floor_px)
+
+
+def test_detection_is_told_the_limb_error_in_the_image_not_the_ground_floor():
+    """Io's topography moves surface points, not the limb the fit matched: detection's error stays the
+    fit's (with the pixel floor) while positions carry the km floor."""
+    from ioscan.geometry.navigate import Navigation
+
+    nav = Navigation(offset_err_px=(0.3, 0.3), pointing_floor_px=4.0)
+    assert nav.detection_error_px == nav.pointing_error_px == 4.0
+    nav.image_error_px = 0.32
+    assert nav.detection_error_px == 0.32 and nav.pointing_error_px == 4.0

@@ -60,6 +60,9 @@ class Navigation:
         prior: the instrument's pointing prior for this geometry source.
         pointing_floor_px: pointing uncertainty that remains whatever the fit says (the translation model's
             residual after registration, or the prior's 1σ for an unregistered frame), pixels.
+        image_error_px: after a limb registration, the 1σ error of where the backplanes put the limb *in the
+            image* (the fit's error with the pixel floor only), pixels: the ground floor in km (Io's limb is
+            not the ellipsoid's) moves surface points, not the limb the fit matched; None otherwise.
         messages: human-readable notes (why a frame was not registered...).
     """
 
@@ -76,6 +79,7 @@ class Navigation:
     n_matches: int | None = None
     prior: PointingPrior | None = None
     pointing_floor_px: float = 0.0
+    image_error_px: float | None = None
     messages: list[str] = field(default_factory=list)
     _recompute: Callable | None = field(default=None, repr=False)
 
@@ -83,6 +87,11 @@ class Navigation:
     def pointing_error_px(self) -> float:
         """1σ pointing error of the backplanes along the worse axis, pixels."""
         return max(max(self.offset_err_px), self.pointing_floor_px)
+
+    @property
+    def detection_error_px(self) -> float:
+        """1σ error of the backplanes' limb and disk in the image, pixels (what detection is told)."""
+        return self.pointing_error_px if self.image_error_px is None else self.image_error_px
 
     @property
     def offset_corr(self) -> float:
@@ -333,6 +342,7 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
     cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
     nav.offset_cov_px = cov + np.eye(2) * floor_px**2
+    nav.image_error_px = float(np.sqrt(max(np.diag(cov)) + prior.limb_floor_px**2))
     nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
     nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))
 

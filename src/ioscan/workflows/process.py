@@ -166,7 +166,7 @@ def analyse_product(
         searched = dataclasses.replace(frame, bands={b: frame.bands[b] for b in view.bands})
 
     def detect():
-        cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.pointing_error_px)
+        cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
         return detect_frame(searched, nav.backplanes or None, config=cfg)
 
     found = detect()
