@@ -41,7 +41,7 @@ from scipy.special import ndtri
 from ioscan.detect.disk import grow
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.robust import MAD_TO_SIGMA
+from ioscan.robust import MAD_TO_SIGMA, finite_median
 
 #: 25th percentile of χ²₁ (lower quartile of a squared unit Gaussian)
 _Q25_CHI2 = 0.10153104
@@ -381,36 +381,47 @@ def block_scale(
     factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
     nl, ns = z.shape
     nbl, nbs = -(-nl // b), -(-ns // b)
-    out = np.full(z.shape, floor, np.float32)
     az = np.abs(z).astype(np.float32)
+    # computed once for every region: |z| and each pixel's region (−1: not ``ok``) in block order, one row
+    # of b² values per block (the padding beyond the image: NaN, no region)
+    azb = np.full((nbl * b, nbs * b), np.nan, np.float32)
+    azb[:nl, :ns] = az
+    azb = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
+    zone = np.full((nbl * b, nbs * b), -1, np.int8 if n_regions < 127 else np.intp)
+    zone[:nl, :ns] = np.where(ok, side, -1)
+    zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
+    all_finite = bool(np.isfinite(az).all())
+    finite = None if all_finite else np.isfinite(azb)
+    grids = np.full((n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region counted
     for k in range(n_regions):
-        here = side == k
-        sel = ok & here
-        if not sel.any():
+        sel_b = zone == k
+        if not sel_b.any():
             continue
-        a = np.full((nbl * b, nbs * b), np.nan, np.float32)
-        a[:nl, :ns] = np.where(sel, az, np.float32(np.nan))
-        blocks = a.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl, nbs, b * b)
-        n_ok = np.sum(np.isfinite(blocks), axis=2)
+        if not all_finite:
+            sel_b &= finite
+        n_ok = np.count_nonzero(sel_b, axis=1).reshape(nbl, nbs)
         # lower median of each block's finite values (blocks without any stay NaN)
         med = np.full((nbl, nbs), np.nan, np.float32)
         some = n_ok > 0
-        srt = np.sort(blocks[some], axis=1)  # NaNs last
+        rows = some.ravel()
+        srt = np.sort(np.where(sel_b[rows], azb[rows], np.float32(np.nan)), axis=1)  # NaNs last
         mid = np.floor(quantile * (n_ok[some] - 1)).astype(np.intp)[:, None]
         med[some] = factor * np.take_along_axis(srt, mid, 1)[:, 0]
         good = n_ok >= b * b * min_fraction
-        fill = (
-            float(np.median(med[good]))
-            if good.any()
-            else factor * float(np.quantile(np.abs(z[sel]), quantile))
-        )
+        if good.any():
+            fill = finite_median(med[good])
+        else:
+            sel = ok & (side == k)
+            fill = factor * float(np.quantile(np.abs(z[sel]), quantile))
         # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
         # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost)
         med = np.where(good, med, fill)
         med = np.maximum(np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.8 * med), floor)
-        full = np.repeat(np.repeat(med.astype(np.float32), b, axis=0), b, axis=1)[:nl, :ns]
-        out = np.where(here, full, out)
-    return np.maximum(out, floor)
+        grids[k] = med
+    # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
+    idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
+    idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
+    return np.maximum(np.take(grids, idx), floor)
 
 
 def limb_profile(
