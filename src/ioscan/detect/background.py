@@ -200,11 +200,24 @@ def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
     return x
 
 
-def correlate_kernel(x: np.ndarray, h0: int, h1: int, degree: int = 2) -> np.ndarray:
+def correlate_kernel(
+    x: np.ndarray, h0: int, h1: int, degree: int = 2, window: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """``x`` correlated with :func:`background_kernel`, the image extended by point reflection at its edges
-    (:func:`_pad_odd`)."""
+    (:func:`_pad_odd`); with ``window`` (a box of ``x``), only that box of the result (the same values: the
+    correlation runs over the box and the kernel's reach around it)."""
     p = min(h1, x.shape[0] - 1, x.shape[1] - 1)
     xp = _pad_odd(x, p) if p > 0 else x
+    lo = (p, p)  # where x's first pixel sits in xp
+    hi = (p + x.shape[0], p + x.shape[1])  # … and where the wanted result ends
+    if window is not None:
+        w0 = [p + (w.start or 0) for w in window]
+        w1 = [p + (x.shape[a] if w.stop is None else w.stop) for a, w in enumerate(window)]
+        c0 = [max(w0[a] - h1, 0) for a in (0, 1)]  # the box and the kernel's reach, inside xp
+        c1 = [min(w1[a] + h1, xp.shape[a]) for a in (0, 1)]
+        xp = xp[c0[0] : c1[0], c0[1] : c1[1]]
+        lo = (w0[0] - c0[0], w0[1] - c0[1])
+        hi = (w1[0] - c0[0], w1[1] - c0[1])
     terms = _separable_terms(h0, h1, degree)
     if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
         out = np.zeros_like(xp)
@@ -214,7 +227,9 @@ def correlate_kernel(x: np.ndarray, h0: int, h1: int, degree: int = 2) -> np.nda
             )
     else:
         out = ndimage.correlate(xp, _kernel_cached(h0, h1, degree).astype(xp.dtype), mode="nearest")
-    return out[p : p + x.shape[0], p : p + x.shape[1]] if p > 0 else out
+    if window is None and p == 0:
+        return out
+    return out[lo[0] : hi[0], lo[1] : hi[1]]
 
 
 #: sub-pixel phases (line, sample offsets) at which the matched filter is evaluated: a source centred on a
@@ -279,8 +294,11 @@ def region_background(
         if reg.all():
             out = correlate_kernel(x, h0, h1, degree)
             continue
-        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1, degree)
-        out = np.where(here, bk, out)
+        # the result is needed only in the region's bounding box
+        rows, cols = np.flatnonzero(here.any(axis=1)), np.flatnonzero(here.any(axis=0))
+        win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1, degree, window=win)
+        out[win] = np.where(here[win], bk, out[win])
     return out
 
 
