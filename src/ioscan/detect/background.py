@@ -186,8 +186,24 @@ def _separable_terms(h0: int, h1: int, degree: int = 2) -> list[tuple[np.ndarray
 
 
 def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
-    """Pad by ``p`` pixels with the point reflection 2·e − mirror about the edge values e smoothed along the
-    edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is not doubled."""
+    """Pad by ``p`` pixels (1 ≤ p < each side) with the point reflection 2·e − mirror about the edge values e
+    smoothed along the edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is
+    not doubled. Lines first, then samples (of the line-padded image)."""
+    n0, n1 = x.shape
+    xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
+    core = xp[:, p : p + n1]
+    core[p : p + n0] = x
+    core[:p] = 2.0 * ndimage.uniform_filter1d(x[:1], 7, axis=1, mode="nearest") - x[p:0:-1]
+    core[p + n0 :] = 2.0 * ndimage.uniform_filter1d(x[-1:], 7, axis=1, mode="nearest") - x[-p - 1 : -1][::-1]
+    xp[:, :p] = 2.0 * ndimage.uniform_filter1d(core[:, :1], 7, axis=0, mode="nearest") - core[:, p:0:-1]
+    xp[:, p + n1 :] = (
+        2.0 * ndimage.uniform_filter1d(core[:, -1:], 7, axis=0, mode="nearest") - core[:, -p - 1 : -1][:, ::-1]
+    )
+    return xp
+
+
+def _pad_odd_reference(x: np.ndarray, p: int) -> np.ndarray:
+    """:func:`_pad_odd` as first written, with ``np.pad`` (kept for the tests)."""
     for axis in (0, 1):
         xp = np.pad(x, [(p, p) if a == axis else (0, 0) for a in (0, 1)], mode="reflect")
         n = x.shape[axis]
@@ -207,15 +223,20 @@ def correlate_kernel(
     (:func:`_pad_odd`); with ``window`` (a box of ``x``), only that box of the result (the same values: the
     correlation runs over the box and the kernel's reach around it)."""
     p = min(h1, x.shape[0] - 1, x.shape[1] - 1)
-    xp = _pad_odd(x, p) if p > 0 else x
-    lo = (p, p)  # where x's first pixel sits in xp
+    lo = (p, p)  # where x's first pixel sits in the padded image
     hi = (p + x.shape[0], p + x.shape[1])  # … and where the wanted result ends
-    if window is not None:
+    if window is None:
+        xp = _pad_odd(x, p) if p > 0 else x
+    else:
         w0 = [p + (w.start or 0) for w in window]
         w1 = [p + (x.shape[a] if w.stop is None else w.stop) for a, w in enumerate(window)]
-        c0 = [max(w0[a] - h1, 0) for a in (0, 1)]  # the box and the kernel's reach, inside xp
-        c1 = [min(w1[a] + h1, xp.shape[a]) for a in (0, 1)]
-        xp = xp[c0[0] : c1[0], c0[1] : c1[1]]
+        n = (x.shape[0] + 2 * p, x.shape[1] + 2 * p)
+        c0 = [max(w0[a] - h1, 0) for a in (0, 1)]  # the box and the kernel's reach, inside the padded image
+        c1 = [min(w1[a] + h1, n[a]) for a in (0, 1)]
+        if all(c0[a] >= p and c1[a] <= p + x.shape[a] for a in (0, 1)):  # the padding is out of reach
+            xp = x[c0[0] - p : c1[0] - p, c0[1] - p : c1[1] - p]
+        else:
+            xp = (_pad_odd(x, p) if p > 0 else x)[c0[0] : c1[0], c0[1] : c1[1]]
         lo = (w0[0] - c0[0], w0[1] - c0[1])
         hi = (w1[0] - c0[0], w1[1] - c0[1])
     terms = _separable_terms(h0, h1, degree)
