@@ -775,7 +775,7 @@ def estimate_background(
         top = s_white[0].copy()  # first axis of a stack is far slower)
         for p_ in range(1, len(PHASES)):
             better_p = s_white[p_] > top
-            np.copyto(phase, p_, where=better_p)
+            phase[better_p] = p_
             np.maximum(top, s_white[p_], out=top)
         snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
