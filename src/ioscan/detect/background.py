@@ -196,9 +196,8 @@ def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
     core[:p] = 2.0 * ndimage.uniform_filter1d(x[:1], 7, axis=1, mode="nearest") - x[p:0:-1]
     core[p + n0 :] = 2.0 * ndimage.uniform_filter1d(x[-1:], 7, axis=1, mode="nearest") - x[-p - 1 : -1][::-1]
     xp[:, :p] = 2.0 * ndimage.uniform_filter1d(core[:, :1], 7, axis=0, mode="nearest") - core[:, p:0:-1]
-    xp[:, p + n1 :] = (
-        2.0 * ndimage.uniform_filter1d(core[:, -1:], 7, axis=0, mode="nearest") - core[:, -p - 1 : -1][:, ::-1]
-    )
+    e = ndimage.uniform_filter1d(core[:, -1:], 7, axis=0, mode="nearest")
+    xp[:, p + n1 :] = 2.0 * e - core[:, -p - 1 : -1][:, ::-1]
     return xp
 
 
