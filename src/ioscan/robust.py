@@ -18,3 +18,12 @@ def mad_sigma(x: np.ndarray, *, max_samples: int | None = None) -> float:
         x = x[:: x.size // max_samples + 1]
     med = np.median(x)
     return float(MAD_TO_SIGMA * np.median(np.abs(x - med)))
+
+
+def finite_median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty, NaN-free 1-D array, the same value, by one partition (np.median also
+    moves the maximum to the end to look for NaN)."""
+    n = x.size
+    k = n // 2
+    part = np.partition(x, k)
+    return float(part[k]) if n % 2 else float((part[:k].max() + part[k]) / 2.0)

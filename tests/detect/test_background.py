@@ -54,3 +54,33 @@ def test_frame_corners_calibrated_on_white_noise():
 
     assert rms(corner) == pytest.approx(rms(inner), rel=0.06)
     assert rms(edge) == pytest.approx(rms(inner), rel=0.06)
+
+
+def test_pad_odd_same_as_np_pad_form():
+    from ioscan.detect.background import _pad_odd, _pad_odd_reference
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for shape in ((40, 61), (5, 7), (2, 2), (30, 3)):
+            x = rng.standard_normal(shape).astype(dtype)
+            for p in range(1, min(shape)):
+                assert np.array_equal(_pad_odd(x, p), _pad_odd_reference(x, p))
+
+
+def test_correlate_kernel_window_same_values():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((60, 90)).astype(np.float32)
+    full = correlate_kernel(x, 3, 9)
+    for win in ((slice(20, 40), slice(30, 50)), (slice(0, 10), slice(5, 90)), (slice(55, 60), slice(0, 4))):
+        assert np.array_equal(correlate_kernel(x, 3, 9, window=win), full[win])
+
+
+def test_crowded_same_as_distance_matrix():
+    from ioscan.detect.find import _crowded
+
+    rng = np.random.default_rng(3)
+    for n in (50, 300, 2000):
+        x, y = rng.uniform(0, 300, n), rng.uniform(0, 300, n)
+        x[:10], y[:10] = x[10:20] + 6.0, y[10:20]  # pairs exactly at the radius
+        d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
+        assert np.array_equal(_crowded(x, y, 6.0), np.min(d, axis=1) < 6.0)

@@ -41,7 +41,7 @@ from scipy.special import ndtri
 from ioscan.detect.disk import grow
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.robust import MAD_TO_SIGMA
+from ioscan.robust import MAD_TO_SIGMA, finite_median
 
 #: 25th percentile of χ²₁ (lower quartile of a squared unit Gaussian)
 _Q25_CHI2 = 0.10153104
@@ -186,8 +186,23 @@ def _separable_terms(h0: int, h1: int, degree: int = 2) -> list[tuple[np.ndarray
 
 
 def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
-    """Pad by ``p`` pixels with the point reflection 2·e − mirror about the edge values e smoothed along the
-    edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is not doubled."""
+    """Pad by ``p`` pixels (1 ≤ p < each side) with the point reflection 2·e − mirror about the edge values e
+    smoothed along the edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is
+    not doubled. Lines first, then samples (of the line-padded image)."""
+    n0, n1 = x.shape
+    xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
+    core = xp[:, p : p + n1]
+    core[p : p + n0] = x
+    core[:p] = 2.0 * ndimage.uniform_filter1d(x[:1], 7, axis=1, mode="nearest") - x[p:0:-1]
+    core[p + n0 :] = 2.0 * ndimage.uniform_filter1d(x[-1:], 7, axis=1, mode="nearest") - x[-p - 1 : -1][::-1]
+    xp[:, :p] = 2.0 * ndimage.uniform_filter1d(core[:, :1], 7, axis=0, mode="nearest") - core[:, p:0:-1]
+    e = ndimage.uniform_filter1d(core[:, -1:], 7, axis=0, mode="nearest")
+    xp[:, p + n1 :] = 2.0 * e - core[:, -p - 1 : -1][:, ::-1]
+    return xp
+
+
+def _pad_odd_reference(x: np.ndarray, p: int) -> np.ndarray:
+    """:func:`_pad_odd` as first written, with ``np.pad`` (kept for the tests)."""
     for axis in (0, 1):
         xp = np.pad(x, [(p, p) if a == axis else (0, 0) for a in (0, 1)], mode="reflect")
         n = x.shape[axis]
@@ -200,11 +215,29 @@ def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
     return x
 
 
-def correlate_kernel(x: np.ndarray, h0: int, h1: int, degree: int = 2) -> np.ndarray:
+def correlate_kernel(
+    x: np.ndarray, h0: int, h1: int, degree: int = 2, window: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """``x`` correlated with :func:`background_kernel`, the image extended by point reflection at its edges
-    (:func:`_pad_odd`)."""
+    (:func:`_pad_odd`); with ``window`` (a box of ``x``), only that box of the result (the same values: the
+    correlation runs over the box and the kernel's reach around it)."""
     p = min(h1, x.shape[0] - 1, x.shape[1] - 1)
-    xp = _pad_odd(x, p) if p > 0 else x
+    lo = (p, p)  # where x's first pixel sits in the padded image
+    hi = (p + x.shape[0], p + x.shape[1])  # … and where the wanted result ends
+    if window is None:
+        xp = _pad_odd(x, p) if p > 0 else x
+    else:
+        w0 = [p + (w.start or 0) for w in window]
+        w1 = [p + (x.shape[a] if w.stop is None else w.stop) for a, w in enumerate(window)]
+        n = (x.shape[0] + 2 * p, x.shape[1] + 2 * p)
+        c0 = [max(w0[a] - h1, 0) for a in (0, 1)]  # the box and the kernel's reach, inside the padded image
+        c1 = [min(w1[a] + h1, n[a]) for a in (0, 1)]
+        if all(c0[a] >= p and c1[a] <= p + x.shape[a] for a in (0, 1)):  # the padding is out of reach
+            xp = x[c0[0] - p : c1[0] - p, c0[1] - p : c1[1] - p]
+        else:
+            xp = (_pad_odd(x, p) if p > 0 else x)[c0[0] : c1[0], c0[1] : c1[1]]
+        lo = (w0[0] - c0[0], w0[1] - c0[1])
+        hi = (w1[0] - c0[0], w1[1] - c0[1])
     terms = _separable_terms(h0, h1, degree)
     if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
         out = np.zeros_like(xp)
@@ -214,7 +247,9 @@ def correlate_kernel(x: np.ndarray, h0: int, h1: int, degree: int = 2) -> np.nda
             )
     else:
         out = ndimage.correlate(xp, _kernel_cached(h0, h1, degree).astype(xp.dtype), mode="nearest")
-    return out[p : p + x.shape[0], p : p + x.shape[1]] if p > 0 else out
+    if window is None and p == 0:
+        return out
+    return out[lo[0] : hi[0], lo[1] : hi[1]]
 
 
 #: sub-pixel phases (line, sample offsets) at which the matched filter is evaluated: a source centred on a
@@ -279,8 +314,11 @@ def region_background(
         if reg.all():
             out = correlate_kernel(x, h0, h1, degree)
             continue
-        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1, degree)
-        out = np.where(here, bk, out)
+        # the result is needed only in the region's bounding box
+        rows, cols = np.flatnonzero(here.any(axis=1)), np.flatnonzero(here.any(axis=0))
+        win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1, degree, window=win)
+        out[win] = np.where(here[win], bk, out[win])
     return out
 
 
@@ -381,36 +419,47 @@ def block_scale(
     factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
     nl, ns = z.shape
     nbl, nbs = -(-nl // b), -(-ns // b)
-    out = np.full(z.shape, floor, np.float32)
     az = np.abs(z).astype(np.float32)
+    # computed once for every region: |z| and each pixel's region (−1: not ``ok``) in block order, one row
+    # of b² values per block (the padding beyond the image: NaN, no region)
+    azb = np.full((nbl * b, nbs * b), np.nan, np.float32)
+    azb[:nl, :ns] = az
+    azb = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
+    zone = np.full((nbl * b, nbs * b), -1, np.int8 if n_regions < 127 else np.intp)
+    zone[:nl, :ns] = np.where(ok, side, -1)
+    zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
+    all_finite = bool(np.isfinite(az).all())
+    finite = None if all_finite else np.isfinite(azb)
+    grids = np.full((n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region counted
     for k in range(n_regions):
-        here = side == k
-        sel = ok & here
-        if not sel.any():
+        sel_b = zone == k
+        if not sel_b.any():
             continue
-        a = np.full((nbl * b, nbs * b), np.nan, np.float32)
-        a[:nl, :ns] = np.where(sel, az, np.float32(np.nan))
-        blocks = a.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl, nbs, b * b)
-        n_ok = np.sum(np.isfinite(blocks), axis=2)
+        if not all_finite:
+            sel_b &= finite
+        n_ok = np.count_nonzero(sel_b, axis=1).reshape(nbl, nbs)
         # lower median of each block's finite values (blocks without any stay NaN)
         med = np.full((nbl, nbs), np.nan, np.float32)
         some = n_ok > 0
-        srt = np.sort(blocks[some], axis=1)  # NaNs last
+        rows = some.ravel()
+        srt = np.sort(np.where(sel_b[rows], azb[rows], np.float32(np.nan)), axis=1)  # NaNs last
         mid = np.floor(quantile * (n_ok[some] - 1)).astype(np.intp)[:, None]
         med[some] = factor * np.take_along_axis(srt, mid, 1)[:, 0]
         good = n_ok >= b * b * min_fraction
-        fill = (
-            float(np.median(med[good]))
-            if good.any()
-            else factor * float(np.quantile(np.abs(z[sel]), quantile))
-        )
+        if good.any():
+            fill = finite_median(med[good])
+        else:
+            sel = ok & (side == k)
+            fill = factor * float(np.quantile(np.abs(z[sel]), quantile))
         # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
         # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost)
         med = np.where(good, med, fill)
         med = np.maximum(np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.8 * med), floor)
-        full = np.repeat(np.repeat(med.astype(np.float32), b, axis=0), b, axis=1)[:nl, :ns]
-        out = np.where(here, full, out)
-    return np.maximum(out, floor)
+        grids[k] = med
+    # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
+    idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
+    idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
+    return np.maximum(np.take(grids, idx), floor)
 
 
 def limb_profile(

@@ -132,7 +132,8 @@ def _measure_psf(data: np.ndarray, sat_mask, limb: Limb) -> PsfEstimate | None:
         return None
     from ioscan.detect.limb import pixel_noise_map
 
-    noise = pixel_noise_map(np.where(valid, data, np.float32(np.median(data[valid]))).astype(np.float32))
+    filled = data if valid.all() else np.where(valid, data, np.float32(np.median(data[valid])))
+    noise = pixel_noise_map(filled.astype(np.float32))
     return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
 
 

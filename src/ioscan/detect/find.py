@@ -189,8 +189,7 @@ def spike_dchi2(
     rows = np.arange(n)
     ring = np.zeros(rr.shape[1:], bool)
     ring[r - 1 : r + 2, r - 1 : r + 2] = True
-    d_other = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
-    crowded = np.min(d_other, axis=1) < SPIKE_ISOLATION_PX if n > 1 else np.zeros(n, bool)
+    crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
     for _ in range(SPIKE_NEIGHBOURS):
         fp = np.pad(free, ((0, 0), (1, 1), (1, 1)))
         touch = np.zeros_like(free)
@@ -205,6 +204,28 @@ def spike_dchi2(
     freed = np.sum(np.where(free, chi_all, 0.0), axis=(1, 2))
     chi_spike = np.sum(chi_all, axis=(1, 2)) - freed
     return chi_psf - chi_spike
+
+
+def _crowded(x: np.ndarray, y: np.ndarray, radius_px: float) -> np.ndarray:
+    """True for each point with another within ``radius_px`` (np.hypot distance): all pairs for few points
+    (or non-finite ones), else only the pairs a KD-tree finds within a hair more than the radius (the
+    spike test's calibration has 4,096 sources: an n² distance matrix took most of its time)."""
+    n = len(x)
+    if n < 2:
+        return np.zeros(n, bool)
+    if n <= 256 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        d_other = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
+        return np.min(d_other, axis=1) < radius_px
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(radius_px * (1 + 1e-6) + 1e-9, output_type="ndarray")
+    out = np.zeros(n, bool)
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        close = np.hypot(x[i] - x[j], y[i] - y[j]) < radius_px
+        out[i[close]] = True
+        out[j[close]] = True
+    return out
 
 
 @lru_cache(maxsize=32)

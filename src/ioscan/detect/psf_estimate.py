@@ -178,12 +178,14 @@ def bright_sources(
 
     x = np.asarray(data, dtype=np.float32)
     ok = np.isfinite(x) & valid
-    x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+    if not ok.all():
+        x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
     m = median3(x)
     hp = m - ndimage.uniform_filter(m, 11, mode="nearest")
     sig = pixel_noise_map(x)
     z = hp / sig
-    peak = (z > min_peak_sigma) & (z == ndimage.maximum_filter(z, 3, mode="nearest"))
+    local_max = z == ndimage.maximum_filter(z, 3, mode="nearest")
+    peak = (z > min_peak_sigma) & local_max
     bad = grow(~ok, 6)
     peak &= ~bad
     if limb_distance_px is not None:
@@ -193,7 +195,7 @@ def bright_sources(
         e = np.zeros(0)
         return e, e, e
     # any other local maximum above a third of the threshold within the isolation distance disqualifies
-    others = (z > min_peak_sigma / 3) & (z == ndimage.maximum_filter(z, 3, mode="nearest"))
+    others = (z > min_peak_sigma / 3) & local_max
     oi, oj = np.nonzero(others)
     keep = np.ones(ii.size, bool)
     raw = x - (m - hp)  # the raw image minus the local mean
