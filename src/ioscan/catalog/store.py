@@ -894,34 +894,15 @@ class Store:
             gone = sorted(old_ids - set(new_ids))
             for chunk in _chunks(gone, 500):
                 conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
-            conn.execute(sa.update(h).values(n_detections=0, first_time_utc=None, last_time_utc=None))
             n_done = conn.execute(sa.select(sa.func.count()).where(d.c.hotspot_id.is_not(None))).scalar_one()
             if n_done != len(updates):
                 raise CatalogError(
                     f"assign_hotspots: {len(updates) - n_done} detection ids of the mapping are not in the "
                     f"catalogue {self.url}"
                 )
-            stats = conn.execute(
-                sa.select(
-                    d.c.hotspot_id,
-                    sa.func.count().label("n"),
-                    sa.func.min(d.c.time_utc).label("first"),
-                    sa.func.max(d.c.time_utc).label("last"),
-                )
-                .where(d.c.hotspot_id.is_not(None))
-                .group_by(d.c.hotspot_id)
-            ).all()
-            if stats:
-                conn.execute(
-                    sa.update(h)
-                    .where(h.c.id == sa.bindparam("hid"))
-                    .values(
-                        n_detections=sa.bindparam("n"),
-                        first_time_utc=sa.bindparam("first"),
-                        last_time_utc=sa.bindparam("last"),
-                    ),
-                    [{"hid": s.hotspot_id, "n": s.n, "first": s.first, "last": s.last} for s in stats],
-                )
+            from ioscan.catalog.tracking import count_members
+
+            count_members(conn, None)
         return ar_id
 
     def hotspots_frame(self) -> pd.DataFrame:

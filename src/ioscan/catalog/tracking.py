@@ -428,7 +428,7 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
             if full:
                 for chunk in _chunks(sorted(old_ids - new_ids), _IN_CHUNK):
                     conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
-            _count_members(conn, None if full else changed)
+            count_members(conn, None if full else changed)
             # events of the changed hot spots, temperatures of the detections given; cross-IDs as a whole
             t = sch.hotspot_temperatures
             if full:
@@ -541,7 +541,7 @@ def _set_hotspots(conn, changes: list[dict]) -> None:
     tmp.drop(conn)
 
 
-def _count_members(conn, hotspot_ids: Sequence[str] | None) -> None:
+def count_members(conn, hotspot_ids: Sequence[str] | None) -> None:
     """Number of detections, first and last time of the given hot spots (all with None), from the
     detections assigned to them."""
     d, h = sch.detections, sch.hotspots
