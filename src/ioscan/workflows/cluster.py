@@ -61,8 +61,8 @@ class ScanWorkerPlugin(_worker_plugin_base()):
 
 
 def run_product(path: str, kernels: str | None, settings, extra_anchors=None) -> ProductResult:
-    """One product on a worker (see :func:`~ioscan.workflows.process.process_product`), one at a time per
-    process."""
+    """One product on a worker (see :func:`~ioscan.workflows.process.process_product`; ``extra_anchors``:
+    known hot spots from frames registered before, for chaining), one at a time per process."""
     with _PRODUCT_LOCK:
         return process_product(path, kernels, settings, extra_anchors)
 
