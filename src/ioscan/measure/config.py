@@ -37,7 +37,7 @@ class MeasureConfig:
     saturated_centroid_sys_px: float = 1.0
     limit_snr: float = 5.0
     fit_excess_factor: float = 1.0
-    fit_excess_threshold_sigma: float = 1.0
+    fit_excess_threshold_sigma: float = 2.0
     calibration_err_fraction: float | None = None
     flat_field_err_fraction: float | None = None
     psf_model_err_fraction: float | None = None
