@@ -17,10 +17,16 @@ has pulls of standard deviation 1: the target is 0.8–1.2 in every bin of true 
   with default settings on backplanes from the renderer's own geometry, displaced by a pointing error drawn
   with σ = ``--pointing-px`` (the σ the measurement is told); bins of the renderer's ideal S/N.
 
-Statistics per bin: n, robust standard deviation (1.4826 × MAD), standard deviation of the pulls within ±10,
-median, fraction within 3σ. Detections flagged COSMIC_RAY or ARTEFACT, saturated sources (the truth's flag or
-LOWER_LIMIT) and sources at emission ≥ 80° are left out of the bins (emission bins are reported apart);
-lower limits are checked to lie below the truth.
+Statistics per bin: n, robust standard deviation (1.4826 × MAD) with its 68 % bootstrap interval (a bin
+is judged by its interval: ``verdict.bins_interval_outside``), standard deviation of the pulls within ±10,
+median, fraction within 3σ. ``decomposition_*`` says per bin what the error is made of: each random term's
+median fraction, the robust std of the pulls of the flux alone (over the photometric terms) and of the
+geometric factor alone (over its term), and, in the faint bins, the robust std a perfect model would show on
+sources found only above the detection threshold (``censored_expected_robust_std``). Independent rows kept
+with ``--keep`` also hold what the renderer knows and the measurement does not (radiance per electron, column
+gain rms, the block gain step at the source, the true noise), for diagnostics. Detections flagged COSMIC_RAY
+or ARTEFACT, saturated sources (the truth's flag or LOWER_LIMIT) and sources at emission ≥ 80° are left out
+of the bins (emission bins are reported apart); lower limits are checked to lie below the truth.
 
 Usage: ``python benchmarks/bench_pulls.py [--quick] [--orbits N] [--frames-per-orbit K] [--independent N]
 [--pointing-px P] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]`` (default 6 orbits × 8

@@ -1,18 +1,25 @@
 """The error model of a detection's intensity: what photon noise does not cover, random and correlated apart.
 
 A PSF fit's own error (``Detection.net_radiance_sum_err``) holds the photon noise of the background and its
-estimate only. The 1σ error of the flux F adds, in quadrature, the **random** terms (independent from one
-detection to the next: ``spectral_intensity_err_gw_um_sr``, what light-curve statistics, events and
-periodograms use):
+estimate only, as the detector's noise map states it. The 1σ error of the flux F adds, in quadrature, the
+**random** terms (independent from one detection to the next: ``spectral_intensity_err_gw_um_sr``, what
+light-curve statistics, events and periodograms use):
 
+* **photon** — the fit's error scaled by the band's noise-map scale b (:func:`band_noise`): the median χ²_ν
+  of the band's faint unflagged fits, shrunk towards 1 when few. The map is the background's local scale,
+  never below the white noise, and reads ~10–20 % high on quiet ground (χ²_ν 0.7–0.85 on both renderers),
+  which made faint sources' errors too large;
 * **fit excess** — the pixels' scatter about the fitted model beyond their noise (the fit's reduced χ²): the
   source's own shot noise, a PSF visibly different from the model, textured or structured background,
-  neighbours. It scales the fit error: σ² = σ_fit² · (1 + f · k · max(χ²_ν − 1 − t·√(2/ν), 0)), where only
+  neighbours. It scales the fit error: σ² = σ_fit² · (b + f · k · max(χ²_ν − b − t·√(2/ν)·b, 0)), where only
   an excess beyond ``t`` standard deviations of χ²_ν counts (ν = pixels − 3) and k = ν·ΣP³/(ΣP·ΣP²) turns
   the χ² excess into flux variance as the source's own shot noise would (≈ 5 for JIRAM's 0.6-px core; a
   uniform excess would want k = 1): bright hot spots are shot-noise limited, which the background's noise
-  map does not hold. ``f`` (``fit_excess_factor``) and ``t`` are settings of
-  :class:`~ioscan.measure.config.MeasureConfig`, measured by ``benchmarks/bench_pulls.py``;
+  map does not hold. ``f`` (``fit_excess_factor``) and ``t`` (2: k ≈ 5 turns an excess that is only the
+  χ² of an unlucky fit into 5× its variance) are settings of :class:`~ioscan.measure.config.MeasureConfig`,
+  checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000 one fit's χ² cannot see its source's shot
+  noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200 on the independent renderer), so there the
+  term is mostly 0 and the flux errors are understated (bench_pulls' decomposition);
 * **flat field** — a fraction of F: residual pixel and column response;
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
@@ -93,8 +100,8 @@ def _pick(setting: float | None, default: float) -> float:
 
 
 def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, float, float]:
-    """(ΣP, ΣP², ΣP³) of a pixel-integrated Gaussian core of σ ``core_sigma_px`` (px) at the source's sub-pixel
-    phase over the photometry stamp (half-size 2.5 σ, at least 2 px), P normalised to unit total flux."""
+    """(ΣP, ΣP², ΣP³) of a pixel-integrated Gaussian core of σ ``core_sigma_px`` (px) at the source's
+    sub-pixel phase over the photometry stamp (half-size 2.5 σ, at least 2 px), P of unit total flux."""
     from scipy.special import erf
 
     sigma = max(float(core_sigma_px), 0.3)
@@ -172,8 +179,8 @@ def band_noise(dets: list[Detection]) -> BandNoise:
 def fit_variance_parts(
     det: Detection, cfg: MeasureConfig, noise: BandNoise | None = None
 ) -> tuple[float, float]:
-    """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, what the
-    fit's χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
+    """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, what
+    the fit's χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
     :func:`shot_noise_factor`, f = ``cfg.fit_excess_factor``, t = ``cfg.fit_excess_threshold_sigma``),
     b = ``noise.map_scale2``."""
     b = (noise or BandNoise()).map_scale2
