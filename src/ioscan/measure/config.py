@@ -20,7 +20,8 @@ class MeasureConfig:
             excess were the source's shot noise (:mod:`ioscan.measure.errors`; checked by bench_pulls).
         fit_excess_threshold_sigma: only a χ²_ν excess beyond this many of its standard deviations √(2/ν)·b
             over the band's noise-map scale b counts (a fit that is merely unlucky does not inflate its error;
-            the excess is multiplied by ~5 as shot noise, so 1σ let noise inflate faint errors).
+            2 gives the renderers' faint bins 0.03-0.1 more, but shot-noise-limited sources, whose excess it
+            hides, pulls up to 0.25 wider: tests/measure/test_errors.py, bench_pulls).
         calibration_err_fraction: 1σ absolute calibration error, fraction of the flux, correlated between
             detections (None: the instrument's, :class:`ioscan.instruments.PhotometryPrior`).
         flat_field_err_fraction: 1σ residual flat-field error, fraction of the flux, random (None: the
@@ -38,7 +39,7 @@ class MeasureConfig:
     saturated_centroid_sys_px: float = 1.0
     limit_snr: float = 5.0
     fit_excess_factor: float = 1.0
-    fit_excess_threshold_sigma: float = 2.0
+    fit_excess_threshold_sigma: float = 1.0
     calibration_err_fraction: float | None = None
     flat_field_err_fraction: float | None = None
     psf_model_err_fraction: float | None = None

@@ -15,11 +15,11 @@ light-curve statistics, events and periodograms use):
   an excess beyond ``t`` standard deviations of χ²_ν counts (ν = pixels − 3) and k = ν·ΣP³/(ΣP·ΣP²) turns
   the χ² excess into flux variance as the source's own shot noise would (≈ 5 for JIRAM's 0.6-px core; a
   uniform excess would want k = 1): bright hot spots are shot-noise limited, which the background's noise
-  map does not hold. ``f`` (``fit_excess_factor``) and ``t`` (2: k ≈ 5 turns an excess that is only the
-  χ² of an unlucky fit into 5× its variance) are settings of :class:`~ioscan.measure.config.MeasureConfig`,
-  checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000 one fit's χ² cannot see its source's shot
-  noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200 on the independent renderer), so there the
-  term is mostly 0 and the flux errors are understated (bench_pulls' decomposition);
+  map does not hold. ``f`` (``fit_excess_factor``) and ``t`` are settings of
+  :class:`~ioscan.measure.config.MeasureConfig`, checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000
+  one fit's χ² cannot see its source's shot noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200
+  on the independent renderer), so there the term is mostly 0 and the flux errors are understated
+  (bench_pulls' decomposition);
 * **flat field** — a fraction of F: residual pixel and column response;
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
