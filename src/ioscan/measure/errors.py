@@ -201,7 +201,7 @@ def error_terms(
     det: Detection, prior: PhotometryPrior, cfg: MeasureConfig, noise: BandNoise | None = None
 ) -> ErrorTerms:
     """The error terms of ``det``'s flux (see the module docstring); ``prior`` already merged with ``cfg``,
-    ``noise`` the band's :func:`band_noise` (None: the noise map as it is, no pooled shot noise)."""
+    ``noise`` the band's :func:`band_noise` (None: the noise map as it is)."""
     flux = abs(float(det.net_radiance_sum))
     background, source = fit_variance_parts(det, cfg, noise)
     with np.errstate(divide="ignore", invalid="ignore"):
