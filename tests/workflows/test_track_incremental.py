@@ -22,6 +22,7 @@ HOTSPOT_COLS = [
     "lon_w_deg",
     "lat_err_deg",
     "lon_err_deg",
+    "lat_lon_err_corr",
     "n_detections",
     "first_time_utc",
     "last_time_utc",

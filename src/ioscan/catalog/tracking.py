@@ -10,9 +10,14 @@
 * :func:`leaving_detections` — associated detections whose product version was put out of force since.
 * :func:`changed_observations` — observations stored since a run, and observations put out of force since
   (their coverage no longer counts).
+* :func:`light_curve_states` / :func:`has_light_curve_states` — the light curves' running event states
+  (:mod:`ioscan.track.event_state`) and whether the catalogue keeps them.
+* :func:`coverage_rows` — what the new / fading events need of the observations in force (id, time,
+  coverage grid) and of their bands (detection limits), and nothing else.
 * :func:`write_tracking` — one transaction: detections' hot spots, the hot spots' rows (positions, counts,
-  time span, names), and, for the hot spots that changed (all of them for a full run), their events and
-  colour temperatures; cross-IDs replaced; the association run recorded with its mode and watermark.
+  time span, names), and, for the hot spots that changed (all of them for a full run), their events, light-
+  curve states and colour temperatures; cross-IDs replaced; the association run recorded with its mode and
+  watermark.
 """
 
 from __future__ import annotations
@@ -58,8 +63,6 @@ TRACKING_COLUMNS = (
     "spectral_intensity_sys_err_gw_um_sr",
 )
 _IN_CHUNK = 500
-#: the event kinds that depend on coverage (the others on a light curve's points alone)
-_COVERAGE_KINDS = ("new", "fading")
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,14 @@ class TrackingUpdate:
         policy: a full run: the usability policy it applied (detections outside it lose their hot spot).
         temperatures_of: an incremental run: the stored colour temperatures made from any of these
             detections are replaced by ``temperatures`` (a full run replaces them all).
-        coverage_only: an incremental run: changed hot spots whose points did not change (only in view of
-            new observations): only their ``new`` and ``fading`` events are replaced (``events`` holds no
-            other kind for them); their other events depend on their points alone and stay.
+        continued: an incremental run: changed hot spots whose light curves were continued from their
+            states: their stored outburst events stay (``events`` holds their other events and the outbursts
+            of the new points), except ``replaced_outbursts``; the other changed hot spots' events are all
+            replaced.
+        replaced_outbursts: stored outburst events (``hotspot_id``, ``band``, ``time_utc``) that the new
+            points extend (``events`` holds them again, with their new peak).
+        states: the light-curve states (:data:`ioscan.track.event_state.STATE_COLUMNS`) of the changed hot
+            spots (a full run: of all), replacing theirs.
     """
 
     mode: str
@@ -116,7 +124,9 @@ class TrackingUpdate:
     previous: Mapping[int, str | None] = field(default_factory=dict)
     policy: UsablePolicy | None = None
     temperatures_of: Sequence[int] = ()
-    coverage_only: Sequence[str] = ()
+    continued: Sequence[str] = ()
+    replaced_outbursts: pd.DataFrame | None = None
+    states: pd.DataFrame | None = None
 
 
 def tracking_state(store: Store) -> dict | None:
@@ -393,12 +403,9 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
     temps = store._temperature_rows(update.temperatures, what)
     cross = store._cross_id_rows(update.cross_ids) if update.cross_ids is not None else []
     _check_within(events, changed, "event", what)
-    cov_only = set() if full else {str(x) for x in update.coverage_only} & set(changed)
-    wrong = sorted(
-        {r["hotspot_id"] for r in events if r["hotspot_id"] in cov_only and r["kind"] not in _COVERAGE_KINDS}
-    )
-    if wrong:
-        raise CatalogError(f"{what}: events other than new/fading for hot spots only in view: {wrong[:5]}")
+    continued = set() if full else {str(x) for x in update.continued} & set(changed)
+    states = _state_rows(update.states, what)
+    _check_within(states, changed, "light-curve state", what)
     _check_within(temps, changed, "temperature", what)
     h = sch.hotspots
     try:
@@ -431,17 +438,15 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
             count_members(conn, None if full else changed)
             # events of the changed hot spots, temperatures of the detections given; cross-IDs as a whole
             t = sch.hotspot_temperatures
+            lcs = sch.light_curve_states
             if full:
                 conn.execute(sa.delete(sch.events))
                 conn.execute(sa.delete(t))
+                conn.execute(sa.delete(lcs))
             else:
-                ev = sch.events
-                for chunk in _chunks([x for x in changed if x not in cov_only], _IN_CHUNK):
-                    conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
-                for chunk in _chunks(sorted(cov_only), _IN_CHUNK):
-                    conn.execute(
-                        sa.delete(ev).where(ev.c.hotspot_id.in_(chunk), ev.c.kind.in_(_COVERAGE_KINDS))
-                    )
+                _delete_events(conn, changed, continued, update.replaced_outbursts)
+                for chunk in _chunks(changed, _IN_CHUNK):
+                    conn.execute(sa.delete(lcs).where(lcs.c.hotspot_id.in_(chunk)))
                 for chunk in _chunks(sorted({int(i) for i in update.temperatures_of}), _IN_CHUNK):
                     conn.execute(
                         sa.delete(t).where(
@@ -450,6 +455,8 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                     )
             if events:
                 conn.execute(sa.insert(sch.events), events)
+            if states:
+                conn.execute(sa.insert(lcs), states)
             if temps:
                 conn.execute(sa.insert(sch.hotspot_temperatures), temps)
             conn.execute(sa.delete(sch.cross_ids))
@@ -460,6 +467,126 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
 
         raise CatalogError(f"{what}: {_first_line(exc)} (unknown hot-spot or detection?)") from None
     return ar_id
+
+
+def _delete_events(conn, changed: Sequence[str], continued: set, replaced: pd.DataFrame | None) -> None:
+    """Remove the events an incremental run replaces: all events of the changed hot spots, except the
+    stored outburst events of ``continued`` ones that the new points do not extend (``replaced``)."""
+    from ioscan.catalog.times import utc_iso
+
+    ev = sch.events
+    for chunk in _chunks([x for x in changed if x not in continued], _IN_CHUNK):
+        conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
+    for chunk in _chunks(sorted(continued), _IN_CHUNK):
+        conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk), ev.c.kind != "outburst"))
+    if replaced is not None and len(replaced):
+        rows = [
+            {"hs": str(h), "bd": str(b), "tm": utc_iso(pd.Timestamp(tm))}
+            for h, b, tm in zip(replaced["hotspot_id"], replaced["band"], replaced["time_utc"], strict=True)
+        ]
+        conn.execute(
+            sa.delete(ev).where(
+                ev.c.hotspot_id == sa.bindparam("hs"),
+                ev.c.band == sa.bindparam("bd"),
+                ev.c.kind == "outburst",
+                ev.c.time_utc == sa.bindparam("tm"),
+            ),
+            rows,
+        )
+
+
+#: the light-curve state columns holding times (datetime64 in memory, ISO text in the catalogue)
+_STATE_TIMES = ("first_time_utc", "last_time_utc", "run_start_utc")
+
+
+def _state_rows(states: pd.DataFrame | None, what: str) -> list[dict[str, Any]]:
+    """Light-curve states as rows of ``light_curve_states`` (times as ISO text, NaN and NaT as NULL)."""
+    from ioscan.catalog.times import utc_iso
+    from ioscan.track.event_state import STATE_COLUMNS
+
+    if states is None or not len(states):
+        return []
+    missing = [c for c in STATE_COLUMNS if c not in states.columns]
+    if missing:
+        raise CatalogError(f"{what}: light-curve states lack columns {missing}")
+    cols = {}
+    for c in STATE_COLUMNS:
+        v = states[c].to_numpy()
+        if c in _STATE_TIMES:
+            t = pd.to_datetime(v)
+            cols[c] = [None if pd.isna(x) else utc_iso(x) for x in t]
+        elif v.dtype.kind == "f":
+            cols[c] = [float(x) if np.isfinite(x) else None for x in v]
+        elif v.dtype.kind in "iu":
+            cols[c] = [int(x) for x in v]
+        elif v.dtype.kind == "b":
+            cols[c] = [bool(x) for x in v]
+        else:
+            cols[c] = [None if x is None else str(x) for x in v]
+    return [dict(zip(STATE_COLUMNS, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def light_curve_states(store: Store, hotspot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The stored light-curve states (:data:`ioscan.track.event_state.STATE_COLUMNS`; times datetime64,
+    NULL values NaN) of the given hot spots (all with None)."""
+    from ioscan.track._common import to_utc
+    from ioscan.track.event_state import STATE_COLUMNS
+
+    s = sch.light_curve_states
+    base = sa.select(*[s.c[c] for c in STATE_COLUMNS])
+    with store.engine.connect() as conn:
+        if hotspot_ids is None:
+            out = _fetch(conn, base)
+        else:
+            ids = sorted({str(h) for h in hotspot_ids})
+            parts = [
+                _fetch(conn, base.where(s.c.hotspot_id.in_(ids[i : i + _IN_CHUNK])))
+                for i in range(0, max(len(ids), 1), _IN_CHUNK)
+            ]
+            out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    for c in _STATE_TIMES:
+        t = out[c]
+        known = t.notna().to_numpy()
+        col = np.full(len(out), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if known.any():
+            col[known] = to_utc(t[known], "light_curve_states").to_numpy().astype("datetime64[ns]")
+        out[c] = col
+    for c in ("has_outburst", "last_outburst"):
+        out[c] = out[c].astype(bool)
+    return out.sort_values(["hotspot_id", "band"], kind="stable").reset_index(drop=True)
+
+
+def has_light_curve_states(store: Store) -> bool:
+    """Whether the catalogue keeps light-curve states for what it tracked: it has some, or no ioscan
+    detection is associated yet (a catalogue tracked before they were kept has none: re-track it whole)."""
+    d, s = sch.detections, sch.light_curve_states
+    with store.engine.connect() as conn:
+        if conn.execute(sa.select(s.c.hotspot_id).limit(1)).first() is not None:
+            return True
+        stmt = sa.select(d.c.id).where(d.c.hotspot_id.is_not(None), d.c.source == "ioscan").limit(1)
+        return conn.execute(stmt).first() is None
+
+
+def coverage_rows(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observations in force (``id``, ``time_utc``, ``coverage_grid``) and their bands
+    (``observation_id``, ``band``, ``detection_limit_gw_um_sr``): what
+    :class:`ioscan.track.event_batch.Coverage` reads."""
+    o, f = sch.observations, sch.frames
+    with store.engine.connect() as conn:
+        obs = _fetch(
+            conn,
+            sa.select(o.c.id, o.c.time_utc, o.c.coverage_grid)
+            .where(o.c.superseded_by_id.is_(None))
+            .order_by(o.c.time_utc, o.c.id),
+        )
+        frames = _fetch(
+            conn,
+            sa.select(f.c.observation_id, f.c.band, f.c.detection_limit_gw_um_sr)
+            .select_from(f.join(o, f.c.observation_id == o.c.id))
+            .where(o.c.superseded_by_id.is_(None))
+            .order_by(f.c.observation_id, f.c.band),
+        )
+    return obs, frames
 
 
 def _chunks(items: Sequence, size: int):
