@@ -59,6 +59,8 @@ class TrackSummary:
     n_temperatures_flagged: int = 0
     mode: str = "full"
     n_changed_hotspots: int = 0
+    n_continued_hotspots: int = 0  # incremental: events continued from stored light-curve states
+    n_recomputed_hotspots: int = 0  # incremental: events recomputed from all points (lost or earlier ones)
     stages_s: dict = field(default_factory=dict)
 
 
@@ -228,6 +230,8 @@ def _incremental(
     events, states, continued, replaced = _changed_events(
         store, stage, changed, existing, table, fresh, set(leaving["hotspot_id"].astype(str)), gone
     )
+    summary.n_continued_hotspots = len(continued)
+    summary.n_recomputed_hotspots = len(changed) - len(continued)
     temps, temps_of = _new_temperatures(store, cfg, new, leaving, stage)
     assign = {int(i): h for i, h in zip(new["detection_id"], new["hotspot_id"], strict=True)}
     assign |= {int(i): None for i in gone}
