@@ -397,9 +397,7 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
     hs_rows = _hotspot_rows(update.hotspots, what, HOTSPOT_KEYS, _records)
     new_ids = {r["id"] for r in hs_rows}
     changed = sorted(new_ids if full else {str(h) for h in update.changed})
-    events = (
-        store._event_rows(update.events, what) if update.events is not None and len(update.events) else []
-    )
+    events = _event_rows(update.events, what) if update.events is not None and len(update.events) else []
     temps = store._temperature_rows(update.temperatures, what)
     cross = store._cross_id_rows(update.cross_ids) if update.cross_ids is not None else []
     _check_within(events, changed, "event", what)
@@ -495,13 +493,48 @@ def _delete_events(conn, changed: Sequence[str], continued: set, replaced: pd.Da
         )
 
 
+def _iso_times(values, what: str) -> list[str | None]:
+    """Times (ISO text, datetime64, Timestamps) as the catalogue's text (``utc_iso``'s form, all at once);
+    None where missing."""
+    from ioscan.track._common import to_utc
+
+    t = to_utc(pd.Series(values), what).to_numpy().astype("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(t, unit="us"), "Z")
+    return [None if np.isnat(a) else str(b) for a, b in zip(t, text, strict=True)]
+
+
+def _event_rows(events: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+    """Event rows (:meth:`Store.write_events` columns) for the ``events`` table, checked: hot spot, kind (one
+    of ``EVENT_KINDS``) and time given; NaN values as NULL."""
+    need = ["hotspot_id", "kind", "time_utc"]
+    missing = [c for c in need if c not in events.columns]
+    if missing:
+        raise CatalogError(f"{what}: missing columns {missing}")
+    n = len(events)
+    cols = {}
+    for c in ("hotspot_id", "band", "kind", "criterion"):
+        v = events[c].to_numpy(dtype=object) if c in events.columns else np.full(n, None, dtype=object)
+        cols[c] = [None if x is None or (isinstance(x, float) and not np.isfinite(x)) else str(x) for x in v]
+    value = pd.to_numeric(events["value"], errors="coerce").to_numpy(float) if "value" in events else None
+    cols["value"] = [None] * n if value is None else [float(x) if np.isfinite(x) else None for x in value]
+    cols["time_utc"] = _iso_times(events["time_utc"], what)
+    for c in need:
+        bad = [i for i, x in enumerate(cols[c]) if x is None]
+        if bad:
+            raise CatalogError(f"{what}: row {bad[0]} has no {c}")
+    wrong = sorted({k for k in cols["kind"] if k not in sch.EVENT_KINDS})
+    if wrong:
+        raise CatalogError(f"{what}: kind {wrong[0]!r} not one of {sch.EVENT_KINDS}")
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
 #: the light-curve state columns holding times (datetime64 in memory, ISO text in the catalogue)
 _STATE_TIMES = ("first_time_utc", "last_time_utc", "run_start_utc")
 
 
 def _state_rows(states: pd.DataFrame | None, what: str) -> list[dict[str, Any]]:
     """Light-curve states as rows of ``light_curve_states`` (times as ISO text, NaN and NaT as NULL)."""
-    from ioscan.catalog.times import utc_iso
     from ioscan.track.event_state import STATE_COLUMNS
 
     if states is None or not len(states):
@@ -513,8 +546,7 @@ def _state_rows(states: pd.DataFrame | None, what: str) -> list[dict[str, Any]]:
     for c in STATE_COLUMNS:
         v = states[c].to_numpy()
         if c in _STATE_TIMES:
-            t = pd.to_datetime(v)
-            cols[c] = [None if pd.isna(x) else utc_iso(x) for x in t]
+            cols[c] = _iso_times(v, what)
         elif v.dtype.kind == "f":
             cols[c] = [float(x) if np.isfinite(x) else None for x in v]
         elif v.dtype.kind in "iu":
