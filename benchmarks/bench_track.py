@@ -165,6 +165,7 @@ def _through_catalogue(args, out: Path, url: str | None = None) -> dict:
         result["track_seconds"] = round(time.perf_counter() - t0, 2)
         result["track_cpu_seconds"] = round(time.process_time() - c0, 2)
         result["track_stages_s"] = full.stages_s
+        result["track_stages_cpu_s"] = full.stages_cpu_s
         result["track_summary"] = {
             "n_hotspots": full.n_hotspots,
             "events": full.events,
@@ -182,6 +183,7 @@ def _through_catalogue(args, out: Path, url: str | None = None) -> dict:
         result["incremental_seconds"] = round(time.perf_counter() - t0, 2)
         result["incremental_cpu_seconds"] = round(time.process_time() - c0, 2)
         result["incremental_stages_s"] = inc.stages_s
+        result["incremental_stages_cpu_s"] = inc.stages_cpu_s
         result["incremental_summary"] = {
             "mode": inc.mode,
             "n_detections_used": inc.n_detections_used,

@@ -13,8 +13,11 @@ priors :func:`~ioscan.track.associate.associate` takes; detections already assoc
 full run). A hot spot *changed* when it gained detections, lost some (their product version was put out of
 force), or was in view of an observation stored (or put out of force) since the last run — its new / fading
 events depend on those. Events, colour temperatures and counts are recomputed for the changed hot spots only
-(each light curve's events depend on its own points and coverage alone); cross-IDs for all (they are
-one-to-one across hot spots). Everything is written in one transaction.
+(each light curve's events depend on its own points and coverage alone): a light curve whose new points all
+come after its last one is *continued* from its stored state (:mod:`ioscan.track.event_state`: only the new
+points are read, its earlier outburst events stay), one that loses points or gains earlier ones is recomputed
+from all its points; cross-IDs for all (they are one-to-one across hot spots). Everything is written in one
+transaction. A catalogue without light-curve states (tracked before they were kept) is tracked whole once.
 
 **Full** (``full=True``, the first run, or after the tracking settings changed): every usable detection is
 read; those already associated stay pinned to their hot spots and the others are associated as above; every
@@ -46,7 +49,8 @@ class TrackSummary:
     """Counts of one tracking run.
 
     ``mode``: ``full``, ``incremental`` or ``unchanged`` (nothing new since the last run); ``stages_s``:
-    seconds spent in each stage.
+    seconds spent in each stage (wall clock), ``stages_cpu_s`` this process's CPU seconds in each (a
+    PostgreSQL server's work is not in them).
     """
 
     n_detections_used: int = 0
@@ -62,16 +66,18 @@ class TrackSummary:
     n_continued_hotspots: int = 0  # incremental: events continued from stored light-curve states
     n_recomputed_hotspots: int = 0  # incremental: events recomputed from all points (lost or earlier ones)
     stages_s: dict = field(default_factory=dict)
+    stages_cpu_s: dict = field(default_factory=dict)
 
 
 class _Stages:
     def __init__(self, summary: TrackSummary):
-        self.summary, self.t = summary, time.perf_counter()
+        self.summary, self.t, self.c = summary, time.perf_counter(), time.process_time()
 
     def __call__(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.summary.stages_s[name] = round(self.summary.stages_s.get(name, 0.0) + now - self.t, 3)
-        self.t = now
+        self.summary.stages_cpu_s[name] = round(self.summary.stages_cpu_s.get(name, 0.0) + cpu - self.c, 3)
+        self.t, self.c = now, cpu
 
 
 def track_catalog(store, config: TrackConfig | None = None, *, full: bool = False) -> TrackSummary:
