@@ -335,28 +335,50 @@ def detection_extras(store: Store, ids: Sequence[int]) -> dict[int, str | None]:
 
 
 def count_detections(store: Store) -> int:
-    """Detections in force (imported ones included)."""
-    d, o = sch.detections, sch.observations
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
-        .where(o.c.superseded_by_id.is_(None))
-    )
+    """Detections in force (imported ones included): all of them less those of superseded product versions
+    (found through the observations, which are few: no join over the detections)."""
+    d = sch.detections
     with store.engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(d)).scalar_one())
+        out = _superseded_ids(conn)
+        for chunk in _chunks(out, _IN_CHUNK):
+            stmt = sa.select(sa.func.count()).select_from(d).where(d.c.observation_id.in_(chunk))
+            total -= int(conn.execute(stmt).scalar_one())
+    return total
+
+
+def _superseded_ids(conn) -> list[int]:
+    o = sch.observations
+    stmt = sa.select(o.c.id).where(o.c.superseded_by_id.is_not(None)).order_by(o.c.id)
+    return [int(i) for i in conn.execute(stmt).scalars()]
 
 
 def leaving_detections(store: Store) -> pd.DataFrame:
     """Associated detections of product versions out of force (``id``, ``hotspot_id``, ``time_utc``,
-    ``instrument``): they leave their hot spots."""
+    ``instrument``): they leave their hot spots. Looked up by observation (the index), from the few
+    superseded observations."""
     d, o = sch.detections, sch.observations
-    stmt = (
-        sa.select(d.c.id, d.c.hotspot_id, d.c.time_utc, o.c.instrument)
-        .select_from(d.join(o, d.c.observation_id == o.c.id))
-        .where(d.c.hotspot_id.is_not(None), o.c.superseded_by_id.is_not(None))
-        .order_by(d.c.id)
-    )
-    return store._read(stmt)
+    cols = (d.c.id, d.c.hotspot_id, d.c.time_utc, o.c.instrument)
+    with store.engine.connect() as conn:
+        out = _superseded_ids(conn)
+        parts = [
+            _fetch(
+                conn,
+                sa.select(*cols)
+                .select_from(d.join(o, d.c.observation_id == o.c.id))
+                .where(d.c.observation_id.in_(chunk), d.c.hotspot_id.is_not(None)),
+            )
+            for chunk in _chunks(out, _IN_CHUNK)
+        ]
+        if not parts:
+            parts = [
+                _fetch(
+                    conn,
+                    sa.select(*cols).select_from(d.join(o, d.c.observation_id == o.c.id)).where(sa.false()),
+                )
+            ]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame.sort_values("id", kind="stable").reset_index(drop=True)
 
 
 def changed_observations(store: Store, last_observation_id: int) -> pd.DataFrame:
@@ -429,11 +451,14 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                 ).inserted_primary_key[0]
             )
             _upsert_hotspots(conn, hs_rows, old_ids, ar_id, update.names)
-            _assign(conn, store, update, full, what)
+            lost, gained = _assign(conn, store, update, full, what)
             if full:
                 for chunk in _chunks(sorted(old_ids - new_ids), _IN_CHUNK):
                     conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
-            count_members(conn, None if full else changed)
+                count_members(conn, None)
+            else:  # hot spots that lost members are counted again; the others add what they gained
+                count_members(conn, sorted(lost))
+                add_members(conn, {k: v for k, v in gained.items() if k not in lost})
             # events of the changed hot spots, temperatures of the detections given; cross-IDs as a whole
             t = sch.hotspot_temperatures
             lcs = sch.light_curve_states
@@ -643,9 +668,10 @@ def _upsert_hotspots(conn, hs_rows: list[dict], old_ids: set, ar_id: int, names:
         )
 
 
-def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -> None:
+def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -> tuple[set, dict]:
     """Set the hot spot of the detections whose hot spot changes (a full run also clears every detection it
-    did not use: out of force, or no longer usable under its settings)."""
+    did not use: out of force, or no longer usable under its settings). Returns the hot spots that lost a
+    detection and, per hot spot, the detections it gained."""
     d, o = sch.detections, sch.observations
     wanted = {int(i): (None if hs is None else str(hs)) for i, hs in update.assign.items()}
     if full:
@@ -667,6 +693,48 @@ def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -
             )
     changes = [{"det": i, "hs": hs} for i, hs in wanted.items() if current.get(i) != hs]
     _set_hotspots(conn, changes)
+    lost = {current[c["det"]] for c in changes if current.get(c["det"]) is not None}
+    gained: dict[str, list[int]] = {}
+    for c in changes:
+        if c["hs"] is not None:
+            gained.setdefault(c["hs"], []).append(c["det"])
+    return lost, gained
+
+
+def add_members(conn, gained: Mapping[str, Sequence[int]]) -> None:
+    """Add the detections each hot spot gained to its count and time span (``count_members`` for hot spots
+    that only gained: the same numbers, without counting their earlier members again)."""
+    d, h = sch.detections, sch.hotspots
+    ids = sorted(i for det_ids in gained.values() for i in det_ids)
+    acc: dict[str, list] = {}
+    for chunk in _chunks(ids, _IN_CHUNK):
+        stmt = (
+            sa.select(d.c.hotspot_id, sa.func.count(), sa.func.min(d.c.time_utc), sa.func.max(d.c.time_utc))
+            .where(d.c.id.in_(chunk))
+            .group_by(d.c.hotspot_id)
+        )
+        for hs, n, first, last in conn.execute(stmt).all():
+            a = acc.setdefault(hs, [0, first, last])
+            a[0], a[1], a[2] = a[0] + n, min(a[1], first), max(a[2], last)
+    if not acc:
+        return
+    first, last = sa.bindparam("first"), sa.bindparam("last")
+    conn.execute(
+        sa.update(h)
+        .where(h.c.id == sa.bindparam("hid"))
+        .values(
+            n_detections=h.c.n_detections + sa.bindparam("n"),
+            first_time_utc=sa.case(
+                (sa.or_(h.c.first_time_utc.is_(None), h.c.first_time_utc > first), first),
+                else_=h.c.first_time_utc,
+            ),
+            last_time_utc=sa.case(
+                (sa.or_(h.c.last_time_utc.is_(None), h.c.last_time_utc < last), last),
+                else_=h.c.last_time_utc,
+            ),
+        ),
+        [{"hid": hs, "n": n, "first": f, "last": la} for hs, (n, f, la) in sorted(acc.items())],
+    )
 
 
 #: more changes than this go through a temporary table and one UPDATE ... FROM
