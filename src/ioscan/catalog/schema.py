@@ -339,3 +339,6 @@ hotspot_temperatures = sa.Table(
     *record_columns(HotspotTemperature, skip=("hotspot_id", "detection_short", "detection_long")),
 )
 sa.Index(None, hotspot_temperatures.c.hotspot_id, hotspot_temperatures.c.time_utc)
+# an incremental run replaces the temperatures made from given detections (and detections cascade to them)
+sa.Index(None, hotspot_temperatures.c.detection_short)
+sa.Index(None, hotspot_temperatures.c.detection_long)

@@ -2,7 +2,9 @@
 outburst baseline, the last outburst run, sums for the quiescence test), so that an incremental
 ``ioscan track`` continues the events of a light curve from its new points; and the hot spots' position
 correlation (``hotspots.lat_lon_err_corr``), so that a stored hot spot is the full 2×2 prior an in-memory
-one is. A catalogue tracked before this revision has no states: its next ``ioscan track`` is a full one.
+one is; indexes on the detections a colour temperature is made of (an incremental run replaces the
+temperatures of given detections). A catalogue tracked before this revision has no states: its next
+``ioscan track`` is a full one.
 
 Revision ID: 0008
 Revises: 0007
@@ -56,9 +58,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("hotspot_id", "band", name=op.f("pk_light_curve_states")),
     )
+    for col in ("detection_short", "detection_long"):
+        op.create_index(op.f(f"ix_hotspot_temperatures_{col}"), "hotspot_temperatures", [col], unique=False)
 
 
 def downgrade() -> None:
+    for col in ("detection_short", "detection_long"):
+        op.drop_index(op.f(f"ix_hotspot_temperatures_{col}"), table_name="hotspot_temperatures")
     op.drop_table("light_curve_states")
     with op.batch_alter_table("hotspots") as batch:
         batch.drop_column("lat_lon_err_corr")
