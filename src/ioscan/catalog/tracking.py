@@ -467,7 +467,7 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                 conn.execute(sa.delete(t))
                 conn.execute(sa.delete(lcs))
             else:
-                _delete_events(conn, changed, continued, update.replaced_outbursts)
+                events = _replace_events(conn, events, changed, continued, update.replaced_outbursts)
                 for chunk in _chunks(changed, _IN_CHUNK):
                     conn.execute(sa.delete(lcs).where(lcs.c.hotspot_id.in_(chunk)))
                 for chunk in _chunks(sorted({int(i) for i in update.temperatures_of}), _IN_CHUNK):
@@ -492,30 +492,53 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
     return ar_id
 
 
-def _delete_events(conn, changed: Sequence[str], continued: set, replaced: pd.DataFrame | None) -> None:
-    """Remove the events an incremental run replaces: all events of the changed hot spots, except the
-    stored outburst events of ``continued`` ones that the new points do not extend (``replaced``)."""
+def _replace_events(
+    conn, rows: list[dict], changed: Sequence[str], continued: set, replaced: pd.DataFrame | None
+) -> list[dict]:
+    """Remove the stored events an incremental run replaces and return the rows still to insert.
+
+    The changed hot spots' events are all replaced, except the stored outburst events of ``continued``
+    ones that the new points do not extend (``replaced``). Of the events replaced, those stored exactly
+    as given (same light curve, kind, time, value and criterion) stay as they are (same row id): only the
+    others are deleted, and only new rows inserted.
+    """
+    from collections import defaultdict
+
     from ioscan.catalog.times import utc_iso
 
     ev = sch.events
     for chunk in _chunks([x for x in changed if x not in continued], _IN_CHUNK):
         conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
-    for chunk in _chunks(sorted(continued), _IN_CHUNK):
-        conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk), ev.c.kind != "outburst"))
+    extended = set()
     if replaced is not None and len(replaced):
-        rows = [
-            {"hs": str(h), "bd": str(b), "tm": utc_iso(pd.Timestamp(tm))}
+        extended = {
+            (str(h), str(b), utc_iso(pd.Timestamp(tm)))
             for h, b, tm in zip(replaced["hotspot_id"], replaced["band"], replaced["time_utc"], strict=True)
-        ]
-        conn.execute(
-            sa.delete(ev).where(
-                ev.c.hotspot_id == sa.bindparam("hs"),
-                ev.c.band == sa.bindparam("bd"),
-                ev.c.kind == "outburst",
-                ev.c.time_utc == sa.bindparam("tm"),
-            ),
-            rows,
-        )
+        }
+    stored: dict[tuple, list[int]] = defaultdict(list)
+    cols = (ev.c.id, ev.c.hotspot_id, ev.c.band, ev.c.kind, ev.c.time_utc, ev.c.value, ev.c.criterion)
+    for chunk in _chunks(sorted(continued), _IN_CHUNK):
+        for eid, hs, band, kind, tm, value, crit in conn.execute(
+            sa.select(*cols).where(ev.c.hotspot_id.in_(chunk))
+        ).all():
+            if kind == "outburst" and (hs, band, tm) not in extended:
+                continue  # an earlier outburst: it stays
+            stored[(hs, band, kind, tm, _finite(value), crit)].append(int(eid))
+    fresh = []
+    for r in rows:
+        key = (r["hotspot_id"], r["band"], r["kind"], r["time_utc"], _finite(r["value"]), r["criterion"])
+        if r["hotspot_id"] in continued and stored.get(key):
+            stored[key].pop()  # stored as it is: kept
+        else:
+            fresh.append(r)
+    stale = sorted(i for ids in stored.values() for i in ids)
+    for chunk in _chunks(stale, _IN_CHUNK):
+        conn.execute(sa.delete(ev).where(ev.c.id.in_(chunk)))
+    return fresh
+
+
+def _finite(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
 def _iso_times(values, what: str) -> list[str | None]:
