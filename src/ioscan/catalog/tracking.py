@@ -637,13 +637,19 @@ def light_curve_states(store: Store, hotspot_ids: Sequence[str] | None = None) -
 
 
 def has_light_curve_states(store: Store) -> bool:
-    """Whether the catalogue keeps light-curve states for what it tracked: it has some, or no ioscan
-    detection is associated yet (a catalogue tracked before they were kept has none: re-track it whole)."""
+    """Whether the catalogue keeps light-curve states for what it tracked: it has some, or no light-curve
+    point (ioscan detection with an intensity) is associated yet (a catalogue tracked before they were kept
+    has none: re-track it whole)."""
     d, s = sch.detections, sch.light_curve_states
     with store.engine.connect() as conn:
         if conn.execute(sa.select(s.c.hotspot_id).limit(1)).first() is not None:
             return True
-        stmt = sa.select(d.c.id).where(d.c.hotspot_id.is_not(None), d.c.source == "ioscan").limit(1)
+        stmt = sa.select(d.c.id).where(
+            d.c.hotspot_id.is_not(None),
+            d.c.source == "ioscan",
+            d.c.spectral_intensity_gw_um_sr.is_not(None),  # a light-curve point
+        )
+        stmt = stmt.limit(1)
         return conn.execute(stmt).first() is None
 
 
