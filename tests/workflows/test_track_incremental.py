@@ -181,6 +181,9 @@ def test_incremental_equals_full_retrack_and_tracking_everything_at_once(campaig
     kept = _same_rows(events_before, a["events"])
     with_events = set(events_before["hotspot_id"])
     assert len(with_events - kept) <= inc.n_changed_hotspots and len(kept) >= 10
+    # ... and so were the events of changed hot spots recomputed as they were stored (e.g. "new")
+    preserved = len(events_before.merge(a["events"], how="inner"))  # rows the same, ids included
+    assert preserved > events_before["hotspot_id"].isin(kept).sum()
 
     # tracking everything at once in a new catalogue: the same hot spots, with the same IDs
     scratch = tmp_path / "scratch.db"
