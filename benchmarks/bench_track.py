@@ -8,8 +8,10 @@
    a user runs it (:func:`ioscan.workflows.track.track_catalog`: read, associate, cross-identify, events,
    colour temperatures, one transaction) timed stage by stage; then ~10,000 detections in new observations
    are added and tracked incrementally (only the new detections associated, events only for the hot spots
-   they or the new observations changed); with ``--compare``, a full re-track of the same catalogue (a
-   copy) says whether both give the same hot spot to every detection.
+   they or the new observations changed, continued from their stored light-curve states); with
+   ``--compare``, a full re-track of the same catalogue (a copy) says whether both give the same hot spot to
+   every detection and leave the same hot-spot table, events and light-curve states. Stage times are given
+   in wall-clock and CPU seconds (``*_stages_cpu_s``: on a shared machine the CPU seconds are the measure).
 
 Prints one JSON object whose ``issue15`` part holds the two numbers of issue 15 per database, with their
 targets: ``track_1m_seconds`` (``ioscan track`` of exactly ``--detections`` = 1,000,000 detections, events

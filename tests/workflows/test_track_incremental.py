@@ -288,3 +288,28 @@ def test_a_catalogue_tracked_without_states_is_tracked_whole_once(campaign, tmp_
     _store(db, added[2:4])
     with open_store(db) as store:
         assert track_catalog(store).mode == "incremental"
+
+
+def test_earlier_observations_stored_later_are_recomputed_equal_to_full(campaign, tmp_path):
+    """Observations older than the light curves' last points (an archive scanned out of order) cannot continue
+    them: those light curves are recomputed from all their points, and the result is a full re-track's."""
+    old, _ = campaign
+    base = tmp_path / "base.db"
+    _store(base, old[:8] + old[14:])  # frames 8-13 come later
+    with open_store(base) as store:
+        track_catalog(store)
+    _store(base, old[8:14])
+    full_db = tmp_path / "full.db"
+    shutil.copy(base, full_db)
+    with open_store(base) as store:
+        inc = track_catalog(store)
+    with open_store(full_db) as store:
+        track_catalog(store, full=True)
+    assert inc.mode == "incremental" and inc.n_recomputed_hotspots > 0
+    a, b = _state(base), _state(full_db)
+    assert a["det"].equals(b["det"])
+    pd.testing.assert_frame_equal(a["hotspots"], b["hotspots"])
+    ea = a["events"].sort_values(EVENT_KEY).reset_index(drop=True)
+    eb = b["events"].sort_values(EVENT_KEY).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ea.drop(columns="id"), eb.drop(columns="id"))
+    _same_states(a["states"], b["states"])
