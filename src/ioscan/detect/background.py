@@ -440,8 +440,17 @@ class BlockScale:
     order once, and a block's statistics are computed again only where the selection changed in it (the same
     values: each block's statistic depends on its own pixels only)."""
 
-    def __init__(self, z: np.ndarray, side: np.ndarray, n_regions: int, b: int, quantile: float = 0.5):
+    def __init__(
+        self,
+        z: np.ndarray,
+        side: np.ndarray,
+        n_regions: int,
+        b: int,
+        quantile: float = 0.5,
+        layout: BlockLayout | None = None,
+    ):
         self.z, self.side, self.n_regions, self.b, self.quantile = z, side, n_regions, b, quantile
+        self.layout = layout if layout is not None else BlockLayout(side, n_regions, b)
         self.factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
         nl, ns = z.shape
         self.nbl, self.nbs = -(-nl // b), -(-ns // b)
@@ -457,8 +466,9 @@ class BlockScale:
     def _zone(self, ok: np.ndarray) -> np.ndarray:
         """Each pixel's region (−1: not ``ok``) in block order (the padding beyond the image: no region)."""
         nl, ns, b = *self.z.shape, self.b
-        zone = np.full((self.nbl * b, self.nbs * b), -1, np.int8 if self.n_regions < 127 else np.intp)
-        zone[:nl, :ns] = np.where(ok, self.side, -1)
+        side = self.layout.side_small
+        zone = np.full((self.nbl * b, self.nbs * b), -1, side.dtype)
+        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
         return zone.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
 
     def _stats(self, zone: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -512,11 +522,21 @@ class BlockScale:
             avg = ndimage.uniform_filter(med, size=3, mode="nearest")
             grids[k] = np.maximum(np.maximum(avg, 0.8 * med), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
-        nl, ns = self.z.shape
-        side = self.side
-        idx = np.where((side >= 0) & (side < self.n_regions), side, self.n_regions) * (nbl * nbs)
+        return np.maximum(np.take(grids, self.layout.index), floor)
+
+
+class BlockLayout:
+    """What :class:`BlockScale` needs of the pixels' regions alone (shared by the maps of one region map):
+    the regions in a small integer type and each pixel's index in the (region + 1, block line, block sample)
+    grids."""
+
+    def __init__(self, side: np.ndarray, n_regions: int, b: int):
+        nl, ns = side.shape
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        self.side_small = side.astype(np.int8 if n_regions < 127 else np.intp)
+        idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
         idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
-        return np.maximum(np.take(grids, idx), floor)
+        self.index = idx
 
 
 def limb_profile(
@@ -806,6 +826,13 @@ def estimate_background(
         filters[fs] = (kern, [np.sqrt(np.maximum(v, 0)) for v in den0])
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
+    layouts: dict = {}  # BlockLayout by zone map (the options that share one)
+
+    def layout_of(zone_map: np.ndarray) -> BlockLayout:
+        if id(zone_map) not in layouts:
+            layouts[id(zone_map)] = (zone_map, BlockLayout(zone_map, 2 * len(regions), b))
+        return layouts[id(zone_map)][1]
+
     for k, (a0, a1, fs, deg) in enumerate(options):
         kern, den0 = filters[fs]
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32)
@@ -828,7 +855,7 @@ def estimate_background(
             # disk, so the scale comes from the negative half of the filtered residual (noise and texture
             # are symmetric) after masking sources above 4 × the scale, re-estimated twice
             neg = s_white[0] < 0
-            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b)
+            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, layout=layout_of(zone_k))
             scale = blocks.scale(ok & neg, min_fraction=0.125)
             for _ in range(2):
                 peaks = s_white[0] > 4.0 * scale
@@ -837,7 +864,7 @@ def estimate_background(
         else:
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
             q = TEXTURE_SCALE_QUANTILE if deg > 2 else 0.5
-            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, quantile=q)
+            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, quantile=q, layout=layout_of(zone_k))
             scale = blocks.scale(ok)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():
