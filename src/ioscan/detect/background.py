@@ -354,20 +354,24 @@ def _lower_quartile(v: np.ndarray) -> float:
     return float(b - d * (1 - g) if g >= 0.5 else a + d * g)
 
 
-def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zero: float = 0.0) -> np.ndarray:
+def white_variance(
+    bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zero: float = 0.0, at: np.ndarray | None = None
+) -> np.ndarray:
     """Per-pixel white-noise variance a + b·max(bg − ``level_zero``, 0) fitted to the residuals of pixels
-    ``sel``.
+    ``sel``; with ``at`` (a mask), only at those pixels (a 1-D array, the same values).
 
     Per background-level bin the variance is the lower quartile of resid² ÷ 0.1015 (the value for pure
     Gaussian noise, little raised by structure or outliers); a, b ≥ 0 by weighted least squares. With the
     background subtracted on board the product's zero is not the sky's (a residual offset of either sign
     remains, and ``a`` holds the subtracted background's shot noise): levels then count from ``level_zero``.
     """
-    bg = bg - np.float32(level_zero) if level_zero else bg
+    bg_out = bg if at is None else bg[at]  # (elementwise: subtracting the zero before or after a gather)
     b = bg[sel]
+    if level_zero:
+        bg_out, b = bg_out - np.float32(level_zero), b - np.float32(level_zero)
     r2 = resid[sel].astype(np.float64) ** 2
     if b.size == 0:
-        return np.ones_like(bg)
+        return np.ones_like(bg_out)
     if b.size > 8000:
         step = b.size // 8000 + 1
         b, r2 = b[::step], r2[::step]
@@ -388,7 +392,7 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zer
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
         v = float(np.median(r2)) / _MEDIAN_CHI2
-        return np.full(bg.shape, max(v, 1e-30))
+        return np.full(bg_out.shape, max(v, 1e-30))
     span = float(np.ptp(lev_a)) if lev_a.size > 1 else 0.0
     a, c = float(np.median(var_a)), 0.0
     if lev_a.size >= 3 and span > 5.0 * np.sqrt(max(float(var_a.min()), 0.0)):  # a real range of levels
@@ -396,7 +400,7 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zer
         if c1 > 0 and a1 > 0:
             a, c = float(a1), float(c1)
     floor = 0.25 * float(var_a.min()) if var_a.min() > 0 else 1e-30
-    return np.maximum(a + c * np.maximum(bg, 0.0), floor)
+    return np.maximum(a + c * np.maximum(bg_out, 0.0), floor)
 
 
 def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -797,7 +801,11 @@ def estimate_background(
             zero = 0.0
             if offset_free and (reg & lap_ok & clean).any():
                 zero = float(np.percentile(bgs[0][reg & lap_ok & clean], 1))
-            var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean, zero) / 1.25, var)
+            here = side == k
+            v_k = white_variance(bgs[0], lap, reg & lap_ok & clean, zero, at=here) / 1.25
+            if v_k.dtype != var.dtype:  # as np.where would promote
+                var = var.astype(np.result_type(var, v_k))
+            var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
