@@ -41,7 +41,7 @@ from scipy.special import ndtri
 from ioscan.detect.disk import grow
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.robust import MAD_TO_SIGMA, finite_median
+from ioscan.robust import MAD_TO_SIGMA, finite_median, median_or_nan
 
 #: 25th percentile of χ²₁ (lower quartile of a squared unit Gaussian)
 _Q25_CHI2 = 0.10153104
@@ -677,6 +677,28 @@ def _shading_norm(
     return norm
 
 
+def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
+    """options[choice] per pixel (the values of ``np.take_along_axis(np.stack(options), choice[None], 0)[0]``
+    without the stack)."""
+    out = np.array(options[0], dtype=np.result_type(*options))
+    for k in range(1, len(options)):
+        np.copyto(out, options[k], where=choice == k)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
+    larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
+    nl, ns = shape
+    ii, jj = np.ogrid[0:nl, 0:ns]
+    d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_edge.setflags(write=False)
+    d_corner.setflags(write=False)
+    return d_edge, d_corner
+
+
 def estimate_background(
     data: np.ndarray,
     *,
@@ -818,13 +840,10 @@ def estimate_background(
     rk = len(kernel1d(sigma)) // 2 + 1
     if out1.any():
         ok &= ~grow(out1, rk)
-    nl, ns = x.shape
-    ii, jj = np.ogrid[0:nl, 0:ns]
-    d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
-    edge = d_edge < h1 + rk
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
     # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
-    d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_edge, d_corner = _edge_distances(x.shape)
+    edge = d_edge < h1 + rk
     zone = side + 2 * (usable & (~far | edge))
     shifts = sorted({p for ph in PHASES for p in ph})
     filters = {}  # filter σ → (kernels per shift, white-noise std of the filtered image per phase)
@@ -843,7 +862,7 @@ def estimate_background(
 
     for k, (a0, a1, fs, deg) in enumerate(options):
         kern, den0 = filters[fs]
-        resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32)
+        resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
         num = _phase_filter(resid, kern)
         s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
         for p, (dl, ds) in enumerate(PHASES):
@@ -935,9 +954,7 @@ def estimate_background(
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)
-        background=np.take_along_axis(
-            np.stack(bgs if not broad else bgs[:2]), (choice if not broad else np.minimum(choice, 1))[None], 0
-        )[0],
+        background=_chosen(bgs if not broad else bgs[:2], choice if not broad else np.minimum(choice, 1)),
         residuals=resids,
         usable=usable,
         clean=clean,
@@ -949,5 +966,5 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=float(np.median(sw[usable])) if usable.any() else 0.0,
+        noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
     )

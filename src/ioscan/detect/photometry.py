@@ -144,8 +144,10 @@ def psf_photometry(
         w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
         data = np.where(ok, resid[li, sj], 0.0)
         if n > 1 and it > 0:  # subtract the neighbours' current models
-            model_img = np.zeros(shape)
-            np.add.at(model_img, (li[inside], sj[inside]), (flux[:, None, None] * p)[inside])
+            # Σ of every source's model per pixel, summed in source order (np.add.at's sums, by bincount)
+            model_img = np.bincount(
+                (li * shape[1] + sj)[inside], (flux[:, None, None] * p)[inside], minlength=shape[0] * shape[1]
+            ).reshape(shape)
             data = data - np.where(ok, model_img[li, sj], 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
         if it == 0:
             flux = np.sum(w * p * data, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
