@@ -336,6 +336,33 @@ def region_background(
     return out
 
 
+@lru_cache(maxsize=8)
+def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
+    o = np.arange(-k, k + 1)
+    dl, ds = np.meshgrid(o, o, indexing="ij")
+    sel = np.abs(dl) + np.abs(ds) <= k
+    return dl[sel], ds[sel]
+
+
+def grow_sparse(mask: np.ndarray, k: int) -> np.ndarray:
+    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross), the same pixels; a mask
+    of few pixels is grown by setting each one's diamond (k cross dilations inside the image reach exactly
+    the pixels within L1 distance k: the shortest path between two pixels of the image stays in it)."""
+    mask = np.asarray(mask, bool)
+    if k <= 0:
+        return mask.copy()
+    ii, jj = np.nonzero(mask)
+    dl, ds = _diamond(k)
+    if ii.size * dl.size > mask.size // 8:
+        return grow(mask, k)
+    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
+    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
+    out = np.zeros(mask.shape, bool)
+    out[li[inside], sj[inside]] = True
+    return out
+
+
 def _sorted_median(v: np.ndarray) -> float:
     """np.median of an ascending, NaN-free array (the same arithmetic, without a partition)."""
     m = v.size // 2
@@ -807,7 +834,7 @@ def estimate_background(
     out1 = usable & (np.abs(lap) > _CLIP * s_lap)
     clean = usable
     if out1.any():
-        out1 = ndimage.binary_dilation(out1) & usable
+        out1 = grow_sparse(out1, 1) & usable
         clean = usable & ~out1
         x0 = _fill(x0, clean, 2)
     cleaned = [r & clean for r in regions]
@@ -839,7 +866,7 @@ def estimate_background(
     ok = usable.copy()
     rk = len(kernel1d(sigma)) // 2 + 1
     if out1.any():
-        ok &= ~grow(out1, rk)
+        ok &= ~grow_sparse(out1, rk)
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
     # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
     d_edge, d_corner = _edge_distances(x.shape)
@@ -886,7 +913,7 @@ def estimate_background(
             scale = blocks.scale(ok & neg, min_fraction=0.125)
             for _ in range(2):
                 peaks = s_white[0] > 4.0 * scale
-                keep = ok & neg & ~grow(peaks, rk_k)
+                keep = ok & neg & ~grow_sparse(peaks, rk_k)
                 scale = blocks.scale(keep, min_fraction=0.125)
         else:
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
@@ -895,7 +922,7 @@ def estimate_background(
             scale = blocks.scale(ok)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():
-                keep = ok & ~grow(peaks, rk)
+                keep = ok & ~grow_sparse(peaks, rk)
                 scale = blocks.scale(keep)
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
@@ -946,7 +973,7 @@ def estimate_background(
         lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
         zsel = lzone & usable & ok
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
-        peaks = grow(snr > 4.0 * zs, rk)
+        peaks = grow_sparse(snr > 4.0 * zs, rk)
         zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
         zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, LIMB_SCALE_QUANTILE))
         best["snr"] = np.where(lzone, snr / zs, snr)
