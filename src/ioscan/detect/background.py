@@ -961,7 +961,10 @@ def estimate_background(
         else:
             better = merit > best["merit"]
             for key, val in (("merit", merit), ("snr", snr), ("phase", phase), ("scale", scale)):
-                best[key] = np.where(better, val, best[key])
+                if val.dtype == best[key].dtype:  # in place (each best array is this function's own)
+                    np.copyto(best[key], val, where=better)
+                else:
+                    best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
             resids.append(resid)
     choice = best["choice"]
