@@ -185,11 +185,14 @@ def psf_photometry(
     chi2 = np.sum(w * (data - flux[:, None, None] * p) ** 2, axis=(1, 2))
     npix = ok.sum(axis=(1, 2))
     cov = np.full((n, 3, 3), np.nan)
-    for k in range(n):
-        try:
-            cov[k] = np.linalg.inv(h[k])
-        except np.linalg.LinAlgError:
-            conv[k] = False
+    try:  # all at once (the same LAPACK call per matrix); one by one only when one is singular
+        cov[:] = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        for k in range(n):
+            try:
+                cov[k] = np.linalg.inv(h[k])
+            except np.linalg.LinAlgError:
+                conv[k] = False
     bad = ~np.isfinite(flux) | (flux <= 0) | ~(cov[:, 0, 0] > 0) | ~np.isfinite(cov[:, 1, 1])
     if np.any(bad):  # fixed position at the S/N peak, linear amplitude
         conv[bad] = False
