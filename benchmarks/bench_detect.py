@@ -47,8 +47,15 @@ main run; completeness of the faint members per separation bin, with ioscan's se
 
 Surfaces are rendered on a frame padded by 12 px and cropped, so the frame edges see the surface beyond them.
 
-Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config]`` (defaults 50 and
-8). Prints one JSON object.
+Speed (issue 15: detection ≤ 3× bare SEP per frame): on every JIRAM frame ioscan's ``detect_frame`` and SEP
+(``sep.Background`` + ``sep.extract``, as above) run one after the other, the order alternating from frame to
+frame so that both see the same machine load; ``detect_speed_vs_sep`` gives the median of the per-frame
+ratios (and the ratio of the medians). With ``--against REV`` the detection package as it was at git
+revision REV (``benchmarks/against.py``) runs on every frame too, in turn with the other two: its time, its
+ratio to SEP, new ÷ old, and on how many frames the two gave bit-identical detections.
+
+Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config] [--against REV]``
+(defaults 50 and 8; ``5 0`` is a quick speed check). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -154,13 +161,19 @@ def _inject(rng, bp, n, sigma_of_bg, surface, psf, edge_px, min_sep_px):
 
 
 # ---------------------------------------------------------------------------------------------- methods
-def run_ioscan(images, bps, meta, instrument, cfg):
-    bands = {}
+def _bands(images, meta, instrument):
     unit = "W m-2 sr-1" if instrument == "JIRAM" else "W m-2 sr-1 um-1"
+    bands = {}
     for name, img in images.items():
         wl, bw, sat, off = meta[name]
         bands[name] = BandImage(name, img, unit, wl, bw, saturation=sat, line_offset=off)
-    frame = Frame("bench", instrument, "X", "2024-01-01T00:00:00", 1.0, bands)
+    return bands
+
+
+def run_ioscan(images, bps, meta, instrument, cfg, keep_result=False):
+    """ioscan's detections per band as (sample, line, score, flux, flagged) and the seconds detect_frame took
+    (with ``keep_result``: the records and the FrameDetections)."""
+    frame = Frame("bench", instrument, "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, instrument))
     t0 = time.perf_counter()
     res = detect_frame(frame, bps, config=cfg)
     dt = time.perf_counter() - t0
@@ -176,7 +189,7 @@ def run_ioscan(images, bps, meta, instrument, cfg):
                 bool(d.flags & (DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)),
             )
         )
-    return out, dt
+    return ((out, res) if keep_result else out), dt
 
 
 def _core_kernel(core_sigma):
@@ -554,6 +567,53 @@ def _hit_mask(hits, shape, mask):
     return mask | ndimage.binary_dilation(crm)
 
 
+#: ``--against REV``: ioscan's detection package as it was at that git revision (None: not run)
+AGAINST = None
+
+
+def _against_records(images, bps, meta, cfg):
+    """ioscan at ``--against REV`` on the same frame: (its detections as (band, fields), seconds)."""
+    from importlib import import_module
+
+    det = import_module(AGAINST.__name__ + ".detect")
+    frame = Frame("bench", "JIRAM", "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, "JIRAM"))
+    t0 = time.perf_counter()
+    res = det.detect_frame(frame, bps, config=cfg)
+    return res, time.perf_counter() - t0
+
+
+def _fields(d) -> tuple:
+    """What must not change between revisions: position, errors, flux, S/N, flags and the fit's numbers."""
+    x = d.extra
+    return (d.band, d.sample, d.line, d.sample_err_px, d.line_err_px, d.snr, d.net_radiance_sum,
+            d.net_radiance_sum_err, d.background, d.peak, d.n_pixels, d.flags,
+            x["mf_snr"], x["chi2_dof"], x["spike_dchi2"])  # fmt: skip
+
+
+def timed_ioscan_and_sep(images, bps, meta, cfg, masks, core, timing, k):
+    """ioscan's detect_frame and SEP on one frame, the order alternating from frame to frame (both see the
+    same machine load), and with ``--against`` the old revision's detect_frame too (its time; whether its
+    detections equal the current ones bit for bit). Returns (ioscan's records, SEP's)."""
+    runs = ["ioscan", "sep"] + (["against"] if AGAINST is not None else [])
+    runs = runs[k % len(runs) :] + runs[: k % len(runs)]
+    got = {}
+    for name in runs:
+        if name == "ioscan":
+            got[name], dt = run_ioscan(images, bps, meta, "JIRAM", cfg, keep_result=True)
+        elif name == "sep":
+            got[name], dt = run_sep(images, masks, core, 16, 1)
+        else:
+            got[name], dt = _against_records(images, bps, meta, cfg)
+        timing[f"{name}_jiram"].append(dt)
+    out, res = got["ioscan"]
+    if AGAINST is not None:
+        same = [repr(_fields(a)) for a in res.detections] == [
+            repr(_fields(b)) for b in got["against"].detections
+        ]  # repr: NaN equals NaN, and -0.0 is not 0.0
+        timing["against_identical"].append(bool(same))
+    return out, got["sep"]
+
+
 def bench_jiram(rng, n_frames, timing):
     psf = jiram_psf()
     model = PsfModel(psf.weights, psf.sigmas_px)
@@ -599,10 +659,7 @@ def bench_jiram(rng, n_frames, timing):
                 resid_true[b] = spots + rng.standard_normal(spots.shape) * sig_maps[b]
             fid = (name, nfr)
             nfr += 1
-            out, dt = run_ioscan(images, bps, meta, "JIRAM", cfg)
-            timing["ioscan_jiram"].append(dt)
-            res_sep, dt = run_sep(images, masks, core, 16, 1)
-            timing["sep_jiram"].append(dt)
+            out, res_sep = timed_ioscan_and_sep(images, bps, meta, cfg, masks, core, timing, nfr)
             res_sep_nd, _ = run_sep(images, masks, core, 16, 1, deblend_cont=1.0)
             res_sep_cr, _ = run_sep(images, cr_masks, core, 16, 1)
             res_phot, dt = run_photutils(images, masks, core, 16)
@@ -851,12 +908,47 @@ def bench_pairs(rng, n_frames, thresholds):
     return out, nfr
 
 
+def speed_vs_sep(timing: dict) -> dict:
+    """ioscan's detect_frame against bare SEP on the same JIRAM frames, run alternately (issue 15's target:
+    ≤ 3×): the median of the per-frame ratios and the ratio of the medians; with ``--against``, the same for
+    the old revision, new ÷ old, and how many frames gave bit-identical detections."""
+    io, sep = np.array(timing["ioscan_jiram"]), np.array(timing["sep_jiram"])
+    if not io.size:
+        return {}
+    out = {
+        "ioscan_over_sep_jiram_median_of_ratios": round(float(np.median(io / sep)), 3),
+        "ioscan_over_sep_jiram_ratio_of_medians": round(float(np.median(io) / np.median(sep)), 3),
+        "target_max": 3.0,
+    }
+    if timing.get("against_jiram"):
+        old = np.array(timing["against_jiram"])
+        out.update(
+            against=AGAINST.__name__.removeprefix("ioscan_at_"),
+            against_ms_per_frame_median=round(1e3 * float(np.median(old)), 2),
+            against_over_sep_jiram_median_of_ratios=round(float(np.median(old / sep)), 3),
+            ioscan_over_against_median_of_ratios=round(float(np.median(io / old)), 3),
+            frames_identical_to_against=f"{sum(timing['against_identical'])} of {old.size}",
+        )
+    return out
+
+
 def main() -> None:
-    n_jiram = int(sys.argv[1]) if len(sys.argv) > 1 else 50  # I1 frames (2 bands) per JIRAM configuration
-    n_ao = int(sys.argv[2]) if len(sys.argv) > 2 else 8  # frames per AO configuration
+    global AGAINST
+    args = [a for a in sys.argv[1:] if not a.startswith("--against")]
+    if any(a.startswith("--against") for a in sys.argv[1:]):
+        from against import package_at
+
+        i = sys.argv.index("--against") if "--against" in sys.argv else None
+        rev = sys.argv[i + 1] if i is not None else sys.argv[-1].split("=", 1)[1]
+        args = [a for a in args if a != rev]
+        AGAINST = package_at(rev)
+    n_jiram = int(args[0]) if len(args) > 0 else 50  # I1 frames (2 bands) per JIRAM configuration
+    n_ao = int(args[1]) if len(args) > 1 else 8  # frames per AO configuration
     rng = np.random.default_rng(SEED)
     timing = {
-        k: [] for k in ("ioscan_jiram", "sep_jiram", "photutils_jiram", "ioscan_ao", "sep_ao", "photutils_ao")
+        k: []
+        for k in ("ioscan_jiram", "sep_jiram", "photutils_jiram", "ioscan_ao", "sep_ao", "photutils_ao")
+        + (("against_jiram", "against_identical") if AGAINST is not None else ())
     }
     timing.update({f"sep_lacosmic_{o:g}_jiram": [] for o in LACOSMIC_OBJLIM})
     t0 = time.time()
@@ -868,7 +960,9 @@ def main() -> None:
         np.random.default_rng(SEED + 3), max(n_jiram // 2, 1), thresholds
     )
     ao, n_a = bench_ao(rng, n_ao, timing) if n_ao > 0 else ({}, 0)
-    ms = {k: round(1e3 * float(np.median(v)), 2) for k, v in timing.items() if v}
+    ms = {
+        k: round(1e3 * float(np.median(v)), 2) for k, v in timing.items() if v and k != "against_identical"
+    }
     out = {
         "frames": {
             "jiram_432x256": n_j,
@@ -882,6 +976,7 @@ def main() -> None:
         "jiram": jir,
         "ao": ao,
         "ms_per_frame_median": ms,
+        "detect_speed_vs_sep": speed_vs_sep(timing),
         "wall_s": round(time.time() - t0, 1),
     }
     print(json.dumps(out))

@@ -84,3 +84,19 @@ def test_crowded_same_as_distance_matrix():
         x[:10], y[:10] = x[10:20] + 6.0, y[10:20]  # pairs exactly at the radius
         d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) + np.diag(np.full(n, np.inf))
         assert np.array_equal(_crowded(x, y, 6.0), np.min(d, axis=1) < 6.0)
+
+
+def test_grow_sparse_same_as_cross_dilations():
+    from scipy import ndimage
+
+    from ioscan.detect.background import grow_sparse
+    from ioscan.detect.disk import grow
+
+    rng = np.random.default_rng(5)
+    for shape in ((40, 61), (5, 7), (1, 9), (128, 432)):
+        for density in (0.0, 0.001, 0.01, 0.2):
+            m = rng.random(shape) < density
+            m[0, 0] = m[-1, -1] = density > 0.005  # corners: the diamond is cut by the frame
+            for k in (0, 1, 2, 4):
+                assert np.array_equal(grow_sparse(m, k), grow(m, k))
+            assert np.array_equal(grow_sparse(m, 1), ndimage.binary_dilation(m))

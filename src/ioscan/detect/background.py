@@ -41,7 +41,7 @@ from scipy.special import ndtri
 from ioscan.detect.disk import grow
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.robust import MAD_TO_SIGMA, finite_median
+from ioscan.robust import MAD_TO_SIGMA, finite_median, median_or_nan
 
 #: 25th percentile of χ²₁ (lower quartile of a squared unit Gaussian)
 _Q25_CHI2 = 0.10153104
@@ -303,9 +303,17 @@ def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
 
 
 def region_background(
-    x: np.ndarray, regions: list[np.ndarray], side: np.ndarray, h0: int, h1: int, degree: int = 2
+    x: np.ndarray,
+    regions: list[np.ndarray],
+    side: np.ndarray,
+    h0: int,
+    h1: int,
+    degree: int = 2,
+    fills: dict | None = None,
 ) -> np.ndarray:
-    """Background of every pixel from its own region only (each region extended beyond itself first)."""
+    """Background of every pixel from its own region only (each region extended beyond itself first).
+    ``fills``: a dict the calls on the same ``x`` and ``regions`` share (the filled images, by region and
+    fill size: options with the same outer annulus size fill once)."""
     out = np.zeros_like(x)
     for k, reg in enumerate(regions):
         here = side == k
@@ -317,8 +325,41 @@ def region_background(
         # the result is needed only in the region's bounding box
         rows, cols = np.flatnonzero(here.any(axis=1)), np.flatnonzero(here.any(axis=0))
         win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        bk = correlate_kernel(_fill(x, reg, h1 + 2), h0, h1, degree, window=win)
+        key = (k, h1 + 2)
+        filled = fills.get(key) if fills is not None else None
+        if filled is None:
+            filled = _fill(x, reg, h1 + 2)
+            if fills is not None:
+                fills[key] = filled
+        bk = correlate_kernel(filled, h0, h1, degree, window=win)
         out[win] = np.where(here[win], bk, out[win])
+    return out
+
+
+@lru_cache(maxsize=8)
+def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
+    o = np.arange(-k, k + 1)
+    dl, ds = np.meshgrid(o, o, indexing="ij")
+    sel = np.abs(dl) + np.abs(ds) <= k
+    return dl[sel], ds[sel]
+
+
+def grow_sparse(mask: np.ndarray, k: int) -> np.ndarray:
+    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross), the same pixels; a mask
+    of few pixels is grown by setting each one's diamond (k cross dilations inside the image reach exactly
+    the pixels within L1 distance k: the shortest path between two pixels of the image stays in it)."""
+    mask = np.asarray(mask, bool)
+    if k <= 0:
+        return mask.copy()
+    ii, jj = np.nonzero(mask)
+    dl, ds = _diamond(k)
+    if ii.size * dl.size > mask.size // 8:
+        return grow(mask, k)
+    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
+    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
+    out = np.zeros(mask.shape, bool)
+    out[li[inside], sj[inside]] = True
     return out
 
 
@@ -340,20 +381,24 @@ def _lower_quartile(v: np.ndarray) -> float:
     return float(b - d * (1 - g) if g >= 0.5 else a + d * g)
 
 
-def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zero: float = 0.0) -> np.ndarray:
+def white_variance(
+    bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zero: float = 0.0, at: np.ndarray | None = None
+) -> np.ndarray:
     """Per-pixel white-noise variance a + b·max(bg − ``level_zero``, 0) fitted to the residuals of pixels
-    ``sel``.
+    ``sel``; with ``at`` (a mask), only at those pixels (a 1-D array, the same values).
 
     Per background-level bin the variance is the lower quartile of resid² ÷ 0.1015 (the value for pure
     Gaussian noise, little raised by structure or outliers); a, b ≥ 0 by weighted least squares. With the
     background subtracted on board the product's zero is not the sky's (a residual offset of either sign
     remains, and ``a`` holds the subtracted background's shot noise): levels then count from ``level_zero``.
     """
-    bg = bg - np.float32(level_zero) if level_zero else bg
+    bg_out = bg if at is None else bg[at]  # (elementwise: subtracting the zero before or after a gather)
     b = bg[sel]
+    if level_zero:
+        bg_out, b = bg_out - np.float32(level_zero), b - np.float32(level_zero)
     r2 = resid[sel].astype(np.float64) ** 2
     if b.size == 0:
-        return np.ones_like(bg)
+        return np.ones_like(bg_out)
     if b.size > 8000:
         step = b.size // 8000 + 1
         b, r2 = b[::step], r2[::step]
@@ -374,7 +419,7 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zer
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
         v = float(np.median(r2)) / _MEDIAN_CHI2
-        return np.full(bg.shape, max(v, 1e-30))
+        return np.full(bg_out.shape, max(v, 1e-30))
     span = float(np.ptp(lev_a)) if lev_a.size > 1 else 0.0
     a, c = float(np.median(var_a)), 0.0
     if lev_a.size >= 3 and span > 5.0 * np.sqrt(max(float(var_a.min()), 0.0)):  # a real range of levels
@@ -382,7 +427,7 @@ def white_variance(bg: np.ndarray, resid: np.ndarray, sel: np.ndarray, level_zer
         if c1 > 0 and a1 > 0:
             a, c = float(a1), float(c1)
     floor = 0.25 * float(var_a.min()) if var_a.min() > 0 else 1e-30
-    return np.maximum(a + c * np.maximum(bg, 0.0), floor)
+    return np.maximum(a + c * np.maximum(bg_out, 0.0), floor)
 
 
 def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -415,51 +460,114 @@ def block_scale(
     b × b blocks, averaged over the 3 × 3 neighbouring blocks (or 0.8 × its own block's if larger: an isolated
     textured block), constant over each block. Blocks with < ``min_fraction`` · b² such pixels take the
     region's median scale; result ≥ ``floor``. With ``quantile`` q ≠ 0.5 the block value is the q-quantile
-    of |z| ÷ its value for a unit Gaussian (the same for Gaussian z, larger for heavy-tailed clutter)."""
-    factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
-    nl, ns = z.shape
-    nbl, nbs = -(-nl // b), -(-ns // b)
-    az = np.abs(z).astype(np.float32)
-    # computed once for every region: |z| and each pixel's region (−1: not ``ok``) in block order, one row
-    # of b² values per block (the padding beyond the image: NaN, no region)
-    azb = np.full((nbl * b, nbs * b), np.nan, np.float32)
-    azb[:nl, :ns] = az
-    azb = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
-    zone = np.full((nbl * b, nbs * b), -1, np.int8 if n_regions < 127 else np.intp)
-    zone[:nl, :ns] = np.where(ok, side, -1)
-    zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(nbl * nbs, b * b)
-    all_finite = bool(np.isfinite(az).all())
-    finite = None if all_finite else np.isfinite(azb)
-    grids = np.full((n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region counted
-    for k in range(n_regions):
-        sel_b = zone == k
-        if not sel_b.any():
-            continue
-        if not all_finite:
-            sel_b &= finite
-        n_ok = np.count_nonzero(sel_b, axis=1).reshape(nbl, nbs)
-        # lower median of each block's finite values (blocks without any stay NaN)
-        med = np.full((nbl, nbs), np.nan, np.float32)
-        some = n_ok > 0
-        rows = some.ravel()
-        srt = np.sort(np.where(sel_b[rows], azb[rows], np.float32(np.nan)), axis=1)  # NaNs last
-        mid = np.floor(quantile * (n_ok[some] - 1)).astype(np.intp)[:, None]
-        med[some] = factor * np.take_along_axis(srt, mid, 1)[:, 0]
-        good = n_ok >= b * b * min_fraction
-        if good.any():
-            fill = finite_median(med[good])
+    of |z| ÷ its value for a unit Gaussian (the same for Gaussian z, larger for heavy-tailed clutter).
+    (:class:`BlockScale` does the same and, called again on the same ``z`` with other pixels ``ok``, sorts
+    only the blocks where they changed.)"""
+    return BlockScale(z, side, n_regions, b, quantile).scale(ok, floor=floor, min_fraction=min_fraction)
+
+
+class BlockScale:
+    """:func:`block_scale` of one map ``z`` for any number of pixel selections ``ok``: |z| is put in block
+    order once, and a block's statistics are computed again only where the selection changed in it (the same
+    values: each block's statistic depends on its own pixels only)."""
+
+    def __init__(
+        self,
+        z: np.ndarray,
+        side: np.ndarray,
+        n_regions: int,
+        b: int,
+        quantile: float = 0.5,
+        layout: BlockLayout | None = None,
+    ):
+        self.z, self.side, self.n_regions, self.b, self.quantile = z, side, n_regions, b, quantile
+        self.layout = layout if layout is not None else BlockLayout(side, n_regions, b)
+        self.factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+        nl, ns = z.shape
+        self.nbl, self.nbs = -(-nl // b), -(-ns // b)
+        az = np.abs(z).astype(np.float32)
+        # |z| in block order, one row of b² values per block (the padding beyond the image: NaN)
+        azb = np.full((self.nbl * b, self.nbs * b), np.nan, np.float32)
+        azb[:nl, :ns] = az
+        self.azb = azb.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        self.all_finite = bool(np.isfinite(az).all())
+        self.finite = None if self.all_finite else np.isfinite(self.azb)
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # zone, med, n_ok of last call
+
+    def _zone(self, ok: np.ndarray) -> np.ndarray:
+        """Each pixel's region (−1: not ``ok``) in block order (the padding beyond the image: no region)."""
+        nl, ns, b = *self.z.shape, self.b
+        side = self.layout.side_small
+        zone = np.full((self.nbl * b, self.nbs * b), -1, side.dtype)
+        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
+        return zone.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+
+    def _stats(self, zone: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per region: the lower ``quantile`` of each block's finite |z| (× factor; NaN for blocks without
+        any) and its count, for the blocks ``rows`` (None: all)."""
+        azb = self.azb if rows is None else self.azb[rows]
+        zone = zone if rows is None else zone[rows]
+        nb = azb.shape[0]
+        med = np.full((self.n_regions, nb), np.nan, np.float32)
+        n_ok = np.zeros((self.n_regions, nb), np.intp)
+        for k in range(self.n_regions):
+            sel_b = zone == k
+            if not sel_b.any():
+                continue
+            if not self.all_finite:
+                sel_b &= self.finite if rows is None else self.finite[rows]
+            n_ok[k] = np.count_nonzero(sel_b, axis=1)
+            some = n_ok[k] > 0
+            srt = np.sort(np.where(sel_b[some], azb[some], np.float32(np.nan)), axis=1)  # NaNs last
+            mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)[:, None]
+            med[k, some] = self.factor * np.take_along_axis(srt, mid, 1)[:, 0]
+        return med, n_ok
+
+    def scale(self, ok: np.ndarray, *, floor: float = 1.0, min_fraction: float = 0.25) -> np.ndarray:
+        """The scale map (see :func:`block_scale`) of the pixels ``ok``."""
+        b, nbl, nbs = self.b, self.nbl, self.nbs
+        zone = self._zone(ok)
+        if self._last is None:
+            med_all, n_all = self._stats(zone, None)
         else:
-            sel = ok & (side == k)
-            fill = factor * float(np.quantile(np.abs(z[sel]), quantile))
-        # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
-        # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost)
-        med = np.where(good, med, fill)
-        med = np.maximum(np.maximum(ndimage.uniform_filter(med, size=3, mode="nearest"), 0.8 * med), floor)
-        grids[k] = med
-    # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
-    idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
-    idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
-    return np.maximum(np.take(grids, idx), floor)
+            zone0, med_all, n_all = self._last
+            rows = np.flatnonzero((zone != zone0).any(axis=1))
+            if rows.size:
+                med_all, n_all = med_all.copy(), n_all.copy()
+                med_all[:, rows], n_all[:, rows] = self._stats(zone, rows)
+        self._last = (zone, med_all, n_all)
+        grids = np.full((self.n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region
+        for k in range(self.n_regions):
+            if not (zone == k).any():
+                continue
+            med, n_ok = med_all[k].reshape(nbl, nbs), n_all[k].reshape(nbl, nbs)
+            good = n_ok >= b * b * min_fraction
+            if good.any():
+                fill = finite_median(med[good])
+            else:
+                sel = ok & (self.side == k)
+                fill = self.factor * float(np.quantile(np.abs(self.z[sel]), self.quantile))
+            # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
+            # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost)
+            med = np.where(good, med, fill)
+            avg = ndimage.uniform_filter(med, size=3, mode="nearest")
+            grids[k] = np.maximum(np.maximum(avg, 0.8 * med), floor)
+        # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
+        return np.maximum(np.take(grids, self.layout.index), floor)
+
+
+class BlockLayout:
+    """What :class:`BlockScale` needs of the pixels' regions alone (shared by the maps of one region map):
+    the regions in a small integer type and each pixel's index in the (region + 1, block line, block sample)
+    grids."""
+
+    def __init__(self, side: np.ndarray, n_regions: int, b: int):
+        nl, ns = side.shape
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        self.side_small = side.astype(np.int8 if n_regions < 127 else np.intp)
+        idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
+        idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
+        self.index = idx
 
 
 def limb_profile(
@@ -475,24 +583,67 @@ def limb_profile(
     where a bin has fewer than 20 pixels); with ``quantile`` q ≠ 0.5, the q-quantile of |z| ÷ its value for
     a unit Gaussian (the same for Gaussian z, larger for heavy-tailed clutter)."""
     out = np.ones(d.shape, np.float32)
-    nb = int(np.ceil((hi - lo) / step))
-    where = (d >= lo) & (d < lo + nb * step)
-    inside = sel & where
-    if not inside.any():
-        return out
-    b = ((d[inside] - lo) / step).astype(int)
-    v = np.abs(z[inside]).astype(np.float64)
-    vmax = float(v.max()) * 1.0001 + 1e-30
-    order = np.argsort(b + v / vmax)  # by bin, then by value within the bin
-    b, v = b[order], v[order]
-    starts = np.searchsorted(b, np.arange(nb))
-    ends = np.searchsorted(b, np.arange(nb), side="right")
-    cnt = ends - starts
-    mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
-    factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
-    f = np.where(cnt >= 20, factor * v[mid], 1.0)
-    out[where] = np.maximum(f, 1.0)[np.clip(((d[where] - lo) / step).astype(int), 0, nb - 1)]
+    prof = DistanceBins(d, sel, lo, hi, step)
+    vals = prof.values(z, quantile)
+    if vals is not None:
+        out[prof.where] = vals
     return out
+
+
+#: up to this many bins a profile partitions each bin's values (else one sort of all of them by bin and value)
+_FEW_BINS = 16
+
+
+class DistanceBins:
+    """The bins of :func:`limb_profile` (distance ``d`` over [lo, hi], pixels ``sel``), made once for any
+    number of maps ``z``; :meth:`raise_to` applies a profile to a scale map in place, pixels in range only."""
+
+    def __init__(self, d: np.ndarray, sel: np.ndarray, lo: float, hi: float, step: float = 0.5):
+        self.nb = nb = int(np.ceil((hi - lo) / step))
+        self.where = (d >= lo) & (d < lo + nb * step)
+        self.inside = sel & self.where
+        self.empty = not self.inside.any()
+        if not self.empty:
+            self.bins = ((d[self.inside] - lo) / step).astype(int)
+            self.at = np.clip(((d[self.where] - lo) / step).astype(int), 0, nb - 1)
+            if nb <= _FEW_BINS:  # the pixels grouped by bin once; each map then partitions bin by bin
+                self.by_bin = np.argsort(self.bins, kind="stable")
+                grouped = self.bins[self.by_bin]
+                self.starts = np.searchsorted(grouped, np.arange(nb))
+                self.ends = np.searchsorted(grouped, np.arange(nb), side="right")
+
+    def values(self, z: np.ndarray, quantile: float = 0.5) -> np.ndarray | None:
+        """The profile's value (float32, ≥ 1) at the pixels ``where`` (None: no pixel ``sel`` in range)."""
+        if self.empty:
+            return None
+        nb = self.nb
+        v = np.abs(z[self.inside]).astype(np.float64)
+        factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+        if nb <= _FEW_BINS:  # the same order statistics, by a partition of each bin
+            v = v[self.by_bin]
+            cnt = self.ends - self.starts
+            stat = np.ones(nb)
+            for i in np.flatnonzero(cnt >= 20):
+                k = int(np.floor(quantile * (cnt[i] - 1)))
+                stat[i] = np.partition(v[self.starts[i] : self.ends[i]], k)[k]
+            f = np.where(cnt >= 20, factor * stat, 1.0)
+            return np.maximum(f, 1.0)[self.at].astype(np.float32)
+        vmax = float(v.max()) * 1.0001 + 1e-30
+        order = np.argsort(self.bins + v / vmax)  # by bin, then by value within the bin
+        b, v = self.bins[order], v[order]
+        starts = np.searchsorted(b, np.arange(nb))
+        ends = np.searchsorted(b, np.arange(nb), side="right")
+        cnt = ends - starts
+        mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
+        f = np.where(cnt >= 20, factor * v[mid], 1.0)
+        return np.maximum(f, 1.0)[self.at].astype(np.float32)
+
+    def raise_to(self, scale: np.ndarray, z: np.ndarray) -> None:
+        """``scale`` = max(``scale``, the profile of ``z``) in place (a scale map ≥ 1: the pixels out of
+        range, where the profile is 1, keep theirs)."""
+        vals = self.values(z)
+        if vals is not None:
+            scale[self.where] = np.maximum(scale[self.where], vals)
 
 
 #: limb step (disk level just inside − sky level just outside) below which, in units of the pixel noise, the
@@ -569,6 +720,28 @@ def _shading_norm(
     norm = np.ones(t.shape, np.float32)
     norm[here] = np.maximum(t[here] / p90, 0.1)
     return norm
+
+
+def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
+    """options[choice] per pixel (the values of ``np.take_along_axis(np.stack(options), choice[None], 0)[0]``
+    without the stack)."""
+    out = np.array(options[0], dtype=np.result_type(*options))
+    for k in range(1, len(options)):
+        np.copyto(out, options[k], where=choice == k)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
+    larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
+    nl, ns = shape
+    ii, jj = np.ogrid[0:nl, 0:ns]
+    d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_edge.setflags(write=False)
+    d_corner.setflags(write=False)
+    return d_edge, d_corner
 
 
 def estimate_background(
@@ -679,11 +852,12 @@ def estimate_background(
     out1 = usable & (np.abs(lap) > _CLIP * s_lap)
     clean = usable
     if out1.any():
-        out1 = ndimage.binary_dilation(out1) & usable
+        out1 = grow_sparse(out1, 1) & usable
         clean = usable & ~out1
         x0 = _fill(x0, clean, 2)
     cleaned = [r & clean for r in regions]
-    bgs = [region_background(x0, cleaned, side, a0, a1, deg) for a0, a1, deg in annuli]
+    fills: dict = {}  # options with the same outer annulus share the filled regions
+    bgs = [region_background(x0, cleaned, side, a0, a1, deg, fills) for a0, a1, deg in annuli]
     if limb_model is not None:
         bgs = [sky0 + (bg - sky0) * t_mod for bg in bgs]
     elif norm is not None:
@@ -694,7 +868,11 @@ def estimate_background(
             zero = 0.0
             if offset_free and (reg & lap_ok & clean).any():
                 zero = float(np.percentile(bgs[0][reg & lap_ok & clean], 1))
-            var = np.where(side == k, white_variance(bgs[0], lap, reg & lap_ok & clean, zero) / 1.25, var)
+            here = side == k
+            v_k = white_variance(bgs[0], lap, reg & lap_ok & clean, zero, at=here) / 1.25
+            if v_k.dtype != var.dtype:  # as np.where would promote
+                var = var.astype(np.result_type(var, v_k))
+            var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
@@ -706,14 +884,11 @@ def estimate_background(
     ok = usable.copy()
     rk = len(kernel1d(sigma)) // 2 + 1
     if out1.any():
-        ok &= ~grow(out1, rk)
-    nl, ns = x.shape
-    ii, jj = np.ogrid[0:nl, 0:ns]
-    d_edge = np.minimum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
-    edge = d_edge < h1 + rk
+        ok &= ~grow_sparse(out1, rk)
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
     # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
-    d_corner = np.maximum(np.minimum(ii, nl - 1 - ii), np.minimum(jj, ns - 1 - jj)).astype(np.float64)
+    d_edge, d_corner = _edge_distances(x.shape)
+    edge = d_edge < h1 + rk
     zone = side + 2 * (usable & (~far | edge))
     shifts = sorted({p for ph in PHASES for p in ph})
     filters = {}  # filter σ → (kernels per shift, white-noise std of the filtered image per phase)
@@ -722,15 +897,23 @@ def estimate_background(
         den0 = _phase_filter(vu, {sh: k * k for sh, k in kern.items()})
         filters[fs] = (kern, [np.sqrt(np.maximum(v, 0)) for v in den0])
     best = None
+    bins: dict = {}  # DistanceBins by profile and reach
+    layouts: dict = {}  # BlockLayout by zone map (the options that share one)
+
+    def layout_of(zone_map: np.ndarray) -> BlockLayout:
+        if id(zone_map) not in layouts:
+            layouts[id(zone_map)] = (zone_map, BlockLayout(zone_map, 2 * len(regions), b))
+        return layouts[id(zone_map)][1]
+
     for k, (a0, a1, fs, deg) in enumerate(options):
         kern, den0 = filters[fs]
-        resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32)
+        resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
         num = _phase_filter(resid, kern)
-        s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each
+        s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
         for p, (dl, ds) in enumerate(PHASES):
             den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg))
-            s_white.append(np.where(den > 0, num[p] / np.where(den > 0, den, 1.0), 0.0))
-        s_white = np.stack(s_white)
+            sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
+            s_white.append(np.divide(num[p], den, out=sw_p, where=den > 0))
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
@@ -744,37 +927,46 @@ def estimate_background(
             # disk, so the scale comes from the negative half of the filtered residual (noise and texture
             # are symmetric) after masking sources above 4 × the scale, re-estimated twice
             neg = s_white[0] < 0
-            scale = block_scale(s_white[0], ok & neg, zone_k, 2 * len(regions), b, min_fraction=0.125)
+            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, layout=layout_of(zone_k))
+            scale = blocks.scale(ok & neg, min_fraction=0.125)
             for _ in range(2):
                 peaks = s_white[0] > 4.0 * scale
-                keep = ok & neg & ~grow(peaks, rk_k)
-                scale = block_scale(s_white[0], keep, zone_k, 2 * len(regions), b, min_fraction=0.125)
+                keep = ok & neg & ~grow_sparse(peaks, rk_k)
+                scale = blocks.scale(keep, min_fraction=0.125)
         else:
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
             q = TEXTURE_SCALE_QUANTILE if deg > 2 else 0.5
-            scale = block_scale(s_white[0], ok, zone_k, 2 * len(regions), b, quantile=q)
+            blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, quantile=q, layout=layout_of(zone_k))
+            scale = blocks.scale(ok)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():
-                keep = ok & ~grow(peaks, rk)
-                scale = block_scale(s_white[0], keep, zone_k, 2 * len(regions), b, quantile=q)
+                keep = ok & ~grow_sparse(peaks, rk)
+                scale = blocks.scale(keep)
+        # the profiles against the distance to the limb, the edge and the corner (their bins made once for
+        # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:
             span = wb + h1_k + 3 * fs_k + 2.0
-            scale = np.maximum(scale, limb_profile(d, s_white[0], usable, -span, span))
+            key = ("limb", span)
+            if key not in bins:
+                bins[key] = DistanceBins(d, usable, -span, span)
+            bins[key].raise_to(scale, s_white[0])
         if edge_k.any():
-            scale = np.maximum(
-                scale, limb_profile(d_edge, s_white[0], usable & edge_k, 0.0, h1_k + rk_k, step=1.0)
-            )
-            corner_k = d_corner < h1_k + rk_k
-            if corner_k.any():
-                corner_scale = limb_profile(
-                    d_corner, s_white[0], usable & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX
+            key = ("edge", h1_k + rk_k)
+            if key not in bins:
+                corner_k = d_corner < h1_k + rk_k
+                bins[key] = (
+                    DistanceBins(d_edge, usable & edge_k, 0.0, h1_k + rk_k, step=1.0),
+                    DistanceBins(d_corner, usable & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX)
+                    if corner_k.any()
+                    else None,
                 )
-                scale = np.maximum(scale, corner_scale)
+            for prof in bins[key]:
+                if prof is not None:
+                    prof.raise_to(scale, s_white[0])
         phase = np.zeros(x.shape, np.intp)  # the best sub-pixel phase, by comparisons (an argmax over the
         top = s_white[0].copy()  # first axis of a stack is far slower)
         for p_ in range(1, len(PHASES)):
-            better_p = s_white[p_] > top
-            phase[better_p] = p_
+            np.copyto(phase, p_, where=s_white[p_] > top)
             np.maximum(top, s_white[p_], out=top)
         snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
@@ -787,7 +979,10 @@ def estimate_background(
         else:
             better = merit > best["merit"]
             for key, val in (("merit", merit), ("snr", snr), ("phase", phase), ("scale", scale)):
-                best[key] = np.where(better, val, best[key])
+                if val.dtype == best[key].dtype:  # in place (each best array is this function's own)
+                    np.copyto(best[key], val, where=better)
+                else:
+                    best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
             resids.append(resid)
     choice = best["choice"]
@@ -799,7 +994,7 @@ def estimate_background(
         lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
         zsel = lzone & usable & ok
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
-        peaks = grow(snr > 4.0 * zs, rk)
+        peaks = grow_sparse(snr > 4.0 * zs, rk)
         zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
         zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, LIMB_SCALE_QUANTILE))
         best["snr"] = np.where(lzone, snr / zs, snr)
@@ -807,9 +1002,7 @@ def estimate_background(
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)
-        background=np.take_along_axis(
-            np.stack(bgs if not broad else bgs[:2]), (choice if not broad else np.minimum(choice, 1))[None], 0
-        )[0],
+        background=_chosen(bgs if not broad else bgs[:2], choice if not broad else np.minimum(choice, 1)),
         residuals=resids,
         usable=usable,
         clean=clean,
@@ -821,5 +1014,5 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=float(np.median(sw[usable])) if usable.any() else 0.0,
+        noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
     )

@@ -45,8 +45,10 @@ def _background_args(
     psf: PsfModel,
     cfg: DetectConfig,
     offset_free: bool = False,
+    pixel_noise: float | None = None,
 ) -> dict:
-    """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``."""
+    """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``
+    (``pixel_noise``: ``laplacian_noise(data)`` if already known)."""
     sigma = psf.core_sigma_px
     narrow = sigma < BROAD_PSF_SIGMA_PX
     shading = sunlit = None
@@ -67,7 +69,8 @@ def _background_args(
     if limb.circle is not None and narrow and cfg.use_limb_profile:
         # the bright limb's own profile, measured along it
         valid = np.isfinite(data) if sat_mask is None else np.isfinite(data) & ~sat_mask
-        model = fit_limb_model(data, limb.circle, limb.known, valid, laplacian_noise(data))
+        noise = laplacian_noise(data) if pixel_noise is None else pixel_noise
+        model = fit_limb_model(data, limb.circle, limb.known, valid, noise)
         limb_model = None if model is None else model.crop(sl)
     return dict(
         psf=psf,
@@ -102,13 +105,19 @@ class _Pass:
 
 
 def _first_pass(
-    data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, offset_free: bool = False
+    data: np.ndarray,
+    limb: Limb,
+    sat_mask,
+    psf: PsfModel,
+    cfg: DetectConfig,
+    offset_free: bool = False,
+    pixel_noise: float | None = None,
 ) -> _Pass:
-    """Background, peaks and PSF fits with a given PSF."""
+    """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known)."""
     h1 = max(o[1] for o in filter_options(psf.core_sigma_px))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
     sub = data[sl]
-    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free)
+    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise)
     model = estimate_background(sub, **args)
     peaks = find_peaks(
         model.snr,
@@ -165,8 +174,12 @@ def detect_band(
         return out
     sat_mask = mask.saturated
     # 2. artefact pre-cleaning: JIRAM's down-track streaks of very bright sources
+    pixel_noise = None  # laplacian_noise(data), kept while ``data`` is the same array
     if inst.artefacts.column_streaks and cfg.remove_column_streaks:
-        data, streak_cols = remove_column_streaks(data, laplacian_noise(data), sat_mask)
+        data0, pixel_noise = data, laplacian_noise(data)
+        data, streak_cols = remove_column_streaks(data, pixel_noise, sat_mask)
+        if data is not data0:
+            pixel_noise = None
         if streak_cols.size:
             out.messages.append(
                 f"band {band.band}: down-track streaks of bright sources removed in "
@@ -191,7 +204,7 @@ def detect_band(
                 f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
                 f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px used"
             )
-    fp = _first_pass(data, limb, sat_mask, psf, cfg, onboard_background_subtraction)
+    fp = _first_pass(data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise)
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
         out.messages.append(

@@ -62,9 +62,12 @@ def effective_psf(
     shape: tuple[int, int],
     r: int,
     clean: np.ndarray | None = None,
+    memo: dict | None = None,
 ):
     """PSF stamps as the residual sees them, with the position derivatives, on (2r+1)² stamps centred at the
-    nearest pixels of (x, y).
+    nearest pixels of (x, y). ``memo``: a dict kept between calls with the same ``kernel``, ``shape``, ``r``
+    and ``clean`` (the fit's iterations): what depends on the stamps' centre pixels alone is reused while
+    they stay.
 
     The background is linear in the data: the image correlated with ``kernel`` (the background kernel of
     :mod:`ioscan.detect.background`), after outliers (pixels not ``clean``: bright sources' cores) were
@@ -80,9 +83,14 @@ def effective_psf(
     nl, ns = shape
     off = np.arange(-big, big + 1)
     ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
-    li = ci[:, None, None] + off[None, :, None]
-    sj = cj[:, None, None] + off[None, None, :]
-    li, sj = np.broadcast_arrays(li, sj)
+    key = (ci.tobytes(), cj.tobytes())
+    cached = memo is not None and memo.get("key") == key
+    if cached:
+        li, sj = memo["li"], memo["sj"]
+    else:
+        li = ci[:, None, None] + off[None, :, None]
+        sj = cj[:, None, None] + off[None, None, :]
+        li, sj = np.broadcast_arrays(li, sj)
     p, dx, dy = psf.stamps(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y)
     stack = np.stack([np.broadcast_to(a, li.shape) for a in (p, dx, dy)])
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
@@ -92,19 +100,29 @@ def effective_psf(
     m, w = 2 * r + 1, 2 * r + 1 + 2 * h
     reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
     fed = stack[reg]
+    fw = 2 * hf + 1
+    rows = slice(lo, lo + w)
     if clean is not None:
-        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
-        if not c.all():
+        if cached:
+            c, den = memo["c"], memo["den"]
+        else:
+            ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+            c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+            den = None
+            if not c.all():
+                den = ndimage.uniform_filter1d(c, fw, axis=1, mode="constant")[:, rows, :]
+                den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., rows]
+        if den is not None:
             # the (2hf+1)² box mean of the clean pixels, needed only in the kernel windows' region: the same
             # two 1-D passes as ndimage.uniform_filter (lines, then samples), the second on those lines only
-            fw = 2 * hf + 1
-            rows = slice(lo, lo + w)
             num = ndimage.uniform_filter1d(stack * c, fw, axis=2, mode="constant")[..., rows, :]
             num = ndimage.uniform_filter1d(num, fw, axis=3, mode="constant")[..., rows]
-            den = ndimage.uniform_filter1d(c, fw, axis=1, mode="constant")[:, rows, :]
-            den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., rows]
             fed = np.where(c[reg] > 0, fed, num / np.maximum(den, 1e-9))
+    if memo is not None and not cached:
+        memo.clear()
+        memo.update(key=key, li=li, sj=sj)
+        if clean is not None:
+            memo.update(c=c, den=den)
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
@@ -138,14 +156,17 @@ def psf_photometry(
     shape = resid.shape
     conv = np.ones(n, bool)
     h = np.zeros((n, 3, 3))
+    memo: dict = {}  # what the stamps' centre pixels alone decide, while they stay
     for it in range(n_iter + 1):
-        p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean)
+        p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean, memo)
         ok = inside & usable[li, sj]
         w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
         data = np.where(ok, resid[li, sj], 0.0)
         if n > 1 and it > 0:  # subtract the neighbours' current models
-            model_img = np.zeros(shape)
-            np.add.at(model_img, (li[inside], sj[inside]), (flux[:, None, None] * p)[inside])
+            # Σ of every source's model per pixel, summed in source order (np.add.at's sums, by bincount)
+            model_img = np.bincount(
+                (li * shape[1] + sj)[inside], (flux[:, None, None] * p)[inside], minlength=shape[0] * shape[1]
+            ).reshape(shape)
             data = data - np.where(ok, model_img[li, sj], 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
         if it == 0:
             flux = np.sum(w * p * data, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
@@ -164,11 +185,14 @@ def psf_photometry(
     chi2 = np.sum(w * (data - flux[:, None, None] * p) ** 2, axis=(1, 2))
     npix = ok.sum(axis=(1, 2))
     cov = np.full((n, 3, 3), np.nan)
-    for k in range(n):
-        try:
-            cov[k] = np.linalg.inv(h[k])
-        except np.linalg.LinAlgError:
-            conv[k] = False
+    try:  # all at once (the same LAPACK call per matrix); one by one only when one is singular
+        cov[:] = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        for k in range(n):
+            try:
+                cov[k] = np.linalg.inv(h[k])
+            except np.linalg.LinAlgError:
+                conv[k] = False
     bad = ~np.isfinite(flux) | (flux <= 0) | ~(cov[:, 0, 0] > 0) | ~np.isfinite(cov[:, 1, 1])
     if np.any(bad):  # fixed position at the S/N peak, linear amplitude
         conv[bad] = False
