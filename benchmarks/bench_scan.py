@@ -29,6 +29,7 @@
    run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
 
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
+        [--profile-only]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -161,14 +162,21 @@ def _limb_fit_with(module, frame, metakernel: Path, seconds: list):
     from ioscan.geometry.navigate import navigate_frame, register_on_limb
 
     nav = navigate_frame(frame, kernels=metakernel, register=False)
-    current = limbfit.register_frame
-    limbfit.register_frame = module.register_frame
+    current = limbfit.start_limb_fit
+    if hasattr(module, "start_limb_fit"):
+        limbfit.start_limb_fit = module.start_limb_fit
+    else:  # a revision before the coarse step was separate: every band fitted whole
+
+        def whole(*args, **kw):
+            return limbfit.CoarseLimb.done(module.register_frame(*args, **kw))
+
+        limbfit.start_limb_fit = whole
     try:
         t0 = time.perf_counter()
         register_on_limb(frame, nav)
         seconds.append(time.perf_counter() - t0)
     finally:
-        limbfit.register_frame = current
+        limbfit.start_limb_fit = current
     return nav
 
 
@@ -330,6 +338,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--against", help="git revision whose limb fit registers every frame too (stage profile)")
+    ap.add_argument("--profile-only", action="store_true", help="the stage profile only (no writer, no scans)")
     args = ap.parse_args()
 
     from ioscan.simulate.campaign import simulate_campaign
@@ -352,6 +361,9 @@ def main() -> None:
 
             against = limbfit_at(args.against)
         profile, records = _stage_profile(products, camp.metakernel, out, against)
+        if args.profile_only:
+            print(json.dumps({"benchmark": "scan", "frames": len(products), "stage_ms_per_frame_median": profile}))
+            return
         writer = _writer(records, out, args.repeats)
         modes = (("workers_1", 1), ("workers_2", 2), ("in_process", 0))
         runs: dict[str, list[dict]] = {k: [] for k, _ in modes}

@@ -61,6 +61,7 @@ synthetic frames pulls are therefore < 1 (errors conservative); on the simulated
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1086,6 +1087,69 @@ def register_frame(
     Raises:
         NavigationError: for unusable inputs (see module docstring).
     """
+    return start_limb_fit(
+        image,
+        predicted,
+        max_shift_px=max_shift_px,
+        fit_scale=fit_scale,
+        fit_rotation=fit_rotation,
+        psf_sigma_px=psf_sigma_px,
+        min_edge_snr=min_edge_snr,
+        night_edge_snr=night_edge_snr,
+        mask_hot_spots=mask_hot_spots,
+        correct_bias=correct_bias,
+        min_coarse_snr=min_coarse_snr,
+        prior_sigma_px=prior_sigma_px,
+        body=body,
+    ).refine()
+
+
+@dataclass
+class CoarseLimb:
+    """A limb fit stopped after its coarse step (:func:`start_limb_fit`).
+
+    Attributes:
+        snr: significance of the coarse correlation peak (NaN when it was not reached): how strongly the
+            limb shows in this image, what a navigation ranks bands by before it refines one.
+        failed: the failed :class:`LimbFit` when the coarse step already decided (no limb in view, no limb
+            signal...), else None.
+    """
+
+    snr: float
+    failed: LimbFit | None = None
+    _refine: Callable[[], LimbFit] | None = field(default=None, repr=False)
+
+    def refine(self) -> LimbFit:
+        """The finished fit: the same :class:`LimbFit` as :func:`register_frame` (the failed one as is)."""
+        if self.failed is not None or self._refine is None:
+            return self.failed if self.failed is not None else LimbFit(ok=False, reason="no fit")
+        return self._refine()
+
+    @classmethod
+    def done(cls, fit: LimbFit) -> CoarseLimb:
+        """A finished fit as a coarse one (``snr``: its ``coarse_snr``; a failed fit as ``failed``)."""
+        return cls(snr=float(fit.coarse_snr), failed=None if fit.ok else fit, _refine=lambda: fit)
+
+
+def start_limb_fit(
+    image: np.ndarray,
+    predicted: Backplanes | tuple[FrameCamera, CameraPose],
+    *,
+    max_shift_px: tuple[float, float] = (50.0, 50.0),
+    fit_scale: bool = False,
+    fit_rotation: bool = False,
+    psf_sigma_px: float = 1.0,
+    min_edge_snr: float = 5.0,
+    night_edge_snr: float = 8.0,
+    mask_hot_spots: bool = True,
+    correct_bias: bool = True,
+    min_coarse_snr: float = 6.0,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
+    body: iobody.Ellipsoid = iobody.IO,
+) -> CoarseLimb:
+    """:func:`register_frame` up to its coarse step (image prepared, the whole search window correlated);
+    :meth:`CoarseLimb.refine` finishes it (the edge search and least squares, most of a fit's time) with
+    the same result. Arguments and exceptions as :func:`register_frame`."""
     img = _check_image(image)
     if isinstance(predicted, Backplanes):
         if tuple(predicted.shape) != img.shape:
@@ -1102,46 +1166,56 @@ def register_frame(
             )
         model = _model_from_pose(camera, pose, body)
     mode = "rotation" if model.k_matrix is not None else "translation"
+    nan = float("nan")
     max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     _crop_model(model, img.shape, max_shift)
     if len(model.points) < 12:  # fewer limb samples than a fit needs can ever come into view
-        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        return CoarseLimb(
+            nan, LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        )
     try:
         prep = _prepare(img, psf_sigma_px, mask_hot_spots)
     except ValueError as exc:
-        return LimbFit(ok=False, reason=str(exc), mode=mode)
+        return CoarseLimb(nan, LimbFit(ok=False, reason=str(exc), mode=mode))
     if prep.grad_noise <= 1e-29 and np.ptp(prep.smooth) == 0:
-        return LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode)
+        return CoarseLimb(nan, LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode))
     coarse = _coarse_shift(prep, model, max_shift)
     if coarse is None:
-        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        return CoarseLimb(
+            nan, LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        )
     ds0, dl0, snr, factor = coarse
     if snr < min_coarse_snr:
-        return LimbFit(
+        failed = LimbFit(
             ok=False,
             reason=f"no limb signal found (correlation peak SNR {snr:.1f})",
             coarse_snr=snr,
             mode=mode,
         )
-    p0 = [ds0, dl0] + ([0.0] if fit_scale else []) + ([0.0] if fit_rotation else [])
-    sigma_tot = np.sqrt(psf_sigma_px**2 + prep.smooth_sigma**2)
-    window = 2.0 * factor + 3.0 * sigma_tot + 3.0
-    fit = _refine(
-        prep,
-        model,
-        np.array(p0),
-        fit_scale=fit_scale,
-        fit_rotation=fit_rotation,
-        psf_sigma_px=psf_sigma_px,
-        first_window=window,
-        min_edge_snr=min_edge_snr,
-        night_edge_snr=night_edge_snr,
-        correct_bias=correct_bias,
-        max_shift=max_shift,
-        prior_sigma_px=prior_sigma_px,
-    )
-    fit.coarse_snr = snr
-    return fit
+        return CoarseLimb(snr, failed)
+
+    def finish() -> LimbFit:
+        p0 = [ds0, dl0] + ([0.0] if fit_scale else []) + ([0.0] if fit_rotation else [])
+        sigma_tot = np.sqrt(psf_sigma_px**2 + prep.smooth_sigma**2)
+        window = 2.0 * factor + 3.0 * sigma_tot + 3.0
+        fit = _refine(
+            prep,
+            model,
+            np.array(p0),
+            fit_scale=fit_scale,
+            fit_rotation=fit_rotation,
+            psf_sigma_px=psf_sigma_px,
+            first_window=window,
+            min_edge_snr=min_edge_snr,
+            night_edge_snr=night_edge_snr,
+            correct_bias=correct_bias,
+            max_shift=max_shift,
+            prior_sigma_px=prior_sigma_px,
+        )
+        fit.coarse_snr = snr
+        return fit
+
+    return CoarseLimb(snr, None, finish)
 
 
 def fit_disk_center(
