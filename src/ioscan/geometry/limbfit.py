@@ -494,11 +494,19 @@ def _mad(x: np.ndarray) -> float:
 @dataclass
 class _Prepared:
     smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
-    coef: np.ndarray  # cubic-spline coefficients of ``smooth``
     bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources)
     grad_noise: float  # 1σ noise of the brightness derivative, image units per pixel
     valid: np.ndarray
     smooth_sigma: float  # Gaussian pre-smoothing applied, pixels
+    _coef: np.ndarray | None = None
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Cubic-spline coefficients of ``smooth``, made when the edge search first reads them (a band whose
+        fit stops at the coarse step, or is not refined, never needs them)."""
+        if self._coef is None:
+            self._coef = ndimage.spline_filter(self.smooth, order=3, mode="nearest")
+        return self._coef
 
 
 def _line_opening(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
@@ -551,8 +559,7 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     ok = ~(bad[:, 1:] | bad[:, :-1])
     vals = gx[ok] if ok.any() else gx.ravel()
     grad_noise = _mad(vals)
-    coef = ndimage.spline_filter(smooth, order=3, mode="nearest")
-    return _Prepared(smooth, coef, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
+    return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
 
 def _render_template(

@@ -68,6 +68,7 @@ class Navigation:
         image_error_px: after a limb registration, the 1σ error of where the backplanes put the limb *in the
             image* (the fit's error with the pixel floor only), pixels: the ground floor in km (Io's limb is
             not the ellipsoid's) moves surface points, not the limb the fit matched; None otherwise.
+        limb_band: the band whose limb fit registered the frame (None unless ``method`` is "limb").
         messages: human-readable notes (why a frame was not registered...).
     """
 
@@ -85,6 +86,7 @@ class Navigation:
     prior: PointingPrior | None = None
     pointing_floor_px: float = 0.0
     image_error_px: float | None = None
+    limb_band: str | None = None
     messages: list[str] = field(default_factory=list)
     _recompute: Callable | None = field(default=None, repr=False)
 
@@ -362,6 +364,7 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     nav.apply(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
     nav.registered = True
     nav.method = "limb"
+    nav.limb_band = band_name
     floor_px = _limb_floor_px(prior, nav.backplanes[band_name])
     nav.pointing_floor_px = floor_px
     err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
