@@ -282,7 +282,7 @@ def _conic_from_distances(conic: np.ndarray, pix: np.ndarray, dist: np.ndarray) 
         return c + np.triu(c, 1).T
 
     def res(x):
-        return _conic_distance(build(x), pix)[0] - dist
+        return _conic_signed_distance(build(x), pix) - dist
 
     r0 = res(q0[free])
     if not np.all(np.isfinite(r0)) or float(np.max(np.abs(r0))) < 0.01:
@@ -456,21 +456,35 @@ def _homogeneous(pts: np.ndarray) -> np.ndarray:
 def _conic_distance(conic: np.ndarray, pts: np.ndarray):
     """Signed distance of points to the conic (positive inside), and the outward unit normal there; ``pts``
     (n, 2) pixel positions or their (n, 3) homogeneous coordinates."""
+    dist, g, gn = _conic_terms(conic, pts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normal = -g / gn[:, None]
+    return dist, normal
+
+
+def _conic_signed_distance(conic: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """The distance of :func:`_conic_distance` alone (the same numbers; what the least squares evaluate)."""
+    return _conic_terms(conic, pts)[0]
+
+
+def _conic_terms(conic: np.ndarray, pts: np.ndarray):
+    """(signed distance, gradient (n, 2), its norm) of points to the conic. Sums over the 3 (2) components
+    are written out in the order ``np.sum(axis=1)`` adds them: the same numbers, without its overhead."""
     x = pts if pts.shape[1] == 3 else _homogeneous(pts)
     cx = x @ conic
-    f = np.sum(cx * x, axis=1)
+    p = cx * x
+    f = p[:, 0] + p[:, 1]
+    f += p[:, 2]
     g = 2.0 * cx[:, :2]
-    g2 = np.sum(g * g, axis=1)
+    g0, g1 = g[:, 0], g[:, 1]
+    g2 = g0 * g0 + g1 * g1
     gn = np.sqrt(g2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = 2.0 * (
-            conic[0, 0] * g[:, 0] ** 2 + 2 * conic[0, 1] * g[:, 0] * g[:, 1] + conic[1, 1] * g[:, 1] ** 2
-        )
+        h = 2.0 * (conic[0, 0] * g0**2 + 2 * conic[0, 1] * g0 * g1 + conic[1, 1] * g1**2)
         h = h / g2
         disc = g2 - 2.0 * h * f
         step = np.where(disc >= 0, -2.0 * f / (gn + np.sqrt(np.maximum(disc, 0.0))), -f / gn)
-        normal = -g / gn[:, None]
-    return -step, normal
+    return -step, g, gn
 
 
 # ---------------------------------------------------------------------------------------------- the image
@@ -542,7 +556,8 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
-        diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
+        diff = np.diff(filled, axis=1)
+        diff = diff.ravel() if not bad.any() else diff[valid[:, 1:] & valid[:, :-1]]  # C order, as a mask
         noise = _mad(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
@@ -556,8 +571,11 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
     smooth = ndimage.gaussian_filter(filled, smooth_sigma, mode="nearest")
     gx = np.diff(smooth, axis=1)
-    ok = ~(bad[:, 1:] | bad[:, :-1])
-    vals = gx[ok] if ok.any() else gx.ravel()
+    if bad.any():
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        vals = gx[ok] if ok.any() else gx.ravel()
+    else:
+        vals = gx.ravel()
     grad_noise = _mad(vals)
     return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
@@ -927,7 +945,7 @@ def _refine(
 
         def res_fn(q, edges=edges, weights=weights):
             conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
-            return weights * _conic_distance(conic, edges)[0]
+            return weights * _conic_signed_distance(conic, edges)
 
         def res_all(keep, s_eff, edges=edges, weights=weights):
             """The residuals of the kept edges and the prior rows, as a function of the parameters (the
@@ -936,7 +954,7 @@ def _refine(
 
             def fun(q):
                 conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
-                return np.concatenate([wk * _conic_distance(conic, xk)[0], prior_row(q, s_eff)])
+                return np.concatenate([wk * _conic_signed_distance(conic, xk), prior_row(q, s_eff)])
 
             return fun
 
