@@ -142,6 +142,7 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     outside = [t - d for t, d in zip(stages["total"], stages["detect"], strict=True)]
     med["outside_detect"] = _med(outside)
     med["outside_detect_over_pdr_read"] = round(med["outside_detect"] / med["pdr_read"], 1)
+    med["mean"] = {k: round(statistics.fmean(v), 2) for k, v in stages.items() if v}
     med["total_mean"] = round(statistics.fmean(stages["total"]), 2)
     med["outside_detect_mean"] = round(statistics.fmean(outside), 2)
     # what the whole would be with detection at issue 15's ~30 ms (≤ 3× SEP), the rest as measured
