@@ -1,6 +1,7 @@
 """Benchmark: the scan end to end, stage by stage, the writer, and its scaling on Dask (issue 15).
 
-1. Stage profile, in one process, per frame (median ms): read (ioscan's reader), SPICE backplanes (navigation
+1. Stage profile, in one process, per frame (median ms): identify (``product_identity``, which a scan
+   does before it claims a product), read (ioscan's reader), SPICE backplanes (navigation
    without registration), limb fit (``register_on_limb`` on that navigation, as a scan registers a frame on
    the geometry already computed), detection, registration on known hot spots (frames the limb did not
    register, and the second detection of those it registers), measurement (with the pointing draws, as a scan
@@ -29,6 +30,7 @@
    run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
 
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
+        [--profile-only] [--clock wall|cpu]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -53,12 +55,14 @@ def _med(values) -> float:
 
 def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=None) -> tuple[dict, list]:
     """Median ms per frame of each stage, in this process; and each product's records (for the writer).
-    ``against``: an older limb-fit module, run alternately with the current one on every frame."""
+    ``against``: an older limb-fit module, run alternately with the current one on every frame. Also the
+    limb registrations' offsets against the simulator's applied pointing error (``limb_offset_*``)."""
+    import numpy as np
     import pdr
 
     from ioscan.catalog.store import open_store
     from ioscan.detect import detect_frame
-    from ioscan.formats import read_product
+    from ioscan.formats import product_identity, read_product
     from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots, register_on_limb
     from ioscan.measure import measure_frame
     from ioscan.measure.positions import PointingSamples
@@ -67,20 +71,24 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
 
     settings = Settings()
     names = (
-        "pdr_read", "read", "backplanes", "limb_fit", "detect", "register_hot_spots", "measure", "records",
-        "store", "total",
+        "pdr_read", "identify", "read", "backplanes", "limb_fit", "detect", "register_hot_spots", "measure",
+        "records", "store", "total",
     )  # fmt: skip
     anchors = _anchors(settings.navigate.anchors)
     stages: dict[str, list[float]] = {k: [] for k in names}
     limb_against: list[float] = []
     offset_diff: list[float] = []
     records = []
+    limb_err: list[tuple[float, float, float, float]] = []  # (d_sample, d_line) px and their pulls
+    truth = _pointing_truth(products)
     navigate_frame(read_product(products[0]), kernels=metakernel, register=False)  # kernels loaded once
     with open_store(out / "profile.db") as store:
         for path in products:
             lap = _Laps()
             pdr.read(str(path))["IMAGE"]
             lap("pdr_read")
+            product_identity(path)  # as a scan does before it claims a product
+            lap("identify")
             frame = read_product(path)
             lap("read")
             nav = navigate_frame(frame, kernels=metakernel, register=False)
@@ -91,6 +99,11 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
                 lap.restart()
             register_on_limb(frame, nav)
             lap("limb_fit")
+            band = getattr(nav, "limb_band", None)
+            if nav.method == "limb" and band is not None and (frame.product_id, band) in truth:
+                d = np.subtract(nav.offset_px, truth[(frame.product_id, band)])
+                limb_err.append((*d, *(d / np.array(nav.offset_err_px))))
+                lap.restart()
             if against is not None:
                 if not old_first:
                     other = _limb_fit_with(against, frame, metakernel, limb_against)
@@ -129,7 +142,20 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     outside = [t - d for t, d in zip(stages["total"], stages["detect"], strict=True)]
     med["outside_detect"] = _med(outside)
     med["outside_detect_over_pdr_read"] = round(med["outside_detect"] / med["pdr_read"], 1)
+    med["mean"] = {k: round(statistics.fmean(v), 2) for k, v in stages.items() if v}
+    med["total_mean"] = round(statistics.fmean(stages["total"]), 2)
+    med["outside_detect_mean"] = round(statistics.fmean(outside), 2)
+    # what the whole would be with detection at issue 15's ~30 ms (≤ 3× SEP), the rest as measured
+    med["projected_over_pdr_read_detect_30ms"] = round((med["outside_detect"] + 30.0) / med["pdr_read"], 1)
     med["limb_fit_over_pdr_read"] = round(med["limb_fit"] / med["pdr_read"], 1)
+    if limb_err:  # registration offsets against the simulator's applied pointing error, in the band fitted
+        e = np.array(limb_err)
+        err = np.hypot(e[:, 0], e[:, 1])
+        med["limb_registered"] = len(e)
+        med["limb_offset_err_px_median"] = round(float(np.median(err)), 3)
+        med["limb_offset_err_px_p90"] = round(float(np.percentile(err, 90)), 3)
+        med["limb_offset_err_px_max"] = round(float(err.max()), 3)
+        med["limb_offset_pull_std"] = e[:, 2:].std(axis=0).round(2).tolist()
     if against is not None:
         med["limb_fit_against"] = _med([1e3 * v for v in limb_against])
         med["limb_fit_ratio_to_against"] = round(med["limb_fit"] / med["limb_fit_against"], 3)
@@ -139,19 +165,46 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     return med, records
 
 
+def _pointing_truth(products: list[Path]) -> dict:
+    """(product ID, band) → the simulator's applied pointing error (sample, line) px, from the campaign's
+    ``truth/frames.csv`` (empty when there is none)."""
+    import numpy as np
+    import pandas as pd
+
+    path = products[0].parents[2] / "truth" / "frames.csv" if products else None
+    if path is None or not path.is_file():
+        return {}
+    out = {}
+    for row in pd.read_csv(path).itertuples(index=False):
+        for band in ("L", "M"):
+            s, ln = (
+                getattr(row, f"{band}_pointing_error_sample_px"),
+                getattr(row, f"{band}_pointing_error_line_px"),
+            )
+            if np.isfinite(s) and np.isfinite(ln):
+                out[(row.product_id, band)] = (float(s), float(ln))
+    return out
+
+
 class _Laps:
-    """ms of consecutive stages: ``lap(name)`` ends one; ``restart()`` leaves out what ran since the last."""
+    """ms of consecutive stages: ``lap(name)`` ends one; ``restart()`` leaves out what ran since the last.
+    ``clock``: :data:`CLOCK` (wall time by default; ``--clock cpu``: the CPU time of this thread, which
+    other jobs on a shared machine disturb less; BLAS and OpenMP are then held to one thread, as Dask's
+    workers hold them, so that no helper thread's work is left out)."""
 
     def __init__(self) -> None:
         self.ms: dict[str, float] = {}
-        self.t = time.perf_counter()
+        self.t = CLOCK()
 
     def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
+        now = CLOCK()
         self.ms[stage], self.t = 1e3 * (now - self.t), now
 
     def restart(self) -> None:
-        self.t = time.perf_counter()
+        self.t = CLOCK()
+
+
+CLOCK = time.perf_counter
 
 
 def _limb_fit_with(module, frame, metakernel: Path, seconds: list):
@@ -161,14 +214,21 @@ def _limb_fit_with(module, frame, metakernel: Path, seconds: list):
     from ioscan.geometry.navigate import navigate_frame, register_on_limb
 
     nav = navigate_frame(frame, kernels=metakernel, register=False)
-    current = limbfit.register_frame
-    limbfit.register_frame = module.register_frame
+    current = limbfit.start_limb_fit
+    if hasattr(module, "start_limb_fit"):
+        limbfit.start_limb_fit = module.start_limb_fit
+    else:  # a revision before the coarse step was separate: every band fitted whole
+
+        def whole(*args, **kw):
+            return limbfit.CoarseLimb.done(module.register_frame(*args, **kw))
+
+        limbfit.start_limb_fit = whole
     try:
         t0 = time.perf_counter()
         register_on_limb(frame, nav)
         seconds.append(time.perf_counter() - t0)
     finally:
-        limbfit.register_frame = current
+        limbfit.start_limb_fit = current
     return nav
 
 
@@ -330,7 +390,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--against", help="git revision whose limb fit registers every frame too (stage profile)")
+    ap.add_argument(
+        "--profile-only", action="store_true", help="the stage profile only (no writer, no scans)"
+    )
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="the stage profile's clock")
     args = ap.parse_args()
+    global CLOCK
+    if args.clock == "cpu":
+        import os
+
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"  # before numpy is imported (the imports below are inside functions)
+        CLOCK = time.thread_time
 
     from ioscan.simulate.campaign import simulate_campaign
 
@@ -352,6 +423,10 @@ def main() -> None:
 
             against = limbfit_at(args.against)
         profile, records = _stage_profile(products, camp.metakernel, out, against)
+        if args.profile_only:
+            out = {"benchmark": "scan", "frames": len(products), "clock": args.clock}
+            print(json.dumps({**out, "stage_ms_per_frame_median": profile}))
+            return
         writer = _writer(records, out, args.repeats)
         modes = (("workers_1", 1), ("workers_2", 2), ("in_process", 0))
         runs: dict[str, list[dict]] = {k: [] for k, _ in modes}
@@ -391,6 +466,7 @@ def main() -> None:
         result = {
             "benchmark": "scan",
             "frames": len(products),
+            "clock": args.clock,
             "stage_ms_per_frame_median": profile,
             "writer": writer,
             "scans": scans,

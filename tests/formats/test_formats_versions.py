@@ -61,3 +61,38 @@ def test_identity_agrees_with_the_reader_for_every_format(small_campaign, tmp_pa
     assert jiram.product_version == "01" and not jiram.base_product_id.endswith("_V01")
     assert ground.product_version is None
     assert pds4.base_product_id == "JIR_IMG_RDR_2022063T083455" and pds4.product_version == "1.0"
+
+
+def test_reader_reuses_the_label_identity_parsed_if_unchanged(small_campaign, tmp_path, monkeypatch):
+    """A scan identifies a product, then reads it: pdr parses the label once. A label changed in between
+    (here: a new PRODUCT_VERSION_ID) is parsed again, and the read says what the file says now."""
+    import os
+    import shutil
+
+    import pdr
+
+    from ioscan.formats import jiram_pds3
+
+    src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
+    label = tmp_path / src.name
+    shutil.copy(src, label)
+    shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
+    calls = []
+    real = pdr.read
+    monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    fresh = read_product(label)  # nothing cached: parsed
+    ident = product_identity(label)
+    frame = read_product(label)
+    assert len(calls) == 2  # the read reused the identity's parse
+    assert frame.product_id == ident.product_id == fresh.product_id
+    np.testing.assert_array_equal(frame.bands["M"].data, fresh.bands["M"].data)
+    assert jiram_pds3._label_key(label) not in jiram_pds3._PARSED  # used once
+    product_identity(label)
+    import re
+
+    text, n = re.subn(r'(PRODUCT_VERSION_ID\s*=\s*)"01"', r'\1"07"', label.read_text())
+    assert n == 1  # the same size: only the modification time tells the change
+    label.write_text(text)
+    os.utime(label, ns=(os.stat(label).st_atime_ns, os.stat(label).st_mtime_ns + 1_000_000))
+    changed = read_product(label)
+    assert len(calls) == 4 and changed.product_version == "07"

@@ -573,13 +573,49 @@ def read_jiram_identity(label_path: Path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            meta = pdr.read(str(label_path)).metadata
+            data = pdr.read(str(label_path))
+            meta = data.metadata
             product_id = _str(meta.metaget_("PRODUCT_ID")) or label_path.stem
     except Exception as exc:  # pdr raises many kinds on garbage labels
         raise ProductError(f"{name}: unparseable PDS3 label ({type(exc).__name__}: {exc})") from exc
     base, version, created = _version_fields(meta, label_path, product_id)
     img_path = _find_data_file(label_path, _data_pointer(meta, name))
-    return ProductIdentity(label_path, product_id, base, version, created, file_checksum_sha256(img_path))
+    ident = ProductIdentity(label_path, product_id, base, version, created, file_checksum_sha256(img_path))
+    _remember_label(label_path, data)
+    return ident
+
+
+#: labels parsed by :func:`read_jiram_identity`, kept for the :func:`read_jiram_rdr` that usually follows
+#: in the same process (a scan identifies a product, then reads it): (path, mtime ns, size) → pdr Data
+_PARSED: dict[tuple[str, int, int], object] = {}
+_PARSED_MAX = 2
+
+
+def _label_key(label_path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = label_path.stat()
+    except OSError:
+        return None
+    return str(label_path.resolve()), st.st_mtime_ns, st.st_size
+
+
+def _remember_label(label_path: Path, data) -> None:
+    key = _label_key(label_path)
+    if key is None:
+        return
+    while len(_PARSED) >= _PARSED_MAX:
+        del _PARSED[next(iter(_PARSED))]
+    _PARSED[key] = data
+
+
+def _parsed_label(label_path: Path):
+    """The pdr object of a label: the one :func:`read_jiram_identity` parsed if the label is unchanged
+    since (taken out of the cache: used once), else a new ``pdr.read`` (its pixels load when accessed)."""
+    import pdr
+
+    key = _label_key(label_path)
+    data = _PARSED.pop(key, None) if key is not None else None
+    return data if data is not None else pdr.read(str(label_path))
 
 
 def quaternion_to_matrix(q_wxyz) -> np.ndarray:
@@ -878,7 +914,6 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     ``exposure_s`` is ``EXPOSURE_DURATION`` or STOP − START. Raises ProductError naming the file for any
     unreadable, inconsistent or non-imager product.
     """
-    import pdr
 
     label_path = Path(label_path)
     name = label_path.name
@@ -887,7 +922,7 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = pdr.read(str(label_path))
+            data = _parsed_label(label_path)
             meta = data.metadata
             ident = {
                 k: _str(meta.metaget_(k))

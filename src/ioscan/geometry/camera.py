@@ -151,8 +151,13 @@ class FrameCamera:
             self._cache["offsets"] = (s_off, l_off)
         return self._cache["offsets"]
 
-    def ray_norms(self) -> np.ndarray:
-        """Length of every un-normalised pixel ray, (n_lines × n_samples) flattened, cached (read-only)."""
+    def ray_norms(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Length of every un-normalised pixel ray, (n_lines × n_samples) flattened, cached (read-only);
+        with ``box`` = (first line, end line, first sample, end sample) those of the box only (flattened,
+        the same numbers)."""
+        if box is not None:
+            l0, l1, s0, s1 = box
+            return self.ray_norms().reshape(self.n_lines, self.n_samples)[l0:l1, s0:s1].ravel()
         if "norms" not in self._cache:
             u_s, u_l, b = self.axes()
             s, l = self.pixel_offsets()
@@ -164,8 +169,11 @@ class FrameCamera:
             self._cache["norms"] = norms
         return self._cache["norms"]
 
-    def rotated_ray_components(self, matrix: np.ndarray, offset=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, ...]:
-        """Flat component arrays (x, y, z) of ``matrix @ ray − |ray|·offset`` for every pixel.
+    def rotated_ray_components(
+        self, matrix: np.ndarray, offset=(0.0, 0.0, 0.0), box: tuple[int, int, int, int] | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """Flat component arrays (x, y, z) of ``matrix @ ray − |ray|·offset`` for every pixel (of ``box`` =
+        (first line, end line, first sample, end sample) only: the same numbers for those pixels).
 
         ``matrix`` rotates instrument vectors into another frame; ``offset`` (e.g. β = v/c, in that frame)
         is subtracted from the *unit* ray, scaled back by the ray length (so the result stays proportional
@@ -175,8 +183,10 @@ class FrameCamera:
         m = np.asarray(matrix, dtype=float)
         mb, ms, ml = m @ b, m @ u_s, m @ u_l
         s, l = self.pixel_offsets()
+        if box is not None:
+            s, l = s[box[2] : box[3]], l[box[0] : box[1]]
         off = np.asarray(offset, dtype=float)
-        norms = self.ray_norms() if np.any(off != 0.0) else None
+        norms = self.ray_norms(box) if np.any(off != 0.0) else None
         out = []
         for k in range(3):
             comp = np.add.outer(l * ml[k], mb[k] + s * ms[k]).ravel()

@@ -61,6 +61,7 @@ synthetic frames pulls are therefore < 1 (errors conservative); on the simulated
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -281,7 +282,7 @@ def _conic_from_distances(conic: np.ndarray, pix: np.ndarray, dist: np.ndarray) 
         return c + np.triu(c, 1).T
 
     def res(x):
-        return _conic_distance(build(x), pix)[0] - dist
+        return _conic_signed_distance(build(x), pix) - dist
 
     r0 = res(q0[free])
     if not np.all(np.isfinite(r0)) or float(np.max(np.abs(r0))) < 0.01:
@@ -455,21 +456,35 @@ def _homogeneous(pts: np.ndarray) -> np.ndarray:
 def _conic_distance(conic: np.ndarray, pts: np.ndarray):
     """Signed distance of points to the conic (positive inside), and the outward unit normal there; ``pts``
     (n, 2) pixel positions or their (n, 3) homogeneous coordinates."""
+    dist, g, gn = _conic_terms(conic, pts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normal = -g / gn[:, None]
+    return dist, normal
+
+
+def _conic_signed_distance(conic: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """The distance of :func:`_conic_distance` alone (the same numbers; what the least squares evaluate)."""
+    return _conic_terms(conic, pts)[0]
+
+
+def _conic_terms(conic: np.ndarray, pts: np.ndarray):
+    """(signed distance, gradient (n, 2), its norm) of points to the conic. Sums over the 3 (2) components
+    are written out in the order ``np.sum(axis=1)`` adds them: the same numbers, without its overhead."""
     x = pts if pts.shape[1] == 3 else _homogeneous(pts)
     cx = x @ conic
-    f = np.sum(cx * x, axis=1)
+    p = cx * x
+    f = p[:, 0] + p[:, 1]
+    f += p[:, 2]
     g = 2.0 * cx[:, :2]
-    g2 = np.sum(g * g, axis=1)
+    g0, g1 = g[:, 0], g[:, 1]
+    g2 = g0 * g0 + g1 * g1
     gn = np.sqrt(g2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = 2.0 * (
-            conic[0, 0] * g[:, 0] ** 2 + 2 * conic[0, 1] * g[:, 0] * g[:, 1] + conic[1, 1] * g[:, 1] ** 2
-        )
+        h = 2.0 * (conic[0, 0] * g0**2 + 2 * conic[0, 1] * g0 * g1 + conic[1, 1] * g1**2)
         h = h / g2
         disc = g2 - 2.0 * h * f
         step = np.where(disc >= 0, -2.0 * f / (gn + np.sqrt(np.maximum(disc, 0.0))), -f / gn)
-        normal = -g / gn[:, None]
-    return -step, normal
+    return -step, g, gn
 
 
 # ---------------------------------------------------------------------------------------------- the image
@@ -493,11 +508,19 @@ def _mad(x: np.ndarray) -> float:
 @dataclass
 class _Prepared:
     smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
-    coef: np.ndarray  # cubic-spline coefficients of ``smooth``
     bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources)
     grad_noise: float  # 1σ noise of the brightness derivative, image units per pixel
     valid: np.ndarray
     smooth_sigma: float  # Gaussian pre-smoothing applied, pixels
+    _coef: np.ndarray | None = None
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Cubic-spline coefficients of ``smooth``, made when the edge search first reads them (a band whose
+        fit stops at the coarse step, or is not refined, never needs them)."""
+        if self._coef is None:
+            self._coef = ndimage.spline_filter(self.smooth, order=3, mode="nearest")
+        return self._coef
 
 
 def _line_opening(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
@@ -533,7 +556,8 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
         opened = _line_opening(filled, size)
-        diff = np.diff(filled, axis=1)[valid[:, 1:] & valid[:, :-1]]
+        diff = np.diff(filled, axis=1)
+        diff = diff.ravel() if not bad.any() else diff[valid[:, 1:] & valid[:, :-1]]  # C order, as a mask
         noise = _mad(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
@@ -547,11 +571,13 @@ def _prepare(image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool) -> _P
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
     smooth = ndimage.gaussian_filter(filled, smooth_sigma, mode="nearest")
     gx = np.diff(smooth, axis=1)
-    ok = ~(bad[:, 1:] | bad[:, :-1])
-    vals = gx[ok] if ok.any() else gx.ravel()
+    if bad.any():
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        vals = gx[ok] if ok.any() else gx.ravel()
+    else:
+        vals = gx.ravel()
     grad_noise = _mad(vals)
-    coef = ndimage.spline_filter(smooth, order=3, mode="nearest")
-    return _Prepared(smooth, coef, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
+    return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
 
 
 def _render_template(
@@ -919,7 +945,7 @@ def _refine(
 
         def res_fn(q, edges=edges, weights=weights):
             conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
-            return weights * _conic_distance(conic, edges)[0]
+            return weights * _conic_signed_distance(conic, edges)
 
         def res_all(keep, s_eff, edges=edges, weights=weights):
             """The residuals of the kept edges and the prior rows, as a function of the parameters (the
@@ -928,7 +954,7 @@ def _refine(
 
             def fun(q):
                 conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
-                return np.concatenate([wk * _conic_distance(conic, xk)[0], prior_row(q, s_eff)])
+                return np.concatenate([wk * _conic_signed_distance(conic, xk), prior_row(q, s_eff)])
 
             return fun
 
@@ -1086,6 +1112,69 @@ def register_frame(
     Raises:
         NavigationError: for unusable inputs (see module docstring).
     """
+    return start_limb_fit(
+        image,
+        predicted,
+        max_shift_px=max_shift_px,
+        fit_scale=fit_scale,
+        fit_rotation=fit_rotation,
+        psf_sigma_px=psf_sigma_px,
+        min_edge_snr=min_edge_snr,
+        night_edge_snr=night_edge_snr,
+        mask_hot_spots=mask_hot_spots,
+        correct_bias=correct_bias,
+        min_coarse_snr=min_coarse_snr,
+        prior_sigma_px=prior_sigma_px,
+        body=body,
+    ).refine()
+
+
+@dataclass
+class CoarseLimb:
+    """A limb fit stopped after its coarse step (:func:`start_limb_fit`).
+
+    Attributes:
+        snr: significance of the coarse correlation peak (NaN when it was not reached): how strongly the
+            limb shows in this image, what a navigation ranks bands by before it refines one.
+        failed: the failed :class:`LimbFit` when the coarse step already decided (no limb in view, no limb
+            signal...), else None.
+    """
+
+    snr: float
+    failed: LimbFit | None = None
+    _refine: Callable[[], LimbFit] | None = field(default=None, repr=False)
+
+    def refine(self) -> LimbFit:
+        """The finished fit: the same :class:`LimbFit` as :func:`register_frame` (the failed one as is)."""
+        if self.failed is not None or self._refine is None:
+            return self.failed if self.failed is not None else LimbFit(ok=False, reason="no fit")
+        return self._refine()
+
+    @classmethod
+    def done(cls, fit: LimbFit) -> CoarseLimb:
+        """A finished fit as a coarse one (``snr``: its ``coarse_snr``; a failed fit as ``failed``)."""
+        return cls(snr=float(fit.coarse_snr), failed=None if fit.ok else fit, _refine=lambda: fit)
+
+
+def start_limb_fit(
+    image: np.ndarray,
+    predicted: Backplanes | tuple[FrameCamera, CameraPose],
+    *,
+    max_shift_px: tuple[float, float] = (50.0, 50.0),
+    fit_scale: bool = False,
+    fit_rotation: bool = False,
+    psf_sigma_px: float = 1.0,
+    min_edge_snr: float = 5.0,
+    night_edge_snr: float = 8.0,
+    mask_hot_spots: bool = True,
+    correct_bias: bool = True,
+    min_coarse_snr: float = 6.0,
+    prior_sigma_px: tuple[float | None, float | None] = (None, None),
+    body: iobody.Ellipsoid = iobody.IO,
+) -> CoarseLimb:
+    """:func:`register_frame` up to its coarse step (image prepared, the whole search window correlated);
+    :meth:`CoarseLimb.refine` finishes it (the edge search and least squares, most of a fit's time) with
+    the same result. Arguments and exceptions as :func:`register_frame`."""
     img = _check_image(image)
     if isinstance(predicted, Backplanes):
         if tuple(predicted.shape) != img.shape:
@@ -1102,46 +1191,56 @@ def register_frame(
             )
         model = _model_from_pose(camera, pose, body)
     mode = "rotation" if model.k_matrix is not None else "translation"
+    nan = float("nan")
     max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     _crop_model(model, img.shape, max_shift)
     if len(model.points) < 12:  # fewer limb samples than a fit needs can ever come into view
-        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        return CoarseLimb(
+            nan, LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        )
     try:
         prep = _prepare(img, psf_sigma_px, mask_hot_spots)
     except ValueError as exc:
-        return LimbFit(ok=False, reason=str(exc), mode=mode)
+        return CoarseLimb(nan, LimbFit(ok=False, reason=str(exc), mode=mode))
     if prep.grad_noise <= 1e-29 and np.ptp(prep.smooth) == 0:
-        return LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode)
+        return CoarseLimb(nan, LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode))
     coarse = _coarse_shift(prep, model, max_shift)
     if coarse is None:
-        return LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        return CoarseLimb(
+            nan, LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)
+        )
     ds0, dl0, snr, factor = coarse
     if snr < min_coarse_snr:
-        return LimbFit(
+        failed = LimbFit(
             ok=False,
             reason=f"no limb signal found (correlation peak SNR {snr:.1f})",
             coarse_snr=snr,
             mode=mode,
         )
-    p0 = [ds0, dl0] + ([0.0] if fit_scale else []) + ([0.0] if fit_rotation else [])
-    sigma_tot = np.sqrt(psf_sigma_px**2 + prep.smooth_sigma**2)
-    window = 2.0 * factor + 3.0 * sigma_tot + 3.0
-    fit = _refine(
-        prep,
-        model,
-        np.array(p0),
-        fit_scale=fit_scale,
-        fit_rotation=fit_rotation,
-        psf_sigma_px=psf_sigma_px,
-        first_window=window,
-        min_edge_snr=min_edge_snr,
-        night_edge_snr=night_edge_snr,
-        correct_bias=correct_bias,
-        max_shift=max_shift,
-        prior_sigma_px=prior_sigma_px,
-    )
-    fit.coarse_snr = snr
-    return fit
+        return CoarseLimb(snr, failed)
+
+    def finish() -> LimbFit:
+        p0 = [ds0, dl0] + ([0.0] if fit_scale else []) + ([0.0] if fit_rotation else [])
+        sigma_tot = np.sqrt(psf_sigma_px**2 + prep.smooth_sigma**2)
+        window = 2.0 * factor + 3.0 * sigma_tot + 3.0
+        fit = _refine(
+            prep,
+            model,
+            np.array(p0),
+            fit_scale=fit_scale,
+            fit_rotation=fit_rotation,
+            psf_sigma_px=psf_sigma_px,
+            first_window=window,
+            min_edge_snr=min_edge_snr,
+            night_edge_snr=night_edge_snr,
+            correct_bias=correct_bias,
+            max_shift=max_shift,
+            prior_sigma_px=prior_sigma_px,
+        )
+        fit.coarse_snr = snr
+        return fit
+
+    return CoarseLimb(snr, None, finish)
 
 
 def fit_disk_center(

@@ -77,6 +77,7 @@ def tune_allocator() -> bool:
 
 # ------------------------------------------------------------------------------------------ kernel registry
 _LOADED: dict[str, Path] = {}  # metakernel absolute path → resolved temporary copy that was furnsh'ed
+_GEOMETRIES: dict[tuple[str, str, str], SpiceGeometry] = {}  # (metakernel, observer, target) → geometry
 _TMPDIR: tempfile.TemporaryDirectory | None = None
 
 
@@ -183,11 +184,25 @@ def unload_kernels(metakernel=None) -> None:
     sp = _sp()
     keys = list(_LOADED) if metakernel is None else [str(Path(metakernel).expanduser().resolve())]
     for key in keys:
+        for cached in [k for k in _GEOMETRIES if k[0] == key]:
+            del _GEOMETRIES[cached]
         resolved = _LOADED.pop(key, None)
         if resolved is not None:
             with contextlib.suppress(Exception):
                 sp.unload(str(resolved))
             sp.reset()
+
+
+def spice_geometry(metakernel, *, observer: str = "JUNO", target: str = "IO") -> SpiceGeometry:
+    """The :class:`SpiceGeometry` of a kernel set, one per process and (metakernel, observer, target): a scan
+    navigates every frame with the same one, so its cameras (IK reads), its UTC → ET conversions and its
+    radii are looked up once, not per frame. Forgotten when the kernels are unloaded."""
+    key = (str(Path(metakernel).expanduser().resolve()), observer.upper(), target.upper())
+    geo = _GEOMETRIES.get(key)
+    if geo is None or key[0] not in _LOADED:
+        geo = SpiceGeometry(metakernel, observer=observer, target=target)
+        _GEOMETRIES[key] = geo
+    return geo
 
 
 # ------------------------------------------------------------------------------------------------ geometry
@@ -230,6 +245,7 @@ class SpiceGeometry:
         self.target = target.upper()
         self.body_frame = f"IAU_{self.target}"
         self._cameras: dict[tuple, FrameCamera] = {}
+        self._ets: dict[str, float] = {}
         self._last_inputs: FrameInputs | None = None
         tune_allocator()
         self._ensure()
@@ -242,15 +258,21 @@ class SpiceGeometry:
 
     # ----------------------------------------------------------------------------------------- helpers
     def _ensure(self) -> None:
-        load_kernels(self.metakernel)
+        if str(self.metakernel) not in _LOADED:  # the path is resolved already: no file-system lookups
+            load_kernels(self.metakernel)
 
     def et(self, time_utc) -> float:
         """UTC (ISO string) → ephemeris time with the loaded LSK (floats pass through)."""
         if isinstance(time_utc, (int, float, np.floating)):
             return float(time_utc)
         self._ensure()
-        with spice_errors(f"bad time {time_utc!r} (kernels {self.metakernel.name})"):
-            return float(_sp().str2et(str(time_utc)))
+        key = str(time_utc)
+        if key not in self._ets:
+            if len(self._ets) > 4096:
+                self._ets.clear()
+            with spice_errors(f"bad time {time_utc!r} (kernels {self.metakernel.name})"):
+                self._ets[key] = float(_sp().str2et(key))
+        return self._ets[key]
 
     def _check_frame(self, frame_name: str) -> int:
         self._ensure()
@@ -565,8 +587,33 @@ def spice_backplane_arrays(
     return _spice_arrays(cam, inp, body)[0]
 
 
+def _disk_box(limb_px: np.ndarray, margin_px: float) -> tuple[int, int, int, int] | None:
+    """(first line, end line, first sample, end sample) of the pixels whose limb distance exceeds
+    −``margin_px`` (the disk and a margin around it); None when that box holds most of the frame."""
+    near = limb_px > -margin_px
+    rows = np.flatnonzero(near.any(axis=1))
+    if rows.size == 0:
+        return (0, 0, 0, 0)
+    cols = np.flatnonzero(near[rows[0] : rows[-1] + 1].any(axis=0))
+    box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    if (box[1] - box[0]) * (box[3] - box[2]) >= 0.6 * limb_px.size:
+        return None
+    return box
+
+
+#: pixels farther than this outside the predicted limb (beyond the near-miss distance) are not traced: the
+#: limb grid (light time of the limb) and the per-pixel solution (of the centre, refined) differ by a few
+#: tenths of a pixel at most (:func:`_spice_arrays`)
+_BOX_MARGIN_PX = 4.0
+
+
 def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
-    """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to."""
+    """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to.
+
+    Rays are traced only in the box that holds the predicted disk (:func:`_disk_box`: the limb grid, which
+    is needed anyway, beyond the near-miss distance plus :data:`_BOX_MARGIN_PX`): every pixel that can meet
+    Io or be a near miss lies in it, and its numbers are those of the whole-frame solution, bit for bit
+    (every step is per pixel; ``tests/geometry/test_backplane_box.py``)."""
     c = CLIGHT_KM_S
     x0 = inp.j2000_to_body
     m = x0 @ inp.inst_to_j2000
@@ -575,16 +622,33 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
     ep = _Epoch(inp, radii)
     o0 = tuple(float(v) for v in ep.o0)
     shape = (cam.n_lines, cam.n_samples)
+    # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close range
+    # the difference moves the limb by a few tenths of a pixel
+    r0 = float(np.linalg.norm(ep.o0))
+    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
+    limb = _limb_grid(*limb_args, extra=spin @ beta)
+    # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
+    near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
+    span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
+    box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
     # rays at tc with stellar aberration removed exactly: d = |r|·X0·(u' − β)
-    d = cam.rotated_ray_components(m, beta)
+    d = cam.rotated_ray_components(m, beta, box=box)
     t1, disc1, t_near = intersect_components(o0, d, radii, closest=True)
     cand = disc1 > -_NEAR_MISS
     idx = None
-    norms = cam.ray_norms()
-    if cand.sum() < 0.6 * cand.size:
+    norms = cam.ray_norms(box)
+    if box is not None or cand.sum() < 0.6 * cand.size:
         idx = np.flatnonzero(cand)
-        d = tuple(comp[idx] for comp in d)
-        t1, t_near, norms = t1[idx], t_near[idx], norms[idx]
+        if box is not None:  # box pixels → frame pixels
+            l0, l1, s0, s1 = box
+            idx = (l0 + idx // max(s1 - s0, 1)) * cam.n_samples + s0 + idx % max(s1 - s0, 1)
+            keep = np.flatnonzero(cand)
+        else:
+            keep = idx
+        d = tuple(comp[keep] for comp in d)
+        t1, t_near, norms = t1[keep], t_near[keep], norms[keep]
         cand = None
     hit1 = np.isfinite(t1)
     dlen = d[0] * d[0]
@@ -624,11 +688,4 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
     to_sun = [sun[k] - p[k] for k in range(3)]
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
     surf = surface_arrays(p, a_vec, to_sun, rng, cam.ifov_rad, sun_lon_w, body, obs_norm=norms, obs_sign=-1.0)
-    # limb conic seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close range
-    # the difference moves the limb by a few tenths of a pixel
-    r0 = float(np.linalg.norm(ep.o0))
-    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
-    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
-    limb = _limb_grid(*limb_args, extra=spin @ beta)
     return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)
