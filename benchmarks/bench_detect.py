@@ -960,9 +960,7 @@ def main() -> None:
         np.random.default_rng(SEED + 3), max(n_jiram // 2, 1), thresholds
     )
     ao, n_a = bench_ao(rng, n_ao, timing) if n_ao > 0 else ({}, 0)
-    ms = {
-        k: round(1e3 * float(np.median(v)), 2) for k, v in timing.items() if v and k != "against_identical"
-    }
+    ms = {k: round(1e3 * float(np.median(v)), 2) for k, v in timing.items() if v and k != "against_identical"}
     out = {
         "frames": {
             "jiram_432x256": n_j,

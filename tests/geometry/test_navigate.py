@@ -123,9 +123,8 @@ def test_limb_floor_is_two_km_on_the_ground_or_a_tenth_of_a_pixel():
     dist = np.array([[-5.0, -1.0, 0.5, 3.0]])
     for scale_km, floor in ((0.5, 4.0), (2.0, 1.0), (50.0, 0.1)):
         scale = np.array([[scale_km, scale_km, scale_km, np.nan]])
-        assert _limb_floor_px(prior, {"limb_distance_px": dist, "pixel_scale_km": scale}) == pytest.approx(
-            floor
-        )
+        planes = {"limb_distance_px": dist, "pixel_scale_km": scale}
+        assert _limb_floor_px(prior, planes) == pytest.approx(floor)
     nowhere = {"limb_distance_px": np.array([[-9.0]]), "pixel_scale_km": np.array([[1.0]])}
     assert _limb_floor_px(prior, nowhere) == pytest.approx(prior.limb_floor_px)
 
@@ -139,3 +138,49 @@ def test_detection_is_told_the_limb_error_in_the_image_not_the_ground_floor():
     assert nav.detection_error_px == nav.pointing_error_px == 4.0
     nav.image_error_px = 0.32
     assert nav.detection_error_px == 0.32 and nav.pointing_error_px == 4.0
+
+
+@pytest.mark.parametrize(
+    ("snr", "refined"),
+    [
+        ({"Lp": 100.0, "Ms": 30.0}, ["Lp"]),  # a much weaker limb: not refined
+        ({"Lp": 30.0, "Ms": 100.0}, ["Ms"]),  # strongest coarse SNR first
+        ({"Lp": 100.0, "Ms": 80.0}, ["Lp", "Ms"]),  # a close call: both refined, the smaller error kept
+    ],
+)
+def test_limb_bands_are_refined_strongest_first_and_a_much_weaker_one_not_at_all(monkeypatch, snr, refined):
+    """Every band is taken to its coarse step; a registration with 1σ ≤ 0.5 px stops the refinement of the
+    bands whose coarse SNR is below half the strongest's (the coarse SNRs are set here, the fits are real: the
+    same image twice, so either band registers with the same error)."""
+    from ioscan.geometry import limbfit
+
+    base = _shifted_disk_frame()
+    image = base.bands["Lp"].data
+    frame = Frame(
+        base.product_id,
+        base.instrument,
+        base.observer,
+        base.time_utc,
+        base.exposure_s,
+        {"Lp": base.bands["Lp"], "Ms": BandImage("Ms", image, "W m-2 sr-1 um-1", 3.78, 0.7)},
+        label_geometry=base.label_geometry,
+    )
+    real = limbfit.start_limb_fit
+    order = iter(frame.bands)
+    done = []
+
+    def start(*args, **kw):
+        name = next(order)
+        coarse = real(*args, **kw)
+        finish = coarse._refine
+        coarse.snr = snr[name]
+        coarse._refine = lambda: done.append(name) or finish()
+        return coarse
+
+    monkeypatch.setattr(limbfit, "start_limb_fit", start)
+    nav = navigate_frame(frame, register=True)
+    assert nav.registered and nav.method == "limb"
+    assert done == refined
+    assert nav.limb_band == refined[0] or len(refined) == 2
+    if len(refined) == 1:
+        assert any("not refined" in m for m in nav.messages)
