@@ -240,12 +240,16 @@ class PhotometryPrior:
             correlated between detections (the part a fit's χ² sees is random: :mod:`ioscan.measure.errors`).
         flat_field_err_fraction: residual pixel-to-pixel and column response (flat field), random from one
             detection to the next (a source lands on different pixels).
+        full_well_e: electrons at the detector's saturation level: with a band's saturation level (the
+            product's unit) it gives the radiance of one electron, q = saturation / full well, and so the
+            source's own shot noise (pixel variance q × signal); None: not known (the fit's χ² excess only).
         source: where the numbers come from.
     """
 
     calibration_err_fraction: float = 0.1
     psf_model_err_fraction: float = 0.0
     flat_field_err_fraction: float = 0.0
+    full_well_e: float | None = None
     source: str = "assumed"
 
 

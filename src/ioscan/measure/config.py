@@ -28,6 +28,8 @@ class MeasureConfig:
             instrument's).
         psf_model_err_fraction: 1σ flux error of a PSF mismatch the fit's χ² cannot see, fraction of the flux,
             random (None: the instrument's).
+        full_well_e: electrons at a band's saturation level, for the sources' own shot noise (None: the
+            instrument's, :class:`ioscan.instruments.PhotometryPrior`; 0: no shot-noise term).
         saturated_aperture_px: a saturated source's lower limit sums the pixels within this radius + 3 PSF
             core σ + the clipped core's radius, px.
         max_geometry_err_fraction: no intensity (only the radiance sum) when the position's error makes the
@@ -43,5 +45,6 @@ class MeasureConfig:
     calibration_err_fraction: float | None = None
     flat_field_err_fraction: float | None = None
     psf_model_err_fraction: float | None = None
+    full_well_e: float | None = None
     saturated_aperture_px: float = 1.0
     max_geometry_err_fraction: float = 0.5
