@@ -25,8 +25,8 @@ light-curve statistics, events and periodograms use):
   map does not hold. ``f`` (``fit_excess_factor``) and ``t`` are settings of
   :class:`~ioscan.measure.config.MeasureConfig`, checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000
   one fit's χ² cannot see its source's shot noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200
-  on the independent renderer), so there the term is mostly 0 and the flux errors are understated
-  (bench_pulls' decomposition);
+  on the independent renderer), so there the term is mostly 0: where the gain is known the shot-noise term
+  above holds it, elsewhere the flux errors are understated (bench_pulls' decomposition);
 * **flat field** — a fraction of F: residual pixel and column response;
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
