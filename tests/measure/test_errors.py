@@ -281,3 +281,17 @@ def test_flux_error_follows_the_band_noise_scale():
     bright = _fit(3.0, snr=500.0)
     bg, src = fit_variance_parts(bright, cfg, BandNoise(map_scale2=0.8, n_sources=10))
     assert bg == pytest.approx(0.8 * 1e-8) and src > 5 * bg
+
+
+def test_full_well_is_the_instruments_unless_set():
+    """The full well (for the sources' shot noise) comes from the instrument's photometry prior; a setting
+    replaces it, 0 switches the term off; an instrument without one has none."""
+    from ioscan.measure.errors import prior_for
+    from ioscan.settings import Settings
+
+    phot = get_instrument("JIRAM").photometry
+    assert prior_for(phot, MeasureConfig()).full_well_e == phot.full_well_e > 0
+    assert prior_for(phot, MeasureConfig(full_well_e=2.5e5)).full_well_e == 2.5e5
+    assert prior_for(phot, MeasureConfig(full_well_e=0.0)).full_well_e is None
+    assert prior_for(get_instrument("NIRC2").photometry, MeasureConfig()).full_well_e is None
+    assert Settings.load(overrides=["measure.full_well_e=250000"]).measure.full_well_e == 2.5e5
