@@ -14,7 +14,9 @@ a catalogue refined on limb-registered frames would list it), and scores every r
 * coverage, registered or not: the true position inside the stated 95 % ellipse (2×2 covariance with the
   lat/lon correlation); the true intensity inside ±1.96σ (all, and unsaturated: a saturated source's
   photometry is another model's business), and the intensity's geometric factor (pixel scale² / cos e)
-  inside its own interval;
+  inside its own interval; scored apart: the measured intensities (unsaturated, with a value and an error)
+  inside ±1.96σ, the fraction of unsaturated detections with no intensity at all (emission 85–89° or off the
+  disk), and saturated lower limits at or below the truth;
 * the hot-spot scores of the frames the limb did not register, as ``before`` (the predicted geometry with
   the old isotropic linear error) would have had them, is not recomputed here: see the README's numbers.
 
@@ -67,6 +69,7 @@ def _score(root: Path, db: Path, anchor_sigma_km: float) -> dict:
     from ioscan.body import great_circle_distance_km
     from ioscan.catalog.store import open_store
     from ioscan.instruments import jiram
+    from ioscan.records import DetectionFlag
     from ioscan.workflows.evaluate import match_detections
 
     truth = pd.read_csv(root / "truth" / "truth.csv")
@@ -119,6 +122,11 @@ def _score(root: Path, db: Path, anchor_sigma_km: float) -> dict:
         matched.det_spectral_intensity_gw_um_sr - i_true
     ).abs() <= 1.96 * matched.det_spectral_intensity_err_gw_um_sr
     sat = (matched.det_flags.astype(int) & 1) > 0
+    lower = ((matched.det_flags.astype(int) & int(DetectionFlag.LOWER_LIMIT)) > 0) & np.isfinite(
+        matched.det_spectral_intensity_gw_um_sr.astype(float)
+    )
+    has_i = np.isfinite(matched.det_spectral_intensity_gw_um_sr.astype(float))
+    measured = ~sat & ~lower & has_i & np.isfinite(matched.det_spectral_intensity_err_gw_um_sr.astype(float))
     factor_true = (matched.range_km * jiram.IFOV_RAD) ** 2 / np.cos(np.radians(matched.emission_deg))
     gf = matched.det_extra.map(lambda e: (e or {}).get("geometry_factor_km2", np.nan))
     gfe = matched.det_extra.map(lambda e: (e or {}).get("geometry_factor_err_km2", np.nan))
@@ -170,6 +178,16 @@ def _score(root: Path, db: Path, anchor_sigma_km: float) -> dict:
         ),
         "coverage_intensity_95": _r(matched.i_in.mean(), 4),
         "coverage_intensity_95_unsaturated": _r(matched.i_in[~sat].mean(), 4),
+        # the same, scored apart: measured intensities (unsaturated, with a value and an error) inside
+        # ±1.96σ; the detections with no intensity at all (emission 85-89°, off the disk: the foreshortening
+        # unknowable); saturated lower limits at or below the truth
+        "coverage_intensity_95_measured": _r(matched.i_in[measured].mean(), 4),
+        "intensity_measured": int(measured.sum()),
+        "no_intensity_fraction_unsaturated": _r((~has_i[~sat]).mean(), 4),
+        "lower_limits": int(lower.sum()),
+        "lower_limits_at_or_below_truth": _r(
+            (matched.det_spectral_intensity_gw_um_sr[lower] <= i_true[lower]).mean(), 4
+        ),
         "coverage_intensity_factor_95": _r(matched.g_in[gf.notna()].mean(), 4),
     }
 
@@ -235,6 +253,7 @@ def main() -> None:
             "intensity_coverage_ge_95pct_unsaturated": bool(
                 (r["coverage_intensity_95_unsaturated"] or 0) >= 0.95
             ),
+            "intensity_coverage_ge_95pct_measured": bool((r["coverage_intensity_95_measured"] or 0) >= 0.95),
         }
     finally:
         if args.keep is None:

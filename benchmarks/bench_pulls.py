@@ -15,7 +15,10 @@ has pulls of standard deviation 1: the target is 0.8–1.2 in every bin of true 
   where ioscan fits its 0.6 + 2.5 px mixture, column gain changes of 0.1–0.5 % rms and 0.5–2 % blocks,
   on-board background subtraction), half day, half night, ranges 20,000–400,000 km; detected and measured
   with default settings on backplanes from the renderer's own geometry, displaced by a pointing error drawn
-  with σ = ``--pointing-px`` (the σ the measurement is told); bins of the renderer's ideal S/N.
+  with σ = ``--pointing-px`` (the σ the measurement is told); bins of the renderer's ideal S/N. The
+  renderer's detector is not JIRAM's: it is told its full well (2.5e5 e⁻, ``measure.full_well_e``)
+  as the detection is told its PSF, and takes the sources' shot noise from each frame's stated saturation
+  level (after on-board background subtraction, so the radiance per electron it infers is up to ~25 % low).
 
 Statistics per bin: n, robust standard deviation (1.4826 × MAD) with its 68 % bootstrap interval (a bin
 is judged by its interval: ``verdict.bins_interval_outside``), standard deviation of the pulls within ±10,
@@ -50,7 +53,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ioscan.detect import detect_frame
 from ioscan.geometry.backplanes import Backplanes
-from ioscan.measure import measure_frame
+from ioscan.measure import MeasureConfig, measure_frame
 from ioscan.records import BandImage, DetectionFlag, Frame
 from ioscan.robust import mad_sigma
 from ioscan.simulate.independent import draw_scene, render_scene
@@ -259,10 +262,37 @@ def simulator_pulls(
         "snr_ge_10_within_3sigma": pull_stats(core.loc[core["snr"] >= 10, "pull"].to_numpy()).get(
             "within_3sigma"
         ),
+        "registration_residuals": registration_residuals(obs, truth),
         "lower_limits": _lower_limits(m[lower], truth_i[lower]),
         "no_intensity_matched": int((~lower & ~np.isfinite(m["det_intensity_gw_um_sr"].astype(float))).sum()),
         "verdict": verdict(by_bins(core, "snr", SNR_BINS)),
     }
+
+
+def registration_residuals(obs: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Per registration method: the registered offset against the pointing error the simulator applied (the
+    shift of its aim point, from the truth table), px — rms of the residual along samples and lines, the
+    median stated 1σ, and the rms and robust std of residual / stated 1σ (1 when the stated error is
+    honest). Frames with no truth row (no hot spot in view) are not scored."""
+    applied = truth.groupby("product_id")[["pointing_error_sample_px", "pointing_error_line_px"]].median()
+    fr = obs.reset_index().set_index("product_id").join(applied, how="inner")
+    out = {}
+    for method, g in fr.groupby("registration_method"):
+        if method == "none" or len(g) < 2:
+            continue
+        ds = (g["pointing_offset_sample_px"] - g["pointing_error_sample_px"]).to_numpy(float)
+        dl = (g["pointing_offset_line_px"] - g["pointing_error_line_px"]).to_numpy(float)
+        es = g["pointing_offset_sample_err_px"].to_numpy(float)
+        el = g["pointing_offset_line_err_px"].to_numpy(float)
+        pulls = np.concatenate([ds / es, dl / el])
+        out[str(method)] = {
+            "frames": int(len(g)),
+            "residual_rms_px": [round(float(np.sqrt(np.mean(d**2))), 3) for d in (ds, dl)],
+            "stated_median_px": [round(float(np.median(es)), 3), round(float(np.median(el)), 3)],
+            "pull_rms": round(float(np.sqrt(np.mean(pulls**2))), 3),
+            "pull_robust_std": round(float(mad_sigma(pulls)), 3),
+        }
+    return out
 
 
 def _lower_limits(m: pd.DataFrame, truth_i: pd.Series) -> dict:
@@ -365,8 +395,14 @@ def independent_pulls(
         }
         frame = Frame("INDEPENDENT", "JIRAM", "JUNO", scene.start_time_utc, scene.exposure_s, bands)
         bp = {name: independent_backplanes(believed, name) for name in bands}
+        # the renderer's detector is not JIRAM's: its full well is given, as its PSF is (the shot noise of
+        # the sources then follows from the frame's stated saturation level, as on a real product)
         found = measure_frame(
-            frame, detect_frame(frame, bp, config=detect_cfg), bp, pointing_error_px=max(pointing_px, 1e-3)
+            frame,
+            detect_frame(frame, bp, config=detect_cfg),
+            bp,
+            config=MeasureConfig(full_well_e=scene.detector.full_well_e),
+            pointing_error_px=max(pointing_px, 1e-3),
         )
         for band in bands:
             t = rendered.truth[rendered.truth["band"] == band].reset_index(drop=True)

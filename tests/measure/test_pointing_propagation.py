@@ -212,3 +212,25 @@ def test_draws_summarised_at_once_give_the_one_by_one_numbers(observer):
             assert n.keys() == o.keys()
             for key in o:
                 assert n[key] == pytest.approx(o[key], rel=1e-9, abs=1e-9), key
+
+
+def test_ground_error_widens_positions_only():
+    """A limb registration's ground floor (km) is added to the position covariance on the ground, isotropic:
+    1σ north grows by exactly the floor's arc, east by the floor over cos lat, in quadrature with the pointing
+    draws' spread; emission, range and the intensity factor keep the draws' values."""
+    view = _view((12000.0, -3000.0, 5000.0))
+    bp = backplanes_from_pose(view.camera, view.pose)
+    rng = np.random.default_rng(3)
+    offsets = rng.normal(0.0, 0.3, (256, 2))
+    a, b = _detection(216.0, 64.0), _detection(216.0, 64.0)
+    locate_detections([a], bp, MeasureConfig(), 0.0, PointingSamples(view, offsets))
+    locate_detections([b], bp, MeasureConfig(), 0.0, PointingSamples(view, offsets, ground_err_km=2.0))
+    arc_deg = np.degrees(2.0 / iobody.IO_MEAN_RADIUS_KM)
+    cosl = np.cos(np.radians(a.lat_deg))
+    assert b.lat_err_deg == pytest.approx(np.hypot(a.lat_err_deg, arc_deg), rel=1e-9)
+    assert b.lon_err_deg == pytest.approx(np.hypot(a.lon_err_deg, arc_deg / cosl), rel=1e-9)
+    cov_ab = a.lat_lon_err_corr * a.lat_err_deg * a.lon_err_deg
+    assert b.lat_lon_err_corr * b.lat_err_deg * b.lon_err_deg == pytest.approx(cov_ab, rel=1e-9)
+    assert b.position_err_km == pytest.approx(np.hypot(a.position_err_km, np.sqrt(2.0) * 2.0), rel=1e-9)
+    assert (b.lat_deg, b.emission_err_deg, b.range_err_km) == (a.lat_deg, a.emission_err_deg, a.range_err_km)
+    assert b.extra["geometry_factor_err_km2"] == a.extra["geometry_factor_err_km2"]

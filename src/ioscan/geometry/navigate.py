@@ -73,6 +73,9 @@ class Navigation:
             image* (the fit's error with the pixel floor only), pixels: the ground floor in km (Io's limb is
             not the ellipsoid's) moves surface points, not the limb the fit matched; None otherwise.
         limb_band: the band whose limb fit registered the frame (None unless ``method`` is "limb").
+        ground_err_km: after a limb registration, the 1σ ground position error it leaves beyond the pointing
+            (``PointingPrior.limb_floor_km``), km: added to positions only, not to emission or range; 0
+            otherwise.
         messages: human-readable notes (why a frame was not registered...).
     """
 
@@ -91,6 +94,7 @@ class Navigation:
     pointing_floor_px: float = 0.0
     image_error_px: float | None = None
     limb_band: str | None = None
+    ground_err_km: float = 0.0
     messages: list[str] = field(default_factory=list)
     _recompute: Callable | None = field(default=None, repr=False)
 
@@ -371,11 +375,14 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     nav.registered = True
     nav.method = "limb"
     nav.limb_band = band_name
-    floor_px = _limb_floor_px(prior, nav.backplanes[band_name])
-    nav.pointing_floor_px = floor_px
+    nav.pointing_floor_px = _limb_floor_px(prior, nav.backplanes[band_name])
     err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
     cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
-    nav.offset_cov_px = cov + np.eye(2) * floor_px**2
+    # the pointing the draws propagate (positions, emission, range, intensity) holds the pixel floor only;
+    # the ground floor (km) is a position error (measure.positions), not a pointing one: on close flybys
+    # the limb offsets scatter as the fit × scale + pixel floor say (bench_navigation, pulls 1.06-1.13)
+    nav.offset_cov_px = cov + np.eye(2) * prior.limb_floor_px**2
+    nav.ground_err_km = float(prior.limb_floor_km)
     nav.image_error_px = float(np.sqrt(max(np.diag(cov)) + prior.limb_floor_px**2))
     nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
     nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))

@@ -162,16 +162,20 @@ class PointingPrior:
         registered_floor_px: what remains after a registration on known hot spots, px (added to the
             matcher's covariance).
         limb_floor_px: what remains after a limb registration in pixels (limb-profile model and pixel
-            sampling), px. 0.1: on a simulated campaign (4 orbits × 8 frames, bench_pulls' seed) registered
-            frames' hot spots at S/N ≥ 30 fall inside their stated 95 % position ellipse 98.2 % of the time
-            with it (100 % with 0.25, whose position pulls were 0.33/0.44 and intensity pulls 0.68 at S/N
-            1k–3k; with 0.1: 0.54/0.82 and 0.99).
-        limb_floor_km: what remains after a limb registration on the ground, km: the limb is not the
+            sampling), px. 0.05: on simulated campaigns (bench_pulls, 6 orbits × 8 frames, seeds 20261208
+            and 7: 46 limb-registered frames) the registered offsets against the applied pointing error give
+            pulls of rms 1.19 / 0.99 (robust 0.84 / 0.91) with it, 0.88 / 0.75 (0.72 / 0.79) with 0.1, which
+            overstated the intensity's geometric term (its pulls 0.41-0.68); positions also carry
+            ``limb_floor_km`` on the ground (0.07 px at 28 km/px).
+        limb_floor_km: what remains after a limb registration on the ground, km, added to positions only
+            (not to the pointing that reaches emission, range and intensities): the limb is not the
             ellipsoid's (Io's mountains stand up to ~17 km, its radii are known to ~0.5 km), and close to Io
-            a short, partial limb arc constrains the offset less than its fit says. The floor is
-            max(``limb_floor_px``, ``limb_floor_km`` / the pixel scale at the limb): 2 km is 0.8 px at
-            10,000 km from Io, under 0.1 px beyond 80,000 km (JIRAM). Measured on close flybys
-            (bench_navigation --quick): positions inside their 95 % ellipse 93.4 % with 0.1 px alone.
+            a short, partial limb arc constrains the offset less than its fit says (2 km is 0.8 px at
+            10,000 km from Io, under 0.1 px beyond 80,000 km, JIRAM). Measured on close flybys
+            (bench_navigation --quick): positions inside their 95 % ellipse 93.4 % without it, 99.7 % with
+            it; the limb offsets themselves scatter as the fit's error × 1.4 says (pulls 1.06-1.13), not as
+            the 2 km floor (0.58). ``Navigation.pointing_floor_px`` (the single-σ path) keeps
+            max(``limb_floor_px``, ``limb_floor_km`` / the pixel scale at the limb).
         search_margin_px: how far beyond ``max_px`` the limb fit searches, px.
     """
 
@@ -179,7 +183,7 @@ class PointingPrior:
     max_px: tuple[float, float]
     along_track_axis: str | None = None
     registered_floor_px: float = 0.25
-    limb_floor_px: float = 0.1
+    limb_floor_px: float = 0.05
     limb_floor_km: float = 2.0
     search_margin_px: float = 15.0
 
@@ -240,12 +244,16 @@ class PhotometryPrior:
             correlated between detections (the part a fit's χ² sees is random: :mod:`ioscan.measure.errors`).
         flat_field_err_fraction: residual pixel-to-pixel and column response (flat field), random from one
             detection to the next (a source lands on different pixels).
+        full_well_e: electrons at the detector's saturation level: with a band's saturation level (the
+            product's unit) it gives the radiance of one electron, q = saturation / full well, and so the
+            source's own shot noise (pixel variance q × signal); None: not known (the fit's χ² excess only).
         source: where the numbers come from.
     """
 
     calibration_err_fraction: float = 0.1
     psf_model_err_fraction: float = 0.0
     flat_field_err_fraction: float = 0.0
+    full_well_e: float | None = None
     source: str = "assumed"
 
 

@@ -61,12 +61,18 @@ PSF_SIGMAS_PX = (0.6, 2.5)
 #: 1668185); set ``measure.calibration_err_fraction`` from your calibration. PSF model: fitting this model
 #: to the independent renderer's σ 0.8 px Gaussian gives fluxes 21–23 % low at every S/N (bench_pulls), so
 #: the model's flux scale is uncertain by ~20 % until the PSF is calibrated. Flat field: the independent
-#: renderer's 0.1–0.5 % column gains need no extra term next to the geometric one (bench_pulls).
+#: renderer's 0.1–0.5 % column gains need no extra term next to the geometric one (bench_pulls). Full well:
+#: an assumed 2e6 e⁻ — no document ioscan ships (JIRAM SIS, NAIF IK, the real label) gives the imager's
+#: gain or well depth, and RDR labels give no saturation level, so on archive products the sources' shot
+#: noise is seen only through the fit's χ²; ioscan's simulator assumes 2e6 e⁻ (``simulate/render_jiram.py``),
+#: the independent renderer 2.5e5 (``simulate/independent/detector.py``): set ``measure.full_well_e``.
 PHOTOMETRY = PhotometryPrior(
     calibration_err_fraction=0.10,
     psf_model_err_fraction=0.20,
     flat_field_err_fraction=0.0,
-    source="calibration assumed (10 %); PSF-model scale measured against the independent renderer (20 %)",
+    full_well_e=2.0e6,
+    source="calibration assumed (10 %); PSF-model scale measured against the independent renderer (20 %); "
+    "full well assumed (2e6 e-)",
 )
 #: σ (px) of the blur of a limb edge used by the limb fit
 LIMB_PSF_SIGMA_PX = 0.7

@@ -11,8 +11,10 @@ class MeasureConfig:
 
     Attributes:
         flagged_centroid_sys_px: 1-σ systematic centroid error of NEAR_LIMB and BLENDED detections, pixels,
-            or half the PSF core σ if larger (limb background, PSF truncation, neighbours; foreshortening
-            magnifies it on the surface).
+            or a quarter of the PSF core σ if larger (limb background, PSF truncation, neighbours;
+            foreshortening magnifies it on the surface). 0.15: such centroids scatter by 0.10-0.17 px rms
+            about the truth at every S/N on the simulated campaign (bench_pulls' kept rows, seed 20261208),
+            where 0.3 (half the core σ) made their intensity's geometric term ~2.7× its scatter.
         saturated_centroid_sys_px: 1-σ systematic centroid error of SATURATED detections, pixels (a centroid
             fitted to the wings of a clipped core, often of an extended source at close range).
         limit_snr: S/N of the point-source detection limit stored per band.
@@ -28,6 +30,8 @@ class MeasureConfig:
             instrument's).
         psf_model_err_fraction: 1σ flux error of a PSF mismatch the fit's χ² cannot see, fraction of the flux,
             random (None: the instrument's).
+        full_well_e: electrons at a band's saturation level, for the sources' own shot noise (None: the
+            instrument's, :class:`ioscan.instruments.PhotometryPrior`; 0: no shot-noise term).
         saturated_aperture_px: a saturated source's lower limit sums the pixels within this radius + 3 PSF
             core σ + the clipped core's radius, px.
         max_geometry_err_fraction: no intensity (only the radiance sum) when the position's error makes the
@@ -35,7 +39,7 @@ class MeasureConfig:
             unknown by ~150 px (not registered) can put a source anywhere on a small disk.
     """
 
-    flagged_centroid_sys_px: float = 0.3
+    flagged_centroid_sys_px: float = 0.15
     saturated_centroid_sys_px: float = 1.0
     limit_snr: float = 5.0
     fit_excess_factor: float = 1.0
@@ -43,5 +47,6 @@ class MeasureConfig:
     calibration_err_fraction: float | None = None
     flat_field_err_fraction: float | None = None
     psf_model_err_fraction: float | None = None
+    full_well_e: float | None = None
     saturated_aperture_px: float = 1.0
     max_geometry_err_fraction: float = 0.5

@@ -9,6 +9,13 @@ light-curve statistics, events and periodograms use):
   of the band's faint unflagged fits, shrunk towards 1 when few. The map is the background's local scale,
   never below the white noise, and reads ~10–20 % high on quiet ground (χ²_ν 0.7–0.85 on both renderers),
   which made faint sources' errors too large;
+* **source shot noise** — the source's own photons, which the background's noise map does not hold: with q
+  the radiance of one electron (the band's saturation level over the instrument's full well,
+  :class:`~ioscan.instruments.PhotometryPrior`, ``measure.full_well_e``) a pixel holding the source's share
+  F·P adds q·F·P to its variance, and the PSF fit's flux (weights uniform over the small stamp) then has
+  variance q·F·ΣP³/(ΣP²)² (:func:`shot_variance`); the source's own variance is the larger of this and
+  what the fit's χ² excess shows (next term), never both. Unknown (no saturation level: real JIRAM labels
+  carry none) → the χ² excess alone;
 * **fit excess** — the pixels' scatter about the fitted model beyond their noise (the fit's reduced χ²): the
   source's own shot noise, a PSF visibly different from the model, textured or structured background,
   neighbours. It scales the fit error: σ² = σ_fit² · (b + f · k · max(χ²_ν − b − t·√(2/ν)·b, 0)), where only
@@ -18,8 +25,8 @@ light-curve statistics, events and periodograms use):
   map does not hold. ``f`` (``fit_excess_factor``) and ``t`` are settings of
   :class:`~ioscan.measure.config.MeasureConfig`, checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000
   one fit's χ² cannot see its source's shot noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200
-  on the independent renderer), so there the term is mostly 0 and the flux errors are understated
-  (bench_pulls' decomposition);
+  on the independent renderer), so there the term is mostly 0: where the gain is known the shot-noise term
+  above holds it, elsewhere the flux errors are understated (bench_pulls' decomposition);
 * **flat field** — a fraction of F: residual pixel and column response;
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
@@ -61,7 +68,7 @@ class ErrorTerms:
     """1σ error terms of one detection's flux, as fractions of |F| (``nan`` where F is 0)."""
 
     photon: float
-    fit_excess: float
+    fit_excess: float  #: the source's own: its shot noise (gain) or the fit's χ² excess, the larger
     flat_field: float
     geometry: float
     calibration: float
@@ -91,6 +98,7 @@ def prior_for(prior: PhotometryPrior, cfg: MeasureConfig) -> PhotometryPrior:
         calibration_err_fraction=_pick(cfg.calibration_err_fraction, prior.calibration_err_fraction),
         flat_field_err_fraction=_pick(cfg.flat_field_err_fraction, prior.flat_field_err_fraction),
         psf_model_err_fraction=_pick(cfg.psf_model_err_fraction, prior.psf_model_err_fraction),
+        full_well_e=prior.full_well_e if cfg.full_well_e is None else (cfg.full_well_e or None),
         source=prior.source,
     )
 
@@ -135,10 +143,35 @@ class BandNoise:
             where the map is overestimated (it is the background's local scale, never below the white noise),
             shrunk towards 1 with :data:`MAP_SCALE_PRIOR_SOURCES` when few sources say it.
         n_sources: the faint fits it was measured on.
+        radiance_per_electron: q, the band's unit per electron in one pixel (saturation level / full well),
+            for the sources' own shot noise; None where not known.
     """
 
     map_scale2: float = 1.0
     n_sources: int = 0
+    radiance_per_electron: float | None = None
+
+
+def radiance_per_electron(saturation: float | None, full_well_e: float | None) -> float | None:
+    """q = ``saturation`` / ``full_well_e``: the band's unit per electron in one pixel, or None when either is
+    unknown (or not positive)."""
+    if saturation is None or full_well_e is None or not np.isfinite(saturation) or saturation <= 0:
+        return None
+    if not np.isfinite(full_well_e) or full_well_e <= 0:
+        return None
+    return float(saturation) / float(full_well_e)
+
+
+def shot_variance(det: Detection, q: float | None) -> float:
+    """The PSF-fit flux variance from the source's own shot noise, band units²: q·F·ΣP³/(ΣP²)² for a
+    pixel-integrated Gaussian core (σ ``extra["psf_core_sigma_px"]``) at the source's sub-pixel phase, P of
+    unit total flux over the stamp (uniform weights: the background's noise); 0 if q is unknown or F ≤ 0."""
+    flux = float(det.net_radiance_sum)
+    if q is None or not flux > 0:
+        return 0.0
+    core = float(det.extra.get("psf_core_sigma_px", 0.6))
+    _, s2, s3 = psf_sums(core, det.sample, det.line)
+    return float(q * flux * s3 / s2**2)
 
 
 #: fits below this S/N measure the noise map's scale (their sources' shot noise raises χ²_ν by < 2 %)
@@ -158,10 +191,11 @@ _NOT_NOISE = int(
 )
 
 
-def band_noise(dets: list[Detection]) -> BandNoise:
+def band_noise(dets: list[Detection], q: float | None = None) -> BandNoise:
     """The noise map's variance scale of one band: the median χ²_ν of its faint, unflagged PSF fits (one fit's
     χ²_ν scatters by √(2/ν) ≈ 0.3; pooled it says by how much the map misstates the pixels' noise), shrunk
-    towards 1 (:data:`MAP_SCALE_PRIOR_SOURCES`) and bounded (:data:`MAP_SCALE2_BOUNDS`)."""
+    towards 1 (:data:`MAP_SCALE_PRIOR_SOURCES`) and bounded (:data:`MAP_SCALE2_BOUNDS`); ``q``: the band's
+    radiance per electron (:func:`radiance_per_electron`), kept for the sources' shot noise."""
     chi = []
     for d in dets:
         c = d.extra.get("chi2_dof")
@@ -170,31 +204,34 @@ def band_noise(dets: list[Detection]) -> BandNoise:
         if int(d.n_pixels) > 2 * FIT_PARAMETERS and 0 < d.snr < FAINT_SNR:
             chi.append(float(c))
     if not chi:
-        return BandNoise()
+        return BandNoise(radiance_per_electron=q)
     n = len(chi)
     b = (n * float(np.median(chi)) + MAP_SCALE_PRIOR_SOURCES) / (n + MAP_SCALE_PRIOR_SOURCES)
-    return BandNoise(float(np.clip(b, *MAP_SCALE2_BOUNDS)), n)
+    return BandNoise(float(np.clip(b, *MAP_SCALE2_BOUNDS)), n, q)
 
 
 def fit_variance_parts(
     det: Detection, cfg: MeasureConfig, noise: BandNoise | None = None
 ) -> tuple[float, float]:
-    """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, what
-    the fit's χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
+    """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, the
+    larger of its shot noise from the band's radiance per electron, :func:`shot_variance`, and what the fit's
+    χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
     :func:`shot_noise_factor`, f = ``cfg.fit_excess_factor``, t = ``cfg.fit_excess_threshold_sigma``),
     b = ``noise.map_scale2``."""
-    b = (noise or BandNoise()).map_scale2
+    noise = noise or BandNoise()
+    b = noise.map_scale2
     var = float(det.net_radiance_sum_err) ** 2
+    shot = shot_variance(det, noise.radiance_per_electron)
     chi2_dof = det.extra.get("chi2_dof")
     if chi2_dof is None or not np.isfinite(chi2_dof) or not det.n_pixels:
-        return var * b, 0.0
+        return var * b, shot
     dof = max(int(det.n_pixels) - FIT_PARAMETERS, 1)
     excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * np.sqrt(2.0 / dof) * b
     if excess <= 0:
-        return var * b, 0.0
+        return var * b, shot
     core = float(det.extra.get("psf_core_sigma_px", 0.6))
     k = shot_noise_factor(core, det.sample, det.line, det.n_pixels)
-    return var * b, cfg.fit_excess_factor * k * excess * var
+    return var * b, max(shot, cfg.fit_excess_factor * k * excess * var)
 
 
 def error_terms(

@@ -16,7 +16,13 @@ import numpy as np
 
 from ioscan.instruments import PhotometryPrior
 from ioscan.measure.config import MeasureConfig
-from ioscan.measure.errors import band_noise, error_terms, random_flux_err, saturated_lower_limit
+from ioscan.measure.errors import (
+    band_noise,
+    error_terms,
+    radiance_per_electron,
+    random_flux_err,
+    saturated_lower_limit,
+)
 from ioscan.records import BandImage, Detection, DetectionFlag
 
 
@@ -49,7 +55,7 @@ def set_intensities(
     """
     cfg = cfg or MeasureConfig()
     sfac = spectral_factor(band)
-    noise = band_noise(dets)
+    noise = band_noise(dets, radiance_per_electron(band.saturation, prior.full_well_e))
     for det in dets:
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
         terms = error_terms(det, prior, cfg, noise)
@@ -57,6 +63,9 @@ def set_intensities(
         det.extra["band_noise"] = {
             "map_scale2": float(f"{noise.map_scale2:.4g}"),
             "n_sources": noise.n_sources,
+            "radiance_per_electron": None
+            if noise.radiance_per_electron is None
+            else float(f"{noise.radiance_per_electron:.4g}"),
         }
         saturated = bool(det.flags & DetectionFlag.SATURATED)
         if saturated:

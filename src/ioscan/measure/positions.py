@@ -177,6 +177,10 @@ def band_line(det: Detection) -> float:
     return det.line - int(det.extra.get("line_offset", 0))
 
 
+#: a flagged (NEAR_LIMB, BLENDED) centroid's systematic error is at least this fraction of the PSF core σ
+FLAGGED_CORE = 0.25
+
+
 def centroid_errors_px(
     dets: list[Detection], cfg: MeasureConfig, pointing_error_px: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +191,7 @@ def centroid_errors_px(
     sys_px = np.array(
         [
             max(
-                max(cfg.flagged_centroid_sys_px, 0.5 * d.extra.get("psf_core_sigma_px", 0.0))
+                max(cfg.flagged_centroid_sys_px, FLAGGED_CORE * d.extra.get("psf_core_sigma_px", 0.0))
                 if d.flags & pulled
                 else 0.0,
                 cfg.saturated_centroid_sys_px if d.flags & DetectionFlag.SATURATED else 0.0,
@@ -210,10 +214,13 @@ class PointingSamples:
         offsets_px: (N, 2) draws of the scene shift (sample, line) still unknown, observed − predicted, px:
             a registered frame's covariance, or an unregistered frame's posterior or prior (bounded, mostly
             along track).
+        ground_err_km: 1σ ground position error beyond the pointing (a limb registration's: Io's limb is not
+            the ellipsoid's), km, added isotropically to the positions' covariance only.
     """
 
     view: object
     offsets_px: np.ndarray
+    ground_err_km: float = 0.0
 
 
 #: at least this fraction of a detection's pointing draws must land on Io for a position
@@ -320,6 +327,21 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     return out
 
 
+def with_ground_error(g: dict, ground_err_km: float) -> dict:
+    """A :func:`sampled_positions` summary with an isotropic ground error of ``ground_err_km`` (1σ, km) in its
+    position covariance (lat/lon 1σ, their correlation, ``position_err_km``); emission, range and the
+    intensity factor are left as they are."""
+    lat_deg = np.degrees(ground_err_km / IO_MEAN_RADIUS_KM)
+    lon_deg = lat_deg / max(np.cos(np.radians(g["lat_deg"])), 1e-6)
+    sl, so, corr = g["lat_err_deg"], g["lon_err_deg"], g["lat_lon_err_corr"]
+    new_sl, new_so = float(np.hypot(sl, lat_deg)), float(np.hypot(so, lon_deg))
+    out = dict(g)
+    out["lat_err_deg"], out["lon_err_deg"] = new_sl, new_so
+    out["lat_lon_err_corr"] = float(corr * sl * so / (new_sl * new_so)) if new_sl * new_so > 0 else 0.0
+    out["position_err_km"] = float(np.hypot(g["position_err_km"], np.sqrt(2.0) * ground_err_km))
+    return out
+
+
 def locate_detections(
     dets: list[Detection],
     bp: Backplanes,
@@ -378,6 +400,8 @@ def _locate_sampled(
             det.flags |= int(DetectionFlag.OFF_DISK)
             out.append(None)
             continue
+        if pointing.ground_err_km > 0:
+            g = with_ground_error(g, pointing.ground_err_km)
         i = int(np.clip(np.rint(band_line(det)), 0, nl - 1))
         j = int(np.clip(np.rint(det.sample), 0, ns - 1))
         if not bp.on_disk[i, j]:

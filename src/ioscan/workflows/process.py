@@ -184,7 +184,9 @@ def analyse_product(
         found.messages.append(f"bands {', '.join(skipped.band_status)}: no Io in view ({view.reason})")
     pointing = None
     if nav.offset_samples_px is not None and nav.views:
-        pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
+        pointing = {
+            b: PointingSamples(v, nav.offset_samples_px, nav.ground_err_km) for b, v in nav.views.items()
+        }
     measure_frame(
         frame,
         found,
