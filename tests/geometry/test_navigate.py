@@ -123,7 +123,9 @@ def test_limb_floor_is_two_km_on_the_ground_or_a_tenth_of_a_pixel():
     dist = np.array([[-5.0, -1.0, 0.5, 3.0]])
     for scale_km, floor in ((0.5, 4.0), (2.0, 1.0), (50.0, 0.1)):
         scale = np.array([[scale_km, scale_km, scale_km, np.nan]])
-        assert _limb_floor_px(prior, {"limb_distance_px": dist, "pixel_scale_km": scale}) == pytest.approx(floor)
+        assert _limb_floor_px(prior, {"limb_distance_px": dist, "pixel_scale_km": scale}) == pytest.approx(
+            floor
+        )
     nowhere = {"limb_distance_px": np.array([[-9.0]]), "pixel_scale_km": np.array([[1.0]])}
     assert _limb_floor_px(prior, nowhere) == pytest.approx(prior.limb_floor_px)
 

@@ -159,7 +159,7 @@ def test_time_series_figures_label_their_axes():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Time (UTC)" and "GW µm⁻¹ sr⁻¹" in ax.get_ylabel()
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
-        "1 detections",
-        "1 saturated (lower limits)",
+        "1 detection",
+        "1 saturated detection (lower limits)",
     ]
     plt.close(fig)

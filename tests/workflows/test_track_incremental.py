@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ioscan.catalog.store import open_store
+from ioscan.catalog.tracking import light_curve_states
 from ioscan.records import BandSummary, Detection, Observation
 from ioscan.track import synthetic as sy
 from ioscan.workflows.track import track_catalog
@@ -22,6 +23,7 @@ HOTSPOT_COLS = [
     "lon_w_deg",
     "lat_err_deg",
     "lon_err_deg",
+    "lat_lon_err_corr",
     "n_detections",
     "first_time_utc",
     "last_time_utc",
@@ -102,6 +104,7 @@ def _state(path) -> dict:
                 drop=True
             ),
             "cross": store.cross_ids_frame().drop(columns="id").reset_index(drop=True),
+            "states": light_curve_states(store),
         }
 
 
@@ -164,6 +167,9 @@ def test_incremental_equals_full_retrack_and_tracking_everything_at_once(campaig
     assert set(ea["kind"]) >= {"new", "fading", "quiescent"}
     pd.testing.assert_frame_equal(a["temps"], b["temps"])
     pd.testing.assert_frame_equal(a["cross"], b["cross"])
+    # most light curves were continued from their stored states, which now equal a full re-track's
+    assert inc.n_continued_hotspots > inc.n_recomputed_hotspots > 0  # the replaced product: recomputed
+    _same_states(a["states"], b["states"])
 
     # events of the hot spots that did not change were left as they were (same rows, same ids)
     with open_store(base) as store:
@@ -175,6 +181,9 @@ def test_incremental_equals_full_retrack_and_tracking_everything_at_once(campaig
     kept = _same_rows(events_before, a["events"])
     with_events = set(events_before["hotspot_id"])
     assert len(with_events - kept) <= inc.n_changed_hotspots and len(kept) >= 10
+    # ... and so were the events of changed hot spots recomputed as they were stored (e.g. "new")
+    preserved = len(events_before.merge(a["events"], how="inner"))  # rows the same, ids included
+    assert preserved > events_before["hotspot_id"].isin(kept).sum()
 
     # tracking everything at once in a new catalogue: the same hot spots, with the same IDs
     scratch = tmp_path / "scratch.db"
@@ -186,6 +195,18 @@ def test_incremental_equals_full_retrack_and_tracking_everything_at_once(campaig
     pd.testing.assert_frame_equal(
         a["hotspots"][["hotspot_id", "n_detections"]], c["hotspots"][["hotspot_id", "n_detections"]]
     )
+
+
+def _same_states(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Light-curve states equal: counts, times and stored values exactly, sums to rounding (the weighted
+    ones only where every error is usable: elsewhere they mean nothing)."""
+    assert len(a) == len(b) > 0
+    sums = ["mean", "m2", "sum_w", "w_mean", "w_m2", "sum_err2"]
+    pd.testing.assert_frame_equal(a.drop(columns=sums), b.drop(columns=sums))
+    good = (b["n_bad_err"] == 0).to_numpy()
+    assert good.sum() > 10
+    for col in sums:
+        np.testing.assert_allclose(a[col][good], b[col][good], rtol=1e-9, err_msg=col)
 
 
 def _same_rows(before: pd.DataFrame, after: pd.DataFrame) -> set:
@@ -236,8 +257,59 @@ def test_incremental_then_full_agree_on_both_databases(campaign, db_url, monkeyp
         replaced = [o.product_id.replace("_V02", "_V01") for o, _, _ in added if o.product_version == "02"]
         gone = det[det["product_id"].isin(replaced)]
         assert len(gone) > 0 and gone["hotspot_id"].isna().all()  # the superseded version's detections left
+        states = light_curve_states(store)
         assert track_catalog(store, full=True).mode == "full"
         again = store.detections_frame(include_superseded=True)[["id", "hotspot_id", "product_id"]]
         events_again = store.events_frame().drop(columns="id").sort_values(EVENT_KEY).reset_index(drop=True)
+        states_again = light_curve_states(store)
     assert det.equals(again)
     pd.testing.assert_frame_equal(events, events_again)
+    _same_states(states, states_again)
+
+
+def test_a_catalogue_tracked_without_states_is_tracked_whole_once(campaign, tmp_path):
+    """A catalogue tracked before light-curve states were kept (none stored) cannot continue its light
+    curves: the next run is a full one, and the one after continues them."""
+    import sqlalchemy as sa
+
+    from ioscan.catalog import schema as sch
+
+    old, added = campaign
+    db = tmp_path / "c.db"
+    _store(db, old[:12])
+    with open_store(db) as store:
+        track_catalog(store)
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(sch.light_curve_states))
+    _store(db, added[:2])
+    with open_store(db) as store:
+        assert track_catalog(store).mode == "full"
+        assert len(light_curve_states(store)) > 0
+    _store(db, added[2:4])
+    with open_store(db) as store:
+        assert track_catalog(store).mode == "incremental"
+
+
+def test_earlier_observations_stored_later_are_recomputed_equal_to_full(campaign, tmp_path):
+    """Observations older than the light curves' last points (an archive scanned out of order) cannot continue
+    them: those light curves are recomputed from all their points, and the result is a full re-track's."""
+    old, _ = campaign
+    base = tmp_path / "base.db"
+    _store(base, old[:8] + old[14:])  # frames 8-13 come later
+    with open_store(base) as store:
+        track_catalog(store)
+    _store(base, old[8:14])
+    full_db = tmp_path / "full.db"
+    shutil.copy(base, full_db)
+    with open_store(base) as store:
+        inc = track_catalog(store)
+    with open_store(full_db) as store:
+        track_catalog(store, full=True)
+    assert inc.mode == "incremental" and inc.n_recomputed_hotspots > 0
+    a, b = _state(base), _state(full_db)
+    assert a["det"].equals(b["det"])
+    pd.testing.assert_frame_equal(a["hotspots"], b["hotspots"])
+    ea = a["events"].sort_values(EVENT_KEY).reset_index(drop=True)
+    eb = b["events"].sort_values(EVENT_KEY).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ea.drop(columns="id"), eb.drop(columns="id"))
+    _same_states(a["states"], b["states"])

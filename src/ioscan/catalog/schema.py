@@ -24,6 +24,9 @@ Decisions (also in the module docs of :mod:`ioscan.catalog.store`):
 * **Hot-spot temperatures** (``hotspot_temperatures``, generated from
   :class:`~ioscan.records.HotspotTemperature`): one row per pair of detections of a hot spot in two bands
   close in time, written by ``ioscan track``; removed with their hot spot or either detection.
+* **Light-curve states** (``light_curve_states``, :mod:`ioscan.track.event_state`): per hot spot and band,
+  what the events of its light curve need to be continued by later points (first and last points, the
+  outburst baseline, sums for quiescence), written with the events by ``ioscan track``.
 * **Reference catalogues** (published tables) live in ``reference_catalogs`` (citation, DOI) and
   ``reference_hotspots`` (one row per published source; common values as columns, the rest in ``extra``).
 
@@ -43,7 +46,7 @@ import sqlalchemy as sa
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 EVENT_KINDS = ("outburst", "new", "fading", "quiescent")
 
@@ -196,6 +199,7 @@ hotspots = sa.Table(
     sa.Column("lon_w_deg", sa.Float, nullable=False),
     _float("lat_err_deg"),
     _float("lon_err_deg"),
+    _float("lat_lon_err_corr"),  # with the 1σ: the position's 2×2 covariance (as detections' columns)
     sa.Column("n_detections", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_time_utc", TIME, nullable=True),
     sa.Column("last_time_utc", TIME, nullable=True),
@@ -292,6 +296,35 @@ events = sa.Table(
 )
 sa.Index(None, events.c.hotspot_id, events.c.time_utc)
 
+light_curve_states = sa.Table(
+    "light_curve_states",
+    metadata,
+    sa.Column("hotspot_id", sa.String(16), sa.ForeignKey("hotspots.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("band", sa.String(16), nullable=False),
+    sa.Column("n_points", sa.Integer, nullable=False),
+    sa.Column("first_time_utc", TIME, nullable=False),
+    _float("first_value"),  # values in the light curve's unit (ioscan's spectral intensity, GW µm-1 sr-1)
+    sa.Column("last_time_utc", TIME, nullable=False),
+    sa.Column("last_detection_id", sa.Integer, nullable=False),
+    _float("last_value"),
+    _float("peak_value"),
+    sa.Column("recent_values", sa.Text, nullable=False),  # JSON list of the last values
+    sa.Column("baseline", sa.Text, nullable=False),  # JSON list of [value, err]: the outburst baseline
+    sa.Column("has_outburst", sa.Boolean, nullable=False),
+    sa.Column("last_outburst", sa.Boolean, nullable=False),
+    sa.Column("run_start_utc", TIME, nullable=True),
+    _float("run_peak_value"),
+    sa.Column("n_measured", sa.Integer, nullable=False),
+    _float("mean"),
+    _float("m2"),
+    _float("sum_w"),
+    _float("w_mean"),
+    _float("w_m2"),
+    _float("sum_err2"),
+    sa.Column("n_bad_err", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("hotspot_id", "band"),
+)
+
 hotspot_temperatures = sa.Table(
     "hotspot_temperatures",
     metadata,
@@ -306,3 +339,6 @@ hotspot_temperatures = sa.Table(
     *record_columns(HotspotTemperature, skip=("hotspot_id", "detection_short", "detection_long")),
 )
 sa.Index(None, hotspot_temperatures.c.hotspot_id, hotspot_temperatures.c.time_utc)
+# an incremental run replaces the temperatures made from given detections (and detections cascade to them)
+sa.Index(None, hotspot_temperatures.c.detection_short)
+sa.Index(None, hotspot_temperatures.c.detection_long)

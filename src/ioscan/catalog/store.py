@@ -41,7 +41,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
 _DETECTION_FLOATS = frozenset(c.name for c in sch.detections.columns if isinstance(c.type, sa.Float))
-HOTSPOT_KEYS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "name", "status")
+HOTSPOT_KEYS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "lat_lon_err_corr", "name", "status")
 LIGHTCURVE_COLUMNS = (
     "id",
     "time_utc",

@@ -10,9 +10,14 @@
 * :func:`leaving_detections` — associated detections whose product version was put out of force since.
 * :func:`changed_observations` — observations stored since a run, and observations put out of force since
   (their coverage no longer counts).
+* :func:`light_curve_states` / :func:`has_light_curve_states` — the light curves' running event states
+  (:mod:`ioscan.track.event_state`) and whether the catalogue keeps them.
+* :func:`coverage_rows` — what the new / fading events need of the observations in force (id, time,
+  coverage grid) and of their bands (detection limits), and nothing else.
 * :func:`write_tracking` — one transaction: detections' hot spots, the hot spots' rows (positions, counts,
-  time span, names), and, for the hot spots that changed (all of them for a full run), their events and
-  colour temperatures; cross-IDs replaced; the association run recorded with its mode and watermark.
+  time span, names), and, for the hot spots that changed (all of them for a full run), their events, light-
+  curve states and colour temperatures; cross-IDs replaced; the association run recorded with its mode and
+  watermark.
 """
 
 from __future__ import annotations
@@ -58,8 +63,6 @@ TRACKING_COLUMNS = (
     "spectral_intensity_sys_err_gw_um_sr",
 )
 _IN_CHUNK = 500
-#: the event kinds that depend on coverage (the others on a light curve's points alone)
-_COVERAGE_KINDS = ("new", "fading")
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,14 @@ class TrackingUpdate:
         policy: a full run: the usability policy it applied (detections outside it lose their hot spot).
         temperatures_of: an incremental run: the stored colour temperatures made from any of these
             detections are replaced by ``temperatures`` (a full run replaces them all).
-        coverage_only: an incremental run: changed hot spots whose points did not change (only in view of
-            new observations): only their ``new`` and ``fading`` events are replaced (``events`` holds no
-            other kind for them); their other events depend on their points alone and stay.
+        continued: an incremental run: changed hot spots whose light curves were continued from their
+            states: their stored outburst events stay (``events`` holds their other events and the outbursts
+            of the new points), except ``replaced_outbursts``; the other changed hot spots' events are all
+            replaced.
+        replaced_outbursts: stored outburst events (``hotspot_id``, ``band``, ``time_utc``) that the new
+            points extend (``events`` holds them again, with their new peak).
+        states: the light-curve states (:data:`ioscan.track.event_state.STATE_COLUMNS`) of the changed hot
+            spots (a full run: of all), replacing theirs.
     """
 
     mode: str
@@ -116,7 +124,9 @@ class TrackingUpdate:
     previous: Mapping[int, str | None] = field(default_factory=dict)
     policy: UsablePolicy | None = None
     temperatures_of: Sequence[int] = ()
-    coverage_only: Sequence[str] = ()
+    continued: Sequence[str] = ()
+    replaced_outbursts: pd.DataFrame | None = None
+    states: pd.DataFrame | None = None
 
 
 def tracking_state(store: Store) -> dict | None:
@@ -325,28 +335,50 @@ def detection_extras(store: Store, ids: Sequence[int]) -> dict[int, str | None]:
 
 
 def count_detections(store: Store) -> int:
-    """Detections in force (imported ones included)."""
-    d, o = sch.detections, sch.observations
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(d.outerjoin(o, d.c.observation_id == o.c.id))
-        .where(o.c.superseded_by_id.is_(None))
-    )
+    """Detections in force (imported ones included): all of them less those of superseded product versions
+    (found through the observations, which are few: no join over the detections)."""
+    d = sch.detections
     with store.engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(d)).scalar_one())
+        out = _superseded_ids(conn)
+        for chunk in _chunks(out, _IN_CHUNK):
+            stmt = sa.select(sa.func.count()).select_from(d).where(d.c.observation_id.in_(chunk))
+            total -= int(conn.execute(stmt).scalar_one())
+    return total
+
+
+def _superseded_ids(conn) -> list[int]:
+    o = sch.observations
+    stmt = sa.select(o.c.id).where(o.c.superseded_by_id.is_not(None)).order_by(o.c.id)
+    return [int(i) for i in conn.execute(stmt).scalars()]
 
 
 def leaving_detections(store: Store) -> pd.DataFrame:
     """Associated detections of product versions out of force (``id``, ``hotspot_id``, ``time_utc``,
-    ``instrument``): they leave their hot spots."""
+    ``instrument``): they leave their hot spots. Looked up by observation (the index), from the few
+    superseded observations."""
     d, o = sch.detections, sch.observations
-    stmt = (
-        sa.select(d.c.id, d.c.hotspot_id, d.c.time_utc, o.c.instrument)
-        .select_from(d.join(o, d.c.observation_id == o.c.id))
-        .where(d.c.hotspot_id.is_not(None), o.c.superseded_by_id.is_not(None))
-        .order_by(d.c.id)
-    )
-    return store._read(stmt)
+    cols = (d.c.id, d.c.hotspot_id, d.c.time_utc, o.c.instrument)
+    with store.engine.connect() as conn:
+        out = _superseded_ids(conn)
+        parts = [
+            _fetch(
+                conn,
+                sa.select(*cols)
+                .select_from(d.join(o, d.c.observation_id == o.c.id))
+                .where(d.c.observation_id.in_(chunk), d.c.hotspot_id.is_not(None)),
+            )
+            for chunk in _chunks(out, _IN_CHUNK)
+        ]
+        if not parts:
+            parts = [
+                _fetch(
+                    conn,
+                    sa.select(*cols).select_from(d.join(o, d.c.observation_id == o.c.id)).where(sa.false()),
+                )
+            ]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame.sort_values("id", kind="stable").reset_index(drop=True)
 
 
 def changed_observations(store: Store, last_observation_id: int) -> pd.DataFrame:
@@ -387,18 +419,13 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
     hs_rows = _hotspot_rows(update.hotspots, what, HOTSPOT_KEYS, _records)
     new_ids = {r["id"] for r in hs_rows}
     changed = sorted(new_ids if full else {str(h) for h in update.changed})
-    events = (
-        store._event_rows(update.events, what) if update.events is not None and len(update.events) else []
-    )
+    events = _event_rows(update.events, what) if update.events is not None and len(update.events) else []
     temps = store._temperature_rows(update.temperatures, what)
     cross = store._cross_id_rows(update.cross_ids) if update.cross_ids is not None else []
     _check_within(events, changed, "event", what)
-    cov_only = set() if full else {str(x) for x in update.coverage_only} & set(changed)
-    wrong = sorted(
-        {r["hotspot_id"] for r in events if r["hotspot_id"] in cov_only and r["kind"] not in _COVERAGE_KINDS}
-    )
-    if wrong:
-        raise CatalogError(f"{what}: events other than new/fading for hot spots only in view: {wrong[:5]}")
+    continued = set() if full else {str(x) for x in update.continued} & set(changed)
+    states = _state_rows(update.states, what)
+    _check_within(states, changed, "light-curve state", what)
     _check_within(temps, changed, "temperature", what)
     h = sch.hotspots
     try:
@@ -424,24 +451,25 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                 ).inserted_primary_key[0]
             )
             _upsert_hotspots(conn, hs_rows, old_ids, ar_id, update.names)
-            _assign(conn, store, update, full, what)
+            lost, gained = _assign(conn, store, update, full, what)
             if full:
                 for chunk in _chunks(sorted(old_ids - new_ids), _IN_CHUNK):
                     conn.execute(sa.delete(h).where(h.c.id.in_(chunk)))
-            count_members(conn, None if full else changed)
+                count_members(conn, None)
+            else:  # hot spots that lost members are counted again; the others add what they gained
+                count_members(conn, sorted(lost))
+                add_members(conn, {k: v for k, v in gained.items() if k not in lost})
             # events of the changed hot spots, temperatures of the detections given; cross-IDs as a whole
             t = sch.hotspot_temperatures
+            lcs = sch.light_curve_states
             if full:
                 conn.execute(sa.delete(sch.events))
                 conn.execute(sa.delete(t))
+                conn.execute(sa.delete(lcs))
             else:
-                ev = sch.events
-                for chunk in _chunks([x for x in changed if x not in cov_only], _IN_CHUNK):
-                    conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
-                for chunk in _chunks(sorted(cov_only), _IN_CHUNK):
-                    conn.execute(
-                        sa.delete(ev).where(ev.c.hotspot_id.in_(chunk), ev.c.kind.in_(_COVERAGE_KINDS))
-                    )
+                events = _replace_events(conn, events, changed, continued, update.replaced_outbursts)
+                for chunk in _chunks(changed, _IN_CHUNK):
+                    conn.execute(sa.delete(lcs).where(lcs.c.hotspot_id.in_(chunk)))
                 for chunk in _chunks(sorted({int(i) for i in update.temperatures_of}), _IN_CHUNK):
                     conn.execute(
                         sa.delete(t).where(
@@ -450,6 +478,8 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
                     )
             if events:
                 conn.execute(sa.insert(sch.events), events)
+            if states:
+                conn.execute(sa.insert(lcs), states)
             if temps:
                 conn.execute(sa.insert(sch.hotspot_temperatures), temps)
             conn.execute(sa.delete(sch.cross_ids))
@@ -460,6 +490,189 @@ def write_tracking(store: Store, update: TrackingUpdate) -> int:
 
         raise CatalogError(f"{what}: {_first_line(exc)} (unknown hot-spot or detection?)") from None
     return ar_id
+
+
+def _replace_events(
+    conn, rows: list[dict], changed: Sequence[str], continued: set, replaced: pd.DataFrame | None
+) -> list[dict]:
+    """Remove the stored events an incremental run replaces and return the rows still to insert.
+
+    The changed hot spots' events are all replaced, except the stored outburst events of ``continued``
+    ones that the new points do not extend (``replaced``). Of the events replaced, those stored exactly
+    as given (same light curve, kind, time, value and criterion) stay as they are (same row id): only the
+    others are deleted, and only new rows inserted.
+    """
+    from collections import defaultdict
+
+    from ioscan.catalog.times import utc_iso
+
+    ev = sch.events
+    for chunk in _chunks([x for x in changed if x not in continued], _IN_CHUNK):
+        conn.execute(sa.delete(ev).where(ev.c.hotspot_id.in_(chunk)))
+    extended = set()
+    if replaced is not None and len(replaced):
+        extended = {
+            (str(h), str(b), utc_iso(pd.Timestamp(tm)))
+            for h, b, tm in zip(replaced["hotspot_id"], replaced["band"], replaced["time_utc"], strict=True)
+        }
+    stored: dict[tuple, list[int]] = defaultdict(list)
+    cols = (ev.c.id, ev.c.hotspot_id, ev.c.band, ev.c.kind, ev.c.time_utc, ev.c.value, ev.c.criterion)
+    for chunk in _chunks(sorted(continued), _IN_CHUNK):
+        for eid, hs, band, kind, tm, value, crit in conn.execute(
+            sa.select(*cols).where(ev.c.hotspot_id.in_(chunk))
+        ).all():
+            if kind == "outburst" and (hs, band, tm) not in extended:
+                continue  # an earlier outburst: it stays
+            stored[(hs, band, kind, tm, _finite(value), crit)].append(int(eid))
+    fresh = []
+    for r in rows:
+        key = (r["hotspot_id"], r["band"], r["kind"], r["time_utc"], _finite(r["value"]), r["criterion"])
+        if r["hotspot_id"] in continued and stored.get(key):
+            stored[key].pop()  # stored as it is: kept
+        else:
+            fresh.append(r)
+    stale = sorted(i for ids in stored.values() for i in ids)
+    for chunk in _chunks(stale, _IN_CHUNK):
+        conn.execute(sa.delete(ev).where(ev.c.id.in_(chunk)))
+    return fresh
+
+
+def _finite(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _iso_times(values, what: str) -> list[str | None]:
+    """Times (ISO text, datetime64, Timestamps) as the catalogue's text (``utc_iso``'s form, all at once);
+    None where missing."""
+    from ioscan.track._common import to_utc
+
+    t = to_utc(pd.Series(values), what).to_numpy().astype("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(t, unit="us"), "Z")
+    return [None if np.isnat(a) else str(b) for a, b in zip(t, text, strict=True)]
+
+
+def _event_rows(events: pd.DataFrame, what: str) -> list[dict[str, Any]]:
+    """Event rows (:meth:`Store.write_events` columns) for the ``events`` table, checked: hot spot, kind (one
+    of ``EVENT_KINDS``) and time given; NaN values as NULL."""
+    need = ["hotspot_id", "kind", "time_utc"]
+    missing = [c for c in need if c not in events.columns]
+    if missing:
+        raise CatalogError(f"{what}: missing columns {missing}")
+    n = len(events)
+    cols = {}
+    for c in ("hotspot_id", "band", "kind", "criterion"):
+        v = events[c].to_numpy(dtype=object) if c in events.columns else np.full(n, None, dtype=object)
+        cols[c] = [None if x is None or (isinstance(x, float) and not np.isfinite(x)) else str(x) for x in v]
+    value = pd.to_numeric(events["value"], errors="coerce").to_numpy(float) if "value" in events else None
+    cols["value"] = [None] * n if value is None else [float(x) if np.isfinite(x) else None for x in value]
+    cols["time_utc"] = _iso_times(events["time_utc"], what)
+    for c in need:
+        bad = [i for i, x in enumerate(cols[c]) if x is None]
+        if bad:
+            raise CatalogError(f"{what}: row {bad[0]} has no {c}")
+    wrong = sorted({k for k in cols["kind"] if k not in sch.EVENT_KINDS})
+    if wrong:
+        raise CatalogError(f"{what}: kind {wrong[0]!r} not one of {sch.EVENT_KINDS}")
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+#: the light-curve state columns holding times (datetime64 in memory, ISO text in the catalogue)
+_STATE_TIMES = ("first_time_utc", "last_time_utc", "run_start_utc")
+
+
+def _state_rows(states: pd.DataFrame | None, what: str) -> list[dict[str, Any]]:
+    """Light-curve states as rows of ``light_curve_states`` (times as ISO text, NaN and NaT as NULL)."""
+    from ioscan.track.event_state import STATE_COLUMNS
+
+    if states is None or not len(states):
+        return []
+    missing = [c for c in STATE_COLUMNS if c not in states.columns]
+    if missing:
+        raise CatalogError(f"{what}: light-curve states lack columns {missing}")
+    cols = {}
+    for c in STATE_COLUMNS:
+        v = states[c].to_numpy()
+        if c in _STATE_TIMES:
+            cols[c] = _iso_times(v, what)
+        elif v.dtype.kind == "f":
+            cols[c] = [float(x) if np.isfinite(x) else None for x in v]
+        elif v.dtype.kind in "iu":
+            cols[c] = [int(x) for x in v]
+        elif v.dtype.kind == "b":
+            cols[c] = [bool(x) for x in v]
+        else:
+            cols[c] = [None if x is None else str(x) for x in v]
+    return [dict(zip(STATE_COLUMNS, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def light_curve_states(store: Store, hotspot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The stored light-curve states (:data:`ioscan.track.event_state.STATE_COLUMNS`; times datetime64,
+    NULL values NaN) of the given hot spots (all with None)."""
+    from ioscan.track._common import to_utc
+    from ioscan.track.event_state import STATE_COLUMNS
+
+    s = sch.light_curve_states
+    base = sa.select(*[s.c[c] for c in STATE_COLUMNS])
+    with store.engine.connect() as conn:
+        if hotspot_ids is None:
+            out = _fetch(conn, base)
+        else:
+            ids = sorted({str(h) for h in hotspot_ids})
+            parts = [
+                _fetch(conn, base.where(s.c.hotspot_id.in_(ids[i : i + _IN_CHUNK])))
+                for i in range(0, max(len(ids), 1), _IN_CHUNK)
+            ]
+            out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    for c in _STATE_TIMES:
+        t = out[c]
+        known = t.notna().to_numpy()
+        col = np.full(len(out), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if known.any():
+            col[known] = to_utc(t[known], "light_curve_states").to_numpy().astype("datetime64[ns]")
+        out[c] = col
+    for c in ("has_outburst", "last_outburst"):
+        out[c] = out[c].astype(bool)
+    return out.sort_values(["hotspot_id", "band"], kind="stable").reset_index(drop=True)
+
+
+def has_light_curve_states(store: Store) -> bool:
+    """Whether the catalogue keeps light-curve states for what it tracked: it has some, or no light-curve
+    point (ioscan detection with an intensity) is associated yet (a catalogue tracked before they were kept
+    has none: re-track it whole)."""
+    d, s = sch.detections, sch.light_curve_states
+    with store.engine.connect() as conn:
+        if conn.execute(sa.select(s.c.hotspot_id).limit(1)).first() is not None:
+            return True
+        stmt = sa.select(d.c.id).where(
+            d.c.hotspot_id.is_not(None),
+            d.c.source == "ioscan",
+            d.c.spectral_intensity_gw_um_sr.is_not(None),  # a light-curve point
+        )
+        stmt = stmt.limit(1)
+        return conn.execute(stmt).first() is None
+
+
+def coverage_rows(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observations in force (``id``, ``time_utc``, ``coverage_grid``) and their bands
+    (``observation_id``, ``band``, ``detection_limit_gw_um_sr``): what
+    :class:`ioscan.track.event_batch.Coverage` reads."""
+    o, f = sch.observations, sch.frames
+    with store.engine.connect() as conn:
+        obs = _fetch(
+            conn,
+            sa.select(o.c.id, o.c.time_utc, o.c.coverage_grid)
+            .where(o.c.superseded_by_id.is_(None))
+            .order_by(o.c.time_utc, o.c.id),
+        )
+        frames = _fetch(
+            conn,
+            sa.select(f.c.observation_id, f.c.band, f.c.detection_limit_gw_um_sr)
+            .select_from(f.join(o, f.c.observation_id == o.c.id))
+            .where(o.c.superseded_by_id.is_(None))
+            .order_by(f.c.observation_id, f.c.band),
+        )
+    return obs, frames
 
 
 def _chunks(items: Sequence, size: int):
@@ -484,9 +697,10 @@ def _upsert_hotspots(conn, hs_rows: list[dict], old_ids: set, ar_id: int, names:
         )
 
 
-def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -> None:
+def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -> tuple[set, dict]:
     """Set the hot spot of the detections whose hot spot changes (a full run also clears every detection it
-    did not use: out of force, or no longer usable under its settings)."""
+    did not use: out of force, or no longer usable under its settings). Returns the hot spots that lost a
+    detection and, per hot spot, the detections it gained."""
     d, o = sch.detections, sch.observations
     wanted = {int(i): (None if hs is None else str(hs)) for i, hs in update.assign.items()}
     if full:
@@ -508,6 +722,48 @@ def _assign(conn, store: Store, update: TrackingUpdate, full: bool, what: str) -
             )
     changes = [{"det": i, "hs": hs} for i, hs in wanted.items() if current.get(i) != hs]
     _set_hotspots(conn, changes)
+    lost = {current[c["det"]] for c in changes if current.get(c["det"]) is not None}
+    gained: dict[str, list[int]] = {}
+    for c in changes:
+        if c["hs"] is not None:
+            gained.setdefault(c["hs"], []).append(c["det"])
+    return lost, gained
+
+
+def add_members(conn, gained: Mapping[str, Sequence[int]]) -> None:
+    """Add the detections each hot spot gained to its count and time span (``count_members`` for hot spots
+    that only gained: the same numbers, without counting their earlier members again)."""
+    d, h = sch.detections, sch.hotspots
+    ids = sorted(i for det_ids in gained.values() for i in det_ids)
+    acc: dict[str, list] = {}
+    for chunk in _chunks(ids, _IN_CHUNK):
+        stmt = (
+            sa.select(d.c.hotspot_id, sa.func.count(), sa.func.min(d.c.time_utc), sa.func.max(d.c.time_utc))
+            .where(d.c.id.in_(chunk))
+            .group_by(d.c.hotspot_id)
+        )
+        for hs, n, first, last in conn.execute(stmt).all():
+            a = acc.setdefault(hs, [0, first, last])
+            a[0], a[1], a[2] = a[0] + n, min(a[1], first), max(a[2], last)
+    if not acc:
+        return
+    first, last = sa.bindparam("first"), sa.bindparam("last")
+    conn.execute(
+        sa.update(h)
+        .where(h.c.id == sa.bindparam("hid"))
+        .values(
+            n_detections=h.c.n_detections + sa.bindparam("n"),
+            first_time_utc=sa.case(
+                (sa.or_(h.c.first_time_utc.is_(None), h.c.first_time_utc > first), first),
+                else_=h.c.first_time_utc,
+            ),
+            last_time_utc=sa.case(
+                (sa.or_(h.c.last_time_utc.is_(None), h.c.last_time_utc < last), last),
+                else_=h.c.last_time_utc,
+            ),
+        ),
+        [{"hid": hs, "n": n, "first": f, "last": la} for hs, (n, f, la) in sorted(acc.items())],
+    )
 
 
 #: more changes than this go through a temporary table and one UPDATE ... FROM

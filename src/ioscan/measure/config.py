@@ -18,8 +18,10 @@ class MeasureConfig:
         limit_snr: S/N of the point-source detection limit stored per band.
         fit_excess_factor: scale of the flux variance the PSF fit's reduced-χ² excess adds, 1 = as if the
             excess were the source's shot noise (:mod:`ioscan.measure.errors`; checked by bench_pulls).
-        fit_excess_threshold_sigma: only a χ²_ν excess beyond this many of its standard deviations √(2/ν)
-            counts (a fit that is merely unlucky does not inflate its error).
+        fit_excess_threshold_sigma: only a χ²_ν excess beyond this many of its standard deviations √(2/ν)·b
+            over the band's noise-map scale b counts (a fit that is merely unlucky does not inflate its error;
+            2 gives the renderers' faint bins 0.03-0.1 more, but shot-noise-limited sources, whose excess it
+            hides, pulls up to 0.25 wider: tests/measure/test_errors.py, bench_pulls).
         calibration_err_fraction: 1σ absolute calibration error, fraction of the flux, correlated between
             detections (None: the instrument's, :class:`ioscan.instruments.PhotometryPrior`).
         flat_field_err_fraction: 1σ residual flat-field error, fraction of the flux, random (None: the

@@ -1,18 +1,25 @@
 """The error model of a detection's intensity: what photon noise does not cover, random and correlated apart.
 
 A PSF fit's own error (``Detection.net_radiance_sum_err``) holds the photon noise of the background and its
-estimate only. The 1σ error of the flux F adds, in quadrature, the **random** terms (independent from one
-detection to the next: ``spectral_intensity_err_gw_um_sr``, what light-curve statistics, events and
-periodograms use):
+estimate only, as the detector's noise map states it. The 1σ error of the flux F adds, in quadrature, the
+**random** terms (independent from one detection to the next: ``spectral_intensity_err_gw_um_sr``, what
+light-curve statistics, events and periodograms use):
 
+* **photon** — the fit's error scaled by the band's noise-map scale b (:func:`band_noise`): the median χ²_ν
+  of the band's faint unflagged fits, shrunk towards 1 when few. The map is the background's local scale,
+  never below the white noise, and reads ~10–20 % high on quiet ground (χ²_ν 0.7–0.85 on both renderers),
+  which made faint sources' errors too large;
 * **fit excess** — the pixels' scatter about the fitted model beyond their noise (the fit's reduced χ²): the
   source's own shot noise, a PSF visibly different from the model, textured or structured background,
-  neighbours. It scales the fit error: σ² = σ_fit² · (1 + f · k · max(χ²_ν − 1 − t·√(2/ν), 0)), where only
+  neighbours. It scales the fit error: σ² = σ_fit² · (b + f · k · max(χ²_ν − b − t·√(2/ν)·b, 0)), where only
   an excess beyond ``t`` standard deviations of χ²_ν counts (ν = pixels − 3) and k = ν·ΣP³/(ΣP·ΣP²) turns
   the χ² excess into flux variance as the source's own shot noise would (≈ 5 for JIRAM's 0.6-px core; a
   uniform excess would want k = 1): bright hot spots are shot-noise limited, which the background's noise
   map does not hold. ``f`` (``fit_excess_factor``) and ``t`` are settings of
-  :class:`~ioscan.measure.config.MeasureConfig`, measured by ``benchmarks/bench_pulls.py``;
+  :class:`~ioscan.measure.config.MeasureConfig`, checked by ``benchmarks/bench_pulls.py``. Below S/N ~1,000
+  one fit's χ² cannot see its source's shot noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200
+  on the independent renderer), so there the term is mostly 0 and the flux errors are understated
+  (bench_pulls' decomposition);
 * **flat field** — a fraction of F: residual pixel and column response;
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
@@ -43,7 +50,7 @@ import numpy as np
 
 from ioscan.instruments import PhotometryPrior
 from ioscan.measure.config import MeasureConfig
-from ioscan.records import BandImage, Detection
+from ioscan.records import BandImage, Detection, DetectionFlag
 
 #: parameters a PSF fit determines (flux and position)
 FIT_PARAMETERS = 3
@@ -92,10 +99,9 @@ def _pick(setting: float | None, default: float) -> float:
     return float(default) if setting is None else float(setting)
 
 
-def shot_noise_factor(core_sigma_px: float, sample: float, line: float, n_pixels: int) -> float:
-    """ν · ΣP³ / (ΣP · ΣP²) of a pixel-integrated Gaussian core at the source's sub-pixel phase: the flux
-    variance, in units of the fit's own variance, per unit of χ²_ν excess when the excess is the source's own
-    shot noise (pixel variance ∝ P; uniform background noise). ≈ 5 for JIRAM's 0.6-px core on 5 × 5 pixels."""
+def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, float, float]:
+    """(ΣP, ΣP², ΣP³) of a pixel-integrated Gaussian core of σ ``core_sigma_px`` (px) at the source's
+    sub-pixel phase over the photometry stamp (half-size 2.5 σ, at least 2 px), P of unit total flux."""
     from scipy.special import erf
 
     sigma = max(float(core_sigma_px), 0.3)
@@ -107,35 +113,104 @@ def shot_noise_factor(core_sigma_px: float, sample: float, line: float, n_pixels
         return 0.5 * (erf(x + 0.5 / (np.sqrt(2.0) * sigma)) - erf(x - 0.5 / (np.sqrt(2.0) * sigma)))
 
     p = np.outer(profile(line - np.round(line)), profile(sample - np.round(sample)))
+    return float(np.sum(p)), float(np.sum(p**2)), float(np.sum(p**3))
+
+
+def shot_noise_factor(core_sigma_px: float, sample: float, line: float, n_pixels: int) -> float:
+    """ν · ΣP³ / (ΣP · ΣP²) of a pixel-integrated Gaussian core at the source's sub-pixel phase: the flux
+    variance, in units of the fit's own variance, per unit of χ²_ν excess when the excess is the source's own
+    shot noise (pixel variance ∝ P; uniform background noise). ≈ 5 for JIRAM's 0.6-px core on 5 × 5 pixels."""
+    s1, s2, s3 = psf_sums(core_sigma_px, sample, line)
     dof = max(int(n_pixels) - FIT_PARAMETERS, 1)
-    return float(dof * np.sum(p**3) / (np.sum(p) * np.sum(p**2)))
+    return float(dof * s3 / (s1 * s2))
 
 
-def fit_excess_variance_ratio(det: Detection, cfg: MeasureConfig) -> float:
-    """Extra flux variance from the fit's χ², in units of the fit's own variance: f · k_shot · max(χ²_ν − 1
-    − t√(2/ν), 0) with k_shot from :func:`shot_noise_factor`, f = ``cfg.fit_excess_factor`` (0 without χ²)."""
+@dataclass(frozen=True)
+class BandNoise:
+    """What the PSF fits of one band say about the noise map they were weighted with (:func:`band_noise`).
+
+    Attributes:
+        map_scale2: the χ²_ν of the band's fits of faint sources (fit S/N < :data:`FAINT_SNR`, where a
+            source's own shot noise adds nothing to χ²): the true pixel variance over the noise map's, < 1
+            where the map is overestimated (it is the background's local scale, never below the white noise),
+            shrunk towards 1 with :data:`MAP_SCALE_PRIOR_SOURCES` when few sources say it.
+        n_sources: the faint fits it was measured on.
+    """
+
+    map_scale2: float = 1.0
+    n_sources: int = 0
+
+
+#: fits below this S/N measure the noise map's scale (their sources' shot noise raises χ²_ν by < 2 %)
+FAINT_SNR = 50.0
+#: sources' worth of weight on χ²_ν = 1 (the noise map as it is) when a band's own fits set its scale
+MAP_SCALE_PRIOR_SOURCES = 3.0
+#: the noise map's variance scale is kept within these bounds
+MAP_SCALE2_BOUNDS = (0.5, 2.0)
+#: flags of detections whose χ² does not describe the band's noise (not used by :func:`band_noise`)
+_NOT_NOISE = int(
+    DetectionFlag.COSMIC_RAY
+    | DetectionFlag.ARTEFACT
+    | DetectionFlag.SATURATED
+    | DetectionFlag.BLENDED
+    | DetectionFlag.NEAR_LIMB
+    | DetectionFlag.EDGE
+)
+
+
+def band_noise(dets: list[Detection]) -> BandNoise:
+    """The noise map's variance scale of one band: the median χ²_ν of its faint, unflagged PSF fits (one fit's
+    χ²_ν scatters by √(2/ν) ≈ 0.3; pooled it says by how much the map misstates the pixels' noise), shrunk
+    towards 1 (:data:`MAP_SCALE_PRIOR_SOURCES`) and bounded (:data:`MAP_SCALE2_BOUNDS`)."""
+    chi = []
+    for d in dets:
+        c = d.extra.get("chi2_dof")
+        if d.flags & _NOT_NOISE or c is None or not np.isfinite(c) or not d.n_pixels:
+            continue
+        if int(d.n_pixels) > 2 * FIT_PARAMETERS and 0 < d.snr < FAINT_SNR:
+            chi.append(float(c))
+    if not chi:
+        return BandNoise()
+    n = len(chi)
+    b = (n * float(np.median(chi)) + MAP_SCALE_PRIOR_SOURCES) / (n + MAP_SCALE_PRIOR_SOURCES)
+    return BandNoise(float(np.clip(b, *MAP_SCALE2_BOUNDS)), n)
+
+
+def fit_variance_parts(
+    det: Detection, cfg: MeasureConfig, noise: BandNoise | None = None
+) -> tuple[float, float]:
+    """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, what
+    the fit's χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
+    :func:`shot_noise_factor`, f = ``cfg.fit_excess_factor``, t = ``cfg.fit_excess_threshold_sigma``),
+    b = ``noise.map_scale2``."""
+    b = (noise or BandNoise()).map_scale2
+    var = float(det.net_radiance_sum_err) ** 2
     chi2_dof = det.extra.get("chi2_dof")
     if chi2_dof is None or not np.isfinite(chi2_dof) or not det.n_pixels:
-        return 0.0
+        return var * b, 0.0
     dof = max(int(det.n_pixels) - FIT_PARAMETERS, 1)
-    excess = float(chi2_dof) - 1.0 - cfg.fit_excess_threshold_sigma * np.sqrt(2.0 / dof)
+    excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * np.sqrt(2.0 / dof) * b
     if excess <= 0:
-        return 0.0
+        return var * b, 0.0
     core = float(det.extra.get("psf_core_sigma_px", 0.6))
     k = shot_noise_factor(core, det.sample, det.line, det.n_pixels)
-    return cfg.fit_excess_factor * k * excess
+    return var * b, cfg.fit_excess_factor * k * excess * var
 
 
-def error_terms(det: Detection, prior: PhotometryPrior, cfg: MeasureConfig) -> ErrorTerms:
-    """The error terms of ``det``'s flux (see the module docstring); ``prior`` already merged with ``cfg``."""
+def error_terms(
+    det: Detection, prior: PhotometryPrior, cfg: MeasureConfig, noise: BandNoise | None = None
+) -> ErrorTerms:
+    """The error terms of ``det``'s flux (see the module docstring); ``prior`` already merged with ``cfg``,
+    ``noise`` the band's :func:`band_noise` (None: the noise map as it is)."""
     flux = abs(float(det.net_radiance_sum))
+    background, source = fit_variance_parts(det, cfg, noise)
     with np.errstate(divide="ignore", invalid="ignore"):
-        photon = float(det.net_radiance_sum_err) / flux if flux > 0 else float("nan")
-    ratio = fit_excess_variance_ratio(det, cfg)
+        photon = float(np.sqrt(background)) / flux if flux > 0 else float("nan")
+        fit_excess = float(np.sqrt(source)) / flux if flux > 0 else float("nan")
     geometry = det.extra.get("geometry_err_fraction", 0.0)
     return ErrorTerms(
         photon=photon,
-        fit_excess=photon * float(np.sqrt(ratio)),
+        fit_excess=fit_excess,
         flat_field=prior.flat_field_err_fraction,
         geometry=float(geometry) if geometry is not None and np.isfinite(geometry) else 0.0,
         calibration=prior.calibration_err_fraction,
@@ -143,13 +218,13 @@ def error_terms(det: Detection, prior: PhotometryPrior, cfg: MeasureConfig) -> E
     )
 
 
-def random_flux_err(det: Detection, terms: ErrorTerms) -> float:
+def random_flux_err(
+    det: Detection, terms: ErrorTerms, cfg: MeasureConfig | None = None, noise: BandNoise | None = None
+) -> float:
     """The random 1σ error of the flux, in the detection's unit (well defined for F ≈ 0 too)."""
-    fit_var = float(det.net_radiance_sum_err) ** 2 * (
-        1.0 + (terms.fit_excess / terms.photon) ** 2 if terms.photon > 0 else 1.0
-    )
+    background, source = fit_variance_parts(det, cfg or MeasureConfig(), noise)
     frac2 = terms.flat_field**2 + terms.geometry**2
-    return float(np.sqrt(fit_var + frac2 * float(det.net_radiance_sum) ** 2))
+    return float(np.sqrt(background + source + frac2 * float(det.net_radiance_sum) ** 2))
 
 
 def saturated_lower_limit(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ioscan.instruments import PhotometryPrior
 from ioscan.measure.config import MeasureConfig
-from ioscan.measure.errors import error_terms, random_flux_err, saturated_lower_limit
+from ioscan.measure.errors import band_noise, error_terms, random_flux_err, saturated_lower_limit
 from ioscan.records import BandImage, Detection, DetectionFlag
 
 
@@ -49,10 +49,15 @@ def set_intensities(
     """
     cfg = cfg or MeasureConfig()
     sfac = spectral_factor(band)
+    noise = band_noise(dets)
     for det in dets:
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
-        terms = error_terms(det, prior, cfg)
+        terms = error_terms(det, prior, cfg, noise)
         det.extra["intensity_err_fraction"] = terms.as_dict()
+        det.extra["band_noise"] = {
+            "map_scale2": float(f"{noise.map_scale2:.4g}"),
+            "n_sources": noise.n_sources,
+        }
         saturated = bool(det.flags & DetectionFlag.SATURATED)
         if saturated:
             det.flags |= int(DetectionFlag.LOWER_LIMIT)
@@ -86,7 +91,7 @@ def set_intensities(
             inten, err, sys_err = to_intensity(limit), None, None
         else:
             inten = to_intensity(det.net_radiance_sum)
-            err = to_intensity(random_flux_err(det, terms))
+            err = to_intensity(random_flux_err(det, terms, cfg, noise))
             sys_err = abs(inten) * terms.systematic
         det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
         det.spectral_intensity_sys_err_gw_um_sr = sys_err

@@ -129,7 +129,7 @@ def plot_hotspot_lightcurve(
         ms=4,
         capsize=2,
         color="tab:red",
-        label=f"{int((~sat).sum())} detections",
+        label=_count_label(int((~sat).sum()), "detection"),
     )
     if sat.any():
         ax.plot(
@@ -138,7 +138,7 @@ def plot_hotspot_lightcurve(
             "^",
             mfc="none",
             color="tab:red",
-            label=f"{int(sat.sum())} saturated (lower limits)",
+            label=f"{_count_label(int(sat.sum()), 'saturated detection')} (lower limits)",
         )
     if events is not None and len(events):
         for row in events.itertuples():
@@ -160,3 +160,8 @@ def plot_hotspot_lightcurve(
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
     return finish(fig, out)
+
+
+def _count_label(n: int, noun: str) -> str:
+    """``"1 detection"``, ``"3 detections"``: a legend entry's count with the noun in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1117,26 +1117,35 @@ def _build_result(
             for col in ("first_time_utc", "last_time_utc")
         )
     bands_out = []
+    if existing is not None:  # the stored rows as plain arrays (row access in the loop is slow)
+        ex_lat, ex_lon = existing["lat_deg"].to_numpy(), existing["lon_w_deg"].to_numpy()
+        ex_lat_err, ex_lon_err = existing["lat_err_deg"].to_numpy(), existing["lon_err_deg"].to_numpy()
+        ex_corr = (
+            existing["lat_lon_err_corr"].to_numpy(dtype=object)
+            if "lat_lon_err_corr" in existing
+            else np.zeros(len(existing), dtype=object)
+        )
+        ex_n = existing["n_detections"].to_numpy(dtype=object) if "n_detections" in existing else None
+        ex_bands = existing["bands"].to_numpy(dtype=object) if "bands" in existing else None
+    bands_of = bands_per.to_dict()
     for c in range(m):
-        bset = set(bands_per.get(c, set()))
+        bset = set(bands_of.get(c, set()))
         hid = cluster_ids[c]
         if hid is not None and hid in ex_by_id:
             r = ex_by_id[hid]
-            row = existing.iloc[r]
             if not contributes[c]:  # nothing new: keep the stored position exactly
-                lat[c], lon[c] = row["lat_deg"], row["lon_w_deg"]
-                lat_err[c], lon_err[c] = row["lat_err_deg"], row["lon_err_deg"]
-                stored = row["lat_lon_err_corr"] if "lat_lon_err_corr" in existing else 0.0
-                corr[c] = 0.0 if pd.isna(stored) else stored
-            if "n_detections" in existing and pd.notna(row["n_detections"]):
-                n_det[c] = int(row["n_detections"]) + n_new[c]
+                lat[c], lon[c] = ex_lat[r], ex_lon[r]
+                lat_err[c], lon_err[c] = ex_lat_err[r], ex_lon_err[r]
+                corr[c] = 0.0 if pd.isna(ex_corr[r]) else ex_corr[r]
+            if ex_n is not None and pd.notna(ex_n[r]):
+                n_det[c] = int(ex_n[r]) + n_new[c]
             nat = np.iinfo(np.int64).min
             if ex_first is not None and ex_first[r] != nat:
                 tmin[c] = min(tmin[c], ex_first[r])
             if ex_last is not None and ex_last[r] != nat:
                 tmax[c] = max(tmax[c], ex_last[r])
-            if "bands" in existing and isinstance(row["bands"], str) and row["bands"]:
-                bset |= set(row["bands"].split(","))
+            if ex_bands is not None and isinstance(ex_bands[r], str) and ex_bands[r]:
+                bset |= set(ex_bands[r].split(","))
         bands_out.append(",".join(sorted(bset)))
 
     # new IDs after the highest existing one, in order of first detection

@@ -99,7 +99,8 @@ def cross_identify(
     rlon = finite_float(ref, "lon_w_deg", "cross_identify(reference)", ids=ref["ref_id"].to_numpy())
     ru = unit_vectors(rlat, rlon)
     thr = chi2_gate(n_sigma)
-    names = ref["name"] if "name" in ref.columns else pd.Series([None] * len(ref))
+    names = ref["name"].to_numpy(dtype=object) if "name" in ref.columns else np.full(len(ref), None)
+    ref_ids = ref["ref_id"].to_numpy(dtype=object)
 
     rows = []
     for cat in sorted(ref["catalog"].astype(str).unique()):
@@ -142,7 +143,7 @@ def cross_identify(
             unique = h in chosen
             r = chosen[h] if unique else best[h]
             s, g = lookup[(h, r)]
-            rows.append((hid[h], cat, ref["ref_id"].iloc[r], names.iloc[r], float(s), float(s / g), unique))
+            rows.append((hid[h], cat, ref_ids[r], names[r], float(s), float(s / g), unique))
     out = pd.DataFrame(rows, columns=CROSSID_COLUMNS)
     return out.sort_values(["hotspot_id", "catalog"], kind="stable").reset_index(drop=True)
 

@@ -104,7 +104,8 @@ def events_table(
     criteria: EventCriteria | None = None,
     *,
     coverage_only: bool = False,
-) -> pd.DataFrame:
+    with_states: bool = False,
+):
     """Events of every (hot spot, band) light curve in ``points`` (see the module docstring).
 
     Args:
@@ -116,17 +117,70 @@ def events_table(
         coverage_only: only the events coverage decides (new, fading): what changes for a light curve
             whose points did not change when new observations see its hot spot (the others depend on the
             points alone).
+        with_states: also return each light curve's running state (:mod:`ioscan.track.event_state`), from
+            which :func:`ioscan.track.event_state.advance` continues it with later points.
 
     Returns:
-        DataFrame :data:`EVENT_COLUMNS` (outburst, new, fading, quiescent), by hot spot, band, then time.
+        DataFrame :data:`EVENT_COLUMNS` (outburst, new, fading, quiescent), by hot spot, band, then time;
+        with ``with_states`` ``(events, states)`` (states None without points).
     """
+    c = criteria or EventCriteria()
+    cv = curves(points)
+    if cv is None:
+        return (
+            (pd.DataFrame(columns=EVENT_COLUMNS), None)
+            if with_states
+            else pd.DataFrame(columns=EVENT_COLUMNS)
+        )
+    g, start, stop, t, x, e, lower = cv.g, cv.start, cv.stop, cv.t, cv.x, cv.e, cv.lower
+    n_groups = len(start)
+    t0, x0, tl, xl = t[start], x[start], t[stop - 1], x[stop - 1]
+
+    # (light curve, time, kind, value, criterion)
+    rows: list[tuple] = _coverage_events(cv.hs, cv.band, t0, x0, tl, xl, positions, coverage, c)
+    if coverage_only and not with_states:
+        return assemble(rows, cv.hs, cv.band)
+    is_ob = _outburst_points(g, start, x, e, lower, c)
+    stats = measured_stats(g, n_groups, x, e, lower)
+    if not coverage_only:
+        has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
+        rows += _outburst_events(g, t, x, is_ob, c)
+        rows += _decline_events(start, stop, t, x, c)
+        rows += quiescent_events(stats, has_outburst, tl, c)
+    events = assemble(rows, cv.hs, cv.band)
+    if not with_states:
+        return events
+    from ioscan.track.event_state import states_of
+
+    return events, states_of(cv, is_ob, c, stats)
+
+
+@dataclass
+class Curves:
+    """Light-curve points in (hot spot, band, time, detection id) order: curve number ``g`` of each point,
+    each curve's ``start`` / ``stop`` indices, hot spot ``hs`` and ``band`` per curve; per point the time
+    ``t`` (datetime64[ns]), ``value`` x, random error ``e``, ``lower`` limit and ``detection_id``."""
+
+    g: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    hs: np.ndarray
+    band: np.ndarray
+    t: np.ndarray
+    x: np.ndarray
+    e: np.ndarray
+    lower: np.ndarray
+    detection_id: np.ndarray
+
+
+def curves(points: pd.DataFrame) -> Curves | None:
+    """The finite points of ``points`` (:func:`events_table` columns) as :class:`Curves`; None if none."""
     from ioscan.track._common import to_utc, unique_ints
 
-    c = criteria or EventCriteria()
     pts = points[np.isfinite(pd.to_numeric(points["value"], errors="coerce").to_numpy(float))]
     pts = pts[pts["hotspot_id"].notna().to_numpy() & pts["band"].notna().to_numpy()]
     if pts.empty:
-        return pd.DataFrame(columns=EVENT_COLUMNS)
+        return None
     t_all = to_utc(pts["time_utc"], "events(points)").to_numpy().astype("datetime64[ns]")
     # light curves numbered in (hot spot, band) order, without building string columns
     h_code, h_names = pd.factorize(pts["hotspot_id"].to_numpy(dtype=object).astype(str), sort=True)
@@ -134,9 +188,9 @@ def events_table(
     raw = h_code.astype(np.int64) * len(b_names) + b_code
     uniq = unique_ints(raw)
     gcode = np.searchsorted(uniq, raw)
-    order = np.lexsort((pts["detection_id"].to_numpy(), t_all.astype(np.int64), gcode))
+    det_id = pts["detection_id"].to_numpy()
+    order = np.lexsort((det_id, t_all.astype(np.int64), gcode))
     g = gcode[order]
-    t = t_all[order]
     x = pd.to_numeric(pts["value"], errors="coerce").to_numpy(float)[order]
     e = (
         pd.to_numeric(pts["err"], errors="coerce").to_numpy(float)[order]
@@ -149,19 +203,23 @@ def events_table(
         else np.zeros(len(x), bool)
     )
     n_groups = int(g[-1]) + 1
-    start = np.searchsorted(g, np.arange(n_groups), side="left")
-    stop = np.searchsorted(g, np.arange(n_groups), side="right")
-    hs = np.asarray(h_names, dtype=object)[uniq // len(b_names)]
-    band = np.asarray(b_names, dtype=object)[uniq % len(b_names)]
+    return Curves(
+        g=g,
+        start=np.searchsorted(g, np.arange(n_groups), side="left"),
+        stop=np.searchsorted(g, np.arange(n_groups), side="right"),
+        hs=np.asarray(h_names, dtype=object)[uniq // len(b_names)],
+        band=np.asarray(b_names, dtype=object)[uniq % len(b_names)],
+        t=t_all[order],
+        x=x,
+        e=e,
+        lower=lower,
+        detection_id=det_id[order],
+    )
 
-    # (light curve, time, kind, value, criterion)
-    rows: list[tuple] = _coverage_events(hs, band, start, stop, t, x, positions, coverage, c)
-    if not coverage_only:
-        is_ob = _outburst_points(g, start, x, e, lower, c)
-        has_outburst = np.bincount(g[is_ob], minlength=n_groups) > 0
-        rows += _outburst_events(g, t, x, is_ob, c)
-        rows += _decline_events(start, stop, t, x, c)
-        rows += _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c)
+
+def assemble(rows: list[tuple], hs: np.ndarray, band: np.ndarray) -> pd.DataFrame:
+    """Event rows ``(curve, time, kind, value, criterion)`` as a DataFrame (:data:`EVENT_COLUMNS`) by hot
+    spot, band, time, then kind."""
     if not rows:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     seq = np.arange(len(rows))
@@ -198,7 +256,7 @@ def _sorted_median(a: np.ndarray, count: np.ndarray) -> np.ndarray:
 _WINDOW = 32
 
 
-def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
+def _outburst_points(g, start, x, e, lower, c: EventCriteria, skip: np.ndarray | None = None) -> np.ndarray:
     """Which points are outbursts, exactly as the sequential rule of
     :func:`ioscan.track.events._outbursts` decides, for every light curve at once.
 
@@ -207,13 +265,14 @@ def _outburst_points(g, start, x, e, lower, c: EventCriteria) -> np.ndarray:
     tested against baselines that leave out the outbursts settled so far; the first point of each light
     curve that meets the rule is an outburst (every point before it is settled as not one, with an exact
     baseline), and its light curve goes on from the next point. A light curve leaves the rounds when no later
-    point meets the rule.
+    point meets the rule. ``skip``: the first ``skip`` points of each light curve are settled already as not
+    outbursts (a baseline carried over from earlier points: :mod:`ioscan.track.event_state`), not tested.
     """
     n = len(x)
     is_ob = np.zeros(n, dtype=bool)
     end = np.append(start[1:], n)
-    frontier = start.copy()  # first point of each light curve not settled yet
-    active = np.arange(len(start))
+    frontier = start.copy() if skip is None else start + skip  # first point of each curve not settled yet
+    active = np.flatnonzero(frontier < end)
     while len(active):
         # the active light curves, whole (baselines reach back before the frontier), as local arrays
         size = end[active] - start[active]
@@ -309,13 +368,14 @@ def _outburst_events(g, t, x, is_ob, c: EventCriteria) -> list[tuple]:
     return out
 
 
-def _coverage_events(hs, band, start, stop, t, x, positions, coverage, c: EventCriteria) -> list[tuple]:
-    """New and coverage-fading events of every light curve."""
+def _coverage_events(hs, band, t0_all, x0_all, tl_all, xl_all, positions, coverage, c: EventCriteria) -> list:
+    """New and coverage-fading events of every light curve from its first (``t0``, ``x0``) and last
+    (``tl``, ``xl``) points."""
     if coverage is None:
         return []
     pos = positions.drop_duplicates("hotspot_id").set_index("hotspot_id")
     out: list[tuple] = []
-    groups = np.arange(len(start))
+    groups = np.arange(len(hs))
     for b in np.unique(band):
         sel = groups[band == b]
         lat = pos.loc[hs[sel], "lat_deg"].to_numpy(float)
@@ -324,8 +384,8 @@ def _coverage_events(hs, band, start, stop, t, x, positions, coverage, c: EventC
         if vis is None:
             continue
         _, ot, lim, _ = coverage.bands[str(b)]
-        t0, tl = t[start[sel]], t[stop[sel] - 1]
-        x0, xl = x[start[sel]], x[stop[sel] - 1]
+        t0, tl = t0_all[sel], tl_all[sel]
+        x0, xl = x0_all[sel], xl_all[sel]
         lim_ok = np.isfinite(lim)[:, None]
         for chunk in range(0, len(sel), 2048):
             cs = slice(chunk, chunk + 2048)
@@ -342,13 +402,13 @@ def _coverage_events(hs, band, start, stop, t, x, positions, coverage, c: EventC
                         f"first detection after {n_before[j]} covering observations without detection "
                         f"(>= {c.new_min_covered}; visible, limit below the detected value)"
                     )
-                    out.append((k, t[start[k]], "new", float(x[start[k]]), note))
+                    out.append((k, t0_all[k], "new", float(x0_all[k]), note))
                 if n_after[j] >= c.fading_min_covered:
                     note = (
                         f"{n_after[j]} covering observations without detection after the last "
                         f"detection (>= {c.fading_min_covered})"
                     )
-                    out.append((k, ot[nth[j]], "fading", float(x[stop[k] - 1]), note))
+                    out.append((k, ot[nth[j]], "fading", float(xl_all[k]), note))
     return out
 
 
@@ -367,29 +427,59 @@ def _decline_events(start, stop, t, x, c: EventCriteria) -> list[tuple]:
     return out
 
 
-def _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c: EventCriteria) -> list[tuple]:
-    """Quiescence: no outburst, ≥ 3 measured points, consistent with a constant (as
-    :func:`ioscan.track.lightcurve.variability_stats` judges it)."""
+#: per light curve, the sums over its measured points the quiescence test needs (see :func:`measured_stats`)
+STAT_NAMES = ("n_measured", "mean", "m2", "sum_w", "w_mean", "w_m2", "sum_err2", "n_bad_err")
+
+
+def measured_stats(g, n_groups: int, x, e, lower) -> dict[str, np.ndarray]:
+    """Per light curve, over its measured points (not lower limits): count, mean and Σ(x − mean)², Σw,
+    weighted mean and Σw(x − weighted mean)² with w = 1/err², Σerr², and how many errors are not finite
+    and positive (then the weighted terms mean nothing). Per-curve reductions over contiguous segments
+    (``np.add.reduceat``); curves without measured points get zeros."""
     meas = ~lower
-    n_meas = np.bincount(g[meas], minlength=len(start))
-    ok = (n_meas >= 3) & ~has_outburst
+    n_meas = np.bincount(g[meas], minlength=n_groups)
+    out = {k: np.zeros(n_groups) for k in STAT_NAMES}
+    out["n_measured"] = n_meas.astype(np.int64)
+    out["n_bad_err"] = np.zeros(n_groups, dtype=np.int64)
+    ok = n_meas > 0
     if not ok.any():
-        return []
-    sel = meas & ok[g]
-    gs, xs, es = g[sel], x[sel], e[sel]
+        return out
+    gs, xs, es = g[meas], x[meas], e[meas]
     seg = np.searchsorted(gs, np.flatnonzero(ok), side="left")
     n = n_meas[ok].astype(float)
+    rep = np.repeat(np.arange(len(seg)), n_meas[ok])
     mean = np.add.reduceat(xs, seg) / n
-    dev = xs - mean[np.repeat(np.arange(len(seg)), n_meas[ok])]
-    std = np.sqrt(np.add.reduceat(dev * dev, seg) / (n - 1))
-    good = np.add.reduceat(~(np.isfinite(es) & (es > 0)), seg) == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    dev = xs - mean[rep]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         w = 1.0 / es**2
         sw = np.add.reduceat(w, seg)
         wm = np.add.reduceat(w * xs, seg) / sw
-        chi2 = np.add.reduceat(w * (xs - wm[np.repeat(np.arange(len(seg)), n_meas[ok])]) ** 2, seg)
-        p = stats.chi2.sf(chi2, n - 1)
-        mse = np.add.reduceat(es**2, seg) / n
+        out["w_m2"][ok] = np.add.reduceat(w * (xs - wm[rep]) ** 2, seg)
+    out["mean"][ok] = mean
+    out["m2"][ok] = np.add.reduceat(dev * dev, seg)
+    out["sum_w"][ok] = sw
+    out["w_mean"][ok] = wm
+    out["sum_err2"][ok] = np.add.reduceat(es**2, seg)
+    out["n_bad_err"][ok] = np.add.reduceat(~(np.isfinite(es) & (es > 0)), seg)
+    return out
+
+
+def quiescent_events(stats: dict[str, np.ndarray], has_outburst, t_last, c: EventCriteria) -> list[tuple]:
+    """Quiescence: no outburst, ≥ 3 measured points, consistent with a constant (as
+    :func:`ioscan.track.lightcurve.variability_stats` judges it), from :func:`measured_stats`; the event at
+    the time ``t_last`` of each light curve's last point."""
+    n_meas = stats["n_measured"]
+    ok = (n_meas >= 3) & ~np.asarray(has_outburst, dtype=bool)
+    if not ok.any():
+        return []
+    n = n_meas[ok].astype(float)
+    mean = stats["mean"][ok]
+    std = np.sqrt(stats["m2"][ok] / (n - 1))
+    good = stats["n_bad_err"][ok] == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wm = stats["w_mean"][ok]
+        p = stats_chi2_sf(stats["w_m2"][ok], n - 1)
+        mse = stats["sum_err2"][ok] / n
         nxs = np.where(mean != 0, (std**2 - mse) / mean**2, np.nan)
         fvar = np.where(nxs > 0, np.sqrt(np.where(nxs > 0, nxs, 0.0)), np.nan)
     p = np.where(good, p, np.nan)
@@ -406,8 +496,13 @@ def _quiescent_events(g, start, stop, t, x, e, lower, has_outburst, c: EventCrit
     for j, k in enumerate(np.flatnonzero(ok)):
         if passes[j]:
             value = float(wm[j] if np.isfinite(wm[j]) else mean[j])
-            out.append((k, t[stop[k] - 1], "quiescent", value, note))
+            out.append((k, t_last[k], "quiescent", value, note))
     return out
 
 
-__all__ = ["EVENT_COLUMNS", "Coverage", "Event", "EventCriteria", "events_table"]
+def stats_chi2_sf(chi2: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """χ² survival function (scipy)."""
+    return stats.chi2.sf(chi2, dof)
+
+
+__all__ = ["EVENT_COLUMNS", "Coverage", "Curves", "Event", "EventCriteria", "events_table"]

@@ -259,6 +259,30 @@ def _coverage_table(observations: pd.DataFrame, frames: pd.DataFrame, band: str,
     )
 
 
+def points_of(det: pd.DataFrame) -> pd.DataFrame:
+    """Light-curve points (:func:`ioscan.track.event_batch.events_table` columns) of ioscan's own
+    detections (``source`` "ioscan", or no ``source`` column): ``hotspot_id``, ``band``, ``time_utc``,
+    ``detection_id``, ``value`` (spectral intensity), ``err`` (its random 1σ), ``lower_limit``."""
+    d = det[det["source"] == "ioscan"] if "source" in det else det
+    n = len(d)
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(d[col], errors="coerce").to_numpy(float) if col in d else np.full(n, np.nan)
+
+    flags = pd.to_numeric(d["flags"], errors="coerce").fillna(0).to_numpy(np.int64) if "flags" in d else 0
+    return pd.DataFrame(
+        {
+            "hotspot_id": pd.Series(d["hotspot_id"].to_numpy(dtype=object), dtype=object),
+            "band": pd.Series(d["band"].to_numpy(dtype=object), dtype=object),
+            "time_utc": pd.Series(d["time_utc"].to_numpy(), dtype=d["time_utc"].dtype),
+            "detection_id": d["detection_id"].to_numpy() if "detection_id" in d else np.arange(n),
+            "value": num("spectral_intensity_gw_um_sr"),
+            "err": num("spectral_intensity_err_gw_um_sr"),
+            "lower_limit": (np.zeros(n, dtype=np.int64) + flags) & int(DetectionFlag.LOWER_LIMIT) != 0,
+        }
+    )
+
+
 def events_for(
     det: pd.DataFrame,
     hotspots: pd.DataFrame,
@@ -275,23 +299,6 @@ def events_for(
     built (else from ``observations`` and ``frames``)."""
     from ioscan.track.event_batch import Coverage, events_table
 
-    d = det[det["source"] == "ioscan"] if "source" in det else det
-    n = len(d)
-
-    def num(col: str) -> np.ndarray:
-        return pd.to_numeric(d[col], errors="coerce").to_numpy(float) if col in d else np.full(n, np.nan)
-
-    flags = pd.to_numeric(d["flags"], errors="coerce").fillna(0).to_numpy(np.int64) if "flags" in d else 0
-    points = pd.DataFrame(
-        {
-            "hotspot_id": pd.Series(d["hotspot_id"].to_numpy(dtype=object), dtype=object),
-            "band": pd.Series(d["band"].to_numpy(dtype=object), dtype=object),
-            "time_utc": pd.Series(d["time_utc"].to_numpy(), dtype=d["time_utc"].dtype),
-            "detection_id": d["detection_id"].to_numpy() if "detection_id" in d else np.arange(n),
-            "value": num("spectral_intensity_gw_um_sr"),
-            "err": num("spectral_intensity_err_gw_um_sr"),
-            "lower_limit": (np.zeros(n, dtype=np.int64) + flags) & int(DetectionFlag.LOWER_LIMIT) != 0,
-        }
-    )
+    points = points_of(det)
     cov = coverage if coverage is not None else Coverage(observations, frames)
     return events_table(points, hotspots, cov, coverage_only=coverage_only)

@@ -13,8 +13,11 @@ priors :func:`~ioscan.track.associate.associate` takes; detections already assoc
 full run). A hot spot *changed* when it gained detections, lost some (their product version was put out of
 force), or was in view of an observation stored (or put out of force) since the last run — its new / fading
 events depend on those. Events, colour temperatures and counts are recomputed for the changed hot spots only
-(each light curve's events depend on its own points and coverage alone); cross-IDs for all (they are
-one-to-one across hot spots). Everything is written in one transaction.
+(each light curve's events depend on its own points and coverage alone): a light curve whose new points all
+come after its last one is *continued* from its stored state (:mod:`ioscan.track.event_state`: only the new
+points are read, its earlier outburst events stay), one that loses points or gains earlier ones is recomputed
+from all its points; cross-IDs for all (they are one-to-one across hot spots). Everything is written in one
+transaction. A catalogue without light-curve states (tracked before they were kept) is tracked whole once.
 
 **Full** (``full=True``, the first run, or after the tracking settings changed): every usable detection is
 read; those already associated stay pinned to their hot spots and the others are associated as above; every
@@ -36,9 +39,9 @@ import pandas as pd
 from ioscan.track.colour import hotspot_temperatures
 from ioscan.track.config import TrackConfig, usable_detections
 from ioscan.track.crossid import cross_identify_all, hotspot_names
-from ioscan.track.events import events_for
+from ioscan.track.events import points_of
 
-HOTSPOT_TABLE = ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg"]
+HOTSPOT_TABLE = ["hotspot_id", "lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "lat_lon_err_corr"]
 
 
 @dataclass
@@ -46,7 +49,8 @@ class TrackSummary:
     """Counts of one tracking run.
 
     ``mode``: ``full``, ``incremental`` or ``unchanged`` (nothing new since the last run); ``stages_s``:
-    seconds spent in each stage.
+    seconds spent in each stage (wall clock), ``stages_cpu_s`` this process's CPU seconds in each (a
+    PostgreSQL server's work is not in them).
     """
 
     n_detections_used: int = 0
@@ -59,17 +63,21 @@ class TrackSummary:
     n_temperatures_flagged: int = 0
     mode: str = "full"
     n_changed_hotspots: int = 0
+    n_continued_hotspots: int = 0  # incremental: events continued from stored light-curve states
+    n_recomputed_hotspots: int = 0  # incremental: events recomputed from all points (lost or earlier ones)
     stages_s: dict = field(default_factory=dict)
+    stages_cpu_s: dict = field(default_factory=dict)
 
 
 class _Stages:
     def __init__(self, summary: TrackSummary):
-        self.summary, self.t = summary, time.perf_counter()
+        self.summary, self.t, self.c = summary, time.perf_counter(), time.process_time()
 
     def __call__(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.summary.stages_s[name] = round(self.summary.stages_s.get(name, 0.0) + now - self.t, 3)
-        self.t = now
+        self.summary.stages_cpu_s[name] = round(self.summary.stages_cpu_s.get(name, 0.0) + cpu - self.c, 3)
+        self.t, self.c = now, cpu
 
 
 def track_catalog(store, config: TrackConfig | None = None, *, full: bool = False) -> TrackSummary:
@@ -116,6 +124,7 @@ def _track(store, cfg: TrackConfig, run_id: int, full: bool) -> TrackSummary:
         and state["last_observation_id"] is not None
         and state["parameters"] == settings
         and not existing.empty
+        and tr.has_light_curve_states(store)
     )
     if incremental:
         summary.mode = "incremental"
@@ -164,17 +173,19 @@ def _full(
     assign = dict(zip(det["detection_id"].astype(int), det["hotspot_id"], strict=True))
     assign |= {int(i): None for i in dropped["id"]}
     temps = _temperatures(store, cfg, det, stage)
+    from ioscan.track.event_batch import events_table
+
+    events, states = events_table(points_of(det), hotspots, _coverage(store), with_states=True)
+    stage("events")
     _finish(
         store,
         cfg,
         run_id,
         summary,
         stage,
-        det,
         hotspots,
         hotspots,
         existing,
-        temps,
         tr.TrackingUpdate(
             mode="full",
             assign=assign,
@@ -182,6 +193,9 @@ def _full(
             previous=previous,
             policy=_policy(cfg),
             last_observation_id=last_obs,
+            events=events,
+            states=states,
+            temperatures=temps,
         ),
     )
     summary.n_new_hotspots = len(set(hotspots["hotspot_id"]) - set(existing.get("hotspot_id", [])))
@@ -218,13 +232,12 @@ def _incremental(
         summary.mode = "unchanged"  # nothing to write: the association in force stays as it is
         return
     gone = set(leaving["id"].astype(int))
-    stored = sorted(changed & set(existing["hotspot_id"]))  # changed hot spots with stored detections
-    points = tr.light_curve_points(store, stored, n_hotspots=len(existing)) if stored else None
-    if points is not None:
-        points = points[~points["detection_id"].isin(gone)]
     fresh = new[new["source"] == "ioscan"] if len(new) else new
-    det = pd.concat([points, fresh], ignore_index=True) if points is not None and len(points) else fresh
-    stage("read_light_curves")
+    events, states, continued, replaced = _changed_events(
+        store, stage, changed, existing, table, fresh, set(leaving["hotspot_id"].astype(str)), gone
+    )
+    summary.n_continued_hotspots = len(continued)
+    summary.n_recomputed_hotspots = len(changed) - len(continued)
     temps, temps_of = _new_temperatures(store, cfg, new, leaving, stage)
     assign = {int(i): h for i, h in zip(new["detection_id"], new["hotspot_id"], strict=True)}
     assign |= {int(i): None for i in gone}
@@ -235,22 +248,78 @@ def _incremental(
         run_id,
         summary,
         stage,
-        det,
         rows,
         table,
         existing,
-        temps,
         tr.TrackingUpdate(
             mode="incremental",
             assign=assign,
             hotspots=rows,
             changed=sorted(changed),
             last_observation_id=last_obs,
+            temperatures=temps,
             temperatures_of=temps_of,
-            coverage_only=sorted(changed - with_points),
+            events=events,
+            states=states,
+            continued=continued,
+            replaced_outbursts=replaced,
         ),
     )
     summary.n_new_hotspots = len(touched - set(existing["hotspot_id"]))
+
+
+def _coverage(store):
+    """Every observation's coverage (new and fading events), read lean."""
+    from ioscan.catalog import tracking as tr
+    from ioscan.track.event_batch import Coverage
+
+    return Coverage(*tr.coverage_rows(store))
+
+
+def _changed_events(store, stage, changed, existing, table, fresh, leaving_hs: set, gone: set):
+    """Events and light-curve states of the ``changed`` hot spots: ``(events, states, continued,
+    replaced)``.
+
+    A light curve whose new points (``fresh``, ioscan's new detections) all come after its stored state's
+    last point is continued from that state (:func:`ioscan.track.event_state.advance`: its stored outburst
+    events stay, but ``replaced``); the light curves of hot spots losing detections (``leaving_hs``,
+    detection ids ``gone``) or gaining earlier ones are recomputed from all their points, read from the
+    catalogue. ``continued``: the hot spots whose stored outburst events stay.
+    """
+    from ioscan.catalog import tracking as tr
+    from ioscan.track.event_batch import events_table
+    from ioscan.track.event_state import advance, out_of_order
+
+    stored = sorted(changed & set(existing["hotspot_id"]))  # changed hot spots with stored detections
+    states = tr.light_curve_states(store, stored) if stored else None
+    new_points = points_of(fresh) if len(fresh) else None
+    redo = set(leaving_hs) & changed
+    if new_points is not None and states is not None:
+        redo |= out_of_order(states, new_points)
+    redo = sorted(redo & set(stored))
+    old = tr.light_curve_points(store, redo, n_hotspots=len(existing)) if redo else None
+    stage("read_light_curves")
+    coverage = _coverage(store)
+    parts, state_parts, replaced = [], [], None
+    if redo:
+        old = old[~old["detection_id"].isin(gone)]
+        again = points_of(pd.concat([old, fresh[fresh["hotspot_id"].isin(redo)]], ignore_index=True))
+        ev, st = events_table(again, table, coverage, with_states=True)
+        parts.append(ev)
+        state_parts.append(st)
+    keep = sorted(changed - set(redo))
+    if keep:
+        mine = states[states["hotspot_id"].isin(keep)] if states is not None else None
+        pts = new_points[new_points["hotspot_id"].isin(keep)] if new_points is not None else None
+        ev, st, replaced = advance(mine, pts, table, coverage)
+        parts.append(ev)
+        state_parts.append(st)
+    stage("events")
+    parts = [p for p in parts if p is not None and len(p)]
+    state_parts = [p for p in state_parts if p is not None and len(p)]
+    events = pd.concat(parts, ignore_index=True) if parts else None
+    states = pd.concat(state_parts, ignore_index=True) if state_parts else None
+    return events, states, keep, replaced
 
 
 def _temperatures(store, cfg: TrackConfig, det: pd.DataFrame, stage) -> list:
@@ -354,8 +423,9 @@ def _in_view(store, changed_obs: pd.DataFrame, table: pd.DataFrame) -> set[str]:
     return set(table["hotspot_id"].to_numpy()[seen].astype(str))
 
 
-def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temps, update) -> None:
-    """Cross-IDs and names (all hot spots), events (``rows``' hot spots), one write."""
+def _finish(store, cfg, run_id, summary, stage, rows, table, existing, update) -> None:
+    """Cross-IDs and names (all hot spots), one write (``update`` holds the events, states and
+    temperatures)."""
     from dataclasses import replace
 
     from ioscan.catalog import tracking as tr
@@ -372,16 +442,12 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
         if h in stored_names and h not in given and _text(stored_names[h]) != _text(n)
     }
     stage("cross_ids")
-    events = _events(store, det, table, set(update.coverage_only))
-    stage("events")
     cross_rows = cross[["hotspot_id", "catalog", "ref_id", "separation_km", "separation_sigma"]]
     tr.write_tracking(
         store,
         replace(
             update,
             hotspots=rows,
-            events=events,
-            temperatures=temps,
             cross_ids=cross_rows if not cross.empty else None,
             names=renamed,
             method="ioscan.track.associate",
@@ -390,31 +456,12 @@ def _finish(store, cfg, run_id, summary, stage, det, rows, table, existing, temp
         ),
     )
     stage("write")
+    temps, events = update.temperatures, update.events
     summary.n_temperatures = len(temps)
     summary.n_temperatures_flagged = sum(not t.usable for t in temps)
     summary.n_hotspots = len(table)
     summary.n_cross_ids = int(cross["hotspot_id"].nunique()) if not cross.empty else 0
-    summary.events = events["kind"].value_counts().to_dict() if not events.empty else {}
-
-
-def _events(store, det: pd.DataFrame, table: pd.DataFrame, coverage_only: set[str]) -> pd.DataFrame:
-    """Events of the hot spots in ``det``: every kind, except for ``coverage_only`` hot spots (in view of new
-    observations, their points unchanged) only new and fading (the others depend on the points alone and
-    are kept as stored)."""
-    from ioscan.track.event_batch import Coverage
-
-    obs, frames = store.observations_frame(), store.frames_frame()
-    if not coverage_only or det.empty:
-        return events_for(det, table, obs, frames)
-    coverage = Coverage(obs, frames)  # built once: it decodes every observation's coverage grid
-    cov = det["hotspot_id"].isin(coverage_only).to_numpy()
-    every = events_for(det[~cov], table, obs, frames, coverage=coverage)
-    only = events_for(det[cov], table, obs, frames, coverage_only=True, coverage=coverage)
-    parts = [p for p in (every, only) if len(p)]
-    if len(parts) < 2:
-        return parts[0] if parts else every
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["hotspot_id", "band"], kind="stable").reset_index(drop=True)
+    summary.events = events["kind"].value_counts().to_dict() if events is not None and len(events) else {}
 
 
 def _text(value) -> str | None:
