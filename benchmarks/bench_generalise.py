@@ -29,9 +29,11 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--keep-dir DIR]`` (default 500 frames; ~2 min on one
-core). ``--side day`` renders and scores only the frames requested on the day side (the same frames, drawn
-from the same random sequence, as in a run of both sides: half the time for a day-side study).
+[--elongation E] [--side both|day|night] [--in-memory] [--keep-dir DIR] [--set detect.KEY=VALUE ...]``
+(default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
+(``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
+and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
+as in a run of both sides: half the time for a day-side study).
 """
 
 from __future__ import annotations
@@ -277,10 +279,11 @@ def ideal_at(truth: pd.DataFrame, ideal: pd.DataFrame, threshold: float) -> tupl
 # ------------------------------------------------------------------------------------------------------ run
 
 
-def detections_of(frame) -> tuple[pd.DataFrame, float]:
-    """ioscan's catalogue-worthy detections (band, sample, line, snr) of a frame, and the time (ms)."""
+def detections_of(frame, config=None) -> tuple[pd.DataFrame, float]:
+    """ioscan's catalogue-worthy detections (band, sample, line, snr) of a frame, and the time (ms);
+    ``config``: detection settings (default: the defaults)."""
     t0 = time.perf_counter()
-    result = detect_frame(frame)
+    result = detect_frame(frame, config=config)
     ms = 1e3 * (time.perf_counter() - t0)
     rows = [(d.band, d.sample, d.line, d.snr) for d in result.detections if not (d.flags & IGNORED)]
     return pd.DataFrame(rows, columns=["band", "sample", "line", "snr"]), ms
@@ -313,7 +316,7 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             lbl.unlink()
             lbl.with_suffix(".IMG").unlink()
     t2 = time.perf_counter()
-    dets, ms_detect = detections_of(frame)
+    dets, ms_detect = detections_of(frame, args.detect_config)
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
     for band in rendered.bands:
@@ -394,6 +397,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
             "mode": {"I2": "I2 (M band, 128 x 432)", "I1": "I1 (L + M, 256 x 432)"}[args.mode],
             "psf": f"Gaussian sigma 0.8 px x U(1 +- {args.psf_jitter}), elongation {args.elongation}",
             "via_pds3_products": not args.in_memory,
+            "detect_settings": list(args.set),
             "hot_spots": int(len(truth)),
         },
         "scenes": "ioscan.simulate.independent (not the project's simulator); detect_frame with no geometry",
@@ -419,7 +423,17 @@ def main() -> None:
     )
     ap.add_argument("--in-memory", action="store_true", help="skip writing/reading PDS3 products")
     ap.add_argument("--keep-dir", default=None, help="write the products here and keep them")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="detect.KEY=VALUE",
+        help="a detection setting, as ioscan's --set (e.g. detect.psf_elongation=false)",
+    )
     args = ap.parse_args()
+    from ioscan.settings import Settings
+
+    args.detect_config = Settings.load(None, args.set).detect if args.set else None
     t0 = time.time()
     out = run(args)
     out["wall_s"] = round(time.time() - t0, 1)

@@ -263,26 +263,35 @@ def efficiency(
 ) -> float:
     """Expected white-noise S/N of a pixel-centred source in the background-subtracted matched filter (a
     Gaussian of ``filter_sigma_px``, default the PSF core), as a fraction of its ideal matched-filter S/N
-    (background kernel and filter-shape losses)."""
+    (background kernel and filter-shape losses). The core filter is as elongated as the PSF's core."""
     sigma = psf.core_sigma_px if filter_sigma_px is None else float(filter_sigma_px)
-    k = kernel1d(sigma)
-    r = h1 + 2 * len(k)
+    e = psf.elongation if filter_sigma_px is None else 1.0
+    kl, ks = kernel1d(sigma * np.sqrt(e)), kernel1d(sigma / np.sqrt(e))
+    r = h1 + 2 * max(len(kl), len(ks))
     o = np.arange(-r, r + 1, dtype=float)
     p, _, _ = psf.stamps(o[None, None, :], o[None, :, None], np.zeros(1), np.zeros(1))
     resid = p[0] - ndimage.correlate(p[0], _kernel_cached(h0, h1, degree), mode="constant")
     f = ndimage.correlate1d(
-        ndimage.correlate1d(resid, k, axis=0, mode="constant"), k, axis=1, mode="constant"
+        ndimage.correlate1d(resid, kl, axis=0, mode="constant"), ks, axis=1, mode="constant"
     )
-    gain = _noise_gain(sigma, h0, h1, degree=degree)
-    return float(f[r, r] / (gain * np.sqrt(np.sum(k**2) ** 2) * np.sqrt(np.sum(p**2))))
+    gain = _noise_gain(sigma, h0, h1, degree=degree, elongation=e)
+    return float(f[r, r] / (gain * np.sqrt(np.sum(kl**2) * np.sum(ks**2)) * np.sqrt(np.sum(p**2))))
 
 
 @lru_cache(maxsize=64)
 def _noise_gain(
-    sigma_px: float, h0: int, h1: int, shift_l: float = 0.0, shift_s: float = 0.0, degree: int = 2
+    sigma_px: float,
+    h0: int,
+    h1: int,
+    shift_l: float = 0.0,
+    shift_s: float = 0.0,
+    degree: int = 2,
+    elongation: float = 1.0,
 ) -> float:
-    """‖k ⋆ (δ − K)‖ / ‖k‖: white-noise amplification of the matched filter k by the background step."""
-    kk = np.outer(kernel1d(sigma_px, shift_l), kernel1d(sigma_px, shift_s))
+    """‖k ⋆ (δ − K)‖ / ‖k‖: white-noise amplification of the matched filter k (σ·√e along the lines, σ/√e
+    across) by the background step."""
+    r = np.sqrt(elongation)
+    kk = np.outer(kernel1d(sigma_px * r, shift_l), kernel1d(sigma_px / r, shift_s))
     n = 2 * (h1 + kk.shape[0]) + 1
     img = np.zeros((n, n))
     img[n // 2, n // 2] = 1.0
@@ -440,10 +449,14 @@ def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return x - 0.25 * nb, good
 
 
-def _phase_filter(a: np.ndarray, kern: dict[float, np.ndarray]) -> list[np.ndarray]:
-    """``a`` correlated with kern[dl] ⊗ kern[ds] for every phase of :data:`PHASES` (line passes shared)."""
+def _phase_filter(
+    a: np.ndarray, kern: dict[float, np.ndarray], kern_s: dict[float, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """``a`` correlated with kern[dl] ⊗ kern_s[ds] (``kern_s`` default ``kern``) for every phase of
+    :data:`PHASES` (line passes shared)."""
+    kern_s = kern if kern_s is None else kern_s
     rows = {sh: ndimage.correlate1d(a, k, axis=0, mode="constant") for sh, k in kern.items()}
-    return [ndimage.correlate1d(rows[dl], kern[ds], axis=1, mode="constant") for dl, ds in PHASES]
+    return [ndimage.correlate1d(rows[dl], kern_s[ds], axis=1, mode="constant") for dl, ds in PHASES]
 
 
 def block_scale(
@@ -788,6 +801,7 @@ def estimate_background(
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
     sigma = psf.core_sigma_px
+    sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
     x = np.asarray(data, dtype=np.float32)
     valid = np.isfinite(x)
     if mask is not None:
@@ -821,7 +835,7 @@ def estimate_background(
         if lzone is not None:  # the sky-side tail of the profile feeds no fit, it is modelled
             regions[1] = regions[1] & ~(lzone & (limb_model.template < TEMPLATE_FIT_FLOOR))
         # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
-        far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma)) // 2 + 0.5)
+        far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma_reach)) // 2 + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
     fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
@@ -882,7 +896,7 @@ def estimate_background(
     # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
     # the profile of the scale against the distance to the limb / the edge as a floor
     ok = usable.copy()
-    rk = len(kernel1d(sigma)) // 2 + 1
+    rk = len(kernel1d(sigma_reach)) // 2 + 1
     if out1.any():
         ok &= ~grow_sparse(out1, rk)
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
@@ -891,11 +905,18 @@ def estimate_background(
     edge = d_edge < h1 + rk
     zone = side + 2 * (usable & (~far | edge))
     shifts = sorted({p for ph in PHASES for p in ph})
-    filters = {}  # filter σ → (kernels per shift, white-noise std of the filtered image per phase)
+    # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
+    # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
+    filters = {}
     for fs in sorted({o[2] for o in options}):
-        kern = {sh: kernel1d(fs, sh).astype(np.float32) for sh in shifts}
-        den0 = _phase_filter(vu, {sh: k * k for sh, k in kern.items()})
-        filters[fs] = (kern, [np.sqrt(np.maximum(v, 0)) for v in den0])
+        e_f = psf.elongation if fs == sigma else 1.0
+        kern = {sh: kernel1d(fs * np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
+        kern_s = kern
+        if e_f != 1.0:
+            kern_s = {sh: kernel1d(fs / np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
+        sq = {sh: k * k for sh, k in kern.items()}
+        den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
+        filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
@@ -906,12 +927,12 @@ def estimate_background(
         return layouts[id(zone_map)][1]
 
     for k, (a0, a1, fs, deg) in enumerate(options):
-        kern, den0 = filters[fs]
+        kern, kern_s, den0, e_f = filters[fs]
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
-        num = _phase_filter(resid, kern)
+        num = _phase_filter(resid, kern, kern_s)
         s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
         for p, (dl, ds) in enumerate(PHASES):
-            den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg))
+            den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
             sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
             s_white.append(np.divide(num[p], den, out=sw_p, where=den > 0))
         # limb/edge zones: the two standard options share those of the largest annulus and the core

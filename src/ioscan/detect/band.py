@@ -197,12 +197,13 @@ def detect_band(
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
         est = _measure_psf(data, sat_mask, limb)
-        if est is not None and est.differs_from(psf):
-            psf = est.applied_to(psf)
+        if est is not None and est.differs_from(psf, elongation=cfg.psf_elongation):
+            psf = est.applied_to(psf, elongation=cfg.psf_elongation)
             sigma = psf.core_sigma_px
             out.messages.append(
                 f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
-                f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px used"
+                f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px, elongation "
+                f"{psf.elongation:.2f} used"
             )
     fp = _first_pass(data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise)
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks

@@ -87,6 +87,10 @@ class DetectConfig:
             JIRAM's, not an AO core beside its halo).
         psf_model_error: relative error f of the PSF model assumed by the second pass: its S/N is divided by
             √(1 + (f · S/N of the subtracted model)²): PSF mismatch around a bright source makes no sources.
+        psf_elongation: with ``estimate_psf``, keep the measured core's elongation (σ_line / σ_sample, when it
+            differs from 1 by more than 15 %) in the matched filter and the fits (an axis-aligned elongated
+            core, :attr:`ioscan.detect.psf.PsfModel.elongation`); False: a round core of the geometric-mean
+            width, as before.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -112,6 +116,7 @@ class DetectConfig:
     subtract_and_search: bool = True
     psf_model_error: float = 0.1
     estimate_psf: bool = True
+    psf_elongation: bool = True
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

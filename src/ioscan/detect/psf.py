@@ -1,4 +1,5 @@
-"""PSF model (a sum of circular Gaussians, pixel-integrated), its stamps with derivatives, matched filter."""
+"""PSF model (a sum of Gaussians, pixel-integrated; the core optionally elongated along the lines), its stamps
+with derivatives, matched filter."""
 
 from __future__ import annotations
 
@@ -34,11 +35,16 @@ def _integrated_1d(u: np.ndarray, sigma_px: float):
 
 @dataclass(frozen=True)
 class PsfModel(GaussianMixture):
-    """A PSF of unit total flux: Σ_k w_k · (pixel-integrated circular Gaussian of σ_k), Σ w_k = 1.
+    """A PSF of unit total flux: Σ_k w_k · (pixel-integrated Gaussian of σ_k), Σ w_k = 1.
 
     The matched filter uses the *core* (the component that dominates Σ P²); photometry fits the whole model,
-    so the fitted amplitude is the source's total flux (wings and halo included).
+    so the fitted amplitude is the source's total flux (wings and halo included). ``elongation`` = σ_line /
+    σ_sample of the core (1: round): the core is then σ_k·√e along the lines and σ_k/√e across (its
+    geometric-mean width stays σ_k; still separable, so filtering costs the same); other components stay
+    round.
     """
+
+    elongation: float = 1.0
 
     @classmethod
     def gaussian(cls, sigma_px: float) -> PsfModel:
@@ -50,6 +56,18 @@ class PsfModel(GaussianMixture):
         w = np.asarray(self.weights)
         s = np.asarray(self.sigmas_px)
         return float(s[np.argmax(w * w / (s * s))])
+
+    def axis_sigmas_px(self, sigma_px: float) -> tuple[float, float]:
+        """(σ_line, σ_sample) px of the component of width ``sigma_px`` (the core elongated, others round)."""
+        if self.elongation == 1.0 or sigma_px != self.core_sigma_px:
+            return float(sigma_px), float(sigma_px)
+        r = float(np.sqrt(self.elongation))
+        return float(sigma_px) * r, float(sigma_px) / r
+
+    @property
+    def core_axis_sigmas_px(self) -> tuple[float, float]:
+        """(σ_line, σ_sample) of the core, px."""
+        return self.axis_sigmas_px(self.core_sigma_px)
 
     @property
     def fit_radius_px(self) -> int:
@@ -67,8 +85,10 @@ class PsfModel(GaussianMixture):
         x = np.asarray(image, dtype=float)
         out = np.zeros_like(x)
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
-            k = kernel1d(s)
-            out += w * ndimage.correlate1d(ndimage.correlate1d(x, k, axis=0, mode=mode), k, axis=1, mode=mode)
+            s_l, s_s = self.axis_sigmas_px(s)
+            kl, ks = kernel1d(s_l), kernel1d(s_s)
+            rows = ndimage.correlate1d(x, kl, axis=0, mode=mode)
+            out += w * ndimage.correlate1d(rows, ks, axis=1, mode=mode)
         return out
 
     def stamps(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
@@ -83,8 +103,9 @@ class PsfModel(GaussianMixture):
         """
         p = dx = dy = 0.0
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
-            px, dpx = _integrated_1d(xs - x0[:, None, None], s)
-            py, dpy = _integrated_1d(ys - y0[:, None, None], s)
+            s_l, s_s = self.axis_sigmas_px(s)
+            px, dpx = _integrated_1d(xs - x0[:, None, None], s_s)
+            py, dpy = _integrated_1d(ys - y0[:, None, None], s_l)
             p = p + w * px * py
             dx = dx + w * dpx * py
             dy = dy + w * px * dpy
