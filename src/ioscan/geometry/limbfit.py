@@ -623,16 +623,30 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
 
-def _lag_correlate(image_part: np.ndarray, at_image, tpl: np.ndarray, at_tpl, lags) -> np.ndarray:
+def _bin_any(a: np.ndarray, f: int) -> np.ndarray:
+    """Binned ``f`` × ``f`` boolean mask: True where any pixel of the bin is (``_bin(a, f) > 0``, faster)."""
+    if f == 1:
+        return a.copy()
+    nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
+    return a[:nl, :ns].reshape(nl // f, f, ns // f, f).any(axis=(1, 3))
+
+
+def _lag_correlate(image_part, at_image, tpl, at_tpl, lags) -> np.ndarray:
     """Linear cross-correlation ``c[dl, ds] = Σ_x image(x + (dl, ds)) · tpl(x)`` at the ``lags`` ((dl...),
     (ds...)), both arrays zero outside their boxes, which start at canvas (line, sample) ``at_image`` and
     ``at_tpl``. By FFT at the smallest fast length that does not wrap (tens of times smaller than the whole
-    search canvas for a small disk searched ±160 lines)."""
+    search canvas for a small disk searched ±160 lines). Tuples of equally shaped images and templates give
+    the sum of their correlations (one inverse transform)."""
     from scipy import fft as sfft
 
-    n_c, n_t = image_part.shape, tpl.shape
+    parts = image_part if isinstance(image_part, tuple) else (image_part,)
+    tpls = tpl if isinstance(tpl, tuple) else (tpl,)
+    n_c, n_t = parts[0].shape, tpls[0].shape
     size = tuple(sfft.next_fast_len(a + b - 1, real=True) for a, b in zip(n_c, n_t, strict=True))
-    xc = sfft.irfft2(sfft.rfft2(image_part, s=size) * np.conj(sfft.rfft2(tpl, s=size)), s=size)
+    spec = sum(
+        sfft.rfft2(a, s=size) * np.conj(sfft.rfft2(b, s=size)) for a, b in zip(parts, tpls, strict=True)
+    )
+    xc = sfft.irfft2(spec, s=size)
     # lag k puts the template's first pixel on the image box's pixel u = k + at_tpl − at_image
     u = [np.asarray(k) + at_tpl[i] - at_image[i] for i, k in enumerate(lags)]
     ok = [(v > -n_t[i]) & (v < n_c[i]) for i, v in enumerate(u)]  # else the boxes do not overlap: 0
@@ -649,7 +663,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     # bin so that the disk is ~40 binned pixels across, but keep ≥ 24 binned lines and samples
     f = max(1, min(int(model.radius // 20), min(prep.smooth.shape) // 24))
     img = _bin(prep.smooth, f)
-    bad = _bin(prep.bad.astype(float), f) > 0
+    bad = _bin_any(prep.bad, f)
     nl, ns = img.shape
     ps = int(np.ceil(max_shift[0] / f)) + 2
     pl = int(np.ceil(max_shift[1] / f)) + 2
@@ -682,8 +696,8 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     part = (slice(c0[0] - pl, c1[0] - pl), slice(c0[1] - ps, c1[1] - ps))
     kp = keep[part]
     lags = (dl_idx, ds_idx)
-    sub_c = _lag_correlate(np.where(kp, igs[part], 0.0), c0, tgs, t0, lags) + _lag_correlate(
-        np.where(kp, igl[part], 0.0), c0, tgl, t0, lags
+    sub_c = _lag_correlate(
+        (np.where(kp, igs[part], 0.0), np.where(kp, igl[part], 0.0)), c0, (tgs, tgl), t0, lags
     )
     sub_e = _lag_correlate(kp.astype(float), c0, tgs * tgs + tgl * tgl, t0, lags)
     emax = float(sub_e.max())
