@@ -11,7 +11,13 @@ Two entry points:
   points are the sub-pixel maximum of the brightness drop along rays normal to the shifted predicted limb,
   corrected for the PSF-induced inward bias of a Lambert limb profile (1-D model per ray from the
   predicted incidence geometry), weighted by their contrast and fitted by robust least squares
-  (:func:`scipy.optimize.least_squares`: soft-L1 loss, then 3σ clipping and plain least squares).
+  (soft-L1 loss, then 3σ clipping and plain least squares; :mod:`ioscan.geometry.limbsolve`, the minimum
+  :func:`scipy.optimize.least_squares` finds in half its time). Passes whose search window is still wide
+  (the coarse step's error) read every k-th limb ray only (≥ 150 of them): they only bring the limb into the
+  narrow window of the passes that give the fit and its error, which read every ray. A thin pass that finds
+  too few edges, or a limb faint enough that neighbouring rays may need averaging, reads the other rays too
+  (the same numbers as one pass over every ray): what registers is decided as before (the same 100 of 351
+  campaign bands).
 * :func:`fit_disk_center` — model-free, for ground-based frames with no prediction: gradient-directed
   Hough vote for the centre of a disk of roughly known radius, then the same robust edge fit of a circle
   (centre + radius), with a second pass whose bias correction uses a Sun direction fitted to the disk's
@@ -70,6 +76,7 @@ from scipy.optimize import least_squares
 
 from ioscan import body as iobody
 from ioscan.errors import NavigationError
+from ioscan.geometry import limbsolve
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import limb_quadric
@@ -83,6 +90,9 @@ MIN_LIMB_EXTENT_PX = 40.0  # fitted limb points must span this much (or a quarte
 BIAS_MODEL_FRACTION = 0.5  # 1σ uncertainty of the PSF edge-bias correction, as a fraction of its effect
 EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photometric law, albedo), px
 HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
+THIN_MIN_RAYS = 150  # a wide search pass reads every k-th limb ray, keeping at least this many
+MAX_THIN_PASSES = 2  # at most this many such passes before every pass reads every ray
+THIN_GROUP_MARGIN = 1.25  # a thin pass decides "no grouping" alone when its median edge SNR clears this
 
 
 @dataclass
@@ -613,16 +623,30 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
 
-def _lag_correlate(image_part: np.ndarray, at_image, tpl: np.ndarray, at_tpl, lags) -> np.ndarray:
+def _bin_any(a: np.ndarray, f: int) -> np.ndarray:
+    """Binned ``f`` × ``f`` boolean mask: True where any pixel of the bin is (``_bin(a, f) > 0``, faster)."""
+    if f == 1:
+        return a.copy()
+    nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
+    return a[:nl, :ns].reshape(nl // f, f, ns // f, f).any(axis=(1, 3))
+
+
+def _lag_correlate(image_part, at_image, tpl, at_tpl, lags) -> np.ndarray:
     """Linear cross-correlation ``c[dl, ds] = Σ_x image(x + (dl, ds)) · tpl(x)`` at the ``lags`` ((dl...),
     (ds...)), both arrays zero outside their boxes, which start at canvas (line, sample) ``at_image`` and
     ``at_tpl``. By FFT at the smallest fast length that does not wrap (tens of times smaller than the whole
-    search canvas for a small disk searched ±160 lines)."""
+    search canvas for a small disk searched ±160 lines). Tuples of equally shaped images and templates give
+    the sum of their correlations (one inverse transform)."""
     from scipy import fft as sfft
 
-    n_c, n_t = image_part.shape, tpl.shape
+    parts = image_part if isinstance(image_part, tuple) else (image_part,)
+    tpls = tpl if isinstance(tpl, tuple) else (tpl,)
+    n_c, n_t = parts[0].shape, tpls[0].shape
     size = tuple(sfft.next_fast_len(a + b - 1, real=True) for a, b in zip(n_c, n_t, strict=True))
-    xc = sfft.irfft2(sfft.rfft2(image_part, s=size) * np.conj(sfft.rfft2(tpl, s=size)), s=size)
+    spec = sum(
+        sfft.rfft2(a, s=size) * np.conj(sfft.rfft2(b, s=size)) for a, b in zip(parts, tpls, strict=True)
+    )
+    xc = sfft.irfft2(spec, s=size)
     # lag k puts the template's first pixel on the image box's pixel u = k + at_tpl − at_image
     u = [np.asarray(k) + at_tpl[i] - at_image[i] for i, k in enumerate(lags)]
     ok = [(v > -n_t[i]) & (v < n_c[i]) for i, v in enumerate(u)]  # else the boxes do not overlap: 0
@@ -639,7 +663,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     # bin so that the disk is ~40 binned pixels across, but keep ≥ 24 binned lines and samples
     f = max(1, min(int(model.radius // 20), min(prep.smooth.shape) // 24))
     img = _bin(prep.smooth, f)
-    bad = _bin(prep.bad.astype(float), f) > 0
+    bad = _bin_any(prep.bad, f)
     nl, ns = img.shape
     ps = int(np.ceil(max_shift[0] / f)) + 2
     pl = int(np.ceil(max_shift[1] / f)) + 2
@@ -672,8 +696,8 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     part = (slice(c0[0] - pl, c1[0] - pl), slice(c0[1] - ps, c1[1] - ps))
     kp = keep[part]
     lags = (dl_idx, ds_idx)
-    sub_c = _lag_correlate(np.where(kp, igs[part], 0.0), c0, tgs, t0, lags) + _lag_correlate(
-        np.where(kp, igl[part], 0.0), c0, tgl, t0, lags
+    sub_c = _lag_correlate(
+        (np.where(kp, igs[part], 0.0), np.where(kp, igl[part], 0.0)), c0, (tgs, tgl), t0, lags
     )
     sub_e = _lag_correlate(kp.astype(float), c0, tgs * tgs + tgl * tgl, t0, lags)
     emax = float(sub_e.max())
@@ -861,6 +885,17 @@ def _autocorr_factor(res: np.ndarray, max_lag: int = 30) -> float:
     return tau
 
 
+def _use_edges(measured, snr, lit, night, min_edge_snr: float, night_edge_snr: float) -> np.ndarray:
+    """Indices of the measured edges a fit uses: usable, significant (sunlit / night-side thresholds) and not
+    faint next to the limb's typical contrast (matters only for nearly noise-free frames)."""
+    idx, _, strength, _, usable, _ = measured
+    lit_i, night_i = lit[idx], night[idx]
+    typical = float(np.percentile(strength[usable & lit_i], 90)) if np.any(usable & lit_i) else 0.0
+    strong = strength >= 0.05 * typical
+    use = usable & strong & ((lit_i & (snr >= min_edge_snr)) | (night_i & (snr >= night_edge_snr)))
+    return np.nonzero(use)[0]
+
+
 def _refine(
     prep: _Prepared,
     model: _LimbModel,
@@ -898,16 +933,38 @@ def _refine(
     def prior_row(q, s_eff):
         return np.array([s_eff * q[k] / sig for k, sig in enumerate(prior_sigma_px) if sig is not None])
 
-    for it in range(3):
+    wanted = lit | night
+    # wide search passes (the window still holds the coarse step's error) need only the limb's rough
+    # position: they read every ``thin``-th wanted ray (≥ THIN_MIN_RAYS of them); the passes that give the
+    # fit and its error read every ray
+    thin_every = max(1, int(wanted.sum()) // THIN_MIN_RAYS)
+    thin_mask = wanted & (np.arange(len(wanted)) % thin_every == 0)
+    fine_window = 2.0 * sigma_tot + 2.0
+    for it in range(3 + MAX_THIN_PASSES):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
         h = _homography(model, ds, dl, log_s, rot)
         pts = _apply_h(h, model.points)
         _, normals = _conic_distance(_transform_conic(model.conic, h), pts)
-        idx, t_edge, strength, nf, usable, in_view = _measure_edges(
-            prep, pts, normals, window, clean_radius, group, sigma_tot, need=lit | night
+        thin = thin_every > 1 and group == 1 and it < MAX_THIN_PASSES and window > fine_window + 1.0
+        measured = _measure_edges(
+            prep, pts, normals, window, clean_radius, group, sigma_tot, need=thin_mask if thin else wanted
         )
+        if thin:
+            snr = measured[2] / prep.grad_noise
+            cand = measured[4] & measured[5] & wanted
+            sure = len(_use_edges(measured, snr, lit, night, min_edge_snr, night_edge_snr)) >= 12
+            if it == 0 and auto_group:  # sure to need no grouping, with a margin for the thin sample
+                sure &= bool(cand.sum() >= 12) and float(np.median(snr[cand])) >= THIN_GROUP_MARGIN * (
+                    1.5 * np.sqrt(2.0) * min_edge_snr
+                )
+            if not sure:  # read the other rays too: the same numbers as one pass over every ray
+                rest = wanted & ~thin_mask
+                more = _measure_edges(prep, pts, normals, window, clean_radius, group, sigma_tot, need=rest)
+                measured = tuple(np.where(rest, m, t) for m, t in zip(more, measured, strict=True))
+                thin = False
+        idx, t_edge, strength, nf, usable, in_view = measured
         snr = strength / (prep.grad_noise * nf)
-        if it == 0 and group == 1 and auto_group:
+        if it == 0 and group == 1 and auto_group and not thin:
             # faint limb: average neighbouring rays so that a typical edge reaches ~2× the SNR threshold
             cand = usable & in_view & (lit | night)
             if cand.sum() >= 12:
@@ -920,11 +977,9 @@ def _refine(
                     )
                     snr = strength / (prep.grad_noise * nf)
         lit_i, night_i = lit[idx], night[idx]
-        # also relative to the limb's typical contrast (matters only for nearly noise-free frames)
-        typical = float(np.percentile(strength[usable & lit_i], 90)) if np.any(usable & lit_i) else 0.0
-        strong = strength >= 0.05 * typical
-        use = usable & strong & ((lit_i & (snr >= min_edge_snr)) | (night_i & (snr >= night_edge_snr)))
-        sel = np.nonzero(use)[0]
+        sel = _use_edges(
+            (idx, t_edge, strength, nf, usable, in_view), snr, lit, night, min_edge_snr, night_edge_snr
+        )
         if len(sel) < (12 if group == 1 else max(6, -(-12 // group))):
             n_view = int(in_view.sum()) * group
             if n_view < 12:
@@ -959,15 +1014,7 @@ def _refine(
             return fun
 
         keep = np.ones(len(sel), dtype=bool)
-        sol = least_squares(
-            res_all(keep, s_eff),
-            p,
-            loss="soft_l1",
-            f_scale=0.5,
-            x_scale=np.full(len(p), 1.0),
-            method="trf",
-        )
-        p_new = sol.x
+        p_new = limbsolve.solve(res_all(keep, s_eff), p, f_scale=0.5)
         for _ in range(2):
             r = res_fn(p_new)
             mad = _mad(r)
@@ -975,7 +1022,7 @@ def _refine(
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-            p_new = least_squares(res_all(keep, s_eff), p_new, method="lm").x
+            p_new = limbsolve.solve(res_all(keep, s_eff), p_new)
         r = res_fn(p_new, edges[keep], weights[keep])
         order = np.argsort(model.phi[ray][keep])
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
@@ -985,12 +1032,12 @@ def _refine(
         s_eff = max(s_eff, s_exp, EDGE_MODEL_FLOOR_PX)
         moved = float(np.hypot(p_new[0] - p[0], p_new[1] - p[1]))
         p = p_new
-        window = min(window, 2.0 * sigma_tot + 2.0 + 2.0 * moved)
-        if it >= 1 and moved < 0.01:
+        window = min(window, fine_window + 2.0 * moved)
+        if not thin and ((it >= 1 and moved < 0.01) or it >= 2):
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
     if any(sig is not None for sig in prior_sigma_px):
-        p = least_squares(res_all(keep, s_eff), p, method="lm").x
+        p = limbsolve.solve(res_all(keep, s_eff), p)
     sel = sel[keep]
     edges = edges[keep]
     weights = weights[keep]
