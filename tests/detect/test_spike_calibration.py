@@ -66,6 +66,8 @@ def test_table_starts_at_the_single_threshold_and_falls():
     assert levels[0] == pytest.approx(spike_threshold(PSF, 5.2), abs=1e-9)
     assert all(b < a for a, b in zip(levels, levels[1:], strict=False))
     assert spike_thresholds(PSF, 5.2, np.array([3.0, 50.0]), 8.0).tolist() == [levels[0], 8.0]
+    # a floor above the single threshold restores it for every S/N
+    assert spike_thresholds(PSF, 5.2, np.array([5.0, 9.0, 50.0]), 1e3).tolist() == [levels[0]] * 3
 
 
 @pytest.mark.parametrize("snr", [6.0, 8.0])

@@ -277,7 +277,7 @@ def detect_band(
     # (calibrated only when a source's advantage lies between the floor and the single threshold: elsewhere
     # both give the same flag, and a measured PSF's calibration costs ~0.3 s)
     dchi_max = np.full(len(peaks), float(cfg.cosmic_ray_dchi2))
-    lo, hi = sorted((cfg.cosmic_ray_dchi2_floor, cfg.cosmic_ray_dchi2))
+    lo, hi = min(cfg.cosmic_ray_dchi2_floor, cfg.cosmic_ray_dchi2), cfg.cosmic_ray_dchi2
     between = (dchi > lo) & (dchi <= hi)
     if calibrated_spike_test and between.any():
         dchi_max[between] = spike_thresholds(

@@ -96,7 +96,7 @@ class DetectConfig:
         cosmic_ray_dchi2_floor: lowest spike-test threshold of the S/N-dependent calibration (used when
             ``cosmic_ray_dchi2`` is None): the white-noise calibration falls to ~5 at S/N 8 and below 0 at
             S/N 10, where PSF-model mismatch and background errors would flag true sources. A value above
-            ~11.3 (σ 0.8 px) restores the single threshold of the detection threshold's S/N.
+            the single threshold (~11.3 for σ 0.8 px; e.g. 1000) restores it for all sources, as before.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None

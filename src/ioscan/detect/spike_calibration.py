@@ -60,6 +60,7 @@ def spike_threshold_table(
 
 def spike_thresholds(psf: PsfModel, threshold_snr: float, snr: np.ndarray, floor: float) -> np.ndarray:
     """The spike test's threshold (χ² advantage) for sources of matched-filter S/N ``snr``: the calibrated
-    table interpolated (held at its ends), never below ``floor``."""
+    table interpolated (held at its ends), never below ``floor`` nor above the threshold at
+    ``threshold_snr`` (a floor at or above it: that single threshold for all, as before the table)."""
     grid, levels = spike_threshold_table(psf, float(threshold_snr))
-    return np.maximum(np.interp(np.asarray(snr, float), grid, levels), floor)
+    return np.maximum(np.interp(np.asarray(snr, float), grid, levels), min(floor, levels[0]))
