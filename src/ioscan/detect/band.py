@@ -273,13 +273,16 @@ def detect_band(
     # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
     ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None
     in_zone: list[bool] = []
-    # each source's spike-test threshold at its own S/N (a hit's advantage grows as S/N², a source's falls)
+    # with detect.cosmic_ray_dchi2_floor: each source's spike-test threshold at its own S/N (a hit's advantage
+    # grows as S/N², a source's falls)
     # (calibrated only when a source's advantage lies between the floor and the single threshold: elsewhere
     # both give the same flag, and a measured PSF's calibration costs ~0.3 s)
     dchi_max = np.full(len(peaks), float(cfg.cosmic_ray_dchi2))
-    lo, hi = min(cfg.cosmic_ray_dchi2_floor, cfg.cosmic_ray_dchi2), cfg.cosmic_ray_dchi2
-    between = (dchi > lo) & (dchi <= hi)
-    if calibrated_spike_test and between.any():
+    floor = cfg.cosmic_ray_dchi2_floor
+    between = np.zeros(len(peaks), bool)
+    if calibrated_spike_test and floor is not None:
+        between = (dchi > min(floor, cfg.cosmic_ray_dchi2)) & (dchi <= cfg.cosmic_ray_dchi2)
+    if between.any():
         dchi_max[between] = spike_thresholds(
             psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
