@@ -89,3 +89,27 @@ def test_faint_two_pixel_hits_caught_more_often():
         missed_per_snr += int(np.sum(d <= spike_thresholds(PSF, 5.2, s, floor=8.0)))
     assert missed_single >= 20
     assert missed_per_snr <= 0.5 * missed_single
+
+
+def test_floor_setting_changes_only_cosmic_ray_flags(tmp_path):
+    """On a pinned frame of the project's simulator, ``cosmic_ray_dchi2_floor`` changes COSMIC_RAY flags
+    (here it flags one faint source of S/N 5.9) and nothing else; the default is the single threshold."""
+    from test_detect_pinned import pinned_frames
+
+    from ioscan.detect import DetectConfig, detect_frame
+    from ioscan.records import DetectionFlag
+
+    frame, bps = pinned_frames(tmp_path)["sim_night_far"]
+    old = detect_frame(frame, bps).detections
+    new = detect_frame(frame, bps, config=DetectConfig(cosmic_ray_dchi2_floor=8.0)).detections
+
+    def key(d):
+        return d.band, d.sample, d.line, d.snr
+
+    assert [key(d) for d in old] == [key(d) for d in new]
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a.flags != b.flags]
+    assert changed
+    for a, b in changed:
+        assert a.flags ^ b.flags == DetectionFlag.COSMIC_RAY
+        assert b.flags & DetectionFlag.COSMIC_RAY
+        assert b.extra["spike_dchi2"] > 8.0 and b.extra["mf_snr"] > 5.2
