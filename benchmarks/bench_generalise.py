@@ -197,18 +197,25 @@ def false_class(zones: dict[str, np.ndarray], line_px: float, sample_px: float) 
     return "on_disk" if zones["disk"][i, j] else "off_disk"
 
 
-def score_band(rendered: RenderedFrame, band: str, det: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """(found flag per truth row of the band, where the false detections sit) of detections (sample, line)."""
+def score_band(
+    rendered: RenderedFrame, band: str, det: pd.DataFrame
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(found flag per truth row of the band, where the false detections sit, flagged-as-cosmic-ray flag per
+    truth row: not found, but a COSMIC_RAY detection matches it) of detections (sample, line, cosmic_ray)."""
     t = rendered.truth[rendered.truth["band"] == band]
-    m = match(det[["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
+    cr = det["cosmic_ray"].to_numpy(bool) if "cosmic_ray" in det else np.zeros(len(det), bool)
+    m = match(det.loc[~cr, ["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
     found = np.zeros(len(t), bool)
     found[m[m >= 0]] = True
-    false = det[m < 0]
+    false = det[~cr][m < 0]
+    mc = match(det.loc[cr, ["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
+    flagged_cr = np.zeros(len(t), bool)
+    flagged_cr[mc[mc >= 0]] = True
+    flagged_cr &= ~found
     zones = zone_maps(rendered, band)
     off = rendered.bands[band].line_offset
-    return found, [
-        false_class(zones, ln - off, s) for s, ln in zip(false["sample"], false["line"], strict=True)
-    ]
+    where = [false_class(zones, ln - off, s) for s, ln in zip(false["sample"], false["line"], strict=True)]
+    return found, where, flagged_cr
 
 
 def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
@@ -229,8 +236,11 @@ def _frac(found: pd.Series) -> float | None:
     return round(float(found.mean()), 4) if len(found) else None
 
 
-def summarise(truth: pd.DataFrame, false: pd.DataFrame, n_frames: int, col: str) -> dict:
-    """Completeness by S/N bin and false rates of one method on one side (``col``: the found column).
+def summarise(
+    truth: pd.DataFrame, false: pd.DataFrame, n_frames: int, col: str, flagged_col: str | None = None
+) -> dict:
+    """Completeness by S/N bin and false rates of one method on one side (``col``: the found column;
+    ``flagged_col``: the column of true hot spots lost to the COSMIC_RAY flag, reported at S/N ≥ 7).
 
     Completeness counts isolated hot spots (no other within ISOLATED_PX); close-pair members are reported
     apart.
@@ -254,6 +264,7 @@ def summarise(truth: pd.DataFrame, false: pd.DataFrame, n_frames: int, col: str)
         "close_pair_members_snr_ge7": int(len(pairs)),
         "completeness_snr_ge7_close_pair_members": _frac(pairs[col]),
         "false_per_frame": round(len(false) / max(n_frames, 1), 4),
+        **({"flagged_cosmic_ray_snr_ge7": _frac(ge7[flagged_col])} if flagged_col is not None else {}),
         "false_where_per_frame": {
             k: round(int(where.get(k, 0)) / max(n_frames, 1), 4) for k in FALSE_CLASSES
         },
@@ -285,8 +296,12 @@ def detections_of(frame, config=None) -> tuple[pd.DataFrame, float]:
     t0 = time.perf_counter()
     result = detect_frame(frame, config=config)
     ms = 1e3 * (time.perf_counter() - t0)
-    rows = [(d.band, d.sample, d.line, d.snr) for d in result.detections if not (d.flags & IGNORED)]
-    return pd.DataFrame(rows, columns=["band", "sample", "line", "snr"]), ms
+    rows = [
+        (d.band, d.sample, d.line, d.snr, bool(d.flags & DetectionFlag.COSMIC_RAY))
+        for d in result.detections
+        if not (d.flags & IGNORED) or d.flags & DetectionFlag.COSMIC_RAY
+    ]
+    return pd.DataFrame(rows, columns=["band", "sample", "line", "snr", "cosmic_ray"]), ms
 
 
 def scene_of(args, rng: np.random.Generator, i: int):
@@ -320,8 +335,10 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
     for band in rendered.bands:
-        found, where = score_band(rendered, band, dets[dets["band"] == band])
-        t = rendered.truth[rendered.truth["band"] == band].assign(found=found, frame=i, side=side)
+        found, where, flagged_cr = score_band(rendered, band, dets[dets["band"] == band])
+        t = rendered.truth[rendered.truth["band"] == band].assign(
+            found=found, flagged_cosmic_ray=flagged_cr, frame=i, side=side
+        )
         out["truth"].append(t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band)))
         out["false"].append(pd.DataFrame({"frame": i, "side": side, "where": where, "band": band}))
     t4 = time.perf_counter()
@@ -367,7 +384,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         t = truth[truth["frame"].isin(ids)].reset_index(drop=True)
         f = false[false["frame"].isin(ids)]
         n = len(ids)
-        out["ioscan"][side] = summarise(t, f, n, "found")
+        out["ioscan"][side] = summarise(t, f, n, "found", "flagged_cosmic_ray")
         for rname, sel in (("near", fr["range_km"] < NEAR_KM), ("far", fr["range_km"] >= NEAR_KM)):
             rid = ids & set(fr.loc[sel, "frame"])
             tr = t[t["frame"].isin(rid)]

@@ -32,6 +32,7 @@ from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import search_again
 from ioscan.detect.shading import shading_template, sunlit_mask
+from ioscan.detect.spike_calibration import spike_thresholds
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
 from ioscan.records import BandImage, Detection, DetectionFlag
@@ -211,7 +212,8 @@ def detect_band(
         out.messages.append(
             f"band {band.band}: the bright limb's profile measured along {limb.circle.arc_px:.0f} px"
         )
-    if cfg.cosmic_ray_dchi2 is None:  # the spike test calibrated for the PSF in use
+    calibrated_spike_test = cfg.cosmic_ray_dchi2 is None
+    if calibrated_spike_test:  # the spike test calibrated for the PSF in use
         cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(psf, cfg.threshold_snr))
     l0, s0 = sl[0].start, sl[1].start
     out.noise_median = model.noise_median
@@ -271,6 +273,19 @@ def detect_band(
     # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
     ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None
     in_zone: list[bool] = []
+    # with detect.cosmic_ray_dchi2_floor: each source's spike-test threshold at its own S/N (a hit's advantage
+    # grows as S/N², a source's falls)
+    # (calibrated only when a source's advantage lies between the floor and the single threshold: elsewhere
+    # both give the same flag, and a measured PSF's calibration costs ~0.3 s)
+    dchi_max = np.full(len(peaks), float(cfg.cosmic_ray_dchi2))
+    floor = cfg.cosmic_ray_dchi2_floor
+    between = np.zeros(len(peaks), bool)
+    if calibrated_spike_test and floor is not None:
+        between = (dchi > min(floor, cfg.cosmic_ray_dchi2)) & (dchi <= cfg.cosmic_ray_dchi2)
+    if between.any():
+        dchi_max[between] = spike_thresholds(
+            psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
+        )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     for k in range(len(peaks)):
         if dup[k]:
@@ -287,6 +302,7 @@ def detect_band(
             float(dchi[k]),
             bool(peaks.blended[k]),
             bool(unconfirmed[k]),
+            float(dchi_max[k]),
         )
         pk = data[max(li - 1, 0) : li + 2, max(lj - 1, 0) : lj + 2]
         peak_vals = pk[np.isfinite(pk)]

@@ -48,7 +48,8 @@ class DetectConfig:
         cosmic_ray_dchi2: χ² advantage of a 1–3-pixel connected spike over the PSF above which a source is
             flagged COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true
             source at the detection threshold reaches it with probability 3 %
-            (:func:`ioscan.detect.find.spike_threshold`: 10.7–12.2 for Gaussian cores of 0.6–1 px).
+            (:func:`ioscan.detect.find.spike_threshold`: 10.7–12.2 for Gaussian cores of 0.6–1 px); see
+            also ``cosmic_ray_dchi2_floor``.
         drop_cosmic_rays: remove COSMIC_RAY-flagged sources from the list instead of keeping them flagged.
         deblend_saddle_snr: two maxima are distinct sources when the matched-filter S/N dips by at least
             this much (or 10 % of the fainter peak) between them.
@@ -91,6 +92,13 @@ class DetectConfig:
             differs from 1 by more than 15 %) in the matched filter and the fits (an axis-aligned elongated
             core, :attr:`ioscan.detect.psf.PsfModel.elongation`); False: a round core of the geometric-mean
             width, as before.
+        cosmic_ray_dchi2_floor: None (default): one spike-test threshold, calibrated at ``threshold_snr``. A
+            number: calibrate it at each source's own matched-filter S/N as well
+            (:mod:`ioscan.detect.spike_calibration`), never below this floor (nor above the single one).
+            Off by default: with 8 it removed 4 of seed 7's 15 night-side hit remnants on the independent
+            renderer but cost 0.6–0.8 % of completeness at S/N ≥ 7 there, and on the project's simulator
+            (``bench_detect`` frames, JIRAM's 0.6-px core with its halo) it flagged 30 true hot spots and no
+            false detection in 100 frames (completeness at S/N 7–10 0.706 → 0.671).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -117,6 +125,7 @@ class DetectConfig:
     psf_model_error: float = 0.1
     estimate_psf: bool = True
     psf_elongation: bool = True
+    cosmic_ray_dchi2_floor: float | None = None
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -110,9 +110,11 @@ def source_flags(
     dchi2: float,
     blended: bool,
     unconfirmed: bool,
+    cosmic_ray_dchi2: float | None = None,
 ) -> tuple[int, float | None]:
     """Flags of one source at pixel (li, lj) of the band (its matched-filter peak at crop pixel
-    (peak_line, peak_sample)), and its limb distance (px, None without a limb)."""
+    (peak_line, peak_sample)), and its limb distance (px, None without a limb); ``cosmic_ray_dchi2``: this
+    source's spike-test threshold (None: the context's)."""
     nl, ns = ctx.data.shape
     flags = DetectionFlag.NONE
     if blended:
@@ -127,7 +129,8 @@ def source_flags(
         flags |= DetectionFlag.EDGE
     if unconfirmed:  # gone once the saturated source beside it was subtracted: its wings' residual
         flags |= DetectionFlag.ARTEFACT
-    if (dchi2 > ctx.cosmic_ray_dchi2 and not (flags & DetectionFlag.SATURATED)) or (
+    dchi2_max = ctx.cosmic_ray_dchi2 if cosmic_ray_dchi2 is None else cosmic_ray_dchi2
+    if (dchi2 > dchi2_max and not (flags & DetectionFlag.SATURATED)) or (
         mf_snr > SHAPE_TEST_SNR
         and (
             n_bright_pixels(ctx.data, ctx.background, ctx.noise, li - ctx.l0, lj - ctx.s0, ctx.l0, ctx.s0)
