@@ -1,10 +1,11 @@
 """A night-side limb ray must not take the terminator's fade for the limb.
 
 The case (simulated campaign, seed 2, ``JIR_IMG_RDR_2022152T123236_V01`` band L): Io's disk cut by the top of
-the frame, its sunlit limb out of view, the limb in view all on the night side, where band L shows no thermal
-step. Before the fix every night-side ray found the terminator's fade (reflected light dying away ~15 px inside
-the limb), and the fit registered the disk 14.8 px off in line (7.1 px in sample) with a stated 1σ of 0.53 px:
-a 28σ error. Truth here is the simulator's applied pointing error, which the limb fit never sees.
+the frame, its sunlit limb out of view, the limb in view all on the night side, where band L shows no
+thermal step. Before the fix every night-side ray found the terminator's fade (reflected light dying away
+~15 px inside the limb), and the fit registered the disk 14.8 px off in line (7.1 px in sample) with a
+stated 1σ of 0.53 px: a 28σ error. Truth here is the simulator's applied pointing error, which the limb
+fit never sees.
 """
 
 from __future__ import annotations
@@ -63,8 +64,7 @@ def test_sharp_night_step_kept_wide_fade_refused():
     fade = np.clip((x0 - y) / 20.0, 0.0, 1.0)
     for img, want_night in ((step, True), (fade, False)):
         img = img.T.copy()  # rays along lines: inside = low line index, outward normal +line
-        img = np.repeat(img, 1, axis=1)
-        prep = limbfit._prepare(img + 0.0, 0.7, mask_hot_spots=False)
+        prep = limbfit._prepare(img, 0.7, mask_hot_spots=False)
         pts = np.column_stack([np.arange(n_rays) + 0.0, np.full(n_rays, x0)])[5:-5]
         normals = np.tile([0.0, 1.0], (len(pts), 1))
         night = np.ones(len(pts), dtype=bool)
