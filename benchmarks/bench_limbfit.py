@@ -4,7 +4,11 @@ For each scenario: 3 true pointing offsets × 8 noise realisations. Reports the 
 (observed − predicted centre offset, px), the mean reported 1σ, the pull std (error / 1σ) and the median
 time per frame (ms, single process).
 
-    python benchmarks/bench_limbfit.py [--against REV]
+    python benchmarks/bench_limbfit.py [--against REV] [--seeds 1,2,3,4,5] [--campaign-only]
+
+``--seeds`` runs the campaign scenario for each seed (orbits 5/43/57/58 × 5 frames); every campaign row
+counts its confident wrong registrations (> 3 px or > 5σ from the applied pointing) with the error's median
+and 90 % and the pulls' rms; ``--campaign-only`` runs only those (a seed sweep) and sums them up.
 
 With ``--against REV`` (a git revision) the limb-fit module as it was at REV runs on every frame too,
 alternating with the current one (which goes first alternates, so both see the same machine): each scenario
@@ -244,9 +248,11 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
     p = np.array(pulls).reshape(-1, 2)
     return {
         "scenario": "simulated_campaign",
+        "seed": seed,
         "n_bands": len(rows),
         "n_ok": len(p),
         "pull_std": p.std(axis=0).round(2).tolist() if len(p) else None,
+        **wrong_fields(rows),
         "median_ms": round(1e3 * float(np.median(times)), 1),
         "max_ms": round(1e3 * float(np.max(times)), 1),
         **against_fields(tk),
@@ -254,12 +260,43 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
     }
 
 
+def wrong_fields(rows: list[dict]) -> dict:
+    """Confident wrong registrations and the error spread of the registered bands: how many lie > 3 px or
+    > 5σ (either axis) from the applied pointing, the median and 90 % of the error's length (px), the pulls'
+    rms per axis."""
+    ok = [r for r in rows if r["ok"]]
+    if not ok:
+        return {}
+    e = np.array([r["err_px"] for r in ok])
+    pull = e / np.array([r["sigma_px"] for r in ok])
+    mag = np.hypot(e[:, 0], e[:, 1])
+    return {
+        "n_off_3px": int((np.abs(e) > 3).any(axis=1).sum()),
+        "n_off_5sigma": int((np.abs(pull) > 5).any(axis=1).sum()),
+        "median_err_px": round(float(np.median(mag)), 3),
+        "p90_err_px": round(float(np.percentile(mag, 90)), 3),
+        "pull_rms": np.sqrt((pull**2).mean(axis=0)).round(2).tolist(),
+    }
+
+
 def main() -> None:
     global AGAINST
     ap = argparse.ArgumentParser()
     ap.add_argument("--against", help="git revision whose limb fit runs alternately on the same frames")
+    ap.add_argument(
+        "--seeds", default="1", help="campaign seeds, comma-separated (each: orbits 5/43/57/58 × 5 frames)"
+    )
+    ap.add_argument("--campaign-only", action="store_true", help="only the campaign rows (a seed sweep)")
     args = ap.parse_args()
     AGAINST = limbfit_at(args.against) if args.against else None
+    campaigns = [campaign_case(seed=int(s)) for s in args.seeds.split(",")]
+    if args.campaign_only:
+        rows = [f for c in campaigns for f in c["frames"]]
+        out = {"benchmark": "limbfit", "seeds": args.seeds, "n_bands": len(rows), **wrong_fields(rows)}
+        out["n_ok"] = sum(r["ok"] for r in rows)
+        out["results"] = [{k: v for k, v in c.items() if k != "frames"} for c in campaigns]
+        print(json.dumps(out))
+        return
     results = [
         jiram_case("jiram_full_disk_phase30_pose"),
         jiram_case("jiram_full_disk_phase30_backplanes", use_bp=True),
@@ -268,7 +305,7 @@ def main() -> None:
         jiram_case("jiram_partial_180px_disk_cut", range_km=85_000.0, center=(250.0, 64.0), phase_deg=25.0),
         keck_case("keck_model_based_label", model_free=False),
         keck_case("keck_model_free", model_free=True),
-        campaign_case(),
+        *campaigns,
     ]
     out = {"benchmark": "limbfit", "noise_per_frame": N_NOISE * len(OFFSETS), "results": results}
     if args.against:

@@ -9,7 +9,12 @@ solver (``geometry/limbsolve.py``, issue 15): the offsets moved by < 1e-6 px in 
 the scenes, ≤ 0.013 px with scale and rotation fitted (the rotation is barely constrained), and by 0.009 /
 0.011 px on one campaign band (the fine passes start from the thin passes' estimate); the accuracy against
 the simulator's applied pointing on 351 campaign bands (100 registered) is unchanged (README, "Measured
-figures")."""
+figures").
+Re-pinned by the night-side edge test (a night limb ray's edge must be a blurred step, not the terminator's
+fade; ``NIGHT_STEP_MAX``): the scenes' night-side rays (night level 0: no thermal step) no longer give edges;
+offsets moved by ≤ 0.003 px in the offset-only modes, toward the truth with scale and rotation fitted ("full":
+error (−1.21, −1.59) → (−0.47, −0.99) px; "along_lines": line 0.088 → 0.025 px, sample 0.41 → 0.40 px); the
+campaign pins are unchanged."""
 
 from __future__ import annotations
 
@@ -25,9 +30,9 @@ TOL_PX = 1e-6
 
 #: (scene, mode) → (offset sample, line), (1σ sample, line), px
 SCENE_PINS = {
-    ("full", "pose"): ((-120.02739555255113, -3.006431981399196), (0.07156282010266671, 0.10718705747753055)),
-    ("full", "bp"): ((-120.07768122489233, -3.0378809880387867), (0.08104875967910229, 0.1122787148638662)),
-    ("full", "scale"): ((-121.21240698954654, -4.586735668742748), (0.6244527156980448, 0.7004736999271922)),
+    ("full", "pose"): ((-120.030162098909, -3.0034476337457283), (0.07245005233871393, 0.10636336442454229)),
+    ("full", "bp"): ((-120.07938954081656, -3.0370110469643103), (0.08084168415331378, 0.11056054293813536)),
+    ("full", "scale"): ((-120.4681458408704, -3.994332321519766), (0.3982380489699656, 0.26595228964969514)),
     ("crescent", "pose"): (
         (85.01957692707374, 4.982726195290727),
         (0.04018819512339118, 0.05902282818930663),
@@ -50,16 +55,16 @@ SCENE_PINS = {
         (0.036502294802439494, 0.02847460174163817),
     ),
     ("along_lines", "pose"): (
-        (1.9803408840406742, 40.00283933205975),
-        (0.04303467983235149, 0.127739339622671),
+        (1.9803406084706214, 40.002841607407305),
+        (0.043036103141478745, 0.12773885485049943),
     ),
     ("along_lines", "bp"): (
         (1.979807980378738, 39.993290735718226),
         (0.044372372878857654, 0.13177521926831795),
     ),
     ("along_lines", "scale"): (
-        (1.5928420936462104, 40.08791884254233),
-        (0.10375720576899634, 0.5307904351752124),
+        (1.6040704108936905, 39.97523364257331),
+        (0.09470470417882046, 0.34010825570328546),
     ),
 }
 SCENES = {

@@ -92,6 +92,7 @@ EDGE_MODEL_FLOOR_PX = 0.1  # per-point systematic scatter of limb edges (photome
 HOT_SPOT_CONTRAST = 1.0  # a compact source must exceed the local surface brightness by this fraction
 THIN_MIN_RAYS = 150  # a wide search pass reads every k-th limb ray, keeping at least this many
 MAX_THIN_PASSES = 2  # at most this many such passes before every pass reads every ray
+NIGHT_STEP_MAX = 2.0  # a night-side edge's height / a blurred step's with its slope (a fade: ≫ 2)
 THIN_GROUP_MARGIN = 1.25  # a thin pass decides "no grouping" alone when its median edge SNR clears this
 
 
@@ -115,6 +116,9 @@ class LimbFit:
         arc_deg: angular extent of the limb arc they cover, degrees (360 for the whole limb).
         coarse_snr: significance of the coarse cross-correlation peak (NaN for the model-free fit).
         mode: "rotation" (camera + pose), "translation" (backplanes) or "model-free".
+        lit_coverage, night_coverage: of the sunlit (night-side) limb rays in view at the fitted position
+            (groups of rays when grouped), the fraction that gave a kept edge; NaN when none is in view.
+        n_night: how many of the kept edges lie on the night side.
     """
 
     ok: bool
@@ -135,6 +139,9 @@ class LimbFit:
     arc_deg: float = 0.0
     coarse_snr: float = float("nan")
     mode: str = ""
+    lit_coverage: float = float("nan")
+    night_coverage: float = float("nan")
+    n_night: int = 0
 
 
 # --------------------------------------------------------------------------------------------- limb models
@@ -743,6 +750,7 @@ def _measure_edges(
     edge_sigma: float = 1.0,
     step: float = 0.25,
     need: np.ndarray | None = None,
+    sharp: np.ndarray | None = None,
 ):
     """Sub-pixel position (along the outward normal) of the steepest brightness drop on each ray.
 
@@ -753,6 +761,11 @@ def _measure_edges(
     Only the rays that can give a usable edge are sampled: those whose search segment reaches the frame's
     interior and, with ``need`` (per ray; for a group, its middle ray's), the rays asked for; the others are
     reported unusable (their other outputs are meaningless).
+
+    ``sharp`` (per ray; the night-side rays, whose limb is a thermal step with no sunlight inside): on those
+    rays the drop must also be a blurred step, not a wide fade: its height over ± 2 clean radii at most
+    :data:`NIGHT_STEP_MAX` × a blurred step's with the same steepest slope. A terminator's fade (sunlight
+    dying away over many pixels) is otherwise the steepest drop that a dark night limb's ray finds.
 
     Returns (idx, t_edge, strength, noise_factor, usable, in_view): the rays the edges belong to, the edge
     positions and brightness drops, the noise of the drop relative to one ray's, usable (edge ±
@@ -836,6 +849,8 @@ def _measure_edges(
     inner = _interp_rows(t_edge - ext, t, prof)
     outer = _interp_rows(t_edge + ext, t, prof)
     step_ok = (inner - outer) >= 0.5 * y1 * np.sqrt(2 * np.pi) * edge_sigma
+    if sharp is not None:
+        step_ok &= ~sharp[idx] | ((inner - outer) <= NIGHT_STEP_MAX * y1 * np.sqrt(2 * np.pi) * edge_sigma)
     return idx, t_edge, y1, noise_factor, clean & interior & step_ok, in_view
 
 
@@ -896,6 +911,19 @@ def _use_edges(measured, snr, lit, night, min_edge_snr: float, night_edge_snr: f
     return np.nonzero(use)[0]
 
 
+def _coverage(idx, sel, in_view, lit, night) -> tuple[float, float, int]:
+    """(sunlit, night-side) coverage: of the limb rays (or ray groups) in view, the fraction with a kept
+    edge (NaN where none is in view), and how many sunlit ones are in view. ``idx``: each measured edge's
+    ray, ``sel``: the kept edges' indices."""
+    kept = np.zeros(len(idx), dtype=bool)
+    kept[sel] = True
+    out = []
+    for kind in (lit[idx], night[idx]):
+        n_in = int((in_view & kind).sum())
+        out.append(float((kept & kind).sum() / n_in) if n_in else float("nan"))
+    return out[0], out[1], int((in_view & lit[idx]).sum())
+
+
 def _refine(
     prep: _Prepared,
     model: _LimbModel,
@@ -947,7 +975,15 @@ def _refine(
         _, normals = _conic_distance(_transform_conic(model.conic, h), pts)
         thin = thin_every > 1 and group == 1 and it < MAX_THIN_PASSES and window > fine_window + 1.0
         measured = _measure_edges(
-            prep, pts, normals, window, clean_radius, group, sigma_tot, need=thin_mask if thin else wanted
+            prep,
+            pts,
+            normals,
+            window,
+            clean_radius,
+            group,
+            sigma_tot,
+            need=thin_mask if thin else wanted,
+            sharp=night,
         )
         if thin:
             snr = measured[2] / prep.grad_noise
@@ -959,7 +995,9 @@ def _refine(
                 )
             if not sure:  # read the other rays too: the same numbers as one pass over every ray
                 rest = wanted & ~thin_mask
-                more = _measure_edges(prep, pts, normals, window, clean_radius, group, sigma_tot, need=rest)
+                more = _measure_edges(
+                    prep, pts, normals, window, clean_radius, group, sigma_tot, need=rest, sharp=night
+                )
                 measured = tuple(np.where(rest, m, t) for m, t in zip(more, measured, strict=True))
                 thin = False
         idx, t_edge, strength, nf, usable, in_view = measured
@@ -973,7 +1011,15 @@ def _refine(
                 group = int(np.clip(want, 1, max(1, min(cand.sum() // 8, int(0.5 * model.radius), 40))))
                 if group > 1:
                     idx, t_edge, strength, nf, usable, in_view = _measure_edges(
-                        prep, pts, normals, window, clean_radius, group, sigma_tot, need=lit | night
+                        prep,
+                        pts,
+                        normals,
+                        window,
+                        clean_radius,
+                        group,
+                        sigma_tot,
+                        need=lit | night,
+                        sharp=night,
                     )
                     snr = strength / (prep.grad_noise * nf)
         lit_i, night_i = lit[idx], night[idx]
@@ -1039,6 +1085,7 @@ def _refine(
     if any(sig is not None for sig in prior_sigma_px):
         p = limbsolve.solve(res_all(keep, s_eff), p)
     sel = sel[keep]
+    coverage = _coverage(idx, sel, in_view, lit, night)
     edges = edges[keep]
     weights = weights[keep]
     bias_kept = bias[ray][keep]
@@ -1089,6 +1136,9 @@ def _refine(
         rms_px=float(np.sqrt(np.mean((r / weights) ** 2))),
         arc_deg=_arc_deg(np.arctan2(rel[:, 1], rel[:, 0])),
         mode=mode,
+        lit_coverage=coverage[0],
+        night_coverage=coverage[1],
+        n_night=int(night[idx][sel].sum()),
     )
     extent = float(np.ptp(edges[:, 0]) ** 2 + np.ptp(edges[:, 1]) ** 2) ** 0.5
     min_extent = min(MIN_LIMB_EXTENT_PX, 0.5 * np.pi * model.radius)
