@@ -111,6 +111,10 @@ def annulus_sizes(sigma_px: float) -> list[tuple[int, int]]:
     ]
 
 
+#: filtered white-noise S/N (× the local scale) above which a pixel counts as a source for the scale: it and
+#: every pixel its filtered response reaches through the background annulus are left out of the scale
+SOURCE_MASK_SNR = 4.0
+
 #: PSF core σ (pixels) from which a PSF counts as broad (ground-based AO): on a bright disk the surface's own
 #: texture, blurred by the same core, then dominates the matched-filtered residual, and a third, tight option
 #: (:func:`filter_options`) is offered. JIRAM's core (0.6 px) is far below it.
@@ -298,6 +302,14 @@ def _noise_gain(
     resp = img - ndimage.correlate(img, _kernel_cached(h0, h1, degree), mode="constant")
     resp = ndimage.correlate(resp, kk, mode="constant")
     return float(np.sqrt(np.sum(resp**2) / np.sum(kk**2)))
+
+
+def _grow_box(mask: np.ndarray, r: int) -> np.ndarray:
+    """``mask`` dilated by the (2r+1)² square (Chebyshev distance ≤ ``r``)."""
+    if r <= 0:
+        return np.asarray(mask, bool).copy()
+    m = ndimage.maximum_filter1d(np.asarray(mask, np.uint8), 2 * r + 1, axis=0, mode="constant")
+    return ndimage.maximum_filter1d(m, 2 * r + 1, axis=1, mode="constant").astype(bool)
 
 
 def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
@@ -771,6 +783,7 @@ def estimate_background(
     limb_model: LimbModel | None = None,
     offset_free: bool = False,
     search_limb_band: bool = True,
+    source_ring_mask: bool = True,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -918,6 +931,8 @@ def estimate_background(
         den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
         filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
+    first_scale = None  # the first option's block scale before the sources are left out
+    profile_ok = usable  # the pixels the limb / edge / corner profiles of the scale are taken from
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
 
@@ -958,26 +973,41 @@ def estimate_background(
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
             q = TEXTURE_SCALE_QUANTILE if deg > 2 else 0.5
             blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, quantile=q, layout=layout_of(zone_k))
-            scale = blocks.scale(ok)
-            peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
-            if peaks.any():
-                keep = ok & ~grow_sparse(peaks, rk)
-                scale = blocks.scale(keep)
+            if source_ring_mask:
+                # sources the outlier test missed (cores ≳ 1 px) are left out with all their filtered
+                # response: the core's and the ring the background annulus carries out to its outer edge
+                # (the first option finds them against its own scale; the others reuse that scale: one
+                # block statistic each instead of two)
+                if first_scale is None:
+                    first_scale = blocks.scale(ok)
+                peaks = s_white[0] > SOURCE_MASK_SNR * first_scale
+                if peaks.any():
+                    src = _grow_box(peaks, a1 + 2)
+                    scale = blocks.scale(ok & ~src)
+                    if k == 0:
+                        profile_ok = usable & ~src
+                else:
+                    scale = first_scale if k == 0 else blocks.scale(ok)
+            else:
+                scale = blocks.scale(ok)
+                peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs)
+                if peaks.any():
+                    scale = blocks.scale(ok & ~grow_sparse(peaks, rk))
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:
             span = wb + h1_k + 3 * fs_k + 2.0
             key = ("limb", span)
             if key not in bins:
-                bins[key] = DistanceBins(d, usable, -span, span)
+                bins[key] = DistanceBins(d, profile_ok, -span, span)
             bins[key].raise_to(scale, s_white[0])
         if edge_k.any():
             key = ("edge", h1_k + rk_k)
             if key not in bins:
                 corner_k = d_corner < h1_k + rk_k
                 bins[key] = (
-                    DistanceBins(d_edge, usable & edge_k, 0.0, h1_k + rk_k, step=1.0),
-                    DistanceBins(d_corner, usable & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX)
+                    DistanceBins(d_edge, profile_ok & edge_k, 0.0, h1_k + rk_k, step=1.0),
+                    DistanceBins(d_corner, profile_ok & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX)
                     if corner_k.any()
                     else None,
                 )
