@@ -21,6 +21,9 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   S_white = F / its white-noise standard deviation (the background kernel's noise included). The S/N is
   S_white divided by a robust local scale of S_white itself — 1.4826 × median |S_white| over blocks of the
   same region (3 × 3 blocks of ``local_window_px``) and along the limb (limb-distance bins) — never below 1.
+  Sources are left out of it with everything their filtered response reaches: the core and the negative ring
+  the background annulus carries (it holds the source's wings at distances h0 … h1), out to h1 + 2 px — for
+  cores ≳ 1 px that ring, counted as noise, cost 15–20 % of the S/N on white noise.
   On noise-limited ground the scale is 1 and the S/N is the theoretical one; on textured sunlit ground it
   rises exactly as much as the texture raises the filtered residual, so one threshold gives the same false
   rate everywhere. Pixels whose
@@ -111,9 +114,14 @@ def annulus_sizes(sigma_px: float) -> list[tuple[int, int]]:
     ]
 
 
-#: filtered white-noise S/N (× the local scale) above which a pixel counts as a source for the scale: it and
-#: every pixel its filtered response reaches through the background annulus are left out of the scale
-SOURCE_MASK_SNR = 4.0
+#: filtered white-noise S/N (× the local scale) above which a pixel counts as a clear source for the scale: it
+#: and every pixel its filtered response reaches through the background annulus are left out of the scale
+#: (twice the detection threshold: texture peaks, which the scale must count, seldom reach it; their rings
+#: matter little below it)
+SOURCE_MASK_SNR = 10.0
+#: white noise never below this fraction of the data's median level: float32 rounding of the background
+#: step (a few 1e-7 relative), which a noiseless frame would otherwise turn into sources
+ROUNDING_NOISE = 1e-5
 
 #: PSF core σ (pixels) from which a PSF counts as broad (ground-based AO): on a bright disk the surface's own
 #: texture, blurred by the same core, then dominates the matched-filtered residual, and a third, tight option
@@ -810,6 +818,11 @@ def estimate_background(
             the zone), and its zone — the limb band and the sky just outside included, now searched — takes
             the background sky + (that field) × P.
         search_limb_band: with a limb model, search its band too (else the band stays out, as without one).
+        source_ring_mask: narrow PSFs: leave clear sources (filtered S/N > :data:`SOURCE_MASK_SNR` × the
+            option's own scale) with the box their filtered response reaches through the option's annulus
+            (its outer half-size + 2 px) out of the block scale, and (those of the first option) out of the
+            limb-distance profile of the scale; False: only the core filter's reach around sources above 4 ×
+            the scale, as before.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -901,6 +914,9 @@ def estimate_background(
                 var = var.astype(np.result_type(var, v_k))
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
+    if usable.any():  # no noise below the data's float32 rounding (a noiseless frame has no sources)
+        level = float(np.median(np.abs(x0[usable])))
+        var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32)
@@ -931,7 +947,6 @@ def estimate_background(
         den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
         filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
-    first_scale = None  # the first option's block scale before the sources are left out
     profile_ok = usable  # the pixels the limb / edge / corner profiles of the scale are taken from
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
@@ -973,26 +988,19 @@ def estimate_background(
             # the textured-ground option meets heavy-tailed clutter: its scale is from a high quantile
             q = TEXTURE_SCALE_QUANTILE if deg > 2 else 0.5
             blocks = BlockScale(s_white[0], zone_k, 2 * len(regions), b, quantile=q, layout=layout_of(zone_k))
-            if source_ring_mask:
-                # sources the outlier test missed (cores ≳ 1 px) are left out with all their filtered
-                # response: the core's and the ring the background annulus carries out to its outer edge
-                # (the first option finds them against its own scale; the others reuse that scale: one
-                # block statistic each instead of two)
-                if first_scale is None:
-                    first_scale = blocks.scale(ok)
-                peaks = s_white[0] > SOURCE_MASK_SNR * first_scale
-                if peaks.any():
-                    src = _grow_box(peaks, a1 + 2)
-                    scale = blocks.scale(ok & ~src)
-                    if k == 0:
-                        profile_ok = usable & ~src
-                else:
-                    scale = first_scale if k == 0 else blocks.scale(ok)
-            else:
-                scale = blocks.scale(ok)
-                peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs)
-                if peaks.any():
-                    scale = blocks.scale(ok & ~grow_sparse(peaks, rk))
+            scale = blocks.scale(ok)
+            peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
+            if peaks.any():
+                src = grow_sparse(peaks, rk)
+                if source_ring_mask:
+                    # clear sources (cores ≳ 1 px) also without the ring their background annulus carries
+                    # out to its outer edge: counted as noise it cost 15–20 % of their S/N on white noise
+                    bright = s_white[0] > SOURCE_MASK_SNR * scale
+                    if bright.any():
+                        src |= _grow_box(bright, a1 + 2)
+                scale = blocks.scale(ok & ~src)
+                if source_ring_mask and k == 0:
+                    profile_ok = usable & ~src
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:
@@ -1006,8 +1014,8 @@ def estimate_background(
             if key not in bins:
                 corner_k = d_corner < h1_k + rk_k
                 bins[key] = (
-                    DistanceBins(d_edge, profile_ok & edge_k, 0.0, h1_k + rk_k, step=1.0),
-                    DistanceBins(d_corner, profile_ok & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX)
+                    DistanceBins(d_edge, usable & edge_k, 0.0, h1_k + rk_k, step=1.0),
+                    DistanceBins(d_corner, usable & corner_k, 0.0, h1_k + rk_k, step=CORNER_STEP_PX)
                     if corner_k.any()
                     else None,
                 )
