@@ -915,7 +915,7 @@ def estimate_background(
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     if usable.any():  # no noise below the data's float32 rounding (a noiseless frame has no sources)
-        level = float(np.median(np.abs(x0[usable])))
+        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
