@@ -820,9 +820,8 @@ def estimate_background(
         search_limb_band: with a limb model, search its band too (else the band stays out, as without one).
         source_ring_mask: narrow PSFs: leave clear sources (filtered S/N > :data:`SOURCE_MASK_SNR` × the
             option's own scale) with the box their filtered response reaches through the option's annulus
-            (its outer half-size + 2 px) out of the block scale, and (those of the first option) out of the
-            limb-distance profile of the scale; False: only the core filter's reach around sources above 4 ×
-            the scale, as before.
+            (its outer half-size + 2 px) out of the block scale, away from the limb and the frame edges;
+            False: only the core filter's reach around sources above 4 × the scale, as before.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -947,7 +946,6 @@ def estimate_background(
         den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
         filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
-    profile_ok = usable  # the pixels the limb / edge / corner profiles of the scale are taken from
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
 
@@ -995,19 +993,19 @@ def estimate_background(
                 if source_ring_mask:
                     # clear sources (cores ≳ 1 px) also without the ring their background annulus carries
                     # out to its outer edge: counted as noise it cost 15–20 % of their S/N on white noise
-                    bright = s_white[0] > SOURCE_MASK_SNR * scale
+                    # (away from the limb and the frame edges: there the limb's and the edge's own residuals
+                    # reach that level too, and the scale must count them)
+                    bright = (s_white[0] > SOURCE_MASK_SNR * scale) & (zone_k < 2)
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
-                if source_ring_mask and k == 0:
-                    profile_ok = usable & ~src
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:
             span = wb + h1_k + 3 * fs_k + 2.0
             key = ("limb", span)
             if key not in bins:
-                bins[key] = DistanceBins(d, profile_ok, -span, span)
+                bins[key] = DistanceBins(d, usable, -span, span)
             bins[key].raise_to(scale, s_white[0])
         if edge_k.any():
             key = ("edge", h1_k + rk_k)
