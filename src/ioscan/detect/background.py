@@ -21,9 +21,9 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   S_white = F / its white-noise standard deviation (the background kernel's noise included). The S/N is
   S_white divided by a robust local scale of S_white itself — 1.4826 × median |S_white| over blocks of the
   same region (3 × 3 blocks of ``local_window_px``) and along the limb (limb-distance bins) — never below 1.
-  Sources are left out of it with everything their filtered response reaches: the core and the negative ring
-  the background annulus carries (it holds the source's wings at distances h0 … h1), out to h1 + 2 px — for
-  cores ≳ 1 px that ring, counted as noise, cost 15–20 % of the S/N on white noise.
+  Sources are left out of it with their core's filtered reach; with ``source_ring_mask`` clear ones also
+  with the negative ring the background annulus carries (it holds the source's wings at distances h0 … h1),
+  out to h1 + 2 px — for cores ≳ 1 px that ring, counted as noise, costs 15–20 % of the S/N on white noise.
   On noise-limited ground the scale is 1 and the S/N is the theoretical one; on textured sunlit ground it
   rises exactly as much as the texture raises the filtered residual, so one threshold gives the same false
   rate everywhere. Pixels whose
@@ -791,7 +791,7 @@ def estimate_background(
     limb_model: LimbModel | None = None,
     offset_free: bool = False,
     search_limb_band: bool = True,
-    source_ring_mask: bool = True,
+    source_ring_mask: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
