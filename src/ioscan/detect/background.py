@@ -21,6 +21,9 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   S_white = F / its white-noise standard deviation (the background kernel's noise included). The S/N is
   S_white divided by a robust local scale of S_white itself — 1.4826 × median |S_white| over blocks of the
   same region (3 × 3 blocks of ``local_window_px``) and along the limb (limb-distance bins) — never below 1.
+  Sources are left out of it with their core's filtered reach; with ``source_ring_mask`` clear ones also
+  with the negative ring the background annulus carries (it holds the source's wings at distances h0 … h1),
+  out to h1 + 2 px — for cores ≳ 1 px that ring, counted as noise, costs 15–20 % of the S/N on white noise.
   On noise-limited ground the scale is 1 and the S/N is the theoretical one; on textured sunlit ground it
   rises exactly as much as the texture raises the filtered residual, so one threshold gives the same false
   rate everywhere. Pixels whose
@@ -110,6 +113,15 @@ def annulus_sizes(sigma_px: float) -> list[tuple[int, int]]:
         (h0 + 1, h0 + 1 + max(3, int(round(4.0 * sigma_px)))),
     ]
 
+
+#: filtered white-noise S/N (× the local scale) above which a pixel counts as a clear source for the scale: it
+#: and every pixel its filtered response reaches through the background annulus are left out of the scale
+#: (twice the detection threshold: texture peaks, which the scale must count, seldom reach it; their rings
+#: matter little below it)
+SOURCE_MASK_SNR = 10.0
+#: white noise never below this fraction of the data's median level: float32 rounding of the background
+#: step (a few 1e-7 relative), which a noiseless frame would otherwise turn into sources
+ROUNDING_NOISE = 1e-5
 
 #: PSF core σ (pixels) from which a PSF counts as broad (ground-based AO): on a bright disk the surface's own
 #: texture, blurred by the same core, then dominates the matched-filtered residual, and a third, tight option
@@ -298,6 +310,14 @@ def _noise_gain(
     resp = img - ndimage.correlate(img, _kernel_cached(h0, h1, degree), mode="constant")
     resp = ndimage.correlate(resp, kk, mode="constant")
     return float(np.sqrt(np.sum(resp**2) / np.sum(kk**2)))
+
+
+def _grow_box(mask: np.ndarray, r: int) -> np.ndarray:
+    """``mask`` dilated by the (2r+1)² square (Chebyshev distance ≤ ``r``)."""
+    if r <= 0:
+        return np.asarray(mask, bool).copy()
+    m = ndimage.maximum_filter1d(np.asarray(mask, np.uint8), 2 * r + 1, axis=0, mode="constant")
+    return ndimage.maximum_filter1d(m, 2 * r + 1, axis=1, mode="constant").astype(bool)
 
 
 def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
@@ -771,6 +791,7 @@ def estimate_background(
     limb_model: LimbModel | None = None,
     offset_free: bool = False,
     search_limb_band: bool = True,
+    source_ring_mask: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -797,6 +818,10 @@ def estimate_background(
             the zone), and its zone — the limb band and the sky just outside included, now searched — takes
             the background sky + (that field) × P.
         search_limb_band: with a limb model, search its band too (else the band stays out, as without one).
+        source_ring_mask: narrow PSFs: leave clear sources (filtered S/N > :data:`SOURCE_MASK_SNR` × the
+            option's own scale) with the box their filtered response reaches through the option's annulus
+            (its outer half-size + 2 px) out of the block scale, away from the limb and the frame edges;
+            False: only the core filter's reach around sources above 4 × the scale, as before.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -888,6 +913,9 @@ def estimate_background(
                 var = var.astype(np.result_type(var, v_k))
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
+    if usable.any():  # no noise below the data's float32 rounding (a noiseless frame has no sources)
+        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
+        var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32)
@@ -961,8 +989,16 @@ def estimate_background(
             scale = blocks.scale(ok)
             peaks = s_white[0] > 4.0 * scale  # bright sources the outlier test missed (broad PSFs): left out
             if peaks.any():
-                keep = ok & ~grow_sparse(peaks, rk)
-                scale = blocks.scale(keep)
+                src = grow_sparse(peaks, rk)
+                if source_ring_mask:
+                    # clear sources (cores ≳ 1 px) also without the ring their background annulus carries
+                    # out to its outer edge: counted as noise it cost 15–20 % of their S/N on white noise
+                    # (away from the limb and the frame edges: there the limb's and the edge's own residuals
+                    # reach that level too, and the scale must count them)
+                    bright = (s_white[0] > SOURCE_MASK_SNR * scale) & (zone_k < 2)
+                    if bright.any():
+                        src |= _grow_box(bright, a1 + 2)
+                scale = blocks.scale(ok & ~src)
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:

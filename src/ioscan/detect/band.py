@@ -85,6 +85,7 @@ def _background_args(
         limb_model=limb_model,
         offset_free=offset_free,
         search_limb_band=cfg.search_limb_band,
+        source_ring_mask=cfg.source_ring_mask,
     )
 
 
