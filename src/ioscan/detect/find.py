@@ -228,6 +228,26 @@ def _crowded(x: np.ndarray, y: np.ndarray, radius_px: float) -> np.ndarray:
     return out
 
 
+def calibration_field(
+    psf: PsfModel,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The spike test's calibration field (seeded): unit white noise (576 × 576 px) and 4,096 sources at
+    random sub-pixel positions on a 9-px grid. Returns (noise, line index, sample index, PSF stamps (n, 9, 9), x, y):
+    a source of flux f adds f × stamp at (line index, sample index)."""
+    n_side, size = 64, 9
+    rng = np.random.default_rng(12345)
+    n = n_side * n_side
+    cx = (np.arange(n) % n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
+    cy = (np.arange(n) // n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
+    off = np.arange(size * n_side, dtype=float)
+    noise = rng.normal(0.0, 1.0, (size * n_side, size * n_side))
+    o = np.arange(-4, 5)
+    li = np.rint(cy).astype(int)[:, None, None] + o[None, :, None]
+    sj = np.rint(cx).astype(int)[:, None, None] + o[None, None, :]
+    p, _, _ = psf.stamps(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
+    return noise, li, sj, p, cx, cy
+
+
 @lru_cache(maxsize=32)
 def spike_threshold(psf: PsfModel, snr: float, false_flag_rate: float = SPIKE_FALSE_FLAG_RATE) -> float:
     """The spike test's χ² advantage (:func:`spike_dchi2`) that a true point source of matched-filter S/N
@@ -235,18 +255,7 @@ def spike_threshold(psf: PsfModel, snr: float, false_flag_rate: float = SPIKE_FA
     simulation (seeded, 4,000 sources at random sub-pixel positions), at least :data:`MIN_SPIKE_DCHI2`.
     A wider PSF puts more of a faint source's power outside its two brightest pixels, so the test can be
     sharper there."""
-    n_side, size = 64, 9
-    rng = np.random.default_rng(12345)
-    n = n_side * n_side
-    cx = (np.arange(n) % n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
-    cy = (np.arange(n) // n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
-    off = np.arange(size * n_side, dtype=float)
-    img = rng.normal(0.0, 1.0, (size * n_side, size * n_side))
-    r = 4
-    o = np.arange(-r, r + 1)
-    li = np.rint(cy).astype(int)[:, None, None] + o[None, :, None]
-    sj = np.rint(cx).astype(int)[:, None, None] + o[None, None, :]
-    p, _, _ = psf.stamps(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
+    img, li, sj, p, cx, cy = calibration_field(psf)
     flux = snr / np.sqrt(np.sum(p**2, axis=(1, 2)))
     np.add.at(img, (np.broadcast_to(li, p.shape), np.broadcast_to(sj, p.shape)), flux[:, None, None] * p)
     ones = np.ones(img.shape)

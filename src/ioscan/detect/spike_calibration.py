@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ioscan.detect.find import SPIKE_FALSE_FLAG_RATE, spike_dchi2
+from ioscan.detect.find import SPIKE_FALSE_FLAG_RATE, calibration_field, spike_dchi2
 from ioscan.detect.psf import PsfModel
 
 #: matched-filter S/N (above the detection threshold) at which the threshold is calibrated; beyond the last
@@ -33,18 +33,7 @@ def spike_threshold_table(
     """(S/N grid, χ² advantage that a true point source of that matched-filter S/N exceeds with probability
     ``false_flag_rate``) under white noise and this PSF; the grid starts at ``threshold_snr``. One seeded
     simulation (4,096 sources at random sub-pixel positions, the noise shared by all S/N)."""
-    n_side, size = 64, 9
-    rng = np.random.default_rng(12345)
-    n = n_side * n_side
-    cx = (np.arange(n) % n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
-    cy = (np.arange(n) // n_side) * size + size // 2 + rng.uniform(-0.5, 0.5, n)
-    off = np.arange(size * n_side, dtype=float)
-    noise = rng.normal(0.0, 1.0, (size * n_side, size * n_side))
-    r = 4
-    o = np.arange(-r, r + 1)
-    li = np.rint(cy).astype(int)[:, None, None] + o[None, :, None]
-    sj = np.rint(cx).astype(int)[:, None, None] + o[None, None, :]
-    p, _, _ = psf.stamps(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
+    noise, li, sj, p, cx, cy = calibration_field(psf)
     unit = 1.0 / np.sqrt(np.sum(p**2, axis=(1, 2)))
     signal = np.zeros_like(noise)
     np.add.at(signal, (np.broadcast_to(li, p.shape), np.broadcast_to(sj, p.shape)), unit[:, None, None] * p)
