@@ -232,8 +232,8 @@ def calibration_field(
     psf: PsfModel,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The spike test's calibration field (seeded): unit white noise (576 × 576 px) and 4,096 sources at
-    random sub-pixel positions on a 9-px grid. Returns (noise, line index, sample index, PSF stamps (n, 9, 9), x, y):
-    a source of flux f adds f × stamp at (line index, sample index)."""
+    random sub-pixel positions on a 9-px grid. Returns (noise, line index, sample index, PSF stamps
+    (n, 9, 9), x, y): a source of flux f adds f × stamp at (line index, sample index)."""
     n_side, size = 64, 9
     rng = np.random.default_rng(12345)
     n = n_side * n_side
