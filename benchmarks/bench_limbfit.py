@@ -238,6 +238,7 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
                 row.update(
                     {
                         "disk_px": round(2 * fit.radius_px, 1),
+                        "n_edges": fit.n_limb_points,
                         "err_px": d.round(3).tolist(),
                         "sigma_px": np.round(fit.offset_err_px, 3).tolist(),
                     }
@@ -276,7 +277,20 @@ def wrong_fields(rows: list[dict]) -> dict:
         "median_err_px": round(float(np.median(mag)), 3),
         "p90_err_px": round(float(np.percentile(mag, 90)), 3),
         "pull_rms": np.sqrt((pull**2).mean(axis=0)).round(2).tolist(),
+        **pull_by_edges(pull, np.array([r["n_edges"] for r in ok])),
     }
+
+
+def pull_by_edges(pull: np.ndarray, n_edges: np.ndarray, bounds=(0, 50, 100, 150, 1_000_000)) -> dict:
+    """The pulls' rms per axis in bins of the fit's number of limb edges (does the stated error shrink
+    faster with n than the real one?): ``{"pull_rms_by_edges": {"0-50": {"n": .., "rms": [..]}, ...}}``."""
+    out = {}
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        m = (n_edges >= lo) & (n_edges < hi)
+        if m.any():
+            key = f"{lo}-{hi}" if hi < 1_000_000 else f">={lo}"
+            out[key] = {"n": int(m.sum()), "rms": np.sqrt((pull[m] ** 2).mean(axis=0)).round(2).tolist()}
+    return {"pull_rms_by_edges": out}
 
 
 def main() -> None:
