@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ioscan.errors import IoscanError
+from ioscan.geometry import limbfit
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.geometry.config import NavigateConfig
-from ioscan.geometry.limbfit import OFFSET_MODEL_FLOOR_PX
 from ioscan.geometry.views import View
 from ioscan.instruments import PointingPrior, get_instrument
 from ioscan.records import Frame, LabelGeometry
@@ -44,7 +44,7 @@ LIMB_ERROR_SCALE = 1.4
 #: refining every band; without the SNR condition one close-flyby frame of 20 limb registrations changed
 #: band, which moved its hot spots, ``benchmarks/bench_navigation.py``). Measured as 0.5 px before the fit's
 #: offsets carried ``limbfit.OFFSET_MODEL_FLOOR_PX`` in quadrature; the same decisions since: √(0.5² + floor²)
-SECOND_BAND_ERR_PX = float(np.hypot(0.5, OFFSET_MODEL_FLOOR_PX))
+SECOND_BAND_ERR_PX = float(np.hypot(0.5, limbfit.OFFSET_MODEL_FLOOR_PX))
 SECOND_BAND_SNR_RATIO = 0.5
 #: what a limb fit may raise on odd data (reported, the band left unregistered)
 _FIT_BREAKS = (ValueError, FloatingPointError, np.linalg.LinAlgError)
@@ -324,8 +324,6 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     worse 1σ is ≤ :data:`SECOND_BAND_ERR_PX` is kept without refining the bands whose limb is much weaker
     (coarse SNR < :data:`SECOND_BAND_SNR_RATIO` × the strongest's; most of a fit's time); otherwise the next
     band is refined too and the smaller error kept."""
-    from ioscan.geometry import limbfit
-
     best = None
     prior = nav.prior
     started = []
