@@ -31,6 +31,7 @@ import numpy as np
 
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.instruments.jiram import IFOV_RAD, PIXEL_AXES
+from ioscan.robust import mad_sigma
 from ioscan.simulate.limb_scene import (
     add_point_sources,
     io_center_px,
@@ -241,6 +242,7 @@ def campaign_case(orbits=(5, 43, 57, 58), seed: int = 1, frames_per_orbit: int =
                         "n_edges": fit.n_limb_points,
                         "err_px": d.round(3).tolist(),
                         "sigma_px": np.round(fit.offset_err_px, 3).tolist(),
+                        "corr": round(float(fit.offset_corr), 3),
                     }
                 )
             else:
@@ -278,7 +280,58 @@ def wrong_fields(rows: list[dict]) -> dict:
         "p90_err_px": round(float(np.percentile(mag, 90)), 3),
         "pull_rms": np.sqrt((pull**2).mean(axis=0)).round(2).tolist(),
         **pull_by_edges(pull, np.array([r["n_edges"] for r in ok])),
+        **error_scale_fields(ok),
     }
+
+
+def unit_pull_scale(e: np.ndarray, sigma: np.ndarray, floor2_px2: np.ndarray) -> float:
+    """The scale s that makes the pulls e / √((s·σ)² + floor²) of rms 1 (bisection; s in 0.1–10)."""
+    lo, hi = 0.1, 10.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        rms = np.sqrt(np.mean(e**2 / ((mid * sigma) ** 2 + floor2_px2)))
+        lo, hi = (mid, hi) if rms > 1 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def error_scale_fields(rows: list[dict], n_boot: int = 1000) -> dict:
+    """The registered bands' offsets against the applied pointing over the 1σ navigation propagates
+    (``navigate.limb_offset_cov_px``: the fit's × ``LIMB_ERROR_SCALE``, ``PointingPrior.limb_floor_px``):
+    the pulls' rms and robust std per axis, the rms split at disks of 1,000 px; and the scale of the fit's 1σ
+    that would give them rms 1, with its 68 % bootstrap interval over bands (what ``LIMB_ERROR_SCALE``
+    is measured from, with the close flybys of ``bench_navigation``). Wrong registrations (> 3 px off) are
+    left out and counted: a scale cannot describe them."""
+    from ioscan.geometry.navigate import LIMB_ERROR_SCALE, limb_offset_cov_px
+    from ioscan.instruments import get_instrument
+
+    floor = get_instrument("JIRAM").pointing.limb_floor_px
+    wrong = [r for r in rows if max(abs(v) for v in r["err_px"]) > 3.0]
+    rows = [r for r in rows if max(abs(v) for v in r["err_px"]) <= 3.0]
+    e = np.array([r["err_px"] for r in rows])
+    sig = np.array([r["sigma_px"] for r in rows])
+    stated = np.sqrt(np.array([np.diag(limb_offset_cov_px(r["sigma_px"], r["corr"], floor)) for r in rows]))
+    floor2 = np.full(e.shape, floor**2)
+    big = np.array([r["disk_px"] >= 1000 for r in rows])
+    pull = e / stated
+    s = unit_pull_scale(e.ravel(), sig.ravel(), floor2.ravel())
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(e), (n_boot, len(e)))
+    boot = [unit_pull_scale(e[i].ravel(), sig[i].ravel(), floor2[i].ravel()) for i in idx]
+    out = {
+        "applied_limb_error_scale": LIMB_ERROR_SCALE,
+        "left_out_over_3px": len(wrong),
+        "pull_rms_as_navigated": np.sqrt((pull**2).mean(axis=0)).round(2).tolist(),
+        "pull_robust_std_as_navigated": [round(float(mad_sigma(pull[:, k])), 2) for k in range(2)],
+        "unit_pull_error_scale": round(s, 3),
+        "unit_pull_error_scale_68": np.percentile(boot, [16, 84]).round(3).tolist(),
+    }
+    for name, m in (("disks_lt_1000px", ~big), ("disks_ge_1000px", big)):
+        if m.any():
+            out[f"pull_rms_as_navigated_{name}"] = {
+                "n": int(m.sum()),
+                "rms": np.sqrt((pull[m] ** 2).mean(axis=0)).round(2).tolist(),
+            }
+    return out
 
 
 def pull_by_edges(pull: np.ndarray, n_edges: np.ndarray, bounds=(0, 50, 100, 150, 1_000_000)) -> dict:

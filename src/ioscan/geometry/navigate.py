@@ -34,10 +34,16 @@ from ioscan.records import Frame, LabelGeometry
 
 #: registration methods, as stored with an observation
 METHODS = ("limb", "hotspots", "chain", "none")
-#: the limb fit's 1σ are scaled by this before they are propagated: on the simulated campaign and close
-#: flybys its offsets scatter 1.2–1.4 times its stated errors (limb profile and albedo texture vs the
-#: Lambert edge model), ``benchmarks/bench_navigation.py``
-LIMB_ERROR_SCALE = 1.4
+#: the limb fit's 1σ (which hold ``limbfit.OFFSET_MODEL_FLOOR_PX``) are scaled by this before they are
+#: propagated (with ``PointingPrior.limb_floor_px`` in quadrature): the scale that gives the registered
+#: offsets' pulls against the simulator's applied pointing rms 1 on 128 limb registrations, 1.17 [1.09, 1.25]
+#: (68 % bootstrap over bands): campaign seeds 1–12 (``bench_limbfit --campaign-only``, 102 bands, disks
+#: 40–8,600 px; one 20σ wrong registration left out, 2017086T034927 L) alone 1.09, close flybys
+#: (``bench_navigation --quick`` seeds 5 and 6, 26 frames) alone 1.49 / 1.29. 1.4 was measured before the
+#: fit's errors held the offset floor and double-counted it (campaign pulls rms 0.7). A floor in km at the
+#: limb (the error fixed on the ground) fitted on seeds 1–6 gave disks ≥ 1,000 px pulls 0.40 on seeds 7–12:
+#: their excess on seeds 1–6 is three frames 3–4σ out, not a scale, and is left as a heavy tail.
+LIMB_ERROR_SCALE = 1.2
 #: a limb registration whose worse 1σ is at most this (px) is kept without refining the bands whose coarse
 #: correlation SNR is below SECOND_BAND_SNR_RATIO × the strongest band's; otherwise the next band is refined
 #: too and the smaller error kept (on 220 simulated frames, campaigns and close flybys, the same band as
@@ -316,6 +322,14 @@ def _limb_floor_px(prior, predicted: Backplanes) -> float:
     return float(max(prior.limb_floor_px, prior.limb_floor_km / scale_km if scale_km > 0 else 0.0))
 
 
+def limb_offset_cov_px(offset_err_px: tuple[float, float], corr: float, pixel_floor_px: float) -> np.ndarray:
+    """The 2×2 covariance (sample, line), px², of a limb registration's offset: the fit's 1σ ×
+    LIMB_ERROR_SCALE with their correlation ``corr``, plus ``pixel_floor_px`` on each axis."""
+    err = LIMB_ERROR_SCALE * np.asarray(offset_err_px, dtype=float)
+    cov = np.outer(err, err) * np.array([[1.0, corr], [corr, 1.0]])
+    return cov + np.eye(2) * pixel_floor_px**2
+
+
 def _register_limb(frame: Frame, nav: Navigation) -> None:
     """Fit the limb in the band that shows it best; apply the shared offset to every band.
 
@@ -376,14 +390,11 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     nav.method = "limb"
     nav.limb_band = band_name
     nav.pointing_floor_px = _limb_floor_px(prior, nav.backplanes[band_name])
-    err = LIMB_ERROR_SCALE * np.asarray(fit.offset_err_px, dtype=float)
-    cov = np.outer(err, err) * np.array([[1.0, fit.offset_corr], [fit.offset_corr, 1.0]])
     # the pointing the draws propagate (positions, emission, range, intensity) holds the pixel floor only;
-    # the ground floor (km) is a position error (measure.positions), not a pointing one: on close flybys
-    # the limb offsets scatter as the fit × scale + pixel floor say (bench_navigation, pulls 1.06-1.13)
-    nav.offset_cov_px = cov + np.eye(2) * prior.limb_floor_px**2
+    # the ground floor (km) is a position error (measure.positions), not a pointing one
+    nav.offset_cov_px = limb_offset_cov_px(fit.offset_err_px, fit.offset_corr, prior.limb_floor_px)
     nav.ground_err_km = float(prior.limb_floor_km)
-    nav.image_error_px = float(np.sqrt(max(np.diag(cov)) + prior.limb_floor_px**2))
+    nav.image_error_px = float(np.sqrt(max(np.diag(nav.offset_cov_px))))
     nav.offset_err_px = tuple(float(v) for v in np.sqrt(np.diag(nav.offset_cov_px)))
     nav.offset_samples_px = _gaussian_samples(nav.offset_cov_px, 256, _seed(frame))
 
