@@ -22,9 +22,10 @@ a catalogue refined on limb-registered frames would list it), and scores every r
 
 Options: ``--sequences N`` (default 60 = 300 frames), ``--quick`` (12 sequences), ``--workers``,
 ``--seed``, ``--along uniform`` (pointing errors uniform in ±2°, harder than navigation's prior),
-``--keep DIR`` (keep the products and catalogues there), ``--rescore DIR`` (score a kept run's shipped-table
-catalogue again without scanning). Limb-registered frames also get their offsets' pulls against the applied
-pointing (``limb_offset_pulls``) and the ground floor their positions need for 95 % coverage
+``--keep DIR`` (keep the products and catalogues there), ``--rescore DIR [DIR ...]`` (score kept runs'
+shipped-table catalogues again without scanning, and the ground floor pooled over them). Limb-registered
+frames also get their offsets' pulls against the applied pointing (``limb_offset_pulls``) and the ground
+floor their positions need for 95 % coverage
 (``ground_floor_km_for_95``, with a bootstrap interval over frames).
 """
 
@@ -68,7 +69,7 @@ def _mahalanobis2(dx, dy, sx, sy, corr) -> np.ndarray:
     return (sy**2 * dx**2 - 2 * cov_xy * dx * dy + sx**2 * dy**2) / det
 
 
-def _score(root: Path, db: Path, anchor_sigma_km: float) -> dict:
+def _score(root: Path, db: Path, anchor_sigma_km: float, limb_rows: list | None = None) -> dict:
     from ioscan.body import great_circle_distance_km
     from ioscan.catalog.store import open_store
     from ioscan.instruments import jiram
@@ -160,6 +161,14 @@ def _score(root: Path, db: Path, anchor_sigma_km: float) -> dict:
         }
     limb = reg[reg.registration_method == "limb"]
     on_limb = matched[matched.registration_method == "limb"]
+    if limb_rows is not None:  # pooled over runs (--rescore DIR DIR ...): a run's frames kept apart
+        limb_rows.append(
+            on_limb.assign(
+                product_id=str(root) + ":" + on_limb.product_id.astype(str),
+                dlat=dlat.loc[on_limb.index],
+                dlon=dlon.loc[on_limb.index],
+            )
+        )
     return {
         "frames": int(len(fr)),
         "registered": {k: int(v) for k, v in fr.registration_method.value_counts().items()},
@@ -282,24 +291,24 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--along", choices=("gaussian", "uniform"), default="gaussian")
     ap.add_argument("--keep", type=Path, default=None)
-    ap.add_argument("--rescore", type=Path, default=None, help="score a run kept with --keep again, no scan")
+    ap.add_argument(
+        "--rescore", type=Path, nargs="*", default=None, help="score runs kept with --keep again (no scan)"
+    )
     args = ap.parse_args()
     from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR
     from ioscan.geometry.anchors import KM_PER_DEG
     from ioscan.simulate.close_flybys import simulate_close_flybys
 
-    if args.rescore is not None:
+    if args.rescore:
         sigma = PUBLISHED_POSITION_ERROR.core_deg * KM_PER_DEG
-        print(
-            json.dumps(
-                {
-                    "rescored": str(args.rescore),
-                    "shipped_tables": _score(
-                        args.rescore / "products", args.rescore / "shipped_tables.db", sigma
-                    ),
-                }
-            )
-        )
+        rows: list = []
+        out = {
+            str(d): _score(d / "products", d / "shipped_tables.db", sigma, limb_rows=rows)
+            for d in args.rescore
+        }
+        pooled = pd.concat(rows, ignore_index=True)
+        out["ground_floor_km_for_95_pooled"] = _ground_floor(pooled, pooled.dlat, pooled.dlon)
+        print(json.dumps(out))
         return
 
     n_seq = 12 if args.quick else args.sequences

@@ -114,14 +114,15 @@ def test_registering_an_existing_navigation_on_the_limb_equals_navigating_with_r
     assert later.messages == once.messages
 
 
-def test_limb_floor_is_two_km_on_the_ground_or_a_twentieth_of_a_pixel():
-    """The limb registration's floor: max(0.05 px, 2 km / pixel scale at the limb) (JIRAM's prior)."""
+def test_limb_floor_is_the_ground_floor_at_the_limbs_scale_or_a_twentieth_of_a_pixel():
+    """The limb registration's floor: max(0.05 px, limb_floor_km (0.6 km) / pixel scale at the limb)."""
     from ioscan.geometry.navigate import _limb_floor_px
     from ioscan.instruments import get_instrument
 
     prior = get_instrument("JIRAM").pointing
+    assert prior.limb_floor_km == pytest.approx(0.6) and prior.limb_floor_px == pytest.approx(0.05)
     dist = np.array([[-5.0, -1.0, 0.5, 3.0]])
-    for scale_km, floor in ((0.5, 4.0), (2.0, 1.0), (50.0, 0.05)):
+    for scale_km, floor in ((0.3, 2.0), (2.0, 0.3), (50.0, 0.05)):
         scale = np.array([[scale_km, scale_km, scale_km, np.nan]])
         planes = {"limb_distance_px": dist, "pixel_scale_km": scale}
         assert _limb_floor_px(prior, planes) == pytest.approx(floor)
