@@ -166,7 +166,7 @@ class PointingPrior:
             and 7: 46 limb-registered frames) the registered offsets against the applied pointing error give
             pulls of rms 1.19 / 0.99 (robust 0.84 / 0.91) with it, 0.88 / 0.75 (0.72 / 0.79) with 0.1, which
             overstated the intensity's geometric term (its pulls 0.41-0.68); positions also carry
-            ``limb_floor_km`` on the ground (0.07 px at 28 km/px).
+            ``limb_floor_km`` on the ground (0.02 px at 28 km/px).
         limb_floor_km: what remains after a limb registration on the ground, km, added to positions only
             (not to the pointing that reaches emission, range and intensities): close to Io a short, partial
             limb arc constrains the offset less than its fit says. 0.6: measured on close flybys
