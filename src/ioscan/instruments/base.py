@@ -174,10 +174,10 @@ class PointingPrior:
             × 1.2, ``navigate.LIMB_ERROR_SCALE``; ``--rescore``) as the floor that puts 95 % of the positions
             inside their 95 % ellipse: 0.56 km, 68 % bootstrap over frames [0, 0.65] (92.6 % inside without a
             floor, 93.2 % with 0.5 km, 99.7 % with the former 2 km, which was set by hand; one frame's
-            positions move together, so the coverage moves in steps). The simulator's Io is the ellipsoid: Io's
-            relief (mountains to ~17 km, radii known to ~0.5 km) is not in this number and on real frames
-            adds to it. ``Navigation.pointing_floor_px`` (the single-σ path) keeps max(``limb_floor_px``,
-            ``limb_floor_km`` / the pixel scale at the limb).
+            positions move together, so the coverage moves in steps). The simulator's Io is the ellipsoid:
+            Io's relief (mountains to ~17 km, radii known to ~0.5 km) is not in this number and on real
+            frames adds to it. ``Navigation.pointing_floor_px`` (the single-σ path) keeps
+            max(``limb_floor_px``, ``limb_floor_km`` / the pixel scale at the limb).
         search_margin_px: how far beyond ``max_px`` the limb fit searches, px.
     """
 
