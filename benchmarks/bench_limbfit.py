@@ -8,7 +8,11 @@ time per frame (ms, single process).
 
 ``--seeds`` runs the campaign scenario for each seed (orbits 5/43/57/58 × 5 frames); every campaign row
 counts its confident wrong registrations (> 3 px or > 5σ from the applied pointing) with the error's median
-and 90 % and the pulls' rms; ``--campaign-only`` runs only those (a seed sweep) and sums them up.
+and 90 % and the pulls' rms, and the pulls against the 1σ navigation propagates (the fit's ×
+``navigate.LIMB_ERROR_SCALE`` and the pixel floor, ``pull_rms_as_navigated``, split at disks of 1,000 px) with
+the scale that would make them rms 1 (``unit_pull_error_scale``, a 68 % bootstrap interval over bands; wrong
+registrations > 3 px off left out and counted); ``--campaign-only`` runs only those (a seed sweep) and sums
+them up.
 
 With ``--against REV`` (a git revision) the limb-fit module as it was at REV runs on every frame too,
 alternating with the current one (which goes first alternates, so both see the same machine): each scenario
