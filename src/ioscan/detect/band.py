@@ -86,6 +86,9 @@ def _background_args(
         offset_free=offset_free,
         search_limb_band=cfg.search_limb_band,
         source_ring_mask=cfg.source_ring_mask,
+        limb_fit=cfg.limb_fit,
+        limb_fit_half_px=cfg.limb_fit_half_px,
+        limb_fit_knot_px=cfg.limb_fit_knot_px,
     )
 
 

@@ -107,6 +107,13 @@ class DetectConfig:
             0.93 / 0.95 with it). Off by default: on the independent renderer's sunlit frames it raised the
             false rate (0.65 → 0.74 per frame, on the disk) for no completeness gain at S/N ≥ 7; on its night
             frames it found more at S/N 5–7 (0.465 → 0.494, false rate unchanged; an earlier form of it).
+        limb_fit: in a measured limb profile's zone (a bright limb seen in the image), take the S/N from a
+            joint fit per pixel of the PSF amplitude and a background free across the limb (linear B-splines
+            in limb distance ``limb_fit_knot_px`` apart, each linear along a (2 ``limb_fit_half_px`` + 1)²
+            window; :mod:`ioscan.detect.localfit`): foreshortened texture, as fine as the PSF across the
+            limb but not along it, is followed. Measured in the README.
+        limb_fit_half_px: the limb fit's window half-size (px).
+        limb_fit_knot_px: the limb fit's knot spacing across the limb (px).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -135,6 +142,9 @@ class DetectConfig:
     psf_elongation: bool = True
     cosmic_ray_dchi2_floor: float | None = None
     source_ring_mask: bool = False
+    limb_fit: bool = False
+    limb_fit_half_px: int = 5
+    limb_fit_knot_px: float = 2.0
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
