@@ -105,3 +105,38 @@ def test_masked_pixels_and_short_windows():
     sparse[::4, ::4] = True
     c = limb_fit_snr(img, var, sparse, target, d, psf, PHASES[:1])[0]
     assert np.all(c[target] == 0.0)
+
+
+def test_limb_fit_setting_changes_only_the_limb_zone():
+    """detect.limb_fit on a sunlit frame of the independent renderer (no geometry: the limb and its profile
+    are found in the image): the S/N map is the same bit for bit outside the limb model's zone and differs
+    inside it; off (the default), detection is unchanged (tests/detect/test_detect_pinned.py)."""
+    from ioscan.detect import DetectConfig, detect_frame
+    from ioscan.records import BandImage, Frame
+    from ioscan.simulate.independent import draw_scene, render_scene
+
+    rng = np.random.default_rng(5)
+    for i in range(20):
+        r = render_scene(draw_scene(rng, kind="day", start_time_utc=f"2023-03-01T00:00:{i:02d}.000"))
+        if r.illumination == "day":
+            break
+    b = r.bands["M"]
+    frame = Frame(
+        "T",
+        "JIRAM",
+        "JUNO",
+        "2023-03-01T00:00:00",
+        0.01,
+        {"M": BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)},
+    )
+    models = []
+    for on in (False, True):
+        res = detect_frame(frame, config=DetectConfig(limb_fit=on), keep_models=True)
+        models.append(res.bands["M"].model)
+    off, on = models
+    zone = np.abs(off.snr - on.snr) > 0
+    assert zone.any()
+    d = off.limb_distance_px
+    assert d is not None
+    # what changed lies within the zone (4 px outside to 10 px inside the limb, the arc's taper aside)
+    assert np.all((d[zone] > -4.5) & (d[zone] < 10.5))

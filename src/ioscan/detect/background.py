@@ -795,6 +795,7 @@ def estimate_background(
     limb_fit: bool = False,
     limb_fit_half_px: int = 5,
     limb_fit_knot_px: float = 2.0,
+    limb_fit_knot_degree: int = 2,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -827,7 +828,8 @@ def estimate_background(
             False: only the core filter's reach around sources above 4 × the scale, as before.
         limb_fit: with a limb model, the S/N in its zone is that of a joint fit of the PSF and a background
             free across the limb (:mod:`ioscan.detect.localfit`: window half-size ``limb_fit_half_px``, hats
-            ``limb_fit_knot_px`` apart in limb distance, linear along the window), on the image as it is.
+            ``limb_fit_knot_px`` apart in limb distance, each × a polynomial of degree
+            ``limb_fit_knot_degree`` along the window), on the image as it is.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -1061,6 +1063,7 @@ def estimate_background(
             psf,
             limb_fit_half_px,
             limb_fit_knot_px,
+            limb_fit_knot_degree,
             np.where(limb_model.zone, limb_model.template, (d > 0).astype(np.float64)),
         )
     choice = best["choice"]
@@ -1107,6 +1110,7 @@ def _limb_fit_into(
     psf: PsfModel,
     half: int,
     knot_px: float,
+    knot_degree: int,
     profile: np.ndarray,
 ) -> None:
     """The S/N, phase and scale of ``best`` at the ``target`` pixels (the limb zone's usable ones) replaced by
@@ -1115,7 +1119,7 @@ def _limb_fit_into(
     :func:`estimate_background`."""
     from ioscan.detect.localfit import limb_fit_snr
 
-    s_white = limb_fit_snr(x, var, weight, target, d, psf, PHASES, half, knot_px, profile=profile)
+    s_white = limb_fit_snr(x, var, weight, target, d, psf, PHASES, half, knot_px, knot_degree, profile)
     top = s_white[0].copy()
     phase = np.zeros(x.shape, np.intp)
     for p_ in range(1, len(PHASES)):

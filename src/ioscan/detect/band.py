@@ -89,6 +89,7 @@ def _background_args(
         limb_fit=cfg.limb_fit,
         limb_fit_half_px=cfg.limb_fit_half_px,
         limb_fit_knot_px=cfg.limb_fit_knot_px,
+        limb_fit_knot_degree=cfg.limb_fit_knot_degree,
     )
 
 

@@ -114,6 +114,7 @@ class DetectConfig:
             limb but not along it, is followed. Measured in the README.
         limb_fit_half_px: the limb fit's window half-size (px).
         limb_fit_knot_px: the limb fit's knot spacing across the limb (px).
+        limb_fit_knot_degree: each knot's value varies over the window as a polynomial of this degree.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -145,6 +146,7 @@ class DetectConfig:
     limb_fit: bool = False
     limb_fit_half_px: int = 5
     limb_fit_knot_px: float = 2.0
+    limb_fit_knot_degree: int = 2
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -24,7 +24,7 @@ import numpy as np
 
 from ioscan.detect.psf import PsfModel
 
-#: fewest weighted pixels in a window for the fit
+#: fewest weighted pixels in a window beyond the fit's unknowns (its residual degrees of freedom)
 MIN_PIXELS = 24
 
 
@@ -49,7 +49,7 @@ def limb_fit_snr(
     phases: tuple[tuple[float, float], ...],
     half: int = 5,
     knot_px: float = 2.0,
-    knot_degree: int = 1,
+    knot_degree: int = 2,
     profile: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """White-noise S/N A / σ_A of the joint fit (module docstring) at the ``target`` pixels, one map per
@@ -107,7 +107,7 @@ def limb_fit_snr(
     bw = bg * w[:, None, :]
     g = np.matmul(bw, bg.transpose(0, 2, 1))  # the background's normal matrix, shared by the phases
     m_b = g.shape[1]
-    enough = w.sum(axis=1) >= max(MIN_PIXELS, 2 * (m_b + 1))
+    enough = w.sum(axis=1) >= m_b + 1 + MIN_PIXELS
     nmat = np.empty((len(ii), m_b + 1, m_b + 1))
     nmat[:, 1:, 1:] = g
     e0 = np.zeros((len(ii), m_b + 1, 1))
