@@ -108,23 +108,19 @@ def limb_fit_snr(
     g = np.matmul(bw, bg.transpose(0, 2, 1))  # the background's normal matrix, shared by the phases
     m_b = g.shape[1]
     enough = w.sum(axis=1) >= m_b + 1 + MIN_PIXELS
-    nmat = np.empty((len(ii), m_b + 1, m_b + 1))
-    nmat[:, 1:, 1:] = g
-    e0 = np.zeros((len(ii), m_b + 1, 1))
-    e0[:, 0, 0] = 1.0
-    eye = np.eye(m_b + 1)[None]
-    for p, ph in enumerate(phases):
-        pv = _psf_window(psf, half, ph)
-        pw = w * pv[None, :]
-        nmat[:, 0, 0] = pw @ pv
-        gp = np.matmul(bg, pw[:, :, None])[..., 0]
-        nmat[:, 0, 1:] = gp
-        nmat[:, 1:, 0] = gp
-        # a tiny ridge keeps windows that leave a term unconstrained solvable (that term then ~0)
-        tr = np.trace(nmat, axis1=1, axis2=2)[:, None, None]
-        z = np.linalg.solve(nmat + eye * (1e-9 * tr + 1e-300), e0)[..., 0]  # row 0 of N⁻¹
-        kk = w * (z[:, :1] * pv[None, :] + np.matmul(z[:, None, 1:], bg)[:, 0])  # A's weights per pixel
+    # the amplitude by the Schur complement of the background block: one solve for all phases
+    # (a tiny ridge keeps windows that leave a term unconstrained solvable; that term then ~0)
+    tr = np.trace(g, axis1=1, axis2=2)[:, None, None]
+    pv = np.stack([_psf_window(psf, half, ph) for ph in phases])  # (phases, window)
+    pw = w[:, None, :] * pv[None]  # (n_pix, phases, window)
+    gp = np.matmul(bg, pw.transpose(0, 2, 1))  # (n_pix, terms, phases)
+    u = np.linalg.solve(g + np.eye(m_b)[None] * (1e-9 * tr + 1e-300), gp)
+    for p in range(len(phases)):
+        schur = np.sum(pw[:, p] * pv[p][None, :], axis=1) - np.sum(gp[:, :, p] * u[:, :, p], axis=1)
+        good = enough & (schur > 1e-12 * np.sum(pw[:, p] * pv[p][None, :], axis=1))
+        kk = w * (pv[p][None, :] - np.matmul(u[:, None, :, p], bg)[:, 0])  # A's weights × the Schur term
+        kk /= np.where(good, schur, 1.0)[:, None]
         amp = np.sum(kk * xw, axis=1)
         sa = np.sqrt(np.maximum(np.sum(kk * kk * vw, axis=1), 1e-300))
-        out[p][ii, jj] = np.where(enough, amp / sa, 0.0)
+        out[p][ii, jj] = np.where(good, amp / sa, 0.0)
     return out
