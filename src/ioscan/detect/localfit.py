@@ -1,19 +1,23 @@
 """S/N near a bright limb from a local joint fit: PSF amplitude + a background free across the limb.
 
-Near a sunlit limb the ground is foreshortened: albedo structure 8 px across on the disk's face is 2–3 px
-across the limb a few pixels inside it, as fine as the PSF, and the limb's blurred step and the photometric
-function's fall add more. No smooth 2-D surface follows that (the annulus quadratic of
-:mod:`ioscan.detect.background` leaves residuals 2–3 × the white noise there, the scale its S/N is divided
-by). Along the limb the same structure is not compressed. So at every pixel c of the limb zone the pixels j
-of a (2h+1)² window are fitted, by least squares with weights w_j (1 on usable pixels, 0 elsewhere), as
+Near a sunlit limb the brightness changes across the limb faster than any smooth 2-D surface follows (the
+disk's blurred step, the photometric function as the emission angle goes to 90°), and along it slowly. At
+every pixel c of the limb model's zone the pixels j of a (2h+1)² window are fitted, by least squares with
+weights w_j (1 on usable pixels, 0 elsewhere), as
 
-    x_j = A · P(j − c − phase) + Σ_k B_k(d_j − d_c) · (a_k + b_k Δs_j + c_k Δl_j)
+    x_j = A · P(j − c − phase) + s + g_l ∂T/∂line_j + g_s ∂T/∂sample_j + T_j · Σ_k B_k(d_j − d_c) · q_k(Δ_j)
 
-with P the PSF at one of the sub-pixel phases, d the limb distance and B_k linear B-splines (hats)
-``knot_px`` apart: the background takes any profile across the limb, varying linearly along it over the
-window, and a point source, compact along the limb, stands out of it. The white-noise S/N is A / σ_A with
-σ_A² = Σ_j k_j² var_j, k the fit's linear weights of A (the fit's noise included, as the annulus options'
-noise gain is). Each zone pixel is solved on its own (batched normal equations, ~35 unknowns).
+with P the PSF at one of the sub-pixel phases, T the measured limb profile (0 on the sky, 1 on the disk), d
+the limb distance, B_k linear B-splines (hats) ``knot_px`` apart and q_k polynomials of degree
+``knot_degree`` in the window offsets Δ: the background takes any profile across the limb, varying smoothly
+along it over the window, the limb may sit a fraction of a pixel off, and a point source, compact along the
+limb, stands out of it. The white-noise S/N is A / σ_A with σ_A² = Σ_j k_j² var_j, k the fit's linear
+weights of A (the background's noise included, as the annulus options' noise gain is); A by the Schur
+complement of the background block (one batched solve for all phases).
+
+Measured (``DetectConfig.limb_fit``, off by default; docs/architecture.md, *Local joint fits, tried*): told the
+independent renderer's true background, the S/N's noise scale near the limb is ~1 with quadratic knots, but
+the fit's white-noise efficiency falls as much, and in the catalogue it finds no more hot spots.
 """
 
 from __future__ import annotations
