@@ -15,9 +15,9 @@ limb, stands out of it. The white-noise S/N is A / σ_A with σ_A² = Σ_j k_j²
 weights of A (the background's noise included, as the annulus options' noise gain is); A by the Schur
 complement of the background block (one batched solve for all phases).
 
-Measured (``DetectConfig.limb_fit``, off by default; docs/architecture.md, *Local joint fits, tried*): told the
-independent renderer's true background, the S/N's noise scale near the limb is ~1 with quadratic knots, but
-the fit's white-noise efficiency falls as much, and in the catalogue it finds no more hot spots.
+Measured (``DetectConfig.limb_fit``, off by default; docs/architecture.md, *Local joint fits, tried*): told
+the independent renderer's true background, the S/N's noise scale near the limb is ~1 with quadratic knots,
+but the fit's white-noise efficiency falls as much, and in the catalogue it finds no more hot spots.
 """
 
 from __future__ import annotations
