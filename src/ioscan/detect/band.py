@@ -369,6 +369,15 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
+    if cfg.limb_zone_min_fit_snr is not None:
+        # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
+        zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]
+        n_weak = flag_unconfirmed(zone_dets, cfg.limb_zone_min_fit_snr)
+        if n_weak:
+            out.messages.append(
+                f"band {band.band}: {n_weak} detections at the limb with PSF-fit S/N < "
+                f"{cfg.limb_zone_min_fit_snr:g} flagged ARTEFACT"
+            )
     n_unc = flag_unconfirmed(out.detections)
     if n_unc:
         out.messages.append(
