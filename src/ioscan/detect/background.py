@@ -887,7 +887,6 @@ def estimate_background(
         x0 = sky0 + (x0 - sky0) / norm
     elif norm is not None:
         x0 = x0 / norm
-    x_raw = x if all_valid else np.where(valid, x, fill0)  # the limb fit's data
     # outliers (cosmic rays, hot spots, compact dark spots): pixels far from the mean of their 4 neighbours
     # relative to the local scale of that difference; they are replaced (with their 8 neighbours) by the
     # mean of the clean pixels around them before the background kernel sees them, so they leave no rims
@@ -1054,7 +1053,7 @@ def estimate_background(
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
             best,
-            x_raw,
+            x if all_valid else np.where(valid, x, fill0),
             valid & ~out1,
             var,
             d,
