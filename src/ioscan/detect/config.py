@@ -126,7 +126,8 @@ class DetectConfig:
             only the everywhere floor of :data:`ioscan.detect.artefacts.MIN_FIT_SNR`). Off by default, a
             trade: on the independent renderer's 100 sunlit frames (default seed) 2 gives 0.589 / 0.068 /
             0.47 (S/N ≥ 7 / 5–7 / false per frame), 3 gives 0.583 / 0.068 / 0.42, against 0.604 / 0.068 /
-            0.64 (false detections on the limb 0.35 → 0.21 / 0.18).
+            0.64 (false detections on the limb 0.35 → 0.21 / 0.18); on 500 sunlit frames 2 gives 0.592 /
+            0.098 / 0.63 against 0.603 / 0.098 / 0.76 (on the limb 0.37 → 0.26).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
