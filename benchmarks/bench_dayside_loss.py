@@ -45,10 +45,10 @@ ISOLATED_PX = 4.0
 MIN_SNR = 7.0
 
 
-def sources_of(frame_no: int, rendered) -> list[dict]:
+def sources_of(frame_no: int, rendered, config: DetectConfig | None = None) -> list[dict]:
     """One row per isolated unsaturated hot spot (ideal S/N ≥ 7) of the M band: the S/N map read at it."""
-    threshold = DetectConfig().threshold_snr
-    res = detect_frame(in_memory_frame(rendered), keep_models=True)
+    threshold = (config or DetectConfig()).threshold_snr
+    res = detect_frame(in_memory_frame(rendered), config=config, keep_models=True)
     br = res.bands.get("M")
     if br is None or br.model is None:
         return []
@@ -80,7 +80,12 @@ def sources_of(frame_no: int, rendered) -> list[dict]:
 
 
 def white_noise_case(
-    sigma_px: float, seed: int, gradient_sigma: float = 0.0, n: int = 256, spacing: int = 32
+    sigma_px: float,
+    seed: int,
+    gradient_sigma: float = 0.0,
+    n: int = 256,
+    spacing: int = 32,
+    config: DetectConfig | None = None,
 ):
     """(median S/N found ÷ ideal, median scale at the sources) on unit white noise with isolated sources."""
     rng = np.random.default_rng(seed)
@@ -98,17 +103,22 @@ def white_noise_case(
             p = psf.stamps((j + o)[None, None, :], (i + o)[None, :, None], np.array([x]), np.array([y]))[0][0]
             img[i - r : i + r + 1, j - r : j + r + 1] += WHITE_SNR / np.sqrt(np.sum(p**2)) * p
             pos.append((i, j))
-    m = estimate_background(img, psf=psf)
+    cfg = config or DetectConfig()
+    m = estimate_background(
+        img,
+        psf=psf,
+        source_ring_mask=cfg.source_ring_mask,
+    )
     found = [float(np.max(m.snr[i - 1 : i + 2, j - 1 : j + 2])) / WHITE_SNR for i, j in pos]
     return float(np.median(found)), float(np.median([m.scale[i, j] for i, j in pos]))
 
 
-def white_noise_table() -> dict:
+def white_noise_table(config: DetectConfig | None = None) -> dict:
     """Per PSF width (and with a smooth gradient): S/N found ÷ ideal and the scale at the sources."""
     out = {}
     for grad in (0.0, 30.0):
         for s in WHITE_SIGMAS_PX:
-            res = [white_noise_case(s, seed, grad) for seed in (1, 2)]
+            res = [white_noise_case(s, seed, grad, config=config) for seed in (1, 2)]
             out[f"{'gradient' if grad else 'flat'}_sigma_{s:g}"] = {
                 "snr_over_ideal": round(float(np.mean([a for a, _ in res])), 3),
                 "scale_at_sources": round(float(np.mean([b for _, b in res])), 3),
@@ -121,9 +131,16 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120, help="frames of the sequence (even ones: day side)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--white-only", action="store_true", help="only the white-noise table")
+    ap.add_argument("--no-white", action="store_true", help="skip the white-noise table")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="detect.KEY=VALUE", help="a detection setting"
+    )
     args = ap.parse_args()
+    from ioscan.settings import Settings
+
+    config = Settings.load(None, args.set).detect if args.set else None
     t0 = time.time()
-    white = white_noise_table()
+    white = {} if args.no_white else white_noise_table(config)
     if args.white_only:
         print(json.dumps({"white_noise": white, "wall_s": round(time.time() - t0, 1)}))
         return
@@ -137,7 +154,7 @@ def main() -> None:
         if rendered.illumination != "day":
             continue
         n_day += 1
-        rows.extend(sources_of(i, rendered))
+        rows.extend(sources_of(i, rendered, config))
     df = pd.DataFrame(rows)
     out: dict = {
         "white_noise": white,

@@ -792,6 +792,10 @@ def estimate_background(
     offset_free: bool = False,
     search_limb_band: bool = True,
     source_ring_mask: bool = False,
+    limb_fit: bool = False,
+    limb_fit_half_px: int = 5,
+    limb_fit_knot_px: float = 2.0,
+    limb_fit_knot_degree: int = 2,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -822,6 +826,10 @@ def estimate_background(
             option's own scale) with the box their filtered response reaches through the option's annulus
             (its outer half-size + 2 px) out of the block scale, away from the limb and the frame edges;
             False: only the core filter's reach around sources above 4 × the scale, as before.
+        limb_fit: with a limb model, the S/N in its zone is that of a joint fit of the PSF and a background
+            free across the limb (:mod:`ioscan.detect.localfit`: window half-size ``limb_fit_half_px``, hats
+            ``limb_fit_knot_px`` apart in limb distance, each × a polynomial of degree
+            ``limb_fit_knot_degree`` along the window), on the image as it is.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
     """
@@ -1042,6 +1050,21 @@ def estimate_background(
                     best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
             resids.append(resid)
+    if limb_fit and lzone is not None and lzone.any():
+        _limb_fit_into(
+            best,
+            x if all_valid else np.where(valid, x, fill0),
+            valid & ~out1,
+            var,
+            d,
+            lzone & usable,
+            ok,
+            psf,
+            limb_fit_half_px,
+            limb_fit_knot_px,
+            limb_fit_knot_degree,
+            np.where(limb_model.zone, limb_model.template, (d > 0).astype(np.float64)),
+        )
     choice = best["choice"]
     scale = best["scale"]
     if lzone is not None and lzone.any():
@@ -1073,3 +1096,37 @@ def estimate_background(
         limb_distance_px=d,
         noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
     )
+
+
+def _limb_fit_into(
+    best: dict,
+    x: np.ndarray,
+    weight: np.ndarray,
+    var: np.ndarray,
+    d: np.ndarray,
+    target: np.ndarray,
+    ok: np.ndarray,
+    psf: PsfModel,
+    half: int,
+    knot_px: float,
+    knot_degree: int,
+    profile: np.ndarray,
+) -> None:
+    """The S/N, phase and scale of ``best`` at the ``target`` pixels (the limb zone's usable ones) replaced by
+    the limb fit's (:func:`ioscan.detect.localfit.limb_fit_snr`), its white-noise S/N divided by its robust
+    scale over the zone's pixels ``ok`` (≥ 1); the zone's own profiles of the scale follow in
+    :func:`estimate_background`."""
+    from ioscan.detect.localfit import limb_fit_snr
+
+    s_white = limb_fit_snr(x, var, weight, target, d, psf, PHASES, half, knot_px, knot_degree, profile)
+    top = s_white[0].copy()
+    phase = np.zeros(x.shape, np.intp)
+    for p_ in range(1, len(PHASES)):
+        np.copyto(phase, p_, where=s_white[p_] > top)
+        np.maximum(top, s_white[p_], out=top)
+    sel = target & ok
+    s0 = float(MAD_TO_SIGMA * np.median(np.abs(s_white[0][sel]))) if sel.sum() >= 20 else 1.0
+    s0 = max(s0, 1.0)
+    best["snr"] = np.where(target, top / s0, best["snr"])
+    best["phase"] = np.where(target, phase, best["phase"])
+    best["scale"] = np.where(target, np.float32(s0), best["scale"]).astype(best["scale"].dtype, copy=False)

@@ -86,6 +86,10 @@ def _background_args(
         offset_free=offset_free,
         search_limb_band=cfg.search_limb_band,
         source_ring_mask=cfg.source_ring_mask,
+        limb_fit=cfg.limb_fit,
+        limb_fit_half_px=cfg.limb_fit_half_px,
+        limb_fit_knot_px=cfg.limb_fit_knot_px,
+        limb_fit_knot_degree=cfg.limb_fit_knot_degree,
     )
 
 
@@ -364,6 +368,15 @@ def detect_band(
             out.messages.append(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
+            )
+    if cfg.limb_zone_min_fit_snr is not None:
+        # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
+        zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]
+        n_weak = flag_unconfirmed(zone_dets, cfg.limb_zone_min_fit_snr)
+        if n_weak:
+            out.messages.append(
+                f"band {band.band}: {n_weak} detections at the limb with PSF-fit S/N < "
+                f"{cfg.limb_zone_min_fit_snr:g} flagged ARTEFACT"
             )
     n_unc = flag_unconfirmed(out.detections)
     if n_unc:

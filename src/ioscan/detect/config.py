@@ -107,6 +107,27 @@ class DetectConfig:
             0.93 / 0.95 with it). Off by default: on the independent renderer's sunlit frames it raised the
             false rate (0.65 → 0.74 per frame, on the disk) for no completeness gain at S/N ≥ 7; on its night
             frames it found more at S/N 5–7 (0.465 → 0.494, false rate unchanged; an earlier form of it).
+        limb_fit: in a measured limb profile's zone (a bright limb seen in the image), take the S/N from a
+            joint fit per pixel of the PSF amplitude and a background free across the limb (linear B-splines
+            in limb distance ``limb_fit_knot_px`` apart × the measured profile, each × a polynomial of degree
+            ``limb_fit_knot_degree`` along a (2 ``limb_fit_half_px`` + 1)² window, and a sub-pixel shift of
+            the limb; :mod:`ioscan.detect.localfit`). Off by default: told the true background its noise
+            scale near the limb is ~1 (the annulus background's 1.3–2.5), but the freedom costs as much S/N
+            in white noise; on the independent renderer's 100 sunlit frames (default seed) 0.573 / 0.058 /
+            1.10 (S/N ≥ 7 / 5–7 / false per frame) against 0.604 / 0.068 / 0.64, at ~4× the detection time
+            of a sunlit frame (docs/architecture.md, *Local joint fits, tried*). Frames without a limb
+            profile (night side; frames whose geometry's limb the image confirms) are not changed by it.
+        limb_fit_half_px: the limb fit's window half-size (px).
+        limb_fit_knot_px: the limb fit's knot spacing across the limb (px).
+        limb_fit_knot_degree: each knot's value varies over the window as a polynomial of this degree (1:
+            0.617 / 0.058 / 1.24 on the same frames).
+        limb_zone_min_fit_snr: within a limb profile's reach of a limb seen in the image (as
+            ``limb_ridge_chi2``), a detection whose PSF fit's S/N is below this is flagged ARTEFACT (None:
+            only the everywhere floor of :data:`ioscan.detect.artefacts.MIN_FIT_SNR`). Off by default, a
+            trade: on the independent renderer's 100 sunlit frames (default seed) 2 gives 0.589 / 0.068 /
+            0.47 (S/N ≥ 7 / 5–7 / false per frame), 3 gives 0.583 / 0.068 / 0.42, against 0.604 / 0.068 /
+            0.64 (false detections on the limb 0.35 → 0.21 / 0.18); on 500 sunlit frames 2 gives 0.592 /
+            0.098 / 0.63 against 0.603 / 0.098 / 0.76 (on the limb 0.37 → 0.26).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -135,6 +156,11 @@ class DetectConfig:
     psf_elongation: bool = True
     cosmic_ray_dchi2_floor: float | None = None
     source_ring_mask: bool = False
+    limb_fit: bool = False
+    limb_fit_half_px: int = 5
+    limb_fit_knot_px: float = 2.0
+    limb_fit_knot_degree: int = 2
+    limb_zone_min_fit_snr: float | None = None
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
