@@ -41,16 +41,18 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     :data:`COLUMN_PAD_PX` columns around each. A cosmic-ray hit (1–2 pixels) does not count: ≥ 4 of the
     3 × 3 pixels around a candidate must exceed 5 % of their brightest (a PSF of core σ ≥ 0.5 px gives ≥ 5,
     a saturated plateau 9)."""
-    x = np.asarray(data, dtype=np.float64)
-    finite = np.isfinite(x)
+    raw = np.asarray(data)
+    finite = np.isfinite(raw)
     if not finite.any():
         return np.zeros(0, np.intp)
-    floor = float(np.nanmin(x))
-    cand = finite & (x > floor + BRIGHT_SIGMA * noise)  # superset of "2,000σ above its line's median"
+    floor = float(np.nanmin(raw))  # the same value as over a float64 copy (a selection)
+    # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold)
+    cand = finite & (raw > np.float64(floor + BRIGHT_SIGMA * noise))
     if saturated is not None:
         cand |= np.asarray(saturated, bool)
     if not cand.any():
-        return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit)
+        return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit, without a copy)
+    x = np.asarray(raw, dtype=np.float64)
     nl, ns = x.shape
     rows = np.unique(np.flatnonzero(cand.any(axis=1)))
     level = np.full(nl, np.nan)
