@@ -53,6 +53,8 @@ frame so that both see the same machine load; ``detect_speed_vs_sep`` gives the 
 ratios (and the ratio of the medians). With ``--against REV`` the detection package as it was at git
 revision REV (``benchmarks/against.py``) runs on every frame too, in turn with the other two: its time, its
 ratio to SEP, new ÷ old, and on how many frames the two gave bit-identical detections.
+``detect_step_profile``: each named step's share of ``detect_frame``'s time under cProfile on the first 3
+frames of each JIRAM configuration (background, limb, PSF measurement, photometry, …: where to look next).
 
 Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config] [--against REV]``
 (defaults 50 and 8; ``5 0`` is a quick speed check). Prints one JSON object.
@@ -614,6 +616,45 @@ def timed_ioscan_and_sep(images, bps, meta, cfg, masks, core, timing, k):
     return out, got["sep"]
 
 
+#: JIRAM frames kept for :func:`step_profile`: (configuration, images, backplanes, meta, settings), the first
+#: few of each configuration
+PROFILE_FRAMES: list = []
+PROFILE_FRAMES_PER_CONFIG = 3
+#: detection's named steps (functions called by ``detect_band`` and its first pass) in the profile
+STEPS = (
+    "mask_pixels", "remove_column_streaks", "laplacian_noise", "locate_limb", "_measure_psf",
+    "_background_args", "estimate_background", "find_peaks", "fit_sources", "place_saturated", "spike_test",
+    "search_again", "source_flags",
+)  # fmt: skip
+
+
+def step_profile() -> dict:
+    """Where ``detect_frame``'s time goes on the kept JIRAM frames (the first few of each configuration): each
+    named step's share of the total under cProfile (its cumulative time as called by ``detect_band`` or its
+    first pass; the profiler's overhead inflates many small calls, so these are shares, not timings)."""
+    import cProfile
+    import pstats
+
+    frames = PROFILE_FRAMES
+    if not frames:
+        return {}
+    pr = cProfile.Profile()
+    pr.enable()
+    for _, images, bps, meta, cfg in frames:
+        detect_frame(Frame("bench", "JIRAM", "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, "JIRAM")),
+                     bps, config=cfg)  # fmt: skip
+    pr.disable()
+    stats = pstats.Stats(pr).stats
+    total = sum(v[3] for f, v in stats.items() if f[2] == "detect_frame")
+    shares = dict.fromkeys(STEPS, 0.0)
+    for (_, _, name), (_, _, _, _, callers) in stats.items():
+        if name in shares:
+            shares[name] += sum(c[3] for f, c in callers.items() if f[2] in ("detect_band", "_first_pass"))
+    out = {k: round(v / total, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
+    out["other"] = round(1.0 - sum(out.values()), 3)
+    return {"frames": len(frames), "share_of_detect_frame": out}
+
+
 def bench_jiram(rng, n_frames, timing):
     psf = jiram_psf()
     model = PsfModel(psf.weights, psf.sigmas_px)
@@ -660,6 +701,8 @@ def bench_jiram(rng, n_frames, timing):
             fid = (name, nfr)
             nfr += 1
             out, res_sep = timed_ioscan_and_sep(images, bps, meta, cfg, masks, core, timing, nfr)
+            if sum(f[0] == name for f in PROFILE_FRAMES) < PROFILE_FRAMES_PER_CONFIG:
+                PROFILE_FRAMES.append((name, images, bps, meta, cfg))
             res_sep_nd, _ = run_sep(images, masks, core, 16, 1, deblend_cont=1.0)
             res_sep_cr, _ = run_sep(images, cr_masks, core, 16, 1)
             res_phot, dt = run_photutils(images, masks, core, 16)
@@ -975,6 +1018,7 @@ def main() -> None:
         "ao": ao,
         "ms_per_frame_median": ms,
         "detect_speed_vs_sep": speed_vs_sep(timing),
+        "detect_step_profile": step_profile(),
         "wall_s": round(time.time() - t0, 1),
     }
     print(json.dumps(out))

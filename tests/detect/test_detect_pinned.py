@@ -1,5 +1,6 @@
-"""Detection's results pinned to what it gave before its speed work of issue 15 (commit feaa8df): every
-detection's position, errors, flux, S/N, flags and fit numbers on frames of both renderers — the project's
+"""Detection's results pinned (written at feaa8df before issue 15's speed work; re-made when narrow PSFs lost
+the large quadratic background option, issue 15's third round): every detection's position, errors, flux,
+S/N, flags and fit numbers on frames of both renderers — the project's
 simulator (I1 L+M, label geometry, sunlit near and night far; the same frame without geometry, so the limb
 comes from the image) and the independent renderer (I2 day and night, written as archive-style PDS3 products
 with the background subtracted on board, read back, no geometry). A change meant to make detection faster

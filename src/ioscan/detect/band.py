@@ -26,7 +26,7 @@ from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import PsfEstimate, bright_sources, estimate_psf
+from ioscan.detect.psf_estimate import PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
@@ -140,16 +140,8 @@ def _first_pass(
 
 def _measure_psf(data: np.ndarray, sat_mask, limb: Limb) -> PsfEstimate | None:
     """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
-    before detection (:mod:`ioscan.detect.psf_estimate`)."""
-    valid = np.isfinite(data) if sat_mask is None else np.isfinite(data) & ~sat_mask
-    x, y, peak = bright_sources(data, valid, limb.distance_px)
-    if x.size == 0:
-        return None
-    from ioscan.detect.limb import pixel_noise_map
-
-    filled = data if valid.all() else np.where(valid, data, np.float32(np.median(data[valid])))
-    noise = pixel_noise_map(filled.astype(np.float32))
-    return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
+    before detection (:func:`ioscan.detect.psf_estimate.measure_psf`)."""
+    return measure_psf(data, sat_mask, limb.distance_px)
 
 
 def detect_band(

@@ -41,22 +41,22 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     :data:`COLUMN_PAD_PX` columns around each. A cosmic-ray hit (1–2 pixels) does not count: ≥ 4 of the
     3 × 3 pixels around a candidate must exceed 5 % of their brightest (a PSF of core σ ≥ 0.5 px gives ≥ 5,
     a saturated plateau 9)."""
-    x = np.asarray(data, dtype=np.float64)
-    finite = np.isfinite(x)
+    raw = np.asarray(data)
+    finite = np.isfinite(raw)
     if not finite.any():
         return np.zeros(0, np.intp)
-    floor = float(np.nanmin(x))
-    cand = finite & (x > floor + BRIGHT_SIGMA * noise)  # superset of "2,000σ above its line's median"
+    floor = float(np.nanmin(raw))  # the same value as over a float64 copy (a selection)
+    # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold)
+    cand = finite & (raw > np.float64(floor + BRIGHT_SIGMA * noise))
     if saturated is not None:
         cand |= np.asarray(saturated, bool)
     if not cand.any():
-        return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit)
+        return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit, without a copy)
+    x = np.asarray(raw, dtype=np.float64)
     nl, ns = x.shape
     rows = np.unique(np.flatnonzero(cand.any(axis=1)))
     level = np.full(nl, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level[rows] = np.nanmedian(x[rows], axis=1)
+    level[rows] = _nanmedian_rows(x[rows])
     hot = np.zeros(ns, bool)
     sat = np.zeros(x.shape, bool) if saturated is None else np.asarray(saturated, bool)
     for i, j in zip(*np.nonzero(cand), strict=True):
@@ -102,7 +102,7 @@ def remove_column_streaks(
         ref_cols = [k for k in range(max(c - reach, 0), min(c + reach + 1, ns)) if not corrected_set[k]]
         if len(ref_cols) < 3:
             continue
-        ref = np.nanmedian(np.where(bad[:, ref_cols], np.nan, x[:, ref_cols]), axis=1)
+        ref = _nanmedian_rows(np.where(bad[:, ref_cols], np.nan, x[:, ref_cols]))
         r = np.where(bad[:, c], np.nan, x[:, c] - ref)
         if np.count_nonzero(np.isfinite(r)) < WINDOW_LINES:
             continue
@@ -137,7 +137,22 @@ def _running_nanmedian(v: np.ndarray, window: int) -> np.ndarray:
         lo, hi = 2.0 * e0 - v[h:0:-1], 2.0 * e1 - v[-2 : -h - 2 : -1]
     padded = np.concatenate([lo, v, hi])
     strided = np.lib.stride_tricks.sliding_window_view(padded, window)[:n]
-    with warnings.catch_warnings():  # all-NaN windows (saturated runs) give NaN, then 0
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(strided, axis=1)
-    return np.nan_to_num(med, nan=0.0)
+    return np.nan_to_num(_nanmedian_rows(strided), nan=0.0)  # all-NaN windows (saturated runs): 0
+
+
+def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(a, axis=1)`` of a 2-D float64 array, bit for bit (NaN for all-NaN rows, no warning),
+    by one sort: numpy's masked median of the two middle finite values, (low + high + 0) / 2 (its sum starts
+    from +0, so a zero median is +0), an odd count's middle value taken twice. (Rows of ≥ 600 values take
+    another path in numpy: np.nanmedian itself.)"""
+    if a.shape[1] >= 600:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmedian(a, axis=1)
+    s = np.sort(a, axis=1)  # NaNs last
+    n = np.count_nonzero(~np.isnan(a), axis=1)
+    rows = np.arange(a.shape[0])
+    lo, hi = np.maximum((n - 1) // 2, 0), n // 2
+    out = (s[rows, lo] + s[rows, np.minimum(hi, a.shape[1] - 1)] + 0.0) / 2
+    out[n == 0] = np.nan
+    return out

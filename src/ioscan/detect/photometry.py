@@ -127,9 +127,14 @@ def effective_psf(
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
     out = [full[inner] - bk for full, bk in zip(stack, bgp, strict=True)]
+    if cached and "pix" in memo:
+        return (*out, *memo["pix"])
     lin, sin = li[inner], sj[inner]
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
-    return (*out, np.clip(lin, 0, nl - 1), np.clip(sin, 0, ns - 1), inside)
+    pix = (np.clip(lin, 0, nl - 1), np.clip(sin, 0, ns - 1), inside)
+    if memo is not None:
+        memo["pix"] = pix
+    return (*out, *pix)
 
 
 def psf_photometry(
@@ -157,17 +162,24 @@ def psf_photometry(
     conv = np.ones(n, bool)
     h = np.zeros((n, 3, 3))
     memo: dict = {}  # what the stamps' centre pixels alone decide, while they stay
+    pix = None  # the stamps' pixels of the last call, and what depends on them alone
     for it in range(n_iter + 1):
         p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean, memo)
-        ok = inside & usable[li, sj]
-        w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
-        data = np.where(ok, resid[li, sj], 0.0)
+        if pix is None or pix[0] is not li:
+            ok = inside & usable[li, sj]
+            w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
+            data0 = np.where(ok, resid[li, sj], 0.0)
+            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank)
+            flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
+            pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
+        _, ok, w, data0, n_flat, inv = pix
+        data = data0
         if n > 1 and it > 0:  # subtract the neighbours' current models
             # Σ of every source's model per pixel, summed in source order (np.add.at's sums, by bincount)
-            model_img = np.bincount(
-                (li * shape[1] + sj)[inside], (flux[:, None, None] * p)[inside], minlength=shape[0] * shape[1]
-            ).reshape(shape)
-            data = data - np.where(ok, model_img[li, sj], 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
+            model_px = np.bincount(inv, (flux[:, None, None] * p)[inside], minlength=n_flat)
+            model_at = np.zeros(li.shape)
+            model_at[inside] = model_px[inv]
+            data = data - np.where(ok, model_at, 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
         if it == 0:
             flux = np.sum(w * p * data, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
             continue

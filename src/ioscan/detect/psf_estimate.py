@@ -14,6 +14,7 @@ elongated one ~98 %, and the PSF fits no longer leave elongated residuals), the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -177,18 +178,31 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     return out
 
 
+@lru_cache(maxsize=1)
+def _isolation_offsets() -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of the pixels at distance 0 < d < :data:`ISOLATION_PX`."""
+    r = int(np.ceil(ISOLATION_PX))
+    o = np.arange(-r, r + 1)
+    dl, ds = np.meshgrid(o, o, indexing="ij")
+    d = np.hypot(dl, ds)
+    sel = (d > 0) & (d < ISOLATION_PX)
+    return dl[sel], ds[sel]
+
+
 def bright_sources(
     data: np.ndarray,
     valid: np.ndarray,
     limb_distance_px: np.ndarray | None = None,
     *,
     min_peak_sigma: float = PEAK_SIGMA,
+    noise_map: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate bright point sources for the PSF estimate, found before any detection: (sample, line, peak
     in pixel-noise σ) of the local maxima of the 3 × 3-median image above its 11 × 11 mean by
     ``min_peak_sigma`` local pixel-noise σ (cosmic-ray hits of 1–3 pixels do not survive the median), that
     light ≥ 5 pixels of the raw image above max(5 % of their peak, 4 σ) (a hit lights ≤ 3), lie ≥ 6 px from
-    the limb and from invalid pixels, and have no other such peak within :data:`ISOLATION_PX`."""
+    the limb and from invalid pixels, and have no other such peak within :data:`ISOLATION_PX`.
+    ``noise_map``: ``pixel_noise_map`` of the filled float32 image if already computed (the same values)."""
     from ioscan.detect.disk import grow
     from ioscan.detect.limb import median3, pixel_noise_map
 
@@ -198,34 +212,70 @@ def bright_sources(
         x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
     m = median3(x)
     hp = m - ndimage.uniform_filter(m, 11, mode="nearest")
-    sig = pixel_noise_map(x)
+    sig = pixel_noise_map(x) if noise_map is None else noise_map
     z = hp / sig
-    local_max = z == ndimage.maximum_filter(z, 3, mode="nearest")
-    peak = (z > min_peak_sigma) & local_max
-    bad = grow(~ok, 6)
-    peak &= ~bad
+    # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds
+    # the lower of the two thresholds below: the same pixels as a maximum filter over the whole image
+    ci, cj = np.nonzero(z > min_peak_sigma / 3)
+    if ci.size == 0:
+        e = np.zeros(0)
+        return e, e, e
+    nl, ns = z.shape
+    top = np.full(ci.size, -np.inf)
+    for di in (-1, 0, 1):
+        li = np.clip(ci + di, 0, nl - 1)
+        for dj in (-1, 0, 1):
+            np.maximum(top, z[li, np.clip(cj + dj, 0, ns - 1)], out=top)
+    zc = z[ci, cj]
+    local_max = zc == top
+    oi, oj = ci[local_max], cj[local_max]  # others: local maxima above a third of the threshold
+    peak = local_max & (zc > min_peak_sigma)
+    if not ok.all():
+        peak &= ~grow(~ok, 6)[ci, cj]
     if limb_distance_px is not None:
-        peak &= np.abs(np.nan_to_num(limb_distance_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
-    ii, jj = np.nonzero(peak)
+        peak &= np.abs(np.nan_to_num(np.asarray(limb_distance_px)[ci, cj], nan=0.0)) > PSF_LIMB_CLEARANCE_PX
+    ii, jj = ci[peak], cj[peak]
     if ii.size == 0:
         e = np.zeros(0)
         return e, e, e
     # any other local maximum above a third of the threshold within the isolation distance disqualifies
-    others = (z > min_peak_sigma / 3) & local_max
-    oi, oj = np.nonzero(others)
-    keep = np.ones(ii.size, bool)
-    raw = x - (m - hp)  # the raw image minus the local mean
-    for k in range(ii.size):
-        dd = np.hypot(oi - ii[k], oj - jj[k])
-        if np.count_nonzero((dd > 0) & (dd < ISOLATION_PX)):
-            keep[k] = False
-            continue
-        win = raw[max(ii[k] - 2, 0) : ii[k] + 3, max(jj[k] - 2, 0) : jj[k] + 3]
-        top = float(win.max())
-        if np.count_nonzero(win > max(0.05 * top, 4.0 * float(sig[ii[k], jj[k]]))) < 5:
+    others = np.zeros(z.shape, bool)
+    others[oi, oj] = True
+    di, dj = _isolation_offsets()
+    li, sj = ii[:, None] + di, jj[:, None] + dj
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    keep = ~np.any(inside & others[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)], axis=1)
+    for k in np.flatnonzero(keep):
+        w = (slice(max(ii[k] - 2, 0), ii[k] + 3), slice(max(jj[k] - 2, 0), jj[k] + 3))
+        win = x[w] - (m[w] - hp[w])  # the raw image minus the local mean
+        top_k = float(win.max())
+        if np.count_nonzero(win > max(0.05 * top_k, 4.0 * float(sig[ii[k], jj[k]]))) < 5:
             keep[k] = False
     ii, jj = ii[keep], jj[keep]
     return jj.astype(float), ii.astype(float), z[ii, jj].astype(float)
+
+
+def measure_psf(
+    data: np.ndarray, saturated: np.ndarray | None, limb_distance_px: np.ndarray | None
+) -> PsfEstimate | None:
+    """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
+    before detection (:func:`bright_sources`, then :func:`estimate_psf` with the local pixel noise), or None.
+    """
+    from ioscan.detect.limb import pixel_noise_map
+
+    valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
+    filled = data if valid.all() else np.where(valid, data, np.float32(np.median(data[valid])))
+    # bright_sources fills its float32 copy with its own median: the same image when the data are float32
+    # (the pixel noise map is then computed once)
+    noise = None
+    if np.asarray(data).dtype == np.float32 and valid.any():
+        noise = pixel_noise_map(filled.astype(np.float32))
+    x, y, peak = bright_sources(data, valid, limb_distance_px, noise_map=noise)
+    if x.size == 0:
+        return None
+    if noise is None:
+        noise = pixel_noise_map(filled.astype(np.float32))
+    return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
 
 
 def estimate_psf(
