@@ -64,7 +64,20 @@ def run_product(path: str, kernels: str | None, settings, extra_anchors=None) ->
     """One product on a worker (see :func:`~ioscan.workflows.process.process_product`; ``extra_anchors``:
     known hot spots from frames registered before, for chaining), one at a time per process."""
     with _PRODUCT_LOCK:
-        return process_product(path, kernels, settings, extra_anchors)
+        result = process_product(path, kernels, settings, extra_anchors)
+    with contextlib.suppress(ValueError):  # not on a worker (called directly)
+        from distributed import get_worker
+
+        result.worker = get_worker().address
+    return result
+
+
+def forget_states() -> None:
+    """Free this worker's frame states kept for chaining (:mod:`ioscan.workflows.retry_cache`)."""
+    from ioscan.workflows import retry_cache
+
+    with _PRODUCT_LOCK:
+        retry_cache.forget()
 
 
 def _peak_rss_mb() -> float:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ioscan.errors import IoscanError
 from ioscan.settings import Settings
-from ioscan.workflows.process import ProductResult, process_product
+from ioscan.workflows.process import ProductResult, chainable, process_product
 
 #: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
 IN_FLIGHT_PER_WORKER = 2
@@ -101,55 +101,73 @@ class _Item:
     key: str
     base_product_id: str | None
     checksum: str | None
+    seq: int = 0  # the order in which this scan took it up (a scan in process: the order it processed it)
 
 
 #: chaining passes over the frames no registration reached (each may register frames that anchor more)
 CHAIN_ROUNDS = 3
+#: retry a held frame whose anchors come from the same registered frames as at its last try (the same result:
+#: False but for tests that check so)
+RETRY_UNCHANGED = False
 
 
 def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
 
-def _chainable(res: ProductResult) -> bool:
-    """Not registered, but navigated from kernels or a label with an orbit and time: worth a chaining try."""
-    obs = res.observation
-    return (
-        obs is not None
-        and res.status != "error"
-        and not obs.registered
-        and obs.geometry_source in ("spice", "label")
-        and obs.orbit is not None
-    )
+class _ChainAnchors:
+    """The anchors chaining gives a held frame: the detections of the frames registered in this scan of the
+    same orbit within the window (:func:`ioscan.geometry.anchors.anchors_from_detections`, each frame's
+    detections sharing its remaining pointing error), each registered frame's table made once."""
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        # (orbit, time as seconds, anchors, order taken up) in the order the frames registered
+        self.pool: list[tuple[int | None, float, object, int]] = []
+
+    def add(self, res: ProductResult, seq: int) -> None:
+        """A registered frame: its detections become anchors for the frames chained after it."""
+        import pandas as pd
+
+        from ioscan.geometry.anchors import anchors_from_detections
+
+        o = res.observation
+        dets = pd.DataFrame([d.__dict__ for d in res.detections])
+        table = None
+        if not dets.empty:
+            shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+            table = anchors_from_detections(dets, o.product_id, shared_km)
+        table = table if table is not None and len(table) else None
+        self.pool.append((o.orbit, _seconds(o.time_utc), table, seq))
+
+    def sort(self) -> None:
+        """Put the frames registered so far in the order they were taken up: on Dask results arrive in any
+        order, and the anchors' order is the order a scan in process gives them (the same numbers)."""
+        self.pool.sort(key=lambda entry: entry[3])
+
+    def sources(self, res: ProductResult) -> tuple[int, ...]:
+        """Which registered frames (their places in the pool) give ``res`` anchors: the same sources, the
+        same anchor table (the pool only grows)."""
+        obs = res.observation
+        t0 = _seconds(obs.time_utc)
+        return tuple(
+            k
+            for k, (orbit, t, table, _) in enumerate(self.pool)
+            if table is not None and orbit == obs.orbit and abs(t - t0) <= self.window_s
+        )
+
+    def table(self, sources: tuple[int, ...]):
+        import pandas as pd
+
+        return pd.concat([self.pool[k][2] for k in sources], ignore_index=True)
 
 
-def _chain_anchors(res: ProductResult, pool: list[ProductResult], window_s: float):
-    """Anchors from the detections of registered frames of the same orbit within ``window_s`` of ``res``
-    (None when there are none): each frame's detections share its remaining pointing error."""
-    from datetime import datetime
-
-    import pandas as pd
+def _seconds(time_utc: str) -> float:
+    from datetime import UTC, datetime
 
     from ioscan.catalog.times import ISO_FORMAT, utc_iso
-    from ioscan.geometry.anchors import anchors_from_detections
 
-    def parse_utc(text: str) -> datetime:
-        return datetime.strptime(utc_iso(text), ISO_FORMAT)
-
-    obs = res.observation
-    t0 = parse_utc(obs.time_utc)
-    tables = []
-    for other in pool:
-        o = other.observation
-        if o.orbit != obs.orbit or abs((parse_utc(o.time_utc) - t0).total_seconds()) > window_s:
-            continue
-        dets = pd.DataFrame([d.__dict__ for d in other.detections])
-        if dets.empty:
-            continue
-        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
-        tables.append(anchors_from_detections(dets, o.product_id, shared_km))
-    tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True) if tables else None
+    return datetime.strptime(utc_iso(time_utc), ISO_FORMAT).replace(tzinfo=UTC).timestamp()
 
 
 def scan(
@@ -236,8 +254,11 @@ class _Runner:
         self.mine: set[str] = set()  # product keys this scan claimed
         nav = settings.navigate
         self.chain = nav.chain and nav.register and nav.register_hot_spots
-        self.pool: list[ProductResult] = []  # registered this run: their detections anchor chained frames
+        # registered this run: their detections anchor chained frames
+        self.pool = _ChainAnchors(nav.chain_window_s)
         self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
+        self.tried: dict[str, tuple[int, ...]] = {}  # product key → the anchor sources of its last retry
+        self.n_taken = 0  # products identified so far (their order: _Item.seq)
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
     # -- products before processing
@@ -260,6 +281,7 @@ class _Runner:
                 key = product_key(ident.base_product_id, ident.product_version, ident.checksum_sha256)
                 items.append(_Item(path, key, ident.base_product_id, ident.checksum_sha256))
             idents.append(ident)
+            items[-1].seq = self.n_taken = self.n_taken + 1
         if len(items) == 1:
             claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
         else:
@@ -295,12 +317,12 @@ class _Runner:
     def held_for_chaining(self, item: _Item, res: ProductResult) -> bool:
         """Hold a result no registration reached for chaining (reported now, stored after chaining), and
         pool a registered one's detections as anchors; True when held."""
-        if self.chain and _chainable(res):
+        if self.chain and chainable(res):
             self.unregistered.append((item, res))
             self.tick(res)
             return True
         if self.chain and _registered(res):
-            self.pool.append(res)
+            self.pool.add(res, item.seq)
         return False
 
     def store_one(self, item: _Item, res: ProductResult, *, report: bool = True) -> None:
@@ -384,25 +406,38 @@ class _Runner:
                 self.held = []
                 if not products:
                     break
-            self._chain(None if serial else get_client)
+            try:
+                self._chain(None if serial else get_client)
+            finally:
+                self._forget_states(client[0] if client else None)
             if client:
                 self._record_memory(client[0])
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
+        self.pool.sort()
+        self.unregistered.sort(key=lambda entry: entry[0].seq)
         try:
             for _ in range(CHAIN_ROUNDS):
-                window = self.settings.navigate.chain_window_s
-                todo = [(it, r, _chain_anchors(r, self.pool, window)) for it, r in self.unregistered]
-                todo = [(it, r, a) for it, r, a in todo if a is not None]
+                # a frame whose anchors come from the same registered frames as at its last try would give
+                # the same result again (processing is deterministic): only the others are tried
+                todo = [(it, r, self.pool.sources(r)) for it, r in self.unregistered]
+                again_ok = RETRY_UNCHANGED
+                todo = [
+                    (it, r, src) for it, r, src in todo if src and (again_ok or src != self.tried.get(it.key))
+                ]
                 if not todo:
                     break
+                for it, _, src in todo:
+                    self.tried[it.key] = src
                 retried = {it.key for it, _, _ in todo}
                 self.unregistered = [(it, r) for it, r in self.unregistered if it.key not in retried]
-                again = self._process_with_anchors(get_client, [(it, a) for it, _, a in todo])
+                again = self._process_with_anchors(
+                    get_client, [(it, r, self.pool.table(src)) for it, r, src in todo]
+                )
                 for it, res in again:
                     if _registered(res):
-                        self.pool.append(res)
+                        self.pool.add(res, it.seq)
                         self.store_one(it, res, report=False)
                     else:
                         self.unregistered.append((it, res))
@@ -415,24 +450,39 @@ class _Runner:
             self.unregistered = []
 
     def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
-        """Process (item, extra anchors) in this process (``get_client`` None) or on Dask."""
+        """Process (item, last result, extra anchors) in this process (``get_client`` None) or on Dask, each
+        on the worker that processed it last when it is still there (it kept the frame's state:
+        :mod:`ioscan.workflows.retry_cache`)."""
         if get_client is None:
-            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, a in items]
+            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
         from ioscan.workflows.cluster import run_product
 
         client = get_client()
-        futures = [
-            client.submit(run_product, str(it.path), self.kernels, self.settings, a, pure=False)
-            for it, a in items
-        ]
+        futures = []
+        for it, last, a in items:
+            where = {"workers": [last.worker], "allow_other_workers": True} if last.worker else {}
+            args = (run_product, str(it.path), self.kernels, self.settings, a)
+            futures.append(client.submit(*args, pure=False, **where))
         out = []
-        for (it, _), fut in zip(items, futures, strict=True):
+        for (it, _, _), fut in zip(items, futures, strict=True):
             try:
                 out.append((it, fut.result()))
             except Exception as exc:  # the worker died on this product
                 error = f"{it.path.name}: worker failed: {type(exc).__name__}: {exc}"
                 out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
         return out
+
+    @staticmethod
+    def _forget_states(client) -> None:
+        """Free the frames' states kept for chaining (in this process, and on every worker of ``client``)."""
+        from ioscan.workflows import retry_cache
+
+        retry_cache.forget()
+        if client is not None:
+            from ioscan.workflows.cluster import forget_states
+
+            with contextlib.suppress(Exception):  # memory only: never a reason to fail
+                client.run(forget_states)
 
     def _record_memory(self, client) -> None:
         from ioscan.workflows.cluster import worker_peak_rss_mb
