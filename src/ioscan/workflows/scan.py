@@ -66,6 +66,11 @@ class ScanSummary:
         worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
         cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
             (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
+        main_cpu_s: CPU seconds of the calling process by part (:class:`CpuParts`): ``identify`` (labels
+            and checksums), ``claims``, ``dask`` (submitting, waiting, receiving results), ``process`` (in
+            process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
+            ``other`` (the rest of the calling thread: start, search, cluster start-up and shutdown) and
+            ``other_threads`` (on a LocalCluster the scheduler and the client's communication).
     """
 
     n_found: int = 0
@@ -84,6 +89,7 @@ class ScanSummary:
     status: str = "running"
     worker_peak_rss_mb: dict = field(default_factory=dict)
     cluster_start_s: float = 0.0
+    main_cpu_s: dict = field(default_factory=dict)
 
     @property
     def frames_per_s(self) -> float:
@@ -93,6 +99,39 @@ class ScanSummary:
     def to_dict(self) -> dict:
         """A JSON-ready copy (stored in ``runs.summary``)."""
         return asdict(self) | {"frames_per_s": round(self.frames_per_s, 3)}
+
+
+class CpuParts:
+    """CPU seconds of the calling thread by part (a part entered inside another is charged to itself only),
+    and of the process's other threads."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.part = "other"
+        self.t0_thread, self.t0_process = time.thread_time(), time.process_time()
+        self.mark = self.t0_thread
+
+    def _switch(self, part: str) -> str:
+        now = time.thread_time()
+        self.seconds[self.part] = self.seconds.get(self.part, 0.0) + now - self.mark
+        self.mark, previous, self.part = now, self.part, part
+        return previous
+
+    @contextlib.contextmanager
+    def __call__(self, part: str):
+        previous = self._switch(part)
+        try:
+            yield
+        finally:
+            self._switch(previous)
+
+    def result(self) -> dict[str, float]:
+        """Seconds by part, rounded to ms; ``other_threads``: the process's CPU outside the calling thread."""
+        self._switch(self.part)
+        thread = time.thread_time() - self.t0_thread
+        out = {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+        out["other_threads"] = round(max(time.process_time() - self.t0_process - thread, 0.0), 3)
+        return out
 
 
 @dataclass
@@ -216,15 +255,17 @@ def scan(
     claims = Claims(store, run_id, DEFAULT_LEASE_S if lease_s is None else lease_s)
     total = summary.n_found
     done = [summary.n_errors]
+    cpu = CpuParts()
 
     def tick(res: ProductResult | None) -> None:
         done[0] += 1
         if progress:
-            progress(done[0], total, res)
+            with cpu("progress"):
+                progress(done[0], total, res)
 
     if progress:
         progress(done[0], total, None)
-    runner = _Runner(store, claims, summary, kernels, settings, tick, run_id)
+    runner = _Runner(store, claims, summary, kernels, settings, tick, run_id, cpu)
     try:
         runner.run(deque(found.products), workers=workers, scheduler=scheduler)
     except KeyboardInterrupt:
@@ -237,6 +278,7 @@ def scan(
         summary.status = "partial" if summary.n_errors else "ok"
     finally:
         summary.elapsed_s = time.perf_counter() - t0
+        summary.main_cpu_s = cpu.result()
         with contextlib.suppress(Exception):  # never hide the error that ended the scan
             claims.release_all()
         store.finish_run(run_id, summary.status, summary.to_dict())
@@ -246,7 +288,10 @@ def scan(
 class _Runner:
     """The scan loop: identify, claim, process (in process or on Dask), store, report."""
 
-    def __init__(self, store, claims, summary: ScanSummary, kernels, settings: Settings, tick, run_id: int):
+    def __init__(
+        self, store, claims, summary: ScanSummary, kernels, settings: Settings, tick, run_id: int, cpu=None
+    ):
+        self.cpu = cpu or CpuParts()
         self.store, self.claims, self.summary = store, claims, summary
         self.kernels = str(kernels) if kernels else None
         self.settings, self.tick, self.run_id = settings, tick, run_id
@@ -271,7 +316,8 @@ class _Runner:
         items, idents = [], []
         for path in paths:
             try:
-                ident = product_identity(path)
+                with self.cpu("identify"):
+                    ident = product_identity(path)
             except (IoscanError, OSError):
                 ident = None  # unreadable: let the worker report it properly
             if ident is None:
@@ -282,10 +328,11 @@ class _Runner:
                 items.append(_Item(path, key, ident.base_product_id, ident.checksum_sha256))
             idents.append(ident)
             items[-1].seq = self.n_taken = self.n_taken + 1
-        if len(items) == 1:
-            claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
-        else:
-            claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
+        with self.cpu("claims"):
+            if len(items) == 1:
+                claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
+            else:
+                claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
         return [
             item
             for item, ident, claim in zip(items, idents, claims, strict=True)
@@ -322,7 +369,8 @@ class _Runner:
             self.tick(res)
             return True
         if self.chain and _registered(res):
-            self.pool.add(res, item.seq)
+            with self.cpu("chain"):
+                self.pool.add(res, item.seq)
         return False
 
     def store_one(self, item: _Item, res: ProductResult, *, report: bool = True) -> None:
@@ -333,7 +381,8 @@ class _Runner:
         outcome = None
         if res.status != "error" and res.observation is not None:
             try:
-                outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
+                with self.cpu("store"):
+                    outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
             except CatalogError as exc:  # this product cannot be stored: say why, go on
                 outcome = exc
             except BaseException:
@@ -345,7 +394,8 @@ class _Runner:
         """Store the results that arrived together in one transaction, each product all-or-nothing."""
         todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
         products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
-        outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        with self.cpu("store"):
+            outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
         for k, (item, res) in enumerate(done):
             self._settle(item, res, outcomes.get(k))
 
@@ -376,7 +426,8 @@ class _Runner:
             s.n_done_elsewhere += 1
             res.status = "skipped"
         if not stored:  # storing released it in its own transaction
-            self.claims.release(item.key)
+            with self.cpu("claims"):
+                self.claims.release(item.key)
         if report:
             self.tick(res)
 
@@ -415,6 +466,10 @@ class _Runner:
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
+        with self.cpu("chain"):
+            self._chain_rounds(get_client)
+
+    def _chain_rounds(self, get_client) -> None:
         self.pool.sort()
         self.unregistered.sort(key=lambda entry: entry[0].seq)
         try:
@@ -441,7 +496,8 @@ class _Runner:
                         self.store_one(it, res, report=False)
                     else:
                         self.unregistered.append((it, res))
-                self.claims.renew()
+                with self.cpu("claims"):
+                    self.claims.renew()
                 if not any(_registered(r) for _, r in again):
                     break
         finally:
@@ -454,7 +510,12 @@ class _Runner:
         on the worker that processed it last when it is still there (it kept the frame's state:
         :mod:`ioscan.workflows.retry_cache`)."""
         if get_client is None:
-            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
+            with self.cpu("process"):
+                return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
+        with self.cpu("dask"):
+            return self._dask_with_anchors(get_client, items)
+
+    def _dask_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
         from ioscan.workflows.cluster import run_product
 
         client = get_client()
@@ -493,10 +554,12 @@ class _Runner:
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
             for item in self.prepare([products.popleft()], last_round=last_round):
-                res = process_product(item.path, self.kernels, self.settings)
+                with self.cpu("process"):
+                    res = process_product(item.path, self.kernels, self.settings)
                 if not self.held_for_chaining(item, res):
                     self.store_one(item, res)
-            self.claims.renew()
+            with self.cpu("claims"):
+                self.claims.renew()
 
     def _dask(
         self, get_client, products: deque, workers: int, scheduler: str | None, last_round: bool
@@ -505,6 +568,7 @@ class _Runner:
 
         from ioscan.workflows.cluster import run_product
 
+        FIRST = "FIRST_COMPLETED"  # noqa: N806
         in_flight: dict = {}
         ready: deque[_Item] = deque()  # claimed, not submitted yet
         done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
@@ -522,20 +586,24 @@ class _Runner:
                         client = get_client()
                         slots = self._slots(client, workers, scheduler)
                         block = max(CLAIM_BLOCK, slots // IN_FLIGHT_PER_WORKER)
-                    fut = client.submit(run_product, str(item.path), self.kernels, self.settings, pure=False)
+                    with self.cpu("dask"):
+                        args = (run_product, str(item.path), self.kernels, self.settings)
+                        fut = client.submit(*args, pure=False)
                     in_flight[fut] = item
                 if in_flight:
                     timeout = self.claims.lease_s / 4
                     if done:
                         timeout = min(timeout, max(first_done + WRITE_BATCH_S - time.monotonic(), 0.0))
                     try:
-                        finished, _ = wait(list(in_flight), timeout=timeout, return_when="FIRST_COMPLETED")
+                        with self.cpu("dask"):
+                            finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST)
                     except TimeoutError:
                         finished = []
                     for fut in finished:
                         item = in_flight.pop(fut)
                         try:
-                            res = fut.result()
+                            with self.cpu("dask"):
+                                res = fut.result()
                         except Exception as exc:  # the worker died (or was killed) on this product
                             error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
                             res = ProductResult(path=str(item.path), status="error", error=error)
@@ -548,7 +616,8 @@ class _Runner:
                 if done and (len(done) >= WRITE_BATCH_MAX or due):
                     batch, done = done, []
                     self.store_batch(batch)
-                self.claims.renew()
+                with self.cpu("claims"):
+                    self.claims.renew()
         finally:
             if in_flight and client is not None:
                 client.cancel(list(in_flight))
