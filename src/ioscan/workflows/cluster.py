@@ -25,6 +25,19 @@ CONNECT_TIMEOUT_S = 30.0
 WORKER_WAIT_S = 120.0
 PLUGIN_NAME = "ioscan-scan-worker"
 
+#: Dask settings of a LocalCluster a scan starts (its scheduler runs in the calling process, its workers are
+#: single-threaded): no statistical profiler sampling the task every 10 ms in each worker, no work stealing
+#: (each worker holds at most IN_FLIGHT_PER_WORKER products; chaining retries go to the worker that kept
+#: the frame), event-loop checks and system monitoring less often. A scan on ``--scheduler`` keeps that
+#: cluster's own settings.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+
 _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 _PRODUCT_LOCK = threading.Lock()
 
@@ -99,6 +112,7 @@ def dask_client(scheduler: str | None, workers: int, kernels: str | None = None)
     :class:`ScanWorkerPlugin` on every worker; both closed in order on exit, their shutdown chatter
     (closed-connection tracebacks) kept off the terminal. Raises ClusterError (one line) when the
     scheduler cannot be reached or no worker joins it."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     with contextlib.ExitStack() as stack:
@@ -117,6 +131,7 @@ def dask_client(scheduler: str | None, workers: int, kernels: str | None = None)
                     f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:g} s"
                 ) from None
         else:
+            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
             try:
                 cluster = stack.enter_context(
                     LocalCluster(

@@ -154,6 +154,10 @@ def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
 
+#: the detection fields chaining turns into anchors (:func:`ioscan.geometry.anchors.anchors_from_detections`)
+_ANCHOR_INPUTS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "flags", "snr")
+
+
 class _ChainAnchors:
     """The anchors chaining gives a held frame: the detections of the frames registered in this scan of the
     same orbit within the window (:func:`ioscan.geometry.anchors.anchors_from_detections`, each frame's
@@ -171,7 +175,8 @@ class _ChainAnchors:
         from ioscan.geometry.anchors import anchors_from_detections
 
         o = res.observation
-        dets = pd.DataFrame([d.__dict__ for d in res.detections])
+        # the columns anchors_from_detections reads, each inferred as a table of the whole records would be
+        dets = pd.DataFrame({c: [getattr(d, c) for d in res.detections] for c in _ANCHOR_INPUTS})
         table = None
         if not dets.empty:
             shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
