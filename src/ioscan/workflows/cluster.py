@@ -3,8 +3,9 @@
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
 * :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, the
-  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`) and the SPICE kernels loaded
-  (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process), so no task pays for them.
+  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
+  (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process) and the anchor table of the
+  scan's settings read, so no task pays for them.
 * :func:`run_product` — the task: :func:`~ioscan.workflows.process.process_product` under a per-process lock,
   so a worker started with several threads still runs SPICE one product at a time.
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
@@ -57,20 +58,25 @@ class ScanWorkerPlugin(_worker_plugin_base()):
 
     name = PLUGIN_NAME
 
-    def __init__(self, kernels: str | None):
+    def __init__(self, kernels: str | None, anchors: str | None = None):
         self.kernels = kernels
+        self.anchors = anchors
 
     def setup(self, worker=None) -> None:
-        """Import the pipeline, tune the allocator, load the kernels (a kernel problem is left for each
-        product to report in one line)."""
-        import ioscan.workflows.process  # noqa: F401  (the pipeline's imports, paid once)
+        """Import the pipeline, tune the allocator, load the kernels and the anchor table (a problem with
+        either is left for each product to report in one line)."""
         from ioscan.errors import IoscanError
         from ioscan.geometry.spice_provider import load_kernels, tune_allocator
+        from ioscan.workflows.process import _anchors, import_pipeline
 
+        import_pipeline()
         tune_allocator()
         if self.kernels:
             with contextlib.suppress(IoscanError):
                 load_kernels(self.kernels)
+        if self.anchors:
+            with contextlib.suppress(IoscanError):
+                _anchors(self.anchors)
 
 
 def run_product(path: str, kernels: str | None, settings, extra_anchors=None) -> ProductResult:
@@ -107,7 +113,9 @@ def worker_peak_rss_mb(client) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int, kernels: str | None = None) -> Iterator:
+def dask_client(
+    scheduler: str | None, workers: int, kernels: str | None = None, anchors: str | None = None
+) -> Iterator:
     """A Dask client on ``scheduler``, or on a LocalCluster of ``workers`` single-threaded processes, with
     :class:`ScanWorkerPlugin` on every worker; both closed in order on exit, their shutdown chatter
     (closed-connection tracebacks) kept off the terminal. Raises ClusterError (one line) when the
@@ -152,7 +160,7 @@ def dask_client(scheduler: str | None, workers: int, kernels: str | None = None)
                     f"cannot start {workers} Dask worker processes: {_first_line(exc)}"
                 ) from None
             client = stack.enter_context(Client(cluster))
-        client.register_plugin(ScanWorkerPlugin(kernels), name=PLUGIN_NAME)
+        client.register_plugin(ScanWorkerPlugin(kernels, anchors), name=PLUGIN_NAME)
         if scheduler:  # leave a shared cluster as it was found
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes

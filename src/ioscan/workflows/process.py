@@ -117,6 +117,17 @@ def _no_io_detections(frame, reason: str, bands_searched=None):
     )
 
 
+def import_pipeline() -> None:
+    """Import every module processing a product uses (a Dask worker does it once, when it starts, so that
+    its first product costs what the others do)."""
+    import ioscan.detect  # noqa: F401
+    import ioscan.formats  # noqa: F401
+    import ioscan.geometry.coverage  # noqa: F401
+    import ioscan.geometry.navigate  # noqa: F401
+    import ioscan.measure  # noqa: F401
+    import ioscan.measure.positions  # noqa: F401
+
+
 @lru_cache(maxsize=4)
 def _anchors(spec: str):
     from ioscan.geometry.anchors import load_anchors

@@ -36,7 +36,7 @@ from ioscan.settings import Settings
 from ioscan.workflows.process import ProductResult, chainable, process_product
 
 #: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER = 3
 #: on Dask, at most this many products per write transaction...
 WRITE_BATCH_MAX = 16
 #: ...and no result waits longer than this for its transaction, s
@@ -70,7 +70,8 @@ class ScanSummary:
             and checksums), ``claims``, ``dask`` (submitting, waiting, receiving results), ``process`` (in
             process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
             ``other`` (the rest of the calling thread: start, search, cluster start-up and shutdown) and
-            ``other_threads`` (on a LocalCluster the scheduler and the client's communication).
+            ``other_threads`` (on a LocalCluster the scheduler and the client's communication); in process,
+            ``process`` is the first processing of every product and ``process_chain`` the chaining retries.
     """
 
     n_found: int = 0
@@ -244,9 +245,15 @@ def scan(
     t0 = time.perf_counter()
     settings = settings or Settings()
     if settings.navigate.register and settings.navigate.register_hot_spots:
-        from ioscan.geometry.anchors import load_anchors
+        # an unusable anchor table stops the scan before it starts; in process it is the one the frames use,
+        # on Dask only the tables the setting names are read here (the workers read the shipped one)
+        from ioscan.geometry.anchors import check_anchors
+        from ioscan.workflows.process import _anchors
 
-        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
+        if workers <= 0 and not scheduler:
+            _anchors(settings.navigate.anchors)
+        else:
+            check_anchors(settings.navigate.anchors)
     paths = list(paths)
     found = search_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
@@ -449,7 +456,9 @@ class _Runner:
                     from ioscan.workflows.cluster import dask_client
 
                     t0 = time.perf_counter()
-                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels)))
+                    nav = self.settings.navigate
+                    anchors = nav.anchors if nav.register and nav.register_hot_spots else None
+                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels, anchors)))
                     self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
                 return client[0]
 
@@ -515,7 +524,7 @@ class _Runner:
         on the worker that processed it last when it is still there (it kept the frame's state:
         :mod:`ioscan.workflows.retry_cache`)."""
         if get_client is None:
-            with self.cpu("process"):
+            with self.cpu("process_chain"):
                 return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
         with self.cpu("dask"):
             return self._dask_with_anchors(get_client, items)
