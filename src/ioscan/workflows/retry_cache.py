@@ -53,7 +53,7 @@ def state_key(path, kernels, settings) -> tuple | None:
 def _nbytes(obj, depth: int = 0, seen: set | None = None) -> int:
     """The numpy arrays' bytes reachable from ``obj`` (dicts, lists, tuples, objects' attributes)."""
     seen = set() if seen is None else seen
-    if id(obj) in seen or depth > 6:
+    if id(obj) in seen or depth > 16:
         return 0
     seen.add(id(obj))
     if isinstance(obj, np.ndarray):
