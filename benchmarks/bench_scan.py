@@ -326,7 +326,8 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
 
 class _CpuWatch:
     """CPU seconds of this process and of its (recursive) children while a scan runs (children sampled every
-    0.2 s: their last sample before they exit)."""
+    0.2 s: their last sample before they exit; listed once a second, as listing them reads every process of
+    the machine, CPU this process would otherwise count as the scan's)."""
 
     def __enter__(self):
         import psutil
@@ -343,8 +344,12 @@ class _CpuWatch:
     def _watch(self) -> None:
         import psutil
 
+        kids: list = []
+        listed = 0.0
         while not self._stop.is_set():
-            for ch in self.me.children(recursive=True):
+            if time.monotonic() - listed > 1.0:  # listing children scans every process: once a second
+                kids, listed = self.me.children(recursive=True), time.monotonic()
+            for ch in kids:
                 try:
                     t = ch.cpu_times()
                     self.children[ch.pid] = t.user + t.system
