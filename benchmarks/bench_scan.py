@@ -49,6 +49,7 @@ Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import shutil
@@ -119,20 +120,28 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
                     other = _limb_fit_with(against, frame, metakernel, limb_against)
                     lap.restart()
                 offset_diff.append(_offset_diff(nav, other))
-            found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
+
+            # as process_product: detection told the pointing error, registration on known hot spots for
+            # frames the limb did not register (then detection again), the pointing draws in measurement
+            def told(nav):
+                return dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
+
+            found = detect_frame(frame, nav.backplanes or None, config=told(nav))
             lap("detect")
-            if nav.views and not nav.registered:  # as analyse_product: register, then detect again
+            if nav.views and not nav.registered:
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 if nav.registered:
-                    found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
+                    found = detect_frame(frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
             pointing = None
             if nav.offset_samples_px is not None and nav.views:
-                pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
+                draws, ground = nav.offset_samples_px, nav.ground_err_km
+                pointing = {b: PointingSamples(v, draws, ground) for b, v in nav.views.items()}
             measure_frame(
                 frame,
                 found,
                 nav.backplanes or None,
+                config=settings.measure,
                 pointing_error_px=nav.pointing_error_px,
                 pointing=pointing,
             )
