@@ -82,3 +82,35 @@ def test_chaining_on_dask_stores_what_a_scan_in_process_stores(chained_campaign,
     a, b = _stored(here), _stored(dask)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_a_kept_state_is_not_used_once_the_data_changed(chained_campaign, tmp_path):
+    """A retry starts from scratch when the data file changed beside an unchanged label."""
+    import shutil
+
+    import numpy as np
+
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import chainable, process_product
+
+    kernels = chained_campaign.metakernel
+    settings = Settings()
+    retry_cache.forget()
+    labels = sorted((kernels.parent.parent / "jiram").rglob("*.LBL"))
+    held = None
+    for lbl in labels:
+        dest = tmp_path / lbl.name
+        shutil.copy(lbl, dest)
+        shutil.copy(lbl.with_suffix(".IMG"), dest.with_suffix(".IMG"))
+        if chainable(process_product(dest, kernels, settings)):
+            held = dest
+            break
+    assert held is not None
+    key = retry_cache.state_key(held, kernels, settings)
+    assert retry_cache.take(key) is not None  # kept, and the data unchanged
+    img = held.with_suffix(".IMG")
+    data = np.fromfile(img, dtype="<f4")
+    data[0] += 1.0
+    data.tofile(img)  # same size; the label untouched
+    assert retry_cache.take(key) is None
+    assert retry_cache.kept_mb() == 0.0

@@ -42,7 +42,7 @@ def _settings_text(settings) -> str:
 
 def state_key(path, kernels, settings) -> tuple | None:
     """What a kept state is valid for: the file (path, size, modification time), the kernels, the settings;
-    None when the file cannot be looked at."""
+    None when the file cannot be looked at. (:func:`take` also checks the data's checksum.)"""
     try:
         st = os.stat(path)
     except OSError:
@@ -90,9 +90,21 @@ def keep(key: tuple, started) -> None:
 
 
 def take(key: tuple):
-    """A copy of the state kept under ``key`` (None when there is none); the state stays for a later retry."""
+    """A copy of the state kept under ``key`` (None when there is none, or when the product's data no longer
+    has the checksum the kept frame was read with: a data file changed beside an unchanged label); the
+    state stays for a later retry."""
+    from ioscan.errors import IoscanError
+    from ioscan.formats import product_identity
+
     hit = _STATES.get(key)
     if hit is None:
+        return None
+    try:
+        same = product_identity(Path(key[0])).checksum_sha256 == hit[0].frame.checksum_sha256
+    except (IoscanError, OSError):
+        same = False
+    if not same:
+        forget(key)
         return None
     _STATES.move_to_end(key)
     STATS["hits"] += 1
