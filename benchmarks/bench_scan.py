@@ -5,7 +5,12 @@
    without registration), limb fit (``register_on_limb`` on that navigation, as a scan registers a frame on
    the geometry already computed), detection, registration on known hot spots (frames the limb did not
    register, and the second detection of those it registers), measurement (with the pointing draws, as a scan
-   does), records, store. The peer is pdr reading the same product (``pdr.read(label)["IMAGE"]``). With
+   does), records, store. A real scan also processes again the frames no registration reached, with the
+   detections of registered frames of their orbit (chaining): an in-process scan of the same campaign gives
+   that second processing per frame of the campaign (``chain_retries_mean``, CPU of the scanning thread),
+   and ``total_with_chain_mean`` (the profile's mean total plus it) stands beside the whole scan's time per
+   frame in the same clock (``scan_in_process_ms_per_frame``). The peer is pdr reading the same product
+   (``pdr.read(label)["IMAGE"]``). With
    ``--against REV`` the limb fit as it was at git revision REV registers every frame too, alternating with
    the current one (``limb_fit_against``: its ms per frame; ``limb_fit_max_offset_diff_px``: how far the two
    registrations' offsets differ).
@@ -17,8 +22,13 @@
    three interleaved so that every round sees the same machine. Per scan: wall time, start-up (the cluster
    started and its workers prepared: ``ScanSummary.cluster_start_s``), steady rate (frames/s once started),
    CPU seconds per frame of the calling process (the writer, and the scheduler, which runs in it) and of the
-   workers (both with their start-up), and each worker's peak RSS. The 2-worker speedup is the median over
-   rounds of the ratio within a round, whole scans and steady rates.
+   workers (both with their start-up), each worker's peak RSS, the workers' busy fraction once the first
+   result is in (``worker_busy_fraction_steady``: their CPU over their wall time; 1.0 never idle) and the
+   calling process's CPU per frame by part (``main_cpu_ms_per_frame_by_part``, from
+   ``ScanSummary.main_cpu_s``: identify, claims, dask, store, chain, progress, other, and
+   ``other_threads``: the scheduler and the client's communication). The 2-worker speedup is the median
+   over rounds of the ratio within a round, whole scans and steady rates. On a machine other jobs share,
+   read the CPU figures (busy fractions, ``speedup_bound_from_cpu_per_frame``) rather than the wall ratio.
 4. What the machine gives right now: a CPU-bound probe run in 1 process, then in 2 at once, before and after
    each round's 1- and 2-worker scans (``probe_2_over_1_per_round``, the smaller of the two: 2.0 on two
    idle cores, less when other jobs share them), so that a speedup measured on a shared machine can be read
@@ -39,6 +49,7 @@ Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import shutil
@@ -109,20 +120,28 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
                     other = _limb_fit_with(against, frame, metakernel, limb_against)
                     lap.restart()
                 offset_diff.append(_offset_diff(nav, other))
-            found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
+
+            # as process_product: detection told the pointing error, registration on known hot spots for
+            # frames the limb did not register (then detection again), the pointing draws in measurement
+            def told(nav):
+                return dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
+
+            found = detect_frame(frame, nav.backplanes or None, config=told(nav))
             lap("detect")
-            if nav.views and not nav.registered:  # as analyse_product: register, then detect again
+            if nav.views and not nav.registered:
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 if nav.registered:
-                    found = detect_frame(frame, nav.backplanes or None, config=settings.detect)
+                    found = detect_frame(frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
             pointing = None
             if nav.offset_samples_px is not None and nav.views:
-                pointing = {b: PointingSamples(v, nav.offset_samples_px) for b, v in nav.views.items()}
+                draws, ground = nav.offset_samples_px, nav.ground_err_km
+                pointing = {b: PointingSamples(v, draws, ground) for b, v in nav.views.items()}
             measure_frame(
                 frame,
                 found,
                 nav.backplanes or None,
+                config=settings.measure,
                 pointing_error_px=nav.pointing_error_px,
                 pointing=pointing,
             )
@@ -163,6 +182,31 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
         med["limb_fit_against_mean_ms"] = round(1e3 * statistics.fmean(limb_against), 2)
         med["limb_fit_max_offset_diff_px"] = max(offset_diff)
     return med, records
+
+
+def _add_chaining(profile: dict, folder: Path, metakernel: Path, out: Path) -> None:
+    """The chaining's second processing (frames no registration reached, processed again with the
+    detections of registered frames of their orbit) per frame of the campaign, from an in-process scan in
+    the profile's clock (``ScanSummary.main_cpu_s``: ``process`` first processing, ``process_chain`` the
+    retries; in CPU seconds of the scanning thread), and the whole scan's time per frame beside the
+    profile's total with it (``total_with_chain_mean`` ≈ ``scan_in_process_ms_per_frame``)."""
+    from ioscan.catalog.store import open_store
+    from ioscan.workflows.scan import scan
+
+    db = out / "profile_scan.db"
+    t0 = CLOCK()
+    with open_store(db) as store:
+        summary = scan([folder], store=store, kernels=metakernel, workers=0)
+    whole = CLOCK() - t0
+    n = max(summary.n_processed, 1)
+    parts = summary.main_cpu_s
+    profile["chain_retries_mean"] = round(1e3 * parts.get("process_chain", 0.0) / n, 2)
+    profile["first_processing_mean_from_scan"] = round(1e3 * parts.get("process", 0.0) / n, 2)
+    profile["total_with_chain_mean"] = round(profile["total_mean"] + profile["chain_retries_mean"], 2)
+    profile["scan_in_process_ms_per_frame"] = round(1e3 * whole / n, 2)
+    profile["scan_in_process_main_cpu_ms_per_frame_by_part"] = {
+        k: round(1e3 * v / n, 2) for k, v in parts.items()
+    }
 
 
 def _pointing_truth(products: list[Path]) -> dict:
@@ -291,7 +335,8 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
 
 class _CpuWatch:
     """CPU seconds of this process and of its (recursive) children while a scan runs (children sampled every
-    0.2 s: their last sample before they exit)."""
+    0.2 s: their last sample before they exit; listed once a second, as listing them reads every process of
+    the machine, CPU this process would otherwise count as the scan's)."""
 
     def __enter__(self):
         import psutil
@@ -308,8 +353,12 @@ class _CpuWatch:
     def _watch(self) -> None:
         import psutil
 
+        kids: list = []
+        listed = 0.0
         while not self._stop.is_set():
-            for ch in self.me.children(recursive=True):
+            if time.monotonic() - listed > 1.0:  # listing children scans every process: once a second
+                kids, listed = self.me.children(recursive=True), time.monotonic()
+            for ch in kids:
                 try:
                     t = ch.cpu_times()
                     self.children[ch.pid] = t.user + t.system
@@ -341,8 +390,11 @@ def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
             if res is not None and not mark:
                 t = cpu.me.cpu_times()
                 mark.update(main=t.user + t.system, children=sum(cpu.children.values()), done=done)
+                mark["t"] = time.perf_counter() - t0
             if res is not None:
                 mark["last_done"] = done
+                mark["last_t"] = time.perf_counter() - t0
+                mark["last_children"] = sum(cpu.children.values())  # sampled every 0.2 s
 
         summary = scan([folder], store=store, kernels=metakernel, workers=workers, progress=progress)
     wall = time.perf_counter() - t0
@@ -360,6 +412,14 @@ def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
         "main_cpu_ms_per_frame_steady": 1e3 * (end_main - mark.get("main", cpu.start)) / later,
         "worker_cpu_ms_per_frame_steady": 1e3 * (cpu.children_s - mark.get("children", 0.0)) / later,
         "worker_peak_rss_mb": max(rss) if rss else None,
+        # the workers' CPU over their wall time once the first result is in (1.0: never idle), and the
+        # calling process's CPU per frame by part (ScanSummary.main_cpu_s)
+        "worker_busy_fraction_steady": (mark.get("last_children", 0.0) - mark.get("children", 0.0))
+        / max(workers, 1)
+        / max(mark.get("last_t", wall) - mark.get("t", 0.0), 1e-9)
+        if workers
+        else None,
+        "main_cpu_ms_per_frame_by_part": {k: 1e3 * v / max(n, 1) for k, v in summary.main_cpu_s.items()},
     }
 
 
@@ -423,6 +483,7 @@ def main() -> None:
 
             against = limbfit_at(args.against)
         profile, records = _stage_profile(products, camp.metakernel, out, against)
+        _add_chaining(profile, jiram, camp.metakernel, out)
         if args.profile_only:
             out = {"benchmark": "scan", "frames": len(products), "clock": args.clock}
             print(json.dumps({**out, "stage_ms_per_frame_median": profile}))
@@ -451,6 +512,13 @@ def main() -> None:
                 "startup_s": _med([r["startup_s"] for r in rs]),
                 **{k: _med([r[k] for r in rs]) for k in keys},
                 "worker_peak_rss_mb": max((r["worker_peak_rss_mb"] or 0.0) for r in rs) or None,
+                "worker_busy_fraction_steady": _med(
+                    [r["worker_busy_fraction_steady"] for r in rs if r["worker_busy_fraction_steady"]]
+                ),
+                "main_cpu_ms_per_frame_by_part": {
+                    k: _med([r["main_cpu_ms_per_frame_by_part"].get(k, 0.0) for r in rs])
+                    for k in rs[0]["main_cpu_ms_per_frame_by_part"]
+                },
             }
             for label, rs in runs.items()
         }

@@ -201,11 +201,25 @@ def anchors_from_detections(
     )
 
 
-def load_anchors(spec: str) -> pd.DataFrame:
-    """Anchors from a setting: "shipped", a CSV path, "shipped+PATH" (both) or "none" (an empty table)."""
+def _spec_parts(spec: str) -> list[str]:
     text = str(spec).strip()
     if text.lower() in ("none", ""):
+        return []
+    return [p.strip() for p in text.split("+") if p.strip()]
+
+
+def load_anchors(spec: str) -> pd.DataFrame:
+    """Anchors from a setting: "shipped", a CSV path, "shipped+PATH" (both) or "none" (an empty table)."""
+    parts = _spec_parts(spec)
+    if not parts:
         return _frame({c: [] for c in ANCHOR_COLUMNS})
-    parts = [p.strip() for p in text.split("+")]
-    tables = [shipped_anchors() if p.lower() == "shipped" else read_anchor_table(p) for p in parts if p]
+    tables = [shipped_anchors() if p.lower() == "shipped" else read_anchor_table(p) for p in parts]
     return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+
+
+def check_anchors(spec: str) -> None:
+    """Raise IoscanError (one line) when a table the setting names cannot be used, as :func:`load_anchors`
+    would; the shipped table (ours, tested) is not read."""
+    for part in _spec_parts(spec):
+        if part.lower() != "shipped":
+            read_anchor_table(part)

@@ -3,8 +3,9 @@
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
 * :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, the
-  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`) and the SPICE kernels loaded
-  (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process), so no task pays for them.
+  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
+  (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process) and the anchor table of the
+  scan's settings read, so no task pays for them.
 * :func:`run_product` — the task: :func:`~ioscan.workflows.process.process_product` under a per-process lock,
   so a worker started with several threads still runs SPICE one product at a time.
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
@@ -25,6 +26,19 @@ CONNECT_TIMEOUT_S = 30.0
 WORKER_WAIT_S = 120.0
 PLUGIN_NAME = "ioscan-scan-worker"
 
+#: Dask settings of a LocalCluster a scan starts (its scheduler runs in the calling process, its workers are
+#: single-threaded): no statistical profiler sampling the task every 10 ms in each worker, no work stealing
+#: (each worker holds at most IN_FLIGHT_PER_WORKER products; chaining retries go to the worker that kept
+#: the frame), event-loop checks and system monitoring less often. A scan on ``--scheduler`` keeps that
+#: cluster's own settings.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+
 _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 _PRODUCT_LOCK = threading.Lock()
 
@@ -44,27 +58,45 @@ class ScanWorkerPlugin(_worker_plugin_base()):
 
     name = PLUGIN_NAME
 
-    def __init__(self, kernels: str | None):
+    def __init__(self, kernels: str | None, anchors: str | None = None):
         self.kernels = kernels
+        self.anchors = anchors
 
     def setup(self, worker=None) -> None:
-        """Import the pipeline, tune the allocator, load the kernels (a kernel problem is left for each
-        product to report in one line)."""
-        import ioscan.workflows.process  # noqa: F401  (the pipeline's imports, paid once)
+        """Import the pipeline, tune the allocator, load the kernels and the anchor table (a problem with
+        either is left for each product to report in one line)."""
         from ioscan.errors import IoscanError
         from ioscan.geometry.spice_provider import load_kernels, tune_allocator
+        from ioscan.workflows.process import _anchors, import_pipeline
 
+        import_pipeline()
         tune_allocator()
         if self.kernels:
             with contextlib.suppress(IoscanError):
                 load_kernels(self.kernels)
+        if self.anchors:
+            with contextlib.suppress(IoscanError):
+                _anchors(self.anchors)
 
 
 def run_product(path: str, kernels: str | None, settings, extra_anchors=None) -> ProductResult:
     """One product on a worker (see :func:`~ioscan.workflows.process.process_product`; ``extra_anchors``:
     known hot spots from frames registered before, for chaining), one at a time per process."""
     with _PRODUCT_LOCK:
-        return process_product(path, kernels, settings, extra_anchors)
+        result = process_product(path, kernels, settings, extra_anchors)
+    with contextlib.suppress(ValueError):  # not on a worker (called directly)
+        from distributed import get_worker
+
+        result.worker = get_worker().address
+    return result
+
+
+def forget_states() -> None:
+    """Free this worker's frame states kept for chaining (:mod:`ioscan.workflows.retry_cache`)."""
+    from ioscan.workflows import retry_cache
+
+    with _PRODUCT_LOCK:
+        retry_cache.forget()
 
 
 def _peak_rss_mb() -> float:
@@ -81,11 +113,14 @@ def worker_peak_rss_mb(client) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int, kernels: str | None = None) -> Iterator:
+def dask_client(
+    scheduler: str | None, workers: int, kernels: str | None = None, anchors: str | None = None
+) -> Iterator:
     """A Dask client on ``scheduler``, or on a LocalCluster of ``workers`` single-threaded processes, with
     :class:`ScanWorkerPlugin` on every worker; both closed in order on exit, their shutdown chatter
     (closed-connection tracebacks) kept off the terminal. Raises ClusterError (one line) when the
     scheduler cannot be reached or no worker joins it."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     with contextlib.ExitStack() as stack:
@@ -104,6 +139,7 @@ def dask_client(scheduler: str | None, workers: int, kernels: str | None = None)
                     f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:g} s"
                 ) from None
         else:
+            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
             try:
                 cluster = stack.enter_context(
                     LocalCluster(
@@ -124,7 +160,7 @@ def dask_client(scheduler: str | None, workers: int, kernels: str | None = None)
                     f"cannot start {workers} Dask worker processes: {_first_line(exc)}"
                 ) from None
             client = stack.enter_context(Client(cluster))
-        client.register_plugin(ScanWorkerPlugin(kernels), name=PLUGIN_NAME)
+        client.register_plugin(ScanWorkerPlugin(kernels, anchors), name=PLUGIN_NAME)
         if scheduler:  # leave a shared cluster as it was found
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes

@@ -40,6 +40,7 @@ class ProductResult:
         status: the frame status, or "error".
         error: one line naming the file and the problem.
         messages: notes from navigation, detection and measurement.
+        worker: on Dask, the address of the worker that processed it (a chaining retry goes back there).
     """
 
     path: str
@@ -50,6 +51,7 @@ class ProductResult:
     status: str = "ok"
     error: str | None = None
     messages: list[str] = field(default_factory=list)
+    worker: str | None = None
 
 
 @dataclass
@@ -115,6 +117,17 @@ def _no_io_detections(frame, reason: str, bands_searched=None):
     )
 
 
+def import_pipeline() -> None:
+    """Import every module processing a product uses (a Dask worker does it once, when it starts, so that
+    its first product costs what the others do)."""
+    import ioscan.detect  # noqa: F401
+    import ioscan.formats  # noqa: F401
+    import ioscan.geometry.coverage  # noqa: F401
+    import ioscan.geometry.navigate  # noqa: F401
+    import ioscan.measure  # noqa: F401
+    import ioscan.measure.positions  # noqa: F401
+
+
 @lru_cache(maxsize=4)
 def _anchors(spec: str):
     from ioscan.geometry.anchors import load_anchors
@@ -122,28 +135,25 @@ def _anchors(spec: str):
     return load_anchors(spec)
 
 
-def analyse_product(
-    path: str | Path,
-    kernels: str | Path | None = None,
-    settings: Settings | None = None,
-    extra_anchors=None,
-):
-    """Read, navigate, detect, register on known hot spots if the limb did not, and measure one product:
-    returns (Frame, Navigation, FrameDetections). May raise IoscanError for unreadable products, unusable
-    kernels or an unusable anchor table. A frame without Io in view (:func:`io_in_view`) is navigated but not
-    searched: status ``"no_io"``.
+@dataclass
+class _Started:
+    """A product read, navigated and searched once, before hot-spot registration and measurement: what a
+    chaining retry (the same product with more anchors) starts from. ``done`` holds the final (Frame,
+    Navigation, FrameDetections) of a frame that is not searched (no Io in view)."""
 
-    ``extra_anchors``: more known hot spots (an anchor table, :mod:`ioscan.geometry.anchors`), e.g. the
-    detections of frames of the same sequence registered before (chaining)."""
-    import pandas as pd
+    frame: object
+    nav: object = None
+    view: IoInView | None = None
+    searched: object = None
+    found: object = None
+    done: tuple | None = None
 
-    from ioscan.detect import detect_frame
+
+def _start(path: str | Path, kernels, settings: Settings) -> _Started:
+    """Read, navigate (limb registration included) and detect once (see :func:`analyse_product`)."""
     from ioscan.formats import read_product
-    from ioscan.geometry.navigate import Navigation, navigate_frame, register_on_hot_spots, register_on_limb
-    from ioscan.measure import measure_frame
-    from ioscan.measure.positions import PointingSamples
+    from ioscan.geometry.navigate import Navigation, navigate_frame, register_on_limb
 
-    settings = settings or Settings()
     nav_cfg = settings.navigate
     frame = read_product(Path(path))
     kern = Path(kernels) if kernels else None
@@ -160,23 +170,41 @@ def analyse_product(
         nav = navigate_frame(frame, kernels=kern, register=nav_cfg.register, config=nav_cfg)
         view = io_in_view(frame, nav) if kern is not None else label
     if view.in_view is False:
-        return frame, nav, _no_io_detections(frame, view.reason)
+        return _Started(frame, done=(frame, nav, _no_io_detections(frame, view.reason)))
     searched = frame
     if view.bands and set(view.bands) != set(frame.bands):
         searched = dataclasses.replace(frame, bands={b: frame.bands[b] for b in view.bands})
+    found = _detect(searched, nav, settings)
+    return _Started(frame, nav, view, searched, found)
 
-    def detect():
-        cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
-        return detect_frame(searched, nav.backplanes or None, config=cfg)
 
-    found = detect()
+def _detect(searched, nav, settings: Settings):
+    from ioscan.detect import detect_frame
+
+    cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
+    return detect_frame(searched, nav.backplanes or None, config=cfg)
+
+
+def _finish(st: _Started, settings: Settings, extra_anchors=None):
+    """Register on known hot spots if the limb did not (detecting again when it registers) and measure:
+    (Frame, Navigation, FrameDetections). Changes ``st``'s navigation and detections in place."""
+    import pandas as pd
+
+    from ioscan.geometry.navigate import register_on_hot_spots
+    from ioscan.measure import measure_frame
+    from ioscan.measure.positions import PointingSamples
+
+    if st.done is not None:
+        return st.done
+    frame, nav, view, searched, found = st.frame, st.nav, st.view, st.searched, st.found
+    nav_cfg = settings.navigate
     if nav_cfg.register and nav_cfg.register_hot_spots and nav.views and not nav.registered:
         anchors = _anchors(nav_cfg.anchors)
         if extra_anchors is not None and len(extra_anchors):
             anchors = pd.concat([anchors, extra_anchors], ignore_index=True)
         register_on_hot_spots(frame, nav, found.detections, anchors, nav_cfg)
         if nav.registered:  # detect again with the corrected geometry (limb band, on-disk flags)
-            found = detect()
+            found = _detect(searched, nav, settings)
     if searched is not frame:
         skipped = _no_io_detections(frame, view.reason, view.bands)
         found.band_status.update(skipped.band_status)
@@ -196,6 +224,23 @@ def analyse_product(
         pointing=pointing,
     )
     return frame, nav, found
+
+
+def analyse_product(
+    path: str | Path,
+    kernels: str | Path | None = None,
+    settings: Settings | None = None,
+    extra_anchors=None,
+):
+    """Read, navigate, detect, register on known hot spots if the limb did not, and measure one product:
+    returns (Frame, Navigation, FrameDetections). May raise IoscanError for unreadable products, unusable
+    kernels or an unusable anchor table. A frame without Io in view (:func:`io_in_view`) is navigated but not
+    searched: status ``"no_io"``.
+
+    ``extra_anchors``: more known hot spots (an anchor table, :mod:`ioscan.geometry.anchors`), e.g. the
+    detections of frames of the same sequence registered before (chaining)."""
+    settings = settings or Settings()
+    return _finish(_start(path, kernels, settings), settings, extra_anchors)
 
 
 def _band_summaries(frame, nav, found, settings: Settings) -> list[BandSummary]:
@@ -258,6 +303,24 @@ def _observation(path, frame, nav, found) -> Observation:
     )
 
 
+def chainable(res: ProductResult) -> bool:
+    """Not registered, but navigated from kernels or a label with an orbit and time: worth a chaining try
+    (:func:`ioscan.workflows.scan.scan`)."""
+    obs = res.observation
+    return (
+        obs is not None
+        and res.status != "error"
+        and not obs.registered
+        and obs.geometry_source in ("spice", "label")
+        and obs.orbit is not None
+    )
+
+
+def _chaining(settings: Settings) -> bool:
+    nav = settings.navigate
+    return bool(nav.chain and nav.register and nav.register_hot_spots)
+
+
 def process_product(
     path: str | Path,
     kernels: str | Path | None = None,
@@ -265,17 +328,33 @@ def process_product(
     extra_anchors=None,
 ) -> ProductResult:
     """Read, navigate, detect and measure one product into its records (``extra_anchors``: see
-    :func:`analyse_product`). Never raises: errors come back in the result."""
+    :func:`analyse_product`). Never raises: errors come back in the result.
+
+    With chaining on, a frame left for chaining keeps its state before hot-spot registration in this
+    process (:mod:`ioscan.workflows.retry_cache`, bounded): processed again with more anchors, it starts
+    from there instead of being read, navigated and searched again (the same numbers: those steps do not
+    depend on the anchors)."""
+    from ioscan.workflows import retry_cache
+
     settings = settings or Settings()
     result = ProductResult(path=str(path))
     try:
-        frame, nav, found = analyse_product(path, kernels, settings, extra_anchors)
+        key = retry_cache.state_key(path, kernels, settings) if _chaining(settings) else None
+        kept = retry_cache.take(key) if key is not None and extra_anchors is not None else None
+        started = kept if kept is not None else _start(path, kernels, settings)
+        may_chain = started.done is None and not started.nav.registered
+        pristine = retry_cache.copy_state(started) if key is not None and kept is None and may_chain else None
+        frame, nav, found = _finish(started, settings, extra_anchors)
         result.checksum_sha256 = frame.checksum_sha256
         result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections
         result.status = found.status
         result.observation = _observation(path, frame, nav, found)
         result.bands = _band_summaries(frame, nav, found, settings)
+        if key is not None and not chainable(result):
+            retry_cache.forget(key)
+        elif pristine is not None:
+            retry_cache.keep(key, pristine)
     except IoscanError as exc:
         result.status, result.error = "error", str(exc)
     except Exception as exc:  # one bad product must never stop a run: report it with its traceback tail

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from ioscan.errors import IoscanError
 from ioscan.settings import Settings
-from ioscan.workflows.process import ProductResult, process_product
+from ioscan.workflows.process import ProductResult, chainable, process_product
 
 #: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER = 3
 #: on Dask, at most this many products per write transaction...
 WRITE_BATCH_MAX = 16
 #: ...and no result waits longer than this for its transaction, s
@@ -66,6 +66,12 @@ class ScanSummary:
         worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
         cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
             (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
+        main_cpu_s: CPU seconds of the calling process by part (:class:`CpuParts`): ``identify`` (labels
+            and checksums), ``claims``, ``dask`` (submitting, waiting, receiving results), ``process`` (in
+            process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
+            ``other`` (the rest of the calling thread: start, search, cluster start-up and shutdown) and
+            ``other_threads`` (on a LocalCluster the scheduler and the client's communication); in process,
+            ``process`` is the first processing of every product and ``process_chain`` the chaining retries.
     """
 
     n_found: int = 0
@@ -84,6 +90,7 @@ class ScanSummary:
     status: str = "running"
     worker_peak_rss_mb: dict = field(default_factory=dict)
     cluster_start_s: float = 0.0
+    main_cpu_s: dict = field(default_factory=dict)
 
     @property
     def frames_per_s(self) -> float:
@@ -95,61 +102,117 @@ class ScanSummary:
         return asdict(self) | {"frames_per_s": round(self.frames_per_s, 3)}
 
 
+class CpuParts:
+    """CPU seconds of the calling thread by part (a part entered inside another is charged to itself only),
+    and of the process's other threads."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.part = "other"
+        self.t0_thread, self.t0_process = time.thread_time(), time.process_time()
+        self.mark = self.t0_thread
+
+    def _switch(self, part: str) -> str:
+        now = time.thread_time()
+        self.seconds[self.part] = self.seconds.get(self.part, 0.0) + now - self.mark
+        self.mark, previous, self.part = now, self.part, part
+        return previous
+
+    @contextlib.contextmanager
+    def __call__(self, part: str):
+        previous = self._switch(part)
+        try:
+            yield
+        finally:
+            self._switch(previous)
+
+    def result(self) -> dict[str, float]:
+        """Seconds by part, rounded to ms; ``other_threads``: the process's CPU outside the calling thread."""
+        self._switch(self.part)
+        thread = time.thread_time() - self.t0_thread
+        out = {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+        out["other_threads"] = round(max(time.process_time() - self.t0_process - thread, 0.0), 3)
+        return out
+
+
 @dataclass
 class _Item:
     path: Path
     key: str
     base_product_id: str | None
     checksum: str | None
+    seq: int = 0  # the order in which this scan took it up (a scan in process: the order it processed it)
 
 
 #: chaining passes over the frames no registration reached (each may register frames that anchor more)
 CHAIN_ROUNDS = 3
+#: retry a held frame whose anchors come from the same registered frames as at its last try (the same result:
+#: False but for tests that check so)
+RETRY_UNCHANGED = False
 
 
 def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
 
-def _chainable(res: ProductResult) -> bool:
-    """Not registered, but navigated from kernels or a label with an orbit and time: worth a chaining try."""
-    obs = res.observation
-    return (
-        obs is not None
-        and res.status != "error"
-        and not obs.registered
-        and obs.geometry_source in ("spice", "label")
-        and obs.orbit is not None
-    )
+#: the detection fields chaining turns into anchors (:func:`ioscan.geometry.anchors.anchors_from_detections`)
+_ANCHOR_INPUTS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "flags", "snr")
 
 
-def _chain_anchors(res: ProductResult, pool: list[ProductResult], window_s: float):
-    """Anchors from the detections of registered frames of the same orbit within ``window_s`` of ``res``
-    (None when there are none): each frame's detections share its remaining pointing error."""
-    from datetime import datetime
+class _ChainAnchors:
+    """The anchors chaining gives a held frame: the detections of the frames registered in this scan of the
+    same orbit within the window (:func:`ioscan.geometry.anchors.anchors_from_detections`, each frame's
+    detections sharing its remaining pointing error), each registered frame's table made once."""
 
-    import pandas as pd
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        # (orbit, time as seconds, anchors, order taken up) in the order the frames registered
+        self.pool: list[tuple[int | None, float, object, int]] = []
+
+    def add(self, res: ProductResult, seq: int) -> None:
+        """A registered frame: its detections become anchors for the frames chained after it."""
+        import pandas as pd
+
+        from ioscan.geometry.anchors import anchors_from_detections
+
+        o = res.observation
+        # the columns anchors_from_detections reads, each inferred as a table of the whole records would be
+        dets = pd.DataFrame({c: [getattr(d, c) for d in res.detections] for c in _ANCHOR_INPUTS})
+        table = None
+        if not dets.empty:
+            shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+            table = anchors_from_detections(dets, o.product_id, shared_km)
+        table = table if table is not None and len(table) else None
+        self.pool.append((o.orbit, _seconds(o.time_utc), table, seq))
+
+    def sort(self) -> None:
+        """Put the frames registered so far in the order they were taken up: on Dask results arrive in any
+        order, and the anchors' order is the order a scan in process gives them (the same numbers)."""
+        self.pool.sort(key=lambda entry: entry[3])
+
+    def sources(self, res: ProductResult) -> tuple[int, ...]:
+        """Which registered frames (their places in the pool) give ``res`` anchors: the same sources, the
+        same anchor table (the pool only grows)."""
+        obs = res.observation
+        t0 = _seconds(obs.time_utc)
+        return tuple(
+            k
+            for k, (orbit, t, table, _) in enumerate(self.pool)
+            if table is not None and orbit == obs.orbit and abs(t - t0) <= self.window_s
+        )
+
+    def table(self, sources: tuple[int, ...]):
+        import pandas as pd
+
+        return pd.concat([self.pool[k][2] for k in sources], ignore_index=True)
+
+
+def _seconds(time_utc: str) -> float:
+    from datetime import UTC, datetime
 
     from ioscan.catalog.times import ISO_FORMAT, utc_iso
-    from ioscan.geometry.anchors import anchors_from_detections
 
-    def parse_utc(text: str) -> datetime:
-        return datetime.strptime(utc_iso(text), ISO_FORMAT)
-
-    obs = res.observation
-    t0 = parse_utc(obs.time_utc)
-    tables = []
-    for other in pool:
-        o = other.observation
-        if o.orbit != obs.orbit or abs((parse_utc(o.time_utc) - t0).total_seconds()) > window_s:
-            continue
-        dets = pd.DataFrame([d.__dict__ for d in other.detections])
-        if dets.empty:
-            continue
-        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
-        tables.append(anchors_from_detections(dets, o.product_id, shared_km))
-    tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True) if tables else None
+    return datetime.strptime(utc_iso(time_utc), ISO_FORMAT).replace(tzinfo=UTC).timestamp()
 
 
 def scan(
@@ -182,9 +245,15 @@ def scan(
     t0 = time.perf_counter()
     settings = settings or Settings()
     if settings.navigate.register and settings.navigate.register_hot_spots:
-        from ioscan.geometry.anchors import load_anchors
+        # an unusable anchor table stops the scan before it starts; in process it is the one the frames use,
+        # on Dask only the tables the setting names are read here (the workers read the shipped one)
+        from ioscan.geometry.anchors import check_anchors
+        from ioscan.workflows.process import _anchors
 
-        load_anchors(settings.navigate.anchors)  # an unusable anchor table stops the scan before it starts
+        if workers <= 0 and not scheduler:
+            _anchors(settings.navigate.anchors)
+        else:
+            check_anchors(settings.navigate.anchors)
     paths = list(paths)
     found = search_products([Path(p) for p in paths])
     summary = ScanSummary(n_found=len(found.products) + len(found.problems), notes=list(found.notes))
@@ -198,15 +267,17 @@ def scan(
     claims = Claims(store, run_id, DEFAULT_LEASE_S if lease_s is None else lease_s)
     total = summary.n_found
     done = [summary.n_errors]
+    cpu = CpuParts()
 
     def tick(res: ProductResult | None) -> None:
         done[0] += 1
         if progress:
-            progress(done[0], total, res)
+            with cpu("progress"):
+                progress(done[0], total, res)
 
     if progress:
         progress(done[0], total, None)
-    runner = _Runner(store, claims, summary, kernels, settings, tick, run_id)
+    runner = _Runner(store, claims, summary, kernels, settings, tick, run_id, cpu)
     try:
         runner.run(deque(found.products), workers=workers, scheduler=scheduler)
     except KeyboardInterrupt:
@@ -219,6 +290,7 @@ def scan(
         summary.status = "partial" if summary.n_errors else "ok"
     finally:
         summary.elapsed_s = time.perf_counter() - t0
+        summary.main_cpu_s = cpu.result()
         with contextlib.suppress(Exception):  # never hide the error that ended the scan
             claims.release_all()
         store.finish_run(run_id, summary.status, summary.to_dict())
@@ -228,7 +300,10 @@ def scan(
 class _Runner:
     """The scan loop: identify, claim, process (in process or on Dask), store, report."""
 
-    def __init__(self, store, claims, summary: ScanSummary, kernels, settings: Settings, tick, run_id: int):
+    def __init__(
+        self, store, claims, summary: ScanSummary, kernels, settings: Settings, tick, run_id: int, cpu=None
+    ):
+        self.cpu = cpu or CpuParts()
         self.store, self.claims, self.summary = store, claims, summary
         self.kernels = str(kernels) if kernels else None
         self.settings, self.tick, self.run_id = settings, tick, run_id
@@ -236,8 +311,11 @@ class _Runner:
         self.mine: set[str] = set()  # product keys this scan claimed
         nav = settings.navigate
         self.chain = nav.chain and nav.register and nav.register_hot_spots
-        self.pool: list[ProductResult] = []  # registered this run: their detections anchor chained frames
+        # registered this run: their detections anchor chained frames
+        self.pool = _ChainAnchors(nav.chain_window_s)
         self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
+        self.tried: dict[str, tuple[int, ...]] = {}  # product key → the anchor sources of its last retry
+        self.n_taken = 0  # products identified so far (their order: _Item.seq)
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
     # -- products before processing
@@ -250,7 +328,8 @@ class _Runner:
         items, idents = [], []
         for path in paths:
             try:
-                ident = product_identity(path)
+                with self.cpu("identify"):
+                    ident = product_identity(path)
             except (IoscanError, OSError):
                 ident = None  # unreadable: let the worker report it properly
             if ident is None:
@@ -260,10 +339,12 @@ class _Runner:
                 key = product_key(ident.base_product_id, ident.product_version, ident.checksum_sha256)
                 items.append(_Item(path, key, ident.base_product_id, ident.checksum_sha256))
             idents.append(ident)
-        if len(items) == 1:
-            claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
-        else:
-            claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
+            items[-1].seq = self.n_taken = self.n_taken + 1
+        with self.cpu("claims"):
+            if len(items) == 1:
+                claims = [self.claims.claim(items[0].key, items[0].base_product_id, items[0].checksum)]
+            else:
+                claims = self.claims.claim_many([(i.key, i.base_product_id, i.checksum) for i in items])
         return [
             item
             for item, ident, claim in zip(items, idents, claims, strict=True)
@@ -295,12 +376,13 @@ class _Runner:
     def held_for_chaining(self, item: _Item, res: ProductResult) -> bool:
         """Hold a result no registration reached for chaining (reported now, stored after chaining), and
         pool a registered one's detections as anchors; True when held."""
-        if self.chain and _chainable(res):
+        if self.chain and chainable(res):
             self.unregistered.append((item, res))
             self.tick(res)
             return True
         if self.chain and _registered(res):
-            self.pool.append(res)
+            with self.cpu("chain"):
+                self.pool.add(res, item.seq)
         return False
 
     def store_one(self, item: _Item, res: ProductResult, *, report: bool = True) -> None:
@@ -311,7 +393,8 @@ class _Runner:
         outcome = None
         if res.status != "error" and res.observation is not None:
             try:
-                outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
+                with self.cpu("store"):
+                    outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
             except CatalogError as exc:  # this product cannot be stored: say why, go on
                 outcome = exc
             except BaseException:
@@ -323,7 +406,8 @@ class _Runner:
         """Store the results that arrived together in one transaction, each product all-or-nothing."""
         todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
         products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
-        outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        with self.cpu("store"):
+            outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
         for k, (item, res) in enumerate(done):
             self._settle(item, res, outcomes.get(k))
 
@@ -354,7 +438,8 @@ class _Runner:
             s.n_done_elsewhere += 1
             res.status = "skipped"
         if not stored:  # storing released it in its own transaction
-            self.claims.release(item.key)
+            with self.cpu("claims"):
+                self.claims.release(item.key)
         if report:
             self.tick(res)
 
@@ -371,7 +456,9 @@ class _Runner:
                     from ioscan.workflows.cluster import dask_client
 
                     t0 = time.perf_counter()
-                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels)))
+                    nav = self.settings.navigate
+                    anchors = nav.anchors if nav.register and nav.register_hot_spots else None
+                    client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels, anchors)))
                     self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
                 return client[0]
 
@@ -384,29 +471,47 @@ class _Runner:
                 self.held = []
                 if not products:
                     break
-            self._chain(None if serial else get_client)
+            try:
+                self._chain(None if serial else get_client)
+            finally:
+                self._forget_states(client[0] if client else None)
             if client:
                 self._record_memory(client[0])
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
+        with self.cpu("chain"):
+            self._chain_rounds(get_client)
+
+    def _chain_rounds(self, get_client) -> None:
+        self.pool.sort()
+        self.unregistered.sort(key=lambda entry: entry[0].seq)
         try:
             for _ in range(CHAIN_ROUNDS):
-                window = self.settings.navigate.chain_window_s
-                todo = [(it, r, _chain_anchors(r, self.pool, window)) for it, r in self.unregistered]
-                todo = [(it, r, a) for it, r, a in todo if a is not None]
+                # a frame whose anchors come from the same registered frames as at its last try would give
+                # the same result again (processing is deterministic): only the others are tried
+                todo = [(it, r, self.pool.sources(r)) for it, r in self.unregistered]
+                again_ok = RETRY_UNCHANGED
+                todo = [
+                    (it, r, src) for it, r, src in todo if src and (again_ok or src != self.tried.get(it.key))
+                ]
                 if not todo:
                     break
+                for it, _, src in todo:
+                    self.tried[it.key] = src
                 retried = {it.key for it, _, _ in todo}
                 self.unregistered = [(it, r) for it, r in self.unregistered if it.key not in retried]
-                again = self._process_with_anchors(get_client, [(it, a) for it, _, a in todo])
+                again = self._process_with_anchors(
+                    get_client, [(it, r, self.pool.table(src)) for it, r, src in todo]
+                )
                 for it, res in again:
                     if _registered(res):
-                        self.pool.append(res)
+                        self.pool.add(res, it.seq)
                         self.store_one(it, res, report=False)
                     else:
                         self.unregistered.append((it, res))
-                self.claims.renew()
+                with self.cpu("claims"):
+                    self.claims.renew()
                 if not any(_registered(r) for _, r in again):
                     break
         finally:
@@ -415,24 +520,44 @@ class _Runner:
             self.unregistered = []
 
     def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
-        """Process (item, extra anchors) in this process (``get_client`` None) or on Dask."""
+        """Process (item, last result, extra anchors) in this process (``get_client`` None) or on Dask, each
+        on the worker that processed it last when it is still there (it kept the frame's state:
+        :mod:`ioscan.workflows.retry_cache`)."""
         if get_client is None:
-            return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, a in items]
+            with self.cpu("process_chain"):
+                return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
+        with self.cpu("dask"):
+            return self._dask_with_anchors(get_client, items)
+
+    def _dask_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
         from ioscan.workflows.cluster import run_product
 
         client = get_client()
-        futures = [
-            client.submit(run_product, str(it.path), self.kernels, self.settings, a, pure=False)
-            for it, a in items
-        ]
+        futures = []
+        for it, last, a in items:
+            where = {"workers": [last.worker], "allow_other_workers": True} if last.worker else {}
+            args = (run_product, str(it.path), self.kernels, self.settings, a)
+            futures.append(client.submit(*args, pure=False, **where))
         out = []
-        for (it, _), fut in zip(items, futures, strict=True):
+        for (it, _, _), fut in zip(items, futures, strict=True):
             try:
                 out.append((it, fut.result()))
             except Exception as exc:  # the worker died on this product
                 error = f"{it.path.name}: worker failed: {type(exc).__name__}: {exc}"
                 out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
         return out
+
+    @staticmethod
+    def _forget_states(client) -> None:
+        """Free the frames' states kept for chaining (in this process, and on every worker of ``client``)."""
+        from ioscan.workflows import retry_cache
+
+        retry_cache.forget()
+        if client is not None:
+            from ioscan.workflows.cluster import forget_states
+
+            with contextlib.suppress(Exception):  # memory only: never a reason to fail
+                client.run(forget_states)
 
     def _record_memory(self, client) -> None:
         from ioscan.workflows.cluster import worker_peak_rss_mb
@@ -443,10 +568,12 @@ class _Runner:
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
             for item in self.prepare([products.popleft()], last_round=last_round):
-                res = process_product(item.path, self.kernels, self.settings)
+                with self.cpu("process"):
+                    res = process_product(item.path, self.kernels, self.settings)
                 if not self.held_for_chaining(item, res):
                     self.store_one(item, res)
-            self.claims.renew()
+            with self.cpu("claims"):
+                self.claims.renew()
 
     def _dask(
         self, get_client, products: deque, workers: int, scheduler: str | None, last_round: bool
@@ -455,6 +582,7 @@ class _Runner:
 
         from ioscan.workflows.cluster import run_product
 
+        FIRST = "FIRST_COMPLETED"  # noqa: N806
         in_flight: dict = {}
         ready: deque[_Item] = deque()  # claimed, not submitted yet
         done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
@@ -472,20 +600,24 @@ class _Runner:
                         client = get_client()
                         slots = self._slots(client, workers, scheduler)
                         block = max(CLAIM_BLOCK, slots // IN_FLIGHT_PER_WORKER)
-                    fut = client.submit(run_product, str(item.path), self.kernels, self.settings, pure=False)
+                    with self.cpu("dask"):
+                        args = (run_product, str(item.path), self.kernels, self.settings)
+                        fut = client.submit(*args, pure=False)
                     in_flight[fut] = item
                 if in_flight:
                     timeout = self.claims.lease_s / 4
                     if done:
                         timeout = min(timeout, max(first_done + WRITE_BATCH_S - time.monotonic(), 0.0))
                     try:
-                        finished, _ = wait(list(in_flight), timeout=timeout, return_when="FIRST_COMPLETED")
+                        with self.cpu("dask"):
+                            finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST)
                     except TimeoutError:
                         finished = []
                     for fut in finished:
                         item = in_flight.pop(fut)
                         try:
-                            res = fut.result()
+                            with self.cpu("dask"):
+                                res = fut.result()
                         except Exception as exc:  # the worker died (or was killed) on this product
                             error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
                             res = ProductResult(path=str(item.path), status="error", error=error)
@@ -498,7 +630,8 @@ class _Runner:
                 if done and (len(done) >= WRITE_BATCH_MAX or due):
                     batch, done = done, []
                     self.store_batch(batch)
-                self.claims.renew()
+                with self.cpu("claims"):
+                    self.claims.renew()
         finally:
             if in_flight and client is not None:
                 client.cancel(list(in_flight))

@@ -1,0 +1,116 @@
+"""A chaining retry starts from the frame's kept state and skips frames whose anchors did not change (issue
+15): the catalogue must hold exactly what processing every retry from scratch stores."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ioscan.catalog.store import open_store
+from ioscan.workflows import retry_cache
+from ioscan.workflows import scan as scan_module
+from ioscan.workflows.scan import scan
+
+#: per-run columns: ids, run and storage bookkeeping
+_BOOKKEEPING = {"id", "observation_id", "run_id", "import_id", "hotspot_id", "superseded_by_id"}
+
+
+@pytest.fixture(scope="module")
+def chained_campaign(tmp_path_factory):
+    """One orbit of 10 frames (seed 1): 7 frames no registration reaches on their own, 5 of which register
+    on the detections of frames of their orbit (measured when this test was written)."""
+    from ioscan.simulate.campaign import simulate_campaign
+
+    out = tmp_path_factory.mktemp("chained")
+    return simulate_campaign(out, orbits=1, seed=1, frames_per_orbit=10, ground_nights=0)
+
+
+def _stored(url: str) -> dict[str, pd.DataFrame]:
+    with open_store(url, create=False) as store:
+        tables = {
+            "observations": store.observations_frame(),
+            "frames": store.frames_frame(),
+            "detections": store.detections_frame(),
+        }
+    product = dict(zip(tables["observations"]["id"], tables["observations"]["product_id"], strict=True))
+    tables["frames"]["product_id"] = tables["frames"]["observation_id"].map(product)
+    out = {}
+    for name, df in tables.items():
+        df = df.drop(columns=[c for c in df.columns if c in _BOOKKEEPING])
+        keys = [c for c in ("product_id", "band", "detection_id") if c in df.columns]
+        out[name] = df.sort_values(keys).reset_index(drop=True)
+    return out
+
+
+def _scan(campaign, url: str, workers: int = 0):
+    with open_store(url) as store:
+        return scan(
+            [campaign.metakernel.parent.parent / "jiram"],
+            store=store,
+            kernels=campaign.metakernel,
+            workers=workers,
+        )
+
+
+def test_chaining_from_kept_states_stores_what_processing_from_scratch_stores(
+    chained_campaign, tmp_path, monkeypatch
+):
+    fast_url = f"sqlite:///{tmp_path / 'fast.db'}"
+    retry_cache.STATS.update(kept=0, hits=0)
+    _scan(chained_campaign, fast_url)
+    assert retry_cache.STATS["kept"] >= 5 and retry_cache.STATS["hits"] >= 5  # the fast path ran
+    assert retry_cache.kept_mb() == 0.0  # freed at the end of the scan
+
+    monkeypatch.setattr(retry_cache, "BUDGET_MB", 0.0)  # nothing kept: every retry from scratch
+    monkeypatch.setattr(scan_module, "RETRY_UNCHANGED", True)  # and every held frame retried every round
+    slow_url = f"sqlite:///{tmp_path / 'slow.db'}"
+    retry_cache.STATS.update(kept=0, hits=0)
+    _scan(chained_campaign, slow_url)
+    assert retry_cache.STATS["hits"] == 0
+
+    fast, slow = _stored(fast_url), _stored(slow_url)
+    assert (fast["observations"]["registration_method"] == "chain").sum() >= 3
+    for name in fast:
+        pd.testing.assert_frame_equal(fast[name], slow[name], check_exact=True, obj=name)
+
+
+def test_chaining_on_dask_stores_what_a_scan_in_process_stores(chained_campaign, tmp_path):
+    here, dask = f"sqlite:///{tmp_path / 'here.db'}", f"sqlite:///{tmp_path / 'dask.db'}"
+    _scan(chained_campaign, here)
+    summary = _scan(chained_campaign, dask, workers=2)
+    assert summary.status == "ok"
+    a, b = _stored(here), _stored(dask)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_a_kept_state_is_not_used_once_the_data_changed(chained_campaign, tmp_path):
+    """A retry starts from scratch when the data file changed beside an unchanged label."""
+    import shutil
+
+    import numpy as np
+
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import chainable, process_product
+
+    kernels = chained_campaign.metakernel
+    settings = Settings()
+    retry_cache.forget()
+    labels = sorted((kernels.parent.parent / "jiram").rglob("*.LBL"))
+    held = None
+    for lbl in labels:
+        dest = tmp_path / lbl.name
+        shutil.copy(lbl, dest)
+        shutil.copy(lbl.with_suffix(".IMG"), dest.with_suffix(".IMG"))
+        if chainable(process_product(dest, kernels, settings)):
+            held = dest
+            break
+    assert held is not None
+    key = retry_cache.state_key(held, kernels, settings)
+    assert retry_cache.take(key) is not None  # kept, and the data unchanged
+    img = held.with_suffix(".IMG")
+    data = np.fromfile(img, dtype="<f4")
+    data[0] += 1.0
+    data.tofile(img)  # same size; the label untouched
+    assert retry_cache.take(key) is None
+    assert retry_cache.kept_mb() == 0.0
