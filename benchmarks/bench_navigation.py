@@ -173,6 +173,7 @@ def _score(root: Path, db: Path, anchor_sigma_km: float, limb_rows: list | None 
         "frames": int(len(fr)),
         "registered": {k: int(v) for k, v in fr.registration_method.value_counts().items()},
         "limb_offset_pulls": _limb_pulls(limb, ds.loc[limb.index], dl.loc[limb.index]),
+        "hotspot_offset_pulls": _limb_pulls(hs, ds.loc[hs.index], dl.loc[hs.index]),
         "coverage_position_95_by_method": {
             str(k): _r(v.mean(), 4) for k, v in matched.groupby("registration_method").pos_in
         },
