@@ -24,7 +24,8 @@ Options: ``--sequences N`` (default 60 = 300 frames), ``--quick`` (12 sequences)
 ``--seed``, ``--along uniform`` (pointing errors uniform in ±2°, harder than navigation's prior),
 ``--keep DIR`` (keep the products and catalogues there), ``--rescore DIR [DIR ...]`` (score kept runs'
 shipped-table catalogues again without scanning, and the ground floor pooled over them). Limb-registered
-frames also get their offsets' pulls against the applied pointing (``limb_offset_pulls``) and the ground
+frames also get their offsets' pulls against the applied pointing (``limb_offset_pulls``; frames registered on
+known hot spots or chained, ``hotspot_offset_pulls``) and the ground
 floor their positions need for 95 % coverage
 (``ground_floor_km_for_95``, with a bootstrap interval over frames).
 """
@@ -173,6 +174,7 @@ def _score(root: Path, db: Path, anchor_sigma_km: float, limb_rows: list | None 
         "frames": int(len(fr)),
         "registered": {k: int(v) for k, v in fr.registration_method.value_counts().items()},
         "limb_offset_pulls": _limb_pulls(limb, ds.loc[limb.index], dl.loc[limb.index]),
+        "hotspot_offset_pulls": _limb_pulls(hs, ds.loc[hs.index], dl.loc[hs.index]),
         "coverage_position_95_by_method": {
             str(k): _r(v.mean(), 4) for k, v in matched.groupby("registration_method").pos_in
         },

@@ -356,6 +356,9 @@ def registration_residuals(obs: pd.DataFrame, truth: pd.DataFrame) -> dict:
             "stated_median_px": [round(float(np.median(es)), 3), round(float(np.median(el)), 3)],
             "pull_rms": round(float(np.sqrt(np.mean(pulls**2))), 3),
             "pull_robust_std": round(float(mad_sigma(pulls)), 3),
+            "pull_rms_per_axis": [
+                round(float(np.sqrt(np.mean((d / e) ** 2))), 3) for d, e in ((ds, es), (dl, el))
+            ],
         }
     return out
 

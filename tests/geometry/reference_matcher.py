@@ -339,7 +339,15 @@ def match_offsets(
     reg.offset_px = (float(best.offset_px[0]), float(best.offset_px[1]))
     reg.n_matches = best.n_matches
     reg.pairs = best.pairs
-    reg.cov_px = best.cov_px + np.eye(2) * floor_px**2
+    # the fit's covariance rescaled by the matched residuals' variance factor (ν₀ = 4), pair by pair
+    chi2 = 0.0
+    for (di, aj), w in zip(best.pairs, best.weights, strict=True):
+        r = prob.det_xy[di] - prob.anc_xy[aj, prob.det_band[di]] - best.offset_px
+        chi2 += float(r @ w @ r)
+    s2 = (chi2 + 4.0) / (max(2 * len(best.pairs) - 2, 0) + 4.0)
+    p_inv = np.diag(1.0 / np.square(np.asarray(prior.sigma_px, dtype=float)))
+    shared = best.cov_px - best.fit_cov_px
+    reg.cov_px = np.linalg.inv(sum(best.weights) / s2 + p_inv) + shared + np.eye(2) * floor_px**2
     if best.n_matches < min_matches:
         reg.reason = f"only {best.n_matches} known hot spot matched (≥ {min_matches} needed)"
     elif not _survives_leave_one_out(best, prior):

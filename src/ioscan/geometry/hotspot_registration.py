@@ -26,6 +26,15 @@ it (within 3σ). A frame is registered when the best mode has ≥ ``min_matches`
 false-match probability ≤ ``max_false_match_prob``; otherwise :meth:`Registration.sample` draws offsets from
 the whole posterior (the modes and the unmatched prior), which is what an unregistered frame's error bars
 use.
+
+The registered offset's covariance: the stated pair covariances (centroid errors with their matching floor,
+anchors' position errors) are an upper guess — a far frame's 30–90 matched pairs scatter about their fit
+with χ²/dof 0.2–0.9, so the fit's covariance alone overstated the offset's error (campaign pulls 0.56–0.89
+per seed without any floor). The best mode's fit covariance is therefore rescaled by the variance factor the
+matched residuals measure, s² = (χ² + ν₀) / (2k − 2 + ν₀) (k matched pairs, χ² with the pairs' weights;
+ν₀ = :data:`RESIDUAL_SCALE_PRIOR_DOF`: the stated covariances count as that many degrees of freedom, so two
+or three matches barely move it), the prior kept as it is; the shared errors and the floor are added after.
+Decisions (modes, false-match probability, leave-one-out) use the stated covariances.
 """
 
 from __future__ import annotations
@@ -43,6 +52,11 @@ LOG_2PI = math.log(2.0 * math.pi)
 #: seed offsets refined together (memory ∝ chunk × pairs near an offset); seeds covered by the modes of
 #: earlier chunks are not refined
 SEED_CHUNK = 512
+#: ν₀ of the residual variance factor s² = (χ² + ν₀) / (2k − 2 + ν₀) that rescales a registration's fit
+#: covariance: the weight, in degrees of freedom, of the stated pair covariances against the matched
+#: residuals. Campaign seeds 20261208 / 7 / 13 (30 registrations): offsets' pulls rms 0.81 without it (and
+#: no floor), 0.97 / 1.01 / 0.94 with ν₀ = 4 / 2 / 8
+RESIDUAL_SCALE_PRIOR_DOF = 4.0
 
 
 @dataclass
@@ -129,6 +143,8 @@ class Registration:
         modes: every mode found, best first, with posterior weights ``weights``.
         log_evidence_null: log evidence of "nothing matched".
         log_evidence: log of the total evidence (modes + null): compare it between two pixel conventions.
+        residual_scale2: the variance factor s² of the best mode's matched residuals that scaled its fit
+            covariance in ``cov_px`` (module docstring; 1 without a mode).
     """
 
     ok: bool
@@ -142,6 +158,7 @@ class Registration:
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
     log_evidence_null: float = 0.0
     log_evidence: float = 0.0
+    residual_scale2: float = 1.0
     _null_grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -641,7 +658,8 @@ def match_offsets(
     reg.offset_px = (float(best.offset_px[0]), float(best.offset_px[1]))
     reg.n_matches = best.n_matches
     reg.pairs = best.pairs
-    reg.cov_px = best.cov_px + np.eye(2) * floor_px**2
+    reg.residual_scale2 = residual_variance_scale(prob, best)
+    reg.cov_px = scaled_cov(best, reg.residual_scale2, prior) + np.eye(2) * floor_px**2
     if best.n_matches < min_matches:
         reg.reason = f"only {best.n_matches} known hot spot matched (≥ {min_matches} needed)"
     elif not _survives_leave_one_out(best, prior):
@@ -654,6 +672,30 @@ def match_offsets(
     else:
         reg.ok = True
     return reg
+
+
+def residual_variance_scale(
+    prob: MatchProblem, mode: Mode, prior_dof: float = RESIDUAL_SCALE_PRIOR_DOF
+) -> float:
+    """s² = (χ² + ν₀) / (2k − 2 + ν₀): the matched pairs' residuals about the mode's offset against their
+    stated covariances (χ² with the pairs' weights, the core/tail mixture's), k pairs, 2 fitted parameters,
+    the stated covariances counting as ν₀ degrees of freedom. 1 when the mode has no weights."""
+    if mode.weights is None or not mode.pairs:
+        return 1.0
+    i = np.array([p[0] for p in mode.pairs])
+    j = np.array([p[1] for p in mode.pairs])
+    r = prob.det_xy[i] - prob.anc_xy[j, prob.det_band[i]] - np.asarray(mode.offset_px, dtype=float)
+    chi2 = float(np.einsum("ki,kij,kj->", r, mode.weights, r))
+    return (chi2 + prior_dof) / (max(2 * len(i) - 2, 0) + prior_dof)
+
+
+def scaled_cov(mode: Mode, scale2: float, prior: PointingPrior) -> np.ndarray:
+    """The mode's covariance (px²) with its pairs' weights divided by ``scale2`` (the prior kept) and the
+    anchors' shared errors added as before."""
+    if mode.weights is None or mode.fit_cov_px is None:
+        return np.array(mode.cov_px, dtype=float)
+    h = mode.weights.sum(axis=0) / scale2 + np.diag(1.0 / np.square(np.asarray(prior.sigma_px, dtype=float)))
+    return np.linalg.inv(h) + (mode.cov_px - mode.fit_cov_px)
 
 
 #: a registration must not rest on one match: without any single one, the offset's error may grow by at most

@@ -101,6 +101,12 @@ THIN_MIN_RAYS = 150  # a wide search pass reads every k-th limb ray, keeping at 
 MAX_THIN_PASSES = 2  # at most this many such passes before every pass reads every ray
 NIGHT_STEP_MAX = 2.0  # a night-side edge's height / a blurred step's with its slope (a fade: ≫ 2)
 THIN_GROUP_MARGIN = 1.25  # a thin pass decides "no grouping" alone when its median edge SNR clears this
+#: the kept edges may scatter about the fitted limb by at most this × the blurred edge's width (PSF, pixel
+#: and pre-smoothing; 1.07 px for JIRAM), or 3× what their SNRs explain if more: a limb's edges follow the
+#: predicted limb's shape to ≲ 0.4 px (campaign seeds 1–12, 102 registrations: at most 0.37 px, 1.34 px for
+#: a 7-point grouped faint limb); edges that scatter more trace another curve (a terminator taken for the
+#: limb scattered 6.2 px and was 38 px off at a stated 1σ of 2 px)
+MAX_EDGE_SCATTER = 2.0
 
 
 @dataclass
@@ -1151,8 +1157,17 @@ def _refine(
     )
     extent = float(np.ptp(edges[:, 0]) ** 2 + np.ptp(edges[:, 1]) ** 2) ** 0.5
     min_extent = min(MIN_LIMB_EXTENT_PX, 0.5 * np.pi * model.radius)
+    # the edges' scatter about the fitted limb (weighted residuals, as the fit's) against what a limb allows
+    scatter = float(np.sqrt(float(r @ r) / max(n - len(p), 1)))
+    max_scatter = max(MAX_EDGE_SCATTER * sigma_tot, 3.0 * s_exp)
     if not np.all(np.isfinite(p)) or abs(ds) > max_shift[0] + 5 or abs(dl) > max_shift[1] + 5:
         fit.ok, fit.reason = False, "fit diverged (offset outside the search window)"
+    elif scatter > max_scatter:
+        fit.ok, fit.reason = (
+            False,
+            f"limb points scatter {scatter:.1f} px about the fitted limb (> {max_scatter:.1f} px): they "
+            "trace another curve (a terminator?), not the limb",
+        )
     elif extent < min_extent:
         fit.ok, fit.reason = (
             False,
