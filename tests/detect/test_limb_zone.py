@@ -1,30 +1,16 @@
 """detect.limb_zone_min_fit_snr: the PSF-fit S/N floor within a limb profile's reach, on a sunlit frame of the
 independent renderer (no geometry: the limb and its profile are found in the image)."""
 
-import numpy as np
-
+from independent_frames import sunlit_independent_frame
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX
-from ioscan.records import BandImage, Frame
-from ioscan.simulate.independent import draw_scene, render_scene
-
-
-def _sunlit_frame() -> Frame:
-    rng = np.random.default_rng(5)
-    for i in range(20):
-        r = render_scene(draw_scene(rng, kind="day", start_time_utc=f"2023-03-01T00:00:{i:02d}.000"))
-        if r.illumination == "day":
-            break
-    b = r.bands["M"]
-    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)
-    return Frame("T", "JIRAM", "JUNO", "2023-03-01T00:00:00", 0.01, {"M": band})
 
 
 def test_floor_flags_only_detections_in_the_limb_zone_below_it():
     """With the floor at 8, exactly the detections within the zone (their limb distance −4 … 10 px) whose fit
     S/N is below 8 become ARTEFACT; every other detection keeps its flags; position, flux and S/N of all are
     unchanged (the floor only flags)."""
-    frame = _sunlit_frame()
+    frame = sunlit_independent_frame()
     base = detect_frame(frame).detections
     floored = detect_frame(frame, config=DetectConfig(limb_zone_min_fit_snr=8.0)).detections
     assert len(base) == len(floored) and len(base) > 0

@@ -111,24 +111,10 @@ def test_limb_fit_setting_changes_only_the_limb_zone():
     """detect.limb_fit on a sunlit frame of the independent renderer (no geometry: the limb and its profile
     are found in the image): the S/N map is the same bit for bit outside the limb model's zone and differs
     inside it; off (the default), detection is unchanged (tests/detect/test_detect_pinned.py)."""
+    from independent_frames import sunlit_independent_frame
     from ioscan.detect import DetectConfig, detect_frame
-    from ioscan.records import BandImage, Frame
-    from ioscan.simulate.independent import draw_scene, render_scene
 
-    rng = np.random.default_rng(5)
-    for i in range(20):
-        r = render_scene(draw_scene(rng, kind="day", start_time_utc=f"2023-03-01T00:00:{i:02d}.000"))
-        if r.illumination == "day":
-            break
-    b = r.bands["M"]
-    frame = Frame(
-        "T",
-        "JIRAM",
-        "JUNO",
-        "2023-03-01T00:00:00",
-        0.01,
-        {"M": BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)},
-    )
+    frame = sunlit_independent_frame()
     models = []
     for on in (False, True):
         res = detect_frame(frame, config=DetectConfig(limb_fit=on), keep_models=True)

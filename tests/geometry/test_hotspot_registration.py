@@ -154,6 +154,21 @@ def test_log_prior_is_a_normalised_truncated_gaussian():
     assert np.exp(log_prior([0.0, 141.0], prior)) == 0.0
 
 
+def _offset_pulls_rms(rng, make_problem, frames: int = 60):
+    """Per-axis rms of the registered offsets' pulls against the truth over ``frames`` drawn problems
+    (``make_problem(rng, truth)``; offsets drawn as JIRAM's prior: 2 px across, 51 px along track), and the
+    residual variance factors; at least 40 must register."""
+    pulls, scales = [], []
+    for _ in range(frames):
+        truth = np.array([rng.normal(0, 2.0), np.clip(rng.normal(0, 51.0), -140, 140)])
+        reg = match_offsets(make_problem(rng, truth), PRIOR)
+        if reg.ok:
+            pulls.append(np.subtract(reg.offset_px, truth) / np.sqrt(np.diag(reg.cov_px)))
+            scales.append(reg.residual_scale2)
+    assert len(pulls) >= 40
+    return np.sqrt((np.array(pulls) ** 2).mean(axis=0)), scales
+
+
 def test_overstated_pair_errors_give_honest_offset_errors():
     """The stated pair covariances are an upper guess (a matching floor on every centroid): with centroids
     stated at 1 px and scattering 0.3 px (anchors 0.4 px), the offset's error must follow what the matched
@@ -161,20 +176,11 @@ def test_overstated_pair_errors_give_honest_offset_errors():
     variance factor the pulls' rms was ~0.45."""
     from dataclasses import replace
 
-    rng = np.random.default_rng(11)
-    pulls, scales = [], []
-    for _ in range(60):
-        truth = np.array([rng.normal(0, 2.0), np.clip(rng.normal(0, 51.0), -140, 140)])
+    def overstated(rng, truth):
         prob = problem(rng, offset=truth, anchor_sigma_px=0.4, centroid_px=0.3, n_anchors=120)
-        prob = replace(prob, det_cov=np.tile(np.eye(2) * 1.0**2, (prob.n_det, 1, 1)))
-        reg = match_offsets(prob, PRIOR)
-        if not reg.ok:
-            continue
-        pulls.append(np.subtract(reg.offset_px, truth) / np.sqrt(np.diag(reg.cov_px)))
-        scales.append(reg.residual_scale2)
-    p = np.array(pulls)
-    assert len(p) >= 40
-    rms = np.sqrt((p**2).mean(axis=0))
+        return replace(prob, det_cov=np.tile(np.eye(2) * 1.0**2, (prob.n_det, 1, 1)))
+
+    rms, scales = _offset_pulls_rms(np.random.default_rng(11), overstated)
     # 40+ frames: the rms of unit pulls lies within ~±0.12 of 1 (2σ); the guess alone gives ~0.45
     assert np.all((rms > 0.75) & (rms < 1.3)), rms
     # the factor measures (0.3² + 0.4²) / (1 + 0.4²) ≈ 0.22 with many matches
@@ -183,17 +189,10 @@ def test_overstated_pair_errors_give_honest_offset_errors():
 
 def test_honest_pair_errors_keep_their_scale():
     """Honest stated covariances: the residual variance factor stays near 1 and the pulls near 1."""
-    rng = np.random.default_rng(12)
-    pulls, scales = [], []
-    for _ in range(60):
-        truth = np.array([rng.normal(0, 2.0), np.clip(rng.normal(0, 51.0), -140, 140)])
-        reg = match_offsets(problem(rng, offset=truth, anchor_sigma_px=0.4, n_anchors=120), PRIOR)
-        if not reg.ok:
-            continue
-        pulls.append(np.subtract(reg.offset_px, truth) / np.sqrt(np.diag(reg.cov_px)))
-        scales.append(reg.residual_scale2)
-    p = np.array(pulls)
-    assert len(p) >= 40
-    rms = np.sqrt((p**2).mean(axis=0))
+
+    def honest(rng, truth):
+        return problem(rng, offset=truth, anchor_sigma_px=0.4, n_anchors=120)
+
+    rms, scales = _offset_pulls_rms(np.random.default_rng(12), honest)
     assert np.all((rms > 0.75) & (rms < 1.3)), rms
     assert 0.75 < np.median(scales) < 1.25, np.median(scales)

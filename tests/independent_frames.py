@@ -1,0 +1,21 @@
+"""Frames of the independent renderer (:mod:`ioscan.simulate.independent`) shared by tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ioscan.records import BandImage, Frame
+from ioscan.simulate.independent import draw_scene, render_scene
+
+
+def sunlit_independent_frame(seed: int = 5) -> Frame:
+    """The first sunlit M-band frame the renderer draws with ``seed`` (no geometry: the limb and its profile
+    are found in the image)."""
+    rng = np.random.default_rng(seed)
+    for i in range(20):
+        r = render_scene(draw_scene(rng, kind="day", start_time_utc=f"2023-03-01T00:00:{i:02d}.000"))
+        if r.illumination == "day":
+            break
+    b = r.bands["M"]
+    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)
+    return Frame("T", "JIRAM", "JUNO", "2023-03-01T00:00:00", 0.01, {"M": band})
