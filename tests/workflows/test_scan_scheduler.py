@@ -115,6 +115,7 @@ def test_scan_on_a_separate_scheduler_and_two_workers(small_campaign, tmp_path):
     assert all(0 < mb < 1024 for mb in first.worker_peak_rss_mb.values())
     assert first.cluster_start_s > 0
     assert [p.returncode for p in procs] == [0, 0, 0], errors  # each stopped cleanly on SIGTERM
+    import uuid; Path(f'/tmp/schederr/{uuid.uuid4()}.txt').write_text('\n=====\n'.join(errors))
     bad = [e[e.index("Traceback") - 300 : e.index("Traceback") + 3000] for e in errors if "Traceback" in e]
     assert not bad, bad
 
