@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,21 @@ from ioscan.errors import ClusterError
 from ioscan.workflows.scan import scan
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+#: Dask's scheduler logs this at INFO with its traceback when a worker stops while a batched message to it is
+#: being written (distributed/batched.py): a race of its own shutdown, seen ~1 in 12 runs under load; any
+#: other traceback fails the test
+_BATCHED_COMM_CLOSED = re.compile(
+    r"^[^\n]*distributed\.batched - INFO - Batched Comm Closed[^\n]*\nTraceback \(most recent call last\):\n"
+    r"(?:[ \t][^\n]*\n)*distributed\.comm\.core\.CommClosedError[^\n]*\n?",
+    re.MULTILINE,
+)
+
+
+def _without_batched_comm_chatter(log: str) -> str:
+    """``log`` without Dask's own 'Batched Comm Closed' shutdown traceback."""
+    return _BATCHED_COMM_CLOSED.sub("", log)
 
 
 def _dask_command() -> list[str]:
@@ -115,9 +131,9 @@ def test_scan_on_a_separate_scheduler_and_two_workers(small_campaign, tmp_path):
     assert all(0 < mb < 1024 for mb in first.worker_peak_rss_mb.values())
     assert first.cluster_start_s > 0
     assert [p.returncode for p in procs] == [0, 0, 0], errors  # each stopped cleanly on SIGTERM
-    import uuid; Path(f'/tmp/schederr/{uuid.uuid4()}.txt').write_text('\n=====\n'.join(errors))
-    bad = [e[e.index("Traceback") - 300 : e.index("Traceback") + 3000] for e in errors if "Traceback" in e]
-    assert not bad, bad
+    bad = [e for e in map(_without_batched_comm_chatter, errors) if "Traceback" in e]
+    if bad:
+        pytest.fail("a traceback at shutdown:\n" + "\n=====\n".join(bad), pytrace=False)
 
 
 def test_no_scheduler_at_the_address_is_one_clear_error(small_campaign, tmp_path, monkeypatch):
