@@ -69,8 +69,10 @@ def shading_template(
     on = sunlit_mask(backplanes, win)
     if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:  # night side (at most a sliver of lit limb)
         return None
-    mu0 = np.cos(np.radians(np.asarray(backplanes["incidence_deg"])[win]))
-    mu = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win]))
+    # μ₀ and μ on the sunlit disk only (NaN elsewhere, never read): the cosines are most of the cost
+    mu0, mu = np.full(on.shape, np.nan), np.full(on.shape, np.nan)
+    mu0[on] = np.cos(np.radians(np.asarray(backplanes["incidence_deg"])[win][on]))
+    mu[on] = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win][on]))
     lit = on & np.isfinite(mu)
     data = np.asarray(data)[win]
     d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
@@ -80,4 +82,24 @@ def shading_template(
         return None
     raw = np.zeros(np.shape(data))
     raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
-    return psf.correlate(raw, mode="nearest")
+    return blur_support(raw, lit, psf)
+
+
+def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndarray:
+    """``psf.correlate(raw, mode="nearest")`` of an image that is 0 outside ``support``, bit for bit, computed
+    on the bounding box of ``support`` grown by the PSF kernels' reach (beyond it every output is an exact 0,
+    and the box's own edges see zeros, as the whole image's do)."""
+    rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
+    if rows.size == 0:
+        return psf.correlate(raw, mode="nearest")
+    reach = 2 + sum(
+        max(1, int(np.ceil(4.0 * s))) + 1 for s in np.ravel([psf.axis_sigmas_px(s) for s in psf.sigmas_px])
+    )  # ≥ the line and sample kernels' radii together (kernel1d: ceil(4σ), +1 when shifted)
+    nl, ns = raw.shape
+    box = (
+        slice(max(rows[0] - reach, 0), min(rows[-1] + reach + 1, nl)),
+        slice(max(cols[0] - reach, 0), min(cols[-1] + reach + 1, ns)),
+    )
+    out = np.zeros(raw.shape)
+    out[box] = psf.correlate(raw[box], mode="nearest")
+    return out
