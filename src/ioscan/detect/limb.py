@@ -23,6 +23,7 @@ seen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -411,7 +412,7 @@ def geometry_limb_offset_px(
     *,
     reach_px: float = 8.0,
     saturated: np.ndarray | None = None,
-    expected: np.ndarray | None = None,
+    expected: np.ndarray | Callable[[], np.ndarray | None] | None = None,
 ) -> tuple[float, EdgePoints]:
     """How far the image's limb lies from a geometry's: the median of the geometry's limb distance at the
     sharp edge points within ``reach_px`` of its limb that brighten towards its disk, px (positive: the
@@ -420,7 +421,8 @@ def geometry_limb_offset_px(
 
     ``expected``: the image the geometry predicts (e.g. the PSF-blurred shading of its sunlit disk, any
     scale). A limb darkened towards the edge has its steepest rise inside the limb, so the offset is then
-    measured against where ``expected`` rises steepest along each point's normal, not against the limb."""
+    measured against where ``expected`` rises steepest along each point's normal, not against the limb.
+    It may be given as a function returning it (or None), called only when enough points need it."""
     d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
     where = np.abs(d) <= reach_px
     if saturated is not None and np.any(saturated):
@@ -436,6 +438,8 @@ def geometry_limb_offset_px(
     ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
     if ok.sum() < MIN_POINTS:
         return float("nan"), pts.subset(ok)
+    if callable(expected):  # made only now: most of the check's cost when there are no points to check
+        expected = expected()
     if expected is not None:  # offset from the predicted image's own steepest rise along each normal
         on = pts.subset(ok)
         t = np.arange(-reach_px, reach_px + 1e-9, PROFILE_STEP_PX)

@@ -150,7 +150,10 @@ def locate_limb(
                 if psf is not None and cfg.use_shading:  # a darkened limb's edge is not at the limb
                     from ioscan.detect.shading import shading_template
 
-                    expected = shading_template(np.asarray(data, dtype=float), backplanes, psf)
+                    def template():
+                        return shading_template(np.asarray(data, dtype=float), backplanes, psf)
+
+                    expected = template  # made only when the check has edge points to use it on
                 off, pts = geometry_limb_offset_px(
                     data, distance, sigma_px, saturated=saturated, expected=expected
                 )
