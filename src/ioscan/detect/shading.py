@@ -25,8 +25,7 @@ MU_FLOOR = 0.03
 def sunlit_mask(backplanes: Backplanes, window: tuple[slice, slice] | None = None) -> np.ndarray:
     """True on disk pixels the Sun shines on (incidence < 90°), over ``window`` of the backplanes."""
     win = window or (slice(None), slice(None))
-    inc = np.nan_to_num(np.asarray(backplanes["incidence_deg"])[win], nan=180.0)
-    return backplanes.on_disk[win] & (inc < 90.0)
+    return backplanes.on_disk[win] & (np.asarray(backplanes["incidence_deg"])[win] < 90.0)  # NaN: not lit
 
 
 def minnaert_exponent(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np.ndarray) -> float | None:
@@ -76,7 +75,10 @@ def shading_template(
     lit = on & np.isfinite(mu)
     data = np.asarray(data)[win]
     d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
-    fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & (np.nan_to_num(d, nan=-1.0) > away_from_limb_px)
+    # a NaN distance counts as −1 px (plain comparison: NaN is never beyond a threshold of −1 px or more)
+    away = away_from_limb_px
+    far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
+    fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & far
     k = minnaert_exponent(np.asarray(data, dtype=float), mu0, mu, fit_sel)
     if k is None:
         return None
