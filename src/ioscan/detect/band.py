@@ -31,7 +31,7 @@ from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import search_again
-from ioscan.detect.shading import shading_template, sunlit_mask
+from ioscan.detect.shading import shading_template, sunlit_mask, template_crops_to
 from ioscan.detect.spike_calibration import spike_thresholds
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
@@ -56,7 +56,16 @@ def _background_args(
     # broad (AO) PSFs: the measured false rate rises with the shading template (its blurred limb and halo do
     # not match a real halo well enough), and the dark-limb band raised it too: both for narrow PSFs only
     if limb.from_geometry and narrow and cfg.use_shading:
-        shading = shading_template(data, limb.backplanes, psf, sl)
+        made = limb.shading  # the limb check's template of this image with this PSF: its crop where exact
+        if (
+            made is not None
+            and made[0] is data
+            and made[1] is psf
+            and template_crops_to(limb.backplanes, psf, sl)
+        ):
+            shading = None if made[2] is None else np.ascontiguousarray(made[2][sl])
+        else:
+            shading = shading_template(data, limb.backplanes, psf, sl)
     if limb.from_geometry and narrow:
         sunlit = sunlit_mask(limb.backplanes, sl)
     elif limb.sunlit is not None and narrow:

@@ -95,6 +95,9 @@ class Limb:
             backplanes).
         trusted: an image limb's distance may set OFF_DISK (within ``known``); False for one seen along a
             short arc or only as a bright outline. (An image limb never restricts the search.)
+        shading: (image, PSF, template) when the geometry's check made the whole image's shading template
+            (:func:`ioscan.detect.shading.shading_template`, maybe None) of that image with that PSF: the
+            background reuses its crop where that is the same bit for bit.
     """
 
     distance_px: np.ndarray | None
@@ -107,6 +110,7 @@ class Limb:
     known: np.ndarray | None = None
     sunlit: np.ndarray | None = None
     trusted: bool = True
+    shading: tuple | None = None
 
 
 def locate_limb(
@@ -133,6 +137,7 @@ def locate_limb(
         )
         margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
     distance = None
+    made = []  # the shading template, once the geometry's check has made it
     if from_geometry:
         if backplanes.shape != data.shape:
             messages.append(
@@ -151,7 +156,10 @@ def locate_limb(
                     from ioscan.detect.shading import shading_template
 
                     def template():
-                        return shading_template(np.asarray(data, dtype=float), backplanes, psf)
+                        made.append(
+                            (data, psf, shading_template(np.asarray(data, dtype=float), backplanes, psf))
+                        )
+                        return made[-1][2]
 
                     expected = template  # made only when the check has edge points to use it on
                 off, pts = geometry_limb_offset_px(
@@ -194,7 +202,14 @@ def locate_limb(
         if distance is not None:
             messages.append(f"band {band.band}: limb fitted to the outline of the bright disk")
             return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False)
-    return Limb(distance, from_geometry, backplanes, margin, messages=tuple(messages))
+    return Limb(
+        distance,
+        from_geometry,
+        backplanes,
+        margin,
+        messages=tuple(messages),
+        shading=made[-1] if made else None,
+    )
 
 
 def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:

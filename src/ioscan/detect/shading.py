@@ -94,9 +94,7 @@ def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndar
     rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
     if rows.size == 0:
         return psf.correlate(raw, mode="nearest")
-    reach = 2 + sum(
-        max(1, int(np.ceil(4.0 * s))) + 1 for s in np.ravel([psf.axis_sigmas_px(s) for s in psf.sigmas_px])
-    )  # ≥ the line and sample kernels' radii together (kernel1d: ceil(4σ), +1 when shifted)
+    reach = blur_reach_px(psf)
     nl, ns = raw.shape
     box = (
         slice(max(rows[0] - reach, 0), min(rows[-1] + reach + 1, nl)),
@@ -105,3 +103,32 @@ def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndar
     out = np.zeros(raw.shape)
     out[box] = psf.correlate(raw[box], mode="nearest")
     return out
+
+
+def blur_reach_px(psf: PsfModel) -> int:
+    """How far (px) the PSF's correlation spreads a pixel, plus a margin: the largest line or sample kernel
+    radius of any component (:func:`ioscan.detect.psf.kernel1d`: ceil(4σ), one more when shifted) + 1."""
+    sig = np.ravel([psf.axis_sigmas_px(s) for s in psf.sigmas_px])
+    return max(max(1, int(np.ceil(4.0 * s))) + 1 for s in sig) + 1
+
+
+def template_crops_to(backplanes: Backplanes, psf: PsfModel, window: tuple[slice, slice]) -> bool:
+    """True when :func:`shading_template` over ``window`` equals the whole image's template cropped to it, bit
+    for bit: every sunlit pixel, grown by the blur's reach (:func:`blur_reach_px`), lies inside ``window``
+    (the image's edges bound both alike). The Minnaert fit then sees the same pixels in the same order, the
+    raw shading is the same, and :func:`blur_support` blurs the same box with the same edges."""
+    on = sunlit_mask(backplanes)
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if rows.size == 0:  # no sunlit pixel: both are None
+        return True
+    reach = blur_reach_px(psf)
+    nl, ns = on.shape
+    (wl0, wl1, _), (ws0, ws1, _) = window[0].indices(nl), window[1].indices(ns)
+    return (
+        wl0 <= max(rows[0] - reach, 0)
+        and min(rows[-1] + reach + 1, nl) <= wl1
+        and ws0 <= max(cols[0] - reach, 0)
+        and min(cols[-1] + reach + 1, ns) <= ws1
+        and window[0].step in (None, 1)
+        and window[1].step in (None, 1)
+    )
