@@ -258,11 +258,14 @@ def correlate_kernel(
         hi = (w1[0] - c0[0], w1[1] - c0[1])
     terms = _separable_terms(h0, h1, degree)
     if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
-        out = np.zeros_like(xp)
+        # the sample pass only on the wanted lines (each line is filtered alone: the same values)
+        rows = slice(lo[0], hi[0])
+        out = np.zeros((hi[0] - lo[0], xp.shape[1]), xp.dtype)
         for a, b in terms:
             out += ndimage.correlate1d(
-                ndimage.correlate1d(xp, a, axis=0, mode="nearest"), b, 1, mode="nearest"
+                ndimage.correlate1d(xp, a, axis=0, mode="nearest")[rows], b, 1, mode="nearest"
             )
+        return out[:, lo[1] : hi[1]]
     else:
         out = ndimage.correlate(xp, _kernel_cached(h0, h1, degree).astype(xp.dtype), mode="nearest")
     if window is None and p == 0:
@@ -331,9 +334,11 @@ def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
     mf = m.astype(x.dtype)
     num = ndimage.uniform_filter(x * mf, 2 * h + 1, mode="constant")
     den = ndimage.uniform_filter(mf, 2 * h + 1, mode="constant")
-    fallback = float(np.mean(x[m])) if m.any() else 0.0
+    covered = den > 1e-3
     with np.errstate(invalid="ignore", divide="ignore"):
-        filled = np.where(den > 1e-3, num / den, fallback)
+        filled = num / den
+    if not covered.all():  # the region mean only where it is needed (where a fill takes it)
+        filled = np.where(covered, filled, float(np.mean(x[m])) if m.any() else 0.0)
     return np.where(m, x, filled)
 
 
@@ -347,19 +352,23 @@ def region_background(
     fills: dict | None = None,
 ) -> np.ndarray:
     """Background of every pixel from its own region only (each region extended beyond itself first).
-    ``fills``: a dict the calls on the same ``x`` and ``regions`` share (the filled images, by region and
-    fill size: options with the same outer annulus size fill once)."""
+    ``fills``: a dict the calls on the same ``x``, ``regions`` and ``side`` share (the filled images, by
+    region and fill size: options with the same outer annulus size fill once; each region's pixels and
+    bounding box)."""
     out = np.zeros_like(x)
     for k, reg in enumerate(regions):
-        here = side == k
-        if not here.any():
+        # the region's pixels and bounding box (made once for the calls sharing ``fills``)
+        box = fills.get(("box", k)) if fills is not None else None
+        if box is None:
+            box = _region_box(side, k)
+            if fills is not None:
+                fills[("box", k)] = box
+        here, win = box
+        if win is None:
             continue
         if reg.all():
             out = correlate_kernel(x, h0, h1, degree)
             continue
-        # the result is needed only in the region's bounding box
-        rows, cols = np.flatnonzero(here.any(axis=1)), np.flatnonzero(here.any(axis=0))
-        win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         key = (k, h1 + 2)
         filled = fills.get(key) if fills is not None else None
         if filled is None:
@@ -369,6 +378,15 @@ def region_background(
         bk = correlate_kernel(filled, h0, h1, degree, window=win)
         out[win] = np.where(here[win], bk, out[win])
     return out
+
+
+def _region_box(side: np.ndarray, k: int) -> tuple[np.ndarray, tuple[slice, slice] | None]:
+    """The pixels of region ``k`` (``side == k``) and their bounding box (None: no pixel)."""
+    here = side == k
+    if not here.any():
+        return here, None
+    rows, cols = np.flatnonzero(here.any(axis=1)), np.flatnonzero(here.any(axis=0))
+    return here, (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
 @lru_cache(maxsize=8)
