@@ -376,7 +376,7 @@ def region_background(
             if fills is not None:
                 fills[key] = filled
         bk = correlate_kernel(filled, h0, h1, degree, window=win)
-        out[win] = np.where(here[win], bk, out[win])
+        np.copyto(out[win], bk, where=here[win])
     return out
 
 
@@ -446,15 +446,15 @@ def white_variance(
     remains, and ``a`` holds the subtracted background's shot noise): levels then count from ``level_zero``.
     """
     bg_out = bg if at is None else bg[at]  # (elementwise: subtracting the zero before or after a gather)
-    b = bg[sel]
+    idx = np.flatnonzero(sel)  # the pixels used (over 8000: every k-th; gathered alone, the same values)
+    if idx.size > 8000:
+        idx = idx[:: idx.size // 8000 + 1]
+    b = np.take(bg, idx)
     if level_zero:
         bg_out, b = bg_out - np.float32(level_zero), b - np.float32(level_zero)
-    r2 = resid[sel].astype(np.float64) ** 2
+    r2 = np.take(resid, idx).astype(np.float64) ** 2
     if b.size == 0:
         return np.ones_like(bg_out)
-    if b.size > 8000:
-        step = b.size // 8000 + 1
-        b, r2 = b[::step], r2[::step]
     nb = int(np.clip(b.size // 400, 1, 8))
     order = np.argsort(b)
     exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
@@ -937,10 +937,11 @@ def estimate_background(
     for k, reg in enumerate(regions):
         if reg.any():
             zero = 0.0
-            if offset_free and (reg & lap_ok & clean).any():
-                zero = float(np.percentile(bgs[0][reg & lap_ok & clean], 1))
-            here = side == k
-            v_k = white_variance(bgs[0], lap, reg & lap_ok & clean, zero, at=here) / 1.25
+            fit_k = reg & lap_ok & clean
+            if offset_free and fit_k.any():
+                zero = float(np.percentile(bgs[0][fit_k], 1))
+            here = fills[("box", k)][0] if ("box", k) in fills else side == k
+            v_k = white_variance(bgs[0], lap, fit_k, zero, at=here) / 1.25
             if v_k.dtype != var.dtype:  # as np.where would promote
                 var = var.astype(np.result_type(var, v_k))
             var[here] = v_k
