@@ -549,6 +549,7 @@ class BlockScale:
         self.azb = azb.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
         self.all_finite = bool(np.isfinite(az).all())
         self.finite = None if self.all_finite else np.isfinite(self.azb)
+        self._sorted: np.ndarray | None = None  # each block's |z| in ascending order (NaNs last), when needed
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # zone, med, n_ok of last call
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:
@@ -574,10 +575,19 @@ class BlockScale:
             if not self.all_finite:
                 sel_b &= self.finite if rows is None else self.finite[rows]
             n_ok[k] = np.count_nonzero(sel_b, axis=1)
-            some = n_ok[k] > 0
-            srt = np.sort(np.where(sel_b[some], azb[some], np.float32(np.nan)), axis=1)  # NaNs last
-            mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)[:, None]
-            med[k, some] = self.factor * np.take_along_axis(srt, mid, 1)[:, 0]
+            # blocks whose every pixel is selected take their order statistic from |z| sorted once
+            full = n_ok[k] == azb.shape[1]
+            if full.any():
+                if self._sorted is None:
+                    self._sorted = np.sort(self.azb, axis=1)
+                at = np.flatnonzero(full) if rows is None else rows[full]
+                mid_f = int(np.floor(self.quantile * (azb.shape[1] - 1)))
+                med[k, full] = self.factor * self._sorted[at, mid_f]
+            some = (n_ok[k] > 0) & ~full
+            if some.any():
+                srt = np.sort(np.where(sel_b[some], azb[some], np.float32(np.nan)), axis=1)  # NaNs last
+                mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)[:, None]
+                med[k, some] = self.factor * np.take_along_axis(srt, mid, 1)[:, 0]
         return med, n_ok
 
     def scale(self, ok: np.ndarray, *, floor: float = 1.0, min_fraction: float = 0.25) -> np.ndarray:
