@@ -37,3 +37,18 @@ def test_block_stats_match_direct_sort():
             bs.scale(sel)  # the incremental path (changed blocks only) stays consistent with a fresh map
             fresh = BlockScale(z, zone_map, 4, 8, quantile=quantile).scale(sel)
             assert np.array_equal(bs.scale(sel), fresh)
+
+
+def test_best_phase_is_first_maximum():
+    from ioscan.detect.background import _best_phase
+
+    rng = np.random.default_rng(8)
+    s = [np.round(rng.normal(size=(40, 30)), 1).astype(np.float32) for _ in range(4)]  # many ties
+    phase, top = _best_phase(s)
+    assert phase.dtype == np.intp
+    assert np.array_equal(phase, np.argmax(np.stack(s), axis=0))
+    assert np.array_equal(top, np.max(np.stack(s), axis=0))
+    s[2][3, 4] = np.nan  # NaN: as the sequential comparisons always did (later phases never beat a NaN)
+    phase, top = _best_phase(s)
+    want = 0 if s[1][3, 4] <= s[0][3, 4] else 1
+    assert phase[3, 4] == want and np.isnan(top[3, 4])

@@ -1063,11 +1063,7 @@ def estimate_background(
             for prof in bins[key]:
                 if prof is not None:
                     prof.raise_to(scale, s_white[0])
-        phase = np.zeros(x.shape, np.intp)  # the best sub-pixel phase, by comparisons (an argmax over the
-        top = s_white[0].copy()  # first axis of a stack is far slower)
-        for p_ in range(1, len(PHASES)):
-            np.copyto(phase, p_, where=s_white[p_] > top)
-            np.maximum(top, s_white[p_], out=top)
+        phase, top = _best_phase(s_white)
         snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
         merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
@@ -1133,6 +1129,23 @@ def estimate_background(
     )
 
 
+def _best_phase(s_white: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the best phase (intp), its value) per pixel of the maps ``s_white`` (one per phase): the
+    first of equal maxima, as ``np.argmax`` over their stack without NaN, by comparisons (far faster than the
+    argmax of a stack); the phase index is kept in int8 until the end."""
+    top = s_white[0].copy()
+    above = []  # where each phase beats all before it
+    for s in s_white[1:]:
+        above.append(s > top)
+        np.maximum(top, s, out=top)
+    if not above:
+        return np.zeros(top.shape, np.intp), top
+    phase = above[0].view(np.int8).copy()  # 1 where phase 1 beat phase 0 (a bool is stored as 0 / 1)
+    for p, a in enumerate(above[1:], start=2):  # the last phase to beat the ones before it wins
+        np.copyto(phase, np.int8(p), where=a)
+    return phase.astype(np.intp), top
+
+
 def _limb_fit_into(
     best: dict,
     x: np.ndarray,
@@ -1154,11 +1167,7 @@ def _limb_fit_into(
     from ioscan.detect.localfit import limb_fit_snr
 
     s_white = limb_fit_snr(x, var, weight, target, d, psf, PHASES, half, knot_px, knot_degree, profile)
-    top = s_white[0].copy()
-    phase = np.zeros(x.shape, np.intp)
-    for p_ in range(1, len(PHASES)):
-        np.copyto(phase, p_, where=s_white[p_] > top)
-        np.maximum(top, s_white[p_], out=top)
+    phase, top = _best_phase(s_white)
     sel = target & ok
     s0 = float(MAD_TO_SIGMA * np.median(np.abs(s_white[0][sel]))) if sel.sum() >= 20 else 1.0
     s0 = max(s0, 1.0)
