@@ -18,7 +18,6 @@ longer leaves a ridge (:func:`ioscan.detect.background.estimate_background`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -154,22 +153,34 @@ class LimbModel:
         a = ang[:, None] + steps[None, :] / np.maximum(rad[:, None], 1.0)
         ys = cy + rad[:, None] * np.sin(a)
         xs = cx + rad[:, None] * np.cos(a)
-        vals = ndimage.map_coordinates(
-            np.asarray(z, np.float64), [ys.ravel(), xs.ravel()], order=1, mode="constant", cval=np.nan
-        )
-        vals = vals.reshape(xs.shape)
         inside = (ys >= 0) & (ys <= z.shape[0] - 1) & (xs >= 0) & (xs <= z.shape[1] - 1)
-        inside &= (
-            ndimage.map_coordinates(where.astype(float), [ys.ravel(), xs.ravel()], order=0).reshape(xs.shape)
-            > 0
+        # ``where`` at the nearest pixel (map_coordinates' order 0 rounds by floor(c + 0.5)), inside only
+        yi, xi = np.floor(ys[inside] + 0.5).astype(np.intp), np.floor(xs[inside] + 0.5).astype(np.intp)
+        inside[inside] = where[yi, xi] > 0
+        # bilinear values only where they are used (each sample is interpolated on its own: the same floats)
+        vals = np.full(xs.shape, np.nan)
+        vals[inside] = ndimage.map_coordinates(
+            np.asarray(z, np.float64), [ys[inside], xs[inside]], order=1, mode="constant", cval=np.nan
         )
-        vals = np.where(inside, vals, np.nan)
         enough = np.sum(np.isfinite(vals), axis=1) >= MIN_ALONG_SAMPLES
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(vals, axis=1)
-        out[ii[enough], jj[enough]] -= med[enough]
+        with np.errstate(all="ignore"):
+            out[ii[enough], jj[enough]] -= _row_nanmedian(vals[enough])
         return out
+
+
+def _row_nanmedian(vals: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(vals, axis=1)`` as numpy computes it (a masked median: NaN filled with +inf, argsorted,
+    (lo + hi) / 2 of the two middle values, so the same floats down to the sign of a zero) without the masked
+    arrays' overhead; NaN for an all-NaN row, without a warning."""
+    nan = np.isnan(vals)
+    filled = np.where(nan, np.inf, vals)
+    s = np.take_along_axis(filled, filled.argsort(axis=1), axis=1)
+    n = vals.shape[1] - np.count_nonzero(nan, axis=1)
+    h = n // 2
+    lo = np.where(n % 2 == 1, h, h - 1)
+    rows = np.arange(vals.shape[0])
+    med = (0.0 + s[rows, lo] + s[rows, np.minimum(h, vals.shape[1] - 1)]) / 2.0  # numpy's sum starts at +0
+    return np.where(n > 0, med, np.nan)
 
 
 def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray) -> np.ndarray:
@@ -182,10 +193,18 @@ def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray
     width = int(np.max(hi - lo))
     idx = lo[:, None] + np.arange(width)[None, :]
     win = np.where(idx < hi[:, None], v[np.minimum(idx, v.size - 1)], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(win, axis=1)
+    with np.errstate(all="ignore"):
+        med = _row_nanmedian(win)
     return np.interp(at, t, med)
+
+
+def _sum_by_node(node: np.ndarray, values: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Per node, the sum of ``values`` (rows: one per entry of ``node``), of shape (n_nodes, *row shape):
+    ``np.add.at`` by one ``np.bincount`` (each sum accumulated in the rows' order, so the same floats)."""
+    per = int(np.prod(values.shape[1:], dtype=np.int64))
+    idx = (node[:, None] * per + np.arange(per)[None, :]).ravel()
+    sums = np.bincount(idx, weights=values.reshape(-1), minlength=n_nodes * per)
+    return sums.reshape((n_nodes,) + values.shape[1:])
 
 
 def _group_medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,10 +305,8 @@ def fit_limb_model(
     keep = np.ones(b.size, bool)
     coef = np.full((centres.size, degree + 1), np.nan)
     for _ in range(2):
-        ata = np.zeros((centres.size, degree + 1, degree + 1))
-        atb = np.zeros((centres.size, degree + 1))
-        np.add.at(ata, node[keep], a[keep, :, None] * a[keep, None, :])
-        np.add.at(atb, node[keep], a[keep] * b[keep, None])
+        ata = _sum_by_node(node[keep], a[keep, :, None] * a[keep, None, :], centres.size)
+        atb = _sum_by_node(node[keep], a[keep] * b[keep, None], centres.size)
         count = np.bincount(node[keep], minlength=centres.size)
         solvable = count >= 3 * (degree + 1)
         coef = np.full((centres.size, degree + 1), np.nan)
