@@ -198,13 +198,31 @@ def _running_median(t: np.ndarray, v: np.ndarray, half_px: float, at: np.ndarray
     return np.interp(at, t, med)
 
 
-def _sum_by_node(node: np.ndarray, values: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Per node, the sum of ``values`` (rows: one per entry of ``node``), of shape (n_nodes, *row shape):
-    ``np.add.at`` by one ``np.bincount`` (each sum accumulated in the rows' order, so the same floats)."""
-    per = int(np.prod(values.shape[1:], dtype=np.int64))
-    idx = (node[:, None] * per + np.arange(per)[None, :]).ravel()
-    sums = np.bincount(idx, weights=values.reshape(-1), minlength=n_nodes * per)
-    return sums.reshape((n_nodes,) + values.shape[1:])
+def _normal_equations(
+    node: np.ndarray, a: np.ndarray, b: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, Σ aᵀa (n_nodes × k × k) and Σ aᵀb (n_nodes × k) over the rows of ``a`` (n × k) and ``b``:
+    ``np.add.at`` of the outer products, by one ``np.bincount`` per distinct term (aᵢaⱼ = aⱼaᵢ exactly; each
+    sum accumulated in the rows' order, so the same floats)."""
+    k = a.shape[1]
+    cols = np.ascontiguousarray(a.T)
+    ata = np.empty((n_nodes, k, k))
+    atb = np.empty((n_nodes, k))
+    for i in range(k):
+        for j in range(i, k):
+            ata[:, i, j] = ata[:, j, i] = np.bincount(node, weights=cols[i] * cols[j], minlength=n_nodes)
+        atb[:, i] = np.bincount(node, weights=cols[i] * b, minlength=n_nodes)
+    return ata, atb
+
+
+def _node_medians(node: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_group_medians` for small non-negative integer keys (< 2¹⁵): a sort of the values, then a
+    stable radix sort of the keys (the same sorted values per key, so the same medians)."""
+    order = np.argsort(values)
+    order = order[np.argsort(node[order].astype(np.int16), kind="stable")]
+    k, v = node[order], values[order]
+    uk, start, count = np.unique(k, return_index=True, return_counts=True)
+    return uk, v[start + (count - 1) // 2]
 
 
 def _group_medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,8 +323,7 @@ def fit_limb_model(
     keep = np.ones(b.size, bool)
     coef = np.full((centres.size, degree + 1), np.nan)
     for _ in range(2):
-        ata = _sum_by_node(node[keep], a[keep, :, None] * a[keep, None, :], centres.size)
-        atb = _sum_by_node(node[keep], a[keep] * b[keep, None], centres.size)
+        ata, atb = _normal_equations(node[keep], a[keep], b[keep], centres.size)
         count = np.bincount(node[keep], minlength=centres.size)
         solvable = count >= 3 * (degree + 1)
         coef = np.full((centres.size, degree + 1), np.nan)
@@ -315,7 +332,7 @@ def fit_limb_model(
             inv = np.linalg.pinv(ata[solvable], rcond=1e-13)
             coef[solvable] = np.einsum("kij,kj->ki", inv, atb[solvable])
         r = np.abs(b - np.einsum("ij,ij->i", a, np.nan_to_num(coef[node])))
-        _, med = _group_medians(node, r)
+        _, med = _node_medians(node, r)
         scale_k = np.zeros(centres.size)
         scale_k[np.unique(node)] = med
         keep = r <= 3.0 * np.maximum(1.4826 * scale_k[node], 1e-12)
