@@ -88,10 +88,6 @@ class PsfEstimate:
         return elongation and abs(np.log(self.elongation / model.elongation)) > np.log1p(ELONGATION_CHANGE)
 
 
-def _gauss1d(u: np.ndarray, sigma: float) -> np.ndarray:
-    return 0.5 * (erf((u + 0.5) / (_SQRT2 * sigma)) - erf((u - 0.5) / (_SQRT2 * sigma)))
-
-
 def _g1(u: np.ndarray, c: np.ndarray, sig: np.ndarray):
     """Pixel-integrated unit 1-D Gaussian at pixel offsets ``u`` for centres ``c`` and widths ``sig`` (arrays
     broadcasting as (n, 1) against (1, m)), with its derivatives with respect to the centre and the width."""
