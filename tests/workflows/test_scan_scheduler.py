@@ -40,6 +40,31 @@ def _without_batched_comm_chatter(log: str) -> str:
     return _BATCHED_COMM_CLOSED.sub("", log)
 
 
+def _tracebacks_that_matter(log: str) -> list[str]:
+    """Tracebacks in a Dask process's ``log`` that point at a fault rather than at Dask's own shutdown.
+
+    Before the process got its SIGTERM every traceback counts (bar the batched-comm race above); after it,
+    only those passing through ioscan's code: Dask's own heartbeat/comm races while a worker closes (seen
+    ~1 in 30 runs under load, ``distributed/worker.py`` heartbeat) are not ours to fix.
+    """
+    log = _without_batched_comm_chatter(log)
+    before, signal, after = log.partition("Received signal SIGTERM")
+    bad = before.split("Traceback (most recent call last):")[1:]
+    if signal:
+        bad += [b for b in after.split("Traceback (most recent call last):")[1:] if f'File "{SRC}' in b]
+    return bad
+
+
+def test_only_tracebacks_before_the_signal_or_through_ioscan_count():
+    tb = 'Traceback (most recent call last):\n  File "{}/x.py", line 1, in f\nCommClosedError: closed\n'
+    dask_tb, our_tb = tb.format("/venv/site-packages/distributed"), tb.format(SRC + "/ioscan")
+    signal = "2026 - distributed._signals - INFO - Received signal SIGTERM (15)\n"
+    assert _tracebacks_that_matter(dask_tb + signal)  # before the signal: a fault
+    assert not _tracebacks_that_matter("start\n" + signal + dask_tb)  # Dask's own shutdown race
+    assert _tracebacks_that_matter(signal + our_tb)  # ours, whenever it happens
+    assert not _tracebacks_that_matter("clean log\n" + signal)
+
+
 def _dask_command() -> list[str]:
     exe = shutil.which("dask", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "dask"]
@@ -131,7 +156,7 @@ def test_scan_on_a_separate_scheduler_and_two_workers(small_campaign, tmp_path):
     assert all(0 < mb < 1024 for mb in first.worker_peak_rss_mb.values())
     assert first.cluster_start_s > 0
     assert [p.returncode for p in procs] == [0, 0, 0], errors  # each stopped cleanly on SIGTERM
-    bad = [e for e in map(_without_batched_comm_chatter, errors) if "Traceback" in e]
+    bad = [e for e in errors if _tracebacks_that_matter(e)]
     if bad:
         pytest.fail("a traceback at shutdown:\n" + "\n=====\n".join(bad), pytrace=False)
 
