@@ -273,6 +273,13 @@ def simulator_pulls(
     m["flux"] = d["net_radiance_sum"].to_numpy(float)
     m["flux_err"] = d["net_radiance_sum_err"].to_numpy(float)
     m["terms"] = [e.get("intensity_err_fraction") or {} for e in extra]
+    m["geometry_factor_km2"] = [e.get("geometry_factor_km2", np.nan) for e in extra]
+    m["geometry_factor_err_km2"] = [e.get("geometry_factor_err_km2", np.nan) for e in extra]
+    m["det_emission_deg"] = d["emission_deg"].to_numpy(float)
+    m["det_range_km"] = d["range_km"].to_numpy(float)
+    m["det_sample_err_px"] = d["sample_err_px"].to_numpy(float)
+    m["det_line_err_px"] = d["line_err_px"].to_numpy(float)
+    m["observation_id"] = d["observation_id"].to_numpy(int)
     truth_i = m["spectral_intensity_corrected_gw_um_sr"].astype(float)
     m["pull"] = (m["det_intensity_gw_um_sr"].astype(float) - truth_i) / m["err"]
     m["frame_key"] = m["product_id"].astype(str)
@@ -284,6 +291,9 @@ def simulator_pulls(
         terms = pd.DataFrame(list(m["terms"].to_numpy()), index=m.index).add_prefix("term_")
         kept = m.drop(columns=[c for c in m.columns if m[c].dtype == object and c != "product_id"])
         kept.join(terms).to_parquet(keep)
+        named = ("product_id", "registration_method")
+        obs_cols = [c for c in obs.columns if obs[c].dtype != object or c in named]
+        obs[obs_cols].to_parquet(keep.with_name(keep.stem + "_observations.parquet"))
     return {
         "campaign": {"orbits": orbits, "frames_per_orbit": frames_per_orbit, "seed": seed},
         "wall_s": round(wall, 1),
