@@ -313,7 +313,9 @@ def error_scale_fields(rows: list[dict], n_boot: int = 1000) -> dict:
     rows = [r for r in rows if max(abs(v) for v in r["err_px"]) <= 3.0]
     e = np.array([r["err_px"] for r in rows])
     sig = np.array([r["sigma_px"] for r in rows])
-    stated = np.sqrt(np.array([np.diag(limb_offset_cov_px(r["sigma_px"], r["corr"], floor)) for r in rows]))
+    stated = np.sqrt(
+        np.array([np.diag(limb_offset_cov_px(r["sigma_px"], r["corr"], floor, r["disk_px"])) for r in rows])
+    )
     floor2 = np.full(e.shape, floor**2)
     big = np.array([r["disk_px"] >= 1000 for r in rows])
     pull = e / stated

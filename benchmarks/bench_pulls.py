@@ -38,7 +38,8 @@ of the bins (emission bins are reported apart); lower limits are checked to lie 
 Usage: ``python benchmarks/bench_pulls.py [--quick] [--orbits N] [--frames-per-orbit K] [--independent N]
 [--pointing-px P] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]`` (default 6 orbits × 8
 frames and 240 independent frames, ~3 min on one core;
-``--quick``: 3 × 6 and 60).
+``--quick``: 3 × 6 and 60); ``--pool DIR1,DIR2,...`` pools the simulator rows of earlier ``--keep`` runs (e.g.
+three seeds, for the bins too few sources reach in one: ≥ 10k) without simulating.
 """
 
 from __future__ import annotations
@@ -273,6 +274,14 @@ def simulator_pulls(
     m["flux"] = d["net_radiance_sum"].to_numpy(float)
     m["flux_err"] = d["net_radiance_sum_err"].to_numpy(float)
     m["terms"] = [e.get("intensity_err_fraction") or {} for e in extra]
+    m["geometry_factor_km2"] = [e.get("geometry_factor_km2", np.nan) for e in extra]
+    m["geometry_factor_err_km2"] = [e.get("geometry_factor_err_km2", np.nan) for e in extra]
+    m["det_emission_deg"] = d["emission_deg"].to_numpy(float)
+    m["det_range_km"] = d["range_km"].to_numpy(float)
+    m["det_sample_err_px"] = d["sample_err_px"].to_numpy(float)
+    m["det_line_err_px"] = d["line_err_px"].to_numpy(float)
+    m["det_background"] = d["background"].to_numpy(float)
+    m["observation_id"] = d["observation_id"].to_numpy(int)
     truth_i = m["spectral_intensity_corrected_gw_um_sr"].astype(float)
     m["pull"] = (m["det_intensity_gw_um_sr"].astype(float) - truth_i) / m["err"]
     m["frame_key"] = m["product_id"].astype(str)
@@ -284,6 +293,9 @@ def simulator_pulls(
         terms = pd.DataFrame(list(m["terms"].to_numpy()), index=m.index).add_prefix("term_")
         kept = m.drop(columns=[c for c in m.columns if m[c].dtype == object and c != "product_id"])
         kept.join(terms).to_parquet(keep)
+        named = ("product_id", "registration_method")
+        obs_cols = [c for c in obs.columns if obs[c].dtype != object or c in named]
+        obs[obs_cols].to_parquet(keep.with_name(keep.stem + "_observations.parquet"))
     return {
         "campaign": {"orbits": orbits, "frames_per_orbit": frames_per_orbit, "seed": seed},
         "wall_s": round(wall, 1),
@@ -315,10 +327,41 @@ def simulator_pulls(
     }
 
 
+def pooled_pulls(dirs: list[Path]) -> dict:
+    """The simulator's pulls of several ``--keep`` runs (their ``simulator.parquet``) pooled: per bin of true
+    S/N with the frame bootstrap (frames keep their run: the same product ID in two seeds is two frames), the
+    decomposition, the geometric pulls per registration method and the verdict."""
+    runs = []
+    for k, d in enumerate(dirs):
+        m = pd.read_parquet(Path(d) / "simulator.parquet")
+        m["frame_key"] = f"{k}:" + m["product_id"].astype(str)
+        runs.append(m)
+    m = pd.concat(runs, ignore_index=True)
+    flags = m["flags"].astype(int)
+    measured = ((flags & int(DetectionFlag.LOWER_LIMIT)) == 0) & ~m["saturated"].astype(bool)
+    core = m[measured & np.isfinite(m["pull"]) & (m["emission_deg"] < MAX_EMISSION_DEG)]
+    bins = by_bins(core, "snr", SNR_BINS)
+    renamed = core.rename(
+        columns={
+            "flux_px": "true_flux",
+            "det_intensity_gw_um_sr": "value",
+            "spectral_intensity_corrected_gw_um_sr": "truth",
+        }
+    )
+    return {
+        "runs": [str(d) for d in dirs],
+        "n_frames": int(core["frame_key"].nunique()),
+        "by_true_snr": bins,
+        "decomposition_by_true_snr": decompose(renamed, "snr", SNR_BINS),
+        "geometry_pull_by_registration": geometry_by_method(core),
+        "verdict": verdict(bins),
+    }
+
+
 def geometry_by_method(core: pd.DataFrame) -> dict:
     """Per registration method of the sources' frames: n and the robust std of the geometric factor's pulls
     (measured over true − 1, over its term), over all S/N."""
-    g = _with_terms(core)
+    g = _with_terms(core) if "terms" in core else core
     factor = (g["det_intensity_gw_um_sr"].astype(float) / g["flux"].astype(float)) / (
         g["spectral_intensity_corrected_gw_um_sr"].astype(float) / g["flux_px"].astype(float)
     ) - 1
@@ -580,11 +623,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--keep", type=Path, default=None, help="folder for the matched rows (Parquet)")
     ap.add_argument(
+        "--pool",
+        default=None,
+        help="comma-separated --keep folders of simulator runs: their pulls pooled (nothing is simulated)",
+    )
+    ap.add_argument(
         "--parts",
         default="simulator,independent,default_psf",
         help="comma-separated: simulator, independent (the renderer's PSF given), default_psf",
     )
     args = ap.parse_args()
+    if args.pool:
+        print(json.dumps({"pooled_simulator": pooled_pulls([Path(p) for p in args.pool.split(",")])}))
+        return
     parts = set(args.parts.split(","))
     orbits = args.orbits or (3 if args.quick else 6)
     per_orbit = args.frames_per_orbit or (6 if args.quick else 8)
