@@ -1,0 +1,86 @@
+"""The limb check's and the PSF estimate's image filters (:func:`ioscan.detect.limb.median3`,
+:func:`ioscan.detect.limb.pixel_noise_map`) equal, bit for bit, their plain numpy / scipy definitions: the
+3 × 3 median of ``ndimage.median_filter`` and block medians of ``np.median`` — on noise, on images full of
+ties and signed zeros, with NaN, and on tiny and odd-sized frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ioscan.detect.limb import _block_mad, _median3_reference, median3, pixel_noise_map
+from ioscan.robust import MAD_TO_SIGMA
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal values (NaN equal to NaN), equal zero signs, equal dtype and shape."""
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and np.array_equal(a, b, equal_nan=True)
+        and np.array_equal(np.signbit(a), np.signbit(b))
+    )
+
+
+def _pixel_noise_map_reference(x: np.ndarray, block_px: int = 16) -> np.ndarray:
+    """pixel_noise_map as first written: two np.median over the blocks."""
+    lap = np.zeros_like(x)
+    lap[1:-1, 1:-1] = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
+    nl, ns = x.shape
+    bl, bs = max(1, (nl - 2) // block_px), max(1, (ns - 2) // block_px)
+    hl, hs = (nl - 2) // bl, (ns - 2) // bs
+    v = lap[1 : 1 + bl * hl, 1 : 1 + bs * hs].reshape(bl, hl, bs, hs).transpose(0, 2, 1, 3)
+    v = v[:, :, ::2, ::2].reshape(bl, bs, -1)
+    med = np.median(v, axis=2, keepdims=True)
+    out = MAD_TO_SIGMA * np.median(np.abs(v - med), axis=2) / np.sqrt(1.25)
+    pos = out[out > 0]
+    out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
+    rows = np.clip((np.arange(nl) - 1) // hl, 0, bl - 1)
+    cols = np.clip((np.arange(ns) - 1) // hs, 0, bs - 1)
+    return out[rows][:, cols]
+
+
+def _image(rng, shape, kind, dtype=np.float32):
+    x = rng.normal(100.0, 5.0, shape)
+    if kind == "ties":  # integers and signed zeros: many equal values
+        x = np.round(rng.normal(0.0, 1.5, shape))
+        x[rng.random(shape) < 0.3] = -0.0
+    elif kind == "nan":
+        x[rng.random(shape) < 0.05] = np.nan
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("kind", ["noise", "ties", "nan"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_median3_equals_scipy_and_the_full_network(kind, dtype):
+    rng = np.random.default_rng(7)
+    for shape in [(128, 432), (97, 97), (53, 101), (1, 1), (1, 6), (6, 1), (2, 3), (3, 2)]:
+        x = _image(rng, shape, kind, dtype)
+        got = median3(x)
+        assert _same(got, _median3_reference(x)), shape
+        if kind != "nan":  # (scipy's median filter orders NaN differently from the min/max network)
+            assert np.array_equal(got, ndimage.median_filter(x, 3, mode="nearest")), shape
+
+
+@pytest.mark.parametrize("kind", ["noise", "ties", "nan"])
+def test_pixel_noise_map_equals_np_median_blocks(kind):
+    rng = np.random.default_rng(11)
+    for shape in [(128, 432), (97, 97), (53, 97), (73, 249), (20, 20), (5, 7), (3, 3)]:
+        x = _image(rng, shape, kind)
+        assert _same(pixel_noise_map(x), _pixel_noise_map_reference(x)), shape
+        assert _same(pixel_noise_map(x, block_px=5), _pixel_noise_map_reference(x, block_px=5)), shape
+
+
+def test_block_mad_equals_np_median_on_random_blocks():
+    rng = np.random.default_rng(3)
+    for t in range(600):
+        shape = tuple(int(k) for k in (rng.integers(1, 5), rng.integers(1, 7), rng.integers(1, 70)))
+        v = (rng.standard_normal(shape) * rng.uniform(0.1, 100.0)).astype(np.float32)
+        if t % 3 == 0:
+            v = np.round(v)
+            v[rng.random(shape) < 0.2] = -0.0
+        if t % 25 == 0:
+            v.flat[rng.integers(v.size)] = np.nan
+        want = np.median(np.abs(v - np.median(v, axis=2, keepdims=True)), axis=2)
+        assert _same(_block_mad(v), want), (t, shape)
