@@ -1,7 +1,8 @@
 """The limb check's and the PSF estimate's image filters (:func:`ioscan.detect.limb.median3`,
-:func:`ioscan.detect.limb.pixel_noise_map`) equal, bit for bit, their plain numpy / scipy definitions: the
-3 × 3 median of ``ndimage.median_filter`` and block medians of ``np.median`` — on noise, on images full of
-ties and signed zeros, with NaN, and on tiny and odd-sized frames."""
+:func:`ioscan.detect.limb.pixel_noise_map`, :func:`ioscan.detect.disk.grow`) equal, bit for bit, their plain
+numpy / scipy definitions: the 3 × 3 median of ``ndimage.median_filter``, block medians of ``np.median``,
+``k`` binary dilations with the cross — on noise, on images full of ties and signed zeros, with NaN, and on
+tiny and odd-sized frames."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from ioscan.detect.disk import grow
 from ioscan.detect.limb import _block_mad, _median3_reference, median3, pixel_noise_map
 from ioscan.robust import MAD_TO_SIGMA
 
@@ -84,3 +86,16 @@ def test_block_mad_equals_np_median_on_random_blocks():
             v.flat[rng.integers(v.size)] = np.nan
         want = np.median(np.abs(v - np.median(v, axis=2, keepdims=True)), axis=2)
         assert _same(_block_mad(v), want), (t, shape)
+
+
+def test_grow_equals_iterated_cross_dilation():
+    rng = np.random.default_rng(5)
+    for t in range(1500):
+        shape = (int(rng.integers(1, 30)), int(rng.integers(1, 30)))
+        k = int(rng.integers(0, 7))
+        m = rng.random(shape) < rng.uniform(0.0, 0.3)
+        if t % 5 == 0:
+            m = np.asfortranarray(m)
+        want = m.copy() if k <= 0 or not m.any() else ndimage.binary_dilation(m, iterations=k)
+        got = grow(m, k)
+        assert got.dtype == bool and np.array_equal(got, want), (t, shape, k)

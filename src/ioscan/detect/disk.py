@@ -14,11 +14,23 @@ def robust_sigma(x: np.ndarray) -> float:
 
 
 def grow(mask: np.ndarray, k: int) -> np.ndarray:
-    """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond)."""
+    """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond).
+
+    Made as the union over line offsets |dl| ≤ k of the mask dilated along the lines by k − |dl| and shifted
+    by dl: the pixels within L1 distance k of the mask, which is what k cross dilations inside the image
+    reach (a shortest path between two pixels of the image stays in it); the same pixels as
+    ``ndimage.binary_dilation(mask, iterations=k)`` (tested), in a few 1-D filters."""
     mask = np.asarray(mask, bool)
     if k <= 0 or not mask.any():
         return mask.copy()
-    return ndimage.binary_dilation(mask, iterations=k)
+    m8 = np.ascontiguousarray(mask).view(np.uint8)
+    along = [m8]  # the mask dilated along the lines by 0 … k pixels
+    along += [ndimage.maximum_filter1d(m8, 2 * j + 1, axis=1, mode="constant") for j in range(1, k + 1)]
+    out = along[k].copy()
+    for dl in range(1, min(k, mask.shape[0] - 1) + 1):
+        out[dl:] |= along[k - dl][:-dl]
+        out[:-dl] |= along[k - dl][dl:]
+    return out.view(bool)
 
 
 def laplacian_noise(data: np.ndarray) -> float:
