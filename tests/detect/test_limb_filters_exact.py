@@ -99,3 +99,25 @@ def test_grow_equals_iterated_cross_dilation():
         want = m.copy() if k <= 0 or not m.any() else ndimage.binary_dilation(m, iterations=k)
         got = grow(m, k)
         assert got.dtype == bool and np.array_equal(got, want), (t, shape, k)
+
+
+def test_gradient_on_the_points_box_interpolates_as_the_whole_image():
+    from ioscan.detect.limb import _gradient_at
+
+    rng = np.random.default_rng(13)
+    yy, xx = np.mgrid[0:90, 0:140].astype(float)
+    for t in range(200):
+        d = (
+            40.0
+            - np.hypot(xx - rng.uniform(-50, 190), yy - rng.uniform(-50, 140))
+            + rng.normal(0, 0.01, xx.shape)
+        )
+        n = int(rng.integers(1, 30))
+        y = rng.uniform(-0.5, 89.5, n) if t % 2 else rng.uniform(30.0, 33.0, n)
+        x = rng.uniform(-0.5, 139.5, n) if t % 3 else np.full(n, 139.0)
+        full = np.gradient(d)
+        part, (l0, s0) = _gradient_at(d, y, x)
+        for g, p in zip(full, part, strict=True):
+            want = ndimage.map_coordinates(g, [y, x], order=1, mode="nearest")
+            got = ndimage.map_coordinates(p, [y - l0, x - s0], order=1, mode="nearest")
+            assert np.array_equal(got, want), t

@@ -250,7 +250,12 @@ def edge_points(
 def _edge_points(
     data: np.ndarray, psf_sigma_px: float, border_px: int, where: np.ndarray | None
 ) -> EdgePoints:
-    x = _fill(data).astype(np.float32)
+    raw = np.asarray(data)
+    bad = ~np.isfinite(raw)
+    if raw.dtype in (np.float32, np.float64) and not bad.any():
+        x = raw.astype(np.float32)  # what _fill(data).astype(np.float32) gives without a NaN: one copy
+    else:
+        x = _fill(data).astype(np.float32)
     s = _smooth(x)
     gx = ndimage.sobel(s, axis=1) / np.float32(8.0)
     gy = ndimage.sobel(s, axis=0) / np.float32(8.0)
@@ -261,7 +266,6 @@ def _edge_points(
     if border_px > 0:
         cand[:border_px] = cand[-border_px:] = False
         cand[:, :border_px] = cand[:, -border_px:] = False
-    bad = ~np.isfinite(np.asarray(data))
     if bad.any():
         cand &= ~grow(bad, max(border_px, 1))
     if where is not None:
@@ -271,9 +275,12 @@ def _edge_points(
     a = np.mod(np.round(np.arctan2(gy[ii, jj], gx[ii, jj]) / (np.pi / 4)), 4).astype(int)
     di = np.array([0, 1, 1, 1])[a]
     dj = np.array([1, 1, 0, -1])[a]
-    gp = np.pad(g2, 1, mode="constant")
     v = g2[ii, jj]
-    keep = (v >= gp[ii + 1 + di, jj + 1 + dj]) & (v >= gp[ii + 1 - di, jj + 1 - dj])
+    if border_px > 0:  # every candidate's neighbours are inside the image
+        keep = (v >= g2[ii + di, jj + dj]) & (v >= g2[ii - di, jj - dj])
+    else:  # beyond the edges: 0
+        gp = np.pad(g2, 1, mode="constant")
+        keep = (v >= gp[ii + 1 + di, jj + 1 + dj]) & (v >= gp[ii + 1 - di, jj + 1 - dj])
     ii, jj, v = ii[keep], jj[keep], v[keep]
     if ii.size > MAX_CANDIDATES:
         top = np.argsort(-v)[:MAX_CANDIDATES]
@@ -487,9 +494,9 @@ def geometry_limb_offset_px(
     if len(pts) == 0:
         return float("nan"), pts
     at = ndimage.map_coordinates(d, [pts.y, pts.x], order=1, mode="nearest")
-    gl, gs = np.gradient(d)
-    nx = ndimage.map_coordinates(gs, [pts.y, pts.x], order=1, mode="nearest")
-    ny = ndimage.map_coordinates(gl, [pts.y, pts.x], order=1, mode="nearest")
+    (gl, gs), (l0, s0) = _gradient_at(d, pts.y, pts.x)
+    nx = ndimage.map_coordinates(gs, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
+    ny = ndimage.map_coordinates(gl, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
     norm = np.maximum(np.hypot(nx, ny), 1e-9)
     ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
     if ok.sum() < MIN_POINTS:
@@ -512,6 +519,28 @@ def geometry_limb_offset_px(
         if good.sum() >= MIN_POINTS:
             return float(np.median(t_model[good])), on
     return float(np.median(at[ok])), pts.subset(ok)
+
+
+def _gradient_at(
+    d: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
+    """``np.gradient(d)`` where a linear interpolation at the points (``y``, ``x``) reads it: on the box of
+    the pixels it reads (floor and floor + 1 of each coordinate, clipped to the image, mode "nearest") grown
+    by 1 px (so that each of them has its central difference, or the image edge's one-sided one, as in the
+    whole image), and the box's first (line, sample). The points' coordinates minus that corner are exact
+    (non-negative integers below them), and so are the interpolation's weights."""
+    nl, ns = d.shape
+    if y.size == 0:
+        return np.gradient(d), (0, 0)
+    box = []
+    for c, n in ((y, nl), (x, ns)):
+        lo = int(np.clip(np.floor(np.min(c)), 0, n - 1))
+        hi = int(np.clip(np.floor(np.max(c)) + 1, 0, n - 1))
+        box.append((max(lo - 1, 0), min(hi + 2, n)))
+    (a0, a1), (b0, b1) = box
+    if a1 - a0 < 2 or b1 - b0 < 2:  # (np.gradient needs 2 values per axis)
+        return np.gradient(d), (0, 0)
+    return tuple(np.gradient(d[a0:a1, b0:b1])), (a0, b0)
 
 
 def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = 10.0) -> np.ndarray:
