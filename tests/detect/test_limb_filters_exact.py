@@ -121,3 +121,21 @@ def test_gradient_on_the_points_box_interpolates_as_the_whole_image():
             want = ndimage.map_coordinates(g, [y, x], order=1, mode="nearest")
             got = ndimage.map_coordinates(p, [y - l0, x - s0], order=1, mode="nearest")
             assert np.array_equal(got, want), t
+
+
+def test_laplacian_noise_from_its_sub_sample_alone():
+    from ioscan.detect.disk import laplacian_noise, robust_sigma
+
+    def reference(data):
+        x = np.asarray(data, dtype=np.float64)
+        lap = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
+        return robust_sigma(lap[np.isfinite(lap)]) / np.sqrt(1.25)
+
+    rng = np.random.default_rng(17)
+    for t in range(200):
+        shape = (int(rng.integers(3, 200)), int(rng.integers(3, 500)))
+        x = rng.standard_normal(shape) * rng.uniform(0.1, 100.0) + rng.uniform(0.0, 1000.0)
+        x = x.astype(np.float32 if t % 2 else np.float64)
+        if t % 7 == 0:
+            x[rng.random(shape) < 0.01] = np.nan
+        assert laplacian_noise(x) == reference(x) or np.isnan(reference(x)), (t, shape)

@@ -7,10 +7,13 @@ from scipy import ndimage
 
 from ioscan.robust import mad_sigma
 
+#: values :func:`robust_sigma` sub-samples a larger sample to
+_MAD_SAMPLES = 6000
+
 
 def robust_sigma(x: np.ndarray) -> float:
     """1.4826 × MAD of a sample (sub-sampled to ~6,000 values)."""
-    return mad_sigma(x, max_samples=6000)
+    return mad_sigma(x, max_samples=_MAD_SAMPLES)
 
 
 def grow(mask: np.ndarray, k: int) -> np.ndarray:
@@ -36,6 +39,17 @@ def grow(mask: np.ndarray, k: int) -> np.ndarray:
 def laplacian_noise(data: np.ndarray) -> float:
     """Typical pixel noise: robust scale of the pixel minus the mean of its 4 neighbours, ÷ √1.25 (smooth
     structure cancels; NaN neighbourhoods are skipped)."""
+    raw = np.asarray(data)
+    nl, ns = raw.shape
+    n = max(nl - 2, 0) * max(ns - 2, 0)
+    if n > _MAD_SAMPLES and raw.dtype == np.float32 and np.isfinite(raw).all():
+        # every Laplacian is finite (float32 values cannot overflow float64 sums): robust_sigma's sub-sample
+        # is every k-th of them in line order, and only those are computed (the same float64 arithmetic)
+        j = np.arange(0, n, n // _MAD_SAMPLES + 1)
+        i, k = j // (ns - 2) + 1, j % (ns - 2) + 1
+        at = [raw[i + di, k + dk].astype(np.float64) for di, dk in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
+        lap = at[0] - 0.25 * (at[1] + at[2] + at[3] + at[4])
+        return mad_sigma(lap) / np.sqrt(1.25)
     x = np.asarray(data, dtype=np.float64)
     lap = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
     v = lap[np.isfinite(lap)]
