@@ -389,31 +389,10 @@ def _region_box(side: np.ndarray, k: int) -> tuple[np.ndarray, tuple[slice, slic
     return here, (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
-@lru_cache(maxsize=8)
-def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
-    o = np.arange(-k, k + 1)
-    dl, ds = np.meshgrid(o, o, indexing="ij")
-    sel = np.abs(dl) + np.abs(ds) <= k
-    return dl[sel], ds[sel]
-
-
 def grow_sparse(mask: np.ndarray, k: int) -> np.ndarray:
-    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross), the same pixels; a mask
-    of few pixels is grown by setting each one's diamond (k cross dilations inside the image reach exactly
-    the pixels within L1 distance k: the shortest path between two pixels of the image stays in it)."""
-    mask = np.asarray(mask, bool)
-    if k <= 0:
-        return mask.copy()
-    ii, jj = np.nonzero(mask)
-    dl, ds = _diamond(k)
-    if ii.size * dl.size > mask.size // 8:
-        return grow(mask, k)
-    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
-    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
-    out = np.zeros(mask.shape, bool)
-    out[li[inside], sj[inside]] = True
-    return out
+    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross; a mask of few pixels by
+    setting each one's diamond), the same pixels."""
+    return grow(mask, k)
 
 
 def _sorted_median(v: np.ndarray) -> float:
@@ -506,12 +485,14 @@ def _laplace_sample(x: np.ndarray, valid: np.ndarray, ok: np.ndarray, n: int) ->
     idx = np.flatnonzero(good)
     if idx.size == 0:
         return None
-    i, j = np.divmod(idx[:: idx.size // n + 1], x.shape[1])
+    f = idx[:: idx.size // n + 1]
+    ns = x.shape[1]
+    xf, vf = np.ravel(x), np.ravel(valid)
 
-    def at(di: int, dj: int) -> np.ndarray:
-        return np.where(valid[i + di, j + dj], x[i + di, j + dj], 0.0)
+    def at(o: int) -> np.ndarray:
+        return np.where(vf.take(f + o), xf.take(f + o), 0.0)
 
-    return np.abs(at(0, 0) - 0.25 * (at(-1, 0) + at(1, 0) + at(0, -1) + at(0, 1)))
+    return np.abs(at(0) - 0.25 * (at(-ns) + at(ns) + at(-1) + at(1)))
 
 
 def _phase_filter(

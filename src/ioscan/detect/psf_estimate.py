@@ -121,7 +121,6 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     lam = np.full(n, 1e-3)
 
     def evaluate(q):
-        """The model at parameters ``q`` and what its Jacobian is made of."""
         gx, dxc, dxs = _g1(u, q[:, 1:2], q[:, 3:4])
         gy, dyc, dys = _g1(u, q[:, 2:3], q[:, 4:5])
         a = q[:, 0, None, None]
@@ -129,29 +128,20 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
         model = (
             a * core + q[:, 5, None, None] + q[:, 6, None, None] * (xx - c) + q[:, 7, None, None] * (yy - c)
         )
-        return model, (a, core, gx, dxc, dxs, gy, dyc, dys)
-
-    def jacobian(parts, rows=None):
-        """The Jacobian from :func:`evaluate`'s parts (of the stamps ``rows`` only: each row's own values)."""
-        if rows is not None:
-            parts = tuple(v[rows] for v in parts)
-        a, core, gx, dxc, dxs, gy, dyc, dys = parts
-        return np.stack(
+        jac = np.stack(
             [core, a * gy[:, :, None] * dxc[:, None, :], a * dyc[:, :, None] * gx[:, None, :],
              a * gy[:, :, None] * dxs[:, None, :], a * dys[:, :, None] * gx[:, None, :],
              np.ones_like(core), np.broadcast_to(xx - c, core.shape), np.broadcast_to(yy - c, core.shape)],
             axis=-1,
         )  # fmt: skip
+        return model, jac
 
-    model, parts = evaluate(p)
-    jac = jacobian(parts)
+    model, jac = evaluate(p)
     chi2 = np.sum(weights * (stamps - model) ** 2, axis=(1, 2))
-    h = g = None  # the normal equations, made again only when a stamp's model moved
     for _ in range(n_iter):
-        if h is None:
-            r = stamps - model
-            h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
-            g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
+        r = stamps - model
+        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+        g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
         damp = (
             h
             + lam[:, None, None]
@@ -163,18 +153,15 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
         except np.linalg.LinAlgError:
             break
         q = np.clip(p + step, lo, hi)
-        m2, parts = evaluate(q)
+        m2, j2 = evaluate(q)
         c2 = np.sum(weights * (stamps - m2) ** 2, axis=(1, 2))
         better = c2 < chi2
         p = np.where(better[:, None], q, p)
         model = np.where(better[:, None, None], m2, model)
-        if better.any():  # the Jacobian of the stamps that moved (the others keep theirs)
-            jac[better] = jacobian(parts, better)
-            h = g = None
+        jac = np.where(better[:, None, None, None], j2, jac)
         chi2 = np.where(better, c2, chi2)
         lam = np.where(better, lam / 3.0, lam * 10.0)
-    if h is None:
-        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+    h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
     out = np.full((n, 3), np.nan)
     dof = np.maximum(ok.sum(axis=(1, 2)) - 8, 1)
     for k in range(n):
