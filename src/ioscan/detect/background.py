@@ -556,11 +556,7 @@ class BlockScale:
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:
         """Each pixel's region (−1: not ``ok``) in block order (the padding beyond the image: no region)."""
-        nl, ns, b = *self.z.shape, self.b
-        side = self.layout.side_small
-        zone = np.full((self.nbl * b, self.nbs * b), -1, side.dtype)
-        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
-        return zone.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        return self.layout.zone_of(ok, self.z.shape, self.b, self.nbl, self.nbs)
 
     def _stats(self, zone: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per region: the lower ``quantile`` of each block's finite |z| (× factor; NaN for blocks without
@@ -624,7 +620,8 @@ class BlockScale:
             avg = ndimage.uniform_filter(meds, size=(1, 3, 3), mode="nearest")
             grids[present] = np.maximum(np.maximum(avg, 0.8 * meds), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
-        return np.maximum(np.take(grids, self.layout.index), floor)
+        # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)
+        return np.take(grids, self.layout.index)
 
 
 def _row_counts(mask: np.ndarray) -> np.ndarray:
@@ -647,6 +644,21 @@ class BlockLayout:
         idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
         idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
         self.index = idx
+        self._last_zone: tuple[np.ndarray, np.ndarray] | None = None  # (ok, its zone) of the last call
+
+    def zone_of(self, ok: np.ndarray, shape: tuple[int, int], b: int, nbl: int, nbs: int) -> np.ndarray:
+        """Each pixel's region (−1: not ``ok``) in block order, one row of b² per block (the padding beyond
+        the image: no region); the maps sharing this layout and called with equal ``ok`` get it made once
+        (read only)."""
+        if self._last_zone is not None and np.array_equal(self._last_zone[0], ok):
+            return self._last_zone[1]
+        nl, ns = shape
+        side = self.side_small
+        zone = np.full((nbl * b, nbs * b), -1, side.dtype)
+        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
+        zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        self._last_zone = (np.array(ok, dtype=bool), zone)
+        return zone
 
 
 def limb_profile(
@@ -770,7 +782,9 @@ def dark_limb(
     noise = MAD_TO_SIGMA * float(np.median(a)) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
-        num = ndimage.uniform_filter(np.where(sel, x, 0.0).astype(np.float32), box_px, mode="constant")
+        num = ndimage.uniform_filter(
+            np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px, mode="constant"
+        )
         den = ndimage.uniform_filter(sel.astype(np.float32), box_px, mode="constant")
         with np.errstate(invalid="ignore", divide="ignore"):
             levels.append(np.where(den > 0.02, num / den, np.nan))
@@ -900,7 +914,8 @@ def estimate_background(
         if limb_model is not None:
             d = np.asarray(limb_model.distance_px, dtype=np.float64)
         else:
-            d = np.nan_to_num(np.asarray(limb_distance_px, dtype=np.float64), nan=-1e9)
+            d = np.asarray(limb_distance_px, dtype=np.float64)
+            d = d.copy() if np.isfinite(d).all() else np.nan_to_num(d, nan=-1e9)  # (the same values)
         side = (d > 0).astype(np.intp)  # 0 sky, 1 disk
         usable = valid & (np.abs(d) > wb)
         if sunlit is not None:  # with geometry, a dark limb (night side) keeps its band
@@ -972,7 +987,7 @@ def estimate_background(
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
-    vu = np.where(usable, var, 0).astype(np.float32)
+    vu = np.where(usable, var, 0).astype(np.float32, copy=False)
     # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered
     # response reaches) are left out, so a cosmic ray or a hot spot does not raise its neighbours' scale;
     # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
