@@ -159,3 +159,22 @@ def test_laplace_sample_equals_the_whole_residual_sub_sampled():
         want = np.abs(lap[good])
         want = want[:: want.size // 50 + 1]
         assert got.dtype == want.dtype and np.array_equal(got, want), (t, shape)
+
+
+def test_percentile_equals_numpy_value_and_type():
+    from ioscan.detect.disk import percentile
+
+    rng = np.random.default_rng(23)
+    for t in range(3000):
+        n = int(rng.integers(1, 3000))
+        v = rng.standard_normal(n) * rng.uniform(0.01, 1000.0) + rng.uniform(-100.0, 100.0)
+        v = v.astype(np.float32 if t % 2 else np.float64)
+        if t % 5 == 0:
+            v = np.round(v)  # ties
+        if t % 97 == 0:
+            v[rng.integers(n)] = np.nan
+        for q in (0, 1, 2, 25, 50, 90, 97.5, 100):
+            want, got = np.percentile(v, q), percentile(v, q)
+            assert type(got) is type(want) and (got == want or (np.isnan(got) and np.isnan(want))), (t, n, q)
+    img = rng.standard_normal((40, 70)).astype(np.float32)
+    assert percentile(img[::2, ::3], 2) == np.percentile(img[::2, ::3], 2)

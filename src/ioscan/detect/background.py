@@ -42,7 +42,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
-from ioscan.detect.disk import grow
+from ioscan.detect.disk import grow, percentile
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.robust import MAD_TO_SIGMA, finite_median, median_or_nan
@@ -805,7 +805,7 @@ def _shading_norm(
     t = np.nan_to_num(np.asarray(shading, dtype=np.float64), nan=0.0)
     disk = len(regions) - 1
     vals = t[regions[disk]]
-    p90 = float(np.percentile(vals, 90)) if vals.size >= 50 else 0.0
+    p90 = float(percentile(vals, 90)) if vals.size >= 50 else 0.0
     if p90 <= 0:
         return None
     here = side == disk

@@ -18,6 +18,28 @@ def robust_sigma(x: np.ndarray) -> float:
     return mad_sigma(x, max_samples=_MAD_SAMPLES)
 
 
+def percentile(v: np.ndarray, q: float) -> float | np.floating:
+    """``np.percentile(v, q)`` (linear interpolation, ``q`` a Python number), the same value and type, by one
+    partition and numpy's own interpolation arithmetic (a weak scalar ``q``: in ``v``'s type) without its
+    generic overhead (a few times faster on thousands of values); NaN, tiny or non-float samples and the
+    extreme quantiles go to np.percentile itself."""
+    v = np.ravel(v)
+    n = v.size
+    if n < 2 or v.dtype.kind != "f" or type(q) not in (int, float):
+        return np.percentile(v, q)
+    vi = (n - 1) * np.true_divide(q, 100)
+    lo = int(np.floor(vi))
+    if not 0 <= lo < n - 1:
+        return np.percentile(v, q)
+    part = np.partition(v, [lo, lo + 1, n - 1])
+    if np.isnan(part[-1]):  # (NaNs sort last)
+        return np.percentile(v, q)
+    a, b = part[lo], part[lo + 1]
+    g = float(vi - lo)
+    d = b - a
+    return b - d * (1 - g) if g >= 0.5 else a + d * g
+
+
 def grow(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond).
 

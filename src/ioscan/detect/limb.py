@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.disk import grow
+from ioscan.detect.disk import grow, percentile
 from ioscan.robust import MAD_TO_SIGMA
 
 #: an edge point's gradient must exceed this many σ of the gradient's noise there
@@ -300,7 +300,7 @@ def _edge_points(
     step = bright - dark
     # a limb has the sky on its dark side: no darker than the image's dark level (its 2nd percentile, after
     # the 3 × 3 median) plus a quarter of the step; an edge inside the disk has ground there
-    sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+    sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (prof - dark[:, None]) / step[:, None]
     t20, t50, t80 = (_crossing(f, t, level) for level in (0.2, 0.5, 0.8))
@@ -310,7 +310,7 @@ def _edge_points(
     # quartile of the candidates' (bounded by what PSFs of 0.5–3 × the given σ would give)
     sigma_eff = np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1)
     lo, hi = (1.683 * np.sqrt((k * psf_sigma_px) ** 2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1) for k in (0.5, 3.0))
-    ref = float(np.percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
+    ref = float(percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
     ref = min(max(ref, lo), hi)
     ok = candidate & (width <= SHARPNESS * ref)
     cross = _steepest(prof, t)
@@ -461,7 +461,7 @@ def find_limb(
     ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
     if np.count_nonzero(ring) >= 20:
         s = median3(x)
-        sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+        sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
@@ -486,7 +486,9 @@ def geometry_limb_offset_px(
     scale). A limb darkened towards the edge has its steepest rise inside the limb, so the offset is then
     measured against where ``expected`` rises steepest along each point's normal, not against the limb.
     It may be given as a function returning it (or None), called only when enough points need it."""
-    d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
+    d = np.asarray(limb_distance_px, dtype=float)
+    if not np.isfinite(d).all():  # (read only: a finite map is used as it is)
+        d = np.nan_to_num(d, nan=-1e6)
     where = np.abs(d) <= reach_px
     if saturated is not None and np.any(saturated):
         where &= ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
@@ -508,8 +510,9 @@ def geometry_limb_offset_px(
         t = np.arange(-reach_px, reach_px + 1e-9, PROFILE_STEP_PX)
         px = on.x[:, None] + t[None, :] * on.ux[:, None]
         py = on.y[:, None] + t[None, :] * on.uy[:, None]
+        e = np.asarray(expected, dtype=float)
         prof = ndimage.map_coordinates(
-            np.nan_to_num(np.asarray(expected, dtype=float)),
+            e if np.isfinite(e).all() else np.nan_to_num(e),
             [py.ravel(), px.ravel()],
             order=1,
             mode="nearest",

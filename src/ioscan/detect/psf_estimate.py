@@ -229,10 +229,12 @@ def bright_sources(
         return e, e, e
     nl, ns = z.shape
     top = np.full(ci.size, -np.inf)
+    zf = z.ravel()  # (gathered by flat index: the same values)
+    cols = [np.clip(cj + dj, 0, ns - 1) for dj in (-1, 0, 1)]
     for di in (-1, 0, 1):
-        li = np.clip(ci + di, 0, nl - 1)
-        for dj in (-1, 0, 1):
-            np.maximum(top, z[li, np.clip(cj + dj, 0, ns - 1)], out=top)
+        li = np.clip(ci + di, 0, nl - 1) * ns
+        for c in cols:
+            np.maximum(top, zf.take(li + c), out=top)
     zc = z[ci, cj]
     local_max = zc == top
     oi, oj = ci[local_max], cj[local_max]  # others: local maxima above a third of the threshold
@@ -276,12 +278,12 @@ def measure_psf(
     # (the pixel noise map is then computed once)
     noise = None
     if np.asarray(data).dtype == np.float32 and valid.any():
-        noise = pixel_noise_map(filled.astype(np.float32))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
     x, y, peak = bright_sources(data, valid, limb_distance_px, noise_map=noise)
     if x.size == 0:
         return None
     if noise is None:
-        noise = pixel_noise_map(filled.astype(np.float32))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
     return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
 
 
