@@ -1030,8 +1030,12 @@ def estimate_background(
         s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
         for p, (dl, ds) in enumerate(PHASES):
             den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
-            sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
-            s_white.append(np.divide(num[p], den, out=sw_p, where=den > 0))
+            pos = den > 0
+            if pos.all():  # (the usual case: every pixel divided, no mask needed)
+                s_white.append(np.divide(num[p], den, dtype=np.result_type(num[p], den)))
+            else:
+                sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
+                s_white.append(np.divide(num[p], den, out=sw_p, where=pos))
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
