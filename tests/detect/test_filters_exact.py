@@ -49,12 +49,14 @@ def _image(rng, shape, kind, dtype=np.float32):
     if kind == "ties":  # integers and signed zeros: many equal values
         x = np.round(rng.normal(0.0, 1.5, shape))
         x[rng.random(shape) < 0.3] = -0.0
+    elif kind == "ties+0":  # integers, zeros all +0
+        x = np.round(rng.normal(0.0, 1.5, shape)) + 0.0
     elif kind == "nan":
         x[rng.random(shape) < 0.05] = np.nan
     return x.astype(dtype)
 
 
-@pytest.mark.parametrize("kind", ["noise", "ties", "nan"])
+@pytest.mark.parametrize("kind", ["noise", "ties", "ties+0", "nan"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_median3_equals_scipy_and_the_full_network(kind, dtype):
     rng = np.random.default_rng(7)
