@@ -42,7 +42,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
-from ioscan.detect.disk import grow
+from ioscan.detect.disk import grow, percentile
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.robust import MAD_TO_SIGMA, finite_median, median_or_nan
@@ -389,31 +389,10 @@ def _region_box(side: np.ndarray, k: int) -> tuple[np.ndarray, tuple[slice, slic
     return here, (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
-@lru_cache(maxsize=8)
-def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
-    o = np.arange(-k, k + 1)
-    dl, ds = np.meshgrid(o, o, indexing="ij")
-    sel = np.abs(dl) + np.abs(ds) <= k
-    return dl[sel], ds[sel]
-
-
 def grow_sparse(mask: np.ndarray, k: int) -> np.ndarray:
-    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross), the same pixels; a mask
-    of few pixels is grown by setting each one's diamond (k cross dilations inside the image reach exactly
-    the pixels within L1 distance k: the shortest path between two pixels of the image stays in it)."""
-    mask = np.asarray(mask, bool)
-    if k <= 0:
-        return mask.copy()
-    ii, jj = np.nonzero(mask)
-    dl, ds = _diamond(k)
-    if ii.size * dl.size > mask.size // 8:
-        return grow(mask, k)
-    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
-    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
-    out = np.zeros(mask.shape, bool)
-    out[li[inside], sj[inside]] = True
-    return out
+    """:func:`ioscan.detect.disk.grow` (``k`` dilations with the 4-connected cross; a mask of few pixels by
+    setting each one's diamond), the same pixels."""
+    return grow(mask, k)
 
 
 def _sorted_median(v: np.ndarray) -> float:
@@ -493,6 +472,29 @@ def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return x - 0.25 * nb, good
 
 
+def _laplace_sample(x: np.ndarray, valid: np.ndarray, ok: np.ndarray, n: int) -> np.ndarray | None:
+    """|Laplacian residual| of :func:`_laplace_residual` (of ``np.where(valid, x, 0)``) at every k-th of its
+    usable pixels in line order, k = (their count // ``n``) + 1 — the values of ``np.abs(lap[good])[::k]`` —
+    computed at those pixels only (the same arithmetic); None without a usable pixel."""
+    good = np.array(ok, dtype=bool)  # the pixel and its 4 neighbours usable (none beyond the edges)
+    good[0], good[-1], good[:, 0], good[:, -1] = False, False, False, False
+    good[1:] &= ok[:-1]
+    good[:-1] &= ok[1:]
+    good[:, 1:] &= ok[:, :-1]
+    good[:, :-1] &= ok[:, 1:]
+    idx = np.flatnonzero(good)
+    if idx.size == 0:
+        return None
+    f = idx[:: idx.size // n + 1]
+    ns = x.shape[1]
+    xf, vf = np.ravel(x), np.ravel(valid)
+
+    def at(o: int) -> np.ndarray:
+        return np.where(vf.take(f + o), xf.take(f + o), 0.0)
+
+    return np.abs(at(0) - 0.25 * (at(-ns) + at(ns) + at(-1) + at(1)))
+
+
 def _phase_filter(
     a: np.ndarray, kern: dict[float, np.ndarray], kern_s: dict[float, np.ndarray] | None = None
 ) -> list[np.ndarray]:
@@ -554,11 +556,7 @@ class BlockScale:
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:
         """Each pixel's region (−1: not ``ok``) in block order (the padding beyond the image: no region)."""
-        nl, ns, b = *self.z.shape, self.b
-        side = self.layout.side_small
-        zone = np.full((self.nbl * b, self.nbs * b), -1, side.dtype)
-        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
-        return zone.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        return self.layout.zone_of(ok, self.z.shape, self.b, self.nbl, self.nbs)
 
     def _stats(self, zone: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per region: the lower ``quantile`` of each block's finite |z| (× factor; NaN for blocks without
@@ -574,7 +572,7 @@ class BlockScale:
                 continue
             if not self.all_finite:
                 sel_b &= self.finite if rows is None else self.finite[rows]
-            n_ok[k] = np.count_nonzero(sel_b, axis=1)
+            n_ok[k] = _row_counts(sel_b)
             # blocks whose every pixel is selected take their order statistic from |z| sorted once
             full = n_ok[k] == azb.shape[1]
             if full.any():
@@ -586,8 +584,8 @@ class BlockScale:
             some = (n_ok[k] > 0) & ~full
             if some.any():
                 srt = np.sort(np.where(sel_b[some], azb[some], np.float32(np.nan)), axis=1)  # NaNs last
-                mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)[:, None]
-                med[k, some] = self.factor * np.take_along_axis(srt, mid, 1)[:, 0]
+                mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)
+                med[k, some] = self.factor * srt[np.arange(srt.shape[0]), mid]
         return med, n_ok
 
     def scale(self, ok: np.ndarray, *, floor: float = 1.0, min_fraction: float = 0.25) -> np.ndarray:
@@ -604,9 +602,9 @@ class BlockScale:
                 med_all[:, rows], n_all[:, rows] = self._stats(zone, rows)
         self._last = (zone, med_all, n_all)
         grids = np.full((self.n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region
-        for k in range(self.n_regions):
-            if not (zone == k).any():
-                continue
+        present = [k for k in range(self.n_regions) if (zone == k).any()]
+        meds = np.empty((len(present), nbl, nbs), np.float32)
+        for i, k in enumerate(present):
             med, n_ok = med_all[k].reshape(nbl, nbs), n_all[k].reshape(nbl, nbs)
             good = n_ok >= b * b * min_fraction
             if good.any():
@@ -614,13 +612,24 @@ class BlockScale:
             else:
                 sel = ok & (self.side == k)
                 fill = self.factor * float(np.quantile(np.abs(self.z[sel]), self.quantile))
+            meds[i] = np.where(good, med, fill)
+        if present:
             # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
-            # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost)
-            med = np.where(good, med, fill)
-            avg = ndimage.uniform_filter(med, size=3, mode="nearest")
-            grids[k] = np.maximum(np.maximum(avg, 0.8 * med), floor)
+            # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost). All regions' grids
+            # in one call (each grid's lines are filtered alone: the same values as one call per grid)
+            avg = ndimage.uniform_filter(meds, size=(1, 3, 3), mode="nearest")
+            grids[present] = np.maximum(np.maximum(avg, 0.8 * meds), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
-        return np.maximum(np.take(grids, self.layout.index), floor)
+        # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)
+        return np.take(grids, self.layout.index)
+
+
+def _row_counts(mask: np.ndarray) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=1)`` of a 2-D boolean array; rows of a multiple of 8 bytes are counted
+    8 pixels at a time (the set bits of each 8-byte word: a True is stored as the byte 1)."""
+    if mask.shape[1] % 8 == 0 and mask.flags.c_contiguous and mask.dtype == np.bool_:
+        return np.bitwise_count(mask.view(np.uint64)).sum(axis=1, dtype=np.intp)
+    return np.count_nonzero(mask, axis=1)
 
 
 class BlockLayout:
@@ -635,6 +644,21 @@ class BlockLayout:
         idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
         idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
         self.index = idx
+        self._last_zone: tuple[np.ndarray, np.ndarray] | None = None  # (ok, its zone) of the last call
+
+    def zone_of(self, ok: np.ndarray, shape: tuple[int, int], b: int, nbl: int, nbs: int) -> np.ndarray:
+        """Each pixel's region (−1: not ``ok``) in block order, one row of b² per block (the padding beyond
+        the image: no region); the maps sharing this layout and called with equal ``ok`` get it made once
+        (read only)."""
+        if self._last_zone is not None and np.array_equal(self._last_zone[0], ok):
+            return self._last_zone[1]
+        nl, ns = shape
+        side = self.side_small
+        zone = np.full((nbl * b, nbs * b), -1, side.dtype)
+        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
+        zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        self._last_zone = (np.array(ok, dtype=bool), zone)
+        return zone
 
 
 def limb_profile(
@@ -752,14 +776,15 @@ def dark_limb(
         band &= ndimage.maximum_filter(lit_limb.view(np.uint8), reach_px, mode="constant") == 0
     if not band.any():
         return out
-    lap, ok = _laplace_residual(np.where(valid, x, 0.0), valid & (np.abs(d) > wb))
-    if not ok.any():
+    a = _laplace_sample(x, valid, valid & (np.abs(d) > wb), 5000)
+    if a is None:
         return out
-    a = np.abs(lap[ok])
-    noise = MAD_TO_SIGMA * float(np.median(a[:: a.size // 5000 + 1])) / np.sqrt(1.25)
+    noise = MAD_TO_SIGMA * float(np.median(a)) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
-        num = ndimage.uniform_filter(np.where(sel, x, 0.0).astype(np.float32), box_px, mode="constant")
+        num = ndimage.uniform_filter(
+            np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px, mode="constant"
+        )
         den = ndimage.uniform_filter(sel.astype(np.float32), box_px, mode="constant")
         with np.errstate(invalid="ignore", divide="ignore"):
             levels.append(np.where(den > 0.02, num / den, np.nan))
@@ -780,7 +805,7 @@ def _shading_norm(
     t = np.nan_to_num(np.asarray(shading, dtype=np.float64), nan=0.0)
     disk = len(regions) - 1
     vals = t[regions[disk]]
-    p90 = float(np.percentile(vals, 90)) if vals.size >= 50 else 0.0
+    p90 = float(percentile(vals, 90)) if vals.size >= 50 else 0.0
     if p90 <= 0:
         return None
     here = side == disk
@@ -889,7 +914,8 @@ def estimate_background(
         if limb_model is not None:
             d = np.asarray(limb_model.distance_px, dtype=np.float64)
         else:
-            d = np.nan_to_num(np.asarray(limb_distance_px, dtype=np.float64), nan=-1e9)
+            d = np.asarray(limb_distance_px, dtype=np.float64)
+            d = d.copy() if np.isfinite(d).all() else np.nan_to_num(d, nan=-1e9)  # (the same values)
         side = (d > 0).astype(np.intp)  # 0 sky, 1 disk
         usable = valid & (np.abs(d) > wb)
         if sunlit is not None:  # with geometry, a dark limb (night side) keeps its band
@@ -961,7 +987,7 @@ def estimate_background(
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
     x0 = x if all_valid else np.where(valid, x, fill0)
-    vu = np.where(usable, var, 0).astype(np.float32)
+    vu = np.where(usable, var, 0).astype(np.float32, copy=False)
     # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered
     # response reaches) are left out, so a cosmic ray or a hot spot does not raise its neighbours' scale;
     # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
@@ -1004,8 +1030,12 @@ def estimate_background(
         s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
         for p, (dl, ds) in enumerate(PHASES):
             den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
-            sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
-            s_white.append(np.divide(num[p], den, out=sw_p, where=den > 0))
+            pos = den > 0
+            if pos.all():  # (the usual case: every pixel divided, no mask needed)
+                s_white.append(np.divide(num[p], den, dtype=np.result_type(num[p], den)))
+            else:
+                sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
+                s_white.append(np.divide(num[p], den, out=sw_p, where=pos))
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge

@@ -2,28 +2,88 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import ndimage
 
 from ioscan.robust import mad_sigma
 
+#: values :func:`robust_sigma` sub-samples a larger sample to
+_MAD_SAMPLES = 6000
+
 
 def robust_sigma(x: np.ndarray) -> float:
     """1.4826 × MAD of a sample (sub-sampled to ~6,000 values)."""
-    return mad_sigma(x, max_samples=6000)
+    return mad_sigma(x, max_samples=_MAD_SAMPLES)
+
+
+def percentile(v: np.ndarray, q: float) -> float | np.floating:
+    """``np.percentile(v, q)`` (linear interpolation, ``q`` a Python number), the same value and type, by one
+    partition and numpy's own interpolation arithmetic (a weak scalar ``q``: in ``v``'s type) without its
+    generic overhead (a few times faster on thousands of values); NaN, tiny or non-float samples and the
+    extreme quantiles go to np.percentile itself."""
+    v = np.ravel(v)
+    n = v.size
+    if n < 2 or v.dtype.kind != "f" or type(q) not in (int, float):
+        return np.percentile(v, q)
+    vi = (n - 1) * np.true_divide(q, 100)
+    lo = int(np.floor(vi))
+    if not 0 <= lo < n - 1:
+        return np.percentile(v, q)
+    part = np.partition(v, [lo, lo + 1, n - 1])
+    if np.isnan(part[-1]):  # (NaNs sort last)
+        return np.percentile(v, q)
+    a, b = part[lo], part[lo + 1]
+    g = float(vi - lo)
+    d = b - a
+    return b - d * (1 - g) if g >= 0.5 else a + d * g
 
 
 def grow(mask: np.ndarray, k: int) -> np.ndarray:
-    """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond)."""
+    """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond).
+
+    A mask of few pixels is grown by setting each one's diamond (``k`` cross dilations inside the image
+    reach exactly the pixels within L1 distance ``k``: the shortest path between two pixels of the image
+    stays in it); others by ``ndimage.binary_dilation`` — the same pixels either way."""
     mask = np.asarray(mask, bool)
     if k <= 0 or not mask.any():
         return mask.copy()
-    return ndimage.binary_dilation(mask, iterations=k)
+    dl, ds = _diamond(k)
+    if np.count_nonzero(mask) * dl.size > mask.size // 8:
+        return ndimage.binary_dilation(mask, iterations=k)
+    ii, jj = np.nonzero(mask)
+    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
+    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
+    out = np.zeros(mask.shape, bool)
+    out[li[inside], sj[inside]] = True
+    return out
+
+
+@lru_cache(maxsize=8)
+def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
+    o = np.arange(-k, k + 1)
+    dl, ds = np.meshgrid(o, o, indexing="ij")
+    sel = np.abs(dl) + np.abs(ds) <= k
+    return dl[sel], ds[sel]
 
 
 def laplacian_noise(data: np.ndarray) -> float:
     """Typical pixel noise: robust scale of the pixel minus the mean of its 4 neighbours, ÷ √1.25 (smooth
     structure cancels; NaN neighbourhoods are skipped)."""
+    raw = np.asarray(data)
+    nl, ns = raw.shape
+    n = max(nl - 2, 0) * max(ns - 2, 0)
+    if n > _MAD_SAMPLES and raw.dtype == np.float32 and np.isfinite(raw).all():
+        # every Laplacian is finite (float32 values cannot overflow float64 sums): robust_sigma's sub-sample
+        # is every k-th of them in line order, and only those are computed (the same float64 arithmetic)
+        j = np.arange(0, n, n // _MAD_SAMPLES + 1)
+        f = (j // (ns - 2) + 1) * ns + j % (ns - 2) + 1  # their flat pixel indices
+        flat = raw.ravel()
+        at = [flat.take(f + o).astype(np.float64) for o in (0, -ns, ns, -1, 1)]
+        lap = at[0] - 0.25 * (at[1] + at[2] + at[3] + at[4])
+        return mad_sigma(lap) / np.sqrt(1.25)
     x = np.asarray(data, dtype=np.float64)
     lap = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
     v = lap[np.isfinite(lap)]

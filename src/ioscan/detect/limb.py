@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.disk import grow
+from ioscan.detect.disk import grow, percentile
 from ioscan.robust import MAD_TO_SIGMA
 
 #: an edge point's gradient must exceed this many σ of the gradient's noise there
@@ -122,9 +122,64 @@ def _fill(data: np.ndarray) -> np.ndarray:
     return x if ok.all() else np.where(ok, x, float(np.median(x[ok])) if ok.any() else 0.0)
 
 
+def _med9_plan() -> tuple[tuple[int, int, bool, bool], ...]:
+    """:data:`_MED9` with, per exchange, whether its minimum and its maximum are used later on the way to
+    the median (element 4): the others are never computed (the same values)."""
+    need, plan = {4}, []
+    for a, b in reversed(_MED9):
+        plan.append((a, b, a in need, b in need))
+        if a in need or b in need:
+            need |= {a, b}
+    return tuple(reversed(plan))
+
+
+_MED9_PLAN = _med9_plan()
+
+
 def median3(x: np.ndarray) -> np.ndarray:
     """3 × 3 median filter (edges: nearest value), as ``ndimage.median_filter(x, 3, mode="nearest")`` but
-    far faster: the 19 compare-exchanges of a median-of-9 network (Devillard's opt_med9) on shifted copies."""
+    far faster, on the edge-padded image's shifts as contiguous runs of its flattened pixels (the 2 padding
+    columns of each line ride along and are dropped). Each column of 3 is sorted once and shared by the
+    three windows that hold it; the median of 9 is then the median of the largest low, the middle middle and
+    the smallest high (18 minima/maxima). That is the same value as any median; its bits are the same unless
+    a tie mixes +0 and −0, and NaN propagates differently: with a NaN or a −0 in ``x`` the median-of-9
+    network (Devillard's opt_med9, only the 30 exchanges that lead to the median) is used instead."""
+    nl, ns = x.shape
+    w = ns + 2
+    p = np.pad(x, 1, mode="edge").ravel()
+    n = nl * w - 2  # output (l, s) sits at l·w + s; its neighbour (l + i − 1, s + j − 1) at that + i·w + j
+    zero = x == 0
+    if np.isnan(x).any() or (zero.any() and np.signbit(x[zero]).any()):
+        v = [p[i * w + j : i * w + j + n] for i in range(3) for j in range(3)]
+        for a, b, lo, hi in _MED9_PLAN:
+            if lo and hi:
+                v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+            elif lo:
+                v[a] = np.minimum(v[a], v[b])
+            elif hi:
+                v[b] = np.maximum(v[a], v[b])
+        med = v[4]
+    else:
+        m = nl * w  # each padded column's 3 lines sorted: low, middle, high
+        a, b, c = p[:m], p[w : w + m], p[2 * w : 2 * w + m]
+        t1, t2 = np.minimum(a, b), np.maximum(a, b)
+        low, t3 = np.minimum(t1, c), np.maximum(t1, c)
+        mid, high = np.minimum(t2, t3), np.maximum(t2, t3)
+        lo3 = np.maximum(np.maximum(low[:n], low[1 : n + 1]), low[2 : n + 2])
+        hi3 = np.minimum(np.minimum(high[:n], high[1 : n + 1]), high[2 : n + 2])
+        med = _med3(_med3(mid[:n], mid[1 : n + 1], mid[2 : n + 2]), lo3, hi3)
+    out = np.empty(nl * w, p.dtype)
+    out[:n] = med
+    return out.reshape(nl, w)[:, :ns]
+
+
+def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Element-wise median of three arrays."""
+    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
+def _median3_reference(x: np.ndarray) -> np.ndarray:
+    """:func:`median3` as first written (all 19 exchanges on 2-D shifted views; kept for the tests)."""
     p = np.pad(x, 1, mode="edge")
     nl, ns = x.shape
     v = [p[i : i + nl, j : j + ns] for i in range(3) for j in range(3)]
@@ -145,6 +200,28 @@ def _gradient_noise_factor() -> float:
     return float(np.std(g[8:-8, 8:-8]))
 
 
+def _sorted_median(s: np.ndarray) -> np.ndarray:
+    """The median along the last axis of values sorted along it: np.median's arithmetic (the middle value,
+    or the mean of the two middle ones in the values' own type)."""
+    n = s.shape[-1]
+    if n % 2:
+        return s[..., n // 2]
+    return (s[..., n // 2 - 1] + s[..., n // 2]) / 2
+
+
+def _block_mad(v: np.ndarray) -> np.ndarray:
+    """``np.median(np.abs(v - np.median(v, axis=2, keepdims=True)), axis=2)`` of a 3-D array, bit for bit, by
+    two sorts along the last axis (cheaper than numpy's two partitions and means). A median of ±0 ties may
+    differ from numpy's in its zero's sign only, which ``|v − median|`` does not see; with a NaN in ``v``
+    numpy's own route is taken."""
+    s = np.sort(v, axis=2)
+    if np.isnan(s[..., -1]).any():  # (NaN sorts last)
+        return np.median(np.abs(v - np.median(v, axis=2, keepdims=True)), axis=2)
+    a = np.abs(v - _sorted_median(s)[..., None])
+    a.sort(axis=2)
+    return _sorted_median(a)
+
+
 def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
     """Local pixel noise σ: robust scale of the pixel minus the mean of its 4 neighbours (÷ √1.25) in
     blocks of ``block_px``, spread back to the pixels (smooth structure cancels in the difference)."""
@@ -155,8 +232,7 @@ def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
     hl, hs = (nl - 2) // bl, (ns - 2) // bs
     v = lap[1 : 1 + bl * hl, 1 : 1 + bs * hs].reshape(bl, hl, bs, hs).transpose(0, 2, 1, 3)
     v = v[:, :, ::2, ::2].reshape(bl, bs, -1)  # every other pixel of a block gives its scale well enough
-    med = np.median(v, axis=2, keepdims=True)
-    out = MAD_TO_SIGMA * np.median(np.abs(v - med), axis=2) / np.sqrt(1.25)
+    out = MAD_TO_SIGMA * _block_mad(v) / np.sqrt(1.25)
     pos = out[out > 0]
     out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
     rows = np.clip((np.arange(nl) - 1) // hl, 0, bl - 1)
@@ -194,7 +270,12 @@ def edge_points(
 def _edge_points(
     data: np.ndarray, psf_sigma_px: float, border_px: int, where: np.ndarray | None
 ) -> EdgePoints:
-    x = _fill(data).astype(np.float32)
+    raw = np.asarray(data)
+    bad = ~np.isfinite(raw)
+    if raw.dtype in (np.float32, np.float64) and not bad.any():
+        x = raw.astype(np.float32)  # what _fill(data).astype(np.float32) gives without a NaN: one copy
+    else:
+        x = _fill(data).astype(np.float32)
     s = _smooth(x)
     gx = ndimage.sobel(s, axis=1) / np.float32(8.0)
     gy = ndimage.sobel(s, axis=0) / np.float32(8.0)
@@ -205,7 +286,6 @@ def _edge_points(
     if border_px > 0:
         cand[:border_px] = cand[-border_px:] = False
         cand[:, :border_px] = cand[:, -border_px:] = False
-    bad = ~np.isfinite(np.asarray(data))
     if bad.any():
         cand &= ~grow(bad, max(border_px, 1))
     if where is not None:
@@ -215,9 +295,12 @@ def _edge_points(
     a = np.mod(np.round(np.arctan2(gy[ii, jj], gx[ii, jj]) / (np.pi / 4)), 4).astype(int)
     di = np.array([0, 1, 1, 1])[a]
     dj = np.array([1, 1, 0, -1])[a]
-    gp = np.pad(g2, 1, mode="constant")
     v = g2[ii, jj]
-    keep = (v >= gp[ii + 1 + di, jj + 1 + dj]) & (v >= gp[ii + 1 - di, jj + 1 - dj])
+    if border_px > 0:  # every candidate's neighbours are inside the image
+        keep = (v >= g2[ii + di, jj + dj]) & (v >= g2[ii - di, jj - dj])
+    else:  # beyond the edges: 0
+        gp = np.pad(g2, 1, mode="constant")
+        keep = (v >= gp[ii + 1 + di, jj + 1 + dj]) & (v >= gp[ii + 1 - di, jj + 1 - dj])
     ii, jj, v = ii[keep], jj[keep], v[keep]
     if ii.size > MAX_CANDIDATES:
         top = np.argsort(-v)[:MAX_CANDIDATES]
@@ -237,7 +320,7 @@ def _edge_points(
     step = bright - dark
     # a limb has the sky on its dark side: no darker than the image's dark level (its 2nd percentile, after
     # the 3 × 3 median) plus a quarter of the step; an edge inside the disk has ground there
-    sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+    sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (prof - dark[:, None]) / step[:, None]
     t20, t50, t80 = (_crossing(f, t, level) for level in (0.2, 0.5, 0.8))
@@ -247,7 +330,7 @@ def _edge_points(
     # quartile of the candidates' (bounded by what PSFs of 0.5–3 × the given σ would give)
     sigma_eff = np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1)
     lo, hi = (1.683 * np.sqrt((k * psf_sigma_px) ** 2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1) for k in (0.5, 3.0))
-    ref = float(np.percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
+    ref = float(percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
     ref = min(max(ref, lo), hi)
     ok = candidate & (width <= SHARPNESS * ref)
     cross = _steepest(prof, t)
@@ -398,7 +481,7 @@ def find_limb(
     ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
     if np.count_nonzero(ring) >= 20:
         s = median3(x)
-        sky = float(np.percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
+        sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
@@ -423,7 +506,9 @@ def geometry_limb_offset_px(
     scale). A limb darkened towards the edge has its steepest rise inside the limb, so the offset is then
     measured against where ``expected`` rises steepest along each point's normal, not against the limb.
     It may be given as a function returning it (or None), called only when enough points need it."""
-    d = np.nan_to_num(np.asarray(limb_distance_px, dtype=float), nan=-1e6)
+    d = np.asarray(limb_distance_px, dtype=float)
+    if not np.isfinite(d).all():  # (read only: a finite map is used as it is)
+        d = np.nan_to_num(d, nan=-1e6)
     where = np.abs(d) <= reach_px
     if saturated is not None and np.any(saturated):
         where &= ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
@@ -431,9 +516,9 @@ def geometry_limb_offset_px(
     if len(pts) == 0:
         return float("nan"), pts
     at = ndimage.map_coordinates(d, [pts.y, pts.x], order=1, mode="nearest")
-    gl, gs = np.gradient(d)
-    nx = ndimage.map_coordinates(gs, [pts.y, pts.x], order=1, mode="nearest")
-    ny = ndimage.map_coordinates(gl, [pts.y, pts.x], order=1, mode="nearest")
+    (gl, gs), (l0, s0) = _gradient_at(d, pts.y, pts.x)
+    nx = ndimage.map_coordinates(gs, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
+    ny = ndimage.map_coordinates(gl, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
     norm = np.maximum(np.hypot(nx, ny), 1e-9)
     ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
     if ok.sum() < MIN_POINTS:
@@ -445,8 +530,9 @@ def geometry_limb_offset_px(
         t = np.arange(-reach_px, reach_px + 1e-9, PROFILE_STEP_PX)
         px = on.x[:, None] + t[None, :] * on.ux[:, None]
         py = on.y[:, None] + t[None, :] * on.uy[:, None]
+        e = np.asarray(expected, dtype=float)
         prof = ndimage.map_coordinates(
-            np.nan_to_num(np.asarray(expected, dtype=float)),
+            e if np.isfinite(e).all() else np.nan_to_num(e),
             [py.ravel(), px.ravel()],
             order=1,
             mode="nearest",
@@ -456,6 +542,28 @@ def geometry_limb_offset_px(
         if good.sum() >= MIN_POINTS:
             return float(np.median(t_model[good])), on
     return float(np.median(at[ok])), pts.subset(ok)
+
+
+def _gradient_at(
+    d: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
+    """``np.gradient(d)`` where a linear interpolation at the points (``y``, ``x``) reads it: on the box of
+    the pixels it reads (floor and floor + 1 of each coordinate, clipped to the image, mode "nearest") grown
+    by 1 px (so that each of them has its central difference, or the image edge's one-sided one, as in the
+    whole image), and the box's first (line, sample). The points' coordinates minus that corner are exact
+    (non-negative integers below them), and so are the interpolation's weights."""
+    nl, ns = d.shape
+    if y.size == 0:
+        return np.gradient(d), (0, 0)
+    box = []
+    for c, n in ((y, nl), (x, ns)):
+        lo = int(np.clip(np.floor(np.min(c)), 0, n - 1))
+        hi = int(np.clip(np.floor(np.max(c)) + 1, 0, n - 1))
+        box.append((max(lo - 1, 0), min(hi + 2, n)))
+    (a0, a1), (b0, b1) = box
+    if a1 - a0 < 2 or b1 - b0 < 2:  # (np.gradient needs 2 values per axis)
+        return np.gradient(d), (0, 0)
+    return tuple(np.gradient(d[a0:a1, b0:b1])), (a0, b0)
 
 
 def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = 10.0) -> np.ndarray:

@@ -4,6 +4,7 @@ with derivatives, matched filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
@@ -50,9 +51,10 @@ class PsfModel(GaussianMixture):
     def gaussian(cls, sigma_px: float) -> PsfModel:
         return cls((1.0,), (float(sigma_px),))
 
-    @property
+    @cached_property
     def core_sigma_px(self) -> float:
-        """σ of the component with the largest w²/σ² (the one a matched filter should use)."""
+        """σ of the component with the largest w²/σ² (the one a matched filter should use; computed once per
+        model: the model is frozen)."""
         w = np.asarray(self.weights)
         s = np.asarray(self.sigmas_px)
         return float(s[np.argmax(w * w / (s * s))])
@@ -102,10 +104,11 @@ class PsfModel(GaussianMixture):
             (P, dP/dx0, dP/dy0), each (n, m, m).
         """
         p = dx = dy = 0.0
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]  # (the same for every component)
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
             s_l, s_s = self.axis_sigmas_px(s)
-            px, dpx = _integrated_1d(xs - x0[:, None, None], s_s)
-            py, dpy = _integrated_1d(ys - y0[:, None, None], s_l)
+            px, dpx = _integrated_1d(ux, s_s)
+            py, dpy = _integrated_1d(uy, s_l)
             p = p + w * px * py
             dx = dx + w * dpx * py
             dy = dy + w * px * dpy

@@ -120,48 +120,59 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     hi = np.array([np.inf, c + 1.5, c + 1.5, 4.0, 4.0, np.inf, np.inf, np.inf])
     lam = np.full(n, 1e-3)
 
+    xc, yc = xx - c, yy - c
+    eye = np.eye(8)[None]
+
     def evaluate(q):
+        """The model at parameters ``q`` and the parts its Jacobian is made of."""
         gx, dxc, dxs = _g1(u, q[:, 1:2], q[:, 3:4])
         gy, dyc, dys = _g1(u, q[:, 2:3], q[:, 4:5])
         a = q[:, 0, None, None]
         core = gy[:, :, None] * gx[:, None, :]
-        model = (
-            a * core + q[:, 5, None, None] + q[:, 6, None, None] * (xx - c) + q[:, 7, None, None] * (yy - c)
-        )
-        jac = np.stack(
+        model = a * core + q[:, 5, None, None] + q[:, 6, None, None] * xc + q[:, 7, None, None] * yc
+        return model, (a, core, gx, dxc, dxs, gy, dyc, dys)
+
+    def jacobian(parts):
+        a, core, gx, dxc, dxs, gy, dyc, dys = parts
+        return np.stack(
             [core, a * gy[:, :, None] * dxc[:, None, :], a * dyc[:, :, None] * gx[:, None, :],
              a * gy[:, :, None] * dxs[:, None, :], a * dys[:, :, None] * gx[:, None, :],
-             np.ones_like(core), np.broadcast_to(xx - c, core.shape), np.broadcast_to(yy - c, core.shape)],
+             np.ones_like(core), np.broadcast_to(xc, core.shape), np.broadcast_to(yc, core.shape)],
             axis=-1,
         )  # fmt: skip
-        return model, jac
 
-    model, jac = evaluate(p)
+    model, parts = evaluate(p)
+    jac = jacobian(parts)
     chi2 = np.sum(weights * (stamps - model) ** 2, axis=(1, 2))
+    h = g = None  # the normal equations; made again only when a stamp's model moved (else the same values)
     for _ in range(n_iter):
-        r = stamps - model
-        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
-        g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
-        damp = (
-            h
-            + lam[:, None, None]
-            * np.eye(8)[None]
-            * np.maximum(np.diagonal(h, axis1=1, axis2=2), 1e-300)[:, :, None]
-        )
+        if h is None:
+            r = stamps - model
+            h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+            g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
+        damp = h + lam[:, None, None] * eye * np.maximum(np.diagonal(h, axis1=1, axis2=2), 1e-300)[:, :, None]
         try:
             step = np.linalg.solve(damp, g[..., None])[..., 0]
         except np.linalg.LinAlgError:
             break
         q = np.clip(p + step, lo, hi)
-        m2, j2 = evaluate(q)
+        m2, parts = evaluate(q)
         c2 = np.sum(weights * (stamps - m2) ** 2, axis=(1, 2))
         better = c2 < chi2
-        p = np.where(better[:, None], q, p)
-        model = np.where(better[:, None, None], m2, model)
-        jac = np.where(better[:, None, None, None], j2, jac)
-        chi2 = np.where(better, c2, chi2)
-        lam = np.where(better, lam / 3.0, lam * 10.0)
-    h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+        if better.all():  # (np.where's values, without it)
+            p, model, jac, chi2, lam = q, m2, jacobian(parts), c2, lam / 3.0
+            h = None
+        elif better.any():
+            p = np.where(better[:, None], q, p)
+            model = np.where(better[:, None, None], m2, model)
+            jac = np.where(better[:, None, None, None], jacobian(parts), jac)
+            chi2 = np.where(better, c2, chi2)
+            lam = np.where(better, lam / 3.0, lam * 10.0)
+            h = None
+        else:  # no stamp moved: the model, its Jacobian and the normal equations stay
+            lam = lam * 10.0
+    if h is None:
+        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
     out = np.full((n, 3), np.nan)
     dof = np.maximum(ok.sum(axis=(1, 2)) - 8, 1)
     for k in range(n):
@@ -218,10 +229,12 @@ def bright_sources(
         return e, e, e
     nl, ns = z.shape
     top = np.full(ci.size, -np.inf)
+    zf = z.ravel()  # (gathered by flat index: the same values)
+    cols = [np.clip(cj + dj, 0, ns - 1) for dj in (-1, 0, 1)]
     for di in (-1, 0, 1):
-        li = np.clip(ci + di, 0, nl - 1)
-        for dj in (-1, 0, 1):
-            np.maximum(top, z[li, np.clip(cj + dj, 0, ns - 1)], out=top)
+        li = np.clip(ci + di, 0, nl - 1) * ns
+        for c in cols:
+            np.maximum(top, zf.take(li + c), out=top)
     zc = z[ci, cj]
     local_max = zc == top
     oi, oj = ci[local_max], cj[local_max]  # others: local maxima above a third of the threshold
@@ -265,12 +278,12 @@ def measure_psf(
     # (the pixel noise map is then computed once)
     noise = None
     if np.asarray(data).dtype == np.float32 and valid.any():
-        noise = pixel_noise_map(filled.astype(np.float32))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
     x, y, peak = bright_sources(data, valid, limb_distance_px, noise_map=noise)
     if x.size == 0:
         return None
     if noise is None:
-        noise = pixel_noise_map(filled.astype(np.float32))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
     return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.disk import limb_distance_from_data
+from ioscan.detect.disk import limb_distance_from_data, percentile
 from ioscan.detect.limb import (
     LimbCircle,
     find_limb,
@@ -219,7 +219,7 @@ def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
     ok = np.isfinite(x)
     x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
     sky_sel = ok & (distance_px < -3) & (distance_px > -10)
-    sky = float(np.median(x[sky_sel])) if sky_sel.sum() >= 50 else float(np.percentile(x, 1))
+    sky = float(np.median(x[sky_sel])) if sky_sel.sum() >= 50 else float(percentile(x, 1))
     return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x))
 
 
