@@ -450,6 +450,12 @@ class _Runner:
         serial = workers <= 0 and not scheduler
         with contextlib.ExitStack() as stack:
             client: list = []
+            if serial:  # one BLAS thread, as on a Dask worker: no spinning pool, the same sums (blas.py)
+                from ioscan.workflows.blas import one_blas_thread
+                from ioscan.workflows.process import import_pipeline
+
+                import_pipeline()  # every BLAS the pipeline uses is loaded before it is held
+                stack.enter_context(one_blas_thread())
 
             def get_client():
                 if not client:
