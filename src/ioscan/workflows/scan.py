@@ -155,10 +155,6 @@ def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
 
-#: the detection fields chaining turns into anchors (:func:`ioscan.geometry.anchors.anchors_from_detections`)
-_ANCHOR_INPUTS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "flags", "snr")
-
-
 class _ChainAnchors:
     """The anchors chaining gives a held frame: the detections of the frames registered in this scan of the
     same orbit within the window (:func:`ioscan.geometry.anchors.anchors_from_detections`, each frame's
@@ -171,17 +167,11 @@ class _ChainAnchors:
 
     def add(self, res: ProductResult, seq: int) -> None:
         """A registered frame: its detections become anchors for the frames chained after it."""
-        import pandas as pd
-
-        from ioscan.geometry.anchors import anchors_from_detections
+        from ioscan.geometry.anchors import anchors_from_records
 
         o = res.observation
-        # the columns anchors_from_detections reads, each inferred as a table of the whole records would be
-        dets = pd.DataFrame({c: [getattr(d, c) for d in res.detections] for c in _ANCHOR_INPUTS})
-        table = None
-        if not dets.empty:
-            shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
-            table = anchors_from_detections(dets, o.product_id, shared_km)
+        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+        table = anchors_from_records(res.detections, o.product_id, shared_km) if res.detections else None
         table = table if table is not None and len(table) else None
         self.pool.append((o.orbit, _seconds(o.time_utc), table, seq))
 
@@ -402,14 +392,18 @@ class _Runner:
                 raise
         self._settle(item, res, outcome, report=report)
 
-    def store_batch(self, done: list[tuple[_Item, ProductResult]]) -> None:
-        """Store the results that arrived together in one transaction, each product all-or-nothing."""
+    def store_batch(self, done: list[tuple[_Item, ProductResult]], *, report: bool = True) -> None:
+        """Store the results that arrived together in one transaction, each product all-or-nothing
+        (``report`` False: reported already, when held for chaining)."""
         todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
         products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
-        with self.cpu("store"):
-            outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        if products:
+            with self.cpu("store"):
+                outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        else:
+            outcomes = {}
         for k, (item, res) in enumerate(done):
-            self._settle(item, res, outcomes.get(k))
+            self._settle(item, res, outcomes.get(k), report=report)
 
     def _settle(self, item: _Item, res: ProductResult, outcome, *, report: bool = True) -> None:
         """Count one product (``outcome``: a StoredProduct, a CatalogError, or None when it failed before
@@ -510,20 +504,31 @@ class _Runner:
                 again = self._process_with_anchors(
                     get_client, [(it, r, self.pool.table(src)) for it, r, src in todo]
                 )
+                registered = []
                 for it, res in again:
                     if _registered(res):
                         self.pool.add(res, it.seq)
-                        self.store_one(it, res, report=False)
+                        registered.append((it, res))
                     else:
                         self.unregistered.append((it, res))
+                self._store_held(registered, batch=get_client is not None)
                 with self.cpu("claims"):
                     self.claims.renew()
                 if not any(_registered(r) for _, r in again):
                     break
         finally:
-            for it, res in self.unregistered:
+            held, self.unregistered = self.unregistered, []
+            self._store_held(held, batch=get_client is not None)
+
+    def _store_held(self, held: list[tuple[_Item, ProductResult]], *, batch: bool) -> None:
+        """Store frames held for chaining (reported already): on Dask in transactions of at most
+        :data:`WRITE_BATCH_MAX` (the workers are idle by then), in process one transaction each."""
+        if not batch:
+            for it, res in held:
                 self.store_one(it, res, report=False)
-            self.unregistered = []
+            return
+        for k in range(0, len(held), WRITE_BATCH_MAX):
+            self.store_batch(held[k : k + WRITE_BATCH_MAX], report=False)
 
     def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
         """Process (item, last result, extra anchors) in this process (``get_client`` None) or on Dask, each
