@@ -66,6 +66,8 @@ class ScanSummary:
         worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
         cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
             (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
+        cluster_close_s: on Dask, the time taken to close the client and the cluster the scan started, s:
+            included in ``elapsed_s``.
         main_cpu_s: CPU seconds of the calling process by part (:class:`CpuParts`): ``identify`` (labels
             and checksums), ``claims``, ``dask`` (submitting, waiting, receiving results), ``process`` (in
             process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
@@ -90,6 +92,7 @@ class ScanSummary:
     status: str = "running"
     worker_peak_rss_mb: dict = field(default_factory=dict)
     cluster_start_s: float = 0.0
+    cluster_close_s: float = 0.0
     main_cpu_s: dict = field(default_factory=dict)
 
     @property
@@ -458,7 +461,10 @@ class _Runner:
                     t0 = time.perf_counter()
                     nav = self.settings.navigate
                     anchors = nav.anchors if nav.register and nav.register_hot_spots else None
+                    closing: list[float] = []
+                    stack.callback(self._closed, closing)  # runs once the client and cluster are closed
                     client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels, anchors)))
+                    stack.callback(lambda: closing.append(time.perf_counter()))  # runs before they close
                     self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
                 return client[0]
 
@@ -477,6 +483,10 @@ class _Runner:
                 self._forget_states(client[0] if client else None)
             if client:
                 self._record_memory(client[0])
+
+    def _closed(self, closing: list[float]) -> None:
+        if closing:
+            self.summary.cluster_close_s = round(time.perf_counter() - closing[0], 3)
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
