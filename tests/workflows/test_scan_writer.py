@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ioscan.geometry.anchors import ANCHOR_COLUMNS, anchors_from_detections, anchors_from_records
 from ioscan.records import Detection, DetectionFlag
@@ -63,3 +64,18 @@ def test_anchors_from_records_are_the_table_path_exactly():
     pd.testing.assert_frame_equal(
         anchors_from_records([], "F", 1.0), anchors_from_detections(pd.DataFrame(), "F", 1.0)
     )
+
+
+def test_the_on_disk_mask_is_made_once_per_array_and_cannot_be_changed():
+    from ioscan.geometry.backplanes import Backplanes
+
+    disk = np.zeros((4, 6))
+    disk[1:3, 2:5] = 1.0
+    bp = Backplanes({"on_disk": disk})
+    mask = bp.on_disk
+    assert mask.dtype == bool and np.array_equal(mask, disk.astype(bool))
+    assert bp.on_disk is mask  # the same array while the backplane is the same
+    with pytest.raises(ValueError):
+        mask[0, 0] = True  # read only: no caller can change what the others read
+    bp.arrays["on_disk"] = np.ones((4, 6))  # a new backplane: a new mask
+    assert bp.on_disk.all()
