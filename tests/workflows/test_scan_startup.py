@@ -54,6 +54,17 @@ def test_a_damaged_cache_is_made_again_and_an_unwritable_one_is_no_error(cache, 
     pd.testing.assert_frame_equal(anchors_module.shipped_anchors(), anchors_module._make_shipped())
 
 
+def test_no_home_folder_means_no_cache(monkeypatch):
+    monkeypatch.delenv(anchors_module.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/folder")
+    assert anchors_module.cache_dir() is None and anchors_module._shipped_cache_path() is None
+    anchors_module._shipped.cache_clear()
+    try:
+        pd.testing.assert_frame_equal(anchors_module.shipped_anchors(), anchors_module._make_shipped())
+    finally:
+        anchors_module._shipped.cache_clear()
+
+
 def test_the_cache_file_is_named_by_the_tables_it_was_made_from(cache, monkeypatch, tmp_path):
     from ioscan.catalog import reference
 

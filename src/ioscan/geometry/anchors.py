@@ -59,24 +59,31 @@ CACHE_ENV = "IOSCAN_CACHE_DIR"
 _STRING_COLUMNS = ("anchor_id", "group")
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
     """Where ioscan keeps what it can make again: ``$IOSCAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ioscan``,
-    else ``~/.cache/ioscan``."""
+    else ``~/.cache/ioscan``; None when none of them is an absolute path (no home folder: nothing kept)."""
     import os
 
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "ioscan"
+        folder = Path(os.environ[CACHE_ENV]).expanduser()
+    elif os.environ.get("XDG_CACHE_HOME"):
+        folder = Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "ioscan"
+    else:
+        folder = Path(os.path.expanduser("~")) / ".cache" / "ioscan"
+    return folder if folder.is_absolute() else None
 
 
-def _shipped_cache_path() -> Path:
+def _shipped_cache_path() -> Path | None:
     """The cache file of the shipped table, named by what makes it: this module's and the reader's code,
-    the published tables' bytes, numpy's and pandas' versions (any change: another file)."""
+    the published tables' bytes, numpy's and pandas' versions (any change: another file); None when there
+    is no cache folder."""
     import hashlib
 
     import ioscan.catalog.reference as reference
 
+    folder = cache_dir()
+    if folder is None:
+        return None
     h = hashlib.sha256()
     for name in (
         Path(__file__),
@@ -86,7 +93,7 @@ def _shipped_cache_path() -> Path:
     ):
         h.update(Path(name).read_bytes())
     h.update(f"{np.__version__} {pd.__version__}".encode())
-    return cache_dir() / f"shipped_anchors_{h.hexdigest()[:20]}.npz"
+    return folder / f"shipped_anchors_{h.hexdigest()[:20]}.npz"
 
 
 def _read_cached(path: Path) -> pd.DataFrame | None:
@@ -128,10 +135,11 @@ def _shipped() -> pd.DataFrame:
         path = _shipped_cache_path()
     except (OSError, IoscanError):  # a table missing from the installation: say so as the reader does
         return _make_shipped()
-    table = _read_cached(path)
+    table = None if path is None else _read_cached(path)
     if table is None:
         table = _make_shipped()
-        _write_cached(path, table)
+        if path is not None:
+            _write_cached(path, table)
     return table
 
 
