@@ -43,6 +43,10 @@ WRITE_BATCH_MAX = 16
 WRITE_BATCH_S = 1.0
 #: on Dask, products are identified and claimed this many at a time (at least; one per worker otherwise)
 CLAIM_BLOCK = 4
+#: on Dask, results are stored in the order the products were taken up; at most this many per slot in flight
+#: wait for an earlier product's result (no more products are sent meanwhile: memory and what a kill loses
+#: stay bounded)
+WAITING_PER_SLOT = 4
 
 
 @dataclass
@@ -606,12 +610,16 @@ class _Runner:
         FIRST = "FIRST_COMPLETED"  # noqa: N806
         in_flight: dict = {}
         ready: deque[_Item] = deque()  # claimed, not submitted yet
-        done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
+        submitted: deque[_Item] = deque()  # in flight, or arrived before an earlier one; in the order taken
+        arrived: dict[int, ProductResult] = {}  # by _Item.seq: results waiting for an earlier product's
+        done: list[tuple[_Item, ProductResult]] = []  # processed, in order, not stored yet
         first_done = 0.0
         client, slots, block = None, 1, 1
         try:
             while products or ready or in_flight or done:
-                while (products or ready) and (client is None or len(in_flight) < slots):
+                while (products or ready) and (
+                    client is None or (len(in_flight) < slots and len(arrived) < WAITING_PER_SLOT * slots)
+                ):
                     if not ready:
                         take = [products.popleft() for _ in range(min(block, len(products)))]
                         ready.extend(self.prepare(take, last_round=last_round))
@@ -625,6 +633,7 @@ class _Runner:
                         args = (run_product, str(item.path), self.kernels, self.settings)
                         fut = client.submit(*args, pure=False)
                     in_flight[fut] = item
+                    submitted.append(item)
                 if in_flight:
                     timeout = self.claims.lease_s / 4
                     if done:
@@ -642,6 +651,12 @@ class _Runner:
                         except Exception as exc:  # the worker died (or was killed) on this product
                             error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
                             res = ProductResult(path=str(item.path), status="error", error=error)
+                        arrived[item.seq] = res
+                    # results are taken in the order the products were taken up (a scan in process's order):
+                    # the catalogue's rows come in the same order whatever the workers' timing
+                    while submitted and submitted[0].seq in arrived:
+                        item = submitted.popleft()
+                        res = arrived.pop(item.seq)
                         if self.held_for_chaining(item, res):
                             continue
                         if not done:
