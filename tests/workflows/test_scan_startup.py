@@ -130,3 +130,25 @@ def test_only_a_scans_own_cluster_exits_quickly():
     from ioscan.workflows.cluster import ScanWorkerPlugin
 
     assert ScanWorkerPlugin(None).quick_exit is False  # a --scheduler cluster's workers are left as they are
+
+
+def test_the_worker_plugin_puts_blas_back_as_it_found_it():
+    """On a shared cluster (``--scheduler``) the worker outlives the scan: unregistering the plugin
+    restores the BLAS thread count it found."""
+    from ioscan.workflows.blas import blas_threads, limit_blas_threads
+    from ioscan.workflows.cluster import ScanWorkerPlugin
+
+    np.dot(np.ones((8, 8)), np.ones((8, 8)))
+    if not blas_threads():
+        pytest.skip("no OpenBLAS found in this process")
+    restore = limit_blas_threads(2)  # what a worker without the nanny's environment would have
+    try:
+        found = blas_threads()
+        plugin = ScanWorkerPlugin(None, None)
+        plugin.setup()
+        assert blas_threads() == [1] * len(found)
+        plugin.teardown()
+        assert blas_threads() == found
+    finally:
+        for setter, n in restore:
+            setter(n)

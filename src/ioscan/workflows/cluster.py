@@ -79,7 +79,8 @@ class ScanWorkerPlugin(_worker_plugin_base()):
         from ioscan.workflows.process import _anchors, import_pipeline
 
         import_pipeline()
-        limit_blas_threads(1)  # as the nanny's environment does, also on a worker started without one
+        # as the nanny's environment does, also on a worker started without one (put back in teardown)
+        self._blas_before = limit_blas_threads(1)
         tune_allocator()
         if self.kernels:
             with contextlib.suppress(IoscanError):
@@ -89,6 +90,14 @@ class ScanWorkerPlugin(_worker_plugin_base()):
                 _anchors(self.anchors)
         if self.quick_exit:
             _exit_without_teardown()
+
+    def teardown(self, worker=None) -> None:
+        """Put BLAS's thread count back as it was found (a shared ``--scheduler`` cluster's worker outlives
+        the scan)."""
+        for setter, before in getattr(self, "_blas_before", []):
+            with contextlib.suppress(Exception):
+                setter(before)
+        self._blas_before = []
 
 
 def _exit_without_teardown() -> None:
