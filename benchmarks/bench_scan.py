@@ -38,9 +38,13 @@
    its probe (1.0: the 2 workers got all that 2 processes could get then). ``writer_core_share_2_workers``:
    the fraction of one core the calling process (the single writer, and the scheduler) uses while 2 workers
    run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
+5. The catalogues of the last round's three scans compared (``stored_columns_across_modes``): every stored
+   column of observations, frames and detections, bookkeeping (row ids, run) left out, in process against
+   1 and 2 workers: the number of values that differ per table, and ``identical``. Each scan also reports
+   the time its cluster took to close (``close_s``).
 
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
-        [--profile-only] [--clock wall|cpu]
+        [--profile-only] [--clock wall|cpu] [--quick]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -406,6 +410,7 @@ def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
         "seconds": wall,
         "n": n,
         "startup_s": summary.cluster_start_s,
+        "close_s": summary.cluster_close_s,
         "steady_fps": n / (wall - summary.cluster_start_s),
         "main_cpu_ms_per_frame": 1e3 * cpu.main_s / max(n, 1),
         "worker_cpu_ms_per_frame": 1e3 * cpu.children_s / max(n, 1),
@@ -421,6 +426,53 @@ def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
         else None,
         "main_cpu_ms_per_frame_by_part": {k: 1e3 * v / max(n, 1) for k, v in summary.main_cpu_s.items()},
     }
+
+
+#: per-run columns left out when catalogues are compared: row ids, run and storage bookkeeping
+_BOOKKEEPING = {"id", "observation_id", "run_id", "import_id", "hotspot_id", "superseded_by_id"}
+
+
+def _stored(db: Path) -> dict:
+    """The stored observations, frames and detections of a catalogue, bookkeeping left out, in a fixed
+    order (product, band, position)."""
+    from ioscan.catalog.store import open_store
+
+    with open_store(db, create=False) as store:
+        tables = {
+            "observations": store.observations_frame(include_superseded=True),
+            "frames": store.frames_frame(include_superseded=True),
+            "detections": store.detections_frame(include_superseded=True),
+        }
+    product = dict(zip(tables["observations"]["id"], tables["observations"]["product_id"], strict=True))
+    tables["frames"]["product_id"] = tables["frames"]["observation_id"].map(product)
+    out = {}
+    for name, df in tables.items():
+        df = df.drop(columns=[c for c in df.columns if c in _BOOKKEEPING])
+        keys = [c for c in ("product_id", "band", "sample", "line") if c in df.columns]
+        out[name] = df.sort_values(keys).reset_index(drop=True)
+    return out
+
+
+def _same_catalogues(dbs: dict[str, Path]) -> dict:
+    """Whether every stored column is identical between the catalogues ``dbs`` (label → path), against
+    the first: per table, the number of values that differ (0 everywhere: identical)."""
+    labels = list(dbs)
+    ref = _stored(dbs[labels[0]])
+    out: dict = {"reference": labels[0]}
+    for label in labels[1:]:
+        other = _stored(dbs[label])
+        diff = {}
+        for name, a in ref.items():
+            b = other[name]
+            if a.shape != b.shape or list(a.columns) != list(b.columns):
+                diff[name] = f"shape {a.shape} vs {b.shape}"
+                continue
+            same = (a == b) | (a.isna() & b.isna())
+            diff[name] = int((~same).to_numpy().sum())
+        out[label] = diff
+    out["identical"] = all(all(v == 0 for v in d.values()) for k, d in out.items() if k in labels[1:])
+    out["rows"] = {name: len(df) for name, df in ref.items()}
+    return out
 
 
 def _spin(seconds: float) -> int:
@@ -454,7 +506,10 @@ def main() -> None:
         "--profile-only", action="store_true", help="the stage profile only (no writer, no scans)"
     )
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="the stage profile's clock")
+    ap.add_argument("--quick", action="store_true", help="2 orbits of 8 frames (a minute or so)")
     args = ap.parse_args()
+    if args.quick:
+        args.orbits, args.frames_per_orbit = 2, 8
     global CLOCK
     if args.clock == "cpu":
         import os
@@ -498,6 +553,7 @@ def main() -> None:
                 runs[label].append(_scan_once(jiram, camp.metakernel, out / f"scan_{label}.db", workers))
             probes.append(min(before, _probe()))  # what 2 processes got around the 1- and 2-worker scans
             runs["in_process"].append(_scan_once(jiram, camp.metakernel, out / "scan_in_process.db", 0))
+        same = _same_catalogues({label: out / f"scan_{label}.db" for label in ("in_process", *runs)})
         keys = (
             "main_cpu_ms_per_frame",
             "worker_cpu_ms_per_frame",
@@ -510,6 +566,7 @@ def main() -> None:
                 "frames_per_s": round(len(products) / statistics.median(r["seconds"] for r in rs), 2),
                 "steady_frames_per_s": _med([r["steady_fps"] for r in rs]),
                 "startup_s": _med([r["startup_s"] for r in rs]),
+                "close_s": _med([r["close_s"] for r in rs]),
                 **{k: _med([r[k] for r in rs]) for k in keys},
                 "worker_peak_rss_mb": max((r["worker_peak_rss_mb"] or 0.0) for r in rs) or None,
                 "worker_busy_fraction_steady": _med(
@@ -538,6 +595,7 @@ def main() -> None:
             "stage_ms_per_frame_median": profile,
             "writer": writer,
             "scans": scans,
+            "stored_columns_across_modes": same,
             "speedup_2_workers_over_1": _med(ratio),
             "speedup_2_workers_over_1_per_round": [round(r, 2) for r in ratio],
             "speedup_2_workers_over_1_steady": _med(steady),

@@ -65,7 +65,16 @@ class Backplanes:
 
     @property
     def on_disk(self) -> np.ndarray:
-        return self.arrays["on_disk"].astype(bool)
+        """The ``on_disk`` backplane as booleans (read only), made once per array: measurement asks for it
+        at every detection (~80 times a frame, 11 µs each for a JIRAM band)."""
+        arr = self.arrays["on_disk"]
+        kept = self.__dict__.get("_on_disk_bool")
+        if kept is None or kept[0] is not arr:
+            mask = arr.astype(bool)
+            mask.flags.writeable = False
+            kept = (arr, mask)
+            self.__dict__["_on_disk_bool"] = kept
+        return kept[1]
 
     @property
     def shape(self) -> tuple[int, int]:

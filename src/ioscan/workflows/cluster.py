@@ -2,10 +2,13 @@
 
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
-* :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, the
-  allocator tuned (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
+* :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, BLAS
+  held to one thread (:mod:`~ioscan.workflows.blas`), the allocator tuned
+  (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
   (:func:`~ioscan.geometry.spice_provider.load_kernels`, once per process) and the anchor table of the
-  scan's settings read, so no task pays for them.
+  scan's settings read (the shipped one from its disk cache, :func:`ioscan.geometry.anchors.cache_dir`), so
+  no task pays for them; the worker processes of the scan's own LocalCluster exit without the
+  interpreter's teardown.
 * :func:`run_product` — the task: :func:`~ioscan.workflows.process.process_product` under a per-process lock,
   so a worker started with several threads still runs SPICE one product at a time.
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
@@ -54,22 +57,30 @@ class ScanWorkerPlugin(_worker_plugin_base()):
 
     Args:
         kernels: the SPICE metakernel to load (a path the workers can read), or None.
+        anchors: the anchor table of the scan's settings (``navigate.anchors``), or None.
+        quick_exit: the worker process belongs to the scan's own LocalCluster: when it exits (the cluster
+            closing), skip the interpreter's teardown of the pipeline's modules (~0.4 s per worker, paid
+            while the scan waits for the cluster to close). Never for a cluster given with ``--scheduler``.
     """
 
     name = PLUGIN_NAME
 
-    def __init__(self, kernels: str | None, anchors: str | None = None):
+    def __init__(self, kernels: str | None, anchors: str | None = None, quick_exit: bool = False):
         self.kernels = kernels
         self.anchors = anchors
+        self.quick_exit = quick_exit
 
     def setup(self, worker=None) -> None:
         """Import the pipeline, tune the allocator, load the kernels and the anchor table (a problem with
         either is left for each product to report in one line)."""
         from ioscan.errors import IoscanError
         from ioscan.geometry.spice_provider import load_kernels, tune_allocator
+        from ioscan.workflows.blas import limit_blas_threads
         from ioscan.workflows.process import _anchors, import_pipeline
 
         import_pipeline()
+        # as the nanny's environment does, also on a worker started without one (put back in teardown)
+        self._blas_before = limit_blas_threads(1)
         tune_allocator()
         if self.kernels:
             with contextlib.suppress(IoscanError):
@@ -77,6 +88,32 @@ class ScanWorkerPlugin(_worker_plugin_base()):
         if self.anchors:
             with contextlib.suppress(IoscanError):
                 _anchors(self.anchors)
+        if self.quick_exit:
+            _exit_without_teardown()
+
+    def teardown(self, worker=None) -> None:
+        """Put BLAS's thread count back as it was found (a shared ``--scheduler`` cluster's worker outlives
+        the scan)."""
+        for setter, before in getattr(self, "_blas_before", []):
+            with contextlib.suppress(Exception):
+                setter(before)
+        self._blas_before = []
+
+
+def _exit_without_teardown() -> None:
+    """At this process's exit, end it before the interpreter tears its modules down (the last atexit
+    handler registered runs first): streams flushed, nothing else left to do in a scan's own worker."""
+    import atexit
+    import os
+    import sys
+
+    def _quick_exit() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)
+
+    atexit.register(_quick_exit)
 
 
 def run_product(path: str, kernels: str | None, settings, extra_anchors=None) -> ProductResult:
@@ -160,7 +197,8 @@ def dask_client(
                     f"cannot start {workers} Dask worker processes: {_first_line(exc)}"
                 ) from None
             client = stack.enter_context(Client(cluster))
-        client.register_plugin(ScanWorkerPlugin(kernels, anchors), name=PLUGIN_NAME)
+        plugin = ScanWorkerPlugin(kernels, anchors, quick_exit=not scheduler)
+        client.register_plugin(plugin, name=PLUGIN_NAME)
         if scheduler:  # leave a shared cluster as it was found
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes

@@ -43,6 +43,10 @@ WRITE_BATCH_MAX = 16
 WRITE_BATCH_S = 1.0
 #: on Dask, products are identified and claimed this many at a time (at least; one per worker otherwise)
 CLAIM_BLOCK = 4
+#: on Dask, results are stored in the order the products were taken up; at most this many per slot in flight
+#: wait for an earlier product's result (no more products are sent meanwhile: memory and what a kill loses
+#: stay bounded)
+WAITING_PER_SLOT = 4
 
 
 @dataclass
@@ -66,6 +70,8 @@ class ScanSummary:
         worker_peak_rss_mb: on Dask, the peak resident memory of each worker process, MB (by address).
         cluster_start_s: on Dask, the time taken to start (or reach) the cluster and prepare its workers
             (kernels loaded, pipeline imported), s: included in ``elapsed_s``.
+        cluster_close_s: on Dask, the time taken to close the client and the cluster the scan started, s:
+            included in ``elapsed_s``.
         main_cpu_s: CPU seconds of the calling process by part (:class:`CpuParts`): ``identify`` (labels
             and checksums), ``claims``, ``dask`` (submitting, waiting, receiving results), ``process`` (in
             process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
@@ -90,6 +96,7 @@ class ScanSummary:
     status: str = "running"
     worker_peak_rss_mb: dict = field(default_factory=dict)
     cluster_start_s: float = 0.0
+    cluster_close_s: float = 0.0
     main_cpu_s: dict = field(default_factory=dict)
 
     @property
@@ -155,10 +162,6 @@ def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
 
-#: the detection fields chaining turns into anchors (:func:`ioscan.geometry.anchors.anchors_from_detections`)
-_ANCHOR_INPUTS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "flags", "snr")
-
-
 class _ChainAnchors:
     """The anchors chaining gives a held frame: the detections of the frames registered in this scan of the
     same orbit within the window (:func:`ioscan.geometry.anchors.anchors_from_detections`, each frame's
@@ -171,17 +174,11 @@ class _ChainAnchors:
 
     def add(self, res: ProductResult, seq: int) -> None:
         """A registered frame: its detections become anchors for the frames chained after it."""
-        import pandas as pd
-
-        from ioscan.geometry.anchors import anchors_from_detections
+        from ioscan.geometry.anchors import anchors_from_records
 
         o = res.observation
-        # the columns anchors_from_detections reads, each inferred as a table of the whole records would be
-        dets = pd.DataFrame({c: [getattr(d, c) for d in res.detections] for c in _ANCHOR_INPUTS})
-        table = None
-        if not dets.empty:
-            shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
-            table = anchors_from_detections(dets, o.product_id, shared_km)
+        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+        table = anchors_from_records(res.detections, o.product_id, shared_km) if res.detections else None
         table = table if table is not None and len(table) else None
         self.pool.append((o.orbit, _seconds(o.time_utc), table, seq))
 
@@ -402,14 +399,18 @@ class _Runner:
                 raise
         self._settle(item, res, outcome, report=report)
 
-    def store_batch(self, done: list[tuple[_Item, ProductResult]]) -> None:
-        """Store the results that arrived together in one transaction, each product all-or-nothing."""
+    def store_batch(self, done: list[tuple[_Item, ProductResult]], *, report: bool = True) -> None:
+        """Store the results that arrived together in one transaction, each product all-or-nothing
+        (``report`` False: reported already, when held for chaining)."""
         todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
         products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
-        with self.cpu("store"):
-            outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        if products:
+            with self.cpu("store"):
+                outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
+        else:
+            outcomes = {}
         for k, (item, res) in enumerate(done):
-            self._settle(item, res, outcomes.get(k))
+            self._settle(item, res, outcomes.get(k), report=report)
 
     def _settle(self, item: _Item, res: ProductResult, outcome, *, report: bool = True) -> None:
         """Count one product (``outcome``: a StoredProduct, a CatalogError, or None when it failed before
@@ -450,6 +451,12 @@ class _Runner:
         serial = workers <= 0 and not scheduler
         with contextlib.ExitStack() as stack:
             client: list = []
+            if serial:  # one BLAS thread, as on a Dask worker: no spinning pool, the same sums (blas.py)
+                from ioscan.workflows.blas import one_blas_thread
+                from ioscan.workflows.process import import_pipeline
+
+                import_pipeline()  # every BLAS the pipeline uses is loaded before it is held
+                stack.enter_context(one_blas_thread())
 
             def get_client():
                 if not client:
@@ -458,7 +465,10 @@ class _Runner:
                     t0 = time.perf_counter()
                     nav = self.settings.navigate
                     anchors = nav.anchors if nav.register and nav.register_hot_spots else None
+                    closing: list[float] = []
+                    stack.callback(self._closed, closing)  # runs once the client and cluster are closed
                     client.append(stack.enter_context(dask_client(scheduler, workers, self.kernels, anchors)))
+                    stack.callback(lambda: closing.append(time.perf_counter()))  # runs before they close
                     self.summary.cluster_start_s = round(time.perf_counter() - t0, 3)
                 return client[0]
 
@@ -477,6 +487,10 @@ class _Runner:
                 self._forget_states(client[0] if client else None)
             if client:
                 self._record_memory(client[0])
+
+    def _closed(self, closing: list[float]) -> None:
+        if closing:
+            self.summary.cluster_close_s = round(time.perf_counter() - closing[0], 3)
 
     def _chain(self, get_client) -> None:
         """Chaining rounds over the frames no registration reached; then store every frame still held."""
@@ -504,20 +518,31 @@ class _Runner:
                 again = self._process_with_anchors(
                     get_client, [(it, r, self.pool.table(src)) for it, r, src in todo]
                 )
+                registered = []
                 for it, res in again:
                     if _registered(res):
                         self.pool.add(res, it.seq)
-                        self.store_one(it, res, report=False)
+                        registered.append((it, res))
                     else:
                         self.unregistered.append((it, res))
+                self._store_held(registered, batch=get_client is not None)
                 with self.cpu("claims"):
                     self.claims.renew()
                 if not any(_registered(r) for _, r in again):
                     break
         finally:
-            for it, res in self.unregistered:
+            held, self.unregistered = self.unregistered, []
+            self._store_held(held, batch=get_client is not None)
+
+    def _store_held(self, held: list[tuple[_Item, ProductResult]], *, batch: bool) -> None:
+        """Store frames held for chaining (reported already): on Dask in transactions of at most
+        :data:`WRITE_BATCH_MAX` (the workers are idle by then), in process one transaction each."""
+        if not batch:
+            for it, res in held:
                 self.store_one(it, res, report=False)
-            self.unregistered = []
+            return
+        for k in range(0, len(held), WRITE_BATCH_MAX):
+            self.store_batch(held[k : k + WRITE_BATCH_MAX], report=False)
 
     def _process_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
         """Process (item, last result, extra anchors) in this process (``get_client`` None) or on Dask, each
@@ -585,12 +610,16 @@ class _Runner:
         FIRST = "FIRST_COMPLETED"  # noqa: N806
         in_flight: dict = {}
         ready: deque[_Item] = deque()  # claimed, not submitted yet
-        done: list[tuple[_Item, ProductResult]] = []  # processed, not stored yet
+        submitted: deque[_Item] = deque()  # in flight, or arrived before an earlier one; in the order taken
+        arrived: dict[int, ProductResult] = {}  # by _Item.seq: results waiting for an earlier product's
+        done: list[tuple[_Item, ProductResult]] = []  # processed, in order, not stored yet
         first_done = 0.0
         client, slots, block = None, 1, 1
         try:
             while products or ready or in_flight or done:
-                while (products or ready) and (client is None or len(in_flight) < slots):
+                while (products or ready) and (
+                    client is None or (len(in_flight) < slots and len(arrived) < WAITING_PER_SLOT * slots)
+                ):
                     if not ready:
                         take = [products.popleft() for _ in range(min(block, len(products)))]
                         ready.extend(self.prepare(take, last_round=last_round))
@@ -604,6 +633,7 @@ class _Runner:
                         args = (run_product, str(item.path), self.kernels, self.settings)
                         fut = client.submit(*args, pure=False)
                     in_flight[fut] = item
+                    submitted.append(item)
                 if in_flight:
                     timeout = self.claims.lease_s / 4
                     if done:
@@ -621,6 +651,12 @@ class _Runner:
                         except Exception as exc:  # the worker died (or was killed) on this product
                             error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
                             res = ProductResult(path=str(item.path), status="error", error=error)
+                        arrived[item.seq] = res
+                    # results are taken in the order the products were taken up (a scan in process's order):
+                    # the catalogue's rows come in the same order whatever the workers' timing
+                    while submitted and submitted[0].seq in arrived:
+                        item = submitted.popleft()
+                        res = arrived.pop(item.seq)
                         if self.held_for_chaining(item, res):
                             continue
                         if not done:
