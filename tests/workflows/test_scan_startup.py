@@ -86,9 +86,9 @@ def test_blas_is_held_to_one_thread_inside_and_restored_after():
     with one_blas_thread():
         assert blas_threads() == [1] * len(before)
     assert blas_threads() == before
-    restore = limit_blas_threads(1)
-    for setter, n in restore:
-        setter(n)
+    limiter = limit_blas_threads(1)
+    assert blas_threads() == [1] * len(before)
+    limiter.restore_original_limits()
     assert blas_threads() == before
 
 
@@ -150,5 +150,4 @@ def test_the_worker_plugin_puts_blas_back_as_it_found_it():
         plugin.teardown()
         assert blas_threads() == found
     finally:
-        for setter, n in restore:
-            setter(n)
+        restore.restore_original_limits()

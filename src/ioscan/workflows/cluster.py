@@ -94,10 +94,10 @@ class ScanWorkerPlugin(_worker_plugin_base()):
     def teardown(self, worker=None) -> None:
         """Put BLAS's thread count back as it was found (a shared ``--scheduler`` cluster's worker outlives
         the scan)."""
-        for setter, before in getattr(self, "_blas_before", []):
+        limiter, self._blas_before = getattr(self, "_blas_before", None), None
+        if limiter is not None:
             with contextlib.suppress(Exception):
-                setter(before)
-        self._blas_before = []
+                limiter.restore_original_limits()
 
 
 def _exit_without_teardown() -> None:
