@@ -355,9 +355,11 @@ def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
 
 def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, config) -> dict[str, list]:
     """Why each true hot spot of a band (rows ``t``, with ``found``) was missed (``miss``; "" when found), and
-    ioscan's S/N map at it (3 × 3 maximum, ``snr_map``) and its local scale (``scale_map``), from a result
-    kept with its band models. First that applies: ``vetted_cosmic_ray`` / ``vetted_<test>`` (a detection
-    within MATCH_PX flagged COSMIC_RAY, or ARTEFACT by the test named in ``extra["artefact_test"]``),
+    ioscan's S/N map at it (3 × 3 maximum, ``snr_map``), its local scale (``scale_map``), the background
+    option chosen there (``option``: (h0, h1, degree)) and whether the frame's PSF was measured
+    (``psf_measured``), from a result kept with its band models. First that applies: ``vetted_cosmic_ray`` /
+    ``vetted_<test>`` (a detection within MATCH_PX flagged COSMIC_RAY, or ARTEFACT by the test named in
+    ``extra["artefact_test"]``),
     ``merged`` (the nearest detection within SPLIT_PX matched another hot spot), ``mislocated`` (it matched
     none: placed beyond MATCH_PX), ``not_searched`` (the pixel is not usable: the limb band, masked),
     ``below_threshold`` (the S/N map there is below the threshold), ``peak_lost`` (the map passes but no
@@ -373,13 +375,15 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
     matched_other[np.flatnonzero(clean)[m >= 0]] = True
     br = result.bands.get(band)
     model, (l0, s0) = (br.model, br.offset) if br is not None and br.model is not None else (None, (0, 0))
-    miss, snr_map, scale_map = [], [], []
+    miss, snr_map, scale_map, option = [], [], [], []
+    psf_measured = any("PSF measured" in m for m in (br.messages if br is not None else []))
     for k, (x, y) in enumerate(txy):
         li, sj = int(round(y - off)) - l0, int(round(x)) - s0
         inside = model is not None and 0 <= li < model.snr.shape[0] and 0 <= sj < model.snr.shape[1]
         box = (slice(max(li - 1, 0), li + 2), slice(max(sj - 1, 0), sj + 2))
         snr_map.append(float(np.max(model.snr[box])) if inside else np.nan)
         scale_map.append(float(model.scale[li, sj]) if inside else np.nan)
+        option.append(str(model.annuli[int(model.choice[li, sj])]) if inside else "")
         if t["found"].iloc[k]:
             miss.append("")
             continue
@@ -404,7 +408,13 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
         else:
             cause = "peak_lost"
         miss.append(cause)
-    return {"miss": miss, "snr_map": snr_map, "scale_map": scale_map}
+    return {
+        "miss": miss,
+        "snr_map": snr_map,
+        "scale_map": scale_map,
+        "option": option,
+        "psf_measured": [psf_measured] * len(t),
+    }
 
 
 def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
@@ -432,6 +442,14 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
             "below_threshold_scale_median": round(float(below["scale_map"].median()), 3)
             if len(below)
             else None,
+            "found_psf_measured_vs_not": [
+                _frac(g.loc[g["psf_measured"], "found"]),
+                _frac(g.loc[~g["psf_measured"], "found"]),
+            ],
+            "background_option_all": {k: int(v) for k, v in g["option"].value_counts().items()},
+            "background_option_below_threshold": {
+                k: int(v) for k, v in below["option"].value_counts().items()
+            },
         }
     return out
 
