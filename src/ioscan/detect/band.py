@@ -14,6 +14,7 @@ import numpy as np
 from ioscan.detect.artefacts import (
     MIN_FIT_SNR,
     flag_bright_source_artefacts,
+    flag_edge_unconfirmed,
     flag_limb_ridges,
     flag_unconfirmed,
 )
@@ -379,6 +380,10 @@ def detect_band(
                 f"band {band.band}: {n_weak} detections at the limb with PSF-fit S/N < "
                 f"{cfg.limb_zone_min_fit_snr:g} flagged ARTEFACT"
             )
+    if cfg.edge_min_fit_fraction is not None:
+        n_edge = flag_edge_unconfirmed(out.detections, cfg.edge_min_fit_fraction)
+        if n_edge:
+            out.messages.append(f"band {band.band}: {n_edge} edge detections the PSF fit does not confirm")
     n_unc = flag_unconfirmed(out.detections)
     if n_unc:
         out.messages.append(

@@ -128,6 +128,11 @@ class DetectConfig:
             0.47 (S/N ≥ 7 / 5–7 / false per frame), 3 gives 0.583 / 0.068 / 0.42, against 0.604 / 0.068 /
             0.64 (false detections on the limb 0.35 → 0.21 / 0.18); on 500 sunlit frames 2 gives 0.592 /
             0.098 / 0.63 against 0.603 / 0.098 / 0.76 (on the limb 0.37 → 0.26).
+        edge_min_fit_fraction: at the frame edge (flagged EDGE), a detection whose PSF fit keeps less than
+            this fraction of its matched-filter S/N is flagged ARTEFACT
+            (:func:`ioscan.detect.artefacts.flag_edge_unconfirmed`: the edge reflection's misfit where a
+            sunlit limb or a gradient crosses the edge). None (default): no such test. See the README for
+            its numbers on the independent renderer.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -161,6 +166,7 @@ class DetectConfig:
     limb_fit_knot_px: float = 2.0
     limb_fit_knot_degree: int = 2
     limb_zone_min_fit_snr: float | None = None
+    edge_min_fit_fraction: float | None = None
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
