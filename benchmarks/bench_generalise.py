@@ -430,6 +430,7 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
         key = f"{b.left:g}_to_{b.right:g}_px" if b.right < 1e8 else f"gt_{b.left:g}_px"
         missed = g[~g["found"]]
         below = missed[missed["miss"] == "below_threshold"]
+        pm = g["psf_measured"].astype(bool)  # object dtype once pooled with frames of the other side
         out[key] = {
             "sources": int(len(g)),
             "found": round(float(g["found"].mean()), 4),
@@ -443,8 +444,8 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
             if len(below)
             else None,
             "found_psf_measured_vs_not": [
-                _frac(g.loc[g["psf_measured"], "found"]),
-                _frac(g.loc[~g["psf_measured"], "found"]),
+                _frac(g.loc[pm, "found"]),
+                _frac(g.loc[~pm, "found"]),
             ],
             "background_option_all": {k: int(v) for k, v in g["option"].value_counts().items()},
             "background_option_below_threshold": {
