@@ -22,6 +22,15 @@ Scoring (per side, day and night):
   the limb crosses), ``near_limb`` (3–8 px), ``edge`` (≤ 3 px from the frame edge), ``on_disk``,
   ``off_disk``.
 
+What each false detection is (``false_kind_per_frame`` always; every one listed with ``--list-false``), from
+the renderer's truth: a cosmic-ray remnant, a saturated or bright source's wing, a split of a found hot spot,
+a mislocated one (2–4 px off a hot spot nothing matched), a noise peak (the oracle's S/N map of the frame's
+noise alone — image − true background − true hot spots — reaches 4 within 1 px), else a misfit of the
+background estimate at the frame edge, the limb, a column gain step, on the disk or the sky
+(:func:`false_kind`). Why each isolated unsaturated hot spot of S/N ≥ 7 was missed, by distance to the limb
+(``--misses``, the band models kept): vetted by which test, merged, mislocated, not searched, below threshold
+(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`).
+
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
 counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 sub-pixel template shifts
