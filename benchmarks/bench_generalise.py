@@ -22,6 +22,15 @@ Scoring (per side, day and night):
   the limb crosses), ``near_limb`` (3–8 px), ``edge`` (≤ 3 px from the frame edge), ``on_disk``,
   ``off_disk``.
 
+What each false detection is (``false_kind_per_frame`` always; every one listed with ``--list-false``), from
+the renderer's truth: a cosmic-ray remnant, a saturated or bright source's wing, a split of a found hot spot,
+a mislocated one (2–4 px off a hot spot nothing matched), a noise peak (the oracle's S/N map of the frame's
+noise alone — image − true background − true hot spots — reaches 4 within 1 px), else a misfit of the
+background estimate at the frame edge, the limb, a column gain step, on the disk or the sky
+(:func:`false_kind`). Why each isolated unsaturated hot spot of S/N ≥ 7 was missed, by distance to the limb
+(``--misses``, the band models kept): vetted by which test, merged, mislocated, not searched, below threshold
+(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`).
+
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
 counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 sub-pixel template shifts
@@ -29,7 +38,8 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--keep-dir DIR] [--set detect.KEY=VALUE ...]``
+[--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--keep-dir DIR]
+[--set detect.KEY=VALUE ...]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
@@ -49,7 +59,7 @@ import pandas as pd
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
-from ioscan.detect import DetectionFlag, detect_frame
+from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.formats import read_product
 from ioscan.simulate.independent import RenderedFrame, draw_scene, render_scene, write_product
 
@@ -67,6 +77,28 @@ NEAR_KM = 100_000.0
 SHIFTS_PX = (-1 / 3, 0.0, 1 / 3)
 IGNORED = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
 FALSE_CLASSES = ("cosmic_ray", "bright_source", "limb", "near_limb", "edge", "on_disk", "off_disk")
+FALSE_KINDS = (
+    "cosmic_ray_remnant",
+    "saturated_wing",
+    "bright_wing",
+    "split_of_source",
+    "mislocated",
+    "noise_peak",
+    "edge_background",
+    "limb_background",
+    "column_artefact",
+    "disk_background",
+    "sky_background",
+)
+FALSE_FEATURES = (
+    "band", "sample", "line", "mf_snr", "fit_snr", "chi2_dof", "noise_snr", "cr_px", "saturated_px",
+    "saturated_column_px", "bright_px", "source_px", "source_snr_ideal", "source_found", "edge_px", "limb_px",
+    "gain_step_px", "on_disk",
+)  # fmt: skip
+SAT_RING_PX = 12.0
+SPLIT_PX = 4.0
+NOISE_PEAK_SNR = 4.0
+MISS_BINS_PX = (-1.0, 1.5, 3.0, 5.0, 8.0, 20.0, 1e9)
 ISSUE_11 = {
     "night": {"completeness_snr_ge7": 1.00, "completeness_snr_5_7": 0.42, "false_per_frame": 0.30},
     "day": {"completeness_snr_ge7": 0.77, "completeness_snr_5_7": 0.21, "false_per_frame": 3.5},
@@ -197,11 +229,105 @@ def false_class(zones: dict[str, np.ndarray], line_px: float, sample_px: float) 
     return "on_disk" if zones["disk"][i, j] else "off_disk"
 
 
+def noise_snr_map(rendered: RenderedFrame, band: str) -> np.ndarray:
+    """The oracle's S/N map of the frame's noise alone: image − true background − the true hot spots (pixel-
+    integrated PSFs, column gains left out: ≤ 2 %), matched-filtered with the true PSF and noise, best of the
+    sub-pixel shifts; cosmic-ray and saturated pixels weigh 0 as in :func:`ideal_candidates`."""
+    b = rendered.bands[band]
+    psf = rendered.params.psf
+    t = rendered.truth[rendered.truth["band"] == band]
+    model = np.zeros(b.image.shape)
+    psf.add_sources(model, t["sample"], t["line"], t["flux_w_m2_sr"], line_offset=b.line_offset)
+    w = 1.0 / b.sigma**2
+    sat = rendered.saturation_w_m2_sr
+    w[b.image >= sat - 1e-6 * abs(sat)] = 0.0
+    crs = rendered.cosmic_rays[rendered.cosmic_rays["band"] == band]
+    w[crs["line"].to_numpy() - b.line_offset, crs["sample"].to_numpy()] = 0.0
+    resid_w = (b.image - b.background - model) * w
+    best = np.full(b.image.shape, -np.inf)
+    for dy in SHIFTS_PX:
+        for dx in SHIFTS_PX:
+            p = _template(psf, dx, dy)
+            num = ndimage.correlate(resid_w, p, mode="constant")
+            den = ndimage.correlate(w, p**2, mode="constant")
+            best = np.maximum(best, np.where(den > 0, num / np.sqrt(np.maximum(den, 1e-300)), 0.0))
+    return best
+
+
+def false_kind(f: dict) -> str:
+    """What a false detection is, from the renderer's truth (features of :func:`false_features`), first that
+    applies: ``cosmic_ray_remnant`` (≤ CR_ZONE_PX from a hit pixel), ``saturated_wing`` (≤ SAT_RING_PX from a
+    saturated hot spot, or in its column ± 1 px), ``bright_wing`` (≤ BRIGHT_ZONE_PX from a hot spot of S/N ≥
+    BRIGHT_SNR), ``split_of_source`` (≤ SPLIT_PX from a hot spot of ideal S/N ≥ 3 that another detection
+    matched), ``mislocated`` (≤ SPLIT_PX from such a hot spot that nothing matched: found, but placed beyond
+    MATCH_PX), ``noise_peak`` (the oracle's noise-only S/N within 1 px ≥ NOISE_PEAK_SNR: the frame's own noise
+    made the peak), then, where the data hold no such peak (the background estimate made it):
+    ``edge_background`` (≤ ZONE_PX from the frame edge), ``limb_background`` (≤ NEAR_LIMB_PX from the limb),
+    ``column_artefact`` (≤ 1 px from a gain-step boundary), ``disk_background`` / ``sky_background``."""
+    if f["cr_px"] <= CR_ZONE_PX:
+        return "cosmic_ray_remnant"
+    if f["saturated_px"] <= SAT_RING_PX or f["saturated_column_px"] <= 1.0:
+        return "saturated_wing"
+    if f["bright_px"] <= BRIGHT_ZONE_PX:
+        return "bright_wing"
+    if f["source_px"] <= SPLIT_PX and f["source_snr_ideal"] >= 3.0:
+        return "split_of_source" if f["source_found"] else "mislocated"
+    if f["noise_snr"] >= NOISE_PEAK_SNR:
+        return "noise_peak"
+    if f["edge_px"] <= ZONE_PX:
+        return "edge_background"
+    if f["limb_px"] <= NEAR_LIMB_PX:
+        return "limb_background"
+    if f["gain_step_px"] <= 1.0:
+        return "column_artefact"
+    return "disk_background" if f["on_disk"] else "sky_background"
+
+
+def false_features(
+    rendered: RenderedFrame, band: str, zones: dict, noise: np.ndarray, found: np.ndarray, d: pd.Series
+) -> dict:
+    """The truth around one false detection ``d`` (a row of :func:`detections_of`), for :func:`false_kind`."""
+    b = rendered.bands[band]
+    nl, ns = b.image.shape
+    ln, sm = float(d["line"]) - b.line_offset, float(d["sample"])
+    i, j = int(np.clip(round(ln), 0, nl - 1)), int(np.clip(round(sm), 0, ns - 1))
+    t = rendered.truth[rendered.truth["band"] == band]
+    dist = np.hypot(t["sample"].to_numpy() - sm, t["line"].to_numpy() - b.line_offset - ln)
+    sat = t["saturated"].to_numpy(bool)
+    k = int(np.argmin(dist)) if len(t) else -1
+    step = rendered.params.detector.gain_step
+    return {
+        "band": band,
+        "sample": round(sm, 2),
+        "line": round(float(d["line"]), 2),
+        "mf_snr": round(float(d["mf_snr"]), 2),
+        "fit_snr": round(float(d["snr"]), 2),
+        "chi2_dof": round(float(d["chi2_dof"]), 2),
+        "noise_snr": round(float(noise[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2].max()), 2),
+        "cr_px": round(float(zones["cr"][i, j]), 2),
+        "saturated_px": round(float(dist[sat].min()), 2) if sat.any() else np.inf,
+        "saturated_column_px": round(float(np.abs(t["sample"].to_numpy()[sat] - sm).min()), 2)
+        if sat.any()
+        else np.inf,
+        "bright_px": round(float(zones["bright"][i, j]), 2),
+        "source_px": round(float(dist[k]), 2) if k >= 0 else np.inf,
+        "source_snr_ideal": round(float(t["snr_ideal"].iloc[k]), 2) if k >= 0 else 0.0,
+        "source_found": bool(found[k]) if k >= 0 else False,
+        "edge_px": round(min(ln, sm, nl - 1 - ln, ns - 1 - sm), 2),
+        "limb_px": round(float(zones["limb"][i, j]), 2),
+        "gain_step_px": round(float(min(abs(sm - step[0] + 0.5), abs(sm - step[1] + 0.5))), 2)
+        if step is not None
+        else np.inf,
+        "on_disk": bool(zones["disk"][i, j]),
+    }
+
+
 def score_band(
     rendered: RenderedFrame, band: str, det: pd.DataFrame
-) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(found flag per truth row of the band, where the false detections sit, flagged-as-cosmic-ray flag per
-    truth row: not found, but a COSMIC_RAY detection matches it) of detections (sample, line, cosmic_ray)."""
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """(found flag per truth row of the band, the false detections — where they sit, ``where``, what they are,
+    ``kind``, and :func:`false_features` —, flagged-as-cosmic-ray flag per truth row: not found, but a
+    COSMIC_RAY detection matches it) of detections (:func:`detections_of`)."""
     t = rendered.truth[rendered.truth["band"] == band]
     cr = det["cosmic_ray"].to_numpy(bool) if "cosmic_ray" in det else np.zeros(len(det), bool)
     m = match(det.loc[~cr, ["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
@@ -214,8 +340,15 @@ def score_band(
     flagged_cr &= ~found
     zones = zone_maps(rendered, band)
     off = rendered.bands[band].line_offset
-    where = [false_class(zones, ln - off, s) for s, ln in zip(false["sample"], false["line"], strict=True)]
-    return found, where, flagged_cr
+    rows = []
+    if len(false):
+        noise = noise_snr_map(rendered, band)
+        for _, d in false.iterrows():
+            f = false_features(rendered, band, zones, noise, found, d)
+            f["where"] = false_class(zones, float(d["line"]) - off, float(d["sample"]))
+            f["kind"] = false_kind(f)
+            rows.append(f)
+    return found, pd.DataFrame(rows, columns=[*FALSE_FEATURES, "where", "kind"]), flagged_cr
 
 
 def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
@@ -227,6 +360,108 @@ def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
     )
     j = np.clip(np.rint(t["sample"].to_numpy()).astype(int), 0, d.shape[1] - 1)
     return d[i, j]
+
+
+def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, config) -> dict[str, list]:
+    """Why each true hot spot of a band (rows ``t``, with ``found``) was missed (``miss``; "" when found), and
+    ioscan's S/N map at it (3 × 3 maximum, ``snr_map``), its local scale (``scale_map``), the background
+    option chosen there (``option``: (h0, h1, degree)) and whether the frame's PSF was measured
+    (``psf_measured``), from a result kept with its band models. First that applies: ``vetted_cosmic_ray`` /
+    ``vetted_<test>`` (a detection within MATCH_PX flagged COSMIC_RAY, or ARTEFACT by the test named in
+    ``extra["artefact_test"]``),
+    ``merged`` (the nearest detection within SPLIT_PX matched another hot spot), ``mislocated`` (it matched
+    none: placed beyond MATCH_PX), ``not_searched`` (the pixel is not usable: the limb band, masked),
+    ``below_threshold`` (the S/N map there is below the threshold), ``peak_lost`` (the map passes but no
+    detection came of it: deblended into a neighbour, or dropped after the fits)."""
+    threshold = (config or DetectConfig()).threshold_snr
+    off = rendered.bands[band].line_offset
+    dets = [d for d in result.detections if d.band == band]
+    dxy = np.array([[d.sample, d.line] for d in dets], float).reshape(-1, 2)
+    clean = np.array([not (d.flags & IGNORED) for d in dets], bool)
+    txy = t[["sample", "line"]].to_numpy(float)
+    m = match(dxy[clean], txy)  # the catalogue-worthy detections' matches, as in score_band
+    matched_other = np.zeros(len(dets), bool)
+    matched_other[np.flatnonzero(clean)[m >= 0]] = True
+    br = result.bands.get(band)
+    model, (l0, s0) = (br.model, br.offset) if br is not None and br.model is not None else (None, (0, 0))
+    miss, snr_map, scale_map, option = [], [], [], []
+    psf_measured = any("PSF measured" in m for m in (br.messages if br is not None else []))
+    for k, (x, y) in enumerate(txy):
+        li, sj = int(round(y - off)) - l0, int(round(x)) - s0
+        inside = model is not None and 0 <= li < model.snr.shape[0] and 0 <= sj < model.snr.shape[1]
+        box = (slice(max(li - 1, 0), li + 2), slice(max(sj - 1, 0), sj + 2))
+        snr_map.append(float(np.max(model.snr[box])) if inside else np.nan)
+        scale_map.append(float(model.scale[li, sj]) if inside else np.nan)
+        option.append(str(model.annuli[int(model.choice[li, sj])]) if inside else "")
+        if t["found"].iloc[k]:
+            miss.append("")
+            continue
+        d = np.hypot(dxy[:, 0] - x, dxy[:, 1] - y) if len(dets) else np.zeros(0)
+        near = np.flatnonzero(d <= MATCH_PX)
+        flagged = [j for j in near[np.argsort(d[near])] if dets[j].flags & IGNORED]
+        close = np.flatnonzero((d <= SPLIT_PX) & clean)
+        if flagged:
+            det = dets[flagged[0]]
+            cause = (
+                "vetted_cosmic_ray"
+                if det.flags & DetectionFlag.COSMIC_RAY
+                else f"vetted_{det.extra.get('artefact_test', 'artefact')}"
+            )
+        elif close.size:
+            j = close[np.argmin(d[close])]
+            cause = "merged" if matched_other[j] else "mislocated"
+        elif not inside or not model.usable[li, sj]:
+            cause = "not_searched"
+        elif snr_map[-1] < threshold:
+            cause = "below_threshold"
+        else:
+            cause = "peak_lost"
+        miss.append(cause)
+    return {
+        "miss": miss,
+        "snr_map": snr_map,
+        "scale_map": scale_map,
+        "option": option,
+        "psf_measured": [psf_measured] * len(t),
+    }
+
+
+def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
+    """Misses of isolated, unsaturated hot spots of ideal S/N ≥ ``min_snr`` by cause (:func:`miss_causes`)
+    and by distance to the limb (px bins), counts; with the sources per bin, the fraction found and the
+    median S/N map ÷ ideal S/N of the ones below threshold."""
+    sel = truth[
+        (truth["neighbour_px"] >= ISOLATED_PX) & (truth["snr_ideal"] >= min_snr) & ~truth["saturated"]
+    ]
+    out: dict = {}
+    bins = pd.cut(sel["limb_px"], MISS_BINS_PX)
+    for b, g in sel.groupby(bins, observed=True):
+        key = f"{b.left:g}_to_{b.right:g}_px" if b.right < 1e8 else f"gt_{b.left:g}_px"
+        missed = g[~g["found"]]
+        below = missed[missed["miss"] == "below_threshold"]
+        pm = g["psf_measured"].astype(bool)  # object dtype once pooled with frames of the other side
+        out[key] = {
+            "sources": int(len(g)),
+            "found": round(float(g["found"].mean()), 4),
+            "misses": {k: int(v) for k, v in missed["miss"].value_counts().items()},
+            "below_threshold_snr_map_over_ideal_median": round(
+                float((below["snr_map"] / below["snr_ideal"]).median()), 3
+            )
+            if len(below)
+            else None,
+            "below_threshold_scale_median": round(float(below["scale_map"].median()), 3)
+            if len(below)
+            else None,
+            "found_psf_measured_vs_not": [
+                _frac(g.loc[pm, "found"]),
+                _frac(g.loc[~pm, "found"]),
+            ],
+            "background_option_all": {k: int(v) for k, v in g["option"].value_counts().items()},
+            "background_option_below_threshold": {
+                k: int(v) for k, v in below["option"].value_counts().items()
+            },
+        }
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- summaries
@@ -268,6 +503,17 @@ def summarise(
         "false_where_per_frame": {
             k: round(int(where.get(k, 0)) / max(n_frames, 1), 4) for k in FALSE_CLASSES
         },
+        **({"false_kind_per_frame": _kinds(false, n_frames)} if "kind" in false else {}),
+    }
+
+
+def _kinds(false: pd.DataFrame, n_frames: int) -> dict:
+    """False detections per frame by what they are (:func:`false_kind`), with the counts."""
+    kinds = false["kind"].value_counts() if len(false) else pd.Series(dtype=int)
+    return {
+        k: [round(int(kinds.get(k, 0)) / max(n_frames, 1), 4), int(kinds.get(k, 0))]
+        for k in FALSE_KINDS
+        if kinds.get(k, 0)
     }
 
 
@@ -290,18 +536,31 @@ def ideal_at(truth: pd.DataFrame, ideal: pd.DataFrame, threshold: float) -> tupl
 # ------------------------------------------------------------------------------------------------------ run
 
 
-def detections_of(frame, config=None) -> tuple[pd.DataFrame, float]:
+def detections_of(frame, config=None, keep: list | None = None) -> tuple[pd.DataFrame, float]:
     """ioscan's catalogue-worthy detections (band, sample, line, snr) of a frame, and the time (ms);
-    ``config``: detection settings (default: the defaults)."""
+    ``config``: detection settings (default: the defaults); ``keep``: a list to append the whole result to
+    (the band models kept: for :func:`miss_causes`)."""
     t0 = time.perf_counter()
-    result = detect_frame(frame, config=config)
+    result = detect_frame(frame, config=config, keep_models=keep is not None)
     ms = 1e3 * (time.perf_counter() - t0)
+    if keep is not None:
+        keep.append(result)
     rows = [
-        (d.band, d.sample, d.line, d.snr, bool(d.flags & DetectionFlag.COSMIC_RAY))
+        (
+            d.band,
+            d.sample,
+            d.line,
+            d.snr,
+            bool(d.flags & DetectionFlag.COSMIC_RAY),
+            float(d.extra.get("mf_snr", np.nan)),
+            float(d.extra.get("chi2_dof", np.nan)),
+            int(d.flags),
+        )
         for d in result.detections
         if not (d.flags & IGNORED) or d.flags & DetectionFlag.COSMIC_RAY
     ]
-    return pd.DataFrame(rows, columns=["band", "sample", "line", "snr", "cosmic_ray"]), ms
+    cols = ["band", "sample", "line", "snr", "cosmic_ray", "mf_snr", "chi2_dof", "flags"]
+    return pd.DataFrame(rows, columns=cols), ms
 
 
 def scene_of(args, rng: np.random.Generator, i: int):
@@ -331,16 +590,20 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             lbl.unlink()
             lbl.with_suffix(".IMG").unlink()
     t2 = time.perf_counter()
-    dets, ms_detect = detections_of(frame, args.detect_config)
+    kept: list | None = [] if args.misses else None
+    dets, ms_detect = detections_of(frame, args.detect_config, kept)
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
     for band in rendered.bands:
-        found, where, flagged_cr = score_band(rendered, band, dets[dets["band"] == band])
+        found, fd, flagged_cr = score_band(rendered, band, dets[dets["band"] == band])
         t = rendered.truth[rendered.truth["band"] == band].assign(
             found=found, flagged_cosmic_ray=flagged_cr, frame=i, side=side
         )
-        out["truth"].append(t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band)))
-        out["false"].append(pd.DataFrame({"frame": i, "side": side, "where": where, "band": band}))
+        t = t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band))
+        if kept:
+            t = t.assign(**miss_causes(rendered, band, t, kept[0], args.detect_config))
+        out["truth"].append(t)
+        out["false"].append(fd.assign(frame=i, side=side))
     t4 = time.perf_counter()
     for band in rendered.bands:
         c = ideal_candidates(rendered, band).assign(frame=i, band=band, side=side)
@@ -403,6 +666,14 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
                 break
         out["ideal_same_false_rate"][side] = summarise(t.assign(found=found_t), false_t, n, "found")
         out["ideal_same_false_rate"][side]["threshold"] = round(float(thr), 2)
+        if args.misses:
+            out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
+        if args.list_false:
+            cols = ["frame", *FALSE_FEATURES, "kind"]
+            out.setdefault("false_detections", {})[side] = [
+                {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                for r in f[cols].to_dict("records")
+            ]
     med = {k: round(float(np.median(v)), 1) for k, v in ms.items() if v}
     return {
         "frames": {
@@ -422,6 +693,8 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         "ideal_fixed_5": out["ideal_fixed_5"],
         "ideal_same_false_rate": out["ideal_same_false_rate"],
         "ioscan_by_range": out["ioscan_by_range"],
+        **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
+        **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
         "issue_11_reference": ISSUE_11,
         "targets": TARGETS,
         "ms_per_frame_median": med,
@@ -439,6 +712,12 @@ def main() -> None:
         "--side", choices=("both", "day", "night"), default="both", help="frames requested on this side only"
     )
     ap.add_argument("--in-memory", action="store_true", help="skip writing/reading PDS3 products")
+    ap.add_argument(
+        "--misses", action="store_true", help="why the hot spots of S/N ≥ 7 were missed, by limb distance"
+    )
+    ap.add_argument(
+        "--list-false", action="store_true", help="list every false detection with its features and kind"
+    )
     ap.add_argument("--keep-dir", default=None, help="write the products here and keep them")
     ap.add_argument(
         "--set",

@@ -74,3 +74,22 @@ def test_limb_ridges_poorly_fitted_by_the_psf_are_flagged_near_the_limb_only():
     assert flag_limb_ridges(dets, [True, True, True, True, False]) == 1
     assert ridge.flags & DetectionFlag.ARTEFACT
     assert not (point.flags | bright.flags | saturated.flags | off_limb.flags) & DetectionFlag.ARTEFACT
+
+
+def test_edge_peaks_the_psf_fit_does_not_confirm_are_flagged_at_the_edge_only():
+    """At the frame edge a peak whose fit keeps under half its matched-filter S/N is flagged; a source whose
+    fit confirms it, or the same disagreement away from the edge (left to the other tests), is not."""
+    from ioscan.detect.artefacts import flag_edge_unconfirmed
+
+    edge = int(DetectionFlag.EDGE)
+    misfit = _det(1.0, 0.4, 1.0, 3.5, edge)
+    misfit.extra = {"mf_snr": 8.0}
+    source = _det(200.0, 0.6, 1.0, 7.6, edge)
+    source.extra = {"mf_snr": 8.0}
+    inside = _det(200.0, 60.0, 1.0, 3.5)
+    inside.extra = {"mf_snr": 8.0}
+    hit = _det(5.0, 127.0, 1.0, 1.0, edge | int(DetectionFlag.COSMIC_RAY))
+    hit.extra = {"mf_snr": 8.0}
+    assert flag_edge_unconfirmed([misfit, source, inside, hit], 0.5) == 1
+    assert misfit.flags & DetectionFlag.ARTEFACT and misfit.extra["artefact_test"].startswith("edge_fit")
+    assert not (source.flags | inside.flags | hit.flags) & DetectionFlag.ARTEFACT

@@ -14,6 +14,7 @@ import numpy as np
 from ioscan.detect.artefacts import (
     MIN_FIT_SNR,
     flag_bright_source_artefacts,
+    flag_edge_unconfirmed,
     flag_limb_ridges,
     flag_unconfirmed,
 )
@@ -26,7 +27,7 @@ from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import PsfEstimate, measure_psf
+from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
@@ -147,10 +148,12 @@ def _first_pass(
     return _Pass(sl, search, sub, args, model, peaks, fit)
 
 
-def _measure_psf(data: np.ndarray, sat_mask, limb: Limb) -> PsfEstimate | None:
+def _measure_psf(
+    data: np.ndarray, sat_mask, limb: Limb, single_source_snr: float = SINGLE_SOURCE_SNR
+) -> PsfEstimate | None:
     """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
     before detection (:func:`ioscan.detect.psf_estimate.measure_psf`)."""
-    return measure_psf(data, sat_mask, limb.distance_px)
+    return measure_psf(data, sat_mask, limb.distance_px, single_source_snr=single_source_snr)
 
 
 def detect_band(
@@ -203,9 +206,14 @@ def detect_band(
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
-        est = _measure_psf(data, sat_mask, limb)
-        if est is not None and est.differs_from(psf, elongation=cfg.psf_elongation):
-            psf = est.applied_to(psf, elongation=cfg.psf_elongation)
+        # one faint source (fitted S/N below SINGLE_SOURCE_SNR) is enough where no limb is seen in the image:
+        # a sunlit limb's background and profile were tuned with the model's core (see the setting)
+        one = cfg.psf_one_source_snr
+        single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
+        est = _measure_psf(data, sat_mask, limb, single)
+        elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
+        if est is not None and est.differs_from(psf, elongation=elong):
+            psf = est.applied_to(psf, elongation=elong)
             sigma = psf.core_sigma_px
             out.messages.append(
                 f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
@@ -379,6 +387,10 @@ def detect_band(
                 f"band {band.band}: {n_weak} detections at the limb with PSF-fit S/N < "
                 f"{cfg.limb_zone_min_fit_snr:g} flagged ARTEFACT"
             )
+    if cfg.edge_min_fit_fraction is not None:
+        n_edge = flag_edge_unconfirmed(out.detections, cfg.edge_min_fit_fraction)
+        if n_edge:
+            out.messages.append(f"band {band.band}: {n_edge} edge detections the PSF fit does not confirm")
     n_unc = flag_unconfirmed(out.detections)
     if n_unc:
         out.messages.append(

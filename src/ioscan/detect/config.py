@@ -128,6 +128,19 @@ class DetectConfig:
             0.47 (S/N ≥ 7 / 5–7 / false per frame), 3 gives 0.583 / 0.068 / 0.42, against 0.604 / 0.068 /
             0.64 (false detections on the limb 0.35 → 0.21 / 0.18); on 500 sunlit frames 2 gives 0.592 /
             0.098 / 0.63 against 0.603 / 0.098 / 0.76 (on the limb 0.37 → 0.26).
+        edge_min_fit_fraction: at the frame edge (flagged EDGE), a detection whose PSF fit keeps less than
+            this fraction of its matched-filter S/N is flagged ARTEFACT
+            (:func:`ioscan.detect.artefacts.flag_edge_unconfirmed`: the edge reflection's misfit where a
+            sunlit limb or a gradient crosses the edge). None (default): no such test. See the README for
+            its numbers on the independent renderer.
+        psf_one_source_snr: with ``estimate_psf``, where no limb is seen in the image, a single isolated
+            source of fitted S/N ≥ this measures the PSF's core width (elsewhere two sources, or one of S/N ≥
+            100, are needed; a single source's elongation is not used). With a core sharper than the data,
+            faint 1–3-pixel cosmic-ray hits fit as sources: on the independent renderer's night frames 13 of
+            14 hit remnants sat on frames that had kept the model (0.6 px; truth 0.8). Not on frames with a
+            limb in the image: there the measured core cost the sunlit side 2 points of completeness at S/N
+            ≥ 7 and 0.08 false detections per frame (the limb band, profile and background were tuned with
+            the model's core; README). None: two sources everywhere, as before.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -161,6 +174,8 @@ class DetectConfig:
     limb_fit_knot_px: float = 2.0
     limb_fit_knot_degree: int = 2
     limb_zone_min_fit_snr: float | None = None
+    edge_min_fit_fraction: float | None = None
+    psf_one_source_snr: float | None = 15.0
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

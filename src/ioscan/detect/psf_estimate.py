@@ -32,7 +32,8 @@ HALF_PX = 5
 MAX_SOURCES = 6
 #: widths accepted from one fit, px (narrower is a cosmic-ray hit, wider a blend or extended source)
 SIGMA_RANGE_PX = (0.3, 3.0)
-#: one source suffices from this S/N; below it two are needed
+#: one source suffices from this S/N; below it two are needed (callers may accept a single fainter one:
+#: ``single_source_snr`` of :func:`measure_psf`, :attr:`PsfEstimate.from_one_faint_source`)
 SINGLE_SOURCE_SNR = 100.0
 #: bright-source candidates stand this many pixel-noise σ above their surroundings after a 3 × 3 median
 PEAK_SIGMA = 5.0
@@ -54,6 +55,13 @@ class PsfEstimate:
     sigma_sample_px: float
     sigma_line_px: float
     n_sources: int
+    max_snr: float = float("inf")  #: fitted S/N of the brightest source used
+
+    @property
+    def from_one_faint_source(self) -> bool:
+        """A single source below :data:`SINGLE_SOURCE_SNR` made it (accepted with a lower
+        ``single_source_snr``): good to ~5 % in width, not in elongation."""
+        return self.n_sources == 1 and self.max_snr < SINGLE_SOURCE_SNR
 
     @property
     def sigma_px(self) -> float:
@@ -265,7 +273,11 @@ def bright_sources(
 
 
 def measure_psf(
-    data: np.ndarray, saturated: np.ndarray | None, limb_distance_px: np.ndarray | None
+    data: np.ndarray,
+    saturated: np.ndarray | None,
+    limb_distance_px: np.ndarray | None,
+    *,
+    single_source_snr: float = SINGLE_SOURCE_SNR,
 ) -> PsfEstimate | None:
     """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
     before detection (:func:`bright_sources`, then :func:`estimate_psf` with the local pixel noise), or None.
@@ -284,7 +296,17 @@ def measure_psf(
         return None
     if noise is None:
         noise = pixel_noise_map(filled.astype(np.float32, copy=False))
-    return estimate_psf(data, noise, valid, x, y, np.full(x.size, np.inf), np.ones(x.size, bool), order=peak)
+    return estimate_psf(
+        data,
+        noise,
+        valid,
+        x,
+        y,
+        np.full(x.size, np.inf),
+        np.ones(x.size, bool),
+        order=peak,
+        single_source_snr=single_source_snr,
+    )
 
 
 def estimate_psf(
@@ -297,6 +319,7 @@ def estimate_psf(
     candidate: np.ndarray,
     *,
     order: np.ndarray | None = None,
+    single_source_snr: float = SINGLE_SOURCE_SNR,
 ) -> PsfEstimate | None:
     """The PSF's Gaussian widths measured on bright isolated sources (see the module docstring), or None.
 
@@ -309,6 +332,7 @@ def estimate_psf(
         candidate: sources that may shape the estimate (not saturated, not cosmic-ray hits, away from the
             limb); isolation, S/N and the frame edge are checked here.
         order: brightness to pick the :data:`MAX_SOURCES` fitted by (default ``snr``).
+        single_source_snr: one source suffices from this fitted S/N (below it two are needed).
     """
     nl, ns = data.shape
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
@@ -347,6 +371,6 @@ def estimate_psf(
             sx.append(a)
             sy.append(b)
             wt.append(sn)
-    if not sx or (len(sx) == 1 and wt[0] < SINGLE_SOURCE_SNR):
+    if not sx or (len(sx) == 1 and wt[0] < single_source_snr):
         return None
-    return PsfEstimate(float(np.median(sx)), float(np.median(sy)), len(sx))
+    return PsfEstimate(float(np.median(sx)), float(np.median(sy)), len(sx), float(max(wt)))
