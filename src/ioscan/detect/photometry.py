@@ -54,6 +54,29 @@ def _stamp_operator(kernel_bytes: bytes, size: int, r: int) -> np.ndarray:
     return op
 
 
+def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
+    """What :func:`effective_psf` needs to replace the pixels that are not clean (``c`` = 0; c: (n, B, B)
+    clean flags as floats) in the kernel windows' region [lo, lo + w)² of each stamp by the (2hf+1)² box mean
+    of the clean ones: (stamps holding such a pixel there, their c, which of their region's lines hold one
+    (index into (stamp, line) pairs of those stamps), clean flags of those lines, max(box mean of c, 1e-9) on
+    them, index of those lines in all stamps' (stamp, line) pairs); None when the region is clean everywhere.
+    """
+    fw = 2 * hf + 1
+    creg = c[:, lo : lo + w, lo : lo + w] > 0
+    line_has = ~creg.all(axis=2)  # (n, w)
+    sub = np.flatnonzero(line_has.any(axis=1))
+    if not sub.size:
+        return None
+    cs = c[sub]
+    den = ndimage.uniform_filter1d(cs, fw, axis=1, mode="constant")[:, lo : lo + w, :]
+    den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., lo : lo + w]
+    lines = np.flatnonzero(line_has[sub].reshape(-1))
+    at = np.flatnonzero(line_has.reshape(-1))
+    keep = creg[sub].reshape(-1, w)[lines]
+    den = np.maximum(den.reshape(-1, w)[lines], 1e-9)
+    return sub, cs, lines, keep, den, at
+
+
 def effective_psf(
     psf: PsfModel,
     x: np.ndarray,
@@ -99,30 +122,31 @@ def effective_psf(
     lo = big - r - h
     m, w = 2 * r + 1, 2 * r + 1 + 2 * h
     reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
-    fed = stack[reg]
-    fw = 2 * hf + 1
-    rows = slice(lo, lo + w)
+    fed = np.ascontiguousarray(stack[reg])
     if clean is not None:
         if cached:
-            c, den = memo["c"], memo["den"]
+            fill = memo["fill"]
         else:
             ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
             c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
-            den = None
-            if not c.all():
-                den = ndimage.uniform_filter1d(c, fw, axis=1, mode="constant")[:, rows, :]
-                den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., rows]
-        if den is not None:
-            # the (2hf+1)² box mean of the clean pixels, needed only in the kernel windows' region: the same
-            # two 1-D passes as ndimage.uniform_filter (lines, then samples), the second on those lines only
-            num = ndimage.uniform_filter1d(stack * c, fw, axis=2, mode="constant")[..., rows, :]
-            num = ndimage.uniform_filter1d(num, fw, axis=3, mode="constant")[..., rows]
-            fed = np.where(c[reg] > 0, fed, num / np.maximum(den, 1e-9))
+            fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
+        if fill is not None:
+            # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
+            # two 1-D passes, lines then samples), made only on the stamps and lines that hold such a pixel
+            # in the kernel windows' region: each 1-D pass treats every line alone, so the values are those
+            # of the whole stack's filter
+            sub, cs, lines, keep, den, at = fill
+            fw = 2 * (h + 2) + 1
+            num = ndimage.uniform_filter1d(stack[:, sub] * cs, fw, axis=2, mode="constant")
+            num = num[:, :, lo : lo + w, :].reshape(3, -1, num.shape[-1])[:, lines]
+            num = ndimage.uniform_filter1d(num, fw, axis=2, mode="constant")[..., lo : lo + w]
+            flat = fed.reshape(3, -1, w)
+            flat[:, at] = np.where(keep, flat[:, at], num / den)
     if memo is not None and not cached:
         memo.clear()
         memo.update(key=key, li=li, sj=sj)
         if clean is not None:
-            memo.update(c=c, den=den)
+            memo.update(fill=fill)
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
