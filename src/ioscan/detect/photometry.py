@@ -54,6 +54,39 @@ def _stamp_operator(kernel_bytes: bytes, size: int, r: int) -> np.ndarray:
     return op
 
 
+@lru_cache(maxsize=16)
+def _scatter_weights(kernel_bytes: bytes, size: int, m: int) -> np.ndarray:
+    """(m², m+size−1, m+size−1): the kernel (size², float64 bytes) placed at each of the m² pixels (row-major)
+    of an m² stamp inside its padded frame, weights of magnitude ≤ DBL_EPSILON set to 0 (ndimage.correlate
+    leaves them out of its footprint)."""
+    kernel = np.frombuffer(kernel_bytes, dtype=np.float64).reshape(size, size)
+    kernel = np.where(np.abs(kernel) > np.finfo(np.float64).eps, kernel, 0.0)
+    big = m + size - 1
+    out = np.zeros((m, m, big, big))
+    for i in range(m):
+        for j in range(m):
+            out[i, j, i : i + size, j : j + size] = kernel
+    out = out.reshape(m * m, big, big)
+    out.setflags(write=False)
+    return out
+
+
+def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ap, ndimage.convolve(ap, kernel[None], mode="constant")) with ap = ``a`` (n, m, m) padded by the
+    kernel's half size with zeros, the convolution equal but for the sign of zeros: ndimage sums, at every
+    pixel, input × weight over its footprint in ascending input position starting from 0.0; the terms of
+    the zero padding add ±0, so the same sums are made over the m² pixels of ``a`` alone (row-major,
+    np.cumsum: sequential), all pixels at once."""
+    n, m, _ = a.shape
+    size = kernel.shape[0]
+    hk = size // 2
+    ap = np.zeros((n, m + 2 * hk, m + 2 * hk))
+    ap[:, hk : hk + m, hk : hk + m] = a
+    wk = _scatter_weights(np.ascontiguousarray(kernel, np.float64).tobytes(), size, m)
+    terms = a.reshape(n, m * m, 1, 1) * wk[None]
+    return ap, np.cumsum(terms, axis=1)[:, -1]
+
+
 def _psf_stack(psf: PsfModel, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
     """``np.stack(psf.stamps(xs, ys, x0, y0))`` (xs (n, 1, m), ys (n, m, 1); (3, n, m, m): P, dP/dx0, dP/dy0),
     the same arithmetic made with fewer calls: every component's 1-D profiles along both axes in one
@@ -270,9 +303,10 @@ def psf_photometry(
     # r = (δ − K)⋆data has variance Σ ((δ − K)ᵀa)² σ², larger than Σ a² σ² (the fit's own error)
     a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
     hk = kernel.shape[0] // 2
-    ap = np.pad(a, ((0, 0), (hk, hk), (hk, hk)))
-    g = ap - ndimage.convolve(ap, kernel[None], mode="constant")
-    sig2 = np.pad(np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0), ((0, 0), (hk, hk), (hk, hk)), mode="edge")
+    ap, bg_a = _padded_convolve(a, kernel)
+    g = ap - bg_a
+    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
+    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
     infl = np.sqrt(
         np.sum(g * g * sig2, axis=(1, 2)) / np.maximum(np.sum(ap * ap * sig2, axis=(1, 2)), 1e-300)
     )
