@@ -290,6 +290,8 @@ def test_psf_stack_is_psf_stamps(psf):
     ys = (np.rint(y0)[:, None, None] + np.arange(-9, 10)[None, :, None]).astype(float)
     want = np.stack(psf.stamps(xs, ys, x0, y0))
     assert _psf_stack(psf, xs, ys, x0, y0).tobytes() == want.tobytes()
+    alone = _psf_stack(psf, xs, ys, x0, y0, derivatives=False)
+    assert alone[0].tobytes() == want[0].tobytes() and not alone[1:].any()
 
 
 def test_padded_convolve_is_ndimage_convolve():

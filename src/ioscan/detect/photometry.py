@@ -87,22 +87,28 @@ def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.
     return ap, np.cumsum(terms, axis=1)[:, -1]
 
 
-def _psf_stack(psf: PsfModel, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+def _psf_stack(
+    psf: PsfModel, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray, derivatives: bool = True
+) -> np.ndarray:
     """``np.stack(psf.stamps(xs, ys, x0, y0))`` (xs (n, 1, m), ys (n, m, 1); (3, n, m, m): P, dP/dx0, dP/dy0),
     the same arithmetic made with fewer calls: every component's 1-D profiles along both axes in one
-    :func:`~ioscan.detect.psf._integrated_1d` call, the sums written in place."""
+    :func:`~ioscan.detect.psf._integrated_1d` call, the sums written in place. ``derivatives`` False: P
+    alone, the derivatives' places 0."""
     ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
     n, m = ux.shape[0], ux.shape[2]
     comps = [(w, *psf.axis_sigmas_px(s)) for w, s in zip(psf.weights, psf.sigmas_px, strict=True)]
     sig = np.array([[[s_s], [s_l]] for _, s_l, s_s in comps])  # (k, 2, 1): samples, lines
     val, dval = _integrated_1d(np.stack([ux.reshape(-1), uy.reshape(-1)])[None], sig)
     out = np.empty((3, n, m, m))
+    if not derivatives:
+        out[1:] = 0.0
     tmp = np.empty((n, m, m))
     for j, (w, _, _) in enumerate(comps):
         px, dpx = val[j, 0].reshape(n, 1, m), dval[j, 0].reshape(n, 1, m)
         py, dpy = val[j, 1].reshape(n, m, 1), dval[j, 1].reshape(n, m, 1)
         wpx = w * px
-        for acc, a, b in ((out[0], wpx, py), (out[1], w * dpx, py), (out[2], wpx, dpy)):
+        sums = ((out[0], wpx, py), (out[1], w * dpx, py), (out[2], wpx, dpy))
+        for acc, a, b in sums if derivatives else sums[:1]:
             if j == 0:  # psf.stamps starts its sums at 0.0
                 np.multiply(a, b, out=acc)
                 np.add(0.0, acc, out=acc)
@@ -144,6 +150,7 @@ def effective_psf(
     r: int,
     clean: np.ndarray | None = None,
     memo: dict | None = None,
+    derivatives: bool = True,
 ):
     """PSF stamps as the residual sees them, with the position derivatives, on (2r+1)² stamps centred at the
     nearest pixels of (x, y). ``memo``: a dict kept between calls with the same ``kernel``, ``shape``, ``r``
@@ -156,7 +163,9 @@ def effective_psf(
     F·(P − K⋆(P with its unclean pixels replaced)) in the residual: the wings that reach the annulus are
     modelled, and the fitted F is the total flux.
 
-    Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1).
+    Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1); the
+    derivatives None when not ``derivatives`` (P_eff the same: the stamp operator's product is made on the
+    same (3n, ·) matrix, the derivatives' rows 0).
     """
     h = kernel.shape[0] // 2
     hf = h + 2  # pixels that are not clean were replaced by the mean of the clean ones in a (2hf+1)² box
@@ -172,7 +181,8 @@ def effective_psf(
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
         li, sj = np.broadcast_arrays(li, sj)
-    stack = _psf_stack(psf, sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y)
+    stack = _psf_stack(psf, sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y, derivatives)
+    nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
     # so this equals ndimage.correlate(fed, kernel)[inner] at a small fraction of the cost
     inner = (slice(None), slice(big - r, big + r + 1), slice(big - r, big + r + 1))
@@ -194,11 +204,11 @@ def effective_psf(
             # of the whole stack's filter
             sub, cs, lines, keep, den, at = fill
             fw = 2 * (h + 2) + 1
-            num = ndimage.uniform_filter1d(stack[:, sub] * cs, fw, axis=2, mode="constant")
-            num = num[:, :, lo : lo + w, :].reshape(3, -1, num.shape[-1])[:, lines]
+            num = ndimage.uniform_filter1d(stack[:nd, sub] * cs, fw, axis=2, mode="constant")
+            num = num[:, :, lo : lo + w, :].reshape(nd, -1, num.shape[-1])[:, lines]
             num = ndimage.uniform_filter1d(num, fw, axis=2, mode="constant")[..., lo : lo + w]
             flat = fed.reshape(3, -1, w)
-            flat[:, at] = np.where(keep, flat[:, at], num / den)
+            flat[:nd, at] = np.where(keep, flat[:nd, at], num / den)
     if memo is not None and not cached:
         memo.clear()
         memo.update(key=key, li=li, sj=sj)
@@ -207,7 +217,7 @@ def effective_psf(
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
-    out = [full[inner] - bk for full, bk in zip(stack, bgp, strict=True)]
+    out = [full[inner] - bk for full, bk in zip(stack[:nd], bgp[:nd], strict=True)] + [None] * (3 - nd)
     if cached and "pix" in memo:
         return (*out, *memo["pix"])
     lin, sin = li[inner], sj[inner]
@@ -245,7 +255,9 @@ def psf_photometry(
     memo: dict = {}  # what the stamps' centre pixels alone decide, while they stay
     pix = None  # the stamps' pixels of the last call, and what depends on them alone
     for it in range(n_iter + 1):
-        p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean, memo)
+        p, dpx, dpy, li, sj, inside = effective_psf(
+            psf, x, y, kernel, shape, r, clean, memo, derivatives=it > 0
+        )
         if pix is None or pix[0] is not li:
             ok = inside & usable[li, sj]
             w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
@@ -290,7 +302,7 @@ def psf_photometry(
     if np.any(bad):  # fixed position at the S/N peak, linear amplitude
         conv[bad] = False
         x[bad], y[bad] = x0[bad], y0[bad]
-        pb, _, _, lb, sb, ib = effective_psf(psf, x[bad], y[bad], kernel, shape, r, clean)
+        pb, _, _, lb, sb, ib = effective_psf(psf, x[bad], y[bad], kernel, shape, r, clean, derivatives=False)
         okb = ib & usable[lb, sb]
         wb = np.where(okb, 1.0 / np.maximum(noise[lb, sb].astype(np.float64), 1e-150) ** 2, 0.0)
         sp2 = np.maximum(np.sum(wb * pb * pb, axis=(1, 2)), 1e-300)
