@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
-from ioscan.detect.psf import PsfModel
+from ioscan.detect.psf import PsfModel, _integrated_1d
 
 
 @dataclass
@@ -54,6 +54,93 @@ def _stamp_operator(kernel_bytes: bytes, size: int, r: int) -> np.ndarray:
     return op
 
 
+@lru_cache(maxsize=16)
+def _scatter_weights(kernel_bytes: bytes, size: int, m: int) -> np.ndarray:
+    """(m², m+size−1, m+size−1): the kernel (size², float64 bytes) placed at each of the m² pixels (row-major)
+    of an m² stamp inside its padded frame, weights of magnitude ≤ DBL_EPSILON set to 0 (ndimage.correlate
+    leaves them out of its footprint)."""
+    kernel = np.frombuffer(kernel_bytes, dtype=np.float64).reshape(size, size)
+    kernel = np.where(np.abs(kernel) > np.finfo(np.float64).eps, kernel, 0.0)
+    big = m + size - 1
+    out = np.zeros((m, m, big, big))
+    for i in range(m):
+        for j in range(m):
+            out[i, j, i : i + size, j : j + size] = kernel
+    out = out.reshape(m * m, big, big)
+    out.setflags(write=False)
+    return out
+
+
+def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ap, ndimage.convolve(ap, kernel[None], mode="constant")) with ap = ``a`` (n, m, m) padded by the
+    kernel's half size with zeros, the convolution equal but for the sign of zeros: ndimage sums, at every
+    pixel, input × weight over its footprint in ascending input position starting from 0.0; the terms of
+    the zero padding add ±0, so the same sums are made over the m² pixels of ``a`` alone (row-major,
+    np.cumsum: sequential), all pixels at once."""
+    n, m, _ = a.shape
+    size = kernel.shape[0]
+    hk = size // 2
+    ap = np.zeros((n, m + 2 * hk, m + 2 * hk))
+    ap[:, hk : hk + m, hk : hk + m] = a
+    wk = _scatter_weights(np.ascontiguousarray(kernel, np.float64).tobytes(), size, m)
+    terms = a.reshape(n, m * m, 1, 1) * wk[None]
+    return ap, np.cumsum(terms, axis=1)[:, -1]
+
+
+def _psf_stack(
+    psf: PsfModel, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray, derivatives: bool = True
+) -> np.ndarray:
+    """``np.stack(psf.stamps(xs, ys, x0, y0))`` (xs (n, 1, m), ys (n, m, 1); (3, n, m, m): P, dP/dx0, dP/dy0),
+    the same arithmetic made with fewer calls: every component's 1-D profiles along both axes in one
+    :func:`~ioscan.detect.psf._integrated_1d` call, the sums written in place. ``derivatives`` False: P
+    alone, the derivatives' places 0."""
+    ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+    n, m = ux.shape[0], ux.shape[2]
+    comps = [(w, *psf.axis_sigmas_px(s)) for w, s in zip(psf.weights, psf.sigmas_px, strict=True)]
+    sig = np.array([[[s_s], [s_l]] for _, s_l, s_s in comps])  # (k, 2, 1): samples, lines
+    val, dval = _integrated_1d(np.stack([ux.reshape(-1), uy.reshape(-1)])[None], sig)
+    out = np.empty((3, n, m, m))
+    if not derivatives:
+        out[1:] = 0.0
+    tmp = np.empty((n, m, m))
+    for j, (w, _, _) in enumerate(comps):
+        px, dpx = val[j, 0].reshape(n, 1, m), dval[j, 0].reshape(n, 1, m)
+        py, dpy = val[j, 1].reshape(n, m, 1), dval[j, 1].reshape(n, m, 1)
+        wpx = w * px
+        sums = ((out[0], wpx, py), (out[1], w * dpx, py), (out[2], wpx, dpy))
+        for acc, a, b in sums if derivatives else sums[:1]:
+            if j == 0:  # psf.stamps starts its sums at 0.0
+                np.multiply(a, b, out=acc)
+                np.add(0.0, acc, out=acc)
+            else:
+                np.multiply(a, b, out=tmp)
+                np.add(acc, tmp, out=acc)
+    return out
+
+
+def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
+    """What :func:`effective_psf` needs to replace the pixels that are not clean (``c`` = 0; c: (n, B, B)
+    clean flags as floats) in the kernel windows' region [lo, lo + w)² of each stamp by the (2hf+1)² box mean
+    of the clean ones: (stamps holding such a pixel there, their c, which of their region's lines hold one
+    (index into (stamp, line) pairs of those stamps), clean flags of those lines, max(box mean of c, 1e-9) on
+    them, index of those lines in all stamps' (stamp, line) pairs); None when the region is clean everywhere.
+    """
+    fw = 2 * hf + 1
+    creg = c[:, lo : lo + w, lo : lo + w] > 0
+    line_has = ~creg.all(axis=2)  # (n, w)
+    sub = np.flatnonzero(line_has.any(axis=1))
+    if not sub.size:
+        return None
+    cs = c[sub]
+    den = ndimage.uniform_filter1d(cs, fw, axis=1, mode="constant")[:, lo : lo + w, :]
+    den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., lo : lo + w]
+    lines = np.flatnonzero(line_has[sub].reshape(-1))
+    at = np.flatnonzero(line_has.reshape(-1))
+    keep = creg[sub].reshape(-1, w)[lines]
+    den = np.maximum(den.reshape(-1, w)[lines], 1e-9)
+    return sub, cs, lines, keep, den, at
+
+
 def effective_psf(
     psf: PsfModel,
     x: np.ndarray,
@@ -63,6 +150,7 @@ def effective_psf(
     r: int,
     clean: np.ndarray | None = None,
     memo: dict | None = None,
+    derivatives: bool = True,
 ):
     """PSF stamps as the residual sees them, with the position derivatives, on (2r+1)² stamps centred at the
     nearest pixels of (x, y). ``memo``: a dict kept between calls with the same ``kernel``, ``shape``, ``r``
@@ -75,7 +163,9 @@ def effective_psf(
     F·(P − K⋆(P with its unclean pixels replaced)) in the residual: the wings that reach the annulus are
     modelled, and the fitted F is the total flux.
 
-    Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1).
+    Returns (P_eff, dP_eff/dx, dP_eff/dy, line index, sample index, inside), each (n, 2r+1, 2r+1); the
+    derivatives None when not ``derivatives`` (P_eff the same: the stamp operator's product is made on the
+    same (3n, ·) matrix, the derivatives' rows 0).
     """
     h = kernel.shape[0] // 2
     hf = h + 2  # pixels that are not clean were replaced by the mean of the clean ones in a (2hf+1)² box
@@ -91,42 +181,43 @@ def effective_psf(
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
         li, sj = np.broadcast_arrays(li, sj)
-    p, dx, dy = psf.stamps(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y)
-    stack = np.stack([np.broadcast_to(a, li.shape) for a in (p, dx, dy)])
+    stack = _psf_stack(psf, sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y, derivatives)
+    nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
     # so this equals ndimage.correlate(fed, kernel)[inner] at a small fraction of the cost
     inner = (slice(None), slice(big - r, big + r + 1), slice(big - r, big + r + 1))
     lo = big - r - h
     m, w = 2 * r + 1, 2 * r + 1 + 2 * h
     reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
-    fed = stack[reg]
-    fw = 2 * hf + 1
-    rows = slice(lo, lo + w)
+    fed = np.ascontiguousarray(stack[reg])
     if clean is not None:
         if cached:
-            c, den = memo["c"], memo["den"]
+            fill = memo["fill"]
         else:
             ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
             c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
-            den = None
-            if not c.all():
-                den = ndimage.uniform_filter1d(c, fw, axis=1, mode="constant")[:, rows, :]
-                den = ndimage.uniform_filter1d(den, fw, axis=2, mode="constant")[..., rows]
-        if den is not None:
-            # the (2hf+1)² box mean of the clean pixels, needed only in the kernel windows' region: the same
-            # two 1-D passes as ndimage.uniform_filter (lines, then samples), the second on those lines only
-            num = ndimage.uniform_filter1d(stack * c, fw, axis=2, mode="constant")[..., rows, :]
-            num = ndimage.uniform_filter1d(num, fw, axis=3, mode="constant")[..., rows]
-            fed = np.where(c[reg] > 0, fed, num / np.maximum(den, 1e-9))
+            fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
+        if fill is not None:
+            # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
+            # two 1-D passes, lines then samples), made only on the stamps and lines that hold such a pixel
+            # in the kernel windows' region: each 1-D pass treats every line alone, so the values are those
+            # of the whole stack's filter
+            sub, cs, lines, keep, den, at = fill
+            fw = 2 * (h + 2) + 1
+            num = ndimage.uniform_filter1d(stack[:nd, sub] * cs, fw, axis=2, mode="constant")
+            num = num[:, :, lo : lo + w, :].reshape(nd, -1, num.shape[-1])[:, lines]
+            num = ndimage.uniform_filter1d(num, fw, axis=2, mode="constant")[..., lo : lo + w]
+            flat = fed.reshape(3, -1, w)
+            flat[:nd, at] = np.where(keep, flat[:nd, at], num / den)
     if memo is not None and not cached:
         memo.clear()
         memo.update(key=key, li=li, sj=sj)
         if clean is not None:
-            memo.update(c=c, den=den)
+            memo.update(fill=fill)
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
-    out = [full[inner] - bk for full, bk in zip(stack, bgp, strict=True)]
+    out = [full[inner] - bk for full, bk in zip(stack[:nd], bgp[:nd], strict=True)] + [None] * (3 - nd)
     if cached and "pix" in memo:
         return (*out, *memo["pix"])
     lin, sin = li[inner], sj[inner]
@@ -164,7 +255,9 @@ def psf_photometry(
     memo: dict = {}  # what the stamps' centre pixels alone decide, while they stay
     pix = None  # the stamps' pixels of the last call, and what depends on them alone
     for it in range(n_iter + 1):
-        p, dpx, dpy, li, sj, inside = effective_psf(psf, x, y, kernel, shape, r, clean, memo)
+        p, dpx, dpy, li, sj, inside = effective_psf(
+            psf, x, y, kernel, shape, r, clean, memo, derivatives=it > 0
+        )
         if pix is None or pix[0] is not li:
             ok = inside & usable[li, sj]
             w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
@@ -209,7 +302,7 @@ def psf_photometry(
     if np.any(bad):  # fixed position at the S/N peak, linear amplitude
         conv[bad] = False
         x[bad], y[bad] = x0[bad], y0[bad]
-        pb, _, _, lb, sb, ib = effective_psf(psf, x[bad], y[bad], kernel, shape, r, clean)
+        pb, _, _, lb, sb, ib = effective_psf(psf, x[bad], y[bad], kernel, shape, r, clean, derivatives=False)
         okb = ib & usable[lb, sb]
         wb = np.where(okb, 1.0 / np.maximum(noise[lb, sb].astype(np.float64), 1e-150) ** 2, 0.0)
         sp2 = np.maximum(np.sum(wb * pb * pb, axis=(1, 2)), 1e-300)
@@ -222,9 +315,10 @@ def psf_photometry(
     # r = (δ − K)⋆data has variance Σ ((δ − K)ᵀa)² σ², larger than Σ a² σ² (the fit's own error)
     a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
     hk = kernel.shape[0] // 2
-    ap = np.pad(a, ((0, 0), (hk, hk), (hk, hk)))
-    g = ap - ndimage.convolve(ap, kernel[None], mode="constant")
-    sig2 = np.pad(np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0), ((0, 0), (hk, hk), (hk, hk)), mode="edge")
+    ap, bg_a = _padded_convolve(a, kernel)
+    g = ap - bg_a
+    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
+    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
     infl = np.sqrt(
         np.sum(g * g * sig2, axis=(1, 2)) / np.maximum(np.sum(ap * ap * sig2, axis=(1, 2)), 1e-300)
     )
