@@ -145,8 +145,11 @@ class DetectConfig:
             (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
             for a core this many times wider than the model's (the matched filter keeps the model's core):
             a true core wider than the model's otherwise leaves its wings in the small annulus, which then
-            absorbs part of the flux. 1.0: the model's core (no margin). Where the PSF was measured,
-            nothing changes. See the README for its numbers on the independent renderer.
+            absorbs part of the flux. 1.0 (default): the model's core. Where the PSF was measured, nothing
+            changes. Not a default: 1.3 cost the independent renderer's 500 sunlit frames 0.601 → 0.564 at
+            S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
+            and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
+            unmeasured PSF's plausible width, tried*).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
