@@ -137,9 +137,13 @@ TEXTURE_DEGREE = 4
 TEXTURE_SCALE_QUANTILE = 0.9
 
 
-def filter_options(sigma_px: float, textured: bool = False) -> list[tuple[int, int, float, int]]:
+def filter_options(
+    sigma_px: float, textured: bool = False, annulus_sigma_px: float | None = None
+) -> list[tuple[int, int, float, int]]:
     """[(h0, h1, filter σ px, polynomial degree), ...]: background annulus, matched-filter width and degree of
-    the background surface of each option offered per pixel.
+    the background surface of each option offered per pixel. ``annulus_sigma_px``: the core σ (px) the
+    annuli of :func:`annulus_sizes` are sized for (None: ``sigma_px``; wider where the PSF was not measured,
+    ``detect.unmeasured_psf_width_margin``); the filters and the broad-PSF choice keep ``sigma_px``.
 
     The two annuli of :func:`annulus_sizes` with a quadratic background and the core matched filter (for
     narrow PSFs the small one only: with the plane option below the large quadratic won 5–17 % of the pixels
@@ -160,15 +164,16 @@ def filter_options(sigma_px: float, textured: bool = False) -> list[tuple[int, i
       (the night side, the sky) it keeps 98 % of the ideal S/N against 89–91 % for the quadratic (a σ 0.6–0.8
       px core), so faint sources gain ~9 % in S/N; where the background curves its scale rises and the
       quadratics win the choice."""
-    out = [(h0, h1, float(sigma_px), 2) for h0, h1 in annulus_sizes(sigma_px)]
+    sizes = annulus_sizes(sigma_px if annulus_sigma_px is None else max(annulus_sigma_px, sigma_px))
+    out = [(h0, h1, float(sigma_px), 2) for h0, h1 in sizes]
     if sigma_px >= BROAD_PSF_SIGMA_PX:
         h0 = max(1, int(round(0.6 * sigma_px)))
         out.append((h0, h0 + max(3, int(round(sigma_px))), 0.55 * float(sigma_px), 2))
         return out
-    h0, h1 = annulus_sizes(sigma_px)[1]
+    h0, h1 = sizes[1]
     out = [out[0], (h0, h1 + 1, float(sigma_px), 1)]
     if textured:
-        h0, h1 = annulus_sizes(sigma_px)[0]
+        h0, h1 = sizes[0]
         out.append((h0, h1, float(sigma_px), TEXTURE_DEGREE))
     return out
 
@@ -855,6 +860,7 @@ def estimate_background(
     limb_fit_half_px: int = 5,
     limb_fit_knot_px: float = 2.0,
     limb_fit_knot_degree: int = 2,
+    annulus_sigma_px: float | None = None,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -891,6 +897,8 @@ def estimate_background(
             ``limb_fit_knot_degree`` along the window), on the image as it is.
         offset_free: the product's zero level is not the sky's (background subtracted on board): the shot
             noise's level counts from the darkest background (1st percentile per region), not from 0.
+        annulus_sigma_px: the core σ (px) the background annuli are sized for (:func:`filter_options`;
+            None: the PSF's core σ). The matched filter, limb band and scale blocks keep the PSF's.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -898,7 +906,7 @@ def estimate_background(
     valid = np.isfinite(x)
     if mask is not None:
         valid &= ~np.asarray(mask, dtype=bool)
-    options = filter_options(sigma, textured=textured_option)
+    options = filter_options(sigma, textured=textured_option, annulus_sigma_px=annulus_sigma_px)
     broad = sigma >= BROAD_PSF_SIGMA_PX
     annuli = [(a0, a1, deg) for a0, a1, _, deg in options]
     h1 = max(a[1] for a in annuli)

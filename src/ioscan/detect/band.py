@@ -48,9 +48,11 @@ def _background_args(
     cfg: DetectConfig,
     offset_free: bool = False,
     pixel_noise: float | None = None,
+    psf_measured: bool = False,
 ) -> dict:
     """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``
-    (``pixel_noise``: ``laplacian_noise(data)`` if already known)."""
+    (``pixel_noise``: ``laplacian_noise(data)`` if already known; ``psf_measured``: the PSF was measured on
+    the frame, else the annuli are sized for a core ``unmeasured_psf_width_margin`` × wider)."""
     sigma = psf.core_sigma_px
     narrow = sigma < BROAD_PSF_SIGMA_PX
     shading = sunlit = None
@@ -97,10 +99,21 @@ def _background_args(
         search_limb_band=cfg.search_limb_band,
         source_ring_mask=cfg.source_ring_mask,
         limb_fit=cfg.limb_fit,
+        annulus_sigma_px=annulus_sigma(psf, cfg, psf_measured),
         limb_fit_half_px=cfg.limb_fit_half_px,
         limb_fit_knot_px=cfg.limb_fit_knot_px,
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
     )
+
+
+def annulus_sigma(psf: PsfModel, cfg: DetectConfig, psf_measured: bool) -> float:
+    """Core σ (px) the background annuli are sized for: the PSF's, × ``cfg.unmeasured_psf_width_margin``
+    where it was not measured on the frame (a true core wider than the model's keeps its wings out of the
+    small annulus); narrow PSFs only (σ < ``BROAD_PSF_SIGMA_PX``: the JIRAM-like cores it was measured on)."""
+    sigma = psf.core_sigma_px
+    if psf_measured or sigma >= BROAD_PSF_SIGMA_PX:
+        return sigma
+    return sigma * max(1.0, float(cfg.unmeasured_psf_width_margin))
 
 
 #: the PSF is measured on the frame only when the model's core holds at least this fraction of the flux
@@ -128,12 +141,15 @@ def _first_pass(
     cfg: DetectConfig,
     offset_free: bool = False,
     pixel_noise: float | None = None,
+    psf_measured: bool = False,
 ) -> _Pass:
-    """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known)."""
-    h1 = max(o[1] for o in filter_options(psf.core_sigma_px))
+    """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known;
+    ``psf_measured``: the PSF was measured on the frame)."""
+    wide = annulus_sigma(psf, cfg, psf_measured)
+    h1 = max(o[1] for o in filter_options(psf.core_sigma_px, annulus_sigma_px=wide))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
     sub = data[sl]
-    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise)
+    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured)
     model = estimate_background(sub, **args)
     peaks = find_peaks(
         model.snr,
@@ -205,6 +221,7 @@ def detect_band(
     # measured core is used); background on the search region (the disk plus a margin) cropped, find, fit
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
+    psf_measured = False  # measured on the frame (and used, or found to agree with the model)
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
         # one faint source (fitted S/N below SINGLE_SOURCE_SNR) is enough where no limb is seen in the image:
         # a sunlit limb's background and profile were tuned with the model's core (see the setting)
@@ -212,6 +229,7 @@ def detect_band(
         single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
         est = _measure_psf(data, sat_mask, limb, single)
         elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
+        psf_measured = est is not None
         if est is not None and est.differs_from(psf, elongation=elong):
             psf = est.applied_to(psf, elongation=elong)
             sigma = psf.core_sigma_px
@@ -220,7 +238,9 @@ def detect_band(
                 f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px, elongation "
                 f"{psf.elongation:.2f} used"
             )
-    fp = _first_pass(data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise)
+    fp = _first_pass(
+        data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise, psf_measured
+    )
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
         out.messages.append(

@@ -141,6 +141,15 @@ class DetectConfig:
             limb in the image: there the measured core cost the sunlit side 2 points of completeness at S/N
             ≥ 7 and 0.08 false detections per frame (the limb band, profile and background were tuned with
             the model's core; README). None: two sources everywhere, as before.
+        unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
+            (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
+            for a core this many times wider than the model's (the matched filter keeps the model's core):
+            a true core wider than the model's otherwise leaves its wings in the small annulus, which then
+            absorbs part of the flux. 1.0 (default): the model's core. Where the PSF was measured, nothing
+            changes. Not a default: 1.3 cost the independent renderer's 500 sunlit frames 0.601 → 0.564 at
+            S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
+            and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
+            unmeasured PSF's plausible width, tried*).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -176,6 +185,7 @@ class DetectConfig:
     limb_zone_min_fit_snr: float | None = None
     edge_min_fit_fraction: float | None = None
     psf_one_source_snr: float | None = 15.0
+    unmeasured_psf_width_margin: float = 1.0
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
