@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from ioscan.detect.disk import grow
-from ioscan.detect.limb import _block_mad, _median3_reference, median3, pixel_noise_map
+from ioscan.detect.limb import _MED9, _block_mad, median3, pixel_noise_map
 from ioscan.robust import MAD_TO_SIGMA
 
 
@@ -24,6 +24,16 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
         and np.array_equal(a, b, equal_nan=True)
         and np.array_equal(np.signbit(a), np.signbit(b))
     )
+
+
+def _median3_reference(x: np.ndarray) -> np.ndarray:
+    """median3 as first written (all 19 exchanges of the median-of-9 network on 2-D shifted views)."""
+    p = np.pad(x, 1, mode="edge")
+    nl, ns = x.shape
+    v = [p[i : i + nl, j : j + ns] for i in range(3) for j in range(3)]
+    for a, b in _MED9:
+        v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+    return v[4]
 
 
 def _pixel_noise_map_reference(x: np.ndarray, block_px: int = 16) -> np.ndarray:

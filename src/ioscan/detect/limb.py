@@ -178,16 +178,6 @@ def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
-def _median3_reference(x: np.ndarray) -> np.ndarray:
-    """:func:`median3` as first written (all 19 exchanges on 2-D shifted views; kept for the tests)."""
-    p = np.pad(x, 1, mode="edge")
-    nl, ns = x.shape
-    v = [p[i : i + nl, j : j + ns] for i in range(3) for j in range(3)]
-    for a, b in _MED9:
-        v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
-    return v[4]
-
-
 def _smooth(x: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")
 
