@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from ioscan.detect.background import background_kernel
-from ioscan.detect.photometry import PsfFit, _padded_convolve, _psf_stack, fit_radius_px, psf_photometry
+from ioscan.detect.photometry import PsfFit, _padded_convolve, fit_radius_px, psf_photometry
 from ioscan.detect.psf import PsfModel
 
 
@@ -289,8 +289,8 @@ def test_psf_stack_is_psf_stamps(psf):
     xs = (np.rint(x0)[:, None, None] + np.arange(-9, 10)[None, None, :]).astype(float)
     ys = (np.rint(y0)[:, None, None] + np.arange(-9, 10)[None, :, None]).astype(float)
     want = np.stack(psf.stamps(xs, ys, x0, y0))
-    assert _psf_stack(psf, xs, ys, x0, y0).tobytes() == want.tobytes()
-    alone = _psf_stack(psf, xs, ys, x0, y0, derivatives=False)
+    assert psf.stamp_grid(xs, ys, x0, y0).tobytes() == want.tobytes()
+    alone = psf.stamp_grid(xs, ys, x0, y0, derivatives=False)
     assert alone[0].tobytes() == want[0].tobytes() and not alone[1:].any()
 
 

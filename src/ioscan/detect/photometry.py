@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
-from ioscan.detect.psf import PsfModel, _integrated_1d
+from ioscan.detect.psf import PsfModel
 
 
 @dataclass
@@ -87,37 +87,6 @@ def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.
     return ap, np.cumsum(terms, axis=1)[:, -1]
 
 
-def _psf_stack(
-    psf: PsfModel, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray, derivatives: bool = True
-) -> np.ndarray:
-    """``np.stack(psf.stamps(xs, ys, x0, y0))`` (xs (n, 1, m), ys (n, m, 1); (3, n, m, m): P, dP/dx0, dP/dy0),
-    the same arithmetic made with fewer calls: every component's 1-D profiles along both axes in one
-    :func:`~ioscan.detect.psf._integrated_1d` call, the sums written in place. ``derivatives`` False: P
-    alone, the derivatives' places 0."""
-    ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
-    n, m = ux.shape[0], ux.shape[2]
-    comps = [(w, *psf.axis_sigmas_px(s)) for w, s in zip(psf.weights, psf.sigmas_px, strict=True)]
-    sig = np.array([[[s_s], [s_l]] for _, s_l, s_s in comps])  # (k, 2, 1): samples, lines
-    val, dval = _integrated_1d(np.stack([ux.reshape(-1), uy.reshape(-1)])[None], sig)
-    out = np.empty((3, n, m, m))
-    if not derivatives:
-        out[1:] = 0.0
-    tmp = np.empty((n, m, m))
-    for j, (w, _, _) in enumerate(comps):
-        px, dpx = val[j, 0].reshape(n, 1, m), dval[j, 0].reshape(n, 1, m)
-        py, dpy = val[j, 1].reshape(n, m, 1), dval[j, 1].reshape(n, m, 1)
-        wpx = w * px
-        sums = ((out[0], wpx, py), (out[1], w * dpx, py), (out[2], wpx, dpy))
-        for acc, a, b in sums if derivatives else sums[:1]:
-            if j == 0:  # psf.stamps starts its sums at 0.0
-                np.multiply(a, b, out=acc)
-                np.add(0.0, acc, out=acc)
-            else:
-                np.multiply(a, b, out=tmp)
-                np.add(acc, tmp, out=acc)
-    return out
-
-
 def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
     """What :func:`effective_psf` needs to replace the pixels that are not clean (``c`` = 0; c: (n, B, B)
     clean flags as floats) in the kernel windows' region [lo, lo + w)² of each stamp by the (2hf+1)² box mean
@@ -181,7 +150,7 @@ def effective_psf(
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
         li, sj = np.broadcast_arrays(li, sj)
-    stack = _psf_stack(psf, sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y, derivatives)
+    stack = psf.stamp_grid(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y, derivatives)
     nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
     # so this equals ndimage.correlate(fed, kernel)[inner] at a small fraction of the cost
