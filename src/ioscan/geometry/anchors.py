@@ -270,24 +270,33 @@ def anchors_from_detections(
         & (pd.to_numeric(d["snr"], errors="coerce") >= min_snr if "snr" in d else True)
     )
     d = d[keep]
-    lat = d["lat_deg"].to_numpy(float)
-    la = d["lat_err_deg"].to_numpy(float)
-    lo = d["lon_err_deg"].to_numpy(float) * np.cos(np.radians(lat))
-    total = KM_PER_DEG * np.sqrt(0.5 * (la**2 + lo**2))
-    own = np.sqrt(np.clip(total**2 - shared_sigma_km**2, (0.1 * total) ** 2, None))
-    n = len(d)
-    ids = [f"{group}#{i + 1}" for i in range(n)]
-    group = f"frame:{group}"
+    return _frame_anchors(
+        *(d[c].to_numpy(float) for c in ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg")),
+        group,
+        shared_sigma_km,
+    )
+
+
+def _frame_anchors(
+    lat: np.ndarray, lon_w: np.ndarray, lat_err: np.ndarray, lon_err: np.ndarray, group: str, shared_km: float
+) -> pd.DataFrame:
+    """The anchor table of a registered frame's kept detections (°N, °W, their 1σ in degrees): each one's own
+    1σ on the surface is what its stated error holds beyond the frame's shared ``shared_km`` (at least a tenth
+    of it), with a 2 % tail of 3×."""
+    lo = lon_err * np.cos(np.radians(lat))
+    total = KM_PER_DEG * np.sqrt(0.5 * (lat_err**2 + lo**2))
+    own = np.sqrt(np.clip(total**2 - shared_km**2, (0.1 * total) ** 2, None))
+    n = len(lat)
     return _frame(
         {
-            "anchor_id": ids,
+            "anchor_id": [f"{group}#{i + 1}" for i in range(n)],
             "lat_deg": lat,
-            "lon_w_deg": d["lon_w_deg"].to_numpy(float) % 360.0,
+            "lon_w_deg": lon_w % 360.0,
             "sigma_km": own,
             "tail_sigma_km": 3.0 * own,
             "tail_fraction": np.full(n, 0.02),
-            "group": [group] * n,
-            "shared_sigma_km": np.full(n, float(shared_sigma_km)),
+            "group": [f"frame:{group}"] * n,
+            "shared_sigma_km": np.full(n, float(shared_km)),
         }
     )
 
@@ -310,22 +319,8 @@ def anchors_from_records(
     lat, la, snr = column("lat_deg"), column("lat_err_deg"), column("snr")
     flags = np.array([int(d.flags) for d in detections], dtype=int)
     keep = np.isfinite(lat) & np.isfinite(la) & ((flags & bad) == 0) & (snr >= min_snr)
-    lat, la = lat[keep], la[keep]
-    lo = column("lon_err_deg")[keep] * np.cos(np.radians(lat))
-    total = KM_PER_DEG * np.sqrt(0.5 * (la**2 + lo**2))
-    own = np.sqrt(np.clip(total**2 - shared_sigma_km**2, (0.1 * total) ** 2, None))
-    n = len(lat)
-    return _frame(
-        {
-            "anchor_id": [f"{group}#{i + 1}" for i in range(n)],
-            "lat_deg": lat,
-            "lon_w_deg": column("lon_w_deg")[keep] % 360.0,
-            "sigma_km": own,
-            "tail_sigma_km": 3.0 * own,
-            "tail_fraction": np.full(n, 0.02),
-            "group": [f"frame:{group}"] * n,
-            "shared_sigma_km": np.full(n, float(shared_sigma_km)),
-        }
+    return _frame_anchors(
+        lat[keep], column("lon_w_deg")[keep], la[keep], column("lon_err_deg")[keep], group, shared_sigma_km
     )
 
 
