@@ -215,13 +215,17 @@ def test_jiram_truth_agrees_with_spice_geometry(campaign):
 
 def test_a_world_with_the_other_sample_sign_renders_mirrored():
     """``pixel_axes`` renders a world whose true samples run along +Y: the same scene, mirrored about the
-    boresight's sample 215.5, while the label keeps ioscan's declared geometry."""
+    boresight's sample 215.5, while the label keeps ioscan's declared geometry (with a perfect flat field: the
+    residual flat belongs to the detector, which the mirrored world does not mirror)."""
     from ioscan.instruments import PixelAxes
+    from ioscan.simulate.flatfield import FlatField
+    from ioscan.simulate.render_jiram import JiramDetector
 
     plus_y = PixelAxes((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0))
     plan = _plan(mode="I2", pointing_error_deg=(0.3, 0.0))
-    a = simulate_frame(plan, population_seed=3, noise=False, artefacts=False)
-    b = simulate_frame(plan, population_seed=3, noise=False, artefacts=False, pixel_axes=plus_y)
+    det = JiramDetector(flat=FlatField(pixel_rms=0.0, column_rms=0.0))
+    a = simulate_frame(plan, population_seed=3, noise=False, artefacts=False, detector=det)
+    b = simulate_frame(plan, population_seed=3, noise=False, artefacts=False, pixel_axes=plus_y, detector=det)
     assert np.allclose(b.image[:, ::-1], a.image, rtol=1e-5, atol=1e-9 * np.nanmax(a.image))
     ta, tb = a.truth.set_index("hot_spot_id"), b.truth.set_index("hot_spot_id")
     common = ta.index.intersection(tb.index)

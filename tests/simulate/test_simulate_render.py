@@ -12,6 +12,7 @@ from ioscan.geometry.pose import backplanes_from_pose
 from ioscan.instruments import jiram
 from ioscan.radiometry.bands import BandResponse, band_radiance_w_m2_sr, band_response
 from ioscan.records import LabelGeometry
+from ioscan.simulate.flatfield import FlatField
 from ioscan.simulate.psf import GaussianMixturePsf, ao_psf, jiram_psf
 from ioscan.simulate.render_jiram import (
     JiramDetector,
@@ -142,7 +143,7 @@ def test_saturation_clips_at_exposure_dependent_level():
 
 
 def test_noise_statistics_match_model():
-    det = JiramDetector(read_noise_e=120.0)
+    det = JiramDetector(read_noise_e=120.0, flat=FlatField(pixel_rms=0.0, column_rms=0.0))
     level = 0.02
     flat = np.full((400, 432), level)
     img, _ = apply_detector("L", flat, 0.05, det, np.random.default_rng(5), noise=True, artefacts=False)
@@ -152,6 +153,35 @@ def test_noise_statistics_match_model():
     assert img.std() == pytest.approx(expected, rel=0.02)
     dark, _ = apply_detector("L", np.zeros((400, 432)), 0.05, det, np.random.default_rng(6), artefacts=False)
     assert dark.std() == pytest.approx(det.read_noise_e / g, rel=0.02)
+
+
+def test_residual_flat_field_is_the_detectors_with_its_stated_rms():
+    """The flat field's residual: fixed per detector (the same map whatever the frame's generator), mean 1,
+    pixel part and smooth column part of the stated rms, each band on its own detector rows."""
+    det = JiramDetector(flat=FlatField(pixel_rms=0.004, column_rms=0.003, column_scale_px=6.0))
+    level = 0.02
+    scene = np.full((128, 432), level)
+    kw = {"noise": False, "artefacts": False}
+    a, _ = apply_detector("L", scene, 0.05, det, np.random.default_rng(1), **kw)
+    b, _ = apply_detector("L", scene, 0.05, det, np.random.default_rng(2), **kw)
+    m, _ = apply_detector("M", scene, 0.05, det, np.random.default_rng(1), **kw)
+    assert np.array_equal(a, b)
+    r = a.astype(float) / level
+    assert r.mean() == pytest.approx(1.0, abs=1e-3)
+    columns = r.mean(axis=0)
+    # the column part: rms 0.3 % (a 432-column draw of a smooth process: within 30 %), correlated over columns
+    assert np.std(columns) == pytest.approx(0.003, rel=0.3)
+    assert np.corrcoef(columns[:-1], columns[1:])[0, 1] > 0.8
+    # the pixel part: what is left about each column's mean (the column part divided out)
+    assert np.std(r / columns[None, :]) == pytest.approx(0.004, rel=0.05)
+    # M reads other detector rows: its pixel parts are unrelated to L's, its columns the same
+    rm = m.astype(float) / level
+    assert abs(np.corrcoef((r / columns).ravel(), (rm / rm.mean(axis=0)).ravel())[0, 1]) < 0.02
+    assert np.corrcoef(columns, rm.mean(axis=0))[0, 1] > 0.9
+    # a perfect flat leaves the scene as it is
+    perfect = JiramDetector(flat=FlatField(pixel_rms=0.0, column_rms=0.0))
+    c, _ = apply_detector("L", scene, 0.05, perfect, np.random.default_rng(1), **kw)
+    assert np.allclose(c, level, rtol=1e-6)
 
 
 def test_cosmic_rays_are_sharp_spikes():

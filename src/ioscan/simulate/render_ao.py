@@ -7,6 +7,9 @@ Pixel values are band-mean **spectral** radiance per pixel solid angle, W m⁻²
 * Io rendered on a window around the disk (fast for 1024² frames), convolved with an AO PSF
   (:func:`ioscan.simulate.psf.ao_psf`: diffraction core with weight = Strehl + seeing halo);
 * hot spots as PSF patches of I_band · cos e / bandwidth / footprint²;
+* the residual flat field (:mod:`ioscan.simulate.flatfield`, fixed per detector: 0.5 % rms pixel to pixel,
+  no column structure — an assumption, no NIRC2 flat-field accuracy is shipped) on Io's light; the sky is
+  taken as removed with sky frames that share the flat, so only Io and its hot spots carry it;
 * sky + telescope thermal background (surface brightness in mag arcsec⁻² over a Vega zero point), removed
   by "sky subtraction" except for a small residual, with its photon noise; read noise; full-well clip.
 
@@ -25,6 +28,7 @@ from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose
 from ioscan.instruments import nirc2
 from ioscan.radiometry.bands import band_response
+from ioscan.simulate.flatfield import FlatField
 from ioscan.simulate.psf import ARCSEC_RAD, GaussianMixturePsf, ao_psf
 from ioscan.simulate.render_jiram import project_hot_spots, spot_metrics
 from ioscan.simulate.scene import SurfaceModel, hot_spot_band_intensity_w_sr, surface_radiance_image
@@ -46,7 +50,7 @@ SKY_MAG_ARCSEC2 = {"Kc": 13.0, "H2O": 6.0, "PAH": 4.5, "Lp": 3.0, "BrA_cont": 2.
 
 @dataclass(frozen=True)
 class AoDetector:
-    """Telescope + detector model for photon statistics."""
+    """Telescope + detector model for photon statistics; ``flat``: the residual flat field."""
 
     collecting_area_m2: float = 70.0
     throughput: float = 0.3
@@ -55,6 +59,7 @@ class AoDetector:
     residual_sky_fraction: float = 0.002
     strehl: dict = field(default_factory=lambda: {"Kc": 0.3, "PAH": 0.4, "Lp": 0.5, "Ms": 0.6})
     halo_fwhm_arcsec: float = 0.35
+    flat: FlatField = field(default_factory=lambda: FlatField(pixel_rms=0.005, column_rms=0.0, seed=27182))
 
     def sky_spectral_radiance(self, filter_name: str) -> float:
         """Background surface brightness as spectral radiance, W m⁻² sr⁻¹ µm⁻¹."""
@@ -153,8 +158,12 @@ def render_ao(
     sat = detector.full_well_e / g - sky
     read_var = detector.read_noise_e**2
     sigma_sky = float(np.sqrt(read_var + sky * g) / g)
-    spot_metrics(spots, img, psf, lambda bg: np.sqrt(read_var + (bg + sky) * g) / g, sat)
-    electrons = (img + sky) * g
+    pixel_rms = detector.flat.pixel_rms
+    spot_metrics(
+        spots, img, psf, lambda bg: np.hypot(np.sqrt(read_var + (bg + sky) * g) / g, pixel_rms * bg), sat
+    )
+    seen = img if detector.flat.perfect else img * detector.flat.response(img.shape)
+    electrons = (seen + sky) * g
     if noise:
         electrons = electrons + rng.standard_normal(img.shape) * np.sqrt(read_var + electrons)
     electrons = np.minimum(electrons, detector.full_well_e)

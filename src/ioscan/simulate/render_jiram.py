@@ -9,8 +9,10 @@ Rendering of one band:
    PSF;
 2. hot spots projected with the same pose, at sub-pixel positions; each adds a PSF patch holding
    I_band · cos e / (range · IFOV)² (so Σ pixels × footprint² = I_band · cos e exactly, the energy check);
-3. detector (:class:`JiramDetector`, optional): down-track column reflections, cosmic-ray hits, shot and read
-   noise in electrons, full-well saturation (clipped), then float32.
+3. detector (:class:`JiramDetector`, optional): down-track column reflections, the residual flat field (a
+   response fixed per detector: pixel to pixel 0.4 % and a smooth column response 0.3 % rms, an assumption,
+   :mod:`ioscan.simulate.flatfield`), cosmic-ray hits, shot and read noise in electrons, full-well saturation
+   (clipped), then float32.
 
 Detector numbers are a plausible model, not a calibration: saturation radiance = full_well /
 (responsivity × exposure), e.g. 2 W m⁻² sr⁻¹ at 0.1 s.
@@ -29,6 +31,7 @@ from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.pose import CameraPose, project_points
 from ioscan.instruments import PixelAxes, jiram
 from ioscan.radiometry.bands import band_response
+from ioscan.simulate.flatfield import FlatField
 from ioscan.simulate.psf import GaussianMixturePsf, jiram_psf
 from ioscan.simulate.scene import SurfaceModel, hot_spot_band_intensity_w_sr, surface_radiance_image
 
@@ -37,7 +40,9 @@ KM_TO_M = 1e3
 
 @dataclass(frozen=True)
 class JiramDetector:
-    """Detector model. Responsivity in electrons per (W m⁻² sr⁻¹) per second of exposure."""
+    """Detector model. Responsivity in electrons per (W m⁻² sr⁻¹) per second of exposure; ``flat``: the
+    residual flat field (:class:`~ioscan.simulate.flatfield.FlatField`; ``FlatField(0, 0)`` for a perfect
+    one)."""
 
     full_well_e: float = 2.0e6
     read_noise_e: float = 150.0
@@ -46,6 +51,7 @@ class JiramDetector:
     reflection_length_lines: float = 40.0
     cosmic_base: float = 1.0
     cosmic_rate_per_s: float = 30.0
+    flat: FlatField = field(default_factory=FlatField)
 
     def gain(self, band: str, exposure_s: float) -> float:
         """Electrons per unit band radiance for this exposure."""
@@ -60,6 +66,19 @@ class JiramDetector:
         g = self.gain(band, exposure_s)
         e = np.clip(np.asarray(radiance_w_m2_sr, float) * g, 0.0, self.full_well_e)
         return np.sqrt(self.read_noise_e**2 + e) / g
+
+    def texture_sigma_w_m2_sr(self, band: str, exposure_s: float, radiance_w_m2_sr) -> np.ndarray:
+        """1-σ pixel-to-pixel scatter of a uniform scene of the given radiance: the noise and the flat field's
+        pixel part (which a point source's matched filter meets as it meets noise), W m⁻² sr⁻¹."""
+        r = np.clip(np.asarray(radiance_w_m2_sr, float), 0.0, None)
+        return np.hypot(self.noise_sigma_w_m2_sr(band, exposure_s, r), self.flat.pixel_rms * r)
+
+    def response(self, band: str, shape: tuple[int, int]) -> np.ndarray | None:
+        """The residual flat field of ``band``'s detector rows for an image of ``shape`` (None: perfect)."""
+        if self.flat.perfect:
+            return None
+        first = jiram.BANDS[band].first_detector_line - 1 if band in jiram.BANDS else 0
+        return self.flat.response(shape, first)
 
 
 @dataclass
@@ -180,8 +199,9 @@ def apply_detector(
     noise: bool = True,
     artefacts: bool = True,
 ) -> tuple[np.ndarray, list]:
-    """Detected float32 image: reflections and cosmic rays (``artefacts``), shot + read noise (``noise``),
-    full-well clipping (always). Returns (image, cosmic-ray list of (line, sample, electrons))."""
+    """Detected float32 image: reflections and cosmic rays (``artefacts``), the residual flat field (always,
+    :meth:`JiramDetector.response`), shot + read noise (``noise``), full-well clipping (always). Returns
+    (image, cosmic-ray list of (line, sample, electrons))."""
     g = detector.gain(band, exposure_s)
     signal = noiseless.copy()
     hits: list = []
@@ -189,6 +209,9 @@ def apply_detector(
         signal += column_reflections(
             noiseless, detector.reflection_fraction, detector.reflection_length_lines
         )
+    response = detector.response(band, signal.shape)
+    if response is not None:
+        signal *= response
     electrons = np.clip(signal, 0.0, None) * g
     if noise:
         electrons = electrons + rng.standard_normal(electrons.shape) * np.sqrt(
@@ -231,7 +254,7 @@ def render_band(
     noiseless, spots = render_band_noiseless(band, camera, pose, state, surface=surface, psf=psf)
     image, hits = apply_detector(band, noiseless, exposure_s, detector, rng, noise=noise, artefacts=artefacts)
     sat = detector.saturation_w_m2_sr(band, exposure_s)
-    spot_metrics(spots, noiseless, psf, lambda bg: detector.noise_sigma_w_m2_sr(band, exposure_s, bg), sat)
+    spot_metrics(spots, noiseless, psf, lambda bg: detector.texture_sigma_w_m2_sr(band, exposure_s, bg), sat)
     return BandRender(band, noiseless, image, sat, spots, hits)
 
 
