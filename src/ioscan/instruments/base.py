@@ -247,8 +247,12 @@ class PhotometryPrior:
             of the instrument: it cancels in a light curve and adds to every absolute comparison.
         psf_model_err_fraction: flux scale of the PSF model (a fit's flux depends on the model's width), also
             correlated between detections (the part a fit's χ² sees is random: :mod:`ioscan.measure.errors`).
-        flat_field_err_fraction: residual pixel-to-pixel and column response (flat field), random from one
-            detection to the next (a source lands on different pixels).
+        flat_field_err_fraction: rms of the residual pixel-to-pixel response (flat field), independent from
+            pixel to pixel; a source's flux averages it over the pixels its PSF covers
+            (:func:`ioscan.measure.errors.flat_field_fraction`), random from one detection to the next.
+        flat_field_column_err_fraction: rms of the residual response common to a column and its neighbours
+            (column amplifiers, smooth column structure, blocks of columns): nearly the same on the few
+            columns a source covers, so it does not average down; random from one detection to the next.
         full_well_e: electrons at the detector's saturation level: with a band's saturation level (the
             product's unit) it gives the radiance of one electron, q = saturation / full well, and so the
             source's own shot noise (pixel variance q × signal); None: not known (the fit's χ² excess only).
@@ -258,6 +262,7 @@ class PhotometryPrior:
     calibration_err_fraction: float = 0.1
     psf_model_err_fraction: float = 0.0
     flat_field_err_fraction: float = 0.0
+    flat_field_column_err_fraction: float = 0.0
     full_well_e: float | None = None
     source: str = "assumed"
 

@@ -60,8 +60,15 @@ PSF_SIGMAS_PX = (0.6, 2.5)
 #: spectrometer shows M-band non-linearity for bright sources (Tosi et al. 2025, Front. Astron. Space Sci. 12,
 #: 1668185); set ``measure.calibration_err_fraction`` from your calibration. PSF model: fitting this model
 #: to the independent renderer's σ 0.8 px Gaussian gives fluxes 21–23 % low at every S/N (bench_pulls), so
-#: the model's flux scale is uncertain by ~20 % until the PSF is calibrated. Flat field: the independent
-#: renderer's 0.1–0.5 % column gains need no extra term next to the geometric one (bench_pulls). Full well:
+#: the model's flux scale is uncertain by ~20 % until the PSF is calibrated. Flat field: assumed — no document
+#: ioscan ships (JIRAM SIS, NAIF IK, the real label) states the imager's flat-field accuracy; calibrated
+#: infrared arrays leave residuals of a few tenths of a per cent to ~1 %, so ioscan assumes 0.4 % rms pixel to
+#: pixel (a source's flux averages it over its PSF: 0.20–0.28 % for the 0.6-px core) and 0.3 % rms in a
+#: column response common to the 3–5 columns a source covers: 0.36–0.41 % on a source in all. ioscan's
+#: simulator draws that assumption (``simulate/flatfield.py``: fixed pixel map, smooth column response); the
+#: independent renderer draws another structure of about the same size (white column gains 0.1–0.5 % rms
+#: per frame, 0.32 % on average, 0.21–0.27 % over a source's columns; in 30 % of frames a block of 20–200
+#: columns 0.5–2 % off, ~8 % of sources), on which the term is checked (bench_pulls). Full well:
 #: an assumed 2e6 e⁻ — no document ioscan ships (JIRAM SIS, NAIF IK, the real label) gives the imager's
 #: gain or well depth, and RDR labels give no saturation level, so on archive products the sources' shot
 #: noise is seen only through the fit's χ²; ioscan's simulator assumes 2e6 e⁻ (``simulate/render_jiram.py``),
@@ -69,10 +76,11 @@ PSF_SIGMAS_PX = (0.6, 2.5)
 PHOTOMETRY = PhotometryPrior(
     calibration_err_fraction=0.10,
     psf_model_err_fraction=0.20,
-    flat_field_err_fraction=0.0,
+    flat_field_err_fraction=0.004,
+    flat_field_column_err_fraction=0.003,
     full_well_e=2.0e6,
     source="calibration assumed (10 %); PSF-model scale measured against the independent renderer (20 %); "
-    "full well assumed (2e6 e-)",
+    "flat field assumed (0.4 % pixel, 0.3 % column); full well assumed (2e6 e-)",
 )
 #: σ (px) of the blur of a limb edge used by the limb fit
 LIMB_PSF_SIGMA_PX = 0.7

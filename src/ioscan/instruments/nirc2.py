@@ -32,12 +32,15 @@ HALO_FWHM_ARCSEC = 0.35
 #: calibration through a variable atmosphere, no published value shipped with ioscan). PSF model: the night's
 #: Strehl ratio sets how much flux the core holds; the simulator's Strehl-0.4 frames fitted with the default
 #: Strehl-0.5 model give fluxes 15–22 % high (bench_pulls' campaign frames), so ~20 % until the night's PSF is
-#: supplied.
+#: supplied. Flat field: an assumed 0.5 % rms pixel to pixel, no column structure (no NIRC2 flat-field
+#: accuracy is shipped; ioscan's AO simulator draws the same); the diffraction core spans several pixels, so a
+#: source's flux averages it to < 0.1 %.
 PHOTOMETRY = PhotometryPrior(
     calibration_err_fraction=0.15,
     psf_model_err_fraction=0.20,
-    flat_field_err_fraction=0.0,
-    source="calibration assumed (15 %); PSF-model scale measured on the simulator's Strehl-0.4 frames (20 %)",
+    flat_field_err_fraction=0.005,
+    source="calibration assumed (15 %); PSF-model scale measured on the simulator's Strehl-0.4 frames "
+    "(20 %); flat field assumed (0.5 % pixel)",
 )
 #: header disk centres are typically good to a couple of pixels (1σ), never worse than 10
 LABEL_POINTING_ERR_PX = 2.0

@@ -26,8 +26,10 @@ class MeasureConfig:
             hides, pulls up to 0.25 wider: tests/measure/test_errors.py, bench_pulls).
         calibration_err_fraction: 1σ absolute calibration error, fraction of the flux, correlated between
             detections (None: the instrument's, :class:`ioscan.instruments.PhotometryPrior`).
-        flat_field_err_fraction: 1σ residual flat-field error, fraction of the flux, random (None: the
-            instrument's).
+        flat_field_err_fraction: rms of the residual pixel-to-pixel response, a fraction, random (None: the
+            instrument's); a source's flux error is this averaged over its PSF (:mod:`ioscan.measure.errors`).
+        flat_field_column_err_fraction: rms of the residual column response, a fraction of the flux, random
+            (None: the instrument's).
         psf_model_err_fraction: 1σ flux error of a PSF mismatch the fit's χ² cannot see, fraction of the flux,
             random (None: the instrument's).
         full_well_e: electrons at a band's saturation level, for the sources' own shot noise (None: the
@@ -46,6 +48,7 @@ class MeasureConfig:
     fit_excess_threshold_sigma: float = 1.0
     calibration_err_fraction: float | None = None
     flat_field_err_fraction: float | None = None
+    flat_field_column_err_fraction: float | None = None
     psf_model_err_fraction: float | None = None
     full_well_e: float | None = None
     saturated_aperture_px: float = 1.0

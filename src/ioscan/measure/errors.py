@@ -27,7 +27,16 @@ light-curve statistics, events and periodograms use):
   one fit's χ² cannot see its source's shot noise (an excess of ~0.04 against a scatter of ~0.3 at S/N 200
   on the independent renderer), so there the term is mostly 0: where the gain is known the shot-noise term
   above holds it, elsewhere the flux errors are understated (bench_pulls' decomposition);
-* **flat field** — a fraction of F: residual pixel and column response;
+* **flat field** — the residual response of the pixels the source falls on (:func:`flat_field_fraction`): the
+  PSF fit's flux is F·Σ P²(1 + ε)/Σ P² over the stamp, so independent pixel errors of rms σ_pix
+  (``PhotometryPrior.flat_field_err_fraction``) average to σ_pix·√ΣP⁴/ΣP² (0.49–0.69 σ_pix for JIRAM's
+  0.6-px core, by sub-pixel phase; a wider PSF averages more), while a column response (rms σ_col,
+  ``flat_field_column_err_fraction``: column amplifiers, smooth column structure, blocks of columns) is
+  nearly common to the 3–5 columns a source covers and is taken whole (exact for a column response smooth
+  over several columns, as the simulator's; 20–45 % high for columns independent of each other, as the
+  independent renderer's white column gains). Random: a source lands on other pixels in each frame. The
+  flat field's effect on the background under a source is texture the noise map already measures (it is
+  the background's local scale);
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
   emission (:mod:`ioscan.measure.positions`); large near the limb;
@@ -97,6 +106,9 @@ def prior_for(prior: PhotometryPrior, cfg: MeasureConfig) -> PhotometryPrior:
     return PhotometryPrior(
         calibration_err_fraction=_pick(cfg.calibration_err_fraction, prior.calibration_err_fraction),
         flat_field_err_fraction=_pick(cfg.flat_field_err_fraction, prior.flat_field_err_fraction),
+        flat_field_column_err_fraction=_pick(
+            cfg.flat_field_column_err_fraction, prior.flat_field_column_err_fraction
+        ),
         psf_model_err_fraction=_pick(cfg.psf_model_err_fraction, prior.psf_model_err_fraction),
         full_well_e=prior.full_well_e if cfg.full_well_e is None else (cfg.full_well_e or None),
         source=prior.source,
@@ -107,9 +119,9 @@ def _pick(setting: float | None, default: float) -> float:
     return float(default) if setting is None else float(setting)
 
 
-def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, float, float]:
-    """(ΣP, ΣP², ΣP³) of a pixel-integrated Gaussian core of σ ``core_sigma_px`` (px) at the source's
-    sub-pixel phase over the photometry stamp (half-size 2.5 σ, at least 2 px), P of unit total flux."""
+def core_stamp(core_sigma_px: float, sample: float, line: float) -> np.ndarray:
+    """P (lines × samples) of a pixel-integrated Gaussian core of σ ``core_sigma_px`` (px) at the source's
+    sub-pixel phase over the photometry stamp (half-size 2.5 σ, at least 2 px), of unit total flux."""
     from scipy.special import erf
 
     sigma = max(float(core_sigma_px), 0.3)
@@ -120,8 +132,26 @@ def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, f
         x = (k - frac) / (np.sqrt(2.0) * sigma)
         return 0.5 * (erf(x + 0.5 / (np.sqrt(2.0) * sigma)) - erf(x - 0.5 / (np.sqrt(2.0) * sigma)))
 
-    p = np.outer(profile(line - np.round(line)), profile(sample - np.round(sample)))
+    return np.outer(profile(line - np.round(line)), profile(sample - np.round(sample)))
+
+
+def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, float, float]:
+    """(ΣP, ΣP², ΣP³) of :func:`core_stamp`."""
+    p = core_stamp(core_sigma_px, sample, line)
     return float(np.sum(p)), float(np.sum(p**2)), float(np.sum(p**3))
+
+
+def flat_field_fraction(
+    pixel_rms: float, column_rms: float, core_sigma_px: float, sample: float, line: float
+) -> float:
+    """1σ fractional flux error of a PSF fit from the residual flat field: independent pixel errors of rms
+    ``pixel_rms`` weighted as the fit weights them, σ_pix·√ΣP⁴/ΣP² (P: :func:`core_stamp` at the source's
+    phase), and a column response of rms ``column_rms`` common to the stamp's columns, in quadrature."""
+    if pixel_rms == 0:
+        return float(abs(column_rms))
+    p2 = core_stamp(core_sigma_px, sample, line) ** 2
+    pixel = float(pixel_rms) * float(np.sqrt(np.sum(p2**2))) / float(np.sum(p2))
+    return float(np.hypot(pixel, column_rms))
 
 
 def shot_noise_factor(core_sigma_px: float, sample: float, line: float, n_pixels: int) -> float:
@@ -245,10 +275,17 @@ def error_terms(
         photon = float(np.sqrt(background)) / flux if flux > 0 else float("nan")
         fit_excess = float(np.sqrt(source)) / flux if flux > 0 else float("nan")
     geometry = det.extra.get("geometry_err_fraction", 0.0)
+    flat = flat_field_fraction(
+        prior.flat_field_err_fraction,
+        prior.flat_field_column_err_fraction,
+        float(det.extra.get("psf_core_sigma_px", 0.6)),
+        det.sample,
+        det.line,
+    )
     return ErrorTerms(
         photon=photon,
         fit_excess=fit_excess,
-        flat_field=prior.flat_field_err_fraction,
+        flat_field=flat,
         geometry=float(geometry) if geometry is not None and np.isfinite(geometry) else 0.0,
         calibration=prior.calibration_err_fraction,
         psf_model=prior.psf_model_err_fraction,
