@@ -8,7 +8,9 @@ calibration part (``spectral_intensity_sys_err_gw_um_sr``) is left out of the pu
 has pulls of standard deviation 1: the target is 0.8–1.2 in every bin of true S/N from 5 to 10,000.
 
 * **simulator** — a campaign of ``--orbits`` Juno orbits (``ioscan.simulate.simulate_campaign``: SPICE
-  kernels, pointing errors, registration, sunlit and night frames, saturation, reflections, cosmic rays)
+  kernels, pointing errors, registration, sunlit and night frames, saturation, reflections, cosmic rays, the
+  residual flat field of :mod:`ioscan.simulate.flatfield`; ``flat_field_seen``: its rms as the matched
+  sources see it beside the measurement's median flat-field term)
   scanned as a user would (``ioscan.workflows.scan``) and matched to its truth table
   (:func:`ioscan.workflows.evaluate.match_detections`, within 2 px); bins of the truth's matched-filter S/N.
 * **independent** — frames of :mod:`ioscan.simulate.independent` (its own geometry, a Gaussian PSF σ 0.8 px
@@ -321,9 +323,39 @@ def simulator_pulls(
             "within_3sigma"
         ),
         "registration_residuals": registration_residuals(obs, truth),
+        "flat_field_seen": flat_field_seen(core),
         "lower_limits": _lower_limits(m[lower], truth_i[lower]),
         "no_intensity_matched": int((~lower & ~np.isfinite(m["det_intensity_gw_um_sr"].astype(float))).sum()),
         "verdict": verdict(by_bins(core, "snr", SNR_BINS)),
+    }
+
+
+def flat_field_seen(rows: pd.DataFrame) -> dict:
+    """The simulator's residual flat field as the matched sources see it (its response weighted as a PSF fit
+    weights it, Σ P²R / Σ P² − 1, P the 0.6-px core at the true position) against the flat-field term the
+    measurement gave them: the term's size checked on the truth."""
+    from ioscan.measure.errors import core_stamp
+    from ioscan.simulate.render_jiram import JiramDetector
+
+    det = JiramDetector()
+    seen = []
+    for band, sample, line in zip(rows["band"], rows["sample"], rows["band_line"], strict=True):
+        resp = det.response(str(band), (128, 432))
+        if resp is None:
+            return {"perfect_flat": True}
+        p2 = core_stamp(0.6, float(sample), float(line)) ** 2
+        h = p2.shape[0] // 2
+        li, si = int(np.round(line)), int(np.round(sample))
+        if li < h or li + h >= resp.shape[0] or si < h or si + h >= resp.shape[1]:
+            continue
+        seen.append(float(np.sum(p2 * resp[li - h : li + h + 1, si - h : si + h + 1]) / np.sum(p2)) - 1.0)
+    seen_arr = np.array(seen)
+    if seen_arr.size < 3:
+        return {"n": int(seen_arr.size)}
+    return {
+        "n": int(seen_arr.size),
+        "rms_seen": round(float(np.sqrt(np.mean(seen_arr**2))), 5),
+        "term_median": round(float(np.nanmedian([t.get("flat_field", np.nan) for t in rows["terms"]])), 5),
     }
 
 
