@@ -331,18 +331,19 @@ def simulator_pulls(
 
 
 def flat_field_seen(rows: pd.DataFrame) -> dict:
-    """The simulator's residual flat field as the matched sources see it (its response weighted as a PSF fit
-    weights it, Σ P²R / Σ P² − 1, P the 0.6-px core at the true position) against the flat-field term the
-    measurement gave them: the term's size checked on the truth."""
+    """The simulator's residual flat field as the matched sources see it against the flat-field term the
+    measurement gave them: its fixed pixel map weighted as a PSF fit weights it (Σ P²R / Σ P² − 1, P the
+    0.6-px core at the true position), rms over the sources, and that in quadrature with the column
+    response's rms (drawn per image: each source sees an independent draw)."""
     from ioscan.measure.errors import core_stamp
     from ioscan.simulate.render_jiram import JiramDetector
 
-    det = JiramDetector()
+    flat = JiramDetector().flat
+    if flat.perfect:
+        return {"perfect_flat": True}
     seen = []
     for band, sample, line in zip(rows["band"], rows["sample"], rows["band_line"], strict=True):
-        resp = det.response(str(band), (128, 432))
-        if resp is None:
-            return {"perfect_flat": True}
+        resp = flat.pixel_response((128, 432), 0 if str(band) == "L" else 138)
         p2 = core_stamp(0.6, float(sample), float(line)) ** 2
         h = p2.shape[0] // 2
         li, si = int(np.round(line)), int(np.round(sample))
@@ -352,9 +353,11 @@ def flat_field_seen(rows: pd.DataFrame) -> dict:
     seen_arr = np.array(seen)
     if seen_arr.size < 3:
         return {"n": int(seen_arr.size)}
+    pixel = float(np.sqrt(np.mean(seen_arr**2)))
     return {
         "n": int(seen_arr.size),
-        "rms_seen": round(float(np.sqrt(np.mean(seen_arr**2))), 5),
+        "pixel_rms_seen": round(pixel, 5),
+        "rms_seen": round(float(np.hypot(pixel, flat.column_rms)), 5),
         "term_median": round(float(np.nanmedian([t.get("flat_field", np.nan) for t in rows["terms"]])), 5),
     }
 

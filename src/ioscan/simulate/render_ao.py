@@ -162,7 +162,7 @@ def render_ao(
     spot_metrics(
         spots, img, psf, lambda bg: np.hypot(np.sqrt(read_var + (bg + sky) * g) / g, pixel_rms * bg), sat
     )
-    seen = img if detector.flat.perfect else img * detector.flat.response(img.shape)
+    seen = img if detector.flat.perfect else img * detector.flat.response(img.shape, 0, rng)
     electrons = (seen + sky) * g
     if noise:
         electrons = electrons + rng.standard_normal(img.shape) * np.sqrt(read_var + electrons)

@@ -10,9 +10,9 @@ Rendering of one band:
 2. hot spots projected with the same pose, at sub-pixel positions; each adds a PSF patch holding
    I_band · cos e / (range · IFOV)² (so Σ pixels × footprint² = I_band · cos e exactly, the energy check);
 3. detector (:class:`JiramDetector`, optional): down-track column reflections, the residual flat field (a
-   response fixed per detector: pixel to pixel 0.4 % and a smooth column response 0.3 % rms, an assumption,
-   :mod:`ioscan.simulate.flatfield`), cosmic-ray hits, shot and read noise in electrons, full-well saturation
-   (clipped), then float32.
+   pixel-to-pixel map fixed per detector, 0.4 % rms, and a smooth column response drawn per image, 0.3 % rms;
+   an assumption, :mod:`ioscan.simulate.flatfield`), cosmic-ray hits, shot and read noise in electrons,
+   full-well saturation (clipped), then float32.
 
 Detector numbers are a plausible model, not a calibration: saturation radiance = full_well /
 (responsivity × exposure), e.g. 2 W m⁻² sr⁻¹ at 0.1 s.
@@ -73,12 +73,15 @@ class JiramDetector:
         r = np.clip(np.asarray(radiance_w_m2_sr, float), 0.0, None)
         return np.hypot(self.noise_sigma_w_m2_sr(band, exposure_s, r), self.flat.pixel_rms * r)
 
-    def response(self, band: str, shape: tuple[int, int]) -> np.ndarray | None:
-        """The residual flat field of ``band``'s detector rows for an image of ``shape`` (None: perfect)."""
+    def response(
+        self, band: str, shape: tuple[int, int], rng: np.random.Generator | None = None
+    ) -> np.ndarray | None:
+        """The residual flat field of ``band``'s detector rows for an image of ``shape`` (None: perfect); the
+        column response drawn from a child of ``rng`` (without it: the detector's fixed one)."""
         if self.flat.perfect:
             return None
         first = jiram.BANDS[band].first_detector_line - 1 if band in jiram.BANDS else 0
-        return self.flat.response(shape, first)
+        return self.flat.response(shape, first, rng)
 
 
 @dataclass
@@ -209,7 +212,7 @@ def apply_detector(
         signal += column_reflections(
             noiseless, detector.reflection_fraction, detector.reflection_length_lines
         )
-    response = detector.response(band, signal.shape)
+    response = detector.response(band, signal.shape, rng)
     if response is not None:
         signal *= response
     electrons = np.clip(signal, 0.0, None) * g
