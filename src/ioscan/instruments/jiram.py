@@ -65,10 +65,10 @@ PSF_SIGMAS_PX = (0.6, 2.5)
 #: infrared arrays leave residuals of a few tenths of a per cent to ~1 %, so ioscan assumes 0.4 % rms pixel to
 #: pixel (a source's flux averages it over its PSF: 0.20–0.28 % for the 0.6-px core) and 0.3 % rms in a
 #: column response common to the 3–5 columns a source covers: 0.36–0.41 % on a source in all. ioscan's
-#: simulator draws that assumption (``simulate/flatfield.py``: fixed pixel map, smooth column response); the
-#: independent renderer draws another structure of about the same size (white column gains 0.1–0.5 % rms
-#: per frame, 0.32 % on average, 0.21–0.27 % over a source's columns; in 30 % of frames a block of 20–200
-#: columns 0.5–2 % off, ~8 % of sources), on which the term is checked (bench_pulls). Full well:
+#: simulator draws that assumption (``simulate/flatfield.py``: a fixed pixel map, a smooth column response
+#: per image); the independent renderer draws another structure of about the same size (white column gains
+#: 0.1–0.5 % rms per frame, 0.32 % on average, 0.21–0.27 % over a source's columns; in 30 % of frames a block
+#: of 20–200 columns 0.5–2 % off, ~8 % of sources), on which the term is checked (bench_pulls). Full well:
 #: an assumed 2e6 e⁻ — no document ioscan ships (JIRAM SIS, NAIF IK, the real label) gives the imager's
 #: gain or well depth, and RDR labels give no saturation level, so on archive products the sources' shot
 #: noise is seen only through the fit's χ²; ioscan's simulator assumes 2e6 e⁻ (``simulate/render_jiram.py``),
