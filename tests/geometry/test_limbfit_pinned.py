@@ -16,7 +16,11 @@ offsets moved by ≤ 0.003 px in the offset-only modes, toward the truth with sc
 error (−1.21, −1.59) → (−0.47, −0.99) px; "along_lines": line 0.088 → 0.025 px, sample 0.41 → 0.40 px); the
 campaign pins are unchanged.
 Re-pinned by the offset model floor (``OFFSET_MODEL_FLOOR_PX`` = 0.08 px in quadrature on each offset's
-1σ): every offset unchanged, every 1σ → √(1σ² + 0.08²)."""
+1σ): every offset unchanged, every 1σ → √(1σ² + 0.08²).
+Campaign pins re-made when the simulator gained a residual flat field (``simulate/flatfield.py``; the limb fit
+unchanged): the three registered bands moved by ≤ 0.03 px, their errors against the applied pointing (sample,
+line) (−0.183, −0.002) → (−0.162, −0.029), (−0.048, +0.011) → (−0.051, +0.011), (−0.096, +0.063) →
+(−0.087, +0.053) px; 2017086T014145 M is still refused, now because its limb points span only 23 px."""
 
 from __future__ import annotations
 
@@ -79,20 +83,20 @@ SCENES = {
 #: start of the reason it was not registered
 CAMPAIGN_PINS = {
     ("JIR_IMG_RDR_2017086T003049_V01", "M"): (
-        (1.203972952646828, 37.59949228540745),
-        (0.1381196329311609, 0.1283404193080067),
+        (1.2246980874247786, 37.57266509853045),
+        (0.12631828327320177, 0.1145610288892958),
     ),
     ("JIR_IMG_RDR_2017086T014145_V01", "L"): "no limb signal",
-    ("JIR_IMG_RDR_2017086T014145_V01", "M"): "no limb signal",
+    ("JIR_IMG_RDR_2017086T014145_V01", "M"): "limb points span only",
     ("JIR_IMG_RDR_2017086T043645_V01", "M"): (
-        (-1.2393126652479638, -14.413415247082552),
-        (0.13583276577034314, 0.1830511125257896),
+        (-1.241471086755101, -14.413433496270402),
+        (0.13510450658240925, 0.18196779683714023),
     ),
     ("JIR_IMG_RDR_2022152T142653_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T142653_V01", "M"): "no limb signal",
     ("JIR_IMG_RDR_2022152T164927_V01", "M"): (
-        (1.5819643182538063, 14.362422571570164),
-        (0.11917428985389651, 0.16247009484035438),
+        (1.5904335220389298, 14.352157779305934),
+        (0.11921923744795371, 0.16431866175621354),
     ),
     ("JIR_IMG_RDR_2022152T165154_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T165154_V01", "M"): "no limb signal",
