@@ -103,6 +103,7 @@ def _background_args(
         limb_fit_half_px=cfg.limb_fit_half_px,
         limb_fit_knot_px=cfg.limb_fit_knot_px,
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
+        keep_source_pixels=cfg.keep_source_pixels,
     )
 
 
@@ -269,6 +270,14 @@ def detect_band(
     def spike_test() -> np.ndarray:
         return spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
 
+    def keep_source_pixels() -> None:
+        # the fits again with each source's own outlier pixels feeding its background as they are (not the
+        # cosmic-ray hits the spike test found: theirs stay replaced, so a hit beside a source leaves it be)
+        nonlocal fit
+        if cfg.keep_source_pixels and model.refit is not None:
+            fit = fit_sources(model, peaks, psf, keep=dchi <= cfg.cosmic_ray_dchi2)
+            place_saturated()
+
     moved = place_saturated()
     dchi = spike_test()
     # 7. second pass: subtract and search again near bright sources
@@ -280,6 +289,7 @@ def detect_band(
             out.messages.append(f"band {band.band}: {again.n_new} sources found after subtracting the others")
             moved = place_saturated()
             dchi = spike_test()
+    keep_source_pixels()
     if moved:
         out.messages.append(
             f"band {band.band}: saturated sources placed at the centroids of their clipped cores"

@@ -150,6 +150,12 @@ class DetectConfig:
             S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
             and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
             unmeasured PSF's plausible width, tried*).
+        keep_source_pixels: narrow PSFs: the photometry's background takes a source's own outlier pixels
+            (core and wings within its stamp + annulus reach) as they are, not replaced by the mean of the
+            ground around (:func:`ioscan.detect.background.source_residual`); the effective PSF models it.
+            Replaced, a bright source's ~6 × 6-px hole on textured sunlit ground put ±2.5 % of its flux
+            under it (docs/architecture.md, *What the outlier fill puts under bright sources*). The S/N map
+            and the search do not change.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -186,6 +192,7 @@ class DetectConfig:
     edge_min_fit_fraction: float | None = None
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
+    keep_source_pixels: bool = True
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.background import PHASES, BandModel, background_kernel
+from ioscan.detect.background import PHASES, BandModel, background_kernel, source_residual
 from ioscan.detect.psf import PsfModel
 
 
@@ -307,21 +307,73 @@ def psf_photometry(
     )
 
 
-def fit_sources(model: BandModel, peaks, psf: PsfModel) -> PsfFit:
+def source_pixels(
+    unclean: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    reach_px: int,
+    others: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The sources' own outlier pixels: of the ``unclean`` pixels (the outlier test's, 8-connected), the
+    groups that touch the 3 × 3 pixels nearest to a source (x, y), within ``reach_px`` (Chebyshev) of it and
+    nearer to it than to any of the ``others`` (x, y) — a cosmic-ray hit beside it, or an outlier group of
+    its own, stays replaced."""
+    shape = unclean.shape
+    li = np.clip(np.rint(y).astype(int), 0, shape[0] - 1)
+    sj = np.clip(np.rint(x).astype(int), 0, shape[1] - 1)
+    box = np.zeros(shape, bool)
+    centre = np.zeros(shape, bool)
+    for dl in range(-reach_px, reach_px + 1):
+        for ds in range(-reach_px, reach_px + 1):
+            at = (np.clip(li + dl, 0, shape[0] - 1), np.clip(sj + ds, 0, shape[1] - 1))
+            box[at] = True
+            if abs(dl) <= 1 and abs(ds) <= 1:
+                centre[at] = True
+    labels, _ = ndimage.label(unclean & box, structure=np.ones((3, 3), bool))
+    own = np.unique(labels[centre & unclean])
+    out = np.isin(labels, own[own > 0])
+    if others is not None and len(others[0]) and out.any():
+        from scipy.spatial import cKDTree
+
+        pl, ps = np.nonzero(out)
+        pts = np.column_stack([pl, ps]).astype(float)
+        d_own, _ = cKDTree(np.column_stack([y, x])).query(pts)
+        d_other, _ = cKDTree(np.column_stack([others[1], others[0]])).query(pts)
+        out[pl[d_other < d_own], ps[d_other < d_own]] = False
+    return out
+
+
+def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None = None) -> PsfFit:
     """PSF fits of the ``peaks`` (:class:`~ioscan.detect.find.Peaks`), each source on the residual of the
     annulus chosen at its S/N peak (pixel noise: the local effective noise); each fit starts at the peak
-    pixel shifted by the best sub-pixel phase."""
+    pixel shifted by the best sub-pixel phase. ``keep`` (a bool per peak; with ``model.refit``,
+    ``detect.keep_source_pixels``): those sources' own outlier pixels (:func:`source_pixels`, within the
+    stamp + annulus reach, which must lie on usable pixels of the crop) feed the background as they are
+    (:func:`ioscan.detect.background.source_residual`) and the effective PSF models that mask; the others'
+    (cosmic-ray hits) stay replaced."""
     ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
     y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
     k_of = model.choice[peaks.line, peaks.sample]
+    keep = None if keep is None or model.refit is None else np.asarray(keep, bool)
     fits = []
     for k, (h0, h1, degree) in enumerate(model.annuli):
         sel = np.flatnonzero(k_of == k)
         if sel.size:
             kern = background_kernel(h0, h1, degree)
-            fit = psf_photometry(
-                model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
-            )
+            resid, clean = model.residuals[k], model.clean
+            own = sel if keep is None else sel[keep[sel]]
+            reach = fit_radius_px(psf) + h1
+            if keep is not None and own.size:
+                # only where the background's reach stays on usable pixels of the crop: across the frame edge
+                # (point reflection), the limb band or a saturated core the effective PSF does not hold
+                inside = ndimage.minimum_filter(model.usable.view(np.uint8), 2 * reach + 1, mode="constant")
+                own = own[inside[peaks.line[own], peaks.sample[own]] > 0]
+            if keep is not None and own.size:
+                unclean = model.usable & ~model.clean
+                rest = ~keep
+                near = source_pixels(unclean, x0[own], y0[own], fit_radius_px(psf) + h1, (x0[rest], y0[rest]))
+                resid, clean = source_residual(model, k, near)
+            fit = psf_photometry(resid, model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=clean)
             fits.append((sel, fit))
     if len(fits) == 1:
         return fits[0][1]
