@@ -18,8 +18,11 @@ Per S/N and setting (``detect.keep_source_pixels`` off = the code before, on):
 * ``stages`` (``--trace``): the leak's median with the shading normalisation off, the limb split off (one
   region), and on a flat field of the same level (no texture): which step first puts ground under it.
 
-Usage: ``python benchmarks/bench_source_leak.py [--ranges 100000,200000] [--snr 30,300,1000,3000] [--trace]``
-(~20 s).
+``--timing R``: detection's CPU time with the setting on ÷ off on the frames with their sources (S/N 30–3,000
+mixed), R interleaved rounds (median of the per-frame ratios).
+
+Usage: ``python benchmarks/bench_source_leak.py [--ranges 100000,200000] [--snr 30,300,1000,3000] [--trace]
+[--timing R]`` (~20 s).
 """
 
 from __future__ import annotations
@@ -192,14 +195,55 @@ def leak_terms(img0, img1, surf, src, bp, psf, yx, flux, trace: bool) -> dict:
     return out
 
 
+def timing(ranges: list[float], seeds: list[int], rounds: int) -> dict:
+    """CPU time of ``detect_band`` with ``keep_source_pixels`` on ÷ off, interleaved, per frame."""
+    frames = []
+    for rk in ranges:
+        for seed in seeds:
+            img0, surf, bp, spsf, det, exposure = sunlit_frame(rk, seed)
+            rng = np.random.default_rng(seed)
+            d = np.asarray(bp["limb_distance_px"])
+            on = np.argwhere((d > MIN_LIMB_PX) & (np.asarray(bp["incidence_deg"]) < 80.0))
+            pick = on[rng.choice(len(on), size=min(15, len(on)), replace=False)]
+            src = np.zeros_like(surf)
+            sig = det.noise_sigma_w_m2_sr("L", exposure, np.maximum(surf[pick[:, 0], pick[:, 1]], 0.0))
+            snr = np.exp(rng.uniform(np.log(30.0), np.log(3000.0), len(pick)))
+            spsf.add_point_sources(src, pick[:, 1] + 0.3, pick[:, 0] - 0.2, snr * sig / 0.45)
+            frames.append((_band(img0 + src), bp))
+    ratios = []
+    for band, bp in frames:
+        t = {False: [], True: []}
+        for _ in range(rounds):
+            for keep in (False, True):
+                cfg = DetectConfig(keep_source_pixels=keep)
+                c0 = time.process_time()
+                detect_band(band, bp, instrument="JIRAM", config=cfg)
+                t[keep].append(time.process_time() - c0)
+        ratios.append(float(np.median(t[True]) / np.median(t[False])))
+    return {
+        "frames": len(frames),
+        "rounds": rounds,
+        "cpu_on_over_off_median": round(float(np.median(ratios)), 3),
+        "cpu_on_over_off_per_frame": [round(r, 3) for r in ratios],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ranges", default="100000,200000", help="comma-separated ranges, km")
     ap.add_argument("--snr", default="30,300,1000,3000", help="comma-separated matched-filter S/N")
     ap.add_argument("--seeds", default="3,4", help="surface seeds")
     ap.add_argument("--trace", action="store_true", help="the leak with shading / limb split off, flat field")
+    ap.add_argument("--timing", type=int, default=0, help="interleaved rounds of the CPU-time ratio")
     args = ap.parse_args()
     t0 = time.time()
+    if args.timing:
+        ranges = [float(v) for v in args.ranges.split(",")]
+        seeds = [int(v) for v in args.seeds.split(",")]
+        print(
+            json.dumps({"timing": timing(ranges, seeds, args.timing), "wall_s": round(time.time() - t0, 1)})
+        )
+        return
     cases = []
     for rk in (float(v) for v in args.ranges.split(",")):
         for seed in (int(v) for v in args.seeds.split(",")):

@@ -7,7 +7,10 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   blurred by the PSF. The limb band is left out of the search and the fits.
 * **outliers**: pixels far from the mean of their 4 neighbours (beyond 5 × the local robust scale of that
   difference: cosmic rays, bright hot spots, compact dark spots) and their 8 neighbours are replaced by the
-  mean of the clean pixels around them before any background is computed, so they leave no rims.
+  mean of the clean pixels around them before any background is computed, so they leave no rims. (For the
+  photometry, a source's own outlier pixels feed its background as they are, :func:`source_residual`: the
+  mean of the ground 4–6 px away, filled into a bright source's ~6 × 6 hole, missed textured sunlit ground by
+  percents of the source's flux.)
 * **background**: a local quadratic surface fitted (least squares) to the pixels of a square annulus
   h0 < max(|dl|, |ds|) ≤ h1 around each pixel and evaluated at its centre — a fixed linear kernel
   (:func:`background_kernel`) that follows albedo gradients *and curvature*, so textured sunlit ground
@@ -140,10 +143,28 @@ def source_residual(model: BandModel, k: int, keep: np.ndarray) -> tuple[np.ndar
         return model.residuals[k], clean
     clean = clean | keep
     h0, h1, deg = model.annuli[k]
-    bg = region_background(ref.x_norm, [r & clean for r in ref.regions], ref.side, h0, h1, deg)
-    if ref.norm is not None:  # back to image units as estimate_background does
-        bg = bg * ref.norm if ref.sky is None else ref.sky + (bg - ref.sky) * ref.norm
-    resid = np.where(model.usable, ref.x_raw - bg, 0.0).astype(model.residuals[k].dtype, copy=False)
+    resid = model.residuals[k].copy()
+    # the background changes within 2 h1 + 2 px of a kept pixel (its fill box, then the annulus); each group
+    # of such pixels is made again on a window that reaches as far again around it (the same values there)
+    reach = 2 * h1 + 2
+    changed = ndimage.maximum_filter(keep.view(np.uint8), 2 * reach + 1, mode="constant") > 0
+    labels, n = ndimage.label(changed)
+    nl, ns = changed.shape
+    for i, obj in enumerate(ndimage.find_objects(labels)):
+        win = (
+            slice(max(obj[0].start - reach - 1, 0), min(obj[0].stop + reach + 1, nl)),
+            slice(max(obj[1].start - reach - 1, 0), min(obj[1].stop + reach + 1, ns)),
+        )
+        cw = clean[win]
+        bg = region_background(
+            ref.x_norm[win], [r[win] & cw for r in ref.regions], ref.side[win], h0, h1, deg
+        )
+        if ref.norm is not None:  # back to image units as estimate_background does
+            nw = ref.norm[win]
+            bg = bg * nw if ref.sky is None else ref.sky + (bg - ref.sky) * nw
+        here = labels[win] == i + 1
+        new = np.where(model.usable[win], ref.x_raw[win] - bg, 0.0)
+        np.copyto(resid[win], new.astype(resid.dtype, copy=False), where=here)
     return resid, clean
 
 

@@ -4,7 +4,10 @@
 Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the background
 kernel takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
 neighbours' models subtracted (Jacobi rounds). Pixel variance = the local noise². Saturated or invalid pixels
-get zero weight, so saturated sources are measured from their unsaturated wings.
+get zero weight, so saturated sources are measured from their unsaturated wings. With
+``detect.keep_source_pixels`` the background under each source (not a cosmic-ray hit) is made again with its
+own outlier pixels as they are (:func:`fit_sources`), so the ground under it is the ground, not the mean of
+the ground around its hole.
 """
 
 from __future__ import annotations
@@ -321,17 +324,15 @@ def source_pixels(
     shape = unclean.shape
     li = np.clip(np.rint(y).astype(int), 0, shape[0] - 1)
     sj = np.clip(np.rint(x).astype(int), 0, shape[1] - 1)
-    box = np.zeros(shape, bool)
-    centre = np.zeros(shape, bool)
-    for dl in range(-reach_px, reach_px + 1):
-        for ds in range(-reach_px, reach_px + 1):
-            at = (np.clip(li + dl, 0, shape[0] - 1), np.clip(sj + ds, 0, shape[1] - 1))
-            box[at] = True
-            if abs(dl) <= 1 and abs(ds) <= 1:
-                centre[at] = True
-    labels, _ = ndimage.label(unclean & box, structure=np.ones((3, 3), bool))
-    own = np.unique(labels[centre & unclean])
-    out = np.isin(labels, own[own > 0])
+    at = np.zeros(shape, np.uint8)
+    at[li, sj] = 1
+    box = ndimage.maximum_filter(at, 2 * reach_px + 1, mode="constant") > 0
+    centre = ndimage.maximum_filter(at, 3, mode="constant") > 0
+    labels, n = ndimage.label(unclean & box, structure=np.ones((3, 3), bool))
+    lut = np.zeros(n + 1, bool)
+    lut[labels[centre & unclean]] = True
+    lut[0] = False
+    out = lut[labels]
     if others is not None and len(others[0]) and out.any():
         from scipy.spatial import cKDTree
 
