@@ -106,7 +106,7 @@ def test_bright_sources_on_sunlit_ground_keep_their_flux():
 def test_kept_pixels_are_what_the_effective_psf_models_on_a_flat_field():
     """Flat field + one bright source, the outlier masks of a noisy copy: the residual of the kept-pixel
     background equals F × the effective PSF with the returned mask (the same fill and annulus)."""
-    from ioscan.detect.background import source_residual
+    from ioscan.detect.background import RefitInputs, source_residual
 
     psf = PsfModel([0.9, 0.1], [0.6, 2.5])
     shape = (64, 96)
@@ -119,22 +119,21 @@ def test_kept_pixels_are_what_the_effective_psf_models_on_a_flat_field():
     stamp = np.asarray(stamp).reshape(len(o), len(o))
     src = np.zeros(shape)
     src[30 - 12 : 30 + 13, 47 - 12 : 47 + 13] = f * stamp
-    m_noisy = estimate_background((img + src).astype(np.float32), psf=psf, keep_source_pixels=True)
-    assert m_noisy.refit is not None
+    m_noisy = estimate_background((img + src).astype(np.float32), psf=psf)
     unclean = m_noisy.usable & ~m_noisy.clean
     k = 0
     h0, h1, deg = m_noisy.annuli[k]
     r = fit_radius_px(psf)
     near = source_pixels(unclean, np.array([x]), np.array([y]), r + h1)
     assert near.sum() >= 9 and not (near & m_noisy.clean).any()
-    # the same masks on the noise-free flat field: the residual is the source's alone
-    flat = estimate_background(np.full(shape, 5.0, np.float32) + src.astype(np.float32), psf=psf,
-                               keep_source_pixels=True)  # fmt: skip
-    flat.clean[:] = m_noisy.clean
-    flat.refit = m_noisy.refit
-    flat.refit.x_norm = np.full(shape, 5.0) + src  # float64: the comparison is not float32 rounding
-    flat.refit.x_raw = flat.refit.x_norm
-    resid, clean = source_residual(flat, k, near)
+    # the same masks on the flat field (float64: the comparison is not float32 rounding): the residual is
+    # the source's alone
+    flat = np.full(shape, 5.0) + src
+    m_noisy.refit = RefitInputs(
+        flat, flat, [m_noisy.usable], np.zeros(shape, np.intp), None, None, np.ones(shape, bool)
+    )
+    flat_model = m_noisy
+    resid, clean = source_residual(flat_model, k, near)
     p, *_ = effective_psf(psf, np.array([x]), np.array([y]), background_kernel(h0, h1, deg), shape, r, clean,
                           derivatives=False)  # fmt: skip
     got = resid[30 - r : 30 + r + 1, 48 - r : 48 + r + 1]
@@ -144,15 +143,12 @@ def test_kept_pixels_are_what_the_effective_psf_models_on_a_flat_field():
     assert np.abs(got - f * p[0]).max() < 1e-4 * f
 
 
-def test_a_hit_beside_a_source_stays_replaced():
-    """Of two touching outlier groups, the pixels nearer the other (a cosmic-ray hit) are not the source's;
-    an outlier group that does not touch the source's centre is not either."""
+def test_an_outlier_group_apart_from_the_source_stays_replaced():
+    """Only the outlier groups touching the source's centre are its own, within the reach."""
     unclean = np.zeros((30, 30), bool)
     unclean[10:17, 10:17] = True  # the source's hole around (13, 13)
-    unclean[13, 17:20] = True  # a hit touching it, centred at (13, 18.5)
-    unclean[3:5, 3:5] = True  # an outlier group apart
-    kept = source_pixels(unclean, np.array([13.0]), np.array([13.0]), 8, (np.array([18.5]), np.array([13.0])))
-    assert kept[13, 13] and kept[10, 10] and kept[16, 15]
-    assert not kept[13, 17:20].any() and not kept[3:5, 3:5].any()
-    alone = source_pixels(unclean, np.array([13.0]), np.array([13.0]), 8)
-    assert alone[13, 17:20].all()  # without the hit's position the group is the source's
+    unclean[3:5, 3:5] = True  # an outlier group apart (a hit, a dark spot)
+    unclean[13, 17:25] = True  # a track leaving the hole, beyond the reach from 19 on
+    kept = source_pixels(unclean, np.array([13.0]), np.array([13.0]), 5)
+    assert kept[13, 13] and kept[10, 10] and kept[16, 16] and kept[13, 18]
+    assert not kept[3:5, 3:5].any() and not kept[13, 19:].any()

@@ -114,8 +114,8 @@ class RefitInputs:
     """The pieces of one :func:`estimate_background` call that make its backgrounds again
     (:func:`source_residual`): the data as fed to the kernel before the outlier fill (``x_norm``: divided by
     the shading / limb profile where one was given), the data as the residual subtracts from (``x_raw``),
-    the regions and each pixel's side, and how the kernel's output goes back to image units (``sky`` +
-    (bg − ``sky``) × ``norm``; ``norm`` None: as it is)."""
+    the regions and each pixel's side, how the kernel's output goes back to image units (``sky`` +
+    (bg − ``sky``) × ``norm``; ``norm`` None: as it is), and the finite, unmasked pixels (``valid``)."""
 
     x_norm: np.ndarray
     x_raw: np.ndarray
@@ -123,6 +123,7 @@ class RefitInputs:
     side: np.ndarray
     norm: np.ndarray | None
     sky: np.float32 | None
+    valid: np.ndarray
 
 
 def source_residual(model: BandModel, k: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -965,8 +966,9 @@ def estimate_background(
             noise's level counts from the darkest background (1st percentile per region), not from 0.
         annulus_sigma_px: the core σ (px) the background annuli are sized for (:func:`filter_options`;
             None: the PSF's core σ). The matched filter, limb band and scale blocks keep the PSF's.
-        keep_source_pixels: narrow PSFs: keep what :func:`source_residual` needs (``BandModel.refit``), so
-            the photometry's background can take the sources' own outlier pixels as they are.
+        keep_source_pixels: narrow PSFs on sunlit ground (a shading template or a limb profile in use): keep
+            what :func:`source_residual` needs (``BandModel.refit``), so the photometry's background can take
+            the sources' own outlier pixels as they are.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1047,11 +1049,11 @@ def estimate_background(
     elif norm is not None:
         bgs = [bg * norm for bg in bgs]
     refit = None
-    if keep_source_pixels and not broad and out1.any():
+    if keep_source_pixels and not broad and out1.any() and (limb_model is not None or norm is not None):
         back = t_mod if limb_model is not None else norm
         sky = sky0 if limb_model is not None else None
         x_raw = x if all_valid else np.where(valid, x, fill0)
-        refit = RefitInputs(x_norm, x_raw, regions, side, back, sky)
+        refit = RefitInputs(x_norm, x_raw, regions, side, back, sky, valid)
     var = np.zeros(x.shape, np.float32)
     for k, reg in enumerate(regions):
         if reg.any():

@@ -117,6 +117,11 @@ def annulus_sigma(psf: PsfModel, cfg: DetectConfig, psf_measured: bool) -> float
     return sigma * max(1.0, float(cfg.unmeasured_psf_width_margin))
 
 
+#: ``detect.keep_source_pixels``: only sources of first-fit S/N ≥ this keep their outlier pixels (fainter ones
+#: lose more to the noise of the pixels the fill averaged than the fill's error on textured ground costs them:
+#: on the simulator's campaign, S/N 5–30 scattered 7.7 % → 10.3 % kept)
+KEEP_SOURCE_PIXELS_SNR = 100.0
+
 #: the PSF is measured on the frame only when the model's core holds at least this fraction of the flux
 MIN_CORE_WEIGHT_TO_MEASURE = 0.9
 
@@ -275,7 +280,9 @@ def detect_band(
         # cosmic-ray hits the spike test found: theirs stay replaced, so a hit beside a source leaves it be)
         nonlocal fit
         if cfg.keep_source_pixels and model.refit is not None:
-            fit = fit_sources(model, peaks, psf, keep=dchi <= cfg.cosmic_ray_dchi2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                bright = fit.flux / fit.flux_err >= KEEP_SOURCE_PIXELS_SNR
+            fit = fit_sources(model, peaks, psf, keep=(dchi <= cfg.cosmic_ray_dchi2) & bright)
             place_saturated()
 
     moved = place_saturated()

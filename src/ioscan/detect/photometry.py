@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.background import PHASES, BandModel, background_kernel, source_residual
+from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.psf import PsfModel
 
 
@@ -319,8 +319,8 @@ def source_pixels(
 ) -> np.ndarray:
     """The sources' own outlier pixels: of the ``unclean`` pixels (the outlier test's, 8-connected), the
     groups that touch the 3 × 3 pixels nearest to a source (x, y), within ``reach_px`` (Chebyshev) of it and
-    nearer to it than to any of the ``others`` (x, y) — a cosmic-ray hit beside it, or an outlier group of
-    its own, stays replaced."""
+    nearer to it than to any of the ``others`` (x, y) — an outlier group apart from it (a cosmic-ray hit, a
+    dark spot) or a neighbour's part of a shared group stays replaced."""
     shape = unclean.shape
     li = np.clip(np.rint(y).astype(int), 0, shape[0] - 1)
     sj = np.clip(np.rint(x).astype(int), 0, shape[1] - 1)
@@ -340,18 +340,70 @@ def source_pixels(
         pts = np.column_stack([pl, ps]).astype(float)
         d_own, _ = cKDTree(np.column_stack([y, x])).query(pts)
         d_other, _ = cKDTree(np.column_stack([others[1], others[0]])).query(pts)
-        out[pl[d_other < d_own], ps[d_other < d_own]] = False
+        theirs = d_other < d_own
+        out[pl[theirs], ps[theirs]] = False
     return out
+
+
+def kept_sources(
+    own: np.ndarray, x: np.ndarray, y: np.ndarray, snr: np.ndarray, has_hole: np.ndarray, min_gap_px: float
+) -> np.ndarray:
+    """Of the candidate sources ``own`` (indices), those whose own outlier pixels may feed their background:
+    the ones with outlier pixels at their centre (``has_hole``), brightest first, each farther than
+    ``min_gap_px`` from every one taken before it (so that their stamps, each on its own background, do not
+    overlap)."""
+    cand = own[has_hole[own]]
+    cand = cand[np.argsort(-snr[cand], kind="stable")]
+    taken: list[int] = []
+    for i in cand:
+        if all(np.hypot(x[i] - x[j], y[i] - y[j]) > min_gap_px for j in taken):
+            taken.append(int(i))
+    return np.array(sorted(taken), dtype=np.intp)
+
+
+#: a source's own outlier pixels are taken within this many pixels of it (Chebyshev): its core and first
+#: wings; beyond, a ghost or a reflection down its column shares the outlier group and stays replaced
+OWN_RADIUS_PX = 3
+
+
+def _own_pixel_residual(
+    model: BandModel, k: int, own: np.ndarray, x0: np.ndarray, y0: np.ndarray, reach: int, r: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Option ``k``'s residual where each stamp (half-size ``r``: where the fit may move it) of the sources
+    ``own`` is its background
+    made with that source's own outlier pixels as they are (every other source's, a hit's or a ghost's,
+    replaced as before), and the pixels that fed a background as they are (for the effective PSF)."""
+    from ioscan.detect.background import source_residual
+
+    unclean = model.usable & ~model.clean
+    resid = model.residuals[k].copy()
+    clean = model.clean.copy()
+    nl, ns = resid.shape
+    for i in own:
+        rest = np.ones(len(x0), bool)
+        rest[i] = False
+        near = source_pixels(
+            unclean, x0[i : i + 1], y0[i : i + 1], min(reach, OWN_RADIUS_PX), (x0[rest], y0[rest])
+        )
+        if not near.any():
+            continue
+        r_i, c_i = source_residual(model, k, near)
+        li, sj = int(np.rint(y0[i])), int(np.rint(x0[i]))
+        st = (slice(max(li - r, 0), min(li + r + 1, nl)), slice(max(sj - r, 0), min(sj + r + 1, ns)))
+        resid[st] = r_i[st]
+        clean |= c_i
+    return resid, clean
 
 
 def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None = None) -> PsfFit:
     """PSF fits of the ``peaks`` (:class:`~ioscan.detect.find.Peaks`), each source on the residual of the
     annulus chosen at its S/N peak (pixel noise: the local effective noise); each fit starts at the peak
     pixel shifted by the best sub-pixel phase. ``keep`` (a bool per peak; with ``model.refit``,
-    ``detect.keep_source_pixels``): those sources' own outlier pixels (:func:`source_pixels`, within the
-    stamp + annulus reach, which must lie on usable pixels of the crop) feed the background as they are
-    (:func:`ioscan.detect.background.source_residual`) and the effective PSF models that mask; the others'
-    (cosmic-ray hits) stay replaced."""
+    ``detect.keep_source_pixels``): the own outlier pixels (:func:`source_pixels`, within the stamp +
+    annulus reach, which must lie on usable pixels of the crop) of those sources (:func:`kept_sources`:
+    stamps that do not overlap) feed their own stamp's background as they are, every other source's pixels
+    replaced there (:func:`ioscan.detect.background.source_residual`), and the effective PSF models that
+    mask."""
     ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
     y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
     k_of = model.choice[peaks.line, peaks.sample]
@@ -371,9 +423,14 @@ def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None 
                 own = own[inside[peaks.line[own], peaks.sample[own]] > 0]
             if keep is not None and own.size:
                 unclean = model.usable & ~model.clean
-                rest = ~keep
-                near = source_pixels(unclean, x0[own], y0[own], fit_radius_px(psf) + h1, (x0[rest], y0[rest]))
-                resid, clean = source_residual(model, k, near)
+                at = (peaks.line, peaks.sample)
+                has_hole = ndimage.maximum_filter(unclean.view(np.uint8), 3, mode="constant")[at] > 0
+                # kept sources' stamps, wherever the fit moves them (≤ 1.5 px, a stamp ≤ 2 px), do not
+                # overlap: each stamp's residual is its own source's
+                r_moved = fit_radius_px(psf) + 2
+                own = kept_sources(own, x0, y0, peaks.snr, has_hole, 2 * r_moved + 1)
+            if keep is not None and own.size:
+                resid, clean = _own_pixel_residual(model, k, own, x0, y0, reach, r_moved)
             fit = psf_photometry(resid, model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=clean)
             fits.append((sel, fit))
     if len(fits) == 1:
