@@ -129,9 +129,7 @@ def test_kept_pixels_are_what_the_effective_psf_models_on_a_flat_field():
     # the same masks on the flat field (float64: the comparison is not float32 rounding): the residual is
     # the source's alone
     flat = np.full(shape, 5.0) + src
-    m_noisy.refit = RefitInputs(
-        flat, flat, [m_noisy.usable], np.zeros(shape, np.intp), None, None, np.ones(shape, bool)
-    )
+    m_noisy.refit = RefitInputs(flat, flat, [m_noisy.usable], np.zeros(shape, np.intp), None, None)
     flat_model = m_noisy
     resid, clean = source_residual(flat_model, k, near)
     p, *_ = effective_psf(psf, np.array([x]), np.array([y]), background_kernel(h0, h1, deg), shape, r, clean,
