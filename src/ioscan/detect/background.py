@@ -133,7 +133,8 @@ def source_residual(model: BandModel, k: int, keep: np.ndarray) -> tuple[np.ndar
     Replaced, a bright source's pixels take the mean of the ground 4–6 px away: on textured sunlit ground
     that misses the ground under the source by several pixel noises over a hole of ~6 × 6 px, which the
     annulus (1, 3) then reads almost alone (``benchmarks/bench_source_leak.py``: fitted fluxes of S/N-1,000
-    sources scatter by 2.2 %, 0.15 % with their pixels kept). Fed as they are, the source's light in the annulus is exactly the effective PSF's
+    sources scatter by 2.2 %, 0.15 % with their pixels kept). Fed as they are, the source's light in the
+    annulus is exactly the effective PSF's
     (:func:`ioscan.detect.photometry.effective_psf` with the mask returned), and the ground is the ground.
     Without ``model.refit`` or with nothing to keep, the model's own residual and ``clean``."""
     ref = model.refit
