@@ -1,11 +1,10 @@
 """Detection's results pinned (written at feaa8df before issue 15's speed work; re-made when narrow PSFs lost
-the large quadratic background option, issue 15's third round, and when the photometry's background kept
-the sources' own outlier pixels, issue 14's sixth round — fluxes and positions only): every detection's
-position, errors, flux, S/N, flags and fit numbers on frames of both renderers — the project's simulator
-(I1 L+M, label geometry, sunlit near and night far; the same frame without geometry, so the limb comes from
-the image) and the independent renderer (I2 day and night, written as archive-style PDS3 products with the
-background subtracted on board, read back, no geometry). A change meant to make detection faster must not
-move them; a change meant to make it better updates them on purpose:
+the large quadratic background option, issue 15's third round): every detection's position, errors, flux,
+S/N, flags and fit numbers on frames of both renderers — the project's
+simulator (I1 L+M, label geometry, sunlit near and night far; the same frame without geometry, so the limb
+comes from the image) and the independent renderer (I2 day and night, written as archive-style PDS3 products
+with the background subtracted on board, read back, no geometry). A change meant to make detection faster
+must not move them; a change meant to make it better updates them on purpose:
 
     PYTHONPATH=src python tests/detect/test_detect_pinned.py --write
 
