@@ -150,6 +150,15 @@ class DetectConfig:
             S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
             and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
             unmeasured PSF's plausible width, tried*).
+        keep_source_pixels: on sunlit ground (a shading template or a limb profile in use; narrow PSFs),
+            the photometry's background under a source of first-fit S/N ≥ 100 that is not a cosmic-ray hit
+            takes its own outlier pixels (core and wings, within 3 px) as they are, not replaced by the mean
+            of the ground around (:func:`ioscan.detect.background.source_residual`; the effective PSF models
+            it). Replaced, a bright source's ~6 × 6-px hole on textured sunlit ground put ±2 % of its flux
+            under it (``benchmarks/bench_source_leak.py``). Off by default, a trade: on the simulator's
+            campaign (seed 20261208) the L band's bright fluxes scatter less (S/N 300–3,000: 2.2 % → 1.7 %)
+            but the bright sources' fit χ² rises ~10× and measurement's χ²-excess error term with it (pulls
+            of S/N ≥ 300 fall to 0.3–0.7); README. The S/N map and the search do not change.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -186,6 +195,7 @@ class DetectConfig:
     edge_min_fit_fraction: float | None = None
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
+    keep_source_pixels: bool = False
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -4,7 +4,10 @@
 Pixel photometry: a weighted least-squares fit of the *effective* PSF (the PSF minus what the background
 kernel takes from it; amplitude = total net flux, and position) to the background-subtracted stamp,
 neighbours' models subtracted (Jacobi rounds). Pixel variance = the local noise². Saturated or invalid pixels
-get zero weight, so saturated sources are measured from their unsaturated wings.
+get zero weight, so saturated sources are measured from their unsaturated wings. With
+``detect.keep_source_pixels`` the background under each source (not a cosmic-ray hit) is made again with its
+own outlier pixels as they are (:func:`fit_sources`), so the ground under it is the ground, not the mean of
+the ground around its hole.
 """
 
 from __future__ import annotations
@@ -307,21 +310,128 @@ def psf_photometry(
     )
 
 
-def fit_sources(model: BandModel, peaks, psf: PsfModel) -> PsfFit:
+def source_pixels(
+    unclean: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    reach_px: int,
+    others: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The sources' own outlier pixels: of the ``unclean`` pixels (the outlier test's, 8-connected), the
+    groups that touch the 3 × 3 pixels nearest to a source (x, y), within ``reach_px`` (Chebyshev) of it and
+    nearer to it than to any of the ``others`` (x, y) — an outlier group apart from it (a cosmic-ray hit, a
+    dark spot) or a neighbour's part of a shared group stays replaced."""
+    shape = unclean.shape
+    li = np.clip(np.rint(y).astype(int), 0, shape[0] - 1)
+    sj = np.clip(np.rint(x).astype(int), 0, shape[1] - 1)
+    at = np.zeros(shape, np.uint8)
+    at[li, sj] = 1
+    box = ndimage.maximum_filter(at, 2 * reach_px + 1, mode="constant") > 0
+    centre = ndimage.maximum_filter(at, 3, mode="constant") > 0
+    labels, n = ndimage.label(unclean & box, structure=np.ones((3, 3), bool))
+    lut = np.zeros(n + 1, bool)
+    lut[labels[centre & unclean]] = True
+    lut[0] = False
+    out = lut[labels]
+    if others is not None and len(others[0]) and out.any():
+        from scipy.spatial import cKDTree
+
+        pl, ps = np.nonzero(out)
+        pts = np.column_stack([pl, ps]).astype(float)
+        d_own, _ = cKDTree(np.column_stack([y, x])).query(pts)
+        d_other, _ = cKDTree(np.column_stack([others[1], others[0]])).query(pts)
+        theirs = d_other < d_own
+        out[pl[theirs], ps[theirs]] = False
+    return out
+
+
+def kept_sources(
+    own: np.ndarray, x: np.ndarray, y: np.ndarray, snr: np.ndarray, has_hole: np.ndarray, min_gap_px: float
+) -> np.ndarray:
+    """Of the candidate sources ``own`` (indices), those whose own outlier pixels may feed their background:
+    the ones with outlier pixels at their centre (``has_hole``), brightest first, each farther than
+    ``min_gap_px`` from every one taken before it (so that their stamps, each on its own background, do not
+    overlap)."""
+    cand = own[has_hole[own]]
+    cand = cand[np.argsort(-snr[cand], kind="stable")]
+    taken: list[int] = []
+    for i in cand:
+        if all(np.hypot(x[i] - x[j], y[i] - y[j]) > min_gap_px for j in taken):
+            taken.append(int(i))
+    return np.array(sorted(taken), dtype=np.intp)
+
+
+#: a source's own outlier pixels are taken within this many pixels of it (Chebyshev): its core and first
+#: wings; beyond, a ghost or a reflection down its column shares the outlier group and stays replaced
+OWN_RADIUS_PX = 3
+
+
+def _own_pixel_residual(
+    model: BandModel, k: int, own: np.ndarray, x0: np.ndarray, y0: np.ndarray, reach: int, r: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Option ``k``'s residual where each stamp (half-size ``r``: where the fit may move it) of the sources
+    ``own`` is its background
+    made with that source's own outlier pixels as they are (every other source's, a hit's or a ghost's,
+    replaced as before), and the pixels that fed a background as they are (for the effective PSF)."""
+    from ioscan.detect.background import source_residual
+
+    unclean = model.usable & ~model.clean
+    resid = model.residuals[k].copy()
+    clean = model.clean.copy()
+    nl, ns = resid.shape
+    for i in own:
+        rest = np.ones(len(x0), bool)
+        rest[i] = False
+        near = source_pixels(
+            unclean, x0[i : i + 1], y0[i : i + 1], min(reach, OWN_RADIUS_PX), (x0[rest], y0[rest])
+        )
+        if not near.any():
+            continue
+        r_i, c_i = source_residual(model, k, near)
+        li, sj = int(np.rint(y0[i])), int(np.rint(x0[i]))
+        st = (slice(max(li - r, 0), min(li + r + 1, nl)), slice(max(sj - r, 0), min(sj + r + 1, ns)))
+        resid[st] = r_i[st]
+        clean |= c_i
+    return resid, clean
+
+
+def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None = None) -> PsfFit:
     """PSF fits of the ``peaks`` (:class:`~ioscan.detect.find.Peaks`), each source on the residual of the
     annulus chosen at its S/N peak (pixel noise: the local effective noise); each fit starts at the peak
-    pixel shifted by the best sub-pixel phase."""
+    pixel shifted by the best sub-pixel phase. ``keep`` (a bool per peak; with ``model.refit``,
+    ``detect.keep_source_pixels``): the own outlier pixels (:func:`source_pixels`, within the stamp +
+    annulus reach, which must lie on usable pixels of the crop) of those sources (:func:`kept_sources`:
+    stamps that do not overlap) feed their own stamp's background as they are, every other source's pixels
+    replaced there (:func:`ioscan.detect.background.source_residual`), and the effective PSF models that
+    mask."""
     ph = np.array(PHASES)[model.phase[peaks.line, peaks.sample]]
     y0, x0 = peaks.line + ph[:, 0], peaks.sample + ph[:, 1]
     k_of = model.choice[peaks.line, peaks.sample]
+    keep = None if keep is None or model.refit is None else np.asarray(keep, bool)
     fits = []
     for k, (h0, h1, degree) in enumerate(model.annuli):
         sel = np.flatnonzero(k_of == k)
         if sel.size:
             kern = background_kernel(h0, h1, degree)
-            fit = psf_photometry(
-                model.residuals[k], model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=model.clean
-            )
+            resid, clean = model.residuals[k], model.clean
+            own = sel if keep is None else sel[keep[sel]]
+            reach = fit_radius_px(psf) + h1
+            if keep is not None and own.size:
+                # only where the background's reach stays on usable pixels of the crop: across the frame edge
+                # (point reflection), the limb band or a saturated core the effective PSF does not hold
+                inside = ndimage.minimum_filter(model.usable.view(np.uint8), 2 * reach + 1, mode="constant")
+                own = own[inside[peaks.line[own], peaks.sample[own]] > 0]
+            if keep is not None and own.size:
+                unclean = model.usable & ~model.clean
+                at = (peaks.line, peaks.sample)
+                has_hole = ndimage.maximum_filter(unclean.view(np.uint8), 3, mode="constant")[at] > 0
+                # kept sources' stamps, wherever the fit moves them (≤ 1.5 px, a stamp ≤ 2 px), do not
+                # overlap: each stamp's residual is its own source's
+                r_moved = fit_radius_px(psf) + 2
+                own = kept_sources(own, x0, y0, peaks.snr, has_hole, 2 * r_moved + 1)
+            if keep is not None and own.size:
+                resid, clean = _own_pixel_residual(model, k, own, x0, y0, reach, r_moved)
+            fit = psf_photometry(resid, model.noise, model.usable, x0[sel], y0[sel], psf, kern, clean=clean)
             fits.append((sel, fit))
     if len(fits) == 1:
         return fits[0][1]
