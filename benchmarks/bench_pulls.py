@@ -33,13 +33,19 @@ median fraction, the robust std of the pulls of the flux alone (over the photome
 geometric factor alone (over its term), and, in the faint bins, the robust std a perfect model would show on
 sources found only above the detection threshold (``censored_expected_robust_std``). Independent rows kept
 with ``--keep`` also hold what the renderer knows and the measurement does not (radiance per electron, column
-gain rms, the block gain step at the source, the true noise), for diagnostics. Detections flagged COSMIC_RAY
+gain rms, the block gain step at the source, the true noise, the on-board subtracted background and raw
+saturation level, the true background under the source, the flux and shot variance as drawn beside the stated
+shot variance), for diagnostics; ``flux_drawn_by_ideal_snr`` splits the flux-alone pulls by day / night and
+on-board subtraction on / off, beside the same pulls with the detection's background error under the source
+taken out. ``--pointing-seed S`` draws the independent frames' pointing errors from a generator of their own:
+the same frames with other pointing draws (each frame draws its own error, so frames are the bootstrap's
+independent unit). Detections flagged COSMIC_RAY
 or ARTEFACT, saturated sources (the truth's flag or LOWER_LIMIT) and sources at emission ≥ 80° are left out
 of the bins (emission bins are reported apart); lower limits are checked to lie below the truth.
 
 Usage: ``python benchmarks/bench_pulls.py [--quick] [--orbits N] [--frames-per-orbit K] [--independent N]
-[--pointing-px P] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]`` (default 6 orbits × 8
-frames and 240 independent frames, ~3 min on one core;
+[--pointing-px P] [--pointing-seed S] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]``
+(default 6 orbits × 8 frames and 240 independent frames, ~3 min on one core;
 ``--quick``: 3 × 6 and 60); ``--pool DIR1,DIR2,...`` pools the simulator rows of earlier ``--keep`` runs (e.g.
 three seeds, for the bins too few sources reach in one: ≥ 10k) without simulating.
 """
