@@ -688,6 +688,7 @@ def independent_pulls(
                         "chi2_dof": d.extra.get("chi2_dof"),
                         "n_pixels": d.n_pixels,
                         "terms": d.extra.get("intensity_err_fraction"),
+                        "limb_distance_px": d.extra.get("limb_distance_px"),
                         # what the renderer knows and the measurement does not (diagnostics)
                         "radiance_per_electron": scene.detector.radiance_per_electron,
                         "column_gain_rms": scene.detector.column_gain_rms,
