@@ -556,7 +556,8 @@ def flux_against_drawn(core: pd.DataFrame) -> dict:
     flux-alone pulls (over the photometric terms), the median of the stated source shot variance over the one
     the renderer drew (``_drawn``), the robust std of the detection's background under the source less the
     true one (in the pixel's true noise), and the flux-alone pulls with that background error taken out
-    (−δb·ΣP/ΣP² for the renderer's PSF: what the flux would be with the true background)."""
+    (−δb·ΣP/ΣP² for the renderer's PSF: what the flux would be with the true background); per bin also the
+    intensity pulls with that background error taken out (``pulls_with_true_background``)."""
     from ioscan.measure.errors import core_stamp
 
     if "drawn_flux_var" not in core:
@@ -567,17 +568,23 @@ def flux_against_drawn(core: pd.DataFrame) -> dict:
     phot = np.sqrt(g["term_photon"] ** 2 + g["term_fit_excess"] ** 2 + g["term_flat_field"] ** 2) * flux.abs()
     p = core_stamp(RENDERER_PSF_PX, 0.0, 0.0)
     bg_err = g["det_background"].astype(float) - g["true_background"].astype(float)
+    k = float(p.sum() / np.sum(p**2))
     g = g.assign(
         fa=(flux - true_flux) / phot,
-        fa_true_bg=(flux + bg_err * float(p.sum() / np.sum(p**2)) - true_flux) / phot,
+        fa_true_bg=(flux + bg_err * k - true_flux) / phot,
         bg_err_noise=bg_err / g["true_noise"].astype(float),
         shot_ratio=g["stated_shot_var"].astype(float) / g["drawn_shot_var"].astype(float),
         onboard=np.where(g["bg_subtracted_w_m2_sr"].astype(float) > 0, "onboard", "no_onboard"),
     )
+    g = g.assign(pull_true_bg=(g["value"].astype(float) * (flux + bg_err * k) / flux - g["truth"]) / g["err"])
     out = {}
     for lo, hi in SNR_BINS[1:6]:
         b = g[(g["snr"] >= lo) & (g["snr"] < hi)]
-        row = {}
+        row = {
+            "pulls_with_true_background": pull_stats(
+                b["pull_true_bg"].to_numpy(float), b["frame_key"].to_numpy()
+            )
+        }
         for col, key in (
             ("illumination", "day"),
             ("illumination", "night"),
