@@ -33,13 +33,19 @@ median fraction, the robust std of the pulls of the flux alone (over the photome
 geometric factor alone (over its term), and, in the faint bins, the robust std a perfect model would show on
 sources found only above the detection threshold (``censored_expected_robust_std``). Independent rows kept
 with ``--keep`` also hold what the renderer knows and the measurement does not (radiance per electron, column
-gain rms, the block gain step at the source, the true noise), for diagnostics. Detections flagged COSMIC_RAY
+gain rms, the block gain step at the source, the true noise, the on-board subtracted background and raw
+saturation level, the true background under the source, the flux and shot variance as drawn beside the stated
+shot variance), for diagnostics; ``flux_drawn_by_ideal_snr`` splits the flux-alone pulls by day / night and
+on-board subtraction on / off, beside the same pulls with the detection's background error under the source
+taken out. ``--pointing-seed S`` draws the independent frames' pointing errors from a generator of their own:
+the same frames with other pointing draws (each frame draws its own error, so frames are the bootstrap's
+independent unit). Detections flagged COSMIC_RAY
 or ARTEFACT, saturated sources (the truth's flag or LOWER_LIMIT) and sources at emission ≥ 80° are left out
 of the bins (emission bins are reported apart); lower limits are checked to lie below the truth.
 
 Usage: ``python benchmarks/bench_pulls.py [--quick] [--orbits N] [--frames-per-orbit K] [--independent N]
-[--pointing-px P] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]`` (default 6 orbits × 8
-frames and 240 independent frames, ~3 min on one core;
+[--pointing-px P] [--pointing-seed S] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]``
+(default 6 orbits × 8 frames and 240 independent frames, ~3 min on one core;
 ``--quick``: 3 × 6 and 60); ``--pool DIR1,DIR2,...`` pools the simulator rows of earlier ``--keep`` runs (e.g.
 three seeds, for the bins too few sources reach in one: ≥ 10k) without simulating.
 """
@@ -508,13 +514,114 @@ def _step_factor(step: tuple[int, int, float] | None, sample: float) -> float:
     return float(f) if a <= round(sample) < b else 1.0
 
 
+def _drawn(rendered, scene, band: str, t: pd.Series, d) -> dict:
+    """What the renderer drew at one source, for diagnostics: on-board background subtraction (the level
+    subtracted, the raw saturation), the true noise-free background under the source (P²-weighted over the
+    photometry stamp at the true position) and the detection's, and the flux variance of a PSF fit with
+    uniform weights over that stamp as drawn (Σ P² σ² / (ΣP²)², σ² the true pixel variance with the source's
+    own shot noise) beside the source's shot variance drawn (q_true·g·F·ΣP³/(ΣP²)²) and stated."""
+    from ioscan.measure.errors import core_stamp, radiance_per_electron, shot_variance
+
+    det, rb = scene.detector, rendered.bands[band]
+    y, x = float(t["line"]) - rb.line_offset, float(t["sample"])
+    p = core_stamp(RENDERER_PSF_PX, x, y)
+    r = p.shape[0] // 2
+    l0, s0 = int(np.round(y)) - r, int(np.round(x)) - r
+    out = {
+        "bg_subtracted_w_m2_sr": det.bg_subtracted_w_m2_sr,
+        "raw_saturation_w_m2_sr": det.saturation_w_m2_sr,
+    }
+    if l0 < 0 or s0 < 0 or l0 + p.shape[0] > rb.sigma.shape[0] or s0 + p.shape[1] > rb.sigma.shape[1]:
+        return out
+    win = (slice(l0, l0 + p.shape[0]), slice(s0, s0 + p.shape[1]))
+    s2 = float(np.sum(p**2))
+    q, f = det.radiance_per_electron, float(t["flux_w_m2_sr"])
+    gain = _step_factor(det.gain_step, x)  # the white column gains (≤ 0.5 %) left out
+    var_bg = rb.sigma[win] ** 2
+    var_src = q * f * gain * p
+    q_stated = radiance_per_electron(rendered.saturation_w_m2_sr, det.full_well_e)
+    return {
+        **out,
+        "true_background": float(np.sum(p**2 * rb.background[win]) / s2),
+        "det_background": float(d.background),
+        "drawn_flux_var": float(np.sum(p**2 * (var_bg + var_src)) / s2**2),
+        "drawn_background_flux_var": float(np.sum(p**2 * var_bg) / s2**2),
+        "drawn_shot_var": float(np.sum(p**2 * var_src) / s2**2),
+        "stated_shot_var": shot_variance(d, q_stated),
+    }
+
+
+def flux_against_drawn(core: pd.DataFrame) -> dict:
+    """Per bin of ideal S/N, day and night frames and on-board background subtraction on and off apart: the
+    flux-alone pulls (over the photometric terms), the median of the stated source shot variance over the one
+    the renderer drew (``_drawn``), the robust std of the detection's background under the source less the
+    true one (in the pixel's true noise), and the flux-alone pulls with that background error taken out
+    (−δb·ΣP/ΣP² for the renderer's PSF: what the flux would be with the true background); per bin also the
+    intensity pulls with that background error taken out (``pulls_with_true_background``)."""
+    from ioscan.measure.errors import core_stamp
+
+    if "drawn_flux_var" not in core:
+        return {}
+    g = _with_terms(core)
+    g = g[np.isfinite(g["drawn_flux_var"].astype(float))]
+    flux, true_flux = g["flux"].astype(float), g["true_flux"].astype(float)
+    phot = np.sqrt(g["term_photon"] ** 2 + g["term_fit_excess"] ** 2 + g["term_flat_field"] ** 2) * flux.abs()
+    p = core_stamp(RENDERER_PSF_PX, 0.0, 0.0)
+    bg_err = g["det_background"].astype(float) - g["true_background"].astype(float)
+    k = float(p.sum() / np.sum(p**2))
+    g = g.assign(
+        fa=(flux - true_flux) / phot,
+        fa_true_bg=(flux + bg_err * k - true_flux) / phot,
+        bg_err_noise=bg_err / g["true_noise"].astype(float),
+        shot_ratio=g["stated_shot_var"].astype(float) / g["drawn_shot_var"].astype(float),
+        onboard=np.where(g["bg_subtracted_w_m2_sr"].astype(float) > 0, "onboard", "no_onboard"),
+    )
+    g = g.assign(pull_true_bg=(g["value"].astype(float) * (flux + bg_err * k) / flux - g["truth"]) / g["err"])
+    out = {}
+    for lo, hi in SNR_BINS[1:6]:
+        b = g[(g["snr"] >= lo) & (g["snr"] < hi)]
+        row = {
+            "pulls_with_true_background": pull_stats(
+                b["pull_true_bg"].to_numpy(float), b["frame_key"].to_numpy()
+            )
+        }
+        for col, key in (
+            ("illumination", "day"),
+            ("illumination", "night"),
+            ("onboard", "onboard"),
+            ("onboard", "no_onboard"),
+        ):
+            c = b[b[col] == key]
+            if len(c) < 5:
+                row[key] = {"n": int(len(c))}
+                continue
+            row[key] = {
+                "n": int(len(c)),
+                "flux_pull_robust_std": round(float(mad_sigma(c["fa"])), 3),
+                "flux_pull_true_background_robust_std": round(float(mad_sigma(c["fa_true_bg"])), 3),
+                "background_err_over_noise_robust_std": round(float(mad_sigma(c["bg_err_noise"])), 3),
+                "stated_over_drawn_shot_var_median": round(float(np.nanmedian(c["shot_ratio"])), 3),
+            }
+        out[f"{lo:g}-{hi:g}"] = row
+    return out
+
+
 def independent_pulls(
-    n_frames: int, pointing_px: float, seed: int, *, psf_px: float | None = None, keep: Path | None = None
+    n_frames: int,
+    pointing_px: float,
+    seed: int,
+    *,
+    psf_px: float | None = None,
+    keep: Path | None = None,
+    pointing_seed: int | None = None,
 ) -> dict:
-    """Render, detect and measure independent frames; pulls per bin of the renderer's ideal S/N."""
+    """Render, detect and measure independent frames; pulls per bin of the renderer's ideal S/N.
+    ``pointing_seed``: the pointing errors drawn from a generator of their own (the same frames, other
+    pointing draws; the scenes' generator still takes its draws, so the frames are unchanged)."""
     from ioscan.detect import DetectConfig
 
     rng = np.random.default_rng(seed)
+    pointing_rng = None if pointing_seed is None else np.random.default_rng(pointing_seed)
     detect_cfg = DetectConfig() if psf_px is None else DetectConfig(psf=psf_px)
     rows = []
     t0 = time.perf_counter()
@@ -522,6 +629,8 @@ def independent_pulls(
         scene = draw_scene(rng, kind="day" if i % 2 else "night", mode="I1" if i % 3 == 0 else "I2")
         rendered = render_scene(scene)
         shift = rng.normal(0.0, pointing_px, 2) if pointing_px > 0 else np.zeros(2)
+        if pointing_rng is not None:
+            shift = pointing_rng.normal(0.0, pointing_px, 2)
         believed = replace(
             scene.view,
             center_sample_px=scene.view.center_sample_px + shift[0],
@@ -586,6 +695,7 @@ def independent_pulls(
                         "chi2_dof": d.extra.get("chi2_dof"),
                         "n_pixels": d.n_pixels,
                         "terms": d.extra.get("intensity_err_fraction"),
+                        "limb_distance_px": d.extra.get("limb_distance_px"),
                         # what the renderer knows and the measurement does not (diagnostics)
                         "radiance_per_electron": scene.detector.radiance_per_electron,
                         "column_gain_rms": scene.detector.column_gain_rms,
@@ -596,6 +706,7 @@ def independent_pulls(
                                 int(np.clip(round(d.sample), 0, igeo.N_SAMPLES - 1)),
                             ]
                         ),
+                        **_drawn(rendered, scene, band, t.loc[b], d),
                     }
                 )
     wall = time.perf_counter() - t0
@@ -628,6 +739,7 @@ def independent_pulls(
             "snr",
             SNR_BINS,
         ),
+        "flux_drawn_by_ideal_snr": flux_against_drawn(core),
         "by_ideal_snr_day": by_bins(core[core["illumination"] == "day"], "snr", SNR_BINS),
         "by_ideal_snr_night": by_bins(core[core["illumination"] == "night"], "snr", SNR_BINS),
         "by_emission_deg_snr_ge_10": by_bins(df[measured & (df["snr"] >= 10)], "emission_deg", EMISSION_BINS),
@@ -656,6 +768,12 @@ def main() -> None:
     ap.add_argument("--independent", type=int, default=None, help="independent frames")
     ap.add_argument("--pointing-px", type=float, default=0.25, help="σ of the pointing error drawn, px")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument(
+        "--pointing-seed",
+        type=int,
+        default=None,
+        help="independent frames: pointing errors from a generator of this seed (same frames, other draws)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="folder for the matched rows (Parquet)")
     ap.add_argument(
         "--pool",
@@ -694,6 +812,7 @@ def main() -> None:
             args.seed + 1,
             psf_px=RENDERER_PSF_PX,
             keep=keep / "independent_renderer_psf.parquet" if keep else None,
+            pointing_seed=args.pointing_seed,
         )
     if "default_psf" in parts:
         out["independent_default_psf"] = independent_pulls(

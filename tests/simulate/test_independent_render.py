@@ -177,6 +177,31 @@ def test_saturation_clipping_and_onboard_subtraction():
         assert band.image[int(round(ln)), int(round(s))] == pytest.approx(frame.saturation_w_m2_sr, rel=1e-6)
 
 
+def test_drawn_variance_is_the_stated_one_with_onboard_subtraction():
+    """The pixels' variance as drawn: (sky·g + B)·q + σ_read², q the raw saturation over the full well — the
+    subtracted background's shot noise stays, and the product's saturation level (raw − B + residual) over the
+    full well understates q by B / raw saturation (the measurement's shot-noise term reads q from it)."""
+    det = DetectorParams(
+        saturation_w_m2_sr=0.04,
+        full_well_e=2.5e5,
+        read_noise_w_m2_sr=3e-5,
+        bg_subtracted_w_m2_sr=0.006,
+        bg_residual_w_m2_sr=2e-5,
+        cosmic_rays_mean=0.0,
+    )
+    rng = np.random.default_rng(11)
+    q = det.saturation_w_m2_sr / det.full_well_e
+    gains = np.full(400, 1.01)
+    no_hits = cosmic_rays(rng, det, (100, 400))
+    for level in (0.0, 0.002, 0.01):
+        img = apply_detector(rng, np.full((100, 400), level), det, gains, np.zeros(400), no_hits)
+        stated = (level * 1.01 + det.bg_subtracted_w_m2_sr) * q + det.read_noise_w_m2_sr**2
+        assert np.var(img) == pytest.approx(stated, rel=0.05)  # 40,000 pixels: 0.7 % 1σ
+        assert np.mean(img) == pytest.approx(level * 1.01 + det.bg_residual_w_m2_sr, abs=1e-6)
+    q_product = det.product_saturation_w_m2_sr / det.full_well_e
+    assert q_product / q == pytest.approx(1 - (0.006 - 2e-5) / 0.04)
+
+
 def test_cosmic_rays_column_effects_and_noise():
     det = DetectorParams(cosmic_rays_mean=20.0, column_gain_rms=0.0, column_offset_rms_w_m2_sr=0.0)
     frame = render_scene(_night_scene(seed=9, detector=det, hot_spots=HotSpotParams(n_surface_mean=0)))
