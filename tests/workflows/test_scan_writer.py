@@ -79,3 +79,18 @@ def test_the_on_disk_mask_is_made_once_per_array_and_cannot_be_changed():
         mask[0, 0] = True  # read only: no caller can change what the others read
     bp.arrays["on_disk"] = np.ones((4, 6))  # a new backplane: a new mask
     assert bp.on_disk.all()
+
+
+def test_tasks_hold_several_products_until_the_end_spreads_them_over_the_workers():
+    from ioscan.workflows.scan import BATCH_MAX, TASKS_PER_WORKER, _batch_size
+
+    # plenty left: full tasks; towards the end, smaller ones, and one product each for the last few
+    assert _batch_size(64, 2) == BATCH_MAX
+    assert _batch_size(TASKS_PER_WORKER * 2 * 2, 2) == 2
+    assert [_batch_size(n, 2) for n in (3, 2, 1, 0)] == [1, 1, 1, 1]
+    # taking products as the scan does, every worker still has a task when fewer than a task's worth is left
+    left, sizes = 40, []
+    while left:
+        sizes.append(min(_batch_size(left, 2), left))
+        left -= sizes[-1]
+    assert sum(sizes) == 40 and max(sizes) <= BATCH_MAX and sizes[-TASKS_PER_WORKER * 2 :] == [1] * 4

@@ -9,8 +9,10 @@
   scan's settings read (the shipped one from its disk cache, :func:`ioscan.geometry.anchors.cache_dir`), so
   no task pays for them; the worker processes of the scan's own LocalCluster exit without the
   interpreter's teardown.
-* :func:`run_product` — the task: :func:`~ioscan.workflows.process.process_product` under a per-process lock,
-  so a worker started with several threads still runs SPICE one product at a time.
+* :func:`run_product` — one product: :func:`~ioscan.workflows.process.process_product` under a per-process
+  lock, so a worker started with several threads still runs SPICE one product at a time (a chaining retry).
+* :func:`run_products` — the scan's task: a few products one after the other (the caller's scheduling and
+  communication paid once for them), each result without what the writer does not read (its messages).
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
 """
 
@@ -31,7 +33,7 @@ PLUGIN_NAME = "ioscan-scan-worker"
 
 #: Dask settings of a LocalCluster a scan starts (its scheduler runs in the calling process, its workers are
 #: single-threaded): no statistical profiler sampling the task every 10 ms in each worker, no work stealing
-#: (each worker holds at most IN_FLIGHT_PER_WORKER products; chaining retries go to the worker that kept
+#: (each worker holds at most TASKS_PER_WORKER tasks; chaining retries go to the worker that kept
 #: the frame), event-loop checks and system monitoring less often. A scan on ``--scheduler`` keeps that
 #: cluster's own settings.
 LOCAL_CLUSTER_CONFIG = {
@@ -126,6 +128,19 @@ def run_product(path: str, kernels: str | None, settings, extra_anchors=None) ->
 
         result.worker = get_worker().address
     return result
+
+
+def run_products(paths: list[str], kernels: str | None, settings) -> list[ProductResult]:
+    """Several products on a worker, one after the other, as :func:`run_product` processes each (one Dask
+    task for all: the scheduler's and the client's work per task paid once). Each result comes back without
+    its messages (notes from navigation and detection): the scan's writer never reads them, and every byte
+    sent is unpickled by the calling process."""
+    out = []
+    for path in paths:
+        result = run_product(path, kernels, settings)
+        result.messages = []
+        out.append(result)
+    return out
 
 
 def forget_states() -> None:

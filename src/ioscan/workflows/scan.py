@@ -35,8 +35,14 @@ from ioscan.errors import IoscanError
 from ioscan.settings import Settings
 from ioscan.workflows.process import ProductResult, chainable, process_product
 
-#: products kept in flight per worker (enough to keep workers busy, few enough to share with other scans)
-IN_FLIGHT_PER_WORKER = 3
+#: on Dask, products are sent in tasks of at most this many, one after the other on a worker (fewer towards
+#: the end, so that the last tasks spread over the workers): the scheduler's and the client's work per task,
+#: ~3 ms of the calling process's CPU, is paid once for them
+BATCH_MAX = 3
+#: tasks kept in flight per worker: one running, the next waiting (a worker never waits for its next frame)
+TASKS_PER_WORKER = 2
+#: products kept in flight per worker at most (enough to keep workers busy, few enough to share with others)
+IN_FLIGHT_PER_WORKER = TASKS_PER_WORKER * BATCH_MAX
 #: on Dask, at most this many products per write transaction...
 WRITE_BATCH_MAX = 16
 #: ...and no result waits longer than this for its transaction, s
@@ -605,35 +611,39 @@ class _Runner:
     ) -> None:
         from dask.distributed import wait
 
-        from ioscan.workflows.cluster import run_product
-
         FIRST = "FIRST_COMPLETED"  # noqa: N806
-        in_flight: dict = {}
+        in_flight: dict = {}  # future → the items of its task
+        n_in_flight = 0  # products in flight
         ready: deque[_Item] = deque()  # claimed, not submitted yet
         submitted: deque[_Item] = deque()  # in flight, or arrived before an earlier one; in the order taken
         arrived: dict[int, ProductResult] = {}  # by _Item.seq: results waiting for an earlier product's
         done: list[tuple[_Item, ProductResult]] = []  # processed, in order, not stored yet
         first_done = 0.0
-        client, slots, block = None, 1, 1
+        client, slots, block, n_workers = None, 1, 1, 1
         try:
             while products or ready or in_flight or done:
                 while (products or ready) and (
-                    client is None or (len(in_flight) < slots and len(arrived) < WAITING_PER_SLOT * slots)
+                    client is None or (n_in_flight < slots and len(arrived) < WAITING_PER_SLOT * slots)
                 ):
-                    if not ready:
-                        take = [products.popleft() for _ in range(min(block, len(products)))]
+                    size = _batch_size(len(products) + len(ready), n_workers)
+                    if len(ready) < size and products:
+                        take = [products.popleft() for _ in range(min(max(block, size), len(products)))]
                         ready.extend(self.prepare(take, last_round=last_round))
                         continue
-                    item = ready.popleft()
+                    if not ready:
+                        continue
                     if client is None:
                         client = get_client()
-                        slots = self._slots(client, workers, scheduler)
-                        block = max(CLAIM_BLOCK, slots // IN_FLIGHT_PER_WORKER)
+                        n_workers = self._n_workers(client, workers, scheduler)
+                        slots = IN_FLIGHT_PER_WORKER * n_workers
+                        block = max(CLAIM_BLOCK, n_workers)
+                        continue  # the task's size for this many workers
+                    batch = [ready.popleft() for _ in range(min(size, len(ready)))]
                     with self.cpu("dask"):
-                        args = (run_product, str(item.path), self.kernels, self.settings)
-                        fut = client.submit(*args, pure=False)
-                    in_flight[fut] = item
-                    submitted.append(item)
+                        fut = self._submit(client, batch)
+                    in_flight[fut] = batch
+                    n_in_flight += len(batch)
+                    submitted.extend(batch)
                 if in_flight:
                     timeout = self.claims.lease_s / 4
                     if done:
@@ -644,14 +654,22 @@ class _Runner:
                     except TimeoutError:
                         finished = []
                     for fut in finished:
-                        item = in_flight.pop(fut)
+                        batch = in_flight.pop(fut)
                         try:
                             with self.cpu("dask"):
-                                res = fut.result()
-                        except Exception as exc:  # the worker died (or was killed) on this product
+                                results = fut.result()
+                        except Exception as exc:  # the worker died (or was killed) on one of these products
+                            if len(batch) > 1:  # each again on its own: only the one it died on fails
+                                for item in batch:
+                                    with self.cpu("dask"):
+                                        in_flight[self._submit(client, [item])] = [item]
+                                continue
+                            item = batch[0]
                             error = f"{item.path.name}: worker failed: {type(exc).__name__}: {exc}"
-                            res = ProductResult(path=str(item.path), status="error", error=error)
-                        arrived[item.seq] = res
+                            results = [ProductResult(path=str(item.path), status="error", error=error)]
+                        n_in_flight -= len(batch)
+                        for item, res in zip(batch, results, strict=True):
+                            arrived[item.seq] = res
                     # results are taken in the order the products were taken up (a scan in process's order):
                     # the catalogue's rows come in the same order whatever the workers' timing
                     while submitted and submitted[0].seq in arrived:
@@ -672,7 +690,20 @@ class _Runner:
             if in_flight and client is not None:
                 client.cancel(list(in_flight))
 
+    def _submit(self, client, batch: list[_Item]):
+        """One task processing ``batch``'s products one after the other on a worker."""
+        from ioscan.workflows.cluster import run_products
+
+        paths = [str(item.path) for item in batch]
+        return client.submit(run_products, paths, self.kernels, self.settings, pure=False)
+
     @staticmethod
-    def _slots(client, workers: int, scheduler: str | None) -> int:
-        n = workers if not scheduler else max(1, len(client.scheduler_info().get("workers", {})))
-        return IN_FLIGHT_PER_WORKER * n
+    def _n_workers(client, workers: int, scheduler: str | None) -> int:
+        return workers if not scheduler else max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def _batch_size(remaining: int, n_workers: int) -> int:
+    """Products per task: :data:`BATCH_MAX` while ``remaining`` products give every worker's
+    :data:`TASKS_PER_WORKER` tasks that many, fewer towards the end (one each for the last few), so that the
+    last tasks spread over the workers."""
+    return max(1, min(BATCH_MAX, remaining // (TASKS_PER_WORKER * max(n_workers, 1))))
