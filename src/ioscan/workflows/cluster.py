@@ -12,7 +12,8 @@
 * :func:`run_product` — one product: :func:`~ioscan.workflows.process.process_product` under a per-process
   lock, so a worker started with several threads still runs SPICE one product at a time (a chaining retry).
 * :func:`run_products` — the scan's task: a few products one after the other (the caller's scheduling and
-  communication paid once for them), each result without what the writer does not read (its messages).
+  communication paid once for them), each result as the writer needs it: its catalogue rows made on the
+  worker, without the records and messages.
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
 """
 
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Iterator
 
 from ioscan.errors import ClusterError
-from ioscan.workflows.process import ProductResult, process_product
+from ioscan.workflows.process import ProductResult, for_writer, process_product
 
 #: seconds to wait for a scheduler to answer, and for its first worker to join
 CONNECT_TIMEOUT_S = 30.0
@@ -132,15 +133,10 @@ def run_product(path: str, kernels: str | None, settings, extra_anchors=None) ->
 
 def run_products(paths: list[str], kernels: str | None, settings) -> list[ProductResult]:
     """Several products on a worker, one after the other, as :func:`run_product` processes each (one Dask
-    task for all: the scheduler's and the client's work per task paid once). Each result comes back without
-    its messages (notes from navigation and detection): the scan's writer never reads them, and every byte
-    sent is unpickled by the calling process."""
-    out = []
-    for path in paths:
-        result = run_product(path, kernels, settings)
-        result.messages = []
-        out.append(result)
-    return out
+    task for all: the scheduler's and the client's work per task paid once). Each result comes back as the
+    scan's writer needs it (:func:`~ioscan.workflows.process.for_writer`: its catalogue rows made here, no
+    messages): every byte sent is unpickled by the calling process, which then only inserts."""
+    return [for_writer(run_product(path, kernels, settings), settings) for path in paths]
 
 
 def forget_states() -> None:

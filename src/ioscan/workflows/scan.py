@@ -180,12 +180,10 @@ class _ChainAnchors:
 
     def add(self, res: ProductResult, seq: int) -> None:
         """A registered frame: its detections become anchors for the frames chained after it."""
-        from ioscan.geometry.anchors import anchors_from_records
+        from ioscan.workflows.process import chain_anchor_table
 
         o = res.observation
-        shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
-        table = anchors_from_records(res.detections, o.product_id, shared_km) if res.detections else None
-        table = table if table is not None and len(table) else None
+        table = res.chain_anchors if res.rows is not None else chain_anchor_table(res)  # made by its worker
         self.pool.append((o.orbit, _seconds(o.time_utc), table, seq))
 
     def sort(self) -> None:
@@ -397,7 +395,11 @@ class _Runner:
         if res.status != "error" and res.observation is not None:
             try:
                 with self.cpu("store"):
-                    outcome = self.store.add_product(res.observation, res.bands, res.detections, self.run_id)
+                    if res.rows is not None:  # made by a worker: never raises, the outcome says
+                        outcome = self.store.add_products([res.rows], self.run_id)[0]
+                    else:
+                        records = (res.observation, res.bands, res.detections)
+                        outcome = self.store.add_product(*records, self.run_id)
             except CatalogError as exc:  # this product cannot be stored: say why, go on
                 outcome = exc
             except BaseException:
@@ -409,7 +411,8 @@ class _Runner:
         """Store the results that arrived together in one transaction, each product all-or-nothing
         (``report`` False: reported already, when held for chaining)."""
         todo = [k for k, (_, r) in enumerate(done) if r.status != "error" and r.observation is not None]
-        products = [(done[k][1].observation, done[k][1].bands, done[k][1].detections) for k in todo]
+        results = [done[k][1] for k in todo]
+        products = [r.rows if r.rows is not None else (r.observation, r.bands, r.detections) for r in results]
         if products:
             with self.cpu("store"):
                 outcomes = dict(zip(todo, self.store.add_products(products, self.run_id), strict=True))
@@ -432,7 +435,7 @@ class _Runner:
             s.errors.append((res.path, str(outcome)))
         elif outcome.outcome == "stored":
             s.n_processed += 1
-            s.n_detections += len(res.detections)
+            s.n_detections += res.n_detections
             s.by_status[res.status] = s.by_status.get(res.status, 0) + 1
             s.superseded += [(old, outcome.product) for old in outcome.superseded]
             if outcome.superseded_by:
