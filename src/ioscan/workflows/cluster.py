@@ -13,7 +13,7 @@
   lock, so a worker started with several threads still runs SPICE one product at a time (a chaining retry).
 * :func:`run_products` — the scan's task: a few products one after the other (the caller's scheduling and
   communication paid once for them), each result as the writer needs it: its catalogue rows made on the
-  worker, without the records and messages.
+  worker, without the records and messages; :func:`run_retries` the same for chaining retries.
 * :func:`worker_peak_rss_mb` — each worker's peak resident memory (MB) since it started.
 """
 
@@ -137,6 +137,13 @@ def run_products(paths: list[str], kernels: str | None, settings) -> list[Produc
     scan's writer needs it (:func:`~ioscan.workflows.process.for_writer`: its catalogue rows made here, no
     messages): every byte sent is unpickled by the calling process, which then only inserts."""
     return [for_writer(run_product(path, kernels, settings), settings) for path in paths]
+
+
+def run_retries(retries: list[tuple[str, object]], kernels: str | None, settings) -> list[ProductResult]:
+    """Chaining retries, (path, extra anchors) each, one after the other on the worker that kept their
+    frames' states (one Dask task for all), each result as the scan's writer needs it (see
+    :func:`run_products`)."""
+    return [for_writer(run_product(path, kernels, settings, extra), settings) for path, extra in retries]
 
 
 def forget_states() -> None:

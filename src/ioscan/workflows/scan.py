@@ -564,22 +564,36 @@ class _Runner:
             return self._dask_with_anchors(get_client, items)
 
     def _dask_with_anchors(self, get_client, items: list) -> list[tuple[_Item, ProductResult]]:
-        from ioscan.workflows.cluster import run_product
+        """The retries on Dask, in tasks of up to :data:`BATCH_MAX` products that the same worker processed
+        last (each task sent there); results in the order of ``items``."""
+        from ioscan.workflows.cluster import run_retries
 
         client = get_client()
-        futures = []
-        for it, last, a in items:
-            where = {"workers": [last.worker], "allow_other_workers": True} if last.worker else {}
-            args = (run_product, str(it.path), self.kernels, self.settings, a)
-            futures.append(client.submit(*args, pure=False, **where))
-        out = []
-        for (it, _, _), fut in zip(items, futures, strict=True):
+        by_worker: dict[str | None, list[int]] = {}
+        for k, (_, last, _) in enumerate(items):
+            by_worker.setdefault(last.worker, []).append(k)
+        tasks = [ks[i : i + BATCH_MAX] for ks in by_worker.values() for i in range(0, len(ks), BATCH_MAX)]
+
+        def submit(ks: list[int]):
+            worker = items[ks[0]][1].worker
+            where = {"workers": [worker], "allow_other_workers": True} if worker else {}
+            retries = [(str(items[k][0].path), items[k][2]) for k in ks]
+            return client.submit(run_retries, retries, self.kernels, self.settings, pure=False, **where)
+
+        results: dict[int, ProductResult] = {}
+        pending = [(ks, submit(ks)) for ks in tasks]
+        while pending:
+            ks, fut = pending.pop(0)
             try:
-                out.append((it, fut.result()))
-            except Exception as exc:  # the worker died on this product
+                results.update(zip(ks, fut.result(), strict=True))
+            except Exception as exc:  # the worker died on one of these products
+                if len(ks) > 1:  # each again on its own: only the one it died on fails
+                    pending += [([k], submit([k])) for k in ks]
+                    continue
+                it = items[ks[0]][0]
                 error = f"{it.path.name}: worker failed: {type(exc).__name__}: {exc}"
-                out.append((it, ProductResult(path=str(it.path), status="error", error=error)))
-        return out
+                results[ks[0]] = ProductResult(path=str(it.path), status="error", error=error)
+        return [(it, results[k]) for k, (it, _, _) in enumerate(items)]
 
     @staticmethod
     def _forget_states(client) -> None:
