@@ -601,7 +601,8 @@ class Store:
         if done is not None:
             conn.execute(release)
             return done
-        obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
+        # the values as parameters, not in the statement: one compiled statement for every product
+        obs_id = int(conn.execute(sa.insert(sch.observations), obs).inserted_primary_key[0])
         if rows.bands:
             conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
         if rows.detection_values:
