@@ -15,9 +15,11 @@
    the current one (``limb_fit_against``: its ms per frame; ``limb_fit_max_offset_diff_px``: how far the two
    registrations' offsets differ).
 2. The single writer, per frame (median ms over the same frames, fresh SQLite catalogues): one transaction per
-   product (``add_product``, what a scan did before) against the batches a Dask scan now writes
-   (``add_products``, :data:`~ioscan.workflows.scan.WRITE_BATCH_MAX` products per transaction); and the
-   claim of one product against a block of them.
+   product (``add_product``, what a scan did before) against the batches a Dask scan writes
+   (``add_products``, :data:`~ioscan.workflows.scan.WRITE_BATCH_MAX` products per transaction), from the
+   records and from rows made beforehand as a Dask scan's workers now send them
+   (``add_products_rows_made_ms_per_frame``, :func:`ioscan.catalog.store.product_rows`); and the claim of one
+   product against a block of them.
 3. Whole scans into fresh catalogues: in process, 1 worker and 2 workers, ``--repeats`` times each, the
    three interleaved so that every round sees the same machine. Per scan: wall time, start-up (the cluster
    started and its workers prepared: ``ScanSummary.cluster_start_s``), steady rate (frames/s once started),
@@ -293,7 +295,7 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
     """ms per product of the writer: one transaction each vs batches; claims one by one vs in a block."""
     from ioscan.catalog.claims import Claims
     from ioscan.catalog.products import product_key
-    from ioscan.catalog.store import open_store
+    from ioscan.catalog.store import open_store, product_rows
     from ioscan.workflows.scan import CLAIM_BLOCK, WRITE_BATCH_MAX
 
     def fresh(name: str):
@@ -304,7 +306,10 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
 
     keys = [(product_key(o.product_id, None, o.checksum_sha256),) for o, _, _ in records]
     n = len(records)
-    res: dict[str, list[float]] = {"single": [], "batched": [], "claim_single": [], "claim_block": []}
+    made = [product_rows(*r) for r in records]  # as a Dask scan's workers send them
+    res: dict[str, list[float]] = {
+        "single": [], "batched": [], "rows": [], "claim_single": [], "claim_block": []
+    }  # fmt: skip
     for _ in range(repeats):
         with fresh("single") as store:
             t0 = time.perf_counter()
@@ -316,6 +321,11 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
             for i in range(0, n, WRITE_BATCH_MAX):
                 store.add_products(records[i : i + WRITE_BATCH_MAX])
             res["batched"].append(1e3 * (time.perf_counter() - t0) / n)
+        with fresh("rows") as store:
+            t0 = time.perf_counter()
+            for i in range(0, n, WRITE_BATCH_MAX):
+                store.add_products(made[i : i + WRITE_BATCH_MAX])
+            res["rows"].append(1e3 * (time.perf_counter() - t0) / n)
         with fresh("claims") as store:
             claims = Claims(store, store.start_run("scan", {}))
             t0 = time.perf_counter()
@@ -330,6 +340,7 @@ def _writer(records: list, out: Path, repeats: int) -> dict:
     return {
         "add_product_ms_per_frame": _med(res["single"]),
         "add_products_ms_per_frame": _med(res["batched"]),
+        "add_products_rows_made_ms_per_frame": _med(res["rows"]),
         "batch_size": WRITE_BATCH_MAX,
         "claim_ms_per_frame": _med(res["claim_single"]),
         "claim_many_ms_per_frame": _med(res["claim_block"]),

@@ -158,6 +158,28 @@ def test_a_batch_stores_each_product_whole_or_not_at_all(store):
     assert store.add_products([]) == []
 
 
+def test_rows_made_elsewhere_store_what_the_records_store(store, tmp_path):
+    """A scan's workers make each product's rows (``product_rows``, no database) and the writer only inserts
+    them: the same stored values as storing the records, and the same refusals (here, text that is not
+    UTF-8, refused when the rows are made)."""
+    import pickle
+
+    from ioscan.catalog.store import product_rows
+
+    products = [(summary(k), BANDS, [make_detection(3 * k + j) for j in range(3)]) for k in (30, 31)]
+    products.append((summary(32), BANDS, []))
+    with open_store(tmp_path / "other.db") as other:
+        assert [o.outcome for o in other.add_products(products, run_id=None)] == ["stored"] * 3
+        made = [pickle.loads(pickle.dumps(product_rows(*p))) for p in products]  # sent by a worker
+        assert [o.outcome for o in store.add_products(made)] == ["stored"] * 3
+        for read in ("observations_frame", "frames_frame", "detections_frame"):
+            a = getattr(store, read)().drop(columns=["id", "observation_id"], errors="ignore")
+            b = getattr(other, read)().drop(columns=["id", "observation_id"], errors="ignore")
+            pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(CatalogError, match="not valid UTF-8"):
+        product_rows(dataclasses.replace(summary(33), file_path="bad\udce9.LBL"), BANDS, [])
+
+
 def test_bad_summaries_are_rejected_before_writing(store):
     with pytest.raises(CatalogError, match="no product_id"):
         store.add_observation(summary(7, product_id=""), [], [])

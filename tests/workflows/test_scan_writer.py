@@ -79,3 +79,50 @@ def test_the_on_disk_mask_is_made_once_per_array_and_cannot_be_changed():
         mask[0, 0] = True  # read only: no caller can change what the others read
     bp.arrays["on_disk"] = np.ones((4, 6))  # a new backplane: a new mask
     assert bp.on_disk.all()
+
+
+def test_tasks_hold_several_products_until_the_end_spreads_them_over_the_workers():
+    from ioscan.workflows.scan import BATCH_MAX, TASKS_PER_WORKER, _batch_size
+
+    # plenty left: full tasks; towards the end, smaller ones, and one product each for the last few
+    assert _batch_size(64, 2) == BATCH_MAX
+    assert _batch_size(TASKS_PER_WORKER * 2 * 2, 2) == 2
+    assert [_batch_size(n, 2) for n in (3, 2, 1, 0)] == [1, 1, 1, 1]
+    # taking products as the scan does, every worker still has a task when fewer than a task's worth is left
+    left, sizes = 40, []
+    while left:
+        sizes.append(min(_batch_size(left, 2), left))
+        left -= sizes[-1]
+    assert sum(sizes) == 40 and max(sizes) <= BATCH_MAX and sizes[-TASKS_PER_WORKER * 2 :] == [1] * 4
+
+
+def test_a_worker_sends_the_rows_the_writer_would_make(small_campaign):
+    """What a Dask worker sends back (``for_writer``): the catalogue rows the writer would make from the
+    records, the same detections count, a registered frame's chaining anchors as the writer would pool
+    them, and no records or messages."""
+    import copy
+    import dataclasses
+
+    from ioscan.catalog.store import product_rows
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import chain_anchor_table, for_writer, process_product
+
+    root = small_campaign.metakernel.parent.parent
+    settings = Settings()
+    settings = dataclasses.replace(settings, navigate=dataclasses.replace(settings.navigate, chain=True))
+    labels = sorted((root / "jiram").rglob("*.LBL"))[:6]
+    registered = 0
+    for label in labels:
+        res = process_product(label, small_campaign.metakernel, settings)
+        assert res.status != "error", res.error
+        expected = product_rows(res.observation, res.bands, res.detections)
+        anchors = chain_anchor_table(res) if res.observation.registered else None
+        sent = for_writer(copy.deepcopy(res), settings)
+        assert sent.rows == expected and sent.n_detections == len(res.detections)
+        assert sent.detections == [] and sent.bands == [] and sent.messages == []
+        if anchors is not None:
+            registered += 1
+            pd.testing.assert_frame_equal(sent.chain_anchors, anchors)
+        else:
+            assert sent.chain_anchors is None
+    assert registered >= 1  # some frames of the campaign register (their anchors were compared)

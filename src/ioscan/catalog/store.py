@@ -325,13 +325,50 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @dataclasses.dataclass
-class _ProductRows:
-    """One product's checked rows: observation, bands (``frames``) and detections."""
+class ProductRows:
+    """One product's checked rows, made without a database (:func:`product_rows`; a scan's workers make them,
+    so that the single writer only inserts): observation (its ``run_id`` set when stored), bands
+    (``frames``) and detections, these as one tuple of values per detection in ``detection_columns``' order
+    (compact to send between processes)."""
 
     product: str
     observation: dict[str, Any]
     bands: list[dict[str, Any]]
-    detections: list[dict[str, Any]]
+    detection_columns: tuple[str, ...]
+    detection_values: list[tuple]
+
+    @property
+    def n_detections(self) -> int:
+        return len(self.detection_values)
+
+    def detections(self) -> list[dict[str, Any]]:
+        """The detections' rows as dicts."""
+        cols = self.detection_columns
+        return [dict(zip(cols, v, strict=True)) for v in self.detection_values]
+
+
+def product_rows(
+    observation: Observation,
+    bands: Sequence[BandSummary],
+    detections: Sequence[Detection],
+    run_id: int | None = None,
+) -> ProductRows:
+    """The rows :meth:`Store.add_product` writes for one product, checked (CatalogError naming the product
+    when they cannot be stored); no database is needed."""
+    obs = Store._observation_row(observation, len(detections), run_id)
+    product = obs["product_id"]
+    band_rows = []
+    for i, band in enumerate(bands):
+        if not isinstance(band, BandSummary):
+            raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
+        band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
+    try:
+        det_rows = [_detection_row(d) for d in detections]
+    except CatalogError as exc:
+        raise CatalogError(f"{product}: {exc}") from None
+    _check_text(product, [obs, *band_rows, *det_rows])
+    columns = tuple(name for name, _ in _DETECTION_KINDS)
+    return ProductRows(product, obs, band_rows, columns, [tuple(r.values()) for r in det_rows])
 
 
 # ----------------------------------------------------------------------------------------------- store
@@ -484,23 +521,29 @@ class Store:
 
     def add_products(
         self,
-        products: Sequence[tuple[Observation, Sequence[BandSummary], Sequence[Detection]]],
+        products: Sequence[tuple[Observation, Sequence[BandSummary], Sequence[Detection]] | ProductRows],
         run_id: int | None = None,
     ) -> list[StoredProduct | CatalogError]:
         """Store several products in ONE transaction, each all-or-nothing (a savepoint each), as
         :meth:`add_product` stores one: what a scan's writer does with the results that arrived together
         (one commit, one product lock instead of one per product).
 
-        ``products`` holds (observation, bands, detections) triples. Returns one outcome per product, in
+        ``products`` holds (observation, bands, detections) triples, or their :class:`ProductRows` made
+        already (:func:`product_rows`). Returns one outcome per product, in
         order: its :class:`~ioscan.catalog.products.StoredProduct`, or the CatalogError that kept it out (then
         nothing of it is written, and the others are stored all the same). If the transaction itself cannot
         commit, every product of it gets that error and nothing is written.
         """
         out: list[StoredProduct | CatalogError | None] = [None] * len(products)
-        todo: list[tuple[int, _ProductRows]] = []
-        for i, (observation, bands, detections) in enumerate(products):
+        todo: list[tuple[int, ProductRows]] = []
+        for i, product in enumerate(products):
             try:
-                todo.append((i, self._product_rows(observation, bands, detections, run_id)))
+                if isinstance(product, ProductRows):  # made already (by a scan's worker)
+                    rows = self._product_rows(product, run_id=run_id)
+                else:
+                    observation, bands, detections = product
+                    rows = self._product_rows(observation, bands, detections, run_id)
+                todo.append((i, rows))
             except CatalogError as exc:
                 out[i] = exc
         if not todo:
@@ -538,29 +581,19 @@ class Store:
         if self.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_PRODUCTS})
 
+    @staticmethod
     def _product_rows(
-        self,
-        observation: Observation,
-        bands: Sequence[BandSummary],
-        detections: Sequence[Detection],
-        run_id: int | None,
-    ) -> _ProductRows:
-        """The rows of one product, checked (CatalogError naming the product when they cannot be stored)."""
-        obs = self._observation_row(observation, len(detections), run_id)
-        product = obs["product_id"]
-        band_rows = []
-        for i, band in enumerate(bands):
-            if not isinstance(band, BandSummary):
-                raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
-            band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
-        try:
-            det_rows = [_detection_row(d) for d in detections]
-        except CatalogError as exc:
-            raise CatalogError(f"{product}: {exc}") from None
-        _check_text(product, [obs, *band_rows, *det_rows])
-        return _ProductRows(product, obs, band_rows, det_rows)
+        observation: Observation | ProductRows,
+        bands: Sequence[BandSummary] = (),
+        detections: Sequence[Detection] = (),
+        run_id: int | None = None,
+    ) -> ProductRows:
+        """The rows of one product (:func:`product_rows`; rows made already get ``run_id``)."""
+        if isinstance(observation, ProductRows):
+            return dataclasses.replace(observation, observation={**observation.observation, "run_id": run_id})
+        return product_rows(observation, bands, detections, run_id)
 
-    def _insert_product(self, conn: sa.Connection, rows: _ProductRows) -> StoredProduct:
+    def _insert_product(self, conn: sa.Connection, rows: ProductRows) -> StoredProduct:
         """Write one product's rows (inside a write transaction), settle its versions, release its claim."""
         obs = rows.observation
         release = sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key == obs["product_key"])
@@ -568,17 +601,20 @@ class Store:
         if done is not None:
             conn.execute(release)
             return done
-        obs_id = int(conn.execute(sa.insert(sch.observations).values(**obs)).inserted_primary_key[0])
+        # the values as parameters, not in the statement: one compiled statement for every product
+        obs_id = int(conn.execute(sa.insert(sch.observations), obs).inserted_primary_key[0])
         if rows.bands:
             conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
-        if rows.detections:
+        if rows.detection_values:
             common = {
                 "observation_id": obs_id,
                 "source": "ioscan",
                 "time_utc": obs["time_utc"],
                 "observer": obs.get("observer"),
             }
-            conn.execute(sa.insert(sch.detections), [dict(r, **common) for r in rows.detections])
+            cols = rows.detection_columns
+            values = [dict(zip(cols, v, strict=True), **common) for v in rows.detection_values]
+            conn.execute(sa.insert(sch.detections), values)
         outcome = self._settle_versions(conn, obs, obs_id)
         conn.execute(release)
         return outcome

@@ -41,6 +41,10 @@ class ProductResult:
         error: one line naming the file and the problem.
         messages: notes from navigation, detection and measurement.
         worker: on Dask, the address of the worker that processed it (a chaining retry goes back there).
+        rows: from a scan's worker (:func:`for_writer`), the catalogue rows
+            (:class:`ioscan.catalog.store.ProductRows`), sent instead of ``bands`` and ``detections``.
+        chain_anchors: with ``rows``, a registered frame's detections as anchors for chaining
+            (:func:`chain_anchor_table`) when the scan chains.
     """
 
     path: str
@@ -52,6 +56,13 @@ class ProductResult:
     error: str | None = None
     messages: list[str] = field(default_factory=list)
     worker: str | None = None
+    rows: object = None
+    chain_anchors: object = None
+
+    @property
+    def n_detections(self) -> int:
+        """Measured detections (of the rows when the records were not sent)."""
+        return self.rows.n_detections if self.rows is not None else len(self.detections)
 
 
 @dataclass
@@ -119,9 +130,11 @@ def _no_io_detections(frame, reason: str, bands_searched=None):
 
 def import_pipeline() -> None:
     """Import every module processing a product uses (a Dask worker does it once, when it starts, so that
-    its first product costs what the others do)."""
+    its first product costs what the others do); and what makes a product's catalogue rows."""
+    import ioscan.catalog.store  # noqa: F401
     import ioscan.detect  # noqa: F401
     import ioscan.formats  # noqa: F401
+    import ioscan.geometry.anchors  # noqa: F401
     import ioscan.geometry.coverage  # noqa: F401
     import ioscan.geometry.navigate  # noqa: F401
     import ioscan.measure  # noqa: F401
@@ -314,6 +327,40 @@ def chainable(res: ProductResult) -> bool:
         and obs.geometry_source in ("spice", "label")
         and obs.orbit is not None
     )
+
+
+def chain_anchor_table(res: ProductResult):
+    """A registered frame's detections as anchors for the frames chained after it
+    (:func:`ioscan.geometry.anchors.anchors_from_records`, its detections sharing the frame's remaining
+    pointing error), or None when it has none."""
+    from ioscan.geometry.anchors import anchors_from_records
+
+    o = res.observation
+    shared_km = float(o.pointing_offset_err_px or 0.0) * float(o.pixel_scale_km or 0.0)
+    table = anchors_from_records(res.detections, o.product_id, shared_km) if res.detections else None
+    return table if table is not None and len(table) else None
+
+
+def for_writer(result: ProductResult, settings: Settings) -> ProductResult:
+    """``result`` as a scan's writer needs it from a worker (what is sent is what the writer unpickles): the
+    catalogue rows made here (:func:`ioscan.catalog.store.product_rows`, the same rows the writer would
+    make) instead of the bands and detections, a registered frame's anchor table made here when the scan
+    chains, no messages. Rows that cannot be made (CatalogError) leave the records as they are: the writer
+    reports the product as it stores it."""
+    from ioscan.catalog.store import product_rows
+    from ioscan.errors import CatalogError
+
+    result.messages = []
+    if result.status == "error" or result.observation is None:
+        return result
+    try:
+        rows = product_rows(result.observation, result.bands, result.detections)
+    except CatalogError:
+        return result
+    if _chaining(settings) and result.observation.registered:
+        result.chain_anchors = chain_anchor_table(result)
+    result.rows, result.bands, result.detections = rows, [], []
+    return result
 
 
 def _chaining(settings: Settings) -> bool:
