@@ -150,6 +150,17 @@ class DetectConfig:
             S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
             and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
             unmeasured PSF's plausible width, tried*).
+        edge_limb_step: narrow PSFs: within the small background annulus' reach of the frame edge and
+            within the limb band's half-width + 1 px of the limb, a detection whose net peak is below half
+            the limb's local step height is flagged ARTEFACT
+            (:func:`ioscan.detect.misfits.flag_edge_limb_steps`: the edge's reflection does not continue a
+            limb crossing it obliquely, and the limb's place there is extrapolated). See the README (issue 11
+            part 2) for its numbers.
+        ridge_max_fraction: narrow PSFs: a detection whose S/N map keeps at least this fraction of its peak
+            on both sides 3 px (≥ 4 σ_core) away along some direction lies on a ridge — the terminator's foot,
+            a limb ridge, an albedo edge that the local background does not follow — and is flagged ARTEFACT
+            (:func:`ioscan.detect.misfits.flag_ridges`; a point source's filtered response is gone there).
+            None: no such test.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -186,6 +197,8 @@ class DetectConfig:
     edge_min_fit_fraction: float | None = None
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
+    edge_limb_step: bool = True
+    ridge_max_fraction: float | None = 0.35
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
