@@ -163,5 +163,8 @@ def test_on_sunlit_frames_of_the_independent_renderer_the_flags_fall_on_false_de
 
 
 def test_settings_turn_the_tests_off():
-    cfg = DetectConfig(edge_limb_step=False, ridge_max_fraction=None)
-    assert not cfg.edge_limb_step and cfg.ridge_max_fraction is None
+    from ioscan.settings import Settings
+
+    cfg = Settings.load(None, ["detect.edge_limb_step=false", "detect.ridge_test=false"]).detect
+    assert not cfg.edge_limb_step and not cfg.ridge_test
+    assert DetectConfig().edge_limb_step and DetectConfig().ridge_test

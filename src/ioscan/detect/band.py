@@ -417,7 +417,7 @@ def detect_band(
                 f"band {band.band}: {n_step} detections where the limb crosses the frame edge, below the "
                 "limb's step, flagged ARTEFACT"
             )
-    if cfg.ridge_max_fraction is not None and sigma < BROAD_PSF_SIGMA_PX:
+    if cfg.ridge_test and sigma < BROAD_PSF_SIGMA_PX:
         # a line in the S/N map (the terminator's foot, a limb ridge) is no point source (detect/misfits.py)
         # read the map beyond an elongated core's longer σ
         long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))

@@ -156,11 +156,13 @@ class DetectConfig:
             (:func:`ioscan.detect.misfits.flag_edge_limb_steps`: the edge's reflection does not continue a
             limb crossing it obliquely, and the limb's place there is extrapolated). See the README (issue 11
             part 2) for its numbers.
+        ridge_test: narrow PSFs: flag ARTEFACT the detections lying on a ridge of the S/N map
+            (``ridge_max_fraction``); False: no such test.
         ridge_max_fraction: narrow PSFs: a detection whose S/N map keeps at least this fraction of its peak
             on both sides 3 px (≥ 4 σ_core) away along some direction lies on a ridge — the terminator's foot,
             a limb ridge, an albedo edge that the local background does not follow — and is flagged ARTEFACT
             (:func:`ioscan.detect.misfits.flag_ridges`; a point source's filtered response is gone there).
-            None: no such test.
+            Only where the background estimate varies by ≥ 5 white-noise σ within 4 px (structure to misfit).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -198,7 +200,8 @@ class DetectConfig:
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
     edge_limb_step: bool = True
-    ridge_max_fraction: float | None = 0.35
+    ridge_test: bool = True
+    ridge_max_fraction: float = 0.35
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
