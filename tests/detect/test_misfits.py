@@ -168,3 +168,15 @@ def test_settings_turn_the_tests_off():
     cfg = Settings.load(None, ["detect.edge_limb_step=false", "detect.ridge_test=false"]).detect
     assert not cfg.edge_limb_step and not cfg.ridge_test
     assert DetectConfig().edge_limb_step and DetectConfig().ridge_test
+
+
+def test_the_step_test_along_the_whole_limb_band():
+    """With ``reach_px`` None (the searched limb band) the same rule applies away from the edge."""
+    img, _, _ = _limb_crossing_edge(level=10.0)
+    data = img.copy()
+    data[100, 183] += 3.0
+    data[60, 100] += 3.0  # on the flat disk, far from the limb: no limb distance within the band
+    on_limb, on_disk = _det(183.0, 100.0, limb_px=0.2), _det(100.0, 60.0, limb_px=80.0)
+    n = flag_edge_limb_steps([on_limb, on_disk], data, img, (0, 0), 0, None, 1.4, test_name="limb_band_step")
+    assert n == 1 and on_limb.extra["artefact_test"] == "limb_band_step"
+    assert not on_disk.flags & DetectionFlag.ARTEFACT

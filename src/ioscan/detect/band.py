@@ -417,6 +417,18 @@ def detect_band(
                 f"band {band.band}: {n_step} detections where the limb crosses the frame edge, below the "
                 "limb's step, flagged ARTEFACT"
             )
+    band_step = cfg.search_limb_band and cfg.limb_band_step_test and sigma < BROAD_PSF_SIGMA_PX
+    if band_step and limb.distance_px is not None:  # the searched bright limb band: below half the step
+        wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else 1.5 * sigma + 0.5
+        n_band = flag_edge_limb_steps(
+            out.detections, data, model.background, (l0, s0), band.line_offset, None, wb,
+            test_name="limb_band_step",
+        )  # fmt: skip
+        if n_band:
+            out.messages.append(
+                f"band {band.band}: {n_band} detections in the limb band below half the limb's step "
+                "flagged ARTEFACT"
+            )
     if cfg.ridge_test and sigma < BROAD_PSF_SIGMA_PX:
         # a line in the S/N map (the terminator's foot, a limb ridge) is no point source (detect/misfits.py)
         # read the map beyond an elongated core's longer σ

@@ -156,6 +156,11 @@ class DetectConfig:
             (:func:`ioscan.detect.misfits.flag_edge_limb_steps`: the edge's reflection does not continue a
             limb crossing it obliquely, and the limb's place there is extrapolated). See the README (issue 11
             part 2) for its numbers.
+        limb_band_step_test: with ``search_limb_band`` (narrow PSFs), a detection within the limb band's
+            half-width of the limb whose net peak is below half the limb's local step is flagged ARTEFACT (the
+            edge test's rule, :func:`ioscan.detect.misfits.flag_edge_limb_steps`, along the whole limb: the
+            measured profile's misplacement leaves a fraction of the step). Off by default; its numbers are in
+            the README (issue 11 part 2).
         ridge_test: narrow PSFs: flag ARTEFACT the detections lying on a ridge of the S/N map
             (``ridge_max_fraction``); False: no such test.
         ridge_max_fraction: narrow PSFs: a detection whose S/N map keeps at least this fraction of its peak
@@ -201,6 +206,7 @@ class DetectConfig:
     unmeasured_psf_width_margin: float = 1.0
     edge_limb_step: bool = True
     ridge_test: bool = True
+    limb_band_step_test: bool = False
     ridge_max_fraction: float = 0.35
 
     def psf_for(

@@ -18,7 +18,11 @@ Two tests, each for a shape the background estimate cannot follow and a point so
   the background's reach of the edge and beside the limb whose net peak is below half the local step height
   cannot be told from that misfit.
 
-Both set ARTEFACT with ``extra["artefact_test"]`` naming the test; saturated detections, cosmic-ray hits and
+The same step test, anywhere along the limb, vets the bright limb band when it is searched
+(``DetectConfig.search_limb_band`` with ``limb_band_step_test``, both off by default): there the background
+follows the limb through its measured profile, whose misplacement leaves a fraction of the step.
+
+All set ARTEFACT with ``extra["artefact_test"]`` naming the test; saturated detections, cosmic-ray hits and
 detections already flagged are left alone. The measured effect is in the README (issue 11 part 2).
 """
 
@@ -149,13 +153,15 @@ def flag_edge_limb_steps(
     background: np.ndarray,
     offset: tuple[int, int],
     line_offset: int,
-    reach_px: float,
+    reach_px: float | None,
     limb_px: float,
+    test_name: str = "edge_limb_step",
 ) -> int:
     """Flag ARTEFACT on detections of one band within ``reach_px`` of the frame edge and within ``limb_px``
     of the limb (``extra["limb_distance_px"]``) whose net peak (data − background, the 3 × 3 maximum) is
     below :data:`STEP_FRACTION` of the limb's step height there (:func:`limb_step_at_edge`). ``data``: the
-    band image; ``background``: the crop starting at band pixel ``offset``. Returns how many were flagged."""
+    band image; ``background``: the crop starting at band pixel ``offset``. ``reach_px`` None: anywhere in the
+    frame (the searched bright limb band, ``test_name`` "limb_band_step"). Returns how many were flagged."""
     nl, ns = data.shape
     l0, s0 = offset
     n = 0
@@ -166,7 +172,7 @@ def flag_edge_limb_steps(
         if d_limb is None or not abs(d_limb) <= limb_px:
             continue
         y, x = det.line - line_offset, det.sample
-        if min(y, x, nl - 1 - y, ns - 1 - x) > reach_px:
+        if reach_px is not None and min(y, x, nl - 1 - y, ns - 1 - x) > reach_px:
             continue
         li, sj = int(np.clip(np.rint(y), 0, nl - 1)), int(np.clip(np.rint(x), 0, ns - 1))
         sl = (slice(max(li - 1, 0), li + 2), slice(max(sj - 1, 0), sj + 2))
@@ -182,6 +188,6 @@ def flag_edge_limb_steps(
         det.extra["edge_limb_step_ratio"] = peak / step if step > 0 else float("inf")
         if step > 0 and peak < STEP_FRACTION * step:
             det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "edge_limb_step")
+            det.extra.setdefault("artefact_test", test_name)
             n += 1
     return n
