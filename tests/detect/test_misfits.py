@@ -107,10 +107,10 @@ def test_edge_limb_step_flags_misfits_below_half_the_step():
     assert flag_edge_limb_steps([bright], data, background, (0, 0), 0, reach_px=3.0, limb_px=2.4) == 0
     # away from the edge, or away from the limb, or without a limb: nothing
     data = img.copy()
-    data[100, 183] += 3.0
+    data[100, 216] += 3.0  # the limb crosses line 100 at sample 216.2, 27 px from the edge
     data[126, 150] += 3.0
     inside, off_limb, no_limb = (
-        _det(183.0, 100.0, limb_px=0.2),
+        _det(216.0, 100.0, limb_px=0.2),
         _det(150.0, 126.0, limb_px=40.0),
         _det(150.0, 126.0),
     )
@@ -174,9 +174,9 @@ def test_the_step_test_along_the_whole_limb_band():
     """With ``reach_px`` None (the searched limb band) the same rule applies away from the edge."""
     img, _, _ = _limb_crossing_edge(level=10.0)
     data = img.copy()
-    data[100, 183] += 3.0
+    data[100, 216] += 3.0  # the limb crosses line 100 at sample 216.2
     data[60, 100] += 3.0  # on the flat disk, far from the limb: no limb distance within the band
-    on_limb, on_disk = _det(183.0, 100.0, limb_px=0.2), _det(100.0, 60.0, limb_px=80.0)
+    on_limb, on_disk = _det(216.0, 100.0, limb_px=0.2), _det(100.0, 60.0, limb_px=80.0)
     n = flag_edge_limb_steps([on_limb, on_disk], data, img, (0, 0), 0, None, 1.4, test_name="limb_band_step")
     assert n == 1 and on_limb.extra["artefact_test"] == "limb_band_step"
     assert not on_disk.flags & DetectionFlag.ARTEFACT
