@@ -26,7 +26,7 @@ What each false detection is (``false_kind_per_frame`` always; every one listed 
 the renderer's truth: a cosmic-ray remnant, a saturated or bright source's wing, a split of a found hot spot,
 a mislocated one (2–4 px off a hot spot nothing matched), a noise peak (the oracle's S/N map of the frame's
 noise alone — image − true background − true hot spots — reaches 4 within 1 px), else a misfit of the
-background estimate at the frame edge, the limb, a column gain step, on the disk or the sky
+background estimate at the frame edge, the limb, the terminator, a column gain step, on the disk or the sky
 (:func:`false_kind`). Why each isolated unsaturated hot spot of S/N ≥ 7 was missed, by distance to the limb
 (``--misses``, the band models kept): vetted by which test, merged, mislocated, not searched, below threshold
 (with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`).
@@ -86,6 +86,7 @@ FALSE_KINDS = (
     "noise_peak",
     "edge_background",
     "limb_background",
+    "terminator_background",
     "column_artefact",
     "disk_background",
     "sky_background",
@@ -93,11 +94,15 @@ FALSE_KINDS = (
 FALSE_FEATURES = (
     "band", "sample", "line", "mf_snr", "fit_snr", "chi2_dof", "noise_snr", "cr_px", "saturated_px",
     "saturated_column_px", "bright_px", "source_px", "source_snr_ideal", "source_found", "edge_px", "limb_px",
-    "gain_step_px", "on_disk",
+    "gain_step_px", "on_disk", "terminator_px",
 )  # fmt: skip
 SAT_RING_PX = 12.0
 SPLIT_PX = 4.0
 NOISE_PEAK_SNR = 4.0
+#: a false detection this close (px) to the terminator (on the disk, where the true sunlit image falls below
+#: TERMINATOR_LIT of its disk's 99th percentile beside pixels above it) is the terminator's misfit
+TERMINATOR_PX = 3.0
+TERMINATOR_LIT = 0.1
 MISS_BINS_PX = (-1.0, 1.5, 3.0, 5.0, 8.0, 20.0, 1e9)
 ISSUE_11 = {
     "night": {"completeness_snr_ge7": 1.00, "completeness_snr_5_7": 0.42, "false_per_frame": 0.30},
@@ -208,7 +213,23 @@ def zone_maps(rendered: RenderedFrame, band: str) -> dict[str, np.ndarray]:
     def dist(mask: np.ndarray) -> np.ndarray:
         return ndimage.distance_transform_edt(~mask) if mask.any() else np.full(shape, np.inf)
 
-    return {"limb": dist(limb), "cr": dist(cr), "bright": dist(br), "disk": b.on_disk_fraction >= 0.5}
+    return {
+        "limb": dist(limb),
+        "cr": dist(cr),
+        "bright": dist(br),
+        "disk": b.on_disk_fraction >= 0.5,
+        "terminator": dist(terminator_mask(b)),
+    }
+
+
+def terminator_mask(b) -> np.ndarray:
+    """Pixels of a band on the terminator: whole-disk pixels where the true (PSF-blurred) sunlit image is lit
+    (≥ TERMINATOR_LIT × its 99th percentile over the disk) beside a whole-disk pixel that is not."""
+    disk = b.on_disk_fraction >= 0.99
+    if not disk.any() or not np.any(b.sunlit[disk] > 0):
+        return np.zeros(disk.shape, bool)
+    lit = b.sunlit >= TERMINATOR_LIT * np.percentile(b.sunlit[disk], 99)
+    return disk & lit & ndimage.binary_dilation(disk & ~lit, structure=np.ones((3, 3), bool))
 
 
 def false_class(zones: dict[str, np.ndarray], line_px: float, sample_px: float) -> str:
@@ -263,6 +284,7 @@ def false_kind(f: dict) -> str:
     MATCH_PX), ``noise_peak`` (the oracle's noise-only S/N within 1 px ≥ NOISE_PEAK_SNR: the frame's own noise
     made the peak), then, where the data hold no such peak (the background estimate made it):
     ``edge_background`` (≤ ZONE_PX from the frame edge), ``limb_background`` (≤ NEAR_LIMB_PX from the limb),
+    ``terminator_background`` (≤ TERMINATOR_PX from the terminator, :func:`terminator_mask`),
     ``column_artefact`` (≤ 1 px from a gain-step boundary), ``disk_background`` / ``sky_background``."""
     if f["cr_px"] <= CR_ZONE_PX:
         return "cosmic_ray_remnant"
@@ -278,6 +300,8 @@ def false_kind(f: dict) -> str:
         return "edge_background"
     if f["limb_px"] <= NEAR_LIMB_PX:
         return "limb_background"
+    if f.get("terminator_px", np.inf) <= TERMINATOR_PX:
+        return "terminator_background"
     if f["gain_step_px"] <= 1.0:
         return "column_artefact"
     return "disk_background" if f["on_disk"] else "sky_background"
@@ -319,6 +343,7 @@ def false_features(
         if step is not None
         else np.inf,
         "on_disk": bool(zones["disk"][i, j]),
+        "terminator_px": round(float(zones["terminator"][i, j]), 2),
     }
 
 

@@ -109,3 +109,32 @@ def test_noise_peak_is_the_oracles_peak(bench, night):
     assert bench.false_kind({**f, "source_px": 3.0}) == "split_of_source"
     assert bench.false_kind({**f, "source_px": 3.0, "source_found": False}) == "mislocated"
     assert bench.false_kind({**f, "saturated_column_px": 0.5}) == "saturated_wing"
+
+
+def test_terminator_misfits_are_told_apart(bench):
+    """On a sunlit frame whose terminator is in view, the terminator mask lies on the disk where the true
+    sunlit image goes from lit to dark, and a background misfit there (no noise peak, away from the limb and
+    the edges) is a terminator misfit; the same away from it stays a disk misfit."""
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        r = render_scene(draw_scene(rng, kind="day"))
+        b = r.bands["M"]
+        term = bench.terminator_mask(b)
+        zones = bench.zone_maps(r, "M")
+        ok = term & (zones["limb"] > 10)
+        ok[:5], ok[-5:], ok[:, :5], ok[:, -5:] = False, False, False, False
+        if ok.sum() >= 5:
+            break
+    else:
+        pytest.skip("no sunlit frame with a terminator in view in 30 draws")
+    i, j = np.argwhere(ok)[0]
+    disk = b.on_disk_fraction >= 0.99
+    lit = b.sunlit[disk].max()
+    near = b.sunlit[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3]
+    assert near.min() < 0.1 * lit <= near.max()  # lit and dark within 2 px
+    f = {"cr_px": 9.0, "saturated_px": np.inf, "saturated_column_px": np.inf, "bright_px": 9.0,
+         "source_px": 9.0, "source_snr_ideal": 1.0, "source_found": False, "noise_snr": 1.0, "edge_px": 20.0,
+         "limb_px": 20.0, "gain_step_px": np.inf, "on_disk": True}  # fmt: skip
+    at = float(zones["terminator"][i, j])
+    assert bench.false_kind({**f, "terminator_px": at}) == "terminator_background"
+    assert bench.false_kind({**f, "terminator_px": 12.0}) == "disk_background"

@@ -18,13 +18,20 @@ from ioscan.detect.artefacts import (
     flag_limb_ridges,
     flag_unconfirmed,
 )
-from ioscan.detect.background import BROAD_PSF_SIGMA_PX, BandModel, estimate_background, filter_options
+from ioscan.detect.background import (
+    BROAD_PSF_SIGMA_PX,
+    BandModel,
+    annulus_sizes,
+    estimate_background,
+    filter_options,
+)
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
+from ioscan.detect.misfits import flag_edge_limb_steps, flag_ridges
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
@@ -415,6 +422,40 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
+    if cfg.edge_limb_step and sigma < BROAD_PSF_SIGMA_PX and limb.distance_px is not None:
+        # where the limb crosses the frame edge the edge's reflection cannot follow it (detect/misfits.py)
+        wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else 1.5 * sigma + 0.5
+        n_step = flag_edge_limb_steps(
+            out.detections, data, model.background, (l0, s0), band.line_offset,
+            reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0,
+        )  # fmt: skip
+        if n_step:
+            out.messages.append(
+                f"band {band.band}: {n_step} detections where the limb crosses the frame edge, below the "
+                "limb's step, flagged ARTEFACT"
+            )
+    band_step = cfg.search_limb_band and cfg.limb_band_step_test and sigma < BROAD_PSF_SIGMA_PX
+    if band_step and limb.distance_px is not None:  # the searched bright limb band: below half the step
+        wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else 1.5 * sigma + 0.5
+        n_band = flag_edge_limb_steps(
+            out.detections, data, model.background, (l0, s0), band.line_offset, None, wb,
+            test_name="limb_band_step",
+        )  # fmt: skip
+        if n_band:
+            out.messages.append(
+                f"band {band.band}: {n_band} detections in the limb band below half the limb's step "
+                "flagged ARTEFACT"
+            )
+    if cfg.ridge_test and sigma < BROAD_PSF_SIGMA_PX:
+        # a line in the S/N map (the terminator's foot, a limb ridge) is no point source (detect/misfits.py)
+        # read the map beyond an elongated core's longer σ
+        long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))
+        n_line = flag_ridges(
+            out.detections, model.snr, model.background, model.sigma_white, (l0, s0), band.line_offset,
+            long_sigma, cfg.ridge_max_fraction,
+        )  # fmt: skip
+        if n_line:
+            out.messages.append(f"band {band.band}: {n_line} detections on S/N ridges flagged ARTEFACT")
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
         zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]

@@ -159,6 +159,24 @@ class DetectConfig:
             campaign (seed 20261208) the L band's bright fluxes scatter less (S/N 300–3,000: 2.2 % → 1.7 %)
             but the bright sources' fit χ² rises ~10× and measurement's χ²-excess error term with it (pulls
             of S/N ≥ 300 fall to 0.3–0.7); README. The S/N map and the search do not change.
+        edge_limb_step: narrow PSFs: within the small background annulus' reach of the frame edge and
+            within the limb band's half-width + 1 px of the limb, a detection whose net peak is below half
+            the limb's local step height is flagged ARTEFACT
+            (:func:`ioscan.detect.misfits.flag_edge_limb_steps`: the edge's reflection does not continue a
+            limb crossing it obliquely, and the limb's place there is extrapolated). See the README (issue 11
+            part 2) for its numbers.
+        limb_band_step_test: with ``search_limb_band`` (narrow PSFs), a detection within the limb band's
+            half-width of the limb whose net peak is below half the limb's local step is flagged ARTEFACT (the
+            edge test's rule, :func:`ioscan.detect.misfits.flag_edge_limb_steps`, along the whole limb: the
+            measured profile's misplacement leaves a fraction of the step). Off by default; its numbers are in
+            the README (issue 11 part 2).
+        ridge_test: narrow PSFs: flag ARTEFACT the detections lying on a ridge of the S/N map
+            (``ridge_max_fraction``); False: no such test.
+        ridge_max_fraction: narrow PSFs: a detection whose S/N map keeps at least this fraction of its peak
+            on both sides 3 px (≥ 4 σ_core) away along some direction lies on a ridge — the terminator's foot,
+            a limb ridge, an albedo edge that the local background does not follow — and is flagged ARTEFACT
+            (:func:`ioscan.detect.misfits.flag_ridges`; a point source's filtered response is gone there).
+            Only where the background estimate varies by ≥ 5 white-noise σ within 4 px (structure to misfit).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -196,6 +214,10 @@ class DetectConfig:
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
     keep_source_pixels: bool = False
+    edge_limb_step: bool = True
+    ridge_test: bool = True
+    limb_band_step_test: bool = False
+    ridge_max_fraction: float = 0.35
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -1,0 +1,193 @@
+"""Background misfits that pass for point sources, told apart by their cause (issue 11, sunlit frames).
+
+Two tests, each for a shape the background estimate cannot follow and a point source does not have:
+
+* **Ridges** (:func:`ridge_fraction`, :func:`flag_ridges`). Where the sunlit disk's brightness has a kink —
+  the terminator's foot, a ridge the limb's profile leaves, an albedo edge — the local quadratic background
+  leaves a line in the residual, and the matched filter's S/N stays high *along* it. A point source's filtered
+  response is gone 3 px from its peak (≥ 3.75 σ of a core of σ ≤ 0.8 px). A detection whose S/N map keeps
+  at least ``max_fraction`` of its peak on *both* sides at that distance along some direction is a ridge —
+  where the background has structure to misfit (its estimate varies by ≥ 5 white-noise σ within 4 px): on
+  dark ground a faint source's own noisy S/N map can pass the fraction (on the independent renderer's night
+  frames it flagged only true hot spots, all where the background varies by < 3 σ).
+* **The limb where it crosses the frame edge** (:func:`limb_step_at_edge`, :func:`flag_edge_limb_steps`).
+  Beyond the frame edge the background is a point reflection of the edge rows, smoothed along the edge
+  (:mod:`ioscan.detect.background`); a sharp bright limb crossing the edge obliquely is not continued by a
+  reflection, and near the edge the limb's place is extrapolated from edge points farther in (the limb band
+  left out of the search thins there). The misfit is a fraction of the limb's own step. A detection within
+  the background's reach of the edge and beside the limb whose net peak is below half the local step height
+  cannot be told from that misfit.
+
+The same step test, anywhere along the limb, vets the bright limb band when it is searched
+(``DetectConfig.search_limb_band`` with ``limb_band_step_test``, both off by default): there the background
+follows the limb through its measured profile, whose misplacement leaves a fraction of the step.
+
+All set ARTEFACT with ``extra["artefact_test"]`` naming the test; saturated detections, cosmic-ray hits and
+detections already flagged are left alone. The measured effect is in the README (issue 11 part 2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ioscan.records import Detection, DetectionFlag
+
+#: distance (px) along a direction at which the S/N map is read on either side of a detection (at least
+#: 4 σ of the core: see :func:`ridge_distance_px`)
+RIDGE_DISTANCE_PX = 3.0
+#: directions (over 180°) tried by the ridge test
+RIDGE_DIRECTIONS = 12
+#: the ridge test applies where the background estimate varies by at least this many white-noise σ within
+#: :data:`STRUCTURE_BOX_PX` (sunlit ground, a limb, a terminator: structure a local quadratic can misfit);
+#: on dark ground a faint source's S/N map can reach the ridge fraction on both sides by noise alone
+MIN_STRUCTURE_SIGMA = 5.0
+#: half-size (px) of that box
+STRUCTURE_BOX_PX = 4
+#: box half-size (px) in which the limb's step height is measured around a detection at the edge
+STEP_BOX_PX = 10
+#: half-size (px) of the centre left out of that box (the source itself)
+STEP_CORE_PX = 3
+#: fraction of the limb's step below which a net peak at the edge can be the reflection's misfit (a point
+#: reflection of a smoothed step misses it by up to about half its height at the step)
+STEP_FRACTION = 0.5
+
+_SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+
+
+def ridge_distance_px(core_sigma_px: float) -> float:
+    """Distance (px) at which a point source's filtered response has died away: max(3 px, 4 σ_core)."""
+    return max(RIDGE_DISTANCE_PX, 4.0 * core_sigma_px)
+
+
+def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) -> float:
+    """max over directions of min(S/N at ± ``distance_px`` along the direction) ÷ the peak S/N (the 3 × 3
+    maximum around (line, sample) of ``snr``, crop pixels); bilinear, 0 beyond the map. 0 when the peak is
+    not positive."""
+    nl, ns = snr.shape
+    box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
+    peak = float(np.max(box)) if box.size else 0.0
+    if not peak > 0:
+        return 0.0
+    ang = np.arange(RIDGE_DIRECTIONS) * np.pi / RIDGE_DIRECTIONS
+    dy, dx = distance_px * np.sin(ang), distance_px * np.cos(ang)
+    ys = np.concatenate([line + dy, line - dy])
+    xs = np.concatenate([sample + dx, sample - dx])
+    vals = ndimage.map_coordinates(snr, [ys, xs], order=1, mode="constant", cval=0.0)
+    both = np.minimum(vals[: ang.size], vals[ang.size :])
+    return float(np.max(both)) / peak
+
+
+def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
+    """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
+    around crop pixel (line, sample), in units of the white pixel noise there."""
+    h = STRUCTURE_BOX_PX
+    box = background[max(line - h, 0) : line + h + 1, max(sample - h, 0) : sample + h + 1]
+    box = box[np.isfinite(box)]
+    sw = float(sigma_white[line, sample])
+    if box.size == 0 or not sw > 0:
+        return 0.0
+    return float(np.max(box) - np.min(box)) / sw
+
+
+def flag_ridges(
+    detections: list[Detection],
+    snr: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    core_sigma_px: float,
+    max_fraction: float,
+) -> int:
+    """Flag ARTEFACT on detections of one band lying on a ridge of the S/N map ``snr`` (the crop starting at
+    band pixel ``offset`` = (line, sample); detections' lines are product lines, ``line_offset`` the band's
+    first): :func:`ridge_fraction` ≥ ``max_fraction`` at :func:`ridge_distance_px` of ``core_sigma_px`` (an
+    elongated core's longer σ), where the background has structure to misfit (:func:`background_structure`
+    ≥ :data:`MIN_STRUCTURE_SIGMA`; ``background``, ``sigma_white``: the crop's maps). Returns how many were
+    flagged."""
+    l0, s0 = offset
+    r = ridge_distance_px(core_sigma_px)
+    n = 0
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.rint(det.line - line_offset)) - l0
+        sj = int(np.rint(det.sample)) - s0
+        if not (0 <= li < snr.shape[0] and 0 <= sj < snr.shape[1]):
+            continue
+        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
+            continue
+        frac = ridge_fraction(snr, li, sj, r)
+        det.extra["ridge_fraction"] = frac
+        if frac >= max_fraction:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", "ridge")
+            n += 1
+    return n
+
+
+def limb_step_at_edge(data: np.ndarray, line: int, sample: int) -> float:
+    """The image's step height around band pixel (line, sample): the 95th − 5th percentile of the finite
+    pixels in a (2 :data:`STEP_BOX_PX` + 1)² box (clipped to the frame) without its (2 :data:`STEP_CORE_PX`
+    + 1)² centre; NaN without enough pixels."""
+    nl, ns = data.shape
+    i0, i1 = max(line - STEP_BOX_PX, 0), min(line + STEP_BOX_PX + 1, nl)
+    j0, j1 = max(sample - STEP_BOX_PX, 0), min(sample + STEP_BOX_PX + 1, ns)
+    box = np.array(data[i0:i1, j0:j1], dtype=np.float64)
+    c = (
+        slice(max(line - STEP_CORE_PX - i0, 0), max(line + STEP_CORE_PX + 1 - i0, 0)),
+        slice(max(sample - STEP_CORE_PX - j0, 0), max(sample + STEP_CORE_PX + 1 - j0, 0)),
+    )
+    box[c] = np.nan
+    v = box[np.isfinite(box)]
+    if v.size < 20:
+        return float("nan")
+    lo, hi = np.percentile(v, [5.0, 95.0])
+    return float(hi - lo)
+
+
+def flag_edge_limb_steps(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    reach_px: float | None,
+    limb_px: float,
+    test_name: str = "edge_limb_step",
+) -> int:
+    """Flag ARTEFACT on detections of one band within ``reach_px`` of the frame edge and within ``limb_px``
+    of the limb (``extra["limb_distance_px"]``) whose net peak (data − background, the 3 × 3 maximum) is
+    below :data:`STEP_FRACTION` of the limb's step height there (:func:`limb_step_at_edge`). ``data``: the
+    band image; ``background``: the crop starting at band pixel ``offset``. ``reach_px`` None: anywhere in the
+    frame (the searched bright limb band, ``test_name`` "limb_band_step"). Returns how many were flagged."""
+    nl, ns = data.shape
+    l0, s0 = offset
+    n = 0
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        d_limb = det.extra.get("limb_distance_px")
+        if d_limb is None or not abs(d_limb) <= limb_px:
+            continue
+        y, x = det.line - line_offset, det.sample
+        if reach_px is not None and min(y, x, nl - 1 - y, ns - 1 - x) > reach_px:
+            continue
+        li, sj = int(np.clip(np.rint(y), 0, nl - 1)), int(np.clip(np.rint(x), 0, ns - 1))
+        sl = (slice(max(li - 1, 0), li + 2), slice(max(sj - 1, 0), sj + 2))
+        bsl = (
+            slice(max(li - 1 - l0, 0), max(li + 2 - l0, 0)),
+            slice(max(sj - 1 - s0, 0), max(sj + 2 - s0, 0)),
+        )
+        win, bwin = data[sl], background[bsl]
+        if win.shape != bwin.shape or not np.isfinite(win).any():
+            continue
+        peak = float(np.nanmax(win - bwin))
+        step = limb_step_at_edge(data, li, sj)
+        det.extra["edge_limb_step_ratio"] = peak / step if step > 0 else float("inf")
+        if step > 0 and peak < STEP_FRACTION * step:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", test_name)
+            n += 1
+    return n
