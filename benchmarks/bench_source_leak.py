@@ -49,41 +49,12 @@ MIN_LIMB_PX = 10.0
 
 
 def sunlit_frame(range_km: float, seed: int, sun_lon_w_deg: float = 215.0):
-    """(noisy image without sources, noiseless ground, backplanes, simulator PSF, detector, exposure)."""
-    from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
-    from ioscan.instruments import jiram
-    from ioscan.radiometry.bands import band_response
-    from ioscan.records import LabelGeometry
-    from ioscan.simulate.psf import jiram_psf
-    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
-    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+    """A sunlit L frame of the simulator's surface (:mod:`ioscan.simulate.sunlit_ground`): image, noiseless
+    ground, backplanes, PSF, detector, exposure (s)."""
+    from ioscan.simulate.sunlit_ground import sunlit_ground_frame
 
-    psf, det, exposure, pad = jiram_psf(), JiramDetector(cosmic_rate_per_s=0.0), 0.1, 12
-
-    def geom(s0: float, l0: float) -> LabelGeometry:
-        return LabelGeometry(
-            sub_observer_lat_deg=5.0,
-            sub_observer_lon_w_deg=200.0,
-            sub_solar_lat_deg=0.0,
-            sub_solar_lon_w_deg=sun_lon_w_deg,
-            range_km=range_km,
-            north_pa_deg=15.0,
-            pixel_scale_km=range_km * jiram.IFOV_RAD,
-            disk_center_sample=s0,
-            disk_center_line=l0,
-        )
-
-    bp = backplanes_from_label(geom(216.0, 64.0), 432, 128)
-    gp = geom(216.0 + pad, 64.0 + pad)
-    raw = surface_radiance_image(
-        band_response("JIRAM", "L"),
-        camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
-        pose_from_label(gp),
-        SurfaceModel(seed=seed, contrast=0.35),
-    )
-    surf = psf.convolve(raw)[pad:-pad, pad:-pad]
-    img, _ = apply_detector("L", surf, exposure, det, np.random.default_rng(seed + 100))
-    return img, surf, bp, psf, det, exposure
+    f = sunlit_ground_frame(range_km, seed, sun_lon_w_deg)
+    return f.image, f.ground, f.backplanes, f.psf, f.detector, f.exposure_s
 
 
 def _band(img: np.ndarray):

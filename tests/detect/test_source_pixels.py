@@ -19,39 +19,10 @@ from ioscan.detect.psf import PsfModel
 
 def _sunlit_frame(range_km: float = 100000.0, seed: int = 3):
     """A sunlit L frame of the project's simulator surface (label geometry), its noiseless ground and PSF."""
-    from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
-    from ioscan.instruments import jiram
-    from ioscan.radiometry.bands import band_response
-    from ioscan.records import LabelGeometry
-    from ioscan.simulate.psf import jiram_psf
-    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
-    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+    from ioscan.simulate.sunlit_ground import sunlit_ground_frame
 
-    psf, det, pad = jiram_psf(), JiramDetector(cosmic_rate_per_s=0.0), 12
-
-    def geom(s0: float, l0: float) -> LabelGeometry:
-        return LabelGeometry(
-            sub_observer_lat_deg=5.0,
-            sub_observer_lon_w_deg=200.0,
-            sub_solar_lat_deg=0.0,
-            sub_solar_lon_w_deg=215.0,
-            range_km=range_km,
-            north_pa_deg=15.0,
-            pixel_scale_km=range_km * jiram.IFOV_RAD,
-            disk_center_sample=s0,
-            disk_center_line=l0,
-        )
-
-    gp = geom(216.0 + pad, 64.0 + pad)
-    raw = surface_radiance_image(
-        band_response("JIRAM", "L"),
-        camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
-        pose_from_label(gp),
-        SurfaceModel(seed=seed, contrast=0.35),
-    )
-    ground = psf.convolve(raw)[pad:-pad, pad:-pad]
-    img, _ = apply_detector("L", ground, 0.1, det, np.random.default_rng(seed + 100))
-    return img, ground, backplanes_from_label(geom(216.0, 64.0), 432, 128), psf, det
+    f = sunlit_ground_frame(range_km, seed)
+    return f.image, f.ground, f.backplanes, f.psf, f.detector
 
 
 def _detect(img, bp, keep: bool):
