@@ -512,32 +512,37 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         g = ndimage.convolve(ap, kern, mode="constant")
         gw = g[dl + half, ds + half]
         pad = half + hf  # the copy's window: its fill boxes around the hole
-        dfs, nvs = [], []
+        centres = []
         for rho in (2 * e + 2, 2 * e + 6):
             for t in range(FILL_SHIFT_ANGLES):
                 ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
                 li, sj = ci + int(np.rint(rho * np.sin(ang))), cj + int(np.rint(rho * np.cos(ang)))
                 if li - pad < 0 or sj - pad < 0 or li + pad >= nl or sj + pad >= ns:
                     continue
-                win = (slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1))
                 core = (slice(li - half, li + half + 1), slice(sj - half, sj + half + 1))
                 if unclean[core].any() or not model.usable[core].all():
                     continue
-                c = model.clean[win].astype(np.float64)
-                c[dl + pad, ds + pad] = 0.0
-                d = data[win]
-                num = ndimage.uniform_filter(d * c, 2 * hf + 1, mode="constant")
-                den = ndimage.uniform_filter(c, 2 * hf + 1, mode="constant")
-                at = (dl + pad, ds + pad)
-                if np.any(den[at] <= 1e-3):
-                    continue
-                delta = num[at] / den[at] - d[at]
-                dfs.append(-float(np.sum(gw * delta)))
-                sw = model.sigma_white[li + dl, sj + ds].astype(np.float64)
-                nvs.append(float(np.sum(gw * gw * sw * sw)))
-        if len(dfs) < FILL_MIN_SHIFTS:
+                centres.append((li, sj))
+        if len(centres) < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
+        wins = [(slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1)) for li, sj in centres]
+        c = np.stack([model.clean[w] for w in wins]).astype(np.float64)
+        at = (slice(None), dl + pad, ds + pad)
+        c[at] = 0.0
+        d = np.stack([data[w] for w in wins])
+        size = (1, 2 * hf + 1, 2 * hf + 1)
+        num = ndimage.uniform_filter(d * c, size, mode="constant")[at]
+        den = ndimage.uniform_filter(c, size, mode="constant")[at]
+        good = np.all(den > 1e-3, axis=1)
+        if good.sum() < FILL_MIN_SHIFTS:
+            out[i] = np.nan
+            continue
+        delta = num[good] / den[good] - d[at][good]
+        dfs = -(delta @ gw)
+        cl, cs = np.array(centres)[good].T
+        sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
+        nvs = (sw * sw) @ (gw * gw)
         var = float(np.mean(np.square(dfs))) - float(np.mean(nvs))
         out[i] = np.sqrt(max(var, 0.0))
     return out
