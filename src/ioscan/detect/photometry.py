@@ -480,6 +480,8 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     data = np.where(model.usable, data, 0.0).astype(np.float64)
     r = fit_radius_px(psf)
     m = 2 * r + 1
+    # the fill takes the clean pixels of the source's own region: with a limb, its side of it
+    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     for i in range(n):
         if not (np.isfinite(x[i]) and np.isfinite(y[i])):
             out[i] = np.nan
@@ -519,15 +521,18 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
                 li, sj = ci + int(np.rint(rho * np.sin(ang))), cj + int(np.rint(rho * np.cos(ang)))
                 if li - pad < 0 or sj - pad < 0 or li + pad >= nl or sj + pad >= ns:
                     continue
-                core = (slice(li - half, li + half + 1), slice(sj - half, sj + half + 1))
-                if unclean[core].any() or not model.usable[core].all():
-                    continue
+                stamp = (slice(li - r, li + r + 1), slice(sj - r, sj + r + 1))
+                if not model.clean[li + dl, sj + ds].all() or not model.usable[stamp].all():
+                    continue  # the copy's hole on clean ground, its stamp on usable pixels
+                if side is not None and not (side[li + dl, sj + ds] == side[ci, cj]).all():
+                    continue  # on the source's side of the limb
                 centres.append((li, sj))
         if len(centres) < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
         wins = [(slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1)) for li, sj in centres]
-        c = np.stack([model.clean[w] for w in wins]).astype(np.float64)
+        fed = model.clean if side is None else model.clean & (side == side[ci, cj])
+        c = np.stack([fed[w] for w in wins]).astype(np.float64)
         at = (slice(None), dl + pad, ds + pad)
         c[at] = 0.0
         d = np.stack([data[w] for w in wins])
