@@ -548,6 +548,8 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         cl, cs = np.array(centres)[good].T
         sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
         nvs = (sw * sw) @ (gw * gw)
-        var = float(np.mean(np.square(dfs))) - float(np.mean(nvs))
+        # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
+        med = float(np.median(dfs))
+        var = (1.4826 * float(np.median(np.abs(dfs - med)))) ** 2 + med**2 - float(np.median(nvs))
         out[i] = np.sqrt(max(var, 0.0))
     return out
