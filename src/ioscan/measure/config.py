@@ -26,8 +26,8 @@ class MeasureConfig:
             hides, pulls up to 0.25 wider: tests/measure/test_errors.py, bench_pulls).
         background_fill_factor: scale of the outlier fill's flux error under bright sources that detection
             measures on the frame (``extra["fill_flux_err"]``, :mod:`ioscan.measure.errors`), random; 0: off.
-            1: injected sources on the simulator's sunlit ground, flux pulls 8.2–10.7 → 1.03–1.12 at S/N
-            300–3k (``benchmarks/bench_source_leak.py``).
+            1: injected sources on the simulator's sunlit ground, flux pulls (fit error ⊕ this) 9.5 / 10.7 /
+            8.2 → 1.06 / 1.05 / 0.90 at S/N 300 / 1k / 3k (``benchmarks/bench_source_leak.py``).
         calibration_err_fraction: 1σ absolute calibration error, fraction of the flux, correlated between
             detections (None: the instrument's, :class:`ioscan.instruments.PhotometryPrior`).
         flat_field_err_fraction: rms of the residual pixel-to-pixel response, a fraction, random (None: the
