@@ -10,7 +10,9 @@ the difference of the two backgrounds is what the sources put there.
 Per S/N and setting (``detect.keep_source_pixels`` off = the code before, on):
 
 * ``flux_rel``: the fitted flux (``detect_band``, default settings otherwise) ÷ the injected − 1: median,
-  mean, std, and the pulls' std (flux error of the fit);
+  mean, std, and the pulls' std (flux error of the fit; ``pull_std_with_fill``: with detection's outlier-fill
+  error ``extra["fill_flux_err"]`` in quadrature, measurement's background-fill term, and its rms as a
+  fraction of the flux, ``fill_err_rel_rms``);
 * ``leak``: Σ over the 5 × 5 stamp of (background with the source − without) ÷ flux, at the option chosen
   at the source, split into the source's own term (its light through the fill and annulus, which the
   effective PSF models: ``model``) and the ground's term (the outlier fill's mask around the source changes
