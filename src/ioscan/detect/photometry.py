@@ -461,11 +461,12 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     (2(h + 2) + 1)² box before the background kernel (half-size h, of the annulus chosen at the source) is
     applied. The ground the fill misses, δ = fill − ground on the hole, moves the background under the stamp
     by K⋆δ and the fitted flux by −Σ a·(K⋆δ) = −Σ_hole (a ∗ K)·δ, a = P/ΣP² (the PSF at the source's phase,
-    uniform weights). The hole is copied to clean ground around the source (two rings, 2e + 2 and 2e + 6 px
-    away, e the hole's reach from the centre; copies whose hole, stamp or fill box meet an outlier pixel,
-    an unusable pixel or the crop's edge are left out), each copy filled as detection fills it and δ read
-    against the data there; the variance is the mean of the copies' flux changes² less what the data's own
-    white noise on the hole adds (Σ (a ∗ K)² σ_white²), floored at 0. The shading normalisation the fill
+    uniform weights). The hole is copied to ground around the source (two rings, 2e + 2 and 2e + 6 px away,
+    e the hole's reach from the centre; a copy's hole must lie on clean pixels of the source's side of the
+    limb and its stamp on usable pixels inside the crop), each copy filled as detection fills it (the box
+    mean of the clean pixels of that side) and δ read against the data there; the variance is the copies'
+    robust spread² (1.4826 × MAD) plus their median², less what the data's own white noise on the hole adds
+    (median of Σ (a ∗ K)² σ_white²), floored at 0. The shading normalisation the fill
     works under is left out (the ground's shading varies little over a hole)."""
     n = len(x)
     out = np.zeros(n)
