@@ -10,7 +10,9 @@ the difference of the two backgrounds is what the sources put there.
 Per S/N and setting (``detect.keep_source_pixels`` off = the code before, on):
 
 * ``flux_rel``: the fitted flux (``detect_band``, default settings otherwise) ÷ the injected − 1: median,
-  mean, std, and the pulls' std (flux error of the fit);
+  mean, std, and the pulls' std (flux error of the fit; ``pull_std_with_fill``: with detection's outlier-fill
+  error ``extra["fill_flux_err"]`` in quadrature, measurement's background-fill term, and its rms as a
+  fraction of the flux, ``fill_err_rel_rms``);
 * ``leak``: Σ over the 5 × 5 stamp of (background with the source − without) ÷ flux, at the option chosen
   at the source, split into the source's own term (its light through the fill and annulus, which the
   effective PSF models: ``model``) and the ground's term (the outlier fill's mask around the source changes
@@ -94,12 +96,17 @@ def one_case(range_km: float, seed: int, snr: float, trace: bool) -> dict:
         res = detect_band(_band(img1), bp, instrument="JIRAM", config=cfg)
         got = np.full(len(pos), np.nan)
         pull = np.full(len(pos), np.nan)
+        pull_fill = np.full(len(pos), np.nan)  # with the outlier fill's error (measurement's background term)
+        fill_rel = np.full(len(pos), np.nan)
         for det_ in res.detections:
             dist = np.hypot(yx[:, 1] - det_.sample, yx[:, 0] - det_.line)
             i = int(np.argmin(dist))
             if dist[i] < 1.5:
                 got[i] = det_.net_radiance_sum / flux[i] - 1.0
                 pull[i] = (det_.net_radiance_sum - flux[i]) / det_.net_radiance_sum_err
+                fill = float(np.nan_to_num(det_.extra.get("fill_flux_err", 0.0)))
+                pull_fill[i] = (det_.net_radiance_sum - flux[i]) / np.hypot(det_.net_radiance_sum_err, fill)
+                fill_rel[i] = fill / flux[i]
         ok = np.isfinite(got)
         out[name] = {
             "found": int(ok.sum()),
@@ -107,6 +114,8 @@ def one_case(range_km: float, seed: int, snr: float, trace: bool) -> dict:
             "flux_rel_mean": round(float(np.mean(got[ok])), 4) if ok.any() else None,
             "flux_rel_std": round(float(np.std(got[ok])), 4) if ok.any() else None,
             "pull_std": round(float(np.std(pull[ok])), 2) if ok.any() else None,
+            "pull_std_with_fill": round(float(np.std(pull_fill[ok])), 2) if ok.any() else None,
+            "fill_err_rel_rms": round(float(np.sqrt(np.nanmean(fill_rel[ok] ** 2))), 4) if ok.any() else None,
         }
     out["leak"] = leak_terms(img0, img1, surf, src, bp, model_psf, yx, flux, trace)
     return out
@@ -228,7 +237,13 @@ def main() -> None:
         summary[f"snr_{snr:g}"] = {
             name: {
                 k: round(float(np.median([c[name][k] for c in sel if c[name][k] is not None])), 4)
-                for k in ("flux_rel_median", "flux_rel_std", "pull_std")
+                for k in (
+                    "flux_rel_median",
+                    "flux_rel_std",
+                    "pull_std",
+                    "pull_std_with_fill",
+                    "fill_err_rel_rms",
+                )
             }
             for name in ("filled", "kept")
         } | {

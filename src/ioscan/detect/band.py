@@ -32,7 +32,7 @@ from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, 
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
 from ioscan.detect.misfits import flag_edge_limb_steps, flag_ridges
-from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
+from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
@@ -345,6 +345,10 @@ def detect_band(
             psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
+    # the outlier fill's error under each source (measurement's background term; kept sources have no fill)
+    fill_err = (
+        np.full(len(peaks), np.nan) if cfg.keep_source_pixels else fill_flux_err(model, fit.x, fit.y, psf)
+    )
     for k in range(len(peaks)):
         if dup[k]:
             continue
@@ -388,6 +392,7 @@ def detect_band(
                 extra={
                     "mf_snr": float(peaks.snr[k]),
                     "chi2_dof": float(fit.chi2_dof[k]),
+                    "fill_flux_err": float(fill_err[k]),
                     "spike_dchi2": float(dchi[k]),
                     "fit_converged": bool(fit.converged[k]),
                     "limb_distance_px": d_here,

@@ -443,3 +443,114 @@ def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None 
             arr[sel] = getattr(f, name)
         merged[name] = arr
     return type(fits[0][1])(**merged)
+
+
+#: directions of the displaced copies of a source's outlier hole (:func:`fill_flux_err`), per ring
+FILL_SHIFT_ANGLES = 12
+#: fewer usable displaced copies than this: the fill's error is not stated (nan)
+FILL_MIN_SHIFTS = 6
+
+
+def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel) -> np.ndarray:
+    """1σ flux error (image units) of what the outlier fill puts under each source (x, y: its fitted
+    position, crop pixels): 0 where no outlier pixel touches its 3 × 3 centre pixels, nan where too few
+    displaced copies could be made (:data:`FILL_MIN_SHIFTS`). Nothing of the detection changes.
+
+    A bright source's core and wings fail the outlier test; those pixels (the hole: every outlier pixel
+    within the stamp's background reach, r + h) are replaced by the mean of the clean pixels of a
+    (2(h + 2) + 1)² box before the background kernel (half-size h, of the annulus chosen at the source) is
+    applied. The ground the fill misses, δ = fill − ground on the hole, moves the background under the stamp
+    by K⋆δ and the fitted flux by −Σ a·(K⋆δ) = −Σ_hole (a ∗ K)·δ, a = P/ΣP² (the PSF at the source's phase,
+    uniform weights). The hole is copied to ground around the source (two rings, 2e + 2 and 2e + 6 px away,
+    e the hole's reach from the centre; a copy's hole must lie on clean pixels of the source's side of the
+    limb and its stamp on usable pixels inside the crop), each copy filled as detection fills it (the box
+    mean of the clean pixels of that side) and δ read against the data there; the variance is the copies'
+    robust spread² (1.4826 × MAD) plus their median², less what the data's own white noise on the hole adds
+    (median of Σ (a ∗ K)² σ_white²), floored at 0. The shading normalisation the fill
+    works under is left out (the ground's shading varies little over a hole)."""
+    n = len(x)
+    out = np.zeros(n)
+    if not n:
+        return out
+    unclean = model.usable & ~model.clean
+    if not unclean.any():
+        return out
+    nl, ns = unclean.shape
+    stack = np.stack(model.residuals)
+    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
+    data = np.where(model.usable, data, 0.0).astype(np.float64)
+    r = fit_radius_px(psf)
+    m = 2 * r + 1
+    # the fill takes the clean pixels of the source's own region: with a limb, its side of it
+    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
+    for i in range(n):
+        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            out[i] = np.nan
+            continue
+        ci, cj = int(np.rint(y[i])), int(np.rint(x[i]))
+        if not (0 <= ci < nl and 0 <= cj < ns):
+            out[i] = np.nan
+            continue
+        if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
+            continue
+        h0, h1, degree = model.annuli[int(model.choice[ci, cj])]
+        kern = background_kernel(h0, h1, degree)
+        h = kern.shape[0] // 2
+        hf = h + 2
+        reach = r + h
+        l0, l1 = max(ci - reach, 0), min(ci + reach + 1, nl)
+        s0, s1 = max(cj - reach, 0), min(cj + reach + 1, ns)
+        hl, hs = np.nonzero(unclean[l0:l1, s0:s1])
+        dl, ds = hl + l0 - ci, hs + s0 - cj  # the hole, relative to the centre pixel
+        e = int(max(np.max(np.abs(dl)), np.max(np.abs(ds))))
+        # a = P/ΣP² on the stamp, spread by the kernel: the flux's weight of each pixel's background input
+        off = np.arange(-r, r + 1, dtype=float)
+        p = psf.stamp_grid(
+            (cj + off)[None, None, :], (ci + off)[None, :, None], x[i : i + 1], y[i : i + 1], False
+        )[0, 0]
+        a = p / max(float(np.sum(p * p)), 1e-300)
+        half = r + h  # g = a ∗ K on (2(r + h) + 1)², centred on the stamp's centre pixel
+        ap = np.zeros((2 * half + 1, 2 * half + 1))
+        ap[h : h + m, h : h + m] = a
+        g = ndimage.convolve(ap, kern, mode="constant")
+        gw = g[dl + half, ds + half]
+        pad = half + hf  # the copy's window: its fill boxes around the hole
+        centres = []
+        for rho in (2 * e + 2, 2 * e + 6):
+            for t in range(FILL_SHIFT_ANGLES):
+                ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
+                li, sj = ci + int(np.rint(rho * np.sin(ang))), cj + int(np.rint(rho * np.cos(ang)))
+                if li - pad < 0 or sj - pad < 0 or li + pad >= nl or sj + pad >= ns:
+                    continue
+                stamp = (slice(li - r, li + r + 1), slice(sj - r, sj + r + 1))
+                if not model.clean[li + dl, sj + ds].all() or not model.usable[stamp].all():
+                    continue  # the copy's hole on clean ground, its stamp on usable pixels
+                if side is not None and not (side[li + dl, sj + ds] == side[ci, cj]).all():
+                    continue  # on the source's side of the limb
+                centres.append((li, sj))
+        if len(centres) < FILL_MIN_SHIFTS:
+            out[i] = np.nan
+            continue
+        wins = [(slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1)) for li, sj in centres]
+        fed = model.clean if side is None else model.clean & (side == side[ci, cj])
+        c = np.stack([fed[w] for w in wins]).astype(np.float64)
+        at = (slice(None), dl + pad, ds + pad)
+        c[at] = 0.0
+        d = np.stack([data[w] for w in wins])
+        size = (1, 2 * hf + 1, 2 * hf + 1)
+        num = ndimage.uniform_filter(d * c, size, mode="constant")[at]
+        den = ndimage.uniform_filter(c, size, mode="constant")[at]
+        good = np.all(den > 1e-3, axis=1)
+        if good.sum() < FILL_MIN_SHIFTS:
+            out[i] = np.nan
+            continue
+        delta = num[good] / den[good] - d[at][good]
+        dfs = -(delta @ gw)
+        cl, cs = np.array(centres)[good].T
+        sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
+        nvs = (sw * sw) @ (gw * gw)
+        # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
+        med = float(np.median(dfs))
+        var = (1.4826 * float(np.median(np.abs(dfs - med)))) ** 2 + med**2 - float(np.median(nvs))
+        out[i] = np.sqrt(max(var, 0.0))
+    return out

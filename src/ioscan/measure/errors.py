@@ -37,6 +37,18 @@ light-curve statistics, events and periodograms use):
   independent renderer's white column gains). Random: a source lands on other pixels in each frame. The
   flat field's effect on the background under a source is texture the noise map already measures (it is
   the background's local scale);
+* **background fill** — the ground the outlier fill misses under a bright source
+  (``extra["fill_flux_err"]``, :func:`ioscan.detect.photometry.fill_flux_err`): a bright source's core and
+  wings fail detection's outlier test over a ~6 × 6-px hole that the background fills with the mean of the
+  ground 4–6 px away; on textured sunlit ground that fill misses the ground under the hole by percents of the
+  flux (±2–17 % at S/N 3k–300 on the simulator's ground, ``benchmarks/bench_source_leak.py``), on dark ground
+  by nothing the effective PSF does not model. Detection measures it on the frame: the hole copied to clean
+  ground around the source, filled as detection fills it, the flux change that each copy's fill makes
+  through the background kernel and the PSF fit, its rms less the data's own white noise. Random (the
+  ground under each detection is its own); 0 where no hole was filled; scaled by
+  ``background_fill_factor`` (0: off). Not the fit-excess term's: a fill error is a smooth offset of the
+  background under the stamp, which the PSF fit takes into the flux (the χ² sees only the part of the offset
+  orthogonal to the PSF, divided by a noise map that on textured ground holds the texture's scale);
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
   emission (:mod:`ioscan.measure.positions`); large near the limb;
@@ -82,11 +94,20 @@ class ErrorTerms:
     geometry: float
     calibration: float
     psf_model: float
+    background_fill: float = 0.0  #: the ground the outlier fill misses under the source (random)
 
     @property
     def random(self) -> float:
-        """The random terms in quadrature (photon, fit excess, flat field, geometry)."""
-        return float(np.sqrt(self.photon**2 + self.fit_excess**2 + self.flat_field**2 + self.geometry**2))
+        """The random terms in quadrature (photon, fit excess, flat field, background fill, geometry)."""
+        return float(
+            np.sqrt(
+                self.photon**2
+                + self.fit_excess**2
+                + self.flat_field**2
+                + self.background_fill**2
+                + self.geometry**2
+            )
+        )
 
     @property
     def systematic(self) -> float:
@@ -264,6 +285,15 @@ def fit_variance_parts(
     return var * b, max(shot, cfg.fit_excess_factor * k * excess * var)
 
 
+def fill_variance(det: Detection, cfg: MeasureConfig) -> float:
+    """The flux variance of the outlier fill under ``det``, band units²: (``background_fill_factor`` ×
+    ``extra["fill_flux_err"]``)², 0 where detection stated none (no hole, or not measurable: nan)."""
+    err = det.extra.get("fill_flux_err")
+    if err is None or not np.isfinite(err) or cfg.background_fill_factor <= 0:
+        return 0.0
+    return float((cfg.background_fill_factor * float(err)) ** 2)
+
+
 def error_terms(
     det: Detection, prior: PhotometryPrior, cfg: MeasureConfig, noise: BandNoise | None = None
 ) -> ErrorTerms:
@@ -274,6 +304,7 @@ def error_terms(
     with np.errstate(divide="ignore", invalid="ignore"):
         photon = float(np.sqrt(background)) / flux if flux > 0 else float("nan")
         fit_excess = float(np.sqrt(source)) / flux if flux > 0 else float("nan")
+        fill = float(np.sqrt(fill_variance(det, cfg))) / flux if flux > 0 else float("nan")
     geometry = det.extra.get("geometry_err_fraction", 0.0)
     flat = flat_field_fraction(
         prior.flat_field_err_fraction,
@@ -289,6 +320,7 @@ def error_terms(
         geometry=float(geometry) if geometry is not None and np.isfinite(geometry) else 0.0,
         calibration=prior.calibration_err_fraction,
         psf_model=prior.psf_model_err_fraction,
+        background_fill=fill,
     )
 
 
@@ -296,9 +328,11 @@ def random_flux_err(
     det: Detection, terms: ErrorTerms, cfg: MeasureConfig | None = None, noise: BandNoise | None = None
 ) -> float:
     """The random 1σ error of the flux, in the detection's unit (well defined for F ≈ 0 too)."""
-    background, source = fit_variance_parts(det, cfg or MeasureConfig(), noise)
+    cfg = cfg or MeasureConfig()
+    background, source = fit_variance_parts(det, cfg, noise)
     frac2 = terms.flat_field**2 + terms.geometry**2
-    return float(np.sqrt(background + source + frac2 * float(det.net_radiance_sum) ** 2))
+    fill = fill_variance(det, cfg)
+    return float(np.sqrt(background + source + fill + frac2 * float(det.net_radiance_sum) ** 2))
 
 
 def saturated_lower_limit(
