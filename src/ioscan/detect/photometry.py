@@ -483,6 +483,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     m = 2 * r + 1
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
+    stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
     for i in range(n):
         if not (np.isfinite(x[i]) and np.isfinite(y[i])):
             out[i] = np.nan
@@ -515,19 +516,21 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         g = ndimage.convolve(ap, kern, mode="constant")
         gw = g[dl + half, ds + half]
         pad = half + hf  # the copy's window: its fill boxes around the hole
-        centres = []
-        for rho in (2 * e + 2, 2 * e + 6):
-            for t in range(FILL_SHIFT_ANGLES):
-                ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
-                li, sj = ci + int(np.rint(rho * np.sin(ang))), cj + int(np.rint(rho * np.cos(ang)))
-                if li - pad < 0 or sj - pad < 0 or li + pad >= nl or sj + pad >= ns:
-                    continue
-                stamp = (slice(li - r, li + r + 1), slice(sj - r, sj + r + 1))
-                if not model.clean[li + dl, sj + ds].all() or not model.usable[stamp].all():
-                    continue  # the copy's hole on clean ground, its stamp on usable pixels
-                if side is not None and not (side[li + dl, sj + ds] == side[ci, cj]).all():
-                    continue  # on the source's side of the limb
-                centres.append((li, sj))
+        # the copies' centres, ring by ring, angle by angle; kept where the copy's window lies inside the
+        # crop, its hole on clean pixels, its stamp on usable ones, and (with a limb) on the source's side
+        rho = np.repeat([2 * e + 2, 2 * e + 6], FILL_SHIFT_ANGLES)
+        t = np.tile(np.arange(FILL_SHIFT_ANGLES), 2)
+        ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
+        li = ci + np.rint(rho * np.sin(ang)).astype(np.intp)
+        sj = cj + np.rint(rho * np.cos(ang)).astype(np.intp)
+        inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
+        li, sj = li[inside], sj[inside]
+        hole_l, hole_s = li[:, None] + dl[None], sj[:, None] + ds[None]
+        ok = model.clean[hole_l, hole_s].all(axis=1)
+        ok &= model.usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
+        if side is not None:
+            ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
+        centres = list(zip(li[ok].tolist(), sj[ok].tolist(), strict=True))
         if len(centres) < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
