@@ -7,6 +7,7 @@ import numpy as np
 from ioscan.detect.band import detect_band
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.results import BandDetections, FrameDetections, best_status
+from ioscan.errors import ProductError
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import get_instrument
 from ioscan.records import Frame
@@ -22,7 +23,9 @@ def detect_frame(
     """Find the hot spots of every band of a frame (pixel results: positions, fluxes, S/N, flags).
 
     Never raises on bad pixel data: an all-NaN, saturated or Io-less frame, or a frame with no hot spot, comes
-    back with a clear ``status`` and no entries; one odd source is flagged, not fatal. Measure the detections
+    back with a clear ``status`` and no entries; one odd source is flagged, not fatal. A band whose search
+    breaks (ValueError, FloatingPointError, LinAlgError) raises :class:`~ioscan.errors.ProductError` naming
+    the product, the band and the error. Measure the detections
     (surface positions, intensities, colour temperatures) with :func:`ioscan.measure.measure_frame`.
 
     Args:
@@ -53,8 +56,12 @@ def detect_frame(
                 plate_scale_arcsec=plate_scale,
                 onboard_background_subtraction=bool(frame.metadata.get("onboard_background_subtraction")),
             )
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:  # one bad band: report it
-            res = BandDetections(band=name, status="no_detections", messages=[f"band {name}: failed: {exc}"])
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            # a search that breaks is a failed product, never a band "without detections" (which a scan
+            # would store and count as processed, hiding the failure): the scan reports it and stores nothing
+            raise ProductError(
+                f"{frame.product_id}: detection failed in band {name}: {type(exc).__name__}: {exc}"
+            ) from exc
         results[name] = res
         messages.extend(res.messages)
     return FrameDetections(
