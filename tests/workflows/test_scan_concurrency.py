@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ioscan.catalog.store import open_store
 from ioscan.workflows.scan import scan
 
@@ -98,7 +100,24 @@ def _fingerprint(det) -> dict:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def test_kill_9_mid_scan_then_rerun_stores_everything_once(small_campaign, db_url, tmp_path):
+def _n_descendants(pid: int) -> int:
+    """Processes started by ``pid`` and theirs (a Dask scan's nannies and their workers)."""
+    import psutil  # Dask's own dependency
+
+    try:
+        return len(psutil.Process(pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return 0
+
+
+#: the Dask scan is killed this long after its worker processes appeared (importing, then at work), or at its
+#: first store if that comes first: it stores in batches of up to 16 products or 1 s, so the small campaign's
+#: whole result can land in one batch, and "after the first store" alone would often be after the last
+KILL_AFTER_WORKERS_S = 1.0
+
+
+@pytest.mark.parametrize("workers", ["2", "0"])
+def test_kill_9_mid_scan_then_rerun_stores_everything_once(small_campaign, db_url, tmp_path, workers):
     root = small_campaign.metakernel.parent.parent
     n = small_campaign.n_jiram + small_campaign.n_ground
     with open_store(tmp_path / "clean.db") as clean:
@@ -108,16 +127,21 @@ def test_kill_9_mid_scan_then_rerun_stores_everything_once(small_campaign, db_ur
 
     with open_store(db_url):
         pass
-    args = ("scan", root, "--db", db_url, "--kernels", small_campaign.metakernel, "--workers", "2")
+    args = ("scan", root, "--db", db_url, "--kernels", small_campaign.metakernel, "--workers", workers)
     proc = ioscan_process(*args, start_new_session=True)  # its own process group: client, nannies, workers
-    stored = 0
+    started_at = None
     deadline = time.time() + 300
     with open_store(db_url) as store:
         while time.time() < deadline and proc.poll() is None:
-            stored = len(store.observations_frame())
-            if stored >= 1:
+            if len(store.observations_frame()) >= 1:  # in process each product is its own transaction
                 break
+            if workers != "0":
+                if started_at is None and _n_descendants(proc.pid) >= 2 * int(workers):
+                    started_at = time.time()
+                if started_at is not None and time.time() - started_at >= KILL_AFTER_WORKERS_S:
+                    break
             time.sleep(0.05)
+    assert proc.poll() is None, "the scan finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     for _ in range(100):  # every process of the group gone
@@ -128,7 +152,10 @@ def test_kill_9_mid_scan_then_rerun_stores_everything_once(small_campaign, db_ur
         time.sleep(0.1)
     with open_store(db_url) as store:
         killed_at = len(store.observations_frame())
-    assert 1 <= killed_at < n, "the scan was not killed mid-way (it finished first, or stored nothing)"
+    # in process: killed after its first product was stored; on Dask: with its workers up (stored ones, if a
+    # batch landed, stay stored)
+    lowest = 1 if workers == "0" else 0
+    assert lowest <= killed_at < n, "the scan was not killed mid-way (it finished first, or stored nothing)"
 
     rerun = ioscan_process(*args)
     out, err = rerun.communicate(timeout=600)
