@@ -451,6 +451,57 @@ FILL_SHIFT_ANGLES = 12
 FILL_MIN_SHIFTS = 6
 
 
+def _kernel_spread_at(
+    a: np.ndarray, kern: np.ndarray, dl: np.ndarray, ds: np.ndarray, stamp_l: np.ndarray, stamp_s: np.ndarray
+) -> np.ndarray:
+    """(a ∗ K) at the pixels (dl, ds) (offsets from the stamp's centre pixel; a: the m² stamp, its offsets
+    stamp_l, stamp_s flattened row-major; K: the kernel, size 2h+1): Σ_p a_p K[d − p + h], by a direct sum
+    over the stamp. Kernel weights of magnitude ≤ DBL_EPSILON count as 0, as ``ndimage.convolve`` leaves
+    them out of its footprint."""
+    h = kern.shape[0] // 2
+    kz = np.where(np.abs(kern) > np.finfo(np.float64).eps, kern, 0.0)
+    kl = dl[:, None] - stamp_l[None] + h
+    ks = ds[:, None] - stamp_s[None] + h
+    inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
+    w = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+    return w @ a.ravel()
+
+
+def _fill_box_sums(
+    data: np.ndarray,
+    fed: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    e: int,
+    hf: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the hole (dl, ds; reach e from the centre) copied to each centre (li, sj): the sum of the data
+    over the clean pixels (``fed``, the hole's own pixels left out) of the (2hf+1)² box around each hole
+    pixel, their number, and the data at the hole pixels; each (copies, hole pixels). The boxes' sums are
+    read off a summed-area table of each copy's (2(e + hf) + 1)² window (which must lie inside the image)."""
+    half = e + hf
+    off = np.arange(-half, half + 1)
+    rows = (li[:, None] + off[None])[:, :, None]
+    cols = (sj[:, None] + off[None])[:, None, :]
+    c = fed[rows, cols].astype(np.float64)
+    d = data[rows, cols]
+    k = np.arange(li.size)[:, None]
+    hl, hs = dl[None] + half, ds[None] + half
+    c[k, hl, hs] = 0.0
+    n = li.size
+    size = 2 * half + 2
+    sat = np.zeros((2, n, size, size))
+    sat[0, :, 1:, 1:] = d * c
+    sat[1, :, 1:, 1:] = c
+    np.cumsum(sat, axis=2, out=sat)
+    np.cumsum(sat, axis=3, out=sat)
+    l0, l1, s0, s1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+    box = sat[:, k, l1, s1] - sat[:, k, l0, s1] - sat[:, k, l1, s0] + sat[:, k, l0, s0]
+    return box[0], box[1], d[k, hl, hs]
+
+
 def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel) -> np.ndarray:
     """1σ flux error (image units) of what the outlier fill puts under each source (x, y: its fitted
     position, crop pixels): 0 where no outlier pixel touches its 3 × 3 centre pixels, nan where too few
@@ -480,7 +531,6 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
     data = np.where(model.usable, data, 0.0).astype(np.float64)
     r = fit_radius_px(psf)
-    m = 2 * r + 1
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
@@ -510,12 +560,8 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
             (cj + off)[None, None, :], (ci + off)[None, :, None], x[i : i + 1], y[i : i + 1], False
         )[0, 0]
         a = p / max(float(np.sum(p * p)), 1e-300)
-        half = r + h  # g = a ∗ K on (2(r + h) + 1)², centred on the stamp's centre pixel
-        ap = np.zeros((2 * half + 1, 2 * half + 1))
-        ap[h : h + m, h : h + m] = a
-        g = ndimage.convolve(ap, kern, mode="constant")
-        gw = g[dl + half, ds + half]
-        pad = half + hf  # the copy's window: its fill boxes around the hole
+        gw = _kernel_spread_at(a, kern, dl, ds, stamp_l, stamp_s)  # g = a ∗ K at the hole pixels
+        pad = r + h + hf  # the copy's window: its fill boxes around the hole
         # the copies' centres, ring by ring, angle by angle; kept where the copy's window lies inside the
         # crop, its hole on clean pixels, its stamp on usable ones, and (with a limb) on the source's side
         rho = np.repeat([2 * e + 2, 2 * e + 6], FILL_SHIFT_ANGLES)
@@ -530,26 +576,19 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         ok &= model.usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
         if side is not None:
             ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
-        centres = list(zip(li[ok].tolist(), sj[ok].tolist(), strict=True))
-        if len(centres) < FILL_MIN_SHIFTS:
+        li, sj = li[ok], sj[ok]
+        if li.size < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
-        wins = [(slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1)) for li, sj in centres]
         fed = model.clean if side is None else model.clean & (side == side[ci, cj])
-        c = np.stack([fed[w] for w in wins]).astype(np.float64)
-        at = (slice(None), dl + pad, ds + pad)
-        c[at] = 0.0
-        d = np.stack([data[w] for w in wins])
-        size = (1, 2 * hf + 1, 2 * hf + 1)
-        num = ndimage.uniform_filter(d * c, size, mode="constant")[at]
-        den = ndimage.uniform_filter(c, size, mode="constant")[at]
-        good = np.all(den > 1e-3, axis=1)
+        num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf)
+        good = np.all(den > 1e-3 * (2 * hf + 1) ** 2, axis=1)  # the clean pixels' box mean > 1e-3
         if good.sum() < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
-        delta = num[good] / den[good] - d[at][good]
+        delta = num[good] / den[good] - d_hole[good]
         dfs = -(delta @ gw)
-        cl, cs = np.array(centres)[good].T
+        cl, cs = li[good], sj[good]
         sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
         nvs = (sw * sw) @ (gw * gw)
         # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
