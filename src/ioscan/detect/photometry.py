@@ -478,28 +478,30 @@ def _fill_box_sums(
     hf: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the hole (dl, ds; reach e from the centre) copied to each centre (li, sj): the sum of the data
-    over the clean pixels (``fed``, the hole's own pixels left out) of the (2hf+1)² box around each hole
-    pixel, their number, and the data at the hole pixels; each (copies, hole pixels). The boxes' sums are
-    read off a summed-area table of each copy's (2(e + hf) + 1)² window (which must lie inside the image)."""
+    over the pixels that feed the fill (``fed``, each copy's own hole left out) in the (2hf+1)² box around
+    each hole pixel, their number, and the data at the hole pixels; each (copies, hole pixels).
+
+    One summed-area table over the region all copies' windows ((2(e + hf) + 1)², inside the image) cover
+    gives each box's sum over ``fed``; the copy's own hole pixels (all of them ``fed``: the copies are put on
+    clean pixels of the source's side) are then taken out of it: Σ over the hole pixels within the box."""
     half = e + hf
-    off = np.arange(-half, half + 1)
-    rows = (li[:, None] + off[None])[:, :, None]
-    cols = (sj[:, None] + off[None])[:, None, :]
-    c = fed[rows, cols].astype(np.float64)
-    d = data[rows, cols]
-    k = np.arange(li.size)[:, None]
-    hl, hs = dl[None] + half, ds[None] + half
-    c[k, hl, hs] = 0.0
-    n = li.size
-    size = 2 * half + 2
-    sat = np.zeros((2, n, size, size))
-    sat[0, :, 1:, 1:] = d * c
-    sat[1, :, 1:, 1:] = c
+    l0, l1 = int(li.min()) - half, int(li.max()) + half + 1
+    s0, s1 = int(sj.min()) - half, int(sj.max()) + half + 1
+    c = fed[l0:l1, s0:s1].astype(np.float64)
+    sat = np.zeros((2, l1 - l0 + 1, s1 - s0 + 1))
+    sat[0, 1:, 1:] = data[l0:l1, s0:s1] * c
+    sat[1, 1:, 1:] = c
     np.cumsum(sat, axis=2, out=sat)
-    np.cumsum(sat, axis=3, out=sat)
-    l0, l1, s0, s1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
-    box = sat[:, k, l1, s1] - sat[:, k, l0, s1] - sat[:, k, l1, s0] + sat[:, k, l0, s0]
-    return box[0], box[1], d[k, hl, hs]
+    np.cumsum(sat, axis=1, out=sat)
+    hl = (li - l0)[:, None] + dl[None]  # hole pixels in the region, (copies, hole pixels)
+    hs = (sj - s0)[:, None] + ds[None]
+    a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+    box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
+    d_hole = data[li[:, None] + dl[None], sj[:, None] + ds[None]]
+    near = ((np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)).astype(
+        np.float64
+    )
+    return box[0] - d_hole @ near, box[1] - near.sum(axis=0), d_hole
 
 
 def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel) -> np.ndarray:
