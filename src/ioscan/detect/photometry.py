@@ -467,6 +467,14 @@ def _kernel_spread_at(
     return w @ a.ravel()
 
 
+def _fill_data(model: BandModel) -> np.ndarray:
+    """The data as the background saw it (background + the residual of the annulus chosen at each pixel;
+    0 where not usable), float64."""
+    stack = np.stack(model.residuals)
+    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
+    return np.where(model.usable, data, 0.0).astype(np.float64)
+
+
 def _fill_box_sums(
     data: np.ndarray,
     fed: np.ndarray,
@@ -529,9 +537,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     if not unclean.any():
         return out
     nl, ns = unclean.shape
-    stack = np.stack(model.residuals)
-    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
-    data = np.where(model.usable, data, 0.0).astype(np.float64)
+    data = None  # the data (background + the chosen annulus' residual), made when a source first needs it
     r = fit_radius_px(psf)
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
@@ -583,6 +589,8 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
             out[i] = np.nan
             continue
         fed = model.clean if side is None else model.clean & (side == side[ci, cj])
+        if data is None:
+            data = _fill_data(model)
         num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf)
         good = np.all(den > 1e-3 * (2 * hf + 1) ** 2, axis=1)  # the clean pixels' box mean > 1e-3
         if good.sum() < FILL_MIN_SHIFTS:
