@@ -3,10 +3,11 @@
 positions and PSF as detection passes them) on the pinned frames of ``test_detect_pinned.py`` (both
 renderers, with and without geometry) and on the simulator's sunlit ground with bright sources injected.
 
-The box means of the fill are summed in another order (a summed-area table at the hole pixels instead of
-running sums over the whole window) and the PSF weights are spread by the kernel by a direct sum at the hole
-pixels instead of ``ndimage.convolve``: not bit for bit, so values are compared to 1e-12 relative (nan where
-nan, 0 where 0)."""
+The box means of the fill are summed in another order (one summed-area table over the region all copies'
+windows cover, each copy's own hole taken out by a sum over the hole, instead of running sums over each
+copy's window) and the PSF weights are spread by the kernel by a direct sum at the hole pixels instead of
+``ndimage.convolve``: not bit for bit, so values are compared to 1e-12 relative (measured: ≤ 2.3e-14
+on the pinned frames), nan where nan and 0 where 0."""
 
 from __future__ import annotations
 
