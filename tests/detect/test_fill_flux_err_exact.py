@@ -116,11 +116,14 @@ def _fill_flux_err_reference(model: BandModel, x: np.ndarray, y: np.ndarray, psf
     return out
 
 
-def _record(monkeypatch) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every call detection makes to fill_flux_err, answered by the new version; (new, reference) kept."""
+def _record(monkeypatch, seen: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every call detection makes to fill_flux_err, answered by the new version; (new, reference) kept, and
+    the arguments in ``seen``."""
     calls: list[tuple[np.ndarray, np.ndarray]] = []
 
     def both(model, x, y, psf):
+        if seen is not None:
+            seen.append((model, x, y, psf))
         new = fill_flux_err(model, x, y, psf)
         calls.append((new, _fill_flux_err_reference(model, x, y, psf)))
         return new
@@ -193,6 +196,15 @@ def test_sunlit_ground_with_bright_sources_same_fill_errors(monkeypatch):
         band="L", data=(f.image + src).astype(np.float32), unit="W/(m^2*sr)", wavelength_um=3.455,
         bandwidth_um=0.28,
     )  # fmt: skip
-    calls = _record(monkeypatch)
+    seen: list = []
+    calls = _record(monkeypatch, seen)
     detect_band(img, f.backplanes, instrument="JIRAM", config=DetectConfig(estimate_psf=False))
     assert _check(calls) > 20
+    # positions nan, outside the crop, far outside, on its edges, next to the fitted ones
+    model, x, y, psf = seen[-1]
+    nl, ns = model.usable.shape
+    xe = np.concatenate([x, [np.nan, 3.0, -5.0, 1e300, -0.4, ns - 0.6, ns - 0.4, np.inf, 10.0]])
+    ye = np.concatenate([y, [3.0, np.nan, 3.0, 3.0, -0.4, nl - 0.6, 5.0, 4.0, -1e300]])
+    new = fill_flux_err(model, xe, ye, psf)
+    assert np.isnan(new[len(x) :][[0, 1, 2, 3, 6, 7, 8]]).all()
+    _check([(new, _fill_flux_err_reference(model, xe, ye, psf))])

@@ -542,14 +542,26 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
-    for i in range(n):
-        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
-            out[i] = np.nan
-            continue
-        ci, cj = int(np.rint(y[i])), int(np.rint(x[i]))
-        if not (0 <= ci < nl and 0 <= cj < ns):
-            out[i] = np.nan
-            continue
+    fin = np.isfinite(x) & np.isfinite(y)
+    # centre pixels (−1 or the size where outside the crop)
+    cen_l = np.clip(np.rint(np.where(fin, y, -1.0)), -1, nl).astype(np.intp)
+    cen_s = np.clip(np.rint(np.where(fin, x, -1.0)), -1, ns).astype(np.intp)
+    on = fin & (cen_l >= 0) & (cen_l < nl) & (cen_s >= 0) & (cen_s < ns)
+    out[~on] = np.nan
+    # the PSF at each source on its stamp around its centre pixel, all sources at once
+    idx = np.flatnonzero(on)
+    off = np.arange(-r, r + 1, dtype=float)
+    stamps = np.zeros((n, 2 * r + 1, 2 * r + 1))
+    if idx.size:
+        stamps[idx] = psf.stamp_grid(
+            (cen_s[idx][:, None] + off[None])[:, None, :],
+            (cen_l[idx][:, None] + off[None])[:, :, None],
+            x[idx],
+            y[idx],
+            False,
+        )[0]
+    for i in idx.tolist():
+        ci, cj = int(cen_l[i]), int(cen_s[i])
         if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
             continue
         h0, h1, degree = model.annuli[int(model.choice[ci, cj])]
@@ -563,10 +575,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         dl, ds = hl + l0 - ci, hs + s0 - cj  # the hole, relative to the centre pixel
         e = int(max(np.max(np.abs(dl)), np.max(np.abs(ds))))
         # a = P/ΣP² on the stamp, spread by the kernel: the flux's weight of each pixel's background input
-        off = np.arange(-r, r + 1, dtype=float)
-        p = psf.stamp_grid(
-            (cj + off)[None, None, :], (ci + off)[None, :, None], x[i : i + 1], y[i : i + 1], False
-        )[0, 0]
+        p = stamps[i]
         a = p / max(float(np.sum(p * p)), 1e-300)
         gw = _kernel_spread_at(a, kern, dl, ds, stamp_l, stamp_s)  # g = a ∗ K at the hole pixels
         pad = r + h + hf  # the copy's window: its fill boxes around the hole
