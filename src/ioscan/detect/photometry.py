@@ -516,9 +516,8 @@ def _fill_box_sums(
     a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
     box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
     d_hole = data[li[:, None] + dl[None], sj[:, None] + ds[None]]
-    near = ((np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)).astype(
-        np.float64
-    )
+    near = (np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)
+    near = near.astype(np.float64)  # hole pixel q within the box of hole pixel p (symmetric)
     return box[0] - d_hole @ near, box[1] - near.sum(axis=0), d_hole
 
 
