@@ -451,6 +451,76 @@ FILL_SHIFT_ANGLES = 12
 FILL_MIN_SHIFTS = 6
 
 
+def _kernel_spread_at(
+    a: np.ndarray, kern: np.ndarray, dl: np.ndarray, ds: np.ndarray, stamp_l: np.ndarray, stamp_s: np.ndarray
+) -> np.ndarray:
+    """(a ∗ K) at the pixels (dl, ds) (offsets from the stamp's centre pixel; a: the m² stamp, its offsets
+    stamp_l, stamp_s flattened row-major; K: the kernel, size 2h+1): Σ_p a_p K[d − p + h], by a direct sum
+    over the stamp. Kernel weights of magnitude ≤ DBL_EPSILON count as 0, as ``ndimage.convolve`` leaves
+    them out of its footprint."""
+    h = kern.shape[0] // 2
+    kz = np.where(np.abs(kern) > np.finfo(np.float64).eps, kern, 0.0)
+    kl = dl[:, None] - stamp_l[None] + h
+    ks = ds[:, None] - stamp_s[None] + h
+    inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
+    w = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+    return w @ a.ravel()
+
+
+def _median(v: np.ndarray) -> float:
+    """``float(np.median(v))`` of a short 1-D array (v not empty), with less overhead: the middle value, or
+    the two middle ones' sum halved; nan if any is nan."""
+    s = np.sort(v)
+    k = s.size // 2
+    if np.isnan(s[-1]):
+        return float("nan")
+    return float(s[k]) if s.size % 2 else float((s[k - 1] + s[k]) / 2)
+
+
+def _fill_data(model: BandModel) -> np.ndarray:
+    """The data as the background saw it (background + the residual of the annulus chosen at each pixel;
+    0 where not usable), float64."""
+    stack = np.stack(model.residuals)
+    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
+    return np.where(model.usable, data, 0.0).astype(np.float64)
+
+
+def _fill_box_sums(
+    data: np.ndarray,
+    fed: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    e: int,
+    hf: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the hole (dl, ds; reach e from the centre) copied to each centre (li, sj): the sum of the data
+    over the pixels that feed the fill (``fed``, each copy's own hole left out) in the (2hf+1)² box around
+    each hole pixel, their number, and the data at the hole pixels; each (copies, hole pixels).
+
+    One summed-area table over the region all copies' windows ((2(e + hf) + 1)², inside the image) cover
+    gives each box's sum over ``fed``; the copy's own hole pixels (all of them ``fed``: the copies are put on
+    clean pixels of the source's side) are then taken out of it: Σ over the hole pixels within the box."""
+    half = e + hf
+    l0, l1 = int(li.min()) - half, int(li.max()) + half + 1
+    s0, s1 = int(sj.min()) - half, int(sj.max()) + half + 1
+    c = fed[l0:l1, s0:s1].astype(np.float64)
+    sat = np.zeros((2, l1 - l0 + 1, s1 - s0 + 1))
+    sat[0, 1:, 1:] = data[l0:l1, s0:s1] * c
+    sat[1, 1:, 1:] = c
+    np.cumsum(sat, axis=2, out=sat)
+    np.cumsum(sat, axis=1, out=sat)
+    hl = (li - l0)[:, None] + dl[None]  # hole pixels in the region, (copies, hole pixels)
+    hs = (sj - s0)[:, None] + ds[None]
+    a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+    box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
+    d_hole = data[li[:, None] + dl[None], sj[:, None] + ds[None]]
+    near = (np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)
+    near = near.astype(np.float64)  # hole pixel q within the box of hole pixel p (symmetric)
+    return box[0] - d_hole @ near, box[1] - near.sum(axis=0), d_hole
+
+
 def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel) -> np.ndarray:
     """1σ flux error (image units) of what the outlier fill puts under each source (x, y: its fitted
     position, crop pixels): 0 where no outlier pixel touches its 3 × 3 centre pixels, nan where too few
@@ -476,22 +546,31 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     if not unclean.any():
         return out
     nl, ns = unclean.shape
-    stack = np.stack(model.residuals)
-    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
-    data = np.where(model.usable, data, 0.0).astype(np.float64)
+    data = None  # the data (background + the chosen annulus' residual), made when a source first needs it
     r = fit_radius_px(psf)
-    m = 2 * r + 1
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
-    for i in range(n):
-        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
-            out[i] = np.nan
-            continue
-        ci, cj = int(np.rint(y[i])), int(np.rint(x[i]))
-        if not (0 <= ci < nl and 0 <= cj < ns):
-            out[i] = np.nan
-            continue
+    fin = np.isfinite(x) & np.isfinite(y)
+    # centre pixels (−1 or the size where outside the crop)
+    cen_l = np.clip(np.rint(np.where(fin, y, -1.0)), -1, nl).astype(np.intp)
+    cen_s = np.clip(np.rint(np.where(fin, x, -1.0)), -1, ns).astype(np.intp)
+    on = fin & (cen_l >= 0) & (cen_l < nl) & (cen_s >= 0) & (cen_s < ns)
+    out[~on] = np.nan
+    # the PSF at each source on its stamp around its centre pixel, all sources at once
+    idx = np.flatnonzero(on)
+    off = np.arange(-r, r + 1, dtype=float)
+    stamps = np.zeros((n, 2 * r + 1, 2 * r + 1))
+    if idx.size:
+        stamps[idx] = psf.stamp_grid(
+            (cen_s[idx][:, None] + off[None])[:, None, :],
+            (cen_l[idx][:, None] + off[None])[:, :, None],
+            x[idx],
+            y[idx],
+            False,
+        )[0]
+    for i in idx.tolist():
+        ci, cj = int(cen_l[i]), int(cen_s[i])
         if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
             continue
         h0, h1, degree = model.annuli[int(model.choice[ci, cj])]
@@ -505,17 +584,10 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         dl, ds = hl + l0 - ci, hs + s0 - cj  # the hole, relative to the centre pixel
         e = int(max(np.max(np.abs(dl)), np.max(np.abs(ds))))
         # a = P/ΣP² on the stamp, spread by the kernel: the flux's weight of each pixel's background input
-        off = np.arange(-r, r + 1, dtype=float)
-        p = psf.stamp_grid(
-            (cj + off)[None, None, :], (ci + off)[None, :, None], x[i : i + 1], y[i : i + 1], False
-        )[0, 0]
+        p = stamps[i]
         a = p / max(float(np.sum(p * p)), 1e-300)
-        half = r + h  # g = a ∗ K on (2(r + h) + 1)², centred on the stamp's centre pixel
-        ap = np.zeros((2 * half + 1, 2 * half + 1))
-        ap[h : h + m, h : h + m] = a
-        g = ndimage.convolve(ap, kern, mode="constant")
-        gw = g[dl + half, ds + half]
-        pad = half + hf  # the copy's window: its fill boxes around the hole
+        gw = _kernel_spread_at(a, kern, dl, ds, stamp_l, stamp_s)  # g = a ∗ K at the hole pixels
+        pad = r + h + hf  # the copy's window: its fill boxes around the hole
         # the copies' centres, ring by ring, angle by angle; kept where the copy's window lies inside the
         # crop, its hole on clean pixels, its stamp on usable ones, and (with a limb) on the source's side
         rho = np.repeat([2 * e + 2, 2 * e + 6], FILL_SHIFT_ANGLES)
@@ -530,30 +602,25 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         ok &= model.usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
         if side is not None:
             ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
-        centres = list(zip(li[ok].tolist(), sj[ok].tolist(), strict=True))
-        if len(centres) < FILL_MIN_SHIFTS:
+        li, sj = li[ok], sj[ok]
+        if li.size < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
-        wins = [(slice(li - pad, li + pad + 1), slice(sj - pad, sj + pad + 1)) for li, sj in centres]
         fed = model.clean if side is None else model.clean & (side == side[ci, cj])
-        c = np.stack([fed[w] for w in wins]).astype(np.float64)
-        at = (slice(None), dl + pad, ds + pad)
-        c[at] = 0.0
-        d = np.stack([data[w] for w in wins])
-        size = (1, 2 * hf + 1, 2 * hf + 1)
-        num = ndimage.uniform_filter(d * c, size, mode="constant")[at]
-        den = ndimage.uniform_filter(c, size, mode="constant")[at]
-        good = np.all(den > 1e-3, axis=1)
+        if data is None:
+            data = _fill_data(model)
+        num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf)
+        good = np.all(den > 1e-3 * (2 * hf + 1) ** 2, axis=1)  # the clean pixels' box mean > 1e-3
         if good.sum() < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
-        delta = num[good] / den[good] - d[at][good]
+        delta = num[good] / den[good] - d_hole[good]
         dfs = -(delta @ gw)
-        cl, cs = np.array(centres)[good].T
+        cl, cs = li[good], sj[good]
         sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
         nvs = (sw * sw) @ (gw * gw)
         # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
-        med = float(np.median(dfs))
-        var = (1.4826 * float(np.median(np.abs(dfs - med)))) ** 2 + med**2 - float(np.median(nvs))
+        med = _median(dfs)
+        var = (1.4826 * _median(np.abs(dfs - med))) ** 2 + med**2 - _median(nvs)
         out[i] = np.sqrt(max(var, 0.0))
     return out
