@@ -341,11 +341,6 @@ class ProductRows:
     def n_detections(self) -> int:
         return len(self.detection_values)
 
-    def detections(self) -> list[dict[str, Any]]:
-        """The detections' rows as dicts."""
-        cols = self.detection_columns
-        return [dict(zip(cols, v, strict=True)) for v in self.detection_values]
-
 
 def product_rows(
     observation: Observation,
@@ -504,7 +499,7 @@ class Store:
         marked superseded (:mod:`ioscan.catalog.products`). Any failure leaves nothing of this frame in the
         database.
         """
-        rows = self._product_rows(observation, bands, detections, run_id)
+        rows = product_rows(observation, bands, detections, run_id)
         try:
             with self._write() as conn:
                 self._lock_products(conn)
@@ -538,11 +533,10 @@ class Store:
         todo: list[tuple[int, ProductRows]] = []
         for i, product in enumerate(products):
             try:
-                if isinstance(product, ProductRows):  # made already (by a scan's worker)
-                    rows = self._product_rows(product, run_id=run_id)
+                if isinstance(product, ProductRows):  # made already (by a scan's worker): this run's
+                    rows = dataclasses.replace(product, observation={**product.observation, "run_id": run_id})
                 else:
-                    observation, bands, detections = product
-                    rows = self._product_rows(observation, bands, detections, run_id)
+                    rows = product_rows(*product, run_id)
                 todo.append((i, rows))
             except CatalogError as exc:
                 out[i] = exc
@@ -580,18 +574,6 @@ class Store:
         lock does)."""
         if self.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_PRODUCTS})
-
-    @staticmethod
-    def _product_rows(
-        observation: Observation | ProductRows,
-        bands: Sequence[BandSummary] = (),
-        detections: Sequence[Detection] = (),
-        run_id: int | None = None,
-    ) -> ProductRows:
-        """The rows of one product (:func:`product_rows`; rows made already get ``run_id``)."""
-        if isinstance(observation, ProductRows):
-            return dataclasses.replace(observation, observation={**observation.observation, "run_id": run_id})
-        return product_rows(observation, bands, detections, run_id)
 
     def _insert_product(self, conn: sa.Connection, rows: ProductRows) -> StoredProduct:
         """Write one product's rows (inside a write transaction), settle its versions, release its claim."""

@@ -69,6 +69,12 @@ CORNER_STEP_PX = 3.0
 TEMPLATE_DIVIDE_FLOOR = 0.02
 
 
+def base_limb_halfwidth_px(sigma_px: float) -> float:
+    """Half-width (px) of the bright limb band left out of the search for a PSF core of σ ``sigma_px``,
+    before any widening for the pointing error: 1.5 σ + 0.5."""
+    return 1.5 * sigma_px + 0.5
+
+
 @dataclass
 class BandModel:
     """Background, noise and S/N of one band image (arrays lines × samples, the analysed crop).
@@ -107,6 +113,11 @@ class BandModel:
     limb_distance_px: np.ndarray | None
     noise_median: float
     refit: RefitInputs | None = None
+
+    @property
+    def outliers(self) -> np.ndarray:
+        """Usable pixels the outlier test replaced before the background kernel (the fill's holes)."""
+        return self.usable & ~self.clean
 
 
 @dataclass
@@ -980,7 +991,7 @@ def estimate_background(
     broad = sigma >= BROAD_PSF_SIGMA_PX
     annuli = [(a0, a1, deg) for a0, a1, _, deg in options]
     h1 = max(a[1] for a in annuli)
-    wb = 1.5 * sigma + 0.5 if limb_halfwidth_px is None else float(limb_halfwidth_px)
+    wb = base_limb_halfwidth_px(sigma) if limb_halfwidth_px is None else float(limb_halfwidth_px)
     lzone = None  # the limb model's zone
     if limb_distance_px is None:
         d = None

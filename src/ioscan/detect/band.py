@@ -22,6 +22,7 @@ from ioscan.detect.background import (
     BROAD_PSF_SIGMA_PX,
     BandModel,
     annulus_sizes,
+    base_limb_halfwidth_px,
     estimate_background,
     filter_options,
 )
@@ -84,7 +85,7 @@ def _background_args(
     if limb_halfwidth is None and limb.from_geometry:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
-        limb_halfwidth = 1.5 * sigma + 0.5 + max(cfg.pointing_error_px - 0.5, 0.0)
+        limb_halfwidth = base_limb_halfwidth_px(sigma) + max(cfg.pointing_error_px - 0.5, 0.0)
     limb_model = None
     if limb.circle is not None and narrow and cfg.use_limb_profile:
         # the bright limb's own profile, measured along it
@@ -427,9 +428,10 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
+    # the limb band's half-width the misfit tests read (without the pointing's widening)
+    wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else base_limb_halfwidth_px(sigma)
     if cfg.edge_limb_step and sigma < BROAD_PSF_SIGMA_PX and limb.distance_px is not None:
         # where the limb crosses the frame edge the edge's reflection cannot follow it (detect/misfits.py)
-        wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else 1.5 * sigma + 0.5
         n_step = flag_edge_limb_steps(
             out.detections, data, model.background, (l0, s0), band.line_offset,
             reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0,
@@ -441,7 +443,6 @@ def detect_band(
             )
     band_step = cfg.search_limb_band and cfg.limb_band_step_test and sigma < BROAD_PSF_SIGMA_PX
     if band_step and limb.distance_px is not None:  # the searched bright limb band: below half the step
-        wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else 1.5 * sigma + 0.5
         n_band = flag_edge_limb_steps(
             out.detections, data, model.background, (l0, s0), band.line_offset, None, wb,
             test_name="limb_band_step",

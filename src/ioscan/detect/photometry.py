@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.psf import PsfModel
+from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
 
 @dataclass
@@ -375,7 +376,7 @@ def _own_pixel_residual(
     replaced as before), and the pixels that fed a background as they are (for the effective PSF)."""
     from ioscan.detect.background import source_residual
 
-    unclean = model.usable & ~model.clean
+    unclean = model.outliers
     resid = model.residuals[k].copy()
     clean = model.clean.copy()
     nl, ns = resid.shape
@@ -422,7 +423,7 @@ def fit_sources(model: BandModel, peaks, psf: PsfModel, keep: np.ndarray | None 
                 inside = ndimage.minimum_filter(model.usable.view(np.uint8), 2 * reach + 1, mode="constant")
                 own = own[inside[peaks.line[own], peaks.sample[own]] > 0]
             if keep is not None and own.size:
-                unclean = model.usable & ~model.clean
+                unclean = model.outliers
                 at = (peaks.line, peaks.sample)
                 has_hole = ndimage.maximum_filter(unclean.view(np.uint8), 3, mode="constant")[at] > 0
                 # kept sources' stamps, wherever the fit moves them (≤ 1.5 px, a stamp ≤ 2 px), do not
@@ -465,16 +466,6 @@ def _kernel_spread_at(
     inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
     w = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
     return w @ a.ravel()
-
-
-def _median(v: np.ndarray) -> float:
-    """``float(np.median(v))`` of a short 1-D array (v not empty), with less overhead: the middle value, or
-    the two middle ones' sum halved; nan if any is nan."""
-    s = np.sort(v)
-    k = s.size // 2
-    if np.isnan(s[-1]):
-        return float("nan")
-    return float(s[k]) if s.size % 2 else float((s[k - 1] + s[k]) / 2)
 
 
 def _fill_data(model: BandModel) -> np.ndarray:
@@ -542,7 +533,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     out = np.zeros(n)
     if not n:
         return out
-    unclean = model.usable & ~model.clean
+    unclean = model.outliers
     if not unclean.any():
         return out
     nl, ns = unclean.shape
@@ -551,6 +542,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
     # the fill takes the clean pixels of the source's own region: with a limb, its side of it
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
+    fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
     fin = np.isfinite(x) & np.isfinite(y)
     # centre pixels (−1 or the size where outside the crop)
     cen_l = np.clip(np.rint(np.where(fin, y, -1.0)), -1, nl).astype(np.intp)
@@ -606,7 +598,7 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         if li.size < FILL_MIN_SHIFTS:
             out[i] = np.nan
             continue
-        fed = model.clean if side is None else model.clean & (side == side[ci, cj])
+        fed = model.clean if side is None else fed_on[bool(side[ci, cj])]
         if data is None:
             data = _fill_data(model)
         num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf)
@@ -620,7 +612,8 @@ def fill_flux_err(model: BandModel, x: np.ndarray, y: np.ndarray, psf: PsfModel)
         sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
         nvs = (sw * sw) @ (gw * gw)
         # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
-        med = _median(dfs)
-        var = (1.4826 * _median(np.abs(dfs - med))) ** 2 + med**2 - _median(nvs)
+        med = float(median_or_nan(dfs))
+        mad = float(median_or_nan(np.abs(dfs - med)))
+        var = (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
         out[i] = np.sqrt(max(var, 0.0))
     return out
