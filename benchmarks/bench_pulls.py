@@ -696,6 +696,7 @@ def independent_pulls(
                         "n_pixels": d.n_pixels,
                         "terms": d.extra.get("intensity_err_fraction"),
                         "limb_distance_px": d.extra.get("limb_distance_px"),
+                        "fill_flux_err": d.extra.get("fill_flux_err"),
                         # what the renderer knows and the measurement does not (diagnostics)
                         "radiance_per_electron": scene.detector.radiance_per_electron,
                         "column_gain_rms": scene.detector.column_gain_rms,
