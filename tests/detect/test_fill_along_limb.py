@@ -126,3 +126,23 @@ def test_copies_along_the_limb_bring_near_limb_pulls_towards_one(seed, monkeypat
         assert mad_sigma(fit_only) > 2.0  # the fill's miss is there
         assert 0.8 <= mad_sigma(along_pull) <= 1.3
         assert mad_sigma(along_pull) < mad_sigma(ring_pull) - 0.15
+
+
+def test_along_limb_centres_lie_at_the_source_limb_distance():
+    """A straight limb drawn here (distance = a linear function of the pixel, 30° to the lines): every copy
+    centre is at the source's distance to 0.5 px, inside the crop by the window's half-size, none twice,
+    nearest first, at least 2e + 2 px away, and on both sides of the source along the limb."""
+    nl, ns = 128, 432
+    ll, ss = np.mgrid[0:nl, 0:ns].astype(float)
+    t = np.radians(30.0)
+    dist = (ll - 64.0) * np.cos(t) - (ss - 200.0) * np.sin(t)
+    ci, cj, e, pad = 70, 210, 3, 11
+    li, sj = photometry._along_limb_centres(dist, ci, cj, e, pad)
+    assert li.size >= photometry.FILL_MIN_SHIFTS
+    assert np.all(np.abs(dist[li, sj] - dist[ci, cj]) <= photometry.FILL_LIMB_TOLERANCE_PX)
+    assert np.all((li >= pad) & (li < nl - pad) & (sj >= pad) & (sj < ns - pad))
+    assert len(set(zip(li.tolist(), sj.tolist(), strict=True))) == li.size
+    rho = np.hypot(li - ci, sj - cj)
+    assert np.all(rho >= 2 * e + 2 - 1) and np.all(np.diff(rho) >= -1.5)  # ring by ring (rounded)
+    along = (sj - cj) * np.cos(t) + (li - ci) * np.sin(t)
+    assert (along > 0).any() and (along < 0).any()
