@@ -183,9 +183,18 @@ def _with_terms(df: pd.DataFrame) -> pd.DataFrame:
     return df.join(pd.DataFrame(terms, index=df.index).add_prefix("term_"))
 
 
+def _photometric(g: pd.DataFrame) -> pd.Series:
+    """The photometric random terms in quadrature (fraction of the flux): photon, fit excess, flat field and
+    background fill (0 where a row has none)."""
+    fill = g.get("term_background_fill", 0.0)
+    fill = pd.Series(fill, index=g.index).astype(float).fillna(0.0)
+    return np.sqrt(g["term_photon"] ** 2 + g["term_fit_excess"] ** 2 + g["term_flat_field"] ** 2 + fill**2)
+
+
 def decompose(df: pd.DataFrame, col: str, bins) -> dict:
     """Per bin: the median of each random error term (fraction of the flux), the robust std of the pulls of
-    the flux alone (measured − true flux over the photometric terms: photon, fit excess, flat field) and of
+    the flux alone (measured − true flux over the photometric terms: photon, fit excess, flat field,
+    background fill) and of
     the geometric factor alone ((pixel scale)²/cos e, measured over true − 1, over the geometric term), and
     the robust std a perfect model would show given the detection threshold's censoring."""
     from ioscan.detect import DetectConfig
@@ -199,15 +208,15 @@ def decompose(df: pd.DataFrame, col: str, bins) -> dict:
             out[key] = {"n": int(len(g))}
             continue
         flux, true_flux = g["flux"].astype(float), g["true_flux"].astype(float)
-        phot = np.sqrt(g["term_photon"] ** 2 + g["term_fit_excess"] ** 2 + g["term_flat_field"] ** 2)
-        flux_pull = (flux - true_flux) / (phot * flux.abs())
+        flux_pull = (flux - true_flux) / (_photometric(g) * flux.abs())
         factor = (g["value"].astype(float) / flux) / (g["truth"].astype(float) / true_flux) - 1
         geo_pull = factor / g["term_geometry"].where(g["term_geometry"] > 0)
         out[key] = {
             "n": int(len(g)),
             "median_term": {
                 t: round(float(np.nanmedian(g[f"term_{t}"])), 5)
-                for t in ("photon", "fit_excess", "flat_field", "geometry")
+                for t in ("photon", "fit_excess", "flat_field", "background_fill", "geometry")
+                if f"term_{t}" in g
             },
             "flux_pull_robust_std": round(float(mad_sigma(flux_pull[np.isfinite(flux_pull)])), 3),
             "geometry_pull_robust_std": round(float(mad_sigma(geo_pull[np.isfinite(geo_pull)])), 3)
@@ -565,7 +574,7 @@ def flux_against_drawn(core: pd.DataFrame) -> dict:
     g = _with_terms(core)
     g = g[np.isfinite(g["drawn_flux_var"].astype(float))]
     flux, true_flux = g["flux"].astype(float), g["true_flux"].astype(float)
-    phot = np.sqrt(g["term_photon"] ** 2 + g["term_fit_excess"] ** 2 + g["term_flat_field"] ** 2) * flux.abs()
+    phot = _photometric(g) * flux.abs()
     p = core_stamp(RENDERER_PSF_PX, 0.0, 0.0)
     bg_err = g["det_background"].astype(float) - g["true_background"].astype(float)
     k = float(p.sum() / np.sum(p**2))
@@ -696,6 +705,7 @@ def independent_pulls(
                         "n_pixels": d.n_pixels,
                         "terms": d.extra.get("intensity_err_fraction"),
                         "limb_distance_px": d.extra.get("limb_distance_px"),
+                        "fill_flux_err": d.extra.get("fill_flux_err"),
                         # what the renderer knows and the measurement does not (diagnostics)
                         "radiance_per_electron": scene.detector.radiance_per_electron,
                         "column_gain_rms": scene.detector.column_gain_rms,

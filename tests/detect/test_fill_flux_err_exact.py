@@ -124,9 +124,9 @@ def _record(monkeypatch, seen: list | None = None) -> list[tuple[np.ndarray, np.
     def both(model, x, y, psf):
         if seen is not None:
             seen.append((model, x, y, psf))
-        new = fill_flux_err(model, x, y, psf)
+        new = fill_flux_err(model, x, y, psf, along_limb_px=0.0)  # the reference: no copies along the limb
         calls.append((new, _fill_flux_err_reference(model, x, y, psf)))
-        return new
+        return fill_flux_err(model, x, y, psf)
 
     monkeypatch.setattr(band_mod, "fill_flux_err", both)
     return calls
@@ -205,6 +205,6 @@ def test_sunlit_ground_with_bright_sources_same_fill_errors(monkeypatch):
     nl, ns = model.usable.shape
     xe = np.concatenate([x, [np.nan, 3.0, -5.0, 1e300, -0.4, ns - 0.6, ns - 0.4, np.inf, 10.0]])
     ye = np.concatenate([y, [3.0, np.nan, 3.0, 3.0, -0.4, nl - 0.6, 5.0, 4.0, -1e300]])
-    new = fill_flux_err(model, xe, ye, psf)
+    new = fill_flux_err(model, xe, ye, psf, along_limb_px=0.0)
     assert np.isnan(new[len(x) :][[0, 1, 2, 3, 6, 7, 8]]).all()
     _check([(new, _fill_flux_err_reference(model, xe, ye, psf))])

@@ -43,8 +43,9 @@ light-curve statistics, events and periodograms use):
   ground 4–6 px away; on textured sunlit ground that fill misses the ground under the hole by percents of the
   flux (±2–17 % at S/N 3k–300 on the simulator's ground, ``benchmarks/bench_source_leak.py``), on dark ground
   by nothing the effective PSF does not model. Detection measures it on the frame: the hole copied to clean
-  ground around the source, filled as detection fills it, the flux change that each copy's fill makes
-  through the background kernel and the PSF fit, its rms less the data's own white noise. Random (the
+  ground around the source (near the limb also along it, at the source's limb distance), filled as
+  detection fills it, the flux change that each copy's fill makes through the background kernel and the PSF
+  fit, its rms less the data's own white noise. Random (the
   ground under each detection is its own); 0 where no hole was filled; scaled by
   ``background_fill_factor`` (0: off). Not the fit-excess term's: a fill error is a smooth offset of the
   background under the stamp, which the PSF fit takes into the flux (the χ² sees only the part of the offset
