@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from ioscan.detect.background import BROAD_PSF_SIGMA_PX
 from ioscan.detect.band import detect_band
 from ioscan.detect.config import DetectConfig
+from ioscan.detect.misfits import flag_along_limb
 from ioscan.detect.results import BandDetections, FrameDetections, best_status
 from ioscan.errors import ProductError
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import get_instrument
-from ioscan.records import Frame
+from ioscan.records import BandImage, Frame
+
+
+def _flag_model_misfits(res: BandDetections, band: BandImage, cfg: DetectConfig) -> None:
+    """The background-misfit tests that read a band's whole model (:mod:`ioscan.detect.misfits`): a residual
+    that runs along the limb (``along_limb_test``; narrow PSFs, a limb distance map)."""
+    model = res.model
+    if not cfg.along_limb_test or model is None or model.limb_distance_px is None:
+        return
+    if res.detections and res.detections[0].extra.get("psf_core_sigma_px", 0.0) >= BROAD_PSF_SIGMA_PX:
+        return
+    n = flag_along_limb(
+        res.detections, band.data, model.background, model.sigma_white, model.limb_distance_px, res.offset,
+        band.line_offset, cfg.along_limb_max_fraction,
+    )  # fmt: skip
+    if n:
+        res.messages.append(
+            f"band {band.band}: {n} detections whose residual runs along the limb flagged ARTEFACT"
+        )
 
 
 def detect_frame(
@@ -52,7 +72,7 @@ def detect_frame(
                 geometry.get(name),
                 instrument=inst,
                 config=cfg,
-                keep_model=keep_models,
+                keep_model=True,  # the misfit tests below read it; dropped after them unless asked for
                 plate_scale_arcsec=plate_scale,
                 onboard_background_subtraction=bool(frame.metadata.get("onboard_background_subtraction")),
             )
@@ -62,6 +82,9 @@ def detect_frame(
             raise ProductError(
                 f"{frame.product_id}: detection failed in band {name}: {type(exc).__name__}: {exc}"
             ) from exc
+        _flag_model_misfits(res, band, cfg)
+        if not keep_models:
+            res.model = None
         results[name] = res
         messages.extend(res.messages)
     return FrameDetections(
