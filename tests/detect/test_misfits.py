@@ -17,8 +17,10 @@ from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.misfits import (
     along_limb_fraction,
     background_structure,
+    edge_plateau_fraction,
     flag_along_limb,
     flag_edge_limb_steps,
+    flag_edge_plateaus,
     flag_ridges,
     limb_step_at_edge,
     ridge_distance_px,
@@ -171,11 +173,12 @@ def test_on_sunlit_frames_of_the_independent_renderer_the_flags_fall_on_false_de
 def test_settings_turn_the_tests_off():
     from ioscan.settings import Settings
 
-    off = ["detect.edge_limb_step=false", "detect.ridge_test=false", "detect.along_limb_test=false"]
-    cfg = Settings.load(None, off).detect
-    assert not cfg.edge_limb_step and not cfg.ridge_test and not cfg.along_limb_test
+    off = ["edge_limb_step", "ridge_test", "along_limb_test", "edge_plateau_test"]
+    cfg = Settings.load(None, [f"detect.{k}=false" for k in off]).detect
+    assert not any(getattr(cfg, k) for k in off)
     d = DetectConfig()
     assert d.edge_limb_step and d.ridge_test and d.along_limb_test and d.along_limb_max_fraction == 0.5
+    assert d.edge_plateau_test and d.edge_plateau_max_fraction == 0.7
 
 
 def test_the_step_test_along_the_whole_limb_band():
@@ -260,3 +263,31 @@ def test_flag_along_limb_flags_the_limbs_misfit_on_structured_ground_only():
     band[2:82, 3:123] = data
     assert flag_along_limb([far], band, bg, sigma_white, d, (2, 3), 128, 0.5) == 0
     assert "along_limb_fraction" not in far.extra
+
+
+def test_a_plateau_along_the_frame_edge_is_a_misfit_and_a_point_source_is_not():
+    """The edge's reflection leaves a plateau on the edge row (its detections sit at its ends); a point source
+    on the edge row has nothing left 3 px along it."""
+    shape = (128, 432)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    resid = np.zeros(shape)
+    resid[125:128, 200:207] = [[5.0] * 7, [12.0] * 7, [20.0] * 7]  # the plateau, samples 200–206
+    assert edge_plateau_fraction(resid, 127, 200, shape) == pytest.approx(1.0)  # at its end
+    src = 20.0 * np.exp(-((yy - 127.0) ** 2 + (xx - 300.0) ** 2) / (2 * 0.8**2))
+    assert edge_plateau_fraction(src, 127, 300, shape) < 0.01
+    assert np.isnan(edge_plateau_fraction(src, 120, 300, shape))  # 7 px from the edge: not tested
+    # the left edge: along the column
+    col = np.zeros(shape)
+    col[50:58, 0] = 10.0
+    assert edge_plateau_fraction(col, 50, 0, shape) == pytest.approx(1.0)
+    # flagged on sunlit ground (a ramp: structure), the source kept; crop from band pixel (0, 0)
+    ramp = np.tile(2.0 * np.arange(432.0), (128, 1))
+    data = ramp + resid + src
+    plateau, source = _det(200.0, 127.0 + 128), _det(300.0, 127.0 + 128)
+    n = flag_edge_plateaus([plateau, source], data, ramp, np.ones(shape), (0, 0), 128, 0.7)
+    assert n == 1 and plateau.extra["artefact_test"] == "edge_plateau"
+    assert not source.flags & DetectionFlag.ARTEFACT
+    # on flat dark ground the same plateau is not tested (no structure to misfit)
+    flat = np.zeros(shape)
+    again = _det(200.0, 127.0 + 128)
+    assert flag_edge_plateaus([again], resid, flat, np.ones(shape), (0, 0), 128, 0.7) == 0

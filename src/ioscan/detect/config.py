@@ -187,6 +187,13 @@ class DetectConfig:
             (:func:`ioscan.detect.misfits.flag_along_limb`; only where the background varies by ≥ 5
             white-noise σ within 4 px). Numbers: README (issue 11).
         along_limb_max_fraction: that fraction.
+        edge_plateau_test: narrow PSFs: a detection whose residual peak lies within 1 px of the frame edge and
+            whose residual 3 px along the edge keeps at least ``edge_plateau_max_fraction`` of the peak on one
+            side is flagged ARTEFACT (:func:`ioscan.detect.misfits.flag_edge_plateaus`: beyond the edge the
+            background is a reflection of the edge rows, which does not follow sunlit ground that keeps
+            changing past the edge, and leaves a plateau along the edge row; a point source's residual is
+            gone 3 px away); only where the background varies by ≥ 5 white-noise σ within 4 px.
+        edge_plateau_max_fraction: that fraction.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -230,6 +237,8 @@ class DetectConfig:
     ridge_max_fraction: float = 0.35
     along_limb_test: bool = True
     along_limb_max_fraction: float = 0.5
+    edge_plateau_test: bool = True
+    edge_plateau_max_fraction: float = 0.7
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -1,6 +1,6 @@
 """Background misfits that pass for point sources, told apart by their cause (issue 11, sunlit frames).
 
-Two tests, each for a shape the background estimate cannot follow and a point source does not have:
+Tests, each for a shape the background estimate cannot follow and a point source does not have:
 
 * **Ridges** (:func:`ridge_fraction`, :func:`flag_ridges`). Where the sunlit disk's brightness has a kink —
   the terminator's foot, a ridge the limb's profile leaves, an albedo edge — the local quadratic background
@@ -17,6 +17,23 @@ Two tests, each for a shape the background estimate cannot follow and a point so
   left out of the search thins there). The misfit is a fraction of the limb's own step. A detection within
   the background's reach of the edge and beside the limb whose net peak is below half the local step height
   cannot be told from that misfit.
+
+* **A residual that runs along the limb** (:func:`along_limb_fraction`, :func:`flag_along_limb`). The
+  limb's measured profile (:mod:`ioscan.detect.limb_profile`) misplaced by a fraction of a pixel, or its
+  amplitude smoothed over a brightness change along the limb, leaves a residual (data − background) that
+  keeps the same value along the limb at the same limb distance; a point source's is gone 3 px away. A
+  detection within 10 px of the limb whose residual, at its peak's limb distance (± 0.5 px) and 3–8 px from
+  it, has a median of at least half the peak is that misfit. On the independent renderer's sunlit frames the
+  false detections at the limb had a median fraction 0.51 (terminator 0.9), the true ones 0.00 (90 % below
+  0.07); the true ones above 0.5 sit on such a misfit, which then makes most of their peak.
+* **A plateau along the frame edge** (:func:`edge_plateau_fraction`, :func:`flag_edge_plateaus`). Beyond the
+  edge the background is a reflection of the edge rows, which cannot follow sunlit ground that keeps
+  changing past the edge: the residual is a plateau a few pixels long on the edge row, and the detections
+  sit at its ends. A peak within 1 px of the edge whose residual 3 px along the edge keeps ≥ 0.7 of it on
+  one side is that plateau (a point source's residual is gone there).
+
+The ridge test reads the S/N map around its own largest value next to the fitted position: a fit beside
+the unsearched limb band lands in the band, where the map is 0.
 
 The same step test, anywhere along the limb, vets the bright limb band when it is searched
 (``DetectConfig.search_limb_band`` with ``limb_band_step_test``, both off by default): there the background
@@ -61,6 +78,11 @@ ALONG_LIMB_DISTANCE_PX = 0.5
 ALONG_LIMB_RANGE_PX = (3.0, 8.0)
 #: fewest such pixels the comparison needs
 ALONG_LIMB_MIN_PIXELS = 4
+
+#: the edge-plateau test (:func:`edge_plateau_fraction`): residual peaks this close to the frame edge (px)...
+EDGE_PLATEAU_REACH_PX = 1
+#: ...read this far along the edge on either side (px; a point source's residual is gone there)
+EDGE_PLATEAU_PX = 3
 
 _SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
 
@@ -294,5 +316,73 @@ def flag_along_limb(
         if frac >= max_fraction:
             det.flags |= int(DetectionFlag.ARTEFACT)
             det.extra.setdefault("artefact_test", "along_limb")
+            n += 1
+    return n
+
+
+def edge_plateau_fraction(residual: np.ndarray, line: int, sample: int, shape: tuple[int, int]) -> float:
+    """How much of a detection's residual peak the frame edge's row (or column) keeps beside it: the larger
+    of ``residual`` at ± :data:`EDGE_PLATEAU_PX` along the nearest frame edge from the peak (the largest
+    residual in the 3 × 3 pixels around (line, sample)) ÷ the peak. Pixels are band-image pixels of a frame of
+    ``shape``; NaN when the peak is more than :data:`EDGE_PLATEAU_REACH_PX` from the edge, not positive, or a
+    side lies outside the map."""
+    nl, ns = residual.shape
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return float("nan")
+    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    pi, pj = i0 + int(a), j0 + int(b)
+    peak = float(residual[pi, pj])
+    gaps = (pi, shape[0] - 1 - pi, pj, shape[1] - 1 - pj)
+    k = int(np.argmin(gaps))
+    if gaps[k] > EDGE_PLATEAU_REACH_PX or not peak > 0:
+        return float("nan")
+    h = EDGE_PLATEAU_PX
+    sides = ((pi, pj - h), (pi, pj + h)) if k < 2 else ((pi - h, pj), (pi + h, pj))
+    vals = [residual[y, x] if 0 <= y < nl and 0 <= x < ns else np.nan for y, x in sides]
+    if not np.isfinite(vals).all():
+        return float("nan")
+    return float(max(vals)) / peak
+
+
+def flag_edge_plateaus(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    max_fraction: float,
+) -> int:
+    """Flag ARTEFACT on detections whose residual peak lies within :data:`EDGE_PLATEAU_REACH_PX` of the
+    frame edge and whose residual ± :data:`EDGE_PLATEAU_PX` along the edge keeps at least ``max_fraction`` of
+    the peak on one side (:func:`edge_plateau_fraction`), where the background has structure to misfit
+    (:func:`background_structure` ≥ :data:`MIN_STRUCTURE_SIGMA`). ``data``: the band image; ``background``,
+    ``sigma_white``: the crop's maps from band pixel ``offset``; ``line_offset``: the band's first product
+    line. Returns how many were flagged."""
+    l0, s0 = offset
+    nl, ns = background.shape
+    residual = np.full(data.shape, np.nan)  # the band image's frame: edge distances are its own
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crop = np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64)
+        residual[l0 : l0 + nl, s0 : s0 + ns] = (crop - background) / sigma_white
+    n = 0
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.rint(det.line - line_offset)) - l0
+        sj = int(np.rint(det.sample)) - s0
+        if not (0 <= li < nl and 0 <= sj < ns):
+            continue
+        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
+            continue
+        frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
+        if not np.isfinite(frac):
+            continue
+        det.extra["edge_plateau_fraction"] = frac
+        if frac >= max_fraction:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", "edge_plateau")
             n += 1
     return n
