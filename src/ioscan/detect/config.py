@@ -177,6 +177,23 @@ class DetectConfig:
             a limb ridge, an albedo edge that the local background does not follow — and is flagged ARTEFACT
             (:func:`ioscan.detect.misfits.flag_ridges`; a point source's filtered response is gone there).
             Only where the background estimate varies by ≥ 5 white-noise σ within 4 px (structure to misfit).
+            The map is read around its largest value in the 3 × 3 pixels at the fitted position (a fit beside
+            the unsearched limb band lands where the map is 0).
+        along_limb_test: narrow PSFs with a limb distance map (geometry or an image limb): a detection within
+            10 px of the limb whose residual (data − background) keeps, at its own limb distance 3–8 px away
+            along the limb, a median of at least ``along_limb_max_fraction`` of its peak is the limb model's
+            misfit (a misplaced or misshapen limb profile leaves a residual that runs along the limb; a point
+            source's is gone 3 px away) and is flagged ARTEFACT
+            (:func:`ioscan.detect.misfits.flag_along_limb`; only where the background varies by ≥ 5
+            white-noise σ within 4 px). Numbers: README (issue 11).
+        along_limb_max_fraction: that fraction.
+        edge_plateau_test: narrow PSFs: a detection whose residual peak lies within 1 px of the frame edge and
+            whose residual 3 px along the edge keeps at least ``edge_plateau_max_fraction`` of the peak on one
+            side is flagged ARTEFACT (:func:`ioscan.detect.misfits.flag_edge_plateaus`: beyond the edge the
+            background is a reflection of the edge rows, which does not follow sunlit ground that keeps
+            changing past the edge, and leaves a plateau along the edge row; a point source's residual is
+            gone 3 px away); only where the background varies by ≥ 5 white-noise σ within 4 px.
+        edge_plateau_max_fraction: that fraction.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -218,6 +235,10 @@ class DetectConfig:
     ridge_test: bool = True
     limb_band_step_test: bool = False
     ridge_max_fraction: float = 0.35
+    along_limb_test: bool = True
+    along_limb_max_fraction: float = 0.5
+    edge_plateau_test: bool = True
+    edge_plateau_max_fraction: float = 0.7
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

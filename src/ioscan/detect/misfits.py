@@ -1,6 +1,6 @@
 """Background misfits that pass for point sources, told apart by their cause (issue 11, sunlit frames).
 
-Two tests, each for a shape the background estimate cannot follow and a point source does not have:
+Tests, each for a shape the background estimate cannot follow and a point source does not have:
 
 * **Ridges** (:func:`ridge_fraction`, :func:`flag_ridges`). Where the sunlit disk's brightness has a kink —
   the terminator's foot, a ridge the limb's profile leaves, an albedo edge — the local quadratic background
@@ -17,6 +17,23 @@ Two tests, each for a shape the background estimate cannot follow and a point so
   left out of the search thins there). The misfit is a fraction of the limb's own step. A detection within
   the background's reach of the edge and beside the limb whose net peak is below half the local step height
   cannot be told from that misfit.
+
+* **A residual that runs along the limb** (:func:`along_limb_fraction`, :func:`flag_along_limb`). The
+  limb's measured profile (:mod:`ioscan.detect.limb_profile`) misplaced by a fraction of a pixel, or its
+  amplitude smoothed over a brightness change along the limb, leaves a residual (data − background) that
+  keeps the same value along the limb at the same limb distance; a point source's is gone 3 px away. A
+  detection within 10 px of the limb whose residual, at its peak's limb distance (± 0.5 px) and 3–8 px from
+  it, has a median of at least half the peak is that misfit. On the independent renderer's sunlit frames the
+  false detections at the limb had a median fraction 0.51 (terminator 0.9), the true ones 0.00 (90 % below
+  0.07); the true ones above 0.5 sit on such a misfit, which then makes most of their peak.
+* **A plateau along the frame edge** (:func:`edge_plateau_fraction`, :func:`flag_edge_plateaus`). Beyond the
+  edge the background is a reflection of the edge rows, which cannot follow sunlit ground that keeps
+  changing past the edge: the residual is a plateau a few pixels long on the edge row, and the detections
+  sit at its ends. A peak within 1 px of the edge whose residual 3 px along the edge keeps ≥ 0.7 of it on
+  one side is that plateau (a point source's residual is gone there).
+
+The ridge test reads the S/N map around its own largest value next to the fitted position: a fit beside
+the unsearched limb band lands in the band, where the map is 0.
 
 The same step test, anywhere along the limb, vets the bright limb band when it is searched
 (``DetectConfig.search_limb_band`` with ``limb_band_step_test``, both off by default): there the background
@@ -52,6 +69,21 @@ STEP_CORE_PX = 3
 #: reflection of a smoothed step misses it by up to about half its height at the step)
 STEP_FRACTION = 0.5
 
+#: the along-limb test (:func:`along_limb_fraction`): detections this close to the limb (px, either side:
+#: the limb profile's reach on the disk side)...
+ALONG_LIMB_REACH_PX = 10.0
+#: ...compared with the residual at their own limb distance (± px)...
+ALONG_LIMB_DISTANCE_PX = 0.5
+#: ...this far from their peak (px; beyond a point source's core, within the profile's amplitude smoothing)
+ALONG_LIMB_RANGE_PX = (3.0, 8.0)
+#: fewest such pixels the comparison needs
+ALONG_LIMB_MIN_PIXELS = 4
+
+#: the edge-plateau test (:func:`edge_plateau_fraction`): residual peaks this close to the frame edge (px)...
+EDGE_PLATEAU_REACH_PX = 1
+#: ...read this far along the edge on either side (px; a point source's residual is gone there)
+EDGE_PLATEAU_PX = 3
+
 _SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
 
 
@@ -78,6 +110,19 @@ def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) 
     return float(np.max(both)) / peak
 
 
+def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
+    """(line, sample) of the largest value of ``snr`` in the 3 × 3 pixels around crop pixel (line, sample)
+    (the pixel itself on ties or when none is finite)."""
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = snr[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return line, sample
+    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    if box[a, b] <= snr[line, sample]:
+        return line, sample
+    return i0 + int(a), j0 + int(b)
+
+
 def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
     """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
     around crop pixel (line, sample), in units of the white pixel noise there."""
@@ -99,13 +144,16 @@ def flag_ridges(
     line_offset: int,
     core_sigma_px: float,
     max_fraction: float,
+    peak_centred: bool = True,
 ) -> int:
     """Flag ARTEFACT on detections of one band lying on a ridge of the S/N map ``snr`` (the crop starting at
     band pixel ``offset`` = (line, sample); detections' lines are product lines, ``line_offset`` the band's
     first): :func:`ridge_fraction` ≥ ``max_fraction`` at :func:`ridge_distance_px` of ``core_sigma_px`` (an
     elongated core's longer σ), where the background has structure to misfit (:func:`background_structure`
-    ≥ :data:`MIN_STRUCTURE_SIGMA`; ``background``, ``sigma_white``: the crop's maps). Returns how many were
-    flagged."""
+    ≥ :data:`MIN_STRUCTURE_SIGMA`; ``background``, ``sigma_white``: the crop's maps). ``peak_centred``: the
+    map is read around its largest value in the 3 × 3 pixels at the fitted position (:func:`snr_peak`; a fit
+    beside the unsearched limb band lands where the map is 0, and the ridge along the band's edge was then
+    read from inside the band); False: around the fitted position's pixel. Returns how many were flagged."""
     l0, s0 = offset
     r = ridge_distance_px(core_sigma_px)
     n = 0
@@ -116,6 +164,8 @@ def flag_ridges(
         sj = int(np.rint(det.sample)) - s0
         if not (0 <= li < snr.shape[0] and 0 <= sj < snr.shape[1]):
             continue
+        if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
+            li, sj = snr_peak(snr, li, sj)
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
             continue
         frac = ridge_fraction(snr, li, sj, r)
@@ -189,5 +239,150 @@ def flag_edge_limb_steps(
         if step > 0 and peak < STEP_FRACTION * step:
             det.flags |= int(DetectionFlag.ARTEFACT)
             det.extra.setdefault("artefact_test", test_name)
+            n += 1
+    return n
+
+
+def along_limb_fraction(
+    residual: np.ndarray, limb_distance_px: np.ndarray, line: int, sample: int
+) -> tuple[float, int, int]:
+    """How much of a detection's residual peak the limb keeps along itself: the median of ``residual`` (data
+    − background, in white-noise σ) over the pixels at the peak's limb distance (within
+    :data:`ALONG_LIMB_DISTANCE_PX`) and :data:`ALONG_LIMB_RANGE_PX` from it, ÷ the peak (the largest residual
+    in the 3 × 3 pixels around crop pixel (line, sample)). Returns (fraction, peak line, peak sample);
+    fraction NaN when the peak is not positive or fewer than :data:`ALONG_LIMB_MIN_PIXELS` pixels qualify."""
+    nl, ns = residual.shape
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return float("nan"), line, sample
+    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    pi, pj = i0 + int(a), j0 + int(b)
+    peak = float(residual[pi, pj])
+    d0 = float(limb_distance_px[pi, pj])
+    r = int(np.ceil(ALONG_LIMB_RANGE_PX[1]))
+    a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
+    yy, xx = np.mgrid[a0:a1, b0:b1]
+    rr = np.hypot(yy - pi, xx - pj)
+    res = residual[a0:a1, b0:b1]
+    sel = (
+        (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)
+        & (rr >= ALONG_LIMB_RANGE_PX[0])
+        & (rr <= ALONG_LIMB_RANGE_PX[1])
+        & np.isfinite(res)
+    )
+    if not peak > 0 or int(sel.sum()) < ALONG_LIMB_MIN_PIXELS:
+        return float("nan"), pi, pj
+    return float(np.median(res[sel])) / peak, pi, pj
+
+
+def flag_along_limb(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    limb_distance_px: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    max_fraction: float,
+) -> int:
+    """Flag ARTEFACT on detections of one band within :data:`ALONG_LIMB_REACH_PX` of the limb whose residual
+    peak the limb keeps along itself (:func:`along_limb_fraction` ≥ ``max_fraction``), where the background
+    has structure to misfit (:func:`background_structure` ≥ :data:`MIN_STRUCTURE_SIGMA`). ``data``: the band
+    image; ``background``, ``sigma_white``, ``limb_distance_px`` (signed, positive on the disk: the one the
+    background used): the crop's maps, starting at band pixel ``offset`` = (line, sample); detections' lines
+    are product lines, ``line_offset`` the band's first. Returns how many were flagged."""
+    l0, s0 = offset
+    nl, ns = background.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
+    n = 0
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.rint(det.line - line_offset)) - l0
+        sj = int(np.rint(det.sample)) - s0
+        if not (0 <= li < nl and 0 <= sj < ns):
+            continue
+        d_here = float(limb_distance_px[li, sj])
+        if not abs(d_here) <= ALONG_LIMB_REACH_PX:
+            continue
+        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
+            continue
+        frac, _, _ = along_limb_fraction(residual, limb_distance_px, li, sj)
+        if not np.isfinite(frac):
+            continue
+        det.extra["along_limb_fraction"] = frac
+        if frac >= max_fraction:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", "along_limb")
+            n += 1
+    return n
+
+
+def edge_plateau_fraction(residual: np.ndarray, line: int, sample: int, shape: tuple[int, int]) -> float:
+    """How much of a detection's residual peak the frame edge's row (or column) keeps beside it: the larger
+    of ``residual`` at ± :data:`EDGE_PLATEAU_PX` along the nearest frame edge from the peak (the largest
+    residual in the 3 × 3 pixels around (line, sample)) ÷ the peak. Pixels are band-image pixels of a frame of
+    ``shape``; NaN when the peak is more than :data:`EDGE_PLATEAU_REACH_PX` from the edge, not positive, or a
+    side lies outside the map."""
+    nl, ns = residual.shape
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return float("nan")
+    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    pi, pj = i0 + int(a), j0 + int(b)
+    peak = float(residual[pi, pj])
+    gaps = (pi, shape[0] - 1 - pi, pj, shape[1] - 1 - pj)
+    k = int(np.argmin(gaps))
+    if gaps[k] > EDGE_PLATEAU_REACH_PX or not peak > 0:
+        return float("nan")
+    h = EDGE_PLATEAU_PX
+    sides = ((pi, pj - h), (pi, pj + h)) if k < 2 else ((pi - h, pj), (pi + h, pj))
+    vals = [residual[y, x] if 0 <= y < nl and 0 <= x < ns else np.nan for y, x in sides]
+    if not np.isfinite(vals).all():
+        return float("nan")
+    return float(max(vals)) / peak
+
+
+def flag_edge_plateaus(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    max_fraction: float,
+) -> int:
+    """Flag ARTEFACT on detections whose residual peak lies within :data:`EDGE_PLATEAU_REACH_PX` of the
+    frame edge and whose residual ± :data:`EDGE_PLATEAU_PX` along the edge keeps at least ``max_fraction`` of
+    the peak on one side (:func:`edge_plateau_fraction`), where the background has structure to misfit
+    (:func:`background_structure` ≥ :data:`MIN_STRUCTURE_SIGMA`). ``data``: the band image; ``background``,
+    ``sigma_white``: the crop's maps from band pixel ``offset``; ``line_offset``: the band's first product
+    line. Returns how many were flagged."""
+    l0, s0 = offset
+    nl, ns = background.shape
+    residual = np.full(data.shape, np.nan)  # the band image's frame: edge distances are its own
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crop = np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64)
+        residual[l0 : l0 + nl, s0 : s0 + ns] = (crop - background) / sigma_white
+    n = 0
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.rint(det.line - line_offset)) - l0
+        sj = int(np.rint(det.sample)) - s0
+        if not (0 <= li < nl and 0 <= sj < ns):
+            continue
+        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
+            continue
+        frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
+        if not np.isfinite(frac):
+            continue
+        det.extra["edge_plateau_fraction"] = frac
+        if frac >= max_fraction:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", "edge_plateau")
             n += 1
     return n
