@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +61,8 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
+from ioscan.detect.background import _noise_gain, correlate_kernel, efficiency
+from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.formats import read_product
 from ioscan.simulate.independent import RenderedFrame, draw_scene, render_scene, write_product
 
@@ -448,7 +451,115 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
         "scale_map": scale_map,
         "option": option,
         "psf_measured": [psf_measured] * len(t),
+        **snr_decomposition(rendered, band, t, br),
     }
+
+
+#: the columns of :func:`snr_decomposition`
+DECOMPOSITION = (
+    "sigma_est_over_true", "option_efficiency", "psf_match", "scale_map", "signal_white_over_ideal",
+    "bias_over_ideal", "white_over_ideal", "snr_map_over_ideal",
+)  # fmt: skip
+_PSF_USED = re.compile(r"core σ ([0-9.]+) px, elongation ([0-9.]+) used")
+
+
+def psf_used(br, band: str) -> PsfModel:
+    """The PSF detection used on a band: the instrument's model, or its core as measured on the frame (read
+    from the band's message)."""
+    model = DetectConfig().psf_for(band, "JIRAM", {"L": 3.455, "M": 4.78}[band])
+    for m in br.messages if br is not None else []:
+        hit = _PSF_USED.search(m)
+        if hit:
+            core = model.sigmas_px.index(model.core_sigma_px)
+            sigmas = list(model.sigmas_px)
+            sigmas[core] = float(hit.group(1))
+            return PsfModel(model.weights, tuple(sigmas), elongation=float(hit.group(2)))
+    return model
+
+
+def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -> dict[str, list]:
+    """Where each hot spot's S/N map falls short of the ideal filter's (issue 11 part 2), at the pixel
+    nearest the truth, for the background option chosen there and the pixel-centred filter phase:
+
+    * ``sigma_est_over_true``: detection's white-noise σ ÷ the renderer's true per-pixel σ (3 × 3 medians);
+    * ``option_efficiency``: the option's expected white-noise S/N ÷ the ideal for the PSF detection used
+      (:func:`ioscan.detect.background.efficiency`: the background kernel's noise and the part of the
+      source it absorbs);
+    * ``psf_match``: the same for the true PSF (σ 0.8 px, as elongated as rendered) through the filter of the
+      PSF used, ÷ ``option_efficiency`` (the PSF model's mismatch);
+    * ``scale_map``: the local scale the white-noise S/N is divided by;
+    * ``signal_white_over_ideal``: the noise-free source alone (all the band's hot spots, rendered with the
+      renderer's PSF) through the option's kernel and the filter, ÷ the detection's
+      white-noise denominator, ÷ ideal S/N (≈ option_efficiency × psf_match ÷ sigma_est_over_true, less the
+      phase);
+    * ``bias_over_ideal``: what the background error adds there (filtered residual − filtered true source
+      − filtered true noise: the true background − the detection's, less the kernel's share of the source),
+      ÷ the white-noise denominator ÷ ideal S/N (negative: the background is too high);
+    * ``white_over_ideal`` (S/N map × scale ÷ ideal) and ``snr_map_over_ideal`` at the same pixel.
+
+    Where a term cannot be had (no model, pixel off the crop or not searched) it is NaN."""
+    n = len(t)
+    out = {k: [np.nan] * n for k in DECOMPOSITION}
+    model = br.model if br is not None else None
+    if model is None or n == 0:
+        return out
+    (l0, s0), rb = br.offset, rendered.bands[band]
+    psf = psf_used(br, band)
+    rp = rendered.params.psf
+    true_psf = PsfModel((1.0,), (float(np.sqrt(rp.sigma_sample_px * rp.sigma_line_px)),), rp.elongation)
+    nl, ns = model.snr.shape
+    crop = (slice(l0, l0 + nl), slice(s0, s0 + ns))
+    src = np.zeros(rb.image.shape)
+    tb = rendered.truth[rendered.truth["band"] == band]
+    rp.add_sources(src, tb["sample"], tb["line"] - rb.line_offset, tb["flux_w_m2_sr"])
+    src = src[crop]  # (the renderer's column gains, percents, left out: they go to ``noise``)
+    true_bg = rb.background[crop]
+    noise = rb.image[crop].astype(np.float64) - true_bg - src
+    e = psf.elongation
+    sig = psf.core_sigma_px
+    kl, ks = kernel1d(sig * np.sqrt(e)), kernel1d(sig / np.sqrt(e))
+
+    def filt(a: np.ndarray) -> np.ndarray:
+        return ndimage.correlate1d(ndimage.correlate1d(a, kl, 0, mode="constant"), ks, 1, mode="constant")
+
+    vu = np.where(model.usable, model.sigma_white.astype(np.float64) ** 2, 0.0)
+    den0 = np.sqrt(np.maximum(
+        ndimage.correlate1d(ndimage.correlate1d(vu, kl**2, 0, mode="constant"), ks**2, 1, mode="constant"), 0
+    ))
+    per_option = {}
+    for k, (h0, h1, deg) in enumerate(model.annuli):
+        if not (model.choice == k).any():
+            continue
+        gain = _noise_gain(sig, h0, h1, 0.0, 0.0, deg, e)
+        den = den0 * gain
+        sk = src - correlate_kernel(src, h0, h1, deg)
+        usable = model.usable
+        f_res = filt(np.where(usable, model.residuals[k], 0.0))
+        f_sig = filt(np.where(usable, sk, 0.0))
+        f_noise = filt(np.where(usable, noise, 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_option[k] = (f_sig / den, (f_res - f_sig - f_noise) / den, gain)
+    off = rb.line_offset
+    sw_med = ndimage.median_filter(model.sigma_white, 3, mode="nearest")
+    st_med = ndimage.median_filter(rb.sigma[crop], 3, mode="nearest")
+    for r, (x, y, ideal) in enumerate(t[["sample", "line", "snr_ideal"]].to_numpy(float)):
+        li, sj = int(round(y - off)) - l0, int(round(x)) - s0
+        if not (0 <= li < nl and 0 <= sj < ns) or not model.usable[li, sj]:
+            continue
+        k = int(model.choice[li, sj])
+        h0, h1, deg = model.annuli[k]
+        eff = efficiency(psf, h0, h1, None, deg)
+        out["sigma_est_over_true"][r] = float(sw_med[li, sj] / st_med[li, sj])
+        out["option_efficiency"][r] = eff
+        out["psf_match"][r] = efficiency(true_psf, h0, h1, sig, deg) / eff if e == 1.0 else np.nan
+        out["scale_map"][r] = float(model.scale[li, sj])
+        if k in per_option:
+            out["signal_white_over_ideal"][r] = float(per_option[k][0][li, sj]) / ideal
+            out["bias_over_ideal"][r] = float(per_option[k][1][li, sj]) / ideal
+        out["white_over_ideal"][r] = float(model.snr[li, sj] * model.scale[li, sj]) / ideal
+        out["snr_map_over_ideal"][r] = float(model.snr[li, sj]) / ideal
+    return out
+
 
 
 def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
@@ -486,6 +597,26 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
                 k: int(v) for k, v in below["option"].value_counts().items()
             },
         }
+    return out
+
+
+def decomposition_table(truth: pd.DataFrame, min_snr: float = 5.0) -> dict:
+    """Medians of :func:`snr_decomposition`'s terms over isolated, unsaturated hot spots of ideal S/N ≥
+    ``min_snr`` whose pixel is searched, found and missed, beyond and within NEAR_LIMB_PX of the limb."""
+    sel = truth[
+        (truth["neighbour_px"] >= ISOLATED_PX) & (truth["snr_ideal"] >= min_snr) & ~truth["saturated"]
+    ]
+    sel = sel[np.isfinite(sel["snr_map_over_ideal"].astype(float))]
+    out: dict = {}
+    for where, near in (("beyond_8px", False), ("within_8px", True)):
+        for state, found in (("found", True), ("missed", False)):
+            g = sel[((sel["limb_px"] <= NEAR_LIMB_PX) == near) & (sel["found"] == found)]
+            row: dict = {"n": int(len(g))}
+            for c in DECOMPOSITION:
+                v = g[c].astype(float)
+                v = v[np.isfinite(v)]
+                row[c] = round(float(v.median()), 3) if len(v) else None
+            out[f"{where}_{state}"] = row
     return out
 
 
@@ -693,6 +824,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         out["ideal_same_false_rate"][side]["threshold"] = round(float(thr), 2)
         if args.misses:
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
+            out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
         if args.list_false:
             cols = ["frame", *FALSE_FEATURES, "kind"]
             out.setdefault("false_detections", {})[side] = [
@@ -719,6 +851,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         "ideal_same_false_rate": out["ideal_same_false_rate"],
         "ioscan_by_range": out["ioscan_by_range"],
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
+        **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
         "issue_11_reference": ISSUE_11,
         "targets": TARGETS,
