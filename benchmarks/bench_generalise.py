@@ -64,6 +64,7 @@ from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.background import _noise_gain, correlate_kernel, efficiency
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.formats import read_product
+from ioscan.robust import MAD_TO_SIGMA
 from ioscan.simulate.independent import RenderedFrame, draw_scene, render_scene, write_product
 
 SEED = 20261205
@@ -458,8 +459,15 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
 #: the columns of :func:`snr_decomposition`
 DECOMPOSITION = (
     "sigma_est_over_true", "option_efficiency", "psf_match", "scale_map", "signal_white_over_ideal",
-    "bias_over_ideal", "white_over_ideal", "snr_map_over_ideal",
+    "bias_over_ideal", "white_over_ideal", "snr_map_over_ideal", "scale_source_free", "scale_noise_only",
+    "scale_ground_only", "scale_plain_kernel",
 )  # fmt: skip
+#: half-size (px) of the window around a hot spot over which the decomposition's scales are taken (the
+#: detection's 3 × 3 blocks of 8 px)
+SCALE_HALF_PX = 12
+#: … leaving out the pixels within this many px of an outlier the detection replaced (its fill and the
+#: source's wings reach the residual through the annulus and the filter)
+OUTLIER_REACH_PX = 6
 _PSF_USED = re.compile(r"core σ ([0-9.]+) px, elongation ([0-9.]+) used")
 
 
@@ -495,7 +503,16 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
     * ``bias_over_ideal``: what the background error adds there (filtered residual − filtered true source
       − filtered true noise: the true background − the detection's, less the kernel's share of the source),
       ÷ the white-noise denominator ÷ ideal S/N (negative: the background is too high);
-    * ``white_over_ideal`` (S/N map × scale ÷ ideal) and ``snr_map_over_ideal`` at the same pixel.
+    * ``white_over_ideal`` (S/N map × scale ÷ ideal) and ``snr_map_over_ideal`` at the same pixel;
+    * the robust scale (1.4826 × median |·|) over the searched pixels within SCALE_HALF_PX of it, in the same
+      white-noise units, of the filtered residual without the true hot spots (``scale_source_free``: what
+      the detection's ``scale_map`` would be without sources in it; the pixels within OUTLIER_REACH_PX of an
+      outlier the detection replaced are left out: its scale leaves out only the core filter's reach, and
+      the difference of the two is what the replaced pixels leave around them), of the true noise alone
+      (``scale_noise_only``: ≈ σ_true ÷ σ_est) and of the noise-free ground through the kernel
+      (``scale_ground_only``: texture, shading and column patterns the background leaves), and of the
+      image without the true hot spots through the option's kernel alone, without the detection's outlier
+      fill, regions or limb profile (``scale_plain_kernel``).
 
     Where a term cannot be had (no model, pixel off the crop or not searched) it is NaN."""
     n = len(t)
@@ -523,9 +540,14 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
         return ndimage.correlate1d(ndimage.correlate1d(a, kl, 0, mode="constant"), ks, 1, mode="constant")
 
     vu = np.where(model.usable, model.sigma_white.astype(np.float64) ** 2, 0.0)
-    den0 = np.sqrt(np.maximum(
-        ndimage.correlate1d(ndimage.correlate1d(vu, kl**2, 0, mode="constant"), ks**2, 1, mode="constant"), 0
-    ))
+    den0 = np.sqrt(
+        np.maximum(
+            ndimage.correlate1d(
+                ndimage.correlate1d(vu, kl**2, 0, mode="constant"), ks**2, 1, mode="constant"
+            ),
+            0,
+        )
+    )
     per_option = {}
     for k, (h0, h1, deg) in enumerate(model.annuli):
         if not (model.choice == k).any():
@@ -537,8 +559,22 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
         f_res = filt(np.where(usable, model.residuals[k], 0.0))
         f_sig = filt(np.where(usable, sk, 0.0))
         f_noise = filt(np.where(usable, noise, 0.0))
+        f_noise_k = filt(np.where(usable, noise - correlate_kernel(noise, h0, h1, deg), 0.0))
+        ground = true_bg - correlate_kernel(true_bg, h0, h1, deg)
+        f_ground = filt(np.where(usable, ground, 0.0))
+        xs = rb.image[crop].astype(np.float64) - src
+        f_plain = filt(np.where(usable, xs - correlate_kernel(xs, h0, h1, deg), 0.0))
         with np.errstate(invalid="ignore", divide="ignore"):
-            per_option[k] = (f_sig / den, (f_res - f_sig - f_noise) / den, gain)
+            per_option[k] = (
+                f_sig / den,
+                (f_res - f_sig - f_noise) / den,
+                gain,
+                (f_res - f_sig) / den,
+                f_noise_k / den,
+                f_ground / den,
+                f_plain / den,
+            )
+    reach = ndimage.binary_dilation(model.outliers, np.ones((2 * OUTLIER_REACH_PX + 1,) * 2, bool))
     off = rb.line_offset
     sw_med = ndimage.median_filter(model.sigma_white, 3, mode="nearest")
     st_med = ndimage.median_filter(rb.sigma[crop], 3, mode="nearest")
@@ -556,10 +592,24 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
         if k in per_option:
             out["signal_white_over_ideal"][r] = float(per_option[k][0][li, sj]) / ideal
             out["bias_over_ideal"][r] = float(per_option[k][1][li, sj]) / ideal
+            w = (
+                slice(max(li - SCALE_HALF_PX, 0), li + SCALE_HALF_PX + 1),
+                slice(max(sj - SCALE_HALF_PX, 0), sj + SCALE_HALF_PX + 1),
+            )
+            # without the pixels within OUTLIER_REACH_PX of an outlier the detection replaced (bright sources,
+            # cosmic rays)
+            here = model.usable[w] & ~reach[w] & np.isfinite(per_option[k][3][w])
+            if model.limb_distance_px is not None:  # the pixels as far from the limb, on the same side
+                dl = model.limb_distance_px
+                d0 = float(dl[li, sj])
+                here &= (np.sign(dl[w]) == np.sign(d0)) & (np.abs(dl[w]) >= min(abs(d0), NEAR_LIMB_PX))
+            if here.sum() >= 50:
+                names = ("scale_source_free", "scale_noise_only", "scale_ground_only", "scale_plain_kernel")
+                for col, a in zip(names, per_option[k][3:], strict=True):
+                    out[col][r] = float(MAD_TO_SIGMA * np.median(np.abs(a[w][here])))
         out["white_over_ideal"][r] = float(model.snr[li, sj] * model.scale[li, sj]) / ideal
         out["snr_map_over_ideal"][r] = float(model.snr[li, sj]) / ideal
     return out
-
 
 
 def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:

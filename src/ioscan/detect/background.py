@@ -20,7 +20,9 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   adds less noise (for narrow PSFs with a plane, :func:`filter_options`); each pixel uses the option
   promising the higher calibrated S/N (efficiency ÷ local scale).
 * **white noise**: pixel variance a + b·background (read + shot), fitted per region from the lower quartile of
-  squared Laplacian residuals in background bins (robust to structure and outliers).
+  squared Laplacian residuals in background bins (robust to structure and outliers); with ``white_noise_d2``
+  of the separable second difference [1, −2, 1] ⊗ [1, −2, 1] instead, which cancels smooth structure to
+  third order and column patterns (:func:`second_difference`).
 * **calibrated significance**: F = matched filter (PSF core, at 4 sub-pixel phases) of the residual;
   S_white = F / its white-noise standard deviation (the background kernel's noise included). The S/N is
   S_white divided by a robust local scale of S_white itself — 1.4826 × median |S_white| over blocks of the
@@ -554,6 +556,27 @@ def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return x - 0.25 * nb, good
 
 
+#: the separable second difference [1, −2, 1] ⊗ [1, −2, 1]: its white-noise variance is 36 σ²
+_D2 = np.array([1.0, -2.0, 1.0], np.float32)
+_D2_NOISE_GAIN = 36.0
+
+
+def second_difference(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x correlated with [1, −2, 1] along the lines and along the samples (white-noise variance 36 σ²), and
+    where all nine pixels of its 3 × 3 box are ``ok``.
+
+    Unlike the Laplacian residual (x − mean of the 4 neighbours, which answers to curvature: sunlit albedo
+    texture, shading) it cancels every polynomial term of degree ≤ 3 and anything constant along the lines or
+    along the samples (column offsets, a column's gain on a smooth scene): what it leaves on smooth ground is
+    the pixel noise. On the independent renderer's sunlit disks (≥ 8 px inside the limb, 35 frames) the
+    lower quartile of its square gives σ 0.993 of the truth (90th percentile 1.03); the Laplacian's 1.032
+    (1.141)."""
+    d = ndimage.correlate1d(np.asarray(x, np.float32), _D2, axis=0, mode="nearest")
+    d = ndimage.correlate1d(d, _D2, axis=1, mode="nearest")
+    good = ndimage.minimum_filter(np.asarray(ok, np.uint8), size=3, mode="constant").astype(bool)
+    return d, good
+
+
 def _laplace_sample(x: np.ndarray, valid: np.ndarray, ok: np.ndarray, n: int) -> np.ndarray | None:
     """|Laplacian residual| of :func:`_laplace_residual` (of ``np.where(valid, x, 0)``) at every k-th of its
     usable pixels in line order, k = (their count // ``n``) + 1 — the values of ``np.abs(lap[good])[::k]`` —
@@ -939,6 +962,7 @@ def estimate_background(
     limb_fit_knot_degree: int = 2,
     annulus_sigma_px: float | None = None,
     keep_source_pixels: bool = False,
+    white_noise_d2: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -980,6 +1004,8 @@ def estimate_background(
         keep_source_pixels: narrow PSFs on sunlit ground (a shading template or a limb profile in use): keep
             what :func:`source_residual` needs (``BandModel.refit``), so the photometry's background can take
             the sources' own outlier pixels as they are.
+        white_noise_d2: fit the white noise to the separable second difference (:func:`second_difference`)
+            instead of the Laplacian residual (which texture and shading on sunlit ground raise).
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1065,15 +1091,23 @@ def estimate_background(
         sky = sky0 if limb_model is not None else None
         x_raw = x if all_valid else np.where(valid, x, fill0)
         refit = RefitInputs(x_norm, x_raw, regions, side, back, sky)
+    # the white noise from the pixels' differences: the Laplacian residual, or (``white_noise_d2``) the
+    # separable second difference, which leaves smooth structure and column patterns out
+    noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
+    if white_noise_d2:
+        noise_op, noise_ok = second_difference(x0, usable & clean)
+        if norm is not None:
+            noise_op = noise_op * norm
+        noise_gain = _D2_NOISE_GAIN
     var = np.zeros(x.shape, np.float32)
     for k, reg in enumerate(regions):
         if reg.any():
             zero = 0.0
-            fit_k = reg & lap_ok & clean
+            fit_k = reg & noise_ok & clean
             if offset_free and fit_k.any():
                 zero = float(np.percentile(bgs[0][fit_k], 1))
             here = fills[("box", k)][0] if ("box", k) in fills else side == k
-            v_k = white_variance(bgs[0], lap, fit_k, zero, at=here) / 1.25
+            v_k = white_variance(bgs[0], noise_op, fit_k, zero, at=here) / noise_gain
             if v_k.dtype != var.dtype:  # as np.where would promote
                 var = var.astype(np.result_type(var, v_k))
             var[here] = v_k

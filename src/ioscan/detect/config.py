@@ -177,6 +177,10 @@ class DetectConfig:
             a limb ridge, an albedo edge that the local background does not follow — and is flagged ARTEFACT
             (:func:`ioscan.detect.misfits.flag_ridges`; a point source's filtered response is gone there).
             Only where the background estimate varies by ≥ 5 white-noise σ within 4 px (structure to misfit).
+        white_noise_d2: fit the white (read + shot) noise to the separable second difference [1, −2, 1] ⊗
+            [1, −2, 1] of the image instead of its Laplacian residual
+            (:func:`ioscan.detect.background.second_difference`): it cancels smooth structure to third order
+            and column patterns, which raise the Laplacian's estimate on sunlit ground.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -218,6 +222,7 @@ class DetectConfig:
     ridge_test: bool = True
     limb_band_step_test: bool = False
     ridge_max_fraction: float = 0.35
+    white_noise_d2: bool = False
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
