@@ -460,7 +460,7 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
 DECOMPOSITION = (
     "sigma_est_over_true", "option_efficiency", "psf_match", "scale_map", "signal_white_over_ideal",
     "bias_over_ideal", "white_over_ideal", "snr_map_over_ideal", "scale_source_free", "scale_noise_only",
-    "scale_ground_only", "scale_plain_kernel",
+    "scale_ground_only", "scale_plain_kernel", "scale_block", "edge_px",
 )  # fmt: skip
 #: half-size (px) of the window around a hot spot over which the decomposition's scales are taken (the
 #: detection's 3 × 3 blocks of 8 px)
@@ -504,6 +504,8 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
       − filtered true noise: the true background − the detection's, less the kernel's share of the source),
       ÷ the white-noise denominator ÷ ideal S/N (negative: the background is too high);
     * ``white_over_ideal`` (S/N map × scale ÷ ideal) and ``snr_map_over_ideal`` at the same pixel;
+    * ``scale_block``: the detection's block scale there before the limb, edge and limb-zone profiles raise
+      it (``BandModel.scale_block``); ``edge_px``: the distance to the frame's edge;
     * the robust scale (1.4826 × median |·|) over the searched pixels within SCALE_HALF_PX of it, in the same
       white-noise units, of the filtered residual without the true hot spots (``scale_source_free``: what
       the detection's ``scale_map`` would be without sources in it; the pixels within OUTLIER_REACH_PX of an
@@ -589,6 +591,11 @@ def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -
         out["option_efficiency"][r] = eff
         out["psf_match"][r] = efficiency(true_psf, h0, h1, sig, deg) / eff if e == 1.0 else np.nan
         out["scale_map"][r] = float(model.scale[li, sj])
+        if model.scale_block is not None:
+            out["scale_block"][r] = float(model.scale_block[li, sj])
+        out["edge_px"][r] = float(
+            min(y - off, rb.image.shape[0] - 1 - (y - off), x, rb.image.shape[1] - 1 - x)
+        )
         if k in per_option:
             out["signal_white_over_ideal"][r] = float(per_option[k][0][li, sj]) / ideal
             out["bias_over_ideal"][r] = float(per_option[k][1][li, sj]) / ideal
@@ -652,15 +659,18 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
 
 def decomposition_table(truth: pd.DataFrame, min_snr: float = 5.0) -> dict:
     """Medians of :func:`snr_decomposition`'s terms over isolated, unsaturated hot spots of ideal S/N ≥
-    ``min_snr`` whose pixel is searched, found and missed, beyond and within NEAR_LIMB_PX of the limb."""
+    ``min_snr`` whose pixel is searched, found and missed, within NEAR_LIMB_PX of the limb, between that and
+    20 px, and beyond."""
     sel = truth[
         (truth["neighbour_px"] >= ISOLATED_PX) & (truth["snr_ideal"] >= min_snr) & ~truth["saturated"]
     ]
     sel = sel[np.isfinite(sel["snr_map_over_ideal"].astype(float))]
     out: dict = {}
-    for where, near in (("beyond_8px", False), ("within_8px", True)):
+    lp = sel["limb_px"]
+    zones = (("beyond_20px", lp > 20.0), ("8_to_20px", (lp > NEAR_LIMB_PX) & (lp <= 20.0)))
+    for where, near in (("within_8px", lp <= NEAR_LIMB_PX), *zones):
         for state, found in (("found", True), ("missed", False)):
-            g = sel[((sel["limb_px"] <= NEAR_LIMB_PX) == near) & (sel["found"] == found)]
+            g = sel[near & (sel["found"] == found)]
             row: dict = {"n": int(len(g))}
             for c in DECOMPOSITION:
                 v = g[c].astype(float)

@@ -99,6 +99,8 @@ class BandModel:
         noise_median: median white noise over usable pixels, image units.
         refit: what :func:`source_residual` needs to make the background again with chosen outlier pixels
             fed as they are (``keep_source_pixels``), or None.
+        scale_block: the chosen option's block scale alone (≥ 1), before the profiles against the distance
+            to the limb, the frame edge and corner and the limb zone's own scale raise it (diagnostics).
     """
 
     background: np.ndarray
@@ -115,6 +117,7 @@ class BandModel:
     limb_distance_px: np.ndarray | None
     noise_median: float
     refit: RefitInputs | None = None
+    scale_block: np.ndarray | None = None
 
     @property
     def outliers(self) -> np.ndarray:
@@ -963,6 +966,7 @@ def estimate_background(
     annulus_sigma_px: float | None = None,
     keep_source_pixels: bool = False,
     white_noise_d2: bool = False,
+    own_option_zones: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1006,6 +1010,8 @@ def estimate_background(
             the sources' own outlier pixels as they are.
         white_noise_d2: fit the white noise to the separable second difference (:func:`second_difference`)
             instead of the Laplacian residual (which texture and shading on sunlit ground raise).
+        own_option_zones: narrow PSFs: each background option's limb and edge zones (its own blocks and
+            profiles of the scale) reach as far as its own annulus and filter do, not the largest option's.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1169,8 +1175,11 @@ def estimate_background(
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
-        if fs != sigma:
-            h1_k, rk_k, fs_k = a1, len(kernel1d(fs)) // 2 + 1, fs
+        if fs != sigma or (own_option_zones and a1 != h1 and not broad):
+            # (``own_option_zones``: a small annulus whose reach stops short of the limb band and the edge
+            # takes its scale from the far blocks there, not from blocks shared with pixels the large
+            # annulus' misfit at the limb reaches)
+            h1_k, rk_k, fs_k = a1, (len(kernel1d(fs)) // 2 + 1 if fs != sigma else rk), fs
             edge_k = d_edge < h1_k + rk_k
             far_k = usable if d is None else usable & (np.abs(d) > wb + h1_k + rk_k - 0.5)
             zone_k = side + 2 * (usable & (~far_k | edge_k))
@@ -1202,6 +1211,7 @@ def estimate_background(
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
+        block = scale.copy()  # the block scale alone, before the profiles raise it (BandModel.scale_block)
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range
         if d is not None:
@@ -1230,11 +1240,19 @@ def estimate_background(
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
             merit = np.where(zone >= 2, 0.0, merit)
         if best is None:
-            best = dict(merit=merit, snr=snr, phase=phase, scale=scale, choice=np.zeros(x.shape, np.intp))
+            best = dict(
+                merit=merit, snr=snr, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
+            )
             resids = [resid]
         else:
             better = merit > best["merit"]
-            for key, val in (("merit", merit), ("snr", snr), ("phase", phase), ("scale", scale)):
+            for key, val in (
+                ("merit", merit),
+                ("snr", snr),
+                ("phase", phase),
+                ("scale", scale),
+                ("block", block),
+            ):
                 if val.dtype == best[key].dtype:  # in place (each best array is this function's own)
                     np.copyto(best[key], val, where=better)
                 else:
@@ -1287,6 +1305,7 @@ def estimate_background(
         limb_distance_px=d,
         noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
         refit=refit,
+        scale_block=best["block"],
     )
 
 

@@ -113,6 +113,7 @@ def _background_args(
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
         keep_source_pixels=cfg.keep_source_pixels,
         white_noise_d2=cfg.white_noise_d2,
+        own_option_zones=cfg.own_option_zones,
     )
 
 

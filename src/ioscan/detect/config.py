@@ -181,6 +181,11 @@ class DetectConfig:
             [1, −2, 1] of the image instead of its Laplacian residual
             (:func:`ioscan.detect.background.second_difference`): it cancels smooth structure to third order
             and column patterns, which raise the Laplacian's estimate on sunlit ground.
+        own_option_zones: narrow PSFs: the pixels near the limb band or the frame edge whose scale comes from
+            their own blocks and the profiles against the distance to the limb / edge are, for each
+            background option, those its own annulus and filter reach from there (as for the broad-PSF tight
+            option), not those of the largest annulus: the small annulus' pixels 8–11 px inside a limb then
+            share blocks with the disk beyond, not with the limb's misfit.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -223,6 +228,7 @@ class DetectConfig:
     limb_band_step_test: bool = False
     ridge_max_fraction: float = 0.35
     white_noise_d2: bool = False
+    own_option_zones: bool = False
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
