@@ -29,7 +29,11 @@ noise alone — image − true background − true hot spots — reaches 4 withi
 background estimate at the frame edge, the limb, the terminator, a column gain step, on the disk or the sky
 (:func:`false_kind`). Why each isolated unsaturated hot spot of S/N ≥ 7 was missed, by distance to the limb
 (``--misses``, the band models kept): vetted by which test, merged, mislocated, not searched, below threshold
-(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`).
+(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`); and, with
+``--misses``, where each hot spot's S/N map falls short of the ideal filter's (``snr_decomposition_snr_ge5``,
+:func:`snr_decomposition`: the white-noise σ against the renderer's, the background option's efficiency, the
+PSF model's mismatch, the local scale against the scatter actually there, the background's bias), medians
+over hot spots of S/N ≥ 5 found and missed, within 8 px of the limb, 8–20 px and beyond.
 
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
