@@ -29,7 +29,11 @@ noise alone — image − true background − true hot spots — reaches 4 withi
 background estimate at the frame edge, the limb, the terminator, a column gain step, on the disk or the sky
 (:func:`false_kind`). Why each isolated unsaturated hot spot of S/N ≥ 7 was missed, by distance to the limb
 (``--misses``, the band models kept): vetted by which test, merged, mislocated, not searched, below threshold
-(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`).
+(with the S/N map ÷ ideal and the local scale there), peak lost (:func:`miss_causes`); and, with
+``--misses``, where each hot spot's S/N map falls short of the ideal filter's (``snr_decomposition_snr_ge5``,
+:func:`snr_decomposition`: the white-noise σ against the renderer's, the background option's efficiency, the
+PSF model's mismatch, the local scale against the scatter actually there, the background's bias), medians
+over hot spots of S/N ≥ 5 found and missed, within 8 px of the limb, 8–20 px and beyond.
 
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +65,10 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
+from ioscan.detect.background import _noise_gain, correlate_kernel, efficiency
+from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.formats import read_product
+from ioscan.robust import MAD_TO_SIGMA
 from ioscan.simulate.independent import RenderedFrame, draw_scene, render_scene, write_product
 
 SEED = 20261205
@@ -448,7 +456,171 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
         "scale_map": scale_map,
         "option": option,
         "psf_measured": [psf_measured] * len(t),
+        **snr_decomposition(rendered, band, t, br),
     }
+
+
+#: the columns of :func:`snr_decomposition`
+DECOMPOSITION = (
+    "sigma_est_over_true", "option_efficiency", "psf_match", "scale_map", "signal_white_over_ideal",
+    "bias_over_ideal", "white_over_ideal", "snr_map_over_ideal", "scale_source_free", "scale_noise_only",
+    "scale_ground_only", "scale_plain_kernel", "scale_block", "edge_px",
+)  # fmt: skip
+#: half-size (px) of the window around a hot spot over which the decomposition's scales are taken (the
+#: detection's 3 × 3 blocks of 8 px)
+SCALE_HALF_PX = 12
+#: … leaving out the pixels within this many px of an outlier the detection replaced (its fill and the
+#: source's wings reach the residual through the annulus and the filter)
+OUTLIER_REACH_PX = 6
+_PSF_USED = re.compile(r"core σ ([0-9.]+) px, elongation ([0-9.]+) used")
+
+
+def psf_used(br, band: str) -> PsfModel:
+    """The PSF detection used on a band: the instrument's model, or its core as measured on the frame (read
+    from the band's message)."""
+    model = DetectConfig().psf_for(band, "JIRAM", {"L": 3.455, "M": 4.78}[band])
+    for m in br.messages if br is not None else []:
+        hit = _PSF_USED.search(m)
+        if hit:
+            core = model.sigmas_px.index(model.core_sigma_px)
+            sigmas = list(model.sigmas_px)
+            sigmas[core] = float(hit.group(1))
+            return PsfModel(model.weights, tuple(sigmas), elongation=float(hit.group(2)))
+    return model
+
+
+def snr_decomposition(rendered: RenderedFrame, band: str, t: pd.DataFrame, br) -> dict[str, list]:
+    """Where each hot spot's S/N map falls short of the ideal filter's (issue 11 part 2), at the pixel
+    nearest the truth, for the background option chosen there and the pixel-centred filter phase:
+
+    * ``sigma_est_over_true``: detection's white-noise σ ÷ the renderer's true per-pixel σ (3 × 3 medians);
+    * ``option_efficiency``: the option's expected white-noise S/N ÷ the ideal for the PSF detection used
+      (:func:`ioscan.detect.background.efficiency`: the background kernel's noise and the part of the
+      source it absorbs);
+    * ``psf_match``: the same for the true PSF (σ 0.8 px, as elongated as rendered) through the filter of the
+      PSF used, ÷ ``option_efficiency`` (the PSF model's mismatch);
+    * ``scale_map``: the local scale the white-noise S/N is divided by;
+    * ``signal_white_over_ideal``: the noise-free source alone (all the band's hot spots, rendered with the
+      renderer's PSF) through the option's kernel and the filter, ÷ the detection's
+      white-noise denominator, ÷ ideal S/N (≈ option_efficiency × psf_match ÷ sigma_est_over_true, less the
+      phase);
+    * ``bias_over_ideal``: what the background error adds there (filtered residual − filtered true source
+      − filtered true noise: the true background − the detection's, less the kernel's share of the source),
+      ÷ the white-noise denominator ÷ ideal S/N (negative: the background is too high);
+    * ``white_over_ideal`` (S/N map × scale ÷ ideal) and ``snr_map_over_ideal`` at the same pixel;
+    * ``scale_block``: the detection's block scale there before the limb, edge and limb-zone profiles raise
+      it (``BandModel.scale_block``); ``edge_px``: the distance to the frame's edge;
+    * the robust scale (1.4826 × median |·|) over the searched pixels within SCALE_HALF_PX of it, in the same
+      white-noise units, of the filtered residual without the true hot spots (``scale_source_free``: what
+      the detection's ``scale_map`` would be without sources in it; the pixels within OUTLIER_REACH_PX of an
+      outlier the detection replaced are left out: its scale leaves out only the core filter's reach, and
+      the difference of the two is what the replaced pixels leave around them), of the true noise alone
+      (``scale_noise_only``: ≈ σ_true ÷ σ_est) and of the noise-free ground through the kernel
+      (``scale_ground_only``: texture, shading and column patterns the background leaves), and of the
+      image without the true hot spots through the option's kernel alone, without the detection's outlier
+      fill, regions or limb profile (``scale_plain_kernel``).
+
+    Where a term cannot be had (no model, pixel off the crop or not searched) it is NaN."""
+    n = len(t)
+    out = {k: [np.nan] * n for k in DECOMPOSITION}
+    model = br.model if br is not None else None
+    if model is None or n == 0:
+        return out
+    (l0, s0), rb = br.offset, rendered.bands[band]
+    psf = psf_used(br, band)
+    rp = rendered.params.psf
+    true_psf = PsfModel((1.0,), (float(np.sqrt(rp.sigma_sample_px * rp.sigma_line_px)),), rp.elongation)
+    nl, ns = model.snr.shape
+    crop = (slice(l0, l0 + nl), slice(s0, s0 + ns))
+    src = np.zeros(rb.image.shape)
+    tb = rendered.truth[rendered.truth["band"] == band]
+    rp.add_sources(src, tb["sample"], tb["line"] - rb.line_offset, tb["flux_w_m2_sr"])
+    src = src[crop]  # (the renderer's column gains, percents, left out: they go to ``noise``)
+    true_bg = rb.background[crop]
+    noise = rb.image[crop].astype(np.float64) - true_bg - src
+    e = psf.elongation
+    sig = psf.core_sigma_px
+    kl, ks = kernel1d(sig * np.sqrt(e)), kernel1d(sig / np.sqrt(e))
+
+    def filt(a: np.ndarray) -> np.ndarray:
+        return ndimage.correlate1d(ndimage.correlate1d(a, kl, 0, mode="constant"), ks, 1, mode="constant")
+
+    vu = np.where(model.usable, model.sigma_white.astype(np.float64) ** 2, 0.0)
+    den0 = np.sqrt(
+        np.maximum(
+            ndimage.correlate1d(
+                ndimage.correlate1d(vu, kl**2, 0, mode="constant"), ks**2, 1, mode="constant"
+            ),
+            0,
+        )
+    )
+    per_option = {}
+    for k, (h0, h1, deg) in enumerate(model.annuli):
+        if not (model.choice == k).any():
+            continue
+        gain = _noise_gain(sig, h0, h1, 0.0, 0.0, deg, e)
+        den = den0 * gain
+        sk = src - correlate_kernel(src, h0, h1, deg)
+        usable = model.usable
+        f_res = filt(np.where(usable, model.residuals[k], 0.0))
+        f_sig = filt(np.where(usable, sk, 0.0))
+        f_noise = filt(np.where(usable, noise, 0.0))
+        f_noise_k = filt(np.where(usable, noise - correlate_kernel(noise, h0, h1, deg), 0.0))
+        ground = true_bg - correlate_kernel(true_bg, h0, h1, deg)
+        f_ground = filt(np.where(usable, ground, 0.0))
+        xs = rb.image[crop].astype(np.float64) - src
+        f_plain = filt(np.where(usable, xs - correlate_kernel(xs, h0, h1, deg), 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_option[k] = (
+                f_sig / den,
+                (f_res - f_sig - f_noise) / den,
+                gain,
+                (f_res - f_sig) / den,
+                f_noise_k / den,
+                f_ground / den,
+                f_plain / den,
+            )
+    reach = ndimage.binary_dilation(model.outliers, np.ones((2 * OUTLIER_REACH_PX + 1,) * 2, bool))
+    off = rb.line_offset
+    sw_med = ndimage.median_filter(model.sigma_white, 3, mode="nearest")
+    st_med = ndimage.median_filter(rb.sigma[crop], 3, mode="nearest")
+    for r, (x, y, ideal) in enumerate(t[["sample", "line", "snr_ideal"]].to_numpy(float)):
+        li, sj = int(round(y - off)) - l0, int(round(x)) - s0
+        if not (0 <= li < nl and 0 <= sj < ns) or not model.usable[li, sj]:
+            continue
+        k = int(model.choice[li, sj])
+        h0, h1, deg = model.annuli[k]
+        eff = efficiency(psf, h0, h1, None, deg)
+        out["sigma_est_over_true"][r] = float(sw_med[li, sj] / st_med[li, sj])
+        out["option_efficiency"][r] = eff
+        out["psf_match"][r] = efficiency(true_psf, h0, h1, sig, deg) / eff if e == 1.0 else np.nan
+        out["scale_map"][r] = float(model.scale[li, sj])
+        if model.scale_block is not None:
+            out["scale_block"][r] = float(model.scale_block[li, sj])
+        out["edge_px"][r] = float(
+            min(y - off, rb.image.shape[0] - 1 - (y - off), x, rb.image.shape[1] - 1 - x)
+        )
+        if k in per_option:
+            out["signal_white_over_ideal"][r] = float(per_option[k][0][li, sj]) / ideal
+            out["bias_over_ideal"][r] = float(per_option[k][1][li, sj]) / ideal
+            w = (
+                slice(max(li - SCALE_HALF_PX, 0), li + SCALE_HALF_PX + 1),
+                slice(max(sj - SCALE_HALF_PX, 0), sj + SCALE_HALF_PX + 1),
+            )
+            # without the pixels within OUTLIER_REACH_PX of an outlier the detection replaced (bright sources,
+            # cosmic rays)
+            here = model.usable[w] & ~reach[w] & np.isfinite(per_option[k][3][w])
+            if model.limb_distance_px is not None:  # the pixels as far from the limb, on the same side
+                dl = model.limb_distance_px
+                d0 = float(dl[li, sj])
+                here &= (np.sign(dl[w]) == np.sign(d0)) & (np.abs(dl[w]) >= min(abs(d0), NEAR_LIMB_PX))
+            if here.sum() >= 50:
+                names = ("scale_source_free", "scale_noise_only", "scale_ground_only", "scale_plain_kernel")
+                for col, a in zip(names, per_option[k][3:], strict=True):
+                    out[col][r] = float(MAD_TO_SIGMA * np.median(np.abs(a[w][here])))
+        out["white_over_ideal"][r] = float(model.snr[li, sj] * model.scale[li, sj]) / ideal
+        out["snr_map_over_ideal"][r] = float(model.snr[li, sj]) / ideal
+    return out
 
 
 def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
@@ -486,6 +658,29 @@ def miss_table(truth: pd.DataFrame, min_snr: float = 7.0) -> dict:
                 k: int(v) for k, v in below["option"].value_counts().items()
             },
         }
+    return out
+
+
+def decomposition_table(truth: pd.DataFrame, min_snr: float = 5.0) -> dict:
+    """Medians of :func:`snr_decomposition`'s terms over isolated, unsaturated hot spots of ideal S/N ≥
+    ``min_snr`` whose pixel is searched, found and missed, within NEAR_LIMB_PX of the limb, between that and
+    20 px, and beyond."""
+    sel = truth[
+        (truth["neighbour_px"] >= ISOLATED_PX) & (truth["snr_ideal"] >= min_snr) & ~truth["saturated"]
+    ]
+    sel = sel[np.isfinite(sel["snr_map_over_ideal"].astype(float))]
+    out: dict = {}
+    lp = sel["limb_px"]
+    zones = (("beyond_20px", lp > 20.0), ("8_to_20px", (lp > NEAR_LIMB_PX) & (lp <= 20.0)))
+    for where, near in (("within_8px", lp <= NEAR_LIMB_PX), *zones):
+        for state, found in (("found", True), ("missed", False)):
+            g = sel[near & (sel["found"] == found)]
+            row: dict = {"n": int(len(g))}
+            for c in DECOMPOSITION:
+                v = g[c].astype(float)
+                v = v[np.isfinite(v)]
+                row[c] = round(float(v.median()), 3) if len(v) else None
+            out[f"{where}_{state}"] = row
     return out
 
 
@@ -693,6 +888,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         out["ideal_same_false_rate"][side]["threshold"] = round(float(thr), 2)
         if args.misses:
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
+            out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
         if args.list_false:
             cols = ["frame", *FALSE_FEATURES, "kind"]
             out.setdefault("false_detections", {})[side] = [
@@ -719,6 +915,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         "ideal_same_false_rate": out["ideal_same_false_rate"],
         "ioscan_by_range": out["ioscan_by_range"],
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
+        **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
         "issue_11_reference": ISSUE_11,
         "targets": TARGETS,

@@ -112,6 +112,8 @@ def _background_args(
         limb_fit_knot_px=cfg.limb_fit_knot_px,
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
         keep_source_pixels=cfg.keep_source_pixels,
+        white_noise_d2=cfg.white_noise_d2,
+        own_option_zones=cfg.own_option_zones,
     )
 
 

@@ -194,6 +194,22 @@ class DetectConfig:
             changing past the edge, and leaves a plateau along the edge row; a point source's residual is
             gone 3 px away); only where the background varies by ≥ 5 white-noise σ within 4 px.
         edge_plateau_max_fraction: that fraction.
+        white_noise_d2: fit the white (read + shot) noise to the separable second difference [1, −2, 1] ⊗
+            [1, −2, 1] of the image instead of its Laplacian residual
+            (:func:`ioscan.detect.background.second_difference`): it cancels smooth structure to third order
+            and column patterns, which raise the Laplacian's estimate on sunlit ground (σ ÷ truth at the
+            independent renderer's sunlit hot spots 1.04 → 1.00–1.02). Off by default: where the local scale
+            is above 1 the S/N does not depend on σ, and on 250 sunlit frames it changed nothing (0.6124 /
+            0.0766 / 0.460 → 0.6114 / 0.0766 / 0.452, S/N ≥ 7 / 5–7 / false per frame; seed 99 0.604 / 0.092 /
+            0.474 → 0.597 / 0.096 / 0.514; night and ``bench_detect`` within one source; README).
+        own_option_zones: narrow PSFs: the pixels near the limb band or the frame edge whose scale comes from
+            their own blocks and the profiles against the distance to the limb / edge are, for each
+            background option, those its own annulus and filter reach from there (as for the broad-PSF tight
+            option), not those of the largest annulus: the small annulus' pixels 8–11 px inside a limb then
+            share blocks with the disk beyond, not with the limb's misfit. Off by default: on 250 sunlit
+            frames the scale of the hot spots missed 8–20 px from the limb fell 2.0 → 1.6, but completeness
+            moved within noise (0.6124 / 0.0766 / 0.452 → 0.6179 / 0.0638 / 0.448; seed 99 0.604 / 0.092 /
+            0.474 → 0.608 / 0.108 / 0.494; night 0.968 / 0.449 / 0.044 → 0.967 / 0.461 / 0.048; README).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -239,6 +255,8 @@ class DetectConfig:
     along_limb_max_fraction: float = 0.5
     edge_plateau_test: bool = True
     edge_plateau_max_fraction: float = 0.7
+    white_noise_d2: bool = False
+    own_option_zones: bool = False
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
