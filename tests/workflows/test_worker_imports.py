@@ -13,7 +13,7 @@ import sys
 from ioscan.workflows.cluster import run_products  # what unpickling a scan's task imports
 from ioscan.workflows.process import import_pipeline
 import_pipeline()  # what the worker plugin imports
-print(" ".join(m for m in ("ioscan.settings", "ioscan.track.config", "scipy.optimize") if m in sys.modules))
+print(" ".join(m for m in ("ioscan.settings", "ioscan.track.config", "scipy.optimize", "sqlalchemy") if m in sys.modules))
 """
 
 

@@ -48,7 +48,7 @@ class ProductResult:
         messages: notes from navigation, detection and measurement.
         worker: on Dask, the address of the worker that processed it (a chaining retry goes back there).
         rows: from a scan's worker (:func:`for_writer`), the catalogue rows
-            (:class:`ioscan.catalog.store.ProductRows`), sent instead of ``bands`` and ``detections``.
+            (:class:`ioscan.catalog.rows.ProductRows`), sent instead of ``bands`` and ``detections``.
         chain_anchors: with ``rows``, a registered frame's detections as anchors for chaining
             (:func:`chain_anchor_table`) when the scan chains.
     """
@@ -165,7 +165,7 @@ def _default_settings() -> Settings:
 def import_pipeline() -> None:
     """Import every module processing a product uses (a Dask worker does it once, when it starts, so that
     its first product costs what the others do); and what makes a product's catalogue rows."""
-    import ioscan.catalog.store  # noqa: F401
+    import ioscan.catalog.rows  # noqa: F401
     import ioscan.detect  # noqa: F401
     import ioscan.formats  # noqa: F401
     import ioscan.geometry.anchors  # noqa: F401
@@ -377,11 +377,11 @@ def chain_anchor_table(res: ProductResult):
 
 def for_writer(result: ProductResult, settings: Settings) -> ProductResult:
     """``result`` as a scan's writer needs it from a worker (what is sent is what the writer unpickles): the
-    catalogue rows made here (:func:`ioscan.catalog.store.product_rows`, the same rows the writer would
+    catalogue rows made here (:func:`ioscan.catalog.rows.product_rows`, the same rows the writer would
     make) instead of the bands and detections, a registered frame's anchor table made here when the scan
     chains, no messages. Rows that cannot be made (CatalogError) leave the records as they are: the writer
     reports the product as it stores it."""
-    from ioscan.catalog.store import product_rows
+    from ioscan.catalog.rows import product_rows
     from ioscan.errors import CatalogError
 
     result.messages = []
