@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from ioscan.catalog import rows
+from ioscan.catalog import rows, store
 from ioscan.catalog import schema as sch
-from ioscan.catalog import store
 
 
 def test_detection_float_fields_are_the_schemas_float_columns():

@@ -1,6 +1,6 @@
 """What a Dask worker imports before its first product: the pipeline, not the tracker's and the report's
-settings nor scipy.optimize (start-up time, issue 15); and what it is sent processes a product as the whole
-Settings do."""
+settings, SQLAlchemy nor scipy.optimize (start-up time, issue 15); and what it is sent holds the whole
+Settings' product sections."""
 
 import subprocess
 import sys
@@ -13,11 +13,12 @@ import sys
 from ioscan.workflows.cluster import run_products  # what unpickling a scan's task imports
 from ioscan.workflows.process import import_pipeline
 import_pipeline()  # what the worker plugin imports
-print(" ".join(m for m in ("ioscan.settings", "ioscan.track.config", "scipy.optimize", "sqlalchemy") if m in sys.modules))
+unwanted = ("ioscan.settings", "ioscan.track.config", "scipy.optimize", "sqlalchemy")
+print(" ".join(m for m in unwanted if m in sys.modules))
 """
 
 
-def test_worker_start_imports_no_tracker_settings_nor_optimize():
+def test_worker_start_imports_no_tracker_settings_sqlalchemy_nor_optimize():
     out = subprocess.run([sys.executable, "-c", _WORKER], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
