@@ -40,7 +40,12 @@
    its probe (1.0: the 2 workers got all that 2 processes could get then). ``writer_core_share_2_workers``:
    the fraction of one core the calling process (the single writer, and the scheduler) uses while 2 workers
    run steadily (its CPU per frame × frames per second): well below 1, the writer is not what limits them.
-5. The catalogues of the last round's three scans compared (``stored_columns_across_modes``): every stored
+5. A worker's start-up, CPU seconds by step in fresh interpreters (``worker_start_cpu_s``, median of
+   ``--repeats``): Python and Dask, the task function's modules, the worker plugin's setup (the pipeline's
+   imports, kernels, anchor table), the first product and a second one (the first's extra is lazy imports and
+   caches); ``compiled_from_source`` says ioscan's modules were compiled at every start
+   (PYTHONDONTWRITEBYTECODE set: ~0.2 s an installed package does not pay).
+6. The catalogues of the last round's three scans compared (``stored_columns_across_modes``): every stored
    column of observations, frames and detections, bookkeeping (row ids, run) left out, in process against
    1 and 2 workers: the number of values that differ per table, and ``identical``. Each scan also reports
    the time its cluster took to close (``close_s``).
@@ -496,6 +501,60 @@ def _spin(seconds: float) -> int:
     return n
 
 
+#: what a scan's Dask worker does before its second product, CPU s by step, in a fresh interpreter (the
+#: worker process's own work, without the cluster's messages): Python and Dask's import, unpickling the task
+#: function (ioscan.workflows.cluster and process), the worker plugin's setup (the pipeline's imports,
+#: kernels, anchor table), a task's settings, the first product (lazy imports and caches included) and a
+#: second one (what every later product costs)
+_WORKER_START = r"""
+import json, pickle, sys, time
+clock = time.process_time
+c = [clock()]
+import distributed  # noqa: F401
+c.append(clock())
+from ioscan.workflows.cluster import ScanWorkerPlugin, run_products
+c.append(clock())
+ScanWorkerPlugin(sys.argv[1], "shipped").setup()
+c.append(clock())
+settings = pickle.loads(bytes.fromhex(sys.argv[2]))
+c.append(clock())
+run_products([sys.argv[3]], sys.argv[1], settings)
+c.append(clock())
+run_products([sys.argv[4]], sys.argv[1], settings)
+c.append(clock())
+names = ("python_and_dask", "task_function", "plugin_setup", "settings", "first_product", "second_product")
+out = {k: round(b - a, 3) for k, a, b in zip(names, c, c[1:])}
+out["compiled_from_source"] = bool(sys.dont_write_bytecode)
+print(json.dumps(out))
+"""
+
+
+def _worker_start(metakernel: Path, products: list[Path], repeats: int) -> dict:
+    """Median CPU seconds of each step of a worker's start (:data:`_WORKER_START`), ``repeats`` fresh
+    processes; ``before_second_product_s``: their sum up to the first product done (the start-up a scan
+    pays once per worker, ``first_product`` less ``second_product`` being the first product's extra).
+    ``compiled_from_source``: PYTHONDONTWRITEBYTECODE was set, so ioscan's modules were compiled at every
+    start (~0.2 s of CPU that an installed package does not pay)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import ProductSettings
+
+    blob = pickle.dumps(ProductSettings.of(Settings())).hex()
+    cmd = [sys.executable, "-c", _WORKER_START, str(metakernel), blob, str(products[0]), str(products[1])]
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    steps = [k for k in runs[0] if k != "compiled_from_source"]
+    out: dict = {k: round(statistics.median(r[k] for r in runs), 3) for k in steps}
+    out["before_second_product_s"] = round(statistics.median(sum(r[k] for k in steps[:-1]) for r in runs), 3)
+    out["compiled_from_source"] = runs[0]["compiled_from_source"]
+    return out
+
+
 def _probe(seconds: float = 1.0) -> float:
     """Throughput of 2 CPU-bound processes at once over 1 alone (2.0 on two idle cores)."""
     ctx = multiprocessing.get_context("spawn")
@@ -555,6 +614,7 @@ def main() -> None:
             print(json.dumps({**out, "stage_ms_per_frame_median": profile}))
             return
         writer = _writer(records, out, args.repeats)
+        worker_start = _worker_start(camp.metakernel, products, args.repeats)
         modes = (("workers_1", 1), ("workers_2", 2), ("in_process", 0))
         runs: dict[str, list[dict]] = {k: [] for k, _ in modes}
         probes = []
@@ -605,6 +665,7 @@ def main() -> None:
             "clock": args.clock,
             "stage_ms_per_frame_median": profile,
             "writer": writer,
+            "worker_start_cpu_s": worker_start,
             "scans": scans,
             "stored_columns_across_modes": same,
             "speedup_2_workers_over_1": _med(ratio),

@@ -16,23 +16,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ioscan.catalog import schema as sch
-from ioscan.errors import CatalogError
-from ioscan.formats.versions import split_version, version_key
-
-
-def product_key(base_product_id: str, product_version: str | None, checksum_sha256: str | None) -> str:
-    """``"<base>|<version>|<checksum>"`` (empty fields for a missing version or checksum)."""
-    key = f"{base_product_id}|{product_version or ''}|{checksum_sha256 or ''}"
-    if len(key) > sch.PRODUCT_KEY_LENGTH:
-        raise CatalogError(f"{base_product_id}: product ID too long ({len(base_product_id)} characters)")
-    return key
-
-
-def identity_fields(product_id: str, base_product_id: str | None, product_version: str | None) -> tuple:
-    """(base ID, version) of a stored product: as given, or split from a ``_V<nn>`` product-ID suffix."""
-    if base_product_id:
-        return base_product_id, product_version
-    return split_version(product_id, product_version)
+from ioscan.catalog.rows import identity_fields, product_key  # noqa: F401 (this module's API as before)
+from ioscan.formats.versions import version_key
 
 
 @dataclass

@@ -43,6 +43,7 @@ import typing
 
 import sqlalchemy as sa
 
+from ioscan.catalog.rows import PRODUCT_KEY_LENGTH  # noqa: F401 (sch.PRODUCT_KEY_LENGTH as before)
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
@@ -61,7 +62,6 @@ metadata = sa.MetaData(
 )
 
 TIME = sa.String(32)  # fixed-width ISO 8601 UTC text
-PRODUCT_KEY_LENGTH = 256
 
 
 def _float(name: str, **kw) -> sa.Column:

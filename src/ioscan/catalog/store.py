@@ -31,7 +31,20 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
-from ioscan.catalog.products import StoredProduct, identity_fields, product_key, resolve_versions, shown
+from ioscan.catalog.products import StoredProduct, resolve_versions, shown
+from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
+    DETECTION_FIELDS,
+    ProductRows,
+    _check_text,
+    _clean,
+    _detection_row,
+    _float_or_none,
+    _json_safe,
+    _plain_float,
+    _plain_json,
+    observation_row,
+    product_rows,
+)
 from ioscan.catalog.times import utc_iso
 from ioscan.errors import CatalogError
 from ioscan.records import BandSummary, Detection, HotspotTemperature, Observation
@@ -39,8 +52,6 @@ from ioscan.records import BandSummary, Detection, HotspotTemperature, Observati
 DEFAULT_SQLITE_FILE = "ioscan.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
-_DETECTION_FLOATS = frozenset(c.name for c in sch.detections.columns if isinstance(c.type, sa.Float))
 HOTSPOT_KEYS = ("lat_deg", "lon_w_deg", "lat_err_deg", "lon_err_deg", "lat_lon_err_corr", "name", "status")
 LIGHTCURVE_COLUMNS = (
     "id",
@@ -202,102 +213,6 @@ def _now_utc() -> str:
     return utc_iso(datetime.now(UTC))
 
 
-def _clean(value: Any) -> Any:
-    """Python scalars for the database: NaN/inf → None, numpy scalars → Python."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _json_safe(obj: Any) -> Any:
-    """A JSON-ready copy: numpy scalars/arrays → lists and numbers, NaN → None, Paths → str."""
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, Path):
-        return str(obj)
-    return _clean(obj)
-
-
-def _float_or_none(value: Any) -> float | None:
-    value = _clean(value)
-    return None if value is None else float(value)
-
-
-_PLAIN = (int, str, bool, type(None))
-
-
-def _plain_float(value: Any) -> float | None:
-    """A finite Python float (NaN/inf → None), fast for the floats and numpy floats detections carry."""
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return _float_or_none(value)  # pd.NA and friends; raises as before for the rest
-    return value if math.isfinite(value) else None
-
-
-def _plain_json(value: Any) -> Any:
-    """:func:`_json_safe`, fast for mappings of Python numbers, text and mappings (what ``extra`` holds)."""
-    if type(value) is not dict:
-        return _json_safe(value)
-    out = {}
-    for key, v in value.items():
-        kind = type(v)
-        if kind is float:
-            out[str(key)] = v if math.isfinite(v) else None
-        elif kind in _PLAIN:
-            out[str(key)] = v
-        else:
-            out[str(key)] = _plain_json(v)
-    return out
-
-
-#: how each detection field is stored: "float", "int", "extra" or anything else (cleaned as it is)
-_DETECTION_KINDS = tuple(
-    (
-        name,
-        "extra"
-        if name == "extra"
-        else "float"
-        if name in _DETECTION_FLOATS
-        else "int"
-        if name in ("flags", "n_pixels")
-        else "other",
-    )
-    for name in DETECTION_FIELDS
-)
-
-
-def _detection_row(det: Detection) -> dict[str, Any]:
-    if not isinstance(det, Detection):
-        raise CatalogError(f"expected a Detection record, got {type(det).__name__}")
-    row: dict[str, Any] = {}
-    values = vars(det)
-    for name, kind in _DETECTION_KINDS:
-        value = values[name]
-        if kind == "float":
-            row[name] = _plain_float(value)
-        elif kind == "extra":
-            row[name] = _plain_json(value) if value else None
-        elif kind == "int":
-            value = _clean(value)
-            row[name] = None if value is None else int(value)
-        else:
-            row[name] = value if type(value) is str else _clean(value)
-    if row["flags"] is None:
-        row["flags"] = 0
-    return row
-
-
 def _frame(result: sa.CursorResult, float_columns: Iterable[str] = ()) -> pd.DataFrame:
     """A DataFrame built column by column (much faster than from Row objects); ``float_columns`` become
     float64 with NULL → NaN."""
@@ -322,48 +237,6 @@ def _float_names(table: sa.Table) -> list[str]:
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-
-
-@dataclasses.dataclass
-class ProductRows:
-    """One product's checked rows, made without a database (:func:`product_rows`; a scan's workers make them,
-    so that the single writer only inserts): observation (its ``run_id`` set when stored), bands
-    (``frames``) and detections, these as one tuple of values per detection in ``detection_columns``' order
-    (compact to send between processes)."""
-
-    product: str
-    observation: dict[str, Any]
-    bands: list[dict[str, Any]]
-    detection_columns: tuple[str, ...]
-    detection_values: list[tuple]
-
-    @property
-    def n_detections(self) -> int:
-        return len(self.detection_values)
-
-
-def product_rows(
-    observation: Observation,
-    bands: Sequence[BandSummary],
-    detections: Sequence[Detection],
-    run_id: int | None = None,
-) -> ProductRows:
-    """The rows :meth:`Store.add_product` writes for one product, checked (CatalogError naming the product
-    when they cannot be stored); no database is needed."""
-    obs = Store._observation_row(observation, len(detections), run_id)
-    product = obs["product_id"]
-    band_rows = []
-    for i, band in enumerate(bands):
-        if not isinstance(band, BandSummary):
-            raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
-        band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
-    try:
-        det_rows = [_detection_row(d) for d in detections]
-    except CatalogError as exc:
-        raise CatalogError(f"{product}: {exc}") from None
-    _check_text(product, [obs, *band_rows, *det_rows])
-    columns = tuple(name for name, _ in _DETECTION_KINDS)
-    return ProductRows(product, obs, band_rows, columns, [tuple(r.values()) for r in det_rows])
 
 
 # ----------------------------------------------------------------------------------------------- store
@@ -648,41 +521,7 @@ class Store:
             superseded_by=None if by is None else name(by),
         )
 
-    @staticmethod
-    def _observation_row(observation: Observation, n_detections: int, run_id: int | None) -> dict:
-        if not isinstance(observation, Observation):
-            raise CatalogError(f"expected an Observation record, got {type(observation).__name__}")
-        product = observation.product_id
-        if not product:
-            raise CatalogError("observation has no product_id")
-        for key in ("instrument", "time_utc"):
-            if getattr(observation, key) in (None, ""):
-                raise CatalogError(f"{product}: observation has no {key}")
-        row = {k: _clean(v) for k, v in dataclasses.asdict(observation).items()}
-        try:
-            row["time_utc"] = utc_iso(observation.time_utc)
-        except ValueError as exc:
-            raise CatalogError(f"{product}: {exc}") from None
-        row["n_detections"] = n_detections
-        row["base_product_id"], row["product_version"] = identity_fields(
-            product, row.get("base_product_id"), row.get("product_version")
-        )
-        if row.get("product_created_utc"):
-            try:
-                row["product_created_utc"] = utc_iso(row["product_created_utc"])
-            except ValueError as exc:
-                raise CatalogError(f"{product}: product_created_utc: {exc}") from None
-        row["product_key"] = product_key(
-            row["base_product_id"], row["product_version"], row.get("checksum_sha256")
-        )
-        if row["geometry_source"] not in sch.GEOMETRY_SOURCES:
-            raise CatalogError(
-                f"{product}: geometry_source {row['geometry_source']!r} not one of {sch.GEOMETRY_SOURCES}"
-            )
-        if row.get("file_path") is not None:
-            row["file_path"] = str(row["file_path"])
-        row["run_id"] = run_id
-        return row
+    _observation_row = staticmethod(observation_row)
 
     def observations_frame(self, *, include_superseded: bool = False) -> pd.DataFrame:
         """Observations in force (with ``include_superseded``, also the superseded versions), in time
@@ -1078,18 +917,6 @@ class Store:
         if catalog is not None:
             stmt = stmt.where(r.c.catalog == catalog)
         return self._read(stmt, _float_names(r))
-
-
-def _check_text(product: str, rows: Iterable[Mapping[str, Any]]) -> None:
-    """CatalogError naming the field whose text cannot be stored (e.g. a file name that is not UTF-8)."""
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, str):
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown_value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                    raise CatalogError(f"{product}: {key} {shown_value!r} is not valid UTF-8 text") from None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

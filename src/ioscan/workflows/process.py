@@ -19,12 +19,18 @@ import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ioscan.errors import IoscanError
 from ioscan.records import BandSummary, Detection, Observation
-from ioscan.settings import Settings
+
+if TYPE_CHECKING:  # not imported at run time: a Dask worker never needs the other stages' settings
+    from ioscan.detect.config import DetectConfig
+    from ioscan.geometry.config import NavigateConfig
+    from ioscan.measure.config import MeasureConfig
+    from ioscan.settings import Settings
 
 
 @dataclass
@@ -42,7 +48,7 @@ class ProductResult:
         messages: notes from navigation, detection and measurement.
         worker: on Dask, the address of the worker that processed it (a chaining retry goes back there).
         rows: from a scan's worker (:func:`for_writer`), the catalogue rows
-            (:class:`ioscan.catalog.store.ProductRows`), sent instead of ``bands`` and ``detections``.
+            (:class:`ioscan.catalog.rows.ProductRows`), sent instead of ``bands`` and ``detections``.
         chain_anchors: with ``rows``, a registered frame's detections as anchors for chaining
             (:func:`chain_anchor_table`) when the scan chains.
     """
@@ -128,10 +134,38 @@ def _no_io_detections(frame, reason: str, bands_searched=None):
     )
 
 
+@dataclass(frozen=True)
+class ProductSettings:
+    """The settings processing one product reads (:class:`~ioscan.settings.Settings`' ``detect``,
+    ``measure`` and ``navigate`` sections), as a scan sends them to its Dask workers: unpickling them imports
+    those stages' config modules only, not the tracker's and the report's (pandas, scipy.optimize: ~0.3 s
+    of each worker's start-up). Anything that takes a Settings here takes this too."""
+
+    detect: DetectConfig
+    measure: MeasureConfig
+    navigate: NavigateConfig
+
+    @classmethod
+    def of(cls, settings: Settings | ProductSettings) -> ProductSettings:
+        """The product sections of ``settings`` (the same objects, not copies)."""
+        return cls(settings.detect, settings.measure, settings.navigate)
+
+    def to_dict(self) -> dict[str, str]:
+        """Each section's repr (every field, nested ones included): what a kept chaining state is valid
+        for (:func:`ioscan.workflows.retry_cache.state_key`)."""
+        return {"detect": repr(self.detect), "measure": repr(self.measure), "navigate": repr(self.navigate)}
+
+
+def _default_settings() -> Settings:
+    from ioscan.settings import Settings
+
+    return Settings()
+
+
 def import_pipeline() -> None:
     """Import every module processing a product uses (a Dask worker does it once, when it starts, so that
     its first product costs what the others do); and what makes a product's catalogue rows."""
-    import ioscan.catalog.store  # noqa: F401
+    import ioscan.catalog.rows  # noqa: F401
     import ioscan.detect  # noqa: F401
     import ioscan.formats  # noqa: F401
     import ioscan.geometry.anchors  # noqa: F401
@@ -252,7 +286,7 @@ def analyse_product(
 
     ``extra_anchors``: more known hot spots (an anchor table, :mod:`ioscan.geometry.anchors`), e.g. the
     detections of frames of the same sequence registered before (chaining)."""
-    settings = settings or Settings()
+    settings = settings or _default_settings()
     return _finish(_start(path, kernels, settings), settings, extra_anchors)
 
 
@@ -343,11 +377,11 @@ def chain_anchor_table(res: ProductResult):
 
 def for_writer(result: ProductResult, settings: Settings) -> ProductResult:
     """``result`` as a scan's writer needs it from a worker (what is sent is what the writer unpickles): the
-    catalogue rows made here (:func:`ioscan.catalog.store.product_rows`, the same rows the writer would
+    catalogue rows made here (:func:`ioscan.catalog.rows.product_rows`, the same rows the writer would
     make) instead of the bands and detections, a registered frame's anchor table made here when the scan
     chains, no messages. Rows that cannot be made (CatalogError) leave the records as they are: the writer
     reports the product as it stores it."""
-    from ioscan.catalog.store import product_rows
+    from ioscan.catalog.rows import product_rows
     from ioscan.errors import CatalogError
 
     result.messages = []
@@ -383,7 +417,7 @@ def process_product(
     depend on the anchors)."""
     from ioscan.workflows import retry_cache
 
-    settings = settings or Settings()
+    settings = settings or _default_settings()
     result = ProductResult(path=str(path))
     try:
         key = retry_cache.state_key(path, kernels, settings) if _chaining(settings) else None
