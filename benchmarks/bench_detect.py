@@ -54,7 +54,9 @@ ratios (and the ratio of the medians). With ``--against REV`` the detection pack
 revision REV (``benchmarks/against.py``) runs on every frame too, in turn with the other two: its time, its
 ratio to SEP, new ÷ old, and on how many frames the two gave bit-identical detections.
 ``detect_step_profile``: each named step's share of ``detect_frame``'s time under cProfile on the first 3
-frames of each JIRAM configuration (background, limb, PSF measurement, photometry, …: where to look next).
+frames of each JIRAM configuration (background, limb, PSF measurement, photometry, …: where to look next);
+with ``--against``, ``detect_step_cpu_vs_against``: each step's CPU time in the current and the old
+``detect_frame`` run alternately on those frames, and new ÷ old per step.
 
 Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config] [--against REV]``
 (defaults 50 and 8; ``5 0`` is a quick speed check). Prints one JSON object.
@@ -655,6 +657,71 @@ def step_profile() -> dict:
     return {"frames": len(frames), "share_of_detect_frame": out}
 
 
+#: steps timed old and new by :func:`step_cpu_vs_against`: functions ``detect_band`` and its first pass call
+#: by module name (the steps that are closures inside ``detect_band`` are not reached)
+CPU_STEPS = (
+    "locate_limb", "_measure_psf", "estimate_background", "find_peaks", "fit_sources", "fill_flux_err",
+    "remove_column_streaks", "laplacian_noise", "search_again",
+)  # fmt: skip
+
+
+def step_cpu_vs_against(rounds: int = 2) -> dict:
+    """With ``--against``: each step's CPU time (``time.process_time``) in the current and the old
+    ``detect_frame``, the two run alternately frame by frame on the kept JIRAM frames (``rounds`` times), and
+    new ÷ old per step and for the whole of ``detect_frame`` (ratios that do not depend on the machine's
+    load). The steps are wrapped in ``detect.band``'s namespace of each package and restored after."""
+    if AGAINST is None or not PROFILE_FRAMES:
+        return {}
+    from importlib import import_module
+
+    bands = {
+        "new": import_module("ioscan.detect.band"),
+        "old": import_module(AGAINST.__name__ + ".detect.band"),
+    }
+    runs = {"new": detect_frame, "old": import_module(AGAINST.__name__ + ".detect").detect_frame}
+    spent = {w: dict.fromkeys(CPU_STEPS, 0.0) | {"detect_frame": 0.0} for w in runs}
+    saved = []
+
+    def timed(fn, which, name):
+        def wrapper(*args, **kwargs):
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[which][name] += time.process_time() - t0
+
+        return wrapper
+
+    for which, mod in bands.items():
+        for name in CPU_STEPS:
+            if hasattr(mod, name):
+                saved.append((mod, name, getattr(mod, name)))
+                setattr(mod, name, timed(getattr(mod, name), which, name))
+    try:
+        k = 0
+        for _ in range(rounds):
+            for _, images, bps, meta, cfg in PROFILE_FRAMES:
+                frame = Frame(
+                    "bench", "JIRAM", "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, "JIRAM")
+                )
+                for which in ("new", "old") if k % 2 else ("old", "new"):
+                    t0 = time.process_time()
+                    runs[which](frame, bps, config=cfg)
+                    spent[which]["detect_frame"] += time.process_time() - t0
+                k += 1
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+    n = rounds * len(PROFILE_FRAMES)
+    out = {}
+    for name, old in spent["old"].items():
+        new = spent["new"][name]
+        if old > 0 and new > 0:
+            out[name] = {"old_ms": round(1e3 * old / n, 3), "new_ms": round(1e3 * new / n, 3),
+                         "new_over_old": round(new / old, 3)}  # fmt: skip
+    return {"frames": len(PROFILE_FRAMES), "rounds": rounds, "cpu_ms_per_frame": out}
+
+
 def bench_jiram(rng, n_frames, timing):
     psf = jiram_psf()
     model = PsfModel(psf.weights, psf.sigmas_px)
@@ -1019,6 +1086,7 @@ def main() -> None:
         "ms_per_frame_median": ms,
         "detect_speed_vs_sep": speed_vs_sep(timing),
         "detect_step_profile": step_profile(),
+        "detect_step_cpu_vs_against": step_cpu_vs_against(),
         "wall_s": round(time.time() - t0, 1),
     }
     print(json.dumps(out))

@@ -80,7 +80,7 @@ def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.
     kernel's half size with zeros, the convolution equal but for the sign of zeros: ndimage sums, at every
     pixel, input × weight over its footprint in ascending input position starting from 0.0; the terms of
     the zero padding add ±0, so the same sums are made over the m² pixels of ``a`` alone (row-major,
-    np.cumsum: sequential), all pixels at once."""
+    sequential, as np.cumsum adds), all pixels at once."""
     n, m, _ = a.shape
     size = kernel.shape[0]
     hk = size // 2
@@ -88,7 +88,11 @@ def _padded_convolve(a: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.
     ap[:, hk : hk + m, hk : hk + m] = a
     wk = _scatter_weights(np.ascontiguousarray(kernel, np.float64).tobytes(), size, m)
     terms = a.reshape(n, m * m, 1, 1) * wk[None]
-    return ap, np.cumsum(terms, axis=1)[:, -1]
+    # np.cumsum(terms, axis=1)[:, -1] without the partial sums it keeps: the same sequential additions
+    acc = terms[:, 0].copy()
+    for k in range(1, m * m):
+        acc += terms[:, k]
+    return ap, acc
 
 
 def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
@@ -452,6 +456,16 @@ FILL_SHIFT_ANGLES = 12
 FILL_MIN_SHIFTS = 6
 
 
+@lru_cache(maxsize=16)
+def _kernel_nonzero(kernel_bytes: bytes, size: int) -> np.ndarray:
+    """The kernel (size², float64 bytes) with its weights of magnitude ≤ DBL_EPSILON set to 0 (made once per
+    kernel)."""
+    kern = np.frombuffer(kernel_bytes, dtype=np.float64).reshape(size, size)
+    kz = np.where(np.abs(kern) > np.finfo(np.float64).eps, kern, 0.0)
+    kz.setflags(write=False)
+    return kz
+
+
 def _kernel_spread_at(
     a: np.ndarray, kern: np.ndarray, dl: np.ndarray, ds: np.ndarray, stamp_l: np.ndarray, stamp_s: np.ndarray
 ) -> np.ndarray:
@@ -460,7 +474,7 @@ def _kernel_spread_at(
     over the stamp. Kernel weights of magnitude ≤ DBL_EPSILON count as 0, as ``ndimage.convolve`` leaves
     them out of its footprint."""
     h = kern.shape[0] // 2
-    kz = np.where(np.abs(kern) > np.finfo(np.float64).eps, kern, 0.0)
+    kz = _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0])
     kl = dl[:, None] - stamp_l[None] + h
     ks = ds[:, None] - stamp_s[None] + h
     inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
@@ -471,8 +485,12 @@ def _kernel_spread_at(
 def _fill_data(model: BandModel) -> np.ndarray:
     """The data as the background saw it (background + the residual of the annulus chosen at each pixel;
     0 where not usable), float64."""
-    stack = np.stack(model.residuals)
-    data = model.background + np.take_along_axis(stack, model.choice[None].astype(np.intp), 0)[0]
+    res = model.residuals
+    # each pixel's chosen residual (the values np.stack + take_along_axis pick, without the stack)
+    chosen = np.array(res[0], dtype=np.result_type(*res), copy=True)
+    for k in range(1, len(res)):
+        np.copyto(chosen, res[k], where=model.choice == k)
+    data = model.background + chosen
     return np.where(model.usable, data, 0.0).astype(np.float64)
 
 
@@ -530,6 +548,32 @@ FILL_LIMB_TOLERANCE_PX = 0.5
 FILL_LIMB_COPIES = 24
 
 
+@lru_cache(maxsize=64)
+def _limb_ring_offsets(e: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of :func:`_along_limb_centres`' candidate centres for a hole of reach ``e``:
+    rings 2e + 2, 2e + 4, … px, :data:`FILL_LIMB_ANGLES` directions each (made once per reach)."""
+    rho = np.repeat(2 * e + 2 + 2 * np.arange(FILL_LIMB_RINGS), FILL_LIMB_ANGLES)
+    ang = 2 * np.pi * np.tile(np.arange(FILL_LIMB_ANGLES), FILL_LIMB_RINGS) / FILL_LIMB_ANGLES
+    out = (np.rint(rho * np.sin(ang)).astype(np.intp), np.rint(rho * np.cos(ang)).astype(np.intp))
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _fill_ring_offsets(e: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of :func:`fill_flux_err`'s copy centres for a hole of reach ``e``: two rings,
+    2e + 2 and 2e + 6 px, :data:`FILL_SHIFT_ANGLES` directions each, the second turned by half a step (made
+    once per reach)."""
+    rho = np.repeat([2 * e + 2, 2 * e + 6], FILL_SHIFT_ANGLES)
+    t = np.tile(np.arange(FILL_SHIFT_ANGLES), 2)
+    ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
+    out = (np.rint(rho * np.sin(ang)).astype(np.intp), np.rint(rho * np.cos(ang)).astype(np.intp))
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
 def _along_limb_centres(
     dist: np.ndarray, ci: int, cj: int, e: int, pad: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -538,10 +582,8 @@ def _along_limb_centres(
     :data:`FILL_LIMB_TOLERANCE_PX` (along the limb, both ways), each copy's window (half-size ``pad``) inside
     the crop; at most :data:`FILL_LIMB_COPIES`, nearest first, each centre once."""
     nl, ns = dist.shape
-    rho = np.repeat(2 * e + 2 + 2 * np.arange(FILL_LIMB_RINGS), FILL_LIMB_ANGLES)
-    ang = 2 * np.pi * np.tile(np.arange(FILL_LIMB_ANGLES), FILL_LIMB_RINGS) / FILL_LIMB_ANGLES
-    li = ci + np.rint(rho * np.sin(ang)).astype(np.intp)
-    sj = cj + np.rint(rho * np.cos(ang)).astype(np.intp)
+    dli, dsj = _limb_ring_offsets(e)
+    li, sj = ci + dli, cj + dsj
     inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
     li, sj = li[inside], sj[inside]
     same = np.abs(dist[li, sj] - dist[ci, cj]) <= FILL_LIMB_TOLERANCE_PX
@@ -638,11 +680,8 @@ def fill_flux_err(
         # the copies' centres, ring by ring, angle by angle; kept where the copy's window lies inside the
         # crop, its hole on clean pixels, its stamp on usable ones, and (with a limb) on the source's side
         near = along_limb_px > 0 and dist is not None and abs(float(dist[ci, cj])) < along_limb_px
-        rho = np.repeat([2 * e + 2, 2 * e + 6], FILL_SHIFT_ANGLES)
-        t = np.tile(np.arange(FILL_SHIFT_ANGLES), 2)
-        ang = 2 * np.pi * (t + 0.5 * (rho > 2 * e + 2)) / FILL_SHIFT_ANGLES
-        li = ci + np.rint(rho * np.sin(ang)).astype(np.intp)
-        sj = cj + np.rint(rho * np.cos(ang)).astype(np.intp)
+        dli, dsj = _fill_ring_offsets(e)
+        li, sj = ci + dli, cj + dsj
         inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
         if data is None:
             data = _fill_data(model)

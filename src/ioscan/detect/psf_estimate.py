@@ -133,8 +133,9 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
 
     def evaluate(q):
         """The model at parameters ``q`` and the parts its Jacobian is made of."""
-        gx, dxc, dxs = _g1(u, q[:, 1:2], q[:, 3:4])
-        gy, dyc, dys = _g1(u, q[:, 2:3], q[:, 4:5])
+        # both axes' profiles in one call: (n, 2, m), samples then lines (the same values as one call each)
+        g, dc, ds = _g1(u[:, None], q[:, 1:3, None], q[:, 3:5, None])
+        gx, dxc, dxs, gy, dyc, dys = g[:, 0], dc[:, 0], ds[:, 0], g[:, 1], dc[:, 1], ds[:, 1]
         a = q[:, 0, None, None]
         core = gy[:, :, None] * gx[:, None, :]
         model = a * core + q[:, 5, None, None] + q[:, 6, None, None] * xc + q[:, 7, None, None] * yc
@@ -149,15 +150,28 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
             axis=-1,
         )  # fmt: skip
 
+    def normal_equations(rows: np.ndarray) -> None:
+        """h and g made again on the stamps ``rows`` (each stamp's sums are its own: the same values as
+        over all stamps)."""
+        j, wt = (jac, weights) if rows.size == n else (jac[rows], weights[rows])
+        r = stamps[rows] - model[rows] if rows.size < n else stamps - model
+        hr = np.einsum("nabi,nab,nabj->nij", j, wt, j)
+        gr = np.einsum("nabi,nab,nab->ni", j, wt, r)
+        if rows.size == n:
+            h[:], g[:] = hr, gr
+        else:
+            h[rows], g[rows] = hr, gr
+
     model, parts = evaluate(p)
     jac = jacobian(parts)
     chi2 = np.sum(weights * (stamps - model) ** 2, axis=(1, 2))
-    h = g = None  # the normal equations; made again only when a stamp's model moved (else the same values)
+    h, g = np.empty((n, 8, 8)), np.empty((n, 8))
+    # the normal equations; made again only on the stamps whose model moved (else the same values)
+    stale = np.ones(n, bool)
     for _ in range(n_iter):
-        if h is None:
-            r = stamps - model
-            h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
-            g = np.einsum("nabi,nab,nab->ni", jac, weights, r)
+        if stale.any():
+            normal_equations(np.flatnonzero(stale))
+            stale[:] = False
         damp = h + lam[:, None, None] * eye * np.maximum(np.diagonal(h, axis1=1, axis2=2), 1e-300)[:, :, None]
         try:
             step = np.linalg.solve(damp, g[..., None])[..., 0]
@@ -169,18 +183,18 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
         better = c2 < chi2
         if better.all():  # (np.where's values, without it)
             p, model, jac, chi2, lam = q, m2, jacobian(parts), c2, lam / 3.0
-            h = None
+            stale[:] = True
         elif better.any():
             p = np.where(better[:, None], q, p)
             model = np.where(better[:, None, None], m2, model)
             jac = np.where(better[:, None, None, None], jacobian(parts), jac)
             chi2 = np.where(better, c2, chi2)
             lam = np.where(better, lam / 3.0, lam * 10.0)
-            h = None
+            stale = better.copy()
         else:  # no stamp moved: the model, its Jacobian and the normal equations stay
             lam = lam * 10.0
-    if h is None:
-        h = np.einsum("nabi,nab,nabj->nij", jac, weights, jac)
+    if stale.any():
+        normal_equations(np.flatnonzero(stale))
     out = np.full((n, 3), np.nan)
     dof = np.maximum(ok.sum(axis=(1, 2)) - 8, 1)
     for k in range(n):
