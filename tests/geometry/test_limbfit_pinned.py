@@ -22,7 +22,8 @@ unchanged): the three registered bands moved by ≤ 0.03 px, their errors agains
 line) (−0.183, −0.002) → (−0.162, −0.029), (−0.048, +0.011) → (−0.051, +0.011), (−0.096, +0.063) →
 (−0.087, +0.053) px; 2017086T014145 M is still refused, now because its limb points span only 23 px.
 Re-pinned by the limb fit's third speed round (issue 15: preparation on the box the fit can read, fewer
-refinement passes, least squares stopped at 1e-3 px): offset-only modes moved by ≤ 0.003 px (campaign: ≤ 0.022
+refinement passes, least squares stopped at 1e-3 px, the coarse step on that box, the edge-bias model
+interpolated along the limb): offset-only modes moved by ≤ 0.003 px (campaign: ≤ 0.022
 px), with scale and rotation fitted by up to 0.43 px, toward the truth in all three scenes ("along_lines"
 sample error −0.396 → +0.035 px, "crescent" −0.418 → −0.291, "full" line −0.994 → −0.903); 2017086T014145 M
 (a faint limb fitted on 6 grouped edges) now registers, 0.33 px from the applied pointing (−0.23, +0.24) at a
@@ -48,8 +49,8 @@ SCENE_PINS = {
         (0.10792732057922226, 0.13309584592126933),
     ),
     ("full", "bp"): (
-        (-120.07927177112443, -3.036636022041741),
-        (0.11366921928622359, 0.13646684990216718),
+        (-120.07930152908564, -3.0366532309568997),
+        (0.11369119207107617, 0.1364816607195614),
     ),
     ("full", "scale"): (
         (-120.44540396989315, -3.9029397045287206),
@@ -60,8 +61,8 @@ SCENE_PINS = {
         (0.08958892877472661, 0.0993700006277536),
     ),
     ("crescent", "bp"): (
-        (85.01625327457808, 4.971707925926867),
-        (0.08932943804548317, 0.09884403858019661),
+        (85.01625461865856, 4.971713075980918),
+        (0.08932968692454221, 0.09884548367099634),
     ),
     ("crescent", "scale"): (
         (84.7088011835139, 4.866578015313771),
@@ -72,8 +73,8 @@ SCENE_PINS = {
         (0.08972090769602391, 0.09934730526220345),
     ),
     ("thermal", "bp"): (
-        (40.01090273057789, -1.9725219839370993),
-        (0.08943941588931237, 0.09878426320406207),
+        (40.01090841351946, -1.9725168097143257),
+        (0.08944062870362393, 0.09878597509653617),
     ),
     ("thermal", "scale"): (
         (40.02631594371984, -1.9869360941706926),
@@ -84,8 +85,8 @@ SCENE_PINS = {
         (0.09083989184761754, 0.15072201191037213),
     ),
     ("along_lines", "bp"): (
-        (1.9805897536952808, 39.994132897598824),
-        (0.0914870312119101, 0.15416138705139643),
+        (1.980599776495242, 39.99409266222364),
+        (0.09148444789533274, 0.15417701264670428),
     ),
     ("along_lines", "scale"): (
         (2.0347989735500347, 39.949551998976084),
@@ -117,8 +118,8 @@ CAMPAIGN_PINS = {
     ("JIR_IMG_RDR_2022152T142653_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T142653_V01", "M"): "no limb signal",
     ("JIR_IMG_RDR_2022152T164927_V01", "M"): (
-        (1.5926415760075308, 14.329825419409126),
-        (0.11760371080003078, 0.15956534945613923),
+        (1.5926471412388363, 14.329820271752759),
+        (0.11760516046415155, 0.1595659370397066),
     ),
     ("JIR_IMG_RDR_2022152T165154_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T165154_V01", "M"): "no limb signal",
