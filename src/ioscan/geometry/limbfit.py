@@ -16,8 +16,11 @@ Two entry points:
   (the coarse step's error) read every k-th limb ray only (≥ 150 of them): they only bring the limb into the
   narrow window of the passes that give the fit and its error, which read every ray. A thin pass that finds
   too few edges, or a limb faint enough that neighbouring rays may need averaging, reads the other rays too
-  (the same numbers as one pass over every ray): what registers is decided as before (the same 100 of 351
-  campaign bands).
+  (the same numbers as one pass over every ray). The pass after the first reads every ray in the fine
+  window widened by at most 1 px (the first pass's fit is within ~0.5 px of the final one), and a pass over
+  every ray that moved the fit by < 0.25 px is the last (``FAST_PASSES``); the least squares stop at 1e-3 px.
+  Only the box a fit can read is prepared (hot spots filled, smoothed, noise statistics) and correlated: the
+  predicted disk's box widened by the search window and a margin (``PREP_LIMB_BOX``, ``COARSE_ON_BOX``).
 * :func:`fit_disk_center` — model-free, for ground-based frames with no prediction: gradient-directed
   Hough vote for the centre of a disk of roughly known radius, then the same robust edge fit of a circle
   (centre + radius), with a second pass whose bias correction uses a Sun direction fitted to the disk's
