@@ -1300,8 +1300,9 @@ def estimate_background(
         if limb_zone_own_scale_px is not None:
             # deeper in: the zone's white-noise S/N scaled by its own profile and cells alone (the sources
             # those peaks found left out, the misfits' clutter kept in), not also by the blocks and the
-            # limb-distance profile shared with the disk near the limb
-            own = lzone & usable & (d >= limb_zone_own_scale_px)
+            # limb-distance profile shared with the disk near the limb (within the frame edge's reach the
+            # edge's own profiles keep theirs)
+            own = lzone & usable & ~edge & (d >= limb_zone_own_scale_px)
             white = limb_model.along_limb_highpass(top_white, own)
             ws = limb_profile(d, white, own & ok & ~peaks, *lo_hi, quantile=limb_scale_quantile)
             ws = np.maximum(ws, limb_model.cell_scale(white, own & ok & ~peaks, limb_scale_quantile))
