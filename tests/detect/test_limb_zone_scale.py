@@ -24,8 +24,9 @@ def test_own_scale_is_the_scatter_there(seed, phase_deg, azimuth_deg):
     zone's 90 % quantile) leaves the S/N map 4 px or more inside the limb a robust scatter of only ~0.35
     (measured 0.36, 0.38): its scale is ~3 times what is there. With the setting at 4 px that scatter is
     ~1 (measured 1.06, 0.90), its scale lower; every pixel shallower than 4 px or outside the zone keeps
-    its S/N and scale bit for bit. (Not asserted: on a crescent, phase 120°, the scatter is 1.24 and the map
-    reaches 14 on the misfit — the zone's 2 × 16 px cells do not follow a profile that fails along the arc.)"""
+    its S/N and scale bit for bit. (Not asserted: on a crescent, phase 120°, the scatter is 1.24 and the
+    map reaches 14 on the misfit — the zone's 2 × 16 px cells do not follow a profile that fails along the
+    arc.)"""
     frame = _render(seed=seed, phase_deg=phase_deg, sun_azimuth_deg=azimuth_deg)
     img = frame.bands["M"].image.astype(float)
     circle = find_limb(img, 0.8)

@@ -35,7 +35,10 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   rate everywhere. Pixels whose
   background or filter reaches the limb band or the frame edge form their own blocks and also get the
   profile of the scale against the distance to the limb / the edge (and in the crop's corners, against the
-  distance to the corner).
+  distance to the corner). In a measured limb profile's zone the S/N is high-passed along the limb and
+  divided again by the zone's own profile and cells (a quantile, ``limb_scale_quantile``); with
+  ``limb_zone_own_scale_px`` the zone's pixels that far inside take that of the white-noise S/N alone, not
+  the product with the blocks and the limb-distance profile (off: a trade, README).
 """
 
 from __future__ import annotations

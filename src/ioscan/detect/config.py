@@ -221,9 +221,10 @@ class DetectConfig:
             cells alone (:data:`limb_scale_quantile`, the sources the default pass finds left out, the limb
             misfit's clutter kept in), not that × the block scale and the limb-distance profile shared with
             the disk near the limb (on a sunlit renderer limb without hot spots the default leaves the S/N
-            there a robust scatter of ~0.35, this ~1). None (the default): off. A trade on 250 sunlit frames:
-            4 px gives 0.608 / 0.081 / 0.308 → 0.622 / 0.085 / 0.352 (+13 hot spots at S/N ≥ 7 for +11 false
-            detections), 0 px 0.618 / 0.081 / 0.452 (README).
+            there a robust scatter of ~0.35, this ~1; within the frame edge's reach the default stays).
+            None (the default): off. A trade: on 250 sunlit frames 4 px gives 0.608 / 0.081 / 0.308 → 0.623 /
+            0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false detections); on the held-out seed 31 0.546 /
+            0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22; README, docs/architecture.md).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
