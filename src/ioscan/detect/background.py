@@ -1292,7 +1292,8 @@ def estimate_background(
         # again by its own profile against the limb distance
         lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
         zsel = lzone & usable & ok
-        top_white = best["snr"] * best["scale"]  # the chosen option's white-noise S/N
+        # the chosen option's white-noise S/N (for ``limb_zone_own_scale_px``)
+        top_white = best["snr"] * best["scale"] if limb_zone_own_scale_px is not None else None
         snr = limb_model.along_limb_highpass(best["snr"], lzone & usable)
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
         peaks = grow_sparse(snr > 4.0 * zs, rk)
