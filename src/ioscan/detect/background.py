@@ -35,7 +35,10 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   rate everywhere. Pixels whose
   background or filter reaches the limb band or the frame edge form their own blocks and also get the
   profile of the scale against the distance to the limb / the edge (and in the crop's corners, against the
-  distance to the corner).
+  distance to the corner). In a measured limb profile's zone the S/N is high-passed along the limb and
+  divided again by the zone's own profile and cells (a quantile, ``limb_scale_quantile``); with
+  ``limb_zone_own_scale_px`` the zone's pixels that far inside take that of the white-noise S/N alone, not
+  the product with the blocks and the limb-distance profile (off: a trade, README).
 """
 
 from __future__ import annotations
@@ -967,6 +970,8 @@ def estimate_background(
     keep_source_pixels: bool = False,
     white_noise_d2: bool = False,
     own_option_zones: bool = False,
+    limb_scale_quantile: float = LIMB_SCALE_QUANTILE,
+    limb_zone_own_scale_px: float | None = None,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1012,6 +1017,12 @@ def estimate_background(
             instead of the Laplacian residual (which texture and shading on sunlit ground raise).
         own_option_zones: narrow PSFs: each background option's limb and edge zones (its own blocks and
             profiles of the scale) reach as far as its own annulus and filter do, not the largest option's.
+        limb_scale_quantile: with a limb model, the quantile of |S/N| (÷ its Gaussian value) in the limb
+            zone's limb-distance bins and cells from which its own scale is taken (0.5: the median).
+        limb_zone_own_scale_px: with a limb model, the limb zone's pixels at least this far inside the limb
+            (px; None: none) take as scale their own profile and cells of the zone's white-noise S/N alone
+            (after the along-limb high-pass), not that × the block scale and the limb-distance profile they
+            share with the disk near the limb.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1279,15 +1290,28 @@ def estimate_background(
     if lzone is not None and lzone.any():
         # in the limb zone what runs along the limb is not a point source: taken out, and the S/N scaled
         # again by its own profile against the limb distance
-        snr = limb_model.along_limb_highpass(best["snr"], lzone & usable)
         lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
         zsel = lzone & usable & ok
+        # the chosen option's white-noise S/N (for ``limb_zone_own_scale_px``)
+        top_white = best["snr"] * best["scale"] if limb_zone_own_scale_px is not None else None
+        snr = limb_model.along_limb_highpass(best["snr"], lzone & usable)
         zs = limb_profile(d, snr, zsel, *lo_hi)  # median-based; then without the sources' peaks, a quantile
         peaks = grow_sparse(snr > 4.0 * zs, rk)
-        zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=LIMB_SCALE_QUANTILE)
-        zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, LIMB_SCALE_QUANTILE))
+        zs = limb_profile(d, snr, zsel & ~peaks, *lo_hi, quantile=limb_scale_quantile)
+        zs = np.maximum(zs, limb_model.cell_scale(snr, zsel & ~peaks, limb_scale_quantile))
         best["snr"] = np.where(lzone, snr / zs, snr)
         scale = np.where(lzone, scale * zs, scale)
+        if limb_zone_own_scale_px is not None:
+            # deeper in: the zone's white-noise S/N scaled by its own profile and cells alone (the sources
+            # those peaks found left out, the misfits' clutter kept in), not also by the blocks and the
+            # limb-distance profile shared with the disk near the limb (within the frame edge's reach the
+            # edge's own profiles keep theirs)
+            own = lzone & usable & ~edge & (d >= limb_zone_own_scale_px)
+            white = limb_model.along_limb_highpass(top_white, own)
+            ws = limb_profile(d, white, own & ok & ~peaks, *lo_hi, quantile=limb_scale_quantile)
+            ws = np.maximum(ws, limb_model.cell_scale(white, own & ok & ~peaks, limb_scale_quantile))
+            best["snr"] = np.where(own, white / ws, best["snr"])
+            scale = np.where(own, ws, scale).astype(scale.dtype, copy=False)
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)

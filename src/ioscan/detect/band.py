@@ -114,6 +114,8 @@ def _background_args(
         keep_source_pixels=cfg.keep_source_pixels,
         white_noise_d2=cfg.white_noise_d2,
         own_option_zones=cfg.own_option_zones,
+        limb_scale_quantile=cfg.limb_scale_quantile,
+        limb_zone_own_scale_px=cfg.limb_zone_own_scale_px,
     )
 
 

@@ -210,6 +210,21 @@ class DetectConfig:
             frames the scale of the hot spots missed 8–20 px from the limb fell 2.0 → 1.6, but completeness
             moved within noise (0.6124 / 0.0766 / 0.452 → 0.6179 / 0.0638 / 0.448; seed 99 0.604 / 0.092 /
             0.474 → 0.608 / 0.108 / 0.494; night 0.968 / 0.449 / 0.044 → 0.967 / 0.461 / 0.048; README).
+        limb_scale_quantile: narrow PSFs with a measured limb profile: the quantile of |S/N| (÷ its value
+            for a unit Gaussian) in the limb zone's limb-distance bins and cells that sets the zone's own
+            scale (:func:`ioscan.detect.background.estimate_background`; 0.5: the median). 0.9 by default: on
+            250 sunlit frames of the independent renderer 0.5 and 0.75 both gave 0.606 / 0.081 / 0.304 against
+            0.608 / 0.081 / 0.308 (S/N ≥ 7 / 5–7 / false per frame) — that factor is mostly 1 there; what
+            raises the zone's scale is the blocks and the limb-distance profile it is multiplied into.
+        limb_zone_own_scale_px: narrow PSFs with a measured limb profile: the limb zone's pixels at least this
+            far inside the limb (px) take the zone's white-noise S/N scaled by the zone's own profile and
+            cells alone (:data:`limb_scale_quantile`, the sources the default pass finds left out, the limb
+            misfit's clutter kept in), not that × the block scale and the limb-distance profile shared with
+            the disk near the limb (on a sunlit renderer limb without hot spots the default leaves the S/N
+            there a robust scatter of ~0.35, this ~1; within the frame edge's reach the default stays).
+            None (the default): off. A trade: on 250 sunlit frames 4 px gives 0.608 / 0.081 / 0.308 → 0.623 /
+            0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false detections); on the held-out seed 31 0.546 /
+            0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22; README, docs/architecture.md).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -257,6 +272,8 @@ class DetectConfig:
     edge_plateau_max_fraction: float = 0.7
     white_noise_d2: bool = False
     own_option_zones: bool = False
+    limb_scale_quantile: float = 0.9
+    limb_zone_own_scale_px: float | None = None
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
