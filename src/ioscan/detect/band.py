@@ -32,7 +32,7 @@ from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
-from ioscan.detect.misfits import flag_edge_limb_steps, flag_ridges
+from ioscan.detect.misfits import flag_along_limb, flag_edge_limb_steps, flag_edge_plateaus, flag_ridges
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
@@ -466,6 +466,26 @@ def detect_band(
         )  # fmt: skip
         if n_line:
             out.messages.append(f"band {band.band}: {n_line} detections on S/N ridges flagged ARTEFACT")
+    if cfg.along_limb_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
+        # a misplaced or misshapen limb profile leaves a residual that runs along the limb (detect/misfits.py)
+        n_along = flag_along_limb(
+            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
+            band.line_offset, cfg.along_limb_max_fraction,
+        )  # fmt: skip
+        if n_along:
+            out.messages.append(
+                f"band {band.band}: {n_along} detections whose residual runs along the limb flagged ARTEFACT"
+            )
+    if cfg.edge_plateau_test and sigma < BROAD_PSF_SIGMA_PX:
+        # the edge's reflection leaves a plateau along the edge row on structured ground (detect/misfits.py)
+        n_plateau = flag_edge_plateaus(
+            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset,
+            cfg.edge_plateau_max_fraction,
+        )  # fmt: skip
+        if n_plateau:
+            out.messages.append(
+                f"band {band.band}: {n_plateau} detections on a plateau along the frame edge flagged ARTEFACT"
+            )
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
         zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]

@@ -4,44 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.background import BROAD_PSF_SIGMA_PX
 from ioscan.detect.band import detect_band
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.misfits import flag_along_limb, flag_edge_plateaus
 from ioscan.detect.results import BandDetections, FrameDetections, best_status
 from ioscan.errors import ProductError
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import get_instrument
-from ioscan.records import BandImage, Frame
-
-
-def _flag_model_misfits(res: BandDetections, band: BandImage, cfg: DetectConfig) -> None:
-    """The background-misfit tests that read a band's whole model (:mod:`ioscan.detect.misfits`): a residual
-    that runs along the limb (``along_limb_test``; narrow PSFs, a limb distance map), a plateau along the
-    frame edge (``edge_plateau_test``)."""
-    model = res.model
-    if model is None or not res.detections:
-        return
-    if res.detections[0].extra.get("psf_core_sigma_px", 0.0) >= BROAD_PSF_SIGMA_PX:
-        return
-    if cfg.along_limb_test and model.limb_distance_px is not None:
-        n = flag_along_limb(
-            res.detections, band.data, model.background, model.sigma_white, model.limb_distance_px,
-            res.offset, band.line_offset, cfg.along_limb_max_fraction,
-        )  # fmt: skip
-        if n:
-            res.messages.append(
-                f"band {band.band}: {n} detections whose residual runs along the limb flagged ARTEFACT"
-            )
-    if cfg.edge_plateau_test:
-        n = flag_edge_plateaus(
-            res.detections, band.data, model.background, model.sigma_white, res.offset, band.line_offset,
-            cfg.edge_plateau_max_fraction,
-        )  # fmt: skip
-        if n:
-            res.messages.append(
-                f"band {band.band}: {n} detections on a plateau along the frame edge flagged ARTEFACT"
-            )
+from ioscan.records import Frame
 
 
 def detect_frame(
@@ -83,7 +52,7 @@ def detect_frame(
                 geometry.get(name),
                 instrument=inst,
                 config=cfg,
-                keep_model=True,  # the misfit tests below read it; dropped after them unless asked for
+                keep_model=keep_models,
                 plate_scale_arcsec=plate_scale,
                 onboard_background_subtraction=bool(frame.metadata.get("onboard_background_subtraction")),
             )
@@ -93,9 +62,6 @@ def detect_frame(
             raise ProductError(
                 f"{frame.product_id}: detection failed in band {name}: {type(exc).__name__}: {exc}"
             ) from exc
-        _flag_model_misfits(res, band, cfg)
-        if not keep_models:
-            res.model = None
         results[name] = res
         messages.extend(res.messages)
     return FrameDetections(
