@@ -121,12 +121,12 @@ def _record(monkeypatch, seen: list | None = None) -> list[tuple[np.ndarray, np.
     the arguments in ``seen``."""
     calls: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def both(model, x, y, psf):
+    def both(model, x, y, psf, along_limb_px):
         if seen is not None:
             seen.append((model, x, y, psf))
         new = fill_flux_err(model, x, y, psf, along_limb_px=0.0)  # the reference: no copies along the limb
         calls.append((new, _fill_flux_err_reference(model, x, y, psf)))
-        return fill_flux_err(model, x, y, psf)
+        return fill_flux_err(model, x, y, psf, along_limb_px)
 
     monkeypatch.setattr(band_mod, "fill_flux_err", both)
     return calls

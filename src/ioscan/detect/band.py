@@ -352,7 +352,9 @@ def detect_band(
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     # the outlier fill's error under each source (measurement's background term; kept sources have no fill)
     fill_err = (
-        np.full(len(peaks), np.nan) if cfg.keep_source_pixels else fill_flux_err(model, fit.x, fit.y, psf)
+        np.full(len(peaks), np.nan)
+        if cfg.keep_source_pixels
+        else fill_flux_err(model, fit.x, fit.y, psf, cfg.fill_along_limb_px)
     )
     for k in range(len(peaks)):
         if dup[k]:

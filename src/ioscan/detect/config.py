@@ -225,6 +225,11 @@ class DetectConfig:
             None (the default): off. A trade: on 250 sunlit frames 4 px gives 0.608 / 0.081 / 0.308 → 0.623 /
             0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false detections); on the held-out seed 31 0.546 /
             0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22; README, docs/architecture.md).
+        fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
+            (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
+            (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
+            0: the rings' copies only. Errors only: fluxes and detections do not depend on it (renderer day
+            frames, S/N 100–1k, 3–10 px inside the limb: flux pulls 1.95 → 1.45; README, issue 14 round 10).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -274,6 +279,7 @@ class DetectConfig:
     own_option_zones: bool = False
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = None
+    fill_along_limb_px: float = 20.0
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
+from ioscan.detect.config import DetectConfig
 from ioscan.detect.psf import PsfModel
 from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
@@ -537,7 +538,7 @@ def _fill_box_sums(
 
 #: sources within this many pixels of the limb (either side) also get copies of their hole along it
 #: (:func:`fill_flux_err`): the limb profile's zone and the annulus' reach into it
-FILL_ALONG_LIMB_PX = 20.0
+FILL_ALONG_LIMB_PX = DetectConfig.fill_along_limb_px
 #: rings of copy centres searched along the limb (:func:`_along_limb_centres`), 2 px apart from 2e + 2
 FILL_LIMB_RINGS = 20
 #: directions per ring searched for copy centres at the source's limb distance
