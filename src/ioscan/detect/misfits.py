@@ -45,6 +45,8 @@ detections already flagged are left alone. The measured effect is in the README 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy import ndimage
 
@@ -135,6 +137,28 @@ def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: 
     return float(np.max(box) - np.min(box)) / sw
 
 
+def _unflagged_in_crop(
+    detections: list[Detection], offset: tuple[int, int], line_offset: int, shape: tuple[int, ...]
+) -> Iterator[tuple[Detection, int, int]]:
+    """(detection, crop line, crop sample) of each detection not yet flagged (:data:`_SKIP`) whose nearest
+    pixel lies in a crop of ``shape`` starting at band pixel ``offset``; detections' lines are product
+    lines, ``line_offset`` the band's first."""
+    l0, s0 = offset
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.rint(det.line - line_offset)) - l0
+        sj = int(np.rint(det.sample)) - s0
+        if 0 <= li < shape[0] and 0 <= sj < shape[1]:
+            yield det, li, sj
+
+
+def _flag_artefact(det: Detection, test_name: str) -> None:
+    """Flag ``det`` ARTEFACT, naming the first test that did (``extra["artefact_test"]``)."""
+    det.flags |= int(DetectionFlag.ARTEFACT)
+    det.extra.setdefault("artefact_test", test_name)
+
+
 def flag_ridges(
     detections: list[Detection],
     snr: np.ndarray,
@@ -154,16 +178,9 @@ def flag_ridges(
     map is read around its largest value in the 3 × 3 pixels at the fitted position (:func:`snr_peak`; a fit
     beside the unsearched limb band lands where the map is 0, and the ridge along the band's edge was then
     read from inside the band); False: around the fitted position's pixel. Returns how many were flagged."""
-    l0, s0 = offset
     r = ridge_distance_px(core_sigma_px)
     n = 0
-    for det in detections:
-        if det.flags & _SKIP:
-            continue
-        li = int(np.rint(det.line - line_offset)) - l0
-        sj = int(np.rint(det.sample)) - s0
-        if not (0 <= li < snr.shape[0] and 0 <= sj < snr.shape[1]):
-            continue
+    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, snr.shape):
         if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
             li, sj = snr_peak(snr, li, sj)
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
@@ -171,8 +188,7 @@ def flag_ridges(
         frac = ridge_fraction(snr, li, sj, r)
         det.extra["ridge_fraction"] = frac
         if frac >= max_fraction:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "ridge")
+            _flag_artefact(det, "ridge")
             n += 1
     return n
 
@@ -237,8 +253,7 @@ def flag_edge_limb_steps(
         step = limb_step_at_edge(data, li, sj)
         det.extra["edge_limb_step_ratio"] = peak / step if step > 0 else float("inf")
         if step > 0 and peak < STEP_FRACTION * step:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", test_name)
+            _flag_artefact(det, test_name)
             n += 1
     return n
 
@@ -297,13 +312,7 @@ def flag_along_limb(
     with np.errstate(invalid="ignore", divide="ignore"):
         residual = (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
     n = 0
-    for det in detections:
-        if det.flags & _SKIP:
-            continue
-        li = int(np.rint(det.line - line_offset)) - l0
-        sj = int(np.rint(det.sample)) - s0
-        if not (0 <= li < nl and 0 <= sj < ns):
-            continue
+    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
         d_here = float(limb_distance_px[li, sj])
         if not abs(d_here) <= ALONG_LIMB_REACH_PX:
             continue
@@ -314,8 +323,7 @@ def flag_along_limb(
             continue
         det.extra["along_limb_fraction"] = frac
         if frac >= max_fraction:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "along_limb")
+            _flag_artefact(det, "along_limb")
             n += 1
     return n
 
@@ -368,13 +376,7 @@ def flag_edge_plateaus(
         crop = np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64)
         residual[l0 : l0 + nl, s0 : s0 + ns] = (crop - background) / sigma_white
     n = 0
-    for det in detections:
-        if det.flags & _SKIP:
-            continue
-        li = int(np.rint(det.line - line_offset)) - l0
-        sj = int(np.rint(det.sample)) - s0
-        if not (0 <= li < nl and 0 <= sj < ns):
-            continue
+    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
             continue
         frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
@@ -382,7 +384,6 @@ def flag_edge_plateaus(
             continue
         det.extra["edge_plateau_fraction"] = frac
         if frac >= max_fraction:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "edge_plateau")
+            _flag_artefact(det, "edge_plateau")
             n += 1
     return n
