@@ -61,17 +61,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from ioscan.detect import detect_frame
-from ioscan.geometry.backplanes import Backplanes
 from ioscan.measure import MeasureConfig, measure_frame
 from ioscan.records import BandImage, DetectionFlag, Frame
 from ioscan.robust import mad_sigma
 from ioscan.simulate.independent import draw_scene, render_scene
 from ioscan.simulate.independent import geometry as igeo
-from ioscan.simulate.independent.scene import BAND_FIRST_LINE_M
+from ioscan.simulate.independent_backplanes import truth_backplanes
 
 SEED = 20261208
 SNR_BINS = (
@@ -469,41 +467,6 @@ def _lower_limits(m: pd.DataFrame, truth_i: pd.Series) -> dict:
 
 
 # ---------------------------------------------------------------------------------- the independent renderer
-def independent_backplanes(view: igeo.ViewGeometry, band: str) -> Backplanes:
-    """Backplanes of one band from the renderer's own geometry (planetographic °N, west °W)."""
-    from ioscan import body as iobody
-
-    first = BAND_FIRST_LINE_M[band]
-    ss, ll = np.meshgrid(np.arange(igeo.N_SAMPLES, dtype=float), np.arange(igeo.N_LINES_BAND) + float(first))
-    hits = igeo.intersect(view, ss, ll)
-    hit = hits.hit
-    p = np.where(hit[..., None], hits.point_body_km, np.nan)
-    p_cam = p @ view.body_to_cam.T + view.center_cam_km
-    rng_km = np.linalg.norm(p_cam, axis=-1)
-    to_cam = -p_cam / rng_km[..., None]
-    sun_b = view.body_to_cam.T @ view.sun_dir_cam
-    to_cam_b = to_cam @ view.body_to_cam
-    phase = np.degrees(np.arccos(np.clip(np.sum(to_cam_b * sun_b, axis=-1), -1, 1)))
-
-    def nan_off(a):
-        return np.where(hit, a, np.nan)
-
-    inside = ndimage.distance_transform_edt(hit)
-    outside = ndimage.distance_transform_edt(~hit)
-    arrays = {
-        "lat_deg": nan_off(iobody.vector_to_lat_pg_deg(np.nan_to_num(p))),
-        "lon_w_deg": nan_off(igeo.lat_lon(np.nan_to_num(p))[1]),
-        "emission_deg": nan_off(np.degrees(np.arccos(np.clip(hits.cos_emission, -1, 1)))),
-        "incidence_deg": nan_off(np.degrees(np.arccos(np.clip(hits.cos_incidence, -1, 1)))),
-        "phase_deg": nan_off(phase),
-        "range_km": nan_off(rng_km),
-        "pixel_scale_km": nan_off(rng_km * igeo.IFOV_RAD),
-        "on_disk": hit.astype(float),
-        "limb_distance_px": np.where(hit, inside - 0.5, 0.5 - outside),
-    }
-    return Backplanes(arrays, {"provider": "independent"})
-
-
 def _true_intensity(view: igeo.ViewGeometry, t: pd.DataFrame) -> np.ndarray:
     """Foreshortening-corrected spectral intensity of truth rows, GW µm⁻¹ sr⁻¹, at the true position."""
     lat, lon_e = np.radians(t["lat_pc_deg"].to_numpy(float)), -np.radians(t["lon_w_deg"].to_numpy(float))
@@ -658,7 +621,7 @@ def independent_pulls(
             for name, b in rendered.bands.items()
         }
         frame = Frame("INDEPENDENT", "JIRAM", "JUNO", scene.start_time_utc, scene.exposure_s, bands)
-        bp = {name: independent_backplanes(believed, name) for name in bands}
+        bp = {name: truth_backplanes(believed, name) for name in bands}
         # the renderer's detector is not JIRAM's: its full well is given, as its PSF is (the shot noise of
         # the sources then follows from the frame's stated saturation level, as on a real product)
         found = measure_frame(

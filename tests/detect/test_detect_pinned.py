@@ -40,25 +40,15 @@ def _sim_frame(name: str, range_km: float, sun_lon_w_deg: float, centre: tuple[f
     from ioscan.simulate.psf import jiram_psf
     from ioscan.simulate.render_jiram import JiramDetector, apply_detector
     from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+    from ioscan.simulate.sunlit_ground import sunlit_view_geometry
 
     rng = np.random.default_rng(seed)
     psf, det, exposure, pad = jiram_psf(), JiramDetector(), 0.1, 12
-    scale = range_km * jiram.IFOV_RAD
     bands, bps = {}, {}
     for b, (cs, cl) in {"L": centre, "M": (centre[0], centre[1] - 60.0)}.items():
 
         def geom(s0: float, l0: float) -> LabelGeometry:
-            return LabelGeometry(
-                sub_observer_lat_deg=5.0,
-                sub_observer_lon_w_deg=200.0,
-                sub_solar_lat_deg=0.0,
-                sub_solar_lon_w_deg=sun_lon_w_deg,
-                range_km=range_km,
-                north_pa_deg=15.0,
-                pixel_scale_km=scale,
-                disk_center_sample=s0,
-                disk_center_line=l0,
-            )
+            return sunlit_view_geometry(range_km, sun_lon_w_deg, s0, l0)
 
         bp = backplanes_from_label(geom(cs, cl), 432, 128)
         gp = geom(cs + pad, cl + pad)

@@ -10,49 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
-from ioscan import body as iobody
 from ioscan.detect import photometry
 from ioscan.detect.band import detect_band
 from ioscan.detect.config import DetectConfig
-from ioscan.geometry.backplanes import Backplanes
 from ioscan.records import BandImage
 from ioscan.robust import mad_sigma
 from ioscan.simulate.independent import draw_scene, render_scene
-from ioscan.simulate.independent import geometry as igeo
-from ioscan.simulate.independent.scene import BAND_FIRST_LINE_M
-
-
-def _backplanes(view: igeo.ViewGeometry) -> Backplanes:
-    """The M band's backplanes from the renderer's own geometry (as ``benchmarks/bench_pulls.py`` makes)."""
-    first = BAND_FIRST_LINE_M["M"]
-    ss, ll = np.meshgrid(np.arange(igeo.N_SAMPLES, dtype=float), np.arange(igeo.N_LINES_BAND) + float(first))
-    hits = igeo.intersect(view, ss, ll)
-    hit = hits.hit
-    p = np.where(hit[..., None], hits.point_body_km, np.nan)
-    p_cam = p @ view.body_to_cam.T + view.center_cam_km
-    rng_km = np.linalg.norm(p_cam, axis=-1)
-    to_cam_b = (-p_cam / rng_km[..., None]) @ view.body_to_cam
-    sun_b = view.body_to_cam.T @ view.sun_dir_cam
-    phase = np.degrees(np.arccos(np.clip(np.sum(to_cam_b * sun_b, axis=-1), -1, 1)))
-
-    def off(a):
-        return np.where(hit, a, np.nan)
-
-    inside, outside = ndimage.distance_transform_edt(hit), ndimage.distance_transform_edt(~hit)
-    arrays = {
-        "lat_deg": off(iobody.vector_to_lat_pg_deg(np.nan_to_num(p))),
-        "lon_w_deg": off(igeo.lat_lon(np.nan_to_num(p))[1]),
-        "emission_deg": off(np.degrees(np.arccos(np.clip(hits.cos_emission, -1, 1)))),
-        "incidence_deg": off(np.degrees(np.arccos(np.clip(hits.cos_incidence, -1, 1)))),
-        "phase_deg": off(phase),
-        "range_km": off(rng_km),
-        "pixel_scale_km": off(rng_km * igeo.IFOV_RAD),
-        "on_disk": hit.astype(float),
-        "limb_distance_px": np.where(hit, inside - 0.5, 0.5 - outside),
-    }
-    return Backplanes(arrays, {"provider": "independent"})
+from ioscan.simulate.independent_backplanes import truth_backplanes
 
 
 def _injected(n_frames: int, seed: int, snrs: tuple[float, ...], along_limb_px: float) -> dict:
@@ -65,7 +30,7 @@ def _injected(n_frames: int, seed: int, snrs: tuple[float, ...], along_limb_px: 
         scene = draw_scene(rng, kind="day", mode="I2")
         rend = render_scene(scene)
         rb = rend.bands["M"]
-        bp = _backplanes(scene.view)
+        bp = truth_backplanes(scene.view, "M")
         ld = bp["limb_distance_px"]
         t = rend.truth
         pick = np.random.default_rng(1000 + i)

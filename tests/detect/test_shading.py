@@ -9,22 +9,12 @@ from ioscan.detect.background import estimate_background
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.shading import minnaert_exponent, shading_template
 from ioscan.geometry.label_provider import backplanes_from_label
-from ioscan.instruments import jiram
 from ioscan.records import LabelGeometry
+from ioscan.simulate.sunlit_ground import sunlit_view_geometry
 
 
 def _geometry(sun_lon_w: float, centre=(216.0, 200.0), range_km: float = 60000.0) -> LabelGeometry:
-    return LabelGeometry(
-        sub_observer_lat_deg=5.0,
-        sub_observer_lon_w_deg=200.0,
-        sub_solar_lat_deg=0.0,
-        sub_solar_lon_w_deg=sun_lon_w,
-        range_km=range_km,
-        north_pa_deg=15.0,
-        pixel_scale_km=range_km * jiram.IFOV_RAD,
-        disk_center_sample=centre[0],
-        disk_center_line=centre[1],
-    )
+    return sunlit_view_geometry(range_km, sun_lon_w, *centre)
 
 
 @pytest.mark.parametrize("k_true", [0.55, 0.8, 1.0])

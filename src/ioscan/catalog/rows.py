@@ -29,21 +29,28 @@ PRODUCT_KEY_LENGTH = 256
 DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
 
 
+#: field metadata keys that decide a record field's column type whatever its annotation
+#: (:func:`ioscan.catalog.schema.record_columns`)
+COLUMN_TYPE_MARKERS = ("json", "time", "text", "length")
+
+
+def annotation_base_type(hint: object) -> object:
+    """A field annotation without its ``| None`` (``float | None`` → ``float``); others as they are."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
+
+
 def detection_float_fields() -> frozenset[str]:
     """The :class:`~ioscan.records.Detection` fields whose catalogue column is a float: annotated ``float``
-    (or ``float | None``) without a ``json``, ``time``, ``text`` or ``length`` marker (the rule of
+    (or ``float | None``) without a :data:`COLUMN_TYPE_MARKERS` marker (the rule of
     :func:`ioscan.catalog.schema.record_columns`)."""
     hints = typing.get_type_hints(Detection)
-    out = set()
-    for f in dataclasses.fields(Detection):
-        if any(f.metadata.get(k) for k in ("json", "time", "text", "length")):
-            continue
-        hint = hints[f.name]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
-        if base is float:
-            out.add(f.name)
-    return frozenset(out)
+    return frozenset(
+        f.name
+        for f in dataclasses.fields(Detection)
+        if not any(f.metadata.get(k) for k in COLUMN_TYPE_MARKERS)
+        and annotation_base_type(hints[f.name]) is float
+    )
 
 
 _DETECTION_FLOATS = detection_float_fields()

@@ -38,12 +38,14 @@ added to a record without its migration fails the tests.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 
 import sqlalchemy as sa
 
-from ioscan.catalog.rows import PRODUCT_KEY_LENGTH  # noqa: F401 (sch.PRODUCT_KEY_LENGTH as before)
+from ioscan.catalog.rows import (  # noqa: F401 (sch.PRODUCT_KEY_LENGTH as before)
+    PRODUCT_KEY_LENGTH,
+    annotation_base_type,
+)
 from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, HotspotTemperature, Observation
 
 #: Version stamp of this schema (matches the alembic head revision).
@@ -80,8 +82,7 @@ def _sql_type(name: str, hint: object, meta: typing.Mapping) -> sa.types.TypeEng
         return sa.Text()
     if meta.get("length"):
         return sa.String(int(meta["length"]))
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
+    base = annotation_base_type(hint)
     if base not in _PLAIN_TYPES:
         raise TypeError(f"record field {name}: no column type for {hint!r} (add 'length', 'text' or 'json')")
     return _PLAIN_TYPES[base]()

@@ -37,6 +37,24 @@ class SunlitGround:
     exposure_s: float
 
 
+def sunlit_view_geometry(
+    range_km: float, sun_lon_w_deg: float, center_sample_px: float, center_line_px: float
+) -> LabelGeometry:
+    """JIRAM label geometry of the sunlit test views: sub-observer point 5° N (planetographic) 200° W, the Sun
+    over the equator at ``sun_lon_w_deg`` °W, north 15° from up, the disk centred at the given pixel (px)."""
+    return LabelGeometry(
+        sub_observer_lat_deg=5.0,
+        sub_observer_lon_w_deg=200.0,
+        sub_solar_lat_deg=0.0,
+        sub_solar_lon_w_deg=sun_lon_w_deg,
+        range_km=range_km,
+        north_pa_deg=15.0,
+        pixel_scale_km=range_km * jiram.IFOV_RAD,
+        disk_center_sample=center_sample_px,
+        disk_center_line=center_line_px,
+    )
+
+
 def sunlit_ground_frame(
     range_km: float, seed: int, sun_lon_w_deg: float = 215.0, exposure_s: float = 0.1, pad_px: int = 12
 ) -> SunlitGround:
@@ -46,17 +64,7 @@ def sunlit_ground_frame(
     psf, det = jiram_psf(), JiramDetector(cosmic_rate_per_s=0.0)
 
     def geom(s0: float, l0: float) -> LabelGeometry:
-        return LabelGeometry(
-            sub_observer_lat_deg=5.0,
-            sub_observer_lon_w_deg=200.0,
-            sub_solar_lat_deg=0.0,
-            sub_solar_lon_w_deg=sun_lon_w_deg,
-            range_km=range_km,
-            north_pa_deg=15.0,
-            pixel_scale_km=range_km * jiram.IFOV_RAD,
-            disk_center_sample=s0,
-            disk_center_line=l0,
-        )
+        return sunlit_view_geometry(range_km, sun_lon_w_deg, s0, l0)
 
     s0, l0 = DISK_CENTER_PX
     padded = geom(s0 + pad_px, l0 + pad_px)
