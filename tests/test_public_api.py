@@ -30,3 +30,25 @@ def test_importing_the_package_and_the_cli_loads_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stage_packages_export_lazily_the_modules_objects():
+    import importlib
+
+    import ioscan.detect
+    import ioscan.measure
+
+    for package in (ioscan.detect, ioscan.measure):
+        assert sorted(package.__all__) == sorted(package._PUBLIC) == dir(package)
+        for name, module in package._PUBLIC.items():
+            assert getattr(package, name) is getattr(importlib.import_module(module), name)
+
+
+def test_a_stages_settings_come_without_its_pipeline():
+    code = (
+        "import sys, ioscan.detect.config, ioscan.measure.config; "
+        "print(sorted(m for m in ('ioscan.detect.band', 'ioscan.detect.background', 'ioscan.measure.frame') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

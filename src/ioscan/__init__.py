@@ -17,8 +17,9 @@ See docs/architecture.md for what each package owns.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ioscan._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -54,17 +55,7 @@ _PUBLIC = {
 __all__ = ["__version__", *_PUBLIC]
 
 
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ioscan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("ioscan", _PUBLIC, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
