@@ -89,3 +89,89 @@ def test_limb_distance_grid_tiny(shape):
     args = _grid_args(obs, cam, point_at_io(obs, 0.0))
     with np.errstate(all="ignore"):
         assert np.array_equal(limb_distance_grid(*args), limb_distance_grid_numpy(*args), equal_nan=True)
+
+
+# ------------------------------------------------------------------------- the SPICE backplanes' passes
+def _spice_both(cam, inp, body=iobody.IO, **kw):
+    from ioscan.geometry import spice_provider
+
+    with np.errstate(all="ignore"):
+        got = spice_provider._spice_arrays(cam, inp, body, compiled=True, **kw)
+        ref = spice_provider._spice_arrays(cam, inp, body, compiled=False, **kw)
+    return got, ref
+
+
+def _assert_same(got, ref):
+    (a, ca), (b, cb) = got, ref
+    assert list(a) == list(b)
+    for name in b:
+        assert np.array_equal(a[name], b[name], equal_nan=True), name
+    assert np.array_equal(ca, cb)
+
+
+def _synthetic_inputs(rng, spin_xy: bool):
+    """FrameInputs of a JIRAM-like frame looking at Io from 2,200–600,000 km, with a random inertial
+    orientation, observer velocity (β ~1e-4), Io's velocity and spin (with a moving pole when ``spin_xy``: the
+    full rotation of the rays by the light time)."""
+    from scipy.spatial.transform import Rotation
+
+    from ioscan.geometry.spice_provider import CLIGHT_KM_S, FrameInputs
+
+    r_km = float(np.exp(rng.uniform(np.log(2200.0), np.log(6e5))))
+    u = rng.normal(size=3)
+    obs_body = r_km * u / np.linalg.norm(u)
+    x0 = Rotation.random(random_state=int(rng.integers(1 << 31))).as_matrix()
+    omega = np.array([0.0, 0.0, 4.1e-5]) + (rng.normal(size=3) * 3e-5 if spin_xy else 0.0)
+    skew = np.array([[0.0, -omega[2], omega[1]], [omega[2], 0.0, -omega[0]], [-omega[1], omega[0], 0.0]])
+    target = rng.normal(size=3) * (1800.0 if rng.random() < 0.5 else 300.0)
+    inst_to_body = point_at_io(obs_body, float(rng.uniform(-180, 180)), target_km=target)
+    cam = FrameCamera(
+        n_samples=432, n_lines=int(rng.choice([128, 256])), ifov_rad=237.767e-6,
+        center_sample=215.5, center_line=63.5,
+    )  # fmt: skip
+    sun = rng.normal(size=3)
+    return cam, FrameInputs(
+        et=0.0,
+        lt_s=r_km / CLIGHT_KM_S,
+        observer_body_km=obs_body,
+        j2000_to_body=x0,
+        j2000_to_body_rate=skew @ x0,
+        inst_to_j2000=x0.T @ inst_to_body,
+        beta=rng.normal(size=3) * 1e-4,
+        # up to thousands of km/s (unphysical, the same arithmetic): the epoch's shift then moves the limb
+        # enough for many rays to meet Io only at their second iteration (the retry)
+        target_velocity_j2000=rng.normal(size=3) * float(np.exp(rng.uniform(np.log(15.0), np.log(3000.0)))),
+        observer_minus_target_j2000=x0.T @ obs_body,
+        sun_body_km=7.8e8 * sun / np.linalg.norm(sun),
+        sun_body_rate=rng.normal(size=3) * 10.0,
+    )
+
+
+@pytest.mark.parametrize("spin_xy", [False, True])
+def test_spice_arrays_compiled_equal_numpy_synthetic(spin_xy, monkeypatch):
+    """Random views, far and close, boxed and whole-frame: every backplane and the conic bit for bit; the
+    rays that meet Io only at their second light-time iteration (the retry) are among them."""
+    from ioscan.geometry import spice_provider
+
+    retries = []
+    real = spice_provider._compiled_arrays
+
+    def counting(cam, inp, body):  # the compiled path calls _Epoch.intersect only for the retry
+        with monkeypatch.context() as m:
+            m.setattr(spice_provider._Epoch, "intersect", lambda *a: retries.append(1) or intersect(*a))
+            return real(cam, inp, body)
+
+    intersect = spice_provider._Epoch.intersect
+    monkeypatch.setattr(spice_provider, "_compiled_arrays", counting)
+    rng = np.random.default_rng(11 if spin_xy else 12)
+    n_disk = 0
+    for _ in range(40):
+        cam, inp = _synthetic_inputs(rng, spin_xy)
+        got, ref = _spice_both(cam, inp)
+        _assert_same(got, ref)
+        n_disk += int(ref[0]["on_disk"].sum())
+        with monkeypatch.context() as m:  # the whole-frame path (no box)
+            m.setattr(spice_provider, "_disk_box", lambda limb, margin: None)
+            _assert_same(*_spice_both(cam, inp))
+    assert n_disk > 100_000
+    assert retries, "no ray met Io only at its second light-time iteration"
