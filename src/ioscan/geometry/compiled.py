@@ -18,6 +18,19 @@ import numpy as np
 from numba import njit
 
 
+def readonly(*arrays):
+    """Read-only, C-contiguous float64 (or bool) views of ``arrays``: numba compiles (and loads from its
+    cache) one machine code per argument type, and writable and read-only arrays are different types; the
+    kernels take every array read-only, so that each has one signature (a process loads each kernel once)."""
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=bool if np.asarray(a).dtype == bool else float)
+        v = a.view()
+        v.flags.writeable = False
+        out.append(v)
+    return out
+
+
 @njit(cache=True, error_model="numpy")
 def limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s, s, hss, hll, two_hsl):  # pragma: no cover - compiled
     """Signed limb distance (px) of every pixel (len(a_l) lines × len(s) samples) from the separable terms

@@ -132,7 +132,7 @@ def limb_distance_grid(
     part is compiled (:func:`ioscan.geometry.compiled.limb_distance_rows`): the numbers of
     :func:`limb_distance_grid_numpy`, bit for bit, in one pass.
     """
-    from ioscan.geometry.compiled import limb_distance_rows
+    from ioscan.geometry.compiled import limb_distance_rows, readonly
 
     q = np.asarray(q_matrix, dtype=float)
     f00, f0s, f0l = d0 @ q @ d0, d0 @ q @ d_s, d0 @ q @ d_l
@@ -147,7 +147,8 @@ def limb_distance_grid(
     c_l = 2.0 * (f0l + fll * l)
     d_s_ = 2.0 * fsl * s
     hss, hsl, hll = 2.0 * fss, 2.0 * fsl, 2.0 * fll
-    return limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s_, s, float(hss), float(hll), float(2.0 * hsl))
+    arrays = readonly(a_l, row_s, col_l, b_s, c_l, d_s_, s)
+    return limb_distance_rows(*arrays, float(hss), float(hll), float(2.0 * hsl))
 
 
 def limb_distance_grid_numpy(

@@ -707,7 +707,7 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     that meet Io only then take one more iteration in numpy, as there), and the surface terms up to the
     transcendental functions (:func:`~ioscan.geometry.compiled.surface_terms`), which numpy evaluates as
     :func:`~ioscan.geometry.backplanes.surface_arrays` does. Every step is the numpy path's, in its order."""
-    from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, surface_terms
+    from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, readonly, surface_terms
 
     c = CLIGHT_KM_S
     x0 = inp.j2000_to_body
@@ -735,10 +735,12 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     norms = cam.ray_norms(box)
     w = 1.0 / np.asarray(radii, dtype=float) ** 2
     qc = o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0
+    s_off, l_off, mb, ms, ml, norms, off_ro, o_ro, w_ro = readonly(
+        s_off, l_off, mb, ms, ml, norms, off, o0, w
+    )
     dx, dy, dz, t1, disc1, t_near = box_rays_intersect(
-        np.ascontiguousarray(s_off), np.ascontiguousarray(l_off), mb, ms, ml, norms, off,
-        bool(np.any(off != 0.0)), np.array(o0), w, float(qc),
-    )  # fmt: skip
+        s_off, l_off, mb, ms, ml, norms, off_ro, bool(np.any(off != 0.0)), o_ro, w_ro, float(qc)
+    )
     d = (dx, dy, dz)
     cand = disc1 > -_NEAR_MISS
     idx = None
@@ -757,9 +759,10 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     wx, wy, wz = ep.omega
     full = abs(wx) > 1e-9 or abs(wy) > 1e-9
     mask = cand if cand is not None else np.ones(0, dtype=bool)
+    args = readonly(*d, t1, t_near, mask)
     ex, ey, ez, ox, oy, oz, t2, dlen, dt = light_time_intersect(
-        *d, t1, t_near, mask, cand is not None, float(inp.lt_s), -1.0 / c, ep.o0, ep.g, ep.omega, full,
-        ep.w, ep.qc0, ep.qc1, ep.qc2,
+        *args, cand is not None, float(inp.lt_s), -1.0 / c, *readonly(ep.o0, ep.g, ep.omega), full,
+        *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2,
     )  # fmt: skip
     hit = np.isfinite(t2)
     again = hit & ~hit1  # met the body only on the retry: one more light-time iteration, as SPICE
@@ -780,8 +783,8 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     e2 = 1.0 - (c_km / a) ** 2
     ep2 = (a / c_km) ** 2 - 1.0
     x, y, z, rho, rng, num, den, ce, ci, cp = surface_terms(
-        ex, ey, ez, ox, oy, oz, t2, dlen, np.ascontiguousarray(norms), np.asarray(beta, dtype=float),
-        np.asarray(sun, dtype=float), w, float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
+        *readonly(ex, ey, ez, ox, oy, oz, t2, dlen, norms, beta, sun, w),
+        float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
     )  # fmt: skip
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
     surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, ci, cp), cam.ifov_rad, sun_lon_w)
