@@ -50,8 +50,14 @@
    1 and 2 workers: the number of values that differ per table, and ``identical``. Each scan also reports
    the time its cluster took to close (``close_s``).
 
+7. ``--stages-against REV``: the stage profile (CPU clock) of the current code and of git revision REV (a
+   detached worktree), each in a fresh process on the same simulated campaign, alternating for ``--rounds``
+   rounds (which goes first alternates too), and each one's worker start-up (``worker_start_cpu_s``): per
+   stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
+   machine this is the figure to quote, not a single run's milliseconds.
+
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
-        [--profile-only] [--clock wall|cpu] [--quick]
+        [--profile-only] [--clock wall|cpu] [--quick] [--stages-against REV [--rounds 3]]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -63,6 +69,7 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import tempfile
@@ -529,7 +536,7 @@ print(json.dumps(out))
 """
 
 
-def _worker_start(metakernel: Path, products: list[Path], repeats: int) -> dict:
+def _worker_start(metakernel: Path, products: list[Path], repeats: int, env: dict | None = None) -> dict:
     """Median CPU seconds of each step of a worker's start (:data:`_WORKER_START`), ``repeats`` fresh
     processes; ``before_second_product_s``: their sum up to the first product done (the start-up a scan
     pays once per worker, ``first_product`` less ``second_product`` being the first product's extra).
@@ -546,7 +553,7 @@ def _worker_start(metakernel: Path, products: list[Path], repeats: int) -> dict:
     cmd = [sys.executable, "-c", _WORKER_START, str(metakernel), blob, str(products[0]), str(products[1])]
     runs = []
     for _ in range(repeats):
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     steps = [k for k in runs[0] if k != "compiled_from_source"]
     out: dict = {k: round(statistics.median(r[k] for r in runs), 3) for k in steps}
@@ -565,6 +572,93 @@ def _probe(seconds: float = 1.0) -> float:
     return two / one
 
 
+#: the stages ``--stages-against`` compares (``outside_detect``: the whole less detection, per frame)
+_COMPARED = (
+    "pdr_read", "identify", "read", "backplanes", "limb_fit", "detect", "measure", "records", "store",
+    "total", "outside_detect",
+)  # fmt: skip
+
+
+def _stage_child(campaign: Path) -> None:
+    """``--stage-child``: the stage profile (CPU clock, BLAS one thread) of the ioscan on ``PYTHONPATH`` on a
+    campaign simulated before; prints its medians and means as JSON (no chaining scan, no writer)."""
+    metakernel = campaign / "kernels" / "ioscan.tm"
+    products = sorted((campaign / "jiram").rglob("*.LBL"))
+    out = Path(tempfile.mkdtemp(prefix="ioscan_bench_scan_child_"))
+    try:
+        med, _ = _stage_profile(products, metakernel, out)
+        print(json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"]}))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
+    """The current code's and ``rev``'s stage profiles and worker start-ups, alternating (see module
+    docstring, 7)."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parents[1]
+    tree = out / "against"
+    subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(tree), rev], check=True,
+                   capture_output=True)  # fmt: skip
+    trees = {"current": here, rev: tree}
+    products = sorted((campaign / "jiram").rglob("*.LBL"))
+    metakernel = campaign / "kernels" / "ioscan.tm"
+    try:
+        envs = {k: {**os.environ, "PYTHONPATH": str(t / "src")} for k, t in trees.items()}
+
+        def child(label):
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--stage-child", str(campaign)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=envs[label],
+                                  cwd=trees[label])  # fmt: skip
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        for label in trees:  # warm-up (a compiled kernel's first build, the OS's file cache): not counted
+            _worker_start(metakernel, products, 1, envs[label])
+        runs: dict[str, list] = {k: [] for k in trees}
+        starts: dict[str, list] = {k: [] for k in trees}
+        for r in range(rounds):
+            for label in list(trees) if r % 2 == 0 else list(trees)[::-1]:
+                runs[label].append(child(label))
+                starts[label].append(_worker_start(metakernel, products, 1, envs[label]))
+        ratios = {
+            k: [
+                round(a["median"][k] / b["median"][k], 3)
+                for a, b in zip(runs["current"], runs[rev], strict=True)
+            ]
+            for k in _COMPARED
+            if all(b["median"][k] > 0 for b in runs[rev])
+        }
+        return {
+            "against": rev,
+            "rounds": rounds,
+            "stage_ms_per_frame_median": {
+                k: {label: [r["median"][k] for r in rs] for label, rs in runs.items()} for k in _COMPARED
+            },
+            "ratio_per_round": ratios,
+            "ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
+            "worker_start_cpu_s": {
+                label: {
+                    k: [w[k] for w in ws]
+                    for k in (
+                        "python_and_dask",
+                        "task_function",
+                        "plugin_setup",
+                        "first_product",
+                        "second_product",
+                        "before_second_product_s",
+                    )
+                }
+                for label, ws in starts.items()
+            },  # fmt: skip
+        }
+    finally:
+        subprocess.run(
+            ["git", "-C", str(here), "worktree", "remove", "--force", str(tree)], capture_output=True
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orbits", type=int, default=4)
@@ -577,16 +671,25 @@ def main() -> None:
     )
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="the stage profile's clock")
     ap.add_argument("--quick", action="store_true", help="2 orbits of 8 frames (a minute or so)")
+    ap.add_argument(
+        "--stages-against", metavar="REV", help="stage profiles alternating with git revision REV"
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --stages-against")
+    ap.add_argument("--stage-child", metavar="CAMPAIGN", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.orbits, args.frames_per_orbit = 2, 8
     global CLOCK
     if args.clock == "cpu":
-        import os
-
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = "1"  # before numpy is imported (the imports below are inside functions)
         CLOCK = time.thread_time
+    if args.stage_child:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
+        CLOCK = time.thread_time
+        _stage_child(Path(args.stage_child))
+        return
 
     from ioscan.simulate.campaign import simulate_campaign
 
@@ -602,6 +705,10 @@ def main() -> None:
         )
         jiram = out / "campaign" / "jiram"
         products = sorted(jiram.rglob("*.LBL"))
+        if args.stages_against:
+            res = _stages_against(args.stages_against, args.rounds, out / "campaign", out)
+            print(json.dumps({"benchmark": "scan_stages_against", "frames": len(products), **res}))
+            return
         against = None
         if args.against:
             from bench_limbfit import limbfit_at

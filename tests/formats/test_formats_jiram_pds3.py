@@ -334,3 +334,39 @@ def test_read_time_per_frame(tmp_path):
     ms = (time.perf_counter() - t0) / n * 1e3
     print(f"read_jiram_rdr: {ms:.2f} ms per I1 frame")
     assert ms < 50.0  # measured ~3.5 ms; generous bound for a shared machine
+
+
+@pytest.mark.parametrize("mode", ["I1", "I2", "I3"])
+def test_pixels_read_as_pdr_reads_them(tmp_path, mode):
+    """The reader takes a plain IMAGE's pixels straight from the file (numpy at the label's offset): the
+    values pdr's loader gives (its JIRAM special case, little-endian), bit for bit."""
+    lbl, img = _write(tmp_path, mode)
+    f = read_jiram_rdr(lbl)
+    arr = np.asarray(pdr.read(str(lbl))["IMAGE"])
+    if arr.dtype.byteorder == ">":
+        arr = arr.view(arr.dtype.newbyteorder("<"))
+    for band in f.bands.values():
+        ref = arr[band.line_offset : band.line_offset + band.data.shape[0]]
+        assert band.data.dtype == np.float32 and np.array_equal(_bits(band.data), _bits(ref))
+
+
+def test_pixels_with_line_prefix_bytes_go_through_pdr(tmp_path):
+    from ioscan.formats import jiram_pds3 as mod
+
+    lbl, img = _write(tmp_path, "I3")
+    data = pdr.read(str(lbl))
+    loads = []
+
+    class Counting:  # pdr's Data, counting the IMAGE loads
+        def __getitem__(self, key):
+            loads.append(key)
+            return data[key]
+
+    block = dict(data.metablock_("IMAGE"), LINE_PREFIX_BYTES=0)
+    img_path = tmp_path / f"{PID}.IMG"
+    plain = mod._image_pixels(Counting(), block, img_path, 0, 128, 432, lbl.name)
+    assert not loads
+    block["LINE_PREFIX_BYTES"] = 8  # not a plain image: pdr reads it (here the same bytes)
+    via_pdr = mod._image_pixels(Counting(), block, img_path, 0, 128, 432, lbl.name)
+    assert loads == ["IMAGE"]
+    assert np.array_equal(_bits(plain), _bits(img)) and np.array_equal(_bits(via_pdr), _bits(img))

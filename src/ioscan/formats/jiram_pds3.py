@@ -906,6 +906,33 @@ def describe_archive_geometry(frame: Frame) -> list[str]:
     return lines
 
 
+def _image_pixels(data, image_block, img_path: Path, offset: int, lines: int, samples: int, name: str):
+    """The IMAGE's pixels, float32 (lines × samples). JIRAM's IMG holds little-endian float32 whatever the
+    label declares (``SAMPLE_TYPE`` says MSB; pdr's JIRAM special case reads LSB): a plain image (no line
+    prefix or suffix bytes, the size checked against the label before) is read straight from the file with
+    numpy at the label's offset — pdr's values bit for bit (``tests/formats/test_formats_jiram_pds3.py``),
+    without its loader's per-call set-up (~1.4 ms of a ~2.5-ms read); anything else through pdr."""
+    try:
+        plain = not any(int(image_block.get(k, 0) or 0) for k in ("LINE_PREFIX_BYTES", "LINE_SUFFIX_BYTES"))
+    except (TypeError, ValueError):
+        plain = False
+    if plain:
+        arr = np.fromfile(img_path, dtype="<f4", count=lines * samples, offset=offset)
+        if arr.size == lines * samples:
+            return arr.reshape(lines, samples)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.asarray(data["IMAGE"])
+    except Exception as exc:
+        raise ProductError(f"{name}: pdr could not read the IMAGE ({type(exc).__name__}: {exc})") from exc
+    if arr.shape != (lines, samples):
+        raise ProductError(f"{name}: IMAGE read as {arr.shape}, label says {(lines, samples)}")
+    if arr.dtype.byteorder == ">":  # pdr's JIRAM special case did not apply: the bytes are LSB anyway
+        arr = arr.view(arr.dtype.newbyteorder("<"))
+    return arr.astype(np.float32, copy=False)
+
+
 def read_jiram_rdr(label_path: Path) -> Frame:
     """Read a JIRAM imager RDR (``.LBL`` + ``.IMG``) into a :class:`~ioscan.records.Frame`.
 
@@ -985,17 +1012,7 @@ def read_jiram_rdr(label_path: Path) -> Frame:
     if offset == 0 and size != expected:
         raise ProductError(f"{img_path.name}: {size} bytes disagree with LINES×LINE_SAMPLES×4 = {expected}")
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = np.asarray(data["IMAGE"])
-    except Exception as exc:
-        raise ProductError(f"{name}: pdr could not read the IMAGE ({type(exc).__name__}: {exc})") from exc
-    if arr.shape != (lines, samples):
-        raise ProductError(f"{name}: IMAGE read as {arr.shape}, label says {(lines, samples)}")
-    if arr.dtype.byteorder == ">":  # pdr's JIRAM special case did not apply: the bytes are LSB anyway
-        arr = arr.view(arr.dtype.newbyteorder("<"))
-    arr = arr.astype(np.float32, copy=False)
+    arr = _image_pixels(data, image_block, img_path, offset, lines, samples, name)
 
     unit = jiram_pixel_unit(meta.metaget_("UNIT"), where=label_path)
     grp = meta.metablock_(IOSCAN_GROUP) or {}

@@ -128,8 +128,33 @@ def limb_distance_grid(
     """:func:`limb_distance_px` for rays linear in pixel coordinates, d = d0 + s·d_s + l·d_l.
 
     f = dᵀQd is then an exact quadratic in (s, l); evaluated separably (row and column polynomials plus
-    one outer product), so the cost is a few operations per pixel. Returns (len(l), len(s)).
+    one outer product), so the cost is a few operations per pixel. Returns (len(l), len(s)). The per-pixel
+    part is compiled (:func:`ioscan.geometry.compiled.limb_distance_rows`): the numbers of
+    :func:`limb_distance_grid_numpy`, bit for bit, in one pass.
     """
+    from ioscan.geometry.compiled import limb_distance_rows, readonly
+
+    q = np.asarray(q_matrix, dtype=float)
+    f00, f0s, f0l = d0 @ q @ d0, d0 @ q @ d_s, d0 @ q @ d_l
+    fss, fsl, fll = d_s @ q @ d_s, d_s @ q @ d_l, d_l @ q @ d_l
+    s = np.ascontiguousarray(s, dtype=float)
+    l = np.ascontiguousarray(l, dtype=float)
+    # the row and column terms exactly as the numpy version forms them
+    a_l = 2.0 * fsl * l
+    row_s = f00 + 2.0 * f0s * s + fss * s * s
+    col_l = 2.0 * f0l * l + fll * l * l
+    b_s = 2.0 * (f0s + fss * s)
+    c_l = 2.0 * (f0l + fll * l)
+    d_s_ = 2.0 * fsl * s
+    hss, hsl, hll = 2.0 * fss, 2.0 * fsl, 2.0 * fll
+    arrays = readonly(a_l, row_s, col_l, b_s, c_l, d_s_, s)
+    return limb_distance_rows(*arrays, float(hss), float(hll), float(2.0 * hsl))
+
+
+def limb_distance_grid_numpy(
+    q_matrix: np.ndarray, d0: np.ndarray, d_s: np.ndarray, d_l: np.ndarray, s: np.ndarray, l: np.ndarray
+) -> np.ndarray:
+    """:func:`limb_distance_grid` in numpy whole-array steps (its reference in the tests)."""
     q = np.asarray(q_matrix, dtype=float)
     f00, f0s, f0l = d0 @ q @ d0, d0 @ q @ d_s, d0 @ q @ d_l
     fss, fsl, fll = d_s @ q @ d_s, d_s @ q @ d_l, d_l @ q @ d_l

@@ -377,12 +377,13 @@ def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
     sun = None
     if "incidence_deg" in bp.arrays:
         inc = np.asarray(bp["incidence_deg"], dtype=float)
-        on = np.isfinite(inc) & (np.asarray(bp["on_disk"]) > 0)
-        li, si = np.nonzero(on)
-        if len(li) >= 20:
-            if len(li) > 3000:
-                pick = np.linspace(0, len(li) - 1, 3000).astype(int)
-                li, si = li[pick], si[pick]
+        on = np.isfinite(inc)
+        on &= np.asarray(bp["on_disk"]) > 0
+        flat = np.flatnonzero(on)  # np.nonzero's pixels in its order, as flat indices (~3× faster)
+        if len(flat) >= 20:
+            if len(flat) > 3000:
+                flat = flat[np.linspace(0, len(flat) - 1, 3000).astype(int)]
+            li, si = np.divmod(flat, inc.shape[1])
             uv = ((np.column_stack([si, li]) - center) @ vecs) / np.array(axes)
             w = np.sqrt(np.clip(1.0 - np.sum(uv * uv, axis=1), 0.0, None))
             sun = np.linalg.lstsq(np.column_stack([uv, w]), np.cos(np.radians(inc[li, si])), rcond=None)[0]

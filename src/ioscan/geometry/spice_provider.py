@@ -607,13 +607,22 @@ def _disk_box(limb_px: np.ndarray, margin_px: float) -> tuple[int, int, int, int
 _BOX_MARGIN_PX = 4.0
 
 
-def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
+#: the per-pixel steps of :func:`_spice_arrays` compiled (:mod:`ioscan.geometry.compiled`: the numpy
+#: steps' numbers bit for bit, ``tests/geometry/test_compiled.py``); False: the numpy steps (the reference)
+COMPILED = True
+
+
+def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, compiled: bool | None = None):
     """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to.
 
     Rays are traced only in the box that holds the predicted disk (:func:`_disk_box`: the limb grid, which
     is needed anyway, beyond the near-miss distance plus :data:`_BOX_MARGIN_PX`): every pixel that can meet
     Io or be a near miss lies in it, and its numbers are those of the whole-frame solution, bit for bit
-    (every step is per pixel; ``tests/geometry/test_backplane_box.py``)."""
+    (every step is per pixel; ``tests/geometry/test_backplane_box.py``). ``compiled`` (default
+    :data:`COMPILED`): the per-pixel arithmetic in three compiled passes (:func:`_compiled_arrays`), the
+    same numbers."""
+    if COMPILED if compiled is None else compiled:
+        return _compiled_arrays(cam, inp, body)
     c = CLIGHT_KM_S
     x0 = inp.j2000_to_body
     m = x0 @ inp.inst_to_j2000
@@ -689,3 +698,127 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
     surf = surface_arrays(p, a_vec, to_sun, rng, cam.ifov_rad, sun_lon_w, body, obs_norm=norms, obs_sign=-1.0)
     return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)
+
+
+def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
+    """:func:`_spice_arrays` with its per-pixel arithmetic compiled: the rays of the box and their first
+    intersection (:func:`~ioscan.geometry.compiled.box_rays_intersect`), each candidate's light time and
+    intersection at its own epoch (:func:`~ioscan.geometry.compiled.light_time_intersect`; the rare rays
+    that meet Io only then take one more iteration in numpy, as there), and the surface terms up to the
+    transcendental functions (:func:`~ioscan.geometry.compiled.surface_terms`), which numpy evaluates as
+    :func:`~ioscan.geometry.backplanes.surface_arrays` does. Every step is the numpy path's, in its order."""
+    from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, readonly, surface_terms
+
+    c = CLIGHT_KM_S
+    x0 = inp.j2000_to_body
+    m = x0 @ inp.inst_to_j2000
+    beta = x0 @ inp.beta
+    radii = body.radii_km
+    ep = _Epoch(inp, radii)
+    o0 = tuple(float(v) for v in ep.o0)
+    shape = (cam.n_lines, cam.n_samples)
+    r0 = float(np.linalg.norm(ep.o0))
+    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
+    limb = _limb_grid(*limb_args, extra=spin @ beta)
+    near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
+    span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
+    box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
+    # rays at tc with stellar aberration removed exactly (FrameCamera.rotated_ray_components's terms)
+    u_s, u_l, b = cam.axes()
+    mb, ms, ml = m @ b, m @ u_s, m @ u_l
+    s_off, l_off = cam.pixel_offsets()
+    if box is not None:
+        s_off, l_off = s_off[box[2] : box[3]], l_off[box[0] : box[1]]
+    off = np.asarray(beta, dtype=float)
+    norms = cam.ray_norms(box)
+    w = 1.0 / np.asarray(radii, dtype=float) ** 2
+    qc = o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0
+    s_off, l_off, mb, ms, ml, norms, off_ro, o_ro, w_ro = readonly(
+        s_off, l_off, mb, ms, ml, norms, off, o0, w
+    )
+    dx, dy, dz, t1, disc1, t_near = box_rays_intersect(
+        s_off, l_off, mb, ms, ml, norms, off_ro, bool(np.any(off != 0.0)), o_ro, w_ro, float(qc)
+    )
+    d = (dx, dy, dz)
+    cand = disc1 > -_NEAR_MISS
+    idx = None
+    if box is not None or cand.sum() < 0.6 * cand.size:
+        idx = np.flatnonzero(cand)
+        if box is not None:  # box pixels → frame pixels
+            l0, l1, s0, s1 = box
+            idx = (l0 + idx // max(s1 - s0, 1)) * cam.n_samples + s0 + idx % max(s1 - s0, 1)
+            keep = np.flatnonzero(cand)
+        else:
+            keep = idx
+        d = tuple(comp[keep] for comp in d)
+        t1, t_near, norms = t1[keep], t_near[keep], norms[keep]
+        cand = None
+    hit1 = np.isfinite(t1)
+    wx, wy, wz = ep.omega
+    full = abs(wx) > 1e-9 or abs(wy) > 1e-9
+    mask = cand if cand is not None else np.ones(0, dtype=bool)
+    args = readonly(*d, t1, t_near, mask)
+    ex, ey, ez, ox, oy, oz, t2, dlen, dt = light_time_intersect(
+        *args, cand is not None, float(inp.lt_s), -1.0 / c, *readonly(ep.o0, ep.g, ep.omega), full,
+        *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2,
+    )  # fmt: skip
+    hit = np.isfinite(t2)
+    again = hit & ~hit1  # met the body only on the retry: one more light-time iteration, as SPICE
+    if again.any():
+        j = np.flatnonzero(again)
+        dj = tuple(v[j] for v in d)
+        dtj = inp.lt_s - t2[j] * dlen[j] / c
+        d3 = ep.rays(dj, dtj)
+        t3, o3 = ep.intersect(d3, dtj)
+        for k, (e, o) in enumerate(((ex, ox), (ey, oy), (ez, oz))):
+            e[j] = d3[k]
+            o[j] = o3[k]
+        t2[j] = t3
+        hit[j] = np.isfinite(t3)
+    sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
+    a = body.a_km
+    c_km = a * (1.0 - body.flattening)
+    e2 = 1.0 - (c_km / a) ** 2
+    ep2 = (a / c_km) ** 2 - 1.0
+    x, y, z, rho, rng, num, den, ce, ci, cp = surface_terms(
+        *readonly(ex, ey, ez, ox, oy, oz, t2, dlen, norms, beta, sun, w),
+        float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
+    )  # fmt: skip
+    sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
+    surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, ci, cp), cam.ifov_rad, sun_lon_w)
+    return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)
+
+
+def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
+    """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms, in
+    numpy as there (the same functions and order: the same numbers)."""
+    deg = 180.0 / np.pi
+    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
+    lon_w *= -deg
+    lon_w += 180.0
+    cc = (sun_lon_w_deg + 180.0) % 360.0
+    lst = cc - lon_w
+    lst += 360.0 * (lst < 0.0)
+    lst /= 15.0
+    lat_pc = np.arctan2(z, rho)
+    lat_pc *= deg
+    lat = np.arctan2(num, den)
+    lat *= deg
+    angles = []
+    for cos in cosines:
+        np.arccos(cos, out=cos)
+        cos *= deg
+        angles.append(cos)
+    return {
+        "lat_deg": lat,
+        "lat_pc_deg": lat_pc,
+        "lon_w_deg": lon_w,
+        "emission_deg": angles[0],
+        "incidence_deg": angles[1],
+        "phase_deg": angles[2],
+        "range_km": rng,
+        "pixel_scale_km": rng * ifov_rad,
+        "local_solar_time_h": lst,
+    }

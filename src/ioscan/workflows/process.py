@@ -169,6 +169,7 @@ def import_pipeline() -> None:
     import ioscan.detect  # noqa: F401
     import ioscan.formats  # noqa: F401
     import ioscan.geometry.anchors  # noqa: F401
+    import ioscan.geometry.compiled  # noqa: F401  (numba; the kernels' machine code loads at first call)
     import ioscan.geometry.coverage  # noqa: F401
     import ioscan.geometry.navigate  # noqa: F401
     import ioscan.measure  # noqa: F401

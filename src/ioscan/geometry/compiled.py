@@ -1,0 +1,247 @@
+"""Compiled (numba) kernels of the geometry's per-pixel loops: the same numbers as their numpy versions.
+
+Each kernel repeats its numpy version's floating-point operations in the same order on each element
+(additions, multiplications, divisions, square roots, minima and maxima: exactly rounded, so equal bit for
+bit; numba compiles without ``fastmath``, so nothing is reassociated or fused), but in one pass over the
+pixels instead of a dozen whole-array passes with their temporaries. The numpy versions stay beside them
+(:func:`ioscan.geometry.ellipsoid.limb_distance_grid_numpy`, :func:`ioscan.geometry.limbfit.
+_line_opening_numpy`) as the references the tests compare them with.
+
+numba is imported by the first caller (not by ``import ioscan``); ``cache=True`` keeps the machine code on
+disk (``__pycache__`` beside this file, or numba's cache folder when that is not writable), so a fresh
+process loads it instead of compiling (``benchmarks/bench_scan.py``: ``worker_start_cpu_s``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+def readonly(*arrays):
+    """Read-only, C-contiguous float64 (or bool) views of ``arrays``: numba compiles (and loads from its
+    cache) one machine code per argument type, and writable and read-only arrays are different types; the
+    kernels take every array read-only, so that each has one signature (a process loads each kernel once)."""
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=bool if np.asarray(a).dtype == bool else float)
+        v = a.view()
+        v.flags.writeable = False
+        out.append(v)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s, s, hss, hll, two_hsl):  # pragma: no cover - compiled
+    """Signed limb distance (px) of every pixel (len(a_l) lines × len(s) samples) from the separable terms
+    :func:`ioscan.geometry.ellipsoid.limb_distance_grid` makes: f = a_l[i]·s[j] + row_s[j] + col_l[i], the
+    gradient (a_l[i] + b_s[j], c_l[i] + d_s[j]); the curvature constants hss, hll and 2·hsl."""
+    nl, ns = a_l.shape[0], s.shape[0]
+    out = np.empty((nl, ns))
+    for i in range(nl):
+        ai, ci, cli = a_l[i], col_l[i], c_l[i]
+        for j in range(ns):
+            f = ai * s[j]
+            f += row_s[j]
+            f += ci
+            gs = ai + b_s[j]
+            gl = cli + d_s[j]
+            g2 = gs * gs
+            gl2 = gl * gl
+            hg2 = hss * g2
+            hg2 += hll * gl2
+            g2 += gl2
+            gs *= gl
+            gs *= two_hsl
+            hg2 += gs
+            hg2 *= f
+            hg2 /= g2
+            hg2 *= -2.0
+            hg2 += g2
+            ok = hg2 >= 0.0
+            if hg2 < 0.0:  # np.maximum(x, 0): a NaN stays NaN
+                hg2 = 0.0
+            hg2 = np.sqrt(hg2)
+            g = np.sqrt(g2)
+            hg2 += g
+            f *= 2.0
+            out[i, j] = f / hg2 if ok else 0.5 * f / g
+    return out
+
+
+# ----------------------------------------------------------------------------- the SPICE backplanes' rays
+@njit(cache=True, error_model="numpy")
+def box_rays_intersect(s, l, mb, ms, ml, norms, off, use_off, o, w, qc):  # pragma: no cover - compiled
+    """The rays of a box of pixels and their first intersection with the ellipsoid, as
+    :meth:`ioscan.geometry.camera.FrameCamera.rotated_ray_components` and
+    :func:`ioscan.geometry.ellipsoid.intersect_components` (``closest=True``) make them: ray component k of
+    pixel (i, j) = l[i]·ml[k] + (mb[k] + s[j]·ms[k]) (− norms·off[k] if ``use_off``), flat in C order;
+    ``o`` the observer, ``w`` = 1/radii², ``qc`` = o·W·o − 1. Returns (dx, dy, dz, t, disc/qa, t_closest)."""
+    nl, ns = l.shape[0], s.shape[0]
+    n = nl * ns
+    dx, dy, dz = np.empty(n), np.empty(n), np.empty(n)
+    t, dq, tc = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(nl):
+        lx, ly, lz = l[i] * ml[0], l[i] * ml[1], l[i] * ml[2]
+        for j in range(ns):
+            q = i * ns + j
+            x = lx + (mb[0] + s[j] * ms[0])
+            y = ly + (mb[1] + s[j] * ms[1])
+            z = lz + (mb[2] + s[j] * ms[2])
+            if use_off:
+                x -= norms[q] * off[0]
+                y -= norms[q] * off[1]
+                z -= norms[q] * off[2]
+            dx[q], dy[q], dz[q] = x, y, z
+            wdx, wdy, wdz = x * w[0], y * w[1], z * w[2]
+            qa = x * wdx
+            qa += y * wdy
+            qa += z * wdz
+            qb = o[0] * wdx
+            qb += o[1] * wdy
+            qb += o[2] * wdz
+            disc = qb * qb
+            disc -= qa * qc
+            hit = disc >= 0.0 and qb < 0.0
+            root = disc if disc >= 0.0 else 0.0  # np.maximum(disc, 0) where it matters (a hit)
+            root = np.sqrt(root)
+            root -= qb
+            t[q] = qc / root if hit else np.nan
+            dq[q] = disc / qa
+            tc[q] = -(qb / qa)
+    return dx, dy, dz, t, dq, tc
+
+
+@njit(cache=True, error_model="numpy")
+def light_time_intersect(
+    dx, dy, dz, t1, t_near, mask, use_mask, lt_s, minus_inv_c, o0, g, omega, full, w, qc0, qc1, qc2
+):  # pragma: no cover - compiled
+    """Each ray's intersection at its own target epoch, as ``spice_provider._spice_arrays`` makes it with
+    :class:`~ioscan.geometry.spice_provider._Epoch`: ray length, dt = lt − (t1 or t_near)·|d|/c, the ray
+    turned with Io by dt (:meth:`_Epoch.rays`), the intersection from the observer moved by dt
+    (:meth:`_Epoch.intersect`; ``mask`` False: a miss). Returns (d2x, d2y, d2z, o2x, o2y, o2z, t2, |d|,
+    dt)."""
+    n = dx.shape[0]
+    ex, ey, ez = np.empty(n), np.empty(n), np.empty(n)
+    ox, oy, oz = np.empty(n), np.empty(n), np.empty(n)
+    t2, dlen, dts = np.empty(n), np.empty(n), np.empty(n)
+    wx, wy, wz = omega[0], omega[1], omega[2]
+    for q in range(n):
+        x, y, z = dx[q], dy[q], dz[q]
+        dl = x * x
+        dl += y * y
+        dl += z * z
+        dl = np.sqrt(dl)
+        dt = t1[q] if np.isfinite(t1[q]) else t_near[q]
+        dt *= dl
+        dt *= minus_inv_c
+        dt += lt_s
+        a = x - (wz * dt) * y
+        b = y + (wz * dt) * x
+        c = z
+        if full:
+            a += (wy * dt) * z
+            b -= (wx * dt) * z
+            c = z + dt * (wx * y - wy * x)
+        px = o0[0] + dt * g[0]
+        py = o0[1] + dt * g[1]
+        pz = o0[2] + dt * g[2]
+        wa, wb, wc = a * w[0], b * w[1], c * w[2]
+        qa = a * wa
+        qa += b * wb
+        qa += c * wc
+        qb = px * wa
+        qb += py * wb
+        qb += pz * wc
+        qc = dt * qc2
+        qc += qc1
+        qc *= dt
+        qc += qc0
+        disc = qb * qb
+        disc -= qa * qc
+        hit = disc >= 0.0 and qb < 0.0
+        if use_mask:
+            hit = hit and mask[q]
+        # np.maximum(disc, 0), as in _Epoch.intersect (a NaN disc is no hit either way)
+        r = np.sqrt(disc) if disc >= 0.0 else 0.0
+        r -= qb
+        qc /= r
+        t2[q] = qc if hit else np.nan
+        ex[q], ey[q], ez[q] = a, b, c
+        ox[q], oy[q], oz[q] = px, py, pz
+        dlen[q], dts[q] = dl, dt
+    return ex, ey, ez, ox, oy, oz, t2, dlen, dts
+
+
+@njit(cache=True, error_model="numpy")
+def surface_terms(
+    ex, ey, ez, ox, oy, oz, t2, dlen, norms, beta, sun, w, lat_a, lat_c, ep2c, minus_e2a
+):  # pragma: no cover - compiled
+    """The arithmetic of :func:`ioscan.geometry.backplanes.surface_arrays` for the SPICE rays (to the
+    observer −(d2 + |r|·β), to the Sun ``sun`` − p), each step as numpy takes it; what is left to numpy are
+    its transcendental functions (arctan2, arccos: numpy's own vectorised ones, whose last bits a compiled
+    libm call would not reproduce). Returns (x, y, z, rho, range, the planetographic latitude's arctan2
+    arguments (num, den), the clipped cosines of emission, incidence and phase)."""
+    n = ex.shape[0]
+    x_, y_, z_, rho_, rng_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    num_, den_ = np.empty(n), np.empty(n)
+    ce, ci, cp = np.empty(n), np.empty(n), np.empty(n)
+    for q in range(n):
+        t = t2[q]
+        x = ex[q] * t
+        x += ox[q]
+        y = ey[q] * t
+        y += oy[q]
+        z = ez[q] * t
+        z += oz[q]
+        rng = t * dlen[q]
+        nq = norms[q]
+        ax = ex[q] + nq * beta[0]
+        ay = ey[q] + nq * beta[1]
+        az = ez[q] + nq * beta[2]
+        sx, sy, sz = sun[0] - x, sun[1] - y, sun[2] - z
+        nx, ny, nz = x * w[0], y * w[1], z * w[2]
+        nn = nx * nx
+        nn += ny * ny
+        nn += nz * nz
+        nn = np.sqrt(nn)
+        sn = sx * sx
+        sn += sy * sy
+        sn += sz * sz
+        sn = np.sqrt(sn)
+        rho = np.sqrt(x * x + y * y)
+        # planetographic latitude (lat_pg_deg_components) up to its arctan2
+        num, den = lat_a * z, lat_c * rho
+        r = num * num
+        r += den * den
+        r = np.sqrt(r)
+        num /= r
+        den /= r
+        num *= num * num
+        num *= ep2c
+        num += z
+        den *= den * den
+        den *= minus_e2a
+        den += rho
+        # _unit_dot_deg up to its arccos: emission (n, −A), incidence (n, S), phase (−A, S)
+        ce[q] = _clipped_cos(nx, ny, nz, ax, ay, az, nn, nq, -1.0)
+        ci[q] = _clipped_cos(nx, ny, nz, sx, sy, sz, nn, sn, 1.0)
+        cp[q] = _clipped_cos(ax, ay, az, sx, sy, sz, nq, sn, -1.0)
+        x_[q], y_[q], z_[q], rho_[q], rng_[q], num_[q], den_[q] = x, y, z, rho, rng, num, den
+    return x_, y_, z_, rho_, rng_, num_, den_, ce, ci, cp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clipped_cos(ux, uy, uz, vx, vy, vz, norm_u, norm_v, sign):  # pragma: no cover - compiled
+    dot = ux * vx
+    dot += uy * vy
+    dot += uz * vz
+    norm = norm_u * norm_v
+    if sign != 1.0:
+        norm *= sign
+    dot /= norm
+    if dot < -1.0:  # np.clip(dot, -1, 1): a NaN stays NaN
+        dot = -1.0
+    elif dot > 1.0:
+        dot = 1.0
+    return dot
