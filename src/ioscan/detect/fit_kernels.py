@@ -1,0 +1,340 @@
+"""Compiled loops of detection's fits (numba, ``cache=True``: compiled once per machine into ``__pycache__``,
+then loaded from there by every process and Dask worker; no fastmath, no parallel).
+
+Each kernel makes, in one pass over small stamps, what a chain of numpy calls made before, with the same
+floating-point operations in the same order, so the results are the same bit for bit:
+
+* numpy's ``np.sum(x, axis=(1, 2))`` over a C-contiguous (n, a, b) array is its pairwise summation of each
+  stamp's a·b values (:func:`_pairwise`: 8 running partial sums up to 128 values, halves beyond);
+* ``np.einsum("nabi,nab,nabj->nij", J, w, J)`` is, per output element, ``(J_i·w)·J_j`` summed in (a, b)
+  order from 0.0;
+* ``scipy.ndimage.uniform_filter1d(mode="constant")`` is a running sum of the window (first window summed
+  in order, then + entering − leaving value), each output that sum ÷ the window size.
+
+Units: stamps are in pixels (lines, samples); values carry the units of the data they are given (DN or
+radiance per pixel, weights 1/σ² of the same). ``tests/detect/test_fit_kernels.py`` checks every kernel
+against its numpy / scipy definition on random inputs (NaN, masked pixels, frame edges).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _pairwise(x: np.ndarray, i0: int, n: int) -> float:
+    """numpy's pairwise sum of the contiguous values x[i0 : i0 + n] (float64)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i0 + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = x[i0], x[i0 + 1], x[i0 + 2], x[i0 + 3]
+        r4, r5, r6, r7 = x[i0 + 4], x[i0 + 5], x[i0 + 6], x[i0 + 7]
+        i = 8
+        end = n - n % 8
+        while i < end:
+            r0 += x[i0 + i]
+            r1 += x[i0 + i + 1]
+            r2 += x[i0 + i + 2]
+            r3 += x[i0 + i + 3]
+            r4 += x[i0 + i + 4]
+            r5 += x[i0 + i + 5]
+            r6 += x[i0 + i + 6]
+            r7 += x[i0 + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += x[i0 + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(x, i0, n2) + _pairwise(x, i0 + n2, n - n2)
+
+
+@njit(cache=True)
+def stamp_sums(a: np.ndarray) -> np.ndarray:
+    """``np.sum(a, axis=(1, 2))`` of a C-contiguous (n, m, m) float64 array, bit for bit."""
+    n = a.shape[0]
+    k = a.shape[1] * a.shape[2]
+    flat = a.reshape(n * k)
+    out = np.empty(n)
+    for s in range(n):
+        out[s] = 0.0 + _pairwise(flat, s * k, k)
+    return out
+
+
+@njit(cache=True)
+def psf_stamps(val: np.ndarray, dval: np.ndarray, weights: np.ndarray, n: int, m: int, derivatives: bool):
+    """(3, n, m, m): Σ_k w_k · px·py and its derivatives dP/dx0 = Σ w_k·dpx·py, dP/dy0 = Σ w_k·px·dpy from the
+    1-D pixel-integrated profiles ``val``, ``dval`` (k components, 2 axes — samples then lines —, n·m
+    offsets: one stamp's m samples or lines after another), the sums in component order from 0.0 as
+    :meth:`ioscan.detect.psf.PsfModel.stamps` makes them. Without ``derivatives`` their planes are 0."""
+    out = np.zeros((3, n, m, m))
+    for j in range(weights.size):
+        w = weights[j]
+        for s in range(n):
+            o = s * m
+            for a in range(m):
+                py = val[j, 1, o + a]
+                dpy = dval[j, 1, o + a]
+                for b in range(m):
+                    wpx = w * val[j, 0, o + b]
+                    if j == 0:
+                        out[0, s, a, b] = 0.0 + wpx * py
+                    else:
+                        out[0, s, a, b] = out[0, s, a, b] + wpx * py
+                    if derivatives:
+                        dx = (w * dval[j, 0, o + b]) * py
+                        dy = wpx * dpy
+                        if j == 0:
+                            out[1, s, a, b] = 0.0 + dx
+                            out[2, s, a, b] = 0.0 + dy
+                        else:
+                            out[1, s, a, b] = out[1, s, a, b] + dx
+                            out[2, s, a, b] = out[2, s, a, b] + dy
+    return out
+
+
+@njit(cache=True)
+def _box_mean_line(x: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``uniform_filter1d(x, size, mode="constant")`` of one line (zeros beyond its ends), into ``out``."""
+    n = x.size
+    s1 = size // 2
+    s2 = size - s1 - 1
+    tmp = 0.0
+    for i in range(-s1, s2 + 1):
+        tmp += x[i] if 0 <= i < n else 0.0
+    out[0] = tmp / size
+    for i in range(1, n):
+        hi, lo = i + s2, i - s1 - 1
+        tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
+        out[i] = tmp / size
+
+
+@njit(cache=True)
+def fill_unclean(
+    stack: np.ndarray,
+    c: np.ndarray,
+    sub: np.ndarray,
+    lines: np.ndarray,
+    keep: np.ndarray,
+    den: np.ndarray,
+    at: np.ndarray,
+    lo: int,
+    hf: int,
+    nd: int,
+    fed: np.ndarray,
+) -> None:
+    """In place in ``fed`` (3, n, w, w: the planes of ``stack`` (3, n, B, B) on the kernel windows' region
+    [lo, lo + w)²): the pixels that are not clean, on the region lines ``lines`` (index q·w + line of the
+    stamps ``sub``; ``at``: the same lines as s·w + line of all stamps), take the (2hf+1)² box mean of the
+    clean ones, ``uniform_filter1d`` of stack·c along the lines then the samples ÷ ``den`` (the same of c),
+    as :func:`ioscan.detect.photometry.effective_psf` makes them; ``keep``: the clean flags of those lines.
+    The first ``nd`` planes only."""
+    big = stack.shape[2]
+    w = fed.shape[2]
+    fw = 2 * hf + 1
+    col = np.empty(big)
+    colf = np.empty(big)
+    row = np.empty(big)
+    rowf = np.empty(big)
+    vert = np.empty((big, big))  # the vertical pass at every pixel of one stamp's plane
+    t = 0
+    nl = lines.size
+    for q in range(sub.size):
+        s = sub[q]
+        if t >= nl or lines[t] // w != q:
+            continue
+        for d in range(nd):
+            for j in range(big):
+                for i in range(big):
+                    col[i] = stack[d, s, i, j] * c[q, i, j]
+                _box_mean_line(col, fw, colf)
+                for i in range(big):
+                    vert[i, j] = colf[i]
+            u = t
+            while u < nl and lines[u] // w == q:
+                li = lines[u] % w
+                for j in range(big):
+                    row[j] = vert[lo + li, j]
+                _box_mean_line(row, fw, rowf)
+                for j in range(w):
+                    if not keep[u, j]:
+                        fed[d, at[u] // w, at[u] % w, j] = rowf[lo + j] / den[u, j]
+                u += 1
+        while t < nl and lines[t] // w == q:
+            t += 1
+
+
+@njit(cache=True)
+def source_fit_sums(
+    p: np.ndarray,
+    dpx: np.ndarray,
+    dpy: np.ndarray,
+    w: np.ndarray,
+    data0: np.ndarray,
+    ok: np.ndarray,
+    inside: np.ndarray,
+    inv: np.ndarray,
+    n_flat: int,
+    flux: np.ndarray,
+    subtract: bool,
+    want_g: bool,
+):
+    """One Gauss–Newton step's sums of :func:`ioscan.detect.photometry.psf_photometry` (stamps (n, m, m)):
+    the data with the neighbours' models subtracted (``subtract``: Σ of every source's flux·P per image pixel
+    — ``inv`` numbers the stamps' pixels inside the image — summed in source order, added back for the source
+    itself, on ``ok`` pixels), the normal matrix h (n, 3, 3) of the Jacobian [P, flux·dP/dx, flux·dP/dy]
+    with weights w and, when ``want_g``, its gradient g (n, 3) against the residual data − flux·P (np.einsum's
+    sums). Returns (data, h, g)."""
+    n, m = p.shape[0], p.shape[1]
+    data = data0.astype(np.float64)  # (float32 data: numpy's sums below are float64 too)
+    if subtract:
+        model_px = np.zeros(n_flat)
+        t = 0
+        for s in range(n):
+            for a in range(m):
+                for b in range(m):
+                    if inside[s, a, b]:
+                        model_px[inv[t]] += flux[s] * p[s, a, b]
+                        t += 1
+        t = 0
+        for s in range(n):
+            for a in range(m):
+                for b in range(m):
+                    at = 0.0
+                    if inside[s, a, b]:
+                        at = model_px[inv[t]]
+                        t += 1
+                    d0 = np.float64(data0[s, a, b])
+                    if ok[s, a, b]:
+                        data[s, a, b] = (d0 - at) + flux[s] * p[s, a, b]
+                    else:
+                        data[s, a, b] = (d0 - 0.0) + 0.0
+    h = np.zeros((n, 3, 3))
+    g = np.zeros((n, 3))
+    jac = np.empty(3)
+    for s in range(n):
+        f = flux[s]
+        for a in range(m):
+            for b in range(m):
+                jac[0] = p[s, a, b]
+                jac[1] = f * dpx[s, a, b]
+                jac[2] = f * dpy[s, a, b]
+                wt = w[s, a, b]
+                r = data[s, a, b] - f * p[s, a, b]
+                for i in range(3):
+                    jw = jac[i] * wt
+                    for j in range(3):
+                        h[s, i, j] += jw * jac[j]
+                    if want_g:
+                        g[s, i] += jw * r
+    return data, h, g
+
+
+@njit(cache=True)
+def linear_flux(p: np.ndarray, w: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Σ w·P·data ÷ max(Σ w·P², 1e-300) per stamp (the fit's first, linear amplitude; numpy's pairwise
+    sums)."""
+    n, m = p.shape[0], p.shape[1]
+    num = np.empty((n, m, m))
+    den = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                wp = w[s, a, b] * p[s, a, b]
+                num[s, a, b] = wp * data[s, a, b]
+                den[s, a, b] = wp * p[s, a, b]
+    return stamp_sums(num) / np.maximum(stamp_sums(den), 1e-300)
+
+
+@njit(cache=True)
+def weighted_chi2(w: np.ndarray, data: np.ndarray, flux: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Σ w·(data − flux·P)² per stamp (numpy's pairwise sums)."""
+    n, m = p.shape[0], p.shape[1]
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                r = data[s, a, b] - flux[s] * p[s, a, b]
+                t[s, a, b] = w[s, a, b] * (r * r)
+    return stamp_sums(t)
+
+
+@njit(cache=True)
+def normal_equations(
+    jac: np.ndarray,
+    w: np.ndarray,
+    data: np.ndarray,
+    model: np.ndarray,
+    rows: np.ndarray,
+    h: np.ndarray,
+    g: np.ndarray,
+) -> None:
+    """h[s] = Σ (J_i·w)·J_j and g[s] = Σ (J_i·w)·(data − model) over each stamp s of ``rows`` (J (n, m, m, k);
+    w, data, model (n, m, m)), np.einsum's sums, written into h (n, k, k) and g (n, k)."""
+    m1, m2, k = jac.shape[1], jac.shape[2], jac.shape[3]
+    for s in rows:
+        for i in range(k):
+            for j in range(k):
+                h[s, i, j] = 0.0
+            g[s, i] = 0.0
+        for a in range(m1):
+            for b in range(m2):
+                wt = w[s, a, b]
+                rr = data[s, a, b] - model[s, a, b]
+                for i in range(k):
+                    jw = jac[s, a, b, i] * wt
+                    for j in range(k):
+                        h[s, i, j] += jw * jac[s, a, b, j]
+                    g[s, i] += jw * rr
+
+
+@njit(cache=True)
+def elliptical_model(
+    q: np.ndarray, g: np.ndarray, dc: np.ndarray, ds: np.ndarray, xc: np.ndarray, yc: np.ndarray
+):
+    """Model (n, m, m) and Jacobian (n, m, m, 8) of
+    :func:`ioscan.detect.psf_estimate.fit_elliptical_gaussians` at parameters q (n, 8: amplitude, centre x, y
+    px, σ_x, σ_y px, plane offset and slopes per px) from the 1-D profiles g, dc, ds (n, 2, m: samples then
+    lines; value, d/dcentre, d/dσ), xc, yc (m, m) the pixel offsets from the stamp centre:
+    a·gy·gx + q5 + q6·xc + q7·yc and [gy·gx, a·gy·dxc, a·dyc·gx, a·gy·dxs, a·dys·gx, 1, xc, yc], numpy's
+    products in numpy's order."""
+    n, m = g.shape[0], g.shape[2]
+    model = np.empty((n, m, m))
+    jac = np.empty((n, m, m, 8))
+    for s in range(n):
+        a = q[s, 0]
+        for i in range(m):
+            gy, dyc, dys = g[s, 1, i], dc[s, 1, i], ds[s, 1, i]
+            agy = a * gy
+            for j in range(m):
+                gx = g[s, 0, j]
+                core = gy * gx
+                model[s, i, j] = ((a * core + q[s, 5]) + q[s, 6] * xc[i, j]) + q[s, 7] * yc[i, j]
+                jac[s, i, j, 0] = core
+                jac[s, i, j, 1] = agy * dc[s, 0, j]
+                jac[s, i, j, 2] = (a * dyc) * gx
+                jac[s, i, j, 3] = agy * ds[s, 0, j]
+                jac[s, i, j, 4] = (a * dys) * gx
+                jac[s, i, j, 5] = 1.0
+                jac[s, i, j, 6] = xc[i, j]
+                jac[s, i, j, 7] = yc[i, j]
+    return model, jac
+
+
+@njit(cache=True)
+def weighted_misfit(w: np.ndarray, data: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Σ w·(data − model)² per stamp (n, m, m) (numpy's pairwise sums)."""
+    n, m = data.shape[0], data.shape[1]
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                r = data[s, a, b] - model[s, a, b]
+                t[s, a, b] = w[s, a, b] * (r * r)
+    return stamp_sums(t)
