@@ -338,3 +338,37 @@ def weighted_misfit(w: np.ndarray, data: np.ndarray, model: np.ndarray) -> np.nd
                 r = data[s, a, b] - model[s, a, b]
                 t[s, a, b] = w[s, a, b] * (r * r)
     return stamp_sums(t)
+
+
+@njit(cache=True)
+def _med3(a: float, b: float, c: float) -> float:
+    """The median of three (no NaN): max(min(a, b), min(max(a, b), c))."""
+    return max(min(a, b), min(max(a, b), c))
+
+
+@njit(cache=True)
+def median3_finite(x: np.ndarray) -> np.ndarray:
+    """3 × 3 median filter of an image without NaN or −0 (edges: nearest value; the values' own type): each
+    line's columns of 3 sorted once and shared by the three windows that hold them, the median of 9 being
+    the median of the largest low, the middle middle and the smallest high (the network of
+    :func:`ioscan.detect.limb.median3`, pixel by pixel). Min and max are exact, so every median is the same
+    value; without NaN and without −0 it has the same bits as
+    ``ndimage.median_filter(x, 3, mode="nearest")``."""
+    nl, ns = x.shape
+    out = np.empty_like(x)
+    low = np.empty(ns, x.dtype)
+    mid = np.empty(ns, x.dtype)
+    high = np.empty(ns, x.dtype)
+    for i in range(nl):
+        i0, i2 = max(i - 1, 0), min(i + 1, nl - 1)
+        for j in range(ns):
+            a, b, c = x[i0, j], x[i, j], x[i2, j]
+            t1, t2 = min(a, b), max(a, b)
+            low[j], t3 = min(t1, c), max(t1, c)
+            mid[j], high[j] = min(t2, t3), max(t2, t3)
+        for j in range(ns):
+            j0, j2 = max(j - 1, 0), min(j + 1, ns - 1)
+            lo3 = max(max(low[j0], low[j]), low[j2])
+            hi3 = min(min(high[j0], high[j]), high[j2])
+            out[i, j] = _med3(_med3(mid[j0], mid[j], mid[j2]), lo3, hi3)
+    return out
