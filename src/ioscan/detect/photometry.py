@@ -45,6 +45,11 @@ def fit_radius_px(psf: PsfModel) -> int:
     return max(2, int(np.ceil(2.5 * psf.core_sigma_px)))
 
 
+def _clip(a: np.ndarray, lo, hi) -> np.ndarray:
+    """``np.clip(a, lo, hi)``'s values (NaN kept) without its per-call checks: min(max(a, lo), hi)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 @lru_cache(maxsize=16)
 def _stamp_operator(kernel_bytes: bytes, size: int, r: int) -> np.ndarray:
     """((2r+1+2h)², (2r+1)²) matrix: a (2r+1+2h)² patch (flattened) → its correlation with the kernel (size
@@ -174,7 +179,7 @@ def effective_psf(
             fill = memo["fill"]
         else:
             ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-            c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+            c = (ins & clean[_clip(li, 0, nl - 1), _clip(sj, 0, ns - 1)]).astype(float)
             fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
         if fill is not None:
             # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
@@ -197,7 +202,7 @@ def effective_psf(
         return (*out, *memo["pix"])
     lin, sin = li[inner], sj[inner]
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
-    pix = (np.clip(lin, 0, nl - 1), np.clip(sin, 0, ns - 1), inside)
+    pix = (_clip(lin, 0, nl - 1), _clip(sin, 0, ns - 1), inside)
     if memo is not None:
         memo["pix"] = pix
     return (*out, *pix)
@@ -253,7 +258,7 @@ def psf_photometry(
             break
         reg = np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
         step = np.linalg.solve(h + reg, g[..., None])[..., 0]
-        step[:, 1:] = np.clip(step[:, 1:], -0.5, 0.5)
+        step[:, 1:] = _clip(step[:, 1:], -0.5, 0.5)
         flux = flux + step[:, 0]
         x = np.where(np.abs(x + step[:, 1] - x0) <= max_shift_px, x + step[:, 1], x)
         y = np.where(np.abs(y + step[:, 2] - y0) <= max_shift_px, y + step[:, 2], y)
