@@ -244,8 +244,10 @@ def bright_sources(
     peak = local_max & (zc > min_peak_sigma)
     if not ok.all():
         peak &= ~grow(~ok, 6)[ci, cj]
-    if limb_distance_px is not None:
-        peak &= np.abs(np.nan_to_num(np.asarray(limb_distance_px)[ci, cj], nan=0.0)) > PSF_LIMB_CLEARANCE_PX
+    if limb_distance_px is not None:  # (tested only where a peak is left: the same flags)
+        at = np.flatnonzero(peak)
+        d_px = np.asarray(limb_distance_px)[ci[at], cj[at]]
+        peak[at] = np.abs(np.nan_to_num(d_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
     ii, jj = ci[peak], cj[peak]
     if ii.size == 0:
         e = np.zeros(0)
