@@ -186,3 +186,41 @@ def test_elliptical_model_and_normal_equations_are_numpys():
     assert _same(
         fk.weighted_misfit(weights, stamps, model), np.sum(weights * (stamps - model_ref) ** 2, axis=(1, 2))
     )
+
+
+def _profiles(dtype, rng):
+    """Edge profiles (n, 25) at offsets −6…6 px: blurred steps with noise, flat rows, NaN and inf rows, rows
+    that never cross, and the normalised ones the limb check gives the crossing test."""
+    t = np.arange(-6.0, 6.0 + 1e-9, 0.5)
+    n = 200
+    pos = rng.uniform(-2, 2, n)
+    width = rng.uniform(0.3, 3, n)
+    prof = 1.0 / (1.0 + np.exp(-(t[None, :] - pos[:, None]) / width[:, None]))
+    prof = prof * rng.uniform(0.5, 20, n)[:, None] + rng.normal(0, 0.05, (n, t.size))
+    prof[0] = 1.0  # flat
+    prof[1, 5] = np.nan
+    prof[2, 12] = np.nan
+    prof[3] = -prof[3]  # a falling edge
+    prof[4, 13] = np.inf
+    prof[5, :] = np.linspace(0, 1, t.size) ** 8  # rises only at the end
+    return t, prof.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_limb_profile_kernels_are_the_numpy_definitions(dtype):
+    from ioscan.detect.limb import _crossing, _steepest
+
+    rng = np.random.default_rng(5)
+    t, prof = _profiles(dtype, rng)
+    outer = np.abs(t) >= 6 - 2.5
+    dark = prof[:, outer & (t < 0)].mean(axis=1)
+    step = prof[:, outer & (t > 0)].mean(axis=1) - dark
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (prof - dark[:, None]) / step[:, None]
+        for level in (0.2, 0.5, 0.8):
+            got = fk.level_crossings(f, t, f.dtype.type(level))
+            assert _same(got, _crossing(f, t, level))
+        for reach in (1.5, 3.0):
+            got = fk.steepest_rise(prof, t, reach, prof.dtype.type(2), prof.dtype.type(0.5))
+            assert _same(got, _steepest(prof, t, reach))
+    assert np.isnan(_crossing(f, t, 0.5)).any() and np.isfinite(_crossing(f, t, 0.5)).sum() > 150

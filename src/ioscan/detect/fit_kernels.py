@@ -372,3 +372,68 @@ def median3_finite(x: np.ndarray) -> np.ndarray:
             hi3 = min(min(high[j0], high[j]), high[j2])
             out[i, j] = _med3(_med3(mid[j0], mid[j], mid[j2]), lo3, hi3)
     return out
+
+
+@njit(cache=True, error_model="numpy")
+def level_crossings(f: np.ndarray, t: np.ndarray, level) -> np.ndarray:
+    """Per row of ``f`` (n, T: profiles normalised 0 → 1 across an edge, sampled at offsets ``t`` px), the
+    offset (px) where it crosses ``level`` nearest the middle, linearly interpolated; NaN where it never does.
+    ``level`` in f's type (numpy compares and subtracts a Python float in f's type); the same operations as
+    :func:`ioscan.detect.limb._crossing` made with numpy."""
+    n, nt = f.shape
+    mid = (nt - 1) / 2.0
+    dt = t[1] - t[0]
+    out = np.empty(n)
+    for i in range(n):
+        best, c = np.inf, 0
+        for k in range(nt - 1):
+            if (f[i, k + 1] >= level) != (f[i, k] >= level):
+                far = abs(k + 0.5 - mid)
+                if far < best:
+                    best, c = far, k
+        if best == np.inf:
+            out[i] = np.nan
+            continue
+        f0, f1 = f[i, c], f[i, c + 1]
+        frac = (level - f0) / (f1 - f0) if f1 != f0 else level - level  # (+0 in f's type)
+        out[i] = t[c] + frac * dt
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def steepest_rise(prof: np.ndarray, t: np.ndarray, reach_px: float, two, half) -> np.ndarray:
+    """Per profile (rows of ``prof``, n × T, sampled at offsets ``t`` px), the offset (px) of its steepest
+    rise within ``reach_px`` of the middle: the parabola through the largest finite difference and its
+    neighbours; NaN when the vertex lies more than one step away. ``two``, ``half``: 2 and 0.5 in prof's type
+    (numpy's Python scalars); the same operations as :func:`ioscan.detect.limb._steepest` made with numpy
+    (np.argmax's first maximum, a NaN counting as the maximum)."""
+    n, nt = prof.shape
+    ng = nt - 1
+    dt = t[1] - t[0]
+    k0, k1 = -1, -1  # the differences whose mid-offsets lie within reach (a contiguous run)
+    for k in range(ng):
+        if abs(0.5 * (t[k + 1] + t[k])) <= reach_px:
+            if k0 < 0:
+                k0 = k
+            k1 = k
+    out = np.empty(n)
+    for i in range(n):
+        best = prof[i, k0 + 1] - prof[i, k0]
+        kb = k0
+        if best == best:
+            for k in range(k0 + 1, k1 + 1):
+                gk = prof[i, k + 1] - prof[i, k]
+                if gk != gk:  # NaN: argmax's answer
+                    kb = k
+                    break
+                if gk > best:
+                    best, kb = gk, k
+        k = min(max(kb, 1), ng - 2)
+        gm = prof[i, k] - prof[i, k - 1]
+        g0 = prof[i, k + 1] - prof[i, k]
+        gp = prof[i, k + 2] - prof[i, k + 1]
+        den = (gm - two * g0) + gp
+        frac = half * (gm - gp) / den if den < 0 else two - two  # (two − two: +0 in prof's type)
+        tg = 0.5 * (t[k + 1] + t[k])
+        out[i] = tg + frac * dt if abs(frac) <= 1.0 else np.nan
+    return out

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.disk import grow, percentile
-from ioscan.detect.fit_kernels import median3_finite
+from ioscan.detect.fit_kernels import level_crossings, median3_finite, steepest_rise
 from ioscan.robust import MAD_TO_SIGMA
 
 #: an edge point's gradient must exceed this many σ of the gradient's noise there
@@ -301,7 +301,8 @@ def _edge_points(
     sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (prof - dark[:, None]) / step[:, None]
-    t20, t50, t80 = (_crossing(f, t, level) for level in (0.2, 0.5, 0.8))
+    # compiled (fit_kernels.level_crossings: _crossing's operations, the level in f's type as numpy takes it)
+    t20, t50, t80 = (level_crossings(f, t, f.dtype.type(level)) for level in (0.2, 0.5, 0.8))
     width = t80 - t20
     candidate = (step > 0) & (dark <= sky + DARK_SIDE * step) & np.isfinite(width) & (np.abs(t50) <= 1.5)
     # the limb is the sharpest edge there is, its width set by the PSF: the reference width is the lower
@@ -311,7 +312,7 @@ def _edge_points(
     ref = float(percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
     ref = min(max(ref, lo), hi)
     ok = candidate & (width <= SHARPNESS * ref)
-    cross = _steepest(prof, t)
+    cross = steepest_rise(prof, t, 1.5, prof.dtype.type(2), prof.dtype.type(0.5))  # _steepest, compiled
     ok &= np.isfinite(cross)
     return EdgePoints(
         x=(jj + cross * ux)[ok],
@@ -325,7 +326,8 @@ def _edge_points(
 
 def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
     """Per row of ``f`` (profiles sampled at ``t``), the position where it crosses ``level`` nearest the
-    middle (linear interpolation), NaN if it never does."""
+    middle (linear interpolation), NaN if it never does (the definition; detection runs it compiled,
+    :func:`ioscan.detect.fit_kernels.level_crossings`)."""
     mid = (t.size - 1) / 2.0
     above = f >= level
     change = above[:, 1:] != above[:, :-1]
@@ -341,7 +343,8 @@ def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
 def _steepest(prof: np.ndarray, t: np.ndarray, reach_px: float = 1.5) -> np.ndarray:
     """Per profile, the position of its steepest rise within ``reach_px`` of the middle (parabola through the
     largest finite difference and its neighbours): a blurred step's edge, unbiased by a bright rim inside it
-    (limb brightening), which moves the half-step point outwards."""
+    (limb brightening), which moves the half-step point outwards (the definition; detection runs it
+    compiled, :func:`ioscan.detect.fit_kernels.steepest_rise`)."""
     g = np.diff(prof, axis=1)
     tg = 0.5 * (t[1:] + t[:-1])
     inside = np.abs(tg) <= reach_px
@@ -515,7 +518,7 @@ def geometry_limb_offset_px(
             order=1,
             mode="nearest",
         ).reshape(px.shape)
-        t_model = _steepest(prof, t, reach_px)
+        t_model = steepest_rise(prof, t, float(reach_px), prof.dtype.type(2), prof.dtype.type(0.5))
         good = np.isfinite(t_model)
         if good.sum() >= MIN_POINTS:
             return float(np.median(t_model[good])), on
