@@ -224,3 +224,26 @@ def test_limb_profile_kernels_are_the_numpy_definitions(dtype):
             got = fk.steepest_rise(prof, t, reach, prof.dtype.type(2), prof.dtype.type(0.5))
             assert _same(got, _steepest(prof, t, reach))
     assert np.isnan(_crossing(f, t, 0.5)).any() and np.isfinite(_crossing(f, t, 0.5)).sum() > 150
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_local_maxima_is_the_numpy_test(dtype):
+    rng = np.random.default_rng(9)
+    z = rng.normal(size=(40, 57)).astype(dtype) * 2
+    lo = 5.0 / 3
+    z[3, 4] = np.nextafter(dtype(lo), dtype(2))  # just above the threshold in z's type
+    z[5, 6] = dtype(lo)  # on it, in z's type (not above it)
+    z[7, 8] = lo  # the Python float rounded to z's type
+    z[10, 10] = np.nan  # a NaN neighbour spoils its neighbours' maxima
+    z[10, 11] = 9.0
+    z[0, :3] = 7.0  # a tie at the edge: each equals its neighbourhood's maximum
+    ci, cj = np.nonzero(z > lo)
+    nl, ns = z.shape
+    top = np.full(ci.size, -np.inf)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            top = np.maximum(top, z[np.clip(ci + di, 0, nl - 1), np.clip(cj + dj, 0, ns - 1)])
+    gi, gj, is_max = fk.local_maxima(z, z.dtype.type(lo))
+    assert _same(gi, ci.astype(np.intp)) and _same(gj, cj.astype(np.intp))
+    assert _same(is_max, z[ci, cj] == top)
+    assert is_max[:3].all() and not is_max[(gi == 10) & (gj == 11)].any()

@@ -437,3 +437,37 @@ def steepest_rise(prof: np.ndarray, t: np.ndarray, reach_px: float, two, half) -
         tg = 0.5 * (t[k + 1] + t[k])
         out[i] = tg + frac * dt if abs(frac) <= 1.0 else np.nan
     return out
+
+
+@njit(cache=True)
+def local_maxima(z: np.ndarray, lo):
+    """The pixels where ``z`` > ``lo`` (given in z's type, as numpy compares a Python float), in row-major
+    order as ``np.nonzero`` gives them: (line, sample, whether z there equals the maximum of its 3 × 3
+    neighbourhood, edges nearest — False where a neighbour is NaN, as np.maximum's NaN makes it)."""
+    nl, ns = z.shape
+    count = 0
+    for i in range(nl):
+        for j in range(ns):
+            if z[i, j] > lo:
+                count += 1
+    ci = np.empty(count, np.intp)
+    cj = np.empty(count, np.intp)
+    is_max = np.empty(count, np.bool_)
+    t = 0
+    for i in range(nl):
+        for j in range(ns):
+            if z[i, j] > lo:
+                top = -np.inf
+                nan = False
+                for di in range(-1, 2):
+                    ii = min(max(i + di, 0), nl - 1)
+                    for dj in range(-1, 2):
+                        v = z[ii, min(max(j + dj, 0), ns - 1)]
+                        if v != v:
+                            nan = True
+                        elif v > top:
+                            top = v
+                ci[t], cj[t] = i, j
+                is_max[t] = (not nan) and z[i, j] == top
+                t += 1
+    return ci, cj, is_max

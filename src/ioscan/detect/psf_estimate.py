@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
-from ioscan.detect.fit_kernels import elliptical_model, weighted_misfit
+from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
 from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
 from ioscan.detect.psf import PsfModel
 
@@ -226,20 +226,13 @@ def bright_sources(
     z = hp / sig
     # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds
     # the lower of the two thresholds below: the same pixels as a maximum filter over the whole image
-    ci, cj = np.nonzero(z > min_peak_sigma / 3)
+    # (compiled: fit_kernels.local_maxima, the threshold in z's type as numpy compares it)
+    ci, cj, local_max = local_maxima(np.ascontiguousarray(z), z.dtype.type(min_peak_sigma / 3))
     if ci.size == 0:
         e = np.zeros(0)
         return e, e, e
     nl, ns = z.shape
-    top = np.full(ci.size, -np.inf)
-    zf = z.ravel()  # (gathered by flat index: the same values)
-    cols = [np.clip(cj + dj, 0, ns - 1) for dj in (-1, 0, 1)]
-    for di in (-1, 0, 1):
-        li = np.clip(ci + di, 0, nl - 1) * ns
-        for c in cols:
-            np.maximum(top, zf.take(li + c), out=top)
     zc = z[ci, cj]
-    local_max = zc == top
     oi, oj = ci[local_max], cj[local_max]  # others: local maxima above a third of the threshold
     peak = local_max & (zc > min_peak_sigma)
     if not ok.all():
