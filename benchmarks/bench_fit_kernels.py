@@ -6,8 +6,9 @@ first call of every kernel with the argument types detection gives it (float32 a
 occur), then a second call (the steady cost, subtracted). ``cold``: an empty cache folder
 (``NUMBA_CACHE_DIR``), so every kernel is compiled and written to it; ``warm``: the same folder again, so
 every kernel is loaded from it (what every worker after the first pays on a machine, and every process
-after an install). Prints one JSON object: seconds, median of ``--runs`` fresh processes each (default 3;
-each cold run with its own empty folder).
+after an install). Prints one JSON object: CPU seconds (``time.process_time``: compiling and loading are
+CPU-bound, and CPU time depends little on what else the machine runs), median of ``--runs`` fresh processes
+each (default 3; each cold run with its own empty folder).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from pathlib import Path
 
 CHILD = r"""
 import json, time
-t0 = time.perf_counter()
+t0 = time.process_time()
 import numpy as np
 import ioscan.detect  # noqa: F401  (detection and its kernels, as a worker imports them)
 from ioscan.detect import fit_kernels as fk
-t_import = time.perf_counter() - t0
+t_import = time.process_time() - t0
 rng = np.random.default_rng(0)
 n, m, big = 4, 5, 21
 lo, w, hf = 5, 11, 5
@@ -43,6 +44,7 @@ g1 = rng.uniform(0, 1, (n, 2, 11))
 mm = 11
 xc = np.tile(np.arange(mm) - 5.0, (mm, 1))
 jac = rng.normal(size=(n, mm, mm, 8)); stm = rng.normal(size=(n, mm, mm)); wm = np.ones((n, mm, mm))
+erf_ab = rng.normal(size=(2, 2, 2, 40))
 calls = {
     "psf_stamps": lambda: fk.psf_stamps(rng.uniform(0, 1, (2, 2, n * m)), rng.normal(size=(2, 2, n * m)),
                                         np.array([0.9, 0.1]), n, m, True),
@@ -61,11 +63,18 @@ calls = {
     "weighted_misfit": lambda: fk.weighted_misfit(wm, stm, stm),
     "median3_finite_f32": lambda: fk.median3_finite(rng.normal(size=(64, 64)).astype(np.float32)),
     "median3_finite_f64": lambda: fk.median3_finite(rng.normal(size=(64, 64))),
+    "level_crossings": lambda: fk.level_crossings(g1[0].astype(np.float32), np.arange(11.0), np.float32(0.5)),
+    "steepest_rise": lambda: fk.steepest_rise(g1[0].astype(np.float32), np.arange(11.0) - 5, 1.5,
+                                              np.float32(2), np.float32(0.5)),
+    "steepest_rise_f64": lambda: fk.steepest_rise(g1[0], np.arange(11.0) - 5, 1.5, 2.0, 0.5),
+    "local_maxima": lambda: fk.local_maxima(rng.normal(size=(64, 64)).astype(np.float32), np.float32(1.6)),
+    "profile_arguments": lambda: fk.profile_arguments(rng.normal(size=(2, 40)), np.ones((2, 2)), 1.4),
+    "profile_values": lambda: fk.profile_values(erf_ab, erf_ab + 1.0, np.ones((2, 2)), 2.5),
 }
 first, steady = {}, {}
 for name, fn in calls.items():
-    t = time.perf_counter(); fn(); first[name] = time.perf_counter() - t
-    t = time.perf_counter(); fn(); steady[name] = time.perf_counter() - t
+    t = time.process_time(); fn(); first[name] = time.process_time() - t
+    t = time.process_time(); fn(); steady[name] = time.process_time() - t
 print(json.dumps({"import_s": t_import, "first_calls_s": sum(first.values()) - sum(steady.values()),
                   "per_kernel_s": {k: first[k] - steady[k] for k in first}}))
 """

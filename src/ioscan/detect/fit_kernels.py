@@ -1,19 +1,25 @@
-"""Compiled loops of detection's fits (numba, ``cache=True``: compiled once per machine into ``__pycache__``,
-then loaded from there by every process and Dask worker; no fastmath, no parallel).
+"""Compiled loops of detection's fits, PSF measurement and limb check (numba, ``cache=True``: compiled once
+per machine into ``__pycache__`` — or ``NUMBA_CACHE_DIR`` — then loaded from there by every process and Dask
+worker; no fastmath, no parallel: workers are processes).
 
-Each kernel makes, in one pass over small stamps, what a chain of numpy calls made before, with the same
-floating-point operations in the same order, so the results are the same bit for bit:
+Each kernel makes, in one pass, what a chain of numpy calls made before, with the same floating-point
+operations in the same order, so the results are the same bit for bit:
 
 * numpy's ``np.sum(x, axis=(1, 2))`` over a C-contiguous (n, a, b) array is its pairwise summation of each
   stamp's a·b values (:func:`_pairwise`: 8 running partial sums up to 128 values, halves beyond);
 * ``np.einsum("nabi,nab,nabj->nij", J, w, J)`` is, per output element, ``(J_i·w)·J_j`` summed in (a, b)
   order from 0.0;
 * ``scipy.ndimage.uniform_filter1d(mode="constant")`` is a running sum of the window (first window summed
-  in order, then + entering − leaving value), each output that sum ÷ the window size.
+  in order, then + entering − leaving value), each output that sum ÷ the window size;
+* numpy compares and combines a float32 array with a Python float in float32: such constants are passed in
+  the array's type, and float32 arithmetic stays float32.
 
-Units: stamps are in pixels (lines, samples); values carry the units of the data they are given (DN or
-radiance per pixel, weights 1/σ² of the same). ``tests/detect/test_fit_kernels.py`` checks every kernel
-against its numpy / scipy definition on random inputs (NaN, masked pixels, frame edges).
+What numba cannot reproduce stays with numpy and scipy: ``np.exp`` (numpy's SIMD exp differs from libm's in
+the last bit of ~5 % of values), scipy's erf, the BLAS product and the LAPACK solves.
+
+Units: stamps and profiles are in pixels (lines, samples); values carry the units of the data they are
+given (DN or radiance per pixel, weights 1/σ² of the same). ``tests/detect/test_fit_kernels.py`` checks every
+kernel against the numpy / scipy code it replaces on random inputs (NaN, ±0, masked pixels, frame edges).
 """
 
 from __future__ import annotations
