@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.disk import grow, percentile
+from ioscan.detect.fit_kernels import level_crossings, median3_finite, steepest_rise
 from ioscan.robust import MAD_TO_SIGMA
 
 #: an edge point's gradient must exceed this many σ of the gradient's noise there
@@ -138,44 +139,31 @@ _MED9_PLAN = _med9_plan()
 
 def median3(x: np.ndarray) -> np.ndarray:
     """3 × 3 median filter (edges: nearest value), as ``ndimage.median_filter(x, 3, mode="nearest")`` but
-    far faster, on the edge-padded image's shifts as contiguous runs of its flattened pixels (the 2 padding
-    columns of each line ride along and are dropped). Each column of 3 is sorted once and shared by the
-    three windows that hold it; the median of 9 is then the median of the largest low, the middle middle and
-    the smallest high (18 minima/maxima). That is the same value as any median; its bits are the same unless
-    a tie mixes +0 and −0, and NaN propagates differently: with a NaN or a −0 in ``x`` the median-of-9
-    network (Devillard's opt_med9, only the 30 exchanges that lead to the median) is used instead."""
+    far faster: compiled (:func:`ioscan.detect.fit_kernels.median3_finite`), each line's columns of 3 sorted
+    once and shared by the three windows that hold them, the median of 9 then the median of the largest
+    low, the middle middle and the smallest high (18 minima/maxima). That is the same value as any median;
+    its bits are the same unless a tie mixes +0 and −0, and NaN propagates differently: with a NaN or a −0
+    in ``x`` the median-of-9 network (Devillard's opt_med9, only the 30 exchanges that lead to the median)
+    runs instead on the edge-padded image's shifts as contiguous runs of its flattened pixels (the 2 padding
+    columns of each line ride along and are dropped)."""
+    zero = x == 0
+    if not (np.isnan(x).any() or (zero.any() and np.signbit(x[zero]).any())):
+        return median3_finite(np.ascontiguousarray(x))
     nl, ns = x.shape
     w = ns + 2
     p = np.pad(x, 1, mode="edge").ravel()
     n = nl * w - 2  # output (l, s) sits at l·w + s; its neighbour (l + i − 1, s + j − 1) at that + i·w + j
-    zero = x == 0
-    if np.isnan(x).any() or (zero.any() and np.signbit(x[zero]).any()):
-        v = [p[i * w + j : i * w + j + n] for i in range(3) for j in range(3)]
-        for a, b, lo, hi in _MED9_PLAN:
-            if lo and hi:
-                v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
-            elif lo:
-                v[a] = np.minimum(v[a], v[b])
-            elif hi:
-                v[b] = np.maximum(v[a], v[b])
-        med = v[4]
-    else:
-        m = nl * w  # each padded column's 3 lines sorted: low, middle, high
-        a, b, c = p[:m], p[w : w + m], p[2 * w : 2 * w + m]
-        t1, t2 = np.minimum(a, b), np.maximum(a, b)
-        low, t3 = np.minimum(t1, c), np.maximum(t1, c)
-        mid, high = np.minimum(t2, t3), np.maximum(t2, t3)
-        lo3 = np.maximum(np.maximum(low[:n], low[1 : n + 1]), low[2 : n + 2])
-        hi3 = np.minimum(np.minimum(high[:n], high[1 : n + 1]), high[2 : n + 2])
-        med = _med3(_med3(mid[:n], mid[1 : n + 1], mid[2 : n + 2]), lo3, hi3)
+    v = [p[i * w + j : i * w + j + n] for i in range(3) for j in range(3)]
+    for a, b, lo, hi in _MED9_PLAN:
+        if lo and hi:
+            v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+        elif lo:
+            v[a] = np.minimum(v[a], v[b])
+        elif hi:
+            v[b] = np.maximum(v[a], v[b])
     out = np.empty(nl * w, p.dtype)
-    out[:n] = med
+    out[:n] = v[4]
     return out.reshape(nl, w)[:, :ns]
-
-
-def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Element-wise median of three arrays."""
-    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -313,7 +301,8 @@ def _edge_points(
     sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (prof - dark[:, None]) / step[:, None]
-    t20, t50, t80 = (_crossing(f, t, level) for level in (0.2, 0.5, 0.8))
+    # compiled (fit_kernels.level_crossings: _crossing's operations, the level in f's type as numpy takes it)
+    t20, t50, t80 = (level_crossings(f, t, f.dtype.type(level)) for level in (0.2, 0.5, 0.8))
     width = t80 - t20
     candidate = (step > 0) & (dark <= sky + DARK_SIDE * step) & np.isfinite(width) & (np.abs(t50) <= 1.5)
     # the limb is the sharpest edge there is, its width set by the PSF: the reference width is the lower
@@ -323,7 +312,7 @@ def _edge_points(
     ref = float(percentile(width[candidate], 25)) if candidate.sum() >= MIN_POINTS else 1.683 * sigma_eff
     ref = min(max(ref, lo), hi)
     ok = candidate & (width <= SHARPNESS * ref)
-    cross = _steepest(prof, t)
+    cross = steepest_rise(prof, t, 1.5, prof.dtype.type(2), prof.dtype.type(0.5))  # _steepest, compiled
     ok &= np.isfinite(cross)
     return EdgePoints(
         x=(jj + cross * ux)[ok],
@@ -337,7 +326,8 @@ def _edge_points(
 
 def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
     """Per row of ``f`` (profiles sampled at ``t``), the position where it crosses ``level`` nearest the
-    middle (linear interpolation), NaN if it never does."""
+    middle (linear interpolation), NaN if it never does (the definition; detection runs it compiled,
+    :func:`ioscan.detect.fit_kernels.level_crossings`)."""
     mid = (t.size - 1) / 2.0
     above = f >= level
     change = above[:, 1:] != above[:, :-1]
@@ -353,7 +343,8 @@ def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
 def _steepest(prof: np.ndarray, t: np.ndarray, reach_px: float = 1.5) -> np.ndarray:
     """Per profile, the position of its steepest rise within ``reach_px`` of the middle (parabola through the
     largest finite difference and its neighbours): a blurred step's edge, unbiased by a bright rim inside it
-    (limb brightening), which moves the half-step point outwards."""
+    (limb brightening), which moves the half-step point outwards (the definition; detection runs it
+    compiled, :func:`ioscan.detect.fit_kernels.steepest_rise`)."""
     g = np.diff(prof, axis=1)
     tg = 0.5 * (t[1:] + t[:-1])
     inside = np.abs(tg) <= reach_px
@@ -527,7 +518,7 @@ def geometry_limb_offset_px(
             order=1,
             mode="nearest",
         ).reshape(px.shape)
-        t_model = _steepest(prof, t, reach_px)
+        t_model = steepest_rise(prof, t, float(reach_px), prof.dtype.type(2), prof.dtype.type(0.5))
         good = np.isfinite(t_model)
         if good.sum() >= MIN_POINTS:
             return float(np.median(t_model[good])), on

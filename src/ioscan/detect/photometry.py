@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
+from ioscan.detect.fit_kernels import fill_unclean, linear_flux, source_fit_sums, weighted_chi2
 from ioscan.detect.psf import PsfModel
 from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
@@ -42,6 +43,11 @@ class PsfFit:
 def fit_radius_px(psf: PsfModel) -> int:
     """Half-size of the photometry stamp: 2.5 σ of the core (at least 2 px)."""
     return max(2, int(np.ceil(2.5 * psf.core_sigma_px)))
+
+
+def _clip(a: np.ndarray, lo, hi) -> np.ndarray:
+    """``np.clip(a, lo, hi)``'s values (NaN kept) without its per-call checks: min(max(a, lo), hi)."""
+    return np.minimum(np.maximum(a, lo), hi)
 
 
 @lru_cache(maxsize=16)
@@ -173,20 +179,16 @@ def effective_psf(
             fill = memo["fill"]
         else:
             ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-            c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+            c = (ins & clean[_clip(li, 0, nl - 1), _clip(sj, 0, ns - 1)]).astype(float)
             fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
         if fill is not None:
             # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
             # two 1-D passes, lines then samples), made only on the stamps and lines that hold such a pixel
             # in the kernel windows' region: each 1-D pass treats every line alone, so the values are those
             # of the whole stack's filter
+            # (compiled: fit_kernels.fill_unclean, the same running sums as uniform_filter1d's)
             sub, cs, lines, keep, den, at = fill
-            fw = 2 * (h + 2) + 1
-            num = ndimage.uniform_filter1d(stack[:nd, sub] * cs, fw, axis=2, mode="constant")
-            num = num[:, :, lo : lo + w, :].reshape(nd, -1, num.shape[-1])[:, lines]
-            num = ndimage.uniform_filter1d(num, fw, axis=2, mode="constant")[..., lo : lo + w]
-            flat = fed.reshape(3, -1, w)
-            flat[:nd, at] = np.where(keep, flat[:nd, at], num / den)
+            fill_unclean(stack, cs, sub, lines, keep, den, at, lo, h + 2, nd, fed)
     if memo is not None and not cached:
         memo.clear()
         memo.update(key=key, li=li, sj=sj)
@@ -200,7 +202,7 @@ def effective_psf(
         return (*out, *memo["pix"])
     lin, sin = li[inner], sj[inner]
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
-    pix = (np.clip(lin, 0, nl - 1), np.clip(sin, 0, ns - 1), inside)
+    pix = (_clip(lin, 0, nl - 1), _clip(sin, 0, ns - 1), inside)
     if memo is not None:
         memo["pix"] = pix
     return (*out, *pix)
@@ -244,28 +246,23 @@ def psf_photometry(
             flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
             pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
         _, ok, w, data0, n_flat, inv = pix
-        data = data0
-        if n > 1 and it > 0:  # subtract the neighbours' current models
-            # Σ of every source's model per pixel, summed in source order (np.add.at's sums, by bincount)
-            model_px = np.bincount(inv, (flux[:, None, None] * p)[inside], minlength=n_flat)
-            model_at = np.zeros(li.shape)
-            model_at[inside] = model_px[inv]
-            data = data - np.where(ok, model_at, 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
         if it == 0:
-            flux = np.sum(w * p * data, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
+            data = data0
+            flux = linear_flux(p, w, data)
             continue
-        jac = np.stack([p, flux[:, None, None] * dpx, flux[:, None, None] * dpy], axis=-1)
-        h = np.einsum("nabi,nab,nabj->nij", jac, w, jac)
+        # compiled (fit_kernels.source_fit_sums): the neighbours' current models subtracted (Σ of every
+        # source's model per pixel in source order), the normal matrix of the Jacobian [P, F·dP/dx, F·dP/dy]
+        # and its gradient, np.einsum's sums
+        data, h, g = source_fit_sums(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, n > 1, it < n_iter)
         if it == n_iter:
             break
-        g = np.einsum("nabi,nab,nab->ni", jac, w, data - flux[:, None, None] * p)
         reg = np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
         step = np.linalg.solve(h + reg, g[..., None])[..., 0]
-        step[:, 1:] = np.clip(step[:, 1:], -0.5, 0.5)
+        step[:, 1:] = _clip(step[:, 1:], -0.5, 0.5)
         flux = flux + step[:, 0]
         x = np.where(np.abs(x + step[:, 1] - x0) <= max_shift_px, x + step[:, 1], x)
         y = np.where(np.abs(y + step[:, 2] - y0) <= max_shift_px, y + step[:, 2], y)
-    chi2 = np.sum(w * (data - flux[:, None, None] * p) ** 2, axis=(1, 2))
+    chi2 = weighted_chi2(w, data, flux, p)
     npix = ok.sum(axis=(1, 2))
     cov = np.full((n, 3, 3), np.nan)
     try:  # all at once (the same LAPACK call per matrix); one by one only when one is singular

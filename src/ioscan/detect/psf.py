@@ -10,9 +10,11 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
+from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps
 from ioscan.instruments.psf import GaussianMixture
 
 _SQRT2 = np.sqrt(2.0)
+_SQRT2PI = np.sqrt(2 * np.pi)
 
 
 def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
@@ -119,27 +121,15 @@ class PsfModel(GaussianMixture):
     ) -> np.ndarray:
         """``np.stack(self.stamps(xs, ys, x0, y0))`` for one square stamp per source (xs (n, 1, m), ys
         (n, m, 1); returns (3, n, m, m): P, dP/dx0, dP/dy0), the same arithmetic with fewer calls: every
-        component's 1-D profiles along both axes in one :func:`_integrated_1d` call, the sums written in
-        place. ``derivatives`` False: P alone, the derivatives' places 0."""
+        component's 1-D profiles along both axes at once (:func:`_integrated_1d`'s operations, compiled around
+        one erf and one exp call: :func:`ioscan.detect.fit_kernels.profile_arguments`, ``profile_values``),
+        the products and sums in one compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
+        ``derivatives`` False: P alone, the derivatives' places 0."""
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
         n, m = ux.shape[0], ux.shape[2]
         comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
-        sig = np.array([[[s_s], [s_l]] for _, s_l, s_s in comps])  # (k, 2, 1): samples, lines
-        val, dval = _integrated_1d(np.stack([ux.reshape(-1), uy.reshape(-1)])[None], sig)
-        out = np.empty((3, n, m, m))
-        if not derivatives:
-            out[1:] = 0.0
-        tmp = np.empty((n, m, m))
-        for j, (w, _, _) in enumerate(comps):
-            px, dpx = val[j, 0].reshape(n, 1, m), dval[j, 0].reshape(n, 1, m)
-            py, dpy = val[j, 1].reshape(n, m, 1), dval[j, 1].reshape(n, m, 1)
-            wpx = w * px
-            sums = ((out[0], wpx, py), (out[1], w * dpx, py), (out[2], wpx, dpy))
-            for acc, a, b in sums if derivatives else sums[:1]:
-                if j == 0:  # stamps starts its sums at 0.0
-                    np.multiply(a, b, out=acc)
-                    np.add(0.0, acc, out=acc)
-                else:
-                    np.multiply(a, b, out=tmp)
-                    np.add(acc, tmp, out=acc)
-        return out
+        sig = np.array([[s_s, s_l] for _, s_l, s_s in comps])  # (k, 2): samples, lines
+        # _integrated_1d's operations, numpy's erf and exp on all the arguments at once
+        ab, nsq = profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
+        val, dval = profile_values(erf(ab), np.exp(nsq), sig, _SQRT2PI)
+        return psf_stamps(val, dval, np.array([w for w, _, _ in comps]), n, m, derivatives)

@@ -20,6 +20,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
+from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
+from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
 from ioscan.detect.psf import PsfModel
 
 #: a source shapes the estimate from this fitted S/N (noise then moves a width by ≲ 5 %)
@@ -132,39 +134,18 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     eye = np.eye(8)[None]
 
     def evaluate(q):
-        """The model at parameters ``q`` and the parts its Jacobian is made of."""
+        """The model at parameters ``q`` and its Jacobian (compiled: :func:`fit_kernels.elliptical_model`)."""
         # both axes' profiles in one call: (n, 2, m), samples then lines (the same values as one call each)
         g, dc, ds = _g1(u[:, None], q[:, 1:3, None], q[:, 3:5, None])
-        gx, dxc, dxs, gy, dyc, dys = g[:, 0], dc[:, 0], ds[:, 0], g[:, 1], dc[:, 1], ds[:, 1]
-        a = q[:, 0, None, None]
-        core = gy[:, :, None] * gx[:, None, :]
-        model = a * core + q[:, 5, None, None] + q[:, 6, None, None] * xc + q[:, 7, None, None] * yc
-        return model, (a, core, gx, dxc, dxs, gy, dyc, dys)
-
-    def jacobian(parts):
-        a, core, gx, dxc, dxs, gy, dyc, dys = parts
-        return np.stack(
-            [core, a * gy[:, :, None] * dxc[:, None, :], a * dyc[:, :, None] * gx[:, None, :],
-             a * gy[:, :, None] * dxs[:, None, :], a * dys[:, :, None] * gx[:, None, :],
-             np.ones_like(core), np.broadcast_to(xc, core.shape), np.broadcast_to(yc, core.shape)],
-            axis=-1,
-        )  # fmt: skip
+        return elliptical_model(q, g, dc, ds, xc, yc)
 
     def normal_equations(rows: np.ndarray) -> None:
-        """h and g made again on the stamps ``rows`` (each stamp's sums are its own: the same values as
-        over all stamps)."""
-        j, wt = (jac, weights) if rows.size == n else (jac[rows], weights[rows])
-        r = stamps[rows] - model[rows] if rows.size < n else stamps - model
-        hr = np.einsum("nabi,nab,nabj->nij", j, wt, j)
-        gr = np.einsum("nabi,nab,nab->ni", j, wt, r)
-        if rows.size == n:
-            h[:], g[:] = hr, gr
-        else:
-            h[rows], g[rows] = hr, gr
+        """h and g made again on the stamps ``rows`` (each stamp's sums are its own; compiled, np.einsum's
+        sums: :func:`fit_kernels.normal_equations`)."""
+        fk_normal_equations(jac, weights, stamps, model, rows, h, g)
 
-    model, parts = evaluate(p)
-    jac = jacobian(parts)
-    chi2 = np.sum(weights * (stamps - model) ** 2, axis=(1, 2))
+    model, jac = evaluate(p)
+    chi2 = weighted_misfit(weights, stamps, model)
     h, g = np.empty((n, 8, 8)), np.empty((n, 8))
     # the normal equations; made again only on the stamps whose model moved (else the same values)
     stale = np.ones(n, bool)
@@ -178,16 +159,16 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
         except np.linalg.LinAlgError:
             break
         q = np.clip(p + step, lo, hi)
-        m2, parts = evaluate(q)
-        c2 = np.sum(weights * (stamps - m2) ** 2, axis=(1, 2))
+        m2, j2 = evaluate(q)
+        c2 = weighted_misfit(weights, stamps, m2)
         better = c2 < chi2
         if better.all():  # (np.where's values, without it)
-            p, model, jac, chi2, lam = q, m2, jacobian(parts), c2, lam / 3.0
+            p, model, jac, chi2, lam = q, m2, j2, c2, lam / 3.0
             stale[:] = True
         elif better.any():
             p = np.where(better[:, None], q, p)
             model = np.where(better[:, None, None], m2, model)
-            jac = np.where(better[:, None, None, None], jacobian(parts), jac)
+            jac = np.where(better[:, None, None, None], j2, jac)
             chi2 = np.where(better, c2, chi2)
             lam = np.where(better, lam / 3.0, lam * 10.0)
             stale = better.copy()
@@ -245,26 +226,21 @@ def bright_sources(
     z = hp / sig
     # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds
     # the lower of the two thresholds below: the same pixels as a maximum filter over the whole image
-    ci, cj = np.nonzero(z > min_peak_sigma / 3)
+    # (compiled: fit_kernels.local_maxima, the threshold in z's type as numpy compares it)
+    ci, cj, local_max = local_maxima(np.ascontiguousarray(z), z.dtype.type(min_peak_sigma / 3))
     if ci.size == 0:
         e = np.zeros(0)
         return e, e, e
     nl, ns = z.shape
-    top = np.full(ci.size, -np.inf)
-    zf = z.ravel()  # (gathered by flat index: the same values)
-    cols = [np.clip(cj + dj, 0, ns - 1) for dj in (-1, 0, 1)]
-    for di in (-1, 0, 1):
-        li = np.clip(ci + di, 0, nl - 1) * ns
-        for c in cols:
-            np.maximum(top, zf.take(li + c), out=top)
     zc = z[ci, cj]
-    local_max = zc == top
     oi, oj = ci[local_max], cj[local_max]  # others: local maxima above a third of the threshold
     peak = local_max & (zc > min_peak_sigma)
     if not ok.all():
         peak &= ~grow(~ok, 6)[ci, cj]
-    if limb_distance_px is not None:
-        peak &= np.abs(np.nan_to_num(np.asarray(limb_distance_px)[ci, cj], nan=0.0)) > PSF_LIMB_CLEARANCE_PX
+    if limb_distance_px is not None:  # (tested only where a peak is left: the same flags)
+        at = np.flatnonzero(peak)
+        d_px = np.asarray(limb_distance_px)[ci[at], cj[at]]
+        peak[at] = np.abs(np.nan_to_num(d_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
     ii, jj = ci[peak], cj[peak]
     if ii.size == 0:
         e = np.zeros(0)

@@ -1,0 +1,517 @@
+"""Compiled loops of detection's fits, PSF measurement and limb check (numba, ``cache=True``: compiled once
+per machine into ``__pycache__`` — or ``NUMBA_CACHE_DIR`` — then loaded from there by every process and Dask
+worker; no fastmath, no parallel: workers are processes).
+
+Each kernel makes, in one pass, what a chain of numpy calls made before, with the same floating-point
+operations in the same order, so the results are the same bit for bit:
+
+* numpy's ``np.sum(x, axis=(1, 2))`` over a C-contiguous (n, a, b) array is its pairwise summation of each
+  stamp's a·b values (:func:`_pairwise`: 8 running partial sums up to 128 values, halves beyond);
+* ``np.einsum("nabi,nab,nabj->nij", J, w, J)`` is, per output element, ``(J_i·w)·J_j`` summed in (a, b)
+  order from 0.0;
+* ``scipy.ndimage.uniform_filter1d(mode="constant")`` is a running sum of the window (first window summed
+  in order, then + entering − leaving value), each output that sum ÷ the window size;
+* numpy compares and combines a float32 array with a Python float in float32: such constants are passed in
+  the array's type, and float32 arithmetic stays float32.
+
+What numba cannot reproduce stays with numpy and scipy: ``np.exp`` (numpy's SIMD exp differs from libm's in
+the last bit of ~5 % of values), scipy's erf, the BLAS product and the LAPACK solves.
+
+Units: stamps and profiles are in pixels (lines, samples); values carry the units of the data they are
+given (DN or radiance per pixel, weights 1/σ² of the same). ``tests/detect/test_fit_kernels.py`` checks every
+kernel against the numpy / scipy code it replaces on random inputs (NaN, ±0, masked pixels, frame edges).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _pairwise(x: np.ndarray, i0: int, n: int) -> float:
+    """numpy's pairwise sum of the contiguous values x[i0 : i0 + n] (float64)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i0 + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = x[i0], x[i0 + 1], x[i0 + 2], x[i0 + 3]
+        r4, r5, r6, r7 = x[i0 + 4], x[i0 + 5], x[i0 + 6], x[i0 + 7]
+        i = 8
+        end = n - n % 8
+        while i < end:
+            r0 += x[i0 + i]
+            r1 += x[i0 + i + 1]
+            r2 += x[i0 + i + 2]
+            r3 += x[i0 + i + 3]
+            r4 += x[i0 + i + 4]
+            r5 += x[i0 + i + 5]
+            r6 += x[i0 + i + 6]
+            r7 += x[i0 + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += x[i0 + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(x, i0, n2) + _pairwise(x, i0 + n2, n - n2)
+
+
+@njit(cache=True)
+def stamp_sums(a: np.ndarray) -> np.ndarray:
+    """``np.sum(a, axis=(1, 2))`` of a C-contiguous (n, m, m) float64 array, bit for bit."""
+    n = a.shape[0]
+    k = a.shape[1] * a.shape[2]
+    flat = a.reshape(n * k)
+    out = np.empty(n)
+    for s in range(n):
+        out[s] = 0.0 + _pairwise(flat, s * k, k)
+    return out
+
+
+@njit(cache=True)
+def psf_stamps(val: np.ndarray, dval: np.ndarray, weights: np.ndarray, n: int, m: int, derivatives: bool):
+    """(3, n, m, m): Σ_k w_k · px·py and its derivatives dP/dx0 = Σ w_k·dpx·py, dP/dy0 = Σ w_k·px·dpy from the
+    1-D pixel-integrated profiles ``val``, ``dval`` (k components, 2 axes — samples then lines —, n·m
+    offsets: one stamp's m samples or lines after another), the sums in component order from 0.0 as
+    :meth:`ioscan.detect.psf.PsfModel.stamps` makes them. Without ``derivatives`` their planes are 0."""
+    out = np.zeros((3, n, m, m))
+    for j in range(weights.size):
+        w = weights[j]
+        for s in range(n):
+            o = s * m
+            for a in range(m):
+                py = val[j, 1, o + a]
+                dpy = dval[j, 1, o + a]
+                for b in range(m):
+                    wpx = w * val[j, 0, o + b]
+                    if j == 0:
+                        out[0, s, a, b] = 0.0 + wpx * py
+                    else:
+                        out[0, s, a, b] = out[0, s, a, b] + wpx * py
+                    if derivatives:
+                        dx = (w * dval[j, 0, o + b]) * py
+                        dy = wpx * dpy
+                        if j == 0:
+                            out[1, s, a, b] = 0.0 + dx
+                            out[2, s, a, b] = 0.0 + dy
+                        else:
+                            out[1, s, a, b] = out[1, s, a, b] + dx
+                            out[2, s, a, b] = out[2, s, a, b] + dy
+    return out
+
+
+@njit(cache=True)
+def _box_mean_line(x: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``uniform_filter1d(x, size, mode="constant")`` of one line (zeros beyond its ends), into ``out``."""
+    n = x.size
+    s1 = size // 2
+    s2 = size - s1 - 1
+    tmp = 0.0
+    for i in range(-s1, s2 + 1):
+        tmp += x[i] if 0 <= i < n else 0.0
+    out[0] = tmp / size
+    for i in range(1, n):
+        hi, lo = i + s2, i - s1 - 1
+        tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
+        out[i] = tmp / size
+
+
+@njit(cache=True)
+def fill_unclean(
+    stack: np.ndarray,
+    c: np.ndarray,
+    sub: np.ndarray,
+    lines: np.ndarray,
+    keep: np.ndarray,
+    den: np.ndarray,
+    at: np.ndarray,
+    lo: int,
+    hf: int,
+    nd: int,
+    fed: np.ndarray,
+) -> None:
+    """In place in ``fed`` (3, n, w, w: the planes of ``stack`` (3, n, B, B) on the kernel windows' region
+    [lo, lo + w)²): the pixels that are not clean, on the region lines ``lines`` (index q·w + line of the
+    stamps ``sub``; ``at``: the same lines as s·w + line of all stamps), take the (2hf+1)² box mean of the
+    clean ones, ``uniform_filter1d`` of stack·c along the lines then the samples ÷ ``den`` (the same of c),
+    as :func:`ioscan.detect.photometry.effective_psf` makes them; ``keep``: the clean flags of those lines.
+    The first ``nd`` planes only."""
+    big = stack.shape[2]
+    w = fed.shape[2]
+    fw = 2 * hf + 1
+    col = np.empty(big)
+    colf = np.empty(big)
+    row = np.empty(big)
+    rowf = np.empty(big)
+    vert = np.empty((big, big))  # the vertical pass at every pixel of one stamp's plane
+    t = 0
+    nl = lines.size
+    for q in range(sub.size):
+        s = sub[q]
+        if t >= nl or lines[t] // w != q:
+            continue
+        for d in range(nd):
+            for j in range(big):
+                for i in range(big):
+                    col[i] = stack[d, s, i, j] * c[q, i, j]
+                _box_mean_line(col, fw, colf)
+                for i in range(big):
+                    vert[i, j] = colf[i]
+            u = t
+            while u < nl and lines[u] // w == q:
+                li = lines[u] % w
+                for j in range(big):
+                    row[j] = vert[lo + li, j]
+                _box_mean_line(row, fw, rowf)
+                for j in range(w):
+                    if not keep[u, j]:
+                        fed[d, at[u] // w, at[u] % w, j] = rowf[lo + j] / den[u, j]
+                u += 1
+        while t < nl and lines[t] // w == q:
+            t += 1
+
+
+@njit(cache=True)
+def source_fit_sums(
+    p: np.ndarray,
+    dpx: np.ndarray,
+    dpy: np.ndarray,
+    w: np.ndarray,
+    data0: np.ndarray,
+    ok: np.ndarray,
+    inside: np.ndarray,
+    inv: np.ndarray,
+    n_flat: int,
+    flux: np.ndarray,
+    subtract: bool,
+    want_g: bool,
+):
+    """One Gauss–Newton step's sums of :func:`ioscan.detect.photometry.psf_photometry` (stamps (n, m, m)):
+    the data with the neighbours' models subtracted (``subtract``: Σ of every source's flux·P per image pixel
+    — ``inv`` numbers the stamps' pixels inside the image — summed in source order, added back for the source
+    itself, on ``ok`` pixels), the normal matrix h (n, 3, 3) of the Jacobian [P, flux·dP/dx, flux·dP/dy]
+    with weights w and, when ``want_g``, its gradient g (n, 3) against the residual data − flux·P (np.einsum's
+    sums). Returns (data, h, g)."""
+    n, m = p.shape[0], p.shape[1]
+    data = data0.astype(np.float64)  # (float32 data: numpy's sums below are float64 too)
+    if subtract:
+        model_px = np.zeros(n_flat)
+        t = 0
+        for s in range(n):
+            for a in range(m):
+                for b in range(m):
+                    if inside[s, a, b]:
+                        model_px[inv[t]] += flux[s] * p[s, a, b]
+                        t += 1
+        t = 0
+        for s in range(n):
+            for a in range(m):
+                for b in range(m):
+                    at = 0.0
+                    if inside[s, a, b]:
+                        at = model_px[inv[t]]
+                        t += 1
+                    d0 = np.float64(data0[s, a, b])
+                    if ok[s, a, b]:
+                        data[s, a, b] = (d0 - at) + flux[s] * p[s, a, b]
+                    else:
+                        data[s, a, b] = (d0 - 0.0) + 0.0
+    h = np.zeros((n, 3, 3))
+    g = np.zeros((n, 3))
+    jac = np.empty(3)
+    for s in range(n):
+        f = flux[s]
+        for a in range(m):
+            for b in range(m):
+                jac[0] = p[s, a, b]
+                jac[1] = f * dpx[s, a, b]
+                jac[2] = f * dpy[s, a, b]
+                wt = w[s, a, b]
+                r = data[s, a, b] - f * p[s, a, b]
+                for i in range(3):
+                    jw = jac[i] * wt
+                    for j in range(3):
+                        h[s, i, j] += jw * jac[j]
+                    if want_g:
+                        g[s, i] += jw * r
+    return data, h, g
+
+
+@njit(cache=True)
+def linear_flux(p: np.ndarray, w: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Σ w·P·data ÷ max(Σ w·P², 1e-300) per stamp (the fit's first, linear amplitude; numpy's pairwise
+    sums)."""
+    n, m = p.shape[0], p.shape[1]
+    num = np.empty((n, m, m))
+    den = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                wp = w[s, a, b] * p[s, a, b]
+                num[s, a, b] = wp * data[s, a, b]
+                den[s, a, b] = wp * p[s, a, b]
+    return stamp_sums(num) / np.maximum(stamp_sums(den), 1e-300)
+
+
+@njit(cache=True)
+def weighted_chi2(w: np.ndarray, data: np.ndarray, flux: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Σ w·(data − flux·P)² per stamp (numpy's pairwise sums)."""
+    n, m = p.shape[0], p.shape[1]
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                r = data[s, a, b] - flux[s] * p[s, a, b]
+                t[s, a, b] = w[s, a, b] * (r * r)
+    return stamp_sums(t)
+
+
+@njit(cache=True)
+def normal_equations(
+    jac: np.ndarray,
+    w: np.ndarray,
+    data: np.ndarray,
+    model: np.ndarray,
+    rows: np.ndarray,
+    h: np.ndarray,
+    g: np.ndarray,
+) -> None:
+    """h[s] = Σ (J_i·w)·J_j and g[s] = Σ (J_i·w)·(data − model) over each stamp s of ``rows`` (J (n, m, m, k);
+    w, data, model (n, m, m)), np.einsum's sums, written into h (n, k, k) and g (n, k)."""
+    m1, m2, k = jac.shape[1], jac.shape[2], jac.shape[3]
+    for s in rows:
+        for i in range(k):
+            for j in range(k):
+                h[s, i, j] = 0.0
+            g[s, i] = 0.0
+        for a in range(m1):
+            for b in range(m2):
+                wt = w[s, a, b]
+                rr = data[s, a, b] - model[s, a, b]
+                for i in range(k):
+                    jw = jac[s, a, b, i] * wt
+                    for j in range(k):
+                        h[s, i, j] += jw * jac[s, a, b, j]
+                    g[s, i] += jw * rr
+
+
+@njit(cache=True)
+def elliptical_model(
+    q: np.ndarray, g: np.ndarray, dc: np.ndarray, ds: np.ndarray, xc: np.ndarray, yc: np.ndarray
+):
+    """Model (n, m, m) and Jacobian (n, m, m, 8) of
+    :func:`ioscan.detect.psf_estimate.fit_elliptical_gaussians` at parameters q (n, 8: amplitude, centre x, y
+    px, σ_x, σ_y px, plane offset and slopes per px) from the 1-D profiles g, dc, ds (n, 2, m: samples then
+    lines; value, d/dcentre, d/dσ), xc, yc (m, m) the pixel offsets from the stamp centre:
+    a·gy·gx + q5 + q6·xc + q7·yc and [gy·gx, a·gy·dxc, a·dyc·gx, a·gy·dxs, a·dys·gx, 1, xc, yc], numpy's
+    products in numpy's order."""
+    n, m = g.shape[0], g.shape[2]
+    model = np.empty((n, m, m))
+    jac = np.empty((n, m, m, 8))
+    for s in range(n):
+        a = q[s, 0]
+        for i in range(m):
+            gy, dyc, dys = g[s, 1, i], dc[s, 1, i], ds[s, 1, i]
+            agy = a * gy
+            for j in range(m):
+                gx = g[s, 0, j]
+                core = gy * gx
+                model[s, i, j] = ((a * core + q[s, 5]) + q[s, 6] * xc[i, j]) + q[s, 7] * yc[i, j]
+                jac[s, i, j, 0] = core
+                jac[s, i, j, 1] = agy * dc[s, 0, j]
+                jac[s, i, j, 2] = (a * dyc) * gx
+                jac[s, i, j, 3] = agy * ds[s, 0, j]
+                jac[s, i, j, 4] = (a * dys) * gx
+                jac[s, i, j, 5] = 1.0
+                jac[s, i, j, 6] = xc[i, j]
+                jac[s, i, j, 7] = yc[i, j]
+    return model, jac
+
+
+@njit(cache=True)
+def weighted_misfit(w: np.ndarray, data: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Σ w·(data − model)² per stamp (n, m, m) (numpy's pairwise sums)."""
+    n, m = data.shape[0], data.shape[1]
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                r = data[s, a, b] - model[s, a, b]
+                t[s, a, b] = w[s, a, b] * (r * r)
+    return stamp_sums(t)
+
+
+@njit(cache=True)
+def _med3(a: float, b: float, c: float) -> float:
+    """The median of three (no NaN): max(min(a, b), min(max(a, b), c))."""
+    return max(min(a, b), min(max(a, b), c))
+
+
+@njit(cache=True)
+def median3_finite(x: np.ndarray) -> np.ndarray:
+    """3 × 3 median filter of an image without NaN or −0 (edges: nearest value; the values' own type): each
+    line's columns of 3 sorted once and shared by the three windows that hold them, the median of 9 being
+    the median of the largest low, the middle middle and the smallest high (the network of
+    :func:`ioscan.detect.limb.median3`, pixel by pixel). Min and max are exact, so every median is the same
+    value; without NaN and without −0 it has the same bits as
+    ``ndimage.median_filter(x, 3, mode="nearest")``."""
+    nl, ns = x.shape
+    out = np.empty_like(x)
+    low = np.empty(ns, x.dtype)
+    mid = np.empty(ns, x.dtype)
+    high = np.empty(ns, x.dtype)
+    for i in range(nl):
+        i0, i2 = max(i - 1, 0), min(i + 1, nl - 1)
+        for j in range(ns):
+            a, b, c = x[i0, j], x[i, j], x[i2, j]
+            t1, t2 = min(a, b), max(a, b)
+            low[j], t3 = min(t1, c), max(t1, c)
+            mid[j], high[j] = min(t2, t3), max(t2, t3)
+        for j in range(ns):
+            j0, j2 = max(j - 1, 0), min(j + 1, ns - 1)
+            lo3 = max(max(low[j0], low[j]), low[j2])
+            hi3 = min(min(high[j0], high[j]), high[j2])
+            out[i, j] = _med3(_med3(mid[j0], mid[j], mid[j2]), lo3, hi3)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def level_crossings(f: np.ndarray, t: np.ndarray, level) -> np.ndarray:
+    """Per row of ``f`` (n, T: profiles normalised 0 → 1 across an edge, sampled at offsets ``t`` px), the
+    offset (px) where it crosses ``level`` nearest the middle, linearly interpolated; NaN where it never does.
+    ``level`` in f's type (numpy compares and subtracts a Python float in f's type); the same operations as
+    :func:`ioscan.detect.limb._crossing` made with numpy."""
+    n, nt = f.shape
+    mid = (nt - 1) / 2.0
+    dt = t[1] - t[0]
+    out = np.empty(n)
+    for i in range(n):
+        best, c = np.inf, 0
+        for k in range(nt - 1):
+            if (f[i, k + 1] >= level) != (f[i, k] >= level):
+                far = abs(k + 0.5 - mid)
+                if far < best:
+                    best, c = far, k
+        if best == np.inf:
+            out[i] = np.nan
+            continue
+        f0, f1 = f[i, c], f[i, c + 1]
+        frac = (level - f0) / (f1 - f0) if f1 != f0 else level - level  # (+0 in f's type)
+        out[i] = t[c] + frac * dt
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def steepest_rise(prof: np.ndarray, t: np.ndarray, reach_px: float, two, half) -> np.ndarray:
+    """Per profile (rows of ``prof``, n × T, sampled at offsets ``t`` px), the offset (px) of its steepest
+    rise within ``reach_px`` of the middle: the parabola through the largest finite difference and its
+    neighbours; NaN when the vertex lies more than one step away. ``two``, ``half``: 2 and 0.5 in prof's type
+    (numpy's Python scalars); the same operations as :func:`ioscan.detect.limb._steepest` made with numpy
+    (np.argmax's first maximum, a NaN counting as the maximum)."""
+    n, nt = prof.shape
+    ng = nt - 1
+    dt = t[1] - t[0]
+    k0, k1 = -1, -1  # the differences whose mid-offsets lie within reach (a contiguous run)
+    for k in range(ng):
+        if abs(0.5 * (t[k + 1] + t[k])) <= reach_px:
+            if k0 < 0:
+                k0 = k
+            k1 = k
+    out = np.empty(n)
+    for i in range(n):
+        best = prof[i, k0 + 1] - prof[i, k0]
+        kb = k0
+        if best == best:
+            for k in range(k0 + 1, k1 + 1):
+                gk = prof[i, k + 1] - prof[i, k]
+                if gk != gk:  # NaN: argmax's answer
+                    kb = k
+                    break
+                if gk > best:
+                    best, kb = gk, k
+        k = min(max(kb, 1), ng - 2)
+        gm = prof[i, k] - prof[i, k - 1]
+        g0 = prof[i, k + 1] - prof[i, k]
+        gp = prof[i, k + 2] - prof[i, k + 1]
+        den = (gm - two * g0) + gp
+        frac = half * (gm - gp) / den if den < 0 else two - two  # (two − two: +0 in prof's type)
+        tg = 0.5 * (t[k + 1] + t[k])
+        out[i] = tg + frac * dt if abs(frac) <= 1.0 else np.nan
+    return out
+
+
+@njit(cache=True)
+def local_maxima(z: np.ndarray, lo):
+    """The pixels where ``z`` > ``lo`` (given in z's type, as numpy compares a Python float), in row-major
+    order as ``np.nonzero`` gives them: (line, sample, whether z there equals the maximum of its 3 × 3
+    neighbourhood, edges nearest — False where a neighbour is NaN, as np.maximum's NaN makes it)."""
+    nl, ns = z.shape
+    count = 0
+    for i in range(nl):
+        for j in range(ns):
+            if z[i, j] > lo:
+                count += 1
+    ci = np.empty(count, np.intp)
+    cj = np.empty(count, np.intp)
+    is_max = np.empty(count, np.bool_)
+    t = 0
+    for i in range(nl):
+        for j in range(ns):
+            if z[i, j] > lo:
+                top = -np.inf
+                nan = False
+                for di in range(-1, 2):
+                    ii = min(max(i + di, 0), nl - 1)
+                    for dj in range(-1, 2):
+                        v = z[ii, min(max(j + dj, 0), ns - 1)]
+                        if v != v:
+                            nan = True
+                        elif v > top:
+                            top = v
+                ci[t], cj[t] = i, j
+                is_max[t] = (not nan) and z[i, j] == top
+                t += 1
+    return ci, cj, is_max
+
+
+@njit(cache=True)
+def profile_arguments(u: np.ndarray, sig: np.ndarray, sqrt2: float):
+    """The arguments of the pixel-integrated 1-D Gaussians of :func:`ioscan.detect.psf._integrated_1d` at
+    offsets u (2, N: samples then lines, px) for widths sig (k, 2, px): (a, b) = (u ± 0.5) / (√2·σ) as
+    (2, k, 2, N), and −a², −b² (the exponents), numpy's operations. erf and exp are taken by numpy on the
+    results (its own exp: the same bits as the definition's), then :func:`profile_values`."""
+    k, n = sig.shape[0], u.shape[1]
+    ab = np.empty((2, k, 2, n))
+    nsq = np.empty((2, k, 2, n))
+    for j in range(k):
+        for ax in range(2):
+            den = sqrt2 * sig[j, ax]
+            for t in range(n):
+                a = (u[ax, t] + 0.5) / den
+                b = (u[ax, t] - 0.5) / den
+                ab[0, j, ax, t] = a
+                ab[1, j, ax, t] = b
+                nsq[0, j, ax, t] = -(a * a)
+                nsq[1, j, ax, t] = -(b * b)
+    return ab, nsq
+
+
+@njit(cache=True)
+def profile_values(erf_ab: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float):
+    """(value, d/d(source position)) (k, 2, N) of the pixel-integrated 1-D Gaussians from erf and exp of
+    :func:`profile_arguments`' results: 0.5·(erf a − erf b) and −(e^−a² − e^−b²) / (√(2π)·σ)."""
+    k, n = sig.shape[0], erf_ab.shape[3]
+    val = np.empty((k, 2, n))
+    dval = np.empty((k, 2, n))
+    for j in range(k):
+        for ax in range(2):
+            den = sqrt2pi * sig[j, ax]
+            for t in range(n):
+                val[j, ax, t] = 0.5 * (erf_ab[0, j, ax, t] - erf_ab[1, j, ax, t])
+                dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
+    return val, dval

@@ -1,0 +1,249 @@
+"""The compiled fit loops (:mod:`ioscan.detect.fit_kernels`) equal, bit for bit, the numpy / scipy code they
+replace, written out here: random stamps with NaN, ±0, masked pixels, stamps over the frame edge and
+overlapping stamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ioscan.detect import fit_kernels as fk
+from ioscan.detect.photometry import _fill_plan
+from ioscan.detect.psf import PsfModel, _integrated_1d
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit (NaN equals NaN, −0 is not 0), same shape and dtype."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 9, 11, 12, 17])
+def test_stamp_sums_is_numpys_sum(m):
+    rng = np.random.default_rng(m)
+    a = rng.normal(size=(7, m, m)) * rng.lognormal(0, 4, size=(7, m, m))
+    a[1] = -0.0
+    a[2, 0, 0] = np.nan
+    a[3, -1, -1] = np.inf
+    a[4] = 0.0
+    a[4, 0, 0] = -0.0
+    assert _same(fk.stamp_sums(a), np.sum(a, axis=(1, 2)))
+
+
+@pytest.mark.parametrize("derivatives", [True, False])
+def test_psf_stamps_is_the_models_stamps(derivatives):
+    rng = np.random.default_rng(3)
+    psf = PsfModel((0.7, 0.2, 0.1), (0.6, 1.7, 4.0), elongation=1.4)
+    n, m = 9, 13
+    x0, y0 = rng.uniform(20, 30, n), rng.uniform(40, 50, n)
+    cj, ci = np.rint(x0).astype(int), np.rint(y0).astype(int)
+    off = np.arange(m) - m // 2
+    xs = (cj[:, None] + off)[:, None, :].astype(float)
+    ys = (ci[:, None] + off)[:, :, None].astype(float)
+    ref = np.stack(psf.stamps(xs, ys, x0, y0))
+    if not derivatives:
+        ref[1:] = 0.0
+    got = psf.stamp_grid(xs, ys, x0, y0, derivatives)
+    assert _same(got, ref)
+    # the kernel alone, on the profiles of one component (its sums start at 0.0: −0 products give +0)
+    u = np.array([[-0.0, 1.0, np.nan]])
+    val, dval = _integrated_1d(np.stack([u.reshape(-1), u.reshape(-1)])[None], np.array([[[1.0], [1.0]]]))
+    out = fk.psf_stamps(-val, dval, np.array([1.0]), 1, 3, True)
+    px, py = -val[0, 0].reshape(1, 1, 3), -val[0, 1].reshape(1, 3, 1)
+    assert _same(out[0], 0.0 + (1.0 * px) * py)
+    assert _same(out[1], 0.0 + (1.0 * dval[0, 0].reshape(1, 1, 3)) * py)
+
+
+def _fill_reference(stack, fill, lo, w, hf, nd, fed):
+    """effective_psf's clean-pixel fill as written with scipy before it was compiled."""
+    sub, cs, lines, keep, den, at = fill
+    fw = 2 * hf + 1
+    num = ndimage.uniform_filter1d(stack[:nd, sub] * cs, fw, axis=2, mode="constant")
+    num = num[:, :, lo : lo + w, :].reshape(nd, -1, num.shape[-1])[:, lines]
+    num = ndimage.uniform_filter1d(num, fw, axis=2, mode="constant")[..., lo : lo + w]
+    flat = fed.reshape(3, -1, w)
+    flat[:nd, at] = np.where(keep, flat[:nd, at], num / den)
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_unclean_is_the_scipy_fill(nd, seed):
+    rng = np.random.default_rng(seed)
+    n, r, h = 6, 2, 3
+    hf = h + 2
+    big = r + h + hf
+    b = 2 * big + 1
+    lo, w = big - r - h, 2 * r + 1 + 2 * h
+    stack = rng.normal(size=(3, n, b, b)) * rng.lognormal(0, 2, size=(3, n, b, b))
+    c = (rng.random((n, b, b)) > 0.15).astype(float)
+    c[0] = 1.0  # a clean stamp
+    c[1, :, : b // 2] = 0.0  # a stamp half off the frame
+    c[2, lo + 1] = 0.0  # a whole unclean line
+    fill = _fill_plan(c, lo, w, hf)
+    reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
+    fed_ref = np.ascontiguousarray(stack[reg])
+    fed = fed_ref.copy()
+    _fill_reference(stack, fill, lo, w, hf, nd, fed_ref)
+    sub, cs, lines, keep, den, at = fill
+    fk.fill_unclean(stack, cs, sub, lines, keep, den, at, lo, hf, nd, fed)
+    assert not _same(fed, np.ascontiguousarray(stack[reg]))  # something was filled
+    assert _same(fed, fed_ref)
+
+
+def _fit_sums_reference(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, subtract):
+    """psf_photometry's step as written with numpy before it was compiled."""
+    data = data0
+    if subtract:
+        model_px = np.bincount(inv, (flux[:, None, None] * p)[inside], minlength=n_flat)
+        model_at = np.zeros(p.shape)
+        model_at[inside] = model_px[inv]
+        data = data - np.where(ok, model_at, 0.0) + np.where(ok, flux[:, None, None] * p, 0.0)
+    jac = np.stack([p, flux[:, None, None] * dpx, flux[:, None, None] * dpy], axis=-1)
+    h = np.einsum("nabi,nab,nabj->nij", jac, w, jac)
+    g = np.einsum("nabi,nab,nab->ni", jac, w, data - flux[:, None, None] * p)
+    return data, h, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("subtract", [True, False])
+def test_source_fit_sums_are_numpys(dtype, subtract):
+    rng = np.random.default_rng(7)
+    shape = (30, 40)
+    n, m = 8, 5
+    # overlapping stamps, some over the frame's edges
+    ci = np.array([0, 2, 3, 15, 16, 29, 28, 10])
+    cj = np.array([0, 1, 2, 20, 21, 39, 5, 38])
+    off = np.arange(m) - m // 2
+    li, sj = np.broadcast_arrays(
+        ci[:, None, None] + off[None, :, None], cj[:, None, None] + off[None, None, :]
+    )
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    usable = rng.random(shape) > 0.1
+    li_c, sj_c = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    ok = inside & usable[li_c, sj_c]
+    noise = rng.uniform(0.5, 2.0, shape)
+    resid = (rng.normal(size=shape) * 10).astype(dtype)
+    resid[3, 3] = np.nan
+    ok &= np.isfinite(resid[li_c, sj_c])
+    w = np.where(ok, 1.0 / noise[li_c, sj_c] ** 2, 0.0)
+    data0 = np.where(ok, resid[li_c, sj_c], 0.0)
+    _, inv = np.unique((li_c * shape[1] + sj_c)[inside], return_inverse=True)
+    n_flat = int(inv.max()) + 1
+    p, dpx, dpy = rng.normal(size=(3, n, m, m))
+    flux = rng.lognormal(3, 1, n)
+    ref = _fit_sums_reference(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, subtract)
+    got = fk.source_fit_sums(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, subtract, True)
+    assert _same(got[0], np.asarray(ref[0], np.float64))
+    assert _same(got[1], ref[1]) and _same(got[2], ref[2])
+    assert _same(
+        fk.weighted_chi2(w, got[0], flux, p), np.sum(w * (ref[0] - flux[:, None, None] * p) ** 2, axis=(1, 2))
+    )
+    lin = np.sum(w * p * data0, axis=(1, 2)) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)
+    assert _same(fk.linear_flux(p, w, data0), lin)
+
+
+def test_elliptical_model_and_normal_equations_are_numpys():
+    from ioscan.detect.psf_estimate import _g1
+
+    rng = np.random.default_rng(11)
+    n, m = 6, 11
+    c = (m - 1) / 2.0
+    yy, xx = np.mgrid[0:m, 0:m].astype(float)
+    xc, yc = xx - c, yy - c
+    q = np.column_stack(
+        [rng.lognormal(5, 1, n), c + rng.uniform(-1, 1, n), c + rng.uniform(-1, 1, n), rng.uniform(0.3, 2, n),
+         rng.uniform(0.3, 2, n), rng.normal(size=n), rng.normal(size=n) * 0.1, rng.normal(size=n) * 0.1]
+    )  # fmt: skip
+    u = np.arange(m, dtype=float)[None, :]
+    g, dc, ds = _g1(u[:, None], q[:, 1:3, None], q[:, 3:5, None])
+    gx, dxc, dxs, gy, dyc, dys = g[:, 0], dc[:, 0], ds[:, 0], g[:, 1], dc[:, 1], ds[:, 1]
+    a = q[:, 0, None, None]
+    core = gy[:, :, None] * gx[:, None, :]
+    model_ref = a * core + q[:, 5, None, None] + q[:, 6, None, None] * xc + q[:, 7, None, None] * yc
+    jac_ref = np.stack(
+        [core, a * gy[:, :, None] * dxc[:, None, :], a * dyc[:, :, None] * gx[:, None, :],
+         a * gy[:, :, None] * dxs[:, None, :], a * dys[:, :, None] * gx[:, None, :],
+         np.ones_like(core), np.broadcast_to(xc, core.shape), np.broadcast_to(yc, core.shape)],
+        axis=-1,
+    )  # fmt: skip
+    model, jac = fk.elliptical_model(q, g, dc, ds, xc, yc)
+    assert _same(model, model_ref) and _same(jac, jac_ref)
+
+    stamps = model_ref + rng.normal(size=model_ref.shape)
+    weights = np.where(rng.random(stamps.shape) > 0.2, rng.uniform(0.5, 2, stamps.shape), 0.0)
+    stamps[0, 0, 0] = np.nan
+    weights[0, 0, 0] = 0.0  # a NaN pixel at zero weight stays NaN in the sums, as in numpy's
+    rows = np.array([1, 3, 4])
+    h, g8 = np.full((n, 8, 8), -1.0), np.full((n, 8), -1.0)
+    fk.normal_equations(jac, weights, stamps, model, rows, h, g8)
+    r = stamps - model_ref
+    assert _same(h[rows], np.einsum("nabi,nab,nabj->nij", jac_ref[rows], weights[rows], jac_ref[rows]))
+    assert _same(g8[rows], np.einsum("nabi,nab,nab->ni", jac_ref[rows], weights[rows], r[rows]))
+    assert np.all(h[[0, 2, 5]] == -1.0)  # other stamps untouched
+    fk.normal_equations(jac, weights, stamps, model, np.arange(n), h, g8)
+    assert _same(g8, np.einsum("nabi,nab,nab->ni", jac_ref, weights, r))
+    assert _same(
+        fk.weighted_misfit(weights, stamps, model), np.sum(weights * (stamps - model_ref) ** 2, axis=(1, 2))
+    )
+
+
+def _profiles(dtype, rng):
+    """Edge profiles (n, 25) at offsets −6…6 px: blurred steps with noise, flat rows, NaN and inf rows, rows
+    that never cross, and the normalised ones the limb check gives the crossing test."""
+    t = np.arange(-6.0, 6.0 + 1e-9, 0.5)
+    n = 200
+    pos = rng.uniform(-2, 2, n)
+    width = rng.uniform(0.3, 3, n)
+    prof = 1.0 / (1.0 + np.exp(-(t[None, :] - pos[:, None]) / width[:, None]))
+    prof = prof * rng.uniform(0.5, 20, n)[:, None] + rng.normal(0, 0.05, (n, t.size))
+    prof[0] = 1.0  # flat
+    prof[1, 5] = np.nan
+    prof[2, 12] = np.nan
+    prof[3] = -prof[3]  # a falling edge
+    prof[4, 13] = np.inf
+    prof[5, :] = np.linspace(0, 1, t.size) ** 8  # rises only at the end
+    return t, prof.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_limb_profile_kernels_are_the_numpy_definitions(dtype):
+    from ioscan.detect.limb import _crossing, _steepest
+
+    rng = np.random.default_rng(5)
+    t, prof = _profiles(dtype, rng)
+    outer = np.abs(t) >= 6 - 2.5
+    dark = prof[:, outer & (t < 0)].mean(axis=1)
+    step = prof[:, outer & (t > 0)].mean(axis=1) - dark
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (prof - dark[:, None]) / step[:, None]
+        for level in (0.2, 0.5, 0.8):
+            got = fk.level_crossings(f, t, f.dtype.type(level))
+            assert _same(got, _crossing(f, t, level))
+        for reach in (1.5, 3.0):
+            got = fk.steepest_rise(prof, t, reach, prof.dtype.type(2), prof.dtype.type(0.5))
+            assert _same(got, _steepest(prof, t, reach))
+    assert np.isnan(_crossing(f, t, 0.5)).any() and np.isfinite(_crossing(f, t, 0.5)).sum() > 150
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_local_maxima_is_the_numpy_test(dtype):
+    rng = np.random.default_rng(9)
+    z = rng.normal(size=(40, 57)).astype(dtype) * 2
+    lo = 5.0 / 3
+    z[3, 4] = np.nextafter(dtype(lo), dtype(2))  # just above the threshold in z's type
+    z[5, 6] = dtype(lo)  # on it, in z's type (not above it)
+    z[7, 8] = lo  # the Python float rounded to z's type
+    z[10, 10] = np.nan  # a NaN neighbour spoils its neighbours' maxima
+    z[10, 11] = 9.0
+    z[0, :3] = 7.0  # a tie at the edge: each equals its neighbourhood's maximum
+    ci, cj = np.nonzero(z > lo)
+    nl, ns = z.shape
+    top = np.full(ci.size, -np.inf)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            top = np.maximum(top, z[np.clip(ci + di, 0, nl - 1), np.clip(cj + dj, 0, ns - 1)])
+    gi, gj, is_max = fk.local_maxima(z, z.dtype.type(lo))
+    assert _same(gi, ci.astype(np.intp)) and _same(gj, cj.astype(np.intp))
+    assert _same(is_max, z[ci, cj] == top)
+    assert is_max[:3].all() and not is_max[(gi == 10) & (gj == 11)].any()
