@@ -879,16 +879,22 @@ def dark_limb(
     noise = MAD_TO_SIGMA * float(np.median(a)) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
-        num = ndimage.uniform_filter(
-            np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px, mode="constant"
-        )
-        den = ndimage.uniform_filter(sel.astype(np.float32), box_px, mode="constant")
+        num = _box_mean(np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px)
+        den = _box_mean(sel.astype(np.float32), box_px)
         with np.errstate(invalid="ignore", divide="ignore"):
             levels.append(np.where(den > 0.02, num / den, np.nan))
     step = np.where(band, np.nan_to_num(np.abs(levels[0] - levels[1]), nan=np.inf), 0.0)
     step = ndimage.maximum_filter(step, reach_px, mode="nearest")
     out[win] = band & (step < DARK_LIMB_STEP_SIGMA * noise)
     return out
+
+
+def _box_mean(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter(a, size, mode="constant")`` of a 2-D array (compiled for size > 1: the
+    same values)."""
+    if size <= 1 or a.ndim != 2:
+        return ndimage.uniform_filter(a, size, mode="constant")
+    return kernels.uniform_box_mean(np.ascontiguousarray(a), size)
 
 
 def _shading_norm(
