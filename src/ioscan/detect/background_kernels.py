@@ -369,3 +369,20 @@ def block_order_stats(
             if n > 0:
                 vals[k, i] = kth_smallest(bufs[k], n, int(np.floor(quantile * (n - 1))))
     return vals, counts
+
+
+def warm_up() -> None:
+    """Call every kernel once with the argument types detection gives them (float32 images, float64
+    kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
+    the cache before the first frame, not during it."""
+    x = np.zeros((4, 5), np.float32)
+    w = np.array([0.25, 0.5, 0.25])
+    terms = np.array([w, w])
+    terms.setflags(write=False)  # (the background's stacked kernel terms are read-only)
+    correlate_lines(x, w, False, 0.0, 0, 4)
+    correlate_samples(x, w, False, 0.0, 0, 5)
+    separable_sum(x, terms, terms, 0, 4, 0, 5)
+    phase_snr(x, x, x, x, x, x, x, x)
+    uniform_box_mean(x, 3)
+    fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
+    block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
