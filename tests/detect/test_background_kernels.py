@@ -162,7 +162,7 @@ def _block_reference(azb, zone, k, q):
     return np.array(vals, np.float32), np.array(counts)
 
 
-@pytest.mark.parametrize("width", [1, 4, 64, 81])
+@pytest.mark.parametrize("width", [1, 4, 64, 81, 169])
 def test_block_order_stats_equal_sort(width):
     rng = np.random.default_rng(width)
     nb = 50
@@ -187,3 +187,12 @@ def test_kth_smallest_every_rank():
         srt = np.sort(a)
         for k in range(n):
             assert kn.kth_smallest(a.copy(), n, k) == srt[k]
+
+
+def test_kth_by_rank_every_rank():
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 7, 96):
+        a = rng.integers(0, 6, n).astype(np.float32)
+        srt = np.sort(a)
+        for k in range(n):
+            assert kn.kth_by_rank(a, n, k) == srt[k]
