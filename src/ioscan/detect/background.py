@@ -1,6 +1,7 @@
 """Background, noise and calibrated matched-filter S/N map of one band image that knows Io's disk and limb.
 
-Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no Python loops over pixels):
+Everything is whole-image filtering of the analysed crop (no Python loops over pixels: ``scipy.ndimage``, and
+its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`, which give the same values):
 
 * **regions**: with a signed limb distance ``d`` (pixels, positive on the disk) the image splits into disk
   (d > w), sky (d < −w) and a thin limb band (|d| ≤ w, w ≈ 1.5 PSF σ + 0.5 px) where the disk edge is
