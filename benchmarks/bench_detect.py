@@ -58,6 +58,11 @@ frames of each JIRAM configuration (background, limb, PSF measurement, photometr
 with ``--against``, ``detect_step_cpu_vs_against``: each step's CPU time in the current and the old
 ``detect_frame`` run alternately on those frames, and new ÷ old per step.
 
+``numba_kernels_start``: the compiled background loops (:mod:`ioscan.detect.background_kernels`) in
+fresh processes sharing an empty ``NUMBA_CACHE_DIR``: the first compiles every kernel (cold cache), the next
+ones load them (warm cache); CPU seconds of ``import numba``, of importing the kernels and of the first call
+of every kernel (``warm_up``), each process alone.
+
 Usage: ``python benchmarks/bench_detect.py [jiram_frames_per_config] [ao_frames_per_config] [--against REV]``
 (defaults 50 and 8; ``5 0`` is a quick speed check). Prints one JSON object.
 """
@@ -1042,6 +1047,59 @@ def speed_vs_sep(timing: dict) -> dict:
     return out
 
 
+#: what a fresh process runs for :func:`numba_kernels_start` (CPU seconds of each stage, one JSON line)
+_START_SCRIPT = """
+import json, time
+c0 = time.process_time()
+import numba
+c1 = time.process_time()
+from ioscan.detect import background_kernels
+c2 = time.process_time()
+background_kernels.warm_up()
+c3 = time.process_time()
+print(json.dumps({"import_numba_cpu_s": c1 - c0, "import_kernels_cpu_s": c2 - c1,
+                  "first_calls_cpu_s": c3 - c2}))
+"""
+
+
+def numba_kernels_start(warm_runs: int = 2) -> dict:
+    """The compiled background loops' start-up in fresh processes with their own empty numba cache
+    (``NUMBA_CACHE_DIR``): the first process compiles (cold), the next ``warm_runs`` load from the cache
+    (warm, their median). CPU seconds per stage."""
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="ioscan_numba_cache_") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=src)
+        for _ in range(1 + warm_runs):
+            out = subprocess.run(
+                [sys.executable, "-c", _START_SCRIPT], env=env, capture_output=True, text=True, check=True
+            )
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    keys = runs[0].keys()
+    return {
+        "cold_cache": {k: round(runs[0][k], 3) for k in keys},
+        "warm_cache_median": {k: round(float(np.median([r[k] for r in runs[1:]])), 3) for k in keys},
+    }
+
+
+def _warm_up_kernels() -> None:
+    """Compile or load the compiled background loops of the current package (and of ``--against``'s, where
+    it has them) before anything is timed, so that no frame's time holds a compilation."""
+    from importlib import import_module
+
+    for pkg in ("ioscan",) + ((AGAINST.__name__,) if AGAINST is not None else ()):
+        try:
+            kernels = import_module(pkg + ".detect.background_kernels")
+        except ImportError:  # a revision before the kernels
+            continue
+        kernels.warm_up()
+
+
 def main() -> None:
     global AGAINST
     args = [a for a in sys.argv[1:] if not a.startswith("--against")]
@@ -1052,6 +1110,7 @@ def main() -> None:
         rev = sys.argv[i + 1] if i is not None else sys.argv[-1].split("=", 1)[1]
         args = [a for a in args if a != rev]
         AGAINST = package_at(rev)
+    _warm_up_kernels()
     n_jiram = int(args[0]) if len(args) > 0 else 50  # I1 frames (2 bands) per JIRAM configuration
     n_ao = int(args[1]) if len(args) > 1 else 8  # frames per AO configuration
     rng = np.random.default_rng(SEED)
@@ -1087,6 +1146,7 @@ def main() -> None:
         "detect_speed_vs_sep": speed_vs_sep(timing),
         "detect_step_profile": step_profile(),
         "detect_step_cpu_vs_against": step_cpu_vs_against(),
+        "numba_kernels_start": numba_kernels_start(),
         "wall_s": round(time.time() - t0, 1),
     }
     print(json.dumps(out))

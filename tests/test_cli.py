@@ -14,7 +14,18 @@ from ioscan import __version__
 from ioscan.cli import app
 
 runner = CliRunner()
-HEAVY = ("spiceypy", "dask", "distributed", "matplotlib", "sqlalchemy", "scipy", "astropy", "pandas", "pdr")
+HEAVY = (
+    "spiceypy",
+    "dask",
+    "distributed",
+    "matplotlib",
+    "sqlalchemy",
+    "scipy",
+    "astropy",
+    "pandas",
+    "pdr",
+    "numba",
+)
 
 
 def test_help_and_version_import_nothing_heavy():

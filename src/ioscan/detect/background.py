@@ -1,6 +1,7 @@
 """Background, noise and calibrated matched-filter S/N map of one band image that knows Io's disk and limb.
 
-Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no Python loops over pixels):
+Everything is whole-image filtering of the analysed crop (no Python loops over pixels: ``scipy.ndimage``, and
+its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`, which give the same values):
 
 * **regions**: with a signed limb distance ``d`` (pixels, positive on the disk) the image splits into disk
   (d > w), sky (d < −w) and a thin limb band (|d| ≤ w, w ≈ 1.5 PSF σ + 0.5 px) where the disk edge is
@@ -50,6 +51,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
+from ioscan.detect import background_kernels as kernels
 from ioscan.detect.disk import grow, percentile
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
@@ -293,6 +295,17 @@ def _separable_terms(h0: int, h1: int, degree: int = 2) -> list[tuple[np.ndarray
     return [(u[:, i] * s[i], vt[i]) for i in np.flatnonzero(keep)]
 
 
+@lru_cache(maxsize=16)
+def _stacked_terms(h0: int, h1: int, degree: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The terms of :func:`_separable_terms` as two (terms × taps) float64 arrays (line, sample kernels)."""
+    terms = _separable_terms(h0, h1, degree)
+    a = np.array([t[0] for t in terms], np.float64)
+    b = np.array([t[1] for t in terms], np.float64)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
 def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
     """Pad by ``p`` pixels (1 ≤ p < each side) with the point reflection 2·e − mirror about the edge values e
     smoothed along the edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is
@@ -348,14 +361,10 @@ def correlate_kernel(
         hi = (w1[0] - c0[0], w1[1] - c0[1])
     terms = _separable_terms(h0, h1, degree)
     if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
-        # the sample pass only on the wanted lines (each line is filtered alone: the same values)
-        rows = slice(lo[0], hi[0])
-        out = np.zeros((hi[0] - lo[0], xp.shape[1]), xp.dtype)
-        for a, b in terms:
-            out += ndimage.correlate1d(
-                ndimage.correlate1d(xp, a, axis=0, mode="nearest")[rows], b, 1, mode="nearest"
-            )
-        return out[:, lo[1] : hi[1]]
+        # Σ of the terms' line and sample passes (scipy's arithmetic, compiled), on the wanted box only
+        # (each output pixel is its own sum: the same values)
+        a, b = _stacked_terms(h0, h1, degree)
+        return kernels.separable_sum(np.ascontiguousarray(xp), a, b, lo[0], hi[0], lo[1], hi[1])
     else:
         out = ndimage.correlate(xp, _kernel_cached(h0, h1, degree).astype(xp.dtype), mode="nearest")
     if window is None and p == 0:
@@ -420,16 +429,17 @@ def _grow_box(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
-    """``x`` where ``m``, elsewhere the mean of the ``m`` pixels in the (2h+1)² box (region mean if none)."""
-    mf = m.astype(x.dtype)
-    num = ndimage.uniform_filter(x * mf, 2 * h + 1, mode="constant")
-    den = ndimage.uniform_filter(mf, 2 * h + 1, mode="constant")
-    covered = den > 1e-3
-    with np.errstate(invalid="ignore", divide="ignore"):
-        filled = num / den
-    if not covered.all():  # the region mean only where it is needed (where a fill takes it)
-        filled = np.where(covered, filled, float(np.mean(x[m])) if m.any() else 0.0)
-    return np.where(m, x, filled)
+    """``x`` where ``m``, elsewhere the mean of the ``m`` pixels in the (2h+1)² box (region mean if none):
+    the box sums of ``scipy.ndimage.uniform_filter`` compiled (:func:`background_kernels.fill_box_mean`)."""
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    m = np.asarray(m, dtype=bool)
+    out, uncovered = kernels.fill_box_mean(
+        np.ascontiguousarray(x), np.ascontiguousarray(m), h, x.dtype.type(1e-3)
+    )
+    if uncovered.any():  # the region mean only where it is needed (where a fill takes it)
+        out[uncovered] = float(np.mean(x[m])) if m.any() else 0.0
+    return out
 
 
 def region_background(
@@ -612,8 +622,15 @@ def _phase_filter(
     """``a`` correlated with kern[dl] ⊗ kern_s[ds] (``kern_s`` default ``kern``) for every phase of
     :data:`PHASES` (line passes shared)."""
     kern_s = kern if kern_s is None else kern_s
-    rows = {sh: ndimage.correlate1d(a, k, axis=0, mode="constant") for sh, k in kern.items()}
-    return [ndimage.correlate1d(rows[dl], kern_s[ds], axis=1, mode="constant") for dl, ds in PHASES]
+    a = np.ascontiguousarray(a)
+    n0, n1 = a.shape
+    rows = {
+        sh: kernels.correlate_lines(a, np.asarray(k, np.float64), False, 0.0, 0, n0) for sh, k in kern.items()
+    }
+    return [
+        kernels.correlate_samples(rows[dl], np.asarray(kern_s[ds], np.float64), False, 0.0, 0, n1)
+        for dl, ds in PHASES
+    ]
 
 
 def block_scale(
@@ -660,9 +677,6 @@ class BlockScale:
         azb = np.full((self.nbl * b, self.nbs * b), np.nan, np.float32)
         azb[:nl, :ns] = az
         self.azb = azb.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
-        self.all_finite = bool(np.isfinite(az).all())
-        self.finite = None if self.all_finite else np.isfinite(self.azb)
-        self._sorted: np.ndarray | None = None  # each block's |z| in ascending order (NaNs last), when needed
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # zone, med, n_ok of last call
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:
@@ -672,31 +686,12 @@ class BlockScale:
     def _stats(self, zone: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per region: the lower ``quantile`` of each block's finite |z| (× factor; NaN for blocks without
         any) and its count, for the blocks ``rows`` (None: all)."""
-        azb = self.azb if rows is None else self.azb[rows]
-        zone = zone if rows is None else zone[rows]
-        nb = azb.shape[0]
-        med = np.full((self.n_regions, nb), np.nan, np.float32)
-        n_ok = np.zeros((self.n_regions, nb), np.intp)
-        for k in range(self.n_regions):
-            sel_b = zone == k
-            if not sel_b.any():
-                continue
-            if not self.all_finite:
-                sel_b &= self.finite if rows is None else self.finite[rows]
-            n_ok[k] = _row_counts(sel_b)
-            # blocks whose every pixel is selected take their order statistic from |z| sorted once
-            full = n_ok[k] == azb.shape[1]
-            if full.any():
-                if self._sorted is None:
-                    self._sorted = np.sort(self.azb, axis=1)
-                at = np.flatnonzero(full) if rows is None else rows[full]
-                mid_f = int(np.floor(self.quantile * (azb.shape[1] - 1)))
-                med[k, full] = self.factor * self._sorted[at, mid_f]
-            some = (n_ok[k] > 0) & ~full
-            if some.any():
-                srt = np.sort(np.where(sel_b[some], azb[some], np.float32(np.nan)), axis=1)  # NaNs last
-                mid = np.floor(self.quantile * (n_ok[k][some] - 1)).astype(np.intp)
-                med[k, some] = self.factor * srt[np.arange(srt.shape[0]), mid]
+        at = np.arange(self.azb.shape[0]) if rows is None else np.asarray(rows, np.intp)
+        # each block's order statistic of its finite |z| per region (compiled: a value of the data)
+        vals, n_ok = kernels.block_order_stats(self.azb, zone, at, self.n_regions, self.quantile)
+        med = np.full(vals.shape, np.nan, np.float32)
+        has = n_ok > 0
+        med[has] = self.factor * vals[has]
         return med, n_ok
 
     def scale(self, ok: np.ndarray, *, floor: float = 1.0, min_fraction: float = 0.25) -> np.ndarray:
@@ -733,14 +728,6 @@ class BlockScale:
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
         # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)
         return np.take(grids, self.layout.index)
-
-
-def _row_counts(mask: np.ndarray) -> np.ndarray:
-    """``np.count_nonzero(mask, axis=1)`` of a 2-D boolean array; rows of a multiple of 8 bytes are counted
-    8 pixels at a time (the set bits of each 8-byte word: a True is stored as the byte 1)."""
-    if mask.shape[1] % 8 == 0 and mask.flags.c_contiguous and mask.dtype == np.bool_:
-        return np.bitwise_count(mask.view(np.uint64)).sum(axis=1, dtype=np.intp)
-    return np.count_nonzero(mask, axis=1)
 
 
 class BlockLayout:
@@ -893,16 +880,22 @@ def dark_limb(
     noise = MAD_TO_SIGMA * float(np.median(a)) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
-        num = ndimage.uniform_filter(
-            np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px, mode="constant"
-        )
-        den = ndimage.uniform_filter(sel.astype(np.float32), box_px, mode="constant")
+        num = _box_mean(np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px)
+        den = _box_mean(sel.astype(np.float32), box_px)
         with np.errstate(invalid="ignore", divide="ignore"):
             levels.append(np.where(den > 0.02, num / den, np.nan))
     step = np.where(band, np.nan_to_num(np.abs(levels[0] - levels[1]), nan=np.inf), 0.0)
     step = ndimage.maximum_filter(step, reach_px, mode="nearest")
     out[win] = band & (step < DARK_LIMB_STEP_SIGMA * noise)
     return out
+
+
+def _box_mean(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter(a, size, mode="constant")`` of a 2-D array (compiled for size > 1: the
+    same values)."""
+    if size <= 1 or a.ndim != 2:
+        return ndimage.uniform_filter(a, size, mode="constant")
+    return kernels.uniform_box_mean(np.ascontiguousarray(a), size)
 
 
 def _shading_norm(
@@ -1174,15 +1167,12 @@ def estimate_background(
         kern, kern_s, den0, e_f = filters[fs]
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
         num = _phase_filter(resid, kern, kern_s)
-        s_white = []  # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise)
-        for p, (dl, ds) in enumerate(PHASES):
-            den = den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
-            pos = den > 0
-            if pos.all():  # (the usual case: every pixel divided, no mask needed)
-                s_white.append(np.divide(num[p], den, dtype=np.result_type(num[p], den)))
-            else:
-                sw_p = np.zeros(num[p].shape, np.result_type(num[p], den))
-                s_white.append(np.divide(num[p], den, out=sw_p, where=pos))
+        # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise), and the best
+        dens = [
+            den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
+            for p, (dl, ds) in enumerate(PHASES)
+        ]
+        s_white, top, phase = _phase_snr(num, dens)
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
@@ -1244,7 +1234,6 @@ def estimate_background(
             for prof in bins[key]:
                 if prof is not None:
                     prof.raise_to(scale, s_white[0])
-        phase, top = _best_phase(s_white)
         snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
         merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
@@ -1331,6 +1320,28 @@ def estimate_background(
         refit=refit,
         scale_block=best["block"],
     )
+
+
+def _phase_snr(
+    num: list[np.ndarray], dens: list[np.ndarray]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(white-noise S/N of each phase — num ÷ den, 0 where den is not > 0 —, the best of them, its phase
+    index as intp; :func:`_best_phase`) from the matched filter ``num`` and its noise ``dens`` at the four
+    phases of :data:`PHASES`. Float32 maps in one compiled pass (:func:`background_kernels.phase_snr`: only
+    phase 0's S/N is kept, the list holds it alone), others as numpy does."""
+    if len(num) == 4 and all(a.dtype == np.float32 for a in (*num, *dens)):
+        s0, top, phase = kernels.phase_snr(*(np.ascontiguousarray(a) for a in (*num, *dens)))
+        return [s0], top, phase.astype(np.intp)
+    s_white = []
+    for n_p, den in zip(num, dens, strict=True):
+        pos = den > 0
+        if pos.all():  # (the usual case: every pixel divided, no mask needed)
+            s_white.append(np.divide(n_p, den, dtype=np.result_type(n_p, den)))
+        else:
+            sw_p = np.zeros(n_p.shape, np.result_type(n_p, den))
+            s_white.append(np.divide(n_p, den, out=sw_p, where=pos))
+    phase, top = _best_phase(s_white)
+    return s_white, top, phase
 
 
 def _best_phase(s_white: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

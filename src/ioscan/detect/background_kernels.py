@@ -1,0 +1,411 @@
+"""Compiled loops of the detection background (:mod:`ioscan.detect.background`), with numba.
+
+Each kernel gives the values of the numpy / ``scipy.ndimage`` code it replaces bit for bit (the same
+operations on each pixel in the same order; scipy's line filters work in float64 and round to the array's
+type after each pass, as here); only the loops, temporaries and passes over pixels nobody reads are gone:
+
+* :func:`correlate_lines` / :func:`correlate_samples`: ``scipy.ndimage.correlate1d`` along the lines (axis 0)
+  / the samples (axis 1), modes ``constant`` and ``nearest``, with scipy's arithmetic (its test for a
+  symmetric or antisymmetric odd kernel, |w[c+i] ∓ w[c−i]| ≤ 2.2e-16, and the sums that follow from it);
+  optionally only a range of output lines / samples.
+* :func:`separable_sum`: Σ_t (x ⋆ a_t along the lines) ⋆ b_t along the samples (``nearest``), summed in the
+  array's type term by term (the background kernel as a sum of outer products).
+* :func:`phase_snr`: the white-noise S/N of the matched filter at the four sub-pixel phases (numerator ÷
+  its noise, 0 where the noise is 0) and the best phase per pixel (first of equal maxima; NaN wins).
+* :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
+* :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
+  pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
+* :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
+  n finite values whose zone is k (an order statistic: a value of the data, no arithmetic).
+
+Compiled with ``cache=True`` (no fastmath, no parallel threads: the scan's Dask workers are processes). The
+first call of each kernel in a fresh process with a cold cache compiles it (seconds); with a warm cache it
+loads the machine code from ``__pycache__`` beside this file, or from numba's user cache directory where that
+is read-only, or from ``NUMBA_CACHE_DIR`` when set (docs/architecture.md, detection speed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: scipy's tolerance for a symmetric / antisymmetric kernel (DBL_EPSILON)
+_DBL_EPSILON = 2.220446049250313e-16
+
+
+@njit(cache=True, error_model="numpy")
+def kernel_symmetry(w: np.ndarray) -> int:
+    """1: an odd kernel symmetric about its centre, −1: antisymmetric, 0: neither (scipy's test: every pair
+    of weights equal / opposite within 2.2e-16 absolute)."""
+    n = w.shape[0]
+    if n % 2 == 0:
+        return 0
+    c = n // 2
+    sym = 1
+    for i in range(1, c + 1):
+        if abs(w[c + i] - w[c - i]) > _DBL_EPSILON:
+            sym = 0
+            break
+    if sym == 0:
+        sym = -1
+        for i in range(1, c + 1):
+            if abs(w[c + i] + w[c - i]) > _DBL_EPSILON:
+                sym = 0
+                break
+    return sym
+
+
+@njit(cache=True, error_model="numpy")
+def correlate_samples(
+    x: np.ndarray, w: np.ndarray, nearest: bool, cval: float, lo: int, hi: int
+) -> np.ndarray:
+    """``scipy.ndimage.correlate1d(x, w, axis=1, mode=…)[:, lo:hi]`` of a 2-D array (mode ``nearest`` or
+    ``constant`` with ``cval``), in ``x``'s type: each line extended into a float64 buffer, then scipy's
+    sum for its kernel's symmetry, the taps outermost (each output's additions in scipy's order)."""
+    n0, n1 = x.shape
+    n = w.shape[0]
+    size1 = n // 2
+    size2 = n - size1 - 1
+    sym = kernel_symmetry(w)
+    m = hi - lo
+    out = np.empty((n0, m), x.dtype)
+    buf = np.empty(n1 + size1 + size2)
+    acc = np.empty(m)
+    c0 = size1 + lo  # the first output's centre in buf
+    for i in range(n0):
+        a = float(x[i, 0]) if nearest else cval
+        b = float(x[i, n1 - 1]) if nearest else cval
+        for j in range(size1):
+            buf[j] = a
+        for j in range(n1):
+            buf[size1 + j] = x[i, j]
+        for j in range(size2):
+            buf[size1 + n1 + j] = b
+        if sym != 0:
+            w0 = w[size1]
+            centre = buf[c0 : c0 + m]
+            for ll in range(m):
+                acc[ll] = centre[ll] * w0
+            for jj in range(-size1, 0):
+                wj = w[size1 + jj]
+                p = buf[c0 + jj : c0 + jj + m]
+                q = buf[c0 - jj : c0 - jj + m]
+                if sym > 0:
+                    for ll in range(m):
+                        acc[ll] += (p[ll] + q[ll]) * wj
+                else:
+                    for ll in range(m):
+                        acc[ll] += (p[ll] - q[ll]) * wj
+        else:
+            last = buf[c0 + size2 : c0 + size2 + m]
+            w2 = w[size1 + size2]
+            for ll in range(m):
+                acc[ll] = last[ll] * w2
+            for jj in range(-size1, size2):
+                wj = w[size1 + jj]
+                p = buf[c0 + jj : c0 + jj + m]
+                for ll in range(m):
+                    acc[ll] += p[ll] * wj
+        for ll in range(m):
+            out[i, ll] = acc[ll]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def correlate_lines(x: np.ndarray, w: np.ndarray, nearest: bool, cval: float, lo: int, hi: int) -> np.ndarray:
+    """``scipy.ndimage.correlate1d(x, w, axis=0, mode=…)[lo:hi]`` of a 2-D array (mode ``nearest`` or
+    ``constant`` with ``cval``), in ``x``'s type; the lines are summed across all samples at once (each
+    pixel's additions in scipy's order)."""
+    n0, n1 = x.shape
+    n = w.shape[0]
+    size1 = n // 2
+    size2 = n - size1 - 1
+    sym = kernel_symmetry(w)
+    out = np.empty((hi - lo, n1), x.dtype)
+    # the lines lo − size1 … hi + size2 in float64, extended beyond the array's edges
+    r0 = lo - size1
+    nb = hi - lo + size1 + size2
+    buf = np.empty((nb, n1))
+    for r in range(nb):
+        src = r0 + r
+        if 0 <= src < n0:
+            for j in range(n1):
+                buf[r, j] = x[src, j]
+        elif nearest:
+            s = 0 if src < 0 else n0 - 1
+            for j in range(n1):
+                buf[r, j] = x[s, j]
+        else:
+            for j in range(n1):
+                buf[r, j] = cval
+    acc = np.empty(n1)
+    for i in range(hi - lo):
+        c = i + size1  # the output line's row in buf
+        if sym != 0:
+            w0 = w[size1]
+            for j in range(n1):
+                acc[j] = buf[c, j] * w0
+            for jj in range(-size1, 0):
+                wj = w[size1 + jj]
+                if sym > 0:
+                    for j in range(n1):
+                        acc[j] += (buf[c + jj, j] + buf[c - jj, j]) * wj
+                else:
+                    for j in range(n1):
+                        acc[j] += (buf[c + jj, j] - buf[c - jj, j]) * wj
+        else:
+            w2 = w[size1 + size2]
+            for j in range(n1):
+                acc[j] = buf[c + size2, j] * w2
+            for jj in range(-size1, size2):
+                wj = w[size1 + jj]
+                for j in range(n1):
+                    acc[j] += buf[c + jj, j] * wj
+        for j in range(n1):
+            out[i, j] = acc[j]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def separable_sum(
+    x: np.ndarray, a: np.ndarray, b: np.ndarray, lo0: int, hi0: int, lo1: int, hi1: int
+) -> np.ndarray:
+    """Σ_t correlate1d(correlate1d(x, a[t], axis 0), b[t], axis 1) (mode ``nearest``) over the box
+    [lo0, hi0) × [lo1, hi1), added term by term in ``x``'s type from zero (as ``out += term`` does)."""
+    out = np.zeros((hi0 - lo0, hi1 - lo1), x.dtype)
+    for t in range(a.shape[0]):
+        col = correlate_lines(x, a[t], True, 0.0, lo0, hi0)
+        row = correlate_samples(col, b[t], True, 0.0, lo1, hi1)
+        for i in range(hi0 - lo0):
+            for j in range(hi1 - lo1):
+                out[i, j] += row[i, j]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def phase_snr(
+    n0: np.ndarray,
+    n1: np.ndarray,
+    n2: np.ndarray,
+    n3: np.ndarray,
+    d0: np.ndarray,
+    d1: np.ndarray,
+    d2: np.ndarray,
+    d3: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(S/N of phase 0, best S/N, index of the best phase as int8) from the float32 matched filter ``n*``
+    and its white-noise standard deviation ``d*`` at the four phases: S = n ÷ d (float32) where d > 0, else
+    0; the best is the first of equal maxima (a later phase wins only by beating all before it) and NaN
+    propagates (as ``np.maximum``)."""
+    nl, ns = n0.shape
+    s0 = np.empty((nl, ns), np.float32)
+    top = np.empty((nl, ns), np.float32)
+    phase = np.empty((nl, ns), np.int8)
+    zero = np.float32(0.0)
+    nan = np.float32(np.nan)
+    for i in range(nl):
+        a0, a1, a2, a3 = n0[i], n1[i], n2[i], n3[i]
+        e0, e1, e2, e3 = d0[i], d1[i], d2[i], d3[i]
+        o0, ot, op = s0[i], top[i], phase[i]
+        for j in range(ns):
+            v0 = np.float32(a0[j] / e0[j]) if e0[j] > zero else zero
+            v1 = np.float32(a1[j] / e1[j]) if e1[j] > zero else zero
+            v2 = np.float32(a2[j] / e2[j]) if e2[j] > zero else zero
+            v3 = np.float32(a3[j] / e3[j]) if e3[j] > zero else zero
+            best = v0
+            p = np.int8(0)
+            p = np.int8(1) if v1 > best else p
+            best = nan if (best != best or v1 != v1) else (v1 if v1 > best else best)
+            p = np.int8(2) if v2 > best else p
+            best = nan if (best != best or v2 != v2) else (v2 if v2 > best else best)
+            p = np.int8(3) if v3 > best else p
+            best = nan if (best != best or v3 != v3) else (v3 if v3 > best else best)
+            o0[j] = v0
+            ot[j] = best
+            op[j] = p
+    return s0, top, phase
+
+
+@njit(cache=True, error_model="numpy")
+def _box_lines(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter1d(a, size, axis=0, mode="constant")`` (cval 0) in ``a``'s type:
+    scipy's running sum in float64 (the first window summed, then + entering − leaving, ÷ size)."""
+    n0, n1 = a.shape
+    size1 = size // 2
+    out = np.empty(a.shape, a.dtype)
+    tmp = np.zeros(n1)
+    for r in range(size):  # the first window: buffer rows −size1 … size − size1 − 1
+        src = r - size1
+        if 0 <= src < n0:
+            for j in range(n1):
+                tmp[j] += a[src, j]
+        else:
+            for j in range(n1):
+                tmp[j] += 0.0
+    for j in range(n1):
+        out[0, j] = tmp[j] / size
+    for ll in range(1, n0):
+        r_in = ll - 1 + size - size1  # buffer row entering, as an array row
+        r_out = ll - 1 - size1  # … and leaving
+        for j in range(n1):
+            vin = float(a[r_in, j]) if 0 <= r_in < n0 else 0.0
+            vout = float(a[r_out, j]) if 0 <= r_out < n0 else 0.0
+            tmp[j] += vin - vout
+            out[ll, j] = tmp[j] / size
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _box_samples(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter1d(a, size, axis=1, mode="constant")`` (cval 0) in ``a``'s type."""
+    n0, n1 = a.shape
+    size1 = size // 2
+    out = np.empty(a.shape, a.dtype)
+    for i in range(n0):
+        tmp = 0.0
+        for r in range(size):
+            src = r - size1
+            tmp += float(a[i, src]) if 0 <= src < n1 else 0.0
+        out[i, 0] = tmp / size
+        for ll in range(1, n1):
+            r_in = ll - 1 + size - size1
+            r_out = ll - 1 - size1
+            vin = float(a[i, r_in]) if 0 <= r_in < n1 else 0.0
+            vout = float(a[i, r_out]) if 0 <= r_out < n1 else 0.0
+            tmp += vin - vout
+            out[i, ll] = tmp / size
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def uniform_box_mean(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter(a, size, mode="constant")`` (cval 0) of a 2-D array (size > 1): the
+    lines' pass, rounded to ``a``'s type, then the samples' pass."""
+    return _box_samples(_box_lines(a, size), size)
+
+
+@njit(cache=True, error_model="numpy")
+def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
+    ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
+    makes), True in the second array and the value left for the caller (the region mean))."""
+    size = 2 * h + 1
+    mf = np.empty(x.shape, x.dtype)
+    xm = np.empty(x.shape, x.dtype)
+    nl, ns = x.shape
+    for i in range(nl):
+        for j in range(ns):
+            mf[i, j] = 1.0 if m[i, j] else 0.0
+            xm[i, j] = x[i, j] * mf[i, j]
+    num = uniform_box_mean(xm, size)
+    den = uniform_box_mean(mf, size)
+    out = np.empty(x.shape, x.dtype)
+    uncovered = np.zeros(x.shape, np.bool_)
+    for i in range(nl):
+        for j in range(ns):
+            if m[i, j]:
+                out[i, j] = x[i, j]
+            elif den[i, j] > floor:
+                out[i, j] = num[i, j] / den[i, j]
+            else:
+                out[i, j] = 0.0
+                uncovered[i, j] = True
+    return out, uncovered
+
+
+@njit(cache=True, error_model="numpy")
+def kth_smallest(a: np.ndarray, n: int, k: int) -> float:
+    """The ``k``-th smallest (0-based) of ``a[:n]`` (NaN-free), found in place (Wirth's selection: ``a[:n]``
+    is reordered)."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        x = a[k]
+        i, j = lo, hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@njit(cache=True, error_model="numpy")
+def kth_by_rank(a: np.ndarray, n: int, k: int) -> float:
+    """The ``k``-th smallest (0-based) of ``a[:n]`` (NaN-free, no −0.0 beside +0.0): the first value with at
+    most ``k`` values below it and more than ``k`` at or below it (n² comparisons without branches: faster
+    than a selection for the few dozen values of a block)."""
+    for i in range(n):
+        v = a[i]
+        lt = 0
+        le = 0
+        for j in range(n):
+            lt += a[j] < v
+            le += a[j] <= v
+        if lt <= k < le:
+            return v
+    return a[0]  # (not reached)
+
+
+#: up to this many values a block's order statistic is found by ranks (:func:`kth_by_rank`), above by
+#: selection
+RANK_MAX = 96
+
+
+@njit(cache=True, error_model="numpy")
+def block_order_stats(
+    azb: np.ndarray, zone: np.ndarray, rows: np.ndarray, n_regions: int, quantile: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per region k < ``n_regions`` and block ``rows[i]`` (a row of ``azb``: |z| of one block, ≥ 0; ``zone``
+    in the same layout): the count n of the block's finite values whose zone is k and the
+    ⌊``quantile``·(n − 1)⌋-th smallest of them (NaN where n = 0); arrays (n_regions, len(rows))."""
+    nr = rows.shape[0]
+    width = azb.shape[1]
+    vals = np.full((n_regions, nr), np.nan, np.float32)
+    counts = np.zeros((n_regions, nr), np.intp)
+    bufs = np.empty((n_regions, width), azb.dtype)
+    cnt = np.zeros(n_regions, np.intp)
+    for i in range(nr):
+        r = rows[i]
+        cnt[:] = 0
+        for c in range(width):
+            k = zone[r, c]
+            v = azb[r, c]
+            if k >= 0 and k < n_regions and np.isfinite(v):
+                bufs[k, cnt[k]] = v
+                cnt[k] += 1
+        for k in range(n_regions):
+            n = cnt[k]
+            counts[k, i] = n
+            if n > 0:
+                kk = int(np.floor(quantile * (n - 1)))
+                vals[k, i] = kth_by_rank(bufs[k], n, kk) if n <= RANK_MAX else kth_smallest(bufs[k], n, kk)
+    return vals, counts
+
+
+def warm_up() -> None:
+    """Call every kernel once with the argument types detection gives them (float32 images, float64
+    kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
+    the cache before the first frame, not during it."""
+    x = np.zeros((4, 5), np.float32)
+    w = np.array([0.25, 0.5, 0.25])
+    terms = np.array([w, w])
+    terms.setflags(write=False)  # (the background's stacked kernel terms are read-only)
+    correlate_lines(x, w, False, 0.0, 0, 4)
+    correlate_samples(x, w, False, 0.0, 0, 5)
+    separable_sum(x, terms, terms, 0, 4, 0, 5)
+    phase_snr(x, x, x, x, x, x, x, x)
+    uniform_box_mean(x, 3)
+    fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
+    block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)

@@ -1,0 +1,198 @@
+"""The compiled background loops (:mod:`ioscan.detect.background_kernels`) against plain numpy / scipy on
+random inputs: NaNs, masked pixels, frame edges, tiny crops — equal bit for bit (the truth is scipy's and
+numpy's)."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ioscan.detect import background_kernels as kn
+from ioscan.detect.background import _fill, _phase_filter, _stacked_terms, correlate_kernel
+from ioscan.detect.psf import kernel1d
+
+SHAPES = [(1, 1), (1, 7), (6, 1), (3, 4), (17, 29), (40, 61)]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit (NaN payloads and the sign of zero included)."""
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _image(rng, shape, dtype=np.float32, nan=0.0):
+    x = (rng.normal(size=shape) * 10 ** rng.uniform(-3, 3)).astype(dtype)
+    if nan:
+        x[rng.random(shape) < nan] = np.nan
+    return x
+
+
+KERNELS = [
+    kernel1d(0.6),  # symmetric
+    kernel1d(0.6, 0.5),  # general
+    kernel1d(1.7, 0.5).astype(np.float32),
+    np.array([1.0, 0.0, -1.0]),  # antisymmetric
+    np.array([0.25, 0.5, 0.25 + 1e-17]),  # symmetric within scipy's tolerance
+    np.array([0.3]),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_correlate_passes_equal_scipy(shape, dtype):
+    rng = np.random.default_rng(sum(shape))
+    x = _image(rng, shape, dtype, nan=0.05)
+    for w in KERNELS + [rng.normal(size=9)]:
+        w64 = np.asarray(w, np.float64)
+        for mode in ("constant", "nearest"):
+            cval = 0.0 if mode == "nearest" else float(rng.normal())
+            near = mode == "nearest"
+            for axis, fn in ((0, kn.correlate_lines), (1, kn.correlate_samples)):
+                ref = ndimage.correlate1d(x, w, axis=axis, mode=mode, cval=cval)
+                assert _same(fn(x, w64, near, cval, 0, shape[axis]), ref)
+                lo, hi = shape[axis] // 3, shape[axis] - shape[axis] // 4  # a range of outputs
+                got = fn(x, w64, near, cval, lo, hi)
+                assert _same(got, ref[lo:hi] if axis == 0 else ref[:, lo:hi])
+
+
+def _correlate_kernel_reference(x, h0, h1, degree):
+    """correlate_kernel's separable sum as first written: scipy's passes over the whole padded image."""
+    from ioscan.detect.background import _pad_odd, _separable_terms
+
+    p = min(h1, x.shape[0] - 1, x.shape[1] - 1)
+    xp = _pad_odd(x, p) if p > 0 else x
+    out = np.zeros(xp.shape, xp.dtype)
+    for a, b in _separable_terms(h0, h1, degree):
+        out += ndimage.correlate1d(ndimage.correlate1d(xp, a, axis=0, mode="nearest"), b, 1, mode="nearest")
+    return out[p : p + x.shape[0], p : p + x.shape[1]]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (9, 40), (40, 61)])
+@pytest.mark.parametrize("annulus", [(1, 3, 2), (2, 4, 2), (2, 6, 1)])
+def test_separable_sum_equals_scipy_passes(shape, annulus):
+    rng = np.random.default_rng(7)
+    x = _image(rng, shape)
+    ref = _correlate_kernel_reference(x, *annulus)
+    assert _same(correlate_kernel(x, *annulus), ref)
+    a, b = _stacked_terms(*annulus)
+    nl, ns = shape
+    win = (slice(nl // 4, nl - 1), slice(2, ns // 2 + 1))  # a window: the same values there
+    assert _same(correlate_kernel(x, *annulus, window=win), ref[win])
+    assert _same(kn.separable_sum(x, a, b, 0, nl, 0, ns), _sum_terms(x, a, b))
+
+
+def _sum_terms(x, a, b):
+    out = np.zeros(x.shape, x.dtype)
+    for u, v in zip(a, b, strict=True):
+        out += ndimage.correlate1d(ndimage.correlate1d(x, u, axis=0, mode="nearest"), v, 1, mode="nearest")
+    return out
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_phase_filter_equals_scipy(shape):
+    rng = np.random.default_rng(3)
+    x = _image(rng, shape)
+    shifts = (0.0, 0.5)
+    kern = {sh: kernel1d(0.7, sh).astype(np.float32) for sh in shifts}
+    kern_s = {sh: kernel1d(0.9, sh).astype(np.float32) for sh in shifts}
+    got = _phase_filter(x, kern, kern_s)
+    for (dl, ds), g in zip(((0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5)), got, strict=True):
+        rows = ndimage.correlate1d(x, kern[dl], axis=0, mode="constant")
+        assert _same(g, ndimage.correlate1d(rows, kern_s[ds], axis=1, mode="constant"))
+
+
+def _best_phase_reference(s_white):
+    stack = np.stack(s_white)
+    top = np.max(stack, axis=0)  # NaN propagates
+    phase = np.argmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)
+    return phase, top
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_phase_snr_equals_numpy(shape):
+    rng = np.random.default_rng(11)
+    num = [_image(rng, shape, nan=0.03) for _ in range(4)]
+    num[2] = num[1].copy()  # ties: the first of equal maxima wins
+    den = [np.abs(_image(rng, shape)) for _ in range(4)]
+    den[0][rng.random(shape) < 0.2] = 0.0  # no noise: S/N 0
+    den[3][rng.random(shape) < 0.1] = np.nan
+    s_ref = []
+    for n, d in zip(num, den, strict=True):
+        s = np.zeros(shape, np.float32)
+        s_ref.append(np.divide(n, d, out=s, where=d > 0))
+    phase_ref, top_ref = _best_phase_reference(s_ref)
+    s0, top, phase = kn.phase_snr(*num, *den)
+    assert _same(s0, s_ref[0])
+    assert np.array_equal(top, top_ref, equal_nan=True)
+    finite = ~np.isnan(top_ref)
+    assert np.array_equal(phase[finite], phase_ref[finite])
+
+
+def _fill_reference(x, m, h):
+    mf = m.astype(x.dtype)
+    num = ndimage.uniform_filter(x * mf, 2 * h + 1, mode="constant")
+    den = ndimage.uniform_filter(mf, 2 * h + 1, mode="constant")
+    covered = den > 1e-3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        filled = num / den
+    if not covered.all():
+        filled = np.where(covered, filled, float(np.mean(x[m])) if m.any() else 0.0)
+    return np.where(m, x, filled)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_box_mean_and_fill_equal_scipy(shape, dtype):
+    rng = np.random.default_rng(5)
+    x = _image(rng, shape, dtype)
+    for size in (3, 5, 11):
+        assert _same(kn.uniform_box_mean(x, size), ndimage.uniform_filter(x, size, mode="constant"))
+    for frac in (0.0, 0.1, 0.7, 1.0):  # masked pixels, down to none usable (the region mean, then 0)
+        m = rng.random(shape) >= frac
+        if frac == 0.7:
+            m[:, : shape[1] // 2] = False  # a hole wider than the box: the region mean
+        for h in (1, 2, 5):
+            assert _same(_fill(x, m, h), _fill_reference(x, m, h))
+
+
+def _block_reference(azb, zone, k, q):
+    vals, counts = [], []
+    for r in range(azb.shape[0]):
+        v = azb[r][(zone[r] == k) & np.isfinite(azb[r])]
+        counts.append(v.size)
+        vals.append(np.sort(v)[int(np.floor(q * (v.size - 1)))] if v.size else np.nan)
+    return np.array(vals, np.float32), np.array(counts)
+
+
+@pytest.mark.parametrize("width", [1, 4, 64, 81, 169])
+def test_block_order_stats_equal_sort(width):
+    rng = np.random.default_rng(width)
+    nb = 50
+    azb = np.abs(rng.standard_t(3, size=(nb, width))).astype(np.float32)
+    azb[rng.random(azb.shape) < 0.1] = np.nan
+    azb[rng.random(azb.shape) < 0.02] = np.inf
+    azb[:, : width // 3] = np.round(azb[:, : width // 3])  # ties
+    zone = rng.integers(-1, 4, size=azb.shape).astype(np.int8)
+    rows = np.array(sorted(rng.choice(nb, 30, replace=False)), np.intp)
+    for q in (0.5, 0.9, 0.0, 1.0):
+        vals, counts = kn.block_order_stats(azb, zone, rows, 4, q)
+        for k in range(4):
+            ref_v, ref_n = _block_reference(azb[rows], zone[rows], k, q)
+            assert np.array_equal(counts[k], ref_n)
+            assert np.array_equal(vals[k], ref_v, equal_nan=True)
+
+
+def test_kth_smallest_every_rank():
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 5, 64):
+        a = rng.integers(0, 5, n).astype(np.float64)
+        srt = np.sort(a)
+        for k in range(n):
+            assert kn.kth_smallest(a.copy(), n, k) == srt[k]
+
+
+def test_kth_by_rank_every_rank():
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 7, 96):
+        a = rng.integers(0, 6, n).astype(np.float32)
+        srt = np.sort(a)
+        for k in range(n):
+            assert kn.kth_by_rank(a, n, k) == srt[k]
