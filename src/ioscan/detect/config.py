@@ -230,6 +230,13 @@ class DetectConfig:
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
             0: the rings' copies only. Errors only: fluxes and detections do not depend on it (renderer day
             frames, S/N 100–1k, 3–10 px inside the limb: flux pulls 1.95 → 1.45; README, issue 14 round 10).
+        edge_contrast_test: narrow PSFs: a detection within 3 px of the frame edge whose net residual peak
+            is below ``edge_contrast_min_fraction`` of the residual's spread around it (95th − 5th percentile
+            over 15 × 15 px without the central 7 × 7) is a peak of the background's misfit where sharp
+            structure — a crescent's sliver, a limb the image limb does not model — crosses the edge, which
+            the edge's reflection cannot continue, and is flagged ARTEFACT
+            (:func:`ioscan.detect.edge_contrast.flag_edge_misfits`). Numbers: README (issue 11).
+        edge_contrast_min_fraction: that fraction.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -280,6 +287,8 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = None
     fill_along_limb_px: float = 20.0
+    edge_contrast_test: bool = True
+    edge_contrast_min_fraction: float = 0.25
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
