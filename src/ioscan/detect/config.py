@@ -237,6 +237,13 @@ class DetectConfig:
             the edge's reflection cannot continue, and is flagged ARTEFACT
             (:func:`ioscan.detect.edge_contrast.flag_edge_misfits`). Numbers: README (issue 11).
         edge_contrast_min_fraction: that fraction.
+        edge_refit_test: narrow PSFs: a detection within 1 px of the frame edge, where the background varies
+            by ≥ 5 white-noise σ within 4 px, is refitted on the image alone over a window 8 px deep from the
+            edge and ± 6 px along it (the PSF plus a quadratic free to curve across the edge, which the edge's
+            reflection is not); a refit S/N below ``edge_refit_min_fraction`` of its matched-filter S/N is the
+            reflection's misfit on sunlit ground, flagged ARTEFACT
+            (:func:`ioscan.detect.edge_refit.flag_edge_refits`). Numbers: README (issue 11).
+        edge_refit_min_fraction: that fraction.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -289,6 +296,8 @@ class DetectConfig:
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
+    edge_refit_test: bool = False
+    edge_refit_min_fraction: float = 0.5
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
