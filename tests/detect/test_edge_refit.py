@@ -89,6 +89,6 @@ def test_the_setting():
     from ioscan.settings import Settings
 
     d = DetectConfig()
-    assert d.edge_refit_min_fraction == 0.5
-    cfg = Settings.load(None, ["detect.edge_refit_test=true", "detect.edge_refit_min_fraction=0.4"]).detect
-    assert cfg.edge_refit_test and cfg.edge_refit_min_fraction == 0.4
+    assert d.edge_refit_test and d.edge_refit_min_fraction == 0.5
+    cfg = Settings.load(None, ["detect.edge_refit_test=false", "detect.edge_refit_min_fraction=0.4"]).detect
+    assert not cfg.edge_refit_test and cfg.edge_refit_min_fraction == 0.4

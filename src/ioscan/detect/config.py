@@ -296,7 +296,7 @@ class DetectConfig:
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
-    edge_refit_test: bool = False
+    edge_refit_test: bool = True
     edge_refit_min_fraction: float = 0.5
 
     def psf_for(
