@@ -29,6 +29,8 @@ from ioscan.detect.background import (
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import laplacian_noise
+from ioscan.detect.edge_contrast import flag_edge_misfits
+from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
@@ -487,6 +489,28 @@ def detect_band(
         if n_plateau:
             out.messages.append(
                 f"band {band.band}: {n_plateau} detections on a plateau along the frame edge flagged ARTEFACT"
+            )
+    if cfg.edge_contrast_test and sigma < BROAD_PSF_SIGMA_PX:
+        # sharp structure crossing the frame edge: the edge's reflection leaves a misfit larger than the peak
+        n_contrast = flag_edge_misfits(
+            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset,
+            cfg.edge_contrast_min_fraction,
+        )  # fmt: skip
+        if n_contrast:
+            out.messages.append(
+                f"band {band.band}: {n_contrast} detections at the frame edge below the background misfit "
+                "around them flagged ARTEFACT"
+            )
+    if cfg.edge_refit_test and sigma < BROAD_PSF_SIGMA_PX:
+        # structured ground at the edge row: refitted with a background free to curve across the edge
+        n_refit = flag_edge_refits(
+            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset, psf,
+            cfg.edge_refit_min_fraction,
+        )  # fmt: skip
+        if n_refit:
+            out.messages.append(
+                f"band {band.band}: {n_refit} detections at the frame edge that a one-sided refit does not "
+                "confirm flagged ARTEFACT"
             )
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual

@@ -230,6 +230,20 @@ class DetectConfig:
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
             0: the rings' copies only. Errors only: fluxes and detections do not depend on it (renderer day
             frames, S/N 100–1k, 3–10 px inside the limb: flux pulls 1.95 → 1.45; README, issue 14 round 10).
+        edge_contrast_test: narrow PSFs: a detection within 3 px of the frame edge whose net residual peak
+            is below ``edge_contrast_min_fraction`` of the residual's spread around it (95th − 5th percentile
+            over 15 × 15 px without the central 7 × 7) is a peak of the background's misfit where sharp
+            structure — a crescent's sliver, a limb the image limb does not model — crosses the edge, which
+            the edge's reflection cannot continue, and is flagged ARTEFACT
+            (:func:`ioscan.detect.edge_contrast.flag_edge_misfits`). Numbers: README (issue 11).
+        edge_contrast_min_fraction: that fraction.
+        edge_refit_test: narrow PSFs: a detection within 1 px of the frame edge, where the background varies
+            by ≥ 5 white-noise σ within 4 px, is refitted on the image alone over a window 8 px deep from the
+            edge and ± 6 px along it (the PSF plus a quadratic free to curve across the edge, which the edge's
+            reflection is not); a refit S/N below ``edge_refit_min_fraction`` of its matched-filter S/N is the
+            reflection's misfit on sunlit ground, flagged ARTEFACT
+            (:func:`ioscan.detect.edge_refit.flag_edge_refits`). Numbers: README (issue 11).
+        edge_refit_min_fraction: that fraction.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -280,6 +294,10 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = None
     fill_along_limb_px: float = 20.0
+    edge_contrast_test: bool = True
+    edge_contrast_min_fraction: float = 0.25
+    edge_refit_test: bool = True
+    edge_refit_min_fraction: float = 0.5
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
