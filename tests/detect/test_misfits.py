@@ -15,10 +15,12 @@ from scipy.optimize import linear_sum_assignment
 
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.misfits import (
+    along_limb_clutter,
     along_limb_fraction,
     background_structure,
     edge_plateau_fraction,
     flag_along_limb,
+    flag_along_limb_clutter,
     flag_edge_limb_steps,
     flag_edge_plateaus,
     flag_ridges,
@@ -291,3 +293,67 @@ def test_a_plateau_along_the_frame_edge_is_a_misfit_and_a_point_source_is_not():
     flat = np.zeros(shape)
     again = _det(200.0, 127.0 + 128)
     assert flag_edge_plateaus([again], resid, flat, np.ones(shape), (0, 0), 128, 0.7) == 0
+
+
+def _modulated_misfit(period_px=10.0, level=200.0, seed=5):
+    """A residual (white-noise σ units) left by a limb profile misplaced by 0.7 px, its amplitude changing
+    along the limb with ``period_px`` (crests every few px), plus unit white noise; and the limb distance."""
+    true, moved, d = _limb_scene(-0.7, level=level)
+    xx = np.arange(true.shape[1], dtype=float)[None, :]
+    amp = 0.5 + 0.5 * np.cos(2 * np.pi * (xx - 60.2) / period_px)  # a crest at sample 60
+    noise = np.random.default_rng(seed).normal(0.0, 1.0, true.shape)
+    return (true - moved) * amp + noise, d
+
+
+def test_a_crest_of_a_modulated_limb_residual_is_clutter_and_a_point_source_is_not():
+    """The along-limb median reads a modulated residual below half its crest (the median test misses it); its
+    scatter at the crest's limb distance is a large fraction of the crest. A point source (σ 0.8 px) on white
+    noise stands out: only the noise is there, and it is taken out."""
+    resid, d = _modulated_misfit()
+    i = int(np.argmax(resid[:, 60]))
+    frac_median, _, _ = along_limb_fraction(resid, d, i, 60)
+    clutter, pi, pj = along_limb_clutter(resid, d, i, 60)
+    assert abs(pj - 60) <= 1 and abs(d[pi, pj]) < 1.0
+    assert frac_median < 0.5  # what the along-limb test misses
+    assert clutter > 0.3
+    yy, xx = np.mgrid[0 : resid.shape[0], 0 : resid.shape[1]]
+    for peak in (6.0, 20.0, 200.0):  # faint to bright: the white noise is taken out in quadrature
+        src = peak * np.exp(-((yy - 38.0) ** 2 + (xx - 60.0) ** 2) / (2 * 0.8**2))
+        noise = np.random.default_rng(int(peak)).normal(0.0, 1.0, resid.shape)
+        c_src, _, _ = along_limb_clutter(src + noise, d, 38, 60)
+        assert c_src < 0.12, (peak, c_src)
+    # a point source on a constant misfit (the along-limb median's case): the scatter is still the noise
+    true, moved, _ = _limb_scene(-0.7)
+    src = 60.0 * np.exp(-((yy - i) ** 2 + (xx - 60.0) ** 2) / (2 * 0.8**2))
+    noise = np.random.default_rng(9).normal(0.0, 1.0, resid.shape)
+    c_const, _, _ = along_limb_clutter(true - moved + src + noise, d, i, 60)
+    assert c_const < 0.12
+
+
+def test_flag_along_limb_clutter_flags_the_crest_on_structured_ground_only():
+    resid, d = _modulated_misfit()
+    true, moved, _ = _limb_scene(-0.7)
+    sigma_white = np.ones(resid.shape)
+    band = np.zeros((84, 125))
+    band[2:82, 3:123] = moved + resid  # data = background + residual; crop offset (2, 3), lines from 128
+    i = int(np.argmax(resid[:, 60]))
+    crest, faint_far = _det(60.0 + 3, i + 2 + 128.0), _det(60.0 + 3, 75.0 + 2 + 128.0)
+    sat = _det(60.0 + 3, i + 2 + 128.0, flags=int(DetectionFlag.SATURATED))
+    n = flag_along_limb_clutter([crest, faint_far, sat], band, moved, sigma_white, d, (2, 3), 128, 0.25)
+    assert n == 1 and crest.extra["artefact_test"] == "along_limb_clutter"
+    assert not (faint_far.flags | sat.flags) & DetectionFlag.ARTEFACT
+    assert "along_limb_clutter" not in faint_far.extra  # beyond 10 px of the limb: not tested
+    # a faint limb (no structure to misfit within 4 px): nothing flagged
+    flat = np.zeros(resid.shape)
+    band[2:82, 3:123] = flat + resid * 0.02
+    again = _det(60.0 + 3, i + 2 + 128.0)
+    assert flag_along_limb_clutter([again], band, flat, sigma_white, d, (2, 3), 128, 0.25) == 0
+
+
+def test_the_clutter_test_is_off_by_default_and_settable():
+    from ioscan.settings import Settings
+
+    d = DetectConfig()
+    assert not d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
+    cfg = Settings.load(None, ["detect.along_limb_clutter_test=true"]).detect
+    assert cfg.along_limb_clutter_test

@@ -230,6 +230,12 @@ class DetectConfig:
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
             0: the rings' copies only. Errors only: fluxes and detections do not depend on it (renderer day
             frames, S/N 100–1k, 3–10 px inside the limb: flux pulls 1.95 → 1.45; README, issue 14 round 10).
+        along_limb_clutter_test: narrow PSFs, structured ground: flag ARTEFACT the detections within 10 px of
+            the limb that are one crest of a residual along the limb whose amplitude changes within a few px
+            (:func:`ioscan.detect.misfits.flag_along_limb_clutter`: the residual's robust scatter at the
+            peak's limb distance 3–12 px along the limb, the white noise taken out, ≥
+            ``along_limb_clutter_max_fraction`` of the peak). Off by default (measured in the README).
+        along_limb_clutter_max_fraction: that test's fraction of the peak.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -280,6 +286,8 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = None
     fill_along_limb_px: float = 20.0
+    along_limb_clutter_test: bool = False
+    along_limb_clutter_max_fraction: float = 0.25
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
