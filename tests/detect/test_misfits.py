@@ -17,10 +17,12 @@ from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.misfits import (
     along_limb_clutter,
     along_limb_fraction,
+    along_limb_side_fraction,
     background_structure,
     edge_plateau_fraction,
     flag_along_limb,
     flag_along_limb_clutter,
+    flag_along_limb_sides,
     flag_edge_limb_steps,
     flag_edge_plateaus,
     flag_ridges,
@@ -357,3 +359,36 @@ def test_the_clutter_test_is_off_by_default_and_settable():
     assert not d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
     cfg = Settings.load(None, ["detect.along_limb_clutter_test=true"]).detect
     assert cfg.along_limb_clutter_test
+
+
+def test_a_residual_that_continues_along_the_limb_on_one_side_is_a_misfit_and_a_point_source_is_not():
+    """The end of a misplaced limb's residual (it fades out along the limb within 2 px past sample 60): 3 px
+    along the limb, on the side where it continues, the residual keeps most of the peak; a point source's is
+    gone on both sides."""
+    true, moved, d = _limb_scene(-0.7)
+    xx = np.arange(true.shape[1], dtype=float)[None, :]
+    amp = np.clip((62.0 - xx) / 2.0, 0.0, 1.0)  # full up to sample 60, gone from 62
+    rng = np.random.default_rng(11)
+    resid = (true - moved) * amp + rng.normal(0.0, 1.0, true.shape)
+    i = int(np.argmax(resid[:, 59]))
+    frac, pi, pj = along_limb_side_fraction(resid, d, i, 59)
+    assert abs(d[pi, pj]) < 1.0 and frac > 0.6
+    yy, xxg = np.mgrid[0 : true.shape[0], 0 : true.shape[1]]
+    for peak in (8.0, 30.0):
+        src = peak * np.exp(-((yy - i) ** 2 + (xxg - 60.0) ** 2) / (2 * 0.8**2))
+        noise = np.random.default_rng(int(peak)).normal(0.0, 1.0, true.shape)
+        f_src, _, _ = along_limb_side_fraction(src + noise, d, i, 60)
+        assert f_src < 0.3, (peak, f_src)
+    # flagged on structured ground, not a point source; a detection far from the limb is not tested
+    band = np.zeros((84, 125))
+    band[2:82, 3:123] = moved + resid
+    sigma_white = np.ones(true.shape)
+    end = _det(59.0 + 3, i + 2 + 128.0)
+    far = _det(60.0 + 3, 75.0 + 2 + 128.0)
+    n = flag_along_limb_sides([end, far], band, moved, sigma_white, d, (2, 3), 128, 0.4)
+    assert n == 1 and end.extra["artefact_test"] == "along_limb_side"
+    assert "along_limb_side_fraction" not in far.extra
+    band[2:82, 3:123] = moved + 30.0 * np.exp(-((yy - i) ** 2 + (xxg - 60.0) ** 2) / (2 * 0.8**2))
+    src_det = _det(60.0 + 3, i + 2 + 128.0)
+    assert flag_along_limb_sides([src_det], band, moved, sigma_white, d, (2, 3), 128, 0.4) == 0
+    assert src_det.extra["along_limb_side_fraction"] < 0.1

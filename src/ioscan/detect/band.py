@@ -35,6 +35,7 @@ from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_mod
 from ioscan.detect.misfits import (
     flag_along_limb,
     flag_along_limb_clutter,
+    flag_along_limb_sides,
     flag_edge_limb_steps,
     flag_edge_plateaus,
     flag_ridges,
@@ -493,6 +494,17 @@ def detect_band(
         if n_clutter:
             out.messages.append(
                 f"band {band.band}: {n_clutter} detections on the residual's clutter along the limb flagged "
+                "ARTEFACT"
+            )
+    if cfg.along_limb_side_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
+        # the end or shoulder of a residual's crest along the limb (detect/misfits.py)
+        n_side = flag_along_limb_sides(
+            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
+            band.line_offset, cfg.along_limb_side_max_fraction,
+        )  # fmt: skip
+        if n_side:
+            out.messages.append(
+                f"band {band.band}: {n_side} detections whose residual continues along the limb flagged "
                 "ARTEFACT"
             )
     if cfg.edge_plateau_test and sigma < BROAD_PSF_SIGMA_PX:

@@ -236,6 +236,11 @@ class DetectConfig:
             peak's limb distance 3–12 px along the limb, the white noise taken out, ≥
             ``along_limb_clutter_max_fraction`` of the peak). Off by default (measured in the README).
         along_limb_clutter_max_fraction: that test's fraction of the peak.
+        along_limb_side_test: narrow PSFs, structured ground: flag ARTEFACT the detections within 10 px of
+            the limb whose residual 3 px along the limb keeps ≥ ``along_limb_side_max_fraction`` of the peak
+            on either side (:func:`ioscan.detect.misfits.flag_along_limb_sides`: the end or shoulder of a
+            misfit's crest). Off by default (measured in the README).
+        along_limb_side_max_fraction: that test's fraction of the peak.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -288,6 +293,8 @@ class DetectConfig:
     fill_along_limb_px: float = 20.0
     along_limb_clutter_test: bool = False
     along_limb_clutter_max_fraction: float = 0.25
+    along_limb_side_test: bool = False
+    along_limb_side_max_fraction: float = 0.4
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
