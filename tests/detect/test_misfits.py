@@ -352,13 +352,22 @@ def test_flag_along_limb_clutter_flags_the_crest_on_structured_ground_only():
     assert flag_along_limb_clutter([again], band, flat, sigma_white, d, (2, 3), 128, 0.25) == 0
 
 
-def test_the_clutter_test_is_off_by_default_and_settable():
+def test_the_limb_zone_defaults_and_settings():
+    """The band searched with the zone's own scale, and the two tests that make that safe, are on by
+    default; each can be turned off."""
     from ioscan.settings import Settings
 
     d = DetectConfig()
-    assert not d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
-    cfg = Settings.load(None, ["detect.along_limb_clutter_test=true"]).detect
-    assert cfg.along_limb_clutter_test
+    assert d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
+    assert d.along_limb_side_test and d.along_limb_side_max_fraction == 0.4
+    assert d.search_limb_band and d.limb_zone_own_scale_px == 4.0
+    off = ["along_limb_clutter_test", "along_limb_side_test", "search_limb_band"]
+    cfg = Settings.load(
+        None, [f"detect.{k}=false" for k in off] + ["detect.limb_zone_own_scale_px=inf"]
+    ).detect
+    assert (
+        not any(getattr(cfg, k) for k in off) and cfg.limb_zone_own_scale_px == np.inf
+    )  # no pixel that deep
 
 
 def test_a_residual_that_continues_along_the_limb_on_one_side_is_a_misfit_and_a_point_source_is_not():

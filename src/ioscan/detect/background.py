@@ -38,7 +38,8 @@ Everything is whole-image ``scipy.ndimage`` filtering of the analysed crop (no P
   distance to the corner). In a measured limb profile's zone the S/N is high-passed along the limb and
   divided again by the zone's own profile and cells (a quantile, ``limb_scale_quantile``); with
   ``limb_zone_own_scale_px`` the zone's pixels that far inside take that of the white-noise S/N alone, not
-  the product with the blocks and the limb-distance profile (off: a trade, README).
+  the product with the blocks and the limb-distance profile (4 px by default, with the limb band searched and
+  the misfit tests that make it safe, ``ioscan.detect.misfits``; README).
 """
 
 from __future__ import annotations
