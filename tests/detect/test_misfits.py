@@ -1,5 +1,5 @@
 """Background misfits told apart by cause: ridges of the S/N map, the limb where it crosses the frame edge, a
-residual that runs along the limb.
+residual that runs along the limb, its clutter along the limb and its continuation on one side.
 
 Unit tests build the maps analytically (a point source's and a line's filtered response, a blurred step, a
 misplaced blurred limb); one test scores the flags against the independent renderer's truth on sunlit

@@ -55,8 +55,10 @@ The ridge test reads the S/N map around its own largest value next to the fitted
 the unsearched limb band lands in the band, where the map is 0.
 
 The same step test, anywhere along the limb, vets the bright limb band when it is searched
-(``DetectConfig.search_limb_band`` with ``limb_band_step_test``, both off by default): there the background
-follows the limb through its measured profile, whose misplacement leaves a fraction of the step.
+(``DetectConfig.search_limb_band``, on by default, with ``limb_band_step_test``, off: it costs true hot spots
+faint against the step): there the background follows the limb through its measured profile, whose
+misplacement leaves a fraction of the step. The band is searched by default because the clutter and side
+tests catch its misfits.
 
 All set ARTEFACT with ``extra["artefact_test"]`` naming the test; saturated detections, cosmic-ray hits and
 detections already flagged are left alone. The measured effect is in the README (issue 11 part 2).
