@@ -33,7 +33,9 @@ background estimate at the frame edge, the limb, the terminator, a column gain s
 ``--misses``, where each hot spot's S/N map falls short of the ideal filter's (``snr_decomposition_snr_ge5``,
 :func:`snr_decomposition`: the white-noise σ against the renderer's, the background option's efficiency, the
 PSF model's mismatch, the local scale against the scatter actually there, the background's bias), medians
-over hot spots of S/N ≥ 5 found and missed, within 8 px of the limb, 8–20 px and beyond.
+over hot spots of S/N ≥ 5 found and missed, within 8 px of the limb, 8–20 px and beyond. With ``--vetted``,
+per misfit test the detections it flagged ARTEFACT on false positions and on true hot spots (by their ideal
+S/N: ≥ 7, 5–7), ``vetted_by_test`` (:func:`vetted_by_test`).
 
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
@@ -42,7 +44,7 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--keep-dir DIR]
+[--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
 [--set detect.KEY=VALUE ...]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
@@ -783,6 +785,39 @@ def detections_of(frame, config=None, keep: list | None = None) -> tuple[pd.Data
     return pd.DataFrame(rows, columns=cols), ms
 
 
+def vetted_by_test(rendered: RenderedFrame, band: str, result) -> list[dict]:
+    """The detections of a band flagged ARTEFACT, one row each: the test that flagged it
+    (``extra["artefact_test"]``), whether it lies within MATCH_PX of a true hot spot (``true``; nearest
+    first, not one to one: a flag on a hot spot's own detection or on a split of it) and that hot spot's ideal
+    S/N (``snr_ideal``, 0 when false)."""
+    t = rendered.truth[rendered.truth["band"] == band]
+    txy = t[["sample", "line"]].to_numpy(float)
+    rows = []
+    for d in result.detections:
+        if d.band != band or not d.flags & DetectionFlag.ARTEFACT or d.flags & DetectionFlag.COSMIC_RAY:
+            continue
+        dist = np.hypot(txy[:, 0] - d.sample, txy[:, 1] - d.line) if len(txy) else np.zeros(0)
+        k = int(np.argmin(dist)) if dist.size else -1
+        true = bool(k >= 0 and dist[k] <= MATCH_PX)
+        snr = float(t["snr_ideal"].iloc[k]) if true else 0.0
+        rows.append({"test": str(d.extra.get("artefact_test", "artefact")), "true": true, "snr_ideal": snr})
+    return rows
+
+
+def vetted_table(rows: pd.DataFrame) -> dict:
+    """Per test: detections flagged on false and on true positions, the true ones of ideal S/N ≥ 7 and 5–7."""
+    out = {}
+    for test, g in rows.groupby("test"):
+        tr = g[g["true"]]
+        out[str(test)] = {
+            "false": int((~g["true"]).sum()),
+            "true": int(len(tr)),
+            "true_snr_ge7": int((tr["snr_ideal"] >= 7).sum()),
+            "true_snr_5_7": int(((tr["snr_ideal"] >= 5) & (tr["snr_ideal"] < 7)).sum()),
+        }
+    return out
+
+
 def scene_of(args, rng: np.random.Generator, i: int):
     """The scene of frame ``i`` (even frames requested on the day side, odd ones on the night side)."""
     return draw_scene(
@@ -810,7 +845,7 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             lbl.unlink()
             lbl.with_suffix(".IMG").unlink()
     t2 = time.perf_counter()
-    kept: list | None = [] if args.misses else None
+    kept: list | None = [] if args.misses or getattr(args, "vetted", False) else None
     dets, ms_detect = detections_of(frame, args.detect_config, kept)
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
@@ -820,8 +855,12 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             found=found, flagged_cosmic_ray=flagged_cr, frame=i, side=side
         )
         t = t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band))
-        if kept:
+        if kept and args.misses:
             t = t.assign(**miss_causes(rendered, band, t, kept[0], args.detect_config))
+        if kept and getattr(args, "vetted", False):
+            out.setdefault("vetted", []).extend(
+                dict(r, frame=i, side=side) for r in vetted_by_test(rendered, band, kept[0])
+            )
         out["truth"].append(t)
         out["false"].append(fd.assign(frame=i, side=side))
     t4 = time.perf_counter()
@@ -853,7 +892,11 @@ def run(args) -> dict:
     ideal = pd.concat([c for r in results for c in r["ideal"]], ignore_index=True)
     fr = pd.DataFrame([r["frame"] for r in results])
     ms = {k: [r["ms"][k] for r in results] for k in results[0]["ms"]} if results else {}
-    return report(args, truth, false, ideal, fr, ms)
+    vetted = pd.DataFrame(
+        [v for r in results for v in r.get("vetted", [])],
+        columns=["test", "true", "snr_ideal", "frame", "side"],
+    )
+    return report(args, truth, false, ideal, fr, ms, vetted)
 
 
 def _sides(fr: pd.DataFrame):
@@ -861,7 +904,7 @@ def _sides(fr: pd.DataFrame):
         yield side, set(fr.loc[fr["side"] == side, "frame"])
 
 
-def report(args, truth, false, ideal, fr, ms) -> dict:
+def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None) -> dict:
     out: dict = {"ioscan": {}, "ideal_fixed_5": {}, "ideal_same_false_rate": {}, "ioscan_by_range": {}}
     for side, ids in _sides(fr):
         t = truth[truth["frame"].isin(ids)].reset_index(drop=True)
@@ -889,6 +932,8 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         if args.misses:
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
             out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
+        if vetted is not None and getattr(args, "vetted", False):
+            out.setdefault("vetted_by_test", {})[side] = vetted_table(vetted[vetted["frame"].isin(ids)])
         if args.list_false:
             cols = ["frame", *FALSE_FEATURES, "kind"]
             out.setdefault("false_detections", {})[side] = [
@@ -917,6 +962,7 @@ def report(args, truth, false, ideal, fr, ms) -> dict:
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
         **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
+        **({"vetted_by_test": out.get("vetted_by_test", {})} if getattr(args, "vetted", False) else {}),
         "issue_11_reference": ISSUE_11,
         "targets": TARGETS,
         "ms_per_frame_median": med,
@@ -941,6 +987,11 @@ def main() -> None:
         "--list-false", action="store_true", help="list every false detection with its features and kind"
     )
     ap.add_argument("--keep-dir", default=None, help="write the products here and keep them")
+    ap.add_argument(
+        "--vetted",
+        action="store_true",
+        help="detections each misfit test flagged ARTEFACT, on false positions and on true hot spots",
+    )
     ap.add_argument(
         "--set",
         action="append",

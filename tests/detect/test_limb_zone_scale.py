@@ -45,3 +45,16 @@ def test_own_scale_is_the_scatter_there(seed, phase_deg, azimuth_deg):
     assert ROBUST * np.median(np.abs(on.snr[deep])) == pytest.approx(1.0, abs=0.15)
     assert np.median(on.scale[deep]) < 0.6 * np.median(off.scale[deep])
     assert np.all(on.scale[deep] >= 1.0)
+
+
+def test_an_infinite_depth_turns_the_own_scale_off():
+    """``--set detect.limb_zone_own_scale_px=inf`` (TOML has no null): no pixel is that deep, and the S/N and
+    scale are those of the setting off, bit for bit."""
+    frame = _render(seed=1, phase_deg=30.0, sun_azimuth_deg=90.0)
+    img = frame.bands["M"].image.astype(float)
+    circle = find_limb(img, 0.8)
+    model = fit_limb_model(img, circle, known_zone(circle, img.shape), np.isfinite(img), laplacian_noise(img))
+    kw = dict(psf=PsfModel.gaussian(0.8), limb_distance_px=model.distance_px, limb_model=model)
+    off = estimate_background(img, **kw)
+    inf = estimate_background(img, **kw, limb_zone_own_scale_px=float("inf"))
+    assert np.array_equal(inf.snr, off.snr) and np.array_equal(inf.scale, off.scale)

@@ -39,7 +39,8 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
   distance to the corner). In a measured limb profile's zone the S/N is high-passed along the limb and
   divided again by the zone's own profile and cells (a quantile, ``limb_scale_quantile``); with
   ``limb_zone_own_scale_px`` the zone's pixels that far inside take that of the white-noise S/N alone, not
-  the product with the blocks and the limb-distance profile (off: a trade, README).
+  the product with the blocks and the limb-distance profile (4 px by default, with the limb band searched and
+  the misfit tests that make it safe, ``ioscan.detect.misfits``; README).
 """
 
 from __future__ import annotations

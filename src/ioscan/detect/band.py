@@ -34,7 +34,14 @@ from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
-from ioscan.detect.misfits import flag_along_limb, flag_edge_limb_steps, flag_edge_plateaus, flag_ridges
+from ioscan.detect.misfits import (
+    flag_along_limb,
+    flag_along_limb_clutter,
+    flag_along_limb_sides,
+    flag_edge_limb_steps,
+    flag_edge_plateaus,
+    flag_ridges,
+)
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
@@ -479,6 +486,28 @@ def detect_band(
         if n_along:
             out.messages.append(
                 f"band {band.band}: {n_along} detections whose residual runs along the limb flagged ARTEFACT"
+            )
+    if cfg.along_limb_clutter_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
+        # one crest of a residual whose amplitude changes along the limb (detect/misfits.py)
+        n_clutter = flag_along_limb_clutter(
+            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
+            band.line_offset, cfg.along_limb_clutter_max_fraction,
+        )  # fmt: skip
+        if n_clutter:
+            out.messages.append(
+                f"band {band.band}: {n_clutter} detections on the residual's clutter along the limb flagged "
+                "ARTEFACT"
+            )
+    if cfg.along_limb_side_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
+        # the end or shoulder of a residual's crest along the limb (detect/misfits.py)
+        n_side = flag_along_limb_sides(
+            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
+            band.line_offset, cfg.along_limb_side_max_fraction,
+        )  # fmt: skip
+        if n_side:
+            out.messages.append(
+                f"band {band.band}: {n_side} detections whose residual continues along the limb flagged "
+                "ARTEFACT"
             )
     if cfg.edge_plateau_test and sigma < BROAD_PSF_SIGMA_PX:
         # the edge's reflection leaves a plateau along the edge row on structured ground (detect/misfits.py)

@@ -62,12 +62,11 @@ class DetectConfig:
             background follow it (:mod:`ioscan.detect.limb_profile`). With a geometry the expected Minnaert
             shading does that job (``use_shading``).
         search_limb_band: with a measured limb profile, search the bright limb band too (hot spots at emission
-            angles of 80–90° sit in it). Off by default: on the independent renderer's sunlit frames (251,
-            with the limb-ridge test) it found 3.5 % more hot spots at S/N ≥ 7 (0.62 → 0.66) for 0.3 more
-            false detections per frame (0.65 → 0.95, on the limb); on our simulator's frames, which come
-            with geometry, it changed nothing (bench_detect), and earlier the band gave false detections at
-            S/N 5–7 there that the measured profile does not follow (its albedo is not smoothed towards the
-            limb).
+            angles of 80–90° sit in it). On by default since the along-limb clutter and side tests catch the
+            band's misfits (issue 11; with ``limb_zone_own_scale_px`` 4 and those tests, 250 sunlit renderer
+            frames 0.608 / 0.081 / 0.308 → 0.650 / 0.068 / 0.292, S/N ≥ 7 / 5–7 / false per frame; held-out
+            seed 47 0.610 / 0.078 / 0.384 → 0.660 / 0.065 / 0.368; README). Alone, without those tests, it
+            traded: +34 hot spots for +64 false detections on the limb.
         limb_ridge_chi2: within a limb profile's reach of a limb seen in the image, a detection whose PSF
             fit χ²/dof exceeds this (scaled for PSF-model error,
             :func:`ioscan.detect.artefacts.flag_limb_ridges`) is flagged ARTEFACT: a residual of the limb, not
@@ -222,9 +221,11 @@ class DetectConfig:
             misfit's clutter kept in), not that × the block scale and the limb-distance profile shared with
             the disk near the limb (on a sunlit renderer limb without hot spots the default leaves the S/N
             there a robust scatter of ~0.35, this ~1; within the frame edge's reach the default stays).
-            None (the default): off. A trade: on 250 sunlit frames 4 px gives 0.608 / 0.081 / 0.308 → 0.623 /
-            0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false detections); on the held-out seed 31 0.546 /
-            0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22; README, docs/architecture.md).
+            4 px by default, with the along-limb clutter and side tests on (issue 11; figures at
+            ``search_limb_band``); None or ``inf`` (``--set detect.limb_zone_own_scale_px=inf``): off.
+            Alone, without those tests, a trade: on 250 sunlit frames 4 px
+            gave 0.608 / 0.081 / 0.308 → 0.623 / 0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false
+            detections); on seed 31 0.546 / 0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22).
         fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
             (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
@@ -244,6 +245,17 @@ class DetectConfig:
             reflection's misfit on sunlit ground, flagged ARTEFACT
             (:func:`ioscan.detect.edge_refit.flag_edge_refits`). Numbers: README (issue 11).
         edge_refit_min_fraction: that fraction.
+        along_limb_clutter_test: narrow PSFs, structured ground: flag ARTEFACT the detections within 10 px of
+            the limb that are one crest of a residual along the limb whose amplitude changes within a few px
+            (:func:`ioscan.detect.misfits.flag_along_limb_clutter`: the residual's robust scatter at the
+            peak's limb distance 3–12 px along the limb, the white noise taken out, ≥
+            ``along_limb_clutter_max_fraction`` of the peak). On by default (README, issue 11).
+        along_limb_clutter_max_fraction: that test's fraction of the peak.
+        along_limb_side_test: narrow PSFs, structured ground: flag ARTEFACT the detections within 10 px of
+            the limb whose residual 3 px along the limb keeps ≥ ``along_limb_side_max_fraction`` of the peak
+            on either side (:func:`ioscan.detect.misfits.flag_along_limb_sides`: the end or shoulder of a
+            misfit's crest). On by default (README, issue 11).
+        along_limb_side_max_fraction: that test's fraction of the peak.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -262,7 +274,7 @@ class DetectConfig:
     max_sources: int = 500
     use_shading: bool = True
     use_limb_profile: bool = True
-    search_limb_band: bool = False
+    search_limb_band: bool = True
     limb_ridge_chi2: float | None = 3.0
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
@@ -292,12 +304,16 @@ class DetectConfig:
     white_noise_d2: bool = False
     own_option_zones: bool = False
     limb_scale_quantile: float = 0.9
-    limb_zone_own_scale_px: float | None = None
+    limb_zone_own_scale_px: float | None = 4.0
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
     edge_refit_test: bool = True
     edge_refit_min_fraction: float = 0.5
+    along_limb_clutter_test: bool = True
+    along_limb_clutter_max_fraction: float = 0.25
+    along_limb_side_test: bool = True
+    along_limb_side_max_fraction: float = 0.4
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
