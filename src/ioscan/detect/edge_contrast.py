@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.records import Detection, DetectionFlag
+from ioscan.detect.misfits import flag_artefact, unflagged_near_edge
+from ioscan.records import Detection
 
 #: detections whose nearest pixel lies this close to the frame edge (px) are tested
 REACH_PX = 3
@@ -41,8 +42,6 @@ CORE_PX = 3
 MIN_PIXELS = 20
 #: the spread's percentiles
 SPREAD_PERCENTILES = (5.0, 95.0)
-
-_SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
 
 
 def residual_contrast(residual: np.ndarray, line: int, sample: int) -> tuple[float, float]:
@@ -85,7 +84,6 @@ def flag_edge_misfits(
     ``background``, ``sigma_white``: the crop's maps from band pixel ``offset`` = (line, sample);
     ``line_offset``: the band's first product line. Sets ``extra["edge_contrast"]`` (peak ÷ spread) on the
     detections tested; returns how many were flagged."""
-    nl, ns = data.shape
     l0, s0 = offset
     bl, bs = background.shape
     residual = np.full(data.shape, np.nan)  # the band image's frame: edge distances are its own
@@ -93,19 +91,12 @@ def flag_edge_misfits(
         crop = np.asarray(data[l0 : l0 + bl, s0 : s0 + bs], dtype=np.float64)
         residual[l0 : l0 + bl, s0 : s0 + bs] = (crop - background) / sigma_white
     n = 0
-    for det in detections:
-        if det.flags & _SKIP:
-            continue
-        li = int(np.clip(np.rint(det.line - line_offset), 0, nl - 1))
-        sj = int(np.clip(np.rint(det.sample), 0, ns - 1))
-        if min(li, sj, nl - 1 - li, ns - 1 - sj) > REACH_PX:
-            continue
+    for det, li, sj in unflagged_near_edge(detections, line_offset, data.shape, REACH_PX):
         peak, spread = residual_contrast(residual, li, sj)
         if not (np.isfinite(peak) and np.isfinite(spread) and spread > 0):
             continue
         det.extra["edge_contrast"] = peak / spread
         if peak < min_fraction * spread:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "edge_contrast")
+            flag_artefact(det, "edge_contrast")
             n += 1
     return n

@@ -27,9 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.misfits import MIN_STRUCTURE_SIGMA, background_structure
+from ioscan.detect.misfits import (
+    MIN_STRUCTURE_SIGMA,
+    background_structure,
+    flag_artefact,
+    unflagged_near_edge,
+)
 from ioscan.detect.psf import PsfModel
-from ioscan.records import Detection, DetectionFlag
+from ioscan.records import Detection
 
 #: detections whose nearest pixel lies this close to the frame edge (px) are refitted
 REACH_PX = 1
@@ -39,8 +44,6 @@ DEPTH_PX = 8
 HALF_ALONG_PX = 6
 #: fewest usable pixels the refit needs
 MIN_PIXELS = 40
-
-_SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
 
 
 def one_sided_snr(data: np.ndarray, sigma_white: np.ndarray, x: float, y: float, psf: PsfModel) -> float:
@@ -92,19 +95,13 @@ def flag_edge_refits(
     are left alone. ``data``: the band image; ``background``, ``sigma_white``: the crop's maps from band pixel
     ``offset`` = (line, sample); ``line_offset``: the band's first product line; ``psf``: the PSF in use.
     Sets ``extra["edge_refit_fraction"]`` on the detections tested; returns how many were flagged."""
-    nl, ns = data.shape
     l0, s0 = offset
     bl, bs = background.shape
     sw_band = np.full(data.shape, np.nan)  # the band image's frame: the window is the edge's
     sw_band[l0 : l0 + bl, s0 : s0 + bs] = sigma_white
     n = 0
-    for det in detections:
-        if det.flags & _SKIP:
-            continue
+    for det, li, sj in unflagged_near_edge(detections, line_offset, data.shape, REACH_PX):
         y, x = det.line - line_offset, det.sample
-        li, sj = int(np.clip(np.rint(y), 0, nl - 1)), int(np.clip(np.rint(x), 0, ns - 1))
-        if min(li, sj, nl - 1 - li, ns - 1 - sj) > REACH_PX:
-            continue
         ci, cj = li - l0, sj - s0
         if not (0 <= ci < bl and 0 <= cj < bs):
             continue
@@ -116,7 +113,6 @@ def flag_edge_refits(
             continue
         det.extra["edge_refit_fraction"] = snr / mf
         if snr < min_fraction * mf:
-            det.flags |= int(DetectionFlag.ARTEFACT)
-            det.extra.setdefault("artefact_test", "edge_refit")
+            flag_artefact(det, "edge_refit")
             n += 1
     return n

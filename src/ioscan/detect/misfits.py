@@ -185,7 +185,23 @@ def _unflagged_in_crop(
             yield det, li, sj
 
 
-def _flag_artefact(det: Detection, test_name: str) -> None:
+def unflagged_near_edge(
+    detections: list[Detection], line_offset: int, shape: tuple[int, ...], reach_px: int
+) -> Iterator[tuple[Detection, int, int]]:
+    """(detection, band line, band sample) of each detection not yet flagged (:data:`_SKIP`) whose nearest
+    pixel (clipped to the band of ``shape``) lies within ``reach_px`` of the frame edge; detections' lines
+    are product lines, ``line_offset`` the band's first."""
+    nl, ns = shape[0], shape[1]
+    for det in detections:
+        if det.flags & _SKIP:
+            continue
+        li = int(np.clip(np.rint(det.line - line_offset), 0, nl - 1))
+        sj = int(np.clip(np.rint(det.sample), 0, ns - 1))
+        if min(li, sj, nl - 1 - li, ns - 1 - sj) <= reach_px:
+            yield det, li, sj
+
+
+def flag_artefact(det: Detection, test_name: str) -> None:
     """Flag ``det`` ARTEFACT, naming the first test that did (``extra["artefact_test"]``)."""
     det.flags |= int(DetectionFlag.ARTEFACT)
     det.extra.setdefault("artefact_test", test_name)
@@ -220,7 +236,7 @@ def flag_ridges(
         frac = ridge_fraction(snr, li, sj, r)
         det.extra["ridge_fraction"] = frac
         if frac >= max_fraction:
-            _flag_artefact(det, "ridge")
+            flag_artefact(det, "ridge")
             n += 1
     return n
 
@@ -285,7 +301,7 @@ def flag_edge_limb_steps(
         step = limb_step_at_edge(data, li, sj)
         det.extra["edge_limb_step_ratio"] = peak / step if step > 0 else float("inf")
         if step > 0 and peak < STEP_FRACTION * step:
-            _flag_artefact(det, test_name)
+            flag_artefact(det, test_name)
             n += 1
     return n
 
@@ -355,7 +371,7 @@ def flag_along_limb(
             continue
         det.extra["along_limb_fraction"] = frac
         if frac >= max_fraction:
-            _flag_artefact(det, "along_limb")
+            flag_artefact(det, "along_limb")
             n += 1
     return n
 
@@ -425,7 +441,7 @@ def flag_along_limb_clutter(
             continue
         det.extra["along_limb_clutter"] = frac
         if frac >= max_fraction:
-            _flag_artefact(det, "along_limb_clutter")
+            flag_artefact(det, "along_limb_clutter")
             n += 1
     return n
 
@@ -493,7 +509,7 @@ def flag_along_limb_sides(
             continue
         det.extra["along_limb_side_fraction"] = frac
         if frac >= max_fraction:
-            _flag_artefact(det, "along_limb_side")
+            flag_artefact(det, "along_limb_side")
             n += 1
     return n
 
@@ -554,6 +570,6 @@ def flag_edge_plateaus(
             continue
         det.extra["edge_plateau_fraction"] = frac
         if frac >= max_fraction:
-            _flag_artefact(det, "edge_plateau")
+            flag_artefact(det, "edge_plateau")
             n += 1
     return n
