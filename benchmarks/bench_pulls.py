@@ -523,6 +523,53 @@ def _drawn(rendered, scene, band: str, t: pd.Series, d) -> dict:
     }
 
 
+def _exact_factor(view: igeo.ViewGeometry, band: str, sample: float, line_band: float) -> float:
+    """(pixel scale)² / cos e, km², of one sub-pixel position of a band (band-local line) in ``view``, from
+    the renderer's own ray intersection (no interpolation); nan off the disk."""
+    from ioscan.simulate.independent.scene import BAND_FIRST_LINE_M
+
+    hits = igeo.intersect(view, np.array([sample]), np.array([line_band + BAND_FIRST_LINE_M[band]]))
+    if not hits.hit[0] or hits.cos_emission[0] <= 0:
+        return float("nan")
+    p_cam = hits.point_body_km[0] @ view.body_to_cam.T + view.center_cam_km
+    return float((np.linalg.norm(p_cam) * igeo.IFOV_RAD) ** 2 / hits.cos_emission[0])
+
+
+def _geometry_drawn(view, believed, band: str, shift: np.ndarray, t: pd.Series, d) -> dict:
+    """What the geometric factor's error is made of, for diagnostics: the pointing offset drawn for the frame
+    (sample, line, px), the centroid's error (measured − true, px), the exact factor at the true position,
+    at the measured position in the believed view (the error the centroid and pointing make) and at the true
+    position in the believed view (the pointing's alone), and the factor the measurement used."""
+    line_band = float(d.line) - int(d.extra.get("line_offset", 0))
+    true_line_band = float(t["line"]) - int(d.extra.get("line_offset", 0))
+    return {
+        "shift_sample_px": float(shift[0]),
+        "shift_line_px": float(shift[1]),
+        "centroid_err_sample_px": float(d.sample) - float(t["sample"]),
+        "centroid_err_line_px": float(d.line) - float(t["line"]),
+        "det_sample_err_px": float(d.sample_err_px),
+        "det_line_err_px": float(d.line_err_px),
+        "det_emission_deg": float(d.emission_deg) if d.emission_deg is not None else float("nan"),
+        "factor_true": _exact_factor(view, band, float(t["sample"]), true_line_band),
+        "factor_exact_measured": _exact_factor(believed, band, float(d.sample), line_band),
+        "factor_pointing_only": _exact_factor(believed, band, float(t["sample"]), true_line_band),
+        "factor_used": float(d.pixel_scale_km) ** 2 / np.cos(np.radians(float(d.emission_deg)))
+        if d.pixel_scale_km is not None and d.emission_deg is not None
+        else float("nan"),
+        "geometry_err_fraction": d.extra.get("geometry_err_fraction", float("nan")),
+        **{
+            f"dln_factor_d{axis}": (
+                np.log(_exact_factor(believed, band, float(d.sample) + ds, line_band + dl))
+                - np.log(_exact_factor(believed, band, float(d.sample) - ds, line_band - dl))
+            )
+            / 0.1
+            for axis, ds, dl in (("sample", 0.05, 0.0), ("line", 0.0, 0.05))
+        },
+        "radius_px": float(view.radius_px),
+        "det_limb_distance_px": d.extra.get("limb_distance_px", float("nan")),
+    }
+
+
 def flux_against_drawn(core: pd.DataFrame) -> dict:
     """Per bin of ideal S/N, day and night frames and on-board background subtraction on and off apart: the
     flux-alone pulls (over the photometric terms), the median of the stated source shot variance over the one
@@ -680,6 +727,7 @@ def independent_pulls(
                             ]
                         ),
                         **_drawn(rendered, scene, band, t.loc[b], d),
+                        **_geometry_drawn(scene.view, believed, band, shift, t.loc[b], d),
                     }
                 )
     wall = time.perf_counter() - t0
