@@ -13,7 +13,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ioscan.measure.positions import surface_positions
+from ioscan.instruments import get_instrument
+from ioscan.measure.config import MeasureConfig
+from ioscan.measure.errors import prior_for
+from ioscan.measure.intensity import set_intensities
+from ioscan.measure.positions import locate_detections, surface_positions
+from ioscan.records import BandImage, Detection
 from ioscan.robust import mad_sigma
 from ioscan.simulate.independent import geometry as igeo
 from ioscan.simulate.independent.scene import draw_scene
@@ -120,3 +125,52 @@ def test_pulls_under_drawn_pointing_errors(scenes):
         assert p.size >= 4 * DRAWS, (lo, hi, p.size)
         assert 0.85 <= mad_sigma(p) <= 1.15, (lo, hi, mad_sigma(p))
         assert 0.85 <= np.sqrt(np.mean(p**2)) <= 1.15, (lo, hi, np.sqrt(np.mean(p**2)))
+
+
+def _detection(sample: float, line: float) -> Detection:
+    return Detection(
+        band="M",
+        sample=sample,
+        line=line,
+        sample_err_px=0.05,
+        line_err_px=0.05,
+        snr=100.0,
+        net_radiance_sum=1e-3,
+        net_radiance_sum_err=1e-5,
+        unit="W m-2 sr-1",
+        background=0.0,
+        peak=1e-3,
+        n_pixels=25,
+        extra={"psf_core_sigma_px": 0.8, "chi2_dof": 1.0},
+    )
+
+
+def test_no_intensity_where_the_factor_has_no_error(scenes):
+    """A centroid on a limb pixel whose backplane neighbours lie off the disk: the factor's derivatives are
+    undefined, so no error can be propagated; such detections get no intensity (they were given one with a
+    geometric error of 0: pulls of −30 to −660 on the renderer) and say why; one 5 px inside gets both."""
+    view = scenes[0]
+    bp = truth_backplanes(view, "M")
+    d = bp.arrays["limb_distance_px"]
+    ll, ss = np.nonzero(d == 0.5)
+    off = np.linspace(-0.45, 0.45, 7)
+    ss = (ss[:, None, None] + off[None, :, None] + 0 * off[None, None, :]).ravel()
+    ll = (ll[:, None, None] + 0 * off[None, :, None] + off[None, None, :]).ravel()
+    err = np.full(ll.size, POINTING_PX)
+    pos = surface_positions(bp, ss, ll, err, err)
+    frac = np.array([p.geometry_err_fraction if p is not None and p.on_disk else 1.0 for p in pos])
+    undefined = np.flatnonzero(~np.isfinite(frac))
+    assert undefined.size, "a position on a limb pixel with undefined derivatives"
+    assert not np.any(frac == 0), "a geometric error of 0 at the limb"
+    k = undefined[0]
+    inside = np.argwhere((d >= 5.0) & (d < 6.0))[0]
+    dets = [_detection(float(ss[k]), float(ll[k])), _detection(float(inside[1]), float(inside[0]))]
+    band = BandImage("M", np.zeros(bp.shape, np.float32), "W m-2 sr-1", 4.78, 0.4975, saturation=1.0)
+    cfg = MeasureConfig()
+    locate_detections(dets, bp, cfg, POINTING_PX)
+    set_intensities(dets, band, prior_for(get_instrument("JIRAM").photometry, cfg), cfg)
+    at_limb, good = dets
+    assert at_limb.spectral_intensity_gw_um_sr is None
+    assert "limb" in at_limb.extra["no_intensity"]
+    assert good.spectral_intensity_gw_um_sr is not None and good.spectral_intensity_err_gw_um_sr > 0
+    assert good.extra["intensity_err_fraction"]["geometry"] > 0
