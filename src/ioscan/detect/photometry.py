@@ -625,12 +625,11 @@ def fill_flux_err(
     error ⊕ this term 1.24–1.53 at S/N 300–1,000, where 20–40 px inside read 1.07–1.10). There the hole is
     also copied along the limb, to centres at the source's limb distance (:func:`_along_limb_centres`:
     their stamps cross the limb band as the source's does, hole pixels falling in the band left out), and
-    the larger of the two variances is taken (the same sources: 0.96–1.08). The copies along the limb also
-    give the whole background error a source there would see (``LIMB_TOTAL``): the fill's change plus the
-    flux a PSF fit finds in the residual (data − background) on the copy's stamp — the ground's misfit the
-    limb profile and the kernel leave — less the median of what the fit's noise map states for it, taken
-    when larger (independent renderer, sunlit sources of S/N 100–1,000 3–10 / 10–20 px inside the limb,
-    seeds 20261209 + 14: flux pulls 1.24 / 1.23 → 1.18 / 1.03)."""
+    the larger of the two variances is taken (the same sources: 0.96–1.08). With :data:`LIMB_TOTAL` (off)
+    the copies along the limb also give the whole background error a source there would see: the fill's
+    change plus the flux a PSF fit finds in the residual (data − background) on the copy's stamp — the
+    ground's misfit the limb profile and the kernel leave — less the median of what the fit's noise map
+    states for it, taken when larger."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -772,5 +771,8 @@ def _copies_variance(
 
 
 #: near the limb, the copies along it also give the whole background error (the fill's and the ground's
-#: misfit under the stamp together, :func:`_copies_variance`)
-LIMB_TOTAL = True
+#: misfit under the stamp together, :func:`_copies_variance`). Off: a trade (issue 14 round 11) — the
+#: independent renderer's sunlit S/N 100–1k sources 3–10 / 10–20 px inside the limb 1.37 / 1.17 → 1.26 / 1.05
+#: (five seeds), but our simulator's near-limb sunlit sources, already wide, 0.69–1.08 → 0.59–0.81 (its 10–30
+#: bins 0.86 / 0.96 / 0.82 → 0.80 / 0.93 / 0.75, seeds 20261208 / 7 / 13)
+LIMB_TOTAL = False
