@@ -772,7 +772,7 @@ def _copies_variance(
 
 #: near the limb, the copies along it also give the whole background error (the fill's and the ground's
 #: misfit under the stamp together, :func:`_copies_variance`). Off: a trade (issue 14 round 11) — the
-#: independent renderer's sunlit S/N 100–1k sources 3–10 / 10–20 px inside the limb 1.37 / 1.17 → 1.26 / 1.05
+#: independent renderer's sunlit S/N 100–1k sources 3–10 / 10–20 px inside the limb 1.37 / 1.21 → 1.26 / 1.05
 #: (five seeds), but our simulator's near-limb sunlit sources, already wide, 0.69–1.08 → 0.59–0.81 (its 10–30
 #: bins 0.86 / 0.96 / 0.82 → 0.80 / 0.93 / 0.75, seeds 20261208 / 7 / 13)
 LIMB_TOTAL = False
