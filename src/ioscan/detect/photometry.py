@@ -622,7 +622,11 @@ def fill_flux_err(
     error ⊕ this term 1.24–1.53 at S/N 300–1,000, where 20–40 px inside read 1.07–1.10). There the hole is
     also copied along the limb, to centres at the source's limb distance (:func:`_along_limb_centres`:
     their stamps cross the limb band as the source's does, hole pixels falling in the band left out), and
-    the larger of the two variances is taken (the same sources: 0.96–1.08)."""
+    the larger of the two variances is taken (the same sources: 0.96–1.08). With :data:`LIMB_TOTAL` (off)
+    the copies along the limb also give the whole background error a source there would see: the fill's
+    change plus the flux a PSF fit finds in the residual (data − background) on the copy's stamp — the
+    ground's misfit the limb profile and the kernel leave — less the median of what the fit's noise map
+    states for it, taken when larger."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -688,7 +692,7 @@ def fill_flux_err(
         var = _copies_variance(*args, li[inside], sj[inside], False)
         if near:  # near the limb also copies along it (its profile's reach), the larger of the two
             la, sa = _along_limb_centres(dist, ci, cj, e, pad)
-            var = np.fmax(var, _copies_variance(*args, la, sa, True))
+            var = np.fmax(var, _copies_variance(*args, la, sa, True, a))
         out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
     return out
 
@@ -710,6 +714,7 @@ def _copies_variance(
     li: np.ndarray,
     sj: np.ndarray,
     along_limb: bool,
+    a: np.ndarray | None = None,
 ) -> float:
     """The fill's flux variance (image units², before the floor at 0; nan with fewer than
     :data:`FILL_MIN_SHIFTS` usable copies) from the hole (dl, ds) copied to the centres (li, sj): see
@@ -746,4 +751,25 @@ def _copies_variance(
     # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
     med = float(median_or_nan(dfs))
     mad = float(median_or_nan(np.abs(dfs - med)))
-    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
+    var = (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
+    if along_limb and a is not None and LIMB_TOTAL:
+        # the whole background error a source there would see: the fill's change plus the background's own
+        # misfit of the ground under the stamp (the residual's PSF-weighted sum), less what the fit's noise
+        # map states for it
+        pl, ps = cl[:, None] + stamp_l[None], cs[:, None] + stamp_s[None]
+        use = model.usable[pl, ps]
+        res = np.where(use, data[pl, ps] - model.background[pl, ps], 0.0) @ a.ravel()
+        tot = res + dfs
+        stated = (np.where(use, model.noise[pl, ps], 0.0).astype(np.float64) ** 2) @ (a.ravel() ** 2)
+        med_t = float(median_or_nan(tot))
+        mad_t = float(median_or_nan(np.abs(tot - med_t)))
+        var = max(var, (MAD_TO_SIGMA * mad_t) ** 2 + med_t**2 - float(median_or_nan(stated)))
+    return var
+
+
+#: near the limb, the copies along it also give the whole background error (the fill's and the ground's
+#: misfit under the stamp together, :func:`_copies_variance`). Off: a trade (issue 14 round 11) — the
+#: independent renderer's sunlit S/N 100–1k sources 3–10 / 10–20 px inside the limb 1.37 / 1.21 → 1.26 / 1.05
+#: (five seeds), but our simulator's near-limb sunlit sources, already wide, 0.69–1.08 → 0.59–0.81 (its 10–30
+#: bins 0.86 / 0.96 / 0.82 → 0.80 / 0.93 / 0.75, seeds 20261208 / 7 / 13)
+LIMB_TOTAL = False

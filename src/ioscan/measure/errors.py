@@ -52,7 +52,10 @@ light-curve statistics, events and periodograms use):
   orthogonal to the PSF, divided by a noise map that on textured ground holds the texture's scale);
 * **geometry** — the intensity's factor (pixel scale)² / cos e is read at the measured position, which is off
   by the centroid and pointing errors (``Navigation.pointing_error_px``): their propagation through range and
-  emission (:mod:`ioscan.measure.positions`); large near the limb;
+  emission (:mod:`ioscan.measure.positions`); large near the limb. The backplanes' Jacobian gives the factor's
+  sensitivity to the pointing as the independent renderer's exact geometry does (to emission 80°,
+  ``tests/measure/test_geometry_factor_propagation.py``); at the limb pixel, where a difference can read one
+  pixel twice, it is undefined and the intensity withheld (:func:`ioscan.measure.intensity.set_intensities`);
 
 and the **systematic** terms, correlated between all detections of an instrument (they cancel in a light
 curve and add to every absolute comparison: ``spectral_intensity_sys_err_gw_um_sr``):

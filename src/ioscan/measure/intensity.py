@@ -46,8 +46,11 @@ def set_intensities(
     """Spectral radiance sums (as observed) on every detection, and foreshortening-corrected spectral
     intensity and power on those with a surface position on the disk seen at emission < 90°, with their
     random and systematic errors (:mod:`ioscan.measure.errors`; ``prior`` already merged with the settings).
-    None (and the reason in ``extra["no_intensity"]``) for a centroid off the disk or a position too uncertain
-    for the foreshortening correction (``cfg.max_geometry_err_fraction``).
+    None (and the reason in ``extra["no_intensity"]``) for a centroid off the disk, one whose geometric
+    factor's error cannot be propagated (``extra["geometry_err_fraction"]`` not finite: the backplanes'
+    derivatives are undefined at the limb pixel, where that error read 0 and such intensities were off by
+    tens to hundreds of their σ on the independent renderer) or a position too uncertain for the
+    foreshortening correction (``cfg.max_geometry_err_fraction``).
 
     A SATURATED detection is flagged LOWER_LIMIT: its intensity is :func:`~ioscan.measure.errors.
     saturated_lower_limit` (the detector's wing-fit estimate stays in ``net_radiance_sum`` and in
@@ -78,6 +81,12 @@ def set_intensities(
             continue
         if det.flags & DetectionFlag.OFF_DISK:
             det.extra["no_intensity"] = "centroid off the disk: the emission angle at the source is not known"
+            continue
+        geo_frac = det.extra.get("geometry_err_fraction")
+        if geo_frac is not None and not np.isfinite(geo_frac):
+            det.extra["no_intensity"] = (
+                "centroid at the limb: (pixel scale)²/cos e has no derivative there to propagate its error"
+            )
             continue
         if not terms.geometry <= cfg.max_geometry_err_fraction:
             det.extra["no_intensity"] = (

@@ -60,6 +60,19 @@ def _bilinear(arr: np.ndarray, s: np.ndarray, ln: np.ndarray, *, angle: bool = F
     return out
 
 
+def _fallback_pixel(arr: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
+    """Flat index of the pixel :func:`_bilinear` falls back to at each position (a neighbour NaN), −1 where
+    it interpolates."""
+    nl, ns = arr.shape
+    s0 = np.clip(np.floor(s).astype(int), 0, ns - 2)
+    l0 = np.clip(np.floor(ln).astype(int), 0, nl - 2)
+    cell = np.isfinite(arr[l0, s0]) & np.isfinite(arr[l0, s0 + 1])
+    cell &= np.isfinite(arr[l0 + 1, s0]) & np.isfinite(arr[l0 + 1, s0 + 1])
+    i = np.clip(np.rint(ln).astype(int), 0, nl - 1)
+    j = np.clip(np.rint(s).astype(int), 0, ns - 1)
+    return np.where(cell, -1, i * ns + j)
+
+
 def _nearest_on_disk(on: np.ndarray, s: float, ln: float, max_px: float) -> tuple[float, float] | None:
     nl, ns = on.shape
     r = int(np.ceil(max_px)) + 1
@@ -115,7 +128,7 @@ def surface_positions(
     lon = _bilinear(a["lon_w_deg"], ps, pl, angle=True)
     h = 0.5
 
-    def deriv(name: str, ds: float, dl: float) -> np.ndarray:
+    def deriv(name: str, ds: float, dl: float, strict: bool = False) -> np.ndarray:
         angle = name == "lon_w_deg"
         c = lon if angle else (lat if name == "lat_deg" else _bilinear(a[name], ps, pl))
         fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
@@ -125,6 +138,13 @@ def surface_positions(
         span = np.where(both, 2 * h, h)
         if angle:
             diff = (diff + 180.0) % 360.0 - 180.0
+        if strict:  # the two values read the same pixel (off-disk neighbours): no derivative, not a 0 one
+            pa = _fallback_pixel(a[name], ps + ds, pl + dl)
+            pb = _fallback_pixel(a[name], ps - ds, pl - dl)
+            pc = _fallback_pixel(a[name], ps, pl)
+            one = np.where(np.isfinite(fa), pa, pb)  # a one-sided difference's side, against the centre
+            same = np.where(both, (pa >= 0) & (pa == pb), (one >= 0) & (one == pc))
+            diff = np.where(same, np.nan, diff)
         return diff / span
 
     dlat_ds, dlat_dl = deriv("lat_deg", h, 0), deriv("lat_deg", 0, h)
@@ -144,8 +164,11 @@ def surface_positions(
     # derivative along samples and lines times the centroid errors (fit, pointing, systematic)
     dlng = []
     for ds, dl in ((h, 0), (0, h)):
-        d_scale = deriv("pixel_scale_km", ds, dl) / other["pixel_scale_km"]
-        d_e = np.radians(deriv("emission_deg", ds, dl)) * np.tan(np.radians(other["emission_deg"]))
+        # strict: at the limb pixel both sides of a difference can fall back to the same pixel, whose 0 made
+        # no geometric error where it is largest (the intensity is then withheld: measure.intensity)
+        d_scale = deriv("pixel_scale_km", ds, dl, strict=True) / other["pixel_scale_km"]
+        d_e = np.radians(deriv("emission_deg", ds, dl, strict=True))
+        d_e = d_e * np.tan(np.radians(other["emission_deg"]))
         dlng.append(2.0 * d_scale + d_e)
     geo_frac = np.hypot(dlng[0] * s_err, dlng[1] * l_err)
     out: list[SurfacePosition | None] = []
