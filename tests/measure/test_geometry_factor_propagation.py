@@ -162,6 +162,11 @@ def test_no_intensity_where_the_factor_has_no_error(scenes):
     undefined = np.flatnonzero(~np.isfinite(frac))
     assert undefined.size, "a position on a limb pixel with undefined derivatives"
     assert not np.any(frac == 0), "a geometric error of 0 at the limb"
+    on = [p for p in pos if p is not None and p.on_disk]
+    for name in ("lat_err_deg", "lon_err_deg", "position_err_km"):
+        errs = np.array([getattr(p, name) for p in on])
+        assert not np.any(errs == 0), f"a {name} of 0 at the limb: unknown there, not exact"
+        assert np.isfinite(errs).any()
     k = undefined[0]
     inside = np.argwhere((d >= 5.0) & (d < 6.0))[0]
     dets = [_detection(float(ss[k]), float(ll[k])), _detection(float(inside[1]), float(inside[0]))]

@@ -147,8 +147,10 @@ def surface_positions(
             diff = np.where(same, np.nan, diff)
         return diff / span
 
-    dlat_ds, dlat_dl = deriv("lat_deg", h, 0), deriv("lat_deg", 0, h)
-    dlon_ds, dlon_dl = deriv("lon_w_deg", h, 0), deriv("lon_w_deg", 0, h)
+    # strict: at the limb pixel both sides of a difference can fall back to the same pixel, whose 0 stated a
+    # position error of 0 where it is largest; there the error is unknown (NaN), not 0
+    dlat_ds, dlat_dl = deriv("lat_deg", h, 0, strict=True), deriv("lat_deg", 0, h, strict=True)
+    dlon_ds, dlon_dl = deriv("lon_w_deg", h, 0, strict=True), deriv("lon_w_deg", 0, h, strict=True)
     lat_err = np.hypot(dlat_ds * s_err, dlat_dl * l_err)
     lon_err = np.hypot(dlon_ds * s_err, dlon_dl * l_err)
     rad = np.radians
@@ -164,8 +166,7 @@ def surface_positions(
     # derivative along samples and lines times the centroid errors (fit, pointing, systematic)
     dlng = []
     for ds, dl in ((h, 0), (0, h)):
-        # strict: at the limb pixel both sides of a difference can fall back to the same pixel, whose 0 made
-        # no geometric error where it is largest (the intensity is then withheld: measure.intensity)
+        # strict, as above: no geometric error is known there (the intensity is then withheld: measure.intensity)
         d_scale = deriv("pixel_scale_km", ds, dl, strict=True) / other["pixel_scale_km"]
         d_e = np.radians(deriv("emission_deg", ds, dl, strict=True))
         d_e = d_e * np.tan(np.radians(other["emission_deg"]))
