@@ -306,6 +306,82 @@ def flag_edge_limb_steps(
     return n
 
 
+def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float, int, int] | None:
+    """(peak, line, sample) of the largest ``residual`` in the 3 × 3 pixels around (line, sample); None when
+    none is finite."""
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return None
+    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    pi, pj = i0 + int(a), j0 + int(b)
+    return float(residual[pi, pj]), pi, pj
+
+
+def _at_limb_distance(
+    residual: np.ndarray, limb_distance_px: np.ndarray, pi: int, pj: int, range_px: tuple[float, float]
+) -> np.ndarray:
+    """The finite ``residual`` values at pixel (pi, pj)'s limb distance (within
+    :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it."""
+    nl, ns = residual.shape
+    d0 = float(limb_distance_px[pi, pj])
+    r = int(np.ceil(range_px[1]))
+    a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
+    yy, xx = np.mgrid[a0:a1, b0:b1]
+    rr = np.hypot(yy - pi, xx - pj)
+    res = residual[a0:a1, b0:b1]
+    sel = (
+        (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)
+        & (rr >= range_px[0])
+        & (rr <= range_px[1])
+        & np.isfinite(res)
+    )
+    return res[sel]
+
+
+def _crop_residual(
+    data: np.ndarray, background: np.ndarray, sigma_white: np.ndarray, offset: tuple[int, int]
+) -> np.ndarray:
+    """(data − background) / sigma_white on the crop of ``background``'s shape at band pixel ``offset``."""
+    l0, s0 = offset
+    nl, ns = background.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
+
+
+def _flag_near_limb(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    limb_distance_px: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    max_fraction: float,
+    score,
+    extra_key: str,
+    test_name: str,
+) -> int:
+    """Flag ARTEFACT (``test_name``) on the unflagged detections within :data:`ALONG_LIMB_REACH_PX` of the
+    limb, where the background has structure to misfit, whose ``score(residual, limb_distance_px, line,
+    sample)`` (its first value, stored in ``extra[extra_key]``) is ≥ ``max_fraction``. Returns how many."""
+    residual = _crop_residual(data, background, sigma_white, offset)
+    n = 0
+    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, background.shape):
+        if not abs(float(limb_distance_px[li, sj])) <= ALONG_LIMB_REACH_PX:
+            continue
+        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
+            continue
+        frac = score(residual, limb_distance_px, li, sj)[0]
+        if not np.isfinite(frac):
+            continue
+        det.extra[extra_key] = frac
+        if frac >= max_fraction:
+            flag_artefact(det, test_name)
+            n += 1
+    return n
+
+
 def along_limb_fraction(
     residual: np.ndarray, limb_distance_px: np.ndarray, line: int, sample: int
 ) -> tuple[float, int, int]:
@@ -314,29 +390,14 @@ def along_limb_fraction(
     :data:`ALONG_LIMB_DISTANCE_PX`) and :data:`ALONG_LIMB_RANGE_PX` from it, ÷ the peak (the largest residual
     in the 3 × 3 pixels around crop pixel (line, sample)). Returns (fraction, peak line, peak sample);
     fraction NaN when the peak is not positive or fewer than :data:`ALONG_LIMB_MIN_PIXELS` pixels qualify."""
-    nl, ns = residual.shape
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = residual[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    found = _residual_peak(residual, line, sample)
+    if found is None:
         return float("nan"), line, sample
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
-    pi, pj = i0 + int(a), j0 + int(b)
-    peak = float(residual[pi, pj])
-    d0 = float(limb_distance_px[pi, pj])
-    r = int(np.ceil(ALONG_LIMB_RANGE_PX[1]))
-    a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
-    yy, xx = np.mgrid[a0:a1, b0:b1]
-    rr = np.hypot(yy - pi, xx - pj)
-    res = residual[a0:a1, b0:b1]
-    sel = (
-        (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)
-        & (rr >= ALONG_LIMB_RANGE_PX[0])
-        & (rr <= ALONG_LIMB_RANGE_PX[1])
-        & np.isfinite(res)
-    )
-    if not peak > 0 or int(sel.sum()) < ALONG_LIMB_MIN_PIXELS:
+    peak, pi, pj = found
+    values = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
+    if not peak > 0 or values.size < ALONG_LIMB_MIN_PIXELS:
         return float("nan"), pi, pj
-    return float(np.median(res[sel])) / peak, pi, pj
+    return float(np.median(values)) / peak, pi, pj
 
 
 def flag_along_limb(
@@ -355,25 +416,10 @@ def flag_along_limb(
     image; ``background``, ``sigma_white``, ``limb_distance_px`` (signed, positive on the disk: the one the
     background used): the crop's maps, starting at band pixel ``offset`` = (line, sample); detections' lines
     are product lines, ``line_offset`` the band's first. Returns how many were flagged."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
-    n = 0
-    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
-        d_here = float(limb_distance_px[li, sj])
-        if not abs(d_here) <= ALONG_LIMB_REACH_PX:
-            continue
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac, _, _ = along_limb_fraction(residual, limb_distance_px, li, sj)
-        if not np.isfinite(frac):
-            continue
-        det.extra["along_limb_fraction"] = frac
-        if frac >= max_fraction:
-            flag_artefact(det, "along_limb")
-            n += 1
-    return n
+    return _flag_near_limb(
+        detections, data, background, sigma_white, limb_distance_px, offset, line_offset, max_fraction,
+        along_limb_fraction, "along_limb_fraction", "along_limb",
+    )  # fmt: skip
 
 
 def along_limb_clutter(
@@ -385,29 +431,13 @@ def along_limb_clutter(
     white noise's unit variance in quadrature (√max(s² − 1, 0)), ÷ the peak (the largest residual in the
     3 × 3 pixels around crop pixel (line, sample)). Returns (fraction, peak line, peak sample); fraction NaN
     when the peak is not positive or fewer than :data:`ALONG_CLUTTER_MIN_PIXELS` pixels qualify."""
-    nl, ns = residual.shape
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = residual[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    found = _residual_peak(residual, line, sample)
+    if found is None:
         return float("nan"), line, sample
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
-    pi, pj = i0 + int(a), j0 + int(b)
-    peak = float(residual[pi, pj])
-    d0 = float(limb_distance_px[pi, pj])
-    r = int(np.ceil(ALONG_CLUTTER_RANGE_PX[1]))
-    a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
-    yy, xx = np.mgrid[a0:a1, b0:b1]
-    rr = np.hypot(yy - pi, xx - pj)
-    res = residual[a0:a1, b0:b1]
-    sel = (
-        (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)
-        & (rr >= ALONG_CLUTTER_RANGE_PX[0])
-        & (rr <= ALONG_CLUTTER_RANGE_PX[1])
-        & np.isfinite(res)
-    )
-    if not peak > 0 or int(sel.sum()) < ALONG_CLUTTER_MIN_PIXELS:
+    peak, pi, pj = found
+    v = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
+    if not peak > 0 or v.size < ALONG_CLUTTER_MIN_PIXELS:
         return float("nan"), pi, pj
-    v = res[sel]
     s = MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
     return float(np.sqrt(max(s * s - 1.0, 0.0))) / peak, pi, pj
 
@@ -426,24 +456,10 @@ def flag_along_limb_clutter(
     peak is a crest of the clutter along the limb at its own limb distance (:func:`along_limb_clutter` ≥
     ``max_fraction``), where the background has structure to misfit (:func:`background_structure` ≥
     :data:`MIN_STRUCTURE_SIGMA`). Arguments as :func:`flag_along_limb`. Returns how many were flagged."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
-    n = 0
-    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
-        if not abs(float(limb_distance_px[li, sj])) <= ALONG_LIMB_REACH_PX:
-            continue
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac, _, _ = along_limb_clutter(residual, limb_distance_px, li, sj)
-        if not np.isfinite(frac):
-            continue
-        det.extra["along_limb_clutter"] = frac
-        if frac >= max_fraction:
-            flag_artefact(det, "along_limb_clutter")
-            n += 1
-    return n
+    return _flag_near_limb(
+        detections, data, background, sigma_white, limb_distance_px, offset, line_offset, max_fraction,
+        along_limb_clutter, "along_limb_clutter", "along_limb_clutter",
+    )  # fmt: skip
 
 
 def along_limb_side_fraction(
@@ -455,13 +471,10 @@ def along_limb_side_fraction(
     peak sample); fraction NaN when the peak is not positive, the limb distance has no gradient there or a
     side lies outside the map."""
     nl, ns = residual.shape
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = residual[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    found = _residual_peak(residual, line, sample)
+    if found is None:
         return float("nan"), line, sample
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
-    pi, pj = i0 + int(a), j0 + int(b)
-    peak = float(residual[pi, pj])
+    peak, pi, pj = found
     if not peak > 0 or not (0 < pi < nl - 1 and 0 < pj < ns - 1):
         return float("nan"), pi, pj
     gy = float(limb_distance_px[pi + 1, pj] - limb_distance_px[pi - 1, pj])
@@ -494,24 +507,10 @@ def flag_along_limb_sides(
     continues along the limb on one side (:func:`along_limb_side_fraction` ≥ ``max_fraction``), where the
     background has structure to misfit (:func:`background_structure` ≥ :data:`MIN_STRUCTURE_SIGMA`).
     Arguments as :func:`flag_along_limb`. Returns how many were flagged."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
-    n = 0
-    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
-        if not abs(float(limb_distance_px[li, sj])) <= ALONG_LIMB_REACH_PX:
-            continue
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac, _, _ = along_limb_side_fraction(residual, limb_distance_px, li, sj)
-        if not np.isfinite(frac):
-            continue
-        det.extra["along_limb_side_fraction"] = frac
-        if frac >= max_fraction:
-            flag_artefact(det, "along_limb_side")
-            n += 1
-    return n
+    return _flag_near_limb(
+        detections, data, background, sigma_white, limb_distance_px, offset, line_offset, max_fraction,
+        along_limb_side_fraction, "along_limb_side_fraction", "along_limb_side",
+    )  # fmt: skip
 
 
 def edge_plateau_fraction(residual: np.ndarray, line: int, sample: int, shape: tuple[int, int]) -> float:
@@ -521,13 +520,10 @@ def edge_plateau_fraction(residual: np.ndarray, line: int, sample: int, shape: t
     ``shape``; NaN when the peak is more than :data:`EDGE_PLATEAU_REACH_PX` from the edge, not positive, or a
     side lies outside the map."""
     nl, ns = residual.shape
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = residual[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    found = _residual_peak(residual, line, sample)
+    if found is None:
         return float("nan")
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
-    pi, pj = i0 + int(a), j0 + int(b)
-    peak = float(residual[pi, pj])
+    peak, pi, pj = found
     gaps = (pi, shape[0] - 1 - pi, pj, shape[1] - 1 - pj)
     k = int(np.argmin(gaps))
     if gaps[k] > EDGE_PLATEAU_REACH_PX or not peak > 0:
