@@ -64,3 +64,15 @@ def test_nested_tracking_steps_are_settable_and_can_be_turned_off():
     assert again == s
     quoted = s.track.quoted_errors()
     assert quoted.error_model is None and quoted.night_offsets is None and quoted.mixture is None
+
+
+def test_optional_settings_are_set_back_to_none_by_the_word_none(tmp_path):
+    default = Settings().detect
+    assert default.limb_ridge_chi2 is not None and default.limb_zone_own_scale_px is not None
+    s = Settings.load(None, ["detect.limb_ridge_chi2=none", "detect.limb_zone_own_scale_px=None"])
+    assert s.detect.limb_ridge_chi2 is None and s.detect.limb_zone_own_scale_px is None
+    path = tmp_path / "ioscan.toml"
+    path.write_text('[detect]\nlimb_ridge_chi2 = "none"\n', encoding="utf-8")
+    assert Settings.load(path).detect.limb_ridge_chi2 is None
+    with pytest.raises(SettingsError, match="'none' is not"):  # not optional: still an error
+        Settings.load(None, ["detect.threshold_snr=none"])

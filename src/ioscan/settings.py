@@ -20,6 +20,9 @@ says how it was made. Example file::
 
     [analysis]
     n_calibration = 500        # simulated populations per false-positive rate / power
+
+A setting whose default may be None (off, or "decided from the data") is set back to None with the word
+``none`` (``--set detect.limb_ridge_chi2=none``, or ``limb_ridge_chi2 = "none"`` in a file): TOML has no null.
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     allowed = [a for a in args if a is not type(None)] if union else [hint]
     if value is None and type(None) in args:
         return None
+    if isinstance(value, str) and value.lower() == "none" and type(None) in args and str not in allowed:
+        return None  # TOML has no null: `--set detect.limb_ridge_chi2=none` (or "none" in a file) unsets
     if PsfModel in allowed:
         return _psf(value, where)
     nested = [k for k in allowed if dataclasses.is_dataclass(k)]

@@ -166,7 +166,7 @@ def surface_positions(
     # derivative along samples and lines times the centroid errors (fit, pointing, systematic)
     dlng = []
     for ds, dl in ((h, 0), (0, h)):
-        # strict, as above: no geometric error is known there (the intensity is then withheld: measure.intensity)
+        # strict, as above: no geometric error is known there (the intensity is withheld: measure.intensity)
         d_scale = deriv("pixel_scale_km", ds, dl, strict=True) / other["pixel_scale_km"]
         d_e = np.radians(deriv("emission_deg", ds, dl, strict=True))
         d_e = d_e * np.tan(np.radians(other["emission_deg"]))
