@@ -199,6 +199,98 @@ def _measure_psf(
     return measure_psf(data, sat_mask, limb.distance_px, single_source_snr=single_source_snr)
 
 
+def _flag_background_misfits(
+    out: BandDetections,
+    band: BandImage,
+    data: np.ndarray,
+    model: BandModel,
+    limb: Limb,
+    psf: PsfModel,
+    cfg: DetectConfig,
+    offset: tuple[int, int],
+) -> None:
+    """Narrow PSFs: the background misfits flagged ARTEFACT by cause (:mod:`ioscan.detect.misfits`,
+    :mod:`~ioscan.detect.edge_contrast`, :mod:`~ioscan.detect.edge_refit`), each test where its setting is on,
+    in this order (a detection flagged by one is left alone by the later ones); one message per test that
+    flagged any. ``offset``: the background crop's first band pixel (line, sample)."""
+    sigma = psf.core_sigma_px
+    if sigma >= BROAD_PSF_SIGMA_PX:
+        return
+    dets, bg, sw, lines = out.detections, model.background, model.sigma_white, band.line_offset
+    # the limb band's half-width the misfit tests read (without the pointing's widening)
+    wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else base_limb_halfwidth_px(sigma)
+    # the ridge test reads the map beyond an elongated core's longer σ
+    long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))
+    limb_px, zone_px = limb.distance_px, model.limb_distance_px
+    tests = (
+        # where the limb crosses the frame edge the edge's reflection cannot follow it
+        (
+            cfg.edge_limb_step and limb_px is not None,
+            lambda: flag_edge_limb_steps(
+                dets, data, bg, offset, lines, reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0
+            ),
+            "where the limb crosses the frame edge, below the limb's step,",
+        ),
+        # the searched bright limb band: below half the step
+        (
+            cfg.search_limb_band and cfg.limb_band_step_test and limb_px is not None,
+            lambda: flag_edge_limb_steps(dets, data, bg, offset, lines, None, wb, test_name="limb_band_step"),
+            "in the limb band below half the limb's step",
+        ),
+        # a line in the S/N map (the terminator's foot, a limb ridge) is no point source
+        (
+            cfg.ridge_test,
+            lambda: flag_ridges(dets, model.snr, bg, sw, offset, lines, long_sigma, cfg.ridge_max_fraction),
+            "on S/N ridges",
+        ),
+        # a misplaced or misshapen limb profile leaves a residual that runs along the limb
+        (
+            cfg.along_limb_test and zone_px is not None,
+            lambda: flag_along_limb(dets, data, bg, sw, zone_px, offset, lines, cfg.along_limb_max_fraction),
+            "whose residual runs along the limb",
+        ),
+        # one crest of a residual whose amplitude changes along the limb
+        (
+            cfg.along_limb_clutter_test and zone_px is not None,
+            lambda: flag_along_limb_clutter(
+                dets, data, bg, sw, zone_px, offset, lines, cfg.along_limb_clutter_max_fraction
+            ),
+            "on the residual's clutter along the limb",
+        ),
+        # the end or shoulder of a residual's crest along the limb
+        (
+            cfg.along_limb_side_test and zone_px is not None,
+            lambda: flag_along_limb_sides(
+                dets, data, bg, sw, zone_px, offset, lines, cfg.along_limb_side_max_fraction
+            ),
+            "whose residual continues along the limb",
+        ),
+        # the edge's reflection leaves a plateau along the edge row on structured ground
+        (
+            cfg.edge_plateau_test,
+            lambda: flag_edge_plateaus(dets, data, bg, sw, offset, lines, cfg.edge_plateau_max_fraction),
+            "on a plateau along the frame edge",
+        ),
+        # sharp structure crossing the frame edge: the edge's reflection leaves a misfit larger than the peak
+        (
+            cfg.edge_contrast_test,
+            lambda: flag_edge_misfits(dets, data, bg, sw, offset, lines, cfg.edge_contrast_min_fraction),
+            "at the frame edge below the background misfit around them",
+        ),
+        # structured ground at the edge row: refitted with a background free to curve across the edge
+        (
+            cfg.edge_refit_test,
+            lambda: flag_edge_refits(dets, data, bg, sw, offset, lines, psf, cfg.edge_refit_min_fraction),
+            "at the frame edge that a one-sided refit does not confirm",
+        ),
+    )
+    for enabled, run, what in tests:
+        if enabled:
+            n = run()
+            if n:
+                out.messages.append(f"band {band.band}: {n} detections {what} flagged ARTEFACT")
+
+
 def detect_band(
     band: BandImage,
     backplanes: Backplanes | None = None,
@@ -443,104 +535,7 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
-    # the limb band's half-width the misfit tests read (without the pointing's widening)
-    wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else base_limb_halfwidth_px(sigma)
-    if cfg.edge_limb_step and sigma < BROAD_PSF_SIGMA_PX and limb.distance_px is not None:
-        # where the limb crosses the frame edge the edge's reflection cannot follow it (detect/misfits.py)
-        n_step = flag_edge_limb_steps(
-            out.detections, data, model.background, (l0, s0), band.line_offset,
-            reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0,
-        )  # fmt: skip
-        if n_step:
-            out.messages.append(
-                f"band {band.band}: {n_step} detections where the limb crosses the frame edge, below the "
-                "limb's step, flagged ARTEFACT"
-            )
-    band_step = cfg.search_limb_band and cfg.limb_band_step_test and sigma < BROAD_PSF_SIGMA_PX
-    if band_step and limb.distance_px is not None:  # the searched bright limb band: below half the step
-        n_band = flag_edge_limb_steps(
-            out.detections, data, model.background, (l0, s0), band.line_offset, None, wb,
-            test_name="limb_band_step",
-        )  # fmt: skip
-        if n_band:
-            out.messages.append(
-                f"band {band.band}: {n_band} detections in the limb band below half the limb's step "
-                "flagged ARTEFACT"
-            )
-    if cfg.ridge_test and sigma < BROAD_PSF_SIGMA_PX:
-        # a line in the S/N map (the terminator's foot, a limb ridge) is no point source (detect/misfits.py)
-        # read the map beyond an elongated core's longer σ
-        long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))
-        n_line = flag_ridges(
-            out.detections, model.snr, model.background, model.sigma_white, (l0, s0), band.line_offset,
-            long_sigma, cfg.ridge_max_fraction,
-        )  # fmt: skip
-        if n_line:
-            out.messages.append(f"band {band.band}: {n_line} detections on S/N ridges flagged ARTEFACT")
-    if cfg.along_limb_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
-        # a misplaced or misshapen limb profile leaves a residual that runs along the limb (detect/misfits.py)
-        n_along = flag_along_limb(
-            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
-            band.line_offset, cfg.along_limb_max_fraction,
-        )  # fmt: skip
-        if n_along:
-            out.messages.append(
-                f"band {band.band}: {n_along} detections whose residual runs along the limb flagged ARTEFACT"
-            )
-    if cfg.along_limb_clutter_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
-        # one crest of a residual whose amplitude changes along the limb (detect/misfits.py)
-        n_clutter = flag_along_limb_clutter(
-            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
-            band.line_offset, cfg.along_limb_clutter_max_fraction,
-        )  # fmt: skip
-        if n_clutter:
-            out.messages.append(
-                f"band {band.band}: {n_clutter} detections on the residual's clutter along the limb flagged "
-                "ARTEFACT"
-            )
-    if cfg.along_limb_side_test and sigma < BROAD_PSF_SIGMA_PX and model.limb_distance_px is not None:
-        # the end or shoulder of a residual's crest along the limb (detect/misfits.py)
-        n_side = flag_along_limb_sides(
-            out.detections, data, model.background, model.sigma_white, model.limb_distance_px, (l0, s0),
-            band.line_offset, cfg.along_limb_side_max_fraction,
-        )  # fmt: skip
-        if n_side:
-            out.messages.append(
-                f"band {band.band}: {n_side} detections whose residual continues along the limb flagged "
-                "ARTEFACT"
-            )
-    if cfg.edge_plateau_test and sigma < BROAD_PSF_SIGMA_PX:
-        # the edge's reflection leaves a plateau along the edge row on structured ground (detect/misfits.py)
-        n_plateau = flag_edge_plateaus(
-            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset,
-            cfg.edge_plateau_max_fraction,
-        )  # fmt: skip
-        if n_plateau:
-            out.messages.append(
-                f"band {band.band}: {n_plateau} detections on a plateau along the frame edge flagged ARTEFACT"
-            )
-    if cfg.edge_contrast_test and sigma < BROAD_PSF_SIGMA_PX:
-        # sharp structure crossing the frame edge: the edge's reflection leaves a misfit larger than the peak
-        n_contrast = flag_edge_misfits(
-            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset,
-            cfg.edge_contrast_min_fraction,
-        )  # fmt: skip
-        if n_contrast:
-            out.messages.append(
-                f"band {band.band}: {n_contrast} detections at the frame edge below the background misfit "
-                "around them flagged ARTEFACT"
-            )
-    if cfg.edge_refit_test and sigma < BROAD_PSF_SIGMA_PX:
-        # structured ground at the edge row: refitted with a background free to curve across the edge
-        n_refit = flag_edge_refits(
-            out.detections, data, model.background, model.sigma_white, (l0, s0), band.line_offset, psf,
-            cfg.edge_refit_min_fraction,
-        )  # fmt: skip
-        if n_refit:
-            out.messages.append(
-                f"band {band.band}: {n_refit} detections at the frame edge that a one-sided refit does not "
-                "confirm flagged ARTEFACT"
-            )
+    _flag_background_misfits(out, band, data, model, limb, psf, cfg, (l0, s0))
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
         zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]
