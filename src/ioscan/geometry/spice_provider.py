@@ -612,6 +612,70 @@ _BOX_MARGIN_PX = 4.0
 COMPILED = True
 
 
+@dataclass(frozen=True)
+class _FrameSetup:
+    """What both paths of :func:`_spice_arrays` start from: the camera-to-body rotation ``m``, the
+    aberration term ``beta`` (body frame), Io's ``radii`` (km), the epoch model ``ep`` and its observer
+    position ``o0`` (km), the frame's ``shape``, the limb grid seen with the limb's light time and the box
+    of pixels that can meet Io or be a near miss (:func:`_disk_box`; None: the whole frame)."""
+
+    m: np.ndarray
+    beta: np.ndarray
+    radii: np.ndarray
+    ep: _Epoch
+    o0: tuple[float, float, float]
+    shape: tuple[int, int]
+    limb_args: tuple
+    spin_beta: np.ndarray
+    limb: object
+    box: tuple[int, int, int, int] | None
+
+    @classmethod
+    def of(cls, cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid) -> _FrameSetup:
+        c = CLIGHT_KM_S
+        x0 = inp.j2000_to_body
+        m = x0 @ inp.inst_to_j2000
+        beta = x0 @ inp.beta
+        radii = body.radii_km
+        ep = _Epoch(inp, radii)
+        # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close
+        # range the difference moves the limb by a few tenths of a pixel
+        r0 = float(np.linalg.norm(ep.o0))
+        dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+        spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+        limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
+        spin_beta = spin @ beta
+        limb = _limb_grid(*limb_args, extra=spin_beta)
+        # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
+        near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
+        span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
+        box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
+        o0 = tuple(float(v) for v in ep.o0)
+        return cls(m, beta, radii, ep, o0, (cam.n_lines, cam.n_samples), limb_args, spin_beta, limb, box)
+
+    def limb_conic(self):
+        """The limb conic :func:`limb_distance_px` measures the distance to."""
+        return limb_conic_px(*self.limb_args, extra=self.spin_beta)
+
+
+def _candidates(cand: np.ndarray, box, n_samples: int, d: tuple, t1, t_near, norms):
+    """Only the rays that can meet Io (``cand``) kept when a box was traced or they are few: (frame pixel
+    indices or None, ``cand`` or None once applied, and ``d``, ``t1``, ``t_near``, ``norms`` kept)."""
+    idx = None
+    if box is not None or cand.sum() < 0.6 * cand.size:
+        idx = np.flatnonzero(cand)
+        if box is not None:  # box pixels → frame pixels
+            l0, l1, s0, s1 = box
+            idx = (l0 + idx // max(s1 - s0, 1)) * n_samples + s0 + idx % max(s1 - s0, 1)
+            keep = np.flatnonzero(cand)
+        else:
+            keep = idx
+        d = tuple(comp[keep] for comp in d)
+        t1, t_near, norms = t1[keep], t_near[keep], norms[keep]
+        cand = None
+    return idx, cand, d, t1, t_near, norms
+
+
 def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, compiled: bool | None = None):
     """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to.
 
@@ -624,41 +688,15 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, co
     if COMPILED if compiled is None else compiled:
         return _compiled_arrays(cam, inp, body)
     c = CLIGHT_KM_S
-    x0 = inp.j2000_to_body
-    m = x0 @ inp.inst_to_j2000
-    beta = x0 @ inp.beta
-    radii = body.radii_km
-    ep = _Epoch(inp, radii)
-    o0 = tuple(float(v) for v in ep.o0)
-    shape = (cam.n_lines, cam.n_samples)
-    # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close range
-    # the difference moves the limb by a few tenths of a pixel
-    r0 = float(np.linalg.norm(ep.o0))
-    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
-    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
-    limb = _limb_grid(*limb_args, extra=spin @ beta)
-    # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
-    near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
-    span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
-    box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
+    f = _FrameSetup.of(cam, inp, body)
+    m, beta, radii, ep, o0, shape, limb, box = f.m, f.beta, f.radii, f.ep, f.o0, f.shape, f.limb, f.box
     # rays at tc with stellar aberration removed exactly: d = |r|·X0·(u' − β)
     d = cam.rotated_ray_components(m, beta, box=box)
     t1, disc1, t_near = intersect_components(o0, d, radii, closest=True)
-    cand = disc1 > -_NEAR_MISS
-    idx = None
     norms = cam.ray_norms(box)
-    if box is not None or cand.sum() < 0.6 * cand.size:
-        idx = np.flatnonzero(cand)
-        if box is not None:  # box pixels → frame pixels
-            l0, l1, s0, s1 = box
-            idx = (l0 + idx // max(s1 - s0, 1)) * cam.n_samples + s0 + idx % max(s1 - s0, 1)
-            keep = np.flatnonzero(cand)
-        else:
-            keep = idx
-        d = tuple(comp[keep] for comp in d)
-        t1, t_near, norms = t1[keep], t_near[keep], norms[keep]
-        cand = None
+    idx, cand, d, t1, t_near, norms = _candidates(
+        disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
+    )
     hit1 = np.isfinite(t1)
     dlen = d[0] * d[0]
     dlen += d[1] * d[1]
@@ -697,7 +735,7 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, co
     to_sun = [sun[k] - p[k] for k in range(3)]
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
     surf = surface_arrays(p, a_vec, to_sun, rng, cam.ifov_rad, sun_lon_w, body, obs_norm=norms, obs_sign=-1.0)
-    return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)
+    return _assemble(shape, idx, hit, surf, limb), f.limb_conic()
 
 
 def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
@@ -710,21 +748,8 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, readonly, surface_terms
 
     c = CLIGHT_KM_S
-    x0 = inp.j2000_to_body
-    m = x0 @ inp.inst_to_j2000
-    beta = x0 @ inp.beta
-    radii = body.radii_km
-    ep = _Epoch(inp, radii)
-    o0 = tuple(float(v) for v in ep.o0)
-    shape = (cam.n_lines, cam.n_samples)
-    r0 = float(np.linalg.norm(ep.o0))
-    dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
-    spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-    limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
-    limb = _limb_grid(*limb_args, extra=spin @ beta)
-    near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
-    span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
-    box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
+    f = _FrameSetup.of(cam, inp, body)
+    m, beta, radii, ep, o0, shape, limb, box = f.m, f.beta, f.radii, f.ep, f.o0, f.shape, f.limb, f.box
     # rays at tc with stellar aberration removed exactly (FrameCamera.rotated_ray_components's terms)
     u_s, u_l, b = cam.axes()
     mb, ms, ml = m @ b, m @ u_s, m @ u_l
@@ -742,19 +767,9 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
         s_off, l_off, mb, ms, ml, norms, off_ro, bool(np.any(off != 0.0)), o_ro, w_ro, float(qc)
     )
     d = (dx, dy, dz)
-    cand = disc1 > -_NEAR_MISS
-    idx = None
-    if box is not None or cand.sum() < 0.6 * cand.size:
-        idx = np.flatnonzero(cand)
-        if box is not None:  # box pixels → frame pixels
-            l0, l1, s0, s1 = box
-            idx = (l0 + idx // max(s1 - s0, 1)) * cam.n_samples + s0 + idx % max(s1 - s0, 1)
-            keep = np.flatnonzero(cand)
-        else:
-            keep = idx
-        d = tuple(comp[keep] for comp in d)
-        t1, t_near, norms = t1[keep], t_near[keep], norms[keep]
-        cand = None
+    idx, cand, d, t1, t_near, norms = _candidates(
+        disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
+    )
     hit1 = np.isfinite(t1)
     wx, wy, wz = ep.omega
     full = abs(wx) > 1e-9 or abs(wy) > 1e-9
@@ -788,7 +803,7 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     )  # fmt: skip
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
     surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, ci, cp), cam.ifov_rad, sun_lon_w)
-    return _assemble(shape, idx, hit, surf, limb), limb_conic_px(*limb_args, extra=spin @ beta)
+    return _assemble(shape, idx, hit, surf, limb), f.limb_conic()
 
 
 def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
