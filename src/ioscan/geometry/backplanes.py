@@ -155,6 +155,23 @@ def _norm3(x, y, z) -> np.ndarray:
     return np.sqrt(n, out=n)
 
 
+def lon_time_centric(x, y, z, rho, sun_lon_w_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(west longitude °, local solar time h, planetocentric latitude °) of body-frame points (x, y, z) km,
+    ``rho`` = √(x² + y²), with the sub-solar west longitude ``sun_lon_w_deg``."""
+    # west longitude in [0, 360) without np.mod (slow): −θ ≡ π − atan2(−y, −x); 0 − y keeps +0.0 for y = ±0
+    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
+    lon_w *= -_DEG
+    lon_w += 180.0
+    # local solar time 12 h + (sun lon − lon)/15, wrapped into [0, 24) without np.mod
+    c = (sun_lon_w_deg + 180.0) % 360.0
+    lst = c - lon_w
+    lst += 360.0 * (lst < 0.0)
+    lst /= 15.0
+    lat_pc = np.arctan2(z, rho)
+    lat_pc *= _DEG
+    return lon_w, lst, lat_pc
+
+
 def surface_arrays(
     p: tuple[np.ndarray, np.ndarray, np.ndarray],
     to_obs: tuple,
@@ -185,17 +202,7 @@ def surface_arrays(
     o_norm = _norm3(*to_obs) if obs_norm is None else obs_norm
     s_norm = _norm3(*to_sun)
     rho = np.sqrt(x * x + y * y)
-    # west longitude in [0, 360) without np.mod (slow): −θ ≡ π − atan2(−y, −x); 0 − y keeps +0.0 for y = ±0
-    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
-    lon_w *= -_DEG
-    lon_w += 180.0
-    # local solar time 12 h + (sun lon − lon)/15, wrapped into [0, 24) without np.mod
-    c = (sun_lon_w_deg + 180.0) % 360.0
-    lst = c - lon_w
-    lst += 360.0 * (lst < 0.0)
-    lst /= 15.0
-    lat_pc = np.arctan2(z, rho)
-    lat_pc *= _DEG
+    lon_w, lst, lat_pc = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
     return {
         "lat_deg": lat_pg_deg_components(x, y, z, body, p=rho),
         "lat_pc_deg": lat_pc,

@@ -36,7 +36,7 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.geometry.backplanes import Backplanes, surface_arrays
+from ioscan.geometry.backplanes import Backplanes, lon_time_centric, surface_arrays
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, limb_conic_px
@@ -810,15 +810,7 @@ def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, s
     """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms, in
     numpy as there (the same functions and order: the same numbers)."""
     deg = 180.0 / np.pi
-    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
-    lon_w *= -deg
-    lon_w += 180.0
-    cc = (sun_lon_w_deg + 180.0) % 360.0
-    lst = cc - lon_w
-    lst += 360.0 * (lst < 0.0)
-    lst /= 15.0
-    lat_pc = np.arctan2(z, rho)
-    lat_pc *= deg
+    lon_w, lst, lat_pc = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
     lat = np.arctan2(num, den)
     lat *= deg
     angles = []
