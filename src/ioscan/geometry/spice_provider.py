@@ -676,6 +676,19 @@ def _candidates(cand: np.ndarray, box, n_samples: int, d: tuple, t1, t_near, nor
     return idx, cand, d, t1, t_near, norms
 
 
+def _retry_light_time(ep: _Epoch, inp: FrameInputs, d: tuple, t2, dlen, again: np.ndarray):
+    """The rays that met the body only on the light-time retry (``again``) take one more iteration, as SPICE
+    does: (their indices, rays, intersection parameters, ray origins), or None when there are none."""
+    if not again.any():
+        return None
+    j = np.flatnonzero(again)
+    dj = tuple(v[j] for v in d)
+    dtj = inp.lt_s - t2[j] * dlen[j] / CLIGHT_KM_S
+    d3 = ep.rays(dj, dtj)
+    t3, o3 = ep.intersect(d3, dtj)
+    return j, d3, t3, o3
+
+
 def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, compiled: bool | None = None):
     """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to.
 
@@ -711,13 +724,9 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, co
     d2 = ep.rays(d, dt)
     t2, o2 = ep.intersect(d2, dt, cand)
     hit = np.isfinite(t2)
-    again = hit & ~hit1  # met the body only on the retry: one more light-time iteration, as SPICE
-    if again.any():
-        j = np.flatnonzero(again)
-        dj = tuple(v[j] for v in d)
-        dtj = inp.lt_s - t2[j] * dlen[j] / c
-        d3 = ep.rays(dj, dtj)
-        t3, o3 = ep.intersect(d3, dtj)
+    retry = _retry_light_time(ep, inp, d, t2, dlen, hit & ~hit1)
+    if retry is not None:
+        j, d3, t3, o3 = retry
         for k in range(3):
             d2[k][j] = d3[k]
             o2[k] = np.array(np.broadcast_to(o2[k], t2.shape))
@@ -780,13 +789,9 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
         *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2,
     )  # fmt: skip
     hit = np.isfinite(t2)
-    again = hit & ~hit1  # met the body only on the retry: one more light-time iteration, as SPICE
-    if again.any():
-        j = np.flatnonzero(again)
-        dj = tuple(v[j] for v in d)
-        dtj = inp.lt_s - t2[j] * dlen[j] / c
-        d3 = ep.rays(dj, dtj)
-        t3, o3 = ep.intersect(d3, dtj)
+    retry = _retry_light_time(ep, inp, d, t2, dlen, hit & ~hit1)
+    if retry is not None:
+        j, d3, t3, o3 = retry
         for k, (e, o) in enumerate(((ex, ox), (ey, oy), (ez, oz))):
             e[j] = d3[k]
             o[j] = o3[k]
