@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.misfits import flag_artefact, unflagged_near_edge
+from ioscan.detect.misfits import band_residual, flag_artefact, unflagged_near_edge
 from ioscan.records import Detection
 
 #: detections whose nearest pixel lies this close to the frame edge (px) are tested
@@ -84,12 +84,7 @@ def flag_edge_misfits(
     ``background``, ``sigma_white``: the crop's maps from band pixel ``offset`` = (line, sample);
     ``line_offset``: the band's first product line. Sets ``extra["edge_contrast"]`` (peak ÷ spread) on the
     detections tested; returns how many were flagged."""
-    l0, s0 = offset
-    bl, bs = background.shape
-    residual = np.full(data.shape, np.nan)  # the band image's frame: edge distances are its own
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crop = np.asarray(data[l0 : l0 + bl, s0 : s0 + bs], dtype=np.float64)
-        residual[l0 : l0 + bl, s0 : s0 + bs] = (crop - background) / sigma_white
+    residual = band_residual(data, background, sigma_white, offset)
     n = 0
     for det, li, sj in unflagged_near_edge(detections, line_offset, data.shape, REACH_PX):
         peak, spread = residual_contrast(residual, li, sj)

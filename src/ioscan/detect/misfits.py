@@ -349,6 +349,18 @@ def _crop_residual(
         return (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
 
 
+def band_residual(
+    data: np.ndarray, background: np.ndarray, sigma_white: np.ndarray, offset: tuple[int, int]
+) -> np.ndarray:
+    """:func:`_crop_residual` placed in the band image's frame (NaN outside the crop), so that distances to
+    the frame edge are the image's own."""
+    l0, s0 = offset
+    nl, ns = background.shape
+    residual = np.full(data.shape, np.nan)
+    residual[l0 : l0 + nl, s0 : s0 + ns] = _crop_residual(data, background, sigma_white, offset)
+    return residual
+
+
 def _flag_near_limb(
     detections: list[Detection],
     data: np.ndarray,
@@ -553,10 +565,7 @@ def flag_edge_plateaus(
     line. Returns how many were flagged."""
     l0, s0 = offset
     nl, ns = background.shape
-    residual = np.full(data.shape, np.nan)  # the band image's frame: edge distances are its own
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crop = np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64)
-        residual[l0 : l0 + nl, s0 : s0 + ns] = (crop - background) / sigma_white
+    residual = band_residual(data, background, sigma_white, offset)
     n = 0
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
