@@ -18,7 +18,7 @@ a catalogue refined on limb-registered frames would list it), and scores every r
   inside ±1.96σ, the fraction of unsaturated detections with no intensity at all (emission 85–89° or off the
   disk), and saturated lower limits at or below the truth;
 * the hot-spot scores of the frames the limb did not register, as ``before`` (the predicted geometry with
-  the old isotropic linear error) would have had them, is not recomputed here: see the README's numbers.
+  the old isotropic linear error) would have had them, is not recomputed here: see docs/measurements.md.
 
 Options: ``--sequences N`` (default 60 = 300 frames), ``--quick`` (12 sequences), ``--workers``,
 ``--seed``, ``--along uniform`` (pointing errors uniform in ±2°, harder than navigation's prior),

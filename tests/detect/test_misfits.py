@@ -407,7 +407,7 @@ def test_with_the_band_searched_and_an_honest_zone_scale_the_limb_tests_flag_mos
     """Sunlit frames of the independent renderer with the limb band searched and the limb zone's own scale
     (the settings that let the limb's modulated misfits through): the detections the clutter and side tests
     flag are, by the renderer's truth, mostly false (measured on these 16 frames: 10 false, 4 true; the
-    benchmark's rates are in the README)."""
+    benchmark's rates are in docs/measurements.md)."""
     rng = np.random.default_rng(20261207)
     cfg = DetectConfig(
         limb_zone_own_scale_px=4.0,

@@ -90,7 +90,7 @@ def test_detection_measures_and_uses_the_elongation():
     """Sources of the independent renderer's PSF σ 0.8 × 1.2 px, six bright (S/N 80) among seventy of ideal
     S/N 8: the PSF is measured elongated (1.5 to 0.05) and used, and ≥ 85 % of the faint ones are found
     with no false detection (measured 90 %; a round core of the same width: 93 % — on white noise the
-    elongated filter gains no completeness here, see the README)."""
+    elongated filter gains no completeness here, see docs/measurements.md)."""
     rng = np.random.default_rng(11)
     psf = GaussianPsf(sigma_sample_px=0.8, elongation=1.5)
     img = rng.normal(0.0, 1.0, (128, 432))

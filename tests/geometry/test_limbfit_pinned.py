@@ -8,8 +8,7 @@ History: pinned at commit c03f803; re-pinned by the thin wide passes and the lim
 solver (``geometry/limbsolve.py``, issue 15): the offsets moved by < 1e-6 px in the offset-only modes of
 the scenes, ≤ 0.013 px with scale and rotation fitted (the rotation is barely constrained), and by 0.009 /
 0.011 px on one campaign band (the fine passes start from the thin passes' estimate); the accuracy against
-the simulator's applied pointing on 351 campaign bands (100 registered) is unchanged (README, "Measured
-figures").
+the simulator's applied pointing on 351 campaign bands (100 registered) is unchanged (docs/measurements.md).
 Re-pinned by the night-side edge test (a night limb ray's edge must be a blurred step, not the terminator's
 fade; ``NIGHT_STEP_MAX``): the scenes' night-side rays (night level 0: no thermal step) no longer give edges;
 offsets moved by ≤ 0.003 px in the offset-only modes, toward the truth with scale and rotation fitted ("full":
@@ -28,7 +27,7 @@ px), with scale and rotation fitted by up to 0.43 px, toward the truth in all th
 sample error −0.396 → +0.035 px, "crescent" −0.418 → −0.291, "full" line −0.994 → −0.903); 2017086T014145 M
 (a faint limb fitted on 6 grouped edges) now registers, 0.33 px from the applied pointing (−0.23, +0.24) at a
 stated 1σ (0.24, 0.17); before, its 6 edges spanned 23 px (< 37) and it was refused.
-On 351 campaign bands and the close flybys the accuracy is unchanged (README, "Measured figures")."""
+On 351 campaign bands and the close flybys the accuracy is unchanged (docs/measurements.md)."""
 
 from __future__ import annotations
 

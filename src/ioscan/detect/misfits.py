@@ -61,7 +61,7 @@ misplacement leaves a fraction of the step. The band is searched by default beca
 tests catch its misfits.
 
 All set ARTEFACT with ``extra["artefact_test"]`` naming the test; saturated detections, cosmic-ray hits and
-detections already flagged are left alone. The measured effect is in the README (issue 11 part 2).
+detections already flagged are left alone. The measured effect is in docs/measurements.md (issue 11 part 2).
 """
 
 from __future__ import annotations
