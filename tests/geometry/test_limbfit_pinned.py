@@ -1,4 +1,5 @@
-"""The limb fit's results pinned: offsets and their 1σ within 1e-6 px on frames of both renderers — the
+"""The limb fit's results pinned: offsets and their 1σ within 1e-6 px (on the float platform they were written
+on; 1e-4 px on another, see below) on frames of both renderers — the
 campaign simulator (``ioscan.simulate``) and the independent limb renderer (``ioscan.simulate.limb_scene``) —
 in all three modes (camera rotation, backplanes, scale and rotation fitted). A change meant to make the fit
 faster must not move them; a change meant to make it better (or faster with numbers that move on purpose)
@@ -27,7 +28,13 @@ px), with scale and rotation fitted by up to 0.43 px, toward the truth in all th
 sample error −0.396 → +0.035 px, "crescent" −0.418 → −0.291, "full" line −0.994 → −0.903); 2017086T014145 M
 (a faint limb fitted on 6 grouped edges) now registers, 0.33 px from the applied pointing (−0.23, +0.24) at a
 stated 1σ (0.24, 0.17); before, its 6 edges spanned 23 px (< 37) and it was refused.
-On 351 campaign bands and the close flybys the accuracy is unchanged (docs/measurements.md)."""
+On 351 campaign bands and the close flybys the accuracy is unchanged (docs/measurements.md).
+Re-pinned on another CPU (2026-12-06, the same code; AVX-512 numpy kernels and OpenBLAS's SkylakeX core
+instead of the AVX2 machine they were written on): offsets and 1σ moved by ≤ 1.5e-6 px in the offset-only
+modes and the campaign, by 2.3e-5 / 4.5e-5 px with scale and rotation fitted ("along_lines", "crescent": the
+barely constrained rotation carries the dot products' last bits). So the pins hold to 1e-6 px on the
+platform they were written on (:data:`PINS_PLATFORM`, ``tests/float_platform.py``) and to 1e-4 px on
+another: still a thousandth of what any change to the fit moved them by."""
 
 from __future__ import annotations
 
@@ -35,61 +42,66 @@ import numpy as np
 import pytest
 from test_limbfit import ALONG_SAMPLES, JIRAM_PRIOR, jiram_scene
 
+from float_platform import float_platform
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.limbfit import register_frame
 from ioscan.instruments.jiram import PIXEL_AXES
 
+#: the float platform the pins were written on (``float_platform()``)
+PINS_PLATFORM = {"numpy": "2.4.6", "scipy": "1.17.1", "simd": "X86_V4", "blas": "SkylakeX"}
+#: px: on that platform; on another (rounding of the dot products carried by the solver, measured ≤ 4.5e-5 px)
 TOL_PX = 1e-6
+TOL_PX_OTHER_PLATFORM = 1e-4
 
 #: (scene, mode) → (offset sample, line), (1σ sample, line), px
 SCENE_PINS = {
     ("full", "pose"): (
-        (-120.03016056583458, -3.003420649234061),
-        (0.10792732057922226, 0.13309584592126933),
+        (-120.03016056250968, -3.003420636900045),
+        (0.10792732046694725, 0.1330958458100434),
     ),
     ("full", "bp"): (
-        (-120.07930152908564, -3.0366532309568997),
-        (0.11369119207107617, 0.1364816607195614),
+        (-120.07930154150006, -3.036653189813712),
+        (0.11369119083587893, 0.1364816600067139),
     ),
     ("full", "scale"): (
-        (-120.44540396989315, -3.9029397045287206),
-        (0.3359588736303609, 0.24266969586827714),
+        (-120.44540405107799, -3.9029397210404246),
+        (0.3359588173891534, 0.2426696453288668),
     ),
     ("crescent", "pose"): (
-        (85.01677148421852, 4.985791002389892),
-        (0.08958892877472661, 0.0993700006277536),
+        (85.0167714698914, 4.985791003910112),
+        (0.08958892875848551, 0.09937000058339147),
     ),
     ("crescent", "bp"): (
-        (85.01625461865856, 4.971713075980918),
-        (0.08932968692454221, 0.09884548367099634),
+        (85.01625462488057, 4.9717130735237935),
+        (0.08932968693536081, 0.09884548373616472),
     ),
     ("crescent", "scale"): (
-        (84.7088011835139, 4.866578015313771),
-        (0.21298257736470205, 0.1450842396472999),
+        (84.70875634794011, 4.866599915180075),
+        (0.21294053277967062, 0.14511426790985024),
     ),
     ("thermal", "pose"): (
-        (40.00761216472139, -1.967941442817944),
-        (0.08972090769602391, 0.09934730526220345),
+        (40.007612172749305, -1.967941466139861),
+        (0.08972090770674283, 0.09934730519984837),
     ),
     ("thermal", "bp"): (
-        (40.01090841351946, -1.9725168097143257),
-        (0.08944062870362393, 0.09878597509653617),
+        (40.01090839946477, -1.9725167722020815),
+        (0.08944062873897589, 0.09878597507887435),
     ),
     ("thermal", "scale"): (
-        (40.02631594371984, -1.9869360941706926),
-        (0.08780241403499309, 0.08490100676917695),
+        (40.026316277350226, -1.9869359246460305),
+        (0.08780242150095018, 0.08490100577034536),
     ),
     ("along_lines", "pose"): (
-        (1.9796765902124158, 40.00309021765252),
-        (0.09083989184761754, 0.15072201191037213),
+        (1.979676591774062, 40.003090216212655),
+        (0.09083989178891465, 0.15072201174741334),
     ),
     ("along_lines", "bp"): (
-        (1.980599776495242, 39.99409266222364),
-        (0.09148444789533274, 0.15417701264670428),
+        (1.9805997614158553, 39.99409268176529),
+        (0.09148444803116798, 0.15417701264598072),
     ),
     ("along_lines", "scale"): (
-        (2.0347989735500347, 39.949551998976084),
-        (0.4233543897192043, 0.5040945285601051),
+        (2.034787228469439, 39.94954434879652),
+        (0.423342227414393, 0.5040716569496659),
     ),
 }
 SCENES = {
@@ -102,23 +114,23 @@ SCENES = {
 #: start of the reason it was not registered
 CAMPAIGN_PINS = {
     ("JIR_IMG_RDR_2017086T003049_V01", "M"): (
-        (1.2238554667212074, 37.571765667993965),
-        (0.12637350127438718, 0.11479719584061397),
+        (1.2238560141700507, 37.57176594062725),
+        (0.12637350424963867, 0.11479720492688379),
     ),
     ("JIR_IMG_RDR_2017086T014145_V01", "L"): "no limb signal",
     ("JIR_IMG_RDR_2017086T014145_V01", "M"): (
-        (0.13942943913773273, 23.261277335246017),
-        (0.23820625434740314, 0.17495004022325708),
+        (0.13942791931511858, 23.26127774503059),
+        (0.2382077960489605, 0.1749510542975175),
     ),
     ("JIR_IMG_RDR_2017086T043645_V01", "M"): (
-        (-1.241318086092701, -14.413648550666558),
-        (0.13510530197512324, 0.18196346722541032),
+        (-1.2413180845818208, -14.413648415038088),
+        (0.13510535913825203, 0.18196356770272282),
     ),
     ("JIR_IMG_RDR_2022152T142653_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T142653_V01", "M"): "no limb signal",
     ("JIR_IMG_RDR_2022152T164927_V01", "M"): (
-        (1.5926471412388363, 14.329820271752759),
-        (0.11760516046415155, 0.1595659370397066),
+        (1.592647217123099, 14.329820182937816),
+        (0.117605162394435, 0.15956594387094572),
     ),
     ("JIR_IMG_RDR_2022152T165154_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T165154_V01", "M"): "no limb signal",
@@ -130,9 +142,10 @@ def _assert_pinned(fit, pin, what):
         assert not fit.ok and fit.reason.startswith(pin), (what, fit)
         return
     (ds, dl), err = pin
+    tol = TOL_PX if float_platform() == PINS_PLATFORM else TOL_PX_OTHER_PLATFORM
     assert fit.ok, (what, fit.reason)
-    assert abs(fit.offset_sample_px - ds) <= TOL_PX and abs(fit.offset_line_px - dl) <= TOL_PX, (what, fit)
-    assert np.allclose(fit.offset_err_px, err, rtol=0, atol=TOL_PX), (what, fit.offset_err_px, err)
+    assert abs(fit.offset_sample_px - ds) <= tol and abs(fit.offset_line_px - dl) <= tol, (what, fit)
+    assert np.allclose(fit.offset_err_px, err, rtol=0, atol=tol), (what, fit.offset_err_px, err)
 
 
 @pytest.mark.parametrize("scene", sorted(SCENES))
