@@ -124,6 +124,8 @@ LSQ_STEP_TOL_PX = 1e-3
 PREP_MARGIN_PX = 30.0
 COARSE_ON_BOX = True  # the coarse step correlates and takes its noise on the prepared box only
 BIAS_NODES = 48  # edge-bias model evaluated at this many incidence values along the limb, interpolated
+#: the rays' profile samples by compiled kernels (:mod:`ioscan.geometry.limb_kernels`; the same numbers)
+LIMB_KERNELS = True
 
 
 @dataclass
@@ -889,7 +891,9 @@ def _measure_edges(
     # the profiles are interpolated where the edge search reads them (the drop at t[lo + 1 .. hi + 1] and
     # its neighbours); beyond, only at the two levels the step test reads (below)
     core = slice(max(lo - 2, 0), min(hi + 5, len(t)))
-    if len(rows):
+    if len(rows) and LIMB_KERNELS:
+        _ray_samples(prep, pts, normals, rows, t, core, prof, badpix)
+    elif len(rows):
         xs = pts[rows, 0, None] + t * normals[rows, 0, None]
         ys = pts[rows, 1, None] + t * normals[rows, 1, None]
         prof[rows, core] = _spline_at(prep, xs[:, core], ys[:, core])
@@ -945,10 +949,47 @@ def _measure_edges(
 
 
 def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape)."""
-    return ndimage.map_coordinates(
-        prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
-    ).reshape(xs.shape)
+    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape): compiled where all its
+    taps are inside the frame, scipy's ``map_coordinates`` at the others (the same numbers as it
+    everywhere)."""
+    if not LIMB_KERNELS:
+        return _spline_at_scipy(prep.coef, xs.ravel(), ys.ravel()).reshape(xs.shape)
+    from ioscan.geometry import limb_kernels
+
+    ys_flat, xs_flat = (
+        np.ascontiguousarray(ys, dtype=float).ravel(),
+        np.ascontiguousarray(xs, dtype=float).ravel(),
+    )
+    out, done = limb_kernels.spline_interior(prep.coef, ys_flat, xs_flat)
+    if not done.all():
+        rest = ~done
+        out[rest] = _spline_at_scipy(prep.coef, xs_flat[rest], ys_flat[rest])
+    return out.reshape(xs.shape)
+
+
+def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badpix) -> None:
+    """The rays ``rows``' profiles at the samples ``core`` and every sample's bad flag (nearest pixel bad or
+    outside the frame's interior), into ``prof`` and ``badpix`` in place: compiled
+    (:func:`ioscan.geometry.limb_kernels.ray_samples`), scipy's spline where a sample's taps leave the
+    frame; the same numbers as the numpy steps of :func:`_measure_edges`."""
+    from ioscan.geometry import limb_kernels
+
+    pts, normals = np.ascontiguousarray(pts, dtype=float), np.ascontiguousarray(normals, dtype=float)
+    done = np.ones(prof.shape, dtype=bool)
+    coef = np.ascontiguousarray(prep.coef, dtype=float)
+    limb_kernels.ray_samples(
+        coef, np.ascontiguousarray(prep.bad), pts, normals, rows, t, core.start, core.stop, prof, badpix, done
+    )
+    rr, jj = np.nonzero(~done)
+    if len(rr):
+        xs = pts[rr, 0] + t[jj] * normals[rr, 0]
+        ys = pts[rr, 1] + t[jj] * normals[rr, 1]
+        prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
+
+
+def _spline_at_scipy(coef: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The cubic spline of coefficients ``coef`` at 1-D (sample, line) positions, by scipy."""
+    return ndimage.map_coordinates(coef, [ys, xs], order=3, prefilter=False, mode="nearest")
 
 
 def _interp_col(x: np.ndarray, t: np.ndarray) -> np.ndarray:
