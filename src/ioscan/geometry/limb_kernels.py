@@ -122,3 +122,73 @@ def ray_samples(
             ri = min(max(int(np.rint(y)), 0), nl - 1)
             ci = min(max(int(np.rint(x)), 0), ns - 1)
             badpix[r, j] = bad[ri, ci] or not (x >= 1 and x <= ns - 2 and y >= 1 and y <= nl - 2)
+
+
+@njit(cache=True, error_model="numpy")
+def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
+    """The (k − 1)-th and k-th smallest of the finite 1-D ``x`` (0-based; both the smallest for k = 0):
+    values of ``x`` itself. The values are counted in ~n/8 equal value bins (a monotone map: a bin's values
+    all lie between its neighbours'), only those of the bins that hold the two ranks are kept, and that is
+    repeated on them (a narrow core of a wide distribution) until few are left, which are sorted."""
+    want = max(k - 1, 0)
+    w = x
+    while True:
+        n = w.shape[0]
+        lo, hi = w[0], w[0]
+        for v in w:
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if not hi > lo:  # all equal
+            return lo, lo
+        nb = max(16, n // 8)
+        scale = nb / (hi - lo)
+        if n <= 64 or not scale < np.inf:
+            s = np.sort(w)
+            return s[want], s[k]
+        counts = np.zeros(nb, np.int64)
+        for v in w:
+            counts[min(int((v - lo) * scale), nb - 1)] += 1
+        below = 0
+        b1 = 0
+        while below + counts[b1] <= want:
+            below += counts[b1]
+            b1 += 1
+        b2 = b1
+        above = below + counts[b1]
+        while above <= k:
+            b2 += 1
+            above += counts[b2]
+        if above - below == n:  # no narrowing (cannot happen with hi > lo; kept as a guard)
+            s = np.sort(w)
+            return s[want], s[k]
+        cand = np.empty(above - below)
+        m = 0
+        for v in w:
+            b = min(int((v - lo) * scale), nb - 1)
+            if b1 <= b <= b2:
+                cand[m] = v
+                m += 1
+        w = cand
+        want -= below
+        k -= below
+
+
+@njit(cache=True, error_model="numpy")
+def median(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median`` of a finite, non-empty 1-D array: the middle value, or the mean of the two middle
+    values ((a + b) / 2) for an even length."""
+    n = x.shape[0]
+    a, b = _order_pair(x, n // 2)
+    return b if n % 2 else (a + b) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median(np.abs(x - np.median(x)))`` of a finite, non-empty 1-D array (unscaled)."""
+    m = median(x)
+    d = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        d[i] = abs(x[i] - m)
+    return median(d)

@@ -124,7 +124,8 @@ LSQ_STEP_TOL_PX = 1e-3
 PREP_MARGIN_PX = 30.0
 COARSE_ON_BOX = True  # the coarse step correlates and takes its noise on the prepared box only
 BIAS_NODES = 48  # edge-bias model evaluated at this many incidence values along the limb, interpolated
-#: the rays' profile samples by compiled kernels (:mod:`ioscan.geometry.limb_kernels`; the same numbers)
+#: the rays' profile samples, medians and MADs by compiled kernels (:mod:`ioscan.geometry.limb_kernels`; the
+#: same numbers)
 LIMB_KERNELS = True
 
 
@@ -541,8 +542,13 @@ def _conic_terms(conic: np.ndarray, pts: np.ndarray):
 
 # ---------------------------------------------------------------------------------------------- the image
 def _median(x: np.ndarray) -> float:
-    """``np.median`` of a finite 1-D array, the same value, by one partition (np.median also moves the
-    maximum to the end to look for NaN: ~4× slower on a frame's worth of pixels)."""
+    """``np.median`` of a finite 1-D array, the same value: compiled (counting in value bins, ~4× faster than
+    a partition), or by one partition (np.median also moves the maximum to the end to look for NaN: ~4×
+    slower than that on a frame's worth of pixels)."""
+    if LIMB_KERNELS and x.size:
+        from ioscan.geometry import limb_kernels
+
+        return float(limb_kernels.median(np.ascontiguousarray(x, dtype=float)))
     n = x.size
     k = n // 2
     part = np.partition(x, k)
@@ -554,6 +560,10 @@ def _mad(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=float).ravel()
     if x.size == 0 or not np.isfinite(x.sum()):
         return mad_sigma(x)
+    if LIMB_KERNELS:
+        from ioscan.geometry import limb_kernels
+
+        return float(MAD_TO_SIGMA * limb_kernels.median_abs_deviation(np.ascontiguousarray(x)))
     return float(MAD_TO_SIGMA * _median(np.abs(x - _median(x))))
 
 
