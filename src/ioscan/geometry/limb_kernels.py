@@ -192,3 +192,73 @@ def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         d[i] = abs(x[i] - m)
     return median(d)
+
+
+#: the line openings' directions, (line, sample) steps: rows, columns and the two diagonals
+LINE_STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+@njit(cache=True, error_model="numpy")
+def _edge_pad(a: np.ndarray, half: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``np.pad(a, half, mode="edge")`` into ``out`` (shape (nl + 2·half, ns + 2·half))."""
+    nl, ns = a.shape
+    for i in range(nl + 2 * half):
+        src = min(max(i - half, 0), nl - 1)
+        for j in range(half):
+            out[i, j] = a[src, 0]
+            out[i, half + ns + j] = a[src, ns - 1]
+        for j in range(ns):
+            out[i, half + j] = a[src, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _line_extreme(pad, half: int, s0: int, s1: int, take_max: bool, out) -> None:  # pragma: no cover
+    """``out[i, j]`` = min (max) over k in [−half, half] of ``pad[half + i + k·s0, half + j + k·s1]``
+    (finite values: no NaN handling), row by row over contiguous slices."""
+    nl, ns = out.shape
+    for i in range(nl):
+        orow = out[i]
+        first = pad[half + i - half * s0]
+        c0 = half - half * s1
+        for j in range(ns):
+            orow[j] = first[c0 + j]
+        for k in range(-half + 1, half + 1):
+            c = half + k * s1
+            src = pad[half + i + k * s0][c : c + ns]
+            if take_max:
+                for j in range(ns):
+                    if src[j] > orow[j]:
+                        orow[j] = src[j]
+            else:
+                for j in range(ns):
+                    if src[j] < orow[j]:
+                        orow[j] = src[j]
+
+
+@njit(cache=True, error_model="numpy")
+def line_opening(img: np.ndarray, length: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Largest of the grey openings of the finite ``img`` by straight lines of ``length`` px (erosion then
+    dilation, each over ``length // 2`` px either side, the array edge-extended) along
+    :data:`LINE_STEPS`: the numbers of :func:`ioscan.geometry.limbfit._line_opening_numpy` (minima and
+    maxima are exact), ~2× faster. NaN is not handled (the caller passes finite images only)."""
+    half = length // 2
+    nl, ns = img.shape
+    pad = np.empty((nl + 2 * half, ns + 2 * half))
+    ero = np.empty((nl, ns))
+    opened = np.empty((nl, ns))
+    best = np.empty((nl, ns))
+    _edge_pad(img, half, pad)
+    padded_img = pad.copy()
+    for d in range(len(LINE_STEPS)):
+        s0, s1 = LINE_STEPS[d]
+        _line_extreme(padded_img, half, s0, s1, False, ero)
+        _edge_pad(ero, half, pad)
+        _line_extreme(pad, half, s0, s1, True, opened)
+        if d == 0:
+            best[:, :] = opened
+            continue
+        for i in range(nl):
+            for j in range(ns):
+                if opened[i, j] > best[i, j]:
+                    best[i, j] = opened[i, j]
+    return best

@@ -124,8 +124,8 @@ LSQ_STEP_TOL_PX = 1e-3
 PREP_MARGIN_PX = 30.0
 COARSE_ON_BOX = True  # the coarse step correlates and takes its noise on the prepared box only
 BIAS_NODES = 48  # edge-bias model evaluated at this many incidence values along the limb, interpolated
-#: the rays' profile samples, medians and MADs by compiled kernels (:mod:`ioscan.geometry.limb_kernels`; the
-#: same numbers)
+#: the rays' profile samples, the medians and MADs and the line opening by compiled kernels
+#: (:mod:`ioscan.geometry.limb_kernels`; the same numbers)
 LIMB_KERNELS = True
 
 
@@ -613,9 +613,20 @@ def _limb_box(
     return slice(l0, l1), slice(s0, s1)
 
 
-def _line_opening(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
-    """Largest of the grey openings by straight lines of ``length`` px in the ``steps`` directions
-    ((line, sample) steps): keeps edges and ridges along those directions but removes compact sources."""
+def _line_opening(img: np.ndarray, length: int) -> np.ndarray:
+    """Largest of the grey openings by straight lines of ``length`` px along rows, columns and both
+    diagonals: keeps edges and ridges along those directions but removes compact sources. Compiled
+    (:func:`ioscan.geometry.limb_kernels.line_opening`) for finite images, the same numbers."""
+    if LIMB_KERNELS and np.isfinite(img).all():
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.line_opening(np.ascontiguousarray(img, dtype=float), int(length))
+    return _line_opening_numpy(img, length)
+
+
+def _line_opening_numpy(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
+    """:func:`_line_opening` by numpy: the largest of the grey openings by straight lines of ``length`` px
+    in the ``steps`` directions ((line, sample) steps)."""
     half = length // 2
     nl, ns = img.shape
 
