@@ -262,3 +262,40 @@ def line_opening(img: np.ndarray, length: int) -> np.ndarray:  # pragma: no cove
                 if opened[i, j] > best[i, j]:
                     best[i, j] = opened[i, j]
     return best
+
+
+@njit(cache=True, error_model="numpy")
+def bin_mean(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Means of the ``f`` × ``f`` blocks of ``a`` (trailing lines and samples that fill no block dropped):
+    the numbers of ``a.reshape(nl, f, ns, f).mean(axis=(1, 3))`` for f < 8 and at least 2 blocks per line
+    (numpy then sums each block's rows in order and adds the rows; from f = 8 on its pairwise summation
+    takes over, and a single column of blocks it sums in another order)."""
+    nl, ns = a.shape[0] // f, a.shape[1] // f
+    out = np.empty((nl, ns))
+    for i in range(nl):
+        for j in range(ns):
+            total = 0.0
+            for u in range(f):
+                row = 0.0
+                for v in range(f):
+                    row += a[i * f + u, j * f + v]
+                total += row
+            out[i, j] = total / (f * f)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def bin_any(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Whether any pixel of each ``f`` × ``f`` block of the boolean ``a`` is set (trailing lines and samples
+    that fill no block dropped)."""
+    nl, ns = a.shape[0] // f, a.shape[1] // f
+    out = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        for u in range(f):
+            for j in range(ns):
+                if not out[i, j]:
+                    for v in range(f):
+                        if a[i * f + u, j * f + v]:
+                            out[i, j] = True
+                            break
+    return out

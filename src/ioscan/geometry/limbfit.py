@@ -723,8 +723,14 @@ def _render_template(
 
 
 def _bin(a: np.ndarray, f: int) -> np.ndarray:
+    """Means of ``f`` × ``f`` blocks (compiled for f < 8 and ≥ 2 blocks per line: the same numbers; numpy
+    sums a single column of blocks in another order)."""
     if f == 1:
         return a
+    if LIMB_KERNELS and f < 8 and a.shape[1] // f >= 2:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.bin_mean(np.ascontiguousarray(a, dtype=float), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
@@ -733,6 +739,10 @@ def _bin_any(a: np.ndarray, f: int) -> np.ndarray:
     """Binned ``f`` × ``f`` boolean mask: True where any pixel of the bin is (``_bin(a, f) > 0``, faster)."""
     if f == 1:
         return a.copy()
+    if LIMB_KERNELS:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.bin_any(np.ascontiguousarray(a, dtype=bool), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).any(axis=(1, 3))
 
