@@ -1,12 +1,12 @@
 """Compiled (numba) kernels of the limb fit's per-sample loops: the same numbers as the scipy/numpy calls
 they replace, bit for bit.
 
-* :func:`spline_interior` — :func:`scipy.ndimage.map_coordinates` with ``order=3, prefilter=False,
-  mode="nearest"`` on a 2-D float64 array of cubic B-spline coefficients, at the positions whose 16 taps
-  lie inside the array (all but a frame's outermost pixels): the weights of scipy's
-  ``get_spline_interpolation_weights`` and the taps summed in its order (line tap by line tap, each term
-  (coefficient × line weight) × sample weight). Positions nearer the edges are left to scipy (its edge
-  handling differs between versions).
+* :func:`spline_at` — :func:`scipy.ndimage.map_coordinates` with ``order=3, prefilter=False,
+  mode="nearest"`` on a 2-D float64 array of cubic B-spline coefficients: the weights of scipy's
+  ``get_spline_interpolation_weights``, taps beyond the array taken at its edge (scipy ≥ 1.6; the position
+  itself is not clamped) and the 16 taps summed in scipy's order (line tap by line tap, each term
+  (coefficient × line weight) × sample weight). NaN (or huge) positions are left to scipy. The tests hold
+  it to the installed scipy's numbers, inside and beyond the array.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
@@ -43,49 +43,62 @@ def _weights(c: float):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _row_sum(
-    coef, row: int, s0: int, ws0: float, ws1: float, ws2: float, ws3: float, wl: float, t: float
-):  # pragma: no cover
-    """``t`` plus one line tap's four terms, each (coefficient × line weight) × sample weight, in scipy's
-    order."""
-    v = coef[row, s0] * wl
+def _row_sum(coef, row, c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl, t):  # pragma: no cover - compiled
+    """``t`` plus one line tap's four terms (columns c0..c3), each (coefficient × line weight) × sample
+    weight, in scipy's order."""
+    v = coef[row, c0] * wl
     t += v * ws0
-    v = coef[row, s0 + 1] * wl
+    v = coef[row, c1] * wl
     t += v * ws1
-    v = coef[row, s0 + 2] * wl
+    v = coef[row, c2] * wl
     t += v * ws2
-    v = coef[row, s0 + 3] * wl
+    v = coef[row, c3] * wl
     t += v * ws3
     return t
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _interior_value(coef, line: float, sample: float):  # pragma: no cover - compiled
-    """(value, ok): the cubic spline of ``coef`` at (line, sample) when all 16 taps lie inside the array
-    (ok False otherwise, or for a NaN position: then scipy's own edge handling is needed)."""
+def _spline_value(coef, line: float, sample: float):  # pragma: no cover - compiled
+    """(value, ok): the cubic spline of ``coef`` at (line, sample), taps beyond the array taken at its
+    edge (scipy's mode "nearest": the position itself is not clamped); ok False for a NaN or huge position
+    (left to scipy)."""
     nl, ns = coef.shape
-    if not (line >= 1.0 and line < nl - 2 and sample >= 1.0 and sample < ns - 2):
+    if line >= 1.0 and line < nl - 2 and sample >= 1.0 and sample < ns - 2:  # every tap inside
+        l0, wl0, wl1, wl2, wl3 = _weights(line)
+        s0, ws0, ws1, ws2, ws3 = _weights(sample)
+        t = _row_sum(coef, l0, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl0, 0.0)
+        t = _row_sum(coef, l0 + 1, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl1, t)
+        t = _row_sum(coef, l0 + 2, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl2, t)
+        t = _row_sum(coef, l0 + 3, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl3, t)
+        return t, True
+    if not (abs(line) < 1e15 and abs(sample) < 1e15):  # NaN, or too far for the integer taps
         return 0.0, False
     l0, wl0, wl1, wl2, wl3 = _weights(line)
     s0, ws0, ws1, ws2, ws3 = _weights(sample)
-    t = _row_sum(coef, l0, s0, ws0, ws1, ws2, ws3, wl0, 0.0)
-    t = _row_sum(coef, l0 + 1, s0, ws0, ws1, ws2, ws3, wl1, t)
-    t = _row_sum(coef, l0 + 2, s0, ws0, ws1, ws2, ws3, wl2, t)
-    t = _row_sum(coef, l0 + 3, s0, ws0, ws1, ws2, ws3, wl3, t)
+    c0, c1 = _clamp(s0, ns), _clamp(s0 + 1, ns)
+    c2, c3 = _clamp(s0 + 2, ns), _clamp(s0 + 3, ns)
+    t = _row_sum(coef, _clamp(l0, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl0, 0.0)
+    t = _row_sum(coef, _clamp(l0 + 1, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl1, t)
+    t = _row_sum(coef, _clamp(l0 + 2, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl2, t)
+    t = _row_sum(coef, _clamp(l0 + 3, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl3, t)
     return t, True
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _clamp(i: int, n: int) -> int:  # pragma: no cover - compiled
+    return min(max(i, 0), n - 1)
+
+
 @njit(cache=True, error_model="numpy")
-def spline_interior(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # pragma: no cover
+def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # pragma: no cover - compiled
     """Cubic spline of the 2-D coefficients ``coef`` at 1-D arrays of (line, sample) positions, and which
-    positions it computed: those whose 16 taps lie inside the array (1 ≤ position < n − 2), equal there bit
-    for bit to ``ndimage.map_coordinates(coef, [lines, samples], order=3, prefilter=False,
-    mode="nearest")``; the others (0 in the output) are the caller's (:func:`spline_at`)."""
+    positions it computed (all but NaN or huge ones; 0 in the output there, the caller's), equal bit for
+    bit to ``ndimage.map_coordinates(coef, [lines, samples], order=3, prefilter=False, mode="nearest")``."""
     n = lines.shape[0]
     out = np.empty(n)
     done = np.empty(n, np.bool_)
     for k in range(n):
-        out[k], done[k] = _interior_value(coef, lines[k], samples[k])
+        out[k], done[k] = _spline_value(coef, lines[k], samples[k])
     return out, done
 
 
@@ -102,13 +115,14 @@ def ray_samples(
     prof: np.ndarray,
     badpix: np.ndarray,
     done: np.ndarray,
-) -> None:  # pragma: no cover - compiled
+) -> int:  # pragma: no cover - compiled
     """For each ray r in ``rows`` (positions ``pts[r] + t·normals[r]``, (sample, line), finite): the spline
-    of ``coef`` at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_interior` computes
+    of ``coef`` at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at` computes
     it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest pixel
     (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
-    ``badpix[r]``. Written in place; other rows are untouched."""
+    ``badpix[r]``. Written in place; other rows are untouched. Returns how many samples it left undone."""
     nl, ns = bad.shape
+    left = 0
     for r in rows:
         px, py = pts[r, 0], pts[r, 1]
         nx, ny = normals[r, 0], normals[r, 1]
@@ -116,12 +130,14 @@ def ray_samples(
             x = px + t[j] * nx
             y = py + t[j] * ny
             if core_lo <= j < core_hi:
-                v, ok = _interior_value(coef, y, x)
+                v, ok = _spline_value(coef, y, x)
                 prof[r, j] = v
                 done[r, j] = ok
+                left += not ok
             ri = min(max(int(np.rint(y)), 0), nl - 1)
             ci = min(max(int(np.rint(x)), 0), ns - 1)
             badpix[r, j] = bad[ri, ci] or not (x >= 1 and x <= ns - 2 and y >= 1 and y <= nl - 2)
+    return left
 
 
 @njit(cache=True, error_model="numpy")

@@ -980,9 +980,9 @@ def _measure_edges(
 
 
 def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape): compiled where all its
-    taps are inside the frame, scipy's ``map_coordinates`` at the others (the same numbers as it
-    everywhere)."""
+    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape): compiled
+    (:func:`ioscan.geometry.limb_kernels.spline_at`; scipy's ``map_coordinates`` at NaN positions), the
+    same numbers as scipy's."""
     if not LIMB_KERNELS:
         return _spline_at_scipy(prep.coef, xs.ravel(), ys.ravel()).reshape(xs.shape)
     from ioscan.geometry import limb_kernels
@@ -991,7 +991,7 @@ def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         np.ascontiguousarray(ys, dtype=float).ravel(),
         np.ascontiguousarray(xs, dtype=float).ravel(),
     )
-    out, done = limb_kernels.spline_interior(prep.coef, ys_flat, xs_flat)
+    out, done = limb_kernels.spline_at(prep.coef, ys_flat, xs_flat)
     if not done.all():
         rest = ~done
         out[rest] = _spline_at_scipy(prep.coef, xs_flat[rest], ys_flat[rest])
@@ -1001,18 +1001,18 @@ def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badpix) -> None:
     """The rays ``rows``' profiles at the samples ``core`` and every sample's bad flag (nearest pixel bad or
     outside the frame's interior), into ``prof`` and ``badpix`` in place: compiled
-    (:func:`ioscan.geometry.limb_kernels.ray_samples`), scipy's spline where a sample's taps leave the
-    frame; the same numbers as the numpy steps of :func:`_measure_edges`."""
+    (:func:`ioscan.geometry.limb_kernels.ray_samples`; scipy's spline at NaN positions), the same numbers
+    as the numpy steps of :func:`_measure_edges`."""
     from ioscan.geometry import limb_kernels
 
     pts, normals = np.ascontiguousarray(pts, dtype=float), np.ascontiguousarray(normals, dtype=float)
     done = np.ones(prof.shape, dtype=bool)
     coef = np.ascontiguousarray(prep.coef, dtype=float)
-    limb_kernels.ray_samples(
+    left = limb_kernels.ray_samples(
         coef, np.ascontiguousarray(prep.bad), pts, normals, rows, t, core.start, core.stop, prof, badpix, done
     )
-    rr, jj = np.nonzero(~done)
-    if len(rr):
+    if left:
+        rr, jj = np.nonzero(~done)
         xs = pts[rr, 0] + t[jj] * normals[rr, 0]
         ys = pts[rr, 1] + t[jj] * normals[rr, 1]
         prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
