@@ -124,8 +124,9 @@ LSQ_STEP_TOL_PX = 1e-3
 PREP_MARGIN_PX = 30.0
 COARSE_ON_BOX = True  # the coarse step correlates and takes its noise on the prepared box only
 BIAS_NODES = 48  # edge-bias model evaluated at this many incidence values along the limb, interpolated
-#: the rays' profile samples, the medians and MADs and the line opening by compiled kernels
-#: (:mod:`ioscan.geometry.limb_kernels`; the same numbers)
+#: the rays' profile samples, the medians and MADs, the line opening and the coarse step's binning by compiled
+#: kernels (:mod:`ioscan.geometry.limb_kernels`; the same numbers), every input array read-only (one numba
+#: signature each: :func:`ioscan.geometry.compiled.readonly`)
 LIMB_KERNELS = True
 
 
@@ -541,6 +542,13 @@ def _conic_terms(conic: np.ndarray, pts: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------- the image
+def _readonly(*arrays):
+    """:func:`ioscan.geometry.compiled.readonly` (imported when first needed: it imports numba)."""
+    from ioscan.geometry.compiled import readonly as views
+
+    return views(*arrays)
+
+
 def _median(x: np.ndarray) -> float:
     """``np.median`` of a finite 1-D array, the same value: compiled (counting in value bins, ~4× faster than
     a partition), or by one partition (np.median also moves the maximum to the end to look for NaN: ~4×
@@ -548,7 +556,7 @@ def _median(x: np.ndarray) -> float:
     if LIMB_KERNELS and x.size:
         from ioscan.geometry import limb_kernels
 
-        return float(limb_kernels.median(np.ascontiguousarray(x, dtype=float)))
+        return float(limb_kernels.median(*_readonly(x)))
     n = x.size
     k = n // 2
     part = np.partition(x, k)
@@ -563,7 +571,7 @@ def _mad(x: np.ndarray) -> float:
     if LIMB_KERNELS:
         from ioscan.geometry import limb_kernels
 
-        return float(MAD_TO_SIGMA * limb_kernels.median_abs_deviation(np.ascontiguousarray(x)))
+        return float(MAD_TO_SIGMA * limb_kernels.median_abs_deviation(*_readonly(x)))
     return float(MAD_TO_SIGMA * _median(np.abs(x - _median(x))))
 
 
@@ -620,7 +628,7 @@ def _line_opening(img: np.ndarray, length: int) -> np.ndarray:
     if LIMB_KERNELS and np.isfinite(img).all():
         from ioscan.geometry import limb_kernels
 
-        return limb_kernels.line_opening(np.ascontiguousarray(img, dtype=float), int(length))
+        return limb_kernels.line_opening(*_readonly(img), int(length))
     return _line_opening_numpy(img, length)
 
 
@@ -730,7 +738,7 @@ def _bin(a: np.ndarray, f: int) -> np.ndarray:
     if LIMB_KERNELS and f < 8 and a.shape[1] // f >= 2:
         from ioscan.geometry import limb_kernels
 
-        return limb_kernels.bin_mean(np.ascontiguousarray(a, dtype=float), int(f))
+        return limb_kernels.bin_mean(*_readonly(a), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
@@ -742,7 +750,7 @@ def _bin_any(a: np.ndarray, f: int) -> np.ndarray:
     if LIMB_KERNELS:
         from ioscan.geometry import limb_kernels
 
-        return limb_kernels.bin_any(np.ascontiguousarray(a, dtype=bool), int(f))
+        return limb_kernels.bin_any(*_readonly(a), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).any(axis=(1, 3))
 
@@ -991,7 +999,7 @@ def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         np.ascontiguousarray(ys, dtype=float).ravel(),
         np.ascontiguousarray(xs, dtype=float).ravel(),
     )
-    out, done = limb_kernels.spline_at(prep.coef, ys_flat, xs_flat)
+    out, done = limb_kernels.spline_at(*_readonly(prep.coef, ys_flat, xs_flat))
     if not done.all():
         rest = ~done
         out[rest] = _spline_at_scipy(prep.coef, xs_flat[rest], ys_flat[rest])
@@ -1005,11 +1013,11 @@ def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badp
     as the numpy steps of :func:`_measure_edges`."""
     from ioscan.geometry import limb_kernels
 
-    pts, normals = np.ascontiguousarray(pts, dtype=float), np.ascontiguousarray(normals, dtype=float)
+    coef, bad, pts, normals, t = _readonly(prep.coef, prep.bad, pts, normals, t)
     done = np.ones(prof.shape, dtype=bool)
-    coef = np.ascontiguousarray(prep.coef, dtype=float)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
     left = limb_kernels.ray_samples(
-        coef, np.ascontiguousarray(prep.bad), pts, normals, rows, t, core.start, core.stop, prof, badpix, done
+        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done
     )
     if left:
         rr, jj = np.nonzero(~done)
