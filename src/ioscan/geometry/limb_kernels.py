@@ -315,3 +315,116 @@ def bin_any(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
                             out[i, j] = True
                             break
     return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _drop(row, i: int, two_step: float) -> float:  # pragma: no cover - compiled
+    """The brightness drop at profile sample i + 1: −(row[i + 2] − row[i]) / (2·step)."""
+    return -(row[i + 2] - row[i]) / two_step
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _level(row, t, x: float) -> float:  # pragma: no cover - compiled
+    """``np.interp(x, t, row)`` as ``limbfit._interp_rows`` computes it (t evenly spaced)."""
+    n = t.shape[0]
+    if x <= t[0]:
+        return row[0]
+    if x >= t[n - 1]:
+        return row[n - 1]
+    j = _column(x, t)
+    return (row[j + 1] - row[j]) / (t[j + 1] - t[j]) * (x - t[j]) + row[j]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _column(x: float, t) -> int:  # pragma: no cover - compiled
+    """``limbfit._interp_col``: the sample j with t[j] ≤ x < t[j + 1], clipped to [0, len(t) − 2]."""
+    q = (x - t[0]) / (t[1] - t[0])
+    if q != q:
+        return 0  # numpy's NaN → int is the most negative integer, clipped to 0
+    q = math.floor(q)
+    if q < 0:
+        return 0
+    if q > t.shape[0] - 2:
+        return t.shape[0] - 2
+    return int(q)
+
+
+@njit(cache=True, error_model="numpy")
+def edge_search(
+    prof,
+    badpix,
+    sample,
+    t,
+    lo: int,
+    hi: int,
+    core_lo: int,
+    core_hi: int,
+    step: float,
+    clean_radius: float,
+    ext: float,
+    root_two_pi: float,
+    edge_sigma: float,
+    night_max: float,
+    sharp,
+    coef,
+    pts,
+    normals,
+    t_edge,
+    strength,
+    usable,
+) -> int:  # pragma: no cover - compiled
+    """The edge search of ``limbfit._measure_edges`` on single (ungrouped) rays, row by row: the steepest
+    drop within the search samples ``lo..hi`` of ``prof`` (np.argmax's first maximum, NaN first), its
+    sub-pixel position by a parabola, the clean test (no ``badpix`` within ``clean_radius``), the step test's
+    two levels ± ``ext`` (the profile samples they read computed first where the rays were ``sample``d
+    outside ``core_lo:core_hi``, into ``prof``) against half a blurred step's height, drop × √(2π) ×
+    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it). Writes ``t_edge``, ``strength``
+    (the drop) and ``usable``; returns how many profile samples it could not compute (NaN positions: then
+    the caller redoes the search in numpy)."""
+    n, nt = prof.shape
+    two_step = 2 * step
+    left = 0
+    for r in range(n):
+        row = prof[r]
+        k = 0
+        best = _drop(row, 0, two_step) if lo == 0 else -np.inf
+        if best == best:
+            for i in range(1, nt - 2):
+                v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
+                if not v <= best:
+                    best = v
+                    k = i
+                    if v != v:
+                        break
+        interior = lo + 1 <= k <= hi - 1
+        k = min(max(k, 1), nt - 4)
+        y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        if off < -1.0:
+            off = -1.0
+        elif off > 1.0:
+            off = 1.0
+        te = t[1 + k] + off * step
+        clean = True
+        for j in range(nt):
+            if badpix[r, j] and abs(t[j] - te) <= clean_radius:
+                clean = False
+                break
+        x_in, x_out = te - ext, te + ext
+        if sample[r]:
+            for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
+                if c < core_lo or c >= core_hi:
+                    v, ok = _spline_value(
+                        coef, pts[r, 1] + t[c] * normals[r, 1], pts[r, 0] + t[c] * normals[r, 0]
+                    )
+                    row[c] = v
+                    left += not ok
+        rise = _level(row, t, x_in) - _level(row, t, x_out)
+        ok_step = rise >= 0.5 * y1 * root_two_pi * edge_sigma
+        if sharp[r]:
+            ok_step = ok_step and rise <= night_max * y1 * root_two_pi * edge_sigma
+        t_edge[r] = te
+        strength[r] = y1
+        usable[r] = clean and interior and ok_step
+    return left

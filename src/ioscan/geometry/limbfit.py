@@ -939,6 +939,18 @@ def _measure_edges(
         ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
         ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
         badpix[rows] = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    if LIMB_KERNELS and not grouped:  # the search below, compiled: the same numbers
+        found = _edge_search(
+            prep,
+            (prof, badpix, sample, t),
+            (lo, hi),
+            core,
+            (clean_radius, ext, edge_sigma, step),
+            sharp,
+            (pts, normals),
+        )
+        if found is not None:
+            return np.arange(n), found[0], found[1], np.ones(n), found[2], in_view
     members_prof = prof
     idx = np.arange(n)
     noise_factor = np.ones(n)
@@ -1024,6 +1036,27 @@ def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badp
         xs = pts[rr, 0] + t[jj] * normals[rr, 0]
         ys = pts[rr, 1] + t[jj] * normals[rr, 1]
         prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
+
+
+def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice, radii, sharp, rays):
+    """(t_edge, strength, usable) of ungrouped rays by :func:`ioscan.geometry.limb_kernels.edge_search`
+    (the numbers of :func:`_measure_edges`' numpy steps), or None when a profile sample it needs is at a NaN
+    position (the numpy steps then). ``profiles``: (prof, badpix, sample, t); ``radii``: (clean radius,
+    step-test offset, edge σ, sample step); ``rays``: (points, normals)."""
+    from ioscan.geometry import limb_kernels
+
+    prof, badpix, sample, t = profiles
+    clean_radius, ext, edge_sigma, step = radii
+    n = len(prof)
+    t_edge, strength, usable = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+    sharp = np.zeros(n, dtype=bool) if sharp is None else sharp
+    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef, *rays, t, sharp, sample)
+    left = limb_kernels.edge_search(
+        prof, badpix, sample_ro, t_ro, search[0], search[1], core.start, core.stop, float(step),
+        float(clean_radius), float(ext), float(np.sqrt(2 * np.pi)), float(edge_sigma), NIGHT_STEP_MAX,
+        sharp_ro, coef, pts, normals, t_edge, strength, usable,
+    )  # fmt: skip
+    return None if left else (t_edge, strength, usable)
 
 
 def _spline_at_scipy(coef: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
