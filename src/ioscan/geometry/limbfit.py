@@ -124,6 +124,10 @@ LSQ_STEP_TOL_PX = 1e-3
 PREP_MARGIN_PX = 30.0
 COARSE_ON_BOX = True  # the coarse step correlates and takes its noise on the prepared box only
 BIAS_NODES = 48  # edge-bias model evaluated at this many incidence values along the limb, interpolated
+#: the rays' profile samples, the medians and MADs, the line opening and the coarse step's binning by compiled
+#: kernels (:mod:`ioscan.geometry.limb_kernels`; the same numbers), every input array read-only (one numba
+#: signature each: :func:`ioscan.geometry.compiled.readonly`)
+LIMB_KERNELS = True
 
 
 @dataclass
@@ -538,9 +542,21 @@ def _conic_terms(conic: np.ndarray, pts: np.ndarray):
 
 
 # ---------------------------------------------------------------------------------------------- the image
+def _readonly(*arrays):
+    """:func:`ioscan.geometry.compiled.readonly` (imported when first needed: it imports numba)."""
+    from ioscan.geometry.compiled import readonly as views
+
+    return views(*arrays)
+
+
 def _median(x: np.ndarray) -> float:
-    """``np.median`` of a finite 1-D array, the same value, by one partition (np.median also moves the
-    maximum to the end to look for NaN: ~4× slower on a frame's worth of pixels)."""
+    """``np.median`` of a finite 1-D array, the same value: compiled (counting in value bins, ~4× faster than
+    a partition), or by one partition (np.median also moves the maximum to the end to look for NaN: ~4×
+    slower than that on a frame's worth of pixels)."""
+    if LIMB_KERNELS and x.size:
+        from ioscan.geometry import limb_kernels
+
+        return float(limb_kernels.median(*_readonly(x)))
     n = x.size
     k = n // 2
     part = np.partition(x, k)
@@ -552,6 +568,10 @@ def _mad(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=float).ravel()
     if x.size == 0 or not np.isfinite(x.sum()):
         return mad_sigma(x)
+    if LIMB_KERNELS:
+        from ioscan.geometry import limb_kernels
+
+        return float(MAD_TO_SIGMA * limb_kernels.median_abs_deviation(*_readonly(x)))
     return float(MAD_TO_SIGMA * _median(np.abs(x - _median(x))))
 
 
@@ -601,9 +621,20 @@ def _limb_box(
     return slice(l0, l1), slice(s0, s1)
 
 
-def _line_opening(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
-    """Largest of the grey openings by straight lines of ``length`` px in the ``steps`` directions
-    ((line, sample) steps): keeps edges and ridges along those directions but removes compact sources."""
+def _line_opening(img: np.ndarray, length: int) -> np.ndarray:
+    """Largest of the grey openings by straight lines of ``length`` px along rows, columns and both
+    diagonals: keeps edges and ridges along those directions but removes compact sources. Compiled
+    (:func:`ioscan.geometry.limb_kernels.line_opening`) for finite images, the same numbers."""
+    if LIMB_KERNELS and np.isfinite(img).all():
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.line_opening(*_readonly(img), int(length))
+    return _line_opening_numpy(img, length)
+
+
+def _line_opening_numpy(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1, 1), (1, -1))) -> np.ndarray:
+    """:func:`_line_opening` by numpy: the largest of the grey openings by straight lines of ``length`` px
+    in the ``steps`` directions ((line, sample) steps)."""
     half = length // 2
     nl, ns = img.shape
 
@@ -700,8 +731,14 @@ def _render_template(
 
 
 def _bin(a: np.ndarray, f: int) -> np.ndarray:
+    """Means of ``f`` × ``f`` blocks (compiled for f < 8 and ≥ 2 blocks per line: the same numbers; numpy
+    sums a single column of blocks in another order)."""
     if f == 1:
         return a
+    if LIMB_KERNELS and f < 8 and a.shape[1] // f >= 2:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.bin_mean(*_readonly(a), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).mean(axis=(1, 3))
 
@@ -710,6 +747,10 @@ def _bin_any(a: np.ndarray, f: int) -> np.ndarray:
     """Binned ``f`` × ``f`` boolean mask: True where any pixel of the bin is (``_bin(a, f) > 0``, faster)."""
     if f == 1:
         return a.copy()
+    if LIMB_KERNELS:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.bin_any(*_readonly(a), int(f))
     nl, ns = (a.shape[0] // f) * f, (a.shape[1] // f) * f
     return a[:nl, :ns].reshape(nl // f, f, ns // f, f).any(axis=(1, 3))
 
@@ -889,13 +930,27 @@ def _measure_edges(
     # the profiles are interpolated where the edge search reads them (the drop at t[lo + 1 .. hi + 1] and
     # its neighbours); beyond, only at the two levels the step test reads (below)
     core = slice(max(lo - 2, 0), min(hi + 5, len(t)))
-    if len(rows):
+    if len(rows) and LIMB_KERNELS:
+        _ray_samples(prep, pts, normals, rows, t, core, prof, badpix)
+    elif len(rows):
         xs = pts[rows, 0, None] + t * normals[rows, 0, None]
         ys = pts[rows, 1, None] + t * normals[rows, 1, None]
         prof[rows, core] = _spline_at(prep, xs[:, core], ys[:, core])
         ri = np.clip(np.rint(ys).astype(int), 0, nl - 1)
         ci = np.clip(np.rint(xs).astype(int), 0, ns - 1)
         badpix[rows] = prep.bad[ri, ci] | ~((xs >= 1) & (xs <= ns - 2) & (ys >= 1) & (ys <= nl - 2))
+    if LIMB_KERNELS and not grouped:  # the search below, compiled: the same numbers
+        found = _edge_search(
+            prep,
+            (prof, badpix, sample, t),
+            (lo, hi),
+            core,
+            (clean_radius, ext, edge_sigma, step),
+            sharp,
+            (pts, normals),
+        )
+        if found is not None:
+            return np.arange(n), found[0], found[1], np.ones(n), found[2], in_view
     members_prof = prof
     idx = np.arange(n)
     noise_factor = np.ones(n)
@@ -945,10 +1000,68 @@ def _measure_edges(
 
 
 def _spline_at(prep: _Prepared, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape)."""
-    return ndimage.map_coordinates(
-        prep.coef, [ys.ravel(), xs.ravel()], order=3, prefilter=False, mode="nearest"
-    ).reshape(xs.shape)
+    """The pre-smoothed image's cubic spline at (sample, line) positions (any shape): compiled
+    (:func:`ioscan.geometry.limb_kernels.spline_at`; scipy's ``map_coordinates`` at NaN positions), the
+    same numbers as scipy's."""
+    if not LIMB_KERNELS:
+        return _spline_at_scipy(prep.coef, xs.ravel(), ys.ravel()).reshape(xs.shape)
+    from ioscan.geometry import limb_kernels
+
+    ys_flat, xs_flat = (
+        np.ascontiguousarray(ys, dtype=float).ravel(),
+        np.ascontiguousarray(xs, dtype=float).ravel(),
+    )
+    out, done = limb_kernels.spline_at(*_readonly(prep.coef, ys_flat, xs_flat))
+    if not done.all():
+        rest = ~done
+        out[rest] = _spline_at_scipy(prep.coef, xs_flat[rest], ys_flat[rest])
+    return out.reshape(xs.shape)
+
+
+def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badpix) -> None:
+    """The rays ``rows``' profiles at the samples ``core`` and every sample's bad flag (nearest pixel bad or
+    outside the frame's interior), into ``prof`` and ``badpix`` in place: compiled
+    (:func:`ioscan.geometry.limb_kernels.ray_samples`; scipy's spline at NaN positions), the same numbers
+    as the numpy steps of :func:`_measure_edges`."""
+    from ioscan.geometry import limb_kernels
+
+    coef, bad, pts, normals, t = _readonly(prep.coef, prep.bad, pts, normals, t)
+    done = np.ones(prof.shape, dtype=bool)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    left = limb_kernels.ray_samples(
+        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done
+    )
+    if left:
+        rr, jj = np.nonzero(~done)
+        xs = pts[rr, 0] + t[jj] * normals[rr, 0]
+        ys = pts[rr, 1] + t[jj] * normals[rr, 1]
+        prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
+
+
+def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice, radii, sharp, rays):
+    """(t_edge, strength, usable) of ungrouped rays by :func:`ioscan.geometry.limb_kernels.edge_search`
+    (the numbers of :func:`_measure_edges`' numpy steps), or None when a profile sample it needs is at a NaN
+    position (the numpy steps then). ``profiles``: (prof, badpix, sample, t); ``radii``: (clean radius,
+    step-test offset, edge σ, sample step); ``rays``: (points, normals)."""
+    from ioscan.geometry import limb_kernels
+
+    prof, badpix, sample, t = profiles
+    clean_radius, ext, edge_sigma, step = radii
+    n = len(prof)
+    t_edge, strength, usable = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+    sharp = np.zeros(n, dtype=bool) if sharp is None else sharp
+    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef, *rays, t, sharp, sample)
+    left = limb_kernels.edge_search(
+        prof, badpix, sample_ro, t_ro, search[0], search[1], core.start, core.stop, float(step),
+        float(clean_radius), float(ext), float(np.sqrt(2 * np.pi)), float(edge_sigma), NIGHT_STEP_MAX,
+        sharp_ro, coef, pts, normals, t_edge, strength, usable,
+    )  # fmt: skip
+    return None if left else (t_edge, strength, usable)
+
+
+def _spline_at_scipy(coef: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The cubic spline of coefficients ``coef`` at 1-D (sample, line) positions, by scipy."""
+    return ndimage.map_coordinates(coef, [ys, xs], order=3, prefilter=False, mode="nearest")
 
 
 def _interp_col(x: np.ndarray, t: np.ndarray) -> np.ndarray:

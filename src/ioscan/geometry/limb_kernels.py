@@ -1,0 +1,430 @@
+"""Compiled (numba) kernels of the limb fit's per-sample loops: the same numbers as the scipy/numpy calls
+they replace, bit for bit.
+
+* :func:`spline_at` — :func:`scipy.ndimage.map_coordinates` with ``order=3, prefilter=False,
+  mode="nearest"`` on a 2-D float64 array of cubic B-spline coefficients: the weights of scipy's
+  ``get_spline_interpolation_weights``, taps beyond the array taken at its edge (scipy ≥ 1.6; the position
+  itself is not clamped) and the 16 taps summed in scipy's order (line tap by line tap, each term
+  (coefficient × line weight) × sample weight). NaN (or huge) positions are left to scipy. The tests hold
+  it to the installed scipy's numbers, inside and beyond the array.
+* :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
+  or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
+  them with whole-array steps.
+
+numba compiles without ``fastmath`` (nothing reassociated or fused into FMAs), so each kernel's additions and
+multiplications round as the C/numpy code's do. numba is imported by the first caller; ``cache=True`` keeps
+the machine code on disk.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _weights(c: float):  # pragma: no cover - compiled
+    """First tap index and the four cubic B-spline weights of coordinate ``c``, as scipy's
+    ``get_spline_interpolation_weights`` computes them (the last one as 1 minus the others, in order)."""
+    fl = math.floor(c)
+    x = c - fl
+    y = x
+    z = 1.0 - x
+    w1 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0
+    w2 = (z * z * (z - 2.0) * 3.0 + 4.0) / 6.0
+    w0 = z * z * z / 6.0
+    w3 = 1.0
+    w3 -= w0
+    w3 -= w1
+    w3 -= w2
+    return int(fl) - 1, w0, w1, w2, w3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _row_sum(coef, row, c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl, t):  # pragma: no cover - compiled
+    """``t`` plus one line tap's four terms (columns c0..c3), each (coefficient × line weight) × sample
+    weight, in scipy's order."""
+    v = coef[row, c0] * wl
+    t += v * ws0
+    v = coef[row, c1] * wl
+    t += v * ws1
+    v = coef[row, c2] * wl
+    t += v * ws2
+    v = coef[row, c3] * wl
+    t += v * ws3
+    return t
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _spline_value(coef, line: float, sample: float):  # pragma: no cover - compiled
+    """(value, ok): the cubic spline of ``coef`` at (line, sample), taps beyond the array taken at its
+    edge (scipy's mode "nearest": the position itself is not clamped); ok False for a NaN or huge position
+    (left to scipy)."""
+    nl, ns = coef.shape
+    if line >= 1.0 and line < nl - 2 and sample >= 1.0 and sample < ns - 2:  # every tap inside
+        l0, wl0, wl1, wl2, wl3 = _weights(line)
+        s0, ws0, ws1, ws2, ws3 = _weights(sample)
+        t = _row_sum(coef, l0, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl0, 0.0)
+        t = _row_sum(coef, l0 + 1, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl1, t)
+        t = _row_sum(coef, l0 + 2, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl2, t)
+        t = _row_sum(coef, l0 + 3, s0, s0 + 1, s0 + 2, s0 + 3, ws0, ws1, ws2, ws3, wl3, t)
+        return t, True
+    if not (abs(line) < 1e15 and abs(sample) < 1e15):  # NaN, or too far for the integer taps
+        return 0.0, False
+    l0, wl0, wl1, wl2, wl3 = _weights(line)
+    s0, ws0, ws1, ws2, ws3 = _weights(sample)
+    c0, c1 = _clamp(s0, ns), _clamp(s0 + 1, ns)
+    c2, c3 = _clamp(s0 + 2, ns), _clamp(s0 + 3, ns)
+    t = _row_sum(coef, _clamp(l0, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl0, 0.0)
+    t = _row_sum(coef, _clamp(l0 + 1, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl1, t)
+    t = _row_sum(coef, _clamp(l0 + 2, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl2, t)
+    t = _row_sum(coef, _clamp(l0 + 3, nl), c0, c1, c2, c3, ws0, ws1, ws2, ws3, wl3, t)
+    return t, True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clamp(i: int, n: int) -> int:  # pragma: no cover - compiled
+    return min(max(i, 0), n - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # pragma: no cover - compiled
+    """Cubic spline of the 2-D coefficients ``coef`` at 1-D arrays of (line, sample) positions, and which
+    positions it computed (all but NaN or huge ones; 0 in the output there, the caller's), equal bit for
+    bit to ``ndimage.map_coordinates(coef, [lines, samples], order=3, prefilter=False, mode="nearest")``."""
+    n = lines.shape[0]
+    out = np.empty(n)
+    done = np.empty(n, np.bool_)
+    for k in range(n):
+        out[k], done[k] = _spline_value(coef, lines[k], samples[k])
+    return out, done
+
+
+@njit(cache=True, error_model="numpy")
+def ray_samples(
+    coef: np.ndarray,
+    bad: np.ndarray,
+    pts: np.ndarray,
+    normals: np.ndarray,
+    rows: np.ndarray,
+    t: np.ndarray,
+    core_lo: int,
+    core_hi: int,
+    prof: np.ndarray,
+    badpix: np.ndarray,
+    done: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """For each ray r in ``rows`` (positions ``pts[r] + t·normals[r]``, (sample, line), finite): the spline
+    of ``coef`` at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at` computes
+    it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest pixel
+    (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
+    ``badpix[r]``. Written in place; other rows are untouched. Returns how many samples it left undone."""
+    nl, ns = bad.shape
+    left = 0
+    for r in rows:
+        px, py = pts[r, 0], pts[r, 1]
+        nx, ny = normals[r, 0], normals[r, 1]
+        for j in range(t.shape[0]):
+            x = px + t[j] * nx
+            y = py + t[j] * ny
+            if core_lo <= j < core_hi:
+                v, ok = _spline_value(coef, y, x)
+                prof[r, j] = v
+                done[r, j] = ok
+                left += not ok
+            ri = min(max(int(np.rint(y)), 0), nl - 1)
+            ci = min(max(int(np.rint(x)), 0), ns - 1)
+            badpix[r, j] = bad[ri, ci] or not (x >= 1 and x <= ns - 2 and y >= 1 and y <= nl - 2)
+    return left
+
+
+@njit(cache=True, error_model="numpy")
+def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
+    """The (k − 1)-th and k-th smallest of the finite 1-D ``x`` (0-based; both the smallest for k = 0):
+    values of ``x`` itself. The values are counted in ~n/8 equal value bins (a monotone map: a bin's values
+    all lie between its neighbours'), only those of the bins that hold the two ranks are kept, and that is
+    repeated on them (a narrow core of a wide distribution) until few are left, which are sorted."""
+    want = max(k - 1, 0)
+    w = x
+    while True:
+        n = w.shape[0]
+        lo, hi = w[0], w[0]
+        for v in w:
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if not hi > lo:  # all equal
+            return lo, lo
+        nb = max(16, n // 8)
+        scale = nb / (hi - lo)
+        if n <= 64 or not scale < np.inf:
+            s = np.sort(w)
+            return s[want], s[k]
+        counts = np.zeros(nb, np.int64)
+        for v in w:
+            counts[min(int((v - lo) * scale), nb - 1)] += 1
+        below = 0
+        b1 = 0
+        while below + counts[b1] <= want:
+            below += counts[b1]
+            b1 += 1
+        b2 = b1
+        above = below + counts[b1]
+        while above <= k:
+            b2 += 1
+            above += counts[b2]
+        if above - below == n:  # no narrowing (cannot happen with hi > lo; kept as a guard)
+            s = np.sort(w)
+            return s[want], s[k]
+        cand = np.empty(above - below)
+        m = 0
+        for v in w:
+            b = min(int((v - lo) * scale), nb - 1)
+            if b1 <= b <= b2:
+                cand[m] = v
+                m += 1
+        w = cand
+        want -= below
+        k -= below
+
+
+@njit(cache=True, error_model="numpy")
+def median(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median`` of a finite, non-empty 1-D array: the middle value, or the mean of the two middle
+    values ((a + b) / 2) for an even length."""
+    n = x.shape[0]
+    a, b = _order_pair(x, n // 2)
+    return b if n % 2 else (a + b) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median(np.abs(x - np.median(x)))`` of a finite, non-empty 1-D array (unscaled)."""
+    m = median(x)
+    d = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        d[i] = abs(x[i] - m)
+    return median(d)
+
+
+#: the line openings' directions, (line, sample) steps: rows, columns and the two diagonals
+LINE_STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+@njit(cache=True, error_model="numpy")
+def _edge_pad(a: np.ndarray, half: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``np.pad(a, half, mode="edge")`` into ``out`` (shape (nl + 2·half, ns + 2·half))."""
+    nl, ns = a.shape
+    for i in range(nl + 2 * half):
+        src = min(max(i - half, 0), nl - 1)
+        for j in range(half):
+            out[i, j] = a[src, 0]
+            out[i, half + ns + j] = a[src, ns - 1]
+        for j in range(ns):
+            out[i, half + j] = a[src, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _line_extreme(pad, half: int, s0: int, s1: int, take_max: bool, out) -> None:  # pragma: no cover
+    """``out[i, j]`` = min (max) over k in [−half, half] of ``pad[half + i + k·s0, half + j + k·s1]``
+    (finite values: no NaN handling), row by row over contiguous slices."""
+    nl, ns = out.shape
+    for i in range(nl):
+        orow = out[i]
+        first = pad[half + i - half * s0]
+        c0 = half - half * s1
+        for j in range(ns):
+            orow[j] = first[c0 + j]
+        for k in range(-half + 1, half + 1):
+            c = half + k * s1
+            src = pad[half + i + k * s0][c : c + ns]
+            if take_max:
+                for j in range(ns):
+                    if src[j] > orow[j]:
+                        orow[j] = src[j]
+            else:
+                for j in range(ns):
+                    if src[j] < orow[j]:
+                        orow[j] = src[j]
+
+
+@njit(cache=True, error_model="numpy")
+def line_opening(img: np.ndarray, length: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Largest of the grey openings of the finite ``img`` by straight lines of ``length`` px (erosion then
+    dilation, each over ``length // 2`` px either side, the array edge-extended) along
+    :data:`LINE_STEPS`: the numbers of :func:`ioscan.geometry.limbfit._line_opening_numpy` (minima and
+    maxima are exact), ~2× faster. NaN is not handled (the caller passes finite images only)."""
+    half = length // 2
+    nl, ns = img.shape
+    pad = np.empty((nl + 2 * half, ns + 2 * half))
+    ero = np.empty((nl, ns))
+    opened = np.empty((nl, ns))
+    best = np.empty((nl, ns))
+    _edge_pad(img, half, pad)
+    padded_img = pad.copy()
+    for d in range(len(LINE_STEPS)):
+        s0, s1 = LINE_STEPS[d]
+        _line_extreme(padded_img, half, s0, s1, False, ero)
+        _edge_pad(ero, half, pad)
+        _line_extreme(pad, half, s0, s1, True, opened)
+        if d == 0:
+            best[:, :] = opened
+            continue
+        for i in range(nl):
+            for j in range(ns):
+                if opened[i, j] > best[i, j]:
+                    best[i, j] = opened[i, j]
+    return best
+
+
+@njit(cache=True, error_model="numpy")
+def bin_mean(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Means of the ``f`` × ``f`` blocks of ``a`` (trailing lines and samples that fill no block dropped):
+    the numbers of ``a.reshape(nl, f, ns, f).mean(axis=(1, 3))`` for f < 8 and at least 2 blocks per line
+    (numpy then sums each block's rows in order and adds the rows; from f = 8 on its pairwise summation
+    takes over, and a single column of blocks it sums in another order)."""
+    nl, ns = a.shape[0] // f, a.shape[1] // f
+    out = np.empty((nl, ns))
+    for i in range(nl):
+        for j in range(ns):
+            total = 0.0
+            for u in range(f):
+                row = 0.0
+                for v in range(f):
+                    row += a[i * f + u, j * f + v]
+                total += row
+            out[i, j] = total / (f * f)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def bin_any(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Whether any pixel of each ``f`` × ``f`` block of the boolean ``a`` is set (trailing lines and samples
+    that fill no block dropped)."""
+    nl, ns = a.shape[0] // f, a.shape[1] // f
+    out = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        for u in range(f):
+            for j in range(ns):
+                if not out[i, j]:
+                    for v in range(f):
+                        if a[i * f + u, j * f + v]:
+                            out[i, j] = True
+                            break
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _drop(row, i: int, two_step: float) -> float:  # pragma: no cover - compiled
+    """The brightness drop at profile sample i + 1: −(row[i + 2] − row[i]) / (2·step)."""
+    return -(row[i + 2] - row[i]) / two_step
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _level(row, t, x: float) -> float:  # pragma: no cover - compiled
+    """``np.interp(x, t, row)`` as ``limbfit._interp_rows`` computes it (t evenly spaced)."""
+    n = t.shape[0]
+    if x <= t[0]:
+        return row[0]
+    if x >= t[n - 1]:
+        return row[n - 1]
+    j = _column(x, t)
+    return (row[j + 1] - row[j]) / (t[j + 1] - t[j]) * (x - t[j]) + row[j]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _column(x: float, t) -> int:  # pragma: no cover - compiled
+    """``limbfit._interp_col``: the sample j with t[j] ≤ x < t[j + 1], clipped to [0, len(t) − 2]."""
+    q = (x - t[0]) / (t[1] - t[0])
+    if q != q:
+        return 0  # numpy's NaN → int is the most negative integer, clipped to 0
+    q = math.floor(q)
+    if q < 0:
+        return 0
+    if q > t.shape[0] - 2:
+        return t.shape[0] - 2
+    return int(q)
+
+
+@njit(cache=True, error_model="numpy")
+def edge_search(
+    prof,
+    badpix,
+    sample,
+    t,
+    lo: int,
+    hi: int,
+    core_lo: int,
+    core_hi: int,
+    step: float,
+    clean_radius: float,
+    ext: float,
+    root_two_pi: float,
+    edge_sigma: float,
+    night_max: float,
+    sharp,
+    coef,
+    pts,
+    normals,
+    t_edge,
+    strength,
+    usable,
+) -> int:  # pragma: no cover - compiled
+    """The edge search of ``limbfit._measure_edges`` on single (ungrouped) rays, row by row: the steepest
+    drop within the search samples ``lo..hi`` of ``prof`` (np.argmax's first maximum, NaN first), its
+    sub-pixel position by a parabola, the clean test (no ``badpix`` within ``clean_radius``), the step test's
+    two levels ± ``ext`` (the profile samples they read computed first where the rays were ``sample``d
+    outside ``core_lo:core_hi``, into ``prof``) against half a blurred step's height, drop × √(2π) ×
+    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it). Writes ``t_edge``, ``strength``
+    (the drop) and ``usable``; returns how many profile samples it could not compute (NaN positions: then
+    the caller redoes the search in numpy)."""
+    n, nt = prof.shape
+    two_step = 2 * step
+    left = 0
+    for r in range(n):
+        row = prof[r]
+        k = 0
+        best = _drop(row, 0, two_step) if lo == 0 else -np.inf
+        if best == best:
+            for i in range(1, nt - 2):
+                v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
+                if not v <= best:
+                    best = v
+                    k = i
+                    if v != v:
+                        break
+        interior = lo + 1 <= k <= hi - 1
+        k = min(max(k, 1), nt - 4)
+        y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        if off < -1.0:
+            off = -1.0
+        elif off > 1.0:
+            off = 1.0
+        te = t[1 + k] + off * step
+        clean = True
+        for j in range(nt):
+            if badpix[r, j] and abs(t[j] - te) <= clean_radius:
+                clean = False
+                break
+        x_in, x_out = te - ext, te + ext
+        if sample[r]:
+            for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
+                if c < core_lo or c >= core_hi:
+                    v, ok = _spline_value(
+                        coef, pts[r, 1] + t[c] * normals[r, 1], pts[r, 0] + t[c] * normals[r, 0]
+                    )
+                    row[c] = v
+                    left += not ok
+        rise = _level(row, t, x_in) - _level(row, t, x_out)
+        ok_step = rise >= 0.5 * y1 * root_two_pi * edge_sigma
+        if sharp[r]:
+            ok_step = ok_step and rise <= night_max * y1 * root_two_pi * edge_sigma
+        t_edge[r] = te
+        strength[r] = y1
+        usable[r] = clean and interior and ok_step
+    return left
