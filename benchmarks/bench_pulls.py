@@ -46,8 +46,12 @@ of the bins (emission bins are reported apart); lower limits are checked to lie 
 Usage: ``python benchmarks/bench_pulls.py [--quick] [--orbits N] [--frames-per-orbit K] [--independent N]
 [--pointing-px P] [--pointing-seed S] [--seed S] [--parts simulator,independent,default_psf] [--keep DIR]``
 (default 6 orbits × 8 frames and 240 independent frames, ~3 min on one core;
-``--quick``: 3 × 6 and 60); ``--pool DIR1,DIR2,...`` pools the simulator rows of earlier ``--keep`` runs (e.g.
-three seeds, for the bins too few sources reach in one: ≥ 10k) without simulating.
+``--quick``: 3 × 6 and 60); ``--seeds S1,S2,...`` runs each seed as ``--seed`` and adds ``pooled``: per
+source (simulator; renderer, its PSF given) all seeds' pulls pooled per bin of S/N with the frame bootstrap,
+and the sunlit sources 3–10 / 10–20 px inside the limb pooled the same way (:func:`pooled_view`; the issue's
+criterion: every pooled bin and near-limb subset in 0.8–1.2); ``--pool DIR1,DIR2,...`` pools the rows of
+earlier ``--keep`` runs (e.g. three seeds, for the bins too few sources reach in one: ≥ 10k) without
+simulating, the same pooled view beside the simulator's ``pooled_simulator``.
 """
 
 from __future__ import annotations
@@ -256,9 +260,15 @@ def verdict(bins: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------- ioscan's simulator
 def simulator_pulls(
-    out_dir: Path, orbits: int, frames_per_orbit: int, seed: int, keep: Path | None = None
+    out_dir: Path,
+    orbits: int,
+    frames_per_orbit: int,
+    seed: int,
+    keep: Path | None = None,
+    rows: list | None = None,
 ) -> dict:
-    """Simulate, scan and match a campaign; pulls per bin of true S/N."""
+    """Simulate, scan and match a campaign; pulls per bin of true S/N. ``rows``: a list the binned rows
+    (``core``) are appended to, for :func:`pooled_view`."""
     from ioscan.catalog.store import open_store
     from ioscan.simulate.campaign import simulate_campaign
     from ioscan.workflows.evaluate import match_detections
@@ -296,6 +306,9 @@ def simulator_pulls(
     m["det_sample_err_px"] = d["sample_err_px"].to_numpy(float)
     m["det_line_err_px"] = d["line_err_px"].to_numpy(float)
     m["det_background"] = d["background"].to_numpy(float)
+    m["det_incidence_deg"] = pd.to_numeric(d["incidence_deg"], errors="coerce").to_numpy(float)
+    m["limb_distance_px"] = [_float_or_nan(e.get("limb_distance_px")) for e in extra]
+    m["fill_flux_err"] = [_float_or_nan(e.get("fill_flux_err")) for e in extra]
     m["observation_id"] = d["observation_id"].to_numpy(int)
     truth_i = m["spectral_intensity_corrected_gw_um_sr"].astype(float)
     m["pull"] = (m["det_intensity_gw_um_sr"].astype(float) - truth_i) / m["err"]
@@ -304,6 +317,8 @@ def simulator_pulls(
     measured = ~lower & ~m["saturated"].astype(bool) & np.isfinite(m["pull"])
     core = m[measured & (m["emission_deg"] < MAX_EMISSION_DEG)]
     registered = core[core["pointing_err_px"] < 1.0]
+    if rows is not None:
+        rows.append(core.assign(sunlit=core["det_incidence_deg"] < 90.0))
     if keep is not None:
         terms = pd.DataFrame(list(m["terms"].to_numpy()), index=m.index).add_prefix("term_")
         kept = m.drop(columns=[c for c in m.columns if m[c].dtype == object and c != "product_id"])
@@ -404,6 +419,77 @@ def pooled_pulls(dirs: list[Path]) -> dict:
         "geometry_pull_by_registration": geometry_by_method(core),
         "verdict": verdict(bins),
     }
+
+
+#: the near-limb subsets of :func:`pooled_view`: sunlit sources this far inside the limb, px
+NEAR_LIMB_BANDS_PX = ((3, 10), (10, 20))
+#: the S/N range the near-limb subsets are judged over (where the limb's misfit showed, issue 14)
+NEAR_LIMB_SNR = (100, 1000)
+
+
+def _float_or_nan(v) -> float:
+    """``v`` as a float, nan for None (a detection's extra may hold None)."""
+    return float("nan") if v is None else float(v)
+
+
+def pooled_view(runs: list[tuple[str, pd.DataFrame]]) -> dict:
+    """The pulls of one source's runs (label, binned rows with ``sunlit`` and ``limb_distance_px``: every
+    seed of the simulator, or of the renderer) pooled: per bin of true S/N the statistics of
+    :func:`pull_stats` with the 68 % bootstrap over frames (a frame keeps its run's label: two seeds' frame 3
+    are two frames) and the verdict; and the sunlit sources 3–10 and 10–20 px inside the limb
+    (:data:`NEAR_LIMB_BANDS_PX`), pooled the same way, per bin and over S/N 100–1k (:data:`NEAR_LIMB_SNR`)."""
+    parts = []
+    for label, df in runs:
+        parts.append(df.assign(frame_key=f"{label}:" + df["frame_key"].astype(str)))
+    core = pd.concat(parts, ignore_index=True)
+    bins = by_bins(core, "snr", SNR_BINS)
+    dist = pd.to_numeric(core["limb_distance_px"], errors="coerce")
+    sunlit = core["sunlit"].fillna(False).astype(bool)
+    near = {}
+    for lo, hi in NEAR_LIMB_BANDS_PX:
+        sub = core[sunlit & (dist >= lo) & (dist < hi)]
+        in_snr = sub[(sub["snr"] >= NEAR_LIMB_SNR[0]) & (sub["snr"] < NEAR_LIMB_SNR[1])]
+        near[f"{lo}-{hi}"] = {
+            f"snr_{NEAR_LIMB_SNR[0]}-{NEAR_LIMB_SNR[1]}": pull_stats(
+                in_snr["pull"].to_numpy(float), in_snr["frame_key"].to_numpy()
+            ),
+            "by_snr": by_bins(sub, "snr", SNR_BINS),
+        }
+    return {
+        "runs": [label for label, _ in runs],
+        "n_frames": int(core["frame_key"].nunique()),
+        "by_snr": bins,
+        "verdict": verdict(bins),
+        "near_limb_sunlit_px": near,
+    }
+
+
+def pooled_kept(dirs: list[Path]) -> dict:
+    """:func:`pooled_view` of earlier ``--keep`` runs' rows (their ``simulator.parquet`` and
+    ``independent_renderer_psf.parquet``, where present), per source."""
+    out = {}
+    files = (("simulator", "simulator.parquet"), ("independent", "independent_renderer_psf.parquet"))
+    for name, file in files:
+        runs = []
+        for k, d in enumerate(dirs):
+            f = Path(d) / file
+            if not f.exists():
+                continue
+            df = pd.read_parquet(f)
+            if name == "simulator":
+                flags = df["flags"].astype(int)
+                ok = ((flags & int(DetectionFlag.LOWER_LIMIT)) == 0) & ~df["saturated"].astype(bool)
+                df = df[ok & np.isfinite(df["pull"]) & (df["emission_deg"] < MAX_EMISSION_DEG)]
+                df = df.assign(frame_key=df["product_id"].astype(str), sunlit=df["det_incidence_deg"] < 90.0)
+            else:
+                lower = (df["flags"].astype(int) & int(DetectionFlag.LOWER_LIMIT)) > 0
+                ok = ~lower & ~df["saturated"].astype(bool) & np.isfinite(df["pull"])
+                df = df[ok & (df["emission_deg"] < MAX_EMISSION_DEG)]
+                df = df.assign(frame_key=df["frame"].astype(str), sunlit=df["illumination"] == "day")
+            runs.append((str(k), df))
+        if runs:
+            out[name] = pooled_view(runs)
+    return out
 
 
 def geometry_by_method(core: pd.DataFrame) -> dict:
@@ -691,10 +777,12 @@ def independent_pulls(
     psf_px: float | None = None,
     keep: Path | None = None,
     pointing_seed: int | None = None,
+    rows_out: list | None = None,
 ) -> dict:
     """Render, detect and measure independent frames; pulls per bin of the renderer's ideal S/N.
     ``pointing_seed``: the pointing errors drawn from a generator of their own (the same frames, other
-    pointing draws; the scenes' generator still takes its draws, so the frames are unchanged)."""
+    pointing draws; the scenes' generator still takes its draws, so the frames are unchanged). ``rows_out``:
+    a list the binned rows (``core``) are appended to, for :func:`pooled_view`."""
     from ioscan.detect import DetectConfig
 
     rng = np.random.default_rng(seed)
@@ -801,6 +889,8 @@ def independent_pulls(
     lower = (df["flags"] & int(DetectionFlag.LOWER_LIMIT)) > 0
     measured = ~lower & ~df["saturated"] & np.isfinite(df["pull"])
     core = df[measured & (df["emission_deg"] < MAX_EMISSION_DEG)]
+    if rows_out is not None:
+        rows_out.append(core.assign(sunlit=core["illumination"] == "day"))
     photon_only = core.assign(pull=core["flux_pull"])
     spread = pointing_redraw_spread(core, pointing_px)
     return {
@@ -844,6 +934,45 @@ def independent_pulls(
     }
 
 
+def run_seed(args, parts: set[str], seed: int, keep: Path | None, rows: dict[str, list]) -> dict:
+    """One seed's parts (the simulator's campaign seed, the renderer's seed + 1), their binned rows
+    appended to ``rows`` by source."""
+    orbits = args.orbits or (3 if args.quick else 6)
+    per_orbit = args.frames_per_orbit or (6 if args.quick else 8)
+    n_ind = args.independent if args.independent is not None else (60 if args.quick else 240)
+    out: dict = {}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    if "simulator" in parts:
+        with tempfile.TemporaryDirectory(prefix="ioscan_pulls_") as tmp:
+            out["simulator"] = simulator_pulls(
+                Path(tmp),
+                orbits,
+                per_orbit,
+                seed,
+                keep=keep / "simulator.parquet" if keep else None,
+                rows=rows["simulator"],
+            )
+    if "independent" in parts:
+        out["independent_renderer_psf"] = independent_pulls(
+            n_ind,
+            args.pointing_px,
+            seed + 1,
+            psf_px=RENDERER_PSF_PX,
+            keep=keep / "independent_renderer_psf.parquet" if keep else None,
+            pointing_seed=args.pointing_seed,
+            rows_out=rows["independent"],
+        )
+    if "default_psf" in parts:
+        out["independent_default_psf"] = independent_pulls(
+            n_ind,
+            args.pointing_px,
+            seed + 1,
+            keep=keep / "independent_default_psf.parquet" if keep else None,
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 orbits × 6 frames and 60 independent frames")
@@ -852,6 +981,11 @@ def main() -> None:
     ap.add_argument("--independent", type=int, default=None, help="independent frames")
     ap.add_argument("--pointing-px", type=float, default=0.25, help="σ of the pointing error drawn, px")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated seeds, each run as --seed, their pulls also pooled per source (`pooled`)",
+    )
     ap.add_argument(
         "--pointing-seed",
         type=int,
@@ -862,7 +996,7 @@ def main() -> None:
     ap.add_argument(
         "--pool",
         default=None,
-        help="comma-separated --keep folders of simulator runs: their pulls pooled (nothing is simulated)",
+        help="comma-separated --keep folders: their pulls pooled (nothing is simulated or rendered)",
     )
     ap.add_argument(
         "--parts",
@@ -871,40 +1005,32 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.pool:
-        print(json.dumps({"pooled_simulator": pooled_pulls([Path(p) for p in args.pool.split(",")])}))
+        dirs = [Path(p) for p in args.pool.split(",")]
+        out = {"pooled": pooled_kept(dirs)}
+        if all((d / "simulator.parquet").exists() for d in dirs):
+            out["pooled_simulator"] = pooled_pulls(dirs)
+        print(json.dumps(out))
         return
     parts = set(args.parts.split(","))
-    orbits = args.orbits or (3 if args.quick else 6)
-    per_orbit = args.frames_per_orbit or (6 if args.quick else 8)
-    n_ind = args.independent if args.independent is not None else (60 if args.quick else 240)
     out = {
         "description": "pulls (measured - true)/sigma_random of spectral intensity; target robust std "
         "0.8-1.2 per bin of true S/N 5-10,000; robust_std_68 is the bin's 68 % bootstrap interval"
     }
-    keep = args.keep
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-    if "simulator" in parts:
-        with tempfile.TemporaryDirectory(prefix="ioscan_pulls_") as tmp:
-            out["simulator"] = simulator_pulls(
-                Path(tmp), orbits, per_orbit, args.seed, keep=keep / "simulator.parquet" if keep else None
-            )
-    if "independent" in parts:
-        out["independent_renderer_psf"] = independent_pulls(
-            n_ind,
-            args.pointing_px,
-            args.seed + 1,
-            psf_px=RENDERER_PSF_PX,
-            keep=keep / "independent_renderer_psf.parquet" if keep else None,
-            pointing_seed=args.pointing_seed,
-        )
-    if "default_psf" in parts:
-        out["independent_default_psf"] = independent_pulls(
-            n_ind,
-            args.pointing_px,
-            args.seed + 1,
-            keep=keep / "independent_default_psf.parquet" if keep else None,
-        )
+    rows: dict[str, list] = {"simulator": [], "independent": []}
+    if args.seeds is None:
+        out.update(run_seed(args, parts, args.seed, args.keep, rows))
+        print(json.dumps(out))
+        return
+    seeds = [int(v) for v in args.seeds.split(",")]
+    out["seeds"] = {}
+    for seed in seeds:
+        keep = args.keep / str(seed) if args.keep is not None else None
+        out["seeds"][str(seed)] = run_seed(args, parts, seed, keep, rows)
+    out["pooled"] = {
+        name: pooled_view([(str(s), df) for s, df in zip(seeds, got, strict=True)])
+        for name, got in rows.items()
+        if got
+    }
     print(json.dumps(out))
 
 
