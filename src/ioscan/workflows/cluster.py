@@ -47,6 +47,48 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.memory.monitor-interval": "500ms",
 }
 
+#: how a scan's own LocalCluster starts its worker processes: forked from a server process that imported
+#: :data:`WORKER_PRELOAD` once (``forkserver``), so that each worker does not import them again; ``spawn``
+#: (Dask's default: a fresh interpreter per worker) where the platform has no forkserver
+WORKER_START_METHOD = "forkserver"
+#: what that server imports before it forks a worker: Dask's worker and :mod:`ioscan.workflows.worker_preload`
+#: (the pipeline, what a first product imports lazily, numba's registries). Only imports: no SPICE kernel is
+#: ever loaded there (each worker furnishes its own after the fork, in :class:`ScanWorkerPlugin`: CSPICE's
+#: state is per process)
+WORKER_PRELOAD = ("distributed", "ioscan.workflows.worker_preload")
+#: the modules :mod:`~ioscan.workflows.worker_preload` imports: the task functions, the pipeline
+#: (:func:`~ioscan.workflows.process.import_pipeline`), CSPICE's library, and what a worker's first product
+#: imports lazily
+PRELOADED_MODULES = (
+    "ioscan.workflows.cluster",
+    "ioscan.workflows.process",
+    "ioscan.workflows.retry_cache",
+    "ioscan.catalog.rows",
+    "ioscan.detect",
+    "ioscan.detect.band",
+    "ioscan.detect.frame",
+    "ioscan.formats",
+    "ioscan.formats.jiram_pds3",
+    "ioscan.geometry.anchors",
+    "ioscan.geometry.compiled",
+    "ioscan.geometry.coverage",
+    "ioscan.geometry.navigate",
+    "ioscan.geometry.spice_provider",
+    "ioscan.geometry.hotspot_registration",
+    "ioscan.instruments.nirc2",
+    "ioscan.measure",
+    "ioscan.measure.errors",
+    "ioscan.measure.frame",
+    "ioscan.measure.intensity",
+    "ioscan.measure.limits",
+    "ioscan.measure.positions",
+    "pdr",
+    "scipy.constants",
+    "scipy.fft",
+    "scipy.sparse",
+    "scipy.spatial",
+)
+
 _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 _PRODUCT_LOCK = threading.Lock()
 
@@ -200,7 +242,7 @@ def dask_client(
                     f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:g} s"
                 ) from None
         else:
-            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
+            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG | _start_method_config()))
             try:
                 cluster = stack.enter_context(
                     LocalCluster(
@@ -227,6 +269,26 @@ def dask_client(
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes
         yield client
+
+
+def _start_method_config() -> dict[str, str]:
+    """Dask's setting of how the workers start (:data:`WORKER_START_METHOD`), the forkserver told what to
+    preload (:data:`WORKER_PRELOAD`; a forkserver already running in this process keeps what it has)."""
+    import multiprocessing
+
+    import dask
+
+    method = WORKER_START_METHOD
+    if method not in multiprocessing.get_all_start_methods():
+        return {}
+    config = {"distributed.worker.multiprocessing-method": method}
+    if method == "forkserver":
+        from distributed.utils import get_mp_context
+
+        with dask.config.set(config):
+            context = get_mp_context()  # Dask sets its own preload list the first time: ours replaces it
+        context.set_forkserver_preload(list(WORKER_PRELOAD))
+    return config
 
 
 def _unregister(client) -> None:
