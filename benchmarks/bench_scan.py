@@ -50,6 +50,12 @@
    1 and 2 workers: the number of values that differ per table, and ``identical``. Each scan also reports
    the time its cluster took to close (``close_s``).
 
+7. ``--stages-against REV``: the stage profile (CPU clock) of the current code and of git revision REV (a
+   detached worktree), each in a fresh process on the same simulated campaign, alternating for ``--rounds``
+   rounds (which goes first alternates too), and each one's worker start-up (``worker_start_cpu_s``): per
+   stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
+   machine this is the figure to quote, not a single run's milliseconds.
+
 8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
    started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
    a server that preloaded the pipeline), alternating: start wall time, CPU of every process started
@@ -57,12 +63,6 @@
    Within one process, a scan after the first forks its workers from the server the first started (their
    start-up is then ~0.3 s); ``--cold-workers`` stops that server after each scan, so that every scan pays
    what ``ioscan scan`` pays. ``--scans-only``: the scans (3) alone.
-
-7. ``--stages-against REV``: the stage profile (CPU clock) of the current code and of git revision REV (a
-   detached worktree), each in a fresh process on the same simulated campaign, alternating for ``--rounds``
-   rounds (which goes first alternates too), and each one's worker start-up (``worker_start_cpu_s``): per
-   stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
-   machine this is the figure to quote, not a single run's milliseconds.
 
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
         [--profile-only] [--clock wall|cpu] [--quick] [--stages-against REV [--rounds 3]]

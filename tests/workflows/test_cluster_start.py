@@ -60,7 +60,14 @@ def _worker_facts() -> dict:
         "ppid": os.getppid(),
         "kernels": spiceypy.ktotal("ALL"),
         "pipeline": "ioscan.geometry.navigate" in sys.modules,
+        "hash": hash("ioscan"),
     }
+
+
+def _hash_with_seed(seed: str) -> int:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    code = 'print(hash("ioscan"))'
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
 
 
 @pytest.mark.skipif(
@@ -68,9 +75,13 @@ def _worker_facts() -> dict:
     reason="no forkserver on this platform",
 )
 def test_workers_are_forked_from_the_forkserver_each_with_its_own_kernels(small_campaign):
+    seed = os.environ.get("PYTHONHASHSEED")
+    seed = "6640" if seed in (None, "0") else seed  # what Dask's nanny gives a spawned worker
     with cluster.dask_client(None, 2, str(small_campaign.metakernel)) as client:
         facts = list(client.run(_worker_facts).values())
     assert len(facts) == 2 and all(f["pipeline"] for f in facts)
     parents = {f["ppid"] for f in facts}
     assert len(parents) == 1 and os.getpid() not in parents  # both forked by one server, not by this process
     assert all(f["kernels"] > 0 for f in facts)  # the scan's kernels furnished in each worker, after the fork
+    # the server started with the environment the nanny gives a worker (here: its hash seed)
+    assert {f["hash"] for f in facts} == {_hash_with_seed(seed)}

@@ -2,6 +2,10 @@
 
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
+  The LocalCluster's workers are forked from a ``forkserver`` that imported the pipeline once
+  (:data:`WORKER_PRELOAD`, :mod:`ioscan.workflows.worker_preload`; no SPICE kernel there), so a worker's
+  start-up is its plugin's setup; the server lives as long as the calling process, and later scans in it
+  fork from it too.
 * :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, BLAS
   held to one thread (:mod:`~ioscan.workflows.blas`), the allocator tuned
   (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
@@ -288,7 +292,26 @@ def _start_method_config() -> dict[str, str]:
         with dask.config.set(config):
             context = get_mp_context()  # Dask sets its own preload list the first time: ours replaces it
         context.set_forkserver_preload(list(WORKER_PRELOAD))
+        _start_forkserver()
     return config
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver now (nothing to do when it runs), so that its imports run while this process
+    starts the scheduler and the nannies, in the environment Dask's nanny gives a worker process before it
+    starts it (one BLAS thread, the allocator's trim threshold, the hash seed: what the nanny would have
+    given the server had it started it)."""
+    import os
+    from multiprocessing import forkserver
+
+    import dask
+
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ")
+    env = {k: os.environ.get(k, str(v)) for k, v in environ.items() if v is not None}
+    if env.get("PYTHONHASHSEED") in (None, "0"):
+        env["PYTHONHASHSEED"] = "6640"  # Dask's own choice (distributed.nanny), for consistent hashing
+    os.environ.update(env)  # as the nanny does before it starts a worker (it leaves them set too)
+    forkserver.ensure_running()
 
 
 def _unregister(client) -> None:
