@@ -56,8 +56,17 @@
    stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
    machine this is the figure to quote, not a single run's milliseconds.
 
+8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
+   started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
+   a server that preloaded the pipeline), alternating: start wall time, CPU of every process started
+   (workers and server), a worker's CPU once prepared, for its first and second product, its RSS and PSS.
+   Within one process, a scan after the first forks its workers from the server the first started (their
+   start-up is then ~0.3 s); ``--cold-workers`` stops that server after each scan, so that every scan pays
+   what ``ioscan scan`` pays. ``--scans-only``: the scans (3) alone.
+
     python benchmarks/bench_scan.py [--orbits 4] [--frames-per-orbit 16] [--repeats 3] [--against REV]
         [--profile-only] [--clock wall|cpu] [--quick] [--stages-against REV [--rounds 3]]
+        [--scans-only] [--cold-workers]
 
 Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per core on JIRAM I1 frames; 2 workers
 ≥ 1.8× one worker (median of ≥ 3 runs); ≤ 1 GB per worker.
@@ -66,6 +75,7 @@ Targets (issue 15): scan per frame ≤ 20× the pdr read; ≥ 25 frames/s per co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -370,6 +380,11 @@ class _CpuWatch:
 
         self.me = psutil.Process()
         self.children: dict[int, float] = {}
+        # children alive before the scan (a forkserver kept from an earlier scan): only their CPU from now
+        self.before: dict[int, float] = {}
+        for ch in self.me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                self.before[ch.pid] = ch.cpu_times().user + ch.cpu_times().system
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         t = self.me.cpu_times()
@@ -388,7 +403,7 @@ class _CpuWatch:
             for ch in kids:
                 try:
                     t = ch.cpu_times()
-                    self.children[ch.pid] = t.user + t.system
+                    self.children[ch.pid] = t.user + t.system - self.before.get(ch.pid, 0.0)
                 except psutil.Error:
                     pass
             self._stop.wait(0.2)
@@ -399,6 +414,20 @@ class _CpuWatch:
         t = self.me.cpu_times()
         self.main_s = t.user + t.system - self.start
         self.children_s = sum(self.children.values())
+
+
+#: ``--cold-workers``: the forkserver a scan's LocalCluster forks its workers from is stopped after every
+#: scan, so that each scan pays its imports, as ``ioscan scan`` (one scan per process) does
+COLD_WORKERS = False
+
+
+def _stop_forkserver() -> None:
+    """Stop this process's multiprocessing forkserver, if one runs (the next scan starts a new one)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
@@ -425,6 +454,8 @@ def _scan_once(folder: Path, metakernel: Path, db: Path, workers: int) -> dict:
 
         summary = scan([folder], store=store, kernels=metakernel, workers=workers, progress=progress)
     wall = time.perf_counter() - t0
+    if COLD_WORKERS:
+        _stop_forkserver()
     n = summary.n_processed
     rss = list(summary.worker_peak_rss_mb.values())
     later = max(n - mark.get("done", 0), 1)
@@ -562,6 +593,72 @@ def _worker_start(metakernel: Path, products: list[Path], repeats: int, env: dic
     return out
 
 
+#: a scan's own 2-worker LocalCluster started in a fresh interpreter (as ``ioscan scan`` starts it), workers
+#: started by ``sys.argv[1]`` (Dask's ``spawn``, or ``forkserver`` from a server that preloaded the pipeline):
+#: the start's wall time, the CPU of every process it started (workers, and the forkserver with its
+#: imports), and per worker its CPU when prepared (plugin done), for a first and a second product, its RSS
+#: and PSS (forked pages shared with the server count once in the PSS), MB
+_FRESH_CLUSTER = r"""
+import json, sys, time
+import psutil
+
+def facts():
+    import time
+    m = psutil.Process().memory_full_info()
+    return {"cpu": time.process_time(), "rss": m.rss / 2**20, "pss": getattr(m, "pss", m.rss) / 2**20}
+
+def timed(paths, kernels, settings):
+    import time
+    from ioscan.workflows.cluster import run_products
+    t = time.process_time()
+    run_products(paths, kernels, settings)
+    return time.process_time() - t
+
+if __name__ == "__main__":
+    from ioscan.settings import Settings
+    from ioscan.workflows import cluster
+    from ioscan.workflows.process import ProductSettings
+    cluster.WORKER_START_METHOD = sys.argv[1]
+    kernels, paths = sys.argv[2], sys.argv[3:]
+    settings = ProductSettings.of(Settings())
+    t0 = time.perf_counter()
+    with cluster.dask_client(None, 2, kernels, "shipped") as client:
+        start_s = time.perf_counter() - t0
+        ready = client.run(facts)
+        workers = list(ready)
+        first = [client.submit(timed, [p], kernels, settings, workers=[w], pure=False)
+                 for w, p in zip(workers, paths)]
+        first = client.gather(first)
+        second = client.gather([client.submit(timed, [p], kernels, settings, workers=[w], pure=False)
+                                for w, p in zip(workers, paths[2:])])
+        done = client.run(facts)
+        kids = psutil.Process().children(recursive=True)
+        cpu = sum(k.cpu_times().user + k.cpu_times().system for k in kids)
+    print(json.dumps({
+        "start_s": start_s, "descendants_cpu_s": cpu,
+        "prepared_cpu_s": max(r["cpu"] for r in ready.values()),
+        "first_product_cpu_s": max(first), "second_product_cpu_s": max(second),
+        "rss_mb": max(r["rss"] for r in done.values()), "pss_mb": max(r["pss"] for r in done.values()),
+    }))
+"""
+
+
+def _fresh_cluster(metakernel: Path, products: list[Path], repeats: int) -> dict:
+    """:data:`_FRESH_CLUSTER` with ``spawn`` and ``forkserver`` alternating, ``repeats`` fresh interpreters
+    each: per method the median of each figure (the descendants' CPU read before the cluster closes)."""
+    import subprocess
+    import sys
+
+    paths = [str(p) for p in products[:4]]
+    runs: dict[str, list[dict]] = {"spawn": [], "forkserver": []}
+    for r in range(repeats):
+        for method in list(runs) if r % 2 == 0 else list(runs)[::-1]:
+            cmd = [sys.executable, "-c", _FRESH_CLUSTER, method, str(metakernel), *paths]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            runs[method].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {m: {k: round(statistics.median(x[k] for x in rs), 3) for k in rs[0]} for m, rs in runs.items()}
+
+
 def _probe(seconds: float = 1.0) -> float:
     """Throughput of 2 CPU-bound processes at once over 1 alone (2.0 on two idle cores)."""
     ctx = multiprocessing.get_context("spawn")
@@ -676,7 +773,17 @@ def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --stages-against")
     ap.add_argument("--stage-child", metavar="CAMPAIGN", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--cold-workers",
+        action="store_true",
+        help="stop the workers' forkserver after every scan (each scan pays its imports, as `ioscan scan`)",
+    )
+    ap.add_argument(
+        "--scans-only", action="store_true", help="no stage profile, writer nor worker start-up: the scans"
+    )
     args = ap.parse_args()
+    global COLD_WORKERS
+    COLD_WORKERS = args.cold_workers
     if args.quick:
         args.orbits, args.frames_per_orbit = 2, 8
     global CLOCK
@@ -714,14 +821,20 @@ def main() -> None:
             from bench_limbfit import limbfit_at
 
             against = limbfit_at(args.against)
-        profile, records = _stage_profile(products, camp.metakernel, out, against)
-        _add_chaining(profile, jiram, camp.metakernel, out)
+        if args.scans_only:
+            profile, records = {}, []
+        else:
+            profile, records = _stage_profile(products, camp.metakernel, out, against)
+            _add_chaining(profile, jiram, camp.metakernel, out)
         if args.profile_only:
             out = {"benchmark": "scan", "frames": len(products), "clock": args.clock}
             print(json.dumps({**out, "stage_ms_per_frame_median": profile}))
             return
-        writer = _writer(records, out, args.repeats)
-        worker_start = _worker_start(camp.metakernel, products, args.repeats)
+        writer, worker_start, fresh_cluster = {}, {}, {}
+        if not args.scans_only:
+            writer = _writer(records, out, args.repeats)
+            worker_start = _worker_start(camp.metakernel, products, args.repeats)
+            fresh_cluster = _fresh_cluster(camp.metakernel, products, args.repeats)
         modes = (("workers_1", 1), ("workers_2", 2), ("in_process", 0))
         runs: dict[str, list[dict]] = {k: [] for k, _ in modes}
         probes = []
@@ -773,6 +886,7 @@ def main() -> None:
             "stage_ms_per_frame_median": profile,
             "writer": writer,
             "worker_start_cpu_s": worker_start,
+            "fresh_cluster_2_workers": fresh_cluster,
             "scans": scans,
             "stored_columns_across_modes": same,
             "speedup_2_workers_over_1": _med(ratio),

@@ -1,20 +1,95 @@
 """Tracking settings and policy (:class:`TrackConfig`): which detections may make hot spots, the association
-gate, and how published catalogues are weighted and named."""
+gate, and how published catalogues are weighted and named; and the settings of the tracker's calibration steps
+(:class:`ErrorModelConfig`, :class:`NightOffsetConfig`, :class:`MixtureConfig`, each used by its module), kept
+here so that reading settings imports neither pandas nor scipy (numpy and pandas are imported when a function
+below first runs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ioscan.records import DetectionFlag
-from ioscan.track.error_model import ErrorModelConfig
-from ioscan.track.mixture import MixtureConfig
-from ioscan.track.night_offsets import NightOffsetConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 #: detections with any of these flags never make a hot spot
 DEFAULT_EXCLUDED_FLAGS = ("COSMIC_RAY", "OFF_DISK", "ARTEFACT")
+
+
+@dataclass(frozen=True)
+class ErrorModelConfig:
+    """Knobs of the calibration.
+
+    Attributes:
+        night_gap_h: a gap longer than this (hours) between detections of one observer starts a new night.
+        prior_components: least shrinkage weight of "no change" (k = 1) for observer and night factors, in
+            pull components.
+        min_members: hot spots with fewer detections give no pulls.
+        min_scale: σ_eff ≥ min_scale × quoted (1 = quoted errors are never shrunk).
+        max_scale: σ_eff ≤ max_scale × quoted (and the fitted ``a`` ≤ this).
+        tail_nu: Student-t degrees of freedom of the (a, b) fit.
+        min_fit_components: a catalogue needs this many pull components for its own (a, b).
+        max_fit_components: at most this many pull components enter a fit (evenly subsampled).
+        max_iter: at most this many calibrate → re-associate rounds.
+        tolerance: stop when 95 % of the effective errors changed by less than this (relative).
+    """
+
+    night_gap_h: float = 8.0
+    prior_components: float = 12.0
+    min_members: int = 3
+    min_scale: float = 1.0
+    max_scale: float = 10.0
+    tail_nu: float = 4.0
+    min_fit_components: int = 40
+    max_fit_components: int = 5_000
+    max_iter: int = 8
+    tolerance: float = 0.1
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    """Knobs of the merge search.
+
+    Attributes:
+        nu: Student-t degrees of freedom of a detection about its site (smaller = heavier tails).
+        alpha: Chinese-restaurant concentration; None = ``alpha_factor`` × the estimate from the
+            association (K hot spots of N detections).
+        alpha_factor: see ``alpha``.
+        k_neighbours: each hot spot is tested against this many nearest hot spots.
+        max_rounds: at most this many merge rounds per merge step.
+        rounds: merge steps, each followed by up to ``max_reassign`` re-assignment passes.
+        max_reassign: see ``rounds``.
+    """
+
+    nu: float = 6.0
+    alpha: float | None = None
+    alpha_factor: float = 3.0
+    k_neighbours: int = 8
+    max_rounds: int = 50
+    rounds: int = 3
+    max_reassign: int = 5
+
+
+@dataclass(frozen=True)
+class NightOffsetConfig:
+    """Knobs of the offset estimation.
+
+    Attributes:
+        min_members: hot spots with fewer detections give no residuals.
+        min_nights: a group needs this many nights with two residuals or more to have offsets at all (a
+            between-night variance is not measured on fewer).
+        tau_min_deg, tau_max_deg: range of the prior's standard deviation searched (log grid, plus 0).
+        n_grid: points of the τ grid.
+    """
+
+    min_members: int = 3
+    min_nights: int = 5
+    tau_min_deg: float = 0.02
+    tau_max_deg: float = 5.0
+    n_grid: int = 41
 
 
 def _reference_err() -> dict[str, float]:
@@ -117,6 +192,9 @@ def major_axis_err_km(det: pd.DataFrame) -> np.ndarray:
     """1σ along the major axis of each detection's error ellipse, km (from ``lat_err_deg``, ``lon_err_deg``
     and ``lat_lon_err_corr``, absent or NaN = 0); NaN where ``position_err_km`` is NaN or absent (imported
     rows: never gated, as before)."""
+    import numpy as np
+    import pandas as pd
+
     from ioscan.track.covariance import major_variance, tangent_covariance
 
     corr = det["lat_lon_err_corr"] if "lat_lon_err_corr" in det else np.zeros(len(det))
@@ -133,6 +211,8 @@ def major_axis_err_km(det: pd.DataFrame) -> np.ndarray:
 def usable_detections(det: pd.DataFrame, cfg: TrackConfig) -> pd.DataFrame:
     """Detections that may make hot spots (the policy of :class:`~ioscan.track.config.TrackConfig`), with
     the catalogue row id as ``detection_id`` (the published one as ``imported_detection_id``)."""
+    import numpy as np
+
     ok = (
         np.isfinite(det["lat_deg"].astype(float))
         & np.isfinite(det["lon_w_deg"].astype(float))

@@ -33,39 +33,10 @@ import pandas as pd
 
 from ioscan.body import IO_MEAN_RADIUS_KM
 from ioscan.track._common import local_north_east, text_column, to_utc, unique_ints
+from ioscan.track.config import ErrorModelConfig  # noqa: F401  (defined with the tracker's settings)
 
 R_KM = IO_MEAN_RADIUS_KM
 MAD_TO_SIGMA = 1.4826
-
-
-@dataclass(frozen=True)
-class ErrorModelConfig:
-    """Knobs of the calibration.
-
-    Attributes:
-        night_gap_h: a gap longer than this (hours) between detections of one observer starts a new night.
-        prior_components: least shrinkage weight of "no change" (k = 1) for observer and night factors, in
-            pull components.
-        min_members: hot spots with fewer detections give no pulls.
-        min_scale: σ_eff ≥ min_scale × quoted (1 = quoted errors are never shrunk).
-        max_scale: σ_eff ≤ max_scale × quoted (and the fitted ``a`` ≤ this).
-        tail_nu: Student-t degrees of freedom of the (a, b) fit.
-        min_fit_components: a catalogue needs this many pull components for its own (a, b).
-        max_fit_components: at most this many pull components enter a fit (evenly subsampled).
-        max_iter: at most this many calibrate → re-associate rounds.
-        tolerance: stop when 95 % of the effective errors changed by less than this (relative).
-    """
-
-    night_gap_h: float = 8.0
-    prior_components: float = 12.0
-    min_members: int = 3
-    min_scale: float = 1.0
-    max_scale: float = 10.0
-    tail_nu: float = 4.0
-    min_fit_components: int = 40
-    max_fit_components: int = 5_000
-    max_iter: int = 8
-    tolerance: float = 0.1
 
 
 @dataclass

@@ -30,33 +30,10 @@ from scipy.special import gammaln
 
 from ioscan.body import IO_MEAN_RADIUS_KM
 from ioscan.track._common import isin_ints, local_north_east, unique_ints
+from ioscan.track.config import MixtureConfig  # noqa: F401  (defined with the tracker's settings)
 from ioscan.track.covariance import chi2_and_logdet, project, solve
 
 R_KM = IO_MEAN_RADIUS_KM
-
-
-@dataclass(frozen=True)
-class MixtureConfig:
-    """Knobs of the merge search.
-
-    Attributes:
-        nu: Student-t degrees of freedom of a detection about its site (smaller = heavier tails).
-        alpha: Chinese-restaurant concentration; None = ``alpha_factor`` × the estimate from the
-            association (K hot spots of N detections).
-        alpha_factor: see ``alpha``.
-        k_neighbours: each hot spot is tested against this many nearest hot spots.
-        max_rounds: at most this many merge rounds per merge step.
-        rounds: merge steps, each followed by up to ``max_reassign`` re-assignment passes.
-        max_reassign: see ``rounds``.
-    """
-
-    nu: float = 6.0
-    alpha: float | None = None
-    alpha_factor: float = 3.0
-    k_neighbours: int = 8
-    max_rounds: int = 50
-    rounds: int = 3
-    max_reassign: int = 5
 
 
 def estimate_alpha(n_clusters: int, n_detections: int) -> float:

@@ -25,27 +25,9 @@ import numpy as np
 
 from ioscan.body import IO_MEAN_RADIUS_KM
 from ioscan.track._common import unique_ints
+from ioscan.track.config import NightOffsetConfig  # noqa: F401  (defined with the tracker's settings)
 
 R_KM = IO_MEAN_RADIUS_KM
-
-
-@dataclass(frozen=True)
-class NightOffsetConfig:
-    """Knobs of the offset estimation.
-
-    Attributes:
-        min_members: hot spots with fewer detections give no residuals.
-        min_nights: a group needs this many nights with two residuals or more to have offsets at all (a
-            between-night variance is not measured on fewer).
-        tau_min_deg, tau_max_deg: range of the prior's standard deviation searched (log grid, plus 0).
-        n_grid: points of the τ grid.
-    """
-
-    min_members: int = 3
-    min_nights: int = 5
-    tau_min_deg: float = 0.02
-    tau_max_deg: float = 5.0
-    n_grid: int = 41
 
 
 @dataclass

@@ -2,6 +2,10 @@
 
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
+  The LocalCluster's workers are forked from a ``forkserver`` that imported the pipeline once
+  (:data:`WORKER_PRELOAD`, :mod:`ioscan.workflows.worker_preload`; no SPICE kernel there), so a worker's
+  start-up is its plugin's setup; the server lives as long as the calling process, and later scans in it
+  fork from it too.
 * :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, BLAS
   held to one thread (:mod:`~ioscan.workflows.blas`), the allocator tuned
   (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
@@ -46,6 +50,48 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.admin.system-monitor.interval": "30s",
     "distributed.worker.memory.monitor-interval": "500ms",
 }
+
+#: how a scan's own LocalCluster starts its worker processes: forked from a server process that imported
+#: :data:`WORKER_PRELOAD` once (``forkserver``), so that each worker does not import them again; ``spawn``
+#: (Dask's default: a fresh interpreter per worker) where the platform has no forkserver
+WORKER_START_METHOD = "forkserver"
+#: what that server imports before it forks a worker: Dask's worker and :mod:`ioscan.workflows.worker_preload`
+#: (the pipeline, what a first product imports lazily, numba's registries). Only imports: no SPICE kernel is
+#: ever loaded there (each worker furnishes its own after the fork, in :class:`ScanWorkerPlugin`: CSPICE's
+#: state is per process)
+WORKER_PRELOAD = ("distributed", "ioscan.workflows.worker_preload")
+#: the modules :mod:`~ioscan.workflows.worker_preload` imports: the task functions, the pipeline
+#: (:func:`~ioscan.workflows.process.import_pipeline`), CSPICE's library, and what a worker's first product
+#: imports lazily
+PRELOADED_MODULES = (
+    "ioscan.workflows.cluster",
+    "ioscan.workflows.process",
+    "ioscan.workflows.retry_cache",
+    "ioscan.catalog.rows",
+    "ioscan.detect",
+    "ioscan.detect.band",
+    "ioscan.detect.frame",
+    "ioscan.formats",
+    "ioscan.formats.jiram_pds3",
+    "ioscan.geometry.anchors",
+    "ioscan.geometry.compiled",
+    "ioscan.geometry.coverage",
+    "ioscan.geometry.navigate",
+    "ioscan.geometry.spice_provider",
+    "ioscan.geometry.hotspot_registration",
+    "ioscan.instruments.nirc2",
+    "ioscan.measure",
+    "ioscan.measure.errors",
+    "ioscan.measure.frame",
+    "ioscan.measure.intensity",
+    "ioscan.measure.limits",
+    "ioscan.measure.positions",
+    "pdr",
+    "scipy.constants",
+    "scipy.fft",
+    "scipy.sparse",
+    "scipy.spatial",
+)
 
 _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 _PRODUCT_LOCK = threading.Lock()
@@ -200,7 +246,7 @@ def dask_client(
                     f"no Dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:g} s"
                 ) from None
         else:
-            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
+            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG | _start_method_config()))
             try:
                 cluster = stack.enter_context(
                     LocalCluster(
@@ -227,6 +273,45 @@ def dask_client(
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes
         yield client
+
+
+def _start_method_config() -> dict[str, str]:
+    """Dask's setting of how the workers start (:data:`WORKER_START_METHOD`), the forkserver told what to
+    preload (:data:`WORKER_PRELOAD`; a forkserver already running in this process keeps what it has)."""
+    import multiprocessing
+
+    import dask
+
+    method = WORKER_START_METHOD
+    if method not in multiprocessing.get_all_start_methods():
+        return {}
+    config = {"distributed.worker.multiprocessing-method": method}
+    if method == "forkserver":
+        from distributed.utils import get_mp_context
+
+        with dask.config.set(config):
+            context = get_mp_context()  # Dask sets its own preload list the first time: ours replaces it
+        context.set_forkserver_preload(list(WORKER_PRELOAD))
+        _start_forkserver()
+    return config
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver now (nothing to do when it runs), so that its imports run while this process
+    starts the scheduler and the nannies, in the environment Dask's nanny gives a worker process before it
+    starts it (one BLAS thread, the allocator's trim threshold, the hash seed: what the nanny would have
+    given the server had it started it)."""
+    import os
+    from multiprocessing import forkserver
+
+    import dask
+
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ")
+    env = {k: os.environ.get(k, str(v)) for k, v in environ.items() if v is not None}
+    if env.get("PYTHONHASHSEED") in (None, "0"):
+        env["PYTHONHASHSEED"] = "6640"  # Dask's own choice (distributed.nanny), for consistent hashing
+    os.environ.update(env)  # as the nanny does before it starts a worker (it leaves them set too)
+    forkserver.ensure_running()
 
 
 def _unregister(client) -> None:
