@@ -22,6 +22,7 @@ from ioscan.measure.errors import (
     radiance_per_electron,
     random_flux_err,
     saturated_lower_limit,
+    source_stamp_sums,
 )
 from ioscan.records import BandImage, Detection, DetectionFlag
 
@@ -59,17 +60,19 @@ def set_intensities(
     cfg = cfg or MeasureConfig()
     sfac = spectral_factor(band)
     noise = band_noise(dets, radiance_per_electron(band.saturation, prior.full_well_e))
-    for det in dets:
+    noise_summary = {
+        "map_scale2": float(f"{noise.map_scale2:.4g}"),
+        "n_sources": noise.n_sources,
+        "radiance_per_electron": None
+        if noise.radiance_per_electron is None
+        else float(f"{noise.radiance_per_electron:.4g}"),
+    }
+    # the PSF stamps' sums of all the band's detections at once (the error terms' photometric factors)
+    for det, sums in zip(dets, source_stamp_sums(dets), strict=True):
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
-        terms = error_terms(det, prior, cfg, noise)
+        terms = error_terms(det, prior, cfg, noise, sums)
         det.extra["intensity_err_fraction"] = terms.as_dict()
-        det.extra["band_noise"] = {
-            "map_scale2": float(f"{noise.map_scale2:.4g}"),
-            "n_sources": noise.n_sources,
-            "radiance_per_electron": None
-            if noise.radiance_per_electron is None
-            else float(f"{noise.radiance_per_electron:.4g}"),
-        }
+        det.extra["band_noise"] = dict(noise_summary)
         saturated = bool(det.flags & DetectionFlag.SATURATED)
         if saturated:
             det.flags |= int(DetectionFlag.LOWER_LIMIT)
@@ -109,7 +112,7 @@ def set_intensities(
             inten, err, sys_err = to_intensity(limit), None, None
         else:
             inten = to_intensity(det.net_radiance_sum)
-            err = to_intensity(random_flux_err(det, terms, cfg, noise))
+            err = to_intensity(random_flux_err(det, terms, cfg, noise, sums))
             sys_err = abs(inten) * terms.systematic
         det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
         det.spectral_intensity_sys_err_gw_um_sr = sys_err
