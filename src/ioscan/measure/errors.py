@@ -76,6 +76,7 @@ the detection is flagged ``LOWER_LIMIT``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -103,8 +104,8 @@ class ErrorTerms:
     @property
     def random(self) -> float:
         """The random terms in quadrature (photon, fit excess, flat field, background fill, geometry)."""
-        return float(
-            np.sqrt(
+        return math.sqrt(  # as np.sqrt: IEEE square root
+            float(
                 self.photon**2
                 + self.fit_excess**2
                 + self.flat_field**2
@@ -325,7 +326,7 @@ def band_noise(dets: list[Detection], q: float | None = None) -> BandNoise:
     chi = []
     for d in dets:
         c = d.extra.get("chi2_dof")
-        if d.flags & _NOT_NOISE or c is None or not np.isfinite(c) or not d.n_pixels:
+        if d.flags & _NOT_NOISE or c is None or not math.isfinite(c) or not d.n_pixels:
             continue
         if int(d.n_pixels) > 2 * FIT_PARAMETERS and 0 < d.snr < FAINT_SNR:
             chi.append(float(c))
@@ -349,10 +350,10 @@ def fit_variance_parts(
     var = float(det.net_radiance_sum_err) ** 2
     shot = shot_variance(det, noise.radiance_per_electron, sums)
     chi2_dof = det.extra.get("chi2_dof")
-    if chi2_dof is None or not np.isfinite(chi2_dof) or not det.n_pixels:
+    if chi2_dof is None or not math.isfinite(chi2_dof) or not det.n_pixels:
         return var * b, shot
     dof = max(int(det.n_pixels) - FIT_PARAMETERS, 1)
-    excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * np.sqrt(2.0 / dof) * b
+    excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * math.sqrt(2.0 / dof) * b
     if excess <= 0:
         return var * b, shot
     core = float(det.extra.get("psf_core_sigma_px", 0.6))
@@ -364,7 +365,7 @@ def fill_variance(det: Detection, cfg: MeasureConfig) -> float:
     """The flux variance of the outlier fill under ``det``, band units²: (``background_fill_factor`` ×
     ``extra["fill_flux_err"]``)², 0 where detection stated none (no hole, or not measurable: nan)."""
     err = det.extra.get("fill_flux_err")
-    if err is None or not np.isfinite(err) or cfg.background_fill_factor <= 0:
+    if err is None or not math.isfinite(err) or cfg.background_fill_factor <= 0:
         return 0.0
     return float((cfg.background_fill_factor * float(err)) ** 2)
 
@@ -381,10 +382,10 @@ def error_terms(
     :func:`source_stamp_sums` (None: from its own stamp)."""
     flux = abs(float(det.net_radiance_sum))
     background, source = fit_variance_parts(det, cfg, noise, sums)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        photon = float(np.sqrt(background)) / flux if flux > 0 else float("nan")
-        fit_excess = float(np.sqrt(source)) / flux if flux > 0 else float("nan")
-        fill = float(np.sqrt(fill_variance(det, cfg))) / flux if flux > 0 else float("nan")
+    # math.sqrt: the IEEE square root np.sqrt takes too, of variances ≥ 0 (or NaN)
+    photon = math.sqrt(background) / flux if flux > 0 else float("nan")
+    fit_excess = math.sqrt(source) / flux if flux > 0 else float("nan")
+    fill = math.sqrt(fill_variance(det, cfg)) / flux if flux > 0 else float("nan")
     geometry = det.extra.get("geometry_err_fraction", 0.0)
     flat = flat_field_fraction(
         prior.flat_field_err_fraction,
@@ -398,7 +399,7 @@ def error_terms(
         photon=photon,
         fit_excess=fit_excess,
         flat_field=flat,
-        geometry=float(geometry) if geometry is not None and np.isfinite(geometry) else 0.0,
+        geometry=float(geometry) if geometry is not None and math.isfinite(geometry) else 0.0,
         calibration=prior.calibration_err_fraction,
         psf_model=prior.psf_model_err_fraction,
         background_fill=fill,
@@ -418,7 +419,7 @@ def random_flux_err(
     background, source = fit_variance_parts(det, cfg, noise, sums)
     frac2 = terms.flat_field**2 + terms.geometry**2
     fill = fill_variance(det, cfg)
-    return float(np.sqrt(background + source + fill + frac2 * float(det.net_radiance_sum) ** 2))
+    return math.sqrt(background + source + fill + frac2 * float(det.net_radiance_sum) ** 2)
 
 
 def saturated_lower_limit(

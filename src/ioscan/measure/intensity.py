@@ -12,6 +12,8 @@ and systematic (correlated: calibration, PSF model) apart (:mod:`ioscan.measure.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ioscan.instruments import PhotometryPrior
@@ -25,6 +27,9 @@ from ioscan.measure.errors import (
     source_stamp_sums,
 )
 from ioscan.records import BandImage, Detection, DetectionFlag
+
+#: the flags set_intensities reads, as plain ints (an IntFlag's & goes through the enum machinery)
+_SATURATED, _OFF_DISK = int(DetectionFlag.SATURATED), int(DetectionFlag.OFF_DISK)
 
 
 def spectral_factor(band: BandImage) -> float:
@@ -73,20 +78,20 @@ def set_intensities(
         terms = error_terms(det, prior, cfg, noise, sums)
         det.extra["intensity_err_fraction"] = terms.as_dict()
         det.extra["band_noise"] = dict(noise_summary)
-        saturated = bool(det.flags & DetectionFlag.SATURATED)
+        saturated = bool(det.flags & _SATURATED)
         if saturated:
             det.flags |= int(DetectionFlag.LOWER_LIMIT)
         if det.emission_deg is None or det.pixel_scale_km is None:
             continue
         factor = det.extra.get("geometry_factor_km2")
-        sampled = factor is not None and np.isfinite(factor)  # the pointing error propagated by its draws
-        if not sampled and not (np.isfinite(det.emission_deg) and det.emission_deg < 90.0):
+        sampled = factor is not None and math.isfinite(factor)  # the pointing error propagated by its draws
+        if not sampled and not (math.isfinite(det.emission_deg) and det.emission_deg < 90.0):
             continue
-        if det.flags & DetectionFlag.OFF_DISK:
+        if det.flags & _OFF_DISK:
             det.extra["no_intensity"] = "centroid off the disk: the emission angle at the source is not known"
             continue
         geo_frac = det.extra.get("geometry_err_fraction")
-        if geo_frac is not None and not np.isfinite(geo_frac):
+        if geo_frac is not None and not math.isfinite(geo_frac):
             det.extra["no_intensity"] = (
                 "centroid at the limb: (pixel scale)²/cos e has no derivative there to propagate its error"
             )

@@ -201,6 +201,12 @@ def band_line(det: Detection) -> float:
     return det.line - int(det.extra.get("line_offset", 0))
 
 
+#: flags as plain ints (an IntFlag's & goes through the enum machinery)
+_SATURATED, _OFF_DISK, _NEAR_LIMB = (
+    int(DetectionFlag.SATURATED),
+    int(DetectionFlag.OFF_DISK),
+    int(DetectionFlag.NEAR_LIMB),
+)
 #: a flagged (NEAR_LIMB, BLENDED) centroid's systematic error is at least this fraction of the PSF core σ
 FLAGGED_CORE = 0.25
 
@@ -218,7 +224,7 @@ def centroid_errors_px(
                 max(cfg.flagged_centroid_sys_px, FLAGGED_CORE * d.extra.get("psf_core_sigma_px", 0.0))
                 if d.flags & pulled
                 else 0.0,
-                cfg.saturated_centroid_sys_px if d.flags & DetectionFlag.SATURATED else 0.0,
+                cfg.saturated_centroid_sys_px if d.flags & _SATURATED else 0.0,
             )
             for d in dets
         ]
@@ -273,6 +279,10 @@ def sampled_positions(
     return _summarise_draws(g)
 
 
+#: radians per degree, as ``np.radians`` multiplies by it (the same values, without its slower loop)
+_RAD_PER_DEG = np.pi / 180.0
+
+
 def _row_percentiles(x: np.ndarray, count: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """Percentiles ``qs`` (%) of the first ``count[i]`` values of each row of ``x`` sorted ascending (NaN
     last), as ``np.percentile``'s default (linear) method gives them: (n, len(qs))."""
@@ -301,20 +311,25 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     if len(use) == 0:
         return out
     on, cnt = on[use], n_on[use].astype(float)
+    everywhere = bool(on.all())  # every draw on Io: the masks change nothing
+
+    def masked(x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        return x if everywhere else np.where(on, x, fill)
 
     def mean(x: np.ndarray) -> np.ndarray:
-        return np.where(on, x, 0.0).sum(axis=1) / cnt
+        return masked(x).sum(axis=1) / cnt
 
     def pick(key: str) -> np.ndarray:
-        return np.where(on, np.asarray(g[key], dtype=float)[use], 0.0)
+        return masked(np.asarray(g[key], dtype=float)[use])
 
-    lat, lon = np.radians(pick("lat_deg")), np.radians(pick("lon_w_deg"))
-    m = np.stack([mean(np.cos(lat) * np.cos(lon)), mean(np.cos(lat) * np.sin(lon)), mean(np.sin(lat))], -1)
+    lat, lon = pick("lat_deg") * _RAD_PER_DEG, pick("lon_w_deg") * _RAD_PER_DEG
+    cos_lat = np.cos(lat)
+    m = np.stack([mean(cos_lat * np.cos(lon)), mean(cos_lat * np.sin(lon)), mean(np.sin(lat))], -1)
     m /= np.linalg.norm(m, axis=1, keepdims=True)
     lat0, lon0 = np.arcsin(m[:, 2]), np.arctan2(m[:, 1], m[:, 0])
     dlat = np.degrees(lat - lat0[:, None])
-    dlon = (np.degrees(lon - lon0[:, None]) + 180.0) % 360.0 - 180.0
-    rlat, rlon = np.where(on, dlat - mean(dlat)[:, None], 0.0), np.where(on, dlon - mean(dlon)[:, None], 0.0)
+    dlon = _wrap_180(np.degrees(lon - lon0[:, None]))
+    rlat, rlon = masked(dlat - mean(dlat)[:, None]), masked(dlon - mean(dlon)[:, None])
     c00, c11, c01 = ((a * b).sum(axis=1) / (cnt - 1.0) for a, b in ((rlat, rlat), (rlon, rlon), (rlat, rlon)))
     sl, so = np.sqrt(c00), np.sqrt(c11)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -325,8 +340,8 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     e_std = np.sqrt(mean(np.abs(e - e_mean[:, None]) ** 2))
     r_std = np.sqrt(mean(np.abs(rng_km - r_mean[:, None]) ** 2))
     with np.errstate(divide="ignore"):
-        factor = scale**2 / np.clip(np.cos(np.radians(e)), 1e-6, None)
-    ordered = np.sort(np.where(on, factor, np.nan), axis=1)  # NaN (off Io) last
+        factor = scale**2 / np.clip(np.cos(e * _RAD_PER_DEG), 1e-6, None)
+    ordered = np.sort(masked(factor, np.nan), axis=1)  # NaN (off Io) last
     # the 1σ is the larger side of the central 95 % over 1.96: 1.025-1.054x the linear propagation of the same
     # pointing covariance on the simulated campaigns (bench_pulls seeds 20261208 / 7; 1.033 on Gaussian draws
     # of 256, the larger of two noisy sides). Tried and left: half the central 68 % (0.993 on Gaussian draws)
@@ -355,6 +370,17 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
             "p_on_disk": float(frac[i]),
         }
     return out
+
+
+def _wrap_180(angle_deg: np.ndarray) -> np.ndarray:
+    """(angle + 180) % 360 − 180, degrees, the same values: for sums in (−360, 720), where ``%`` is exact,
+    by one subtraction or addition of 360 (Sterbenz: exact), else by ``%``."""
+    shifted = angle_deg + 180.0
+    if not (shifted.size and shifted.min() > -360.0 and shifted.max() < 720.0):
+        return shifted % 360.0 - 180.0
+    shifted -= np.where(shifted >= 360.0, 360.0, np.where(shifted < 0.0, -360.0, 0.0))
+    shifted -= 180.0
+    return shifted
 
 
 def with_ground_error(g: dict, ground_err_km: float) -> dict:
@@ -417,6 +443,28 @@ def locate_detections(
     return positions
 
 
+#: the sampled summary's keys set on a detection as they are
+_SAMPLED_FIELDS = (
+    "lat_deg",
+    "lon_w_deg",
+    "lat_err_deg",
+    "lon_err_deg",
+    "lat_lon_err_corr",
+    "position_err_km",
+    "emission_deg",
+    "emission_err_deg",
+    "incidence_deg",
+    "phase_deg",
+    "range_km",
+    "range_err_km",
+    "pixel_scale_km",
+)
+#: SurfacePosition's fields taken from the sampled summary
+_POSITION_FIELDS = tuple(
+    k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
+)
+
+
 def _locate_sampled(
     dets: list[Detection], bp: Backplanes, cfg: MeasureConfig, pointing: PointingSamples
 ) -> list[SurfacePosition | None]:
@@ -425,32 +473,21 @@ def _locate_sampled(
     sampled = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
     out: list[SurfacePosition | None] = []
     nl, ns = bp.shape
+    on_disk = bp.on_disk
     for det, g in zip(dets, sampled, strict=True):
         if g is None:
-            det.flags |= int(DetectionFlag.OFF_DISK)
+            det.flags |= _OFF_DISK
             out.append(None)
             continue
         if pointing.ground_err_km > 0:
             g = with_ground_error(g, pointing.ground_err_km)
-        i = int(np.clip(np.rint(band_line(det)), 0, nl - 1))
-        j = int(np.clip(np.rint(det.sample), 0, ns - 1))
-        if not bp.on_disk[i, j]:
-            det.flags |= int(DetectionFlag.NEAR_LIMB)
-        for key in (
-            "lat_deg",
-            "lon_w_deg",
-            "lat_err_deg",
-            "lon_err_deg",
-            "lat_lon_err_corr",
-            "position_err_km",
-            "emission_deg",
-            "emission_err_deg",
-            "incidence_deg",
-            "phase_deg",
-            "range_km",
-            "range_err_km",
-            "pixel_scale_km",
-        ):
+        # the nearest pixel (round half to even, as np.rint), clipped to the band
+        i = min(max(round(band_line(det)), 0), nl - 1)
+        j = min(max(round(det.sample), 0), ns - 1)
+        on = bool(on_disk[i, j])
+        if not on:
+            det.flags |= _NEAR_LIMB
+        for key in _SAMPLED_FIELDS:
             setattr(det, key, g[key])
         det.extra["geometry_factor_km2"] = g["geometry_factor_km2"]
         det.extra["geometry_factor_err_km2"] = g["geometry_factor_err_km2"]
@@ -460,13 +497,10 @@ def _locate_sampled(
             g["geometry_factor_err_km2"] / g["geometry_factor_km2"] if g["geometry_factor_km2"] else np.nan
         )
         det.extra["geometry_err_fraction"] = float(geo_frac)
-        fields = [
-            k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
-        ]
         out.append(
             SurfacePosition(
-                **{k: g[k] for k in fields},
-                on_disk=bool(bp.on_disk[i, j]),
+                **{k: g[k] for k in _POSITION_FIELDS},
+                on_disk=on,
                 geometry_err_fraction=float(geo_frac),
             )
         )
