@@ -76,6 +76,7 @@ the detection is flagged ``LOWER_LIMIT``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -117,14 +118,24 @@ class ErrorTerms:
     @property
     def systematic(self) -> float:
         """The correlated terms in quadrature (calibration, PSF model)."""
-        return float(np.hypot(self.calibration, self.psf_model))
+        return _quadrature(self.calibration, self.psf_model)
 
     def as_dict(self) -> dict[str, float]:
         """The terms and both totals, rounded for storage."""
-        out = {f.name: float(f"{getattr(self, f.name):.4g}") for f in fields(self)}
+        out = {name: float(f"{getattr(self, name):.4g}") for name in _TERM_NAMES}
         out["random"] = float(f"{self.random:.4g}")
         out["systematic"] = float(f"{self.systematic:.4g}")
         return out
+
+
+#: ErrorTerms' fields, in their order
+_TERM_NAMES = tuple(f.name for f in fields(ErrorTerms))
+
+
+@functools.lru_cache(maxsize=256)
+def _quadrature(a: float, b: float) -> float:
+    """np.hypot(a, b) as a float, remembered: the systematic terms are the same for a band's sources."""
+    return float(np.hypot(a, b))
 
 
 def prior_for(prior: PhotometryPrior, cfg: MeasureConfig) -> PhotometryPrior:
@@ -212,7 +223,7 @@ def source_stamp_sums(dets: list[Detection]) -> list[StampSums]:
         [d.sample for d in dets],
         [d.line for d in dets],
     )
-    return [(float(a), float(b), float(c), float(e)) for a, b, c, e in sums]
+    return [tuple(row) for row in sums.tolist()]  # Python floats, the same values
 
 
 def _own_sums(core_sigma_px: float, sample: float, line: float, sums: StampSums | None) -> StampSums:
