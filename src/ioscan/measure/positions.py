@@ -403,6 +403,32 @@ def with_ground_error(g: dict, ground_err_km: float) -> dict:
     return out
 
 
+def with_ground_errors(summaries: list[dict | None], ground_err_km: float) -> list[dict | None]:
+    """:func:`with_ground_error` of every summary at once (None left as None), the same values."""
+    rows = [i for i, g in enumerate(summaries) if g is not None]
+    if not rows:
+        return list(summaries)
+
+    def column(key: str) -> np.ndarray:
+        return np.array([summaries[i][key] for i in rows], dtype=float)
+
+    lat_deg = np.degrees(ground_err_km / IO_MEAN_RADIUS_KM)
+    lon_deg = lat_deg / np.maximum(np.cos(np.radians(column("lat_deg"))), 1e-6)
+    sl, so, corr = column("lat_err_deg"), column("lon_err_deg"), column("lat_lon_err_corr")
+    new_sl, new_so = np.hypot(sl, lat_deg), np.hypot(so, lon_deg)
+    both = new_sl * new_so
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new_corr = np.where(both > 0, corr * sl * so / both, 0.0)
+    pos_km = np.hypot(column("position_err_km"), np.sqrt(2.0) * ground_err_km)
+    out = list(summaries)
+    for i, a, b, c, e in zip(
+        rows, new_sl.tolist(), new_so.tolist(), new_corr.tolist(), pos_km.tolist(), strict=True
+    ):
+        out[i] = dict(summaries[i])
+        out[i].update(lat_err_deg=a, lon_err_deg=b, lat_lon_err_corr=c, position_err_km=e)
+    return out
+
+
 def locate_detections(
     dets: list[Detection],
     bp: Backplanes,
@@ -476,6 +502,8 @@ def _locate_sampled(
     s_err, l_err = centroid_errors_px(dets, cfg, 0.0)
     seed = int(abs(hash((round(dets[0].sample, 3), round(dets[0].line, 3)))) % 2**31)
     sampled = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
+    if pointing.ground_err_km > 0:
+        sampled = with_ground_errors(sampled, pointing.ground_err_km)
     out: list[SurfacePosition | None] = []
     nl, ns = bp.shape
     on_disk = bp.on_disk
@@ -484,8 +512,6 @@ def _locate_sampled(
             det.flags |= _OFF_DISK
             out.append(None)
             continue
-        if pointing.ground_err_km > 0:
-            g = with_ground_error(g, pointing.ground_err_km)
         # the nearest pixel (round half to even, as np.rint), clipped to the band
         i = min(max(round(band_line(det)), 0), nl - 1)
         j = min(max(round(det.sample), 0), ns - 1)
