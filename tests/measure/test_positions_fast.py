@@ -53,3 +53,25 @@ def test_ground_errors_at_once_are_each_summarys_bit_for_bit():
                     value
                 ).view(np.int64), key
     assert with_ground_errors([None, None], 1.0) == [None, None]
+
+
+def test_backplane_reads_at_all_points_at_once_are_each_points_own():
+    """``_at_points``: one call of the bilinear read (and of its fallback pixels) at all the positions a
+    value and its differences need gives each position's own values, also where neighbours are NaN."""
+    from ioscan.measure.positions import _at_points, _bilinear, _fallback_pixel
+
+    rng = np.random.default_rng(2)
+    lat = rng.uniform(-80.0, 80.0, (40, 60))
+    lon = rng.uniform(0.0, 360.0, (40, 60))
+    yy, xx = np.mgrid[0:40, 0:60]
+    off = np.hypot(yy - 20.0, xx - 30.0) > 17.0  # a disk's edge: NaN off it
+    lat[off], lon[off] = np.nan, np.nan
+    s, ln = rng.uniform(-1.0, 60.0, 50), rng.uniform(-1.0, 40.0, 50)
+    points = [(s, ln), (s + 0.5, ln + 0), (s + 0, ln + 0.5), (s - 0.5, ln - 0), (s - 0, ln - 0.5)]
+    for arr, angle in ((lat, False), (lon, True)):
+        together = _at_points(_bilinear, arr, points, angle=angle)
+        pixels = _at_points(_fallback_pixel, arr, points)
+        for k, (ps, pl) in enumerate(points):
+            assert np.array_equal(_bits(together[k]), _bits(_bilinear(arr, ps, pl, angle=angle)))
+            assert np.array_equal(pixels[k], _fallback_pixel(arr, ps, pl))
+        assert np.isnan(together[0]).any() or (np.concatenate(pixels) >= 0).any()  # the edge is read

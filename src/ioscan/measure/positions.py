@@ -73,6 +73,19 @@ def _fallback_pixel(arr: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarra
     return np.where(cell, -1, i * ns + j)
 
 
+#: the backplanes surface_positions differentiates (the others are read at the centroid only)
+_DIFFERENTIATED = ("lat_deg", "lon_w_deg", "pixel_scale_km", "emission_deg")
+
+
+def _at_points(read, arr: np.ndarray, points: list[tuple[np.ndarray, np.ndarray]], **kw) -> list[np.ndarray]:
+    """``read(arr, s, ln, **kw)`` (:func:`_bilinear`, :func:`_fallback_pixel`: position by position) at every
+    (s, ln) of ``points`` in one call, split back: each position's own value."""
+    sizes = np.cumsum([len(s) for s, _ in points])[:-1]
+    s = np.concatenate([s for s, _ in points])
+    ln = np.concatenate([ln for _, ln in points])
+    return np.split(read(arr, s, ln, **kw), sizes)
+
+
 def _nearest_on_disk(on: np.ndarray, s: float, ln: float, max_px: float) -> tuple[float, float] | None:
     nl, ns = on.shape
     r = int(np.ceil(max_px)) + 1
@@ -124,24 +137,33 @@ def surface_positions(
         else:
             ps[k], pl[k] = near
     a = bp.arrays
-    lat = _bilinear(a["lat_deg"], ps, pl)
-    lon = _bilinear(a["lon_w_deg"], ps, pl, angle=True)
     h = 0.5
+    # every position a value or a difference reads (the centre, then ± h along samples and lines), each
+    # backplane's bilinear values and fallback pixels at all of them in one call (each position's own values)
+    shifts = ((h, 0), (0, h))
+    points = (
+        [(ps, pl)] + [(ps + ds, pl + dl) for ds, dl in shifts] + [(ps - ds, pl - dl) for ds, dl in shifts]
+    )
+    centre = 0
+    plus = {shift: 1 + k for k, shift in enumerate(shifts)}
+    minus = {shift: 1 + len(shifts) + k for k, shift in enumerate(shifts)}
+    values = {
+        name: _at_points(_bilinear, a[name], points, angle=name == "lon_w_deg") for name in _DIFFERENTIATED
+    }
+    pixels = {name: _at_points(_fallback_pixel, a[name], points) for name in _DIFFERENTIATED}
+    lat, lon = values["lat_deg"][centre], values["lon_w_deg"][centre]
 
     def deriv(name: str, ds: float, dl: float, strict: bool = False) -> np.ndarray:
         angle = name == "lon_w_deg"
-        c = lon if angle else (lat if name == "lat_deg" else _bilinear(a[name], ps, pl))
-        fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
-        fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
+        c = values[name][centre]
+        fa, fb = values[name][plus[ds, dl]], values[name][minus[ds, dl]]
         both = np.isfinite(fa) & np.isfinite(fb)
         diff = np.where(both, fa - fb, np.where(np.isfinite(fa), fa - c, c - fb))
         span = np.where(both, 2 * h, h)
         if angle:
             diff = (diff + 180.0) % 360.0 - 180.0
         if strict:  # the two values read the same pixel (off-disk neighbours): no derivative, not a 0 one
-            pa = _fallback_pixel(a[name], ps + ds, pl + dl)
-            pb = _fallback_pixel(a[name], ps - ds, pl - dl)
-            pc = _fallback_pixel(a[name], ps, pl)
+            pa, pb, pc = pixels[name][plus[ds, dl]], pixels[name][minus[ds, dl]], pixels[name][centre]
             one = np.where(np.isfinite(fa), pa, pb)  # a one-sided difference's side, against the centre
             same = np.where(both, (pa >= 0) & (pa == pb), (one >= 0) & (one == pc))
             diff = np.where(same, np.nan, diff)
@@ -159,7 +181,7 @@ def surface_positions(
     n_l, e_l = IO_MEAN_RADIUS_KM * rad(dlat_dl), IO_MEAN_RADIUS_KM * coslat * rad(dlon_dl)
     pos_km = np.sqrt((n_s**2 + e_s**2) * s_err**2 + (n_l**2 + e_l**2) * l_err**2)
     other = {
-        name: _bilinear(a[name], ps, pl)
+        name: values[name][centre] if name in values else _bilinear(a[name], ps, pl)
         for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
     }
     # the intensity's geometric factor G = (pixel scale)² / cos e, taken at the measured position: its log
