@@ -230,13 +230,7 @@ def _own_sums(core_sigma_px: float, sample: float, line: float, sums: StampSums 
     """``sums`` if given, else the source's own stamp's (:func:`stamp_sums`)."""
     if sums is not None:
         return sums
-    return source_stamp_sums_at(core_sigma_px, sample, line)
-
-
-def source_stamp_sums_at(core_sigma_px: float, sample: float, line: float) -> StampSums:
-    """(ΣP, ΣP², ΣP³, Σ(P²)²) of one source's :func:`core_stamp`."""
-    a, b, c, e = stamp_sums([core_sigma_px], [sample], [line])[0]
-    return float(a), float(b), float(c), float(e)
+    return tuple(stamp_sums([core_sigma_px], [sample], [line])[0].tolist())
 
 
 def flat_field_fraction(
