@@ -19,6 +19,9 @@ from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, project_points
 
+#: degrees per radian, as ``np.degrees`` multiplies by it
+_DEG_PER_RAD = 180.0 / np.pi
+
 
 @dataclass
 class View:
@@ -40,36 +43,41 @@ class View:
     def surface(self, sample, line, body: iobody.Ellipsoid = iobody.IO) -> dict[str, np.ndarray]:
         """Geometry where the rays of (sub-)pixels (any position, arrays of one shape) meet Io: ``lat_deg``
         (planetographic °N), ``lon_w_deg``, ``emission_deg``, ``incidence_deg``, ``phase_deg``, ``range_km``,
-        ``pixel_scale_km`` (NaN off the disk) and ``on_disk`` (bool)."""
+        ``pixel_scale_km`` (NaN off the disk) and ``on_disk`` (bool).
+
+        Computed on contiguous x, y, z component arrays, the same operations in the same order as on (n, 3)
+        vectors (sums over the components left to right), so the same values bit for bit."""
         s = np.asarray(sample, dtype=float)
         ln = np.asarray(line, dtype=float)
         shape = np.broadcast(s, ln).shape
-        rays = self.camera.rays(np.broadcast_to(s, shape).ravel(), np.broadcast_to(ln, shape).ravel())
-        d = rays @ self.pose.inst_to_body.T
-        d = d / np.linalg.norm(d, axis=-1, keepdims=True)
+        rays = _camera_rays(
+            self.camera, np.broadcast_to(s, shape).ravel(), np.broadcast_to(ln, shape).ravel()
+        )
+        d = list(np.ascontiguousarray((rays @ self.pose.inst_to_body.T).T))
+        _normalise(d)
         o = tuple(float(v) for v in self.pose.observer_km)
-        t, _ = intersect_components(o, (d[:, 0], d[:, 1], d[:, 2]), body.radii_km)
+        t, _ = intersect_components(o, tuple(d), body.radii_km)
         hit = np.isfinite(t)
-        p = np.asarray(o) + t[:, None] * d
-        normal = p / body.radii_km**2
-        normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
-        to_sun = np.asarray(self.pose.sun_km, dtype=float) - p
-        to_sun /= np.linalg.norm(to_sun, axis=-1, keepdims=True)
-
-        def angle(u, v):
-            return np.degrees(np.arccos(np.clip(np.sum(u * v, axis=-1), -1.0, 1.0)))
-
+        p = [o[j] + t * d[j] for j in range(3)]
+        radii2 = body.radii_km**2
+        normal = [p[j] / radii2[j] for j in range(3)]
+        _normalise(normal)
+        sun = np.asarray(self.pose.sun_km, dtype=float)
+        to_sun = [sun[j] - p[j] for j in range(3)]
+        _normalise(to_sun)
+        back = [-dj for dj in d]  # towards the observer
         out = {
-            "lat_deg": lat_pg_deg_components(p[:, 0], p[:, 1], p[:, 2], body),
-            "lon_w_deg": np.asarray(iobody.vector_to_lon_w_deg(p), dtype=float) % 360.0,
-            "emission_deg": angle(normal, -d),
-            "incidence_deg": angle(normal, to_sun),
-            "phase_deg": angle(-d, to_sun),
+            "lat_deg": lat_pg_deg_components(p[0], p[1], p[2], body),
+            "lon_w_deg": _lon_w_deg(p[0], p[1]),
+            "emission_deg": _angle_deg(normal, back),
+            "incidence_deg": _angle_deg(normal, to_sun),
+            "phase_deg": _angle_deg(back, to_sun),
             "range_km": t,
             "pixel_scale_km": t * self.camera.ifov_rad,
         }
+        everywhere = bool(hit.all())
         for key, val in out.items():
-            out[key] = np.where(hit, val, np.nan).reshape(shape)
+            out[key] = (val if everywhere else np.where(hit, val, np.nan)).reshape(shape)
         out["on_disk"] = hit.reshape(shape)
         return out
 
@@ -87,3 +95,51 @@ class View:
         sn, ln_, _ = self.project(p + north)
         se, le, _ = self.project(p + east)
         return np.stack([np.stack([sn - s0, se - s0], -1), np.stack([ln_ - l0, le - l0], -1)], -2)
+
+
+def _dot(u: list[np.ndarray], v: list[np.ndarray]) -> np.ndarray:
+    """Σ u_j·v_j over the three components, left to right (as ``np.sum(u * v, axis=-1)`` on (n, 3))."""
+    out = u[0] * v[0]
+    out += u[1] * v[1]
+    out += u[2] * v[2]
+    return out
+
+
+def _normalise(v: list[np.ndarray]) -> None:
+    """Divide three component arrays by their vectors' length, in place (as ``np.linalg.norm(axis=-1)``)."""
+    length = np.sqrt(_dot(v, v))
+    for component in v:
+        component /= length
+
+
+def _angle_deg(u: list[np.ndarray], v: list[np.ndarray]) -> np.ndarray:
+    """Angle between unit vectors given as component arrays, degrees."""
+    out = np.arccos(np.clip(_dot(u, v), -1.0, 1.0))
+    out *= _DEG_PER_RAD
+    return out
+
+
+def _camera_rays(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """``camera.rays(sample, line)`` of flat arrays, (n, 3), built a component at a time (same values)."""
+    if type(camera).rays is not FrameCamera.rays:  # a camera of its own rays
+        return camera.rays(sample, line)
+    u_s, u_l, b = camera.axes()
+    ds = (sample - camera.center_sample) * camera.ifov_rad
+    dl = (line - camera.center_line) * camera.ifov_rad
+    rays = np.empty((ds.size, 3))
+    for j in range(3):
+        component = ds * u_s[j]
+        component += b[j]
+        component += dl * u_l[j]
+        rays[:, j] = component
+    return rays
+
+
+def _lon_w_deg(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """West longitude in [0, 360) of body-frame points (x, y), as ``vector_to_lon_w_deg(p) % 360``: the
+    east longitude's −[−180°, 180°] wrapped by one addition (no ``np.mod``; −0 → +0 as there)."""
+    lon = np.arctan2(y, x)
+    lon *= -_DEG_PER_RAD
+    lon = np.where(lon < 0.0, lon + 360.0, lon)
+    lon += 0.0
+    return np.where(lon >= 360.0, 0.0, lon)

@@ -76,7 +76,9 @@ the detection is flagged ``LOWER_LIMIT``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import functools
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -103,8 +105,8 @@ class ErrorTerms:
     @property
     def random(self) -> float:
         """The random terms in quadrature (photon, fit excess, flat field, background fill, geometry)."""
-        return float(
-            np.sqrt(
+        return math.sqrt(  # as np.sqrt: IEEE square root
+            float(
                 self.photon**2
                 + self.fit_excess**2
                 + self.flat_field**2
@@ -116,14 +118,24 @@ class ErrorTerms:
     @property
     def systematic(self) -> float:
         """The correlated terms in quadrature (calibration, PSF model)."""
-        return float(np.hypot(self.calibration, self.psf_model))
+        return _quadrature(self.calibration, self.psf_model)
 
     def as_dict(self) -> dict[str, float]:
         """The terms and both totals, rounded for storage."""
-        out = {k: float(f"{v:.4g}") for k, v in asdict(self).items()}
+        out = {name: float(f"{getattr(self, name):.4g}") for name in _TERM_NAMES}
         out["random"] = float(f"{self.random:.4g}")
         out["systematic"] = float(f"{self.systematic:.4g}")
         return out
+
+
+#: ErrorTerms' fields, in their order
+_TERM_NAMES = tuple(f.name for f in fields(ErrorTerms))
+
+
+@functools.lru_cache(maxsize=256)
+def _quadrature(a: float, b: float) -> float:
+    """np.hypot(a, b) as a float, remembered: the systematic terms are the same for a band's sources."""
+    return float(np.hypot(a, b))
 
 
 def prior_for(prior: PhotometryPrior, cfg: MeasureConfig) -> PhotometryPrior:
@@ -166,24 +178,88 @@ def psf_sums(core_sigma_px: float, sample: float, line: float) -> tuple[float, f
     return float(np.sum(p)), float(np.sum(p**2)), float(np.sum(p**3))
 
 
+#: (ΣP, ΣP², ΣP³, Σ(P²)²) of one detection's :func:`core_stamp` (:func:`stamp_sums`)
+StampSums = tuple[float, float, float, float]
+
+
+def stamp_sums(core_sigma_px: np.ndarray, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """(n, 4) sums (ΣP, ΣP², ΣP³, Σ(P²)²) of :func:`core_stamp` for n sources at once (core σ px, sample,
+    line), the same values bit for bit as each source's own stamp gives (:func:`psf_sums`)."""
+    sigma = np.maximum(np.asarray(core_sigma_px, dtype=float), 0.3)
+    sample, line = np.asarray(sample, dtype=float), np.asarray(line, dtype=float)
+    out = np.empty((sigma.size, 4))
+    half = np.maximum(np.ceil(2.5 * sigma).astype(int), 2)
+    for r in np.unique(half):
+        rows = np.flatnonzero(half == r)
+        p = _core_stamps(sigma[rows], sample[rows], line[rows], int(r))
+        p2 = p**2
+        for c, power in enumerate((p, p2, p**3, p2**2)):
+            out[rows, c] = np.sum(power, axis=(1, 2))
+    return out
+
+
+def _core_stamps(sigma: np.ndarray, sample: np.ndarray, line: np.ndarray, half_px: int) -> np.ndarray:
+    """(n, 2·half_px + 1, 2·half_px + 1) :func:`core_stamp` of n sources of core σ ``sigma`` (px, ≥ 0.3)."""
+    k = np.arange(-half_px, half_px + 1, dtype=float)
+    width = (np.sqrt(2.0) * sigma)[:, None]
+    edge = 0.5 / width
+
+    def profile(frac: np.ndarray) -> np.ndarray:
+        from scipy.special import erf
+
+        x = (k[None, :] - frac[:, None]) / width
+        return 0.5 * (erf(x + edge) - erf(x - edge))
+
+    return profile(line - np.round(line))[:, :, None] * profile(sample - np.round(sample))[:, None, :]
+
+
+def source_stamp_sums(dets: list[Detection]) -> list[StampSums]:
+    """:func:`stamp_sums` of detections at their centroid with their ``extra["psf_core_sigma_px"]`` (0.6 px
+    if not stated), as each one's (ΣP, ΣP², ΣP³, Σ(P²)²)."""
+    if not dets:
+        return []
+    sums = stamp_sums(
+        [float(d.extra.get("psf_core_sigma_px", 0.6)) for d in dets],
+        [d.sample for d in dets],
+        [d.line for d in dets],
+    )
+    return [tuple(row) for row in sums.tolist()]  # Python floats, the same values
+
+
+def _own_sums(core_sigma_px: float, sample: float, line: float, sums: StampSums | None) -> StampSums:
+    """``sums`` if given, else the source's own stamp's (:func:`stamp_sums`)."""
+    if sums is not None:
+        return sums
+    return tuple(stamp_sums([core_sigma_px], [sample], [line])[0].tolist())
+
+
 def flat_field_fraction(
-    pixel_rms: float, column_rms: float, core_sigma_px: float, sample: float, line: float
+    pixel_rms: float,
+    column_rms: float,
+    core_sigma_px: float,
+    sample: float,
+    line: float,
+    sums: StampSums | None = None,
 ) -> float:
     """1σ fractional flux error of a PSF fit from the residual flat field: independent pixel errors of rms
     ``pixel_rms`` weighted as the fit weights them, σ_pix·√ΣP⁴/ΣP² (P: :func:`core_stamp` at the source's
-    phase), and a column response of rms ``column_rms`` common to the stamp's columns, in quadrature."""
+    phase), and a column response of rms ``column_rms`` common to the stamp's columns, in quadrature.
+    ``sums``: the source's :func:`stamp_sums`, if already known."""
     if pixel_rms == 0:
         return float(abs(column_rms))
-    p2 = core_stamp(core_sigma_px, sample, line) ** 2
-    pixel = float(pixel_rms) * float(np.sqrt(np.sum(p2**2))) / float(np.sum(p2))
+    _, s2, _, s4 = _own_sums(core_sigma_px, sample, line, sums)
+    pixel = float(pixel_rms) * float(np.sqrt(s4)) / s2
     return float(np.hypot(pixel, column_rms))
 
 
-def shot_noise_factor(core_sigma_px: float, sample: float, line: float, n_pixels: int) -> float:
+def shot_noise_factor(
+    core_sigma_px: float, sample: float, line: float, n_pixels: int, sums: StampSums | None = None
+) -> float:
     """ν · ΣP³ / (ΣP · ΣP²) of a pixel-integrated Gaussian core at the source's sub-pixel phase: the flux
     variance, in units of the fit's own variance, per unit of χ²_ν excess when the excess is the source's own
-    shot noise (pixel variance ∝ P; uniform background noise). ≈ 5 for JIRAM's 0.6-px core on 5 × 5 pixels."""
-    s1, s2, s3 = psf_sums(core_sigma_px, sample, line)
+    shot noise (pixel variance ∝ P; uniform background noise). ≈ 5 for JIRAM's 0.6-px core on 5 × 5 pixels.
+    ``sums``: the source's :func:`stamp_sums`, if already known."""
+    s1, s2, s3, _ = _own_sums(core_sigma_px, sample, line, sums)
     dof = max(int(n_pixels) - FIT_PARAMETERS, 1)
     return float(dof * s3 / (s1 * s2))
 
@@ -217,15 +293,16 @@ def radiance_per_electron(saturation: float | None, full_well_e: float | None) -
     return float(saturation) / float(full_well_e)
 
 
-def shot_variance(det: Detection, q: float | None) -> float:
+def shot_variance(det: Detection, q: float | None, sums: StampSums | None = None) -> float:
     """The PSF-fit flux variance from the source's own shot noise, band units²: q·F·ΣP³/(ΣP²)² for a
     pixel-integrated Gaussian core (σ ``extra["psf_core_sigma_px"]``) at the source's sub-pixel phase, P of
-    unit total flux over the stamp (uniform weights: the background's noise); 0 if q is unknown or F ≤ 0."""
+    unit total flux over the stamp (uniform weights: the background's noise); 0 if q is unknown or F ≤ 0.
+    ``sums``: the detection's :func:`source_stamp_sums`, if already known."""
     flux = float(det.net_radiance_sum)
     if q is None or not flux > 0:
         return 0.0
     core = float(det.extra.get("psf_core_sigma_px", 0.6))
-    _, s2, s3 = psf_sums(core, det.sample, det.line)
+    _, s2, s3, _ = _own_sums(core, det.sample, det.line, sums)
     return float(q * flux * s3 / s2**2)
 
 
@@ -254,7 +331,7 @@ def band_noise(dets: list[Detection], q: float | None = None) -> BandNoise:
     chi = []
     for d in dets:
         c = d.extra.get("chi2_dof")
-        if d.flags & _NOT_NOISE or c is None or not np.isfinite(c) or not d.n_pixels:
+        if d.flags & _NOT_NOISE or c is None or not math.isfinite(c) or not d.n_pixels:
             continue
         if int(d.n_pixels) > 2 * FIT_PARAMETERS and 0 < d.snr < FAINT_SNR:
             chi.append(float(c))
@@ -266,26 +343,26 @@ def band_noise(dets: list[Detection], q: float | None = None) -> BandNoise:
 
 
 def fit_variance_parts(
-    det: Detection, cfg: MeasureConfig, noise: BandNoise | None = None
+    det: Detection, cfg: MeasureConfig, noise: BandNoise | None = None, sums: StampSums | None = None
 ) -> tuple[float, float]:
     """The flux variance of the PSF fit, band units²: (the background's, σ_fit² · b; the source's own, the
     larger of its shot noise from the band's radiance per electron, :func:`shot_variance`, and what the fit's
     χ² shows beyond b: f · k_shot · σ_fit² · max(χ²_ν − b − t√(2/ν)·b, 0), k_shot from
     :func:`shot_noise_factor`, f = ``cfg.fit_excess_factor``, t = ``cfg.fit_excess_threshold_sigma``),
-    b = ``noise.map_scale2``."""
+    b = ``noise.map_scale2``; ``sums``: the detection's :func:`source_stamp_sums`, if already known."""
     noise = noise or BandNoise()
     b = noise.map_scale2
     var = float(det.net_radiance_sum_err) ** 2
-    shot = shot_variance(det, noise.radiance_per_electron)
+    shot = shot_variance(det, noise.radiance_per_electron, sums)
     chi2_dof = det.extra.get("chi2_dof")
-    if chi2_dof is None or not np.isfinite(chi2_dof) or not det.n_pixels:
+    if chi2_dof is None or not math.isfinite(chi2_dof) or not det.n_pixels:
         return var * b, shot
     dof = max(int(det.n_pixels) - FIT_PARAMETERS, 1)
-    excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * np.sqrt(2.0 / dof) * b
+    excess = float(chi2_dof) - b - cfg.fit_excess_threshold_sigma * math.sqrt(2.0 / dof) * b
     if excess <= 0:
         return var * b, shot
     core = float(det.extra.get("psf_core_sigma_px", 0.6))
-    k = shot_noise_factor(core, det.sample, det.line, det.n_pixels)
+    k = shot_noise_factor(core, det.sample, det.line, det.n_pixels, sums)
     return var * b, max(shot, cfg.fit_excess_factor * k * excess * var)
 
 
@@ -293,22 +370,27 @@ def fill_variance(det: Detection, cfg: MeasureConfig) -> float:
     """The flux variance of the outlier fill under ``det``, band units²: (``background_fill_factor`` ×
     ``extra["fill_flux_err"]``)², 0 where detection stated none (no hole, or not measurable: nan)."""
     err = det.extra.get("fill_flux_err")
-    if err is None or not np.isfinite(err) or cfg.background_fill_factor <= 0:
+    if err is None or not math.isfinite(err) or cfg.background_fill_factor <= 0:
         return 0.0
     return float((cfg.background_fill_factor * float(err)) ** 2)
 
 
 def error_terms(
-    det: Detection, prior: PhotometryPrior, cfg: MeasureConfig, noise: BandNoise | None = None
+    det: Detection,
+    prior: PhotometryPrior,
+    cfg: MeasureConfig,
+    noise: BandNoise | None = None,
+    sums: StampSums | None = None,
 ) -> ErrorTerms:
     """The error terms of ``det``'s flux (see the module docstring); ``prior`` already merged with ``cfg``,
-    ``noise`` the band's :func:`band_noise` (None: the noise map as it is)."""
+    ``noise`` the band's :func:`band_noise` (None: the noise map as it is), ``sums`` the detection's
+    :func:`source_stamp_sums` (None: from its own stamp)."""
     flux = abs(float(det.net_radiance_sum))
-    background, source = fit_variance_parts(det, cfg, noise)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        photon = float(np.sqrt(background)) / flux if flux > 0 else float("nan")
-        fit_excess = float(np.sqrt(source)) / flux if flux > 0 else float("nan")
-        fill = float(np.sqrt(fill_variance(det, cfg))) / flux if flux > 0 else float("nan")
+    background, source = fit_variance_parts(det, cfg, noise, sums)
+    # math.sqrt: the IEEE square root np.sqrt takes too, of variances ≥ 0 (or NaN)
+    photon = math.sqrt(background) / flux if flux > 0 else float("nan")
+    fit_excess = math.sqrt(source) / flux if flux > 0 else float("nan")
+    fill = math.sqrt(fill_variance(det, cfg)) / flux if flux > 0 else float("nan")
     geometry = det.extra.get("geometry_err_fraction", 0.0)
     flat = flat_field_fraction(
         prior.flat_field_err_fraction,
@@ -316,12 +398,13 @@ def error_terms(
         float(det.extra.get("psf_core_sigma_px", 0.6)),
         det.sample,
         det.line,
+        sums,
     )
     return ErrorTerms(
         photon=photon,
         fit_excess=fit_excess,
         flat_field=flat,
-        geometry=float(geometry) if geometry is not None and np.isfinite(geometry) else 0.0,
+        geometry=float(geometry) if geometry is not None and math.isfinite(geometry) else 0.0,
         calibration=prior.calibration_err_fraction,
         psf_model=prior.psf_model_err_fraction,
         background_fill=fill,
@@ -329,14 +412,19 @@ def error_terms(
 
 
 def random_flux_err(
-    det: Detection, terms: ErrorTerms, cfg: MeasureConfig | None = None, noise: BandNoise | None = None
+    det: Detection,
+    terms: ErrorTerms,
+    cfg: MeasureConfig | None = None,
+    noise: BandNoise | None = None,
+    sums: StampSums | None = None,
 ) -> float:
-    """The random 1σ error of the flux, in the detection's unit (well defined for F ≈ 0 too)."""
+    """The random 1σ error of the flux, in the detection's unit (well defined for F ≈ 0 too); ``sums``: the
+    detection's :func:`source_stamp_sums`, if already known."""
     cfg = cfg or MeasureConfig()
-    background, source = fit_variance_parts(det, cfg, noise)
+    background, source = fit_variance_parts(det, cfg, noise, sums)
     frac2 = terms.flat_field**2 + terms.geometry**2
     fill = fill_variance(det, cfg)
-    return float(np.sqrt(background + source + fill + frac2 * float(det.net_radiance_sum) ** 2))
+    return math.sqrt(background + source + fill + frac2 * float(det.net_radiance_sum) ** 2)
 
 
 def saturated_lower_limit(

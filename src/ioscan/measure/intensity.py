@@ -12,6 +12,8 @@ and systematic (correlated: calibration, PSF model) apart (:mod:`ioscan.measure.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ioscan.instruments import PhotometryPrior
@@ -22,8 +24,12 @@ from ioscan.measure.errors import (
     radiance_per_electron,
     random_flux_err,
     saturated_lower_limit,
+    source_stamp_sums,
 )
 from ioscan.records import BandImage, Detection, DetectionFlag
+
+#: the flags set_intensities reads, as plain ints (an IntFlag's & goes through the enum machinery)
+_SATURATED, _OFF_DISK = int(DetectionFlag.SATURATED), int(DetectionFlag.OFF_DISK)
 
 
 def spectral_factor(band: BandImage) -> float:
@@ -59,31 +65,33 @@ def set_intensities(
     cfg = cfg or MeasureConfig()
     sfac = spectral_factor(band)
     noise = band_noise(dets, radiance_per_electron(band.saturation, prior.full_well_e))
-    for det in dets:
+    noise_summary = {
+        "map_scale2": float(f"{noise.map_scale2:.4g}"),
+        "n_sources": noise.n_sources,
+        "radiance_per_electron": None
+        if noise.radiance_per_electron is None
+        else float(f"{noise.radiance_per_electron:.4g}"),
+    }
+    # the PSF stamps' sums of all the band's detections at once (the error terms' photometric factors)
+    for det, sums in zip(dets, source_stamp_sums(dets), strict=True):
         det.spectral_radiance_sum_w_m2_sr_um = float(det.net_radiance_sum * sfac)  # observed: not ÷ cos e
-        terms = error_terms(det, prior, cfg, noise)
+        terms = error_terms(det, prior, cfg, noise, sums)
         det.extra["intensity_err_fraction"] = terms.as_dict()
-        det.extra["band_noise"] = {
-            "map_scale2": float(f"{noise.map_scale2:.4g}"),
-            "n_sources": noise.n_sources,
-            "radiance_per_electron": None
-            if noise.radiance_per_electron is None
-            else float(f"{noise.radiance_per_electron:.4g}"),
-        }
-        saturated = bool(det.flags & DetectionFlag.SATURATED)
+        det.extra["band_noise"] = dict(noise_summary)
+        saturated = bool(det.flags & _SATURATED)
         if saturated:
             det.flags |= int(DetectionFlag.LOWER_LIMIT)
         if det.emission_deg is None or det.pixel_scale_km is None:
             continue
         factor = det.extra.get("geometry_factor_km2")
-        sampled = factor is not None and np.isfinite(factor)  # the pointing error propagated by its draws
-        if not sampled and not (np.isfinite(det.emission_deg) and det.emission_deg < 90.0):
+        sampled = factor is not None and math.isfinite(factor)  # the pointing error propagated by its draws
+        if not sampled and not (math.isfinite(det.emission_deg) and det.emission_deg < 90.0):
             continue
-        if det.flags & DetectionFlag.OFF_DISK:
+        if det.flags & _OFF_DISK:
             det.extra["no_intensity"] = "centroid off the disk: the emission angle at the source is not known"
             continue
         geo_frac = det.extra.get("geometry_err_fraction")
-        if geo_frac is not None and not np.isfinite(geo_frac):
+        if geo_frac is not None and not math.isfinite(geo_frac):
             det.extra["no_intensity"] = (
                 "centroid at the limb: (pixel scale)²/cos e has no derivative there to propagate its error"
             )
@@ -109,7 +117,7 @@ def set_intensities(
             inten, err, sys_err = to_intensity(limit), None, None
         else:
             inten = to_intensity(det.net_radiance_sum)
-            err = to_intensity(random_flux_err(det, terms, cfg, noise))
+            err = to_intensity(random_flux_err(det, terms, cfg, noise, sums))
             sys_err = abs(inten) * terms.systematic
         det.spectral_intensity_gw_um_sr, det.spectral_intensity_err_gw_um_sr = inten, err
         det.spectral_intensity_sys_err_gw_um_sr = sys_err

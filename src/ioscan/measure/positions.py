@@ -73,6 +73,19 @@ def _fallback_pixel(arr: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarra
     return np.where(cell, -1, i * ns + j)
 
 
+#: the backplanes surface_positions differentiates (the others are read at the centroid only)
+_DIFFERENTIATED = ("lat_deg", "lon_w_deg", "pixel_scale_km", "emission_deg")
+
+
+def _at_points(read, arr: np.ndarray, points: list[tuple[np.ndarray, np.ndarray]], **kw) -> list[np.ndarray]:
+    """``read(arr, s, ln, **kw)`` (:func:`_bilinear`, :func:`_fallback_pixel`: position by position) at every
+    (s, ln) of ``points`` in one call, split back: each position's own value."""
+    sizes = np.cumsum([len(s) for s, _ in points])[:-1]
+    s = np.concatenate([s for s, _ in points])
+    ln = np.concatenate([ln for _, ln in points])
+    return np.split(read(arr, s, ln, **kw), sizes)
+
+
 def _nearest_on_disk(on: np.ndarray, s: float, ln: float, max_px: float) -> tuple[float, float] | None:
     nl, ns = on.shape
     r = int(np.ceil(max_px)) + 1
@@ -124,24 +137,33 @@ def surface_positions(
         else:
             ps[k], pl[k] = near
     a = bp.arrays
-    lat = _bilinear(a["lat_deg"], ps, pl)
-    lon = _bilinear(a["lon_w_deg"], ps, pl, angle=True)
     h = 0.5
+    # every position a value or a difference reads (the centre, then ± h along samples and lines), each
+    # backplane's bilinear values and fallback pixels at all of them in one call (each position's own values)
+    shifts = ((h, 0), (0, h))
+    points = (
+        [(ps, pl)] + [(ps + ds, pl + dl) for ds, dl in shifts] + [(ps - ds, pl - dl) for ds, dl in shifts]
+    )
+    centre = 0
+    plus = {shift: 1 + k for k, shift in enumerate(shifts)}
+    minus = {shift: 1 + len(shifts) + k for k, shift in enumerate(shifts)}
+    values = {
+        name: _at_points(_bilinear, a[name], points, angle=name == "lon_w_deg") for name in _DIFFERENTIATED
+    }
+    pixels = {name: _at_points(_fallback_pixel, a[name], points) for name in _DIFFERENTIATED}
+    lat, lon = values["lat_deg"][centre], values["lon_w_deg"][centre]
 
     def deriv(name: str, ds: float, dl: float, strict: bool = False) -> np.ndarray:
         angle = name == "lon_w_deg"
-        c = lon if angle else (lat if name == "lat_deg" else _bilinear(a[name], ps, pl))
-        fa = _bilinear(a[name], ps + ds, pl + dl, angle=angle)
-        fb = _bilinear(a[name], ps - ds, pl - dl, angle=angle)
+        c = values[name][centre]
+        fa, fb = values[name][plus[ds, dl]], values[name][minus[ds, dl]]
         both = np.isfinite(fa) & np.isfinite(fb)
         diff = np.where(both, fa - fb, np.where(np.isfinite(fa), fa - c, c - fb))
         span = np.where(both, 2 * h, h)
         if angle:
             diff = (diff + 180.0) % 360.0 - 180.0
         if strict:  # the two values read the same pixel (off-disk neighbours): no derivative, not a 0 one
-            pa = _fallback_pixel(a[name], ps + ds, pl + dl)
-            pb = _fallback_pixel(a[name], ps - ds, pl - dl)
-            pc = _fallback_pixel(a[name], ps, pl)
+            pa, pb, pc = pixels[name][plus[ds, dl]], pixels[name][minus[ds, dl]], pixels[name][centre]
             one = np.where(np.isfinite(fa), pa, pb)  # a one-sided difference's side, against the centre
             same = np.where(both, (pa >= 0) & (pa == pb), (one >= 0) & (one == pc))
             diff = np.where(same, np.nan, diff)
@@ -159,7 +181,7 @@ def surface_positions(
     n_l, e_l = IO_MEAN_RADIUS_KM * rad(dlat_dl), IO_MEAN_RADIUS_KM * coslat * rad(dlon_dl)
     pos_km = np.sqrt((n_s**2 + e_s**2) * s_err**2 + (n_l**2 + e_l**2) * l_err**2)
     other = {
-        name: _bilinear(a[name], ps, pl)
+        name: values[name][centre] if name in values else _bilinear(a[name], ps, pl)
         for name in ("emission_deg", "incidence_deg", "phase_deg", "range_km", "pixel_scale_km")
     }
     # the intensity's geometric factor G = (pixel scale)² / cos e, taken at the measured position: its log
@@ -201,6 +223,12 @@ def band_line(det: Detection) -> float:
     return det.line - int(det.extra.get("line_offset", 0))
 
 
+#: flags as plain ints (an IntFlag's & goes through the enum machinery)
+_SATURATED, _OFF_DISK, _NEAR_LIMB = (
+    int(DetectionFlag.SATURATED),
+    int(DetectionFlag.OFF_DISK),
+    int(DetectionFlag.NEAR_LIMB),
+)
 #: a flagged (NEAR_LIMB, BLENDED) centroid's systematic error is at least this fraction of the PSF core σ
 FLAGGED_CORE = 0.25
 
@@ -218,7 +246,7 @@ def centroid_errors_px(
                 max(cfg.flagged_centroid_sys_px, FLAGGED_CORE * d.extra.get("psf_core_sigma_px", 0.0))
                 if d.flags & pulled
                 else 0.0,
-                cfg.saturated_centroid_sys_px if d.flags & DetectionFlag.SATURATED else 0.0,
+                cfg.saturated_centroid_sys_px if d.flags & _SATURATED else 0.0,
             )
             for d in dets
         ]
@@ -273,6 +301,11 @@ def sampled_positions(
     return _summarise_draws(g)
 
 
+#: radians per degree and degrees per radian, as ``np.radians`` and ``np.degrees`` multiply by them (the same
+#: values, without their slower loops)
+_RAD_PER_DEG, _DEG_PER_RAD = np.pi / 180.0, 180.0 / np.pi
+
+
 def _row_percentiles(x: np.ndarray, count: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """Percentiles ``qs`` (%) of the first ``count[i]`` values of each row of ``x`` sorted ascending (NaN
     last), as ``np.percentile``'s default (linear) method gives them: (n, len(qs))."""
@@ -301,20 +334,25 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     if len(use) == 0:
         return out
     on, cnt = on[use], n_on[use].astype(float)
+    everywhere = bool(on.all())  # every draw on Io: the masks change nothing
+
+    def masked(x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        return x if everywhere else np.where(on, x, fill)
 
     def mean(x: np.ndarray) -> np.ndarray:
-        return np.where(on, x, 0.0).sum(axis=1) / cnt
+        return masked(x).sum(axis=1) / cnt
 
     def pick(key: str) -> np.ndarray:
-        return np.where(on, np.asarray(g[key], dtype=float)[use], 0.0)
+        return masked(np.asarray(g[key], dtype=float)[use])
 
-    lat, lon = np.radians(pick("lat_deg")), np.radians(pick("lon_w_deg"))
-    m = np.stack([mean(np.cos(lat) * np.cos(lon)), mean(np.cos(lat) * np.sin(lon)), mean(np.sin(lat))], -1)
+    lat, lon = pick("lat_deg") * _RAD_PER_DEG, pick("lon_w_deg") * _RAD_PER_DEG
+    cos_lat = np.cos(lat)
+    m = np.stack([mean(cos_lat * np.cos(lon)), mean(cos_lat * np.sin(lon)), mean(np.sin(lat))], -1)
     m /= np.linalg.norm(m, axis=1, keepdims=True)
     lat0, lon0 = np.arcsin(m[:, 2]), np.arctan2(m[:, 1], m[:, 0])
-    dlat = np.degrees(lat - lat0[:, None])
-    dlon = (np.degrees(lon - lon0[:, None]) + 180.0) % 360.0 - 180.0
-    rlat, rlon = np.where(on, dlat - mean(dlat)[:, None], 0.0), np.where(on, dlon - mean(dlon)[:, None], 0.0)
+    dlat = (lat - lat0[:, None]) * _DEG_PER_RAD
+    dlon = _wrap_180((lon - lon0[:, None]) * _DEG_PER_RAD)
+    rlat, rlon = masked(dlat - mean(dlat)[:, None]), masked(dlon - mean(dlon)[:, None])
     c00, c11, c01 = ((a * b).sum(axis=1) / (cnt - 1.0) for a, b in ((rlat, rlat), (rlon, rlon), (rlat, rlon)))
     sl, so = np.sqrt(c00), np.sqrt(c11)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -322,11 +360,11 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     pos_km = np.radians(1.0) * IO_MEAN_RADIUS_KM * np.sqrt(c00 + np.cos(lat0) ** 2 * c11)
     e, rng_km, scale = pick("emission_deg"), pick("range_km"), pick("pixel_scale_km")
     e_mean, r_mean = mean(e), mean(rng_km)
-    e_std = np.sqrt(mean(np.abs(e - e_mean[:, None]) ** 2))
-    r_std = np.sqrt(mean(np.abs(rng_km - r_mean[:, None]) ** 2))
+    e_std = np.sqrt(mean((e - e_mean[:, None]) ** 2))  # x² = |x|², exactly
+    r_std = np.sqrt(mean((rng_km - r_mean[:, None]) ** 2))
     with np.errstate(divide="ignore"):
-        factor = scale**2 / np.clip(np.cos(np.radians(e)), 1e-6, None)
-    ordered = np.sort(np.where(on, factor, np.nan), axis=1)  # NaN (off Io) last
+        factor = scale**2 / np.clip(np.cos(e * _RAD_PER_DEG), 1e-6, None)
+    ordered = np.sort(masked(factor, np.nan), axis=1)  # NaN (off Io) last
     # the 1σ is the larger side of the central 95 % over 1.96: 1.025-1.054x the linear propagation of the same
     # pointing covariance on the simulated campaigns (bench_pulls seeds 20261208 / 7; 1.033 on Gaussian draws
     # of 256, the larger of two noisy sides). Tried and left: half the central 68 % (0.993 on Gaussian draws)
@@ -335,26 +373,41 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     # (1.014) in 91.5 %: a 2-4 % gain in the campaigns' geometric pulls is not worth the intervals it narrows
     lo, med, hi = _row_percentiles(ordered, n_on[use], (2.5, 50.0, 97.5)).T
     inc, phase, scale_mean = mean(pick("incidence_deg")), mean(pick("phase_deg")), mean(scale)
-    for r, i in enumerate(use):
-        out[i] = {
-            "lat_deg": float(np.degrees(lat0[r])),
-            "lon_w_deg": float(np.degrees(lon0[r]) % 360.0),
-            "lat_err_deg": float(sl[r]),
-            "lon_err_deg": float(so[r]),
-            "lat_lon_err_corr": float(corr[r]),
-            "position_err_km": float(pos_km[r]),
-            "emission_deg": float(e_mean[r]),
-            "emission_err_deg": float(e_std[r]),
-            "incidence_deg": float(inc[r]),
-            "phase_deg": float(phase[r]),
-            "range_km": float(r_mean[r]),
-            "range_err_km": float(r_std[r]),
-            "pixel_scale_km": float(scale_mean[r]),
-            "geometry_factor_km2": float(med[r]),
-            "geometry_factor_err_km2": float(max(hi[r] - med[r], med[r] - lo[r]) / 1.96),
-            "p_on_disk": float(frac[i]),
-        }
+    columns = {  # per detection, as Python floats
+        "lat_deg": lat0 * _DEG_PER_RAD,
+        "lon_w_deg": (lon0 * _DEG_PER_RAD) % 360.0,
+        "lat_err_deg": sl,
+        "lon_err_deg": so,
+        "lat_lon_err_corr": corr,
+        "position_err_km": pos_km,
+        "emission_deg": e_mean,
+        "emission_err_deg": e_std,
+        "incidence_deg": inc,
+        "phase_deg": phase,
+        "range_km": r_mean,
+        "range_err_km": r_std,
+        "pixel_scale_km": scale_mean,
+        "geometry_factor_km2": med,
+    }
+    rows = zip(*(np.asarray(v, dtype=float).tolist() for v in columns.values()), strict=True)
+    for i, row, low, mid, high in zip(
+        use.tolist(), rows, lo.tolist(), med.tolist(), hi.tolist(), strict=True
+    ):
+        out[i] = dict(zip(columns, row, strict=True))
+        out[i]["geometry_factor_err_km2"] = max(high - mid, mid - low) / 1.96
+        out[i]["p_on_disk"] = float(frac[i])
     return out
+
+
+def _wrap_180(angle_deg: np.ndarray) -> np.ndarray:
+    """(angle + 180) % 360 − 180, degrees, the same values: for sums in (−360, 720), where ``%`` is exact,
+    by one subtraction or addition of 360 (Sterbenz: exact), else by ``%``."""
+    shifted = angle_deg + 180.0
+    if not (shifted.size and shifted.min() > -360.0 and shifted.max() < 720.0):
+        return shifted % 360.0 - 180.0
+    shifted -= np.where(shifted >= 360.0, 360.0, np.where(shifted < 0.0, -360.0, 0.0))
+    shifted -= 180.0
+    return shifted
 
 
 def with_ground_error(g: dict, ground_err_km: float) -> dict:
@@ -369,6 +422,32 @@ def with_ground_error(g: dict, ground_err_km: float) -> dict:
     out["lat_err_deg"], out["lon_err_deg"] = new_sl, new_so
     out["lat_lon_err_corr"] = float(corr * sl * so / (new_sl * new_so)) if new_sl * new_so > 0 else 0.0
     out["position_err_km"] = float(np.hypot(g["position_err_km"], np.sqrt(2.0) * ground_err_km))
+    return out
+
+
+def with_ground_errors(summaries: list[dict | None], ground_err_km: float) -> list[dict | None]:
+    """:func:`with_ground_error` of every summary at once (None left as None), the same values."""
+    rows = [i for i, g in enumerate(summaries) if g is not None]
+    if not rows:
+        return list(summaries)
+
+    def column(key: str) -> np.ndarray:
+        return np.array([summaries[i][key] for i in rows], dtype=float)
+
+    lat_deg = np.degrees(ground_err_km / IO_MEAN_RADIUS_KM)
+    lon_deg = lat_deg / np.maximum(np.cos(np.radians(column("lat_deg"))), 1e-6)
+    sl, so, corr = column("lat_err_deg"), column("lon_err_deg"), column("lat_lon_err_corr")
+    new_sl, new_so = np.hypot(sl, lat_deg), np.hypot(so, lon_deg)
+    both = new_sl * new_so
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new_corr = np.where(both > 0, corr * sl * so / both, 0.0)
+    pos_km = np.hypot(column("position_err_km"), np.sqrt(2.0) * ground_err_km)
+    out = list(summaries)
+    for i, a, b, c, e in zip(
+        rows, new_sl.tolist(), new_so.tolist(), new_corr.tolist(), pos_km.tolist(), strict=True
+    ):
+        out[i] = dict(summaries[i])
+        out[i].update(lat_err_deg=a, lon_err_deg=b, lat_lon_err_corr=c, position_err_km=e)
     return out
 
 
@@ -417,40 +496,51 @@ def locate_detections(
     return positions
 
 
+#: the sampled summary's keys set on a detection as they are
+_SAMPLED_FIELDS = (
+    "lat_deg",
+    "lon_w_deg",
+    "lat_err_deg",
+    "lon_err_deg",
+    "lat_lon_err_corr",
+    "position_err_km",
+    "emission_deg",
+    "emission_err_deg",
+    "incidence_deg",
+    "phase_deg",
+    "range_km",
+    "range_err_km",
+    "pixel_scale_km",
+)
+#: SurfacePosition's fields taken from the sampled summary
+_POSITION_FIELDS = tuple(
+    k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
+)
+
+
 def _locate_sampled(
     dets: list[Detection], bp: Backplanes, cfg: MeasureConfig, pointing: PointingSamples
 ) -> list[SurfacePosition | None]:
     s_err, l_err = centroid_errors_px(dets, cfg, 0.0)
     seed = int(abs(hash((round(dets[0].sample, 3), round(dets[0].line, 3)))) % 2**31)
     sampled = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
+    if pointing.ground_err_km > 0:
+        sampled = with_ground_errors(sampled, pointing.ground_err_km)
     out: list[SurfacePosition | None] = []
     nl, ns = bp.shape
+    on_disk = bp.on_disk
     for det, g in zip(dets, sampled, strict=True):
         if g is None:
-            det.flags |= int(DetectionFlag.OFF_DISK)
+            det.flags |= _OFF_DISK
             out.append(None)
             continue
-        if pointing.ground_err_km > 0:
-            g = with_ground_error(g, pointing.ground_err_km)
-        i = int(np.clip(np.rint(band_line(det)), 0, nl - 1))
-        j = int(np.clip(np.rint(det.sample), 0, ns - 1))
-        if not bp.on_disk[i, j]:
-            det.flags |= int(DetectionFlag.NEAR_LIMB)
-        for key in (
-            "lat_deg",
-            "lon_w_deg",
-            "lat_err_deg",
-            "lon_err_deg",
-            "lat_lon_err_corr",
-            "position_err_km",
-            "emission_deg",
-            "emission_err_deg",
-            "incidence_deg",
-            "phase_deg",
-            "range_km",
-            "range_err_km",
-            "pixel_scale_km",
-        ):
+        # the nearest pixel (round half to even, as np.rint), clipped to the band
+        i = min(max(round(band_line(det)), 0), nl - 1)
+        j = min(max(round(det.sample), 0), ns - 1)
+        on = bool(on_disk[i, j])
+        if not on:
+            det.flags |= _NEAR_LIMB
+        for key in _SAMPLED_FIELDS:
             setattr(det, key, g[key])
         det.extra["geometry_factor_km2"] = g["geometry_factor_km2"]
         det.extra["geometry_factor_err_km2"] = g["geometry_factor_err_km2"]
@@ -460,13 +550,10 @@ def _locate_sampled(
             g["geometry_factor_err_km2"] / g["geometry_factor_km2"] if g["geometry_factor_km2"] else np.nan
         )
         det.extra["geometry_err_fraction"] = float(geo_frac)
-        fields = [
-            k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
-        ]
         out.append(
             SurfacePosition(
-                **{k: g[k] for k in fields},
-                on_disk=bool(bp.on_disk[i, j]),
+                **{k: g[k] for k in _POSITION_FIELDS},
+                on_disk=on,
                 geometry_err_fraction=float(geo_frac),
             )
         )
