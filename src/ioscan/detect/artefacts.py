@@ -31,6 +31,11 @@ ridges and kinks, not point sources (independent renderer, 60 sunlit frames, ano
 benchmark's: false detections within 8 px of the limb 1.32 → 0.57 per frame, true hot spots found at S/N ≥ 7
 201 → 197 of 310).
 
+A detection at the frame edge (flagged EDGE) whose PSF fit's χ²/dof exceeds :data:`EDGE_MISFIT_CHI2` × (1 +
+(:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) is flagged ARTEFACT (:func:`flag_edge_misfit_chi2`):
+where a sunlit limb meets the edge the pad leaves a bright residual that no point source fits (125 sunlit
+renderer frames: 4 false detections flagged, no true hot spot).
+
 Flagged detections are kept in the database but never become hot spots; ``extra["artefact_test"]`` names the
 test that flagged one first.
 """

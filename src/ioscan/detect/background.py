@@ -16,7 +16,8 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
   h0 < max(|dl|, |ds|) ≤ h1 around each pixel and evaluated at its centre — a fixed linear kernel
   (:func:`background_kernel`) that follows albedo gradients *and curvature*, so textured sunlit ground
   leaves far smaller residuals than an annulus mean. Each region is extended across the limb (and the frame
-  edges, by point reflection) before the kernel is applied, so the bright disk never leaks into the sky's
+  edges, by point reflection that keeps the curvature across the edge, :func:`_pad_odd`) before the kernel
+  is applied, so the bright disk never leaks into the sky's
   background or the reverse. Two annuli (:func:`annulus_sizes`): a small one for texture, a large one that
   adds less noise (for narrow PSFs with a plane, :func:`filter_options`); each pixel uses the option
   promising the higher calibrated S/N (efficiency ÷ local scale).
