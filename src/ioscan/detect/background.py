@@ -17,10 +17,10 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
   (:func:`background_kernel`) that follows albedo gradients *and curvature*, so textured sunlit ground
   leaves far smaller residuals than an annulus mean. Each region is extended across the limb (and the frame
   edges, by point reflection that keeps the curvature across the edge, :func:`_pad_odd`) before the kernel
-  is applied, so the bright disk never leaks into the sky's
-  background or the reverse. Two annuli (:func:`annulus_sizes`): a small one for texture, a large one that
-  adds less noise (for narrow PSFs with a plane, :func:`filter_options`); each pixel uses the option
-  promising the higher calibrated S/N (efficiency ÷ local scale).
+  is applied, so the bright disk never leaks into the sky's background or the reverse. Two annuli
+  (:func:`annulus_sizes`): a small one for texture, a large one that adds less noise (for narrow PSFs with a
+  plane, :func:`filter_options`); each pixel uses the option promising the higher calibrated S/N (efficiency ÷
+  local scale).
 * **white noise**: pixel variance a + b·background (read + shot), fitted per region from the lower quartile of
   squared Laplacian residuals in background bins (robust to structure and outliers); with ``white_noise_d2``
   of the separable second difference [1, −2, 1] ⊗ [1, −2, 1] instead, which cancels smooth structure to
