@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 def float_platform() -> dict[str, str]:
-    """Versions, numpy's highest dispatched x86/ARM SIMD level and OpenBLAS's core type, as strings."""
+    """Versions, numpy's highest dispatched x86/ARM SIMD level and the OpenBLAS core types loaded (numpy's,
+    scipy's: the same set whichever is loaded yet), as strings."""
     import numpy as np
     import scipy
     import threadpoolctl
@@ -20,4 +21,9 @@ def float_platform() -> dict[str, str]:
     simd = next((name for name in levels if __cpu_features__.get(name)), "baseline")
     np.ones(2) @ np.ones(2)  # loads the BLAS so threadpoolctl sees it
     blas = [i.get("architecture", "") for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    return {"numpy": np.__version__, "scipy": scipy.__version__, "simd": simd, "blas": ",".join(blas)}
+    return {
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "simd": simd,
+        "blas": ",".join(sorted(set(blas))),
+    }

@@ -93,3 +93,63 @@ def test_edge_peaks_the_psf_fit_does_not_confirm_are_flagged_at_the_edge_only():
     assert flag_edge_unconfirmed([misfit, source, inside, hit], 0.5) == 1
     assert misfit.flags & DetectionFlag.ARTEFACT and misfit.extra["artefact_test"].startswith("edge_fit")
     assert not (source.flags | inside.flags | hit.flags) & DetectionFlag.ARTEFACT
+
+
+def test_edge_detections_the_psf_does_not_fit_are_flagged_at_the_edge_only():
+    """At the frame edge (EDGE) a χ²/dof beyond 4 × (1 + (0.05 S/N)²) is flagged; within it (a bright true
+    source's PSF-model error), saturated, or away from the edge, nothing is."""
+    from ioscan.detect.artefacts import flag_edge_misfit_chi2
+
+    edge = int(DetectionFlag.EDGE)
+
+    def det(mf_snr, chi2_dof, flags=edge):
+        d = _det(1.0, 0.5, 1.0, mf_snr, flags)
+        d.extra = {"mf_snr": mf_snr, "chi2_dof": chi2_dof}
+        return d
+
+    limb_step = det(300.0, 980.0)  # allowed 4 × (1 + 15²) = 904
+    ridge = det(20.0, 18.0)  # allowed 4 × 2 = 8
+    bright = det(300.0, 800.0)
+    point = det(8.0, 1.5)
+    saturated = det(300.0, 5000.0, edge | int(DetectionFlag.SATURATED))
+    inside = det(20.0, 18.0, 0)
+    dets = [limb_step, ridge, bright, point, saturated, inside]
+    assert flag_edge_misfit_chi2(dets) == 2
+    assert limb_step.extra["artefact_test"] == ridge.extra["artefact_test"] == "edge_chi2"
+    assert not (bright.flags | point.flags | saturated.flags | inside.flags) & DetectionFlag.ARTEFACT
+
+
+def test_on_a_sunlit_renderer_frame_the_limb_meeting_the_edge():
+    """Frame 78 of ``bench_generalise``'s default seed (independent renderer, sunlit): where the limb meets
+    the top edge the pad left a residual of matched-filter S/N ~300 (χ²/dof ~1,000) that no other test
+    flagged; the χ² test flags it (the renderer's truth: no hot spot within 2 px) and no true hot spot of
+    the frame, and changes no other detection's flag."""
+    import numpy as np
+
+    from ioscan.detect import DetectConfig, detect_frame
+    from ioscan.records import BandImage, Frame
+    from ioscan.simulate.independent import draw_scene, render_scene
+
+    rng = np.random.default_rng(20261205)
+    for i in range(79):  # the benchmark's sequence: even frames requested on the day side
+        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
+    r = render_scene(params)
+    assert r.illumination == "day"
+    b = r.bands["M"]
+    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
+    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+    truth = r.truth[["sample", "line"]].to_numpy(float)
+
+    def near_truth(d):
+        return bool(np.min(np.hypot(truth[:, 0] - d.sample, truth[:, 1] - d.line)) <= 2.0)
+
+    on = detect_frame(frame).detections
+    ours = [d for d in on if d.extra.get("artefact_test") == "edge_chi2"]
+    assert ours and not any(near_truth(d) for d in ours)
+    step = [d for d in ours if abs(d.sample - 334.3) < 1.0 and d.line < 2.0]
+    assert len(step) == 1 and step[0].extra["mf_snr"] > 100
+    off = detect_frame(frame, config=DetectConfig(edge_chi2_test=False)).detections
+    bad = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY
+    kept_off = {(round(d.sample, 3), round(d.line, 3)) for d in off if not d.flags & bad}
+    kept_on = {(round(d.sample, 3), round(d.line, 3)) for d in on if not d.flags & bad}
+    assert kept_off - kept_on == {(round(d.sample, 3), round(d.line, 3)) for d in ours}

@@ -64,7 +64,27 @@ def test_pad_odd_same_as_np_pad_form():
         for shape in ((40, 61), (5, 7), (2, 2), (30, 3)):
             x = rng.standard_normal(shape).astype(dtype)
             for p in range(1, min(shape)):
-                assert np.array_equal(_pad_odd(x, p), _pad_odd_reference(x, p))
+                assert np.array_equal(_pad_odd(x, p, curvature=False), _pad_odd_reference(x, p))
+
+
+def test_pad_continues_a_quadratic_surface_across_the_frame_edges():
+    """The pad (curvature on) continues a quadratic surface exactly past every edge and corner, so the
+    background kernel follows it up to the frame edge; the plain point reflection turns its curvature over
+    and misses it by more than 1 (of a surface spanning ~200) beyond the edge."""
+    from ioscan.detect.background import _pad_odd
+
+    def surface(yy, xx):
+        return 0.03 * xx**2 - 0.05 * yy**2 + 0.02 * xx * yy + 0.3 * xx - 0.2 * yy + 5.0
+
+    yy, xx = np.mgrid[0:40, 0:60].astype(float)
+    poly = surface(yy, xx)
+    p = 5
+    yp, xp = np.mgrid[-p : 40 + p, -p : 60 + p].astype(float)
+    assert np.allclose(_pad_odd(poly, p), surface(yp, xp), atol=1e-8)
+    for h0, h1 in ((1, 3), (2, 5), (3, 9)):
+        assert np.abs(correlate_kernel(poly, h0, h1) - poly).max() < 1e-4  # of values up to ~130
+    flat = _pad_odd(poly, p, curvature=False)
+    assert np.abs(flat - surface(yp, xp)).max() > 1.0
 
 
 def test_correlate_kernel_window_same_values():

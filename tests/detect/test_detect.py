@@ -232,7 +232,9 @@ def test_calibrated_snr_is_unit_normal_on_noise_and_rises_on_texture():
     noisy = surf + rng.normal(0, 1, surf.shape) * det.noise_sigma_w_m2_sr("L", exposure, surf)
     mt = estimate_background(noisy, psf=JIRAM_PSF, limb_distance_px=bp["limb_distance_px"])
     disk = mt.usable & (bp["limb_distance_px"] > 10)
-    assert np.percentile(mt.scale[disk], 90) > 1.3
+    # 1.33 before the frame edge's pad kept the curvature across the edge (part of it was the edge rows'
+    # misfit of the sunlit disk): 1.29 with it; ≥ 10 px from the frame edge 1.21 either way
+    assert np.percentile(mt.scale[disk], 90) > 1.25
     assert mt.snr[disk].max() < DetectConfig().threshold_snr
 
 

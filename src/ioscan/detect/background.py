@@ -16,10 +16,11 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
   h0 < max(|dl|, |ds|) ≤ h1 around each pixel and evaluated at its centre — a fixed linear kernel
   (:func:`background_kernel`) that follows albedo gradients *and curvature*, so textured sunlit ground
   leaves far smaller residuals than an annulus mean. Each region is extended across the limb (and the frame
-  edges, by point reflection) before the kernel is applied, so the bright disk never leaks into the sky's
-  background or the reverse. Two annuli (:func:`annulus_sizes`): a small one for texture, a large one that
-  adds less noise (for narrow PSFs with a plane, :func:`filter_options`); each pixel uses the option
-  promising the higher calibrated S/N (efficiency ÷ local scale).
+  edges, by point reflection that keeps the curvature across the edge, :func:`_pad_odd`) before the kernel
+  is applied, so the bright disk never leaks into the sky's background or the reverse. Two annuli
+  (:func:`annulus_sizes`): a small one for texture, a large one that adds less noise (for narrow PSFs with a
+  plane, :func:`filter_options`); each pixel uses the option promising the higher calibrated S/N (efficiency ÷
+  local scale).
 * **white noise**: pixel variance a + b·background (read + shot), fitted per region from the lower quartile of
   squared Laplacian residuals in background bins (robust to structure and outliers); with ``white_noise_d2``
   of the separable second difference [1, −2, 1] ⊗ [1, −2, 1] instead, which cancels smooth structure to
@@ -307,24 +308,108 @@ def _stacked_terms(h0: int, h1: int, degree: int = 2) -> tuple[np.ndarray, np.nd
     return a, b
 
 
-def _pad_odd(x: np.ndarray, p: int) -> np.ndarray:
+#: rows (÷ the pad width, + 1) over which the frame edge's curvature across the edge is fitted for the pad
+EDGE_CURVATURE_ROWS_PER_PAD = 2
+#: along-edge smoothing (px) of the edge values by their mean (the pad without curvature)
+EDGE_SMOOTH_PX = 7
+#: along-edge smoothing (px) of the edge values by a local quadratic and of the curvature across the edge
+#: (a local quadratic over 15 px leaves the edge values the noise of a 7-px mean)
+EDGE_QUADRATIC_SMOOTH_PX = 15
+
+
+@lru_cache(maxsize=64)
+def _curvature_weights(m: int) -> np.ndarray:
+    """Weights w (m,) such that Σ w[t] · x[t] is the second derivative of the least-squares quadratic in t
+    through x[0 … m−1] (per pixel², float64; zeros for m < 3: no curvature measured)."""
+    if m < 3:
+        return np.zeros(max(m, 0))
+    t = np.arange(m, dtype=np.float64)
+    w = 2.0 * np.linalg.pinv(np.vstack([np.ones(m), t, t * t]).T)[2]
+    w.setflags(write=False)
+    return w
+
+
+def _edge_curvature(x: np.ndarray, p: int, axis: int, far: bool) -> np.ndarray:
+    """Second derivative (per px²) across one edge of ``x`` (along ``axis``; the far edge when ``far``) of
+    the quadratic fitted to its first 2p + 1 rows, its running median along the edge over
+    :data:`EDGE_QUADRATIC_SMOOTH_PX`, shaped (1, n) or (n, 1) as the edge row."""
+    n = x.shape[axis]
+    m = min(EDGE_CURVATURE_ROWS_PER_PAD * p + 1, n)
+    idx = np.arange(n - 1, n - 1 - m, -1) if far else np.arange(m)
+    rows = np.take(x, idx, axis=axis).astype(np.float64)
+    shape = (m, 1) if axis == 0 else (1, m)
+    c = np.sum(rows * _curvature_weights(m).reshape(shape), axis=axis, keepdims=True)
+    # the median along the edge: a source within reach of the edge bends a few columns' fits, not the edge's
+    return ndimage.median_filter(
+        c, size=(1, EDGE_QUADRATIC_SMOOTH_PX) if axis == 0 else (EDGE_QUADRATIC_SMOOTH_PX, 1), mode="nearest"
+    )
+
+
+@lru_cache(maxsize=8)
+def _local_quadratic_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(centre weights (n,), end weights (n // 2, n)): the least-squares quadratic through n consecutive
+    values evaluated at the middle one, and at each of the first n // 2 (for the ends of a row: the
+    quadratic through its first n values; the last ones mirrored). float64."""
+    t = np.arange(n, dtype=np.float64)
+    fit = np.vstack([np.ones(n), t, t * t]).T
+    hat = fit @ np.linalg.pinv(fit)  # values → fitted values at the same points
+    centre, ends = hat[n // 2].copy(), hat[: n // 2].copy()
+    centre.setflags(write=False)
+    ends.setflags(write=False)
+    return centre, ends
+
+
+def _smooth_quadratic(row: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """``row`` smoothed along ``axis`` by a local quadratic over ``n`` (odd, ≤ its length) values
+    (Savitzky–Golay; at its ends the quadratic through its first / last n values), float64."""
+    centre, ends = _local_quadratic_weights(n)
+    v = np.moveaxis(np.asarray(row, np.float64), axis, -1)
+    out = ndimage.correlate1d(v, centre, axis=-1, mode="nearest")
+    h = n // 2
+    out[..., :h] = v[..., :n] @ ends.T
+    out[..., -h:] = (v[..., ::-1][..., :n] @ ends.T)[..., ::-1]
+    return np.moveaxis(out, -1, axis)
+
+
+def _edge_values(x: np.ndarray, axis: int, far: bool, curvature: bool) -> np.ndarray:
+    """The edge row of ``x`` (along ``axis``; the far one when ``far``) smoothed along the edge: by a local
+    quadratic over :data:`EDGE_QUADRATIC_SMOOTH_PX` (:func:`_smooth_quadratic`) when ``curvature``, which
+    keeps the ground's curvature along the edge, else by the mean over :data:`EDGE_SMOOTH_PX` (which misses
+    a curved sunlit edge row by f'' · 2 px², several σ)."""
+    row = np.take(x, [x.shape[axis] - 1 if far else 0], axis=axis)
+    if curvature and row.shape[1 - axis] >= EDGE_QUADRATIC_SMOOTH_PX:
+        return _smooth_quadratic(row, EDGE_QUADRATIC_SMOOTH_PX, 1 - axis)
+    return ndimage.uniform_filter1d(row, EDGE_SMOOTH_PX, axis=1 - axis, mode="nearest")
+
+
+def _pad_odd(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
     """Pad by ``p`` pixels (1 ≤ p < each side) with the point reflection 2·e − mirror about the edge values e
-    smoothed along the edge (7 px): a gradient continues across the frame edge, and the edge pixels' noise is
-    not doubled. Lines first, then samples (of the line-padded image)."""
+    smoothed along the edge (:func:`_edge_values`), plus c · t² at t pixels beyond the edge, c the
+    curvature across the edge (:func:`_edge_curvature`); ``curvature`` False: the mean along the edge and
+    no c, as before. A gradient and a curvature continue across the frame edge (the reflection alone turns
+    the curvature of sunlit ground over, and the background's quadratic then misses the edge rows by
+    several σ), and the edge pixels' noise is not doubled. Lines first, then samples (of the line-padded
+    image)."""
     n0, n1 = x.shape
     xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
     core = xp[:, p : p + n1]
     core[p : p + n0] = x
-    core[:p] = 2.0 * ndimage.uniform_filter1d(x[:1], 7, axis=1, mode="nearest") - x[p:0:-1]
-    core[p + n0 :] = 2.0 * ndimage.uniform_filter1d(x[-1:], 7, axis=1, mode="nearest") - x[-p - 1 : -1][::-1]
-    xp[:, :p] = 2.0 * ndimage.uniform_filter1d(core[:, :1], 7, axis=0, mode="nearest") - core[:, p:0:-1]
-    e = ndimage.uniform_filter1d(core[:, -1:], 7, axis=0, mode="nearest")
-    xp[:, p + n1 :] = 2.0 * e - core[:, -p - 1 : -1][:, ::-1]
+    t2 = np.arange(p, 0, -1, dtype=np.float64) ** 2  # (distance beyond the edge)², outermost first
+    core[:p] = 2.0 * _edge_values(x, 0, False, curvature) - x[p:0:-1]
+    core[p + n0 :] = 2.0 * _edge_values(x, 0, True, curvature) - x[-p - 1 : -1][::-1]
+    if curvature:
+        core[:p] += _edge_curvature(x, p, 0, far=False) * t2[:, None]
+        core[p + n0 :] += _edge_curvature(x, p, 0, far=True) * t2[::-1, None]
+    xp[:, :p] = 2.0 * _edge_values(core, 1, False, curvature) - core[:, p:0:-1]
+    xp[:, p + n1 :] = 2.0 * _edge_values(core, 1, True, curvature) - core[:, -p - 1 : -1][:, ::-1]
+    if curvature:
+        xp[:, :p] += _edge_curvature(core, p, 1, far=False) * t2[None, :]
+        xp[:, p + n1 :] += _edge_curvature(core, p, 1, far=True) * t2[None, ::-1]
     return xp
 
 
 def _pad_odd_reference(x: np.ndarray, p: int) -> np.ndarray:
-    """:func:`_pad_odd` as first written, with ``np.pad`` (kept for the tests)."""
+    """:func:`_pad_odd` without the curvature as first written, with ``np.pad`` (kept for the tests)."""
     for axis in (0, 1):
         xp = np.pad(x, [(p, p) if a == axis else (0, 0) for a in (0, 1)], mode="reflect")
         n = x.shape[axis]

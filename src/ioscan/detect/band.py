@@ -14,6 +14,7 @@ import numpy as np
 from ioscan.detect.artefacts import (
     MIN_FIT_SNR,
     flag_bright_source_artefacts,
+    flag_edge_misfit_chi2,
     flag_edge_unconfirmed,
     flag_limb_ridges,
     flag_unconfirmed,
@@ -282,6 +283,12 @@ def _flag_background_misfits(
             cfg.edge_refit_test,
             lambda: flag_edge_refits(dets, data, bg, sw, offset, lines, psf, cfg.edge_refit_min_fraction),
             "at the frame edge that a one-sided refit does not confirm",
+        ),
+        # a limb meeting the frame edge: a bright residual far from a point source's shape
+        (
+            cfg.edge_chi2_test,
+            lambda: flag_edge_misfit_chi2(dets, cfg.edge_max_chi2),
+            "at the frame edge that the PSF does not fit",
         ),
     )
     for enabled, run, what in tests:

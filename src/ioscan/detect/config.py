@@ -245,6 +245,11 @@ class DetectConfig:
             reflection's misfit on sunlit ground, flagged ARTEFACT
             (:func:`ioscan.detect.edge_refit.flag_edge_refits`). Numbers: README (issue 11).
         edge_refit_min_fraction: that fraction.
+        edge_chi2_test: narrow PSFs: a detection at the frame edge (flagged EDGE) whose PSF fit's χ²/dof
+            exceeds ``edge_max_chi2`` × (1 + (0.05 × its matched-filter S/N)²) is flagged ARTEFACT
+            (:func:`ioscan.detect.artefacts.flag_edge_misfit_chi2`: where a sunlit limb meets the edge, the
+            edge's pad leaves a bright residual far from a point source's shape). Numbers: README (issue 11).
+        edge_max_chi2: that test's χ²/dof factor.
         along_limb_clutter_test: narrow PSFs, structured ground: flag ARTEFACT the detections within 10 px of
             the limb that are one crest of a residual along the limb whose amplitude changes within a few px
             (:func:`ioscan.detect.misfits.flag_along_limb_clutter`: the residual's robust scatter at the
@@ -310,6 +315,8 @@ class DetectConfig:
     edge_contrast_min_fraction: float = 0.25
     edge_refit_test: bool = True
     edge_refit_min_fraction: float = 0.5
+    edge_chi2_test: bool = True
+    edge_max_chi2: float = 4.0
     along_limb_clutter_test: bool = True
     along_limb_clutter_max_fraction: float = 0.25
     along_limb_side_test: bool = True
