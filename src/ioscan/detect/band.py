@@ -159,6 +159,7 @@ class _Pass:
     model: BandModel
     peaks: Peaks
     fit: PsfFit | None
+    local: LocalFitScale | None = None
 
 
 def _first_pass(
@@ -188,11 +189,24 @@ def _first_pass(
         max_peaks=cfg.max_sources,
         valid=model.usable,
     )
-    faint = _faint_peaks(sub, model, peaks, search, psf, cfg, args.get("limb_model"))
+    # the local fit, calibrated once on the crop away from the first-pass peaks (the faint peaks' decision,
+    # then every detection's local-fit S/N)
+    local = (
+        _local_fit(sub, model, peaks, psf, cfg, args.get("limb_model"))
+        if _local_fit_wanted(psf, cfg)
+        else None
+    )
+    faint = _faint_peaks(model, peaks, search, psf, cfg, local)
     if len(faint):
         peaks = merge_peaks(peaks, faint, 4.0 * psf.core_sigma_px * np.sqrt(2.0) + 1.0)
     fit = fit_sources(model, peaks, psf) if len(peaks) else None
-    return _Pass(sl, search, sub, args, model, peaks, fit)
+    return _Pass(sl, search, sub, args, model, peaks, fit, local)
+
+
+def _local_fit_wanted(psf: PsfModel, cfg: DetectConfig) -> bool:
+    """Narrow PSFs with the faint-peak decision, the limb-ridge confirmation or the local-fit veto on."""
+    settings = (cfg.faint_peak_map_snr, cfg.limb_ridge_confirm_snr, cfg.local_fit_min_snr)
+    return psf.core_sigma_px < BROAD_PSF_SIGMA_PX and any(v is not None for v in settings)
 
 
 #: a faint candidate within this distance (px) of a peak above the threshold is that peak's
@@ -202,19 +216,19 @@ FAINT_PEAK_BROAD_SIGMA_PX = 2.0
 
 
 def _faint_peaks(
-    sub: np.ndarray,
     model: BandModel,
     peaks: Peaks,
     search: np.ndarray | None,
     psf: PsfModel,
     cfg: DetectConfig,
-    limb_model=None,
+    local: LocalFitScale | None,
 ) -> Peaks:
-    """Maxima of the S/N map between ``cfg.faint_peak_map_snr`` and the threshold that the local fit
-    confirms (:func:`ioscan.detect.localfit.decide_faint_peaks`); narrow PSFs only."""
+    """Maxima of the S/N map between ``cfg.faint_peak_map_snr`` and the threshold that the calibrated local
+    fit ``local`` confirms (:class:`ioscan.detect.localfit.LocalFitScale`) and that stay sharper than a bump
+    of the ground; narrow PSFs only."""
     low = cfg.faint_peak_map_snr
     none = take_peaks(peaks, np.zeros(len(peaks), bool))
-    if low is None or low >= cfg.threshold_snr or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+    if low is None or local is None or low >= cfg.threshold_snr or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
         return none
     cand = find_peaks(
         model.snr,
@@ -232,7 +246,6 @@ def _faint_peaks(
     cand = take_peaks(cand, below)
     if len(cand) == 0:
         return none
-    local = _local_fit(sub, model, peaks, psf, cfg, limb_model)
     ok = local.snr_at(cand.line, cand.sample) >= cfg.faint_peak_fit_snr
     if cfg.faint_peak_compact_snr is not None and ok.any():
         # sharper than a bump of the ground: the PSF's S/N with a broad Gaussian freed beside it
@@ -265,22 +278,17 @@ def _ridge_confirm_snr(cfg: DetectConfig) -> float:
     return float("inf") if v is None else float(v)
 
 
-def _local_fit_snr(
-    sub: np.ndarray, model: BandModel, peaks: Peaks, fit: PsfFit, psf: PsfModel, cfg: DetectConfig, limb_model
-) -> np.ndarray:
-    """The calibrated local-fit S/N (:func:`_local_fit`) at each fitted source's pixel (nan for broad PSFs
-    or when neither the faint-peak decision nor the limb-ridge confirmation is on)."""
+def _local_fit_snr(sub: np.ndarray, peaks: Peaks, fit: PsfFit, local: LocalFitScale | None) -> np.ndarray:
+    """The calibrated local-fit S/N (``local``, :func:`_local_fit`) at each fitted source's pixel (nan
+    without it: broad PSFs, or none of its settings on)."""
     n = len(peaks)
-    wanted = any(
-        v is not None for v in (cfg.faint_peak_map_snr, cfg.limb_ridge_confirm_snr, cfg.local_fit_min_snr)
-    )
-    if n == 0 or not wanted or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+    if n == 0 or local is None:
         return np.full(n, np.nan)
     li = np.clip(np.rint(fit.y).astype(int), 0, sub.shape[0] - 1)
     sj = np.clip(np.rint(fit.x).astype(int), 0, sub.shape[1] - 1)
     li = np.where(np.isfinite(fit.y), li, peaks.line)
     sj = np.where(np.isfinite(fit.x), sj, peaks.sample)
-    return _local_fit(sub, model, peaks, psf, cfg, limb_model).snr_at(li, sj)
+    return local.snr_at(li, sj)
 
 
 def _limb_fit_terms(model: BandModel, limb_model) -> tuple[np.ndarray, np.ndarray] | None:
@@ -553,7 +561,7 @@ def detect_band(
             psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
-    local_snr = _local_fit_snr(sub, model, peaks, fit, psf, cfg, background_args.get("limb_model"))
+    local_snr = _local_fit_snr(sub, peaks, fit, fp.local)
     # the outlier fill's error under each source (measurement's background term; kept sources have no fill)
     fill_err = (
         np.full(len(peaks), np.nan)
