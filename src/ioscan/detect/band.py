@@ -35,6 +35,7 @@ from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
+from ioscan.detect.localfit import LocalFitScale, flag_local_fit_unconfirmed, local_fit_scale
 from ioscan.detect.misfits import (
     flag_along_limb,
     flag_along_limb_clutter,
@@ -49,7 +50,7 @@ from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_p
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
-from ioscan.detect.second_pass import search_again
+from ioscan.detect.second_pass import merge_peaks, search_again, take_peaks
 from ioscan.detect.shading import shading_template, sunlit_mask, template_crops_to
 from ioscan.detect.spike_calibration import spike_thresholds
 from ioscan.geometry.backplanes import Backplanes
@@ -159,6 +160,7 @@ class _Pass:
     model: BandModel
     peaks: Peaks
     fit: PsfFit | None
+    local: LocalFitScale | None = None
 
 
 def _first_pass(
@@ -188,8 +190,116 @@ def _first_pass(
         max_peaks=cfg.max_sources,
         valid=model.usable,
     )
+    # the local fit, calibrated once on the crop away from the first-pass peaks (the faint peaks' decision,
+    # then every detection's local-fit S/N)
+    local = (
+        _local_fit(sub, model, peaks, psf, cfg, args.get("limb_model"))
+        if _local_fit_wanted(psf, cfg)
+        else None
+    )
+    faint = _faint_peaks(model, peaks, search, psf, cfg, local)
+    if len(faint):
+        peaks = merge_peaks(peaks, faint, 4.0 * psf.core_sigma_px * np.sqrt(2.0) + 1.0)
     fit = fit_sources(model, peaks, psf) if len(peaks) else None
-    return _Pass(sl, search, sub, args, model, peaks, fit)
+    return _Pass(sl, search, sub, args, model, peaks, fit, local)
+
+
+def _local_fit_wanted(psf: PsfModel, cfg: DetectConfig) -> bool:
+    """Narrow PSFs with the faint-peak decision, the limb-ridge confirmation or the local-fit veto on."""
+    settings = (cfg.faint_peak_map_snr, cfg.limb_ridge_confirm_snr, cfg.local_fit_min_snr)
+    return psf.core_sigma_px < BROAD_PSF_SIGMA_PX and any(v is not None for v in settings)
+
+
+#: a faint candidate within this distance (px) of a peak above the threshold is that peak's
+FAINT_PEAK_MIN_SEPARATION_PX = 3.0
+#: σ (px) of the bump of the ground the faint-peak compactness test frees beside the PSF
+FAINT_PEAK_BROAD_SIGMA_PX = 2.0
+
+
+def _faint_peaks(
+    model: BandModel,
+    peaks: Peaks,
+    search: np.ndarray | None,
+    psf: PsfModel,
+    cfg: DetectConfig,
+    local: LocalFitScale | None,
+) -> Peaks:
+    """Maxima of the S/N map between ``cfg.faint_peak_map_snr`` and the threshold that the calibrated local
+    fit ``local`` confirms (:class:`ioscan.detect.localfit.LocalFitScale`) and that stay sharper than a bump
+    of the ground; narrow PSFs only."""
+    low = cfg.faint_peak_map_snr
+    none = take_peaks(peaks, np.zeros(len(peaks), bool))
+    if low is None or local is None or low >= cfg.threshold_snr or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return none
+    cand = find_peaks(
+        model.snr,
+        low,
+        search=search,
+        sigma_px=psf.core_sigma_px,
+        saddle_snr=cfg.deblend_saddle_snr,
+        max_peaks=cfg.max_sources,
+        valid=model.usable,
+    )
+    below = cand.snr <= cfg.threshold_snr
+    if len(peaks) and below.any():
+        d = np.hypot(cand.x[:, None] - peaks.x[None, :], cand.y[:, None] - peaks.y[None, :]).min(axis=1)
+        below &= d > FAINT_PEAK_MIN_SEPARATION_PX
+    cand = take_peaks(cand, below)
+    if len(cand) == 0:
+        return none
+    ok = local.snr_at(cand.line, cand.sample) >= cfg.faint_peak_fit_snr
+    if cfg.faint_peak_compact_snr is not None and ok.any():
+        # sharper than a bump of the ground: the PSF's S/N with a broad Gaussian freed beside it
+        compact = local.compact_snr_at(cand.line[ok], cand.sample[ok], FAINT_PEAK_BROAD_SIGMA_PX)
+        ok[ok] = compact >= cfg.faint_peak_compact_snr
+    return take_peaks(cand, ok)
+
+
+def _local_fit(
+    sub: np.ndarray, model: BandModel, peaks: Peaks, psf: PsfModel, cfg: DetectConfig, limb_model
+) -> LocalFitScale:
+    """The local fit on the crop, calibrated on its pixels away from ``peaks``
+    (:func:`ioscan.detect.localfit.local_fit_scale`)."""
+    return local_fit_scale(
+        sub,
+        np.asarray(model.sigma_white, np.float64) ** 2,
+        model.usable,
+        model.limb_distance_px,
+        peaks.line,
+        peaks.sample,
+        psf,
+        limb=_limb_fit_terms(model, limb_model) if cfg.faint_peak_limb_fit else None,
+        clean=model.clean,
+    )
+
+
+def _ridge_confirm_snr(cfg: DetectConfig) -> float:
+    """The calibrated local-fit S/N above which the limb-ridge test leaves a detection be (inf: off)."""
+    v = cfg.limb_ridge_confirm_snr
+    return float("inf") if v is None else float(v)
+
+
+def _local_fit_snr(sub: np.ndarray, peaks: Peaks, fit: PsfFit, local: LocalFitScale | None) -> np.ndarray:
+    """The calibrated local-fit S/N (``local``, :func:`_local_fit`) at each fitted source's pixel (nan
+    without it: broad PSFs, or none of its settings on)."""
+    n = len(peaks)
+    if n == 0 or local is None:
+        return np.full(n, np.nan)
+    li = np.clip(np.rint(fit.y).astype(int), 0, sub.shape[0] - 1)
+    sj = np.clip(np.rint(fit.x).astype(int), 0, sub.shape[1] - 1)
+    li = np.where(np.isfinite(fit.y), li, peaks.line)
+    sj = np.where(np.isfinite(fit.x), sj, peaks.sample)
+    return local.snr_at(li, sj)
+
+
+def _limb_fit_terms(model: BandModel, limb_model) -> tuple[np.ndarray, np.ndarray] | None:
+    """The limb model's profile T (0 on the sky, 1 on the disk; the measured profile in its zone) and zone,
+    for the local fit across the limb; None without a limb model."""
+    if limb_model is None or model.limb_distance_px is None:
+        return None
+    d = model.limb_distance_px
+    profile = np.where(limb_model.zone, limb_model.template, (d > 0).astype(np.float64))
+    return profile, np.asarray(limb_model.zone, bool)
 
 
 def _measure_psf(
@@ -458,6 +568,7 @@ def detect_band(
             psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
+    local_snr = _local_fit_snr(sub, peaks, fit, fp.local)
     # the outlier fill's error under each source (measurement's background term; kept sources have no fill)
     fill_err = (
         np.full(len(peaks), np.nan)
@@ -514,6 +625,7 @@ def detect_band(
                     "psf_core_sigma_px": sigma,
                     "near_limb_px": ctx.near_limb_px,
                     "line_offset": band.line_offset,
+                    "local_fit_snr": float(local_snr[k]),
                 },
             )
         )
@@ -536,7 +648,10 @@ def detect_band(
     if n_art:
         out.messages.append(f"band {band.band}: {n_art} detections near bright sources flagged ARTEFACT")
     if cfg.limb_ridge_chi2 is not None:
-        n_ridge = flag_limb_ridges(out.detections, in_zone, cfg.limb_ridge_chi2)
+        # a detection the local fit across the limb confirms is no limb residual (left to the other tests)
+        confirmed = [d.extra["local_fit_snr"] >= _ridge_confirm_snr(cfg) for d in out.detections]
+        ridge_zone_dets = [z and not c for z, c in zip(in_zone, confirmed, strict=True)]
+        n_ridge = flag_limb_ridges(out.detections, ridge_zone_dets, cfg.limb_ridge_chi2)
         if n_ridge:
             out.messages.append(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
@@ -551,6 +666,13 @@ def detect_band(
             out.messages.append(
                 f"band {band.band}: {n_weak} detections at the limb with PSF-fit S/N < "
                 f"{cfg.limb_zone_min_fit_snr:g} flagged ARTEFACT"
+            )
+    if cfg.local_fit_min_snr is not None:
+        n_local = flag_local_fit_unconfirmed(out.detections, cfg.local_fit_min_snr)
+        if n_local:
+            out.messages.append(
+                f"band {band.band}: {n_local} detections with calibrated local-fit S/N < "
+                f"{cfg.local_fit_min_snr:g} flagged ARTEFACT"
             )
     if cfg.edge_min_fit_fraction is not None:
         n_edge = flag_edge_unconfirmed(out.detections, cfg.edge_min_fit_fraction)

@@ -261,6 +261,23 @@ class DetectConfig:
             on either side (:func:`ioscan.detect.misfits.flag_along_limb_sides`: the end or shoulder of a
             misfit's crest). On by default (README, issue 11).
         along_limb_side_max_fraction: that test's fraction of the peak.
+        faint_peak_map_snr: maxima of the S/N map from this up to ``threshold_snr`` are candidates that a
+            local fit decides (:func:`ioscan.detect.localfit.decide_faint_peaks`: the PSF + a quadratic
+            background in an 11 × 11 px window, its S/N ÷ its own scatter on a grid of the frame's pixels
+            away from the sources, in the same limb-distance zone, at least ``faint_peak_fit_snr``); None:
+            off. Numbers: README (issue 11).
+        faint_peak_fit_snr: that decision's threshold on the calibrated local-fit S/N.
+        faint_peak_limb_fit: in the limb model's zone that local fit's background is free across the limb
+            (:func:`ioscan.detect.localfit.limb_fit_snr`), else a quadratic as elsewhere.
+        limb_ridge_confirm_snr: a detection whose calibrated local-fit S/N (that fit,
+            ``extra["local_fit_snr"]``) reaches this is left alone by the limb-ridge χ² test
+            (``limb_ridge_chi2``); None (default): off (on 125 sunlit frames 10 would keep 11 hot spots of S/N
+            ≥ 7 for 35 limb residuals).
+        faint_peak_compact_snr: a faint candidate the local fit confirms must also keep this calibrated S/N
+            with a centred Gaussian of σ 2 px freed beside the PSF (sharper than a bump of the ground); None:
+            no such test.
+        local_fit_min_snr: narrow PSFs: a detection whose calibrated local-fit S/N is below this is flagged
+            ARTEFACT (:func:`ioscan.detect.localfit.flag_local_fit_unconfirmed`); None: off.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -321,6 +338,12 @@ class DetectConfig:
     along_limb_clutter_max_fraction: float = 0.25
     along_limb_side_test: bool = True
     along_limb_side_max_fraction: float = 0.4
+    faint_peak_map_snr: float | None = 3.5
+    faint_peak_fit_snr: float = 5.2
+    faint_peak_limb_fit: bool = True
+    limb_ridge_confirm_snr: float | None = None
+    local_fit_min_snr: float | None = 4.0
+    faint_peak_compact_snr: float | None = 3.5
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
