@@ -265,7 +265,9 @@ class DetectConfig:
             local fit decides (:func:`ioscan.detect.localfit.decide_faint_peaks`: the PSF + a quadratic
             background in an 11 × 11 px window, its S/N ÷ its own scatter on a grid of the frame's pixels
             away from the sources, in the same limb-distance zone, at least ``faint_peak_fit_snr``); None:
-            off. Numbers: README (issue 11).
+            off (the default: on 250 renderer frames day S/N ≥ 7 / 5–7 0.634 / 0.041 → 0.652 / 0.082 and night
+            5–7 0.487 → 0.555, but held-out seed 47's day false per frame 0.328 → 0.360 and detection 1.47×
+            the time, 4.4× bare SEP against issue 15's 3×). Numbers: docs/measurements.md (issue 11).
         faint_peak_fit_snr: that decision's threshold on the calibrated local-fit S/N.
         faint_peak_limb_fit: in the limb model's zone that local fit's background is free across the limb
             (:func:`ioscan.detect.localfit.limb_fit_snr`), else a quadratic as elsewhere.
@@ -277,7 +279,8 @@ class DetectConfig:
             with a centred Gaussian of σ 2 px freed beside the PSF (sharper than a bump of the ground); None:
             no such test.
         local_fit_min_snr: narrow PSFs: a detection whose calibrated local-fit S/N is below this is flagged
-            ARTEFACT (:func:`ioscan.detect.localfit.flag_local_fit_unconfirmed`); None: off.
+            ARTEFACT (:func:`ioscan.detect.localfit.flag_local_fit_unconfirmed`); None: off (the default,
+            as ``faint_peak_map_snr``: the fit's calibration on the frame is what costs the time).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -338,11 +341,11 @@ class DetectConfig:
     along_limb_clutter_max_fraction: float = 0.25
     along_limb_side_test: bool = True
     along_limb_side_max_fraction: float = 0.4
-    faint_peak_map_snr: float | None = 3.5
+    faint_peak_map_snr: float | None = None
     faint_peak_fit_snr: float = 5.2
     faint_peak_limb_fit: bool = True
     limb_ridge_confirm_snr: float | None = None
-    local_fit_min_snr: float | None = 4.0
+    local_fit_min_snr: float | None = None
     faint_peak_compact_snr: float | None = 3.5
 
     def psf_for(
