@@ -19,3 +19,17 @@ def sunlit_independent_frame(seed: int = 5) -> Frame:
     b = r.bands["M"]
     band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975)
     return Frame("T", "JIRAM", "JUNO", "2023-03-01T00:00:00", 0.01, {"M": band})
+
+
+def bench_generalise_frame(index: int, seed: int = 20261205):
+    """Frame ``index`` of ``bench_generalise``'s sequence (default seed; even frames requested on the day
+    side, I2): the M-band Frame (no geometry), its truth's (sample, line) positions, px, and the renderer's
+    illumination ("day" or "night")."""
+    rng = np.random.default_rng(seed)
+    for i in range(index + 1):
+        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
+    r = render_scene(params)
+    b = r.bands["M"]
+    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
+    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+    return frame, r.truth[["sample", "line"]].to_numpy(float), r.illumination

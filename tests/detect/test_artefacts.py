@@ -126,19 +126,11 @@ def test_on_a_sunlit_renderer_frame_the_limb_meeting_the_edge():
     the frame, and changes no other detection's flag."""
     import numpy as np
 
+    from independent_frames import bench_generalise_frame
     from ioscan.detect import DetectConfig, detect_frame
-    from ioscan.records import BandImage, Frame
-    from ioscan.simulate.independent import draw_scene, render_scene
 
-    rng = np.random.default_rng(20261205)
-    for i in range(79):  # the benchmark's sequence: even frames requested on the day side
-        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
-    r = render_scene(params)
-    assert r.illumination == "day"
-    b = r.bands["M"]
-    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
-    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
-    truth = r.truth[["sample", "line"]].to_numpy(float)
+    frame, truth, illumination = bench_generalise_frame(78)
+    assert illumination == "day"
 
     def near_truth(d):
         return bool(np.min(np.hypot(truth[:, 0] - d.sample, truth[:, 1] - d.line)) <= 2.0)

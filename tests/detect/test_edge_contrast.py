@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from independent_frames import bench_generalise_frame
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.edge_contrast import BOX_PX, CORE_PX, flag_edge_misfits, residual_contrast
-from ioscan.records import BandImage, Detection, Frame
-from ioscan.simulate.independent import draw_scene, render_scene
+from ioscan.records import Detection
 
 SHAPE = (128, 432)
 
@@ -109,15 +109,8 @@ def test_on_a_sunlit_renderer_frame_a_limb_crossing_the_corner():
     nothing within 2 px), and the frame's true hot spots stay. Since the edge's pad keeps the curvature
     across the edge (:func:`ioscan.detect.background._pad_odd`) the detection (mf S/N 8.5) is also one that
     the later one-sided refit flags when this test is off: no other detection's flag depends on this test."""
-    rng = np.random.default_rng(20261205)
-    for i in range(7):  # the benchmark's sequence: even frames requested on the day side
-        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
-    r = render_scene(params)
-    assert r.illumination == "day"
-    b = r.bands["M"]
-    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
-    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
-    truth = r.truth[["sample", "line"]].to_numpy(float)
+    frame, truth, illumination = bench_generalise_frame(6)
+    assert illumination == "day"
 
     def near_truth(d):
         return bool(np.min(np.hypot(truth[:, 0] - d.sample, truth[:, 1] - d.line)) <= 2.0)
