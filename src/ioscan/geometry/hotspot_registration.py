@@ -672,13 +672,14 @@ def match_offsets(
             s for s in range(c0, min(c0 + SEED_CHUNK, len(seed_pairs))) if seed_pairs[s] not in in_a_mode
         ]
         sol = _refine_all(prob, prior, index, seeds[chunk])
+        ok, start, matched = sol.ok.tolist(), sol.start.tolist(), sol.pair.tolist()  # Python's, per seed
         for c, s in enumerate(chunk):
-            if seed_pairs[s] in in_a_mode or not sol.ok[c]:
+            if not ok[c] or seed_pairs[s] in in_a_mode:
                 continue
-            ks = sol.pair[sol.start[c] : sol.start[c + 1]]
-            key = tuple(sorted(ks.tolist()))
+            key = tuple(sorted(matched[start[c] : start[c + 1]]))
             if key in seen:
                 continue
+            ks = sol.pair[start[c] : start[c + 1]]
             seen.add(key)
             in_a_mode.update(key)
             modes.append(
