@@ -54,7 +54,10 @@
    detached worktree), each in a fresh process on the same simulated campaign, alternating for ``--rounds``
    rounds (which goes first alternates too), and each one's worker start-up (``worker_start_cpu_s``): per
    stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
-   machine this is the figure to quote, not a single run's milliseconds.
+   machine this is the figure to quote, not a single run's milliseconds. The means too
+   (``stage_ms_per_frame_mean``, ``mean_ratio_median``: a few expensive frames, hot-spot registration's,
+   move them), with each child's in-process scan of the campaign (chaining included:
+   ``scan_in_process_ms_per_frame``, ``chain_retries_mean``, ``total_with_chain_mean``).
 
 8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
    started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
@@ -684,9 +687,45 @@ def _stage_child(campaign: Path) -> None:
     out = Path(tempfile.mkdtemp(prefix="ioscan_bench_scan_child_"))
     try:
         med, _ = _stage_profile(products, metakernel, out)
-        print(json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"]}))
+        _add_chaining(med, campaign / "jiram", metakernel, out)
+        print(
+            json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"], **_child_means(med)})
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+#: what a ``--stage-child`` reports beside its medians: means, and the in-process scan (chaining included)
+_CHILD_MEANS = (
+    "outside_detect_mean",
+    "chain_retries_mean",
+    "total_with_chain_mean",
+    "scan_in_process_ms_per_frame",
+)
+
+
+def _child_means(profile: dict) -> dict:
+    """The figures of :data:`_CHILD_MEANS` from a stage profile with its chaining scan (``_add_chaining``)."""
+    return {k: profile[k] for k in _CHILD_MEANS}
+
+
+def _means_against(runs: dict[str, list], rev: str) -> dict:
+    """Per stage the mean ms per frame of each run (the stage profile's means, and :data:`_CHILD_MEANS`), and
+    each round's ratio current ÷ ``rev`` with their median (< 1 is faster): a few expensive frames move the
+    means, which a user waits for, more than the medians."""
+    stages = list(runs["current"][0]["mean"])
+    table = {k: {label: [r["mean"][k] for r in rs] for label, rs in runs.items()} for k in stages}
+    table |= {k: {label: [r[k] for r in rs] for label, rs in runs.items()} for k in _CHILD_MEANS}
+    ratios = {
+        k: [round(a / b, 3) for a, b in zip(v["current"], v[rev], strict=True)]
+        for k, v in table.items()
+        if all(b > 0 for b in v[rev])
+    }
+    return {
+        "stage_ms_per_frame_mean": table,
+        "mean_ratio_per_round": ratios,
+        "mean_ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
+    }
 
 
 def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
@@ -735,6 +774,7 @@ def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
             },
             "ratio_per_round": ratios,
             "ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
+            **_means_against(runs, rev),
             "worker_start_cpu_s": {
                 label: {
                     k: [w[k] for w in ws]

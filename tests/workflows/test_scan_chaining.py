@@ -124,3 +124,26 @@ def test_a_kept_state_is_not_used_once_the_data_changed(chained_campaign, tmp_pa
     data.tofile(img)  # same size; the label untouched
     assert retry_cache.take(key) is None
     assert retry_cache.kept_mb() == 0.0
+
+
+def test_a_kept_states_data_checksum_is_the_products_identitys(chained_campaign, tmp_path):
+    """:func:`retry_cache.data_checksum` (the data file the label names, the label not parsed again) gives
+    what ``product_identity`` gives, from the label or from the data file; and sees a changed data file."""
+    import shutil
+
+    from ioscan.formats import product_identity, read_product
+
+    labels = sorted((chained_campaign.metakernel.parent.parent / "jiram").rglob("*.LBL"))[:3]
+    for lbl in labels:
+        frame = read_product(lbl)
+        want = product_identity(lbl).checksum_sha256
+        assert retry_cache.data_checksum(lbl, frame) == want == frame.checksum_sha256
+        assert retry_cache.data_checksum(lbl.with_suffix(".IMG"), frame) == want
+    dest = tmp_path / labels[0].name
+    shutil.copy(labels[0], dest)
+    img = dest.with_suffix(".IMG")
+    shutil.copy(labels[0].with_suffix(".IMG"), img)
+    frame = read_product(dest)
+    img.write_bytes(img.read_bytes()[::-1])  # same size, other bytes
+    assert retry_cache.data_checksum(dest, frame) == product_identity(dest).checksum_sha256
+    assert retry_cache.data_checksum(dest, frame) != frame.checksum_sha256

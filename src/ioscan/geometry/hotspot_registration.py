@@ -216,6 +216,24 @@ def _missed(prob: MatchProblem, offset) -> np.ndarray:
     o = np.asarray(offset, dtype=float)
     if o.ndim == 1:
         return _missed(prob, o[None])[0]
+    from ioscan.geometry.matcher_kernels import in_view_any
+
+    c = np.log1p(-prob.anc_pd)
+    out = np.empty(len(o))
+    chunk = max(1, 2_000_000 // max(prob.anc_xy.size, 1))  # the same products as _missed_numpy
+    anc_xy = np.ascontiguousarray(prob.anc_xy, dtype=np.float64)
+    ns_hi, nl_hi = (np.ascontiguousarray(prob.band_shape[:, k] - 0.5, dtype=np.float64) for k in (0, 1))
+    o = np.ascontiguousarray(o, dtype=np.float64)
+    for s in range(0, len(o), chunk):
+        out[s : s + chunk] = in_view_any(anc_xy, ns_hi, nl_hi, o[s : s + chunk]) @ c
+    return out
+
+
+def _missed_numpy(prob: MatchProblem, offset) -> np.ndarray:
+    """:func:`_missed` with numpy's whole-array operations (the reference the compiled kernel equals)."""
+    o = np.asarray(offset, dtype=float)
+    if o.ndim == 1:
+        return _missed_numpy(prob, o[None])[0]
     c = np.log1p(-prob.anc_pd)
     out = np.empty(len(o))
     chunk = max(1, 2_000_000 // max(prob.anc_xy.size, 1))  # bounded memory for many offsets
@@ -254,6 +272,12 @@ class _Pairs:
         """q = rᵀC⁻¹r of residuals (r0, r1) of pairs k (closed-form 2×2 algebra)."""
         a, b, c = self.inv
         return a[k] * r0 * r0 + 2.0 * b[k] * r0 * r1 + c[k] * r1 * r1
+
+    def log_density(self, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """ln of the core/tail mixture density of pairs k at q (px⁻²): :meth:`log_mix`'s first part alone."""
+        lc = self.lc0[k] - 0.5 * q
+        lt = self.lt0[k] - 0.5 * q / self.tail2[k]
+        return np.logaddexp(lc, lt)
 
     def log_mix(self, k: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ln of the core/tail mixture density of pairs k at q (px⁻²), and the core responsibility."""
@@ -312,7 +336,43 @@ def _gain_root(lc0, lt0, tail2, gain0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------- modes
-def _greedy(seed: np.ndarray, k: np.ndarray, gain: np.ndarray, ci: np.ndarray, sj: np.ndarray) -> np.ndarray:
+def _pick(es: np.ndarray, ek: np.ndarray, gain: np.ndarray, ci: np.ndarray, sj: np.ndarray, n_seed: int):
+    """The greedy matching of entries (seed ``es`` < ``n_seed``, pair ``ek``) with the pairs' clusters
+    ``ci`` and sources ``sj`` (int64, per pair): the indices of the entries taken, in
+    :func:`_greedy_numpy`'s order (compiled: :func:`ioscan.geometry.matcher_kernels.greedy_pick`)."""
+    from ioscan.geometry.matcher_kernels import greedy_pick
+
+    n_c, n_s = int(ci.max(initial=0)) + 1, int(sj.max(initial=0)) + 1
+    return greedy_pick(es, ek, gain, ek, ci, sj, n_c, n_s, n_seed)
+
+
+def _pick_numpy(es, ek, gain, ci, sj, n_seed: int) -> np.ndarray:
+    """:func:`_pick` with numpy (the reference)."""
+    return _greedy_numpy(es, ek, gain, ci[ek], sj[ek])
+
+
+def _within(cand_s: np.ndarray, cand_k: np.ndarray, o: np.ndarray, tables: tuple):
+    """The candidates (seed ``cand_s``, pair ``cand_k``) whose q = rᵀC⁻¹r at their seed's offset ``o``
+    is ≤ the pair's ``q_max``, in their order: (seeds, pairs, q). ``tables``: the pairs' (d_sample,
+    d_line, a, b, c, q_max), contiguous float64 (compiled: :func:`_within_numpy`'s numbers)."""
+    from ioscan.geometry.matcher_kernels import pairs_within
+
+    return pairs_within(cand_s, cand_k, *tables[:2], o, *tables[2:])
+
+
+def _within_numpy(cand_s, cand_k, o, tables):
+    """:func:`_within` with numpy (the reference)."""
+    d0, d1, a, b, c, q_max = tables
+    r0 = d0[cand_k] - o[cand_s, 0]
+    r1 = d1[cand_k] - o[cand_s, 1]
+    q = a[cand_k] * r0 * r0 + 2.0 * b[cand_k] * r0 * r1 + c[cand_k] * r1 * r1
+    near = np.flatnonzero(q <= q_max[cand_k])
+    return cand_s[near], cand_k[near], q[near]
+
+
+def _greedy_numpy(
+    seed: np.ndarray, k: np.ndarray, gain: np.ndarray, ci: np.ndarray, sj: np.ndarray
+) -> np.ndarray:
     """Per seed, one-to-one pairs best first (one per detection cluster ``ci`` and per anchor source
     ``sj``) among scored pairs ``k`` (all of positive gain): indices of the taken ones (in no order).
 
@@ -465,6 +525,8 @@ def _iterate(index: _PairIndex, o, ok, fin: list, p_inv, max_iter: int) -> None:
     pairs = index.pairs
     n = len(o)
     d0, d1 = np.ascontiguousarray(pairs.d[:, 0]), np.ascontiguousarray(pairs.d[:, 1])
+    tables = (d0, d1, *(np.ascontiguousarray(x, dtype=np.float64) for x in (*pairs.inv, pairs.q_max)))
+    ci, sj = (np.ascontiguousarray(x, dtype=np.int64) for x in (pairs.ci, pairs.sj))
     margin = 0.5  # px: candidates are looked up again for a seed that moved farther from its last look-up
     # an assignment is compared with the previous one by its size and a 64-bit random hash of its pairs
     # (summed, wrapping): two different sets agree with probability 2⁻⁶⁴
@@ -489,15 +551,11 @@ def _iterate(index: _PairIndex, o, ok, fin: list, p_inv, max_iter: int) -> None:
             cand_s = np.concatenate([cand_s, req[qi]])
             cand_k = np.concatenate([cand_k, qk])
         # exact gains of the pairs below their q_max, then the greedy assignment of each seed
-        r0 = d0[cand_k] - o[cand_s, 0]
-        r1 = d1[cand_k] - o[cand_s, 1]
-        q = pairs.q_form(cand_k, r0, r1)
-        near = np.flatnonzero(q <= pairs.q_max[cand_k])
-        es, ek, q = cand_s[near], cand_k[near], q[near]
-        gain = pairs.gain0[ek] + pairs.log_mix(ek, q)[0]
+        es, ek, q = _within(cand_s, cand_k, o, tables)
+        gain = pairs.gain0[ek] + pairs.log_density(ek, q)
         pos = np.flatnonzero(gain > 0)
         es, ek, q, gain = es[pos], ek[pos], q[pos], gain[pos]
-        pick = _greedy(es, ek, gain, pairs.ci[ek], pairs.sj[ek])
+        pick = _pick(es, ek, gain, ci, sj, n)
         es, ek, q, gain = es[pick], ek[pick], q[pick], gain[pick]
         count = np.bincount(es, minlength=n)
         alive &= count > 0  # nothing of positive gain: that seed leads nowhere
@@ -614,13 +672,14 @@ def match_offsets(
             s for s in range(c0, min(c0 + SEED_CHUNK, len(seed_pairs))) if seed_pairs[s] not in in_a_mode
         ]
         sol = _refine_all(prob, prior, index, seeds[chunk])
+        ok, start, matched = sol.ok.tolist(), sol.start.tolist(), sol.pair.tolist()  # Python's, per seed
         for c, s in enumerate(chunk):
-            if seed_pairs[s] in in_a_mode or not sol.ok[c]:
+            if not ok[c] or seed_pairs[s] in in_a_mode:
                 continue
-            ks = sol.pair[sol.start[c] : sol.start[c + 1]]
-            key = tuple(sorted(ks.tolist()))
+            key = tuple(sorted(matched[start[c] : start[c + 1]]))
             if key in seen:
                 continue
+            ks = sol.pair[start[c] : start[c + 1]]
             seen.add(key)
             in_a_mode.update(key)
             modes.append(

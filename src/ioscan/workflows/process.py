@@ -171,6 +171,7 @@ def import_pipeline() -> None:
     import ioscan.geometry.anchors  # noqa: F401
     import ioscan.geometry.compiled  # noqa: F401  (numba; the kernels' machine code loads at first call)
     import ioscan.geometry.coverage  # noqa: F401
+    import ioscan.geometry.matcher_kernels  # noqa: F401  (the hot-spot matcher's numba kernels)
     import ioscan.geometry.navigate  # noqa: F401
     import ioscan.measure  # noqa: F401
     import ioscan.measure.positions  # noqa: F401

@@ -94,13 +94,12 @@ def take(key: tuple):
     has the checksum the kept frame was read with: a data file changed beside an unchanged label); the
     state stays for a later retry."""
     from ioscan.errors import IoscanError
-    from ioscan.formats import product_identity
 
     hit = _STATES.get(key)
     if hit is None:
         return None
     try:
-        same = product_identity(Path(key[0])).checksum_sha256 == hit[0].frame.checksum_sha256
+        same = data_checksum(Path(key[0]), hit[0].frame) == hit[0].frame.checksum_sha256
     except (IoscanError, OSError):
         same = False
     if not same:
@@ -109,6 +108,25 @@ def take(key: tuple):
     _STATES.move_to_end(key)
     STATS["hits"] += 1
     return copy_state(hit[0])
+
+
+def data_checksum(path: Path, frame) -> str | None:
+    """The data checksum :func:`ioscan.formats.product_identity` gives ``path`` now, for a product whose
+    label (or FITS file) has not changed since ``frame`` was read from it (what :func:`state_key` checks):
+    the checksum of the data file the label names (``frame.metadata["data_file"]``, beside the label) or of
+    the FITS file itself, without parsing the label again (~4 ms of a JIRAM retry); otherwise from the
+    product's identity."""
+    from ioscan.formats import product_identity, product_kind
+    from ioscan.formats._common import file_checksum_sha256
+
+    meta = frame.metadata if isinstance(frame.metadata, dict) else {}
+    name = meta.get("data_file")
+    labelled = path.suffix.lower() in (".lbl", ".xml")  # the key's file is the label that names the data
+    if labelled and isinstance(name, str) and name and (path.parent / name).is_file():
+        return file_checksum_sha256(path.parent / name)
+    if product_kind(path) == "fits":
+        return file_checksum_sha256(path)
+    return product_identity(path).checksum_sha256
 
 
 def forget(key: tuple | None = None) -> None:

@@ -1,0 +1,112 @@
+"""The hot-spot matcher's compiled kernels (``geometry/matcher_kernels.py``) give their numpy versions'
+results bit for bit and in the same order: the greedy matching, the pairs within reach, the missed-anchor
+sums, and the whole matcher with every kernel against the matcher with every numpy version (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_matcher_equivalence import PRIOR, STRICT, crowded
+
+import ioscan.geometry.hotspot_registration as hr
+
+
+def entries(seed: int, *, n_seeds: int, n_pairs: int, n_entries: int, ties: bool):
+    """Random greedy inputs: entries (seed, pair) with positive gains (many equal ones when ``ties``),
+    pairs in few detection clusters and anchor sources (so that rounds after the first happen)."""
+    rng = np.random.default_rng(seed)
+    es = rng.integers(0, n_seeds, n_entries)
+    ek = rng.integers(0, n_pairs, n_entries)
+    keep = np.unique(es * n_pairs + ek, return_index=True)[1]  # a pair once per seed, as the matcher's
+    keep = rng.permutation(keep)  # in no particular order
+    es, ek = es[keep].astype(np.int64), ek[keep].astype(np.int64)
+    gain = rng.choice([0.5, 1.0, 2.0], len(es)) if ties else rng.uniform(0.01, 5.0, len(es))
+    ci = rng.integers(0, 7, n_pairs).astype(np.int64)
+    sj = rng.integers(0, 11, n_pairs).astype(np.int64)
+    return es, ek, gain, ci, sj
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_greedy_kernel_takes_the_numpy_greedys_entries_in_its_order(seed, ties):
+    es, ek, gain, ci, sj = entries(seed, n_seeds=40, n_pairs=90, n_entries=3000, ties=ties)
+    got = hr._pick(es, ek, gain, ci, sj, 40)
+    want = hr._pick_numpy(es, ek, gain, ci, sj, 40)
+    assert len(want) > 40  # several pairs per seed
+    np.testing.assert_array_equal(got, want)
+    # one-to-one: a taken entry's cluster and source are taken once per seed
+    key_c = es[got] * 7 + ci[ek[got]]
+    key_s = es[got] * 11 + sj[ek[got]]
+    assert len(np.unique(key_c)) == len(got) and len(np.unique(key_s)) == len(got)
+
+
+def test_greedy_kernel_without_entries():
+    empty = np.zeros(0, np.int64)
+    assert len(hr._pick(empty, empty, np.zeros(0), np.zeros(3, np.int64), np.zeros(3, np.int64), 5)) == 0
+
+
+def test_pairs_within_kernel_equals_numpy_bit_for_bit():
+    rng = np.random.default_rng(4)
+    n_pairs, n_seeds = 400, 30
+    a = rng.uniform(0.01, 1.0, n_pairs)
+    c = rng.uniform(0.01, 1.0, n_pairs)
+    b = rng.uniform(-0.5, 0.5, n_pairs) * np.sqrt(a * c)
+    q_max = np.where(rng.random(n_pairs) < 0.1, -1.0, rng.uniform(0.0, 30.0, n_pairs))
+    d = rng.normal(0.0, 10.0, (n_pairs, 2))
+    d[3] = np.nan  # a pair without a position: never within
+    tables = (d[:, 0].copy(), d[:, 1].copy(), a, b, c, q_max)
+    o = rng.normal(0.0, 10.0, (n_seeds, 2))
+    cand_s = rng.integers(0, n_seeds, 5000).astype(np.int64)
+    cand_k = rng.integers(0, n_pairs, 5000).astype(np.int64)
+    got = hr._within(cand_s, cand_k, o, tables)
+    want = hr._within_numpy(cand_s, cand_k, o, tables)
+    assert 0 < len(want[0]) < len(cand_s)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
+def test_missed_kernel_equals_numpy_bit_for_bit():
+    prob = crowded(3, n_anchors=50, n_bands=2, sigma_px=4.0)  # anchors facing away (NaN) in one band
+    rng = np.random.default_rng(5)
+    o = rng.normal(0.0, [5.0, 60.0], (300, 2))
+    # offsets that put an anchor exactly on a band's edge (−0.5 and n − 0.5 are inside)
+    x0, y0 = prob.anc_xy[0, 0]
+    o[:4] = [[-0.5 - x0, 0.0], [prob.band_shape[0, 0] - 0.5 - x0, 0.0], [0.0, -0.5 - y0], [0.0, 1e6]]
+    got, want = hr._missed(prob, o), hr._missed_numpy(prob, o)
+    assert got.tobytes() == want.tobytes()
+    assert len(np.unique(want)) > 10
+    assert hr._missed(prob, o[5]) == hr._missed_numpy(prob, o[5])
+
+
+def same_bits(a, b, path: str = "registration") -> None:
+    """Every field of two results equal bit for bit (arrays by their bytes, floats exactly)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape and a.dtype == b.dtype, path
+        assert a.tobytes() == b.tobytes() if a.dtype != object else list(a) == list(b), path
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            same_bits(x, y, f"{path}[{k}]")
+    elif hasattr(a, "__dict__"):
+        for k in vars(a):
+            same_bits(getattr(a, k), getattr(b, k), f"{path}.{k}")
+    else:
+        assert a == b or (a != a and b != b), path
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_anchors", "n_bands", "sigma_px", "kw"),
+    [(1, 40, 1, 4.0, {}), (2, 50, 1, 8.0, {}), (3, 50, 2, 4.0, STRICT), (4, 30, 2, 12.0, STRICT)],
+)
+def test_matcher_with_kernels_equals_matcher_with_numpy_bit_for_bit(
+    seed, n_anchors, n_bands, sigma_px, kw, monkeypatch
+):
+    prob = crowded(seed, n_anchors=n_anchors, n_bands=n_bands, sigma_px=sigma_px)
+    got = hr.match_offsets(prob, PRIOR, **kw)
+    monkeypatch.setattr(hr, "_pick", hr._pick_numpy)
+    monkeypatch.setattr(hr, "_within", hr._within_numpy)
+    monkeypatch.setattr(hr, "_missed", hr._missed_numpy)
+    want = hr.match_offsets(prob, PRIOR, **kw)
+    assert len(want.modes) > 1
+    same_bits(got, want)
