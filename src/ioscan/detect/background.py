@@ -1051,6 +1051,7 @@ def estimate_background(
     own_option_zones: bool = False,
     limb_scale_quantile: float = LIMB_SCALE_QUANTILE,
     limb_zone_own_scale_px: float | None = None,
+    unmodelled_limb_own_profile: bool = False,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1102,6 +1103,10 @@ def estimate_background(
             (px; None: none) take as scale their own profile and cells of the zone's white-noise S/N alone
             (after the along-limb high-pass), not that × the block scale and the limb-distance profile they
             share with the disk near the limb.
+        unmodelled_limb_own_profile: with a limb model, the pixels near the limb outside its zone (the limb
+            not seen as a bright edge: dark, or beyond the seen arc's ends) take the block scale raised by a
+            limb-distance profile of those pixels alone (:func:`_unmodelled_limb_scale`), not by one
+            shared with the modelled bright arc, whose misfit raised it all around the limb.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1387,6 +1392,12 @@ def estimate_background(
             ws = np.maximum(ws, limb_model.cell_scale(white, own & ok & ~peaks, limb_scale_quantile))
             best["snr"] = np.where(own, white / ws, best["snr"])
             scale = np.where(own, ws, scale).astype(scale.dtype, copy=False)
+        if unmodelled_limb_own_profile:  # (after the zone's: its along-limb high-pass reads its border)
+            span = wb + h1 + 3 * sigma + 2.0  # the standard options' limb-distance profile's reach
+            outside = usable & ~lzone & ~edge & (np.abs(d) < span)
+            best["snr"], scale = _unmodelled_limb_scale(
+                best["snr"], scale, best["block"], d, outside, ok, rk, span
+            )
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)
@@ -1445,6 +1456,31 @@ def _best_phase(s_white: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for p, a in enumerate(above[1:], start=2):  # the last phase to beat the ones before it wins
         np.copyto(phase, np.int8(p), where=a)
     return phase.astype(np.intp), top
+
+
+def _unmodelled_limb_scale(
+    snr: np.ndarray,
+    scale: np.ndarray,
+    block: np.ndarray,
+    d: np.ndarray,
+    outside: np.ndarray,
+    ok: np.ndarray,
+    reach_px: int,
+    span_px: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S/N, scale) with those at the ``outside`` pixels (near the limb, outside the limb model's zone) taken
+    from their ``block`` scale raised by a limb-distance profile (:func:`limb_profile`, 0.5 px bins over
+    ± ``span_px``) of the white-noise S/N (``snr`` × ``scale``) over those pixels alone (``ok``, sources
+    above 4 × the block scale left out with ``reach_px``), instead of the profile shared with the zone: the
+    modelled bright arc's misfit raised the scale of the dark limb and of the limb beyond the seen arc by as
+    much as its own. Elsewhere both are returned as they are."""
+    if not outside.any():
+        return snr, scale
+    white = snr * scale
+    peaks = grow_sparse(white > 4.0 * block, reach_px)
+    own = np.maximum(block, limb_profile(d, white, outside & ok & ~peaks, -span_px, span_px))
+    snr = np.where(outside, white / own, snr)
+    return snr, np.where(outside, own, scale).astype(scale.dtype, copy=False)
 
 
 def _limb_fit_into(

@@ -127,6 +127,7 @@ def _background_args(
         own_option_zones=cfg.own_option_zones,
         limb_scale_quantile=cfg.limb_scale_quantile,
         limb_zone_own_scale_px=cfg.limb_zone_own_scale_px,
+        unmodelled_limb_own_profile=cfg.unmodelled_limb_own_profile,
     )
 
 

@@ -226,6 +226,11 @@ class DetectConfig:
             Alone, without those tests, a trade: on 250 sunlit frames 4 px
             gave 0.608 / 0.081 / 0.308 → 0.623 / 0.081 / 0.332 (+14 hot spots at S/N ≥ 7, +6 false
             detections); on seed 31 0.546 / 0.105 / 0.331 → 0.554 / 0.114 / 0.419 (+8, +22).
+        unmodelled_limb_own_profile: narrow PSFs with a measured limb profile: the pixels near the limb
+            outside the profile's zone (a dark limb, the limb beyond the seen arc) take their block scale
+            raised by a limb-distance profile of their own, not the one shared with the modelled bright arc,
+            whose misfit raised their scale as much as its own
+            (:func:`ioscan.detect.background._unmodelled_limb_scale`; issue 11, numbers in the README).
         fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
             (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
@@ -330,6 +335,7 @@ class DetectConfig:
     own_option_zones: bool = False
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = 4.0
+    unmodelled_limb_own_profile: bool = True
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
