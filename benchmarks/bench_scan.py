@@ -54,7 +54,14 @@
    detached worktree), each in a fresh process on the same simulated campaign, alternating for ``--rounds``
    rounds (which goes first alternates too), and each one's worker start-up (``worker_start_cpu_s``): per
    stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
-   machine this is the figure to quote, not a single run's milliseconds.
+   machine this is the figure to quote, not a single run's milliseconds. ``detect_step_ms_per_frame``: the
+   same per step of detection (below), each label's median over rounds and the median ratio.
+
+The stage profile's ``detect_step_ms_per_frame``: detection as the scan calls it (told the geometry and the
+pointing error), per named step of ``detect_band`` (each step's own CPU or wall time, a step inside another
+counted once), in ms per frame of the campaign (the steps' total over all frames; ``frames``: how many ran
+it), for the first detection (the ``detect`` stage) and the second one after registration on hot spots
+(inside ``register_hot_spots``); ``other`` is what no named step took.
 
 8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
    started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
@@ -100,7 +107,6 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     import pdr
 
     from ioscan.catalog.store import open_store
-    from ioscan.detect import detect_frame
     from ioscan.formats import product_identity, read_product
     from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots, register_on_limb
     from ioscan.measure import measure_frame
@@ -121,7 +127,7 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     limb_err: list[tuple[float, float, float, float]] = []  # (d_sample, d_line) px and their pulls
     truth = _pointing_truth(products)
     navigate_frame(read_product(products[0]), kernels=metakernel, register=False)  # kernels loaded once
-    with open_store(out / "profile.db") as store:
+    with open_store(out / "profile.db") as store, _DetectSteps() as steps:
         for path in products:
             lap = _Laps()
             pdr.read(str(path))["IMAGE"]
@@ -154,12 +160,12 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
             def told(nav):
                 return dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
 
-            found = detect_frame(frame, nav.backplanes or None, config=told(nav))
+            found = steps.detect("first", frame, nav.backplanes or None, config=told(nav))
             lap("detect")
             if nav.views and not nav.registered:
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 if nav.registered:
-                    found = detect_frame(frame, nav.backplanes or None, config=told(nav))
+                    found = steps.detect("second", frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
             pointing = None
             if nav.offset_samples_px is not None and nav.views:
@@ -195,6 +201,7 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     # what the whole would be with detection at issue 15's ~30 ms (≤ 3× SEP), the rest as measured
     med["projected_over_pdr_read_detect_30ms"] = round((med["outside_detect"] + 30.0) / med["pdr_read"], 1)
     med["limb_fit_over_pdr_read"] = round(med["limb_fit"] / med["pdr_read"], 1)
+    med["detect_step_ms_per_frame"] = steps.summary(len(products))
     if limb_err:  # registration offsets against the simulator's applied pointing error, in the band fitted
         e = np.array(limb_err)
         err = np.hypot(e[:, 0], e[:, 1])
@@ -256,6 +263,91 @@ def _pointing_truth(products: list[Path]) -> dict:
             if np.isfinite(s) and np.isfinite(ln):
                 out[(row.product_id, band)] = (float(s), float(ln))
     return out
+
+
+#: detection's named steps as ``detect_band`` and its first pass call them (names in
+#: :mod:`ioscan.detect.band`'s namespace), timed by :class:`_DetectSteps`
+DETECT_STEPS = (
+    "mask_pixels", "laplacian_noise", "remove_column_streaks", "locate_limb", "_measure_psf",
+    "shading_template", "sunlit_mask", "fit_limb_model", "_background_args", "estimate_background",
+    "find_peaks", "_local_fit", "_faint_peaks", "merge_peaks", "fit_sources", "recentre_saturated",
+    "spike_threshold", "spike_dchi2", "search_again", "spike_thresholds", "_local_fit_snr", "fill_flux_err",
+    "source_flags", "clipped_cores", "flag_bright_source_artefacts", "flag_limb_ridges",
+    "_flag_background_misfits", "flag_unconfirmed", "flag_local_fit_unconfirmed", "flag_edge_unconfirmed",
+)  # fmt: skip
+
+
+class _DetectSteps:
+    """Each named step's own time (:data:`CLOCK`; a step called inside another counts for itself only) while
+    ``with`` is active, per detection (``first``: the scan's detection; ``second``: the detection again
+    after registration on hot spots); the steps are wrapped in :mod:`ioscan.detect.band`'s namespace and
+    restored on exit. ``detect_frame``: each call's whole time (``other`` is what no named step took)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, dict[str, list[float]]] = {"first": {}, "second": {}}
+        self.kind = "first"
+        self._now: dict[str, float] = {}
+        self._stack: list[float] = []  # time the steps running inside the current one took
+
+    def _wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            self._stack.append(0.0)
+            t0 = CLOCK()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = CLOCK() - t0
+                inner = self._stack.pop()
+                self._now[name] = self._now.get(name, 0.0) + spent - inner
+                if self._stack:
+                    self._stack[-1] += spent
+
+        return timed
+
+    def __enter__(self):
+        from ioscan.detect import band
+
+        self._saved = [(n, getattr(band, n)) for n in DETECT_STEPS if hasattr(band, n)]
+        for name, fn in self._saved:
+            setattr(band, name, self._wrap(name, fn))
+        return self
+
+    def __exit__(self, *exc):
+        from ioscan.detect import band
+
+        for name, fn in self._saved:
+            setattr(band, name, fn)
+
+    def detect(self, kind: str, *args, **kwargs):
+        """``detect_frame(*args, **kwargs)``, its steps' times kept as one frame's of ``kind``."""
+        from ioscan.detect import detect_frame
+
+        self._now = {}
+        t0 = CLOCK()
+        found = detect_frame(*args, **kwargs)
+        whole = CLOCK() - t0
+        self._now["other"] = whole - sum(self._now.values())
+        self._now["detect_frame"] = whole
+        for name, v in self._now.items():
+            self.ms[kind].setdefault(name, []).append(1e3 * v)
+        return found
+
+    def summary(self, n_frames: int) -> dict:
+        """Per step: its mean ms per frame of the campaign (a step's total over ``n_frames``; what the
+        stage's mean adds up from), over the first detection and the second (after registration on hot
+        spots) apart, and how many frames each ran on."""
+        out: dict = {}
+        for kind, steps in self.ms.items():
+            if not steps:
+                continue
+            means = {k: round(sum(v) / n_frames, 2) for k, v in steps.items()}
+            order = sorted((k for k in means if k != "detect_frame"), key=lambda k: -means[k])
+            out[kind] = {
+                "frames": len(steps["detect_frame"]),
+                "detect_frame": means["detect_frame"],
+                **{k: means[k] for k in order if means[k] >= 0.01},
+            }
+        return out
 
 
 class _Laps:
@@ -684,9 +776,35 @@ def _stage_child(campaign: Path) -> None:
     out = Path(tempfile.mkdtemp(prefix="ioscan_bench_scan_child_"))
     try:
         med, _ = _stage_profile(products, metakernel, out)
-        print(json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"]}))
+        steps = med["detect_step_ms_per_frame"]
+        print(json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"], "steps": steps}))
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _steps_against(runs: dict[str, list], rev: str) -> dict:
+    """Per detection (first, second) and step: each label's median over rounds of its mean ms per frame,
+    and the median of the rounds' ratios current ÷ ``rev`` (steps of 0.05 ms or more)."""
+    out: dict = {}
+    for kind in ("first", "second"):
+        per = {label: [r["steps"].get(kind, {}) for r in rs] for label, rs in runs.items()}
+        names = [k for k in per["current"][0] if k != "frames"] if per["current"][0] else []
+        names += [k for k in (per[rev][0] if per[rev] else {}) if k not in names and k != "frames"]
+        rows = {}
+        for name in names:
+            cur = [s.get(name, 0.0) for s in per["current"]]
+            old = [s.get(name, 0.0) for s in per[rev]]
+            if max(statistics.median(cur), statistics.median(old)) < 0.05:
+                continue
+            ratio = [a / b for a, b in zip(cur, old, strict=True) if b > 0]
+            rows[name] = {
+                "current": _med(cur),
+                rev: _med(old),
+                "ratio_median": round(statistics.median(ratio), 3) if ratio else None,
+            }
+        if rows:
+            out[kind] = rows
+    return out
 
 
 def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
@@ -735,6 +853,7 @@ def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
             },
             "ratio_per_round": ratios,
             "ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
+            "detect_step_ms_per_frame": _steps_against(runs, rev),
             "worker_start_cpu_s": {
                 label: {
                     k: [w[k] for w in ws]
