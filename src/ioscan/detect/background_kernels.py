@@ -15,6 +15,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
+* :func:`grow_diamond`: a bool mask grown by k pixels (k binary dilations with the 4-connected cross,
+  ``scipy.ndimage.binary_dilation``'s pixels; :func:`ioscan.detect.disk.grow`).
 * :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
   n finite values whose zone is k (an order statistic: a value of the data, no arithmetic).
 
@@ -394,6 +396,39 @@ def block_order_stats(
     return vals, counts
 
 
+@njit(cache=True, error_model="numpy")
+def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` (2-D bool) grown by ``k`` ≥ 0 pixels: True where a True pixel lies within L1 (city-block)
+    distance ``k`` — the pixels ``k`` binary dilations with the 4-connected cross reach inside the image
+    (a shortest path between two pixels of a rectangle stays in it). Two passes of the exact city-block
+    distance transform (capped at k + 1), each line then forward and backward along it."""
+    nl, ns = mask.shape
+    big = k + 1
+    d = np.empty((nl, ns), np.intp)
+    for i in range(nl):  # forward: from above and from the left
+        for j in range(ns):
+            if mask[i, j]:
+                v = 0
+            else:
+                v = big
+                if i > 0 and d[i - 1, j] + 1 < v:
+                    v = d[i - 1, j] + 1
+                if j > 0 and d[i, j - 1] + 1 < v:
+                    v = d[i, j - 1] + 1
+            d[i, j] = v
+    out = np.empty((nl, ns), np.bool_)
+    for i in range(nl - 1, -1, -1):  # backward: from below and from the right
+        for j in range(ns - 1, -1, -1):
+            v = d[i, j]
+            if i < nl - 1 and d[i + 1, j] + 1 < v:
+                v = d[i + 1, j] + 1
+            if j < ns - 1 and d[i, j + 1] + 1 < v:
+                v = d[i, j + 1] + 1
+            d[i, j] = v
+            out[i, j] = v <= k
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -409,3 +444,4 @@ def warm_up() -> None:
     uniform_box_mean(x, 3)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
+    grow_diamond(np.zeros(x.shape, np.bool_), 1)
