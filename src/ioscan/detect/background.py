@@ -340,6 +340,9 @@ def _edge_curvature(x: np.ndarray, p: int, axis: int, far: bool) -> np.ndarray:
     shape = (m, 1) if axis == 0 else (1, m)
     c = np.sum(rows * _curvature_weights(m).reshape(shape), axis=axis, keepdims=True)
     # the median along the edge: a source within reach of the edge bends a few columns' fits, not the edge's
+    flat = c.ravel()
+    if np.isfinite(flat).all() and flat.all():  # (compiled where it selects the same bits: finite, no ±0)
+        return kernels.running_median_nearest(flat, EDGE_QUADRATIC_SMOOTH_PX).reshape(c.shape)
     return ndimage.median_filter(
         c, size=(1, EDGE_QUADRATIC_SMOOTH_PX) if axis == 0 else (EDGE_QUADRATIC_SMOOTH_PX, 1), mode="nearest"
     )

@@ -15,6 +15,9 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
+* :func:`running_median_nearest`: ``scipy.ndimage.median_filter`` of a 1-D float array (odd size,
+  ``nearest``) where its values are finite and non-zero (a median is one of them; equal values are then
+  the same bits).
 * :func:`grow_diamond`: a bool mask grown by k pixels (k binary dilations with the 4-connected cross,
   ``scipy.ndimage.binary_dilation``'s pixels; :func:`ioscan.detect.disk.grow`).
 * :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
@@ -397,6 +400,43 @@ def block_order_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
+    """The median of each centred window of ``size`` (odd) values of the 1-D ``v``, the ends continued by
+    their nearest value (``scipy.ndimage.median_filter(v, size, mode="nearest")``: a value of ``v``, the
+    same one wherever the values are distinct from ±0 and finite — the caller's condition)."""
+    n = v.shape[0]
+    h = size // 2
+    out = np.empty(n, v.dtype)
+    if n == 0:
+        return out
+    win = np.empty(size, v.dtype)  # the current window, sorted
+    for t in range(size):
+        x = v[min(max(t - h, 0), n - 1)]
+        i = t
+        while i > 0 and win[i - 1] > x:
+            win[i] = win[i - 1]
+            i -= 1
+        win[i] = x
+    out[0] = win[h]
+    for j in range(1, n):  # slide: the window's first value out, the next one in
+        old = v[min(max(j - 1 - h, 0), n - 1)]
+        new = v[min(j + h, n - 1)]
+        i = 0
+        while i < size - 1 and win[i] != old:  # (found: finite values, the caller's condition)
+            i += 1
+        while i < size - 1:  # the old value taken out
+            win[i] = win[i + 1]
+            i += 1
+        i = size - 1
+        while i > 0 and win[i - 1] > new:  # the new one put in its place
+            win[i] = win[i - 1]
+            i -= 1
+        win[i] = new
+        out[j] = win[h]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` (2-D bool) grown by ``k`` ≥ 0 pixels: True where a True pixel lies within L1 (city-block)
     distance ``k`` — the pixels ``k`` binary dilations with the 4-connected cross reach inside the image
@@ -445,3 +485,4 @@ def warm_up() -> None:
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
+    running_median_nearest(np.ones(5), 3)
