@@ -56,6 +56,9 @@
    stage, each round's ratio current ÷ REV and their median (``ratio_median``: < 1 is faster). On a shared
    machine this is the figure to quote, not a single run's milliseconds. ``detect_step_ms_per_frame``: the
    same per step of detection (below), each label's median over rounds and the median ratio.
+   ``detections_identical_frames``: on how many frames (of ``frames``) every field of every final detection
+   (after the second detection where there is one), the status and the messages equal ``REV``'s bit for bit
+   (the fewest over rounds).
 
 The stage profile's ``detect_step_ms_per_frame``: detection as the scan calls it (told the geometry and the
 pointing error), per named step of ``detect_band`` (each step's own CPU or wall time, a step inside another
@@ -99,10 +102,13 @@ def _med(values) -> float:
     return round(statistics.median(values), 2) if values else float("nan")
 
 
-def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=None) -> tuple[dict, list]:
+def _stage_profile(
+    products: list[Path], metakernel: Path, out: Path, against=None, digests: list | None = None
+) -> tuple[dict, list]:
     """Median ms per frame of each stage, in this process; and each product's records (for the writer).
     ``against``: an older limb-fit module, run alternately with the current one on every frame. Also the
-    limb registrations' offsets against the simulator's applied pointing error (``limb_offset_*``)."""
+    limb registrations' offsets against the simulator's applied pointing error (``limb_offset_*``).
+    ``digests``: a list that gets each frame's :func:`_detections_digest` (its final detections)."""
     import numpy as np
     import pdr
 
@@ -186,6 +192,8 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
             store.add_observation(obs, bands, found.detections)
             lap("store")
             records.append((obs, bands, found.detections))
+            if digests is not None:
+                digests.append(_detections_digest(found))
             for stage, v in lap.ms.items():
                 stages[stage].append(v)
             stages["total"].append(sum(v for k, v in lap.ms.items() if k != "pdr_read"))
@@ -217,6 +225,16 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
         med["limb_fit_against_mean_ms"] = round(1e3 * statistics.fmean(limb_against), 2)
         med["limb_fit_max_offset_diff_px"] = max(offset_diff)
     return med, records
+
+
+def _detections_digest(found) -> str:
+    """SHA-256 of a frame's final detections (after measurement): every field of every detection (``repr``:
+    floats to the last bit, NaN and the sign of zero included), the status, per-band statuses, noise and
+    messages."""
+    import hashlib
+
+    what = (found.detections, found.status, found.band_status, found.noise, found.messages)
+    return hashlib.sha256(repr(what).encode()).hexdigest()
 
 
 def _add_chaining(profile: dict, folder: Path, metakernel: Path, out: Path) -> None:
@@ -775,9 +793,19 @@ def _stage_child(campaign: Path) -> None:
     products = sorted((campaign / "jiram").rglob("*.LBL"))
     out = Path(tempfile.mkdtemp(prefix="ioscan_bench_scan_child_"))
     try:
-        med, _ = _stage_profile(products, metakernel, out)
+        digests: list[str] = []
+        med, _ = _stage_profile(products, metakernel, out, digests=digests)
         steps = med["detect_step_ms_per_frame"]
-        print(json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"], "steps": steps}))
+        print(
+            json.dumps(
+                {
+                    "median": {k: med[k] for k in _COMPARED},
+                    "mean": med["mean"],
+                    "steps": steps,
+                    "digests": digests,
+                }
+            )
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -854,6 +882,11 @@ def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
             "ratio_per_round": ratios,
             "ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
             "detect_step_ms_per_frame": _steps_against(runs, rev),
+            # every frame's final detections (every field, bit for bit) the same as ``rev``'s, in every round
+            "detections_identical_frames": min(
+                sum(a == b for a, b in zip(x["digests"], y["digests"], strict=True))
+                for x, y in zip(runs["current"], runs[rev], strict=True)
+            ),
             "worker_start_cpu_s": {
                 label: {
                     k: [w[k] for w in ws]
