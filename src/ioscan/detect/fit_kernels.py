@@ -515,3 +515,51 @@ def profile_values(erf_ab: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt
                 val[j, ax, t] = 0.5 * (erf_ab[0, j, ax, t] - erf_ab[1, j, ax, t])
                 dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
     return val, dval
+
+
+@njit(cache=True)
+def fill_box_sums(
+    data: np.ndarray,
+    fed: np.ndarray,
+    l0: int,
+    l1: int,
+    s0: int,
+    s1: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    hf: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The summed-area tables of ``data`` × ``fed`` and of ``fed`` (as float64) over the region
+    [l0, l1) × [s0, s1), each with a leading zero line and column (np.cumsum along the samples, then along
+    the lines: sequential sums from 0.0), read at the (2hf+1)² box around each hole pixel (dl, ds) of each
+    copy centred at (li, sj): ``box`` (2, copies, hole pixels) = S[a1, b1] − S[a0, b1] − S[a1, b0] +
+    S[a0, b0] in that order; and the data at the hole pixels (copies, hole pixels)
+    (:func:`ioscan.detect.photometry._fill_box_sums`' numpy arithmetic)."""
+    nl, ns = l1 - l0, s1 - s0
+    sat = np.zeros((2, nl + 1, ns + 1))
+    for i in range(nl):
+        for j in range(ns):
+            c = 1.0 if fed[l0 + i, s0 + j] else 0.0
+            sat[0, i + 1, j + 1] = data[l0 + i, s0 + j] * c
+            sat[1, i + 1, j + 1] = c
+    for p in range(2):
+        for i in range(nl + 1):  # along the samples
+            for j in range(1, ns + 1):
+                sat[p, i, j] = sat[p, i, j - 1] + sat[p, i, j]
+        for i in range(1, nl + 1):  # then along the lines
+            for j in range(ns + 1):
+                sat[p, i, j] = sat[p, i - 1, j] + sat[p, i, j]
+    nc, nh = li.shape[0], dl.shape[0]
+    box = np.empty((2, nc, nh))
+    d_hole = np.empty((nc, nh))
+    for c in range(nc):
+        for q in range(nh):
+            hl = li[c] - l0 + dl[q]
+            hs = sj[c] - s0 + ds[q]
+            a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+            for p in range(2):
+                box[p, c, q] = sat[p, a1, b1] - sat[p, a0, b1] - sat[p, a1, b0] + sat[p, a0, b0]
+            d_hole[c, q] = data[li[c] + dl[q], sj[c] + ds[q]]
+    return box, d_hole

@@ -20,7 +20,13 @@ from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.fit_kernels import fill_unclean, linear_flux, source_fit_sums, weighted_chi2
+from ioscan.detect.fit_kernels import (
+    fill_box_sums,
+    fill_unclean,
+    linear_flux,
+    source_fit_sums,
+    weighted_chi2,
+)
 from ioscan.detect.psf import PsfModel
 from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
@@ -476,7 +482,7 @@ def _kernel_spread_at(
     kl = dl[:, None] - stamp_l[None] + h
     ks = ds[:, None] - stamp_s[None] + h
     inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
-    w = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+    w = np.where(inside, kz[_clip(kl, 0, 2 * h), _clip(ks, 0, 2 * h)], 0.0)
     return w @ a.ravel()
 
 
@@ -514,17 +520,8 @@ def _fill_box_sums(
     half = e + hf
     l0, l1 = int(li.min()) - half, int(li.max()) + half + 1
     s0, s1 = int(sj.min()) - half, int(sj.max()) + half + 1
-    c = fed[l0:l1, s0:s1].astype(np.float64)
-    sat = np.zeros((2, l1 - l0 + 1, s1 - s0 + 1))
-    sat[0, 1:, 1:] = data[l0:l1, s0:s1] * c
-    sat[1, 1:, 1:] = c
-    np.cumsum(sat, axis=2, out=sat)
-    np.cumsum(sat, axis=1, out=sat)
-    hl = (li - l0)[:, None] + dl[None]  # hole pixels in the region, (copies, hole pixels)
-    hs = (sj - s0)[:, None] + ds[None]
-    a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
-    box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
-    d_hole = data[li[:, None] + dl[None], sj[:, None] + ds[None]]
+    # compiled (fit_kernels.fill_box_sums): the two tables (np.cumsum's sequential sums) and their box reads
+    box, d_hole = fill_box_sums(data, fed, l0, l1, s0, s1, li, sj, dl, ds, hf)
     near = (np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)
     near = near.astype(np.float64)  # hole pixel q within the box of hole pixel p (symmetric)
     if hole_fed is None:
