@@ -253,3 +253,23 @@ def test_grow_diamond_equals_cross_dilations():
         m = rng.random(shape) < rng.choice([0.002, 0.02, 0.2, 0.6])
         k = int(rng.integers(1, 12))
         assert np.array_equal(kn.grow_diamond(m, k), ndimage.binary_dilation(m, iterations=k)), (t, shape, k)
+
+
+def test_block_layout_kernels_equal_numpy_reshapes():
+    """The block scale's pixel → grid index and its regions in block order, compiled: the numpy expressions
+    they replace (region maps with values outside the regions, frames not a multiple of the block)."""
+    rng = np.random.default_rng(37)
+    for t in range(200):
+        nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
+        n_regions = int(rng.integers(1, 5))
+        side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        want = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
+        want += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
+        assert _same(kn.block_index(side, n_regions, b, nbs, nbl * nbs), want), t
+        small = side.astype(np.int8)
+        ok = rng.random((nl, ns)) < 0.7
+        zone = np.full((nbl * b, nbs * b), -1, np.int8)
+        zone[:nl, :ns] = np.where(ok, small, np.int8(-1))
+        zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        assert _same(kn.zone_in_blocks(ok, small, b, nbl, nbs), zone), t

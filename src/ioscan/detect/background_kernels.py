@@ -15,6 +15,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
+* :func:`block_index` / :func:`zone_in_blocks`: the block scale's pixel → grid index and its regions in
+  block order (:class:`ioscan.detect.background.BlockLayout`; integers, no arithmetic to keep).
 * :func:`running_median_nearest`: ``scipy.ndimage.median_filter`` of a 1-D float array (odd size,
   ``nearest``) where its values are finite and non-zero (a median is one of them; equal values are then
   the same bits).
@@ -400,6 +402,38 @@ def block_order_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
+    """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
+    per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
+    nl, ns = side.shape
+    out = np.empty((nl, ns), np.intp)
+    for i in range(nl):
+        row = (i // b) * nbs
+        for j in range(ns):
+            k = side[i, j]
+            if k < 0 or k >= n_regions:
+                k = n_regions
+            out[i, j] = k * n_blocks + row + j // b
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def zone_in_blocks(ok: np.ndarray, side: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
+    """Each pixel's region ``side`` (−1 where not ``ok``) in block order: one row of b² values per b × b
+    block (block lines, then block samples; pixels in line order within a block), −1 beyond the image."""
+    nl, ns = side.shape
+    out = np.empty((nbl * nbs, b * b), side.dtype)
+    out[:] = -1
+    for i in range(nl):
+        row = (i // b) * nbs
+        at = (i % b) * b
+        for j in range(ns):
+            if ok[i, j]:
+                out[row + j // b, at + j % b] = side[i, j]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
     """The median of each centred window of ``size`` (odd) values of the 1-D ``v``, the ends continued by
     their nearest value (``scipy.ndimage.median_filter(v, size, mode="nearest")``: a value of ``v``, the
@@ -486,3 +520,6 @@ def warm_up() -> None:
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
+    side = np.zeros(x.shape, np.intp)
+    block_index(side, 2, 2, 3, 6)
+    zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
