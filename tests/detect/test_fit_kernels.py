@@ -290,3 +290,34 @@ def test_fill_box_sums_equal_numpy_cumsum_tables():
         got, want = fill_box_sums(*args), _fill_box_sums_numpy(*args)
         for g, w in zip(got, want, strict=True):
             assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), t
+
+
+def test_fill_plan_equals_numpys_plan():
+    """The effective PSF's fill plan, compiled from the clean map: numpy's plan (:func:`_fill_plan` of the
+    stamps' clean flags) bit for bit — stamps over every frame edge, clean everywhere (no plan), whole
+    unclean lines, sparse and dense outliers."""
+    rng = np.random.default_rng(41)
+    for t in range(150):
+        r, h = int(rng.integers(2, 4)), int(rng.integers(1, 8))
+        hf = h + 2
+        big = r + h + hf
+        lo, w = big - r - h, 2 * r + 1 + 2 * h
+        nl, ns = int(rng.integers(5, 70)), int(rng.integers(5, 70))
+        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.01, 0.1, 0.4])
+        if t % 7 == 0:
+            clean[int(rng.integers(0, nl))] = False
+        n = int(rng.integers(1, 9))
+        ci, cj = rng.integers(-3, nl + 3, n), rng.integers(-3, ns + 3, n)
+        off = np.arange(-big, big + 1)
+        li, sj = np.broadcast_arrays(
+            ci[:, None, None] + off[None, :, None], cj[:, None, None] + off[None, None, :]
+        )
+        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+        want = _fill_plan(c, lo, w, hf) if not c.all() else None
+        got = fk.fill_plan(clean, ci, cj, big, lo, w, hf)
+        if want is None:
+            assert got[0].size == 0, t
+            continue
+        for g, x in zip(got, want, strict=True):
+            assert _same(g, x), t

@@ -563,3 +563,82 @@ def fill_box_sums(
                 box[p, c, q] = sat[p, a1, b1] - sat[p, a0, b1] - sat[p, a1, b0] + sat[p, a0, b0]
             d_hole[c, q] = data[li[c] + dl[q], sj[c] + ds[q]]
     return box, d_hole
+
+
+@njit(cache=True)
+def fill_plan(
+    clean: np.ndarray, ci: np.ndarray, cj: np.ndarray, big: int, lo: int, w: int, hf: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`fill_unclean` needs (:func:`ioscan.detect.photometry._fill_plan`'s values) for stamps of
+    (2·big + 1)² pixels centred at (ci, cj) of the image whose pixels ``clean`` are: c = 1.0 on clean pixels
+    inside the image, else 0.0; of the kernel windows' region [lo, lo + w)², the stamps ``sub`` with a pixel
+    that is not clean there, their c, their region lines holding one (``lines``: q·w + line over the stamps
+    of ``sub``; ``at``: s·w + line over all stamps), those lines' clean flags and max(box mean of c, 1e-9)
+    (uniform_filter1d, size 2hf + 1, zeros beyond the stamp, along the lines then the samples). ``sub``
+    empty: no such pixel (the plan is None)."""
+    nl, ns = clean.shape
+    n = ci.shape[0]
+    size = 2 * big + 1
+    fw = 2 * hf + 1
+    line_has = np.zeros((n, w), np.bool_)
+    n_sub = 0
+    n_lines = 0
+    for s in range(n):
+        any_line = False
+        for li in range(w):
+            i = ci[s] - big + lo + li
+            for lj in range(w):
+                j = cj[s] - big + lo + lj
+                if not (0 <= i < nl and 0 <= j < ns and clean[i, j]):
+                    line_has[s, li] = True
+                    n_lines += 1
+                    any_line = True
+                    break
+        if any_line:
+            n_sub += 1
+    sub = np.empty(n_sub, np.intp)
+    cs = np.zeros((n_sub, size, size))
+    lines = np.empty(n_lines, np.intp)
+    at = np.empty(n_lines, np.intp)
+    keep = np.empty((n_lines, w), np.bool_)
+    den = np.empty((n_lines, w))
+    col = np.empty(size)
+    colf = np.empty(size)
+    row = np.empty(size)
+    rowf = np.empty(size)
+    vert = np.empty((size, size))
+    q = 0
+    u = 0
+    for s in range(n):
+        has = False
+        for li in range(w):
+            has = has or line_has[s, li]
+        if not has:
+            continue
+        sub[q] = s
+        for a in range(size):
+            i = ci[s] - big + a
+            for b in range(size):
+                j = cj[s] - big + b
+                cs[q, a, b] = 1.0 if (0 <= i < nl and 0 <= j < ns and clean[i, j]) else 0.0
+        for b in range(size):  # along the lines, every column
+            for a in range(size):
+                col[a] = cs[q, a, b]
+            _box_mean_line(col, fw, colf)
+            for a in range(size):
+                vert[a, b] = colf[a]
+        for li in range(w):
+            if not line_has[s, li]:
+                continue
+            for b in range(size):  # then along the samples, the region's lines that need it
+                row[b] = vert[lo + li, b]
+            _box_mean_line(row, fw, rowf)
+            lines[u] = q * w + li
+            at[u] = s * w + li
+            for lj in range(w):
+                keep[u, lj] = cs[q, lo + li, lo + lj] > 0
+                v = rowf[lo + lj]
+                den[u, lj] = v if v > 1e-9 else 1e-9
+            u += 1
+        q += 1
+    return sub, cs, lines, keep, den, at

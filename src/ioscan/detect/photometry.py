@@ -22,6 +22,7 @@ from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.fit_kernels import (
     fill_box_sums,
+    fill_plan,
     fill_unclean,
     linear_flux,
     source_fit_sums,
@@ -114,6 +115,8 @@ def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
     of the clean ones: (stamps holding such a pixel there, their c, which of their region's lines hold one
     (index into (stamp, line) pairs of those stamps), clean flags of those lines, max(box mean of c, 1e-9) on
     them, index of those lines in all stamps' (stamp, line) pairs); None when the region is clean everywhere.
+    numpy's form of :func:`ioscan.detect.fit_kernels.fill_plan`, which :func:`effective_psf` calls (kept as
+    its reference, ``tests/detect/test_fit_kernels.py``).
     """
     fw = 2 * hf + 1
     creg = c[:, lo : lo + w, lo : lo + w] > 0
@@ -183,10 +186,9 @@ def effective_psf(
     if clean is not None:
         if cached:
             fill = memo["fill"]
-        else:
-            ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-            c = (ins & clean[_clip(li, 0, nl - 1), _clip(sj, 0, ns - 1)]).astype(float)
-            fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
+        else:  # (compiled: fit_kernels.fill_plan, _fill_plan's values from the clean map itself)
+            plan = fill_plan(np.ascontiguousarray(clean, bool), ci, cj, big, lo, w, h + 2)
+            fill = plan if plan[0].size else None
         if fill is not None:
             # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
             # two 1-D passes, lines then samples), made only on the stamps and lines that hold such a pixel
