@@ -409,11 +409,13 @@ def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: in
     out = np.empty((nl, ns), np.intp)
     for i in range(nl):
         row = (i // b) * nbs
-        for j in range(ns):
-            k = side[i, j]
-            if k < 0 or k >= n_regions:
-                k = n_regions
-            out[i, j] = k * n_blocks + row + j // b
+        for j0 in range(0, ns, b):  # block by block along the line (no division per pixel)
+            block = row + j0 // b
+            for j in range(j0, min(j0 + b, ns)):
+                k = side[i, j]
+                if k < 0 or k >= n_regions:
+                    k = n_regions
+                out[i, j] = k * n_blocks + block
     return out
 
 
@@ -423,13 +425,17 @@ def zone_in_blocks(ok: np.ndarray, side: np.ndarray, b: int, nbl: int, nbs: int)
     block (block lines, then block samples; pixels in line order within a block), −1 beyond the image."""
     nl, ns = side.shape
     out = np.empty((nbl * nbs, b * b), side.dtype)
-    out[:] = -1
-    for i in range(nl):
-        row = (i // b) * nbs
-        at = (i % b) * b
-        for j in range(ns):
-            if ok[i, j]:
-                out[row + j // b, at + j % b] = side[i, j]
+    for bl in range(nbl):
+        for bs in range(nbs):
+            row = bl * nbs + bs
+            for a in range(b):
+                i = bl * b + a
+                for c in range(b):
+                    j = bs * b + c
+                    if i < nl and j < ns and ok[i, j]:
+                        out[row, a * b + c] = side[i, j]
+                    else:
+                        out[row, a * b + c] = -1
     return out
 
 
