@@ -321,3 +321,41 @@ def test_fill_plan_equals_numpys_plan():
             continue
         for g, x in zip(got, want, strict=True):
             assert _same(g, x), t
+
+
+def _along_limb_centres_numpy(dist, ci, cj, dli, dsj, pad, tolerance, max_copies):
+    """The copies' centres along the limb as numpy chose them (photometry._along_limb_centres before)."""
+    nl, ns = dist.shape
+    li, sj = ci + dli, cj + dsj
+    inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
+    li, sj = li[inside], sj[inside]
+    same = np.abs(dist[li, sj] - dist[ci, cj]) <= tolerance
+    li, sj = li[same], sj[same]
+    _, first = np.unique(li * ns + sj, return_index=True)
+    first = np.sort(first)[:max_copies]
+    return li[first], sj[first]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_along_limb_centres_equal_numpys_choice(dtype):
+    """The fill's copy centres along the limb, compiled: numpy's centres in numpy's order (repeated
+    candidates, windows cut by the crop, float32 and float64 distances, fewer candidates than copies)."""
+    from ioscan.detect.photometry import FILL_LIMB_COPIES, FILL_LIMB_TOLERANCE_PX, _limb_ring_offsets
+
+    rng = np.random.default_rng(43)
+    yy, xx = np.mgrid[0:90, 0:140]
+    n_found = 0
+    for t in range(120):
+        r0 = rng.uniform(20, 120)
+        dist = (r0 - np.hypot(xx - rng.uniform(-40, 180), yy - rng.uniform(-40, 130))).astype(dtype)
+        if t % 3 == 0:
+            dist = np.round(dist * 2) / 2  # ties at the tolerance
+        e, pad = int(rng.integers(0, 6)), int(rng.integers(3, 20))
+        ci, cj = int(rng.integers(0, 90)), int(rng.integers(0, 140))
+        dli, dsj = _limb_ring_offsets(e)
+        args = (dist, ci, cj, dli, dsj, pad, FILL_LIMB_TOLERANCE_PX, FILL_LIMB_COPIES)
+        got, want = fk.along_limb_centres(*args), _along_limb_centres_numpy(*args)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w) and g.dtype == w.dtype, t
+        n_found += got[0].size
+    assert n_found > 500  # centres were found (not only empty choices)

@@ -642,3 +642,41 @@ def fill_plan(
             u += 1
         q += 1
     return sub, cs, lines, keep, den, at
+
+
+@njit(cache=True)
+def along_limb_centres(
+    dist: np.ndarray,
+    ci: int,
+    cj: int,
+    dli: np.ndarray,
+    dsj: np.ndarray,
+    pad: int,
+    tolerance: float,
+    max_copies: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the candidate centres (ci + dli, cj + dsj), in their order, those whose window (half-size ``pad``)
+    lies inside ``dist``'s image and whose ``dist`` is within ``tolerance`` of dist[ci, cj], each pixel
+    once (its first occurrence), at most ``max_copies``
+    (:func:`ioscan.detect.photometry._along_limb_centres`' values)."""
+    nl, ns = dist.shape
+    here = dist[ci, cj]
+    seen = np.zeros(nl * ns, np.bool_)
+    li = np.empty(max_copies, np.intp)
+    sj = np.empty(max_copies, np.intp)
+    n = 0
+    for k in range(dli.shape[0]):
+        if n >= max_copies:
+            break
+        i, j = ci + dli[k], cj + dsj[k]
+        if i - pad < 0 or j - pad < 0 or i + pad >= nl or j + pad >= ns:
+            continue
+        if not abs(dist[i, j] - here) <= tolerance:
+            continue
+        if seen[i * ns + j]:
+            continue
+        seen[i * ns + j] = True
+        li[n] = i
+        sj[n] = j
+        n += 1
+    return li[:n].copy(), sj[:n].copy()

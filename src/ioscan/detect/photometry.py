@@ -21,6 +21,7 @@ from scipy import ndimage
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.fit_kernels import (
+    along_limb_centres,
     fill_box_sums,
     fill_plan,
     fill_unclean,
@@ -578,16 +579,18 @@ def _along_limb_centres(
     2e + 2, 2e + 4, … px away (:data:`FILL_LIMB_RINGS`), where the limb distance ``dist`` is the source's to
     :data:`FILL_LIMB_TOLERANCE_PX` (along the limb, both ways), each copy's window (half-size ``pad``) inside
     the crop; at most :data:`FILL_LIMB_COPIES`, nearest first, each centre once."""
-    nl, ns = dist.shape
     dli, dsj = _limb_ring_offsets(e)
-    li, sj = ci + dli, cj + dsj
-    inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
-    li, sj = li[inside], sj[inside]
-    same = np.abs(dist[li, sj] - dist[ci, cj]) <= FILL_LIMB_TOLERANCE_PX
-    li, sj = li[same], sj[same]
-    _, first = np.unique(li * ns + sj, return_index=True)
-    first = np.sort(first)[:FILL_LIMB_COPIES]
-    return li[first], sj[first]
+    # compiled (fit_kernels.along_limb_centres): the candidates in order, each pixel at its first occurrence
+    return along_limb_centres(
+        np.ascontiguousarray(dist),
+        ci,
+        cj,
+        dli,
+        dsj,
+        pad,
+        FILL_LIMB_TOLERANCE_PX,
+        FILL_LIMB_COPIES,
+    )
 
 
 def fill_flux_err(
