@@ -359,3 +359,60 @@ def test_along_limb_centres_equal_numpys_choice(dtype):
             assert np.array_equal(g, w) and g.dtype == w.dtype, t
         n_found += got[0].size
     assert n_found > 500  # centres were found (not only empty choices)
+
+
+def _copies_ok_numpy(usable, clean, side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb):
+    """The fill's tests of its copies as numpy made them (photometry._copies_variance before)."""
+    hole_l, hole_s = li[:, None] + dl[None], sj[:, None] + ds[None]
+    if along_limb:
+        use = usable[hole_l, hole_s]
+        ok = (clean[hole_l, hole_s] | ~use).all(axis=1) & use.any(axis=1)
+        ok &= ((side[hole_l, hole_s] == side[ci, cj]) | ~use).all(axis=1)
+        return ok, use
+    ok = clean[hole_l, hole_s].all(axis=1)
+    ok &= usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
+    if side is not None:
+        ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
+    return ok, None
+
+
+def test_copies_ok_equals_numpys_tests():
+    """Which of the fill's copies its error may use, compiled: numpy's tests on rings (with and without a
+    limb) and along the limb (which hole pixels are usable too)."""
+    rng = np.random.default_rng(47)
+    n_ok = 0
+    for t in range(300):
+        nl, ns = 60, 80
+        usable = rng.random((nl, ns)) > rng.choice([0.0, 0.02, 0.2])
+        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.02, 0.1])
+        side = (np.arange(ns)[None, :] + rng.uniform(-5, 5) * np.arange(nl)[:, None]) > rng.uniform(20, 60)
+        e, r = int(rng.integers(0, 4)), 3
+        n_hole = int(rng.integers(1, 15))
+        dl, ds = (rng.integers(-e, e + 1, n_hole) for _ in range(2))
+        stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+        li, sj = rng.integers(8, nl - 8, 30), rng.integers(8, ns - 8, 30)
+        ci, cj = int(rng.integers(8, nl - 8)), int(rng.integers(8, ns - 8))
+        along = bool(t % 2)
+        has_side = along or t % 3 > 0
+        want_ok, want_use = _copies_ok_numpy(
+            usable, clean, side if has_side else None, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along
+        )
+        ok, use = fk.copies_ok(
+            usable,
+            clean,
+            side if has_side else usable,
+            has_side,
+            ci,
+            cj,
+            li,
+            sj,
+            dl,
+            ds,
+            stamp_l,
+            stamp_s,
+            along,
+        )
+        assert np.array_equal(ok, want_ok), t
+        assert (want_use is None and use.size == 0) or np.array_equal(use, want_use), t
+        n_ok += int(ok.sum())
+    assert n_ok > 1000  # copies pass as well as fail

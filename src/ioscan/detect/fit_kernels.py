@@ -680,3 +680,52 @@ def along_limb_centres(
         sj[n] = j
         n += 1
     return li[:n].copy(), sj[:n].copy()
+
+
+@njit(cache=True)
+def copies_ok(
+    usable: np.ndarray,
+    clean: np.ndarray,
+    side: np.ndarray,
+    has_side: bool,
+    ci: int,
+    cj: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    along_limb: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which copies (centres li, sj) of the hole (dl, ds) the fill's error may use
+    (:func:`ioscan.detect.photometry._copies_variance`' tests), and (``along_limb``) which of each copy's hole
+    pixels are usable (copies, hole pixels; else an empty array). Rings: the hole on clean pixels, the stamp
+    (stamp_l, stamp_s) on usable ones and, with a limb (``has_side``), the hole on the source's side (``side``
+    at ci, cj). Along the limb: the usable hole pixels clean and on the source's side, at least one usable."""
+    nc, nh = li.shape[0], dl.shape[0]
+    ok = np.ones(nc, np.bool_)
+    use = np.zeros((nc if along_limb else 0, nh), np.bool_)
+    own = side[ci, cj] if has_side else False
+    for c in range(nc):
+        good = True
+        any_use = False
+        for q in range(nh):
+            i, j = li[c] + dl[q], sj[c] + ds[q]
+            if along_limb:
+                u = usable[i, j]
+                use[c, q] = u
+                any_use = any_use or u
+                if u and (not clean[i, j] or side[i, j] != own):
+                    good = False
+            elif not clean[i, j] or (has_side and side[i, j] != own):
+                good = False
+        if along_limb:
+            good = good and any_use
+        else:
+            for t in range(stamp_l.shape[0]):
+                if not usable[li[c] + stamp_l[t], sj[c] + stamp_s[t]]:
+                    good = False
+                    break
+        ok[c] = good
+    return ok, use

@@ -22,6 +22,7 @@ from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.fit_kernels import (
     along_limb_centres,
+    copies_ok,
     fill_box_sums,
     fill_plan,
     fill_unclean,
@@ -727,20 +728,14 @@ def _copies_variance(
     :func:`fill_flux_err`. ``along_limb``: copies at the source's limb distance, whose stamps cross the limb
     band as the source's does; a copy's hole pixel that falls in the band (the limb is not along the pixel
     grid) is left out of its sums."""
-    hole_l, hole_s = li[:, None] + dl[None], sj[:, None] + ds[None]
-    hole_fed = None
-    if along_limb:
-        use = model.usable[hole_l, hole_s]
-        ok = (model.clean[hole_l, hole_s] | ~use).all(axis=1) & use.any(axis=1)
-        ok &= ((side[hole_l, hole_s] == side[ci, cj]) | ~use).all(axis=1)
-        hole_fed = use
-    else:
-        ok = model.clean[hole_l, hole_s].all(axis=1)
-        ok &= model.usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
-        if side is not None:
-            ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
+    # compiled (fit_kernels.copies_ok): each copy's tests over its hole (and stamp) pixels
+    has_side = side is not None
+    ok, use = copies_ok(
+        model.usable, model.clean, side if has_side else model.usable, has_side, ci, cj,
+        li, sj, dl, ds, stamp_l, stamp_s, along_limb,
+    )  # fmt: skip
     li, sj = li[ok], sj[ok]
-    hole_fed = None if hole_fed is None else hole_fed[ok]
+    hole_fed = use[ok] if along_limb else None
     if li.size < FILL_MIN_SHIFTS:
         return float("nan")
     num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf, hole_fed)
