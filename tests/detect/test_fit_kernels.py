@@ -416,3 +416,20 @@ def test_copies_ok_equals_numpys_tests():
         assert (want_use is None and use.size == 0) or np.array_equal(use, want_use), t
         n_ok += int(ok.sum())
     assert n_ok > 1000  # copies pass as well as fail
+
+
+def test_spread_weights_equal_numpys_gather():
+    """The kernel weights linking a stamp's pixels to a hole's, compiled: numpy's gather (0 beyond the
+    kernel; holes reaching past it)."""
+    rng = np.random.default_rng(53)
+    for t in range(200):
+        h, r, e = int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(0, 12))
+        kz = rng.normal(size=(2 * h + 1, 2 * h + 1))
+        n_hole = int(rng.integers(1, 30))
+        dl, ds = (rng.integers(-e, e + 1, n_hole) for _ in range(2))
+        stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+        kl = dl[:, None] - stamp_l[None] + h
+        ks = ds[:, None] - stamp_s[None] + h
+        inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
+        want = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+        assert _same(fk.spread_weights(kz, dl, ds, stamp_l, stamp_s), want), t

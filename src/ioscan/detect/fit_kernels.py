@@ -729,3 +729,22 @@ def copies_ok(
                     break
         ok[c] = good
     return ok, use
+
+
+@njit(cache=True)
+def spread_weights(
+    kz: np.ndarray, dl: np.ndarray, ds: np.ndarray, stamp_l: np.ndarray, stamp_s: np.ndarray
+) -> np.ndarray:
+    """(hole pixels, stamp pixels): the kernel weight K[d − p + h] linking stamp pixel p (offsets stamp_l,
+    stamp_s) to hole pixel d (dl, ds), 0 beyond the kernel (size 2h + 1): the matrix
+    :func:`ioscan.detect.photometry._kernel_spread_at` multiplies by the stamp."""
+    h = kz.shape[0] // 2
+    nh, nst = dl.shape[0], stamp_l.shape[0]
+    w = np.zeros((nh, nst))
+    for q in range(nh):
+        for p in range(nst):
+            kl = dl[q] - stamp_l[p] + h
+            ks = ds[q] - stamp_s[p] + h
+            if 0 <= kl <= 2 * h and 0 <= ks <= 2 * h:
+                w[q, p] = kz[kl, ks]
+    return w

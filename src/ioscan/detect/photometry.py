@@ -28,6 +28,7 @@ from ioscan.detect.fit_kernels import (
     fill_unclean,
     linear_flux,
     source_fit_sums,
+    spread_weights,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -481,12 +482,8 @@ def _kernel_spread_at(
     stamp_l, stamp_s flattened row-major; K: the kernel, size 2h+1): Σ_p a_p K[d − p + h], by a direct sum
     over the stamp. Kernel weights of magnitude ≤ DBL_EPSILON count as 0, as ``ndimage.convolve`` leaves
     them out of its footprint."""
-    h = kern.shape[0] // 2
     kz = _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0])
-    kl = dl[:, None] - stamp_l[None] + h
-    ks = ds[:, None] - stamp_s[None] + h
-    inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
-    w = np.where(inside, kz[_clip(kl, 0, 2 * h), _clip(ks, 0, 2 * h)], 0.0)
+    w = spread_weights(kz, dl, ds, stamp_l, stamp_s)  # (compiled: the weights picked, 0 beyond the kernel)
     return w @ a.ravel()
 
 
