@@ -58,6 +58,17 @@
    (``stage_ms_per_frame_mean``, ``mean_ratio_median``: a few expensive frames, hot-spot registration's,
    move them), with each child's in-process scan of the campaign (chaining included:
    ``scan_in_process_ms_per_frame``, ``chain_retries_mean``, ``total_with_chain_mean``).
+   ``detect_step_ms_per_frame``: the same per step of detection (below), each label's median over rounds
+   and the median ratio.
+   ``detections_identical_frames``: on how many frames (of ``frames``) every field of every final detection
+   (after the second detection where there is one), the status and the messages equal ``REV``'s bit for bit
+   (the fewest over rounds).
+
+The stage profile's ``detect_step_ms_per_frame``: detection as the scan calls it (told the geometry and the
+pointing error), per named step of ``detect_band`` (each step's own CPU or wall time, a step inside another
+counted once), in ms per frame of the campaign (the steps' total over all frames; ``frames``: how many ran
+it), for the first detection (the ``detect`` stage) and the second one after registration on hot spots
+(inside ``register_hot_spots``); ``other`` is what no named step took.
 
 8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
    started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
@@ -95,15 +106,17 @@ def _med(values) -> float:
     return round(statistics.median(values), 2) if values else float("nan")
 
 
-def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=None) -> tuple[dict, list]:
+def _stage_profile(
+    products: list[Path], metakernel: Path, out: Path, against=None, digests: list | None = None
+) -> tuple[dict, list]:
     """Median ms per frame of each stage, in this process; and each product's records (for the writer).
     ``against``: an older limb-fit module, run alternately with the current one on every frame. Also the
-    limb registrations' offsets against the simulator's applied pointing error (``limb_offset_*``)."""
+    limb registrations' offsets against the simulator's applied pointing error (``limb_offset_*``).
+    ``digests``: a list that gets each frame's :func:`_detections_digest` (its final detections)."""
     import numpy as np
     import pdr
 
     from ioscan.catalog.store import open_store
-    from ioscan.detect import detect_frame
     from ioscan.formats import product_identity, read_product
     from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots, register_on_limb
     from ioscan.measure import measure_frame
@@ -124,7 +137,7 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     limb_err: list[tuple[float, float, float, float]] = []  # (d_sample, d_line) px and their pulls
     truth = _pointing_truth(products)
     navigate_frame(read_product(products[0]), kernels=metakernel, register=False)  # kernels loaded once
-    with open_store(out / "profile.db") as store:
+    with open_store(out / "profile.db") as store, _DetectSteps() as steps:
         for path in products:
             lap = _Laps()
             pdr.read(str(path))["IMAGE"]
@@ -157,12 +170,12 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
             def told(nav):
                 return dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
 
-            found = detect_frame(frame, nav.backplanes or None, config=told(nav))
+            found = steps.detect("first", frame, nav.backplanes or None, config=told(nav))
             lap("detect")
             if nav.views and not nav.registered:
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 if nav.registered:
-                    found = detect_frame(frame, nav.backplanes or None, config=told(nav))
+                    found = steps.detect("second", frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
             pointing = None
             if nav.offset_samples_px is not None and nav.views:
@@ -183,6 +196,8 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
             store.add_observation(obs, bands, found.detections)
             lap("store")
             records.append((obs, bands, found.detections))
+            if digests is not None:
+                digests.append(_detections_digest(found))
             for stage, v in lap.ms.items():
                 stages[stage].append(v)
             stages["total"].append(sum(v for k, v in lap.ms.items() if k != "pdr_read"))
@@ -198,6 +213,7 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
     # what the whole would be with detection at issue 15's ~30 ms (≤ 3× SEP), the rest as measured
     med["projected_over_pdr_read_detect_30ms"] = round((med["outside_detect"] + 30.0) / med["pdr_read"], 1)
     med["limb_fit_over_pdr_read"] = round(med["limb_fit"] / med["pdr_read"], 1)
+    med["detect_step_ms_per_frame"] = steps.summary(len(products))
     if limb_err:  # registration offsets against the simulator's applied pointing error, in the band fitted
         e = np.array(limb_err)
         err = np.hypot(e[:, 0], e[:, 1])
@@ -213,6 +229,16 @@ def _stage_profile(products: list[Path], metakernel: Path, out: Path, against=No
         med["limb_fit_against_mean_ms"] = round(1e3 * statistics.fmean(limb_against), 2)
         med["limb_fit_max_offset_diff_px"] = max(offset_diff)
     return med, records
+
+
+def _detections_digest(found) -> str:
+    """SHA-256 of a frame's final detections (after measurement): every field of every detection (``repr``:
+    floats to the last bit, NaN and the sign of zero included), the status, per-band statuses, noise and
+    messages."""
+    import hashlib
+
+    what = (found.detections, found.status, found.band_status, found.noise, found.messages)
+    return hashlib.sha256(repr(what).encode()).hexdigest()
 
 
 def _add_chaining(profile: dict, folder: Path, metakernel: Path, out: Path) -> None:
@@ -259,6 +285,91 @@ def _pointing_truth(products: list[Path]) -> dict:
             if np.isfinite(s) and np.isfinite(ln):
                 out[(row.product_id, band)] = (float(s), float(ln))
     return out
+
+
+#: detection's named steps as ``detect_band`` and its first pass call them (names in
+#: :mod:`ioscan.detect.band`'s namespace), timed by :class:`_DetectSteps`
+DETECT_STEPS = (
+    "mask_pixels", "laplacian_noise", "remove_column_streaks", "locate_limb", "_measure_psf",
+    "shading_template", "sunlit_mask", "fit_limb_model", "_background_args", "estimate_background",
+    "find_peaks", "_local_fit", "_faint_peaks", "merge_peaks", "fit_sources", "recentre_saturated",
+    "spike_threshold", "spike_dchi2", "search_again", "spike_thresholds", "_local_fit_snr", "fill_flux_err",
+    "source_flags", "clipped_cores", "flag_bright_source_artefacts", "flag_limb_ridges",
+    "_flag_background_misfits", "flag_unconfirmed", "flag_local_fit_unconfirmed", "flag_edge_unconfirmed",
+)  # fmt: skip
+
+
+class _DetectSteps:
+    """Each named step's own time (:data:`CLOCK`; a step called inside another counts for itself only) while
+    ``with`` is active, per detection (``first``: the scan's detection; ``second``: the detection again
+    after registration on hot spots); the steps are wrapped in :mod:`ioscan.detect.band`'s namespace and
+    restored on exit. ``detect_frame``: each call's whole time (``other`` is what no named step took)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, dict[str, list[float]]] = {"first": {}, "second": {}}
+        self.kind = "first"
+        self._now: dict[str, float] = {}
+        self._stack: list[float] = []  # time the steps running inside the current one took
+
+    def _wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            self._stack.append(0.0)
+            t0 = CLOCK()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = CLOCK() - t0
+                inner = self._stack.pop()
+                self._now[name] = self._now.get(name, 0.0) + spent - inner
+                if self._stack:
+                    self._stack[-1] += spent
+
+        return timed
+
+    def __enter__(self):
+        from ioscan.detect import band
+
+        self._saved = [(n, getattr(band, n)) for n in DETECT_STEPS if hasattr(band, n)]
+        for name, fn in self._saved:
+            setattr(band, name, self._wrap(name, fn))
+        return self
+
+    def __exit__(self, *exc):
+        from ioscan.detect import band
+
+        for name, fn in self._saved:
+            setattr(band, name, fn)
+
+    def detect(self, kind: str, *args, **kwargs):
+        """``detect_frame(*args, **kwargs)``, its steps' times kept as one frame's of ``kind``."""
+        from ioscan.detect import detect_frame
+
+        self._now = {}
+        t0 = CLOCK()
+        found = detect_frame(*args, **kwargs)
+        whole = CLOCK() - t0
+        self._now["other"] = whole - sum(self._now.values())
+        self._now["detect_frame"] = whole
+        for name, v in self._now.items():
+            self.ms[kind].setdefault(name, []).append(1e3 * v)
+        return found
+
+    def summary(self, n_frames: int) -> dict:
+        """Per step: its mean ms per frame of the campaign (a step's total over ``n_frames``; what the
+        stage's mean adds up from), over the first detection and the second (after registration on hot
+        spots) apart, and how many frames each ran on."""
+        out: dict = {}
+        for kind, steps in self.ms.items():
+            if not steps:
+                continue
+            means = {k: round(sum(v) / n_frames, 2) for k, v in steps.items()}
+            order = sorted((k for k in means if k != "detect_frame"), key=lambda k: -means[k])
+            out[kind] = {
+                "frames": len(steps["detect_frame"]),
+                "detect_frame": means["detect_frame"],
+                **{k: means[k] for k in order if means[k] >= 0.01},
+            }
+        return out
 
 
 class _Laps:
@@ -686,10 +797,19 @@ def _stage_child(campaign: Path) -> None:
     products = sorted((campaign / "jiram").rglob("*.LBL"))
     out = Path(tempfile.mkdtemp(prefix="ioscan_bench_scan_child_"))
     try:
-        med, _ = _stage_profile(products, metakernel, out)
+        digests: list[str] = []
+        med, _ = _stage_profile(products, metakernel, out, digests=digests)
         _add_chaining(med, campaign / "jiram", metakernel, out)
         print(
-            json.dumps({"median": {k: med[k] for k in _COMPARED}, "mean": med["mean"], **_child_means(med)})
+            json.dumps(
+                {
+                    "median": {k: med[k] for k in _COMPARED},
+                    "mean": med["mean"],
+                    **_child_means(med),
+                    "steps": med["detect_step_ms_per_frame"],
+                    "digests": digests,
+                }
+            )
         )
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -726,6 +846,31 @@ def _means_against(runs: dict[str, list], rev: str) -> dict:
         "mean_ratio_per_round": ratios,
         "mean_ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
     }
+
+
+def _steps_against(runs: dict[str, list], rev: str) -> dict:
+    """Per detection (first, second) and step: each label's median over rounds of its mean ms per frame,
+    and the median of the rounds' ratios current ÷ ``rev`` (steps of 0.05 ms or more)."""
+    out: dict = {}
+    for kind in ("first", "second"):
+        per = {label: [r["steps"].get(kind, {}) for r in rs] for label, rs in runs.items()}
+        names = [k for k in per["current"][0] if k != "frames"] if per["current"][0] else []
+        names += [k for k in (per[rev][0] if per[rev] else {}) if k not in names and k != "frames"]
+        rows = {}
+        for name in names:
+            cur = [s.get(name, 0.0) for s in per["current"]]
+            old = [s.get(name, 0.0) for s in per[rev]]
+            if max(statistics.median(cur), statistics.median(old)) < 0.05:
+                continue
+            ratio = [a / b for a, b in zip(cur, old, strict=True) if b > 0]
+            rows[name] = {
+                "current": _med(cur),
+                rev: _med(old),
+                "ratio_median": round(statistics.median(ratio), 3) if ratio else None,
+            }
+        if rows:
+            out[kind] = rows
+    return out
 
 
 def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
@@ -775,6 +920,12 @@ def _stages_against(rev: str, rounds: int, campaign: Path, out: Path) -> dict:
             "ratio_per_round": ratios,
             "ratio_median": {k: round(statistics.median(v), 3) for k, v in ratios.items()},
             **_means_against(runs, rev),
+            "detect_step_ms_per_frame": _steps_against(runs, rev),
+            # every frame's final detections (every field, bit for bit) the same as ``rev``'s, in every round
+            "detections_identical_frames": min(
+                sum(a == b for a, b in zip(x["digests"], y["digests"], strict=True))
+                for x, y in zip(runs["current"], runs[rev], strict=True)
+            ),
             "worker_start_cpu_s": {
                 label: {
                     k: [w[k] for w in ws]

@@ -196,3 +196,80 @@ def test_kth_by_rank_every_rank():
         srt = np.sort(a)
         for k in range(n):
             assert kn.kth_by_rank(a, n, k) == srt[k]
+
+
+def test_running_median_equals_scipy_median_filter():
+    """The edge curvature's running median (size 15, nearest): scipy's values on finite, non-zero rows of any
+    length (shorter than the window too), with ties and runs of equal values."""
+    rng = np.random.default_rng(17)
+    for t in range(600):
+        n = int(rng.integers(1, 80))
+        v = rng.normal(size=n) * 10 ** rng.uniform(-5, 5)
+        if t % 3 == 0:
+            v = np.round(v * 2) + 0.25  # ties, never zero
+        if t % 5 == 0:
+            v[: n // 2] = v[0]  # a run of one value
+        want = ndimage.median_filter(v.reshape(1, n), size=(1, 15), mode="nearest").ravel()
+        assert _same(kn.running_median_nearest(v, 15), want), (t, n)
+        assert _same(kn.running_median_nearest(v, 3), ndimage.median_filter(v, 3, mode="nearest")), (t, n)
+
+
+def test_edge_curvature_equals_scipy_median_also_with_zeros_and_nan():
+    """The edge curvature (compiled median where the values are finite and non-zero, scipy's otherwise) equals
+    the plain formula on images with NaN, exact zeros of either sign (flat ground) and noise."""
+    from ioscan.detect.background import (
+        EDGE_CURVATURE_ROWS_PER_PAD,
+        EDGE_QUADRATIC_SMOOTH_PX,
+        _curvature_weights,
+        _edge_curvature,
+    )
+
+    rng = np.random.default_rng(23)
+    for t in range(200):
+        shape = (int(rng.integers(3, 40)), int(rng.integers(3, 40)))
+        x = _image(rng, shape, np.float64, nan=0.02 if t % 4 == 1 else 0.0)
+        if t % 4 == 2:
+            x[:, : shape[1] // 2] = 0.0  # flat: curvature exactly 0
+        if t % 4 == 3:
+            x[: shape[0] // 2] = -0.0
+        p, axis, far = int(rng.integers(1, 6)), int(t % 2), bool(t % 3)
+        n = x.shape[axis]
+        m = min(EDGE_CURVATURE_ROWS_PER_PAD * p + 1, n)
+        idx = np.arange(n - 1, n - 1 - m, -1) if far else np.arange(m)
+        rows = np.take(x, idx, axis=axis).astype(np.float64)
+        wshape = (m, 1) if axis == 0 else (1, m)
+        c = np.sum(rows * _curvature_weights(m).reshape(wshape), axis=axis, keepdims=True)
+        size = (1, EDGE_QUADRATIC_SMOOTH_PX) if axis == 0 else (EDGE_QUADRATIC_SMOOTH_PX, 1)
+        want = ndimage.median_filter(c, size=size, mode="nearest")
+        assert _same(_edge_curvature(x, p, axis, far), want), t
+
+
+def test_grow_diamond_equals_cross_dilations():
+    """The compiled diamond dilation: ``k`` binary dilations with the 4-connected cross, on frames of any
+    shape (1-pixel lines too), dense and sparse masks, k up to beyond the frame."""
+    rng = np.random.default_rng(29)
+    for t in range(300):
+        shape = (int(rng.integers(1, 50)), int(rng.integers(1, 50)))
+        m = rng.random(shape) < rng.choice([0.002, 0.02, 0.2, 0.6])
+        k = int(rng.integers(1, 12))
+        assert np.array_equal(kn.grow_diamond(m, k), ndimage.binary_dilation(m, iterations=k)), (t, shape, k)
+
+
+def test_block_layout_kernels_equal_numpy_reshapes():
+    """The block scale's pixel → grid index and its regions in block order, compiled: the numpy expressions
+    they replace (region maps with values outside the regions, frames not a multiple of the block)."""
+    rng = np.random.default_rng(37)
+    for t in range(200):
+        nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
+        n_regions = int(rng.integers(1, 5))
+        side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        want = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
+        want += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
+        assert _same(kn.block_index(side, n_regions, b, nbs, nbl * nbs), want), t
+        small = side.astype(np.int8)
+        ok = rng.random((nl, ns)) < 0.7
+        zone = np.full((nbl * b, nbs * b), -1, np.int8)
+        zone[:nl, :ns] = np.where(ok, small, np.int8(-1))
+        zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        assert _same(kn.zone_in_blocks(ok, small, b, nbl, nbs), zone), t

@@ -247,3 +247,189 @@ def test_local_maxima_is_the_numpy_test(dtype):
     assert _same(gi, ci.astype(np.intp)) and _same(gj, cj.astype(np.intp))
     assert _same(is_max, z[ci, cj] == top)
     assert is_max[:3].all() and not is_max[(gi == 10) & (gj == 11)].any()
+
+
+def _fill_box_sums_numpy(data, fed, l0, l1, s0, s1, li, sj, dl, ds, hf):
+    """The fill's box sums as numpy made them (photometry._fill_box_sums before the kernel)."""
+    c = fed[l0:l1, s0:s1].astype(np.float64)
+    sat = np.zeros((2, l1 - l0 + 1, s1 - s0 + 1))
+    sat[0, 1:, 1:] = data[l0:l1, s0:s1] * c
+    sat[1, 1:, 1:] = c
+    np.cumsum(sat, axis=2, out=sat)
+    np.cumsum(sat, axis=1, out=sat)
+    hl = (li - l0)[:, None] + dl[None]
+    hs = (sj - s0)[:, None] + ds[None]
+    a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+    box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
+    return box, data[li[:, None] + dl[None], sj[:, None] + ds[None]]
+
+
+def test_fill_box_sums_equal_numpy_cumsum_tables():
+    """The fill's summed-area tables and box reads, compiled: numpy's values bit for bit (values over many
+    magnitudes, zeros of either sign, sparse and dense fed pixels, holes of any shape, regions at the crop's
+    edges)."""
+    from ioscan.detect.fit_kernels import fill_box_sums
+
+    rng = np.random.default_rng(31)
+    for t in range(300):
+        nl, ns = int(rng.integers(30, 90)), int(rng.integers(30, 90))
+        data = rng.normal(size=(nl, ns)) * 10 ** rng.uniform(-8, 8, size=(nl, ns))
+        if t % 4 == 0:
+            data[rng.random(data.shape) < 0.3] = -0.0
+        fed = rng.random((nl, ns)) < rng.uniform(0.2, 1.0)
+        hf, e = int(rng.integers(1, 6)), int(rng.integers(0, 5))
+        half = e + hf
+        n_hole = int(rng.integers(1, 12))
+        dl, ds = (rng.integers(-e, e + 1, n_hole) for _ in range(2))
+        n = int(rng.integers(1, 20))
+        li = rng.integers(half, nl - half, n)
+        sj = rng.integers(half, ns - half, n)
+        l0, l1 = int(li.min()) - half, int(li.max()) + half + 1
+        s0, s1 = int(sj.min()) - half, int(sj.max()) + half + 1
+        args = (data, fed, l0, l1, s0, s1, li, sj, dl, ds, hf)
+        got, want = fill_box_sums(*args), _fill_box_sums_numpy(*args)
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), t
+
+
+def test_fill_plan_equals_numpys_plan():
+    """The effective PSF's fill plan, compiled from the clean map: numpy's plan (:func:`_fill_plan` of the
+    stamps' clean flags) bit for bit — stamps over every frame edge, clean everywhere (no plan), whole
+    unclean lines, sparse and dense outliers."""
+    rng = np.random.default_rng(41)
+    for t in range(150):
+        r, h = int(rng.integers(2, 4)), int(rng.integers(1, 8))
+        hf = h + 2
+        big = r + h + hf
+        lo, w = big - r - h, 2 * r + 1 + 2 * h
+        nl, ns = int(rng.integers(5, 70)), int(rng.integers(5, 70))
+        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.01, 0.1, 0.4])
+        if t % 7 == 0:
+            clean[int(rng.integers(0, nl))] = False
+        n = int(rng.integers(1, 9))
+        ci, cj = rng.integers(-3, nl + 3, n), rng.integers(-3, ns + 3, n)
+        off = np.arange(-big, big + 1)
+        li, sj = np.broadcast_arrays(
+            ci[:, None, None] + off[None, :, None], cj[:, None, None] + off[None, None, :]
+        )
+        ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+        c = (ins & clean[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)]).astype(float)
+        want = _fill_plan(c, lo, w, hf) if not c.all() else None
+        got = fk.fill_plan(clean, ci, cj, big, lo, w, hf)
+        if want is None:
+            assert got[0].size == 0, t
+            continue
+        for g, x in zip(got, want, strict=True):
+            assert _same(g, x), t
+
+
+def _along_limb_centres_numpy(dist, ci, cj, dli, dsj, pad, tolerance, max_copies):
+    """The copies' centres along the limb as numpy chose them (photometry._along_limb_centres before)."""
+    nl, ns = dist.shape
+    li, sj = ci + dli, cj + dsj
+    inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
+    li, sj = li[inside], sj[inside]
+    same = np.abs(dist[li, sj] - dist[ci, cj]) <= tolerance
+    li, sj = li[same], sj[same]
+    _, first = np.unique(li * ns + sj, return_index=True)
+    first = np.sort(first)[:max_copies]
+    return li[first], sj[first]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_along_limb_centres_equal_numpys_choice(dtype):
+    """The fill's copy centres along the limb, compiled: numpy's centres in numpy's order (repeated
+    candidates, windows cut by the crop, float32 and float64 distances, fewer candidates than copies)."""
+    from ioscan.detect.photometry import FILL_LIMB_COPIES, FILL_LIMB_TOLERANCE_PX, _limb_ring_offsets
+
+    rng = np.random.default_rng(43)
+    yy, xx = np.mgrid[0:90, 0:140]
+    n_found = 0
+    for t in range(120):
+        r0 = rng.uniform(20, 120)
+        dist = (r0 - np.hypot(xx - rng.uniform(-40, 180), yy - rng.uniform(-40, 130))).astype(dtype)
+        if t % 3 == 0:
+            dist = np.round(dist * 2) / 2  # ties at the tolerance
+        e, pad = int(rng.integers(0, 6)), int(rng.integers(3, 20))
+        ci, cj = int(rng.integers(0, 90)), int(rng.integers(0, 140))
+        dli, dsj = _limb_ring_offsets(e)
+        args = (dist, ci, cj, dli, dsj, pad, FILL_LIMB_TOLERANCE_PX, FILL_LIMB_COPIES)
+        got, want = fk.along_limb_centres(*args), _along_limb_centres_numpy(*args)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w) and g.dtype == w.dtype, t
+        n_found += got[0].size
+    assert n_found > 500  # centres were found (not only empty choices)
+
+
+def _copies_ok_numpy(usable, clean, side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb):
+    """The fill's tests of its copies as numpy made them (photometry._copies_variance before)."""
+    hole_l, hole_s = li[:, None] + dl[None], sj[:, None] + ds[None]
+    if along_limb:
+        use = usable[hole_l, hole_s]
+        ok = (clean[hole_l, hole_s] | ~use).all(axis=1) & use.any(axis=1)
+        ok &= ((side[hole_l, hole_s] == side[ci, cj]) | ~use).all(axis=1)
+        return ok, use
+    ok = clean[hole_l, hole_s].all(axis=1)
+    ok &= usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
+    if side is not None:
+        ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
+    return ok, None
+
+
+def test_copies_ok_equals_numpys_tests():
+    """Which of the fill's copies its error may use, compiled: numpy's tests on rings (with and without a
+    limb) and along the limb (which hole pixels are usable too)."""
+    rng = np.random.default_rng(47)
+    n_ok = 0
+    for t in range(300):
+        nl, ns = 60, 80
+        usable = rng.random((nl, ns)) > rng.choice([0.0, 0.02, 0.2])
+        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.02, 0.1])
+        side = (np.arange(ns)[None, :] + rng.uniform(-5, 5) * np.arange(nl)[:, None]) > rng.uniform(20, 60)
+        e, r = int(rng.integers(0, 4)), 3
+        n_hole = int(rng.integers(1, 15))
+        dl, ds = (rng.integers(-e, e + 1, n_hole) for _ in range(2))
+        stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+        li, sj = rng.integers(8, nl - 8, 30), rng.integers(8, ns - 8, 30)
+        ci, cj = int(rng.integers(8, nl - 8)), int(rng.integers(8, ns - 8))
+        along = bool(t % 2)
+        has_side = along or t % 3 > 0
+        want_ok, want_use = _copies_ok_numpy(
+            usable, clean, side if has_side else None, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along
+        )
+        ok, use = fk.copies_ok(
+            usable,
+            clean,
+            side if has_side else usable,
+            has_side,
+            ci,
+            cj,
+            li,
+            sj,
+            dl,
+            ds,
+            stamp_l,
+            stamp_s,
+            along,
+        )
+        assert np.array_equal(ok, want_ok), t
+        assert (want_use is None and use.size == 0) or np.array_equal(use, want_use), t
+        n_ok += int(ok.sum())
+    assert n_ok > 1000  # copies pass as well as fail
+
+
+def test_spread_weights_equal_numpys_gather():
+    """The kernel weights linking a stamp's pixels to a hole's, compiled: numpy's gather (0 beyond the
+    kernel; holes reaching past it)."""
+    rng = np.random.default_rng(53)
+    for t in range(200):
+        h, r, e = int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(0, 12))
+        kz = rng.normal(size=(2 * h + 1, 2 * h + 1))
+        n_hole = int(rng.integers(1, 30))
+        dl, ds = (rng.integers(-e, e + 1, n_hole) for _ in range(2))
+        stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+        kl = dl[:, None] - stamp_l[None] + h
+        ks = ds[:, None] - stamp_s[None] + h
+        inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
+        want = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+        assert _same(fk.spread_weights(kz, dl, ds, stamp_l, stamp_s), want), t

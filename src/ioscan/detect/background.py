@@ -340,6 +340,9 @@ def _edge_curvature(x: np.ndarray, p: int, axis: int, far: bool) -> np.ndarray:
     shape = (m, 1) if axis == 0 else (1, m)
     c = np.sum(rows * _curvature_weights(m).reshape(shape), axis=axis, keepdims=True)
     # the median along the edge: a source within reach of the edge bends a few columns' fits, not the edge's
+    flat = c.ravel()
+    if np.isfinite(flat).all() and flat.all():  # (compiled where it selects the same bits: finite, no ±0)
+        return kernels.running_median_nearest(flat, EDGE_QUADRATIC_SMOOTH_PX).reshape(c.shape)
     return ndimage.median_filter(
         c, size=(1, EDGE_QUADRATIC_SMOOTH_PX) if axis == 0 else (EDGE_QUADRATIC_SMOOTH_PX, 1), mode="nearest"
     )
@@ -825,9 +828,8 @@ class BlockLayout:
         nl, ns = side.shape
         nbl, nbs = -(-nl // b), -(-ns // b)
         self.side_small = side.astype(np.int8 if n_regions < 127 else np.intp)
-        idx = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
-        idx += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
-        self.index = idx
+        # (compiled: the region's grid, then the block's place in it, per pixel)
+        self.index = kernels.block_index(np.ascontiguousarray(side, np.intp), n_regions, b, nbs, nbl * nbs)
         self._last_zone: tuple[np.ndarray, np.ndarray] | None = None  # (ok, its zone) of the last call
 
     def zone_of(self, ok: np.ndarray, shape: tuple[int, int], b: int, nbl: int, nbs: int) -> np.ndarray:
@@ -836,12 +838,9 @@ class BlockLayout:
         (read only)."""
         if self._last_zone is not None and np.array_equal(self._last_zone[0], ok):
             return self._last_zone[1]
-        nl, ns = shape
-        side = self.side_small
-        zone = np.full((nbl * b, nbs * b), -1, side.dtype)
-        zone[:nl, :ns] = np.where(ok, side, side.dtype.type(-1))
-        zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
-        self._last_zone = (np.array(ok, dtype=bool), zone)
+        ok = np.array(ok, dtype=bool)  # (kept: a copy)
+        zone = kernels.zone_in_blocks(ok, self.side_small, b, nbl, nbs)  # (compiled: the pixels placed)
+        self._last_zone = (ok, zone)
         return zone
 
 

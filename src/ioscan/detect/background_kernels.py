@@ -15,6 +15,13 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
+* :func:`block_index` / :func:`zone_in_blocks`: the block scale's pixel → grid index and its regions in
+  block order (:class:`ioscan.detect.background.BlockLayout`; integers, no arithmetic to keep).
+* :func:`running_median_nearest`: ``scipy.ndimage.median_filter`` of a 1-D float array (odd size,
+  ``nearest``) where its values are finite and non-zero (a median is one of them; equal values are then
+  the same bits).
+* :func:`grow_diamond`: a bool mask grown by k pixels (k binary dilations with the 4-connected cross,
+  ``scipy.ndimage.binary_dilation``'s pixels; :func:`ioscan.detect.disk.grow`).
 * :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
   n finite values whose zone is k (an order statistic: a value of the data, no arithmetic).
 
@@ -394,6 +401,114 @@ def block_order_stats(
     return vals, counts
 
 
+@njit(cache=True, error_model="numpy")
+def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
+    """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
+    per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
+    nl, ns = side.shape
+    out = np.empty((nl, ns), np.intp)
+    for i in range(nl):
+        row = (i // b) * nbs
+        for j0 in range(0, ns, b):  # block by block along the line (no division per pixel)
+            block = row + j0 // b
+            for j in range(j0, min(j0 + b, ns)):
+                k = side[i, j]
+                if k < 0 or k >= n_regions:
+                    k = n_regions
+                out[i, j] = k * n_blocks + block
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def zone_in_blocks(ok: np.ndarray, side: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
+    """Each pixel's region ``side`` (−1 where not ``ok``) in block order: one row of b² values per b × b
+    block (block lines, then block samples; pixels in line order within a block), −1 beyond the image."""
+    nl, ns = side.shape
+    out = np.empty((nbl * nbs, b * b), side.dtype)
+    for bl in range(nbl):
+        for bs in range(nbs):
+            row = bl * nbs + bs
+            for a in range(b):
+                i = bl * b + a
+                for c in range(b):
+                    j = bs * b + c
+                    if i < nl and j < ns and ok[i, j]:
+                        out[row, a * b + c] = side[i, j]
+                    else:
+                        out[row, a * b + c] = -1
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
+    """The median of each centred window of ``size`` (odd) values of the 1-D ``v``, the ends continued by
+    their nearest value (``scipy.ndimage.median_filter(v, size, mode="nearest")``: a value of ``v``, the
+    same one wherever the values are distinct from ±0 and finite — the caller's condition)."""
+    n = v.shape[0]
+    h = size // 2
+    out = np.empty(n, v.dtype)
+    if n == 0:
+        return out
+    win = np.empty(size, v.dtype)  # the current window, sorted
+    for t in range(size):
+        x = v[min(max(t - h, 0), n - 1)]
+        i = t
+        while i > 0 and win[i - 1] > x:
+            win[i] = win[i - 1]
+            i -= 1
+        win[i] = x
+    out[0] = win[h]
+    for j in range(1, n):  # slide: the window's first value out, the next one in
+        old = v[min(max(j - 1 - h, 0), n - 1)]
+        new = v[min(j + h, n - 1)]
+        i = 0
+        while i < size - 1 and win[i] != old:  # (found: finite values, the caller's condition)
+            i += 1
+        while i < size - 1:  # the old value taken out
+            win[i] = win[i + 1]
+            i += 1
+        i = size - 1
+        while i > 0 and win[i - 1] > new:  # the new one put in its place
+            win[i] = win[i - 1]
+            i -= 1
+        win[i] = new
+        out[j] = win[h]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` (2-D bool) grown by ``k`` ≥ 0 pixels: True where a True pixel lies within L1 (city-block)
+    distance ``k`` — the pixels ``k`` binary dilations with the 4-connected cross reach inside the image
+    (a shortest path between two pixels of a rectangle stays in it). Two passes of the exact city-block
+    distance transform (capped at k + 1), each line then forward and backward along it."""
+    nl, ns = mask.shape
+    big = k + 1
+    d = np.empty((nl, ns), np.intp)
+    for i in range(nl):  # forward: from above and from the left
+        for j in range(ns):
+            if mask[i, j]:
+                v = 0
+            else:
+                v = big
+                if i > 0 and d[i - 1, j] + 1 < v:
+                    v = d[i - 1, j] + 1
+                if j > 0 and d[i, j - 1] + 1 < v:
+                    v = d[i, j - 1] + 1
+            d[i, j] = v
+    out = np.empty((nl, ns), np.bool_)
+    for i in range(nl - 1, -1, -1):  # backward: from below and from the right
+        for j in range(ns - 1, -1, -1):
+            v = d[i, j]
+            if i < nl - 1 and d[i + 1, j] + 1 < v:
+                v = d[i + 1, j] + 1
+            if j < ns - 1 and d[i, j + 1] + 1 < v:
+                v = d[i, j + 1] + 1
+            d[i, j] = v
+            out[i, j] = v <= k
+    return out
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -409,3 +524,8 @@ def warm_up() -> None:
     uniform_box_mean(x, 3)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
+    grow_diamond(np.zeros(x.shape, np.bool_), 1)
+    running_median_nearest(np.ones(5), 3)
+    side = np.zeros(x.shape, np.intp)
+    block_index(side, 2, 2, 3, 6)
+    zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)

@@ -95,37 +95,69 @@ def remove_column_streaks(
     bad = ~np.isfinite(x)
     if saturated is not None:
         bad |= np.asarray(saturated, bool)
-    out = np.array(x, dtype=np.float64, copy=True)
-    done = []
-    for c in cols:
-        reach = COLUMN_PAD_PX + REFERENCE_PX
-        ref_cols = [k for k in range(max(c - reach, 0), min(c + reach + 1, ns)) if not corrected_set[k]]
-        if len(ref_cols) < 3:
-            continue
-        ref = _nanmedian_rows(np.where(bad[:, ref_cols], np.nan, x[:, ref_cols]))
-        r = np.where(bad[:, c], np.nan, x[:, c] - ref)
-        if np.count_nonzero(np.isfinite(r)) < WINDOW_LINES:
-            continue
-        streak = _running_nanmedian(r, WINDOW_LINES)
-        # 1.2533 σ/√n: the noise of a median of n values, the reference adding its own share
-        err = 1.2533 * noise * np.sqrt(1.0 + 1.5708 / len(ref_cols)) / np.sqrt(WINDOW_LINES)
+    reach = COLUMN_PAD_PX + REFERENCE_PX
+    refs = [
+        [k for k in range(max(c - reach, 0), min(c + reach + 1, ns)) if not corrected_set[k]] for c in cols
+    ]
+    use = [i for i, ref in enumerate(refs) if len(ref) >= 3]
+    if not use:
+        return x, np.zeros(0, np.intp)
+    # every column's reference level at once: the rows of all columns' reference pixels side by side, each
+    # padded with NaN to the widest (NaNs sort last and are not counted: each row's median is its own)
+    width = max(len(refs[i]) for i in use)
+    ref_idx = np.zeros((len(use), width), np.intp)
+    ref_pad = np.ones((len(use), width), bool)
+    for row, i in enumerate(use):
+        ref_idx[row, : len(refs[i])] = refs[i]
+        ref_pad[row, : len(refs[i])] = False
+    vals = np.where(bad[:, ref_idx], np.nan, x[:, ref_idx])  # (lines, columns, width)
+    vals[:, ref_pad] = np.nan
+    ref = _nanmedian_rows(vals.transpose(1, 0, 2).reshape(-1, width)).reshape(len(use), nl)
+    use_cols = cols[use]
+    r = np.where(bad[:, use_cols].T, np.nan, x[:, use_cols].T - ref)  # (columns, lines)
+    enough = np.count_nonzero(np.isfinite(r), axis=1) >= WINDOW_LINES
+    if not enough.any():
+        return x, np.zeros(0, np.intp)
+    use_cols, r = use_cols[enough], r[enough]
+    n_ref = np.array([len(refs[i]) for i in use], float)[enough]
+    # 1.2533 σ/√n: the noise of a median of n values, the reference adding its own share
+    err = 1.2533 * noise * np.sqrt(1.0 + 1.5708 / n_ref) / np.sqrt(WINDOW_LINES)
+    out = None
+    done = np.zeros(len(use_cols), bool)
+    for rows, streak in _running_nanmedians(r, WINDOW_LINES):
         # reflections add light along the whole column: a column whose smoothed excess is not positive over
         # most of its length is texture or noise, not a streak
-        if float(np.median(streak)) <= COHERENCE * err:
-            continue
-        streak = np.where(streak > SIGNIFICANCE * err, streak, 0.0)
-        if np.any(streak):
-            out[:, c] -= np.nan_to_num(streak)
-            done.append(c)
-    if not done:
+        coherent = np.median(streak, axis=1) > COHERENCE * err[rows]
+        streak = np.where(streak > (SIGNIFICANCE * err[rows])[:, None], streak, 0.0)
+        hit = coherent & np.any(streak, axis=1)
+        if hit.any():
+            out = np.array(x, dtype=np.float64, copy=True) if out is None else out
+            out[:, use_cols[rows[hit]]] -= np.nan_to_num(streak[hit]).T
+            done[rows[hit]] = True
+    if out is None:
         return x, np.zeros(0, np.intp)
-    return out.astype(x.dtype, copy=False), np.asarray(done, np.intp)
+    return out.astype(x.dtype, copy=False), use_cols[done].astype(np.intp)
 
 
-def _running_nanmedian(v: np.ndarray, window: int) -> np.ndarray:
-    """Median of the finite values in a centred window of ``window`` samples; beyond the ends the profile is
-    continued by point reflection about a robust end value (2·e − mirror), so a slope (a streak decaying
-    towards the frame edge) is followed up to the last line instead of being flattened."""
+def _running_nanmedians(v: np.ndarray, window: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_running_nanmedian` of each row of ``v`` (2-D), the same values, as (rows, their running
+    medians) per type of the rows' continued profiles (float64 where an end value is missing; each
+    row's medians in its own type, as alone): the windows of a group side by side, one sort."""
+    n = v.shape[1]
+    padded = [_reflect_ends(row, window) for row in v]
+    groups = []
+    for dtype in dict.fromkeys(p.dtype for p in padded):
+        rows = np.array([i for i, p in enumerate(padded) if p.dtype == dtype], np.intp)
+        block = np.stack([padded[i] for i in rows])
+        strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
+        med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
+        groups.append((rows, np.nan_to_num(med, nan=0.0)))  # all-NaN windows (saturated runs): 0
+    return groups
+
+
+def _reflect_ends(v: np.ndarray, window: int) -> np.ndarray:
+    """``v`` continued by ``window // 2`` values at each end by point reflection about a robust end value
+    (2·e − mirror; NaN where an end value is not finite or ``v`` is too short)."""
     h = window // 2
     n = v.size
     with warnings.catch_warnings():
@@ -135,9 +167,14 @@ def _running_nanmedian(v: np.ndarray, window: int) -> np.ndarray:
         lo, hi = np.full(h, np.nan), np.full(h, np.nan)
     else:
         lo, hi = 2.0 * e0 - v[h:0:-1], 2.0 * e1 - v[-2 : -h - 2 : -1]
-    padded = np.concatenate([lo, v, hi])
-    strided = np.lib.stride_tricks.sliding_window_view(padded, window)[:n]
-    return np.nan_to_num(_nanmedian_rows(strided), nan=0.0)  # all-NaN windows (saturated runs): 0
+    return np.concatenate([lo, v, hi])
+
+
+def _running_nanmedian(v: np.ndarray, window: int) -> np.ndarray:
+    """Median of the finite values in a centred window of ``window`` samples; beyond the ends the profile is
+    continued by point reflection about a robust end value (2·e − mirror), so a slope (a streak decaying
+    towards the frame edge) is followed up to the last line instead of being flattened."""
+    return _running_nanmedians(np.asarray(v)[None], window)[0][1][0]
 
 
 def _nanmedian_rows(a: np.ndarray) -> np.ndarray:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from scipy import ndimage
 
+from ioscan.detect.background_kernels import grow_diamond
 from ioscan.robust import mad_sigma
 
 #: values :func:`robust_sigma` sub-samples a larger sample to
@@ -43,30 +42,13 @@ def percentile(v: np.ndarray, q: float) -> float | np.floating:
 def grow(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` grown by ``k`` pixels (``k`` binary dilations with the 4-connected cross: a diamond).
 
-    A mask of few pixels is grown by setting each one's diamond (``k`` cross dilations inside the image
-    reach exactly the pixels within L1 distance ``k``: the shortest path between two pixels of the image
-    stays in it); others by ``ndimage.binary_dilation`` — the same pixels either way."""
+    Compiled (:func:`ioscan.detect.background_kernels.grow_diamond`): the pixels within L1 distance ``k`` of
+    a True pixel, which ``k`` cross dilations inside the image reach exactly (the shortest path between two
+    pixels of the image stays in it) — ``ndimage.binary_dilation``'s pixels."""
     mask = np.asarray(mask, bool)
     if k <= 0 or not mask.any():
         return mask.copy()
-    dl, ds = _diamond(k)
-    if np.count_nonzero(mask) * dl.size > mask.size // 8:
-        return ndimage.binary_dilation(mask, iterations=k)
-    ii, jj = np.nonzero(mask)
-    li, sj = (ii[:, None] + dl).ravel(), (jj[:, None] + ds).ravel()
-    inside = (li >= 0) & (li < mask.shape[0]) & (sj >= 0) & (sj < mask.shape[1])
-    out = np.zeros(mask.shape, bool)
-    out[li[inside], sj[inside]] = True
-    return out
-
-
-@lru_cache(maxsize=8)
-def _diamond(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(line, sample) offsets of the pixels within L1 distance ``k`` (the diamond of k cross dilations)."""
-    o = np.arange(-k, k + 1)
-    dl, ds = np.meshgrid(o, o, indexing="ij")
-    sel = np.abs(dl) + np.abs(ds) <= k
-    return dl[sel], ds[sel]
+    return grow_diamond(np.ascontiguousarray(mask), int(k))
 
 
 def laplacian_noise(data: np.ndarray) -> float:

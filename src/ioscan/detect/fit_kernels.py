@@ -515,3 +515,236 @@ def profile_values(erf_ab: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt
                 val[j, ax, t] = 0.5 * (erf_ab[0, j, ax, t] - erf_ab[1, j, ax, t])
                 dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
     return val, dval
+
+
+@njit(cache=True)
+def fill_box_sums(
+    data: np.ndarray,
+    fed: np.ndarray,
+    l0: int,
+    l1: int,
+    s0: int,
+    s1: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    hf: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The summed-area tables of ``data`` × ``fed`` and of ``fed`` (as float64) over the region
+    [l0, l1) × [s0, s1), each with a leading zero line and column (np.cumsum along the samples, then along
+    the lines: sequential sums from 0.0), read at the (2hf+1)² box around each hole pixel (dl, ds) of each
+    copy centred at (li, sj): ``box`` (2, copies, hole pixels) = S[a1, b1] − S[a0, b1] − S[a1, b0] +
+    S[a0, b0] in that order; and the data at the hole pixels (copies, hole pixels)
+    (:func:`ioscan.detect.photometry._fill_box_sums`' numpy arithmetic)."""
+    nl, ns = l1 - l0, s1 - s0
+    sat = np.zeros((2, nl + 1, ns + 1))
+    for i in range(nl):
+        for j in range(ns):
+            c = 1.0 if fed[l0 + i, s0 + j] else 0.0
+            sat[0, i + 1, j + 1] = data[l0 + i, s0 + j] * c
+            sat[1, i + 1, j + 1] = c
+    for p in range(2):
+        for i in range(nl + 1):  # along the samples
+            for j in range(1, ns + 1):
+                sat[p, i, j] = sat[p, i, j - 1] + sat[p, i, j]
+        for i in range(1, nl + 1):  # then along the lines
+            for j in range(ns + 1):
+                sat[p, i, j] = sat[p, i - 1, j] + sat[p, i, j]
+    nc, nh = li.shape[0], dl.shape[0]
+    box = np.empty((2, nc, nh))
+    d_hole = np.empty((nc, nh))
+    for c in range(nc):
+        for q in range(nh):
+            hl = li[c] - l0 + dl[q]
+            hs = sj[c] - s0 + ds[q]
+            a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
+            for p in range(2):
+                box[p, c, q] = sat[p, a1, b1] - sat[p, a0, b1] - sat[p, a1, b0] + sat[p, a0, b0]
+            d_hole[c, q] = data[li[c] + dl[q], sj[c] + ds[q]]
+    return box, d_hole
+
+
+@njit(cache=True)
+def fill_plan(
+    clean: np.ndarray, ci: np.ndarray, cj: np.ndarray, big: int, lo: int, w: int, hf: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`fill_unclean` needs (:func:`ioscan.detect.photometry._fill_plan`'s values) for stamps of
+    (2·big + 1)² pixels centred at (ci, cj) of the image whose pixels ``clean`` are: c = 1.0 on clean pixels
+    inside the image, else 0.0; of the kernel windows' region [lo, lo + w)², the stamps ``sub`` with a pixel
+    that is not clean there, their c, their region lines holding one (``lines``: q·w + line over the stamps
+    of ``sub``; ``at``: s·w + line over all stamps), those lines' clean flags and max(box mean of c, 1e-9)
+    (uniform_filter1d, size 2hf + 1, zeros beyond the stamp, along the lines then the samples). ``sub``
+    empty: no such pixel (the plan is None)."""
+    nl, ns = clean.shape
+    n = ci.shape[0]
+    size = 2 * big + 1
+    fw = 2 * hf + 1
+    line_has = np.zeros((n, w), np.bool_)
+    n_sub = 0
+    n_lines = 0
+    for s in range(n):
+        any_line = False
+        for li in range(w):
+            i = ci[s] - big + lo + li
+            for lj in range(w):
+                j = cj[s] - big + lo + lj
+                if not (0 <= i < nl and 0 <= j < ns and clean[i, j]):
+                    line_has[s, li] = True
+                    n_lines += 1
+                    any_line = True
+                    break
+        if any_line:
+            n_sub += 1
+    sub = np.empty(n_sub, np.intp)
+    cs = np.zeros((n_sub, size, size))
+    lines = np.empty(n_lines, np.intp)
+    at = np.empty(n_lines, np.intp)
+    keep = np.empty((n_lines, w), np.bool_)
+    den = np.empty((n_lines, w))
+    col = np.empty(size)
+    colf = np.empty(size)
+    row = np.empty(size)
+    rowf = np.empty(size)
+    vert = np.empty((size, size))
+    q = 0
+    u = 0
+    for s in range(n):
+        has = False
+        for li in range(w):
+            has = has or line_has[s, li]
+        if not has:
+            continue
+        sub[q] = s
+        for a in range(size):
+            i = ci[s] - big + a
+            for b in range(size):
+                j = cj[s] - big + b
+                cs[q, a, b] = 1.0 if (0 <= i < nl and 0 <= j < ns and clean[i, j]) else 0.0
+        for b in range(size):  # along the lines, every column
+            for a in range(size):
+                col[a] = cs[q, a, b]
+            _box_mean_line(col, fw, colf)
+            for a in range(size):
+                vert[a, b] = colf[a]
+        for li in range(w):
+            if not line_has[s, li]:
+                continue
+            for b in range(size):  # then along the samples, the region's lines that need it
+                row[b] = vert[lo + li, b]
+            _box_mean_line(row, fw, rowf)
+            lines[u] = q * w + li
+            at[u] = s * w + li
+            for lj in range(w):
+                keep[u, lj] = cs[q, lo + li, lo + lj] > 0
+                v = rowf[lo + lj]
+                den[u, lj] = v if v > 1e-9 else 1e-9
+            u += 1
+        q += 1
+    return sub, cs, lines, keep, den, at
+
+
+@njit(cache=True)
+def along_limb_centres(
+    dist: np.ndarray,
+    ci: int,
+    cj: int,
+    dli: np.ndarray,
+    dsj: np.ndarray,
+    pad: int,
+    tolerance: float,
+    max_copies: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the candidate centres (ci + dli, cj + dsj), in their order, those whose window (half-size ``pad``)
+    lies inside ``dist``'s image and whose ``dist`` is within ``tolerance`` of dist[ci, cj], each pixel
+    once (its first occurrence), at most ``max_copies``
+    (:func:`ioscan.detect.photometry._along_limb_centres`' values)."""
+    nl, ns = dist.shape
+    here = dist[ci, cj]
+    seen = np.zeros(nl * ns, np.bool_)
+    li = np.empty(max_copies, np.intp)
+    sj = np.empty(max_copies, np.intp)
+    n = 0
+    for k in range(dli.shape[0]):
+        if n >= max_copies:
+            break
+        i, j = ci + dli[k], cj + dsj[k]
+        if i - pad < 0 or j - pad < 0 or i + pad >= nl or j + pad >= ns:
+            continue
+        if not abs(dist[i, j] - here) <= tolerance:
+            continue
+        if seen[i * ns + j]:
+            continue
+        seen[i * ns + j] = True
+        li[n] = i
+        sj[n] = j
+        n += 1
+    return li[:n].copy(), sj[:n].copy()
+
+
+@njit(cache=True)
+def copies_ok(
+    usable: np.ndarray,
+    clean: np.ndarray,
+    side: np.ndarray,
+    has_side: bool,
+    ci: int,
+    cj: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    along_limb: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which copies (centres li, sj) of the hole (dl, ds) the fill's error may use
+    (:func:`ioscan.detect.photometry._copies_variance`' tests), and (``along_limb``) which of each copy's hole
+    pixels are usable (copies, hole pixels; else an empty array). Rings: the hole on clean pixels, the stamp
+    (stamp_l, stamp_s) on usable ones and, with a limb (``has_side``), the hole on the source's side (``side``
+    at ci, cj). Along the limb: the usable hole pixels clean and on the source's side, at least one usable."""
+    nc, nh = li.shape[0], dl.shape[0]
+    ok = np.ones(nc, np.bool_)
+    use = np.zeros((nc if along_limb else 0, nh), np.bool_)
+    own = side[ci, cj] if has_side else False
+    for c in range(nc):
+        good = True
+        any_use = False
+        for q in range(nh):
+            i, j = li[c] + dl[q], sj[c] + ds[q]
+            if along_limb:
+                u = usable[i, j]
+                use[c, q] = u
+                any_use = any_use or u
+                if u and (not clean[i, j] or side[i, j] != own):
+                    good = False
+            elif not clean[i, j] or (has_side and side[i, j] != own):
+                good = False
+        if along_limb:
+            good = good and any_use
+        else:
+            for t in range(stamp_l.shape[0]):
+                if not usable[li[c] + stamp_l[t], sj[c] + stamp_s[t]]:
+                    good = False
+                    break
+        ok[c] = good
+    return ok, use
+
+
+@njit(cache=True)
+def spread_weights(
+    kz: np.ndarray, dl: np.ndarray, ds: np.ndarray, stamp_l: np.ndarray, stamp_s: np.ndarray
+) -> np.ndarray:
+    """(hole pixels, stamp pixels): the kernel weight K[d − p + h] linking stamp pixel p (offsets stamp_l,
+    stamp_s) to hole pixel d (dl, ds), 0 beyond the kernel (size 2h + 1): the matrix
+    :func:`ioscan.detect.photometry._kernel_spread_at` multiplies by the stamp."""
+    h = kz.shape[0] // 2
+    nh, nst = dl.shape[0], stamp_l.shape[0]
+    w = np.zeros((nh, nst))
+    for q in range(nh):
+        for p in range(nst):
+            kl = dl[q] - stamp_l[p] + h
+            ks = ds[q] - stamp_s[p] + h
+            if 0 <= kl <= 2 * h and 0 <= ks <= 2 * h:
+                w[q, p] = kz[kl, ks]
+    return w

@@ -20,7 +20,17 @@ from scipy import ndimage
 
 from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
-from ioscan.detect.fit_kernels import fill_unclean, linear_flux, source_fit_sums, weighted_chi2
+from ioscan.detect.fit_kernels import (
+    along_limb_centres,
+    copies_ok,
+    fill_box_sums,
+    fill_plan,
+    fill_unclean,
+    linear_flux,
+    source_fit_sums,
+    spread_weights,
+    weighted_chi2,
+)
 from ioscan.detect.psf import PsfModel
 from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
@@ -108,6 +118,8 @@ def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
     of the clean ones: (stamps holding such a pixel there, their c, which of their region's lines hold one
     (index into (stamp, line) pairs of those stamps), clean flags of those lines, max(box mean of c, 1e-9) on
     them, index of those lines in all stamps' (stamp, line) pairs); None when the region is clean everywhere.
+    numpy's form of :func:`ioscan.detect.fit_kernels.fill_plan`, which :func:`effective_psf` calls (kept as
+    its reference, ``tests/detect/test_fit_kernels.py``).
     """
     fw = 2 * hf + 1
     creg = c[:, lo : lo + w, lo : lo + w] > 0
@@ -177,10 +189,9 @@ def effective_psf(
     if clean is not None:
         if cached:
             fill = memo["fill"]
-        else:
-            ins = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-            c = (ins & clean[_clip(li, 0, nl - 1), _clip(sj, 0, ns - 1)]).astype(float)
-            fill = _fill_plan(c, lo, w, h + 2) if not c.all() else None
+        else:  # (compiled: fit_kernels.fill_plan, _fill_plan's values from the clean map itself)
+            plan = fill_plan(np.ascontiguousarray(clean, bool), ci, cj, big, lo, w, h + 2)
+            fill = plan if plan[0].size else None
         if fill is not None:
             # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
             # two 1-D passes, lines then samples), made only on the stamps and lines that hold such a pixel
@@ -471,12 +482,8 @@ def _kernel_spread_at(
     stamp_l, stamp_s flattened row-major; K: the kernel, size 2h+1): Σ_p a_p K[d − p + h], by a direct sum
     over the stamp. Kernel weights of magnitude ≤ DBL_EPSILON count as 0, as ``ndimage.convolve`` leaves
     them out of its footprint."""
-    h = kern.shape[0] // 2
     kz = _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0])
-    kl = dl[:, None] - stamp_l[None] + h
-    ks = ds[:, None] - stamp_s[None] + h
-    inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
-    w = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
+    w = spread_weights(kz, dl, ds, stamp_l, stamp_s)  # (compiled: the weights picked, 0 beyond the kernel)
     return w @ a.ravel()
 
 
@@ -514,17 +521,8 @@ def _fill_box_sums(
     half = e + hf
     l0, l1 = int(li.min()) - half, int(li.max()) + half + 1
     s0, s1 = int(sj.min()) - half, int(sj.max()) + half + 1
-    c = fed[l0:l1, s0:s1].astype(np.float64)
-    sat = np.zeros((2, l1 - l0 + 1, s1 - s0 + 1))
-    sat[0, 1:, 1:] = data[l0:l1, s0:s1] * c
-    sat[1, 1:, 1:] = c
-    np.cumsum(sat, axis=2, out=sat)
-    np.cumsum(sat, axis=1, out=sat)
-    hl = (li - l0)[:, None] + dl[None]  # hole pixels in the region, (copies, hole pixels)
-    hs = (sj - s0)[:, None] + ds[None]
-    a0, a1, b0, b1 = hl - hf, hl + hf + 1, hs - hf, hs + hf + 1
-    box = sat[:, a1, b1] - sat[:, a0, b1] - sat[:, a1, b0] + sat[:, a0, b0]
-    d_hole = data[li[:, None] + dl[None], sj[:, None] + ds[None]]
+    # compiled (fit_kernels.fill_box_sums): the two tables (np.cumsum's sequential sums) and their box reads
+    box, d_hole = fill_box_sums(data, fed, l0, l1, s0, s1, li, sj, dl, ds, hf)
     near = (np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)
     near = near.astype(np.float64)  # hole pixel q within the box of hole pixel p (symmetric)
     if hole_fed is None:
@@ -579,16 +577,18 @@ def _along_limb_centres(
     2e + 2, 2e + 4, … px away (:data:`FILL_LIMB_RINGS`), where the limb distance ``dist`` is the source's to
     :data:`FILL_LIMB_TOLERANCE_PX` (along the limb, both ways), each copy's window (half-size ``pad``) inside
     the crop; at most :data:`FILL_LIMB_COPIES`, nearest first, each centre once."""
-    nl, ns = dist.shape
     dli, dsj = _limb_ring_offsets(e)
-    li, sj = ci + dli, cj + dsj
-    inside = (li - pad >= 0) & (sj - pad >= 0) & (li + pad < nl) & (sj + pad < ns)
-    li, sj = li[inside], sj[inside]
-    same = np.abs(dist[li, sj] - dist[ci, cj]) <= FILL_LIMB_TOLERANCE_PX
-    li, sj = li[same], sj[same]
-    _, first = np.unique(li * ns + sj, return_index=True)
-    first = np.sort(first)[:FILL_LIMB_COPIES]
-    return li[first], sj[first]
+    # compiled (fit_kernels.along_limb_centres): the candidates in order, each pixel at its first occurrence
+    return along_limb_centres(
+        np.ascontiguousarray(dist),
+        ci,
+        cj,
+        dli,
+        dsj,
+        pad,
+        FILL_LIMB_TOLERANCE_PX,
+        FILL_LIMB_COPIES,
+    )
 
 
 def fill_flux_err(
@@ -725,20 +725,14 @@ def _copies_variance(
     :func:`fill_flux_err`. ``along_limb``: copies at the source's limb distance, whose stamps cross the limb
     band as the source's does; a copy's hole pixel that falls in the band (the limb is not along the pixel
     grid) is left out of its sums."""
-    hole_l, hole_s = li[:, None] + dl[None], sj[:, None] + ds[None]
-    hole_fed = None
-    if along_limb:
-        use = model.usable[hole_l, hole_s]
-        ok = (model.clean[hole_l, hole_s] | ~use).all(axis=1) & use.any(axis=1)
-        ok &= ((side[hole_l, hole_s] == side[ci, cj]) | ~use).all(axis=1)
-        hole_fed = use
-    else:
-        ok = model.clean[hole_l, hole_s].all(axis=1)
-        ok &= model.usable[li[:, None] + stamp_l[None], sj[:, None] + stamp_s[None]].all(axis=1)
-        if side is not None:
-            ok &= (side[hole_l, hole_s] == side[ci, cj]).all(axis=1)
+    # compiled (fit_kernels.copies_ok): each copy's tests over its hole (and stamp) pixels
+    has_side = side is not None
+    ok, use = copies_ok(
+        model.usable, model.clean, side if has_side else model.usable, has_side, ci, cj,
+        li, sj, dl, ds, stamp_l, stamp_s, along_limb,
+    )  # fmt: skip
     li, sj = li[ok], sj[ok]
-    hole_fed = None if hole_fed is None else hole_fed[ok]
+    hole_fed = use[ok] if along_limb else None
     if li.size < FILL_MIN_SHIFTS:
         return float("nan")
     num, den, d_hole = _fill_box_sums(data, fed, li, sj, dl, ds, e, hf, hole_fed)
