@@ -310,6 +310,72 @@ def _measure_psf(
     return measure_psf(data, sat_mask, limb.distance_px, single_source_snr=single_source_snr)
 
 
+def spike_amplitudes(
+    resid: np.ndarray, noise: np.ndarray, valid: np.ndarray, x: np.ndarray, y: np.ndarray, psf: PsfModel
+) -> np.ndarray:
+    """Each source's least-squares amplitude (total flux, the residual's unit) of ``psf`` at (x, y) on the
+    5 × 5 pixels around its nearest pixel of the background-subtracted ``resid`` (weights 1/noise²,
+    ``valid`` pixels only): the amplitude the spike test's PSF model gets when that PSF is not the one
+    fitted."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    nl, ns = resid.shape
+    off = np.arange(-2, 3)
+    li = np.clip(np.rint(y).astype(int), 0, nl - 1)[:, None, None] + off[None, :, None]
+    sj = np.clip(np.rint(x).astype(int), 0, ns - 1)[:, None, None] + off[None, None, :]
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
+    w = np.where(inside & valid[lic, sjc], 1.0 / np.maximum(noise[lic, sjc], 1e-30) ** 2, 0.0)
+    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
+    num = np.sum(w * resid[lic, sjc] * p, axis=(1, 2))
+    den = np.sum(w * p * p, axis=(1, 2))
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _psf_in_use(
+    data: np.ndarray, sat_mask, limb: Limb, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
+) -> tuple[PsfModel, PsfModel, bool]:
+    """(PSF for the background, matched filter and fits; PSF for the cosmic-ray spike test; whether the PSF
+    was measured for the former) with the core measured on the band's bright isolated sources
+    (:func:`_measure_psf`) where it differs from ``psf``'s.
+
+    Where a limb is seen in the image the model's core stays for both unless
+    ``detect.psf_filter_where_limb_seen`` (then, as elsewhere, the filter needs two sources or one of fitted
+    S/N ≥ :data:`SINGLE_SOURCE_SNR`); where none is seen one of S/N ≥ ``detect.psf_one_source_snr``
+    suffices. With ``detect.psf_spike_one_source_snr`` the spike test takes the measured core wherever it
+    is measured (one source of that S/N sufficing).
+    """
+    one = cfg.psf_one_source_snr
+    single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
+    spike_one = cfg.psf_spike_one_source_snr
+    lowest = single if spike_one is None else min(single, spike_one)
+    est = _measure_psf(data, sat_mask, limb, lowest)
+    spike_psf = psf
+    if est is not None and spike_one is not None and (est.n_sources >= 2 or est.max_snr >= spike_one):
+        spike_elong = cfg.psf_elongation and not est.from_one_faint_source
+        if est.differs_from(psf, elongation=spike_elong):
+            spike_psf = est.applied_to(psf, elongation=spike_elong)
+    filter_takes = est is not None and (est.n_sources >= 2 or est.max_snr >= single)
+    if est is not None and not (filter_takes and (cfg.psf_filter_where_limb_seen or limb.circle is None)):
+        if spike_psf is not psf:
+            messages.append(
+                f"band {band}: PSF measured on 1 source (S/N {est.max_snr:.0f}): core σ "
+                f"{spike_psf.core_sigma_px:.2f} px used by the cosmic-ray spike test only"
+            )
+        return psf, spike_psf, False
+    elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
+    if est is not None and est.differs_from(psf, elongation=elong):
+        psf = est.applied_to(psf, elongation=elong)
+        messages.append(
+            f"band {band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
+            f"{est.sigma_line_px:.2f} px (sample × line); core σ {psf.core_sigma_px:.2f} px, elongation "
+            f"{psf.elongation:.2f} used"
+        )
+        spike_psf = psf
+    return psf, spike_psf, est is not None
+
+
 def _flag_background_misfits(
     out: BandDetections,
     band: BandImage,
@@ -458,22 +524,10 @@ def detect_band(
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     psf_measured = False  # measured on the frame (and used, or found to agree with the model)
+    spike_psf = psf  # the core the cosmic-ray spike test compares sources with
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
-        # one faint source (fitted S/N below SINGLE_SOURCE_SNR) is enough where no limb is seen in the image:
-        # a sunlit limb's background and profile were tuned with the model's core (see the setting)
-        one = cfg.psf_one_source_snr
-        single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
-        est = _measure_psf(data, sat_mask, limb, single)
-        elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
-        psf_measured = est is not None
-        if est is not None and est.differs_from(psf, elongation=elong):
-            psf = est.applied_to(psf, elongation=elong)
-            sigma = psf.core_sigma_px
-            out.messages.append(
-                f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
-                f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px, elongation "
-                f"{psf.elongation:.2f} used"
-            )
+        psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
+        sigma = psf.core_sigma_px
     fp = _first_pass(
         data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise, psf_measured
     )
@@ -484,7 +538,7 @@ def detect_band(
         )
     calibrated_spike_test = cfg.cosmic_ray_dchi2 is None
     if calibrated_spike_test:  # the spike test calibrated for the PSF in use
-        cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(psf, cfg.threshold_snr))
+        cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(spike_psf, cfg.threshold_snr))
     l0, s0 = sl[0].start, sl[1].start
     out.noise_median = model.noise_median
     if keep_model:
@@ -503,7 +557,11 @@ def detect_band(
         return 0 if clipped is None else recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
 
     def spike_test() -> np.ndarray:
-        return spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+        resid = model.residuals[0]
+        flux = fit.flux  # fitted with the filter's PSF; the spike PSF's own amplitude where it differs
+        if spike_psf is not psf:
+            flux = spike_amplitudes(resid, model.noise, model.usable, fit.x, fit.y, spike_psf)
+        return spike_dchi2(resid, model.noise, model.usable, fit.x, fit.y, flux, spike_psf)
 
     def keep_source_pixels() -> None:
         # the fits again with each source's own outlier pixels feeding its background as they are (not the
@@ -565,7 +623,7 @@ def detect_band(
         between = (dchi > min(floor, cfg.cosmic_ray_dchi2)) & (dchi <= cfg.cosmic_ray_dchi2)
     if between.any():
         dchi_max[between] = spike_thresholds(
-            psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
+            spike_psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     local_snr = _local_fit_snr(sub, peaks, fit, fp.local)
