@@ -68,10 +68,13 @@ def _background_args(
     offset_free: bool = False,
     pixel_noise: float | None = None,
     psf_measured: bool = False,
+    model_core_px: float | None = None,
 ) -> dict:
     """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``
     (``pixel_noise``: ``laplacian_noise(data)`` if already known; ``psf_measured``: the PSF was measured on
-    the frame, else the annuli are sized for a core ``unmeasured_psf_width_margin`` × wider)."""
+    the frame, else the annuli are sized for a core ``unmeasured_psf_width_margin`` × wider;
+    ``model_core_px``: the model's core σ, px, the annuli are sized for instead of ``psf``'s,
+    :func:`annulus_sigma`)."""
     sigma = psf.core_sigma_px
     narrow = sigma < BROAD_PSF_SIGMA_PX
     shading = sunlit = None
@@ -93,10 +96,13 @@ def _background_args(
     elif limb.sunlit is not None and narrow:
         sunlit = limb.sunlit[sl]
     limb_halfwidth = cfg.limb_halfwidth_px
+    band_sigma = sigma if model_core_px is None else model_core_px  # the limb band's σ, px, as the annuli's
     if limb_halfwidth is None and limb.from_geometry:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
-        limb_halfwidth = base_limb_halfwidth_px(sigma) + max(cfg.pointing_error_px - 0.5, 0.0)
+        limb_halfwidth = base_limb_halfwidth_px(band_sigma) + max(cfg.pointing_error_px - 0.5, 0.0)
+    elif limb_halfwidth is None and model_core_px is not None:
+        limb_halfwidth = base_limb_halfwidth_px(band_sigma)
     limb_model = None
     if limb.circle is not None and narrow and cfg.use_limb_profile:
         # the bright limb's own profile, measured along it
@@ -118,7 +124,7 @@ def _background_args(
         search_limb_band=cfg.search_limb_band,
         source_ring_mask=cfg.source_ring_mask,
         limb_fit=cfg.limb_fit,
-        annulus_sigma_px=annulus_sigma(psf, cfg, psf_measured),
+        annulus_sigma_px=annulus_sigma(psf, cfg, psf_measured, model_core_px),
         limb_fit_half_px=cfg.limb_fit_half_px,
         limb_fit_knot_px=cfg.limb_fit_knot_px,
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
@@ -130,11 +136,17 @@ def _background_args(
     )
 
 
-def annulus_sigma(psf: PsfModel, cfg: DetectConfig, psf_measured: bool) -> float:
+def annulus_sigma(
+    psf: PsfModel, cfg: DetectConfig, psf_measured: bool, model_core_px: float | None = None
+) -> float:
     """Core σ (px) the background annuli are sized for: the PSF's, × ``cfg.unmeasured_psf_width_margin``
     where it was not measured on the frame (a true core wider than the model's keeps its wings out of the
-    small annulus); narrow PSFs only (σ < ``BROAD_PSF_SIGMA_PX``: the JIRAM-like cores it was measured on)."""
+    small annulus); narrow PSFs only (σ < ``BROAD_PSF_SIGMA_PX``: the JIRAM-like cores it was measured on).
+    ``model_core_px`` (px): where given (a measured core replaced the model's of this σ), the annuli stay
+    sized for it (``detect.psf_annuli_model_core``)."""
     sigma = psf.core_sigma_px
+    if model_core_px is not None and sigma < BROAD_PSF_SIGMA_PX:
+        return float(model_core_px)
     if psf_measured or sigma >= BROAD_PSF_SIGMA_PX:
         return sigma
     return sigma * max(1.0, float(cfg.unmeasured_psf_width_margin))
@@ -172,14 +184,17 @@ def _first_pass(
     offset_free: bool = False,
     pixel_noise: float | None = None,
     psf_measured: bool = False,
+    model_core_px: float | None = None,
 ) -> _Pass:
     """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known;
-    ``psf_measured``: the PSF was measured on the frame)."""
-    wide = annulus_sigma(psf, cfg, psf_measured)
+    ``psf_measured``: the PSF was measured on the frame; ``model_core_px``: see :func:`annulus_sigma`)."""
+    wide = annulus_sigma(psf, cfg, psf_measured, model_core_px)
     h1 = max(o[1] for o in filter_options(psf.core_sigma_px, annulus_sigma_px=wide))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
     sub = data[sl]
-    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured)
+    args = _background_args(
+        data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured, model_core_px
+    )
     model = estimate_background(sub, **args)
     peaks = find_peaks(
         model.snr,
@@ -385,17 +400,24 @@ def _flag_background_misfits(
     psf: PsfModel,
     cfg: DetectConfig,
     offset: tuple[int, int],
+    annulus_px: float | None = None,
 ) -> None:
     """Narrow PSFs: the background misfits flagged ARTEFACT by cause (:mod:`ioscan.detect.misfits`,
     :mod:`~ioscan.detect.edge_contrast`, :mod:`~ioscan.detect.edge_refit`), each test where its setting is on,
     in this order (a detection flagged by one is left alone by the later ones); one message per test that
-    flagged any. ``offset``: the background crop's first band pixel (line, sample)."""
+    flagged any. ``offset``: the background crop's first band pixel (line, sample); ``annulus_px``: the core
+    σ (px) the annuli were sized for where not ``psf``'s (``detect.psf_annuli_model_core``)."""
     sigma = psf.core_sigma_px
     if sigma >= BROAD_PSF_SIGMA_PX:
         return
+    small_annulus_px = sigma if annulus_px is None else annulus_px
     dets, bg, sw, lines = out.detections, model.background, model.sigma_white, band.line_offset
     # the limb band's half-width the misfit tests read (without the pointing's widening)
-    wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else base_limb_halfwidth_px(sigma)
+    wb = (
+        cfg.limb_halfwidth_px
+        if cfg.limb_halfwidth_px is not None
+        else base_limb_halfwidth_px(small_annulus_px)
+    )
     # the ridge test reads the map beyond an elongated core's longer σ
     long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))
     limb_px, zone_px = limb.distance_px, model.limb_distance_px
@@ -404,7 +426,13 @@ def _flag_background_misfits(
         (
             cfg.edge_limb_step and limb_px is not None,
             lambda: flag_edge_limb_steps(
-                dets, data, bg, offset, lines, reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0
+                dets,
+                data,
+                bg,
+                offset,
+                lines,
+                reach_px=float(annulus_sizes(small_annulus_px)[0][1]),
+                limb_px=wb + 1.0,
             ),
             "where the limb crosses the frame edge, below the limb's step,",
         ),
@@ -525,11 +553,26 @@ def detect_band(
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     psf_measured = False  # measured on the frame (and used, or found to agree with the model)
     spike_psf = psf  # the core the cosmic-ray spike test compares sources with
+    model_core_px = (
+        None  # the model's core σ (px) the annuli stay sized for, where a measured core replaced it
+    )
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
+        model_psf = psf
         psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
         sigma = psf.core_sigma_px
+        if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
+            # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
+            model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
     fp = _first_pass(
-        data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise, psf_measured
+        data,
+        limb,
+        sat_mask,
+        psf,
+        cfg,
+        onboard_background_subtraction,
+        pixel_noise,
+        psf_measured,
+        model_core_px,
     )
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
@@ -715,7 +758,7 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
-    _flag_background_misfits(out, band, data, model, limb, psf, cfg, (l0, s0))
+    _flag_background_misfits(out, band, data, model, limb, psf, cfg, (l0, s0), model_core_px)
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
         zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]

@@ -160,6 +160,16 @@ class DetectConfig:
             0.637 / 0.049 / 0.248 false per frame → 0.641 / 0.066 / 0.216; held-out seed 47 0.649 / 0.068 /
             0.312 → 0.661 / 0.077 / 0.264; PSF width jitter 0.3 and elongation 1.4 0.507 / 0.033 / 0.288 →
             0.515 / 0.033 / 0.224; 124 night frames unchanged (0.965 / 0.479 / 0.032).
+        psf_annuli_model_core: where a limb is seen in the image and the core measured on the frame replaces
+            the model's (``psf_filter_where_limb_seen``), the background annuli, the limb band left out of the
+            search and the cosmic-ray spike test (which reads the small annulus' residual) stay sized for the
+            model's core, while the matched filter, fits and photometry take the measured one. Not a default
+            (independent renderer, 125 sunlit frames, S/N ≥ 7 / 5–7 / false per frame): with
+            ``psf_filter_where_limb_seen`` 0.641 / 0.066 / 0.216 → 0.632 / 0.066 / 0.264; the true core
+            (0.8 px) forced on every frame 0.568 / 0.049 / 0.248 with annuli of 0.8 px, 0.622 / 0.082 /
+            0.248 with these (PSF match 0.886 → 1.007, local scale at 8–20 px from the limb 1.15 → 1.25
+            instead of 1.53; beyond 8 px 0.856 → 0.862 complete, within 8 px 0.485 → 0.448: the limb zone's
+            code, tuned with the model's core, loses sources on the limb itself).
         unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
             (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
             for a core this many times wider than the model's (the matched filter keeps the model's core):
@@ -339,6 +349,7 @@ class DetectConfig:
     unmeasured_psf_width_margin: float = 1.0
     psf_spike_one_source_snr: float | None = None
     psf_filter_where_limb_seen: bool = False
+    psf_annuli_model_core: bool = False
     keep_source_pixels: bool = False
     edge_limb_step: bool = True
     ridge_test: bool = True
