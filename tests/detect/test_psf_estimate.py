@@ -11,7 +11,7 @@ from scipy import ndimage
 from ioscan.detect.disk import grow
 from ioscan.detect.limb import median3, pixel_noise_map
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import ISOLATION_PX, PSF_LIMB_CLEARANCE_PX, bright_sources
+from ioscan.detect.psf_estimate import ISOLATION_FRACTION, ISOLATION_PX, PSF_LIMB_CLEARANCE_PX, bright_sources
 
 
 def _reference(data, valid, limb_distance_px, min_peak_sigma=5.0):
@@ -32,7 +32,7 @@ def _reference(data, valid, limb_distance_px, min_peak_sigma=5.0):
     out = []
     for i, j in zip(*np.nonzero(peak), strict=True):
         d = np.hypot(oi - i, oj - j)
-        if np.any((d > 0) & (d < ISOLATION_PX)):
+        if np.any((d > 0) & (d < ISOLATION_PX) & (z[oi, oj] > ISOLATION_FRACTION * z[i, j])):
             continue
         win = raw[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3]
         if np.count_nonzero(win > max(0.05 * float(win.max()), 4.0 * float(sig[i, j]))) >= 5:

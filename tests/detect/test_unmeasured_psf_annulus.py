@@ -7,6 +7,7 @@ import pytest
 
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.background import efficiency, filter_options
+from ioscan.detect.band import annulus_sigma
 from ioscan.detect.psf import PsfModel
 from ioscan.records import BandImage, Frame
 from ioscan.simulate.independent import GaussianPsf
@@ -27,7 +28,8 @@ def test_wider_annuli_keep_the_filter_and_the_wider_cores_sizes():
     opts = filter_options(0.6, annulus_sigma_px=0.78)
     assert [(h0, h1, deg) for h0, h1, _, deg in opts] == _annuli(0.78) != _annuli(0.6)
     assert all(f == 0.6 for _, _, f, _ in opts)
-    assert filter_options(0.6, annulus_sigma_px=0.5) == filter_options(0.6)
+    shrunk = annulus_sigma(PsfModel.gaussian(0.6), DetectConfig(unmeasured_psf_width_margin=0.5), False)
+    assert shrunk == 0.6
 
 
 def test_small_annulus_keeps_a_wider_true_cores_wings_out():

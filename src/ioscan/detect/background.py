@@ -232,7 +232,8 @@ def filter_options(
     """[(h0, h1, filter σ px, polynomial degree), ...]: background annulus, matched-filter width and degree of
     the background surface of each option offered per pixel. ``annulus_sigma_px``: the core σ (px) the
     annuli of :func:`annulus_sizes` are sized for (None: ``sigma_px``; wider where the PSF was not measured,
-    ``detect.unmeasured_psf_width_margin``); the filters and the broad-PSF choice keep ``sigma_px``.
+    ``detect.unmeasured_psf_width_margin``; the model's where a measured core replaces it and a limb is seen,
+    ``detect.psf_annuli_model_core``); the filters and the broad-PSF choice keep ``sigma_px``.
 
     The two annuli of :func:`annulus_sizes` with a quadratic background and the core matched filter (for
     narrow PSFs the small one only: with the plane option below the large quadratic won 5–17 % of the pixels
@@ -253,7 +254,7 @@ def filter_options(
       (the night side, the sky) it keeps 98 % of the ideal S/N against 89–91 % for the quadratic (a σ 0.6–0.8
       px core), so faint sources gain ~9 % in S/N; where the background curves its scale rises and the
       quadratics win the choice."""
-    sizes = annulus_sizes(sigma_px if annulus_sigma_px is None else max(annulus_sigma_px, sigma_px))
+    sizes = annulus_sizes(sigma_px if annulus_sigma_px is None else annulus_sigma_px)
     out = [(h0, h1, float(sigma_px), 2) for h0, h1 in sizes]
     if sigma_px >= BROAD_PSF_SIGMA_PX:
         h0 = max(1, int(round(0.6 * sigma_px)))

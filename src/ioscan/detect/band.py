@@ -68,10 +68,13 @@ def _background_args(
     offset_free: bool = False,
     pixel_noise: float | None = None,
     psf_measured: bool = False,
+    model_core_px: float | None = None,
 ) -> dict:
     """Settings of :func:`~ioscan.detect.background.estimate_background` for the crop ``sl``
     (``pixel_noise``: ``laplacian_noise(data)`` if already known; ``psf_measured``: the PSF was measured on
-    the frame, else the annuli are sized for a core ``unmeasured_psf_width_margin`` × wider)."""
+    the frame, else the annuli are sized for a core ``unmeasured_psf_width_margin`` × wider;
+    ``model_core_px``: the model's core σ, px, the annuli are sized for instead of ``psf``'s,
+    :func:`annulus_sigma`)."""
     sigma = psf.core_sigma_px
     narrow = sigma < BROAD_PSF_SIGMA_PX
     shading = sunlit = None
@@ -93,10 +96,13 @@ def _background_args(
     elif limb.sunlit is not None and narrow:
         sunlit = limb.sunlit[sl]
     limb_halfwidth = cfg.limb_halfwidth_px
+    band_sigma = sigma if model_core_px is None else model_core_px  # the limb band's σ, px, as the annuli's
     if limb_halfwidth is None and limb.from_geometry:
         # the geometry's limb is uncertain by the pointing: the base band tolerates 0.5 px (measured: no false
         # hot spot on the simulator's sunlit limb), beyond that it widens by the excess
-        limb_halfwidth = base_limb_halfwidth_px(sigma) + max(cfg.pointing_error_px - 0.5, 0.0)
+        limb_halfwidth = base_limb_halfwidth_px(band_sigma) + max(cfg.pointing_error_px - 0.5, 0.0)
+    elif limb_halfwidth is None and model_core_px is not None:
+        limb_halfwidth = base_limb_halfwidth_px(band_sigma)
     limb_model = None
     if limb.circle is not None and narrow and cfg.use_limb_profile:
         # the bright limb's own profile, measured along it
@@ -118,7 +124,7 @@ def _background_args(
         search_limb_band=cfg.search_limb_band,
         source_ring_mask=cfg.source_ring_mask,
         limb_fit=cfg.limb_fit,
-        annulus_sigma_px=annulus_sigma(psf, cfg, psf_measured),
+        annulus_sigma_px=annulus_sigma(psf, cfg, psf_measured, model_core_px),
         limb_fit_half_px=cfg.limb_fit_half_px,
         limb_fit_knot_px=cfg.limb_fit_knot_px,
         limb_fit_knot_degree=cfg.limb_fit_knot_degree,
@@ -131,11 +137,17 @@ def _background_args(
     )
 
 
-def annulus_sigma(psf: PsfModel, cfg: DetectConfig, psf_measured: bool) -> float:
+def annulus_sigma(
+    psf: PsfModel, cfg: DetectConfig, psf_measured: bool, model_core_px: float | None = None
+) -> float:
     """Core σ (px) the background annuli are sized for: the PSF's, × ``cfg.unmeasured_psf_width_margin``
     where it was not measured on the frame (a true core wider than the model's keeps its wings out of the
-    small annulus); narrow PSFs only (σ < ``BROAD_PSF_SIGMA_PX``: the JIRAM-like cores it was measured on)."""
+    small annulus); narrow PSFs only (σ < ``BROAD_PSF_SIGMA_PX``: the JIRAM-like cores it was measured on).
+    ``model_core_px`` (px): where given (a measured core replaced the model's of this σ), the annuli stay
+    sized for it (``detect.psf_annuli_model_core``)."""
     sigma = psf.core_sigma_px
+    if model_core_px is not None and sigma < BROAD_PSF_SIGMA_PX:
+        return float(model_core_px)
     if psf_measured or sigma >= BROAD_PSF_SIGMA_PX:
         return sigma
     return sigma * max(1.0, float(cfg.unmeasured_psf_width_margin))
@@ -173,14 +185,17 @@ def _first_pass(
     offset_free: bool = False,
     pixel_noise: float | None = None,
     psf_measured: bool = False,
+    model_core_px: float | None = None,
 ) -> _Pass:
     """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known;
-    ``psf_measured``: the PSF was measured on the frame)."""
-    wide = annulus_sigma(psf, cfg, psf_measured)
+    ``psf_measured``: the PSF was measured on the frame; ``model_core_px``: see :func:`annulus_sigma`)."""
+    wide = annulus_sigma(psf, cfg, psf_measured, model_core_px)
     h1 = max(o[1] for o in filter_options(psf.core_sigma_px, annulus_sigma_px=wide))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
     sub = data[sl]
-    args = _background_args(data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured)
+    args = _background_args(
+        data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured, model_core_px
+    )
     model = estimate_background(sub, **args)
     peaks = find_peaks(
         model.snr,
@@ -311,6 +326,72 @@ def _measure_psf(
     return measure_psf(data, sat_mask, limb.distance_px, single_source_snr=single_source_snr)
 
 
+def spike_amplitudes(
+    resid: np.ndarray, noise: np.ndarray, valid: np.ndarray, x: np.ndarray, y: np.ndarray, psf: PsfModel
+) -> np.ndarray:
+    """Each source's least-squares amplitude (total flux, the residual's unit) of ``psf`` at (x, y) on the
+    5 × 5 pixels around its nearest pixel of the background-subtracted ``resid`` (weights 1/noise²,
+    ``valid`` pixels only): the amplitude the spike test's PSF model gets when that PSF is not the one
+    fitted."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    nl, ns = resid.shape
+    off = np.arange(-2, 3)
+    li = np.clip(np.rint(y).astype(int), 0, nl - 1)[:, None, None] + off[None, :, None]
+    sj = np.clip(np.rint(x).astype(int), 0, ns - 1)[:, None, None] + off[None, None, :]
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
+    w = np.where(inside & valid[lic, sjc], 1.0 / np.maximum(noise[lic, sjc], 1e-30) ** 2, 0.0)
+    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
+    num = np.sum(w * resid[lic, sjc] * p, axis=(1, 2))
+    den = np.sum(w * p * p, axis=(1, 2))
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _psf_in_use(
+    data: np.ndarray, sat_mask, limb: Limb, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
+) -> tuple[PsfModel, PsfModel, bool]:
+    """(PSF for the background, matched filter and fits; PSF for the cosmic-ray spike test; whether the PSF
+    was measured for the former) with the core measured on the band's bright isolated sources
+    (:func:`_measure_psf`) where it differs from ``psf``'s.
+
+    Where a limb is seen in the image the model's core stays for both unless
+    ``detect.psf_filter_where_limb_seen`` (then, as elsewhere, the filter needs two sources or one of fitted
+    S/N ≥ :data:`SINGLE_SOURCE_SNR`); where none is seen one of S/N ≥ ``detect.psf_one_source_snr``
+    suffices. With ``detect.psf_spike_one_source_snr`` the spike test takes the measured core wherever it
+    is measured (one source of that S/N sufficing).
+    """
+    one = cfg.psf_one_source_snr
+    single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
+    spike_one = cfg.psf_spike_one_source_snr
+    lowest = single if spike_one is None else min(single, spike_one)
+    est = _measure_psf(data, sat_mask, limb, lowest)
+    spike_psf = psf
+    if est is not None and spike_one is not None and (est.n_sources >= 2 or est.max_snr >= spike_one):
+        spike_elong = cfg.psf_elongation and not est.from_one_faint_source
+        if est.differs_from(psf, elongation=spike_elong):
+            spike_psf = est.applied_to(psf, elongation=spike_elong)
+    filter_takes = est is not None and (est.n_sources >= 2 or est.max_snr >= single)
+    if est is not None and not (filter_takes and (cfg.psf_filter_where_limb_seen or limb.circle is None)):
+        if spike_psf is not psf:
+            messages.append(
+                f"band {band}: PSF measured on 1 source (S/N {est.max_snr:.0f}): core σ "
+                f"{spike_psf.core_sigma_px:.2f} px used by the cosmic-ray spike test only"
+            )
+        return psf, spike_psf, False
+    elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
+    if est is not None and est.differs_from(psf, elongation=elong):
+        psf = est.applied_to(psf, elongation=elong)
+        messages.append(
+            f"band {band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
+            f"{est.sigma_line_px:.2f} px (sample × line); core σ {psf.core_sigma_px:.2f} px, elongation "
+            f"{psf.elongation:.2f} used"
+        )
+        spike_psf = psf
+    return psf, spike_psf, est is not None
+
+
 def _flag_background_misfits(
     out: BandDetections,
     band: BandImage,
@@ -320,17 +401,24 @@ def _flag_background_misfits(
     psf: PsfModel,
     cfg: DetectConfig,
     offset: tuple[int, int],
+    annulus_px: float | None = None,
 ) -> None:
     """Narrow PSFs: the background misfits flagged ARTEFACT by cause (:mod:`ioscan.detect.misfits`,
     :mod:`~ioscan.detect.edge_contrast`, :mod:`~ioscan.detect.edge_refit`), each test where its setting is on,
     in this order (a detection flagged by one is left alone by the later ones); one message per test that
-    flagged any. ``offset``: the background crop's first band pixel (line, sample)."""
+    flagged any. ``offset``: the background crop's first band pixel (line, sample); ``annulus_px``: the core
+    σ (px) the annuli were sized for where not ``psf``'s (``detect.psf_annuli_model_core``)."""
     sigma = psf.core_sigma_px
     if sigma >= BROAD_PSF_SIGMA_PX:
         return
+    small_annulus_px = sigma if annulus_px is None else annulus_px
     dets, bg, sw, lines = out.detections, model.background, model.sigma_white, band.line_offset
     # the limb band's half-width the misfit tests read (without the pointing's widening)
-    wb = cfg.limb_halfwidth_px if cfg.limb_halfwidth_px is not None else base_limb_halfwidth_px(sigma)
+    wb = (
+        cfg.limb_halfwidth_px
+        if cfg.limb_halfwidth_px is not None
+        else base_limb_halfwidth_px(small_annulus_px)
+    )
     # the ridge test reads the map beyond an elongated core's longer σ
     long_sigma = sigma * float(np.sqrt(max(psf.elongation, 1.0 / psf.elongation)))
     limb_px, zone_px = limb.distance_px, model.limb_distance_px
@@ -339,7 +427,13 @@ def _flag_background_misfits(
         (
             cfg.edge_limb_step and limb_px is not None,
             lambda: flag_edge_limb_steps(
-                dets, data, bg, offset, lines, reach_px=float(annulus_sizes(sigma)[0][1]), limb_px=wb + 1.0
+                dets,
+                data,
+                bg,
+                offset,
+                lines,
+                reach_px=float(annulus_sizes(small_annulus_px)[0][1]),
+                limb_px=wb + 1.0,
             ),
             "where the limb crosses the frame edge, below the limb's step,",
         ),
@@ -459,24 +553,27 @@ def detect_band(
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     psf_measured = False  # measured on the frame (and used, or found to agree with the model)
+    spike_psf = psf  # the core the cosmic-ray spike test compares sources with
+    model_core_px = (
+        None  # the model's core σ (px) the annuli stay sized for, where a measured core replaced it
+    )
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
-        # one faint source (fitted S/N below SINGLE_SOURCE_SNR) is enough where no limb is seen in the image:
-        # a sunlit limb's background and profile were tuned with the model's core (see the setting)
-        one = cfg.psf_one_source_snr
-        single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
-        est = _measure_psf(data, sat_mask, limb, single)
-        elong = cfg.psf_elongation and not (est is not None and est.from_one_faint_source)
-        psf_measured = est is not None
-        if est is not None and est.differs_from(psf, elongation=elong):
-            psf = est.applied_to(psf, elongation=elong)
-            sigma = psf.core_sigma_px
-            out.messages.append(
-                f"band {band.band}: PSF measured on {est.n_sources} sources: σ {est.sigma_sample_px:.2f} × "
-                f"{est.sigma_line_px:.2f} px (sample × line); core σ {sigma:.2f} px, elongation "
-                f"{psf.elongation:.2f} used"
-            )
+        model_psf = psf
+        psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
+        sigma = psf.core_sigma_px
+        if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
+            # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
+            model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
     fp = _first_pass(
-        data, limb, sat_mask, psf, cfg, onboard_background_subtraction, pixel_noise, psf_measured
+        data,
+        limb,
+        sat_mask,
+        psf,
+        cfg,
+        onboard_background_subtraction,
+        pixel_noise,
+        psf_measured,
+        model_core_px,
     )
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:
@@ -485,7 +582,7 @@ def detect_band(
         )
     calibrated_spike_test = cfg.cosmic_ray_dchi2 is None
     if calibrated_spike_test:  # the spike test calibrated for the PSF in use
-        cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(psf, cfg.threshold_snr))
+        cfg = replace(cfg, cosmic_ray_dchi2=spike_threshold(spike_psf, cfg.threshold_snr))
     l0, s0 = sl[0].start, sl[1].start
     out.noise_median = model.noise_median
     if keep_model:
@@ -504,7 +601,11 @@ def detect_band(
         return 0 if clipped is None else recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
 
     def spike_test() -> np.ndarray:
-        return spike_dchi2(model.residuals[0], model.noise, model.usable, fit.x, fit.y, fit.flux, psf)
+        resid = model.residuals[0]
+        flux = fit.flux  # fitted with the filter's PSF; the spike PSF's own amplitude where it differs
+        if spike_psf is not psf:
+            flux = spike_amplitudes(resid, model.noise, model.usable, fit.x, fit.y, spike_psf)
+        return spike_dchi2(resid, model.noise, model.usable, fit.x, fit.y, flux, spike_psf)
 
     def keep_source_pixels() -> None:
         # the fits again with each source's own outlier pixels feeding its background as they are (not the
@@ -566,7 +667,7 @@ def detect_band(
         between = (dchi > min(floor, cfg.cosmic_ray_dchi2)) & (dchi <= cfg.cosmic_ray_dchi2)
     if between.any():
         dchi_max[between] = spike_thresholds(
-            psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
+            spike_psf, cfg.threshold_snr, peaks.snr[between], cfg.cosmic_ray_dchi2_floor
         )
     dup = unresolved_duplicates(fit.x, fit.y, peaks.snr, sigma)  # broad PSFs only (all False for JIRAM)
     local_snr = _local_fit_snr(sub, peaks, fit, fp.local)
@@ -658,7 +759,7 @@ def detect_band(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "
                 "ARTEFACT"
             )
-    _flag_background_misfits(out, band, data, model, limb, psf, cfg, (l0, s0))
+    _flag_background_misfits(out, band, data, model, limb, psf, cfg, (l0, s0), model_core_px)
     if cfg.limb_zone_min_fit_snr is not None:
         # within a limb profile's reach, a peak the PSF fit finds little flux for is the limb's residual
         zone_dets = [d for d, z in zip(out.detections, in_zone, strict=True) if z]

@@ -83,7 +83,8 @@ class DetectConfig:
             hot spots.
         estimate_psf: measure the PSF on the frame's bright, isolated, unsaturated sources before detection
             (:mod:`ioscan.detect.psf_estimate`) and, when its core differs from the model's by more than 10 %,
-            detect with the measured core width; only for core-dominated models (core ≥ 90 % of the flux:
+            detect with the measured core width (where a limb is seen only with
+            ``psf_filter_where_limb_seen``); only for core-dominated models (core ≥ 90 % of the flux:
             JIRAM's, not an AO core beside its halo).
         psf_model_error: relative error f of the PSF model assumed by the second pass: its S/N is divided by
             √(1 + (f · S/N of the subtracted model)²): PSF mismatch around a bright source makes no sources.
@@ -140,6 +141,35 @@ class DetectConfig:
             limb in the image: there the measured core cost the sunlit side 2 points of completeness at S/N
             ≥ 7 and 0.08 false detections per frame (the limb band, profile and background were tuned with
             the model's core; README). None: two sources everywhere, as before.
+        psf_spike_one_source_snr: with ``estimate_psf``, let the cosmic-ray spike test compare sources with
+            the core measured on the frame wherever it is measured, a single isolated source of fitted S/N ≥
+            this sufficing even where a limb is seen (amplitudes refitted with that core); the matched filter,
+            background and fits keep their rules. None (default): the spike test uses the filter's core. Not
+            a default: the spike test reads the small annulus' residual, which on sunlit ground keeps too
+            little of a σ-0.8-px core's wings for the measured core to describe it; with 15 the independent
+            renderer's 125 sunlit frames went 0.637 → 0.622 complete at S/N ≥ 7 (true hot spots flagged as
+            hits 1.3 % → 2.6 %), hit remnants 6 → 5; with the true core forced in, 0.611 (4.5 % flagged),
+            remnants 2.
+        psf_filter_where_limb_seen: where a limb is seen in the image, let the core measured on the frame
+            replace the model's in the background, matched filter and fits (as where none is seen). False
+            (default): there the model's core stays (the spike test too). On the independent renderer's
+            sunlit frames the background's small annulus, sized for the model's 0.6-px core, follows the
+            textured ground better than one sized for the measured core, which outweighs the filter's shape
+            loss (PSF match 0.886): forcing the true core (0.8 px) on all 125 frames cost 0.637 → 0.568 at
+            S/N ≥ 7 (local scale 1.21 → 1.53 at 8–20 px from the limb). True → False, 125 sunlit frames:
+            0.637 / 0.049 / 0.248 false per frame → 0.641 / 0.066 / 0.216; held-out seed 47 0.649 / 0.068 /
+            0.312 → 0.661 / 0.077 / 0.264; PSF width jitter 0.3 and elongation 1.4 0.507 / 0.033 / 0.288 →
+            0.515 / 0.033 / 0.224; 124 night frames unchanged (0.965 / 0.479 / 0.032).
+        psf_annuli_model_core: where a limb is seen in the image and the core measured on the frame replaces
+            the model's (``psf_filter_where_limb_seen``), the background annuli, the limb band left out of the
+            search and the cosmic-ray spike test (which reads the small annulus' residual) stay sized for the
+            model's core, while the matched filter, fits and photometry take the measured one. Not a default
+            (independent renderer, 125 sunlit frames, S/N ≥ 7 / 5–7 / false per frame): with
+            ``psf_filter_where_limb_seen`` 0.641 / 0.066 / 0.216 → 0.632 / 0.066 / 0.264; the true core
+            (0.8 px) forced on every frame 0.568 / 0.049 / 0.248 with annuli of 0.8 px, 0.622 / 0.082 /
+            0.248 with these (PSF match 0.886 → 1.007, local scale at 8–20 px from the limb 1.15 → 1.25
+            instead of 1.53; beyond 8 px 0.856 → 0.862 complete, within 8 px 0.485 → 0.448: the limb zone's
+            code, tuned with the model's core, loses sources on the limb itself).
         unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
             (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
             for a core this many times wider than the model's (the matched filter keeps the model's core):
@@ -322,6 +352,9 @@ class DetectConfig:
     edge_min_fit_fraction: float | None = None
     psf_one_source_snr: float | None = 15.0
     unmeasured_psf_width_margin: float = 1.0
+    psf_spike_one_source_snr: float | None = None
+    psf_filter_where_limb_seen: bool = False
+    psf_annuli_model_core: bool = False
     keep_source_pixels: bool = False
     edge_limb_step: bool = True
     ridge_test: bool = True

@@ -28,6 +28,9 @@ from ioscan.detect.psf import PsfModel
 MIN_SNR = 15.0
 #: no other first-pass source within this distance, px
 ISOLATION_PX = 6.0
+#: a neighbouring maximum (above a third of :data:`PEAK_SIGMA`) within :data:`ISOLATION_PX` disqualifies a
+#: candidate when its peak exceeds this fraction of the candidate's (sunlit ground has many weak ones)
+ISOLATION_FRACTION = 0.1
 #: stamp half-size, px
 HALF_PX = 5
 #: at most this many sources are fitted (the brightest)
@@ -211,7 +214,8 @@ def bright_sources(
     in pixel-noise σ) of the local maxima of the 3 × 3-median image above its 11 × 11 mean by
     ``min_peak_sigma`` local pixel-noise σ (cosmic-ray hits of 1–3 pixels do not survive the median), that
     light ≥ 5 pixels of the raw image above max(5 % of their peak, 4 σ) (a hit lights ≤ 3), lie ≥ 6 px from
-    the limb and from invalid pixels, and have no other such peak within :data:`ISOLATION_PX`.
+    the limb and from invalid pixels, and have no other local maximum above a third of ``min_peak_sigma`` and
+    above :data:`ISOLATION_FRACTION` of their own peak within :data:`ISOLATION_PX`.
     ``noise_map``: ``pixel_noise_map`` of the filled float32 image if already computed (the same values)."""
     from ioscan.detect.disk import grow
     from ioscan.detect.limb import median3, pixel_noise_map
@@ -246,12 +250,13 @@ def bright_sources(
         e = np.zeros(0)
         return e, e, e
     # any other local maximum above a third of the threshold within the isolation distance disqualifies
-    others = np.zeros(z.shape, bool)
-    others[oi, oj] = True
+    others = np.full(z.shape, -np.inf, z.dtype)
+    others[oi, oj] = z[oi, oj]
     di, dj = _isolation_offsets()
     li, sj = ii[:, None] + di, jj[:, None] + dj
     inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
-    keep = ~np.any(inside & others[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)], axis=1)
+    near = np.where(inside, others[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)], -np.inf)
+    keep = ~np.any(near > ISOLATION_FRACTION * z[ii, jj][:, None], axis=1)
     for k in np.flatnonzero(keep):
         w = (slice(max(ii[k] - 2, 0), ii[k] + 3), slice(max(jj[k] - 2, 0), jj[k] + 3))
         win = x[w] - (m[w] - hp[w])  # the raw image minus the local mean
