@@ -361,6 +361,7 @@ def test_the_limb_zone_defaults_and_settings():
     assert d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
     assert d.along_limb_side_test and d.along_limb_side_max_fraction == 0.4
     assert d.search_limb_band and d.limb_zone_own_scale_px == 4.0
+    assert d.limb_ridge_min_psf_gain == 0.65 and d.limb_ridge_shape_max_gain == 0.35
     off = ["along_limb_clutter_test", "along_limb_side_test", "search_limb_band"]
     cfg = Settings.load(
         None, [f"detect.{k}=false" for k in off] + ["detect.limb_zone_own_scale_px=inf"]
