@@ -141,6 +141,10 @@ def _match(dets, truth):
     return out
 
 
+#: the limb-ridge test's shape comparison off: it runs before these tests and takes many of their detections
+SHAPE_OFF = DetectConfig(limb_ridge_min_psf_gain=None, limb_ridge_shape_max_gain=None)
+
+
 def test_on_sunlit_frames_of_the_independent_renderer_the_flags_fall_on_false_detections():
     """Sunlit JIRAM-like frames of the independent renderer (its PSF σ 0.8 px, limb, terminator, noise): the
     detections the three tests flag are, by the renderer's truth, nearly all false, and the tests remove a
@@ -157,7 +161,7 @@ def test_on_sunlit_frames_of_the_independent_renderer_the_flags_fall_on_false_de
         b = r.bands["M"]
         band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
         frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
-        dets = detect_frame(frame).detections
+        dets = detect_frame(frame, config=SHAPE_OFF).detections
         truth = r.truth[r.truth["band"] == "M"][["sample", "line"]].to_numpy(float)
         xy = np.array([[d.sample, d.line] for d in dets], float).reshape(-1, 2)
         tests = pd.Series([d.extra.get("artefact_test", "") for d in dets], dtype=object)
@@ -361,6 +365,7 @@ def test_the_limb_zone_defaults_and_settings():
     assert d.along_limb_clutter_test and d.along_limb_clutter_max_fraction == 0.25
     assert d.along_limb_side_test and d.along_limb_side_max_fraction == 0.4
     assert d.search_limb_band and d.limb_zone_own_scale_px == 4.0
+    assert d.limb_ridge_min_psf_gain == 0.65 and d.limb_ridge_shape_max_gain == 0.35
     off = ["along_limb_clutter_test", "along_limb_side_test", "search_limb_band"]
     cfg = Settings.load(
         None, [f"detect.{k}=false" for k in off] + ["detect.limb_zone_own_scale_px=inf"]
@@ -411,6 +416,8 @@ def test_with_the_band_searched_and_an_honest_zone_scale_the_limb_tests_flag_mos
     rng = np.random.default_rng(20261207)
     cfg = DetectConfig(
         limb_zone_own_scale_px=4.0,
+        limb_ridge_min_psf_gain=None,
+        limb_ridge_shape_max_gain=None,
         search_limb_band=True,
         along_limb_clutter_test=True,
         along_limb_side_test=True,

@@ -102,15 +102,32 @@ def _chi2_beyond(det: Detection, max_chi2_dof: float) -> bool:
 
 
 def flag_limb_ridges(
-    detections: list[Detection], in_zone: list[bool], max_chi2_dof: float = LIMB_RIDGE_CHI2
+    detections: list[Detection],
+    in_zone: list[bool],
+    max_chi2_dof: float = LIMB_RIDGE_CHI2,
+    psf_gains: list[float] | None = None,
+    min_psf_gain: float | None = None,
+    ridge_below_gain: float | None = None,
 ) -> int:
     """Flag ARTEFACT on detections near a limb seen in the image (``in_zone``, one per detection) whose PSF
     fit χ²/dof (``extra["chi2_dof"]``) exceeds ``max_chi2_dof`` × (1 + (:data:`LIMB_RIDGE_PSF_ERR` ×
-    ``extra["mf_snr"]``)²) (see the module docstring); returns how many were flagged."""
+    ``extra["mf_snr"]``)²) (see the module docstring); returns how many were flagged. With ``psf_gains``
+    (one per detection: :func:`ioscan.detect.misfits.psf_over_ridge_gain`) and ``min_psf_gain``, a
+    detection a point source fits that much better than a ridge along the limb is left alone: compact, it is
+    a source on the limb's misfit, not the misfit; with ``ridge_below_gain``, one whose gain is below that is
+    flagged whatever its χ² (``limb_ridge_shape``): a ridge along the limb fits it about as well."""
     n = 0
-    for det, zone in zip(detections, in_zone, strict=True):
+    gains = psf_gains if psf_gains is not None else [float("nan")] * len(detections)
+    for det, zone, gain in zip(detections, in_zone, gains, strict=True):
         skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
         if not zone or det.flags & skip:
+            continue
+        if ridge_below_gain is not None and gain < ridge_below_gain:
+            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.extra.setdefault("artefact_test", "limb_ridge_shape")
+            n += 1
+            continue
+        if min_psf_gain is not None and gain >= min_psf_gain:
             continue
         if _chi2_beyond(det, max_chi2_dof):
             det.flags |= int(DetectionFlag.ARTEFACT)

@@ -43,6 +43,7 @@ from ioscan.detect.misfits import (
     flag_edge_limb_steps,
     flag_edge_plateaus,
     flag_ridges,
+    limb_ridge_psf_gains,
 )
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
@@ -753,7 +754,14 @@ def detect_band(
         # a detection the local fit across the limb confirms is no limb residual (left to the other tests)
         confirmed = [d.extra["local_fit_snr"] >= _ridge_confirm_snr(cfg) for d in out.detections]
         ridge_zone_dets = [z and not c for z, c in zip(in_zone, confirmed, strict=True)]
-        n_ridge = flag_limb_ridges(out.detections, ridge_zone_dets, cfg.limb_ridge_chi2)
+        gains = None
+        gain_tests = (cfg.limb_ridge_min_psf_gain, cfg.limb_ridge_shape_max_gain)
+        if any(g is not None for g in gain_tests) and model.limb_distance_px is not None:
+            gains = limb_ridge_psf_gains(
+                out.detections, data, model.background, model.sigma_white, model.limb_distance_px,
+                (l0, s0), band.line_offset, sigma, ridge_zone_dets,
+            )  # fmt: skip
+        n_ridge = flag_limb_ridges(out.detections, ridge_zone_dets, cfg.limb_ridge_chi2, gains, *gain_tests)
         if n_ridge:
             out.messages.append(
                 f"band {band.band}: {n_ridge} detections at the limb that the PSF does not fit flagged "

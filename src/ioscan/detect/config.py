@@ -71,6 +71,15 @@ class DetectConfig:
             fit χ²/dof exceeds this (scaled for PSF-model error,
             :func:`ioscan.detect.artefacts.flag_limb_ridges`) is flagged ARTEFACT: a residual of the limb, not
             a point source. None: no such test.
+        limb_ridge_min_psf_gain: the limb-ridge χ² test (``limb_ridge_chi2``) leaves alone a detection that a
+            point source fits this much better than a ridge along the limb: (χ²_ridge − χ²_psf) / χ²_psf
+            over ±4 px along the limb, ±2.5 px across (:func:`ioscan.detect.misfits.psf_over_ridge_gain`).
+            None: off. 0.65 by default, with ``limb_ridge_shape_max_gain`` 0.35 (issue 11, 125 sunlit renderer
+            frames: 0.650 / 0.057 / 0.240 → 0.650 / 0.057 / 0.208, S/N ≥ 7 / 5–7 / false per frame; held-out
+            seed 47 0.663 / 0.103 / 0.280 → 0.669 / 0.103 / 0.248).
+        limb_ridge_shape_max_gain: within the limb-ridge χ² test's zone, a detection whose gain (as
+            ``limb_ridge_min_psf_gain``) is below this is flagged ARTEFACT whatever its χ²: a ridge along the
+            limb fits it about as well as a point source. None: off.
         remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
             data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background
@@ -336,6 +345,8 @@ class DetectConfig:
     use_limb_profile: bool = True
     search_limb_band: bool = True
     limb_ridge_chi2: float | None = 3.0
+    limb_ridge_min_psf_gain: float | None = 0.65
+    limb_ridge_shape_max_gain: float | None = 0.35
     remove_column_streaks: bool = True
     textured_ground_option: bool = False
     subtract_and_search: bool = True

@@ -120,6 +120,14 @@ EDGE_PLATEAU_PX = 3
 
 _SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
 
+#: the PSF-over-ridge comparison (:func:`psf_over_ridge_gain`): pixels this far along the limb tangent (px;
+#: an along-limb ridge keeps its value there, a point source's core of σ ≤ 0.8 px is gone)...
+RIDGE_FIT_ALONG_PX = 4.0
+#: ...and this far across it (px; the ridge's and the source's core, a little of the background beside)
+RIDGE_FIT_ACROSS_PX = 2.5
+#: fewest finite pixels the comparison needs
+RIDGE_FIT_MIN_PIXELS = 12
+
 
 def ridge_distance_px(core_sigma_px: float) -> float:
     """Distance (px) at which a point source's filtered response has died away: max(3 px, 4 σ_core)."""
@@ -578,3 +586,92 @@ def flag_edge_plateaus(
             flag_artefact(det, "edge_plateau")
             n += 1
     return n
+
+
+def _limb_normal(limb_distance_px: np.ndarray, line: int, sample: int) -> tuple[float, float] | None:
+    """Unit vector (d_sample, d_line) of the limb distance's gradient at crop pixel (line, sample): across
+    the limb, towards the disk; None where it has none."""
+    nl, ns = limb_distance_px.shape
+    a0, a1, b0, b1 = max(line - 1, 0), min(line + 2, nl), max(sample - 1, 0), min(sample + 2, ns)
+    win = np.asarray(limb_distance_px[a0:a1, b0:b1], dtype=np.float64)
+    if min(win.shape) < 2 or not np.isfinite(win).all():
+        return None
+    g_line, g_sample = (float(np.mean(g)) for g in np.gradient(win))
+    norm = float(np.hypot(g_sample, g_line))
+    return (g_sample / norm, g_line / norm) if norm > 0 else None
+
+
+def _fit_chi2(columns: list[np.ndarray], values: np.ndarray) -> float:
+    """χ² of the linear least-squares fit of ``values`` (in white-noise σ) by ``columns``."""
+    design = np.stack(columns, axis=1)
+    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    return float(np.sum((design @ coef - values) ** 2))
+
+
+def psf_over_ridge_gain(
+    residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float, sigma_px: float
+) -> float:
+    """How much better a point source fits a detection's residual than a ridge along the limb does: (χ²_ridge
+    − χ²_psf) / χ²_psf over the pixels within :data:`RIDGE_FIT_ALONG_PX` along the limb's tangent and
+    :data:`RIDGE_FIT_ACROSS_PX` across it from the fitted position (crop pixels ``x_px``, ``y_px``). Both
+    models are linear with a constant: a circular Gaussian core of ``sigma_px`` at the position, and a
+    Gaussian line-spread profile of the same σ across the limb, constant along it (what a misplaced or
+    misshapen limb profile leaves). ``residual``: data − background in white-noise σ (crop); NaN when the
+    limb has no direction there or too few pixels are finite. A point source's gain grows with its S/N² (a
+    ridge does not fit its ends); a limb residual's stays near 0 (the ridge fits as well or better)."""
+    nl, ns = residual.shape
+    li, sj = int(np.rint(y_px)), int(np.rint(x_px))
+    if not (0 <= li < nl and 0 <= sj < ns):
+        return float("nan")
+    normal = _limb_normal(limb_distance_px, li, sj)
+    if normal is None:
+        return float("nan")
+    r = int(np.ceil(np.hypot(RIDGE_FIT_ALONG_PX, RIDGE_FIT_ACROSS_PX)))
+    a0, a1, b0, b1 = max(li - r, 0), min(li + r + 1, nl), max(sj - r, 0), min(sj + r + 1, ns)
+    yy, xx = np.mgrid[a0:a1, b0:b1]
+    dx, dy = xx - x_px, yy - y_px
+    across = dx * normal[0] + dy * normal[1]
+    along = dy * normal[0] - dx * normal[1]
+    res = residual[a0:a1, b0:b1]
+    sel = (np.abs(along) <= RIDGE_FIT_ALONG_PX) & (np.abs(across) <= RIDGE_FIT_ACROSS_PX) & np.isfinite(res)
+    if int(sel.sum()) < RIDGE_FIT_MIN_PIXELS:
+        return float("nan")
+    values, one = res[sel].astype(np.float64), np.ones(int(sel.sum()))
+    two_var = 2.0 * sigma_px**2
+    point = np.exp(-(dx[sel] ** 2 + dy[sel] ** 2) / two_var)
+    ridge = np.exp(-(across[sel] ** 2) / two_var)
+    chi2_psf = _fit_chi2([point, one], values)
+    chi2_ridge = _fit_chi2([ridge, one], values)
+    return (chi2_ridge - chi2_psf) / chi2_psf if chi2_psf > 0 else float("inf")
+
+
+def limb_ridge_psf_gains(
+    detections: list[Detection],
+    data: np.ndarray,
+    background: np.ndarray,
+    sigma_white: np.ndarray,
+    limb_distance_px: np.ndarray,
+    offset: tuple[int, int],
+    line_offset: int,
+    sigma_px: float,
+    in_zone: list[bool],
+) -> list[float]:
+    """:func:`psf_over_ridge_gain` of each detection of one band in the limb's zone (``in_zone``, one per
+    detection; NaN elsewhere and outside the crop) at its fitted position, stored in
+    ``extra["limb_ridge_psf_gain"]``. ``data``: the band image; ``background``,
+    ``sigma_white``, ``limb_distance_px``: the crop's maps starting at band pixel ``offset`` = (line,
+    sample); detections' lines are product lines, ``line_offset`` the band's first; ``sigma_px``: the PSF's
+    core σ."""
+    residual = _crop_residual(data, background, sigma_white, offset)
+    l0, s0 = offset
+    gains = []
+    for det, zone in zip(detections, in_zone, strict=True):
+        if not zone:
+            gains.append(float("nan"))
+            continue
+        gain = psf_over_ridge_gain(
+            residual, limb_distance_px, det.sample - s0, det.line - line_offset - l0, sigma_px
+        )
+        det.extra["limb_ridge_psf_gain"] = gain
+        gains.append(gain)
+    return gains
