@@ -45,6 +45,7 @@ from ioscan.detect.config import DetectConfig
 from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
+from ioscan.detect.second_pass_kernels import radial_profiles_kernel
 
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
@@ -95,16 +96,36 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     return out
 
 
+def ring_edges(radius_px: float) -> np.ndarray:
+    """Edges (px) of :func:`radial_profiles`'s ring bins: 0.5 px wide to 3 px, then 1 px to past
+    ``radius_px``."""
+    return np.concatenate([np.arange(0.0, 3.0, 0.5), np.arange(3.0, radius_px + 1.0, 1.0)])
+
+
 def radial_profiles(
     resid: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray, radius_px: float
 ) -> np.ndarray:
     """Image of the azimuthal-median profile of ``resid`` around each position (sample ``x``, line ``y``) out
     to ``radius_px``, brightest first (each on what the previous ones left): what a PSF model error that is
     symmetric about the source (core width, wing weight) leaves after the model is subtracted. A neighbour
-    covers a small part of its ring and does not move the median. Bins 0.5 px wide to 3 px, then 1 px."""
+    covers a small part of its ring and does not move the median. Bins 0.5 px wide to 3 px, then 1 px
+    (ring medians of at least 3 finite values, linear between the bins' centres, 0 past the last edge).
+    Compiled (:func:`~ioscan.detect.second_pass_kernels.radial_profiles_kernel`), the same bit for bit as
+    :func:`radial_profiles_numpy`, which it falls back to where a ring's median is a zero of either sign."""
+    work = np.where(usable, resid, np.nan).astype(float)
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    out, exact = radial_profiles_kernel(work, xs, ys, ring_edges(radius_px), int(np.ceil(radius_px)), 3)
+    return out if exact else radial_profiles_numpy(resid, usable, xs, ys, radius_px)
+
+
+def radial_profiles_numpy(
+    resid: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray, radius_px: float
+) -> np.ndarray:
+    """:func:`radial_profiles` in numpy, one ``np.median`` per ring bin (``np.digitize`` on the radii) and
+    ``np.interp`` between them: the reference the compiled kernel equals, and its fall-back."""
     out = np.zeros(resid.shape)
     work = np.where(usable, resid, np.nan).astype(float)
-    edges = np.concatenate([np.arange(0.0, 3.0, 0.5), np.arange(3.0, radius_px + 1.0, 1.0)])
+    edges = ring_edges(radius_px)
     r_int = int(np.ceil(radius_px))
     nl, ns = resid.shape
     for xi, yi in zip(np.asarray(x, float), np.asarray(y, float), strict=True):
