@@ -63,18 +63,49 @@ MODEL_ERROR_MARGIN = 2.0
 BRIGHT_SOURCE_SNR = 50.0
 
 
+def disk_offsets(radius_px: float) -> tuple[int, np.ndarray]:
+    """Half-size r = ceil(``radius_px``) and the (2r + 1)² mask of the offsets (px) within ``radius_px``."""
+    r = int(np.ceil(radius_px))
+    off = np.arange(-r, r + 1)
+    return r, off[:, None] ** 2 + off[None, :] ** 2 <= radius_px**2
+
+
+def disk_window(
+    xi: int, yi: int, shape: tuple, r: int, disk: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The box of ``shape`` around pixel (sample ``xi``, line ``yi``) that the offset mask ``disk`` (half-size
+    ``r``, :func:`disk_offsets`) reaches, and the mask's part in it; None when it is outside."""
+    l0, l1 = max(yi - r, 0), min(yi + r + 1, shape[0])
+    s0, s1 = max(xi - r, 0), min(xi + r + 1, shape[1])
+    if l0 >= l1 or s0 >= s1:
+        return None
+    return (slice(l0, l1), slice(s0, s1)), disk[l0 - yi + r : l1 - yi + r, s0 - xi + r : s1 - xi + r]
+
+
 def near_sources(x: np.ndarray, y: np.ndarray, shape: tuple, radius_px: float) -> np.ndarray:
     """True within ``radius_px`` of any of the positions (sample ``x``, line ``y``)."""
     out = np.zeros(shape, bool)
-    r = int(np.ceil(radius_px))
-    off = np.arange(-r, r + 1)
-    disk = off[:, None] ** 2 + off[None, :] ** 2 <= radius_px**2
+    r, disk = disk_offsets(radius_px)
     for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
-        l0, l1 = max(yi - r, 0), min(yi + r + 1, shape[0])
-        s0, s1 = max(xi - r, 0), min(xi + r + 1, shape[1])
-        if l0 < l1 and s0 < s1:
-            out[l0:l1, s0:s1] |= disk[l0 - yi + r : l1 - yi + r, s0 - xi + r : s1 - xi + r]
+        part = disk_window(int(xi), int(yi), shape, r, disk)
+        if part is not None:
+            out[part[0]] |= part[1]
     return out
+
+
+def near_saturated(saturated: np.ndarray, li: np.ndarray, sj: np.ndarray, reach_px: int) -> np.ndarray:
+    """For each pixel (line ``li``, sample ``sj``): whether a ``saturated`` pixel lies within city-block
+    distance ``reach_px`` (≥ 1) of it — ``ndimage.binary_dilation(saturated, iterations=reach_px)`` read at
+    those pixels, without dilating the whole image."""
+    off = np.arange(-reach_px, reach_px + 1)
+    dl, ds = np.meshgrid(off, off, indexing="ij")
+    diamond = np.abs(dl) + np.abs(ds) <= reach_px
+    lines = np.asarray(li)[:, None] + dl[diamond][None, :]
+    samples = np.asarray(sj)[:, None] + ds[diamond][None, :]
+    inside = (lines >= 0) & (lines < saturated.shape[0]) & (samples >= 0) & (samples < saturated.shape[1])
+    hit = np.zeros(lines.shape, bool)
+    hit[inside] = np.asarray(saturated, bool)[lines[inside], samples[inside]]
+    return hit.any(axis=1)
 
 
 def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, shape: tuple) -> np.ndarray:
@@ -345,8 +376,7 @@ def source_roles(
     sj = np.clip(np.rint(np.nan_to_num(fit.x)).astype(int), 0, shape[1] - 1)
     clipped = np.zeros(len(fit.x), bool)
     if saturated is not None and saturated.any():
-        near_sat = ndimage.binary_dilation(saturated, iterations=fit_radius_px(psf) + 1)
-        clipped = good & near_sat[li, sj]
+        clipped = good & near_saturated(saturated, li, sj, fit_radius_px(psf) + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = fit.flux / fit.flux_err
     bright = good & ~clipped & (snr >= BRIGHT_SOURCE_SNR)
@@ -418,15 +448,19 @@ def measured_model_error(
     ``radius_px`` of each source, √(⟨r²⟩ − ⟨σ²⟩) / √⟨m²⟩ with r the residual (``left`` − background), σ the
     pixel noise and m the subtracted model; the median over the sources (0 without any)."""
     vals = []
-    res = left - model.background
-    for xi, yi in zip(x, y, strict=True):
-        near = near_sources(np.array([xi]), np.array([yi]), left.shape, radius_px) & model.usable
+    r, disk = disk_offsets(radius_px)
+    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
+        part = disk_window(int(xi), int(yi), left.shape, r, disk)
+        if part is None:
+            continue
+        win, near = part[0], part[1] & model.usable[part[0]]
         if near.sum() < 5:
             continue
-        m2 = float(np.mean(src[near] ** 2))
+        m2 = float(np.mean(src[win][near] ** 2))
         if m2 <= 0:
             continue
-        excess = float(np.mean(res[near] ** 2) - np.mean(model.noise[near].astype(float) ** 2))
+        res = (left[win] - model.background[win])[near]
+        excess = float(np.mean(res**2) - np.mean(model.noise[win][near].astype(float) ** 2))
         vals.append(np.sqrt(max(excess, 0.0) / m2))
     return float(np.median(vals)) if vals else 0.0
 
