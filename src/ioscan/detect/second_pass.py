@@ -45,6 +45,7 @@ from ioscan.detect.config import DetectConfig
 from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
+from ioscan.detect.second_pass_kernels import radial_profiles_kernel
 
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
@@ -62,18 +63,49 @@ MODEL_ERROR_MARGIN = 2.0
 BRIGHT_SOURCE_SNR = 50.0
 
 
+def disk_offsets(radius_px: float) -> tuple[int, np.ndarray]:
+    """Half-size r = ceil(``radius_px``) and the (2r + 1)² mask of the offsets (px) within ``radius_px``."""
+    r = int(np.ceil(radius_px))
+    off = np.arange(-r, r + 1)
+    return r, off[:, None] ** 2 + off[None, :] ** 2 <= radius_px**2
+
+
+def disk_window(
+    xi: int, yi: int, shape: tuple, r: int, disk: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The box of ``shape`` around pixel (sample ``xi``, line ``yi``) that the offset mask ``disk`` (half-size
+    ``r``, :func:`disk_offsets`) reaches, and the mask's part in it; None when it is outside."""
+    l0, l1 = max(yi - r, 0), min(yi + r + 1, shape[0])
+    s0, s1 = max(xi - r, 0), min(xi + r + 1, shape[1])
+    if l0 >= l1 or s0 >= s1:
+        return None
+    return (slice(l0, l1), slice(s0, s1)), disk[l0 - yi + r : l1 - yi + r, s0 - xi + r : s1 - xi + r]
+
+
 def near_sources(x: np.ndarray, y: np.ndarray, shape: tuple, radius_px: float) -> np.ndarray:
     """True within ``radius_px`` of any of the positions (sample ``x``, line ``y``)."""
     out = np.zeros(shape, bool)
-    r = int(np.ceil(radius_px))
-    off = np.arange(-r, r + 1)
-    disk = off[:, None] ** 2 + off[None, :] ** 2 <= radius_px**2
+    r, disk = disk_offsets(radius_px)
     for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
-        l0, l1 = max(yi - r, 0), min(yi + r + 1, shape[0])
-        s0, s1 = max(xi - r, 0), min(xi + r + 1, shape[1])
-        if l0 < l1 and s0 < s1:
-            out[l0:l1, s0:s1] |= disk[l0 - yi + r : l1 - yi + r, s0 - xi + r : s1 - xi + r]
+        part = disk_window(int(xi), int(yi), shape, r, disk)
+        if part is not None:
+            out[part[0]] |= part[1]
     return out
+
+
+def near_saturated(saturated: np.ndarray, li: np.ndarray, sj: np.ndarray, reach_px: int) -> np.ndarray:
+    """For each pixel (line ``li``, sample ``sj``): whether a ``saturated`` pixel lies within city-block
+    distance ``reach_px`` (≥ 1) of it — ``ndimage.binary_dilation(saturated, iterations=reach_px)`` read at
+    those pixels, without dilating the whole image."""
+    off = np.arange(-reach_px, reach_px + 1)
+    dl, ds = np.meshgrid(off, off, indexing="ij")
+    diamond = np.abs(dl) + np.abs(ds) <= reach_px
+    lines = np.asarray(li)[:, None] + dl[diamond][None, :]
+    samples = np.asarray(sj)[:, None] + ds[diamond][None, :]
+    inside = (lines >= 0) & (lines < saturated.shape[0]) & (samples >= 0) & (samples < saturated.shape[1])
+    hit = np.zeros(lines.shape, bool)
+    hit[inside] = np.asarray(saturated, bool)[lines[inside], samples[inside]]
+    return hit.any(axis=1)
 
 
 def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, shape: tuple) -> np.ndarray:
@@ -95,16 +127,36 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     return out
 
 
+def ring_edges(radius_px: float) -> np.ndarray:
+    """Edges (px) of :func:`radial_profiles`'s ring bins: 0.5 px wide to 3 px, then 1 px to past
+    ``radius_px``."""
+    return np.concatenate([np.arange(0.0, 3.0, 0.5), np.arange(3.0, radius_px + 1.0, 1.0)])
+
+
 def radial_profiles(
     resid: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray, radius_px: float
 ) -> np.ndarray:
     """Image of the azimuthal-median profile of ``resid`` around each position (sample ``x``, line ``y``) out
     to ``radius_px``, brightest first (each on what the previous ones left): what a PSF model error that is
     symmetric about the source (core width, wing weight) leaves after the model is subtracted. A neighbour
-    covers a small part of its ring and does not move the median. Bins 0.5 px wide to 3 px, then 1 px."""
+    covers a small part of its ring and does not move the median. Bins 0.5 px wide to 3 px, then 1 px
+    (ring medians of at least 3 finite values, linear between the bins' centres, 0 past the last edge).
+    Compiled (:func:`~ioscan.detect.second_pass_kernels.radial_profiles_kernel`), the same bit for bit as
+    :func:`radial_profiles_numpy`, which it falls back to where a ring's median is a zero of either sign."""
+    work = np.where(usable, resid, np.nan).astype(float)
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    out, exact = radial_profiles_kernel(work, xs, ys, ring_edges(radius_px), int(np.ceil(radius_px)), 3)
+    return out if exact else radial_profiles_numpy(resid, usable, xs, ys, radius_px)
+
+
+def radial_profiles_numpy(
+    resid: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray, radius_px: float
+) -> np.ndarray:
+    """:func:`radial_profiles` in numpy, one ``np.median`` per ring bin (``np.digitize`` on the radii) and
+    ``np.interp`` between them: the reference the compiled kernel equals, and its fall-back."""
     out = np.zeros(resid.shape)
     work = np.where(usable, resid, np.nan).astype(float)
-    edges = np.concatenate([np.arange(0.0, 3.0, 0.5), np.arange(3.0, radius_px + 1.0, 1.0)])
+    edges = ring_edges(radius_px)
     r_int = int(np.ceil(radius_px))
     nl, ns = resid.shape
     for xi, yi in zip(np.asarray(x, float), np.asarray(y, float), strict=True):
@@ -324,8 +376,7 @@ def source_roles(
     sj = np.clip(np.rint(np.nan_to_num(fit.x)).astype(int), 0, shape[1] - 1)
     clipped = np.zeros(len(fit.x), bool)
     if saturated is not None and saturated.any():
-        near_sat = ndimage.binary_dilation(saturated, iterations=fit_radius_px(psf) + 1)
-        clipped = good & near_sat[li, sj]
+        clipped = good & near_saturated(saturated, li, sj, fit_radius_px(psf) + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = fit.flux / fit.flux_err
     bright = good & ~clipped & (snr >= BRIGHT_SOURCE_SNR)
@@ -397,15 +448,19 @@ def measured_model_error(
     ``radius_px`` of each source, √(⟨r²⟩ − ⟨σ²⟩) / √⟨m²⟩ with r the residual (``left`` − background), σ the
     pixel noise and m the subtracted model; the median over the sources (0 without any)."""
     vals = []
-    res = left - model.background
-    for xi, yi in zip(x, y, strict=True):
-        near = near_sources(np.array([xi]), np.array([yi]), left.shape, radius_px) & model.usable
+    r, disk = disk_offsets(radius_px)
+    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
+        part = disk_window(int(xi), int(yi), left.shape, r, disk)
+        if part is None:
+            continue
+        win, near = part[0], part[1] & model.usable[part[0]]
         if near.sum() < 5:
             continue
-        m2 = float(np.mean(src[near] ** 2))
+        m2 = float(np.mean(src[win][near] ** 2))
         if m2 <= 0:
             continue
-        excess = float(np.mean(res[near] ** 2) - np.mean(model.noise[near].astype(float) ** 2))
+        res = (left[win] - model.background[win])[near]
+        excess = float(np.mean(res**2) - np.mean(model.noise[win][near].astype(float) ** 2))
         vals.append(np.sqrt(max(excess, 0.0) / m2))
     return float(np.median(vals)) if vals else 0.0
 

@@ -1,0 +1,158 @@
+"""Compiled loops of the second pass (numba, ``cache=True``; no fastmath, no parallel), the same bit for bit
+as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles_numpy`):
+
+* the radius of a pixel is ``hypot(line − y, sample − x)`` in float64 (numpy's and numba's ``hypot`` are
+  both the C library's);
+* ``np.digitize(r, edges)`` on increasing edges is the number of edges ≤ r, so a ring bin j holds
+  edges[j] ≤ r < edges[j + 1], compared in float64 as numpy does;
+* ``np.median`` of n finite values is the middle one of them sorted, or for even n the mean of the two
+  middle ones, (a + b) / 2 (numpy's mean of two values); which of two equal values is taken matters only
+  for −0 against +0, so a bin whose median is zero while it holds both signed zeros is reported and the
+  caller falls back to numpy;
+* ``np.interp`` is numpy's ``arr_interp``: left of the first centre the first median, right of the last 0,
+  on a centre its median, else slope · (r − xp[j]) + fp[j] with slope (fp[j+1] − fp[j]) / (xp[j+1] − xp[j])
+  (and numpy's NaN fall-backs).
+
+Units: pixels (lines, samples) for positions and radii; values in the units of the residual image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _interp(r: float, xp: np.ndarray, fp: np.ndarray, n: int, right: float) -> float:
+    """numpy's ``np.interp(r, xp[:n], fp[:n], right=right)`` for one finite ``r`` (xp increasing, n ≥ 2)."""
+    if r > xp[n - 1]:
+        return right
+    if r < xp[0]:
+        return fp[0]
+    j = 0
+    hi = n - 1
+    if r == xp[n - 1]:
+        return fp[n - 1]
+    while hi - j > 1:  # xp[j] <= r < xp[hi]
+        mid = (j + hi) // 2
+        if xp[mid] <= r:
+            j = mid
+        else:
+            hi = mid
+    if xp[j] == r:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    res = slope * (r - xp[j]) + fp[j]
+    if math.isnan(res):
+        res = slope * (r - xp[j + 1]) + fp[j + 1]
+        if math.isnan(res) and fp[j] == fp[j + 1]:
+            res = fp[j]
+    return res
+
+
+@njit(cache=True)
+def _sorted_median(v: np.ndarray) -> tuple[float, bool]:
+    """numpy's median of the finite values ``v`` (sorted here in place), and whether it is ambiguous: zero
+    while ``v`` holds both −0 and +0 (numpy's partition may pick either)."""
+    v.sort()
+    n = v.size
+    h = n // 2
+    if n % 2 == 1:
+        med = v[h]
+        mid_zero = v[h] == 0.0
+    else:
+        med = (v[h - 1] + v[h]) / 2.0
+        mid_zero = v[h - 1] == 0.0 or v[h] == 0.0
+    if not mid_zero:
+        return med, False
+    neg = False
+    pos = False
+    for t in v:
+        if t == 0.0:
+            if math.copysign(1.0, t) < 0.0:
+                neg = True
+            else:
+                pos = True
+    return med, neg and pos
+
+
+@njit(cache=True)
+def radial_profiles_kernel(
+    work: np.ndarray, x: np.ndarray, y: np.ndarray, edges: np.ndarray, r_int: int, min_count: int
+) -> tuple[np.ndarray, bool]:
+    """The azimuthal-median profiles of ``work`` (float64 lines × samples, NaN where unusable; changed in
+    place: each profile subtracted before the next) around each position (sample ``x``, line ``y``, px) in
+    ring bins ``edges`` (px, increasing, the last the radius), in patches of half-size ``r_int`` px about
+    them: their image, and False where a median was ambiguous (−0 against +0; the image is then not
+    complete)."""
+    nl, ns = work.shape
+    out = np.zeros((nl, ns))
+    n_bins = edges.size - 1
+    r_max = edges[n_bins]
+    side = 2 * r_int + 2
+    rad = np.empty(side * side)
+    kbin = np.empty(side * side, np.int64)
+    counts = np.zeros(n_bins, np.int64)
+    start = np.zeros(n_bins + 1, np.int64)
+    vals = np.empty(side * side)
+    fill = np.zeros(n_bins, np.int64)
+    centres = np.empty(n_bins)
+    meds = np.empty(n_bins)
+    for i in range(x.size):
+        xi, yi = x[i], y[i]
+        l0 = max(int(math.floor(yi)) - r_int, 0)
+        l1 = min(int(math.ceil(yi)) + r_int + 1, nl)
+        s0 = max(int(math.floor(xi)) - r_int, 0)
+        s1 = min(int(math.ceil(xi)) + r_int + 1, ns)
+        if l0 >= l1 or s0 >= s1:
+            continue
+        w = s1 - s0
+        counts[:] = 0
+        p = 0
+        for ll in range(l0, l1):
+            for ss in range(s0, s1):
+                r = math.hypot(float(ll) - yi, float(ss) - xi)
+                rad[p] = r
+                k = -1
+                if edges[0] <= r < r_max:
+                    k = 0
+                    while k + 1 < n_bins and edges[k + 1] <= r:
+                        k += 1
+                    if not np.isfinite(work[ll, ss]):
+                        k = -1
+                kbin[p] = k
+                if k >= 0:
+                    counts[k] += 1
+                p += 1
+        start[0] = 0
+        for j in range(n_bins):
+            start[j + 1] = start[j] + counts[j]
+            fill[j] = start[j]
+        p = 0
+        for ll in range(l0, l1):
+            for ss in range(s0, s1):
+                k = kbin[p]
+                if k >= 0:
+                    vals[fill[k]] = work[ll, ss]
+                    fill[k] += 1
+                p += 1
+        n_prof = 0
+        for j in range(n_bins):
+            if counts[j] >= min_count:
+                med, ambiguous = _sorted_median(vals[start[j] : start[j + 1]])
+                if ambiguous:
+                    return out, False
+                centres[n_prof] = 0.5 * (edges[j] + edges[j + 1])
+                meds[n_prof] = med
+                n_prof += 1
+        if n_prof < 2:
+            continue
+        for ll in range(l0, l1):
+            for ss in range(s0, s1):
+                r = rad[(ll - l0) * w + (ss - s0)]
+                prof = _interp(r, centres, meds, n_prof, 0.0) if r < r_max else 0.0
+                out[ll, ss] += prof
+                work[ll, ss] -= prof
+    return out, True

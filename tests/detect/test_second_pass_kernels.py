@@ -1,0 +1,88 @@
+"""The compiled azimuthal-median profiles (:mod:`ioscan.detect.second_pass_kernels`) equal, bit for bit, the
+numpy reference :func:`ioscan.detect.second_pass.radial_profiles_numpy`: random residuals with NaN, ±inf,
+masked pixels, repeated values (even counts, ties), positions on pixel centres and half pixels (radii on the
+bins' edges and centres), over and beyond the frame edges, overlapping sources; and a ring whose median is a
+zero of either sign falls back to numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ioscan.detect.second_pass import radial_profiles, radial_profiles_numpy, ring_edges
+from ioscan.detect.second_pass_kernels import radial_profiles_kernel
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit (NaN equals NaN, −0 is not 0), same shape and dtype."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def _residual(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A halo-like residual with heavy-tailed noise, NaN, ±inf, rounded (tied) values and a usable mask."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    resid = 30.0 * np.exp(-0.5 * ((xx - shape[1] / 2) ** 2 + (yy - shape[0] / 2) ** 2) / 4.0**2)
+    resid += rng.standard_t(2, shape) * rng.lognormal(0, 1, shape)
+    tied = rng.random(shape) < 0.3
+    resid[tied] = np.round(resid[tied]) + 0.25  # many equal values (no zeros: those fall back to numpy)
+    resid[rng.random(shape) < 0.03] = np.nan
+    resid[rng.random(shape) < 0.005] = np.inf
+    resid[rng.random(shape) < 0.005] = -np.inf
+    usable = rng.random(shape) > 0.1
+    return resid, usable
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_radial_profiles_are_numpys_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(20, 70)), int(rng.integers(20, 70)))
+    resid, usable = _residual(rng, shape)
+    n = 12
+    x = rng.uniform(-8, shape[1] + 8, n)  # some over the edges, a few beyond them
+    y = rng.uniform(-8, shape[0] + 8, n)
+    x[:6] = np.round(x[:6])  # on pixel centres: radii exactly on the bins' edges (3, 4, 5 px, ...)
+    y[:3] = np.round(y[:3])
+    y[3:6] = np.round(y[3:6]) + 0.5  # half pixels: radii on the edges 0.5, 1.5, 2.5 and the centres 3.5, ...
+    x[6], y[6] = x[7] + 1.3, y[7] - 0.7  # overlapping: the second works on what the first left
+    radius = float(rng.choice([6.0, 12.0, 12.5, 18.0]))
+    expected = radial_profiles_numpy(resid, usable, x, y, radius)
+    assert np.count_nonzero(expected) > 100  # profiles were made
+    work = np.where(usable, resid, np.nan)
+    out, exact = radial_profiles_kernel(work, x, y, ring_edges(radius), int(np.ceil(radius)), 3)
+    assert exact  # the kernel's own result, not numpy's fall-back
+    assert _same(out, expected)
+    assert _same(radial_profiles(resid, usable, x, y, radius), expected)
+
+
+def test_the_kernel_subtracts_each_profile_before_the_next():
+    rng = np.random.default_rng(11)
+    resid, usable = _residual(rng, (40, 40))
+    x, y = np.array([20.2, 21.0]), np.array([19.6, 20.5])
+    work = np.where(usable, resid, np.nan)
+    out, exact = radial_profiles_kernel(work.copy(), x, y, ring_edges(10.0), 10, 3)
+    first, _ = radial_profiles_kernel(work.copy(), x[:1], y[:1], ring_edges(10.0), 10, 3)
+    second, _ = radial_profiles_kernel(work - first, x[1:], y[1:], ring_edges(10.0), 10, 3)
+    assert exact
+    assert _same(out, first + second)
+
+
+def test_a_zero_median_of_either_sign_falls_back_to_numpy():
+    rng = np.random.default_rng(5)
+    resid = rng.normal(size=(30, 30))
+    resid[10:20, 10:20] = 0.0
+    resid[10:20:2, 10:20] = -0.0  # the inner rings: medians among +0 and −0
+    usable = np.ones(resid.shape, bool)
+    x, y = np.array([14.5]), np.array([15.0])
+    _, exact = radial_profiles_kernel(np.array(resid), x, y, ring_edges(8.0), 8, 3)
+    assert not exact
+    assert _same(radial_profiles(resid, usable, x, y, 8.0), radial_profiles_numpy(resid, usable, x, y, 8.0))
+
+
+def test_too_few_rings_leave_no_profile():
+    resid = np.full((20, 20), np.nan)
+    resid[10, 10:13] = 5.0  # 3 values in 3 rings: no ring has the 3 values a median needs
+    usable = np.ones(resid.shape, bool)
+    out = radial_profiles(resid, usable, np.array([10.0]), np.array([10.0]), 6.0)
+    assert _same(out, radial_profiles_numpy(resid, usable, np.array([10.0]), np.array([10.0]), 6.0))
+    assert not out.any()
