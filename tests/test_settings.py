@@ -76,3 +76,21 @@ def test_optional_settings_are_set_back_to_none_by_the_word_none(tmp_path):
     assert Settings.load(path).detect.limb_ridge_chi2 is None
     with pytest.raises(SettingsError, match="'none' is not"):  # not optional: still an error
         Settings.load(None, ["detect.threshold_snr=none"])
+
+
+_SETTINGS_IMPORT = """
+import sys
+import ioscan.settings
+heavy = ("numba", "scipy.ndimage", "scipy.special", "ioscan.detect.fit_kernels")
+print(" ".join(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_settings_import_no_compiled_kernels_nor_scipy():
+    """Loading settings (every CLI command, the track and report steps) compiles nothing and imports neither
+    numba nor scipy's image and special modules: the PSF model imports them where it computes."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _SETTINGS_IMPORT], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import ndimage
-from scipy.special import erf
 
-from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps
 from ioscan.instruments.psf import GaussianMixture
 
 _SQRT2 = np.sqrt(2.0)
@@ -20,6 +17,8 @@ _SQRT2PI = np.sqrt(2 * np.pi)
 def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
     """1-D pixel-integrated Gaussian of unit sum centred at ``shift_px`` (|shift| ≤ 0.5), on an odd number of
     pixels centred at 0 (radius ceil(4σ), one more when shifted)."""
+    from scipy.special import erf  # (here and below: settings import this module and need none of scipy)
+
     r = max(1, int(np.ceil(4.0 * sigma_px))) + (1 if shift_px else 0)
     x = np.arange(-r, r + 1, dtype=float) - shift_px
     k = 0.5 * (erf((x + 0.5) / (_SQRT2 * sigma_px)) - erf((x - 0.5) / (_SQRT2 * sigma_px)))
@@ -28,6 +27,8 @@ def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
 
 def _integrated_1d(u: np.ndarray, sigma_px: float):
     """Pixel-integrated 1-D Gaussian at offsets u (pixel − source) and its derivative w.r.t. the source."""
+    from scipy.special import erf
+
     a = (u + 0.5) / (_SQRT2 * sigma_px)
     b = (u - 0.5) / (_SQRT2 * sigma_px)
     val = 0.5 * (erf(a) - erf(b))
@@ -86,6 +87,8 @@ class PsfModel(GaussianMixture):
         """``image`` correlated with the pixel-integrated PSF (Σ_k w_k · separable Gaussian of σ_k): the
         matched filter of a point source at every pixel, or an extended scene blurred by the PSF (the PSF is
         symmetric). ``mode`` as in :func:`scipy.ndimage.correlate1d` for the frame edges."""
+        from scipy import ndimage  # (here: settings import this module and need none of it)
+
         x = np.asarray(image, dtype=float)
         out = np.zeros_like(x)
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
@@ -125,6 +128,10 @@ class PsfModel(GaussianMixture):
         one erf and one exp call: :func:`ioscan.detect.fit_kernels.profile_arguments`, ``profile_values``),
         the products and sums in one compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
         ``derivatives`` False: P alone, the derivatives' places 0."""
+        from scipy.special import erf
+
+        from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps  # numba: here
+
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
         n, m = ux.shape[0], ux.shape[2]
         comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
