@@ -33,6 +33,7 @@ from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.edge_contrast import flag_edge_misfits
 from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
+from ioscan.detect.fit_kernels import linear_flux
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
 from ioscan.detect.localfit import LocalFitScale, flag_local_fit_unconfirmed, local_fit_scale
@@ -345,9 +346,8 @@ def spike_amplitudes(
     lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
     w = np.where(inside & valid[lic, sjc], 1.0 / np.maximum(noise[lic, sjc], 1e-30) ** 2, 0.0)
     p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
-    num = np.sum(w * resid[lic, sjc] * p, axis=(1, 2))
-    den = np.sum(w * p * p, axis=(1, 2))
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    data = np.asarray(resid[lic, sjc], dtype=np.float64)
+    return linear_flux(*(np.ascontiguousarray(a, dtype=np.float64) for a in (p, w, data)))
 
 
 def _psf_in_use(

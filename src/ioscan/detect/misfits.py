@@ -662,6 +662,8 @@ def limb_ridge_psf_gains(
     ``sigma_white``, ``limb_distance_px``: the crop's maps starting at band pixel ``offset`` = (line,
     sample); detections' lines are product lines, ``line_offset`` the band's first; ``sigma_px``: the PSF's
     core σ."""
+    if not any(in_zone):  # (the residual is not made for nothing)
+        return [float("nan")] * len(detections)
     residual = _crop_residual(data, background, sigma_white, offset)
     l0, s0 = offset
     gains = []
