@@ -92,6 +92,10 @@ def flag_edge_unconfirmed(detections: list[Detection], min_fraction: float) -> i
 LIMB_RIDGE_CHI2 = 3.0
 #: relative PSF-model error allowed for in that test (a true source's χ²/dof grows as (f · S/N)²)
 LIMB_RIDGE_PSF_ERR = 0.05
+#: S/N of a point source on top of the best ridge along the limb (``extra["limb_point_snr"]``,
+#: :func:`ioscan.detect.misfits.point_beyond_ridge_snr`) at or above which the shape comparison does not flag
+#: a detection: the default detection threshold, a source in its own right once the limb's ridge is taken out
+LIMB_POINT_MIN_SNR = 5.2
 
 
 def _chi2_beyond(det: Detection, max_chi2_dof: float) -> bool:
@@ -108,6 +112,7 @@ def flag_limb_ridges(
     psf_gains: list[float] | None = None,
     min_psf_gain: float | None = None,
     ridge_below_gain: float | None = None,
+    min_point_snr: float | None = LIMB_POINT_MIN_SNR,
 ) -> int:
     """Flag ARTEFACT on detections near a limb seen in the image (``in_zone``, one per detection) whose PSF
     fit χ²/dof (``extra["chi2_dof"]``) exceeds ``max_chi2_dof`` × (1 + (:data:`LIMB_RIDGE_PSF_ERR` ×
@@ -115,14 +120,19 @@ def flag_limb_ridges(
     (one per detection: :func:`ioscan.detect.misfits.psf_over_ridge_gain`) and ``min_psf_gain``, a
     detection a point source fits that much better than a ridge along the limb is left alone: compact, it is
     a source on the limb's misfit, not the misfit; with ``ridge_below_gain``, one whose gain is below that is
-    flagged whatever its χ² (``limb_ridge_shape``): a ridge along the limb fits it about as well."""
+    flagged whatever its χ² (``limb_ridge_shape``): a ridge along the limb fits it about as well — unless a
+    point source on top of the best ridge has S/N ≥ ``min_point_snr`` (``extra["limb_point_snr"]``): a source
+    beside or on the limb's residual, which the ridge alone only seemed to fit as well (the χ² test still
+    applies to it)."""
     n = 0
     gains = psf_gains if psf_gains is not None else [float("nan")] * len(detections)
     for det, zone, gain in zip(detections, in_zone, gains, strict=True):
         skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
         if not zone or det.flags & skip:
             continue
-        if ridge_below_gain is not None and gain < ridge_below_gain:
+        point_snr = det.extra.get("limb_point_snr", float("nan"))
+        beyond_ridge = min_point_snr is not None and point_snr >= min_point_snr
+        if ridge_below_gain is not None and gain < ridge_below_gain and not beyond_ridge:
             det.flags |= int(DetectionFlag.ARTEFACT)
             det.extra.setdefault("artefact_test", "limb_ridge_shape")
             n += 1
