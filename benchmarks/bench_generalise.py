@@ -34,8 +34,10 @@ background estimate at the frame edge, the limb, the terminator, a column gain s
 :func:`snr_decomposition`: the white-noise σ against the renderer's, the background option's efficiency, the
 PSF model's mismatch, the local scale against the scatter actually there, the background's bias), medians
 over hot spots of S/N ≥ 5 found and missed, within 8 px of the limb, 8–20 px and beyond. With ``--vetted``,
-per misfit test the detections it flagged ARTEFACT on false positions and on true hot spots (by their ideal
-S/N: ≥ 7, 5–7), ``vetted_by_test`` (:func:`vetted_by_test`).
+per misfit test (and COSMIC_RAY) the detections it flagged on false positions and on true hot spots (by their
+ideal S/N: ≥ 7, 5–7), ``vetted_by_test`` (:func:`vetted_by_test`); those on isolated true hot spots of S/N ≥ 5
+listed with their S/N, χ²/dof, limb distance and the tests' statistics (``vetted_true``), and per test the
+medians of the same over its false ones (``vetted_false_medians``).
 
 Reference: the ideal matched filter told the true background (noise-free, hot-spot-free product image), the
 true per-pixel noise and the true PSF, with cosmic-ray and saturated pixels given zero weight (the oracle's
@@ -785,22 +787,55 @@ def detections_of(frame, config=None, keep: list | None = None) -> tuple[pd.Data
     return pd.DataFrame(rows, columns=cols), ms
 
 
+#: what :func:`vetted_by_test` keeps of each flagged detection: its matched-filter and fit S/N, χ²/dof, limb
+#: distance (px, the detector's), and the statistics the vetting tests stored (``extra``; NaN where a test did
+#: not look at it)
+VETTED_FEATURES = (
+    "mf_snr", "fit_snr", "chi2_dof", "limb_distance_px", "spike_dchi2", "limb_ridge_psf_gain",
+    "limb_point_snr", "ridge_fraction", "along_limb_fraction", "along_limb_clutter",
+    "along_limb_side_fraction", "edge_limb_step_ratio", "edge_plateau_fraction",
+)  # fmt: skip
+
+
+def _vetted_features(d) -> dict:
+    """:data:`VETTED_FEATURES` of one detection (rounded; NaN where absent)."""
+    extra = {**d.extra, "fit_snr": d.snr}
+    out = {}
+    for key in VETTED_FEATURES:
+        v = extra.get(key)
+        out[key] = round(float(v), 3) if isinstance(v, int | float) and v is not None else float("nan")
+    return out
+
+
 def vetted_by_test(rendered: RenderedFrame, band: str, result) -> list[dict]:
-    """The detections of a band flagged ARTEFACT, one row each: the test that flagged it
-    (``extra["artefact_test"]``), whether it lies within MATCH_PX of a true hot spot (``true``; nearest
-    first, not one to one: a flag on a hot spot's own detection or on a split of it) and that hot spot's ideal
-    S/N (``snr_ideal``, 0 when false)."""
+    """The detections of a band flagged ARTEFACT or COSMIC_RAY, one row each: the test that flagged it
+    (``extra["artefact_test"]``, ``cosmic_ray`` for COSMIC_RAY), whether it lies within MATCH_PX of a true hot
+    spot (``true``; nearest first, not one to one: a flag on a hot spot's own detection or on a split of it),
+    that hot spot's ideal S/N (``snr_ideal``, 0 when false) and whether it is isolated (none other within
+    ISOLATED_PX), and the detection's :data:`VETTED_FEATURES`."""
     t = rendered.truth[rendered.truth["band"] == band]
     txy = t[["sample", "line"]].to_numpy(float)
     rows = []
     for d in result.detections:
-        if d.band != band or not d.flags & DetectionFlag.ARTEFACT or d.flags & DetectionFlag.COSMIC_RAY:
+        if d.band != band or not d.flags & IGNORED:
             continue
         dist = np.hypot(txy[:, 0] - d.sample, txy[:, 1] - d.line) if len(txy) else np.zeros(0)
         k = int(np.argmin(dist)) if dist.size else -1
         true = bool(k >= 0 and dist[k] <= MATCH_PX)
         snr = float(t["snr_ideal"].iloc[k]) if true else 0.0
-        rows.append({"test": str(d.extra.get("artefact_test", "artefact")), "true": true, "snr_ideal": snr})
+        others = np.hypot(txy[:, 0] - txy[k, 0], txy[:, 1] - txy[k, 1]) if true else np.zeros(0)
+        isolated = bool(true and np.sum(others <= ISOLATED_PX) <= 1)
+        test = (
+            "cosmic_ray"
+            if d.flags & DetectionFlag.COSMIC_RAY
+            else str(d.extra.get("artefact_test", "artefact"))
+        )
+        rows.append(
+            {
+                "test": test, "true": true, "snr_ideal": round(snr, 2), "isolated": isolated,
+                "sample": round(d.sample, 2), "line": round(d.line, 2), **_vetted_features(d),
+            }
+        )  # fmt: skip
     return rows
 
 
@@ -815,6 +850,29 @@ def vetted_table(rows: pd.DataFrame) -> dict:
             "true_snr_ge7": int((tr["snr_ideal"] >= 7).sum()),
             "true_snr_5_7": int(((tr["snr_ideal"] >= 5) & (tr["snr_ideal"] < 7)).sum()),
         }
+    return out
+
+
+def vetted_true_list(rows: pd.DataFrame) -> list[dict]:
+    """The flagged detections on isolated true hot spots of ideal S/N ≥ 5, with their features (JSON-ready:
+    NaN as None): what each test throws away, to compare with its false ones' statistics."""
+    sel = rows[rows["true"] & rows["isolated"] & (rows["snr_ideal"] >= 5)]
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+        for r in sel.to_dict("records")
+    ]
+
+
+def vetted_false_medians(rows: pd.DataFrame) -> dict:
+    """Per test, the median of each of :data:`VETTED_FEATURES` over the detections it flagged on false
+    positions (None where none is finite)."""
+    out = {}
+    for test, g in rows[~rows["true"]].groupby("test"):
+        med = {}
+        for key in VETTED_FEATURES:
+            v = g[key].to_numpy(float)
+            med[key] = round(float(np.nanmedian(v)), 3) if np.isfinite(v).any() else None
+        out[str(test)] = med
     return out
 
 
@@ -894,7 +952,17 @@ def run(args) -> dict:
     ms = {k: [r["ms"][k] for r in results] for k in results[0]["ms"]} if results else {}
     vetted = pd.DataFrame(
         [v for r in results for v in r.get("vetted", [])],
-        columns=["test", "true", "snr_ideal", "frame", "side"],
+        columns=[
+            "test",
+            "true",
+            "snr_ideal",
+            "isolated",
+            "sample",
+            "line",
+            *VETTED_FEATURES,
+            "frame",
+            "side",
+        ],
     )
     return report(args, truth, false, ideal, fr, ms, vetted)
 
@@ -933,7 +1001,10 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
             out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
         if vetted is not None and getattr(args, "vetted", False):
-            out.setdefault("vetted_by_test", {})[side] = vetted_table(vetted[vetted["frame"].isin(ids)])
+            mine = vetted[vetted["frame"].isin(ids)]
+            out.setdefault("vetted_by_test", {})[side] = vetted_table(mine)
+            out.setdefault("vetted_true", {})[side] = vetted_true_list(mine)
+            out.setdefault("vetted_false_medians", {})[side] = vetted_false_medians(mine)
         if args.list_false:
             cols = ["frame", *FALSE_FEATURES, "kind"]
             out.setdefault("false_detections", {})[side] = [
@@ -962,7 +1033,11 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
         **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
-        **({"vetted_by_test": out.get("vetted_by_test", {})} if getattr(args, "vetted", False) else {}),
+        **(
+            {k: out.get(k, {}) for k in ("vetted_by_test", "vetted_true", "vetted_false_medians")}
+            if getattr(args, "vetted", False)
+            else {}
+        ),
         "issue_11_reference": ISSUE_11,
         "targets": TARGETS,
         "ms_per_frame_median": med,

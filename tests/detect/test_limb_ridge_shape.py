@@ -1,15 +1,17 @@
 """The limb-ridge test's shape comparison (:func:`ioscan.detect.misfits.psf_over_ridge_gain`): on a rendered
 curved limb with white noise, compact sources (PSF-sized both ways) are told from ridges that run along the
 limb (a line-spread profile across it, extended along it), and
-:func:`ioscan.detect.artefacts.flag_limb_ridges` leaves the first alone and flags the second."""
+:func:`ioscan.detect.artefacts.flag_limb_ridges` leaves the first alone and flags the second; a compact source
+on a bright limb ridge, which the ridge alone fits about as well, stands out of the best ridge
+(:func:`ioscan.detect.misfits.point_beyond_ridge_snr`) and is kept."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ioscan.detect.artefacts import flag_limb_ridges
-from ioscan.detect.misfits import limb_ridge_psf_gains, psf_over_ridge_gain
+from ioscan.detect.artefacts import LIMB_POINT_MIN_SNR, flag_limb_ridges
+from ioscan.detect.misfits import limb_ridge_psf_gains, point_beyond_ridge_snr, psf_over_ridge_gain
 from ioscan.records import Detection, DetectionFlag
 
 SIGMA_PX = 0.8
@@ -126,3 +128,69 @@ def test_shape_flag_needs_the_zone() -> None:
     assert flag_limb_ridges([det], [False], 3.0, [0.0], 0.65, 0.35) == 0
     assert flag_limb_ridges([det], [True], 3.0, [0.0], 0.65, 0.35) == 1
     assert det.extra["artefact_test"] == "limb_ridge_shape"
+
+
+def _limb_ridge(d: np.ndarray, d0_px: float, peak_sigma: float, width_px: float) -> np.ndarray:
+    """A residual ridge along the whole limb at limb distance ``d0_px`` (a misplaced profile's): Gaussian
+    across of σ ``width_px``, peak ``peak_sigma``."""
+    return peak_sigma * np.exp(-((d - d0_px) ** 2) / (2 * width_px**2))
+
+
+#: a bright limb's residual under each compact source: twice its peak, 1 px outward, wider than the core
+BRIGHT_LIMB = (1.0, 2 * PEAK_SIGMA, 1.2)
+
+
+def test_a_source_on_a_bright_limb_ridge_stands_out_of_it() -> None:
+    """A compact source 1 px inside a limb ridge twice as bright: the ridge alone fits about as well as the
+    core alone (gain < 0.35: the shape comparison took it for the ridge), but the core on top of the best
+    ridge keeps a detection's S/N (the source's ≈ 10 less what the ridge shares)."""
+    d = _limb_distance()
+    gains, snrs = [], []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for x0, y0 in _positions(2.0):
+            residual = rng.normal(size=SHAPE) + _compact(x0, y0) + _limb_ridge(d, *BRIGHT_LIMB)
+            gains.append(psf_over_ridge_gain(residual, d, x0, y0, SIGMA_PX))
+            snrs.append(point_beyond_ridge_snr(residual, d, x0, y0, SIGMA_PX))
+    assert np.all(np.array(gains) < 0.35)
+    assert np.all(np.array(snrs) >= LIMB_POINT_MIN_SNR)
+    assert 7.0 < np.median(snrs) < 10.5
+
+
+@pytest.mark.parametrize("kind", ["ridge", "limb"])
+def test_ridges_leave_no_source_beyond_the_ridge(kind: str) -> None:
+    """A ridge along the limb (5 px long, or the whole limb's at twice the peak): the core on top of the
+    best ridge has S/N well below the detection threshold."""
+    d = _limb_distance()
+    snrs = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for x0, y0 in _positions(2.0):
+            shape = _ridge(x0, y0, d) if kind == "ridge" else _limb_ridge(d, *BRIGHT_LIMB)
+            snrs.append(point_beyond_ridge_snr(rng.normal(size=SHAPE) + shape, d, x0, y0, SIGMA_PX))
+    assert np.all(np.array(snrs) < LIMB_POINT_MIN_SNR)
+    assert np.median(snrs) < 3.0
+    assert np.isnan(point_beyond_ridge_snr(np.zeros(SHAPE), np.zeros(SHAPE), 30.0, 30.0, SIGMA_PX))
+
+
+def test_flag_limb_ridges_keeps_a_source_on_the_limb_ridge() -> None:
+    """Sources on a bright limb ridge and bare stretches of it, all with a χ² the χ² test lets pass: the
+    shape comparison flagged every one; with the point beyond the ridge it keeps the sources."""
+    rng = np.random.default_rng(5)
+    d = _limb_distance()
+    pos = _positions(2.0)
+    residual = rng.normal(size=SHAPE) + _limb_ridge(d, *BRIGHT_LIMB)
+    for x0, y0 in pos[::2]:
+        residual += _compact(x0, y0)
+    dets = [_det(x, y, chi2_dof=1.0) for x, y in pos]
+    zone = [True] * len(dets)
+    gains = limb_ridge_psf_gains(
+        dets, residual, np.zeros(SHAPE), np.ones(SHAPE), d, (0, 0), 0, SIGMA_PX, zone
+    )
+    assert all(g < 0.35 for g in gains)
+    flag_limb_ridges(dets, zone, 3.0, gains, min_psf_gain=0.65, ridge_below_gain=0.35)
+    assert [bool(d.flags & DetectionFlag.ARTEFACT) for d in dets] == [i % 2 == 1 for i in range(len(dets))]
+    old = [_det(x, y, chi2_dof=1.0) for x, y in pos]
+    for det, new in zip(old, dets, strict=True):
+        det.extra["limb_point_snr"] = new.extra["limb_point_snr"]
+    assert flag_limb_ridges(old, zone, 3.0, gains, 0.65, 0.35, min_point_snr=None) == len(old)

@@ -36,6 +36,9 @@ A detection at the frame edge (flagged EDGE) whose PSF fit's χ²/dof exceeds :d
 where a sunlit limb meets the edge the pad leaves a bright residual that no point source fits (125 sunlit
 renderer frames: 4 false detections flagged, no true hot spot).
 
+A detection within 2 core σ of a brighter one is flagged ARTEFACT (:func:`flag_unresolved_splits`, after the
+other tests): two cores that close make a single peak, so the fainter is a split of the same source.
+
 Flagged detections are kept in the database but never become hot spots; ``extra["artefact_test"]`` names the
 test that flagged one first.
 """
@@ -92,6 +95,10 @@ def flag_edge_unconfirmed(detections: list[Detection], min_fraction: float) -> i
 LIMB_RIDGE_CHI2 = 3.0
 #: relative PSF-model error allowed for in that test (a true source's χ²/dof grows as (f · S/N)²)
 LIMB_RIDGE_PSF_ERR = 0.05
+#: S/N of a point source on top of the best ridge along the limb (``extra["limb_point_snr"]``,
+#: :func:`ioscan.detect.misfits.point_beyond_ridge_snr`) at or above which the shape comparison does not flag
+#: a detection: the default detection threshold, a source in its own right once the limb's ridge is taken out
+LIMB_POINT_MIN_SNR = 5.2
 
 
 def _chi2_beyond(det: Detection, max_chi2_dof: float) -> bool:
@@ -108,6 +115,7 @@ def flag_limb_ridges(
     psf_gains: list[float] | None = None,
     min_psf_gain: float | None = None,
     ridge_below_gain: float | None = None,
+    min_point_snr: float | None = LIMB_POINT_MIN_SNR,
 ) -> int:
     """Flag ARTEFACT on detections near a limb seen in the image (``in_zone``, one per detection) whose PSF
     fit χ²/dof (``extra["chi2_dof"]``) exceeds ``max_chi2_dof`` × (1 + (:data:`LIMB_RIDGE_PSF_ERR` ×
@@ -115,14 +123,19 @@ def flag_limb_ridges(
     (one per detection: :func:`ioscan.detect.misfits.psf_over_ridge_gain`) and ``min_psf_gain``, a
     detection a point source fits that much better than a ridge along the limb is left alone: compact, it is
     a source on the limb's misfit, not the misfit; with ``ridge_below_gain``, one whose gain is below that is
-    flagged whatever its χ² (``limb_ridge_shape``): a ridge along the limb fits it about as well."""
+    flagged whatever its χ² (``limb_ridge_shape``): a ridge along the limb fits it about as well — unless a
+    point source on top of the best ridge has S/N ≥ ``min_point_snr`` (``extra["limb_point_snr"]``): a source
+    beside or on the limb's residual, which the ridge alone only seemed to fit as well (the χ² test still
+    applies to it)."""
     n = 0
     gains = psf_gains if psf_gains is not None else [float("nan")] * len(detections)
     for det, zone, gain in zip(detections, in_zone, gains, strict=True):
         skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
         if not zone or det.flags & skip:
             continue
-        if ridge_below_gain is not None and gain < ridge_below_gain:
+        point_snr = det.extra.get("limb_point_snr", float("nan"))
+        beyond_ridge = min_point_snr is not None and point_snr >= min_point_snr
+        if ridge_below_gain is not None and gain < ridge_below_gain and not beyond_ridge:
             det.flags |= int(DetectionFlag.ARTEFACT)
             det.extra.setdefault("artefact_test", "limb_ridge_shape")
             n += 1
@@ -132,6 +145,36 @@ def flag_limb_ridges(
         if _chi2_beyond(det, max_chi2_dof):
             det.flags |= int(DetectionFlag.ARTEFACT)
             det.extra.setdefault("artefact_test", "limb_ridge")
+            n += 1
+    return n
+
+
+def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> int:
+    """Flag ARTEFACT (``unresolved_split``) on each detection whose fitted position lies within 2 core σ
+    (``psf_sigma_px``) of a brighter one (matched-filter S/N, ``extra["mf_snr"]``) of the band; detections
+    flagged ARTEFACT or COSMIC_RAY are neither flagged nor count as the brighter one. Returns how many.
+
+    Two Gaussian cores of σ whose centres are closer than 2σ add to a single peak, whatever their flux ratio
+    (the sum of two equal ones is unimodal up to 2σ apart, of unequal ones further): no image resolves them
+    into two sources, so the fainter is the fits' split of one (the wings a mismatched or saturated core
+    leaves for the second pass or the deblending to find). On the independent renderer's sunlit frames (3
+    seeds × 125) the pairs 0.4–1.2 px apart were one hot spot each, the fainter detection counted false 7
+    times; once it had matched the other member of a close pair (1.5–4 px apart) by luck."""
+    skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY
+    keep = [d for d in detections if not d.flags & skip]
+    if len(keep) < 2:
+        return 0
+    xy = np.array([[d.sample, d.line] for d in keep], float)
+    snr = np.array([float(d.extra.get("mf_snr", d.snr)) for d in keep])
+    limit = 2.0 * psf_sigma_px
+    n = 0
+    kept = np.ones(len(keep), bool)
+    for i in np.argsort(-snr):  # brightest first: a split flagged counts no more as the brighter one
+        sep = np.hypot(*(xy - xy[i]).T)
+        if np.any(kept & (snr > snr[i]) & (sep < limit)):
+            kept[i] = False
+            keep[i].flags |= int(DetectionFlag.ARTEFACT)
+            keep[i].extra.setdefault("artefact_test", "unresolved_split")
             n += 1
     return n
 

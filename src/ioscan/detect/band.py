@@ -18,6 +18,7 @@ from ioscan.detect.artefacts import (
     flag_edge_unconfirmed,
     flag_limb_ridges,
     flag_unconfirmed,
+    flag_unresolved_splits,
 )
 from ioscan.detect.background import (
     BROAD_PSF_SIGMA_PX,
@@ -793,6 +794,11 @@ def detect_band(
         out.messages.append(
             f"band {band.band}: {n_unc} detections the PSF fit does not confirm (S/N < {MIN_FIT_SNR:g}) "
             "flagged ARTEFACT"
+        )
+    n_split = flag_unresolved_splits(out.detections, sigma)  # after the other tests: the brighter one stands
+    if n_split:
+        out.messages.append(
+            f"band {band.band}: {n_split} detections within 2 core σ of a brighter one flagged"
         )
     if cfg.drop_cosmic_rays:
         n0 = len(out.detections)

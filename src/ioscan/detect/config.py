@@ -79,7 +79,10 @@ class DetectConfig:
             seed 47 0.663 / 0.103 / 0.280 → 0.669 / 0.103 / 0.248).
         limb_ridge_shape_max_gain: within the limb-ridge χ² test's zone, a detection whose gain (as
             ``limb_ridge_min_psf_gain``) is below this is flagged ARTEFACT whatever its χ²: a ridge along the
-            limb fits it about as well as a point source. None: off.
+            limb fits it about as well as a point source — unless a point source on top of the best ridge
+            keeps S/N ≥ 5.2 (:func:`ioscan.detect.misfits.point_beyond_ridge_snr`,
+            :data:`ioscan.detect.artefacts.LIMB_POINT_MIN_SNR`: a source beside or on the limb's residual; the
+            χ² test still applies to it). None: off.
         remove_column_streaks: JIRAM: subtract the down-track streaks of very bright sources, found in the
             data (:mod:`ioscan.detect.columns`), before the background.
         textured_ground_option: on a sunlit disk (shading in use), also offer per pixel a quartic background

@@ -127,6 +127,11 @@ RIDGE_FIT_ALONG_PX = 4.0
 RIDGE_FIT_ACROSS_PX = 2.5
 #: fewest finite pixels the comparison needs
 RIDGE_FIT_MIN_PIXELS = 12
+#: the point-beyond-ridge fit (:func:`point_beyond_ridge_snr`): the ridge's place across the limb relative to
+#: the fitted position (px; a misplaced limb profile's residual need not run through the source)...
+RIDGE_OFFSETS_PX = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
+#: ...and its width across, in units of the core σ (the profile's smoothing widens its residual)
+RIDGE_WIDTHS_SIGMA = (1.0, 1.5, 2.0, 3.0)
 
 
 def ridge_distance_px(core_sigma_px: float) -> float:
@@ -608,6 +613,33 @@ def _fit_chi2(columns: list[np.ndarray], values: np.ndarray) -> float:
     return float(np.sum((design @ coef - values) ** 2))
 
 
+def _limb_window(
+    residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(finite residual values, squared distances (px²) to (``x_px``, ``y_px``), distances across the limb
+    (px, along the limb distance's gradient)) of the pixels within :data:`RIDGE_FIT_ALONG_PX` along the limb's
+    tangent and :data:`RIDGE_FIT_ACROSS_PX` across it from that crop position; None where the limb has no
+    direction or fewer than :data:`RIDGE_FIT_MIN_PIXELS` are finite."""
+    nl, ns = residual.shape
+    li, sj = int(np.rint(y_px)), int(np.rint(x_px))
+    if not (0 <= li < nl and 0 <= sj < ns):
+        return None
+    normal = _limb_normal(limb_distance_px, li, sj)
+    if normal is None:
+        return None
+    r = int(np.ceil(np.hypot(RIDGE_FIT_ALONG_PX, RIDGE_FIT_ACROSS_PX)))
+    a0, a1, b0, b1 = max(li - r, 0), min(li + r + 1, nl), max(sj - r, 0), min(sj + r + 1, ns)
+    yy, xx = np.mgrid[a0:a1, b0:b1]
+    dx, dy = xx - x_px, yy - y_px
+    across = dx * normal[0] + dy * normal[1]
+    along = dy * normal[0] - dx * normal[1]
+    res = residual[a0:a1, b0:b1]
+    sel = (np.abs(along) <= RIDGE_FIT_ALONG_PX) & (np.abs(across) <= RIDGE_FIT_ACROSS_PX) & np.isfinite(res)
+    if int(sel.sum()) < RIDGE_FIT_MIN_PIXELS:
+        return None
+    return res[sel].astype(np.float64), dx[sel] ** 2 + dy[sel] ** 2, across[sel]
+
+
 def psf_over_ridge_gain(
     residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float, sigma_px: float
 ) -> float:
@@ -619,30 +651,49 @@ def psf_over_ridge_gain(
     misshapen limb profile leaves). ``residual``: data − background in white-noise σ (crop); NaN when the
     limb has no direction there or too few pixels are finite. A point source's gain grows with its S/N² (a
     ridge does not fit its ends); a limb residual's stays near 0 (the ridge fits as well or better)."""
-    nl, ns = residual.shape
-    li, sj = int(np.rint(y_px)), int(np.rint(x_px))
-    if not (0 <= li < nl and 0 <= sj < ns):
+    window = _limb_window(residual, limb_distance_px, x_px, y_px)
+    if window is None:
         return float("nan")
-    normal = _limb_normal(limb_distance_px, li, sj)
-    if normal is None:
-        return float("nan")
-    r = int(np.ceil(np.hypot(RIDGE_FIT_ALONG_PX, RIDGE_FIT_ACROSS_PX)))
-    a0, a1, b0, b1 = max(li - r, 0), min(li + r + 1, nl), max(sj - r, 0), min(sj + r + 1, ns)
-    yy, xx = np.mgrid[a0:a1, b0:b1]
-    dx, dy = xx - x_px, yy - y_px
-    across = dx * normal[0] + dy * normal[1]
-    along = dy * normal[0] - dx * normal[1]
-    res = residual[a0:a1, b0:b1]
-    sel = (np.abs(along) <= RIDGE_FIT_ALONG_PX) & (np.abs(across) <= RIDGE_FIT_ACROSS_PX) & np.isfinite(res)
-    if int(sel.sum()) < RIDGE_FIT_MIN_PIXELS:
-        return float("nan")
-    values, one = res[sel].astype(np.float64), np.ones(int(sel.sum()))
-    two_var = 2.0 * sigma_px**2
-    point = np.exp(-(dx[sel] ** 2 + dy[sel] ** 2) / two_var)
-    ridge = np.exp(-(across[sel] ** 2) / two_var)
-    chi2_psf = _fit_chi2([point, one], values)
-    chi2_ridge = _fit_chi2([ridge, one], values)
+    values, r2, across = window
+    one, two_var = np.ones(values.size), 2.0 * sigma_px**2
+    chi2_psf = _fit_chi2([np.exp(-r2 / two_var), one], values)
+    chi2_ridge = _fit_chi2([np.exp(-(across**2) / two_var), one], values)
     return (chi2_ridge - chi2_psf) / chi2_psf if chi2_psf > 0 else float("inf")
+
+
+def point_beyond_ridge_snr(
+    residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float, sigma_px: float
+) -> float:
+    """S/N of a point source at a detection's fitted position on top of the ridge along the limb that fits
+    its residual best: over the pixels of :func:`psf_over_ridge_gain`, the residual (white-noise σ) is fitted
+    by a circular Gaussian core of ``sigma_px`` at (``x_px``, ``y_px``) + a ridge (a Gaussian profile across
+    the limb, constant along it) + a constant, the ridge at each place of :data:`RIDGE_OFFSETS_PX` across the
+    limb and width of :data:`RIDGE_WIDTHS_SIGMA`; of the best fit (least χ²), the core's amplitude ÷ its
+    error, the error scaled by √(χ²/dof) where the residual scatters more than white noise. A point source
+    on a limb's misfit keeps its own S/N less what the ridge shares with it (≈ 0.8 of it); a misfit that a
+    ridge explains, ~0–3. NaN as :func:`psf_over_ridge_gain`."""
+    window = _limb_window(residual, limb_distance_px, x_px, y_px)
+    if window is None:
+        return float("nan")
+    values, r2, across = window
+    offsets = np.repeat(np.asarray(RIDGE_OFFSETS_PX, float), len(RIDGE_WIDTHS_SIGMA))
+    widths = np.tile(np.asarray(RIDGE_WIDTHS_SIGMA, float), len(RIDGE_OFFSETS_PX)) * sigma_px
+    ridges = np.exp(-((across[None, :] - offsets[:, None]) ** 2) / (2.0 * widths[:, None] ** 2))
+    point = np.exp(-r2 / (2.0 * sigma_px**2))
+    # every (place, width) at once: [point, ridge, constant] by their normal equations
+    design = np.stack([np.broadcast_to(point, ridges.shape), ridges, np.ones(ridges.shape)], axis=1)
+    normal = np.einsum("kin,kjn->kij", design, design)
+    rhs = np.einsum("kin,n->ki", design, values)
+    ok = np.abs(np.linalg.det(normal)) > 1e-12 * np.prod(np.diagonal(normal, axis1=1, axis2=2), axis=1)
+    if not ok.any():
+        return float("nan")
+    normal, rhs = normal[ok], rhs[ok]
+    coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    chi2 = float(values @ values) - np.einsum("ki,ki->k", coef, rhs)
+    k = int(np.argmin(chi2))
+    scatter = max(float(chi2[k]) / max(values.size - 3, 1), 1.0)
+    var = float(np.linalg.inv(normal[k])[0, 0]) * scatter
+    return float(coef[k, 0] / np.sqrt(var)) if var > 0 else float("nan")
 
 
 def limb_ridge_psf_gains(
@@ -661,7 +712,7 @@ def limb_ridge_psf_gains(
     ``extra["limb_ridge_psf_gain"]``. ``data``: the band image; ``background``,
     ``sigma_white``, ``limb_distance_px``: the crop's maps starting at band pixel ``offset`` = (line,
     sample); detections' lines are product lines, ``line_offset`` the band's first; ``sigma_px``: the PSF's
-    core σ."""
+    core σ. Also stores :func:`point_beyond_ridge_snr` in ``extra["limb_point_snr"]``."""
     if not any(in_zone):  # (the residual is not made for nothing)
         return [float("nan")] * len(detections)
     residual = _crop_residual(data, background, sigma_white, offset)
@@ -671,9 +722,9 @@ def limb_ridge_psf_gains(
         if not zone:
             gains.append(float("nan"))
             continue
-        gain = psf_over_ridge_gain(
-            residual, limb_distance_px, det.sample - s0, det.line - line_offset - l0, sigma_px
-        )
+        x, y = det.sample - s0, det.line - line_offset - l0
+        gain = psf_over_ridge_gain(residual, limb_distance_px, x, y, sigma_px)
         det.extra["limb_ridge_psf_gain"] = gain
+        det.extra["limb_point_snr"] = point_beyond_ridge_snr(residual, limb_distance_px, x, y, sigma_px)
         gains.append(gain)
     return gains
