@@ -393,7 +393,47 @@ def _pad_odd(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
     no c, as before. A gradient and a curvature continue across the frame edge (the reflection alone turns
     the curvature of sunlit ground over, and the background's quadratic then misses the edge rows by
     several σ), and the edge pixels' noise is not doubled. Lines first, then samples (of the line-padded
-    image)."""
+    image). Compiled where every edge is smoothed by the local quadratic (:func:`_pad_odd_compiled`, the
+    same values), else (and where a curvature is 0 or not finite) :func:`_pad_odd_numpy`."""
+    n0, n1 = x.shape
+    if curvature and x.dtype in (np.float32, np.float64) and min(n1, n0 + 2 * p) >= EDGE_QUADRATIC_SMOOTH_PX:
+        xp = _pad_odd_compiled(np.ascontiguousarray(x), p)
+        if xp is not None:
+            return xp
+    return _pad_odd_numpy(x, p, curvature)
+
+
+def _near_end(row: np.ndarray, axis: int, ends: np.ndarray) -> np.ndarray:
+    """The first values of :func:`_smooth_quadratic` of the edge ``row`` (along ``axis``): its product with
+    the end weights, made exactly as there (numpy's BLAS call on the same float64 view)."""
+    v = np.moveaxis(np.asarray(row, np.float64), axis, -1)
+    return (v[..., : ends.shape[1]] @ ends.T)[0]
+
+
+def _pad_odd_compiled(x: np.ndarray, p: int) -> np.ndarray | None:
+    """:func:`_pad_odd_numpy` with curvature, bit for bit, in two compiled passes
+    (:func:`background_kernels.pad_odd_lines`, :func:`~background_kernels.pad_odd_samples`) around numpy's
+    four BLAS products of the edges' first values (:func:`_near_end`); None where a curvature across an edge
+    is 0 or not finite (numpy's path takes scipy's median there)."""
+    n0, n1 = x.shape
+    centre, ends = _local_quadratic_weights(EDGE_QUADRATIC_SMOOTH_PX)
+    m = EDGE_CURVATURE_ROWS_PER_PAD * p + 1
+    near = [_near_end(np.take(x, [i], axis=0), 1, ends) for i in (0, n0 - 1)]
+    xp, ok = kernels.pad_odd_lines(
+        x, p, centre, ends, *near, _curvature_weights(min(m, n0)), EDGE_QUADRATIC_SMOOTH_PX
+    )
+    if not ok:
+        return None
+    core = xp[:, p : p + n1]
+    near = [_near_end(np.take(core, [j], axis=1), 0, ends) for j in (0, n1 - 1)]
+    ok = kernels.pad_odd_samples(
+        xp, p, centre, ends, *near, _curvature_weights(min(m, n1)), EDGE_QUADRATIC_SMOOTH_PX
+    )
+    return xp if ok else None
+
+
+def _pad_odd_numpy(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
+    """:func:`_pad_odd` in numpy (the reference its compiled form equals, and its fall-back)."""
     n0, n1 = x.shape
     xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
     core = xp[:, p : p + n1]

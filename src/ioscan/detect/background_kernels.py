@@ -509,6 +509,157 @@ def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, error_model="numpy")
+def _pairwise_small(a: np.ndarray, n: int) -> float:
+    """numpy's pairwise sum of a[0 : n] (float64, n ≤ 128: 8 running sums past 7 values), as ``np.sum``
+    along a contiguous axis of that length gives it."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def _quadratic_edge(
+    v: np.ndarray, centre: np.ndarray, ends: np.ndarray, near: np.ndarray, out: np.ndarray
+) -> None:
+    """``background._smooth_quadratic`` of the float64 line ``v`` (length ≥ the window) into ``out``: the
+    centre weights correlated (``nearest``, scipy's arithmetic), the first values from ``near`` (numpy's
+    product ``v[:n] @ ends.T``, made by the caller: a BLAS call whose order is not reproduced here), the last
+    ones the sequential sums numpy's non-BLAS product makes of the reversed line."""
+    n = v.shape[0]
+    h, m = ends.shape
+    corr = correlate_samples(v.reshape((1, n)), centre, True, 0.0, 0, n)
+    for j in range(n):
+        out[j] = corr[0, j]
+    for k in range(h):
+        out[k] = near[k]
+    for k in range(h):
+        acc = 0.0
+        for t in range(m):
+            acc += v[n - 1 - t] * ends[k, t]
+        out[n - 1 - k] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def _curvature_ok(c: np.ndarray) -> bool:
+    """Every value finite and non-zero (where ``background._edge_curvature`` takes the compiled median)."""
+    return bool(np.isfinite(c).all()) and bool((c != 0.0).all())
+
+
+@njit(cache=True, error_model="numpy")
+def pad_odd_lines(
+    x: np.ndarray,
+    p: int,
+    centre: np.ndarray,
+    ends: np.ndarray,
+    near_first: np.ndarray,
+    near_last: np.ndarray,
+    wc: np.ndarray,
+    median_px: int,
+) -> tuple[np.ndarray, bool]:
+    """The first half of ``background._pad_odd`` (with curvature): an (n0 + 2p) × (n1 + 2p) array of x's type
+    holding ``x`` and its line pads (the first and last lines' point reflection about their smoothed edge
+    values, :func:`_quadratic_edge` with the near ends ``near_first`` / ``near_last``, plus the running
+    median over ``median_px`` of the curvature across the edge, weights ``wc``, × t²); the sample pads are
+    left for :func:`pad_odd_samples`. False (and the array unfinished) where a curvature is 0 or not
+    finite (numpy's path then takes scipy's median)."""
+    n0, n1 = x.shape
+    xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
+    for i in range(n0):
+        for j in range(n1):
+            xp[p + i, p + j] = x[i, j]
+    m = wc.shape[0]
+    v = np.empty(n1)
+    e = np.empty(n1)
+    c = np.empty(n1)
+    for far in (False, True):
+        edge = n0 - 1 if far else 0
+        for j in range(n1):
+            v[j] = np.float64(x[edge, j])
+        _quadratic_edge(v, centre, ends, near_last if far else near_first, e)
+        for j in range(n1):  # Σ_t rows[t]·w[t] over the lines nearest the edge, in order (np.sum, axis 0)
+            acc = np.float64(x[n0 - 1 if far else 0, j]) * wc[0]
+            for t in range(1, m):
+                acc += np.float64(x[n0 - 1 - t if far else t, j]) * wc[t]
+            c[j] = acc
+        if not _curvature_ok(c):
+            return xp, False
+        cm = running_median_nearest(c, median_px)
+        for r in range(p):
+            row = p + n0 + r if far else r
+            mirror = n0 - 2 - r if far else p - r
+            tt = np.float64((r + 1) ** 2 if far else (p - r) ** 2)
+            for j in range(n1):
+                xp[row, p + j] = 2.0 * e[j] - np.float64(x[mirror, j])
+            for j in range(n1):
+                xp[row, p + j] = np.float64(xp[row, p + j]) + cm[j] * tt
+    return xp, True
+
+
+@njit(cache=True, error_model="numpy")
+def pad_odd_samples(
+    xp: np.ndarray,
+    p: int,
+    centre: np.ndarray,
+    ends: np.ndarray,
+    near_first: np.ndarray,
+    near_last: np.ndarray,
+    wc: np.ndarray,
+    median_px: int,
+) -> bool:
+    """The second half of ``background._pad_odd`` on the array of :func:`pad_odd_lines`: its first and last
+    p samples from the core columns (the line pads included) as the lines' were made, the curvature summed
+    along each line as ``np.sum(axis=1)`` does (pairwise). False where a curvature is 0 or not finite."""
+    nl = xp.shape[0]
+    n1 = xp.shape[1] - 2 * p
+    m = wc.shape[0]
+    v = np.empty(nl)
+    e = np.empty(nl)
+    c = np.empty(nl)
+    prod = np.empty(m)
+    for far in (False, True):
+        edge = p + n1 - 1 if far else p
+        for i in range(nl):
+            v[i] = np.float64(xp[i, edge])
+        _quadratic_edge(v, centre, ends, near_last if far else near_first, e)
+        for i in range(nl):
+            for t in range(m):
+                prod[t] = np.float64(xp[i, p + n1 - 1 - t if far else p + t]) * wc[t]
+            c[i] = _pairwise_small(prod, m)
+        if not _curvature_ok(c):
+            return False
+        cm = running_median_nearest(c, median_px)
+        for q in range(p):
+            col = p + n1 + q if far else q
+            mirror = p + n1 - 2 - q if far else p + p - q
+            tt = np.float64((q + 1) ** 2 if far else (p - q) ** 2)
+            for i in range(nl):
+                xp[i, col] = 2.0 * e[i] - np.float64(xp[i, mirror])
+                xp[i, col] = np.float64(xp[i, col]) + cm[i] * tt
+    return True
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -529,3 +680,8 @@ def warm_up() -> None:
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
+    ends, near = np.zeros((1, 3)), np.zeros(1)
+    ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
+    for img in (x, x.astype(np.float64)):  # (_pad_odd: float32 images, float64 where a caller gives them)
+        xp, _ = pad_odd_lines(img, 1, terms[0], ends, near, near, terms[0], 3)
+        pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)
