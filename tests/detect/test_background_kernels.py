@@ -5,10 +5,12 @@ numpy's)."""
 import numpy as np
 import pytest
 from scipy import ndimage
+from scipy.special import ndtri
 
 from ioscan.detect import background_kernels as kn
 from ioscan.detect.background import _fill, _phase_filter, _stacked_terms, correlate_kernel
 from ioscan.detect.psf import kernel1d
+from ioscan.robust import MAD_TO_SIGMA
 
 SHAPES = [(1, 1), (1, 7), (6, 1), (3, 4), (17, 29), (40, 61)]
 
@@ -306,3 +308,35 @@ def test_pad_odd_compiled_equals_numpy_on_a_crop_view():
     big = _image(rng, (80, 90)) + np.float32(300.0)
     x = big[5:60, 7:70]
     assert _same(_pad_odd(x, 6), _pad_odd_numpy(x, 6))
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_distance_bins_compiled_equal_partition_and_numpy_max(quantile):
+    """A limb-distance profile's bin statistics (compiled selection) equal ``np.partition``'s, with NaNs in
+    the map (numpy's path then), and ``raise_to`` (the median profile) equals numpy's masked maximum, NaNs in
+    the scale too."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(11)
+    for it in range(60):
+        shape = (int(rng.integers(20, 70)), int(rng.integers(20, 70)))
+        d = rng.uniform(-12.0, 12.0, shape)
+        sel = rng.random(shape) < 0.8
+        z = _image(rng, shape, nan=0.01 if it % 3 == 0 else 0.0)
+        z[rng.random(shape) < 0.05] = 0.0
+        bins = DistanceBins(d, sel, -8.0, 8.0, step=1.0)  # 16 bins: the compiled statistics
+        got = bins.per_bin(z, quantile)
+        if bins.empty:
+            continue
+        cnt = bins.ends - bins.starts
+        stat = bins._bin_stats_numpy(z, quantile)
+        factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+        want = np.maximum(np.where(cnt >= 20, factor * stat, 1.0), 1.0)
+        assert _same(got, want)
+        scale = (1.0 + np.abs(_image(rng, shape))).astype(np.float32)
+        scale[rng.random(shape) < 0.02] = np.nan
+        expect = scale.copy()
+        median = np.maximum(np.where(cnt >= 20, MAD_TO_SIGMA * bins._bin_stats_numpy(z, 0.5), 1.0), 1.0)
+        expect[bins.where] = np.maximum(expect[bins.where], median[bins.at].astype(np.float32))
+        bins.raise_to(scale, z)
+        assert _same(scale, expect)

@@ -918,6 +918,7 @@ class DistanceBins:
         self.where = (d >= lo) & (d < lo + nb * step)
         self.inside = sel & self.where
         self.empty = not self.inside.any()
+        self.where_flat: np.ndarray | None = None  # the pixels ``where`` as flat indices, made when needed
         if not self.empty:
             self.bins = ((d[self.inside] - lo) / step).astype(int)
             self.at = np.clip(((d[self.where] - lo) / step).astype(int), 0, nb - 1)
@@ -926,23 +927,30 @@ class DistanceBins:
                 grouped = self.bins[self.by_bin]
                 self.starts = np.searchsorted(grouped, np.arange(nb))
                 self.ends = np.searchsorted(grouped, np.arange(nb), side="right")
+                self.flat_by_bin = np.flatnonzero(self.inside)[self.by_bin]  # (the compiled statistics')
 
     def values(self, z: np.ndarray, quantile: float = 0.5) -> np.ndarray | None:
         """The profile's value (float32, ≥ 1) at the pixels ``where`` (None: no pixel ``sel`` in range)."""
+        prof = self.per_bin(z, quantile)
+        return None if prof is None else prof[self.at].astype(np.float32)
+
+    def per_bin(self, z: np.ndarray, quantile: float = 0.5) -> np.ndarray | None:
+        """The profile's value per bin (float64, ≥ 1; None: no pixel ``sel`` in range)."""
         if self.empty:
             return None
         nb = self.nb
-        v = np.abs(z[self.inside]).astype(np.float64)
         factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
-        if nb <= _FEW_BINS:  # the same order statistics, by a partition of each bin
-            v = v[self.by_bin]
+        if nb <= _FEW_BINS:  # the same order statistics, by a selection in each bin
             cnt = self.ends - self.starts
-            stat = np.ones(nb)
-            for i in np.flatnonzero(cnt >= 20):
-                k = int(np.floor(quantile * (cnt[i] - 1)))
-                stat[i] = np.partition(v[self.starts[i] : self.ends[i]], k)[k]
+            # compiled: each bin's order statistic of |z| (a value of the data), numpy's where one holds a NaN
+            stat, exact = kernels.bin_order_stats(
+                np.ravel(z), self.flat_by_bin, self.starts, self.ends, float(quantile), 20
+            )
+            if not exact:
+                stat = self._bin_stats_numpy(z, quantile)
             f = np.where(cnt >= 20, factor * stat, 1.0)
-            return np.maximum(f, 1.0)[self.at].astype(np.float32)
+            return np.maximum(f, 1.0)
+        v = np.abs(z[self.inside]).astype(np.float64)
         vmax = float(v.max()) * 1.0001 + 1e-30
         order = np.argsort(self.bins + v / vmax)  # by bin, then by value within the bin
         b, v = self.bins[order], v[order]
@@ -951,14 +959,31 @@ class DistanceBins:
         cnt = ends - starts
         mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
         f = np.where(cnt >= 20, factor * v[mid], 1.0)
-        return np.maximum(f, 1.0)[self.at].astype(np.float32)
+        return np.maximum(f, 1.0)
+
+    def _bin_stats_numpy(self, z: np.ndarray, quantile: float) -> np.ndarray:
+        """Each bin's order statistic of |z| (1 for bins of < 20 pixels) by ``np.partition``: the reference
+        :func:`background_kernels.bin_order_stats` equals, and its fall-back where a bin holds a NaN."""
+        v = np.abs(z[self.inside]).astype(np.float64)[self.by_bin]
+        cnt = self.ends - self.starts
+        stat = np.ones(self.nb)
+        for i in np.flatnonzero(cnt >= 20):
+            k = int(np.floor(quantile * (cnt[i] - 1)))
+            stat[i] = np.partition(v[self.starts[i] : self.ends[i]], k)[k]
+        return stat
 
     def raise_to(self, scale: np.ndarray, z: np.ndarray) -> None:
         """``scale`` = max(``scale``, the profile of ``z``) in place (a scale map ≥ 1: the pixels out of
         range, where the profile is 1, keep theirs)."""
-        vals = self.values(z)
-        if vals is not None:
-            scale[self.where] = np.maximum(scale[self.where], vals)
+        prof = self.per_bin(z)
+        if prof is None:
+            return
+        if scale.flags.c_contiguous:  # (compiled: the pixels in range read and raised in place, numpy's max)
+            if self.where_flat is None:
+                self.where_flat = np.flatnonzero(self.where)
+            kernels.raise_at(scale.reshape(-1), self.where_flat, self.at, prof)
+        else:
+            scale[self.where] = np.maximum(scale[self.where], prof[self.at].astype(np.float32))
 
 
 #: limb step (disk level just inside − sky level just outside) below which, in units of the pixel noise, the

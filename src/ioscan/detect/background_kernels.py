@@ -402,6 +402,42 @@ def block_order_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def bin_order_stats(
+    z: np.ndarray, idx: np.ndarray, starts: np.ndarray, ends: np.ndarray, quantile: float, min_count: int
+) -> tuple[np.ndarray, bool]:
+    """Per bin i of a distance profile (the flat pixels ``idx[starts[i]:ends[i]]`` of the 1-D ``z``): the
+    ⌊``quantile``·(n − 1)⌋-th smallest of its n values |z| as float64 where n ≥ ``min_count`` (1 elsewhere)
+    — the value ``np.partition`` puts there (a value of the data: any exact selection finds it); False where
+    such a bin holds a NaN (numpy's order then places it)."""
+    nb = starts.shape[0]
+    stat = np.ones(nb)
+    buf = np.empty(max(idx.shape[0], 1))
+    for i in range(nb):
+        n = ends[i] - starts[i]
+        if n < min_count:
+            continue
+        for t in range(n):
+            v = np.float64(abs(z[idx[starts[i] + t]]))
+            if np.isnan(v):
+                return stat, False
+            buf[t] = v
+        k = int(np.floor(quantile * (n - 1)))
+        stat[i] = kth_smallest(buf, n, k)
+    return stat, True
+
+
+@njit(cache=True, error_model="numpy")
+def raise_at(scale: np.ndarray, where: np.ndarray, at: np.ndarray, prof: np.ndarray) -> None:
+    """``scale[where] = np.maximum(scale[where], prof[at].astype(float32))`` in place (``scale`` 1-D,
+    ``where`` flat indices): numpy's maximum (the first operand where it is ≥ the second or NaN, else the
+    second)."""
+    for t in range(where.shape[0]):
+        v = np.float32(prof[at[t]])
+        a = scale[where[t]]
+        scale[where[t]] = a if (a >= v or np.isnan(a)) else v
+
+
+@njit(cache=True, error_model="numpy")
 def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
     """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
     per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
@@ -677,6 +713,8 @@ def warm_up() -> None:
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
+    bin_order_stats(x.ravel(), np.arange(4), np.zeros(1, np.intp), np.ones(1, np.intp), 0.5, 1)
+    raise_at(x.reshape(-1), np.arange(4), np.zeros(4, np.intp), np.ones(1))
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
