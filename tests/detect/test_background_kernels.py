@@ -340,3 +340,14 @@ def test_distance_bins_compiled_equal_partition_and_numpy_max(quantile):
         expect[bins.where] = np.maximum(expect[bins.where], median[bins.at].astype(np.float32))
         bins.raise_to(scale, z)
         assert _same(scale, expect)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 1, 5), (3, 4, 1), (2, 16, 54), (4, 7, 9)])
+def test_grid_box_mean_equals_scipy_uniform_filter(shape):
+    """The block scale's 3 × 3 average of its block grids (``nearest``) equals scipy's bit for bit, NaNs
+    included."""
+    rng = np.random.default_rng(3)
+    for nan in (0.0, 0.1):
+        a = np.abs(_image(rng, shape, nan=nan)) + np.float32(1.0)
+        want = ndimage.uniform_filter(a, size=(1, 3, 3), mode="nearest")
+        assert _same(kn.grid_box_mean_nearest(a, 3), want)

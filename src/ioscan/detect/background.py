@@ -853,7 +853,8 @@ class BlockScale:
             # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
             # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost). All regions' grids
             # in one call (each grid's lines are filtered alone: the same values as one call per grid)
-            avg = ndimage.uniform_filter(meds, size=(1, 3, 3), mode="nearest")
+            # (compiled: scipy's running sums, background_kernels.grid_box_mean_nearest)
+            avg = kernels.grid_box_mean_nearest(meds, 3)
             grids[present] = np.maximum(np.maximum(avg, 0.8 * meds), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
         # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)

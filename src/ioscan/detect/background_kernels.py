@@ -292,6 +292,50 @@ def uniform_box_mean(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def _running_mean_nearest(line: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``scipy.ndimage.uniform_filter1d(line, size, mode="nearest")`` of one float64 line into ``out``:
+    scipy's running sum (the first window summed from 0, then + entering − leaving, each ÷ size)."""
+    n = line.shape[0]
+    size1 = size // 2
+    tmp = 0.0
+    for r in range(size):
+        tmp += line[min(max(r - size1, 0), n - 1)]
+    out[0] = tmp / size
+    for ll in range(1, n):
+        vin = line[min(max(ll - 1 + size - size1, 0), n - 1)]
+        vout = line[min(max(ll - 1 - size1, 0), n - 1)]
+        tmp += vin - vout
+        out[ll] = tmp / size
+
+
+@njit(cache=True, error_model="numpy")
+def grid_box_mean_nearest(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter(a, size=(1, size, size), mode="nearest")`` of a 3-D array (grids ×
+    lines × samples, size > 1): each grid's lines' pass, rounded to ``a``'s type, then its samples' pass."""
+    g, n0, n1 = a.shape
+    mid = np.empty(a.shape, a.dtype)
+    out = np.empty(a.shape, a.dtype)
+    col = np.empty(n0)
+    res0 = np.empty(n0)
+    row = np.empty(n1)
+    res1 = np.empty(n1)
+    for k in range(g):
+        for j in range(n1):
+            for i in range(n0):
+                col[i] = a[k, i, j]
+            _running_mean_nearest(col, size, res0)
+            for i in range(n0):
+                mid[k, i, j] = res0[i]
+        for i in range(n0):
+            for j in range(n1):
+                row[j] = mid[k, i, j]
+            _running_mean_nearest(row, size, res1)
+            for j in range(n1):
+                out[k, i, j] = res1[j]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
     ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
@@ -709,6 +753,7 @@ def warm_up() -> None:
     separable_sum(x, terms, terms, 0, 4, 0, 5)
     phase_snr(x, x, x, x, x, x, x, x)
     uniform_box_mean(x, 3)
+    grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
