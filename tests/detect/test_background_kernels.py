@@ -351,3 +351,18 @@ def test_grid_box_mean_equals_scipy_uniform_filter(shape):
         a = np.abs(_image(rng, shape, nan=nan)) + np.float32(1.0)
         want = ndimage.uniform_filter(a, size=(1, 3, 3), mode="nearest")
         assert _same(kn.grid_box_mean_nearest(a, 3), want)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_laplace_residual_equals_numpy(shape, dtype):
+    """The outlier test's Laplacian residual (compiled) equals numpy's padded form bit for bit: NaNs, ±0,
+    masked pixels, 1-pixel-wide crops."""
+    from ioscan.detect.background import _laplace_residual, _laplace_residual_numpy
+
+    rng = np.random.default_rng(4)
+    x = _image(rng, shape, dtype, nan=0.05)
+    x[rng.random(shape) < 0.1] = -0.0
+    ok = rng.random(shape) < 0.9
+    got, want = _laplace_residual(x, ok), _laplace_residual_numpy(x, ok)
+    assert _same(got[0], want[0]) and _same(got[1], want[1])

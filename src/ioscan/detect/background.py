@@ -694,7 +694,15 @@ def white_variance(
 
 def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x − mean of its 4 neighbours (variance 1.25 σ² for white noise; smooth structure cancels), and where
-    all five pixels are usable."""
+    all five pixels are usable. Compiled for float images (:func:`background_kernels.laplace_residual`, the
+    same values as :func:`_laplace_residual_numpy`)."""
+    if x.ndim == 2 and x.dtype in (np.float32, np.float64) and x.size:
+        return kernels.laplace_residual(x, np.asarray(ok, bool), x.dtype.type(0.25))
+    return _laplace_residual_numpy(x, ok)
+
+
+def _laplace_residual_numpy(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_laplace_residual` in numpy (its compiled form's reference)."""
     xp = np.pad(x, 1, mode="edge")
     op = np.pad(ok, 1, mode="constant")
     nb = xp[:-2, 1:-1] + xp[2:, 1:-1] + xp[1:-1, :-2] + xp[1:-1, 2:]

@@ -336,6 +336,34 @@ def grid_box_mean_nearest(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def laplace_residual(x: np.ndarray, ok: np.ndarray, quarter: float) -> tuple[np.ndarray, np.ndarray]:
+    """``background._laplace_residual``: x − ``quarter`` · (((up + down) + left) + right) in x's type (the
+    image continued by its edge values; ``quarter`` 0.25 in x's type) and where the pixel and its 4
+    neighbours are all ``ok`` (none beyond the edges)."""
+    nl, ns = x.shape
+    out = np.empty((nl, ns), x.dtype)
+    good = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        iu, idn = max(i - 1, 0), min(i + 1, nl - 1)
+        for j in range(ns):
+            jl, jr = max(j - 1, 0), min(j + 1, ns - 1)
+            nb = ((x[iu, j] + x[idn, j]) + x[i, jl]) + x[i, jr]
+            out[i, j] = x[i, j] - quarter * nb
+            good[i, j] = (
+                ok[i, j]
+                and i > 0
+                and i < nl - 1
+                and j > 0
+                and j < ns - 1
+                and ok[i - 1, j]
+                and ok[i + 1, j]
+                and ok[i, j - 1]
+                and ok[i, j + 1]
+            )
+    return out, good
+
+
+@njit(cache=True, error_model="numpy")
 def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
     ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
@@ -754,6 +782,7 @@ def warm_up() -> None:
     phase_snr(x, x, x, x, x, x, x, x)
     uniform_box_mean(x, 3)
     grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
+    laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
