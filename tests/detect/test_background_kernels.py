@@ -366,3 +366,24 @@ def test_laplace_residual_equals_numpy(shape, dtype):
     ok = rng.random(shape) < 0.9
     got, want = _laplace_residual(x, ok), _laplace_residual_numpy(x, ok)
     assert _same(got[0], want[0]) and _same(got[1], want[1])
+
+
+@pytest.mark.parametrize("n", [20, 21, 399, 400, 1601, 3203, 8000])
+def test_level_bin_stats_equal_numpy_median_and_percentile(n):
+    """The white-noise fit's level bins (compiled) equal numpy's medians and lower quartiles bit for bit,
+    ties and repeated levels included; a level mean that would add a zero is left to numpy."""
+    from ioscan.detect.background import _Q25_CHI2, _level_bins_numpy
+
+    rng = np.random.default_rng(n)
+    for levels in (rng.normal(50.0, 20.0, n), np.round(rng.normal(50.0, 20.0, n))):  # (rounded: ties)
+        b = levels.astype(np.float32)
+        r2 = rng.normal(0.0, 2.0, n) ** 2
+        order = np.argsort(b)
+        nb = int(np.clip(n // 400, 1, 8))
+        lev, var, wts, done = kn.level_bin_stats(b, r2, order, nb, _Q25_CHI2)
+        want = _level_bins_numpy(b, r2, order, nb, False)
+        assert done
+        assert (lev.tolist(), var.tolist(), wts.tolist()) == want
+        assert all(_same(np.array(a), np.array(w)) for a, w in zip((lev, var), want[:2], strict=True))
+    b = np.zeros(40, np.float32)  # a mean of two zeros: numpy's sum decides its sign
+    assert not kn.level_bin_stats(b, np.ones(40), np.argsort(b), 1, _Q25_CHI2)[3]

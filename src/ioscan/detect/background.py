@@ -667,17 +667,12 @@ def white_variance(
     nb = int(np.clip(b.size // 400, 1, 8))
     order = np.argsort(b)
     exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
-    lev, var, wts = [], [], []
-    for chunk in np.array_split(order, nb):
-        if chunk.size < 20:
-            continue
-        if exact:
-            lev.append(float(np.median(b[chunk])))
-            var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
-        else:
-            lev.append(_sorted_median(b[chunk]))
-            var.append(_lower_quartile(r2[chunk]) / _Q25_CHI2)
-        wts.append(chunk.size)
+    done = False
+    if not exact:  # (compiled: the bins' statistics, the same values; numpy's where a level mean meets a 0)
+        lev_a, var_a, wts_a, done = kernels.level_bin_stats(b, r2, order, nb, _Q25_CHI2)
+        lev, var, wts = lev_a.tolist(), var_a.tolist(), wts_a.tolist()
+    if not done:
+        lev, var, wts = _level_bins_numpy(b, r2, order, nb, exact)
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
         v = float(np.median(r2)) / _MEDIAN_CHI2
@@ -690,6 +685,25 @@ def white_variance(
             a, c = float(a1), float(c1)
     floor = 0.25 * float(var_a.min()) if var_a.min() > 0 else 1e-30
     return np.maximum(a + c * np.maximum(bg_out, 0.0), floor)
+
+
+def _level_bins_numpy(
+    b: np.ndarray, r2: np.ndarray, order: np.ndarray, nb: int, exact: bool
+) -> tuple[list[float], list[float], list[int]]:
+    """:func:`white_variance`'s bins in numpy (levels, variances, sizes of the bins of ≥ 20 pixels; ``exact``:
+    NaN-aware statistics): the reference of :func:`background_kernels.level_bin_stats` and its fall-back."""
+    lev, var, wts = [], [], []
+    for chunk in np.array_split(order, nb):
+        if chunk.size < 20:
+            continue
+        if exact:
+            lev.append(float(np.median(b[chunk])))
+            var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
+        else:
+            lev.append(_sorted_median(b[chunk]))
+            var.append(_lower_quartile(r2[chunk]) / _Q25_CHI2)
+        wts.append(chunk.size)
+    return lev, var, wts
 
 
 def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -510,6 +510,52 @@ def raise_at(scale: np.ndarray, where: np.ndarray, at: np.ndarray, prof: np.ndar
 
 
 @njit(cache=True, error_model="numpy")
+def level_bin_stats(
+    b: np.ndarray, r2: np.ndarray, order: np.ndarray, nb: int, q25: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``background.white_variance``'s bins (NaN-free inputs): ``order`` (b's argsort) split as
+    ``np.array_split(order, nb)``; for each bin of ≥ 20 pixels the median of its levels ``b`` (sorted
+    already: the middle one, or the mean of the middle two in b's type), the lower quartile of its ``r2``
+    (np.percentile's linear interpolation between the two order statistics) ÷ ``q25``, and its size; False
+    where a mean of two would add a zero (numpy's sum then decides the sign of a zero)."""
+    n = order.shape[0]
+    lev = np.empty(nb)
+    var = np.empty(nb)
+    wts = np.empty(nb, np.intp)
+    buf = np.empty(n // nb + 1)
+    used = 0
+    start = 0
+    for c in range(nb):
+        size = n // nb + (1 if c < n % nb else 0)
+        if size >= 20:
+            m = size // 2
+            if size % 2:
+                lev[used] = np.float64(b[order[start + m]])
+            else:
+                lo_b, hi_b = b[order[start + m - 1]], b[order[start + m]]
+                if lo_b == 0 or hi_b == 0:
+                    return lev[:used], var[:used], wts[:used], False
+                lev[used] = np.float64((lo_b + hi_b) / b.dtype.type(2.0))
+            for t in range(size):
+                buf[t] = r2[order[start + t]]
+            vi = (size - 1) * 0.25
+            lo = int(np.floor(vi))
+            g = vi - lo
+            lo_v = kth_smallest(buf, size, lo)
+            hi_v = buf[lo + 1]
+            for t in range(lo + 2, size):
+                if buf[t] < hi_v:
+                    hi_v = buf[t]
+            d = hi_v - lo_v
+            q = hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
+            var[used] = q / q25
+            wts[used] = size
+            used += 1
+        start += size
+    return lev[:used], var[:used], wts[:used], True
+
+
+@njit(cache=True, error_model="numpy")
 def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
     """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
     per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
@@ -783,6 +829,7 @@ def warm_up() -> None:
     uniform_box_mean(x, 3)
     grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
     laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
+    level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
