@@ -387,3 +387,14 @@ def test_level_bin_stats_equal_numpy_median_and_percentile(n):
         assert all(_same(np.array(a), np.array(w)) for a, w in zip((lev, var), want[:2], strict=True))
     b = np.zeros(40, np.float32)  # a mean of two zeros: numpy's sum decides its sign
     assert not kn.level_bin_stats(b, np.ones(40), np.argsort(b), 1, _Q25_CHI2)[3]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (40, 61), (128, 97)])
+def test_psf_candidates_box_mean_equals_scipy(shape):
+    """The PSF candidates' 11 × 11 mean (compiled running sums, windows wider than the image too) equals
+    scipy's uniform_filter (``nearest``) bit for bit."""
+    from ioscan.detect.psf_estimate import _box_mean_nearest
+
+    rng = np.random.default_rng(6)
+    m = _image(rng, shape, nan=0.02) + np.float32(100.0)
+    assert _same(_box_mean_nearest(m, 11), ndimage.uniform_filter(m, 11, mode="nearest"))

@@ -311,27 +311,35 @@ def _running_mean_nearest(line: np.ndarray, size: int, out: np.ndarray) -> None:
 @njit(cache=True, error_model="numpy")
 def grid_box_mean_nearest(a: np.ndarray, size: int) -> np.ndarray:
     """``scipy.ndimage.uniform_filter(a, size=(1, size, size), mode="nearest")`` of a 3-D array (grids ×
-    lines × samples, size > 1): each grid's lines' pass, rounded to ``a``'s type, then its samples' pass."""
+    lines × samples, size > 1): each grid's lines' pass (the running sums of all samples side by side),
+    rounded to ``a``'s type, then its samples' pass."""
     g, n0, n1 = a.shape
+    size1 = size // 2
     mid = np.empty(a.shape, a.dtype)
     out = np.empty(a.shape, a.dtype)
-    col = np.empty(n0)
-    res0 = np.empty(n0)
+    tmp = np.empty(n1)
     row = np.empty(n1)
-    res1 = np.empty(n1)
+    res = np.empty(n1)
     for k in range(g):
+        tmp[:] = 0.0
+        for r in range(size):  # the first window of every sample's column
+            src = min(max(r - size1, 0), n0 - 1)
+            for j in range(n1):
+                tmp[j] += a[k, src, j]
         for j in range(n1):
-            for i in range(n0):
-                col[i] = a[k, i, j]
-            _running_mean_nearest(col, size, res0)
-            for i in range(n0):
-                mid[k, i, j] = res0[i]
+            mid[k, 0, j] = tmp[j] / size
+        for ll in range(1, n0):
+            r_in = min(max(ll - 1 + size - size1, 0), n0 - 1)
+            r_out = min(max(ll - 1 - size1, 0), n0 - 1)
+            for j in range(n1):
+                tmp[j] += np.float64(a[k, r_in, j]) - np.float64(a[k, r_out, j])
+                mid[k, ll, j] = tmp[j] / size
         for i in range(n0):
             for j in range(n1):
                 row[j] = mid[k, i, j]
-            _running_mean_nearest(row, size, res1)
+            _running_mean_nearest(row, size, res)
             for j in range(n1):
-                out[k, i, j] = res1[j]
+                out[k, i, j] = res[j]
     return out
 
 
