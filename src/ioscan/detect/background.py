@@ -406,8 +406,9 @@ def _pad_odd(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
 def _near_end(row: np.ndarray, axis: int, ends: np.ndarray) -> np.ndarray:
     """The first values of :func:`_smooth_quadratic` of the edge ``row`` (along ``axis``): its product with
     the end weights, made exactly as there (numpy's BLAS call on the same float64 view)."""
-    v = np.moveaxis(np.asarray(row, np.float64), axis, -1)
-    return (v[..., : ends.shape[1]] @ ends.T)[0]
+    v = np.asarray(row, np.float64)
+    v = v if axis == 1 else v.T  # (np.moveaxis's view of a 2-D row: the same strides, cheaper)
+    return (v[:, : ends.shape[1]] @ ends.T)[0]
 
 
 def _pad_odd_compiled(x: np.ndarray, p: int) -> np.ndarray | None:
