@@ -849,6 +849,5 @@ def warm_up() -> None:
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     ends, near = np.zeros((1, 3)), np.zeros(1)
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
-    for img in (x, x.astype(np.float64)):  # (_pad_odd: float32 images, float64 where a caller gives them)
-        xp, _ = pad_odd_lines(img, 1, terms[0], ends, near, near, terms[0], 3)
-        pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)
+    xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
+    pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)
