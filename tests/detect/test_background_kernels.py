@@ -398,3 +398,19 @@ def test_psf_candidates_box_mean_equals_scipy(shape):
     rng = np.random.default_rng(6)
     m = _image(rng, shape, nan=0.02) + np.float32(100.0)
     assert _same(_box_mean_nearest(m, 11), ndimage.uniform_filter(m, 11, mode="nearest"))
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(128, 97)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_abs_in_blocks_equals_numpy_reshapes(shape, dtype):
+    """The block scale's |z| in block order (compiled) equals numpy's padded reshape and transpose."""
+    rng = np.random.default_rng(10)
+    z = _image(rng, shape, dtype, nan=0.05)
+    z[rng.random(shape) < 0.05] = -0.0
+    for b in (1, 3, 8):
+        nl, ns = shape
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        azb = np.full((nbl * b, nbs * b), np.nan, np.float32)
+        azb[:nl, :ns] = np.abs(z).astype(np.float32)
+        want = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        assert _same(kn.abs_in_blocks(z, b, nbl, nbs), want)

@@ -825,11 +825,9 @@ class BlockScale:
         self.factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
         nl, ns = z.shape
         self.nbl, self.nbs = -(-nl // b), -(-ns // b)
-        az = np.abs(z).astype(np.float32)
-        # |z| in block order, one row of b² values per block (the padding beyond the image: NaN)
-        azb = np.full((self.nbl * b, self.nbs * b), np.nan, np.float32)
-        azb[:nl, :ns] = az
-        self.azb = azb.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        # |z| in block order, one row of b² values per block (the padding beyond the image: NaN; compiled:
+        # the copy numpy's reshapes made)
+        self.azb = kernels.abs_in_blocks(z, b, self.nbl, self.nbs)
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # zone, med, n_ok of last call
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:

@@ -564,6 +564,25 @@ def level_bin_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def abs_in_blocks(z: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
+    """|z| as float32 in block order: one row of b² values per b × b block (block lines, then block
+    samples; pixels in line order within a block), NaN beyond the image (``BlockScale``'s layout of |z|)."""
+    nl, ns = z.shape
+    out = np.empty((nbl * nbs, b * b), np.float32)
+    for bl in range(nbl):
+        for bs in range(nbs):
+            row = bl * nbs + bs
+            for a in range(b):
+                i = bl * b + a
+                for c in range(b):
+                    j = bs * b + c
+                    out[row, a * b + c] = (
+                        np.float32(abs(z[i, j])) if i < nl and j < ns else np.float32(np.nan)
+                    )
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
     """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
     per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
@@ -847,6 +866,7 @@ def warm_up() -> None:
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
+    abs_in_blocks(x, 2, 2, 3)
     ends, near = np.zeros((1, 3)), np.zeros(1)
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
