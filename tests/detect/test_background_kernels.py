@@ -5,10 +5,12 @@ numpy's)."""
 import numpy as np
 import pytest
 from scipy import ndimage
+from scipy.special import ndtri
 
 from ioscan.detect import background_kernels as kn
 from ioscan.detect.background import _fill, _phase_filter, _stacked_terms, correlate_kernel
 from ioscan.detect.psf import kernel1d
+from ioscan.robust import MAD_TO_SIGMA
 
 SHAPES = [(1, 1), (1, 7), (6, 1), (3, 4), (17, 29), (40, 61)]
 
@@ -273,3 +275,142 @@ def test_block_layout_kernels_equal_numpy_reshapes():
         zone[:nl, :ns] = np.where(ok, small, np.int8(-1))
         zone = zone.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
         assert _same(kn.zone_in_blocks(ok, small, b, nbl, nbs), zone), t
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pad_odd_compiled_equals_numpy(dtype):
+    """The frame-edge pad (point reflection about the smoothed edge plus the curvature across it) compiled
+    equals numpy's bit for bit on crops 15–60 px, pads 1–15 px, sunlit-like levels, NaNs and ±0 edges (the
+    compiled path declines where a curvature is 0 or not finite: numpy's then, scipy's median)."""
+    from ioscan.detect.background import _pad_odd, _pad_odd_compiled, _pad_odd_numpy
+
+    rng = np.random.default_rng(20261206)
+    compiled = 0
+    for it in range(400):
+        n0, n1 = (int(v) for v in rng.integers(15, 61, 2))
+        p = int(rng.integers(1, min(16, n0, n1)))  # (1 ≤ p < each side)
+        x = (_image(rng, (n0, n1), dtype) + dtype(rng.uniform(-100.0, 1000.0))).astype(dtype)
+        if it % 5 == 0:
+            x[rng.integers(0, n0), rng.integers(0, n1)] = np.nan
+        if it % 7 == 0:
+            x[:3] = -0.0 if it % 2 else 0.0  # flat edge lines: zero curvature
+        got = _pad_odd(x, p)
+        assert _same(got, _pad_odd_numpy(x, p))
+        compiled += _pad_odd_compiled(np.ascontiguousarray(x), p) is not None
+    assert 250 < compiled < 400  # both paths taken
+
+
+def test_pad_odd_compiled_equals_numpy_on_a_crop_view():
+    """A non-contiguous window of a larger image (as ``correlate_kernel`` may pass) pads as numpy pads it."""
+    from ioscan.detect.background import _pad_odd, _pad_odd_numpy
+
+    rng = np.random.default_rng(7)
+    big = _image(rng, (80, 90)) + np.float32(300.0)
+    x = big[5:60, 7:70]
+    assert _same(_pad_odd(x, 6), _pad_odd_numpy(x, 6))
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_distance_bins_compiled_equal_partition_and_numpy_max(quantile):
+    """A limb-distance profile's bin statistics (compiled selection) equal ``np.partition``'s, with NaNs in
+    the map (numpy's path then), and ``raise_to`` (the median profile) equals numpy's masked maximum, NaNs in
+    the scale too."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(11)
+    for it in range(60):
+        shape = (int(rng.integers(20, 70)), int(rng.integers(20, 70)))
+        d = rng.uniform(-12.0, 12.0, shape)
+        sel = rng.random(shape) < 0.8
+        z = _image(rng, shape, nan=0.01 if it % 3 == 0 else 0.0)
+        z[rng.random(shape) < 0.05] = 0.0
+        bins = DistanceBins(d, sel, -8.0, 8.0, step=1.0)  # 16 bins: the compiled statistics
+        got = bins.per_bin(z, quantile)
+        if bins.empty:
+            continue
+        cnt = bins.ends - bins.starts
+        stat = bins._bin_stats_numpy(z, quantile)
+        factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+        want = np.maximum(np.where(cnt >= 20, factor * stat, 1.0), 1.0)
+        assert _same(got, want)
+        scale = (1.0 + np.abs(_image(rng, shape))).astype(np.float32)
+        scale[rng.random(shape) < 0.02] = np.nan
+        expect = scale.copy()
+        median = np.maximum(np.where(cnt >= 20, MAD_TO_SIGMA * bins._bin_stats_numpy(z, 0.5), 1.0), 1.0)
+        expect[bins.where] = np.maximum(expect[bins.where], median[bins.at].astype(np.float32))
+        bins.raise_to(scale, z)
+        assert _same(scale, expect)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 1, 5), (3, 4, 1), (2, 16, 54), (4, 7, 9)])
+def test_grid_box_mean_equals_scipy_uniform_filter(shape):
+    """The block scale's 3 × 3 average of its block grids (``nearest``) equals scipy's bit for bit, NaNs
+    included."""
+    rng = np.random.default_rng(3)
+    for nan in (0.0, 0.1):
+        a = np.abs(_image(rng, shape, nan=nan)) + np.float32(1.0)
+        want = ndimage.uniform_filter(a, size=(1, 3, 3), mode="nearest")
+        assert _same(kn.grid_box_mean_nearest(a, 3), want)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_laplace_residual_equals_numpy(shape, dtype):
+    """The outlier test's Laplacian residual (compiled) equals numpy's padded form bit for bit: NaNs, ±0,
+    masked pixels, 1-pixel-wide crops."""
+    from ioscan.detect.background import _laplace_residual, _laplace_residual_numpy
+
+    rng = np.random.default_rng(4)
+    x = _image(rng, shape, dtype, nan=0.05)
+    x[rng.random(shape) < 0.1] = -0.0
+    ok = rng.random(shape) < 0.9
+    got, want = _laplace_residual(x, ok), _laplace_residual_numpy(x, ok)
+    assert _same(got[0], want[0]) and _same(got[1], want[1])
+
+
+@pytest.mark.parametrize("n", [20, 21, 399, 400, 1601, 3203, 8000])
+def test_level_bin_stats_equal_numpy_median_and_percentile(n):
+    """The white-noise fit's level bins (compiled) equal numpy's medians and lower quartiles bit for bit,
+    ties and repeated levels included; a level mean that would add a zero is left to numpy."""
+    from ioscan.detect.background import _Q25_CHI2, _level_bins_numpy
+
+    rng = np.random.default_rng(n)
+    for levels in (rng.normal(50.0, 20.0, n), np.round(rng.normal(50.0, 20.0, n))):  # (rounded: ties)
+        b = levels.astype(np.float32)
+        r2 = rng.normal(0.0, 2.0, n) ** 2
+        order = np.argsort(b)
+        nb = int(np.clip(n // 400, 1, 8))
+        lev, var, wts, done = kn.level_bin_stats(b, r2, order, nb, _Q25_CHI2)
+        want = _level_bins_numpy(b, r2, order, nb, False)
+        assert done
+        assert (lev.tolist(), var.tolist(), wts.tolist()) == want
+        assert all(_same(np.array(a), np.array(w)) for a, w in zip((lev, var), want[:2], strict=True))
+    b = np.zeros(40, np.float32)  # a mean of two zeros: numpy's sum decides its sign
+    assert not kn.level_bin_stats(b, np.ones(40), np.argsort(b), 1, _Q25_CHI2)[3]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (40, 61), (128, 97)])
+def test_psf_candidates_box_mean_equals_scipy(shape):
+    """The PSF candidates' 11 × 11 mean (compiled running sums, windows wider than the image too) equals
+    scipy's uniform_filter (``nearest``) bit for bit."""
+    from ioscan.detect.psf_estimate import _box_mean_nearest
+
+    rng = np.random.default_rng(6)
+    m = _image(rng, shape, nan=0.02) + np.float32(100.0)
+    assert _same(_box_mean_nearest(m, 11), ndimage.uniform_filter(m, 11, mode="nearest"))
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(128, 97)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_abs_in_blocks_equals_numpy_reshapes(shape, dtype):
+    """The block scale's |z| in block order (compiled) equals numpy's padded reshape and transpose."""
+    rng = np.random.default_rng(10)
+    z = _image(rng, shape, dtype, nan=0.05)
+    z[rng.random(shape) < 0.05] = -0.0
+    for b in (1, 3, 8):
+        nl, ns = shape
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        azb = np.full((nbl * b, nbs * b), np.nan, np.float32)
+        azb[:nl, :ns] = np.abs(z).astype(np.float32)
+        want = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        assert _same(kn.abs_in_blocks(z, b, nbl, nbs), want)

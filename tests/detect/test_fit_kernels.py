@@ -433,3 +433,23 @@ def test_spread_weights_equal_numpys_gather():
         inside = (kl >= 0) & (kl <= 2 * h) & (ks >= 0) & (ks <= 2 * h)
         want = np.where(inside, kz[np.clip(kl, 0, 2 * h), np.clip(ks, 0, 2 * h)], 0.0)
         assert _same(fk.spread_weights(kz, dl, ds, stamp_l, stamp_s), want), t
+
+
+def test_fill_data_equals_numpy_choice_copies():
+    """The fill's data (background + the chosen option's residual, 0 off the usable pixels), compiled,
+    equals the numpy copies bit for bit (NaN, ±0, a choice outside the options)."""
+    from types import SimpleNamespace
+
+    from ioscan.detect.photometry import _fill_data, _fill_data_numpy
+
+    rng = np.random.default_rng(12)
+    shape = (23, 31)
+    bg = rng.normal(100.0, 30.0, shape).astype(np.float32)
+    res = [rng.normal(0.0, 3.0, shape).astype(np.float32) for _ in range(2)]
+    res[0][rng.random(shape) < 0.05] = np.nan
+    res[1][rng.random(shape) < 0.05] = -0.0
+    bg[rng.random(shape) < 0.05] = -0.0
+    choice = rng.integers(0, 3, shape).astype(np.intp)  # 2: no such option (the first one's residual)
+    model = SimpleNamespace(background=bg, residuals=res, choice=choice, usable=rng.random(shape) < 0.9)
+    got, want = _fill_data(model), _fill_data_numpy(model)
+    assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()

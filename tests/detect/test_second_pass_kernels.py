@@ -86,3 +86,39 @@ def test_too_few_rings_leave_no_profile():
     out = radial_profiles(resid, usable, np.array([10.0]), np.array([10.0]), 6.0)
     assert _same(out, radial_profiles_numpy(resid, usable, np.array([10.0]), np.array([10.0]), 6.0))
     assert not out.any()
+
+
+def test_add_at_equals_numpy_add_at_with_repeated_pixels():
+    """The source image's scatter: repeated pixels summed in np.add.at's order, bit for bit."""
+    from ioscan.detect.second_pass_kernels import add_at
+
+    rng = np.random.default_rng(8)
+    li, sj = rng.integers(0, 6, 400), rng.integers(0, 7, 400)  # every pixel hit ~10 times
+    vals = rng.normal(size=400) * 10.0 ** rng.uniform(-8, 8, 400)
+    want = np.zeros((6, 7))
+    np.add.at(want, (li, sj), vals)
+    got = np.zeros((6, 7))
+    add_at(got, li, sj, vals)
+    assert _same(got, want)
+
+
+def test_model_error_snr_equals_scipy_correlations():
+    """The model error's matched filter (compiled correlate passes) equals scipy's two correlate1d passes."""
+    from scipy import ndimage
+
+    from ioscan.detect.psf import PsfModel, kernel1d
+    from ioscan.detect.second_pass import model_error_snr, source_image
+
+    rng = np.random.default_rng(9)
+    psf = PsfModel((0.9, 0.1), (0.6, 2.5))  # (weights, σ px)
+    shape = (50, 70)
+    x, y = rng.uniform(-3, 73, 12), rng.uniform(-3, 53, 12)  # some over the edges
+    src = source_image(psf, x, y, 10.0 ** rng.uniform(1, 5, 12), shape)
+    noise = np.abs(rng.normal(size=shape)).astype(np.float32)
+    noise[rng.random(shape) < 0.05] = 0.0
+    k = kernel1d(0.6)
+    mf = ndimage.correlate1d(ndimage.correlate1d(src, k, axis=0, mode="constant"), k, axis=1, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = float(np.sum(k * k))  # (a Python float: the product with the float32 noise stays float32)
+        want = np.nan_to_num(mf / (norm * np.where(noise > 0, noise, np.inf)), nan=0.0, posinf=0.0)
+    assert _same(model_error_snr(src, noise, 0.6), want)

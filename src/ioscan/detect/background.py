@@ -393,7 +393,48 @@ def _pad_odd(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
     no c, as before. A gradient and a curvature continue across the frame edge (the reflection alone turns
     the curvature of sunlit ground over, and the background's quadratic then misses the edge rows by
     several σ), and the edge pixels' noise is not doubled. Lines first, then samples (of the line-padded
-    image)."""
+    image). Compiled where every edge is smoothed by the local quadratic (:func:`_pad_odd_compiled`, the
+    same values), else (and where a curvature is 0 or not finite) :func:`_pad_odd_numpy`."""
+    n0, n1 = x.shape
+    if curvature and x.dtype in (np.float32, np.float64) and min(n1, n0 + 2 * p) >= EDGE_QUADRATIC_SMOOTH_PX:
+        xp = _pad_odd_compiled(np.ascontiguousarray(x), p)
+        if xp is not None:
+            return xp
+    return _pad_odd_numpy(x, p, curvature)
+
+
+def _near_end(row: np.ndarray, axis: int, ends: np.ndarray) -> np.ndarray:
+    """The first values of :func:`_smooth_quadratic` of the edge ``row`` (along ``axis``): its product with
+    the end weights, made exactly as there (numpy's BLAS call on the same float64 view)."""
+    v = np.asarray(row, np.float64)
+    v = v if axis == 1 else v.T  # (np.moveaxis's view of a 2-D row: the same strides, cheaper)
+    return (v[:, : ends.shape[1]] @ ends.T)[0]
+
+
+def _pad_odd_compiled(x: np.ndarray, p: int) -> np.ndarray | None:
+    """:func:`_pad_odd_numpy` with curvature, bit for bit, in two compiled passes
+    (:func:`background_kernels.pad_odd_lines`, :func:`~background_kernels.pad_odd_samples`) around numpy's
+    four BLAS products of the edges' first values (:func:`_near_end`); None where a curvature across an edge
+    is 0 or not finite (numpy's path takes scipy's median there)."""
+    n0, n1 = x.shape
+    centre, ends = _local_quadratic_weights(EDGE_QUADRATIC_SMOOTH_PX)
+    m = EDGE_CURVATURE_ROWS_PER_PAD * p + 1
+    near = [_near_end(np.take(x, [i], axis=0), 1, ends) for i in (0, n0 - 1)]
+    xp, ok = kernels.pad_odd_lines(
+        x, p, centre, ends, *near, _curvature_weights(min(m, n0)), EDGE_QUADRATIC_SMOOTH_PX
+    )
+    if not ok:
+        return None
+    core = xp[:, p : p + n1]
+    near = [_near_end(np.take(core, [j], axis=1), 0, ends) for j in (0, n1 - 1)]
+    ok = kernels.pad_odd_samples(
+        xp, p, centre, ends, *near, _curvature_weights(min(m, n1)), EDGE_QUADRATIC_SMOOTH_PX
+    )
+    return xp if ok else None
+
+
+def _pad_odd_numpy(x: np.ndarray, p: int, curvature: bool = True) -> np.ndarray:
+    """:func:`_pad_odd` in numpy (the reference its compiled form equals, and its fall-back)."""
     n0, n1 = x.shape
     xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
     core = xp[:, p : p + n1]
@@ -627,17 +668,12 @@ def white_variance(
     nb = int(np.clip(b.size // 400, 1, 8))
     order = np.argsort(b)
     exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
-    lev, var, wts = [], [], []
-    for chunk in np.array_split(order, nb):
-        if chunk.size < 20:
-            continue
-        if exact:
-            lev.append(float(np.median(b[chunk])))
-            var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
-        else:
-            lev.append(_sorted_median(b[chunk]))
-            var.append(_lower_quartile(r2[chunk]) / _Q25_CHI2)
-        wts.append(chunk.size)
+    done = False
+    if not exact:  # (compiled: the bins' statistics, the same values; numpy's where a level mean meets a 0)
+        lev_a, var_a, wts_a, done = kernels.level_bin_stats(b, r2, order, nb, _Q25_CHI2)
+        lev, var, wts = lev_a.tolist(), var_a.tolist(), wts_a.tolist()
+    if not done:
+        lev, var, wts = _level_bins_numpy(b, r2, order, nb, exact)
     lev_a, var_a = np.array(lev), np.array(var)
     if not lev or not np.all(np.isfinite(var_a)):
         v = float(np.median(r2)) / _MEDIAN_CHI2
@@ -652,9 +688,36 @@ def white_variance(
     return np.maximum(a + c * np.maximum(bg_out, 0.0), floor)
 
 
+def _level_bins_numpy(
+    b: np.ndarray, r2: np.ndarray, order: np.ndarray, nb: int, exact: bool
+) -> tuple[list[float], list[float], list[int]]:
+    """:func:`white_variance`'s bins in numpy (levels, variances, sizes of the bins of ≥ 20 pixels; ``exact``:
+    NaN-aware statistics): the reference of :func:`background_kernels.level_bin_stats` and its fall-back."""
+    lev, var, wts = [], [], []
+    for chunk in np.array_split(order, nb):
+        if chunk.size < 20:
+            continue
+        if exact:
+            lev.append(float(np.median(b[chunk])))
+            var.append(float(np.percentile(r2[chunk], 25)) / _Q25_CHI2)
+        else:
+            lev.append(_sorted_median(b[chunk]))
+            var.append(_lower_quartile(r2[chunk]) / _Q25_CHI2)
+        wts.append(chunk.size)
+    return lev, var, wts
+
+
 def _laplace_residual(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x − mean of its 4 neighbours (variance 1.25 σ² for white noise; smooth structure cancels), and where
-    all five pixels are usable."""
+    all five pixels are usable. Compiled for float images (:func:`background_kernels.laplace_residual`, the
+    same values as :func:`_laplace_residual_numpy`)."""
+    if x.ndim == 2 and x.dtype in (np.float32, np.float64) and x.size:
+        return kernels.laplace_residual(x, np.asarray(ok, bool), x.dtype.type(0.25))
+    return _laplace_residual_numpy(x, ok)
+
+
+def _laplace_residual_numpy(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_laplace_residual` in numpy (its compiled form's reference)."""
     xp = np.pad(x, 1, mode="edge")
     op = np.pad(ok, 1, mode="constant")
     nb = xp[:-2, 1:-1] + xp[2:, 1:-1] + xp[1:-1, :-2] + xp[1:-1, 2:]
@@ -762,11 +825,9 @@ class BlockScale:
         self.factor = 1.0 / float(ndtri(0.5 + 0.5 * quantile))
         nl, ns = z.shape
         self.nbl, self.nbs = -(-nl // b), -(-ns // b)
-        az = np.abs(z).astype(np.float32)
-        # |z| in block order, one row of b² values per block (the padding beyond the image: NaN)
-        azb = np.full((self.nbl * b, self.nbs * b), np.nan, np.float32)
-        azb[:nl, :ns] = az
-        self.azb = azb.reshape(self.nbl, b, self.nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+        # |z| in block order, one row of b² values per block (the padding beyond the image: NaN; compiled:
+        # the copy numpy's reshapes made)
+        self.azb = kernels.abs_in_blocks(z, b, self.nbl, self.nbs)
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # zone, med, n_ok of last call
 
     def _zone(self, ok: np.ndarray) -> np.ndarray:
@@ -813,7 +874,8 @@ class BlockScale:
             # the floor applies after the 3 × 3 averaging: raising each block to it first biased the average
             # upwards (on white noise the scale came out ~1.1, a tenth of the S/N lost). All regions' grids
             # in one call (each grid's lines are filtered alone: the same values as one call per grid)
-            avg = ndimage.uniform_filter(meds, size=(1, 3, 3), mode="nearest")
+            # (compiled: scipy's running sums, background_kernels.grid_box_mean_nearest)
+            avg = kernels.grid_box_mean_nearest(meds, 3)
             grids[present] = np.maximum(np.maximum(avg, 0.8 * meds), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
         # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)
@@ -878,6 +940,7 @@ class DistanceBins:
         self.where = (d >= lo) & (d < lo + nb * step)
         self.inside = sel & self.where
         self.empty = not self.inside.any()
+        self.where_flat: np.ndarray | None = None  # the pixels ``where`` as flat indices, made when needed
         if not self.empty:
             self.bins = ((d[self.inside] - lo) / step).astype(int)
             self.at = np.clip(((d[self.where] - lo) / step).astype(int), 0, nb - 1)
@@ -886,23 +949,30 @@ class DistanceBins:
                 grouped = self.bins[self.by_bin]
                 self.starts = np.searchsorted(grouped, np.arange(nb))
                 self.ends = np.searchsorted(grouped, np.arange(nb), side="right")
+                self.flat_by_bin = np.flatnonzero(self.inside)[self.by_bin]  # (the compiled statistics')
 
     def values(self, z: np.ndarray, quantile: float = 0.5) -> np.ndarray | None:
         """The profile's value (float32, ≥ 1) at the pixels ``where`` (None: no pixel ``sel`` in range)."""
+        prof = self.per_bin(z, quantile)
+        return None if prof is None else prof[self.at].astype(np.float32)
+
+    def per_bin(self, z: np.ndarray, quantile: float = 0.5) -> np.ndarray | None:
+        """The profile's value per bin (float64, ≥ 1; None: no pixel ``sel`` in range)."""
         if self.empty:
             return None
         nb = self.nb
-        v = np.abs(z[self.inside]).astype(np.float64)
         factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
-        if nb <= _FEW_BINS:  # the same order statistics, by a partition of each bin
-            v = v[self.by_bin]
+        if nb <= _FEW_BINS:  # the same order statistics, by a selection in each bin
             cnt = self.ends - self.starts
-            stat = np.ones(nb)
-            for i in np.flatnonzero(cnt >= 20):
-                k = int(np.floor(quantile * (cnt[i] - 1)))
-                stat[i] = np.partition(v[self.starts[i] : self.ends[i]], k)[k]
+            # compiled: each bin's order statistic of |z| (a value of the data), numpy's where one holds a NaN
+            stat, exact = kernels.bin_order_stats(
+                np.ravel(z), self.flat_by_bin, self.starts, self.ends, float(quantile), 20
+            )
+            if not exact:
+                stat = self._bin_stats_numpy(z, quantile)
             f = np.where(cnt >= 20, factor * stat, 1.0)
-            return np.maximum(f, 1.0)[self.at].astype(np.float32)
+            return np.maximum(f, 1.0)
+        v = np.abs(z[self.inside]).astype(np.float64)
         vmax = float(v.max()) * 1.0001 + 1e-30
         order = np.argsort(self.bins + v / vmax)  # by bin, then by value within the bin
         b, v = self.bins[order], v[order]
@@ -911,14 +981,31 @@ class DistanceBins:
         cnt = ends - starts
         mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
         f = np.where(cnt >= 20, factor * v[mid], 1.0)
-        return np.maximum(f, 1.0)[self.at].astype(np.float32)
+        return np.maximum(f, 1.0)
+
+    def _bin_stats_numpy(self, z: np.ndarray, quantile: float) -> np.ndarray:
+        """Each bin's order statistic of |z| (1 for bins of < 20 pixels) by ``np.partition``: the reference
+        :func:`background_kernels.bin_order_stats` equals, and its fall-back where a bin holds a NaN."""
+        v = np.abs(z[self.inside]).astype(np.float64)[self.by_bin]
+        cnt = self.ends - self.starts
+        stat = np.ones(self.nb)
+        for i in np.flatnonzero(cnt >= 20):
+            k = int(np.floor(quantile * (cnt[i] - 1)))
+            stat[i] = np.partition(v[self.starts[i] : self.ends[i]], k)[k]
+        return stat
 
     def raise_to(self, scale: np.ndarray, z: np.ndarray) -> None:
         """``scale`` = max(``scale``, the profile of ``z``) in place (a scale map ≥ 1: the pixels out of
         range, where the profile is 1, keep theirs)."""
-        vals = self.values(z)
-        if vals is not None:
-            scale[self.where] = np.maximum(scale[self.where], vals)
+        prof = self.per_bin(z)
+        if prof is None:
+            return
+        if scale.flags.c_contiguous:  # (compiled: the pixels in range read and raised in place, numpy's max)
+            if self.where_flat is None:
+                self.where_flat = np.flatnonzero(self.where)
+            kernels.raise_at(scale.reshape(-1), self.where_flat, self.at, prof)
+        else:
+            scale[self.where] = np.maximum(scale[self.where], prof[self.at].astype(np.float32))
 
 
 #: limb step (disk level just inside − sky level just outside) below which, in units of the pixel noise, the

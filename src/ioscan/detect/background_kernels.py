@@ -292,6 +292,86 @@ def uniform_box_mean(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def _running_mean_nearest(line: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``scipy.ndimage.uniform_filter1d(line, size, mode="nearest")`` of one float64 line into ``out``:
+    scipy's running sum (the first window summed from 0, then + entering − leaving, each ÷ size)."""
+    n = line.shape[0]
+    size1 = size // 2
+    tmp = 0.0
+    for r in range(size):
+        tmp += line[min(max(r - size1, 0), n - 1)]
+    out[0] = tmp / size
+    for ll in range(1, n):
+        vin = line[min(max(ll - 1 + size - size1, 0), n - 1)]
+        vout = line[min(max(ll - 1 - size1, 0), n - 1)]
+        tmp += vin - vout
+        out[ll] = tmp / size
+
+
+@njit(cache=True, error_model="numpy")
+def grid_box_mean_nearest(a: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter(a, size=(1, size, size), mode="nearest")`` of a 3-D array (grids ×
+    lines × samples, size > 1): each grid's lines' pass (the running sums of all samples side by side),
+    rounded to ``a``'s type, then its samples' pass."""
+    g, n0, n1 = a.shape
+    size1 = size // 2
+    mid = np.empty(a.shape, a.dtype)
+    out = np.empty(a.shape, a.dtype)
+    tmp = np.empty(n1)
+    row = np.empty(n1)
+    res = np.empty(n1)
+    for k in range(g):
+        tmp[:] = 0.0
+        for r in range(size):  # the first window of every sample's column
+            src = min(max(r - size1, 0), n0 - 1)
+            for j in range(n1):
+                tmp[j] += a[k, src, j]
+        for j in range(n1):
+            mid[k, 0, j] = tmp[j] / size
+        for ll in range(1, n0):
+            r_in = min(max(ll - 1 + size - size1, 0), n0 - 1)
+            r_out = min(max(ll - 1 - size1, 0), n0 - 1)
+            for j in range(n1):
+                tmp[j] += np.float64(a[k, r_in, j]) - np.float64(a[k, r_out, j])
+                mid[k, ll, j] = tmp[j] / size
+        for i in range(n0):
+            for j in range(n1):
+                row[j] = mid[k, i, j]
+            _running_mean_nearest(row, size, res)
+            for j in range(n1):
+                out[k, i, j] = res[j]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def laplace_residual(x: np.ndarray, ok: np.ndarray, quarter: float) -> tuple[np.ndarray, np.ndarray]:
+    """``background._laplace_residual``: x − ``quarter`` · (((up + down) + left) + right) in x's type (the
+    image continued by its edge values; ``quarter`` 0.25 in x's type) and where the pixel and its 4
+    neighbours are all ``ok`` (none beyond the edges)."""
+    nl, ns = x.shape
+    out = np.empty((nl, ns), x.dtype)
+    good = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        iu, idn = max(i - 1, 0), min(i + 1, nl - 1)
+        for j in range(ns):
+            jl, jr = max(j - 1, 0), min(j + 1, ns - 1)
+            nb = ((x[iu, j] + x[idn, j]) + x[i, jl]) + x[i, jr]
+            out[i, j] = x[i, j] - quarter * nb
+            good[i, j] = (
+                ok[i, j]
+                and i > 0
+                and i < nl - 1
+                and j > 0
+                and j < ns - 1
+                and ok[i - 1, j]
+                and ok[i + 1, j]
+                and ok[i, j - 1]
+                and ok[i, j + 1]
+            )
+    return out, good
+
+
+@njit(cache=True, error_model="numpy")
 def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
     ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
@@ -402,6 +482,107 @@ def block_order_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def bin_order_stats(
+    z: np.ndarray, idx: np.ndarray, starts: np.ndarray, ends: np.ndarray, quantile: float, min_count: int
+) -> tuple[np.ndarray, bool]:
+    """Per bin i of a distance profile (the flat pixels ``idx[starts[i]:ends[i]]`` of the 1-D ``z``): the
+    ⌊``quantile``·(n − 1)⌋-th smallest of its n values |z| as float64 where n ≥ ``min_count`` (1 elsewhere)
+    — the value ``np.partition`` puts there (a value of the data: any exact selection finds it); False where
+    such a bin holds a NaN (numpy's order then places it)."""
+    nb = starts.shape[0]
+    stat = np.ones(nb)
+    buf = np.empty(max(idx.shape[0], 1))
+    for i in range(nb):
+        n = ends[i] - starts[i]
+        if n < min_count:
+            continue
+        for t in range(n):
+            v = np.float64(abs(z[idx[starts[i] + t]]))
+            if np.isnan(v):
+                return stat, False
+            buf[t] = v
+        k = int(np.floor(quantile * (n - 1)))
+        stat[i] = kth_smallest(buf, n, k)
+    return stat, True
+
+
+@njit(cache=True, error_model="numpy")
+def raise_at(scale: np.ndarray, where: np.ndarray, at: np.ndarray, prof: np.ndarray) -> None:
+    """``scale[where] = np.maximum(scale[where], prof[at].astype(float32))`` in place (``scale`` 1-D,
+    ``where`` flat indices): numpy's maximum (the first operand where it is ≥ the second or NaN, else the
+    second)."""
+    for t in range(where.shape[0]):
+        v = np.float32(prof[at[t]])
+        a = scale[where[t]]
+        scale[where[t]] = a if (a >= v or np.isnan(a)) else v
+
+
+@njit(cache=True, error_model="numpy")
+def level_bin_stats(
+    b: np.ndarray, r2: np.ndarray, order: np.ndarray, nb: int, q25: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``background.white_variance``'s bins (NaN-free inputs): ``order`` (b's argsort) split as
+    ``np.array_split(order, nb)``; for each bin of ≥ 20 pixels the median of its levels ``b`` (sorted
+    already: the middle one, or the mean of the middle two in b's type), the lower quartile of its ``r2``
+    (np.percentile's linear interpolation between the two order statistics) ÷ ``q25``, and its size; False
+    where a mean of two would add a zero (numpy's sum then decides the sign of a zero)."""
+    n = order.shape[0]
+    lev = np.empty(nb)
+    var = np.empty(nb)
+    wts = np.empty(nb, np.intp)
+    buf = np.empty(n // nb + 1)
+    used = 0
+    start = 0
+    for c in range(nb):
+        size = n // nb + (1 if c < n % nb else 0)
+        if size >= 20:
+            m = size // 2
+            if size % 2:
+                lev[used] = np.float64(b[order[start + m]])
+            else:
+                lo_b, hi_b = b[order[start + m - 1]], b[order[start + m]]
+                if lo_b == 0 or hi_b == 0:
+                    return lev[:used], var[:used], wts[:used], False
+                lev[used] = np.float64((lo_b + hi_b) / b.dtype.type(2.0))
+            for t in range(size):
+                buf[t] = r2[order[start + t]]
+            vi = (size - 1) * 0.25
+            lo = int(np.floor(vi))
+            g = vi - lo
+            lo_v = kth_smallest(buf, size, lo)
+            hi_v = buf[lo + 1]
+            for t in range(lo + 2, size):
+                if buf[t] < hi_v:
+                    hi_v = buf[t]
+            d = hi_v - lo_v
+            q = hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
+            var[used] = q / q25
+            wts[used] = size
+            used += 1
+        start += size
+    return lev[:used], var[:used], wts[:used], True
+
+
+@njit(cache=True, error_model="numpy")
+def abs_in_blocks(z: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
+    """|z| as float32 in block order: one row of b² values per b × b block (block lines, then block
+    samples; pixels in line order within a block), NaN beyond the image (``BlockScale``'s layout of |z|)."""
+    nl, ns = z.shape
+    out = np.empty((nbl * nbs, b * b), np.float32)
+    for bl in range(nbl):
+        for bs in range(nbs):
+            row = bl * nbs + bs
+            for a in range(b):
+                i = bl * b + a
+                for c in range(b):
+                    j = bs * b + c
+                    out[row, a * b + c] = (
+                        np.float32(abs(z[i, j])) if i < nl and j < ns else np.float32(np.nan)
+                    )
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: int) -> np.ndarray:
     """Each pixel's index in (region + 1, block line, block sample) grids of ``n_blocks`` blocks, ``nbs``
     per block line, b × b pixels each: region ``side`` (those outside 0 … n_regions − 1: the last grid)."""
@@ -509,6 +690,157 @@ def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, error_model="numpy")
+def _pairwise_small(a: np.ndarray, n: int) -> float:
+    """numpy's pairwise sum of a[0 : n] (float64, n ≤ 128: 8 running sums past 7 values), as ``np.sum``
+    along a contiguous axis of that length gives it."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def _quadratic_edge(
+    v: np.ndarray, centre: np.ndarray, ends: np.ndarray, near: np.ndarray, out: np.ndarray
+) -> None:
+    """``background._smooth_quadratic`` of the float64 line ``v`` (length ≥ the window) into ``out``: the
+    centre weights correlated (``nearest``, scipy's arithmetic), the first values from ``near`` (numpy's
+    product ``v[:n] @ ends.T``, made by the caller: a BLAS call whose order is not reproduced here), the last
+    ones the sequential sums numpy's non-BLAS product makes of the reversed line."""
+    n = v.shape[0]
+    h, m = ends.shape
+    corr = correlate_samples(v.reshape((1, n)), centre, True, 0.0, 0, n)
+    for j in range(n):
+        out[j] = corr[0, j]
+    for k in range(h):
+        out[k] = near[k]
+    for k in range(h):
+        acc = 0.0
+        for t in range(m):
+            acc += v[n - 1 - t] * ends[k, t]
+        out[n - 1 - k] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def _curvature_ok(c: np.ndarray) -> bool:
+    """Every value finite and non-zero (where ``background._edge_curvature`` takes the compiled median)."""
+    return bool(np.isfinite(c).all()) and bool((c != 0.0).all())
+
+
+@njit(cache=True, error_model="numpy")
+def pad_odd_lines(
+    x: np.ndarray,
+    p: int,
+    centre: np.ndarray,
+    ends: np.ndarray,
+    near_first: np.ndarray,
+    near_last: np.ndarray,
+    wc: np.ndarray,
+    median_px: int,
+) -> tuple[np.ndarray, bool]:
+    """The first half of ``background._pad_odd`` (with curvature): an (n0 + 2p) × (n1 + 2p) array of x's type
+    holding ``x`` and its line pads (the first and last lines' point reflection about their smoothed edge
+    values, :func:`_quadratic_edge` with the near ends ``near_first`` / ``near_last``, plus the running
+    median over ``median_px`` of the curvature across the edge, weights ``wc``, × t²); the sample pads are
+    left for :func:`pad_odd_samples`. False (and the array unfinished) where a curvature is 0 or not
+    finite (numpy's path then takes scipy's median)."""
+    n0, n1 = x.shape
+    xp = np.empty((n0 + 2 * p, n1 + 2 * p), x.dtype)
+    for i in range(n0):
+        for j in range(n1):
+            xp[p + i, p + j] = x[i, j]
+    m = wc.shape[0]
+    v = np.empty(n1)
+    e = np.empty(n1)
+    c = np.empty(n1)
+    for far in (False, True):
+        edge = n0 - 1 if far else 0
+        for j in range(n1):
+            v[j] = np.float64(x[edge, j])
+        _quadratic_edge(v, centre, ends, near_last if far else near_first, e)
+        for j in range(n1):  # Σ_t rows[t]·w[t] over the lines nearest the edge, in order (np.sum, axis 0)
+            acc = np.float64(x[n0 - 1 if far else 0, j]) * wc[0]
+            for t in range(1, m):
+                acc += np.float64(x[n0 - 1 - t if far else t, j]) * wc[t]
+            c[j] = acc
+        if not _curvature_ok(c):
+            return xp, False
+        cm = running_median_nearest(c, median_px)
+        for r in range(p):
+            row = p + n0 + r if far else r
+            mirror = n0 - 2 - r if far else p - r
+            tt = np.float64((r + 1) ** 2 if far else (p - r) ** 2)
+            for j in range(n1):
+                xp[row, p + j] = 2.0 * e[j] - np.float64(x[mirror, j])
+            for j in range(n1):
+                xp[row, p + j] = np.float64(xp[row, p + j]) + cm[j] * tt
+    return xp, True
+
+
+@njit(cache=True, error_model="numpy")
+def pad_odd_samples(
+    xp: np.ndarray,
+    p: int,
+    centre: np.ndarray,
+    ends: np.ndarray,
+    near_first: np.ndarray,
+    near_last: np.ndarray,
+    wc: np.ndarray,
+    median_px: int,
+) -> bool:
+    """The second half of ``background._pad_odd`` on the array of :func:`pad_odd_lines`: its first and last
+    p samples from the core columns (the line pads included) as the lines' were made, the curvature summed
+    along each line as ``np.sum(axis=1)`` does (pairwise). False where a curvature is 0 or not finite."""
+    nl = xp.shape[0]
+    n1 = xp.shape[1] - 2 * p
+    m = wc.shape[0]
+    v = np.empty(nl)
+    e = np.empty(nl)
+    c = np.empty(nl)
+    prod = np.empty(m)
+    for far in (False, True):
+        edge = p + n1 - 1 if far else p
+        for i in range(nl):
+            v[i] = np.float64(xp[i, edge])
+        _quadratic_edge(v, centre, ends, near_last if far else near_first, e)
+        for i in range(nl):
+            for t in range(m):
+                prod[t] = np.float64(xp[i, p + n1 - 1 - t if far else p + t]) * wc[t]
+            c[i] = _pairwise_small(prod, m)
+        if not _curvature_ok(c):
+            return False
+        cm = running_median_nearest(c, median_px)
+        for q in range(p):
+            col = p + n1 + q if far else q
+            mirror = p + n1 - 2 - q if far else p + p - q
+            tt = np.float64((q + 1) ** 2 if far else (p - q) ** 2)
+            for i in range(nl):
+                xp[i, col] = 2.0 * e[i] - np.float64(xp[i, mirror])
+                xp[i, col] = np.float64(xp[i, col]) + cm[i] * tt
+    return True
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -522,10 +854,20 @@ def warm_up() -> None:
     separable_sum(x, terms, terms, 0, 4, 0, 5)
     phase_snr(x, x, x, x, x, x, x, x)
     uniform_box_mean(x, 3)
+    grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
+    laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
+    level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
+    bin_order_stats(x.ravel(), np.arange(4), np.zeros(1, np.intp), np.ones(1, np.intp), 0.5, 1)
+    raise_at(x.reshape(-1), np.arange(4), np.zeros(4, np.intp), np.ones(1))
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
+    abs_in_blocks(x, 2, 2, 3)
+    ends, near = np.zeros((1, 3)), np.zeros(1)
+    ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
+    xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
+    pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)

@@ -748,3 +748,21 @@ def spread_weights(
             if 0 <= kl <= 2 * h and 0 <= ks <= 2 * h:
                 w[q, p] = kz[kl, ks]
     return w
+
+
+@njit(cache=True)
+def fill_data(
+    background: np.ndarray, r0: np.ndarray, r1: np.ndarray, choice: np.ndarray, usable: np.ndarray
+) -> np.ndarray:
+    """``photometry._fill_data`` with two background options: background + the residual of the option
+    chosen at each pixel (``r0`` where ``choice`` is 0, else ``r1`` where it is 1, else ``r0``: as np.copyto
+    over a copy of ``r0`` gives), in the arrays' common type, as float64; 0 where not ``usable``."""
+    nl, ns = background.shape
+    out = np.empty((nl, ns))
+    for i in range(nl):
+        for j in range(ns):
+            if usable[i, j]:
+                out[i, j] = np.float64(background[i, j] + (r1[i, j] if choice[i, j] == 1 else r0[i, j]))
+            else:
+                out[i, j] = 0.0
+    return out

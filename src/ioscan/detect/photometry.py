@@ -24,6 +24,7 @@ from ioscan.detect.fit_kernels import (
     along_limb_centres,
     copies_ok,
     fill_box_sums,
+    fill_data,
     fill_plan,
     fill_unclean,
     linear_flux,
@@ -490,6 +491,15 @@ def _kernel_spread_at(
 def _fill_data(model: BandModel) -> np.ndarray:
     """The data as the background saw it (background + the residual of the annulus chosen at each pixel;
     0 where not usable), float64."""
+    res = model.residuals
+    if len(res) == 2 and all(a.dtype == model.background.dtype == np.float32 for a in res):
+        # compiled (fit_kernels.fill_data): the same float32 sum per pixel in one pass
+        return fill_data(model.background, res[0], res[1], model.choice, model.usable)
+    return _fill_data_numpy(model)
+
+
+def _fill_data_numpy(model: BandModel) -> np.ndarray:
+    """:func:`_fill_data` in numpy (the reference of its compiled form, and any number of options)."""
     res = model.residuals
     # each pixel's chosen residual (the values np.stack + take_along_axis pick, without the stack)
     chosen = np.array(res[0], dtype=np.result_type(*res), copy=True)

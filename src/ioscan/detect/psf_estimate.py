@@ -202,6 +202,17 @@ def _isolation_offsets() -> tuple[np.ndarray, np.ndarray]:
     return dl[sel], ds[sel]
 
 
+def _box_mean_nearest(m: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.uniform_filter(m, size, mode="nearest")``; for a float32 image compiled
+    (:func:`ioscan.detect.background_kernels.grid_box_mean_nearest`: scipy's running sums, the same
+    values)."""
+    if m.ndim == 2 and m.dtype == np.float32 and m.size:
+        from ioscan.detect.background_kernels import grid_box_mean_nearest
+
+        return grid_box_mean_nearest(np.ascontiguousarray(m)[None], size)[0]
+    return ndimage.uniform_filter(m, size, mode="nearest")
+
+
 def bright_sources(
     data: np.ndarray,
     valid: np.ndarray,
@@ -225,7 +236,7 @@ def bright_sources(
     if not ok.all():
         x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
     m = median3(x)
-    hp = m - ndimage.uniform_filter(m, 11, mode="nearest")
+    hp = m - _box_mean_nearest(m, 11)
     sig = pixel_noise_map(x) if noise_map is None else noise_map
     z = hp / sig
     # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds

@@ -38,14 +38,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from ioscan.detect.background import BandModel, estimate_background
+from ioscan.detect.background_kernels import correlate_lines, correlate_samples
 from ioscan.detect.config import DetectConfig
+from ioscan.detect.disk import grow
 from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.detect.second_pass_kernels import radial_profiles_kernel
+from ioscan.detect.second_pass_kernels import add_at, radial_profiles_kernel
 
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
@@ -123,7 +124,8 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     li, sj = np.broadcast_arrays(li, sj)
     inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
     vals = np.asarray(flux, float)[:, None, None] * p
-    np.add.at(out, (li[inside], sj[inside]), vals[inside])
+    # (compiled: np.add.at's additions, in its order)
+    add_at(out, np.ascontiguousarray(li[inside]), np.ascontiguousarray(sj[inside]), vals[inside])
     return out
 
 
@@ -268,7 +270,9 @@ def model_error_snr(src: np.ndarray, noise: np.ndarray, sigma_px: float) -> np.n
     """Matched-filter S/N (PSF core filter, pixel ``noise``) of the subtracted source image: where a model
     error of fraction f would show at f times this."""
     k = kernel1d(sigma_px)
-    mf = ndimage.correlate1d(ndimage.correlate1d(src, k, axis=0, mode="constant"), k, axis=1, mode="constant")
+    # (compiled: scipy's correlate1d passes, background_kernels.correlate_lines / correlate_samples)
+    nl, ns = src.shape
+    mf = correlate_samples(correlate_lines(src, k, False, 0.0, 0, nl), k, False, 0.0, 0, ns)
     norm = float(np.sum(k * k))  # ‖k ⊗ k‖ = Σ k²
     with np.errstate(invalid="ignore", divide="ignore"):
         s = mf / (norm * np.where(noise > 0, noise, np.inf))
@@ -425,7 +429,7 @@ def second_background(
     if roles.hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
         near = near_sources(fit.x[roles.hit], fit.y[roles.hit], sub.shape, 4.0)
-        cr = ndimage.binary_dilation(near & (model.residuals[0] > 3.0 * model.noise))
+        cr = grow(near & (model.residuals[0] > 3.0 * model.noise), 1)  # (binary_dilation's pixels, compiled)
         args["mask"] = cr if args.get("mask") is None else (args["mask"] | cr)
     left = np.asarray(sub, float) - src
     bx, by = fit.x[roles.bright], fit.y[roles.bright]

@@ -156,3 +156,11 @@ def radial_profiles_kernel(
                 out[ll, ss] += prof
                 work[ll, ss] -= prof
     return out, True
+
+
+@njit(cache=True, error_model="numpy")
+def add_at(out: np.ndarray, li: np.ndarray, sj: np.ndarray, vals: np.ndarray) -> None:
+    """``np.add.at(out, (li, sj), vals)``: each value added to its pixel of the 2-D ``out`` in turn, in the
+    order given (np.add.at's order: the same sums)."""
+    for t in range(li.shape[0]):
+        out[li[t], sj[t]] += vals[t]
