@@ -260,3 +260,30 @@ def test_limb_error_scale_by_disk_size():
     assert np.sqrt(np.diag(large)) == pytest.approx(np.hypot(LIMB_ERROR_SCALE * np.array(err), floor))
     assert np.allclose(unknown, large) and LIMB_ERROR_SCALE > 1.0
     assert small[0, 1] == pytest.approx(corr * err[0] * err[1])
+
+
+def test_anchor_points_are_the_anchors_surface_points_kept_per_table():
+    """The matcher's anchor points: the surface points of the table's coordinates (planetographic latitude
+    and west longitude read back, on the ellipsoid), the same array again for the same coordinates, read-only,
+    another table's its own, and no more tables kept than ``ANCHOR_POINTS_KEPT``."""
+    from ioscan import body as iobody
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    lat, lon = table["lat_deg"].to_numpy(float), table["lon_w_deg"].to_numpy(float)
+    navigate._ANCHOR_POINTS.clear()
+    pts = navigate.anchor_points_km(lat, lon)
+    np.testing.assert_allclose(iobody.vector_to_lat_pg_deg(pts), lat, atol=1e-8)
+    dlon = (iobody.vector_to_lon_w_deg(pts) - lon + 180.0) % 360.0 - 180.0
+    np.testing.assert_allclose(dlon, 0.0, atol=1e-8)
+    np.testing.assert_allclose(np.sum((pts / iobody.IO.radii_km) ** 2, axis=1), 1.0, rtol=1e-12)
+    assert np.array_equal(pts, iobody.surface_point_from_lat_pg(lat, lon))  # bit for bit
+    assert navigate.anchor_points_km(lat.copy(), lon.copy()) is pts
+    assert not pts.flags.writeable
+    other = navigate.anchor_points_km(lat[:5] + 1.0, lon[:5])
+    assert other.shape == (5, 3) and not np.array_equal(other, pts[:5])
+    for k in range(navigate.ANCHOR_POINTS_KEPT + 3):
+        navigate.anchor_points_km(lat[:3] + 0.01 * k, lon[:3])
+    assert len(navigate._ANCHOR_POINTS) == navigate.ANCHOR_POINTS_KEPT
+    navigate._ANCHOR_POINTS.clear()
