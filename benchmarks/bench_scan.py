@@ -13,8 +13,7 @@
    the whole scan's time per frame in the same clock (``scan_in_process_ms_per_frame``). The peer is pdr
    reading the same product (``pdr.read(label)["IMAGE"]``). With ``--against REV`` the limb fit as it was at
    git revision REV registers every frame too, alternating with the current one (``limb_fit_against``: its ms
-   per frame; ``limb_fit_max_offset_diff_px``: how far the two
-   registrations' offsets differ).
+   per frame; ``limb_fit_max_offset_diff_px``: how far the two registrations' offsets differ).
 2. The single writer, per frame (median ms over the same frames, fresh SQLite catalogues): one transaction per
    product (``add_product``, what a scan did before) against the batches a Dask scan writes
    (``add_products``, :data:`~ioscan.workflows.scan.WRITE_BATCH_MAX` products per transaction), from the
