@@ -287,3 +287,28 @@ def test_anchor_points_are_the_anchors_surface_points_kept_per_table():
         navigate.anchor_points_km(lat[:3] + 0.01 * k, lon[:3])
     assert len(navigate._ANCHOR_POINTS) == navigate.ANCHOR_POINTS_KEPT
     navigate._ANCHOR_POINTS.clear()
+
+
+def test_pair_distances_are_numpys_norms_bit_for_bit_and_same_sources_keep_their_boundary():
+    """The anchors' pairwise distances equal ``np.linalg.norm`` of the differences to the last bit (so an
+    anchor pair exactly 2σ apart stays two sources, as before), and anchors closer than 2σ, chained, share
+    a label."""
+    from ioscan.geometry.navigate import _same_sources, pair_distances_km
+
+    rng = np.random.default_rng(3)
+    for scale in (1e-3, 1.0, 1.8e3):
+        p = rng.normal(0.0, scale, (57, 3))
+        p[40:] = p[:17]  # repeated points: distance 0
+        want = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
+        assert np.array_equal(pair_distances_km(p), want)
+    # a chain 0–1–2 within 2σ of each other; 3 and 4 exactly 2σ apart (not one source: the test is "<")
+    pts = np.array([[0, 0, 0], [15, 0, 0], [30, 1, 0], [300, 0, 0], [300, 0, 0]], dtype=float)
+    pts[4] += np.array([7.0, 11.0, 13.0]) / 3.0
+    d34 = float(np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=-1)[3, 4])  # as _same_sources did
+    sigma = np.array([10.0, 10.0, 10.0, d34 / 2.0, d34 / 2.0])
+    labels = _same_sources(pts, sigma)
+    assert labels[0] == labels[1] == labels[2]
+    assert len({labels[2], labels[3], labels[4]}) == 3
+    sigma[4] = np.nextafter(d34 / 2.0, np.inf)  # a hair more: one source
+    labels = _same_sources(pts, sigma)
+    assert labels[3] == labels[4] and labels[3] != labels[2]

@@ -614,12 +614,23 @@ def _clusters(xy: np.ndarray, band: np.ndarray, radius_px: float) -> np.ndarray:
     return _union_find(n, zip(*np.nonzero(np.triu(close, 1)), strict=True))
 
 
+def pair_distances_km(points_km: np.ndarray) -> np.ndarray:
+    """(m, m) distances between points (m, 3), km: ``np.linalg.norm(p[:, None] - p[None], axis=-1)`` bit for
+    bit (the squares summed x, y, z left to right, then the root), a component at a time (its reduction over
+    an axis of three cost ~1 ms for 180 anchors)."""
+    p = np.asarray(points_km, dtype=float)
+    d2 = np.zeros((len(p), len(p)))
+    for k in range(p.shape[1]):
+        diff = p[:, k, None] - p[None, :, k]
+        d2 += diff * diff
+    return np.sqrt(d2, out=d2)
+
+
 def _same_sources(points_km: np.ndarray, sigma_km: np.ndarray) -> np.ndarray:
     """Labels of anchors closer than twice the larger of their position errors: possibly one hot spot
     listed twice (two tables, or a table and a registered frame); they are matched and counted once."""
     m = len(points_km)
     if m < 2:
         return np.arange(m)
-    d = np.linalg.norm(points_km[:, None, :] - points_km[None, :, :], axis=-1)
-    same = d < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
+    same = pair_distances_km(points_km) < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
     return _union_find(m, zip(*np.nonzero(np.triu(same, 1)), strict=True))
