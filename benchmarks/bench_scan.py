@@ -4,16 +4,16 @@
    does before it claims a product), read (ioscan's reader), SPICE backplanes (navigation
    without registration), limb fit (``register_on_limb`` on that navigation, as a scan registers a frame on
    the geometry already computed), detection, registration on known hot spots (frames the limb did not
-   register, and the second detection of those it registers), measurement (with the pointing draws, as a scan
-   does), records, store. A real scan also processes again the frames no registration reached, with the
-   detections of registered frames of their orbit (chaining): an in-process scan of the same campaign gives
-   that second processing per frame of the campaign (``chain_retries_mean``, CPU of the scanning thread),
-   and ``total_with_chain_mean`` (the profile's mean total plus it) stands beside the whole scan's time per
-   frame in the same clock (``scan_in_process_ms_per_frame``). The peer is pdr reading the same product
-   (``pdr.read(label)["IMAGE"]``). With
-   ``--against REV`` the limb fit as it was at git revision REV registers every frame too, alternating with
-   the current one (``limb_fit_against``: its ms per frame; ``limb_fit_max_offset_diff_px``: how far the two
-   registrations' offsets differ).
+   register, and the second detection of those it registers; ``hot_spot_matching``, inside it and not counted
+   again in the total: ``register_on_hot_spots`` alone, the matcher and the re-pointing), measurement (with
+   the pointing draws, as a scan does), records, store. A real scan also processes again the frames no
+   registration reached, with the detections of registered frames of their orbit (chaining): an in-process
+   scan of the same campaign gives that second processing per frame of the campaign (``chain_retries_mean``,
+   CPU of the scanning thread), and ``total_with_chain_mean`` (the profile's mean total plus it) stands beside
+   the whole scan's time per frame in the same clock (``scan_in_process_ms_per_frame``). The peer is pdr
+   reading the same product (``pdr.read(label)["IMAGE"]``). With ``--against REV`` the limb fit as it was at
+   git revision REV registers every frame too, alternating with the current one (``limb_fit_against``: its ms
+   per frame; ``limb_fit_max_offset_diff_px``: how far the two registrations' offsets differ).
 2. The single writer, per frame (median ms over the same frames, fresh SQLite catalogues): one transaction per
    product (``add_product``, what a scan did before) against the batches a Dask scan writes
    (``add_products``, :data:`~ioscan.workflows.scan.WRITE_BATCH_MAX` products per transaction), from the
@@ -127,7 +127,7 @@ def _stage_profile(
     settings = Settings()
     names = (
         "pdr_read", "identify", "read", "backplanes", "limb_fit", "detect", "register_hot_spots", "measure",
-        "records", "store", "total",
+        "records", "store", "total", "hot_spot_matching",
     )  # fmt: skip
     anchors = _anchors(settings.navigate.anchors)
     stages: dict[str, list[float]] = {k: [] for k in names}
@@ -172,8 +172,11 @@ def _stage_profile(
 
             found = steps.detect("first", frame, nav.backplanes or None, config=told(nav))
             lap("detect")
+            matching_ms = 0.0  # register_on_hot_spots alone (the stage holds the second detection too)
             if nav.views and not nav.registered:
+                t_match = CLOCK()
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
+                matching_ms = 1e3 * (CLOCK() - t_match)
                 if nav.registered:
                     found = steps.detect("second", frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
@@ -200,6 +203,7 @@ def _stage_profile(
                 digests.append(_detections_digest(found))
             for stage, v in lap.ms.items():
                 stages[stage].append(v)
+            stages["hot_spot_matching"].append(matching_ms)
             stages["total"].append(sum(v for k, v in lap.ms.items() if k != "pdr_read"))
     med = {k: _med(v) for k, v in stages.items()}
     med["total_over_pdr_read"] = round(med["total"] / med["pdr_read"], 1)

@@ -260,3 +260,55 @@ def test_limb_error_scale_by_disk_size():
     assert np.sqrt(np.diag(large)) == pytest.approx(np.hypot(LIMB_ERROR_SCALE * np.array(err), floor))
     assert np.allclose(unknown, large) and LIMB_ERROR_SCALE > 1.0
     assert small[0, 1] == pytest.approx(corr * err[0] * err[1])
+
+
+def test_anchor_points_are_the_anchors_surface_points_kept_per_table():
+    """The matcher's anchor points: the surface points of the table's coordinates (planetographic latitude
+    and west longitude read back, on the ellipsoid), the same array again for the same coordinates, read-only,
+    another table's its own, and no more tables kept than ``ANCHOR_POINTS_KEPT``."""
+    from ioscan import body as iobody
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    lat, lon = table["lat_deg"].to_numpy(float), table["lon_w_deg"].to_numpy(float)
+    navigate._ANCHOR_POINTS.clear()
+    pts = navigate.anchor_points_km(lat, lon)
+    np.testing.assert_allclose(iobody.vector_to_lat_pg_deg(pts), lat, atol=1e-8)
+    dlon = (iobody.vector_to_lon_w_deg(pts) - lon + 180.0) % 360.0 - 180.0
+    np.testing.assert_allclose(dlon, 0.0, atol=1e-8)
+    np.testing.assert_allclose(np.sum((pts / iobody.IO.radii_km) ** 2, axis=1), 1.0, rtol=1e-12)
+    assert np.array_equal(pts, iobody.surface_point_from_lat_pg(lat, lon))  # bit for bit
+    assert navigate.anchor_points_km(lat.copy(), lon.copy()) is pts
+    assert not pts.flags.writeable
+    other = navigate.anchor_points_km(lat[:5] + 1.0, lon[:5])
+    assert other.shape == (5, 3) and not np.array_equal(other, pts[:5])
+    for k in range(navigate.ANCHOR_POINTS_KEPT + 3):
+        navigate.anchor_points_km(lat[:3] + 0.01 * k, lon[:3])
+    assert len(navigate._ANCHOR_POINTS) == navigate.ANCHOR_POINTS_KEPT
+    navigate._ANCHOR_POINTS.clear()
+
+
+def test_pair_distances_are_numpys_norms_bit_for_bit_and_same_sources_keep_their_boundary():
+    """The anchors' pairwise distances equal ``np.linalg.norm`` of the differences to the last bit (so an
+    anchor pair exactly 2σ apart stays two sources, as before), and anchors closer than 2σ, chained, share
+    a label."""
+    from ioscan.geometry.navigate import _same_sources, pair_distances_km
+
+    rng = np.random.default_rng(3)
+    for scale in (1e-3, 1.0, 1.8e3):
+        p = rng.normal(0.0, scale, (57, 3))
+        p[40:] = p[:17]  # repeated points: distance 0
+        want = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
+        assert np.array_equal(pair_distances_km(p), want)
+    # a chain 0–1–2 within 2σ of each other; 3 and 4 exactly 2σ apart (not one source: the test is "<")
+    pts = np.array([[0, 0, 0], [15, 0, 0], [30, 1, 0], [300, 0, 0], [300, 0, 0]], dtype=float)
+    pts[4] += np.array([7.0, 11.0, 13.0]) / 3.0
+    d34 = float(np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=-1)[3, 4])  # as _same_sources did
+    sigma = np.array([10.0, 10.0, 10.0, d34 / 2.0, d34 / 2.0])
+    labels = _same_sources(pts, sigma)
+    assert labels[0] == labels[1] == labels[2]
+    assert len({labels[2], labels[3], labels[4]}) == 3
+    sigma[4] = np.nextafter(d34 / 2.0, np.inf)  # a hair more: one source
+    labels = _same_sources(pts, sigma)
+    assert labels[3] == labels[4] and labels[3] != labels[2]

@@ -18,6 +18,7 @@ A registered frame carries its offset covariance the same way (samples of a Gaus
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -496,10 +497,36 @@ def register_on_hot_spots(
     return reg
 
 
+#: anchor tables' surface points (:func:`anchor_points_km`), by their coordinates, most recent last
+_ANCHOR_POINTS: OrderedDict[tuple[bytes, bytes], np.ndarray] = OrderedDict()
+#: anchor tables whose points are kept (the shipped table, a user's, a few chaining tables)
+ANCHOR_POINTS_KEPT = 8
+
+
+def anchor_points_km(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
+    """(m, 3) body-fixed surface points (km) of anchors at planetographic ``lat_deg`` °N, ``lon_w_deg`` °W:
+    :func:`ioscan.body.surface_point_from_lat_pg` of these arrays, kept for the same coordinates (every frame
+    matches the same table: ~1.6 ms a frame for the shipped 365 anchors). Read-only."""
+    from ioscan import body as iobody
+
+    lat = np.ascontiguousarray(lat_deg, dtype=float)
+    lon = np.ascontiguousarray(lon_w_deg, dtype=float)
+    key = (lat.tobytes(), lon.tobytes())
+    pts = _ANCHOR_POINTS.get(key)
+    if pts is None:
+        pts = iobody.surface_point_from_lat_pg(lat, lon)
+        pts.setflags(write=False)
+        _ANCHOR_POINTS[key] = pts
+        while len(_ANCHOR_POINTS) > ANCHOR_POINTS_KEPT:
+            _ANCHOR_POINTS.popitem(last=False)
+    else:
+        _ANCHOR_POINTS.move_to_end(key)
+    return pts
+
+
 def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: NavigateConfig):
     """The matcher's inputs: usable detections and the anchors that can land in the frame, in pixels of
     each band's current geometry. Returns (MatchProblem, band names in index order)."""
-    from ioscan import body as iobody
     from ioscan.geometry.hotspot_registration import MatchProblem
     from ioscan.records import DetectionFlag
 
@@ -526,7 +553,7 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
     det_band = np.array([bands.index(d.band) for d in usable], dtype=int)
     # anchors that may land in some band under any offset the prior allows
     a = anchors
-    pts = iobody.surface_point_from_lat_pg(a["lat_deg"].to_numpy(float), a["lon_w_deg"].to_numpy(float))
+    pts = anchor_points_km(a["lat_deg"].to_numpy(float), a["lon_w_deg"].to_numpy(float))
     m, nb = len(a), len(bands)
     anc_xy = np.full((m, nb, 2), np.nan)
     jac = np.zeros((m, nb, 2, 2))
@@ -587,12 +614,23 @@ def _clusters(xy: np.ndarray, band: np.ndarray, radius_px: float) -> np.ndarray:
     return _union_find(n, zip(*np.nonzero(np.triu(close, 1)), strict=True))
 
 
+def pair_distances_km(points_km: np.ndarray) -> np.ndarray:
+    """(m, m) distances between points (m, 3), km: ``np.linalg.norm(p[:, None] - p[None], axis=-1)`` bit for
+    bit (the squares summed x, y, z left to right, then the root), a component at a time (its reduction over
+    an axis of three cost ~1 ms for 180 anchors)."""
+    p = np.asarray(points_km, dtype=float)
+    d2 = np.zeros((len(p), len(p)))
+    for k in range(p.shape[1]):
+        diff = p[:, k, None] - p[None, :, k]
+        d2 += diff * diff
+    return np.sqrt(d2, out=d2)
+
+
 def _same_sources(points_km: np.ndarray, sigma_km: np.ndarray) -> np.ndarray:
     """Labels of anchors closer than twice the larger of their position errors: possibly one hot spot
     listed twice (two tables, or a table and a registered frame); they are matched and counted once."""
     m = len(points_km)
     if m < 2:
         return np.arange(m)
-    d = np.linalg.norm(points_km[:, None, :] - points_km[None, :, :], axis=-1)
-    same = d < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
+    same = pair_distances_km(points_km) < 2.0 * np.maximum(sigma_km[:, None], sigma_km[None, :])
     return _union_find(m, zip(*np.nonzero(np.triu(same, 1)), strict=True))
