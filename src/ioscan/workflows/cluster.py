@@ -2,10 +2,11 @@
 
 * :func:`dask_client` — a client on a ``LocalCluster`` of single-threaded worker processes (CSPICE is not
   thread-safe), or on the scheduler at ``tcp://host:port``; closed in order, shutdown chatter kept quiet.
-  The LocalCluster's workers are forked from a ``forkserver`` that imported the pipeline once
-  (:data:`WORKER_PRELOAD`, :mod:`ioscan.workflows.worker_preload`; no SPICE kernel there), so a worker's
-  start-up is its plugin's setup; the server lives as long as the calling process, and later scans in it
-  fork from it too.
+  The LocalCluster's workers are forked from a ``forkserver`` that imported the pipeline once and loaded
+  the compiled kernels from numba's cache (:data:`WORKER_PRELOAD`, :mod:`ioscan.workflows.worker_preload`;
+  no SPICE kernel there), so a worker's start-up is its plugin's setup; a scan starts that server as it
+  begins (:func:`start_worker_server`), so that its imports run while the scan plans; the server lives as
+  long as the calling process, and later scans in it fork from it too.
 * :class:`ScanWorkerPlugin` — runs once in every worker when it joins: the pipeline's modules imported, BLAS
   held to one thread (:mod:`~ioscan.workflows.blas`), the allocator tuned
   (:func:`~ioscan.geometry.spice_provider.tune_allocator`), the SPICE kernels loaded
@@ -76,6 +77,8 @@ PRELOADED_MODULES = (
     "ioscan.geometry.anchors",
     "ioscan.geometry.compiled",
     "ioscan.geometry.coverage",
+    "ioscan.geometry.limb_kernels",
+    "ioscan.geometry.matcher_kernels",
     "ioscan.geometry.navigate",
     "ioscan.geometry.spice_provider",
     "ioscan.geometry.hotspot_registration",
@@ -86,11 +89,16 @@ PRELOADED_MODULES = (
     "ioscan.measure.intensity",
     "ioscan.measure.limits",
     "ioscan.measure.positions",
+    "ioscan.catalog.reference",
+    "ioscan.workflows.blas",
     "pdr",
+    "pyarrow.pandas_compat",
     "scipy.constants",
     "scipy.fft",
     "scipy.sparse",
     "scipy.spatial",
+    "spiceypy",
+    "threadpoolctl",
 )
 
 _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
@@ -273,6 +281,15 @@ def dask_client(
             stack.callback(_unregister, client)
         stack.callback(_silence_dask)  # runs first on exit: before anything closes
         yield client
+
+
+def start_worker_server() -> None:
+    """Start the server a scan's own LocalCluster forks its workers from (:data:`WORKER_START_METHOD`,
+    :data:`WORKER_PRELOAD`) now, in the background: its imports (~1.5 s of CPU) then run while the scan
+    searches, checks its settings and claims its first products, before :func:`dask_client` needs it. Nothing
+    when it runs already or the platform has none; a failure is left for :func:`dask_client` to report."""
+    with contextlib.suppress(OSError, RuntimeError, ValueError):
+        _start_method_config()
 
 
 def _start_method_config() -> dict[str, str]:

@@ -246,6 +246,10 @@ def scan(
 
     t0 = time.perf_counter()
     settings = settings or Settings()
+    if workers > 0 and not scheduler:  # the workers' server imports the pipeline while this process plans
+        from ioscan.workflows.cluster import start_worker_server
+
+        start_worker_server()
     if settings.navigate.register and settings.navigate.register_hot_spots:
         # an unusable anchor table stops the scan before it starts; in process it is the one the frames use,
         # on Dask only the tables the setting names are read here (the workers read the shipped one)
