@@ -104,23 +104,32 @@ def test_workers_forked_from_the_server_hold_the_cached_kernels_before_their_fir
     assert facts["cache_hits"] == 0 and facts["misses"] == 0
 
 
-def test_a_scan_with_its_own_workers_starts_their_server_as_it_begins(monkeypatch, tmp_path):
+def test_a_scan_with_its_own_workers_starts_their_server_once_it_has_found_products(monkeypatch, tmp_path):
     from ioscan.catalog.store import open_store
+    from ioscan.formats import ProductSearch
     from ioscan.workflows import scan as scan_module
 
     calls: list[str] = []
     monkeypatch.setattr(cluster, "start_worker_server", lambda: calls.append("server"))
+    monkeypatch.setattr(scan_module._Runner, "run", lambda self, items, **kw: calls.append("run"))
     import ioscan.formats as formats  # scan() imports search_products from there when it runs
 
     real_search = formats.search_products
-    monkeypatch.setattr(
-        formats, "search_products", lambda paths: calls.append("search") or real_search(paths)
-    )
     empty = tmp_path / "empty"
     empty.mkdir()
+    one = ProductSearch(products=[tmp_path / "JIR_IMG_RDR_2017244T000000_V01.LBL"])
     with open_store(tmp_path / "c.db") as store:
         for workers, scheduler in ((2, None), (0, None), (2, "tcp://127.0.0.1:1")):
+            own_workers = bool(workers and not scheduler)
+            # nothing found: no server (it would outlive a scan that ends at once)
+            monkeypatch.setattr(
+                formats, "search_products", lambda p: calls.append("search") or real_search(p)
+            )
             calls.clear()
-            summary = scan_module.scan([empty], store=store, workers=workers, scheduler=scheduler)
-            assert summary.n_processed == 0
-            assert calls == (["server", "search"] if workers and not scheduler else ["search"])
+            scan_module.scan([empty], store=store, workers=workers, scheduler=scheduler)
+            assert calls == ["search", "run"]
+            # a product found: the server starts before the runner claims and processes it
+            monkeypatch.setattr(formats, "search_products", lambda p: calls.append("search") or one)
+            calls.clear()
+            scan_module.scan([tmp_path], store=store, workers=workers, scheduler=scheduler)
+            assert calls == (["search", "server", "run"] if own_workers else ["search", "run"])
