@@ -19,6 +19,21 @@ MAX_SPIKE_RATIO = 6.0
 #: σ ≥ 0.5 px lights ≥ 5
 MAX_HIT_PIXELS = 3
 
+# the flags as plain ints, for the per-detection loops of detection and vetting: ``int & IntFlag`` goes
+# through enum's ``__rand__`` and makes a pseudo-member each time (~8 µs), ``int & int`` does not; the
+# values are the same bits
+SATURATED_BIT = int(DetectionFlag.SATURATED)
+NEAR_LIMB_BIT = int(DetectionFlag.NEAR_LIMB)
+EDGE_BIT = int(DetectionFlag.EDGE)
+COSMIC_RAY_BIT = int(DetectionFlag.COSMIC_RAY)
+BLENDED_BIT = int(DetectionFlag.BLENDED)
+OFF_DISK_BIT = int(DetectionFlag.OFF_DISK)
+ARTEFACT_BIT = int(DetectionFlag.ARTEFACT)
+#: detections the vetting tests leave alone: already artefacts, cosmic-ray hits, saturated
+VETTED_OR_SATURATED = ARTEFACT_BIT | COSMIC_RAY_BIT | SATURATED_BIT
+#: detections that flag nothing and are never hot spots: artefacts, cosmic-ray hits
+ARTEFACT_OR_HIT = ARTEFACT_BIT | COSMIC_RAY_BIT
+
 
 def _nan_to(x: np.ndarray, value: float) -> np.ndarray:
     """``np.nan_to_num(x, nan=value)`` with less overhead for the small windows here (infinities, which
@@ -116,21 +131,21 @@ def source_flags(
     (peak_line, peak_sample)), and its limb distance (px, None without a limb); ``cosmic_ray_dchi2``: this
     source's spike-test threshold (None: the context's)."""
     nl, ns = ctx.data.shape
-    flags = DetectionFlag.NONE
+    flags = 0
     if blended:
-        flags |= DetectionFlag.BLENDED
+        flags |= BLENDED_BIT
     r = ctx.fit_radius_px
     win = (slice(max(li - r, 0), li + r + 1), slice(max(lj - r, 0), lj + r + 1))
     if ctx.saturated is not None and ctx.saturated[win].any():
-        flags |= DetectionFlag.SATURATED
+        flags |= SATURATED_BIT
     pk = (slice(max(li - 1, 0), li + 2), slice(max(lj - 1, 0), lj + 2))
     er = ctx.edge_px
     if li < er or lj < er or li > nl - 1 - er or lj > ns - 1 - er or not ctx.finite[pk].all():
-        flags |= DetectionFlag.EDGE
+        flags |= EDGE_BIT
     if unconfirmed:  # gone once the saturated source beside it was subtracted: its wings' residual
-        flags |= DetectionFlag.ARTEFACT
+        flags |= ARTEFACT_BIT
     dchi2_max = ctx.cosmic_ray_dchi2 if cosmic_ray_dchi2 is None else cosmic_ray_dchi2
-    if (dchi2 > dchi2_max and not (flags & DetectionFlag.SATURATED)) or (
+    if (dchi2 > dchi2_max and not (flags & SATURATED_BIT)) or (
         mf_snr > SHAPE_TEST_SNR
         and (
             n_bright_pixels(ctx.data, ctx.background, ctx.noise, li - ctx.l0, lj - ctx.s0, ctx.l0, ctx.s0)
@@ -138,15 +153,15 @@ def source_flags(
             or spike_ratio(ctx.data, peak_line + ctx.l0, peak_sample + ctx.s0) > MAX_SPIKE_RATIO
         )
     ):
-        flags |= DetectionFlag.COSMIC_RAY
+        flags |= COSMIC_RAY_BIT
     d_here = None
     if ctx.limb_distance_px is not None:
         d_here = float(ctx.limb_distance_px[li, lj])
         if abs(d_here) < ctx.near_limb_px:
-            flags |= DetectionFlag.NEAR_LIMB
+            flags |= NEAR_LIMB_BIT
         known = ctx.limb_known is None or bool(ctx.limb_known[li, lj])
         # an image limb is the steepest part of the edge: a limb darkened towards the edge puts it a pixel or
         # two inside the true limb, so only what lies beyond the near-limb distance is off the disk
         if not ctx.limb_from_geometry and known and d_here < -ctx.near_limb_px:
-            flags |= DetectionFlag.OFF_DISK
+            flags |= OFF_DISK_BIT
     return int(flags), d_here
