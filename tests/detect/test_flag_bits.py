@@ -71,3 +71,29 @@ def test_the_vetting_flags_what_it_flagged_with_flag_members():
     assert [int(d.flags) for d in dets] == [int(d.flags) for d in members]
     assert [d.extra.get("artefact_test") for d in dets] == [d.extra.get("artefact_test") for d in members]
     assert all(type(d.flags) is int for d in dets)  # ints stay ints (the catalogue's column)
+
+
+def _spike_ratio_numpy(data: np.ndarray, i: int, j: int) -> float:
+    """spike_ratio as numpy's scalars wrote it (np.unravel_index, np.isfinite per neighbour)."""
+    nl, ns = data.shape
+    win = np.nan_to_num(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], nan=-np.inf)
+    a, b = np.unravel_index(int(np.argmax(win)), win.shape)
+    ci, cj = max(i - 2, 0) + a, max(j - 2, 0) + b
+    nb = sorted(
+        float(data[y, x])
+        for y, x in ((ci - 1, cj), (ci + 1, cj), (ci, cj - 1), (ci, cj + 1))
+        if 0 <= y < nl and 0 <= x < ns and np.isfinite(data[y, x])
+    )
+    if len(nb) < 2 or nb[-2] <= 0:
+        return 0.0
+    return float(data[ci, cj]) / nb[-2]
+
+
+def test_spike_ratio_is_numpys_form():
+    rng = np.random.default_rng(9)
+    data = rng.normal(5.0, 3.0, (16, 18)).astype(np.float32)
+    data[rng.random(data.shape) < 0.15] = np.nan
+    data[4, 7], data[9, 9] = 400.0, np.float32(np.inf)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            assert fl.spike_ratio(data, i, j) == _spike_ratio_numpy(data, i, j), (i, j)

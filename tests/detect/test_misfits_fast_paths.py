@@ -84,3 +84,20 @@ def test_the_nearest_pixels_round_halves_as_numpy_does():
             want.append((d, li, sj))
     assert got == want and len(want) > 20
     assert all(type(li) is int and type(sj) is int for _, li, sj in got)
+
+
+def test_the_pixels_at_a_limb_distance_are_the_full_grids():
+    """_at_limb_distance's broadcast distances select what np.mgrid's full grids did."""
+    from ioscan.detect.misfits import ALONG_LIMB_DISTANCE_PX, _at_limb_distance
+
+    rng = np.random.default_rng(4)
+    residual = rng.normal(0.0, 1.0, (30, 34))
+    residual[rng.random(residual.shape) < 0.1] = np.nan
+    yy, xx = np.mgrid[0:30, 0:34]
+    dist = 0.37 * yy - 0.81 * xx + 9.0
+    for pi, pj in [(0, 0), (15, 17), (29, 33), (3, 30)]:
+        got = _at_limb_distance(residual, dist, pi, pj, (3.0, 8.0))
+        rr = np.hypot(yy - pi, xx - pj)
+        sel = (np.abs(dist - dist[pi, pj]) <= ALONG_LIMB_DISTANCE_PX) & (rr >= 3.0) & (rr <= 8.0)
+        want = residual[sel & np.isfinite(residual)]
+        assert np.array_equal(got, want) and want.size > 0

@@ -5,6 +5,7 @@ peaks are flagged afterwards (:mod:`ioscan.detect.artefacts`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isfinite
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def n_bright_pixels(
     win = data[l0 + max(i - 1, 0) : l0 + min(i + 2, nl), s0 + max(j - 1, 0) : s0 + min(j + 2, ns)]
     bwin = background[max(i - 1, 0) : min(i + 2, nl), max(j - 1, 0) : min(j + 2, ns)]
     net = _nan_to(win - bwin, -np.inf)
-    a, b = np.unravel_index(int(np.argmax(net)), net.shape)
+    a, b = divmod(int(np.argmax(net)), net.shape[1])
     ci, cj = max(i - 1, 0) + a, max(j - 1, 0) + b
     sl = (slice(max(ci - 2, 0), ci + 3), slice(max(cj - 2, 0), cj + 3))
     big = data[l0 + sl[0].start : l0 + sl[0].stop, s0 + sl[1].start : s0 + sl[1].stop] - background[sl]
@@ -70,12 +71,11 @@ def spike_ratio(data: np.ndarray, i: int, j: int) -> float:
     cosmic-ray hit is far above, even where no background model holds (limb band)."""
     nl, ns = data.shape
     win = _nan_to(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], -np.inf)
-    a, b = np.unravel_index(int(np.argmax(win)), win.shape)
+    a, b = divmod(int(np.argmax(win)), win.shape[1])
     ci, cj = max(i - 2, 0) + a, max(j - 2, 0) + b
+    around = ((ci - 1, cj), (ci + 1, cj), (ci, cj - 1), (ci, cj + 1))
     nb = sorted(
-        float(data[y, x])
-        for y, x in ((ci - 1, cj), (ci + 1, cj), (ci, cj - 1), (ci, cj + 1))
-        if 0 <= y < nl and 0 <= x < ns and np.isfinite(data[y, x])
+        v for v in (float(data[y, x]) for y, x in around if 0 <= y < nl and 0 <= x < ns) if isfinite(v)
     )
     if len(nb) < 2 or nb[-2] <= 0:
         return 0.0

@@ -352,8 +352,8 @@ def _at_limb_distance(
     d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
     a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
-    yy, xx = np.mgrid[a0:a1, b0:b1]
-    rr = np.hypot(yy - pi, xx - pj)
+    yy, xx = np.ogrid[a0:a1, b0:b1]
+    rr = np.hypot(yy - pi, xx - pj)  # (broadcast: np.mgrid's values)
     res = residual[a0:a1, b0:b1]
     sel = (
         (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)
