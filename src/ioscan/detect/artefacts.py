@@ -47,7 +47,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.records import Detection, DetectionFlag
+from ioscan.detect.flags import (
+    ARTEFACT_BIT,
+    ARTEFACT_OR_HIT,
+    COSMIC_RAY_BIT,
+    EDGE_BIT,
+    SATURATED_BIT,
+    VETTED_OR_SATURATED,
+)
+from ioscan.records import Detection
 
 #: fitted S/N below which a detection's matched-filter peak is not confirmed by the PSF fit
 MIN_FIT_SNR = 0.5
@@ -58,10 +66,10 @@ def flag_unconfirmed(detections: list[Detection], min_fit_snr: float = MIN_FIT_S
     returns how many were flagged."""
     n = 0
     for det in detections:
-        if det.flags & (DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY):
+        if det.flags & ARTEFACT_OR_HIT:
             continue
         if not det.snr >= min_fit_snr:
-            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.flags |= ARTEFACT_BIT
             det.extra.setdefault("artefact_test", f"fit_snr_below_{min_fit_snr:g}")
             n += 1
     return n
@@ -79,12 +87,12 @@ def flag_edge_unconfirmed(detections: list[Detection], min_fraction: float) -> i
     meets the edge; ``bench_generalise --list-false``): a true source keeps a median 0.96 of its
     matched-filter S/N in the fit, these 0.5."""
     n = 0
-    skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+    skip = VETTED_OR_SATURATED
     for det in detections:
-        if not det.flags & DetectionFlag.EDGE or det.flags & skip:
+        if not det.flags & EDGE_BIT or det.flags & skip:
             continue
         if not det.snr >= min_fraction * det.extra["mf_snr"]:
-            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.flags |= ARTEFACT_BIT
             det.extra.setdefault("artefact_test", f"edge_fit_below_{min_fraction:g}_of_mf")
             n += 1
     return n
@@ -130,20 +138,20 @@ def flag_limb_ridges(
     n = 0
     gains = psf_gains if psf_gains is not None else [float("nan")] * len(detections)
     for det, zone, gain in zip(detections, in_zone, gains, strict=True):
-        skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+        skip = VETTED_OR_SATURATED
         if not zone or det.flags & skip:
             continue
         point_snr = det.extra.get("limb_point_snr", float("nan"))
         beyond_ridge = min_point_snr is not None and point_snr >= min_point_snr
         if ridge_below_gain is not None and gain < ridge_below_gain and not beyond_ridge:
-            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.flags |= ARTEFACT_BIT
             det.extra.setdefault("artefact_test", "limb_ridge_shape")
             n += 1
             continue
         if min_psf_gain is not None and gain >= min_psf_gain:
             continue
         if _chi2_beyond(det, max_chi2_dof):
-            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.flags |= ARTEFACT_BIT
             det.extra.setdefault("artefact_test", "limb_ridge")
             n += 1
     return n
@@ -160,7 +168,7 @@ def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> 
     leaves for the second pass or the deblending to find). On the independent renderer's sunlit frames (3
     seeds × 125) the pairs 0.4–1.2 px apart were one hot spot each, the fainter detection counted false 7
     times; once it had matched the other member of a close pair (1.5–4 px apart) by luck."""
-    skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY
+    skip = ARTEFACT_OR_HIT
     keep = [d for d in detections if not d.flags & skip]
     if len(keep) < 2:
         return 0
@@ -173,7 +181,7 @@ def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> 
         sep = np.hypot(*(xy - xy[i]).T)
         if np.any(kept & (snr > snr[i]) & (sep < limit)):
             kept[i] = False
-            keep[i].flags |= int(DetectionFlag.ARTEFACT)
+            keep[i].flags |= ARTEFACT_BIT
             keep[i].extra.setdefault("artefact_test", "unresolved_split")
             n += 1
     return n
@@ -195,12 +203,12 @@ def flag_edge_misfit_chi2(detections: list[Detection], max_chi2_dof: float = EDG
     hot spots within 2 px of the edge kept χ²/dof ÷ (1 + (0.05 S/N)²) ≤ 1.8 there (17 of 17, 125 sunlit
     frames); anywhere on those frames 3 of 364 exceeded 4 (a saturated one, its neighbour, one of S/N 96)."""
     n = 0
-    skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+    skip = VETTED_OR_SATURATED
     for det in detections:
-        if not det.flags & DetectionFlag.EDGE or det.flags & skip:
+        if not det.flags & EDGE_BIT or det.flags & skip:
             continue
         if _chi2_beyond(det, max_chi2_dof):
-            det.flags |= int(DetectionFlag.ARTEFACT)
+            det.flags |= ARTEFACT_BIT
             det.extra.setdefault("artefact_test", "edge_chi2")
             n += 1
     return n
@@ -229,22 +237,22 @@ def flag_bright_source_artefacts(
     flux = np.array([d.net_radiance_sum for d in detections], float)
     snr = np.array([d.snr for d in detections], float)
     xy = np.array([[d.sample, d.line] for d in detections], float)
-    saturated = np.array([bool(d.flags & DetectionFlag.SATURATED) for d in detections])
+    saturated = np.array([bool(d.flags & SATURATED_BIT) for d in detections])
     # a cosmic-ray hit is in the detector, not in the optics or the column read-out: no rings, no streak
-    hit = np.array([bool(d.flags & DetectionFlag.COSMIC_RAY) for d in detections])
+    hit = np.array([bool(d.flags & COSMIC_RAY_BIT) for d in detections])
     bright = np.flatnonzero((saturated | (snr >= bright_snr)) & ~hit & np.isfinite(flux) & (flux > 0))
     core_px = np.array([float(d.extra.get("clipped_core_radius_px") or 0.0) for d in detections])
     flagged = 0
     ring = ring_radius_px if ring_radius_px is not None else 4.0 * max(psf_sigma_px, 0.5)
     for i, det in enumerate(detections):
-        if det.flags & DetectionFlag.ARTEFACT:
+        if det.flags & ARTEFACT_BIT:
             continue
         for j in bright:
             if j == i:
                 continue
             fragment = saturated[i] and saturated[j] and flux[i] < flux[j]
             if fragment and np.hypot(*(xy[i] - xy[j])) <= ring:  # a piece of the same clipped core
-                det.flags |= int(DetectionFlag.ARTEFACT)
+                det.flags |= ARTEFACT_BIT
                 det.extra.setdefault("artefact_test", "saturated_fragment")
                 flagged += 1
                 break
@@ -255,7 +263,7 @@ def flag_bright_source_artefacts(
             # a saturated source's ring counts from the edge of its clipped core
             ring_j = ring + (core_px[j] if saturated[j] else 0.0)
             if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring_j):
-                det.flags |= int(DetectionFlag.ARTEFACT)
+                det.flags |= ARTEFACT_BIT
                 det.extra.setdefault("artefact_test", "bright_streak" if in_streak else "bright_ring")
                 flagged += 1
                 break

@@ -71,7 +71,8 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import ndimage
 
-from ioscan.records import Detection, DetectionFlag
+from ioscan.detect.flags import ARTEFACT_BIT, VETTED_OR_SATURATED
+from ioscan.records import Detection
 from ioscan.robust import MAD_TO_SIGMA
 
 #: distance (px) along a direction at which the S/N map is read on either side of a detection (at least
@@ -118,7 +119,7 @@ EDGE_PLATEAU_REACH_PX = 1
 #: ...read this far along the edge on either side (px; a point source's residual is gone there)
 EDGE_PLATEAU_PX = 3
 
-_SKIP = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+_SKIP = VETTED_OR_SATURATED  #: (a plain int: see :mod:`ioscan.detect.flags`)
 
 #: the PSF-over-ridge comparison (:func:`psf_over_ridge_gain`): pixels this far along the limb tangent (px;
 #: an along-limb ridge keeps its value there, a point source's core of σ ≤ 0.8 px is gone)...
@@ -164,7 +165,7 @@ def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
     box = snr[i0 : line + 2, j0 : sample + 2]
     if box.size == 0 or not np.isfinite(box).any():
         return line, sample
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
+    a, b = divmod(_nanargmax(box), box.shape[1])
     if box[a, b] <= snr[line, sample]:
         return line, sample
     return i0 + int(a), j0 + int(b)
@@ -175,11 +176,22 @@ def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: 
     around crop pixel (line, sample), in units of the white pixel noise there."""
     h = STRUCTURE_BOX_PX
     box = background[max(line - h, 0) : line + h + 1, max(sample - h, 0) : sample + h + 1]
-    box = box[np.isfinite(box)]
     sw = float(sigma_white[line, sample])
     if box.size == 0 or not sw > 0:
         return 0.0
-    return float(np.max(box) - np.min(box)) / sw
+    hi, lo = np.fmax.reduce(box, axis=None), np.fmin.reduce(box, axis=None)
+    if not (np.isfinite(hi) and np.isfinite(lo)):  # none finite, or infinities: the finite values' own path
+        box = box[np.isfinite(box)]
+        if box.size == 0:
+            return 0.0
+        hi, lo = np.max(box), np.min(box)
+    return float(hi - lo) / sw
+
+
+def _nanargmax(box: np.ndarray) -> int:
+    """``np.nanargmax(box)`` (flat index; ``box`` holding a finite value) with less overhead: NaN read as
+    −inf, the first largest value."""
+    return int(np.argmax(np.where(np.isnan(box), -np.inf, box)))
 
 
 def _unflagged_in_crop(
@@ -192,8 +204,8 @@ def _unflagged_in_crop(
     for det in detections:
         if det.flags & _SKIP:
             continue
-        li = int(np.rint(det.line - line_offset)) - l0
-        sj = int(np.rint(det.sample)) - s0
+        li = round(det.line - line_offset) - l0  # (round: int(np.rint(·))'s value, halves to even)
+        sj = round(det.sample) - s0
         if 0 <= li < shape[0] and 0 <= sj < shape[1]:
             yield det, li, sj
 
@@ -208,15 +220,15 @@ def unflagged_near_edge(
     for det in detections:
         if det.flags & _SKIP:
             continue
-        li = int(np.clip(np.rint(det.line - line_offset), 0, nl - 1))
-        sj = int(np.clip(np.rint(det.sample), 0, ns - 1))
+        li = min(max(round(det.line - line_offset), 0), nl - 1)  # int(np.clip(np.rint(·), ...))'s value
+        sj = min(max(round(det.sample), 0), ns - 1)
         if min(li, sj, nl - 1 - li, ns - 1 - sj) <= reach_px:
             yield det, li, sj
 
 
 def flag_artefact(det: Detection, test_name: str) -> None:
     """Flag ``det`` ARTEFACT, naming the first test that did (``extra["artefact_test"]``)."""
-    det.flags |= int(DetectionFlag.ARTEFACT)
+    det.flags |= ARTEFACT_BIT
     det.extra.setdefault("artefact_test", test_name)
 
 
@@ -326,8 +338,8 @@ def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float,
     box = residual[i0 : line + 2, j0 : sample + 2]
     if box.size == 0 or not np.isfinite(box).any():
         return None
-    a, b = np.unravel_index(int(np.nanargmax(box)), box.shape)
-    pi, pj = i0 + int(a), j0 + int(b)
+    a, b = divmod(_nanargmax(box), box.shape[1])
+    pi, pj = i0 + a, j0 + b
     return float(residual[pi, pj]), pi, pj
 
 
@@ -340,8 +352,8 @@ def _at_limb_distance(
     d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
     a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
-    yy, xx = np.mgrid[a0:a1, b0:b1]
-    rr = np.hypot(yy - pi, xx - pj)
+    yy, xx = np.ogrid[a0:a1, b0:b1]
+    rr = np.hypot(yy - pi, xx - pj)  # (broadcast: np.mgrid's values)
     res = residual[a0:a1, b0:b1]
     sel = (
         (np.abs(limb_distance_px[a0:a1, b0:b1] - d0) <= ALONG_LIMB_DISTANCE_PX)

@@ -138,6 +138,32 @@ def _fill_plan(c: np.ndarray, lo: int, w: int, hf: int):
     return sub, cs, lines, keep, den, at
 
 
+def _stamp_stack(
+    psf: PsfModel,
+    sj: np.ndarray,
+    li: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    derivatives: bool,
+    memo: dict | None,
+) -> np.ndarray:
+    """``psf.stamp_grid`` of the stamps of samples ``sj`` and lines ``li`` (n, B, B) at sources (x, y); with a
+    ``memo`` (the fit's) the stack is kept, derivatives made even when not asked for, and returned again while
+    the positions and pixels stay: the fit's first two rounds (the linear fluxes, then the first step) use
+    the same positions. P is the same with or without the derivatives' planes (:func:`psf_stamps` makes it
+    alike), so only the planes asked for count; the stack is not written to."""
+    xs, ys = sj[:, :1, :].astype(float), li[:, :, :1].astype(float)
+    if memo is None:
+        return psf.stamp_grid(xs, ys, x, y, derivatives)
+    key = (psf, x.tobytes(), y.tobytes(), xs.tobytes(), ys.tobytes())
+    kept = memo.get("stack")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    stack = psf.stamp_grid(xs, ys, x, y, True)
+    memo["stack"] = (key, stack)
+    return stack
+
+
 def effective_psf(
     psf: PsfModel,
     x: np.ndarray,
@@ -178,7 +204,7 @@ def effective_psf(
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
         li, sj = np.broadcast_arrays(li, sj)
-    stack = psf.stamp_grid(sj[:, :1, :].astype(float), li[:, :, :1].astype(float), x, y, derivatives)
+    stack = _stamp_stack(psf, sj, li, x, y, derivatives, memo)
     nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
     # so this equals ndimage.correlate(fed, kernel)[inner] at a small fraction of the cost
@@ -202,8 +228,9 @@ def effective_psf(
             sub, cs, lines, keep, den, at = fill
             fill_unclean(stack, cs, sub, lines, keep, den, at, lo, h + 2, nd, fed)
     if memo is not None and not cached:
+        kept = memo.get("stack")  # (kept: it holds its own pixels' key)
         memo.clear()
-        memo.update(key=key, li=li, sj=sj)
+        memo.update(key=key, li=li, sj=sj, stack=kept)
         if clean is not None:
             memo.update(fill=fill)
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)

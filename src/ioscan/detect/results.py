@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ioscan.detect.background import BandModel
-from ioscan.records import Detection, DetectionFlag
+from ioscan.detect.flags import ARTEFACT_OR_HIT
+from ioscan.records import Detection
 
 #: frame and band statuses, best first (a frame takes the best of its bands')
 STATUSES = ("ok", "no_detections", "saturated", "no_io", "all_nan")
@@ -49,8 +50,7 @@ class FrameDetections:
     @property
     def hot_spots(self) -> list[Detection]:
         """Detections that are not flagged as cosmic rays or artefacts."""
-        bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
-        return [d for d in self.detections if not (d.flags & bad)]
+        return [d for d in self.detections if not (d.flags & ARTEFACT_OR_HIT)]
 
     @property
     def flags(self) -> int:

@@ -1,0 +1,103 @@
+"""The vetting's per-detection shortcuts (:mod:`ioscan.detect.misfits`) against numpy's own forms of the
+same values, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ioscan.detect.misfits import (
+    STRUCTURE_BOX_PX,
+    _nanargmax,
+    _unflagged_in_crop,
+    background_structure,
+    unflagged_near_edge,
+)
+from ioscan.records import Detection
+
+
+def _structure_numpy(background, sigma_white, line, sample) -> float:
+    """background_structure as numpy's finite-value selection wrote it."""
+    h = STRUCTURE_BOX_PX
+    box = background[max(line - h, 0) : line + h + 1, max(sample - h, 0) : sample + h + 1]
+    box = box[np.isfinite(box)]
+    sw = float(sigma_white[line, sample])
+    if box.size == 0 or not sw > 0:
+        return 0.0
+    return float(np.max(box) - np.min(box)) / sw
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_background_structure_equals_the_finite_values_range(dtype):
+    rng = np.random.default_rng(7)
+    bg = rng.normal(100.0, 30.0, (24, 30)).astype(dtype)
+    bg[rng.random(bg.shape) < 0.2] = np.nan
+    bg[1:10, 1:10] = np.nan  # the box around (5, 5) has no finite value
+    bg[15, 20], bg[18, 4] = np.inf, -np.inf  # infinities: left out of the range
+    sw = rng.uniform(0.5, 2.0, bg.shape)
+    sw[0, 0] = 0.0
+    for line in range(bg.shape[0]):
+        for sample in range(bg.shape[1]):
+            got = background_structure(bg, sw, line, sample)
+            want = _structure_numpy(bg, sw, line, sample)
+            assert got == want or (np.isnan(got) and np.isnan(want)), (line, sample)
+    assert background_structure(bg, sw, 5, 5) == 0.0
+
+
+def test_nanargmax_is_numpys():
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        box = rng.choice([np.nan, -np.inf, 1.0, 2.0, 2.0, 0.5], size=(rng.integers(1, 4), rng.integers(1, 4)))
+        if not np.isfinite(box).any():
+            continue
+        assert _nanargmax(box) == int(np.nanargmax(box))
+
+
+def _det(line: float, sample: float, flags: int = 0) -> Detection:
+    return Detection(
+        band="M", sample=sample, line=line, sample_err_px=0.1, line_err_px=0.1, snr=5.0, net_radiance_sum=1.0,
+        net_radiance_sum_err=0.1, unit="W m-2 sr-1", background=0.0, peak=1.0, n_pixels=9, flags=flags,
+    )  # fmt: skip
+
+
+def test_the_nearest_pixels_round_halves_as_numpy_does():
+    """Positions at exact halves (np.rint rounds them to even) and anywhere: the crop's and the edge's
+    pixels are numpy's."""
+    rng = np.random.default_rng(5)
+    pos = [(10.5 + k, 3.5 + k) for k in range(-4, 4)] + [tuple(p) for p in rng.uniform(-2, 30, (200, 2))]
+    dets = [_det(line, sample) for line, sample in pos] + [_det(12.0, 12.0, flags=128)]
+    line_offset, offset, shape = 2, (1, 2), (20, 25)
+    got = list(_unflagged_in_crop(dets, offset, line_offset, shape))
+    want = []
+    for d in dets[:-1]:
+        li = int(np.rint(d.line - line_offset)) - offset[0]
+        sj = int(np.rint(d.sample)) - offset[1]
+        if 0 <= li < shape[0] and 0 <= sj < shape[1]:
+            want.append((d, li, sj))
+    assert got == want and len(want) > 50
+    got = list(unflagged_near_edge(dets, line_offset, (22, 27), 3))
+    want = []
+    for d in dets[:-1]:
+        li = int(np.clip(np.rint(d.line - line_offset), 0, 21))
+        sj = int(np.clip(np.rint(d.sample), 0, 26))
+        if min(li, sj, 21 - li, 26 - sj) <= 3:
+            want.append((d, li, sj))
+    assert got == want and len(want) > 20
+    assert all(type(li) is int and type(sj) is int for _, li, sj in got)
+
+
+def test_the_pixels_at_a_limb_distance_are_the_full_grids():
+    """_at_limb_distance's broadcast distances select what np.mgrid's full grids did."""
+    from ioscan.detect.misfits import ALONG_LIMB_DISTANCE_PX, _at_limb_distance
+
+    rng = np.random.default_rng(4)
+    residual = rng.normal(0.0, 1.0, (30, 34))
+    residual[rng.random(residual.shape) < 0.1] = np.nan
+    yy, xx = np.mgrid[0:30, 0:34]
+    dist = 0.37 * yy - 0.81 * xx + 9.0
+    for pi, pj in [(0, 0), (15, 17), (29, 33), (3, 30)]:
+        got = _at_limb_distance(residual, dist, pi, pj, (3.0, 8.0))
+        rr = np.hypot(yy - pi, xx - pj)
+        sel = (np.abs(dist - dist[pi, pj]) <= ALONG_LIMB_DISTANCE_PX) & (rr >= 3.0) & (rr <= 8.0)
+        want = residual[sel & np.isfinite(residual)]
+        assert np.array_equal(got, want) and want.size > 0
