@@ -1,0 +1,416 @@
+"""A global model of a sunlit disk's brightness, fitted to a whole band image at once (issue 11, day side).
+
+The image is modelled as
+
+    m(p) = o[column(p)] + Σ_k  K ⊛ [ D · g_k · S_k ] (p),     k = 0, 1,
+
+with ``D`` the disk's indicator (a circle: centre, radius), ``g_0 = 1`` and ``g_1 = cos e = √(1 − ρ²/R²)``
+(the √(distance) cusp of Lambert / Minnaert shading at the limb, which no polynomial in x, y follows), ``S_k``
+smooth surfaces (tensor cubic B-splines in image coordinates, knots ``knot_px`` apart), ``K`` the PSF with
+the pixel's box (a Gaussian of σ fitted from the limb's own edge) and ``o`` per-column offsets (the sky and
+the detector's column pattern). A Lambert disk of any albedo is exactly ``A·(a x + b y) · 1 + A·c · cos e``
+(the normal's components), so the basis needs no Sun direction.
+
+The blur is taken along the limb's normal (the disk's curvature is small on the PSF's scale): with ``u`` the
+inward distance of a point, ``d`` a pixel's, ``K ⊛ [D g_k S] ≈ S(p)·H_k(d) + ∂_in S(p)·G_k(d)`` where
+``H_k(d) = ∫ φ_s(u − d) g_k(u) du`` and ``G_k(d) = ∫ φ_s(u − d)(u − d) g_k(u) du`` over the disk (first
+order in the surface's variation across the PSF; tabulated once per circle and σ). The model is linear in
+the surfaces' coefficients and the column offsets (weighted sparse least squares with a small curvature
+penalty) and nonlinear in (centre, radius, σ): those are refined by Gauss–Newton steps with the linear
+part held (Kaufman's variable projection), alternately. Hot spots and cosmic rays are kept out by
+iterated clipping (pixels beyond ``clip_sigma`` σ, grown by the PSF's reach, weigh nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: table step of the radial profiles, px
+TABLE_STEP_PX = 0.02
+#: the profiles reach this many blur σ outside the limb (beyond: 0)
+TABLE_OUTSIDE_SIGMAS = 6.0
+#: inside the disk the profiles are tabulated to this depth, px (beyond: the unblurred g_k, G_k = 0)
+TABLE_DEPTH_PX = 40.0
+#: the clipping schedule (σ) of the robust iterations
+CLIP_SCHEDULE = (30.0, 10.0, 5.0, 4.0)
+#: clipped pixels are grown by this many px (a source's wings, a cosmic ray's neighbours)
+CLIP_GROW_PX = 2
+#: largest Gauss–Newton step of (cx, cy, R, σ, e1, e2), px and ellipse terms
+MAX_STEP = np.array([1.0, 1.0, 1.0, 0.2, 0.005, 0.005])
+#: within this many px of the limb, clipping needs CLIP_LIMB_FACTOR × the threshold (a limb the geometry
+#: has not yet followed is not to be hidden from it)
+CLIP_LIMB_PX = 2.5
+CLIP_LIMB_FACTOR = 3.0
+#: box (px) of the median a compact outlier stands out from
+COMPACT_BOX_PX = 7
+#: Gauss–Newton steps on (centre, radius, σ) per robust iteration
+GN_STEPS = 2
+
+
+@dataclass
+class DiskModelFit:
+    """A fitted disk model of one band image (see the module docstring).
+
+    Attributes:
+        center_sample, center_line, radius_px: the limb circle, px (refined sub-pixel).
+        blur_sigma_px: σ of the edge's Gaussian blur (PSF core and pixel box together), px.
+        model: the model image (sky, column offsets and disk), the image's shape.
+        column_offsets: per-column offset, image units.
+        sigma: the noise σ per pixel the fit weighted with (a + b · disk brightness), image units.
+        clipped: pixels the robust fit left out (sources, cosmic rays, masked).
+        chi2_dof: weighted χ² per degree of freedom of the kept pixels.
+    """
+
+    center_sample: float
+    center_line: float
+    radius_px: float
+    blur_sigma_px: float
+    model: np.ndarray
+    column_offsets: np.ndarray
+    sigma: np.ndarray
+    clipped: np.ndarray
+    chi2_dof: float
+
+    def distance_px(self) -> np.ndarray:
+        """Signed distance to the fitted limb per pixel, px (> 0 on the disk)."""
+        nl, ns = self.model.shape
+        yy, xx = np.ogrid[0:nl, 0:ns]
+        return self.radius_px - np.hypot(xx - self.center_sample, yy - self.center_line)
+
+
+# ------------------------------------------------------------------------------------------------ B-splines
+
+
+def cubic_bspline_1d(coord: np.ndarray, knot_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uniform cubic B-splines (knots ``knot_px`` apart, from −knot_px) at coordinates ≥ 0: (first basis
+    index per point, (n, 4) values, (n, 4) derivatives per px)."""
+    t_all = np.asarray(coord, dtype=float) / knot_px
+    i0 = np.floor(t_all).astype(int)
+    t = (t_all - i0)[:, None]
+    val = np.hstack(
+        [(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3]
+    ) / 6.0
+    der = np.hstack([-((1 - t) ** 2), 3 * t**2 - 4 * t, -3 * t**2 + 2 * t + 1, t**2]) / (2.0 * knot_px)
+    return i0, val, der
+
+
+def n_basis_1d(length_px: int, knot_px: float) -> int:
+    """Number of uniform cubic B-splines covering coordinates 0 … length_px − 1."""
+    return int(np.floor((length_px - 1) / knot_px)) + 4
+
+
+# ------------------------------------------------------------------------------------------ radial profiles
+
+
+@dataclass(frozen=True)
+class RadialTables:
+    """H_k, G_k (see the module docstring) tabulated against the inward distance d, px."""
+
+    d0_px: float
+    step_px: float
+    h: np.ndarray  # (2, n)
+    g: np.ndarray  # (2, n)
+    radius_px: float
+
+    def at(self, d_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, G), each (2, n), at inward distances ``d_px``; beyond the table inside: the unblurred g_k."""
+        pos = (np.asarray(d_px, dtype=float) - self.d0_px) / self.step_px
+        n = self.h.shape[1]
+        i = np.clip(np.floor(pos).astype(int), 0, n - 2)
+        f = np.clip(pos - i, 0.0, 1.0)
+        h = self.h[:, i] * (1 - f) + self.h[:, i + 1] * f
+        g = self.g[:, i] * (1 - f) + self.g[:, i + 1] * f
+        deep = pos > n - 1
+        if deep.any():
+            h[0, deep] = 1.0
+            h[1, deep] = cos_emission(d_px[deep], self.radius_px)
+            g[:, deep] = 0.0
+        out = pos < 0
+        h[:, out] = 0.0
+        g[:, out] = 0.0
+        return h, g
+
+
+def cos_emission(d_px: np.ndarray, radius_px: float) -> np.ndarray:
+    """cos e = √(1 − ρ²/R²) of a sphere's disk at inward distance d = R − ρ, px (0 outside)."""
+    rho = np.clip(1.0 - np.asarray(d_px, dtype=float) / radius_px, 0.0, 1.0)
+    return np.sqrt(1.0 - rho**2)
+
+
+def radial_tables(radius_px: float, blur_sigma_px: float) -> RadialTables:
+    """The blurred profiles of the disk's indicator and of its cos e across the limb (1-D, along the
+    normal), for a Gaussian blur of σ ``blur_sigma_px``."""
+    s = float(blur_sigma_px)
+    reach = TABLE_OUTSIDE_SIGMAS * s
+    depth = min(TABLE_DEPTH_PX, radius_px)
+    u = np.arange(-2 * reach, depth + 2 * reach + TABLE_STEP_PX, TABLE_STEP_PX)
+    inside = (u > 0).astype(float)
+    g_k = np.vstack([inside, cos_emission(u, radius_px) * inside])
+    k = np.arange(-reach, reach + TABLE_STEP_PX / 2, TABLE_STEP_PX)
+    phi = np.exp(-0.5 * (k / s) ** 2)
+    phi /= phi.sum()
+    # H(d) = Σ_u φ(u − d) g(u): a correlation; G(d) = Σ_u φ(u − d)(u − d) g(u)
+    h = np.vstack([np.convolve(row, phi[::-1], mode="same") for row in g_k])
+    g = np.vstack([np.convolve(row, (phi * k)[::-1], mode="same") for row in g_k])
+    keep = (u >= -reach) & (u <= depth)
+    return RadialTables(float(u[keep][0]), TABLE_STEP_PX, h[:, keep], g[:, keep], float(radius_px))
+
+
+# ---------------------------------------------------------------------------------------------- the model
+
+
+@dataclass
+class _Basis:
+    """Per-pixel spline pieces of the disk's pixels (those the blurred disk reaches)."""
+
+    pix: np.ndarray  # flat pixel indices
+    x: np.ndarray
+    y: np.ndarray
+    cols: np.ndarray  # (n, 16) basis index
+    val: np.ndarray  # (n, 16)
+    dx: np.ndarray  # (n, 16) ∂/∂x
+    dy: np.ndarray  # (n, 16) ∂/∂y
+    n_basis: int
+
+
+def _basis(shape: tuple[int, int], pix: np.ndarray, knot_px: float) -> _Basis:
+    nl, ns = shape
+    y, x = np.divmod(pix, ns)
+    ix, vx, dxv = cubic_bspline_1d(x.astype(float), knot_px)
+    iy, vy, dyv = cubic_bspline_1d(y.astype(float), knot_px)
+    nbx = n_basis_1d(ns, knot_px)
+    a = np.arange(4)
+    cols = ((iy[:, None] + a)[:, :, None] * nbx + (ix[:, None] + a)[:, None, :]).reshape(-1, 16)
+    val = (vy[:, :, None] * vx[:, None, :]).reshape(-1, 16)
+    dx = (vy[:, :, None] * dxv[:, None, :]).reshape(-1, 16)
+    dy = (dyv[:, :, None] * vx[:, None, :]).reshape(-1, 16)
+    return _Basis(pix, x.astype(float), y.astype(float), cols, val, dx, dy, nbx * n_basis_1d(nl, knot_px))
+
+
+def _geometry(b: _Basis, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inward distance to the limb, outward unit normal x, y) of the basis' pixels for θ = (cx, cy, R, σ,
+    e1, e2): the limb is the ellipse ρ = R with ρ² = (1 + e1)·u² + 2·e2·u·v + (1 − e1)·v² about the centre
+    (a triaxial body's outline; e = 0: a circle)."""
+    cx, cy, r, _, e1, e2 = theta
+    u, v = b.x - cx, b.y - cy
+    qu, qv = (1 + e1) * u + e2 * v, e2 * u + (1 - e1) * v
+    rho = np.sqrt(np.maximum(u * qu + v * qv, 1e-18))
+    gx, gy = qu / rho, qv / rho  # ∇ρ
+    gn = np.maximum(np.hypot(gx, gy), 1e-9)
+    return (r - rho) / gn, gx / gn, gy / gn
+
+
+def _design_blocks(b: _Basis, theta: np.ndarray, tables: RadialTables) -> list[np.ndarray]:
+    """The (n, 16) design entries of surface k = 0, 1: b·H_k + ∂_in b·G_k."""
+    d, rx, ry = _geometry(b, theta)
+    h, g = tables.at(d)
+    d_in = -(b.dx * rx[:, None] + b.dy * ry[:, None])
+    return [b.val * h[k][:, None] + d_in * g[k][:, None] for k in range(2)]
+
+
+def _disk_values(b: _Basis, coefs: np.ndarray, theta: np.ndarray, tables: RadialTables) -> np.ndarray:
+    """The disk's model at the basis' pixels for surface coefficients (2, n_basis)."""
+    blocks = _design_blocks(b, theta, tables)
+    return sum(np.sum(blocks[k] * coefs[k][b.cols], axis=1) for k in range(2))
+
+
+def _curvature_penalty(nby: int, nbx: int):
+    """Σ of squared second differences of a (nby, nbx) coefficient grid along each axis, as a sparse
+    quadratic form."""
+    from scipy import sparse
+
+    def d2(n: int):
+        return sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(n - 2, 0), n))
+
+    ex, ey = sparse.identity(nbx), sparse.identity(nby)
+    dxx = sparse.kron(ey, d2(nbx))
+    dyy = sparse.kron(d2(nby), ex)
+    return (dxx.T @ dxx + dyy.T @ dyy).tocsr()
+
+
+def _solve_linear(
+    image: np.ndarray,
+    weight: np.ndarray,
+    b: _Basis,
+    theta: np.ndarray,
+    tables: RadialTables,
+    penalty,
+    smooth: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares for the surfaces' coefficients (2, n_basis) and the column offsets."""
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    nl, ns = image.shape
+    npix = nl * ns
+    blocks = _design_blocks(b, theta, tables)
+    nb = b.n_basis
+    rows = np.repeat(b.pix, 16)
+    data = [blocks[0].ravel(), blocks[1].ravel(), np.ones(npix)]
+    r_all = np.concatenate([rows, rows, np.arange(npix)])
+    c_all = np.concatenate([b.cols.ravel(), nb + b.cols.ravel(), 2 * nb + np.arange(npix) % ns])
+    a = sparse.csr_matrix((np.concatenate(data), (r_all, c_all)), shape=(npix, 2 * nb + ns))
+    w = weight.ravel()
+    aw = a.multiply(w[:, None]).tocsr()
+    normal = (a.T @ aw).tocsr()
+    rhs = aw.T @ image.ravel()
+    diag = normal.diagonal()
+    scale = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
+    reg = sparse.block_diag([smooth * scale * penalty, smooth * scale * penalty, sparse.csr_matrix((ns, ns))])
+    # a tiny ridge keeps unconstrained coefficients (no pixel, or a column wholly clipped) at 0
+    ridge = sparse.identity(2 * nb + ns) * (1e-8 * scale)
+    sol = spsolve((normal + reg + ridge).tocsc(), rhs)
+    return sol[: 2 * nb].reshape(2, nb), sol[2 * nb :]
+
+
+def _model_image(
+    shape: tuple[int, int], b: _Basis, coefs: np.ndarray, offsets: np.ndarray, theta, tables
+) -> np.ndarray:
+    out = np.broadcast_to(offsets[None, :], shape).copy()
+    out.ravel()[b.pix] += _disk_values(b, coefs, theta, tables)
+    return out
+
+
+def _gauss_newton(
+    image: np.ndarray,
+    weight: np.ndarray,
+    b: _Basis,
+    coefs: np.ndarray,
+    offsets: np.ndarray,
+    theta: np.ndarray,
+) -> np.ndarray:
+    """One damped Gauss–Newton step on θ = (cx, cy, R, σ) with the linear part held."""
+    w = weight.ravel()[b.pix]
+    y = image.ravel()[b.pix] - offsets[(b.pix % image.shape[1])]
+
+    def resid(t: np.ndarray) -> np.ndarray:
+        return y - _disk_values(b, coefs, t, radial_tables(t[2], t[3]))
+
+    r0 = resid(theta)
+    steps = np.array([0.01, 0.01, 0.01, 0.005, 1e-5, 1e-5])
+    jac = np.column_stack([(r0 - resid(theta + e)) / e[k] for k, e in enumerate(np.diag(steps))])
+    jw = jac * w[:, None]
+    lhs = jac.T @ jw
+    rhs = jw.T @ r0
+    chi0 = float(np.sum(w * r0**2))
+    lam = 1e-3
+    scale = np.sqrt(np.maximum(np.diag(lhs), 1e-300))
+    for _ in range(6):
+        try:
+            delta = np.linalg.solve(lhs + lam * np.diag(scale**2), rhs)
+        except np.linalg.LinAlgError:
+            return theta
+        delta = np.clip(delta, -MAX_STEP, MAX_STEP)
+        trial = theta + delta
+        trial[3] = float(np.clip(trial[3], 0.3, 3.0))
+        if float(np.sum(w * resid(trial) ** 2)) < chi0:
+            return trial
+        lam *= 10.0
+    return theta
+
+
+def _noise_sigma(residual: np.ndarray, disk: np.ndarray, keep: np.ndarray, floor_sigma: float) -> np.ndarray:
+    """Per-pixel σ = √(a + b · max(disk, 0)) fitted to the kept residuals' squares (robustly: medians in
+    brightness bins), image units."""
+    lvl = np.maximum(disk, 0.0)
+    r = residual[keep]
+    v = lvl[keep]
+    if r.size < 50:
+        return np.full(residual.shape, floor_sigma)
+    edges = np.unique(np.quantile(v, np.linspace(0, 1, 11)))
+    xs, ys = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (v >= lo) & (v <= hi)
+        if sel.sum() >= 30:
+            xs.append(float(np.median(v[sel])))
+            ys.append(float((1.4826 * np.median(np.abs(r[sel]))) ** 2))
+    if len(xs) >= 2:
+        slope, icpt = np.polyfit(xs, ys, 1)
+        slope, icpt = max(float(slope), 0.0), max(float(icpt), floor_sigma**2)
+    else:
+        slope, icpt = 0.0, max(ys[0] if ys else floor_sigma**2, floor_sigma**2)
+    return np.sqrt(icpt + slope * lvl)
+
+
+def compact_outliers(residual: np.ndarray, sigma: np.ndarray, clip_sigma: float) -> np.ndarray:
+    """Pixels whose residual stands beyond ``clip_sigma`` σ both from zero and from the median residual
+    of its 7 × 7 neighbourhood: sources and cosmic rays (compact), not the model's own broad misfits (which
+    clipping would hide from the fit, leaving the surfaces free to wander there)."""
+    from scipy import ndimage
+
+    z = residual / sigma
+    local = ndimage.median_filter(z, size=COMPACT_BOX_PX, mode="nearest")
+    return (np.abs(z) > clip_sigma) & (np.abs(z - local) > clip_sigma)
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, np.ones((2 * CLIP_GROW_PX + 1,) * 2, bool))
+
+
+def fit_disk_model(
+    image: np.ndarray,
+    center_sample: float,
+    center_line: float,
+    radius_px: float,
+    blur_sigma_px: float = 0.85,
+    *,
+    mask: np.ndarray | None = None,
+    knot_px: float = 6.0,
+    smooth: float = 1e-3,
+) -> DiskModelFit:
+    """Fit the disk model (module docstring) to a band image from a first limb circle (px) and blur σ (px).
+
+    Args:
+        image: the band image, image units (NaN: missing).
+        center_sample, center_line, radius_px: the first guess of the limb circle, px.
+        blur_sigma_px: first guess of the edge's Gaussian σ (PSF core with the pixel's box), px.
+        mask: pixels to leave out (saturated), or None.
+        knot_px: the surfaces' knot spacing, px.
+        smooth: weight of the surfaces' curvature penalty, relative to a typical basis' data weight.
+    """
+    x = np.asarray(image, dtype=float)
+    shape = x.shape
+    bad = ~np.isfinite(x) | (np.zeros(shape, bool) if mask is None else np.asarray(mask, bool))
+    x = np.where(bad, 0.0, x)
+    theta = np.array([center_sample, center_line, radius_px, blur_sigma_px, 0.0, 0.0], dtype=float)
+    nl, ns = shape
+    yy, xx = np.mgrid[0:nl, 0:ns]
+    reach = TABLE_OUTSIDE_SIGMAS * 3.0 + 3.0  # pixels the blurred disk may reach as θ moves
+    near = (radius_px - np.hypot(xx - center_sample, yy - center_line)) > -reach
+    b = _basis(shape, np.flatnonzero(near.ravel()), knot_px)
+    penalty = _curvature_penalty(n_basis_1d(nl, knot_px), n_basis_1d(ns, knot_px))
+    from ioscan.detect.limb import pixel_noise_map
+
+    sigma = np.maximum(pixel_noise_map(x.astype(np.float32)).astype(float), 1e-30)
+    floor_sigma = float(np.percentile(sigma, 5))
+    clipped = bad.copy()
+    coefs = offsets = None
+    for clip in CLIP_SCHEDULE:
+        weight = np.where(clipped, 0.0, 1.0 / sigma**2)
+        tables = radial_tables(theta[2], theta[3])
+        coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
+        for _ in range(GN_STEPS):
+            theta = _gauss_newton(x, weight, b, coefs, offsets, theta)
+        tables = radial_tables(theta[2], theta[3])
+        coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
+        model = _model_image(shape, b, coefs, offsets, theta, tables)
+        disk = model - offsets[None, :]
+        sigma = _noise_sigma(x - model, disk, ~clipped, floor_sigma)
+        d_limb = np.full(shape, np.inf)
+        d_limb.ravel()[b.pix] = np.abs(_geometry(b, theta)[0])
+        out = compact_outliers(x - model, sigma, np.where(d_limb < CLIP_LIMB_PX, CLIP_LIMB_FACTOR, 1.0) * clip)
+        clipped = bad | _grow(out)
+    weight = np.where(clipped, 0.0, 1.0 / sigma**2)
+    tables = radial_tables(theta[2], theta[3])
+    coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
+    model = _model_image(shape, b, coefs, offsets, theta, tables)
+    keep = ~clipped
+    dof = max(int(keep.sum()) - 2 * b.n_basis - ns, 1)
+    chi2 = float(np.sum(((x - model)[keep] / sigma[keep]) ** 2)) / dof
+    return DiskModelFit(
+        float(theta[0]), float(theta[1]), float(theta[2]), float(theta[3]), model, offsets, sigma, clipped, chi2
+    )
