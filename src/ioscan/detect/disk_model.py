@@ -210,10 +210,119 @@ def _design_blocks(b: _Basis, theta: np.ndarray, tables: RadialTables) -> list[n
     return [b.val * h[k][:, None] + d_in * g[k][:, None] for k in range(2)]
 
 
-def _disk_values(b: _Basis, coefs: np.ndarray, theta: np.ndarray, tables: RadialTables) -> np.ndarray:
-    """The disk's model at the basis' pixels for surface coefficients (2, n_basis)."""
-    blocks = _design_blocks(b, theta, tables)
-    return sum(np.sum(blocks[k] * coefs[k][b.cols], axis=1) for k in range(2))
+def _disk_values(b: _Basis, coefs: np.ndarray, theta: np.ndarray, zone: _LimbZone | None) -> np.ndarray:
+    """The disk's model at the basis' pixels for coefficients [S0 | S1 | limb term]."""
+    nb = b.n_basis
+    blocks = _design_blocks(b, theta, radial_tables(theta[2], theta[3]))
+    out = sum(np.sum(blocks[k] * coefs[k * nb : (k + 1) * nb][b.cols], axis=1) for k in range(2))
+    if zone is not None:
+        d = _geometry(b, theta)[0][zone.sel]
+        lt = limb_tables(theta[2], theta[3], zone.knot_px, zone.n_radial)
+        out[zone.sel] += _limb_values(zone, d, lt, coefs[2 * nb :])
+    return out
+
+
+@dataclass
+class _LimbZone:
+    """The limb term's pieces: pixels within the zone (indices into the basis' pixels), their angular
+    B-splines (arc length along the first limb, px) and the radial basis' count."""
+
+    sel: np.ndarray  # indices into _Basis.pix
+    cols: np.ndarray  # (n, 4) angular basis index
+    val: np.ndarray  # (n, 4)
+    n_angle: int
+    n_radial: int
+    knot_px: float  # radial knot spacing in surface distance from the limb, px
+
+
+def _limb_zone(b: _Basis, theta: np.ndarray, knot_px: float, depth_cos_e: float) -> _LimbZone | None:
+    """The limb term's zone: pixels where cos e < ``depth_cos_e`` (surface distance from the limb up to
+    R·arccos… , see :func:`surface_distance_px`) plus the blur's reach outside."""
+    d, _, _ = _geometry(b, theta)
+    r = theta[2]
+    s_max = r * np.arcsin(depth_cos_e)  # surface distance from the limb where cos e = depth_cos_e
+    n_radial = int(np.ceil(s_max / knot_px)) + 1
+    s_end = n_radial * knot_px
+    d_end = r * (1.0 - np.cos(min(s_end / r, np.pi / 2)))
+    sel = np.flatnonzero((d < d_end) & (d > -TABLE_OUTSIDE_SIGMAS * 3.0))
+    if sel.size < 50:
+        return None
+    phi = np.arctan2(b.y[sel] - theta[1], b.x[sel] - theta[0])
+    # cut the circle where no zone pixel lies (the largest angular gap)
+    srt = np.sort(phi)
+    gaps = np.diff(np.concatenate([srt, srt[:1] + 2 * np.pi]))
+    k = int(np.argmax(gaps))
+    start = srt[(k + 1) % srt.size]
+    rel = np.mod(phi - start, 2 * np.pi)
+    arc = rel * r
+    full = gaps[k] * r < 4 * knot_px  # the whole limb in view: periodic
+    if full:
+        n_angle = max(int(np.round(2 * np.pi * r / knot_px)), 4)
+        h = 2 * np.pi * r / n_angle
+        i0, val, _ = cubic_bspline_1d(arc, h)
+        cols = np.mod(i0[:, None] + np.arange(4), n_angle)
+    else:
+        i0, val, _ = cubic_bspline_1d(arc, knot_px)
+        n_angle = n_basis_1d(int(np.ceil(arc.max())) + 1, knot_px)
+        cols = i0[:, None] + np.arange(4)
+    return _LimbZone(sel, cols, val, n_angle, n_radial, knot_px)
+
+
+def surface_distance_px(d_px: np.ndarray, radius_px: float) -> np.ndarray:
+    """Distance along a sphere's surface from its limb, px of the disk's radius, of points at inward image
+    distance d: R·arccos(1 − d/R) (the foreshortening near the limb spreads the surface's structure over
+    few pixels); 0 outside."""
+    return radius_px * np.arccos(np.clip(1.0 - np.asarray(d_px, dtype=float) / radius_px, -1.0, 1.0))
+
+
+@dataclass(frozen=True)
+class LimbTables:
+    """The limb term's radial basis (cubic B-splines in surface distance from the limb) blurred across the
+    limb, tabulated against the inward distance d, px."""
+
+    d0_px: float
+    step_px: float
+    h: np.ndarray  # (n_radial, n)
+
+    def at(self, d_px: np.ndarray) -> np.ndarray:
+        """(n, n_radial) blurred radial basis at inward distances ``d_px`` (0 beyond the table)."""
+        pos = (np.asarray(d_px, dtype=float) - self.d0_px) / self.step_px
+        n = self.h.shape[1]
+        i = np.clip(np.floor(pos).astype(int), 0, n - 2)
+        f = np.clip(pos - i, 0.0, 1.0)
+        out = (self.h[:, i] * (1 - f) + self.h[:, i + 1] * f).T
+        out[(pos < 0) | (pos > n - 1)] = 0.0
+        return out
+
+
+def limb_tables(radius_px: float, blur_sigma_px: float, knot_px: float, n_radial: int) -> LimbTables:
+    """:class:`LimbTables` for a limb of radius ``radius_px`` blurred by a Gaussian of σ ``blur_sigma_px``."""
+    s = float(blur_sigma_px)
+    reach = TABLE_OUTSIDE_SIGMAS * s
+    s_end = n_radial * knot_px
+    d_end = radius_px * (1.0 - np.cos(min(s_end / radius_px, np.pi / 2)))
+    u = np.arange(-2 * reach, d_end + 2 * reach + TABLE_STEP_PX, TABLE_STEP_PX)
+    sd = surface_distance_px(u, radius_px)
+    i0, val, _ = cubic_bspline_1d(sd, knot_px)  # basis j: support [(j − 3) h, (j + 1) h]
+    f = np.zeros((n_radial + 3, u.size))
+    for m in range(4):
+        j = i0 + m
+        ok = (j >= 0) & (j < n_radial + 3)
+        f[j[ok], np.flatnonzero(ok)] = val[ok, m]
+    f = f[:n_radial] * (u > 0)
+    k = np.arange(-reach, reach + TABLE_STEP_PX / 2, TABLE_STEP_PX)
+    phi = np.exp(-0.5 * (k / s) ** 2)
+    phi /= phi.sum()
+    h = np.vstack([np.convolve(row, phi[::-1], mode="same") for row in f])
+    keep = (u >= -reach) & (u <= d_end)
+    return LimbTables(float(u[keep][0]), TABLE_STEP_PX, h[:, keep])
+
+
+def _limb_values(zone: _LimbZone, d_zone: np.ndarray, tables: LimbTables, coefs: np.ndarray) -> np.ndarray:
+    """The limb term at the zone's pixels for coefficients (n_angle × n_radial, angle-major)."""
+    hr = tables.at(d_zone)  # (n, n_radial)
+    c = coefs.reshape(zone.n_angle, zone.n_radial)[zone.cols]  # (n, 4, n_radial)
+    return np.einsum("na,nar,nr->n", zone.val, c, hr)
 
 
 def _curvature_penalty(nby: int, nbx: int):
@@ -230,46 +339,72 @@ def _curvature_penalty(nby: int, nbx: int):
     return (dxx.T @ dxx + dyy.T @ dyy).tocsr()
 
 
+def _design(b: _Basis, theta: np.ndarray, zone: _LimbZone | None, npix: int, ns: int):
+    """The sparse design matrix (all pixels × [S0 | S1 | limb term | column offsets])."""
+    from scipy import sparse
+
+    nb = b.n_basis
+    blocks = _design_blocks(b, theta, radial_tables(theta[2], theta[3]))
+    rows = np.repeat(b.pix, 16)
+    r_all = [rows, rows, np.arange(npix)]
+    c_all = [b.cols.ravel(), nb + b.cols.ravel(), None]
+    v_all = [blocks[0].ravel(), blocks[1].ravel(), np.ones(npix)]
+    n_limb = 0
+    if zone is not None:
+        n_limb = zone.n_angle * zone.n_radial
+        d = _geometry(b, theta)[0][zone.sel]
+        hr = limb_tables(theta[2], theta[3], zone.knot_px, zone.n_radial).at(d)  # (n, n_radial)
+        vals = zone.val[:, :, None] * hr[:, None, :]  # (n, 4, n_radial)
+        cols = zone.cols[:, :, None] * zone.n_radial + np.arange(zone.n_radial)
+        r_all.insert(2, np.broadcast_to(b.pix[zone.sel][:, None, None], vals.shape).ravel())
+        c_all.insert(2, 2 * nb + cols.ravel())
+        v_all.insert(2, vals.ravel())
+    c_all[-1] = 2 * nb + n_limb + np.arange(npix) % ns
+    n_cols = 2 * nb + n_limb + ns
+    a = sparse.csr_matrix(
+        (np.concatenate(v_all), (np.concatenate(r_all), np.concatenate(c_all))), shape=(npix, n_cols)
+    )
+    return a, n_limb
+
+
 def _solve_linear(
     image: np.ndarray,
     weight: np.ndarray,
     b: _Basis,
     theta: np.ndarray,
-    tables: RadialTables,
-    penalty,
+    zone: _LimbZone | None,
+    penalties: tuple,
     smooth: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares for the surfaces' coefficients (2, n_basis) and the column offsets."""
+    """Weighted least squares for the disk's coefficients [S0 | S1 | limb term] and the column offsets."""
     from scipy import sparse
     from scipy.sparse.linalg import spsolve
 
     nl, ns = image.shape
-    npix = nl * ns
-    blocks = _design_blocks(b, theta, tables)
-    nb = b.n_basis
-    rows = np.repeat(b.pix, 16)
-    data = [blocks[0].ravel(), blocks[1].ravel(), np.ones(npix)]
-    r_all = np.concatenate([rows, rows, np.arange(npix)])
-    c_all = np.concatenate([b.cols.ravel(), nb + b.cols.ravel(), 2 * nb + np.arange(npix) % ns])
-    a = sparse.csr_matrix((np.concatenate(data), (r_all, c_all)), shape=(npix, 2 * nb + ns))
+    a, n_limb = _design(b, theta, zone, nl * ns, ns)
     w = weight.ravel()
     aw = a.multiply(w[:, None]).tocsr()
     normal = (a.T @ aw).tocsr()
     rhs = aw.T @ image.ravel()
     diag = normal.diagonal()
     scale = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
-    reg = sparse.block_diag([smooth * scale * penalty, smooth * scale * penalty, sparse.csr_matrix((ns, ns))])
+    surface_pen, limb_pen = penalties
+    blocks = [smooth * scale * surface_pen, smooth * scale * surface_pen]
+    if n_limb:
+        blocks.append(smooth * scale * limb_pen)
+    blocks.append(sparse.csr_matrix((ns, ns)))
+    reg = sparse.block_diag(blocks)
     # a tiny ridge keeps unconstrained coefficients (no pixel, or a column wholly clipped) at 0
-    ridge = sparse.identity(2 * nb + ns) * (1e-8 * scale)
+    ridge = sparse.identity(a.shape[1]) * (1e-8 * scale)
     sol = spsolve((normal + reg + ridge).tocsc(), rhs)
-    return sol[: 2 * nb].reshape(2, nb), sol[2 * nb :]
+    return sol[: a.shape[1] - ns], sol[a.shape[1] - ns :]
 
 
 def _model_image(
-    shape: tuple[int, int], b: _Basis, coefs: np.ndarray, offsets: np.ndarray, theta, tables
+    shape: tuple[int, int], b: _Basis, coefs: np.ndarray, offsets: np.ndarray, theta, zone
 ) -> np.ndarray:
     out = np.broadcast_to(offsets[None, :], shape).copy()
-    out.ravel()[b.pix] += _disk_values(b, coefs, theta, tables)
+    out.ravel()[b.pix] += _disk_values(b, coefs, theta, zone)
     return out
 
 
@@ -280,13 +415,14 @@ def _gauss_newton(
     coefs: np.ndarray,
     offsets: np.ndarray,
     theta: np.ndarray,
+    zone: _LimbZone | None,
 ) -> np.ndarray:
     """One damped Gauss–Newton step on θ = (cx, cy, R, σ) with the linear part held."""
     w = weight.ravel()[b.pix]
     y = image.ravel()[b.pix] - offsets[(b.pix % image.shape[1])]
 
     def resid(t: np.ndarray) -> np.ndarray:
-        return y - _disk_values(b, coefs, t, radial_tables(t[2], t[3]))
+        return y - _disk_values(b, coefs, t, zone)
 
     r0 = resid(theta)
     steps = np.array([0.01, 0.01, 0.01, 0.005, 1e-5, 1e-5])
@@ -361,6 +497,8 @@ def fit_disk_model(
     mask: np.ndarray | None = None,
     knot_px: float = 6.0,
     smooth: float = 1e-3,
+    limb_knot_px: float | None = 6.0,
+    limb_depth_cos_e: float = 0.5,
 ) -> DiskModelFit:
     """Fit the disk model (module docstring) to a band image from a first limb circle (px) and blur σ (px).
 
@@ -370,7 +508,10 @@ def fit_disk_model(
         blur_sigma_px: first guess of the edge's Gaussian σ (PSF core with the pixel's box), px.
         mask: pixels to leave out (saturated), or None.
         knot_px: the surfaces' knot spacing, px.
-        smooth: weight of the surfaces' curvature penalty, relative to a typical basis' data weight.
+        smooth: weight of the curvature penalties, relative to a typical coefficient's data weight.
+        limb_knot_px: knot spacing of the limb term (along the limb, and in surface distance from it), px;
+            None: no limb term.
+        limb_depth_cos_e: the limb term reaches in to where cos e is this.
     """
     x = np.asarray(image, dtype=float)
     shape = x.shape
@@ -382,34 +523,33 @@ def fit_disk_model(
     reach = TABLE_OUTSIDE_SIGMAS * 3.0 + 3.0  # pixels the blurred disk may reach as θ moves
     near = (radius_px - np.hypot(xx - center_sample, yy - center_line)) > -reach
     b = _basis(shape, np.flatnonzero(near.ravel()), knot_px)
-    penalty = _curvature_penalty(n_basis_1d(nl, knot_px), n_basis_1d(ns, knot_px))
+    zone = None if limb_knot_px is None else _limb_zone(b, theta, limb_knot_px, limb_depth_cos_e)
+    penalties = (
+        _curvature_penalty(n_basis_1d(nl, knot_px), n_basis_1d(ns, knot_px)),
+        None if zone is None else _curvature_penalty(zone.n_angle, zone.n_radial),
+    )
     from ioscan.detect.limb import pixel_noise_map
 
     sigma = np.maximum(pixel_noise_map(x.astype(np.float32)).astype(float), 1e-30)
     floor_sigma = float(np.percentile(sigma, 5))
     clipped = bad.copy()
-    coefs = offsets = None
-    for clip in CLIP_SCHEDULE:
+    for clip in (*CLIP_SCHEDULE, None):
         weight = np.where(clipped, 0.0, 1.0 / sigma**2)
-        tables = radial_tables(theta[2], theta[3])
-        coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
+        coefs, offsets = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
+        if clip is None:
+            break
         for _ in range(GN_STEPS):
-            theta = _gauss_newton(x, weight, b, coefs, offsets, theta)
-        tables = radial_tables(theta[2], theta[3])
-        coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
-        model = _model_image(shape, b, coefs, offsets, theta, tables)
-        disk = model - offsets[None, :]
-        sigma = _noise_sigma(x - model, disk, ~clipped, floor_sigma)
+            theta = _gauss_newton(x, weight, b, coefs, offsets, theta, zone)
+        coefs, offsets = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
+        model = _model_image(shape, b, coefs, offsets, theta, zone)
+        sigma = _noise_sigma(x - model, model - offsets[None, :], ~clipped, floor_sigma)
         d_limb = np.full(shape, np.inf)
         d_limb.ravel()[b.pix] = np.abs(_geometry(b, theta)[0])
-        out = compact_outliers(x - model, sigma, np.where(d_limb < CLIP_LIMB_PX, CLIP_LIMB_FACTOR, 1.0) * clip)
-        clipped = bad | _grow(out)
-    weight = np.where(clipped, 0.0, 1.0 / sigma**2)
-    tables = radial_tables(theta[2], theta[3])
-    coefs, offsets = _solve_linear(x, weight, b, theta, tables, penalty, smooth)
-    model = _model_image(shape, b, coefs, offsets, theta, tables)
+        limb_factor = np.where(d_limb < CLIP_LIMB_PX, CLIP_LIMB_FACTOR, 1.0)
+        clipped = bad | _grow(compact_outliers(x - model, sigma, limb_factor * clip))
+    model = _model_image(shape, b, coefs, offsets, theta, zone)
     keep = ~clipped
-    dof = max(int(keep.sum()) - 2 * b.n_basis - ns, 1)
+    dof = max(int(keep.sum()) - coefs.size - ns, 1)
     chi2 = float(np.sum(((x - model)[keep] / sigma[keep]) ** 2)) / dof
     return DiskModelFit(
         float(theta[0]), float(theta[1]), float(theta[2]), float(theta[3]), model, offsets, sigma, clipped, chi2
