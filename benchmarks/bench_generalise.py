@@ -1019,6 +1019,9 @@ def disk_model_residuals(rendered: RenderedFrame, band: str, **fit_kw) -> pd.Dat
             "radius_px": fit.radius_px,
             "blur_sigma_px": fit.blur_sigma_px,
             "chi2_dof": fit.chi2_dof,
+            "limb_chi2": fit.limb_chi2,
+            "limb_clipped": fit.limb_clipped_fraction,
+            "trusted": fit.trusted(),
         }
     )
 
@@ -1047,6 +1050,9 @@ def disk_model_gate(args, **fit_kw) -> dict:
                     "radius_px": round(float(r["radius_px"].iloc[0]), 1),
                     "blur_sigma_px": round(float(r["blur_sigma_px"].iloc[0]), 3),
                     "chi2_dof": round(float(r["chi2_dof"].iloc[0]), 2),
+                    "limb_chi2": round(float(r["limb_chi2"].iloc[0]), 2),
+                    "limb_clipped": round(float(r["limb_clipped"].iloc[0]), 3),
+                    "trusted": bool(r["trusted"].iloc[0]),
                     "rms_z_within_8px": round(float(np.sqrt(np.mean(r.loc[r["limb_px"] <= 8, "z"] ** 2))), 2),
                 }
             )

@@ -24,29 +24,38 @@ iterated clipping (pixels beyond ``clip_sigma`` σ, grown by the PSF's reach, we
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 #: table step of the radial profiles, px
-TABLE_STEP_PX = 0.02
+TABLE_STEP_PX = 0.05
 #: the profiles reach this many blur σ outside the limb (beyond: 0)
-TABLE_OUTSIDE_SIGMAS = 6.0
+TABLE_OUTSIDE_SIGMAS = 4.0
 #: inside the disk the profiles are tabulated to this depth, px (beyond: the unblurred g_k, G_k = 0)
 TABLE_DEPTH_PX = 40.0
 #: the clipping schedule (σ) of the robust iterations
-CLIP_SCHEDULE = (30.0, 10.0, 5.0, 4.0)
+CLIP_SCHEDULE = (np.inf, 10.0, 4.0)
 #: clipped pixels are grown by this many px (a source's wings, a cosmic ray's neighbours)
 CLIP_GROW_PX = 2
+#: the Gauss–Newton steps see the pixels up to this far inside the limb, px
+GN_DEPTH_PX = 15.0
 #: largest Gauss–Newton step of (cx, cy, R, σ, e1, e2), px and ellipse terms
 MAX_STEP = np.array([1.0, 1.0, 1.0, 0.2, 0.005, 0.005])
 #: within this many px of the limb, clipping needs CLIP_LIMB_FACTOR × the threshold (a limb the geometry
 #: has not yet followed is not to be hidden from it)
-CLIP_LIMB_PX = 2.5
+CLIP_LIMB_PX = 4.0
 CLIP_LIMB_FACTOR = 3.0
+#: the fit's quality is judged on the pixels within this many px of its limb
+QUALITY_LIMB_PX = 3.0
+#: a trusted fit's limb χ² (per pixel), clipped fraction there, and largest ellipse term
+MAX_LIMB_CHI2 = 2.0
+MAX_LIMB_CLIPPED = 0.1
+MAX_ELLIPSE = 0.01
 #: box (px) of the median a compact outlier stands out from
 COMPACT_BOX_PX = 7
-#: Gauss–Newton steps on (centre, radius, σ) per robust iteration
-GN_STEPS = 2
+#: joint Gauss–Newton steps (surfaces and θ = centre, radius, σ, ellipse) per robust iteration
+JOINT_STEPS = 2
 
 
 @dataclass
@@ -54,30 +63,47 @@ class DiskModelFit:
     """A fitted disk model of one band image (see the module docstring).
 
     Attributes:
-        center_sample, center_line, radius_px: the limb circle, px (refined sub-pixel).
+        center_sample, center_line, radius_px: the limb (refined sub-pixel), px.
         blur_sigma_px: σ of the edge's Gaussian blur (PSF core and pixel box together), px.
-        model: the model image (sky, column offsets and disk), the image's shape.
+        ellipse: (e1, e2), the limb's departure from a circle (module docstring of :func:`_geometry`).
+        model: the model image (column offsets and disk), the image's shape.
         column_offsets: per-column offset, image units.
         sigma: the noise σ per pixel the fit weighted with (a + b · disk brightness), image units.
         clipped: pixels the robust fit left out (sources, cosmic rays, masked).
+        limb_distance_px: signed distance to the fitted limb per pixel, px (> 0 on the disk).
         chi2_dof: weighted χ² per degree of freedom of the kept pixels.
+        limb_chi2: mean (residual / σ)² of the kept pixels within QUALITY_LIMB_PX of the limb.
+        limb_clipped_fraction: fraction of the pixels within QUALITY_LIMB_PX of the limb that were clipped.
     """
 
     center_sample: float
     center_line: float
     radius_px: float
     blur_sigma_px: float
+    ellipse: tuple[float, float]
     model: np.ndarray
     column_offsets: np.ndarray
     sigma: np.ndarray
     clipped: np.ndarray
+    limb_distance_px: np.ndarray
     chi2_dof: float
+    limb_chi2: float
+    limb_clipped_fraction: float
 
-    def distance_px(self) -> np.ndarray:
-        """Signed distance to the fitted limb per pixel, px (> 0 on the disk)."""
-        nl, ns = self.model.shape
-        yy, xx = np.ogrid[0:nl, 0:ns]
-        return self.radius_px - np.hypot(xx - self.center_sample, yy - self.center_line)
+    @property
+    def disk(self) -> np.ndarray:
+        """The disk's part of the model (without the column offsets), image units."""
+        return self.model - self.column_offsets[None, :]
+
+    def trusted(self) -> bool:
+        """The fit follows the limb: the limb's residual χ² ≤ MAX_LIMB_CHI2, at most MAX_LIMB_CLIPPED of its
+        pixels clipped, and an outline no further from a circle than MAX_ELLIPSE (Io's axes differ by < 1 %:
+        more means the first circle was not the limb, e.g. a terminator taken for it)."""
+        return (
+            self.limb_chi2 <= MAX_LIMB_CHI2
+            and self.limb_clipped_fraction <= MAX_LIMB_CLIPPED
+            and max(abs(self.ellipse[0]), abs(self.ellipse[1])) <= MAX_ELLIPSE
+        )
 
 
 # ------------------------------------------------------------------------------------------------ B-splines
@@ -139,6 +165,14 @@ def cos_emission(d_px: np.ndarray, radius_px: float) -> np.ndarray:
     return np.sqrt(1.0 - rho**2)
 
 
+def _correlate_rows(rows: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """out[:, i] = Σ_m kernel[m] · rows[:, i + m − c] (c: the kernel's centre), zero beyond the ends."""
+    from scipy import ndimage
+
+    return ndimage.correlate1d(rows, kernel, axis=1, mode="constant")
+
+
+@lru_cache(maxsize=64)
 def radial_tables(radius_px: float, blur_sigma_px: float) -> RadialTables:
     """The blurred profiles of the disk's indicator and of its cos e across the limb (1-D, along the
     normal), for a Gaussian blur of σ ``blur_sigma_px``."""
@@ -152,8 +186,8 @@ def radial_tables(radius_px: float, blur_sigma_px: float) -> RadialTables:
     phi = np.exp(-0.5 * (k / s) ** 2)
     phi /= phi.sum()
     # H(d) = Σ_u φ(u − d) g(u): a correlation; G(d) = Σ_u φ(u − d)(u − d) g(u)
-    h = np.vstack([np.convolve(row, phi[::-1], mode="same") for row in g_k])
-    g = np.vstack([np.convolve(row, (phi * k)[::-1], mode="same") for row in g_k])
+    h = _correlate_rows(g_k, phi)
+    g = _correlate_rows(g_k, phi * k)
     keep = (u >= -reach) & (u <= depth)
     return RadialTables(float(u[keep][0]), TABLE_STEP_PX, h[:, keep], g[:, keep], float(radius_px))
 
@@ -210,15 +244,21 @@ def _design_blocks(b: _Basis, theta: np.ndarray, tables: RadialTables) -> list[n
     return [b.val * h[k][:, None] + d_in * g[k][:, None] for k in range(2)]
 
 
+def _n_surfaces(zone) -> int:
+    """Image-coordinate surfaces in use: S0 and S1 (× cos e); with a limb term, S0 only unless asked (the
+    limb term's radial splines in surface distance hold the cos e cusp: cos e = sin(s / R) ≈ s / R there)."""
+    return 2 if zone is None or zone.cos_e_surface else 1
+
+
 def _disk_values(b: _Basis, coefs: np.ndarray, theta: np.ndarray, zone: _LimbZone | None) -> np.ndarray:
-    """The disk's model at the basis' pixels for coefficients [S0 | S1 | limb term]."""
-    nb = b.n_basis
-    blocks = _design_blocks(b, theta, radial_tables(theta[2], theta[3]))
-    out = sum(np.sum(blocks[k] * coefs[k * nb : (k + 1) * nb][b.cols], axis=1) for k in range(2))
+    """The disk's model at the basis' pixels for coefficients [S0 | S1 (no limb term) | limb term]."""
+    nb, n_surf = b.n_basis, _n_surfaces(zone)
+    blocks = _design_blocks(b, theta, radial_tables(float(theta[2]), float(theta[3])))
+    out = sum(np.sum(blocks[k] * coefs[k * nb : (k + 1) * nb][b.cols], axis=1) for k in range(n_surf))
     if zone is not None:
         d = _geometry(b, theta)[0][zone.sel]
-        lt = limb_tables(theta[2], theta[3], zone.knot_px, zone.n_radial)
-        out[zone.sel] += _limb_values(zone, d, lt, coefs[2 * nb :])
+        lt = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.n_radial)
+        out[zone.sel] += _limb_values(zone, d, lt, coefs[n_surf * nb :])
     return out
 
 
@@ -233,16 +273,20 @@ class _LimbZone:
     n_angle: int
     n_radial: int
     knot_px: float  # radial knot spacing in surface distance from the limb, px
+    cos_e_surface: bool = False  # keep S1 (× cos e) beside the limb term
 
 
-def _limb_zone(b: _Basis, theta: np.ndarray, knot_px: float, depth_cos_e: float) -> _LimbZone | None:
+def _limb_zone(
+    b: _Basis, theta: np.ndarray, knot_px: float, radial_knot_px: float, depth_cos_e: float
+) -> _LimbZone | None:
     """The limb term's zone: pixels where cos e < ``depth_cos_e`` (surface distance from the limb up to
-    R·arccos… , see :func:`surface_distance_px`) plus the blur's reach outside."""
+    R·arcsin(depth_cos_e), see :func:`surface_distance_px`) plus the blur's reach outside; angular knots
+    ``knot_px`` apart along the limb, radial ones ``radial_knot_px`` apart in surface distance."""
     d, _, _ = _geometry(b, theta)
     r = theta[2]
     s_max = r * np.arcsin(depth_cos_e)  # surface distance from the limb where cos e = depth_cos_e
-    n_radial = int(np.ceil(s_max / knot_px)) + 1
-    s_end = n_radial * knot_px
+    n_radial = int(np.ceil(s_max / radial_knot_px)) + 1
+    s_end = n_radial * radial_knot_px
     d_end = r * (1.0 - np.cos(min(s_end / r, np.pi / 2)))
     sel = np.flatnonzero((d < d_end) & (d > -TABLE_OUTSIDE_SIGMAS * 3.0))
     if sel.size < 50:
@@ -265,7 +309,7 @@ def _limb_zone(b: _Basis, theta: np.ndarray, knot_px: float, depth_cos_e: float)
         i0, val, _ = cubic_bspline_1d(arc, knot_px)
         n_angle = n_basis_1d(int(np.ceil(arc.max())) + 1, knot_px)
         cols = i0[:, None] + np.arange(4)
-    return _LimbZone(sel, cols, val, n_angle, n_radial, knot_px)
+    return _LimbZone(sel, cols, val, n_angle, n_radial, radial_knot_px)
 
 
 def surface_distance_px(d_px: np.ndarray, radius_px: float) -> np.ndarray:
@@ -295,6 +339,7 @@ class LimbTables:
         return out
 
 
+@lru_cache(maxsize=64)
 def limb_tables(radius_px: float, blur_sigma_px: float, knot_px: float, n_radial: int) -> LimbTables:
     """:class:`LimbTables` for a limb of radius ``radius_px`` blurred by a Gaussian of σ ``blur_sigma_px``."""
     s = float(blur_sigma_px)
@@ -313,7 +358,7 @@ def limb_tables(radius_px: float, blur_sigma_px: float, knot_px: float, n_radial
     k = np.arange(-reach, reach + TABLE_STEP_PX / 2, TABLE_STEP_PX)
     phi = np.exp(-0.5 * (k / s) ** 2)
     phi /= phi.sum()
-    h = np.vstack([np.convolve(row, phi[::-1], mode="same") for row in f])
+    h = _correlate_rows(f, phi)
     keep = (u >= -reach) & (u <= d_end)
     return LimbTables(float(u[keep][0]), TABLE_STEP_PX, h[:, keep])
 
@@ -340,27 +385,28 @@ def _curvature_penalty(nby: int, nbx: int):
 
 
 def _design(b: _Basis, theta: np.ndarray, zone: _LimbZone | None, npix: int, ns: int):
-    """The sparse design matrix (all pixels × [S0 | S1 | limb term | column offsets])."""
+    """The sparse design matrix (all pixels × [S0 | S1 (no limb term) | limb term | column offsets])."""
     from scipy import sparse
 
-    nb = b.n_basis
-    blocks = _design_blocks(b, theta, radial_tables(theta[2], theta[3]))
+    nb, n_surf = b.n_basis, _n_surfaces(zone)
+    blocks = _design_blocks(b, theta, radial_tables(float(theta[2]), float(theta[3])))[:n_surf]
     rows = np.repeat(b.pix, 16)
-    r_all = [rows, rows, np.arange(npix)]
-    c_all = [b.cols.ravel(), nb + b.cols.ravel(), None]
-    v_all = [blocks[0].ravel(), blocks[1].ravel(), np.ones(npix)]
+    r_all = [rows] * n_surf + [np.arange(npix)]
+    c_all = [k * nb + b.cols.ravel() for k in range(n_surf)] + [None]
+    v_all = [blk.ravel() for blk in blocks] + [np.ones(npix)]
     n_limb = 0
     if zone is not None:
         n_limb = zone.n_angle * zone.n_radial
         d = _geometry(b, theta)[0][zone.sel]
-        hr = limb_tables(theta[2], theta[3], zone.knot_px, zone.n_radial).at(d)  # (n, n_radial)
+        hr = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.n_radial).at(d)  # (n, n_radial)
         vals = zone.val[:, :, None] * hr[:, None, :]  # (n, 4, n_radial)
         cols = zone.cols[:, :, None] * zone.n_radial + np.arange(zone.n_radial)
-        r_all.insert(2, np.broadcast_to(b.pix[zone.sel][:, None, None], vals.shape).ravel())
-        c_all.insert(2, 2 * nb + cols.ravel())
-        v_all.insert(2, vals.ravel())
-    c_all[-1] = 2 * nb + n_limb + np.arange(npix) % ns
-    n_cols = 2 * nb + n_limb + ns
+        nz = vals != 0.0
+        r_all.insert(n_surf, np.broadcast_to(b.pix[zone.sel][:, None, None], vals.shape)[nz])
+        c_all.insert(n_surf, n_surf * nb + cols[nz])
+        v_all.insert(n_surf, vals[nz])
+    c_all[-1] = n_surf * nb + n_limb + np.arange(npix) % ns
+    n_cols = n_surf * nb + n_limb + ns
     a = sparse.csr_matrix(
         (np.concatenate(v_all), (np.concatenate(r_all), np.concatenate(c_all))), shape=(npix, n_cols)
     )
@@ -375,10 +421,14 @@ def _solve_linear(
     zone: _LimbZone | None,
     penalties: tuple,
     smooth: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares for the disk's coefficients [S0 | S1 | limb term] and the column offsets."""
+    coefs_prev: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares for the disk's coefficients [S0 | S1 | limb term] and the column offsets; with
+    ``coefs_prev``, jointly with a Gauss–Newton step of θ (the model's derivatives in θ at those
+    coefficients, on the pixels within GN_DEPTH_PX of the limb, as 6 more columns). Returns (coefficients,
+    offsets, θ step — zeros without ``coefs_prev``)."""
     from scipy import sparse
-    from scipy.sparse.linalg import spsolve
+    from scipy.sparse.linalg import splu
 
     nl, ns = image.shape
     a, n_limb = _design(b, theta, zone, nl * ns, ns)
@@ -389,15 +439,63 @@ def _solve_linear(
     diag = normal.diagonal()
     scale = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
     surface_pen, limb_pen = penalties
-    blocks = [smooth * scale * surface_pen, smooth * scale * surface_pen]
+    blocks = [smooth * scale * surface_pen] * _n_surfaces(zone)
     if n_limb:
         blocks.append(smooth * scale * limb_pen)
     blocks.append(sparse.csr_matrix((ns, ns)))
-    reg = sparse.block_diag(blocks)
     # a tiny ridge keeps unconstrained coefficients (no pixel, or a column wholly clipped) at 0
     ridge = sparse.identity(a.shape[1]) * (1e-8 * scale)
-    sol = spsolve((normal + reg + ridge).tocsc(), rhs)
-    return sol[: a.shape[1] - ns], sol[a.shape[1] - ns :]
+    lu = splu(
+        (normal + sparse.block_diag(blocks) + ridge).tocsc(),
+        permc_spec="MMD_AT_PLUS_A",
+        diag_pivot_thresh=0.0,
+        options={"SymmetricMode": True},
+    )
+    step = np.zeros(6)
+    if coefs_prev is None:
+        sol = lu.solve(rhs)
+    else:  # the θ step by the Schur complement of the linear block (θ's 6 columns are dense)
+        jac, rows = _theta_jacobian(b, zone, coefs_prev, theta)
+        j = sparse.csr_matrix(
+            (jac.ravel(), (np.repeat(rows, 6), np.tile(np.arange(6), rows.size))), shape=(nl * ns, 6)
+        )
+        jw = j.multiply(w[:, None]).tocsr()
+        n_lt = (a.T @ jw).toarray()
+        n_tt = (j.T @ jw).toarray()
+        r_t = jw.T @ image.ravel()
+        y0 = lu.solve(rhs)
+        x_lt = lu.solve(n_lt)
+        schur = n_tt - n_lt.T @ x_lt
+        schur += 1e-3 * np.diag(np.diag(n_tt))  # Levenberg–Marquardt damping
+        try:
+            step = np.linalg.solve(schur, r_t - n_lt.T @ y0)
+        except np.linalg.LinAlgError:
+            step = np.zeros(6)
+        sol = y0 - x_lt @ step
+    n_lin = a.shape[1]
+    return sol[: n_lin - ns], sol[n_lin - ns :], step
+
+
+def _theta_jacobian(
+    b: _Basis, zone: _LimbZone | None, coefs: np.ndarray, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(∂ disk model / ∂θ (n, 6) by finite differences at ``coefs``, the flat pixel indices (n,)) on the
+    pixels within GN_DEPTH_PX inside the limb and the blur's reach outside."""
+    d = _geometry(b, theta)[0]
+    sb, sz = _subset(b, zone, (d > -TABLE_OUTSIDE_SIGMAS * 3.0) & (d < GN_DEPTH_PX))
+    m0 = _disk_values(sb, coefs, theta, sz)
+    steps = np.array([0.01, 0.01, 0.01, 0.005, 1e-5, 1e-5])
+    jac = np.column_stack(
+        [(_disk_values(sb, coefs, theta + e, sz) - m0) / e[k] for k, e in enumerate(np.diag(steps))]
+    )
+    return jac, sb.pix
+
+
+def _take_step(theta: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """θ + the step, clipped to MAX_STEP (σ kept within 0.3–3 px)."""
+    out = theta + np.clip(step, -MAX_STEP, MAX_STEP)
+    out[3] = float(np.clip(out[3], 0.3, 3.0))
+    return out
 
 
 def _model_image(
@@ -406,6 +504,27 @@ def _model_image(
     out = np.broadcast_to(offsets[None, :], shape).copy()
     out.ravel()[b.pix] += _disk_values(b, coefs, theta, zone)
     return out
+
+
+def _subset(b: _Basis, zone: _LimbZone | None, keep: np.ndarray) -> tuple[_Basis, _LimbZone | None]:
+    """The basis and limb zone restricted to the basis' pixels ``keep`` (bool over b.pix)."""
+    idx = np.flatnonzero(keep)
+    sub = _Basis(b.pix[idx], b.x[idx], b.y[idx], b.cols[idx], b.val[idx], b.dx[idx], b.dy[idx], b.n_basis)
+    if zone is None:
+        return sub, None
+    where = np.full(b.pix.size, -1)
+    where[idx] = np.arange(idx.size)
+    inz = keep[zone.sel]
+    z = _LimbZone(
+        where[zone.sel[inz]],
+        zone.cols[inz],
+        zone.val[inz],
+        zone.n_angle,
+        zone.n_radial,
+        zone.knot_px,
+        zone.cos_e_surface,
+    )
+    return sub, z
 
 
 def _gauss_newton(
@@ -417,7 +536,10 @@ def _gauss_newton(
     theta: np.ndarray,
     zone: _LimbZone | None,
 ) -> np.ndarray:
-    """One damped Gauss–Newton step on θ = (cx, cy, R, σ) with the linear part held."""
+    """One damped Gauss–Newton step on θ = (cx, cy, R, σ, e1, e2) with the linear part held, on the pixels
+    within GN_DEPTH_PX inside the limb (and the blur's reach outside): where θ shows."""
+    d = _geometry(b, theta)[0]
+    b, zone = _subset(b, zone, (d > -TABLE_OUTSIDE_SIGMAS * 3.0) & (d < GN_DEPTH_PX))
     w = weight.ravel()[b.pix]
     y = image.ravel()[b.pix] - offsets[(b.pix % image.shape[1])]
 
@@ -498,7 +620,9 @@ def fit_disk_model(
     knot_px: float = 6.0,
     smooth: float = 1e-3,
     limb_knot_px: float | None = 6.0,
+    limb_radial_knot_px: float = 3.0,
     limb_depth_cos_e: float = 0.5,
+    cos_e_surface: bool = True,
 ) -> DiskModelFit:
     """Fit the disk model (module docstring) to a band image from a first limb circle (px) and blur σ (px).
 
@@ -509,8 +633,8 @@ def fit_disk_model(
         mask: pixels to leave out (saturated), or None.
         knot_px: the surfaces' knot spacing, px.
         smooth: weight of the curvature penalties, relative to a typical coefficient's data weight.
-        limb_knot_px: knot spacing of the limb term (along the limb, and in surface distance from it), px;
-            None: no limb term.
+        limb_knot_px: knot spacing of the limb term along the limb, px; None: no limb term.
+        limb_radial_knot_px: … and in surface distance from the limb (R·arccos(1 − d/R)), px.
         limb_depth_cos_e: the limb term reaches in to where cos e is this.
     """
     x = np.asarray(image, dtype=float)
@@ -523,7 +647,13 @@ def fit_disk_model(
     reach = TABLE_OUTSIDE_SIGMAS * 3.0 + 3.0  # pixels the blurred disk may reach as θ moves
     near = (radius_px - np.hypot(xx - center_sample, yy - center_line)) > -reach
     b = _basis(shape, np.flatnonzero(near.ravel()), knot_px)
-    zone = None if limb_knot_px is None else _limb_zone(b, theta, limb_knot_px, limb_depth_cos_e)
+    zone = (
+        None
+        if limb_knot_px is None
+        else _limb_zone(b, theta, limb_knot_px, limb_radial_knot_px, limb_depth_cos_e)
+    )
+    if zone is not None:
+        zone.cos_e_surface = cos_e_surface
     penalties = (
         _curvature_penalty(n_basis_1d(nl, knot_px), n_basis_1d(ns, knot_px)),
         None if zone is None else _curvature_penalty(zone.n_angle, zone.n_radial),
@@ -533,24 +663,41 @@ def fit_disk_model(
     sigma = np.maximum(pixel_noise_map(x.astype(np.float32)).astype(float), 1e-30)
     floor_sigma = float(np.percentile(sigma, 5))
     clipped = bad.copy()
-    for clip in (*CLIP_SCHEDULE, None):
+    coefs, offsets, _ = _solve_linear(x, np.where(clipped, 0.0, 1.0 / sigma**2), b, theta, zone, penalties, smooth)
+    for clip in CLIP_SCHEDULE:
         weight = np.where(clipped, 0.0, 1.0 / sigma**2)
-        coefs, offsets = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
-        if clip is None:
-            break
-        for _ in range(GN_STEPS):
-            theta = _gauss_newton(x, weight, b, coefs, offsets, theta, zone)
-        coefs, offsets = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
+        for _ in range(JOINT_STEPS):
+            coefs, offsets, step = _solve_linear(x, weight, b, theta, zone, penalties, smooth, coefs)
+            theta = _take_step(theta, step)
         model = _model_image(shape, b, coefs, offsets, theta, zone)
         sigma = _noise_sigma(x - model, model - offsets[None, :], ~clipped, floor_sigma)
         d_limb = np.full(shape, np.inf)
         d_limb.ravel()[b.pix] = np.abs(_geometry(b, theta)[0])
         limb_factor = np.where(d_limb < CLIP_LIMB_PX, CLIP_LIMB_FACTOR, 1.0)
         clipped = bad | _grow(compact_outliers(x - model, sigma, limb_factor * clip))
+    weight = np.where(clipped, 0.0, 1.0 / sigma**2)
+    coefs, offsets, _ = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
     model = _model_image(shape, b, coefs, offsets, theta, zone)
     keep = ~clipped
     dof = max(int(keep.sum()) - coefs.size - ns, 1)
-    chi2 = float(np.sum(((x - model)[keep] / sigma[keep]) ** 2)) / dof
+    z2 = ((x - model) / sigma) ** 2
+    chi2 = float(np.sum(z2[keep])) / dof
+    distance = np.full(shape, -np.inf)
+    distance.ravel()[b.pix] = _geometry(b, theta)[0]
+    at_limb = (np.abs(distance) < QUALITY_LIMB_PX) & ~bad
+    n_limb = int(at_limb.sum())
     return DiskModelFit(
-        float(theta[0]), float(theta[1]), float(theta[2]), float(theta[3]), model, offsets, sigma, clipped, chi2
+        center_sample=float(theta[0]),
+        center_line=float(theta[1]),
+        radius_px=float(theta[2]),
+        blur_sigma_px=float(theta[3]),
+        ellipse=(float(theta[4]), float(theta[5])),
+        model=model,
+        column_offsets=offsets,
+        sigma=sigma,
+        clipped=clipped,
+        limb_distance_px=distance,
+        chi2_dof=chi2,
+        limb_chi2=float(np.mean(z2[at_limb & keep])) if (at_limb & keep).any() else np.inf,
+        limb_clipped_fraction=float((at_limb & clipped).sum() / n_limb) if n_limb else 1.0,
     )
