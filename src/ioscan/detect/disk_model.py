@@ -49,9 +49,9 @@ CLIP_LIMB_FACTOR = 3.0
 #: the fit's quality is judged on the pixels within this many px of its limb
 QUALITY_LIMB_PX = 3.0
 #: a trusted fit's limb χ² (per pixel), clipped fraction there, and largest ellipse term
-MAX_LIMB_CHI2 = 2.0
-MAX_LIMB_CLIPPED = 0.1
-MAX_ELLIPSE = 0.01
+MAX_LIMB_CHI2 = 4.0
+MAX_LIMB_CLIPPED = 0.2
+MAX_ELLIPSE = 0.015
 #: box (px) of the median a compact outlier stands out from
 COMPACT_BOX_PX = 7
 #: joint Gauss–Newton steps (surfaces and θ = centre, radius, σ, ellipse) per robust iteration
@@ -701,3 +701,18 @@ def fit_disk_model(
         limb_chi2=float(np.mean(z2[at_limb & keep])) if (at_limb & keep).any() else np.inf,
         limb_clipped_fraction=float((at_limb & clipped).sum() / n_limb) if n_limb else 1.0,
     )
+
+
+def fit_band_disk(
+    data: np.ndarray,
+    center_sample: float,
+    center_line: float,
+    radius_px: float,
+    psf_core_sigma_px: float,
+    saturated: np.ndarray | None = None,
+) -> DiskModelFit | None:
+    """The disk model of a band from the limb circle seen in it (px) and the PSF's core σ (px), or None when
+    the fit does not follow the limb (:meth:`DiskModelFit.trusted`)."""
+    blur = float(np.hypot(psf_core_sigma_px, np.sqrt(1.0 / 12.0)))
+    fit = fit_disk_model(data, center_sample, center_line, radius_px, blur, mask=saturated)
+    return fit if fit.trusted() else None
