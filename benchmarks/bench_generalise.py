@@ -45,11 +45,14 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
-[--set detect.KEY=VALUE ...]``
+[--set detect.KEY=VALUE ...] [--disk-model-gate]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
-as in a run of both sides: half the time for a day-side study).
+as in a run of both sides: half the time for a day-side study). ``--disk-model-gate``: instead of detection,
+the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the limb
+circle the detection finds) against the renderer's noise-free background, per limb-distance bin
+(:func:`disk_model_gate`).
 """
 
 from __future__ import annotations
@@ -1103,7 +1106,15 @@ def main() -> None:
         metavar="detect.KEY=VALUE",
         help="a detection setting, as ioscan's --set (e.g. detect.psf_elongation=false)",
     )
+    ap.add_argument(
+        "--disk-model-gate",
+        action="store_true",
+        help="instead: the disk model's residual against the truth by limb distance, sunlit frames",
+    )
     args = ap.parse_args()
+    if args.disk_model_gate:
+        print(json.dumps(disk_model_gate(args)))
+        return
     from ioscan.settings import Settings
 
     args.detect_config = Settings.load(None, args.set).detect if args.set else None

@@ -414,7 +414,8 @@ def _subtract_disk_model(
         f"{fit.blur_sigma_px:.2f} px, limb χ² {fit.limb_chi2:.2f})"
     )
     distance = None if cfg.disk_model == "flat" else np.maximum(fit.limb_distance_px, -1e9)
-    flat = Limb(distance, False, None, limb.margin_px, messages=limb.messages, trusted=False)
+    # the circle stays for the tests of detections at the limb (the limb profile is off where the model is)
+    flat = Limb(distance, False, None, limb.margin_px, messages=limb.messages, circle=c, trusted=False)
     return (np.asarray(data, dtype=np.float64) - fit.disk).astype(np.float32), flat, fit.disk
 
 
@@ -577,6 +578,8 @@ def detect_band(
     # 3b. with detect.disk_model: the sunlit disk's global model subtracted; the limb kept for the flags
     limb_seen, data_seen = limb, data
     data, limb, disk = _subtract_disk_model(data, limb, sat_mask, psf, cfg, band.band, out.messages)
+    if disk is not None:
+        cfg = replace(cfg, use_limb_profile=False)
     if disk is not None and cfg.disk_model == "band":
         cfg = replace(cfg, limb_halfwidth_px=0.0)
     # 4–6. the PSF measured on the band's bright isolated sources (when the instrument's model is off, the

@@ -42,10 +42,11 @@ CLIP_GROW_PX = 2
 GN_DEPTH_PX = 15.0
 #: largest Gauss–Newton step of (cx, cy, R, σ, e1, e2), px and ellipse terms
 MAX_STEP = np.array([1.0, 1.0, 1.0, 0.2, 0.005, 0.005])
-#: within this many px of the limb, clipping needs CLIP_LIMB_FACTOR × the threshold (a limb the geometry
-#: has not yet followed is not to be hidden from it)
+#: within this many px of the limb a compact outlier stands out from the residuals at its limb distance
+#: (cells LIMB_CELL_D_PX deep, LIMB_CELL_ARC_PX along the limb), not from a box's
 CLIP_LIMB_PX = 4.0
-CLIP_LIMB_FACTOR = 3.0
+LIMB_CELL_D_PX = 0.5
+LIMB_CELL_ARC_PX = 8.0
 #: the fit's quality is judged on the pixels within this many px of its limb
 QUALITY_LIMB_PX = 3.0
 #: a trusted fit's limb χ² (per pixel), clipped fraction there, and largest ellipse term
@@ -115,9 +116,7 @@ def cubic_bspline_1d(coord: np.ndarray, knot_px: float) -> tuple[np.ndarray, np.
     t_all = np.asarray(coord, dtype=float) / knot_px
     i0 = np.floor(t_all).astype(int)
     t = (t_all - i0)[:, None]
-    val = np.hstack(
-        [(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3]
-    ) / 6.0
+    val = np.hstack([(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3]) / 6.0
     der = np.hstack([-((1 - t) ** 2), 3 * t**2 - 4 * t, -3 * t**2 + 2 * t + 1, t**2]) / (2.0 * knot_px)
     return i0, val, der
 
@@ -165,6 +164,11 @@ def cos_emission(d_px: np.ndarray, radius_px: float) -> np.ndarray:
     return np.sqrt(1.0 - rho**2)
 
 
+def _inside_fraction(u_px: np.ndarray) -> np.ndarray:
+    """Fraction of each table cell (TABLE_STEP_PX wide, centred on u) inside the disk (u > 0)."""
+    return np.clip(u_px / TABLE_STEP_PX + 0.5, 0.0, 1.0)
+
+
 def _correlate_rows(rows: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """out[:, i] = Σ_m kernel[m] · rows[:, i + m − c] (c: the kernel's centre), zero beyond the ends."""
     from scipy import ndimage
@@ -180,7 +184,7 @@ def radial_tables(radius_px: float, blur_sigma_px: float) -> RadialTables:
     reach = TABLE_OUTSIDE_SIGMAS * s
     depth = min(TABLE_DEPTH_PX, radius_px)
     u = np.arange(-2 * reach, depth + 2 * reach + TABLE_STEP_PX, TABLE_STEP_PX)
-    inside = (u > 0).astype(float)
+    inside = _inside_fraction(u)
     g_k = np.vstack([inside, cos_emission(u, radius_px) * inside])
     k = np.arange(-reach, reach + TABLE_STEP_PX / 2, TABLE_STEP_PX)
     phi = np.exp(-0.5 * (k / s) ** 2)
@@ -257,7 +261,7 @@ def _disk_values(b: _Basis, coefs: np.ndarray, theta: np.ndarray, zone: _LimbZon
     out = sum(np.sum(blocks[k] * coefs[k * nb : (k + 1) * nb][b.cols], axis=1) for k in range(n_surf))
     if zone is not None:
         d = _geometry(b, theta)[0][zone.sel]
-        lt = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.n_radial)
+        lt = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.min_knot_px, zone.n_radial)
         out[zone.sel] += _limb_values(zone, d, lt, coefs[n_surf * nb :])
     return out
 
@@ -273,21 +277,27 @@ class _LimbZone:
     n_angle: int
     n_radial: int
     knot_px: float  # radial knot spacing in surface distance from the limb, px
+    min_knot_px: float  # … and no closer than this in image distance, px
     cos_e_surface: bool = False  # keep S1 (× cos e) beside the limb term
 
 
 def _limb_zone(
-    b: _Basis, theta: np.ndarray, knot_px: float, radial_knot_px: float, depth_cos_e: float
+    b: _Basis,
+    theta: np.ndarray,
+    knot_px: float,
+    radial_knot_px: float,
+    min_knot_px: float,
+    depth_cos_e: float,
 ) -> _LimbZone | None:
     """The limb term's zone: pixels where cos e < ``depth_cos_e`` (surface distance from the limb up to
     R·arcsin(depth_cos_e), see :func:`surface_distance_px`) plus the blur's reach outside; angular knots
     ``knot_px`` apart along the limb, radial ones ``radial_knot_px`` apart in surface distance."""
     d, _, _ = _geometry(b, theta)
     r = theta[2]
-    s_max = r * np.arcsin(depth_cos_e)  # surface distance from the limb where cos e = depth_cos_e
-    n_radial = int(np.ceil(s_max / radial_knot_px)) + 1
-    s_end = n_radial * radial_knot_px
-    d_end = r * (1.0 - np.cos(min(s_end / r, np.pi / 2)))
+    d_max = r * (1.0 - np.sqrt(1.0 - depth_cos_e**2))  # where cos e = depth_cos_e
+    q_max = float(radial_knot_coordinate(np.array([d_max]), r, radial_knot_px, min_knot_px)[0])
+    n_radial = int(np.ceil(q_max)) + 1
+    d_end = _radial_end_px(r, radial_knot_px, min_knot_px, n_radial)
     sel = np.flatnonzero((d < d_end) & (d > -TABLE_OUTSIDE_SIGMAS * 3.0))
     if sel.size < 50:
         return None
@@ -309,7 +319,7 @@ def _limb_zone(
         i0, val, _ = cubic_bspline_1d(arc, knot_px)
         n_angle = n_basis_1d(int(np.ceil(arc.max())) + 1, knot_px)
         cols = i0[:, None] + np.arange(4)
-    return _LimbZone(sel, cols, val, n_angle, n_radial, radial_knot_px)
+    return _LimbZone(sel, cols, val, n_angle, n_radial, radial_knot_px, min_knot_px)
 
 
 def surface_distance_px(d_px: np.ndarray, radius_px: float) -> np.ndarray:
@@ -339,22 +349,45 @@ class LimbTables:
         return out
 
 
+def radial_knot_coordinate(
+    d_px: np.ndarray, radius_px: float, knot_px: float, min_knot_px: float
+) -> np.ndarray:
+    """The limb term's radial coordinate (its knots at the integers) at inward distances d, px: knots
+    ``min_knot_px`` apart in d up to d₁ = R·min_knot_px² / (2·knot_px²), where the foreshortening brings
+    ``knot_px`` of surface distance (:func:`surface_distance_px`) to that, and ``knot_px`` apart in surface
+    distance beyond (finer knots at the limb would let the term move the limb's edge itself)."""
+    d = np.clip(np.asarray(d_px, dtype=float), 0.0, radius_px)
+    d1 = min(radius_px * min_knot_px**2 / (2.0 * knot_px**2), radius_px)
+    s1 = float(surface_distance_px(np.array([d1]), radius_px)[0])
+    beyond = d1 / min_knot_px + (surface_distance_px(d, radius_px) - s1) / knot_px
+    return np.where(d <= d1, d / min_knot_px, beyond)
+
+
+def _radial_end_px(radius_px: float, knot_px: float, min_knot_px: float, n_radial: int) -> float:
+    """The inward distance (px) where the radial coordinate reaches ``n_radial`` (the last basis' end)."""
+    d = np.linspace(0.0, radius_px, 4096)
+    q = radial_knot_coordinate(d, radius_px, knot_px, min_knot_px)
+    return float(np.interp(n_radial, q, d)) if q[-1] > n_radial else radius_px
+
+
 @lru_cache(maxsize=64)
-def limb_tables(radius_px: float, blur_sigma_px: float, knot_px: float, n_radial: int) -> LimbTables:
-    """:class:`LimbTables` for a limb of radius ``radius_px`` blurred by a Gaussian of σ ``blur_sigma_px``."""
+def limb_tables(
+    radius_px: float, blur_sigma_px: float, knot_px: float, min_knot_px: float, n_radial: int
+) -> LimbTables:
+    """:class:`LimbTables` for a limb of radius ``radius_px`` blurred by a Gaussian of σ ``blur_sigma_px``
+    (radial knots: :func:`radial_knot_coordinate`)."""
     s = float(blur_sigma_px)
     reach = TABLE_OUTSIDE_SIGMAS * s
-    s_end = n_radial * knot_px
-    d_end = radius_px * (1.0 - np.cos(min(s_end / radius_px, np.pi / 2)))
+    d_end = _radial_end_px(radius_px, knot_px, min_knot_px, n_radial)
     u = np.arange(-2 * reach, d_end + 2 * reach + TABLE_STEP_PX, TABLE_STEP_PX)
-    sd = surface_distance_px(u, radius_px)
-    i0, val, _ = cubic_bspline_1d(sd, knot_px)  # basis j: support [(j − 3) h, (j + 1) h]
+    q = radial_knot_coordinate(u, radius_px, knot_px, min_knot_px)
+    i0, val, _ = cubic_bspline_1d(q, 1.0)  # basis j: support [j − 3, j + 1] in q
     f = np.zeros((n_radial + 3, u.size))
     for m in range(4):
         j = i0 + m
         ok = (j >= 0) & (j < n_radial + 3)
         f[j[ok], np.flatnonzero(ok)] = val[ok, m]
-    f = f[:n_radial] * (u > 0)
+    f = f[:n_radial] * _inside_fraction(u)
     k = np.arange(-reach, reach + TABLE_STEP_PX / 2, TABLE_STEP_PX)
     phi = np.exp(-0.5 * (k / s) ** 2)
     phi /= phi.sum()
@@ -398,7 +431,9 @@ def _design(b: _Basis, theta: np.ndarray, zone: _LimbZone | None, npix: int, ns:
     if zone is not None:
         n_limb = zone.n_angle * zone.n_radial
         d = _geometry(b, theta)[0][zone.sel]
-        hr = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.n_radial).at(d)  # (n, n_radial)
+        hr = limb_tables(float(theta[2]), float(theta[3]), zone.knot_px, zone.min_knot_px, zone.n_radial).at(
+            d
+        )  # (n, n_radial)
         vals = zone.val[:, :, None] * hr[:, None, :]  # (n, 4, n_radial)
         cols = zone.cols[:, :, None] * zone.n_radial + np.arange(zone.n_radial)
         nz = vals != 0.0
@@ -522,6 +557,7 @@ def _subset(b: _Basis, zone: _LimbZone | None, keep: np.ndarray) -> tuple[_Basis
         zone.n_angle,
         zone.n_radial,
         zone.knot_px,
+        zone.min_knot_px,
         zone.cos_e_surface,
     )
     return sub, z
@@ -592,15 +628,45 @@ def _noise_sigma(residual: np.ndarray, disk: np.ndarray, keep: np.ndarray, floor
     return np.sqrt(icpt + slope * lvl)
 
 
-def compact_outliers(residual: np.ndarray, sigma: np.ndarray, clip_sigma: float) -> np.ndarray:
+def compact_outliers(
+    residual: np.ndarray,
+    sigma: np.ndarray,
+    clip_sigma: float,
+    limb_distance_px: np.ndarray | None = None,
+    limb_arc_px: np.ndarray | None = None,
+) -> np.ndarray:
     """Pixels whose residual stands beyond ``clip_sigma`` σ both from zero and from the median residual
-    of its 7 × 7 neighbourhood: sources and cosmic rays (compact), not the model's own broad misfits (which
-    clipping would hide from the fit, leaving the surfaces free to wander there)."""
+    around it: sources and cosmic rays (compact), not the model's own broad misfits (which clipping would
+    hide from the fit, leaving the surfaces free to wander there). Around: the 7 × 7 box; within
+    CLIP_LIMB_PX of the limb (given its distance and arc coordinate, px), the pixels at the same limb
+    distance (cells of LIMB_CELL_D_PX) within LIMB_CELL_ARC_PX along it (a misfit of the limb is a thin
+    ridge along it, which a box's median would not see)."""
     from scipy import ndimage
 
     z = residual / sigma
     local = ndimage.median_filter(z, size=COMPACT_BOX_PX, mode="nearest")
+    if limb_distance_px is not None and limb_arc_px is not None:
+        band = np.abs(limb_distance_px) < CLIP_LIMB_PX
+        if band.any():
+            key = np.floor(limb_distance_px[band] / LIMB_CELL_D_PX).astype(np.int64) * 1_000_000 + np.floor(
+                limb_arc_px[band] / LIMB_CELL_ARC_PX
+            ).astype(np.int64)
+            local[band] = _group_median(key, z[band])
     return (np.abs(z) > clip_sigma) & (np.abs(z - local) > clip_sigma)
+
+
+def _group_median(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's group median (groups by ``key``)."""
+    order = np.lexsort((values, key))
+    k, v = key[order], values[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], k.size]
+    lo = starts + (ends - starts - 1) // 2
+    hi = starts + (ends - starts) // 2
+    med = 0.5 * (v[lo] + v[hi])
+    out = np.empty_like(values)
+    out[order] = np.repeat(med, ends - starts)
+    return out
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
@@ -621,6 +687,7 @@ def fit_disk_model(
     smooth: float = 1e-3,
     limb_knot_px: float | None = 6.0,
     limb_radial_knot_px: float = 3.0,
+    limb_min_knot_px: float = 1.0,
     limb_depth_cos_e: float = 0.5,
     cos_e_surface: bool = True,
 ) -> DiskModelFit:
@@ -634,7 +701,9 @@ def fit_disk_model(
         knot_px: the surfaces' knot spacing, px.
         smooth: weight of the curvature penalties, relative to a typical coefficient's data weight.
         limb_knot_px: knot spacing of the limb term along the limb, px; None: no limb term.
-        limb_radial_knot_px: … and in surface distance from the limb (R·arccos(1 − d/R)), px.
+        limb_radial_knot_px: … and in surface distance from the limb (R·arccos(1 − d/R)), px,
+        limb_min_knot_px: … but no closer than this in image distance, px
+            (:func:`radial_knot_coordinate`).
         limb_depth_cos_e: the limb term reaches in to where cos e is this.
     """
     x = np.asarray(image, dtype=float)
@@ -650,7 +719,7 @@ def fit_disk_model(
     zone = (
         None
         if limb_knot_px is None
-        else _limb_zone(b, theta, limb_knot_px, limb_radial_knot_px, limb_depth_cos_e)
+        else _limb_zone(b, theta, limb_knot_px, limb_radial_knot_px, limb_min_knot_px, limb_depth_cos_e)
     )
     if zone is not None:
         zone.cos_e_surface = cos_e_surface
@@ -663,7 +732,9 @@ def fit_disk_model(
     sigma = np.maximum(pixel_noise_map(x.astype(np.float32)).astype(float), 1e-30)
     floor_sigma = float(np.percentile(sigma, 5))
     clipped = bad.copy()
-    coefs, offsets, _ = _solve_linear(x, np.where(clipped, 0.0, 1.0 / sigma**2), b, theta, zone, penalties, smooth)
+    coefs, offsets, _ = _solve_linear(
+        x, np.where(clipped, 0.0, 1.0 / sigma**2), b, theta, zone, penalties, smooth
+    )
     for clip in CLIP_SCHEDULE:
         weight = np.where(clipped, 0.0, 1.0 / sigma**2)
         for _ in range(JOINT_STEPS):
@@ -672,9 +743,9 @@ def fit_disk_model(
         model = _model_image(shape, b, coefs, offsets, theta, zone)
         sigma = _noise_sigma(x - model, model - offsets[None, :], ~clipped, floor_sigma)
         d_limb = np.full(shape, np.inf)
-        d_limb.ravel()[b.pix] = np.abs(_geometry(b, theta)[0])
-        limb_factor = np.where(d_limb < CLIP_LIMB_PX, CLIP_LIMB_FACTOR, 1.0)
-        clipped = bad | _grow(compact_outliers(x - model, sigma, limb_factor * clip))
+        d_limb.ravel()[b.pix] = _geometry(b, theta)[0]
+        arc = theta[2] * np.arctan2(yy - theta[1], xx - theta[0])
+        clipped = bad | _grow(compact_outliers(x - model, sigma, clip, d_limb, arc))
     weight = np.where(clipped, 0.0, 1.0 / sigma**2)
     coefs, offsets, _ = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
     model = _model_image(shape, b, coefs, offsets, theta, zone)
