@@ -138,3 +138,31 @@ def test_model_does_not_absorb_a_point_source(sphere_fit) -> None:
     absorbed = float(np.sum((fit.model - truth)[box]))
     assert abs(absorbed) < 0.1 * float(np.sum(source[box]))
     assert fit.clipped[i, j]
+
+
+def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb() -> None:
+    from dataclasses import replace
+
+    from ioscan.detect import DetectConfig
+    from ioscan.detect.band import detect_band
+    from ioscan.records import BandImage
+
+    rng = np.random.default_rng(5)
+    shape = (128, 200)
+    cx, cy, r = 100.4, 150.3, 110.2
+    sun = np.array([0.2, -0.6, 0.77])
+    sun /= np.linalg.norm(sun)
+    sigma_w = 4e-5  # W m-2 sr-1: the disk's ~400 units become ~0.016
+    truth = _lambert_sphere(shape, cx, cy, r, sun) * sigma_w
+    ang = np.deg2rad(-90.0)
+    sx, sy = cx + (r - 3.0) * np.cos(ang), cy + (r - 3.0) * np.sin(ang)
+    image = truth + _point_source(shape, sx, sy, 40.0 * sigma_w) + rng.normal(0.0, sigma_w, shape)
+    band = BandImage("M", image.astype(np.float32), "W m-2 sr-1", wavelength_um=4.78, bandwidth_um=0.4975)
+    cfg = replace(DetectConfig(), disk_model="band")
+    out = detect_band(band, instrument="JIRAM", config=cfg)
+    assert any("disk model subtracted" in m for m in out.messages)
+    hits = [d for d in out.detections if np.hypot(d.sample - sx, d.line - sy) <= 1.5]
+    assert len(hits) == 1
+    # the background it reports is the disk's there (the model added back), within a few noise σ
+    i, j = int(round(hits[0].line)), int(round(hits[0].sample))
+    assert abs(hits[0].background - truth[i, j]) < 5 * sigma_w

@@ -2,23 +2,27 @@
 
 The image is modelled as
 
-    m(p) = o[column(p)] + Σ_k  K ⊛ [ D · g_k · S_k ] (p),     k = 0, 1,
+    m(p) = o[column(p)] + Σ_k K ⊛ [D · g_k · S_k](p) + K ⊛ [D · L](p),     k = 0, 1,
 
-with ``D`` the disk's indicator (a circle: centre, radius), ``g_0 = 1`` and ``g_1 = cos e = √(1 − ρ²/R²)``
-(the √(distance) cusp of Lambert / Minnaert shading at the limb, which no polynomial in x, y follows), ``S_k``
-smooth surfaces (tensor cubic B-splines in image coordinates, knots ``knot_px`` apart), ``K`` the PSF with
-the pixel's box (a Gaussian of σ fitted from the limb's own edge) and ``o`` per-column offsets (the sky and
-the detector's column pattern). A Lambert disk of any albedo is exactly ``A·(a x + b y) · 1 + A·c · cos e``
-(the normal's components), so the basis needs no Sun direction.
+with ``D`` the disk's indicator (an ellipse close to a circle: centre, radius, two shape terms),
+``g_0 = 1`` and ``g_1 = cos e = √(1 − ρ²/R²)`` (the √(distance) cusp of Lambert / Minnaert shading at the
+limb, which no polynomial in x, y follows), ``S_k`` smooth surfaces (tensor cubic B-splines in image
+coordinates, knots ``knot_px`` apart), ``L`` a limb term (B-splines along the limb × B-splines in surface
+distance from it, :func:`radial_knot_coordinate`: the foreshortened ground's structure near the limb),
+``K`` the PSF with the pixel's box (a Gaussian of σ fitted from the limb's own edge) and ``o`` per-column
+offsets (the sky and the detector's column pattern). A Lambert disk of any albedo is exactly
+``A·(a x + b y) · 1 + A·c · cos e`` (the normal's components), so the basis needs no Sun direction.
 
 The blur is taken along the limb's normal (the disk's curvature is small on the PSF's scale): with ``u`` the
 inward distance of a point, ``d`` a pixel's, ``K ⊛ [D g_k S] ≈ S(p)·H_k(d) + ∂_in S(p)·G_k(d)`` where
 ``H_k(d) = ∫ φ_s(u − d) g_k(u) du`` and ``G_k(d) = ∫ φ_s(u − d)(u − d) g_k(u) du`` over the disk (first
-order in the surface's variation across the PSF; tabulated once per circle and σ). The model is linear in
-the surfaces' coefficients and the column offsets (weighted sparse least squares with a small curvature
-penalty) and nonlinear in (centre, radius, σ): those are refined by Gauss–Newton steps with the linear
-part held (Kaufman's variable projection), alternately. Hot spots and cosmic rays are kept out by
-iterated clipping (pixels beyond ``clip_sigma`` σ, grown by the PSF's reach, weigh nothing).
+order in the surface's variation across the PSF; tabulated once per limb and σ); the limb term's radial
+splines are blurred exactly in 1-D. The model is linear in the coefficients and the column offsets
+(weighted sparse least squares with small curvature penalties) and nonlinear in θ = (centre, radius, σ,
+ellipse terms): joint Gauss–Newton steps (θ's columns by finite differences, solved by the Schur
+complement of the sparse block). Hot spots and cosmic rays are kept out by iterated clipping of compact
+outliers (:func:`compact_outliers`, grown by the PSF's reach). :meth:`DiskModelFit.trusted` says whether
+the fit follows the limb.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ TABLE_DEPTH_PX = 40.0
 CLIP_SCHEDULE = (np.inf, 10.0, 4.0)
 #: clipped pixels are grown by this many px (a source's wings, a cosmic ray's neighbours)
 CLIP_GROW_PX = 2
-#: the Gauss–Newton steps see the pixels up to this far inside the limb, px
+#: the Gauss–Newton steps of θ see the pixels up to this far inside the limb, px
 GN_DEPTH_PX = 15.0
 #: largest Gauss–Newton step of (cx, cy, R, σ, e1, e2), px and ellipse terms
 MAX_STEP = np.array([1.0, 1.0, 1.0, 0.2, 0.005, 0.005])
@@ -55,6 +59,8 @@ MAX_LIMB_CLIPPED = 0.2
 MAX_ELLIPSE = 0.015
 #: box (px) of the median a compact outlier stands out from
 COMPACT_BOX_PX = 7
+#: θ's parameters the first (unclipped) round moves: centre and radius
+FIRST_ROUND_FREE = np.array([True, True, True, False, False, False])
 #: joint Gauss–Newton steps (surfaces and θ = centre, radius, σ, ellipse) per robust iteration
 JOINT_STEPS = 2
 
@@ -457,11 +463,12 @@ def _solve_linear(
     penalties: tuple,
     smooth: float,
     coefs_prev: np.ndarray | None = None,
+    free: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted least squares for the disk's coefficients [S0 | S1 | limb term] and the column offsets; with
     ``coefs_prev``, jointly with a Gauss–Newton step of θ (the model's derivatives in θ at those
-    coefficients, on the pixels within GN_DEPTH_PX of the limb, as 6 more columns). Returns (coefficients,
-    offsets, θ step — zeros without ``coefs_prev``)."""
+    coefficients, on the pixels within GN_DEPTH_PX of the limb, as 6 more columns; ``free``: which of θ
+    move, all by default). Returns (coefficients, offsets, θ step — zeros without ``coefs_prev``)."""
     from scipy import sparse
     from scipy.sparse.linalg import splu
 
@@ -502,10 +509,11 @@ def _solve_linear(
         x_lt = lu.solve(n_lt)
         schur = n_tt - n_lt.T @ x_lt
         schur += 1e-3 * np.diag(np.diag(n_tt))  # Levenberg–Marquardt damping
+        f = np.flatnonzero(np.ones(6, bool) if free is None else free)
         try:
-            step = np.linalg.solve(schur, r_t - n_lt.T @ y0)
+            step[f] = np.linalg.solve(schur[np.ix_(f, f)], (r_t - n_lt.T @ y0)[f])
         except np.linalg.LinAlgError:
-            step = np.zeros(6)
+            step[:] = 0.0
         sol = y0 - x_lt @ step
     n_lin = a.shape[1]
     return sol[: n_lin - ns], sol[n_lin - ns :], step
@@ -561,48 +569,6 @@ def _subset(b: _Basis, zone: _LimbZone | None, keep: np.ndarray) -> tuple[_Basis
         zone.cos_e_surface,
     )
     return sub, z
-
-
-def _gauss_newton(
-    image: np.ndarray,
-    weight: np.ndarray,
-    b: _Basis,
-    coefs: np.ndarray,
-    offsets: np.ndarray,
-    theta: np.ndarray,
-    zone: _LimbZone | None,
-) -> np.ndarray:
-    """One damped Gauss–Newton step on θ = (cx, cy, R, σ, e1, e2) with the linear part held, on the pixels
-    within GN_DEPTH_PX inside the limb (and the blur's reach outside): where θ shows."""
-    d = _geometry(b, theta)[0]
-    b, zone = _subset(b, zone, (d > -TABLE_OUTSIDE_SIGMAS * 3.0) & (d < GN_DEPTH_PX))
-    w = weight.ravel()[b.pix]
-    y = image.ravel()[b.pix] - offsets[(b.pix % image.shape[1])]
-
-    def resid(t: np.ndarray) -> np.ndarray:
-        return y - _disk_values(b, coefs, t, zone)
-
-    r0 = resid(theta)
-    steps = np.array([0.01, 0.01, 0.01, 0.005, 1e-5, 1e-5])
-    jac = np.column_stack([(r0 - resid(theta + e)) / e[k] for k, e in enumerate(np.diag(steps))])
-    jw = jac * w[:, None]
-    lhs = jac.T @ jw
-    rhs = jw.T @ r0
-    chi0 = float(np.sum(w * r0**2))
-    lam = 1e-3
-    scale = np.sqrt(np.maximum(np.diag(lhs), 1e-300))
-    for _ in range(6):
-        try:
-            delta = np.linalg.solve(lhs + lam * np.diag(scale**2), rhs)
-        except np.linalg.LinAlgError:
-            return theta
-        delta = np.clip(delta, -MAX_STEP, MAX_STEP)
-        trial = theta + delta
-        trial[3] = float(np.clip(trial[3], 0.3, 3.0))
-        if float(np.sum(w * resid(trial) ** 2)) < chi0:
-            return trial
-        lam *= 10.0
-    return theta
 
 
 def _noise_sigma(residual: np.ndarray, disk: np.ndarray, keep: np.ndarray, floor_sigma: float) -> np.ndarray:
@@ -737,8 +703,11 @@ def fit_disk_model(
     )
     for clip in CLIP_SCHEDULE:
         weight = np.where(clipped, 0.0, 1.0 / sigma**2)
+        # the first round moves the limb alone (centre, radius): σ and the ellipse terms, freed at once
+        # from a poor first limb, can wander off with it
+        free = FIRST_ROUND_FREE if not np.isfinite(clip) else None
         for _ in range(JOINT_STEPS):
-            coefs, offsets, step = _solve_linear(x, weight, b, theta, zone, penalties, smooth, coefs)
+            coefs, offsets, step = _solve_linear(x, weight, b, theta, zone, penalties, smooth, coefs, free)
             theta = _take_step(theta, step)
         model = _model_image(shape, b, coefs, offsets, theta, zone)
         sigma = _noise_sigma(x - model, model - offsets[None, :], ~clipped, floor_sigma)
