@@ -47,11 +47,14 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
-[--set detect.KEY=VALUE ...]``
+[--set detect.KEY=VALUE ...] [--disk-model-gate]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
-as in a run of both sides: half the time for a day-side study).
+as in a run of both sides: half the time for a day-side study). ``--disk-model-gate``: instead of detection,
+the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the limb
+circle the detection finds) against the renderer's noise-free background, per limb-distance bin
+(:func:`disk_model_gate`).
 """
 
 from __future__ import annotations
@@ -1044,6 +1047,110 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
     }
 
 
+# ------------------------------------------------------------------------------------- disk-model gate
+
+#: limb-distance bins (px, from the renderer's limb pixels) of the disk model's gate
+GATE_BINS_PX = (0.0, 1.5, 3.0, 5.0, 8.0, 20.0, np.inf)
+#: pixels this close (px) to a cosmic-ray hit or a hot spot of ideal S/N ≥ GATE_SOURCE_SNR are left out of
+#: the gate's statistics (the model is to leave those to the detection)
+GATE_EXCLUDE_PX = 4.0
+GATE_SOURCE_SNR = 5.0
+
+
+def disk_model_residuals(rendered: RenderedFrame, band: str, **fit_kw) -> pd.DataFrame | None:
+    """The disk model (:func:`ioscan.detect.disk_model.fit_disk_model`) fitted to a band's NOISY image from
+    the limb circle the detection finds in it, against the renderer's noise-free background: one row per
+    pixel (``limb_px``: distance to the true limb's pixels, ``inside``, ``z``: (model − truth) / true σ),
+    cosmic-ray and hot-spot surroundings left out; None when no limb is seen."""
+    from ioscan.detect.disk_model import fit_disk_model
+    from ioscan.detect.limb import find_limb
+
+    b = rendered.bands[band]
+    image = b.image.astype(np.float64)
+    sat = rendered.saturation_w_m2_sr
+    saturated = b.image >= sat - 1e-6 * abs(sat)
+    circle = find_limb(b.image, 0.8, saturated)
+    if circle is None:
+        return None
+    t0 = time.process_time()
+    fit = fit_disk_model(
+        image, circle.center_sample, circle.center_line, circle.radius_px, mask=saturated, **fit_kw
+    )
+    cpu_s = time.process_time() - t0
+    zones = zone_maps(rendered, band)
+    t = rendered.truth[rendered.truth["band"] == band]
+    t = t[t["snr_ideal"] >= GATE_SOURCE_SNR]
+    near = np.zeros(image.shape, bool)
+    near[
+        np.clip(np.rint(t["line"]).astype(int) - b.line_offset, 0, image.shape[0] - 1),
+        np.clip(np.rint(t["sample"]).astype(int), 0, image.shape[1] - 1),
+    ] = True
+    dn = ndimage.distance_transform_edt(~near) if near.any() else np.full(image.shape, np.inf)
+    keep = (zones["cr"] > GATE_EXCLUDE_PX) & (dn > GATE_EXCLUDE_PX) & ~saturated
+    z = (fit.model - b.background) / b.sigma
+    return pd.DataFrame(
+        {
+            "limb_px": zones["limb"][keep],
+            "inside": zones["disk"][keep],
+            "z": z[keep],
+            "cpu_s": cpu_s,
+            "radius_px": fit.radius_px,
+            "blur_sigma_px": fit.blur_sigma_px,
+            "chi2_dof": fit.chi2_dof,
+            "limb_chi2": fit.limb_chi2,
+            "limb_clipped": fit.limb_clipped_fraction,
+            "trusted": fit.trusted(),
+        }
+    )
+
+
+def disk_model_gate(args, **fit_kw) -> dict:
+    """The disk model's residual against the truth per limb-distance bin, inside and outside the disk, over
+    the sunlit frames of a run: median |z| and rms z (z = (model − true background) / true σ)."""
+    rng = np.random.default_rng(args.seed)
+    rows, per_frame = [], []
+    for i in range(args.frames):
+        params = scene_of(args, rng, i)
+        if i % 2:
+            continue
+        rendered = render_scene(params)
+        if rendered.illumination != "day":
+            continue
+        for band in rendered.bands:
+            r = disk_model_residuals(rendered, band, **fit_kw)
+            if r is None:
+                continue
+            rows.append(r.assign(frame=i))
+            per_frame.append(
+                {
+                    "frame": i,
+                    "cpu_s": round(float(r["cpu_s"].iloc[0]), 2),
+                    "radius_px": round(float(r["radius_px"].iloc[0]), 1),
+                    "blur_sigma_px": round(float(r["blur_sigma_px"].iloc[0]), 3),
+                    "chi2_dof": round(float(r["chi2_dof"].iloc[0]), 2),
+                    "limb_chi2": round(float(r["limb_chi2"].iloc[0]), 2),
+                    "limb_clipped": round(float(r["limb_clipped"].iloc[0]), 3),
+                    "trusted": bool(r["trusted"].iloc[0]),
+                    "rms_z_within_8px": round(float(np.sqrt(np.mean(r.loc[r["limb_px"] <= 8, "z"] ** 2))), 2),
+                }
+            )
+    df = pd.concat(rows, ignore_index=True)
+    out: dict = {"frames": len(per_frame), "fit": {k: str(v) for k, v in fit_kw.items()}}
+    bins = pd.cut(df["limb_px"], GATE_BINS_PX, include_lowest=True)
+    for (b, inside), g in df.groupby([bins, df["inside"]], observed=True):
+        key = f"{'in' if inside else 'out'}_{b.left:g}_to_{b.right:g}_px"
+        z = g["z"].to_numpy()
+        out[key] = {
+            "n": int(len(z)),
+            "median_abs_z": round(float(np.median(np.abs(z))), 3),
+            "rms_z": round(float(np.sqrt(np.mean(z**2))), 3),
+            "median_z": round(float(np.median(z)), 3),
+        }
+    out["cpu_s_median"] = round(float(np.median([f["cpu_s"] for f in per_frame])), 2)
+    out["per_frame"] = per_frame
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=500, help="frames to render (half day, half night)")
@@ -1074,7 +1181,15 @@ def main() -> None:
         metavar="detect.KEY=VALUE",
         help="a detection setting, as ioscan's --set (e.g. detect.psf_elongation=false)",
     )
+    ap.add_argument(
+        "--disk-model-gate",
+        action="store_true",
+        help="instead: the disk model's residual against the truth by limb distance, sunlit frames",
+    )
     args = ap.parse_args()
+    if args.disk_model_gate:
+        print(json.dumps(disk_model_gate(args)))
+        return
     from ioscan.settings import Settings
 
     args.detect_config = Settings.load(None, args.set).detect if args.set else None

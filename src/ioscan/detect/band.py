@@ -394,6 +394,32 @@ def _psf_in_use(
     return psf, spike_psf, est is not None
 
 
+def _subtract_disk_model(
+    data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
+) -> tuple[np.ndarray, Limb, np.ndarray | None]:
+    """With ``detect.disk_model`` and a sharp limb seen in the image: (the data less the disk's global model,
+    :mod:`ioscan.detect.disk_model`; the limb the background then sees — ``"regions"``: the fitted limb's
+    distance splitting sky and disk, its band unsearched; ``"band"``: the same, the band searched too;
+    ``"flat"``: none; the disk's model, image units). Unchanged (disk None) where the fit is not trusted."""
+    from ioscan.detect.disk_model import fit_band_disk
+
+    if cfg.disk_model == "off" or limb.circle is None or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return data, limb, None
+    c = limb.circle
+    fit = fit_band_disk(data, c.center_sample, c.center_line, c.radius_px, psf.core_sigma_px, sat_mask)
+    if fit is None:
+        messages.append(f"band {band}: the disk model does not follow the limb; not used")
+        return data, limb, None
+    messages.append(
+        f"band {band}: disk model subtracted (limb radius {fit.radius_px:.1f} px, blur σ "
+        f"{fit.blur_sigma_px:.2f} px, limb χ² {fit.limb_chi2:.2f})"
+    )
+    distance = None if cfg.disk_model == "flat" else np.maximum(fit.limb_distance_px, -1e9)
+    # the circle stays for the tests of detections at the limb (the limb profile is off where the model is)
+    flat = Limb(distance, False, None, limb.margin_px, messages=limb.messages, circle=c, trusted=False)
+    return (np.asarray(data, dtype=np.float64) - fit.disk).astype(np.float32), flat, fit.disk
+
+
 def _flag_background_misfits(
     out: BandDetections,
     band: BandImage,
@@ -550,6 +576,13 @@ def detect_band(
     if limb.status is not None:
         out.status = limb.status
         return out
+    # 3b. with detect.disk_model: the sunlit disk's global model subtracted; the limb kept for the flags
+    limb_seen, data_seen = limb, data
+    data, limb, disk = _subtract_disk_model(data, limb, sat_mask, psf, cfg, band.band, out.messages)
+    if disk is not None:
+        cfg = replace(cfg, use_limb_profile=False)
+    if disk is not None and cfg.disk_model == "band":
+        cfg = replace(cfg, limb_halfwidth_px=0.0)
     # 4–6. the PSF measured on the band's bright isolated sources (when the instrument's model is off, the
     # measured core is used); background on the search region (the disk plus a margin) cropped, find, fit
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
@@ -645,15 +678,15 @@ def detect_band(
         noise=model.noise,
         l0=l0,
         s0=s0,
-        limb_distance_px=limb.distance_px,
-        limb_from_geometry=limb.from_geometry,
+        limb_distance_px=limb_seen.distance_px,
+        limb_from_geometry=limb_seen.from_geometry,
         fit_radius_px=fit_radius_px(psf),
         edge_px=max(1, int(np.ceil(2 * sigma))),
         near_limb_px=cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1,
         cosmic_ray_dchi2=cfg.cosmic_ray_dchi2,
         limb_known=None
-        if limb.from_geometry
-        else (limb.known if limb.trusted else np.zeros(data.shape, bool)),
+        if limb_seen.from_geometry
+        else (limb_seen.known if limb_seen.trusted else np.zeros(data.shape, bool)),
     )
     # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
     ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None
@@ -696,7 +729,7 @@ def detect_band(
             bool(unconfirmed[k]),
             float(dchi_max[k]),
         )
-        pk = data[max(li - 1, 0) : li + 2, max(lj - 1, 0) : lj + 2]
+        pk = data_seen[max(li - 1, 0) : li + 2, max(lj - 1, 0) : lj + 2]
         peak_vals = pk[np.isfinite(pk)]
         snr = float(fit.flux[k] / fit.flux_err[k]) if fit.flux_err[k] > 0 else float(peaks.snr[k])
         bl, bs = min(max(li - l0, 0), sub.shape[0] - 1), min(max(lj - s0, 0), sub.shape[1] - 1)
@@ -714,7 +747,7 @@ def detect_band(
                 net_radiance_sum=float(fit.flux[k]),
                 net_radiance_sum_err=float(fit.flux_err[k]),
                 unit=band.unit,
-                background=float(model.background[bl, bs]),
+                background=float(model.background[bl, bs]) + (0.0 if disk is None else float(disk[li, lj])),
                 peak=float(peak_vals.max()) if peak_vals.size else float("nan"),
                 n_pixels=int(fit.n_pixels[k]),
                 flags=flags,

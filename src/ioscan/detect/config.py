@@ -328,6 +328,10 @@ class DetectConfig:
         local_fit_min_snr: narrow PSFs: a detection whose calibrated local-fit S/N is below this is flagged
             ARTEFACT (:func:`ioscan.detect.localfit.flag_local_fit_unconfirmed`); None: off (the default,
             as ``faint_peak_map_snr``: the fit's calibration on the frame is what costs the time).
+        disk_model: narrow PSFs, a sharp limb seen in the image: subtract a global model of the sunlit disk
+            (:mod:`ioscan.detect.disk_model`) before the background; the background then sees the fitted
+            limb only as the border of its regions (``"regions"``, the limb band unsearched), the same with
+            the band searched (``"band"``), or no limb (``"flat"``). ``"off"`` (default): no model.
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -400,6 +404,7 @@ class DetectConfig:
     limb_ridge_confirm_snr: float | None = None
     local_fit_min_snr: float | None = None
     faint_peak_compact_snr: float | None = 3.5
+    disk_model: str = "off"
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
