@@ -638,6 +638,38 @@ def _null_evidence(prob, prior):
     return top + math.log(total), (oo, w / total, np.array(step))
 
 
+#: a mode is left out of a registration when its posterior weight is below this share of the total divided
+#: by the number of modes (so all left out weigh < this share together), unless it is the best mode
+NEGLIGIBLE_WEIGHT = 1e-12
+
+
+def _modes_that_weigh(log_evidence: np.ndarray, log_null: float) -> np.ndarray:
+    """True for the modes (log evidences ``log_evidence``) a registration keeps: the best (and its ties) and
+    every mode within ln(1/:data:`NEGLIGIBLE_WEIGHT`) + ln(n) of the larger of the best and the null's
+    ``log_null``. A mode left out has weight < NEGLIGIBLE_WEIGHT / n of the total (which is ≥ both), so the
+    modes left out change the weights, the false-match probability and the total by < NEGLIGIBLE_WEIGHT;
+    the best mode, its offset and matches are those of every mode."""
+    if len(log_evidence) == 0:
+        return np.zeros(0, dtype=bool)
+    best = float(np.max(log_evidence))
+    margin = -math.log(NEGLIGIBLE_WEIGHT) + math.log(len(log_evidence))
+    return log_evidence >= min(best, max(best, log_null) - margin)
+
+
+def _mode(pairs: _Pairs, sol: _Solutions, c: int) -> Mode:
+    """The :class:`Mode` of solution ``c`` of ``sol``."""
+    ks = sol.pair[sol.start[c] : sol.start[c + 1]]
+    return Mode(
+        offset_px=sol.offset[c].copy(),
+        cov_px=sol.fit_cov[c] + sol.shared_cov[c],
+        pairs=list(zip(pairs.i[ks].tolist(), pairs.j[ks].tolist(), strict=True)),
+        log_evidence=float(sol.log_evidence[c]),
+        n_matches=int(sol.n_matches[c]),
+        fit_cov_px=sol.fit_cov[c].copy(),
+        weights=sol.w[sol.start[c] : sol.start[c + 1]],
+    )
+
+
 def match_offsets(
     prob: MatchProblem,
     prior: PointingPrior,
@@ -664,7 +696,7 @@ def match_offsets(
     # the seeds in order, as one at a time would go: a seed whose pair already converged to a mode is not
     # followed again, and a mode reached twice counts once; seeds are refined together in chunks, each
     # leaving out the seeds that the modes found so far cover
-    modes: list[Mode] = []
+    found: list[tuple[_Solutions, int]] = []  # each new mode: its chunk's solutions and its place there
     seen: set[tuple] = set()
     in_a_mode: set[int] = set()
     for c0 in range(0, len(seed_pairs), SEED_CHUNK):
@@ -679,20 +711,12 @@ def match_offsets(
             key = tuple(sorted(matched[start[c] : start[c + 1]]))
             if key in seen:
                 continue
-            ks = sol.pair[start[c] : start[c + 1]]
             seen.add(key)
             in_a_mode.update(key)
-            modes.append(
-                Mode(
-                    offset_px=sol.offset[c].copy(),
-                    cov_px=sol.fit_cov[c] + sol.shared_cov[c],
-                    pairs=list(zip(pairs.i[ks].tolist(), pairs.j[ks].tolist(), strict=True)),
-                    log_evidence=float(sol.log_evidence[c]),
-                    n_matches=int(sol.n_matches[c]),
-                    fit_cov_px=sol.fit_cov[c].copy(),
-                    weights=sol.w[sol.start[c] : sol.start[c + 1]],
-                )
-            )
+            found.append((sol, c))
+    log_ev = np.array([sol.log_evidence[c] for sol, c in found], dtype=float)
+    keep = _modes_that_weigh(log_ev, log_null).tolist()
+    modes = [_mode(pairs, sol, c) for (sol, c), kept in zip(found, keep, strict=True) if kept]
     modes.sort(key=lambda m: -m.log_evidence)
     logs = np.array([m.log_evidence for m in modes] + [log_null])
     top_log = float(np.max(logs))
