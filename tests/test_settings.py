@@ -40,6 +40,7 @@ def test_file_then_overrides(tmp_path):
         (["detect.threshold_snr=high"], "'high' is not"),
         (["track.excluded_flags=['COSMIC']"], "unknown detection flag 'COSMIC'"),
         (["threshold_snr=5"], "expected section.key=value"),
+        (["detect.disk_model=bogus"], "disk_model must be one of off, regions, band, flat, not 'bogus'"),
     ],
 )
 def test_bad_settings_name_the_problem(overrides, message):

@@ -17,6 +17,10 @@ def default_psf(
     return PsfModel(model.weights, model.sigmas_px)
 
 
+#: values of ``DetectConfig.disk_model``
+DISK_MODEL_MODES = ("off", "regions", "band", "flat")
+
+
 @dataclass
 class DetectConfig:
     """Settings of :func:`ioscan.detect.detect_frame`.
@@ -405,6 +409,12 @@ class DetectConfig:
     local_fit_min_snr: float | None = None
     faint_peak_compact_snr: float | None = 3.5
     disk_model: str = "off"
+
+    def __post_init__(self) -> None:
+        if self.disk_model not in DISK_MODEL_MODES:
+            raise ValueError(
+                f"disk_model must be one of {', '.join(DISK_MODEL_MODES)}, not {self.disk_model!r}"
+            )
 
     def psf_for(
         self, band: str, instrument: str, wavelength_um: float, *, plate_scale_arcsec: float | None = None
