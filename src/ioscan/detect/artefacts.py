@@ -54,6 +54,7 @@ from ioscan.detect.flags import (
     EDGE_BIT,
     SATURATED_BIT,
     VETTED_OR_SATURATED,
+    flag_artefact,
 )
 from ioscan.records import Detection
 
@@ -69,8 +70,7 @@ def flag_unconfirmed(detections: list[Detection], min_fit_snr: float = MIN_FIT_S
         if det.flags & ARTEFACT_OR_HIT:
             continue
         if not det.snr >= min_fit_snr:
-            det.flags |= ARTEFACT_BIT
-            det.extra.setdefault("artefact_test", f"fit_snr_below_{min_fit_snr:g}")
+            flag_artefact(det, f"fit_snr_below_{min_fit_snr:g}")
             n += 1
     return n
 
@@ -92,8 +92,7 @@ def flag_edge_unconfirmed(detections: list[Detection], min_fraction: float) -> i
         if not det.flags & EDGE_BIT or det.flags & skip:
             continue
         if not det.snr >= min_fraction * det.extra["mf_snr"]:
-            det.flags |= ARTEFACT_BIT
-            det.extra.setdefault("artefact_test", f"edge_fit_below_{min_fraction:g}_of_mf")
+            flag_artefact(det, f"edge_fit_below_{min_fraction:g}_of_mf")
             n += 1
     return n
 
@@ -144,15 +143,13 @@ def flag_limb_ridges(
         point_snr = det.extra.get("limb_point_snr", float("nan"))
         beyond_ridge = min_point_snr is not None and point_snr >= min_point_snr
         if ridge_below_gain is not None and gain < ridge_below_gain and not beyond_ridge:
-            det.flags |= ARTEFACT_BIT
-            det.extra.setdefault("artefact_test", "limb_ridge_shape")
+            flag_artefact(det, "limb_ridge_shape")
             n += 1
             continue
         if min_psf_gain is not None and gain >= min_psf_gain:
             continue
         if _chi2_beyond(det, max_chi2_dof):
-            det.flags |= ARTEFACT_BIT
-            det.extra.setdefault("artefact_test", "limb_ridge")
+            flag_artefact(det, "limb_ridge")
             n += 1
     return n
 
@@ -181,8 +178,7 @@ def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> 
         sep = np.hypot(*(xy - xy[i]).T)
         if np.any(kept & (snr > snr[i]) & (sep < limit)):
             kept[i] = False
-            keep[i].flags |= ARTEFACT_BIT
-            keep[i].extra.setdefault("artefact_test", "unresolved_split")
+            flag_artefact(keep[i], "unresolved_split")
             n += 1
     return n
 
@@ -208,8 +204,7 @@ def flag_edge_misfit_chi2(detections: list[Detection], max_chi2_dof: float = EDG
         if not det.flags & EDGE_BIT or det.flags & skip:
             continue
         if _chi2_beyond(det, max_chi2_dof):
-            det.flags |= ARTEFACT_BIT
-            det.extra.setdefault("artefact_test", "edge_chi2")
+            flag_artefact(det, "edge_chi2")
             n += 1
     return n
 
@@ -252,8 +247,7 @@ def flag_bright_source_artefacts(
                 continue
             fragment = saturated[i] and saturated[j] and flux[i] < flux[j]
             if fragment and np.hypot(*(xy[i] - xy[j])) <= ring:  # a piece of the same clipped core
-                det.flags |= ARTEFACT_BIT
-                det.extra.setdefault("artefact_test", "saturated_fragment")
+                flag_artefact(det, "saturated_fragment")
                 flagged += 1
                 break
             if not flux[i] < max_flux_ratio * flux[j]:
@@ -263,8 +257,7 @@ def flag_bright_source_artefacts(
             # a saturated source's ring counts from the edge of its clipped core
             ring_j = ring + (core_px[j] if saturated[j] else 0.0)
             if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring_j):
-                det.flags |= ARTEFACT_BIT
-                det.extra.setdefault("artefact_test", "bright_streak" if in_streak else "bright_ring")
+                flag_artefact(det, "bright_streak" if in_streak else "bright_ring")
                 flagged += 1
                 break
     return flagged

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.misfits import band_residual, flag_artefact, unflagged_near_edge
+from ioscan.detect.flags import flag_artefact
+from ioscan.detect.misfits import band_residual, unflagged_near_edge
 from ioscan.records import Detection
 
 #: detections whose nearest pixel lies this close to the frame edge (px) are tested

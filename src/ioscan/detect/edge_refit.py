@@ -27,12 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.misfits import (
-    MIN_STRUCTURE_SIGMA,
-    background_structure,
-    flag_artefact,
-    unflagged_near_edge,
-)
+from ioscan.detect.flags import flag_artefact
+from ioscan.detect.misfits import MIN_STRUCTURE_SIGMA, background_structure, unflagged_near_edge
 from ioscan.detect.psf import PsfModel
 from ioscan.records import Detection
 

@@ -9,7 +9,7 @@ from math import isfinite
 
 import numpy as np
 
-from ioscan.records import DetectionFlag
+from ioscan.records import Detection, DetectionFlag
 
 #: matched-filter S/N above which a source is also tested for cosmic-ray shape (pixel count, spike ratio)
 SHAPE_TEST_SNR = 20.0
@@ -34,6 +34,12 @@ ARTEFACT_BIT = int(DetectionFlag.ARTEFACT)
 VETTED_OR_SATURATED = ARTEFACT_BIT | COSMIC_RAY_BIT | SATURATED_BIT
 #: detections that flag nothing and are never hot spots: artefacts, cosmic-ray hits
 ARTEFACT_OR_HIT = ARTEFACT_BIT | COSMIC_RAY_BIT
+
+
+def flag_artefact(det: Detection, test_name: str) -> None:
+    """Flag ``det`` ARTEFACT, naming the first test that did (``extra["artefact_test"]``)."""
+    det.flags |= ARTEFACT_BIT
+    det.extra.setdefault("artefact_test", test_name)
 
 
 def _nan_to(x: np.ndarray, value: float) -> np.ndarray:

@@ -36,8 +36,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
 from ioscan.detect.psf import PsfModel
-from ioscan.records import Detection, DetectionFlag
+from ioscan.records import Detection
 
 #: fewest weighted pixels in a window beyond the fit's unknowns (its residual degrees of freedom)
 MIN_PIXELS = 24
@@ -420,13 +421,12 @@ def flag_local_fit_unconfirmed(detections: list[Detection], min_snr: float) -> i
     ``min_snr`` (saturated ones, cosmic-ray hits, artefacts and those without that S/N aside): a peak of
     the background estimate's misfit that a fit with its own background finds no point source in. Returns
     how many were flagged."""
-    skip = DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED
+    skip = VETTED_OR_SATURATED
     n = 0
     for det in detections:
         snr = det.extra.get("local_fit_snr", float("nan"))
         if det.flags & skip or not np.isfinite(snr) or snr >= min_snr:
             continue
-        det.flags |= int(DetectionFlag.ARTEFACT)
-        det.extra.setdefault("artefact_test", "local_fit")
+        flag_artefact(det, "local_fit")
         n += 1
     return n

@@ -71,7 +71,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.flags import ARTEFACT_BIT, VETTED_OR_SATURATED
+from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
 from ioscan.records import Detection
 from ioscan.robust import MAD_TO_SIGMA
 
@@ -224,12 +224,6 @@ def unflagged_near_edge(
         sj = min(max(round(det.sample), 0), ns - 1)
         if min(li, sj, nl - 1 - li, ns - 1 - sj) <= reach_px:
             yield det, li, sj
-
-
-def flag_artefact(det: Detection, test_name: str) -> None:
-    """Flag ``det`` ARTEFACT, naming the first test that did (``extra["artefact_test"]``)."""
-    det.flags |= ARTEFACT_BIT
-    det.extra.setdefault("artefact_test", test_name)
 
 
 def flag_ridges(
