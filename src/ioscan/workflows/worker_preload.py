@@ -26,7 +26,10 @@ def preload() -> None:
 
     cpu_target.typing_context.refresh()
     cpu_target.target_context.refresh()
-    load_cached_kernels()
+    # numba's cache internals read here are not public API: if a numba release moves them, the workers load
+    # their kernels at their first call as before, rather than the server failing to start
+    with contextlib.suppress(AttributeError, TypeError):
+        load_cached_kernels()
 
 
 def cached_dispatchers(prefix: str = "ioscan.") -> list:
