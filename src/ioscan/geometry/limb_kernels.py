@@ -10,6 +10,11 @@ they replace, bit for bit.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
+* :func:`linear_at`, :func:`linear_profiles` — :func:`scipy.ndimage.map_coordinates` with ``order=1,
+  mode="nearest"`` (scipy's weights, taps beyond the array at its edge, its order of terms): detection's
+  limb edge profiles and the geometry limb check (:mod:`ioscan.detect.limb`).
+* :func:`sobel_gradients` — detection's limb edge gradients: two float32 :func:`scipy.ndimage.sobel` calls
+  ÷ 8 and their squared norm in one pass, the same numbers.
 
 numba compiles without ``fastmath`` (nothing reassociated or fused into FMAs), so each kernel's additions and
 multiplications round as the C/numpy code's do. numba is imported by the first caller; ``cache=True`` keeps
@@ -100,6 +105,129 @@ def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # prag
     for k in range(n):
         out[k], done[k] = _spline_value(coef, lines[k], samples[k])
     return out, done
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _linear_value(img, line: float, sample: float) -> float:  # pragma: no cover - compiled
+    """The bilinear value of ``img`` at a finite (line, sample), as scipy's ``map_coordinates(order=1,
+    mode="nearest")`` computes it: weights 1 − frac and 1 minus that, taps beyond the array at its edge, the
+    four terms (value × line weight) × sample weight summed in scipy's order, in float64."""
+    nl, ns = img.shape
+    fl = math.floor(line)
+    fs = math.floor(sample)
+    wl0 = 1.0 - (line - fl)
+    wl1 = 1.0
+    wl1 -= wl0
+    ws0 = 1.0 - (sample - fs)
+    ws1 = 1.0
+    ws1 -= ws0
+    l0, s0 = int(fl), int(fs)
+    a0, a1 = _clamp(l0, nl), _clamp(l0 + 1, nl)
+    b0, b1 = _clamp(s0, ns), _clamp(s0 + 1, ns)
+    t = 0.0
+    v = img[a0, b0] * wl0
+    t += v * ws0
+    v = img[a0, b1] * wl0
+    t += v * ws1
+    v = img[a1, b0] * wl1
+    t += v * ws0
+    v = img[a1, b1] * wl1
+    t += v * ws1
+    return t
+
+
+@njit(cache=True, error_model="numpy")
+def linear_at(
+    img: np.ndarray, lines: np.ndarray, samples: np.ndarray, out: np.ndarray
+) -> bool:  # pragma: no cover
+    """``ndimage.map_coordinates(img, [lines, samples], order=1, mode="nearest")`` bit for bit into ``out``
+    (1-D, ``img``'s dtype: the float64 sum rounded to it as scipy stores it). Returns False, ``out`` left
+    incomplete, when a position is NaN or huge (the caller then asks scipy)."""
+    for k in range(lines.shape[0]):
+        y, x = lines[k], samples[k]
+        if not (abs(y) < 1e15 and abs(x) < 1e15):
+            return False
+        out[k] = _linear_value(img, y, x)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def linear_profiles(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, uy: np.ndarray, ux: np.ndarray, t: np.ndarray, out
+) -> bool:  # pragma: no cover - compiled
+    """Profiles across pixels (``rows``, ``cols``, int) along unit vectors (``ux``, ``uy``) at offsets
+    ``t``: ``out[i, j]`` = :func:`linear_at` of ``img`` at (rows[i] + t[j]·uy[i], cols[i] + t[j]·ux[i])
+    (numpy's ``ii[:, None] + t[None, :] * uy[:, None]``: the product first, then the sum in float64).
+    False (``out`` incomplete) when a position is NaN or huge."""
+    for i in range(rows.shape[0]):
+        r, c = float(rows[i]), float(cols[i])
+        for j in range(t.shape[0]):
+            y = r + t[j] * uy[i]
+            x = c + t[j] * ux[i]
+            if not (abs(y) < 1e15 and abs(x) < 1e15):
+                return False
+            out[i, j] = _linear_value(img, y, x)
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reflect(i: int, n: int) -> int:  # pragma: no cover - compiled
+    """Index ``i`` mirrored into [0, n) as scipy's mode "reflect" extends a line (d c b a | a b c d)."""
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - i - 1
+    return i
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sobel_diff(mid, lo, hi):  # pragma: no cover - compiled
+    """scipy's antisymmetric correlation by [−1, 0, 1] at one pixel, in float64 rounded to float32:
+    mid·0 + (lo − hi)·(−1), in that order (the sign of a zero result follows it)."""
+    o = np.float64(mid) * 0.0
+    o += (np.float64(lo) - np.float64(hi)) * -1.0
+    return np.float32(o)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sobel_smooth(mid, lo, hi) -> float:  # pragma: no cover - compiled
+    """scipy's symmetric correlation by [1, 2, 1] at one pixel, in float64: mid·2 + (lo + hi)·1."""
+    o = np.float64(mid) * 2.0
+    o += (np.float64(lo) + np.float64(hi)) * 1.0
+    return o
+
+
+@njit(cache=True, error_model="numpy")
+def sobel_gradients(s: np.ndarray):  # pragma: no cover - compiled
+    """(gx, gy, gx² + gy²) of a 2-D float32 image, float32: ``ndimage.sobel(s, axis=1) / 8``,
+    ``ndimage.sobel(s, axis=0) / 8`` (mode "reflect") and the squared norm, bit for bit. scipy rounds the
+    first (derivative) pass to float32 before the [1, 2, 1] pass: each pixel's three first-pass values are
+    made again here, rounded the same, instead of kept in an array; ÷ 8 is × 0.125 (exact scaling either
+    way)."""
+    nl, ns = s.shape
+    gx = np.empty((nl, ns), np.float32)
+    gy = np.empty((nl, ns), np.float32)
+    g2 = np.empty((nl, ns), np.float32)
+    eighth = np.float32(0.125)
+    for i in range(nl):
+        m, u, d = s[i], s[_reflect(i - 1, nl)], s[_reflect(i + 1, nl)]
+        for j in range(ns):
+            jm = j - 1 if j > 0 else 0
+            jp = j + 1 if j < ns - 1 else ns - 1
+            dm = _sobel_diff(m[j], m[jm], m[jp])
+            x = np.float32(
+                _sobel_smooth(dm, _sobel_diff(u[j], u[jm], u[jp]), _sobel_diff(d[j], d[jm], d[jp]))
+            )
+            dy = _sobel_diff(m[j], u[j], d[j])
+            y = np.float32(
+                _sobel_smooth(dy, _sobel_diff(m[jm], u[jm], d[jm]), _sobel_diff(m[jp], u[jp], d[jp]))
+            )
+            x *= eighth
+            y *= eighth
+            gx[i, j] = x
+            gy[i, j] = y
+            g2[i, j] = x * x + y * y
+    return gx, gy, g2
 
 
 @njit(cache=True, error_model="numpy")
