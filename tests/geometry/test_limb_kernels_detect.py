@@ -93,3 +93,42 @@ def test_sobel_gradients_equal_scipys(shape):
         for s in cases:
             for got, ref in zip(limb_kernels.sobel_gradients(s), _sobel_reference(s), strict=True):
                 assert _bits_equal(got, ref)
+
+
+def _heavy_tailed(rng, n):
+    """Image differences as the limb fit sees them: a narrow core and a few far values (hot spots)."""
+    x = rng.normal(size=n) * 1e-3
+    far = rng.random(n) < 0.05
+    x[far] = rng.uniform(-1.0, 1.0, far.sum())
+    return x
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        _heavy_tailed,
+        lambda rng, n: np.round(_heavy_tailed(rng, n) * 2e3) / 2e3,  # ties
+        lambda rng, n: np.sort(_heavy_tailed(rng, n)),  # the evenly spaced sample is the sorted data's
+        lambda rng, n: np.where(rng.random(n) < 0.7, 0.25, rng.normal(size=n)),  # mostly one value
+    ],
+)
+def test_median_and_mad_of_large_arrays_equal_numpys(values):
+    rng = np.random.default_rng(11)
+    for n in (8191, 8192, 8193, 20000, 55168, 55169):
+        x = values(rng, n)
+        m = np.median(x)
+        assert limb_kernels.median(x) == m
+        assert limb_kernels.median_abs_deviation(x) == np.median(np.abs(x - m))
+
+
+def test_sampled_selection_finds_the_ranks_of_heavy_tailed_data():
+    """The sampled bins hold the median and the MAD's ranks of image-like data (the fast path is taken), and
+    decline a sample whose range is one value (the plain selection then)."""
+    x = _heavy_tailed(np.random.default_rng(5), 55168)
+    k = x.size // 2
+    found, a, b = limb_kernels._sampled_pair(x, k, 0.0, False)
+    assert found and (a, b) == tuple(np.sort(x)[k - 1 : k + 1])
+    m = np.median(x)
+    found, a, b = limb_kernels._sampled_pair(x, k, m, True)
+    assert found and (a, b) == tuple(np.sort(np.abs(x - m))[k - 1 : k + 1])
+    assert not limb_kernels._sampled_pair(np.full(20000, 3.0), 10000, 0.0, False)[0]

@@ -10,6 +10,9 @@ they replace, bit for bit.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
+* :func:`median`, :func:`median_abs_deviation` — ``np.median`` and the MAD by exact selection: value bins
+  narrowed to the wanted ranks (the first bins spanning the sampled values around those ranks, so a narrow
+  core with far outliers is not counted again and again), then a sort of the few left.
 * :func:`linear_at`, :func:`linear_profiles` — :func:`scipy.ndimage.map_coordinates` with ``order=1,
   mode="nearest"`` (scipy's weights, taps beyond the array at its edge, its order of terms): detection's
   limb edge profiles and the geometry limb check (:mod:`ioscan.detect.limb`).
@@ -319,45 +322,63 @@ def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
         k -= below
 
 
-@njit(cache=True, error_model="numpy")
-def median(x: np.ndarray) -> float:  # pragma: no cover - compiled
-    """``np.median`` of a finite, non-empty 1-D array: the middle value, or the mean of the two middle
-    values ((a + b) / 2) for an even length."""
-    n = x.shape[0]
-    a, b = _order_pair(x, n // 2)
-    return b if n % 2 else (a + b) / 2.0
+#: values sampled (evenly spaced along the array) by :func:`_sampled_pair` to choose its bins' range;
+#: arrays shorter than 32 × this go straight to :func:`_order_pair`
+RANGE_SAMPLE = 256
+#: the bins' range runs from this many sampled values below the wanted ranks' place in the sorted sample to
+#: as many above it (±4σ of a sample quantile of 256 values)
+RANGE_MARGIN = 32
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _value(x, i: int, m: float, deviation: bool) -> float:  # pragma: no cover - compiled
+    """x[i], or its absolute deviation |x[i] − m|."""
+    return abs(x[i] - m) if deviation else x[i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bin_of(v: float, lo: float, scale: float, top: float) -> int:  # pragma: no cover - compiled
+    """Bin of ``v``: 0 below ``lo``, 1…top − 1 across the range, ``top`` from its end up; monotone in v (each
+    step rounds monotonically), so the bins keep the values' order; no branch."""
+    return int(min(max((v - lo) * scale + 1.0, 0.0), top))
 
 
 @njit(cache=True, error_model="numpy")
-def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
-    """``np.median(np.abs(x - np.median(x)))`` of a finite, non-empty 1-D array (unscaled). The deviations'
-    first narrowing (:func:`_order_pair`'s value bins) reads them straight from ``x`` without an array of
-    them: their bins run from 0 to the largest, max(max(x) − m, m − min(x)) (rounding is monotone, so no
-    |x − m| exceeds it); the few kept are then selected as in :func:`median`. Order statistics are values
-    of the data whatever the bins, so the result is the plain computation's."""
+def _sampled_pair(x: np.ndarray, k: int, m: float, deviation: bool):  # pragma: no cover - compiled
+    """(found, a, b): the (k − 1)-th and k-th smallest (0-based; both the smallest for k = 0) of the finite
+    x, or of |x − m| when ``deviation`` (made as they are read). :func:`_order_pair`'s first narrowing with
+    its equal value bins spanning only the sampled values around the wanted ranks (:data:`RANGE_SAMPLE`,
+    ± :data:`RANGE_MARGIN`), the values beyond them counted in one bin at each end: image differences (a
+    narrow core, hot spots far out) then narrow in one count and one gather instead of several rounds
+    over most of the data. Exact whatever the sample; found is False when the ranks fall outside the range
+    (then nothing is returned)."""
     n = x.shape[0]
-    m = median(x)
-    lo, hi = x[0], x[0]
-    for v in x:
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
-    top = max(hi - m, m - lo)
-    k = n // 2
+    ns = RANGE_SAMPLE
+    if n < 32 * ns:
+        return False, 0.0, 0.0
     want = max(k - 1, 0)
+    step = n // ns
+    sample = np.empty(ns)
+    for i in range(ns):
+        sample[i] = _value(x, i * step, m, deviation)
+    sample.sort()
+    lo_i = (want * ns) // n - RANGE_MARGIN
+    hi_i = (k * ns) // n + RANGE_MARGIN
+    if lo_i < 0 or hi_i >= ns:
+        return False, 0.0, 0.0
+    lo, hi = sample[lo_i], sample[hi_i]
     nb = max(16, n // 8)
-    scale = nb / top if top > 0 else np.inf
-    if n <= 64 or not scale < np.inf:  # few values, or all (nearly) equal: the plain way
-        d = np.empty(n)
-        for i in range(n):
-            d[i] = abs(x[i] - m)
-        return median(d)
-    counts = np.zeros(nb, np.int64)
-    for v in x:
-        counts[min(int(abs(v - m) * scale), nb - 1)] += 1
-    below = 0
-    b1 = 0
+    scale = nb / (hi - lo) if hi > lo else np.inf
+    if not scale < np.inf:
+        return False, 0.0, 0.0
+    top = float(nb + 1)
+    counts = np.zeros(nb + 2, np.int64)
+    for i in range(n):
+        counts[_bin_of(_value(x, i, m, deviation), lo, scale, top)] += 1
+    below = counts[0]
+    if below > want or n - counts[nb + 1] <= k:
+        return False, 0.0, 0.0
+    b1 = 1
     while below + counts[b1] <= want:
         below += counts[b1]
         b1 += 1
@@ -367,14 +388,47 @@ def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
         b2 += 1
         above += counts[b2]
     cand = np.empty(above - below)
-    j = 0
-    for v in x:
-        dv = abs(v - m)
-        b = min(int(dv * scale), nb - 1)
+    c = 0
+    for i in range(n):
+        v = _value(x, i, m, deviation)
+        b = _bin_of(v, lo, scale, top)
         if b1 <= b <= b2:
-            cand[j] = dv
-            j += 1
-    a, b = _order_pair(cand, k - below)
+            cand[c] = v
+            c += 1
+    a, b = _order_pair(cand, k - below)  # below ≤ k − 1 (or 0 = k): both ranks are among cand
+    return True, a, b
+
+
+@njit(cache=True, error_model="numpy")
+def _pair(x: np.ndarray, k: int, m: float, deviation: bool):  # pragma: no cover - compiled
+    """The (k − 1)-th and k-th smallest of x (or |x − m|): :func:`_sampled_pair`, else :func:`_order_pair`
+    on the values."""
+    found, a, b = _sampled_pair(x, k, m, deviation)
+    if found:
+        return a, b
+    if not deviation:
+        return _order_pair(x, k)
+    d = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        d[i] = abs(x[i] - m)
+    return _order_pair(d, k)
+
+
+@njit(cache=True, error_model="numpy")
+def median(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median`` of a finite, non-empty 1-D array: the middle value, or the mean of the two middle
+    values ((a + b) / 2) for an even length."""
+    n = x.shape[0]
+    a, b = _pair(x, n // 2, 0.0, False)
+    return b if n % 2 else (a + b) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``np.median(np.abs(x - np.median(x)))`` of a finite, non-empty 1-D array (unscaled)."""
+    n = x.shape[0]
+    m = median(x)
+    a, b = _pair(x, n // 2, m, True)
     return b if n % 2 else (a + b) / 2.0
 
 
