@@ -13,6 +13,7 @@ from scipy import ndimage
 from test_limb import _backplanes_of, _render
 
 from ioscan.detect import limb
+from ioscan.robust import MAD_TO_SIGMA
 
 
 def _numpy_paths(monkeypatch):
@@ -78,3 +79,29 @@ def test_helpers_fall_back_to_scipy_where_the_kernels_do_not_apply():
     s64 = rng.normal(size=(6, 7))  # float64: scipy's Sobel
     for got, ref in zip(limb._gradients(s64), limb._gradients_numpy(s64), strict=True):
         assert got.dtype == np.float64 and np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("shape", [(128, 432), (130, 434), (34, 66), (18, 18), (4, 4), (129, 433), (125, 431)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sampled_laplacian_equals_the_whole_frame_one(shape, dtype):
+    """The noise map's Laplacian residuals at the blocks' sampled pixels, made there only, are the whole-frame
+    residuals' values in their order (NaN and signed zeros included), and so is the noise map."""
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.normal(size=shape) * 10.0 ** rng.uniform(-3, 3, size=shape)).astype(dtype)
+    x[rng.random(shape) < 0.05] = -0.0
+    x[rng.random(shape) < 0.01] = np.nan
+    nl, ns = shape
+    bl, bs = max(1, (nl - 2) // 16), max(1, (ns - 2) // 16)
+    hl, hs = (nl - 2) // bl, (ns - 2) // bs
+    whole = limb._laplacian_blocks(x, bl, bs, hl, hs)
+    if hl % 2 == 0 and hs % 2 == 0:
+        sampled = limb._sampled_laplacian_blocks(x, bl, bs, hl, hs)
+        assert sampled.dtype == whole.dtype and sampled.tobytes() == whole.tobytes()
+    with np.errstate(invalid="ignore"):
+        noise = limb.pixel_noise_map(x)
+        out = MAD_TO_SIGMA * limb._block_mad(whole) / np.sqrt(1.25)
+    pos = out[out > 0]
+    out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
+    rows = np.clip((np.arange(nl) - 1) // hl, 0, bl - 1)
+    cols = np.clip((np.arange(ns) - 1) // hs, 0, bs - 1)
+    assert noise.tobytes() == out[rows][:, cols].tobytes()
