@@ -1022,9 +1022,9 @@ def main() -> None:
             profile, records = _stage_profile(products, camp.metakernel, out, against)
             _add_chaining(profile, jiram, camp.metakernel, out)
         if args.profile_only:
-            out = {"benchmark": "scan", "frames": len(products), "clock": args.clock}
-            print(json.dumps({**out, "stage_ms_per_frame_median": profile}))
-            return
+            head = {"benchmark": "scan", "frames": len(products), "clock": args.clock}
+            print(json.dumps({**head, "stage_ms_per_frame_median": profile}))
+            return  # (the folder ``out`` is removed below: a dict named ``out`` here left it behind)
         writer, worker_start, fresh_cluster = {}, {}, {}
         if not args.scans_only:
             writer = _writer(records, out, args.repeats)

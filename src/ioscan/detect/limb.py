@@ -200,16 +200,36 @@ def _block_mad(v: np.ndarray) -> np.ndarray:
     return _sorted_median(a)
 
 
+def _laplacian_blocks(x: np.ndarray, bl: int, bs: int, hl: int, hs: int) -> np.ndarray:
+    """The Laplacian residual x − (up + down + left + right)/4 at every other pixel of each of ``bl`` × ``bs``
+    blocks of ``hl`` × ``hs`` pixels from pixel (1, 1): (bl, bs, values) (the reference)."""
+    lap = np.zeros_like(x)
+    lap[1:-1, 1:-1] = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
+    v = lap[1 : 1 + bl * hl, 1 : 1 + bs * hs].reshape(bl, hl, bs, hs).transpose(0, 2, 1, 3)
+    return v[:, :, ::2, ::2].reshape(bl, bs, -1)  # every other pixel of a block gives its scale well enough
+
+
+def _sampled_laplacian_blocks(x: np.ndarray, bl: int, bs: int, hl: int, hs: int) -> np.ndarray:
+    """:func:`_laplacian_blocks` for even ``hl`` and ``hs`` (then every block's sampled pixels are the odd
+    lines and samples of the frame): the residual computed at those pixels only, the same operations in the
+    same order (a quarter of the whole-frame arithmetic), the same values in the same order."""
+    rows, cols = slice(1, 1 + bl * hl, 2), slice(1, 1 + bs * hs, 2)
+    up, down = x[0 : bl * hl : 2, cols], x[2 : 2 + bl * hl : 2, cols]
+    left, right = x[rows, 0 : bs * hs : 2], x[rows, 2 : 2 + bs * hs : 2]
+    lap = x[rows, cols] - 0.25 * (up + down + left + right)
+    return lap.reshape(bl, hl // 2, bs, hs // 2).transpose(0, 2, 1, 3).reshape(bl, bs, -1)
+
+
 def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
     """Local pixel noise σ: robust scale of the pixel minus the mean of its 4 neighbours (÷ √1.25) in
     blocks of ``block_px``, spread back to the pixels (smooth structure cancels in the difference)."""
-    lap = np.zeros_like(x)
-    lap[1:-1, 1:-1] = x[1:-1, 1:-1] - 0.25 * (x[:-2, 1:-1] + x[2:, 1:-1] + x[1:-1, :-2] + x[1:-1, 2:])
     nl, ns = x.shape
     bl, bs = max(1, (nl - 2) // block_px), max(1, (ns - 2) // block_px)
     hl, hs = (nl - 2) // bl, (ns - 2) // bs
-    v = lap[1 : 1 + bl * hl, 1 : 1 + bs * hs].reshape(bl, hl, bs, hs).transpose(0, 2, 1, 3)
-    v = v[:, :, ::2, ::2].reshape(bl, bs, -1)  # every other pixel of a block gives its scale well enough
+    if hl >= 2 and hs >= 2 and hl % 2 == 0 and hs % 2 == 0:
+        v = _sampled_laplacian_blocks(x, bl, bs, hl, hs)
+    else:
+        v = _laplacian_blocks(x, bl, bs, hl, hs)
     out = MAD_TO_SIGMA * _block_mad(v) / np.sqrt(1.25)
     pos = out[out > 0]
     out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
@@ -255,9 +275,7 @@ def _edge_points(
     else:
         x = _fill(data).astype(np.float32)
     s = _smooth(x)
-    gx = ndimage.sobel(s, axis=1) / np.float32(8.0)
-    gy = ndimage.sobel(s, axis=0) / np.float32(8.0)
-    g2 = gx * gx + gy * gy
+    gx, gy, g2 = _gradients(s)
     sig_g = pixel_noise_map(x) * _gradient_noise_factor()
     cand = g2 > (EDGE_SNR * sig_g) ** 2
     nl, ns = g2.shape
@@ -289,9 +307,7 @@ def _edge_points(
     gn = np.sqrt(g2[ii, jj]).astype(np.float64)
     ux, uy = gx[ii, jj] / gn, gy[ii, jj] / gn
     t = np.arange(-PROFILE_HALF_PX, PROFILE_HALF_PX + 1e-9, PROFILE_STEP_PX)
-    px = jj[:, None] + t[None, :] * ux[:, None]
-    py = ii[:, None] + t[None, :] * uy[:, None]
-    prof = ndimage.map_coordinates(s, [py.ravel(), px.ravel()], order=1, mode="nearest").reshape(px.shape)
+    prof = _profiles(s, ii, jj, uy, ux, t)
     outer = np.abs(t) >= PROFILE_HALF_PX - 2.5
     dark = prof[:, outer & (t < 0)].mean(axis=1)
     bright = prof[:, outer & (t > 0)].mean(axis=1)
@@ -322,6 +338,62 @@ def _edge_points(
         step=step[ok],
         width_px=width[ok],
     )
+
+
+def _gradients(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sobel gradients ÷ 8 along samples and lines of a float32 image, and their squared norm (float32):
+    compiled (:func:`ioscan.geometry.limb_kernels.sobel_gradients`), the numbers of
+    :func:`_gradients_numpy`."""
+    if s.dtype == np.float32 and s.ndim == 2:
+        from ioscan.geometry.limb_kernels import sobel_gradients
+
+        return sobel_gradients(np.ascontiguousarray(s))
+    return _gradients_numpy(s)
+
+
+def _gradients_numpy(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_gradients` by ``ndimage.sobel`` (the reference)."""
+    gx = ndimage.sobel(s, axis=1) / np.float32(8.0)
+    gy = ndimage.sobel(s, axis=0) / np.float32(8.0)
+    return gx, gy, gx * gx + gy * gy
+
+
+def _profiles(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, uy: np.ndarray, ux: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """Profiles of ``img`` across points (``rows``, ``cols``) along unit vectors (``ux``, ``uy``), sampled at
+    offsets ``t`` px: (points, len(t)), bilinear with edge values beyond the image, in ``img``'s dtype.
+    Compiled (:func:`ioscan.geometry.limb_kernels.linear_profiles`) for float images, the numbers of
+    :func:`_profiles_numpy`."""
+    a = np.ascontiguousarray(img)
+    if a.dtype in (np.float32, np.float64) and ux.dtype == uy.dtype == t.dtype == np.float64:
+        from ioscan.geometry.limb_kernels import linear_profiles
+
+        out = np.empty((len(rows), len(t)), a.dtype)
+        if linear_profiles(a, *(np.ascontiguousarray(v) for v in (rows, cols, uy, ux, t)), out):
+            return out
+    return _profiles_numpy(img, rows, cols, uy, ux, t)
+
+
+def _profiles_numpy(img, rows, cols, uy, ux, t) -> np.ndarray:
+    """:func:`_profiles` by ``ndimage.map_coordinates(order=1, mode="nearest")`` (the reference)."""
+    px = cols[:, None] + t[None, :] * ux[:, None]
+    py = rows[:, None] + t[None, :] * uy[:, None]
+    return ndimage.map_coordinates(img, [py.ravel(), px.ravel()], order=1, mode="nearest").reshape(px.shape)
+
+
+def _linear_at(img: np.ndarray, lines: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """``ndimage.map_coordinates(img, [lines, samples], order=1, mode="nearest")`` of a float64 image at 1-D
+    positions, compiled (:func:`ioscan.geometry.limb_kernels.linear_at`): the same numbers."""
+    a = np.ascontiguousarray(img)
+    lines, samples = np.asarray(lines), np.asarray(samples)
+    if a.dtype == np.float64 and lines.ndim == 1 and lines.dtype == samples.dtype == np.float64:
+        from ioscan.geometry.limb_kernels import linear_at
+
+        out = np.empty(len(lines))
+        if linear_at(a, np.ascontiguousarray(lines), np.ascontiguousarray(samples), out):
+            return out
+    return ndimage.map_coordinates(img, [lines, samples], order=1, mode="nearest")
 
 
 def _crossing(f: np.ndarray, t: np.ndarray, level: float) -> np.ndarray:
@@ -496,10 +568,10 @@ def geometry_limb_offset_px(
     pts = edge_points(data, psf_sigma_px, where=where)
     if len(pts) == 0:
         return float("nan"), pts
-    at = ndimage.map_coordinates(d, [pts.y, pts.x], order=1, mode="nearest")
+    at = _linear_at(d, pts.y, pts.x)
     (gl, gs), (l0, s0) = _gradient_at(d, pts.y, pts.x)
-    nx = ndimage.map_coordinates(gs, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
-    ny = ndimage.map_coordinates(gl, [pts.y - l0, pts.x - s0], order=1, mode="nearest")
+    nx = _linear_at(gs, pts.y - l0, pts.x - s0)
+    ny = _linear_at(gl, pts.y - l0, pts.x - s0)
     norm = np.maximum(np.hypot(nx, ny), 1e-9)
     ok = (np.abs(at) <= reach_px) & ((pts.ux * nx + pts.uy * ny) / norm > MIN_COS_TOWARD_CENTRE)
     if ok.sum() < MIN_POINTS:
@@ -509,15 +581,8 @@ def geometry_limb_offset_px(
     if expected is not None:  # offset from the predicted image's own steepest rise along each normal
         on = pts.subset(ok)
         t = np.arange(-reach_px, reach_px + 1e-9, PROFILE_STEP_PX)
-        px = on.x[:, None] + t[None, :] * on.ux[:, None]
-        py = on.y[:, None] + t[None, :] * on.uy[:, None]
         e = np.asarray(expected, dtype=float)
-        prof = ndimage.map_coordinates(
-            e if np.isfinite(e).all() else np.nan_to_num(e),
-            [py.ravel(), px.ravel()],
-            order=1,
-            mode="nearest",
-        ).reshape(px.shape)
+        prof = _profiles(e if np.isfinite(e).all() else np.nan_to_num(e), on.y, on.x, on.uy, on.ux, t)
         t_model = steepest_rise(prof, t, float(reach_px), prof.dtype.type(2), prof.dtype.type(0.5))
         good = np.isfinite(t_model)
         if good.sum() >= MIN_POINTS:

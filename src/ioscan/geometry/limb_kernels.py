@@ -10,6 +10,14 @@ they replace, bit for bit.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
+* :func:`median`, :func:`median_abs_deviation` — ``np.median`` and the MAD by exact selection: value bins
+  narrowed to the wanted ranks (the first bins spanning the sampled values around those ranks, so a narrow
+  core with far outliers is not counted again and again), then a sort of the few left.
+* :func:`linear_at`, :func:`linear_profiles` — :func:`scipy.ndimage.map_coordinates` with ``order=1,
+  mode="nearest"`` (scipy's weights, taps beyond the array at its edge, its order of terms): detection's
+  limb edge profiles and the geometry limb check (:mod:`ioscan.detect.limb`).
+* :func:`sobel_gradients` — detection's limb edge gradients: two float32 :func:`scipy.ndimage.sobel` calls
+  ÷ 8 and their squared norm in one pass, the same numbers.
 
 numba compiles without ``fastmath`` (nothing reassociated or fused into FMAs), so each kernel's additions and
 multiplications round as the C/numpy code's do. numba is imported by the first caller; ``cache=True`` keeps
@@ -102,6 +110,129 @@ def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # prag
     return out, done
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _linear_value(img, line: float, sample: float) -> float:  # pragma: no cover - compiled
+    """The bilinear value of ``img`` at a finite (line, sample), as scipy's ``map_coordinates(order=1,
+    mode="nearest")`` computes it: weights 1 − frac and 1 minus that, taps beyond the array at its edge, the
+    four terms (value × line weight) × sample weight summed in scipy's order, in float64."""
+    nl, ns = img.shape
+    fl = math.floor(line)
+    fs = math.floor(sample)
+    wl0 = 1.0 - (line - fl)
+    wl1 = 1.0
+    wl1 -= wl0
+    ws0 = 1.0 - (sample - fs)
+    ws1 = 1.0
+    ws1 -= ws0
+    l0, s0 = int(fl), int(fs)
+    a0, a1 = _clamp(l0, nl), _clamp(l0 + 1, nl)
+    b0, b1 = _clamp(s0, ns), _clamp(s0 + 1, ns)
+    t = 0.0
+    v = img[a0, b0] * wl0
+    t += v * ws0
+    v = img[a0, b1] * wl0
+    t += v * ws1
+    v = img[a1, b0] * wl1
+    t += v * ws0
+    v = img[a1, b1] * wl1
+    t += v * ws1
+    return t
+
+
+@njit(cache=True, error_model="numpy")
+def linear_at(
+    img: np.ndarray, lines: np.ndarray, samples: np.ndarray, out: np.ndarray
+) -> bool:  # pragma: no cover
+    """``ndimage.map_coordinates(img, [lines, samples], order=1, mode="nearest")`` bit for bit into ``out``
+    (1-D, ``img``'s dtype: the float64 sum rounded to it as scipy stores it). Returns False, ``out`` left
+    incomplete, when a position is NaN or huge (the caller then asks scipy)."""
+    for k in range(lines.shape[0]):
+        y, x = lines[k], samples[k]
+        if not (abs(y) < 1e15 and abs(x) < 1e15):
+            return False
+        out[k] = _linear_value(img, y, x)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def linear_profiles(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, uy: np.ndarray, ux: np.ndarray, t: np.ndarray, out
+) -> bool:  # pragma: no cover - compiled
+    """Profiles across pixels (``rows``, ``cols``, int) along unit vectors (``ux``, ``uy``) at offsets
+    ``t``: ``out[i, j]`` = :func:`linear_at` of ``img`` at (rows[i] + t[j]·uy[i], cols[i] + t[j]·ux[i])
+    (numpy's ``ii[:, None] + t[None, :] * uy[:, None]``: the product first, then the sum in float64).
+    False (``out`` incomplete) when a position is NaN or huge."""
+    for i in range(rows.shape[0]):
+        r, c = float(rows[i]), float(cols[i])
+        for j in range(t.shape[0]):
+            y = r + t[j] * uy[i]
+            x = c + t[j] * ux[i]
+            if not (abs(y) < 1e15 and abs(x) < 1e15):
+                return False
+            out[i, j] = _linear_value(img, y, x)
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reflect(i: int, n: int) -> int:  # pragma: no cover - compiled
+    """Index ``i`` mirrored into [0, n) as scipy's mode "reflect" extends a line (d c b a | a b c d)."""
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - i - 1
+    return i
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sobel_diff(mid, lo, hi):  # pragma: no cover - compiled
+    """scipy's antisymmetric correlation by [−1, 0, 1] at one pixel, in float64 rounded to float32:
+    mid·0 + (lo − hi)·(−1), in that order (the sign of a zero result follows it)."""
+    o = np.float64(mid) * 0.0
+    o += (np.float64(lo) - np.float64(hi)) * -1.0
+    return np.float32(o)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sobel_smooth(mid, lo, hi) -> float:  # pragma: no cover - compiled
+    """scipy's symmetric correlation by [1, 2, 1] at one pixel, in float64: mid·2 + (lo + hi)·1."""
+    o = np.float64(mid) * 2.0
+    o += (np.float64(lo) + np.float64(hi)) * 1.0
+    return o
+
+
+@njit(cache=True, error_model="numpy")
+def sobel_gradients(s: np.ndarray):  # pragma: no cover - compiled
+    """(gx, gy, gx² + gy²) of a 2-D float32 image, float32: ``ndimage.sobel(s, axis=1) / 8``,
+    ``ndimage.sobel(s, axis=0) / 8`` (mode "reflect") and the squared norm, bit for bit. scipy rounds the
+    first (derivative) pass to float32 before the [1, 2, 1] pass: each pixel's three first-pass values are
+    made again here, rounded the same, instead of kept in an array; ÷ 8 is × 0.125 (exact scaling either
+    way)."""
+    nl, ns = s.shape
+    gx = np.empty((nl, ns), np.float32)
+    gy = np.empty((nl, ns), np.float32)
+    g2 = np.empty((nl, ns), np.float32)
+    eighth = np.float32(0.125)
+    for i in range(nl):
+        m, u, d = s[i], s[_reflect(i - 1, nl)], s[_reflect(i + 1, nl)]
+        for j in range(ns):
+            jm = j - 1 if j > 0 else 0
+            jp = j + 1 if j < ns - 1 else ns - 1
+            dm = _sobel_diff(m[j], m[jm], m[jp])
+            x = np.float32(
+                _sobel_smooth(dm, _sobel_diff(u[j], u[jm], u[jp]), _sobel_diff(d[j], d[jm], d[jp]))
+            )
+            dy = _sobel_diff(m[j], u[j], d[j])
+            y = np.float32(
+                _sobel_smooth(dy, _sobel_diff(m[jm], u[jm], d[jm]), _sobel_diff(m[jp], u[jp], d[jp]))
+            )
+            x *= eighth
+            y *= eighth
+            gx[i, j] = x
+            gy[i, j] = y
+            g2[i, j] = x * x + y * y
+    return gx, gy, g2
+
+
 @njit(cache=True, error_model="numpy")
 def ray_samples(
     coef: np.ndarray,
@@ -191,23 +322,114 @@ def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
         k -= below
 
 
+#: values sampled (evenly spaced along the array) by :func:`_sampled_pair` to choose its bins' range;
+#: arrays shorter than 32 × this go straight to :func:`_order_pair`
+RANGE_SAMPLE = 256
+#: the bins' range runs from this many sampled values below the wanted ranks' place in the sorted sample to
+#: as many above it (±4σ of a sample quantile of 256 values)
+RANGE_MARGIN = 32
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _value(x, i: int, m: float, deviation: bool) -> float:  # pragma: no cover - compiled
+    """x[i], or its absolute deviation |x[i] − m|."""
+    return abs(x[i] - m) if deviation else x[i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bin_of(v: float, lo: float, scale: float, top: float) -> int:  # pragma: no cover - compiled
+    """Bin of ``v``: 0 below ``lo``, 1…top − 1 across the range, ``top`` from its end up; monotone in v (each
+    step rounds monotonically), so the bins keep the values' order; no branch."""
+    return int(min(max((v - lo) * scale + 1.0, 0.0), top))
+
+
+@njit(cache=True, error_model="numpy")
+def _sampled_pair(x: np.ndarray, k: int, m: float, deviation: bool):  # pragma: no cover - compiled
+    """(found, a, b): the (k − 1)-th and k-th smallest (0-based; both the smallest for k = 0) of the finite
+    x, or of |x − m| when ``deviation`` (made as they are read). :func:`_order_pair`'s first narrowing with
+    its equal value bins spanning only the sampled values around the wanted ranks (:data:`RANGE_SAMPLE`,
+    ± :data:`RANGE_MARGIN`), the values beyond them counted in one bin at each end: image differences (a
+    narrow core, hot spots far out) then narrow in one count and one gather instead of several rounds
+    over most of the data. Exact whatever the sample; found is False when the ranks fall outside the range
+    (then nothing is returned)."""
+    n = x.shape[0]
+    ns = RANGE_SAMPLE
+    if n < 32 * ns:
+        return False, 0.0, 0.0
+    want = max(k - 1, 0)
+    step = n // ns
+    sample = np.empty(ns)
+    for i in range(ns):
+        sample[i] = _value(x, i * step, m, deviation)
+    sample.sort()
+    lo_i = (want * ns) // n - RANGE_MARGIN
+    hi_i = (k * ns) // n + RANGE_MARGIN
+    if lo_i < 0 or hi_i >= ns:
+        return False, 0.0, 0.0
+    lo, hi = sample[lo_i], sample[hi_i]
+    nb = max(16, n // 8)
+    scale = nb / (hi - lo) if hi > lo else np.inf
+    if not scale < np.inf:
+        return False, 0.0, 0.0
+    top = float(nb + 1)
+    counts = np.zeros(nb + 2, np.int64)
+    for i in range(n):
+        counts[_bin_of(_value(x, i, m, deviation), lo, scale, top)] += 1
+    below = counts[0]
+    if below > want or n - counts[nb + 1] <= k:
+        return False, 0.0, 0.0
+    b1 = 1
+    while below + counts[b1] <= want:
+        below += counts[b1]
+        b1 += 1
+    b2 = b1
+    above = below + counts[b1]
+    while above <= k:
+        b2 += 1
+        above += counts[b2]
+    cand = np.empty(above - below)
+    c = 0
+    for i in range(n):
+        v = _value(x, i, m, deviation)
+        b = _bin_of(v, lo, scale, top)
+        if b1 <= b <= b2:
+            cand[c] = v
+            c += 1
+    a, b = _order_pair(cand, k - below)  # below ≤ k − 1 (or 0 = k): both ranks are among cand
+    return True, a, b
+
+
+@njit(cache=True, error_model="numpy")
+def _pair(x: np.ndarray, k: int, m: float, deviation: bool):  # pragma: no cover - compiled
+    """The (k − 1)-th and k-th smallest of x (or |x − m|): :func:`_sampled_pair`, else :func:`_order_pair`
+    on the values."""
+    found, a, b = _sampled_pair(x, k, m, deviation)
+    if found:
+        return a, b
+    if not deviation:
+        return _order_pair(x, k)
+    d = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        d[i] = abs(x[i] - m)
+    return _order_pair(d, k)
+
+
 @njit(cache=True, error_model="numpy")
 def median(x: np.ndarray) -> float:  # pragma: no cover - compiled
     """``np.median`` of a finite, non-empty 1-D array: the middle value, or the mean of the two middle
     values ((a + b) / 2) for an even length."""
     n = x.shape[0]
-    a, b = _order_pair(x, n // 2)
+    a, b = _pair(x, n // 2, 0.0, False)
     return b if n % 2 else (a + b) / 2.0
 
 
 @njit(cache=True, error_model="numpy")
 def median_abs_deviation(x: np.ndarray) -> float:  # pragma: no cover - compiled
     """``np.median(np.abs(x - np.median(x)))`` of a finite, non-empty 1-D array (unscaled)."""
+    n = x.shape[0]
     m = median(x)
-    d = np.empty(x.shape[0])
-    for i in range(x.shape[0]):
-        d[i] = abs(x[i] - m)
-    return median(d)
+    a, b = _pair(x, n // 2, m, True)
+    return b if n % 2 else (a + b) / 2.0
 
 
 #: the line openings' directions, (line, sample) steps: rows, columns and the two diagonals
