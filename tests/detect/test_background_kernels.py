@@ -414,3 +414,79 @@ def test_abs_in_blocks_equals_numpy_reshapes(shape, dtype):
         azb[:nl, :ns] = np.abs(z).astype(np.float32)
         want = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
         assert _same(kn.abs_in_blocks(z, b, nbl, nbs), want)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_option_snr_merit_and_take_better_equal_numpy(shape):
+    """An option's calibrated S/N and merit (one compiled pass) equal numpy's ``np.where(usable, top / scale,
+    0.0)`` and ``eff / scale`` (the Python float beside float32), NaNs, zeros and infinities in the maps
+    included; the best-option update equals ``np.copyto(..., where=merit > best)`` of every map."""
+    from ioscan.detect.background import _BEST_KEYS, _snr_merit, _take_better
+
+    rng = np.random.default_rng(7)
+    for it in range(20):
+        usable = rng.random(shape) < 0.8
+        top = _image(rng, shape, nan=0.05)
+        scale = (1.0 + np.abs(_image(rng, shape, nan=0.05 if it % 2 else 0.0))).astype(np.float32)
+        scale[rng.random(shape) < 0.05] = 0.0
+        eff = float(rng.uniform(0.3, 1.0))
+        snr, merit = _snr_merit(usable, top, scale, eff)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            assert _same(snr, np.where(usable, top / scale, 0.0))
+            assert _same(merit, eff / scale)
+        best = {
+            "merit": _image(rng, shape, nan=0.05),
+            "snr": _image(rng, shape),
+            "phase": rng.integers(0, 4, shape).astype(np.intp),
+            "scale": _image(rng, shape),
+            "block": _image(rng, shape),
+            "choice": rng.integers(0, 2, shape).astype(np.intp),
+        }
+        option = {"merit": merit, "snr": snr, "phase": rng.integers(0, 4, shape).astype(np.intp)}
+        option |= {"scale": scale, "block": _image(rng, shape)}
+        want = {key: v.copy() for key, v in best.items()}
+        better = option["merit"] > want["merit"]
+        for key in _BEST_KEYS:
+            np.copyto(want[key], option[key], where=better)
+        want["choice"][better] = 2
+        _take_better(best, option, 2)
+        for key, v in want.items():
+            assert _same(best[key], v), key
+
+
+BIN_RANGES = [(0.5, -11.3, 11.3), (1.0, 0.0, 9.0), (3.0, 0.0, 9.0), (0.5, -2.0, 2.0)]
+
+
+@pytest.mark.parametrize("step, lo, hi", BIN_RANGES)
+def test_distance_bins_compiled_equal_numpy(step, lo, hi):
+    """The distance profile's bins made in two compiled passes (:func:`background_kernels.distance_bins`: a
+    counting sort) equal numpy's (masks, bins, clipped bins, ``np.argsort(kind="stable")`` order and
+    ``np.searchsorted`` bounds), with distances on the bin edges, the range's ends, NaN-free integers (the
+    frame edges', read-only) and few or many bins."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(3)
+    for it in range(30):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+        d = rng.uniform(lo - 3.0, hi + 3.0, shape)
+        edges = lo + step * rng.integers(-1, int((hi - lo) / step) + 2, shape)
+        d = np.where(rng.random(shape) < 0.3, edges, d)  # exactly on the bins' edges
+        if it % 3 == 0:
+            d = np.rint(d)
+            d.setflags(write=False)
+        sel = rng.random(shape) < (0.0 if it == 1 else 0.7)
+        got = DistanceBins(d, sel, lo, hi, step)
+        want = DistanceBins.__new__(DistanceBins)
+        want.nb = got.nb
+        want._init_numpy(d, sel, lo, got.nb, step)
+        assert got.empty == want.empty
+        assert _same(got.where, want.where) and _same(got.inside, want.inside)
+        if want.empty:
+            continue
+        assert _same(got.bins, want.bins) and _same(got.at, want.at)
+        assert _same(got.where_flat, np.flatnonzero(want.where))
+        if got.nb <= 16:
+            for name in ("by_bin", "starts", "ends", "flat_by_bin"):
+                assert _same(getattr(got, name), getattr(want, name)), name
+        z = _image(rng, shape)
+        assert _same(got.per_bin(z, 0.5), want.per_bin(z, 0.5))

@@ -508,6 +508,43 @@ def correlate_kernel(
 PHASES = ((0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5))
 
 
+#: the sub-pixel shifts (px) the phases of :data:`PHASES` use along either axis
+_SHIFTS = tuple(sorted({p for ph in PHASES for p in ph}))
+
+
+@lru_cache(maxsize=64)
+def _half_taps(sigma_px: float) -> int:
+    """Half-width (px) of :func:`ioscan.detect.psf.kernel1d` of σ ``sigma_px`` (unshifted): the core filter's
+    reach."""
+    return len(kernel1d(sigma_px)) // 2
+
+
+@lru_cache(maxsize=32)
+def _phase_kernels(
+    filter_sigma_px: float, elongation: float, shifts: tuple[float, ...]
+) -> tuple[dict, dict, dict, dict]:
+    """(line kernels, sample kernels, their squares alike) by sub-pixel shift of the matched filter of σ
+    ``filter_sigma_px`` elongated by ``elongation`` (σ·√e along the lines, σ/√e across), float32, read-only;
+    made once per filter and shared by every call (the sample ones are the line ones when e = 1)."""
+
+    def taps(sigma_px: float) -> dict:
+        out = {sh: kernel1d(sigma_px, sh).astype(np.float32) for sh in shifts}
+        for k in out.values():
+            k.setflags(write=False)
+        return out
+
+    def squares(kern: dict) -> dict:
+        out = {sh: k * k for sh, k in kern.items()}
+        for k in out.values():
+            k.setflags(write=False)
+        return out
+
+    kern = taps(filter_sigma_px * np.sqrt(elongation))
+    kern_s = kern if elongation == 1.0 else taps(filter_sigma_px / np.sqrt(elongation))
+    sq = squares(kern)
+    return kern, kern_s, sq, sq if kern_s is kern else squares(kern_s)
+
+
 @lru_cache(maxsize=32)
 def efficiency(
     psf: PsfModel, h0: int, h1: int, filter_sigma_px: float | None = None, degree: int = 2
@@ -937,6 +974,28 @@ class DistanceBins:
 
     def __init__(self, d: np.ndarray, sel: np.ndarray, lo: float, hi: float, step: float = 0.5):
         self.nb = nb = int(np.ceil((hi - lo) / step))
+        if (
+            d.ndim == 2
+            and d.dtype == np.float64
+            and d.flags.c_contiguous
+            and sel.dtype == np.bool_
+            and sel.shape == d.shape
+        ):
+            # compiled: the same pixels, bins and order (a counting sort is stable), in two passes
+            out = kernels.distance_bins(
+                d, np.ascontiguousarray(sel), float(lo), lo + nb * step, float(step), nb, nb <= _FEW_BINS
+            )
+            if out[-1]:
+                self.where, self.inside, self.where_flat, self.bins, self.at = out[:5]
+                self.empty = self.bins.size == 0
+                if nb <= _FEW_BINS and not self.empty:
+                    self.by_bin, self.starts, self.ends, self.flat_by_bin = out[5:9]
+                return
+        self._init_numpy(d, sel, lo, nb, step)
+
+    def _init_numpy(self, d: np.ndarray, sel: np.ndarray, lo: float, nb: int, step: float) -> None:
+        """The bins in numpy (the reference :func:`background_kernels.distance_bins` equals, and its
+        fall-back)."""
         self.where = (d >= lo) & (d < lo + nb * step)
         self.inside = sel & self.where
         self.empty = not self.inside.any()
@@ -1100,7 +1159,7 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
     larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
@@ -1231,7 +1290,7 @@ def estimate_background(
         if lzone is not None:  # the sky-side tail of the profile feeds no fit, it is modelled
             regions[1] = regions[1] & ~(lzone & (limb_model.template < TEMPLATE_FIT_FLOOR))
         # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
-        far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma_reach)) // 2 + 0.5)
+        far = usable & (np.abs(d) > wb + h1 + _half_taps(sigma_reach) + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
     fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
@@ -1311,7 +1370,7 @@ def estimate_background(
     # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
     # the profile of the scale against the distance to the limb / the edge as a floor
     ok = usable.copy()
-    rk = len(kernel1d(sigma_reach)) // 2 + 1
+    rk = _half_taps(sigma_reach) + 1
     if out1.any():
         ok &= ~grow_sparse(out1, rk)
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
@@ -1319,18 +1378,14 @@ def estimate_background(
     d_edge, d_corner = _edge_distances(x.shape)
     edge = d_edge < h1 + rk
     zone = side + 2 * (usable & (~far | edge))
-    shifts = sorted({p for ph in PHASES for p in ph})
+    shifts = _SHIFTS
     # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
     # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
     filters = {}
     for fs in sorted({o[2] for o in options}):
         e_f = psf.elongation if fs == sigma else 1.0
-        kern = {sh: kernel1d(fs * np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
-        kern_s = kern
-        if e_f != 1.0:
-            kern_s = {sh: kernel1d(fs / np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
-        sq = {sh: k * k for sh, k in kern.items()}
-        den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
+        kern, kern_s, sq, sq_s = _phase_kernels(fs, e_f, shifts)
+        den0 = _phase_filter(vu, sq, sq_s)
         filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
@@ -1358,7 +1413,7 @@ def estimate_background(
             # (``own_option_zones``: a small annulus whose reach stops short of the limb band and the edge
             # takes its scale from the far blocks there, not from blocks shared with pixels the large
             # annulus' misfit at the limb reaches)
-            h1_k, rk_k, fs_k = a1, (len(kernel1d(fs)) // 2 + 1 if fs != sigma else rk), fs
+            h1_k, rk_k, fs_k = a1, (_half_taps(fs) + 1 if fs != sigma else rk), fs
             edge_k = d_edge < h1_k + rk_k
             far_k = usable if d is None else usable & (np.abs(d) > wb + h1_k + rk_k - 0.5)
             zone_k = side + 2 * (usable & (~far_k | edge_k))
@@ -1412,9 +1467,8 @@ def estimate_background(
             for prof in bins[key]:
                 if prof is not None:
                     prof.raise_to(scale, s_white[0])
-        snr = np.where(usable, top / scale, 0.0)
-        # expected calibrated S/N per unit true S/N
-        merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
+        # the calibrated S/N and the expected calibrated S/N per unit true S/N
+        snr, merit = _snr_merit(usable, top, scale, efficiency(psf, a0, a1, None if fs == sigma else fs, deg))
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
             merit = np.where(zone >= 2, 0.0, merit)
         if best is None:
@@ -1423,19 +1477,7 @@ def estimate_background(
             )
             resids = [resid]
         else:
-            better = merit > best["merit"]
-            for key, val in (
-                ("merit", merit),
-                ("snr", snr),
-                ("phase", phase),
-                ("scale", scale),
-                ("block", block),
-            ):
-                if val.dtype == best[key].dtype:  # in place (each best array is this function's own)
-                    np.copyto(best[key], val, where=better)
-                else:
-                    best[key] = np.where(better, val, best[key])
-            best["choice"][better] = k
+            _take_better(best, dict(merit=merit, snr=snr, phase=phase, scale=scale, block=block), k)
             resids.append(resid)
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
@@ -1504,6 +1546,45 @@ def estimate_background(
         refit=refit,
         scale_block=best["block"],
     )
+
+
+def _snr_merit(
+    usable: np.ndarray, top: np.ndarray, scale: np.ndarray, eff: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated S/N ``top`` ÷ ``scale`` where ``usable``, else 0; merit ``eff`` ÷ ``scale``) of one
+    option: compiled for float32 maps (:func:`background_kernels.option_snr_merit`, the same values), else
+    numpy."""
+    if top.dtype == np.float32 and scale.dtype == np.float32 and top.shape == scale.shape:
+        return kernels.option_snr_merit(
+            np.ascontiguousarray(usable), np.ascontiguousarray(top), np.ascontiguousarray(scale), eff
+        )
+    return np.where(usable, top / scale, 0.0), eff / scale
+
+
+_BEST_KEYS = ("merit", "snr", "phase", "scale", "block")
+
+
+def _take_better(best: dict, option: dict, k: int) -> None:
+    """Each map of ``best`` (merit, S/N, phase, scale, block, choice) takes ``option``'s value where its merit
+    is higher, and the choice ``k`` there (in place where the types agree: each best map is
+    :func:`estimate_background`'s own). One compiled pass where every pair shares its type and every map is
+    C-contiguous (:func:`background_kernels.take_better`), else numpy's copies."""
+    maps = [best[key] for key in _BEST_KEYS] + [best["choice"]] + [option[key] for key in _BEST_KEYS]
+    if (
+        all(best[key].dtype == option[key].dtype for key in _BEST_KEYS)
+        and best["choice"].dtype == np.intp
+        and all(a.flags.c_contiguous and a.shape == maps[0].shape for a in maps)
+    ):
+        kernels.take_better(*maps, k)
+        return
+    better = option["merit"] > best["merit"]
+    for key in _BEST_KEYS:
+        val = option[key]
+        if val.dtype == best[key].dtype:
+            np.copyto(best[key], val, where=better)
+        else:
+            best[key] = np.where(better, val, best[key])
+    best["choice"][better] = k
 
 
 def _phase_snr(

@@ -841,6 +841,125 @@ def pad_odd_samples(
     return True
 
 
+@njit(cache=True, error_model="numpy")
+def option_snr_merit(
+    usable: np.ndarray, top: np.ndarray, scale: np.ndarray, efficiency: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``np.where(usable, top / scale, 0.0)``, ``efficiency / scale``) of float32 maps in one pass, float32
+    (the efficiency rounded to float32 first, as numpy does with a Python float beside a float32 array)."""
+    nl, ns = top.shape
+    snr = np.empty((nl, ns), np.float32)
+    merit = np.empty((nl, ns), np.float32)
+    eff = np.float32(efficiency)
+    for i in range(nl):
+        for j in range(ns):
+            s = scale[i, j]
+            snr[i, j] = np.float32(top[i, j] / s) if usable[i, j] else np.float32(0.0)
+            merit[i, j] = np.float32(eff / s)
+    return snr, merit
+
+
+@njit(cache=True, error_model="numpy")
+def take_better(
+    best_merit: np.ndarray,
+    best_snr: np.ndarray,
+    best_phase: np.ndarray,
+    best_scale: np.ndarray,
+    best_block: np.ndarray,
+    best_choice: np.ndarray,
+    merit: np.ndarray,
+    snr: np.ndarray,
+    phase: np.ndarray,
+    scale: np.ndarray,
+    block: np.ndarray,
+    k: int,
+) -> None:
+    """Where ``merit`` > ``best_merit`` (False beside a NaN), each best map takes the option's value and
+    ``best_choice`` takes ``k``, in place (``np.copyto(..., where=merit > best_merit)`` of each, in one
+    pass; all maps of one shape, the pairs of one type)."""
+    nl, ns = merit.shape
+    for i in range(nl):
+        for j in range(ns):
+            if merit[i, j] > best_merit[i, j]:
+                best_merit[i, j] = merit[i, j]
+                best_snr[i, j] = snr[i, j]
+                best_phase[i, j] = phase[i, j]
+                best_scale[i, j] = scale[i, j]
+                best_block[i, j] = block[i, j]
+                best_choice[i, j] = k
+
+
+@njit(cache=True, error_model="numpy")
+def distance_bins(
+    d: np.ndarray, sel: np.ndarray, lo: float, top: float, step: float, nb: int, grouped: bool
+) -> tuple:
+    """The bins of a distance profile (``background.DistanceBins``) in two passes over the pixels: (``where``:
+    lo ≤ d < ``top``, ``inside``: that and ``sel``, the flat indices of ``where``, the bin of each ``inside``
+    pixel ⌊(d − lo) ÷ step⌋ (C truncation, as ``astype(int)``), each ``where`` pixel's bin clipped to
+    0 … nb − 1, and with ``grouped`` the ``inside`` pixels' stable order by bin, the first and past-the-last
+    place of each bin 0 … nb − 1 in it (``np.searchsorted``'s), their flat indices in that order, and True);
+    False last where an ``inside`` bin lies outside 0 … nb (the caller's numpy then orders them)."""
+    nl, ns = d.shape
+    where = np.zeros((nl, ns), np.bool_)
+    inside = np.zeros((nl, ns), np.bool_)
+    n_where = 0
+    n_inside = 0
+    for i in range(nl):
+        for j in range(ns):
+            v = d[i, j]
+            if v >= lo and v < top:
+                where[i, j] = True
+                n_where += 1
+                if sel[i, j]:
+                    inside[i, j] = True
+                    n_inside += 1
+    where_flat = np.empty(n_where, np.intp)
+    inside_flat = np.empty(n_inside, np.intp)
+    bins = np.empty(n_inside, np.intp)
+    at = np.empty(n_where, np.intp)
+    counts = np.zeros(nb + 1, np.intp)  # the last: bin nb (a distance a rounding puts at the top edge)
+    ok = True
+    w = 0
+    t = 0
+    for i in range(nl):
+        for j in range(ns):
+            if where[i, j]:
+                b = np.intp((d[i, j] - lo) / step)
+                where_flat[w] = i * ns + j
+                at[w] = min(max(b, 0), nb - 1)
+                w += 1
+                if inside[i, j]:
+                    inside_flat[t] = i * ns + j
+                    bins[t] = b
+                    t += 1
+                    if b < 0 or b > nb:
+                        ok = False
+                    else:
+                        counts[b] += 1
+    by_bin = np.empty(0, np.intp)
+    starts = np.empty(0, np.intp)
+    ends = np.empty(0, np.intp)
+    flat_by_bin = np.empty(0, np.intp)
+    if grouped and ok:
+        first = np.empty(nb + 1, np.intp)
+        acc = 0
+        for k in range(nb + 1):
+            first[k] = acc
+            acc += counts[k]
+        starts = first[:nb].copy()
+        ends = np.empty(nb, np.intp)
+        for k in range(nb):
+            ends[k] = first[k] + counts[k]
+        by_bin = np.empty(n_inside, np.intp)
+        flat_by_bin = np.empty(n_inside, np.intp)
+        for t in range(n_inside):  # (a counting sort: stable)
+            b = bins[t]
+            by_bin[first[b]] = t
+            flat_by_bin[first[b]] = inside_flat[t]
+            first[b] += 1
+    return where, inside, where_flat, bins, at, by_bin, starts, ends, flat_by_bin, ok
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -867,6 +986,13 @@ def warm_up() -> None:
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     abs_in_blocks(x, 2, 2, 3)
+    dist = np.zeros(x.shape)
+    distance_bins(dist, np.ones(x.shape, np.bool_), 0.0, 1.0, 0.5, 2, True)
+    dist.setflags(write=False)  # (the frame edges' distances are read-only, cached by the background)
+    distance_bins(dist, np.ones(x.shape, np.bool_), 0.0, 1.0, 0.5, 2, True)
+    snr, merit = option_snr_merit(np.ones(x.shape, np.bool_), x, x + 1, 0.9)
+    phase = np.zeros(x.shape, np.intp)
+    take_better(merit, snr, phase, x + 1, x + 1, phase, merit, snr, phase, x + 1, x + 1, 1)
     ends, near = np.zeros((1, 3)), np.zeros(1)
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
