@@ -103,7 +103,8 @@ class BandModel:
         annuli: (h0, h1, degree) of each option; the background is the data correlated with
             ``background_kernel(h0, h1, degree)`` (on the shading-normalised image where one was given).
         limb_distance_px: signed limb distance (positive on the disk) or None.
-        noise_median: median white noise over usable pixels, image units.
+        noise_median: median white noise over usable pixels, image units (NaN where not asked for:
+            ``with_noise_median``).
         refit: what :func:`source_residual` needs to make the background again with chosen outlier pixels
             fed as they are (``keep_source_pixels``), or None.
         scale_block: the chosen option's block scale alone (≥ 1), before the profiles against the distance
@@ -1198,6 +1199,7 @@ def estimate_background(
     limb_scale_quantile: float = LIMB_SCALE_QUANTILE,
     limb_zone_own_scale_px: float | None = None,
     unmodelled_limb_own_profile: bool = False,
+    with_noise_median: bool = True,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1253,6 +1255,8 @@ def estimate_background(
             not seen as a bright edge: dark, or beyond the seen arc's ends) take the block scale raised by a
             limb-distance profile of those pixels alone (:func:`_unmodelled_limb_scale`), not by one
             shared with the modelled bright arc, whose misfit raised it all around the limb.
+        with_noise_median: compute ``BandModel.noise_median`` (a median over every usable pixel); False: NaN
+            (the second pass reads none of its models').
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1542,7 +1546,9 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
+        noise_median=(float(median_or_nan(sw[usable])) if usable.any() else 0.0)
+        if with_noise_median
+        else float("nan"),
         refit=refit,
         scale_block=best["block"],
     )
