@@ -490,3 +490,40 @@ def test_distance_bins_compiled_equal_numpy(step, lo, hi):
                 assert _same(getattr(got, name), getattr(want, name)), name
         z = _image(rng, shape)
         assert _same(got.per_bin(z, 0.5), want.per_bin(z, 0.5))
+
+
+def _profile_by_sort(bins, z, quantile):
+    """The many-bins profile as numpy's path makes it: one sort by bin + |z| ÷ max."""
+    factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+    v = np.abs(z[bins.inside]).astype(np.float64)
+    vmax = float(v.max()) * 1.0001 + 1e-30
+    order = np.argsort(bins.bins + v / vmax)
+    b, v = bins.bins[order], v[order]
+    starts = np.searchsorted(b, np.arange(bins.nb))
+    cnt = np.searchsorted(b, np.arange(bins.nb), side="right") - starts
+    mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
+    return np.maximum(np.where(cnt >= 20, factor * v[mid], 1.0), 1.0)
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_many_bins_profile_by_selection_equals_the_sort(quantile):
+    """A limb profile of many bins (45) by a selection in each bin equals numpy's sort by bin + |z| ÷ max:
+    ordinary maps, maps with exact zeros and values a millionth of the largest (which that key cannot tell
+    apart), maps with huge values (the selection then gives way to the sort) and NaNs."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(17)
+    for it in range(40):
+        shape = (int(rng.integers(30, 80)), int(rng.integers(30, 80)))
+        d = rng.uniform(-13.0, 13.0, shape)
+        bins = DistanceBins(d, rng.random(shape) < 0.9, -11.25, 11.25)
+        assert bins.nb == 45 and hasattr(bins, "flat_by_bin")
+        z = _image(rng, shape, nan=0.002 if it % 5 == 4 else 0.0)
+        if it % 4 == 1:  # many tiny distinct values beside a few large ones
+            z = (z * 1e-9).astype(np.float32)
+            z[rng.random(shape) < 0.01] = 3.0
+        if it % 4 == 2:
+            z[rng.random(shape) < 0.5] = 0.0
+        if it % 4 == 3:  # huge values: the sort decides
+            z = (z * 1e7).astype(np.float32)
+        assert _same(bins.per_bin(z, quantile), _profile_by_sort(bins, z, quantile))

@@ -983,13 +983,14 @@ class DistanceBins:
             and sel.shape == d.shape
         ):
             # compiled: the same pixels, bins and order (a counting sort is stable), in two passes
+            # (the pixels grouped by bin for any number of bins: :meth:`per_bin` selects in each)
             out = kernels.distance_bins(
-                d, np.ascontiguousarray(sel), float(lo), lo + nb * step, float(step), nb, nb <= _FEW_BINS
+                d, np.ascontiguousarray(sel), float(lo), lo + nb * step, float(step), nb, True
             )
             if out[-1]:
                 self.where, self.inside, self.where_flat, self.bins, self.at = out[:5]
                 self.empty = self.bins.size == 0
-                if nb <= _FEW_BINS and not self.empty:
+                if not self.empty:
                     self.by_bin, self.starts, self.ends, self.flat_by_bin = out[5:9]
                 return
         self._init_numpy(d, sel, lo, nb, step)
@@ -1032,6 +1033,10 @@ class DistanceBins:
                 stat = self._bin_stats_numpy(z, quantile)
             f = np.where(cnt >= 20, factor * stat, 1.0)
             return np.maximum(f, 1.0)
+        if hasattr(self, "flat_by_bin"):
+            prof = self._selected_profile(z, quantile, factor)
+            if prof is not None:
+                return prof
         v = np.abs(z[self.inside]).astype(np.float64)
         vmax = float(v.max()) * 1.0001 + 1e-30
         order = np.argsort(self.bins + v / vmax)  # by bin, then by value within the bin
@@ -1042,6 +1047,28 @@ class DistanceBins:
         mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
         f = np.where(cnt >= 20, factor * v[mid], 1.0)
         return np.maximum(f, 1.0)
+
+    def _selected_profile(self, z: np.ndarray, quantile: float, factor: float) -> np.ndarray | None:
+        """:meth:`per_bin` of many bins by a selection in each bin (compiled), where it equals the sort by
+        bin + |z| ÷ max that numpy's path makes; None elsewhere (a NaN, or |z| so large that two values this
+        key cannot tell apart might give a profile above its floor of 1).
+
+        The key's float64 rounding orders the values as they are up to ties; two float32 values it ties
+        differ by less than the spacing u of the keys near nb + 1 (÷ max), hence lie below 2²⁴ (u + 2⁻⁵²) ×
+        max; where ``factor`` × that bound is < 1 any of them gives the profile its floor, 1 — the same as the
+        value the selection finds."""
+        flat = np.ravel(z)
+        top = kernels.abs_max_at(flat, self.flat_by_bin)
+        u = float(np.spacing(float(self.nb + 1)))
+        if not top * 1.0001 + 1e-30 < 1.0 / (factor * 2.0**24 * (u + 2.0**-52)):  # (False for NaN)
+            return None
+        stat, exact = kernels.bin_order_stats(
+            flat, self.flat_by_bin, self.starts, self.ends, float(quantile), 20
+        )
+        if not exact:
+            return None
+        cnt = self.ends - self.starts
+        return np.maximum(np.where(cnt >= 20, factor * stat, 1.0), 1.0)
 
     def _bin_stats_numpy(self, z: np.ndarray, quantile: float) -> np.ndarray:
         """Each bin's order statistic of |z| (1 for bins of < 20 pixels) by ``np.partition``: the reference

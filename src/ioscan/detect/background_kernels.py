@@ -960,6 +960,19 @@ def distance_bins(
     return where, inside, where_flat, bins, at, by_bin, starts, ends, flat_by_bin, ok
 
 
+@njit(cache=True, error_model="numpy")
+def abs_max_at(z: np.ndarray, idx: np.ndarray) -> float:
+    """max |z| (float64) over the flat indices ``idx`` of the 1-D ``z``; NaN where one is NaN, 0 for none."""
+    top = 0.0
+    for t in range(idx.shape[0]):
+        v = np.float64(abs(z[idx[t]]))
+        if np.isnan(v):
+            return np.nan
+        if v > top:
+            top = v
+    return top
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -982,6 +995,7 @@ def warm_up() -> None:
     running_median_nearest(np.ones(5), 3)
     bin_order_stats(x.ravel(), np.arange(4), np.zeros(1, np.intp), np.ones(1, np.intp), 0.5, 1)
     raise_at(x.reshape(-1), np.arange(4), np.zeros(4, np.intp), np.ones(1))
+    abs_max_at(x.ravel(), np.arange(4))
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
