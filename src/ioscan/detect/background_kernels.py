@@ -658,12 +658,33 @@ def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def _diamonds(mask: np.ndarray, k: int) -> np.ndarray:
+    """True within L1 distance ``k`` of a True pixel of ``mask``, each True pixel's diamond set in turn."""
+    nl, ns = mask.shape
+    out = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        for j in range(ns):
+            if mask[i, j]:
+                for di in range(max(-k, -i), min(k, nl - 1 - i) + 1):
+                    r = k - abs(di)
+                    for jj in range(max(j - r, 0), min(j + r, ns - 1) + 1):
+                        out[i + di, jj] = True
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` (2-D bool) grown by ``k`` ≥ 0 pixels: True where a True pixel lies within L1 (city-block)
     distance ``k`` — the pixels ``k`` binary dilations with the 4-connected cross reach inside the image
     (a shortest path between two pixels of a rectangle stays in it). Two passes of the exact city-block
     distance transform (capped at k + 1), each line then forward and backward along it."""
     nl, ns = mask.shape
+    n_true = 0
+    for i in range(nl):
+        for j in range(ns):
+            n_true += mask[i, j]
+    if n_true * (2 * k + 1) * (k + 1) < nl * ns:  # few pixels: each one's diamond set (the same pixels)
+        return _diamonds(mask, k)
     big = k + 1
     d = np.empty((nl, ns), np.intp)
     for i in range(nl):  # forward: from above and from the left
