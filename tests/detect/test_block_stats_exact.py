@@ -92,28 +92,3 @@ def test_scale_filters_all_regions_at_once_as_one_at_a_time():
             got = BlockScale(z, zone_map, 4, b).scale(ok, floor=floor, min_fraction=frac)
             want = _scale_one_grid_at_a_time(BlockScale(z, zone_map, 4, b), ok, floor, frac)
             assert np.array_equal(got, want)
-
-
-def test_scale_again_with_other_pixels_and_zeros_as_first_written():
-    """The compiled grids (regions present, their fills — medians of an odd and an even number of blocks, the
-    quantile of a region without a full enough block —, the 3 × 3 mean, the maxima, the map) equal the
-    first-written numpy, called again on the same map with other pixels (only the changed blocks' statistics
-    made again), and on maps with many exact zeros at a floor of 0 (the compiled maxima then give way)."""
-    rng = np.random.default_rng(21)
-    for it in range(12):
-        shape, b = ((64 + it, 48 + 2 * it), 8)
-        z = (rng.standard_t(3, size=shape) * rng.uniform(0.5, 3.0, size=shape)).astype(np.float32)
-        if it % 3 == 2:
-            z[rng.random(shape) < 0.7] = 0.0
-        zone_map = np.zeros(shape, np.intp)
-        zone_map[shape[0] // 2 :, shape[1] // 3 :] = 1
-        zone_map[rng.random(shape) < 0.03] = 2  # scattered: no block full enough (its quantile fill)
-        zone_map[: 8 + it % 2 * 8, :] = 3  # one or two block lines: an even or odd count of blocks
-        bs = BlockScale(z, zone_map, 4, b)
-        ok = rng.random(shape) < 0.95
-        for floor, frac in ((1.0, 0.25), (0.0, 0.125)):
-            for _ in range(2):
-                got = bs.scale(ok, floor=floor, min_fraction=frac)
-                want = _scale_one_grid_at_a_time(BlockScale(z, zone_map, 4, b), ok, floor, frac)
-                assert np.array_equal(got, want), it
-                ok = ok & ~(rng.random(shape) < 0.01)  # a few pixels left out: a few blocks made again

@@ -891,23 +891,11 @@ class BlockScale:
             med_all, n_all = self._stats(zone, None)
         else:
             zone0, med_all, n_all = self._last
-            rows = kernels.changed_rows(zone, zone0)  # (compiled: the blocks whose selection changed)
+            rows = np.flatnonzero((zone != zone0).any(axis=1))
             if rows.size:
                 med_all, n_all = med_all.copy(), n_all.copy()
                 med_all[:, rows], n_all[:, rows] = self._stats(zone, rows)
         self._last = (zone, med_all, n_all)
-        if med_all.dtype == np.float32 and n_all.dtype == np.intp:
-            # compiled: the regions present and their fills, then the grids and the map, the same values
-            # (numpy's below where a maximum meets NaN or zeros)
-            min_count = float(b * b * min_fraction)
-            present, fills, need = kernels.region_fills(med_all, n_all, zone, self.n_regions, min_count)
-            for k in np.flatnonzero(need):
-                sel = ok & (self.side == k)
-                fills[k] = self.factor * float(np.quantile(np.abs(self.z[sel]), self.quantile))
-            index = self.layout.index
-            out, exact = kernels.scale_map(med_all, n_all, present, fills, min_count, floor, nbl, nbs, index)
-            if exact:
-                return out
         grids = np.full((self.n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region
         present = [k for k in range(self.n_regions) if (zone == k).any()]
         meds = np.empty((len(present), nbl, nbs), np.float32)

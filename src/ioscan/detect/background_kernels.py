@@ -994,123 +994,6 @@ def abs_max_at(z: np.ndarray, idx: np.ndarray) -> float:
     return top
 
 
-@njit(cache=True, error_model="numpy")
-def changed_rows(zone: np.ndarray, zone0: np.ndarray) -> np.ndarray:
-    """The rows (blocks) where ``zone`` differs from ``zone0``: ``np.flatnonzero((zone != zone0).any(1))``."""
-    n, w = zone.shape
-    rows = np.empty(n, np.intp)
-    m = 0
-    for r in range(n):
-        for c in range(w):
-            if zone[r, c] != zone0[r, c]:
-                rows[m] = r
-                m += 1
-                break
-    return rows[:m].copy()
-
-
-@njit(cache=True, error_model="numpy")
-def region_fills(
-    med_all: np.ndarray, n_all: np.ndarray, zone: np.ndarray, n_regions: int, min_count: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For ``BlockScale.scale``: per region k < ``n_regions``, whether a pixel of the ``zone`` map is in it,
-    and the median of its blocks' values ``med_all[k]`` over the blocks of ≥ ``min_count`` pixels
-    (``robust.finite_median``'s float32 value: the middle one, or the mean of the middle two in float32;
-    NaN-free by construction), or True in the third array where no block has that many."""
-    present = np.zeros(n_regions, np.bool_)
-    n, w = zone.shape
-    for r in range(n):
-        for c in range(w):
-            k = zone[r, c]
-            if k >= 0 and k < n_regions:
-                present[k] = True
-    fills = np.zeros(n_regions)
-    need = np.zeros(n_regions, np.bool_)
-    nb = med_all.shape[1]
-    buf = np.empty(nb, med_all.dtype)
-    for k in range(n_regions):
-        if not present[k]:
-            continue
-        m = 0
-        for i in range(nb):
-            if n_all[k, i] >= min_count:
-                buf[m] = med_all[k, i]
-                m += 1
-        if m == 0:
-            need[k] = True
-            continue
-        h = m // 2
-        mid = kth_smallest(buf, m, h)
-        if m % 2:
-            fills[k] = np.float64(mid)
-        else:
-            below = buf[0]  # the largest of the h smallest (left before ``mid`` by the selection)
-            for i in range(1, h):
-                if buf[i] > below:
-                    below = buf[i]
-            fills[k] = np.float64((below + mid) / med_all.dtype.type(2.0))
-    return present, fills, need
-
-
-@njit(cache=True, error_model="numpy")
-def scale_map(
-    med_all: np.ndarray,
-    n_all: np.ndarray,
-    present: np.ndarray,
-    fills: np.ndarray,
-    min_count: float,
-    floor: float,
-    nbl: int,
-    nbs: int,
-    index: np.ndarray,
-) -> tuple[np.ndarray, bool]:
-    """``BlockScale.scale``'s map from its blocks' values: each present region's blocks (``med_all``; those
-    of < ``min_count`` pixels its fill, rounded to float32), their 3 × 3 mean (``grid_box_mean_nearest``),
-    max(max(mean, 0.8 × value), ``floor``) (numpy's maximum: the first where it is ≥ the second), the floor
-    in the grids of absent regions and of no region, read at each pixel's ``index`` (``np.take``); False
-    where a maximum meets NaN or two zeros (numpy's vector code may then pick another NaN or zero: the
-    caller's numpy decides)."""
-    n_regions = present.shape[0]
-    n_present = 0
-    for k in range(n_regions):
-        n_present += present[k]
-    meds = np.empty((n_present, nbl, nbs), np.float32)
-    i = 0
-    for k in range(n_regions):
-        if present[k]:
-            fill = np.float32(fills[k])
-            for t in range(nbl * nbs):
-                meds[i, t // nbs, t % nbs] = med_all[k, t] if n_all[k, t] >= min_count else fill
-            i += 1
-    flo = np.float32(floor)
-    grids = np.full((n_regions + 1, nbl, nbs), flo, np.float32)
-    if n_present:
-        avg = grid_box_mean_nearest(meds, 3)
-        point8 = np.float32(0.8)
-        i = 0
-        for k in range(n_regions):
-            if not present[k]:
-                continue
-            for a in range(nbl):
-                for c in range(nbs):
-                    u = avg[i, a, c]
-                    v = point8 * meds[i, a, c]
-                    if u != u or v != v or (u == v and u == 0):
-                        return np.empty((0, 0), np.float32), False
-                    w = u if u >= v else v
-                    if w == flo and w == 0:
-                        return np.empty((0, 0), np.float32), False
-                    grids[k, a, c] = w if w >= flo else flo
-            i += 1
-    flat = grids.ravel()
-    nl, ns = index.shape
-    out = np.empty((nl, ns), np.float32)
-    for r in range(nl):
-        for c in range(ns):
-            out[r, c] = flat[index[r, c]]
-    return out, True
-
-
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -1138,11 +1021,6 @@ def warm_up() -> None:
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     abs_in_blocks(x, 2, 2, 3)
-    zone = np.zeros((6, 4), np.int8)
-    changed_rows(zone, zone)
-    med, n_ok = np.ones((2, 6), np.float32), np.ones((2, 6), np.intp)
-    present, fills, _ = region_fills(med, n_ok, zone, 2, 1.0)
-    scale_map(med, n_ok, present, fills, 1.0, 1.0, 2, 3, np.zeros(x.shape, np.intp))
     dist = np.zeros(x.shape)
     distance_bins(dist, np.ones(x.shape, np.bool_), 0.0, 1.0, 0.5, 2, True)
     dist.setflags(write=False)  # (the frame edges' distances are read-only, cached by the background)
