@@ -416,44 +416,6 @@ def test_abs_in_blocks_equals_numpy_reshapes(shape, dtype):
         assert _same(kn.abs_in_blocks(z, b, nbl, nbs), want)
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_option_snr_merit_and_take_better_equal_numpy(shape):
-    """An option's calibrated S/N and merit (one compiled pass) equal numpy's ``np.where(usable, top / scale,
-    0.0)`` and ``eff / scale`` (the Python float beside float32), NaNs, zeros and infinities in the maps
-    included; the best-option update equals ``np.copyto(..., where=merit > best)`` of every map."""
-    from ioscan.detect.background import _BEST_KEYS, _snr_merit, _take_better
-
-    rng = np.random.default_rng(7)
-    for it in range(20):
-        usable = rng.random(shape) < 0.8
-        top = _image(rng, shape, nan=0.05)
-        scale = (1.0 + np.abs(_image(rng, shape, nan=0.05 if it % 2 else 0.0))).astype(np.float32)
-        scale[rng.random(shape) < 0.05] = 0.0
-        eff = float(rng.uniform(0.3, 1.0))
-        snr, merit = _snr_merit(usable, top, scale, eff)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            assert _same(snr, np.where(usable, top / scale, 0.0))
-            assert _same(merit, eff / scale)
-        best = {
-            "merit": _image(rng, shape, nan=0.05),
-            "snr": _image(rng, shape),
-            "phase": rng.integers(0, 4, shape).astype(np.intp),
-            "scale": _image(rng, shape),
-            "block": _image(rng, shape),
-            "choice": rng.integers(0, 2, shape).astype(np.intp),
-        }
-        option = {"merit": merit, "snr": snr, "phase": rng.integers(0, 4, shape).astype(np.intp)}
-        option |= {"scale": scale, "block": _image(rng, shape)}
-        want = {key: v.copy() for key, v in best.items()}
-        better = option["merit"] > want["merit"]
-        for key in _BEST_KEYS:
-            np.copyto(want[key], option[key], where=better)
-        want["choice"][better] = 2
-        _take_better(best, option, 2)
-        for key, v in want.items():
-            assert _same(best[key], v), key
-
-
 BIN_RANGES = [(0.5, -11.3, 11.3), (1.0, 0.0, 9.0), (3.0, 0.0, 9.0), (0.5, -2.0, 2.0)]
 
 

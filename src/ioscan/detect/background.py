@@ -965,6 +965,15 @@ def limb_profile(
     return out
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (the array itself where it is read-only already)."""
+    if not a.flags.writeable:
+        return a
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 #: up to this many bins a profile partitions each bin's values (else one sort of all of them by bin and value)
 _FEW_BINS = 16
 
@@ -983,9 +992,16 @@ class DistanceBins:
             and sel.shape == d.shape
         ):
             # compiled: the same pixels, bins and order (a counting sort is stable), in two passes
-            # (the pixels grouped by bin for any number of bins: :meth:`per_bin` selects in each)
+            # (the pixels grouped by bin for any number of bins: :meth:`per_bin` selects in each; read-only
+            # views, as the frame edges' cached distances are: one compiled signature)
             out = kernels.distance_bins(
-                d, np.ascontiguousarray(sel), float(lo), lo + nb * step, float(step), nb, True
+                _read_only(d),
+                _read_only(np.ascontiguousarray(sel)),
+                float(lo),
+                lo + nb * step,
+                float(step),
+                nb,
+                True,
             )
             if out[-1]:
                 self.where, self.inside, self.where_flat, self.bins, self.at = out[:5]
@@ -1498,8 +1514,9 @@ def estimate_background(
             for prof in bins[key]:
                 if prof is not None:
                     prof.raise_to(scale, s_white[0])
-        # the calibrated S/N and the expected calibrated S/N per unit true S/N
-        snr, merit = _snr_merit(usable, top, scale, efficiency(psf, a0, a1, None if fs == sigma else fs, deg))
+        snr = np.where(usable, top / scale, 0.0)
+        # expected calibrated S/N per unit true S/N
+        merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
             merit = np.where(zone >= 2, 0.0, merit)
         if best is None:
@@ -1508,7 +1525,19 @@ def estimate_background(
             )
             resids = [resid]
         else:
-            _take_better(best, dict(merit=merit, snr=snr, phase=phase, scale=scale, block=block), k)
+            better = merit > best["merit"]
+            for key, val in (
+                ("merit", merit),
+                ("snr", snr),
+                ("phase", phase),
+                ("scale", scale),
+                ("block", block),
+            ):
+                if val.dtype == best[key].dtype:  # in place (each best array is this function's own)
+                    np.copyto(best[key], val, where=better)
+                else:
+                    best[key] = np.where(better, val, best[key])
+            best["choice"][better] = k
             resids.append(resid)
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
@@ -1579,45 +1608,6 @@ def estimate_background(
         refit=refit,
         scale_block=best["block"],
     )
-
-
-def _snr_merit(
-    usable: np.ndarray, top: np.ndarray, scale: np.ndarray, eff: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated S/N ``top`` ÷ ``scale`` where ``usable``, else 0; merit ``eff`` ÷ ``scale``) of one
-    option: compiled for float32 maps (:func:`background_kernels.option_snr_merit`, the same values), else
-    numpy."""
-    if top.dtype == np.float32 and scale.dtype == np.float32 and top.shape == scale.shape:
-        return kernels.option_snr_merit(
-            np.ascontiguousarray(usable), np.ascontiguousarray(top), np.ascontiguousarray(scale), eff
-        )
-    return np.where(usable, top / scale, 0.0), eff / scale
-
-
-_BEST_KEYS = ("merit", "snr", "phase", "scale", "block")
-
-
-def _take_better(best: dict, option: dict, k: int) -> None:
-    """Each map of ``best`` (merit, S/N, phase, scale, block, choice) takes ``option``'s value where its merit
-    is higher, and the choice ``k`` there (in place where the types agree: each best map is
-    :func:`estimate_background`'s own). One compiled pass where every pair shares its type and every map is
-    C-contiguous (:func:`background_kernels.take_better`), else numpy's copies."""
-    maps = [best[key] for key in _BEST_KEYS] + [best["choice"]] + [option[key] for key in _BEST_KEYS]
-    if (
-        all(best[key].dtype == option[key].dtype for key in _BEST_KEYS)
-        and best["choice"].dtype == np.intp
-        and all(a.flags.c_contiguous and a.shape == maps[0].shape for a in maps)
-    ):
-        kernels.take_better(*maps, k)
-        return
-    better = option["merit"] > best["merit"]
-    for key in _BEST_KEYS:
-        val = option[key]
-        if val.dtype == best[key].dtype:
-            np.copyto(best[key], val, where=better)
-        else:
-            best[key] = np.where(better, val, best[key])
-    best["choice"][better] = k
 
 
 def _phase_snr(

@@ -863,54 +863,6 @@ def pad_odd_samples(
 
 
 @njit(cache=True, error_model="numpy")
-def option_snr_merit(
-    usable: np.ndarray, top: np.ndarray, scale: np.ndarray, efficiency: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(``np.where(usable, top / scale, 0.0)``, ``efficiency / scale``) of float32 maps in one pass, float32
-    (the efficiency rounded to float32 first, as numpy does with a Python float beside a float32 array)."""
-    nl, ns = top.shape
-    snr = np.empty((nl, ns), np.float32)
-    merit = np.empty((nl, ns), np.float32)
-    eff = np.float32(efficiency)
-    for i in range(nl):
-        for j in range(ns):
-            s = scale[i, j]
-            snr[i, j] = np.float32(top[i, j] / s) if usable[i, j] else np.float32(0.0)
-            merit[i, j] = np.float32(eff / s)
-    return snr, merit
-
-
-@njit(cache=True, error_model="numpy")
-def take_better(
-    best_merit: np.ndarray,
-    best_snr: np.ndarray,
-    best_phase: np.ndarray,
-    best_scale: np.ndarray,
-    best_block: np.ndarray,
-    best_choice: np.ndarray,
-    merit: np.ndarray,
-    snr: np.ndarray,
-    phase: np.ndarray,
-    scale: np.ndarray,
-    block: np.ndarray,
-    k: int,
-) -> None:
-    """Where ``merit`` > ``best_merit`` (False beside a NaN), each best map takes the option's value and
-    ``best_choice`` takes ``k``, in place (``np.copyto(..., where=merit > best_merit)`` of each, in one
-    pass; all maps of one shape, the pairs of one type)."""
-    nl, ns = merit.shape
-    for i in range(nl):
-        for j in range(ns):
-            if merit[i, j] > best_merit[i, j]:
-                best_merit[i, j] = merit[i, j]
-                best_snr[i, j] = snr[i, j]
-                best_phase[i, j] = phase[i, j]
-                best_scale[i, j] = scale[i, j]
-                best_block[i, j] = block[i, j]
-                best_choice[i, j] = k
-
-
-@njit(cache=True, error_model="numpy")
 def distance_bins(
     d: np.ndarray, sel: np.ndarray, lo: float, top: float, step: float, nb: int, grouped: bool
 ) -> tuple:
@@ -1021,13 +973,10 @@ def warm_up() -> None:
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     abs_in_blocks(x, 2, 2, 3)
-    dist = np.zeros(x.shape)
-    distance_bins(dist, np.ones(x.shape, np.bool_), 0.0, 1.0, 0.5, 2, True)
-    dist.setflags(write=False)  # (the frame edges' distances are read-only, cached by the background)
-    distance_bins(dist, np.ones(x.shape, np.bool_), 0.0, 1.0, 0.5, 2, True)
-    snr, merit = option_snr_merit(np.ones(x.shape, np.bool_), x, x + 1, 0.9)
-    phase = np.zeros(x.shape, np.intp)
-    take_better(merit, snr, phase, x + 1, x + 1, phase, merit, snr, phase, x + 1, x + 1, 1)
+    dist, sel = np.zeros(x.shape), np.ones(x.shape, np.bool_)
+    dist.setflags(write=False)  # (the background passes read-only views: one signature)
+    sel.setflags(write=False)
+    distance_bins(dist, sel, 0.0, 1.0, 0.5, 2, True)
     ends, near = np.zeros((1, 3)), np.zeros(1)
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
