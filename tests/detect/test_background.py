@@ -120,3 +120,29 @@ def test_grow_sparse_same_as_cross_dilations():
             for k in (0, 1, 2, 4):
                 assert np.array_equal(grow_sparse(m, k), grow(m, k))
             assert np.array_equal(grow_sparse(m, 1), ndimage.binary_dilation(m))
+
+
+def test_noise_median_left_out_changes_nothing_else():
+    """``with_noise_median=False`` (the second pass's models) leaves the noise median NaN and every other
+    field of the model as it is; with it, the median of the white noise over the usable pixels."""
+    from ioscan.detect.background import estimate_background
+    from ioscan.detect.psf import PsfModel
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:60, 0:90]
+    img = (100.0 + 0.3 * xx + rng.normal(0.0, 2.0, xx.shape)).astype(np.float32)
+    img[30, 40] += 200.0
+    d = 25.0 - np.hypot(yy - 30.0, xx - 45.0)
+    psf = PsfModel((1.0,), (0.7,))
+    mask = np.zeros(img.shape, bool)
+    mask[5, 5] = True
+    full = estimate_background(img, psf=psf, limb_distance_px=d, mask=mask)
+    lean = estimate_background(img, psf=psf, limb_distance_px=d, mask=mask, with_noise_median=False)
+    assert np.isnan(lean.noise_median)
+    assert full.noise_median == float(np.median(full.sigma_white[full.usable]))
+    for name in full.__dataclass_fields__:
+        a, b = getattr(full, name), getattr(lean, name)
+        if name == "noise_median" or a is None:
+            continue
+        for x, y in zip(a, b, strict=True) if isinstance(a, list) else [(a, b)]:
+            assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y, name

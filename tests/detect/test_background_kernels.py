@@ -414,3 +414,78 @@ def test_abs_in_blocks_equals_numpy_reshapes(shape, dtype):
         azb[:nl, :ns] = np.abs(z).astype(np.float32)
         want = azb.reshape(nbl, b, nbs, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
         assert _same(kn.abs_in_blocks(z, b, nbl, nbs), want)
+
+
+BIN_RANGES = [(0.5, -11.3, 11.3), (1.0, 0.0, 9.0), (3.0, 0.0, 9.0), (0.5, -2.0, 2.0)]
+
+
+@pytest.mark.parametrize("step, lo, hi", BIN_RANGES)
+def test_distance_bins_compiled_equal_numpy(step, lo, hi):
+    """The distance profile's bins made in two compiled passes (:func:`background_kernels.distance_bins`: a
+    counting sort) equal numpy's (masks, bins, clipped bins, ``np.argsort(kind="stable")`` order and
+    ``np.searchsorted`` bounds), with distances on the bin edges, the range's ends, NaN-free integers (the
+    frame edges', read-only) and few or many bins."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(3)
+    for it in range(30):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+        d = rng.uniform(lo - 3.0, hi + 3.0, shape)
+        edges = lo + step * rng.integers(-1, int((hi - lo) / step) + 2, shape)
+        d = np.where(rng.random(shape) < 0.3, edges, d)  # exactly on the bins' edges
+        if it % 3 == 0:
+            d = np.rint(d)
+            d.setflags(write=False)
+        sel = rng.random(shape) < (0.0 if it == 1 else 0.7)
+        got = DistanceBins(d, sel, lo, hi, step)
+        want = DistanceBins.__new__(DistanceBins)
+        want.nb = got.nb
+        want._init_numpy(d, sel, lo, got.nb, step)
+        assert got.empty == want.empty
+        assert _same(got.where, want.where) and _same(got.inside, want.inside)
+        if want.empty:
+            continue
+        assert _same(got.bins, want.bins) and _same(got.at, want.at)
+        assert _same(got.where_flat, np.flatnonzero(want.where))
+        if got.nb <= 16:
+            for name in ("by_bin", "starts", "ends", "flat_by_bin"):
+                assert _same(getattr(got, name), getattr(want, name)), name
+        z = _image(rng, shape)
+        assert _same(got.per_bin(z, 0.5), want.per_bin(z, 0.5))
+
+
+def _profile_by_sort(bins, z, quantile):
+    """The many-bins profile as numpy's path makes it: one sort by bin + |z| ÷ max."""
+    factor = MAD_TO_SIGMA if quantile == 0.5 else 1.0 / float(ndtri(0.5 + 0.5 * quantile))
+    v = np.abs(z[bins.inside]).astype(np.float64)
+    vmax = float(v.max()) * 1.0001 + 1e-30
+    order = np.argsort(bins.bins + v / vmax)
+    b, v = bins.bins[order], v[order]
+    starts = np.searchsorted(b, np.arange(bins.nb))
+    cnt = np.searchsorted(b, np.arange(bins.nb), side="right") - starts
+    mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
+    return np.maximum(np.where(cnt >= 20, factor * v[mid], 1.0), 1.0)
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_many_bins_profile_by_selection_equals_the_sort(quantile):
+    """A limb profile of many bins (45) by a selection in each bin equals numpy's sort by bin + |z| ÷ max:
+    ordinary maps, maps with exact zeros and values a millionth of the largest (which that key cannot tell
+    apart), maps with huge values (the selection then gives way to the sort) and NaNs."""
+    from ioscan.detect.background import DistanceBins
+
+    rng = np.random.default_rng(17)
+    for it in range(40):
+        shape = (int(rng.integers(30, 80)), int(rng.integers(30, 80)))
+        d = rng.uniform(-13.0, 13.0, shape)
+        bins = DistanceBins(d, rng.random(shape) < 0.9, -11.25, 11.25)
+        assert bins.nb == 45 and hasattr(bins, "flat_by_bin")
+        z = _image(rng, shape, nan=0.002 if it % 5 == 4 else 0.0)
+        if it % 4 == 1:  # many tiny distinct values beside a few large ones
+            z = (z * 1e-9).astype(np.float32)
+            z[rng.random(shape) < 0.01] = 3.0
+        if it % 4 == 2:
+            z[rng.random(shape) < 0.5] = 0.0
+        if it % 4 == 3:  # huge values: the sort decides
+            z = (z * 1e7).astype(np.float32)
+        assert _same(bins.per_bin(z, quantile), _profile_by_sort(bins, z, quantile))

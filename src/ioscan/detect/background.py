@@ -103,7 +103,8 @@ class BandModel:
         annuli: (h0, h1, degree) of each option; the background is the data correlated with
             ``background_kernel(h0, h1, degree)`` (on the shading-normalised image where one was given).
         limb_distance_px: signed limb distance (positive on the disk) or None.
-        noise_median: median white noise over usable pixels, image units.
+        noise_median: median white noise over usable pixels, image units (NaN where not asked for:
+            ``with_noise_median``).
         refit: what :func:`source_residual` needs to make the background again with chosen outlier pixels
             fed as they are (``keep_source_pixels``), or None.
         scale_block: the chosen option's block scale alone (≥ 1), before the profiles against the distance
@@ -506,6 +507,43 @@ def correlate_kernel(
 #: sub-pixel phases (line, sample offsets) at which the matched filter is evaluated: a source centred on a
 #: pixel corner would lose ~30 % of its S/N in a filter centred on pixels only
 PHASES = ((0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5))
+
+
+#: the sub-pixel shifts (px) the phases of :data:`PHASES` use along either axis
+_SHIFTS = tuple(sorted({p for ph in PHASES for p in ph}))
+
+
+@lru_cache(maxsize=64)
+def _half_taps(sigma_px: float) -> int:
+    """Half-width (px) of :func:`ioscan.detect.psf.kernel1d` of σ ``sigma_px`` (unshifted): the core filter's
+    reach."""
+    return len(kernel1d(sigma_px)) // 2
+
+
+@lru_cache(maxsize=32)
+def _phase_kernels(
+    filter_sigma_px: float, elongation: float, shifts: tuple[float, ...]
+) -> tuple[dict, dict, dict, dict]:
+    """(line kernels, sample kernels, their squares alike) by sub-pixel shift of the matched filter of σ
+    ``filter_sigma_px`` elongated by ``elongation`` (σ·√e along the lines, σ/√e across), float32, read-only;
+    made once per filter and shared by every call (the sample ones are the line ones when e = 1)."""
+
+    def taps(sigma_px: float) -> dict:
+        out = {sh: kernel1d(sigma_px, sh).astype(np.float32) for sh in shifts}
+        for k in out.values():
+            k.setflags(write=False)
+        return out
+
+    def squares(kern: dict) -> dict:
+        out = {sh: k * k for sh, k in kern.items()}
+        for k in out.values():
+            k.setflags(write=False)
+        return out
+
+    kern = taps(filter_sigma_px * np.sqrt(elongation))
+    kern_s = kern if elongation == 1.0 else taps(filter_sigma_px / np.sqrt(elongation))
+    sq = squares(kern)
+    return kern, kern_s, sq, sq if kern_s is kern else squares(kern_s)
 
 
 @lru_cache(maxsize=32)
@@ -927,6 +965,15 @@ def limb_profile(
     return out
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (the array itself where it is read-only already)."""
+    if not a.flags.writeable:
+        return a
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 #: up to this many bins a profile partitions each bin's values (else one sort of all of them by bin and value)
 _FEW_BINS = 16
 
@@ -937,6 +984,36 @@ class DistanceBins:
 
     def __init__(self, d: np.ndarray, sel: np.ndarray, lo: float, hi: float, step: float = 0.5):
         self.nb = nb = int(np.ceil((hi - lo) / step))
+        if (
+            d.ndim == 2
+            and d.dtype == np.float64
+            and d.flags.c_contiguous
+            and sel.dtype == np.bool_
+            and sel.shape == d.shape
+        ):
+            # compiled: the same pixels, bins and order (a counting sort is stable), in two passes
+            # (the pixels grouped by bin for any number of bins: :meth:`per_bin` selects in each; read-only
+            # views, as the frame edges' cached distances are: one compiled signature)
+            out = kernels.distance_bins(
+                _read_only(d),
+                _read_only(np.ascontiguousarray(sel)),
+                float(lo),
+                lo + nb * step,
+                float(step),
+                nb,
+                True,
+            )
+            if out[-1]:
+                self.where, self.inside, self.where_flat, self.bins, self.at = out[:5]
+                self.empty = self.bins.size == 0
+                if not self.empty:
+                    self.by_bin, self.starts, self.ends, self.flat_by_bin = out[5:9]
+                return
+        self._init_numpy(d, sel, lo, nb, step)
+
+    def _init_numpy(self, d: np.ndarray, sel: np.ndarray, lo: float, nb: int, step: float) -> None:
+        """The bins in numpy (the reference :func:`background_kernels.distance_bins` equals, and its
+        fall-back)."""
         self.where = (d >= lo) & (d < lo + nb * step)
         self.inside = sel & self.where
         self.empty = not self.inside.any()
@@ -972,6 +1049,10 @@ class DistanceBins:
                 stat = self._bin_stats_numpy(z, quantile)
             f = np.where(cnt >= 20, factor * stat, 1.0)
             return np.maximum(f, 1.0)
+        if hasattr(self, "flat_by_bin"):
+            prof = self._selected_profile(z, quantile, factor)
+            if prof is not None:
+                return prof
         v = np.abs(z[self.inside]).astype(np.float64)
         vmax = float(v.max()) * 1.0001 + 1e-30
         order = np.argsort(self.bins + v / vmax)  # by bin, then by value within the bin
@@ -982,6 +1063,28 @@ class DistanceBins:
         mid = np.clip(starts + np.floor(quantile * (cnt - 1)).astype(np.intp), 0, max(v.size - 1, 0))
         f = np.where(cnt >= 20, factor * v[mid], 1.0)
         return np.maximum(f, 1.0)
+
+    def _selected_profile(self, z: np.ndarray, quantile: float, factor: float) -> np.ndarray | None:
+        """:meth:`per_bin` of many bins by a selection in each bin (compiled), where it equals the sort by
+        bin + |z| ÷ max that numpy's path makes; None elsewhere (a NaN, or |z| so large that two values this
+        key cannot tell apart might give a profile above its floor of 1).
+
+        The key's float64 rounding orders the values as they are up to ties; two float32 values it ties
+        differ by less than the spacing u of the keys near nb + 1 (÷ max), hence lie below 2²⁴ (u + 2⁻⁵²) ×
+        max; where ``factor`` × that bound is < 1 any of them gives the profile its floor, 1 — the same as the
+        value the selection finds."""
+        flat = np.ravel(z)
+        top = kernels.abs_max_at(flat, self.flat_by_bin)
+        u = float(np.spacing(float(self.nb + 1)))
+        if not top * 1.0001 + 1e-30 < 1.0 / (factor * 2.0**24 * (u + 2.0**-52)):  # (False for NaN)
+            return None
+        stat, exact = kernels.bin_order_stats(
+            flat, self.flat_by_bin, self.starts, self.ends, float(quantile), 20
+        )
+        if not exact:
+            return None
+        cnt = self.ends - self.starts
+        return np.maximum(np.where(cnt >= 20, factor * stat, 1.0), 1.0)
 
     def _bin_stats_numpy(self, z: np.ndarray, quantile: float) -> np.ndarray:
         """Each bin's order statistic of |z| (1 for bins of < 20 pixels) by ``np.partition``: the reference
@@ -1100,7 +1203,7 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
     larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
@@ -1139,6 +1242,7 @@ def estimate_background(
     limb_scale_quantile: float = LIMB_SCALE_QUANTILE,
     limb_zone_own_scale_px: float | None = None,
     unmodelled_limb_own_profile: bool = False,
+    with_noise_median: bool = True,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1194,6 +1298,8 @@ def estimate_background(
             not seen as a bright edge: dark, or beyond the seen arc's ends) take the block scale raised by a
             limb-distance profile of those pixels alone (:func:`_unmodelled_limb_scale`), not by one
             shared with the modelled bright arc, whose misfit raised it all around the limb.
+        with_noise_median: compute ``BandModel.noise_median`` (a median over every usable pixel); False: NaN
+            (the second pass reads none of its models').
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1231,7 +1337,7 @@ def estimate_background(
         if lzone is not None:  # the sky-side tail of the profile feeds no fit, it is modelled
             regions[1] = regions[1] & ~(lzone & (limb_model.template < TEMPLATE_FIT_FLOOR))
         # S/N untouched by the limb: the filter's residuals have backgrounds whose annuli miss the limb band
-        far = usable & (np.abs(d) > wb + h1 + len(kernel1d(sigma_reach)) // 2 + 0.5)
+        far = usable & (np.abs(d) > wb + h1 + _half_taps(sigma_reach) + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
     fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
@@ -1311,7 +1417,7 @@ def estimate_background(
     # pixels near the limb or the frame edge (whose background extrapolates) form their own blocks and get
     # the profile of the scale against the distance to the limb / the edge as a floor
     ok = usable.copy()
-    rk = len(kernel1d(sigma_reach)) // 2 + 1
+    rk = _half_taps(sigma_reach) + 1
     if out1.any():
         ok &= ~grow_sparse(out1, rk)
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
@@ -1319,18 +1425,14 @@ def estimate_background(
     d_edge, d_corner = _edge_distances(x.shape)
     edge = d_edge < h1 + rk
     zone = side + 2 * (usable & (~far | edge))
-    shifts = sorted({p for ph in PHASES for p in ph})
+    shifts = _SHIFTS
     # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
     # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
     filters = {}
     for fs in sorted({o[2] for o in options}):
         e_f = psf.elongation if fs == sigma else 1.0
-        kern = {sh: kernel1d(fs * np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
-        kern_s = kern
-        if e_f != 1.0:
-            kern_s = {sh: kernel1d(fs / np.sqrt(e_f), sh).astype(np.float32) for sh in shifts}
-        sq = {sh: k * k for sh, k in kern.items()}
-        den0 = _phase_filter(vu, sq, sq if kern_s is kern else {sh: k * k for sh, k in kern_s.items()})
+        kern, kern_s, sq, sq_s = _phase_kernels(fs, e_f, shifts)
+        den0 = _phase_filter(vu, sq, sq_s)
         filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
@@ -1358,7 +1460,7 @@ def estimate_background(
             # (``own_option_zones``: a small annulus whose reach stops short of the limb band and the edge
             # takes its scale from the far blocks there, not from blocks shared with pixels the large
             # annulus' misfit at the limb reaches)
-            h1_k, rk_k, fs_k = a1, (len(kernel1d(fs)) // 2 + 1 if fs != sigma else rk), fs
+            h1_k, rk_k, fs_k = a1, (_half_taps(fs) + 1 if fs != sigma else rk), fs
             edge_k = d_edge < h1_k + rk_k
             far_k = usable if d is None else usable & (np.abs(d) > wb + h1_k + rk_k - 0.5)
             zone_k = side + 2 * (usable & (~far_k | edge_k))
@@ -1500,7 +1602,9 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=float(median_or_nan(sw[usable])) if usable.any() else 0.0,
+        noise_median=(float(median_or_nan(sw[usable])) if usable.any() else 0.0)
+        if with_noise_median
+        else float("nan"),
         refit=refit,
         scale_block=best["block"],
     )

@@ -658,12 +658,33 @@ def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def _diamonds(mask: np.ndarray, k: int) -> np.ndarray:
+    """True within L1 distance ``k`` of a True pixel of ``mask``, each True pixel's diamond set in turn."""
+    nl, ns = mask.shape
+    out = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        for j in range(ns):
+            if mask[i, j]:
+                for di in range(max(-k, -i), min(k, nl - 1 - i) + 1):
+                    r = k - abs(di)
+                    for jj in range(max(j - r, 0), min(j + r, ns - 1) + 1):
+                        out[i + di, jj] = True
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def grow_diamond(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` (2-D bool) grown by ``k`` ≥ 0 pixels: True where a True pixel lies within L1 (city-block)
     distance ``k`` — the pixels ``k`` binary dilations with the 4-connected cross reach inside the image
     (a shortest path between two pixels of a rectangle stays in it). Two passes of the exact city-block
     distance transform (capped at k + 1), each line then forward and backward along it."""
     nl, ns = mask.shape
+    n_true = 0
+    for i in range(nl):
+        for j in range(ns):
+            n_true += mask[i, j]
+    if n_true * (2 * k + 1) * (k + 1) < nl * ns:  # few pixels: each one's diamond set (the same pixels)
+        return _diamonds(mask, k)
     big = k + 1
     d = np.empty((nl, ns), np.intp)
     for i in range(nl):  # forward: from above and from the left
@@ -841,6 +862,90 @@ def pad_odd_samples(
     return True
 
 
+@njit(cache=True, error_model="numpy")
+def distance_bins(
+    d: np.ndarray, sel: np.ndarray, lo: float, top: float, step: float, nb: int, grouped: bool
+) -> tuple:
+    """The bins of a distance profile (``background.DistanceBins``) in two passes over the pixels: (``where``:
+    lo ≤ d < ``top``, ``inside``: that and ``sel``, the flat indices of ``where``, the bin of each ``inside``
+    pixel ⌊(d − lo) ÷ step⌋ (C truncation, as ``astype(int)``), each ``where`` pixel's bin clipped to
+    0 … nb − 1, and with ``grouped`` the ``inside`` pixels' stable order by bin, the first and past-the-last
+    place of each bin 0 … nb − 1 in it (``np.searchsorted``'s), their flat indices in that order, and True);
+    False last where an ``inside`` bin lies outside 0 … nb (the caller's numpy then orders them)."""
+    nl, ns = d.shape
+    where = np.zeros((nl, ns), np.bool_)
+    inside = np.zeros((nl, ns), np.bool_)
+    n_where = 0
+    n_inside = 0
+    for i in range(nl):
+        for j in range(ns):
+            v = d[i, j]
+            if v >= lo and v < top:
+                where[i, j] = True
+                n_where += 1
+                if sel[i, j]:
+                    inside[i, j] = True
+                    n_inside += 1
+    where_flat = np.empty(n_where, np.intp)
+    inside_flat = np.empty(n_inside, np.intp)
+    bins = np.empty(n_inside, np.intp)
+    at = np.empty(n_where, np.intp)
+    counts = np.zeros(nb + 1, np.intp)  # the last: bin nb (a distance a rounding puts at the top edge)
+    ok = True
+    w = 0
+    t = 0
+    for i in range(nl):
+        for j in range(ns):
+            if where[i, j]:
+                b = np.intp((d[i, j] - lo) / step)
+                where_flat[w] = i * ns + j
+                at[w] = min(max(b, 0), nb - 1)
+                w += 1
+                if inside[i, j]:
+                    inside_flat[t] = i * ns + j
+                    bins[t] = b
+                    t += 1
+                    if b < 0 or b > nb:
+                        ok = False
+                    else:
+                        counts[b] += 1
+    by_bin = np.empty(0, np.intp)
+    starts = np.empty(0, np.intp)
+    ends = np.empty(0, np.intp)
+    flat_by_bin = np.empty(0, np.intp)
+    if grouped and ok:
+        first = np.empty(nb + 1, np.intp)
+        acc = 0
+        for k in range(nb + 1):
+            first[k] = acc
+            acc += counts[k]
+        starts = first[:nb].copy()
+        ends = np.empty(nb, np.intp)
+        for k in range(nb):
+            ends[k] = first[k] + counts[k]
+        by_bin = np.empty(n_inside, np.intp)
+        flat_by_bin = np.empty(n_inside, np.intp)
+        for t in range(n_inside):  # (a counting sort: stable)
+            b = bins[t]
+            by_bin[first[b]] = t
+            flat_by_bin[first[b]] = inside_flat[t]
+            first[b] += 1
+    return where, inside, where_flat, bins, at, by_bin, starts, ends, flat_by_bin, ok
+
+
+@njit(cache=True, error_model="numpy")
+def abs_max_at(z: np.ndarray, idx: np.ndarray) -> float:
+    """max |z| (float64) over the flat indices ``idx`` of the 1-D ``z``; NaN where one is NaN, 0 for none."""
+    top = 0.0
+    for t in range(idx.shape[0]):
+        v = np.float64(abs(z[idx[t]]))
+        if np.isnan(v):
+            return np.nan
+        if v > top:
+            top = v
+    return top
+
+
 def warm_up() -> None:
     """Call every kernel once with the argument types detection gives them (float32 images, float64
     kernels, an int8 zone map), so that a fresh process (a Dask worker) compiles them or loads them from
@@ -863,10 +968,15 @@ def warm_up() -> None:
     running_median_nearest(np.ones(5), 3)
     bin_order_stats(x.ravel(), np.arange(4), np.zeros(1, np.intp), np.ones(1, np.intp), 0.5, 1)
     raise_at(x.reshape(-1), np.arange(4), np.zeros(4, np.intp), np.ones(1))
+    abs_max_at(x.ravel(), np.arange(4))
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     abs_in_blocks(x, 2, 2, 3)
+    dist, sel = np.zeros(x.shape), np.ones(x.shape, np.bool_)
+    dist.setflags(write=False)  # (the background passes read-only views: one signature)
+    sel.setflags(write=False)
+    distance_bins(dist, sel, 0.0, 1.0, 0.5, 2, True)
     ends, near = np.zeros((1, 3)), np.zeros(1)
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)

@@ -250,7 +250,7 @@ def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]],
         choice=paste(lambda m: m.choice, np.intp),
         annuli=first.annuli,
         limb_distance_px=args.get("limb_distance_px"),
-        noise_median=float(np.median([m.noise_median for _, m in parts])),
+        noise_median=float(np.median([m.noise_median for _, m in parts])),  # (NaN: second_background's)
     )
 
 
@@ -425,7 +425,7 @@ def second_background(
     the hits' pixels masked; on windows around the bright and very bright sources when they cover less than
     :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
     scale block, and one block more where neighbours are re-checked)."""
-    args = dict(background_args)
+    args = dict(background_args, with_noise_median=False)  # (nothing reads the second model's)
     if roles.hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
         near = near_sources(fit.x[roles.hit], fit.y[roles.hit], sub.shape, 4.0)
