@@ -781,10 +781,15 @@ SNR_BLOCK_PX = 16
 SNR_LIMB_PX = 6.0
 SNR_LIMB_BIN_PX = 1.0
 SNR_LIMB_ARC_PX = 24.0
+#: the quantile of |S/N| along the limb its scale is read from (÷ that of a unit Gaussian): above the median,
+#: so that a misfit over a quarter of the window (a hole the clipping left in the model) raises it
+SNR_LIMB_QUANTILE = 0.75
 #: fewest calibration pixels a block needs for its own scale
 SNR_MIN_PIXELS = 12
 #: |z| median of a unit Gaussian (robust rms = median |z| ÷ this)
 _MEDIAN_ABS_Z = 0.6744897501960817
+#: the SNR_LIMB_QUANTILE of |z| for a unit Gaussian
+_LIMB_QUANTILE_Z = 1.1503493803760079  # ndtri(0.5 + 0.75 / 2)
 
 
 @dataclass
@@ -814,9 +819,10 @@ def _robust_rms_by_key(key: np.ndarray, z: np.ndarray, min_n: int) -> tuple[np.n
 
 
 def _along_limb_rms(bin_index: np.ndarray, arc_px: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Per pixel, the robust rms (median |z| ÷ 0.674) of the pixels of its limb-distance bin within
-    ± SNR_LIMB_ARC_PX / 2 along the limb (a running median over the bin's pixels in arc order: ~1 pixel per
-    px of arc in a 1-px bin), so a misfit that changes along the limb is followed without cell edges."""
+    """Per pixel, the robust rms (the SNR_LIMB_QUANTILE of |z| ÷ its Gaussian value) of the pixels of its
+    limb-distance bin within ± SNR_LIMB_ARC_PX / 2 along the limb (a running quantile over the bin's pixels
+    in arc order: ~1 pixel per px of arc in a 1-px bin), so a misfit that changes along the limb is followed
+    without cell edges."""
     from scipy import ndimage
 
     out = np.empty(z.size)
@@ -826,7 +832,8 @@ def _along_limb_rms(bin_index: np.ndarray, arc_px: np.ndarray, z: np.ndarray) ->
     ends = np.r_[starts[1:], k.size]
     for lo, hi in zip(starts, ends, strict=True):
         size = int(np.clip(round(SNR_LIMB_ARC_PX * SNR_LIMB_BIN_PX), 1, hi - lo)) | 1
-        out[order[lo:hi]] = ndimage.median_filter(a[lo:hi], size=size, mode="nearest") / _MEDIAN_ABS_Z
+        q = ndimage.percentile_filter(a[lo:hi], 100.0 * SNR_LIMB_QUANTILE, size=size, mode="nearest")
+        out[order[lo:hi]] = q / _LIMB_QUANTILE_Z
     return out
 
 
