@@ -140,7 +140,8 @@ def test_model_does_not_absorb_a_point_source(sphere_fit) -> None:
     assert fit.clipped[i, j]
 
 
-def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb() -> None:
+@pytest.mark.parametrize("own_filter", [False, True])
+def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb(own_filter: bool) -> None:
     from dataclasses import replace
 
     from ioscan.detect import DetectConfig
@@ -158,11 +159,15 @@ def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb() -> None:
     sx, sy = cx + (r - 3.0) * np.cos(ang), cy + (r - 3.0) * np.sin(ang)
     image = truth + _point_source(shape, sx, sy, 40.0 * sigma_w) + rng.normal(0.0, sigma_w, shape)
     band = BandImage("M", image.astype(np.float32), "W m-2 sr-1", wavelength_um=4.78, bandwidth_um=0.4975)
-    cfg = replace(DetectConfig(), disk_model="band")
+    # (own_filter: the S/N map within 10 px of the limb is the matched filter on the data less the model)
+    cfg = replace(DetectConfig(), disk_model="band", disk_model_filter=own_filter, disk_model_filter_px=10.0)
     out = detect_band(band, instrument="JIRAM", config=cfg)
     assert any("disk model subtracted" in m for m in out.messages)
     hits = [d for d in out.detections if np.hypot(d.sample - sx, d.line - sy) <= 1.5]
     assert len(hits) == 1
+    if own_filter:  # no second local background: the map keeps ≥ 0.85 of the ideal S/N (the local one ~0.74)
+        ideal = 40.0 * np.sqrt(np.sum(_point_source(shape, sx, sy, 1.0) ** 2))
+        assert hits[0].extra["mf_snr"] > 0.85 * ideal
     # the background it reports is the disk's there (the model added back), within a few noise σ
     i, j = int(round(hits[0].line)), int(round(hits[0].sample))
     assert abs(hits[0].background - truth[i, j]) < 5 * sigma_w
