@@ -57,8 +57,6 @@ QUALITY_LIMB_PX = 3.0
 MAX_LIMB_CHI2 = 4.0
 MAX_LIMB_CLIPPED = 0.2
 MAX_ELLIPSE = 0.015
-#: the clipped pixels' weights of the final solves (:func:`fit_disk_model`'s soft_steps): (this / z)², ≤ 1
-SOFT_CLIP_SIGMA = 3.0
 #: box (px) of the median a compact outlier stands out from
 COMPACT_BOX_PX = 7
 #: θ's parameters the first (unclipped) round moves: centre and radius
@@ -658,8 +656,6 @@ def fit_disk_model(
     limb_min_knot_px: float = 1.0,
     limb_depth_cos_e: float = 0.5,
     cos_e_surface: bool = True,
-    soft_steps: int = 0,
-    limb_smooth: float = 1.0,
 ) -> DiskModelFit:
     """Fit the disk model (module docstring) to a band image from a first limb circle (px) and blur σ (px).
 
@@ -675,8 +671,6 @@ def fit_disk_model(
         limb_min_knot_px: … but no closer than this in image distance, px
             (:func:`radial_knot_coordinate`).
         limb_depth_cos_e: the limb term reaches in to where cos e is this.
-        soft_steps: after the clipped fit, this many solves with the clipped pixels weighted (c/z)²
-            (c = SOFT_CLIP_SIGMA, z their residual ÷ σ): holes at the limb follow the data.
     """
     x = np.asarray(image, dtype=float)
     shape = x.shape
@@ -697,7 +691,7 @@ def fit_disk_model(
         zone.cos_e_surface = cos_e_surface
     penalties = (
         _curvature_penalty(n_basis_1d(nl, knot_px), n_basis_1d(ns, knot_px)),
-        None if zone is None else limb_smooth * _curvature_penalty(zone.n_angle, zone.n_radial),
+        None if zone is None else _curvature_penalty(zone.n_angle, zone.n_radial),
     )
     from ioscan.detect.limb import pixel_noise_map
 
@@ -724,14 +718,6 @@ def fit_disk_model(
     weight = np.where(clipped, 0.0, 1.0 / sigma**2)
     coefs, offsets, _ = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
     model = _model_image(shape, b, coefs, offsets, theta, zone)
-    for _ in range(soft_steps):
-        # clipped pixels back in with Cauchy-like weights (c/z)²: a source's core (z ≫ c) stays out, a hole
-        # the clipping left at the sharp limb (the model free to wander there) is pulled back to the data
-        z = (x - model) / sigma
-        soft = np.minimum(1.0, (SOFT_CLIP_SIGMA / np.maximum(np.abs(z), 1e-9)) ** 2)
-        weight = np.where(bad, 0.0, np.where(clipped, soft, 1.0) / sigma**2)
-        coefs, offsets, _ = _solve_linear(x, weight, b, theta, zone, penalties, smooth)
-        model = _model_image(shape, b, coefs, offsets, theta, zone)
     keep = ~clipped
     dof = max(int(keep.sum()) - coefs.size - ns, 1)
     z2 = ((x - model) / sigma) ** 2
