@@ -932,9 +932,20 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
         out["ideal"].append(c)
     t5 = time.perf_counter()
     out["frame"] = {"frame": i, "side": side, "range_km": params.view.range_km}
+    if kept:
+        out["frame"]["disk_model"] = disk_model_use(kept[0])
     out["ms"] = {"render": 1e3 * (t1 - t0), "write_read": 1e3 * (t2 - t1), "detect": ms_detect}
     out["ms"]["ideal"] = 1e3 * (t5 - t4)
     return out
+
+
+def disk_model_use(result) -> str:
+    """Whether the sunlit disk's model (``detect.disk_model``) was used on a frame: "used" (a band's fit
+    trusted), "not_trusted" (fitted, not used) or "none" (off, or no sharp limb seen)."""
+    msgs = [m for br in result.bands.values() for m in br.messages]
+    if any("disk model subtracted" in m for m in msgs):
+        return "used"
+    return "not_trusted" if any("disk model does not follow" in m for m in msgs) else "none"
 
 
 def run(args) -> dict:
@@ -1000,6 +1011,18 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
                 break
         out["ideal_same_false_rate"][side] = summarise(t.assign(found=found_t), false_t, n, "found")
         out["ideal_same_false_rate"][side]["threshold"] = round(float(thr), 2)
+        if "disk_model" in fr:  # the disk model's use, and completeness on the frames it was used on
+            use = fr.loc[fr["frame"].isin(ids), ["frame", "disk_model"]]
+            used = set(use.loc[use["disk_model"] == "used", "frame"])
+            tu = t[t["frame"].isin(used)]
+            out.setdefault("disk_model_frames", {})[side] = {
+                **{k: int(v) for k, v in use["disk_model"].value_counts().items()},
+                "completeness_snr_ge7_where_used": summarise(
+                    tu, f[f["frame"].isin(used)], len(used), "found"
+                )["completeness_snr_ge7"]
+                if len(used)
+                else None,
+            }
         if args.misses:
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
             out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
@@ -1033,6 +1056,7 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
         "ideal_fixed_5": out["ideal_fixed_5"],
         "ideal_same_false_rate": out["ideal_same_false_rate"],
         "ioscan_by_range": out["ioscan_by_range"],
+        **({"disk_model_frames": out["disk_model_frames"]} if "disk_model_frames" in out else {}),
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
         **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),

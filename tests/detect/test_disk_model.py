@@ -140,7 +140,8 @@ def test_model_does_not_absorb_a_point_source(sphere_fit) -> None:
     assert fit.clipped[i, j]
 
 
-def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb() -> None:
+@pytest.mark.parametrize("own_filter", [False, True])
+def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb(own_filter: bool) -> None:
     from dataclasses import replace
 
     from ioscan.detect import DetectConfig
@@ -158,11 +159,89 @@ def test_detection_with_the_disk_model_finds_a_hot_spot_at_the_limb() -> None:
     sx, sy = cx + (r - 3.0) * np.cos(ang), cy + (r - 3.0) * np.sin(ang)
     image = truth + _point_source(shape, sx, sy, 40.0 * sigma_w) + rng.normal(0.0, sigma_w, shape)
     band = BandImage("M", image.astype(np.float32), "W m-2 sr-1", wavelength_um=4.78, bandwidth_um=0.4975)
-    cfg = replace(DetectConfig(), disk_model="band")
+    # (own_filter: the S/N map within 10 px of the limb is the matched filter on the data less the model)
+    cfg = replace(DetectConfig(), disk_model="band", disk_model_filter=own_filter, disk_model_filter_px=10.0)
     out = detect_band(band, instrument="JIRAM", config=cfg)
     assert any("disk model subtracted" in m for m in out.messages)
     hits = [d for d in out.detections if np.hypot(d.sample - sx, d.line - sy) <= 1.5]
     assert len(hits) == 1
+    if own_filter:  # no second local background: the map keeps ≥ 0.85 of the ideal S/N (the local one ~0.74)
+        ideal = 40.0 * np.sqrt(np.sum(_point_source(shape, sx, sy, 1.0) ** 2))
+        assert hits[0].extra["mf_snr"] > 0.85 * ideal
     # the background it reports is the disk's there (the model added back), within a few noise σ
     i, j = int(round(hits[0].line)), int(round(hits[0].sample))
     assert abs(hits[0].background - truth[i, j]) < 5 * sigma_w
+
+
+def _known_fit(truth: np.ndarray, sigma: np.ndarray, cx: float, cy: float, r: float):
+    """A DiskModelFit whose model is the truth itself (the S/N map's own behaviour, no fit's error)."""
+    from ioscan.detect.disk_model import DiskModelFit
+
+    yy, xx = np.mgrid[0 : truth.shape[0], 0 : truth.shape[1]]
+    d = r - np.hypot(xx - cx, yy - cy)
+    return DiskModelFit(
+        cx, cy, r, PSF_SIGMA_PX, (0.0, 0.0), truth, np.zeros(truth.shape[1]), sigma,
+        np.zeros(truth.shape, bool), d, 1.0, 1.0, 0.0,
+    )  # fmt: skip
+
+
+def test_snr_map_on_data_less_model_is_the_ideal_matched_filter() -> None:
+    from ioscan.detect.disk_model import disk_snr_map
+
+    rng = np.random.default_rng(11)
+    shape, (cx, cy, r) = (128, 200), (100.4, 150.3, 110.2)
+    sun = np.array([0.2, -0.6, 0.77]) / np.linalg.norm([0.2, -0.6, 0.77])
+    truth = _lambert_sphere(shape, cx, cy, r, sun) + 5.0
+    sigma = np.sqrt(1.0 + 0.02 * truth)  # the photon noise of the level: 1 on the sky, ~3 on the disk
+    image = truth + rng.normal(0.0, 1.0, shape) * sigma
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    ideal, spots = [], []
+    for x0, y0 in zip(rng.uniform(10, 190, 14), rng.uniform(6, 122, 14), strict=True):
+        p = _point_source(shape, x0, y0, 1.0)
+        flux = 10.0 / np.sqrt(np.sum(p**2 / sigma**2))  # ideal S/N 10 on its own noise
+        image += flux * p
+        spots.append((x0, y0))
+    out = disk_snr_map(_known_fit(truth, sigma, cx, cy, r), image, PSF_SIGMA_PX)
+    d = r - np.hypot(xx - cx, yy - cy)
+    for x0, y0 in spots:
+        i, j = int(round(y0)), int(round(x0))
+        if abs(d[i, j]) > 6.0:  # (the limb's own scale reaches 6 px)
+            ideal.append(out.snr[i - 1 : i + 2, j - 1 : j + 2].max() / 10.0)
+    # the matched filter at the best of 4 phases keeps ≥ 0.9 of the ideal S/N (no local background)
+    assert len(ideal) >= 8
+    assert 0.9 < np.median(ideal) < 1.12
+    # away from the sources, the calibrated map is a unit Gaussian and the scale stays near 1
+    free = np.ones(shape, bool)
+    for x0, y0 in spots:
+        free &= np.hypot(xx - x0, yy - y0) > 5.0
+    z = out.snr[free]
+    assert 0.85 < 1.4826 * np.median(np.abs(z)) < 1.1
+    assert np.median(out.scale) < 1.1 and out.scale.min() >= 1.0
+    assert np.allclose(out.noise, sigma * out.scale)
+
+
+def test_snr_map_raises_its_scale_where_the_model_misses_the_limb() -> None:
+    from ioscan.detect.disk_model import disk_snr_map
+
+    rng = np.random.default_rng(12)
+    shape, (cx, cy, r) = (128, 200), (100.4, 150.3, 110.2)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    d = r - np.hypot(xx - cx, yy - cy)
+    truth = np.where(d > 0, 300.0, 5.0)
+    sigma = np.full(shape, 2.0)
+    # the model misses the limb over its left half: a ridge of ±3σ per pixel (a misplaced edge) 0–2 px inside
+    ridge = (d > 0) & (d < 2) & (xx < cx) & (xx > cx - 60)
+    misfit = np.where(ridge, 3.0 * sigma * np.sign(rng.normal(size=shape)) + 4.0 * sigma, 0.0)
+    image = truth + misfit + rng.normal(0.0, 1.0, shape) * sigma
+    x0, y0 = cx + 30.0, cy - (r - 12.0)  # a hot spot 12 px inside, ideal S/N 12
+    p = _point_source(shape, x0, y0, 1.0)
+    image += 12.0 / np.sqrt(np.sum(p**2 / sigma**2)) * p
+    out = disk_snr_map(_known_fit(truth, sigma, cx, cy, r), image, PSF_SIGMA_PX)
+    # the misfit's cells take its rms: no pixel of the ridge reaches the detection threshold
+    assert out.snr[ridge].max() < 5.2
+    assert np.median(out.scale[ridge]) > 3.0
+    # the far side of the limb and the hot spot are left as they were
+    other = (np.abs(d) < 2) & (xx > cx + 5)
+    assert np.median(out.scale[other]) < 1.15
+    i, j = int(round(y0)), int(round(x0))
+    assert out.snr[i - 1 : i + 2, j - 1 : j + 2].max() > 10.0

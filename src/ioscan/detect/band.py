@@ -31,6 +31,7 @@ from ioscan.detect.background import (
 from ioscan.detect.columns import remove_column_streaks
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import laplacian_noise
+from ioscan.detect.disk_model import DiskModelFit, DiskSnr, disk_snr_map
 from ioscan.detect.edge_contrast import flag_edge_misfits
 from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
@@ -189,9 +190,12 @@ def _first_pass(
     pixel_noise: float | None = None,
     psf_measured: bool = False,
     model_core_px: float | None = None,
+    disk_snr: DiskSnr | None = None,
+    disk_snr_reach_px: float | None = None,
 ) -> _Pass:
     """Background, peaks and PSF fits with a given PSF (``pixel_noise``: laplacian_noise(data) if known;
-    ``psf_measured``: the PSF was measured on the frame; ``model_core_px``: see :func:`annulus_sigma`)."""
+    ``psf_measured``: the PSF was measured on the frame; ``model_core_px``: see :func:`annulus_sigma`;
+    ``disk_snr``: the S/N map on the data less the disk model, which replaces the background's, or None)."""
     wide = annulus_sigma(psf, cfg, psf_measured, model_core_px)
     h1 = max(o[1] for o in filter_options(psf.core_sigma_px, annulus_sigma_px=wide))
     sl, search = search_region(limb, data.shape, pad=2 * h1 + fit_radius_px(psf) + 4)
@@ -200,6 +204,18 @@ def _first_pass(
         data, limb, sat_mask, sl, psf, cfg, offset_free, pixel_noise, psf_measured, model_core_px
     )
     model = estimate_background(sub, **args)
+    if disk_snr is not None:
+        # the disk model's S/N map where it is to be used (within reach_px of its limb; None: everywhere)
+        use = (
+            model.usable
+            if disk_snr_reach_px is None
+            else model.usable & (np.abs(disk_snr.limb_px[sl]) < disk_snr_reach_px)
+        )
+        model = replace(
+            model,
+            snr=np.where(use, disk_snr.snr[sl], model.snr).astype(model.snr.dtype),
+            phase=np.where(use, disk_snr.phase[sl], model.phase),
+        )
     peaks = find_peaks(
         model.snr,
         cfg.threshold_snr,
@@ -396,11 +412,11 @@ def _psf_in_use(
 
 def _subtract_disk_model(
     data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
-) -> tuple[np.ndarray, Limb, np.ndarray | None]:
+) -> tuple[np.ndarray, Limb, DiskModelFit | None]:
     """With ``detect.disk_model`` and a sharp limb seen in the image: (the data less the disk's global model,
     :mod:`ioscan.detect.disk_model`; the limb the background then sees — ``"regions"``: the fitted limb's
     distance splitting sky and disk, its band unsearched; ``"band"``: the same, the band searched too;
-    ``"flat"``: none; the disk's model, image units). Unchanged (disk None) where the fit is not trusted."""
+    ``"flat"``: none; the disk's model fit). Unchanged (fit None) where the fit is not trusted."""
     from ioscan.detect.disk_model import fit_band_disk
 
     if cfg.disk_model == "off" or limb.circle is None or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
@@ -417,7 +433,7 @@ def _subtract_disk_model(
     distance = None if cfg.disk_model == "flat" else np.maximum(fit.limb_distance_px, -1e9)
     # the circle stays for the tests of detections at the limb (the limb profile is off where the model is)
     flat = Limb(distance, False, None, limb.margin_px, messages=limb.messages, circle=c, trusted=False)
-    return (np.asarray(data, dtype=np.float64) - fit.disk).astype(np.float32), flat, fit.disk
+    return (np.asarray(data, dtype=np.float64) - fit.disk).astype(np.float32), flat, fit
 
 
 def _flag_background_misfits(
@@ -578,7 +594,8 @@ def detect_band(
         return out
     # 3b. with detect.disk_model: the sunlit disk's global model subtracted; the limb kept for the flags
     limb_seen, data_seen = limb, data
-    data, limb, disk = _subtract_disk_model(data, limb, sat_mask, psf, cfg, band.band, out.messages)
+    data, limb, disk_fit = _subtract_disk_model(data, limb, sat_mask, psf, cfg, band.band, out.messages)
+    disk = None if disk_fit is None else disk_fit.disk
     if disk is not None:
         cfg = replace(cfg, use_limb_profile=False)
     if disk is not None and cfg.disk_model == "band":
@@ -599,6 +616,11 @@ def detect_band(
         if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
             # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
             model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
+    disk_snr = None
+    if disk_fit is not None and cfg.disk_model_filter:
+        # the S/N map: the matched filter on the data less the whole model, the model's own noise
+        valid = np.isfinite(data_seen) if sat_mask is None else np.isfinite(data_seen) & ~sat_mask
+        disk_snr = disk_snr_map(disk_fit, data_seen, sigma, valid)
     fp = _first_pass(
         data,
         limb,
@@ -609,6 +631,8 @@ def detect_band(
         pixel_noise,
         psf_measured,
         model_core_px,
+        disk_snr,
+        cfg.disk_model_filter_px,
     )
     sl, search, sub, background_args, model, peaks = fp.sl, fp.search, fp.sub, fp.args, fp.model, fp.peaks
     if background_args.get("limb_model") is not None and limb.circle is not None:

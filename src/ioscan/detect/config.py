@@ -336,6 +336,10 @@ class DetectConfig:
             (:mod:`ioscan.detect.disk_model`) before the background; the background then sees the fitted
             limb only as the border of its regions (``"regions"``, the limb band unsearched), the same with
             the band searched (``"band"``), or no limb (``"flat"``). ``"off"`` (default): no model.
+        disk_model_filter: with the disk model in use, the S/N map is the PSF's matched filter on the data
+            less the model with the model's own noise, calibrated per block and per limb cell
+            (:func:`ioscan.detect.disk_model.disk_snr_map`), not the local background's;
+            ``disk_model_filter_px``: only within this many px of the fitted limb (None: everywhere).
     """
 
     psf: PsfModel | float | dict[str, PsfModel | float] | None = None
@@ -409,6 +413,8 @@ class DetectConfig:
     local_fit_min_snr: float | None = None
     faint_peak_compact_snr: float | None = 3.5
     disk_model: str = "off"
+    disk_model_filter: bool = False
+    disk_model_filter_px: float | None = None
 
     def __post_init__(self) -> None:
         if self.disk_model not in DISK_MODEL_MODES:

@@ -756,3 +756,138 @@ def fit_band_disk(
     blur = float(np.hypot(psf_core_sigma_px, np.sqrt(1.0 / 12.0)))
     fit = fit_disk_model(data, center_sample, center_line, radius_px, blur, mask=saturated)
     return fit if fit.trusted() else None
+
+
+# ------------------------------------------------------------------------- the S/N map on data − model
+
+#: the calibration's blocks away from the limb, px
+SNR_BLOCK_PX = 16
+#: within this many px of the fitted limb the scale is that of the pixels at the same limb distance
+#: (bins SNR_LIMB_BIN_PX deep) within ± SNR_LIMB_ARC_PX / 2 along the limb (the model's residual there)
+SNR_LIMB_PX = 6.0
+SNR_LIMB_BIN_PX = 1.0
+SNR_LIMB_ARC_PX = 24.0
+#: the quantile of |S/N| along the limb its scale is read from (÷ that of a unit Gaussian): above the median,
+#: so that a misfit over a quarter of the window (a hole the clipping left in the model) raises it
+SNR_LIMB_QUANTILE = 0.75
+#: fewest calibration pixels a block needs for its own scale
+SNR_MIN_PIXELS = 12
+#: |z| median of a unit Gaussian (robust rms = median |z| ÷ this)
+_MEDIAN_ABS_Z = 0.6744897501960817
+#: the SNR_LIMB_QUANTILE of |z| for a unit Gaussian
+_LIMB_QUANTILE_Z = 1.1503493803760079  # ndtri(0.5 + 0.75 / 2)
+
+
+@dataclass
+class DiskSnr:
+    """The matched filter's S/N on the data less the disk model (:func:`disk_snr_map`), full image.
+
+    Attributes:
+        snr: calibrated S/N, the best of the sub-pixel phases.
+        phase: index in :data:`ioscan.detect.background.PHASES` of that phase.
+        scale: the calibration (≥ 1): robust rms of the white-noise S/N per block, or along the limb.
+        noise: σ per pixel (the model's a + b · level) × scale, image units.
+        limb_px: signed distance to the fitted limb (> 0 on the disk; −inf far outside), px.
+    """
+
+    snr: np.ndarray
+    phase: np.ndarray
+    scale: np.ndarray
+    noise: np.ndarray
+    limb_px: np.ndarray
+
+
+def _robust_rms_by_key(key: np.ndarray, z: np.ndarray, min_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(robust rms about 0 — median |z| ÷ 0.674 —, enough pixels) of each pixel's group by ``key``."""
+    med = _group_median(key, np.abs(z)) / _MEDIAN_ABS_Z
+    _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return med, counts[inv] >= min_n
+
+
+def _along_limb_rms(bin_index: np.ndarray, arc_px: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Per pixel, the robust rms (the SNR_LIMB_QUANTILE of |z| ÷ its Gaussian value) of the pixels of its
+    limb-distance bin within ± SNR_LIMB_ARC_PX / 2 along the limb (a running quantile over the bin's pixels
+    in arc order: ~1 pixel per px of arc in a 1-px bin), so a misfit that changes along the limb is followed
+    without cell edges."""
+    from scipy import ndimage
+
+    out = np.empty(z.size)
+    order = np.lexsort((arc_px, bin_index))
+    k, a = bin_index[order], np.abs(z[order])
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], k.size]
+    for lo, hi in zip(starts, ends, strict=True):
+        size = int(np.clip(round(SNR_LIMB_ARC_PX * SNR_LIMB_BIN_PX), 1, hi - lo)) | 1
+        q = ndimage.percentile_filter(a[lo:hi], 100.0 * SNR_LIMB_QUANTILE, size=size, mode="nearest")
+        out[order[lo:hi]] = q / _LIMB_QUANTILE_Z
+    return out
+
+
+def _block_scale(z: np.ndarray, calib: np.ndarray) -> np.ndarray:
+    """Per SNR_BLOCK_PX block, the robust rms of the white-noise S/N ``z`` on the calibration pixels, ≥ 1,
+    averaged over 3 × 3 blocks and spread to the pixels (blocks with too few pixels: the median block's)."""
+    from scipy import ndimage
+
+    nl, ns = z.shape
+    b = SNR_BLOCK_PX
+    nbl, nbs = -(-nl // b), -(-ns // b)
+    iy, ix = np.nonzero(calib)
+    key = (iy // b) * nbs + ix // b
+    grid = np.full(nbl * nbs, np.nan)
+    if key.size:
+        rms, enough = _robust_rms_by_key(key, z[calib], SNR_MIN_PIXELS)
+        grid[key[enough]] = rms[enough]
+    grid = grid.reshape(nbl, nbs)
+    fill = float(np.nanmedian(grid)) if np.isfinite(grid).any() else 1.0
+    grid = np.where(np.isfinite(grid), grid, fill)
+    grid = ndimage.uniform_filter(np.maximum(grid, 1.0), size=3, mode="nearest")
+    return np.repeat(np.repeat(grid, b, axis=0), b, axis=1)[:nl, :ns]
+
+
+def disk_snr_map(
+    fit: DiskModelFit, image: np.ndarray, core_sigma_px: float, valid: np.ndarray | None = None
+) -> DiskSnr:
+    """The PSF's matched filter on ``image`` − the model, its noise from the model's own σ per pixel (the
+    photon noise of the model's level, :func:`_noise_sigma`; no second local background), calibrated by the
+    robust rms of its white-noise S/N per SNR_BLOCK_PX block and, within SNR_LIMB_PX of the fitted limb, of
+    the pixels at the same limb distance nearby along the limb (:func:`_along_limb_rms`), where that is
+    higher (the model's limb residual raises the threshold there instead of making detections).
+    Calibration pixels: in the blocks, valid and beyond the filter's reach of the pixels the fit clipped
+    (sources, cosmic rays); along the limb, all valid ones. ``core_sigma_px``: the PSF core's σ, px;
+    ``valid``: the pixels the filter may read (default: the finite ones)."""
+    from scipy import ndimage
+
+    from ioscan.detect.background import PHASES
+    from ioscan.detect.psf import kernel1d
+
+    x = np.asarray(image, dtype=np.float64)
+    ok_all = np.isfinite(x) if valid is None else np.asarray(valid, bool) & np.isfinite(x)
+    resid = np.where(ok_all, x - fit.model, 0.0)
+    var = np.where(ok_all, fit.sigma**2, 0.0)
+    shifts = sorted({p for ph in PHASES for p in ph})
+    kern = {sh: kernel1d(core_sigma_px, sh) for sh in shifts}
+    rows = {sh: ndimage.correlate1d(resid, k, axis=0, mode="constant") for sh, k in kern.items()}
+    rows_v = {sh: ndimage.correlate1d(var, k * k, axis=0, mode="constant") for sh, k in kern.items()}
+    snr_white = []
+    for dl, ds in PHASES:
+        num = ndimage.correlate1d(rows[dl], kern[ds], axis=1, mode="constant")
+        den = np.sqrt(ndimage.correlate1d(rows_v[dl], kern[ds] ** 2, axis=1, mode="constant"))
+        snr_white.append(np.divide(num, den, out=np.zeros_like(num), where=den > 0))
+    stack = np.stack(snr_white)
+    phase = np.argmax(stack, axis=0).astype(np.intp)
+    top = np.take_along_axis(stack, phase[None], axis=0)[0]
+    reach = len(kern[0.0]) // 2 + 1
+    calib = ok_all & ~ndimage.binary_dilation(fit.clipped & ok_all, iterations=reach)
+    z = snr_white[0]
+    scale = _block_scale(z, calib)
+    d = fit.limb_distance_px
+    near = np.isfinite(d) & (np.abs(d) < SNR_LIMB_PX) & ok_all
+    if near.any():
+        # all valid pixels: the fit clipped the model's own misfits at the limb too, and a source takes few
+        # of a window's pixels (the median stands)
+        yy, xx = np.nonzero(near)
+        arc = fit.radius_px * np.arctan2(yy - fit.center_line, xx - fit.center_sample)
+        rms = _along_limb_rms(np.floor(d[near] / SNR_LIMB_BIN_PX).astype(np.int64), arc, z[near])
+        scale[near] = np.maximum(scale[near], rms)
+    snr = np.where(ok_all, top / scale, 0.0)
+    return DiskSnr(snr=snr, phase=phase, scale=scale, noise=np.sqrt(var) * scale, limb_px=d)
