@@ -453,3 +453,76 @@ def test_fill_data_equals_numpy_choice_copies():
     model = SimpleNamespace(background=bg, residuals=res, choice=choice, usable=rng.random(shape) < 0.9)
     got, want = _fill_data(model), _fill_data_numpy(model)
     assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+
+def test_fill_unclean_is_the_scipy_fill_on_sparse_and_edge_holes():
+    """The fill's running sums stop at the last region line and sample that hold an unclean pixel: the
+    values are still the whole stack's filter, for holes anywhere in the region (first or last line, one
+    pixel, a corner), kernels of several sizes and stamps over the frame edge."""
+    rng = np.random.default_rng(17)
+    for t in range(200):
+        n, r, h = int(rng.integers(1, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 8))
+        hf = h + 2
+        big = r + h + hf
+        b = 2 * big + 1
+        lo, w = big - r - h, 2 * r + 1 + 2 * h
+        nd = int(rng.choice([1, 3]))
+        stack = rng.normal(size=(3, n, b, b)) * rng.lognormal(0, 3, size=(3, n, b, b))
+        if t % 5 == 0:
+            stack[:, 0, : b // 3] = -0.0
+        c = (rng.random((n, b, b)) > rng.choice([0.002, 0.02, 0.2])).astype(float)
+        s = int(rng.integers(0, n))
+        c[s, lo + int(rng.choice([0, w - 1])), lo + int(rng.integers(0, w))] = 0.0  # an edge line's pixel
+        if t % 4 == 0:
+            c[s, :, : int(rng.integers(1, b))] = 0.0  # over the frame edge
+        fill = _fill_plan(c, lo, w, hf)
+        reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
+        fed_ref = np.ascontiguousarray(stack[reg])
+        fed = fed_ref.copy()
+        _fill_reference(stack, fill, lo, w, hf, nd, fed_ref)
+        sub, cs, lines, keep, den, at = fill
+        fk.fill_unclean(stack, cs, sub, lines, keep, den, at, lo, hf, nd, fed)
+        assert _same(fed, fed_ref), t
+
+
+def test_pixel_ranks_are_numpys_unique_inverse():
+    """The stamps' pixels inside the image numbered by rank of their flat index: np.unique's count and
+    inverse (overlapping stamps, stamps over every edge, none inside)."""
+    rng = np.random.default_rng(5)
+    for t in range(100):
+        nl, ns = int(rng.integers(3, 40)), int(rng.integers(3, 40))
+        n, m = int(rng.integers(1, 12)), int(rng.choice([1, 3, 5, 7]))
+        ci, cj = rng.integers(-m, nl + m, n), rng.integers(-m, ns + m, n)
+        off = np.arange(m) - m // 2
+        li, sj = np.broadcast_arrays(
+            ci[:, None, None] + off[None, :, None], cj[:, None, None] + off[None, None, :]
+        )
+        inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+        n_flat, inv = fk.pixel_ranks(li, sj, inside, ns)
+        flat, want = np.unique((li * ns + sj)[inside], return_inverse=True)
+        assert n_flat == flat.size and np.array_equal(inv, want.reshape(-1)), t
+
+
+def test_flux_inflation_sums_are_numpys():
+    """The background inflation's sums, compiled: :func:`photometry._inflation_sums_numpy` bit for bit
+    (values over many magnitudes, −0 stamps, masked pixels, a NaN weight, stamps with no usable pixel,
+    several kernels and stamp sizes)."""
+    from ioscan.detect.background import background_kernel
+    from ioscan.detect.photometry import _inflation_sums, _inflation_sums_numpy
+
+    rng = np.random.default_rng(0)
+    kernels = [background_kernel(3, 6, 1), background_kernel(2, 5, 0), background_kernel(4, 8, 2)]
+    for t in range(150):
+        n, m = int(rng.integers(1, 12)), int(rng.choice([3, 5, 7]))
+        p = rng.normal(size=(n, m, m)) * 10 ** rng.uniform(-5, 2, size=(n, m, m))
+        ok = rng.random((n, m, m)) > 0.2
+        w = np.where(ok, rng.lognormal(0, 2, size=(n, m, m)), 0.0)
+        if t % 5 == 0:
+            p[0] = -0.0
+        if t % 7 == 0:
+            w[0, 0, 0] = np.nan
+        if t % 11 == 0:
+            ok[0] = False
+        got = _inflation_sums(p, w, ok, kernels[t % 3])
+        want = _inflation_sums_numpy(p, w, ok, kernels[t % 3])
+        assert all(_same(g, x) for g, x in zip(got, want, strict=True)), t

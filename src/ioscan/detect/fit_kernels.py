@@ -122,6 +122,23 @@ def _box_mean_line(x: np.ndarray, size: int, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
+def _box_mean_line_upto(x: np.ndarray, size: int, out: np.ndarray, n_out: int) -> None:
+    """:func:`_box_mean_line`'s first ``n_out`` outputs (the same running sum, stopped there: the values
+    before it do not depend on what follows; reads ``x`` up to n_out − 1 + size − size // 2 − 1)."""
+    n = x.size
+    s1 = size // 2
+    s2 = size - s1 - 1
+    tmp = 0.0
+    for i in range(-s1, s2 + 1):
+        tmp += x[i] if 0 <= i < n else 0.0
+    out[0] = tmp / size
+    for i in range(1, n_out):
+        hi, lo = i + s2, i - s1 - 1
+        tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
+        out[i] = tmp / size
+
+
+@njit(cache=True)
 def fill_unclean(
     stack: np.ndarray,
     c: np.ndarray,
@@ -148,26 +165,40 @@ def fill_unclean(
     colf = np.empty(big)
     row = np.empty(big)
     rowf = np.empty(big)
-    vert = np.empty((big, big))  # the vertical pass at every pixel of one stamp's plane
+    vert = np.empty((big, big))  # the vertical pass of one stamp's plane, where it is read
     t = 0
     nl = lines.size
     for q in range(sub.size):
         s = sub[q]
         if t >= nl or lines[t] // w != q:
             continue
+        # the running sums are made from each line's start up to the last output read: the last region line
+        # holding an unclean pixel (vertical pass) and its last unclean sample (horizontal pass); the values
+        # before it are those of the whole line's filter
+        last_line, last_col = 0, 0
+        u = t
+        while u < nl and lines[u] // w == q:
+            last_line = max(last_line, lines[u] % w)
+            for j in range(w):
+                if not keep[u, j]:
+                    last_col = max(last_col, j)
+            u += 1
+        n_rows = lo + last_line + 1  # vertical outputs read
+        n_cols = min(big, lo + last_col + hf + 1)  # columns the horizontal pass reads
+        n_in = min(big, n_rows + hf)  # rows the vertical pass reads
         for d in range(nd):
-            for j in range(big):
-                for i in range(big):
+            for j in range(n_cols):
+                for i in range(n_in):
                     col[i] = stack[d, s, i, j] * c[q, i, j]
-                _box_mean_line(col, fw, colf)
-                for i in range(big):
+                _box_mean_line_upto(col, fw, colf, n_rows)
+                for i in range(n_rows):
                     vert[i, j] = colf[i]
             u = t
             while u < nl and lines[u] // w == q:
                 li = lines[u] % w
-                for j in range(big):
+                for j in range(n_cols):
                     row[j] = vert[lo + li, j]
-                _box_mean_line(row, fw, rowf)
+                _box_mean_line_upto(row, fw, rowf, lo + last_col + 1)
                 for j in range(w):
                     if not keep[u, j]:
                         fed[d, at[u] // w, at[u] % w, j] = rowf[lo + j] / den[u, j]
@@ -269,6 +300,88 @@ def weighted_chi2(w: np.ndarray, data: np.ndarray, flux: np.ndarray, p: np.ndarr
                 r = data[s, a, b] - flux[s] * p[s, a, b]
                 t[s, a, b] = w[s, a, b] * (r * r)
     return stamp_sums(t)
+
+
+@njit(cache=True)
+def pixel_ranks(li: np.ndarray, sj: np.ndarray, inside: np.ndarray, ns: int) -> tuple[int, np.ndarray]:
+    """The stamps' pixels inside the image (``inside``, row-major over li, sj (n, m, m)) numbered by their
+    flat index li·ns + sj: (number of distinct pixels, each one's rank among them), as
+    ``np.unique(flat, return_inverse=True)`` gives them."""
+    n_in = 0
+    for v in inside.ravel():
+        if v:
+            n_in += 1
+    flat = np.empty(n_in, np.int64)
+    t = 0
+    n, m1, m2 = li.shape
+    for s in range(n):
+        for a in range(m1):
+            for b in range(m2):
+                if inside[s, a, b]:
+                    flat[t] = li[s, a, b] * ns + sj[s, a, b]
+                    t += 1
+    inv = np.empty(n_in, np.intp)
+    if n_in == 0:
+        return 0, inv
+    order = np.argsort(flat)
+    rank = 0
+    inv[order[0]] = 0
+    for k in range(1, n_in):
+        if flat[order[k]] != flat[order[k - 1]]:
+            rank += 1
+        inv[order[k]] = rank
+    return rank + 1, inv
+
+
+@njit(cache=True)
+def flux_inflation_sums(p: np.ndarray, w: np.ndarray, ok: np.ndarray, wk: np.ndarray):
+    """The two sums of :func:`ioscan.detect.photometry.psf_photometry`'s background inflation, per stamp
+    (p, w, ok: (n, m, m)): with a = where(ok, w·P, 0) / max(Σ w·P·P, 1e-300), ap = a zero-padded to
+    (m + 2hk)², the kernel's share K∗a = Σ_k a_k·wk[k] (``wk``: :func:`photometry._scatter_weights`, (m²,
+    m + 2hk, m + 2hk); summed in pixel order from a_0·wk[0], as ``_padded_convolve``), g = ap − K∗a and σ² =
+    1/w on ok pixels (0 elsewhere) padded by the edge values: (Σ g·g·σ², Σ ap·ap·σ²), numpy's products and
+    pairwise sums bit for bit."""
+    n, m = p.shape[0], p.shape[1]
+    mm = m * m
+    big = wk.shape[1]
+    hk = (big - m) // 2
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                t[s, a, b] = (w[s, a, b] * p[s, a, b]) * p[s, a, b]
+    sp2 = stamp_sums(t)
+    num_t = np.empty((n, big, big))
+    den_t = np.empty((n, big, big))
+    acc = np.empty((big, big))
+    av = np.empty(mm)
+    for s in range(n):
+        d = sp2[s]
+        if not (d != d or d > 1e-300):  # np.maximum(d, 1e-300): NaN kept
+            d = 1e-300
+        for k in range(mm):
+            a, b = k // m, k % m
+            av[k] = (w[s, a, b] * p[s, a, b] if ok[s, a, b] else 0.0) / d
+        for i in range(big):
+            for j in range(big):
+                acc[i, j] = av[0] * wk[0, i, j]
+        for k in range(1, mm):
+            ak = av[k]
+            for i in range(big):
+                for j in range(big):
+                    acc[i, j] += ak * wk[k, i, j]
+        for i in range(big):
+            ei = min(max(i - hk, 0), m - 1)
+            for j in range(big):
+                ej = min(max(j - hk, 0), m - 1)
+                ap = 0.0
+                if hk <= i < hk + m and hk <= j < hk + m:
+                    ap = av[(i - hk) * m + (j - hk)]
+                g = ap - acc[i, j]
+                sg = 1.0 / w[s, ei, ej] if ok[s, ei, ej] else 0.0
+                num_t[s, i, j] = (g * g) * sg
+                den_t[s, i, j] = (ap * ap) * sg
+    return stamp_sums(num_t), stamp_sums(den_t)
 
 
 @njit(cache=True)

@@ -27,7 +27,9 @@ from ioscan.detect.fit_kernels import (
     fill_data,
     fill_plan,
     fill_unclean,
+    flux_inflation_sums,
     linear_flux,
+    pixel_ranks,
     source_fit_sums,
     spread_weights,
     weighted_chi2,
@@ -281,9 +283,10 @@ def psf_photometry(
             ok = inside & usable[li, sj]
             w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
             data0 = np.where(ok, resid[li, sj], 0.0)
-            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank)
-            flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
-            pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
+            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank;
+            # compiled: fit_kernels.pixel_ranks, np.unique's inverse)
+            n_flat, inv = pixel_ranks(li, sj, inside, shape[1])
+            pix = (li, ok, w, data0, n_flat, inv)
         _, ok, w, data0, n_flat, inv = pix
         if it == 0:
             data = data0
@@ -327,15 +330,8 @@ def psf_photometry(
         cov[bad, 1, 1] = cov[bad, 2, 2] = np.minimum(pos, 1.0) ** 2
     # the background is itself a noisy estimate made from the pixels around: the flux estimator Σ a·r with
     # r = (δ − K)⋆data has variance Σ ((δ − K)ᵀa)² σ², larger than Σ a² σ² (the fit's own error)
-    a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
-    hk = kernel.shape[0] // 2
-    ap, bg_a = _padded_convolve(a, kernel)
-    g = ap - bg_a
-    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
-    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
-    infl = np.sqrt(
-        np.sum(g * g * sig2, axis=(1, 2)) / np.maximum(np.sum(ap * ap * sig2, axis=(1, 2)), 1e-300)
-    )
+    num, den = _inflation_sums(p, w, ok, kernel)
+    infl = np.sqrt(num / np.maximum(den, 1e-300))
     infl = np.where(np.isfinite(infl) & (infl > 0), infl, 1.0)
     cov = cov * (infl * infl)[:, None, None]
     dof = np.maximum(npix - 3, 1)
@@ -350,6 +346,30 @@ def psf_photometry(
         chi2_dof=chi2 / dof,
         converged=conv,
     )
+
+
+def _inflation_sums_numpy(
+    p: np.ndarray, w: np.ndarray, ok: np.ndarray, kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ g²σ², Σ a²σ²) per stamp of :func:`psf_photometry`'s background inflation in numpy (the reference
+    of :func:`ioscan.detect.fit_kernels.flux_inflation_sums`, which :func:`_inflation_sums` calls): a =
+    P/ΣwP² on ok pixels, g = (δ − K)ᵀa on the padded stamp, σ² = 1/w padded by its edge values."""
+    a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
+    hk = kernel.shape[0] // 2
+    ap, bg_a = _padded_convolve(a, kernel)
+    g = ap - bg_a
+    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
+    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
+    return np.sum(g * g * sig2, axis=(1, 2)), np.sum(ap * ap * sig2, axis=(1, 2))
+
+
+def _inflation_sums(
+    p: np.ndarray, w: np.ndarray, ok: np.ndarray, kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_inflation_sums_numpy`'s values, compiled (:func:`fit_kernels.flux_inflation_sums` on the
+    kernel's scatter weights, made once per kernel and stamp size)."""
+    wk = _scatter_weights(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], p.shape[1])
+    return flux_inflation_sums(p, w, ok, wk)
 
 
 def source_pixels(
