@@ -526,3 +526,34 @@ def test_flux_inflation_sums_are_numpys():
         got = _inflation_sums(p, w, ok, kernels[t % 3])
         want = _inflation_sums_numpy(p, w, ok, kernels[t % 3])
         assert all(_same(g, x) for g, x in zip(got, want, strict=True)), t
+
+
+def test_hole_offsets_and_touched_centres_are_numpys():
+    """The fill's hole (np.nonzero's order, offsets from the centre, its reach) and the 3 × 3 centre test,
+    compiled: numpy's values at centres anywhere in the crop, its edges included."""
+    from ioscan.robust import median_or_nan
+
+    rng = np.random.default_rng(3)
+    for t in range(200):
+        nl, ns = int(rng.integers(2, 30)), int(rng.integers(2, 30))
+        unclean = rng.random((nl, ns)) < rng.choice([0.01, 0.1, 0.5])
+        ci, cj, reach = int(rng.integers(0, nl)), int(rng.integers(0, ns)), int(rng.integers(1, 9))
+        dl, ds, e = fk.hole_offsets(unclean, ci, cj, reach)
+        l0, s0 = max(ci - reach, 0), max(cj - reach, 0)
+        hl, hs = np.nonzero(unclean[l0 : ci + reach + 1, s0 : cj + reach + 1])
+        assert np.array_equal(dl, hl + l0 - ci) and np.array_equal(ds, hs + s0 - cj), t
+        assert e == (int(max(np.abs(dl).max(), np.abs(ds).max())) if dl.size else -1), t
+        cen_l, cen_s = rng.integers(0, nl, 6), rng.integers(0, ns, 6)
+        want = [
+            unclean[max(a - 1, 0) : a + 2, max(b - 1, 0) : b + 2].any()
+            for a, b in zip(cen_l, cen_s, strict=True)
+        ]
+        assert np.array_equal(fk.centres_touched(unclean, cen_l, cen_s), want), t
+        # the fill's medians: median_or_nan's values (ties of ±0 aside, none here)
+        x = rng.normal(size=int(rng.integers(1, 30))) * 10 ** rng.uniform(-5, 5)
+        v = rng.lognormal(size=x.size)
+        if t % 9 == 0:
+            x[0] = np.nan
+        med = float(median_or_nan(x))
+        want3 = (med, float(median_or_nan(np.abs(x - med))), float(median_or_nan(v)))
+        assert np.array_equal(fk.robust_terms(x, v), want3, equal_nan=True), t

@@ -879,3 +879,165 @@ def fill_data(
             else:
                 out[i, j] = 0.0
     return out
+
+
+@njit(cache=True)
+def centres_touched(unclean: np.ndarray, cen_l: np.ndarray, cen_s: np.ndarray) -> np.ndarray:
+    """Per centre pixel (inside the image): whether an ``unclean`` pixel lies in its 3 × 3 neighbourhood
+    (``unclean[max(ci − 1, 0) : ci + 2, max(cj − 1, 0) : cj + 2].any()``)."""
+    nl, ns = unclean.shape
+    out = np.zeros(cen_l.shape[0], np.bool_)
+    for t in range(cen_l.shape[0]):
+        ci, cj = cen_l[t], cen_s[t]
+        for i in range(max(ci - 1, 0), min(ci + 2, nl)):
+            for j in range(max(cj - 1, 0), min(cj + 2, ns)):
+                if unclean[i, j]:
+                    out[t] = True
+    return out
+
+
+@njit(cache=True)
+def hole_offsets(unclean: np.ndarray, ci: int, cj: int, reach: int):
+    """The ``unclean`` pixels within ``reach`` (Chebyshev, inside the image) of (ci, cj), row-major as
+    ``np.nonzero`` gives them, as offsets (dl, ds) from it, and their reach e = max |offset| (−1: none)."""
+    nl, ns = unclean.shape
+    l0, l1 = max(ci - reach, 0), min(ci + reach + 1, nl)
+    s0, s1 = max(cj - reach, 0), min(cj + reach + 1, ns)
+    count = 0
+    for i in range(l0, l1):
+        for j in range(s0, s1):
+            if unclean[i, j]:
+                count += 1
+    dl = np.empty(count, np.intp)
+    ds = np.empty(count, np.intp)
+    t, e = 0, -1
+    for i in range(l0, l1):
+        for j in range(s0, s1):
+            if unclean[i, j]:
+                dl[t], ds[t] = i - ci, j - cj
+                e = max(e, abs(i - ci), abs(j - cj))
+                t += 1
+    return dl, ds, e
+
+
+@njit(cache=True)
+def copy_box_sums(
+    usable: np.ndarray,
+    clean: np.ndarray,
+    side: np.ndarray,
+    has_side: bool,
+    ci: int,
+    cj: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    along_limb: bool,
+    pad: int,
+    data: np.ndarray,
+    fed: np.ndarray,
+    e: int,
+    hf: int,
+    min_copies: int,
+):
+    """The copies of a hole that :func:`ioscan.detect.photometry._copies_variance` uses and their fill sums,
+    in one call: of the centres (li, sj) — without ``along_limb`` first those whose window (half-size
+    ``pad``) lies inside the image —, those :func:`copies_ok` accepts (their centres, and along the limb
+    their usable hole pixels); with at least ``min_copies`` of them, :func:`fill_box_sums` over their region
+    (the hole's reach ``e`` + ``hf`` around them) and the hole pixels' mutual-box matrix ``near`` (float64,
+    1 where |Δl| ≤ hf and |Δs| ≤ hf). Returns (li, sj, use, box, d_hole, near); box, d_hole and near empty
+    with fewer copies."""
+    nl, ns = usable.shape
+    nc = li.shape[0]
+    keep = np.ones(nc, np.bool_)
+    if not along_limb:
+        for c in range(nc):
+            keep[c] = li[c] - pad >= 0 and sj[c] - pad >= 0 and li[c] + pad < nl and sj[c] + pad < ns
+    li_in, sj_in = li[keep], sj[keep]
+    ok, use = copies_ok(
+        usable, clean, side, has_side, ci, cj, li_in, sj_in, dl, ds, stamp_l, stamp_s, along_limb
+    )
+    li_ok, sj_ok = li_in[ok], sj_in[ok]
+    use_ok = use[ok] if along_limb else use
+    nh = dl.shape[0]
+    if li_ok.shape[0] < min_copies:
+        return li_ok, sj_ok, use_ok, np.empty((2, 0, nh)), np.empty((0, nh)), np.empty((0, 0))
+    half = e + hf
+    l0, l1 = li_ok.min() - half, li_ok.max() + half + 1
+    s0, s1 = sj_ok.min() - half, sj_ok.max() + half + 1
+    box, d_hole = fill_box_sums(data, fed, l0, l1, s0, s1, li_ok, sj_ok, dl, ds, hf)
+    near = np.zeros((nh, nh))
+    for p in range(nh):
+        for q in range(nh):
+            if abs(dl[p] - dl[q]) <= hf and abs(ds[p] - ds[q]) <= hf:
+                near[p, q] = 1.0
+    return li_ok, sj_ok, use_ok, box, d_hole, near
+
+
+@njit(cache=True)
+def copy_deltas(
+    num: np.ndarray,
+    den: np.ndarray,
+    d_hole: np.ndarray,
+    use: np.ndarray,
+    along_limb: bool,
+    min_den: float,
+    sigma_white: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+):
+    """Of the copies whose every box count ``den`` > ``min_den``, the fill's miss δ = num/den − data on
+    the hole (× the usable hole pixels along the limb) and σ_white² there (float64 of the map's values,
+    squared): (δ, σ²) (good copies, hole pixels), :func:`ioscan.detect.photometry._copies_variance`'s
+    numpy."""
+    nc, nh = num.shape
+    good = np.ones(nc, np.bool_)
+    for c in range(nc):
+        for q in range(nh):
+            if not den[c, q] > min_den:
+                good[c] = False
+                break
+    ng = 0
+    for c in range(nc):
+        if good[c]:
+            ng += 1
+    delta = np.empty((ng, nh))
+    sw2 = np.empty((ng, nh))
+    t = 0
+    for c in range(nc):
+        if not good[c]:
+            continue
+        for q in range(nh):
+            v = num[c, q] / den[c, q] - d_hole[c, q]
+            if along_limb:
+                v = v * (1.0 if use[c, q] else 0.0)
+            delta[t, q] = v
+            s = np.float64(sigma_white[li[c] + dl[q], sj[c] + ds[q]])
+            sw2[t, q] = s * s
+        t += 1
+    return delta, sw2
+
+
+@njit(cache=True)
+def _median_or_nan(x: np.ndarray) -> float:
+    """``robust.median_or_nan`` of a non-empty float64 vector: NaN if any is NaN, else the middle value or
+    the mean of the two middle ones (order statistics: the same values, a zero's sign aside where ±0 tie)."""
+    for v in x:
+        if v != v:
+            return np.nan
+    s = np.sort(x)
+    n = s.size
+    k = n // 2
+    return s[k] if n % 2 else (s[k - 1] + s[k]) / 2.0
+
+
+@njit(cache=True)
+def robust_terms(dfs: np.ndarray, nvs: np.ndarray):
+    """(median of ``dfs``, median of |dfs − that median|, median of ``nvs``): the three medians of
+    :func:`ioscan.detect.photometry._copies_variance`."""
+    med = _median_or_nan(dfs)
+    return med, _median_or_nan(np.abs(dfs - med)), _median_or_nan(nvs)

@@ -22,16 +22,22 @@ from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.fit_kernels import (
     along_limb_centres,
+    centres_touched,
     copies_ok,
+    copy_box_sums,
+    copy_deltas,
     fill_box_sums,
     fill_data,
     fill_plan,
     fill_unclean,
     flux_inflation_sums,
+    hole_offsets,
     linear_flux,
     pixel_ranks,
+    robust_terms,
     source_fit_sums,
     spread_weights,
+    stamp_sums,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -654,6 +660,7 @@ def fill_flux_err(
     y: np.ndarray,
     psf: PsfModel,
     along_limb_px: float = FILL_ALONG_LIMB_PX,
+    compiled: bool = True,
 ) -> np.ndarray:
     """1σ flux error (image units) of what the outlier fill puts under each source (x, y: its fitted
     position, crop pixels): 0 where no outlier pixel touches its 3 × 3 centre pixels, nan where too few
@@ -684,7 +691,11 @@ def fill_flux_err(
     states, is added to it (:func:`limb_misfit_variance`: the PSF-weighted residual's robust spread and
     median over copies of the stamp along the limb, less the stated noise's share): ≈ 0 where the model fits
     the limb, the misfit where it does not; the sum is floored at 0, not each part (an estimate ≈ 0 scatters
-    both ways: floored alone, its positive half would be added to every near-limb source)."""
+    both ways: floored alone, its positive half would be added to every near-limb source).
+
+    ``compiled`` (the default): each source's hole, copies and medians in compiled loops
+    (:func:`_fill_variance_compiled`), the same values as the numpy form (False) but for the sign of a zero
+    median, which no variance keeps."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -718,6 +729,10 @@ def fill_flux_err(
             y[idx],
             False,
         )[0]
+    if compiled:
+        if idx.size:
+            _fill_errors_compiled(model, idx, cen_l, cen_s, stamps, r, along_limb_px, out)
+        return out
     for i in idx.tolist():
         ci, cj = int(cen_l[i]), int(cen_s[i])
         if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
@@ -757,6 +772,107 @@ def fill_flux_err(
                 var = _add_variances(var, mis)
         out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
     return out
+
+
+def _fill_errors_compiled(
+    model: BandModel,
+    idx: np.ndarray,
+    cen_l: np.ndarray,
+    cen_s: np.ndarray,
+    stamps: np.ndarray,
+    r: int,
+    along_limb_px: float,
+    out: np.ndarray,
+) -> None:
+    """:func:`fill_flux_err`'s loop over the sources ``idx`` (centre pixels inside the crop; ``stamps`` the
+    PSF at each) with its per-source steps compiled: the sources whose 3 × 3 centre touches an outlier
+    (:func:`fit_kernels.centres_touched`), the hole (:func:`fit_kernels.hole_offsets`), the copies and their
+    sums (:func:`_fill_variance_compiled`); the kernel's weights, BLAS products and the PSF's Σ P² as
+    before. Writes ``out`` at those sources."""
+    unclean = model.outliers
+    touched = idx[centres_touched(unclean, cen_l[idx], cen_s[idx])]
+    if not touched.size:
+        return
+    data = _fill_data(model)
+    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
+    dist = model.limb_distance_px
+    fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
+    stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+    sq = stamps * stamps
+    p2 = stamp_sums(sq)  # np.sum(p * p) of each stamp, the same pairwise sums
+    kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in touched.tolist():
+        ci, cj = int(cen_l[i]), int(cen_s[i])
+        k = int(model.choice[ci, cj])
+        if k not in kernels:
+            kern = background_kernel(*model.annuli[k])
+            kernels[k] = (
+                kern,
+                _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0]),
+            )
+        kern, kz = kernels[k]
+        h = kern.shape[0] // 2
+        hf = h + 2
+        dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
+        a = stamps[i] / max(float(p2[i]), 1e-300)
+        gw = spread_weights(kz, dl, ds, stamp_l, stamp_s) @ a.ravel()  # g = a ∗ K at the hole pixels
+        pad = r + h + hf
+        near = along_limb_px > 0 and dist is not None and abs(float(dist[ci, cj])) < along_limb_px
+        dli, dsj = _fill_ring_offsets(e)
+        fed = model.clean if side is None else fed_on[bool(side[ci, cj])]
+        args = (model, data, fed, side, ci, cj, dl, ds, e, hf, gw, stamp_l, stamp_s)
+        var = _fill_variance_compiled(*args, ci + dli, cj + dsj, False, pad)
+        if near:
+            la, sa = _along_limb_centres(dist, ci, cj, e, pad)
+            var = np.fmax(var, _fill_variance_compiled(*args, la, sa, True, pad))
+            if LIMB_MISFIT:
+                mis = limb_misfit_variance(model, k, kern, a, la, sa, (ci + dl, cj + ds), stamp_l, stamp_s)
+                var = _add_variances(var, mis)
+        out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
+
+
+def _fill_variance_compiled(
+    model: BandModel,
+    data: np.ndarray,
+    fed: np.ndarray,
+    side: np.ndarray | None,
+    ci: int,
+    cj: int,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    e: int,
+    hf: int,
+    gw: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    along_limb: bool,
+    pad: int,
+) -> float:
+    """:func:`_copies_variance` with its loops compiled (:func:`fit_kernels.copy_box_sums`: the ring's
+    centres inside the crop, the copies' tests, box sums and the hole's mutual boxes;
+    :func:`fit_kernels.copy_deltas`; :func:`fit_kernels.robust_terms`: the three medians); the BLAS
+    products numpy's, as there. ``li``, ``sj``: the rings' candidate centres (``along_limb`` False: those
+    whose window, half-size ``pad``, leaves the crop are dropped here) or the centres along the limb."""
+    has_side = side is not None
+    li, sj, use, box, d_hole, near = copy_box_sums(
+        model.usable, model.clean, side if has_side else model.usable, has_side, ci, cj, li, sj, dl, ds,
+        stamp_l, stamp_s, along_limb, pad, data, fed, e, hf, FILL_MIN_SHIFTS,
+    )  # fmt: skip
+    if li.size < FILL_MIN_SHIFTS:
+        return float("nan")
+    if along_limb:
+        m = use.astype(np.float64)
+        num, den = box[0] - (d_hole * m) @ near, box[1] - m @ near
+    else:
+        num, den = box[0] - d_hole @ near, box[1] - near.sum(axis=0)
+    min_den = 1e-3 * (2 * hf + 1) ** 2  # the clean pixels' box mean > 1e-3
+    delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, model.sigma_white, li, sj, dl, ds)
+    if delta.shape[0] < FILL_MIN_SHIFTS:
+        return float("nan")
+    med, mad, med_nvs = robust_terms(-(delta @ gw), sw2 @ (gw * gw))
+    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - med_nvs
 
 
 def _copies_variance(
