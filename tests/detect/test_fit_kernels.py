@@ -41,7 +41,7 @@ def test_psf_stamps_is_the_models_stamps(derivatives):
     off = np.arange(m) - m // 2
     xs = (cj[:, None] + off)[:, None, :].astype(float)
     ys = (ci[:, None] + off)[:, :, None].astype(float)
-    ref = np.stack(psf.stamps(xs, ys, x0, y0))
+    ref = np.stack(psf.stamps_numpy(xs, ys, x0, y0))
     if not derivatives:
         ref[1:] = 0.0
     got = psf.stamp_grid(xs, ys, x0, y0, derivatives)
@@ -557,3 +557,27 @@ def test_hole_offsets_and_touched_centres_are_numpys():
         med = float(median_or_nan(x))
         want3 = (med, float(median_or_nan(np.abs(x - med))), float(median_or_nan(v)))
         assert np.array_equal(fk.robust_terms(x, v), want3, equal_nan=True), t
+
+
+@pytest.mark.parametrize("psf", [PsfModel.gaussian(0.8), PsfModel((0.7, 0.3), (0.6, 2.2), elongation=1.3)])
+def test_stamps_compiled_where_square_is_numpys(psf):
+    """``PsfModel.stamps`` on square stamps (one per source, or one grid for all; pixel offsets clipped at an
+    edge as the spike test makes them) goes through the compiled grid with stamps_numpy's values bit for
+    bit; other shapes (a 2-D window, float32 offsets) keep numpy's path."""
+    rng = np.random.default_rng(11)
+    n = 6
+    x0, y0 = rng.uniform(-1, 12, n), rng.uniform(-1, 12, n)
+    off = np.arange(-2, 3)
+    sj = np.clip(np.rint(x0).astype(int)[:, None, None] + off[None, None, :], 0, 10).astype(float)
+    li = np.clip(np.rint(y0).astype(int)[:, None, None] + off[None, :, None], 0, 10).astype(float)
+    o = np.arange(-4, 5, dtype=float)
+    cases = [
+        (sj, li, x0, y0),
+        (o[None, None, :], o[None, :, None], x0, y0),
+        (o[None, None, :], o[None, :, None], np.zeros(1), np.zeros(1)),
+        (np.meshgrid(o, o)[0][None], np.meshgrid(o, o)[1][None], np.array([0.3]), np.array([-0.2])),
+        (sj.astype(np.float32), li.astype(np.float32), x0.astype(np.float32), y0.astype(np.float32)),
+    ]
+    for xs, ys, x, y in cases:
+        got, want = psf.stamps(xs, ys, x, y), psf.stamps_numpy(xs, ys, x, y)
+        assert all(_same(g, w) for g, w in zip(got, want, strict=True))

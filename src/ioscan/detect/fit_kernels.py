@@ -82,26 +82,28 @@ def psf_stamps(val: np.ndarray, dval: np.ndarray, weights: np.ndarray, n: int, m
     out = np.zeros((3, n, m, m))
     for j in range(weights.size):
         w = weights[j]
+        first = j == 0  # (the sums start from 0.0; the branches outside the inner loops, which vectorise)
         for s in range(n):
             o = s * m
             for a in range(m):
                 py = val[j, 1, o + a]
                 dpy = dval[j, 1, o + a]
-                for b in range(m):
-                    wpx = w * val[j, 0, o + b]
-                    if j == 0:
-                        out[0, s, a, b] = 0.0 + wpx * py
-                    else:
-                        out[0, s, a, b] = out[0, s, a, b] + wpx * py
-                    if derivatives:
-                        dx = (w * dval[j, 0, o + b]) * py
-                        dy = wpx * dpy
-                        if j == 0:
-                            out[1, s, a, b] = 0.0 + dx
-                            out[2, s, a, b] = 0.0 + dy
-                        else:
-                            out[1, s, a, b] = out[1, s, a, b] + dx
-                            out[2, s, a, b] = out[2, s, a, b] + dy
+                if first:
+                    for b in range(m):
+                        out[0, s, a, b] = 0.0 + (w * val[j, 0, o + b]) * py
+                else:
+                    for b in range(m):
+                        out[0, s, a, b] = out[0, s, a, b] + (w * val[j, 0, o + b]) * py
+                if not derivatives:
+                    continue
+                if first:
+                    for b in range(m):
+                        out[1, s, a, b] = 0.0 + (w * dval[j, 0, o + b]) * py
+                        out[2, s, a, b] = 0.0 + (w * val[j, 0, o + b]) * dpy
+                else:
+                    for b in range(m):
+                        out[1, s, a, b] = out[1, s, a, b] + (w * dval[j, 0, o + b]) * py
+                        out[2, s, a, b] = out[2, s, a, b] + (w * val[j, 0, o + b]) * dpy
     return out
 
 
@@ -139,6 +141,48 @@ def _box_mean_line_upto(x: np.ndarray, size: int, out: np.ndarray, n_out: int) -
 
 
 @njit(cache=True)
+def _box_mean_columns(
+    x: np.ndarray, c: np.ndarray, size: int, n_rows: int, n_cols: int, tmp: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`_box_mean_line_upto` of every column j < ``n_cols`` of x·c (x, c: (B, B)), its first
+    ``n_rows`` outputs into out[:n_rows, j]: the same running sum per column (first window from 0.0, then
+    + entering − leaving value, each ÷ size), the columns side by side (row by row, so the loop over columns
+    vectorises; ``tmp``: a (≥ n_cols,) buffer)."""
+    n = x.shape[0]
+    s1 = size // 2
+    s2 = size - s1 - 1
+    for j in range(n_cols):
+        tmp[j] = 0.0
+    for i in range(-s1, s2 + 1):
+        if 0 <= i < n:
+            for j in range(n_cols):
+                tmp[j] += x[i, j] * c[i, j]
+        else:
+            for j in range(n_cols):
+                tmp[j] += 0.0
+    for j in range(n_cols):
+        out[0, j] = tmp[j] / size
+    for i in range(1, n_rows):
+        hi, lo = i + s2, i - s1 - 1
+        if hi < n and lo >= 0:
+            for j in range(n_cols):
+                tmp[j] += x[hi, j] * c[hi, j] - x[lo, j] * c[lo, j]
+                out[i, j] = tmp[j] / size
+        elif hi < n:
+            for j in range(n_cols):
+                tmp[j] += x[hi, j] * c[hi, j] - 0.0
+                out[i, j] = tmp[j] / size
+        elif lo >= 0:
+            for j in range(n_cols):
+                tmp[j] += 0.0 - x[lo, j] * c[lo, j]
+                out[i, j] = tmp[j] / size
+        else:
+            for j in range(n_cols):
+                tmp[j] += 0.0 - 0.0
+                out[i, j] = tmp[j] / size
+
+
+@njit(cache=True)
 def fill_unclean(
     stack: np.ndarray,
     c: np.ndarray,
@@ -161,8 +205,7 @@ def fill_unclean(
     big = stack.shape[2]
     w = fed.shape[2]
     fw = 2 * hf + 1
-    col = np.empty(big)
-    colf = np.empty(big)
+    tmp = np.empty(big)
     row = np.empty(big)
     rowf = np.empty(big)
     vert = np.empty((big, big))  # the vertical pass of one stamp's plane, where it is read
@@ -185,14 +228,8 @@ def fill_unclean(
             u += 1
         n_rows = lo + last_line + 1  # vertical outputs read
         n_cols = min(big, lo + last_col + hf + 1)  # columns the horizontal pass reads
-        n_in = min(big, n_rows + hf)  # rows the vertical pass reads
         for d in range(nd):
-            for j in range(n_cols):
-                for i in range(n_in):
-                    col[i] = stack[d, s, i, j] * c[q, i, j]
-                _box_mean_line_upto(col, fw, colf, n_rows)
-                for i in range(n_rows):
-                    vert[i, j] = colf[i]
+            _box_mean_columns(stack[d, s], c[q], fw, n_rows, n_cols, tmp, vert)
             u = t
             while u < nl and lines[u] // w == q:
                 li = lines[u] % w
@@ -715,8 +752,8 @@ def fill_plan(
     at = np.empty(n_lines, np.intp)
     keep = np.empty((n_lines, w), np.bool_)
     den = np.empty((n_lines, w))
-    col = np.empty(size)
-    colf = np.empty(size)
+    ones = np.ones((size, size))  # (c·1: the values of c)
+    tmp = np.empty(size)
     row = np.empty(size)
     rowf = np.empty(size)
     vert = np.empty((size, size))
@@ -734,12 +771,12 @@ def fill_plan(
             for b in range(size):
                 j = cj[s] - big + b
                 cs[q, a, b] = 1.0 if (0 <= i < nl and 0 <= j < ns and clean[i, j]) else 0.0
-        for b in range(size):  # along the lines, every column
-            for a in range(size):
-                col[a] = cs[q, a, b]
-            _box_mean_line(col, fw, colf)
-            for a in range(size):
-                vert[a, b] = colf[a]
+        last_line = 0
+        for li in range(w):
+            if line_has[s, li]:
+                last_line = li
+        # along the lines, every column side by side, down to the last region line that needs it
+        _box_mean_columns(cs[q], ones, fw, lo + last_line + 1, size, tmp, vert)
         for li in range(w):
             if not line_has[s, li]:
                 continue

@@ -107,7 +107,27 @@ class PsfModel(GaussianMixture):
 
         Returns:
             (P, dP/dx0, dP/dy0), each (n, m, m).
+
+        Square stamps of float64 offsets (xs (n or 1, 1, m), ys (n or 1, m, 1)) are made by
+        :meth:`stamp_grid` (compiled, the same values; the three are views of one array), others by
+        :meth:`stamps_numpy`.
         """
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        if (
+            ux.ndim == 3
+            and uy.ndim == 3
+            and ux.dtype == uy.dtype == np.float64
+            and ux.shape[1] == 1
+            and uy.shape[2] == 1
+            and ux.shape[2] == uy.shape[1] > 0
+            and ux.shape[0] == uy.shape[0] > 0
+        ):
+            p, dx, dy = self._grid_of_offsets(ux, uy, True)
+            return p, dx, dy
+        return self.stamps_numpy(xs, ys, x0, y0)
+
+    def stamps_numpy(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
+        """:meth:`stamps` in numpy, any broadcastable shapes (the reference of its compiled form)."""
         p = dx = dy = 0.0
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]  # (the same for every component)
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
@@ -128,11 +148,15 @@ class PsfModel(GaussianMixture):
         one erf and one exp call: :func:`ioscan.detect.fit_kernels.profile_arguments`, ``profile_values``),
         the products and sums in one compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
         ``derivatives`` False: P alone, the derivatives' places 0."""
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        return self._grid_of_offsets(ux, uy, derivatives)
+
+    def _grid_of_offsets(self, ux: np.ndarray, uy: np.ndarray, derivatives: bool) -> np.ndarray:
+        """:meth:`stamp_grid` from the offsets pixel − source: ux (n, 1, m) samples, uy (n, m, 1) lines."""
         from scipy.special import erf
 
         from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps  # numba: here
 
-        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
         n, m = ux.shape[0], ux.shape[2]
         comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
         sig = np.array([[s_s, s_l] for _, s_l, s_s in comps])  # (k, 2): samples, lines
