@@ -581,3 +581,29 @@ def test_stamps_compiled_where_square_is_numpys(psf):
     for xs, ys, x, y in cases:
         got, want = psf.stamps(xs, ys, x, y), psf.stamps_numpy(xs, ys, x, y)
         assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_elliptical_profiles_around_one_exp_and_erf_are_g1s():
+    """The PSF estimate's profiles made around one exp and one erf call for both axes of every stamp:
+    ``_g1``'s values, then ``elliptical_model``'s, bit for bit (centres at the bounds, narrow and wide σ)."""
+    from scipy.special import erf
+
+    from ioscan.detect.psf_estimate import _SQRT2, _g1
+
+    rng = np.random.default_rng(23)
+    for t in range(40):
+        n, m = int(rng.integers(1, 9)), int(rng.choice([7, 9, 11, 13]))
+        c = (m - 1) / 2.0
+        yy, xx = np.mgrid[0:m, 0:m].astype(float)
+        q = np.column_stack(
+            [rng.lognormal(3, 2, n), c + rng.uniform(-1.5, 1.5, n), c + rng.uniform(-1.5, 1.5, n),
+             rng.uniform(0.15, 4.0, n), rng.uniform(0.15, 4.0, n), rng.normal(size=n), rng.normal(size=n),
+             rng.normal(size=n)]
+        )  # fmt: skip
+        u = np.arange(m, dtype=float)
+        g, dc, ds = _g1(u[None, None, :], q[:, 1:3, None], q[:, 3:5, None])
+        want = fk.elliptical_model(q, g, dc, ds, xx - c, yy - c)
+        ab, ex, er = fk.gaussian_profile_arguments(u, q, _SQRT2)
+        k = 1.0 / np.sqrt(2.0 * np.pi)
+        got = fk.elliptical_from_profiles(q, ab, np.exp(ex), erf(er), k, xx - c, yy - c)
+        assert all(_same(a, b) for a, b in zip(got, want, strict=True)), t

@@ -1078,3 +1078,55 @@ def robust_terms(dfs: np.ndarray, nvs: np.ndarray):
     :func:`ioscan.detect.photometry._copies_variance`."""
     med = _median_or_nan(dfs)
     return med, _median_or_nan(np.abs(dfs - med)), _median_or_nan(nvs)
+
+
+@njit(cache=True)
+def gaussian_profile_arguments(u: np.ndarray, q: np.ndarray, sqrt2: float):
+    """The arguments of :func:`ioscan.detect.psf_estimate._g1` for both axes of every stamp: offsets u (m,)
+    px, centres q[:, 1:3] and widths q[:, 3:5] (samples, lines): a = ((u − c) + 0.5)/σ, b = ((u − c) −
+    0.5)/σ as ab (2, n, 2, m), the exponents (−0.5·a)·a, (−0.5·b)·b and the erf arguments a/√2, b/√2 (the
+    same shape), numpy's operations. exp and erf are then numpy's and scipy's, on all at once."""
+    n, m = q.shape[0], u.shape[0]
+    ab = np.empty((2, n, 2, m))
+    ex = np.empty((2, n, 2, m))
+    er = np.empty((2, n, 2, m))
+    for s in range(n):
+        for ax in range(2):
+            c, sig = q[s, 1 + ax], q[s, 3 + ax]
+            for t in range(m):
+                a = (u[t] - c + 0.5) / sig
+                b = (u[t] - c - 0.5) / sig
+                ab[0, s, ax, t], ab[1, s, ax, t] = a, b
+                ex[0, s, ax, t], ex[1, s, ax, t] = (-0.5 * a) * a, (-0.5 * b) * b
+                er[0, s, ax, t], er[1, s, ax, t] = a / sqrt2, b / sqrt2
+    return ab, ex, er
+
+
+@njit(cache=True)
+def elliptical_from_profiles(
+    q: np.ndarray,
+    ab: np.ndarray,
+    exp_ab: np.ndarray,
+    erf_ab: np.ndarray,
+    k: float,
+    xc: np.ndarray,
+    yc: np.ndarray,
+):
+    """:func:`elliptical_model` from :func:`gaussian_profile_arguments`' a, b and their exp and erf values:
+    the 1-D profiles g = 0.5·(erf_a − erf_b), dc = ((−k)·(e_a − e_b))/σ, ds = ((−k)·(a·e_a − b·e_b))/σ
+    (n, 2, m) as :func:`ioscan.detect.psf_estimate._g1` makes them (k = 1/√(2π)), then the model and
+    Jacobian."""
+    n, m = q.shape[0], ab.shape[3]
+    g = np.empty((n, 2, m))
+    dc = np.empty((n, 2, m))
+    ds = np.empty((n, 2, m))
+    for s in range(n):
+        for ax in range(2):
+            sig = q[s, 3 + ax]
+            for t in range(m):
+                a, b = ab[0, s, ax, t], ab[1, s, ax, t]
+                pa, pb = exp_ab[0, s, ax, t], exp_ab[1, s, ax, t]
+                g[s, ax, t] = 0.5 * (erf_ab[0, s, ax, t] - erf_ab[1, s, ax, t])
+                dc[s, ax, t] = (-k * (pa - pb)) / sig
+                ds[s, ax, t] = (-k * (a * pa - b * pb)) / sig
+    return elliptical_model(q, g, dc, ds, xc, yc)
