@@ -607,3 +607,16 @@ def test_elliptical_profiles_around_one_exp_and_erf_are_g1s():
         k = 1.0 / np.sqrt(2.0 * np.pi)
         got = fk.elliptical_from_profiles(q, ab, np.exp(ex), erf(er), k, xx - c, yy - c)
         assert all(_same(a, b) for a, b in zip(got, want, strict=True)), t
+
+
+def test_kernel1d_kept_is_made_anew():
+    """kernel1d's kept kernels: the values made anew, bit for bit, for Python, int and float64 widths and
+    shifts; each call its own writable copy; float32 widths made each time (their arithmetic is float32's)."""
+    from ioscan.detect.psf import _kernel1d, kernel1d
+
+    for sigma in (0.7, 1, np.float64(1.3), 2.25, np.float32(0.9)):
+        for shift in (0.0, 0.5, -0.25, np.float64(0.125)):
+            a, b = kernel1d(sigma, shift), kernel1d(sigma, shift)
+            assert _same(a, _kernel1d(sigma, shift)) and a is not b and a.flags.writeable
+            a[0] = 7.0
+            assert _same(kernel1d(sigma, shift), _kernel1d(sigma, shift))

@@ -4,7 +4,7 @@ with derivatives, matched filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -16,7 +16,27 @@ _SQRT2PI = np.sqrt(2 * np.pi)
 
 def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
     """1-D pixel-integrated Gaussian of unit sum centred at ``shift_px`` (|shift| ≤ 0.5), on an odd number of
-    pixels centred at 0 (radius ceil(4σ), one more when shifted)."""
+    pixels centred at 0 (radius ceil(4σ), one more when shifted). Made once per (σ, shift) given as Python
+    or float64 numbers (the background and the matched filter ask for the same few again and again; each
+    caller gets its own copy), other types each time."""
+    if type(sigma_px) in _PLAIN_FLOATS and type(shift_px) in _PLAIN_FLOATS:
+        return _kernel1d_kept(float(sigma_px), float(shift_px)).copy()
+    return _kernel1d(sigma_px, shift_px)
+
+
+_PLAIN_FLOATS = (float, int, np.float64)
+
+
+@lru_cache(maxsize=256)
+def _kernel1d_kept(sigma_px: float, shift_px: float) -> np.ndarray:
+    """:func:`_kernel1d`, kept (read-only)."""
+    k = _kernel1d(sigma_px, shift_px)
+    k.setflags(write=False)
+    return k
+
+
+def _kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
+    """:func:`kernel1d` made anew."""
     from scipy.special import erf  # (here and below: settings import this module and need none of scipy)
 
     r = max(1, int(np.ceil(4.0 * sigma_px))) + (1 if shift_px else 0)
