@@ -620,3 +620,33 @@ def test_kernel1d_kept_is_made_anew():
             assert _same(a, _kernel1d(sigma, shift)) and a is not b and a.flags.writeable
             a[0] = 7.0
             assert _same(kernel1d(sigma, shift), _kernel1d(sigma, shift))
+
+
+def test_fit_step_kernels_are_numpys():
+    """The fit's ridge (h + 1e-12·max|h|·I) and step (clipped to ±0.5 px, a coordinate kept within the
+    largest shift) compiled: numpy's values bit for bit, NaN and inf in h and in the steps, −0 steps,
+    steps that would leave the allowed shift."""
+    rng = np.random.default_rng(9)
+    for t in range(60):
+        n = int(rng.integers(1, 12))
+        h = rng.normal(size=(n, 3, 3)) * 10 ** rng.uniform(-300, 300, size=(n, 1, 1))
+        if n > 2:
+            h[0, 1, 2] = np.nan
+            h[1, 0, 0] = np.inf
+            h[2] = -0.0
+        want = h + np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
+        assert _same(fk.regularised(h), want), t
+        step = rng.normal(size=(n, 3)) * rng.choice([0.1, 1.0, 10.0])
+        step[rng.random(step.shape) < 0.1] = np.nan
+        step[rng.random(step.shape) < 0.1] = -0.0
+        flux, x0, y0 = rng.lognormal(size=n), rng.uniform(0, 50, n), rng.uniform(0, 50, n)
+        x, y = x0 + rng.uniform(-1.5, 1.5, n), y0 + rng.uniform(-1.5, 1.5, n)
+        s = step.copy()
+        s[:, 1:] = np.minimum(np.maximum(s[:, 1:], -0.5), 0.5)
+        want = (
+            flux + s[:, 0],
+            np.where(np.abs(x + s[:, 1] - x0) <= 1.5, x + s[:, 1], x),
+            np.where(np.abs(y + s[:, 2] - y0) <= 1.5, y + s[:, 2], y),
+        )
+        got = fk.take_step(step, flux, x, y, x0, y0, 1.5)
+        assert all(_same(a, b) for a, b in zip(got, want, strict=True)), t

@@ -1130,3 +1130,66 @@ def elliptical_from_profiles(
                 dc[s, ax, t] = (-k * (pa - pb)) / sig
                 ds[s, ax, t] = (-k * (a * pa - b * pb)) / sig
     return elliptical_model(q, g, dc, ds, xc, yc)
+
+
+@njit(cache=True)
+def regularised(h: np.ndarray) -> np.ndarray:
+    """h + I·1e-12·max(max|h|, 1e-300) per matrix (n, k, k), as :func:`photometry.psf_photometry` writes it
+    with numpy (``np.eye(k)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)``:
+    a NaN anywhere makes the whole term NaN, 0·inf too)."""
+    n, k = h.shape[0], h.shape[1]
+    out = np.empty_like(h)
+    for s in range(n):
+        mx = 0.0
+        nan = False
+        for i in range(k):
+            for j in range(k):
+                v = abs(h[s, i, j])
+                if v != v:
+                    nan = True
+                elif v > mx:
+                    mx = v
+        if nan:
+            mx = np.nan
+        elif not mx > 1e-300:
+            mx = 1e-300
+        for i in range(k):
+            for j in range(k):
+                e = 1e-12 if i == j else 0.0
+                out[s, i, j] = h[s, i, j] + e * mx
+    return out
+
+
+@njit(cache=True)
+def take_step(
+    step: np.ndarray,
+    flux: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    max_shift_px: float,
+):
+    """One Gauss–Newton step of :func:`ioscan.detect.photometry.psf_photometry` applied: flux + step₀; the
+    position steps clipped to ±0.5 px (NaN kept), a coordinate moved only while it stays within
+    ``max_shift_px`` of its start (|(x + step) − x0| ≤ max; NaN: not moved). Returns (flux, x, y), new."""
+    n = flux.shape[0]
+    f_new = np.empty(n)
+    x_new = np.empty(n)
+    y_new = np.empty(n)
+    for s in range(n):
+        f_new[s] = flux[s] + step[s, 0]
+        for ax in range(2):
+            v = step[s, 1 + ax]
+            if v == v:
+                if v < -0.5:
+                    v = -0.5
+                elif v > 0.5:
+                    v = 0.5
+            if ax == 0:
+                moved = x[s] + v
+                x_new[s] = moved if abs(moved - x0[s]) <= max_shift_px else x[s]
+            else:
+                moved = y[s] + v
+                y_new[s] = moved if abs(moved - y0[s]) <= max_shift_px else y[s]
+    return f_new, x_new, y_new

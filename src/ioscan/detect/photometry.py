@@ -34,10 +34,12 @@ from ioscan.detect.fit_kernels import (
     hole_offsets,
     linear_flux,
     pixel_ranks,
+    regularised,
     robust_terms,
     source_fit_sums,
     spread_weights,
     stamp_sums,
+    take_step,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -208,10 +210,9 @@ def effective_psf(
     cached = memo is not None and memo.get("key") == key
     if cached:
         li, sj = memo["li"], memo["sj"]
-    else:
+    else:  # the stamps' lines (n, B, 1) and samples (n, 1, B)
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
-        li, sj = np.broadcast_arrays(li, sj)
     stack = _stamp_stack(psf, sj, li, x, y, derivatives, memo)
     nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
@@ -244,12 +245,13 @@ def effective_psf(
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
-    out = [full[inner] - bk for full, bk in zip(stack[:nd], bgp[:nd], strict=True)] + [None] * (3 - nd)
+    planes = stack[(slice(None, nd), *inner)] - bgp[:nd]  # (each plane's values as one subtraction each)
+    out = [planes[k] for k in range(nd)] + [None] * (3 - nd)
     if cached and "pix" in memo:
         return (*out, *memo["pix"])
-    lin, sin = li[inner], sj[inner]
+    lin, sin = li[:, big - r : big + r + 1, :], sj[:, :, big - r : big + r + 1]  # (n, m, 1), (n, 1, m)
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
-    pix = (_clip(lin, 0, nl - 1), _clip(sin, 0, ns - 1), inside)
+    pix = (np.repeat(_clip(lin, 0, nl - 1), m, axis=2), np.repeat(_clip(sin, 0, ns - 1), m, axis=1), inside)
     if memo is not None:
         memo["pix"] = pix
     return (*out, *pix)
@@ -304,12 +306,10 @@ def psf_photometry(
         data, h, g = source_fit_sums(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, n > 1, it < n_iter)
         if it == n_iter:
             break
-        reg = np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
-        step = np.linalg.solve(h + reg, g[..., None])[..., 0]
-        step[:, 1:] = _clip(step[:, 1:], -0.5, 0.5)
-        flux = flux + step[:, 0]
-        x = np.where(np.abs(x + step[:, 1] - x0) <= max_shift_px, x + step[:, 1], x)
-        y = np.where(np.abs(y + step[:, 2] - y0) <= max_shift_px, y + step[:, 2], y)
+        # compiled: fit_kernels.regularised (h + a 1e-12 ridge) and take_step (the step clipped to ±0.5 px, a
+        # coordinate kept within max_shift_px of its start), numpy's values (the solve stays LAPACK's)
+        step = np.linalg.solve(regularised(h), g[..., None])[..., 0]
+        flux, x, y = take_step(step, flux, x, y, x0, y0, max_shift_px)
     chi2 = weighted_chi2(w, data, flux, p)
     npix = ok.sum(axis=(1, 2))
     cov = np.full((n, 3, 3), np.nan)
