@@ -1193,3 +1193,86 @@ def take_step(
                 moved = y[s] + v
                 y_new[s] = moved if abs(moved - y0[s]) <= max_shift_px else y[s]
     return f_new, x_new, y_new
+
+
+@njit(cache=True)
+def _nan_to_value(v, value, big):
+    """One value of ``np.nan_to_num(x, nan=value)`` (x of v's type; ``big`` its largest finite value):
+    NaN → value, ±inf → ±big, else v (:func:`ioscan.detect.flags._nan_to`'s values)."""
+    if v != v:
+        return value
+    if v == np.inf:
+        return big
+    if v == -np.inf:
+        return -big
+    return v
+
+
+@njit(cache=True)
+def bright_pixel_count(
+    data: np.ndarray,
+    background: np.ndarray,
+    noise: np.ndarray,
+    i: int,
+    j: int,
+    l0: int,
+    s0: int,
+    f005,
+    f4,
+    big,
+    ninf,
+) -> int:
+    """:func:`ioscan.detect.flags.n_bright_pixels` on float32 maps (``f005``, ``f4``: 0.05 and 4.0, ``big``
+    the largest finite value, ``ninf`` −inf, all in the maps' type: numpy combines a Python float with
+    float32 in float32, and so does this, every value staying float32): the
+    brightest net pixel (data − background, NaN as −inf) of the 3 × 3 around crop pixel (i, j), then the
+    pixels of the 5 × 5 around it whose net value (NaN as 0) exceeds max(0.05 × that peak, 4 × noise)."""
+    nl, ns = background.shape
+    best = ninf
+    bi, bj = -1, -1
+    for a in range(max(i - 1, 0), min(i + 2, nl)):
+        for b in range(max(j - 1, 0), min(j + 2, ns)):
+            v = _nan_to_value(data[l0 + a, s0 + b] - background[a, b], ninf, big)
+            if bi < 0 or v > best:
+                best, bi, bj = v, a, b
+    top = f005 * best
+    count = 0
+    for a in range(max(bi - 2, 0), min(bi + 3, nl)):
+        for b in range(max(bj - 2, 0), min(bj + 3, ns)):
+            net = _nan_to_value(data[l0 + a, s0 + b] - background[a, b], f005 - f005, big)
+            lv = f4 * noise[a, b]
+            level = lv if lv != lv else max(top, lv)  # (np.maximum: NaN kept; top is never NaN)
+            if net > level:
+                count += 1
+    return count
+
+
+@njit(cache=True)
+def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
+    """:func:`ioscan.detect.flags.spike_ratio` (``big``: the largest finite value of data's type): the
+    brightest pixel of the 5 × 5 around (i, j) (NaN as −inf, ±inf as ±big) over the second largest finite
+    value of its four neighbours; 0 when fewer than two are finite or that one is ≤ 0."""
+    nl, ns = data.shape
+    best = -np.inf
+    bi, bj = -1, -1
+    for a in range(max(i - 2, 0), min(i + 3, nl)):
+        for b in range(max(j - 2, 0), min(j + 3, ns)):
+            v = _nan_to_value(data[a, b], -np.inf, big)
+            if bi < 0 or v > best:
+                best, bi, bj = v, a, b
+    first, second = -np.inf, -np.inf
+    n = 0
+    for k in range(4):
+        y = bi + (-1 if k == 0 else 1 if k == 1 else 0)
+        x = bj + (-1 if k == 2 else 1 if k == 3 else 0)
+        if 0 <= y < nl and 0 <= x < ns:
+            v = np.float64(data[y, x])
+            if np.isfinite(v):
+                n += 1
+                if v > first:
+                    first, second = v, first
+                elif v > second:
+                    second = v
+    if n < 2 or second <= 0:
+        return 0.0
+    return np.float64(data[bi, bj]) / second
