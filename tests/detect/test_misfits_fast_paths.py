@@ -129,3 +129,51 @@ def test_band_maps_kept_within_one_bands_tests_only():
     assert misfits.background_structure(bg, sw, 10, 12) == misfits._background_structure(bg, sw, 10, 12) != s
     again = misfits._crop_residual(data, bg, sw, (3, 4))
     assert again is not first and again.flags.writeable
+
+
+def _snr_peak_numpy(snr, line, sample):
+    """snr_peak as written with numpy before its box was compiled."""
+    from ioscan.detect.misfits import _nanargmax
+
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = snr[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return line, sample
+    a, b = divmod(_nanargmax(box), box.shape[1])
+    if box[a, b] <= snr[line, sample]:
+        return line, sample
+    return i0 + int(a), j0 + int(b)
+
+
+def _residual_peak_numpy(residual, line, sample):
+    """_residual_peak as written with numpy before its box was compiled."""
+    from ioscan.detect.misfits import _nanargmax
+
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
+        return None
+    a, b = divmod(_nanargmax(box), box.shape[1])
+    pi, pj = i0 + a, j0 + b
+    return float(residual[pi, pj]), pi, pj
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_box_peaks_compiled_are_numpys(dtype):
+    """snr_peak and _residual_peak with the 3 × 3 box's maximum compiled: numpy's answers at every pixel of
+    maps with NaN, ±inf, ties and all-NaN boxes, edges included."""
+    from ioscan.detect.misfits import _residual_peak, snr_peak
+
+    rng = np.random.default_rng(6)
+    for t in range(8):
+        a = np.round(rng.normal(size=(12, 15)) * 3).astype(dtype)
+        a[rng.random(a.shape) < 0.2] = np.nan
+        a[rng.random(a.shape) < 0.05] = np.inf
+        a[rng.random(a.shape) < 0.05] = -np.inf
+        if t == 0:
+            a[:4, :4] = np.nan
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                assert snr_peak(a, i, j) == _snr_peak_numpy(a, i, j), (t, i, j)
+                got, want = _residual_peak(a, i, j), _residual_peak_numpy(a, i, j)
+                assert (got is None and want is None) or got == want, (t, i, j)

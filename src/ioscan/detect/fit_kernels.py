@@ -1276,3 +1276,24 @@ def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
     if n < 2 or second <= 0:
         return 0.0
     return np.float64(data[bi, bj]) / second
+
+
+@njit(cache=True)
+def box_peak(a: np.ndarray, line: int, sample: int) -> tuple[bool, int, int]:
+    """The largest value of ``a`` in the 3 × 3 pixels around (line, sample) (clipped to the map; NaN read
+    as −inf, the first largest in row-major order: ``np.argmax(np.where(np.isnan(box), -inf, box))``):
+    (whether the box holds a finite value, its line, its sample)."""
+    nl, ns = a.shape
+    finite = False
+    best = -np.inf
+    bi, bj = -1, -1
+    for i in range(max(line - 1, 0), min(line + 2, nl)):
+        for j in range(max(sample - 1, 0), min(sample + 2, ns)):
+            v = a[i, j]
+            if np.isfinite(v):
+                finite = True
+            if v != v:
+                v = -np.inf
+            if bi < 0 or v > best:
+                best, bi, bj = v, i, j
+    return finite, bi, bj

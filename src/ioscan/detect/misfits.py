@@ -72,6 +72,7 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import ndimage
 
+from ioscan.detect.fit_kernels import box_peak
 from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
 from ioscan.records import Detection
 from ioscan.robust import MAD_TO_SIGMA
@@ -162,34 +163,29 @@ def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) 
 def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
     """(line, sample) of the largest value of ``snr`` in the 3 × 3 pixels around crop pixel (line, sample)
     (the pixel itself on ties or when none is finite)."""
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = snr[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    finite, pi, pj = box_peak(snr, line, sample)  # (compiled: _nanargmax of the 3 × 3 box)
+    if not finite or snr[pi, pj] <= snr[line, sample]:
         return line, sample
-    a, b = divmod(_nanargmax(box), box.shape[1])
-    if box[a, b] <= snr[line, sample]:
-        return line, sample
-    return i0 + int(a), j0 + int(b)
+    return int(pi), int(pj)
 
 
 def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
     """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
     around crop pixel (line, sample), in units of the white pixel noise there (each pixel's value kept for
-    the band's later tests: :func:`_structures`)."""
-    kept = _structures(background, sigma_white)
+    the band's later tests inside :func:`kept_band_maps`)."""
+    if not _KEEPING[0]:
+        return _background_structure(background, sigma_white, line, sample)
+    kept = _STRUCTURES
+    if not (kept and kept[0] is background and kept[1] is sigma_white):
+        kept[:] = [background, sigma_white, {}]
     at = (line, sample)
-    if at not in kept:
-        kept[at] = _background_structure(background, sigma_white, line, sample)
-    return kept[at]
+    values = kept[2]
+    if at not in values:
+        values[at] = _background_structure(background, sigma_white, line, sample)
+    return values[at]
 
 
-def _structures(background: np.ndarray, sigma_white: np.ndarray) -> dict:
-    """The values :func:`background_structure` made on these maps, by pixel (one band's, while it lasts)."""
-
-    def background_structures() -> dict:
-        return {}
-
-    return _kept_for((background, sigma_white), background_structures)
+_STRUCTURES: list = []  # inside kept_band_maps: [background, sigma_white, their values by pixel], the last
 
 
 def _background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
@@ -348,13 +344,10 @@ def flag_edge_limb_steps(
 def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float, int, int] | None:
     """(peak, line, sample) of the largest ``residual`` in the 3 × 3 pixels around (line, sample); None when
     none is finite."""
-    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
-    box = residual[i0 : line + 2, j0 : sample + 2]
-    if box.size == 0 or not np.isfinite(box).any():
+    finite, pi, pj = box_peak(residual, line, sample)  # (compiled: _nanargmax of the 3 × 3 box)
+    if not finite:
         return None
-    a, b = divmod(_nanargmax(box), box.shape[1])
-    pi, pj = i0 + a, j0 + b
-    return float(residual[pi, pj]), pi, pj
+    return float(residual[pi, pj]), int(pi), int(pj)
 
 
 def _at_limb_distance(
@@ -390,12 +383,14 @@ def kept_band_maps() -> Iterator[None]:
     """While active (the misfit tests of one band, whose maps do not change meanwhile), the maps the tests
     make from the same arrays are made once (:func:`_kept_for`); outside, each call makes its own."""
     _LAST_BAND.clear()
+    _STRUCTURES.clear()
     _KEEPING[0] = True
     try:
         yield
     finally:
         _KEEPING[0] = False
         _LAST_BAND.clear()
+        _STRUCTURES.clear()
 
 
 def _kept_for(key: tuple, make):
@@ -405,9 +400,8 @@ def _kept_for(key: tuple, make):
         return make()
     last = _LAST_BAND.get(make.__name__)
     same = last is not None and len(last[0]) == len(key)
-    if same and all(
-        a is b if isinstance(b, np.ndarray) else a == b for a, b in zip(last[0], key, strict=True)
-    ):
+    # (arrays by identity; the offset, a tuple, by value)
+    if same and all(a is b or (type(a) is tuple and a == b) for a, b in zip(last[0], key, strict=True)):
         return last[1]
     value = make()
     if isinstance(value, np.ndarray):
