@@ -340,37 +340,6 @@ def weighted_chi2(w: np.ndarray, data: np.ndarray, flux: np.ndarray, p: np.ndarr
 
 
 @njit(cache=True)
-def pixel_ranks(li: np.ndarray, sj: np.ndarray, inside: np.ndarray, ns: int) -> tuple[int, np.ndarray]:
-    """The stamps' pixels inside the image (``inside``, row-major over li, sj (n, m, m)) numbered by their
-    flat index li·ns + sj: (number of distinct pixels, each one's rank among them), as
-    ``np.unique(flat, return_inverse=True)`` gives them."""
-    n_in = 0
-    for v in inside.ravel():
-        if v:
-            n_in += 1
-    flat = np.empty(n_in, np.int64)
-    t = 0
-    n, m1, m2 = li.shape
-    for s in range(n):
-        for a in range(m1):
-            for b in range(m2):
-                if inside[s, a, b]:
-                    flat[t] = li[s, a, b] * ns + sj[s, a, b]
-                    t += 1
-    inv = np.empty(n_in, np.intp)
-    if n_in == 0:
-        return 0, inv
-    order = np.argsort(flat)
-    rank = 0
-    inv[order[0]] = 0
-    for k in range(1, n_in):
-        if flat[order[k]] != flat[order[k - 1]]:
-            rank += 1
-        inv[order[k]] = rank
-    return rank + 1, inv
-
-
-@njit(cache=True)
 def flux_inflation_sums(p: np.ndarray, w: np.ndarray, ok: np.ndarray, wk: np.ndarray):
     """The two sums of :func:`ioscan.detect.photometry.psf_photometry`'s background inflation, per stamp
     (p, w, ok: (n, m, m)): with a = where(ok, w·P, 0) / max(Σ w·P·P, 1e-300), ap = a zero-padded to
@@ -987,24 +956,42 @@ def copy_box_sums(
     1 where |Δl| ≤ hf and |Δs| ≤ hf). Returns (li, sj, use, box, d_hole, near); box, d_hole and near empty
     with fewer copies."""
     nl, ns = usable.shape
-    nc = li.shape[0]
-    keep = np.ones(nc, np.bool_)
-    if not along_limb:
-        for c in range(nc):
-            keep[c] = li[c] - pad >= 0 and sj[c] - pad >= 0 and li[c] + pad < nl and sj[c] + pad < ns
-    li_in, sj_in = li[keep], sj[keep]
+    nc, nh = li.shape[0], dl.shape[0]
+    # (plain loops, no boolean indexing: the same selections, less to compile)
+    n_in = 0
+    li_in, sj_in = np.empty(nc, np.intp), np.empty(nc, np.intp)
+    for c in range(nc):
+        if along_limb or (li[c] - pad >= 0 and sj[c] - pad >= 0 and li[c] + pad < nl and sj[c] + pad < ns):
+            li_in[n_in], sj_in[n_in] = li[c], sj[c]
+            n_in += 1
+    li_in, sj_in = li_in[:n_in], sj_in[:n_in]
     ok, use = copies_ok(
         usable, clean, side, has_side, ci, cj, li_in, sj_in, dl, ds, stamp_l, stamp_s, along_limb
     )
-    li_ok, sj_ok = li_in[ok], sj_in[ok]
-    use_ok = use[ok] if along_limb else use
-    nh = dl.shape[0]
-    if li_ok.shape[0] < min_copies:
+    n_ok = 0
+    for c in range(n_in):
+        if ok[c]:
+            n_ok += 1
+    li_ok, sj_ok = np.empty(n_ok, np.intp), np.empty(n_ok, np.intp)
+    use_ok = np.zeros((n_ok if along_limb else 0, nh), np.bool_)
+    t = 0
+    for c in range(n_in):
+        if ok[c]:
+            li_ok[t], sj_ok[t] = li_in[c], sj_in[c]
+            if along_limb:
+                for q in range(nh):
+                    use_ok[t, q] = use[c, q]
+            t += 1
+    if n_ok < min_copies:
         return li_ok, sj_ok, use_ok, np.empty((2, 0, nh)), np.empty((0, nh)), np.empty((0, 0))
     half = e + hf
-    l0, l1 = li_ok.min() - half, li_ok.max() + half + 1
-    s0, s1 = sj_ok.min() - half, sj_ok.max() + half + 1
-    box, d_hole = fill_box_sums(data, fed, l0, l1, s0, s1, li_ok, sj_ok, dl, ds, hf)
+    lmin, lmax, smin, smax = li_ok[0], li_ok[0], sj_ok[0], sj_ok[0]
+    for c in range(1, n_ok):
+        lmin, lmax = min(lmin, li_ok[c]), max(lmax, li_ok[c])
+        smin, smax = min(smin, sj_ok[c]), max(smax, sj_ok[c])
+    box, d_hole = fill_box_sums(
+        data, fed, lmin - half, lmax + half + 1, smin - half, smax + half + 1, li_ok, sj_ok, dl, ds, hf
+    )
     near = np.zeros((nh, nh))
     for p in range(nh):
         for q in range(nh):
@@ -1057,142 +1044,6 @@ def copy_deltas(
             sw2[t, q] = s * s
         t += 1
     return delta, sw2
-
-
-@njit(cache=True)
-def _median_or_nan(x: np.ndarray) -> float:
-    """``robust.median_or_nan`` of a non-empty float64 vector: NaN if any is NaN, else the middle value or
-    the mean of the two middle ones (order statistics: the same values, a zero's sign aside where ±0 tie)."""
-    for v in x:
-        if v != v:
-            return np.nan
-    s = np.sort(x)
-    n = s.size
-    k = n // 2
-    return s[k] if n % 2 else (s[k - 1] + s[k]) / 2.0
-
-
-@njit(cache=True)
-def robust_terms(dfs: np.ndarray, nvs: np.ndarray):
-    """(median of ``dfs``, median of |dfs − that median|, median of ``nvs``): the three medians of
-    :func:`ioscan.detect.photometry._copies_variance`."""
-    med = _median_or_nan(dfs)
-    return med, _median_or_nan(np.abs(dfs - med)), _median_or_nan(nvs)
-
-
-@njit(cache=True)
-def gaussian_profile_arguments(u: np.ndarray, q: np.ndarray, sqrt2: float):
-    """The arguments of :func:`ioscan.detect.psf_estimate._g1` for both axes of every stamp: offsets u (m,)
-    px, centres q[:, 1:3] and widths q[:, 3:5] (samples, lines): a = ((u − c) + 0.5)/σ, b = ((u − c) −
-    0.5)/σ as ab (2, n, 2, m), the exponents (−0.5·a)·a, (−0.5·b)·b and the erf arguments a/√2, b/√2 (the
-    same shape), numpy's operations. exp and erf are then numpy's and scipy's, on all at once."""
-    n, m = q.shape[0], u.shape[0]
-    ab = np.empty((2, n, 2, m))
-    ex = np.empty((2, n, 2, m))
-    er = np.empty((2, n, 2, m))
-    for s in range(n):
-        for ax in range(2):
-            c, sig = q[s, 1 + ax], q[s, 3 + ax]
-            for t in range(m):
-                a = (u[t] - c + 0.5) / sig
-                b = (u[t] - c - 0.5) / sig
-                ab[0, s, ax, t], ab[1, s, ax, t] = a, b
-                ex[0, s, ax, t], ex[1, s, ax, t] = (-0.5 * a) * a, (-0.5 * b) * b
-                er[0, s, ax, t], er[1, s, ax, t] = a / sqrt2, b / sqrt2
-    return ab, ex, er
-
-
-@njit(cache=True)
-def elliptical_from_profiles(
-    q: np.ndarray,
-    ab: np.ndarray,
-    exp_ab: np.ndarray,
-    erf_ab: np.ndarray,
-    k: float,
-    xc: np.ndarray,
-    yc: np.ndarray,
-):
-    """:func:`elliptical_model` from :func:`gaussian_profile_arguments`' a, b and their exp and erf values:
-    the 1-D profiles g = 0.5·(erf_a − erf_b), dc = ((−k)·(e_a − e_b))/σ, ds = ((−k)·(a·e_a − b·e_b))/σ
-    (n, 2, m) as :func:`ioscan.detect.psf_estimate._g1` makes them (k = 1/√(2π)), then the model and
-    Jacobian."""
-    n, m = q.shape[0], ab.shape[3]
-    g = np.empty((n, 2, m))
-    dc = np.empty((n, 2, m))
-    ds = np.empty((n, 2, m))
-    for s in range(n):
-        for ax in range(2):
-            sig = q[s, 3 + ax]
-            for t in range(m):
-                a, b = ab[0, s, ax, t], ab[1, s, ax, t]
-                pa, pb = exp_ab[0, s, ax, t], exp_ab[1, s, ax, t]
-                g[s, ax, t] = 0.5 * (erf_ab[0, s, ax, t] - erf_ab[1, s, ax, t])
-                dc[s, ax, t] = (-k * (pa - pb)) / sig
-                ds[s, ax, t] = (-k * (a * pa - b * pb)) / sig
-    return elliptical_model(q, g, dc, ds, xc, yc)
-
-
-@njit(cache=True)
-def regularised(h: np.ndarray) -> np.ndarray:
-    """h + I·1e-12·max(max|h|, 1e-300) per matrix (n, k, k), as :func:`photometry.psf_photometry` writes it
-    with numpy (``np.eye(k)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)``:
-    a NaN anywhere makes the whole term NaN, 0·inf too)."""
-    n, k = h.shape[0], h.shape[1]
-    out = np.empty_like(h)
-    for s in range(n):
-        mx = 0.0
-        nan = False
-        for i in range(k):
-            for j in range(k):
-                v = abs(h[s, i, j])
-                if v != v:
-                    nan = True
-                elif v > mx:
-                    mx = v
-        if nan:
-            mx = np.nan
-        elif not mx > 1e-300:
-            mx = 1e-300
-        for i in range(k):
-            for j in range(k):
-                e = 1e-12 if i == j else 0.0
-                out[s, i, j] = h[s, i, j] + e * mx
-    return out
-
-
-@njit(cache=True)
-def take_step(
-    step: np.ndarray,
-    flux: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    x0: np.ndarray,
-    y0: np.ndarray,
-    max_shift_px: float,
-):
-    """One Gauss–Newton step of :func:`ioscan.detect.photometry.psf_photometry` applied: flux + step₀; the
-    position steps clipped to ±0.5 px (NaN kept), a coordinate moved only while it stays within
-    ``max_shift_px`` of its start (|(x + step) − x0| ≤ max; NaN: not moved). Returns (flux, x, y), new."""
-    n = flux.shape[0]
-    f_new = np.empty(n)
-    x_new = np.empty(n)
-    y_new = np.empty(n)
-    for s in range(n):
-        f_new[s] = flux[s] + step[s, 0]
-        for ax in range(2):
-            v = step[s, 1 + ax]
-            if v == v:
-                if v < -0.5:
-                    v = -0.5
-                elif v > 0.5:
-                    v = 0.5
-            if ax == 0:
-                moved = x[s] + v
-                x_new[s] = moved if abs(moved - x0[s]) <= max_shift_px else x[s]
-            else:
-                moved = y[s] + v
-                y_new[s] = moved if abs(moved - y0[s]) <= max_shift_px else y[s]
-    return f_new, x_new, y_new
 
 
 @njit(cache=True)
@@ -1276,24 +1127,3 @@ def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
     if n < 2 or second <= 0:
         return 0.0
     return np.float64(data[bi, bj]) / second
-
-
-@njit(cache=True)
-def box_peak(a: np.ndarray, line: int, sample: int) -> tuple[bool, int, int]:
-    """The largest value of ``a`` in the 3 × 3 pixels around (line, sample) (clipped to the map; NaN read
-    as −inf, the first largest in row-major order: ``np.argmax(np.where(np.isnan(box), -inf, box))``):
-    (whether the box holds a finite value, its line, its sample)."""
-    nl, ns = a.shape
-    finite = False
-    best = -np.inf
-    bi, bj = -1, -1
-    for i in range(max(line - 1, 0), min(line + 2, nl)):
-        for j in range(max(sample - 1, 0), min(sample + 2, ns)):
-            v = a[i, j]
-            if np.isfinite(v):
-                finite = True
-            if v != v:
-                v = -np.inf
-            if bi < 0 or v > best:
-                best, bi, bj = v, i, j
-    return finite, bi, bj

@@ -72,7 +72,6 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import ndimage
 
-from ioscan.detect.fit_kernels import box_peak
 from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
 from ioscan.records import Detection
 from ioscan.robust import MAD_TO_SIGMA
@@ -163,10 +162,14 @@ def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) 
 def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
     """(line, sample) of the largest value of ``snr`` in the 3 × 3 pixels around crop pixel (line, sample)
     (the pixel itself on ties or when none is finite)."""
-    finite, pi, pj = box_peak(snr, line, sample)  # (compiled: _nanargmax of the 3 × 3 box)
-    if not finite or snr[pi, pj] <= snr[line, sample]:
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = snr[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
         return line, sample
-    return int(pi), int(pj)
+    a, b = divmod(_nanargmax(box), box.shape[1])
+    if box[a, b] <= snr[line, sample]:
+        return line, sample
+    return i0 + int(a), j0 + int(b)
 
 
 def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
@@ -344,10 +347,13 @@ def flag_edge_limb_steps(
 def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float, int, int] | None:
     """(peak, line, sample) of the largest ``residual`` in the 3 × 3 pixels around (line, sample); None when
     none is finite."""
-    finite, pi, pj = box_peak(residual, line, sample)  # (compiled: _nanargmax of the 3 × 3 box)
-    if not finite:
+    i0, j0 = max(line - 1, 0), max(sample - 1, 0)
+    box = residual[i0 : line + 2, j0 : sample + 2]
+    if box.size == 0 or not np.isfinite(box).any():
         return None
-    return float(residual[pi, pj]), int(pi), int(pj)
+    a, b = divmod(_nanargmax(box), box.shape[1])
+    pi, pj = i0 + a, j0 + b
+    return float(residual[pi, pj]), pi, pj
 
 
 def _at_limb_distance(

@@ -33,13 +33,9 @@ from ioscan.detect.fit_kernels import (
     flux_inflation_sums,
     hole_offsets,
     linear_flux,
-    pixel_ranks,
-    regularised,
-    robust_terms,
     source_fit_sums,
     spread_weights,
     stamp_sums,
-    take_step,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -291,10 +287,9 @@ def psf_photometry(
             ok = inside & usable[li, sj]
             w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
             data0 = np.where(ok, resid[li, sj], 0.0)
-            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank;
-            # compiled: fit_kernels.pixel_ranks, np.unique's inverse)
-            n_flat, inv = pixel_ranks(li, sj, inside, shape[1])
-            pix = (li, ok, w, data0, n_flat, inv)
+            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank)
+            flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
+            pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
         _, ok, w, data0, n_flat, inv = pix
         if it == 0:
             data = data0
@@ -306,10 +301,12 @@ def psf_photometry(
         data, h, g = source_fit_sums(p, dpx, dpy, w, data0, ok, inside, inv, n_flat, flux, n > 1, it < n_iter)
         if it == n_iter:
             break
-        # compiled: fit_kernels.regularised (h + a 1e-12 ridge) and take_step (the step clipped to ±0.5 px, a
-        # coordinate kept within max_shift_px of its start), numpy's values (the solve stays LAPACK's)
-        step = np.linalg.solve(regularised(h), g[..., None])[..., 0]
-        flux, x, y = take_step(step, flux, x, y, x0, y0, max_shift_px)
+        reg = np.eye(3)[None] * 1e-12 * np.maximum(np.abs(h).max(axis=(1, 2)), 1e-300)[:, None, None]
+        step = np.linalg.solve(h + reg, g[..., None])[..., 0]
+        step[:, 1:] = _clip(step[:, 1:], -0.5, 0.5)
+        flux = flux + step[:, 0]
+        x = np.where(np.abs(x + step[:, 1] - x0) <= max_shift_px, x + step[:, 1], x)
+        y = np.where(np.abs(y + step[:, 2] - y0) <= max_shift_px, y + step[:, 2], y)
     chi2 = weighted_chi2(w, data, flux, p)
     npix = ok.sum(axis=(1, 2))
     cov = np.full((n, 3, 3), np.nan)
@@ -694,8 +691,7 @@ def fill_flux_err(
     both ways: floored alone, its positive half would be added to every near-limb source).
 
     ``compiled`` (the default): each source's hole, copies and medians in compiled loops
-    (:func:`_fill_variance_compiled`), the same values as the numpy form (False) but for the sign of a zero
-    median, which no variance keeps."""
+    (:func:`_fill_variance_compiled`), the same values as the numpy form (False)."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -852,9 +848,9 @@ def _fill_variance_compiled(
 ) -> float:
     """:func:`_copies_variance` with its loops compiled (:func:`fit_kernels.copy_box_sums`: the ring's
     centres inside the crop, the copies' tests, box sums and the hole's mutual boxes;
-    :func:`fit_kernels.copy_deltas`; :func:`fit_kernels.robust_terms`: the three medians); the BLAS
-    products numpy's, as there. ``li``, ``sj``: the rings' candidate centres (``along_limb`` False: those
-    whose window, half-size ``pad``, leaves the crop are dropped here) or the centres along the limb."""
+    :func:`fit_kernels.copy_deltas`); the BLAS products and the medians numpy's, as there. ``li``, ``sj``:
+    the rings' candidate centres (``along_limb`` False: those whose window, half-size ``pad``, leaves the
+    crop are dropped here) or the centres along the limb."""
     has_side = side is not None
     li, sj, use, box, d_hole, near = copy_box_sums(
         model.usable, model.clean, side if has_side else model.usable, has_side, ci, cj, li, sj, dl, ds,
@@ -871,8 +867,11 @@ def _fill_variance_compiled(
     delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, model.sigma_white, li, sj, dl, ds)
     if delta.shape[0] < FILL_MIN_SHIFTS:
         return float("nan")
-    med, mad, med_nvs = robust_terms(-(delta @ gw), sw2 @ (gw * gw))
-    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - med_nvs
+    dfs = -(delta @ gw)
+    nvs = sw2 @ (gw * gw)
+    med = float(median_or_nan(dfs))
+    mad = float(median_or_nan(np.abs(dfs - med)))
+    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
 
 
 def _copies_variance(

@@ -20,12 +20,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
-from ioscan.detect.fit_kernels import (
-    elliptical_from_profiles,
-    gaussian_profile_arguments,
-    local_maxima,
-    weighted_misfit,
-)
+from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
 from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
 from ioscan.detect.psf import PsfModel
 
@@ -141,16 +136,11 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     xc, yc = xx - c, yy - c
     eye = np.eye(8)[None]
 
-    u1 = u[0]
-    k = 1.0 / np.sqrt(2.0 * np.pi)
-
     def evaluate(q):
-        """The model at parameters ``q`` and its Jacobian: :func:`_g1`'s profiles for both axes of every
-        stamp, compiled around one exp and one erf call (:func:`fit_kernels.gaussian_profile_arguments`,
-        :func:`fit_kernels.elliptical_from_profiles`; the same values), then
-        :func:`fit_kernels.elliptical_model`."""
-        ab, ex, er = gaussian_profile_arguments(u1, q, _SQRT2)
-        return elliptical_from_profiles(q, ab, np.exp(ex), erf(er), k, xc, yc)
+        """The model at parameters ``q`` and its Jacobian (compiled: :func:`fit_kernels.elliptical_model`)."""
+        # both axes' profiles in one call: (n, 2, m), samples then lines (the same values as one call each)
+        g, dc, ds = _g1(u[:, None], q[:, 1:3, None], q[:, 3:5, None])
+        return elliptical_model(q, g, dc, ds, xc, yc)
 
     def normal_equations(rows: np.ndarray) -> None:
         """h and g made again on the stamps ``rows`` (each stamp's sums are its own; compiled, np.einsum's
