@@ -208,3 +208,69 @@ def test_sunlit_ground_with_bright_sources_same_fill_errors(monkeypatch):
     new = fill_flux_err(model, xe, ye, psf, along_limb_px=0.0)
     assert np.isnan(new[len(x) :][[0, 1, 2, 3, 6, 7, 8]]).all()
     _check([(new, _fill_flux_err_reference(model, xe, ye, psf))])
+
+
+def _compiled_and_numpy(seen, along_limb_px: float) -> int:
+    """Assert fill_flux_err's compiled loop gives the numpy loop's values bit for bit on each recorded call;
+    the number of non-zero finite values compared."""
+    n = 0
+    for model, x, y, psf in seen:
+        got = fill_flux_err(model, x, y, psf, along_limb_px, compiled=True)
+        want = fill_flux_err(model, x, y, psf, along_limb_px, compiled=False)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        n += int(np.count_nonzero(np.nan_to_num(want)))
+    return n
+
+
+@pytest.mark.parametrize("name", ["sim_day_near", "independent_day", "independent_night"])
+def test_compiled_loop_is_the_numpy_loop_on_pinned_frames(frames, name, monkeypatch):
+    """The per-source steps compiled (hole, copies, box sums, medians): the numpy loop's values bit for bit
+    on every call detection makes, with the copies along the limb as detection sets them and reaching
+    farther from it (more sources copied along the limb)."""
+    from ioscan.detect import detect_frame
+
+    seen: list = []
+    _record(monkeypatch, seen)
+    frame, bps = frames[name]
+    detect_frame(frame, bps)
+    assert seen
+    _compiled_and_numpy(seen, band_mod.DetectConfig().fill_along_limb_px)
+    _compiled_and_numpy(seen, 200.0)
+
+
+def test_compiled_loop_is_the_numpy_loop_on_sunlit_ground(monkeypatch):
+    """The same on the simulator's sunlit ground with S/N ~60 sources on a grid (many holes and copies),
+    and at positions nan, outside the crop and on its edges."""
+    from ioscan.detect.band import detect_band
+    from ioscan.detect.config import DetectConfig
+    from ioscan.records import BandImage
+    from ioscan.simulate.psf import jiram_psf
+    from ioscan.simulate.sunlit_ground import sunlit_ground_frame
+
+    f = sunlit_ground_frame(100000.0, 7)
+    rng = np.random.default_rng(7)
+    shape = f.image.shape
+    pos = np.array(
+        [
+            (ln + rng.uniform(-0.5, 0.5), s + rng.uniform(-0.5, 0.5))
+            for ln in range(12, shape[0] - 11, 20)
+            for s in range(12, shape[1] - 11, 20)
+        ]
+    )
+    li, sj = np.rint(pos[:, 0]).astype(int), np.rint(pos[:, 1]).astype(int)
+    sigma = f.detector.noise_sigma_w_m2_sr("L", f.exposure_s, np.maximum(f.ground[li, sj], 0.0))
+    src = np.zeros_like(f.image)
+    jiram_psf().add_point_sources(src, pos[:, 1], pos[:, 0], 60.0 * sigma)
+    img = BandImage(
+        band="L", data=(f.image + src).astype(np.float32), unit="W/(m^2*sr)", wavelength_um=3.455,
+        bandwidth_um=0.28,
+    )  # fmt: skip
+    seen: list = []
+    _record(monkeypatch, seen)
+    detect_band(img, f.backplanes, instrument="JIRAM", config=DetectConfig(estimate_psf=False))
+    assert _compiled_and_numpy(seen, 30.0) > 20
+    model, x, y, psf = seen[-1]
+    nl, ns = model.usable.shape
+    xe = np.concatenate([x, [np.nan, 3.0, -5.0, 1e300, -0.4, ns - 0.6, ns - 0.4, np.inf, 10.0]])
+    ye = np.concatenate([y, [3.0, np.nan, 3.0, 3.0, -0.4, nl - 0.6, 5.0, 4.0, -1e300]])
+    _compiled_and_numpy([(model, xe, ye, psf)], 30.0)

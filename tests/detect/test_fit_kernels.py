@@ -41,7 +41,7 @@ def test_psf_stamps_is_the_models_stamps(derivatives):
     off = np.arange(m) - m // 2
     xs = (cj[:, None] + off)[:, None, :].astype(float)
     ys = (ci[:, None] + off)[:, :, None].astype(float)
-    ref = np.stack(psf.stamps(xs, ys, x0, y0))
+    ref = np.stack(psf.stamps_numpy(xs, ys, x0, y0))
     if not derivatives:
         ref[1:] = 0.0
     got = psf.stamp_grid(xs, ys, x0, y0, derivatives)
@@ -453,3 +453,117 @@ def test_fill_data_equals_numpy_choice_copies():
     model = SimpleNamespace(background=bg, residuals=res, choice=choice, usable=rng.random(shape) < 0.9)
     got, want = _fill_data(model), _fill_data_numpy(model)
     assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+
+def test_fill_unclean_is_the_scipy_fill_on_sparse_and_edge_holes():
+    """The fill's running sums stop at the last region line and sample that hold an unclean pixel: the
+    values are still the whole stack's filter, for holes anywhere in the region (first or last line, one
+    pixel, a corner), kernels of several sizes and stamps over the frame edge."""
+    rng = np.random.default_rng(17)
+    for t in range(200):
+        n, r, h = int(rng.integers(1, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 8))
+        hf = h + 2
+        big = r + h + hf
+        b = 2 * big + 1
+        lo, w = big - r - h, 2 * r + 1 + 2 * h
+        nd = int(rng.choice([1, 3]))
+        stack = rng.normal(size=(3, n, b, b)) * rng.lognormal(0, 3, size=(3, n, b, b))
+        if t % 5 == 0:
+            stack[:, 0, : b // 3] = -0.0
+        c = (rng.random((n, b, b)) > rng.choice([0.002, 0.02, 0.2])).astype(float)
+        s = int(rng.integers(0, n))
+        c[s, lo + int(rng.choice([0, w - 1])), lo + int(rng.integers(0, w))] = 0.0  # an edge line's pixel
+        if t % 4 == 0:
+            c[s, :, : int(rng.integers(1, b))] = 0.0  # over the frame edge
+        fill = _fill_plan(c, lo, w, hf)
+        reg = (Ellipsis, slice(lo, lo + w), slice(lo, lo + w))
+        fed_ref = np.ascontiguousarray(stack[reg])
+        fed = fed_ref.copy()
+        _fill_reference(stack, fill, lo, w, hf, nd, fed_ref)
+        sub, cs, lines, keep, den, at = fill
+        fk.fill_unclean(stack, cs, sub, lines, keep, den, at, lo, hf, nd, fed)
+        assert _same(fed, fed_ref), t
+
+
+def test_flux_inflation_sums_are_numpys():
+    """The background inflation's sums, compiled: :func:`photometry._inflation_sums_numpy` bit for bit
+    (values over many magnitudes, −0 stamps, masked pixels, a NaN weight, stamps with no usable pixel,
+    several kernels and stamp sizes)."""
+    from ioscan.detect.background import background_kernel
+    from ioscan.detect.photometry import _inflation_sums, _inflation_sums_numpy
+
+    rng = np.random.default_rng(0)
+    kernels = [background_kernel(3, 6, 1), background_kernel(2, 5, 0), background_kernel(4, 8, 2)]
+    for t in range(150):
+        n, m = int(rng.integers(1, 12)), int(rng.choice([3, 5, 7]))
+        p = rng.normal(size=(n, m, m)) * 10 ** rng.uniform(-5, 2, size=(n, m, m))
+        ok = rng.random((n, m, m)) > 0.2
+        w = np.where(ok, rng.lognormal(0, 2, size=(n, m, m)), 0.0)
+        if t % 5 == 0:
+            p[0] = -0.0
+        if t % 7 == 0:
+            w[0, 0, 0] = np.nan
+        if t % 11 == 0:
+            ok[0] = False
+        got = _inflation_sums(p, w, ok, kernels[t % 3])
+        want = _inflation_sums_numpy(p, w, ok, kernels[t % 3])
+        assert all(_same(g, x) for g, x in zip(got, want, strict=True)), t
+
+
+def test_hole_offsets_and_touched_centres_are_numpys():
+    """The fill's hole (np.nonzero's order, offsets from the centre, its reach) and the 3 × 3 centre test,
+    compiled: numpy's values at centres anywhere in the crop, its edges included."""
+
+    rng = np.random.default_rng(3)
+    for t in range(200):
+        nl, ns = int(rng.integers(2, 30)), int(rng.integers(2, 30))
+        unclean = rng.random((nl, ns)) < rng.choice([0.01, 0.1, 0.5])
+        ci, cj, reach = int(rng.integers(0, nl)), int(rng.integers(0, ns)), int(rng.integers(1, 9))
+        dl, ds, e = fk.hole_offsets(unclean, ci, cj, reach)
+        l0, s0 = max(ci - reach, 0), max(cj - reach, 0)
+        hl, hs = np.nonzero(unclean[l0 : ci + reach + 1, s0 : cj + reach + 1])
+        assert np.array_equal(dl, hl + l0 - ci) and np.array_equal(ds, hs + s0 - cj), t
+        assert e == (int(max(np.abs(dl).max(), np.abs(ds).max())) if dl.size else -1), t
+        cen_l, cen_s = rng.integers(0, nl, 6), rng.integers(0, ns, 6)
+        want = [
+            unclean[max(a - 1, 0) : a + 2, max(b - 1, 0) : b + 2].any()
+            for a, b in zip(cen_l, cen_s, strict=True)
+        ]
+        assert np.array_equal(fk.centres_touched(unclean, cen_l, cen_s), want), t
+
+
+@pytest.mark.parametrize("psf", [PsfModel.gaussian(0.8), PsfModel((0.7, 0.3), (0.6, 2.2), elongation=1.3)])
+def test_stamps_compiled_where_square_is_numpys(psf):
+    """``PsfModel.stamps`` on square stamps (one per source, or one grid for all; pixel offsets clipped at an
+    edge as the spike test makes them) goes through the compiled grid with stamps_numpy's values bit for
+    bit; other shapes (a 2-D window, float32 offsets) keep numpy's path."""
+    rng = np.random.default_rng(11)
+    n = 6
+    x0, y0 = rng.uniform(-1, 12, n), rng.uniform(-1, 12, n)
+    off = np.arange(-2, 3)
+    sj = np.clip(np.rint(x0).astype(int)[:, None, None] + off[None, None, :], 0, 10).astype(float)
+    li = np.clip(np.rint(y0).astype(int)[:, None, None] + off[None, :, None], 0, 10).astype(float)
+    o = np.arange(-4, 5, dtype=float)
+    cases = [
+        (sj, li, x0, y0),
+        (o[None, None, :], o[None, :, None], x0, y0),
+        (o[None, None, :], o[None, :, None], np.zeros(1), np.zeros(1)),
+        (np.meshgrid(o, o)[0][None], np.meshgrid(o, o)[1][None], np.array([0.3]), np.array([-0.2])),
+        (sj.astype(np.float32), li.astype(np.float32), x0.astype(np.float32), y0.astype(np.float32)),
+    ]
+    for xs, ys, x, y in cases:
+        got, want = psf.stamps(xs, ys, x, y), psf.stamps_numpy(xs, ys, x, y)
+        assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_kernel1d_kept_is_made_anew():
+    """kernel1d's kept kernels: the values made anew, bit for bit, for Python, int and float64 widths and
+    shifts; each call its own writable copy; float32 widths made each time (their arithmetic is float32's)."""
+    from ioscan.detect.psf import _kernel1d, kernel1d
+
+    for sigma in (0.7, 1, np.float64(1.3), 2.25, np.float32(0.9)):
+        for shift in (0.0, 0.5, -0.25, np.float64(0.125)):
+            a, b = kernel1d(sigma, shift), kernel1d(sigma, shift)
+            assert _same(a, _kernel1d(sigma, shift)) and a is not b and a.flags.writeable
+            a[0] = 7.0
+            assert _same(kernel1d(sigma, shift), _kernel1d(sigma, shift))

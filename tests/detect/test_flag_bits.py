@@ -97,3 +97,42 @@ def test_spike_ratio_is_numpys_form():
     for i in range(data.shape[0]):
         for j in range(data.shape[1]):
             assert fl.spike_ratio(data, i, j) == _spike_ratio_numpy(data, i, j), (i, j)
+
+
+def test_hit_shape_tests_compiled_are_numpys():
+    """The cosmic-ray shape tests compiled (n_bright_pixels on float32 maps, spike_ratio): numpy's values on
+    random float32 images with NaN, ±inf, ties and negative values, at every pixel of a crop, its edges
+    included, and with float64 images (numpy's own path or the kernel's float64 form)."""
+    import numpy as np
+
+    from ioscan.detect.flags import n_bright_pixels, n_bright_pixels_numpy, spike_ratio, spike_ratio_numpy
+
+    rng = np.random.default_rng(12)
+    for t in range(30):
+        data = (rng.normal(10.0, 5.0, size=(30, 40)) * rng.choice([1.0, 50.0], size=(30, 40))).astype(
+            np.float32
+        )
+        data[rng.random(data.shape) < 0.05] = np.nan
+        if t % 3 == 0:
+            data[rng.random(data.shape) < 0.02] = np.inf
+            data[rng.random(data.shape) < 0.02] = -np.inf
+        if t % 4 == 0:
+            data = np.round(data)  # ties
+        l0, s0 = int(rng.integers(0, 6)), int(rng.integers(0, 6))
+        nl, ns = int(rng.integers(8, 30 - l0 + 1)), int(rng.integers(8, 40 - s0 + 1))
+        bg = rng.normal(10.0, 2.0, size=(nl, ns)).astype(np.float32)
+        noise = rng.uniform(0.5, 3.0, size=(nl, ns)).astype(np.float32)
+        noise[rng.random(noise.shape) < 0.03] = np.nan
+        for i in range(nl):
+            for j in range(ns):
+                args = (data, bg, noise, i, j, l0, s0)
+                try:
+                    want = n_bright_pixels_numpy(*args)
+                except ValueError:  # (a window the crop cuts short against the image's: numpy's own error)
+                    continue
+                assert n_bright_pixels(*args) == want, (t, i, j)
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                for img in (data, data.astype(np.float64)):
+                    a, b = spike_ratio(img, i, j), spike_ratio_numpy(img, i, j)
+                    assert a == b or (np.isnan(a) and np.isnan(b)), (t, i, j)

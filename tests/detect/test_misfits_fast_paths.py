@@ -101,3 +101,31 @@ def test_the_pixels_at_a_limb_distance_are_the_full_grids():
         sel = (np.abs(dist - dist[pi, pj]) <= ALONG_LIMB_DISTANCE_PX) & (rr >= 3.0) & (rr <= 8.0)
         want = residual[sel & np.isfinite(residual)]
         assert np.array_equal(got, want) and want.size > 0
+
+
+def test_band_maps_kept_within_one_bands_tests_only():
+    """Inside ``kept_band_maps`` the residual, its NaN-free copy and the background structures are made once
+    for the same arrays (the same values as made anew); outside, every call makes its own (an array changed
+    in place is read again)."""
+    from ioscan.detect import misfits
+
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(40, 50))
+    bg = rng.normal(size=(30, 40))
+    sw = rng.uniform(0.5, 2.0, size=(30, 40))
+    data[5, 7] = np.nan
+    fresh = misfits._crop_residual(data, bg, sw, (3, 4))
+    with misfits.kept_band_maps():
+        first = misfits._crop_residual(data, bg, sw, (3, 4))
+        assert misfits._crop_residual(data, bg, sw, (3, 4)) is first
+        assert misfits._crop_residual(data, bg, sw, (2, 4)) is not first  # another offset
+        assert np.array_equal(first, fresh, equal_nan=True) and not first.flags.writeable
+        filled = misfits._nan_to_zero(first)
+        assert misfits._nan_to_zero(first) is filled and np.array_equal(filled, np.nan_to_num(first, nan=0.0))
+        s = misfits.background_structure(bg, sw, 10, 12)
+        assert s == misfits._background_structure(bg, sw, 10, 12)
+        assert misfits.background_structure(bg, sw, 10, 12) == s
+    bg[8:13, 10:15] += 100.0  # outside: made anew from the arrays as they are now
+    assert misfits.background_structure(bg, sw, 10, 12) == misfits._background_structure(bg, sw, 10, 12) != s
+    again = misfits._crop_residual(data, bg, sw, (3, 4))
+    assert again is not first and again.flags.writeable

@@ -76,3 +76,25 @@ def test_bright_sources_equal_their_definition(seed, missing, threshold):
     assert want[0].size >= 3  # the frame has some
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+def test_bright_sources_take_the_fill_measure_psf_made():
+    """measure_psf hands bright_sources its filled float32 image (invalid pixels at the valid ones'
+    median): the same candidates, bit for bit, as bright_sources filling its own copy."""
+    rng = np.random.default_rng(8)
+    for t in range(6):
+        data = rng.normal(100.0, 3.0, size=(60, 90)).astype(np.float32)
+        yy, xx = np.mgrid[0:60, 0:90]
+        for _ in range(8):
+            cy, cx = rng.uniform(5, 55), rng.uniform(5, 85)
+            data += (rng.uniform(50, 500) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 1.6)).astype(
+                np.float32
+            )
+        data[rng.random(data.shape) < 0.02] = np.nan
+        sat = rng.random(data.shape) < (0.01 if t % 2 else 0.0)
+        valid = np.isfinite(data) & ~sat
+        filled = np.where(valid, data, np.float32(np.median(data[valid])))
+        noise = pixel_noise_map(filled)
+        want = bright_sources(data, valid, None, noise_map=noise)
+        got = bright_sources(data, valid, None, noise_map=noise, filled=filled)
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(got, want, strict=True)), t

@@ -46,6 +46,7 @@ from ioscan.detect.misfits import (
     flag_edge_limb_steps,
     flag_edge_plateaus,
     flag_ridges,
+    kept_band_maps,
     limb_ridge_psf_gains,
 )
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
@@ -540,11 +541,12 @@ def _flag_background_misfits(
             "at the frame edge that the PSF does not fit",
         ),
     )
-    for enabled, run, what in tests:
-        if enabled:
-            n = run()
-            if n:
-                out.messages.append(f"band {band.band}: {n} detections {what} flagged ARTEFACT")
+    with kept_band_maps():  # (the band's residual and background structure made once for all tests)
+        for enabled, run, what in tests:
+            if enabled:
+                n = run()
+                if n:
+                    out.messages.append(f"band {band.band}: {n} detections {what} flagged ARTEFACT")
 
 
 def detect_band(

@@ -82,26 +82,28 @@ def psf_stamps(val: np.ndarray, dval: np.ndarray, weights: np.ndarray, n: int, m
     out = np.zeros((3, n, m, m))
     for j in range(weights.size):
         w = weights[j]
+        first = j == 0  # (the sums start from 0.0; the branches outside the inner loops, which vectorise)
         for s in range(n):
             o = s * m
             for a in range(m):
                 py = val[j, 1, o + a]
                 dpy = dval[j, 1, o + a]
-                for b in range(m):
-                    wpx = w * val[j, 0, o + b]
-                    if j == 0:
-                        out[0, s, a, b] = 0.0 + wpx * py
-                    else:
-                        out[0, s, a, b] = out[0, s, a, b] + wpx * py
-                    if derivatives:
-                        dx = (w * dval[j, 0, o + b]) * py
-                        dy = wpx * dpy
-                        if j == 0:
-                            out[1, s, a, b] = 0.0 + dx
-                            out[2, s, a, b] = 0.0 + dy
-                        else:
-                            out[1, s, a, b] = out[1, s, a, b] + dx
-                            out[2, s, a, b] = out[2, s, a, b] + dy
+                if first:
+                    for b in range(m):
+                        out[0, s, a, b] = 0.0 + (w * val[j, 0, o + b]) * py
+                else:
+                    for b in range(m):
+                        out[0, s, a, b] = out[0, s, a, b] + (w * val[j, 0, o + b]) * py
+                if not derivatives:
+                    continue
+                if first:
+                    for b in range(m):
+                        out[1, s, a, b] = 0.0 + (w * dval[j, 0, o + b]) * py
+                        out[2, s, a, b] = 0.0 + (w * val[j, 0, o + b]) * dpy
+                else:
+                    for b in range(m):
+                        out[1, s, a, b] = out[1, s, a, b] + (w * dval[j, 0, o + b]) * py
+                        out[2, s, a, b] = out[2, s, a, b] + (w * val[j, 0, o + b]) * dpy
     return out
 
 
@@ -119,6 +121,65 @@ def _box_mean_line(x: np.ndarray, size: int, out: np.ndarray) -> None:
         hi, lo = i + s2, i - s1 - 1
         tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
         out[i] = tmp / size
+
+
+@njit(cache=True)
+def _box_mean_line_upto(x: np.ndarray, size: int, out: np.ndarray, n_out: int) -> None:
+    """:func:`_box_mean_line`'s first ``n_out`` outputs (the same running sum, stopped there: the values
+    before it do not depend on what follows; reads ``x`` up to n_out − 1 + size − size // 2 − 1)."""
+    n = x.size
+    s1 = size // 2
+    s2 = size - s1 - 1
+    tmp = 0.0
+    for i in range(-s1, s2 + 1):
+        tmp += x[i] if 0 <= i < n else 0.0
+    out[0] = tmp / size
+    for i in range(1, n_out):
+        hi, lo = i + s2, i - s1 - 1
+        tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
+        out[i] = tmp / size
+
+
+@njit(cache=True)
+def _box_mean_columns(
+    x: np.ndarray, c: np.ndarray, size: int, n_rows: int, n_cols: int, tmp: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`_box_mean_line_upto` of every column j < ``n_cols`` of x·c (x, c: (B, B)), its first
+    ``n_rows`` outputs into out[:n_rows, j]: the same running sum per column (first window from 0.0, then
+    + entering − leaving value, each ÷ size), the columns side by side (row by row, so the loop over columns
+    vectorises; ``tmp``: a (≥ n_cols,) buffer)."""
+    n = x.shape[0]
+    s1 = size // 2
+    s2 = size - s1 - 1
+    for j in range(n_cols):
+        tmp[j] = 0.0
+    for i in range(-s1, s2 + 1):
+        if 0 <= i < n:
+            for j in range(n_cols):
+                tmp[j] += x[i, j] * c[i, j]
+        else:
+            for j in range(n_cols):
+                tmp[j] += 0.0
+    for j in range(n_cols):
+        out[0, j] = tmp[j] / size
+    for i in range(1, n_rows):
+        hi, lo = i + s2, i - s1 - 1
+        if hi < n and lo >= 0:
+            for j in range(n_cols):
+                tmp[j] += x[hi, j] * c[hi, j] - x[lo, j] * c[lo, j]
+                out[i, j] = tmp[j] / size
+        elif hi < n:
+            for j in range(n_cols):
+                tmp[j] += x[hi, j] * c[hi, j] - 0.0
+                out[i, j] = tmp[j] / size
+        elif lo >= 0:
+            for j in range(n_cols):
+                tmp[j] += 0.0 - x[lo, j] * c[lo, j]
+                out[i, j] = tmp[j] / size
+        else:
+            for j in range(n_cols):
+                tmp[j] += 0.0 - 0.0
+                out[i, j] = tmp[j] / size
 
 
 @njit(cache=True)
@@ -144,30 +205,37 @@ def fill_unclean(
     big = stack.shape[2]
     w = fed.shape[2]
     fw = 2 * hf + 1
-    col = np.empty(big)
-    colf = np.empty(big)
+    tmp = np.empty(big)
     row = np.empty(big)
     rowf = np.empty(big)
-    vert = np.empty((big, big))  # the vertical pass at every pixel of one stamp's plane
+    vert = np.empty((big, big))  # the vertical pass of one stamp's plane, where it is read
     t = 0
     nl = lines.size
     for q in range(sub.size):
         s = sub[q]
         if t >= nl or lines[t] // w != q:
             continue
+        # the running sums are made from each line's start up to the last output read: the last region line
+        # holding an unclean pixel (vertical pass) and its last unclean sample (horizontal pass); the values
+        # before it are those of the whole line's filter
+        last_line, last_col = 0, 0
+        u = t
+        while u < nl and lines[u] // w == q:
+            last_line = max(last_line, lines[u] % w)
+            for j in range(w):
+                if not keep[u, j]:
+                    last_col = max(last_col, j)
+            u += 1
+        n_rows = lo + last_line + 1  # vertical outputs read
+        n_cols = min(big, lo + last_col + hf + 1)  # columns the horizontal pass reads
         for d in range(nd):
-            for j in range(big):
-                for i in range(big):
-                    col[i] = stack[d, s, i, j] * c[q, i, j]
-                _box_mean_line(col, fw, colf)
-                for i in range(big):
-                    vert[i, j] = colf[i]
+            _box_mean_columns(stack[d, s], c[q], fw, n_rows, n_cols, tmp, vert)
             u = t
             while u < nl and lines[u] // w == q:
                 li = lines[u] % w
-                for j in range(big):
+                for j in range(n_cols):
                     row[j] = vert[lo + li, j]
-                _box_mean_line(row, fw, rowf)
+                _box_mean_line_upto(row, fw, rowf, lo + last_col + 1)
                 for j in range(w):
                     if not keep[u, j]:
                         fed[d, at[u] // w, at[u] % w, j] = rowf[lo + j] / den[u, j]
@@ -269,6 +337,57 @@ def weighted_chi2(w: np.ndarray, data: np.ndarray, flux: np.ndarray, p: np.ndarr
                 r = data[s, a, b] - flux[s] * p[s, a, b]
                 t[s, a, b] = w[s, a, b] * (r * r)
     return stamp_sums(t)
+
+
+@njit(cache=True)
+def flux_inflation_sums(p: np.ndarray, w: np.ndarray, ok: np.ndarray, wk: np.ndarray):
+    """The two sums of :func:`ioscan.detect.photometry.psf_photometry`'s background inflation, per stamp
+    (p, w, ok: (n, m, m)): with a = where(ok, w·P, 0) / max(Σ w·P·P, 1e-300), ap = a zero-padded to
+    (m + 2hk)², the kernel's share K∗a = Σ_k a_k·wk[k] (``wk``: :func:`photometry._scatter_weights`, (m²,
+    m + 2hk, m + 2hk); summed in pixel order from a_0·wk[0], as ``_padded_convolve``), g = ap − K∗a and σ² =
+    1/w on ok pixels (0 elsewhere) padded by the edge values: (Σ g·g·σ², Σ ap·ap·σ²), numpy's products and
+    pairwise sums bit for bit."""
+    n, m = p.shape[0], p.shape[1]
+    mm = m * m
+    big = wk.shape[1]
+    hk = (big - m) // 2
+    t = np.empty((n, m, m))
+    for s in range(n):
+        for a in range(m):
+            for b in range(m):
+                t[s, a, b] = (w[s, a, b] * p[s, a, b]) * p[s, a, b]
+    sp2 = stamp_sums(t)
+    num_t = np.empty((n, big, big))
+    den_t = np.empty((n, big, big))
+    acc = np.empty((big, big))
+    av = np.empty(mm)
+    for s in range(n):
+        d = sp2[s]
+        if not (d != d or d > 1e-300):  # np.maximum(d, 1e-300): NaN kept
+            d = 1e-300
+        for k in range(mm):
+            a, b = k // m, k % m
+            av[k] = (w[s, a, b] * p[s, a, b] if ok[s, a, b] else 0.0) / d
+        for i in range(big):
+            for j in range(big):
+                acc[i, j] = av[0] * wk[0, i, j]
+        for k in range(1, mm):
+            ak = av[k]
+            for i in range(big):
+                for j in range(big):
+                    acc[i, j] += ak * wk[k, i, j]
+        for i in range(big):
+            ei = min(max(i - hk, 0), m - 1)
+            for j in range(big):
+                ej = min(max(j - hk, 0), m - 1)
+                ap = 0.0
+                if hk <= i < hk + m and hk <= j < hk + m:
+                    ap = av[(i - hk) * m + (j - hk)]
+                g = ap - acc[i, j]
+                sg = 1.0 / w[s, ei, ej] if ok[s, ei, ej] else 0.0
+                num_t[s, i, j] = (g * g) * sg
+                den_t[s, i, j] = (ap * ap) * sg
+    return stamp_sums(num_t), stamp_sums(den_t)
 
 
 @njit(cache=True)
@@ -602,8 +721,8 @@ def fill_plan(
     at = np.empty(n_lines, np.intp)
     keep = np.empty((n_lines, w), np.bool_)
     den = np.empty((n_lines, w))
-    col = np.empty(size)
-    colf = np.empty(size)
+    ones = np.ones((size, size))  # (c·1: the values of c)
+    tmp = np.empty(size)
     row = np.empty(size)
     rowf = np.empty(size)
     vert = np.empty((size, size))
@@ -621,12 +740,12 @@ def fill_plan(
             for b in range(size):
                 j = cj[s] - big + b
                 cs[q, a, b] = 1.0 if (0 <= i < nl and 0 <= j < ns and clean[i, j]) else 0.0
-        for b in range(size):  # along the lines, every column
-            for a in range(size):
-                col[a] = cs[q, a, b]
-            _box_mean_line(col, fw, colf)
-            for a in range(size):
-                vert[a, b] = colf[a]
+        last_line = 0
+        for li in range(w):
+            if line_has[s, li]:
+                last_line = li
+        # along the lines, every column side by side, down to the last region line that needs it
+        _box_mean_columns(cs[q], ones, fw, lo + last_line + 1, size, tmp, vert)
         for li in range(w):
             if not line_has[s, li]:
                 continue
@@ -766,3 +885,245 @@ def fill_data(
             else:
                 out[i, j] = 0.0
     return out
+
+
+@njit(cache=True)
+def centres_touched(unclean: np.ndarray, cen_l: np.ndarray, cen_s: np.ndarray) -> np.ndarray:
+    """Per centre pixel (inside the image): whether an ``unclean`` pixel lies in its 3 × 3 neighbourhood
+    (``unclean[max(ci − 1, 0) : ci + 2, max(cj − 1, 0) : cj + 2].any()``)."""
+    nl, ns = unclean.shape
+    out = np.zeros(cen_l.shape[0], np.bool_)
+    for t in range(cen_l.shape[0]):
+        ci, cj = cen_l[t], cen_s[t]
+        for i in range(max(ci - 1, 0), min(ci + 2, nl)):
+            for j in range(max(cj - 1, 0), min(cj + 2, ns)):
+                if unclean[i, j]:
+                    out[t] = True
+    return out
+
+
+@njit(cache=True)
+def hole_offsets(unclean: np.ndarray, ci: int, cj: int, reach: int):
+    """The ``unclean`` pixels within ``reach`` (Chebyshev, inside the image) of (ci, cj), row-major as
+    ``np.nonzero`` gives them, as offsets (dl, ds) from it, and their reach e = max |offset| (−1: none)."""
+    nl, ns = unclean.shape
+    l0, l1 = max(ci - reach, 0), min(ci + reach + 1, nl)
+    s0, s1 = max(cj - reach, 0), min(cj + reach + 1, ns)
+    count = 0
+    for i in range(l0, l1):
+        for j in range(s0, s1):
+            if unclean[i, j]:
+                count += 1
+    dl = np.empty(count, np.intp)
+    ds = np.empty(count, np.intp)
+    t, e = 0, -1
+    for i in range(l0, l1):
+        for j in range(s0, s1):
+            if unclean[i, j]:
+                dl[t], ds[t] = i - ci, j - cj
+                e = max(e, abs(i - ci), abs(j - cj))
+                t += 1
+    return dl, ds, e
+
+
+@njit(cache=True)
+def copy_box_sums(
+    usable: np.ndarray,
+    clean: np.ndarray,
+    side: np.ndarray,
+    has_side: bool,
+    ci: int,
+    cj: int,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    along_limb: bool,
+    pad: int,
+    data: np.ndarray,
+    fed: np.ndarray,
+    e: int,
+    hf: int,
+    min_copies: int,
+):
+    """The copies of a hole that :func:`ioscan.detect.photometry._copies_variance` uses and their fill sums,
+    in one call: of the centres (li, sj) — without ``along_limb`` first those whose window (half-size
+    ``pad``) lies inside the image —, those :func:`copies_ok` accepts (their centres, and along the limb
+    their usable hole pixels); with at least ``min_copies`` of them, :func:`fill_box_sums` over their region
+    (the hole's reach ``e`` + ``hf`` around them) and the hole pixels' mutual-box matrix ``near`` (float64,
+    1 where |Δl| ≤ hf and |Δs| ≤ hf). Returns (li, sj, use, box, d_hole, near); box, d_hole and near empty
+    with fewer copies."""
+    nl, ns = usable.shape
+    nc, nh = li.shape[0], dl.shape[0]
+    # (plain loops, no boolean indexing: the same selections, less to compile)
+    n_in = 0
+    li_in, sj_in = np.empty(nc, np.intp), np.empty(nc, np.intp)
+    for c in range(nc):
+        if along_limb or (li[c] - pad >= 0 and sj[c] - pad >= 0 and li[c] + pad < nl and sj[c] + pad < ns):
+            li_in[n_in], sj_in[n_in] = li[c], sj[c]
+            n_in += 1
+    li_in, sj_in = li_in[:n_in], sj_in[:n_in]
+    ok, use = copies_ok(
+        usable, clean, side, has_side, ci, cj, li_in, sj_in, dl, ds, stamp_l, stamp_s, along_limb
+    )
+    n_ok = 0
+    for c in range(n_in):
+        if ok[c]:
+            n_ok += 1
+    li_ok, sj_ok = np.empty(n_ok, np.intp), np.empty(n_ok, np.intp)
+    use_ok = np.zeros((n_ok if along_limb else 0, nh), np.bool_)
+    t = 0
+    for c in range(n_in):
+        if ok[c]:
+            li_ok[t], sj_ok[t] = li_in[c], sj_in[c]
+            if along_limb:
+                for q in range(nh):
+                    use_ok[t, q] = use[c, q]
+            t += 1
+    if n_ok < min_copies:
+        return li_ok, sj_ok, use_ok, np.empty((2, 0, nh)), np.empty((0, nh)), np.empty((0, 0))
+    half = e + hf
+    lmin, lmax, smin, smax = li_ok[0], li_ok[0], sj_ok[0], sj_ok[0]
+    for c in range(1, n_ok):
+        lmin, lmax = min(lmin, li_ok[c]), max(lmax, li_ok[c])
+        smin, smax = min(smin, sj_ok[c]), max(smax, sj_ok[c])
+    box, d_hole = fill_box_sums(
+        data, fed, lmin - half, lmax + half + 1, smin - half, smax + half + 1, li_ok, sj_ok, dl, ds, hf
+    )
+    near = np.zeros((nh, nh))
+    for p in range(nh):
+        for q in range(nh):
+            if abs(dl[p] - dl[q]) <= hf and abs(ds[p] - ds[q]) <= hf:
+                near[p, q] = 1.0
+    return li_ok, sj_ok, use_ok, box, d_hole, near
+
+
+@njit(cache=True)
+def copy_deltas(
+    num: np.ndarray,
+    den: np.ndarray,
+    d_hole: np.ndarray,
+    use: np.ndarray,
+    along_limb: bool,
+    min_den: float,
+    sigma_white: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    dl: np.ndarray,
+    ds: np.ndarray,
+):
+    """Of the copies whose every box count ``den`` > ``min_den``, the fill's miss δ = num/den − data on
+    the hole (× the usable hole pixels along the limb) and σ_white² there (float64 of the map's values,
+    squared): (δ, σ²) (good copies, hole pixels), :func:`ioscan.detect.photometry._copies_variance`'s
+    numpy."""
+    nc, nh = num.shape
+    good = np.ones(nc, np.bool_)
+    for c in range(nc):
+        for q in range(nh):
+            if not den[c, q] > min_den:
+                good[c] = False
+                break
+    ng = 0
+    for c in range(nc):
+        if good[c]:
+            ng += 1
+    delta = np.empty((ng, nh))
+    sw2 = np.empty((ng, nh))
+    t = 0
+    for c in range(nc):
+        if not good[c]:
+            continue
+        for q in range(nh):
+            v = num[c, q] / den[c, q] - d_hole[c, q]
+            if along_limb:
+                v = v * (1.0 if use[c, q] else 0.0)
+            delta[t, q] = v
+            s = np.float64(sigma_white[li[c] + dl[q], sj[c] + ds[q]])
+            sw2[t, q] = s * s
+        t += 1
+    return delta, sw2
+
+
+@njit(cache=True)
+def _nan_to_value(v, value, big):
+    """One value of ``np.nan_to_num(x, nan=value)`` (x of v's type; ``big`` its largest finite value):
+    NaN → value, ±inf → ±big, else v (:func:`ioscan.detect.flags._nan_to`'s values)."""
+    if v != v:
+        return value
+    if v == np.inf:
+        return big
+    if v == -np.inf:
+        return -big
+    return v
+
+
+@njit(cache=True)
+def bright_pixel_count(
+    data: np.ndarray,
+    background: np.ndarray,
+    noise: np.ndarray,
+    i: int,
+    j: int,
+    l0: int,
+    s0: int,
+    f005,
+    f4,
+    big,
+    ninf,
+) -> int:
+    """:func:`ioscan.detect.flags.n_bright_pixels` on float32 maps (``f005``, ``f4``: 0.05 and 4.0, ``big``
+    the largest finite value, ``ninf`` −inf, all in the maps' type: numpy combines a Python float with
+    float32 in float32, and so does this, every value staying float32): the
+    brightest net pixel (data − background, NaN as −inf) of the 3 × 3 around crop pixel (i, j), then the
+    pixels of the 5 × 5 around it whose net value (NaN as 0) exceeds max(0.05 × that peak, 4 × noise)."""
+    nl, ns = background.shape
+    best = ninf
+    bi, bj = -1, -1
+    for a in range(max(i - 1, 0), min(i + 2, nl)):
+        for b in range(max(j - 1, 0), min(j + 2, ns)):
+            v = _nan_to_value(data[l0 + a, s0 + b] - background[a, b], ninf, big)
+            if bi < 0 or v > best:
+                best, bi, bj = v, a, b
+    top = f005 * best
+    count = 0
+    for a in range(max(bi - 2, 0), min(bi + 3, nl)):
+        for b in range(max(bj - 2, 0), min(bj + 3, ns)):
+            net = _nan_to_value(data[l0 + a, s0 + b] - background[a, b], f005 - f005, big)
+            lv = f4 * noise[a, b]
+            level = lv if lv != lv else max(top, lv)  # (np.maximum: NaN kept; top is never NaN)
+            if net > level:
+                count += 1
+    return count
+
+
+@njit(cache=True)
+def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
+    """:func:`ioscan.detect.flags.spike_ratio` (``big``: the largest finite value of data's type): the
+    brightest pixel of the 5 × 5 around (i, j) (NaN as −inf, ±inf as ±big) over the second largest finite
+    value of its four neighbours; 0 when fewer than two are finite or that one is ≤ 0."""
+    nl, ns = data.shape
+    best = -np.inf
+    bi, bj = -1, -1
+    for a in range(max(i - 2, 0), min(i + 3, nl)):
+        for b in range(max(j - 2, 0), min(j + 3, ns)):
+            v = _nan_to_value(data[a, b], -np.inf, big)
+            if bi < 0 or v > best:
+                best, bi, bj = v, a, b
+    first, second = -np.inf, -np.inf
+    n = 0
+    for k in range(4):
+        y = bi + (-1 if k == 0 else 1 if k == 1 else 0)
+        x = bj + (-1 if k == 2 else 1 if k == 3 else 0)
+        if 0 <= y < nl and 0 <= x < ns:
+            v = np.float64(data[y, x])
+            if np.isfinite(v):
+                n += 1
+                if v > first:
+                    first, second = v, first
+                elif v > second:
+                    second = v
+    if n < 2 or second <= 0:
+        return 0.0
+    return np.float64(data[bi, bj]) / second

@@ -58,7 +58,30 @@ def n_bright_pixels(
     (and above 4σ).
 
     A hot spot spreads over ≥ 5 such pixels (PSF core σ ≳ 0.5 px) at S/N ≳ 20, saturated or not; a
-    cosmic-ray hit (1–3 pixels, possibly clipped at full well) does not."""
+    cosmic-ray hit (1–3 pixels, possibly clipped at full well) does not. On float32 maps whose windows the
+    crop does not cut short compiled (:func:`ioscan.detect.fit_kernels.bright_pixel_count`, the same count),
+    else :func:`n_bright_pixels_numpy`."""
+    nl, ns = background.shape
+    f32 = np.float32
+    if (
+        data.dtype == background.dtype == noise.dtype == f32
+        and (i + 4 <= nl or l0 + nl == data.shape[0])
+        and (j + 4 <= ns or s0 + ns == data.shape[1])
+    ):
+        from ioscan.detect.fit_kernels import bright_pixel_count  # (numba: not on the CLI's import path)
+
+        consts = (f32(0.05), f32(4.0), _F32_MAX, f32(-np.inf))
+        return int(bright_pixel_count(data, background, noise, i, j, l0, s0, *consts))
+    return n_bright_pixels_numpy(data, background, noise, i, j, l0, s0)
+
+
+_F32_MAX = np.finfo(np.float32).max
+
+
+def n_bright_pixels_numpy(
+    data: np.ndarray, background: np.ndarray, noise: np.ndarray, i: int, j: int, l0: int, s0: int
+) -> int:
+    """:func:`n_bright_pixels` in numpy (the reference of its compiled form, any types)."""
     nl, ns = background.shape
     win = data[l0 + max(i - 1, 0) : l0 + min(i + 2, nl), s0 + max(j - 1, 0) : s0 + min(j + 2, ns)]
     bwin = background[max(i - 1, 0) : min(i + 2, nl), max(j - 1, 0) : min(j + 2, ns)]
@@ -74,7 +97,18 @@ def n_bright_pixels(
 def spike_ratio(data: np.ndarray, i: int, j: int) -> float:
     """Brightest raw pixel near (i, j) over the second-brightest of its four neighbours (the brightest one
     may be a 2-pixel track). A PSF of core σ ≳ 0.4 px keeps this below ~3 (background only lowers it); a
-    cosmic-ray hit is far above, even where no background model holds (limb band)."""
+    cosmic-ray hit is far above, even where no background model holds (limb band). Compiled for float32 and
+    float64 images (:func:`ioscan.detect.fit_kernels.spike_ratio_at`, the same value), else
+    :func:`spike_ratio_numpy`."""
+    if data.dtype in (np.float32, np.float64):
+        from ioscan.detect.fit_kernels import spike_ratio_at  # (numba: not on the CLI's import path)
+
+        return float(spike_ratio_at(data, i, j, np.finfo(data.dtype).max))
+    return spike_ratio_numpy(data, i, j)
+
+
+def spike_ratio_numpy(data: np.ndarray, i: int, j: int) -> float:
+    """:func:`spike_ratio` in numpy (the reference of its compiled form)."""
     nl, ns = data.shape
     win = _nan_to(data[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3], -np.inf)
     a, b = divmod(int(np.argmax(win)), win.shape[1])

@@ -67,6 +67,7 @@ detections already flagged are left alone. The measured effect is in docs/measur
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import ndimage
@@ -173,7 +174,25 @@ def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
 
 def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
     """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
-    around crop pixel (line, sample), in units of the white pixel noise there."""
+    around crop pixel (line, sample), in units of the white pixel noise there (each pixel's value kept for
+    the band's later tests inside :func:`kept_band_maps`)."""
+    if not _KEEPING[0]:
+        return _background_structure(background, sigma_white, line, sample)
+    kept = _STRUCTURES
+    if not (kept and kept[0] is background and kept[1] is sigma_white):
+        kept[:] = [background, sigma_white, {}]
+    at = (line, sample)
+    values = kept[2]
+    if at not in values:
+        values[at] = _background_structure(background, sigma_white, line, sample)
+    return values[at]
+
+
+_STRUCTURES: list = []  # inside kept_band_maps: [background, sigma_white, their values by pixel], the last
+
+
+def _background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
+    """:func:`background_structure` made anew."""
     h = STRUCTURE_BOX_PX
     box = background[max(line - h, 0) : line + h + 1, max(sample - h, 0) : sample + h + 1]
     sw = float(sigma_white[line, sample])
@@ -358,14 +377,67 @@ def _at_limb_distance(
     return res[sel]
 
 
+#: inside :func:`kept_band_maps`: the band's residual maps (:func:`_crop_residual`, its NaN-free copy) and
+#: background structures, made once for its several tests; one entry each, keyed on the very arrays
+#: (``is``) and the offset
+_LAST_BAND: dict = {}
+_KEEPING = [False]
+
+
+@contextmanager
+def kept_band_maps() -> Iterator[None]:
+    """While active (the misfit tests of one band, whose maps do not change meanwhile), the maps the tests
+    make from the same arrays are made once (:func:`_kept_for`); outside, each call makes its own."""
+    _LAST_BAND.clear()
+    _STRUCTURES.clear()
+    _KEEPING[0] = True
+    try:
+        yield
+    finally:
+        _KEEPING[0] = False
+        _LAST_BAND.clear()
+        _STRUCTURES.clear()
+
+
+def _kept_for(key: tuple, make):
+    """``make()``, or (inside :func:`kept_band_maps`) what it made for the same ``key`` (arrays compared by
+    identity, other items by value) if that was the last key asked for; an array kept is made read-only."""
+    if not _KEEPING[0]:
+        return make()
+    last = _LAST_BAND.get(make.__name__)
+    same = last is not None and len(last[0]) == len(key)
+    # (arrays by identity; the offset, a tuple, by value)
+    if same and all(a is b or (type(a) is tuple and a == b) for a, b in zip(last[0], key, strict=True)):
+        return last[1]
+    value = make()
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    _LAST_BAND[make.__name__] = (key, value)
+    return value
+
+
 def _crop_residual(
     data: np.ndarray, background: np.ndarray, sigma_white: np.ndarray, offset: tuple[int, int]
 ) -> np.ndarray:
-    """(data − background) / sigma_white on the crop of ``background``'s shape at band pixel ``offset``."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
+    """(data − background) / sigma_white on the crop of ``background``'s shape at band pixel ``offset``
+    (read-only; made once for the band's several tests)."""
+
+    def crop_residual() -> np.ndarray:
+        l0, s0 = offset
+        nl, ns = background.shape
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (np.asarray(data[l0 : l0 + nl, s0 : s0 + ns], dtype=np.float64) - background) / sigma_white
+
+    return _kept_for((data, background, sigma_white, tuple(offset)), crop_residual)
+
+
+def _nan_to_zero(residual: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(residual, nan=0.0)`` (read-only; made once per residual map)."""
+
+    def residual_nan_to_zero() -> np.ndarray:
+        return np.nan_to_num(residual, nan=0.0)
+
+    return _kept_for((residual,), residual_nan_to_zero)
 
 
 def band_residual(
@@ -515,7 +587,7 @@ def along_limb_side_fraction(
         return float("nan"), pi, pj
     ty, tx = -gx / g * ALONG_SIDE_PX, gy / g * ALONG_SIDE_PX  # along the limb
     vals = ndimage.map_coordinates(
-        np.nan_to_num(residual, nan=0.0), [[pi + ty, pi - ty], [pj + tx, pj - tx]], order=1, mode="constant",
+        _nan_to_zero(residual), [[pi + ty, pi - ty], [pj + tx, pj - tx]], order=1, mode="constant",
         cval=np.nan,
     )  # fmt: skip
     ys, xs = np.array([pi + ty, pi - ty]), np.array([pj + tx, pj - tx])

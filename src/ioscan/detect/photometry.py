@@ -22,14 +22,20 @@ from ioscan.detect.background import PHASES, BandModel, background_kernel
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.fit_kernels import (
     along_limb_centres,
+    centres_touched,
     copies_ok,
+    copy_box_sums,
+    copy_deltas,
     fill_box_sums,
     fill_data,
     fill_plan,
     fill_unclean,
+    flux_inflation_sums,
+    hole_offsets,
     linear_flux,
     source_fit_sums,
     spread_weights,
+    stamp_sums,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -200,10 +206,9 @@ def effective_psf(
     cached = memo is not None and memo.get("key") == key
     if cached:
         li, sj = memo["li"], memo["sj"]
-    else:
+    else:  # the stamps' lines (n, B, 1) and samples (n, 1, B)
         li = ci[:, None, None] + off[None, :, None]
         sj = cj[:, None, None] + off[None, None, :]
-        li, sj = np.broadcast_arrays(li, sj)
     stack = _stamp_stack(psf, sj, li, x, y, derivatives, memo)
     nd = 3 if derivatives else 1  # the planes of the stack that are made
     # the background model at the stamp's (2r+1)² pixels only: their kernel windows lie inside the big stamp,
@@ -236,12 +241,13 @@ def effective_psf(
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
-    out = [full[inner] - bk for full, bk in zip(stack[:nd], bgp[:nd], strict=True)] + [None] * (3 - nd)
+    planes = stack[(slice(None, nd), *inner)] - bgp[:nd]  # (each plane's values as one subtraction each)
+    out = [planes[k] for k in range(nd)] + [None] * (3 - nd)
     if cached and "pix" in memo:
         return (*out, *memo["pix"])
-    lin, sin = li[inner], sj[inner]
+    lin, sin = li[:, big - r : big + r + 1, :], sj[:, :, big - r : big + r + 1]  # (n, m, 1), (n, 1, m)
     inside = (lin >= 0) & (lin < nl) & (sin >= 0) & (sin < ns)
-    pix = (_clip(lin, 0, nl - 1), _clip(sin, 0, ns - 1), inside)
+    pix = (np.repeat(_clip(lin, 0, nl - 1), m, axis=2), np.repeat(_clip(sin, 0, ns - 1), m, axis=1), inside)
     if memo is not None:
         memo["pix"] = pix
     return (*out, *pix)
@@ -327,15 +333,8 @@ def psf_photometry(
         cov[bad, 1, 1] = cov[bad, 2, 2] = np.minimum(pos, 1.0) ** 2
     # the background is itself a noisy estimate made from the pixels around: the flux estimator Σ a·r with
     # r = (δ − K)⋆data has variance Σ ((δ − K)ᵀa)² σ², larger than Σ a² σ² (the fit's own error)
-    a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
-    hk = kernel.shape[0] // 2
-    ap, bg_a = _padded_convolve(a, kernel)
-    g = ap - bg_a
-    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
-    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
-    infl = np.sqrt(
-        np.sum(g * g * sig2, axis=(1, 2)) / np.maximum(np.sum(ap * ap * sig2, axis=(1, 2)), 1e-300)
-    )
+    num, den = _inflation_sums(p, w, ok, kernel)
+    infl = np.sqrt(num / np.maximum(den, 1e-300))
     infl = np.where(np.isfinite(infl) & (infl > 0), infl, 1.0)
     cov = cov * (infl * infl)[:, None, None]
     dof = np.maximum(npix - 3, 1)
@@ -350,6 +349,30 @@ def psf_photometry(
         chi2_dof=chi2 / dof,
         converged=conv,
     )
+
+
+def _inflation_sums_numpy(
+    p: np.ndarray, w: np.ndarray, ok: np.ndarray, kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ g²σ², Σ a²σ²) per stamp of :func:`psf_photometry`'s background inflation in numpy (the reference
+    of :func:`ioscan.detect.fit_kernels.flux_inflation_sums`, which :func:`_inflation_sums` calls): a =
+    P/ΣwP² on ok pixels, g = (δ − K)ᵀa on the padded stamp, σ² = 1/w padded by its edge values."""
+    a = np.where(ok, w * p, 0.0) / np.maximum(np.sum(w * p * p, axis=(1, 2)), 1e-300)[:, None, None]
+    hk = kernel.shape[0] // 2
+    ap, bg_a = _padded_convolve(a, kernel)
+    g = ap - bg_a
+    edge = np.clip(np.arange(-hk, a.shape[1] + hk), 0, a.shape[1] - 1)  # np.pad's "edge" mode
+    sig2 = np.where(ok, 1.0 / np.where(ok, w, 1.0), 0.0)[:, edge[:, None], edge[None, :]]
+    return np.sum(g * g * sig2, axis=(1, 2)), np.sum(ap * ap * sig2, axis=(1, 2))
+
+
+def _inflation_sums(
+    p: np.ndarray, w: np.ndarray, ok: np.ndarray, kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_inflation_sums_numpy`'s values, compiled (:func:`fit_kernels.flux_inflation_sums` on the
+    kernel's scatter weights, made once per kernel and stamp size)."""
+    wk = _scatter_weights(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], p.shape[1])
+    return flux_inflation_sums(p, w, ok, wk)
 
 
 def source_pixels(
@@ -634,6 +657,7 @@ def fill_flux_err(
     y: np.ndarray,
     psf: PsfModel,
     along_limb_px: float = FILL_ALONG_LIMB_PX,
+    compiled: bool = True,
 ) -> np.ndarray:
     """1σ flux error (image units) of what the outlier fill puts under each source (x, y: its fitted
     position, crop pixels): 0 where no outlier pixel touches its 3 × 3 centre pixels, nan where too few
@@ -664,7 +688,10 @@ def fill_flux_err(
     states, is added to it (:func:`limb_misfit_variance`: the PSF-weighted residual's robust spread and
     median over copies of the stamp along the limb, less the stated noise's share): ≈ 0 where the model fits
     the limb, the misfit where it does not; the sum is floored at 0, not each part (an estimate ≈ 0 scatters
-    both ways: floored alone, its positive half would be added to every near-limb source)."""
+    both ways: floored alone, its positive half would be added to every near-limb source).
+
+    ``compiled`` (the default): each source's hole, copies and medians in compiled loops
+    (:func:`_fill_variance_compiled`), the same values as the numpy form (False)."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -698,6 +725,10 @@ def fill_flux_err(
             y[idx],
             False,
         )[0]
+    if compiled:
+        if idx.size:
+            _fill_errors_compiled(model, idx, cen_l, cen_s, stamps, r, along_limb_px, out)
+        return out
     for i in idx.tolist():
         ci, cj = int(cen_l[i]), int(cen_s[i])
         if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
@@ -737,6 +768,110 @@ def fill_flux_err(
                 var = _add_variances(var, mis)
         out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
     return out
+
+
+def _fill_errors_compiled(
+    model: BandModel,
+    idx: np.ndarray,
+    cen_l: np.ndarray,
+    cen_s: np.ndarray,
+    stamps: np.ndarray,
+    r: int,
+    along_limb_px: float,
+    out: np.ndarray,
+) -> None:
+    """:func:`fill_flux_err`'s loop over the sources ``idx`` (centre pixels inside the crop; ``stamps`` the
+    PSF at each) with its per-source steps compiled: the sources whose 3 × 3 centre touches an outlier
+    (:func:`fit_kernels.centres_touched`), the hole (:func:`fit_kernels.hole_offsets`), the copies and their
+    sums (:func:`_fill_variance_compiled`); the kernel's weights, BLAS products and the PSF's Σ P² as
+    before. Writes ``out`` at those sources."""
+    unclean = model.outliers
+    touched = idx[centres_touched(unclean, cen_l[idx], cen_s[idx])]
+    if not touched.size:
+        return
+    data = _fill_data(model)
+    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
+    dist = model.limb_distance_px
+    fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
+    stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+    sq = stamps * stamps
+    p2 = stamp_sums(sq)  # np.sum(p * p) of each stamp, the same pairwise sums
+    kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in touched.tolist():
+        ci, cj = int(cen_l[i]), int(cen_s[i])
+        k = int(model.choice[ci, cj])
+        if k not in kernels:
+            kern = background_kernel(*model.annuli[k])
+            kernels[k] = (
+                kern,
+                _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0]),
+            )
+        kern, kz = kernels[k]
+        h = kern.shape[0] // 2
+        hf = h + 2
+        dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
+        a = stamps[i] / max(float(p2[i]), 1e-300)
+        gw = spread_weights(kz, dl, ds, stamp_l, stamp_s) @ a.ravel()  # g = a ∗ K at the hole pixels
+        pad = r + h + hf
+        near = along_limb_px > 0 and dist is not None and abs(float(dist[ci, cj])) < along_limb_px
+        dli, dsj = _fill_ring_offsets(e)
+        fed = model.clean if side is None else fed_on[bool(side[ci, cj])]
+        args = (model, data, fed, side, ci, cj, dl, ds, e, hf, gw, stamp_l, stamp_s)
+        var = _fill_variance_compiled(*args, ci + dli, cj + dsj, False, pad)
+        if near:
+            la, sa = _along_limb_centres(dist, ci, cj, e, pad)
+            var = np.fmax(var, _fill_variance_compiled(*args, la, sa, True, pad))
+            if LIMB_MISFIT:
+                mis = limb_misfit_variance(model, k, kern, a, la, sa, (ci + dl, cj + ds), stamp_l, stamp_s)
+                var = _add_variances(var, mis)
+        out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
+
+
+def _fill_variance_compiled(
+    model: BandModel,
+    data: np.ndarray,
+    fed: np.ndarray,
+    side: np.ndarray | None,
+    ci: int,
+    cj: int,
+    dl: np.ndarray,
+    ds: np.ndarray,
+    e: int,
+    hf: int,
+    gw: np.ndarray,
+    stamp_l: np.ndarray,
+    stamp_s: np.ndarray,
+    li: np.ndarray,
+    sj: np.ndarray,
+    along_limb: bool,
+    pad: int,
+) -> float:
+    """:func:`_copies_variance` with its loops compiled (:func:`fit_kernels.copy_box_sums`: the ring's
+    centres inside the crop, the copies' tests, box sums and the hole's mutual boxes;
+    :func:`fit_kernels.copy_deltas`); the BLAS products and the medians numpy's, as there. ``li``, ``sj``:
+    the rings' candidate centres (``along_limb`` False: those whose window, half-size ``pad``, leaves the
+    crop are dropped here) or the centres along the limb."""
+    has_side = side is not None
+    li, sj, use, box, d_hole, near = copy_box_sums(
+        model.usable, model.clean, side if has_side else model.usable, has_side, ci, cj, li, sj, dl, ds,
+        stamp_l, stamp_s, along_limb, pad, data, fed, e, hf, FILL_MIN_SHIFTS,
+    )  # fmt: skip
+    if li.size < FILL_MIN_SHIFTS:
+        return float("nan")
+    if along_limb:
+        m = use.astype(np.float64)
+        num, den = box[0] - (d_hole * m) @ near, box[1] - m @ near
+    else:
+        num, den = box[0] - d_hole @ near, box[1] - near.sum(axis=0)
+    min_den = 1e-3 * (2 * hf + 1) ** 2  # the clean pixels' box mean > 1e-3
+    delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, model.sigma_white, li, sj, dl, ds)
+    if delta.shape[0] < FILL_MIN_SHIFTS:
+        return float("nan")
+    dfs = -(delta @ gw)
+    nvs = sw2 @ (gw * gw)
+    med = float(median_or_nan(dfs))
+    mad = float(median_or_nan(np.abs(dfs - med)))
+    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
 
 
 def _copies_variance(

@@ -4,7 +4,7 @@ with derivatives, matched filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -16,7 +16,27 @@ _SQRT2PI = np.sqrt(2 * np.pi)
 
 def kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
     """1-D pixel-integrated Gaussian of unit sum centred at ``shift_px`` (|shift| ≤ 0.5), on an odd number of
-    pixels centred at 0 (radius ceil(4σ), one more when shifted)."""
+    pixels centred at 0 (radius ceil(4σ), one more when shifted). Made once per (σ, shift) given as Python
+    or float64 numbers (the background and the matched filter ask for the same few again and again; each
+    caller gets its own copy), other types each time."""
+    if type(sigma_px) in _PLAIN_FLOATS and type(shift_px) in _PLAIN_FLOATS:
+        return _kernel1d_kept(float(sigma_px), float(shift_px)).copy()
+    return _kernel1d(sigma_px, shift_px)
+
+
+_PLAIN_FLOATS = (float, int, np.float64)
+
+
+@lru_cache(maxsize=256)
+def _kernel1d_kept(sigma_px: float, shift_px: float) -> np.ndarray:
+    """:func:`_kernel1d`, kept (read-only)."""
+    k = _kernel1d(sigma_px, shift_px)
+    k.setflags(write=False)
+    return k
+
+
+def _kernel1d(sigma_px: float, shift_px: float = 0.0) -> np.ndarray:
+    """:func:`kernel1d` made anew."""
     from scipy.special import erf  # (here and below: settings import this module and need none of scipy)
 
     r = max(1, int(np.ceil(4.0 * sigma_px))) + (1 if shift_px else 0)
@@ -107,7 +127,27 @@ class PsfModel(GaussianMixture):
 
         Returns:
             (P, dP/dx0, dP/dy0), each (n, m, m).
+
+        Square stamps of float64 offsets (xs (n or 1, 1, m), ys (n or 1, m, 1)) are made by
+        :meth:`stamp_grid` (compiled, the same values; the three are views of one array), others by
+        :meth:`stamps_numpy`.
         """
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        if (
+            ux.ndim == 3
+            and uy.ndim == 3
+            and ux.dtype == uy.dtype == np.float64
+            and ux.shape[1] == 1
+            and uy.shape[2] == 1
+            and ux.shape[2] == uy.shape[1] > 0
+            and ux.shape[0] == uy.shape[0] > 0
+        ):
+            p, dx, dy = self._grid_of_offsets(ux, uy, True)
+            return p, dx, dy
+        return self.stamps_numpy(xs, ys, x0, y0)
+
+    def stamps_numpy(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
+        """:meth:`stamps` in numpy, any broadcastable shapes (the reference of its compiled form)."""
         p = dx = dy = 0.0
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]  # (the same for every component)
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
@@ -128,11 +168,15 @@ class PsfModel(GaussianMixture):
         one erf and one exp call: :func:`ioscan.detect.fit_kernels.profile_arguments`, ``profile_values``),
         the products and sums in one compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
         ``derivatives`` False: P alone, the derivatives' places 0."""
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        return self._grid_of_offsets(ux, uy, derivatives)
+
+    def _grid_of_offsets(self, ux: np.ndarray, uy: np.ndarray, derivatives: bool) -> np.ndarray:
+        """:meth:`stamp_grid` from the offsets pixel − source: ux (n, 1, m) samples, uy (n, m, 1) lines."""
         from scipy.special import erf
 
         from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps  # numba: here
 
-        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
         n, m = ux.shape[0], ux.shape[2]
         comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
         sig = np.array([[s_s, s_l] for _, s_l, s_s in comps])  # (k, 2): samples, lines

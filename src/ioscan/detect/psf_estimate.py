@@ -220,6 +220,7 @@ def bright_sources(
     *,
     min_peak_sigma: float = PEAK_SIGMA,
     noise_map: np.ndarray | None = None,
+    filled: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate bright point sources for the PSF estimate, found before any detection: (sample, line, peak
     in pixel-noise σ) of the local maxima of the 3 × 3-median image above its 11 × 11 mean by
@@ -227,14 +228,19 @@ def bright_sources(
     light ≥ 5 pixels of the raw image above max(5 % of their peak, 4 σ) (a hit lights ≤ 3), lie ≥ 6 px from
     the limb and from invalid pixels, and have no other local maximum above a third of ``min_peak_sigma`` and
     above :data:`ISOLATION_FRACTION` of their own peak within :data:`ISOLATION_PX`.
-    ``noise_map``: ``pixel_noise_map`` of the filled float32 image if already computed (the same values)."""
+    ``noise_map``: ``pixel_noise_map`` of the filled float32 image if already computed (the same values);
+    ``filled``: that filled float32 image (invalid pixels at the valid ones' median), if already made."""
     from ioscan.detect.disk import grow
     from ioscan.detect.limb import median3, pixel_noise_map
 
     x = np.asarray(data, dtype=np.float32)
     ok = np.isfinite(x) & valid
     if not ok.all():
-        x = np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+        x = (
+            filled
+            if filled is not None
+            else np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+        )
     m = median3(x)
     hp = m - _box_mean_nearest(m, 11)
     sig = pixel_noise_map(x) if noise_map is None else noise_map
@@ -295,9 +301,12 @@ def measure_psf(
     # bright_sources fills its float32 copy with its own median: the same image when the data are float32
     # (the pixel noise map is then computed once)
     noise = None
-    if np.asarray(data).dtype == np.float32 and valid.any():
+    same = np.asarray(data).dtype == np.float32 and valid.any()
+    if same:
         noise = pixel_noise_map(filled.astype(np.float32, copy=False))
-    x, y, peak = bright_sources(data, valid, limb_distance_px, noise_map=noise)
+    x, y, peak = bright_sources(
+        data, valid, limb_distance_px, noise_map=noise, filled=filled if same and filled is not data else None
+    )
     if x.size == 0:
         return None
     if noise is None:
