@@ -110,17 +110,7 @@ def psf_stamps(val: np.ndarray, dval: np.ndarray, weights: np.ndarray, n: int, m
 @njit(cache=True)
 def _box_mean_line(x: np.ndarray, size: int, out: np.ndarray) -> None:
     """``uniform_filter1d(x, size, mode="constant")`` of one line (zeros beyond its ends), into ``out``."""
-    n = x.size
-    s1 = size // 2
-    s2 = size - s1 - 1
-    tmp = 0.0
-    for i in range(-s1, s2 + 1):
-        tmp += x[i] if 0 <= i < n else 0.0
-    out[0] = tmp / size
-    for i in range(1, n):
-        hi, lo = i + s2, i - s1 - 1
-        tmp += (x[hi] if hi < n else 0.0) - (x[lo] if lo >= 0 else 0.0)
-        out[i] = tmp / size
+    _box_mean_line_upto(x, size, out, x.size)
 
 
 @njit(cache=True)
