@@ -129,3 +129,44 @@ def test_band_maps_kept_within_one_bands_tests_only():
     assert misfits.background_structure(bg, sw, 10, 12) == misfits._background_structure(bg, sw, 10, 12) != s
     again = misfits._crop_residual(data, bg, sw, (3, 4))
     assert again is not first and again.flags.writeable
+
+
+def test_band_maps_kept_per_thread():
+    """Two threads inside ``kept_band_maps`` at once (their steps interleaved) each get the maps of their own
+    arrays, and one thread leaving its block does not end the other's."""
+    import threading
+
+    from ioscan.detect import misfits
+
+    rng = np.random.default_rng(5)
+    arrays = [
+        (rng.normal(size=(40, 50)), rng.normal(size=(30, 40)), rng.uniform(0.5, 2.0, size=(30, 40)))
+        for _ in range(2)
+    ]
+    steps = [threading.Event() for _ in range(4)]
+    got: dict[int, list] = {0: [], 1: []}
+
+    def run(k: int, start: int) -> None:
+        data, bg, sw = arrays[k]
+        with misfits.kept_band_maps():
+            steps[start].wait(5)
+            first = misfits._crop_residual(data, bg, sw, (3, 4))
+            got[k].append((first, misfits.background_structure(bg, sw, 10, 12)))
+            steps[start + 1].set()
+            steps[(start + 2) % 4].wait(5)
+            got[k].append((misfits._crop_residual(data, bg, sw, (3, 4)), misfits._KEPT.active))
+        if start == 0:
+            steps[3].set()
+
+    threads = [threading.Thread(target=run, args=(0, 0)), threading.Thread(target=run, args=(1, 1))]
+    for t in threads:
+        t.start()
+    steps[0].set()
+    for t in threads:
+        t.join(10)
+    for k, (data, bg, sw) in enumerate(arrays):
+        (first, structure), (again, active) = got[k]
+        fresh = misfits._crop_residual(data, bg, sw, (3, 4))
+        assert np.array_equal(first, fresh) and again is first and active
+        assert structure == misfits._background_structure(bg, sw, 10, 12)
+    assert not misfits._KEPT.active

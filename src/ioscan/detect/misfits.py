@@ -66,6 +66,7 @@ detections already flagged are left alone. The measured effect is in docs/measur
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -176,9 +177,9 @@ def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: 
     """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
     around crop pixel (line, sample), in units of the white pixel noise there (each pixel's value kept for
     the band's later tests inside :func:`kept_band_maps`)."""
-    if not _KEEPING[0]:
+    if not _KEPT.active:
         return _background_structure(background, sigma_white, line, sample)
-    kept = _STRUCTURES
+    kept = _KEPT.structures
     if not (kept and kept[0] is background and kept[1] is sigma_white):
         kept[:] = [background, sigma_white, {}]
     at = (line, sample)
@@ -186,9 +187,6 @@ def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: 
     if at not in values:
         values[at] = _background_structure(background, sigma_white, line, sample)
     return values[at]
-
-
-_STRUCTURES: list = []  # inside kept_band_maps: [background, sigma_white, their values by pixel], the last
 
 
 def _background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
@@ -377,34 +375,42 @@ def _at_limb_distance(
     return res[sel]
 
 
-#: inside :func:`kept_band_maps`: the band's residual maps (:func:`_crop_residual`, its NaN-free copy) and
-#: background structures, made once for its several tests; one entry each, keyed on the very arrays
-#: (``is``) and the offset
-_LAST_BAND: dict = {}
-_KEEPING = [False]
+class _KeptMaps(threading.local):
+    """Inside :func:`kept_band_maps`, per thread (two threads detecting at once keep their own): the band's
+    residual maps (:func:`_crop_residual`, its NaN-free copy), one entry each keyed on the very arrays
+    (``is``) and the offset (``last``), and the background structures ([background, sigma_white, their
+    values by pixel], ``structures``)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.last: dict = {}
+        self.structures: list = []
+
+
+_KEPT = _KeptMaps()
 
 
 @contextmanager
 def kept_band_maps() -> Iterator[None]:
     """While active (the misfit tests of one band, whose maps do not change meanwhile), the maps the tests
     make from the same arrays are made once (:func:`_kept_for`); outside, each call makes its own."""
-    _LAST_BAND.clear()
-    _STRUCTURES.clear()
-    _KEEPING[0] = True
+    _KEPT.last.clear()
+    _KEPT.structures.clear()
+    _KEPT.active = True
     try:
         yield
     finally:
-        _KEEPING[0] = False
-        _LAST_BAND.clear()
-        _STRUCTURES.clear()
+        _KEPT.active = False
+        _KEPT.last.clear()
+        _KEPT.structures.clear()
 
 
 def _kept_for(key: tuple, make):
     """``make()``, or (inside :func:`kept_band_maps`) what it made for the same ``key`` (arrays compared by
     identity, other items by value) if that was the last key asked for; an array kept is made read-only."""
-    if not _KEEPING[0]:
+    if not _KEPT.active:
         return make()
-    last = _LAST_BAND.get(make.__name__)
+    last = _KEPT.last.get(make.__name__)
     same = last is not None and len(last[0]) == len(key)
     # (arrays by identity; the offset, a tuple, by value)
     if same and all(a is b or (type(a) is tuple and a == b) for a, b in zip(last[0], key, strict=True)):
@@ -412,7 +418,7 @@ def _kept_for(key: tuple, make):
     value = make()
     if isinstance(value, np.ndarray):
         value.setflags(write=False)
-    _LAST_BAND[make.__name__] = (key, value)
+    _KEPT.last[make.__name__] = (key, value)
     return value
 
 
