@@ -271,6 +271,21 @@ def ray_samples(
     return left
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _bins_holding(counts, b1: int, below: int, want: int, k: int):  # pragma: no cover - compiled
+    """(first bin, last bin, values before the first, values up to the last) of the value bins that hold
+    ranks ``want`` ≤ ``k`` (0-based), searched from bin ``b1`` with ``below`` values in the bins before it."""
+    while below + counts[b1] <= want:
+        below += counts[b1]
+        b1 += 1
+    b2 = b1
+    above = below + counts[b1]
+    while above <= k:
+        b2 += 1
+        above += counts[b2]
+    return b1, b2, below, above
+
+
 @njit(cache=True, error_model="numpy")
 def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
     """The (k − 1)-th and k-th smallest of the finite 1-D ``x`` (0-based; both the smallest for k = 0):
@@ -297,16 +312,7 @@ def _order_pair(x: np.ndarray, k: int):  # pragma: no cover - compiled
         counts = np.zeros(nb, np.int64)
         for v in w:
             counts[min(int((v - lo) * scale), nb - 1)] += 1
-        below = 0
-        b1 = 0
-        while below + counts[b1] <= want:
-            below += counts[b1]
-            b1 += 1
-        b2 = b1
-        above = below + counts[b1]
-        while above <= k:
-            b2 += 1
-            above += counts[b2]
+        b1, b2, below, above = _bins_holding(counts, 0, 0, want, k)
         if above - below == n:  # no narrowing (cannot happen with hi > lo; kept as a guard)
             s = np.sort(w)
             return s[want], s[k]
@@ -375,18 +381,9 @@ def _sampled_pair(x: np.ndarray, k: int, m: float, deviation: bool):  # pragma: 
     counts = np.zeros(nb + 2, np.int64)
     for i in range(n):
         counts[_bin_of(_value(x, i, m, deviation), lo, scale, top)] += 1
-    below = counts[0]
-    if below > want or n - counts[nb + 1] <= k:
+    if counts[0] > want or n - counts[nb + 1] <= k:
         return False, 0.0, 0.0
-    b1 = 1
-    while below + counts[b1] <= want:
-        below += counts[b1]
-        b1 += 1
-    b2 = b1
-    above = below + counts[b1]
-    while above <= k:
-        b2 += 1
-        above += counts[b2]
+    b1, b2, below, above = _bins_holding(counts, 1, counts[0], want, k)
     cand = np.empty(above - below)
     c = 0
     for i in range(n):
