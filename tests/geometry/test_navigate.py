@@ -96,6 +96,24 @@ def _shifted_disk_frame(blank: bool = False) -> Frame:
 
 
 @pytest.mark.parametrize("blank", [False, True])
+def test_limb_registered_backplanes_name_the_fit_that_registered_them(blank):
+    """After a limb registration every band's backplanes carry the fit (band, offset, its 1σ): what tells
+    detection that this band's limb was just fitted; predicted (unregistered) backplanes carry none."""
+    frame = _shifted_disk_frame(blank)
+    nav = navigate_frame(frame, register=True)
+    reg = nav.backplanes["Lp"].limb_registration
+    if blank:
+        assert not nav.registered and reg is None and not nav.backplanes["Lp"].limb_fitted_in("Lp")
+        return
+    assert nav.method == "limb" and reg is not None
+    assert reg.band == nav.limb_band == "Lp" and nav.backplanes["Lp"].limb_fitted_in("Lp")
+    assert not nav.backplanes["Lp"].limb_fitted_in("M")
+    assert reg.offset_px == nav.offset_px and reg.offset_px[0] > 4.0  # (the disk sits 6.3 px right)
+    assert 0 < max(reg.offset_err_px) <= 2.0 and reg.n_limb_points >= 12 and 0 < reg.rms_px < 2.0
+    assert navigate_frame(frame, register=False).backplanes["Lp"].limb_registration is None
+
+
+@pytest.mark.parametrize("blank", [False, True])
 def test_registering_an_existing_navigation_on_the_limb_equals_navigating_with_registration(blank):
     """register_on_limb (what a frame whose label does not name Io gets once the kernels put Io in view)
     gives the navigation navigate_frame(register=True) gives, registered or not."""

@@ -124,7 +124,8 @@ def locate_limb(
 ) -> Limb:
     """The limb from the geometry (unless its pointing is too uncertain to place it, or the image shows its
     limb elsewhere), else from the data (the sharp limb, else the outline of a bright disk); ``saturated``
-    pixels' surroundings are not taken for a limb."""
+    pixels' surroundings are not taken for a limb. The image's limb is not looked for in a band whose limb
+    navigation fitted to register the backplanes (:meth:`Backplanes.limb_fitted_in`): it is theirs."""
     messages = []
     margin = (
         cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + cfg.pointing_error_px
@@ -150,7 +151,9 @@ def locate_limb(
             if not np.any(distance > -margin):
                 messages.append(f"band {band.band}: Io is not in the field of view (geometry)")
                 return Limb(distance, True, backplanes, margin, status="no_io", messages=tuple(messages))
-            if cfg.check_geometry_limb:
+            # where navigation fitted this very image's limb (and re-made the backplanes from it), the check
+            # would re-measure that fit: it checks bands registered otherwise, or not at all
+            if cfg.check_geometry_limb and not backplanes.limb_fitted_in(band.band):
                 expected = None
                 if psf is not None and cfg.use_shading:  # a darkened limb's edge is not at the limb
                     from ioscan.detect.shading import shading_template

@@ -44,6 +44,28 @@ REGISTRY: dict[str, BackplaneInfo] = {
 SUN_IO_DISTANCE_KM = 7.785e8  # 5.204 au, for providers that only know the Sun's direction
 
 
+@dataclass(frozen=True)
+class LimbRegistration:
+    """The limb fit whose offset re-pointed the geometry of a set of backplanes (navigation's limb
+    registration, :func:`ioscan.geometry.navigate.navigate_frame`): in ``band`` the backplanes' limb *is*
+    the limb fitted to that image, so detection need not measure it there again
+    (:func:`ioscan.detect.region.locate_limb`).
+
+    Attributes:
+        band: the band whose image's limb was fitted.
+        offset_px: (sample, line) correction applied, px.
+        offset_err_px: the fit's 1σ of that correction (sample, line), px.
+        rms_px: rms distance of the fit's edge points from the fitted limb, px.
+        n_limb_points: edge points in the fit.
+    """
+
+    band: str
+    offset_px: tuple[float, float]
+    offset_err_px: tuple[float, float]
+    rms_px: float
+    n_limb_points: int
+
+
 @dataclass
 class Backplanes:
     """Per-pixel geometry of one frame (or one band of a frame).
@@ -54,11 +76,18 @@ class Backplanes:
         limb_conic_px: 3×3 symmetric C of the limb as the image conic xᵀCx = 0 in homogeneous pixels
             x = (sample, line, 1), > 0 on the disk: the curve ``limb_distance_px`` measures the distance to
             (None when the provider does not know it; the limb fit then fits one to that backplane).
+        limb_registration: the limb fit that registered the pointing these backplanes were made with (None:
+            predicted, or registered otherwise).
     """
 
     arrays: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
     limb_conic_px: np.ndarray | None = None
+    limb_registration: LimbRegistration | None = None
+
+    def limb_fitted_in(self, band: str) -> bool:
+        """True when these backplanes' limb was registered on ``band``'s own image (its limb fit)."""
+        return self.limb_registration is not None and self.limb_registration.band == band
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]

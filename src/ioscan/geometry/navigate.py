@@ -27,7 +27,7 @@ import numpy as np
 
 from ioscan.errors import IoscanError
 from ioscan.geometry import limbfit
-from ioscan.geometry.backplanes import Backplanes
+from ioscan.geometry.backplanes import Backplanes, LimbRegistration
 from ioscan.geometry.config import NavigateConfig
 from ioscan.geometry.views import View
 from ioscan.instruments import PointingPrior, get_instrument
@@ -408,6 +408,15 @@ def _register_limb(frame: Frame, nav: Navigation) -> None:
     _, fit, band_name, _ = best
     offset = (float(fit.offset_sample_px), float(fit.offset_line_px))
     nav.apply(offset, band_name, _limb_anchor(nav.backplanes[band_name]))
+    registration = LimbRegistration(
+        band=band_name,
+        offset_px=offset,
+        offset_err_px=(float(fit.offset_err_px[0]), float(fit.offset_err_px[1])),
+        rms_px=float(fit.rms_px),
+        n_limb_points=int(fit.n_limb_points),
+    )
+    for bp in nav.backplanes.values():  # (made just now by apply: no one else holds them)
+        bp.limb_registration = registration
     nav.registered = True
     nav.method = "limb"
     nav.limb_band = band_name

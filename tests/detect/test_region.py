@@ -1,0 +1,60 @@
+"""Where the limb comes from (:func:`ioscan.detect.region.locate_limb`): the geometry's limb is checked
+against the image's unless navigation registered the geometry on this very band's limb."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ioscan.detect import DetectConfig, region
+from ioscan.detect.region import locate_limb
+from ioscan.geometry.backplanes import Backplanes, LimbRegistration
+from ioscan.records import BandImage
+
+
+def _disk_and_geometry(geometry_shift_px: float, registered_on: str | None):
+    """A bright disk (radius 50 px, PSF σ 0.7 px, unit noise) in band "M", its left half in view (a whole
+    limb's check sees no shift along it), and backplanes whose disk sits ``geometry_shift_px`` to the right
+    of it, registered on ``registered_on``'s limb (None: predicted)."""
+    yy, xx = np.mgrid[0:128, 0:432]
+    seen = 50.0 - np.hypot(xx - 400.0, yy - 64.0)
+    img = ndimage.gaussian_filter((seen > 0) * 100.0, 0.7) + np.random.default_rng(1).normal(0, 1, seen.shape)
+    d = 50.0 - np.hypot(xx - 400.0 - geometry_shift_px, yy - 64.0)
+    reg = None
+    if registered_on is not None:
+        reg = LimbRegistration(registered_on, (geometry_shift_px, 0.0), (0.1, 0.1), 0.2, 120)
+    bp = Backplanes({"on_disk": (d > 0).astype(float), "limb_distance_px": d}, limb_registration=reg)
+    return BandImage("M", img.astype(np.float32), "W m-2 sr-1", 4.78, 0.5), bp
+
+
+@pytest.mark.parametrize("registered_on", [None, "L"])
+def test_a_geometry_3_px_off_is_caught_unless_fitted_in_this_band(registered_on):
+    """Predicted, or registered on another band's limb: the check finds the 3 px, takes the image's limb."""
+    band, bp = _disk_and_geometry(3.0, registered_on)
+    limb = locate_limb(band, band.data, bp, 0.7, DetectConfig(pointing_error_px=0.25))
+    assert not limb.from_geometry and limb.circle is not None
+    assert any("limb is taken from the image" in m for m in limb.messages)
+    assert limb.circle.center_sample == pytest.approx(400.0, abs=0.5)
+
+
+def test_a_band_whose_limb_navigation_fitted_is_not_checked_again(monkeypatch):
+    """Registered on this band's limb, the backplanes' limb is the fitted one: no check is made (it would
+    re-measure the fit) and the geometry's limb distance is used as it is."""
+    calls = []
+    monkeypatch.setattr(region, "geometry_limb_offset_px", lambda *a, **k: calls.append(1))
+    band, bp = _disk_and_geometry(0.0, "M")
+    limb = locate_limb(band, band.data, bp, 0.7, DetectConfig(pointing_error_px=0.25))
+    assert calls == [] and limb.from_geometry and limb.backplanes is bp
+    assert limb.distance_px is not None and np.array_equal(limb.distance_px, bp["limb_distance_px"])
+    assert limb.messages == () and limb.shading is None
+
+
+def test_the_check_still_runs_for_a_band_registered_otherwise(monkeypatch):
+    """The same backplanes registered on another band's limb are checked once (what catches a wrong one)."""
+    calls = []
+    real = region.geometry_limb_offset_px
+    monkeypatch.setattr(region, "geometry_limb_offset_px", lambda *a, **k: calls.append(1) or real(*a, **k))
+    band, bp = _disk_and_geometry(0.0, "L")
+    limb = locate_limb(band, band.data, bp, 0.7, DetectConfig(pointing_error_px=0.25))
+    assert calls == [1] and limb.from_geometry
