@@ -57,7 +57,7 @@ def _ordered_returning(conn: sa.Connection) -> bool:
 
 
 def _write(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[StoredProduct]:
-    known = _known_products(conn, [rows.observation for rows in batch])
+    known = known_products(conn, [rows.observation for rows in batch])
     new = [rows for rows, done in zip(batch, known, strict=True) if done is None]
     ids = _insert_rows(conn, new)
     stored = _settle_versions(conn, [rows.observation for rows in new], ids)
@@ -67,7 +67,7 @@ def _write(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[StoredProd
     return [done if done is not None else next(settled) for done in known]
 
 
-def _known_products(conn: sa.Connection, obs: Sequence[Mapping[str, Any]]) -> list[StoredProduct | None]:
+def known_products(conn: sa.Connection, obs: Sequence[Mapping[str, Any]]) -> list[StoredProduct | None]:
     """For each product, the outcome when it (same key) or its data (same checksum under another product ID
     without version) is stored already, else None: one query for all."""
     o = sch.observations
