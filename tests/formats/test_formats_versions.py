@@ -93,6 +93,26 @@ def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tm
     assert product_identity(label).product_version == read_product(label).product_version == "07"
 
 
+def test_a_whole_parse_for_identity_is_reused_by_the_read(small_campaign, tmp_path, monkeypatch):
+    """A scan in process identifies then reads each product: with ``quick=False`` pdr parses the label once
+    for both (the identity the same as the quick one)."""
+    import shutil
+
+    import pdr
+
+    src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
+    label = tmp_path / src.name
+    shutil.copy(src, label)
+    shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
+    calls = []
+    real = pdr.read
+    monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    whole = product_identity(label, quick=False)
+    frame = read_product(label)
+    assert len(calls) == 1 and whole == product_identity(label)
+    assert frame.product_id == whole.product_id
+
+
 #: label keywords as archives write them: (keyword, value) replaced in the real label
 LABEL_VARIANTS = [
     {},

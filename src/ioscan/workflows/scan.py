@@ -330,9 +330,11 @@ class _Runner:
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
     # -- products before processing
-    def prepare(self, paths: list[Path], *, last_round: bool) -> list[_Item]:
+    def prepare(self, paths: list[Path], *, last_round: bool, quick: bool = True) -> list[_Item]:
         """Identify and claim ``paths`` (one transaction): the items to process; the others are settled
-        without processing (stored already, left to another scan, or looked at again in the last round)."""
+        without processing (stored already, left to another scan, or looked at again in the last round).
+        ``quick`` False (a scan in process): a JIRAM label is parsed whole, for the read that follows
+        (:func:`ioscan.formats.product_identity`)."""
         from ioscan.catalog.products import product_key
         from ioscan.formats import product_identity
 
@@ -340,7 +342,7 @@ class _Runner:
         for path in paths:
             try:
                 with self.cpu("identify"):
-                    ident = product_identity(path)
+                    ident = product_identity(path, quick=quick)
             except (IoscanError, OSError):
                 ident = None  # unreadable: let the worker report it properly
             if ident is None:
@@ -629,7 +631,7 @@ class _Runner:
 
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
-            for item in self.prepare([products.popleft()], last_round=last_round):
+            for item in self.prepare([products.popleft()], last_round=last_round, quick=False):
                 with self.cpu("process"):
                     res = process_product(item.path, self.kernels, self.settings)
                 if not self.held_for_chaining(item, res):
