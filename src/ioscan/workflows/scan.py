@@ -38,8 +38,10 @@ from ioscan.workflows.process import ProductResult, ProductSettings, chainable, 
 
 #: on Dask, products are sent in tasks of at most this many, one after the other on a worker (fewer towards
 #: the end, so that the last tasks spread over the workers): the scheduler's and the client's work per task,
-#: ~3 ms of the calling process's CPU, is paid once for them
-BATCH_MAX = 3
+#: ~4-5 ms of the calling process's CPU (its other threads: a dozen messages between client, scheduler and
+#: worker), is paid once for them. 3 → 8: the calling process's other threads 6.5 → 4.9 ms CPU per frame
+#: (2 workers, 64 frames)
+BATCH_MAX = 8
 #: tasks kept in flight per worker: one running, the next waiting (a worker never waits for its next frame)
 TASKS_PER_WORKER = 2
 #: products kept in flight per worker at most (enough to keep workers busy, few enough to share with others)
