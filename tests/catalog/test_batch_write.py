@@ -3,6 +3,8 @@ products one after the other stores: the same rows, ids, version changes and out
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from catalog_helpers import BANDS, make_detection, summary
 
@@ -83,3 +85,31 @@ def test_a_batch_releases_the_claims_of_its_products(store):
     assert claims.held() == 1  # the product not stored keeps its claim
     store.add_products(rows, claims.run_id)  # two stored already, one new: every claim released
     assert claims.held() == 0
+
+
+def test_extra_is_stored_as_the_json_type_stores_it(store):
+    """Detections' ``extra`` comes as JSON text from where the rows are made (a scan's workers): stored, it
+    is the text, and on SQLite the storage class, that SQLAlchemy's JSON type writes from the value."""
+    import sqlalchemy as sa
+
+    from ioscan.catalog import schema as sch
+
+    extras = [{"a": 1.5, "b": None, "c": [1, 2], "d": {"e": True}, "note": "été"}, {}, {"n": 3}]
+    dets = [make_detection(k, extra=e) for k, e in enumerate(extras)]
+    obs_id = store.add_product(summary(1), BANDS, dets).observation_id
+    d = sch.detections
+    made = product_rows(summary(1), BANDS, dets)
+    rows = [dict(zip(made.detection_columns, v, strict=True)) for v in made.detection_values]
+    rows = [
+        dict(r, observation_id=obs_id, source="by-type", time_utc="2022-01-01T00:00:00.000000Z") for r in rows
+    ]
+    with store._write() as conn:
+        conn.execute(sa.insert(d), [dict(r, extra=json.loads(r["extra"])) for r in rows])
+    raw = sa.cast(d.c.extra, sa.Text)
+    kind = sa.func.typeof(d.c.extra) if store.dialect == "sqlite" else sa.literal("json")
+    with store.engine.connect() as conn:
+        got = conn.execute(sa.select(d.c.source, raw, kind).order_by(d.c.id)).all()
+    ours = [(t, k) for s, t, k in got if s == "ioscan"]
+    by_type = [(t, k) for s, t, k in got if s == "by-type"]
+    assert ours == by_type and len(ours) == 3
+    assert ours[1][0] == "null"  # an empty extra: JSON null, as the type writes None

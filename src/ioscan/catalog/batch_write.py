@@ -125,14 +125,27 @@ def _insert_rows(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[int]
     bands = [dict(r, observation_id=i) for rows, i in zip(batch, ids, strict=True) for r in rows.bands]
     if bands:
         conn.execute(sa.insert(sch.frames), bands)
-    detections = [d for rows, i in zip(batch, ids, strict=True) for d in _detection_dicts(rows, i)]
+    detections = [d for rows, i in zip(batch, ids, strict=True) for d in detection_params(rows, i)]
     if detections:
-        conn.execute(sa.insert(sch.detections), detections)
+        conn.execute(detection_insert(conn.dialect), detections)
     return ids
 
 
-def _detection_dicts(rows: ProductRows, observation_id: int) -> list[dict[str, Any]]:
-    """One product's detection rows as the catalogue stores them (its time and observer, ``source``)."""
+def detection_insert(dialect: sa.Dialect) -> sa.Insert:
+    """The INSERT of :func:`detection_params`: ``extra`` bound as the JSON text the rows hold
+    (:func:`~ioscan.catalog.rows.json_text`: the text the JSON type would write), cast to JSON where the
+    database has the type (SQLite stores the text as it is: a cast there would give it numeric affinity)."""
+    text = sa.bindparam(_EXTRA_TEXT, type_=sa.Text())
+    return sa.insert(sch.detections).values(
+        extra=text if dialect.name == "sqlite" else sa.cast(text, sa.JSON)
+    )
+
+
+_EXTRA_TEXT = "extra_json"
+
+
+def detection_params(rows: ProductRows, observation_id: int) -> list[dict[str, Any]]:
+    """One product's detection rows for :func:`detection_insert` (its time and observer, ``source``)."""
     obs = rows.observation
     common = {
         "observation_id": observation_id,
@@ -140,7 +153,7 @@ def _detection_dicts(rows: ProductRows, observation_id: int) -> list[dict[str, A
         "time_utc": obs["time_utc"],
         "observer": obs.get("observer"),
     }
-    cols = rows.detection_columns
+    cols = tuple(_EXTRA_TEXT if c == "extra" else c for c in rows.detection_columns)
     return [dict(zip(cols, v, strict=True), **common) for v in rows.detection_values]
 
 

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
-from ioscan.catalog.batch_write import insert_batch
+from ioscan.catalog.batch_write import detection_insert, detection_params, insert_batch
 from ioscan.catalog.products import StoredProduct, resolve_versions, shown
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
@@ -477,15 +477,7 @@ class Store:
         if rows.bands:
             conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
         if rows.detection_values:
-            common = {
-                "observation_id": obs_id,
-                "source": "ioscan",
-                "time_utc": obs["time_utc"],
-                "observer": obs.get("observer"),
-            }
-            cols = rows.detection_columns
-            values = [dict(zip(cols, v, strict=True), **common) for v in rows.detection_values]
-            conn.execute(sa.insert(sch.detections), values)
+            conn.execute(detection_insert(conn.dialect), detection_params(rows, obs_id))
         outcome = self._settle_versions(conn, obs, obs_id)
         conn.execute(release)
         return outcome
