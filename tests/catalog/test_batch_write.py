@@ -87,29 +87,33 @@ def test_a_batch_releases_the_claims_of_its_products(store):
     assert claims.held() == 0
 
 
-def test_extra_is_stored_as_the_json_type_stores_it(store):
-    """Detections' ``extra`` comes as JSON text from where the rows are made (a scan's workers): stored, it
-    is the text, and on SQLite the storage class, that SQLAlchemy's JSON type writes from the value."""
+def test_detections_are_stored_as_sqlalchemys_typed_insert_stores_them(store):
+    """Detections go in as value tuples (SQLite: one executemany, each value through SQLAlchemy's bind
+    processor) with ``extra`` as JSON text made where the rows are made (a scan's workers): every stored
+    value, and on SQLite every storage class, is what SQLAlchemy's typed INSERT of the same rows stores
+    (``extra`` from its value through the JSON type)."""
     import sqlalchemy as sa
 
     from ioscan.catalog import schema as sch
 
     extras = [{"a": 1.5, "b": None, "c": [1, 2], "d": {"e": True}, "note": "été"}, {}, {"n": 3}]
     dets = [make_detection(k, extra=e) for k, e in enumerate(extras)]
-    obs_id = store.add_product(summary(1), BANDS, dets).observation_id
+    dets.append(make_detection(9, snr=float("nan"), n_pixels=None, lat_deg=None))
+    obs_id = store.add_products([product_rows(summary(1), BANDS, dets)])[0].observation_id
     d = sch.detections
     made = product_rows(summary(1), BANDS, dets)
     rows = [dict(zip(made.detection_columns, v, strict=True)) for v in made.detection_values]
-    rows = [
-        dict(r, observation_id=obs_id, source="by-type", time_utc="2022-01-01T00:00:00.000000Z") for r in rows
-    ]
+    common = {"observation_id": obs_id, "time_utc": made.observation["time_utc"], "observer": "Juno"}
     with store._write() as conn:
-        conn.execute(sa.insert(d), [dict(r, extra=json.loads(r["extra"])) for r in rows])
-    raw = sa.cast(d.c.extra, sa.Text)
-    kind = sa.func.typeof(d.c.extra) if store.dialect == "sqlite" else sa.literal("json")
+        conn.execute(
+            sa.insert(d), [dict(r, extra=json.loads(r["extra"]), source="typed", **common) for r in rows]
+        )
+    cols = [c for c in d.c if c.name not in ("id", "source")]
+    raw = [sa.cast(c, sa.Text) for c in cols]
+    kinds = [sa.func.typeof(c) for c in cols] if store.dialect == "sqlite" else []
     with store.engine.connect() as conn:
-        got = conn.execute(sa.select(d.c.source, raw, kind).order_by(d.c.id)).all()
-    ours = [(t, k) for s, t, k in got if s == "ioscan"]
-    by_type = [(t, k) for s, t, k in got if s == "by-type"]
-    assert ours == by_type and len(ours) == 3
-    assert ours[1][0] == "null"  # an empty extra: JSON null, as the type writes None
+        got = conn.execute(sa.select(d.c.source, *raw, *kinds).order_by(d.c.id)).all()
+    ours = [tuple(r[1:]) for r in got if r[0] == "ioscan"]
+    typed = [tuple(r[1:]) for r in got if r[0] == "typed"]
+    assert ours == typed and len(ours) == 4
+    assert ours[1][[c.name for c in cols].index("extra")] == "null"  # an empty extra: JSON null, as the type

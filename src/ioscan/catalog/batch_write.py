@@ -15,6 +15,7 @@ each product stays all-or-nothing on its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -125,10 +126,39 @@ def _insert_rows(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[int]
     bands = [dict(r, observation_id=i) for rows, i in zip(batch, ids, strict=True) for r in rows.bands]
     if bands:
         conn.execute(sa.insert(sch.frames), bands)
-    detections = [d for rows, i in zip(batch, ids, strict=True) for d in detection_params(rows, i)]
-    if detections:
-        conn.execute(detection_insert(conn.dialect), detections)
+    insert_detections(
+        conn, [d for rows, i in zip(batch, ids, strict=True) for d in detection_params(rows, i)]
+    )
     return ids
+
+
+def insert_detections(conn: sa.Connection, params: list[dict[str, Any]]) -> None:
+    """Insert detection rows (:func:`detection_params`). On SQLite one executemany of value tuples, each
+    value through the bind processor SQLAlchemy would apply, in the order of the statement it compiles:
+    what ``conn.execute`` sends, without its per-row parameter building (~40 rows a frame, ~0.7 ms of the
+    writer's CPU); elsewhere, or rows with other columns, through ``conn.execute``."""
+    if not params:
+        return
+    keys = tuple(params[0])
+    if (
+        conn.dialect.name != "sqlite"
+        or conn.dialect.paramstyle != "qmark"
+        or any(p.keys() != params[0].keys() for p in params)
+    ):
+        conn.execute(detection_insert(conn.dialect), params)
+        return
+    sql, order, processors = _sqlite_detection_insert(conn.dialect, keys)
+    rows = [tuple(processors[k](p[k]) if k in processors else p[k] for k in order) for p in params]
+    conn.exec_driver_sql(sql, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_detection_insert(dialect: sa.Dialect, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...], dict]:
+    """(SQL, parameter names in order, bind processors by name) of :func:`detection_insert` for rows with
+    ``keys``, compiled as ``conn.execute`` compiles it."""
+    compiled = detection_insert(dialect).compile(dialect=dialect, column_keys=list(keys))
+    processors = {k: f for k, f in (compiled._bind_processors or {}).items() if f is not None}
+    return compiled.string, tuple(compiled.positiontup), processors
 
 
 def detection_insert(dialect: sa.Dialect) -> sa.Insert:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
-from ioscan.catalog.batch_write import detection_insert, detection_params, insert_batch
+from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections
 from ioscan.catalog.products import StoredProduct, resolve_versions, shown
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
@@ -476,8 +476,7 @@ class Store:
         obs_id = int(conn.execute(sa.insert(sch.observations), obs).inserted_primary_key[0])
         if rows.bands:
             conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
-        if rows.detection_values:
-            conn.execute(detection_insert(conn.dialect), detection_params(rows, obs_id))
+        insert_detections(conn, detection_params(rows, obs_id))
         outcome = self._settle_versions(conn, obs, obs_id)
         conn.execute(release)
         return outcome
