@@ -63,15 +63,14 @@ def test_identity_agrees_with_the_reader_for_every_format(small_campaign, tmp_pa
     assert pds4.base_product_id == "JIR_IMG_RDR_2022063T083455" and pds4.product_version == "1.0"
 
 
-def test_reader_reuses_the_label_identity_parsed_if_unchanged(small_campaign, tmp_path, monkeypatch):
-    """A scan identifies a product, then reads it: pdr parses the label once. A label changed in between
-    (here: a new PRODUCT_VERSION_ID) is parsed again, and the read says what the file says now."""
+def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tmp_path, monkeypatch):
+    """A scan identifies every product in its calling process: the identity reads four keywords the way pdr
+    reads them, without pdr's whole parse of the label; the reader that follows parses it. A label changed
+    in between (here: a new PRODUCT_VERSION_ID) reads what the file says now."""
     import os
     import shutil
 
     import pdr
-
-    from ioscan.formats import jiram_pds3
 
     src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
     label = tmp_path / src.name
@@ -80,19 +79,82 @@ def test_reader_reuses_the_label_identity_parsed_if_unchanged(small_campaign, tm
     calls = []
     real = pdr.read
     monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
-    fresh = read_product(label)  # nothing cached: parsed
     ident = product_identity(label)
+    assert calls == []
     frame = read_product(label)
-    assert len(calls) == 2  # the read reused the identity's parse
-    assert frame.product_id == ident.product_id == fresh.product_id
-    np.testing.assert_array_equal(frame.bands["M"].data, fresh.bands["M"].data)
-    assert jiram_pds3._label_key(label) not in jiram_pds3._PARSED  # used once
-    product_identity(label)
+    assert len(calls) == 1 and frame.product_id == ident.product_id
+    assert frame.product_version == ident.product_version == "01"
     import re
 
     text, n = re.subn(r'(PRODUCT_VERSION_ID\s*=\s*)"01"', r'\1"07"', label.read_text())
-    assert n == 1  # the same size: only the modification time tells the change
+    assert n == 1
     label.write_text(text)
     os.utime(label, ns=(os.stat(label).st_atime_ns, os.stat(label).st_mtime_ns + 1_000_000))
-    changed = read_product(label)
-    assert len(calls) == 4 and changed.product_version == "07"
+    assert product_identity(label).product_version == read_product(label).product_version == "07"
+
+
+def test_a_whole_parse_for_identity_is_reused_by_the_read(small_campaign, tmp_path, monkeypatch):
+    """A scan in process identifies then reads each product: with ``quick=False`` pdr parses the label once
+    for both (the identity the same as the quick one)."""
+    import shutil
+
+    import pdr
+
+    src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
+    label = tmp_path / src.name
+    shutil.copy(src, label)
+    shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
+    calls = []
+    real = pdr.read
+    monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    whole = product_identity(label, quick=False)
+    frame = read_product(label)
+    assert len(calls) == 1 and whole == product_identity(label)
+    assert frame.product_id == whole.product_id
+
+
+#: label keywords as archives write them: (keyword, value) replaced in the real label
+LABEL_VARIANTS = [
+    {},
+    {"PRODUCT_VERSION_ID": "2"},  # a bare number: pdr makes it an int
+    {"PRODUCT_VERSION_ID": "1.10"},  # a bare float: pdr makes it 1.1
+    {"PRODUCT_VERSION_ID": '"03"  /* a comment */'},
+    {"PRODUCT_CREATION_TIME": '"2018-001T00:00:00"'},
+    {"PRODUCT_CREATION_TIME": "N/A"},
+    {"PRODUCT_ID": '"JIR_IMG_RDR_2017033T114006"'},
+    {"^IMAGE": '("JIR_IMG_RDR_2017033T114006_V02.IMG", 1)'},
+    {"^IMAGE": "JIR_IMG_RDR_2017033T114006_V02.IMG"},
+    {"^IMAGE": '("JIR_IMG_RDR_2017033T114006_V02.IMG", 1 <BYTES>)'},
+]
+
+
+@pytest.mark.parametrize("changes", LABEL_VARIANTS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_quick_identity_is_pdrs(tmp_path, changes):
+    """The keywords read alone give the identity pdr's whole parse of the label gives, however they are
+    written; a keyword written twice leaves it to pdr."""
+    from ioscan.formats.jiram_pds3 import IDENTITY_KEYWORDS, label_keywords, read_jiram_identity
+    from real_label import copy_real
+
+    label = copy_real(tmp_path, **changes)
+    assert label_keywords(label, IDENTITY_KEYWORDS) is not None
+    assert read_jiram_identity(label) == read_jiram_identity(label, quick=False)
+
+
+def test_quick_identity_of_every_simulated_label_is_pdrs(small_campaign):
+    from ioscan.formats.jiram_pds3 import read_jiram_identity
+
+    labels = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))
+    assert labels
+    for label in labels:
+        assert read_jiram_identity(label) == read_jiram_identity(label, quick=False)
+
+
+def test_a_keyword_written_twice_is_left_to_pdr(tmp_path):
+    from ioscan.formats.jiram_pds3 import IDENTITY_KEYWORDS, label_keywords, read_jiram_identity
+    from real_label import copy_real
+
+    label = copy_real(tmp_path)
+    text = label.read_text().replace("MD5_CHECKSUM", 'PRODUCT_VERSION_ID             = "09"\nMD5_CHECKSUM', 1)
+    label.write_text(text)
+    assert label_keywords(label, IDENTITY_KEYWORDS) is None
+    assert read_jiram_identity(label) == read_jiram_identity(label, quick=False)

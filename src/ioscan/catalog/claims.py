@@ -107,11 +107,16 @@ class Claims:
 
     def claim_many(self, products: Sequence[tuple[str, str | None, str | None]]) -> list[Claim]:
         """:meth:`claim` for several products (``(key, base_product_id, checksum)`` each) in one write
-        transaction (a savepoint each); a product whose claim raced with another scan is looked at again
-        on its own."""
+        transaction: those stored already and those nobody claimed yet with a few statements for all
+        (:meth:`_claim_unclaimed`), the others each in a savepoint; a product whose claim raced with another
+        scan is looked at again on its own."""
         answers: list[Claim | None] = [None] * len(products)
         with self.store._write() as conn:
+            for i, answer in self._claim_unclaimed(conn, products).items():
+                answers[i] = answer
             for i, (key, base, checksum) in enumerate(products):
+                if answers[i] is not None:
+                    continue
                 savepoint = conn.begin_nested()
                 try:
                     answers[i] = self._claim_in(conn, key, base, checksum)
@@ -121,18 +126,56 @@ class Claims:
                     savepoint.commit()
         return [a if a is not None else self.claim(*products[i]) for i, a in enumerate(answers)]
 
-    def _claim_in(
-        self, conn: sa.Connection, key: str, base_product_id: str | None, checksum: str | None
-    ) -> Claim | None:
-        """One claim inside a write transaction; None when the claim changed meanwhile (look again)."""
+    def _claim_unclaimed(
+        self, conn: sa.Connection, products: Sequence[tuple[str, str | None, str | None]]
+    ) -> dict[int, Claim]:
+        """Inside a write transaction, the answers for the products stored already and the claims of those
+        no scan claimed, in three statements (the rest, claimed by a scan, are left to :meth:`_claim_in`):
+        what :meth:`_claim_in` answers for each. Nothing when two share a key (the second is then held by
+        the first) or the claims raced with another scan's."""
+        from ioscan.catalog.batch_write import known_products
+
+        keys = [key for key, _, _ in products]
+        if len(set(keys)) != len(keys):
+            return {}
         c = sch.scan_claims
-        values = {
+        savepoint = conn.begin_nested()
+        try:
+            stored = known_products(
+                conn, [{"product_key": k, "base_product_id": b, "checksum_sha256": s} for k, b, s in products]
+            )
+            claimed = set(conn.execute(sa.select(c.c.product_key).where(c.c.product_key.in_(keys))).scalars())
+            answers = {
+                i: Claim("stored", done.product, done.observation_id)
+                for i, done in enumerate(stored)
+                if done is not None
+            }
+            new = [i for i, key in enumerate(keys) if i not in answers and key not in claimed]
+            if new:
+                values = self._claim_values()
+                conn.execute(sa.insert(c), [dict(values, product_key=keys[i]) for i in new])
+        except sa.exc.IntegrityError:  # another scan claimed one meanwhile: each on its own
+            savepoint.rollback()
+            return {}
+        savepoint.commit()
+        return answers | {i: Claim("claimed") for i in new}
+
+    def _claim_values(self) -> dict:
+        """A new claim's columns but its key: this run, host and process, now, and the lease's end."""
+        return {
             "run_id": self.run_id,
             "host": self.host,
             "pid": self.pid,
             "claimed_utc": _utc(),
             "lease_until_utc": _utc(self.lease_s),
         }
+
+    def _claim_in(
+        self, conn: sa.Connection, key: str, base_product_id: str | None, checksum: str | None
+    ) -> Claim | None:
+        """One claim inside a write transaction; None when the claim changed meanwhile (look again)."""
+        c = sch.scan_claims
+        values = self._claim_values()
         stored = self.store._known_product(
             conn, {"product_key": key, "base_product_id": base_product_id, "checksum_sha256": checksum}
         )

@@ -54,6 +54,15 @@ def resolve_versions(conn: sa.Connection, base_product_id: str) -> dict[int, int
             o.c.base_product_id == base_product_id
         )
     ).all()
+    changes = version_changes(rows)
+    apply_version_changes(conn, changes)
+    return changes
+
+
+def version_changes(rows) -> dict[int, int | None]:
+    """``{id: superseded_by_id}`` for the rows of one ``base_product_id`` (each with ``id``,
+    ``product_version``, ``product_created_utc`` and ``superseded_by_id``) whose state must change so that
+    every row but the one in force points at it; no database."""
     if not rows:
         return {}
     winner = max(rows, key=lambda r: (version_key(r.product_version), r.product_created_utc or "", r.id)).id
@@ -62,7 +71,12 @@ def resolve_versions(conn: sa.Connection, base_product_id: str) -> dict[int, int
         wanted = None if r.id == winner else winner
         if r.superseded_by_id != wanted:
             changes[r.id] = wanted
+    return changes
+
+
+def apply_version_changes(conn: sa.Connection, changes: dict[int, int | None]) -> None:
+    """Write ``changes`` (:func:`version_changes`): one UPDATE per target row."""
+    o = sch.observations
     for target in set(changes.values()):
         ids = [i for i, t in changes.items() if t == target]
         conn.execute(sa.update(o).where(o.c.id.in_(ids)).values(superseded_by_id=target))
-    return changes

@@ -10,6 +10,7 @@ them, and which detection fields are stored as floats follows the same rule as t
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import types
@@ -224,7 +225,7 @@ class ProductRows:
     """One product's checked rows, made without a database (:func:`product_rows`; a scan's workers make them,
     so that the single writer only inserts): observation (its ``run_id`` set when stored), bands
     (``frames``) and detections, these as one tuple of values per detection in ``detection_columns``' order
-    (compact to send between processes)."""
+    (compact to send between processes), ``extra`` as its JSON text already (:func:`json_text`)."""
 
     product: str
     observation: dict[str, Any]
@@ -235,6 +236,12 @@ class ProductRows:
     @property
     def n_detections(self) -> int:
         return len(self.detection_values)
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as the catalogue stores it: the text SQLAlchemy's JSON type writes (its engines
+    have no serializer of their own: ``json.dumps``; ``None`` is JSON ``null``, the type's default)."""
+    return json.dumps(value)
 
 
 def product_rows(
@@ -257,5 +264,7 @@ def product_rows(
     except CatalogError as exc:
         raise CatalogError(f"{product}: {exc}") from None
     _check_text(product, [obs, *band_rows, *det_rows])
+    for row in det_rows:  # made where the rows are made: on Dask by the workers, not the single writer
+        row["extra"] = json_text(row["extra"])
     columns = tuple(name for name, _ in _DETECTION_KINDS)
     return ProductRows(product, obs, band_rows, columns, [tuple(r.values()) for r in det_rows])

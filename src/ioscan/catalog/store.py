@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
+from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections
 from ioscan.catalog.products import StoredProduct, resolve_versions, shown
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
@@ -392,9 +393,11 @@ class Store:
         products: Sequence[tuple[Observation, Sequence[BandSummary], Sequence[Detection]] | ProductRows],
         run_id: int | None = None,
     ) -> list[StoredProduct | CatalogError]:
-        """Store several products in ONE transaction, each all-or-nothing (a savepoint each), as
-        :meth:`add_product` stores one: what a scan's writer does with the results that arrived together
-        (one commit, one product lock instead of one per product).
+        """Store several products in ONE transaction, each all-or-nothing, as :meth:`add_product` stores one:
+        what a scan's writer does with the results that arrived together (one commit, one product lock
+        instead of one per product). Products that cannot meet each other are written together with a few
+        statements for all (:func:`~ioscan.catalog.batch_write.insert_batch`); otherwise, or when that
+        fails, one after the other, a savepoint each.
 
         ``products`` holds (observation, bands, detections) triples, or their :class:`ProductRows` made
         already (:func:`product_rows`). Returns one outcome per product, in
@@ -419,20 +422,11 @@ class Store:
         try:
             with self._write() as conn:
                 self._lock_products(conn)
-                for i, rows in todo:
-                    savepoint = conn.begin_nested()
-                    try:
-                        decided[i] = self._insert_product(conn, rows)
-                    except sa.exc.StatementError as exc:
-                        savepoint.rollback()
-                        done = self._known_product(conn, rows.observation)
-                        decided[i] = (
-                            done
-                            if done is not None
-                            else CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
-                        )
-                    else:
-                        savepoint.commit()
+                together = insert_batch(conn, [rows for _, rows in todo])  # None: one by one
+                if together is not None:
+                    decided = dict(zip((i for i, _ in todo), together, strict=True))
+                else:
+                    decided = self._insert_each(conn, todo)
         except sa.exc.StatementError as exc:  # the commit or the lock failed: nothing of the batch stored
             decided = {
                 i: CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
@@ -441,6 +435,28 @@ class Store:
         for i, outcome in decided.items():
             out[i] = outcome
         return out  # type: ignore[return-value]
+
+    def _insert_each(
+        self, conn: sa.Connection, todo: list[tuple[int, ProductRows]]
+    ) -> dict[int, StoredProduct | CatalogError]:
+        """Write products one after the other, each in its own savepoint: a product that fails leaves
+        nothing, its CatalogError is its outcome, the others are stored."""
+        decided: dict[int, StoredProduct | CatalogError] = {}
+        for i, rows in todo:
+            savepoint = conn.begin_nested()
+            try:
+                decided[i] = self._insert_product(conn, rows)
+            except sa.exc.StatementError as exc:
+                savepoint.rollback()
+                done = self._known_product(conn, rows.observation)
+                decided[i] = (
+                    done
+                    if done is not None
+                    else CatalogError(f"{rows.product}: cannot store observation: {_first_line(exc)}")
+                )
+            else:
+                savepoint.commit()
+        return decided
 
     def _lock_products(self, conn: sa.Connection) -> None:
         """PostgreSQL: one product store at a time decides versions and duplicates (SQLite: the write
@@ -460,16 +476,7 @@ class Store:
         obs_id = int(conn.execute(sa.insert(sch.observations), obs).inserted_primary_key[0])
         if rows.bands:
             conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
-        if rows.detection_values:
-            common = {
-                "observation_id": obs_id,
-                "source": "ioscan",
-                "time_utc": obs["time_utc"],
-                "observer": obs.get("observer"),
-            }
-            cols = rows.detection_columns
-            values = [dict(zip(cols, v, strict=True), **common) for v in rows.detection_values]
-            conn.execute(sa.insert(sch.detections), values)
+        insert_detections(conn, detection_params(rows, obs_id))
         outcome = self._settle_versions(conn, obs, obs_id)
         conn.execute(release)
         return outcome

@@ -258,9 +258,11 @@ def find_products(paths: Iterable[Path]) -> list[Path]:
     return search_products(paths).products
 
 
-def product_identity(path: Path):
+def product_identity(path: Path, *, quick: bool = True):
     """Which product ``path`` is and which version (:class:`~ioscan.formats.versions.ProductIdentity`), from
-    its label or header and the checksum of its data, without decoding pixels. Raises ProductError."""
+    its label or header and the checksum of its data, without decoding pixels. ``quick`` False: a JIRAM
+    label is parsed whole by pdr and kept for the read that follows in this process (the same identity;
+    :func:`~ioscan.formats.jiram_pds3.read_jiram_identity`). Raises ProductError."""
     path = Path(path)
     if not path.exists():
         raise ProductError(f"{path}: no such file")
@@ -276,4 +278,4 @@ def product_identity(path: Path):
     from ioscan.formats.jiram_pds3 import read_jiram_identity
 
     label = path if path.suffix.lower() == ".lbl" else _sibling_label(path)
-    return read_jiram_identity(label)  # type: ignore[arg-type]
+    return read_jiram_identity(label, quick=quick)  # type: ignore[arg-type]

@@ -38,8 +38,10 @@ from ioscan.workflows.process import ProductResult, ProductSettings, chainable, 
 
 #: on Dask, products are sent in tasks of at most this many, one after the other on a worker (fewer towards
 #: the end, so that the last tasks spread over the workers): the scheduler's and the client's work per task,
-#: ~3 ms of the calling process's CPU, is paid once for them
-BATCH_MAX = 3
+#: ~4-5 ms of the calling process's CPU (its other threads: a dozen messages between client, scheduler and
+#: worker), is paid once for them. 3 → 8: the calling process's other threads 6.5 → 4.9 ms CPU per frame
+#: (2 workers, 64 frames)
+BATCH_MAX = 8
 #: tasks kept in flight per worker: one running, the next waiting (a worker never waits for its next frame)
 TASKS_PER_WORKER = 2
 #: products kept in flight per worker at most (enough to keep workers busy, few enough to share with others)
@@ -330,9 +332,11 @@ class _Runner:
         self.stored_before = store.last_observation_id()  # rows above it were stored during this scan
 
     # -- products before processing
-    def prepare(self, paths: list[Path], *, last_round: bool) -> list[_Item]:
+    def prepare(self, paths: list[Path], *, last_round: bool, quick: bool = True) -> list[_Item]:
         """Identify and claim ``paths`` (one transaction): the items to process; the others are settled
-        without processing (stored already, left to another scan, or looked at again in the last round)."""
+        without processing (stored already, left to another scan, or looked at again in the last round).
+        ``quick`` False (a scan in process): a JIRAM label is parsed whole, for the read that follows
+        (:func:`ioscan.formats.product_identity`)."""
         from ioscan.catalog.products import product_key
         from ioscan.formats import product_identity
 
@@ -340,7 +344,7 @@ class _Runner:
         for path in paths:
             try:
                 with self.cpu("identify"):
-                    ident = product_identity(path)
+                    ident = product_identity(path, quick=quick)
             except (IoscanError, OSError):
                 ident = None  # unreadable: let the worker report it properly
             if ident is None:
@@ -629,7 +633,7 @@ class _Runner:
 
     def _serial(self, products: deque, last_round: bool) -> None:
         while products:
-            for item in self.prepare([products.popleft()], last_round=last_round):
+            for item in self.prepare([products.popleft()], last_round=last_round, quick=False):
                 with self.cpu("process"):
                     res = process_product(item.path, self.kernels, self.settings)
                 if not self.held_for_chaining(item, res):
