@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -48,6 +50,40 @@ def test_anything_else_makes_the_rest_once_in_order(read):
     assert list(layers) == ["b", "a", "c"]
     assert [float(v[0]) for v in layers.values()] == [2.0, 1.0, 3.0]
     assert calls == [1]
+
+
+def test_a_ready_layer_read_while_another_thread_makes_the_rest_is_never_missing():
+    """One thread completes the layers (slowly) while another keeps reading a ready one: the reader never
+    meets the moment the layers are re-ordered, and the rest is made once."""
+    calls: list = []
+
+    def rest():
+        calls.append(1)
+        time.sleep(0.05)
+        return {"b": np.full(2, 2.0), "c": np.full(2, 3.0)}
+
+    layers = LazyLayers({"a": np.full(2, 1.0)}, ("b", "a", "c"), rest)
+    errors: list = []
+    done = threading.Event()
+
+    def read_ready():
+        try:
+            while not done.is_set():
+                assert layers["a"][0] == 1.0
+        except Exception as exc:  # noqa: BLE001 (what the reader met is the test's finding)
+            errors.append(exc)
+
+    reader = threading.Thread(target=read_ready)
+    reader.start()
+    completers = [threading.Thread(target=lambda: list(layers)) for _ in range(2)]
+    for t in completers:
+        t.start()
+    for t in completers:
+        t.join()
+    time.sleep(0.01)
+    done.set()
+    reader.join()
+    assert errors == [] and calls == [1] and list(layers) == ["b", "a", "c"]
 
 
 def test_pickled_and_copied_as_a_plain_dict_of_every_layer():

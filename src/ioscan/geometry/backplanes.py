@@ -6,6 +6,7 @@ Latitudes are planetographic °N unless the name says ``_pc``; longitudes are we
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ class LazyLayers(dict):
         super().__init__(ready)
         self._names = names
         self._make_rest: Callable[[], dict] | None = make_rest
+        self._lock = threading.Lock()  # one thread makes the rest; readers of a ready layer wait for it
 
     @property
     def pending(self) -> bool:
@@ -64,22 +66,27 @@ class LazyLayers(dict):
         return self._make_rest is not None
 
     def _complete(self) -> None:
-        make = self._make_rest
-        if make is None:
+        if self._make_rest is None:
             return
-        rest = make()
-        have = dict(super().items())
-        super().clear()
-        for name in self._names:
-            super().__setitem__(name, have.pop(name) if name in have else rest[name])
-        for name, arr in have.items():  # layers set by hand beyond the provider's
-            super().__setitem__(name, arr)
-        self._make_rest = None
+        with self._lock:
+            make = self._make_rest
+            if make is None:  # another thread made it meanwhile
+                return
+            rest = make()
+            have = dict(super().items())
+            super().clear()
+            for name in self._names:
+                super().__setitem__(name, have.pop(name) if name in have else rest[name])
+            for name, arr in have.items():  # layers set by hand beyond the provider's
+                super().__setitem__(name, arr)
+            self._make_rest = None
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if not super().__contains__(name):
+        try:
+            return super().__getitem__(name)
+        except KeyError:  # not made yet, or another thread re-ordering the layers: wait for the rest
             self._complete()
-        return super().__getitem__(name)
+            return super().__getitem__(name)
 
     def __contains__(self, name) -> bool:
         return super().__contains__(name) or (self._make_rest is not None and name in self._names)
