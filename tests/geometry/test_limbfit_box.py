@@ -62,3 +62,36 @@ def test_coarse_step_on_the_box_finds_the_same_peak(scene, monkeypatch):
     assert (a.offset_sample_px, a.offset_line_px) == pytest.approx(
         (b.offset_sample_px, b.offset_line_px), abs=1e-6
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lag_correlation_equals_the_direct_sums_at_every_searched_lag(seed):
+    """The coarse step's FFT correlation (transform length only as long as the searched lags need, not the
+    whole linear correlation's) against the sums written out, lag by lag, for images and templates of any
+    relative size, boxes that overlap or not, and pairs summed."""
+    from ioscan.geometry.limbfit import _lag_correlate
+
+    rng = np.random.default_rng(seed)
+    n_c = tuple(int(v) for v in rng.integers(5, 90, 2))
+    n_t = tuple(int(v) for v in rng.integers(5, 90, 2))
+    at_image = tuple(int(v) for v in rng.integers(0, 40, 2))
+    at_tpl = tuple(int(v) for v in rng.integers(0, 40, 2))
+    lags = tuple(
+        np.arange(int(a), int(a) + int(n))
+        for a, n in zip(rng.integers(-60, 20, 2), rng.integers(3, 70, 2), strict=True)
+    )
+    images = (rng.normal(size=n_c), rng.normal(size=n_c))
+    tpls = (rng.normal(size=n_t), rng.normal(size=n_t))
+    got = _lag_correlate(images, at_image, tpls, at_tpl, lags)
+    # canvas sums: c[dl, ds] = Σ_x image(x + (dl, ds)) · tpl(x), both zero outside their boxes
+    want = np.zeros((len(lags[0]), len(lags[1])))
+    for i, dl in enumerate(lags[0]):
+        for j, ds in enumerate(lags[1]):
+            for img, tpl in zip(images, tpls, strict=True):
+                for tl in range(n_t[0]):
+                    line = at_tpl[0] + tl + dl - at_image[0]
+                    if 0 <= line < n_c[0]:
+                        s = at_tpl[1] + np.arange(n_t[1]) + ds - at_image[1]
+                        inside = (s >= 0) & (s < n_c[1])
+                        want[i, j] += np.dot(img[line, s[inside]], tpl[tl, inside])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))

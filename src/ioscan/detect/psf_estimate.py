@@ -124,7 +124,7 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
     yy, xx = np.mgrid[0:m, 0:m].astype(float)
     ok = weights > 0
     peak = np.max(np.where(ok, stamps, -np.inf), axis=(1, 2))
-    base = np.array([np.median(s[o]) if o.any() else 0.0 for s, o in zip(stamps, ok, strict=True)])
+    base = _stamp_medians(stamps, ok)
     p = np.column_stack(
         [np.maximum(peak - base, 1e-30) * 2 * np.pi * 0.64, np.full(n, c), np.full(n, c), np.full(n, 0.8),
          np.full(n, 0.8), base, np.zeros(n), np.zeros(n)]
@@ -189,6 +189,21 @@ def fit_elliptical_gaussians(stamps: np.ndarray, weights: np.ndarray, n_iter: in
         if cov[0, 0] > 0:
             out[k] = (p[k, 3], p[k, 4], p[k, 0] / np.sqrt(cov[0, 0]))
     return out
+
+
+def _stamp_medians(stamps: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Each stamp's median over its ``ok`` pixels (0 where none is), as ``np.median`` of them: one sort of
+    all stamps (the others pushed to the end as +inf), the middle value or the mean of the two middle ones
+    (``np.median``'s (a + b) / 2)."""
+    n = stamps.shape[0]
+    flat = np.where(ok, stamps, np.inf).reshape(n, -1)
+    flat.sort(axis=1)
+    count = ok.reshape(n, -1).sum(axis=1)
+    rows = np.arange(n)
+    hi = flat[rows, count // 2]
+    lo = flat[rows, np.maximum(count - 1, 0) // 2]
+    mid = (lo + hi) / 2.0
+    return np.where(count % 2 == 1, hi, np.where(count > 0, mid, 0.0))
 
 
 @lru_cache(maxsize=1)

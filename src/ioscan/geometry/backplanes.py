@@ -6,6 +6,8 @@ Latitudes are planetographic °N unless the name says ``_pc``; longitudes are we
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +42,86 @@ REGISTRY: dict[str, BackplaneInfo] = {
         ),
     )
 }
+
+
+class LazyLayers(dict):
+    """Backplane name → array where some layers are made only when first read (the same values).
+
+    A provider hands over the layers it made (``ready``) and ``make_rest``, which returns the others;
+    reading a ready layer (``[]``, ``in``) costs nothing more, anything else (another layer, iteration,
+    ``items``, ``len``, copies, pickling) makes the rest once, in ``names``' order. Navigation's limb fit
+    reads only the limb layers and incidence of the predicted geometry, which it re-points when it
+    registers: the rest of those backplanes is then never made.
+    """
+
+    def __init__(self, ready: dict, names: tuple[str, ...], make_rest: Callable[[], dict]):
+        super().__init__(ready)
+        self._names = names
+        self._make_rest: Callable[[], dict] | None = make_rest
+        self._lock = threading.Lock()  # one thread makes the rest; readers of a ready layer wait for it
+
+    @property
+    def pending(self) -> bool:
+        """True while some layers are not made yet."""
+        return self._make_rest is not None
+
+    def _complete(self) -> None:
+        if self._make_rest is None:
+            return
+        with self._lock:
+            make = self._make_rest
+            if make is None:  # another thread made it meanwhile
+                return
+            rest = make()
+            have = dict(super().items())
+            super().clear()
+            for name in self._names:
+                super().__setitem__(name, have.pop(name) if name in have else rest[name])
+            for name, arr in have.items():  # layers set by hand beyond the provider's
+                super().__setitem__(name, arr)
+            self._make_rest = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return super().__getitem__(name)
+        except KeyError:  # not made yet, or another thread re-ordering the layers: wait for the rest
+            self._complete()
+            return super().__getitem__(name)
+
+    def __contains__(self, name) -> bool:
+        return super().__contains__(name) or (self._make_rest is not None and name in self._names)
+
+    def get(self, name, default=None):
+        if name not in self:
+            return default
+        return self[name]
+
+    def __delitem__(self, name) -> None:
+        self._complete()
+        super().__delitem__(name)
+
+    def _completed(name: str):  # noqa: N805 (a decorator factory, not a method)
+        def method(self, *args, **kwargs):
+            self._complete()
+            return getattr(dict, name)(self, *args, **kwargs)
+
+        method.__name__ = name
+        return method
+
+    for _name in (
+        "__iter__", "__len__", "__reversed__", "__repr__", "__eq__", "__ne__", "__or__", "__ror__",
+        "__ior__", "keys", "values", "items", "pop", "popitem", "setdefault", "update", "copy", "clear",
+    ):  # fmt: skip
+        locals()[_name] = _completed(_name)
+    del _name, _completed
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce_ex__(self, protocol):
+        """Pickled and copied as a plain dict of every layer."""
+        self._complete()
+        return dict, (dict(super().items()),)
+
 
 SUN_IO_DISTANCE_KM = 7.785e8  # 5.204 au, for providers that only know the Sun's direction
 

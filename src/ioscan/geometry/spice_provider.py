@@ -36,7 +36,7 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.geometry.backplanes import Backplanes, lon_time_centric, surface_arrays
+from ioscan.geometry.backplanes import REGISTRY, Backplanes, LazyLayers, lon_time_centric, surface_arrays
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, limb_conic_px
@@ -807,29 +807,64 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
         float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
     )  # fmt: skip
     sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
-    surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, ci, cp), cam.ifov_rad, sun_lon_w)
-    return _assemble(shape, idx, hit, surf, limb), f.limb_conic()
+    # the limb fit reads the limb, the disk and incidence: the other layers are made on first read
+    ready = _scatter_layers(shape, idx, hit, {"incidence_deg": _angle_deg(ci)})
+    ready["on_disk"] = _on_disk(shape, idx, hit)
+    ready["limb_distance_px"] = limb
+
+    def rest() -> dict[str, np.ndarray]:
+        surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, cp), cam.ifov_rad, sun_lon_w)
+        return _scatter_layers(shape, idx, hit, surf)
+
+    return LazyLayers(ready, tuple(REGISTRY), rest), f.limb_conic()
+
+
+def _angle_deg(cos: np.ndarray) -> np.ndarray:
+    """arccos in degrees, as :func:`ioscan.geometry.backplanes.surface_arrays` takes it (a new array)."""
+    angle = np.arccos(cos)
+    angle *= 180.0 / np.pi
+    return angle
+
+
+def _on_disk(shape, idx, hit) -> np.ndarray:
+    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it."""
+    on = np.zeros(shape[0] * shape[1])
+    on[hit if idx is None else idx[hit]] = 1.0
+    return on.reshape(shape)
+
+
+def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
+    """Per-candidate surface arrays as full images (NaN off the disk), as :func:`_assemble` scatters them."""
+    n = shape[0] * shape[1]
+    arrays = {}
+    for name, v in surf.items():
+        if idx is None:
+            out = v
+            if not hit.all():
+                out[~hit] = np.nan
+        else:
+            out = np.full(n, np.nan)
+            out[idx] = v
+            out[idx[~hit]] = np.nan
+        arrays[name] = out.reshape(shape)
+    return arrays
 
 
 def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
-    """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms, in
-    numpy as there (the same functions and order: the same numbers)."""
+    """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms but
+    incidence (emission and phase cosines in ``cosines``), in numpy as there (the same functions and order:
+    the same numbers)."""
     deg = 180.0 / np.pi
     lon_w, lst, lat_pc = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
     lat = np.arctan2(num, den)
     lat *= deg
-    angles = []
-    for cos in cosines:
-        np.arccos(cos, out=cos)
-        cos *= deg
-        angles.append(cos)
+    emission, phase = (_angle_deg(cos) for cos in cosines)
     return {
         "lat_deg": lat,
         "lat_pc_deg": lat_pc,
         "lon_w_deg": lon_w,
-        "emission_deg": angles[0],
-        "incidence_deg": angles[1],
-        "phase_deg": angles[2],
+        "emission_deg": emission,
+        "phase_deg": phase,
         "range_km": rng,
         "pixel_scale_km": rng * ifov_rad,
         "local_solar_time_h": lst,

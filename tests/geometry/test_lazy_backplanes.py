@@ -1,0 +1,137 @@
+"""SPICE backplanes make the limb fit's layers at once and the others on first read, with the same values.
+
+Navigation's limb fit reads only ``limb_distance_px``, ``on_disk`` and ``incidence_deg`` of the predicted
+geometry, which its registration then re-points: the other layers of those backplanes need never be made.
+The reference is the numpy path of ``spice_provider`` (``COMPILED = False``), which makes every layer at
+once (itself checked against per-pixel ``sincpt``/``ilumin`` in ``test_spice_provider.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ioscan.geometry import spice_provider
+from ioscan.geometry.backplanes import REGISTRY, LazyLayers
+
+LIMB_LAYERS = ("incidence_deg", "on_disk", "limb_distance_px")
+
+
+def _layers(calls: list) -> LazyLayers:
+    def rest():
+        calls.append(1)
+        return {"b": np.full(2, 2.0), "c": np.full(2, 3.0)}
+
+    return LazyLayers({"a": np.full(2, 1.0)}, ("b", "a", "c"), rest)
+
+
+def test_ready_layers_are_read_without_making_the_rest():
+    calls: list = []
+    layers = _layers(calls)
+    assert "a" in layers and "b" in layers and "x" not in layers
+    assert layers["a"][0] == 1.0 and layers.get("a")[0] == 1.0 and layers.get("x") is None
+    assert calls == [] and layers.pending
+
+
+@pytest.mark.parametrize(
+    "read",
+    [list, len, dict, lambda d: {**d}, lambda d: list(d.items()), lambda d: d["c"], copy.deepcopy, repr],
+)
+def test_anything_else_makes_the_rest_once_in_order(read):
+    calls: list = []
+    layers = _layers(calls)
+    read(layers)
+    assert calls == [1] and not layers.pending
+    assert list(layers) == ["b", "a", "c"]
+    assert [float(v[0]) for v in layers.values()] == [2.0, 1.0, 3.0]
+    assert calls == [1]
+
+
+def test_a_ready_layer_read_while_another_thread_makes_the_rest_is_never_missing():
+    """One thread completes the layers (slowly) while another keeps reading a ready one: the reader never
+    meets the moment the layers are re-ordered, and the rest is made once."""
+    calls: list = []
+
+    def rest():
+        calls.append(1)
+        time.sleep(0.05)
+        return {"b": np.full(2, 2.0), "c": np.full(2, 3.0)}
+
+    layers = LazyLayers({"a": np.full(2, 1.0)}, ("b", "a", "c"), rest)
+    errors: list = []
+    done = threading.Event()
+
+    def read_ready():
+        try:
+            while not done.is_set():
+                assert layers["a"][0] == 1.0
+        except Exception as exc:  # noqa: BLE001 (what the reader met is the test's finding)
+            errors.append(exc)
+
+    reader = threading.Thread(target=read_ready)
+    reader.start()
+    completers = [threading.Thread(target=lambda: list(layers)) for _ in range(2)]
+    for t in completers:
+        t.start()
+    for t in completers:
+        t.join()
+    time.sleep(0.01)
+    done.set()
+    reader.join()
+    assert errors == [] and calls == [1] and list(layers) == ["b", "a", "c"]
+
+
+def test_pickled_and_copied_as_a_plain_dict_of_every_layer():
+    calls: list = []
+    layers = _layers(calls)
+    layers["d"] = np.zeros(1)  # set by hand before the rest: kept, after the provider's layers
+    again = pickle.loads(pickle.dumps(layers))
+    assert type(again) is dict and list(again) == ["b", "a", "c", "d"]
+    assert type(copy.copy(layers)) is dict and calls == [1]
+
+
+def _navigations(small_campaign, compiled: bool, monkeypatch):
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame, register_on_limb
+
+    monkeypatch.setattr(spice_provider, "COMPILED", compiled)
+    out = []
+    for lbl in sorted(small_campaign.metakernel.parent.parent.glob("jiram/*/*.LBL")):
+        frame = read_product(lbl)
+        nav = navigate_frame(frame, kernels=small_campaign.metakernel, register=False)
+        predicted = dict(nav.backplanes)
+        register_on_limb(frame, nav)
+        out.append((predicted, nav))
+    return out
+
+
+def test_a_limb_registration_never_makes_the_rest_of_the_predicted_geometry(small_campaign, monkeypatch):
+    """On the small campaign: registered frames leave their predicted backplanes' other layers unmade; the
+    registration's offsets, and every layer of the predicted and re-pointed backplanes once read, equal the
+    numpy path's bit for bit."""
+    lazy = _navigations(small_campaign, True, monkeypatch)
+    eager = _navigations(small_campaign, False, monkeypatch)
+    registered = 0
+    for (predicted, nav), (predicted_ref, nav_ref) in zip(lazy, eager, strict=True):
+        assert (nav.registered, nav.offset_px, nav.offset_err_px) == (
+            nav_ref.registered,
+            nav_ref.offset_px,
+            nav_ref.offset_err_px,
+        )
+        if nav.registered:
+            registered += 1
+            assert all(bp.arrays.pending for bp in predicted.values())
+        for band, bp in predicted.items():
+            assert list(bp.arrays) == list(REGISTRY)  # (makes the rest)
+            for name in REGISTRY:
+                np.testing.assert_array_equal(bp[name], predicted_ref[band][name], err_msg=name)
+            for name in REGISTRY:
+                np.testing.assert_array_equal(
+                    nav.backplanes[band][name], nav_ref.backplanes[band][name], err_msg=name
+                )
+    assert registered >= 2
