@@ -376,10 +376,11 @@ def take_fit(fit: PsfFit, keep: np.ndarray) -> PsfFit:
 
 def coupling_reach_px(psf: PsfModel) -> int:
     """Largest line or sample distance (px) between two peak pixels whose PSF fits can touch each other in
-    :func:`~ioscan.detect.photometry.psf_photometry`: their stamps (half-size
-    :func:`~ioscan.detect.photometry.fit_radius_px`, centred on the nearest pixel to a position that moves at
-    most 1.5 px from a start within 0.5 px of the peak pixel) overlap."""
-    return 2 * fit_radius_px(psf) + 5
+    :func:`~ioscan.detect.photometry.psf_photometry`: a fit starts at the peak pixel or half a pixel past it
+    and moves at most 1.5 px, so its stamp (half-size r, :func:`~ioscan.detect.photometry.fit_radius_px`) is
+    centred within 2 px of the peak pixel, and two stamps overlap when their centres are at most 2 r apart:
+    2 r + 4."""
+    return 2 * fit_radius_px(psf) + 4
 
 
 def coupled_to(line: np.ndarray, sample: np.ndarray, seeds: np.ndarray, reach_px: int) -> np.ndarray:
