@@ -47,7 +47,12 @@ from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.detect.saturated import CENTROID_ERR_PX
-from ioscan.detect.second_pass_kernels import add_at, radial_profiles_kernel
+from ioscan.detect.second_pass_kernels import (
+    PAIRWISE_BLOCK,
+    add_at,
+    model_error_ratios,
+    radial_profiles_kernel,
+)
 
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
@@ -146,7 +151,7 @@ def radial_profiles(
     (ring medians of at least 3 finite values, linear between the bins' centres, 0 past the last edge).
     Compiled (:func:`~ioscan.detect.second_pass_kernels.radial_profiles_kernel`), the same bit for bit as
     :func:`radial_profiles_numpy`, which it falls back to where a ring's median is a zero of either sign."""
-    work = np.where(usable, resid, np.nan).astype(float)
+    work = np.where(usable, resid, np.nan).astype(float, copy=False)  # (np.where made it: a fresh array)
     xs, ys = np.asarray(x, float), np.asarray(y, float)
     out, exact = radial_profiles_kernel(work, xs, ys, ring_edges(radius_px), int(np.ceil(radius_px)), 3)
     return out if exact else radial_profiles_numpy(resid, usable, xs, ys, radius_px)
@@ -537,7 +542,31 @@ def measured_model_error(
 ) -> float:
     """Relative error of the PSF model as the subtracted bright sources show it: over the usable pixels within
     ``radius_px`` of each source, √(⟨r²⟩ − ⟨σ²⟩) / √⟨m²⟩ with r the residual (``left`` − background), σ the
-    pixel noise and m the subtracted model; the median over the sources (0 without any)."""
+    pixel noise and m the subtracted model; the median over the sources (0 without any). Compiled
+    (:func:`~ioscan.detect.second_pass_kernels.model_error_ratios`), the same bit for bit as
+    :func:`measured_model_error_numpy` (which it is on disks of more than
+    :data:`~ioscan.detect.second_pass_kernels.PAIRWISE_BLOCK` pixels)."""
+    _, disk = disk_offsets(radius_px)
+    if disk.sum() > PAIRWISE_BLOCK:
+        return measured_model_error_numpy(left, src, model, x, y, radius_px)
+    vals, taken = model_error_ratios(
+        np.ascontiguousarray(left),
+        np.ascontiguousarray(src),
+        np.ascontiguousarray(model.background),
+        np.ascontiguousarray(model.usable),
+        np.ascontiguousarray(model.noise),
+        np.rint(np.asarray(y, float)).astype(np.int64),
+        np.rint(np.asarray(x, float)).astype(np.int64),
+        disk,
+    )
+    return float(np.median(vals[taken].tolist())) if taken.any() else 0.0
+
+
+def measured_model_error_numpy(
+    left: np.ndarray, src: np.ndarray, model: BandModel, x: np.ndarray, y: np.ndarray, radius_px: float = 3.0
+) -> float:
+    """:func:`measured_model_error` in numpy, source by source on its disk's window: the reference the
+    compiled kernel equals."""
     vals = []
     r, disk = disk_offsets(radius_px)
     for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
