@@ -608,9 +608,11 @@ def search_again(
     search: np.ndarray | None,
 ) -> SecondPass:
     """The second pass (module docstring) on the analysed crop ``sub``, ``spike_dchi2`` being the first-pass
-    sources' spike test and ``background_args`` the arguments of :func:`estimate_background`: the first-pass
-    sources refitted with the new ones as neighbours, the new ones as fitted on the subtracted image, faint
-    neighbours of very bright sources re-checked."""
+    sources' spike test, ``fit`` their fits (``fit_sources(model, peaks, psf)``, saturated cores placed by
+    :func:`~ioscan.detect.saturated.recentre_saturated`) and ``background_args`` the arguments of
+    :func:`estimate_background`: the first-pass sources the new ones reach refitted with them as neighbours
+    (:func:`refit_beside_new`), the new ones as fitted on the subtracted image, faint neighbours of very
+    bright sources re-checked."""
     n1 = len(peaks)
     sigma = psf.core_sigma_px
     block = int(cfg.local_window_px or max(8, int(round(4 * sigma))))

@@ -1,5 +1,7 @@
 """Compiled loops of the second pass (numba, ``cache=True``; no fastmath, no parallel), the same bit for bit
-as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles_numpy`):
+as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles_numpy`,
+:func:`ioscan.detect.second_pass.measured_model_error_numpy`: the means there are numpy's pairwise sums,
+:func:`_pairwise_small`). For the azimuthal medians:
 
 * the radius of a pixel is ``hypot(line − y, sample − x)`` in float64 (numpy's and numba's ``hypot`` are
   both the C library's);
