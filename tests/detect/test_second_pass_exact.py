@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ioscan.detect.second_pass import measured_model_error, near_saturated, near_sources
+from ioscan.detect.second_pass import (
+    measured_model_error,
+    measured_model_error_numpy,
+    near_saturated,
+    near_sources,
+)
+from ioscan.detect.second_pass_kernels import model_error_ratios
 
 
 @pytest.mark.parametrize("reach", [1, 2, 5, 9])
@@ -65,3 +71,40 @@ def test_measured_model_error_is_the_whole_image_one(seed):
     expected = _model_error_whole_image(left, src, background, usable, noise, x, y)
     assert expected > 0.0
     assert np.float64(got).tobytes() == np.float64(expected).tobytes()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_model_error_is_numpys_with_float32_maps_and_non_finite_residuals(seed):
+    """The kernel's means (numpy's pairwise sums) and Python's max on NaN or −0 excess, float32 background and
+    noise as the whole-crop models carry them, 8–40 pixels per disk (radius 1.6–3.6 px)."""
+    rng = np.random.default_rng(100 + seed)
+    shape = (40, 64)
+    src = np.where(rng.random(shape) < 0.7, rng.lognormal(2, 2, shape), 0.0)
+    background = rng.normal(50, 5, shape).astype(np.float32)
+    left = background + src * rng.normal(1, 0.2, shape) + rng.normal(0, 1, shape)
+    left[rng.random(shape) < 0.01] = np.nan
+    left[rng.random(shape) < 0.005] = np.inf
+    usable = rng.random(shape) > 0.15
+    noise = rng.uniform(0.5, 2, shape).astype(np.float32)
+    x, y = rng.uniform(-3, shape[1] + 3, 25), rng.uniform(-3, shape[0] + 3, 25)
+    model = _Model(background, usable, noise)
+    for radius in (1.6, 3.0, 3.6):
+        got = measured_model_error(left, src, model, x, y, radius)
+        want = measured_model_error_numpy(left, src, model, x, y, radius)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+def test_a_zero_or_nan_excess_is_kept_as_python_max_keeps_it():
+    # one source on 9 pixels whose residual equals the noise exactly (excess 0), one on NaN residuals
+    shape = (20, 20)
+    noise = np.full(shape, 2.0, np.float32)
+    left = np.full(shape, 2.0)
+    left[10:13, 2:5] = np.nan
+    src = np.ones(shape)
+    usable = np.ones(shape, bool)
+    disk = np.ones((3, 3), bool)
+    vals, taken = model_error_ratios(
+        left, src, np.zeros(shape), usable, noise, np.array([5, 11]), np.array([5, 3]), disk
+    )
+    assert taken.tolist() == [True, True]
+    assert vals[0] == 0.0 and np.isnan(vals[1])

@@ -46,7 +46,13 @@ from ioscan.detect.disk import grow
 from ioscan.detect.find import Peaks, find_peaks
 from ioscan.detect.photometry import PsfFit, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel, kernel1d
-from ioscan.detect.second_pass_kernels import add_at, radial_profiles_kernel
+from ioscan.detect.saturated import CENTROID_ERR_PX
+from ioscan.detect.second_pass_kernels import (
+    PAIRWISE_BLOCK,
+    add_at,
+    model_error_ratios,
+    radial_profiles_kernel,
+)
 
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
@@ -145,7 +151,7 @@ def radial_profiles(
     (ring medians of at least 3 finite values, linear between the bins' centres, 0 past the last edge).
     Compiled (:func:`~ioscan.detect.second_pass_kernels.radial_profiles_kernel`), the same bit for bit as
     :func:`radial_profiles_numpy`, which it falls back to where a ring's median is a zero of either sign."""
-    work = np.where(usable, resid, np.nan).astype(float)
+    work = np.where(usable, resid, np.nan).astype(float, copy=False)  # (np.where made it: a fresh array)
     xs, ys = np.asarray(x, float), np.asarray(y, float)
     out, exact = radial_profiles_kernel(work, xs, ys, ring_edges(radius_px), int(np.ceil(radius_px)), 3)
     return out if exact else radial_profiles_numpy(resid, usable, xs, ys, radius_px)
@@ -266,17 +272,43 @@ def faint_neighbours(
     return out & ~around
 
 
-def model_error_snr(src: np.ndarray, noise: np.ndarray, sigma_px: float) -> np.ndarray:
+def model_error_snr(
+    src: np.ndarray, noise: np.ndarray, sigma_px: float, box: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """Matched-filter S/N (PSF core filter, pixel ``noise``) of the subtracted source image: where a model
-    error of fraction f would show at f times this."""
+    error of fraction f would show at f times this. ``box`` (lines, samples; None: the whole image): made
+    there only, the same values as the whole image's there, 0 elsewhere."""
     k = kernel1d(sigma_px)
-    # (compiled: scipy's correlate1d passes, background_kernels.correlate_lines / correlate_samples)
     nl, ns = src.shape
-    mf = correlate_samples(correlate_lines(src, k, False, 0.0, 0, nl), k, False, 0.0, 0, ns)
+    (l0, l1), (s0, s1) = (
+        ((0, nl), (0, ns)) if box is None else ((box[0].start, box[0].stop), (box[1].start, box[1].stop))
+    )
+    # (compiled: scipy's correlate1d passes, background_kernels.correlate_lines / correlate_samples; each
+    # output line and sample is the whole image's, the boundary being the image's)
+    mf = correlate_samples(correlate_lines(src, k, False, 0.0, l0, l1), k, False, 0.0, s0, s1)
     norm = float(np.sum(k * k))  # ‖k ⊗ k‖ = Σ k²
+    part = noise[l0:l1, s0:s1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        s = mf / (norm * np.where(noise > 0, noise, np.inf))
-    return np.nan_to_num(s, nan=0.0, posinf=0.0)
+        s = mf / (norm * np.where(part > 0, part, np.inf))
+    s = np.nan_to_num(s, nan=0.0, posinf=0.0)
+    if box is None:
+        return s
+    out = np.zeros((nl, ns), s.dtype)
+    out[l0:l1, s0:s1] = s
+    return out
+
+
+def zone_box(zone: np.ndarray, margin_px: int) -> tuple[slice, slice] | None:
+    """The bounding box of the True pixels of ``zone`` grown by ``margin_px`` (clipped to the image), or None
+    when there are none."""
+    lines, samples = np.flatnonzero(zone.any(axis=1)), np.flatnonzero(zone.any(axis=0))
+    if lines.size == 0:
+        return None
+    nl, ns = zone.shape
+    return (
+        slice(max(int(lines[0]) - margin_px, 0), min(int(lines[-1]) + margin_px + 1, nl)),
+        slice(max(int(samples[0]) - margin_px, 0), min(int(samples[-1]) + margin_px + 1, ns)),
+    )
 
 
 def new_peaks(
@@ -296,8 +328,13 @@ def new_peaks(
     valid: np.ndarray,
 ) -> Peaks:
     """Peaks of the second pass's S/N map (``snr``, made on the image minus ``src``), its S/N discounted for
-    the model error, that are farther than ``min_separation_px`` from every known source."""
-    err = model_error * model_error_snr(src, noise, sigma_px)
+    the model error, that are farther than ``min_separation_px`` from every known source. The discount is
+    made on the box of ``search`` and 1 px more only: :func:`~ioscan.detect.find.find_peaks` reads the map
+    at the pixels searched, their 8 neighbours and the segments between two of them, all inside it."""
+    box = None if search is None else zone_box(search, 1)
+    if box is None and search is not None:  # (nothing searched: the map is not read)
+        box = (slice(0, 0), slice(0, 0))
+    err = model_error * model_error_snr(src, noise, sigma_px, box)
     eff = snr / np.sqrt(1.0 + err * err)
     pk = find_peaks(
         eff,
@@ -335,6 +372,61 @@ def merge_peaks(first: Peaks, extra: Peaks, blend_px: float) -> Peaks:
             blended[close] = True
             blended[n1 + k] = True
     return Peaks(cat["line"], cat["sample"], cat["y"], cat["x"], cat["snr"], blended)
+
+
+def take_fit(fit: PsfFit, keep: np.ndarray) -> PsfFit:
+    """The fits where ``keep`` is True (or at the indices ``keep``)."""
+    return PsfFit(**{name: getattr(fit, name)[keep] for name in fit.__dataclass_fields__})
+
+
+def coupling_reach_px(psf: PsfModel) -> int:
+    """Largest line or sample distance (px) between two peak pixels whose PSF fits can touch each other in
+    :func:`~ioscan.detect.photometry.psf_photometry`: a fit starts at the peak pixel or half a pixel past it
+    and moves at most 1.5 px, so its stamp (half-size r, :func:`~ioscan.detect.photometry.fit_radius_px`) is
+    centred within 2 px of the peak pixel, and two stamps overlap when their centres are at most 2 r apart:
+    2 r + 4."""
+    return 2 * fit_radius_px(psf) + 4
+
+
+def coupled_to(line: np.ndarray, sample: np.ndarray, seeds: np.ndarray, reach_px: int) -> np.ndarray:
+    """True for the sources (peak pixels ``line``, ``sample``) linked to a ``seeds`` source by a chain of
+    sources each within ``reach_px`` (px, line and sample) of the next; the seeds themselves included."""
+    li, sj = np.asarray(line, np.int64), np.asarray(sample, np.int64)
+    out = np.asarray(seeds, bool).copy()
+    frontier = np.flatnonzero(out)
+    while frontier.size:
+        near = (np.abs(li[:, None] - li[frontier][None, :]) <= reach_px) & (
+            np.abs(sj[:, None] - sj[frontier][None, :]) <= reach_px
+        )
+        found = near.any(axis=1) & ~out
+        out |= found
+        frontier = np.flatnonzero(found)
+    return out
+
+
+def refit_beside_new(model: BandModel, both: Peaks, psf: PsfModel, fit: PsfFit, fit_new: PsfFit) -> PsfFit:
+    """``fit_sources(model, both, psf)`` for the first-pass sources (``both``'s first ``len(fit.x)``), with
+    the new ones (``fit_new``, as fitted on the subtracted image) after them — bit for bit, refitting only the
+    first-pass sources whose fits the new ones reach (:func:`coupled_to`, :func:`coupling_reach_px`): the fit
+    of a group of sources is made of their stamps alone, so the others' are their first-pass fits ``fit``
+    (``fit_sources(model, first-pass peaks, psf)``). The sources a saturated core was put on
+    (:func:`~ioscan.detect.saturated.recentre_saturated`, which changed ``fit`` in place; their errors are
+    exactly its centroid's) are refitted too, with what they reach."""
+    n1 = len(fit.x)
+    seeds = np.arange(len(both)) >= n1
+    seeds[:n1] = (fit.x_err == CENTROID_ERR_PX) & (fit.y_err == CENTROID_ERR_PX)
+    again = coupled_to(both.line, both.sample, seeds, coupling_reach_px(psf))
+    again[n1:] = True  # (the new ones are in their neighbours' fits; their own values are fit_new's)
+    out = {
+        name: np.concatenate([getattr(fit, name), getattr(fit_new, name)])
+        for name in fit.__dataclass_fields__
+    }
+    if again[:n1].any():
+        part = fit_sources(model, take_peaks(both, again), psf)
+        first = np.flatnonzero(again[:n1])
+        for name, arr in out.items():
+            arr[first] = getattr(part, name)[: first.size]
+    return PsfFit(**out)
 
 
 @dataclass
@@ -450,7 +542,31 @@ def measured_model_error(
 ) -> float:
     """Relative error of the PSF model as the subtracted bright sources show it: over the usable pixels within
     ``radius_px`` of each source, √(⟨r²⟩ − ⟨σ²⟩) / √⟨m²⟩ with r the residual (``left`` − background), σ the
-    pixel noise and m the subtracted model; the median over the sources (0 without any)."""
+    pixel noise and m the subtracted model; the median over the sources (0 without any). Compiled
+    (:func:`~ioscan.detect.second_pass_kernels.model_error_ratios`), the same bit for bit as
+    :func:`measured_model_error_numpy` (which it is on disks of more than
+    :data:`~ioscan.detect.second_pass_kernels.PAIRWISE_BLOCK` pixels)."""
+    _, disk = disk_offsets(radius_px)
+    if disk.sum() > PAIRWISE_BLOCK:
+        return measured_model_error_numpy(left, src, model, x, y, radius_px)
+    vals, taken = model_error_ratios(
+        np.ascontiguousarray(left),
+        np.ascontiguousarray(src),
+        np.ascontiguousarray(model.background),
+        np.ascontiguousarray(model.usable),
+        np.ascontiguousarray(model.noise),
+        np.rint(np.asarray(y, float)).astype(np.int64),
+        np.rint(np.asarray(x, float)).astype(np.int64),
+        disk,
+    )
+    return float(np.median(vals[taken].tolist())) if taken.any() else 0.0
+
+
+def measured_model_error_numpy(
+    left: np.ndarray, src: np.ndarray, model: BandModel, x: np.ndarray, y: np.ndarray, radius_px: float = 3.0
+) -> float:
+    """:func:`measured_model_error` in numpy, source by source on its disk's window: the reference the
+    compiled kernel equals."""
     vals = []
     r, disk = disk_offsets(radius_px)
     for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
@@ -492,9 +608,11 @@ def search_again(
     search: np.ndarray | None,
 ) -> SecondPass:
     """The second pass (module docstring) on the analysed crop ``sub``, ``spike_dchi2`` being the first-pass
-    sources' spike test and ``background_args`` the arguments of :func:`estimate_background`: the first-pass
-    sources refitted with the new ones as neighbours, the new ones as fitted on the subtracted image, faint
-    neighbours of very bright sources re-checked."""
+    sources' spike test, ``fit`` their fits (``fit_sources(model, peaks, psf)``, saturated cores placed by
+    :func:`~ioscan.detect.saturated.recentre_saturated`) and ``background_args`` the arguments of
+    :func:`estimate_background`: the first-pass sources the new ones reach refitted with them as neighbours
+    (:func:`refit_beside_new`), the new ones as fitted on the subtracted image, faint neighbours of very
+    bright sources re-checked."""
     n1 = len(peaks)
     sigma = psf.core_sigma_px
     block = int(cfg.local_window_px or max(8, int(round(4 * sigma))))
@@ -540,8 +658,6 @@ def search_again(
         return SecondPass(peaks, fit, 0, unconfirmed)
     extra = take_peaks(extra, held)
     both = merge_peaks(peaks, extra, 4.0 * sigma * np.sqrt(2.0) + 1.0)
-    fit_all = fit_sources(model, both, psf)
-    for name in fit_all.__dataclass_fields__:
-        getattr(fit_all, name)[n1:] = getattr(fit_new, name)[held]
+    fit_all = refit_beside_new(model, both, psf, fit, take_fit(fit_new, held))
     n_new = int(held.sum())
     return SecondPass(both, fit_all, n_new, np.concatenate([unconfirmed, np.zeros(n_new, bool)]))

@@ -1,5 +1,7 @@
 """Compiled loops of the second pass (numba, ``cache=True``; no fastmath, no parallel), the same bit for bit
-as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles_numpy`):
+as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles_numpy`,
+:func:`ioscan.detect.second_pass.measured_model_error_numpy`: the means there are numpy's pairwise sums,
+:func:`_pairwise_small`). For the azimuthal medians:
 
 * the radius of a pixel is ``hypot(line − y, sample − x)`` in float64 (numpy's and numba's ``hypot`` are
   both the C library's);
@@ -164,3 +166,88 @@ def add_at(out: np.ndarray, li: np.ndarray, sj: np.ndarray, vals: np.ndarray) ->
     order given (np.add.at's order: the same sums)."""
     for t in range(li.shape[0]):
         out[li[t], sj[t]] += vals[t]
+
+
+#: most values :func:`_pairwise_small` sums (numpy's pairwise sum splits larger blocks, recursively)
+PAIRWISE_BLOCK = 128
+
+
+@njit(cache=True)
+def _pairwise_small(x: np.ndarray, n: int) -> float:
+    """numpy's pairwise sum of x[:n] (float64, n ≤ :data:`PAIRWISE_BLOCK`): n < 8 in turn from 0.0; else eight
+    running sums, combined ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the last n mod 8 in turn (a
+    recursive form compiled in another module does not link when cached; this one does not recurse)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += x[i]
+        i += 1
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def model_error_ratios(
+    left: np.ndarray,
+    src: np.ndarray,
+    background: np.ndarray,
+    usable: np.ndarray,
+    noise: np.ndarray,
+    lines: np.ndarray,
+    samples: np.ndarray,
+    disk: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per source at pixel (``lines``, ``samples``): √(max(⟨r²⟩ − ⟨σ²⟩, 0) / ⟨m²⟩) over the ``usable`` pixels
+    of the offset mask ``disk`` ((2h + 1)², centred on it; at most :data:`PAIRWISE_BLOCK` pixels) inside the
+    image, r = ``left`` − ``background``, σ = ``noise`` (as float64) and m = ``src``, and whether it was taken
+    (not where fewer than 5 pixels or ⟨m²⟩ ≤ 0). The means are numpy's (pairwise sums in row-major pixel
+    order, ÷ n) and max is Python's (NaN and −0 kept), as
+    :func:`ioscan.detect.second_pass.measured_model_error_numpy` takes them."""
+    nl, ns = left.shape
+    h = disk.shape[0] // 2
+    cap = disk.shape[0] * disk.shape[1]
+    m_sq = np.empty(cap)
+    r_sq = np.empty(cap)
+    n_sq = np.empty(cap)
+    out = np.zeros(lines.shape[0])
+    taken = np.zeros(lines.shape[0], np.bool_)
+    for k in range(lines.shape[0]):
+        yi, xi = lines[k], samples[k]
+        n = 0
+        for ll in range(max(yi - h, 0), min(yi + h + 1, nl)):
+            for ss in range(max(xi - h, 0), min(xi + h + 1, ns)):
+                if disk[ll - yi + h, ss - xi + h] and usable[ll, ss]:
+                    m = np.float64(src[ll, ss])
+                    r = np.float64(left[ll, ss]) - np.float64(background[ll, ss])
+                    v = np.float64(noise[ll, ss])
+                    m_sq[n] = m * m
+                    r_sq[n] = r * r
+                    n_sq[n] = v * v
+                    n += 1
+        if n < 5:
+            continue
+        m2 = (0.0 + _pairwise_small(m_sq, n)) / n
+        if m2 <= 0:
+            continue
+        excess = (0.0 + _pairwise_small(r_sq, n)) / n - (0.0 + _pairwise_small(n_sq, n)) / n
+        if excess < 0.0:  # (Python's max(excess, 0.0): NaN and −0 stay)
+            excess = 0.0
+        out[k] = math.sqrt(excess / m2)
+        taken[k] = True
+    return out, taken
