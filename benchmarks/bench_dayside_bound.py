@@ -14,11 +14,14 @@ beyond 20 px.
    its result for the frame's own albedo is the renderer's true background there). Three nuisance sets:
    ``known_mean`` (the detector knows the background's ensemble mean), ``unknown_level`` (a constant and the
    mean shading's scale free: the mean albedo and the on-board offset unknown) and ``unknown_quadratic``
-   (also a free quadratic). Reported as S/N_opt ÷ ideal medians per zone, and as the completeness a detector
-   with that S/N would have (P(S/N + N(0, 1) ≥ threshold), averaged over the hot spots) at ioscan's
-   threshold, at the fixed 5 of the oracle, and at the oracle's thresholds with ioscan's false rate and with
-   the target's (``thresholds``: from the oracle's own false peaks on these frames); the same prediction at
-   S/N = ideal (``ideal_predicted``) against the oracle's measured completeness checks the conversion.
+   (also a free quadratic); ``unknown_level_and_disk_position`` (the level, the mean shading's scale and the
+   disk's position in the image free: the mean image's derivatives with the disk's centre, as a detector
+   without geometry must find the limb itself). Reported as S/N_opt ÷ ideal medians per zone, and as the
+   completeness a detector with that S/N would have (P(S/N + N(0, 1) ≥ threshold), averaged over the hot
+   spots) at ioscan's threshold, at the fixed 5 of the oracle, and at the oracle's thresholds with ioscan's
+   false rate and with the target's (``thresholds``: from the oracle's own false peaks on these frames)
+   (``predicted_completeness``); the same prediction at S/N = ideal (its ``ideal``) against the oracle map's
+   measured completeness checks the conversion.
 2. **Realisable estimators** (not told the truth), each an S/N map over the whole band image, calibrated by
    a robust local scale (1.4826 × MAD over the 3 × 3 blocks of 8 px around, per zone of distance to the limb
    circle ioscan's :func:`find_limb` finds: sky, the limb band ±3 px, 3–8 px inside, deeper), best of 9
@@ -48,7 +51,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -85,6 +88,8 @@ FAR_PX = 20.0
 ZONES = ("within_8px", "8_to_20px", "beyond_20px")
 SHIFTS_PX = (-1 / 3, 0.0, 1 / 3)
 BLOCK_PX = 8
+#: the disk's shift (px) of the finite differences of the bound's disk-position nuisances
+SHIFT_PX = 0.05
 BRIGHT_ZONE_PX = 6.0
 #: the target's false rate and ioscan's (bench_generalise --frames 250 --side day --in-memory)
 TARGET_FALSE_PER_FRAME = 0.05
@@ -185,6 +190,18 @@ def window_products(rendered, win: Window, field, gains: np.ndarray, offsets: np
         sky = sky[pad : pad + win.l1 - win.l0, pad : pad + win.s1 - win.s0]
         out.append(expected_product(sky, gains[win.s0 : win.s1], offsets[win.s0 : win.s1], params.detector))
     return np.array(out)
+
+
+def shifted_means(rendered, win: Window, gains, offsets) -> list[np.ndarray]:
+    """The window's mean product (:class:`ZeroField`) with the disk moved by SHIFT_PX in sample, then in
+    line (the limb's and the shading's derivatives with the disk's position, by finite differences)."""
+    out = []
+    for ds, dl in ((SHIFT_PX, 0.0), (0.0, SHIFT_PX)):
+        v = rendered.params.view
+        view = replace(v, center_sample_px=v.center_sample_px + ds, center_line_px=v.center_line_px + dl)
+        moved = replace(rendered, params=replace(rendered.params, view=view))
+        out.append(window_products(moved, win, ZeroField(), gains, offsets)[0])
+    return out
 
 
 def redrawn_albedos(rendered, n: int, rng: np.random.Generator) -> StackedField:
@@ -334,8 +351,12 @@ def source_bound(rendered, row: pd.Series, fields: StackedField, gains, offsets,
     template = (mean - level).ravel()[valid]
     ones = np.ones((valid.sum(), 1))
     quad = polynomial_columns(nl, ns, 2)[valid]
+    limb_shift = [(d - mean).ravel()[valid] / SHIFT_PX for d in shifted_means(rendered, win, gains, offsets)]
     out = {
         "bound_known_mean": gls_information(p_v, var_v, dev_v, None),
+        "bound_unknown_level_and_disk_position": gls_information(
+            p_v, var_v, dev_v, np.column_stack([ones, template, *limb_shift])
+        ),
         "bound_unknown_level": gls_information(p_v, var_v, dev_v, np.column_stack([ones, template])),
         "bound_unknown_quadratic": gls_information(p_v, var_v, dev_v, np.column_stack([quad, template])),
     }
