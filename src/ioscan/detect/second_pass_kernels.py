@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ioscan.detect.background_kernels import _pairwise_small
+
 
 @njit(cache=True)
 def _interp(r: float, xp: np.ndarray, fp: np.ndarray, n: int, right: float) -> float:
@@ -168,38 +170,9 @@ def add_at(out: np.ndarray, li: np.ndarray, sj: np.ndarray, vals: np.ndarray) ->
         out[li[t], sj[t]] += vals[t]
 
 
-#: most values :func:`_pairwise_small` sums (numpy's pairwise sum splits larger blocks, recursively)
+#: most values :func:`~ioscan.detect.background_kernels._pairwise_small` sums (numpy's pairwise sum splits
+#: larger blocks, recursively; that one does not recurse, which numba's cache needs across modules)
 PAIRWISE_BLOCK = 128
-
-
-@njit(cache=True)
-def _pairwise_small(x: np.ndarray, n: int) -> float:
-    """numpy's pairwise sum of x[:n] (float64, n ≤ :data:`PAIRWISE_BLOCK`): n < 8 in turn from 0.0; else eight
-    running sums, combined ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), then the last n mod 8 in turn (a
-    recursive form compiled in another module does not link when cached; this one does not recurse)."""
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += x[i]
-        return res
-    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += x[i]
-        r1 += x[i + 1]
-        r2 += x[i + 2]
-        r3 += x[i + 3]
-        r4 += x[i + 4]
-        r5 += x[i + 5]
-        r6 += x[i + 6]
-        r7 += x[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += x[i]
-        i += 1
-    return res
 
 
 @njit(cache=True, error_model="numpy")
