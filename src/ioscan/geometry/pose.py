@@ -68,26 +68,32 @@ def limb_conic_px(camera: FrameCamera, observer_km, inst_to_body, radii_km, extr
     return c / float(np.sqrt(np.sum(c * c)))
 
 
-def _assemble(shape, idx, hit, surf: dict, limb: np.ndarray) -> dict[str, np.ndarray]:
-    """Scatter per-candidate surface arrays into full images (NaN off the disk) in REGISTRY order."""
+def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
+    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel)."""
     n = shape[0] * shape[1]
-    on = np.zeros(n)
     arrays = {}
-    full_hit = hit if idx is None else None
-    if idx is None:
-        on[hit] = 1.0
-    else:
-        on[idx[hit]] = 1.0
     for name, v in surf.items():
         if idx is None:
             out = v
-            if not full_hit.all():
-                out[~full_hit] = np.nan
+            if not hit.all():
+                out[~hit] = np.nan
         else:
             out = np.full(n, np.nan)
             out[idx] = v
             out[idx[~hit]] = np.nan
         arrays[name] = out.reshape(shape)
+    return arrays
+
+
+def _assemble(shape, idx, hit, surf: dict, limb: np.ndarray) -> dict[str, np.ndarray]:
+    """Scatter per-candidate surface arrays into full images (NaN off the disk) in REGISTRY order."""
+    n = shape[0] * shape[1]
+    on = np.zeros(n)
+    if idx is None:
+        on[hit] = 1.0
+    else:
+        on[idx[hit]] = 1.0
+    arrays = _scatter_layers(shape, idx, hit, surf)
     arrays["on_disk"] = on.reshape(shape)
     arrays["limb_distance_px"] = limb
     return {name: arrays[name] for name in REGISTRY}

@@ -39,7 +39,7 @@ from ioscan.errors import GeometryError
 from ioscan.geometry.backplanes import REGISTRY, Backplanes, LazyLayers, lon_time_centric, surface_arrays
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
-from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, limb_conic_px
+from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, _scatter_layers, limb_conic_px
 from ioscan.records import LabelGeometry
 
 CLIGHT_KM_S = 299792.458
@@ -831,23 +831,6 @@ def _on_disk(shape, idx, hit) -> np.ndarray:
     on = np.zeros(shape[0] * shape[1])
     on[hit if idx is None else idx[hit]] = 1.0
     return on.reshape(shape)
-
-
-def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
-    """Per-candidate surface arrays as full images (NaN off the disk), as :func:`_assemble` scatters them."""
-    n = shape[0] * shape[1]
-    arrays = {}
-    for name, v in surf.items():
-        if idx is None:
-            out = v
-            if not hit.all():
-                out[~hit] = np.nan
-        else:
-            out = np.full(n, np.nan)
-            out[idx] = v
-            out[idx[~hit]] = np.nan
-        arrays[name] = out.reshape(shape)
-    return arrays
 
 
 def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
