@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ioscan.catalog import schema as sch
-from ioscan.catalog.products import StoredProduct, apply_version_changes, shown, version_changes
+from ioscan.catalog.products import StoredProduct, apply_version_changes, stored_outcome, version_changes
 from ioscan.catalog.rows import ProductRows
 
 
@@ -205,25 +205,5 @@ def _settle_versions(
     for base, obs_id in zip(bases, ids, strict=True):
         changes = version_changes(by_base[base])
         apply_version_changes(conn, changes)
-        out.append(_outcome(by_base[base], changes, obs_id))
+        out.append(stored_outcome(by_base[base], changes, obs_id))
     return out
-
-
-def _outcome(rows: list, changes: dict[int, int | None], obs_id: int) -> StoredProduct:
-    """What storing ``obs_id`` did, from the rows of its product ID and their version changes (as
-    :meth:`ioscan.catalog.store.Store._settle_versions` says it)."""
-    by_id = {r.id: r for r in rows}
-    ids = [r.product_id for r in rows]
-
-    def name(i: int) -> str:
-        r = by_id[i]
-        return shown(r.product_id, r.checksum_sha256, with_data=ids.count(r.product_id) > 1)
-
-    by = changes.get(obs_id, by_id[obs_id].superseded_by_id)
-    return StoredProduct(
-        obs_id,
-        name(obs_id),
-        "stored",
-        superseded=[name(i) for i, target in changes.items() if i != obs_id and target is not None],
-        superseded_by=None if by is None else name(by),
-    )

@@ -80,3 +80,24 @@ def apply_version_changes(conn: sa.Connection, changes: dict[int, int | None]) -
     for target in set(changes.values()):
         ids = [i for i, t in changes.items() if t == target]
         conn.execute(sa.update(o).where(o.c.id.in_(ids)).values(superseded_by_id=target))
+
+
+def stored_outcome(rows: list, changes: dict[int, int | None], obs_id: int) -> StoredProduct:
+    """What storing ``obs_id`` did, from the rows of its product ID (id, product_id, checksum_sha256,
+    superseded_by_id; read before or after ``changes`` were applied) and their version changes
+    (:func:`version_changes`: id → the id superseding it, None: current)."""
+    by_id = {r.id: r for r in rows}
+    ids = [r.product_id for r in rows]
+
+    def name(i: int) -> str:
+        r = by_id[i]
+        return shown(r.product_id, r.checksum_sha256, with_data=ids.count(r.product_id) > 1)
+
+    by = changes.get(obs_id, by_id[obs_id].superseded_by_id)
+    return StoredProduct(
+        obs_id,
+        name(obs_id),
+        "stored",
+        superseded=[name(i) for i, target in changes.items() if i != obs_id and target is not None],
+        superseded_by=None if by is None else name(by),
+    )

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from ioscan import __version__
 from ioscan.catalog import schema as sch
 from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections
-from ioscan.catalog.products import StoredProduct, resolve_versions, shown
+from ioscan.catalog.products import StoredProduct, resolve_versions, stored_outcome
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
     ProductRows,
@@ -513,20 +513,7 @@ class Store:
                 )
             )
         }
-        ids = [r.product_id for r in rows.values()]
-
-        def name(i: int) -> str:
-            r = rows[i]
-            return shown(r.product_id, r.checksum_sha256, with_data=ids.count(r.product_id) > 1)
-
-        by = rows[obs_id].superseded_by_id
-        return StoredProduct(
-            obs_id,
-            name(obs_id),
-            "stored",
-            superseded=[name(i) for i, target in changes.items() if i != obs_id and target is not None],
-            superseded_by=None if by is None else name(by),
-        )
+        return stored_outcome(list(rows.values()), changes, obs_id)
 
     _observation_row = staticmethod(observation_row)
 
