@@ -629,9 +629,9 @@ PROFILE_FRAMES: list = []
 PROFILE_FRAMES_PER_CONFIG = 3
 #: detection's named steps (functions called by ``detect_band`` and its first pass) in the profile
 STEPS = (
-    "mask_pixels", "remove_column_streaks", "laplacian_noise", "locate_limb", "_measure_psf",
+    "mask_pixels", "remove_column_streaks", "laplacian_noise", "locate_limb", "_psf_in_use",
     "_background_args", "estimate_background", "find_peaks", "fit_sources", "place_saturated", "spike_test",
-    "search_again", "source_flags",
+    "search_again", "source_flags", "fill_flux_err", "_flag_background_misfits",
 )  # fmt: skip
 
 

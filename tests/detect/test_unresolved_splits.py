@@ -60,3 +60,39 @@ def test_flagged_detections_neither_flagged_nor_counted() -> None:
     chain = [_det(100.0, 50.0, 50.0), _det(100.8, 50.0, 30.0), _det(101.6, 50.0, 10.0)]
     assert flag_unresolved_splits(chain, SIGMA_PX) == 1
     assert [bool(d.flags & DetectionFlag.ARTEFACT) for d in chain] == [False, True, False]
+
+
+def _reference_splits(detections: list[Detection], psf_sigma_px: float) -> list[bool]:
+    """The test as first written: each detection, brightest first, against every one kept so far (the
+    distances made anew per detection); which are flagged."""
+    keep = [d for d in detections if not d.flags & (DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY)]
+    flagged = [False] * len(detections)
+    if len(keep) < 2:
+        return flagged
+    xy = np.array([[d.sample, d.line] for d in keep], float)
+    snr = np.array([d.extra["mf_snr"] for d in keep])
+    kept = np.ones(len(keep), bool)
+    for i in np.argsort(-snr):
+        if np.any(kept & (snr > snr[i]) & (np.hypot(*(xy - xy[i]).T) < 2.0 * psf_sigma_px)):
+            kept[i] = False
+            flagged[next(k for k, d in enumerate(detections) if d is keep[i])] = True
+    return flagged
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crowded_clusters_flag_as_the_reference(seed: int) -> None:
+    # chains and clumps within a few σ (ties of S/N, NaN positions and flagged members included): the
+    # distances made once for all pairs flag exactly the detections the per-detection loop flagged
+    rng = np.random.default_rng(seed)
+    n = 40
+    xy = rng.uniform(0.0, 6.0, (n, 2))
+    xy[rng.random(n) < 0.05] = np.nan
+    snr = np.round(rng.uniform(5.0, 30.0, n), 0)  # rounded: ties
+    flags = np.where(rng.random(n) < 0.1, int(DetectionFlag.COSMIC_RAY), 0)
+    dets = [_det(float(x), float(y), float(s), int(f)) for (x, y), s, f in zip(xy, snr, flags, strict=True)]
+    want = _reference_splits(dets, SIGMA_PX)
+    assert sum(want) >= 5  # crowded enough to test the order
+    assert flag_unresolved_splits(dets, SIGMA_PX) == sum(want)
+    assert [
+        bool(d.flags & DetectionFlag.ARTEFACT) and not f for d, f in zip(dets, flags, strict=True)
+    ] == want

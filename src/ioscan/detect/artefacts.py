@@ -172,11 +172,14 @@ def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> 
     xy = np.array([[d.sample, d.line] for d in keep], float)
     snr = np.array([float(d.extra.get("mf_snr", d.snr)) for d in keep])
     limit = 2.0 * psf_sigma_px
+    # row i: the brighter detections within the limit of detection i (only rows with one can be flagged)
+    sep = np.hypot(xy[None, :, 0] - xy[:, None, 0], xy[None, :, 1] - xy[:, None, 1])
+    brighter_near = (snr[None, :] > snr[:, None]) & (sep < limit)
+    can_split = brighter_near.any(axis=1)
     n = 0
     kept = np.ones(len(keep), bool)
     for i in np.argsort(-snr):  # brightest first: a split flagged counts no more as the brighter one
-        sep = np.hypot(*(xy - xy[i]).T)
-        if np.any(kept & (snr > snr[i]) & (sep < limit)):
+        if can_split[i] and np.any(kept & brighter_near[i]):
             kept[i] = False
             flag_artefact(keep[i], "unresolved_split")
             n += 1

@@ -742,7 +742,8 @@ def detect_band(
         if dup[k]:
             continue
         x, y = float(fit.x[k] + s0), float(fit.y[k] + l0)
-        li, lj = int(np.clip(np.rint(y), 0, nl - 1)), int(np.clip(np.rint(x), 0, ns - 1))
+        # int(np.clip(np.rint(·), 0, n − 1)) without np.clip on scalars (the same value; NaN raises)
+        li, lj = int(min(max(np.rint(y), 0.0), nl - 1)), int(min(max(np.rint(x), 0.0), ns - 1))
         flags, d_here = source_flags(
             ctx,
             li,

@@ -231,11 +231,20 @@ def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
     else:
         v = _laplacian_blocks(x, bl, bs, hl, hs)
     out = MAD_TO_SIGMA * _block_mad(v) / np.sqrt(1.25)
-    pos = out[out > 0]
-    out = np.where(out > 0, out, float(np.median(pos)) if pos.size else 1.0)
-    rows = np.clip((np.arange(nl) - 1) // hl, 0, bl - 1)
-    cols = np.clip((np.arange(ns) - 1) // hs, 0, bs - 1)
-    return out[rows][:, cols]
+    positive = out > 0
+    if not positive.all():  # (all positive: np.where would copy the same values)
+        pos = out[positive]
+        out = np.where(positive, out, float(np.median(pos)) if pos.size else 1.0)
+    return out[_block_rows(nl, hl, bl)][:, _block_rows(ns, hs, bs)]
+
+
+@lru_cache(maxsize=16)
+def _block_rows(n: int, h: int, b: int) -> np.ndarray:
+    """The block (of ``b`` blocks of ``h`` pixels from pixel 1, the edges joining the nearest) that each of
+    ``n`` pixels takes its noise from, as :func:`pixel_noise_map` spreads it (read-only: shared)."""
+    rows = np.clip((np.arange(n) - 1) // h, 0, b - 1)
+    rows.flags.writeable = False
+    return rows
 
 
 def edge_points(
