@@ -4,14 +4,17 @@ REV``).
 
 ``package_at("HEAD~3")`` extracts ``src/ioscan`` at that revision into a temporary folder as the package
 ``ioscan_at_<rev>`` (every ``ioscan`` import inside it rewritten to that name, so the two never share a
-module) and returns it. Records made by the current package are accepted by the old one as long as their
-fields did not change (the detection code reads attributes only).
+module) and returns it; the folder is removed when the process exits. Records made by the current package
+are accepted by the old one as long as their fields did not change (the detection code reads attributes
+only).
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -31,6 +34,8 @@ def package_at(rev: str):
     if name in sys.modules:
         return sys.modules[name]
     root = Path(tempfile.mkdtemp(prefix="ioscan_against_"))
+    # the copy (~12 MB with numba's cache of it) goes when the process exits
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     tar = root / "src.tar"
     with tar.open("wb") as fh:
         subprocess.run(["git", "archive", sha, "src/ioscan"], cwd=REPO, stdout=fh, check=True)
