@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from ioscan.catalog import schema as sch
+from ioscan.catalog.batch_write import known_products
 from ioscan.catalog.times import utc_iso
 
 if TYPE_CHECKING:
@@ -133,8 +134,6 @@ class Claims:
         no scan claimed, in three statements (the rest, claimed by a scan, are left to :meth:`_claim_in`):
         what :meth:`_claim_in` answers for each. Nothing when two share a key (the second is then held by
         the first) or the claims raced with another scan's."""
-        from ioscan.catalog.batch_write import known_products
-
         keys = [key for key, _, _ in products]
         if len(set(keys)) != len(keys):
             return {}

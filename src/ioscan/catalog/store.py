@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
-from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections
+from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections, known_products
 from ioscan.catalog.products import StoredProduct, resolve_versions, stored_outcome
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
@@ -483,23 +483,9 @@ class Store:
 
     @staticmethod
     def _known_product(conn: sa.Connection, obs: Mapping[str, Any]) -> StoredProduct | None:
-        """The outcome when this product (same key) or its data (same checksum, other base ID) is stored."""
-        o = sch.observations
-        cols = (o.c.id, o.c.product_id, o.c.superseded_by_id)
-        row = conn.execute(sa.select(*cols).where(o.c.product_key == obs["product_key"])).first()
-        outcome = "already_stored"
-        if row is None and obs.get("checksum_sha256"):
-            same_data = sa.and_(
-                o.c.checksum_sha256 == obs["checksum_sha256"], o.c.base_product_id != obs["base_product_id"]
-            )
-            row = conn.execute(sa.select(*cols).where(same_data).order_by(o.c.id)).first()
-            outcome = "duplicate"
-        if row is None:
-            return None
-        by = None
-        if row.superseded_by_id is not None:
-            by = conn.execute(sa.select(o.c.product_id).where(o.c.id == row.superseded_by_id)).scalar_one()
-        return StoredProduct(int(row.id), str(row.product_id), outcome, superseded_by=by)
+        """The outcome when this product (same key) or its data (same checksum, other base ID) is stored
+        (:func:`~ioscan.catalog.batch_write.known_products`, the batch writer's look-up, for one)."""
+        return known_products(conn, [obs])[0]
 
     @staticmethod
     def _settle_versions(conn: sa.Connection, obs: Mapping[str, Any], obs_id: int) -> StoredProduct:
