@@ -113,7 +113,8 @@ def _product_ids(conn: sa.Connection, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     o = sch.observations
-    return dict(conn.execute(sa.select(o.c.id, o.c.product_id).where(o.c.id.in_(sorted(ids)))).tuples().all())
+    rows = conn.execute(sa.select(o.c.id, o.c.product_id).where(o.c.id.in_(sorted(ids))))
+    return {int(i): str(p) for i, p in rows}
 
 
 def _insert_rows(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[int]:
