@@ -170,3 +170,47 @@ def test_band_maps_kept_per_thread():
         assert np.array_equal(first, fresh) and again is first and active
         assert structure == misfits._background_structure(bg, sw, 10, 12)
     assert not misfits._KEPT.active
+
+
+def _ridge_fraction_one(snr, line, sample, distance_px) -> float:
+    """ridge_fraction as first written: one detection's 24 points read in a call of its own."""
+    from scipy import ndimage
+
+    from ioscan.detect.misfits import RIDGE_DIRECTIONS
+
+    box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
+    peak = float(np.max(box)) if box.size else 0.0
+    if not peak > 0:
+        return 0.0
+    ang = np.arange(RIDGE_DIRECTIONS) * np.pi / RIDGE_DIRECTIONS
+    dy, dx = distance_px * np.sin(ang), distance_px * np.cos(ang)
+    ys = np.concatenate([line + dy, line - dy])
+    xs = np.concatenate([sample + dx, sample - dx])
+    vals = ndimage.map_coordinates(snr, [ys, xs], order=1, mode="constant", cval=0.0)
+    both = np.minimum(vals[: ang.size], vals[ang.size :])
+    return float(np.max(both)) / peak
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ridge_fractions_at_once_equal_one_by_one(dtype):
+    """Every detection's ridge fraction from one bilinear call equals its own call's, bit for bit: pixels at
+    the map's edges and corners (points beyond it read 0), NaNs, non-positive peaks, a line on the map."""
+    from ioscan.detect.misfits import ridge_fraction, ridge_fractions
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        snr = rng.normal(0.0, 2.0, (int(rng.integers(3, 30)), int(rng.integers(3, 40)))).astype(dtype)
+        snr[int(rng.integers(0, snr.shape[0])), :] += 8.0  # a ridge
+        if trial % 3 == 0:
+            snr[rng.random(snr.shape) < 0.1] = np.nan
+        if trial % 4 == 0:
+            snr[:5, :5] = -1.0  # a corner with no positive peak
+        nl, ns = snr.shape
+        k = int(rng.integers(1, 15))
+        lines = [int(v) for v in rng.choice([0, nl - 1, *range(nl)], k)]
+        samples = [int(v) for v in rng.choice([0, ns - 1, *range(ns)], k)]
+        dist = float(rng.choice([3.0, 3.4, 4.1]))
+        want = [_ridge_fraction_one(snr, a, b, dist) for a, b in zip(lines, samples, strict=True)]
+        got = ridge_fractions(snr, lines, samples, dist)
+        assert repr(got) == repr(want), trial
+        assert repr(ridge_fraction(snr, lines[0], samples[0], dist)) == repr(want[0])

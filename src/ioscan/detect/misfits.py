@@ -146,18 +146,32 @@ def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) 
     """max over directions of min(S/N at ± ``distance_px`` along the direction) ÷ the peak S/N (the 3 × 3
     maximum around (line, sample) of ``snr``, crop pixels); bilinear, 0 beyond the map. 0 when the peak is
     not positive."""
-    nl, ns = snr.shape
-    box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
-    peak = float(np.max(box)) if box.size else 0.0
-    if not peak > 0:
-        return 0.0
+    return ridge_fractions(snr, [line], [sample], distance_px)[0]
+
+
+def ridge_fractions(snr: np.ndarray, lines, samples, distance_px: float) -> list[float]:
+    """:func:`ridge_fraction` at each crop pixel (lines[k], samples[k]), the same values: the map read at
+    every detection's points in one bilinear call (each point's value is its own)."""
+    peaks = []
+    for line, sample in zip(lines, samples, strict=True):
+        box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
+        peaks.append(float(np.max(box)) if box.size else 0.0)
+    at = [k for k, p in enumerate(peaks) if p > 0]
+    out = [0.0] * len(peaks)
+    if not at:
+        return out
     ang = np.arange(RIDGE_DIRECTIONS) * np.pi / RIDGE_DIRECTIONS
     dy, dx = distance_px * np.sin(ang), distance_px * np.cos(ang)
-    ys = np.concatenate([line + dy, line - dy])
-    xs = np.concatenate([sample + dx, sample - dx])
-    vals = ndimage.map_coordinates(snr, [ys, xs], order=1, mode="constant", cval=0.0)
-    both = np.minimum(vals[: ang.size], vals[ang.size :])
-    return float(np.max(both)) / peak
+    li = np.array([lines[k] for k in at])[:, None]
+    sj = np.array([samples[k] for k in at])[:, None]
+    ys = np.concatenate([li + dy, li - dy], axis=1)
+    xs = np.concatenate([sj + dx, sj - dx], axis=1)
+    vals = ndimage.map_coordinates(snr, [ys.ravel(), xs.ravel()], order=1, mode="constant", cval=0.0)
+    vals = vals.reshape(len(at), 2 * ang.size)
+    both = np.minimum(vals[:, : ang.size], vals[:, ang.size :]).max(axis=1)
+    for k, b in zip(at, both.tolist(), strict=True):
+        out[k] = b / peaks[k]
+    return out
 
 
 def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
@@ -264,12 +278,16 @@ def flag_ridges(
     read from inside the band); False: around the fitted position's pixel. Returns how many were flagged."""
     r = ridge_distance_px(core_sigma_px)
     n = 0
+    tested = []  # (detection, line, sample) where the background has structure to misfit
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, snr.shape):
         if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
             li, sj = snr_peak(snr, li, sj)
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac = ridge_fraction(snr, li, sj, r)
+        if background_structure(background, sigma_white, li, sj) >= MIN_STRUCTURE_SIGMA:
+            tested.append((det, li, sj))
+    if not tested:
+        return 0
+    fracs = ridge_fractions(snr, [t[1] for t in tested], [t[2] for t in tested], r)
+    for (det, _, _), frac in zip(tested, fracs, strict=True):
         det.extra["ridge_fraction"] = frac
         if frac >= max_fraction:
             flag_artefact(det, "ridge")
