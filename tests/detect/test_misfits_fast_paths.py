@@ -122,6 +122,11 @@ def test_band_maps_kept_within_one_bands_tests_only():
         assert np.array_equal(first, fresh, equal_nan=True) and not first.flags.writeable
         filled = misfits._nan_to_zero(first)
         assert misfits._nan_to_zero(first) is filled and np.array_equal(filled, np.nan_to_num(first, nan=0.0))
+        band = misfits.band_residual(data, bg, sw, (3, 4))
+        assert misfits.band_residual(data, bg, sw, (3, 4)) is band and not band.flags.writeable
+        want = np.full(data.shape, np.nan)
+        want[3:33, 4:44] = fresh
+        assert np.array_equal(band, want, equal_nan=True)
         s = misfits.background_structure(bg, sw, 10, 12)
         assert s == misfits._background_structure(bg, sw, 10, 12)
         assert misfits.background_structure(bg, sw, 10, 12) == s
@@ -129,6 +134,7 @@ def test_band_maps_kept_within_one_bands_tests_only():
     assert misfits.background_structure(bg, sw, 10, 12) == misfits._background_structure(bg, sw, 10, 12) != s
     again = misfits._crop_residual(data, bg, sw, (3, 4))
     assert again is not first and again.flags.writeable
+    assert misfits.band_residual(data, bg, sw, (3, 4)) is not band
 
 
 def test_band_maps_kept_per_thread():
@@ -214,3 +220,40 @@ def test_ridge_fractions_at_once_equal_one_by_one(dtype):
         got = ridge_fractions(snr, lines, samples, dist)
         assert repr(got) == repr(want), trial
         assert repr(ridge_fraction(snr, lines[0], samples[0], dist)) == repr(want[0])
+
+
+def test_along_limb_values_picked_from_the_wider_ring_equal_their_own():
+    """Inside ``kept_band_maps`` the along-limb test's pixels (3–8 px) are picked from the clutter test's
+    (3–12 px) made once per pixel: the same values in the same order as made anew, at the crop's edges and
+    corners and beside NaNs; and the two tests' fractions are those made outside."""
+    from ioscan.detect import misfits
+    from ioscan.detect.misfits import (
+        ALONG_CLUTTER_RANGE_PX,
+        ALONG_LIMB_RANGE_PX,
+        _at_limb_distance,
+        _at_limb_distance_kept,
+        along_limb_clutter,
+        along_limb_fraction,
+    )
+
+    rng = np.random.default_rng(9)
+    yy, xx = np.mgrid[0:40, 0:50]
+    dist = 60.0 - np.hypot(yy - 70.3, xx - 24.6)  # a limb crossing the crop
+    residual = rng.normal(size=dist.shape)
+    residual[rng.random(dist.shape) < 0.1] = np.nan
+    lines, samples = rng.integers(0, 40, 30).tolist(), rng.integers(0, 50, 30).tolist()
+    pixels = [(0, 0), (39, 49), (0, 25), (20, 0), *zip(lines, samples, strict=True)]
+
+    def both(a, b):
+        return along_limb_fraction(residual, dist, a, b), along_limb_clutter(residual, dist, a, b)
+
+    fresh = [both(a, b) for a, b in pixels]
+    with misfits.kept_band_maps():
+        for a, b in pixels:
+            for rng_px in (ALONG_CLUTTER_RANGE_PX, ALONG_LIMB_RANGE_PX):
+                got = _at_limb_distance_kept(residual, dist, int(a), int(b), rng_px)
+                want = _at_limb_distance(residual, dist, int(a), int(b), rng_px)
+                assert repr(got.tolist()) == repr(want.tolist())
+        kept = [both(a, b) for a, b in pixels]
+    assert repr(kept) == repr(fresh)
+    assert sum(np.isfinite(f[0][0]) for f in fresh) >= 10

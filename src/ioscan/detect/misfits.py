@@ -373,10 +373,16 @@ def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float,
 
 
 def _at_limb_distance(
-    residual: np.ndarray, limb_distance_px: np.ndarray, pi: int, pj: int, range_px: tuple[float, float]
-) -> np.ndarray:
+    residual: np.ndarray,
+    limb_distance_px: np.ndarray,
+    pi: int,
+    pj: int,
+    range_px: tuple[float, float],
+    with_radii: bool = False,
+):
     """The finite ``residual`` values at pixel (pi, pj)'s limb distance (within
-    :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it."""
+    :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it (row-major; ``with_radii``: and their
+    distances from it, px)."""
     nl, ns = residual.shape
     d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
@@ -390,7 +396,27 @@ def _at_limb_distance(
         & (rr <= range_px[1])
         & np.isfinite(res)
     )
+    if with_radii:
+        return res[sel], np.broadcast_to(rr, sel.shape)[sel]
     return res[sel]
+
+
+def _at_limb_distance_kept(
+    residual: np.ndarray, limb_distance_px: np.ndarray, pi: int, pj: int, range_px: tuple[float, float]
+) -> np.ndarray:
+    """:func:`_at_limb_distance`; inside :func:`kept_band_maps`, for the along-limb tests' ranges, the values
+    within the widest range (:data:`ALONG_CLUTTER_RANGE_PX`) are made once per pixel and a narrower range's
+    picked from them (the same pixels in the same order: its box lies inside the wider one's)."""
+    wide = ALONG_CLUTTER_RANGE_PX
+    if not (_KEPT.active and range_px[0] == wide[0] and range_px[1] <= wide[1]):
+        return _at_limb_distance(residual, limb_distance_px, pi, pj, range_px)
+    kept = _KEPT.rings
+    if not (kept and kept[0] is residual and kept[1] is limb_distance_px):
+        kept[:] = [residual, limb_distance_px, {}]
+    if (pi, pj) not in kept[2]:
+        kept[2][(pi, pj)] = _at_limb_distance(residual, limb_distance_px, pi, pj, wide, with_radii=True)
+    values, radii = kept[2][(pi, pj)]
+    return values if range_px[1] == wide[1] else values[radii <= range_px[1]]
 
 
 class _KeptMaps(threading.local):
@@ -403,6 +429,7 @@ class _KeptMaps(threading.local):
         self.active = False
         self.last: dict = {}
         self.structures: list = []
+        self.rings: list = []
 
 
 _KEPT = _KeptMaps()
@@ -414,6 +441,7 @@ def kept_band_maps() -> Iterator[None]:
     make from the same arrays are made once (:func:`_kept_for`); outside, each call makes its own."""
     _KEPT.last.clear()
     _KEPT.structures.clear()
+    _KEPT.rings.clear()
     _KEPT.active = True
     try:
         yield
@@ -421,6 +449,7 @@ def kept_band_maps() -> Iterator[None]:
         _KEPT.active = False
         _KEPT.last.clear()
         _KEPT.structures.clear()
+        _KEPT.rings.clear()
 
 
 def _kept_for(key: tuple, make):
@@ -468,12 +497,17 @@ def band_residual(
     data: np.ndarray, background: np.ndarray, sigma_white: np.ndarray, offset: tuple[int, int]
 ) -> np.ndarray:
     """:func:`_crop_residual` placed in the band image's frame (NaN outside the crop), so that distances to
-    the frame edge are the image's own."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    residual = np.full(data.shape, np.nan)
-    residual[l0 : l0 + nl, s0 : s0 + ns] = _crop_residual(data, background, sigma_white, offset)
-    return residual
+    the frame edge are the image's own (read-only inside :func:`kept_band_maps`: made once for the band's
+    tests)."""
+
+    def band_residual_map() -> np.ndarray:
+        l0, s0 = offset
+        nl, ns = background.shape
+        residual = np.full(data.shape, np.nan)
+        residual[l0 : l0 + nl, s0 : s0 + ns] = _crop_residual(data, background, sigma_white, offset)
+        return residual
+
+    return _kept_for((data, background, sigma_white, tuple(offset)), band_residual_map)
 
 
 def _flag_near_limb(
@@ -521,7 +555,7 @@ def along_limb_fraction(
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
-    values = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
+    values = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
     if not peak > 0 or values.size < ALONG_LIMB_MIN_PIXELS:
         return float("nan"), pi, pj
     return float(np.median(values)) / peak, pi, pj
@@ -562,7 +596,7 @@ def along_limb_clutter(
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
-    v = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
+    v = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
     if not peak > 0 or v.size < ALONG_CLUTTER_MIN_PIXELS:
         return float("nan"), pi, pj
     s = MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
@@ -680,11 +714,13 @@ def flag_edge_plateaus(
     line. Returns how many were flagged."""
     l0, s0 = offset
     nl, ns = background.shape
-    residual = band_residual(data, background, sigma_white, offset)
+    residual = None  # (made when a detection is first tested)
     n = 0
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
             continue
+        if residual is None:
+            residual = band_residual(data, background, sigma_white, offset)
         frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
         if not np.isfinite(frac):
             continue
