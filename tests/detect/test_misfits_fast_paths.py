@@ -257,3 +257,22 @@ def test_along_limb_values_picked_from_the_wider_ring_equal_their_own():
         kept = [both(a, b) for a, b in pixels]
     assert repr(kept) == repr(fresh)
     assert sum(np.isfinite(f[0][0]) for f in fresh) >= 10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_steps_one_partition_median_is_numpys(dtype):
+    """The median the PSF measurement, the data limb's sky and the along-limb tests take
+    (:func:`ioscan.detect.psf_estimate.median_as_np`) is np.median's bits and type: odd and even counts,
+    ties, zeros of either sign, NaNs, one value."""
+    from ioscan.detect.psf_estimate import median_as_np
+
+    rng = np.random.default_rng(12)
+    for trial in range(400):
+        v = rng.normal(size=int(rng.integers(1, 60))) * 10.0 ** rng.uniform(-20, 20)
+        if trial % 3 == 0:
+            v = np.round(v) * rng.choice([0.0, -0.0, 1.0])
+        if trial % 7 == 0:
+            v[rng.integers(0, v.size)] = np.nan
+        v = v.astype(dtype)
+        got, want = median_as_np(v), np.median(v)
+        assert type(got) is type(want) and repr(got) == repr(want), trial

@@ -71,7 +71,7 @@ def _source_candidates(
     """Columns of the candidates ``cand`` that hold a bright source (saturated, or ≥ :data:`BRIGHT_SIGMA`
     × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels (clipped to the frame;
     NaN read as 0) above 5 % of the brightest, each value less the line's level: all candidates at once
-    (the pixels beyond the frame −inf, which neither the maximum nor the count takes)."""
+    (the pixels beyond the frame read as −inf, which neither the maximum nor the count takes)."""
     ii, jj = np.nonzero(cand)
     lev = level[ii]
     strong = x[ii, jj] - lev > BRIGHT_SIGMA * noise
@@ -80,8 +80,11 @@ def _source_candidates(
     ii, jj, lev = ii[strong], jj[strong], lev[strong]
     if ii.size == 0:
         return jj
-    xp = np.pad(x, 1, mode="constant", constant_values=-np.inf)
-    win = xp[ii[:, None, None] + np.arange(3)[None, :, None], jj[:, None, None] + np.arange(3)[None, None, :]]
+    nl, ns = x.shape
+    li = ii[:, None, None] + np.arange(-1, 2)[None, :, None]
+    sj = jj[:, None, None] + np.arange(-1, 2)[None, None, :]
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    win = np.where(inside, x[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)], -np.inf)
     win = win - lev[:, None, None]
     win[np.isnan(win)] = 0.0
     top = win.reshape(ii.size, -1).max(axis=1)
