@@ -168,3 +168,98 @@ def test_all_columns_at_once_equal_column_by_column_bit_for_bit():
         assert np.array_equal(np.signbit(got), np.signbit(want)), trial
         n_changed += cols.size > 0
     assert n_changed >= 20  # the streaks were found and removed in most frames
+
+
+def test_end_values_and_continued_rows_at_once_equal_row_by_row():
+    """The profiles' end values made for all rows at once equal np.nanmedian of each row's 5 end values (1-D),
+    and the rows continued at once equal _reflect_ends row by row, grouped by type as the rows were
+    (float32 rows with an end missing turn float64): NaNs, all-NaN ends, zeros of either sign, rows shorter
+    than the half window, float32 and float64."""
+    import warnings
+
+    from ioscan.detect.columns import _nanmedian_rows, _reflect_ends, _reflect_ends_rows
+
+    rng = np.random.default_rng(8)
+    kinds = set()
+    for trial in range(300):
+        nr, n = int(rng.integers(1, 12)), int(rng.choice([3, 5, 9, 10, 11, int(rng.integers(12, 60))]))
+        v = rng.normal(size=(nr, n)) * 10.0 ** rng.uniform(-5, 5)
+        if trial % 2:
+            v[rng.random(v.shape) < rng.uniform(0, 0.9)] = np.nan
+        if trial % 5 == 0:
+            v = np.round(v) * rng.choice([0.0, -0.0, 1.0])
+        v = v.astype(np.float32 if trial % 3 else np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = [np.nanmedian(row[:5]) for row in v]
+            rows = [_reflect_ends(row, 21) for row in v]
+        got = _nanmedian_rows(v[:, :5])
+        assert got.dtype == v.dtype and repr(got.tolist()) == repr([float(w) for w in want]), trial
+        groups = _reflect_ends_rows(v, 21)
+        types = list(dict.fromkeys(r.dtype for r in rows))
+        assert [b.dtype for _, b in groups] == types, trial
+        for (idx, block), dtype in zip(groups, types, strict=True):
+            assert idx.tolist() == [i for i, r in enumerate(rows) if r.dtype == dtype]
+            assert repr(block.tolist()) == repr(np.stack([rows[i] for i in idx]).tolist()), trial
+        kinds.add(tuple(str(t) for t in types))
+    assert len(kinds) >= 3  # one type, the other, and both
+
+
+def _bright_columns_one_by_one(data, noise, saturated):
+    """bright_columns' source test as first written: candidate by candidate, each 3 × 3 window cut out."""
+    from scipy import ndimage
+
+    from ioscan.detect import columns as c
+
+    x = np.asarray(data, dtype=np.float64)
+    finite = np.isfinite(x)
+    cand = finite & (x > np.float64(float(np.nanmin(data)) + c.BRIGHT_SIGMA * noise))
+    if saturated is not None:
+        cand |= saturated
+    if not cand.any():
+        return np.zeros(0, np.intp)
+    nl, ns = x.shape
+    rows = np.unique(np.flatnonzero(cand.any(axis=1)))
+    level = np.full(nl, np.nan)
+    level[rows] = c._nanmedian_rows(x[rows])
+    hot = np.zeros(ns, bool)
+    sat = np.zeros(x.shape, bool) if saturated is None else saturated
+    for i, j in zip(*np.nonzero(cand), strict=True):
+        if hot[j] or not (sat[i, j] or x[i, j] - level[i] > c.BRIGHT_SIGMA * noise):
+            continue
+        win = np.nan_to_num(x[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2] - level[i], nan=0.0)
+        if np.count_nonzero(win > 0.05 * win.max()) >= 4:
+            hot[j] = True
+    if not hot.any():
+        return np.zeros(0, np.intp)
+    return np.flatnonzero(ndimage.binary_dilation(hot, iterations=c.COLUMN_PAD_PX))
+
+
+def test_bright_columns_all_candidates_at_once_equal_one_by_one():
+    """The bright-source columns found with every candidate's 3 × 3 test at once equal the candidate-by-
+    candidate loop: sources and single-pixel hits at the frame's edges and corners, saturated pixels (also
+    below their line's level), NaNs beside them, float32 and float64."""
+    from ioscan.detect.columns import bright_columns
+
+    rng = np.random.default_rng(21)
+    found = 0
+    for trial in range(200):
+        nl, ns = int(rng.integers(3, 40)), int(rng.integers(3, 60))
+        img = rng.normal(0.0, 1.0, (nl, ns))
+        for _ in range(int(rng.integers(0, 6))):
+            i, j = int(rng.choice([0, nl - 1, int(rng.integers(0, nl))])), int(rng.integers(0, ns))
+            if rng.random() < 0.5:  # a source lighting its 3 × 3 pixels
+                img[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2] += rng.uniform(1e3, 1e5)
+            img[i, j] += rng.uniform(1e3, 1e5)
+        if trial % 3 == 0:
+            img[rng.random(img.shape) < 0.1] = np.nan
+        sat = rng.random(img.shape) < (0.02 if trial % 4 == 0 else 0.0)
+        if trial % 8 == 0:
+            img[sat] = -50.0  # saturated yet below the line's level
+        img = img.astype(np.float32 if trial % 2 else np.float64)
+        saturated = sat if sat.any() else None
+        got = bright_columns(img, 0.5, saturated)
+        want = _bright_columns_one_by_one(img, 0.5, saturated)
+        assert np.array_equal(got, want), trial
+        found += got.size > 0
+    assert found >= 50

@@ -122,6 +122,11 @@ def test_band_maps_kept_within_one_bands_tests_only():
         assert np.array_equal(first, fresh, equal_nan=True) and not first.flags.writeable
         filled = misfits._nan_to_zero(first)
         assert misfits._nan_to_zero(first) is filled and np.array_equal(filled, np.nan_to_num(first, nan=0.0))
+        band = misfits.band_residual(data, bg, sw, (3, 4))
+        assert misfits.band_residual(data, bg, sw, (3, 4)) is band and not band.flags.writeable
+        want = np.full(data.shape, np.nan)
+        want[3:33, 4:44] = fresh
+        assert np.array_equal(band, want, equal_nan=True)
         s = misfits.background_structure(bg, sw, 10, 12)
         assert s == misfits._background_structure(bg, sw, 10, 12)
         assert misfits.background_structure(bg, sw, 10, 12) == s
@@ -129,6 +134,7 @@ def test_band_maps_kept_within_one_bands_tests_only():
     assert misfits.background_structure(bg, sw, 10, 12) == misfits._background_structure(bg, sw, 10, 12) != s
     again = misfits._crop_residual(data, bg, sw, (3, 4))
     assert again is not first and again.flags.writeable
+    assert misfits.band_residual(data, bg, sw, (3, 4)) is not band
 
 
 def test_band_maps_kept_per_thread():
@@ -170,3 +176,103 @@ def test_band_maps_kept_per_thread():
         assert np.array_equal(first, fresh) and again is first and active
         assert structure == misfits._background_structure(bg, sw, 10, 12)
     assert not misfits._KEPT.active
+
+
+def _ridge_fraction_one(snr, line, sample, distance_px) -> float:
+    """ridge_fraction as first written: one detection's 24 points read in a call of its own."""
+    from scipy import ndimage
+
+    from ioscan.detect.misfits import RIDGE_DIRECTIONS
+
+    box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
+    peak = float(np.max(box)) if box.size else 0.0
+    if not peak > 0:
+        return 0.0
+    ang = np.arange(RIDGE_DIRECTIONS) * np.pi / RIDGE_DIRECTIONS
+    dy, dx = distance_px * np.sin(ang), distance_px * np.cos(ang)
+    ys = np.concatenate([line + dy, line - dy])
+    xs = np.concatenate([sample + dx, sample - dx])
+    vals = ndimage.map_coordinates(snr, [ys, xs], order=1, mode="constant", cval=0.0)
+    both = np.minimum(vals[: ang.size], vals[ang.size :])
+    return float(np.max(both)) / peak
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ridge_fractions_at_once_equal_one_by_one(dtype):
+    """Every detection's ridge fraction from one bilinear call equals its own call's, bit for bit: pixels at
+    the map's edges and corners (points beyond it read 0), NaNs, non-positive peaks, a line on the map."""
+    from ioscan.detect.misfits import ridge_fraction, ridge_fractions
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        snr = rng.normal(0.0, 2.0, (int(rng.integers(3, 30)), int(rng.integers(3, 40)))).astype(dtype)
+        snr[int(rng.integers(0, snr.shape[0])), :] += 8.0  # a ridge
+        if trial % 3 == 0:
+            snr[rng.random(snr.shape) < 0.1] = np.nan
+        if trial % 4 == 0:
+            snr[:5, :5] = -1.0  # a corner with no positive peak
+        nl, ns = snr.shape
+        k = int(rng.integers(1, 15))
+        lines = [int(v) for v in rng.choice([0, nl - 1, *range(nl)], k)]
+        samples = [int(v) for v in rng.choice([0, ns - 1, *range(ns)], k)]
+        dist = float(rng.choice([3.0, 3.4, 4.1]))
+        want = [_ridge_fraction_one(snr, a, b, dist) for a, b in zip(lines, samples, strict=True)]
+        got = ridge_fractions(snr, lines, samples, dist)
+        assert repr(got) == repr(want), trial
+        assert repr(ridge_fraction(snr, lines[0], samples[0], dist)) == repr(want[0])
+
+
+def test_along_limb_values_picked_from_the_wider_ring_equal_their_own():
+    """Inside ``kept_band_maps`` the along-limb test's pixels (3–8 px) are picked from the clutter test's
+    (3–12 px) made once per pixel: the same values in the same order as made anew, at the crop's edges and
+    corners and beside NaNs; and the two tests' fractions are those made outside."""
+    from ioscan.detect import misfits
+    from ioscan.detect.misfits import (
+        ALONG_CLUTTER_RANGE_PX,
+        ALONG_LIMB_RANGE_PX,
+        _at_limb_distance,
+        _at_limb_distance_kept,
+        along_limb_clutter,
+        along_limb_fraction,
+    )
+
+    rng = np.random.default_rng(9)
+    yy, xx = np.mgrid[0:40, 0:50]
+    dist = 60.0 - np.hypot(yy - 70.3, xx - 24.6)  # a limb crossing the crop
+    residual = rng.normal(size=dist.shape)
+    residual[rng.random(dist.shape) < 0.1] = np.nan
+    lines, samples = rng.integers(0, 40, 30).tolist(), rng.integers(0, 50, 30).tolist()
+    pixels = [(0, 0), (39, 49), (0, 25), (20, 0), *zip(lines, samples, strict=True)]
+
+    def both(a, b):
+        return along_limb_fraction(residual, dist, a, b), along_limb_clutter(residual, dist, a, b)
+
+    fresh = [both(a, b) for a, b in pixels]
+    with misfits.kept_band_maps():
+        for a, b in pixels:
+            for rng_px in (ALONG_CLUTTER_RANGE_PX, ALONG_LIMB_RANGE_PX):
+                got = _at_limb_distance_kept(residual, dist, int(a), int(b), rng_px)
+                want = _at_limb_distance(residual, dist, int(a), int(b), rng_px)
+                assert repr(got.tolist()) == repr(want.tolist())
+        kept = [both(a, b) for a, b in pixels]
+    assert repr(kept) == repr(fresh)
+    assert sum(np.isfinite(f[0][0]) for f in fresh) >= 10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_steps_one_partition_median_is_numpys(dtype):
+    """The median the PSF measurement, the data limb's sky and the along-limb tests take
+    (:func:`ioscan.detect.psf_estimate.median_as_np`) is np.median's bits and type: odd and even counts,
+    ties, zeros of either sign, NaNs, one value."""
+    from ioscan.detect.psf_estimate import median_as_np
+
+    rng = np.random.default_rng(12)
+    for trial in range(400):
+        v = rng.normal(size=int(rng.integers(1, 60))) * 10.0 ** rng.uniform(-20, 20)
+        if trial % 3 == 0:
+            v = np.round(v) * rng.choice([0.0, -0.0, 1.0])
+        if trial % 7 == 0:
+            v[rng.integers(0, v.size)] = np.nan
+        v = v.astype(dtype)
+        got, want = median_as_np(v), np.median(v)
+        assert type(got) is type(want) and repr(got) == repr(want), trial

@@ -58,17 +58,38 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     level = np.full(nl, np.nan)
     level[rows] = _nanmedian_rows(x[rows])
     hot = np.zeros(ns, bool)
-    sat = np.zeros(x.shape, bool) if saturated is None else np.asarray(saturated, bool)
-    for i, j in zip(*np.nonzero(cand), strict=True):
-        if hot[j] or not (sat[i, j] or x[i, j] - level[i] > BRIGHT_SIGMA * noise):
-            continue
-        win = np.nan_to_num(x[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2] - level[i], nan=0.0)
-        if np.count_nonzero(win > 0.05 * win.max()) >= 4:
-            hot[j] = True
+    hot[_source_candidates(x, level, cand, saturated, noise)] = True
     if not hot.any():
         return np.zeros(0, np.intp)
     hot = ndimage.binary_dilation(hot, iterations=COLUMN_PAD_PX)
     return np.flatnonzero(hot)
+
+
+def _source_candidates(
+    x: np.ndarray, level: np.ndarray, cand: np.ndarray, saturated: np.ndarray | None, noise: float
+) -> np.ndarray:
+    """Columns of the candidates ``cand`` that hold a bright source (saturated, or ≥ :data:`BRIGHT_SIGMA`
+    × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels (clipped to the frame;
+    NaN read as 0) above 5 % of the brightest, each value less the line's level: all candidates at once
+    (the pixels beyond the frame read as −inf, which neither the maximum nor the count takes)."""
+    ii, jj = np.nonzero(cand)
+    lev = level[ii]
+    strong = x[ii, jj] - lev > BRIGHT_SIGMA * noise
+    if saturated is not None:
+        strong |= np.asarray(saturated, bool)[ii, jj]
+    ii, jj, lev = ii[strong], jj[strong], lev[strong]
+    if ii.size == 0:
+        return jj
+    nl, ns = x.shape
+    li = ii[:, None, None] + np.arange(-1, 2)[None, :, None]
+    sj = jj[:, None, None] + np.arange(-1, 2)[None, None, :]
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    win = np.where(inside, x[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)], -np.inf)
+    win = win - lev[:, None, None]
+    win[np.isnan(win)] = 0.0
+    top = win.reshape(ii.size, -1).max(axis=1)
+    lit = np.count_nonzero((win > 0.05 * top[:, None, None]).reshape(ii.size, -1), axis=1)
+    return jj[lit >= 4]
 
 
 def remove_column_streaks(
@@ -144,11 +165,8 @@ def _running_nanmedians(v: np.ndarray, window: int) -> list[tuple[np.ndarray, np
     medians) per type of the rows' continued profiles (float64 where an end value is missing; each
     row's medians in its own type, as alone): the windows of a group side by side, one sort."""
     n = v.shape[1]
-    padded = [_reflect_ends(row, window) for row in v]
     groups = []
-    for dtype in dict.fromkeys(p.dtype for p in padded):
-        rows = np.array([i for i, p in enumerate(padded) if p.dtype == dtype], np.intp)
-        block = np.stack([padded[i] for i in rows])
+    for rows, block in _reflect_ends_rows(v, window) if v.shape[0] else []:  # (all rows at once)
         strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
         med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
         groups.append((rows, np.nan_to_num(med, nan=0.0)))  # all-NaN windows (saturated runs): 0
@@ -168,6 +186,34 @@ def _reflect_ends(v: np.ndarray, window: int) -> np.ndarray:
     else:
         lo, hi = 2.0 * e0 - v[h:0:-1], 2.0 * e1 - v[-2 : -h - 2 : -1]
     return np.concatenate([lo, v, hi])
+
+
+def _reflect_ends_rows(v: np.ndarray, window: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_reflect_ends` of every row of the 2-D ``v`` at once, the same values, grouped as
+    :func:`_running_nanmedians` groups them: (rows, their continued profiles) per type (``v``'s where both
+    end values are finite, float64 where one is missing), in the order the types first appear. The end
+    values by :func:`_nanmedian_rows` (``np.nanmedian``'s of each row's 5 end values, as for a 1-D row)."""
+    h = window // 2
+    nr, n = v.shape
+    ends = np.zeros(nr, bool)
+    if n > h:
+        e0, e1 = _nanmedian_rows(v[:, :5]), _nanmedian_rows(v[:, -5:])
+        ends = np.isfinite(e0) & np.isfinite(e1)
+    parts = []
+    if ends.any():
+        lo = 2.0 * e0[ends, None] - v[ends, h:0:-1]
+        hi = 2.0 * e1[ends, None] - v[ends, -2 : -h - 2 : -1]
+        parts.append((np.flatnonzero(ends), np.concatenate([lo, v[ends], hi], axis=1)))
+    if not ends.all():
+        pad = np.full((nr - int(ends.sum()), h), np.nan)
+        parts.append((np.flatnonzero(~ends), np.concatenate([pad, v[~ends], pad], axis=1)))
+    parts.sort(key=lambda p: p[0][0])  # (the type of row 0 first)
+    if len(parts) == 2 and parts[0][1].dtype == parts[1][1].dtype:  # one type: one group, rows in order
+        block = np.empty((nr, n + 2 * h), parts[0][1].dtype)
+        for rows, b in parts:
+            block[rows] = b
+        return [(np.arange(nr), block)]
+    return parts
 
 
 def _running_nanmedian(v: np.ndarray, window: int) -> np.ndarray:

@@ -156,19 +156,7 @@ def spike_dchi2(
     off = np.arange(-r, r + 1)
     ci = np.clip(np.rint(y).astype(int), 0, nl - 1)
     cj = np.clip(np.rint(x).astype(int), 0, ns - 1)
-    # brightest pixel in the 3×3 around the centroid
-    best_i, best_j, best_v = ci.copy(), cj.copy(), np.full(n, -np.inf)
-    for dl in (-1, 0, 1):
-        for ds in (-1, 0, 1):
-            ii = np.clip(ci + dl, 0, nl - 1)
-            jj = np.clip(cj + ds, 0, ns - 1)
-            v = np.where(valid[ii, jj], resid[ii, jj], -np.inf)
-            better = v > best_v
-            best_i, best_j, best_v = (
-                np.where(better, ii, best_i),
-                np.where(better, jj, best_j),
-                np.where(better, v, best_v),
-            )
+    best_i, best_j = _brightest_beside(resid, valid, ci, cj)
     li = best_i[:, None, None] + off[None, :, None]
     sj = best_j[:, None, None] + off[None, None, :]
     inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
@@ -191,11 +179,7 @@ def spike_dchi2(
     ring[r - 1 : r + 2, r - 1 : r + 2] = True
     crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
     for _ in range(SPIKE_NEIGHBOURS):
-        fp = np.pad(free, ((0, 0), (1, 1), (1, 1)))
-        touch = np.zeros_like(free)
-        for a in (0, 1, 2):
-            for b in (0, 1, 2):
-                touch |= fp[:, a : a + 2 * r + 1, b : b + 2 * r + 1]
+        touch = _touching(free)
         touch[crowded] &= ring
         cand = np.where(touch & ~free & (rr > 0), rr, -np.inf).reshape(n, -1)
         k = np.argmax(cand, axis=1)
@@ -204,6 +188,40 @@ def spike_dchi2(
     freed = np.sum(np.where(free, chi_all, 0.0), axis=(1, 2))
     chi_spike = np.sum(chi_all, axis=(1, 2)) - freed
     return chi_psf - chi_spike
+
+
+def _brightest_beside(
+    resid: np.ndarray, valid: np.ndarray, ci: np.ndarray, cj: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) of each source's brightest ``valid`` pixel of ``resid`` in the 3 × 3 (clipped to the
+    map) around (ci, cj): the first largest in row-major order, NaN never taken; (ci, cj) itself where none
+    is valid. All sources' 9 pixels read at once."""
+    nl, ns = resid.shape
+    ii = np.clip(ci[:, None] + _NINE[0], 0, nl - 1)
+    jj = np.clip(cj[:, None] + _NINE[1], 0, ns - 1)
+    v = np.where(valid[ii, jj], resid[ii, jj], -np.inf)
+    v[np.isnan(v)] = -np.inf
+    k = np.argmax(v, axis=1)
+    rows = np.arange(ci.size)
+    some = v[rows, k] > -np.inf
+    return np.where(some, ii[rows, k], ci), np.where(some, jj[rows, k], cj)
+
+
+#: (line, sample) offsets of the 3 × 3 pixels around a pixel, row-major
+_NINE = (np.repeat([-1, 0, 1], 3), np.tile([-1, 0, 1], 3))
+
+
+def _touching(free: np.ndarray) -> np.ndarray:
+    """Pixels of the stamps ``free`` (n, m, m) with a True pixel among their 3 × 3 (themselves included; none
+    beyond the stamp): the OR of the 3 shifts along the lines, then of those along the samples."""
+    n, m, _ = free.shape
+    along = free.copy()
+    along[:, 1:] |= free[:, :-1]
+    along[:, :-1] |= free[:, 1:]
+    out = along.copy()
+    out[:, :, 1:] |= along[:, :, :-1]
+    out[:, :, :-1] |= along[:, :, 1:]
+    return out
 
 
 def _crowded(x: np.ndarray, y: np.ndarray, radius_px: float) -> np.ndarray:

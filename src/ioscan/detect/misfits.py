@@ -74,6 +74,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
+from ioscan.detect.psf_estimate import median_as_np
 from ioscan.records import Detection
 from ioscan.robust import MAD_TO_SIGMA
 
@@ -146,18 +147,32 @@ def ridge_fraction(snr: np.ndarray, line: int, sample: int, distance_px: float) 
     """max over directions of min(S/N at ± ``distance_px`` along the direction) ÷ the peak S/N (the 3 × 3
     maximum around (line, sample) of ``snr``, crop pixels); bilinear, 0 beyond the map. 0 when the peak is
     not positive."""
-    nl, ns = snr.shape
-    box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
-    peak = float(np.max(box)) if box.size else 0.0
-    if not peak > 0:
-        return 0.0
+    return ridge_fractions(snr, [line], [sample], distance_px)[0]
+
+
+def ridge_fractions(snr: np.ndarray, lines, samples, distance_px: float) -> list[float]:
+    """:func:`ridge_fraction` at each crop pixel (lines[k], samples[k]), the same values: the map read at
+    every detection's points in one bilinear call (each point's value is its own)."""
+    peaks = []
+    for line, sample in zip(lines, samples, strict=True):
+        box = snr[max(line - 1, 0) : line + 2, max(sample - 1, 0) : sample + 2]
+        peaks.append(float(np.max(box)) if box.size else 0.0)
+    at = [k for k, p in enumerate(peaks) if p > 0]
+    out = [0.0] * len(peaks)
+    if not at:
+        return out
     ang = np.arange(RIDGE_DIRECTIONS) * np.pi / RIDGE_DIRECTIONS
     dy, dx = distance_px * np.sin(ang), distance_px * np.cos(ang)
-    ys = np.concatenate([line + dy, line - dy])
-    xs = np.concatenate([sample + dx, sample - dx])
-    vals = ndimage.map_coordinates(snr, [ys, xs], order=1, mode="constant", cval=0.0)
-    both = np.minimum(vals[: ang.size], vals[ang.size :])
-    return float(np.max(both)) / peak
+    li = np.array([lines[k] for k in at])[:, None]
+    sj = np.array([samples[k] for k in at])[:, None]
+    ys = np.concatenate([li + dy, li - dy], axis=1)
+    xs = np.concatenate([sj + dx, sj - dx], axis=1)
+    vals = ndimage.map_coordinates(snr, [ys.ravel(), xs.ravel()], order=1, mode="constant", cval=0.0)
+    vals = vals.reshape(len(at), 2 * ang.size)
+    both = np.minimum(vals[:, : ang.size], vals[:, ang.size :]).max(axis=1)
+    for k, b in zip(at, both.tolist(), strict=True):
+        out[k] = b / peaks[k]
+    return out
 
 
 def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
@@ -264,12 +279,16 @@ def flag_ridges(
     read from inside the band); False: around the fitted position's pixel. Returns how many were flagged."""
     r = ridge_distance_px(core_sigma_px)
     n = 0
+    tested = []  # (detection, line, sample) where the background has structure to misfit
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, snr.shape):
         if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
             li, sj = snr_peak(snr, li, sj)
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac = ridge_fraction(snr, li, sj, r)
+        if background_structure(background, sigma_white, li, sj) >= MIN_STRUCTURE_SIGMA:
+            tested.append((det, li, sj))
+    if not tested:
+        return 0
+    fracs = ridge_fractions(snr, [t[1] for t in tested], [t[2] for t in tested], r)
+    for (det, _, _), frac in zip(tested, fracs, strict=True):
         det.extra["ridge_fraction"] = frac
         if frac >= max_fraction:
             flag_artefact(det, "ridge")
@@ -355,10 +374,16 @@ def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float,
 
 
 def _at_limb_distance(
-    residual: np.ndarray, limb_distance_px: np.ndarray, pi: int, pj: int, range_px: tuple[float, float]
-) -> np.ndarray:
+    residual: np.ndarray,
+    limb_distance_px: np.ndarray,
+    pi: int,
+    pj: int,
+    range_px: tuple[float, float],
+    with_radii: bool = False,
+):
     """The finite ``residual`` values at pixel (pi, pj)'s limb distance (within
-    :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it."""
+    :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it (row-major; ``with_radii``: and their
+    distances from it, px)."""
     nl, ns = residual.shape
     d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
@@ -372,7 +397,27 @@ def _at_limb_distance(
         & (rr <= range_px[1])
         & np.isfinite(res)
     )
+    if with_radii:
+        return res[sel], np.broadcast_to(rr, sel.shape)[sel]
     return res[sel]
+
+
+def _at_limb_distance_kept(
+    residual: np.ndarray, limb_distance_px: np.ndarray, pi: int, pj: int, range_px: tuple[float, float]
+) -> np.ndarray:
+    """:func:`_at_limb_distance`; inside :func:`kept_band_maps`, for the along-limb tests' ranges, the values
+    within the widest range (:data:`ALONG_CLUTTER_RANGE_PX`) are made once per pixel and a narrower range's
+    picked from them (the same pixels in the same order: its box lies inside the wider one's)."""
+    wide = ALONG_CLUTTER_RANGE_PX
+    if not (_KEPT.active and range_px[0] == wide[0] and range_px[1] <= wide[1]):
+        return _at_limb_distance(residual, limb_distance_px, pi, pj, range_px)
+    kept = _KEPT.rings
+    if not (kept and kept[0] is residual and kept[1] is limb_distance_px):
+        kept[:] = [residual, limb_distance_px, {}]
+    if (pi, pj) not in kept[2]:
+        kept[2][(pi, pj)] = _at_limb_distance(residual, limb_distance_px, pi, pj, wide, with_radii=True)
+    values, radii = kept[2][(pi, pj)]
+    return values if range_px[1] == wide[1] else values[radii <= range_px[1]]
 
 
 class _KeptMaps(threading.local):
@@ -385,6 +430,7 @@ class _KeptMaps(threading.local):
         self.active = False
         self.last: dict = {}
         self.structures: list = []
+        self.rings: list = []
 
 
 _KEPT = _KeptMaps()
@@ -396,6 +442,7 @@ def kept_band_maps() -> Iterator[None]:
     make from the same arrays are made once (:func:`_kept_for`); outside, each call makes its own."""
     _KEPT.last.clear()
     _KEPT.structures.clear()
+    _KEPT.rings.clear()
     _KEPT.active = True
     try:
         yield
@@ -403,6 +450,7 @@ def kept_band_maps() -> Iterator[None]:
         _KEPT.active = False
         _KEPT.last.clear()
         _KEPT.structures.clear()
+        _KEPT.rings.clear()
 
 
 def _kept_for(key: tuple, make):
@@ -450,12 +498,17 @@ def band_residual(
     data: np.ndarray, background: np.ndarray, sigma_white: np.ndarray, offset: tuple[int, int]
 ) -> np.ndarray:
     """:func:`_crop_residual` placed in the band image's frame (NaN outside the crop), so that distances to
-    the frame edge are the image's own."""
-    l0, s0 = offset
-    nl, ns = background.shape
-    residual = np.full(data.shape, np.nan)
-    residual[l0 : l0 + nl, s0 : s0 + ns] = _crop_residual(data, background, sigma_white, offset)
-    return residual
+    the frame edge are the image's own (read-only inside :func:`kept_band_maps`: made once for the band's
+    tests)."""
+
+    def band_residual_map() -> np.ndarray:
+        l0, s0 = offset
+        nl, ns = background.shape
+        residual = np.full(data.shape, np.nan)
+        residual[l0 : l0 + nl, s0 : s0 + ns] = _crop_residual(data, background, sigma_white, offset)
+        return residual
+
+    return _kept_for((data, background, sigma_white, tuple(offset)), band_residual_map)
 
 
 def _flag_near_limb(
@@ -503,10 +556,10 @@ def along_limb_fraction(
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
-    values = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
+    values = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
     if not peak > 0 or values.size < ALONG_LIMB_MIN_PIXELS:
         return float("nan"), pi, pj
-    return float(np.median(values)) / peak, pi, pj
+    return float(median_as_np(values)) / peak, pi, pj
 
 
 def flag_along_limb(
@@ -544,10 +597,10 @@ def along_limb_clutter(
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
-    v = _at_limb_distance(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
+    v = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
     if not peak > 0 or v.size < ALONG_CLUTTER_MIN_PIXELS:
         return float("nan"), pi, pj
-    s = MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
+    s = MAD_TO_SIGMA * float(median_as_np(np.abs(v - median_as_np(v))))
     return float(np.sqrt(max(s * s - 1.0, 0.0))) / peak, pi, pj
 
 
@@ -662,11 +715,13 @@ def flag_edge_plateaus(
     line. Returns how many were flagged."""
     l0, s0 = offset
     nl, ns = background.shape
-    residual = band_residual(data, background, sigma_white, offset)
+    residual = None  # (made when a detection is first tested)
     n = 0
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
             continue
+        if residual is None:
+            residual = band_residual(data, background, sigma_white, offset)
         frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
         if not np.isfinite(frac):
             continue

@@ -23,6 +23,7 @@ from scipy.special import erf
 from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
 from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
 from ioscan.detect.psf import PsfModel
+from ioscan.robust import median_or_nan
 
 #: a source shapes the estimate from this fitted S/N (noise then moves a width by ≲ 5 %)
 MIN_SNR = 15.0
@@ -99,6 +100,12 @@ class PsfEstimate:
         if abs(self.sigma_px / model.core_sigma_px - 1.0) > CHANGE_FRACTION:
             return True
         return elongation and abs(np.log(self.elongation / model.elongation)) > np.log1p(ELONGATION_CHANGE)
+
+
+def median_as_np(x: np.ndarray):
+    """``np.median`` of a 1-D float array, the same bits and type, by one partition
+    (:func:`ioscan.robust.median_or_nan`, + 0: np.median's mean adds from +0, so its zero median is +0)."""
+    return median_or_nan(x) + 0.0
 
 
 def _g1(u: np.ndarray, c: np.ndarray, sig: np.ndarray):
@@ -254,7 +261,7 @@ def bright_sources(
         x = (
             filled
             if filled is not None
-            else np.where(ok, x, np.float32(np.median(x[ok]) if ok.any() else 0.0))
+            else np.where(ok, x, np.float32(median_as_np(x[ok]) if ok.any() else 0.0))
         )
     m = median3(x)
     hp = m - _box_mean_nearest(m, 11)
@@ -312,7 +319,7 @@ def measure_psf(
     from ioscan.detect.limb import pixel_noise_map
 
     valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
-    filled = data if valid.all() else np.where(valid, data, np.float32(np.median(data[valid])))
+    filled = data if valid.all() else np.where(valid, data, np.float32(median_as_np(data[valid])))
     # bright_sources fills its float32 copy with its own median: the same image when the data are float32
     # (the pixel noise map is then computed once)
     noise = None
@@ -403,4 +410,6 @@ def estimate_psf(
             wt.append(sn)
     if not sx or (len(sx) == 1 and wt[0] < single_source_snr):
         return None
-    return PsfEstimate(float(np.median(sx)), float(np.median(sy)), len(sx), float(max(wt)))
+    return PsfEstimate(
+        float(median_as_np(np.array(sx))), float(median_as_np(np.array(sy))), len(sx), float(max(wt))
+    )
