@@ -489,3 +489,43 @@ def test_many_bins_profile_by_selection_equals_the_sort(quantile):
         if it % 4 == 3:  # huge values: the sort decides
             z = (z * 1e7).astype(np.float32)
         assert _same(bins.per_bin(z, quantile), _profile_by_sort(bins, z, quantile))
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(64, 200)])
+@pytest.mark.parametrize("h", [1, 2, 5, 8])
+def test_fill_box_mean_sparse_equals_the_box_means(shape, h):
+    """The fill made pixel by pixel at the holes against the whole image's box means (frame edges, holes
+    near each other and uncovered ones included): equal bit for bit on images of a detector's dynamic
+    range; the pixels that are no holes untouched."""
+    rng = np.random.default_rng(h)
+    x = (100.0 + 3.0 * rng.normal(size=shape)).astype(np.float32)
+    m = rng.random(shape) > 0.03
+    m[: shape[0] // 3, : shape[1] // 3] = False  # a block of holes (uncovered in its middle for small h)
+    m[-1, -1] = False  # a corner
+    lines, samples = np.nonzero(~m)
+    want, want_unc = kn.fill_box_mean(x, m, h, np.float32(1e-3))
+    got, got_unc = kn.fill_box_mean_sparse(x, m, h, np.float32(1e-3), lines, samples)
+    assert _same(got, want) and np.array_equal(got_unc, want_unc)
+
+
+def test_fill_box_mean_sparse_wide_range():
+    """Values over ten decades (where float64's running sums may round): within a few float32 ulp of the box
+    means, and equal at most pixels."""
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(40, 61)) * 10 ** rng.uniform(-5, 5, (40, 61))).astype(np.float32)
+    m = rng.random(x.shape) > 0.1
+    lines, samples = np.nonzero(~m)
+    want, _ = kn.fill_box_mean(x, m, 4, np.float32(1e-3))
+    got, _ = kn.fill_box_mean_sparse(x, m, 4, np.float32(1e-3), lines, samples)
+    assert np.all(np.abs(got - want) <= 4 * np.spacing(np.abs(want)))
+    assert np.mean(got == want) > 0.99
+
+
+def test_fill_takes_the_sparse_path_with_the_same_values():
+    """:func:`_fill` with few holes (the sparse path) equals the whole image's box means."""
+    rng = np.random.default_rng(2)
+    x = (5.0 + rng.normal(size=(50, 70))).astype(np.float32)
+    m = np.ones(x.shape, bool)
+    m[rng.integers(0, 50, 30), rng.integers(0, 70, 30)] = False
+    want, _ = kn.fill_box_mean(x, m, 3, np.float32(1e-3))
+    assert _same(_fill(x, m, 3), want)
