@@ -597,26 +597,15 @@ def _grow_box(mask: np.ndarray, r: int) -> np.ndarray:
     return ndimage.maximum_filter1d(m, 2 * r + 1, axis=1, mode="constant").astype(bool)
 
 
-#: :func:`_fill` sums each pixel's box alone when (pixels to fill) × (box pixels) is below this many times the
-#: image's pixels (the whole image's box means cost about that many operations per pixel)
-SPARSE_FILL_WORK = 4
-
-
 def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
     """``x`` where ``m``, elsewhere the mean of the ``m`` pixels in the (2h+1)² box (region mean if none):
     the box sums of ``scipy.ndimage.uniform_filter`` compiled (:func:`background_kernels.fill_box_mean`)."""
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
-    m = np.ascontiguousarray(m, dtype=bool)
-    x = np.ascontiguousarray(x)
-    holes = m.size - np.count_nonzero(m)
-    if x.dtype == np.float32 and holes * (2 * h + 1) ** 2 < SPARSE_FILL_WORK * m.size:
-        # (few pixels to fill: each one's box summed alone, not the whole image's box means; float32
-        # images, whose float64 box sums are exact in practice, so the values are the same)
-        lines, samples = np.nonzero(~m)
-        out, uncovered = kernels.fill_box_mean_sparse(x, m, h, x.dtype.type(1e-3), lines, samples)
-    else:
-        out, uncovered = kernels.fill_box_mean(x, m, h, x.dtype.type(1e-3))
+    m = np.asarray(m, dtype=bool)
+    out, uncovered = kernels.fill_box_mean(
+        np.ascontiguousarray(x), np.ascontiguousarray(m), h, x.dtype.type(1e-3)
+    )
     if uncovered.any():  # the region mean only where it is needed (where a fill takes it)
         out[uncovered] = float(np.mean(x[m])) if m.any() else 0.0
     return out

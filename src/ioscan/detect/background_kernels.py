@@ -15,7 +15,6 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
-* :func:`fill_box_mean_sparse`: the same fill at the few pixels it changes (box sums of their own).
 * :func:`block_index` / :func:`zone_in_blocks`: the block scale's pixel → grid index and its regions in
   block order (:class:`ioscan.detect.background.BlockLayout`; integers, no arithmetic to keep).
 * :func:`running_median_nearest`: ``scipy.ndimage.median_filter`` of a 1-D float array (odd size,
@@ -398,50 +397,6 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
             else:
                 out[i, j] = 0.0
                 uncovered[i, j] = True
-    return out, uncovered
-
-
-@njit(cache=True, error_model="numpy")
-def fill_box_mean_sparse(
-    x: np.ndarray, m: np.ndarray, h: int, floor: float, lines: np.ndarray, samples: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`fill_box_mean` made at the pixels (``lines``, ``samples``) only — the pixels not ``m``, all of
-    them — each by its own box sums: per column of its (2h+1)² box the sum of x·m over the box's lines ÷
-    (2h+1), rounded to ``x``'s type, then the sum of those ÷ (2h+1), likewise for m (the two passes of
-    :func:`uniform_box_mean`, whose running sums give the same sums wherever float64 adds these values
-    exactly; elsewhere the values may differ in the last bit). Everywhere else ``x`` as it is."""
-    nl, ns = x.shape
-    size = 2 * h + 1
-    one, nil = x.dtype.type(1.0), x.dtype.type(0.0)
-    out = x.copy()
-    uncovered = np.zeros(x.shape, np.bool_)
-    col_x = np.empty(size, x.dtype)
-    col_m = np.empty(size, x.dtype)
-    for t in range(lines.shape[0]):
-        i, j = lines[t], samples[t]
-        for c in range(size):
-            jj = j - h + c
-            sx = 0.0
-            sm = 0.0
-            if 0 <= jj < ns:
-                for ii in range(max(i - h, 0), min(i + h + 1, nl)):
-                    w = one if m[ii, jj] else nil
-                    sx += x[ii, jj] * w  # (x · m in x's type, then added in float64)
-                    sm += w
-            col_x[c] = sx / size
-            col_m[c] = sm / size
-        tx = 0.0
-        tm = 0.0
-        for c in range(size):
-            tx += float(col_x[c])
-            tm += float(col_m[c])
-        num = x.dtype.type(tx / size)
-        den = x.dtype.type(tm / size)
-        if den > floor:
-            out[i, j] = num / den
-        else:
-            out[i, j] = 0.0
-            uncovered[i, j] = True
     return out, uncovered
 
 
@@ -1008,8 +963,6 @@ def warm_up() -> None:
     laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
     level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
-    at = np.zeros(1, np.intp)
-    fill_box_mean_sparse(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3), at, at)
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
