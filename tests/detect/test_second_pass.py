@@ -8,7 +8,10 @@ from test_detect import _frame, _sources  # same directory: pytest puts it on sy
 from ioscan.detect import DetectConfig, DetectionFlag, PsfModel, default_psf, detect_frame
 from ioscan.detect.background import estimate_background
 from ioscan.detect.second_pass import (
+    PASTED_MAPS,
     background_in_windows,
+    discounted_snr,
+    model_error_snr,
     near_sources,
     radial_profiles,
     source_image,
@@ -181,3 +184,50 @@ def test_background_in_windows_matches_the_window_alone():
     np.testing.assert_allclose(model.noise[win], alone.noise)
     assert not model.usable[:10].any() and not model.usable[:, :100].any()
     assert model.usable[win].all() == alone.usable.all()
+
+
+def test_pasted_model_maps_equal_an_eager_paste():
+    """Every map of the windows' model, pasted when first read, equals the windows' own maps pasted into
+    arrays of the image's shape (dtype and the value outside the windows as before: float64 / bool / intp)."""
+    rng = np.random.default_rng(7)
+    img = 5.0 + rng.normal(0, 1, (96, 200))
+    img[40, 30] += 80.0
+    wins = [(slice(0, 50), slice(0, 60)), (slice(30, 96), slice(120, 200))]
+    model = background_in_windows(img, wins, dict(psf=JIRAM_PSF))
+    parts = [estimate_background(img[w], psf=JIRAM_PSF) for w in wins]
+    for name, (dtype, fill) in PASTED_MAPS.items():
+        want = np.full(img.shape, fill, dtype)
+        for w, m in zip(wins, parts, strict=True):
+            want[w] = getattr(m, name)
+        got = getattr(model, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True), name
+        assert getattr(model, name) is got  # pasted once
+    for k in range(len(parts[0].residuals)):
+        want = np.zeros(img.shape)
+        for w, m in zip(wins, parts, strict=True):
+            want[w] = m.residuals[k]
+        assert np.array_equal(model.residuals[k], want)
+    assert np.array_equal(model.outliers, model.usable & ~model.clean)
+    assert model.annuli == parts[0].annuli and model.refit is None
+
+
+def test_discounted_snr_in_a_box_equals_the_whole_image():
+    """The model-error discount made in the searched box only equals the whole image's discount in the box
+    (a subtracted source inside it) and is the S/N as it is (as float64) outside; without a box, the whole
+    image's."""
+    rng = np.random.default_rng(9)
+    snr = rng.normal(0, 3, (60, 90)).astype(np.float32)
+    snr[5, 5] = np.nan
+    src = np.zeros((60, 90))
+    src[30, 40] = 500.0
+    noise = np.full((60, 90), 0.5, np.float32)
+    box = (slice(20, 45), slice(25, 60))
+    err = 0.05 * model_error_snr(src, noise, 0.6)
+    whole = snr / np.sqrt(1.0 + err * err)
+    got = discounted_snr(snr, src, noise, 0.6, 0.05, box)
+    assert got.dtype == whole.dtype
+    assert np.array_equal(got[box], whole[box])
+    outside = np.ones(snr.shape, bool)
+    outside[box] = False
+    assert np.array_equal(got[outside], snr[outside].astype(np.float64), equal_nan=True)
+    assert np.array_equal(discounted_snr(snr, src, noise, 0.6, 0.05, None), whole, equal_nan=True)
