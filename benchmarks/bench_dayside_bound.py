@@ -70,6 +70,7 @@ from bench_generalise import (
     start_time,
     zone_maps,
 )
+from dayside_texture_gls import texture_gls_estimators
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.disk_model import fit_disk_model
 from ioscan.detect.limb import find_limb
@@ -630,6 +631,9 @@ def one_frame(
             centred, best = gls_map(residual, gk)
             on_disk = classes >= 2
             maps[f"gls_w{w}"][on_disk] = calibrated(centred, best, classes)[on_disk]
+    # texgls: the texture GLS learned from the frame, and told the texture's statistics (dayside_texture_gls)
+    maps.update(texture_gls_estimators(rendered, image, saturated, circle, frame_no, psf_kernels, calibrated,
+                                       classes))  # fmt: skip
     for name, snr in maps.items():
         vals, found, f = score_map(snr, rendered, threshold, zones)
         rows[f"map_{name}"] = vals
