@@ -1,13 +1,15 @@
 """The texture GLS (:mod:`ioscan.detect.texture_gls`) as realisable estimators of ``bench_dayside_bound.py``.
 
-``texgls_w<W>``: the texture's surface spectrum learned from the frame; ``texgls_told_w<W>``: the same
-filter told the texture's statistics instead (the renderer's albedo law: ``TOLD_MAPS`` re-drawn maps' plane
-waves, isotropic, with the frame's contrast, on the surface grid) — the split says whether a shortfall is the
-learned covariance's or the rest's (disk model, noise estimate, geometry, nuisances). Both on the image less
-a disk model (:func:`fit_disk_model` from the limb ioscan's :func:`find_limb` finds, knots ``KNOT_PX``
-apart), noise σ from that fit, the true PSF at 9 phases; NaN where no limb was found or no spectrum learned
-(too few pixels with cos e ≥ 0.6 in view). The
-maps are calibrated as the bench's others (``calibrated``). ``texgls_cpu_s`` per frame is printed to stderr.
+``texgls_w<W>``: the texture's surface spectrum learned from the frame, one per zone of cos e
+(:func:`learn_zone_spectra`: the disk model absorbs the texture differently in each); ``texgls_told_w<W>``:
+the same filter told the texture's statistics instead (the renderer's albedo law: ``TOLD_MAPS`` re-drawn
+maps' plane waves, isotropic, with the frame's contrast, on the surface grid) — the split says whether a
+shortfall is the learned covariance's or the rest's (disk model, noise estimate, geometry, nuisances). Both
+on the image less a disk model (:func:`fit_disk_model` from the limb ioscan's :func:`find_limb` finds,
+knots ``KNOT_PX`` apart), noise σ from that fit, the true PSF at 9 phases; NaN where no limb was found or no
+spectrum learned (too few pixels on the disk in view). The maps are calibrated as the bench's others
+(``calibrated``). The CPU time of the learning (with the disk model's fit) and of the bank per frame are
+printed to stderr.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from ioscan.detect.disk_model import fit_disk_model
 from ioscan.detect.texture_gls import (
     K_STEP_RAD_PX,
     DiskCircle,
-    learn_surface_spectrum,
+    learn_zone_spectra,
     spectrum_from_grid,
     texture_gls_maps,
 )
 from ioscan.simulate.independent.surface import random_albedo_map
 
 #: the filters' window, px
-WINDOWS_PX = (15,)
+WINDOWS_PX = (15, 21)
 #: the disk model's knot spacing, px, and its limb term's (None: none); env TEXGLS_KNOT_PX and
 #: TEXGLS_LIMB_KNOT_PX ("none") override them. ioscan's (6, 6) was best on 12 sunlit frames: coarser
 #: surfaces (24 px) leave more texture in the residual than the learned covariance then nulls
@@ -85,13 +87,13 @@ def texture_gls_estimators(rendered, image, saturated, circle, frame_no: int, ps
     on = disk > 0.2 * np.percentile(disk[disk > 0], 90) if (disk > 0).any() else disk > 0
     usable = on & ~fit.clipped & ~saturated
     texture = np.where(on, residual / np.where(on, disk, 1.0), 0.0)
-    learned = learn_surface_spectrum(texture, noise_var / np.where(on, disk, 1.0) ** 2, usable, disk_circle)
+    learned = learn_zone_spectra(texture, noise_var / np.where(on, disk, 1.0) ** 2, usable, disk_circle)
     t_learn = time.process_time() - t0
     told = told_spectrum(rendered, np.random.default_rng(10_000 + frame_no))
     for w in WINDOWS_PX:
         kernels = psf_kernels(rendered, "true", w)
         for name, spec in ((f"texgls_w{w}", learned), (f"texgls_told_w{w}", told)):
-            if spec is None:
+            if not spec:
                 continue
             t1 = time.process_time()
             m = texture_gls_maps(residual, disk, fit.sigma, disk_circle, spec, kernels)
@@ -99,6 +101,7 @@ def texture_gls_estimators(rendered, image, saturated, circle, frame_no: int, ps
             if name.startswith("texgls_w"):
                 t_bank = time.process_time() - t1
                 print(f"texgls frame {frame_no}: learn {t_learn:.2f} s + bank {t_bank:.2f} s CPU, "
-                      f"modes {len(spec.power)}, var {spec.variance:.4g} (told {told.variance:.4g})",
+                      f"zones {len(spec)}, var {[round(z.variance, 7) for _, z in spec]} "
+                      f"(told {told.variance:.4g})",
                       file=sys.stderr)  # fmt: skip
     return out

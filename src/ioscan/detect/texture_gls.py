@@ -6,11 +6,13 @@ The sunlit disk's albedo texture is multiplicative (albedo × shading) and fores
 its radius). With ``model`` a smooth disk model (:mod:`ioscan.detect.disk_model`) the relative texture
 t = (image − model) / disk is, up to noise, a field on the surface. Here:
 
-1. its power spectrum on the surface is learned from the frame (:func:`learn_surface_spectrum`): the
-   periodograms of t over sectors of the disk's central part (cos e ≥ ``min_cos_e``), each sector's image
-   wavevectors de-foreshortened (radial component × the sector's cos e) onto one grid of surface
-   wavevectors; the white noise's flat part is subtracted. Kept as a few modes κ_m with powers P_m, so the
-   surface covariance Σ P_m cos(κ_m·Δu) is positive semi-definite by construction;
+1. its covariance on the surface is learned from the frame (:func:`learn_surface_spectrum`): the
+   autocovariance of t over sectors of a zone of cos e (normalised per lag), each surface lag gathered from
+   the image lag it foreshortens to (radial component × the sector's cos e), the white noise taken off lag 0,
+   tapered; its Fourier transform, negative power clipped, kept as modes κ_m with powers P_m, so the surface
+   covariance Σ P_m cos(κ_m·Δu) is positive semi-definite by construction. One spectrum per zone of cos e
+   (:func:`learn_zone_spectra`): the texture left in the residual depends on how the disk model absorbs it,
+   which differs with the distance to the limb;
 2. each pixel's window gets surface coordinates u (radial: R·arcsin(r/R) relative to the window's centre,
    which stretches radial image lags by 1/cos e; tangential: unchanged), and its image covariance is
    C = D U Uᵀ D + N with U = √P_m [cos κ_m·u, sin κ_m·u], D the disk model's brightness at each pixel and
@@ -37,7 +39,17 @@ from scipy import linalg, ndimage
 #: surface wavevector grid step, rad/px (a covariance periodic over 128 surface px)
 K_STEP_RAD_PX = 2 * np.pi / 128
 #: rings of cos e of the learning sectors and the number of position-angle sectors in each
-LEARN_RINGS = ((0.95, 1.01, 1), (0.8, 0.95, 8), (0.6, 0.8, 12))
+LEARN_RINGS = (
+    (0.95, 1.01, 1),
+    (0.8, 0.95, 8),
+    (0.6, 0.8, 12),
+    (0.4, 0.6, 16),
+    (0.2, 0.4, 24),
+    (0.0, 0.2, 32),
+)
+#: the zones (cos e from, to) of :func:`learn_zone_spectra`: one spectrum each (the disk model absorbs the
+#: texture differently in each: its limb term reaches in to cos e 0.5)
+ZONES_COS_E = ((0.6, 1.01), (0.4, 0.6), (0.2, 0.4), (0.0, 0.2))
 
 
 @dataclass(frozen=True)
@@ -114,13 +126,14 @@ def spectrum_from_grid(
     return SurfaceSpectrum(kappa.astype(float), p[keep])
 
 
-def _sector_masks(circle: DiskCircle, shape, usable, min_cos_e: float):
-    """(mask, mean cos e, mean position angle rad) of each learning sector (LEARN_RINGS) with pixels."""
+def _sector_masks(circle: DiskCircle, shape, usable, min_cos_e: float, max_cos_e: float = 1.01):
+    """(mask, mean cos e, mean position angle rad) of each learning sector (LEARN_RINGS) with pixels, of
+    cos e from ``min_cos_e`` to ``max_cos_e``."""
     r, theta = circle.polar(shape)
     cos_e = circle.cos_emission(r)
     out = []
     for lo, hi, n_angle in LEARN_RINGS:
-        if hi <= min_cos_e:
+        if hi <= min_cos_e or lo >= max_cos_e:
             continue
         ring = usable & (cos_e >= max(lo, min_cos_e)) & (cos_e < hi) & (r < circle.radius_px)
         for a in range(n_angle):
@@ -158,6 +171,7 @@ def learn_surface_spectrum(
     circle: DiskCircle,
     *,
     min_cos_e: float = 0.6,
+    max_cos_e: float = 1.01,
     max_lag_px: int = 32,
     flat_lag_px: float = 12.0,
     min_pairs: int = 200,
@@ -183,7 +197,7 @@ def learn_surface_spectrum(
     """
     half = int(round(np.pi / K_STEP_RAD_PX))  # the surface-lag grid: ±64 px
     n_grid = 2 * half
-    sectors = _sector_masks(circle, texture.shape, usable, min_cos_e)
+    sectors = _sector_masks(circle, texture.shape, usable, min_cos_e, max_cos_e)
     if sum(m.sum() for m, _, _ in sectors) < 200:
         return None
     acc = np.zeros((n_grid, n_grid))
@@ -214,6 +228,22 @@ def learn_surface_spectrum(
     power = np.maximum(power, 0.0)
     # the grid is even-sized (κ from −π to π − step): drop the unpaired first row and column
     return spectrum_from_grid(power[1:, 1:], K_STEP_RAD_PX, power_fraction, max_modes)
+
+
+def learn_zone_spectra(
+    texture: np.ndarray, noise_var: np.ndarray, usable: np.ndarray, circle: DiskCircle
+) -> list[tuple[float, SurfaceSpectrum]]:
+    """(lowest cos e, spectrum) per zone of ZONES_COS_E that has enough pixels (:func:`learn_surface_spectrum`
+    over that zone's sectors), highest cos e first; a zone without enough pixels takes the next deeper
+    zone's."""
+    out: list[tuple[float, SurfaceSpectrum]] = []
+    for lo, hi in ZONES_COS_E:
+        spec = learn_surface_spectrum(texture, noise_var, usable, circle, min_cos_e=lo, max_cos_e=hi)
+        if spec is None and out:
+            spec = out[-1][1]
+        if spec is not None:
+            out.append((lo, spec))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- the filters
@@ -354,9 +384,9 @@ def bin_window(
         step = 0.25
         out = np.array([coords[0] + step * dy0 / r0, coords[1] + step * dx0 / r0])
         inn = np.array([coords[0] - step * dy0 / r0, coords[1] - step * dx0 / r0])
-        deriv = ndimage.map_coordinates(disk, out, order=1, mode="nearest")
-        deriv = deriv - ndimage.map_coordinates(disk, inn, order=1, mode="nearest")
-        cols.append(deriv / (2 * step))
+        d_out = ndimage.map_coordinates(disk, out, order=1, mode="nearest")
+        d_in = ndimage.map_coordinates(disk, inn, order=1, mode="nearest")
+        cols.append((d_out - d_in) / (2 * step))
     u = window_surface_coordinates(circle, cs, cl, width_px)
     return BinWindow(u, np.maximum(d, 0.0), np.maximum(nv, 1e-30), np.column_stack(cols))
 
@@ -369,12 +399,27 @@ class TextureGlsMaps:
     best: np.ndarray
 
 
+def zone_spectrum(
+    spectrum: SurfaceSpectrum | list[tuple[float, SurfaceSpectrum]], circle: DiskCircle, center
+) -> SurfaceSpectrum:
+    """The spectrum for a window centred at (sample, line): the one given, or its zone's."""
+    if isinstance(spectrum, SurfaceSpectrum):
+        return spectrum
+    cos_e = float(
+        circle.cos_emission(np.hypot(center[0] - circle.center_sample, center[1] - circle.center_line))
+    )
+    for lowest, spec in spectrum:
+        if cos_e >= lowest:
+            return spec
+    return spectrum[-1][1]
+
+
 def texture_gls_maps(
     residual: np.ndarray,
     disk: np.ndarray,
     noise_sigma: np.ndarray,
     circle: DiskCircle,
-    spectrum: SurfaceSpectrum,
+    spectrum: SurfaceSpectrum | list[tuple[float, SurfaceSpectrum]],
     templates: list[np.ndarray],
     *,
     edge_nuisance_px: float = 8.0,
@@ -386,7 +431,9 @@ def texture_gls_maps(
         disk: the disk model's brightness (no offsets), image units.
         noise_sigma: per-pixel noise σ, image units.
         circle: the limb circle.
-        spectrum: the relative texture's surface spectrum (:func:`learn_surface_spectrum`).
+        spectrum: the relative texture's surface spectrum (:func:`learn_surface_spectrum`), or (lowest
+            cos e, spectrum) per zone, highest first (:func:`learn_zone_spectra`): a bin takes the first
+            zone its centre's cos e reaches.
         templates: the PSF at its sub-pixel phases, W × W each (the middle one centred), unit flux.
         edge_nuisance_px: the limb's position is a nuisance for bins this close to the limb, px.
     """
@@ -408,7 +455,7 @@ def texture_gls_maps(
         if flat.size == 0:
             continue
         win = bin_window(circle, disk, var, tuple(center), float(bins.limb_px[b]), width, edge_nuisance_px)
-        kernels, _ = gls_kernels(spectrum, win, tmat)
+        kernels, _ = gls_kernels(zone_spectrum(spectrum, circle, center), win, tmat)
         ii, jj = np.unravel_index(flat, residual.shape)
         z = windows[ii, jj].reshape(len(flat), -1) @ kernels
         centred[ii, jj] = z[:, mid]
