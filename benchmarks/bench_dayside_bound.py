@@ -31,7 +31,7 @@ beyond 20 px.
    ioscan's global disk model (:func:`fit_disk_model` from the found limb, when it is trusted); ``gls_w<W>``
    (a GLS filter whose covariance is the frame's own: the empirical covariance of W × W patches of the image
    minus the disk model over the disk beyond 8 px of the limb, patches holding a 6-σ outlier left out);
-   ``texgls_w<W>`` / ``texgls_told_w<W>`` (the texture GLS of :mod:`ioscan.detect.texture_gls`, its
+   ``texgls_w<W>`` / ``texgls_told_w<W>`` (the texture GLS of benchmarks/texture_gls.py, its
    covariance learned from the frame / told the albedo law: benchmarks/dayside_texture_gls.py). Per
    map: the S/N at each hot spot (3 × 3 maximum around the truth) ÷ ideal, the fraction of hot spots the map
    finds (a 3 × 3 local maximum ≥ threshold within 2 px, one to one), and its false peaks per frame (peaks

@@ -1,4 +1,4 @@
-"""The texture GLS (:mod:`ioscan.detect.texture_gls`) as realisable estimators of ``bench_dayside_bound.py``.
+"""The texture GLS (benchmarks/texture_gls.py) as realisable estimators of ``bench_dayside_bound.py``.
 
 ``texgls_w<W>``: the texture's surface spectrum learned from the frame, one per zone of cos e
 (:func:`learn_zone_spectra`: the disk model absorbs the texture differently in each); ``texgls_told_w<W>``:
@@ -21,14 +21,14 @@ import time
 import numpy as np
 
 from ioscan.detect.disk_model import fit_disk_model
-from ioscan.detect.texture_gls import (
+from ioscan.simulate.independent.surface import random_albedo_map
+from texture_gls import (
     K_STEP_RAD_PX,
     DiskCircle,
     learn_zone_spectra,
     spectrum_from_grid,
     texture_gls_maps,
 )
-from ioscan.simulate.independent.surface import random_albedo_map
 
 #: the filters' window, px
 WINDOWS_PX = (15, 21)

@@ -1,4 +1,4 @@
-"""The texture GLS (ioscan.detect.texture_gls) against independent truth: a texture that lives on a sphere.
+"""The texture GLS study (benchmarks/texture_gls.py) against independent truth: a texture on a sphere.
 
 The field is a sum of plane waves in 3-D, f(p) = Σ cos(k·p + φ), p on a sphere of radius R px seen from afar
 (orthographic), |k| = K and directions isotropic: its covariance between two surface points is
@@ -8,12 +8,15 @@ the surface, foreshortened in the image towards the limb.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ioscan.detect import texture_gls as tg
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import texture_gls as tg  # noqa: E402
 
 RADIUS_PX = 150.0
 SHAPE = (200, 340)
