@@ -30,7 +30,10 @@ beyond 20 px.
    σ 0.8 px or ``model``, ioscan's JIRAM M model) applied to the image, or with ``_disk`` to the image minus
    ioscan's global disk model (:func:`fit_disk_model` from the found limb, when it is trusted); ``gls_w<W>``
    (a GLS filter whose covariance is the frame's own: the empirical covariance of W × W patches of the image
-   minus the disk model over the disk beyond 8 px of the limb, patches holding a 6-σ outlier left out). Per
+   minus the disk model over the disk beyond 8 px of the limb, patches holding a 6-σ outlier left out);
+   ``tang_*`` (the PSF fitted jointly with a background polynomial in the found limb circle's local polar
+   frame, arc length × radial offset, the radial reach growing with cos e: ``dayside_tangential.py``;
+   ``_masked``: strong sources' reach left out of the scale). Per
    map: the S/N at each hot spot (3 × 3 maximum around the truth) ÷ ideal, the fraction of hot spots the map
    finds (a 3 × 3 local maximum ≥ threshold within 2 px, one to one), and its false peaks per frame (peaks
    matching no hot spot, not within 1.5 px of a cosmic-ray pixel nor 6 px of a saturated or S/N ≥ 100 hot
@@ -70,6 +73,7 @@ from bench_generalise import (
     start_time,
     zone_maps,
 )
+from dayside_tangential import tangential_maps
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.disk_model import fit_disk_model
 from ioscan.detect.limb import find_limb
@@ -630,6 +634,9 @@ def one_frame(
             centred, best = gls_map(residual, gk)
             on_disk = classes >= 2
             maps[f"gls_w{w}"][on_disk] = calibrated(centred, best, classes)[on_disk]
+    # the limb-following background (benchmarks/dayside_tangential.py)
+    true_psf = psf_kernels(rendered, "true", 7)
+    maps.update(tangential_maps(image, var, circle, classes, true_psf, ~saturated, calibrated, local_scale))
     for name, snr in maps.items():
         vals, found, f = score_map(snr, rendered, threshold, zones)
         rows[f"map_{name}"] = vals
