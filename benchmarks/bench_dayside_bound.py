@@ -33,7 +33,8 @@ beyond 20 px.
    minus the disk model over the disk beyond 8 px of the limb, patches holding a 6-σ outlier left out);
    ``tang_*`` (the PSF fitted jointly with a background polynomial in the found limb circle's local polar
    frame, arc length × radial offset, the radial reach growing with cos e: ``dayside_tangential.py``;
-   ``_masked``: strong sources' reach left out of the scale). Per
+   ``_masked``: strong sources' reach left out of the scale; ``_limb8``: it 0–8 px inside the limb, ioscan's
+   map elsewhere). Per
    map: the S/N at each hot spot (3 × 3 maximum around the truth) ÷ ideal, the fraction of hot spots the map
    finds (a 3 × 3 local maximum ≥ threshold within 2 px, one to one), and its false peaks per frame (peaks
    matching no hot spot, not within 1.5 px of a cosmic-ray pixel nor 6 px of a saturated or S/N ≥ 100 hot
@@ -635,8 +636,8 @@ def one_frame(
             on_disk = classes >= 2
             maps[f"gls_w{w}"][on_disk] = calibrated(centred, best, classes)[on_disk]
     # the limb-following background (benchmarks/dayside_tangential.py)
-    true_psf = psf_kernels(rendered, "true", 7)
-    maps.update(tangential_maps(image, var, circle, classes, true_psf, ~saturated, calibrated, local_scale))
+    psf7, io = psf_kernels(rendered, "true", 7), maps["ioscan"]
+    maps.update(tangential_maps(image, var, circle, classes, psf7, ~saturated, calibrated, local_scale, io))
     for name, snr in maps.items():
         vals, found, f = score_map(snr, rendered, threshold, zones)
         rows[f"map_{name}"] = vals

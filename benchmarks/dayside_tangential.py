@@ -7,7 +7,8 @@ Calibration as the bound's other realisable maps (best of the 9 phases ÷ the ro
 centred phase per limb class, :func:`bench_dayside_bound.calibrated`), except that with ``_masked`` the
 pixels within the fit's reach of a peak |S/N| ≥ :data:`MASK_SNR` (the sources' own responses and the
 negative side lobes their fits leave along the arc) are left out of the scale, as ioscan leaves its
-sources out of its own.
+sources out of its own. ``_limb8``: that map within 0–8 px inside the found limb (where it is defined),
+ioscan's own calibrated map everywhere else (the zone where the limb-following fit helps, the rest as is).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from ioscan.detect.tangential_background import TangentialSettings, tangential_s
 #: name → settings of the maps studied
 VARIANTS: dict[str, TangentialSettings] = {
     "tang_t7_d2": TangentialSettings(),
-    "tang_t9_d4": TangentialSettings(half_t_px=9.0, degree_t=4),
+    "tang_t7_d3": TangentialSettings(degree_t=3, max_half_u_px=3.0, radial_fraction=0.15),
 }
 #: |centred S/N| from which a pixel's fit reach is left out of the local scale (``_masked`` maps)
 MASK_SNR = 25.0
 #: the limb band's pixels (limb distance ≥ this, px) are given a map; the sky none
 MIN_LIMB_DISTANCE_PX = -3.0
+#: the ``_limb8`` maps use the limb-following fit at limb distances in this range (px), ioscan's map elsewhere
+LIMB_ZONE_PX = (0.0, 8.0)
 
 
 def masked_for_scale(centred: np.ndarray, reach_px: float) -> np.ndarray:
@@ -44,14 +47,16 @@ def tangential_maps(
     valid: np.ndarray,
     calibrated,
     local_scale,
+    ioscan_snr: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """name → calibrated S/N map (NaN off the disk and its limb band, or everywhere without a limb) for each
-    of :data:`VARIANTS`, plain and ``_masked`` (module docstring); ``calibrated`` / ``local_scale`` are the
-    bound's functions (passed in: this module is imported by it)."""
+    of :data:`VARIANTS`, plain, ``_masked`` and ``_limb8`` with ``ioscan_snr`` (module docstring);
+    ``calibrated`` / ``local_scale`` are the bound's functions (passed in: this module is imported by it)."""
     out: dict[str, np.ndarray] = {}
     for name, settings in VARIANTS.items():
         if circle is None:
             out[name] = out[f"{name}_masked"] = np.full(image.shape, np.nan)
+            out[f"{name}_limb8"] = ioscan_snr
             continue
         centred, best = tangential_snr(
             image,
@@ -63,9 +68,12 @@ def tangential_maps(
             valid,
             settings,
         )
-        inside = circle.distance_px(image.shape) >= MIN_LIMB_DISTANCE_PX
+        depth = circle.distance_px(image.shape)
+        inside = depth >= MIN_LIMB_DISTANCE_PX
         out[name] = np.where(inside, calibrated(centred, best, classes), np.nan)
         reach = settings.half_t_px + kernels[0].shape[0] // 2
         scale = local_scale(masked_for_scale(centred, reach), classes)
         out[f"{name}_masked"] = np.where(inside, best / scale, np.nan)
+        zone = (depth >= LIMB_ZONE_PX[0]) & (depth <= LIMB_ZONE_PX[1]) & np.isfinite(out[name])
+        out[f"{name}_limb8"] = np.where(zone, out[name], ioscan_snr)
     return out
