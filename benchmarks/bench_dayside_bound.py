@@ -32,9 +32,13 @@ beyond 20 px.
    (a GLS filter whose covariance is the frame's own: the empirical covariance of W × W patches of the image
    minus the disk model over the disk beyond 8 px of the limb, patches holding a 6-σ outlier left out);
    ``texgls_w<W>`` / ``texgls_told_w<W>`` (the texture GLS of benchmarks/texture_gls.py, its
-   covariance learned from the frame / told the albedo law: benchmarks/dayside_texture_gls.py). Per
-   map: the S/N at each hot spot (3 × 3 maximum around the truth) ÷ ideal, the fraction of hot spots the map
-   finds (a 3 × 3 local maximum ≥ threshold within 2 px, one to one), and its false peaks per frame (peaks
+   covariance learned from the frame / told the albedo law: benchmarks/dayside_texture_gls.py);
+   ``tang_*`` (the PSF fitted jointly with a background polynomial in the found limb circle's local polar
+   frame, arc length × radial offset, the radial reach growing with cos e: ``dayside_tangential.py``;
+   ``_masked``: strong sources' reach left out of the scale; ``_limb8``: it 0–8 px inside the limb, ioscan's
+   map elsewhere); these two only with ``--tried`` (seconds per frame). Per map: the S/N at each hot spot
+   (3 × 3 maximum around the truth) ÷ ideal, the fraction of hot spots the map finds (a 3 × 3 local maximum
+   ≥ threshold within 2 px, one to one), and its false peaks per frame (peaks
    matching no hot spot, not within 1.5 px of a cosmic-ray pixel nor 6 px of a saturated or S/N ≥ 100 hot
    spot: those other tests handle), at ioscan's threshold. The same for ioscan's own calibrated S/N map
    (``BandModel.snr`` over its usable pixels, before its fits and vetting) and for the oracle's map (the
@@ -72,6 +76,7 @@ from bench_generalise import (
     start_time,
     zone_maps,
 )
+from dayside_tangential import tangential_maps
 from dayside_texture_gls import texture_gls_estimators
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.disk_model import fit_disk_model
@@ -633,9 +638,17 @@ def one_frame(
             centred, best = gls_map(residual, gk)
             on_disk = classes >= 2
             maps[f"gls_w{w}"][on_disk] = calibrated(centred, best, classes)[on_disk]
-    # texgls: the texture GLS learned from the frame, and told the texture's statistics (dayside_texture_gls)
-    maps.update(texture_gls_estimators(rendered, image, saturated, circle, frame_no, psf_kernels, calibrated,
-                                       classes))  # fmt: skip
+    if getattr(args, "tried", False):
+        # texgls: the texture GLS learned from the frame and told the texture's statistics
+        maps.update(
+            texture_gls_estimators(
+                rendered, image, saturated, circle, frame_no, psf_kernels, calibrated, classes
+            )
+        )
+        # the limb-following background (benchmarks/dayside_tangential.py)
+        psf7, io = psf_kernels(rendered, "true", 7), maps["ioscan"]
+        mask = ~saturated
+        maps.update(tangential_maps(image, var, circle, classes, psf7, mask, calibrated, local_scale, io))
     for name, snr in maps.items():
         vals, found, f = score_map(snr, rendered, threshold, zones)
         rows[f"map_{name}"] = vals
@@ -771,6 +784,11 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=21, help="the bound's window, px (odd)")
     ap.add_argument("--realisations", type=int, default=128, help="re-drawn albedo maps per frame")
     ap.add_argument("--full-grid", action="store_true", help="every PSF × window × degree of the fits")
+    ap.add_argument(
+        "--tried",
+        action="store_true",
+        help="also the estimators tried and not kept (texture GLS, limb-following fit; seconds per frame)",
+    )
     args = ap.parse_args()
     grid = full_grid() if args.full_grid else list(SHORT_GRID)
     t0 = time.time()
