@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect.psf_estimate import _g1, fit_elliptical_gaussians
+from ioscan.detect.psf_estimate import MIN_SNR, SIGMA_RANGE_PX, _g1, fit_elliptical_gaussians
 
 
 def _reference(stamps: np.ndarray, weights: np.ndarray, n_iter: int = 20) -> np.ndarray:
@@ -108,6 +108,45 @@ def test_fit_equals_first_version_bit_for_bit():
         if n == 2:
             stamps[1] = rng.normal(0.0, 1.0, stamps[1].shape)  # nothing to fit
         for n_iter in (20, 5):
-            got = fit_elliptical_gaussians(stamps, weights, n_iter=n_iter)
+            got = fit_elliptical_gaussians(stamps, weights, n_iter=n_iter, step_tol_sigma=0.0)
             want = _reference(stamps, weights, n_iter=n_iter)
             assert np.array_equal(got, want, equal_nan=True)
+
+
+def _used(fits: np.ndarray) -> np.ndarray:
+    """The rows :func:`ioscan.detect.psf_estimate.estimate_psf` takes: S/N ≥ MIN_SNR, widths in range."""
+    with np.errstate(invalid="ignore"):
+        w_ok = (fits[:, :2] >= SIGMA_RANGE_PX[0]) & (fits[:, :2] <= SIGMA_RANGE_PX[1])
+        return (fits[:, 2] >= MIN_SNR) & w_ok.all(axis=1)
+
+
+def test_early_stop_within_a_hundredth_of_the_errors():
+    """Stopped once the steps are below 1e-3 σ (the default): the same stamps used (S/N ≥ 15, widths in
+    range), each width within 1 % of its error (σ_w ≈ w / S/N) of the fixed 20 steps' and of a fit run to
+    60 steps, the S/N within 0.01; a stamp that cannot be fitted stays NaN."""
+    rng = np.random.default_rng(3)
+    for rep in range(30):
+        stamps, weights = _stamps(rng, 6)
+        if rep == 0:
+            stamps[1] = rng.normal(0.0, 1.0, stamps[1].shape)
+        got = fit_elliptical_gaussians(stamps, weights)
+        for n_iter in (20, 60):
+            want = fit_elliptical_gaussians(stamps, weights, n_iter=n_iter, step_tol_sigma=0.0)
+            assert np.array_equal(np.isnan(got), np.isnan(want))
+            fin = _used(
+                want
+            )  # what estimate_psf takes; the rest (a fit at its bounds) is not used either way
+            assert np.array_equal(_used(got), fin)
+            tol = 0.01 * want[fin, :2] / want[fin, 2:3]
+            assert np.all(np.abs(got[fin, :2] - want[fin, :2]) <= tol)
+            assert np.all(np.abs(got[fin, 2] - want[fin, 2]) <= 0.01)
+
+
+def test_early_stop_changes_values_when_unsettled():
+    """A tolerance so loose that the first step settles: the widths are then the first step's, not the
+    converged ones (the test can fail)."""
+    rng = np.random.default_rng(5)
+    stamps, weights = _stamps(rng, 6)
+    loose = fit_elliptical_gaussians(stamps, weights, step_tol_sigma=1e9)
+    full = fit_elliptical_gaussians(stamps, weights, step_tol_sigma=0.0)
+    assert not np.allclose(loose, full)

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.background_kernels import grow_diamond
-from ioscan.robust import mad_sigma
+from ioscan.robust import mad_sigma, median_or_nan
 
 #: values :func:`robust_sigma` sub-samples a larger sample to
 _MAD_SAMPLES = 6000
@@ -89,7 +89,7 @@ def limb_distance_from_data(
     valid = np.isfinite(img)
     if valid.sum() < 100:
         return None
-    fill = float(np.median(img[valid]))
+    fill = float(median_or_nan(img[valid]) + 0.0)  # (np.median's value and zero sign, one partition)
     sm = ndimage.uniform_filter(np.where(valid, img, fill), 3)
     vals = sm[valid]
     if vals.size > 50000:
@@ -113,9 +113,8 @@ def limb_distance_from_data(
     lab, n = ndimage.label(sm > thr)
     if n == 0:
         return None
-    sizes = ndimage.sum_labels(np.ones_like(lab), lab, np.arange(1, n + 1))
-    disk = lab == (int(np.argmax(sizes)) + 1)
-    disk = ndimage.binary_fill_holes(disk)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]  # (ndimage.sum_labels of ones: the same counts)
+    disk = fill_holes(lab == (int(np.argmax(sizes)) + 1))
     rmin = min_radius_px if min_radius_px is not None else 10 * psf_sigma_px
     if disk.sum() < np.pi * rmin**2 / 4:
         return None
@@ -137,5 +136,20 @@ def limb_distance_from_data(
     resid = np.hypot(sx - xc, ly - yc) - (rad - 0.5)
     if float(np.sqrt(np.mean(resid**2))) > 1.5 or rad < rmin:
         return None
-    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    yy, xx = np.ogrid[0 : img.shape[0], 0 : img.shape[1]]  # (broadcast: np.mgrid's values per pixel)
     return rad - np.hypot(xx - xc, yy - yc)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(mask)`` (its default 4-connected cross): the pixels of ``mask`` and those
+    of its complement that no 4-connected path of complement pixels links to the image's edge. One labelling
+    of the complement instead of scipy's dilation from the edge repeated until it stops."""
+    mask = np.asarray(mask, bool)
+    lab, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    outside = np.zeros(n + 1, bool)
+    for edge in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+        outside[edge] = True
+    outside[0] = False  # (label 0: the mask itself)
+    return ~outside[lab]
