@@ -1195,11 +1195,14 @@ def true_limb_circle(rendered: RenderedFrame, band: str) -> tuple[float, float, 
     return float(cx), float(cy), float(np.median(rho))
 
 
-def limb_error_row(rendered: RenderedFrame, band: str, psf_sigma_px: float = 0.8) -> dict:
+def limb_error_row(
+    rendered: RenderedFrame, band: str, psf_sigma_px: float = 0.8, model: bool = False
+) -> dict:
     """The limb circle :func:`ioscan.detect.limb.find_limb` sees in a band and the disk model fitted from it
     against the true disk: centre and radius errors (px), the largest error of the circle's limb distance
     at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``: arc ≥
-    region.MIN_TRUSTED_ARC_PX; ``DiskModelFit.trusted``), and what the frame holds."""
+    region.MIN_TRUSTED_ARC_PX; with ``model``, the disk model's ``DiskModelFit.trusted`` and errors), and what
+    the frame holds."""
     from ioscan.detect.disk_model import fit_disk_model
     from ioscan.detect.limb import find_limb, known_zone
     from ioscan.detect.region import MIN_TRUSTED_ARC_PX
@@ -1240,7 +1243,7 @@ def limb_error_row(rendered: RenderedFrame, band: str, psf_sigma_px: float = 0.8
         row["wrong"] = bool(abs(row["d_radius_px"]) > LIMB_ERROR_PX or row["d_centre_px"] > LIMB_ERROR_PX)
     else:
         row["wrong"] = True
-    if rendered.illumination == "day":
+    if model and rendered.illumination == "day":
         fit = fit_disk_model(
             b.image.astype(np.float64), circle.center_sample, circle.center_line, circle.radius_px,
             float(np.hypot(psf_sigma_px, np.sqrt(1 / 12))), mask=saturated,
@@ -1267,7 +1270,8 @@ def limb_errors(args) -> dict:
             continue
         rendered = render_scene(params)
         for band in rendered.bands:
-            rows.append(dict(limb_error_row(rendered, band), frame=i, side=rendered.illumination))
+            row = limb_error_row(rendered, band, model=args.limb_errors_model)
+            rows.append(dict(row, frame=i, side=rendered.illumination))
     df = pd.DataFrame(rows)
     out: dict = {}
     for side, g in df.groupby("side"):
@@ -1338,6 +1342,11 @@ def main() -> None:
         "--limb-errors",
         action="store_true",
         help="instead: the image's limb circle (find_limb, the disk model) against the true disk, per frame",
+    )
+    ap.add_argument(
+        "--limb-errors-model",
+        action="store_true",
+        help="with --limb-errors: the disk model fitted too (slow)",
     )
     args = ap.parse_args()
     if args.limb_errors:

@@ -60,6 +60,13 @@ MAX_RMS_PX = 0.6
 RADIUS_RANGE_PX = (5.0, 1e5)
 #: candidate edge points kept (the strongest) before the profile test
 MAX_CANDIDATES = 4000
+#: circles looked for among the edge points (each among the points left off a terminator's before it)
+MAX_CIRCLES = 3
+#: a limb's median 20–80 % rise is at most this × a PSF-blurred step's (:func:`step_width_px`): the limb is
+#: a step blurred by the PSF (a limb darkened towards the edge widens it by ≲ 30 %: 1.55–2.45 px measured
+#: with σ 0.8 px, whose step is 1.93 px), a terminator a ramp set by the Sun's incidence over the ground
+#: (3.6–5 px measured)
+MAX_LIMB_WIDTH = 1.5
 
 
 #: compare-exchange pairs of a median-of-9 network (N. Devillard, "Fast median search", opt_med9)
@@ -531,23 +538,51 @@ def find_limb(
     The circle must also leave the sky outside: of the pixels 2–6 px beyond it in the directions where it
     was seen, at least :data:`MIN_DARK_OUTSIDE` must be as dark as its edge points' dark sides allow. Edges
     within :data:`PROFILE_HALF_PX` of a ``saturated`` pixel are not used (a clipped hot spot is a bright
-    disk with a sharp edge too)."""
+    disk with a sharp edge too). A circle whose edge is wider than a PSF-blurred step (:func:`_is_soft`) is
+    a terminator (often a longer edge than the part of the limb in view): it, and the edge points as wide
+    as its sharpest, are set aside and the limb looked for among the others (:data:`MAX_CIRCLES` circles
+    in all)."""
     x = _fill(data).astype(np.float32)
     where = None
     if saturated is not None and np.any(saturated):
         where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
-    circle = fit_limb_circle(edge_points(x, psf_sigma_px, where=where))
+    pts = edge_points(x, psf_sigma_px, where=where)
+    s = median3(x)
+    for _ in range(MAX_CIRCLES):
+        circle = fit_limb_circle(pts)
+        if circle is None or not _is_soft(circle, psf_sigma_px):
+            break
+        # a terminator: its points, and those as wide as its sharpest, are no limb's
+        wide = pts.width_px >= percentile(circle.points.width_px, 10)
+        pts = pts.subset(~_inliers(pts, *_circle_of(circle), 2.0 * INLIER_PX) & ~wide)
+    else:
+        return None
     if circle is None:
         return None
     d = circle.distance_px(x.shape)
     ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
     if np.count_nonzero(ring) >= 20:
-        s = median3(x)
         sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
     return circle
+
+
+def _circle_of(circle: LimbCircle) -> tuple[float, float, float]:
+    return circle.center_sample, circle.center_line, circle.radius_px
+
+
+def step_width_px(psf_sigma_px: float) -> float:
+    """20–80 % rise width (px) of a step blurred by a Gaussian PSF of σ ``psf_sigma_px`` as
+    :func:`edge_points` measures it (after its smoothing, with the pixel's box)."""
+    return float(1.683 * np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1))
+
+
+def _is_soft(circle: LimbCircle, psf_sigma_px: float) -> bool:
+    """The circle's edge rises more slowly than a limb can (median 20–80 % width > :data:`MAX_LIMB_WIDTH`
+    × the PSF's step): a terminator's."""
+    return bool(np.median(circle.points.width_px) > MAX_LIMB_WIDTH * step_width_px(psf_sigma_px))
 
 
 def geometry_limb_offset_px(
