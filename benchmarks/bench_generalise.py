@@ -1232,6 +1232,7 @@ def limb_error_row(
         arc_px=round(circle.arc_px, 1),
         n_points=circle.n_points,
         rms_px=round(circle.rms_px, 3),
+        width_px=round(float(np.median(circle.points.width_px)), 2),
         trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX),
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
@@ -1296,6 +1297,9 @@ def limb_errors(args) -> dict:
                     wrong_model_trusted=int((wrong & mt).sum()), right_model_trusted=int((~wrong & mt).sum())
                 )
         out[side] = s
+    out["frames_found"] = {
+        side: sorted(int(i) for i in g.loc[g["found"], "frame"]) for side, g in df.groupby("side")
+    }
     out["wrong_frames"] = [
         {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
         for r in df[df["found"] & df["wrong"].fillna(False).astype(bool)].to_dict("records")

@@ -11,7 +11,8 @@ width would give: the limb is the sharpest edge in the frame); each point sits w
 :func:`fit_limb_circle` finds, by RANSAC, the circle that most such points lie on (within 1 px) with the
 bright side towards its centre (a crescent's terminator has its bright side away from the centre of any circle
 through it), then refines it by geometric least squares; :func:`find_limb` also requires the sky to be dark
-just outside it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at most an
+just outside it, and prefers a PSF-sharp circle to a soft one (a terminator's or a limb darkened to nothing,
+:func:`step_width_px`) that outnumbers it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at most an
 arc of the limb, on which the circle fitted to that arc is what matters.
 
 The circle gives the signed limb distance (positive on the disk) the background and the flags need; where the
@@ -60,12 +61,12 @@ MAX_RMS_PX = 0.6
 RADIUS_RANGE_PX = (5.0, 1e5)
 #: candidate edge points kept (the strongest) before the profile test
 MAX_CANDIDATES = 4000
-#: circles looked for among the edge points (each among the points left off a terminator's before it)
+#: circles looked for among the edge points (each among the points left off a soft circle before it)
 MAX_CIRCLES = 3
-#: a limb's median 20–80 % rise is at most this × a PSF-blurred step's (:func:`step_width_px`): the limb is
-#: a step blurred by the PSF (a limb darkened towards the edge widens it by ≲ 30 %: 1.55–2.45 px measured
-#: with σ 0.8 px, whose step is 1.93 px), a terminator a ramp set by the Sun's incidence over the ground
-#: (3.6–5 px measured)
+#: a circle is soft (:func:`_is_soft`) where its median 20–80 % rise exceeds this × a PSF-blurred step's
+#: (:func:`step_width_px`; 1.93 px at σ 0.8 px): where the photometric function leaves a step at the limb
+#: it is 1.5–2.5 px; a terminator and a limb darkened to nothing rise from zero as a power of the distance,
+#: 3.0–4.9 px measured (independent renderer, σ 0.8 px)
 MAX_LIMB_WIDTH = 1.5
 
 
@@ -538,25 +539,31 @@ def find_limb(
     The circle must also leave the sky outside: of the pixels 2–6 px beyond it in the directions where it
     was seen, at least :data:`MIN_DARK_OUTSIDE` must be as dark as its edge points' dark sides allow. Edges
     within :data:`PROFILE_HALF_PX` of a ``saturated`` pixel are not used (a clipped hot spot is a bright
-    disk with a sharp edge too). A circle whose edge is wider than a PSF-blurred step (:func:`_is_soft`) is
-    a terminator (often a longer edge than the part of the limb in view): it, and the edge points as wide
-    as its sharpest, are set aside and the limb looked for among the others (:data:`MAX_CIRCLES` circles
-    in all)."""
+    disk with a sharp edge too). A circle whose edge is wider than a PSF-blurred step (:func:`_is_soft`)
+    may be a terminator (often a longer edge than the part of the limb in view) or a limb darkened to
+    nothing (a Lambert disk near zero phase rises as √distance from its limb, a terminator as a power of
+    the distance from it: the same 20–80 % width): a PSF-sharp circle among the edge points left off it
+    and sharper than most of its is then the limb (:data:`MAX_CIRCLES` circles in all); without one the
+    soft circle stands."""
     x = _fill(data).astype(np.float32)
     where = None
     if saturated is not None and np.any(saturated):
         where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
     pts = edge_points(x, psf_sigma_px, where=where)
     s = median3(x)
-    for _ in range(MAX_CIRCLES):
-        circle = fit_limb_circle(pts)
-        if circle is None or not _is_soft(circle, psf_sigma_px):
+    circle = soft = fit_limb_circle(pts)
+    rest = pts
+    for _ in range(MAX_CIRCLES - 1):
+        if soft is None or not _is_soft(soft, psf_sigma_px):
             break
-        # a terminator: its points, and those as wide as its sharpest, are no limb's
-        wide = pts.width_px >= percentile(circle.points.width_px, 10)
-        pts = pts.subset(~_inliers(pts, *_circle_of(circle), 2.0 * INLIER_PX) & ~wide)
-    else:
-        return None
+        # a soft edge: a terminator, or a limb darkened to nothing (Lambert near zero phase); a PSF-sharp
+        # circle among the other points (those sharper than most of its) is the limb
+        wide = rest.width_px >= percentile(soft.points.width_px, 10)
+        rest = rest.subset(~_inliers(rest, *_circle_of(soft), 2.0 * INLIER_PX) & ~wide)
+        soft = fit_limb_circle(rest)
+        if soft is not None and not _is_soft(soft, psf_sigma_px):
+            circle = soft
+            break
     if circle is None:
         return None
     d = circle.distance_px(x.shape)
