@@ -47,14 +47,16 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
-[--set detect.KEY=VALUE ...] [--disk-model-gate]``
+[--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
 as in a run of both sides: half the time for a day-side study). ``--disk-model-gate``: instead of detection,
 the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the limb
 circle the detection finds) against the renderer's noise-free background, per limb-distance bin
-(:func:`disk_model_gate`).
+(:func:`disk_model_gate`). ``--limb-errors``: instead of detection, the limb circle ``find_limb`` sees in each
+frame against the renderer's true disk (:func:`limb_errors`; ``--limb-errors-model``: the disk model fitted
+from it too, slow).
 """
 
 from __future__ import annotations
