@@ -1276,6 +1276,9 @@ def limb_errors(args) -> dict:
             row = limb_error_row(rendered, band, model=args.limb_errors_model)
             rows.append(dict(row, frame=i, side=rendered.illumination))
     df = pd.DataFrame(rows)
+    for col in ("wrong", "trusted", "limb_offset_max_px"):  # (no limb found in any frame: no such column)
+        if col not in df:
+            df[col] = np.nan
     out: dict = {}
     for side, g in df.groupby("side"):
         f = g[g["found"]]
@@ -1294,7 +1297,7 @@ def limb_errors(args) -> dict:
                 right_trusted=int((~wrong & tr).sum()),
             )
             if "model_trusted" in f:
-                mt = f["model_trusted"].fillna(False).astype(bool)
+                mt = f["model_trusted"].eq(True)
                 s.update(
                     wrong_model_trusted=int((wrong & mt).sum()), right_model_trusted=int((~wrong & mt).sum())
                 )
@@ -1304,7 +1307,7 @@ def limb_errors(args) -> dict:
     }
     out["wrong_frames"] = [
         {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
-        for r in df[df["found"] & df["wrong"].fillna(False).astype(bool)].to_dict("records")
+        for r in df[df["found"] & df["wrong"].eq(True)].to_dict("records")
     ]
     return out
 
