@@ -1299,7 +1299,9 @@ def limb_errors(args) -> dict:
             if "model_trusted" in f:
                 mt = f["model_trusted"].eq(True)
                 s.update(
-                    wrong_model_trusted=int((wrong & mt).sum()), right_model_trusted=int((~wrong & mt).sum())
+                    wrong_model_trusted=int((wrong & mt).sum()),
+                    misplaced_model_trusted=int((mis & mt).sum()),
+                    right_model_trusted=int((~wrong & mt).sum()),
                 )
         out[side] = s
     out["frames_found"] = {
