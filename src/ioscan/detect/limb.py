@@ -12,8 +12,8 @@ width would give: the limb is the sharpest edge in the frame); each point sits w
 bright side towards its centre (a crescent's terminator has its bright side away from the centre of any circle
 through it), then refines it by geometric least squares; :func:`find_limb` also requires the sky to be dark
 just outside it, and prefers a PSF-sharp circle to a soft one (a terminator's or a limb darkened to nothing,
-:func:`step_width_px`) that outnumbers it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at most an
-arc of the limb, on which the circle fitted to that arc is what matters.
+:func:`step_width_px`) that outnumbers it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the
+radius; a frame sees at most an arc of the limb, on which the circle fitted to that arc is what matters.
 
 The circle gives the signed limb distance (positive on the disk) the background and the flags need; where the
 limb darkens towards the edge its steepest rise, hence the circle, lies 1–2 px inside the true limb.
