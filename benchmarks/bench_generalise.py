@@ -47,14 +47,16 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
-[--set detect.KEY=VALUE ...] [--disk-model-gate]``
+[--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
 as in a run of both sides: half the time for a day-side study). ``--disk-model-gate``: instead of detection,
 the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the limb
 circle the detection finds) against the renderer's noise-free background, per limb-distance bin
-(:func:`disk_model_gate`).
+(:func:`disk_model_gate`). ``--limb-errors``: instead of detection, the limb circle ``find_limb`` sees in each
+frame against the renderer's true disk (:func:`limb_errors`; ``--limb-errors-model``: the disk model fitted
+from it too, slow).
 """
 
 from __future__ import annotations
@@ -1175,6 +1177,143 @@ def disk_model_gate(args, **fit_kw) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------ the image's limb circle
+
+#: a limb circle this far (px) from the true one in radius or centre is wrong
+LIMB_ERROR_PX = 2.0
+
+
+def true_limb_circle(rendered: RenderedFrame, band: str) -> tuple[float, float, float] | None:
+    """The true disk's centre (sample, band line) and the radius of its outline in the frame, px: the centre
+    from the renderer's view; the radius the median over the pixels the limb crosses of their distance from
+    it plus (covered fraction − ½) (a pixel half covered straddles the outline); None without limb pixels."""
+    b = rendered.bands[band]
+    v = rendered.params.view
+    cx, cy = v.center_sample_px, v.center_line_px - b.line_offset
+    ii, jj = np.nonzero(b.limb_mask)
+    if ii.size == 0:
+        return None
+    rho = np.hypot(jj - cx, ii - cy) + (b.on_disk_fraction[ii, jj] - 0.5)
+    return float(cx), float(cy), float(np.median(rho))
+
+
+def limb_error_row(
+    rendered: RenderedFrame, band: str, psf_sigma_px: float = 0.8, model: bool = False
+) -> dict:
+    """The limb circle :func:`ioscan.detect.limb.find_limb` sees in a band and the disk model fitted from it
+    against the true disk: centre and radius errors (px), the largest error of the circle's limb distance
+    at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``: arc ≥
+    region.MIN_TRUSTED_ARC_PX; with ``model``, the disk model's ``DiskModelFit.trusted`` and errors), and what
+    the frame holds."""
+    from ioscan.detect.disk_model import fit_disk_model
+    from ioscan.detect.limb import find_limb, known_zone
+    from ioscan.detect.region import MIN_TRUSTED_ARC_PX
+
+    b = rendered.bands[band]
+    sat = rendered.saturation_w_m2_sr
+    saturated = b.image >= sat - 1e-6 * abs(sat)
+    truth = true_limb_circle(rendered, band)
+    t = rendered.truth[rendered.truth["band"] == band]
+    row: dict = {
+        "band": band,
+        "true_radius_px": None if truth is None else round(truth[2], 1),
+        "limb_pixels": int(b.limb_mask.sum()),
+        "disk_fraction_in_frame": round(float(np.mean(b.on_disk_fraction >= 0.5)), 3),
+        "saturated_px": int(saturated.sum()),
+        "max_snr_ideal": round(float(t["snr_ideal"].max()), 0) if len(t) else 0.0,
+        "found": False,
+    }
+    circle = find_limb(b.image, psf_sigma_px, saturated)
+    if circle is None:
+        return row
+    d = circle.distance_px(b.image.shape)
+    seen = known_zone(circle, b.image.shape, margin_px=0.0) & b.limb_mask
+    row.update(
+        found=True,
+        radius_px=round(circle.radius_px, 2),
+        arc_px=round(circle.arc_px, 1),
+        n_points=circle.n_points,
+        rms_px=round(circle.rms_px, 3),
+        width_px=round(float(np.median(circle.points.width_px)), 2),
+        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX),
+        limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
+    )
+    if truth is not None:
+        row["d_radius_px"] = round(circle.radius_px - truth[2], 2)
+        row["d_centre_px"] = round(
+            float(np.hypot(circle.center_sample - truth[0], circle.center_line - truth[1])), 2
+        )
+        row["wrong"] = bool(abs(row["d_radius_px"]) > LIMB_ERROR_PX or row["d_centre_px"] > LIMB_ERROR_PX)
+    else:
+        row["wrong"] = True
+    if model and rendered.illumination == "day":
+        fit = fit_disk_model(
+            b.image.astype(np.float64), circle.center_sample, circle.center_line, circle.radius_px,
+            float(np.hypot(psf_sigma_px, np.sqrt(1 / 12))), mask=saturated,
+        )  # fmt: skip
+        row["model_trusted"] = bool(fit.trusted())
+        if truth is not None:
+            row["model_d_radius_px"] = round(fit.radius_px - truth[2], 2)
+            row["model_d_centre_px"] = round(
+                float(np.hypot(fit.center_sample - truth[0], fit.center_line - truth[1])), 2
+            )
+    return row
+
+
+def limb_errors(args) -> dict:
+    """:func:`limb_error_row` over the frames of a run (rendered only, no detection), and per side the
+    frames with a limb circle whose radius or centre is more than LIMB_ERROR_PX off (``wrong``; a short
+    arc's circle may be so and still lie on the limb it saw) and those whose limb distance is more than
+    LIMB_ERROR_PX off on the true limb within the arc seen (``misplaced``), trusted or not."""
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for i in range(args.frames):
+        params = scene_of(args, rng, i)
+        if args.side != "both" and (i % 2 == 0) != (args.side == "day"):
+            continue
+        rendered = render_scene(params)
+        for band in rendered.bands:
+            row = limb_error_row(rendered, band, model=args.limb_errors_model)
+            rows.append(dict(row, frame=i, side=rendered.illumination))
+    df = pd.DataFrame(rows)
+    for col in ("wrong", "trusted", "limb_offset_max_px"):  # (no limb found in any frame: no such column)
+        if col not in df:
+            df[col] = np.nan
+    out: dict = {}
+    for side, g in df.groupby("side"):
+        f = g[g["found"]]
+        s = {"frames": int(len(g)), "limb_found": int(len(f))}
+        if len(f):
+            wrong = f["wrong"].astype(bool)
+            tr = f["trusted"].astype(bool)
+            mis = f["limb_offset_max_px"].fillna(0.0) > LIMB_ERROR_PX
+            s.update(
+                wrong=int(wrong.sum()),
+                wrong_fraction_of_found=round(float(wrong.mean()), 3),
+                wrong_trusted=int((wrong & tr).sum()),
+                wrong_not_trusted=int((wrong & ~tr).sum()),
+                misplaced=int(mis.sum()),
+                misplaced_trusted=int((mis & tr).sum()),
+                right_trusted=int((~wrong & tr).sum()),
+            )
+            if "model_trusted" in f:
+                mt = f["model_trusted"].eq(True)
+                s.update(
+                    wrong_model_trusted=int((wrong & mt).sum()),
+                    misplaced_model_trusted=int((mis & mt).sum()),
+                    right_model_trusted=int((~wrong & mt).sum()),
+                )
+        out[side] = s
+    out["frames_found"] = {
+        side: sorted(int(i) for i in g.loc[g["found"], "frame"]) for side, g in df.groupby("side")
+    }
+    out["wrong_frames"] = [
+        {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
+        for r in df[df["found"] & df["wrong"].eq(True)].to_dict("records")
+    ]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=500, help="frames to render (half day, half night)")
@@ -1210,7 +1349,20 @@ def main() -> None:
         action="store_true",
         help="instead: the disk model's residual against the truth by limb distance, sunlit frames",
     )
+    ap.add_argument(
+        "--limb-errors",
+        action="store_true",
+        help="instead: the image's limb circle (find_limb, the disk model) against the true disk, per frame",
+    )
+    ap.add_argument(
+        "--limb-errors-model",
+        action="store_true",
+        help="with --limb-errors: the disk model fitted too (slow)",
+    )
     args = ap.parse_args()
+    if args.limb_errors:
+        print(json.dumps(limb_errors(args)))
+        return
     if args.disk_model_gate:
         print(json.dumps(disk_model_gate(args)))
         return

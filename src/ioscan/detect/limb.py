@@ -11,8 +11,9 @@ width would give: the limb is the sharpest edge in the frame); each point sits w
 :func:`fit_limb_circle` finds, by RANSAC, the circle that most such points lie on (within 1 px) with the
 bright side towards its centre (a crescent's terminator has its bright side away from the centre of any circle
 through it), then refines it by geometric least squares; :func:`find_limb` also requires the sky to be dark
-just outside it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the radius; a frame sees at most an
-arc of the limb, on which the circle fitted to that arc is what matters.
+just outside it, and prefers a PSF-sharp circle to a soft one (a terminator's or a limb darkened to nothing,
+:func:`step_width_px`) that outnumbers it. Io's triaxial shape departs from a circle by ≤ 0.8 % of the
+radius; a frame sees at most an arc of the limb, on which the circle fitted to that arc is what matters.
 
 The circle gives the signed limb distance (positive on the disk) the background and the flags need; where the
 limb darkens towards the edge its steepest rise, hence the circle, lies 1–2 px inside the true limb.
@@ -60,6 +61,13 @@ MAX_RMS_PX = 0.6
 RADIUS_RANGE_PX = (5.0, 1e5)
 #: candidate edge points kept (the strongest) before the profile test
 MAX_CANDIDATES = 4000
+#: circles looked for among the edge points (each among the points left off a soft circle before it)
+MAX_CIRCLES = 3
+#: a circle is soft (:func:`_is_soft`) where its median 20–80 % rise exceeds this × a PSF-blurred step's
+#: (:func:`step_width_px`; 1.93 px at σ 0.8 px): where the photometric function leaves a step at the limb
+#: it is 1.5–2.5 px; a terminator and a limb darkened to nothing rise from zero as a power of the distance,
+#: 3.0–4.9 px measured (independent renderer, σ 0.8 px)
+MAX_LIMB_WIDTH = 1.5
 
 
 #: compare-exchange pairs of a median-of-9 network (N. Devillard, "Fast median search", opt_med9)
@@ -531,23 +539,57 @@ def find_limb(
     The circle must also leave the sky outside: of the pixels 2–6 px beyond it in the directions where it
     was seen, at least :data:`MIN_DARK_OUTSIDE` must be as dark as its edge points' dark sides allow. Edges
     within :data:`PROFILE_HALF_PX` of a ``saturated`` pixel are not used (a clipped hot spot is a bright
-    disk with a sharp edge too)."""
+    disk with a sharp edge too). A circle whose edge is wider than a PSF-blurred step (:func:`_is_soft`)
+    may be a terminator (often a longer edge than the part of the limb in view) or a limb darkened to
+    nothing (a Lambert disk near zero phase rises as √distance from its limb, a terminator as a power of
+    the distance from it: the same 20–80 % width): a PSF-sharp circle among the edge points left off it
+    and sharper than most of its is then the limb (:data:`MAX_CIRCLES` circles in all); without one the
+    soft circle stands."""
     x = _fill(data).astype(np.float32)
     where = None
     if saturated is not None and np.any(saturated):
         where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
-    circle = fit_limb_circle(edge_points(x, psf_sigma_px, where=where))
+    pts = edge_points(x, psf_sigma_px, where=where)
+    s = median3(x)
+    circle = soft = fit_limb_circle(pts)
+    rest = pts
+    for _ in range(MAX_CIRCLES - 1):
+        if soft is None or not _is_soft(soft, psf_sigma_px):
+            break
+        # a soft edge: a terminator, or a limb darkened to nothing (Lambert near zero phase); a PSF-sharp
+        # circle among the other points (those sharper than most of its) is the limb
+        wide = rest.width_px >= percentile(soft.points.width_px, 10)
+        rest = rest.subset(~_inliers(rest, *_circle_of(soft), 2.0 * INLIER_PX) & ~wide)
+        soft = fit_limb_circle(rest)
+        if soft is not None and not _is_soft(soft, psf_sigma_px):
+            circle = soft
+            break
     if circle is None:
         return None
     d = circle.distance_px(x.shape)
     ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
     if np.count_nonzero(ring) >= 20:
-        s = median3(x)
         sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
     return circle
+
+
+def _circle_of(circle: LimbCircle) -> tuple[float, float, float]:
+    return circle.center_sample, circle.center_line, circle.radius_px
+
+
+def step_width_px(psf_sigma_px: float) -> float:
+    """20–80 % rise width (px) of a step blurred by a Gaussian PSF of σ ``psf_sigma_px`` as
+    :func:`edge_points` measures it (after its smoothing, with the pixel's box)."""
+    return float(1.683 * np.sqrt(psf_sigma_px**2 + SMOOTH_PX**2 + 1.0 / 12.0 + 0.1))
+
+
+def _is_soft(circle: LimbCircle, psf_sigma_px: float) -> bool:
+    """The circle's edge rises more slowly than a limb can (median 20–80 % width > :data:`MAX_LIMB_WIDTH`
+    × the PSF's step): a terminator's."""
+    return bool(np.median(circle.points.width_px) > MAX_LIMB_WIDTH * step_width_px(psf_sigma_px))
 
 
 def geometry_limb_offset_px(
