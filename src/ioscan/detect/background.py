@@ -491,6 +491,11 @@ def correlate_kernel(
             xp = (_pad_odd(x, p) if p > 0 else x)[c0[0] : c1[0], c0[1] : c1[1]]
         lo = (w0[0] - c0[0], w0[1] - c0[1])
         hi = (w1[0] - c0[0], w1[1] - c0[1])
+    if degree <= 1 and h1 > h0 >= 0:
+        # a plane's (or a constant's) kernel is the annulus mean: two box sums (not bit for bit)
+        out, ok = kernels.annulus_mean(np.ascontiguousarray(xp), h0, h1, lo[0], hi[0], lo[1], hi[1])
+        if ok:
+            return out
     terms = _separable_terms(h0, h1, degree)
     if 2 * len(terms) * (2 * h1 + 1) <= 1.5 * (2 * h1 + 1) ** 2:
         # Σ of the terms' line and sample passes (scipy's arithmetic, compiled), on the wanted box only

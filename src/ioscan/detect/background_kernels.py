@@ -22,6 +22,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
   the same bits).
 * :func:`grow_diamond`: a bool mask grown by k pixels (k binary dilations with the 4-connected cross,
   ``scipy.ndimage.binary_dilation``'s pixels; :func:`ioscan.detect.disk.grow`).
+* :func:`annulus_mean`: the mean over a square annulus (the plane's background kernel) by two box sums of a
+  float64 summed-area table — the one kernel here that is not bit for bit (rounded once, not per pass).
 * :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
   n finite values whose zone is k (an order statistic: a value of the data, no arithmetic).
 
@@ -981,3 +983,45 @@ def warm_up() -> None:
     ends.setflags(write=False)  # (the pad's weights are read-only, cached by the background)
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
     pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)
+    annulus_mean(x, 0, 1, 1, 3, 1, 4)
+
+
+@njit(cache=True, error_model="numpy")
+def annulus_mean(
+    x: np.ndarray, h0: int, h1: int, lo0: int, hi0: int, lo1: int, hi1: int
+) -> tuple[np.ndarray, bool]:
+    """(mean of ``x`` over the square annulus h0 < max(|dl|, |ds|) ≤ h1 around each pixel of the box
+    [lo0, hi0) × [lo1, hi1), indices beyond ``x`` clamped to its edge as mode ``nearest`` does; in ``x``'s
+    type, True) — the background kernel of a plane (or a constant) fitted over that annulus, whose weights are
+    all 1 / N: the (2 h1 + 1)² box sum less the (2 h0 + 1)² one, from a float64 summed-area table, instead of
+    its two separable terms (not bit for bit: rounded once from float64, where the terms' sum rounds each
+    pass to ``x``'s type). False (and no values) where ``x`` is not finite there (a table would carry the
+    NaN past the kernel's reach)."""
+    nl, ns = x.shape
+    r0 = lo0 - h1
+    c0 = lo1 - h1
+    n = hi0 - lo0 + 2 * h1
+    m = hi1 - lo1 + 2 * h1
+    sat = np.zeros((n + 1, m + 1))
+    for a in range(n):
+        i = min(max(r0 + a, 0), nl - 1)
+        acc = 0.0
+        for b in range(m):
+            j = min(max(c0 + b, 0), ns - 1)
+            v = np.float64(x[i, j])
+            if not np.isfinite(v):
+                return np.empty((0, 0), x.dtype), False
+            acc += v
+            sat[a + 1, b + 1] = sat[a, b + 1] + acc
+    inv = 1.0 / ((2 * h1 + 1) ** 2 - (2 * h0 + 1) ** 2)
+    out = np.empty((hi0 - lo0, hi1 - lo1), x.dtype)
+    d0 = h1 - h0  # where the inner box starts in the table, relative to the outer one
+    w1 = 2 * h1 + 1
+    w0 = 2 * h0 + 1
+    for i in range(hi0 - lo0):
+        for j in range(hi1 - lo1):
+            outer = sat[i + w1, j + w1] - sat[i, j + w1] - sat[i + w1, j] + sat[i, j]
+            a, b = i + d0, j + d0
+            inner = sat[a + w0, b + w0] - sat[a, b + w0] - sat[a + w0, b] + sat[a, b]
+            out[i, j] = (outer - inner) * inv
+    return out, True
