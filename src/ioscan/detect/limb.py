@@ -550,7 +550,6 @@ def find_limb(
     if saturated is not None and np.any(saturated):
         where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
     pts = edge_points(x, psf_sigma_px, where=where)
-    s = median3(x)
     circle = soft = fit_limb_circle(pts)
     rest = pts
     for _ in range(MAX_CIRCLES - 1):
@@ -569,6 +568,7 @@ def find_limb(
     d = circle.distance_px(x.shape)
     ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
     if np.count_nonzero(ring) >= 20:
+        s = median3(x)
         sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
