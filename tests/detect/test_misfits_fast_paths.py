@@ -262,9 +262,9 @@ def test_along_limb_values_picked_from_the_wider_ring_equal_their_own():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_steps_one_partition_median_is_numpys(dtype):
     """The median the PSF measurement, the data limb's sky and the along-limb tests take
-    (:func:`ioscan.detect.psf_estimate.median_as_np`) is np.median's bits and type: odd and even counts,
+    (:func:`ioscan.robust.median_or_nan`) is np.median's bits and type: odd and even counts,
     ties, zeros of either sign, NaNs, one value."""
-    from ioscan.detect.psf_estimate import median_as_np
+    from ioscan.robust import median_or_nan
 
     rng = np.random.default_rng(12)
     for trial in range(400):
@@ -274,5 +274,5 @@ def test_the_steps_one_partition_median_is_numpys(dtype):
         if trial % 7 == 0:
             v[rng.integers(0, v.size)] = np.nan
         v = v.astype(dtype)
-        got, want = median_as_np(v), np.median(v)
+        got, want = median_or_nan(v), np.median(v)
         assert type(got) is type(want) and repr(got) == repr(want), trial

@@ -89,7 +89,7 @@ def limb_distance_from_data(
     valid = np.isfinite(img)
     if valid.sum() < 100:
         return None
-    fill = float(median_or_nan(img[valid]) + 0.0)  # (np.median's value and zero sign, one partition)
+    fill = float(median_or_nan(img[valid]))
     sm = ndimage.uniform_filter(np.where(valid, img, fill), 3)
     vals = sm[valid]
     if vals.size > 50000:

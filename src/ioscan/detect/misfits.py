@@ -74,9 +74,8 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.flags import VETTED_OR_SATURATED, flag_artefact
-from ioscan.detect.psf_estimate import median_as_np
 from ioscan.records import Detection
-from ioscan.robust import MAD_TO_SIGMA
+from ioscan.robust import MAD_TO_SIGMA, median_or_nan
 
 #: distance (px) along a direction at which the S/N map is read on either side of a detection (at least
 #: 4 σ of the core: see :func:`ridge_distance_px`)
@@ -559,7 +558,7 @@ def along_limb_fraction(
     values = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_LIMB_RANGE_PX)
     if not peak > 0 or values.size < ALONG_LIMB_MIN_PIXELS:
         return float("nan"), pi, pj
-    return float(median_as_np(values)) / peak, pi, pj
+    return float(median_or_nan(values)) / peak, pi, pj
 
 
 def flag_along_limb(
@@ -600,7 +599,7 @@ def along_limb_clutter(
     v = _at_limb_distance_kept(residual, limb_distance_px, pi, pj, ALONG_CLUTTER_RANGE_PX)
     if not peak > 0 or v.size < ALONG_CLUTTER_MIN_PIXELS:
         return float("nan"), pi, pj
-    s = MAD_TO_SIGMA * float(median_as_np(np.abs(v - median_as_np(v))))
+    s = MAD_TO_SIGMA * float(median_or_nan(np.abs(v - median_or_nan(v))))
     return float(np.sqrt(max(s * s - 1.0, 0.0))) / peak, pi, pj
 
 

@@ -102,12 +102,6 @@ class PsfEstimate:
         return elongation and abs(np.log(self.elongation / model.elongation)) > np.log1p(ELONGATION_CHANGE)
 
 
-def median_as_np(x: np.ndarray):
-    """``np.median`` of a 1-D float array, the same bits and type, by one partition
-    (:func:`ioscan.robust.median_or_nan`, + 0: np.median's mean adds from +0, so its zero median is +0)."""
-    return median_or_nan(x) + 0.0
-
-
 def _g1(u: np.ndarray, c: np.ndarray, sig: np.ndarray):
     """Pixel-integrated unit 1-D Gaussian at pixel offsets ``u`` for centres ``c`` and widths ``sig`` (arrays
     broadcasting as (n, 1) against (1, m)), with its derivatives with respect to the centre and the width."""
@@ -285,7 +279,7 @@ def bright_sources(
         x = (
             filled
             if filled is not None
-            else np.where(ok, x, np.float32(median_as_np(x[ok]) if ok.any() else 0.0))
+            else np.where(ok, x, np.float32(median_or_nan(x[ok]) if ok.any() else 0.0))
         )
     m = median3(x)
     hp = m - _box_mean_nearest(m, 11)
@@ -343,7 +337,7 @@ def measure_psf(
     from ioscan.detect.limb import pixel_noise_map
 
     valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
-    filled = data if valid.all() else np.where(valid, data, np.float32(median_as_np(data[valid])))
+    filled = data if valid.all() else np.where(valid, data, np.float32(median_or_nan(data[valid])))
     # bright_sources fills its float32 copy with its own median: the same image when the data are float32
     # (the pixel noise map is then computed once)
     noise = None
@@ -435,5 +429,5 @@ def estimate_psf(
     if not sx or (len(sx) == 1 and wt[0] < single_source_snr):
         return None
     return PsfEstimate(
-        float(median_as_np(np.array(sx))), float(median_as_np(np.array(sy))), len(sx), float(max(wt))
+        float(median_or_nan(np.array(sx))), float(median_or_nan(np.array(sy))), len(sx), float(max(wt))
     )

@@ -18,9 +18,9 @@ from ioscan.detect.limb import (
     median3,
     pixel_noise_map,
 )
-from ioscan.detect.psf_estimate import median_as_np
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.records import BandImage
+from ioscan.robust import median_or_nan
 
 #: pointing error (px) beyond which the geometry's limb is not used for the background regions: the limb is
 #: then fitted in the data (an unregistered frame whose kernels may be off by up to ~2°)
@@ -221,9 +221,9 @@ def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
     the sky level (the median within 3–10 px outside the limb; the 1st percentile when no sky is in view)."""
     x = np.asarray(data, dtype=np.float32)
     ok = np.isfinite(x)
-    x = np.where(ok, x, np.float32(median_as_np(x[ok]) if ok.any() else 0.0))
+    x = np.where(ok, x, np.float32(median_or_nan(x[ok]) if ok.any() else 0.0))
     sky_sel = ok & (distance_px < -3) & (distance_px > -10)
-    sky = float(median_as_np(x[sky_sel])) if sky_sel.sum() >= 50 else float(percentile(x, 1))
+    sky = float(median_or_nan(x[sky_sel])) if sky_sel.sum() >= 50 else float(percentile(x, 1))
     return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x))
 
 
