@@ -63,11 +63,9 @@ def test_identity_agrees_with_the_reader_for_every_format(small_campaign, tmp_pa
     assert pds4.base_product_id == "JIR_IMG_RDR_2022063T083455" and pds4.product_version == "1.0"
 
 
-def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tmp_path, monkeypatch):
-    """A scan identifies every product in its calling process: the identity reads four keywords the way pdr
-    reads them, without pdr's whole parse of the label; the reader that follows parses it. A label changed
-    in between (here: a new PRODUCT_VERSION_ID) reads what the file says now."""
-    import os
+def _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch):
+    """(a copy of the campaign's first JIRAM label, with its IMG, in ``tmp_path``; the list of paths
+    ``pdr.read`` is called with from now on)."""
     import shutil
 
     import pdr
@@ -79,6 +77,16 @@ def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tm
     calls = []
     real = pdr.read
     monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    return label, calls
+
+
+def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tmp_path, monkeypatch):
+    """A scan identifies every product in its calling process: the identity reads four keywords the way pdr
+    reads them, without pdr's whole parse of the label; the reader that follows parses it. A label changed
+    in between (here: a new PRODUCT_VERSION_ID) reads what the file says now."""
+    import os
+
+    label, calls = _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch)
     ident = product_identity(label)
     assert calls == []
     frame = read_product(label)
@@ -96,17 +104,7 @@ def test_identity_reads_its_keywords_without_pdrs_whole_parse(small_campaign, tm
 def test_a_whole_parse_for_identity_is_reused_by_the_read(small_campaign, tmp_path, monkeypatch):
     """A scan in process identifies then reads each product: with ``quick=False`` pdr parses the label once
     for both (the identity the same as the quick one)."""
-    import shutil
-
-    import pdr
-
-    src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
-    label = tmp_path / src.name
-    shutil.copy(src, label)
-    shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
-    calls = []
-    real = pdr.read
-    monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    label, calls = _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch)
     whole = product_identity(label, quick=False)
     frame = read_product(label)
     assert len(calls) == 1 and whole == product_identity(label)
