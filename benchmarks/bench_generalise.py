@@ -47,7 +47,8 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
-[--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]``
+[--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]
+[--limb-zone-scale]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
 (``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
 and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
@@ -56,7 +57,9 @@ the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the n
 circle the detection finds) against the renderer's noise-free background, per limb-distance bin
 (:func:`disk_model_gate`). ``--limb-errors``: instead of detection, the limb circle ``find_limb`` sees in each
 frame against the renderer's true disk (:func:`limb_errors`; ``--limb-errors-model``: the disk model fitted
-from it too, slow).
+from it too, slow). ``--limb-zone-scale``: instead of detection, on the sunlit frames whose image limb is
+right, the local scale, the scatter of the S/N and the background's structure by limb distance
+(:func:`limb_zone_scale`).
 """
 
 from __future__ import annotations
@@ -1314,6 +1317,85 @@ def limb_errors(args) -> dict:
     return out
 
 
+#: limb-distance bins (px, d > 0 on the disk) of :func:`limb_zone_scale`
+ZONE_BINS_PX = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 20.0, 1e9)
+#: pixels this close (px) to a true hot spot are left out of the zone's scatter and structure
+ZONE_SOURCE_PX = 5.0
+
+
+def limb_zone_scale_rows(rendered: RenderedFrame, band: str, config: DetectConfig | None) -> list[dict]:
+    """Per limb-distance bin (:data:`ZONE_BINS_PX`, the detection's corrected limb distance) of one band: the
+    detection's local scale (median of ``BandModel.scale``), the robust scatter (1.4826 × median |·|) of its
+    white-noise S/N (``snr × scale``) and of its S/N, and the rms of the background's structure in units of
+    the true pixel noise (image − background − true noise − true hot spots: what the background model
+    leaves), the pixels within :data:`ZONE_SOURCE_PX` of a true hot spot and those not searched left out."""
+    res = detect_frame(in_memory_frame(rendered), config=config, keep_models=True)
+    br = res.bands.get(band)
+    if br is None or br.model is None or br.model.limb_distance_px is None:
+        return []
+    m, (l0, s0) = br.model, br.offset
+    nl, ns = m.snr.shape
+    crop = (slice(l0, l0 + nl), slice(s0, s0 + ns))
+    rb = rendered.bands[band]
+    tb = rendered.truth[rendered.truth["band"] == band]
+    src = np.zeros(rb.image.shape)
+    rendered.params.psf.add_sources(src, tb["sample"], tb["line"] - rb.line_offset, tb["flux_w_m2_sr"])
+    near = np.zeros(rb.image.shape, bool)
+    li = np.clip(np.rint(tb["line"].to_numpy() - rb.line_offset).astype(int), 0, near.shape[0] - 1)
+    near[li, np.clip(np.rint(tb["sample"].to_numpy()).astype(int), 0, near.shape[1] - 1)] = True
+    r = int(np.ceil(ZONE_SOURCE_PX))
+    near = ndimage.binary_dilation(near, np.ones((2 * r + 1,) * 2, bool))
+    noise = rb.image - rb.background - src
+    structure = (rb.image[crop] - m.background - noise[crop] - src[crop]) / rb.sigma[crop]
+    white = m.snr * m.scale
+    d = m.limb_distance_px
+    ok = m.usable & ~near[crop] & np.isfinite(structure)
+    rows = []
+    for lo, hi in zip(ZONE_BINS_PX[:-1], ZONE_BINS_PX[1:], strict=True):
+        sel = ok & (d >= lo) & (d < hi)
+        if sel.sum() < 30:
+            continue
+        rows.append(
+            {
+                "bin": f"{lo:g}_to_{hi:g}_px" if hi < 1e8 else f"gt_{lo:g}_px",
+                "pixels": int(sel.sum()),
+                "scale": float(np.median(m.scale[sel])),
+                "white_scatter": float(MAD_TO_SIGMA * np.median(np.abs(white[sel]))),
+                "snr_scatter": float(MAD_TO_SIGMA * np.median(np.abs(m.snr[sel]))),
+                "structure_rms": float(np.sqrt(np.mean(structure[sel] ** 2))),
+            }
+        )
+    return rows
+
+
+def limb_zone_scale(args) -> dict:
+    """:func:`limb_zone_scale_rows` over the sunlit frames whose image limb is right (:func:`limb_error_row`:
+    a circle found, its limb distance within LIMB_ERROR_PX of the true limb's where it saw it), medians over
+    frames per bin; ``frames``: those used."""
+    rng = np.random.default_rng(args.seed)
+    rows, used = [], []
+    for i in range(args.frames):
+        params = scene_of(args, rng, i)
+        if i % 2 == 1:
+            continue
+        rendered = render_scene(params)
+        for band in rendered.bands:
+            le = limb_error_row(rendered, band)
+            off = le.get("limb_offset_max_px")
+            if not le["found"] or off is None or off > LIMB_ERROR_PX:
+                continue
+            got = limb_zone_scale_rows(rendered, band, args.detect_config)
+            rows += [dict(r, frame=i) for r in got]
+            used += [i] if got else []
+    df = pd.DataFrame(rows)
+    out: dict = {"frames": sorted(set(used))}
+    if len(df):
+        cols = ["scale", "white_scatter", "snr_scatter", "structure_rms"]
+        med = df.groupby("bin", sort=False)[cols].median().round(3)
+        out["median_over_frames"] = {b: r.to_dict() for b, r in med.iterrows()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=500, help="frames to render (half day, half night)")
@@ -1359,7 +1441,18 @@ def main() -> None:
         action="store_true",
         help="with --limb-errors: the disk model fitted too (slow)",
     )
+    ap.add_argument(
+        "--limb-zone-scale",
+        action="store_true",
+        help="instead: per limb-distance bin on right-limb sunlit frames, the scale, scatter and structure",
+    )
     args = ap.parse_args()
+    if args.limb_zone_scale:
+        from ioscan.settings import Settings
+
+        args.detect_config = Settings.load(None, args.set).detect if args.set else None
+        print(json.dumps(limb_zone_scale(args)))
+        return
     if args.limb_errors:
         print(json.dumps(limb_errors(args)))
         return
