@@ -1453,11 +1453,8 @@ def estimate_background(
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
         num = _phase_filter(resid, kern, kern_s)
         # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise), and the best
-        dens = [
-            den0[p] * np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f))
-            for p, (dl, ds) in enumerate(PHASES)
-        ]
-        s_white, top, phase = _phase_snr(num, dens)
+        gains = [np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f)) for dl, ds in PHASES]
+        s_white, top, phase = _phase_snr(num, den0, gains)
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
@@ -1519,21 +1516,20 @@ def estimate_background(
             for prof in bins[key]:
                 if prof is not None:
                     prof.raise_to(scale, s_white[0])
-        snr = np.where(usable, top / scale, 0.0)
         # expected calibrated S/N per unit true S/N
         merit = efficiency(psf, a0, a1, None if fs == sigma else fs, deg) / scale
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
             merit = np.where(zone >= 2, 0.0, merit)
         if best is None:
             best = dict(
-                merit=merit, snr=snr, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
+                merit=merit, top=top, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
             )
             resids = [resid]
         else:
             better = merit > best["merit"]
             for key, val in (
                 ("merit", merit),
-                ("snr", snr),
+                ("top", top),
                 ("phase", phase),
                 ("scale", scale),
                 ("block", block),
@@ -1544,6 +1540,9 @@ def estimate_background(
                     best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
             resids.append(resid)
+    # the calibrated S/N of the chosen option (its best phase ÷ its scale), divided once (the same values as
+    # each option's divided and the chosen one kept)
+    best["snr"] = np.where(usable, best.pop("top") / best["scale"], 0.0)
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
             best,
@@ -1616,15 +1615,18 @@ def estimate_background(
 
 
 def _phase_snr(
-    num: list[np.ndarray], dens: list[np.ndarray]
+    num: list[np.ndarray], dens: list[np.ndarray], gains: list[np.float32] | None = None
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """(white-noise S/N of each phase — num ÷ den, 0 where den is not > 0 —, the best of them, its phase
-    index as intp; :func:`_best_phase`) from the matched filter ``num`` and its noise ``dens`` at the four
-    phases of :data:`PHASES`. Float32 maps in one compiled pass (:func:`background_kernels.phase_snr`: only
-    phase 0's S/N is kept, the list holds it alone), others as numpy does."""
+    index as intp; :func:`_best_phase`) from the matched filter ``num`` and its noise ``dens`` (× ``gains``,
+    one float32 per phase, where given: the background step's noise gain) at the four phases of
+    :data:`PHASES`. Float32 maps in one compiled pass (:func:`background_kernels.phase_snr`, the noise × gain
+    made per pixel there: only phase 0's S/N is kept, the list holds it alone), others as numpy does."""
+    gains = [np.float32(1.0)] * len(dens) if gains is None else [np.float32(g) for g in gains]
     if len(num) == 4 and all(a.dtype == np.float32 for a in (*num, *dens)):
-        s0, top, phase = kernels.phase_snr(*(np.ascontiguousarray(a) for a in (*num, *dens)))
+        s0, top, phase = kernels.phase_snr(*(np.ascontiguousarray(a) for a in (*num, *dens)), *gains)
         return [s0], top, phase.astype(np.intp)
+    dens = [den * g for den, g in zip(dens, gains, strict=True)]
     s_white = []
     for n_p, den in zip(num, dens, strict=True):
         pos = den > 0

@@ -11,7 +11,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`separable_sum`: Σ_t (x ⋆ a_t along the lines) ⋆ b_t along the samples (``nearest``), summed in the
   array's type term by term (the background kernel as a sum of outer products).
 * :func:`phase_snr`: the white-noise S/N of the matched filter at the four sub-pixel phases (numerator ÷
-  its noise, 0 where the noise is 0) and the best phase per pixel (first of equal maxima; NaN wins).
+  its noise × the background step's gain, 0 where that is 0) and the best phase per pixel (first of equal
+  maxima; NaN wins).
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
@@ -201,11 +202,16 @@ def phase_snr(
     d1: np.ndarray,
     d2: np.ndarray,
     d3: np.ndarray,
+    g0: np.float32,
+    g1: np.float32,
+    g2: np.float32,
+    g3: np.float32,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(S/N of phase 0, best S/N, index of the best phase as int8) from the float32 matched filter ``n*``
-    and its white-noise standard deviation ``d*`` at the four phases: S = n ÷ d (float32) where d > 0, else
-    0; the best is the first of equal maxima (a later phase wins only by beating all before it) and NaN
-    propagates (as ``np.maximum``)."""
+    and its white-noise standard deviation ``d*`` × the float32 gain ``g*`` (numpy's float32 product, made
+    here per pixel instead of as four maps) at the four phases: S = n ÷ (d × g) (float32) where that is
+    > 0, else 0; the best is the first of equal maxima (a later phase wins only by beating all before it) and
+    NaN propagates (as ``np.maximum``)."""
     nl, ns = n0.shape
     s0 = np.empty((nl, ns), np.float32)
     top = np.empty((nl, ns), np.float32)
@@ -217,10 +223,12 @@ def phase_snr(
         e0, e1, e2, e3 = d0[i], d1[i], d2[i], d3[i]
         o0, ot, op = s0[i], top[i], phase[i]
         for j in range(ns):
-            v0 = np.float32(a0[j] / e0[j]) if e0[j] > zero else zero
-            v1 = np.float32(a1[j] / e1[j]) if e1[j] > zero else zero
-            v2 = np.float32(a2[j] / e2[j]) if e2[j] > zero else zero
-            v3 = np.float32(a3[j] / e3[j]) if e3[j] > zero else zero
+            f0, f1 = np.float32(e0[j] * g0), np.float32(e1[j] * g1)
+            f2, f3 = np.float32(e2[j] * g2), np.float32(e3[j] * g3)
+            v0 = np.float32(a0[j] / f0) if f0 > zero else zero
+            v1 = np.float32(a1[j] / f1) if f1 > zero else zero
+            v2 = np.float32(a2[j] / f2) if f2 > zero else zero
+            v3 = np.float32(a3[j] / f3) if f3 > zero else zero
             best = v0
             p = np.int8(0)
             p = np.int8(1) if v1 > best else p
@@ -959,7 +967,8 @@ def warm_up() -> None:
     correlate_lines(x, w, False, 0.0, 0, 4)
     correlate_samples(x, w, False, 0.0, 0, 5)
     separable_sum(x, terms, terms, 0, 4, 0, 5)
-    phase_snr(x, x, x, x, x, x, x, x)
+    one = np.float32(1.0)
+    phase_snr(x, x, x, x, x, x, x, x, one, one, one, one)
     uniform_box_mean(x, 3)
     grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
     laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
