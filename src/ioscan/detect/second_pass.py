@@ -227,6 +227,8 @@ def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]],
     shape = image.shape
 
     def cropped(v, win):
+        if isinstance(v, tuple):
+            return tuple(cropped(u, win) for u in v)
         if isinstance(v, np.ndarray) and v.shape == shape:
             return v[win]
         return v.crop(win) if hasattr(v, "crop") else v
@@ -575,7 +577,8 @@ def second_background(
     the hits' pixels masked; on windows around the bright and very bright sources when they cover less than
     :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
     scale block, and one block more where neighbours are re-checked)."""
-    args = dict(background_args, with_noise_median=False)  # (nothing reads the second model's)
+    # (nothing reads the second model's noise median; the white noise and the dark limb are the first pass's)
+    args = dict(background_args, with_noise_median=False, known_noise=(model.sigma_white, model.usable))
     if roles.hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
         near = near_sources(fit.x[roles.hit], fit.y[roles.hit], sub.shape, 4.0)

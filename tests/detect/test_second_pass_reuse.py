@@ -1,0 +1,68 @@
+"""The second pass's background takes the first pass's white noise and dark limb
+(``estimate_background(known_noise=...)``): given those of a run on the same image, it is that run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ioscan.detect import default_psf
+from ioscan.detect.background import estimate_background
+from ioscan.detect.second_pass import background_in_windows
+
+JIRAM_PSF = default_psf("JIRAM", 4.78)
+
+
+def _limb_scene(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 96 × 200 frame: a night-side disk (level 6, its limb at sample 90 dark: no step) beside a sky of 5
+    rising to 25 across the frame, white noise σ = √level (shot noise), two hot spots; and its signed limb
+    distance (px, positive on the disk)."""
+    rng = np.random.default_rng(seed)
+    ss = np.arange(200.0)[None, :].repeat(96, axis=0)
+    d = ss - 90.0
+    level = np.where(d > 0, 6.0, 5.0) + 20.0 * np.arange(96.0)[:, None] / 95.0
+    img = level + rng.normal(0.0, 1.0, level.shape) * np.sqrt(level)
+    img[30, 140] += 300.0
+    img[70, 120] += 60.0
+    return img, d
+
+
+def test_the_noise_of_a_run_on_the_same_image_gives_that_run():
+    img, d = _limb_scene(1)
+    args = dict(psf=JIRAM_PSF, limb_distance_px=d, sunlit=np.zeros(img.shape, bool))
+    fitted = estimate_background(img, **args)
+    dark = fitted.usable & (np.abs(d) <= 1.5 * JIRAM_PSF.core_sigma_px + 0.5)
+    assert dark.sum() > 100  # the dark limb's band is kept: the reused mask is not empty
+    given = estimate_background(img, **args, known_noise=(fitted.sigma_white, fitted.usable))
+    assert np.array_equal(given.usable, fitted.usable)
+    assert np.array_equal(given.sigma_white, fitted.sigma_white)
+    assert np.array_equal(given.choice, fitted.choice)
+    for name in ("background", "noise", "snr"):  # (σ² from σ: float32 rounding)
+        np.testing.assert_allclose(getattr(given, name), getattr(fitted, name), rtol=1e-5, atol=1e-6)
+
+
+def test_a_masked_pixel_leaves_the_reused_dark_limb():
+    img, d = _limb_scene(2)
+    args = dict(psf=JIRAM_PSF, limb_distance_px=d, sunlit=np.zeros(img.shape, bool))
+    fitted = estimate_background(img, **args)
+    mask = np.zeros(img.shape, bool)
+    mask[40:44, 89:92] = True  # on the dark limb's band
+    assert fitted.usable[mask].all()
+    given = estimate_background(img, **args, mask=mask, known_noise=(fitted.sigma_white, fitted.usable))
+    assert not given.usable[mask].any()
+    assert np.array_equal(given.usable | mask, fitted.usable)
+
+
+def test_windows_take_their_part_of_the_known_noise():
+    img, d = _limb_scene(3)
+    args = dict(psf=JIRAM_PSF, limb_distance_px=d, sunlit=np.zeros(img.shape, bool))
+    fitted = estimate_background(img, **args)
+    known = (fitted.sigma_white * 1.5, fitted.usable)  # (not what the window would fit itself)
+    win = (slice(10, 80), slice(60, 170))
+    model = background_in_windows(img, [win], dict(args, known_noise=known))
+    alone = estimate_background(
+        img[win], psf=JIRAM_PSF, limb_distance_px=d[win], sunlit=np.zeros(img[win].shape, bool),
+        known_noise=(known[0][win], known[1][win]),
+    )  # fmt: skip
+    assert np.array_equal(model.sigma_white[win], known[0][win])
+    assert np.array_equal(model.snr[win], alone.snr)
+    assert not model.usable[:10].any()
