@@ -1,13 +1,21 @@
 """The second pass's background takes the first pass's white noise and dark limb
-(``estimate_background(known_noise=...)``): given those of a run on the same image, it is that run."""
+(``estimate_background(known_noise=...)``): given those of a run on the same image, it is that run; and its
+windows leave out saturated sources that have no faint neighbours to re-check."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ioscan.detect import default_psf
+from ioscan.detect import default_psf, second_pass
 from ioscan.detect.background import estimate_background
-from ioscan.detect.second_pass import background_in_windows
+from ioscan.detect.photometry import PsfFit
+from ioscan.detect.second_pass import (
+    SourceRoles,
+    background_in_windows,
+    near_any,
+    second_background,
+    windows_around,
+)
 
 JIRAM_PSF = default_psf("JIRAM", 4.78)
 
@@ -66,3 +74,49 @@ def test_windows_take_their_part_of_the_known_noise():
     assert np.array_equal(model.sigma_white[win], known[0][win])
     assert np.array_equal(model.snr[win], alone.snr)
     assert not model.usable[:10].any()
+
+
+def test_near_any_is_the_distance_matrix():
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 60, 40), rng.uniform(0, 40, 40)
+    of = rng.random(40) < 0.2
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    np.fill_diagonal(d, np.inf)
+    want = (d[:, of] <= 12.0).any(axis=1)
+    got = near_any(x, y, of, 12.0)
+    assert want.any() and not want.all()
+    assert np.array_equal(got, want)
+
+
+def _roles(n: int, **marked) -> SourceRoles:
+    arrays = {name: np.zeros(n, bool) for name in SourceRoles.__dataclass_fields__}
+    for name, idx in marked.items():
+        arrays[name][list(idx)] = True
+    arrays["good"][:] = True
+    return SourceRoles(**arrays)
+
+
+def _fit_at(x, y) -> PsfFit:
+    n = len(x)
+    one = np.ones(n)
+    return PsfFit(np.asarray(x, float), np.asarray(y, float), one, one, one, one, one, one, one.astype(bool))
+
+
+def test_saturated_sources_without_faint_neighbours_get_no_window(monkeypatch):
+    """Windows go around the bright sources and the saturated ones that have faint neighbours to re-check,
+    not around a saturated source alone (its surroundings are not searched)."""
+    img, d = _limb_scene(4)
+    model = estimate_background(img, psf=JIRAM_PSF)
+    # 0: bright; 1: saturated, alone; 2: saturated with 3, a faint neighbour to re-check
+    fit = _fit_at([30.0, 100.0, 170.0, 175.0], [40.0, 50.0, 60.0, 62.0])
+    roles = _roles(4, bright=[0], clipped=[1, 2], very_bright=[1, 2], check=[3])
+    seen = []
+
+    def windows(x, y, half, shape):
+        seen.append(set(zip(np.asarray(x).tolist(), np.asarray(y).tolist(), strict=True)))
+        return windows_around(x, y, half, shape)
+
+    monkeypatch.setattr(second_pass, "windows_around", windows)
+    block = 8
+    second_background(img, np.zeros(img.shape), roles, fit, model, dict(psf=JIRAM_PSF), 0.6, block)
+    assert seen == [{(30.0, 40.0), (170.0, 60.0)}]
