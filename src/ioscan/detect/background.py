@@ -1248,6 +1248,7 @@ def estimate_background(
     limb_zone_own_scale_px: float | None = None,
     unmodelled_limb_own_profile: bool = False,
     with_noise_median: bool = True,
+    known_noise: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1305,6 +1306,9 @@ def estimate_background(
             shared with the modelled bright arc, whose misfit raised it all around the limb.
         with_noise_median: compute ``BandModel.noise_median`` (a median over every usable pixel); False: NaN
             (the second pass reads none of its models').
+        known_noise: (white-noise σ per pixel, usable pixels) of a run on the same image, its fitted sources
+            since subtracted (the second pass): that white noise is taken as it is, not fitted again, and
+            the dark limb's pixels (with ``sunlit``) are the ones usable there, not found again.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1333,7 +1337,11 @@ def estimate_background(
         side = (d > 0).astype(np.intp)  # 0 sky, 1 disk
         usable = valid & (np.abs(d) > wb)
         if sunlit is not None:  # with geometry, a dark limb (night side) keeps its band
-            usable |= dark_limb(x, valid, d, wb, sunlit)
+            usable |= (
+                dark_limb(x, valid, d, wb, sunlit)
+                if known_noise is None
+                else (known_noise[1] & valid & (np.abs(d) <= wb))
+            )
         if limb_model is not None:  # the modelled limb zone joins the disk side and is searched
             lzone = limb_model.zone & valid
             side = np.where(lzone, 1, side).astype(np.intp)
@@ -1393,13 +1401,13 @@ def estimate_background(
     # the white noise from the pixels' differences: the Laplacian residual, or (``white_noise_d2``) the
     # separable second difference, which leaves smooth structure and column patterns out
     noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
-    if white_noise_d2:
+    if white_noise_d2 and known_noise is None:
         noise_op, noise_ok = second_difference(x0, usable & clean)
         if norm is not None:
             noise_op = noise_op * norm
         noise_gain = _D2_NOISE_GAIN
     var = np.zeros(x.shape, np.float32)
-    for k, reg in enumerate(regions):
+    for k, reg in enumerate(regions if known_noise is None else []):
         if reg.any():
             zero = 0.0
             fit_k = reg & noise_ok & clean
@@ -1411,10 +1419,14 @@ def estimate_background(
                 var = var.astype(np.result_type(var, v_k))
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
-    if usable.any():  # no noise below the data's float32 rounding (a noiseless frame has no sources)
+    # no noise below the data's float32 rounding (a noiseless frame has no sources)
+    if usable.any() and known_noise is None:
         level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     sw = np.sqrt(var)
+    if known_noise is not None:
+        sw = np.asarray(known_noise[0])
+        var = sw * sw
     x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32, copy=False)
     # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered

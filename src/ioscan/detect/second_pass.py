@@ -227,6 +227,8 @@ def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]],
     shape = image.shape
 
     def cropped(v, win):
+        if isinstance(v, tuple):
+            return tuple(cropped(u, win) for u in v)
         if isinstance(v, np.ndarray) and v.shape == shape:
             return v[win]
         return v.crop(win) if hasattr(v, "crop") else v
@@ -309,6 +311,16 @@ def faint_neighbours(
         d = np.hypot(x - x[j], y - y[j])
         out |= (d <= radius_px) & (d > 0) & (flux < CHECK_FLUX_RATIO * flux[j])
     return out & ~around
+
+
+def near_any(x: np.ndarray, y: np.ndarray, of: np.ndarray, radius_px: float) -> np.ndarray:
+    """True for the positions (sample ``x``, line ``y``, px) within ``radius_px`` of one marked ``of`` (not
+    counting itself)."""
+    out = np.zeros(len(x), bool)
+    for j in np.flatnonzero(of):
+        d = np.hypot(x - x[j], y - y[j])
+        out |= (d <= radius_px) & (d > 0)
+    return out
 
 
 def model_error_snr(
@@ -571,11 +583,14 @@ def second_background(
     block: int,
 ) -> tuple[BandModel, np.ndarray]:
     """Background, noise and S/N of ``sub`` − ``src`` − the azimuthal-median halo of the bright sources (and
-    that image), with
-    the hits' pixels masked; on windows around the bright and very bright sources when they cover less than
-    :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
-    scale block, and one block more where neighbours are re-checked)."""
-    args = dict(background_args, with_noise_median=False)  # (nothing reads the second model's)
+    that image), with the hits' pixels masked and the first pass's white noise and dark limb
+    (``estimate_background(known_noise=...)``); on windows around the bright sources and the very bright
+    ones with faint neighbours to re-check (:func:`near_any`; a saturated source alone needs none: its
+    surroundings are not searched) when they cover less than :data:`WINDOWED_FRACTION` of the crop
+    (reaching past the zone by the background annulus, the filter and a scale block, and one block more
+    where neighbours are re-checked)."""
+    # (nothing reads the second model's noise median; the white noise and the dark limb are the first pass's)
+    args = dict(background_args, with_noise_median=False, known_noise=(model.sigma_white, model.usable))
     if roles.hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
         near = near_sources(fit.x[roles.hit], fit.y[roles.hit], sub.shape, 4.0)
@@ -587,7 +602,9 @@ def second_background(
     half = (
         int(np.ceil(1.5 * block)) + max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + block
     )
-    centres = roles.bright | roles.very_bright
+    centres = roles.bright | (
+        roles.very_bright & near_any(fit.x, fit.y, roles.check, CHECK_RADIUS_BLOCKS * block)
+    )
     windows = windows_around(fit.x[centres], fit.y[centres], half + int(roles.check.any()) * block, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
     if area < WINDOWED_FRACTION * sub.size:
