@@ -1235,7 +1235,7 @@ def limb_error_row(
         n_points=circle.n_points,
         rms_px=round(circle.rms_px, 3),
         width_px=round(float(np.median(circle.points.width_px)), 2),
-        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX),
+        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX and circle.trusted),
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
     if truth is not None:
