@@ -142,9 +142,13 @@ class LimbCircle:
 
     @property
     def trusted(self) -> bool:
-        """It may decide what is off the disk: pinned (2σ band error ≤ :data:`MAX_BAND_ERROR_PX`). The
-        caller adds its own arc-length test."""
-        return 2.0 * self.band_error_px <= MAX_BAND_ERROR_PX
+        """It may decide what is off the disk: pinned (2σ band error ≤ :data:`MAX_BAND_ERROR_PX`) and either
+        PSF-sharp or seen over more than half a turn. A soft edge may be a terminator or a limb darkened to
+        nothing (near zero phase), whose 20–80 % widths are alike; but a terminator is half an ellipse (a
+        great circle seen obliquely) ending on the limb, so no circle through it covers more than half a
+        turn about its centre. The caller adds its own arc-length test."""
+        pinned = 2.0 * self.band_error_px <= MAX_BAND_ERROR_PX
+        return pinned and (not self.soft or _covered_arc(self)[1] > np.pi)
 
     def distance_px(self, shape: tuple[int, int]) -> np.ndarray:
         """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk)."""
