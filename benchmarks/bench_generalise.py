@@ -1206,8 +1206,8 @@ def limb_error_row(
     """The limb circle :func:`ioscan.detect.limb.find_limb` sees in a band and the disk model fitted from it
     against the true disk: centre and radius errors (px), the largest error of the circle's limb distance
     at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``: arc ≥
-    region.MIN_TRUSTED_ARC_PX; with ``model``, the disk model's ``DiskModelFit.trusted`` and errors), and what
-    the frame holds."""
+    region.MIN_TRUSTED_ARC_PX and ``LimbCircle.trusted``; with ``model``, the disk model's
+    ``DiskModelFit.trusted`` and errors), soft or not, and what the frame holds."""
     from ioscan.detect.disk_model import fit_disk_model
     from ioscan.detect.limb import find_limb, known_zone
     from ioscan.detect.region import MIN_TRUSTED_ARC_PX
@@ -1238,7 +1238,8 @@ def limb_error_row(
         n_points=circle.n_points,
         rms_px=round(circle.rms_px, 3),
         width_px=round(float(np.median(circle.points.width_px)), 2),
-        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX),
+        soft=circle.soft,
+        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX and circle.trusted),
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
     if truth is not None:

@@ -75,3 +75,48 @@ def test_step_width_is_that_edge_points_measure_on_a_blurred_step():
         pts = edge_points(img, sigma)
         assert len(pts) > 30
         assert abs(np.median(pts.width_px) / step_width_px(sigma) - 1.0) < 0.1
+
+
+def _lambert_scene(range_km: float, phase_deg: float, sun_azimuth_deg: float, center_sample_px: float):
+    v = view_geometry(
+        range_km=range_km,
+        center_sample_px=center_sample_px,
+        center_line_px=64.0,
+        phase_deg=phase_deg,
+        sun_azimuth_deg=sun_azimuth_deg,
+    )
+    params = SceneParams(
+        seed=1, view=v, hot_spots=NO_SPOTS, detector=QUIET, photometry=Photometry(minnaert_k=1.0)
+    )
+    return render_scene(params)
+
+
+def _decides_off_disk(limb) -> bool:
+    """What :func:`ioscan.detect.region.locate_limb` lets decide what is off the disk."""
+    return limb.arc_px >= MIN_TRUSTED_ARC_PX and limb.trusted
+
+
+def test_a_terminator_alone_in_view_is_not_trusted():
+    """A gibbous Lambert disk (radius 154 px, 45° phase) centred 60 px left of the frame with the Sun
+    beyond it: only the terminator is in view (the limb beside it is on the night side). The circle found
+    follows the terminator (43 px inside the true limb, radius 249 px): it is soft and covers less than half
+    a turn, so it is not trusted (main trusted it: a 120 px arc) and OFF_DISK is left to no limb."""
+    frame = _lambert_scene(50_000.0, 45.0, 90.0, -60.0)
+    limb = find_limb(frame.bands["M"].image, 0.8)
+    assert limb is not None
+    assert np.median(_off_true_limb_px(frame, limb.points.x, limb.points.y)) > 20.0  # the terminator
+    assert limb.arc_px >= MIN_TRUSTED_ARC_PX and limb.soft
+    assert not _decides_off_disk(limb)
+
+
+def test_a_soft_limb_near_zero_phase_is_still_trusted():
+    """A whole Lambert disk at 2° and 5° phase (radius 38 and 51 px): its edge is as soft as a terminator's,
+    but the circle covers more than half a turn, which no terminator's can: trusted, its radius within
+    1.5 px of the truth (the steepest rise lies ~1 px inside the limb)."""
+    for range_km, phase, center in ((200_000.0, 2.0, 200.0), (150_000.0, 5.0, 216.0)):
+        frame = _lambert_scene(range_km, phase, 30.0, center)
+        limb = find_limb(frame.bands["M"].image, 0.8)
+        assert limb is not None and limb.soft
+        assert _decides_off_disk(limb)
+        assert abs(limb.radius_px - frame.params.view.radius_px) < 1.5
+        assert np.median(_off_true_limb_px(frame, limb.points.x, limb.points.y)) <= 1.0

@@ -25,7 +25,7 @@ seen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -68,6 +68,11 @@ MAX_CIRCLES = 3
 #: it is 1.5–2.5 px; a terminator and a limb darkened to nothing rise from zero as a power of the distance,
 #: 3.0–4.9 px measured (independent renderer, σ 0.8 px)
 MAX_LIMB_WIDTH = 1.5
+#: a circle is trusted (:attr:`LimbCircle.trusted`) only where its limb's 2σ position error (the fit's
+#: covariance) stays within this within its known zone (:func:`known_zone`'s default margin)
+MAX_BAND_ERROR_PX = 1.0
+#: :func:`known_zone` extends the arc seen by this much (px) at each end
+KNOWN_MARGIN_PX = 10.0
 
 
 #: compare-exchange pairs of a median-of-9 network (N. Devillard, "Fast median search", opt_med9)
@@ -108,6 +113,9 @@ class LimbCircle:
         arc_px: length of limb the points span, px.
         step: median disk-minus-sky step at the points, image units.
         points: the edge points on it.
+        covariance: covariance of (centre sample, centre line, radius) from the points' scatter, px².
+        soft: its edge rises more slowly than a PSF-blurred step (:func:`_is_soft`): a terminator's, or a
+            limb darkened to nothing (near zero phase); set by :func:`find_limb`.
     """
 
     center_sample: float
@@ -118,6 +126,29 @@ class LimbCircle:
     arc_px: float
     step: float
     points: EdgePoints
+    covariance: np.ndarray | None = None
+    soft: bool = False
+
+    @property
+    def band_error_px(self) -> float:
+        """The largest 1σ error (px) of the limb's position along its known zone (the arc seen, extended as
+        :func:`known_zone` extends it), from :attr:`covariance`: a short arc pins the limb where it was
+        seen but not its radius, which moves the limb beyond the arc's ends."""
+        if self.covariance is None:
+            return float("inf")
+        ang = _known_angles(self, KNOWN_MARGIN_PX)
+        g = np.column_stack([np.cos(ang), np.sin(ang), np.ones_like(ang)])  # ∂(limb position)/∂(cx, cy, R)
+        return float(np.sqrt(np.max(np.einsum("ij,jk,ik->i", g, self.covariance, g))))
+
+    @property
+    def trusted(self) -> bool:
+        """It may decide what is off the disk: pinned (2σ band error ≤ :data:`MAX_BAND_ERROR_PX`) and either
+        PSF-sharp or seen over more than half a turn. A soft edge may be a terminator or a limb darkened to
+        nothing (near zero phase), whose 20–80 % widths are alike; but a terminator is half an ellipse (a
+        great circle seen obliquely) ending on the limb, so no circle through it covers more than half a
+        turn about its centre. The caller adds its own arc-length test."""
+        pinned = 2.0 * self.band_error_px <= MAX_BAND_ERROR_PX
+        return pinned and (not self.soft or _covered_arc(self)[1] > np.pi)
 
     def distance_px(self, shape: tuple[int, int]) -> np.ndarray:
         """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk)."""
@@ -527,7 +558,20 @@ def fit_limb_circle(pts: EdgePoints, *, seed: int = 0) -> LimbCircle | None:
     arc = float((2 * np.pi - gaps.max()) * c[2])
     if rms > MAX_RMS_PX or arc < MIN_ARC_PX:
         return None
-    return LimbCircle(c[0], c[1], c[2], rms, int(inl.sum()), arc, float(np.median(on.step)), on)
+    cov = _circle_covariance(on, *c)
+    return LimbCircle(c[0], c[1], c[2], rms, int(inl.sum()), arc, float(np.median(on.step)), on, cov)
+
+
+def _circle_covariance(pts: EdgePoints, cx: float, cy: float, r: float) -> np.ndarray:
+    """Covariance of a geometric least-squares circle's (centre sample, centre line, radius), px²: the
+    residual variance (3 parameters fitted) times the inverse normal matrix of the distances' Jacobian.
+    A short arc leaves the radius and the centre's distance along its middle nearly degenerate."""
+    dx, dy = pts.x - cx, pts.y - cy
+    dist = np.maximum(np.hypot(dx, dy), 1e-9)
+    jac = np.column_stack([-dx / dist, -dy / dist, -np.ones_like(dist)])
+    res = dist - r
+    s2 = float(np.sum(res**2)) / max(len(res) - 3, 1)
+    return s2 * np.linalg.pinv(jac.T @ jac)
 
 
 def find_limb(
@@ -573,7 +617,7 @@ def find_limb(
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
-    return circle
+    return replace(circle, soft=_is_soft(circle, psf_sigma_px))
 
 
 def _circle_of(circle: LimbCircle) -> tuple[float, float, float]:
@@ -663,16 +707,29 @@ def _gradient_at(
     return tuple(np.gradient(d[a0:a1, b0:b1])), (a0, b0)
 
 
-def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = 10.0) -> np.ndarray:
+def _covered_arc(limb: LimbCircle) -> tuple[float, float]:
+    """The arc of the limb's points seen from the circle's centre: its start angle (rad) and its span
+    counter-clockwise (rad), the complement of the largest angular gap between points."""
+    cx, cy = limb.center_sample, limb.center_line
+    ang = np.sort(np.arctan2(limb.points.y - cy, limb.points.x - cx))
+    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
+    k = int(np.argmax(gaps))
+    return float(ang[(k + 1) % ang.size]), float(2 * np.pi - gaps[k])
+
+
+def _known_angles(limb: LimbCircle, margin_px: float, n: int = 181) -> np.ndarray:
+    """``n`` angles (rad) spanning the arc seen extended by ``margin_px`` at each end (:func:`known_zone`)."""
+    start, span = _covered_arc(limb)
+    pad = margin_px / limb.radius_px
+    return start - pad + np.linspace(0.0, min(span + 2 * pad, 2 * np.pi), n)
+
+
+def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = KNOWN_MARGIN_PX) -> np.ndarray:
     """True on pixels in the directions (seen from the circle's centre) where the limb was seen, the arc
     of its points extended by ``margin_px``: there the circle is the limb; elsewhere it is an extrapolation
     (a dark or out-of-frame limb) that must not decide what is on the disk."""
     cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
-    ang = np.sort(np.arctan2(limb.points.y - cy, limb.points.x - cx))
-    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
-    k = int(np.argmax(gaps))
-    start = ang[(k + 1) % ang.size]  # the covered arc runs from here counter-clockwise to ang[k]
-    span = 2 * np.pi - gaps[k]
+    start, span = _covered_arc(limb)  # the covered arc runs from start counter-clockwise
     pad = margin_px / r
     yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
     rel = np.mod(np.arctan2(yy - cy, xx - cx) - (start - pad), 2 * np.pi)

@@ -197,8 +197,9 @@ def locate_limb(
                 circle=circle,
                 known=known,
                 sunlit=sunlit_from_data(data, distance),
-                # a short arc bends the circle wherever: it then decides nothing about what is off the disk
-                trusted=circle.arc_px >= MIN_TRUSTED_ARC_PX,
+                # a short arc bends the circle wherever, a soft edge may be a terminator: either then decides
+                # nothing about what is off the disk
+                trusted=circle.arc_px >= MIN_TRUSTED_ARC_PX and circle.trusted,
             )
         # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen;
         # it splits the background regions, but it is too rough to say what is off the disk: all is searched
