@@ -20,7 +20,9 @@ Scoring (per side, day and night):
 * false detections per frame, and where they sit (first that applies): ``cosmic_ray`` (≤ 1.5 px from a hit
   pixel), ``bright_source`` (≤ 6 px from a saturated or S/N ≥ 100 hot spot), ``limb`` (≤ 3 px from a pixel
   the limb crosses), ``near_limb`` (3–8 px), ``edge`` (≤ 3 px from the frame edge), ``on_disk``,
-  ``off_disk``.
+  ``off_disk``;
+* ``tracked_view``: the same completeness (≥ 7, 5–7) and false rate counting only detections the tracker
+  keeps (not flagged OFF_DISK: a limb circle trusted on a terminator flags the hot spots beyond it so).
 
 What each false detection is (``false_kind_per_frame`` always; every one listed with ``--list-false``), from
 the renderer's truth: a cosmic-ray remnant, a saturated or bright source's wing, a split of a found hot spot,
@@ -371,14 +373,18 @@ def score_band(
     rendered: RenderedFrame, band: str, det: pd.DataFrame
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """(found flag per truth row of the band, the false detections — where they sit, ``where``, what they are,
-    ``kind``, and :func:`false_features` —, flagged-as-cosmic-ray flag per truth row: not found, but a
-    COSMIC_RAY detection matches it) of detections (:func:`detections_of`)."""
+    ``kind``, :func:`false_features`, and whether flagged OFF_DISK, ``off_disk_flag`` —, flagged-as-cosmic-ray
+    flag per truth row: not found, but a COSMIC_RAY detection matches it, found flag per truth row counting
+    only detections the tracker keeps: not flagged OFF_DISK) of detections (:func:`detections_of`)."""
     t = rendered.truth[rendered.truth["band"] == band]
     cr = det["cosmic_ray"].to_numpy(bool) if "cosmic_ray" in det else np.zeros(len(det), bool)
     m = match(det.loc[~cr, ["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
     found = np.zeros(len(t), bool)
     found[m[m >= 0]] = True
     false = det[~cr][m < 0]
+    off_disk = (det.loc[~cr, "flags"].to_numpy(int) & int(DetectionFlag.OFF_DISK)) != 0
+    found_kept = np.zeros(len(t), bool)  # found by a detection the tracker keeps (not flagged OFF_DISK)
+    found_kept[m[(m >= 0) & ~off_disk]] = True
     mc = match(det.loc[cr, ["sample", "line"]].to_numpy(float), t[["sample", "line"]].to_numpy(float))
     flagged_cr = np.zeros(len(t), bool)
     flagged_cr[mc[mc >= 0]] = True
@@ -392,8 +398,10 @@ def score_band(
             f = false_features(rendered, band, zones, noise, found, d)
             f["where"] = false_class(zones, float(d["line"]) - off, float(d["sample"]))
             f["kind"] = false_kind(f)
+            f["off_disk_flag"] = bool(int(d["flags"]) & int(DetectionFlag.OFF_DISK))
             rows.append(f)
-    return found, pd.DataFrame(rows, columns=[*FALSE_FEATURES, "where", "kind"]), flagged_cr
+    false_rows = pd.DataFrame(rows, columns=[*FALSE_FEATURES, "where", "kind", "off_disk_flag"])
+    return found, false_rows, flagged_cr, found_kept
 
 
 def limb_distance_px(rendered: RenderedFrame, band: str) -> np.ndarray:
@@ -704,10 +712,16 @@ def _frac(found: pd.Series) -> float | None:
 
 
 def summarise(
-    truth: pd.DataFrame, false: pd.DataFrame, n_frames: int, col: str, flagged_col: str | None = None
+    truth: pd.DataFrame,
+    false: pd.DataFrame,
+    n_frames: int,
+    col: str,
+    flagged_col: str | None = None,
+    kept_col: str | None = None,
 ) -> dict:
     """Completeness by S/N bin and false rates of one method on one side (``col``: the found column;
-    ``flagged_col``: the column of true hot spots lost to the COSMIC_RAY flag, reported at S/N ≥ 7).
+    ``flagged_col``: the column of true hot spots lost to the COSMIC_RAY flag, reported at S/N ≥ 7;
+    ``kept_col``: the found column counting only detections the tracker keeps, :func:`_tracked_view`).
 
     Completeness counts isolated hot spots (no other within ISOLATED_PX); close-pair members are reported
     apart.
@@ -736,6 +750,20 @@ def summarise(
             k: round(int(where.get(k, 0)) / max(n_frames, 1), 4) for k in FALSE_CLASSES
         },
         **({"false_kind_per_frame": _kinds(false, n_frames)} if "kind" in false else {}),
+        **(_tracked_view(iso[kept_col], snr, false, n_frames) if kept_col is not None else {}),
+    }
+
+
+def _tracked_view(found_kept: pd.Series, snr: pd.Series, false: pd.DataFrame, n_frames: int) -> dict:
+    """Completeness and false rate as the tracker sees them: detections flagged OFF_DISK (which tracking
+    and the catalogue leave out, ``track.config.DEFAULT_EXCLUDED_FLAGS``) neither find nor count as false."""
+    kept_false = false[~false["off_disk_flag"].astype(bool)] if "off_disk_flag" in false else false
+    return {
+        "tracked_view": {
+            "completeness_snr_ge7": _frac(found_kept[snr >= 7]),
+            "completeness_snr_5_7": _frac(found_kept[(snr >= 5) & (snr < 7)]),
+            "false_per_frame": round(len(kept_false) / max(n_frames, 1), 4),
+        }
     }
 
 
@@ -916,9 +944,9 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
     for band in rendered.bands:
-        found, fd, flagged_cr = score_band(rendered, band, dets[dets["band"] == band])
+        found, fd, flagged_cr, found_kept = score_band(rendered, band, dets[dets["band"] == band])
         t = rendered.truth[rendered.truth["band"] == band].assign(
-            found=found, flagged_cosmic_ray=flagged_cr, frame=i, side=side
+            found=found, found_kept=found_kept, flagged_cosmic_ray=flagged_cr, frame=i, side=side
         )
         t = t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band))
         if kept and args.misses:
@@ -997,7 +1025,7 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
         t = truth[truth["frame"].isin(ids)].reset_index(drop=True)
         f = false[false["frame"].isin(ids)]
         n = len(ids)
-        out["ioscan"][side] = summarise(t, f, n, "found", "flagged_cosmic_ray")
+        out["ioscan"][side] = summarise(t, f, n, "found", "flagged_cosmic_ray", "found_kept")
         for rname, sel in (("near", fr["range_km"] < NEAR_KM), ("far", fr["range_km"] >= NEAR_KM)):
             rid = ids & set(fr.loc[sel, "frame"])
             tr = t[t["frame"].isin(rid)]

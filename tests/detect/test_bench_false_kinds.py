@@ -76,7 +76,7 @@ def test_false_detections_are_told_apart(bench, night):
             _det(*quiet),  # no peak in the data there: the background made it
         ]
     )
-    found, false, _ = bench.score_band(r, "M", dets)
+    found, false, _, _ = bench.score_band(r, "M", dets)
     assert found[list(r.truth.index[r.truth["band"] == "M"]).index(src.name)]
     kinds = false["kind"].tolist()
     assert len(false) == 3
@@ -138,3 +138,39 @@ def test_terminator_misfits_are_told_apart(bench):
     at = float(zones["terminator"][i, j])
     assert bench.false_kind({**f, "terminator_px": at}) == "terminator_background"
     assert bench.false_kind({**f, "terminator_px": 12.0}) == "disk_background"
+
+
+def test_tracked_view_leaves_out_off_disk_detections(bench, night):
+    """A hot spot found only by a detection flagged OFF_DISK is found, but not in the tracker's view (which
+    leaves OFF_DISK out); an OFF_DISK false detection is false, but not in the tracker's view."""
+    from ioscan.records import DetectionFlag
+
+    r = night
+    t = r.truth[(r.truth["band"] == "M") & (r.truth["snr_ideal"] >= 7) & ~r.truth["saturated"]]
+    t = t[t["neighbour_px"] >= 6].sort_values("snr_ideal", ascending=False)
+    assert len(t) >= 2
+    a, b = t.iloc[0], t.iloc[1]
+    quiet = _far_from_everything(bench, r)
+    off = int(DetectionFlag.OFF_DISK)
+    dets = pd.DataFrame(
+        [
+            _det(float(a["sample"]), float(a["line"])),  # found and kept
+            {**_det(float(b["sample"]), float(b["line"])), "flags": off},  # found, left out by the tracker
+            {**_det(*quiet), "flags": off},  # false, left out by the tracker
+        ]
+    )
+    found, false, _, found_kept = bench.score_band(r, "M", dets)
+    rows = list(r.truth.index[r.truth["band"] == "M"])
+    ia, ib = rows.index(a.name), rows.index(b.name)
+    assert found[ia] and found[ib]
+    assert found_kept[ia] and not found_kept[ib]
+    assert len(false) == 1 and bool(false["off_disk_flag"].iloc[0])
+    truth = r.truth[r.truth["band"] == "M"].assign(found=found, found_kept=found_kept)
+    truth = truth.loc[[a.name, b.name]].assign(neighbour_px=99.0, limb_px=50.0, emission_deg=30.0)
+    s = bench.summarise(truth, false, 1, "found", kept_col="found_kept")
+    assert s["completeness_snr_ge7"] == 1.0 and s["false_per_frame"] == 1.0
+    assert s["tracked_view"] == {
+        "completeness_snr_ge7": 0.5,
+        "completeness_snr_5_7": None,
+        "false_per_frame": 0.0,
+    }
