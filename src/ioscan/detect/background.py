@@ -1398,35 +1398,13 @@ def estimate_background(
         sky = sky0 if limb_model is not None else None
         x_raw = x if all_valid else np.where(valid, x, fill0)
         refit = RefitInputs(x_norm, x_raw, regions, side, back, sky)
-    # the white noise from the pixels' differences: the Laplacian residual, or (``white_noise_d2``) the
-    # separable second difference, which leaves smooth structure and column patterns out
-    noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
-    if white_noise_d2 and known_noise is None:
-        noise_op, noise_ok = second_difference(x0, usable & clean)
-        if norm is not None:
-            noise_op = noise_op * norm
-        noise_gain = _D2_NOISE_GAIN
-    var = np.zeros(x.shape, np.float32)
-    for k, reg in enumerate(regions if known_noise is None else []):
-        if reg.any():
-            zero = 0.0
-            fit_k = reg & noise_ok & clean
-            if offset_free and fit_k.any():
-                zero = float(np.percentile(bgs[0][fit_k], 1))
-            here = fills[("box", k)][0] if ("box", k) in fills else side == k
-            v_k = white_variance(bgs[0], noise_op, fit_k, zero, at=here) / noise_gain
-            if v_k.dtype != var.dtype:  # as np.where would promote
-                var = var.astype(np.result_type(var, v_k))
-            var[here] = v_k
-    var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
-    # no noise below the data's float32 rounding (a noiseless frame has no sources)
-    if usable.any() and known_noise is None:
-        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
-        var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
-    sw = np.sqrt(var)
-    if known_noise is not None:
+    if known_noise is not None:  # the second pass: the first pass's white noise, not fitted again
         sw = np.asarray(known_noise[0])
         var = sw * sw
+    else:
+        sw, var = _fitted_white_noise(
+            x0, lap, lap_ok, usable, clean, norm, regions, fills, side, bgs[0], offset_free, white_noise_d2
+        )
     x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32, copy=False)
     # the scale is that of the filtered noise and texture: compact outliers (and the pixels their filtered
@@ -1624,6 +1602,49 @@ def estimate_background(
         refit=refit,
         scale_block=best["block"],
     )
+
+
+def _fitted_white_noise(
+    x0: np.ndarray,
+    lap: np.ndarray,
+    lap_ok: np.ndarray,
+    usable: np.ndarray,
+    clean: np.ndarray,
+    norm: np.ndarray | None,
+    regions: list[np.ndarray],
+    fills: dict,
+    side: np.ndarray,
+    background: np.ndarray,
+    offset_free: bool,
+    white_noise_d2: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(white-noise σ, variance) per pixel, image units: a + b·background fitted per region (sky, disk) on
+    the ``clean`` pixels from their differences — the Laplacian residual ``lap``, or (``white_noise_d2``) the
+    separable second difference, which leaves smooth structure and column patterns out —, never below the
+    float32 rounding of the ``usable`` data's level (a noiseless frame has no sources)."""
+    noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
+    if white_noise_d2:
+        noise_op, noise_ok = second_difference(x0, usable & clean)
+        if norm is not None:
+            noise_op = noise_op * norm
+        noise_gain = _D2_NOISE_GAIN
+    var = np.zeros(x0.shape, np.float32)
+    for k, reg in enumerate(regions):
+        if reg.any():
+            zero = 0.0
+            fit_k = reg & noise_ok & clean
+            if offset_free and fit_k.any():
+                zero = float(np.percentile(background[fit_k], 1))
+            here = fills[("box", k)][0] if ("box", k) in fills else side == k
+            v_k = white_variance(background, noise_op, fit_k, zero, at=here) / noise_gain
+            if v_k.dtype != var.dtype:  # as np.where would promote
+                var = var.astype(np.result_type(var, v_k))
+            var[here] = v_k
+    var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
+    if usable.any():
+        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
+        var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
+    return np.sqrt(var), var
 
 
 def _phase_snr(
