@@ -47,6 +47,9 @@ beyond 20 px.
    the bound (μ the mean shading: its bias counts as noise to a calibrated map); only for the fits on the
    image itself (the disk model's residual is not what C describes).
 
+Where ioscan's own map loses against the ideal (its background's small annulus on white noise, the texture
+it leaves, the PSF, the noise scale), one piece of truth swapped in at a time: ``dayside_snr_factors.py``.
+
 Usage: ``python benchmarks/bench_dayside_bound.py [--frames N] [--seed S] [--window W] [--realisations K]
 [--full-grid]`` (N frames of the sequence, about half sunlit; default 40; ``--full-grid``: every PSF ×
 window × degree of the fits, else a short list).
