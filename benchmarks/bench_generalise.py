@@ -1065,7 +1065,7 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
             out.setdefault("vetted_true", {})[side] = vetted_true_list(mine)
             out.setdefault("vetted_false_medians", {})[side] = vetted_false_medians(mine)
         if args.list_false:
-            cols = ["frame", *FALSE_FEATURES, "kind"]
+            cols = ["frame", *FALSE_FEATURES, "kind", "off_disk_flag"]
             out.setdefault("false_detections", {})[side] = [
                 {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
                 for r in f[cols].to_dict("records")
@@ -1233,12 +1233,12 @@ def limb_error_row(
 ) -> dict:
     """The limb circle :func:`ioscan.detect.limb.find_limb` sees in a band and the disk model fitted from it
     against the true disk: centre and radius errors (px), the largest error of the circle's limb distance
-    at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``: arc ≥
-    region.MIN_TRUSTED_ARC_PX and ``LimbCircle.trusted``; with ``model``, the disk model's
+    at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``:
+    ``region.decides_off_disk``; with ``model``, the disk model's
     ``DiskModelFit.trusted`` and errors), soft or not, and what the frame holds."""
     from ioscan.detect.disk_model import fit_disk_model
     from ioscan.detect.limb import find_limb, known_zone
-    from ioscan.detect.region import MIN_TRUSTED_ARC_PX
+    from ioscan.detect.region import decides_off_disk
 
     b = rendered.bands[band]
     sat = rendered.saturation_w_m2_sr
@@ -1267,7 +1267,8 @@ def limb_error_row(
         rms_px=round(circle.rms_px, 3),
         width_px=round(float(np.median(circle.points.width_px)), 2),
         soft=circle.soft,
-        trusted=bool(circle.arc_px >= MIN_TRUSTED_ARC_PX and circle.trusted),
+        trusted=bool(decides_off_disk(circle)),
+        beside_soft=circle.beside_soft,
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
     if truth is not None:

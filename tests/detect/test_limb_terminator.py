@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan.detect.limb import edge_points, find_limb, step_width_px
-from ioscan.detect.region import MIN_TRUSTED_ARC_PX
+from ioscan.detect.region import MIN_TRUSTED_ARC_PX, decides_off_disk
 from ioscan.simulate.independent import (
     DetectorParams,
     HotSpotParams,
@@ -51,14 +51,15 @@ def test_short_sunlit_limb_beside_a_long_terminator():
     """Sunlit limb ~30 px long, terminator ~100 px: main's circle (radius 123 px, centre 70 px off) lay on the
     terminator (its points 10–40 px from the limb; arc 101 px: trusted); the circle found now follows the
     true limb's pixels (median within 1 px; the last few points reach 4 px where the terminator joins the
-    limb at the horn), and its arc is too short to be trusted (its radius is that of a short arc) unless
-    the radius is right to 1 px."""
+    limb at the horn), and its arc, found beside the terminator, is too short to be trusted (its radius is
+    that of a short arc, 60 px against 115: bent by the horns) unless the radius is right to 1 px."""
     frame = _gibbous(90.0)
     limb = find_limb(frame.bands["M"].image, 0.8)
     assert limb is not None
     off = _off_true_limb_px(frame, limb.points.x, limb.points.y)
     assert np.median(off) <= 1.0 and np.max(off) <= 4.5
-    assert abs(limb.radius_px - frame.params.view.radius_px) < 1.0 or limb.arc_px < MIN_TRUSTED_ARC_PX
+    assert limb.beside_soft
+    assert abs(limb.radius_px - frame.params.view.radius_px) < 1.0 or not decides_off_disk(limb)
 
 
 def test_step_width_is_that_edge_points_measure_on_a_blurred_step():
@@ -91,11 +92,6 @@ def _lambert_scene(range_km: float, phase_deg: float, sun_azimuth_deg: float, ce
     return render_scene(params)
 
 
-def _decides_off_disk(limb) -> bool:
-    """What :func:`ioscan.detect.region.locate_limb` lets decide what is off the disk."""
-    return limb.arc_px >= MIN_TRUSTED_ARC_PX and limb.trusted
-
-
 def test_a_terminator_alone_in_view_is_not_trusted():
     """A gibbous Lambert disk (radius 154 px, 45° phase) centred 60 px left of the frame with the Sun
     beyond it: only the terminator is in view (the limb beside it is on the night side). The circle found
@@ -106,7 +102,7 @@ def test_a_terminator_alone_in_view_is_not_trusted():
     assert limb is not None
     assert np.median(_off_true_limb_px(frame, limb.points.x, limb.points.y)) > 20.0  # the terminator
     assert limb.arc_px >= MIN_TRUSTED_ARC_PX and limb.soft
-    assert not _decides_off_disk(limb)
+    assert not decides_off_disk(limb)
 
 
 def test_a_soft_limb_near_zero_phase_is_still_trusted():
@@ -117,6 +113,6 @@ def test_a_soft_limb_near_zero_phase_is_still_trusted():
         frame = _lambert_scene(range_km, phase, 30.0, center)
         limb = find_limb(frame.bands["M"].image, 0.8)
         assert limb is not None and limb.soft
-        assert _decides_off_disk(limb)
+        assert decides_off_disk(limb)
         assert abs(limb.radius_px - frame.params.view.radius_px) < 1.5
         assert np.median(_off_true_limb_px(frame, limb.points.x, limb.points.y)) <= 1.0

@@ -116,6 +116,9 @@ class LimbCircle:
         covariance: covariance of (centre sample, centre line, radius) from the points' scatter, px².
         soft: its edge rises more slowly than a PSF-blurred step (:func:`_is_soft`): a terminator's, or a
             limb darkened to nothing (near zero phase); set by :func:`find_limb`.
+        beside_soft: it was found among the edge points left off a soft circle (a terminator's) fitted before
+            it (:func:`find_limb`): the sunlit limb between a terminator's horns, darkened to nothing towards
+            them, not the frame's first edge.
     """
 
     center_sample: float
@@ -128,6 +131,7 @@ class LimbCircle:
     points: EdgePoints
     covariance: np.ndarray | None = None
     soft: bool = False
+    beside_soft: bool = False
 
     @property
     def band_error_px(self) -> float:
@@ -587,14 +591,14 @@ def find_limb(
     may be a terminator (often a longer edge than the part of the limb in view) or a limb darkened to
     nothing (a Lambert disk near zero phase rises as √distance from its limb, a terminator as a power of
     the distance from it: the same 20–80 % width): a PSF-sharp circle among the edge points left off it
-    and sharper than most of its is then the limb (:data:`MAX_CIRCLES` circles in all); without one the
-    soft circle stands."""
+    and sharper than most of its is then the limb (:data:`MAX_CIRCLES` circles in all; it is marked
+    ``beside_soft``); without one the soft circle stands."""
     x = _fill(data).astype(np.float32)
     where = None
     if saturated is not None and np.any(saturated):
         where = ~grow(np.asarray(saturated, bool), int(PROFILE_HALF_PX) + 1)
     pts = edge_points(x, psf_sigma_px, where=where)
-    circle = soft = fit_limb_circle(pts)
+    circle = soft = first = fit_limb_circle(pts)
     rest = pts
     for _ in range(MAX_CIRCLES - 1):
         if soft is None or not _is_soft(soft, psf_sigma_px):
@@ -617,7 +621,7 @@ def find_limb(
         dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
-    return replace(circle, soft=_is_soft(circle, psf_sigma_px))
+    return replace(circle, soft=_is_soft(circle, psf_sigma_px), beside_soft=circle is not first)
 
 
 def _circle_of(circle: LimbCircle) -> tuple[float, float, float]:
