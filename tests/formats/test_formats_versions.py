@@ -65,18 +65,23 @@ def test_identity_agrees_with_the_reader_for_every_format(small_campaign, tmp_pa
 
 def _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch):
     """(a copy of the campaign's first JIRAM label, with its IMG, in ``tmp_path``; the list of paths
-    ``pdr.read`` is called with from now on)."""
+    the whole label is parsed from from now on: ``pdr.read`` or pdr's parse alone, ``PdsLabel.read``)."""
     import shutil
 
     import pdr
+
+    from ioscan.formats.jiram_pds3 import PdsLabel
 
     src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
     label = tmp_path / src.name
     shutil.copy(src, label)
     shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
     calls = []
-    real = pdr.read
+    real, parse = pdr.read, PdsLabel.read.__func__
     monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(
+        PdsLabel, "read", classmethod(lambda cls, path: calls.append(str(path)) or parse(cls, path))
+    )
     return label, calls
 
 
