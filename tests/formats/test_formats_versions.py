@@ -161,3 +161,29 @@ def test_a_keyword_written_twice_is_left_to_pdr(tmp_path):
     label.write_text(text)
     assert label_keywords(label, IDENTITY_KEYWORDS) is None
     assert read_jiram_identity(label) == read_jiram_identity(label, quick=False)
+
+
+def test_the_reader_takes_the_identitys_checksum_of_unchanged_data(small_campaign, tmp_path, monkeypatch):
+    """The read that follows an identity in the same process takes its checksum of the IMG (one SHA-256
+    of the data, not two); data changed in between (another modification time) is hashed again."""
+    import os
+
+    import numpy as np
+
+    from ioscan.formats import jiram_pds3
+
+    label, _ = _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch)
+    hashed = []
+    real = jiram_pds3.file_checksum_sha256
+    monkeypatch.setattr(jiram_pds3, "file_checksum_sha256", lambda p: hashed.append(p) or real(p))
+    ident = product_identity(label)
+    assert read_product(label).checksum_sha256 == ident.checksum_sha256 and len(hashed) == 1
+    assert read_product(label).checksum_sha256 == ident.checksum_sha256 and len(hashed) == 2  # used once
+    product_identity(label)
+    img = label.with_suffix(".IMG")
+    data = np.fromfile(img, "<f4")
+    data[0] += 1.0
+    data.tofile(img)
+    st = os.stat(img)
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert read_product(label).checksum_sha256 == real(img) != ident.checksum_sha256
