@@ -68,7 +68,9 @@ The stage profile's ``detect_step_ms_per_frame``: detection as the scan calls it
 pointing error), per named step of ``detect_band`` (each step's own CPU or wall time, a step inside another
 counted once), in ms per frame of the campaign (the steps' total over all frames; ``frames``: how many ran
 it), for the first detection (the ``detect`` stage) and the second one after registration on hot spots
-(inside ``register_hot_spots``); ``other`` is what no named step took.
+(inside ``register_hot_spots``); ``other`` is what no named step took. Its ``tail``: why the total's median
+exceeds the sum of the stages' medians (:func:`_tail`: each stage's 90th percentile, mean without the first
+frame, and excess over its median on the slower half of the frames).
 
 8. ``fresh_cluster_2_workers``: a scan's own 2-worker LocalCluster started in fresh interpreters, its workers
    started by Dask's ``spawn`` and by ``forkserver`` (what :mod:`ioscan.workflows.cluster` uses: forked from
@@ -218,6 +220,7 @@ def _stage_profile(
     med["projected_over_pdr_read_detect_30ms"] = round((med["outside_detect"] + 30.0) / med["pdr_read"], 1)
     med["limb_fit_over_pdr_read"] = round(med["limb_fit"] / med["pdr_read"], 1)
     med["detect_step_ms_per_frame"] = steps.summary(len(products))
+    med["tail"] = _tail(stages)
     if limb_err:  # registration offsets against the simulator's applied pointing error, in the band fitted
         e = np.array(limb_err)
         err = np.hypot(e[:, 0], e[:, 1])
@@ -233,6 +236,29 @@ def _stage_profile(
         med["limb_fit_against_mean_ms"] = round(1e3 * statistics.fmean(limb_against), 2)
         med["limb_fit_max_offset_diff_px"] = max(offset_diff)
     return med, records
+
+
+def _tail(stages: dict[str, list[float]]) -> dict:
+    """Where the per-frame tail is: the total's median less the sum of the stages' medians
+    (``total_median_minus_sum_of_medians``), each stage's 90th percentile and mean without the first frame
+    (``p90``, ``mean_after_first``: the first pays the compiled kernels' loading), and over the frames whose
+    total is above its median, each stage's mean excess over its own median (``excess_over_median_slow_half``:
+    which stages make the slow frames slow; they sum to those frames' mean excess)."""
+    import numpy as np
+
+    parts = [k for k in stages if k not in ("pdr_read", "total", "hot_spot_matching") and stages[k]]
+    total = np.array(stages["total"])
+    slow = total > np.median(total)
+    return {
+        "total_median_minus_sum_of_medians": round(
+            float(np.median(total)) - sum(float(np.median(stages[k])) for k in parts), 2
+        ),
+        "p90": {k: round(float(np.percentile(stages[k], 90)), 2) for k in parts},
+        "mean_after_first": {k: round(float(np.mean(stages[k][1:])), 2) for k in parts},
+        "excess_over_median_slow_half": {
+            k: round(float(np.mean(np.array(stages[k])[slow]) - np.median(stages[k])), 2) for k in parts
+        },
+    }
 
 
 def _detections_digest(found) -> str:

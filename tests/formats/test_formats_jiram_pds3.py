@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import warnings
 from pathlib import Path
@@ -370,3 +371,38 @@ def test_pixels_with_line_prefix_bytes_go_through_pdr(tmp_path):
     via_pdr = mod._image_pixels(Counting(), block, img_path, 0, 128, 432, lbl.name)
     assert loads == ["IMAGE"]
     assert np.array_equal(_bits(plain), _bits(img)) and np.array_equal(_bits(via_pdr), _bits(img))
+
+
+def _pdr_and_ours(lbl: Path):
+    from ioscan.formats.jiram_pds3 import PdsLabel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pdr.read(str(lbl)).metadata, PdsLabel.read(lbl)
+
+
+@pytest.mark.parametrize("mode", ["I1", "I2", "I3", "real"])
+def test_label_values_are_pdrs(tmp_path, mode):
+    """The reader's parse of a label (PdsLabel: pdr's parse without ``pdr.read``'s set-up) gives every key
+    pdr's ``metaget_`` and ``metablock_`` give — values (repr: types and floats to the bit) and blocks, keys
+    absent, repeated (SPICE_FILE_NAME is a set; a top-level key written again inside a block) and nested."""
+    from real_label import copy_real
+
+    if mode == "real":
+        lbl = copy_real(tmp_path)
+    else:
+        lbl, _ = _write(tmp_path, mode, label_geometry=GEOM, spice_file_names=["a.bc", "b.bsp"])
+    # TARGET_NAME again inside the two innermost objects (IMAGE, then FILE)
+    text = re.sub(r"(?m)^(\s*END_OBJECT\b)", r'TARGET_NAME = "JUPITER"\n\1', lbl.read_text(), count=2)
+    lbl.write_text(text)
+    theirs, ours = _pdr_and_ours(lbl)
+    assert theirs.fieldcounts["TARGET_NAME"] == 3
+    keys = [*theirs.fieldcounts, "NOT_A_KEYWORD"]
+    assert len(keys) > 40
+    for key in keys:
+        assert repr(ours.metaget_(key, "default")) == repr(theirs.metaget_(key, "default")), key
+        block, whole = theirs.metablock_(key), ours.metablock_(key)
+        if block is theirs:  # not a block: the whole label
+            assert whole is ours.mapping and list(whole.items()) == list(theirs.items()), key
+        else:
+            assert repr(whole) == repr(block), key

@@ -65,18 +65,23 @@ def test_identity_agrees_with_the_reader_for_every_format(small_campaign, tmp_pa
 
 def _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch):
     """(a copy of the campaign's first JIRAM label, with its IMG, in ``tmp_path``; the list of paths
-    ``pdr.read`` is called with from now on)."""
+    the whole label is parsed from from now on: ``pdr.read`` or pdr's parse alone, ``PdsLabel.read``)."""
     import shutil
 
     import pdr
+
+    from ioscan.formats.jiram_pds3 import PdsLabel
 
     src = sorted((small_campaign.metakernel.parent.parent).glob("jiram/*/*.LBL"))[0]
     label = tmp_path / src.name
     shutil.copy(src, label)
     shutil.copy(src.with_suffix(".IMG"), label.with_suffix(".IMG"))
     calls = []
-    real = pdr.read
+    real, parse = pdr.read, PdsLabel.read.__func__
     monkeypatch.setattr(pdr, "read", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(
+        PdsLabel, "read", classmethod(lambda cls, path: calls.append(str(path)) or parse(cls, path))
+    )
     return label, calls
 
 
@@ -156,3 +161,29 @@ def test_a_keyword_written_twice_is_left_to_pdr(tmp_path):
     label.write_text(text)
     assert label_keywords(label, IDENTITY_KEYWORDS) is None
     assert read_jiram_identity(label) == read_jiram_identity(label, quick=False)
+
+
+def test_the_reader_takes_the_identitys_checksum_of_unchanged_data(small_campaign, tmp_path, monkeypatch):
+    """The read that follows an identity in the same process takes its checksum of the IMG (one SHA-256
+    of the data, not two); data changed in between (another modification time) is hashed again."""
+    import os
+
+    import numpy as np
+
+    from ioscan.formats import jiram_pds3
+
+    label, _ = _copied_product_counting_pdr_reads(small_campaign, tmp_path, monkeypatch)
+    hashed = []
+    real = jiram_pds3.file_checksum_sha256
+    monkeypatch.setattr(jiram_pds3, "file_checksum_sha256", lambda p: hashed.append(p) or real(p))
+    ident = product_identity(label)
+    assert read_product(label).checksum_sha256 == ident.checksum_sha256 and len(hashed) == 1
+    assert read_product(label).checksum_sha256 == ident.checksum_sha256 and len(hashed) == 2  # used once
+    product_identity(label)
+    img = label.with_suffix(".IMG")
+    data = np.fromfile(img, "<f4")
+    data[0] += 1.0
+    data.tofile(img)
+    st = os.stat(img)
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert read_product(label).checksum_sha256 == real(img) != ident.checksum_sha256
