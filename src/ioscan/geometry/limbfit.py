@@ -1143,6 +1143,30 @@ def _coverage(idx, sel, in_view, lit, night) -> tuple[float, float, int]:
     return out[0], out[1], int((in_view & lit[idx]).sum())
 
 
+def _solve(
+    model: _LimbModel,
+    edges: np.ndarray,
+    weights: np.ndarray,
+    p: np.ndarray,
+    f_scale: float | None,
+    shift_only: bool,
+    prior_sigma_px: tuple[float | None, float | None],
+    s_eff: float,
+) -> np.ndarray | None:
+    """The offsets (px) minimising the weighted edge distances to the shifted limb and the prior rows, by the
+    compiled solver (:func:`ioscan.geometry.limb_kernels.solve_shift`: :func:`limbsolve.solve`'s steps) when
+    only a translation of a backplane model is fitted; None when the Python solver must do it."""
+    if not (LIMB_KERNELS and shift_only):
+        return None
+    from ioscan.geometry import limb_kernels
+
+    prior_w = np.array([0.0 if sig is None else s_eff / sig for sig in prior_sigma_px])
+    args = _readonly(model.conic, edges[:, 0], edges[:, 1], weights, prior_w, p)
+    tol = (LSQ_STEP_TOL_PX, limbsolve.FLAT_TOL, limbsolve.FD_STEP, limbsolve.MAX_ITER)
+    x, ok = limb_kernels.solve_shift(*args, f_scale or 0.0, *tol)
+    return x if ok else None
+
+
 def _refine(
     prep: _Prepared,
     model: _LimbModel,
@@ -1187,6 +1211,7 @@ def _refine(
     thin_every = max(1, int(wanted.sum()) // THIN_MIN_RAYS)
     thin_mask = wanted & (np.arange(len(wanted)) % thin_every == 0)
     fine_window = 2.0 * sigma_tot + 2.0
+    shift_only = model.k_matrix is None and not fit_scale and not fit_rotation
     for it in range(3 + MAX_THIN_PASSES):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
         h = _homography(model, ds, dl, log_s, rot)
@@ -1278,8 +1303,14 @@ def _refine(
 
             return fun
 
+        def solve(keep, s_eff, p, f_scale=None, edges=edges, weights=weights):
+            x = _solve(model, edges[keep], weights[keep], p, f_scale, shift_only, prior_sigma_px, s_eff)
+            if x is None:
+                x = limbsolve.solve(res_all(keep, s_eff), p, f_scale=f_scale, step_tol=LSQ_STEP_TOL_PX)
+            return x
+
         keep = np.ones(len(sel), dtype=bool)
-        p_new = limbsolve.solve(res_all(keep, s_eff), p, f_scale=0.5, step_tol=LSQ_STEP_TOL_PX)
+        p_new = solve(keep, s_eff, p, f_scale=0.5)
         for _ in range(0 if thin and FAST_PASSES else 2):  # a thin pass only brings the limb closer
             r = res_fn(p_new)
             mad = _mad(r)
@@ -1287,7 +1318,7 @@ def _refine(
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-            p_new = limbsolve.solve(res_all(keep, s_eff), p_new, step_tol=LSQ_STEP_TOL_PX)
+            p_new = solve(keep, s_eff, p_new)
         r = res_fn(p_new, edges[keep], weights[keep])
         order = np.argsort(model.phi[ray][keep])
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
@@ -1308,7 +1339,7 @@ def _refine(
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
     if any(sig is not None for sig in prior_sigma_px):
-        p = limbsolve.solve(res_all(keep, s_eff), p, step_tol=LSQ_STEP_TOL_PX)
+        p = solve(keep, s_eff, p)
     sel = sel[keep]
     coverage = _coverage(idx, sel, in_view, lit, night)
     edges = edges[keep]
