@@ -246,11 +246,14 @@ def ray_samples(
     prof: np.ndarray,
     badpix: np.ndarray,
     done: np.ndarray,
+    coef_l0: int = 0,
+    coef_s0: int = 0,
 ) -> int:  # pragma: no cover - compiled
     """For each ray r in ``rows`` (positions ``pts[r] + t·normals[r]``, (sample, line), finite): the spline
-    of ``coef`` at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at` computes
-    it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest pixel
-    (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
+    of ``coef`` (the coefficients of a box whose first pixel is the frame's (``coef_l0``, ``coef_s0``);
+    taps beyond it at its edge) at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at`
+    computes it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest
+    pixel (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
     ``badpix[r]``. Written in place; other rows are untouched. Returns how many samples it left undone."""
     nl, ns = bad.shape
     left = 0
@@ -261,7 +264,7 @@ def ray_samples(
             x = px + t[j] * nx
             y = py + t[j] * ny
             if core_lo <= j < core_hi:
-                v, ok = _spline_value(coef, y, x)
+                v, ok = _spline_value(coef, y - coef_l0, x - coef_s0)
                 prof[r, j] = v
                 done[r, j] = ok
                 left += not ok
@@ -591,15 +594,17 @@ def edge_search(
     t_edge,
     strength,
     usable,
+    coef_l0: int = 0,
+    coef_s0: int = 0,
 ) -> int:  # pragma: no cover - compiled
     """The edge search of ``limbfit._measure_edges`` on single (ungrouped) rays, row by row: the steepest
     drop within the search samples ``lo..hi`` of ``prof`` (np.argmax's first maximum, NaN first), its
     sub-pixel position by a parabola, the clean test (no ``badpix`` within ``clean_radius``), the step test's
     two levels ± ``ext`` (the profile samples they read computed first where the rays were ``sample``d
     outside ``core_lo:core_hi``, into ``prof``) against half a blurred step's height, drop × √(2π) ×
-    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it). Writes ``t_edge``, ``strength``
-    (the drop) and ``usable``; returns how many profile samples it could not compute (NaN positions: then
-    the caller redoes the search in numpy)."""
+    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it; ``coef`` as :func:`ray_samples`').
+    Writes ``t_edge``, ``strength`` (the drop) and ``usable``; returns how many profile samples it could not
+    compute (NaN positions: then the caller redoes the search in numpy)."""
     n, nt = prof.shape
     two_step = 2 * step
     left = 0
@@ -635,7 +640,9 @@ def edge_search(
             for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
                 if c < core_lo or c >= core_hi:
                     v, ok = _spline_value(
-                        coef, pts[r, 1] + t[c] * normals[r, 1], pts[r, 0] + t[c] * normals[r, 0]
+                        coef,
+                        pts[r, 1] + t[c] * normals[r, 1] - coef_l0,
+                        pts[r, 0] + t[c] * normals[r, 0] - coef_s0,
                     )
                     row[c] = v
                     left += not ok

@@ -577,32 +577,64 @@ def _mad(x: np.ndarray) -> float:
 
 @dataclass
 class _Prepared:
-    smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
-    bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources)
+    box: np.ndarray  # pre-smoothed image of the box prepared (``crop``), NaNs and hot spots filled
+    bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources), whole frame
     grad_noise: float  # 1σ noise of the brightness derivative, image units per pixel
     valid: np.ndarray
     smooth_sigma: float  # Gaussian pre-smoothing applied, pixels
     crop: tuple[slice, slice] | None = None  # the box prepared (None: whole frame); beyond it: edge values
     _coef: np.ndarray | None = None
+    _coef_box: np.ndarray | None = None
+    _smooth: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The frame's (lines, samples)."""
+        return self.bad.shape
+
+    @property
+    def smooth(self) -> np.ndarray:
+        """The pre-smoothed whole frame (beyond the box: its edge values), made when first read (the limb
+        fit reads only the box and its spline coefficients)."""
+        if self._smooth is None:
+            self._smooth = self.box if self.crop is None else _pad_to(self.box, self.crop, self.shape)
+        return self._smooth
+
+    @property
+    def coef_box(self) -> np.ndarray:
+        """Cubic-spline coefficients of ``box``, made when the edge search first reads them (a band whose
+        fit stops at the coarse step, or is not refined, never needs them); the frame's pixel (line, sample)
+        is the box's (line, sample) − :attr:`origin`."""
+        if self._coef_box is None:
+            self._coef_box = ndimage.spline_filter(self.box, order=3, mode="nearest")
+        return self._coef_box
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """The frame's (line, sample) of the box's first pixel."""
+        return (0, 0) if self.crop is None else (self.crop[0].start, self.crop[1].start)
 
     @property
     def coef(self) -> np.ndarray:
-        """Cubic-spline coefficients of ``smooth``, made when the edge search first reads them (a band whose
-        fit stops at the coarse step, or is not refined, never needs them); of the prepared box only."""
+        """:attr:`coef_box` extended to the whole frame with its edge values (the same spline values: the
+        taps beyond the box are its edge's either way)."""
         if self._coef is None:
-            if self.crop is None:
-                self._coef = ndimage.spline_filter(self.smooth, order=3, mode="nearest")
-            else:
-                c = ndimage.spline_filter(self.smooth[self.crop], order=3, mode="nearest")
-                self._coef = _pad_to(c, self.crop, self.smooth.shape)
+            c = self.coef_box
+            self._coef = c if self.crop is None else _pad_to(c, self.crop, self.shape)
         return self._coef
 
 
 def _pad_to(a: np.ndarray, crop: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
-    """``a`` (the ``crop`` of a frame of ``shape``) extended to the whole frame with its edge values."""
-    return np.pad(
-        a, ((crop[0].start, shape[0] - crop[0].stop), (crop[1].start, shape[1] - crop[1].stop)), mode="edge"
-    )
+    """``a`` (the ``crop`` of a frame of ``shape``) extended to the whole frame with its edge values
+    (``np.pad(..., mode="edge")``, without its overhead)."""
+    (l0, l1), (s0, s1) = (crop[0].start, crop[0].stop), (crop[1].start, crop[1].stop)
+    out = np.empty(shape, dtype=a.dtype)
+    out[l0:l1, s0:s1] = a
+    out[l0:l1, :s0] = a[:, :1]
+    out[l0:l1, s1:] = a[:, -1:]
+    out[:l0] = out[l0]
+    out[l1:] = out[l1 - 1]
+    return out
 
 
 def _limb_box(
@@ -699,9 +731,7 @@ def _prepare(
         return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
     bad_full = np.ones(full.shape, dtype=bool)
     bad_full[crop] = bad
-    return _Prepared(
-        _pad_to(smooth, crop, full.shape), bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop
-    )
+    return _Prepared(smooth, bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop)
 
 
 def _render_template(
@@ -805,7 +835,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     Canvas: the binned image padded by the search window, the predicted template on it. Only the template's
     box (the disk's, widened by the smoothing) and the part of the image the searched lags can bring onto it
     are correlated: the same sums as over the whole canvas."""
-    f = _bin_factor(model, prep.smooth.shape) if f is None else f
+    f = _bin_factor(model, prep.shape) if f is None else f
     img = _bin(prep.smooth, f)
     bad = _bin_any(prep.bad, f)
     nl, ns = img.shape
@@ -920,7 +950,7 @@ def _measure_edges(
     in the frame)."""
     ext = 2.0 * clean_radius  # profile beyond the search range, for the step test
     t = np.arange(-half_width - ext, half_width + ext + step / 2, step)
-    nl, ns = prep.smooth.shape
+    nl, ns = prep.shape
     n = len(pts)
     in_view = (pts[:, 0] >= 0) & (pts[:, 0] <= ns - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= nl - 1)
     # a ray whose search segment stays ≥ 1 px outside the interior [1, n − 2] has only bad samples near
@@ -1041,17 +1071,17 @@ def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badp
     as the numpy steps of :func:`_measure_edges`."""
     from ioscan.geometry import limb_kernels
 
-    coef, bad, pts, normals, t = _readonly(prep.coef, prep.bad, pts, normals, t)
+    coef, bad, pts, normals, t = _readonly(prep.coef_box, prep.bad, pts, normals, t)
     done = np.ones(prof.shape, dtype=bool)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     left = limb_kernels.ray_samples(
-        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done
+        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done, *prep.origin
     )
     if left:
         rr, jj = np.nonzero(~done)
         xs = pts[rr, 0] + t[jj] * normals[rr, 0]
         ys = pts[rr, 1] + t[jj] * normals[rr, 1]
-        prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
+        prof[rr, jj] = _spline_at_scipy(prep.coef, xs, ys)
 
 
 def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice, radii, sharp, rays):
@@ -1066,11 +1096,11 @@ def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice
     n = len(prof)
     t_edge, strength, usable = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
     sharp = np.zeros(n, dtype=bool) if sharp is None else sharp
-    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef, *rays, t, sharp, sample)
+    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef_box, *rays, t, sharp, sample)
     left = limb_kernels.edge_search(
         prof, badpix, sample_ro, t_ro, search[0], search[1], core.start, core.stop, float(step),
         float(clean_radius), float(ext), float(np.sqrt(2 * np.pi)), float(edge_sigma), NIGHT_STEP_MAX,
-        sharp_ro, coef, pts, normals, t_edge, strength, usable,
+        sharp_ro, coef, pts, normals, t_edge, strength, usable, *prep.origin,
     )  # fmt: skip
     return None if left else (t_edge, strength, usable)
 
@@ -1570,13 +1600,13 @@ def start_limb_fit(
         prep = _prepare(img, psf_sigma_px, mask_hot_spots, crop)
     except ValueError as exc:
         return CoarseLimb(nan, LimbFit(ok=False, reason=str(exc), mode=mode))
-    if prep.grad_noise <= 1e-29 and np.ptp(prep.smooth) == 0:
+    if prep.grad_noise <= 1e-29 and np.ptp(prep.box) == 0:
         return CoarseLimb(nan, LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode))
     if prep.crop is not None and COARSE_ON_BOX:
         # the coarse step on the prepared box alone (beyond it every pixel is bad: no correlation term and
         # no noise sample comes from there), the predicted disk in the box's coordinates
         at = np.array([prep.crop[1].start, prep.crop[0].start], dtype=float)
-        box = _Prepared(prep.smooth[prep.crop], prep.bad[prep.crop], prep.grad_noise, prep.valid, 1.0)
+        box = _Prepared(prep.box, prep.bad[prep.crop], prep.grad_noise, prep.valid, 1.0)
         coarse = _coarse_shift(box, replace(model, center=model.center - at), max_shift, f)
     else:
         coarse = _coarse_shift(prep, model, max_shift, f)
