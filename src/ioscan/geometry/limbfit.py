@@ -687,6 +687,38 @@ def _line_opening_numpy(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1,
     return best
 
 
+def _reflect(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices beyond [0, n) mirrored into it as scipy.ndimage's mode "reflect" does (d c b a | a b c d)."""
+    i = np.where(i < 0, -i - 1, i)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+def _compact_sources(
+    filled: np.ndarray, opened: np.ndarray, floor: float, size: int, grow: int
+) -> np.ndarray:
+    """Pixels of compact sources, grown by ``grow`` × ``grow`` px: where ``filled`` exceeds its line opening
+    by more than ``floor`` and by more than :data:`HOT_SPOT_CONTRAST` × the local surface (the ``size`` ×
+    ``size`` mean of the opening, clipped at 0, mode "reflect"). That mean is taken at the few pixels above
+    the floor only, and the growing is a box around each source pixel (``ndimage.uniform_filter`` and
+    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order)."""
+    ll, ss = np.nonzero((filled - opened) > floor)
+    hot = np.zeros(filled.shape, dtype=bool)
+    if not len(ll):
+        return hot
+    h = size // 2
+    k = np.arange(-h, size - h)
+    rows = _reflect(ll[:, None] + k, filled.shape[0])
+    cols = _reflect(ss[:, None] + k, filled.shape[1])
+    local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
+    src = (filled[ll, ss] - opened[ll, ss]) > HOT_SPOT_CONTRAST * local
+    ll, ss = ll[src], ss[src]
+    g = grow // 2
+    for dl in range(-g, grow - g):
+        for ds in range(-g, grow - g):
+            hot[np.clip(ll + dl, 0, filled.shape[0] - 1), np.clip(ss + ds, 0, filled.shape[1] - 1)] = True
+    return hot
+
+
 def _prepare(
     image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool, crop: tuple[slice, slice] | None = None
 ) -> _Prepared:
@@ -712,10 +744,7 @@ def _prepare(
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
-        local = ndimage.uniform_filter(np.clip(opened, 0.0, None), size=size)
-        hot = (filled - opened) > np.maximum(floor, HOT_SPOT_CONTRAST * local)
-        grow = 2 * int(np.ceil(psf_sigma_px)) + 1
-        hot = ndimage.maximum_filter(hot.astype(np.uint8), size=grow) > 0
+        hot = _compact_sources(filled, opened, floor, size, 2 * int(np.ceil(psf_sigma_px)) + 1)
         filled = np.where(hot, opened, filled)
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
