@@ -95,3 +95,26 @@ def test_lag_correlation_equals_the_direct_sums_at_every_searched_lag(seed):
                         inside = (s >= 0) & (s < n_c[1])
                         want[i, j] += np.dot(img[line, s[inside]], tpl[tl, inside])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compact_sources_are_the_whole_box_filters(seed):
+    """``_compact_sources`` (the local mean at the pixels above the floor only, the mask grown by a box
+    around each source) gives the mask of ``uniform_filter`` and ``maximum_filter`` over the whole image,
+    sources at the edges and corners included."""
+    from scipy import ndimage
+
+    from ioscan.geometry.limbfit import HOT_SPOT_CONTRAST, _compact_sources, _line_opening
+
+    rng = np.random.default_rng(seed)
+    img = 50.0 + 10.0 * rng.normal(size=(60, 90)) + np.linspace(0, 200, 90)  # a surface with texture
+    ll, ss = rng.integers(0, 60, 40), rng.integers(0, 90, 40)
+    ll[:4], ss[:4] = (0, 59, 0, 59), (0, 89, 89, 0)  # the corners
+    img[ll, ss] += rng.uniform(20, 400, 40)
+    size, grow, floor = 7, 3, 30.0
+    opened = _line_opening(img, size)
+    local = ndimage.uniform_filter(np.clip(opened, 0.0, None), size=size)
+    want = (img - opened) > np.maximum(floor, HOT_SPOT_CONTRAST * local)
+    want = ndimage.maximum_filter(want.astype(np.uint8), size=grow) > 0
+    got = _compact_sources(img, opened, floor, size, grow)
+    assert want.any() and np.array_equal(got, want)

@@ -34,7 +34,10 @@ instead of the AVX2 machine they were written on): offsets and 1σ moved by ≤ 
 modes and the campaign, by 2.3e-5 / 4.5e-5 px with scale and rotation fitted ("along_lines", "crescent": the
 barely constrained rotation carries the dot products' last bits). So the pins hold to 1e-6 px on the
 platform they were written on (:data:`PINS_PLATFORM`, ``tests/float_platform.py``) and to 1e-4 px on
-another: still a thousandth of what any change to the fit moved them by."""
+another: still a thousandth of what any change to the fit moved them by.
+Campaign pins re-made by the compiled offset-only solver (``limb_kernels.solve_shift``: limbsolve's steps, its
+residuals and 2-column least squares rounded differently): offsets moved by ≤ 1.2e-6 px (2017086T014145 M,
+6 grouped edges; the others ≤ 4.8e-7 px), 1σ by ≤ 8e-8 px; the scenes' pins (≤ 4e-8 px) unchanged."""
 
 from __future__ import annotations
 
@@ -114,23 +117,23 @@ SCENES = {
 #: start of the reason it was not registered
 CAMPAIGN_PINS = {
     ("JIR_IMG_RDR_2017086T003049_V01", "M"): (
-        (1.2238560141700507, 37.57176594062725),
-        (0.12637350424963867, 0.11479720492688379),
+        (1.223855629586726, 37.57176572495337),
+        (0.12637350135305894, 0.11479719666806555),
     ),
     ("JIR_IMG_RDR_2017086T014145_V01", "L"): "no limb signal",
     ("JIR_IMG_RDR_2017086T014145_V01", "M"): (
-        (0.13942791931511858, 23.26127774503059),
-        (0.2382077960489605, 0.1749510542975175),
+        (0.13942909546374227, 23.261277737017213),
+        (0.2382077199525258, 0.1749510052226166),
     ),
     ("JIR_IMG_RDR_2017086T043645_V01", "M"): (
-        (-1.2413180845818208, -14.413648415038088),
-        (0.13510535913825203, 0.18196356770272282),
+        (-1.2413176020673358, -14.4136486514074),
+        (0.13510535827130346, 0.18196357066032173),
     ),
     ("JIR_IMG_RDR_2022152T142653_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T142653_V01", "M"): "no limb signal",
     ("JIR_IMG_RDR_2022152T164927_V01", "M"): (
-        (1.592647217123099, 14.329820182937816),
-        (0.117605162394435, 0.15956594387094572),
+        (1.592647087042219, 14.329820364484366),
+        (0.11760516086375418, 0.15956593919578743),
     ),
     ("JIR_IMG_RDR_2022152T165154_V01", "L"): "no limb signal found",
     ("JIR_IMG_RDR_2022152T165154_V01", "M"): "no limb signal",

@@ -58,3 +58,42 @@ def test_non_finite_residuals_fall_back_to_scipy():
 
     x = limbsolve.solve(fun, np.zeros(2))
     assert np.all(np.isfinite(x))
+
+
+@pytest.mark.parametrize(
+    ("seed", "f_scale", "prior"), [(0, 0.5, (None, None)), (1, 0.5, (3.0, None)), (2, None, (3.0, None))]
+)
+def test_compiled_shift_solver_is_the_python_one(seed, f_scale, prior):
+    """``limb_kernels.solve_shift`` (the scan's offset-only fits) takes ``limbsolve.solve``'s steps: the same
+    offsets, to the rounding that may flip a step's halving at the 1e-3 px tolerance."""
+    from ioscan.geometry import limb_kernels, limbfit
+
+    rng = np.random.default_rng(seed)
+    model = limbfit._circle_model((200.0, 60.0), 45.0)
+    model.k_matrix = None
+    phi = np.linspace(-0.6, 1.4, 120)
+    true = np.array([1.7, -4.2])
+    edges = (
+        (200.0, 60.0)
+        + true
+        + (45.0 + rng.normal(0, 0.2, phi.size))[:, None] * np.column_stack([np.cos(phi), np.sin(phi)])
+    )
+    edges[rng.choice(phi.size, 6, replace=False)] += 3.0  # outliers
+    weights = rng.uniform(0.5, 3.0, phi.size)
+    s_eff = 0.4
+    x0 = np.array([0.0, -2.0])
+
+    def fun(q):
+        conic = limbfit._moved_conic(model, q[0], q[1], 0.0, 0.0)
+        rows = [s_eff * q[k] / sig for k, sig in enumerate(prior) if sig is not None]
+        return np.concatenate([weights * limbfit._conic_signed_distance(conic, edges), rows])
+
+    ours = limbfit._solve(model, edges, weights, x0, f_scale, True, prior, s_eff)
+    python = limbsolve.solve(fun, x0, f_scale=f_scale, step_tol=limbfit.LSQ_STEP_TOL_PX)
+    assert ours is not None
+    assert np.allclose(ours, python, rtol=0, atol=1e-5)
+    assert np.all(np.abs(ours - true) < 0.5)  # 6 outliers of 3 px pull a plain fit by ~0.35 px
+    # no convergence (a single step allowed): the Python solver is asked to take over
+    args = limbfit._readonly(model.conic, edges[:, 0], edges[:, 1], weights, np.zeros(2), x0)
+    _, ok = limb_kernels.solve_shift(*args, 0.0, 1e-12, 1e-12, limbsolve.FD_STEP, 1)
+    assert not ok

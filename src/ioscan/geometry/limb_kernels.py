@@ -246,11 +246,14 @@ def ray_samples(
     prof: np.ndarray,
     badpix: np.ndarray,
     done: np.ndarray,
+    coef_l0: int = 0,
+    coef_s0: int = 0,
 ) -> int:  # pragma: no cover - compiled
     """For each ray r in ``rows`` (positions ``pts[r] + t·normals[r]``, (sample, line), finite): the spline
-    of ``coef`` at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at` computes
-    it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest pixel
-    (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
+    of ``coef`` (the coefficients of a box whose first pixel is the frame's (``coef_l0``, ``coef_s0``);
+    taps beyond it at its edge) at the samples ``core_lo:core_hi`` into ``prof[r]`` where :func:`spline_at`
+    computes it (``done[r]`` True; the caller fills the others), and for every sample whether its nearest
+    pixel (rounded half to even) is ``bad`` or it lies outside the frame's interior [1, n − 2] into
     ``badpix[r]``. Written in place; other rows are untouched. Returns how many samples it left undone."""
     nl, ns = bad.shape
     left = 0
@@ -261,7 +264,7 @@ def ray_samples(
             x = px + t[j] * nx
             y = py + t[j] * ny
             if core_lo <= j < core_hi:
-                v, ok = _spline_value(coef, y, x)
+                v, ok = _spline_value(coef, y - coef_l0, x - coef_s0)
                 prof[r, j] = v
                 done[r, j] = ok
                 left += not ok
@@ -591,15 +594,17 @@ def edge_search(
     t_edge,
     strength,
     usable,
+    coef_l0: int = 0,
+    coef_s0: int = 0,
 ) -> int:  # pragma: no cover - compiled
     """The edge search of ``limbfit._measure_edges`` on single (ungrouped) rays, row by row: the steepest
     drop within the search samples ``lo..hi`` of ``prof`` (np.argmax's first maximum, NaN first), its
     sub-pixel position by a parabola, the clean test (no ``badpix`` within ``clean_radius``), the step test's
     two levels ± ``ext`` (the profile samples they read computed first where the rays were ``sample``d
     outside ``core_lo:core_hi``, into ``prof``) against half a blurred step's height, drop × √(2π) ×
-    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it). Writes ``t_edge``, ``strength``
-    (the drop) and ``usable``; returns how many profile samples it could not compute (NaN positions: then
-    the caller redoes the search in numpy)."""
+    ``edge_sigma`` (and, on ``sharp`` rays, at most ``night_max`` × it; ``coef`` as :func:`ray_samples`').
+    Writes ``t_edge``, ``strength`` (the drop) and ``usable``; returns how many profile samples it could not
+    compute (NaN positions: then the caller redoes the search in numpy)."""
     n, nt = prof.shape
     two_step = 2 * step
     left = 0
@@ -635,7 +640,9 @@ def edge_search(
             for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
                 if c < core_lo or c >= core_hi:
                     v, ok = _spline_value(
-                        coef, pts[r, 1] + t[c] * normals[r, 1], pts[r, 0] + t[c] * normals[r, 0]
+                        coef,
+                        pts[r, 1] + t[c] * normals[r, 1] - coef_l0,
+                        pts[r, 0] + t[c] * normals[r, 0] - coef_s0,
                     )
                     row[c] = v
                     left += not ok
@@ -647,3 +654,145 @@ def edge_search(
         strength[r] = y1
         usable[r] = clean and interior and ok_step
     return left
+
+
+@njit(cache=True, error_model="numpy")
+def _shifted_residuals(conic, xs, ys, w, prior_w, x0: float, x1: float, out) -> None:  # pragma: no cover
+    """``w`` × the signed distance (px, positive inside; ``limbfit._conic_terms``' second-order formula) of
+    the points (``xs``, ``ys``) to ``conic`` moved by (``x0``, ``x1``) px, then the prior rows
+    ``prior_w[k]`` × x_k (k where ``prior_w[k]`` > 0), into ``out``."""
+    c00, c01, c02 = conic[0, 0], conic[0, 1], conic[0, 2]
+    c10, c11, c12 = conic[1, 0], conic[1, 1], conic[1, 2]
+    c20, c21, c22 = conic[2, 0], conic[2, 1], conic[2, 2]
+    n = xs.shape[0]
+    for i in range(n):
+        x = xs[i] - x0
+        y = ys[i] - x1
+        cx0 = x * c00 + y * c10 + c20
+        cx1 = x * c01 + y * c11 + c21
+        cx2 = x * c02 + y * c12 + c22
+        f = cx0 * x + cx1 * y + cx2
+        g0 = 2.0 * cx0
+        g1 = 2.0 * cx1
+        g2 = g0 * g0 + g1 * g1
+        gn = math.sqrt(g2)
+        h = 2.0 * (c00 * g0 * g0 + 2.0 * c01 * g0 * g1 + c11 * g1 * g1) / g2
+        disc = g2 - 2.0 * h * f
+        d = 2.0 * f / (gn + math.sqrt(disc)) if disc >= 0 else f / gn
+        out[i] = w[i] * d
+    k = n
+    if prior_w[0] > 0:
+        out[k] = prior_w[0] * x0
+        k += 1
+    if prior_w[1] > 0:
+        out[k] = prior_w[1] * x1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _loss(r, f_scale: float) -> float:  # pragma: no cover - compiled
+    """½ Σ r² (``f_scale`` ≤ 0) or scipy's soft_l1 cost f² Σ (√(1 + (r/f)²) − 1)."""
+    c = 0.0
+    if f_scale <= 0:
+        for v in r:
+            c += v * v
+        return 0.5 * c
+    for v in r:
+        z = v / f_scale
+        c += math.sqrt(1.0 + z * z) - 1.0
+    return f_scale * f_scale * c
+
+
+@njit(cache=True, error_model="numpy")
+def solve_shift(
+    conic,
+    xs,
+    ys,
+    w,
+    prior_w,
+    p0,
+    f_scale: float,
+    step_tol: float,
+    flat_tol: float,
+    fd_step: float,
+    max_iter: int,
+):  # pragma: no cover - compiled
+    """:func:`ioscan.geometry.limbsolve.solve` for the limb fit's offset-only case: the (sample, line) shift
+    ``p0`` (px) of ``conic`` minimising the loss of :func:`_shifted_residuals` (``f_scale`` ≤ 0: plain
+    squares, else soft_l1), by the same Gauss–Newton steps on the same forward-difference Jacobian, the
+    2-column least squares solved by Gram–Schmidt. Returns (shift, True) at convergence, (p0, False) when
+    the Python solver must take over (non-finite values, no step lowering the cost, a rank-deficient
+    Jacobian, no convergence in ``max_iter`` steps)."""
+    n = xs.shape[0]
+    m = n + (prior_w[0] > 0) + (prior_w[1] > 0)
+    r = np.empty(m)
+    rn = np.empty(m)
+    ra = np.empty(m)
+    rb = np.empty(m)
+    x0, x1 = p0[0], p0[1]
+    _shifted_residuals(conic, xs, ys, w, prior_w, x0, x1, r)
+    c = _loss(r, f_scale)
+    for _ in range(max_iter):
+        if not (np.all(np.isfinite(r)) and math.isfinite(c)):
+            break
+        h0 = fd_step * max(1.0, abs(x0))
+        h1 = fd_step * max(1.0, abs(x1))
+        _shifted_residuals(conic, xs, ys, w, prior_w, x0 + h0, x1, ra)
+        _shifted_residuals(conic, xs, ys, w, prior_w, x0, x1 + h1, rb)
+        # columns a, b of the (row-scaled) Jacobian and the right-hand side, then QR by Gram–Schmidt
+        aa = 0.0
+        for i in range(m):
+            s = 1.0
+            rhs = -r[i]
+            if f_scale > 0:
+                z = r[i] / f_scale
+                q = 1.0 + z * z
+                s = q**-0.75
+                rhs = -r[i] * q**0.25
+            ra[i] = (ra[i] - r[i]) / h0 * s
+            rb[i] = (rb[i] - r[i]) / h1 * s
+            rn[i] = rhs
+            aa += ra[i] * ra[i]
+        if not aa > 0:
+            break
+        r11 = math.sqrt(aa)
+        r12 = 0.0
+        qb = 0.0
+        for i in range(m):
+            ra[i] /= r11
+            r12 += ra[i] * rb[i]
+            qb += ra[i] * rn[i]
+        bb = 0.0
+        qc = 0.0
+        for i in range(m):
+            rb[i] -= r12 * ra[i]
+            bb += rb[i] * rb[i]
+        r22 = math.sqrt(bb)
+        if not r22 > 1e-12 * r11:
+            break
+        for i in range(m):
+            qc += rb[i] * rn[i]
+        d1 = qc / (r22 * r22)
+        d0 = (qb - r12 * d1) / r11
+        if not (math.isfinite(d0) and math.isfinite(d1)):
+            break
+        big = max(abs(d0), abs(d1))
+        if big < step_tol:
+            return np.array([x0, x1]), True
+        t = 1.0
+        found = False
+        cn = c
+        while t >= 1e-3:
+            _shifted_residuals(conic, xs, ys, w, prior_w, x0 + t * d0, x1 + t * d1, rn)
+            cn = _loss(rn, f_scale)
+            if math.isfinite(cn) and cn <= c:
+                found = True
+                break
+            t *= 0.5
+        if not found:
+            if big < flat_tol:
+                return np.array([x0, x1]), True
+            break
+        x0, x1 = x0 + t * d0, x1 + t * d1
+        r, rn = rn, r
+        c = cn
+    return np.array([p0[0], p0[1]]), False

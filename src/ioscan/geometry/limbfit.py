@@ -577,32 +577,64 @@ def _mad(x: np.ndarray) -> float:
 
 @dataclass
 class _Prepared:
-    smooth: np.ndarray  # pre-smoothed image, NaNs and hot spots filled
-    bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources)
+    box: np.ndarray  # pre-smoothed image of the box prepared (``crop``), NaNs and hot spots filled
+    bad: np.ndarray  # pixels not to be crossed by an edge ray (missing, compact sources), whole frame
     grad_noise: float  # 1σ noise of the brightness derivative, image units per pixel
     valid: np.ndarray
     smooth_sigma: float  # Gaussian pre-smoothing applied, pixels
     crop: tuple[slice, slice] | None = None  # the box prepared (None: whole frame); beyond it: edge values
     _coef: np.ndarray | None = None
+    _coef_box: np.ndarray | None = None
+    _smooth: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The frame's (lines, samples)."""
+        return self.bad.shape
+
+    @property
+    def smooth(self) -> np.ndarray:
+        """The pre-smoothed whole frame (beyond the box: its edge values), made when first read (the limb
+        fit reads only the box and its spline coefficients)."""
+        if self._smooth is None:
+            self._smooth = self.box if self.crop is None else _pad_to(self.box, self.crop, self.shape)
+        return self._smooth
+
+    @property
+    def coef_box(self) -> np.ndarray:
+        """Cubic-spline coefficients of ``box``, made when the edge search first reads them (a band whose
+        fit stops at the coarse step, or is not refined, never needs them); the frame's pixel (line, sample)
+        is the box's (line, sample) − :attr:`origin`."""
+        if self._coef_box is None:
+            self._coef_box = ndimage.spline_filter(self.box, order=3, mode="nearest")
+        return self._coef_box
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """The frame's (line, sample) of the box's first pixel."""
+        return (0, 0) if self.crop is None else (self.crop[0].start, self.crop[1].start)
 
     @property
     def coef(self) -> np.ndarray:
-        """Cubic-spline coefficients of ``smooth``, made when the edge search first reads them (a band whose
-        fit stops at the coarse step, or is not refined, never needs them); of the prepared box only."""
+        """:attr:`coef_box` extended to the whole frame with its edge values (the same spline values: the
+        taps beyond the box are its edge's either way)."""
         if self._coef is None:
-            if self.crop is None:
-                self._coef = ndimage.spline_filter(self.smooth, order=3, mode="nearest")
-            else:
-                c = ndimage.spline_filter(self.smooth[self.crop], order=3, mode="nearest")
-                self._coef = _pad_to(c, self.crop, self.smooth.shape)
+            c = self.coef_box
+            self._coef = c if self.crop is None else _pad_to(c, self.crop, self.shape)
         return self._coef
 
 
 def _pad_to(a: np.ndarray, crop: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
-    """``a`` (the ``crop`` of a frame of ``shape``) extended to the whole frame with its edge values."""
-    return np.pad(
-        a, ((crop[0].start, shape[0] - crop[0].stop), (crop[1].start, shape[1] - crop[1].stop)), mode="edge"
-    )
+    """``a`` (the ``crop`` of a frame of ``shape``) extended to the whole frame with its edge values
+    (``np.pad(..., mode="edge")``, without its overhead)."""
+    (l0, l1), (s0, s1) = (crop[0].start, crop[0].stop), (crop[1].start, crop[1].stop)
+    out = np.empty(shape, dtype=a.dtype)
+    out[l0:l1, s0:s1] = a
+    out[l0:l1, :s0] = a[:, :1]
+    out[l0:l1, s1:] = a[:, -1:]
+    out[:l0] = out[l0]
+    out[l1:] = out[l1 - 1]
+    return out
 
 
 def _limb_box(
@@ -655,6 +687,38 @@ def _line_opening_numpy(img: np.ndarray, length: int, steps=((0, 1), (1, 0), (1,
     return best
 
 
+def _reflect(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices beyond [0, n) mirrored into it as scipy.ndimage's mode "reflect" does (d c b a | a b c d)."""
+    i = np.where(i < 0, -i - 1, i)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+def _compact_sources(
+    filled: np.ndarray, opened: np.ndarray, floor: float, size: int, grow: int
+) -> np.ndarray:
+    """Pixels of compact sources, grown by ``grow`` × ``grow`` px: where ``filled`` exceeds its line opening
+    by more than ``floor`` and by more than :data:`HOT_SPOT_CONTRAST` × the local surface (the ``size`` ×
+    ``size`` mean of the opening, clipped at 0, mode "reflect"). That mean is taken at the few pixels above
+    the floor only, and the growing is a box around each source pixel (``ndimage.uniform_filter`` and
+    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order)."""
+    ll, ss = np.nonzero((filled - opened) > floor)
+    hot = np.zeros(filled.shape, dtype=bool)
+    if not len(ll):
+        return hot
+    h = size // 2
+    k = np.arange(-h, size - h)
+    rows = _reflect(ll[:, None] + k, filled.shape[0])
+    cols = _reflect(ss[:, None] + k, filled.shape[1])
+    local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
+    src = (filled[ll, ss] - opened[ll, ss]) > HOT_SPOT_CONTRAST * local
+    ll, ss = ll[src], ss[src]
+    g = grow // 2
+    for dl in range(-g, grow - g):
+        for ds in range(-g, grow - g):
+            hot[np.clip(ll + dl, 0, filled.shape[0] - 1), np.clip(ss + ds, 0, filled.shape[1] - 1)] = True
+    return hot
+
+
 def _prepare(
     image: np.ndarray, psf_sigma_px: float, mask_hot_spots: bool, crop: tuple[slice, slice] | None = None
 ) -> _Prepared:
@@ -680,10 +744,7 @@ def _prepare(
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
-        local = ndimage.uniform_filter(np.clip(opened, 0.0, None), size=size)
-        hot = (filled - opened) > np.maximum(floor, HOT_SPOT_CONTRAST * local)
-        grow = 2 * int(np.ceil(psf_sigma_px)) + 1
-        hot = ndimage.maximum_filter(hot.astype(np.uint8), size=grow) > 0
+        hot = _compact_sources(filled, opened, floor, size, 2 * int(np.ceil(psf_sigma_px)) + 1)
         filled = np.where(hot, opened, filled)
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
@@ -699,9 +760,7 @@ def _prepare(
         return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
     bad_full = np.ones(full.shape, dtype=bool)
     bad_full[crop] = bad
-    return _Prepared(
-        _pad_to(smooth, crop, full.shape), bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop
-    )
+    return _Prepared(smooth, bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop)
 
 
 def _render_template(
@@ -805,7 +864,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     Canvas: the binned image padded by the search window, the predicted template on it. Only the template's
     box (the disk's, widened by the smoothing) and the part of the image the searched lags can bring onto it
     are correlated: the same sums as over the whole canvas."""
-    f = _bin_factor(model, prep.smooth.shape) if f is None else f
+    f = _bin_factor(model, prep.shape) if f is None else f
     img = _bin(prep.smooth, f)
     bad = _bin_any(prep.bad, f)
     nl, ns = img.shape
@@ -920,7 +979,7 @@ def _measure_edges(
     in the frame)."""
     ext = 2.0 * clean_radius  # profile beyond the search range, for the step test
     t = np.arange(-half_width - ext, half_width + ext + step / 2, step)
-    nl, ns = prep.smooth.shape
+    nl, ns = prep.shape
     n = len(pts)
     in_view = (pts[:, 0] >= 0) & (pts[:, 0] <= ns - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= nl - 1)
     # a ray whose search segment stays ≥ 1 px outside the interior [1, n − 2] has only bad samples near
@@ -1041,17 +1100,17 @@ def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badp
     as the numpy steps of :func:`_measure_edges`."""
     from ioscan.geometry import limb_kernels
 
-    coef, bad, pts, normals, t = _readonly(prep.coef, prep.bad, pts, normals, t)
+    coef, bad, pts, normals, t = _readonly(prep.coef_box, prep.bad, pts, normals, t)
     done = np.ones(prof.shape, dtype=bool)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     left = limb_kernels.ray_samples(
-        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done
+        coef, bad, pts, normals, rows, t, core.start, core.stop, prof, badpix, done, *prep.origin
     )
     if left:
         rr, jj = np.nonzero(~done)
         xs = pts[rr, 0] + t[jj] * normals[rr, 0]
         ys = pts[rr, 1] + t[jj] * normals[rr, 1]
-        prof[rr, jj] = _spline_at_scipy(coef, xs, ys)
+        prof[rr, jj] = _spline_at_scipy(prep.coef, xs, ys)
 
 
 def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice, radii, sharp, rays):
@@ -1066,11 +1125,11 @@ def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice
     n = len(prof)
     t_edge, strength, usable = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
     sharp = np.zeros(n, dtype=bool) if sharp is None else sharp
-    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef, *rays, t, sharp, sample)
+    coef, pts, normals, t_ro, sharp_ro, sample_ro = _readonly(prep.coef_box, *rays, t, sharp, sample)
     left = limb_kernels.edge_search(
         prof, badpix, sample_ro, t_ro, search[0], search[1], core.start, core.stop, float(step),
         float(clean_radius), float(ext), float(np.sqrt(2 * np.pi)), float(edge_sigma), NIGHT_STEP_MAX,
-        sharp_ro, coef, pts, normals, t_edge, strength, usable,
+        sharp_ro, coef, pts, normals, t_edge, strength, usable, *prep.origin,
     )  # fmt: skip
     return None if left else (t_edge, strength, usable)
 
@@ -1143,6 +1202,30 @@ def _coverage(idx, sel, in_view, lit, night) -> tuple[float, float, int]:
     return out[0], out[1], int((in_view & lit[idx]).sum())
 
 
+def _solve(
+    model: _LimbModel,
+    edges: np.ndarray,
+    weights: np.ndarray,
+    p: np.ndarray,
+    f_scale: float | None,
+    shift_only: bool,
+    prior_sigma_px: tuple[float | None, float | None],
+    s_eff: float,
+) -> np.ndarray | None:
+    """The offsets (px) minimising the weighted edge distances to the shifted limb and the prior rows, by the
+    compiled solver (:func:`ioscan.geometry.limb_kernels.solve_shift`: :func:`limbsolve.solve`'s steps) when
+    only a translation of a backplane model is fitted; None when the Python solver must do it."""
+    if not (LIMB_KERNELS and shift_only):
+        return None
+    from ioscan.geometry import limb_kernels
+
+    prior_w = np.array([0.0 if sig is None else s_eff / sig for sig in prior_sigma_px])
+    args = _readonly(model.conic, edges[:, 0], edges[:, 1], weights, prior_w, p)
+    tol = (LSQ_STEP_TOL_PX, limbsolve.FLAT_TOL, limbsolve.FD_STEP, limbsolve.MAX_ITER)
+    x, ok = limb_kernels.solve_shift(*args, f_scale or 0.0, *tol)
+    return x if ok else None
+
+
 def _refine(
     prep: _Prepared,
     model: _LimbModel,
@@ -1187,6 +1270,7 @@ def _refine(
     thin_every = max(1, int(wanted.sum()) // THIN_MIN_RAYS)
     thin_mask = wanted & (np.arange(len(wanted)) % thin_every == 0)
     fine_window = 2.0 * sigma_tot + 2.0
+    shift_only = model.k_matrix is None and not fit_scale and not fit_rotation
     for it in range(3 + MAX_THIN_PASSES):
         ds, dl, log_s, rot = _unpack(p, fit_scale, fit_rotation)
         h = _homography(model, ds, dl, log_s, rot)
@@ -1278,8 +1362,14 @@ def _refine(
 
             return fun
 
+        def solve(keep, s_eff, p, f_scale=None, edges=edges, weights=weights):
+            x = _solve(model, edges[keep], weights[keep], p, f_scale, shift_only, prior_sigma_px, s_eff)
+            if x is None:
+                x = limbsolve.solve(res_all(keep, s_eff), p, f_scale=f_scale, step_tol=LSQ_STEP_TOL_PX)
+            return x
+
         keep = np.ones(len(sel), dtype=bool)
-        p_new = limbsolve.solve(res_all(keep, s_eff), p, f_scale=0.5, step_tol=LSQ_STEP_TOL_PX)
+        p_new = solve(keep, s_eff, p, f_scale=0.5)
         for _ in range(0 if thin and FAST_PASSES else 2):  # a thin pass only brings the limb closer
             r = res_fn(p_new)
             mad = _mad(r)
@@ -1287,7 +1377,7 @@ def _refine(
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
-            p_new = limbsolve.solve(res_all(keep, s_eff), p_new, step_tol=LSQ_STEP_TOL_PX)
+            p_new = solve(keep, s_eff, p_new)
         r = res_fn(p_new, edges[keep], weights[keep])
         order = np.argsort(model.phi[ray][keep])
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
@@ -1308,7 +1398,7 @@ def _refine(
             break
     # final statistics on the kept points (residual scale from the data, prior as an extra row)
     if any(sig is not None for sig in prior_sigma_px):
-        p = limbsolve.solve(res_all(keep, s_eff), p, step_tol=LSQ_STEP_TOL_PX)
+        p = solve(keep, s_eff, p)
     sel = sel[keep]
     coverage = _coverage(idx, sel, in_view, lit, night)
     edges = edges[keep]
@@ -1539,13 +1629,13 @@ def start_limb_fit(
         prep = _prepare(img, psf_sigma_px, mask_hot_spots, crop)
     except ValueError as exc:
         return CoarseLimb(nan, LimbFit(ok=False, reason=str(exc), mode=mode))
-    if prep.grad_noise <= 1e-29 and np.ptp(prep.smooth) == 0:
+    if prep.grad_noise <= 1e-29 and np.ptp(prep.box) == 0:
         return CoarseLimb(nan, LimbFit(ok=False, reason="image is constant: no limb signal", mode=mode))
     if prep.crop is not None and COARSE_ON_BOX:
         # the coarse step on the prepared box alone (beyond it every pixel is bad: no correlation term and
         # no noise sample comes from there), the predicted disk in the box's coordinates
         at = np.array([prep.crop[1].start, prep.crop[0].start], dtype=float)
-        box = _Prepared(prep.smooth[prep.crop], prep.bad[prep.crop], prep.grad_noise, prep.valid, 1.0)
+        box = _Prepared(prep.box, prep.bad[prep.crop], prep.grad_noise, prep.valid, 1.0)
         coarse = _coarse_shift(box, replace(model, center=model.center - at), max_shift, f)
     else:
         coarse = _coarse_shift(prep, model, max_shift, f)

@@ -19,7 +19,7 @@ import numpy as np
 STEP_TOL = 1e-6  # stop when a step moves every parameter by less than this (px; rad and log scale alike)
 FLAT_TOL = 1e-3  # a step this small that no longer lowers the cost: the minimum, to rounding
 MAX_ITER = 40
-_FD_STEP = 1.4901161193847656e-08  # √(machine ε): scipy's forward-difference step, relative
+FD_STEP = 1.4901161193847656e-08  # √(machine ε): scipy's forward-difference step, relative
 
 
 def _cost(r: np.ndarray, f_scale: float | None) -> float:
@@ -42,7 +42,7 @@ def solve(
     for _ in range(MAX_ITER):
         if not (np.all(np.isfinite(r)) and np.isfinite(c)):
             break
-        h = _FD_STEP * np.maximum(1.0, np.abs(x))
+        h = FD_STEP * np.maximum(1.0, np.abs(x))
         jac = np.column_stack([(fun(x + h[j] * eye[j]) - r) / h[j] for j in range(len(x))])
         if f_scale is None:
             dx = np.linalg.lstsq(jac, -r, rcond=None)[0]
