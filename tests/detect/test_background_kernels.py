@@ -208,6 +208,11 @@ def test_kth_by_rank_every_rank():
         srt = np.sort(a)
         for k in range(n):
             assert kn.kth_by_rank(a, n, k) == srt[k]
+    for n in (3, 31, 64, 96):  # distinct values: each rank's own value
+        a = rng.standard_normal(n).astype(np.float32)
+        srt = np.sort(a)
+        for k in range(n):
+            assert kn.kth_by_rank(a, n, k) == srt[k]
 
 
 def test_running_median_equals_scipy_median_filter():
