@@ -108,6 +108,29 @@ def test_phase_filter_equals_scipy(shape):
         assert _same(g, ndimage.correlate1d(rows, kern_s[ds], axis=1, mode="constant"))
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fused_phase_filter_equals_its_maps(shape):
+    """The matched filter's noise and S/N made line by line (phase_filter_noise, phase_filter_snr): the values
+    of the four filtered maps made first (_phase_filter, scipy's) and then numpy's √max(·, 0) / phase_snr."""
+    rng = np.random.default_rng(13)
+    shifts = (0.0, 0.5)
+    kern = {sh: kernel1d(0.7, sh).astype(np.float32) for sh in shifts}
+    kern_s = {sh: kernel1d(0.9, sh).astype(np.float32) for sh in shifts}
+    ks = [np.asarray(k[sh], np.float64) for k in (kern, kern_s) for sh in shifts]
+    v = _image(rng, shape, nan=0.03)  # a "variance" of either sign: the max with 0 and NaN kept
+    with np.errstate(invalid="ignore"):
+        ref = [np.sqrt(np.maximum(f, 0)) for f in _phase_filter(v, kern, kern_s)]
+    for got, want in zip(kn.phase_filter_noise(v, *ks), ref, strict=True):
+        assert _same(got, want)
+    x = _image(rng, shape, nan=0.03)
+    dens = [np.abs(_image(rng, shape)) for _ in range(4)]
+    dens[1][rng.random(shape) < 0.2] = 0.0
+    gains = [np.float32(g) for g in (1.0, 1.0731, 0.9377, 1.2113)]
+    want = kn.phase_snr(*_phase_filter(x, kern, kern_s), *dens, *gains)
+    for got, w in zip(kn.phase_filter_snr(x, *ks, *dens, *gains), want, strict=True):
+        assert _same(got, w)
+
+
 def _best_phase_reference(s_white):
     stack = np.stack(s_white)
     top = np.max(stack, axis=0)  # NaN propagates

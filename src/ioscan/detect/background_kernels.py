@@ -193,6 +193,48 @@ def separable_sum(
 
 
 @njit(cache=True, error_model="numpy")
+def _snr_line(
+    a0: np.ndarray,
+    a1: np.ndarray,
+    a2: np.ndarray,
+    a3: np.ndarray,
+    e0: np.ndarray,
+    e1: np.ndarray,
+    e2: np.ndarray,
+    e3: np.ndarray,
+    g0: np.float32,
+    g1: np.float32,
+    g2: np.float32,
+    g3: np.float32,
+    o0: np.ndarray,
+    ot: np.ndarray,
+    op: np.ndarray,
+) -> None:
+    """One line of :func:`phase_snr`: the numerators ``a*``, noises ``e*`` and gains ``g*`` of the four phases
+    into the S/N of phase 0 ``o0``, the best ``ot`` and its phase ``op``."""
+    zero = np.float32(0.0)
+    nan = np.float32(np.nan)
+    for j in range(a0.shape[0]):
+        f0, f1 = np.float32(e0[j] * g0), np.float32(e1[j] * g1)
+        f2, f3 = np.float32(e2[j] * g2), np.float32(e3[j] * g3)
+        v0 = np.float32(a0[j] / f0) if f0 > zero else zero
+        v1 = np.float32(a1[j] / f1) if f1 > zero else zero
+        v2 = np.float32(a2[j] / f2) if f2 > zero else zero
+        v3 = np.float32(a3[j] / f3) if f3 > zero else zero
+        best = v0
+        p = np.int8(0)
+        p = np.int8(1) if v1 > best else p
+        best = nan if (best != best or v1 != v1) else (v1 if v1 > best else best)
+        p = np.int8(2) if v2 > best else p
+        best = nan if (best != best or v2 != v2) else (v2 if v2 > best else best)
+        p = np.int8(3) if v3 > best else p
+        best = nan if (best != best or v3 != v3) else (v3 if v3 > best else best)
+        o0[j] = v0
+        ot[j] = best
+        op[j] = p
+
+
+@njit(cache=True, error_model="numpy")
 def phase_snr(
     n0: np.ndarray,
     n1: np.ndarray,
@@ -216,30 +258,177 @@ def phase_snr(
     s0 = np.empty((nl, ns), np.float32)
     top = np.empty((nl, ns), np.float32)
     phase = np.empty((nl, ns), np.int8)
-    zero = np.float32(0.0)
-    nan = np.float32(np.nan)
     for i in range(nl):
-        a0, a1, a2, a3 = n0[i], n1[i], n2[i], n3[i]
-        e0, e1, e2, e3 = d0[i], d1[i], d2[i], d3[i]
-        o0, ot, op = s0[i], top[i], phase[i]
-        for j in range(ns):
-            f0, f1 = np.float32(e0[j] * g0), np.float32(e1[j] * g1)
-            f2, f3 = np.float32(e2[j] * g2), np.float32(e3[j] * g3)
-            v0 = np.float32(a0[j] / f0) if f0 > zero else zero
-            v1 = np.float32(a1[j] / f1) if f1 > zero else zero
-            v2 = np.float32(a2[j] / f2) if f2 > zero else zero
-            v3 = np.float32(a3[j] / f3) if f3 > zero else zero
-            best = v0
-            p = np.int8(0)
-            p = np.int8(1) if v1 > best else p
-            best = nan if (best != best or v1 != v1) else (v1 if v1 > best else best)
-            p = np.int8(2) if v2 > best else p
-            best = nan if (best != best or v2 != v2) else (v2 if v2 > best else best)
-            p = np.int8(3) if v3 > best else p
-            best = nan if (best != best or v3 != v3) else (v3 if v3 > best else best)
-            o0[j] = v0
-            ot[j] = best
-            op[j] = p
+        _snr_line(
+            n0[i], n1[i], n2[i], n3[i], d0[i], d1[i], d2[i], d3[i], g0, g1, g2, g3, s0[i], top[i], phase[i]
+        )
+    return s0, top, phase
+
+
+@njit(cache=True, error_model="numpy")
+def _line_row(x: np.ndarray, w: np.ndarray, sym: int, i: int, zero: np.ndarray, acc: np.ndarray) -> None:
+    """Line ``i`` of :func:`correlate_lines` (mode ``constant``, cval 0) of the C-contiguous 2-D ``x`` into
+    the float64 ``acc``, before its rounding to ``x``'s type (the same sums; ``zero``: a line of zeros, the
+    lines beyond the edges; ``sym``: :func:`kernel_symmetry` of ``w``)."""
+    n0, n1 = x.shape
+    n = w.shape[0]
+    size1 = n // 2
+    size2 = n - size1 - 1
+    if sym != 0:
+        w0 = w[size1]
+        c = x[i]
+        for j in range(n1):
+            acc[j] = np.float64(c[j]) * w0
+        for jj in range(-size1, 0):
+            wj = w[size1 + jj]
+            p = x[i + jj] if 0 <= i + jj < n0 else zero
+            q = x[i - jj] if 0 <= i - jj < n0 else zero
+            if sym > 0:
+                for j in range(n1):
+                    acc[j] += (np.float64(p[j]) + np.float64(q[j])) * wj
+            else:
+                for j in range(n1):
+                    acc[j] += (np.float64(p[j]) - np.float64(q[j])) * wj
+    else:
+        w2 = w[size1 + size2]
+        last = x[i + size2] if 0 <= i + size2 < n0 else zero
+        for j in range(n1):
+            acc[j] = np.float64(last[j]) * w2
+        for jj in range(-size1, size2):
+            wj = w[size1 + jj]
+            p = x[i + jj] if 0 <= i + jj < n0 else zero
+            for j in range(n1):
+                acc[j] += np.float64(p[j]) * wj
+
+
+@njit(cache=True, error_model="numpy")
+def _sample_row(row: np.ndarray, w: np.ndarray, sym: int, buf: np.ndarray, acc: np.ndarray) -> None:
+    """One line of :func:`correlate_samples` (mode ``constant``, cval 0) of the 1-D ``row`` into the float64
+    ``acc``, before its rounding (the same sums; ``buf``: float64, ≥ len(row) + len(w) − 1)."""
+    n1 = row.shape[0]
+    n = w.shape[0]
+    size1 = n // 2
+    size2 = n - size1 - 1
+    for j in range(size1):
+        buf[j] = 0.0
+    for j in range(n1):
+        buf[size1 + j] = row[j]
+    for j in range(size2):
+        buf[size1 + n1 + j] = 0.0
+    c0 = size1  # the first output's centre in buf (slices: indices the loops need not check for wrap-around)
+    if sym != 0:
+        w0 = w[size1]
+        centre = buf[c0 : c0 + n1]
+        for ll in range(n1):
+            acc[ll] = centre[ll] * w0
+        for jj in range(-size1, 0):
+            wj = w[size1 + jj]
+            p = buf[c0 + jj : c0 + jj + n1]
+            q = buf[c0 - jj : c0 - jj + n1]
+            if sym > 0:
+                for ll in range(n1):
+                    acc[ll] += (p[ll] + q[ll]) * wj
+            else:
+                for ll in range(n1):
+                    acc[ll] += (p[ll] - q[ll]) * wj
+    else:
+        last = buf[c0 + size2 : c0 + size2 + n1]
+        w2 = w[size1 + size2]
+        for ll in range(n1):
+            acc[ll] = last[ll] * w2
+        for jj in range(-size1, size2):
+            wj = w[size1 + jj]
+            p = buf[c0 + jj : c0 + jj + n1]
+            for ll in range(n1):
+                acc[ll] += p[ll] * wj
+
+
+@njit(cache=True, error_model="numpy")
+def _phase_rows(
+    a: np.ndarray,
+    i: int,
+    wl0: np.ndarray,
+    wl1: np.ndarray,
+    ws0: np.ndarray,
+    ws1: np.ndarray,
+    sym: np.ndarray,
+    zero: np.ndarray,
+    acc: np.ndarray,
+    rows: np.ndarray,
+    buf: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Line ``i`` of the matched filter at the four phases of ``background.PHASES`` ((line, sample) kernels
+    (wl0, ws0), (wl0, ws1), (wl1, ws0), (wl1, ws1)) into ``out`` (4 × samples, ``a``'s type): the lines' pass
+    rounded to ``a``'s type, then the samples' pass rounded (scipy's two ``correlate1d``, constant 0)."""
+    _line_row(a, wl0, sym[0], i, zero, acc)
+    for j in range(a.shape[1]):
+        rows[0, j] = acc[j]
+    _line_row(a, wl1, sym[1], i, zero, acc)
+    for j in range(a.shape[1]):
+        rows[1, j] = acc[j]
+    for p in range(4):
+        _sample_row(rows[p // 2], ws0 if p % 2 == 0 else ws1, sym[2 + p % 2], buf, acc)
+        for j in range(a.shape[1]):
+            out[p, j] = acc[j]
+
+
+@njit(cache=True, error_model="numpy")
+def phase_filter_noise(
+    v: np.ndarray, wl0: np.ndarray, wl1: np.ndarray, ws0: np.ndarray, ws1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """√max(·, 0) of the C-contiguous 2-D ``v`` (a variance map) filtered at the four phases (the squared
+    kernels; :func:`_phase_rows`): numpy's ``np.sqrt(np.maximum(f, 0))`` of each filtered map, line by line
+    (no filtered map is kept)."""
+    nl, ns = v.shape
+    outs = np.empty((4, nl, ns), v.dtype)
+    sym = np.array([kernel_symmetry(wl0), kernel_symmetry(wl1), kernel_symmetry(ws0), kernel_symmetry(ws1)])
+    zero = np.zeros(ns, v.dtype)
+    acc = np.empty(ns)
+    rows = np.empty((2, ns), v.dtype)
+    buf = np.empty(ns + max(ws0.shape[0], ws1.shape[0]))
+    f = np.empty((4, ns), v.dtype)
+    z = v.dtype.type(0.0)
+    for i in range(nl):
+        _phase_rows(v, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, buf, f)
+        for p in range(4):
+            for j in range(ns):
+                x = f[p, j]
+                outs[p, i, j] = np.sqrt(x if (x >= z or x != x) else z)
+    return outs[0], outs[1], outs[2], outs[3]
+
+
+@njit(cache=True, error_model="numpy")
+def phase_filter_snr(
+    a: np.ndarray,
+    wl0: np.ndarray,
+    wl1: np.ndarray,
+    ws0: np.ndarray,
+    ws1: np.ndarray,
+    d0: np.ndarray,
+    d1: np.ndarray,
+    d2: np.ndarray,
+    d3: np.ndarray,
+    g0: np.float32,
+    g1: np.float32,
+    g2: np.float32,
+    g3: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`phase_snr` of the float32 C-contiguous ``a`` filtered at the four phases (:func:`_phase_rows`),
+    line by line: the same values as the four filtered maps made first (none is kept)."""
+    nl, ns = a.shape
+    sym = np.array([kernel_symmetry(wl0), kernel_symmetry(wl1), kernel_symmetry(ws0), kernel_symmetry(ws1)])
+    zero = np.zeros(ns, a.dtype)
+    acc = np.empty(ns)
+    rows = np.empty((2, ns), a.dtype)
+    buf = np.empty(ns + max(ws0.shape[0], ws1.shape[0]))
+    f = np.empty((4, ns), a.dtype)
+    s0 = np.empty((nl, ns), np.float32)
+    top = np.empty((nl, ns), np.float32)
+    phase = np.empty((nl, ns), np.int8)
+    for i in range(nl):
+        _phase_rows(a, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, buf, f)
+        _snr_line(f[0], f[1], f[2], f[3], d0[i], d1[i], d2[i], d3[i], g0, g1, g2, g3, s0[i], top[i], phase[i])
     return s0, top, phase
 
 
