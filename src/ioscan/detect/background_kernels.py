@@ -574,25 +574,84 @@ def laplace_residual(x: np.ndarray, ok: np.ndarray, quarter: float) -> tuple[np.
 def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
     ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
-    makes), True in the second array and the value left for the caller (the region mean))."""
+    makes), True in the second array and the value left for the caller (the region mean)).
+
+    Both box means in one pass each way (scipy's running sums of x·m and of m side by side, the same
+    additions; x·m and m made as they are read), the samples' pass line by line into the fill."""
     size = 2 * h + 1
-    mf = np.empty(x.shape, x.dtype)
-    xm = np.empty(x.shape, x.dtype)
+    size1 = size // 2
     nl, ns = x.shape
-    for i in range(nl):
+    one = x.dtype.type(1.0)
+    nil = x.dtype.type(0.0)
+    # the lines' pass: running sums down every sample's column, rounded to x's type (uniform_box_mean's)
+    mid_n = np.empty((nl, ns), x.dtype)
+    mid_d = np.empty((nl, ns), x.dtype)
+    tn = np.zeros(ns)
+    td = np.zeros(ns)
+    for r in range(size):  # the first window: lines −size1 … size − size1 − 1
+        src = r - size1
+        if 0 <= src < nl:
+            for j in range(ns):
+                mj = one if m[src, j] else nil
+                tn[j] += x[src, j] * mj
+                td[j] += mj
+        else:
+            for j in range(ns):
+                tn[j] += 0.0
+                td[j] += 0.0
+    for j in range(ns):
+        mid_n[0, j] = tn[j] / size
+        mid_d[0, j] = td[j] / size
+    for ll in range(1, nl):
+        r_in = ll - 1 + size - size1  # line entering …
+        r_out = ll - 1 - size1  # … and leaving
         for j in range(ns):
-            mf[i, j] = 1.0 if m[i, j] else 0.0
-            xm[i, j] = x[i, j] * mf[i, j]
-    num = uniform_box_mean(xm, size)
-    den = uniform_box_mean(mf, size)
-    out = np.empty(x.shape, x.dtype)
-    uncovered = np.zeros(x.shape, np.bool_)
+            if 0 <= r_in < nl:
+                mi = one if m[r_in, j] else nil
+                vin, din = np.float64(x[r_in, j] * mi), np.float64(mi)
+            else:
+                vin, din = 0.0, 0.0
+            if 0 <= r_out < nl:
+                mo = one if m[r_out, j] else nil
+                vout, dout = np.float64(x[r_out, j] * mo), np.float64(mo)
+            else:
+                vout, dout = 0.0, 0.0
+            tn[j] += vin - vout
+            td[j] += din - dout
+            mid_n[ll, j] = tn[j] / size
+            mid_d[ll, j] = td[j] / size
+    # the samples' pass, each line's two running sums side by side, and the fill
+    out = np.empty((nl, ns), x.dtype)
+    uncovered = np.zeros((nl, ns), np.bool_)
+    num = np.empty(ns, x.dtype)
+    den = np.empty(ns, x.dtype)
     for i in range(nl):
+        an = mid_n[i]
+        ad = mid_d[i]
+        sn = 0.0
+        sd = 0.0
+        for r in range(size):
+            src = r - size1
+            sn += np.float64(an[src]) if 0 <= src < ns else 0.0
+            sd += np.float64(ad[src]) if 0 <= src < ns else 0.0
+        num[0] = sn / size
+        den[0] = sd / size
+        for ll in range(1, ns):
+            r_in = ll - 1 + size - size1
+            r_out = ll - 1 - size1
+            vin = np.float64(an[r_in]) if r_in < ns else 0.0
+            vout = np.float64(an[r_out]) if r_out >= 0 else 0.0
+            din = np.float64(ad[r_in]) if r_in < ns else 0.0
+            dout = np.float64(ad[r_out]) if r_out >= 0 else 0.0
+            sn += vin - vout
+            sd += din - dout
+            num[ll] = sn / size
+            den[ll] = sd / size
         for j in range(ns):
             if m[i, j]:
                 out[i, j] = x[i, j]
-            elif den[i, j] > floor:
-                out[i, j] = num[i, j] / den[i, j]
+            elif den[j] > floor:
+                out[i, j] = num[j] / den[j]
             else:
                 out[i, j] = 0.0
                 uncovered[i, j] = True
