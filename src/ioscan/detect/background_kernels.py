@@ -181,14 +181,35 @@ def separable_sum(
     x: np.ndarray, a: np.ndarray, b: np.ndarray, lo0: int, hi0: int, lo1: int, hi1: int
 ) -> np.ndarray:
     """Σ_t correlate1d(correlate1d(x, a[t], axis 0), b[t], axis 1) (mode ``nearest``) over the box
-    [lo0, hi0) × [lo1, hi1), added term by term in ``x``'s type from zero (as ``out += term`` does)."""
-    out = np.zeros((hi0 - lo0, hi1 - lo1), x.dtype)
-    for t in range(a.shape[0]):
-        col = correlate_lines(x, a[t], True, 0.0, lo0, hi0)
-        row = correlate_samples(col, b[t], True, 0.0, lo1, hi1)
-        for i in range(hi0 - lo0):
-            for j in range(hi1 - lo1):
-                out[i, j] += row[i, j]
+    [lo0, hi0) × [lo1, hi1), added term by term in ``x``'s type from zero (as ``out += term`` does); line by
+    line (:func:`_line_row`, :func:`_sample_row`: the same sums, each rounded to ``x``'s type as scipy's
+    passes are), no term's map made."""
+    n1 = x.shape[1]
+    m = hi1 - lo1
+    nt = a.shape[0]
+    out = np.zeros((hi0 - lo0, m), x.dtype)
+    sym_a = np.empty(nt, np.intp)
+    sym_b = np.empty(nt, np.intp)
+    for t in range(nt):
+        sym_a[t] = kernel_symmetry(a[t])
+        sym_b[t] = kernel_symmetry(b[t])
+    zero = np.zeros(n1, x.dtype)  # (not read: mode nearest)
+    acc = np.empty(n1)
+    row = np.empty(n1, x.dtype)
+    buf = np.empty(n1 + b.shape[1])
+    acc2 = np.empty(max(m, 0))
+    term = np.empty(max(m, 0), x.dtype)
+    for i in range(lo0, hi0):
+        o = out[i - lo0]
+        for t in range(nt):
+            _line_row(x, a[t], sym_a[t], i, True, zero, acc)
+            for j in range(n1):
+                row[j] = acc[j]
+            _sample_row(row, b[t], sym_b[t], True, lo1, m, buf, acc2)
+            for ll in range(m):
+                term[ll] = acc2[ll]
+            for ll in range(m):
+                o[ll] += term[ll]
     return out
 
 
@@ -266,10 +287,13 @@ def phase_snr(
 
 
 @njit(cache=True, error_model="numpy")
-def _line_row(x: np.ndarray, w: np.ndarray, sym: int, i: int, zero: np.ndarray, acc: np.ndarray) -> None:
-    """Line ``i`` of :func:`correlate_lines` (mode ``constant``, cval 0) of the C-contiguous 2-D ``x`` into
-    the float64 ``acc``, before its rounding to ``x``'s type (the same sums; ``zero``: a line of zeros, the
-    lines beyond the edges; ``sym``: :func:`kernel_symmetry` of ``w``)."""
+def _line_row(
+    x: np.ndarray, w: np.ndarray, sym: int, i: int, nearest: bool, zero: np.ndarray, acc: np.ndarray
+) -> None:
+    """Line ``i`` of :func:`correlate_lines` (mode ``nearest``, or ``constant`` with cval 0) of the
+    C-contiguous 2-D ``x`` into the float64 ``acc``, before its rounding to ``x``'s type (the same sums;
+    ``zero``: a line of zeros, the constant lines beyond the edges; ``sym``: :func:`kernel_symmetry` of
+    ``w``)."""
     n0, n1 = x.shape
     n = w.shape[0]
     size1 = n // 2
@@ -281,8 +305,8 @@ def _line_row(x: np.ndarray, w: np.ndarray, sym: int, i: int, zero: np.ndarray, 
             acc[j] = np.float64(c[j]) * w0
         for jj in range(-size1, 0):
             wj = w[size1 + jj]
-            p = x[i + jj] if 0 <= i + jj < n0 else zero
-            q = x[i - jj] if 0 <= i - jj < n0 else zero
+            p = x[min(max(i + jj, 0), n0 - 1)] if (nearest or 0 <= i + jj < n0) else zero
+            q = x[min(max(i - jj, 0), n0 - 1)] if (nearest or 0 <= i - jj < n0) else zero
             if sym > 0:
                 for j in range(n1):
                     acc[j] += (np.float64(p[j]) + np.float64(q[j])) * wj
@@ -291,55 +315,68 @@ def _line_row(x: np.ndarray, w: np.ndarray, sym: int, i: int, zero: np.ndarray, 
                     acc[j] += (np.float64(p[j]) - np.float64(q[j])) * wj
     else:
         w2 = w[size1 + size2]
-        last = x[i + size2] if 0 <= i + size2 < n0 else zero
+        last = x[min(max(i + size2, 0), n0 - 1)] if (nearest or 0 <= i + size2 < n0) else zero
         for j in range(n1):
             acc[j] = np.float64(last[j]) * w2
         for jj in range(-size1, size2):
             wj = w[size1 + jj]
-            p = x[i + jj] if 0 <= i + jj < n0 else zero
+            p = x[min(max(i + jj, 0), n0 - 1)] if (nearest or 0 <= i + jj < n0) else zero
             for j in range(n1):
                 acc[j] += np.float64(p[j]) * wj
 
 
 @njit(cache=True, error_model="numpy")
-def _sample_row(row: np.ndarray, w: np.ndarray, sym: int, buf: np.ndarray, acc: np.ndarray) -> None:
-    """One line of :func:`correlate_samples` (mode ``constant``, cval 0) of the 1-D ``row`` into the float64
-    ``acc``, before its rounding (the same sums; ``buf``: float64, ≥ len(row) + len(w) − 1)."""
+def _sample_row(
+    row: np.ndarray,
+    w: np.ndarray,
+    sym: int,
+    nearest: bool,
+    lo: int,
+    m: int,
+    buf: np.ndarray,
+    acc: np.ndarray,
+) -> None:
+    """Samples ``lo`` … ``lo + m − 1`` of one line of :func:`correlate_samples` (mode ``nearest``, or
+    ``constant`` with cval 0) of the 1-D ``row`` into the float64 ``acc``, before their rounding (the same
+    sums; ``buf``: float64, ≥ len(row) + len(w) − 1)."""
     n1 = row.shape[0]
     n = w.shape[0]
     size1 = n // 2
     size2 = n - size1 - 1
+    a = np.float64(row[0]) if nearest else 0.0
+    b = np.float64(row[n1 - 1]) if nearest else 0.0
     for j in range(size1):
-        buf[j] = 0.0
+        buf[j] = a
     for j in range(n1):
         buf[size1 + j] = row[j]
     for j in range(size2):
-        buf[size1 + n1 + j] = 0.0
-    c0 = size1  # the first output's centre in buf (slices: indices the loops need not check for wrap-around)
+        buf[size1 + n1 + j] = b
+    # the first output's centre in buf (slices: indices the loops need not check for wrap-around)
+    c0 = size1 + lo
     if sym != 0:
         w0 = w[size1]
-        centre = buf[c0 : c0 + n1]
-        for ll in range(n1):
+        centre = buf[c0 : c0 + m]
+        for ll in range(m):
             acc[ll] = centre[ll] * w0
         for jj in range(-size1, 0):
             wj = w[size1 + jj]
-            p = buf[c0 + jj : c0 + jj + n1]
-            q = buf[c0 - jj : c0 - jj + n1]
+            p = buf[c0 + jj : c0 + jj + m]
+            q = buf[c0 - jj : c0 - jj + m]
             if sym > 0:
-                for ll in range(n1):
+                for ll in range(m):
                     acc[ll] += (p[ll] + q[ll]) * wj
             else:
-                for ll in range(n1):
+                for ll in range(m):
                     acc[ll] += (p[ll] - q[ll]) * wj
     else:
-        last = buf[c0 + size2 : c0 + size2 + n1]
+        last = buf[c0 + size2 : c0 + size2 + m]
         w2 = w[size1 + size2]
-        for ll in range(n1):
+        for ll in range(m):
             acc[ll] = last[ll] * w2
         for jj in range(-size1, size2):
             wj = w[size1 + jj]
-            p = buf[c0 + jj : c0 + jj + n1]
-            for ll in range(n1):
+            p = buf[c0 + jj : c0 + jj + m]
+            for ll in range(m):
                 acc[ll] += p[ll] * wj
 
 
@@ -361,14 +398,14 @@ def _phase_rows(
     """Line ``i`` of the matched filter at the four phases of ``background.PHASES`` ((line, sample) kernels
     (wl0, ws0), (wl0, ws1), (wl1, ws0), (wl1, ws1)) into ``out`` (4 × samples, ``a``'s type): the lines' pass
     rounded to ``a``'s type, then the samples' pass rounded (scipy's two ``correlate1d``, constant 0)."""
-    _line_row(a, wl0, sym[0], i, zero, acc)
+    _line_row(a, wl0, sym[0], i, False, zero, acc)
     for j in range(a.shape[1]):
         rows[0, j] = acc[j]
-    _line_row(a, wl1, sym[1], i, zero, acc)
+    _line_row(a, wl1, sym[1], i, False, zero, acc)
     for j in range(a.shape[1]):
         rows[1, j] = acc[j]
     for p in range(4):
-        _sample_row(rows[p // 2], ws0 if p % 2 == 0 else ws1, sym[2 + p % 2], buf, acc)
+        _sample_row(rows[p // 2], ws0 if p % 2 == 0 else ws1, sym[2 + p % 2], False, 0, a.shape[1], buf, acc)
         for j in range(a.shape[1]):
             out[p, j] = acc[j]
 
