@@ -527,3 +527,23 @@ def test_many_bins_profile_by_selection_equals_the_sort(quantile):
         if it % 4 == 3:  # huge values: the sort decides
             z = (z * 1e7).astype(np.float32)
         assert _same(bins.per_bin(z, quantile), _profile_by_sort(bins, z, quantile))
+
+
+def test_take_better_equals_copyto():
+    """The option choice in one pass: numpy's copyto where the merit is higher (NaN never wins), in place."""
+    rng = np.random.default_rng(17)
+    shape = (9, 13)
+    best = [_image(rng, shape, nan=0.1) for _ in range(2)]
+    best.insert(1, rng.integers(0, 4, shape).astype(np.intp))
+    new = [_image(rng, shape, nan=0.1) for _ in range(2)]
+    new.insert(1, rng.integers(0, 4, shape).astype(np.intp))
+    merit, b_merit = _image(rng, shape, nan=0.1), _image(rng, shape, nan=0.1)
+    merit[0, :4] = b_merit[0, :4]  # ties: the best kept
+    choice = rng.integers(0, 2, shape).astype(np.intp)
+    better = merit > b_merit
+    want = [np.where(better, n, b) for n, b in zip([merit, *new], [b_merit, *best], strict=True)]
+    want_choice = np.where(better, 2, choice)
+    kn.take_better(2, merit, new[0], new[1], new[2], new[2].copy(), b_merit, *best, best[2].copy(), choice)
+    for got, w in zip([b_merit, *best], want, strict=True):
+        assert _same(got, w)
+    assert _same(choice, want_choice)

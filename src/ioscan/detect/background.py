@@ -1513,7 +1513,9 @@ def estimate_background(
                 merit=merit, top=top, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
             )
             resids = [resid]
-        else:
+            continue
+        resids.append(resid)
+        if not _take_better(best, k, merit, top, phase, scale, block):
             better = merit > best["merit"]
             for key, val in (
                 ("merit", merit),
@@ -1527,7 +1529,6 @@ def estimate_background(
                 else:
                     best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
-            resids.append(resid)
     # the calibrated S/N of the chosen option (its best phase ÷ its scale), divided once (the same values as
     # each option's divided and the chosen one kept)
     best["snr"] = np.where(usable, best.pop("top") / best["scale"], 0.0)
@@ -1600,6 +1601,33 @@ def estimate_background(
         refit=refit,
         scale_block=best["block"],
     )
+
+
+_BEST_KEYS = ("merit", "top", "phase", "scale", "block", "choice")
+
+
+def _take_better(
+    best: dict,
+    k: int,
+    merit: np.ndarray,
+    top: np.ndarray,
+    phase: np.ndarray,
+    scale: np.ndarray,
+    block: np.ndarray,
+) -> bool:
+    """Option ``k``'s maps into ``best`` where its ``merit`` beats the best one's (and ``choice`` = k there),
+    in place in one compiled pass (:func:`background_kernels.take_better`: the pixels and values of numpy's
+    ``np.copyto(…, where=merit > best merit)``); False (nothing done) where the maps' types or layouts are
+    not those of ``best``'s, C-contiguous."""
+    new = (merit, top, phase, scale, block)
+    olds = [best[key] for key in _BEST_KEYS]
+    if not all(
+        a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous
+        for a, b in zip(new, olds, strict=False)
+    ) or not (olds[5].dtype == np.intp and olds[5].flags.c_contiguous and olds[2].dtype == np.intp):
+        return False
+    kernels.take_better(k, *new, *olds)
+    return True
 
 
 def _fitted_white_noise(

@@ -470,6 +470,42 @@ def phase_filter_snr(
 
 
 @njit(cache=True, error_model="numpy")
+def take_better(
+    k: int,
+    merit: np.ndarray,
+    top: np.ndarray,
+    phase: np.ndarray,
+    scale: np.ndarray,
+    block: np.ndarray,
+    b_merit: np.ndarray,
+    b_top: np.ndarray,
+    b_phase: np.ndarray,
+    b_scale: np.ndarray,
+    b_block: np.ndarray,
+    b_choice: np.ndarray,
+) -> None:
+    """In place, where ``merit`` > ``b_merit`` (False for NaN): each ``b_*`` map takes the option's value
+    and ``b_choice`` takes ``k`` (maps of one shape, C-contiguous)."""
+    m, t, p, s, bl = merit.ravel(), top.ravel(), phase.ravel(), scale.ravel(), block.ravel()
+    bm, bt, bp, bs, bb, bc = (
+        b_merit.ravel(),
+        b_top.ravel(),
+        b_phase.ravel(),
+        b_scale.ravel(),
+        b_block.ravel(),
+        b_choice.ravel(),
+    )
+    for i in range(m.shape[0]):
+        if m[i] > bm[i]:
+            bm[i] = m[i]
+            bt[i] = t[i]
+            bp[i] = p[i]
+            bs[i] = s[i]
+            bb[i] = bl[i]
+            bc[i] = k
+
+
+@njit(cache=True, error_model="numpy")
 def _box_lines(a: np.ndarray, size: int) -> np.ndarray:
     """``scipy.ndimage.uniform_filter1d(a, size, axis=0, mode="constant")`` (cval 0) in ``a``'s type:
     scipy's running sum in float64 (the first window summed, then + entering − leaving, ÷ size)."""
