@@ -427,7 +427,9 @@ def _pad_odd_compiled(x: np.ndarray, p: int) -> np.ndarray | None:
     if not ok:
         return None
     core = xp[:, p : p + n1]
-    near = [_near_end(np.take(core, [j], axis=1), 0, ends) for j in (0, n1 - 1)]
+    # (each edge column as np.take(core, [j], axis=1) gives it, without np.take's contiguous copy of the
+    # whole padded image first)
+    near = [_near_end(np.ascontiguousarray(core[:, j : j + 1]), 0, ends) for j in (0, n1 - 1)]
     ok = kernels.pad_odd_samples(
         xp, p, centre, ends, *near, _curvature_weights(min(m, n1)), EDGE_QUADRATIC_SMOOTH_PX
     )
