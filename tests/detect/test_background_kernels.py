@@ -108,6 +108,29 @@ def test_phase_filter_equals_scipy(shape):
         assert _same(g, ndimage.correlate1d(rows, kern_s[ds], axis=1, mode="constant"))
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fused_phase_filter_equals_its_maps(shape):
+    """The matched filter's noise and S/N made line by line (phase_filter_noise, phase_filter_snr): the values
+    of the four filtered maps made first (_phase_filter, scipy's) and then numpy's √max(·, 0) / phase_snr."""
+    rng = np.random.default_rng(13)
+    shifts = (0.0, 0.5)
+    kern = {sh: kernel1d(0.7, sh).astype(np.float32) for sh in shifts}
+    kern_s = {sh: kernel1d(0.9, sh).astype(np.float32) for sh in shifts}
+    ks = [np.asarray(k[sh], np.float64) for k in (kern, kern_s) for sh in shifts]
+    v = _image(rng, shape, nan=0.03)  # a "variance" of either sign: the max with 0 and NaN kept
+    with np.errstate(invalid="ignore"):
+        ref = [np.sqrt(np.maximum(f, 0)) for f in _phase_filter(v, kern, kern_s)]
+    for got, want in zip(kn.phase_filter_noise(v, *ks), ref, strict=True):
+        assert _same(got, want)
+    x = _image(rng, shape, nan=0.03)
+    dens = [np.abs(_image(rng, shape)) for _ in range(4)]
+    dens[1][rng.random(shape) < 0.2] = 0.0
+    gains = [np.float32(g) for g in (1.0, 1.0731, 0.9377, 1.2113)]
+    want = kn.phase_snr(*_phase_filter(x, kern, kern_s), *dens, *gains)
+    for got, w in zip(kn.phase_filter_snr(x, *ks, *dens, *gains), want, strict=True):
+        assert _same(got, w)
+
+
 def _best_phase_reference(s_white):
     stack = np.stack(s_white)
     top = np.max(stack, axis=0)  # NaN propagates
@@ -205,6 +228,11 @@ def test_kth_by_rank_every_rank():
     rng = np.random.default_rng(4)
     for n in (1, 2, 7, 96):
         a = rng.integers(0, 6, n).astype(np.float32)
+        srt = np.sort(a)
+        for k in range(n):
+            assert kn.kth_by_rank(a, n, k) == srt[k]
+    for n in (3, 31, 64, 96):  # distinct values: each rank's own value
+        a = rng.standard_normal(n).astype(np.float32)
         srt = np.sort(a)
         for k in range(n):
             assert kn.kth_by_rank(a, n, k) == srt[k]
@@ -499,3 +527,23 @@ def test_many_bins_profile_by_selection_equals_the_sort(quantile):
         if it % 4 == 3:  # huge values: the sort decides
             z = (z * 1e7).astype(np.float32)
         assert _same(bins.per_bin(z, quantile), _profile_by_sort(bins, z, quantile))
+
+
+def test_take_better_equals_copyto():
+    """The option choice in one pass: numpy's copyto where the merit is higher (NaN never wins), in place."""
+    rng = np.random.default_rng(17)
+    shape = (9, 13)
+    best = [_image(rng, shape, nan=0.1) for _ in range(2)]
+    best.insert(1, rng.integers(0, 4, shape).astype(np.intp))
+    new = [_image(rng, shape, nan=0.1) for _ in range(2)]
+    new.insert(1, rng.integers(0, 4, shape).astype(np.intp))
+    merit, b_merit = _image(rng, shape, nan=0.1), _image(rng, shape, nan=0.1)
+    merit[0, :4] = b_merit[0, :4]  # ties: the best kept
+    choice = rng.integers(0, 2, shape).astype(np.intp)
+    better = merit > b_merit
+    want = [np.where(better, n, b) for n, b in zip([merit, *new], [b_merit, *best], strict=True)]
+    want_choice = np.where(better, 2, choice)
+    kn.take_better(2, merit, new[0], new[1], new[2], new[2].copy(), b_merit, *best, best[2].copy(), choice)
+    for got, w in zip([b_merit, *best], want, strict=True):
+        assert _same(got, w)
+    assert _same(choice, want_choice)

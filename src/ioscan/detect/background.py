@@ -427,7 +427,9 @@ def _pad_odd_compiled(x: np.ndarray, p: int) -> np.ndarray | None:
     if not ok:
         return None
     core = xp[:, p : p + n1]
-    near = [_near_end(np.take(core, [j], axis=1), 0, ends) for j in (0, n1 - 1)]
+    # (each edge column as np.take(core, [j], axis=1) gives it, without np.take's contiguous copy of the
+    # whole padded image first)
+    near = [_near_end(np.ascontiguousarray(core[:, j : j + 1]), 0, ends) for j in (0, n1 - 1)]
     ok = kernels.pad_odd_samples(
         xp, p, centre, ends, *near, _curvature_weights(min(m, n1)), EDGE_QUADRATIC_SMOOTH_PX
     )
@@ -1427,8 +1429,7 @@ def estimate_background(
     for fs in sorted({o[2] for o in options}):
         e_f = psf.elongation if fs == sigma else 1.0
         kern, kern_s, sq, sq_s = _phase_kernels(fs, e_f, shifts)
-        den0 = _phase_filter(vu, sq, sq_s)
-        filters[fs] = (kern, kern_s, [np.sqrt(np.maximum(v, 0)) for v in den0], e_f)
+        filters[fs] = (kern, kern_s, _phase_noise(vu, sq, sq_s), e_f)
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
@@ -1441,10 +1442,9 @@ def estimate_background(
     for k, (a0, a1, fs, deg) in enumerate(options):
         kern, kern_s, den0, e_f = filters[fs]
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
-        num = _phase_filter(resid, kern, kern_s)
         # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise), and the best
         gains = [np.float32(_noise_gain(fs, a0, a1, dl, ds, deg, e_f)) for dl, ds in PHASES]
-        s_white, top, phase = _phase_snr(num, den0, gains)
+        s_white, top, phase = _filtered_phase_snr(resid, kern, kern_s, den0, gains)
         # limb/edge zones: the two standard options share those of the largest annulus and the core
         # filter; the tight broad-PSF option has its own (its annulus and filter reach far less far)
         zone_k, h1_k, rk_k, fs_k, edge_k = zone, h1, rk, sigma, edge
@@ -1515,7 +1515,9 @@ def estimate_background(
                 merit=merit, top=top, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
             )
             resids = [resid]
-        else:
+            continue
+        resids.append(resid)
+        if not _take_better(best, k, merit, top, phase, scale, block):
             better = merit > best["merit"]
             for key, val in (
                 ("merit", merit),
@@ -1529,7 +1531,6 @@ def estimate_background(
                 else:
                     best[key] = np.where(better, val, best[key])
             best["choice"][better] = k
-            resids.append(resid)
     # the calibrated S/N of the chosen option (its best phase ÷ its scale), divided once (the same values as
     # each option's divided and the chosen one kept)
     best["snr"] = np.where(usable, best.pop("top") / best["scale"], 0.0)
@@ -1604,6 +1605,33 @@ def estimate_background(
     )
 
 
+_BEST_KEYS = ("merit", "top", "phase", "scale", "block", "choice")
+
+
+def _take_better(
+    best: dict,
+    k: int,
+    merit: np.ndarray,
+    top: np.ndarray,
+    phase: np.ndarray,
+    scale: np.ndarray,
+    block: np.ndarray,
+) -> bool:
+    """Option ``k``'s maps into ``best`` where its ``merit`` beats the best one's (and ``choice`` = k there),
+    in place in one compiled pass (:func:`background_kernels.take_better`: the pixels and values of numpy's
+    ``np.copyto(…, where=merit > best merit)``); False (nothing done) where the maps' types or layouts are
+    not those of ``best``'s, C-contiguous."""
+    new = (merit, top, phase, scale, block)
+    olds = [best[key] for key in _BEST_KEYS]
+    if not all(
+        a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous
+        for a, b in zip(new, olds, strict=False)
+    ) or not (olds[5].dtype == np.intp and olds[5].flags.c_contiguous and olds[2].dtype == np.intp):
+        return False
+    kernels.take_better(k, *new, *olds)
+    return True
+
+
 def _fitted_white_noise(
     x0: np.ndarray,
     lap: np.ndarray,
@@ -1645,6 +1673,43 @@ def _fitted_white_noise(
         level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
+
+
+def _two_phase_kernels(kern: dict, kern_s: dict) -> tuple[np.ndarray, ...] | None:
+    """(line kernel, line kernel, sample kernel, sample kernel) as float64 for the shifts of :data:`PHASES`
+    (lines: phases 0, 1 | 2, 3; samples: phases 0, 2 | 1, 3), or None where the phases are not those."""
+    if PHASES != ((0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5)):
+        return None
+    return tuple(np.asarray(k[sh], np.float64) for k in (kern, kern_s) for sh in (0.0, 0.5))
+
+
+def _phase_noise(vu: np.ndarray, sq: dict, sq_s: dict) -> list[np.ndarray]:
+    """The white-noise standard deviation of the matched filter at each phase of :data:`PHASES`:
+    √max(variance map ``vu`` filtered with the squared kernels, 0). A float32 map in one compiled pass line
+    by line (:func:`background_kernels.phase_filter_noise`, the same values), others as numpy does."""
+    ks = _two_phase_kernels(sq, sq_s)
+    if ks is not None and vu.dtype == np.float32 and vu.ndim == 2 and vu.size:
+        return list(kernels.phase_filter_noise(np.ascontiguousarray(vu), *ks))
+    return [np.sqrt(np.maximum(v, 0)) for v in _phase_filter(vu, sq, sq_s)]
+
+
+def _filtered_phase_snr(
+    resid: np.ndarray, kern: dict, kern_s: dict, dens: list[np.ndarray], gains: list[np.float32]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`_phase_snr` of ``resid`` matched-filtered at the phases of :data:`PHASES`
+    (:func:`_phase_filter`): for float32 maps in one compiled pass line by line
+    (:func:`background_kernels.phase_filter_snr`: no filtered map is made; the same values)."""
+    ks = _two_phase_kernels(kern, kern_s)
+    maps = (resid, *dens)
+    if ks is not None and resid.ndim == 2 and resid.size and all(a.dtype == np.float32 for a in maps):
+        s0, top, phase = kernels.phase_filter_snr(
+            *(np.ascontiguousarray(a) for a in maps[:1]),
+            *ks,
+            *(np.ascontiguousarray(a) for a in dens),
+            *(np.float32(g) for g in gains),
+        )
+        return [s0], top, phase.astype(np.intp)
+    return _phase_snr(_phase_filter(resid, kern, kern_s), dens, gains)
 
 
 def _phase_snr(
