@@ -567,3 +567,46 @@ def test_kernel1d_kept_is_made_anew():
             assert _same(a, _kernel1d(sigma, shift)) and a is not b and a.flags.writeable
             a[0] = 7.0
             assert _same(kernel1d(sigma, shift), _kernel1d(sigma, shift))
+
+
+def test_shared_erf_arguments_give_erfs_values():
+    """erf taken once per distinct argument (the shared pixel edges) reads back erf of every (a, b), bit for
+    bit: repeated edges, ±0 kept apart, NaN, a stamp's edges after another's."""
+    from scipy.special import erf
+
+    rng = np.random.default_rng(11)
+    sig = np.array([[0.6, 0.9], [2.5, 2.5]])
+    n, m = 6, 7
+    x = rng.uniform(10, 20, n)
+    cols = (np.rint(x)[:, None] + np.arange(m) - m // 2) - x[:, None]
+    u = np.stack([cols.reshape(-1), cols[::-1].reshape(-1)])
+    u[0, 3], u[1, 5], u[1, 6], u[0, 9] = 0.5, -0.5, 0.5, np.nan  # a = 0 / b = 0 / −0 and +0 neighbours
+    ab, nsq = fk.profile_arguments(u, sig, np.sqrt(2.0))
+    args, idx = fk.shared_erf_arguments(ab)
+    assert args.size < ab.size * 0.75  # most b's are the previous a
+    assert _same(erf(args)[idx], erf(ab))
+    want = fk.profile_values(erf(ab), np.exp(nsq), sig, np.sqrt(2 * np.pi))
+    got = fk.profile_values_shared(erf(args), idx, np.exp(nsq), sig, np.sqrt(2 * np.pi))
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 24, 25])
+def test_fill_spread_medians_are_median_or_nan(n):
+    """The compiled fill medians equal :func:`ioscan.robust.median_or_nan`'s (odd and even counts, ties, ±0,
+    NaN)."""
+    from ioscan.robust import median_or_nan
+
+    rng = np.random.default_rng(n)
+    for case in range(4):
+        dfs, nvs = rng.normal(size=n), rng.lognormal(size=n)
+        if case == 1:
+            dfs[:] = np.round(dfs)  # ties
+            dfs[0] = -0.0
+        if case == 2:
+            dfs[-1] = np.nan
+        if case == 3:
+            dfs[:] = -0.0
+        med = median_or_nan(dfs)
+        want = (float(med), float(median_or_nan(np.abs(dfs - med))), float(median_or_nan(nvs)))
+        got = fk.fill_spread_medians(dfs, nvs)
+        assert _same(np.array(got), np.array(want))

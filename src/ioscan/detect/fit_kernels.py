@@ -611,6 +611,54 @@ def profile_arguments(u: np.ndarray, sig: np.ndarray, sqrt2: float):
 
 
 @njit(cache=True)
+def shared_erf_arguments(ab: np.ndarray):
+    """:func:`profile_arguments`' (a, b) (2, k, 2, N) with each erf argument that repeats the one before it
+    taken once: along the offsets of a component and axis, b at offset t is most often a at t − 1 (a stamp's
+    pixel edges are shared: (u + 1) − 0.5 and u + 0.5 round alike), so the values given to erf are the a's
+    and only those b's that differ (bit for bit: equal and not 0, so that ±0 stay apart). Returns (the
+    arguments (M,), the index of each of ab's values among them (2, k, 2, N)); erf of the arguments read at
+    the index is erf(ab), the same values (erf is a function of its argument's bits)."""
+    k, n = ab.shape[1], ab.shape[3]
+    args = np.empty(2 * k * 2 * n)
+    idx = np.empty((2, k, 2, n), np.intp)
+    m = 0
+    for j in range(k):
+        for ax in range(2):
+            prev = np.nan
+            for t in range(n):
+                a, b = ab[0, j, ax, t], ab[1, j, ax, t]
+                if b == prev and b != 0.0:
+                    idx[1, j, ax, t] = m - 1
+                else:
+                    args[m] = b
+                    idx[1, j, ax, t] = m
+                    m += 1
+                args[m] = a
+                idx[0, j, ax, t] = m
+                m += 1
+                prev = a
+    return args[:m], idx
+
+
+@njit(cache=True)
+def profile_values_shared(
+    erf_args: np.ndarray, idx: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float
+):
+    """:func:`profile_values` with erf given once per distinct argument (:func:`shared_erf_arguments`:
+    ``erf_args`` = erf of its arguments, ``idx`` where each of (a, b) reads it): the same values."""
+    k, n = sig.shape[0], exp_ab.shape[3]
+    val = np.empty((k, 2, n))
+    dval = np.empty((k, 2, n))
+    for j in range(k):
+        for ax in range(2):
+            den = sqrt2pi * sig[j, ax]
+            for t in range(n):
+                val[j, ax, t] = 0.5 * (erf_args[idx[0, j, ax, t]] - erf_args[idx[1, j, ax, t]])
+                dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
+    return val, dval
+
+
+@njit(cache=True)
 def profile_values(erf_ab: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float):
     """(value, d/d(source position)) (k, 2, N) of the pixel-integrated 1-D Gaussians from erf and exp of
     :func:`profile_arguments`' results: 0.5·(erf a − erf b) and −(e^−a² − e^−b²) / (√(2π)·σ)."""
@@ -1034,6 +1082,37 @@ def copy_deltas(
             sw2[t, q] = s * s
         t += 1
     return delta, sw2
+
+
+@njit(cache=True)
+def median_or_nan_1d(x: np.ndarray) -> float:
+    """:func:`ioscan.robust.median_or_nan` of a 1-D float64 array, the same value: NaN if any value is NaN
+    (or none is given), else the middle value of the sorted values, or the mean of the two middle ones
+    ((low + high) / 2), + 0.0 (a zero median is +0)."""
+    n = x.size
+    if n == 0:
+        return np.nan
+    for t in range(n):
+        if x[t] != x[t]:
+            return np.nan
+    s = np.sort(x)
+    k = n // 2
+    if n % 2:
+        return s[k] + 0.0
+    return (s[k - 1] + s[k]) / 2.0 + 0.0
+
+
+@njit(cache=True)
+def fill_spread_medians(dfs: np.ndarray, nvs: np.ndarray):
+    """The three medians of :func:`ioscan.detect.photometry._fill_variance_compiled` in one call, each
+    :func:`median_or_nan_1d` (``median_or_nan``'s values): the copies' flux misses ``dfs`` (med), their
+    absolute deviations from it |dfs − med| (mad) and the white-noise terms ``nvs``. Returns
+    (med, mad, median of nvs)."""
+    med = median_or_nan_1d(dfs)
+    dev = np.empty(dfs.size)
+    for t in range(dfs.size):
+        dev[t] = abs(dfs[t] - med)
+    return med, median_or_nan_1d(dev), median_or_nan_1d(nvs)
 
 
 @njit(cache=True)

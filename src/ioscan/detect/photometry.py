@@ -29,6 +29,7 @@ from ioscan.detect.fit_kernels import (
     fill_box_sums,
     fill_data,
     fill_plan,
+    fill_spread_medians,
     fill_unclean,
     flux_inflation_sums,
     hole_offsets,
@@ -869,9 +870,9 @@ def _fill_variance_compiled(
         return float("nan")
     dfs = -(delta @ gw)
     nvs = sw2 @ (gw * gw)
-    med = float(median_or_nan(dfs))
-    mad = float(median_or_nan(np.abs(dfs - med)))
-    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
+    # compiled (fit_kernels.fill_spread_medians): median_or_nan's three medians, the same values
+    med, mad, nvs_med = fill_spread_medians(dfs, nvs)
+    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - nvs_med
 
 
 def _copies_variance(
