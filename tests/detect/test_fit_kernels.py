@@ -610,3 +610,20 @@ def test_fill_spread_medians_are_median_or_nan(n):
         want = (float(med), float(median_or_nan(np.abs(dfs - med))), float(median_or_nan(nvs)))
         got = fk.fill_spread_medians(dfs, nvs)
         assert _same(np.array(got), np.array(want))
+
+
+def test_pixel_ranks_are_uniques_inverse():
+    """The stamps' pixel numbering equals np.unique's inverse and count (overlapping stamps, the frame's
+    edges)."""
+    rng = np.random.default_rng(5)
+    n, m, shape = 9, 5, (30, 40)
+    ci, cj = rng.integers(-3, 33, n), rng.integers(-3, 43, n)
+    off = np.arange(m) - m // 2
+    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
+    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
+    got, count = fk.pixel_ranks(li, sj, inside, shape[1])
+    assert count == flat.size
+    assert _same(got, inv.reshape(-1).astype(np.intp))

@@ -301,6 +301,35 @@ def source_fit_sums(
 
 
 @njit(cache=True)
+def pixel_ranks(li: np.ndarray, sj: np.ndarray, inside: np.ndarray, ns: int):
+    """``np.unique((li * ns + sj)[inside], return_inverse=True)``'s inverse (flattened) and number of
+    distinct values: each stamp pixel inside the image (row-major over (n, m, m)) numbered by the rank of its
+    flat index among the distinct ones. Returns (inverse, count)."""
+    total = 0
+    for v in inside.ravel():
+        if v:
+            total += 1
+    vals = np.empty(total, np.int64)
+    lf, sf, inf_ = li.ravel(), sj.ravel(), inside.ravel()
+    t = 0
+    for q in range(inf_.size):
+        if inf_[q]:
+            vals[t] = np.int64(lf[q]) * ns + sf[q]
+            t += 1
+    order = np.argsort(vals, kind="mergesort")
+    inv = np.empty(total, np.intp)
+    rank = -1
+    last = np.int64(0)
+    for q in range(total):
+        v = vals[order[q]]
+        if q == 0 or v != last:
+            rank += 1
+            last = v
+        inv[order[q]] = rank
+    return inv, rank + 1
+
+
+@njit(cache=True)
 def linear_flux(p: np.ndarray, w: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Σ w·P·data ÷ max(Σ w·P², 1e-300) per stamp (the fit's first, linear amplitude; numpy's pairwise
     sums)."""

@@ -34,6 +34,7 @@ from ioscan.detect.fit_kernels import (
     flux_inflation_sums,
     hole_offsets,
     linear_flux,
+    pixel_ranks,
     source_fit_sums,
     spread_weights,
     stamp_sums,
@@ -288,9 +289,10 @@ def psf_photometry(
             ok = inside & usable[li, sj]
             w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
             data0 = np.where(ok, resid[li, sj], 0.0)
-            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank)
-            flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
-            pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
+            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank;
+            # compiled: fit_kernels.pixel_ranks, np.unique's inverse)
+            inv, n_flat = pixel_ranks(li, sj, inside, shape[1])
+            pix = (li, ok, w, data0, n_flat, inv)
         _, ok, w, data0, n_flat, inv = pix
         if it == 0:
             data = data0
