@@ -627,3 +627,30 @@ def test_pixel_ranks_are_uniques_inverse():
     got, count = fk.pixel_ranks(li, sj, inside, shape[1])
     assert count == flat.size
     assert _same(got, inv.reshape(-1).astype(np.intp))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stamp_weights_are_numpys(dtype):
+    """psf_photometry's fitted pixels, weights and data (NaN and tiny noise, unusable pixels, stamps over the
+    frame edge) equal its numpy expressions, types included."""
+    rng = np.random.default_rng(8)
+    shape, n, m = (20, 24), 6, 5
+    noise = rng.lognormal(size=shape).astype(dtype)
+    noise[3, 4], noise[5, 6], noise[7, 8] = np.nan, 1e-200 if dtype == np.float64 else 0.0, -0.0
+    resid = rng.normal(size=shape).astype(dtype)
+    resid[2, 2] = np.nan
+    usable = rng.random(shape) > 0.2
+    ci, cj = rng.integers(-2, 22, n), rng.integers(-2, 26, n)
+    off = np.arange(m) - m // 2
+    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
+    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    li[0], sj[0] = 3, 4  # the NaN noise
+    li[1, 0, 0], sj[1, 0, 0], li[1, 0, 1], sj[1, 0, 1] = 5, 6, 7, 8
+    inside[0], usable[3, 4], usable[5, 6], usable[7, 8] = True, True, True, True
+    ok = inside & usable[li, sj]
+    w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
+    data0 = np.where(ok, resid[li, sj], 0.0)
+    got = fk.stamp_weights(li, sj, inside, usable, noise, resid)
+    assert all(_same(g, e) for g, e in zip(got, (ok, w, data0), strict=True))

@@ -301,6 +301,41 @@ def source_fit_sums(
 
 
 @njit(cache=True)
+def stamp_weights(
+    li: np.ndarray,
+    sj: np.ndarray,
+    inside: np.ndarray,
+    usable: np.ndarray,
+    noise: np.ndarray,
+    resid: np.ndarray,
+):
+    """The stamps' fitted pixels, weights and data of :func:`ioscan.detect.photometry.psf_photometry` (li,
+    sj: the stamps' pixels (n, m, m), clipped into the image; ``inside``: not clipped): ok = inside &
+    usable[li, sj], w = 1 / max(float64(noise), 1e-150)² on ok pixels (NaN kept, as np.maximum), else 0, and
+    the residual on ok pixels (its type; 0 elsewhere) — numpy's values. Returns (ok, w, data0)."""
+    n, m1, m2 = li.shape
+    ok = np.empty((n, m1, m2), np.bool_)
+    w = np.empty((n, m1, m2))
+    data0 = np.empty((n, m1, m2), resid.dtype)
+    for s in range(n):
+        for a in range(m1):
+            for b in range(m2):
+                i, j = li[s, a, b], sj[s, a, b]
+                good = inside[s, a, b] and usable[i, j]
+                ok[s, a, b] = good
+                if good:
+                    v = np.float64(noise[i, j])
+                    if v < 1e-150:
+                        v = 1e-150
+                    w[s, a, b] = 1.0 / (v * v)
+                    data0[s, a, b] = resid[i, j]
+                else:
+                    w[s, a, b] = 0.0
+                    data0[s, a, b] = 0
+    return ok, w, data0
+
+
+@njit(cache=True)
 def pixel_ranks(li: np.ndarray, sj: np.ndarray, inside: np.ndarray, ns: int):
     """``np.unique((li * ns + sj)[inside], return_inverse=True)``'s inverse (flattened) and number of
     distinct values: each stamp pixel inside the image (row-major over (n, m, m)) numbered by the rank of its

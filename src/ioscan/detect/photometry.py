@@ -37,6 +37,7 @@ from ioscan.detect.fit_kernels import (
     pixel_ranks,
     source_fit_sums,
     spread_weights,
+    stamp_weights,
     stamp_sums,
     weighted_chi2,
 )
@@ -286,9 +287,8 @@ def psf_photometry(
             psf, x, y, kernel, shape, r, clean, memo, derivatives=it > 0
         )
         if pix is None or pix[0] is not li:
-            ok = inside & usable[li, sj]
-            w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
-            data0 = np.where(ok, resid[li, sj], 0.0)
+            # compiled (fit_kernels.stamp_weights): inside & usable, 1/max(σ, 1e-150)² and the residual there
+            ok, w, data0 = stamp_weights(li, sj, inside, usable, noise, resid)
             # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank;
             # compiled: fit_kernels.pixel_ranks, np.unique's inverse)
             inv, n_flat = pixel_ranks(li, sj, inside, shape[1])
