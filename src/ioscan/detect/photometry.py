@@ -37,8 +37,8 @@ from ioscan.detect.fit_kernels import (
     pixel_ranks,
     source_fit_sums,
     spread_weights,
-    stamp_weights,
     stamp_sums,
+    stamp_weights,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
