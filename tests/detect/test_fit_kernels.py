@@ -567,3 +567,90 @@ def test_kernel1d_kept_is_made_anew():
             assert _same(a, _kernel1d(sigma, shift)) and a is not b and a.flags.writeable
             a[0] = 7.0
             assert _same(kernel1d(sigma, shift), _kernel1d(sigma, shift))
+
+
+def test_shared_erf_arguments_give_erfs_values():
+    """erf taken once per distinct argument (the shared pixel edges) reads back erf of every (a, b), bit for
+    bit: repeated edges, ±0 kept apart, NaN, a stamp's edges after another's."""
+    from scipy.special import erf
+
+    rng = np.random.default_rng(11)
+    sig = np.array([[0.6, 0.9], [2.5, 2.5]])
+    n, m = 6, 7
+    x = rng.uniform(10, 20, n)
+    cols = (np.rint(x)[:, None] + np.arange(m) - m // 2) - x[:, None]
+    u = np.stack([cols.reshape(-1), cols[::-1].reshape(-1)])
+    u[0, 3], u[1, 5], u[1, 6], u[0, 9] = 0.5, -0.5, 0.5, np.nan  # a = 0 / b = 0 / −0 and +0 neighbours
+    ab, nsq = fk.profile_arguments(u, sig, np.sqrt(2.0))
+    args, idx = fk.shared_erf_arguments(ab)
+    assert args.size < ab.size * 0.75  # most b's are the previous a
+    assert _same(erf(args)[idx], erf(ab))
+    want = fk.profile_values(erf(ab), np.exp(nsq), sig, np.sqrt(2 * np.pi))
+    got = fk.profile_values_shared(erf(args), idx, np.exp(nsq), sig, np.sqrt(2 * np.pi))
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 24, 25])
+def test_fill_spread_medians_are_median_or_nan(n):
+    """The compiled fill medians equal :func:`ioscan.robust.median_or_nan`'s (odd and even counts, ties, ±0,
+    NaN)."""
+    from ioscan.robust import median_or_nan
+
+    rng = np.random.default_rng(n)
+    for case in range(4):
+        dfs, nvs = rng.normal(size=n), rng.lognormal(size=n)
+        if case == 1:
+            dfs[:] = np.round(dfs)  # ties
+            dfs[0] = -0.0
+        if case == 2:
+            dfs[-1] = np.nan
+        if case == 3:
+            dfs[:] = -0.0
+        med = median_or_nan(dfs)
+        want = (float(med), float(median_or_nan(np.abs(dfs - med))), float(median_or_nan(nvs)))
+        got = fk.fill_spread_medians(dfs, nvs)
+        assert _same(np.array(got), np.array(want))
+
+
+def test_pixel_ranks_are_uniques_inverse():
+    """The stamps' pixel numbering equals np.unique's inverse and count (overlapping stamps, the frame's
+    edges)."""
+    rng = np.random.default_rng(5)
+    n, m, shape = 9, 5, (30, 40)
+    ci, cj = rng.integers(-3, 33, n), rng.integers(-3, 43, n)
+    off = np.arange(m) - m // 2
+    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
+    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
+    got, count = fk.pixel_ranks(li, sj, inside, shape[1])
+    assert count == flat.size
+    assert _same(got, inv.reshape(-1).astype(np.intp))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stamp_weights_are_numpys(dtype):
+    """psf_photometry's fitted pixels, weights and data (NaN and tiny noise, unusable pixels, stamps over the
+    frame edge) equal its numpy expressions, types included."""
+    rng = np.random.default_rng(8)
+    shape, n, m = (20, 24), 6, 5
+    noise = rng.lognormal(size=shape).astype(dtype)
+    noise[3, 4], noise[5, 6], noise[7, 8] = np.nan, 1e-200 if dtype == np.float64 else 0.0, -0.0
+    resid = rng.normal(size=shape).astype(dtype)
+    resid[2, 2] = np.nan
+    usable = rng.random(shape) > 0.2
+    ci, cj = rng.integers(-2, 22, n), rng.integers(-2, 26, n)
+    off = np.arange(m) - m // 2
+    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
+    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    li[0], sj[0] = 3, 4  # the NaN noise
+    li[1, 0, 0], sj[1, 0, 0], li[1, 0, 1], sj[1, 0, 1] = 5, 6, 7, 8
+    inside[0], usable[3, 4], usable[5, 6], usable[7, 8] = True, True, True, True
+    ok = inside & usable[li, sj]
+    w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
+    data0 = np.where(ok, resid[li, sj], 0.0)
+    got = fk.stamp_weights(li, sj, inside, usable, noise, resid)
+    assert all(_same(g, e) for g, e in zip(got, (ok, w, data0), strict=True))

@@ -301,6 +301,70 @@ def source_fit_sums(
 
 
 @njit(cache=True)
+def stamp_weights(
+    li: np.ndarray,
+    sj: np.ndarray,
+    inside: np.ndarray,
+    usable: np.ndarray,
+    noise: np.ndarray,
+    resid: np.ndarray,
+):
+    """The stamps' fitted pixels, weights and data of :func:`ioscan.detect.photometry.psf_photometry` (li,
+    sj: the stamps' pixels (n, m, m), clipped into the image; ``inside``: not clipped): ok = inside &
+    usable[li, sj], w = 1 / max(float64(noise), 1e-150)² on ok pixels (NaN kept, as np.maximum), else 0, and
+    the residual on ok pixels (its type; 0 elsewhere) — numpy's values. Returns (ok, w, data0)."""
+    n, m1, m2 = li.shape
+    ok = np.empty((n, m1, m2), np.bool_)
+    w = np.empty((n, m1, m2))
+    data0 = np.empty((n, m1, m2), resid.dtype)
+    for s in range(n):
+        for a in range(m1):
+            for b in range(m2):
+                i, j = li[s, a, b], sj[s, a, b]
+                good = inside[s, a, b] and usable[i, j]
+                ok[s, a, b] = good
+                if good:
+                    v = np.float64(noise[i, j])
+                    if v < 1e-150:
+                        v = 1e-150
+                    w[s, a, b] = 1.0 / (v * v)
+                    data0[s, a, b] = resid[i, j]
+                else:
+                    w[s, a, b] = 0.0
+                    data0[s, a, b] = 0
+    return ok, w, data0
+
+
+@njit(cache=True)
+def pixel_ranks(li: np.ndarray, sj: np.ndarray, inside: np.ndarray, ns: int):
+    """``np.unique((li * ns + sj)[inside], return_inverse=True)``'s inverse (flattened) and number of
+    distinct values: each stamp pixel inside the image (row-major over (n, m, m)) numbered by the rank of its
+    flat index among the distinct ones. Returns (inverse, count)."""
+    total = 0
+    for v in inside.ravel():
+        if v:
+            total += 1
+    vals = np.empty(total, np.int64)
+    lf, sf, inf_ = li.ravel(), sj.ravel(), inside.ravel()
+    t = 0
+    for q in range(inf_.size):
+        if inf_[q]:
+            vals[t] = np.int64(lf[q]) * ns + sf[q]
+            t += 1
+    order = np.argsort(vals, kind="mergesort")
+    inv = np.empty(total, np.intp)
+    rank = -1
+    last = np.int64(0)
+    for q in range(total):
+        v = vals[order[q]]
+        if q == 0 or v != last:
+            rank += 1
+            last = v
+        inv[order[q]] = rank
+    return inv, rank + 1
+
+
+@njit(cache=True)
 def linear_flux(p: np.ndarray, w: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Σ w·P·data ÷ max(Σ w·P², 1e-300) per stamp (the fit's first, linear amplitude; numpy's pairwise
     sums)."""
@@ -608,6 +672,54 @@ def profile_arguments(u: np.ndarray, sig: np.ndarray, sqrt2: float):
                 nsq[0, j, ax, t] = -(a * a)
                 nsq[1, j, ax, t] = -(b * b)
     return ab, nsq
+
+
+@njit(cache=True)
+def shared_erf_arguments(ab: np.ndarray):
+    """:func:`profile_arguments`' (a, b) (2, k, 2, N) with each erf argument that repeats the one before it
+    taken once: along the offsets of a component and axis, b at offset t is most often a at t − 1 (a stamp's
+    pixel edges are shared: (u + 1) − 0.5 and u + 0.5 round alike), so the values given to erf are the a's
+    and only those b's that differ (bit for bit: equal and not 0, so that ±0 stay apart). Returns (the
+    arguments (M,), the index of each of ab's values among them (2, k, 2, N)); erf of the arguments read at
+    the index is erf(ab), the same values (erf is a function of its argument's bits)."""
+    k, n = ab.shape[1], ab.shape[3]
+    args = np.empty(2 * k * 2 * n)
+    idx = np.empty((2, k, 2, n), np.intp)
+    m = 0
+    for j in range(k):
+        for ax in range(2):
+            prev = np.nan
+            for t in range(n):
+                a, b = ab[0, j, ax, t], ab[1, j, ax, t]
+                if b == prev and b != 0.0:
+                    idx[1, j, ax, t] = m - 1
+                else:
+                    args[m] = b
+                    idx[1, j, ax, t] = m
+                    m += 1
+                args[m] = a
+                idx[0, j, ax, t] = m
+                m += 1
+                prev = a
+    return args[:m], idx
+
+
+@njit(cache=True)
+def profile_values_shared(
+    erf_args: np.ndarray, idx: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float
+):
+    """:func:`profile_values` with erf given once per distinct argument (:func:`shared_erf_arguments`:
+    ``erf_args`` = erf of its arguments, ``idx`` where each of (a, b) reads it): the same values."""
+    k, n = sig.shape[0], exp_ab.shape[3]
+    val = np.empty((k, 2, n))
+    dval = np.empty((k, 2, n))
+    for j in range(k):
+        for ax in range(2):
+            den = sqrt2pi * sig[j, ax]
+            for t in range(n):
+                val[j, ax, t] = 0.5 * (erf_args[idx[0, j, ax, t]] - erf_args[idx[1, j, ax, t]])
+                dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
+    return val, dval
 
 
 @njit(cache=True)
@@ -1034,6 +1146,37 @@ def copy_deltas(
             sw2[t, q] = s * s
         t += 1
     return delta, sw2
+
+
+@njit(cache=True)
+def median_or_nan_1d(x: np.ndarray) -> float:
+    """:func:`ioscan.robust.median_or_nan` of a 1-D float64 array, the same value: NaN if any value is NaN
+    (or none is given), else the middle value of the sorted values, or the mean of the two middle ones
+    ((low + high) / 2), + 0.0 (a zero median is +0)."""
+    n = x.size
+    if n == 0:
+        return np.nan
+    for t in range(n):
+        if x[t] != x[t]:
+            return np.nan
+    s = np.sort(x)
+    k = n // 2
+    if n % 2:
+        return s[k] + 0.0
+    return (s[k - 1] + s[k]) / 2.0 + 0.0
+
+
+@njit(cache=True)
+def fill_spread_medians(dfs: np.ndarray, nvs: np.ndarray):
+    """The three medians of :func:`ioscan.detect.photometry._fill_variance_compiled` in one call, each
+    :func:`median_or_nan_1d` (``median_or_nan``'s values): the copies' flux misses ``dfs`` (med), their
+    absolute deviations from it |dfs − med| (mad) and the white-noise terms ``nvs``. Returns
+    (med, mad, median of nvs)."""
+    med = median_or_nan_1d(dfs)
+    dev = np.empty(dfs.size)
+    for t in range(dfs.size):
+        dev[t] = abs(dfs[t] - med)
+    return med, median_or_nan_1d(dev), median_or_nan_1d(nvs)
 
 
 @njit(cache=True)

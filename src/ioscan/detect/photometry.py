@@ -29,13 +29,16 @@ from ioscan.detect.fit_kernels import (
     fill_box_sums,
     fill_data,
     fill_plan,
+    fill_spread_medians,
     fill_unclean,
     flux_inflation_sums,
     hole_offsets,
     linear_flux,
+    pixel_ranks,
     source_fit_sums,
     spread_weights,
     stamp_sums,
+    stamp_weights,
     weighted_chi2,
 )
 from ioscan.detect.psf import PsfModel
@@ -284,12 +287,12 @@ def psf_photometry(
             psf, x, y, kernel, shape, r, clean, memo, derivatives=it > 0
         )
         if pix is None or pix[0] is not li:
-            ok = inside & usable[li, sj]
-            w = np.where(ok, 1.0 / np.maximum(noise[li, sj].astype(np.float64), 1e-150) ** 2, 0.0)
-            data0 = np.where(ok, resid[li, sj], 0.0)
-            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank)
-            flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
-            pix = (li, ok, w, data0, flat.size, inv.reshape(-1))
+            # compiled (fit_kernels.stamp_weights): inside & usable, 1/max(σ, 1e-150)² and the residual there
+            ok, w, data0 = stamp_weights(li, sj, inside, usable, noise, resid)
+            # the stamps' pixels inside the image, numbered by flat index (a pixel's number is its rank;
+            # compiled: fit_kernels.pixel_ranks, np.unique's inverse)
+            inv, n_flat = pixel_ranks(li, sj, inside, shape[1])
+            pix = (li, ok, w, data0, n_flat, inv)
         _, ok, w, data0, n_flat, inv = pix
         if it == 0:
             data = data0
@@ -869,9 +872,9 @@ def _fill_variance_compiled(
         return float("nan")
     dfs = -(delta @ gw)
     nvs = sw2 @ (gw * gw)
-    med = float(median_or_nan(dfs))
-    mad = float(median_or_nan(np.abs(dfs - med)))
-    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
+    # compiled (fit_kernels.fill_spread_medians): median_or_nan's three medians, the same values
+    med, mad, nvs_med = fill_spread_medians(dfs, nvs)
+    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - nvs_med
 
 
 def _copies_variance(

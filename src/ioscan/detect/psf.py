@@ -165,22 +165,45 @@ class PsfModel(GaussianMixture):
         """``np.stack(self.stamps(xs, ys, x0, y0))`` for one square stamp per source (xs (n, 1, m), ys
         (n, m, 1); returns (3, n, m, m): P, dP/dx0, dP/dy0), the same arithmetic with fewer calls: every
         component's 1-D profiles along both axes at once (:func:`_integrated_1d`'s operations, compiled around
-        one erf and one exp call: :func:`ioscan.detect.fit_kernels.profile_arguments`, ``profile_values``),
-        the products and sums in one compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
+        one erf call on the distinct arguments and one exp call: :func:`ioscan.detect.fit_kernels.
+        profile_arguments`, ``shared_erf_arguments``, ``profile_values_shared``), the products and sums in one
+        compiled loop (:func:`ioscan.detect.fit_kernels.psf_stamps`).
         ``derivatives`` False: P alone, the derivatives' places 0."""
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
         return self._grid_of_offsets(ux, uy, derivatives)
 
+    @cached_property
+    def _profile_constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """(σ of each component along (samples, lines) (k, 2), px; weights (k,)) as :meth:`_grid_of_offsets`
+        reads them, made once per model (the model is frozen; the arrays are not written to)."""
+        comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
+        sig = np.array([[s_s, s_l] for _, s_l, s_s in comps])
+        return sig, np.array([w for w, _, _ in comps])
+
     def _grid_of_offsets(self, ux: np.ndarray, uy: np.ndarray, derivatives: bool) -> np.ndarray:
         """:meth:`stamp_grid` from the offsets pixel − source: ux (n, 1, m) samples, uy (n, m, 1) lines."""
+        erf, fk = _profile_kernels()
+        n, m = ux.shape[0], ux.shape[2]
+        sig, weights = self._profile_constants
+        # _integrated_1d's operations, numpy's erf and exp on all the arguments at once (erf once per distinct
+        # argument: a pixel's upper edge is most often its neighbour's lower one)
+        ab, nsq = fk.profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
+        args, idx = fk.shared_erf_arguments(ab)
+        val, dval = fk.profile_values_shared(erf(args), idx, np.exp(nsq), sig, _SQRT2PI)
+        return fk.psf_stamps(val, dval, weights, n, m, derivatives)
+
+
+_KERNELS: tuple | None = None
+
+
+def _profile_kernels():
+    """(scipy's erf, :mod:`ioscan.detect.fit_kernels`), imported on first use (settings import this module
+    and need neither scipy nor numba)."""
+    global _KERNELS
+    if _KERNELS is None:
         from scipy.special import erf
 
-        from ioscan.detect.fit_kernels import profile_arguments, profile_values, psf_stamps  # numba: here
+        from ioscan.detect import fit_kernels
 
-        n, m = ux.shape[0], ux.shape[2]
-        comps = [(w, *self.axis_sigmas_px(s)) for w, s in zip(self.weights, self.sigmas_px, strict=True)]
-        sig = np.array([[s_s, s_l] for _, s_l, s_s in comps])  # (k, 2): samples, lines
-        # _integrated_1d's operations, numpy's erf and exp on all the arguments at once
-        ab, nsq = profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
-        val, dval = profile_values(erf(ab), np.exp(nsq), sig, _SQRT2PI)
-        return psf_stamps(val, dval, np.array([w for w, _, _ in comps]), n, m, derivatives)
+        _KERNELS = (erf, fit_kernels)
+    return _KERNELS
