@@ -74,48 +74,13 @@ def correlate_samples(
     sum for its kernel's symmetry, the taps outermost (each output's additions in scipy's order)."""
     n0, n1 = x.shape
     n = w.shape[0]
-    size1 = n // 2
-    size2 = n - size1 - 1
     sym = kernel_symmetry(w)
     m = hi - lo
     out = np.empty((n0, m), x.dtype)
-    buf = np.empty(n1 + size1 + size2)
+    buf = np.empty(n1 + n - 1)
     acc = np.empty(m)
-    c0 = size1 + lo  # the first output's centre in buf
     for i in range(n0):
-        a = float(x[i, 0]) if nearest else cval
-        b = float(x[i, n1 - 1]) if nearest else cval
-        for j in range(size1):
-            buf[j] = a
-        for j in range(n1):
-            buf[size1 + j] = x[i, j]
-        for j in range(size2):
-            buf[size1 + n1 + j] = b
-        if sym != 0:
-            w0 = w[size1]
-            centre = buf[c0 : c0 + m]
-            for ll in range(m):
-                acc[ll] = centre[ll] * w0
-            for jj in range(-size1, 0):
-                wj = w[size1 + jj]
-                p = buf[c0 + jj : c0 + jj + m]
-                q = buf[c0 - jj : c0 - jj + m]
-                if sym > 0:
-                    for ll in range(m):
-                        acc[ll] += (p[ll] + q[ll]) * wj
-                else:
-                    for ll in range(m):
-                        acc[ll] += (p[ll] - q[ll]) * wj
-        else:
-            last = buf[c0 + size2 : c0 + size2 + m]
-            w2 = w[size1 + size2]
-            for ll in range(m):
-                acc[ll] = last[ll] * w2
-            for jj in range(-size1, size2):
-                wj = w[size1 + jj]
-                p = buf[c0 + jj : c0 + jj + m]
-                for ll in range(m):
-                    acc[ll] += p[ll] * wj
+        _sample_row(x[i], w, sym, nearest, cval, lo, m, buf, acc)
         for ll in range(m):
             out[i, ll] = acc[ll]
     return out
@@ -205,7 +170,7 @@ def separable_sum(
             _line_row(x, a[t], sym_a[t], i, True, zero, acc)
             for j in range(n1):
                 row[j] = acc[j]
-            _sample_row(row, b[t], sym_b[t], True, lo1, m, buf, acc2)
+            _sample_row(row, b[t], sym_b[t], True, 0.0, lo1, m, buf, acc2)
             for ll in range(m):
                 term[ll] = acc2[ll]
             for ll in range(m):
@@ -331,20 +296,21 @@ def _sample_row(
     w: np.ndarray,
     sym: int,
     nearest: bool,
+    cval: float,
     lo: int,
     m: int,
     buf: np.ndarray,
     acc: np.ndarray,
 ) -> None:
     """Samples ``lo`` … ``lo + m − 1`` of one line of :func:`correlate_samples` (mode ``nearest``, or
-    ``constant`` with cval 0) of the 1-D ``row`` into the float64 ``acc``, before their rounding (the same
+    ``constant`` with ``cval``) of the 1-D ``row`` into the float64 ``acc``, before their rounding (the same
     sums; ``buf``: float64, ≥ len(row) + len(w) − 1)."""
     n1 = row.shape[0]
     n = w.shape[0]
     size1 = n // 2
     size2 = n - size1 - 1
-    a = np.float64(row[0]) if nearest else 0.0
-    b = np.float64(row[n1 - 1]) if nearest else 0.0
+    a = np.float64(row[0]) if nearest else cval
+    b = np.float64(row[n1 - 1]) if nearest else cval
     for j in range(size1):
         buf[j] = a
     for j in range(n1):
@@ -405,7 +371,8 @@ def _phase_rows(
     for j in range(a.shape[1]):
         rows[1, j] = acc[j]
     for p in range(4):
-        _sample_row(rows[p // 2], ws0 if p % 2 == 0 else ws1, sym[2 + p % 2], False, 0, a.shape[1], buf, acc)
+        w_p = ws0 if p % 2 == 0 else ws1
+        _sample_row(rows[p // 2], w_p, sym[2 + p % 2], False, 0.0, 0, a.shape[1], buf, acc)
         for j in range(a.shape[1]):
             out[p, j] = acc[j]
 
