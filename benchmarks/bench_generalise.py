@@ -1271,6 +1271,7 @@ def limb_error_row(
         beside_soft=circle.beside_soft,
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
+    row.update(off_disk_zone_errors(circle, d, b.on_disk_fraction > 0.0, psf_sigma_px))
     if truth is not None:
         row["d_radius_px"] = round(circle.radius_px - truth[2], 2)
         row["d_centre_px"] = round(
@@ -1291,6 +1292,33 @@ def limb_error_row(
                 float(np.hypot(fit.center_sample - truth[0], fit.center_line - truth[1])), 2
             )
     return row
+
+
+def off_disk_zone_errors(
+    circle, distance_px: np.ndarray, true_disk: np.ndarray, psf_sigma_px: float
+) -> dict[str, int]:
+    """True-disk pixels (any coverage) a circle's OFF_DISK zone takes (detection's default near-limb distance
+    2σ + 1): before (``zone_disk_px_before``: the known zone of a trusted circle), now (``zone_disk_px``:
+    ``region.off_disk_zone``) and its far part alone (``far_disk_px``: ``region.far_off_disk``, sharp
+    circles), and the pixels each zone holds (``zone_px_before``, ``zone_px``, ``far_px``)."""
+    from ioscan.detect.limb import known_zone
+    from ioscan.detect.region import Limb, decides_off_disk, far_off_disk, off_disk_zone
+
+    near = 2 * psf_sigma_px + 1
+    known = known_zone(circle, distance_px.shape)
+    trusted = bool(decides_off_disk(circle))
+    before = known & trusted & (distance_px < -near)
+    limb = Limb(distance_px, False, None, 0.0, circle=circle, known=known, trusted=trusted)
+    now = off_disk_zone(limb, distance_px.shape, near) & (distance_px < -near)
+    far = far_off_disk(circle, distance_px, near) if not circle.soft else np.zeros_like(before)
+    return {
+        "zone_px_before": int(before.sum()),
+        "zone_px": int(now.sum()),
+        "far_px": int(far.sum()),
+        "zone_disk_px_before": int((before & true_disk).sum()),
+        "zone_disk_px": int((now & true_disk).sum()),
+        "far_disk_px": int((far & true_disk).sum()),
+    }
 
 
 def limb_errors(args) -> dict:
@@ -1329,6 +1357,12 @@ def limb_errors(args) -> dict:
                 misplaced_trusted=int((mis & tr).sum()),
                 right_trusted=int((~wrong & tr).sum()),
             )
+            for col in ("zone_px", "zone_disk_px", "far_px", "far_disk_px"):
+                for suffix in ("", "_before") if col.startswith("zone") else ("",):
+                    v = f[col + suffix].fillna(0)
+                    s[col + suffix] = int(v.sum())
+                    if "disk" in col:
+                        s[f"frames_{col}{suffix}"] = int((v > 0).sum())
             if "model_trusted" in f:
                 mt = f["model_trusted"].eq(True)
                 s.update(
@@ -1344,6 +1378,13 @@ def limb_errors(args) -> dict:
         {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
         for r in df[df["found"] & df["wrong"].eq(True)].to_dict("records")
     ]
+    if "zone_disk_px" in df:  # circles whose OFF_DISK zone takes true-disk pixels, now or before
+        hit = df["found"] & (df["zone_disk_px"].fillna(0).gt(0) | df["zone_disk_px_before"].fillna(0).gt(0))
+        keys = ("frame", "side", "arc_px", "soft", "trusted", "beside_soft", "width_px", "d_radius_px")
+        out["zone_disk_frames"] = [
+            {k: r[k] for k in (*keys, "zone_disk_px_before", "zone_disk_px", "far_disk_px")}
+            for r in df[hit].to_dict("records")
+        ]
     return out
 
 

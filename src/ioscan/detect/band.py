@@ -52,7 +52,7 @@ from ioscan.detect.misfits import (
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
-from ioscan.detect.region import Limb, locate_limb, mask_pixels, search_region
+from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, search_region
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import merge_peaks, search_again, take_peaks
@@ -696,6 +696,7 @@ def detect_band(
         )
     # 8. detections and their flags
     nl, ns = data.shape
+    near_px = cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1
     ctx = FlagContext(
         data=data,
         finite=mask.finite,
@@ -708,11 +709,9 @@ def detect_band(
         limb_from_geometry=limb_seen.from_geometry,
         fit_radius_px=fit_radius_px(psf),
         edge_px=max(1, int(np.ceil(2 * sigma))),
-        near_limb_px=cfg.near_limb_px if cfg.near_limb_px is not None else 2 * sigma + 1,
+        near_limb_px=near_px,
         cosmic_ray_dchi2=cfg.cosmic_ray_dchi2,
-        limb_known=None
-        if limb_seen.from_geometry
-        else (limb_seen.known if limb_seen.trusted else np.zeros(data.shape, bool)),
+        limb_known=off_disk_zone(limb_seen, data.shape, near_px),
     )
     # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
     ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None

@@ -12,6 +12,7 @@ from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data, percentile
 from ioscan.detect.limb import (
     LimbCircle,
+    _covered_arc,
     find_limb,
     geometry_limb_offset_px,
     known_zone,
@@ -36,6 +37,11 @@ GEOMETRY_LIMB_TOLERANCE_PX = 1.0
 #: 2 put 82 px of the true disk beyond the near-limb distance, none beyond 10 px; the 220 longer trusted
 #: ones 3,178 px on 7)
 MIN_TRUSTED_ARC_PX = 60.0
+#: a source beyond a sharp image limb circle by more than the near-limb distance plus this many 1σ errors
+#: of the circle's limb position in its direction (the fit's covariance, extrapolated beyond the arc seen)
+#: is off the disk even where the circle does not decide the near zone (:func:`far_off_disk`): the
+#: detection threshold's own 5σ (the true limb would have to be a 5σ outlier of the fit to lie there)
+FAR_SIGMA = 5.0
 #: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
 SUNLIT_SIGMA = 3.0
 
@@ -230,6 +236,69 @@ def decides_off_disk(circle: LimbCircle) -> bool:
     bounds the circle's however far beyond it: a cosmic ray or noise peak hundreds of px out in the sky is
     then off the disk."""
     return circle.trusted and (circle.arc_px >= MIN_TRUSTED_ARC_PX or not circle.beside_soft)
+
+
+def off_disk_zone(limb: Limb, shape: tuple[int, int], near_limb_px: float) -> np.ndarray | None:
+    """Where a source beyond the near-limb distance of an image limb is OFF_DISK (the flags' ``limb_known``;
+    None: everywhere, the geometry's limb). A trusted circle (:func:`decides_off_disk`) decides within its
+    known zone, a soft one only beyond its measured edge width more (:func:`soft_margin_px`); a sharp circle
+    found first decides everywhere beyond its extrapolated error (:func:`far_off_disk`), not one found
+    beside a terminator (:attr:`LimbCircle.beside_soft`: the horns bend it, an error its covariance does
+    not hold). ``Limb.known`` itself is left whole (the limb profile reads it)."""
+    if limb.from_geometry:
+        return None
+    zone = np.zeros(shape, bool)
+    circle = limb.circle
+    if circle is None or limb.distance_px is None:
+        return zone
+    d = limb.distance_px
+    if limb.trusted and limb.known is not None:
+        zone |= limb.known & (d < -(near_limb_px + soft_margin_px(circle)))
+    if not circle.soft and not circle.beside_soft:
+        zone |= far_off_disk(circle, d, near_limb_px)
+    return zone
+
+
+def soft_margin_px(circle: LimbCircle) -> float:
+    """How far (px) a soft limb's true edge may lie beyond its circle: its edge points' median 20–80 % rise
+    width (0 for a sharp limb). A limb darkened to nothing rises from zero at the true limb as a power of the
+    distance, so its steepest rise (the circle) lies about one rise width inside it (independent renderer:
+    2–3 px inside, widths 3.0–4.9 px)."""
+    return float(np.median(circle.points.width_px)) if circle.soft else 0.0
+
+
+def far_off_disk(circle: LimbCircle, distance_px: np.ndarray, near_limb_px: float) -> np.ndarray:
+    """Pixels beyond the circle by more than ``near_limb_px`` + :data:`FAR_SIGMA` × the 1σ error of its limb
+    position along the ray from its centre through them (:func:`limb_error_px`: a short arc's circle is
+    pinned where it was seen, its radius not, so the margin grows away from the arc), and as far beyond the
+    tangent at the middle of the arc seen: whatever the true curvature (the fit's error may be systematic,
+    a limb's edge bent by shading), a convex disk whose limb passes there lies behind that tangent. None
+    without a covariance."""
+    if circle.covariance is None or not np.all(np.isfinite(circle.covariance)):
+        return np.zeros(distance_px.shape, bool)
+    yy, xx = np.ogrid[0 : distance_px.shape[0], 0 : distance_px.shape[1]]
+    dx, dy = xx - circle.center_sample, yy - circle.center_line
+    rho = np.maximum(np.hypot(dx, dy), 1e-9)
+    beyond_circle = distance_px < -(near_limb_px + FAR_SIGMA * limb_error_px(circle, dx / rho, dy / rho))
+    start, span = _covered_arc(circle)
+    mid = start + 0.5 * span
+    c, s = np.cos(mid), np.sin(mid)
+    margin = near_limb_px + FAR_SIGMA * float(limb_error_px(circle, np.array(c), np.array(s)))
+    return beyond_circle & (dx * c + dy * s - circle.radius_px > margin)
+
+
+def limb_error_px(circle: LimbCircle, cos_t: np.ndarray, sin_t: np.ndarray) -> np.ndarray:
+    """1σ error (px) of the circle's limb position along the rays at angles θ from its centre (given as
+    cos θ, sin θ), from :attr:`LimbCircle.covariance`: √(g C gᵀ), g = ∂(position)/∂(cx, cy, R) =
+    (cos θ, sin θ, 1)."""
+    cov = circle.covariance
+    var = (
+        cov[0, 0] * cos_t**2
+        + cov[1, 1] * sin_t**2
+        + cov[2, 2]
+        + 2 * (cov[0, 1] * cos_t * sin_t + cov[0, 2] * cos_t + cov[1, 2] * sin_t)
+    )
+    return np.sqrt(np.maximum(var, 0.0))
 
 
 def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
