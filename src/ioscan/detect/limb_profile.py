@@ -138,12 +138,16 @@ class LimbModel:
 
     def along_limb_highpass(self, z: np.ndarray, where: np.ndarray) -> np.ndarray:
         """``z`` minus, at each pixel of ``where``, the median of ``z`` at the same distance from the circle's
-        centre :data:`ALONG_GAP_PX`–:data:`ALONG_REACH_PX` px away along it on either side (bilinear): what
-        runs along the limb (ridges of a profile not quite right) goes, a point source stays."""
+        centre :data:`ALONG_GAP_PX`–:data:`ALONG_REACH_PX` px away along it on either side (bilinear; samples
+        whose nearest pixel is ``where`` or next to it): what runs along the limb (ridges of a profile not
+        quite right) goes, a point source stays."""
         out = np.array(z, dtype=np.float64, copy=True)
         ii, jj = np.nonzero(where)
         if ii.size == 0:
             return out
+        # samples whose nearest pixel is ``where`` or next to it: a sample on the arc through a pixel at the
+        # zone's edge lies at that pixel's own limb distance, whichever side of the edge its nearest pixel is
+        reach = ndimage.binary_dilation(where > 0)
         cx, cy = self.center_sample, self.center_line
         rad = np.hypot(jj - cx, ii - cy)
         ang = np.arctan2(ii - cy, jj - cx)
@@ -156,7 +160,7 @@ class LimbModel:
         inside = (ys >= 0) & (ys <= z.shape[0] - 1) & (xs >= 0) & (xs <= z.shape[1] - 1)
         # ``where`` at the nearest pixel (map_coordinates' order 0 rounds by floor(c + 0.5)), inside only
         yi, xi = np.floor(ys[inside] + 0.5).astype(np.intp), np.floor(xs[inside] + 0.5).astype(np.intp)
-        inside[inside] = where[yi, xi] > 0
+        inside[inside] = reach[yi, xi]
         # bilinear values only where they are used (each sample is interpolated on its own: the same floats)
         vals = np.full(xs.shape, np.nan)
         vals[inside] = ndimage.map_coordinates(
