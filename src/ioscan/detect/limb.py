@@ -152,7 +152,7 @@ class LimbCircle:
         great circle seen obliquely) ending on the limb, so no circle through it covers more than half a
         turn about its centre. The caller adds its own arc-length test."""
         pinned = 2.0 * self.band_error_px <= MAX_BAND_ERROR_PX
-        return pinned and (not self.soft or _covered_arc(self)[1] > np.pi)
+        return pinned and (not self.soft or covered_arc(self)[1] > np.pi)
 
     def distance_px(self, shape: tuple[int, int]) -> np.ndarray:
         """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk)."""
@@ -711,7 +711,7 @@ def _gradient_at(
     return tuple(np.gradient(d[a0:a1, b0:b1])), (a0, b0)
 
 
-def _covered_arc(limb: LimbCircle) -> tuple[float, float]:
+def covered_arc(limb: LimbCircle) -> tuple[float, float]:
     """The arc of the limb's points seen from the circle's centre: its start angle (rad) and its span
     counter-clockwise (rad), the complement of the largest angular gap between points."""
     cx, cy = limb.center_sample, limb.center_line
@@ -723,7 +723,7 @@ def _covered_arc(limb: LimbCircle) -> tuple[float, float]:
 
 def _known_angles(limb: LimbCircle, margin_px: float, n: int = 181) -> np.ndarray:
     """``n`` angles (rad) spanning the arc seen extended by ``margin_px`` at each end (:func:`known_zone`)."""
-    start, span = _covered_arc(limb)
+    start, span = covered_arc(limb)
     pad = margin_px / limb.radius_px
     return start - pad + np.linspace(0.0, min(span + 2 * pad, 2 * np.pi), n)
 
@@ -733,7 +733,7 @@ def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = KNOW
     of its points extended by ``margin_px``: there the circle is the limb; elsewhere it is an extrapolation
     (a dark or out-of-frame limb) that must not decide what is on the disk."""
     cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
-    start, span = _covered_arc(limb)  # the covered arc runs from start counter-clockwise
+    start, span = covered_arc(limb)  # the covered arc runs from start counter-clockwise
     pad = margin_px / r
     yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
     rel = np.mod(np.arctan2(yy - cy, xx - cx) - (start - pad), 2 * np.pi)

@@ -12,7 +12,7 @@ from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data, percentile
 from ioscan.detect.limb import (
     LimbCircle,
-    _covered_arc,
+    covered_arc,
     find_limb,
     geometry_limb_offset_px,
     known_zone,
@@ -272,15 +272,15 @@ def far_off_disk(circle: LimbCircle, distance_px: np.ndarray, near_limb_px: floa
     position along the ray from its centre through them (:func:`limb_error_px`: a short arc's circle is
     pinned where it was seen, its radius not, so the margin grows away from the arc), and as far beyond the
     tangent at the middle of the arc seen: whatever the true curvature (the fit's error may be systematic,
-    a limb's edge bent by shading), a convex disk whose limb passes there lies behind that tangent. None
-    without a covariance."""
+    a limb's edge bent by shading), a convex disk whose limb passes there lies behind that tangent. No
+    pixel without a covariance."""
     if circle.covariance is None or not np.all(np.isfinite(circle.covariance)):
         return np.zeros(distance_px.shape, bool)
     yy, xx = np.ogrid[0 : distance_px.shape[0], 0 : distance_px.shape[1]]
     dx, dy = xx - circle.center_sample, yy - circle.center_line
     rho = np.maximum(np.hypot(dx, dy), 1e-9)
     beyond_circle = distance_px < -(near_limb_px + FAR_SIGMA * limb_error_px(circle, dx / rho, dy / rho))
-    start, span = _covered_arc(circle)
+    start, span = covered_arc(circle)
     mid = start + 0.5 * span
     c, s = np.cos(mid), np.sin(mid)
     margin = near_limb_px + FAR_SIGMA * float(limb_error_px(circle, np.array(c), np.array(s)))
