@@ -599,6 +599,20 @@ def fit_name(psf: str, width_px: int, degree: int, on_disk_model: bool) -> str:
     return f"fit_{psf}_w{width_px}_d{degree}{'_disk' if on_disk_model else ''}"
 
 
+def truth_rows(rendered, frame_no: int) -> pd.DataFrame:
+    """One row per hot spot of the frame's band: its ideal S/N, isolated, saturated, limb distance (px)."""
+    t = rendered.truth[rendered.truth["band"] == BAND].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "frame": frame_no,
+            "snr_ideal": t["snr_ideal"],
+            "isolated": t["neighbour_px"] >= ISOLATED_PX,
+            "saturated": t["saturated"],
+            "limb_px": limb_distance_px(rendered, BAND),
+        }
+    )
+
+
 def one_frame(
     rendered, frame_no: int, args, grid, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
@@ -614,16 +628,8 @@ def one_frame(
     classes = limb_classes(image.shape, circle)
     residual, trusted = disk_residual(image, saturated, circle)
     t = rendered.truth[rendered.truth["band"] == BAND].reset_index(drop=True)
-    rows = pd.DataFrame(
-        {
-            "frame": frame_no,
-            "snr_ideal": t["snr_ideal"],
-            "isolated": t["neighbour_px"] >= ISOLATED_PX,
-            "saturated": t["saturated"],
-            "limb_px": limb_distance_px(rendered, BAND),
-            "disk_model_trusted": trusted,
-        }
-    )
+    rows = truth_rows(rendered, frame_no)
+    rows["disk_model_trusted"] = trusted
     false: dict = {}
     maps = {"ioscan": ioscan_map(rendered)}
     kernels = {}

@@ -89,8 +89,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from bench_dayside_bound import ISOLATED_PX, MIN_SNR, ZONES, score_map, zone_of
-from bench_generalise import SEED, limb_distance_px, start_time, zone_maps
+from bench_dayside_bound import MIN_SNR, ZONES, score_map, truth_rows, zone_of
+from bench_generalise import SEED, start_time, zone_maps
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect import background as bgmod
 from ioscan.detect import band as bandmod
@@ -347,17 +347,8 @@ def full(model_arr: np.ndarray, sl, shape) -> np.ndarray:
 def one_frame(rendered, frame_no: int, variants: list[str]) -> tuple[pd.DataFrame, dict]:
     """Per-hot-spot rows (S/N ÷ ideal per variant; base's scale and σ ratio) and the frame's PSF estimate."""
     b = rendered.bands[BAND]
-    t = rendered.truth[rendered.truth["band"] == BAND].reset_index(drop=True)
     zones = zone_maps(rendered, BAND)
-    rows = pd.DataFrame(
-        {
-            "frame": frame_no,
-            "snr_ideal": t["snr_ideal"],
-            "isolated": t["neighbour_px"] >= ISOLATED_PX,
-            "saturated": t["saturated"],
-            "limb_px": limb_distance_px(rendered, BAND),
-        }
-    )
+    rows = truth_rows(rendered, frame_no)
     info: dict = {"frame": frame_no, "false": {}}
     for v in variants:
         r = run_variant(rendered, v)
