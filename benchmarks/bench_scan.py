@@ -68,7 +68,8 @@ The stage profile's ``detect_step_ms_per_frame``: detection as the scan calls it
 pointing error), per named step of ``detect_band`` (each step's own CPU or wall time, a step inside another
 counted once), in ms per frame of the campaign (the steps' total over all frames; ``frames``: how many ran
 it), for the first detection (the ``detect`` stage) and the second one after registration on hot spots
-(inside ``register_hot_spots``); ``other`` is what no named step took. Its ``tail``: why the total's median
+(inside ``register_hot_spots``; not where the first stands, ``process.first_detection_stands``); ``other``
+is what no named step took. Its ``tail``: why the total's median
 exceeds the sum of the stages' medians (:func:`_tail`: each stage's 90th percentile, mean without the first
 frame, and excess over its median on the slower half of the frames).
 
@@ -124,7 +125,11 @@ def _stage_profile(
     from ioscan.measure import measure_frame
     from ioscan.measure.positions import PointingSamples
     from ioscan.settings import Settings
+    from ioscan.workflows import process
     from ioscan.workflows.process import _anchors, _band_summaries, _observation
+
+    # the first detection kept where detecting again would give it (process._finish; older revisions: none)
+    stands = getattr(process, "first_detection_stands", None)
 
     settings = Settings()
     names = (
@@ -176,10 +181,13 @@ def _stage_profile(
             lap("detect")
             matching_ms = 0.0  # register_on_hot_spots alone (the stage holds the second detection too)
             if nav.views and not nav.registered:
+                told_first = nav.detection_error_px
                 t_match = CLOCK()
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 matching_ms = 1e3 * (CLOCK() - t_match)
-                if nav.registered:
+                if nav.registered and stands is not None and stands(frame, nav, told_first):
+                    found = process._detect_again(frame, nav, settings, found, told_first)  # no search
+                elif nav.registered:
                     found = steps.detect("second", frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")
             pointing = None

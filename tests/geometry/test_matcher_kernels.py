@@ -1,6 +1,7 @@
 """The hot-spot matcher's compiled kernels (``geometry/matcher_kernels.py``) give their numpy versions'
-results bit for bit and in the same order: the greedy matching, the pairs within reach, the missed-anchor
-sums, and the whole matcher with every kernel against the matcher with every numpy version (issue 15)."""
+results bit for bit and in the same order: the greedy matching, the pairs within reach, the pairs' gains
+(``np.logaddexp`` as numpy computes it), the missed-anchor sums, and the whole matcher with every kernel
+against the matcher with every numpy version (issue 15)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,48 @@ def test_pairs_within_kernel_equals_numpy_bit_for_bit():
         assert g.tobytes() == w.tobytes()
 
 
+def test_logaddexp_kernel_equals_numpy_bit_for_bit():
+    from ioscan.geometry.matcher_kernels import _logaddexp
+
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(0.0, 30.0, 20000), rng.normal(0.0, 30.0, 20000)
+    y[::5] = x[::5]  # equal arguments: numpy adds ln 2
+    special = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e300, -1e300]
+    x = np.concatenate([x, np.repeat(special, len(special))])
+    y = np.concatenate([y, np.tile(special, len(special))])
+    got = np.array([_logaddexp(a, b) for a, b in zip(x.tolist(), y.tolist(), strict=True)])
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.logaddexp(x, y)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_pairs_gain_kernel_equals_numpy_bit_for_bit():
+    rng = np.random.default_rng(7)
+    n_pairs, n_seeds = 400, 30
+    a = rng.uniform(0.01, 1.0, n_pairs)
+    c = rng.uniform(0.01, 1.0, n_pairs)
+    b = rng.uniform(-0.5, 0.5, n_pairs) * np.sqrt(a * c)
+    q_max = np.where(rng.random(n_pairs) < 0.1, -1.0, rng.uniform(0.0, 30.0, n_pairs))
+    d = rng.normal(0.0, 10.0, (n_pairs, 2))
+    d[3] = np.nan  # a pair without a position: never within
+    frac = rng.choice([0.0, 0.05, 0.3], n_pairs)  # no tail: lt0 = ln 1e-300
+    tail2 = rng.uniform(1.0, 25.0, n_pairs)
+    lc0 = np.log1p(-frac) - rng.uniform(0.0, 3.0, n_pairs)
+    lt0 = np.log(np.maximum(frac, 1e-300)) - rng.uniform(0.0, 4.0, n_pairs)
+    gain0 = rng.uniform(-1.0, 6.0, n_pairs)  # some gains ≤ 0 even within reach
+    tables = (d[:, 0].copy(), d[:, 1].copy(), a, b, c, q_max, lc0, lt0, tail2, gain0)
+    o = rng.normal(0.0, 10.0, (n_seeds, 2))
+    cand_s = rng.integers(0, n_seeds, 5000).astype(np.int64)
+    cand_k = rng.integers(0, n_pairs, 5000).astype(np.int64)
+    got = hr._scored(cand_s, cand_k, o, tables)
+    want = hr._scored_numpy(cand_s, cand_k, o, tables)
+    within = hr._within_numpy(cand_s, cand_k, o, tables[:6])
+    assert 0 < len(want[0]) < len(within[0])  # some within reach score ≤ 0
+    assert np.all(want[3] > 0)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
 def test_missed_kernel_equals_numpy_bit_for_bit():
     prob = crowded(3, n_anchors=50, n_bands=2, sigma_px=4.0)  # anchors facing away (NaN) in one band
     rng = np.random.default_rng(5)
@@ -106,6 +149,7 @@ def test_matcher_with_kernels_equals_matcher_with_numpy_bit_for_bit(
     got = hr.match_offsets(prob, PRIOR, **kw)
     monkeypatch.setattr(hr, "_pick", hr._pick_numpy)
     monkeypatch.setattr(hr, "_within", hr._within_numpy)
+    monkeypatch.setattr(hr, "_scored", hr._scored_numpy)
     monkeypatch.setattr(hr, "_missed", hr._missed_numpy)
     want = hr.match_offsets(prob, PRIOR, **kw)
     assert len(want.modes) > 1

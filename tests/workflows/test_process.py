@@ -64,3 +64,73 @@ def test_skipping_the_check_leaves_the_detections_as_they_were(analysed):
         checked = detect_frame(frame, withheld, config=cfg)
         assert repr(told.detections) == repr(checked.detections)
         assert told.messages == checked.messages and told.noise == checked.noise
+
+
+def _digest(found) -> str:
+    """Every field of every detection, the statuses, noise and messages (frame's and bands')."""
+    return repr(
+        (found.detections, found.status, found.band_status, found.noise, found.messages)
+        + tuple(r.messages for r in found.bands.values())
+    )
+
+
+@pytest.fixture(scope="module")
+def repointed(small_campaign):
+    """Per JIRAM product with Io in view: (frame, its navigation unregistered, its first detection told the
+    prior's error), and the navigation re-pointed by (1.5, −12) px (what a hot-spot registration does)."""
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+    from ioscan.workflows.process import _detect
+
+    settings = _default_settings()
+    camp = small_campaign.metakernel.parent.parent
+    out = []
+    for path in sorted((camp / "jiram").rglob("*.LBL")):
+        frame = read_product(path)
+        nav = navigate_frame(frame, kernels=small_campaign.metakernel, register=False)
+        if not nav.backplanes or not any(bp.on_disk.any() for bp in nav.backplanes.values()):
+            continue
+        first = _detect(frame, nav, settings)
+        moved = dataclasses.replace(nav, messages=list(nav.messages))
+        band = next(iter(frame.bands))
+        moved.apply((1.5, -12.0), band, (100.0, 60.0))
+        out.append((frame, nav, first, moved))
+    assert len(out) >= 4
+    return out
+
+
+def test_the_first_detection_stands_where_detecting_again_gives_it(repointed):
+    """Both told errors above region.MAX_GEOMETRY_LIMB_ERROR_PX: the first detection, its messages restating
+    the new error, equals detecting again with the re-pointed geometry, field for field."""
+    import copy
+
+    from ioscan.workflows.process import _detect, _detect_again, first_detection_stands
+
+    settings = _default_settings()
+    for frame, nav, first, moved in repointed:
+        told = nav.detection_error_px
+        assert told > region.MAX_GEOMETRY_LIMB_ERROR_PX  # unregistered: the prior's error
+        moved.pointing_floor_px, moved.offset_err_px = 0.05, (0.8, 3.4)  # 3.4 px: still above the bound
+        assert first_detection_stands(frame, moved, told)
+        again = _detect_again(frame, moved, settings, copy.deepcopy(first), told)
+        assert _digest(again) == _digest(_detect(frame, moved, settings))
+        assert f"pointing uncertain by {moved.detection_error_px:.3g} px" in " ".join(again.messages)
+
+
+def test_a_detection_told_the_geometrys_limb_is_made_again(repointed):
+    """Told ≤ region.MAX_GEOMETRY_LIMB_ERROR_PX after the re-pointing, detection reads the geometry's limb:
+    it is made again, and differs from the first on some frames (so the first may not stand there)."""
+    import copy
+
+    from ioscan.workflows.process import _detect, _detect_again, first_detection_stands
+
+    settings = _default_settings()
+    differ = 0
+    for frame, nav, first, moved in repointed:
+        told = nav.detection_error_px
+        moved.pointing_floor_px, moved.offset_err_px = 0.05, (0.2, 0.3)
+        assert not first_detection_stands(frame, moved, told)
+        again = _detect_again(frame, moved, settings, copy.deepcopy(first), told)
+        assert _digest(again) == _digest(_detect(frame, moved, settings))
+        differ += _digest(again) != _digest(first)
+    assert differ > 0

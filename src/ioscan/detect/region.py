@@ -145,10 +145,7 @@ def locate_limb(
     )
     from_geometry = backplanes is not None and cfg.pointing_error_px <= MAX_GEOMETRY_LIMB_ERROR_PX
     if backplanes is not None and not from_geometry:
-        messages.append(
-            f"band {band.band}: pointing uncertain by {cfg.pointing_error_px:.3g} px: the limb is taken from "
-            "the data, the geometry only for positions"
-        )
+        messages.append(uncertain_pointing_message(band.band, cfg.pointing_error_px))
         margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
     distance = None
     made = []  # the shading template, once the geometry's check has made it
@@ -224,6 +221,15 @@ def locate_limb(
         margin,
         messages=tuple(messages),
         shading=made[-1] if made else None,
+    )
+
+
+def uncertain_pointing_message(band: str, pointing_error_px: float) -> str:
+    """What :func:`locate_limb` says of a band whose pointing error (px) is above
+    :data:`MAX_GEOMETRY_LIMB_ERROR_PX` (the only thing it reads of the geometry and the error there)."""
+    return (
+        f"band {band}: pointing uncertain by {pointing_error_px:.3g} px: the limb is taken from the data, "
+        "the geometry only for positions"
     )
 
 

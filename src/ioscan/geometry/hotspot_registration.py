@@ -370,6 +370,26 @@ def _within_numpy(cand_s, cand_k, o, tables):
     return cand_s[near], cand_k[near], q[near]
 
 
+def _scored(cand_s: np.ndarray, cand_k: np.ndarray, o: np.ndarray, tables: tuple):
+    """The candidates (seed ``cand_s``, pair ``cand_k``) within reach (:func:`_within`) whose gain at their
+    seed's offset ``o`` is > 0, in their order: (seeds, pairs, q, gain). ``tables``: the pairs' (d_sample,
+    d_line, a, b, c, q_max, lc0, lt0, tail2, gain0), contiguous float64 (compiled, one pass:
+    :func:`_scored_numpy`'s numbers bit for bit)."""
+    from ioscan.geometry.matcher_kernels import pairs_gain
+
+    return pairs_gain(cand_s, cand_k, *tables[:2], o, *tables[2:])
+
+
+def _scored_numpy(cand_s, cand_k, o, tables):
+    """:func:`_scored` with numpy (the reference): :func:`_within_numpy`, then the gains of
+    :meth:`_Pairs.log_density`, the positive ones kept."""
+    es, ek, q = _within_numpy(cand_s, cand_k, o, tables[:6])
+    lc0, lt0, tail2, gain0 = tables[6:]
+    gain = gain0[ek] + np.logaddexp(lc0[ek] - 0.5 * q, lt0[ek] - 0.5 * q / tail2[ek])
+    pos = np.flatnonzero(gain > 0)
+    return es[pos], ek[pos], q[pos], gain[pos]
+
+
 def _greedy_numpy(
     seed: np.ndarray, k: np.ndarray, gain: np.ndarray, ci: np.ndarray, sj: np.ndarray
 ) -> np.ndarray:
@@ -525,7 +545,8 @@ def _iterate(index: _PairIndex, o, ok, fin: list, p_inv, max_iter: int) -> None:
     pairs = index.pairs
     n = len(o)
     d0, d1 = np.ascontiguousarray(pairs.d[:, 0]), np.ascontiguousarray(pairs.d[:, 1])
-    tables = (d0, d1, *(np.ascontiguousarray(x, dtype=np.float64) for x in (*pairs.inv, pairs.q_max)))
+    per_pair = (*pairs.inv, pairs.q_max, pairs.lc0, pairs.lt0, pairs.tail2, pairs.gain0)
+    tables = (d0, d1, *(np.ascontiguousarray(x, dtype=np.float64) for x in per_pair))
     ci, sj = (np.ascontiguousarray(x, dtype=np.int64) for x in (pairs.ci, pairs.sj))
     margin = 0.5  # px: candidates are looked up again for a seed that moved farther from its last look-up
     # an assignment is compared with the previous one by its size and a 64-bit random hash of its pairs
@@ -551,10 +572,7 @@ def _iterate(index: _PairIndex, o, ok, fin: list, p_inv, max_iter: int) -> None:
             cand_s = np.concatenate([cand_s, req[qi]])
             cand_k = np.concatenate([cand_k, qk])
         # exact gains of the pairs below their q_max, then the greedy assignment of each seed
-        es, ek, q = _within(cand_s, cand_k, o, tables)
-        gain = pairs.gain0[ek] + pairs.log_density(ek, q)
-        pos = np.flatnonzero(gain > 0)
-        es, ek, q, gain = es[pos], ek[pos], q[pos], gain[pos]
+        es, ek, q, gain = _scored(cand_s, cand_k, o, tables)
         pick = _pick(es, ek, gain, ci, sj, n)
         es, ek, q, gain = es[pick], ek[pick], q[pick], gain[pick]
         count = np.bincount(es, minlength=n)

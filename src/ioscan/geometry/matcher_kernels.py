@@ -132,3 +132,48 @@ def in_view_any(anc_xy, ns_hi, nl_hi, offsets):  # pragma: no cover - compiled
                     out[s, j] = True
                     break
     return out
+
+
+#: ln 2 as numpy's ``logaddexp`` adds it for equal arguments (``NPY_LOGE2``)
+_LOGE2 = 0.693147180559945309417232121458176568
+
+
+@njit(cache=True, inline="always")
+def _logaddexp(x, y):  # pragma: no cover - compiled
+    """``np.logaddexp`` of two floats, as numpy computes it (``npy_logaddexp``: libm's ``log1p`` and
+    ``exp``, which numpy's logaddexp calls one element at a time, not its vectorised ``exp``)."""
+    if x == y:  # infinities of one sign
+        return x + _LOGE2
+    tmp = x - y
+    if tmp > 0:
+        return x + np.log1p(np.exp(-tmp))
+    if tmp <= 0:
+        return y + np.log1p(np.exp(tmp))
+    return tmp  # NaN
+
+
+@njit(cache=True)
+def pairs_gain(
+    cand_s, cand_k, d0, d1, offsets, inv_a, inv_b, inv_c, q_max, lc0, lt0, tail2, gain0
+):  # pragma: no cover - compiled
+    """:func:`pairs_within`, then each pair's gain ``gain0 + logaddexp(lc0 − q/2, lt0 − q/2/tail2)``
+    (:meth:`ioscan.geometry.hotspot_registration._Pairs.log_density`'s mixture, as numpy computes it) and
+    only the candidates of gain > 0, in their order: (seeds, pairs, q, gain)."""
+    n = cand_s.shape[0]
+    es = np.empty(n, np.int64)
+    ek = np.empty(n, np.int64)
+    qs = np.empty(n)
+    gs = np.empty(n)
+    m = 0
+    for e in range(n):
+        s, k = cand_s[e], cand_k[e]
+        r0 = d0[k] - offsets[s, 0]
+        r1 = d1[k] - offsets[s, 1]
+        q = inv_a[k] * r0 * r0 + 2.0 * inv_b[k] * r0 * r1 + inv_c[k] * r1 * r1
+        if q <= q_max[k]:
+            half = 0.5 * q
+            g = gain0[k] + _logaddexp(lc0[k] - half, lt0[k] - half / tail2[k])
+            if g > 0:
+                es[m], ek[m], qs[m], gs[m] = s, k, q, g
+                m += 1
+    return es[:m], ek[:m], qs[:m], gs[:m]
