@@ -384,6 +384,10 @@ def _psf_in_use(
     one = cfg.psf_one_source_snr
     single = SINGLE_SOURCE_SNR if one is None or limb.circle is not None else min(one, SINGLE_SOURCE_SNR)
     spike_one = cfg.psf_spike_one_source_snr
+    if limb.circle is not None and spike_one is None and not cfg.psf_filter_where_limb_seen:
+        # where a limb is seen neither the filter nor the spike test would take the measurement: it is
+        # not made (the same PSFs and messages as measuring it)
+        return psf, psf, False
     lowest = single if spike_one is None else min(single, spike_one)
     est = _measure_psf(data, sat_mask, limb, lowest)
     spike_psf = psf

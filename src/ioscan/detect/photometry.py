@@ -703,35 +703,32 @@ def fill_flux_err(
     if not unclean.any():
         return out
     nl, ns = unclean.shape
-    data = None  # the data (background + the chosen annulus' residual), made when a source first needs it
     r = fit_radius_px(psf)
-    # the fill takes the clean pixels of the source's own region: with a limb, its side of it
-    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
-    dist = model.limb_distance_px
-    stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])  # a stamp's offsets
-    fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
     fin = np.isfinite(x) & np.isfinite(y)
     # centre pixels (−1 or the size where outside the crop)
     cen_l = np.clip(np.rint(np.where(fin, y, -1.0)), -1, nl).astype(np.intp)
     cen_s = np.clip(np.rint(np.where(fin, x, -1.0)), -1, ns).astype(np.intp)
     on = fin & (cen_l >= 0) & (cen_l < nl) & (cen_s >= 0) & (cen_s < ns)
     out[~on] = np.nan
-    # the PSF at each source on its stamp around its centre pixel, all sources at once
     idx = np.flatnonzero(on)
-    off = np.arange(-r, r + 1, dtype=float)
+    if compiled:
+        # only the sources whose 3 × 3 centre touches an outlier have a hole (the others keep 0): the PSF's
+        # stamps and the rest are made for them alone (each source's values are its own)
+        touched = idx[centres_touched(unclean, cen_l[idx], cen_s[idx])] if idx.size else idx
+        if touched.size:
+            stamps = _centre_stamps(psf, x, y, cen_l, cen_s, touched, r)
+            _fill_errors_compiled(model, touched, cen_l, cen_s, stamps, r, along_limb_px, out)
+        return out
+    data = None  # the data (background + the chosen annulus' residual), made when a source first needs it
+    # the fill takes the clean pixels of the source's own region: with a limb, its side of it
+    side = None if model.limb_distance_px is None else model.limb_distance_px > 0
+    dist = model.limb_distance_px
+    stamp_l, stamp_s = _stamp_offsets(r)  # a stamp's offsets
+    fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
+    # the PSF at each source on its stamp around its centre pixel, all sources at once
     stamps = np.zeros((n, 2 * r + 1, 2 * r + 1))
     if idx.size:
-        stamps[idx] = psf.stamp_grid(
-            (cen_s[idx][:, None] + off[None])[:, None, :],
-            (cen_l[idx][:, None] + off[None])[:, :, None],
-            x[idx],
-            y[idx],
-            False,
-        )[0]
-    if compiled:
-        if idx.size:
-            _fill_errors_compiled(model, idx, cen_l, cen_s, stamps, r, along_limb_px, out)
-        return out
+        stamps[idx] = _centre_stamps(psf, x, y, cen_l, cen_s, idx, r)
     for i in idx.tolist():
         ci, cj = int(cen_l[i]), int(cen_s[i])
         if not unclean[max(ci - 1, 0) : ci + 2, max(cj - 1, 0) : cj + 2].any():
@@ -773,9 +770,37 @@ def fill_flux_err(
     return out
 
 
+@lru_cache(maxsize=8)
+def _stamp_offsets(r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(line, sample) offsets of a (2r+1)² stamp's pixels from its centre, row-major (made once per r; not
+    written to: left writeable, as the compiled kernels they are passed to were typed for)."""
+    return tuple(g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+
+
+def _centre_stamps(
+    psf: PsfModel,
+    x: np.ndarray,
+    y: np.ndarray,
+    cen_l: np.ndarray,
+    cen_s: np.ndarray,
+    idx: np.ndarray,
+    r: int,
+) -> np.ndarray:
+    """The PSF of the sources ``idx`` (at x, y) on the (2r+1)² stamps around their centre pixels (cen_l,
+    cen_s), (len(idx), 2r+1, 2r+1); each stamp's values its own (the same for any set of sources)."""
+    off = np.arange(-r, r + 1, dtype=float)
+    return psf.stamp_grid(
+        (cen_s[idx][:, None] + off[None])[:, None, :],
+        (cen_l[idx][:, None] + off[None])[:, :, None],
+        x[idx],
+        y[idx],
+        False,
+    )[0]
+
+
 def _fill_errors_compiled(
     model: BandModel,
-    idx: np.ndarray,
+    touched: np.ndarray,
     cen_l: np.ndarray,
     cen_s: np.ndarray,
     stamps: np.ndarray,
@@ -783,24 +808,21 @@ def _fill_errors_compiled(
     along_limb_px: float,
     out: np.ndarray,
 ) -> None:
-    """:func:`fill_flux_err`'s loop over the sources ``idx`` (centre pixels inside the crop; ``stamps`` the
-    PSF at each) with its per-source steps compiled: the sources whose 3 × 3 centre touches an outlier
-    (:func:`fit_kernels.centres_touched`), the hole (:func:`fit_kernels.hole_offsets`), the copies and their
-    sums (:func:`_fill_variance_compiled`); the kernel's weights, BLAS products and the PSF's Σ P² as
+    """:func:`fill_flux_err`'s loop over the sources ``touched`` (centre pixels inside the crop, their 3 × 3
+    centre touching an outlier: :func:`fit_kernels.centres_touched`; ``stamps`` the PSF at each, in that
+    order) with its per-source steps compiled: the hole (:func:`fit_kernels.hole_offsets`), the copies and
+    their sums (:func:`_fill_variance_compiled`); the kernel's weights, BLAS products and the PSF's Σ P² as
     before. Writes ``out`` at those sources."""
     unclean = model.outliers
-    touched = idx[centres_touched(unclean, cen_l[idx], cen_s[idx])]
-    if not touched.size:
-        return
     data = _fill_data(model)
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
     dist = model.limb_distance_px
     fed_on = None if side is None else {True: model.clean & side, False: model.clean & ~side}
-    stamp_l, stamp_s = (g.ravel() for g in np.mgrid[-r : r + 1, -r : r + 1])
+    stamp_l, stamp_s = _stamp_offsets(r)
     sq = stamps * stamps
     p2 = stamp_sums(sq)  # np.sum(p * p) of each stamp, the same pairwise sums
     kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for i in touched.tolist():
+    for t, i in enumerate(touched.tolist()):
         ci, cj = int(cen_l[i]), int(cen_s[i])
         k = int(model.choice[ci, cj])
         if k not in kernels:
@@ -813,7 +835,7 @@ def _fill_errors_compiled(
         h = kern.shape[0] // 2
         hf = h + 2
         dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
-        a = stamps[i] / max(float(p2[i]), 1e-300)
+        a = stamps[t] / max(float(p2[t]), 1e-300)
         gw = spread_weights(kz, dl, ds, stamp_l, stamp_s) @ a.ravel()  # g = a ∗ K at the hole pixels
         pad = r + h + hf
         near = along_limb_px > 0 and dist is not None and abs(float(dist[ci, cj])) < along_limb_px
