@@ -1211,6 +1211,50 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _edge_strip(shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the pixels of a crop of ``shape`` closer than ``reach`` px to its edge — ``d_edge < reach`` of
+    :func:`_edge_distances` —, their flat indices), read-only: shared by every call."""
+    strip = _edge_distances(shape)[0] < reach
+    flat = np.flatnonzero(strip)
+    strip.setflags(write=False)
+    flat.setflags(write=False)
+    return strip, flat
+
+
+@lru_cache(maxsize=64)
+def _plain_zone(shape: tuple[int, int], reach: int) -> np.ndarray:
+    """The zone map of :func:`estimate_background` for one region whose pixels are all usable (no limb):
+    2 on the edge strip (:func:`_edge_strip`), 0 inside (intp, read-only)."""
+    zone = 2 * _edge_strip(shape, reach)[0].astype(np.intp)
+    zone.setflags(write=False)
+    return zone
+
+
+@lru_cache(maxsize=16)
+def _shared_layout(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
+    """The :class:`BlockLayout` of a region map that depends on the crop's shape alone, made once: reach 0,
+    every pixel in region 0 (one region, no limb: the outlier test's blocks); else :func:`_plain_zone`'s
+    (its last zone map compared by value in :meth:`BlockLayout.zone_of`: the same zones whoever shares it)."""
+    side = np.zeros(shape, np.intp) if reach == 0 else np.array(_plain_zone(shape, reach))  # (writeable)
+    return BlockLayout(side, n_regions, b)
+
+
+@lru_cache(maxsize=16)
+def _edge_bins(shape: tuple[int, int], reach: int) -> tuple[DistanceBins, DistanceBins | None]:
+    """The frame edge's and corners' :class:`DistanceBins` (1 px and :data:`CORNER_STEP_PX` bins over
+    [0, ``reach``)) of a crop of ``shape`` whose edge strip is all usable: those of
+    :func:`estimate_background` (``usable & edge``, ``usable & corner`` are then the strip and the corners
+    themselves), made once per shape and reach."""
+    d_edge, d_corner = _edge_distances(shape)
+    strip = _edge_strip(shape, reach)[0]
+    corner = d_corner < reach
+    return (
+        DistanceBins(d_edge, strip, 0.0, reach, step=1.0),
+        DistanceBins(d_corner, corner, 0.0, reach, step=CORNER_STEP_PX) if corner.any() else None,
+    )
+
+
+@lru_cache(maxsize=64)
 def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
     larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
@@ -1378,7 +1422,9 @@ def estimate_background(
     if norm is not None:
         lap = lap * norm
     b = int(local_window_px or max(8, int(round(4 * sigma))))
-    s_lap = block_scale(lap, lap_ok & far, side, len(regions), b, floor=0.0)
+    s_lap = BlockScale(
+        lap, side, len(regions), b, layout=_shared_layout(x.shape, 0, 1, b) if d is None else None
+    ).scale(lap_ok & far, floor=0.0)
     s_lap = np.where(s_lap > 0, s_lap, np.inf)
     out1 = usable & (np.abs(lap) > _CLIP * s_lap)
     clean = usable
@@ -1420,8 +1466,11 @@ def estimate_background(
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
     # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
     d_edge, d_corner = _edge_distances(x.shape)
-    edge = d_edge < h1 + rk
-    zone = side + 2 * (usable & (~far | edge))
+    edge = _edge_strip(x.shape, h1 + rk)[0]
+    # one region, every pixel usable (a frame without geometry): the zone map is the edge strip's alone,
+    # the same for every call on a crop of this shape (its block layout made once, :func:`_shared_layout`)
+    plain = d is None and bool(usable.all())
+    zone = _plain_zone(x.shape, h1 + rk) if plain else side + 2 * (usable & (~far | edge))
     shifts = _SHIFTS
     # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
     # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
@@ -1436,7 +1485,12 @@ def estimate_background(
 
     def layout_of(zone_map: np.ndarray) -> BlockLayout:
         if id(zone_map) not in layouts:
-            layouts[id(zone_map)] = (zone_map, BlockLayout(zone_map, 2 * len(regions), b))
+            lay = (
+                _shared_layout(x.shape, h1 + rk, 2 * len(regions), b)
+                if plain and zone_map is zone
+                else BlockLayout(zone_map, 2 * len(regions), b)
+            )
+            layouts[id(zone_map)] = (zone_map, lay)
         return layouts[id(zone_map)][1]
 
     for k, (a0, a1, fs, deg) in enumerate(options):
@@ -1453,7 +1507,7 @@ def estimate_background(
             # takes its scale from the far blocks there, not from blocks shared with pixels the large
             # annulus' misfit at the limb reaches)
             h1_k, rk_k, fs_k = a1, (_half_taps(fs) + 1 if fs != sigma else rk), fs
-            edge_k = d_edge < h1_k + rk_k
+            edge_k = _edge_strip(x.shape, h1_k + rk_k)[0]
             far_k = usable if d is None else usable & (np.abs(d) > wb + h1_k + rk_k - 0.5)
             zone_k = side + 2 * (usable & (~far_k | edge_k))
         if broad:
@@ -1495,6 +1549,8 @@ def estimate_background(
             bins[key].raise_to(scale, s_white[0])
         if edge_k.any():
             key = ("edge", h1_k + rk_k)
+            if key not in bins and usable.reshape(-1)[_edge_strip(x.shape, h1_k + rk_k)[1]].all():
+                bins[key] = _edge_bins(x.shape, h1_k + rk_k)  # (the strip all usable: its bins made once)
             if key not in bins:
                 corner_k = d_corner < h1_k + rk_k
                 bins[key] = (
