@@ -710,7 +710,7 @@ def white_variance(
     r2 = np.take(resid, idx).astype(np.float64) ** 2
     if b.size == 0:
         return np.ones_like(bg_out)
-    nb = int(np.clip(b.size // 400, 1, 8))
+    nb = min(max(b.size // 400, 1), 8)  # (np.clip's value, without its overhead on a Python int)
     order = np.argsort(b)
     exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
     done = False
@@ -724,7 +724,7 @@ def white_variance(
         v = float(np.median(r2)) / _MEDIAN_CHI2
         return np.full(bg_out.shape, max(v, 1e-30))
     span = float(np.ptp(lev_a)) if lev_a.size > 1 else 0.0
-    a, c = float(np.median(var_a)), 0.0
+    a, c = float(median_or_nan(var_a)), 0.0  # (np.median's value: finite, float64)
     if lev_a.size >= 3 and span > 5.0 * np.sqrt(max(float(var_a.min()), 0.0)):  # a real range of levels
         c1, a1 = np.polyfit(lev_a, var_a, 1, w=np.sqrt(np.array(wts, float)))
         if c1 > 0 and a1 > 0:
@@ -904,7 +904,8 @@ class BlockScale:
                 med_all[:, rows], n_all[:, rows] = self._stats(zone, rows)
         self._last = (zone, med_all, n_all)
         grids = np.full((self.n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region
-        present = [k for k in range(self.n_regions) if (zone == k).any()]
+        # (a region with a finite value counted in some block is present: no pass over the zones for it)
+        present = [k for k in range(self.n_regions) if n_all[k].any() or (zone == k).any()]
         meds = np.empty((len(present), nbl, nbs), np.float32)
         for i, k in enumerate(present):
             med, n_ok = med_all[k].reshape(nbl, nbs), n_all[k].reshape(nbl, nbs)
@@ -1432,7 +1433,12 @@ def estimate_background(
     if out1.any():
         out1 = grow_sparse(out1, 1) & usable
         clean = usable & ~out1
-        x0 = _fill(x0, clean, 2)
+        # the outliers' fill (the mean of the clean pixels of the 5 × 5 box) is read by nothing but the white
+        # noise's level sample (:func:`_fitted_white_noise`, which makes it where one falls in that sample):
+        # the backgrounds' fills read the clean pixels alone, and a pixel they do not read counts as its
+        # value × 0 — the same ±0 whatever it holds, where every value is finite
+        if not np.isfinite(x0).all():
+            x0 = _fill(x0, clean, 2)
     cleaned = [r & clean for r in regions]
     fills: dict = {}  # options with the same outer annulus share the filled regions
     bgs = [region_background(x0, cleaned, side, a0, a1, deg, fills) for a0, a1, deg in annuli]
@@ -1705,7 +1711,9 @@ def _fitted_white_noise(
     """(white-noise σ, variance) per pixel, image units: a + b·background fitted per region (sky, disk) on
     the ``clean`` pixels from their differences — the Laplacian residual ``lap``, or (``white_noise_d2``) the
     separable second difference, which leaves smooth structure and column patterns out —, never below the
-    float32 rounding of the ``usable`` data's level (a noiseless frame has no sources)."""
+    float32 rounding of the ``usable`` data's level (a noiseless frame has no sources). ``x0``: the data as
+    the background kernel sees them, before the outliers' fill (the level's sample takes it, :func:`_fill`,
+    where a pixel not ``clean`` falls in it; the second difference reads ``clean`` pixels alone there)."""
     noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
     if white_noise_d2:
         noise_op, noise_ok = second_difference(x0, usable & clean)
@@ -1726,7 +1734,10 @@ def _fitted_white_noise(
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     if usable.any():
-        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
+        grid = usable[::4, ::4]
+        if grid.any() and not clean[::4, ::4][grid].all():  # an outlier in the sample: its filled value
+            x0 = _fill(x0, clean, 2)
+        level = float(np.median(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
 
