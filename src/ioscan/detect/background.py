@@ -46,6 +46,7 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -1231,13 +1232,24 @@ def _plain_zone(shape: tuple[int, int], reach: int) -> np.ndarray:
     return zone
 
 
-@lru_cache(maxsize=16)
 def _shared_layout(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
-    """The :class:`BlockLayout` of a region map that depends on the crop's shape alone, made once: reach 0,
-    every pixel in region 0 (one region, no limb: the outlier test's blocks); else :func:`_plain_zone`'s
-    (its last zone map compared by value in :meth:`BlockLayout.zone_of`: the same zones whoever shares it)."""
+    """The :class:`BlockLayout` of a region map that depends on the crop's shape alone, its regions and block
+    indices made once (:func:`_layout_of_shape`): reach 0, every pixel in region 0 (one region, no limb: the
+    outlier test's blocks); else :func:`_plain_zone`'s. Each call gets its own copy (its own last zone map:
+    no state shared between calls)."""
+    lay = copy.copy(_layout_of_shape(shape, reach, n_regions, b))
+    lay._last_zone = None
+    return lay
+
+
+@lru_cache(maxsize=16)
+def _layout_of_shape(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
+    """:func:`_shared_layout`'s layout as made, shared by every call (its block indices read-only; its regions
+    writeable, as the compiled zone placement takes them, and read by it alone)."""
     side = np.zeros(shape, np.intp) if reach == 0 else np.array(_plain_zone(shape, reach))  # (writeable)
-    return BlockLayout(side, n_regions, b)
+    lay = BlockLayout(side, n_regions, b)
+    lay.index.setflags(write=False)
+    return lay
 
 
 @lru_cache(maxsize=16)
