@@ -146,3 +146,74 @@ def test_noise_median_left_out_changes_nothing_else():
             continue
         for x, y in zip(a, b, strict=True) if isinstance(a, list) else [(a, b)]:
             assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y, name
+
+
+def test_shape_cached_pieces_equal_their_per_call_forms():
+    """The edge strip, a frame without limb's zone map and block layouts and the edge's and corners' distance
+    bins, made once per crop shape, are those each call made for itself."""
+    from ioscan.detect import background as bg
+
+    shape, reach, b = (37, 53), 6, 8
+    d_edge, d_corner = bg._edge_distances(shape)
+    strip, flat = bg._edge_strip(shape, reach)
+    np.testing.assert_array_equal(strip, d_edge < reach)
+    np.testing.assert_array_equal(flat, np.flatnonzero(d_edge < reach))
+    zone = bg._plain_zone(shape, reach)
+    side = np.zeros(shape, np.intp)
+    usable = np.ones(shape, bool)
+    np.testing.assert_array_equal(zone, side + 2 * (usable & (~usable | (d_edge < reach))))
+    for r, zmap, n in ((0, side, 1), (reach, zone, 2)):
+        np.testing.assert_array_equal(
+            bg._shared_layout(shape, r, n, b).index, bg.BlockLayout(np.array(zmap), n, b).index
+        )
+    z = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    cached = bg._edge_bins(shape, reach)
+    fresh = (
+        bg.DistanceBins(d_edge, usable & (d_edge < reach), 0.0, reach, step=1.0),
+        bg.DistanceBins(d_corner, usable & (d_corner < reach), 0.0, reach, step=bg.CORNER_STEP_PX),
+    )
+    for c, f in zip(cached, fresh, strict=True):
+        np.testing.assert_array_equal(c.per_bin(z), f.per_bin(z))
+        s_c, s_f = np.ones(shape, np.float32), np.ones(shape, np.float32)
+        c.raise_to(s_c, z)
+        f.raise_to(s_f, z)
+        np.testing.assert_array_equal(s_c, s_f)
+
+
+def test_backgrounds_read_clean_pixels_alone():
+    """What the outliers' pixels hold (filled or not) does not reach a region's background: its fill reads
+    the clean pixels alone (the outlier fill is made only for the white noise's level sample)."""
+    from ioscan.detect.background import _fill, region_background
+
+    rng = np.random.default_rng(5)
+    x = (50.0 + rng.normal(0.0, 3.0, (40, 60))).astype(np.float32)
+    x[:, :7] -= 60.0  # negative values too (on-board background subtraction)
+    clean = np.ones(x.shape, bool)
+    for i, j in ((5, 5), (20, 33), (21, 34), (39, 59), (0, 12)):
+        clean[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2] = False
+    side = np.zeros(x.shape, np.intp)
+    side[:, 30:] = 1
+    regions = [clean & (side == 0), clean & (side == 1)]
+    raw = x.copy()
+    raw[~clean] = -1e4 * rng.random(int((~clean).sum())).astype(np.float32)
+    filled = _fill(raw, clean, 2)
+    for h0, h1, deg in ((1, 3, 2), (2, 6, 1)):
+        a = region_background(raw, regions, side, h0, h1, deg)
+        b = region_background(filled, regions, side, h0, h1, deg)
+        assert a.tobytes() == b.tobytes()
+
+
+def test_white_noise_floor_takes_the_filled_outliers_level():
+    """On a nearly noiseless frame the white noise is the float32 rounding floor, 1e-5 × the level of the
+    data: the median |data| of a sample that holds outliers takes their filled values (the ground's), not
+    the outliers' own."""
+    from ioscan.detect.background import estimate_background
+    from ioscan.detect.psf import PsfModel
+
+    rng = np.random.default_rng(11)
+    img = (100.0 + rng.normal(0.0, 1e-4, (64, 96))).astype(np.float32)
+    img[4:61:4, 4:93:4] += 1000.0  # outliers on most points of the level's ::4 sample (the median's too)
+    assert np.median(np.abs(img[::4, ::4])) > 1000.0
+    model = estimate_background(img, psf=PsfModel((1.0,), (0.6,)))
+    assert (~model.clean[4:61:4, 4:93:4]).all()  # the outliers were found
+    np.testing.assert_allclose(model.sigma_white, 1e-3, rtol=1e-4)

@@ -46,6 +46,7 @@ its hottest loops compiled with numba in :mod:`ioscan.detect.background_kernels`
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -710,7 +711,7 @@ def white_variance(
     r2 = np.take(resid, idx).astype(np.float64) ** 2
     if b.size == 0:
         return np.ones_like(bg_out)
-    nb = int(np.clip(b.size // 400, 1, 8))
+    nb = min(max(b.size // 400, 1), 8)  # (np.clip's value, without its overhead on a Python int)
     order = np.argsort(b)
     exact = np.isnan(b).any() or np.isnan(r2).any()  # NaN-aware numpy statistics only when needed
     done = False
@@ -724,7 +725,7 @@ def white_variance(
         v = float(np.median(r2)) / _MEDIAN_CHI2
         return np.full(bg_out.shape, max(v, 1e-30))
     span = float(np.ptp(lev_a)) if lev_a.size > 1 else 0.0
-    a, c = float(np.median(var_a)), 0.0
+    a, c = float(median_or_nan(var_a)), 0.0  # (np.median's value: finite, float64)
     if lev_a.size >= 3 and span > 5.0 * np.sqrt(max(float(var_a.min()), 0.0)):  # a real range of levels
         c1, a1 = np.polyfit(lev_a, var_a, 1, w=np.sqrt(np.array(wts, float)))
         if c1 > 0 and a1 > 0:
@@ -904,7 +905,8 @@ class BlockScale:
                 med_all[:, rows], n_all[:, rows] = self._stats(zone, rows)
         self._last = (zone, med_all, n_all)
         grids = np.full((self.n_regions + 1, nbl, nbs), floor, np.float32)  # the last: pixels of no region
-        present = [k for k in range(self.n_regions) if (zone == k).any()]
+        # (a region with a finite value counted in some block is present: no pass over the zones for it)
+        present = [k for k in range(self.n_regions) if n_all[k].any() or (zone == k).any()]
         meds = np.empty((len(present), nbl, nbs), np.float32)
         for i, k in enumerate(present):
             med, n_ok = med_all[k].reshape(nbl, nbs), n_all[k].reshape(nbl, nbs)
@@ -1211,6 +1213,61 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _edge_strip(shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the pixels of a crop of ``shape`` closer than ``reach`` px to its edge — ``d_edge < reach`` of
+    :func:`_edge_distances` —, their flat indices), read-only: shared by every call."""
+    strip = _edge_distances(shape)[0] < reach
+    flat = np.flatnonzero(strip)
+    strip.setflags(write=False)
+    flat.setflags(write=False)
+    return strip, flat
+
+
+@lru_cache(maxsize=64)
+def _plain_zone(shape: tuple[int, int], reach: int) -> np.ndarray:
+    """The zone map of :func:`estimate_background` for one region whose pixels are all usable (no limb):
+    2 on the edge strip (:func:`_edge_strip`), 0 inside (intp, read-only)."""
+    zone = 2 * _edge_strip(shape, reach)[0].astype(np.intp)
+    zone.setflags(write=False)
+    return zone
+
+
+def _shared_layout(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
+    """The :class:`BlockLayout` of a region map that depends on the crop's shape alone, its regions and block
+    indices made once (:func:`_layout_of_shape`): reach 0, every pixel in region 0 (one region, no limb: the
+    outlier test's blocks); else :func:`_plain_zone`'s. Each call gets its own copy (its own last zone map:
+    no state shared between calls)."""
+    lay = copy.copy(_layout_of_shape(shape, reach, n_regions, b))
+    lay._last_zone = None
+    return lay
+
+
+@lru_cache(maxsize=16)
+def _layout_of_shape(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
+    """:func:`_shared_layout`'s layout as made, shared by every call (its block indices read-only; its regions
+    writeable, as the compiled zone placement takes them, and read by it alone)."""
+    side = np.zeros(shape, np.intp) if reach == 0 else np.array(_plain_zone(shape, reach))  # (writeable)
+    lay = BlockLayout(side, n_regions, b)
+    lay.index.setflags(write=False)
+    return lay
+
+
+@lru_cache(maxsize=16)
+def _edge_bins(shape: tuple[int, int], reach: int) -> tuple[DistanceBins, DistanceBins | None]:
+    """The frame edge's and corners' :class:`DistanceBins` (1 px and :data:`CORNER_STEP_PX` bins over
+    [0, ``reach``)) of a crop of ``shape`` whose edge strip is all usable: those of
+    :func:`estimate_background` (``usable & edge``, ``usable & corner`` are then the strip and the corners
+    themselves), made once per shape and reach."""
+    d_edge, d_corner = _edge_distances(shape)
+    strip = _edge_strip(shape, reach)[0]
+    corner = d_corner < reach
+    return (
+        DistanceBins(d_edge, strip, 0.0, reach, step=1.0),
+        DistanceBins(d_corner, corner, 0.0, reach, step=CORNER_STEP_PX) if corner.any() else None,
+    )
+
+
+@lru_cache(maxsize=64)
 def _edge_distances(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a crop of ``shape``: the distance to the nearest edge and to the nearest corner (the
     larger of its distances to the two nearest edges), px, float64 (read-only: shared by every call)."""
@@ -1378,7 +1435,9 @@ def estimate_background(
     if norm is not None:
         lap = lap * norm
     b = int(local_window_px or max(8, int(round(4 * sigma))))
-    s_lap = block_scale(lap, lap_ok & far, side, len(regions), b, floor=0.0)
+    s_lap = BlockScale(
+        lap, side, len(regions), b, layout=_shared_layout(x.shape, 0, 1, b) if d is None else None
+    ).scale(lap_ok & far, floor=0.0)
     s_lap = np.where(s_lap > 0, s_lap, np.inf)
     out1 = usable & (np.abs(lap) > _CLIP * s_lap)
     clean = usable
@@ -1386,7 +1445,12 @@ def estimate_background(
     if out1.any():
         out1 = grow_sparse(out1, 1) & usable
         clean = usable & ~out1
-        x0 = _fill(x0, clean, 2)
+        # the outliers' fill (the mean of the clean pixels of the 5 × 5 box) is read by nothing but the white
+        # noise's level sample (:func:`_fitted_white_noise`, which makes it where one falls in that sample):
+        # the backgrounds' fills read the clean pixels alone, and a pixel they do not read counts as its
+        # value × 0 — the same ±0 whatever it holds, where every value is finite
+        if not np.isfinite(x0).all():
+            x0 = _fill(x0, clean, 2)
     cleaned = [r & clean for r in regions]
     fills: dict = {}  # options with the same outer annulus share the filled regions
     bgs = [region_background(x0, cleaned, side, a0, a1, deg, fills) for a0, a1, deg in annuli]
@@ -1420,8 +1484,11 @@ def estimate_background(
     # a corner of the crop extrapolates across two edges (its background up to ~5× noisier than inside, up
     # to ~3× along an edge): its own profile, against the distance to the corner (the four corners pooled)
     d_edge, d_corner = _edge_distances(x.shape)
-    edge = d_edge < h1 + rk
-    zone = side + 2 * (usable & (~far | edge))
+    edge = _edge_strip(x.shape, h1 + rk)[0]
+    # one region, every pixel usable (a frame without geometry): the zone map is the edge strip's alone,
+    # the same for every call on a crop of this shape (its block layout made once, :func:`_shared_layout`)
+    plain = d is None and bool(usable.all())
+    zone = _plain_zone(x.shape, h1 + rk) if plain else side + 2 * (usable & (~far | edge))
     shifts = _SHIFTS
     # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
     # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
@@ -1436,7 +1503,12 @@ def estimate_background(
 
     def layout_of(zone_map: np.ndarray) -> BlockLayout:
         if id(zone_map) not in layouts:
-            layouts[id(zone_map)] = (zone_map, BlockLayout(zone_map, 2 * len(regions), b))
+            lay = (
+                _shared_layout(x.shape, h1 + rk, 2 * len(regions), b)
+                if plain and zone_map is zone
+                else BlockLayout(zone_map, 2 * len(regions), b)
+            )
+            layouts[id(zone_map)] = (zone_map, lay)
         return layouts[id(zone_map)][1]
 
     for k, (a0, a1, fs, deg) in enumerate(options):
@@ -1453,7 +1525,7 @@ def estimate_background(
             # takes its scale from the far blocks there, not from blocks shared with pixels the large
             # annulus' misfit at the limb reaches)
             h1_k, rk_k, fs_k = a1, (_half_taps(fs) + 1 if fs != sigma else rk), fs
-            edge_k = d_edge < h1_k + rk_k
+            edge_k = _edge_strip(x.shape, h1_k + rk_k)[0]
             far_k = usable if d is None else usable & (np.abs(d) > wb + h1_k + rk_k - 0.5)
             zone_k = side + 2 * (usable & (~far_k | edge_k))
         if broad:
@@ -1495,6 +1567,8 @@ def estimate_background(
             bins[key].raise_to(scale, s_white[0])
         if edge_k.any():
             key = ("edge", h1_k + rk_k)
+            if key not in bins and usable.reshape(-1)[_edge_strip(x.shape, h1_k + rk_k)[1]].all():
+                bins[key] = _edge_bins(x.shape, h1_k + rk_k)  # (the strip all usable: its bins made once)
             if key not in bins:
                 corner_k = d_corner < h1_k + rk_k
                 bins[key] = (
@@ -1649,7 +1723,9 @@ def _fitted_white_noise(
     """(white-noise σ, variance) per pixel, image units: a + b·background fitted per region (sky, disk) on
     the ``clean`` pixels from their differences — the Laplacian residual ``lap``, or (``white_noise_d2``) the
     separable second difference, which leaves smooth structure and column patterns out —, never below the
-    float32 rounding of the ``usable`` data's level (a noiseless frame has no sources)."""
+    float32 rounding of the ``usable`` data's level (a noiseless frame has no sources). ``x0``: the data as
+    the background kernel sees them, before the outliers' fill (the level's sample takes it, :func:`_fill`,
+    where a pixel not ``clean`` falls in it; the second difference reads ``clean`` pixels alone there)."""
     noise_op, noise_ok, noise_gain = lap, lap_ok, 1.25
     if white_noise_d2:
         noise_op, noise_ok = second_difference(x0, usable & clean)
@@ -1670,7 +1746,10 @@ def _fitted_white_noise(
             var[here] = v_k
     var = np.where(var > 0, var, np.max(var) if np.max(var) > 0 else 1.0)
     if usable.any():
-        level = float(np.median(np.abs(x0[::4, ::4][usable[::4, ::4]]))) if usable[::4, ::4].any() else 0.0
+        grid = usable[::4, ::4]
+        if grid.any() and not clean[::4, ::4][grid].all():  # an outlier in the sample: its filled value
+            x0 = _fill(x0, clean, 2)
+        level = float(np.median(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
 
