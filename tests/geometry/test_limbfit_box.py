@@ -118,3 +118,45 @@ def test_compact_sources_are_the_whole_box_filters(seed):
     want = ndimage.maximum_filter(want.astype(np.uint8), size=grow) > 0
     got = _compact_sources(img, opened, floor, size, grow)
     assert want.any() and np.array_equal(got, want)
+
+
+class _Reads(dict):
+    """Backplane arrays that record which layers are read."""
+
+    def __init__(self, arrays):
+        super().__init__(arrays)
+        self.read = set()
+
+    def __getitem__(self, name):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+
+@pytest.mark.parametrize("center", [(216.0, 64.0), (216.0, -120.0)])  # centred; its lower edge only
+def test_the_predicted_limb_is_lit_only_where_it_can_come_into_view(center):
+    from ioscan.geometry.pose import backplanes_from_pose
+    from ioscan.simulate.limb_scene import jiram_band_geometry
+
+    _, cam, pose = jiram_band_geometry(range_km=30_000.0, phase_deg=30.0, center=center)
+    bp = backplanes_from_pose(cam, pose)
+    shift = (20.0, 20.0)
+    lit = limbfit._model_from_backplanes(bp)
+    n_samples = len(lit.phi)
+    limbfit._crop_model(lit, (cam.n_lines, cam.n_samples), shift)
+    cropped = limbfit._model_from_backplanes(bp, crop=((cam.n_lines, cam.n_samples), shift))
+    assert 12 <= len(cropped.phi) < n_samples  # a disk larger than the 128-line band: partly out of reach
+    for name in ("phi", "points", "cos_limb", "cos_phase", "sun_disk"):  # lit then cropped: the same numbers
+        assert np.array_equal(getattr(lit, name), getattr(cropped, name)), name
+
+
+def test_a_limb_that_cannot_come_into_view_is_not_lit():
+    from ioscan.geometry.pose import backplanes_from_pose
+    from ioscan.simulate.limb_scene import jiram_band_geometry
+
+    _, cam, pose = jiram_band_geometry(range_km=3_000.0, phase_deg=30.0, center=(216.0, 64.0))  # overfills
+    bp = backplanes_from_pose(cam, pose)
+    bp.arrays = _Reads(bp.arrays)
+    img = np.ones((cam.n_lines, cam.n_samples))
+    coarse = limbfit.start_limb_fit(img, bp, max_shift_px=(5.0, 5.0))
+    assert coarse.failed is not None and "no limb in view" in coarse.failed.reason
+    assert "incidence_deg" not in bp.arrays.read  # the Sun is not fitted to a limb no fit can use

@@ -338,3 +338,31 @@ def test_unknown_frame(geo):
 def test_observer_inside_body(geo):
     with pytest.raises(GeometryError, match="inside"):
         geo.backplanes(sc.T_INSIDE, "JUNO_JIRAM_I_MBAND")
+
+
+def test_frame_inputs_asked_of_spice_once_per_band_and_epoch(geo, monkeypatch):
+    """A navigation asks for a band's inputs several times (backplanes and pose, again when it re-points):
+    SPICE is queried once per band and epoch, and the kept inputs are those a fresh query gives."""
+    calls = []
+    pxform = sp.pxform
+
+    def counted(*args):
+        calls.append(args[0])
+        return pxform(*args)
+
+    monkeypatch.setattr(sp, "pxform", counted)
+    bands = ("JUNO_JIRAM_I_MBAND", "JUNO_JIRAM_I_LBAND")
+    for _ in range(3):
+        kept = {band: geo.frame_inputs(sc.T_FAR, band) for band in bands}
+        geo.pose(sc.T_FAR, bands[0])
+    assert sorted(calls) == sorted(bands)
+    fresh = SpiceGeometry(geo.metakernel)
+    for band in bands:
+        new = fresh.frame_inputs(sc.T_FAR, band)
+        for name, value in vars(kept[band]).items():
+            assert np.array_equal(value, getattr(new, name)), (band, name)
+    # another epoch asks again, and a band's inputs are those of the epoch asked for
+    calls.clear()
+    assert geo.frame_inputs(sc.T_CLOSE_LIMB, bands[0]).et == geo.et(sc.T_CLOSE_LIMB)
+    assert geo.frame_inputs(sc.T_FAR, bands[1]).et == geo.et(sc.T_FAR)
+    assert calls == [bands[0], bands[1]]

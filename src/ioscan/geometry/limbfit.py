@@ -367,7 +367,12 @@ def _conic_from_backplane(dist: np.ndarray) -> np.ndarray:
     return _conic_from_distances(conic, pix, d)
 
 
-def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
+def _model_from_backplanes(bp: Backplanes, crop: tuple | None = None) -> _LimbModel:
+    """The predicted limb of ``bp``: its conic, sampled every pixel, lit by a Sun fitted to the incidence.
+
+    ``crop`` = (frame shape, max shift): only the limb samples a shift can bring into view are kept
+    (:func:`_crop_model`) before they are lit, and a limb with fewer than 12 of them is returned unlit (no
+    fit can use it: the Sun is not fitted). The same numbers as lighting every sample and cropping after."""
     if "limb_distance_px" not in bp.arrays:
         raise NavigationError("backplanes have no limb_distance_px layer: cannot predict the limb")
     if bp.limb_conic_px is not None:  # the conic the backplane was computed from: nothing to fit
@@ -378,6 +383,10 @@ def _model_from_backplanes(bp: Backplanes) -> _LimbModel:
     conic = conic / float(np.append(center, 1.0) @ conic @ np.append(center, 1.0))
     model = _LimbModel(conic, center, axes, vecs, center.copy(), np.array([0.0, 0.0, 1.0]), None)
     _sample_ellipse(model)
+    if crop is not None:
+        _crop_model(model, *crop)
+        if len(model.points) < 12:
+            return model
     sun = None
     if "incidence_deg" in bp.arrays:
         inc = np.asarray(bp["incidence_deg"], dtype=float)
@@ -415,8 +424,9 @@ def _crop_model(model: _LimbModel, shape: tuple[int, int], max_shift: tuple[floa
         & (y <= nl - 1 + max_shift[1] + m)
     )
     if keep.sum() < len(keep):
+        if len(model.cos_limb) == len(keep):  # (an unlit model has no per-sample illumination yet)
+            model.cos_limb, model.cos_phase = model.cos_limb[keep], model.cos_phase[keep]
         model.phi, model.points = model.phi[keep], model.points[keep]
-        model.cos_limb, model.cos_phase = model.cos_limb[keep], model.cos_phase[keep]
 
 
 def _circle_model(center, radius: float) -> _LimbModel:
@@ -1599,10 +1609,11 @@ def start_limb_fit(
     :meth:`CoarseLimb.refine` finishes it (the edge search and least squares, most of a fit's time) with
     the same result. Arguments and exceptions as :func:`register_frame`."""
     img = _check_image(image)
+    max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
     if isinstance(predicted, Backplanes):
         if tuple(predicted.shape) != img.shape:
             raise NavigationError(f"image shape {img.shape} differs from the backplanes' {predicted.shape}")
-        model = _model_from_backplanes(predicted)
+        model = _model_from_backplanes(predicted, crop=(img.shape, max_shift))
     else:
         try:
             camera, pose = predicted
@@ -1613,10 +1624,9 @@ def start_limb_fit(
                 f"image shape {img.shape} differs from the camera's {(camera.n_lines, camera.n_samples)}"
             )
         model = _model_from_pose(camera, pose, body)
+        _crop_model(model, img.shape, max_shift)
     mode = "rotation" if model.k_matrix is not None else "translation"
     nan = float("nan")
-    max_shift = (float(max_shift_px[0]), float(max_shift_px[1]))
-    _crop_model(model, img.shape, max_shift)
     if len(model.points) < 12:  # fewer limb samples than a fit needs can ever come into view
         return CoarseLimb(
             nan, LimbFit(ok=False, reason="no limb in view anywhere in the search window", mode=mode)

@@ -247,6 +247,7 @@ class SpiceGeometry:
         self._cameras: dict[tuple, FrameCamera] = {}
         self._ets: dict[str, float] = {}
         self._last_inputs: FrameInputs | None = None
+        self._inputs: dict[str, FrameInputs] = {}  # instrument frame → its inputs at self._last_inputs.et
         tune_allocator()
         self._ensure()
         sp = _sp()
@@ -317,8 +318,17 @@ class SpiceGeometry:
         return cam
 
     def frame_inputs(self, time_utc, frame_name: str) -> FrameInputs:
-        """Query SPICE once for everything the per-pixel solution needs."""
+        """Query SPICE once for everything the per-pixel solution needs.
+
+        The inputs of the last epoch are kept per instrument frame: a navigation asks for the same frame's
+        several times (backplanes and pose of each band, again when it re-points), SPICE once."""
         et = self.et(time_utc)
+        if self._last_inputs is not None and self._last_inputs.et == et:
+            known = self._inputs.get(frame_name)
+            if known is not None:
+                return known
+        else:
+            self._inputs.clear()
         self._check_frame(frame_name)
         sp = _sp()
         with spice_errors(
@@ -326,7 +336,8 @@ class SpiceGeometry:
         ):
             r2j = np.asarray(sp.pxform(frame_name, "J2000", et))
         if self._last_inputs is not None and self._last_inputs.et == et:  # e.g. the other band of the frame
-            return dataclasses.replace(self._last_inputs, inst_to_j2000=r2j)
+            self._inputs[frame_name] = dataclasses.replace(self._last_inputs, inst_to_j2000=r2j)
+            return self._inputs[frame_name]
         where = f"{self.observer} → {self.target} at {time_utc} (kernels {self.metakernel.name})"
         with spice_errors(f"no ephemeris for {where}"):
             tpos, lt = sp.spkezp(self._target_id, et, "J2000", "LT", self._observer_id)
@@ -354,6 +365,7 @@ class SpiceGeometry:
             sun_body_km=np.asarray(sun0),
             sun_body_rate=np.asarray(sun1) - np.asarray(sun0),
         )
+        self._inputs = {frame_name: self._last_inputs}
         return self._last_inputs
 
     # --------------------------------------------------------------------------------------- products
