@@ -143,7 +143,7 @@ def test_edge_chi2_reaches_as_far_as_the_background_annulus():
 
 
 def test_on_a_sunlit_renderer_frame_a_misfit_beyond_the_edge_flag():
-    """Frame 190 of ``bench_generalise``'s seed 99 (independent renderer, sunlit): a crescent's limb meeting
+    """Frame 190 of ``bench_generalise``'s seed 99 (independent renderer, sunlit): the terminator meeting
     the bottom edge left a residual of matched-filter S/N ~37, χ²/dof ~68, 1.9 px from the edge (the core
     measured at σ 0.82 px: EDGE from 2 px, the small annulus reaching 4 px). The χ² test flags it now (no
     hot spot within 2 px of it in the renderer's truth) and no true hot spot of the frame."""

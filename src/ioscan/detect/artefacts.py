@@ -31,8 +31,9 @@ ridges and kinks, not point sources (independent renderer, 60 sunlit frames, ano
 benchmark's: false detections within 8 px of the limb 1.32 → 0.57 per frame, true hot spots found at S/N ≥ 7
 201 → 197 of 310).
 
-A detection at the frame edge (flagged EDGE) whose PSF fit's χ²/dof exceeds :data:`EDGE_MISFIT_CHI2` × (1 +
-(:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) is flagged ARTEFACT (:func:`flag_edge_misfit_chi2`):
+A detection at the frame edge (flagged EDGE, or within the small background annulus' outer half-size of it,
+whose annulus reads the reflection beyond the edge) whose PSF fit's χ²/dof exceeds :data:`EDGE_MISFIT_CHI2` ×
+(1 + (:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) is flagged ARTEFACT (:func:`flag_edge_misfit_chi2`):
 where a sunlit limb meets the edge the pad leaves a bright residual that no point source fits (125 sunlit
 renderer frames: 4 false detections flagged, no true hot spot).
 
@@ -211,9 +212,9 @@ def flag_edge_misfit_chi2(
     hot spots within 2 px of the edge kept χ²/dof ÷ (1 + (0.05 S/N)²) ≤ 1.8 there (17 of 17, 125 sunlit
     frames); anywhere on those frames 3 of 364 exceeded 4 (a saturated one, its neighbour, one of S/N 96).
     The reflection misfits wherever a pixel's background annulus reaches beyond the edge, not only within
-    the EDGE flag's 2 core σ: a limb meeting the edge left a residual of matched-filter S/N 37, χ²/dof 68,
-    1.9 px from the edge with a measured core of σ 0.82 px (EDGE from 2 px; the small annulus reaches 4
-    px)."""
+    the EDGE flag's 2 core σ: the terminator meeting the edge left a residual of matched-filter S/N 37,
+    χ²/dof 68, 1.9 px from the edge with a measured core of σ 0.82 px (EDGE from 2 px; the small annulus
+    reaches 4 px)."""
     n = 0
     skip = VETTED_OR_SATURATED
     for det in detections:
