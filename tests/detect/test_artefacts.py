@@ -119,6 +119,52 @@ def test_edge_detections_the_psf_does_not_fit_are_flagged_at_the_edge_only():
     assert not (bright.flags | point.flags | saturated.flags | inside.flags) & DetectionFlag.ARTEFACT
 
 
+def test_edge_chi2_reaches_as_far_as_the_background_annulus():
+    """With a reach (the small annulus' outer half-size), a detection that far from the edge but not flagged
+    EDGE is tested too: the background's annulus reads the reflection beyond the edge from there. Beyond the
+    reach, or without one (the EDGE flag alone), it is not."""
+    from ioscan.detect.artefacts import flag_edge_misfit_chi2
+
+    def det(sample, line, chi2_dof=68.0, mf_snr=37.0):
+        d = _det(sample, line, 1.0, mf_snr, 0)
+        d.extra = {"mf_snr": mf_snr, "chi2_dof": chi2_dof}
+        return d
+
+    shape = (128, 432)
+    near_bottom = det(316.2, 1000 + 125.1)  # 1.9 px from the bottom edge (band lines from 1000)
+    near_left = det(3.0, 1000 + 60.0)
+    too_far = det(4.0, 1000 + 60.0)
+    fits = det(316.2, 1000 + 0.0, chi2_dof=10.0)  # allowed 4 × (1 + 1.85²) = 17.7
+    dets = [near_bottom, near_left, too_far, fits]
+    assert flag_edge_misfit_chi2(dets) == 0  # none is flagged EDGE
+    assert flag_edge_misfit_chi2(dets, reach_px=3, line_offset=1000, shape=shape) == 2
+    assert near_bottom.extra["artefact_test"] == near_left.extra["artefact_test"] == "edge_chi2"
+    assert not (too_far.flags | fits.flags) & DetectionFlag.ARTEFACT
+
+
+def test_on_a_sunlit_renderer_frame_a_misfit_beyond_the_edge_flag():
+    """Frame 190 of ``bench_generalise``'s seed 99 (independent renderer, sunlit): the terminator meeting
+    the bottom edge left a residual of matched-filter S/N ~37, χ²/dof ~68, 1.9 px from the edge (the core
+    measured at σ 0.82 px: EDGE from 2 px, the small annulus reaching 4 px). The χ² test flags it now (no
+    hot spot within 2 px of it in the renderer's truth) and no true hot spot of the frame."""
+    import numpy as np
+
+    from independent_frames import bench_generalise_frame
+    from ioscan.detect import detect_frame
+
+    frame, truth, illumination = bench_generalise_frame(190, seed=99)
+    assert illumination == "day"
+
+    def near_truth(d):
+        return bool(np.min(np.hypot(truth[:, 0] - d.sample, truth[:, 1] - d.line)) <= 2.0)
+
+    dets = detect_frame(frame).detections
+    ours = [d for d in dets if d.extra.get("artefact_test") == "edge_chi2"]
+    assert not any(near_truth(d) for d in ours)
+    misfit = [d for d in ours if abs(d.sample - 316.2) < 1.0 and abs(d.line - 125.1) < 1.0]
+    assert len(misfit) == 1 and not misfit[0].flags & DetectionFlag.EDGE
+
+
 def test_on_a_sunlit_renderer_frame_the_limb_meeting_the_edge():
     """Frame 78 of ``bench_generalise``'s default seed (independent renderer, sunlit): where the limb meets
     the top edge the pad left a residual of matched-filter S/N ~300 (χ²/dof ~1,000) that no other test

@@ -31,8 +31,9 @@ ridges and kinks, not point sources (independent renderer, 60 sunlit frames, ano
 benchmark's: false detections within 8 px of the limb 1.32 → 0.57 per frame, true hot spots found at S/N ≥ 7
 201 → 197 of 310).
 
-A detection at the frame edge (flagged EDGE) whose PSF fit's χ²/dof exceeds :data:`EDGE_MISFIT_CHI2` × (1 +
-(:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) is flagged ARTEFACT (:func:`flag_edge_misfit_chi2`):
+A detection at the frame edge (flagged EDGE, or within the small background annulus' outer half-size of it,
+whose annulus reads the reflection beyond the edge) whose PSF fit's χ²/dof exceeds :data:`EDGE_MISFIT_CHI2` ×
+(1 + (:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) is flagged ARTEFACT (:func:`flag_edge_misfit_chi2`):
 where a sunlit limb meets the edge the pad leaves a bright residual that no point source fits (125 sunlit
 renderer frames: 4 false detections flagged, no true hot spot).
 
@@ -191,25 +192,54 @@ def flag_unresolved_splits(detections: list[Detection], psf_sigma_px: float) -> 
 EDGE_MISFIT_CHI2 = 4.0
 
 
-def flag_edge_misfit_chi2(detections: list[Detection], max_chi2_dof: float = EDGE_MISFIT_CHI2) -> int:
+def flag_edge_misfit_chi2(
+    detections: list[Detection],
+    max_chi2_dof: float = EDGE_MISFIT_CHI2,
+    reach_px: int | None = None,
+    line_offset: int = 0,
+    shape: tuple[int, ...] | None = None,
+) -> int:
     """Flag ARTEFACT on detections at the frame edge (flagged EDGE) whose PSF fit χ²/dof exceeds
     ``max_chi2_dof`` × (1 + (:data:`LIMB_RIDGE_PSF_ERR` × matched-filter S/N)²) (saturated ones, cosmic-ray
-    hits and artefacts aside); returns how many were flagged.
+    hits and artefacts aside); returns how many were flagged. With ``reach_px`` (and the band's ``shape``;
+    detections' lines are product lines, ``line_offset`` the band's first), also those whose nearest pixel
+    lies within ``reach_px`` of the edge: the background's annulus reaches the reflection beyond the edge
+    from that far (the small annulus' outer half-size), farther than the EDGE flag's 2 core σ.
 
     Where a sunlit limb meets the frame edge, the edge's pad continues neither the limb's step nor its
     curvature: the residual there is a ridge or a step along the limb, bright (matched-filter S/N 20–300 on
     the independent renderer's sunlit frames) and far from a point source's shape (χ²/dof 13–1,700). True
     hot spots within 2 px of the edge kept χ²/dof ÷ (1 + (0.05 S/N)²) ≤ 1.8 there (17 of 17, 125 sunlit
-    frames); anywhere on those frames 3 of 364 exceeded 4 (a saturated one, its neighbour, one of S/N 96)."""
+    frames); anywhere on those frames 3 of 364 exceeded 4 (a saturated one, its neighbour, one of S/N 96).
+    The reflection misfits wherever a pixel's background annulus reaches beyond the edge, not only within
+    the EDGE flag's 2 core σ: the terminator meeting the edge left a residual of matched-filter S/N 37,
+    χ²/dof 68, 1.9 px from the edge with a measured core of σ 0.82 px (EDGE from 2 px; the small annulus
+    reaches 4 px)."""
     n = 0
     skip = VETTED_OR_SATURATED
     for det in detections:
-        if not det.flags & EDGE_BIT or det.flags & skip:
+        if det.flags & skip:
+            continue
+        if not det.flags & EDGE_BIT and not _within_reach(det, reach_px, line_offset, shape):
             continue
         if _chi2_beyond(det, max_chi2_dof):
             flag_artefact(det, "edge_chi2")
             n += 1
     return n
+
+
+def _within_reach(
+    det: Detection, reach_px: int | None, line_offset: int, shape: tuple[int, ...] | None
+) -> bool:
+    """Whether a detection's nearest pixel (clipped to the band of ``shape``) lies within ``reach_px`` of the
+    frame edge (False without a reach or a shape); its line is a product line, ``line_offset`` the band's
+    first (:func:`ioscan.detect.misfits.unflagged_near_edge`'s rule)."""
+    if reach_px is None or shape is None:
+        return False
+    nl, ns = shape[0], shape[1]
+    li = min(max(round(det.line - line_offset), 0), nl - 1)
+    sj = min(max(round(det.sample), 0), ns - 1)
+    return min(li, sj, nl - 1 - li, ns - 1 - sj) <= reach_px
 
 
 def flag_bright_source_artefacts(

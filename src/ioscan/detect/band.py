@@ -541,7 +541,9 @@ def _flag_background_misfits(
         # a limb meeting the frame edge: a bright residual far from a point source's shape
         (
             cfg.edge_chi2_test,
-            lambda: flag_edge_misfit_chi2(dets, cfg.edge_max_chi2),
+            lambda: flag_edge_misfit_chi2(
+                dets, cfg.edge_max_chi2, annulus_sizes(small_annulus_px)[0][1], lines, data.shape
+            ),
             "at the frame edge that the PSF does not fit",
         ),
     )
