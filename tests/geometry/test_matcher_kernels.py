@@ -46,19 +46,24 @@ def test_greedy_kernel_without_entries():
     assert len(hr._pick(empty, empty, np.zeros(0), np.zeros(3, np.int64), np.zeros(3, np.int64), 5)) == 0
 
 
-def test_pairs_within_kernel_equals_numpy_bit_for_bit():
-    rng = np.random.default_rng(4)
-    n_pairs, n_seeds = 400, 30
+def _pair_tables(rng, n_pairs: int = 400, n_seeds: int = 30):
+    """Random pair tables (d0, d1, a, b, c, q_max; pair 3 without a position, ~10 % never within), seed
+    offsets (px) and 5,000 candidates (seed, pair)."""
     a = rng.uniform(0.01, 1.0, n_pairs)
     c = rng.uniform(0.01, 1.0, n_pairs)
     b = rng.uniform(-0.5, 0.5, n_pairs) * np.sqrt(a * c)
     q_max = np.where(rng.random(n_pairs) < 0.1, -1.0, rng.uniform(0.0, 30.0, n_pairs))
     d = rng.normal(0.0, 10.0, (n_pairs, 2))
     d[3] = np.nan  # a pair without a position: never within
-    tables = (d[:, 0].copy(), d[:, 1].copy(), a, b, c, q_max)
     o = rng.normal(0.0, 10.0, (n_seeds, 2))
     cand_s = rng.integers(0, n_seeds, 5000).astype(np.int64)
     cand_k = rng.integers(0, n_pairs, 5000).astype(np.int64)
+    return (d[:, 0].copy(), d[:, 1].copy(), a, b, c, q_max), o, cand_s, cand_k
+
+
+def test_pairs_within_kernel_equals_numpy_bit_for_bit():
+    rng = np.random.default_rng(4)
+    tables, o, cand_s, cand_k = _pair_tables(rng)
     got = hr._within(cand_s, cand_k, o, tables)
     want = hr._within_numpy(cand_s, cand_k, o, tables)
     assert 0 < len(want[0]) < len(cand_s)
@@ -83,22 +88,14 @@ def test_logaddexp_kernel_equals_numpy_bit_for_bit():
 
 def test_pairs_gain_kernel_equals_numpy_bit_for_bit():
     rng = np.random.default_rng(7)
-    n_pairs, n_seeds = 400, 30
-    a = rng.uniform(0.01, 1.0, n_pairs)
-    c = rng.uniform(0.01, 1.0, n_pairs)
-    b = rng.uniform(-0.5, 0.5, n_pairs) * np.sqrt(a * c)
-    q_max = np.where(rng.random(n_pairs) < 0.1, -1.0, rng.uniform(0.0, 30.0, n_pairs))
-    d = rng.normal(0.0, 10.0, (n_pairs, 2))
-    d[3] = np.nan  # a pair without a position: never within
+    n_pairs = 400
+    within, o, cand_s, cand_k = _pair_tables(rng, n_pairs)
     frac = rng.choice([0.0, 0.05, 0.3], n_pairs)  # no tail: lt0 = ln 1e-300
     tail2 = rng.uniform(1.0, 25.0, n_pairs)
     lc0 = np.log1p(-frac) - rng.uniform(0.0, 3.0, n_pairs)
     lt0 = np.log(np.maximum(frac, 1e-300)) - rng.uniform(0.0, 4.0, n_pairs)
     gain0 = rng.uniform(-1.0, 6.0, n_pairs)  # some gains ≤ 0 even within reach
-    tables = (d[:, 0].copy(), d[:, 1].copy(), a, b, c, q_max, lc0, lt0, tail2, gain0)
-    o = rng.normal(0.0, 10.0, (n_seeds, 2))
-    cand_s = rng.integers(0, n_seeds, 5000).astype(np.int64)
-    cand_k = rng.integers(0, n_pairs, 5000).astype(np.int64)
+    tables = (*within, lc0, lt0, tail2, gain0)
     got = hr._scored(cand_s, cand_k, o, tables)
     want = hr._scored_numpy(cand_s, cand_k, o, tables)
     within = hr._within_numpy(cand_s, cand_k, o, tables[:6])

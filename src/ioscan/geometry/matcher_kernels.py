@@ -94,6 +94,13 @@ def greedy_pick(seed, k, gain, row, ci_rows, sj_rows, n_c, n_s, n_seed):  # prag
     return out[:n_out]
 
 
+@njit(cache=True, inline="always")
+def _q_form(r0, r1, inv_a, inv_b, inv_c):  # pragma: no cover - compiled
+    """q = rᵀC⁻¹r of a residual (r0, r1) px, as :meth:`ioscan.geometry.hotspot_registration._Pairs.q_form`
+    computes it (a·r0·r0 + 2·b·r0·r1 + c·r1·r1, left to right)."""
+    return inv_a * r0 * r0 + 2.0 * inv_b * r0 * r1 + inv_c * r1 * r1
+
+
 @njit(cache=True)
 def pairs_within(cand_s, cand_k, d0, d1, offsets, inv_a, inv_b, inv_c, q_max):  # pragma: no cover - compiled
     """The candidates (seed ``cand_s``, pair ``cand_k``) whose q = rᵀC⁻¹r, r = d − o, is ≤ the pair's
@@ -106,9 +113,7 @@ def pairs_within(cand_s, cand_k, d0, d1, offsets, inv_a, inv_b, inv_c, q_max):  
     m = 0
     for e in range(n):
         s, k = cand_s[e], cand_k[e]
-        r0 = d0[k] - offsets[s, 0]
-        r1 = d1[k] - offsets[s, 1]
-        q = inv_a[k] * r0 * r0 + 2.0 * inv_b[k] * r0 * r1 + inv_c[k] * r1 * r1
+        q = _q_form(d0[k] - offsets[s, 0], d1[k] - offsets[s, 1], inv_a[k], inv_b[k], inv_c[k])
         if q <= q_max[k]:
             es[m], ek[m], qs[m] = s, k, q
             m += 1
@@ -167,9 +172,7 @@ def pairs_gain(
     m = 0
     for e in range(n):
         s, k = cand_s[e], cand_k[e]
-        r0 = d0[k] - offsets[s, 0]
-        r1 = d1[k] - offsets[s, 1]
-        q = inv_a[k] * r0 * r0 + 2.0 * inv_b[k] * r0 * r1 + inv_c[k] * r1 * r1
+        q = _q_form(d0[k] - offsets[s, 0], d1[k] - offsets[s, 1], inv_a[k], inv_b[k], inv_c[k])
         if q <= q_max[k]:
             half = 0.5 * q
             g = gain0[k] + _logaddexp(lc0[k] - half, lt0[k] - half / tail2[k])
