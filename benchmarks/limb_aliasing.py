@@ -13,9 +13,9 @@ at the benchmark's sub-grid and at a finer one (same scene, same noise draw), ru
 per tracked false detection (as ``bench_generalise``'s tracked view: not ARTEFACT or OFF_DISK; no true hot
 spot within ``MATCH_PX``) within ``NEAR_LIMB_PX`` of the true limb: the aliasing at it (the coarse minus the
 fine noiseless scene, in true σ: its peak within 1 px and its oracle matched-filter S/N with the true PSF,
-as ``ideal_candidates`` reads the data) and whether a tracked false detection is still within ``MATCH_PX``
-on the finer rendering. Also the tracked false and found counts of both renderings over those frames (all
-kinds), and the rendering's CPU time at each sub-grid.
+as ``ideal_candidates`` reads the data) and whether a tracked false detection is within ``MATCH_PX`` on each
+rendering (those of the finer rendering alone are listed too). Also the tracked false and found counts of
+both renderings over those frames (all kinds), and the rendering's CPU time at each sub-grid.
 
     PYTHONPATH=src python benchmarks/limb_aliasing.py --seed 47 --frames 168,220,224,234 [--fine 9]
 """
@@ -99,23 +99,29 @@ def run(args) -> dict:
             per[name] = [r for r in fl if "_found" not in r]
             totals[name]["false"] += len(per[name])
             totals[name]["found"] += sum(r.get("_found", 0) for r in fl)
-        for r in per["coarse"]:
-            if r["limb_px"] > NEAR_LIMB_PX:
-                continue
-            peak, mf = aliasing_snr(rendered["coarse"], rendered["fine"], r["band"], r["sample"], r["line"])
-            still = any(
-                f["band"] == r["band"]
-                and np.hypot(f["sample"] - r["sample"], f["line"] - r["line"]) <= MATCH_PX
-                for f in per["fine"]
-            )
-            rows.append(
-                {
-                    "frame": i, "band": r["band"], "sample": r["sample"], "line": r["line"],
-                    "mf_snr": r["mf_snr"], "limb_px": r["limb_px"], "kind": r["kind"],
-                    "aliasing_peak_sigma": peak, "aliasing_mf_snr": mf,
-                    f"false_at_supersample_{args.fine}": still,
-                }
-            )  # fmt: skip
+        for have, other in (("coarse", "fine"), ("fine", "coarse")):
+            for r in per[have]:
+                if r["limb_px"] > NEAR_LIMB_PX:
+                    continue
+                near = [
+                    f
+                    for f in per[other]
+                    if f["band"] == r["band"]
+                    and np.hypot(f["sample"] - r["sample"], f["line"] - r["line"]) <= MATCH_PX
+                ]
+                if have == "fine" and near:
+                    continue  # listed with the coarse rendering's
+                b = r["band"]
+                peak, mf = aliasing_snr(rendered["coarse"], rendered["fine"], b, r["sample"], r["line"])
+                rows.append(
+                    {
+                        "frame": i, "band": b, "sample": r["sample"], "line": r["line"],
+                        "mf_snr": r["mf_snr"], "limb_px": r["limb_px"], "kind": r["kind"],
+                        "aliasing_peak_sigma": peak, "aliasing_mf_snr": mf,
+                        f"false_at_supersample_{COARSE}": have == "coarse" or bool(near),
+                        f"false_at_supersample_{args.fine}": have == "fine" or bool(near),
+                    }
+                )  # fmt: skip
     return {
         "seed": args.seed,
         "frames": frames,
