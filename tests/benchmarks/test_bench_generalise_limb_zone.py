@@ -11,32 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from ioscan.simulate.independent import (
-    DetectorParams,
-    HotSpotParams,
-    Photometry,
-    SceneParams,
-    render_scene,
-    view_geometry,
-)
+from ioscan.simulate.independent import render_scene
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import bench_generalise as bench  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def rows() -> dict:
-    view = view_geometry(
-        range_km=60_000.0, center_sample_px=200.0, center_line_px=160.0, phase_deg=30.0, sun_azimuth_deg=90.0
-    )
-    params = SceneParams(
-        seed=3,
-        view=view,
-        hot_spots=HotSpotParams(n_surface_mean=0.0, limb_sources_mean=0.0),
-        detector=DetectorParams(cosmic_rays_mean=0.0, column_gain_rms=0.0, column_offset_rms_w_m2_sr=0.0),
-        photometry=Photometry(minnaert_k=1.0),
-        albedo_contrast=1e-6,
-    )
+def rows(clean_sunlit_scene) -> dict:
+    params = clean_sunlit_scene(60_000.0, 160.0)
     rendered = render_scene(params)
     return {r["bin"]: r for r in bench.limb_zone_scale_rows(rendered, "M", None)}
 

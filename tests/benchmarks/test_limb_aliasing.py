@@ -13,32 +13,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ioscan.simulate.independent import (
-    DetectorParams,
-    HotSpotParams,
-    Photometry,
-    SceneParams,
-    render_scene,
-    view_geometry,
-)
+from ioscan.simulate.independent import render_scene
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import limb_aliasing as la  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def renders() -> dict:
-    view = view_geometry(
-        range_km=90_000.0, center_sample_px=200.0, center_line_px=100.0, phase_deg=30.0, sun_azimuth_deg=90.0
-    )
-    params = SceneParams(
-        seed=3,
-        view=view,
-        hot_spots=HotSpotParams(n_surface_mean=0.0, limb_sources_mean=0.0),
-        detector=DetectorParams(cosmic_rays_mean=0.0, column_gain_rms=0.0, column_offset_rms_w_m2_sr=0.0),
-        photometry=Photometry(minnaert_k=1.0),
-        albedo_contrast=1e-6,
-    )
+def renders(clean_sunlit_scene) -> dict:
+    params = clean_sunlit_scene(90_000.0, 100.0)
     return {ss: render_scene(dataclasses.replace(params, supersample=ss)) for ss in (3, 9, 27)}
 
 
