@@ -163,6 +163,19 @@ class Window:
         return slice(self.l0, self.l1), slice(self.s0, self.s1)
 
 
+def sunlit_scenes(seed: int, frames: int):
+    """(frame index, rendered scene) of the sequence's sunlit frames that hold :data:`BAND`: the even frames
+    of ``bench_generalise``'s day / night sequence (the odd ones drawn, not rendered, so the draws match)."""
+    rng = np.random.default_rng(seed)
+    for i in range(frames):
+        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", start_time_utc=start_time(i))
+        if i % 2:
+            continue
+        rendered = render_scene(params)
+        if rendered.illumination == "day" and BAND in rendered.bands:
+            yield i, rendered
+
+
 def window_products(rendered, win: Window, field, gains: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Noise-free product images (K, lines, samples) of the window for the albedo fields of ``field`` (a
     :class:`StackedField`, or :class:`ZeroField` for the ensemble mean), everything else as rendered.
@@ -801,17 +814,10 @@ def main() -> None:
     args = ap.parse_args()
     grid = full_grid() if args.full_grid else list(SHORT_GRID)
     t0 = time.time()
-    rng = np.random.default_rng(args.seed)
     real_rng = np.random.default_rng(args.seed + 1)
     all_rows, cands, false = [], [], {}
     n_day = 0
-    for i in range(args.frames):
-        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", start_time_utc=start_time(i))
-        if i % 2:
-            continue
-        rendered = render_scene(params)
-        if rendered.illumination != "day" or BAND not in rendered.bands:
-            continue
+    for i, rendered in sunlit_scenes(args.seed, args.frames):
         n_day += 1
         rows, f, cand = one_frame(rendered, i, args, grid, real_rng)
         all_rows.append(rows)

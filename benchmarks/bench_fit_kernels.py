@@ -45,6 +45,7 @@ mm = 11
 xc = np.tile(np.arange(mm) - 5.0, (mm, 1))
 jac = rng.normal(size=(n, mm, mm, 8)); stm = rng.normal(size=(n, mm, mm)); wm = np.ones((n, mm, mm))
 erf_ab = rng.normal(size=(2, 2, 2, 40))
+erf_idx = np.arange(erf_ab.size).reshape(erf_ab.shape)
 calls = {
     "psf_stamps": lambda: fk.psf_stamps(rng.uniform(0, 1, (2, 2, n * m)), rng.normal(size=(2, 2, n * m)),
                                         np.array([0.9, 0.1]), n, m, True),
@@ -69,7 +70,9 @@ calls = {
     "steepest_rise_f64": lambda: fk.steepest_rise(g1[0], np.arange(11.0) - 5, 1.5, 2.0, 0.5),
     "local_maxima": lambda: fk.local_maxima(rng.normal(size=(64, 64)).astype(np.float32), np.float32(1.6)),
     "profile_arguments": lambda: fk.profile_arguments(rng.normal(size=(2, 40)), np.ones((2, 2)), 1.4),
-    "profile_values": lambda: fk.profile_values(erf_ab, erf_ab + 1.0, np.ones((2, 2)), 2.5),
+    "shared_erf_arguments": lambda: fk.shared_erf_arguments(erf_ab),
+    "profile_values_shared": lambda: fk.profile_values_shared(erf_ab.reshape(-1), erf_idx, erf_ab + 1.0,
+                                                              np.ones((2, 2)), 2.5),
 }
 first, steady = {}, {}
 for name, fn in calls.items():

@@ -89,14 +89,13 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from bench_dayside_bound import MIN_SNR, ZONES, score_map, truth_rows, zone_of
-from bench_generalise import SEED, start_time, zone_maps
+from bench_dayside_bound import MIN_SNR, ZONES, score_map, sunlit_scenes, truth_rows, zone_of
+from bench_generalise import SEED, zone_maps
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect import background as bgmod
 from ioscan.detect import band as bandmod
 from ioscan.detect.psf import PsfModel
 from ioscan.records import BandImage, Frame
-from ioscan.simulate.independent import draw_scene, render_scene
 
 BAND = "M"
 TRUE_SIGMA_PX = 0.8
@@ -439,15 +438,8 @@ def main() -> None:
     args = ap.parse_args()
     variants = args.variants.split(",")
     t0 = time.time()
-    rng = np.random.default_rng(args.seed)
     all_rows, infos = [], []
-    for i in range(args.frames):
-        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", start_time_utc=start_time(i))
-        if i % 2:
-            continue
-        rendered = render_scene(params)
-        if rendered.illumination != "day" or BAND not in rendered.bands:
-            continue
+    for i, rendered in sunlit_scenes(args.seed, args.frames):
         rows, info = one_frame(rendered, i, variants)
         all_rows.append(rows)
         infos.append(info)

@@ -585,7 +585,10 @@ def test_shared_erf_arguments_give_erfs_values():
     args, idx = fk.shared_erf_arguments(ab)
     assert args.size < ab.size * 0.75  # most b's are the previous a
     assert _same(erf(args)[idx], erf(ab))
-    want = fk.profile_values(erf(ab), np.exp(nsq), sig, np.sqrt(2 * np.pi))
+    # the definition in numpy: 0.5·(erf a − erf b), −(e^−a² − e^−b²) / (√(2π)·σ)
+    erf_ab, exp_ab = erf(ab), np.exp(nsq)
+    den = (np.sqrt(2 * np.pi) * sig)[:, :, None]
+    want = (0.5 * (erf_ab[0] - erf_ab[1]), -(exp_ab[0] - exp_ab[1]) / den)
     got = fk.profile_values_shared(erf(args), idx, np.exp(nsq), sig, np.sqrt(2 * np.pi))
     assert all(_same(g, w) for g, w in zip(got, want, strict=True))
 
@@ -612,17 +615,23 @@ def test_fill_spread_medians_are_median_or_nan(n):
         assert _same(np.array(got), np.array(want))
 
 
+def _clipped_stamps(ci, cj, m: int, shape: tuple[int, int]):
+    """Lines and samples (n, m, m) of m × m stamps centred on (ci, cj), clipped to the frame, and which of
+    them lie inside it."""
+    off = np.arange(m) - m // 2
+    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
+    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    return np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1), inside
+
+
 def test_pixel_ranks_are_uniques_inverse():
     """The stamps' pixel numbering equals np.unique's inverse and count (overlapping stamps, the frame's
     edges)."""
     rng = np.random.default_rng(5)
     n, m, shape = 9, 5, (30, 40)
     ci, cj = rng.integers(-3, 33, n), rng.integers(-3, 43, n)
-    off = np.arange(m) - m // 2
-    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
-    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
-    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
-    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    li, sj, inside = _clipped_stamps(ci, cj, m, shape)
     flat, inv = np.unique((li * shape[1] + sj)[inside], return_inverse=True)
     got, count = fk.pixel_ranks(li, sj, inside, shape[1])
     assert count == flat.size
@@ -641,11 +650,7 @@ def test_stamp_weights_are_numpys(dtype):
     resid[2, 2] = np.nan
     usable = rng.random(shape) > 0.2
     ci, cj = rng.integers(-2, 22, n), rng.integers(-2, 26, n)
-    off = np.arange(m) - m // 2
-    li = np.repeat((ci[:, None] + off)[:, :, None], m, axis=2)
-    sj = np.repeat((cj[:, None] + off)[:, None, :], m, axis=1)
-    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
-    li, sj = np.clip(li, 0, shape[0] - 1), np.clip(sj, 0, shape[1] - 1)
+    li, sj, inside = _clipped_stamps(ci, cj, m, shape)
     li[0], sj[0] = 3, 4  # the NaN noise
     li[1, 0, 0], sj[1, 0, 0], li[1, 0, 1], sj[1, 0, 1] = 5, 6, 7, 8
     inside[0], usable[3, 4], usable[5, 6], usable[7, 8] = True, True, True, True

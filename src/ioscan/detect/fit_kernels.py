@@ -657,7 +657,7 @@ def profile_arguments(u: np.ndarray, sig: np.ndarray, sqrt2: float):
     """The arguments of the pixel-integrated 1-D Gaussians of :func:`ioscan.detect.psf._integrated_1d` at
     offsets u (2, N: samples then lines, px) for widths sig (k, 2, px): (a, b) = (u ± 0.5) / (√2·σ) as
     (2, k, 2, N), and −a², −b² (the exponents), numpy's operations. erf and exp are taken by numpy on the
-    results (its own exp: the same bits as the definition's), then :func:`profile_values`."""
+    results (its own exp: the same bits as the definition's), then :func:`profile_values_shared`."""
     k, n = sig.shape[0], u.shape[1]
     ab = np.empty((2, k, 2, n))
     nsq = np.empty((2, k, 2, n))
@@ -708,8 +708,9 @@ def shared_erf_arguments(ab: np.ndarray):
 def profile_values_shared(
     erf_args: np.ndarray, idx: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float
 ):
-    """:func:`profile_values` with erf given once per distinct argument (:func:`shared_erf_arguments`:
-    ``erf_args`` = erf of its arguments, ``idx`` where each of (a, b) reads it): the same values."""
+    """(value, d/d(source position)) (k, 2, N) of the pixel-integrated 1-D Gaussians: 0.5·(erf a − erf b)
+    and −(e^−a² − e^−b²) / (√(2π)·σ), with erf given once per distinct argument (:func:`shared_erf_arguments`:
+    ``erf_args`` = erf of its arguments, ``idx`` where each of (a, b) reads it)."""
     k, n = sig.shape[0], exp_ab.shape[3]
     val = np.empty((k, 2, n))
     dval = np.empty((k, 2, n))
@@ -718,22 +719,6 @@ def profile_values_shared(
             den = sqrt2pi * sig[j, ax]
             for t in range(n):
                 val[j, ax, t] = 0.5 * (erf_args[idx[0, j, ax, t]] - erf_args[idx[1, j, ax, t]])
-                dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
-    return val, dval
-
-
-@njit(cache=True)
-def profile_values(erf_ab: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float):
-    """(value, d/d(source position)) (k, 2, N) of the pixel-integrated 1-D Gaussians from erf and exp of
-    :func:`profile_arguments`' results: 0.5·(erf a − erf b) and −(e^−a² − e^−b²) / (√(2π)·σ)."""
-    k, n = sig.shape[0], erf_ab.shape[3]
-    val = np.empty((k, 2, n))
-    dval = np.empty((k, 2, n))
-    for j in range(k):
-        for ax in range(2):
-            den = sqrt2pi * sig[j, ax]
-            for t in range(n):
-                val[j, ax, t] = 0.5 * (erf_ab[0, j, ax, t] - erf_ab[1, j, ax, t])
                 dval[j, ax, t] = -(exp_ab[0, j, ax, t] - exp_ab[1, j, ax, t]) / den
     return val, dval
 
