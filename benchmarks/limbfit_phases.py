@@ -1,0 +1,255 @@
+"""Study: where the limb fit's time goes on bench_scan's campaign, per phase and per kind of fit (issue 15).
+
+The limb fit's calls of :func:`ioscan.geometry.navigate.register_on_limb` are captured on the campaign
+``bench_scan.py`` profiles (seed 5, 4 orbits × 16 frames: every band's image, predicted backplanes and
+arguments), then replayed ``--rounds`` times as ``navigate._register_limb`` chooses (every band to its coarse
+step, the strongest refined first, a weaker band only while no good registration is in), in CPU time of this
+thread (BLAS one thread). Per frame: the limb fit's CPU (median over rounds); per phase (ms per frame of the
+campaign): the predicted limb from the backplanes (``model``), the image prepared (``prepare``: hot spots
+filled, smoothed, noise statistics), the coarse correlation (``coarse``), the refinement (``refine``, with
+its edge profiles ``measure_edges`` inside it). Per kind of fit (each band's call): how many, and their
+mean CPU by phase — no limb in view, the coarse step failed (correlation SNR below its threshold), refined
+and failed, refined and registered, not refined (a stronger band registered) — by disk size (radius
+< 40 px, 40–400, ≥ 400) and by frames with one or two bands. The registrations' offsets against the
+simulator's applied pointing error (median, 90 %, pulls) say what the replay registered.
+
+    PYTHONPATH=src python benchmarks/limbfit_phases.py [--rounds 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLOCK = time.thread_time
+PHASES = {"model": "_model_from_backplanes", "prepare": "_prepare", "coarse": "_coarse_shift"}
+INNER = {"measure_edges": "_measure_edges"}
+
+
+def frame_calls(frame, nav) -> list:
+    """The limb-fit calls ``register_on_limb`` makes on ``frame`` with the navigation ``nav`` (registered
+    in place): (band name, (image, predicted backplanes, keyword arguments)) per band it starts."""
+    from ioscan.geometry import limbfit
+    from ioscan.geometry.navigate import register_on_limb
+
+    calls: list = []
+    start = limbfit.start_limb_fit
+
+    def spy(image, predicted, **kw):
+        calls.append((image.copy(), predicted, kw))
+        return start(image, predicted, **kw)
+
+    limbfit.start_limb_fit = spy
+    try:
+        register_on_limb(frame, nav)
+    finally:
+        limbfit.start_limb_fit = start
+    return list(zip(list(frame.bands)[: len(calls)], calls, strict=True))
+
+
+def capture(orbits: int, frames_per_orbit: int, seed: int, out: Path) -> tuple[list[dict], dict]:
+    """Each frame's limb-fit calls (:func:`frame_calls`) on the campaign ``bench_scan.py`` profiles, and
+    the simulator's applied pointing errors ((product, band) → (sample, line) px)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_scan
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+    from ioscan.simulate.campaign import simulate_campaign
+
+    camp = simulate_campaign(
+        out / "campaign",
+        orbits=orbits,
+        seed=seed,
+        frames_per_orbit=frames_per_orbit,
+        ground_nights=0,
+        workers=2,
+    )
+    products = sorted((out / "campaign" / "jiram").rglob("*.LBL"))
+    frames = []
+    for path in products:
+        frame = read_product(path)
+        nav = navigate_frame(frame, kernels=camp.metakernel, register=False)
+        frames.append({"product": frame.product_id, "calls": frame_calls(frame, nav)})
+    return frames, bench_scan._pointing_truth(products)
+
+
+class _Phases:
+    """CPU time of the limb fit's phases (module functions wrapped while ``with`` is active)."""
+
+    def __init__(self, module) -> None:
+        self.module, self.acc, self.saved = module, {}, {}
+
+    def __enter__(self):
+        for label, name in {**PHASES, **INNER}.items():
+            fn = getattr(self.module, name)
+            self.saved[name] = fn
+            setattr(self.module, name, self._wrap(label, fn))
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self.saved.items():
+            setattr(self.module, name, fn)
+
+    def _wrap(self, label, fn):
+        def timed(*args, **kwargs):
+            t0 = CLOCK()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.acc[label] = self.acc.get(label, 0.0) + CLOCK() - t0
+
+        return timed
+
+
+def _register(limbfit, frame: dict, phases: _Phases) -> tuple[list[dict], tuple | None]:
+    """``navigate._register_limb``'s choice on one frame's captured calls: each call's kind and phase times
+    (ms), and the registration (band, fit) or None."""
+    from ioscan.geometry.navigate import SECOND_BAND_ERR_PX, SECOND_BAND_SNR_RATIO
+
+    rows, started = [], []
+    for name, (image, predicted, kw) in frame["calls"]:
+        phases.acc.clear()
+        t0 = CLOCK()
+        coarse = limbfit.start_limb_fit(image, predicted, **kw)
+        row = {"band": name, "start": 1e3 * (CLOCK() - t0), **{k: 1e3 * v for k, v in phases.acc.items()}}
+        row["radius"] = _radius(limbfit, image, predicted, kw)
+        if coarse.failed is not None:
+            in_view = "no limb in view" not in coarse.failed.reason
+            row["kind"] = "coarse_failed" if in_view else "no_limb_in_view"
+        else:
+            row["kind"] = "not_refined"
+            started.append((coarse, name, row))
+        rows.append(row)
+    started.sort(key=lambda c: -c[0].snr)
+    best = None
+    for coarse, name, row in started:
+        weak = coarse.snr < SECOND_BAND_SNR_RATIO * started[0][0].snr
+        if best is not None and best[0] <= SECOND_BAND_ERR_PX and weak:
+            break
+        phases.acc.clear()
+        t0 = CLOCK()
+        fit = coarse.refine()
+        row["refine"] = 1e3 * (CLOCK() - t0)
+        row["measure_edges"] = 1e3 * phases.acc.get("measure_edges", 0.0)
+        row["kind"] = "registered" if fit.ok else "refine_failed"
+        if fit.ok and (best is None or max(fit.offset_err_px) < best[0]):
+            best = (max(fit.offset_err_px), name, fit)
+    return rows, None if best is None else best[1:]
+
+
+_RADII: dict = {}
+
+
+def _radius(limbfit, image, predicted, kw) -> float:
+    """The predicted disk's radius (px), made once per call (outside the timed phases)."""
+    key = id(image)
+    if key not in _RADII:
+        model = limbfit._model_from_backplanes(predicted, crop=(image.shape, kw["max_shift_px"]))
+        _RADII[key] = float(model.radius)
+    return _RADII[key]
+
+
+def _size(radius: float) -> str:
+    return "r<40" if radius < 40 else ("r40-400" if radius < 400 else "r>=400")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="2 orbits of 8 frames")
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    import numpy as np
+
+    from ioscan.geometry import limbfit
+
+    orbits, per_orbit = (2, 8) if args.quick else (4, 16)
+    with tempfile.TemporaryDirectory(prefix="ioscan_limbfit_phases_") as tmp:
+        frames, truth = capture(orbits, per_orbit, args.seed, Path(tmp))
+    for frame in frames:  # the disks' radii, outside the timed calls
+        for _, (image, predicted, kw) in frame["calls"]:
+            _radius(limbfit, image, predicted, kw)
+    with _Phases(limbfit) as phases:
+        for frame in frames[:4]:  # compiled kernels and caches warm
+            _register(limbfit, frame, phases)
+        totals = np.zeros((args.rounds, len(frames)))
+        per_call: list[list[dict]] = []
+        registered: list = []
+        for r in range(args.rounds):
+            for i, frame in enumerate(frames):
+                t0 = CLOCK()
+                rows, reg = _register(limbfit, frame, phases)
+                totals[r, i] = 1e3 * (CLOCK() - t0)
+                if r == 0:
+                    per_call.append(rows)
+                    registered.append(reg)
+                else:  # phase times: the median over rounds is taken below from these sums
+                    for row, old in zip(rows, per_call[i], strict=True):
+                        for k, v in row.items():
+                            if isinstance(v, float) and k != "radius":
+                                old.setdefault("_" + k, [old.get(k, 0.0)]).append(v)
+    for rows in per_call:  # each call's phase times: the median over rounds
+        for row in rows:
+            for k in [k for k in row if k.startswith("_")]:
+                row[k[1:]] = statistics.median(row.pop(k))
+    per_frame = np.median(totals, axis=0)
+    n = len(frames)
+    calls = [row for rows in per_call for row in rows]
+    labels = ("model", "prepare", "coarse", "refine", "measure_edges")
+    out = {
+        "benchmark": "limbfit_phases",
+        "frames": n,
+        "calls": len(calls),
+        "rounds": args.rounds,
+        "clock": "thread CPU",
+        "limb_fit_ms_per_frame": {
+            "median": round(float(np.median(per_frame)), 2),
+            "mean": round(float(per_frame.mean()), 2),
+            "p90": round(float(np.percentile(per_frame, 90)), 2),
+        },
+        "phase_ms_per_frame": {k: round(sum(c.get(k, 0.0) for c in calls) / n, 2) for k in labels},
+    }
+
+    def kinds(key) -> dict:
+        groups: dict[str, list[dict]] = {}
+        for c in calls:
+            groups.setdefault(key(c), []).append(c)
+        return {
+            g: {
+                "calls": len(cs),
+                "ms_per_frame": round(sum(c["start"] + c.get("refine", 0.0) for c in cs) / n, 2),
+            }
+            | {f"{k}_ms_mean": round(statistics.fmean(c.get(k, 0.0) for c in cs), 2) for k in labels}
+            for g, cs in sorted(groups.items())
+        }
+
+    out["by_kind"] = kinds(lambda c: c["kind"])
+    out["by_disk_size"] = kinds(lambda c: _size(c["radius"]))
+    band_count = {id(row): len(rows) for rows in per_call for row in rows}
+    out["by_bands_in_frame"] = kinds(lambda c: f"{band_count[id(c)]} band(s)")
+    errs = []
+    for frame, reg in zip(frames, registered, strict=True):
+        if reg is not None and (frame["product"], reg[0]) in truth:
+            fit = reg[1]
+            d = np.subtract((fit.offset_sample_px, fit.offset_line_px), truth[(frame["product"], reg[0])])
+            errs.append((*d, *(d / np.asarray(fit.offset_err_px))))
+    if errs:
+        e = np.array(errs)
+        err = np.hypot(e[:, 0], e[:, 1])
+        out["registered"] = len(e)
+        out["offset_err_px_median"] = round(float(np.median(err)), 3)
+        out["offset_err_px_p90"] = round(float(np.percentile(err, 90)), 3)
+        out["offset_pull_std_of_fit_err"] = e[:, 2:].std(axis=0).round(2).tolist()
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
