@@ -217,3 +217,47 @@ def test_white_noise_floor_takes_the_filled_outliers_level():
     model = estimate_background(img, psf=PsfModel((1.0,), (0.6,)))
     assert (~model.clean[4:61:4, 4:93:4]).all()  # the outliers were found
     np.testing.assert_allclose(model.sigma_white, 1e-3, rtol=1e-4)
+
+
+def test_fill_level_is_the_median_of_the_valid_grid_pixels():
+    """The invalid pixels' stand-in: the median of the valid pixels on every 4th line and sample (all the
+    valid pixels where that grid holds none), within a fraction of the noise of the whole median."""
+    from ioscan.detect.background import FILL_LEVEL_STEP, _fill_level
+
+    rng = np.random.default_rng(5)
+    x = (50.0 + rng.normal(0.0, 2.0, (128, 432))).astype(np.float32)
+    valid = rng.random(x.shape) > 0.05
+    s = FILL_LEVEL_STEP
+    assert _fill_level(x, valid) == float(np.median(x[::s, ::s][valid[::s, ::s]]))
+    assert abs(_fill_level(x, valid) - float(np.median(x[valid]))) < 0.1 * 2.0
+    off_grid = valid & False
+    off_grid[1::s, 1::s] = True  # no valid pixel on the grid
+    assert _fill_level(x, off_grid) == float(np.median(x[off_grid]))
+
+
+def test_invalid_pixels_stand_in_is_read_by_the_outlier_test_alone(monkeypatch):
+    """Masked (saturated) and NaN pixels take a stand-in value that only the outlier test's Laplacian at their
+    usable neighbours reads: two stand-ins that leave the outliers as they are give the same model bit for
+    bit, every field."""
+    from ioscan.detect import background as bg
+    from ioscan.detect.psf import PsfModel
+
+    rng = np.random.default_rng(8)
+    x = (100.0 + rng.normal(0.0, 1.0, (64, 96))).astype(np.float32)
+    yy, xx = np.mgrid[:64, :96]
+    x += (400.0 * np.exp(-((yy - 30) ** 2 + (xx - 40) ** 2) / (2 * 0.8**2))).astype(np.float32)
+    mask = x > 300.0  # the saturated core
+    x[5, 70] = np.nan
+    d = (xx - 20.0).astype(np.float64)  # a limb: disk beyond sample 20
+    args = dict(psf=PsfModel((1.0,), (0.8,)), mask=mask, limb_distance_px=d)
+    level = bg._fill_level(x, ~mask & np.isfinite(x))
+    models = []
+    for shift in (0.0, 0.5):  # half a noise σ: the neighbours' Laplacian moves by an eighth of one
+        monkeypatch.setattr(bg, "_fill_level", lambda *a, s=shift: level + s)
+        models.append(bg.estimate_background(x, **args))
+    a, b = models
+    assert np.array_equal(a.clean, b.clean)
+    for f in ("background", "usable", "sigma_white", "scale", "noise", "snr", "phase", "choice"):
+        assert getattr(a, f).tobytes() == getattr(b, f).tobytes(), f
+    for ra, rb in zip(a.residuals, b.residuals, strict=True):
+        assert ra.tobytes() == rb.tobytes()

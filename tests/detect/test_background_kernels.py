@@ -315,6 +315,29 @@ def test_block_layout_kernels_equal_numpy_reshapes():
         assert _same(kn.zone_in_blocks(ok, small, b, nbl, nbs), zone), t
 
 
+def test_take_blocks_equals_take_of_block_index():
+    """The block scale's grids read back per pixel from the small region map (``take_blocks``): numpy's
+    ``np.take`` of the full-size index bit for bit, sign of zero and NaN included (region maps with values
+    outside the regions, frames not a multiple of the block); and ``BlockLayout.take`` gives it."""
+    from ioscan.detect.background import BlockLayout
+
+    rng = np.random.default_rng(41)
+    for t in range(200):
+        nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
+        n_regions = int(rng.integers(1, 5))
+        side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
+        nbl, nbs = -(-nl // b), -(-ns // b)
+        grids = rng.normal(size=(n_regions + 1, nbl, nbs)).astype(np.float32)
+        grids.ravel()[rng.random(grids.size) < 0.1] = np.nan
+        grids.ravel()[rng.random(grids.size) < 0.1] = -0.0
+        want = np.take(grids, kn.block_index(side, n_regions, b, nbs, nbl * nbs))
+        got = kn.take_blocks(grids, side.astype(np.int8), b)
+        assert _same(got, want), t
+        layout = BlockLayout(side, n_regions, b)
+        assert _same(layout.take(grids), want), t
+        assert _same(layout.index, kn.block_index(side, n_regions, b, nbs, nbl * nbs)), t
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pad_odd_compiled_equals_numpy(dtype):
     """The frame-edge pad (point reflection about the smoothed edge plus the curvature across it) compiled

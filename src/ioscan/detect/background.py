@@ -926,7 +926,7 @@ class BlockScale:
             grids[present] = np.maximum(np.maximum(avg, 0.8 * meds), floor)
         # each pixel takes its region's block value (regions outside 0 … n_regions − 1: the floor)
         # (every grid value is ≥ the floor or NaN already: no maximum with it is needed)
-        return np.take(grids, self.layout.index)
+        return self.layout.take(grids)
 
 
 class BlockLayout:
@@ -935,12 +935,33 @@ class BlockLayout:
     grids."""
 
     def __init__(self, side: np.ndarray, n_regions: int, b: int):
-        nl, ns = side.shape
-        nbl, nbs = -(-nl // b), -(-ns // b)
+        self.n_regions, self.b = n_regions, b
         self.side_small = side.astype(np.int8 if n_regions < 127 else np.intp)
-        # (compiled: the region's grid, then the block's place in it, per pixel)
-        self.index = kernels.block_index(np.ascontiguousarray(side, np.intp), n_regions, b, nbs, nbl * nbs)
+        self._index: np.ndarray | None = None
         self._last_zone: tuple[np.ndarray, np.ndarray] | None = None  # (ok, its zone) of the last call
+
+    @property
+    def index(self) -> np.ndarray:
+        """Each pixel's flat index in the (region + 1, block line, block sample) grids (read-only; made on
+        first use: :meth:`take` reads the region map instead)."""
+        if self._index is None:
+            nl, ns = self.side_small.shape
+            nbl, nbs = -(-nl // self.b), -(-ns // self.b)
+            side = np.ascontiguousarray(self.side_small, np.intp)
+            # (compiled: the region's grid, then the block's place in it, per pixel)
+            self._index = kernels.block_index(side, self.n_regions, self.b, nbs, nbl * nbs)
+            self._index.setflags(write=False)
+        return self._index
+
+    def take(self, grids: np.ndarray) -> np.ndarray:
+        """``np.take(grids, self.index)``: each pixel's value in the (region + 1, block line, block sample)
+        ``grids`` (compiled from the small region map: :func:`background_kernels.take_blocks`, the same
+        values without the full-size index)."""
+        nl, ns = self.side_small.shape
+        grid_shape = (self.n_regions + 1, -(-nl // self.b), -(-ns // self.b))
+        if grids.shape == grid_shape and grids.flags.c_contiguous:
+            return kernels.take_blocks(grids, np.ascontiguousarray(self.side_small), self.b)
+        return np.take(grids, self.index)
 
     def zone_of(self, ok: np.ndarray, shape: tuple[int, int], b: int, nbl: int, nbs: int) -> np.ndarray:
         """Each pixel's region (−1: not ``ok``) in block order, one row of b² per block (the padding beyond
@@ -1212,6 +1233,21 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
     return out
 
 
+#: the invalid pixels' stand-in is the median of the valid ones on a grid of this step (:func:`_fill_level`)
+FILL_LEVEL_STEP = 4
+
+
+def _fill_level(x: np.ndarray, valid: np.ndarray) -> float:
+    """The value that stands in for the invalid pixels (masked, not finite): the median of the ``valid`` ones
+    on every :data:`FILL_LEVEL_STEP`-th line and sample (of all of them where that grid holds none). Only
+    the outlier test's Laplacian at their usable neighbours reads it (the backgrounds, fits and noise
+    statistics read usable pixels alone), so a level near the frame's typical one is all it needs: the
+    grid's median is that, at 1/16 of the whole median's partition."""
+    s = FILL_LEVEL_STEP
+    grid = valid[::s, ::s]
+    return float(np.median(x[::s, ::s][grid] if grid.any() else x[valid]))
+
+
 @lru_cache(maxsize=64)
 def _edge_strip(shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
     """(the pixels of a crop of ``shape`` closer than ``reach`` px to its edge — ``d_edge < reach`` of
@@ -1244,12 +1280,10 @@ def _shared_layout(shape: tuple[int, int], reach: int, n_regions: int, b: int) -
 
 @lru_cache(maxsize=16)
 def _layout_of_shape(shape: tuple[int, int], reach: int, n_regions: int, b: int) -> BlockLayout:
-    """:func:`_shared_layout`'s layout as made, shared by every call (its block indices read-only; its regions
-    writeable, as the compiled zone placement takes them, and read by it alone)."""
+    """:func:`_shared_layout`'s layout as made, shared by every call (its block indices, once made, read-only;
+    its regions writeable, as the compiled zone placement takes them, and read by it alone)."""
     side = np.zeros(shape, np.intp) if reach == 0 else np.array(_plain_zone(shape, reach))  # (writeable)
-    lay = BlockLayout(side, n_regions, b)
-    lay.index.setflags(write=False)
-    return lay
+    return BlockLayout(side, n_regions, b)
 
 
 @lru_cache(maxsize=16)
@@ -1412,7 +1446,7 @@ def estimate_background(
         far = usable & (np.abs(d) > wb + h1 + _half_taps(sigma_reach) + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
-    fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
+    fill0 = 0.0 if all_valid or not valid.any() else _fill_level(x, valid)
     x0 = x if all_valid else np.where(valid, x, fill0)
     sky0 = 0.0
     if limb_model is not None:

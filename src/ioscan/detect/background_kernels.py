@@ -909,6 +909,26 @@ def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: in
 
 
 @njit(cache=True, error_model="numpy")
+def take_blocks(grids: np.ndarray, side: np.ndarray, b: int) -> np.ndarray:
+    """``np.take(grids, block_index(side, …))``: each pixel's value in the (region + 1, block line, block
+    sample) ``grids`` — its region ``side`` (those outside 0 … regions − 1: the last grid), its b × b block —
+    read from the small region map instead of a full-size intp index (a copy of values: no arithmetic)."""
+    nl, ns = side.shape
+    n_regions = grids.shape[0] - 1
+    out = np.empty((nl, ns), grids.dtype)
+    for i in range(nl):
+        bl = i // b
+        for j0 in range(0, ns, b):  # block by block along the line (no division per pixel)
+            bs = j0 // b
+            for j in range(j0, min(j0 + b, ns)):
+                k = side[i, j]
+                if k < 0 or k >= n_regions:
+                    k = n_regions
+                out[i, j] = grids[k, bl, bs]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def zone_in_blocks(ok: np.ndarray, side: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
     """Each pixel's region ``side`` (−1 where not ``ok``) in block order: one row of b² values per b × b
     block (block lines, then block samples; pixels in line order within a block), −1 beyond the image."""
@@ -1280,6 +1300,7 @@ def warm_up() -> None:
     abs_max_at(x.ravel(), np.arange(4))
     side = np.zeros(x.shape, np.intp)
     block_index(side, 2, 2, 3, 6)
+    take_blocks(np.zeros((3, 2, 3), np.float32), side.astype(np.int8), 2)
     zone_in_blocks(np.ones(x.shape, np.bool_), side.astype(np.int8), 2, 2, 3)
     abs_in_blocks(x, 2, 2, 3)
     dist, sel = np.zeros(x.shape), np.ones(x.shape, np.bool_)
