@@ -1233,21 +1233,6 @@ def _chosen(options: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
     return out
 
 
-#: the invalid pixels' stand-in is the median of the valid ones on a grid of this step (:func:`_fill_level`)
-FILL_LEVEL_STEP = 4
-
-
-def _fill_level(x: np.ndarray, valid: np.ndarray) -> float:
-    """The value that stands in for the invalid pixels (masked, not finite): the median of the ``valid`` ones
-    on every :data:`FILL_LEVEL_STEP`-th line and sample (of all of them where that grid holds none). Only
-    the outlier test's Laplacian at their usable neighbours reads it (the backgrounds, fits and noise
-    statistics read usable pixels alone), so a level near the frame's typical one is all it needs: the
-    grid's median is that, at 1/16 of the whole median's partition."""
-    s = FILL_LEVEL_STEP
-    grid = valid[::s, ::s]
-    return float(np.median(x[::s, ::s][grid] if grid.any() else x[valid]))
-
-
 @lru_cache(maxsize=64)
 def _edge_strip(shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
     """(the pixels of a crop of ``shape`` closer than ``reach`` px to its edge — ``d_edge < reach`` of
@@ -1446,7 +1431,7 @@ def estimate_background(
         far = usable & (np.abs(d) > wb + h1 + _half_taps(sigma_reach) + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
-    fill0 = 0.0 if all_valid or not valid.any() else _fill_level(x, valid)
+    fill0 = 0.0 if all_valid or not valid.any() else float(np.median(x[valid]))
     x0 = x if all_valid else np.where(valid, x, fill0)
     sky0 = 0.0
     if limb_model is not None:
