@@ -44,11 +44,6 @@ MIN_TRUSTED_ARC_PX = 60.0
 FAR_SIGMA = 5.0
 #: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
 SUNLIT_SIGMA = 3.0
-#: a band whose geometry, however uncertain its pointing, puts every pixel more than this many 1σ pointing
-#: errors inside Io's limb shows no limb: the image's limb is not looked for there (:func:`locate_limb`;
-#: the pointing would have to be off by more than this many σ for the limb to come into view, and what such
-#: a search finds there is an albedo or terminator boundary, not the limb)
-LIMB_OUT_OF_VIEW_SIGMA = 5.0
 
 
 @dataclass
@@ -143,9 +138,7 @@ def locate_limb(
     """The limb from the geometry (unless its pointing is too uncertain to place it, or the image shows its
     limb elsewhere), else from the data (the sharp limb, else the outline of a bright disk); ``saturated``
     pixels' surroundings are not taken for a limb. The image's limb is not looked for in a band whose limb
-    navigation fitted to register the backplanes (:meth:`Backplanes.limb_fitted_in`): it is theirs, nor in a
-    band whose uncertain geometry puts every pixel beyond :data:`LIMB_OUT_OF_VIEW_SIGMA` σ inside the limb
-    (:func:`limb_out_of_view_px`: none can be in view; the band is searched with no limb)."""
+    navigation fitted to register the backplanes (:meth:`Backplanes.limb_fitted_in`): it is theirs."""
     messages = []
     margin = (
         cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + cfg.pointing_error_px
@@ -154,13 +147,6 @@ def locate_limb(
     if backplanes is not None and not from_geometry:
         messages.append(uncertain_pointing_message(band.band, cfg.pointing_error_px))
         margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
-        deep = limb_out_of_view_px(backplanes, data.shape, cfg.pointing_error_px)
-        if deep is not None:
-            messages.append(
-                f"band {band.band}: the geometry puts every pixel at least {deep:.0f} px inside Io's limb "
-                f"(> {LIMB_OUT_OF_VIEW_SIGMA:g}σ of its pointing): no limb in view, none looked for"
-            )
-            return Limb(None, False, backplanes, margin, messages=tuple(messages))
     distance = None
     made = []  # the shading template, once the geometry's check has made it
     if from_geometry:
@@ -236,20 +222,6 @@ def locate_limb(
         messages=tuple(messages),
         shading=made[-1] if made else None,
     )
-
-
-def limb_out_of_view_px(
-    backplanes: Backplanes, shape: tuple[int, int], pointing_error_px: float
-) -> float | None:
-    """The geometry's smallest limb distance (px) over a band of ``shape`` when every pixel lies more than
-    :data:`LIMB_OUT_OF_VIEW_SIGMA` × ``pointing_error_px`` (1σ, px) inside Io's limb (a pointing error moves
-    the scene by about that much, and a pixel's limb distance by no more), else None (backplanes of another
-    shape, a NaN distance: not decided)."""
-    if tuple(backplanes.shape) != tuple(shape) or not np.isfinite(pointing_error_px):
-        return None
-    d = np.asarray(backplanes["limb_distance_px"])
-    low = float(np.min(d))  # (NaN: not all beyond)
-    return low if low > LIMB_OUT_OF_VIEW_SIGMA * pointing_error_px else None
 
 
 def uncertain_pointing_message(band: str, pointing_error_px: float) -> str:
