@@ -105,3 +105,22 @@ def test_limb_distance_from_data_equals_reference_bit_for_bit(dtype):
             seen += 1
             assert got.shape == want.shape and got.tobytes() == want.tobytes()
     assert seen >= 6
+
+
+def test_limb_distance_from_data_small_images_equal_reference_bit_for_bit():
+    """Images of fewer pixels than robust_sigma's and the histogram's sub-samples (every value used), with and
+    without NaN pixels."""
+    rng = np.random.default_rng(12)
+    seen = 0
+    for k, (nl, ns) in enumerate([(60, 80), (40, 40), (77, 91), (120, 45)]):
+        yy, xx = np.mgrid[0:nl, 0:ns]
+        disk = np.hypot(xx - ns * 0.6, yy - nl * 0.4) < 0.35 * min(nl, ns)
+        img = disk * 80.0 + rng.normal(0, 2, (nl, ns))
+        if k % 2:
+            img[rng.random(img.shape) < 0.02] = np.nan
+        got, want = limb_distance_from_data(img, 0.7), _reference(img, 0.7)
+        assert (got is None) == (want is None)
+        if want is not None:
+            seen += 1
+            assert got.tobytes() == want.tobytes()
+    assert seen >= 3

@@ -87,11 +87,16 @@ def limb_distance_from_data(
     """
     img = np.asarray(data, dtype=np.float64)
     valid = np.isfinite(img)
-    if valid.sum() < 100:
+    n_valid = int(np.count_nonzero(valid))
+    if n_valid < 100:
         return None
-    fill = float(median_or_nan(img[valid]))
-    sm = ndimage.uniform_filter(np.where(valid, img, fill), 3)
-    vals = sm[valid]
+    whole = n_valid == img.size  # every pixel valid: no fill (its median is never read), flat views
+    if whole:
+        sm = ndimage.uniform_filter(img, 3)
+        vals = sm.ravel()
+    else:
+        sm = ndimage.uniform_filter(np.where(valid, img, float(median_or_nan(img[valid]))), 3)
+        vals = sm[valid]
     if vals.size > 50000:
         vals = vals[:: vals.size // 50000 + 1]
     hist, edges = np.histogram(vals, bins=256)
@@ -106,8 +111,8 @@ def limb_distance_from_data(
     hi = vals[vals > thr]
     if lo.size < 20 or hi.size < 20:
         return None
-    noise = robust_sigma((img - sm)[valid]) * 1.2
-    contrast = float(np.median(hi) - np.median(lo))
+    noise = robust_sigma(_valid_sample(img, sm, None if whole else valid)) * 1.2
+    contrast = float(median_or_nan(hi) - median_or_nan(lo))
     if noise <= 0 or contrast < min_contrast_snr * noise / 3.0:
         return None
     lab, n = ndimage.label(sm > thr)
@@ -138,6 +143,18 @@ def limb_distance_from_data(
         return None
     yy, xx = np.ogrid[0 : img.shape[0], 0 : img.shape[1]]  # (broadcast: np.mgrid's values per pixel)
     return rad - np.hypot(xx - xc, yy - yc)
+
+
+def _valid_sample(img: np.ndarray, sm: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """``(img - sm)[valid]`` as :func:`robust_sigma` sub-samples it (every k-th value, in pixel order): only
+    those differences are computed (the same values). ``valid`` None: every pixel."""
+    if valid is None:
+        k = img.size // _MAD_SAMPLES + 1 if img.size > _MAD_SAMPLES else 1
+        return img.ravel()[::k] - sm.ravel()[::k]
+    idx = np.flatnonzero(valid)
+    if idx.size > _MAD_SAMPLES:
+        idx = idx[:: idx.size // _MAD_SAMPLES + 1]
+    return img.ravel()[idx] - sm.ravel()[idx]
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
