@@ -151,3 +151,79 @@ def test_matcher_with_kernels_equals_matcher_with_numpy_bit_for_bit(
     want = hr.match_offsets(prob, PRIOR, **kw)
     assert len(want.modes) > 1
     same_bits(got, want)
+
+
+def kd_tree_pairs(queries: np.ndarray, points: np.ndarray, radius: float) -> set:
+    """(query, point) within ``radius``, as the k-d trees the grid replaced found them."""
+    from scipy.spatial import cKDTree
+
+    hits = cKDTree(queries).sparse_distance_matrix(cKDTree(points), radius, output_type="ndarray")
+    return set(zip(hits["i"].tolist(), hits["j"].tolist(), strict=True))
+
+
+@pytest.mark.parametrize(("seed", "spread", "radius"), [(1, 40.0, 3.0), (2, 150.0, 8.0), (3, 5.0, 0.7)])
+def test_grid_lookup_finds_what_the_kd_trees_found(seed, spread, radius):
+    from ioscan.geometry.matcher_kernels import grid_cells, grid_near
+
+    rng = np.random.default_rng(seed)
+    points = np.vstack([rng.normal(0.0, spread, (400, 2)), rng.normal(10.0, 1.0, (50, 2))])  # a dense knot
+    queries = np.vstack([rng.normal(0.0, spread, (200, 2)), points[:20], [[1e4, -1e4]]])  # on points, far off
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    for cell in (radius, hr._grid_cell(x, y, 0.05)):  # the lookup's own cell, and one enlarged by the cap
+        grid = grid_cells(x, y, cell)
+        qx, qy = np.ascontiguousarray(queries[:, 0]), np.ascontiguousarray(queries[:, 1])
+        qi, k = grid_near(qx, qy, x, y, cell, *grid, radius)
+        got = list(zip(qi.tolist(), k.tolist(), strict=True))
+        assert len(got) == len(set(got))  # each pair once
+        assert set(got) == kd_tree_pairs(queries, points, radius)
+        assert len(got) > 100
+    assert hr._grid_cell(x, y, 0.05) > 0.05  # the cap enlarged it
+    nx_ny = grid_cells(x, y, hr._grid_cell(x, y, 0.05))[2:4]
+    assert nx_ny[0] * nx_ny[1] <= max(hr.GRID_CELLS_PER_PAIR * len(x), hr.GRID_MIN_CELLS)
+
+
+def test_pair_index_finds_the_pairs_within_reach_of_each_offset():
+    prob = crowded(2, n_anchors=50, sigma_px=8.0)
+    pairs = hr._pair_tables(prob, -8.0)
+    index = hr._PairIndex(pairs)
+    offsets = np.random.default_rng(5).uniform([-8, -140], [8, 140], (300, 2))
+    i, k = index.near(offsets, 0.5)
+    got = set(zip(i.tolist(), k.tolist(), strict=True))
+    want = set()
+    for _, members, reach in index.classes:
+        want |= {(a, int(members[b])) for a, b in kd_tree_pairs(offsets, pairs.d[members], reach + 0.5)}
+    assert got == want and len(got) == len(i)
+    # every pair of positive gain at an offset is among them
+    q = pairs.q_form(
+        np.arange(len(pairs.d))[None],
+        pairs.d[None, :, 0] - offsets[:, :1],
+        pairs.d[None, :, 1] - offsets[:, 1:],
+    )
+    positive = set(zip(*np.nonzero(q <= pairs.q_max[None]), strict=True))
+    assert positive <= got
+
+
+def test_gain_root_bounds_the_root_from_above_within_its_bracket():
+    rng = np.random.default_rng(3)
+    n = 5000
+    lc0 = rng.uniform(-6.0, 1.0, n)
+    lt0 = lc0 + rng.uniform(-6.0, -1.0, n)
+    tail2 = rng.uniform(1.0, 30.0, n)
+    gain0 = rng.uniform(-2.0, 12.0, n)
+    q_max = hr._gain_root(lc0, lt0, tail2, gain0)
+
+    def gain(q, k=slice(None)):
+        return gain0[k] + np.logaddexp(lc0[k] - 0.5 * q, lt0[k] - 0.5 * q / tail2[k])
+
+    never = q_max < 0
+    assert 0 < never.sum() < n and np.all(gain(0.0)[never] <= 0)
+    ok = ~never
+    assert np.all(gain(q_max[ok], ok) <= 0)  # at and beyond it nothing is positive: no pair is cut off
+    lo, hi = np.zeros(ok.sum()), np.full(ok.sum(), 2.0 * 30.0 * 20.0)  # the root, by 60 bisections
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        pos = gain(mid, ok) > 0
+        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+    width = 2.0 * np.log(2.0) * np.maximum(1.0, tail2[ok])  # the bracket's width at most
+    assert np.all(q_max[ok] >= hi - 1e-9)
+    assert np.all(q_max[ok] - hi <= width * 2.0**-hr.GAIN_ROOT_STEPS + 1e-6 * (1.0 + hi))

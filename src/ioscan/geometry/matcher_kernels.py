@@ -180,3 +180,60 @@ def pairs_gain(
                 es[m], ek[m], qs[m], gs[m] = s, k, q, g
                 m += 1
     return es[:m], ek[:m], qs[:m], gs[:m]
+
+
+@njit(cache=True)
+def grid_cells(x, y, cell):  # pragma: no cover - compiled
+    """A uniform grid of square cells of side ``cell`` over points (x, y): (x0, y0, nx, ny, start, order) —
+    the points of cell (cx, cy) are ``order[start[c]:start[c + 1]]``, c = cy·nx + cx (a stable counting
+    sort), for :func:`grid_near`."""
+    n = x.shape[0]
+    x0, y0 = x.min(), y.min()
+    nx = int((x.max() - x0) / cell) + 1
+    ny = int((y.max() - y0) / cell) + 1
+    key = np.empty(n, np.int64)
+    start = np.zeros(nx * ny + 1, np.int64)
+    for k in range(n):
+        key[k] = int((y[k] - y0) / cell) * nx + int((x[k] - x0) / cell)
+        start[key[k] + 1] += 1
+    for c in range(nx * ny):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for k in range(n):
+        order[fill[key[k]]] = k
+        fill[key[k]] += 1
+    return x0, y0, nx, ny, start, order
+
+
+@njit(cache=True)
+def grid_near(qx, qy, x, y, cell, x0, y0, nx, ny, start, order, radius):  # pragma: no cover - compiled
+    """(query index, point index) of every point (x, y) within Euclidean distance ``radius`` of each query
+    (qx, qy), found through :func:`grid_cells`' grid: by query, then cell (row by row), then point in the
+    sort's order. What a k-d tree's ``sparse_distance_matrix`` finds (distance ≤ radius), in another order."""
+    r2 = radius * radius
+    n_q = qx.shape[0]
+    out_q = np.empty(0, np.int64)
+    out_k = np.empty(0, np.int64)
+    for rnd in range(2):  # count, then fill
+        m = 0
+        for i in range(n_q):
+            lo_x = max(int(np.floor((qx[i] - radius - x0) / cell)), 0)
+            hi_x = min(int(np.floor((qx[i] + radius - x0) / cell)), nx - 1)
+            lo_y = max(int(np.floor((qy[i] - radius - y0) / cell)), 0)
+            hi_y = min(int(np.floor((qy[i] + radius - y0) / cell)), ny - 1)
+            for cy in range(lo_y, hi_y + 1):
+                for cx in range(lo_x, hi_x + 1):
+                    c = cy * nx + cx
+                    for e in range(start[c], start[c + 1]):
+                        k = order[e]
+                        dx = x[k] - qx[i]
+                        dy = y[k] - qy[i]
+                        if dx * dx + dy * dy <= r2:
+                            if rnd == 1:
+                                out_q[m], out_k[m] = i, k
+                            m += 1
+        if rnd == 0:
+            out_q = np.empty(m, np.int64)
+            out_k = np.empty(m, np.int64)
+    return out_q, out_k
