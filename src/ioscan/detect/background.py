@@ -56,7 +56,7 @@ from scipy.special import ndtri
 
 from ioscan.detect import background_kernels as kernels
 from ioscan.detect.disk import grow, percentile
-from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel
+from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX, LimbModel
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.robust import MAD_TO_SIGMA, finite_median, median_or_nan
 
@@ -1647,7 +1647,7 @@ def estimate_background(
     if lzone is not None and lzone.any():
         # in the limb zone what runs along the limb is not a point source: taken out, and the S/N scaled
         # again by its own profile against the limb distance
-        lo_hi = (-SKY_REACH_PX - 1, DISK_REACH_PX + 1)
+        lo_hi = (-SKY_REACH_PX - 1, ZONE_REACH_PX + 1)
         zsel = lzone & usable & ok
         # the chosen option's white-noise S/N (for ``limb_zone_own_scale_px``)
         top_white = best["snr"] * best["scale"] if limb_zone_own_scale_px is not None else None

@@ -37,7 +37,7 @@ from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
 from ioscan.detect.fit_kernels import linear_flux
 from ioscan.detect.flags import FlagContext, source_flags
-from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, fit_limb_model
+from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX, fit_limb_model
 from ioscan.detect.localfit import LocalFitScale, flag_local_fit_unconfirmed, local_fit_scale
 from ioscan.detect.misfits import (
     flag_along_limb,
@@ -720,7 +720,7 @@ def detect_band(
         limb_known=off_disk_zone(limb_seen, data.shape, near_px),
     )
     # the limb profile's reach (a limb seen in the image): what a profile leaves, or an unmodelled bright limb
-    ridge_zone = (-SKY_REACH_PX, DISK_REACH_PX) if limb.circle is not None else None
+    ridge_zone = (-SKY_REACH_PX, ZONE_REACH_PX) if limb.circle is not None else None
     in_zone: list[bool] = []
     # with detect.cosmic_ray_dchi2_floor: each source's spike-test threshold at its own S/N (a hit's advantage
     # grows as S/N², a source's falls)

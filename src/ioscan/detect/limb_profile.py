@@ -29,6 +29,10 @@ from ioscan.detect.limb import LimbCircle
 SKY_REACH_PX = 4.0
 #: ...to this far inside (beyond it the disk is left to the ordinary background)
 DISK_REACH_PX = 10.0
+#: the limb zone (its along-limb high-pass and own S/N scale, the limb-ridge tests) reaches this far inside,
+#: 3 px past where the profile's fade into the ordinary background ends: the fade's kink at DISK_REACH_PX
+#: (the profile's own inward rise faded linearly into 1) is then the zone's to take out, not the disk's
+ZONE_REACH_PX = DISK_REACH_PX + 3.0
 #: the amplitude at a place along the limb is the disk's level this far inside, px
 AMPLITUDE_RANGE_PX = (5.0, 9.0)
 #: the sky level is the median this far outside the limb, px
@@ -354,7 +358,7 @@ def fit_limb_model(
     seen_lo, seen_hi = float(t_pts.min()), float(t_pts.max())
     beyond = np.maximum(np.maximum(seen_lo - t, t - seen_hi), 0.0)
     band = (d >= -SKY_REACH_PX) & (d <= DISK_REACH_PX) & (beyond < ARC_TAPER_PX)
-    zone = band & (beyond == 0.0)
+    zone = (d >= -SKY_REACH_PX) & (d <= ZONE_REACH_PX) & (beyond == 0.0)
     template = np.ones(shape)
     tau_all = np.clip(2.0 * (t[band] - t_lo) / span - 1.0, -1.0, 1.0)
     c_at = np.column_stack([np.interp(d[band], centres, coef[:, j]) for j in range(degree + 1)])
