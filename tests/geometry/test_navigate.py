@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from disk_frames import shifted_disk_frame
 from ioscan.errors import GeometryError
 from ioscan.geometry.label_provider import backplanes_from_label
 from ioscan.geometry.navigate import band_label_geometry, navigate_frame
@@ -78,21 +79,7 @@ def test_label_frame_with_a_shifted_disk_is_registered_back():
     assert nav.offset_px[0] == pytest.approx(6.3, abs=0.3) and abs(nav.offset_px[1]) < 0.3
 
 
-def _shifted_disk_frame(blank: bool = False) -> Frame:
-    true = LabelGeometry(0.0, 200.0, 0.0, 230.0, 6.0e8, 0.0, 30.0, 134.3, 128.0)
-    bp = backplanes_from_label(true, 256, 256)
-    mu0 = np.cos(np.radians(np.nan_to_num(bp["incidence_deg"], nan=90.0)))
-    image = np.where(bp.on_disk & (not blank), np.clip(mu0, 0, None), 0.0)
-    image = image + np.random.default_rng(3).normal(0, 0.01, image.shape)
-    return Frame(
-        "NIRC2_TEST",
-        "NIRC2",
-        "EARTH",
-        "2020-01-01T00:00:00",
-        1.0,
-        {"Lp": BandImage("Lp", image.astype(np.float32), "W m-2 sr-1 um-1", 3.78, 0.7)},
-        label_geometry=LabelGeometry(**{**true.__dict__, "disk_center_sample": 128.0}),
-    )
+_shifted_disk_frame = shifted_disk_frame
 
 
 @pytest.mark.parametrize("blank", [False, True])
