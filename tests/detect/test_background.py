@@ -217,3 +217,42 @@ def test_white_noise_floor_takes_the_filled_outliers_level():
     model = estimate_background(img, psf=PsfModel((1.0,), (0.6,)))
     assert (~model.clean[4:61:4, 4:93:4]).all()  # the outliers were found
     np.testing.assert_allclose(model.sigma_white, 1e-3, rtol=1e-4)
+
+
+def test_one_option_is_that_option_of_the_full_estimate():
+    """``only_option=k`` (the second pass's background, the white noise known) makes option k alone: its
+    choice everywhere, every residual its residual, and where the full estimate chose it the same background,
+    scale and S/N bit for bit (an option's maps do not depend on the others'); broad PSFs ignore it; an index
+    out of range raises."""
+    from ioscan.detect.background import estimate_background, filter_options
+    from ioscan.detect.psf import PsfModel
+
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:70, 0:110]
+    # smooth on the left (the plane wins), curved on the right (the quadratic wins), a few sources
+    surface = 100.0 + 0.2 * xx + np.where(xx > 55, 0.08 * (xx - 55.0) ** 2 + 0.1 * (yy - 35.0) ** 2, 0.0)
+    img = (surface + rng.normal(0.0, 2.0, xx.shape)).astype(np.float32)
+    for y, x in ((20, 25), (50, 80), (35, 60)):
+        img[y - 1 : y + 2, x - 1 : x + 2] += np.float32(60.0)
+    d = 40.0 - np.hypot(yy - 35.0, xx - 50.0)
+    psf = PsfModel((1.0,), (0.7,))
+    # the white noise taken as known (as the second pass does: fitted, it would be on option k's background)
+    first = estimate_background(img, psf=psf, limb_distance_px=d)
+    known = (first.sigma_white, first.usable)
+    full = estimate_background(img, psf=psf, limb_distance_px=d, known_noise=known)
+    n_opt = len(filter_options(psf.core_sigma_px))
+    assert set(np.unique(full.choice[full.usable])) == set(range(n_opt))  # both options won somewhere
+    for k in range(n_opt):
+        one = estimate_background(img, psf=psf, limb_distance_px=d, known_noise=known, only_option=k)
+        assert (one.choice == k).all() and len(one.residuals) == n_opt
+        assert all(np.array_equal(r, full.residuals[k]) for r in one.residuals)
+        assert np.array_equal(one.usable, full.usable) and np.array_equal(one.clean, full.clean)
+        here = full.usable & (full.choice == k)
+        for name in ("background", "scale", "snr", "phase", "noise"):
+            assert np.array_equal(getattr(one, name)[here], getattr(full, name)[here]), name
+    broad = PsfModel((1.0,), (2.5,))
+    a = estimate_background(img, psf=broad, limb_distance_px=d)
+    b = estimate_background(img, psf=broad, limb_distance_px=d, only_option=0)
+    assert np.array_equal(a.snr, b.snr) and np.array_equal(a.choice, b.choice)
+    with pytest.raises(ValueError):
+        estimate_background(img, psf=psf, only_option=n_opt)
