@@ -231,37 +231,3 @@ def test_discounted_snr_in_a_box_equals_the_whole_image():
     outside[box] = False
     assert np.array_equal(got[outside], snr[outside].astype(np.float64), equal_nan=True)
     assert np.array_equal(discounted_snr(snr, src, noise, 0.6, 0.05, None), whole, equal_nan=True)
-
-
-def test_second_background_makes_the_small_quadratic_alone(monkeypatch):
-    """The second background is made with one option, the small quadratic annulus (``SECOND_PASS_OPTION``):
-    every call of the second pass's ``estimate_background`` asks for it, its model chooses it everywhere, and
-    the faint neighbours are found all the same (bench_scan's campaign: the plane alone lost 18 simulated hot
-    spots beside bright ones)."""
-    from ioscan.detect import second_pass
-    from ioscan.detect.background import filter_options
-
-    k = second_pass.SECOND_PASS_OPTION
-    h0, h1, _, deg = filter_options(JIRAM_PSF.core_sigma_px)[k]
-    assert deg == 2 and h1 == min(o[1] for o in filter_options(JIRAM_PSF.core_sigma_px))
-    made = []
-
-    def recording(data, **kw):
-        model = estimate_background(data, **kw)
-        made.append((kw.get("only_option"), model))
-        return model
-
-    monkeypatch.setattr(second_pass, "estimate_background", recording)
-    rng = np.random.default_rng(3)
-    bx, by, bf = _bright_grid(rng, JIRAM_PSF, (300, 3000))
-    ang = rng.uniform(0, 2 * np.pi, bx.size)
-    fx, fy = bx + 4.5 * np.cos(ang), by + 4.5 * np.sin(ang)
-    ff = rng.uniform(10, 20, bx.size) / _norm(JIRAM_PSF)
-    xs, ys = np.concatenate([bx, fx]), np.concatenate([by, fy])
-    img = 5.0 + _sources(SHAPE, xs, ys, np.concatenate([bf, ff]), psf=JIRAM_PSF) + rng.normal(0, 1, SHAPE)
-    res = detect_frame(_frame(img))
-    assert made and all(opt == k for opt, _ in made)
-    assert all((m.choice == k).all() for _, m in made)
-    pos = np.array([(d.sample, d.line) for d in res.detections])
-    dist = np.hypot(pos[:, 0][None] - fx[:, None], pos[:, 1][None] - fy[:, None]).min(axis=1)
-    assert np.mean(dist < 1.5) >= 0.9

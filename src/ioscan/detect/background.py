@@ -1327,7 +1327,6 @@ def estimate_background(
     unmodelled_limb_own_profile: bool = False,
     with_noise_median: bool = True,
     known_noise: tuple[np.ndarray, np.ndarray] | None = None,
-    only_option: int | None = None,
 ) -> BandModel:
     """Background, noise and calibrated matched-filter S/N map of one band image (see the module docstring).
 
@@ -1388,11 +1387,6 @@ def estimate_background(
         known_noise: (white-noise σ per pixel, usable pixels) of a run on the same image, its fitted sources
             since subtracted (the second pass): that white noise is taken as it is, not fitted again, and
             the dark limb's pixels (with ``sunlit``) are the ones usable there, not found again.
-        only_option: narrow PSFs (ignored for broad ones): the background option of :func:`filter_options`
-            with this index alone is made, filtered and scaled (the second pass's background: the small
-            quadratic, :data:`ioscan.detect.second_pass.SECOND_PASS_OPTION`); it is the choice at every
-            pixel, and every entry of ``residuals`` is its residual (without ``known_noise`` the white noise
-            is fitted on its background). None: every option, the best per pixel.
     """
     sigma = psf.core_sigma_px
     sigma_reach = max(psf.core_axis_sigmas_px)  # the core filter's reach (its longer axis)
@@ -1403,10 +1397,6 @@ def estimate_background(
     options = filter_options(sigma, textured=textured_option, annulus_sigma_px=annulus_sigma_px)
     broad = sigma >= BROAD_PSF_SIGMA_PX
     annuli = [(a0, a1, deg) for a0, a1, _, deg in options]
-    only = None if broad or only_option is None else int(only_option)
-    if only is not None and not 0 <= only < len(options):
-        raise ValueError(f"only_option {only_option} is not one of the {len(options)} options")
-    made = range(len(options)) if only is None else (only,)  # the options made
     h1 = max(a[1] for a in annuli)
     wb = base_limb_halfwidth_px(sigma) if limb_halfwidth_px is None else float(limb_halfwidth_px)
     lzone = None  # the limb model's zone
@@ -1482,14 +1472,11 @@ def estimate_background(
             x0 = _fill(x0, clean, 2)
     cleaned = [r & clean for r in regions]
     fills: dict = {}  # options with the same outer annulus share the filled regions
-    bgs = [
-        region_background(x0, cleaned, side, a0, a1, deg, fills) if k in made else None
-        for k, (a0, a1, deg) in enumerate(annuli)
-    ]
+    bgs = [region_background(x0, cleaned, side, a0, a1, deg, fills) for a0, a1, deg in annuli]
     if limb_model is not None:
-        bgs = [None if bg is None else sky0 + (bg - sky0) * t_mod for bg in bgs]
+        bgs = [sky0 + (bg - sky0) * t_mod for bg in bgs]
     elif norm is not None:
-        bgs = [None if bg is None else bg * norm for bg in bgs]
+        bgs = [bg * norm for bg in bgs]
     refit = None
     if keep_source_pixels and not broad and out1.any() and (limb_model is not None or norm is not None):
         back = t_mod if limb_model is not None else norm
@@ -1501,18 +1488,7 @@ def estimate_background(
         var = sw * sw
     else:
         sw, var = _fitted_white_noise(
-            x0,
-            lap,
-            lap_ok,
-            usable,
-            clean,
-            norm,
-            regions,
-            fills,
-            side,
-            bgs[made[0]],
-            offset_free,
-            white_noise_d2,
+            x0, lap, lap_ok, usable, clean, norm, regions, fills, side, bgs[0], offset_free, white_noise_d2
         )
     x0 = x if all_valid else np.where(valid, x, fill0)
     vu = np.where(usable, var, 0).astype(np.float32, copy=False)
@@ -1536,7 +1512,7 @@ def estimate_background(
     # filter σ → (line kernels, sample kernels per shift, white-noise std of the filtered image per phase,
     # elongation); the core filter is as elongated as the PSF's core (σ·√e along the lines, σ/√e across)
     filters = {}
-    for fs in sorted({options[k][2] for k in made}):
+    for fs in sorted({o[2] for o in options}):
         e_f = psf.elongation if fs == sigma else 1.0
         kern, kern_s, sq, sq_s = _phase_kernels(fs, e_f, shifts)
         filters[fs] = (kern, kern_s, _phase_noise(vu, sq, sq_s), e_f)
@@ -1555,8 +1531,6 @@ def estimate_background(
         return layouts[id(zone_map)][1]
 
     for k, (a0, a1, fs, deg) in enumerate(options):
-        if k not in made:
-            continue
         kern, kern_s, den0, e_f = filters[fs]
         resid = np.where(usable, x0 - bgs[k], 0.0).astype(np.float32, copy=False)
         # matched filter at 4 sub-pixel phases; white-noise S/N of each (0 where no noise), and the best
@@ -1630,9 +1604,10 @@ def estimate_background(
         if deg > 2:  # a quartic extrapolates poorly: not where its annulus meets the limb band or the edge
             merit = np.where(zone >= 2, 0.0, merit)
         if best is None:
-            choice0 = np.full(x.shape, k, np.intp)  # (k = 0 unless one option alone is made)
-            best = dict(merit=merit, top=top, phase=phase, scale=scale, block=block, choice=choice0)
-            resids = [resid] if only is None else [resid] * len(options)  # (one option: its residual for all)
+            best = dict(
+                merit=merit, top=top, phase=phase, scale=scale, block=block, choice=np.zeros(x.shape, np.intp)
+            )
+            resids = [resid]
             continue
         resids.append(resid)
         if not _take_better(best, k, merit, top, phase, scale, block):
@@ -1703,9 +1678,7 @@ def estimate_background(
     return BandModel(
         # the tight broad-PSF option's background holds part of a source's core: report the small standard
         # annulus's there (the photometry still fits the chosen option's residual with its kernel)
-        background=bgs[only]
-        if only is not None
-        else _chosen(bgs if not broad else bgs[:2], choice if not broad else np.minimum(choice, 1)),
+        background=_chosen(bgs if not broad else bgs[:2], choice if not broad else np.minimum(choice, 1)),
         residuals=resids,
         usable=usable,
         clean=clean,

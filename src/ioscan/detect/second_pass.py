@@ -57,13 +57,6 @@ from ioscan.detect.second_pass_kernels import (
 #: the second background is made on windows around the bright sources when they cover less than this fraction
 #: of the analysed crop (else on the whole crop)
 WINDOWED_FRACTION = 0.5
-#: the second background makes this background option of :func:`~ioscan.detect.background.filter_options`
-#: alone (``estimate_background(only_option=...)``; narrow PSFs: the small quadratic annulus, which follows
-#: what the subtracted bright sources' wings leave; broad PSFs make all theirs), not the best of the options
-#: per pixel: ×0.65 CPU. On bench_scan's campaign the option the first pass chose at most pixels of each
-#: window instead (the plane in 46 of 64 windows) lost 24 detections of simulated hot spots beside bright
-#: ones (2018 → 1994 within 2 px of one); this one 2 (4 lost, S/N 5.5–9.5; 2 gained; 2 false fewer)
-SECOND_PASS_OPTION = 0
 #: first-pass detections within this many scale blocks of a saturated source or of one with S/N ≥
 #: CHECK_AROUND_SNR, and below CHECK_FLUX_RATIO of its flux, are checked on the image with it subtracted: the
 #: residuals of its wings in the first pass's background make such peaks (this replaced a flag on every faint
@@ -660,12 +653,7 @@ def second_background(
     :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
     scale block, and one block more where neighbours are re-checked)."""
     # (nothing reads the second model's noise median; the white noise and the dark limb are the first pass's)
-    args = dict(
-        background_args,
-        with_noise_median=False,
-        known_noise=(model.sigma_white, model.usable),
-        only_option=SECOND_PASS_OPTION,
-    )
+    args = dict(background_args, with_noise_median=False, known_noise=(model.sigma_white, model.usable))
     if roles.hit.any():
         # the hit's pixels: significant residual within 4 px of it (tracks reach a few pixels), and 1 px more
         near = near_sources(fit.x[roles.hit], fit.y[roles.hit], sub.shape, 4.0)
