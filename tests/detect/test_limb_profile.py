@@ -10,7 +10,7 @@ from test_limb import _render
 
 from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.limb import find_limb, known_zone
-from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX, LimbModel, fit_limb_model
+from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX, LimbModel, fit_limb_model
 
 
 @pytest.mark.parametrize(
@@ -42,11 +42,11 @@ def test_profile_follows_the_noise_free_limb(phase_deg, azimuth_deg, range_km, m
 
 def _ring_model(shape: tuple[int, int] = (128, 128), radius_px: float = 50.0) -> LimbModel:
     """A limb model on a circle centred in the frame (limb distance exact, zone from the sky reach to the
-    disk reach, the whole circle seen)."""
+    zone's inner reach, the whole circle seen)."""
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
     cy, cx = (shape[0] - 1) / 2, (shape[1] - 1) / 2
     d = radius_px - np.hypot(yy - cy, xx - cx)
-    zone = (d >= -SKY_REACH_PX) & (d <= DISK_REACH_PX)
+    zone = (d >= -SKY_REACH_PX) & (d <= ZONE_REACH_PX)
     ones = np.ones(shape)
     return LimbModel(
         d, ones, zone, 0.0, np.zeros(1), np.ones(1), cx, cy, radius_px, np.arctan2(yy - cy, xx - cx)
@@ -58,10 +58,11 @@ def test_along_limb_highpass_reaches_the_zones_edges():
     pixel staircase of the zone's inner edge the samples along the arc through an edge pixel (at its own limb
     distance) have nearest pixels on either side of the edge, and with those outside left out too few
     remained there for the median, so the ridge stayed whole along the edge (issue 11: false detections at
-    10.0-10.6 px, the inner edge at DISK_REACH_PX = 10). Each pixel keeps at most a quarter of it."""
+    10.0-10.6 px, the inner edge then at DISK_REACH_PX = 10; now at ZONE_REACH_PX). Each pixel keeps at most a
+    quarter of it."""
     model = _ring_model()
     d = model.distance_px
-    for at in (DISK_REACH_PX - 0.3, -SKY_REACH_PX + 0.3):
+    for at in (ZONE_REACH_PX - 0.3, -SKY_REACH_PX + 0.3):
         z = 10.0 * np.exp(-0.5 * ((d - at) / 0.7) ** 2)
         out = model.along_limb_highpass(z, model.zone)
         edge = model.zone & (np.abs(d - at) < 0.5)

@@ -3,11 +3,11 @@ independent renderer (no geometry: the limb and its profile are found in the ima
 
 from independent_frames import sunlit_independent_frame
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
-from ioscan.detect.limb_profile import DISK_REACH_PX, SKY_REACH_PX
+from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX
 
 
 def test_floor_flags_only_detections_in_the_limb_zone_below_it():
-    """With the floor at 8, exactly the detections within the zone (their limb distance −4 … 10 px) whose fit
+    """With the floor at 8, exactly the detections within the zone (their limb distance −4 … 13 px) whose fit
     S/N is below 8 become ARTEFACT; every other detection keeps its flags; position, flux and S/N of all are
     unchanged (the floor only flags)."""
     frame = sunlit_independent_frame()
@@ -20,7 +20,7 @@ def test_floor_flags_only_detections_in_the_limb_zone_below_it():
     for a, b in zip(base, floored, strict=True):
         assert (a.sample, a.line, a.snr) == (b.sample, b.line, b.snr)
         d = a.extra["limb_distance_px"]
-        in_zone = d is not None and -SKY_REACH_PX <= d <= DISK_REACH_PX
+        in_zone = d is not None and -SKY_REACH_PX <= d <= ZONE_REACH_PX
         quiet = a.flags & (DetectionFlag.ARTEFACT | DetectionFlag.COSMIC_RAY)
         if in_zone and not quiet and a.snr < 8.0:
             assert b.flags == a.flags | DetectionFlag.ARTEFACT

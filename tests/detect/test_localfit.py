@@ -124,5 +124,8 @@ def test_limb_fit_setting_changes_only_the_limb_zone():
     assert zone.any()
     d = off.limb_distance_px
     assert d is not None
-    # what changed lies within the zone (4 px outside to 10 px inside the limb, the arc's taper aside)
-    assert np.all((d[zone] > -4.5) & (d[zone] < 10.5))
+    # what changed lies within the zone (SKY_REACH_PX outside to ZONE_REACH_PX inside the limb, the arc's
+    # taper aside)
+    from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX
+
+    assert np.all((d[zone] > -SKY_REACH_PX - 0.5) & (d[zone] < ZONE_REACH_PX + 0.5))
