@@ -13,13 +13,20 @@ and failed, refined and registered, not refined (a stronger band registered) —
 < 40 px, 40–400, ≥ 400) and by frames with one or two bands. The registrations' offsets against the
 simulator's applied pointing error (median, 90 %, pulls) say what the replay registered.
 
-    PYTHONPATH=src python benchmarks/limbfit_phases.py [--rounds 3] [--quick]
+Whether unused work can be predicted: the calls of each kind by their coarse correlation's SNR
+(``by_coarse_snr``, and the SNR range of the registered and of the failed refinements), and the
+counterfactual "prepare a band only while no good registration is in" (``lazy_second_band``: the frames whose
+band it would change, their offsets' errors against the applied pointing, and the CPU it would save).
+``--close-flybys N`` replays ``bench_navigation``'s N close-flyby sequences instead of the campaign.
+
+    PYTHONPATH=src python benchmarks/limbfit_phases.py [--rounds 3] [--quick] [--seed 5] [--close-flybys 12]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -53,7 +60,9 @@ def frame_calls(frame, nav) -> list:
     return list(zip(list(frame.bands)[: len(calls)], calls, strict=True))
 
 
-def capture(orbits: int, frames_per_orbit: int, seed: int, out: Path) -> tuple[list[dict], dict]:
+def capture(
+    orbits: int, frames_per_orbit: int, seed: int, out: Path, close_flybys: int = 0
+) -> tuple[list[dict], dict]:
     """Each frame's limb-fit calls (:func:`frame_calls`) on the campaign ``bench_scan.py`` profiles, and
     the simulator's applied pointing errors ((product, band) → (sample, line) px)."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -62,15 +71,21 @@ def capture(orbits: int, frames_per_orbit: int, seed: int, out: Path) -> tuple[l
     from ioscan.geometry.navigate import navigate_frame
     from ioscan.simulate.campaign import simulate_campaign
 
-    camp = simulate_campaign(
-        out / "campaign",
-        orbits=orbits,
-        seed=seed,
-        frames_per_orbit=frames_per_orbit,
-        ground_nights=0,
-        workers=2,
-    )
-    products = sorted((out / "campaign" / "jiram").rglob("*.LBL"))
+    if close_flybys:  # bench_navigation's close-flyby sequences (five frames each) instead
+        from ioscan.simulate.close_flybys import simulate_close_flybys
+
+        camp = simulate_close_flybys(out / "close", n_sequences=close_flybys, seed=seed, workers=2)
+        products = sorted((out / "close" / "jiram").rglob("*.LBL"))
+    else:
+        camp = simulate_campaign(
+            out / "campaign",
+            orbits=orbits,
+            seed=seed,
+            frames_per_orbit=frames_per_orbit,
+            ground_nights=0,
+            workers=2,
+        )
+        products = sorted((out / "campaign" / "jiram").rglob("*.LBL"))
     frames = []
     for path in products:
         frame = read_product(path)
@@ -119,6 +134,7 @@ def _register(limbfit, frame: dict, phases: _Phases) -> tuple[list[dict], tuple 
         coarse = limbfit.start_limb_fit(image, predicted, **kw)
         row = {"band": name, "start": 1e3 * (CLOCK() - t0), **{k: 1e3 * v for k, v in phases.acc.items()}}
         row["radius"] = _radius(limbfit, image, predicted, kw)
+        row["coarse_snr"] = float(coarse.snr)
         if coarse.failed is not None:
             in_view = "no limb in view" not in coarse.failed.reason
             row["kind"] = "coarse_failed" if in_view else "no_limb_in_view"
@@ -138,6 +154,7 @@ def _register(limbfit, frame: dict, phases: _Phases) -> tuple[list[dict], tuple 
         row["refine"] = 1e3 * (CLOCK() - t0)
         row["measure_edges"] = 1e3 * phases.acc.get("measure_edges", 0.0)
         row["kind"] = "registered" if fit.ok else "refine_failed"
+        row["points"] = int(fit.n_limb_points)
         if fit.ok and (best is None or max(fit.offset_err_px) < best[0]):
             best = (max(fit.offset_err_px), name, fit)
     return rows, None if best is None else best[1:]
@@ -155,6 +172,45 @@ def _radius(limbfit, image, predicted, kw) -> float:
     return _RADII[key]
 
 
+SNR_BINS = ("no limb", "<6", "6-20", "20-100", "100-1000", ">=1000")
+KINDS = ("no_limb_in_view", "coarse_failed", "refine_failed", "registered", "not_refined")
+
+
+def _snr_bin(snr: float) -> str:
+    """The coarse correlation SNR's bin (:data:`SNR_BINS`)."""
+    if math.isnan(snr):
+        return SNR_BINS[0]
+    return SNR_BINS[1 + sum(snr >= edge for edge in (6, 20, 100, 1000))]
+
+
+def _lazy_second_band(frame: dict, rows: list[dict], chosen) -> dict:
+    """The counterfactual "prepare a band only while no good registration is in": bands started in frame
+    order, each refined at once, the rest skipped from the first registration whose worse 1σ is ≤
+    ``SECOND_BAND_ERR_PX`` (the smaller error kept otherwise). Every started band is refined here (untimed)
+    to know its outcome. Returns the band it registers, whether that is navigation's, and the CPU it would
+    save (the skipped bands' start and refinement as timed in the replay, ms)."""
+    from ioscan.geometry import limbfit
+    from ioscan.geometry.navigate import SECOND_BAND_ERR_PX
+
+    best, saved = None, 0.0
+    for k, ((name, (image, predicted, kw)), row) in enumerate(zip(frame["calls"], rows, strict=True)):
+        if best is not None and best[0] <= SECOND_BAND_ERR_PX:
+            saved += sum(r["start"] + r.get("refine", 0.0) for r in rows[k:])
+            break
+        if row["kind"] in ("coarse_failed", "no_limb_in_view"):
+            continue
+        fit = limbfit.start_limb_fit(image, predicted, **kw).refine()
+        if fit.ok and (best is None or max(fit.offset_err_px) < best[0]):
+            best = (max(fit.offset_err_px), name, fit)
+    lazy = None if best is None else best[1]
+    return {
+        "band": lazy,
+        "same": lazy == (None if chosen is None else chosen[0]),
+        "saved_ms": saved,
+        "fit": None if best is None else best[2],
+    }
+
+
 def _size(radius: float) -> str:
     return "r<40" if radius < 40 else ("r40-400" if radius < 400 else "r>=400")
 
@@ -164,6 +220,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="2 orbits of 8 frames")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--close-flybys", type=int, default=0, help="N close-flyby sequences instead")
     args = ap.parse_args()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
@@ -173,7 +230,7 @@ def main() -> None:
 
     orbits, per_orbit = (2, 8) if args.quick else (4, 16)
     with tempfile.TemporaryDirectory(prefix="ioscan_limbfit_phases_") as tmp:
-        frames, truth = capture(orbits, per_orbit, args.seed, Path(tmp))
+        frames, truth = capture(orbits, per_orbit, args.seed, Path(tmp), args.close_flybys)
     for frame in frames:  # the disks' radii, outside the timed calls
         for _, (image, predicted, kw) in frame["calls"]:
             _radius(limbfit, image, predicted, kw)
@@ -233,6 +290,38 @@ def main() -> None:
 
     out["by_kind"] = kinds(lambda c: c["kind"])
     out["by_disk_size"] = kinds(lambda c: _size(c["radius"]))
+    # a predictor of a refinement that fails: the coarse correlation's SNR of each refined call's outcome
+    bins = [b for b in SNR_BINS if any(_snr_bin(c["coarse_snr"]) == b for c in calls)]
+    out["by_coarse_snr"] = {
+        b: {
+            k: n_k
+            for k in KINDS
+            if (n_k := sum(_snr_bin(c["coarse_snr"]) == b and c["kind"] == k for c in calls))
+        }
+        for b in bins
+    }
+    for kind in ("registered", "refine_failed"):
+        snrs = [c["coarse_snr"] for c in calls if c["kind"] == kind]
+        if snrs:
+            out[f"coarse_snr_range_{kind}"] = [round(min(snrs), 1), round(max(snrs), 1)]
+    lazy = [
+        _lazy_second_band(f, rows, reg) for f, rows, reg in zip(frames, per_call, registered, strict=True)
+    ]
+    out["lazy_second_band"] = {
+        "frames_band_changed": [f["product"] for f, lz in zip(frames, lazy, strict=True) if not lz["same"]],
+        "saved_ms_per_frame": round(sum(lz["saved_ms"] for lz in lazy) / n, 2),
+        "changed_err_px_vs_truth": [],  # per changed frame: (navigation's, lazy's) offset error
+    }
+    for f, lz, reg in zip(frames, lazy, registered, strict=True):
+        if not lz["same"]:
+            pair = []
+            for band, fit in ((None, None) if reg is None else reg, (lz["band"], lz["fit"])):
+                t = truth.get((f["product"], band))
+                off = None if fit is None else (fit.offset_sample_px, fit.offset_line_px)
+                pair.append(
+                    None if t is None or off is None else round(float(np.hypot(*np.subtract(off, t))), 3)
+                )
+            out["lazy_second_band"]["changed_err_px_vs_truth"].append(pair)
     band_count = {id(row): len(rows) for rows in per_call for row in rows}
     out["by_bands_in_frame"] = kinds(lambda c: f"{band_count[id(c)]} band(s)")
     errs = []

@@ -3,8 +3,11 @@ navigation chooses its band give navigation's registration, with each phase's ti
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from disk_frames import shifted_disk_frame
 from ioscan.geometry import limbfit
@@ -44,3 +47,35 @@ def test_a_blank_frame_is_a_failed_fit_of_its_kind():
         rows, reg = lp._register(limbfit, {"product": frame.product_id, "calls": calls}, phases)
     assert reg is None and [row["kind"] for row in rows] == ["coarse_failed"]
     assert "refine" not in rows[0]
+
+
+def test_each_call_carries_its_coarse_snr_and_the_lazy_rule_skips_a_second_band_after_a_good_fit():
+    frame = _frame(blank=False)
+    # a second band with the same image (its own noise): navigation starts both, refines both (neither is
+    # weak), keeps the first; "prepare the second only while no good registration is in" skips it
+    (band,) = frame.bands.values()
+    noisy = band.data + np.random.default_rng(4).normal(0, 0.01, band.data.shape).astype(np.float32)
+    frame.bands["Lp2"] = dataclasses.replace(band, data=noisy)
+    nav = navigate_frame(frame, register=False)
+    calls = lp.frame_calls(frame, nav)
+    assert [name for name, _ in calls] == ["Lp", "Lp2"]
+    with lp._Phases(limbfit) as phases:
+        rows, reg = lp._register(limbfit, {"product": frame.product_id, "calls": calls}, phases)
+    assert [row["kind"] for row in rows] == ["registered", "registered"]
+    assert all(row["coarse_snr"] > 100 and lp._snr_bin(row["coarse_snr"]) in lp.SNR_BINS[4:] for row in rows)
+    lazy = lp._lazy_second_band({"product": frame.product_id, "calls": calls}, rows, reg)
+    assert lazy["band"] == "Lp"  # the first band's registration is good enough on its own
+    assert lazy["same"] == (reg[0] == "Lp")
+    assert lazy["saved_ms"] == rows[1]["start"] + rows[1]["refine"]  # the second band's work, all of it
+
+
+def test_coarse_snr_bins():
+    assert [lp._snr_bin(v) for v in (float("nan"), 3.0, 6.0, 19.9, 20.0, 999.0, 1e4)] == [
+        "no limb",
+        "<6",
+        "6-20",
+        "6-20",
+        "20-100",
+        "100-1000",
+        ">=1000",
+    ]
