@@ -18,6 +18,24 @@ from numba import njit
 
 
 @njit(cache=True)
+def _counting_sort(keys, n_keys):  # pragma: no cover - compiled
+    """A stable counting sort of ``keys`` (each in 0 … n_keys − 1): (start, order) — the indices with key c
+    are ``order[start[c]:start[c + 1]]``, in their original order."""
+    n = keys.shape[0]
+    start = np.zeros(n_keys + 1, np.int64)
+    for e in range(n):
+        start[keys[e] + 1] += 1
+    for c in range(n_keys):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for e in range(n):
+        order[fill[keys[e]]] = e
+        fill[keys[e]] += 1
+    return start, order
+
+
+@njit(cache=True)
 def greedy_pick(seed, k, gain, row, ci_rows, sj_rows, n_c, n_s, n_seed):  # pragma: no cover - compiled
     """Indices of the entries a greedy one-to-one matching takes, in the order the numpy version lists them.
 
@@ -28,16 +46,7 @@ def greedy_pick(seed, k, gain, row, ci_rows, sj_rows, n_c, n_s, n_seed):  # prag
     is left. Seeds share no group, so each seed's rounds run on their own (small tables, reset for each
     seed); the entries taken are listed by round, then in the entries' order (as the numpy version)."""
     n = seed.shape[0]
-    ptr = np.zeros(n_seed + 1, np.int64)  # the entries by seed (counting sort, stable)
-    for e in range(n):
-        ptr[seed[e] + 1] += 1
-    for s in range(n_seed):
-        ptr[s + 1] += ptr[s]
-    fill = ptr[:-1].copy()
-    by_seed = np.empty(n, np.int64)
-    for e in range(n):
-        by_seed[fill[seed[e]]] = e
-        fill[seed[e]] += 1
+    ptr, by_seed = _counting_sort(seed, n_seed)  # the entries by seed
     best_c, best_s = np.empty(n_c), np.empty(n_s)
     low_c, low_s = np.empty(n_c, np.int64), np.empty(n_s, np.int64)
     used_c, used_s = np.zeros(n_c, np.bool_), np.zeros(n_s, np.bool_)
@@ -192,17 +201,9 @@ def grid_cells(x, y, cell):  # pragma: no cover - compiled
     nx = int((x.max() - x0) / cell) + 1
     ny = int((y.max() - y0) / cell) + 1
     key = np.empty(n, np.int64)
-    start = np.zeros(nx * ny + 1, np.int64)
     for k in range(n):
         key[k] = int((y[k] - y0) / cell) * nx + int((x[k] - x0) / cell)
-        start[key[k] + 1] += 1
-    for c in range(nx * ny):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(n, np.int64)
-    for k in range(n):
-        order[fill[key[k]]] = k
-        fill[key[k]] += 1
+    start, order = _counting_sort(key, nx * ny)
     return x0, y0, nx, ny, start, order
 
 
