@@ -295,15 +295,21 @@ def test_grow_diamond_equals_cross_dilations():
         assert np.array_equal(kn.grow_diamond(m, k), ndimage.binary_dilation(m, iterations=k)), (t, shape, k)
 
 
+def _random_layout(rng):
+    """A block layout's inputs: (lines, samples, block side, regions, region map with values outside the
+    regions, block lines, block samples), frames not a multiple of the block."""
+    nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
+    n_regions = int(rng.integers(1, 5))
+    side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
+    return nl, ns, b, n_regions, side, -(-nl // b), -(-ns // b)
+
+
 def test_block_layout_kernels_equal_numpy_reshapes():
     """The block scale's pixel → grid index and its regions in block order, compiled: the numpy expressions
     they replace (region maps with values outside the regions, frames not a multiple of the block)."""
     rng = np.random.default_rng(37)
     for t in range(200):
-        nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
-        n_regions = int(rng.integers(1, 5))
-        side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
-        nbl, nbs = -(-nl // b), -(-ns // b)
+        nl, ns, b, n_regions, side, nbl, nbs = _random_layout(rng)
         want = np.where((side >= 0) & (side < n_regions), side, n_regions) * (nbl * nbs)
         want += (np.arange(nl) // b)[:, None] * nbs + (np.arange(ns) // b)[None, :]
         assert _same(kn.block_index(side, n_regions, b, nbs, nbl * nbs), want), t
@@ -323,10 +329,7 @@ def test_take_blocks_equals_take_of_block_index():
 
     rng = np.random.default_rng(41)
     for t in range(200):
-        nl, ns, b = int(rng.integers(1, 60)), int(rng.integers(1, 60)), int(rng.integers(1, 12))
-        n_regions = int(rng.integers(1, 5))
-        side = rng.integers(-1, n_regions + 2, (nl, ns)).astype(np.intp)
-        nbl, nbs = -(-nl // b), -(-ns // b)
+        nl, ns, b, n_regions, side, nbl, nbs = _random_layout(rng)
         grids = rng.normal(size=(n_regions + 1, nbl, nbs)).astype(np.float32)
         grids.ravel()[rng.random(grids.size) < 0.1] = np.nan
         grids.ravel()[rng.random(grids.size) < 0.1] = -0.0
