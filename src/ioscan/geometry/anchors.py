@@ -267,7 +267,10 @@ def read_anchor_table(path: str | Path, *, default_sigma_km: float | None = None
             given = pd.to_numeric(df["m_power_sigma_ln"], errors="coerce").to_numpy(float)
             sl = np.where(np.isfinite(given) & (given > 0), given, sl)
         usable = np.isfinite(mp) & (mp > 0)
-        bright = {"m_power_gw_um": np.where(usable, mp, np.nan), "m_power_sigma_ln": np.where(usable, sl, np.nan)}
+        bright = {
+            "m_power_gw_um": np.where(usable, mp, np.nan),
+            "m_power_sigma_ln": np.where(usable, sl, np.nan),
+        }
     return _frame(
         {
             "anchor_id": ids,
