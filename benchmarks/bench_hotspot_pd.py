@@ -9,8 +9,9 @@ the 99.73 % region of its stated covariance or within 1 px of the simulator's ap
 band the truth lists — bench_scan's ``_pointing_truth``), within 1 px, WRONG (registered and neither),
 the registered offsets' pulls (rms over both axes), and the CPU time of ``register_on_hot_spots`` per frame
 (median and total over ``--rounds`` interleaved rounds; the kernels compiled before). ``-v`` prints every
-frame's outcome. Options: ``--seeds 5,7,13``, ``--rounds 3``, ``--keep DIR`` (campaigns and detections kept
-there and reused).
+frame's outcome. ``foreign``: every frame registered again on the detections of the frames 1 and 7 places
+later in the list (another scene: any registration is a false one), per model. Options: ``--seeds 5,7,13``,
+``--rounds 3``, ``--keep DIR`` (campaigns and detections kept there and reused).
 """
 
 from __future__ import annotations
@@ -143,8 +144,35 @@ def run_seed(root: Path, seed: int, rounds: int, verbose: bool) -> dict:
         s["cpu_ms_total"] = round(sum(cpu), 1)
         out[m] = s
     out["cpu_total_ratio"] = round(out["brightness"]["cpu_ms_total"] / out["constant"]["cpu_ms_total"], 3)
+    out["foreign"] = _foreign(data, mk, anchors, cfgs)
     if verbose:
         print("\n".join(rows), file=sys.stderr)
+    return out
+
+
+def _foreign(data: dict, mk: Path, anchors, cfgs: dict) -> dict:
+    """Registrations of each frame on another frame's detections (all false), per model."""
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame, register_on_hot_spots, register_on_limb
+
+    left = data["left"]
+    out = {"frames": 0, **{m: {"registered": 0, "stated_false_match_sum": 0.0} for m in MODELS}}
+    for k, (path, _) in enumerate(left):
+        frame = read_product(path)
+        nav0 = None
+        for shift in (1, 7):
+            dets = [d for d in left[(k + shift) % len(left)][1] if d.band in frame.bands]
+            if not dets or shift % len(left) == 0:
+                continue
+            if nav0 is None:
+                nav0 = navigate_frame(frame, kernels=mk, register=False)
+                register_on_limb(frame, nav0)
+            out["frames"] += 1
+            for m in MODELS:
+                reg = register_on_hot_spots(frame, copy.deepcopy(nav0), dets, anchors, cfgs[m])
+                if reg is not None and reg.ok:
+                    out[m]["registered"] += 1
+                    out[m]["stated_false_match_sum"] += float(reg.false_match_prob)
     return out
 
 

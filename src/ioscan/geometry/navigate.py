@@ -8,7 +8,9 @@ track, :class:`ioscan.instruments.PointingPrior`). Registration, best first:
 2. **hot spots** (:func:`register_on_hot_spots`, after detection): the frame's detections matched to known
    hot spots (:mod:`ioscan.geometry.anchors`; the shipped tables, a user's table of refined positions, or
    the detections of frames registered before — **chain**) by :mod:`ioscan.geometry.hotspot_registration`,
-   with ≥ 2 independent matches and a false-match probability;
+   with ≥ 2 independent matches and a false-match probability; each known hot spot's chance of being
+   detected in the frame from its brightness, range, emission and the band's noise
+   (:mod:`ioscan.geometry.detectability`);
 3. **none**: the frame keeps its predicted geometry, and its pointing uncertainty — the posterior of the
    matcher, or the prior — is carried as samples (:attr:`Navigation.offset_samples_px`) into positions,
    emission, range and intensities (:mod:`ioscan.measure.positions`).
