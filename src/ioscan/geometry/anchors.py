@@ -87,11 +87,12 @@ def cache_dir() -> Path | None:
 
 def _shipped_cache_path() -> Path | None:
     """The cache file of the shipped table, named by what makes it: this module's and the reader's code,
-    the published tables' bytes, numpy's and pandas' versions (any change: another file); None when there
-    is no cache folder."""
+    the brightness model's constants (:mod:`ioscan.geometry.detectability`), the published tables' bytes,
+    numpy's and pandas' versions (any change: another file); None when there is no cache folder."""
     import hashlib
 
     import ioscan.catalog.reference as reference
+    import ioscan.geometry.detectability as detectability
 
     folder = cache_dir()
     if folder is None:
@@ -99,6 +100,7 @@ def _shipped_cache_path() -> Path | None:
     h = hashlib.sha256()
     for name in (
         Path(__file__),
+        Path(detectability.__file__),
         Path(reference.__file__),
         reference._path("davies2024_psj"),
         reference._path("davies2024_jiram"),
