@@ -31,6 +31,33 @@ def test_shipped_anchors_merge_the_two_davies_tables_once():
     assert (a.shared_sigma_km == 0).all()
 
 
+def test_shipped_anchors_carry_their_catalogue_m_power():
+    """Table S1's average M power where the source has one (variability σ alone); Table 10's power × the
+    M-per-power ratio otherwise (with that ratio's scatter too)."""
+    from ioscan.geometry.detectability import M_PER_POWER_UM, VARIABILITY_SIGMA_LN
+
+    a = shipped_anchors().set_index("anchor_id")
+    psj, jrm = davies2024_psj(), davies2024_jiram()
+    assert np.isfinite(a.m_power_gw_um).all() and (a.m_power_gw_um > 0).all()
+    s1 = jrm.set_index("ref_id").avg_unsaturated_spectral_power_gw_um
+    with_s1 = [i for i in a.index if i in s1.index]
+    assert len(with_s1) > 100
+    assert np.allclose(a.loc[with_s1, "m_power_gw_um"], s1.loc[with_s1])
+    assert np.allclose(a.loc[with_s1, "m_power_sigma_ln"], VARIABILITY_SIGMA_LN)
+    only_power = psj[psj.jrm_id.isna()]
+    ids = [f"PSJ{int(r):03d}" for r in only_power["rank"]]
+    assert np.allclose(a.loc[ids, "m_power_gw_um"], M_PER_POWER_UM * only_power.power_gw.to_numpy())
+    assert (a.loc[ids, "m_power_sigma_ln"] > VARIABILITY_SIGMA_LN).all()
+
+
+def test_a_table_may_give_m_power(tmp_path):
+    path = tmp_path / "bright.csv"
+    path.write_text("lat_deg,lon_w_deg,position_err_km,m_power_gw_um\n10,20,3,2.5\n11,21,3,\n")
+    a = read_anchor_table(path)
+    assert a.m_power_gw_um.iloc[0] == 2.5 and np.isnan(a.m_power_gw_um.iloc[1])
+    assert a.m_power_sigma_ln.iloc[0] > 0 and np.isnan(a.m_power_sigma_ln.iloc[1])
+
+
 def test_a_refined_table_from_an_export(tmp_path):
     path = tmp_path / "hotspots.csv"
     pd.DataFrame(
@@ -50,6 +77,7 @@ def test_a_refined_table_from_an_export(tmp_path):
     both = load_anchors(f"shipped+{path}")
     assert len(both) == len(shipped_anchors()) + 2
     assert len(load_anchors("none")) == 0
+    assert a.m_power_gw_um.isna().all()  # no brightness given: the matcher's default P_d
 
 
 @pytest.mark.parametrize(

@@ -317,3 +317,39 @@ def test_pair_distances_are_numpys_norms_bit_for_bit_and_same_sources_keep_their
     sigma[4] = np.nextafter(d34 / 2.0, np.inf)  # a hair more: one source
     labels = _same_sources(pts, sigma)
     assert labels[3] == labels[4] and labels[3] != labels[2]
+
+
+def test_anchor_detect_probabilities_read_brightness_area_and_the_bands_noise():
+    """The matcher's P_d per anchor: a bright anchor at the default, a faint one at the floor, an anchor
+    without brightness (a chained frame's) and every anchor under the "constant" model at the default;
+    the band's noise from its detections' flux errors in spectral radiance (band radiance ÷ bandwidth)."""
+    import dataclasses
+    import types
+
+    import pandas as pd
+
+    from ioscan.geometry.config import NavigateConfig
+    from ioscan.geometry.detectability import P_D_FLOOR
+    from ioscan.geometry.navigate import _anchor_detect_prob
+    from ioscan.records import Detection
+
+    frame = types.SimpleNamespace(bands={"M": _band("M", 0)})
+    # flux errors 0.4975 in band radiance: 1 W m-2 sr-1 um-1 in spectral radiance; threshold S = 5
+    dets = [
+        Detection("M", 10.0 + k, 20.0, 0.1, 0.1, 10.0, 4.975, 0.4975, BAND_RADIANCE_UNIT, 0.0, 1.0, 9)
+        for k in range(4)
+    ]
+    anchors = pd.DataFrame(
+        {"m_power_gw_um": [500 * np.pi, 0.05 * np.pi, np.nan], "m_power_sigma_ln": [0.8, 0.8, np.nan]}
+    )
+    keep = np.arange(3)
+    anc_xy = np.array([[[100.0, 50.0]], [[200.0, 50.0]], [[300.0, 50.0]]])
+    jac = np.tile(np.eye(2) * np.sqrt(1e-3), (3, 1, 1, 1))  # |det J| = 1e-3 px²/km²: S_pred = P / π
+    cfg = NavigateConfig()
+    p = _anchor_detect_prob(frame, ["M"], dets, anchors, keep, anc_xy, jac, cfg)
+    assert p[0] == pytest.approx(cfg.anchor_detect_prob, rel=1e-6)
+    assert p[1] == P_D_FLOOR and p[2] == cfg.anchor_detect_prob
+    const = dataclasses.replace(cfg, anchor_detect_model="constant")
+    assert np.all(_anchor_detect_prob(frame, ["M"], dets, anchors, keep, anc_xy, jac, const) == 0.5)
+    with pytest.raises(ValueError, match="anchor_detect_model"):
+        NavigateConfig(anchor_detect_model="bright")

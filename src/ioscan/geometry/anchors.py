@@ -8,7 +8,11 @@ An anchor table is a DataFrame with one row per known hot spot:
   2.5°, :data:`ioscan.catalog.reference.PUBLISHED_POSITION_ERROR`);
 * ``group``: anchors sharing an error (e.g. the detections of one registered frame, all displaced together
   by that frame's remaining pointing error) carry the same group; ``shared_sigma_km`` is that shared 1σ (0
-  for independent anchors). Registration adds the shared part once, whatever the number of matches.
+  for independent anchors). Registration adds the shared part once, whatever the number of matches;
+* ``m_power_gw_um``: the hot spot's M-band spectral radiant power (GW/µm, a typical value: the catalogue's
+  average), NaN when unknown, and ``m_power_sigma_ln``: the log-normal σ of the power a frame sees about it
+  (variability, and the value's own error); registration reads from them how likely the hot spot is to be
+  detected in a frame (:mod:`ioscan.geometry.detectability`); without them it takes the configured default.
 
 Three sources: :func:`shipped_anchors` (the published tables shipped with ioscan, Davies et al. 2024 PSJ Table
 10 and Nat. Astron. Table S1, merged), :func:`read_anchor_table` (a user's table, e.g. the hot spots a
@@ -19,6 +23,7 @@ catalogue refined from limb-registered mid-range frames: ``ioscan export hotspot
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +44,8 @@ ANCHOR_COLUMNS = (
     "tail_fraction",
     "group",
     "shared_sigma_km",
+    "m_power_gw_um",
+    "m_power_sigma_ln",
 )
 #: a Table S1 source this close to a Table 10 source is the same source (as the simulator seeds), degrees
 SAME_SOURCE_DEG = 2.0
@@ -59,6 +66,11 @@ CACHE_ENV = "IOSCAN_CACHE_DIR"
 _STRING_COLUMNS = ("anchor_id", "group")
 
 
+def _no_power(n: int) -> dict:
+    """The brightness columns of ``n`` anchors whose brightness is unknown."""
+    return {"m_power_gw_um": np.full(n, np.nan), "m_power_sigma_ln": np.full(n, np.nan)}
+
+
 def cache_dir() -> Path | None:
     """Where ioscan keeps what it can make again: ``$IOSCAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ioscan``,
     else ``~/.cache/ioscan``; None when none of them is an absolute path (no home folder: nothing kept)."""
@@ -75,11 +87,12 @@ def cache_dir() -> Path | None:
 
 def _shipped_cache_path() -> Path | None:
     """The cache file of the shipped table, named by what makes it: this module's and the reader's code,
-    the published tables' bytes, numpy's and pandas' versions (any change: another file); None when there
-    is no cache folder."""
+    the brightness model's constants (:mod:`ioscan.geometry.detectability`), the published tables' bytes,
+    numpy's and pandas' versions (any change: another file); None when there is no cache folder."""
     import hashlib
 
     import ioscan.catalog.reference as reference
+    import ioscan.geometry.detectability as detectability
 
     folder = cache_dir()
     if folder is None:
@@ -87,6 +100,7 @@ def _shipped_cache_path() -> Path | None:
     h = hashlib.sha256()
     for name in (
         Path(__file__),
+        Path(detectability.__file__),
         Path(reference.__file__),
         reference._path("davies2024_psj"),
         reference._path("davies2024_jiram"),
@@ -145,6 +159,7 @@ def _shipped() -> pd.DataFrame:
 
 def _make_shipped() -> pd.DataFrame:
     from ioscan.catalog.reference import PUBLISHED_POSITION_ERROR, davies2024_jiram, davies2024_psj
+    from ioscan.geometry.detectability import M_FROM_POWER_SIGMA_LN, M_PER_POWER_UM, VARIABILITY_SIGMA_LN
 
     err = PUBLISHED_POSITION_ERROR
     psj = davies2024_psj()
@@ -159,9 +174,18 @@ def _make_shipped() -> pd.DataFrame:
             continue
         if np.min(angular_separation_deg(lat, lon, r.lat_deg, r.lon_w_deg)) < SAME_SOURCE_DEG:
             continue
-        extra_rows.append((r.ref_id, r.lat_deg, r.lon_w_deg))
+        extra_rows.append((r.ref_id, r.lat_deg, r.lon_w_deg, r.avg_unsaturated_spectral_power_gw_um))
     all_ids = ids + [e[0] for e in extra_rows]
     n = len(all_ids)
+    # brightness: Table S1's average M power where the source has one, else Table 10's power in M
+    m_avg = dict(zip(jrm["ref_id"], jrm["avg_unsaturated_spectral_power_gw_um"].to_numpy(float), strict=True))
+    from_s1 = np.array([m_avg.get(j, np.nan) if isinstance(j, str) else np.nan for j in psj["jrm_id"]])
+    from_s1 = np.concatenate([from_s1, [e[3] for e in extra_rows]]).astype(float)
+    from_power = np.concatenate([psj["power_gw"].to_numpy(float), np.full(len(extra_rows), np.nan)])
+    have = np.isfinite(from_s1) & (from_s1 > 0)
+    m_power = np.where(have, from_s1, M_PER_POWER_UM * from_power)
+    sigma_ln = np.where(have, VARIABILITY_SIGMA_LN, math.hypot(VARIABILITY_SIGMA_LN, M_FROM_POWER_SIGMA_LN))
+    sigma_ln = np.where(np.isfinite(m_power) & (m_power > 0), sigma_ln, np.nan)
     return _frame(
         {
             "anchor_id": all_ids,
@@ -172,6 +196,8 @@ def _make_shipped() -> pd.DataFrame:
             "tail_fraction": np.full(n, err.tail_fraction),
             "group": all_ids,
             "shared_sigma_km": np.zeros(n),
+            "m_power_gw_um": np.where(np.isfinite(sigma_ln), m_power, np.nan),
+            "m_power_sigma_ln": sigma_ln,
         }
     )
 
@@ -196,8 +222,10 @@ def read_anchor_table(path: str | Path, *, default_sigma_km: float | None = None
     ``lat_err_deg`` and ``lon_err_deg`` (degrees of longitude, as ``ioscan export hotspots`` writes them) or
     ``position_err_km``; optional ``hotspot_id``/``anchor_id``/``name`` for the IDs.
 
-    Rows without an error take ``default_sigma_km`` (None: such a row is an error). Raises AnchorTableError
-    naming the file and row for anything unusable.
+    Rows without an error take ``default_sigma_km`` (None: such a row is an error). An optional
+    ``m_power_gw_um`` (M-band spectral radiant power, GW/µm) gives the hot spots' brightness (with
+    ``m_power_sigma_ln``, else :data:`ioscan.geometry.detectability.VARIABILITY_SIGMA_LN`); rows without one
+    have none. Raises AnchorTableError naming the file and row for anything unusable.
     """
     path = Path(path)
     try:
@@ -231,6 +259,20 @@ def read_anchor_table(path: str | Path, *, default_sigma_km: float | None = None
         )
     id_col = next((c for c in ("anchor_id", "hotspot_id", "name") if c in df.columns), None)
     ids = df[id_col].astype(str).tolist() if id_col else [f"{path.stem}:{i + 1}" for i in range(len(df))]
+    bright = _no_power(len(df))
+    if "m_power_gw_um" in df.columns:
+        from ioscan.geometry.detectability import VARIABILITY_SIGMA_LN
+
+        mp = pd.to_numeric(df["m_power_gw_um"], errors="coerce").to_numpy(float)
+        sl = np.full(len(df), VARIABILITY_SIGMA_LN)
+        if "m_power_sigma_ln" in df.columns:
+            given = pd.to_numeric(df["m_power_sigma_ln"], errors="coerce").to_numpy(float)
+            sl = np.where(np.isfinite(given) & (given > 0), given, sl)
+        usable = np.isfinite(mp) & (mp > 0)
+        bright = {
+            "m_power_gw_um": np.where(usable, mp, np.nan),
+            "m_power_sigma_ln": np.where(usable, sl, np.nan),
+        }
     return _frame(
         {
             "anchor_id": ids,
@@ -241,6 +283,7 @@ def read_anchor_table(path: str | Path, *, default_sigma_km: float | None = None
             "tail_fraction": np.full(len(df), 0.02),
             "group": ids,
             "shared_sigma_km": np.zeros(len(df)),
+            **bright,
         }
     )
 
@@ -297,6 +340,7 @@ def _frame_anchors(
             "tail_fraction": np.full(n, 0.02),
             "group": [f"frame:{group}"] * n,
             "shared_sigma_km": np.full(n, float(shared_km)),
+            **_no_power(n),
         }
     )
 

@@ -23,7 +23,11 @@ class NavigateConfig:
         min_matches: distinct known hot spots a registration needs.
         max_false_match_prob: largest false-match probability a registration may have.
         anchor_detect_prob: probability that a known hot spot in view is detected (variability, fading,
-            blends, edges); lower values make the matcher trust missing detections less.
+            blends, edges) when its brightness is unknown (or with ``anchor_detect_model="constant"``);
+            lower values make the matcher trust missing detections less.
+        anchor_detect_model: "brightness": each known hot spot's detection probability from its catalogue
+            brightness, the frame's range and emission angle and the band's noise
+            (:mod:`ioscan.geometry.detectability`); "constant": ``anchor_detect_prob`` for all.
         min_snr: detections weaker than this are not matched.
         centroid_floor_px: 1σ added to every centroid in matching (extended sources at close range), px.
         saturated_centroid_px: 1σ added to saturated centroids in matching, px.
@@ -43,6 +47,7 @@ class NavigateConfig:
     min_matches: int = 2
     max_false_match_prob: float = 0.01
     anchor_detect_prob: float = 0.5
+    anchor_detect_model: str = "brightness"
     min_snr: float = 5.0
     centroid_floor_px: float = 0.5
     saturated_centroid_px: float = 1.0
@@ -54,6 +59,10 @@ class NavigateConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.anchor_detect_prob < 1.0:
             raise ValueError(f"anchor_detect_prob must be in (0, 1), not {self.anchor_detect_prob}")
+        if self.anchor_detect_model not in ("brightness", "constant"):
+            raise ValueError(
+                f'anchor_detect_model must be "brightness" or "constant", not {self.anchor_detect_model!r}'
+            )
         if not 0.0 < self.max_false_match_prob < 1.0:
             raise ValueError(f"max_false_match_prob must be in (0, 1), not {self.max_false_match_prob}")
         if self.min_matches < 1 or self.n_pointing_samples < 16:

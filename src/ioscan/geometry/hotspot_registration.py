@@ -4,18 +4,23 @@ The pointing error is a shift o = (sample, line) of the whole scene, observed �
 (:class:`ioscan.instruments.PointingPrior`: a Gaussian truncated at a bound, large along track). Anchors
 (:mod:`ioscan.geometry.anchors`) are predicted at pixels p_j of their band; detections sit at x_i.
 
-Model (a point-process likelihood, as multi-target trackers score an association): given o, each anchor in
-view is detected with probability P_d, at x = p_j + o + error, the error Gaussian with the detection's
+Model (a point-process likelihood, as multi-target trackers score an association): given o, anchor j in
+view is detected with probability P_d,j, at x = p_j + o + error, the error Gaussian with the detection's
 centroid covariance plus the anchor's position covariance mapped to pixels (a core and a wider tail); every
 other detection is clutter, uniform over the frame with density λ (unknown hot spots, unflagged artefacts;
 taken as all detections over the frame's area, which makes matches harder to believe, not easier). For an
 assignment A of detections to anchors,
 
-    ln L(o, A) = Σ_{j in view} ln(1 − P_d)
-                 + Σ_{(i,j) in A} [ln P_d − ln(1 − P_d) + ln N(x_i − p_j − o) − ln λ],
+    ln L(o, A) = Σ_{j in view} ln(1 − P_d,j)
+                 + Σ_{(i,j) in A} [ln P_d,j − ln(1 − P_d,j) + ln N(x_i − p_j − o) − ln λ],
 
-so an offset that puts bright anchors in the frame where nothing was detected is penalised, and a match counts
-only where it beats clutter.
+so an offset that puts anchors that should have been seen in the frame where nothing was detected is
+penalised, and a match counts only where it beats clutter. P_d,j (``MatchProblem.anc_pd``) is the chance
+that anchor j would be detected in this frame: from its catalogue brightness, the frame's range and
+emission angle and the band's noise (:mod:`ioscan.geometry.detectability`; a far frame's ~150 anchors in
+view are mostly far too faint to be seen, and a P_d of 0.5 for all of them made every offset that puts the
+disk in the 128-line frame pay ~100 nats that offsets pushing it out do not). The "nothing matched"
+hypothesis uses the same P_d,j.
 
 Search: every detection–anchor pair whose offset lies inside the prior seeds a mode; each mode alternates a
 greedy assignment (pairs of positive score, one-to-one) with a weighted least-squares offset (with the prior)

@@ -8,7 +8,9 @@ track, :class:`ioscan.instruments.PointingPrior`). Registration, best first:
 2. **hot spots** (:func:`register_on_hot_spots`, after detection): the frame's detections matched to known
    hot spots (:mod:`ioscan.geometry.anchors`; the shipped tables, a user's table of refined positions, or
    the detections of frames registered before — **chain**) by :mod:`ioscan.geometry.hotspot_registration`,
-   with ≥ 2 independent matches and a false-match probability;
+   with ≥ 2 independent matches and a false-match probability; each known hot spot's chance of being
+   detected in the frame from its brightness, range, emission and the band's noise
+   (:mod:`ioscan.geometry.detectability`);
 3. **none**: the frame keeps its predicted geometry, and its pointing uncertainty — the posterior of the
    matcher, or the prior — is carried as samples (:attr:`Navigation.offset_samples_px`) into positions,
    emission, range and intensities (:mod:`ioscan.measure.positions`).
@@ -588,7 +590,7 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
         anc_cov=anc_cov[keep],
         anc_tail_scale=(a["tail_sigma_km"].to_numpy(float) / sig)[keep],
         anc_tail_fraction=a["tail_fraction"].to_numpy(float)[keep],
-        anc_pd=np.full(len(keep), cfg.anchor_detect_prob),
+        anc_pd=_anchor_detect_prob(frame, bands, usable, a, keep, anc_xy, jac, cfg),
         band_shape=shape,
         anc_group=a["group"].to_numpy()[keep],
         anc_shared_cov=(shared[:, None, None, None] ** 2 * jjt)[keep],
@@ -597,6 +599,43 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
         anc_source=_same_sources(pts[keep], sig[keep]),
     )
     return prob, bands
+
+
+def _anchor_detect_prob(
+    frame: Frame, bands: list, usable: list, anchors, keep, anc_xy, jac, cfg: NavigateConfig
+) -> np.ndarray:
+    """(k,) P_d of the anchors ``keep`` (:mod:`ioscan.geometry.detectability`): from their brightness, the
+    area their surface covers in each band that shows them (``anc_xy`` finite; ``jac``: (m, B, 2, 2) px per
+    km) and each band's faint-source
+    flux noise from its usable detections; the configured default without a brightness column, or with
+    ``cfg.anchor_detect_model == "constant"``."""
+    from ioscan.geometry.detectability import band_flux_noise, detect_prob
+    from ioscan.measure.intensity import spectral_factor
+
+    default = np.full(len(keep), cfg.anchor_detect_prob)
+    if cfg.anchor_detect_model == "constant" or "m_power_gw_um" not in anchors.columns or not len(keep):
+        return default
+    noise = np.full(len(bands), np.nan)
+    wavelength = np.full(len(bands), np.nan)
+    for bi, name in enumerate(bands):
+        band = frame.bands[name]
+        errs = [d.net_radiance_sum_err for d in usable if d.band == name]
+        noise[bi] = band_flux_noise(np.array(errs, dtype=float)) * spectral_factor(band)
+        wavelength[bi] = band.wavelength_um if band.wavelength_um is not None else np.nan
+    j = jac[keep]
+    area = np.abs(j[..., 0, 0] * j[..., 1, 1] - j[..., 0, 1] * j[..., 1, 0])
+    area = np.where(np.isfinite(anc_xy[keep, :, 0]), area, np.nan)
+    return detect_prob(
+        anchors["m_power_gw_um"].to_numpy(float)[keep],
+        anchors["m_power_sigma_ln"].to_numpy(float)[keep],
+        area,
+        noise,
+        wavelength,
+        cfg.min_snr,
+        cfg.anchor_detect_prob,
+        anc_xy=anc_xy[keep],
+        blend_px=cfg.same_source_px,
+    )
 
 
 def _union_find(n: int, pairs) -> np.ndarray:
