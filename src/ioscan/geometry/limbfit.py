@@ -967,6 +967,7 @@ def _measure_edges(
     step: float = 0.25,
     need: np.ndarray | None = None,
     sharp: np.ndarray | None = None,
+    samples: dict | None = None,
 ):
     """Sub-pixel position (along the outward normal) of the steepest brightness drop on each ray.
 
@@ -982,6 +983,11 @@ def _measure_edges(
     rays the drop must also be a blurred step, not a wide fade: its height over ± 2 clean radii at most
     :data:`NIGHT_STEP_MAX` × a blurred step's with the same steepest slope. A terminator's fade (sunlight
     dying away over many pixels) is otherwise the steepest drop that a dark night limb's ray finds.
+
+    ``samples`` (a dict, empty at first; compiled path): the rays' profile samples shared by the calls of one
+    pass (the same ``pts``, ``normals``, ``half_width``, ``clean_radius`` and ``step``): a ray an earlier
+    call sampled is copied from it, not sampled again (the same numbers: the same spline at the same
+    positions), and the rays this call samples are added to it (by reference: no copy).
 
     Returns (idx, t_edge, strength, noise_factor, usable, in_view): the rays the edges belong to, the edge
     positions and brightness drops, the noise of the drop relative to one ray's, usable (edge ±
@@ -1016,7 +1022,10 @@ def _measure_edges(
     # its neighbours); beyond, only at the two levels the step test reads (below)
     core = slice(max(lo - 2, 0), min(hi + 5, len(t)))
     if len(rows) and LIMB_KERNELS:
-        _ray_samples(prep, pts, normals, rows, t, core, prof, badpix)
+        if samples is None:
+            _ray_samples(prep, pts, normals, rows, t, core, prof, badpix)
+        else:
+            _shared_ray_samples(prep, pts, normals, rows, t, core, prof, badpix, samples)
     elif len(rows):
         xs = pts[rows, 0, None] + t * normals[rows, 0, None]
         ys = pts[rows, 1, None] + t * normals[rows, 1, None]
@@ -1121,6 +1130,30 @@ def _ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badp
         xs = pts[rr, 0] + t[jj] * normals[rr, 0]
         ys = pts[rr, 1] + t[jj] * normals[rr, 1]
         prof[rr, jj] = _spline_at_scipy(prep.coef, xs, ys)
+
+
+def _shared_ray_samples(prep: _Prepared, pts, normals, rows, t, core: slice, prof, badpix, samples: dict):
+    """:func:`_ray_samples` of the rays ``rows`` that no earlier call of the pass sampled (``samples``, see
+    :func:`_measure_edges`: each call's profile and bad-flag arrays, kept by reference — their core samples
+    and flags are not written after — with the rays it sampled); the others' copied from those calls."""
+    key = (len(t), core.start, core.stop)
+    if samples.get("key") != key:
+        samples.clear()
+        samples.update(key=key, calls=[])
+    todo = np.ones(len(rows), dtype=bool)
+    for old_prof, old_badpix, held in samples["calls"]:
+        take = todo & held[rows]
+        if take.any():
+            old = rows[take]
+            prof[old, core] = old_prof[old, core]
+            badpix[old] = old_badpix[old]
+            todo &= ~take
+    new = rows[todo] if not todo.all() else rows
+    if len(new):
+        _ray_samples(prep, pts, normals, new, t, core, prof, badpix)
+        held = np.zeros(len(prof), dtype=bool)
+        held[new] = True
+        samples["calls"].append((prof, badpix, held))
 
 
 def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice, radii, sharp, rays):
@@ -1260,9 +1293,7 @@ def _refine(
     inner = model.cos_limb * (1 - depth) + model.cos_phase * np.sqrt(2 * depth - depth * depth)
     lit = inner >= LIT_MIN_BRIGHTNESS
     night = (model.cos_limb < 0.0) & (inner <= 0.0)  # no sunlight near the limb: only a thermal edge
-    bias = np.zeros(len(model.phi))  # night-side (thermal) limb: a plain step, no bias
-    if correct_bias and lit.any():
-        bias[lit] = _edge_bias_along(model.cos_limb[lit], model.cos_phase[lit], model.radius, sigma_tot)
+    bias = None  # made when a pass first has the edges a fit needs (a refinement failing before never does)
     p = np.array(p0, dtype=float)
     window = first_window
     clean_radius = 2.0 * sigma_tot + 1.0
@@ -1287,6 +1318,7 @@ def _refine(
         pts = _apply_h(h, model.points)
         _, normals = _conic_distance(_transform_conic(model.conic, h), pts)
         thin = thin_every > 1 and group == 1 and it < MAX_THIN_PASSES and window > fine_window + 1.0
+        samples: dict = {}  # this pass's ray profiles, read once by its calls (thin, the rest, grouped)
         measured = _measure_edges(
             prep,
             pts,
@@ -1297,6 +1329,7 @@ def _refine(
             sigma_tot,
             need=thin_mask if thin else wanted,
             sharp=night,
+            samples=samples,
         )
         if thin:
             snr = measured[2] / prep.grad_noise
@@ -1309,7 +1342,16 @@ def _refine(
             if not sure:  # read the other rays too: the same numbers as one pass over every ray
                 rest = wanted & ~thin_mask
                 more = _measure_edges(
-                    prep, pts, normals, window, clean_radius, group, sigma_tot, need=rest, sharp=night
+                    prep,
+                    pts,
+                    normals,
+                    window,
+                    clean_radius,
+                    group,
+                    sigma_tot,
+                    need=rest,
+                    sharp=night,
+                    samples=samples,
                 )
                 measured = tuple(np.where(rest, m, t) for m, t in zip(more, measured, strict=True))
                 thin = False
@@ -1333,6 +1375,7 @@ def _refine(
                         sigma_tot,
                         need=lit | night,
                         sharp=night,
+                        samples=samples,
                     )
                     snr = strength / (prep.grad_noise * nf)
         lit_i, night_i = lit[idx], night[idx]
@@ -1352,6 +1395,12 @@ def _refine(
                 )
             return LimbFit(ok=False, reason=why, n_limb_points=len(sel), mode=mode)
         ray = idx[sel]
+        if bias is None:
+            bias = np.zeros(len(model.phi))  # night-side (thermal) limb: a plain step, no bias
+            if correct_bias and lit.any():
+                bias[lit] = _edge_bias_along(
+                    model.cos_limb[lit], model.cos_phase[lit], model.radius, sigma_tot
+                )
         edges = pts[ray] + (t_edge[sel] + bias[ray])[:, None] * normals[ray]
         # edge-location noise scales as 1/contrast: weight each point by its brightness drop
         # (capped: a hot spot or a streak next to the limb must not dominate the fit)
