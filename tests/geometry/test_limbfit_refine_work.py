@@ -21,14 +21,15 @@ def faint():
 
 
 def _rays(scene):
-    """(prepared image, limb points, normals, wanted rays, night rays, window, clean radius, σ) of the scene's
-    first refinement pass."""
-    img, _, cam, pose, _, _ = scene
+    """(prepared image, limb points, normals, wanted rays, night rays, window, clean radius, σ) of a pass of
+    the scene's refinement: the predicted limb moved by the renderer's applied offset."""
+    img, _, cam, pose, _, truth = scene
     model = limbfit._model_from_pose(cam, pose, limbfit.iobody.IO)
     limbfit._crop_model(model, img.shape, JIRAM_PRIOR["max_shift_px"])
     prep = limbfit._prepare(img, 1.0, True)
-    pts = model.points
-    _, normals = limbfit._conic_distance(model.conic, pts)
+    h = limbfit._homography(model, float(truth[0]), float(truth[1]), 0.0, 0.0)
+    pts = limbfit._apply_h(h, model.points)
+    _, normals = limbfit._conic_distance(limbfit._transform_conic(model.conic, h), pts)
     sigma = float(np.sqrt(1.0 + prep.smooth_sigma**2 + 1.0 / 12.0))
     wanted = model.cos_limb > 0.2
     return prep, pts, normals, wanted, np.zeros(len(pts), dtype=bool), 10.0, 2.0 * sigma + 1.0, sigma
@@ -113,3 +114,39 @@ def test_the_edge_bias_is_made_only_for_a_fit(faint, monkeypatch):
     failed = limbfit.start_limb_fit(noise, (cam, pose), min_coarse_snr=-np.inf, **JIRAM_PRIOR).refine()
     assert not failed.ok and "no limb signal" in failed.reason
     assert made == []
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("group", [2, 3, 7, 14])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grouped_edge_search_compiled_equals_the_numpy_steps(faint, monkeypatch, group, seed):
+    """The grouped rays' edge search (profiles averaged over each group's good samples, the steepest drop,
+    the clean and step tests, the step test's member samples beyond the core) by the compiled kernel, bit
+    for bit the numpy steps' numbers: on a faint limb, with bad pixels sprinkled on it, rays asked for at
+    random and night-side (sharp) rays."""
+    prep, pts, normals, wanted, _, _, clean, sigma = _rays(faint)
+    rng = np.random.default_rng(seed)
+    prep.bad = prep.bad | (rng.uniform(size=prep.bad.shape) < 0.02)
+    need = wanted & (rng.uniform(size=len(pts)) < 0.8)
+    sharp = rng.uniform(size=len(pts)) < 0.3
+    calls: list[int] = []
+    kernel = limbfit._group_edge_search
+
+    def counting(*args):
+        calls.append(1)
+        return kernel(*args)
+
+    monkeypatch.setattr(limbfit, "_group_edge_search", counting)
+    for window in (16.0, 5.1):
+        args = (prep, pts, normals, window, clean, group, sigma)
+        compiled = limbfit._measure_edges(*args, need=need, sharp=sharp)
+        with monkeypatch.context() as m:
+            m.setattr(limbfit, "LIMB_KERNELS", False)
+            reference = limbfit._measure_edges(*args, need=need, sharp=sharp)
+        assert all(_same(a, b) for a, b in zip(compiled, reference, strict=True))
+        assert compiled[4].sum() >= 3  # usable grouped edges were measured
+    assert len(calls) == 2  # the compiled search ran (no fallback to numpy)

@@ -1045,6 +1045,22 @@ def _measure_edges(
         )
         if found is not None:
             return np.arange(n), found[0], found[1], np.ones(n), found[2], in_view
+    if LIMB_KERNELS and grouped:  # the grouped search below, compiled: the same numbers
+        contiguous = np.all(np.hypot(*np.diff(pts[members], axis=1).transpose(2, 0, 1)) < 2.0, axis=1)
+        found = _group_edge_search(
+            prep,
+            (prof, badpix, sample, t),
+            (members, contiguous),
+            (lo, hi),
+            core,
+            (clean_radius, ext, edge_sigma, step),
+            sharp,
+            (pts, normals),
+        )
+        if found is not None:
+            idx = members[:, group // 2]
+            noise_factor = np.minimum(1.0, np.sqrt(2.0 / np.maximum(found[3], 1.0)))
+            return idx, found[0], found[1], noise_factor, found[2], in_view[idx]
     members_prof = prof
     idx = np.arange(n)
     noise_factor = np.ones(n)
@@ -1175,6 +1191,34 @@ def _edge_search(prep: _Prepared, profiles, search: tuple[int, int], core: slice
         sharp_ro, coef, pts, normals, t_edge, strength, usable, *prep.origin,
     )  # fmt: skip
     return None if left else (t_edge, strength, usable)
+
+
+def _group_edge_search(prep: _Prepared, profiles, groups, search, core: slice, radii, sharp, rays):
+    """(t_edge, strength, usable, fewest good members) of ray groups by
+    :func:`ioscan.geometry.limb_kernels.group_edge_search` (the numbers of :func:`_measure_edges`' grouped
+    numpy steps), or None when a member's sample it needs is at a NaN position (the numpy steps then).
+    ``groups``: (members, contiguous); the other arguments as :func:`_edge_search`'s."""
+    from ioscan.geometry import limb_kernels
+
+    prof, badpix, sample, t = profiles
+    members, contiguous = groups
+    clean_radius, ext, edge_sigma, step = radii
+    n_g, group = members.shape
+    t_edge, strength = np.empty(n_g), np.empty(n_g)
+    usable, fewest = np.empty(n_g, dtype=bool), np.empty(n_g)
+    sharp_g = np.zeros(n_g, dtype=bool) if sharp is None else sharp[members[:, group // 2]]
+    members_ro = np.ascontiguousarray(members, dtype=np.int64).view()
+    members_ro.flags.writeable = False
+    coef, pts, normals, t_ro, sharp_ro, sample_ro, contiguous_ro = _readonly(
+        prep.coef_box, *rays, t, sharp_g, sample, contiguous
+    )
+    left = limb_kernels.group_edge_search(
+        prof, badpix, sample_ro, members_ro, contiguous_ro, max(2.0, group / 2.0), t_ro, search[0], search[1],
+        core.start, core.stop, float(step), float(clean_radius), float(ext), float(np.sqrt(2 * np.pi)),
+        float(edge_sigma), NIGHT_STEP_MAX, sharp_ro, coef, pts, normals, t_edge, strength, usable, fewest,
+        *prep.origin,
+    )  # fmt: skip
+    return None if left else (t_edge, strength, usable, fewest)
 
 
 def _spline_at_scipy(coef: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
