@@ -1265,12 +1265,33 @@ def _autocorr_factor(res: np.ndarray, max_lag: int = 30) -> float:
     return tau
 
 
+def _percentile(x: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (method "linear") of a non-empty 1-D float array, the same number: the order
+    statistics around the virtual index (n − 1)·q/100 by one partition and numpy's ``_lerp`` (from the upper
+    one when the fraction is ≥ ½), NaN when x holds one; ~6× faster for a few hundred values."""
+    n = len(x)
+    v = (n - 1) * (q / 100)
+    if v >= n - 1:  # numpy takes the last value (its lower index then −1: the fraction v + 1)
+        lo = hi = n - 1
+        gamma = v + 1.0
+    else:
+        prev = float(np.floor(v))
+        lo, hi = int(prev), int(prev) + 1
+        gamma = v - prev
+    part = np.partition(x, sorted({lo, hi, n - 1}))
+    if np.isnan(part[-1]):
+        return float("nan")
+    a, b = part[lo], part[hi]
+    d = b - a
+    return float(b - d * (1 - gamma)) if gamma >= 0.5 else float(a + d * gamma)
+
+
 def _use_edges(measured, snr, lit, night, min_edge_snr: float, night_edge_snr: float) -> np.ndarray:
     """Indices of the measured edges a fit uses: usable, significant (sunlit / night-side thresholds) and not
     faint next to the limb's typical contrast (matters only for nearly noise-free frames)."""
     idx, _, strength, _, usable, _ = measured
     lit_i, night_i = lit[idx], night[idx]
-    typical = float(np.percentile(strength[usable & lit_i], 90)) if np.any(usable & lit_i) else 0.0
+    typical = _percentile(strength[usable & lit_i], 90) if np.any(usable & lit_i) else 0.0
     strong = strength >= 0.05 * typical
     use = usable & strong & ((lit_i & (snr >= min_edge_snr)) | (night_i & (snr >= night_edge_snr)))
     return np.nonzero(use)[0]
