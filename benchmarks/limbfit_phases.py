@@ -17,9 +17,20 @@ Whether unused work can be predicted: the calls of each kind by their coarse cor
 (``by_coarse_snr``, and the SNR range of the registered and of the failed refinements), and the
 counterfactual "prepare a band only while no good registration is in" (``lazy_second_band``: the frames whose
 band it would change, their offsets' errors against the applied pointing, and the CPU it would save).
-``--close-flybys N`` replays ``bench_navigation``'s N close-flyby sequences instead of the campaign.
+``--close-flybys N`` replays ``bench_navigation``'s N close-flyby sequences instead of the campaign;
+``--limbfit-seeds 1,2,...`` the campaign frames of ``bench_limbfit.py --campaign-only --seeds ...`` (each
+band's call a frame of its own).
+
+``--against REV`` (a git revision) compares the limb fit as it was at REV with the current one on the
+captured calls instead: every call started by both, every started band refined by both (not only those
+navigation refines), ``--rounds`` times alternately (which goes first alternates), in CPU time of this thread.
+It reports every call whose result differs (any :class:`LimbFit` field, the reason's text included, or the
+coarse step's SNR) and, per outcome of the refinement (registered, failed in its first pass — no limb
+signal, only the terminator —, failed on scatter, on span, on arc, other), the calls and their refinement's
+CPU (ms per frame, the median over rounds of each call, summed) for REV and for the current code.
 
     PYTHONPATH=src python benchmarks/limbfit_phases.py [--rounds 3] [--quick] [--seed 5] [--close-flybys 12]
+        [--limbfit-seeds 1,2,3,4,5,6] [--against main]
 """
 
 from __future__ import annotations
@@ -92,6 +103,127 @@ def capture(
         nav = navigate_frame(frame, kernels=camp.metakernel, register=False)
         frames.append({"product": frame.product_id, "calls": frame_calls(frame, nav)})
     return frames, bench_scan._pointing_truth(products)
+
+
+def capture_limbfit_campaigns(seeds: list[int]) -> list[dict]:
+    """The limb-fit calls of ``bench_limbfit.py``'s campaign rows (orbits 5/43/57/58 × 5 frames per seed),
+    each band's call a frame of its own (``product``: seed and call number)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_limbfit
+
+    frames: list[dict] = []
+
+    def capture_call(fn, image, predicted, *, times, against, diffs, **kw):
+        from ioscan.geometry import limbfit
+
+        frames.append(
+            {"product": f"seed{seed}:{len(frames)}", "calls": [("band", (image.copy(), predicted, kw))]}
+        )
+        times.append(0.0)
+        return getattr(limbfit, fn)(image, predicted, **kw)
+
+    timed = bench_limbfit.timed
+    bench_limbfit.timed = capture_call
+    try:
+        for seed in seeds:
+            bench_limbfit.campaign_case(seed=seed)
+    finally:
+        bench_limbfit.timed = timed
+    return frames
+
+
+def _outcome(fit) -> str:
+    """A refinement's outcome: registered, or the failure's kind (its reason's first words)."""
+    if fit.ok:
+        return "registered"
+    reason = fit.reason or ""
+    if reason.startswith(("no limb", "only the terminator")):
+        return "failed_first_pass"
+    for key, kind in (
+        ("scatter", "failed_scatter"),
+        ("span only", "failed_span"),
+        ("arc too short", "failed_arc"),
+    ):
+        if key in reason:
+            return kind
+    return "failed_other"
+
+
+def _same_fit(a, b) -> bool:
+    """Every field of two :class:`LimbFit` equal (NaN equal to NaN)."""
+    import numpy as np
+
+    for k in vars(a):
+        x, y = getattr(a, k), getattr(b, k)
+        if isinstance(x, str) or x is None or isinstance(x, bool):
+            if x != y:
+                return False
+        elif not np.array_equal(np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_nan=True):
+            return False
+    return True
+
+
+def against(frames: list[dict], rev: str, rounds: int) -> dict:
+    """The limb fit at git revision ``rev`` against the current one on the captured calls (see the module
+    docstring): differing calls, and per outcome the calls and their refinement's CPU (ms per frame)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_limbfit
+    from ioscan.geometry import limbfit
+
+    old = bench_limbfit.limbfit_at(rev)
+    mods = (old, limbfit)
+    calls = [(f["product"], name, c) for f in frames for name, c in f["calls"]]
+    for _, _, (image, predicted, kw) in calls[:4]:  # compiled kernels and caches warm
+        for mod in mods:
+            coarse = mod.start_limb_fit(image, predicted, **kw)
+            coarse.refine()
+    differing, kinds = [], {}
+    for i, (product, name, (image, predicted, kw)) in enumerate(calls):
+        coarse = [mod.start_limb_fit(image, predicted, **kw) for mod in mods]
+        if not (
+            (coarse[0].failed is None) == (coarse[1].failed is None)
+            and (coarse[0].snr == coarse[1].snr or (math.isnan(coarse[0].snr) and math.isnan(coarse[1].snr)))
+        ):
+            differing.append({"call": f"{product}:{name}", "coarse": [coarse[0].snr, coarse[1].snr]})
+            continue
+        if coarse[0].failed is not None:
+            if not _same_fit(coarse[0].failed, coarse[1].failed):
+                differing.append({"call": f"{product}:{name}", "coarse_failed": True})
+            continue
+        times: list[list[float]] = [[], []]
+        fits = [None, None]
+        for r in range(rounds):
+            for j in (0, 1) if (i + r) % 2 else (1, 0):
+                t0 = CLOCK()
+                fits[j] = coarse[j].refine()
+                times[j].append(CLOCK() - t0)
+        if not _same_fit(*fits):
+            differing.append(
+                {
+                    "call": f"{product}:{name}",
+                    "reasons": [fits[0].reason, fits[1].reason],
+                    "ok": [f.ok for f in fits],
+                }
+            )
+        row = kinds.setdefault(_outcome(fits[0]), {"calls": 0, "rev_ms": 0.0, "current_ms": 0.0})
+        row["calls"] += 1
+        row["rev_ms"] += 1e3 * statistics.median(times[0])
+        row["current_ms"] += 1e3 * statistics.median(times[1])
+    n = len(frames)
+    return {
+        "against": rev,
+        "calls": len(calls),
+        "refined": sum(k["calls"] for k in kinds.values()),
+        "differing": differing,
+        "refine_ms_per_frame_by_outcome": {
+            k: {"calls": v["calls"], rev: round(v["rev_ms"] / n, 3), "current": round(v["current_ms"] / n, 3)}
+            for k, v in sorted(kinds.items())
+        },
+        "refine_ms_per_frame": {
+            rev: round(sum(v["rev_ms"] for v in kinds.values()) / n, 3),
+            "current": round(sum(v["current_ms"] for v in kinds.values()) / n, 3),
+        },
+    }
 
 
 class _Phases:
@@ -221,6 +353,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 orbits of 8 frames")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--close-flybys", type=int, default=0, help="N close-flyby sequences instead")
+    ap.add_argument(
+        "--limbfit-seeds", help="bench_limbfit's campaign frames of these seeds instead (1,2,...)"
+    )
+    ap.add_argument("--against", help="git revision whose limb fit is compared with the current one")
     args = ap.parse_args()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
@@ -229,8 +365,20 @@ def main() -> None:
     from ioscan.geometry import limbfit
 
     orbits, per_orbit = (2, 8) if args.quick else (4, 16)
-    with tempfile.TemporaryDirectory(prefix="ioscan_limbfit_phases_") as tmp:
-        frames, truth = capture(orbits, per_orbit, args.seed, Path(tmp), args.close_flybys)
+    if args.limbfit_seeds:
+        frames, truth = capture_limbfit_campaigns([int(s) for s in args.limbfit_seeds.split(",")]), {}
+    else:
+        with tempfile.TemporaryDirectory(prefix="ioscan_limbfit_phases_") as tmp:
+            frames, truth = capture(orbits, per_orbit, args.seed, Path(tmp), args.close_flybys)
+    if args.against:
+        out = {
+            "benchmark": "limbfit_phases",
+            "frames": len(frames),
+            "rounds": args.rounds,
+            "clock": "thread CPU",
+        }
+        print(json.dumps(out | against(frames, args.against, args.rounds), indent=1))
+        return
     for frame in frames:  # the disks' radii, outside the timed calls
         for _, (image, predicted, kw) in frame["calls"]:
             _radius(limbfit, image, predicted, kw)

@@ -79,3 +79,39 @@ def test_coarse_snr_bins():
         "100-1000",
         ">=1000",
     ]
+
+
+def test_against_a_revision_finds_the_same_fits_and_reports_a_difference(monkeypatch):
+    frame = _frame(blank=False)
+    calls = lp.frame_calls(frame, navigate_frame(frame, register=False))
+    frames = [{"product": frame.product_id, "calls": calls}]
+    out = lp.against(frames, "HEAD", 1)  # the committed limb fit against the working tree's
+    assert out["calls"] == out["refined"] == 1 and out["differing"] == []
+    (kind,) = out["refine_ms_per_frame_by_outcome"]
+    assert kind == "registered"
+    monkeypatch.setattr(limbfit, "OFFSET_MODEL_FLOOR_PX", 2 * limbfit.OFFSET_MODEL_FLOOR_PX)  # another 1σ
+    (diff,) = lp.against(frames, "HEAD", 1)["differing"]
+    assert diff["call"].endswith(":Lp") and diff["ok"] == [True, True]
+
+
+def test_outcome_kinds():
+    fits = [
+        limbfit.LimbFit(ok=True),
+        limbfit.LimbFit(
+            ok=False, reason="no limb signal: 0 of 140 limb points in view have a significant edge"
+        ),
+        limbfit.LimbFit(ok=False, reason="limb points scatter 3.2 px about the fitted limb (> 2.1 px): ..."),
+        limbfit.LimbFit(
+            ok=False, reason="limb points span only 28 px (< 40 px): not a limb (a bright source?)"
+        ),
+        limbfit.LimbFit(ok=False, reason="limb arc too short to constrain the offset (arc 4°, 1σ 6.9 px)"),
+        limbfit.LimbFit(ok=False, reason="fit diverged (offset outside the search window)"),
+    ]
+    assert [lp._outcome(f) for f in fits] == [
+        "registered",
+        "failed_first_pass",
+        "failed_scatter",
+        "failed_span",
+        "failed_arc",
+        "failed_other",
+    ]

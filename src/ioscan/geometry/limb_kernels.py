@@ -656,6 +656,129 @@ def edge_search(
     return left
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _group_level(prof, badpix, members, g: int, c: int) -> float:  # pragma: no cover - compiled
+    """Group ``g``'s averaged profile at sample ``c``: its member rays' good samples summed in member order
+    (the products weight × sample exact: the weights are 0 or 1), ÷ their count (at least 1), as
+    ``np.einsum("gkt,gkt->gt", w, prof[members]) / np.maximum(cnt, 1)`` computes it."""
+    acc = 0.0
+    cnt = 0.0
+    for k in range(members.shape[1]):
+        r = members[g, k]
+        w = 0.0 if badpix[r, c] else 1.0
+        acc += w * prof[r, c]
+        cnt += w
+    return acc / max(cnt, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def group_edge_search(
+    prof,
+    badpix,
+    sample,
+    members,
+    contiguous,
+    min_count: float,
+    t,
+    lo: int,
+    hi: int,
+    core_lo: int,
+    core_hi: int,
+    step: float,
+    clean_radius: float,
+    ext: float,
+    root_two_pi: float,
+    edge_sigma: float,
+    night_max: float,
+    sharp,
+    coef,
+    pts,
+    normals,
+    t_edge,
+    strength,
+    usable,
+    count_min,
+    coef_l0: int = 0,
+    coef_s0: int = 0,
+) -> int:  # pragma: no cover - compiled
+    """:func:`edge_search` of grouped rays (``limbfit._measure_edges`` with ``group`` > 1), group by group:
+    the members' (rows of ``members``) profiles averaged over their good samples (:func:`_group_level`), a
+    sample bad where fewer than ``min_count`` members are good or the group is not ``contiguous``; the
+    steepest drop, its parabola, the clean test and the step test as :func:`edge_search` (``sharp`` per
+    group), the step test's two levels from the members' samples beyond ``core_lo:core_hi`` computed first
+    where a member was ``sample``d (not written into ``prof``). Writes ``t_edge``, ``strength``, ``usable``
+    and ``count_min`` (the fewest good members at any sample); returns how many member samples it could not
+    compute (NaN positions: then the caller redoes the search in numpy)."""
+    n_g = members.shape[0]
+    nt = prof.shape[1]
+    two_step = 2 * step
+    left = 0
+    row = np.empty(nt)
+    bad = np.empty(nt, dtype=np.bool_)
+    for g in range(n_g):
+        fewest = np.inf
+        for j in range(nt):
+            cnt = 0.0
+            for k in range(members.shape[1]):
+                cnt += 0.0 if badpix[members[g, k], j] else 1.0
+            fewest = min(fewest, cnt)
+            row[j] = _group_level(prof, badpix, members, g, j) if core_lo <= j < core_hi else 0.0
+            bad[j] = cnt < min_count or not contiguous[g]
+        count_min[g] = fewest
+        k = 0
+        best = _drop(row, 0, two_step) if lo == 0 else -np.inf
+        if best == best:
+            for i in range(1, nt - 2):
+                v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
+                if not v <= best:
+                    best = v
+                    k = i
+                    if v != v:
+                        break
+        interior = lo + 1 <= k <= hi - 1
+        k = min(max(k, 1), nt - 4)
+        y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        if off < -1.0:
+            off = -1.0
+        elif off > 1.0:
+            off = 1.0
+        te = t[1 + k] + off * step
+        clean = True
+        for j in range(nt):
+            if bad[j] and abs(t[j] - te) <= clean_radius:
+                clean = False
+                break
+        x_in, x_out = te - ext, te + ext
+        for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
+            if c < core_lo or c >= core_hi:  # the members' samples there, then the group's level
+                acc = 0.0
+                cnt = 0.0
+                for m in range(members.shape[1]):
+                    r = members[g, m]
+                    v = prof[r, c]
+                    if sample[r]:
+                        v, ok = _spline_value(
+                            coef,
+                            pts[r, 1] + t[c] * normals[r, 1] - coef_l0,
+                            pts[r, 0] + t[c] * normals[r, 0] - coef_s0,
+                        )
+                        left += not ok
+                    w = 0.0 if badpix[r, c] else 1.0
+                    acc += w * v
+                    cnt += w
+                row[c] = acc / max(cnt, 1.0)
+        rise = _level(row, t, x_in) - _level(row, t, x_out)
+        ok_step = rise >= 0.5 * y1 * root_two_pi * edge_sigma
+        if sharp[g]:
+            ok_step = ok_step and rise <= night_max * y1 * root_two_pi * edge_sigma
+        t_edge[g] = te
+        strength[g] = y1
+        usable[g] = clean and interior and ok_step
+    return left
+
+
 @njit(cache=True, error_model="numpy")
 def _shifted_residuals(conic, xs, ys, w, prior_w, x0: float, x1: float, out) -> None:  # pragma: no cover
     """``w`` × the signed distance (px, positive inside; ``limbfit._conic_terms``' second-order formula) of
