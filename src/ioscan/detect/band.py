@@ -50,6 +50,7 @@ from ioscan.detect.misfits import (
     limb_ridge_psf_gains,
 )
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
+from ioscan.detect.photometry_psf import apply_shape_ratios, measured_core, shape_ratios
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, search_region
@@ -624,6 +625,16 @@ def detect_band(
         if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
             # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
             model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
+    # where a limb is seen and detection keeps the model's core: the core measured for the fluxes alone
+    flux_psf = None
+    if (
+        cfg.flux_psf_where_limb_seen
+        and cfg.estimate_psf
+        and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE
+        and limb.circle is not None
+        and not psf_measured
+    ):
+        flux_psf = measured_core(data, sat_mask, limb, psf, cfg.psf_elongation, band.band, out.messages)
     disk_snr = None
     if disk_fit is not None and cfg.disk_model_filter:
         # the S/N map: the matched filter on the data less the whole model, the model's own noise
@@ -677,13 +688,15 @@ def detect_band(
     def keep_source_pixels() -> None:
         # the fits again with each source's own outlier pixels feeding its background as they are (not the
         # cosmic-ray hits the spike test found: theirs stay replaced, so a hit beside a source leaves it be)
-        nonlocal fit
+        nonlocal fit, kept
         if cfg.keep_source_pixels and model.refit is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 bright = fit.flux / fit.flux_err >= KEEP_SOURCE_PIXELS_SNR
-            fit = fit_sources(model, peaks, psf, keep=(dchi <= cfg.cosmic_ray_dchi2) & bright)
+            kept = (dchi <= cfg.cosmic_ray_dchi2) & bright
+            fit = fit_sources(model, peaks, psf, keep=kept)
             place_saturated()
 
+    kept = None  # the sources whose own pixels fed their background (detect.keep_source_pixels)
     moved = place_saturated()
     dchi = spike_test()
     # 7. second pass: subtract and search again near bright sources
@@ -743,9 +756,11 @@ def detect_band(
         if cfg.keep_source_pixels
         else fill_flux_err(model, fit.x, fit.y, psf, cfg.fill_along_limb_px)
     )
+    peak_of: list[int] = []  # each detection's peak
     for k in range(len(peaks)):
         if dup[k]:
             continue
+        peak_of.append(k)
         x, y = float(fit.x[k] + s0), float(fit.y[k] + l0)
         # int(np.clip(np.rint(·), 0, n − 1)) without np.clip on scalars (the same value; NaN raises)
         li, lj = int(min(max(np.rint(y), 0.0), nl - 1)), int(min(max(np.rint(x), 0.0), ns - 1))
@@ -865,6 +880,11 @@ def detect_band(
         out.messages.append(
             f"band {band.band}: {n_split} detections within 2 core σ of a brighter one flagged"
         )
+    if flux_psf is not None and out.detections:
+        ratio = shape_ratios(model, fit.x, fit.y, model.choice[peaks.line, peaks.sample], psf, flux_psf)
+        n_flux = apply_shape_ratios(out.detections, peak_of, ratio, flux_psf)
+        if n_flux:
+            out.messages.append(f"band {band.band}: {n_flux} fluxes taken with the measured core")
     if cfg.drop_cosmic_rays:
         n0 = len(out.detections)
         out.detections = [d for d in out.detections if not d.flags & DetectionFlag.COSMIC_RAY]

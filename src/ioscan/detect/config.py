@@ -186,6 +186,12 @@ class DetectConfig:
             0.248 with these (PSF match 0.886 → 1.007, local scale at 8–20 px from the limb 1.15 → 1.25
             instead of 1.53; beyond 8 px 0.856 → 0.862 complete, within 8 px 0.485 → 0.448: the limb zone's
             code, tuned with the model's core, loses sources on the limb itself).
+        flux_psf_where_limb_seen: where a limb is seen in the image and detection keeps the model's core
+            (``psf_filter_where_limb_seen`` off), measure the core on the band's bright isolated sources (two,
+            or one of S/N ≥ 100) and, where it differs from the model's by > 10 %, take each detection's flux
+            and flux error from it (the ratio of the measured core's fit to the model's on the same residual,
+            :mod:`ioscan.detect.photometry_psf`); positions, S/N and flags stay the model's. Default on: with
+            the model's core the independent renderer's sunlit fluxes without geometry were 20–26 % low.
         unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
             (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
             for a core this many times wider than the model's (the matched filter keeps the model's core):
@@ -381,6 +387,7 @@ class DetectConfig:
     psf_spike_one_source_snr: float | None = None
     psf_filter_where_limb_seen: bool = False
     psf_annuli_model_core: bool = False
+    flux_psf_where_limb_seen: bool = True
     keep_source_pixels: bool = False
     edge_limb_step: bool = True
     ridge_test: bool = True
