@@ -32,6 +32,10 @@ from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
 PRODUCT_KEY_LENGTH = 256
 
 DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
+#: the fields of an observation's and a band's rows (their values taken as they are: scalars and text, which
+#: ``dataclasses.asdict``'s deep copy left as they were)
+_OBSERVATION_FIELDS = tuple(f.name for f in dataclasses.fields(Observation))
+_BAND_FIELDS = tuple(f.name for f in dataclasses.fields(BandSummary))
 
 
 #: field metadata keys that decide a record field's column type whatever its annotation
@@ -272,7 +276,7 @@ def observation_row(observation: Observation, n_detections: int, run_id: int | N
     for key in ("instrument", "time_utc"):
         if getattr(observation, key) in (None, ""):
             raise CatalogError(f"{product}: observation has no {key}")
-    row = {k: _clean(v) for k, v in dataclasses.asdict(observation).items()}
+    row = {k: _clean(getattr(observation, k)) for k in _OBSERVATION_FIELDS}
     try:
         row["time_utc"] = utc_iso(observation.time_utc)
     except ValueError as exc:
@@ -337,7 +341,7 @@ def product_rows(
     for i, band in enumerate(bands):
         if not isinstance(band, BandSummary):
             raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
-        band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
+        band_rows.append({k: _clean(getattr(band, k)) for k in _BAND_FIELDS})
     # the JSON text made where the rows are made: on Dask by the workers, not the single writer
     values = _detection_values(product, detections, [obs, *band_rows])
     return ProductRows(product, obs, band_rows, DETECTION_FIELDS, values)
