@@ -117,3 +117,52 @@ def test_detections_are_stored_as_sqlalchemys_typed_insert_stores_them(store):
     typed = [tuple(r[1:]) for r in got if r[0] == "typed"]
     assert ours == typed and len(ours) == 4
     assert ours[1][[c.name for c in cols].index("extra")] == "null"  # an empty extra: JSON null, as the type
+
+
+def test_detections_from_the_rows_tuples_are_stored_as_from_their_dicts(store):
+    """:func:`insert_product_detections` (the rows' own value tuples, put in the statement's order) stores
+    what :func:`insert_detections` of their dicts (:func:`detection_params`) stores: every value and, on
+    SQLite, its storage class; also for rows made elsewhere whose float columns hold ints, numpy floats or
+    text (then through the bind processor, as before)."""
+    import dataclasses
+
+    import numpy as np
+    import sqlalchemy as sa
+
+    from ioscan.catalog import schema as sch
+    from ioscan.catalog.batch_write import detection_params, insert_detections, insert_product_detections
+
+    made = product_rows(summary(1), BANDS, [make_detection(k) for k in range(3)])
+    odd = dataclasses.replace(made, detection_values=[v for v in made.detection_values])
+    snr = made.detection_columns.index("snr")
+    odd.detection_values[1] = (
+        odd.detection_values[1][:snr] + (np.float32(2.5),) + odd.detection_values[1][snr + 1 :]
+    )
+    odd.detection_values[2] = odd.detection_values[2][:snr] + (7,) + odd.detection_values[2][snr + 1 :]
+    empty = dataclasses.replace(made, detection_values=[])
+    d = sch.detections
+    cols = [c for c in d.c if c.name not in ("id", "observation_id")]
+    raw = [sa.cast(c, sa.Text) for c in cols]
+    kinds = [sa.func.typeof(c) for c in cols] if store.dialect == "sqlite" else []
+    stored = []
+    for k, insert in enumerate(
+        (
+            lambda conn, ps: insert_detections(
+                conn, [r for rows, i in ps for r in detection_params(rows, i)]
+            ),
+            insert_product_detections,
+        )
+    ):
+        with store._write() as conn:
+            ids = [
+                int(conn.execute(sa.insert(sch.observations), dict(r.observation, product_key=f"{k}{n}"))
+                    .inserted_primary_key[0])
+                for n, r in enumerate((made, odd, empty))
+            ]  # fmt: skip
+            insert(conn, list(zip((made, odd, empty), ids, strict=True)))
+            got = conn.execute(
+                sa.select(*raw, *kinds).where(d.c.observation_id.in_(ids)).order_by(d.c.id)
+            ).all()
+        stored.append([tuple(r) for r in got])
+    assert stored[0] == stored[1] and len(stored[0]) == 6
+    assert stored[1][4][[c.name for c in cols].index("snr")] == "2.5"  # np.float32(2.5) through float()

@@ -234,3 +234,47 @@ def test_ground_error_widens_positions_only():
     assert b.position_err_km == pytest.approx(np.hypot(a.position_err_km, np.sqrt(2.0) * 2.0), rel=1e-9)
     assert (b.lat_deg, b.emission_err_deg, b.range_err_km) == (a.lat_deg, a.emission_err_deg, a.range_err_km)
     assert b.extra["geometry_factor_err_km2"] == a.extra["geometry_factor_err_km2"]
+
+
+@pytest.mark.parametrize("ground_km", [0.0, 2.0])
+def test_located_by_columns_as_by_the_summaries(ground_km):
+    """``locate_detections`` with pointing draws sets, from the summaries' columns, exactly what
+    :func:`sampled_positions` and :func:`with_ground_errors` say (the dicts it set them from before): every
+    field, ``extra`` and flag, for detections on the disk, at the limb (some draws off Io) and off it."""
+    from ioscan.measure.positions import (
+        _OFF_DISK,
+        SUMMARY_KEYS,
+        centroid_errors_px,
+        sampled_positions,
+        with_ground_errors,
+    )
+
+    view = _view((60000.0, 2000.0, 500.0))
+    bp = backplanes_from_pose(view.camera, view.pose)
+    offsets = _prior_samples(PRIOR, 256, seed=4)
+    rng = np.random.default_rng(6)
+    xy = list(zip(rng.uniform(0, 432, 30), rng.uniform(0, 128, 30), strict=True)) + [
+        (0.0, 0.0),
+        (431.0, 127.0),
+    ]
+    dets = [_detection(float(x), float(y)) for x, y in xy]
+    pointing = PointingSamples(view, offsets, ground_err_km=ground_km)
+    s_err, l_err = centroid_errors_px(dets, MeasureConfig(), 0.0)
+    seed = int(abs(hash((round(dets[0].sample, 3), round(dets[0].line, 3)))) % 2**31)
+    want = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
+    if ground_km:
+        want = with_ground_errors(want, ground_km)
+    positions = locate_detections(dets, bp, MeasureConfig(), 0.0, pointing)
+    assert 5 <= sum(w is not None for w in want) < len(dets)  # some kept, some off Io
+    for det, w, pos in zip(dets, want, positions, strict=True):
+        if w is None:
+            assert pos is None and det.flags & _OFF_DISK and det.lat_deg is None
+            continue
+        assert list(w) == list(SUMMARY_KEYS)
+        for key in SUMMARY_KEYS[:13]:
+            assert getattr(det, key) == w[key] and type(getattr(det, key)) is float, key
+        for key in ("geometry_factor_km2", "geometry_factor_err_km2", "p_on_disk"):
+            assert det.extra[key] == w[key], key
+        ratio = w["geometry_factor_err_km2"] / w["geometry_factor_km2"]
+        assert det.extra["geometry_err_fraction"] == ratio == pos.geometry_err_fraction
+        assert (pos.lat_deg, pos.range_km) == (w["lat_deg"], w["range_km"])

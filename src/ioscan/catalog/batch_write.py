@@ -16,6 +16,8 @@ each product stays all-or-nothing on its own.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,9 +63,8 @@ def _write(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[StoredProd
     known = known_products(conn, [rows.observation for rows in batch])
     new = [rows for rows, done in zip(batch, known, strict=True) if done is None]
     ids = _insert_rows(conn, new)
-    stored = _settle_versions(conn, [rows.observation for rows in new], ids)
-    keys = [rows.observation["product_key"] for rows in batch]
-    conn.execute(sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key.in_(keys)))
+    stored = settle_versions(conn, [rows.observation for rows in new], ids)
+    conn.execute(release_statement(), {"keys": [rows.observation["product_key"] for rows in batch]})
     settled = iter(stored)
     return [done if done is not None else next(settled) for done in known]
 
@@ -71,21 +72,10 @@ def _write(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[StoredProd
 def known_products(conn: sa.Connection, obs: Sequence[Mapping[str, Any]]) -> list[StoredProduct | None]:
     """For each product, the outcome when it (same key) or its data (same checksum under another product ID
     without version) is stored already, else None: one query for all."""
-    o = sch.observations
     keys = [x["product_key"] for x in obs]
     checksums = [x["checksum_sha256"] for x in obs if x.get("checksum_sha256")]
-    found = o.c.product_key.in_(keys)
-    if checksums:
-        found = sa.or_(found, o.c.checksum_sha256.in_(checksums))
-    cols = (
-        o.c.id,
-        o.c.product_id,
-        o.c.superseded_by_id,
-        o.c.product_key,
-        o.c.checksum_sha256,
-        o.c.base_product_id,
-    )
-    rows = conn.execute(sa.select(*cols).where(found).order_by(o.c.id)).all()
+    params = {"keys": keys, "checksums": checksums} if checksums else {"keys": keys}
+    rows = conn.execute(_known_statement(bool(checksums)), params).all()
     by_key = {r.product_key: r for r in rows}
     matches = []
     for x in obs:
@@ -109,6 +99,25 @@ def known_products(conn: sa.Connection, obs: Sequence[Mapping[str, Any]]) -> lis
     ]
 
 
+@functools.cache
+def _known_statement(with_checksums: bool) -> sa.Select:
+    """:func:`known_products`' query, built once: the stored rows whose product key is one of ``keys`` or
+    (``with_checksums``) whose data checksum is one of ``checksums`` (expanding parameters)."""
+    o = sch.observations
+    found = o.c.product_key.in_(sa.bindparam("keys", expanding=True))
+    if with_checksums:
+        found = sa.or_(found, o.c.checksum_sha256.in_(sa.bindparam("checksums", expanding=True)))
+    cols = (
+        o.c.id,
+        o.c.product_id,
+        o.c.superseded_by_id,
+        o.c.product_key,
+        o.c.checksum_sha256,
+        o.c.base_product_id,
+    )
+    return sa.select(*cols).where(found).order_by(o.c.id)
+
+
 def _product_ids(conn: sa.Connection, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -127,9 +136,7 @@ def _insert_rows(conn: sa.Connection, batch: Sequence[ProductRows]) -> list[int]
     bands = [dict(r, observation_id=i) for rows, i in zip(batch, ids, strict=True) for r in rows.bands]
     if bands:
         conn.execute(sa.insert(sch.frames), bands)
-    insert_detections(
-        conn, [d for rows, i in zip(batch, ids, strict=True) for d in detection_params(rows, i)]
-    )
+    insert_product_detections(conn, list(zip(batch, ids, strict=True)))
     return ids
 
 
@@ -151,6 +158,53 @@ def insert_detections(conn: sa.Connection, params: list[dict[str, Any]]) -> None
     sql, order, processors = _sqlite_detection_insert(conn.dialect, keys)
     rows = [tuple(processors[k](p[k]) if k in processors else p[k] for k in order) for p in params]
     conn.exec_driver_sql(sql, rows)
+
+
+#: the columns :func:`detection_params` adds to a product's detection rows, in its order
+_COMMON = ("observation_id", "source", "time_utc", "observer")
+
+
+def insert_product_detections(conn: sa.Connection, products: Sequence[tuple[ProductRows, int]]) -> None:
+    """Insert the detection rows of ``products`` (each product's rows and its observation id): what
+    :func:`insert_detections` of their :func:`detection_params` inserts. On SQLite the value tuples are made
+    from the rows' own tuples (the product's columns added, put in the statement's order by one
+    ``itemgetter``), without a dict per row; the float columns' bind processor (``float``; None as None)
+    is applied only to values that are not floats or None already (it leaves those as they are)."""
+    if not any(rows.detection_values for rows, _ in products):
+        return
+    columns = products[0][0].detection_columns
+    if (
+        conn.dialect.name != "sqlite"
+        or conn.dialect.paramstyle != "qmark"
+        or any(rows.detection_columns != columns for rows, _ in products)
+    ):
+        insert_detections(conn, [d for rows, i in products for d in detection_params(rows, i)])
+        return
+    keys = tuple(_EXTRA_TEXT if c == "extra" else c for c in columns) + _COMMON
+    sql, order, processors = _sqlite_detection_insert(conn.dialect, keys)
+    index = {k: i for i, k in enumerate(keys)}
+    pick = operator.itemgetter(*(index[k] for k in order))
+    processed = operator.itemgetter(*(index[k] for k in processors)) if len(processors) > 1 else None
+    out: list[tuple] = []
+    as_is = {float, type(None)}
+    for rows, obs_id in products:
+        obs = rows.observation
+        common = (obs_id, "ioscan", obs["time_utc"], obs.get("observer"))
+        full = [v + common for v in rows.detection_values]
+        kinds = (
+            set()
+            if processed is None
+            else set(map(type, itertools.chain.from_iterable(map(processed, full))))
+        )
+        if processed is None or not kinds <= as_is:
+            full = [_processed(v, keys, processors) for v in full]
+        out.extend(map(pick, full))
+    conn.exec_driver_sql(sql, out)
+
+
+def _processed(values: tuple, keys: tuple[str, ...], processors: dict) -> tuple:
+    """``values`` (one per key) through the bind processors of their keys."""
+    return tuple(processors[k](x) if k in processors else x for k, x in zip(keys, values, strict=True))
 
 
 @functools.lru_cache(maxsize=8)
@@ -188,19 +242,36 @@ def detection_params(rows: ProductRows, observation_id: int) -> list[dict[str, A
     return [dict(zip(cols, v, strict=True), **common) for v in rows.detection_values]
 
 
-def _settle_versions(
+@functools.cache
+def _versions_statement() -> sa.Select:
+    """:func:`settle_versions`' read of the stored versions of the product IDs ``bases``, built once."""
+    o = sch.observations
+    cols = (o.c.id, o.c.base_product_id, o.c.product_id, o.c.checksum_sha256, o.c.product_version)
+    cols += (o.c.product_created_utc, o.c.superseded_by_id)
+    return (
+        sa.select(*cols)
+        .where(o.c.base_product_id.in_(sa.bindparam("bases", expanding=True)))
+        .order_by(o.c.id)
+    )
+
+
+@functools.cache
+def release_statement() -> sa.Delete:
+    """The release of the scan claims on the product keys ``keys``, built once."""
+    c = sch.scan_claims.c
+    return sa.delete(sch.scan_claims).where(c.product_key.in_(sa.bindparam("keys", expanding=True)))
+
+
+def settle_versions(
     conn: sa.Connection, obs: Sequence[Mapping[str, Any]], ids: list[int]
 ) -> list[StoredProduct]:
     """Settle which version of each new product's ID is in force (one read for all: the products of the
     batch share no ID, :func:`batchable`) and say what storing each did."""
     if not obs:
         return []
-    o = sch.observations
-    cols = (o.c.id, o.c.base_product_id, o.c.product_id, o.c.checksum_sha256, o.c.product_version)
-    cols += (o.c.product_created_utc, o.c.superseded_by_id)
     bases = [x["base_product_id"] for x in obs]
     by_base: dict[str, list] = {b: [] for b in bases}
-    for r in conn.execute(sa.select(*cols).where(o.c.base_product_id.in_(bases)).order_by(o.c.id)):
+    for r in conn.execute(_versions_statement(), {"bases": bases}):
         by_base[r.base_product_id].append(r)
     out = []
     for base, obs_id in zip(bases, ids, strict=True):

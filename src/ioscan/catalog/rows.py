@@ -10,14 +10,18 @@ them, and which detection fields are stored as floats follows the same rule as t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
+import operator
 import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ioscan.catalog.times import utc_iso
 from ioscan.errors import CatalogError
@@ -28,6 +32,10 @@ from ioscan.records import GEOMETRY_SOURCES, BandSummary, Detection, Observation
 PRODUCT_KEY_LENGTH = 256
 
 DETECTION_FIELDS = tuple(f.name for f in dataclasses.fields(Detection))
+#: the fields of an observation's and a band's rows (their values taken as they are: scalars and text, which
+#: ``dataclasses.asdict``'s deep copy left as they were)
+_OBSERVATION_FIELDS = tuple(f.name for f in dataclasses.fields(Observation))
+_BAND_FIELDS = tuple(f.name for f in dataclasses.fields(BandSummary))
 
 
 #: field metadata keys that decide a record field's column type whatever its annotation
@@ -183,6 +191,81 @@ def _check_text(product: str, rows: Iterable[Mapping[str, Any]]) -> None:
                     raise CatalogError(f"{product}: {key} {shown_value!r} is not valid UTF-8 text") from None
 
 
+def _check_text_columns(product: str, names: Sequence[str], columns: Sequence[list]) -> None:
+    """:func:`_check_text` of the rows whose values are ``columns`` (one list per name in ``names``, a value
+    per row), the same error for the same first bad text: all their text encoded at once (a string that
+    cannot be encoded alone cannot be encoded among others: Python's strings never pair surrogates), row by
+    row only when that fails."""
+    text = [v for column in columns for v in column if isinstance(v, str)]
+    try:
+        "".join(text).encode("utf-8")
+    except UnicodeEncodeError:
+        _check_text(product, (dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)))
+
+
+#: the types of float-column values :func:`_detection_values` converts with numpy (exactly as
+#: :func:`_plain_float` does: a float or numpy float as a Python float, NaN/inf and None as None); other
+#: values (ints, text, pandas' NA...) column by column through :func:`_plain_float`
+_NUMPY_FLOATS = frozenset({float, np.float64, np.float32, type(None)})
+_FLOAT_NAMES = tuple(name for name, kind in _DETECTION_KINDS if kind == "float")
+_get_floats = operator.itemgetter(*_FLOAT_NAMES)
+#: the detection fields that may hold text (the others are stored as numbers or JSON)
+_TEXT_NAMES = tuple(name for name, kind in _DETECTION_KINDS if kind == "other")
+
+
+def _float_columns(states: list[dict[str, Any]]) -> dict[str, list]:
+    """The float fields of the detections whose ``vars`` are ``states``, as :func:`_detection_row` stores
+    them (:func:`_plain_float`), one list per field: all at once with numpy when they hold floats and None
+    only."""
+    rows = [_get_floats(s) for s in states]
+    if set(map(type, itertools.chain.from_iterable(rows))) <= _NUMPY_FLOATS:
+        values = np.array(rows, dtype=float)  # None → NaN
+        out = values.astype(object)  # each value as a Python float, exactly
+        out[~np.isfinite(values)] = None
+        return dict(zip(_FLOAT_NAMES, out.T.tolist(), strict=True))
+    columns = zip(_FLOAT_NAMES, zip(*rows, strict=True), strict=True)
+    return {name: [_plain_float(v) for v in col] for name, col in columns}
+
+
+def _int_column(values: list) -> list:
+    """:func:`_detection_row`'s integer column: ints as they are, the rest through :func:`_clean`."""
+    if all(type(v) is int for v in values):
+        return values
+    return [None if (c := _clean(v)) is None else int(c) for v in values]
+
+
+def _json_texts(values: Iterable[Any]) -> list[str]:
+    """:func:`json_text` of each value (``json.dumps``' text: its C encoder with ``json.dumps``' settings,
+    made once for all the values instead of once per value)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return [json_text(v) for v in values]
+    default = json.JSONEncoder().default
+    encode = make({}, default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    return ["".join(encode(v, 0)) if not isinstance(v, str) else json_text(v) for v in values]
+
+
+def _detection_values(product: str, dets: Sequence[Detection], checked_first: list[dict]) -> list[tuple]:
+    """The detections' rows as :func:`_detection_row` makes them, one tuple per detection in the order of
+    :data:`DETECTION_FIELDS`, made column by column, ``extra`` as its JSON text (:func:`json_text`); their
+    text checked by :func:`_check_text` after the rows ``checked_first`` (the product's other rows): the same
+    error as checking them all in that order."""
+    for det in dets:
+        if not isinstance(det, Detection):
+            raise CatalogError(f"{product}: expected a Detection record, got {type(det).__name__}")
+    states = [vars(d) for d in dets]
+    columns = _float_columns(states) if states else {name: [] for name in _FLOAT_NAMES}
+    for name in _TEXT_NAMES:
+        columns[name] = [v if type(v) is str else _clean(v) for v in (s[name] for s in states)]
+    columns["n_pixels"] = _int_column([s["n_pixels"] for s in states])
+    columns["flags"] = [0 if v is None else v for v in _int_column([s["flags"] for s in states])]
+    extra = [_plain_json(s["extra"]) if s["extra"] else None for s in states]
+    _check_text(product, checked_first)
+    _check_text_columns(product, _TEXT_NAMES, [columns[name] for name in _TEXT_NAMES])
+    columns["extra"] = _json_texts(extra)
+    return list(zip(*(columns[name] for name in DETECTION_FIELDS), strict=True))
+
+
 def observation_row(observation: Observation, n_detections: int, run_id: int | None) -> dict:
     """The ``observations`` row of ``observation`` (checked: CatalogError naming the product)."""
     if not isinstance(observation, Observation):
@@ -193,7 +276,7 @@ def observation_row(observation: Observation, n_detections: int, run_id: int | N
     for key in ("instrument", "time_utc"):
         if getattr(observation, key) in (None, ""):
             raise CatalogError(f"{product}: observation has no {key}")
-    row = {k: _clean(v) for k, v in dataclasses.asdict(observation).items()}
+    row = {k: _clean(getattr(observation, k)) for k in _OBSERVATION_FIELDS}
     try:
         row["time_utc"] = utc_iso(observation.time_utc)
     except ValueError as exc:
@@ -258,13 +341,7 @@ def product_rows(
     for i, band in enumerate(bands):
         if not isinstance(band, BandSummary):
             raise CatalogError(f"{product}: band {i} is a {type(band).__name__}, not a BandSummary")
-        band_rows.append({k: _clean(v) for k, v in dataclasses.asdict(band).items()})
-    try:
-        det_rows = [_detection_row(d) for d in detections]
-    except CatalogError as exc:
-        raise CatalogError(f"{product}: {exc}") from None
-    _check_text(product, [obs, *band_rows, *det_rows])
-    for row in det_rows:  # made where the rows are made: on Dask by the workers, not the single writer
-        row["extra"] = json_text(row["extra"])
-    columns = tuple(name for name, _ in _DETECTION_KINDS)
-    return ProductRows(product, obs, band_rows, columns, [tuple(r.values()) for r in det_rows])
+        band_rows.append({k: _clean(getattr(band, k)) for k in _BAND_FIELDS})
+    # the JSON text made where the rows are made: on Dask by the workers, not the single writer
+    values = _detection_values(product, detections, [obs, *band_rows])
+    return ProductRows(product, obs, band_rows, DETECTION_FIELDS, values)

@@ -31,8 +31,16 @@ import sqlalchemy as sa
 
 from ioscan import __version__
 from ioscan.catalog import schema as sch
-from ioscan.catalog.batch_write import detection_params, insert_batch, insert_detections, known_products
-from ioscan.catalog.products import StoredProduct, resolve_versions, stored_outcome
+from ioscan.catalog.batch_write import (  # noqa: F401 (detection_params, insert_detections: as before)
+    detection_params,
+    insert_batch,
+    insert_detections,
+    insert_product_detections,
+    known_products,
+    release_statement,
+    settle_versions,
+)
+from ioscan.catalog.products import StoredProduct
 from ioscan.catalog.rows import (  # noqa: F401 (ProductRows, product_rows: this module's API as before)
     DETECTION_FIELDS,
     ProductRows,
@@ -121,6 +129,9 @@ WRITE = {"ioscan_write": True}
 #: PostgreSQL advisory-lock keys: schema migrations, product stores (which decide versions and duplicates)
 _PG_LOCK_SCHEMA = 0x10_5CA0
 _PG_LOCK_PRODUCTS = 0x10_5CA1
+#: a product's observation and band inserts (the values bound per call), built once
+_INSERT_OBSERVATION = sa.insert(sch.observations)
+_INSERT_FRAMES = sa.insert(sch.frames)
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
@@ -467,18 +478,18 @@ class Store:
     def _insert_product(self, conn: sa.Connection, rows: ProductRows) -> StoredProduct:
         """Write one product's rows (inside a write transaction), settle its versions, release its claim."""
         obs = rows.observation
-        release = sa.delete(sch.scan_claims).where(sch.scan_claims.c.product_key == obs["product_key"])
+        release = {"keys": [obs["product_key"]]}
         done = self._known_product(conn, obs)
         if done is not None:
-            conn.execute(release)
+            conn.execute(release_statement(), release)
             return done
         # the values as parameters, not in the statement: one compiled statement for every product
-        obs_id = int(conn.execute(sa.insert(sch.observations), obs).inserted_primary_key[0])
+        obs_id = int(conn.execute(_INSERT_OBSERVATION, obs).inserted_primary_key[0])
         if rows.bands:
-            conn.execute(sa.insert(sch.frames), [dict(r, observation_id=obs_id) for r in rows.bands])
-        insert_detections(conn, detection_params(rows, obs_id))
+            conn.execute(_INSERT_FRAMES, [dict(r, observation_id=obs_id) for r in rows.bands])
+        insert_product_detections(conn, [(rows, obs_id)])
         outcome = self._settle_versions(conn, obs, obs_id)
-        conn.execute(release)
+        conn.execute(release_statement(), release)
         return outcome
 
     @staticmethod
@@ -489,17 +500,9 @@ class Store:
 
     @staticmethod
     def _settle_versions(conn: sa.Connection, obs: Mapping[str, Any], obs_id: int) -> StoredProduct:
-        o = sch.observations
-        changes = resolve_versions(conn, obs["base_product_id"])
-        rows = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(o.c.id, o.c.product_id, o.c.checksum_sha256, o.c.superseded_by_id).where(
-                    o.c.base_product_id == obs["base_product_id"]
-                )
-            )
-        }
-        return stored_outcome(list(rows.values()), changes, obs_id)
+        """Settle which version of the product's ID is in force and say what storing it did
+        (:func:`~ioscan.catalog.batch_write.settle_versions`, the batch writer's, for one: one read)."""
+        return settle_versions(conn, [obs], [obs_id])[0]
 
     _observation_row = staticmethod(observation_row)
 

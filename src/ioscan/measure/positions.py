@@ -288,17 +288,24 @@ def sampled_positions(
     (pixel scale² / cos e, km²) as its median and a symmetric 1σ that covers its central 95 %. Draws that
     push the source off Io are dropped (a hot spot is on Io); ``p_on_disk`` says how many stayed. None where
     fewer than :data:`MIN_ON_DISK_FRACTION` of them land on Io."""
+    if not dets:
+        return []
+    return _summaries(len(dets), *_sampled_columns(dets, pointing, s_err, l_err, seed))
+
+
+def _sampled_columns(
+    dets: list[Detection], pointing: PointingSamples, s_err: np.ndarray, l_err: np.ndarray, seed: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`sampled_positions` as columns (:func:`_summary_columns`); ``dets`` not empty."""
     off = np.asarray(pointing.offsets_px, dtype=float)
     n, k = len(dets), len(off)
-    if n == 0:
-        return []
     rng = np.random.default_rng(seed)
     xs = np.array([d.sample for d in dets])[:, None] - off[None, :, 0]
     ys = np.array([band_line(d) for d in dets])[:, None] - off[None, :, 1]
     xs = xs + rng.standard_normal((n, k)) * s_err[:, None]
     ys = ys + rng.standard_normal((n, k)) * l_err[:, None]
     g = pointing.view.surface(xs, ys)
-    return _summarise_draws(g)
+    return _summary_columns(g)
 
 
 #: radians per degree and degrees per radian, as ``np.radians`` and ``np.degrees`` multiply by them (the same
@@ -326,13 +333,49 @@ def _row_percentiles(x: np.ndarray, count: np.ndarray, qs: tuple[float, ...]) ->
 def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     """:func:`sampled_positions`' per-detection summaries of the draws' geometry ``g`` (n detections × k
     draws), all detections at once (the draws that stay on Io, masked)."""
+    return _summaries(len(g["on_disk"]), *_summary_columns(g))
+
+
+#: the keys of a :func:`sampled_positions` summary, in their order
+SUMMARY_KEYS = (
+    "lat_deg",
+    "lon_w_deg",
+    "lat_err_deg",
+    "lon_err_deg",
+    "lat_lon_err_corr",
+    "position_err_km",
+    "emission_deg",
+    "emission_err_deg",
+    "incidence_deg",
+    "phase_deg",
+    "range_km",
+    "range_err_km",
+    "pixel_scale_km",
+    "geometry_factor_km2",
+    "geometry_factor_err_km2",
+    "p_on_disk",
+)
+
+
+def _summaries(n: int, use: np.ndarray, columns: dict[str, np.ndarray]) -> list[dict | None]:
+    """The summaries of :func:`_summary_columns`' columns, one dict of Python floats per detection (None
+    for the ``n`` detections not in ``use``)."""
+    out: list[dict | None] = [None] * n
+    rows = zip(*(columns[key].tolist() for key in SUMMARY_KEYS), strict=True)
+    for i, row in zip(use.tolist(), rows, strict=True):
+        out[i] = dict(zip(SUMMARY_KEYS, row, strict=True))
+    return out
+
+
+def _summary_columns(g: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The detections of ``g`` (n × k draws) that get a summary (``use``) and their summaries as columns
+    (float64 arrays, :data:`SUMMARY_KEYS`), all detections at once (the draws that stay on Io, masked)."""
     on = np.asarray(g["on_disk"], dtype=bool)
     n_on = on.sum(axis=1)
     frac = on.mean(axis=1)
     use = np.flatnonzero((frac >= MIN_ON_DISK_FRACTION) & (n_on >= 8))
-    out: list[dict | None] = [None] * len(on)
     if len(use) == 0:
-        return out
+        return use, {key: np.empty(0) for key in SUMMARY_KEYS}
     on, cnt = on[use], n_on[use].astype(float)
     everywhere = bool(on.all())  # every draw on Io: the masks change nothing
 
@@ -373,7 +416,8 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
     # (1.014) in 91.5 %: a 2-4 % gain in the campaigns' geometric pulls is not worth the intervals it narrows
     lo, med, hi = _row_percentiles(ordered, n_on[use], (2.5, 50.0, 97.5)).T
     inc, phase, scale_mean = mean(pick("incidence_deg")), mean(pick("phase_deg")), mean(scale)
-    columns = {  # per detection, as Python floats
+    low, high = med - lo, hi - med
+    columns = {  # per detection
         "lat_deg": lat0 * _DEG_PER_RAD,
         "lon_w_deg": (lon0 * _DEG_PER_RAD) % 360.0,
         "lat_err_deg": sl,
@@ -388,15 +432,11 @@ def _summarise_draws(g: dict[str, np.ndarray]) -> list[dict | None]:
         "range_err_km": r_std,
         "pixel_scale_km": scale_mean,
         "geometry_factor_km2": med,
+        # the larger side (max(high, low), as Python's max: the first unless the second is larger) / 1.96
+        "geometry_factor_err_km2": np.where(low > high, low, high) / 1.96,
+        "p_on_disk": frac[use],
     }
-    rows = zip(*(np.asarray(v, dtype=float).tolist() for v in columns.values()), strict=True)
-    for i, row, low, mid, high in zip(
-        use.tolist(), rows, lo.tolist(), med.tolist(), hi.tolist(), strict=True
-    ):
-        out[i] = dict(zip(columns, row, strict=True))
-        out[i]["geometry_factor_err_km2"] = max(high - mid, mid - low) / 1.96
-        out[i]["p_on_disk"] = float(frac[i])
-    return out
+    return use, {key: np.asarray(v, dtype=float) for key, v in columns.items()}
 
 
 def _wrap_180(angle_deg: np.ndarray) -> np.ndarray:
@@ -430,25 +470,34 @@ def with_ground_errors(summaries: list[dict | None], ground_err_km: float) -> li
     rows = [i for i, g in enumerate(summaries) if g is not None]
     if not rows:
         return list(summaries)
+    keys = ("lat_deg", "lat_err_deg", "lon_err_deg", "lat_lon_err_corr", "position_err_km")
+    columns = {key: np.array([summaries[i][key] for i in rows], dtype=float) for key in keys}
+    columns = _ground_columns(columns, ground_err_km)
+    out = list(summaries)
+    changed = ("lat_err_deg", "lon_err_deg", "lat_lon_err_corr", "position_err_km")
+    for i, a, b, c, e in zip(rows, *(columns[key].tolist() for key in changed), strict=True):
+        out[i] = dict(summaries[i])
+        out[i].update(lat_err_deg=a, lon_err_deg=b, lat_lon_err_corr=c, position_err_km=e)
+    return out
 
-    def column(key: str) -> np.ndarray:
-        return np.array([summaries[i][key] for i in rows], dtype=float)
 
+def _ground_columns(columns: dict[str, np.ndarray], ground_err_km: float) -> dict[str, np.ndarray]:
+    """:func:`with_ground_error` of summaries given as columns (float arrays, ``lat_deg``, ``lat_err_deg``,
+    ``lon_err_deg``, ``lat_lon_err_corr``, ``position_err_km`` at least): the columns, these four new."""
     lat_deg = np.degrees(ground_err_km / IO_MEAN_RADIUS_KM)
-    lon_deg = lat_deg / np.maximum(np.cos(np.radians(column("lat_deg"))), 1e-6)
-    sl, so, corr = column("lat_err_deg"), column("lon_err_deg"), column("lat_lon_err_corr")
+    lon_deg = lat_deg / np.maximum(np.cos(np.radians(columns["lat_deg"])), 1e-6)
+    sl, so, corr = columns["lat_err_deg"], columns["lon_err_deg"], columns["lat_lon_err_corr"]
     new_sl, new_so = np.hypot(sl, lat_deg), np.hypot(so, lon_deg)
     both = new_sl * new_so
     with np.errstate(invalid="ignore", divide="ignore"):
         new_corr = np.where(both > 0, corr * sl * so / both, 0.0)
-    pos_km = np.hypot(column("position_err_km"), np.sqrt(2.0) * ground_err_km)
-    out = list(summaries)
-    for i, a, b, c, e in zip(
-        rows, new_sl.tolist(), new_so.tolist(), new_corr.tolist(), pos_km.tolist(), strict=True
-    ):
-        out[i] = dict(summaries[i])
-        out[i].update(lat_err_deg=a, lon_err_deg=b, lat_lon_err_corr=c, position_err_km=e)
-    return out
+    pos_km = np.hypot(columns["position_err_km"], np.sqrt(2.0) * ground_err_km)
+    return columns | {
+        "lat_err_deg": new_sl,
+        "lon_err_deg": new_so,
+        "lat_lon_err_corr": new_corr,
+        "position_err_km": pos_km,
+    }
 
 
 def locate_detections(
@@ -523,36 +572,39 @@ def _locate_sampled(
 ) -> list[SurfacePosition | None]:
     s_err, l_err = centroid_errors_px(dets, cfg, 0.0)
     seed = int(abs(hash((round(dets[0].sample, 3), round(dets[0].line, 3)))) % 2**31)
-    sampled = sampled_positions(dets, pointing, s_err, l_err, seed=seed)
-    if pointing.ground_err_km > 0:
-        sampled = with_ground_errors(sampled, pointing.ground_err_km)
+    # the summaries as columns (sampled_positions, with_ground_errors: the same values), not a dict each
+    use, columns = _sampled_columns(dets, pointing, s_err, l_err, seed)
+    if pointing.ground_err_km > 0 and len(use):
+        columns = _ground_columns(columns, pointing.ground_err_km)
+    values = {key: columns[key].tolist() for key in SUMMARY_KEYS}
+    summary_of = dict(zip(use.tolist(), range(len(use)), strict=True))
     out: list[SurfacePosition | None] = []
     nl, ns = bp.shape
     on_disk = bp.on_disk
-    for det, g in zip(dets, sampled, strict=True):
-        if g is None:
+    for k, det in enumerate(dets):
+        j = summary_of.get(k)
+        if j is None:
             det.flags |= _OFF_DISK
             out.append(None)
             continue
         # the nearest pixel (round half to even, as np.rint), clipped to the band
         i = min(max(round(band_line(det)), 0), nl - 1)
-        j = min(max(round(det.sample), 0), ns - 1)
-        on = bool(on_disk[i, j])
+        jj = min(max(round(det.sample), 0), ns - 1)
+        on = bool(on_disk[i, jj])
         if not on:
             det.flags |= _NEAR_LIMB
         for key in _SAMPLED_FIELDS:
-            setattr(det, key, g[key])
-        det.extra["geometry_factor_km2"] = g["geometry_factor_km2"]
-        det.extra["geometry_factor_err_km2"] = g["geometry_factor_err_km2"]
-        det.extra["p_on_disk"] = g["p_on_disk"]
+            setattr(det, key, values[key][j])
+        factor, factor_err = values["geometry_factor_km2"][j], values["geometry_factor_err_km2"][j]
+        det.extra["geometry_factor_km2"] = factor
+        det.extra["geometry_factor_err_km2"] = factor_err
+        det.extra["p_on_disk"] = values["p_on_disk"][j]
         # the sampled spread of (pixel scale)²/cos e is the intensity's geometric error (measure.errors)
-        geo_frac = (
-            g["geometry_factor_err_km2"] / g["geometry_factor_km2"] if g["geometry_factor_km2"] else np.nan
-        )
+        geo_frac = factor_err / factor if factor else np.nan
         det.extra["geometry_err_fraction"] = float(geo_frac)
         out.append(
             SurfacePosition(
-                **{k: g[k] for k in _POSITION_FIELDS},
+                **{key: values[key][j] for key in _POSITION_FIELDS},
                 on_disk=on,
                 geometry_err_fraction=float(geo_frac),
             )
