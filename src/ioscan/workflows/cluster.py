@@ -77,6 +77,7 @@ PRELOADED_MODULES = (
     "ioscan.geometry.anchors",
     "ioscan.geometry.compiled",
     "ioscan.geometry.coverage",
+    "ioscan.geometry.detectability",
     "ioscan.geometry.limb_kernels",
     "ioscan.geometry.matcher_kernels",
     "ioscan.geometry.navigate",
