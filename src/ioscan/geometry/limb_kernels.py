@@ -571,6 +571,65 @@ def _column(x: float, t) -> int:  # pragma: no cover - compiled
     return int(q)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _steepest_drop(row, lo: int, hi: int, t, step: float):  # pragma: no cover - compiled
+    """(interior, t_edge, drop) of one profile ``row``: the steepest drop within samples ``lo..hi``
+    (np.argmax's first maximum, NaN first), whether it lies inside them, its sub-pixel position by a parabola
+    (the offset clipped to ±1 step) and the drop there, as ``limbfit._measure_edges`` finds them."""
+    nt = row.shape[0]
+    two_step = 2 * step
+    k = 0
+    best = _drop(row, 0, two_step) if lo == 0 else -np.inf
+    if best == best:
+        for i in range(1, nt - 2):
+            v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
+            if not v <= best:
+                best = v
+                k = i
+                if v != v:
+                    break
+    interior = lo + 1 <= k <= hi - 1
+    k = min(max(k, 1), nt - 4)
+    y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
+    den = y0 - 2 * y1 + y2
+    off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+    if off < -1.0:
+        off = -1.0
+    elif off > 1.0:
+        off = 1.0
+    return interior, t[1 + k] + off * step, y1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clean_at(bad, t, te: float, clean_radius: float) -> bool:  # pragma: no cover - compiled
+    """No ``bad`` sample within ``clean_radius`` of the edge at ``te``."""
+    for j in range(t.shape[0]):  # noqa: SIM110 (compiled: a plain loop)
+        if bad[j] and abs(t[j] - te) <= clean_radius:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _step_ok(
+    row,
+    t,
+    x_in: float,
+    x_out: float,
+    drop: float,
+    root_two_pi: float,
+    edge_sigma: float,
+    sharp: bool,
+    night_max: float,
+) -> bool:  # pragma: no cover - compiled
+    """The step test: the profile's levels at ``x_in`` and ``x_out`` differ by at least half a blurred
+    step's height, drop × √(2π) × ``edge_sigma``, and on ``sharp`` rays by at most ``night_max`` × it."""
+    rise = _level(row, t, x_in) - _level(row, t, x_out)
+    ok = rise >= 0.5 * drop * root_two_pi * edge_sigma
+    if sharp:
+        ok = ok and rise <= night_max * drop * root_two_pi * edge_sigma
+    return ok
+
+
 @njit(cache=True, error_model="numpy")
 def edge_search(
     prof,
@@ -606,35 +665,11 @@ def edge_search(
     Writes ``t_edge``, ``strength`` (the drop) and ``usable``; returns how many profile samples it could not
     compute (NaN positions: then the caller redoes the search in numpy)."""
     n, nt = prof.shape
-    two_step = 2 * step
     left = 0
     for r in range(n):
         row = prof[r]
-        k = 0
-        best = _drop(row, 0, two_step) if lo == 0 else -np.inf
-        if best == best:
-            for i in range(1, nt - 2):
-                v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
-                if not v <= best:
-                    best = v
-                    k = i
-                    if v != v:
-                        break
-        interior = lo + 1 <= k <= hi - 1
-        k = min(max(k, 1), nt - 4)
-        y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
-        den = y0 - 2 * y1 + y2
-        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-        if off < -1.0:
-            off = -1.0
-        elif off > 1.0:
-            off = 1.0
-        te = t[1 + k] + off * step
-        clean = True
-        for j in range(nt):
-            if badpix[r, j] and abs(t[j] - te) <= clean_radius:
-                clean = False
-                break
+        interior, te, y1 = _steepest_drop(row, lo, hi, t, step)
+        clean = _clean_at(badpix[r], t, te, clean_radius)
         x_in, x_out = te - ext, te + ext
         if sample[r]:
             for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
@@ -646,10 +681,7 @@ def edge_search(
                     )
                     row[c] = v
                     left += not ok
-        rise = _level(row, t, x_in) - _level(row, t, x_out)
-        ok_step = rise >= 0.5 * y1 * root_two_pi * edge_sigma
-        if sharp[r]:
-            ok_step = ok_step and rise <= night_max * y1 * root_two_pi * edge_sigma
+        ok_step = _step_ok(row, t, x_in, x_out, y1, root_two_pi, edge_sigma, sharp[r], night_max)
         t_edge[r] = te
         strength[r] = y1
         usable[r] = clean and interior and ok_step
@@ -711,7 +743,6 @@ def group_edge_search(
     compute (NaN positions: then the caller redoes the search in numpy)."""
     n_g = members.shape[0]
     nt = prof.shape[1]
-    two_step = 2 * step
     left = 0
     row = np.empty(nt)
     bad = np.empty(nt, dtype=np.bool_)
@@ -725,31 +756,8 @@ def group_edge_search(
             row[j] = _group_level(prof, badpix, members, g, j) if core_lo <= j < core_hi else 0.0
             bad[j] = cnt < min_count or not contiguous[g]
         count_min[g] = fewest
-        k = 0
-        best = _drop(row, 0, two_step) if lo == 0 else -np.inf
-        if best == best:
-            for i in range(1, nt - 2):
-                v = _drop(row, i, two_step) if lo <= i <= hi else -np.inf
-                if not v <= best:
-                    best = v
-                    k = i
-                    if v != v:
-                        break
-        interior = lo + 1 <= k <= hi - 1
-        k = min(max(k, 1), nt - 4)
-        y0, y1, y2 = _drop(row, k - 1, two_step), _drop(row, k, two_step), _drop(row, k + 1, two_step)
-        den = y0 - 2 * y1 + y2
-        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-        if off < -1.0:
-            off = -1.0
-        elif off > 1.0:
-            off = 1.0
-        te = t[1 + k] + off * step
-        clean = True
-        for j in range(nt):
-            if bad[j] and abs(t[j] - te) <= clean_radius:
-                clean = False
-                break
+        interior, te, y1 = _steepest_drop(row, lo, hi, t, step)
+        clean = _clean_at(bad, t, te, clean_radius)
         x_in, x_out = te - ext, te + ext
         for c in (_column(x_in, t), _column(x_in, t) + 1, _column(x_out, t), _column(x_out, t) + 1):
             if c < core_lo or c >= core_hi:  # the members' samples there, then the group's level
@@ -769,10 +777,7 @@ def group_edge_search(
                     acc += w * v
                     cnt += w
                 row[c] = acc / max(cnt, 1.0)
-        rise = _level(row, t, x_in) - _level(row, t, x_out)
-        ok_step = rise >= 0.5 * y1 * root_two_pi * edge_sigma
-        if sharp[g]:
-            ok_step = ok_step and rise <= night_max * y1 * root_two_pi * edge_sigma
+        ok_step = _step_ok(row, t, x_in, x_out, y1, root_two_pi, edge_sigma, sharp[g], night_max)
         t_edge[g] = te
         strength[g] = y1
         usable[g] = clean and interior and ok_step
