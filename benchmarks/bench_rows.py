@@ -206,16 +206,9 @@ def _copy_catalogue(store, target: Path) -> None:
 
 def _stored_tables(tables: dict) -> dict:
     """bench_scan's ``_stored`` on tables already read."""
-    from bench_scan import _BOOKKEEPING
+    from bench_scan import stored_tables
 
-    product = dict(zip(tables["observations"]["id"], tables["observations"]["product_id"], strict=True))
-    tables["frames"]["product_id"] = tables["frames"]["observation_id"].map(product)
-    out = {}
-    for name, df in tables.items():
-        df = df.drop(columns=[c for c in df.columns if c in _BOOKKEEPING])
-        keys = [c for c in ("product_id", "band", "sample", "line") if c in df.columns]
-        out[name] = df.sort_values(keys).reset_index(drop=True)
-    return out
+    return stored_tables(tables)
 
 
 def _differences(a: dict, b: dict) -> dict:

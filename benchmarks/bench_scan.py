@@ -649,6 +649,12 @@ def _stored(db: Path) -> dict:
             "frames": store.frames_frame(include_superseded=True),
             "detections": store.detections_frame(include_superseded=True),
         }
+    return stored_tables(tables)
+
+
+def stored_tables(tables: dict) -> dict:
+    """Observations, frames and detections tables as read from a catalogue, bookkeeping left out, the frames
+    given their product ID, each in a fixed order (product, band, position)."""
     product = dict(zip(tables["observations"]["id"], tables["observations"]["product_id"], strict=True))
     tables["frames"]["product_id"] = tables["frames"]["observation_id"].map(product)
     out = {}
