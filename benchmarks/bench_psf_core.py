@@ -234,6 +234,13 @@ def summarise(args, frames, rows, all_same) -> dict:
                 "rel_median": round(float(np.median(rel)), 3),
                 "pull_median_robust_std": [round(v, 2) for v in robust(pull)],
             }
+        fresh = [x for x in s if x["corrected_after"] and not x["corrected_before"]]
+        if fresh:  # corrected only with the near-limb rule: their flux ÷ truth − 1 before → after
+            d["newly_corrected"] = {
+                "n": len(fresh),
+                "rel_median_before": round(float(np.median([x["rel_before"] for x in fresh])), 3),
+                "rel_median_after": round(float(np.median([x["rel_after"] for x in fresh])), 3),
+            }
         out["bins"][key] = d
         print(
             f"S/N {key}: n {len(s)} | corrected {d['before']['corrected']} -> {d['after']['corrected']} | "

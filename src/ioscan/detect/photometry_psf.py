@@ -9,7 +9,9 @@ geometry (a Gaussian core of σ 0.8 px against the JIRAM model's 0.6 px) the fit
 measured and used).
 
 Here the core is measured on the band's bright isolated sources as where no limb is seen
-(:func:`ioscan.detect.psf_estimate.measure_psf`: two sources, or one of S/N ≥ 100) and, where it differs
+(:func:`ioscan.detect.psf_estimate.measure_psf`: two sources, or one of S/N ≥ 100; where those are too
+few, again with sources near the limb too, each from a fitted S/N of
+:data:`~ioscan.detect.psf_estimate.NEAR_LIMB_MIN_SNR`: :func:`core_estimate`) and, where it differs
 from the model's, each detection's flux and flux error are divided by the flux the model's fit gives a
 noise-free source of unit flux with the measured core, at the detection's position on its background option
 (:func:`shape_ratios`: an aperture correction per source, from the two effective PSFs, so it adds no noise

@@ -47,11 +47,10 @@ PEAK_SIGMA = 5.0
 PSF_LIMB_CLEARANCE_PX = 6.0
 #: the model's core is replaced when the measured width differs from it by more than this fraction
 CHANGE_FRACTION = 0.1
-#: a source within :data:`PSF_LIMB_CLEARANCE_PX` of the limb shapes an estimate of ``near_limb_min_snr``
-#: (:func:`measure_psf`) from this fitted S/N: the limb's step, which the stamp's plane does not describe,
-#: inflates the fit's χ²/dof and so lowers the S/N of its fit (which the χ² scales), while the fits that
-#: describe the source keep σ within ~3 % of the truth (renderer, sunlit frames: see
-#: ``benchmarks/bench_psf_core_reasons.py``)
+#: with ``near_limb_min_snr`` (:func:`measure_psf`: sources near the limb are candidates too) a source shapes
+#: the estimate from this fitted S/N: the limb's step, which the stamp's plane does not describe, or a blend
+#: inflates the fit's χ²/dof and so lowers its S/N (which the χ² scales), while the fits that describe the
+#: source keep σ within ~5 % of the truth (renderer, sunlit frames: ``benchmarks/bench_psf_core.py``)
 NEAR_LIMB_MIN_SNR = 50.0
 #: the measured elongation σ_line / σ_sample is used when it differs from 1 by more than this fraction (a
 #: median over ≥ 2 sources of S/N ≥ 15 is good to a few %)
@@ -345,8 +344,8 @@ def measure_psf(
     """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
     before detection (:func:`bright_sources`, then :func:`estimate_psf` with the local pixel noise), or None.
     With ``near_limb_min_snr`` (e.g. :data:`NEAR_LIMB_MIN_SNR`) sources at any distance from the limb are
-    candidates, those within :data:`PSF_LIMB_CLEARANCE_PX` of it kept from that fitted S/N (a fit the
-    limb's step spoils has a low S/N, see :data:`NEAR_LIMB_MIN_SNR`).
+    candidates, each kept from that fitted S/N (a fit the limb's step or a blend spoils has a low S/N, see
+    :data:`NEAR_LIMB_MIN_SNR`).
     """
     from ioscan.detect.limb import pixel_noise_map
 
@@ -371,11 +370,7 @@ def measure_psf(
         return None
     if noise is None:
         noise = pixel_noise_map(filled.astype(np.float32, copy=False))
-    min_fit_snr = MIN_SNR
-    if near:
-        d_px = np.asarray(limb_distance_px)[y.astype(int), x.astype(int)]
-        close = ~(np.abs(np.nan_to_num(d_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX)
-        min_fit_snr = np.where(close, max(float(near_limb_min_snr), MIN_SNR), MIN_SNR)
+    min_fit_snr = max(float(near_limb_min_snr), MIN_SNR) if near else MIN_SNR
     return estimate_psf(
         data,
         noise,
