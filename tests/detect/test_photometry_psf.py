@@ -90,3 +90,37 @@ def test_saturated_detections_keep_their_fluxes():
     assert det.net_radiance_sum == pytest.approx(12.5) and det.net_radiance_sum_err == pytest.approx(0.25)
     assert det.extra["flux_model_psf"] == 10.0 and det.extra["flux_psf_core_sigma_px"] == 0.8
     assert sat.net_radiance_sum == 10.0 and sat.net_radiance_sum_err == 0.2
+
+
+def test_sunlit_frame_whose_bright_sources_lie_near_the_limb_takes_the_core_measured_there(monkeypatch):
+    """Renderer frame 34 of seed 23 (sunlit, no geometry): its bright sources lie within 6 px of the limb,
+    where the old rule measures nothing; the near-limb rule (``core_estimate``) measures the true 0.8 px and
+    the fluxes follow, detection's decisions unchanged."""
+    import functools
+
+    import ioscan.detect.band as band_module
+    from ioscan.detect.photometry_psf import measured_core
+
+    rng = np.random.default_rng(23)
+    for _ in range(35):
+        params = draw_scene(rng, kind="day")
+    r = render_scene(params)
+    b = r.bands["M"]
+    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
+    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+    new = detect_frame(frame)
+    msg = next(m for m in new.messages if "taken by the fluxes only" in m)
+    assert "(near the limb too)" in msg
+    assert float(msg.split("core σ ")[1].split(" px")[0]) == pytest.approx(0.8, abs=0.04)
+    monkeypatch.setattr(
+        band_module, "measured_core", functools.partial(measured_core, near_limb_min_snr=None)
+    )
+    old = detect_frame(frame)
+    assert not any("taken by the fluxes only" in m for m in old.messages)
+    key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
+    assert key == [(d.sample, d.line, d.snr, d.flags) for d in old.detections]
+    rel_new = _relative_flux_errors(new.detections, r.truth)
+    rel_old = _relative_flux_errors(old.detections, r.truth)
+    assert len(rel_new) == len(rel_old) >= 1
+    assert np.median(rel_old) < -0.15
+    assert abs(np.median(rel_new)) < 0.10

@@ -9,7 +9,9 @@ geometry (a Gaussian core of σ 0.8 px against the JIRAM model's 0.6 px) the fit
 measured and used).
 
 Here the core is measured on the band's bright isolated sources as where no limb is seen
-(:func:`ioscan.detect.psf_estimate.measure_psf`: two sources, or one of S/N ≥ 100) and, where it differs
+(:func:`ioscan.detect.psf_estimate.measure_psf`: two sources, or one of S/N ≥ 100; where those are too
+few, again with sources near the limb too, each from a fitted S/N of
+:data:`~ioscan.detect.psf_estimate.NEAR_LIMB_MIN_SNR`: :func:`core_estimate`) and, where it differs
 from the model's, each detection's flux and flux error are divided by the flux the model's fit gives a
 noise-free source of unit flux with the measured core, at the detection's position on its background option
 (:func:`shape_ratios`: an aperture correction per source, from the two effective PSFs, so it adds no noise
@@ -25,27 +27,62 @@ import numpy as np
 from ioscan.detect.background import BandModel, background_kernel
 from ioscan.detect.photometry import effective_psf, fit_radius_px
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, measure_psf
+from ioscan.detect.psf_estimate import NEAR_LIMB_MIN_SNR, SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb
 from ioscan.records import Detection, DetectionFlag
 
 
+def _enough(est: PsfEstimate | None) -> bool:
+    """Two sources, or one of fitted S/N ≥ :data:`SINGLE_SOURCE_SNR`."""
+    return est is not None and (est.n_sources >= 2 or est.max_snr >= SINGLE_SOURCE_SNR)
+
+
+def core_estimate(
+    data: np.ndarray, sat_mask, limb_distance_px: np.ndarray | None, near_limb_min_snr: float | None
+) -> tuple[PsfEstimate | None, bool]:
+    """The core measured on the band's bright isolated sources
+    (:func:`ioscan.detect.psf_estimate.measure_psf`) away from the limb: two, or one of fitted S/N ≥
+    :data:`SINGLE_SOURCE_SNR`; where those are too few and ``near_limb_min_snr`` is given, again with the
+    sources near the limb too, each of them from that fitted S/N (the limb's step spoils the fits it shows
+    in, and lowers their S/N). Returns (the estimate or None, whether sources near the limb were taken)."""
+    est = measure_psf(data, sat_mask, limb_distance_px, single_source_snr=SINGLE_SOURCE_SNR)
+    if _enough(est) or near_limb_min_snr is None or limb_distance_px is None:
+        return (est if _enough(est) else None), False
+    est = measure_psf(
+        data,
+        sat_mask,
+        limb_distance_px,
+        single_source_snr=SINGLE_SOURCE_SNR,
+        near_limb_min_snr=near_limb_min_snr,
+    )
+    return (est, True) if _enough(est) else (None, False)
+
+
 def measured_core(
-    data: np.ndarray, sat_mask, limb: Limb, psf: PsfModel, elongation: bool, band: str, messages: list[str]
+    data: np.ndarray,
+    sat_mask,
+    limb: Limb,
+    psf: PsfModel,
+    elongation: bool,
+    band: str,
+    messages: list[str],
+    near_limb_min_snr: float | None = NEAR_LIMB_MIN_SNR,
 ) -> PsfModel | None:
-    """``psf`` with the core measured on the band's bright isolated sources away from the limb
-    (:func:`ioscan.detect.psf_estimate.measure_psf`: two, or one of fitted S/N ≥ :data:`SINGLE_SOURCE_SNR`)
-    where it differs from ``psf``'s; None where none is measured or it agrees."""
-    est = measure_psf(data, sat_mask, limb.distance_px, single_source_snr=SINGLE_SOURCE_SNR)
-    if est is None or not (est.n_sources >= 2 or est.max_snr >= SINGLE_SOURCE_SNR):
+    """``psf`` with the core measured on the band's bright isolated sources (:func:`core_estimate`: away
+    from the limb, else with ``near_limb_min_snr`` near it too) where it differs from ``psf``'s; None where
+    none is measured or it agrees."""
+    est, near = core_estimate(data, sat_mask, limb.distance_px, near_limb_min_snr)
+    if est is None:
         return None
     elong = elongation and not est.from_one_faint_source
     if not est.differs_from(psf, elongation=elong):
         return None
     measured = est.applied_to(psf, elongation=elong)
+    where = " (near the limb too)" if near else ""
     messages.append(
-        f"band {band}: PSF measured on {est.n_sources} sources: core σ {measured.core_sigma_px:.2f} px, "
-        f"elongation {measured.elongation:.2f}, taken by the fluxes only (the model's "
+        f"band {band}: PSF measured on {est.n_sources} sources{where}: core σ "
+        f"{measured.core_sigma_px:.2f} px, elongation {measured.elongation:.2f}, taken by the fluxes only "
+        f"(the model's "
         f"{psf.core_sigma_px:.2f} px detects)"
     )
     return measured

@@ -47,6 +47,11 @@ PEAK_SIGMA = 5.0
 PSF_LIMB_CLEARANCE_PX = 6.0
 #: the model's core is replaced when the measured width differs from it by more than this fraction
 CHANGE_FRACTION = 0.1
+#: with ``near_limb_min_snr`` (:func:`measure_psf`: sources near the limb are candidates too) a source shapes
+#: the estimate from this fitted S/N: the limb's step, which the stamp's plane does not describe, or a blend
+#: inflates the fit's χ²/dof and so lowers its S/N (which the χ² scales), while the fits that describe the
+#: source keep σ within ~5 % of the truth (renderer, sunlit frames: ``benchmarks/bench_psf_core.py``)
+NEAR_LIMB_MIN_SNR = 50.0
 #: the measured elongation σ_line / σ_sample is used when it differs from 1 by more than this fraction (a
 #: median over ≥ 2 sources of S/N ≥ 15 is good to a few %)
 ELONGATION_CHANGE = 0.15
@@ -261,6 +266,7 @@ def bright_sources(
     min_peak_sigma: float = PEAK_SIGMA,
     noise_map: np.ndarray | None = None,
     filled: np.ndarray | None = None,
+    limb_clearance_px: float | None = PSF_LIMB_CLEARANCE_PX,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate bright point sources for the PSF estimate, found before any detection: (sample, line, peak
     in pixel-noise σ) of the local maxima of the 3 × 3-median image above its 11 × 11 mean by
@@ -269,7 +275,8 @@ def bright_sources(
     the limb and from invalid pixels, and have no other local maximum above a third of ``min_peak_sigma`` and
     above :data:`ISOLATION_FRACTION` of their own peak within :data:`ISOLATION_PX`.
     ``noise_map``: ``pixel_noise_map`` of the filled float32 image if already computed (the same values);
-    ``filled``: that filled float32 image (invalid pixels at the valid ones' median), if already made."""
+    ``filled``: that filled float32 image (invalid pixels at the valid ones' median), if already made;
+    ``limb_clearance_px``: the distance from the limb (None: candidates may lie anywhere)."""
     from ioscan.detect.disk import grow
     from ioscan.detect.limb import median3, pixel_noise_map
 
@@ -298,10 +305,12 @@ def bright_sources(
     peak = local_max & (zc > min_peak_sigma)
     if not ok.all():
         peak &= ~grow(~ok, 6)[ci, cj]
-    if limb_distance_px is not None:  # (tested only where a peak is left: the same flags)
+    if (
+        limb_distance_px is not None and limb_clearance_px is not None
+    ):  # (where a peak is left: the same flags)
         at = np.flatnonzero(peak)
         d_px = np.asarray(limb_distance_px)[ci[at], cj[at]]
-        peak[at] = np.abs(np.nan_to_num(d_px, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
+        peak[at] = np.abs(np.nan_to_num(d_px, nan=0.0)) > limb_clearance_px
     ii, jj = ci[peak], cj[peak]
     if ii.size == 0:
         e = np.zeros(0)
@@ -330,9 +339,13 @@ def measure_psf(
     limb_distance_px: np.ndarray | None,
     *,
     single_source_snr: float = SINGLE_SOURCE_SNR,
+    near_limb_min_snr: float | None = None,
 ) -> PsfEstimate | None:
     """The PSF measured on the band's bright, unsaturated, isolated point sources away from the limb, found
     before detection (:func:`bright_sources`, then :func:`estimate_psf` with the local pixel noise), or None.
+    With ``near_limb_min_snr`` (e.g. :data:`NEAR_LIMB_MIN_SNR`) sources at any distance from the limb are
+    candidates, each kept from that fitted S/N (a fit the limb's step or a blend spoils has a low S/N, see
+    :data:`NEAR_LIMB_MIN_SNR`).
     """
     from ioscan.detect.limb import pixel_noise_map
 
@@ -344,13 +357,20 @@ def measure_psf(
     same = np.asarray(data).dtype == np.float32 and valid.any()
     if same:
         noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+    near = near_limb_min_snr is not None and limb_distance_px is not None
     x, y, peak = bright_sources(
-        data, valid, limb_distance_px, noise_map=noise, filled=filled if same and filled is not data else None
+        data,
+        valid,
+        limb_distance_px,
+        noise_map=noise,
+        filled=filled if same and filled is not data else None,
+        limb_clearance_px=None if near else PSF_LIMB_CLEARANCE_PX,
     )
     if x.size == 0:
         return None
     if noise is None:
         noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+    min_fit_snr = max(float(near_limb_min_snr), MIN_SNR) if near else MIN_SNR
     return estimate_psf(
         data,
         noise,
@@ -361,6 +381,7 @@ def measure_psf(
         np.ones(x.size, bool),
         order=peak,
         single_source_snr=single_source_snr,
+        min_fit_snr=min_fit_snr,
     )
 
 
@@ -375,6 +396,7 @@ def estimate_psf(
     *,
     order: np.ndarray | None = None,
     single_source_snr: float = SINGLE_SOURCE_SNR,
+    min_fit_snr: float | np.ndarray = MIN_SNR,
 ) -> PsfEstimate | None:
     """The PSF's Gaussian widths measured on bright isolated sources (see the module docstring), or None.
 
@@ -388,6 +410,7 @@ def estimate_psf(
             limb); isolation, S/N and the frame edge are checked here.
         order: brightness to pick the :data:`MAX_SOURCES` fitted by (default ``snr``).
         single_source_snr: one source suffices from this fitted S/N (below it two are needed).
+        min_fit_snr: the fitted S/N a source needs to shape the estimate (one value, or one per source).
     """
     nl, ns = data.shape
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
@@ -401,7 +424,8 @@ def estimate_psf(
     idx = np.flatnonzero(ok)
     rank = snr if order is None else np.asarray(order, float)
     idx = idx[np.argsort(-rank[idx])][:MAX_SOURCES]
-    stamps, weights = [], []
+    stamps, weights, need = [], [], []
+    floor = np.broadcast_to(np.asarray(min_fit_snr, float), x.shape)
     for k in idx:
         i, j = int(round(y[k])), int(round(x[k]))
         sl = (slice(i - HALF_PX, i + HALF_PX + 1), slice(j - HALF_PX, j + HALF_PX + 1))
@@ -410,18 +434,19 @@ def estimate_psf(
         if good.sum() < 0.8 * good.size:
             continue
         stamps.append(np.where(good, stamp, 0.0))
+        need.append(floor[k])
         weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
     sx, sy, wt = [], [], []
     if stamps:
         fits = fit_elliptical_gaussians(np.array(stamps), np.array(weights))
-        for a, b, sn in fits:
+        for (a, b, sn), sn_min in zip(fits, need, strict=True):
             if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(sn)):
                 continue
             if not (
                 SIGMA_RANGE_PX[0] <= a <= SIGMA_RANGE_PX[1] and SIGMA_RANGE_PX[0] <= b <= SIGMA_RANGE_PX[1]
             ):
                 continue
-            if sn < MIN_SNR:
+            if sn < sn_min:
                 continue
             sx.append(a)
             sy.append(b)
