@@ -21,15 +21,25 @@ def sunlit_independent_frame(seed: int = 5) -> Frame:
     return Frame("T", "JIRAM", "JUNO", "2023-03-01T00:00:00", 0.01, {"M": band})
 
 
-def bench_generalise_frame(index: int, seed: int = 20261205):
+def bench_generalise_rendered(index: int, seed: int = 20261205):
     """Frame ``index`` of ``bench_generalise``'s sequence (default seed; even frames requested on the day
-    side, I2): the M-band Frame (no geometry), its truth's (sample, line) positions, px, and the renderer's
-    illumination ("day" or "night")."""
+    side, I2): the M-band Frame (no geometry) and the renderer's whole result (truth, illumination)."""
     rng = np.random.default_rng(seed)
     for i in range(index + 1):
         params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
     r = render_scene(params)
+    return m_band_frame(r, params), r
+
+
+def m_band_frame(r, params) -> Frame:
+    """The M-band Frame (no geometry) of the renderer's result ``r`` of scene ``params``."""
     b = r.bands["M"]
     band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
-    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+    return Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+
+
+def bench_generalise_frame(index: int, seed: int = 20261205):
+    """:func:`bench_generalise_rendered`'s Frame, its truth's (sample, line) positions, px, and the
+    renderer's illumination ("day" or "night")."""
+    frame, r = bench_generalise_rendered(index, seed)
     return frame, r.truth[["sample", "line"]].to_numpy(float), r.illumination

@@ -6,25 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from independent_frames import bench_generalise_rendered, m_band_frame
 from ioscan.detect import DetectConfig, DetectionFlag, detect_frame
 from ioscan.detect.photometry_psf import apply_shape_ratios
 from ioscan.detect.psf import PsfModel
-from ioscan.records import BandImage, Detection, Frame
+from ioscan.records import Detection
 from ioscan.simulate.independent import draw_scene, render_scene
 
 MEASURED = PsfModel((0.96, 0.04), (0.8, 2.5))
-
-
-def _sunlit_frame(index: int = 0, seed: int = 20261205):
-    """bench_generalise's frame ``index`` (default seed; even frames requested sunlit), rendered: the M-band
-    Frame without geometry and the renderer's truth table."""
-    rng = np.random.default_rng(seed)
-    for i in range(index + 1):
-        params = draw_scene(rng, kind="day" if i % 2 == 0 else "night", mode="I2")
-    r = render_scene(params)
-    b = r.bands["M"]
-    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
-    return Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band}), r
 
 
 def _relative_flux_errors(detections: list[Detection], truth) -> np.ndarray:
@@ -46,7 +35,7 @@ def _relative_flux_errors(detections: list[Detection], truth) -> np.ndarray:
 
 
 def test_sunlit_fluxes_take_the_measured_core_and_nothing_else_changes():
-    frame, r = _sunlit_frame(0)
+    frame, r = bench_generalise_rendered(0)
     assert r.illumination == "day"
     on = detect_frame(frame)
     off = detect_frame(frame, config=DetectConfig(flux_psf_where_limb_seen=False))
@@ -105,9 +94,7 @@ def test_sunlit_frame_whose_bright_sources_lie_near_the_limb_takes_the_core_meas
     for _ in range(35):
         params = draw_scene(rng, kind="day")
     r = render_scene(params)
-    b = r.bands["M"]
-    band = BandImage("M", b.image, "W m-2 sr-1", 4.78, 0.4975, line_offset=b.line_offset)
-    frame = Frame("T", "JIRAM", "JUNO", params.start_time_utc, params.exposure_s, {"M": band})
+    frame = m_band_frame(r, params)
     new = detect_frame(frame)
     msg = next(m for m in new.messages if "taken by the fluxes only" in m)
     assert "(near the limb too)" in msg
