@@ -245,3 +245,50 @@ def _clipped_cos(ux, uy, uz, vx, vy, vz, norm_u, norm_v, sign):  # pragma: no co
     elif dot > 1.0:
         dot = 1.0
     return dot
+
+
+# ----------------------------------------------------------------------------- the coverage grid's cells
+@njit(cache=True, error_model="numpy")
+def mark_coverage(on_disk, emission, lat, lon, emission_max, cell, grid):  # pragma: no cover - compiled
+    """Set ``grid[i, j]`` of every pixel on the disk (``on_disk``) seen at an emission angle below
+    ``emission_max``, as :func:`ioscan.geometry.coverage.coverage_grid` does with its ``_cells`` (flat
+    arrays of one length; ``cell`` the cell size, degrees): i = ⌊(lat + 90) / cell⌋, j = ⌊lon / cell⌋ for a
+    longitude in [0, 360), else ⌊mod(lon, 360) / cell⌋ (numpy's remainder: the same as applying it to every
+    longitude, since it leaves those in [0, 360) as they are), each as numpy's ``astype(int)`` (a NaN,
+    an infinity or a value out of int64's range is its minimum) clipped to the grid. Returns the count of
+    pixels marked."""
+    n_lat, n_lon = grid.shape
+    count = 0
+    for q in range(on_disk.shape[0]):
+        if not on_disk[q] or not emission[q] < emission_max:
+            continue
+        count += 1
+        f = lat[q] + 90.0
+        f /= cell
+        i = _cell_index(np.floor(f), n_lat)
+        x = lon[q]
+        if not (x >= 0.0 and x < 360.0):
+            m = np.fmod(x, 360.0)
+            if m != 0.0:
+                if m < 0.0:  # 360 > 0: the remainder takes the divisor's sign
+                    m += 360.0
+            else:
+                m = 0.0  # copysign(0, 360)
+            x = m
+        x /= cell
+        grid[i, _cell_index(np.floor(x), n_lon)] = True
+    return count
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cell_index(f, n):  # pragma: no cover - compiled
+    """``np.clip(f.astype(int), 0, n - 1)`` of one floored value (x86's conversion: NaN, ±inf and values
+    outside int64 give its minimum, clipped to 0)."""
+    if not (f > -9.2e18 and f < 9.2e18):
+        return 0
+    k = int(f)
+    if k < 0:
+        return 0
+    if k > n - 1:
+        return n - 1
+    return k
