@@ -46,7 +46,50 @@ class View:
         ``pixel_scale_km`` (NaN off the disk) and ``on_disk`` (bool).
 
         Computed on contiguous x, y, z component arrays, the same operations in the same order as on (n, 3)
-        vectors (sums over the components left to right), so the same values bit for bit."""
+        vectors (sums over the components left to right), so the same values bit for bit: the arithmetic
+        after the rays' rotation into the body frame in one compiled pass
+        (:func:`ioscan.geometry.compiled.view_surface_terms`), the transcendental functions (arctan2,
+        arccos: numpy's own vectorised ones) in numpy, as :meth:`surface_numpy` takes every step."""
+        from ioscan.geometry.compiled import readonly, view_surface_terms
+
+        s = np.asarray(sample, dtype=float)
+        ln = np.asarray(line, dtype=float)
+        shape = np.broadcast(s, ln).shape
+        rays = _camera_rays(
+            self.camera, np.broadcast_to(s, shape).ravel(), np.broadcast_to(ln, shape).ravel()
+        )
+        d = np.ascontiguousarray((rays @ self.pose.inst_to_body.T).T)
+        o = tuple(float(v) for v in self.pose.observer_km)
+        w = 1.0 / np.asarray(body.radii_km, dtype=float) ** 2
+        qc = o[0] * o[0] * w[0] + o[1] * o[1] * w[1] + o[2] * o[2] * w[2] - 1.0  # as intersect_components
+        a = body.a_km
+        c = a * (1.0 - body.flattening)
+        e2 = 1.0 - (c / a) ** 2
+        ep2 = (a / c) ** 2 - 1.0  # as lat_pg_deg_components
+        t, x, y, num, den, ce, ci, cp = view_surface_terms(
+            *readonly(d[0], d[1], d[2], np.asarray(o), w), float(qc),
+            *readonly(body.radii_km**2, self.pose.sun_km), float(a), float(c), float(ep2 * c), float(-e2 * a),
+        )  # fmt: skip
+        hit = np.isfinite(t)
+        lat = np.arctan2(num, den)
+        lat *= _DEG_PER_RAD
+        out = {
+            "lat_deg": lat,
+            "lon_w_deg": _lon_w_deg(x, y),
+            "emission_deg": _arccos_deg(ce),
+            "incidence_deg": _arccos_deg(ci),
+            "phase_deg": _arccos_deg(cp),
+            "range_km": t,
+            "pixel_scale_km": t * self.camera.ifov_rad,
+        }
+        everywhere = bool(hit.all())
+        for key, val in out.items():
+            out[key] = (val if everywhere else np.where(hit, val, np.nan)).reshape(shape)
+        out["on_disk"] = hit.reshape(shape)
+        return out
+
+    def surface_numpy(self, sample, line, body: iobody.Ellipsoid = iobody.IO) -> dict[str, np.ndarray]:
+        """:meth:`surface` by numpy's whole-array steps (the reference the tests compare it with)."""
         s = np.asarray(sample, dtype=float)
         ln = np.asarray(line, dtype=float)
         shape = np.broadcast(s, ln).shape
@@ -115,6 +158,13 @@ def _normalise(v: list[np.ndarray]) -> None:
 def _angle_deg(u: list[np.ndarray], v: list[np.ndarray]) -> np.ndarray:
     """Angle between unit vectors given as component arrays, degrees."""
     out = np.arccos(np.clip(_dot(u, v), -1.0, 1.0))
+    out *= _DEG_PER_RAD
+    return out
+
+
+def _arccos_deg(cos: np.ndarray) -> np.ndarray:
+    """arccos in degrees of clipped cosines, as :func:`_angle_deg` takes it (in place)."""
+    out = np.arccos(cos, out=cos)
     out *= _DEG_PER_RAD
     return out
 
