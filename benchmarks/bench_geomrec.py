@@ -81,6 +81,7 @@ def _child(capture: Path, out: Path, repeats: int, profile: bool) -> dict:
     measure_frame(frame, copy.deepcopy(found), nav.backplanes or None, config=settings.measure,
                   pointing_error_px=nav.pointing_error_px, pointing=pointing)  # fmt: skip
     navigate_frame(frame, kernels=metakernel, register=False)
+    encode_grid(coverage_grid(nav.backplanes.values())) if nav.backplanes else None
     for n, (path, frame, nav, found, pointing, settings) in enumerate(items):
         copies = [copy.deepcopy(found) for _ in range(repeats)]
         for r, fd in enumerate(copies):

@@ -118,3 +118,23 @@ def test_compiled_surface_is_numpy_surface_bit_for_bit(range_km, twist_deg, band
         for key, val in ref.items():
             assert got[key].dtype == val.dtype and got[key].shape == val.shape
             assert np.array_equal(_bits(got[key]), _bits(val)), key
+
+
+def test_compiled_rays_and_in_place_longitudes_are_numpys_bit_for_bit():
+    """The compiled rays (``compiled.frame_camera_rays``) are ``_camera_rays``', and the in-place west
+    longitudes ``_lon_w_deg``', at the seam (±0, ±180°, just below 360°), and for NaN."""
+    from ioscan.geometry import views
+
+    view = _view(20000.0, 33.0, "M")
+    rng = np.random.default_rng(3)
+    s, ln = rng.uniform(-200, 600, 5000), rng.uniform(-200, 300, 5000)
+    s[:2] = np.nan
+    got = views._camera_rays_compiled(view.camera, s, ln)
+    assert np.array_equal(_bits(got), _bits(views._camera_rays(view.camera, s, ln)))
+    tiny = np.nextafter(0.0, 1.0)
+    x = np.concatenate([rng.normal(0, 1, 4000), [1.0, 1.0, -1.0, -1.0, 1.0, 1.0, np.nan, 0.0, -0.0]])
+    y = np.concatenate([rng.normal(0, 1, 4000), [0.0, -0.0, 0.0, -0.0, tiny, -tiny, 1.0, 0.0, -0.0]])
+    ref = views._lon_w_deg(x, y)
+    got = views._lon_w_deg_inplace(np.arctan2(y, x))
+    assert np.array_equal(_bits(got), _bits(ref))
+    assert ((got >= 0.0) & (got < 360.0) | np.isnan(got)).all()

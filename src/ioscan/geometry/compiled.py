@@ -387,3 +387,23 @@ def _clip_unit(x):  # pragma: no cover - compiled
     if x > 1.0:
         return 1.0
     return x
+
+
+@njit(cache=True, error_model="numpy")
+def frame_camera_rays(sample, line, center_sample, center_line, ifov, u_s, b, u_l):  # pragma: no cover
+    """:meth:`ioscan.geometry.camera.FrameCamera.rays` of flat arrays, (n, 3), as
+    :func:`ioscan.geometry.views._camera_rays` builds them a component at a time: ds = (s − cs)·ifov,
+    dl = (l − cl)·ifov, component j = ds·u_s[j] + b[j] + dl·u_l[j] (left to right)."""
+    n = sample.shape[0]
+    rays = np.empty((n, 3))
+    for q in range(n):
+        ds = sample[q] - center_sample
+        ds *= ifov
+        dl = line[q] - center_line
+        dl *= ifov
+        for j in range(3):
+            c = ds * u_s[j]
+            c += b[j]
+            c += dl * u_l[j]
+            rays[q, j] = c
+    return rays

@@ -55,7 +55,7 @@ class View:
         s = np.asarray(sample, dtype=float)
         ln = np.asarray(line, dtype=float)
         shape = np.broadcast(s, ln).shape
-        rays = _camera_rays(
+        rays = _camera_rays_compiled(
             self.camera, np.broadcast_to(s, shape).ravel(), np.broadcast_to(ln, shape).ravel()
         )
         d = np.ascontiguousarray((rays @ self.pose.inst_to_body.T).T)
@@ -75,16 +75,19 @@ class View:
         lat *= _DEG_PER_RAD
         out = {
             "lat_deg": lat,
-            "lon_w_deg": _lon_w_deg(x, y),
+            "lon_w_deg": _lon_w_deg_inplace(np.arctan2(y, x)),
             "emission_deg": _arccos_deg(ce),
             "incidence_deg": _arccos_deg(ci),
             "phase_deg": _arccos_deg(cp),
             "range_km": t,
             "pixel_scale_km": t * self.camera.ifov_rad,
         }
-        everywhere = bool(hit.all())
+        if not hit.all():  # NaN off the disk (np.where(hit, value, nan)'s bits), in place: fresh arrays
+            miss = ~hit
+            for val in out.values():
+                np.copyto(val, np.nan, where=miss)
         for key, val in out.items():
-            out[key] = (val if everywhere else np.where(hit, val, np.nan)).reshape(shape)
+            out[key] = val.reshape(shape)
         out["on_disk"] = hit.reshape(shape)
         return out
 
@@ -183,6 +186,30 @@ def _camera_rays(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> n
         component += dl * u_l[j]
         rays[:, j] = component
     return rays
+
+
+def _camera_rays_compiled(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """:func:`_camera_rays` in one compiled pass (:func:`ioscan.geometry.compiled.frame_camera_rays`: the
+    same operations, the same values)."""
+    if type(camera).rays is not FrameCamera.rays:  # a camera of its own rays
+        return camera.rays(sample, line)
+    from ioscan.geometry.compiled import frame_camera_rays, readonly
+
+    u_s, u_l, b = camera.axes()
+    return frame_camera_rays(
+        *readonly(sample, line), float(camera.center_sample), float(camera.center_line),
+        float(camera.ifov_rad), *readonly(u_s, b, u_l),
+    )  # fmt: skip
+
+
+def _lon_w_deg_inplace(lon: np.ndarray) -> np.ndarray:
+    """:func:`_lon_w_deg`'s steps after its arctan2 (``lon`` = arctan2(y, x), a fresh array), in place:
+    where(lon < 0, lon + 360, lon) as an addition where negative, where(lon ≥ 360, 0, lon) as a copy."""
+    lon *= -_DEG_PER_RAD
+    np.add(lon, 360.0, out=lon, where=lon < 0.0)
+    lon += 0.0
+    np.copyto(lon, 0.0, where=lon >= 360.0)
+    return lon
 
 
 def _lon_w_deg(x: np.ndarray, y: np.ndarray) -> np.ndarray:
