@@ -175,3 +175,45 @@ def test_spice_arrays_compiled_equal_numpy_synthetic(spin_xy, monkeypatch):
             _assert_same(*_spice_both(cam, inp))
     assert n_disk > 100_000
     assert retries, "no ray met Io only at its second light-time iteration"
+
+
+def _lon_time_centric_numpy(x, y, z, rho, sun_lon_w_deg):
+    """lon_time_centric's numpy steps, as they were before its arithmetic was compiled."""
+    deg = 180.0 / np.pi
+    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
+    lon_w *= -deg
+    lon_w += 180.0
+    c = (sun_lon_w_deg + 180.0) % 360.0
+    lst = c - lon_w
+    lst += 360.0 * (lst < 0.0)
+    lst /= 15.0
+    lat_pc = np.arctan2(z, rho)
+    lat_pc *= deg
+    return lon_w, lst, lat_pc
+
+
+@pytest.mark.parametrize("sun_lon_w_deg", [0.0, 123.4, 180.0, 359.9, -30.0])
+def test_lon_time_centric_compiled_equals_numpy_bit_for_bit(sun_lon_w_deg):
+    """West longitude, local solar time and planetocentric latitude from the compiled steps
+    (``compiled.negated_xy``, ``compiled.west_lon_solar_time``) carry numpy's bits: at random, at ±0, on
+    the axes, at the solar-time seam (lst exactly 0 and just below), NaN points."""
+    from ioscan.geometry.backplanes import _COMPILED_MIN, lon_time_centric
+
+    rng = np.random.default_rng(int(sun_lon_w_deg * 10) % 997)
+    n = 5000
+    x, y, z = (rng.normal(0.0, 1800.0, n) for _ in range(3))
+    edge_x = [0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 1.0, -1.0, np.nan, 5.0]
+    edge_y = [0.0, 0.0, -0.0, -0.0, 0.0, 0.0, -0.0, -0.0, 1.0, np.nan]
+    x[: len(edge_x)], y[: len(edge_y)] = edge_x, edge_y
+    # points at the sub-solar longitude (lst 12 h) and just either side of its antimeridian (lst ≈ 0)
+    for k, lon in enumerate((sun_lon_w_deg, sun_lon_w_deg + 180.0, sun_lon_w_deg + 180.0 + 1e-12)):
+        t = -np.radians(lon)
+        x[20 + k], y[20 + k] = 1800.0 * np.cos(t), 1800.0 * np.sin(t)
+    rho = np.sqrt(x * x + y * y)
+    assert n >= _COMPILED_MIN
+    got = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
+    ref = _lon_time_centric_numpy(x, y, z, rho, sun_lon_w_deg)
+    for g, r in zip(got, ref, strict=True):
+        assert g.dtype == r.dtype and np.array_equal(g.view(np.uint64), r.view(np.uint64))
+    lon, lst = got[0][np.isfinite(got[0])], got[1][np.isfinite(got[1])]
+    assert (lon >= 0.0).all() and (lon <= 360.0).all() and (lst >= 0.0).all() and (lst <= 24.0).all()
