@@ -269,32 +269,18 @@ def _norm3(x, y, z) -> np.ndarray:
 def lon_time_centric(x, y, z, rho, sun_lon_w_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(west longitude °, local solar time h, planetocentric latitude °) of body-frame points (x, y, z) km,
     ``rho`` = √(x² + y²), with the sub-solar west longitude ``sun_lon_w_deg``."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    # west longitude in [0, 360) without np.mod (slow): −θ ≡ π − atan2(−y, −x); 0 − y keeps +0.0 for y = ±0
+    lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
+    lon_w *= -_DEG
+    lon_w += 180.0
+    # local solar time 12 h + (sun lon − lon)/15, wrapped into [0, 24) without np.mod
     c = (sun_lon_w_deg + 180.0) % 360.0
-    if x.ndim == 1 and y.shape == x.shape and x.size >= _COMPILED_MIN:
-        # the same steps, the arithmetic compiled (two passes instead of seven whole-array steps and their
-        # temporaries; the arctan2 numpy's): the same values
-        from ioscan.geometry.compiled import negated_xy, readonly, west_lon_solar_time
-
-        lon_w = np.arctan2(*negated_xy(*readonly(x, y)))
-        lst = west_lon_solar_time(lon_w, -_DEG, float(c))
-    else:
-        # west longitude in [0, 360) without np.mod (slow): −θ ≡ π − atan2(−y, −x); 0 − y keeps +0.0 for
-        # y = ±0
-        lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
-        lon_w *= -_DEG
-        lon_w += 180.0
-        # local solar time 12 h + (sun lon − lon)/15, wrapped into [0, 24) without np.mod
-        lst = c - lon_w
-        lst += 360.0 * (lst < 0.0)
-        lst /= 15.0
+    lst = c - lon_w
+    lst += 360.0 * (lst < 0.0)
+    lst /= 15.0
     lat_pc = np.arctan2(z, rho)
     lat_pc *= _DEG
     return lon_w, lst, lat_pc
-
-
-#: below this many points lon_time_centric stays in numpy (a compiled call's fixed cost is not worth it)
-_COMPILED_MIN = 256
 
 
 def surface_arrays(

@@ -407,33 +407,3 @@ def frame_camera_rays(sample, line, center_sample, center_line, ifov, u_s, b, u_
             c += dl * u_l[j]
             rays[q, j] = c
     return rays
-
-
-# ----------------------------------------------------------------------------- west longitude, solar time
-@njit(cache=True, error_model="numpy")
-def negated_xy(x, y):  # pragma: no cover - compiled
-    """(0 − y, −x) of flat arrays, as ``np.subtract(0.0, y)`` and ``np.negative(x)`` (one pass)."""
-    n = x.shape[0]
-    a, b = np.empty(n), np.empty(n)
-    for q in range(n):
-        a[q] = 0.0 - y[q]
-        b[q] = -x[q]
-    return a, b
-
-
-@njit(cache=True, error_model="numpy")
-def west_lon_solar_time(lon_w, minus_deg, c):  # pragma: no cover - compiled
-    """:func:`ioscan.geometry.backplanes.lon_time_centric`'s steps after its first arctan2 (``lon_w``,
-    radians, turned into west longitude degrees in place: ·(−180/π) + 180) and the local solar time
-    (c − lon, + 360 where negative — + 0 elsewhere, as ``360 * (lst < 0)`` adds —, / 15), returned."""
-    n = lon_w.shape[0]
-    lst = np.empty(n)
-    for q in range(n):
-        v = lon_w[q] * minus_deg
-        v += 180.0
-        lon_w[q] = v
-        h = c - v
-        h += 360.0 if h < 0.0 else 0.0
-        h /= 15.0
-        lst[q] = h
-    return lst
