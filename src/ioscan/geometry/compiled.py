@@ -245,3 +245,165 @@ def _clipped_cos(ux, uy, uz, vx, vy, vz, norm_u, norm_v, sign):  # pragma: no co
     elif dot > 1.0:
         dot = 1.0
     return dot
+
+
+# ----------------------------------------------------------------------------- the coverage grid's cells
+@njit(cache=True, error_model="numpy")
+def mark_coverage(on_disk, emission, lat, lon, emission_max, cell, grid):  # pragma: no cover - compiled
+    """Set ``grid[i, j]`` of every pixel on the disk (``on_disk``) seen at an emission angle below
+    ``emission_max``, as :func:`ioscan.geometry.coverage.coverage_grid` does with its ``_cells`` (flat
+    arrays of one length; ``cell`` the cell size, degrees): i = ⌊(lat + 90) / cell⌋, j = ⌊lon / cell⌋ for a
+    longitude in [0, 360), else ⌊mod(lon, 360) / cell⌋ (numpy's remainder: the same as applying it to every
+    longitude, since it leaves those in [0, 360) as they are), each as numpy's ``astype(int)`` (a NaN,
+    an infinity or a value out of int64's range is its minimum) clipped to the grid. Returns the count of
+    pixels marked."""
+    n_lat, n_lon = grid.shape
+    count = 0
+    for q in range(on_disk.shape[0]):
+        if not on_disk[q] or not emission[q] < emission_max:
+            continue
+        count += 1
+        f = lat[q] + 90.0
+        f /= cell
+        i = _cell_index(np.floor(f), n_lat)
+        x = lon[q]
+        if not (x >= 0.0 and x < 360.0):
+            m = np.fmod(x, 360.0)
+            if m != 0.0:
+                if m < 0.0:  # 360 > 0: the remainder takes the divisor's sign
+                    m += 360.0
+            else:
+                m = 0.0  # copysign(0, 360)
+            x = m
+        x /= cell
+        grid[i, _cell_index(np.floor(x), n_lon)] = True
+    return count
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cell_index(f, n):  # pragma: no cover - compiled
+    """``np.clip(f.astype(int), 0, n - 1)`` of one floored value (x86's conversion: NaN, ±inf and values
+    outside int64 give its minimum, clipped to 0)."""
+    if not (f > -9.2e18 and f < 9.2e18):
+        return 0
+    k = int(f)
+    if k < 0:
+        return 0
+    if k > n - 1:
+        return n - 1
+    return k
+
+
+# ----------------------------------------------------------------------------- a View's surface points
+@njit(cache=True, error_model="numpy")
+def view_surface_terms(dx, dy, dz, o, w, qc, radii2, sun, lat_a, lat_c, ep2c, minus_e2a):  # pragma: no cover
+    """The arithmetic of :meth:`ioscan.geometry.views.View.surface` after its rays are turned into the body
+    frame (``d``, flat component arrays), each step as numpy takes it there: the rays normalised, their
+    intersection (:func:`ioscan.geometry.ellipsoid.intersect_components`; ``o`` the observer, ``w`` =
+    1/radii², ``qc`` = o·W·o − 1), the point, its normal (p / radii²) and the direction to the Sun, both
+    normalised, the planetographic latitude up to its arctan2 (:func:`ioscan.geometry.backplanes.
+    lat_pg_deg_components`) and the clipped cosines of emission, incidence and phase; what is left to numpy
+    are the transcendental functions. Returns (t, x, y, lat num, lat den, cos e, cos i, cos phase)."""
+    n = dx.shape[0]
+    t_, x_, y_ = np.empty(n), np.empty(n), np.empty(n)
+    num_, den_, ce, ci, cp = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for q in range(n):
+        a, b, c = dx[q], dy[q], dz[q]
+        ln = a * a
+        ln += b * b
+        ln += c * c
+        ln = np.sqrt(ln)
+        a /= ln
+        b /= ln
+        c /= ln
+        wa, wb, wc = a * w[0], b * w[1], c * w[2]
+        qa = a * wa
+        qa += b * wb
+        qa += c * wc
+        qb = o[0] * wa
+        qb += o[1] * wb
+        qb += o[2] * wc
+        disc = qb * qb
+        disc -= qa * qc
+        hit = disc >= 0.0 and qb < 0.0
+        root = disc if disc >= 0.0 else 0.0  # np.maximum(disc, 0): a NaN disc is no hit either way
+        root = np.sqrt(root)
+        root -= qb
+        t = qc / root if hit else np.nan
+        x = o[0] + t * a
+        y = o[1] + t * b
+        z = o[2] + t * c
+        nx, ny, nz = x / radii2[0], y / radii2[1], z / radii2[2]
+        ln = nx * nx
+        ln += ny * ny
+        ln += nz * nz
+        ln = np.sqrt(ln)
+        nx /= ln
+        ny /= ln
+        nz /= ln
+        sx, sy, sz = sun[0] - x, sun[1] - y, sun[2] - z
+        ln = sx * sx
+        ln += sy * sy
+        ln += sz * sz
+        ln = np.sqrt(ln)
+        sx /= ln
+        sy /= ln
+        sz /= ln
+        bx, by, bz = -a, -b, -c
+        ce[q] = _clip_unit(_dot3(nx, ny, nz, bx, by, bz))
+        ci[q] = _clip_unit(_dot3(nx, ny, nz, sx, sy, sz))
+        cp[q] = _clip_unit(_dot3(bx, by, bz, sx, sy, sz))
+        # planetographic latitude up to its arctan2
+        rho = np.sqrt(x * x + y * y)
+        num, den = lat_a * z, lat_c * rho
+        r = num * num
+        r += den * den
+        r = np.sqrt(r)
+        num /= r
+        den /= r
+        num *= num * num
+        num *= ep2c
+        num += z
+        den *= den * den
+        den *= minus_e2a
+        den += rho
+        t_[q], x_[q], y_[q], num_[q], den_[q] = t, x, y, num, den
+    return t_, x_, y_, num_, den_, ce, ci, cp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot3(ux, uy, uz, vx, vy, vz):  # pragma: no cover - compiled
+    dot = ux * vx
+    dot += uy * vy
+    dot += uz * vz
+    return dot
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clip_unit(x):  # pragma: no cover - compiled
+    """np.clip(x, -1, 1) (a NaN stays NaN)."""
+    if x < -1.0:
+        return -1.0
+    if x > 1.0:
+        return 1.0
+    return x
+
+
+@njit(cache=True, error_model="numpy")
+def frame_camera_rays(sample, line, center_sample, center_line, ifov, u_s, b, u_l):  # pragma: no cover
+    """:meth:`ioscan.geometry.camera.FrameCamera.rays` of flat arrays, (n, 3), as
+    :func:`ioscan.geometry.views._camera_rays` builds them a component at a time: ds = (s − cs)·ifov,
+    dl = (l − cl)·ifov, component j = ds·u_s[j] + b[j] + dl·u_l[j] (left to right)."""
+    n = sample.shape[0]
+    rays = np.empty((n, 3))
+    for q in range(n):
+        ds = sample[q] - center_sample
+        ds *= ifov
+        dl = line[q] - center_line
+        dl *= ifov
+        for j in range(3):
+            c = ds * u_s[j]
+            c += b[j]
+            c += dl * u_l[j]
+            rays[q, j] = c
+    return rays

@@ -46,7 +46,53 @@ class View:
         ``pixel_scale_km`` (NaN off the disk) and ``on_disk`` (bool).
 
         Computed on contiguous x, y, z component arrays, the same operations in the same order as on (n, 3)
-        vectors (sums over the components left to right), so the same values bit for bit."""
+        vectors (sums over the components left to right), so the same values bit for bit: the arithmetic
+        after the rays' rotation into the body frame in one compiled pass
+        (:func:`ioscan.geometry.compiled.view_surface_terms`), the transcendental functions (arctan2,
+        arccos: numpy's own vectorised ones) in numpy, as :meth:`surface_numpy` takes every step."""
+        from ioscan.geometry.compiled import readonly, view_surface_terms
+
+        s = np.asarray(sample, dtype=float)
+        ln = np.asarray(line, dtype=float)
+        shape = np.broadcast(s, ln).shape
+        rays = _camera_rays_compiled(
+            self.camera, np.broadcast_to(s, shape).ravel(), np.broadcast_to(ln, shape).ravel()
+        )
+        d = np.ascontiguousarray((rays @ self.pose.inst_to_body.T).T)
+        o = tuple(float(v) for v in self.pose.observer_km)
+        w = 1.0 / np.asarray(body.radii_km, dtype=float) ** 2
+        qc = o[0] * o[0] * w[0] + o[1] * o[1] * w[1] + o[2] * o[2] * w[2] - 1.0  # as intersect_components
+        a = body.a_km
+        c = a * (1.0 - body.flattening)
+        e2 = 1.0 - (c / a) ** 2
+        ep2 = (a / c) ** 2 - 1.0  # as lat_pg_deg_components
+        t, x, y, num, den, ce, ci, cp = view_surface_terms(
+            *readonly(d[0], d[1], d[2], np.asarray(o), w), float(qc),
+            *readonly(body.radii_km**2, self.pose.sun_km), float(a), float(c), float(ep2 * c), float(-e2 * a),
+        )  # fmt: skip
+        hit = np.isfinite(t)
+        lat = np.arctan2(num, den)
+        lat *= _DEG_PER_RAD
+        out = {
+            "lat_deg": lat,
+            "lon_w_deg": _lon_w_deg_inplace(np.arctan2(y, x)),
+            "emission_deg": _arccos_deg(ce),
+            "incidence_deg": _arccos_deg(ci),
+            "phase_deg": _arccos_deg(cp),
+            "range_km": t,
+            "pixel_scale_km": t * self.camera.ifov_rad,
+        }
+        if not hit.all():  # NaN off the disk (np.where(hit, value, nan)'s bits), in place: fresh arrays
+            miss = ~hit
+            for val in out.values():
+                np.copyto(val, np.nan, where=miss)
+        for key, val in out.items():
+            out[key] = val.reshape(shape)
+        out["on_disk"] = hit.reshape(shape)
+        return out
+
+    def surface_numpy(self, sample, line, body: iobody.Ellipsoid = iobody.IO) -> dict[str, np.ndarray]:
+        """:meth:`surface` by numpy's whole-array steps (the reference the tests compare it with)."""
         s = np.asarray(sample, dtype=float)
         ln = np.asarray(line, dtype=float)
         shape = np.broadcast(s, ln).shape
@@ -119,6 +165,13 @@ def _angle_deg(u: list[np.ndarray], v: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _arccos_deg(cos: np.ndarray) -> np.ndarray:
+    """arccos in degrees of clipped cosines, as :func:`_angle_deg` takes it (in place)."""
+    out = np.arccos(cos, out=cos)
+    out *= _DEG_PER_RAD
+    return out
+
+
 def _camera_rays(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
     """``camera.rays(sample, line)`` of flat arrays, (n, 3), built a component at a time (same values)."""
     if type(camera).rays is not FrameCamera.rays:  # a camera of its own rays
@@ -133,6 +186,30 @@ def _camera_rays(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> n
         component += dl * u_l[j]
         rays[:, j] = component
     return rays
+
+
+def _camera_rays_compiled(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """:func:`_camera_rays` in one compiled pass (:func:`ioscan.geometry.compiled.frame_camera_rays`: the
+    same operations, the same values)."""
+    if type(camera).rays is not FrameCamera.rays:  # a camera of its own rays
+        return camera.rays(sample, line)
+    from ioscan.geometry.compiled import frame_camera_rays, readonly
+
+    u_s, u_l, b = camera.axes()
+    return frame_camera_rays(
+        *readonly(sample, line), float(camera.center_sample), float(camera.center_line),
+        float(camera.ifov_rad), *readonly(u_s, b, u_l),
+    )  # fmt: skip
+
+
+def _lon_w_deg_inplace(lon: np.ndarray) -> np.ndarray:
+    """:func:`_lon_w_deg`'s steps after its arctan2 (``lon`` = arctan2(y, x), a fresh array), in place:
+    where(lon < 0, lon + 360, lon) as an addition where negative, where(lon ≥ 360, 0, lon) as a copy."""
+    lon *= -_DEG_PER_RAD
+    np.add(lon, 360.0, out=lon, where=lon < 0.0)
+    lon += 0.0
+    np.copyto(lon, 0.0, where=lon >= 360.0)
+    return lon
 
 
 def _lon_w_deg(x: np.ndarray, y: np.ndarray) -> np.ndarray:
