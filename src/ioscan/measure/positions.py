@@ -546,21 +546,7 @@ def locate_detections(
 
 
 #: the sampled summary's keys set on a detection as they are
-_SAMPLED_FIELDS = (
-    "lat_deg",
-    "lon_w_deg",
-    "lat_err_deg",
-    "lon_err_deg",
-    "lat_lon_err_corr",
-    "position_err_km",
-    "emission_deg",
-    "emission_err_deg",
-    "incidence_deg",
-    "phase_deg",
-    "range_km",
-    "range_err_km",
-    "pixel_scale_km",
-)
+_SAMPLED_FIELDS = SUMMARY_KEYS[: SUMMARY_KEYS.index("pixel_scale_km") + 1]
 #: SurfacePosition's fields taken from the sampled summary
 _POSITION_FIELDS = tuple(
     k for k in SurfacePosition.__dataclass_fields__ if k not in ("on_disk", "geometry_err_fraction")
