@@ -209,20 +209,8 @@ def surface_terms(
         sn += sy * sy
         sn += sz * sz
         sn = np.sqrt(sn)
-        rho = np.sqrt(x * x + y * y)
         # planetographic latitude (lat_pg_deg_components) up to its arctan2
-        num, den = lat_a * z, lat_c * rho
-        r = num * num
-        r += den * den
-        r = np.sqrt(r)
-        num /= r
-        den /= r
-        num *= num * num
-        num *= ep2c
-        num += z
-        den *= den * den
-        den *= minus_e2a
-        den += rho
+        rho, num, den = _lat_pg_terms(x, y, z, lat_a, lat_c, ep2c, minus_e2a)
         # _unit_dot_deg up to its arccos: emission (n, −A), incidence (n, S), phase (−A, S)
         ce[q] = _clipped_cos(nx, ny, nz, ax, ay, az, nn, nq, -1.0)
         ci[q] = _clipped_cos(nx, ny, nz, sx, sy, sz, nn, sn, 1.0)
@@ -354,21 +342,29 @@ def view_surface_terms(dx, dy, dz, o, w, qc, radii2, sun, lat_a, lat_c, ep2c, mi
         ci[q] = _clip_unit(_dot3(nx, ny, nz, sx, sy, sz))
         cp[q] = _clip_unit(_dot3(bx, by, bz, sx, sy, sz))
         # planetographic latitude up to its arctan2
-        rho = np.sqrt(x * x + y * y)
-        num, den = lat_a * z, lat_c * rho
-        r = num * num
-        r += den * den
-        r = np.sqrt(r)
-        num /= r
-        den /= r
-        num *= num * num
-        num *= ep2c
-        num += z
-        den *= den * den
-        den *= minus_e2a
-        den += rho
+        rho, num, den = _lat_pg_terms(x, y, z, lat_a, lat_c, ep2c, minus_e2a)
         t_[q], x_[q], y_[q], num_[q], den_[q] = t, x, y, num, den
     return t_, x_, y_, num_, den_, ce, ci, cp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lat_pg_terms(x, y, z, lat_a, lat_c, ep2c, minus_e2a):  # pragma: no cover - compiled
+    """(ρ, numerator, denominator) of a body-frame point's planetographic latitude up to its arctan2, the
+    steps of ``lat_pg_deg_components`` in their order (Bowring's one iteration from the geocentric guess)."""
+    rho = np.sqrt(x * x + y * y)
+    num, den = lat_a * z, lat_c * rho
+    r = num * num
+    r += den * den
+    r = np.sqrt(r)
+    num /= r
+    den /= r
+    num *= num * num
+    num *= ep2c
+    num += z
+    den *= den * den
+    den *= minus_e2a
+    den += rho
+    return rho, num, den
 
 
 @njit(cache=True, error_model="numpy", inline="always")
