@@ -126,15 +126,9 @@ def _child(capture: Path, out: Path, repeats: int, profile: bool) -> dict:
     nf = len(items)
     res = {"frames": nf, "ms_per_frame": {k: 1e3 * v / (nf * repeats) for k, v in spent.items()}}
     if prof:
-        import pstats
+        from bench_rows import profile_rows
 
-        stats = pstats.Stats(prof)
-        rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:30]
-        res["profile_tottime_ms_per_frame"] = [
-            [f"{Path(f).name}:{line}:{fn}", round(1e3 * tt / (nf * repeats), 4), nc,
-             round(1e3 * ct / (nf * repeats), 4)]
-            for (f, line, fn), (_cc, nc, tt, ct, _callers) in rows
-        ]  # fmt: skip
+        res["profile_tottime_ms_per_frame"] = profile_rows(prof, nf * repeats, 30)
     return res
 
 

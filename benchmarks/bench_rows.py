@@ -180,16 +180,21 @@ def _child(campaign: Path, out: Path, repeats: int, pg: str | None, profile: boo
             drop()
     result = {"frames": n, "ms_per_frame": {k: 1e3 * v / (n * repeats) for k, v in spent.items()}}
     if prof:
-        import pstats
-
-        stats = pstats.Stats(prof)
-        rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:25]
-        result["profile_tottime_ms_per_frame"] = [
-            [f"{Path(f).name}:{line}:{fn}", round(1e3 * tt / (n * repeats), 4), nc,
-             round(1e3 * ct / (n * repeats), 4)]
-            for (f, line, fn), (_cc, nc, tt, ct, _callers) in rows
-        ]  # fmt: skip
+        result["profile_tottime_ms_per_frame"] = profile_rows(prof, n * repeats, 25)
     return result
+
+
+def profile_rows(prof, per: int, most: int) -> list:
+    """The ``most`` functions of a cProfile ``prof`` with the highest own time: [file:line:function, own ms,
+    calls, cumulative ms], the times per one of ``per`` (frames × repeats)."""
+    import pstats
+
+    stats = pstats.Stats(prof)
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:most]
+    return [
+        [f"{Path(f).name}:{line}:{fn}", round(1e3 * tt / per, 4), nc, round(1e3 * ct / per, 4)]
+        for (f, line, fn), (_cc, nc, tt, ct, _callers) in rows
+    ]
 
 
 def _copy_catalogue(store, target: Path) -> None:
