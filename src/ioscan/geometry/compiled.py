@@ -31,6 +31,27 @@ def readonly(*arrays):
     return out
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _ray_root(a, b, c, px, py, pz, w, qc):  # pragma: no cover - compiled
+    """The ray p + t·(a, b, c) against the ellipsoid Σ wₖ xₖ² = 1 (w = 1/radii²; ``qc`` = Σ wₖ pₖ² − 1):
+    (qa, qb, discriminant, hit, root) of qa t² + 2 qb t + qc = 0, hit where the discriminant is ≥ 0 and the
+    body lies ahead (qb < 0), root = √max(disc, 0) − qb, so the near intersection is t = qc / root (a NaN
+    discriminant is no hit and a root of −qb, as np.maximum(disc, 0) gives where it matters)."""
+    wa, wb, wc = a * w[0], b * w[1], c * w[2]
+    qa = a * wa
+    qa += b * wb
+    qa += c * wc
+    qb = px * wa
+    qb += py * wb
+    qb += pz * wc
+    disc = qb * qb
+    disc -= qa * qc
+    hit = disc >= 0.0 and qb < 0.0
+    root = np.sqrt(disc) if disc >= 0.0 else 0.0
+    root -= qb
+    return qa, qb, disc, hit, root
+
+
 @njit(cache=True, error_model="numpy")
 def limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s, s, hss, hll, two_hsl):  # pragma: no cover - compiled
     """Signed limb distance (px) of every pixel (len(a_l) lines × len(s) samples) from the separable terms
@@ -93,19 +114,7 @@ def box_rays_intersect(s, l, mb, ms, ml, norms, off, use_off, o, w, qc):  # prag
                 y -= norms[q] * off[1]
                 z -= norms[q] * off[2]
             dx[q], dy[q], dz[q] = x, y, z
-            wdx, wdy, wdz = x * w[0], y * w[1], z * w[2]
-            qa = x * wdx
-            qa += y * wdy
-            qa += z * wdz
-            qb = o[0] * wdx
-            qb += o[1] * wdy
-            qb += o[2] * wdz
-            disc = qb * qb
-            disc -= qa * qc
-            hit = disc >= 0.0 and qb < 0.0
-            root = disc if disc >= 0.0 else 0.0  # np.maximum(disc, 0) where it matters (a hit)
-            root = np.sqrt(root)
-            root -= qb
+            qa, qb, disc, hit, root = _ray_root(x, y, z, o[0], o[1], o[2], w, qc)
             t[q] = qc / root if hit else np.nan
             dq[q] = disc / qa
             tc[q] = -(qb / qa)
@@ -146,25 +155,13 @@ def light_time_intersect(
         px = o0[0] + dt * g[0]
         py = o0[1] + dt * g[1]
         pz = o0[2] + dt * g[2]
-        wa, wb, wc = a * w[0], b * w[1], c * w[2]
-        qa = a * wa
-        qa += b * wb
-        qa += c * wc
-        qb = px * wa
-        qb += py * wb
-        qb += pz * wc
         qc = dt * qc2
         qc += qc1
         qc *= dt
         qc += qc0
-        disc = qb * qb
-        disc -= qa * qc
-        hit = disc >= 0.0 and qb < 0.0
+        _, _, _, hit, r = _ray_root(a, b, c, px, py, pz, w, qc)
         if use_mask:
             hit = hit and mask[q]
-        # np.maximum(disc, 0), as in _Epoch.intersect (a NaN disc is no hit either way)
-        r = np.sqrt(disc) if disc >= 0.0 else 0.0
-        r -= qb
         qc /= r
         t2[q] = qc if hit else np.nan
         ex[q], ey[q], ez[q] = a, b, c
@@ -304,19 +301,7 @@ def view_surface_terms(dx, dy, dz, o, w, qc, radii2, sun, lat_a, lat_c, ep2c, mi
         a /= ln
         b /= ln
         c /= ln
-        wa, wb, wc = a * w[0], b * w[1], c * w[2]
-        qa = a * wa
-        qa += b * wb
-        qa += c * wc
-        qb = o[0] * wa
-        qb += o[1] * wb
-        qb += o[2] * wc
-        disc = qb * qb
-        disc -= qa * qc
-        hit = disc >= 0.0 and qb < 0.0
-        root = disc if disc >= 0.0 else 0.0  # np.maximum(disc, 0): a NaN disc is no hit either way
-        root = np.sqrt(root)
-        root -= qb
+        _, _, _, hit, root = _ray_root(a, b, c, o[0], o[1], o[2], w, qc)
         t = qc / root if hit else np.nan
         x = o[0] + t * a
         y = o[1] + t * b
