@@ -688,15 +688,13 @@ def detect_band(
     def keep_source_pixels() -> None:
         # the fits again with each source's own outlier pixels feeding its background as they are (not the
         # cosmic-ray hits the spike test found: theirs stay replaced, so a hit beside a source leaves it be)
-        nonlocal fit, kept
+        nonlocal fit
         if cfg.keep_source_pixels and model.refit is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 bright = fit.flux / fit.flux_err >= KEEP_SOURCE_PIXELS_SNR
-            kept = (dchi <= cfg.cosmic_ray_dchi2) & bright
-            fit = fit_sources(model, peaks, psf, keep=kept)
+            fit = fit_sources(model, peaks, psf, keep=(dchi <= cfg.cosmic_ray_dchi2) & bright)
             place_saturated()
 
-    kept = None  # the sources whose own pixels fed their background (detect.keep_source_pixels)
     moved = place_saturated()
     dchi = spike_test()
     # 7. second pass: subtract and search again near bright sources
@@ -756,11 +754,9 @@ def detect_band(
         if cfg.keep_source_pixels
         else fill_flux_err(model, fit.x, fit.y, psf, cfg.fill_along_limb_px)
     )
-    peak_of: list[int] = []  # each detection's peak
     for k in range(len(peaks)):
         if dup[k]:
             continue
-        peak_of.append(k)
         x, y = float(fit.x[k] + s0), float(fit.y[k] + l0)
         # int(np.clip(np.rint(·), 0, n − 1)) without np.clip on scalars (the same value; NaN raises)
         li, lj = int(min(max(np.rint(y), 0.0), nl - 1)), int(min(max(np.rint(x), 0.0), ns - 1))
@@ -882,7 +878,7 @@ def detect_band(
         )
     if flux_psf is not None and out.detections:
         ratio = shape_ratios(model, fit.x, fit.y, model.choice[peaks.line, peaks.sample], psf, flux_psf)
-        n_flux = apply_shape_ratios(out.detections, peak_of, ratio, flux_psf)
+        n_flux = apply_shape_ratios(out.detections, np.flatnonzero(~dup), ratio, flux_psf)
         if n_flux:
             out.messages.append(f"band {band.band}: {n_flux} fluxes taken with the measured core")
     if cfg.drop_cosmic_rays:

@@ -22,6 +22,8 @@ S/N, flags, χ²) changes; ``extra`` keeps the model fit's flux (``flux_model_ps
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ioscan.detect.background import BandModel, background_kernel
@@ -115,7 +117,7 @@ def shape_ratios(
 
 
 def apply_shape_ratios(
-    detections: list[Detection], peak_of: list[int], ratio: np.ndarray, measured: PsfModel
+    detections: list[Detection], peak_of: Sequence[int], ratio: np.ndarray, measured: PsfModel
 ) -> int:
     """Divide each unsaturated detection's net radiance sum and its error by its peak's :func:`shape_ratios`
     value (``peak_of``: the peak index of each detection); the model fit's flux kept in ``extra``
