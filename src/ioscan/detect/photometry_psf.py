@@ -84,8 +84,7 @@ def measured_core(
     messages.append(
         f"band {band}: PSF measured on {est.n_sources} sources{where}: core σ "
         f"{measured.core_sigma_px:.2f} px, elongation {measured.elongation:.2f}, taken by the fluxes only "
-        f"(the model's "
-        f"{psf.core_sigma_px:.2f} px detects)"
+        f"(the model's {psf.core_sigma_px:.2f} px detects)"
     )
     return measured
 
