@@ -213,6 +213,8 @@ def _bright_columns_one_by_one(data, noise, saturated):
 
     x = np.asarray(data, dtype=np.float64)
     finite = np.isfinite(x)
+    if not finite.any():
+        return np.zeros(0, np.intp)
     cand = finite & (x > np.float64(float(np.nanmin(data)) + c.BRIGHT_SIGMA * noise))
     if saturated is not None:
         cand |= saturated
@@ -238,7 +240,7 @@ def _bright_columns_one_by_one(data, noise, saturated):
 def test_bright_columns_all_candidates_at_once_equal_one_by_one():
     """The bright-source columns found with every candidate's 3 × 3 test at once equal the candidate-by-
     candidate loop: sources and single-pixel hits at the frame's edges and corners, saturated pixels (also
-    below their line's level), NaNs beside them, float32 and float64."""
+    below their line's level), NaNs beside them, infinities, nothing finite, float32 and float64."""
     from ioscan.detect.columns import bright_columns
 
     rng = np.random.default_rng(21)
@@ -253,6 +255,10 @@ def test_bright_columns_all_candidates_at_once_equal_one_by_one():
             img[i, j] += rng.uniform(1e3, 1e5)
         if trial % 3 == 0:
             img[rng.random(img.shape) < 0.1] = np.nan
+        if trial % 5 == 0:  # infinities: +inf is no candidate, a −inf floor makes every finite pixel one
+            img[rng.random(img.shape) < 0.05] = np.inf if trial % 10 else -np.inf
+        if trial == 7:
+            img[:] = np.nan  # nothing finite
         sat = rng.random(img.shape) < (0.02 if trial % 4 == 0 else 0.0)
         if trial % 8 == 0:
             img[sat] = -50.0  # saturated yet below the line's level

@@ -42,23 +42,40 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     3 × 3 pixels around a candidate must exceed 5 % of their brightest (a PSF of core σ ≥ 0.5 px gives ≥ 5,
     a saturated plateau 9)."""
     raw = np.asarray(data)
-    finite = np.isfinite(raw)
-    if not finite.any():
-        return np.zeros(0, np.intp)
-    floor = float(np.nanmin(raw))  # the same value as over a float64 copy (a selection)
-    # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold)
-    cand = finite & (raw > np.float64(floor + BRIGHT_SIGMA * noise))
-    if saturated is not None:
-        cand |= np.asarray(saturated, bool)
-    if not cand.any():
+    sat = None if saturated is None else np.asarray(saturated, bool)
+    # np.nanmin's value (fmin passes over NaN; NaN where none is finite), the same value as over a float64
+    # copy (a selection); an infinite one (or none): np.nanmin of the finite pixels' test, as first written
+    floor = float(np.fmin.reduce(raw, axis=None)) if raw.size else float("nan")
+    if not np.isfinite(floor):
+        finite = np.isfinite(raw)
+        if not finite.any():
+            return np.zeros(0, np.intp)
+        cand = finite & (raw > np.float64(float(np.nanmin(raw)) + BRIGHT_SIGMA * noise))
+        if sat is not None:
+            cand |= sat
+        rows = np.flatnonzero(cand.any(axis=1))
+        cand = cand[rows]
+    else:
+        # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold;
+        # NaN compares False, and +inf is left out on the rows that hold a candidate)
+        above = raw > np.float64(floor + BRIGHT_SIGMA * noise)
+        if sat is not None:
+            above |= sat
+        rows = np.flatnonzero(above.any(axis=1))
+        cand = above[rows] & np.isfinite(raw[rows])
+        if sat is not None:
+            cand |= sat[rows]
+        rows = rows[cand.any(axis=1)] if rows.size else rows
+        cand = cand[cand.any(axis=1)] if rows.size else cand
+    if not rows.size:
         return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit, without a copy)
     x = np.asarray(raw, dtype=np.float64)
     nl, ns = x.shape
-    rows = np.unique(np.flatnonzero(cand.any(axis=1)))
     level = np.full(nl, np.nan)
     level[rows] = _nanmedian_rows(x[rows])
+    ii, jj = np.nonzero(cand)  # (the candidates in row-major order: only these rows hold any)
     hot = np.zeros(ns, bool)
-    hot[_source_candidates(x, level, cand, saturated, noise)] = True
+    hot[_source_candidates(x, level, rows[ii], jj, sat, noise)] = True
     if not hot.any():
         return np.zeros(0, np.intp)
     hot = ndimage.binary_dilation(hot, iterations=COLUMN_PAD_PX)
@@ -66,13 +83,18 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
 
 
 def _source_candidates(
-    x: np.ndarray, level: np.ndarray, cand: np.ndarray, saturated: np.ndarray | None, noise: float
+    x: np.ndarray,
+    level: np.ndarray,
+    ii: np.ndarray,
+    jj: np.ndarray,
+    saturated: np.ndarray | None,
+    noise: float,
 ) -> np.ndarray:
-    """Columns of the candidates ``cand`` that hold a bright source (saturated, or ≥ :data:`BRIGHT_SIGMA`
-    × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels (clipped to the frame;
-    NaN read as 0) above 5 % of the brightest, each value less the line's level: all candidates at once
-    (the pixels beyond the frame read as −inf, which neither the maximum nor the count takes)."""
-    ii, jj = np.nonzero(cand)
+    """Columns of the candidates (lines ``ii``, samples ``jj``) that hold a bright source (saturated, or ≥
+    :data:`BRIGHT_SIGMA` × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels
+    (clipped to the frame; NaN read as 0) above 5 % of the brightest, each value less the line's level: all
+    candidates at once (the pixels beyond the frame read as −inf, which neither the maximum nor the count
+    takes)."""
     lev = level[ii]
     strong = x[ii, jj] - lev > BRIGHT_SIGMA * noise
     if saturated is not None:
