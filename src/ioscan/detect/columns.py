@@ -16,9 +16,11 @@ add light; texture differences between columns change sign).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 #: a column holds a very bright source when a pixel rises this many pixel-noise σ above its line's median;
@@ -189,10 +191,65 @@ def _running_nanmedians(v: np.ndarray, window: int) -> list[tuple[np.ndarray, np
     n = v.shape[1]
     groups = []
     for rows, block in _reflect_ends_rows(v, window) if v.shape[0] else []:  # (all rows at once)
-        strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
-        med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
+        if block.dtype in (np.float32, np.float64) and window < 600:  # (compiled, the same values)
+            one = block.dtype.type
+            med = _sliding_nanmedians(np.ascontiguousarray(block), window, n, one(0.0), one(2.0))
+        else:
+            strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
+            med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
         groups.append((rows, np.nan_to_num(med, nan=0.0)))  # all-NaN windows (saturated runs): 0
     return groups
+
+
+@njit(cache=True)
+def _sliding_nanmedians(block: np.ndarray, window: int, n: int, zero, two) -> np.ndarray:
+    """:func:`_nanmedian_rows` of the first ``n`` windows of ``window`` values of each row of ``block``
+    (float32 or float64, rows × ≥ n + window − 1), the same values: each row's window kept sorted as it
+    slides (one value out, one in, by insertion), its non-NaN values' two middle ones (low + high + 0) / 2 in
+    the block's type (``zero``, ``two``: 0 and 2 of that type, as numpy's weak scalars are), NaN where it has
+    none. (Which of −0 and +0 sits where does not matter: a zero median is +0 either way.)"""
+    nr = block.shape[0]
+    out = np.empty((nr, n), block.dtype)
+    win = np.empty(window, block.dtype)
+    for r in range(nr):
+        m = 0
+        for t in range(window):
+            m = _insert_sorted(win, m, block[r, t])
+        for i in range(n):
+            if i > 0:
+                m = _remove_sorted(win, m, block[r, i - 1])
+                m = _insert_sorted(win, m, block[r, i + window - 1])
+            if m == 0:
+                out[r, i] = np.nan
+            else:
+                out[r, i] = (win[(m - 1) // 2] + win[m // 2] + zero) / two
+    return out
+
+
+@njit(cache=True)
+def _insert_sorted(win: np.ndarray, m: int, value: float) -> int:
+    """``value`` put into the sorted ``win[:m]`` (NaN left out); returns the new count."""
+    if math.isnan(value):
+        return m
+    k = m
+    while k > 0 and win[k - 1] > value:
+        win[k] = win[k - 1]
+        k -= 1
+    win[k] = value
+    return m + 1
+
+
+@njit(cache=True)
+def _remove_sorted(win: np.ndarray, m: int, value: float) -> int:
+    """One value equal to ``value`` taken out of the sorted ``win[:m]`` (NaN: none); returns the new count."""
+    if math.isnan(value):
+        return m
+    k = 0
+    while k < m and win[k] != value:
+        k += 1
+    for t in range(k, m - 1):
+        win[t] = win[t + 1]
+    return m - 1
 
 
 def _reflect_ends(v: np.ndarray, window: int) -> np.ndarray:
