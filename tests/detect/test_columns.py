@@ -213,6 +213,8 @@ def _bright_columns_one_by_one(data, noise, saturated):
 
     x = np.asarray(data, dtype=np.float64)
     finite = np.isfinite(x)
+    if not finite.any():
+        return np.zeros(0, np.intp)
     cand = finite & (x > np.float64(float(np.nanmin(data)) + c.BRIGHT_SIGMA * noise))
     if saturated is not None:
         cand |= saturated
@@ -238,7 +240,7 @@ def _bright_columns_one_by_one(data, noise, saturated):
 def test_bright_columns_all_candidates_at_once_equal_one_by_one():
     """The bright-source columns found with every candidate's 3 × 3 test at once equal the candidate-by-
     candidate loop: sources and single-pixel hits at the frame's edges and corners, saturated pixels (also
-    below their line's level), NaNs beside them, float32 and float64."""
+    below their line's level), NaNs beside them, infinities, nothing finite, float32 and float64."""
     from ioscan.detect.columns import bright_columns
 
     rng = np.random.default_rng(21)
@@ -253,6 +255,10 @@ def test_bright_columns_all_candidates_at_once_equal_one_by_one():
             img[i, j] += rng.uniform(1e3, 1e5)
         if trial % 3 == 0:
             img[rng.random(img.shape) < 0.1] = np.nan
+        if trial % 5 == 0:  # infinities: +inf is no candidate, a −inf floor makes every finite pixel one
+            img[rng.random(img.shape) < 0.05] = np.inf if trial % 10 else -np.inf
+        if trial == 7:
+            img[:] = np.nan  # nothing finite
         sat = rng.random(img.shape) < (0.02 if trial % 4 == 0 else 0.0)
         if trial % 8 == 0:
             img[sat] = -50.0  # saturated yet below the line's level
@@ -263,3 +269,31 @@ def test_bright_columns_all_candidates_at_once_equal_one_by_one():
         assert np.array_equal(got, want), trial
         found += got.size > 0
     assert found >= 50
+
+
+def test_sliding_medians_equal_the_sorted_windows():
+    """The compiled sliding window (kept sorted, one value out and one in) gives each window's
+    _nanmedian_rows, repr for repr: NaN runs (all-NaN windows), ±inf, zeros of both signs, ties, windows of
+    1 to 21 values, float32 and float64."""
+    from ioscan.detect.columns import _nanmedian_rows, _sliding_nanmedians
+
+    rng = np.random.default_rng(31)
+    for trial in range(60):
+        window = int(rng.choice([1, 2, 3, 5, 21]))
+        rows, n = int(rng.integers(1, 6)), int(rng.integers(1, 90))
+        block = rng.choice([-2.0, -0.0, 0.0, 0.5, 1.0, 3.0], size=(rows, n + window - 1))
+        if trial % 2:
+            block = rng.normal(0.0, 1.0, block.shape)
+        block[rng.random(block.shape) < 0.2] = np.nan
+        block[0, : min(2 * window, block.shape[1])] = np.nan  # all-NaN windows
+        if trial % 3 == 0:
+            block[rng.random(block.shape) < 0.05] = np.inf
+            block[rng.random(block.shape) < 0.05] = -np.inf
+        block = block.astype(np.float32 if trial % 4 < 2 else np.float64)
+        with np.errstate(invalid="ignore"):  # (inf − inf)
+            want = _nanmedian_rows(
+                np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n].reshape(-1, window)
+            ).reshape(rows, n)
+        one = block.dtype.type
+        got = _sliding_nanmedians(block, window, n, one(0.0), one(2.0))
+        assert got.dtype == want.dtype and repr(got.tolist()) == repr(want.tolist()), trial

@@ -276,3 +276,170 @@ def test_the_steps_one_partition_median_is_numpys(dtype):
         v = v.astype(dtype)
         got, want = median_or_nan(v), np.median(v)
         assert type(got) is type(want) and repr(got) == repr(want), trial
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_background_structures_at_once_equal_one_by_one(dtype):
+    """background_structures (every pixel's box at once, and kept inside kept_band_maps) gives each
+    pixel's background_structure: NaNs, infinities, a box with no finite value, a zero white noise, the map's
+    edges."""
+    from ioscan.detect import misfits
+
+    rng = np.random.default_rng(17)
+    bg = rng.normal(100.0, 30.0, (24, 30)).astype(dtype)
+    bg[rng.random(bg.shape) < 0.2] = np.nan
+    bg[1:10, 1:10] = np.nan
+    bg[15, 20], bg[18, 4] = np.inf, -np.inf
+    sw = rng.uniform(0.5, 2.0, bg.shape)
+    sw[0, 0], sw[12, 12] = 0.0, np.nan
+    lines, samples = (a.ravel() for a in np.mgrid[0:24, 0:30])
+    want = [
+        misfits._background_structure(bg, sw, int(i), int(j)) for i, j in zip(lines, samples, strict=True)
+    ]
+    got = misfits.background_structures(bg, sw, lines, samples)
+    assert got.tolist() == want
+    with misfits.kept_band_maps():
+        assert misfits.background_structures(bg, sw, lines[::3], samples[::3]).tolist() == want[::3]
+        assert misfits.background_structures(bg, sw, lines, samples).tolist() == want
+        assert [
+            misfits.background_structure(bg, sw, int(i), int(j)) for i, j in zip(lines, samples, strict=True)
+        ] == want
+    assert misfits.background_structures(bg, sw, lines[:0], samples[:0]).size == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_snr_peaks_at_once_equal_one_by_one(dtype):
+    """snr_peaks gives each pixel's snr_peak: ties (the pixel itself, else the first largest), NaN, −inf,
+    boxes without a finite value, the map's edges."""
+    from ioscan.detect.misfits import snr_peak, snr_peaks
+
+    rng = np.random.default_rng(23)
+    snr = rng.choice([np.nan, -np.inf, 0.0, 1.0, 2.0, 2.0, 3.0], size=(15, 19)).astype(dtype)
+    snr[5:9, 5:9] = np.nan
+    lines, samples = (a.ravel() for a in np.mgrid[0:15, 0:19])
+    got_l, got_s = snr_peaks(snr, lines, samples)
+    want = [snr_peak(snr, int(i), int(j)) for i, j in zip(lines, samples, strict=True)]
+    assert list(zip(got_l.tolist(), got_s.tolist(), strict=True)) == want
+    assert sum(w != (int(i), int(j)) for w, i, j in zip(want, lines, samples, strict=True)) > 50
+
+
+def _misfit_maps(seed: int):
+    """A band (60 × 70) with a sunlit ramp (flat on its left part), a residual ridge along a straight
+    'limb', a plateau on the edge row, and detections everywhere (some at the edges, some flagged already):
+    the misfit tests' inputs."""
+    rng = np.random.default_rng(seed)
+    nl, ns = 60, 70
+    yy, xx = np.mgrid[0:nl, 0:ns]
+    bg = np.where(xx > 25, 200.0 * (xx / ns) ** 2 + 30.0 * np.sin(yy / 5.0), 50.0)  # (flat on the left)
+    dist = 0.6 * yy - 0.8 * xx + 20.0
+    data = bg + rng.normal(0.0, 1.0, (nl, ns)) + 6.0 * np.exp(-(dist**2) / 2.0)
+    data[0, 20:30] += 5.0
+    data[rng.random(data.shape) < 0.01] = np.nan
+    sw = np.full((nl, ns), 1.0)
+    dets = []
+    for k, (line, sample) in enumerate(rng.uniform(-1.0, [nl, ns], (160, 2))):
+        dets.append(_det(float(line) + 3.0, float(sample), flags=128 if k % 17 == 0 else 0))
+    return data, bg, sw, dist, dets
+
+
+def _limb_test_one_by_one(dets, data, bg, sw, dist, offset, line_offset, max_fraction, score, key, name):
+    """_flag_near_limb as it was: every detection in turn, the residual made first."""
+    from ioscan.detect import misfits
+    from ioscan.detect.flags import flag_artefact
+
+    residual = misfits._crop_residual(data, bg, sw, offset)
+    n = 0
+    for det, li, sj in misfits._unflagged_in_crop(dets, offset, line_offset, bg.shape):
+        if not abs(float(dist[li, sj])) <= misfits.ALONG_LIMB_REACH_PX:
+            continue
+        if misfits._background_structure(bg, sw, li, sj) < misfits.MIN_STRUCTURE_SIGMA:
+            continue
+        frac = score(residual, dist, li, sj)[0]
+        if not np.isfinite(frac):
+            continue
+        det.extra[key] = frac
+        if frac >= max_fraction:
+            flag_artefact(det, name)
+            n += 1
+    return n
+
+
+def _plateaus_one_by_one(dets, data, bg, sw, offset, line_offset, max_fraction):
+    """flag_edge_plateaus as it was: every detection scored, near the edge or not."""
+    from ioscan.detect import misfits
+    from ioscan.detect.flags import flag_artefact
+
+    n = 0
+    residual = misfits.band_residual(data, bg, sw, offset)
+    for det, li, sj in misfits._unflagged_in_crop(dets, offset, line_offset, bg.shape):
+        if misfits._background_structure(bg, sw, li, sj) < misfits.MIN_STRUCTURE_SIGMA:
+            continue
+        frac = misfits.edge_plateau_fraction(residual, li + offset[0], sj + offset[1], data.shape)
+        if not np.isfinite(frac):
+            continue
+        det.extra["edge_plateau_fraction"] = frac
+        if frac >= max_fraction:
+            flag_artefact(det, "edge_plateau")
+            n += 1
+    return n
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_the_band_tests_flag_and_score_as_one_by_one(kept):
+    """The ridge, along-limb (three scores) and edge-plateau tests — their detections' pixels, structures
+    and peaks made at once, the plateau test only where a peak can be within reach of the edge — flag and
+    store the same as testing every detection in turn."""
+    import contextlib
+    import copy
+
+    from ioscan.detect import misfits
+
+    data, bg_full, sw_full, dist_full, dets = _misfit_maps(3)
+    offset, line_offset = (0, 0), 3
+    bg, sw, dist = bg_full, sw_full, dist_full
+    snr = (np.nan_to_num(data) - bg) / sw
+    tests = [
+        (misfits.along_limb_fraction, "along_limb_fraction", "along_limb", 0.5),
+        (misfits.along_limb_clutter, "along_limb_clutter", "along_limb_clutter", 0.3),
+        (misfits.along_limb_side_fraction, "along_limb_side_fraction", "along_limb_side", 0.5),
+    ]
+    got, want = copy.deepcopy(dets), copy.deepcopy(dets)
+    ctx = misfits.kept_band_maps() if kept else contextlib.nullcontext()
+    with ctx:
+        n_got = [misfits.flag_ridges(got, snr, bg, sw, offset, line_offset, 0.6, 0.5)]
+        for score, key, name, frac in tests:
+            n_got.append(
+                misfits._flag_near_limb(got, data, bg, sw, dist, offset, line_offset, frac, score, key, name)
+            )
+        n_got.append(misfits.flag_edge_plateaus(got, data, bg, sw, offset, line_offset, 0.7))
+    n_want = [_ridges_one_by_one(want, snr, bg, sw, offset, line_offset, 0.6, 0.5)]
+    for score, key, name, frac in tests:
+        n_want.append(
+            _limb_test_one_by_one(want, data, bg, sw, dist, offset, line_offset, frac, score, key, name)
+        )
+    n_want.append(_plateaus_one_by_one(want, data, bg, sw, offset, line_offset, 0.7))
+    assert n_got == n_want and min(n_want) > 0  # (every test flags some)
+    assert [(d.flags, d.extra) for d in got] == [(d.flags, d.extra) for d in want]
+    scored = {k for d in want for k in d.extra}
+    assert {"ridge_fraction", "along_limb_fraction", "along_limb_clutter", "edge_plateau_fraction"} <= scored
+
+
+def _ridges_one_by_one(dets, snr, bg, sw, offset, line_offset, core_sigma_px, max_fraction):
+    """flag_ridges as it was: each detection's S/N peak and structure in turn."""
+    from ioscan.detect import misfits
+    from ioscan.detect.flags import flag_artefact
+
+    r = misfits.ridge_distance_px(core_sigma_px)
+    tested = []
+    for det, li, sj in misfits._unflagged_in_crop(dets, offset, line_offset, snr.shape):
+        li, sj = misfits.snr_peak(snr, li, sj)
+        if misfits._background_structure(bg, sw, li, sj) >= misfits.MIN_STRUCTURE_SIGMA:
+            tested.append((det, li, sj))
+    n = 0
+    for det, li, sj in tested:
+        frac = misfits.ridge_fraction(snr, li, sj, r)
+        det.extra["ridge_fraction"] = frac
+        if frac >= max_fraction:
+            flag_artefact(det, "ridge")
+            n += 1
+    return n

@@ -16,9 +16,11 @@ add light; texture differences between columns change sign).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 #: a column holds a very bright source when a pixel rises this many pixel-noise σ above its line's median;
@@ -42,23 +44,40 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
     3 × 3 pixels around a candidate must exceed 5 % of their brightest (a PSF of core σ ≥ 0.5 px gives ≥ 5,
     a saturated plateau 9)."""
     raw = np.asarray(data)
-    finite = np.isfinite(raw)
-    if not finite.any():
-        return np.zeros(0, np.intp)
-    floor = float(np.nanmin(raw))  # the same value as over a float64 copy (a selection)
-    # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold)
-    cand = finite & (raw > np.float64(floor + BRIGHT_SIGMA * noise))
-    if saturated is not None:
-        cand |= np.asarray(saturated, bool)
-    if not cand.any():
+    sat = None if saturated is None else np.asarray(saturated, bool)
+    # np.nanmin's value (fmin passes over NaN; NaN where none is finite), the same value as over a float64
+    # copy (a selection); an infinite one (or none): np.nanmin of the finite pixels' test, as first written
+    floor = float(np.fmin.reduce(raw, axis=None)) if raw.size else float("nan")
+    if not np.isfinite(floor):
+        finite = np.isfinite(raw)
+        if not finite.any():
+            return np.zeros(0, np.intp)
+        cand = finite & (raw > np.float64(float(np.nanmin(raw)) + BRIGHT_SIGMA * noise))
+        if sat is not None:
+            cand |= sat
+        rows = np.flatnonzero(cand.any(axis=1))
+        cand = cand[rows]
+    else:
+        # superset of "2,000σ above its line's median"; the comparison made in float64 (a float64 threshold;
+        # NaN compares False, and +inf is left out on the rows that hold a candidate)
+        above = raw > np.float64(floor + BRIGHT_SIGMA * noise)
+        if sat is not None:
+            above |= sat
+        rows = np.flatnonzero(above.any(axis=1))
+        cand = above[rows] & np.isfinite(raw[rows])
+        if sat is not None:
+            cand |= sat[rows]
+        rows = rows[cand.any(axis=1)] if rows.size else rows
+        cand = cand[cand.any(axis=1)] if rows.size else cand
+    if not rows.size:
         return np.zeros(0, np.intp)  # the usual frame: nothing that bright (a quick exit, without a copy)
     x = np.asarray(raw, dtype=np.float64)
     nl, ns = x.shape
-    rows = np.unique(np.flatnonzero(cand.any(axis=1)))
     level = np.full(nl, np.nan)
     level[rows] = _nanmedian_rows(x[rows])
+    ii, jj = np.nonzero(cand)  # (the candidates in row-major order: only these rows hold any)
     hot = np.zeros(ns, bool)
-    hot[_source_candidates(x, level, cand, saturated, noise)] = True
+    hot[_source_candidates(x, level, rows[ii], jj, sat, noise)] = True
     if not hot.any():
         return np.zeros(0, np.intp)
     hot = ndimage.binary_dilation(hot, iterations=COLUMN_PAD_PX)
@@ -66,13 +85,18 @@ def bright_columns(data: np.ndarray, noise: float, saturated: np.ndarray | None)
 
 
 def _source_candidates(
-    x: np.ndarray, level: np.ndarray, cand: np.ndarray, saturated: np.ndarray | None, noise: float
+    x: np.ndarray,
+    level: np.ndarray,
+    ii: np.ndarray,
+    jj: np.ndarray,
+    saturated: np.ndarray | None,
+    noise: float,
 ) -> np.ndarray:
-    """Columns of the candidates ``cand`` that hold a bright source (saturated, or ≥ :data:`BRIGHT_SIGMA`
-    × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels (clipped to the frame;
-    NaN read as 0) above 5 % of the brightest, each value less the line's level: all candidates at once
-    (the pixels beyond the frame read as −inf, which neither the maximum nor the count takes)."""
-    ii, jj = np.nonzero(cand)
+    """Columns of the candidates (lines ``ii``, samples ``jj``) that hold a bright source (saturated, or ≥
+    :data:`BRIGHT_SIGMA` × ``noise`` above their line's ``level``) lighting ≥ 4 of their 3 × 3 pixels
+    (clipped to the frame; NaN read as 0) above 5 % of the brightest, each value less the line's level: all
+    candidates at once (the pixels beyond the frame read as −inf, which neither the maximum nor the count
+    takes)."""
     lev = level[ii]
     strong = x[ii, jj] - lev > BRIGHT_SIGMA * noise
     if saturated is not None:
@@ -167,10 +191,65 @@ def _running_nanmedians(v: np.ndarray, window: int) -> list[tuple[np.ndarray, np
     n = v.shape[1]
     groups = []
     for rows, block in _reflect_ends_rows(v, window) if v.shape[0] else []:  # (all rows at once)
-        strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
-        med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
+        if block.dtype in (np.float32, np.float64) and window < 600:  # (compiled, the same values)
+            one = block.dtype.type
+            med = _sliding_nanmedians(np.ascontiguousarray(block), window, n, one(0.0), one(2.0))
+        else:
+            strided = np.lib.stride_tricks.sliding_window_view(block, window, axis=1)[:, :n]
+            med = _nanmedian_rows(strided.reshape(-1, window)).reshape(rows.size, n)
         groups.append((rows, np.nan_to_num(med, nan=0.0)))  # all-NaN windows (saturated runs): 0
     return groups
+
+
+@njit(cache=True)
+def _sliding_nanmedians(block: np.ndarray, window: int, n: int, zero, two) -> np.ndarray:
+    """:func:`_nanmedian_rows` of the first ``n`` windows of ``window`` values of each row of ``block``
+    (float32 or float64, rows × ≥ n + window − 1), the same values: each row's window kept sorted as it
+    slides (one value out, one in, by insertion), its non-NaN values' two middle ones (low + high + 0) / 2 in
+    the block's type (``zero``, ``two``: 0 and 2 of that type, as numpy's weak scalars are), NaN where it has
+    none. (Which of −0 and +0 sits where does not matter: a zero median is +0 either way.)"""
+    nr = block.shape[0]
+    out = np.empty((nr, n), block.dtype)
+    win = np.empty(window, block.dtype)
+    for r in range(nr):
+        m = 0
+        for t in range(window):
+            m = _insert_sorted(win, m, block[r, t])
+        for i in range(n):
+            if i > 0:
+                m = _remove_sorted(win, m, block[r, i - 1])
+                m = _insert_sorted(win, m, block[r, i + window - 1])
+            if m == 0:
+                out[r, i] = np.nan
+            else:
+                out[r, i] = (win[(m - 1) // 2] + win[m // 2] + zero) / two
+    return out
+
+
+@njit(cache=True)
+def _insert_sorted(win: np.ndarray, m: int, value: float) -> int:
+    """``value`` put into the sorted ``win[:m]`` (NaN left out); returns the new count."""
+    if math.isnan(value):
+        return m
+    k = m
+    while k > 0 and win[k - 1] > value:
+        win[k] = win[k - 1]
+        k -= 1
+    win[k] = value
+    return m + 1
+
+
+@njit(cache=True)
+def _remove_sorted(win: np.ndarray, m: int, value: float) -> int:
+    """One value equal to ``value`` taken out of the sorted ``win[:m]`` (NaN: none); returns the new count."""
+    if math.isnan(value):
+        return m
+    k = 0
+    while k < m and win[k] != value:
+        k += 1
+    for t in range(k, m - 1):
+        win[t] = win[t + 1]
+    return m - 1
 
 
 def _reflect_ends(v: np.ndarray, window: int) -> np.ndarray:

@@ -187,6 +187,70 @@ def snr_peak(snr: np.ndarray, line: int, sample: int) -> tuple[int, int]:
     return i0 + int(a), j0 + int(b)
 
 
+def snr_peaks(snr: np.ndarray, lines: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`snr_peak` at each crop pixel (lines[k], samples[k]), the same pixels: the 3 × 3 boxes of all
+    of them at once (the pixels beyond the map read as −inf, which the largest finite value beats)."""
+    lines, samples = np.asarray(lines, np.intp), np.asarray(samples, np.intp)
+    n = lines.size
+    if n == 0:
+        return lines, samples
+    nl, ns = snr.shape
+    off = np.arange(-1, 2)
+    li = lines[:, None, None] + off[None, :, None]
+    sj = samples[:, None, None] + off[None, None, :]
+    inside = ((li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)).reshape(n, 9)
+    raw = snr[np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)].reshape(n, 9)
+    any_finite = (inside & np.isfinite(raw)).any(axis=1)
+    at = np.argmax(np.where(inside & ~np.isnan(raw), raw, -np.inf), axis=1)  # (_nanargmax: the first largest)
+    top = raw[np.arange(n), at]
+    move = any_finite & ~(top <= snr[lines, samples])
+    return np.where(move, lines + at // 3 - 1, lines), np.where(move, samples + at % 3 - 1, samples)
+
+
+def background_structures(
+    background: np.ndarray, sigma_white: np.ndarray, lines: np.ndarray, samples: np.ndarray
+) -> np.ndarray:
+    """:func:`background_structure` at each crop pixel (lines[k], samples[k]) (inside :func:`kept_band_maps`
+    kept alike, each pixel made once): the boxes of the pixels not made yet at once, each one's range the
+    same (the box's largest and smallest values; the pixels beyond the map read as NaN, which fmax and fmin
+    pass over), the rare box holding an infinity or no finite value by :func:`_background_structure`."""
+    lines, samples = np.asarray(lines, np.intp), np.asarray(samples, np.intp)
+    values: dict = {}
+    if _KEPT.active:
+        kept = _KEPT.structures
+        if not (kept and kept[0] is background and kept[1] is sigma_white):
+            kept[:] = [background, sigma_white, {}]
+        values = kept[2]
+    pixels = list(zip(lines.tolist(), samples.tolist(), strict=True))
+    todo = [k for k, at in enumerate(pixels) if at not in values]
+    if todo:
+        made = _background_structures(background, sigma_white, lines[todo], samples[todo])
+        for k, v in zip(todo, made, strict=True):
+            values[pixels[k]] = v
+    return np.array([values[at] for at in pixels], dtype=float)
+
+
+def _background_structures(
+    background: np.ndarray, sigma_white: np.ndarray, lines: np.ndarray, samples: np.ndarray
+) -> list[float]:
+    """:func:`_background_structure` of each crop pixel (lines[k], samples[k]), made anew."""
+    h = STRUCTURE_BOX_PX
+    n = lines.size
+    nl, ns = background.shape
+    off = np.arange(-h, h + 1)
+    li, sj = np.broadcast_arrays(lines[:, None, None] + off[None, :, None], samples[:, None, None] + off)
+    inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
+    box = np.full(li.shape, np.nan, dtype=background.dtype)
+    box[inside] = background[li[inside], sj[inside]]
+    box = box.reshape(n, -1)
+    hi, lo = np.fmax.reduce(box, axis=1), np.fmin.reduce(box, axis=1)
+    sw = np.asarray(sigma_white[lines, samples], dtype=np.float64)
+    out = ((hi - lo).astype(np.float64) / np.where(sw > 0, sw, 1.0)).tolist()
+    for k in np.flatnonzero(~(sw > 0) | ~np.isfinite(hi) | ~np.isfinite(lo)).tolist():
+        out[k] = _background_structure(background, sigma_white, int(lines[k]), int(samples[k]))
+    return out
+
+
 def background_structure(background: np.ndarray, sigma_white: np.ndarray, line: int, sample: int) -> float:
     """Range (max − min) of the background estimate over the box of half-size :data:`STRUCTURE_BOX_PX`
     around crop pixel (line, sample), in units of the white pixel noise there (each pixel's value kept for
@@ -278,12 +342,16 @@ def flag_ridges(
     read from inside the band); False: around the fitted position's pixel. Returns how many were flagged."""
     r = ridge_distance_px(core_sigma_px)
     n = 0
-    tested = []  # (detection, line, sample) where the background has structure to misfit
-    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, snr.shape):
-        if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
-            li, sj = snr_peak(snr, li, sj)
-        if background_structure(background, sigma_white, li, sj) >= MIN_STRUCTURE_SIGMA:
-            tested.append((det, li, sj))
+    found = list(_unflagged_in_crop(detections, offset, line_offset, snr.shape))
+    if not found:
+        return 0
+    li = np.array([f[1] for f in found], np.intp)
+    sj = np.array([f[2] for f in found], np.intp)
+    if peak_centred:  # read the ridge from the S/N map's own peak, not the fit's (maybe unsearched) pixel
+        li, sj = snr_peaks(snr, li, sj)
+    structured = background_structures(background, sigma_white, li, sj) >= MIN_STRUCTURE_SIGMA
+    # (detection, line, sample) where the background has structure to misfit
+    tested = [(found[k][0], int(li[k]), int(sj[k])) for k in np.flatnonzero(structured).tolist()]
     if not tested:
         return 0
     fracs = ridge_fractions(snr, [t[1] for t in tested], [t[2] for t in tested], r)
@@ -372,6 +440,20 @@ def _residual_peak(residual: np.ndarray, line: int, sample: int) -> tuple[float,
     return float(residual[pi, pj]), pi, pj
 
 
+def _residual_peak_kept(residual: np.ndarray, line: int, sample: int) -> tuple[float, int, int] | None:
+    """:func:`_residual_peak`; inside :func:`kept_band_maps` made once per pixel of the same residual map (the
+    three along-limb tests read the same detections' peaks)."""
+    if not _KEPT.active:
+        return _residual_peak(residual, line, sample)
+    kept = _KEPT.peaks
+    if not (kept and kept[0] is residual):
+        kept[:] = [residual, {}]
+    at = (line, sample)
+    if at not in kept[1]:
+        kept[1][at] = _residual_peak(residual, line, sample)
+    return kept[1][at]
+
+
 def _at_limb_distance(
     residual: np.ndarray,
     limb_distance_px: np.ndarray,
@@ -422,14 +504,16 @@ def _at_limb_distance_kept(
 class _KeptMaps(threading.local):
     """Inside :func:`kept_band_maps`, per thread (two threads detecting at once keep their own): the band's
     residual maps (:func:`_crop_residual`, its NaN-free copy), one entry each keyed on the very arrays
-    (``is``) and the offset (``last``), and the background structures ([background, sigma_white, their
-    values by pixel], ``structures``)."""
+    (``is``) and the offset (``last``), the background structures ([background, sigma_white, their
+    values by pixel], ``structures``), the along-limb rings (``rings``) and residual peaks ([residual, its
+    peaks by pixel], ``peaks``)."""
 
     def __init__(self) -> None:
         self.active = False
         self.last: dict = {}
         self.structures: list = []
         self.rings: list = []
+        self.peaks: list = []
 
 
 _KEPT = _KeptMaps()
@@ -442,6 +526,7 @@ def kept_band_maps() -> Iterator[None]:
     _KEPT.last.clear()
     _KEPT.structures.clear()
     _KEPT.rings.clear()
+    _KEPT.peaks.clear()
     _KEPT.active = True
     try:
         yield
@@ -450,6 +535,7 @@ def kept_band_maps() -> Iterator[None]:
         _KEPT.last.clear()
         _KEPT.structures.clear()
         _KEPT.rings.clear()
+        _KEPT.peaks.clear()
 
 
 def _kept_for(key: tuple, make):
@@ -526,14 +612,24 @@ def _flag_near_limb(
     """Flag ARTEFACT (``test_name``) on the unflagged detections within :data:`ALONG_LIMB_REACH_PX` of the
     limb, where the background has structure to misfit, whose ``score(residual, limb_distance_px, line,
     sample)`` (its first value, stored in ``extra[extra_key]``) is ≥ ``max_fraction``. Returns how many."""
-    residual = _crop_residual(data, background, sigma_white, offset)
+    found = list(_unflagged_in_crop(detections, offset, line_offset, background.shape))
+    if not found:
+        return 0
+    li = np.array([f[1] for f in found], np.intp)
+    sj = np.array([f[2] for f in found], np.intp)
+    near = np.flatnonzero(
+        np.abs(np.asarray(limb_distance_px[li, sj], dtype=np.float64)) <= ALONG_LIMB_REACH_PX
+    )
+    if not near.size:
+        return 0
+    structured = background_structures(background, sigma_white, li[near], sj[near]) >= MIN_STRUCTURE_SIGMA
+    residual = None  # (made when a detection is first scored)
     n = 0
-    for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, background.shape):
-        if not abs(float(limb_distance_px[li, sj])) <= ALONG_LIMB_REACH_PX:
-            continue
-        if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
-            continue
-        frac = score(residual, limb_distance_px, li, sj)[0]
+    for k in near[structured].tolist():
+        det = found[k][0]
+        if residual is None:
+            residual = _crop_residual(data, background, sigma_white, offset)
+        frac = score(residual, limb_distance_px, int(li[k]), int(sj[k]))[0]
         if not np.isfinite(frac):
             continue
         det.extra[extra_key] = frac
@@ -551,7 +647,7 @@ def along_limb_fraction(
     :data:`ALONG_LIMB_DISTANCE_PX`) and :data:`ALONG_LIMB_RANGE_PX` from it, ÷ the peak (the largest residual
     in the 3 × 3 pixels around crop pixel (line, sample)). Returns (fraction, peak line, peak sample);
     fraction NaN when the peak is not positive or fewer than :data:`ALONG_LIMB_MIN_PIXELS` pixels qualify."""
-    found = _residual_peak(residual, line, sample)
+    found = _residual_peak_kept(residual, line, sample)
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
@@ -592,7 +688,7 @@ def along_limb_clutter(
     white noise's unit variance in quadrature (√max(s² − 1, 0)), ÷ the peak (the largest residual in the
     3 × 3 pixels around crop pixel (line, sample)). Returns (fraction, peak line, peak sample); fraction NaN
     when the peak is not positive or fewer than :data:`ALONG_CLUTTER_MIN_PIXELS` pixels qualify."""
-    found = _residual_peak(residual, line, sample)
+    found = _residual_peak_kept(residual, line, sample)
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
@@ -632,7 +728,7 @@ def along_limb_side_fraction(
     peak sample); fraction NaN when the peak is not positive, the limb distance has no gradient there or a
     side lies outside the map."""
     nl, ns = residual.shape
-    found = _residual_peak(residual, line, sample)
+    found = _residual_peak_kept(residual, line, sample)
     if found is None:
         return float("nan"), line, sample
     peak, pi, pj = found
@@ -716,12 +812,16 @@ def flag_edge_plateaus(
     nl, ns = background.shape
     residual = None  # (made when a detection is first tested)
     n = 0
+    reach = EDGE_PLATEAU_REACH_PX + 1  # (the peak lies within 1 px of the detection's pixel)
     for det, li, sj in _unflagged_in_crop(detections, offset, line_offset, (nl, ns)):
+        bl, bs = li + l0, sj + s0
+        if min(bl, bs, data.shape[0] - 1 - bl, data.shape[1] - 1 - bs) > reach:
+            continue  # (its peak is farther from the edge than EDGE_PLATEAU_REACH_PX: NaN)
         if background_structure(background, sigma_white, li, sj) < MIN_STRUCTURE_SIGMA:
             continue
         if residual is None:
             residual = band_residual(data, background, sigma_white, offset)
-        frac = edge_plateau_fraction(residual, li + l0, sj + s0, data.shape)
+        frac = edge_plateau_fraction(residual, bl, bs, data.shape)
         if not np.isfinite(frac):
             continue
         det.extra["edge_plateau_fraction"] = frac

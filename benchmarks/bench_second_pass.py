@@ -1,0 +1,252 @@
+"""Benchmark: the second pass, the misfit tests and the column streaks against git revision REV (issue 15).
+
+Captures the calls of ``search_again``, ``_flag_background_misfits`` and ``remove_column_streaks`` that
+``detect_frame`` makes on bench_scan's campaign (64 JIRAM frames, told the pointing error; or the detect_frame
+calls pickled by ``--calls``, as /work/notes/prof's detprof.py makes them), then runs each step as it is
+and as it was at REV (its four modules — second_pass, second_pass_kernels, misfits, columns — loaded from
+``git show REV:...`` under other names), alternating call by call for ``--rounds`` rounds after one warm-up
+round: CPU ms per frame of each, median over rounds, and whether every result is the same (detections'
+flags and extras, the second pass's peaks and fits, the corrected image and columns; NaN equal to NaN).
+
+    PYTHONPATH=src python benchmarks/bench_second_pass.py [--against main] [--rounds 5] [--calls PKL]
+        [--capture PKL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import importlib.util
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("second_pass_kernels", "second_pass", "misfits", "columns")
+
+
+def load_old(rev: str, where: Path) -> dict:
+    """The four modules as they were at ``rev``, importable side by side with the current ones."""
+    out = {}
+    for name in MODULES:
+        text = subprocess.run(
+            ["git", "show", f"{rev}:src/ioscan/detect/{name}.py"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for other in MODULES:
+            text = text.replace(f"ioscan.detect.{other} ", f"_old_{other} ").replace(
+                f"ioscan.detect.{other}\n", f"_old_{other}\n"
+            )
+        path = where / f"_old_{name}.py"
+        path.write_text(text)
+    sys.path.insert(0, str(where))
+    for name in MODULES:
+        spec = importlib.util.spec_from_file_location(f"_old_{name}", where / f"_old_{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[f"_old_{name}"] = mod
+        spec.loader.exec_module(mod)
+        out[name] = mod
+    return out
+
+
+def simulate_calls() -> list:
+    """detect_frame's calls on bench_scan's campaign (64 JIRAM frames, the limb registration's pointing)."""
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame, register_on_limb
+    from ioscan.settings import Settings
+    from ioscan.simulate.campaign import simulate_campaign
+
+    out = Path(tempfile.mkdtemp())
+    camp = simulate_campaign(
+        out / "campaign", orbits=4, seed=5, frames_per_orbit=16, ground_nights=0, workers=2
+    )
+    s, calls = Settings(), []
+    for path in sorted((out / "campaign" / "jiram").rglob("*.LBL")):
+        fr = read_product(path)
+        nav = navigate_frame(fr, kernels=camp.metakernel, register=False)
+        register_on_limb(fr, nav)
+        calls.append(
+            (
+                fr,
+                nav.backplanes or None,
+                dataclasses.replace(s.detect, pointing_error_px=nav.detection_error_px),
+            )
+        )
+    return calls
+
+
+def capture(calls: list) -> dict:
+    """The three steps' arguments (deep copies, as each was called) over ``detect_frame`` of ``calls``."""
+    import ioscan.detect.band as band
+    from ioscan.detect import detect_frame
+
+    cap: dict = {"search_again": [], "misfits": [], "columns": []}
+    names = {
+        "search_again": "search_again",
+        "_flag_background_misfits": "misfits",
+        "remove_column_streaks": "columns",
+    }
+    orig = {k: getattr(band, k) for k in names}
+
+    def wrap(name):
+        def g(*a, **k):
+            cap[names[name]].append(copy.deepcopy((a, k)))
+            return orig[name](*a, **k)
+
+        return g
+
+    try:
+        for name in names:
+            setattr(band, name, wrap(name))
+        for c in calls:
+            detect_frame(*c[:2], config=c[2])
+    finally:
+        for name, f in orig.items():
+            setattr(band, name, f)
+    cap["n_frames"] = len(calls)
+    return cap
+
+
+def same(a, b) -> bool:
+    """Equal, arrays and floats NaN-equal, dataclasses field by field."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a).__name__ == type(b).__name__ and all(
+            same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
+        )
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return (
+            a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (a != a and b != b)
+    return a == b
+
+
+def misfits_runner(mods: dict):
+    """``band._flag_background_misfits`` with the misfit module ``mods['misfits']`` (its names in band, edge
+    contrast and edge refit swapped in for the call); returns the detections' flags and extras."""
+    import ioscan.detect.band as band
+    import ioscan.detect.edge_contrast as ec
+    import ioscan.detect.edge_refit as er
+
+    mf = mods["misfits"]
+    swaps = [
+        (band, n)
+        for n in (
+            "flag_along_limb",
+            "flag_along_limb_clutter",
+            "flag_along_limb_sides",
+            "flag_edge_limb_steps",
+            "flag_edge_plateaus",
+            "flag_ridges",
+            "kept_band_maps",
+            "limb_ridge_psf_gains",
+        )
+    ] + [
+        (ec, "band_residual"),
+        (ec, "unflagged_near_edge"),
+        (er, "background_structure"),
+        (er, "unflagged_near_edge"),
+    ]
+
+    def run(a, k):
+        saved = [(m, n, getattr(m, n)) for m, n in swaps]
+        for m, n in swaps:
+            setattr(m, n, getattr(mf, n))
+        try:
+            band._flag_background_misfits(*a, **k)
+        finally:
+            for m, n, f in saved:
+                setattr(m, n, f)
+        out = a[0]
+        return [(d.flags, d.extra) for d in out.detections], out.messages
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--against", default="main", help="git revision to compare with")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--calls", help="pickled detect_frame calls (detprof.py's cache); default: simulate")
+    ap.add_argument("--capture", help="pickle of the captured step calls: read if it exists, else written")
+    ap.add_argument("--steps", default="search_again,misfits,columns")
+    args = ap.parse_args()
+    if args.capture and Path(args.capture).exists():
+        cap = pickle.loads(Path(args.capture).read_bytes())
+    else:
+        calls = pickle.loads(Path(args.calls).read_bytes()) if args.calls else simulate_calls()
+        cap = capture(calls)
+        del calls
+        if args.capture:
+            Path(args.capture).write_bytes(pickle.dumps(cap))
+    import ioscan.detect.columns as columns_new
+    import ioscan.detect.misfits as misfits_new
+    import ioscan.detect.second_pass as second_pass_new
+
+    old = load_old(args.against, Path(tempfile.mkdtemp()))
+    new = {"second_pass": second_pass_new, "misfits": misfits_new, "columns": columns_new}
+    runners = {
+        "search_again": {
+            "new": lambda a, k: new["second_pass"].search_again(*a, **k),
+            "old": lambda a, k: old["second_pass"].search_again(*a, **k),
+        },
+        "misfits": {"new": misfits_runner(new), "old": misfits_runner(old)},
+        "columns": {
+            "new": lambda a, k: new["columns"].remove_column_streaks(*a, **k),
+            "old": lambda a, k: old["columns"].remove_column_streaks(*a, **k),
+        },
+    }
+    nf = cap["n_frames"]
+    report: dict = {"frames": nf, "rounds": args.rounds, "against": args.against, "clock": "process CPU"}
+    totals = {"new": np.zeros(args.rounds), "old": np.zeros(args.rounds)}
+    for step in args.steps.split(","):
+        ms = {"new": np.zeros(args.rounds + 1), "old": np.zeros(args.rounds + 1)}
+        identical = True
+        for r in range(args.rounds + 1):
+            order = ("new", "old") if r % 2 else ("old", "new")
+            for a, k in cap[step]:
+                res = {}
+                for who in order:
+                    a2, k2 = copy.deepcopy((a, k))  # (a step may change its arguments: each run its own)
+                    t = time.process_time()
+                    res[who] = runners[step][who](a2, k2)
+                    ms[who][r] += time.process_time() - t
+                if r == 0:
+                    identical &= same(res["new"], res["old"])
+        for who in ms:
+            ms[who] = ms[who][1:] * 1000.0 / nf  # (round 0: the warm-up, not counted)
+            totals[who] += ms[who]
+        report[step] = {
+            "calls": len(cap[step]),
+            "ms_per_frame_new_median": float(np.median(ms["new"])),
+            "ms_per_frame_old_median": float(np.median(ms["old"])),
+            "ms_per_frame_new_mean": float(np.mean(ms["new"])),
+            "ms_per_frame_old_mean": float(np.mean(ms["old"])),
+            "ratio_median": float(np.median(ms["new"] / ms["old"])),
+            "identical": bool(identical),
+        }
+        print(step, json.dumps(report[step]), flush=True)
+    report["total_ms_per_frame_new_median"] = float(np.median(totals["new"]))
+    report["total_ms_per_frame_old_median"] = float(np.median(totals["old"]))
+    report["total_saved_ms_per_frame_median"] = float(np.median(totals["old"] - totals["new"]))
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
