@@ -111,3 +111,31 @@ def test_sunlit_frame_whose_bright_sources_lie_near_the_limb_takes_the_core_meas
     assert len(rel_new) == len(rel_old) >= 1
     assert np.median(rel_old) < -0.15
     assert abs(np.median(rel_new)) < 0.10
+
+
+def test_sunlit_frame_without_a_bright_source_takes_the_core_its_fainter_sources_share(monkeypatch):
+    """Renderer frame 118 of seed 23 (sunlit, no geometry): no single source measures the core (none of S/N
+    ≥ 100, nor two of 15 away from the limb, nor near it of 50); its isolated detections away from the limb
+    share a width (``stacked_core``: the joint fit, an error ≤ 7 %, agreeing) of the true 0.8 px, and the
+    fluxes follow, detection's decisions unchanged."""
+    import ioscan.detect.band as band_module
+
+    rng = np.random.default_rng(23)
+    for _ in range(119):
+        params = draw_scene(rng, kind="day")
+    r = render_scene(params)
+    frame = m_band_frame(r, params)
+    new = detect_frame(frame)
+    msg = next(m for m in new.messages if "shared by" in m)
+    assert float(msg.split("core σ ")[1].split(" px")[0]) == pytest.approx(0.8, abs=0.04)
+    assert not any("PSF measured on" in m for m in new.messages)
+    monkeypatch.setattr(band_module, "stacked_core", lambda *a, **k: None)
+    old = detect_frame(frame)
+    assert not any("taken by the fluxes only" in m for m in old.messages)
+    key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
+    assert key == [(d.sample, d.line, d.snr, d.flags) for d in old.detections]
+    rel_new = _relative_flux_errors(new.detections, r.truth)
+    rel_old = _relative_flux_errors(old.detections, r.truth)
+    assert len(rel_new) == len(rel_old) >= 2
+    assert np.median(rel_old) < -0.15
+    assert abs(np.median(rel_new)) < 0.10
