@@ -102,6 +102,12 @@ def test_sunlit_frame_whose_bright_sources_lie_near_the_limb_takes_the_core_meas
     monkeypatch.setattr(
         band_module, "measured_core", functools.partial(measured_core, near_limb_min_snr=None)
     )
+    # without the near-limb rule the width its isolated detections share measures the same core
+    stacked = detect_frame(frame)
+    msg = next(m for m in stacked.messages if "taken by the fluxes only" in m)
+    assert "shared by" in msg
+    assert float(msg.split("core σ ")[1].split(" px")[0]) == pytest.approx(0.8, abs=0.04)
+    monkeypatch.setattr(band_module, "stacked_core", lambda *a, **k: None)
     old = detect_frame(frame)
     assert not any("taken by the fluxes only" in m for m in old.messages)
     key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
