@@ -105,11 +105,11 @@ def stacked_core(
     band: str,
     messages: list[str],
 ) -> PsfModel | None:
-    """``psf`` with a round core of the width the band's isolated detections share
+    """``psf`` with its core's width replaced by the one the band's isolated detections share
     (:func:`ioscan.detect.psf_estimate.stacked_width`: unflagged ones away from the limb, each its own
     amplitude, centre and plane; :attr:`~ioscan.detect.psf_estimate.StackedWidth.accepted`: an error ≤ 7 %
     and the sources agreeing), where no single source measured it (:func:`measured_core`) and it differs
-    from ``psf``'s; else None."""
+    from ``psf``'s (its elongation kept: the joint fit is round); else None."""
     bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
     x = np.array([d.sample for d in detections], float)
     y = np.array([d.line - line_offset for d in detections], float)
@@ -121,7 +121,9 @@ def stacked_core(
     est = PsfEstimate(sw.sigma_px, sw.sigma_px, sw.n_sources)
     if not est.differs_from(psf, elongation=False):
         return None
+    # the joint fit is round: the width replaced, the model's elongation kept
     measured = est.applied_to(psf, elongation=False)
+    measured = PsfModel(measured.weights, measured.sigmas_px, elongation=psf.elongation)
     messages.append(
         f"band {band}: PSF core σ {measured.core_sigma_px:.2f} px ± {100 * sw.rel_err:.0f} % shared by "
         f"{sw.n_sources} isolated detections (χ² of their agreement {sw.agree_chi2:.1f}), taken by the "
