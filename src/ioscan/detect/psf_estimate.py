@@ -512,11 +512,12 @@ def _stack_grid() -> np.ndarray:
 
 
 def fit_fixed_width(
-    stamps: np.ndarray, weights: np.ndarray, sigma: np.ndarray, n_iter: int = 15
+    stamps: np.ndarray, weights: np.ndarray, sigma: np.ndarray, n_iter: int = 8
 ) -> np.ndarray:
     """χ² of a pixel-integrated round Gaussian of the given width ``sigma`` (n,) plus a plane fitted to each
     stamp (n, m, m; weights 1/σ², 0 to ignore): amplitude, centre and plane free (damped Gauss–Newton from
-    the stamp's centre, ``n_iter`` steps). Returns the χ² per stamp (inf where a fit fails)."""
+    the stamp's centre, ``n_iter`` steps: 8 moved the stacked widths of 200 renderer frames by < 4e-6 of
+    themselves against 15). Returns the χ² per stamp (inf where a fit fails)."""
     n, m, _ = stamps.shape
     c = (m - 1) / 2.0
     u = np.arange(m, dtype=float)[None, :]
