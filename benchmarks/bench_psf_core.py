@@ -3,19 +3,22 @@
 
 Frames of :mod:`ioscan.simulate.independent` (true Gaussian core σ 0.8 px; JIRAM's model 0.6 px) are
 detected as a reader would give them — no geometry, no saturation level (``bench_generalise.in_memory_frame``)
-— twice in one process: with the near-limb rule of :func:`ioscan.detect.photometry_psf.core_estimate`
-("after") and without it ("before": ``near_limb_min_snr=None``, the rule of 2026-12-07). Per frame (band M):
-the core each rule measures (σ against the truth 0.8 px), both rules' estimates side by side where the old
-one measures (``agree_*``), and why each bright true hot spot (S/N_ideal ≥ ``--reason-snr``,
-unsaturated) was not a candidate of the old rule (``reasons``: within 6 px of the limb, no local maximum in
-the 3 × 3-median high-pass, not isolated, frame edge; ``candidate``: a candidate the fit or the count then
-left out); ``frames_not_called``: the path did not run (no limb circle in the image, or detection measured
-and used the core itself).
+— twice in one process: with the width the isolated detections share where no single source measures the
+core (:func:`ioscan.detect.photometry_psf.stacked_core`, "after") and without it ("before": the single-source
+rules of :func:`ioscan.detect.photometry_psf.core_estimate` alone, away from the limb and near it). Per frame
+(band M): the core the single sources measure (σ against the truth 0.8 px; ``single_sources_*``), the stacked
+width where they measure none (``stack_frames``: σ, its stated error, the agreement χ², sources, accepted,
+used; ``stacked_*``: the accepted ones against the truth), and why each bright true hot spot
+(S/N_ideal ≥ ``--reason-snr``, unsaturated) was not a candidate of the single-source rule away from the limb
+(``reasons``: within 6 px of the limb, no local maximum in the 3 × 3-median high-pass, not isolated, frame
+edge; ``candidate``: a candidate the fit or the count then left out); ``frames_not_called``: the path did not
+run (no limb circle in the image, or detection measured and used the core itself).
 Per matched isolated unsaturated true hot spot (M band, within 1.5 px, COSMIC_RAY/ARTEFACT/SATURATED left
-out): flux ÷ truth − 1 and the pull (net_radiance_sum − true flux) / net_radiance_sum_err by bin of ideal
-S/N, median and robust std (1.4826 × MAD). The error bars are the random errors only: the JIRAM prior's
-20 % PSF-scale systematic is in the measurement's systematic error (``instruments/jiram.py``), not in
-``net_radiance_sum_err``. Decisions (positions, S/N, flags) must be identical between the two runs.
+out): flux ÷ truth − 1 (all, the corrected and the uncorrected detections) and the pull (net_radiance_sum −
+true flux) / net_radiance_sum_err by bin of ideal S/N, median and robust std (1.4826 × MAD). The error bars
+are the random errors only: the JIRAM prior's 20 % PSF-scale systematic is in the measurement's systematic
+error (``instruments/jiram.py``), not in ``net_radiance_sum_err``. Decisions (positions, S/N, flags) must be
+identical between the two runs.
 
 Usage: ``python benchmarks/bench_psf_core.py [--side day|night] [--frames 150] [--seed 23]
 [--reason-snr 100]``; prints a summary and one JSON object on its last line.
@@ -24,7 +27,6 @@ Usage: ``python benchmarks/bench_psf_core.py [--side day|night] [--frames 150] [
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 from pathlib import Path
@@ -107,27 +109,39 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     captured: dict[str, tuple] = {}
-    original = band_module.measured_core
+    stacked: dict[str, tuple] = {}
+    original, original_stack = band_module.measured_core, band_module.stacked_core
 
-    def capture(near):
-        def wrapped(data, sat_mask, limb, psf, elongation, band, messages):
-            if near:
-                captured[band] = (data, sat_mask, limb)
-            kw = {} if near else {"near_limb_min_snr": None}
-            return original(data, sat_mask, limb, psf, elongation, band, messages, **kw)
+    def capture(data, sat_mask, limb, psf, elongation, band, messages):
+        captured[band] = (data, sat_mask, limb)
+        return original(data, sat_mask, limb, psf, elongation, band, messages)
 
-        return functools.wraps(original)(wrapped)
+    def capture_stack(data, sat_mask, limb, psf, detections, line_offset, band, messages):
+        out = original_stack(data, sat_mask, limb, psf, detections, line_offset, band, messages)
+        bad = BAD
+        x = np.array([d.sample for d in detections], float)
+        y = np.array([d.line - line_offset for d in detections], float)
+        snr = np.array([d.snr for d in detections], float)
+        cand = np.array([not d.flags & bad for d in detections], bool)
+        stacked[band] = (pe.stacked_width(data, sat_mask, limb.distance_px, x, y, snr, cand), out)
+        return out
+
+    def no_stack(*a, **k):
+        return None
 
     frames, rows, all_same = [], [], True
     for i in range(args.frames):
         rendered = render_scene(draw_scene(rng, kind=args.side))
         frame = in_memory_frame(rendered)
         captured.clear()
-        band_module.measured_core = capture(True)
+        stacked.clear()
+        band_module.measured_core = capture
+        band_module.stacked_core = capture_stack
         after = detect_frame(frame)
-        band_module.measured_core = capture(False)
-        before = detect_frame(frame)
         band_module.measured_core = original
+        band_module.stacked_core = no_stack
+        before = detect_frame(frame)
+        band_module.stacked_core = original_stack
         same = [(d.sample, d.line, d.snr, d.flags) for d in after.detections] == [
             (d.sample, d.line, d.snr, d.flags) for d in before.detections
         ]
@@ -137,16 +151,21 @@ def main() -> None:
         fr = {"i": i, "same": same, "called": "M" in captured}
         if "M" in captured:
             data, sat, limb = captured["M"]
-            old, _ = core_estimate(data, sat, limb.distance_px, None)
-            new_only = pe.measure_psf(data, sat, limb.distance_px, near_limb_min_snr=pe.NEAR_LIMB_MIN_SNR)
-            new, near = core_estimate(data, sat, limb.distance_px, pe.NEAR_LIMB_MIN_SNR)
+            old, near = core_estimate(data, sat, limb.distance_px, pe.NEAR_LIMB_MIN_SNR)
             fr["old_sigma"] = None if old is None else old.sigma_px
-            fr["new_sigma"] = None if new is None else new.sigma_px
             fr["near"] = near
-            fr["new_rule_alone_sigma"] = (
+            sw, used = stacked.get("M", (None, None))
+            fr["stack"] = (
                 None
-                if new_only is None or not (new_only.n_sources >= 2 or new_only.max_snr >= 100)
-                else new_only.sigma_px
+                if sw is None
+                else {
+                    "sigma": round(sw.sigma_px, 4),
+                    "rel_err": round(sw.rel_err, 4),
+                    "agree_chi2": round(sw.agree_chi2, 2),
+                    "n": sw.n_sources,
+                    "accepted": bool(sw.accepted),
+                    "used": used is not None,
+                }
             )
             bright = t[t["snr_ideal"] >= args.reason_snr]
             fr["reasons"] = reasons(data, sat, limb, bright, b.line_offset) if old is None else []
@@ -181,24 +200,23 @@ def main() -> None:
 def summarise(args, frames, rows, all_same) -> dict:
     called = [f for f in frames if f["called"]]
     old = np.array([f["old_sigma"] for f in called if f["old_sigma"] is not None])
-    new_frames = [f for f in called if f["old_sigma"] is None and f["new_sigma"] is not None]
-    new = np.array([f["new_sigma"] for f in new_frames])
-    agree = np.array(
-        [f["new_rule_alone_sigma"] / f["old_sigma"] - 1 for f in called
-         if f["old_sigma"] is not None and f["new_rule_alone_sigma"] is not None]
-    )  # fmt: skip
+    stack = [f for f in called if f["old_sigma"] is None and f.get("stack") is not None]
+    acc = np.array([f["stack"]["sigma"] for f in stack if f["stack"]["accepted"]])
     reasons_count: dict[str, int] = {}
     for f in called:
         for r in f["reasons"]:
             reasons_count[r] = reasons_count.get(r, 0) + 1
-    frame_reason: dict[str, int] = {}
-    for f in called:
-        if f["old_sigma"] is None and f["reasons"]:
-            r = "limb<=6px" if "limb<=6px" in f["reasons"] else sorted(f["reasons"])[0]
-            frame_reason[r] = frame_reason.get(r, 0) + 1
 
     def pct(v):
         return [round(float(x), 3) for x in np.percentile(v, [5, 50, 95])] if v.size else None
+
+    def err(v):
+        e = np.abs(v / TRUE_SIGMA_PX - 1)
+        return (
+            {"median": round(float(np.median(e)), 3), "p90": round(float(np.percentile(e, 90)), 3)}
+            if v.size
+            else None
+        )
 
     out = {
         "side": args.side,
@@ -207,16 +225,17 @@ def summarise(args, frames, rows, all_same) -> dict:
         "decisions_identical_all_frames": bool(all_same),
         "frames_path_ran": len(called),
         "frames_not_called": len(frames) - len(called),
-        "frames_core_old_rule": int(old.size),
-        "frames_core_new_only": int(new.size),
-        "old_sigma_p5_50_95": pct(old),
-        "new_frames_sigma_p5_50_95": pct(new),
-        "new_frames_beyond_10pct": int(np.sum(np.abs(new / TRUE_SIGMA_PX - 1) > 0.1)),
-        "new_frames_index_sigma": [[f["i"], round(f["new_sigma"], 3)] for f in new_frames],
-        "agree_new_rule_vs_old_p5_50_95": pct(agree),
-        "agree_max_abs": round(float(np.max(np.abs(agree))), 4) if agree.size else None,
+        "frames_core_single_sources": int(old.size),
+        "single_sources_sigma_p5_50_95": pct(old),
+        "single_sources_abs_err": err(old),
+        "frames_stack_tried": len(stack),
+        "frames_core_stacked": int(acc.size),
+        "frames_core_stacked_used": int(sum(f["stack"]["used"] for f in stack)),
+        "stacked_sigma_p5_50_95": pct(acc),
+        "stacked_abs_err": err(acc),
+        "stacked_beyond_10pct": int(np.sum(np.abs(acc / TRUE_SIGMA_PX - 1) > 0.1)),
+        "stack_frames": [[f["i"], f["stack"]] for f in stack],
         f"reasons_snr{int(args.reason_snr)}_sources_on_frames_without_core": reasons_count,
-        "frames_without_core_by_reason": frame_reason,
         "bins": {},
     }
     r = rows
@@ -234,8 +253,12 @@ def summarise(args, frames, rows, all_same) -> dict:
                 "rel_median": round(float(np.median(rel)), 3),
                 "pull_median_robust_std": [round(v, 2) for v in robust(pull)],
             }
+        for when in ("before", "after"):  # flux ÷ truth − 1 of the corrected and the uncorrected detections
+            for kind, flag in (("corrected", True), ("uncorrected", False)):
+                v = [x[f"rel_{when}"] for x in s if x[f"corrected_{when}"] is flag]
+                d[when][f"rel_median_{kind}"] = round(float(np.median(v)), 3) if v else None
         fresh = [x for x in s if x["corrected_after"] and not x["corrected_before"]]
-        if fresh:  # corrected only with the near-limb rule: their flux ÷ truth − 1 before → after
+        if fresh:  # corrected only with the stacked width: their flux ÷ truth − 1 before → after
             d["newly_corrected"] = {
                 "n": len(fresh),
                 "rel_median_before": round(float(np.median([x["rel_before"] for x in fresh])), 3),

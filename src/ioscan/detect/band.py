@@ -50,7 +50,7 @@ from ioscan.detect.misfits import (
     limb_ridge_psf_gains,
 )
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
-from ioscan.detect.photometry_psf import apply_shape_ratios, measured_core, shape_ratios
+from ioscan.detect.photometry_psf import apply_shape_ratios, measured_core, shape_ratios, stacked_core
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, search_region
@@ -627,13 +627,14 @@ def detect_band(
             model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
     # where a limb is seen and detection keeps the model's core: the core measured for the fluxes alone
     flux_psf = None
-    if (
+    flux_core_path = (
         cfg.flux_psf_where_limb_seen
         and cfg.estimate_psf
         and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE
         and limb.circle is not None
         and not psf_measured
-    ):
+    )
+    if flux_core_path:
         flux_psf = measured_core(data, sat_mask, limb, psf, cfg.psf_elongation, band.band, out.messages)
     disk_snr = None
     if disk_fit is not None and cfg.disk_model_filter:
@@ -875,6 +876,10 @@ def detect_band(
     if n_split:
         out.messages.append(
             f"band {band.band}: {n_split} detections within 2 core σ of a brighter one flagged"
+        )
+    if flux_core_path and flux_psf is None and out.detections:  # no single source measured it: stacked
+        flux_psf = stacked_core(
+            data, sat_mask, limb, psf, out.detections, band.line_offset, band.band, out.messages
         )
     if flux_psf is not None and out.detections:
         ratio = shape_ratios(model, fit.x, fit.y, model.choice[peaks.line, peaks.sample], psf, flux_psf)

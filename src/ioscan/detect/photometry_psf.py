@@ -29,7 +29,13 @@ import numpy as np
 from ioscan.detect.background import BandModel, background_kernel
 from ioscan.detect.photometry import effective_psf, fit_radius_px
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import NEAR_LIMB_MIN_SNR, SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
+from ioscan.detect.psf_estimate import (
+    NEAR_LIMB_MIN_SNR,
+    SINGLE_SOURCE_SNR,
+    PsfEstimate,
+    measure_psf,
+    stacked_width,
+)
 from ioscan.detect.region import Limb
 from ioscan.records import Detection, DetectionFlag
 
@@ -85,6 +91,43 @@ def measured_core(
         f"band {band}: PSF measured on {est.n_sources} sources{where}: core σ "
         f"{measured.core_sigma_px:.2f} px, elongation {measured.elongation:.2f}, taken by the fluxes only "
         f"(the model's {psf.core_sigma_px:.2f} px detects)"
+    )
+    return measured
+
+
+def stacked_core(
+    data: np.ndarray,
+    sat_mask,
+    limb: Limb,
+    psf: PsfModel,
+    detections: Sequence[Detection],
+    line_offset: int,
+    band: str,
+    messages: list[str],
+) -> PsfModel | None:
+    """``psf`` with its core's width replaced by the one the band's isolated detections share
+    (:func:`ioscan.detect.psf_estimate.stacked_width`: unflagged ones away from the limb, each its own
+    amplitude, centre and plane; :attr:`~ioscan.detect.psf_estimate.StackedWidth.accepted`: an error ≤ 7 %
+    and the sources agreeing), where no single source measured it (:func:`measured_core`) and it differs
+    from ``psf``'s (its elongation kept: the joint fit is round); else None."""
+    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
+    x = np.array([d.sample for d in detections], float)
+    y = np.array([d.line - line_offset for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    cand = np.array([not d.flags & bad for d in detections], bool)
+    sw = stacked_width(data, sat_mask, limb.distance_px, x, y, snr, cand)
+    if sw is None or not sw.accepted:
+        return None
+    est = PsfEstimate(sw.sigma_px, sw.sigma_px, sw.n_sources)
+    if not est.differs_from(psf, elongation=False):
+        return None
+    # the joint fit is round: the width replaced, the model's elongation kept
+    measured = est.applied_to(psf, elongation=False)
+    measured = PsfModel(measured.weights, measured.sigmas_px, elongation=psf.elongation)
+    messages.append(
+        f"band {band}: PSF core σ {measured.core_sigma_px:.2f} px ± {100 * sw.rel_err:.0f} % shared by "
+        f"{sw.n_sources} isolated detections (χ² of their agreement {sw.agree_chi2:.1f}), taken by the "
+        f"fluxes only (the model's {psf.core_sigma_px:.2f} px detects)"
     )
     return measured
 
