@@ -146,13 +146,17 @@ class Navigation:
         if not disk.any():
             return {}
         rng = np.where(disk, bp["range_km"], np.inf)
-        i = np.unravel_index(np.argmin(rng), rng.shape)
+        i = np.array([np.argmin(rng)])  # its flat index: the other layers are read there alone
+
+        def at(name: str) -> float:
+            return float(bp.values_at(name, i)[0])
+
         return {
-            "sub_observer_lat_deg": float(bp["lat_deg"][i]),
-            "sub_observer_lon_w_deg": float(bp["lon_w_deg"][i]),
-            "range_km": float(bp["range_km"][i]),
-            "pixel_scale_km": float(bp["pixel_scale_km"][i]),
-            "phase_deg": float(bp["phase_deg"][i]),
+            "sub_observer_lat_deg": at("lat_deg"),
+            "sub_observer_lon_w_deg": at("lon_w_deg"),
+            "range_km": float(rng.reshape(-1)[i[0]]),
+            "pixel_scale_km": at("pixel_scale_km"),
+            "phase_deg": at("phase_deg"),
         }
 
     def header_cards(self) -> dict[str, object]:

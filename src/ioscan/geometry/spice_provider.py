@@ -36,7 +36,15 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.geometry.backplanes import REGISTRY, Backplanes, LazyLayers, lon_time_centric, surface_arrays
+from ioscan.geometry.backplanes import (
+    REGISTRY,
+    Backplanes,
+    LazyLayers,
+    lat_pc_deg_of,
+    local_solar_time_h_of,
+    lon_w_deg_of,
+    surface_arrays,
+)
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, _scatter_layers, limb_conic_px
@@ -818,17 +826,60 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
         *readonly(ex, ey, ez, ox, oy, oz, t2, dlen, norms, beta, sun, w),
         float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
     )  # fmt: skip
-    sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
-    # the limb fit reads the limb, the disk and incidence: the other layers are made on first read
-    ready = _scatter_layers(shape, idx, hit, {"incidence_deg": _angle_deg(ci)})
+    terms = (
+        x,
+        y,
+        z,
+        rho,
+        rng,
+        num,
+        den,
+        ce,
+        ci,
+        cp,
+        cam.ifov_rad,
+        float(iobody.vector_to_lon_w_deg(inp.sun_body_km)),
+    )
+    # the limb fit reads the limb, the disk and incidence: the other layers are made on first read, those a
+    # scan reads (REST_TOGETHER) together, the others alone (a scan never reads lat_pc_deg nor
+    # local_solar_time_h, and phase_deg at one pixel: ``make_at``)
+    ready = _scatter_layers(
+        shape, idx, hit, {"incidence_deg": _surface_layer("incidence_deg", terms, {}, False)}
+    )
     ready["on_disk"] = _on_disk(shape, idx, hit)
     ready["limb_distance_px"] = limb
+    made: dict[str, np.ndarray] = {}  # the longitudes before their scatter (the local time reads them)
 
-    def rest() -> dict[str, np.ndarray]:
-        surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, cp), cam.ifov_rad, sun_lon_w)
-        return _scatter_layers(shape, idx, hit, surf)
+    def layer(name: str) -> dict[str, np.ndarray]:
+        names = REST_TOGETHER if name in REST_TOGETHER else (name,)
+        return _scatter_layers(
+            shape, idx, hit, {n: _surface_layer(n, terms, made, idx is None) for n in names}
+        )
 
-    return LazyLayers(ready, tuple(REGISTRY), rest), f.limb_conic()
+    def at(name: str, flat: np.ndarray) -> np.ndarray | None:
+        """Layer ``name`` at the frame's flat pixel indices ``flat`` (on the disk; else None)."""
+        flat = np.asarray(flat, dtype=np.intp)
+        if idx is None:
+            pos = flat
+        else:
+            pos = np.minimum(np.searchsorted(idx, flat), max(len(idx) - 1, 0))
+            if not len(idx) or not np.array_equal(idx[pos], flat):
+                return None
+        if not hit[pos].all():
+            return None
+        return _surface_layer(name, (*(v[pos] for v in terms[:10]), *terms[10:]), {}, True)
+
+    layers = LazyLayers(ready, tuple(REGISTRY), make_layer=layer, make_at=at, finite_on_disk=_FINITE_ON_DISK)
+    return layers, f.limb_conic()
+
+
+#: the SPICE layers made together on the first read of any of them (those a scan reads whole)
+REST_TOGETHER = ("lat_deg", "lon_w_deg", "emission_deg", "range_km", "pixel_scale_km")
+
+#: the compiled SPICE layers that are finite exactly on the disk (``on_disk`` 1): at a hit the point is
+#: finite and on the ellipsoid, so the normal's and the Sun direction's lengths are finite and > 0, and the
+#: clipped cosine, its arccos and the degrees are finite; off the disk the scatter writes NaN
+_FINITE_ON_DISK = frozenset({"incidence_deg"})
 
 
 def _angle_deg(cos: np.ndarray) -> np.ndarray:
@@ -845,22 +896,34 @@ def _on_disk(shape, idx, hit) -> np.ndarray:
     return on.reshape(shape)
 
 
-def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
-    """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms but
-    incidence (emission and phase cosines in ``cosines``), in numpy as there (the same functions and order:
-    the same numbers)."""
-    deg = 180.0 / np.pi
-    lon_w, lst, lat_pc = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
-    lat = np.arctan2(num, den)
-    lat *= deg
-    emission, phase = (_angle_deg(cos) for cos in cosines)
-    return {
-        "lat_deg": lat,
-        "lat_pc_deg": lat_pc,
-        "lon_w_deg": lon_w,
-        "emission_deg": emission,
-        "phase_deg": phase,
-        "range_km": rng,
-        "pixel_scale_km": rng * ifov_rad,
-        "local_solar_time_h": lst,
-    }
+def _surface_layer(name: str, terms: tuple, made: dict, scattered_in_place: bool) -> np.ndarray:
+    """One layer of :func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled
+    terms ``terms`` (:func:`surface_terms`' and the pixel's angular size and the sub-solar west longitude),
+    in numpy as there (the same functions and order: the same numbers, per pixel, whichever pixels).
+    ``made`` keeps the longitudes, which the local solar time is made from; a scatter that writes its NaN
+    into the array itself (``scattered_in_place``: a candidate per pixel) gets copies of what is kept."""
+    x, y, z, rho, rng, num, den, ce, ci, cp, ifov_rad, sun_lon_w_deg = terms
+    if name == "incidence_deg":
+        return _angle_deg(ci)
+    if name == "lat_deg":
+        lat = np.arctan2(num, den)
+        lat *= 180.0 / np.pi
+        return lat
+    if name in ("lon_w_deg", "local_solar_time_h"):
+        if "lon_w_deg" not in made:
+            made["lon_w_deg"] = lon_w_deg_of(x, y)
+        lon_w = made["lon_w_deg"]
+        if name == "local_solar_time_h":
+            return local_solar_time_h_of(lon_w, sun_lon_w_deg)
+        return lon_w.copy() if scattered_in_place else lon_w
+    if name == "lat_pc_deg":
+        return lat_pc_deg_of(z, rho)
+    if name == "emission_deg":
+        return _angle_deg(ce)
+    if name == "phase_deg":
+        return _angle_deg(cp)
+    if name == "range_km":
+        return rng.copy() if scattered_in_place else rng
+    if name == "pixel_scale_km":
+        return rng * ifov_rad
+    raise KeyError(name)
