@@ -187,6 +187,12 @@ class Navigation:
         self.offset_px = (float(offset_px[0]), float(offset_px[1]))
 
 
+#: the predicted SPICE geometry defers its surface terms (``SpiceGeometry.backplanes(defer_surface=True)``):
+#: the limb fit reads incidence at its Sun fit's pixels alone, so a limb-registered frame never makes them
+#: for the box (the same values; False: made at once, as the re-pointed geometry's are)
+DEFER_PREDICTED_SURFACE = True
+
+
 def navigate_frame(
     frame: Frame,
     *,
@@ -211,7 +217,12 @@ def navigate_frame(
                 w = geo.pointing_correction(frame.time_utc, frame.bands[band_name].spice_frame, anchor, off)
             bps, views = {}, {}
             for n, b in frame.bands.items():
-                bps[n] = geo.backplanes(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
+                bps[n] = geo.backplanes(
+                    frame.time_utc,
+                    b.spice_frame,
+                    pointing_correction_j2000=w,
+                    defer_surface=DEFER_PREDICTED_SURFACE and w is None,
+                )
                 views[n] = View(
                     geo.camera(b.spice_frame),
                     geo.pose(frame.time_utc, b.spice_frame, pointing_correction_j2000=w),
