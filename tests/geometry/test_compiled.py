@@ -109,6 +109,18 @@ def _assert_same(got, ref):
     assert np.array_equal(ca, cb)
 
 
+def _assert_deferred_same(cam, inp, ref):
+    """The deferred surface terms (``defer_surface``): incidence read at some disk pixels first (one, every
+    7th, all) without making the layer, then every layer: the same bits as ``ref`` (the numpy path's)."""
+    deferred = _spice_both(cam, inp, defer_surface=True)[0]
+    disk = np.flatnonzero(ref[0]["on_disk"].reshape(-1) > 0)
+    for flat in (disk[:1], disk[::7], disk):
+        at = deferred[0].values_at("incidence_deg", flat)
+        assert np.array_equal(at, ref[0]["incidence_deg"].reshape(-1)[flat])
+    assert not dict.__contains__(deferred[0], "incidence_deg")
+    _assert_same(deferred, ref)
+
+
 def _synthetic_inputs(rng, spin_xy: bool):
     """FrameInputs of a JIRAM-like frame looking at Io from 2,200–600,000 km, with a random inertial
     orientation, observer velocity (β ~1e-4), Io's velocity and spin (with a moving pole when ``spin_xy``: the
@@ -156,10 +168,10 @@ def test_spice_arrays_compiled_equal_numpy_synthetic(spin_xy, monkeypatch):
     retries = []
     real = spice_provider._compiled_arrays
 
-    def counting(cam, inp, body):  # the compiled path calls _Epoch.intersect only for the retry
+    def counting(cam, inp, body, *rest):  # the compiled path calls _Epoch.intersect only for the retry
         with monkeypatch.context() as m:
             m.setattr(spice_provider._Epoch, "intersect", lambda *a: retries.append(1) or intersect(*a))
-            return real(cam, inp, body)
+            return real(cam, inp, body, *rest)
 
     intersect = spice_provider._Epoch.intersect
     monkeypatch.setattr(spice_provider, "_compiled_arrays", counting)
@@ -170,8 +182,10 @@ def test_spice_arrays_compiled_equal_numpy_synthetic(spin_xy, monkeypatch):
         got, ref = _spice_both(cam, inp)
         _assert_same(got, ref)
         n_disk += int(ref[0]["on_disk"].sum())
+        _assert_deferred_same(cam, inp, ref)
         with monkeypatch.context() as m:  # the whole-frame path (no box)
             m.setattr(spice_provider, "_disk_box", lambda limb, margin: None)
             _assert_same(*_spice_both(cam, inp))
+            _assert_deferred_same(cam, inp, ref)
     assert n_disk > 100_000
     assert retries, "no ray met Io only at its second light-time iteration"

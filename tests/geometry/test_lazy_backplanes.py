@@ -135,3 +135,98 @@ def test_a_limb_registration_never_makes_the_rest_of_the_predicted_geometry(smal
                     nav.backplanes[band][name], nav_ref.backplanes[band][name], err_msg=name
                 )
     assert registered >= 2
+
+
+def _by_layer(calls: list) -> LazyLayers:
+    def layer(name):
+        calls.append(name)
+        return {name: np.full(2, {"b": 2.0, "c": 3.0, "d": 4.0}[name])}
+
+    def at(name, flat):
+        calls.append(("at", name))
+        return None if name == "d" else np.full(len(flat), {"b": 2.0, "c": 3.0}[name])
+
+    return LazyLayers({"a": np.full(2, 1.0)}, ("b", "a", "c", "d"), make_layer=layer, make_at=at)
+
+
+def test_a_layer_read_alone_is_made_alone_and_the_rest_by_layer_in_order():
+    calls: list = []
+    layers = _by_layer(calls)
+    assert layers["c"][0] == 3.0 and calls == ["c"] and layers.pending
+    assert layers["c"][0] == 3.0 and calls == ["c"]  # made once
+    assert list(layers) == ["b", "a", "c", "d"] and calls == ["c", "b", "d"] and not layers.pending
+    assert [float(v[0]) for v in layers.values()] == [2.0, 1.0, 3.0, 4.0]
+
+
+def test_values_at_reads_pixels_without_making_the_layer_where_the_provider_can():
+    calls: list = []
+    layers = _by_layer(calls)
+    np.testing.assert_array_equal(layers.values_at("b", np.array([1])), [2.0])
+    np.testing.assert_array_equal(layers.values_at("a", np.array([0, 1])), [1.0, 1.0])  # a made layer
+    assert calls == [("at", "b")] and not dict.__contains__(layers, "b")
+    np.testing.assert_array_equal(layers.values_at("d", np.array([0])), [4.0])  # the provider cannot: made
+    assert calls == [("at", "b"), ("at", "d"), "d"]
+    list(layers)
+    np.testing.assert_array_equal(layers.values_at("b", np.array([0])), [2.0])  # complete: no provider
+    assert calls[-1] == "c" and calls[0] == ("at", "b") and calls.count(("at", "b")) == 1
+
+
+def test_lazy_layers_need_a_maker():
+    with pytest.raises(ValueError):
+        LazyLayers({}, ("a",))
+
+
+def test_spice_layers_alone_and_at_pixels_equal_the_whole_solution(small_campaign, monkeypatch):
+    """On the small campaign (predicted and re-pointed geometry): every SPICE layer read alone, and any layer
+    read at some pixels before it is made (``values_at``), equals the numpy path's whole solution bit for
+    bit; incidence is finite exactly on the disk (what the limb fit's Sun fit relies on); a limb-registered
+    frame's predicted geometry made no layer but the limb distance and the disk (its limb fit read incidence
+    at its Sun fit's pixels alone)."""
+    lazy = _navigations(small_campaign, True, monkeypatch)
+    eager = _navigations(small_campaign, False, monkeypatch)
+    rng = np.random.default_rng(3)
+    checked = 0
+    for (predicted, nav), (predicted_ref, nav_ref) in zip(lazy, eager, strict=True):
+        if nav.registered:
+            for bp in predicted.values():
+                assert set(dict.keys(bp.arrays)) == {"on_disk", "limb_distance_px"}  # incidence at a few px
+        for bps, refs in ((predicted, predicted_ref), (nav.backplanes, nav_ref.backplanes)):
+            for band, bp in bps.items():
+                ref = refs[band]
+                disk = np.flatnonzero(ref["on_disk"].reshape(-1) > 0)
+                if not len(disk):
+                    continue
+                assert bp.finite_on_disk("incidence_deg") or not bp.arrays.pending
+                was_pending = bp.arrays.pending  # (an unregistered frame's backplanes are its predicted ones)
+                np.testing.assert_array_equal(np.isfinite(ref["incidence_deg"]), ref["on_disk"] > 0)
+                for name in REGISTRY:  # a few disk pixels first (1, a handful, many), then the layer alone
+                    for n in (1, 7, min(len(disk), 3000)):
+                        flat = np.sort(rng.choice(disk, n, replace=False))
+                        got = bp.values_at(name, flat)
+                        np.testing.assert_array_equal(got, ref[name].reshape(-1)[flat], err_msg=name)
+                    np.testing.assert_array_equal(bp[name], ref[name], err_msg=name)
+                assert bp.arrays.pending == was_pending  # each layer read by name: none iterated
+                assert list(bp.arrays) == list(REGISTRY)
+                checked += 1
+    assert checked >= 4
+
+
+def test_a_scans_layers_are_made_together_and_the_others_alone(small_campaign):
+    """The layers a scan reads whole are made together on the first read of one; lat_pc_deg,
+    local_solar_time_h and phase_deg are made only when read (the sub-observer point reads phase at one
+    pixel: ``values_at``, which makes nothing)."""
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame
+
+    lbl = sorted(small_campaign.metakernel.parent.parent.glob("jiram/*/*.LBL"))[0]
+    nav = navigate_frame(read_product(lbl), kernels=small_campaign.metakernel, register=False)
+    bp = max(nav.backplanes.values(), key=lambda b: int(b.on_disk.sum()))
+    assert bp.on_disk.any()
+    bp["emission_deg"]
+    made = set(dict.keys(bp.arrays))
+    assert made == {"on_disk", "limb_distance_px"} | set(spice_provider.REST_TOGETHER)  # predicted: deferred
+    point = nav.nearest_point()
+    assert set(dict.keys(bp.arrays)) == made and np.isfinite(point["phase_deg"])
+    i = np.argmin(np.where(bp.on_disk, bp["range_km"], np.inf))
+    assert point["phase_deg"] == bp["phase_deg"].reshape(-1)[i]  # made now: the same value
+    assert set(dict.keys(bp.arrays)) == made | {"phase_deg"} and bp.arrays.pending

@@ -52,13 +52,63 @@ class LazyLayers(dict):
     ``items``, ``len``, copies, pickling) makes the rest once, in ``names``' order. Navigation's limb fit
     reads only the limb layers and incidence of the predicted geometry, which it re-points when it
     registers: the rest of those backplanes is then never made.
+
+    With ``make_layer`` (name → a dict holding that layer, and any made with it) reading one layer that is
+    not made yet makes that layer alone (a scan never reads some layers: ``lat_pc_deg``,
+    ``local_solar_time_h``); anything else makes the layers still missing, by ``make_layer``. With
+    ``make_at`` ((name, flat pixel indices) → those pixels' values, or None when it cannot) :meth:`values_at`
+    reads a layer not made yet at a few pixels without making it. ``finite_on_disk``: the layers the
+    provider makes finite exactly where ``on_disk`` is 1 (and NaN elsewhere).
     """
 
-    def __init__(self, ready: dict, names: tuple[str, ...], make_rest: Callable[[], dict]):
+    def __init__(
+        self,
+        ready: dict,
+        names: tuple[str, ...],
+        make_rest: Callable[[], dict] | None = None,
+        make_layer: Callable[[str], dict] | None = None,
+        make_at: Callable[[str, np.ndarray], np.ndarray | None] | None = None,
+        finite_on_disk: frozenset[str] = frozenset(),
+    ):
         super().__init__(ready)
+        self._make_at = make_at
+        self.finite_on_disk = finite_on_disk
         self._names = names
+        if make_rest is None:
+            if make_layer is None:
+                raise ValueError("LazyLayers needs make_rest or make_layer")
+            make_rest = self._rest_by_layer
         self._make_rest: Callable[[], dict] | None = make_rest
+        self._make_layer = make_layer
         self._lock = threading.Lock()  # one thread makes the rest; readers of a ready layer wait for it
+
+    def values_at(self, name: str, flat: np.ndarray) -> np.ndarray:
+        """``self[name].reshape(-1)[flat]`` (the same values), without making the layer when it is not made
+        yet and the provider can evaluate those pixels alone (``make_at``)."""
+        if self._make_at is not None and not dict.__contains__(self, name) and name in self._names:
+            with self._lock:
+                if self._make_at is not None and not dict.__contains__(self, name):
+                    values = self._make_at(name, flat)
+                    if values is not None:
+                        return values
+        return np.asarray(self[name]).reshape(-1)[flat]
+
+    def _rest_by_layer(self) -> dict:
+        """The layers not made yet, by ``make_layer`` (under the lock)."""
+        rest: dict = {}
+        for name in self._names:
+            if name not in rest and not dict.__contains__(self, name):
+                rest.update(self._make_layer(name))
+        return rest
+
+    def _make_one(self, name: str) -> None:
+        """Make the layer ``name`` alone (and whatever ``make_layer`` makes with it), once."""
+        with self._lock:
+            if self._make_rest is None or dict.__contains__(self, name):
+                return  # made meanwhile (by another thread, or the whole rest)
+            for key, arr in self._make_layer(name).items():
+                if not dict.__contains__(self, key):
+                    super().__setitem__(key, arr)
 
     @property
     def pending(self) -> bool:
@@ -80,11 +130,19 @@ class LazyLayers(dict):
             for name, arr in have.items():  # layers set by hand beyond the provider's
                 super().__setitem__(name, arr)
             self._make_rest = None
+            self._make_layer = None
+            self._make_at = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
             return super().__getitem__(name)
         except KeyError:  # not made yet, or another thread re-ordering the layers: wait for the rest
+            if self._make_layer is not None and name in self._names:
+                self._make_one(name)
+                try:
+                    return super().__getitem__(name)
+                except KeyError:  # another thread re-ordering the layers
+                    pass
             self._complete()
             return super().__getitem__(name)
 
@@ -173,6 +231,19 @@ class Backplanes:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
+
+    def values_at(self, name: str, flat: np.ndarray) -> np.ndarray:
+        """Backplane ``name`` at the flat pixel indices ``flat`` (``self[name].reshape(-1)[flat]``: the same
+        values), without making a lazy layer that is not made yet where its provider can help
+        (:meth:`LazyLayers.values_at`)."""
+        if isinstance(self.arrays, LazyLayers):
+            return self.arrays.values_at(name, flat)
+        return np.asarray(self.arrays[name]).reshape(-1)[flat]
+
+    def finite_on_disk(self, name: str) -> bool:
+        """True when the provider makes backplane ``name`` finite exactly where ``on_disk`` is 1 (so where it
+        is finite on the disk is known without making it)."""
+        return isinstance(self.arrays, LazyLayers) and name in self.arrays.finite_on_disk
 
     @property
     def on_disk(self) -> np.ndarray:
@@ -269,18 +340,35 @@ def _norm3(x, y, z) -> np.ndarray:
 def lon_time_centric(x, y, z, rho, sun_lon_w_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(west longitude °, local solar time h, planetocentric latitude °) of body-frame points (x, y, z) km,
     ``rho`` = √(x² + y²), with the sub-solar west longitude ``sun_lon_w_deg``."""
+    lon_w = lon_w_deg_of(x, y)
+    return lon_w, local_solar_time_h_of(lon_w, sun_lon_w_deg), lat_pc_deg_of(z, rho)
+
+
+def lon_w_deg_of(x, y) -> np.ndarray:
+    """:func:`lon_time_centric`'s west longitude (°, [0, 360)) of body-frame points, a new array."""
     # west longitude in [0, 360) without np.mod (slow): −θ ≡ π − atan2(−y, −x); 0 − y keeps +0.0 for y = ±0
     lon_w = np.arctan2(np.subtract(0.0, y), np.negative(x))
     lon_w *= -_DEG
     lon_w += 180.0
+    return lon_w
+
+
+def local_solar_time_h_of(lon_w: np.ndarray, sun_lon_w_deg: float) -> np.ndarray:
+    """:func:`lon_time_centric`'s local solar time (h, [0, 24)) at west longitudes ``lon_w`` (°), a new
+    array."""
     # local solar time 12 h + (sun lon − lon)/15, wrapped into [0, 24) without np.mod
     c = (sun_lon_w_deg + 180.0) % 360.0
     lst = c - lon_w
     lst += 360.0 * (lst < 0.0)
     lst /= 15.0
+    return lst
+
+
+def lat_pc_deg_of(z, rho) -> np.ndarray:
+    """:func:`lon_time_centric`'s planetocentric latitude (°), ``rho`` = √(x² + y²), a new array."""
     lat_pc = np.arctan2(z, rho)
     lat_pc *= _DEG
-    return lon_w, lst, lat_pc
+    return lat_pc
 
 
 def surface_arrays(

@@ -389,17 +389,20 @@ def _model_from_backplanes(bp: Backplanes, crop: tuple | None = None) -> _LimbMo
             return model
     sun = None
     if "incidence_deg" in bp.arrays:
-        inc = np.asarray(bp["incidence_deg"], dtype=float)
-        on = np.isfinite(inc)
-        on &= np.asarray(bp["on_disk"]) > 0
+        if bp.finite_on_disk("incidence_deg"):  # where it is finite is known: read it at the pixels fitted
+            on = np.asarray(bp["on_disk"]) > 0
+        else:
+            on = np.isfinite(np.asarray(bp["incidence_deg"], dtype=float))
+            on &= np.asarray(bp["on_disk"]) > 0
         flat = np.flatnonzero(on)  # np.nonzero's pixels in its order, as flat indices (~3× faster)
         if len(flat) >= 20:
             if len(flat) > 3000:
                 flat = flat[np.linspace(0, len(flat) - 1, 3000).astype(int)]
-            li, si = np.divmod(flat, inc.shape[1])
+            li, si = np.divmod(flat, on.shape[1])
             uv = ((np.column_stack([si, li]) - center) @ vecs) / np.array(axes)
             w = np.sqrt(np.clip(1.0 - np.sum(uv * uv, axis=1), 0.0, None))
-            sun = np.linalg.lstsq(np.column_stack([uv, w]), np.cos(np.radians(inc[li, si])), rcond=None)[0]
+            inc = np.asarray(bp.values_at("incidence_deg", flat), dtype=float)
+            sun = np.linalg.lstsq(np.column_stack([uv, w]), np.cos(np.radians(inc)), rcond=None)[0]
     if sun is None:  # no illumination known: treat the whole limb as a sharp lit edge
         model.sun_disk = np.array([0.0, 0.0, 1.0])
         model.cos_limb = np.ones_like(model.phi)

@@ -146,13 +146,17 @@ class Navigation:
         if not disk.any():
             return {}
         rng = np.where(disk, bp["range_km"], np.inf)
-        i = np.unravel_index(np.argmin(rng), rng.shape)
+        i = np.array([np.argmin(rng)])  # its flat index: the other layers are read there alone
+
+        def at(name: str) -> float:
+            return float(bp.values_at(name, i)[0])
+
         return {
-            "sub_observer_lat_deg": float(bp["lat_deg"][i]),
-            "sub_observer_lon_w_deg": float(bp["lon_w_deg"][i]),
-            "range_km": float(bp["range_km"][i]),
-            "pixel_scale_km": float(bp["pixel_scale_km"][i]),
-            "phase_deg": float(bp["phase_deg"][i]),
+            "sub_observer_lat_deg": at("lat_deg"),
+            "sub_observer_lon_w_deg": at("lon_w_deg"),
+            "range_km": float(rng.reshape(-1)[i[0]]),
+            "pixel_scale_km": at("pixel_scale_km"),
+            "phase_deg": at("phase_deg"),
         }
 
     def header_cards(self) -> dict[str, object]:
@@ -183,6 +187,12 @@ class Navigation:
         self.offset_px = (float(offset_px[0]), float(offset_px[1]))
 
 
+#: the predicted SPICE geometry defers its surface terms (``SpiceGeometry.backplanes(defer_surface=True)``):
+#: the limb fit reads incidence at its Sun fit's pixels alone, so a limb-registered frame never makes them
+#: for the box (the same values; False: made at once, as the re-pointed geometry's are)
+DEFER_PREDICTED_SURFACE = True
+
+
 def navigate_frame(
     frame: Frame,
     *,
@@ -207,7 +217,12 @@ def navigate_frame(
                 w = geo.pointing_correction(frame.time_utc, frame.bands[band_name].spice_frame, anchor, off)
             bps, views = {}, {}
             for n, b in frame.bands.items():
-                bps[n] = geo.backplanes(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
+                bps[n] = geo.backplanes(
+                    frame.time_utc,
+                    b.spice_frame,
+                    pointing_correction_j2000=w,
+                    defer_surface=DEFER_PREDICTED_SURFACE and w is None,
+                )
                 views[n] = View(
                     geo.camera(b.spice_frame),
                     geo.pose(frame.time_utc, b.spice_frame, pointing_correction_j2000=w),

@@ -36,7 +36,15 @@ import numpy as np
 
 from ioscan import body as iobody
 from ioscan.errors import GeometryError
-from ioscan.geometry.backplanes import REGISTRY, Backplanes, LazyLayers, lon_time_centric, surface_arrays
+from ioscan.geometry.backplanes import (
+    REGISTRY,
+    Backplanes,
+    LazyLayers,
+    lat_pc_deg_of,
+    local_solar_time_h_of,
+    lon_w_deg_of,
+    surface_arrays,
+)
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
 from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, _scatter_layers, limb_conic_px
@@ -376,8 +384,13 @@ class SpiceGeometry:
         *,
         pointing_offset_px=(0.0, 0.0),
         pointing_correction_j2000: np.ndarray | None = None,
+        defer_surface: bool = False,
     ) -> Backplanes:
         """All registered backplanes of ``frame_name``'s image at ``time_utc`` (sincpt/ilumin, LT+S).
+
+        ``defer_surface``: the surface terms (incidence included) are made on the first read of a layer that
+        needs them, and incidence can be read at a few pixels alone (``Backplanes.values_at``) — for a
+        predicted geometry that a limb registration may replace (the same values either way).
 
         Two ways to correct the reconstructed pointing: ``pointing_offset_px`` translates the optical centre
         (a first-order model), ``pointing_correction_j2000`` (from :meth:`pointing_correction`) re-points the
@@ -390,7 +403,7 @@ class SpiceGeometry:
             corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
             inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
-        arrays, conic = _spice_arrays(cam, inp, self.body)
+        arrays, conic = _spice_arrays(cam, inp, self.body, defer_surface=defer_surface)
         meta = {
             "provider": "spice",
             "abcorr": self.abcorr,
@@ -701,7 +714,13 @@ def _retry_light_time(ep: _Epoch, inp: FrameInputs, d: tuple, t2, dlen, again: n
     return j, d3, t3, o3
 
 
-def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, compiled: bool | None = None):
+def _spice_arrays(
+    cam: FrameCamera,
+    inp: FrameInputs,
+    body: iobody.Ellipsoid,
+    compiled: bool | None = None,
+    defer_surface: bool = False,
+):
     """:func:`spice_backplane_arrays` and the limb conic ``limb_distance_px`` measures the distance to.
 
     Rays are traced only in the box that holds the predicted disk (:func:`_disk_box`: the limb grid, which
@@ -709,9 +728,9 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, co
     Io or be a near miss lies in it, and its numbers are those of the whole-frame solution, bit for bit
     (every step is per pixel; ``tests/geometry/test_backplane_box.py``). ``compiled`` (default
     :data:`COMPILED`): the per-pixel arithmetic in three compiled passes (:func:`_compiled_arrays`), the
-    same numbers."""
+    same numbers; ``defer_surface``: see :meth:`SpiceGeometry.backplanes` (the compiled path's)."""
     if COMPILED if compiled is None else compiled:
-        return _compiled_arrays(cam, inp, body)
+        return _compiled_arrays(cam, inp, body, defer_surface)
     c = CLIGHT_KM_S
     f = _FrameSetup.of(cam, inp, body)
     m, beta, radii, ep, o0, shape, limb, box = f.m, f.beta, f.radii, f.ep, f.o0, f.shape, f.limb, f.box
@@ -759,7 +778,7 @@ def _spice_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, co
     return _assemble(shape, idx, hit, surf, limb), f.limb_conic()
 
 
-def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid):
+def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid, defer_surface: bool = False):
     """:func:`_spice_arrays` with its per-pixel arithmetic compiled: the rays of the box and their first
     intersection (:func:`~ioscan.geometry.compiled.box_rays_intersect`), each candidate's light time and
     intersection at its own epoch (:func:`~ioscan.geometry.compiled.light_time_intersect`; the rare rays
@@ -814,21 +833,63 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid)
     c_km = a * (1.0 - body.flattening)
     e2 = 1.0 - (c_km / a) ** 2
     ep2 = (a / c_km) ** 2 - 1.0
-    x, y, z, rho, rng, num, den, ce, ci, cp = surface_terms(
-        *readonly(ex, ey, ez, ox, oy, oz, t2, dlen, norms, beta, sun, w),
-        float(a), float(c_km), float(ep2 * c_km), float(-e2 * a),
-    )  # fmt: skip
-    sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
-    # the limb fit reads the limb, the disk and incidence: the other layers are made on first read
-    ready = _scatter_layers(shape, idx, hit, {"incidence_deg": _angle_deg(ci)})
-    ready["on_disk"] = _on_disk(shape, idx, hit)
-    ready["limb_distance_px"] = limb
+    constants = (float(a), float(c_km), float(ep2 * c_km), float(-e2 * a))
+    per_ray = (ex, ey, ez, ox, oy, oz, t2, dlen, norms)
+    extra = (cam.ifov_rad, float(iobody.vector_to_lon_w_deg(inp.sun_body_km)))
+    every: list = []  # the surface terms of every candidate (made at once, or when a layer first needs them)
 
-    def rest() -> dict[str, np.ndarray]:
-        surf = _surface_from_terms(x, y, z, rho, rng, num, den, (ce, cp), cam.ifov_rad, sun_lon_w)
-        return _scatter_layers(shape, idx, hit, surf)
+    def terms(pos: np.ndarray | None = None) -> tuple:
+        """:func:`surface_terms` of every candidate, or of the candidates ``pos`` alone (each ray's own steps:
+        the same numbers), then the pixel's angular size and the sub-solar west longitude."""
+        if pos is not None and not every:
+            rays = (v[pos] for v in per_ray)
+            return (*surface_terms(*readonly(*rays, beta, sun, w), *constants), *extra)
+        if not every:
+            every.extend(surface_terms(*readonly(*per_ray, beta, sun, w), *constants))
+        return (*(every if pos is None else (v[pos] for v in every)), *extra)
 
-    return LazyLayers(ready, tuple(REGISTRY), rest), f.limb_conic()
+    # the limb fit reads the limb, the disk and incidence (with ``defer_surface`` at its Sun fit's few
+    # thousand disk pixels alone, ``make_at``: a limb-registered frame's predicted geometry makes no surface
+    # terms for the whole box); the other layers are made on first read, those a scan reads whole
+    # (REST_TOGETHER) together, the others alone (a scan never reads lat_pc_deg nor local_solar_time_h, and
+    # phase_deg at one pixel)
+    ready = {"on_disk": _on_disk(shape, idx, hit), "limb_distance_px": limb}
+    if not defer_surface:
+        incidence = _surface_layer("incidence_deg", terms(), {}, False)
+        ready = _scatter_layers(shape, idx, hit, {"incidence_deg": incidence}) | ready
+    made: dict[str, np.ndarray] = {}  # the longitudes before their scatter (the local time reads them)
+
+    def layer(name: str) -> dict[str, np.ndarray]:
+        names = REST_TOGETHER if name in REST_TOGETHER else (name,)
+        layers = {n: _surface_layer(n, terms(), made, idx is None) for n in names}
+        return _scatter_layers(shape, idx, hit, layers)
+
+    def at(name: str, flat: np.ndarray) -> np.ndarray | None:
+        """Layer ``name`` at the frame's flat pixel indices ``flat`` (on the disk; else None)."""
+        flat = np.asarray(flat, dtype=np.intp)
+        if not flat.size:
+            return np.empty(0)
+        if idx is None:
+            pos = flat
+        else:
+            pos = np.minimum(np.searchsorted(idx, flat), max(len(idx) - 1, 0))
+            if not len(idx) or not np.array_equal(idx[pos], flat):
+                return None
+        if not hit[pos].all():
+            return None
+        return _surface_layer(name, terms(pos), {}, True)
+
+    layers = LazyLayers(ready, tuple(REGISTRY), make_layer=layer, make_at=at, finite_on_disk=_FINITE_ON_DISK)
+    return layers, f.limb_conic()
+
+
+#: the SPICE layers made together on the first read of any of them (those a scan reads whole)
+REST_TOGETHER = ("lat_deg", "lon_w_deg", "emission_deg", "range_km", "pixel_scale_km")
+
+#: the compiled SPICE layers that are finite exactly on the disk (``on_disk`` 1): at a hit the point is
+#: finite and on the ellipsoid, so the normal's and the Sun direction's lengths are finite and > 0, and the
+#: clipped cosine, its arccos and the degrees are finite; off the disk the scatter writes NaN
+_FINITE_ON_DISK = frozenset({"incidence_deg"})
 
 
 def _angle_deg(cos: np.ndarray) -> np.ndarray:
@@ -845,22 +906,34 @@ def _on_disk(shape, idx, hit) -> np.ndarray:
     return on.reshape(shape)
 
 
-def _surface_from_terms(x, y, z, rho, rng, num, den, cosines, ifov_rad: float, sun_lon_w_deg: float) -> dict:
-    """:func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled terms but
-    incidence (emission and phase cosines in ``cosines``), in numpy as there (the same functions and order:
-    the same numbers)."""
-    deg = 180.0 / np.pi
-    lon_w, lst, lat_pc = lon_time_centric(x, y, z, rho, sun_lon_w_deg)
-    lat = np.arctan2(num, den)
-    lat *= deg
-    emission, phase = (_angle_deg(cos) for cos in cosines)
-    return {
-        "lat_deg": lat,
-        "lat_pc_deg": lat_pc,
-        "lon_w_deg": lon_w,
-        "emission_deg": emission,
-        "phase_deg": phase,
-        "range_km": rng,
-        "pixel_scale_km": rng * ifov_rad,
-        "local_solar_time_h": lst,
-    }
+def _surface_layer(name: str, terms: tuple, made: dict, scattered_in_place: bool) -> np.ndarray:
+    """One layer of :func:`ioscan.geometry.backplanes.surface_arrays`' transcendental steps on the compiled
+    terms ``terms`` (:func:`surface_terms`' and the pixel's angular size and the sub-solar west longitude),
+    in numpy as there (the same functions and order: the same numbers, per pixel, whichever pixels).
+    ``made`` keeps the longitudes, which the local solar time is made from; a scatter that writes its NaN
+    into the array itself (``scattered_in_place``: a candidate per pixel) gets copies of what is kept."""
+    x, y, z, rho, rng, num, den, ce, ci, cp, ifov_rad, sun_lon_w_deg = terms
+    if name == "incidence_deg":
+        return _angle_deg(ci)
+    if name == "lat_deg":
+        lat = np.arctan2(num, den)
+        lat *= 180.0 / np.pi
+        return lat
+    if name in ("lon_w_deg", "local_solar_time_h"):
+        if "lon_w_deg" not in made:
+            made["lon_w_deg"] = lon_w_deg_of(x, y)
+        lon_w = made["lon_w_deg"]
+        if name == "local_solar_time_h":
+            return local_solar_time_h_of(lon_w, sun_lon_w_deg)
+        return lon_w.copy() if scattered_in_place else lon_w
+    if name == "lat_pc_deg":
+        return lat_pc_deg_of(z, rho)
+    if name == "emission_deg":
+        return _angle_deg(ce)
+    if name == "phase_deg":
+        return _angle_deg(cp)
+    if name == "range_km":
+        return rng.copy() if scattered_in_place else rng
+    if name == "pixel_scale_km":
+        return rng * ifov_rad
+    raise KeyError(name)
