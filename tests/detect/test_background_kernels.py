@@ -205,6 +205,12 @@ def test_box_mean_and_fill_equal_scipy(shape, dtype):
         m.ravel()[rng.choice(m.size, min(n_holes, m.size), replace=False)] = False
         for h in (1, 2, 5):
             assert _same(_fill(x, m, h), _fill_reference(x, m, h))
+    # only the holes asked for (the white noise's level sample): their values, the rest of x as it is
+    for frac in (0.1, 0.7):
+        m = rng.random(shape) >= frac
+        want = ~m & (rng.random(shape) < 0.3)
+        for h in (1, 2, 5):
+            assert _same(_fill(x, m, h, want), np.where(want, _fill_reference(x, m, h), x))
 
 
 def _block_reference(azb, zone, k, q):

@@ -605,15 +605,26 @@ def _grow_box(mask: np.ndarray, r: int) -> np.ndarray:
     return ndimage.maximum_filter1d(m, 2 * r + 1, axis=1, mode="constant").astype(bool)
 
 
-def _fill(x: np.ndarray, m: np.ndarray, h: int) -> np.ndarray:
+def _fill(x: np.ndarray, m: np.ndarray, h: int, want: np.ndarray | None = None) -> np.ndarray:
     """``x`` where ``m``, elsewhere the mean of the ``m`` pixels in the (2h+1)² box (region mean if none):
-    the box sums of ``scipy.ndimage.uniform_filter`` compiled (:func:`background_kernels.fill_box_mean`)."""
+    the box sums of ``scipy.ndimage.uniform_filter`` compiled (:func:`background_kernels.fill_box_mean`).
+    ``want``: only those holes are filled (the same values; the others keep ``x``'s: the caller reads none
+    of them)."""
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     m = np.asarray(m, dtype=bool)
-    out, uncovered = kernels.fill_box_mean(
-        np.ascontiguousarray(x), np.ascontiguousarray(m), h, x.dtype.type(1e-3)
-    )
+    if want is None:
+        out, uncovered = kernels.fill_box_mean(
+            np.ascontiguousarray(x), np.ascontiguousarray(m), h, x.dtype.type(1e-3)
+        )
+    else:
+        out, uncovered = kernels.fill_box_mean_at(
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(m),
+            h,
+            x.dtype.type(1e-3),
+            np.ascontiguousarray(want),
+        )
     if uncovered.any():  # the region mean only where it is needed (where a fill takes it)
         out[uncovered] = float(np.mean(x[m])) if m.any() else 0.0
     return out
@@ -1834,7 +1845,9 @@ def _fitted_white_noise(
     if usable.any():
         grid = usable[::4, ::4]
         if grid.any() and not clean[::4, ::4][grid].all():  # an outlier in the sample: its filled value
-            x0 = _fill(x0, clean, 2)
+            want = np.zeros(x0.shape, bool)  # (the sample's outliers alone: no other fill is read)
+            want[::4, ::4] = grid & ~clean[::4, ::4]
+            x0 = _fill(x0, clean, 2, want)
         level = float(_median(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var

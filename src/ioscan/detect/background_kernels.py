@@ -611,14 +611,12 @@ def block_fills(
             if c >= min_count:
                 buf[n] = med[k, t]
                 n += 1
-        if not seen:
-            for t in range(zone.shape[0]):
-                for c in range(zone.shape[1]):
-                    if zone[t, c] == k:
-                        seen = True
-                        break
-                if seen:
-                    break
+        if not seen:  # (a pixel of zone k whose values are all NaN: one pass without branches)
+            zf = zone.ravel()
+            hit = 0
+            for t in range(zf.shape[0]):
+                hit |= zf[t] == k
+            seen = hit != 0
         present[k] = seen
         if not seen:
             continue
@@ -740,6 +738,24 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
     holes (pixels not ``m``) read the box means: the lines' running sums stop at the last line holding one,
     and the samples' pass runs on those lines alone, each up to its last hole (the sums before it are the
     same; the lines and samples after it are ``x`` as it is)."""
+    return _fill_core(x, m, h, floor, m, False)
+
+
+@njit(cache=True, error_model="numpy")
+def fill_box_mean_at(
+    x: np.ndarray, m: np.ndarray, h: int, floor: float, want: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fill_box_mean` at the holes ``want`` alone (pixels not ``m`` the caller reads; the same values
+    there): the other holes keep ``x``'s value, and the passes stop at the last line and sample of a wanted
+    hole."""
+    return _fill_core(x, m, h, floor, want, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_core(
+    x: np.ndarray, m: np.ndarray, h: int, floor: float, want: np.ndarray, only_wanted: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fill_box_mean` (``only_wanted`` False) or :func:`fill_box_mean_at`."""
     size = 2 * h + 1
     size1 = size // 2
     nl, ns = x.shape
@@ -752,7 +768,7 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
     top = -1
     for i in range(nl):
         for j in range(ns - 1, -1, -1):
-            if not m[i, j]:
+            if not m[i, j] and (want[i, j] or not only_wanted):
                 last[i] = j
                 top = i
                 break
@@ -825,7 +841,7 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
             num[ll] = sn / size
             den[ll] = sd / size
         for j in range(ns):
-            if m[i, j]:
+            if m[i, j] or (only_wanted and not want[i, j]):
                 out[i, j] = x[i, j]
             elif den[j] > floor:
                 out[i, j] = num[j] / den[j]
@@ -1433,6 +1449,7 @@ def warm_up() -> None:
     masked_difference(x, x, np.ones(x.shape, np.bool_))
     level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
+    fill_box_mean_at(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3), np.zeros(x.shape, np.bool_))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
