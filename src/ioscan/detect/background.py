@@ -1299,15 +1299,19 @@ def _shading_norm(
     the disk's usable pixels, floored at 0.1, and 1 elsewhere (float32); None without a disk or shading."""
     if shading is None or len(regions) < 2:
         return None
-    t = np.nan_to_num(np.asarray(shading, dtype=np.float64), nan=0.0)
+    t = np.asarray(shading)
     disk = len(regions) - 1
-    vals = t[regions[disk]]
+
+    def at(sel: np.ndarray) -> np.ndarray:  # (the template at those pixels as float64, NaN → 0: elementwise)
+        return np.nan_to_num(np.asarray(t[sel], dtype=np.float64), nan=0.0)
+
+    vals = at(regions[disk])
     p90 = float(_percentile(vals, 90)) if vals.size >= 50 else 0.0
     if p90 <= 0:
         return None
     here = side == disk
     norm = np.ones(t.shape, np.float32)
-    norm[here] = np.maximum(t[here] / p90, 0.1)
+    norm[here] = np.maximum(at(here) / p90, 0.1)
     return norm
 
 
