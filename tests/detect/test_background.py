@@ -217,3 +217,33 @@ def test_white_noise_floor_takes_the_filled_outliers_level():
     model = estimate_background(img, psf=PsfModel((1.0,), (0.6,)))
     assert (~model.clean[4:61:4, 4:93:4]).all()  # the outliers were found
     np.testing.assert_allclose(model.sigma_white, 1e-3, rtol=1e-4)
+
+
+def test_median_and_percentile_equal_numpy():
+    """The background's medians and percentiles by one vectorised partition: numpy's values and types bit
+    for bit (odd and even counts, ties, signed zeros, NaN, float32 and float64)."""
+    from ioscan.detect.background import _median, _percentile
+
+    rng = np.random.default_rng(3)
+    for t in range(300):
+        n = int(rng.integers(1, 400))
+        dtype = (np.float32, np.float64)[t % 2]
+        v = (rng.normal(size=n) * 10 ** rng.uniform(-3, 3)).astype(dtype)
+        if t % 5 == 0:
+            v = np.round(v)  # ties
+        if t % 7 == 0:
+            v[rng.random(n) < 0.3] = -0.0
+        if t % 11 == 0:
+            v[rng.integers(n)] = np.nan
+        if t % 13 == 0:  # one or two values (a white noise constant per region): counted, not selected
+            v = np.where(rng.random(n) < rng.random(), v[0], v[-1]).astype(dtype)
+            if t % 3 == 0:
+                v[:] = v[0]
+        want = np.median(v)
+        got = _median(v)
+        assert type(got) is type(want) and np.array_equal(got, want, equal_nan=True), t
+        assert np.signbit(got) == np.signbit(want), t
+        for q in (1, 25, 50, 90, 99.5):
+            w = np.percentile(v, q)
+            g = _percentile(v, q)
+            assert type(g) is type(w) and np.array_equal(g, w, equal_nan=True), (t, q)

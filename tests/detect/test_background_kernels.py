@@ -126,9 +126,22 @@ def test_fused_phase_filter_equals_its_maps(shape):
     dens = [np.abs(_image(rng, shape)) for _ in range(4)]
     dens[1][rng.random(shape) < 0.2] = 0.0
     gains = [np.float32(g) for g in (1.0, 1.0731, 0.9377, 1.2113)]
-    want = kn.phase_snr(*_phase_filter(x, kern, kern_s), *dens, *gains)
+    s0, top, phase = kn.phase_snr(*_phase_filter(x, kern, kern_s), *dens, *gains)
+    # (the best phase's index as intp: the type the background keeps it in)
+    want = (s0, top, phase.astype(np.intp))
     for got, w in zip(kn.phase_filter_snr(x, *ks, *dens, *gains), want, strict=True):
         assert _same(got, w)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_masked_difference_equals_numpy_where(shape):
+    """The residual map in one pass: ``np.where(ok, x - bg, 0.0)`` bit for bit (NaN, signed zeros)."""
+    rng = np.random.default_rng(17)
+    for dtype in (np.float32, np.float64):
+        x, bg = _image(rng, shape, dtype, nan=0.05), _image(rng, shape, dtype, nan=0.05)
+        bg[rng.random(shape) < 0.1] = -0.0
+        ok = rng.random(shape) < 0.8
+        assert _same(kn.masked_difference(x, bg, ok), np.where(ok, x - bg, 0.0))
 
 
 def _best_phase_reference(s_white):
@@ -186,6 +199,18 @@ def test_box_mean_and_fill_equal_scipy(shape, dtype):
             m[:, : shape[1] // 2] = False  # a hole wider than the box: the region mean
         for h in (1, 2, 5):
             assert _same(_fill(x, m, h), _fill_reference(x, m, h))
+    # holes in a few lines only, the last of them short of the frame's end (the fill's passes stop there)
+    for n_holes in (1, 3, 7):
+        m = np.ones(shape, bool)
+        m.ravel()[rng.choice(m.size, min(n_holes, m.size), replace=False)] = False
+        for h in (1, 2, 5):
+            assert _same(_fill(x, m, h), _fill_reference(x, m, h))
+    # only the holes asked for (the white noise's level sample): their values, the rest of x as it is
+    for frac in (0.1, 0.7):
+        m = rng.random(shape) >= frac
+        want = ~m & (rng.random(shape) < 0.3)
+        for h in (1, 2, 5):
+            assert _same(_fill(x, m, h, want), np.where(want, _fill_reference(x, m, h), x))
 
 
 def _block_reference(azb, zone, k, q):
@@ -573,3 +598,25 @@ def test_take_better_equals_copyto():
     for got, w in zip([b_merit, *best], want, strict=True):
         assert _same(got, w)
     assert _same(choice, want_choice)
+
+
+def test_block_scale_compiled_grids_equal_numpy():
+    """The block scale's grids from its block statistics in two compiled passes (``block_fills``,
+    ``block_grids``): the numpy path's scale maps bit for bit — regions with NaN values, regions present
+    without a block of enough pixels (their own quantile as fill), absent regions, the floor, min fraction."""
+    from ioscan.detect.background import BlockScale
+
+    rng = np.random.default_rng(43)
+    for t in range(120):
+        nl, ns, b, n_regions, side, nbl, nbs = _random_layout(rng)
+        z = _image(rng, (nl, ns), nan=0.05 * (t % 2))
+        q = (0.5, 0.9)[t % 3 == 0]
+        for frac in (0.9, 0.3, 0.02):
+            ok = rng.random((nl, ns)) < frac
+            kw = dict(floor=(1.0, 0.0)[t % 2], min_fraction=(0.25, 0.125)[t % 4 == 0])
+            got = BlockScale(z, side, n_regions, b, q).scale(ok, **kw)
+            ref = BlockScale(z, side, n_regions, b, q)
+            ref._grids = lambda *a: None  # (numpy's path)
+            with np.errstate(invalid="ignore"):
+                want = ref.scale(ok, **kw)
+            assert _same(got, want), (t, frac)

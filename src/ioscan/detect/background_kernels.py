@@ -13,6 +13,7 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 * :func:`phase_snr`: the white-noise S/N of the matched filter at the four sub-pixel phases (numerator ÷
   its noise × the background step's gain, 0 where that is 0) and the best phase per pixel (first of equal
   maxima; NaN wins).
+* :func:`masked_difference`: ``np.where(ok, x - bg, 0.0)`` (the residual map) in one pass.
 * :func:`uniform_box_mean`: ``scipy.ndimage.uniform_filter`` (``constant``, cval 0) of a 2-D array.
 * :func:`fill_box_mean`: the outlier fill — the pixels ``m`` as they are, the others the mean of the ``m``
   pixels in the (2h+1)² box (and where that box holds < 1e-3 of a pixel, a flag for the region mean).
@@ -25,6 +26,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
   ``scipy.ndimage.binary_dilation``'s pixels; :func:`ioscan.detect.disk.grow`).
 * :func:`annulus_mean`: the mean over a square annulus (the plane's background kernel) by two box sums of a
   float64 summed-area table — the one kernel here that is not bit for bit (rounded once, not per pass).
+* :func:`block_fills` / :func:`block_grids`: the block scale's per-region fill (the median of its blocks'
+  statistics) and its grids (3 × 3 average, the own block's 0.8 ×, the floor), numpy's arithmetic in float32.
 * :func:`block_order_stats`: per b × b block (a row of |z| in block order), the ⌊q·(n−1)⌋-th smallest of its
   n finite values whose zone is k (an order statistic: a value of the data, no arithmetic).
 
@@ -419,7 +422,8 @@ def phase_filter_snr(
     g3: np.float32,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`phase_snr` of the float32 C-contiguous ``a`` filtered at the four phases (:func:`_phase_rows`),
-    line by line: the same values as the four filtered maps made first (none is kept)."""
+    line by line: the same values as the four filtered maps made first (none is kept); the best phase's
+    index as intp (the type the background keeps it in: no conversion of a whole map after)."""
     nl, ns = a.shape
     sym = np.array([kernel_symmetry(wl0), kernel_symmetry(wl1), kernel_symmetry(ws0), kernel_symmetry(ws1)])
     zero = np.zeros(ns, a.dtype)
@@ -429,7 +433,7 @@ def phase_filter_snr(
     f = np.empty((4, ns), a.dtype)
     s0 = np.empty((nl, ns), np.float32)
     top = np.empty((nl, ns), np.float32)
-    phase = np.empty((nl, ns), np.int8)
+    phase = np.empty((nl, ns), np.intp)
     for i in range(nl):
         _phase_rows(a, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, buf, f)
         _snr_line(f[0], f[1], f[2], f[3], d0[i], d1[i], d2[i], d3[i], g0, g1, g2, g3, s0[i], top[i], phase[i])
@@ -583,6 +587,106 @@ def grid_box_mean_nearest(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def block_fills(
+    med: np.ndarray, counts: np.ndarray, zone: np.ndarray, min_count: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per region k of the block statistics ``med`` / ``counts`` (regions × blocks; ``zone``: the pixels'
+    regions in block order): (present — a block counts a value of k or a pixel's zone is k —, the median of
+    its values ``med`` over the blocks of ≥ ``min_count`` values as float64 — ``robust.finite_median``'s:
+    the middle value, or the mean of the middle two in ``med``'s type —, True where k is present without
+    such a block: the caller's fill, NaN here)."""
+    nr, nblocks = med.shape
+    present = np.zeros(nr, np.bool_)
+    fills = np.full(nr, np.nan)
+    fallback = np.zeros(nr, np.bool_)
+    buf = np.empty(nblocks, med.dtype)
+    two = med.dtype.type(2.0)
+    for k in range(nr):
+        n = 0
+        seen = False
+        for t in range(nblocks):
+            c = counts[k, t]
+            if c != 0:
+                seen = True
+            if c >= min_count:
+                buf[n] = med[k, t]
+                n += 1
+        if not seen:  # (a pixel of zone k whose values are all NaN: one pass without branches)
+            zf = zone.ravel()
+            hit = 0
+            for t in range(zf.shape[0]):
+                hit |= zf[t] == k
+            seen = hit != 0
+        present[k] = seen
+        if not seen:
+            continue
+        if n == 0:
+            fallback[k] = True
+            continue
+        h = n // 2
+        v = kth_smallest(buf, n, h)  # (Wirth's selection leaves the values below it before it)
+        if n % 2:
+            fills[k] = np.float64(v)
+        else:
+            lo = buf[0]
+            for t in range(1, h):
+                if buf[t] > lo:
+                    lo = buf[t]
+            fills[k] = np.float64((lo + v) / two)
+    return present, fills, fallback
+
+
+@njit(cache=True, error_model="numpy")
+def block_grids(
+    med: np.ndarray,
+    counts: np.ndarray,
+    present: np.ndarray,
+    fills: np.ndarray,
+    min_count: float,
+    nbl: int,
+    nbs: int,
+    floor: float,
+) -> np.ndarray:
+    """The (regions + 1, block lines, block samples) float32 grids of ``BlockScale.scale``: for each
+    ``present`` region its blocks of ≥ ``min_count`` values as they are (``med``), the others its fill
+    (as float32), averaged over 3 × 3 blocks (:func:`grid_box_mean_nearest`), then numpy's
+    max(max(average, 0.8 × the block's own), ``floor``) in float32; absent regions and the last grid:
+    ``floor``."""
+    nr = med.shape[0]
+    f32 = np.float32(floor)
+    grids = np.full((nr + 1, nbl, nbs), f32, np.float32)
+    n_present = 0
+    for k in range(nr):
+        if present[k]:
+            n_present += 1
+    if n_present == 0:
+        return grids
+    meds = np.empty((n_present, nbl, nbs), np.float32)
+    i = 0
+    for k in range(nr):
+        if not present[k]:
+            continue
+        fill = np.float32(fills[k])
+        for t in range(nbl * nbs):
+            meds[i, t // nbs, t % nbs] = med[k, t] if counts[k, t] >= min_count else fill
+        i += 1
+    avg = grid_box_mean_nearest(meds, 3)
+    scale08 = np.float32(0.8)
+    i = 0
+    for k in range(nr):
+        if not present[k]:
+            continue
+        for bl in range(nbl):
+            for bs in range(nbs):
+                a = avg[i, bl, bs]
+                b = scale08 * meds[i, bl, bs]
+                m = a if (a >= b or a != a) else b
+                grids[k, bl, bs] = m if (m >= f32 or m != m) else f32
+        i += 1
+    return grids
+
+
+@njit(cache=True, error_model="numpy")
 def laplace_residual(x: np.ndarray, ok: np.ndarray, quarter: float) -> tuple[np.ndarray, np.ndarray]:
     """``background._laplace_residual``: x − ``quarter`` · (((up + down) + left) + right) in x's type (the
     image continued by its edge values; ``quarter`` 0.25 in x's type) and where the pixel and its 4
@@ -611,38 +715,84 @@ def laplace_residual(x: np.ndarray, ok: np.ndarray, quarter: float) -> tuple[np.
 
 
 @njit(cache=True, error_model="numpy")
+def masked_difference(x: np.ndarray, bg: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``np.where(ok, x - bg, 0.0)`` of two maps of one type and shape (the difference in their type, +0
+    where not ``ok``) in one pass, without the difference's map."""
+    nl, ns = x.shape
+    out = np.empty((nl, ns), x.dtype)
+    zero = x.dtype.type(0.0)
+    for i in range(nl):
+        for j in range(ns):
+            out[i, j] = x[i, j] - bg[i, j] if ok[i, j] else zero
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(``x`` where ``m``, elsewhere Σ(x·m) ÷ Σ m over the (2h+1)² box (box means of ``uniform_box_mean``, in
     ``x``'s type); where the box's mean of ``m`` is ≤ ``floor`` (1e-3 in ``x``'s type: the comparison numpy
     makes), True in the second array and the value left for the caller (the region mean)).
 
     Both box means in one pass each way (scipy's running sums of x·m and of m side by side, the same
-    additions; x·m and m made as they are read), the samples' pass line by line into the fill."""
+    additions; x·m and m made as they are read), the samples' pass line by line into the fill. Only the
+    holes (pixels not ``m``) read the box means: the lines' running sums stop at the last line holding one,
+    and the samples' pass runs on those lines alone, each up to its last hole (the sums before it are the
+    same; the lines and samples after it are ``x`` as it is)."""
+    return _fill_core(x, m, h, floor, m, False)
+
+
+@njit(cache=True, error_model="numpy")
+def fill_box_mean_at(
+    x: np.ndarray, m: np.ndarray, h: int, floor: float, want: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fill_box_mean` at the holes ``want`` alone (pixels not ``m`` the caller reads; the same values
+    there): the other holes keep ``x``'s value, and the passes stop at the last line and sample of a wanted
+    hole."""
+    return _fill_core(x, m, h, floor, want, True)
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_core(
+    x: np.ndarray, m: np.ndarray, h: int, floor: float, want: np.ndarray, only_wanted: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fill_box_mean` (``only_wanted`` False) or :func:`fill_box_mean_at`."""
     size = 2 * h + 1
     size1 = size // 2
     nl, ns = x.shape
     one = x.dtype.type(1.0)
     nil = x.dtype.type(0.0)
+    out = np.empty((nl, ns), x.dtype)
+    uncovered = np.zeros((nl, ns), np.bool_)
+    # each line's last hole (−1: none), and the last line with one
+    last = np.full(nl, -1, np.intp)
+    top = -1
+    for i in range(nl):
+        for j in range(ns - 1, -1, -1):
+            if not m[i, j] and (want[i, j] or not only_wanted):
+                last[i] = j
+                top = i
+                break
     # the lines' pass: running sums down every sample's column, rounded to x's type (uniform_box_mean's)
     mid_n = np.empty((nl, ns), x.dtype)
     mid_d = np.empty((nl, ns), x.dtype)
     tn = np.zeros(ns)
     td = np.zeros(ns)
-    for r in range(size):  # the first window: lines −size1 … size − size1 − 1
-        src = r - size1
-        if 0 <= src < nl:
-            for j in range(ns):
-                mj = one if m[src, j] else nil
-                tn[j] += x[src, j] * mj
-                td[j] += mj
-        else:
-            for j in range(ns):
-                tn[j] += 0.0
-                td[j] += 0.0
-    for j in range(ns):
-        mid_n[0, j] = tn[j] / size
-        mid_d[0, j] = td[j] / size
-    for ll in range(1, nl):
+    if top >= 0:
+        for r in range(size):  # the first window: lines −size1 … size − size1 − 1
+            src = r - size1
+            if 0 <= src < nl:
+                for j in range(ns):
+                    mj = one if m[src, j] else nil
+                    tn[j] += x[src, j] * mj
+                    td[j] += mj
+            else:
+                for j in range(ns):
+                    tn[j] += 0.0
+                    td[j] += 0.0
+        for j in range(ns):
+            mid_n[0, j] = tn[j] / size
+            mid_d[0, j] = td[j] / size
+    for ll in range(1, top + 1):
         r_in = ll - 1 + size - size1  # line entering …
         r_out = ll - 1 - size1  # … and leaving
         for j in range(ns):
@@ -660,12 +810,15 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
             td[j] += din - dout
             mid_n[ll, j] = tn[j] / size
             mid_d[ll, j] = td[j] / size
-    # the samples' pass, each line's two running sums side by side, and the fill
-    out = np.empty((nl, ns), x.dtype)
-    uncovered = np.zeros((nl, ns), np.bool_)
+    # the samples' pass, each line's two running sums side by side up to its last hole, and the fill
     num = np.empty(ns, x.dtype)
     den = np.empty(ns, x.dtype)
     for i in range(nl):
+        end = last[i] + 1
+        if end == 0:
+            for j in range(ns):
+                out[i, j] = x[i, j]
+            continue
         an = mid_n[i]
         ad = mid_d[i]
         sn = 0.0
@@ -676,7 +829,7 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
             sd += np.float64(ad[src]) if 0 <= src < ns else 0.0
         num[0] = sn / size
         den[0] = sd / size
-        for ll in range(1, ns):
+        for ll in range(1, end):
             r_in = ll - 1 + size - size1
             r_out = ll - 1 - size1
             vin = np.float64(an[r_in]) if r_in < ns else 0.0
@@ -688,7 +841,7 @@ def fill_box_mean(x: np.ndarray, m: np.ndarray, h: int, floor: float) -> tuple[n
             num[ll] = sn / size
             den[ll] = sd / size
         for j in range(ns):
-            if m[i, j]:
+            if m[i, j] or (only_wanted and not want[i, j]):
                 out[i, j] = x[i, j]
             elif den[j] > floor:
                 out[i, j] = num[j] / den[j]
@@ -1289,9 +1442,14 @@ def warm_up() -> None:
     phase_snr(x, x, x, x, x, x, x, x, one, one, one, one)
     uniform_box_mean(x, 3)
     grid_box_mean_nearest(x.reshape((1, 4, 5)), 3)
+    med, cnt = np.zeros((2, 6), np.float32), np.zeros((2, 6), np.intp)
+    present, fills, _ = block_fills(med, cnt, np.zeros((6, 4), np.int8), 1.0)
+    block_grids(med, cnt, present, fills, 1.0, 2, 3, 1.0)
     laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
+    masked_difference(x, x, np.ones(x.shape, np.bool_))
     level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
+    fill_box_mean_at(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3), np.zeros(x.shape, np.bool_))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
     grow_diamond(np.zeros(x.shape, np.bool_), 1)
     running_median_nearest(np.ones(5), 3)
