@@ -220,13 +220,16 @@ def test_white_noise_floor_takes_the_filled_outliers_level():
 
 
 def test_median_and_percentile_equal_numpy():
-    """The background's medians and percentiles by one vectorised partition: numpy's values and types bit
-    for bit (odd and even counts, ties, signed zeros, NaN, float32 and float64)."""
-    from ioscan.detect.background import _median, _percentile
+    """The background's medians and percentiles (:func:`ioscan.robust.median_or_nan`,
+    :func:`ioscan.detect.disk.percentile`: short samples at several points, long ones by one vectorised
+    partition): numpy's values and types bit for bit (odd and even counts, ties, signed zeros, NaN, one or
+    two values, float32 and float64)."""
+    from ioscan.detect.disk import percentile as _percentile
+    from ioscan.robust import median_or_nan as _median
 
     rng = np.random.default_rng(3)
     for t in range(300):
-        n = int(rng.integers(1, 400))
+        n = int(rng.integers(1, 1000))
         dtype = (np.float32, np.float64)[t % 2]
         v = (rng.normal(size=n) * 10 ** rng.uniform(-3, 3)).astype(dtype)
         if t % 5 == 0:

@@ -683,54 +683,6 @@ def grow_sparse(mask: np.ndarray, k: int) -> np.ndarray:
     return grow(mask, k)
 
 
-def _median(v: np.ndarray):
-    """``np.median`` of a 1-D float32 / float64 array, the same value and type (NaN if any value is NaN; a
-    zero median +0, as np.median's mean makes it), by one partition at the middle — numpy's vectorised
-    selection, ~10× faster on a frame's pixels than the several middle values np.median and
-    :func:`ioscan.robust.median_or_nan` partition at once — and the largest value below it (the other
-    middle one of an even count); other arrays by np.median."""
-    v = np.asarray(v)
-    if v.dtype not in (np.float32, np.float64) or v.ndim != 1 or v.size == 0:
-        return np.median(v)
-    if np.isnan(v).any():
-        return v.dtype.type(np.nan)
-    n = v.size
-    k = n // 2
-    zero = v.dtype.type(0)
-    lo_v, hi_v = v.min(), v.max()
-    if lo_v == hi_v or np.count_nonzero(v == lo_v) + np.count_nonzero(v == hi_v) == n:
-        # one or two values (a white noise constant per region): the middle ones by counting — numpy's
-        # selection slows down ~20× on so many equal values
-        n_lo = np.count_nonzero(v == lo_v)
-        at_k = lo_v if k < n_lo else hi_v
-        if n % 2:
-            return at_k + zero
-        return ((lo_v if k - 1 < n_lo else hi_v) + at_k) / v.dtype.type(2) + zero
-    part = np.partition(v, k)
-    if n % 2:
-        return part[k] + zero
-    return (part[:k].max() + part[k]) / v.dtype.type(2) + zero
-
-
-def _percentile(v: np.ndarray, q: float) -> float | np.floating:
-    """:func:`ioscan.detect.disk.percentile` (``np.percentile``'s value and type, linear interpolation) by
-    one partition at the upper of the two values it interpolates between (numpy's vectorised selection) and
-    the largest value below it; NaN, tiny or non-float samples and the extreme quantiles as there."""
-    v = np.ravel(v)
-    n = v.size
-    if n < 2 or v.dtype.kind != "f" or type(q) not in (int, float):
-        return percentile(v, q)
-    vi = (n - 1) * np.true_divide(q, 100)
-    lo = int(np.floor(vi))
-    if not 0 <= lo < n - 1 or np.isnan(v).any():
-        return percentile(v, q)
-    part = np.partition(v, lo + 1)
-    a, b = part[: lo + 1].max(), part[lo + 1]
-    g = float(vi - lo)
-    d = b - a
-    return b - d * (1 - g) if g >= 0.5 else a + d * g
-
-
 def _sorted_median(v: np.ndarray) -> float:
     """np.median of an ascending, NaN-free array (the same arithmetic, without a partition)."""
     m = v.size // 2
@@ -1270,7 +1222,7 @@ def dark_limb(
     a = _laplace_sample(x, valid, valid & (np.abs(d) > wb), 5000)
     if a is None:
         return out
-    noise = MAD_TO_SIGMA * float(_median(a)) / np.sqrt(1.25)
+    noise = MAD_TO_SIGMA * float(median_or_nan(a)) / np.sqrt(1.25)
     levels = []
     for sel in (valid & (d > wb) & (d <= wb + 3), valid & (d < -wb) & (d >= -wb - 3)):
         num = _box_mean(np.where(sel, x, 0.0).astype(np.float32, copy=False), box_px)
@@ -1306,7 +1258,7 @@ def _shading_norm(
         return np.nan_to_num(np.asarray(t[sel], dtype=np.float64), nan=0.0)
 
     vals = at(regions[disk])
-    p90 = float(_percentile(vals, 90)) if vals.size >= 50 else 0.0
+    p90 = float(percentile(vals, 90)) if vals.size >= 50 else 0.0
     if p90 <= 0:
         return None
     here = side == disk
@@ -1522,7 +1474,7 @@ def estimate_background(
         far = usable & (np.abs(d) > wb + h1 + _half_taps(sigma_reach) + 0.5)
     norm = _shading_norm(shading, regions, side)
     all_valid = bool(valid.all())  # the usual case: no fill value needed
-    fill0 = 0.0 if all_valid or not valid.any() else float(_median(x[valid]))
+    fill0 = 0.0 if all_valid or not valid.any() else float(median_or_nan(x[valid]))
     x0 = x if all_valid else np.where(valid, x, fill0)
     sky0 = 0.0
     if limb_model is not None:
@@ -1781,7 +1733,7 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=(float(_median(sw[usable])) if usable.any() else 0.0)
+        noise_median=(float(median_or_nan(sw[usable])) if usable.any() else 0.0)
         if with_noise_median
         else float("nan"),
         refit=refit,
@@ -1861,7 +1813,7 @@ def _fitted_white_noise(
             want = np.zeros(x0.shape, bool)  # (the sample's outliers alone: no other fill is read)
             want[::4, ::4] = grid & ~clean[::4, ::4]
             x0 = _fill(x0, clean, 2, want)
-        level = float(_median(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
+        level = float(median_or_nan(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
 
