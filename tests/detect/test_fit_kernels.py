@@ -323,6 +323,57 @@ def test_fill_plan_equals_numpys_plan():
             assert _same(g, x), t
 
 
+def test_fill_plan_from_copies_the_stamps_that_stayed():
+    """A fill plan made from the previous one (some sources moved to another centre pixel, some not, some
+    onto an unclean region, some off it) is the plan made afresh, bit for bit."""
+    rng = np.random.default_rng(43)
+    reused = 0
+    for t in range(150):
+        r, h = int(rng.integers(2, 4)), int(rng.integers(1, 8))
+        hf = h + 2
+        big = r + h + hf
+        lo, w = big - r - h, 2 * r + 1 + 2 * h
+        nl, ns = int(rng.integers(5, 70)), int(rng.integers(5, 70))
+        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.01, 0.1, 0.4])
+        n = int(rng.integers(1, 9))
+        ci, cj = rng.integers(-3, nl + 3, n), rng.integers(-3, ns + 3, n)
+        prev = fk.fill_plan(clean, ci, cj, big, lo, w, hf)
+        moved = rng.random(n) < rng.choice([0.0, 0.2, 0.7])
+        ci2 = np.where(moved, ci + rng.integers(-1, 2, n), ci)
+        cj2 = np.where(moved, cj + rng.integers(-1, 2, n), cj)
+        want = fk.fill_plan(clean, ci2, cj2, big, lo, w, hf)
+        got = fk.fill_plan_from(clean, ci2, cj2, big, lo, w, hf, ci, cj, *prev[:5])
+        reused += int(np.sum(~moved))
+        for g, x in zip(got, want, strict=True):
+            assert _same(g, x), t
+    assert reused > 200
+
+
+def test_stamp_grid_at_is_stamp_grid():
+    """The stamps made from their first pixel (:meth:`PsfModel.stamp_grid_at`: the offsets, the erf
+    arguments and the products in two compiled calls) are :meth:`PsfModel.stamp_grid`'s, bit for bit —
+    elongated cores, sources on pixel edges and far off their stamp, with and without derivatives."""
+    rng = np.random.default_rng(44)
+    models = [
+        PsfModel.gaussian(0.8),
+        PsfModel((0.96, 0.04), (0.6, 2.5)),
+        PsfModel((0.7, 0.3), (1.1, 3.0), elongation=1.6),
+    ]
+    for t in range(60):
+        psf = models[t % len(models)]
+        n, m = int(rng.integers(1, 12)), int(rng.integers(1, 34))
+        sj0, li0 = rng.integers(-5, 200, n), rng.integers(-5, 200, n)
+        x = sj0 + rng.uniform(-3, m + 3, n)
+        y = li0 + rng.uniform(-3, m + 3, n)
+        x[0] = np.round(x[0]) + 0.5
+        off = np.arange(m, dtype=float)
+        for deriv in (True, False):
+            want = psf.stamp_grid(
+                (sj0[:, None] + off[None])[:, None, :], (li0[:, None] + off[None])[:, :, None], x, y, deriv
+            )
+            assert _same(psf.stamp_grid_at(sj0, li0, m, x, y, deriv), want), t
+
+
 def _along_limb_centres_numpy(dist, ci, cj, dli, dsj, pad, tolerance, max_copies):
     """The copies' centres along the limb as numpy chose them (photometry._along_limb_centres before)."""
     nl, ns = dist.shape
