@@ -323,32 +323,6 @@ def test_fill_plan_equals_numpys_plan():
             assert _same(g, x), t
 
 
-def test_fill_plan_from_copies_the_stamps_that_stayed():
-    """A fill plan made from the previous one (some sources moved to another centre pixel, some not, some
-    onto an unclean region, some off it) is the plan made afresh, bit for bit."""
-    rng = np.random.default_rng(43)
-    reused = 0
-    for t in range(150):
-        r, h = int(rng.integers(2, 4)), int(rng.integers(1, 8))
-        hf = h + 2
-        big = r + h + hf
-        lo, w = big - r - h, 2 * r + 1 + 2 * h
-        nl, ns = int(rng.integers(5, 70)), int(rng.integers(5, 70))
-        clean = rng.random((nl, ns)) > rng.choice([0.0, 0.01, 0.1, 0.4])
-        n = int(rng.integers(1, 9))
-        ci, cj = rng.integers(-3, nl + 3, n), rng.integers(-3, ns + 3, n)
-        prev = fk.fill_plan(clean, ci, cj, big, lo, w, hf)
-        moved = rng.random(n) < rng.choice([0.0, 0.2, 0.7])
-        ci2 = np.where(moved, ci + rng.integers(-1, 2, n), ci)
-        cj2 = np.where(moved, cj + rng.integers(-1, 2, n), cj)
-        want = fk.fill_plan(clean, ci2, cj2, big, lo, w, hf)
-        got = fk.fill_plan_from(clean, ci2, cj2, big, lo, w, hf, ci, cj, *prev[:5])
-        reused += int(np.sum(~moved))
-        for g, x in zip(got, want, strict=True):
-            assert _same(g, x), t
-    assert reused > 200
-
-
 def test_stamp_grid_at_is_stamp_grid():
     """The stamps made from their first pixel (:meth:`PsfModel.stamp_grid_at`: the offsets, the erf
     arguments and the products in two compiled calls) are :meth:`PsfModel.stamp_grid`'s, bit for bit —

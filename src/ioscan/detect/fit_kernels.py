@@ -818,32 +818,6 @@ def fill_plan(
     of ``sub``; ``at``: s·w + line over all stamps), those lines' clean flags and max(box mean of c, 1e-9)
     (uniform_filter1d, size 2hf + 1, zeros beyond the stamp, along the lines then the samples). ``sub``
     empty: no such pixel (the plan is None)."""
-    e = np.empty(0, np.intp)
-    none = (e, e, e, np.empty((0, 1, 1)), e, np.empty((0, 1), np.bool_), np.empty((0, 1)))
-    return fill_plan_from(clean, ci, cj, big, lo, w, hf, *none)
-
-
-@njit(cache=True)
-def fill_plan_from(
-    clean: np.ndarray,
-    ci: np.ndarray,
-    cj: np.ndarray,
-    big: int,
-    lo: int,
-    w: int,
-    hf: int,
-    prev_ci: np.ndarray,
-    prev_cj: np.ndarray,
-    prev_sub: np.ndarray,
-    prev_cs: np.ndarray,
-    prev_lines: np.ndarray,
-    prev_keep: np.ndarray,
-    prev_den: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fill_plan`, the stamps whose centre pixel is the one they had in a previous plan of the same
-    ``clean`` map, ``big``, ``lo``, ``w`` and ``hf`` (prev_ci, prev_cj: its centres, source by source; its
-    sub, cs, lines, keep and den) copied from it rather than made again (the same values: a stamp's plan
-    is its own). The fit's rounds move a few sources to another centre pixel at a time."""
     nl, ns = clean.shape
     n = ci.shape[0]
     size = 2 * big + 1
@@ -875,16 +849,6 @@ def fill_plan_from(
     row = np.empty(size)
     rowf = np.empty(size)
     vert = np.empty((size, size))
-    # the previous plan's stamps (same source order): its sub index and first line of each source
-    prev_q = np.full(n, -1, np.intp)
-    prev_u = np.zeros(n, np.intp)
-    for qq in range(prev_sub.size):
-        if prev_sub[qq] < n:
-            prev_q[prev_sub[qq]] = qq
-    for uu in range(prev_lines.size - 1, -1, -1):  # (backwards: each stamp's first line)
-        s0 = prev_sub[prev_lines[uu] // w]
-        if s0 < n:
-            prev_u[s0] = uu
     q = 0
     u = 0
     for s in range(n):
@@ -894,23 +858,6 @@ def fill_plan_from(
         if not has:
             continue
         sub[q] = s
-        if s < prev_ci.size and prev_q[s] >= 0 and prev_ci[s] == ci[s] and prev_cj[s] == cj[s]:
-            # the same centre pixel on the same clean map: the previous plan's values of this stamp, copied
-            qq = prev_q[s]
-            cs[q] = prev_cs[qq]
-            uu = prev_u[s]
-            for li in range(w):
-                if not line_has[s, li]:
-                    continue
-                lines[u] = q * w + li
-                at[u] = s * w + li
-                for lj in range(w):
-                    keep[u, lj] = prev_keep[uu, lj]
-                    den[u, lj] = prev_den[uu, lj]
-                u += 1
-                uu += 1
-            q += 1
-            continue
         for a in range(size):
             i = ci[s] - big + a
             for b in range(size):

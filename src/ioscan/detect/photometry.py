@@ -29,7 +29,6 @@ from ioscan.detect.fit_kernels import (
     fill_box_sums,
     fill_data,
     fill_plan,
-    fill_plan_from,
     fill_spread_medians,
     fill_unclean,
     flux_inflation_sums,
@@ -252,14 +251,8 @@ def _effective_psf(
     if clean is not None:
         if cached:
             fill = memo["fill"]
-        else:  # (compiled: fit_kernels.fill_plan, _fill_plan's values from the clean map itself; the stamps
-            # whose centre pixel stayed since the last plan of this fit copied from it: fill_plan_from)
-            clean_c = np.ascontiguousarray(clean, bool)
-            prev = memo.get("plan") if memo is not None else None
-            if prev is not None and prev[0].size == ci.size:
-                plan = fill_plan_from(clean_c, ci, cj, big, lo, w, h + 2, *prev)
-            else:
-                plan = fill_plan(clean_c, ci, cj, big, lo, w, h + 2)
+        else:  # (compiled: fit_kernels.fill_plan, _fill_plan's values from the clean map itself)
+            plan = fill_plan(np.ascontiguousarray(clean, bool), ci, cj, big, lo, w, h + 2)
             fill = plan if plan[0].size else None
         if fill is not None:
             # pixels that are not clean take the (2hf+1)² box mean of the clean ones (ndimage.uniform_filter's
@@ -275,8 +268,6 @@ def _effective_psf(
         memo.update(key=key, li=li, sj=sj, stack=kept)
         if clean is not None:
             memo.update(fill=fill)
-            if fill is not None:  # (sub, cs, lines, keep, den of this plan, for the next one)
-                memo.update(plan=(ci, cj, *plan[:5]))
     region = fed.reshape(fed.shape[0] * fed.shape[1], w * w)
     op = _stamp_operator(np.ascontiguousarray(kernel, np.float64).tobytes(), kernel.shape[0], r)
     bgp = (region @ op).reshape(fed.shape[:2] + (m, m))
