@@ -160,7 +160,7 @@ def misfits_runner(mods: dict):
     ] + [
         (ec, "band_residual"),
         (ec, "unflagged_near_edge"),
-        (er, "background_structure"),
+        (er, "background_structures"),
         (er, "unflagged_near_edge"),
     ]
 

@@ -4,6 +4,8 @@ analytically with white noise; the S/N of a refitted source checked against its 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,55 @@ def test_the_setting():
     assert d.edge_refit_test and d.edge_refit_min_fraction == 0.5
     cfg = Settings.load(None, ["detect.edge_refit_test=false", "detect.edge_refit_min_fraction=0.4"]).detect
     assert not cfg.edge_refit_test and cfg.edge_refit_min_fraction == 0.4
+
+
+def test_structures_taken_at_once_are_the_pixels_own():
+    """The detections near the edge have their background structure taken all at once (misfits'
+    background_structures): the flags and fractions are those of each pixel's own test, as the loop over
+    detections made them (written out here), on a crop offset within the band, detections off the crop,
+    already flagged and far from the edge among them."""
+    from ioscan.detect.edge_refit import MIN_STRUCTURE_SIGMA, REACH_PX
+    from ioscan.detect.flags import flag_artefact
+    from ioscan.detect.misfits import background_structure, unflagged_near_edge
+
+    rng = np.random.default_rng(5)
+    data = _ground() + rng.normal(size=SHAPE)
+    for x in (40.3, 300.2):
+        data = data + _source(x, 126.8, 9.0)
+    offset = (2, 3)
+    background = _ground()[2:, 3:-4].copy()
+    background[:, :60] = 200.0  # flat: no structure to test there
+    sw = np.ones(background.shape)
+
+    def dets():
+        out = [_det(x, 126.6, 8.0) for x in rng.uniform(0, SHAPE[1] - 1, 30)]
+        out += [_det(x, 0.4, 7.0) for x in (10.0, 200.0)] + [_det(430.8, 60.0, 6.0), _det(1.0, 1.0, 6.0)]
+        out += [_det(300.2, 126.8, 9.0), _det(200.0, 60.0, 9.0), _det(250.0, 127.0, 9.0, flags=1)]
+        return out
+
+    got = dets()
+    want = copy.deepcopy(got)
+    n_got = flag_edge_refits(got, data, background, sw, offset, 0, PSF, 0.5)
+    n_want = 0
+    l0, s0 = offset
+    bl, bs = background.shape
+    sw_band = np.full(data.shape, np.nan)
+    sw_band[l0 : l0 + bl, s0 : s0 + bs] = sw
+    for det, li, sj in unflagged_near_edge(want, 0, data.shape, REACH_PX):
+        ci, cj = li - l0, sj - s0
+        if not (0 <= ci < bl and 0 <= cj < bs):
+            continue
+        if background_structure(background, sw, ci, cj) < MIN_STRUCTURE_SIGMA:
+            continue
+        snr = one_sided_snr(data, sw_band, det.sample, det.line, PSF)
+        mf = det.extra["mf_snr"]
+        if not (np.isfinite(snr) and mf > 0):
+            continue
+        det.extra["edge_refit_fraction"] = snr / mf
+        if snr < 0.5 * mf:
+            flag_artefact(det, "edge_refit")
+            n_want += 1
+    assert n_got == n_want
+    assert [d.flags for d in got] == [d.flags for d in want]
+    assert [d.extra for d in got] == [d.extra for d in want]
+    assert sum("edge_refit_fraction" in d.extra for d in got) >= 5

@@ -323,6 +323,31 @@ def test_fill_plan_equals_numpys_plan():
             assert _same(g, x), t
 
 
+def test_stamp_grid_at_is_stamp_grid():
+    """The stamps made from their first pixel (:meth:`PsfModel.stamp_grid_at`: the offsets, the erf
+    arguments and the products in two compiled calls) are :meth:`PsfModel.stamp_grid`'s, bit for bit —
+    elongated cores, sources on pixel edges and far off their stamp, with and without derivatives."""
+    rng = np.random.default_rng(44)
+    models = [
+        PsfModel.gaussian(0.8),
+        PsfModel((0.96, 0.04), (0.6, 2.5)),
+        PsfModel((0.7, 0.3), (1.1, 3.0), elongation=1.6),
+    ]
+    for t in range(60):
+        psf = models[t % len(models)]
+        n, m = int(rng.integers(1, 12)), int(rng.integers(1, 34))
+        sj0, li0 = rng.integers(-5, 200, n), rng.integers(-5, 200, n)
+        x = sj0 + rng.uniform(-3, m + 3, n)
+        y = li0 + rng.uniform(-3, m + 3, n)
+        x[0] = np.round(x[0]) + 0.5
+        off = np.arange(m, dtype=float)
+        for deriv in (True, False):
+            want = psf.stamp_grid(
+                (sj0[:, None] + off[None])[:, None, :], (li0[:, None] + off[None])[:, :, None], x, y, deriv
+            )
+            assert _same(psf.stamp_grid_at(sj0, li0, m, x, y, deriv), want), t
+
+
 def _along_limb_centres_numpy(dist, ci, cj, dli, dsj, pad, tolerance, max_copies):
     """The copies' centres along the limb as numpy chose them (photometry._along_limb_centres before)."""
     nl, ns = dist.shape

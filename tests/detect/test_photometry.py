@@ -54,15 +54,15 @@ def test_fill_error_stamps_made_only_for_sources_with_a_hole(monkeypatch):
     sources (each source's value is its own)."""
     calls = _fill_calls(monkeypatch)
     sizes: list[int] = []
-    real = PsfModel.stamp_grid
+    real = PsfModel.stamp_grid_at  # (the stamps from their first pixel: the fill's centre stamps)
 
-    def counting(self, xs, ys, x0, y0, derivatives=True):
+    def counting(self, sj0, li0, m, x0, y0, derivatives=True):
         sizes.append(len(x0))
-        return real(self, xs, ys, x0, y0, derivatives)
+        return real(self, sj0, li0, m, x0, y0, derivatives)
 
     n_holes = n_sources = 0
     for model, x, y, psf, along in calls:
-        monkeypatch.setattr(PsfModel, "stamp_grid", counting)
+        monkeypatch.setattr(PsfModel, "stamp_grid_at", counting)
         sizes.clear()
         got = fill_flux_err(model, x, y, psf, along)
         monkeypatch.undo()

@@ -58,3 +58,37 @@ def test_the_stamp_stack_is_kept_for_the_same_positions_only():
     moved = _stamp_stack(psf, sj, li, x + 0.01, y, True, memo)
     assert moved is not first and not np.array_equal(moved[0], first[0])
     assert _stamp_stack(psf, sj, li, x, y, True, None) is not first  # no memo: made anew
+
+
+def test_the_first_two_rounds_make_one_effective_psf(monkeypatch):
+    """The fit's first round (no derivatives) and its second (the first step, the same positions) make the
+    stamps and their fill once (the second round is the first's result, its derivatives made then), the
+    values a fresh call makes; moved sources (a few to another centre pixel) make them again."""
+    from ioscan.detect import photometry
+
+    rng = np.random.default_rng(3)
+    psf = PsfModel((0.96, 0.04), (0.6, 2.5))
+    kernel = background_kernel(3, 6, 1)
+    shape, r = (60, 70), 2
+    clean = rng.random(shape) > 0.15
+    x, y = rng.uniform(-1, 70, 9), rng.uniform(-1, 60, 9)
+    made: list[int] = []
+    real = photometry.fill_unclean
+
+    def counting(*a):
+        made.append(a[9])  # (the planes filled)
+        return real(*a)
+
+    monkeypatch.setattr(photometry, "fill_unclean", counting)
+    memo: dict = {}
+    first = effective_psf(psf, x, y, kernel, shape, r, clean, memo, False)
+    second = effective_psf(psf, x, y, kernel, shape, r, clean, memo, True)
+    assert made == [3]
+    assert first[1] is None and first[0] is second[0]
+    moved_x = x + np.where(np.arange(9) % 3 == 0, 0.7, 0.05)
+    third = effective_psf(psf, moved_x, y, kernel, shape, r, clean, memo, True)
+    assert made == [3, 3]
+    monkeypatch.undo()
+    assert _same(first, _fresh(psf, x, y, kernel, shape, r, clean, False))
+    assert _same(second, _fresh(psf, x, y, kernel, shape, r, clean, True))
+    assert _same(third, _fresh(psf, moved_x, y, kernel, shape, r, clean, True))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ioscan.detect.flags import flag_artefact
-from ioscan.detect.misfits import MIN_STRUCTURE_SIGMA, background_structure, unflagged_near_edge
+from ioscan.detect.misfits import MIN_STRUCTURE_SIGMA, background_structures, unflagged_near_edge
 from ioscan.detect.psf import PsfModel
 from ioscan.records import Detection
 
@@ -93,16 +93,24 @@ def flag_edge_refits(
     Sets ``extra["edge_refit_fraction"]`` on the detections tested; returns how many were flagged."""
     l0, s0 = offset
     bl, bs = background.shape
+    # the detections near the edge whose pixel lies on the crop, their background structure all at once
+    near = [
+        (det, li - l0, sj - s0)
+        for det, li, sj in unflagged_near_edge(detections, line_offset, data.shape, REACH_PX)
+        if 0 <= li - l0 < bl and 0 <= sj - s0 < bs
+    ]
+    if not near:
+        return 0
+    structure = background_structures(
+        background, sigma_white, np.array([c[1] for c in near]), np.array([c[2] for c in near])
+    )
     sw_band = np.full(data.shape, np.nan)  # the band image's frame: the window is the edge's
     sw_band[l0 : l0 + bl, s0 : s0 + bs] = sigma_white
     n = 0
-    for det, li, sj in unflagged_near_edge(detections, line_offset, data.shape, REACH_PX):
+    for (det, _, _), st in zip(near, structure.tolist(), strict=True):
+        if st < MIN_STRUCTURE_SIGMA:
+            continue
         y, x = det.line - line_offset, det.sample
-        ci, cj = li - l0, sj - s0
-        if not (0 <= ci < bl and 0 <= cj < bs):
-            continue
-        if background_structure(background, sigma_white, ci, cj) < MIN_STRUCTURE_SIGMA:
-            continue
         snr = one_sided_snr(data, sw_band, x, y, psf)
         mf = float(det.extra.get("mf_snr", np.nan))
         if not (np.isfinite(snr) and mf > 0):

@@ -705,6 +705,42 @@ def shared_erf_arguments(ab: np.ndarray):
 
 
 @njit(cache=True)
+def grid_erf_arguments(
+    sj0: np.ndarray, li0: np.ndarray, m: int, x0: np.ndarray, y0: np.ndarray, sig, sqrt2: float
+):
+    """:func:`profile_arguments` then :func:`shared_erf_arguments` of the square stamps of m pixels whose
+    first sample and line are the integers ``sj0``, ``li0`` (n,) at sources (x0, y0): the offsets pixel −
+    source as numpy makes them (the pixel as float64, minus the source), in one call. Returns (the erf
+    arguments, their index, −a² and −b²)."""
+    n = sj0.shape[0]
+    u = np.empty((2, n * m))
+    for s in range(n):
+        for t in range(m):
+            u[0, s * m + t] = float(sj0[s] + t) - x0[s]
+            u[1, s * m + t] = float(li0[s] + t) - y0[s]
+    ab, nsq = profile_arguments(u, sig, sqrt2)
+    args, idx = shared_erf_arguments(ab)
+    return args, idx, nsq
+
+
+@njit(cache=True)
+def psf_stamps_shared(
+    erf_args: np.ndarray,
+    idx: np.ndarray,
+    exp_ab: np.ndarray,
+    sig: np.ndarray,
+    sqrt2pi: float,
+    weights: np.ndarray,
+    n: int,
+    m: int,
+    derivatives: bool,
+):
+    """:func:`profile_values_shared` then :func:`psf_stamps`, in one call (the same values)."""
+    val, dval = profile_values_shared(erf_args, idx, exp_ab, sig, sqrt2pi)
+    return psf_stamps(val, dval, weights, n, m, derivatives)
+
+
+@njit(cache=True)
 def profile_values_shared(
     erf_args: np.ndarray, idx: np.ndarray, exp_ab: np.ndarray, sig: np.ndarray, sqrt2pi: float
 ):

@@ -161,14 +161,14 @@ def _stamp_stack(
     the positions and pixels stay: the fit's first two rounds (the linear fluxes, then the first step) use
     the same positions. P is the same with or without the derivatives' planes (:func:`psf_stamps` makes it
     alike), so only the planes asked for count; the stack is not written to."""
-    xs, ys = sj[:, :1, :].astype(float), li[:, :, :1].astype(float)
+    sj0, li0, m = sj[:, 0, 0], li[:, 0, 0], sj.shape[2]  # (the stamps' first sample and line: sj0 + 0…m−1)
     if memo is None:
-        return psf.stamp_grid(xs, ys, x, y, derivatives)
-    key = (psf, x.tobytes(), y.tobytes(), xs.tobytes(), ys.tobytes())
+        return psf.stamp_grid_at(sj0, li0, m, x, y, derivatives)
+    key = (psf, m, x.tobytes(), y.tobytes(), sj0.tobytes(), li0.tobytes())
     kept = memo.get("stack")
     if kept is not None and kept[0] == key:
         return kept[1]
-    stack = psf.stamp_grid(xs, ys, x, y, True)
+    stack = psf.stamp_grid_at(sj0, li0, m, x, y, True)
     memo["stack"] = (key, stack)
     return stack
 
@@ -199,6 +199,33 @@ def effective_psf(
     derivatives None when not ``derivatives`` (P_eff the same: the stamp operator's product is made on the
     same (3n, ·) matrix, the derivatives' rows 0).
     """
+    if memo is None:
+        return _effective_psf(psf, x, y, kernel, shape, r, clean, None, derivatives)
+    # with a memo the derivatives are always made and the result kept while the positions stay: the fit's
+    # first round (the linear fluxes, no derivatives) and its second (the first step) ask at the same
+    # positions (P is the same either way: the stamp operator's product is made on the same (3n, ·) matrix,
+    # whatever its derivatives' rows hold, and each plane's fill is its own)
+    at = (x.tobytes(), y.tobytes())
+    done = memo.get("out")
+    if done is None or done[0] != at:
+        done = (at, _effective_psf(psf, x, y, kernel, shape, r, clean, memo, True))
+        memo["out"] = done
+    res = done[1]
+    return res if derivatives else (res[0], None, None, *res[3:])
+
+
+def _effective_psf(
+    psf: PsfModel,
+    x: np.ndarray,
+    y: np.ndarray,
+    kernel: np.ndarray,
+    shape: tuple[int, int],
+    r: int,
+    clean: np.ndarray | None,
+    memo: dict | None,
+    derivatives: bool,
+):
+    """:func:`effective_psf` made (with a ``memo``: what the stamps' centre pixels alone decide kept)."""
     h = kernel.shape[0] // 2
     hf = h + 2  # pixels that are not clean were replaced by the mean of the clean ones in a (2hf+1)² box
     big = r + h + (hf if clean is not None else 0)
@@ -788,14 +815,7 @@ def _centre_stamps(
 ) -> np.ndarray:
     """The PSF of the sources ``idx`` (at x, y) on the (2r+1)² stamps around their centre pixels (cen_l,
     cen_s), (len(idx), 2r+1, 2r+1); each stamp's values its own (the same for any set of sources)."""
-    off = np.arange(-r, r + 1, dtype=float)
-    return psf.stamp_grid(
-        (cen_s[idx][:, None] + off[None])[:, None, :],
-        (cen_l[idx][:, None] + off[None])[:, :, None],
-        x[idx],
-        y[idx],
-        False,
-    )[0]
+    return psf.stamp_grid_at(cen_s[idx] - r, cen_l[idx] - r, 2 * r + 1, x[idx], y[idx], False)[0]
 
 
 def _fill_errors_compiled(

@@ -189,8 +189,30 @@ class PsfModel(GaussianMixture):
         # argument: a pixel's upper edge is most often its neighbour's lower one)
         ab, nsq = fk.profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
         args, idx = fk.shared_erf_arguments(ab)
-        val, dval = fk.profile_values_shared(erf(args), idx, np.exp(nsq), sig, _SQRT2PI)
-        return fk.psf_stamps(val, dval, weights, n, m, derivatives)
+        return fk.psf_stamps_shared(erf(args), idx, np.exp(nsq), sig, _SQRT2PI, weights, n, m, derivatives)
+
+    def stamp_grid_at(
+        self,
+        sj0: np.ndarray,
+        li0: np.ndarray,
+        m: int,
+        x0: np.ndarray,
+        y0: np.ndarray,
+        derivatives: bool = True,
+    ) -> np.ndarray:
+        """:meth:`stamp_grid` of square stamps of ``m`` pixels whose first sample and line are the integers
+        ``sj0``, ``li0`` (n,): xs = sj0 + 0…m−1 as float64 (n, 1, m), ys likewise (n, m, 1); the same values
+        in two compiled calls around numpy's erf and exp (:func:`ioscan.detect.fit_kernels.
+        grid_erf_arguments`, ``psf_stamps_shared``)."""
+        erf, fk = _profile_kernels()
+        sig, weights = self._profile_constants
+        x0, y0 = np.asarray(x0, np.float64), np.asarray(y0, np.float64)
+        args, idx, nsq = fk.grid_erf_arguments(
+            np.asarray(sj0, np.int64), np.asarray(li0, np.int64), m, x0, y0, sig, _SQRT2
+        )
+        return fk.psf_stamps_shared(
+            erf(args), idx, np.exp(nsq), sig, _SQRT2PI, weights, x0.shape[0], m, derivatives
+        )
 
 
 _KERNELS: tuple | None = None
