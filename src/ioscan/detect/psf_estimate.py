@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
-from scipy.special import erf
+from scipy.special import chdtri, erf
 
 from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
 from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
@@ -501,9 +501,9 @@ class StackedWidth:
 
 @lru_cache(maxsize=64)
 def _agree_limit(n: int) -> float:
-    from scipy.stats import chi2
-
-    return float(chi2.ppf(STACK_AGREE_QUANTILE, n - 1))
+    """χ²'s :data:`STACK_AGREE_QUANTILE` quantile for n − 1 degrees of freedom: ``scipy.stats.chi2.ppf``'s
+    value (it calls ``chdtri``) without importing scipy.stats (~0.5 s once per worker, mid-scan)."""
+    return float(chdtri(n - 1, 1.0 - STACK_AGREE_QUANTILE))
 
 
 def _stack_grid() -> np.ndarray:
