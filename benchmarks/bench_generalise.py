@@ -114,9 +114,9 @@ FALSE_KINDS = (
     "sky_background",
 )
 FALSE_FEATURES = (
-    "band", "sample", "line", "mf_snr", "fit_snr", "chi2_dof", "noise_snr", "cr_px", "saturated_px",
-    "saturated_column_px", "bright_px", "source_px", "source_snr_ideal", "source_found", "edge_px", "limb_px",
-    "gain_step_px", "on_disk", "terminator_px",
+    "band", "sample", "line", "mf_snr", "fit_snr", "chi2_dof", "spike_dchi2", "spike_dchi2_measured",
+    "noise_snr", "cr_px", "saturated_px", "saturated_column_px", "bright_px", "source_px", "source_snr_ideal",
+    "source_found", "edge_px", "limb_px", "gain_step_px", "on_disk", "terminator_px",
 )  # fmt: skip
 SAT_RING_PX = 12.0
 SPLIT_PX = 4.0
@@ -349,6 +349,8 @@ def false_features(
         "mf_snr": round(float(d["mf_snr"]), 2),
         "fit_snr": round(float(d["snr"]), 2),
         "chi2_dof": round(float(d["chi2_dof"]), 2),
+        "spike_dchi2": round(float(d.get("spike_dchi2", np.nan)), 2),
+        "spike_dchi2_measured": round(float(d.get("spike_dchi2_measured", np.nan)), 2),
         "noise_snr": round(float(noise[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2].max()), 2),
         "cr_px": round(float(zones["cr"][i, j]), 2),
         "saturated_px": round(float(dist[sat].min()), 2) if sat.any() else np.inf,
@@ -815,11 +817,14 @@ def detections_of(frame, config=None, keep: list | None = None) -> tuple[pd.Data
             float(d.extra.get("mf_snr", np.nan)),
             float(d.extra.get("chi2_dof", np.nan)),
             int(d.flags),
+            float(d.extra.get("spike_dchi2", np.nan)),
+            float(d.extra.get("spike_dchi2_measured", np.nan)),
         )
         for d in result.detections
         if not (d.flags & IGNORED) or d.flags & DetectionFlag.COSMIC_RAY
     ]
-    cols = ["band", "sample", "line", "snr", "cosmic_ray", "mf_snr", "chi2_dof", "flags"]
+    cols = ["band", "sample", "line", "snr", "cosmic_ray", "mf_snr", "chi2_dof", "flags", "spike_dchi2"]
+    cols.append("spike_dchi2_measured")  # NaN unless detect.spike_measured_core measured a core there
     return pd.DataFrame(rows, columns=cols), ms
 
 

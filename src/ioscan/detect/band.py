@@ -369,6 +369,29 @@ def spike_amplitudes(
     return linear_flux(*(np.ascontiguousarray(a, dtype=np.float64) for a in (p, w, data)))
 
 
+def _spike_test_measured_core(
+    detections: list[Detection], rows: np.ndarray, model, fit, core: PsfModel, cfg: DetectConfig
+) -> int:
+    """The cosmic-ray spike test again on the final detections (``rows``: each one's source index) with the
+    core measured on the frame (amplitudes refitted with it; threshold calibrated for it at
+    ``cfg.threshold_snr``): COSMIC_RAY set where it exceeds the threshold. Returns how many were newly
+    flagged. Each detection keeps the advantage in ``extra["spike_dchi2_measured"]``."""
+    resid = model.residuals[0]
+    flux = spike_amplitudes(resid, model.noise, model.usable, fit.x[rows], fit.y[rows], core)
+    dchi = spike_dchi2(resid, model.noise, model.usable, fit.x[rows], fit.y[rows], flux, core)
+    thr = spike_threshold(core, cfg.threshold_snr)
+    n = 0
+    for d, v in zip(detections, dchi, strict=True):
+        d.extra["spike_dchi2_measured"] = float(v)
+        also = cfg.spike_measured_core_model_dchi2
+        if also is not None and not d.extra.get("spike_dchi2", np.inf) > also:
+            continue
+        if v > thr and not d.flags & (DetectionFlag.COSMIC_RAY | DetectionFlag.SATURATED):
+            d.flags = d.flags | DetectionFlag.COSMIC_RAY
+            n += 1
+    return n
+
+
 def _psf_in_use(
     data: np.ndarray, sat_mask, limb: Limb, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
 ) -> tuple[PsfModel, PsfModel, bool]:
@@ -881,6 +904,13 @@ def detect_band(
         flux_psf = stacked_core(
             data, sat_mask, limb, psf, out.detections, band.line_offset, band.band, out.messages
         )
+    if flux_psf is not None and out.detections and cfg.spike_measured_core and calibrated_spike_test:
+        n_hit = _spike_test_measured_core(out.detections, np.flatnonzero(~dup), model, fit, flux_psf, cfg)
+        if n_hit:
+            out.messages.append(
+                f"band {band.band}: {n_hit} detections flagged COSMIC_RAY by the spike test with the "
+                f"measured core (σ {flux_psf.core_sigma_px:.2f} px)"
+            )
     if flux_psf is not None and out.detections:
         ratio = shape_ratios(model, fit.x, fit.y, model.choice[peaks.line, peaks.sample], psf, flux_psf)
         n_flux = apply_shape_ratios(out.detections, np.flatnonzero(~dup), ratio, flux_psf)

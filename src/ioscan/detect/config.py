@@ -192,6 +192,15 @@ class DetectConfig:
             and flux error from it (the ratio of the measured core's fit to the model's on the same residual,
             :mod:`ioscan.detect.photometry_psf`); positions, S/N and flags stay the model's. Default on: with
             the model's core the independent renderer's sunlit fluxes without geometry were 20–26 % low.
+        spike_measured_core: where a limb is seen and the fluxes take a core measured on the frame
+            (``flux_psf_where_limb_seen``: single sources or the stack), a second cosmic-ray spike test on the
+            final detections with that core (amplitudes refitted with it, threshold calibrated for it),
+            flagging COSMIC_RAY where it says so. Not a default: on the independent renderer's 250 sunlit
+            frames (two seeds) it removed 5 false detections and lost 18 true hot spots of S/N ≥ 7 (with
+            ``spike_measured_core_model_dchi2`` 2: 4 and 4); 8 of the 13 cosmic-ray remnants sit on frames
+            with no measured core (docs/architecture.md, issue 11).
+        spike_measured_core_model_dchi2: with ``spike_measured_core``, flag only detections whose spike
+            test with the model's core (``extra["spike_dchi2"]``) also exceeds this advantage (None: any).
         unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
             (``estimate_psf`` off, or no source fit to measure it), the background annuli are sized
             for a core this many times wider than the model's (the matched filter keeps the model's core):
@@ -388,6 +397,8 @@ class DetectConfig:
     psf_filter_where_limb_seen: bool = False
     psf_annuli_model_core: bool = False
     flux_psf_where_limb_seen: bool = True
+    spike_measured_core: bool = False
+    spike_measured_core_model_dchi2: float | None = None
     keep_source_pixels: bool = False
     edge_limb_step: bool = True
     ridge_test: bool = True
