@@ -33,6 +33,8 @@ from ioscan.detect.psf_estimate import (
     NEAR_LIMB_MIN_SNR,
     SINGLE_SOURCE_SNR,
     PsfEstimate,
+    halo_component,
+    halo_weight,
     measure_psf,
     stacked_width,
 )
@@ -128,6 +130,42 @@ def stacked_core(
         f"band {band}: PSF core σ {measured.core_sigma_px:.2f} px ± {100 * sw.rel_err:.0f} % shared by "
         f"{sw.n_sources} isolated detections (χ² of their agreement {sw.agree_chi2:.1f}), taken by the "
         f"fluxes only (the model's {psf.core_sigma_px:.2f} px detects)"
+    )
+    return measured
+
+
+def measured_halo(
+    data: np.ndarray,
+    sat_mask,
+    limb: Limb,
+    psf: PsfModel,
+    detections: Sequence[Detection],
+    line_offset: int,
+    band: str,
+    messages: list[str],
+) -> PsfModel | None:
+    """``psf`` (the PSF the fluxes take: the fits' or a measured core's) with its halo's weight the one the
+    band's bright isolated detections show (:func:`ioscan.detect.psf_estimate.halo_weight`: unflagged ones
+    of S/N ≥ :data:`~ioscan.detect.psf_estimate.HALO_MIN_SNR` away from the limb, core and halo fitted
+    together, the model's halo width), where the measurement is precise and the sources agree
+    (:attr:`~ioscan.detect.psf_estimate.HaloWeight.accepted`) and it differs from ``psf``'s by more than
+    :data:`~ioscan.detect.psf_estimate.HALO_CHANGE_SIGMA` errors; else None (also where ``psf`` has no
+    halo: :func:`~ioscan.detect.psf_estimate.halo_component`)."""
+    k = halo_component(psf)
+    if k is None:
+        return None
+    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
+    x = np.array([d.sample for d in detections], float)
+    y = np.array([d.line - line_offset for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    cand = np.array([not d.flags & bad for d in detections], bool)
+    hw = halo_weight(data, sat_mask, limb.distance_px, x, y, snr, cand, psf.sigmas_px[k])
+    if hw is None or not hw.accepted or not hw.differs_from(psf):
+        return None
+    measured = hw.applied_to(psf)
+    messages.append(
+        f"band {band}: PSF halo (σ {psf.sigmas_px[k]:.1f} px) weight {hw.weight:.3f} ± {hw.err:.3f} measured "
+        f"on {hw.n_sources} detections (the model's {psf.weights[k]:.3f}), taken by the fluxes only"
     )
     return measured
 
