@@ -210,12 +210,12 @@ def test_core_halo_fit_measures_the_halo_weight_with_an_honest_error(weights, si
 
 
 def test_halo_weights_combined_leave_out_a_disagreeing_source():
-    from ioscan.detect.psf_estimate import combine_halo_weights
+    from ioscan.detect.psf_estimate import HALO_SYSTEMATIC_ERR, combine_halo_weights
 
     hw = combine_halo_weights(np.array([0.001, -0.002, 0.0, 0.08]), np.array([0.004, 0.004, 0.004, 0.004]))
     assert hw.n_sources == 3 and hw.n_dropped == 1 and hw.agree
     assert hw.weight == pytest.approx(-0.001 / 3, abs=1e-9)
-    assert hw.err == pytest.approx(0.004 / np.sqrt(3), rel=1e-6)
+    assert hw.err == pytest.approx(np.hypot(0.004 / np.sqrt(3), HALO_SYSTEMATIC_ERR), rel=1e-6)
     model = PsfModel((0.96, 0.04), (0.6, 2.5))
     assert hw.accepted and hw.differs_from(model)
     halo_free = hw.applied_to(model)

@@ -18,6 +18,12 @@ noise-free source of unit flux with the measured core, at the detection's positi
 of its own — a ratio of two fits on the data did, +30 % at S/N 5–10). Nothing detection decided (positions,
 S/N, flags, χ²) changes; ``extra`` keeps the model fit's flux (``flux_model_psf``) and the measured core
 (``flux_psf_core_sigma_px``).
+
+Wherever the core may be measured (with or without a limb), the halo's weight is measured too on the band's
+bright isolated detections (:func:`measured_halo`): a measured core keeps the model's other components, so a
+source without the model's halo (the renderer's Gaussian) had ~3 % of its flux put into a halo that is not
+there. Where the frame's sources weigh it precisely and it differs from the model's, the fluxes take it by
+the same shape ratios; the core's width is not touched.
 """
 
 from __future__ import annotations
