@@ -186,3 +186,73 @@ def test_stacked_core_replaces_the_width_and_keeps_the_models_elongation():
     assert stacked_core(img.astype(np.float32), None, limb, agrees, dets, 5, "M", []) is None
     # one source left: no stack
     assert stacked_core(img.astype(np.float32), None, limb, model, dets[:1], 5, "M", []) is None
+
+
+def _night_frame(index: int, seed: int = 23):
+    """Frame ``index`` of the renderer's night-side sequence from ``seed`` (``bench_psf_core --side night``'s
+    frames; M band, no geometry) and the renderer's result."""
+    rng = np.random.default_rng(seed)
+    for _ in range(index + 1):
+        params = draw_scene(rng, kind="night")
+    r = render_scene(params)
+    return m_band_frame(r, params), r
+
+
+def _flux_ratio_of_brightest(detections: list[Detection], truth) -> float:
+    t = truth[(truth["band"] == "M") & (truth["neighbour_px"] >= 4) & ~truth["saturated"]]
+    row = t.loc[t["snr_ideal"].idxmax()]
+    d = min(detections, key=lambda d: np.hypot(d.sample - row["sample"], d.line - row["line"]))
+    assert np.hypot(d.sample - row["sample"], d.line - row["line"]) <= 1.0 and row["snr_ideal"] >= 1000
+    return d.net_radiance_sum / row["flux_w_m2_sr"] - 1.0
+
+
+def test_night_fluxes_take_the_halo_weight_a_bright_source_shows_and_nothing_else_changes(monkeypatch):
+    import ioscan.detect.band as band_module
+
+    frame, r = _night_frame(13)
+    on = detect_frame(frame)
+    monkeypatch.setattr(band_module, "measured_halo", lambda *a, **k: None)
+    off = detect_frame(frame)
+    msg = next(m for m in on.messages if "halo" in m)
+    # the renderer's Gaussian PSF has no halo; the model's 4 % one is measured as ~0
+    assert abs(float(msg.split("weight ")[1].split(" ")[0])) < 0.02
+    key = [(d.sample, d.line, d.snr, d.flags) for d in on.detections]
+    assert key == [(d.sample, d.line, d.snr, d.flags) for d in off.detections]
+    # the brightest source (S/N ≥ 1000): the model's halo left its flux ~3 % high (tens of its errors); the
+    # measured weight within 1 %
+    rel_off, rel_on = (
+        _flux_ratio_of_brightest(off.detections, r.truth),
+        _flux_ratio_of_brightest(on.detections, r.truth),
+    )
+    assert rel_off > 0.02
+    assert abs(rel_on) < 0.01
+
+
+def test_measured_halo_keeps_a_model_the_frame_agrees_with():
+    from ioscan.detect.photometry_psf import measured_halo
+    from ioscan.detect.psf_estimate import _g1
+    from ioscan.detect.region import Limb
+
+    rng = np.random.default_rng(3)
+    img = (rng.normal(0.0, 1.0, (80, 80)) + 5.0).astype(np.float32)
+    u = np.arange(15, dtype=float)
+    pos = [(20.0, 20.0), (50.0, 25.0), (30.0, 55.0), (60.0, 60.0)]
+    for x, y in pos:
+        stamp = sum(
+            4000.0 * w * _g1(u, 7.0, s)[0][:, None] * _g1(u, 7.0, s)[0][None, :]
+            for w, s in ((0.96, 0.6), (0.04, 2.5))
+        )
+        img[int(y) - 7 : int(y) + 8, int(x) - 7 : int(x) + 8] += stamp.astype(np.float32)
+    dets = []
+    for x, y in pos:
+        d = _detection(x)
+        d.line, d.snr = y, 300.0
+        dets.append(d)
+    limb = Limb(None, False, None, 0.0)
+    msgs: list[str] = []
+    model = PsfModel((0.96, 0.04), (0.6, 2.5))
+    assert measured_halo(img, None, limb, model, dets, 0, "M", msgs) is None and not msgs
+    # against a halo-free model the same sources show their halo
+    halo_free = PsfModel((1.0, 0.0), (0.6, 2.5))
+    got = measured_halo(img, None, limb, halo_free, dets, 0, "M", msgs)
+    assert got is not None and got.weights[1] == pytest.approx(0.04, abs=0.01) and msgs

@@ -50,7 +50,13 @@ from ioscan.detect.misfits import (
     limb_ridge_psf_gains,
 )
 from ioscan.detect.photometry import PsfFit, fill_flux_err, fit_radius_px, fit_sources
-from ioscan.detect.photometry_psf import apply_shape_ratios, measured_core, shape_ratios, stacked_core
+from ioscan.detect.photometry_psf import (
+    apply_shape_ratios,
+    measured_core,
+    measured_halo,
+    shape_ratios,
+    stacked_core,
+)
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.psf_estimate import SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
 from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, search_region
@@ -911,6 +917,10 @@ def detect_band(
                 f"band {band.band}: {n_hit} detections flagged COSMIC_RAY by the spike test with the "
                 f"measured core (σ {flux_psf.core_sigma_px:.2f} px)"
             )
+    if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE and out.detections:  # the halo's weight
+        base = psf if flux_psf is None else flux_psf
+        args = (data, sat_mask, limb, base, out.detections, band.line_offset, band.band, out.messages)
+        flux_psf = measured_halo(*args) or flux_psf
     if flux_psf is not None and out.detections:
         ratio = shape_ratios(model, fit.x, fit.y, model.choice[peaks.line, peaks.sample], psf, flux_psf)
         n_flux = apply_shape_ratios(out.detections, np.flatnonzero(~dup), ratio, flux_psf)

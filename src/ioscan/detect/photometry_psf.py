@@ -18,6 +18,12 @@ noise-free source of unit flux with the measured core, at the detection's positi
 of its own — a ratio of two fits on the data did, +30 % at S/N 5–10). Nothing detection decided (positions,
 S/N, flags, χ²) changes; ``extra`` keeps the model fit's flux (``flux_model_psf``) and the measured core
 (``flux_psf_core_sigma_px``).
+
+Wherever the core may be measured (with or without a limb), the halo's weight is measured too on the band's
+bright isolated detections (:func:`measured_halo`): a measured core keeps the model's other components, so a
+source without the model's halo (the renderer's Gaussian) had ~3 % of its flux put into a halo that is not
+there. Where the frame's sources weigh it precisely and it differs from the model's, the fluxes take it by
+the same shape ratios; the core's width is not touched.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from ioscan.detect.psf_estimate import (
     NEAR_LIMB_MIN_SNR,
     SINGLE_SOURCE_SNR,
     PsfEstimate,
+    halo_component,
+    halo_weight,
     measure_psf,
     stacked_width,
 )
@@ -128,6 +136,42 @@ def stacked_core(
         f"band {band}: PSF core σ {measured.core_sigma_px:.2f} px ± {100 * sw.rel_err:.0f} % shared by "
         f"{sw.n_sources} isolated detections (χ² of their agreement {sw.agree_chi2:.1f}), taken by the "
         f"fluxes only (the model's {psf.core_sigma_px:.2f} px detects)"
+    )
+    return measured
+
+
+def measured_halo(
+    data: np.ndarray,
+    sat_mask,
+    limb: Limb,
+    psf: PsfModel,
+    detections: Sequence[Detection],
+    line_offset: int,
+    band: str,
+    messages: list[str],
+) -> PsfModel | None:
+    """``psf`` (the PSF the fluxes take: the fits' or a measured core's) with its halo's weight the one the
+    band's bright isolated detections show (:func:`ioscan.detect.psf_estimate.halo_weight`: unflagged ones
+    of S/N ≥ :data:`~ioscan.detect.psf_estimate.HALO_MIN_SNR` away from the limb, core and halo fitted
+    together, the model's halo width), where the measurement is precise and the sources agree
+    (:attr:`~ioscan.detect.psf_estimate.HaloWeight.accepted`) and it differs from ``psf``'s by more than
+    :data:`~ioscan.detect.psf_estimate.HALO_CHANGE_SIGMA` errors; else None (also where ``psf`` has no
+    halo: :func:`~ioscan.detect.psf_estimate.halo_component`)."""
+    k = halo_component(psf)
+    if k is None:
+        return None
+    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
+    x = np.array([d.sample for d in detections], float)
+    y = np.array([d.line - line_offset for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    cand = np.array([not d.flags & bad for d in detections], bool)
+    hw = halo_weight(data, sat_mask, limb.distance_px, x, y, snr, cand, psf.sigmas_px[k])
+    if hw is None or not hw.accepted or not hw.differs_from(psf):
+        return None
+    measured = hw.applied_to(psf)
+    messages.append(
+        f"band {band}: PSF halo (σ {psf.sigmas_px[k]:.1f} px) weight {hw.weight:.3f} ± {hw.err:.3f} measured "
+        f"on {hw.n_sources} detections (the model's {psf.weights[k]:.3f}), taken by the fluxes only"
     )
     return measured
 
