@@ -643,12 +643,12 @@ def detect_band(
     # (a single Gaussian describes a core-dominated PSF, JIRAM's; not an AO core with a halo beside it)
     core_weight = psf.weights[psf.sigmas_px.index(psf.core_sigma_px)]
     psf_measured = False  # measured on the frame (and used, or found to agree with the model)
+    model_psf = psf  # the instrument's model (``psf`` becomes the measured core where that is used)
     spike_psf = psf  # the core the cosmic-ray spike test compares sources with
     model_core_px = (
         None  # the model's core σ (px) the annuli stay sized for, where a measured core replaced it
     )
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
-        model_psf = psf
         psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
         sigma = psf.core_sigma_px
         if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
@@ -917,7 +917,10 @@ def detect_band(
                 f"band {band.band}: {n_hit} detections flagged COSMIC_RAY by the spike test with the "
                 f"measured core (σ {flux_psf.core_sigma_px:.2f} px)"
             )
-    if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE and out.detections:  # the halo's weight
+    # the halo's weight, where the frame's core is not the model's (its PSF is another's): a frame whose core
+    # agrees with the model keeps the model's halo unweighed (our simulator's frames: ~2 ms per frame)
+    core_differs = flux_psf is not None or psf is not model_psf
+    if cfg.estimate_psf and core_differs and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE and out.detections:
         base = psf if flux_psf is None else flux_psf
         args = (data, sat_mask, limb, base, out.detections, band.line_offset, band.band, out.messages)
         flux_psf = measured_halo(*args) or flux_psf
