@@ -103,6 +103,17 @@ def measured_core(
     return measured
 
 
+def _candidates(detections: Sequence[Detection], line_offset: int):
+    """(sample, line in the crop, S/N, usable) of each detection, px: usable ones are not flagged as a
+    cosmic-ray hit, an artefact or saturated."""
+    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
+    x = np.array([d.sample for d in detections], float)
+    y = np.array([d.line - line_offset for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    cand = np.array([not d.flags & bad for d in detections], bool)
+    return x, y, snr, cand
+
+
 def stacked_core(
     data: np.ndarray,
     sat_mask,
@@ -118,11 +129,7 @@ def stacked_core(
     amplitude, centre and plane; :attr:`~ioscan.detect.psf_estimate.StackedWidth.accepted`: an error ≤ 7 %
     and the sources agreeing), where no single source measured it (:func:`measured_core`) and it differs
     from ``psf``'s (its elongation kept: the joint fit is round); else None."""
-    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
-    x = np.array([d.sample for d in detections], float)
-    y = np.array([d.line - line_offset for d in detections], float)
-    snr = np.array([d.snr for d in detections], float)
-    cand = np.array([not d.flags & bad for d in detections], bool)
+    x, y, snr, cand = _candidates(detections, line_offset)
     sw = stacked_width(data, sat_mask, limb.distance_px, x, y, snr, cand)
     if sw is None or not sw.accepted:
         return None
@@ -160,11 +167,7 @@ def measured_halo(
     k = halo_component(psf)
     if k is None:
         return None
-    bad = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
-    x = np.array([d.sample for d in detections], float)
-    y = np.array([d.line - line_offset for d in detections], float)
-    snr = np.array([d.snr for d in detections], float)
-    cand = np.array([not d.flags & bad for d in detections], bool)
+    x, y, snr, cand = _candidates(detections, line_offset)
     hw = halo_weight(data, sat_mask, limb.distance_px, x, y, snr, cand, psf.sigmas_px[k])
     if hw is None or not hw.accepted or not hw.differs_from(psf):
         return None

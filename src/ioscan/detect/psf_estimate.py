@@ -490,13 +490,19 @@ class StackedWidth:
 
     @property
     def agree(self) -> bool:
-        """The sources agree with the shared width (:data:`STACK_AGREE_QUANTILE`; one source always does)."""
-        return self.n_sources < 2 or self.agree_chi2 <= _agree_limit(self.n_sources)
+        """The sources agree with the shared width (:func:`_sources_agree`)."""
+        return _sources_agree(self.n_sources, self.agree_chi2)
 
     @property
     def accepted(self) -> bool:
         """Two sources or more, an error ≤ :data:`STACK_MAX_REL_ERR` and agreeing sources."""
         return self.n_sources >= 2 and self.rel_err <= STACK_MAX_REL_ERR and self.agree
+
+
+def _sources_agree(n_sources: int, agree_chi2: float) -> bool:
+    """``n_sources`` agree when their χ² statistic is within χ²'s :data:`STACK_AGREE_QUANTILE` quantile for
+    n − 1 degrees of freedom; one source always does."""
+    return n_sources < 2 or agree_chi2 <= _agree_limit(n_sources)
 
 
 @lru_cache(maxsize=64)
@@ -745,8 +751,8 @@ class HaloWeight:
 
     @property
     def agree(self) -> bool:
-        """The sources agree (:data:`STACK_AGREE_QUANTILE`; one source always does)."""
-        return self.n_sources < 2 or self.agree_chi2 <= _agree_limit(self.n_sources)
+        """The sources agree (:func:`_sources_agree`)."""
+        return _sources_agree(self.n_sources, self.agree_chi2)
 
     @property
     def accepted(self) -> bool:
