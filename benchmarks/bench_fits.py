@@ -24,16 +24,14 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # (before numpy is imported: one BLAS thread, as a scan's Dask worker runs)
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_second_pass import same, simulate_calls  # noqa: E402
+from bench_second_pass import interleaved_steps, simulate_calls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("fit_kernels", "psf", "photometry", "edge_refit")
@@ -153,40 +151,10 @@ def main() -> None:
         "edge_refit": edge_refit_new,
     }
     run = {"new": runners(new), "old": runners(old)}
-    nf = cap["n_frames"]
-    report: dict = {"frames": nf, "rounds": args.rounds, "against": args.against, "clock": "process CPU"}
-    totals = {"new": np.zeros(args.rounds), "old": np.zeros(args.rounds)}
-    for step in args.steps.split(","):
-        ms = {"new": np.zeros(args.rounds + 1), "old": np.zeros(args.rounds + 1)}
-        identical = True
-        for r in range(args.rounds + 1):
-            order = ("new", "old") if r % 2 else ("old", "new")
-            for a, k in cap[step]:
-                res = {}
-                for who in order:
-                    a2, k2 = copy.deepcopy((a, k))  # (a step may change its arguments: each run its own)
-                    t = time.process_time()
-                    res[who] = run[who][step](a2, k2)
-                    ms[who][r] += time.process_time() - t
-                if r == 0:
-                    identical &= same(res["new"], res["old"])
-        for who in ms:
-            ms[who] = ms[who][1:] * 1000.0 / nf  # (round 0: the warm-up, not counted)
-            totals[who] += ms[who]
-        report[step] = {
-            "calls": len(cap[step]),
-            "ms_per_frame_new_median": float(np.median(ms["new"])),
-            "ms_per_frame_old_median": float(np.median(ms["old"])),
-            "ms_per_frame_new_mean": float(np.mean(ms["new"])),
-            "ms_per_frame_old_mean": float(np.mean(ms["old"])),
-            "ratio_median": float(np.median(ms["new"] / ms["old"])),
-            "identical": bool(identical),
-        }
-        print(step, json.dumps(report[step]), flush=True)
-    report["total_ms_per_frame_new_median"] = float(np.median(totals["new"]))
-    report["total_ms_per_frame_old_median"] = float(np.median(totals["old"]))
-    report["total_saved_ms_per_frame_median"] = float(np.median(totals["old"] - totals["new"]))
-    print(json.dumps(report, indent=1))
+    call = lambda who, step, a, k: run[who][step](a, k)  # noqa: E731
+    print(
+        json.dumps(interleaved_steps(cap, args.steps.split(","), args.rounds, args.against, call), indent=1)
+    )
 
 
 if __name__ == "__main__":

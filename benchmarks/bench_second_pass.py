@@ -179,6 +179,47 @@ def misfits_runner(mods: dict):
     return run
 
 
+def interleaved_steps(cap: dict, steps: list[str], rounds: int, against: str, call) -> dict:
+    """Each step's captured calls ``cap[step]`` (``(args, kwargs)``; ``cap["n_frames"]`` frames) run by
+    ``call(who, step, args, kwargs)`` as "new" and "old" in turn, call by call, for ``rounds`` rounds after a
+    warm-up round (the first order alternating): process CPU ms per frame, median and mean over rounds, and
+    whether every result is the same (:func:`same`, on the warm-up round)."""
+    nf = cap["n_frames"]
+    report: dict = {"frames": nf, "rounds": rounds, "against": against, "clock": "process CPU"}
+    totals = {"new": np.zeros(rounds), "old": np.zeros(rounds)}
+    for step in steps:
+        ms = {"new": np.zeros(rounds + 1), "old": np.zeros(rounds + 1)}
+        identical = True
+        for r in range(rounds + 1):
+            order = ("new", "old") if r % 2 else ("old", "new")
+            for a, k in cap[step]:
+                res = {}
+                for who in order:
+                    a2, k2 = copy.deepcopy((a, k))  # (a step may change its arguments: each run its own)
+                    t = time.process_time()
+                    res[who] = call(who, step, a2, k2)
+                    ms[who][r] += time.process_time() - t
+                if r == 0:
+                    identical &= same(res["new"], res["old"])
+        for who in ms:
+            ms[who] = ms[who][1:] * 1000.0 / nf  # (round 0: the warm-up, not counted)
+            totals[who] += ms[who]
+        report[step] = {
+            "calls": len(cap[step]),
+            "ms_per_frame_new_median": float(np.median(ms["new"])),
+            "ms_per_frame_old_median": float(np.median(ms["old"])),
+            "ms_per_frame_new_mean": float(np.mean(ms["new"])),
+            "ms_per_frame_old_mean": float(np.mean(ms["old"])),
+            "ratio_median": float(np.median(ms["new"] / ms["old"])),
+            "identical": bool(identical),
+        }
+        print(step, json.dumps(report[step]), flush=True)
+    report["total_ms_per_frame_new_median"] = float(np.median(totals["new"]))
+    report["total_ms_per_frame_old_median"] = float(np.median(totals["old"]))
+    report["total_saved_ms_per_frame_median"] = float(np.median(totals["old"] - totals["new"]))
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", default="main", help="git revision to compare with")
@@ -212,40 +253,10 @@ def main() -> None:
             "old": lambda a, k: old["columns"].remove_column_streaks(*a, **k),
         },
     }
-    nf = cap["n_frames"]
-    report: dict = {"frames": nf, "rounds": args.rounds, "against": args.against, "clock": "process CPU"}
-    totals = {"new": np.zeros(args.rounds), "old": np.zeros(args.rounds)}
-    for step in args.steps.split(","):
-        ms = {"new": np.zeros(args.rounds + 1), "old": np.zeros(args.rounds + 1)}
-        identical = True
-        for r in range(args.rounds + 1):
-            order = ("new", "old") if r % 2 else ("old", "new")
-            for a, k in cap[step]:
-                res = {}
-                for who in order:
-                    a2, k2 = copy.deepcopy((a, k))  # (a step may change its arguments: each run its own)
-                    t = time.process_time()
-                    res[who] = runners[step][who](a2, k2)
-                    ms[who][r] += time.process_time() - t
-                if r == 0:
-                    identical &= same(res["new"], res["old"])
-        for who in ms:
-            ms[who] = ms[who][1:] * 1000.0 / nf  # (round 0: the warm-up, not counted)
-            totals[who] += ms[who]
-        report[step] = {
-            "calls": len(cap[step]),
-            "ms_per_frame_new_median": float(np.median(ms["new"])),
-            "ms_per_frame_old_median": float(np.median(ms["old"])),
-            "ms_per_frame_new_mean": float(np.mean(ms["new"])),
-            "ms_per_frame_old_mean": float(np.mean(ms["old"])),
-            "ratio_median": float(np.median(ms["new"] / ms["old"])),
-            "identical": bool(identical),
-        }
-        print(step, json.dumps(report[step]), flush=True)
-    report["total_ms_per_frame_new_median"] = float(np.median(totals["new"]))
-    report["total_ms_per_frame_old_median"] = float(np.median(totals["old"]))
-    report["total_saved_ms_per_frame_median"] = float(np.median(totals["old"] - totals["new"]))
-    print(json.dumps(report, indent=1))
+    call = lambda who, step, a, k: runners[step][who](a, k)  # noqa: E731
+    print(
+        json.dumps(interleaved_steps(cap, args.steps.split(","), args.rounds, args.against, call), indent=1)
+    )
 
 
 if __name__ == "__main__":
