@@ -42,6 +42,7 @@ from ioscan.detect import psf_estimate as pe  # noqa: E402
 from ioscan.detect.fit_kernels import local_maxima  # noqa: E402
 from ioscan.detect.limb import median3, pixel_noise_map  # noqa: E402
 from ioscan.detect.photometry_psf import core_estimate  # noqa: E402
+from ioscan.detect.psf_stack import stacked_width  # noqa: E402
 from ioscan.robust import median_or_nan  # noqa: E402
 from ioscan.simulate.independent import draw_scene, render_scene  # noqa: E402
 
@@ -123,7 +124,7 @@ def main() -> None:
         y = np.array([d.line - line_offset for d in detections], float)
         snr = np.array([d.snr for d in detections], float)
         cand = np.array([not d.flags & bad for d in detections], bool)
-        stacked[band] = (pe.stacked_width(data, sat_mask, limb.distance_px, x, y, snr, cand), out)
+        stacked[band] = (stacked_width(data, sat_mask, limb.distance_px, x, y, snr, cand), out)
         return out
 
     def no_stack(*a, **k):

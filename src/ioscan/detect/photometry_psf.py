@@ -35,15 +35,9 @@ import numpy as np
 from ioscan.detect.background import BandModel, background_kernel
 from ioscan.detect.photometry import effective_psf, fit_radius_px
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import (
-    NEAR_LIMB_MIN_SNR,
-    SINGLE_SOURCE_SNR,
-    PsfEstimate,
-    halo_component,
-    halo_weight,
-    measure_psf,
-    stacked_width,
-)
+from ioscan.detect.psf_estimate import NEAR_LIMB_MIN_SNR, SINGLE_SOURCE_SNR, PsfEstimate, measure_psf
+from ioscan.detect.psf_halo import halo_component, halo_weight
+from ioscan.detect.psf_stack import stacked_width
 from ioscan.detect.region import Limb
 from ioscan.records import Detection, DetectionFlag
 
@@ -125,8 +119,8 @@ def stacked_core(
     messages: list[str],
 ) -> PsfModel | None:
     """``psf`` with its core's width replaced by the one the band's isolated detections share
-    (:func:`ioscan.detect.psf_estimate.stacked_width`: unflagged ones away from the limb, each its own
-    amplitude, centre and plane; :attr:`~ioscan.detect.psf_estimate.StackedWidth.accepted`: an error ≤ 7 %
+    (:func:`ioscan.detect.psf_stack.stacked_width`: unflagged ones away from the limb, each its own
+    amplitude, centre and plane; :attr:`~ioscan.detect.psf_stack.StackedWidth.accepted`: an error ≤ 7 %
     and the sources agreeing), where no single source measured it (:func:`measured_core`) and it differs
     from ``psf``'s (its elongation kept: the joint fit is round); else None."""
     x, y, snr, cand = _candidates(detections, line_offset)
@@ -158,12 +152,12 @@ def measured_halo(
     messages: list[str],
 ) -> PsfModel | None:
     """``psf`` (the PSF the fluxes take: the fits' or a measured core's) with its halo's weight the one the
-    band's bright isolated detections show (:func:`ioscan.detect.psf_estimate.halo_weight`: unflagged ones
-    of S/N ≥ :data:`~ioscan.detect.psf_estimate.HALO_MIN_SNR` away from the limb, core and halo fitted
+    band's bright isolated detections show (:func:`ioscan.detect.psf_halo.halo_weight`: unflagged ones
+    of S/N ≥ :data:`~ioscan.detect.psf_halo.HALO_MIN_SNR` away from the limb, core and halo fitted
     together, the model's halo width), where the measurement is precise and the sources agree
-    (:attr:`~ioscan.detect.psf_estimate.HaloWeight.accepted`) and it differs from ``psf``'s by more than
-    :data:`~ioscan.detect.psf_estimate.HALO_CHANGE_SIGMA` errors; else None (also where ``psf`` has no
-    halo: :func:`~ioscan.detect.psf_estimate.halo_component`)."""
+    (:attr:`~ioscan.detect.psf_halo.HaloWeight.accepted`) and it differs from ``psf``'s by more than
+    :data:`~ioscan.detect.psf_halo.HALO_CHANGE_SIGMA` errors; else None (also where ``psf`` has no
+    halo: :func:`~ioscan.detect.psf_halo.halo_component`)."""
     k = halo_component(psf)
     if k is None:
         return None
