@@ -385,6 +385,57 @@ def measure_psf(
     )
 
 
+def valid_and_noise(data: np.ndarray, saturated: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(usable pixels: finite and unsaturated, the per-pixel noise σ of :func:`~ioscan.detect.limb.
+    pixel_noise_map` on the data with unusable pixels set to the usable ones' median) of a band image."""
+    from ioscan.detect.limb import pixel_noise_map
+
+    valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
+    filled = data if valid.all() else np.where(valid, data, np.float32(median_or_nan(data[valid])))
+    return valid, pixel_noise_map(np.asarray(filled).astype(np.float32, copy=False))
+
+
+def isolated_inside(
+    ok: np.ndarray, x: np.ndarray, y: np.ndarray, shape: tuple[int, int], half_px: int, isolation_px: float
+) -> np.ndarray:
+    """``ok`` less the sources whose stamp (``half_px`` either side) leaves the frame or that have another
+    source of (``x``, ``y``) (sample, line, px) closer than ``isolation_px``."""
+    nl, ns = shape
+    ok = ok & (x >= half_px + 1) & (x <= ns - half_px - 2) & (y >= half_px + 1) & (y <= nl - half_px - 2)
+    for k in np.flatnonzero(ok):
+        d = np.hypot(x - x[k], y - y[k])
+        d[k] = np.inf
+        if d.min() < isolation_px:
+            ok[k] = False
+    return ok
+
+
+def clear_of_limb(ok: np.ndarray, x: np.ndarray, y: np.ndarray, limb_distance_px, clearance_px: float):
+    """``ok`` less the sources within ``clearance_px`` of the limb (none removed without a limb distance)."""
+    if limb_distance_px is not None and ok.any():
+        at = np.flatnonzero(ok)
+        d = np.asarray(limb_distance_px)[np.rint(y[at]).astype(int), np.rint(x[at]).astype(int)]
+        ok[at] = np.abs(np.nan_to_num(d, nan=0.0)) > clearance_px
+    return ok
+
+
+def source_stamps(data, noise, valid, x, y, idx, half_px: int = HALF_PX):
+    """Stamps (``half_px`` either side, unusable pixels 0), weights (1/noise², 0 off the usable pixels) and
+    the kept indices of the sources ``idx`` whose stamp has ≥ 80 % usable pixels."""
+    stamps, weights, kept = [], [], []
+    for k in idx:
+        i, j = int(round(y[k])), int(round(x[k]))
+        sl = (slice(i - half_px, i + half_px + 1), slice(j - half_px, j + half_px + 1))
+        stamp = np.asarray(data[sl], float)
+        good = valid[sl] & np.isfinite(stamp)
+        if good.sum() < 0.8 * good.size:
+            continue
+        stamps.append(np.where(good, stamp, 0.0))
+        kept.append(k)
+        weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
+    return stamps, weights, kept
+
+
 def estimate_psf(
     data: np.ndarray,
     noise: np.ndarray,
@@ -412,30 +463,16 @@ def estimate_psf(
         single_source_snr: one source suffices from this fitted S/N (below it two are needed).
         min_fit_snr: the fitted S/N a source needs to shape the estimate (one value, or one per source).
     """
-    nl, ns = data.shape
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
-    ok = np.asarray(candidate, bool) & (snr >= MIN_SNR)
-    ok &= (x >= HALF_PX + 1) & (x <= ns - HALF_PX - 2) & (y >= HALF_PX + 1) & (y <= nl - HALF_PX - 2)
-    for k in np.flatnonzero(ok):
-        d = np.hypot(x - x[k], y - y[k])
-        d[k] = np.inf
-        if d.min() < ISOLATION_PX:
-            ok[k] = False
+    ok = isolated_inside(
+        np.asarray(candidate, bool) & (snr >= MIN_SNR), x, y, data.shape, HALF_PX, ISOLATION_PX
+    )
     idx = np.flatnonzero(ok)
     rank = snr if order is None else np.asarray(order, float)
     idx = idx[np.argsort(-rank[idx])][:MAX_SOURCES]
-    stamps, weights, need = [], [], []
     floor = np.broadcast_to(np.asarray(min_fit_snr, float), x.shape)
-    for k in idx:
-        i, j = int(round(y[k])), int(round(x[k]))
-        sl = (slice(i - HALF_PX, i + HALF_PX + 1), slice(j - HALF_PX, j + HALF_PX + 1))
-        stamp = np.asarray(data[sl], float)
-        good = valid[sl] & np.isfinite(stamp)
-        if good.sum() < 0.8 * good.size:
-            continue
-        stamps.append(np.where(good, stamp, 0.0))
-        need.append(floor[k])
-        weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
+    stamps, weights, kept = source_stamps(data, noise, valid, x, y, idx)
+    need = [floor[k] for k in kept]
     sx, sy, wt = [], [], []
     if stamps:
         fits = fit_elliptical_gaussians(np.array(stamps), np.array(weights))

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ioscan.detect.psf import PsfModel
-from ioscan.detect.psf_estimate import _g1
+from ioscan.detect.psf_estimate import _g1, clear_of_limb, isolated_inside, source_stamps, valid_and_noise
 from ioscan.detect.psf_stack import _agree_limit, _sources_agree
-from ioscan.robust import median_or_nan
 
 #: the halo's weight is fitted on stamps this many px either side of a source (15 × 15: a halo of σ 2.5 px
 #: to ±2.8 σ)
@@ -208,42 +207,23 @@ def halo_weight(
     (finite, unsaturated), their own fit's S/N ≥ :data:`HALO_MIN_FIT_SNR`; the :data:`HALO_MAX_SOURCES` of
     highest ``snr``, where their S/Ns add in quadrature to :data:`HALO_MIN_COMBINED_SNR`. Accept it with
     :attr:`HaloWeight.accepted`."""
-    from ioscan.detect.limb import pixel_noise_map
-
     data = np.asarray(data)
     valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
-    nl, ns = data.shape
     h = HALO_HALF_PX
     ok = np.asarray(candidate, bool) & (snr >= HALO_MIN_SNR) & np.isfinite(x) & np.isfinite(y)
-    ok &= (x >= h + 1) & (x <= ns - h - 2) & (y >= h + 1) & (y <= nl - h - 2)
-    if limb_distance_px is not None and ok.any():
-        at = np.flatnonzero(ok)
-        d = np.asarray(limb_distance_px)[np.rint(y[at]).astype(int), np.rint(x[at]).astype(int)]
-        ok[at] = np.abs(np.nan_to_num(d, nan=0.0)) > h + 3
-    for k in np.flatnonzero(ok):
-        d = np.hypot(x - x[k], y - y[k])
-        d[k] = np.inf
-        if d.min() <= h + 1:
-            ok[k] = False
-    idx = np.flatnonzero(ok)
+    ok = isolated_inside(ok, x, y, data.shape, h, np.nextafter(h + 1.0, np.inf))  # none within h + 1 px
+    idx = np.flatnonzero(clear_of_limb(ok, x, y, limb_distance_px, h + 3))
     if idx.size == 0 or not valid.any():
         return None
     idx = idx[np.argsort(-snr[idx], kind="stable")][:HALO_MAX_SOURCES]
     if np.sqrt(np.sum(snr[idx] ** 2)) < HALO_MIN_COMBINED_SNR:  # too faint to reach HALO_MAX_ERR: not fitted
         return None
-    filled = data if valid.all() else np.where(valid, data, np.float32(median_or_nan(data[valid])))
-    noise = pixel_noise_map(np.asarray(filled).astype(np.float32, copy=False))
+    valid, noise = valid_and_noise(data, saturated)
+    stamps, weights, _ = source_stamps(data, noise, valid, x, y, idx, h)
     own, err = [], []
-    for k in idx:
-        i, j = int(round(y[k])), int(round(x[k]))
-        sl = (slice(i - h, i + h + 1), slice(j - h, j + h + 1))
-        stamp = np.asarray(data[sl], float)
-        good = valid[sl] & np.isfinite(stamp)
-        if good.sum() < 0.8 * good.size:
-            continue
-        wt = np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0)
-        hw, he, sn = fit_core_halo(np.where(good, stamp, 0.0), wt, halo_sigma_px)
+    for stamp, wt in zip(stamps, weights, strict=True):
+        hw, he, sn = fit_core_halo(stamp, wt, halo_sigma_px)
         if np.isfinite(hw) and np.isfinite(sn) and sn >= HALO_MIN_FIT_SNR:
             own.append(hw)
             err.append(he)

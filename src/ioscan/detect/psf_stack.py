@@ -23,9 +23,12 @@ from ioscan.detect.psf_estimate import (
     SIGMA_RANGE_PX,
     _g1,
     _stamp_medians,
+    clear_of_limb,
     fit_elliptical_gaussians,
+    isolated_inside,
+    source_stamps,
+    valid_and_noise,
 )
-from ioscan.robust import median_or_nan
 
 #: the stacked width (:func:`joint_width`): sources from this fitted S/N (their own free fit's) are stacked
 STACK_MIN_SNR = 8.0
@@ -212,23 +215,6 @@ def joint_width(stamps: np.ndarray, weights: np.ndarray) -> StackedWidth | None:
     )
 
 
-def _stamps(data, noise, valid, x, y, idx):
-    """Stamps, weights (1/noise², 0 off the usable pixels) and the kept indices of the sources ``idx`` whose
-    stamp has ≥ 80 % usable pixels."""
-    stamps, weights, kept = [], [], []
-    for k in idx:
-        i, j = int(round(y[k])), int(round(x[k]))
-        sl = (slice(i - HALF_PX, i + HALF_PX + 1), slice(j - HALF_PX, j + HALF_PX + 1))
-        stamp = np.asarray(data[sl], float)
-        good = valid[sl] & np.isfinite(stamp)
-        if good.sum() < 0.8 * good.size:
-            continue
-        stamps.append(np.where(good, stamp, 0.0))
-        kept.append(k)
-        weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
-    return stamps, weights, kept
-
-
 def stacked_width(
     data: np.ndarray,
     saturated: np.ndarray | None,
@@ -244,30 +230,17 @@ def stacked_width(
     other source of ``x``, ``y`` within :data:`ISOLATION_PX`, a stamp inside the frame with ≥ 80 % usable
     pixels, their own free fit's S/N ≥ :data:`STACK_MIN_SNR` and widths in :data:`SIGMA_RANGE_PX`; the
     :data:`STACK_MAX_SOURCES` of highest ``snr``. Accept it with :attr:`StackedWidth.accepted`."""
-    from ioscan.detect.limb import pixel_noise_map
-
     data = np.asarray(data)
     valid = np.isfinite(data) if saturated is None else np.isfinite(data) & ~saturated
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
-    nl, ns = data.shape
     ok = np.asarray(candidate, bool) & (snr >= STACK_MIN_SNR) & np.isfinite(x) & np.isfinite(y)
-    ok &= (x >= HALF_PX + 1) & (x <= ns - HALF_PX - 2) & (y >= HALF_PX + 1) & (y <= nl - HALF_PX - 2)
-    if limb_distance_px is not None and ok.any():
-        at = np.flatnonzero(ok)
-        d = np.asarray(limb_distance_px)[np.rint(y[at]).astype(int), np.rint(x[at]).astype(int)]
-        ok[at] = np.abs(np.nan_to_num(d, nan=0.0)) > PSF_LIMB_CLEARANCE_PX
-    for k in np.flatnonzero(ok):
-        d = np.hypot(x - x[k], y - y[k])
-        d[k] = np.inf
-        if d.min() < ISOLATION_PX:
-            ok[k] = False
-    idx = np.flatnonzero(ok)
+    ok = isolated_inside(ok, x, y, data.shape, HALF_PX, ISOLATION_PX)
+    idx = np.flatnonzero(clear_of_limb(ok, x, y, limb_distance_px, PSF_LIMB_CLEARANCE_PX))
     if idx.size < 2 or not valid.any():
         return None
     idx = idx[np.argsort(-snr[idx], kind="stable")][: 2 * STACK_MAX_SOURCES]
-    filled = data if valid.all() else np.where(valid, data, np.float32(median_or_nan(data[valid])))
-    noise = pixel_noise_map(np.asarray(filled).astype(np.float32, copy=False))
-    stamps, weights, _ = _stamps(data, noise, valid, x, y, idx)
+    valid, noise = valid_and_noise(data, saturated)
+    stamps, weights, _ = source_stamps(data, noise, valid, x, y, idx)
     if len(stamps) < 2:
         return None
     stamps, weights = np.array(stamps), np.array(weights)
