@@ -43,7 +43,10 @@ from ioscan.detect.fit_kernels import local_maxima  # noqa: E402
 from ioscan.detect.limb import median3, pixel_noise_map  # noqa: E402
 from ioscan.detect.photometry_psf import core_estimate  # noqa: E402
 from ioscan.detect.psf_stack import stacked_width  # noqa: E402
-from ioscan.robust import median_or_nan  # noqa: E402
+from ioscan.robust import (
+    mad_sigma,  # noqa: E402
+    median_or_nan,  # noqa: E402
+)
 from ioscan.simulate.independent import draw_scene, render_scene  # noqa: E402
 
 TRUE_SIGMA_PX = 0.8
@@ -94,11 +97,10 @@ def reasons(data, sat, limb, truth, line_offset) -> list[str]:
     return out
 
 
-def robust(v: np.ndarray) -> tuple[float, float]:
-    if v.size == 0:
-        return float("nan"), float("nan")
-    med = float(np.median(v))
-    return med, float(1.4826 * np.median(np.abs(v - med)))
+def robust(v) -> tuple[float, float]:
+    """(median, robust σ: :func:`ioscan.robust.mad_sigma`) of ``v``; NaNs for an empty one."""
+    v = np.asarray(v, float)
+    return (float(np.median(v)), mad_sigma(v)) if v.size else (float("nan"), float("nan"))
 
 
 def main() -> None:

@@ -34,6 +34,18 @@ def _relative_flux_errors(detections: list[Detection], truth) -> np.ndarray:
     return np.array(out)
 
 
+def _assert_decisions_same_fluxes_mended(new, old, truth, min_matched: int) -> None:
+    """The same detections (positions, S/N, flags) with and without the measured core; without it the matched
+    fluxes' median is > 15 % low, with it within 10 %."""
+    key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
+    assert key == [(d.sample, d.line, d.snr, d.flags) for d in old.detections]
+    rel_new = _relative_flux_errors(new.detections, truth)
+    rel_old = _relative_flux_errors(old.detections, truth)
+    assert len(rel_new) == len(rel_old) >= min_matched
+    assert np.median(rel_old) < -0.15
+    assert abs(np.median(rel_new)) < 0.10
+
+
 def test_sunlit_fluxes_take_the_measured_core_and_nothing_else_changes():
     frame, r = bench_generalise_rendered(0)
     assert r.illumination == "day"
@@ -110,13 +122,7 @@ def test_sunlit_frame_whose_bright_sources_lie_near_the_limb_takes_the_core_meas
     monkeypatch.setattr(band_module, "stacked_core", lambda *a, **k: None)
     old = detect_frame(frame)
     assert not any("taken by the fluxes only" in m for m in old.messages)
-    key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
-    assert key == [(d.sample, d.line, d.snr, d.flags) for d in old.detections]
-    rel_new = _relative_flux_errors(new.detections, r.truth)
-    rel_old = _relative_flux_errors(old.detections, r.truth)
-    assert len(rel_new) == len(rel_old) >= 1
-    assert np.median(rel_old) < -0.15
-    assert abs(np.median(rel_new)) < 0.10
+    _assert_decisions_same_fluxes_mended(new, old, r.truth, min_matched=1)
 
 
 def test_sunlit_frame_without_a_bright_source_takes_the_core_its_fainter_sources_share(monkeypatch):
@@ -138,13 +144,7 @@ def test_sunlit_frame_without_a_bright_source_takes_the_core_its_fainter_sources
     monkeypatch.setattr(band_module, "stacked_core", lambda *a, **k: None)
     old = detect_frame(frame)
     assert not any("taken by the fluxes only" in m for m in old.messages)
-    key = [(d.sample, d.line, d.snr, d.flags) for d in new.detections]
-    assert key == [(d.sample, d.line, d.snr, d.flags) for d in old.detections]
-    rel_new = _relative_flux_errors(new.detections, r.truth)
-    rel_old = _relative_flux_errors(old.detections, r.truth)
-    assert len(rel_new) == len(rel_old) >= 2
-    assert np.median(rel_old) < -0.15
-    assert abs(np.median(rel_new)) < 0.10
+    _assert_decisions_same_fluxes_mended(new, old, r.truth, min_matched=2)
 
 
 def test_stacked_core_replaces_the_width_and_keeps_the_models_elongation():
