@@ -27,18 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ioscan.detect.band as band_module  # noqa: E402
 from bench_generalise import in_memory_frame, match  # noqa: E402
+from bench_psf_core import robust  # noqa: E402
 from ioscan.detect import DetectionFlag, detect_frame  # noqa: E402
-from ioscan.robust import mad_sigma  # noqa: E402
 from ioscan.simulate.independent import draw_scene, render_scene  # noqa: E402
 
 BAD = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
 BINS = ((5, 10), (10, 30), (30, 100), (100, np.inf), (1000, np.inf))
-
-
-def robust(v) -> tuple[float, float]:
-    """(median, robust σ: :func:`ioscan.robust.mad_sigma`) of ``v``; NaNs for an empty one."""
-    v = np.asarray(v, float)
-    return (float(np.median(v)), mad_sigma(v)) if v.size else (float("nan"), float("nan"))
 
 
 def main() -> None:
