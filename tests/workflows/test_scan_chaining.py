@@ -147,3 +147,77 @@ def test_a_kept_states_data_checksum_is_the_products_identitys(chained_campaign,
     img.write_bytes(img.read_bytes()[::-1])  # same size, other bytes
     assert retry_cache.data_checksum(dest, frame) == product_identity(dest).checksum_sha256
     assert retry_cache.data_checksum(dest, frame) != frame.checksum_sha256
+
+
+def test_a_kept_state_shares_the_geometry_and_makes_no_lazy_layer(chained_campaign):
+    """:func:`retry_cache.copy_state` shares the navigation's backplanes and views (processing replaces
+    them, never changes them) and copies the rest; neither copying nor counting a state's bytes makes the
+    predicted geometry's lazy layers (copying them made every layer: ~2.5 ms a frame the limb leaves), and
+    the count takes each layer not made yet as the largest made."""
+    from ioscan.geometry.backplanes import LazyLayers
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import _start
+
+    kernels = chained_campaign.metakernel
+    labels = sorted((kernels.parent.parent / "jiram").rglob("*.LBL"))
+    started = next(
+        st
+        for st in (_start(lbl, kernels, Settings()) for lbl in labels)
+        if st.done is None
+        and not st.nav.registered
+        and any(isinstance(b.arrays, LazyLayers) and b.arrays._make_rest for b in st.nav.backplanes.values())
+    )
+    made = {b: set(dict.keys(bp.arrays)) for b, bp in started.nav.backplanes.items()}
+    copied = retry_cache.copy_state(started)
+    counted = retry_cache._nbytes(copied)
+    assert {b: set(dict.keys(bp.arrays)) for b, bp in started.nav.backplanes.items()} == made  # none made
+    for b in started.nav.backplanes:
+        assert copied.nav.backplanes[b] is started.nav.backplanes[b]
+        assert copied.nav.views[b] is started.nav.views[b]
+    assert copied.nav is not started.nav and copied.nav.messages is not started.nav.messages
+    assert copied.found is not started.found
+    assert all(c is not d for c, d in zip(copied.found.detections, started.found.detections, strict=True))
+    assert copied.frame is started.frame
+    for bp in started.nav.backplanes.values():
+        bp.arrays.items()  # every layer made
+    assert counted >= retry_cache._nbytes(copied) > 0
+
+
+def test_a_held_frame_without_detections_is_not_retried(chained_campaign, tmp_path, monkeypatch):
+    """A held frame with no detection to match registers on no anchors and draws no pointing from a
+    posterior: retrying it gives what it gave, so the scan does not, and stores what retrying stores."""
+    from ioscan.workflows import process
+
+    empty = "JIR_IMG_RDR_2023363T211633_V01"  # held, and retried with anchors when it has detections
+    detect = process._detect
+
+    def detect_nothing_there(searched, nav, settings):
+        found = detect(searched, nav, settings)
+        if searched.product_id == empty:
+            found.detections = []
+        return found
+
+    monkeypatch.setattr(process, "_detect", detect_nothing_there)
+    retried: list[str] = []
+    run_cls = next(
+        c for c in vars(scan_module).values() if isinstance(c, type) and hasattr(c, "_process_with_anchors")
+    )
+    with_anchors = run_cls._process_with_anchors
+
+    def spy(self, get_client, items):
+        retried.extend(it.path.stem for it, _, _ in items)
+        return with_anchors(self, get_client, items)
+
+    monkeypatch.setattr(run_cls, "_process_with_anchors", spy)
+    fast_url = f"sqlite:///{tmp_path / 'fast.db'}"
+    _scan(chained_campaign, fast_url)
+    assert empty not in retried and retried  # the others were retried
+    retried.clear()
+    monkeypatch.setattr(scan_module, "RETRY_UNCHANGED", True)  # every held frame retried every round
+    slow_url = f"sqlite:///{tmp_path / 'slow.db'}"
+    _scan(chained_campaign, slow_url)
+    assert empty in retried
+    fast, slow = _stored(fast_url), _stored(slow_url)
+    assert (fast["observations"]["product_id"] == empty).sum() == 1
+    for name in fast:
+        pd.testing.assert_frame_equal(fast[name], slow[name], check_exact=True, obj=name)

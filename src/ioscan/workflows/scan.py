@@ -162,8 +162,8 @@ class _Item:
 
 #: chaining passes over the frames no registration reached (each may register frames that anchor more)
 CHAIN_ROUNDS = 3
-#: retry a held frame whose anchors come from the same registered frames as at its last try (the same result:
-#: False but for tests that check so)
+#: retry a held frame whose anchors come from the same registered frames as at its last try, or that has no
+#: detection to match (the same result: False but for tests that check so)
 RETRY_UNCHANGED = False
 
 
@@ -528,11 +528,15 @@ class _Runner:
         try:
             for _ in range(CHAIN_ROUNDS):
                 # a frame whose anchors come from the same registered frames as at its last try would give
-                # the same result again (processing is deterministic): only the others are tried
+                # the same result again (processing is deterministic), and so would a frame without
+                # detections (nothing to match: no registration, no posterior to draw its pointing from,
+                # whatever the anchors): only the others are tried
                 todo = [(it, r, self.pool.sources(r)) for it, r in self.unregistered]
                 again_ok = RETRY_UNCHANGED
                 todo = [
-                    (it, r, src) for it, r, src in todo if src and (again_ok or src != self.tried.get(it.key))
+                    (it, r, src)
+                    for it, r, src in todo
+                    if src and (again_ok or (src != self.tried.get(it.key) and r.n_detections > 0))
                 ]
                 if not todo:
                     break
