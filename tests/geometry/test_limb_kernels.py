@@ -92,6 +92,41 @@ def test_line_opening_with_nan_is_the_numpy_versions():
     assert np.isnan(limbfit._line_opening(img, 7)).any()
 
 
+@pytest.mark.parametrize("shape", [(128, 256), (40, 9), (9, 40), (7, 7), (5, 30)])
+@pytest.mark.parametrize("length", [5, 7, 9])
+def test_opening_near_sources_gives_the_whole_openings_sources_and_fill(shape, length):
+    """The opening made only where the compact-source search reads it: the same candidates, source mask
+    and filled image as the whole opening (the compiled one's and numpy's), on noise with ties, a disk's
+    edge and point sources; ``filled`` unchanged where the opening is not read."""
+    rng = np.random.default_rng(length * shape[0] + shape[1])
+    states = set()
+    for trial in range(6):
+        img = rng.normal(size=shape)
+        if trial % 2:
+            img = np.round(2 * img) / 2  # ties (and signed zeros)
+        ll, ss = np.mgrid[: shape[0], : shape[1]]
+        img += 40.0 * ((ll - shape[0] / 2) ** 2 + (ss - shape[1] / 3) ** 2 < (shape[0] / 3) ** 2)
+        for _ in range(5):
+            img[rng.integers(shape[0]), rng.integers(shape[1])] += rng.uniform(5, 80)
+        floor, grow = float(rng.uniform(1.0, 6.0)), int(rng.choice([3, 5]))
+        whole = limbfit._line_opening_numpy(img, length)
+        assert np.array_equal(limb_kernels.line_opening(img, length), whole)
+        opened, cand = limbfit._opening_for_sources(img, length, floor, grow)
+        want = np.nonzero((img - whole) > floor)
+        assert cand is not None or min(shape) < length
+        if cand is not None:
+            assert np.array_equal(cand[0], want[0]) and np.array_equal(cand[1], want[1])
+            states.update(cand[2].tolist())
+        hot = limbfit._compact_sources(img, whole, floor, length, grow)
+        assert np.array_equal(limbfit._compact_sources(img, opened, floor, length, grow, cand), hot)
+        fill = np.where(hot, limb_kernels.line_opening(img, length), img)
+        got = np.where(hot, opened, img)
+        assert np.array_equal(got, fill) and np.array_equal(np.signbit(got), np.signbit(fill))
+        assert np.all((opened == whole) | (opened == img))
+    if shape == (128, 256):  # sources and non-sources decided by the bounds, and undecided ones
+        assert states == {-1, 0, 1}
+
+
 def test_binning_equals_numpys():
     rng = np.random.default_rng(5)
     for _ in range(400):

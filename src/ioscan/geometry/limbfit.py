@@ -706,24 +706,60 @@ def _reflect(i: np.ndarray, n: int) -> np.ndarray:
     return np.where(i >= n, 2 * n - 1 - i, i)
 
 
+def _opening_for_sources(
+    filled: np.ndarray, size: int, floor: float, grow: int
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The line opening of ``filled`` (:func:`_line_opening`) that :func:`_compact_sources` reads, and the
+    candidates it would find, (lines, samples) in :func:`np.nonzero`'s order, with whether each is a source
+    (1, 0; −1: to be decided there); None: not known, found there. Compiled
+    (:func:`ioscan.geometry.limb_kernels.opening_near_sources`, finite images at least ``size`` px wide):
+    the opening is made only where the search reads it — the pixels that its row and column erosions
+    (lower bounds of it) leave more than ``floor`` below ``filled``, the neighbourhoods of the candidates
+    whose local surface its bounds (the erosion, ``filled``) do not decide, the grown boxes — and
+    ``filled`` stands elsewhere (where nothing reads it): the same mask and fill as the whole opening's."""
+    if LIMB_KERNELS and min(filled.shape) >= size and np.isfinite(filled).all():
+        from ioscan.geometry import limb_kernels
+
+        opened, ll, ss, state = limb_kernels.opening_near_sources(
+            *_readonly(filled), int(size), float(floor), int(size), int(grow), float(HOT_SPOT_CONTRAST)
+        )
+        return opened, (ll, ss, state)
+    return _line_opening(filled, size), None
+
+
 def _compact_sources(
-    filled: np.ndarray, opened: np.ndarray, floor: float, size: int, grow: int
+    filled: np.ndarray,
+    opened: np.ndarray,
+    floor: float,
+    size: int,
+    grow: int,
+    candidates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Pixels of compact sources, grown by ``grow`` × ``grow`` px: where ``filled`` exceeds its line opening
     by more than ``floor`` and by more than :data:`HOT_SPOT_CONTRAST` × the local surface (the ``size`` ×
     ``size`` mean of the opening, clipped at 0, mode "reflect"). That mean is taken at the few pixels above
     the floor only, and the growing is a box around each source pixel (``ndimage.uniform_filter`` and
-    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order)."""
-    ll, ss = np.nonzero((filled - opened) > floor)
+    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order).
+    ``candidates``: the pixels above the floor and whether each is a source (−1: not decided), when already
+    known (:func:`_opening_for_sources`); the undecided are decided here as the others would be."""
     hot = np.zeros(filled.shape, dtype=bool)
+    if candidates is None:
+        ll, ss = np.nonzero((filled - opened) > floor)
+        state = np.full(len(ll), -1, dtype=np.int8)
+    else:
+        ll, ss, state = candidates
     if not len(ll):
         return hot
     h = size // 2
     k = np.arange(-h, size - h)
-    rows = _reflect(ll[:, None] + k, filled.shape[0])
-    cols = _reflect(ss[:, None] + k, filled.shape[1])
-    local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
-    src = (filled[ll, ss] - opened[ll, ss]) > HOT_SPOT_CONTRAST * local
+    src = state == 1
+    todo = np.flatnonzero(state < 0)
+    if len(todo):
+        lt, st = ll[todo], ss[todo]
+        rows = _reflect(lt[:, None] + k, filled.shape[0])
+        cols = _reflect(st[:, None] + k, filled.shape[1])
+        local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
+        src[todo] = (filled[lt, st] - opened[lt, st]) > HOT_SPOT_CONTRAST * local
     ll, ss = ll[src], ss[src]
     g = grow // 2
     for dl in range(-g, grow - g):
@@ -750,14 +786,15 @@ def _prepare(
     filled = np.where(valid, img, _median(img[valid])) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
-        opened = _line_opening(filled, size)
         diff = np.diff(filled, axis=1)
         diff = diff.ravel() if not bad.any() else diff[valid[:, 1:] & valid[:, :-1]]  # C order, as a mask
         noise = _mad(diff) / np.sqrt(2)
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
-        hot = _compact_sources(filled, opened, floor, size, 2 * int(np.ceil(psf_sigma_px)) + 1)
+        grow = 2 * int(np.ceil(psf_sigma_px)) + 1
+        opened, cand = _opening_for_sources(filled, size, floor, grow)
+        hot = _compact_sources(filled, opened, floor, size, grow, cand)
         filled = np.where(hot, opened, filled)
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
