@@ -48,6 +48,21 @@ def test_spline_at_equals_map_coordinates_inside_and_beyond_the_array(shape):
     assert _same(raw[done], want[done])
 
 
+@pytest.mark.parametrize("shape", [*SHAPES, (2, 2), (3, 2), (300, 700)])
+def test_spline_filter_equals_scipys(shape):
+    """The cubic B-spline prefilter (mode "nearest": scipy's "reflect" initialisations, a line of one value
+    left as it is) gives scipy's numbers, signed zeros included."""
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    for trial in range(4):
+        a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+        if trial == 1:
+            a = np.round(a)  # zeros of both signs
+        want = ndimage.spline_filter(a, order=3, mode="nearest")
+        got = limb_kernels.spline_filter(a)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+        assert _same(limbfit._spline_filter(a), want)
+
+
 @pytest.mark.parametrize(
     "values",
     [

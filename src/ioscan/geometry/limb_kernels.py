@@ -7,6 +7,9 @@ they replace, bit for bit.
   itself is not clamped) and the 16 taps summed in scipy's order (line tap by line tap, each term
   (coefficient × line weight) × sample weight). NaN (or huge) positions are left to scipy. The tests hold
   it to the installed scipy's numbers, inside and beyond the array.
+* :func:`spline_filter` — ``scipy.ndimage.spline_filter(order=3, mode="nearest")`` of a 2-D array: scipy's
+  gain, "reflect" initialisations (its ``pow``) and recursions in its order, along axis 0 then 1 (a line of
+  one value left as it is); ~3.5× faster on a 128 × 432 band.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
@@ -112,6 +115,62 @@ def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # prag
     for k in range(n):
         out[k], done[k] = _spline_value(coef, lines[k], samples[k])
     return out, done
+
+
+#: the cubic B-spline's pole, sqrt(3) − 2, as scipy's ``get_filter_poles`` writes it
+SPLINE_POLE = -0.267949192431122706472553658494127633
+
+
+@njit(cache=True, error_model="numpy")
+def _spline_filter_lines(c: np.ndarray, z: float) -> None:  # pragma: no cover - compiled
+    """scipy's ``apply_filter`` (one pole ``z``, mode "nearest": its "reflect" initialisations) on every
+    column of ``c`` in place (lines along axis 0, all columns at once row by row: each column's operations
+    are scipy's, in its order)."""
+    n, m = c.shape
+    if n < 2:  # scipy leaves a line of one value as it is
+        return
+    gain = 1.0
+    gain *= (1.0 - z) * (1.0 - 1.0 / z)
+    for i in range(n):
+        for j in range(m):
+            c[i, j] *= gain
+    # _init_causal_reflect (scipy's for mode "nearest"); its last term reads the first value as summed so far
+    z_n = math.pow(z, float(n))
+    first = np.empty(m)
+    for j in range(m):
+        first[j] = c[0, j]
+        c[0, j] = c[0, j] + z_n * c[n - 1, j]
+    z_i = z
+    for i in range(1, n):
+        for j in range(m):
+            c[0, j] += z_i * (c[i, j] + z_n * c[n - 1 - i, j])
+        z_i *= z
+    scale = z / (1 - z_n * z_n)
+    for j in range(m):
+        c[0, j] *= scale
+        c[0, j] += first[j]
+    for i in range(1, n):
+        for j in range(m):
+            c[i, j] += z * c[i - 1, j]
+    # _init_anticausal_reflect
+    end = z / (z - 1)
+    for j in range(m):
+        c[n - 1, j] *= end
+    for i in range(n - 2, -1, -1):
+        for j in range(m):
+            c[i, j] = z * (c[i + 1, j] - c[i, j])
+
+
+@njit(cache=True, error_model="numpy")
+def spline_filter(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``scipy.ndimage.spline_filter(a, order=3, mode="nearest")`` of a 2-D float64 array, the same
+    numbers: scipy's one-pole filter along axis 0, then along axis 1 (the rows filtered as columns of the
+    transposed copy)."""
+    c = a.copy()
+    _spline_filter_lines(c, SPLINE_POLE)
+    t = c.T.copy()
+    _spline_filter_lines(t, SPLINE_POLE)
+    return t.T.copy()
 
 
 @njit(cache=True, error_model="numpy", inline="always")

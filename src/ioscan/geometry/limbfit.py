@@ -619,7 +619,7 @@ class _Prepared:
         fit stops at the coarse step, or is not refined, never needs them); the frame's pixel (line, sample)
         is the box's (line, sample) − :attr:`origin`."""
         if self._coef_box is None:
-            self._coef_box = ndimage.spline_filter(self.box, order=3, mode="nearest")
+            self._coef_box = _spline_filter(self.box)
         return self._coef_box
 
     @property
@@ -635,6 +635,17 @@ class _Prepared:
             c = self.coef_box
             self._coef = c if self.crop is None else _pad_to(c, self.crop, self.shape)
         return self._coef
+
+
+def _spline_filter(a: np.ndarray) -> np.ndarray:
+    """``ndimage.spline_filter(a, order=3, mode="nearest")``: compiled
+    (:func:`ioscan.geometry.limb_kernels.spline_filter`, scipy's recursions in its order), the same
+    numbers."""
+    if LIMB_KERNELS and a.ndim == 2:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.spline_filter(*_readonly(np.ascontiguousarray(a, dtype=float)))
+    return ndimage.spline_filter(a, order=3, mode="nearest")
 
 
 def _pad_to(a: np.ndarray, crop: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
