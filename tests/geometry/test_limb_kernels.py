@@ -63,6 +63,20 @@ def test_spline_filter_equals_scipys(shape):
         assert _same(limbfit._spline_filter(a), want)
 
 
+@pytest.mark.parametrize("shape", [*SHAPES, (2, 3), (5, 300)])
+@pytest.mark.parametrize("sigma", [0.75, 0.91, 1.0, 1.7, 3.0])
+def test_gaussian_nearest_equals_scipys(shape, sigma):
+    """The pre-smoothing (mode "nearest", truncated at 4σ) gives scipy's numbers, signed zeros included."""
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    for trial in range(3):
+        a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+        if trial == 1:
+            a = np.round(a)
+        want = ndimage.gaussian_filter(a, sigma, mode="nearest")
+        got = limbfit._gaussian_nearest(a, sigma)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
 @pytest.mark.parametrize(
     "values",
     [

@@ -10,6 +10,9 @@ they replace, bit for bit.
 * :func:`spline_filter` — ``scipy.ndimage.spline_filter(order=3, mode="nearest")`` of a 2-D array: scipy's
   gain, "reflect" initialisations (its ``pow``) and recursions in its order, along axis 0 then 1 (a line of
   one value left as it is); ~3.5× faster on a 128 × 432 band.
+* :func:`gaussian_nearest` — ``scipy.ndimage.gaussian_filter(mode="nearest")`` of a 2-D array from scipy's
+  weights: its symmetric correlation (the centre term, then the pairs from the farthest in) along axis 0,
+  then 1, in row loops that vectorise (~1.6× faster on a 128 × 432 band).
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
@@ -171,6 +174,44 @@ def spline_filter(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     t = c.T.copy()
     _spline_filter_lines(t, SPLINE_POLE)
     return t.T.copy()
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian_nearest(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``scipy.ndimage.gaussian_filter(a, sigma, mode="nearest")`` of a 2-D float64 array given its 1-D
+    weights ``w`` (odd length, symmetric: scipy's symmetric correlation), the same numbers: along axis 0,
+    then along axis 1 of that, each output ``x[i]·w[r]`` plus, from the farthest pair in, ``(x[i − k] +
+    x[i + k])·w[r − k]`` (the line extended by its edge values), as scipy's ``NI_Correlate1D`` sums it."""
+    nl, ns = a.shape
+    r = w.shape[0] // 2
+    mid = a.copy()
+    w0 = w[r]
+    for i in range(nl):
+        for j in range(ns):
+            mid[i, j] = a[i, j] * w0
+        for k in range(r, 0, -1):
+            lo = a[max(i - k, 0)]
+            hi = a[min(i + k, nl - 1)]
+            wk = w[r - k]
+            for j in range(ns):
+                mid[i, j] += (lo[j] + hi[j]) * wk
+    out = np.empty((nl, ns))
+    padded = np.empty(ns + 2 * r)
+    for i in range(nl):
+        row = mid[i]
+        for j in range(r):
+            padded[j] = row[0]
+            padded[r + ns + j] = row[ns - 1]
+        for j in range(ns):
+            padded[r + j] = row[j]
+        orow = out[i]
+        for j in range(ns):
+            orow[j] = padded[r + j] * w0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            for j in range(ns):
+                orow[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+    return out
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -637,6 +637,21 @@ class _Prepared:
         return self._coef
 
 
+def _gaussian_nearest(a: np.ndarray, sigma: float) -> np.ndarray:
+    """``ndimage.gaussian_filter(a, sigma, mode="nearest")`` (truncated at 4σ): compiled
+    (:func:`ioscan.geometry.limb_kernels.gaussian_nearest`, scipy's weights and symmetric sums in its
+    order) for 2-D arrays, the same numbers."""
+    if not (LIMB_KERNELS and a.ndim == 2 and sigma > 1e-15):
+        return ndimage.gaussian_filter(a, sigma, mode="nearest")
+    from ioscan.geometry import limb_kernels
+
+    radius = int(4.0 * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)  # scipy's _gaussian_kernel1d, reversed as it correlates
+    weights = (phi / phi.sum())[::-1]
+    return limb_kernels.gaussian_nearest(*_readonly(a, weights))
+
+
 def _spline_filter(a: np.ndarray) -> np.ndarray:
     """``ndimage.spline_filter(a, order=3, mode="nearest")``: compiled
     (:func:`ioscan.geometry.limb_kernels.spline_filter`, scipy's recursions in its order), the same
@@ -809,7 +824,7 @@ def _prepare(
         filled = np.where(hot, opened, filled)
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
-    smooth = ndimage.gaussian_filter(filled, smooth_sigma, mode="nearest")
+    smooth = _gaussian_nearest(filled, smooth_sigma)
     gx = np.diff(smooth, axis=1)
     if bad.any():
         ok = ~(bad[:, 1:] | bad[:, :-1])
@@ -944,7 +959,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     tpl = np.zeros((t1[0] - t0[0], t1[1] - t0[1]))
     tpl[l0 - t0[0] : l0 - t0[0] + box.shape[0], s0 - t0[1] : s0 - t0[1] + box.shape[1]] = box
     tpl = ndimage.gaussian_filter(tpl, sig)
-    im = ndimage.gaussian_filter(img, sig, mode="nearest")
+    im = _gaussian_nearest(img, sig)
     tgl, tgs = np.gradient(tpl)
     igl, igs = np.gradient(im)
     keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
