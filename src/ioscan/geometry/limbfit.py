@@ -576,6 +576,14 @@ def _median(x: np.ndarray) -> float:
     return float(part[k]) if n % 2 else float((part[:k].max() + part[k]) / 2.0)
 
 
+def _median_of(x: np.ndarray) -> float:
+    """``float(np.median(x))`` of a 1-D array: :func:`_median` when it is finite and not empty (the same value
+    without np.median's overhead on the few hundred values of a refinement pass), else np.median."""
+    if x.size and np.isfinite(x).all():
+        return _median(x)
+    return float(np.median(x))
+
+
 def _mad(x: np.ndarray) -> float:
     """:func:`ioscan.robust.mad_sigma`, the same value, faster on whole frames (non-finite input: by it)."""
     x = np.asarray(x, dtype=float).ravel()
@@ -1467,7 +1475,7 @@ def _refine(
             cand = measured[4] & measured[5] & wanted
             sure = len(_use_edges(measured, snr, lit, night, min_edge_snr, night_edge_snr)) >= 12
             if it == 0 and auto_group:  # sure to need no grouping, with a margin for the thin sample
-                sure &= bool(cand.sum() >= 12) and float(np.median(snr[cand])) >= THIN_GROUP_MARGIN * (
+                sure &= bool(cand.sum() >= 12) and _median_of(snr[cand]) >= THIN_GROUP_MARGIN * (
                     1.5 * np.sqrt(2.0) * min_edge_snr
                 )
             if not sure:  # read the other rays too: the same numbers as one pass over every ray
@@ -1492,7 +1500,7 @@ def _refine(
             # faint limb: average neighbouring rays so that a typical edge reaches ~2× the SNR threshold
             cand = usable & in_view & (lit | night)
             if cand.sum() >= 12:
-                med = float(np.median(snr[cand]))
+                med = _median_of(snr[cand])
                 want = int(np.ceil(2.0 * (1.5 * min_edge_snr / max(med, 0.5)) ** 2))
                 group = int(np.clip(want, 1, max(1, min(cand.sum() // 8, int(0.5 * model.radius), 40))))
                 if group > 1:
@@ -1535,7 +1543,7 @@ def _refine(
         edges = pts[ray] + (t_edge[sel] + bias[ray])[:, None] * normals[ray]
         # edge-location noise scales as 1/contrast: weight each point by its brightness drop
         # (capped: a hot spot or a streak next to the limb must not dominate the fit)
-        weights = np.minimum(strength[sel] / float(np.median(strength[sel])), 3.0)
+        weights = np.minimum(strength[sel] / _median_of(strength[sel]), 3.0)
 
         def res_fn(q, edges=edges, weights=weights):
             conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
@@ -1563,7 +1571,7 @@ def _refine(
         for _ in range(0 if thin and FAST_PASSES else 2):  # a thin pass only brings the limb closer
             r = res_fn(p_new)
             mad = _mad(r)
-            new_keep = np.abs(r - np.median(r)) <= max(3.0 * mad, 0.05)
+            new_keep = np.abs(r - _median_of(r)) <= max(3.0 * mad, 0.05)
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
@@ -1573,7 +1581,7 @@ def _refine(
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
         # floor: the expected scatter of one edge (PSF width / edge SNR) and a model floor; a handful of
         # grouped points cannot estimate their own scatter
-        s_exp = float(np.median(weights[keep] * sigma_tot / snr[sel][keep]))
+        s_exp = _median_of(weights[keep] * sigma_tot / snr[sel][keep])
         s_eff = max(s_eff, s_exp, EDGE_MODEL_FLOOR_PX)
         moved = float(np.hypot(p_new[0] - p[0], p_new[1] - p[1]))
         p = p_new
