@@ -77,6 +77,20 @@ def test_gaussian_nearest_equals_scipys(shape, sigma):
         assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
 
 
+@pytest.mark.parametrize("shape", [(128, 256), (9, 2), (1, 5), (4, 1)])
+def test_clean_row_diffs_equal_the_masked_numpy_diffs(shape):
+    """The good neighbours' differences along the samples: numpy's masked np.diff, in its order (every
+    difference when no pair is good)."""
+    rng = np.random.default_rng(shape[0] + shape[1])
+    a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+    for frac in (0.0, 0.05, 0.6, 1.0):
+        bad = rng.uniform(size=shape) < frac
+        gx = np.diff(a, axis=1)
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        want = gx[ok] if bad.any() and ok.any() else gx.ravel()
+        assert np.array_equal(limbfit._clean_row_diffs(a, bad), want)
+
+
 @pytest.mark.parametrize(
     "values",
     [

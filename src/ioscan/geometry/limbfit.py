@@ -833,18 +833,27 @@ def _prepare(
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
     smooth = _gaussian_nearest(filled, smooth_sigma)
-    gx = np.diff(smooth, axis=1)
-    if bad.any():
-        ok = ~(bad[:, 1:] | bad[:, :-1])
-        vals = gx[ok] if ok.any() else gx.ravel()
-    else:
-        vals = gx.ravel()
-    grad_noise = _mad(vals)
+    grad_noise = _mad(_clean_row_diffs(smooth, bad))
     if crop is None:
         return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
     bad_full = np.ones(full.shape, dtype=bool)
     bad_full[crop] = bad
     return _Prepared(smooth, bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop)
+
+
+def _clean_row_diffs(smooth: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """The differences along the samples between neighbours that are both good, in C order (all of them
+    when none is or no pixel is bad): ``np.diff(smooth, axis=1)`` masked; compiled in one pass (the same
+    values, in the same order)."""
+    if LIMB_KERNELS and smooth.ndim == 2 and smooth.shape[1] > 1:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.clean_row_diffs(*_readonly(smooth, bad))
+    gx = np.diff(smooth, axis=1)
+    if bad.any():
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        return gx[ok] if ok.any() else gx.ravel()
+    return gx.ravel()
 
 
 def _render_template(
