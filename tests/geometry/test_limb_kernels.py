@@ -89,6 +89,8 @@ def test_clean_row_diffs_equal_the_masked_numpy_diffs(shape):
         ok = ~(bad[:, 1:] | bad[:, :-1])
         want = gx[ok] if bad.any() and ok.any() else gx.ravel()
         assert np.array_equal(limbfit._clean_row_diffs(a, bad), want)
+        want = gx[ok] if bad.any() else gx.ravel()  # the hot-spot floor's: no good pair, no difference
+        assert np.array_equal(limbfit._clean_row_diffs(a, bad, all_when_none=False), want)
 
 
 @pytest.mark.parametrize(

@@ -217,9 +217,10 @@ def gaussian_nearest(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no 
 
 
 @njit(cache=True, error_model="numpy")
-def clean_row_diffs(a: np.ndarray, bad: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def clean_row_diffs(a: np.ndarray, bad: np.ndarray, all_when_none: bool) -> np.ndarray:  # pragma: no cover
     """``np.diff(a, axis=1)`` at the neighbours that are both not ``bad``, in C order (every difference
-    when none is), as ``limbfit._prepare`` gathered them: one pass, the same values."""
+    when no pixel is bad, or, with ``all_when_none``, when no pair is good), as ``limbfit._prepare``
+    gathered them: one pass, the same values."""
     nl, ns = a.shape
     out = np.empty(nl * (ns - 1))
     n = 0
@@ -228,7 +229,7 @@ def clean_row_diffs(a: np.ndarray, bad: np.ndarray) -> np.ndarray:  # pragma: no
             if not (bad[i, j] or bad[i, j + 1]):
                 out[n] = a[i, j + 1] - a[i, j]
                 n += 1
-    if n == 0:
+    if n == 0 and all_when_none:
         for i in range(nl):
             for j in range(ns - 1):
                 out[n] = a[i, j + 1] - a[i, j]

@@ -820,9 +820,7 @@ def _prepare(
     filled = np.where(valid, img, _median(img[valid])) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
-        diff = np.diff(filled, axis=1)
-        diff = diff.ravel() if not bad.any() else diff[valid[:, 1:] & valid[:, :-1]]  # C order, as a mask
-        noise = _mad(diff) / np.sqrt(2)
+        noise = _mad(_clean_row_diffs(filled, bad, all_when_none=False)) / np.sqrt(2)  # bad = ~valid here
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
@@ -841,18 +839,18 @@ def _prepare(
     return _Prepared(smooth, bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop)
 
 
-def _clean_row_diffs(smooth: np.ndarray, bad: np.ndarray) -> np.ndarray:
+def _clean_row_diffs(a: np.ndarray, bad: np.ndarray, all_when_none: bool = True) -> np.ndarray:
     """The differences along the samples between neighbours that are both good, in C order (all of them
-    when none is or no pixel is bad): ``np.diff(smooth, axis=1)`` masked; compiled in one pass (the same
-    values, in the same order)."""
-    if LIMB_KERNELS and smooth.ndim == 2 and smooth.shape[1] > 1:
+    when no pixel is bad, or, with ``all_when_none``, when no pair is good): ``np.diff(a, axis=1)`` masked;
+    compiled in one pass (the same values, in the same order)."""
+    if LIMB_KERNELS and a.ndim == 2 and a.shape[1] > 1:
         from ioscan.geometry import limb_kernels
 
-        return limb_kernels.clean_row_diffs(*_readonly(smooth, bad))
-    gx = np.diff(smooth, axis=1)
+        return limb_kernels.clean_row_diffs(*_readonly(a, bad), all_when_none)
+    gx = np.diff(a, axis=1)
     if bad.any():
         ok = ~(bad[:, 1:] | bad[:, :-1])
-        return gx[ok] if ok.any() else gx.ravel()
+        return gx[ok] if ok.any() or not all_when_none else gx.ravel()
     return gx.ravel()
 
 
