@@ -48,6 +48,51 @@ def test_spline_at_equals_map_coordinates_inside_and_beyond_the_array(shape):
     assert _same(raw[done], want[done])
 
 
+@pytest.mark.parametrize("shape", [*SHAPES, (2, 2), (3, 2), (300, 700)])
+def test_spline_filter_equals_scipys(shape):
+    """The cubic B-spline prefilter (mode "nearest": scipy's "reflect" initialisations, a line of one value
+    left as it is) gives scipy's numbers, signed zeros included."""
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    for trial in range(4):
+        a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+        if trial == 1:
+            a = np.round(a)  # zeros of both signs
+        want = ndimage.spline_filter(a, order=3, mode="nearest")
+        got = limb_kernels.spline_filter(a)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+        assert _same(limbfit._spline_filter(a), want)
+
+
+@pytest.mark.parametrize("shape", [*SHAPES, (2, 3), (5, 300)])
+@pytest.mark.parametrize("sigma", [0.75, 0.91, 1.0, 1.7, 3.0])
+def test_gaussian_nearest_equals_scipys(shape, sigma):
+    """The pre-smoothing (mode "nearest", truncated at 4σ) gives scipy's numbers, signed zeros included."""
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    for trial in range(3):
+        a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+        if trial == 1:
+            a = np.round(a)
+        want = ndimage.gaussian_filter(a, sigma, mode="nearest")
+        got = limbfit._gaussian_nearest(a, sigma)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("shape", [(128, 256), (9, 2), (1, 5), (4, 1)])
+def test_clean_row_diffs_equal_the_masked_numpy_diffs(shape):
+    """The good neighbours' differences along the samples: numpy's masked np.diff, in its order (every
+    difference when no pair is good)."""
+    rng = np.random.default_rng(shape[0] + shape[1])
+    a = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+    for frac in (0.0, 0.05, 0.6, 1.0):
+        bad = rng.uniform(size=shape) < frac
+        gx = np.diff(a, axis=1)
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        want = gx[ok] if bad.any() and ok.any() else gx.ravel()
+        assert np.array_equal(limbfit._clean_row_diffs(a, bad), want)
+        want = gx[ok] if bad.any() else gx.ravel()  # the hot-spot floor's: no good pair, no difference
+        assert np.array_equal(limbfit._clean_row_diffs(a, bad, all_when_none=False), want)
+
+
 @pytest.mark.parametrize(
     "values",
     [
@@ -90,6 +135,41 @@ def test_line_opening_with_nan_is_the_numpy_versions():
     img[4, 7] = np.nan
     assert _same(limbfit._line_opening(img, 7), limbfit._line_opening_numpy(img, 7))
     assert np.isnan(limbfit._line_opening(img, 7)).any()
+
+
+@pytest.mark.parametrize("shape", [(128, 256), (40, 9), (9, 40), (7, 7), (5, 30)])
+@pytest.mark.parametrize("length", [5, 7, 9])
+def test_opening_near_sources_gives_the_whole_openings_sources_and_fill(shape, length):
+    """The opening made only where the compact-source search reads it: the same candidates, source mask
+    and filled image as the whole opening (the compiled one's and numpy's), on noise with ties, a disk's
+    edge and point sources; ``filled`` unchanged where the opening is not read."""
+    rng = np.random.default_rng(length * shape[0] + shape[1])
+    states = set()
+    for trial in range(6):
+        img = rng.normal(size=shape)
+        if trial % 2:
+            img = np.round(2 * img) / 2  # ties (and signed zeros)
+        ll, ss = np.mgrid[: shape[0], : shape[1]]
+        img += 40.0 * ((ll - shape[0] / 2) ** 2 + (ss - shape[1] / 3) ** 2 < (shape[0] / 3) ** 2)
+        for _ in range(5):
+            img[rng.integers(shape[0]), rng.integers(shape[1])] += rng.uniform(5, 80)
+        floor, grow = float(rng.uniform(1.0, 6.0)), int(rng.choice([3, 5]))
+        whole = limbfit._line_opening_numpy(img, length)
+        assert np.array_equal(limb_kernels.line_opening(img, length), whole)
+        opened, cand = limbfit._opening_for_sources(img, length, floor, grow)
+        want = np.nonzero((img - whole) > floor)
+        assert cand is not None or min(shape) < length
+        if cand is not None:
+            assert np.array_equal(cand[0], want[0]) and np.array_equal(cand[1], want[1])
+            states.update(cand[2].tolist())
+        hot = limbfit._compact_sources(img, whole, floor, length, grow)
+        assert np.array_equal(limbfit._compact_sources(img, opened, floor, length, grow, cand), hot)
+        fill = np.where(hot, limb_kernels.line_opening(img, length), img)
+        got = np.where(hot, opened, img)
+        assert np.array_equal(got, fill) and np.array_equal(np.signbit(got), np.signbit(fill))
+        assert np.all((opened == whole) | (opened == img))
+    if shape == (128, 256):  # sources and non-sources decided by the bounds, and undecided ones
+        assert states == {-1, 0, 1}
 
 
 def test_binning_equals_numpys():

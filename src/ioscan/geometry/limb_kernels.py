@@ -7,12 +7,24 @@ they replace, bit for bit.
   itself is not clamped) and the 16 taps summed in scipy's order (line tap by line tap, each term
   (coefficient × line weight) × sample weight). NaN (or huge) positions are left to scipy. The tests hold
   it to the installed scipy's numbers, inside and beyond the array.
+* :func:`spline_filter` — ``scipy.ndimage.spline_filter(order=3, mode="nearest")`` of a 2-D array: scipy's
+  gain, "reflect" initialisations (its ``pow``) and recursions in its order, along axis 0 then 1 (a line of
+  one value left as it is); ~3.5× faster on a 128 × 432 band.
+* :func:`gaussian_nearest` — ``scipy.ndimage.gaussian_filter(mode="nearest")`` of a 2-D array from scipy's
+  weights: its symmetric correlation (the centre term, then the pairs from the farthest in) along axis 0,
+  then 1, in row loops that vectorise (~1.6× faster on a 128 × 432 band).
+* :func:`clean_row_diffs` — the image preparation's good-neighbour differences along the samples
+  (``np.diff(axis=1)`` masked, C order) in one pass.
 * :func:`ray_samples` — the limb rays' profile samples and their "bad pixel" flags (nearest pixel flagged
   or outside the frame's interior) in one pass, as :func:`ioscan.geometry.limbfit._measure_edges` computed
   them with whole-array steps.
 * :func:`median`, :func:`median_abs_deviation` — ``np.median`` and the MAD by exact selection: value bins
   narrowed to the wanted ranks (the first bins spanning the sampled values around those ranks, so a narrow
   core with far outliers is not counted again and again), then a sort of the few left.
+* :func:`opening_near_sources` — :func:`line_opening` made only where the limb fit's compact-source search
+  reads it (the pixels its row and column erosions leave above the floor, the candidates' neighbourhoods
+  that bounds on the local surface do not decide, the grown boxes), with the search's candidates and
+  decisions: the same source mask and fill.
 * :func:`linear_at`, :func:`linear_profiles` — :func:`scipy.ndimage.map_coordinates` with ``order=1,
   mode="nearest"`` (scipy's weights, taps beyond the array at its edge, its order of terms): detection's
   limb edge profiles and the geometry limb check (:mod:`ioscan.detect.limb`).
@@ -108,6 +120,121 @@ def spline_at(coef: np.ndarray, lines: np.ndarray, samples: np.ndarray):  # prag
     for k in range(n):
         out[k], done[k] = _spline_value(coef, lines[k], samples[k])
     return out, done
+
+
+#: the cubic B-spline's pole, sqrt(3) − 2, as scipy's ``get_filter_poles`` writes it
+SPLINE_POLE = -0.267949192431122706472553658494127633
+
+
+@njit(cache=True, error_model="numpy")
+def _spline_filter_lines(c: np.ndarray, z: float) -> None:  # pragma: no cover - compiled
+    """scipy's ``apply_filter`` (one pole ``z``, mode "nearest": its "reflect" initialisations) on every
+    column of ``c`` in place (lines along axis 0, all columns at once row by row: each column's operations
+    are scipy's, in its order)."""
+    n, m = c.shape
+    if n < 2:  # scipy leaves a line of one value as it is
+        return
+    gain = 1.0
+    gain *= (1.0 - z) * (1.0 - 1.0 / z)
+    for i in range(n):
+        for j in range(m):
+            c[i, j] *= gain
+    # _init_causal_reflect (scipy's for mode "nearest"); its last term reads the first value as summed so far
+    z_n = math.pow(z, float(n))
+    first = np.empty(m)
+    for j in range(m):
+        first[j] = c[0, j]
+        c[0, j] = c[0, j] + z_n * c[n - 1, j]
+    z_i = z
+    for i in range(1, n):
+        for j in range(m):
+            c[0, j] += z_i * (c[i, j] + z_n * c[n - 1 - i, j])
+        z_i *= z
+    scale = z / (1 - z_n * z_n)
+    for j in range(m):
+        c[0, j] *= scale
+        c[0, j] += first[j]
+    for i in range(1, n):
+        for j in range(m):
+            c[i, j] += z * c[i - 1, j]
+    # _init_anticausal_reflect
+    end = z / (z - 1)
+    for j in range(m):
+        c[n - 1, j] *= end
+    for i in range(n - 2, -1, -1):
+        for j in range(m):
+            c[i, j] = z * (c[i + 1, j] - c[i, j])
+
+
+@njit(cache=True, error_model="numpy")
+def spline_filter(a: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``scipy.ndimage.spline_filter(a, order=3, mode="nearest")`` of a 2-D float64 array, the same
+    numbers: scipy's one-pole filter along axis 0, then along axis 1 (the rows filtered as columns of the
+    transposed copy)."""
+    c = a.copy()
+    _spline_filter_lines(c, SPLINE_POLE)
+    t = c.T.copy()
+    _spline_filter_lines(t, SPLINE_POLE)
+    return t.T.copy()
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian_nearest(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``scipy.ndimage.gaussian_filter(a, sigma, mode="nearest")`` of a 2-D float64 array given its 1-D
+    weights ``w`` (odd length, symmetric: scipy's symmetric correlation), the same numbers: along axis 0,
+    then along axis 1 of that, each output ``x[i]·w[r]`` plus, from the farthest pair in, ``(x[i − k] +
+    x[i + k])·w[r − k]`` (the line extended by its edge values), as scipy's ``NI_Correlate1D`` sums it."""
+    nl, ns = a.shape
+    r = w.shape[0] // 2
+    mid = a.copy()
+    w0 = w[r]
+    for i in range(nl):
+        for j in range(ns):
+            mid[i, j] = a[i, j] * w0
+        for k in range(r, 0, -1):
+            lo = a[max(i - k, 0)]
+            hi = a[min(i + k, nl - 1)]
+            wk = w[r - k]
+            for j in range(ns):
+                mid[i, j] += (lo[j] + hi[j]) * wk
+    out = np.empty((nl, ns))
+    padded = np.empty(ns + 2 * r)
+    for i in range(nl):
+        row = mid[i]
+        for j in range(r):
+            padded[j] = row[0]
+            padded[r + ns + j] = row[ns - 1]
+        for j in range(ns):
+            padded[r + j] = row[j]
+        orow = out[i]
+        for j in range(ns):
+            orow[j] = padded[r + j] * w0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            for j in range(ns):
+                orow[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def clean_row_diffs(a: np.ndarray, bad: np.ndarray, all_when_none: bool) -> np.ndarray:  # pragma: no cover
+    """``np.diff(a, axis=1)`` at the neighbours that are both not ``bad``, in C order (every difference
+    when no pixel is bad, or, with ``all_when_none``, when no pair is good), as ``limbfit._prepare``
+    gathered them: one pass, the same values."""
+    nl, ns = a.shape
+    out = np.empty(nl * (ns - 1))
+    n = 0
+    for i in range(nl):
+        for j in range(ns - 1):
+            if not (bad[i, j] or bad[i, j + 1]):
+                out[n] = a[i, j + 1] - a[i, j]
+                n += 1
+    if n == 0 and all_when_none:
+        for i in range(nl):
+            for j in range(ns - 1):
+                out[n] = a[i, j + 1] - a[i, j]
+                n += 1
+    return out[:n]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -500,6 +627,154 @@ def line_opening(img: np.ndarray, length: int) -> np.ndarray:  # pragma: no cove
                 if opened[i, j] > best[i, j]:
                     best[i, j] = opened[i, j]
     return best
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _erosion_at(img, i: int, j: int, half: int, s0: int, s1: int) -> float:  # pragma: no cover - compiled
+    """The line erosion of :func:`line_opening` at pixel (i, j): the minimum over k in [−half, half] of
+    ``img`` at (i + k·s0, j + k·s1), each coordinate clamped to the array (its edge extension), taken in
+    that kernel's order."""
+    nl, ns = img.shape
+    m = img[_clamp(i - half * s0, nl), _clamp(j - half * s1, ns)]
+    for k in range(-half + 1, half + 1):
+        v = img[_clamp(i + k * s0, nl), _clamp(j + k * s1, ns)]
+        if v < m:
+            m = v
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _opening_at(img, i: int, j: int, half: int, ero, ero_done) -> float:  # pragma: no cover - compiled
+    """:func:`line_opening`'s value at pixel (i, j): per direction the maximum of the line erosion (kept in
+    ``ero`` once made, ``ero_done``) over the line through the pixel, the largest over the directions, each
+    extremum taken in that kernel's order (the same value)."""
+    nl, ns = img.shape
+    best = 0.0
+    for d in range(len(LINE_STEPS)):
+        s0, s1 = LINE_STEPS[d]
+        o = 0.0
+        for k in range(-half, half + 1):
+            q0, q1 = _clamp(i + k * s0, nl), _clamp(j + k * s1, ns)
+            if not ero_done[d, q0, q1]:
+                ero[d, q0, q1] = _erosion_at(img, q0, q1, half, s0, s1)
+                ero_done[d, q0, q1] = 1
+            v = ero[d, q0, q1]
+            if k == -half or v > o:
+                o = v
+        if d == 0 or o > best:
+            best = o
+    return best
+
+
+#: relative margin of the local-surface bounds in :func:`opening_near_sources` (a 49-term sum of non-negative
+#: terms is within 48 units of 2⁻⁵³ of the exact sum in any order: ~5e-15)
+BOUND_MARGIN = 1e-12
+
+
+@njit(cache=True, error_model="numpy")
+def opening_near_sources(
+    img: np.ndarray, length: int, floor: float, size: int, grow: int, contrast: float
+):  # pragma: no cover - compiled
+    """What :func:`ioscan.geometry.limbfit._compact_sources` reads of :func:`line_opening` of the finite
+    ``img`` (``img`` elsewhere), its candidates (line and sample indices, row-major: the pixels where
+    ``img − opening`` > ``floor``) and for each whether it is a source (1), not (0) or undecided here (−1).
+
+    A pixel is not a candidate when ``img`` minus its row or column erosion is ≤ ``floor`` (the row and
+    column openings hold their own pixel's erosion, so the opening is at least either): the opening is made
+    only at the few per cent of pixels left. A candidate is a source when its excess exceeds ``contrast`` ×
+    the local surface (the mean of the opening clipped at 0 over its ``size`` × ``size`` neighbourhood,
+    mirrored at the array's edges, mode "reflect"); the opening lies between the row erosion and ``img``,
+    so the same means of those bound it — with :data:`BOUND_MARGIN` for the order of the sums — and decide
+    most candidates without the opening of their neighbourhood; the undecided get it made there. Every
+    candidate that is or may be a source gets it made on its ``grow`` × ``grow`` box (clipped: where a
+    source is filled). Each erosion is made once (``_erosion_at``'s order), each opening value is
+    :func:`line_opening`'s."""
+    half = length // 2
+    nl, ns = img.shape
+    opened = img.copy()
+    done = np.zeros((nl, ns), np.uint8)
+    ero = np.empty((len(LINE_STEPS), nl, ns))
+    ero_done = np.zeros((len(LINE_STEPS), nl, ns), np.uint8)
+    cand_l = np.empty(nl * ns, np.int64)
+    cand_s = np.empty(nl * ns, np.int64)
+    n = 0
+    padded = np.empty(ns + 2 * half)
+    low = np.empty(ns)
+    for i in range(nl):
+        row = img[i]
+        # a lower bound of the opening: the row erosion (edge-extended row), in plain loops over separate
+        # buffers (vectorised; values only: the memoised erosions keep _erosion_at's order)
+        for j in range(half):
+            padded[j] = row[0]
+            padded[half + ns + j] = row[ns - 1]
+        for j in range(ns):
+            padded[half + j] = row[j]
+        for j in range(ns):
+            low[j] = padded[j]
+        for k in range(1, 2 * half + 1):
+            for j in range(ns):
+                b = padded[j + k]
+                if b < low[j]:
+                    low[j] = b
+        for j in range(ns):
+            v = row[j]
+            if v - low[j] <= floor:
+                continue
+            if not ero_done[1, i, j]:
+                ero[1, i, j] = _erosion_at(img, i, j, half, 1, 0)
+                ero_done[1, i, j] = 1
+            if v - ero[1, i, j] <= floor:
+                continue
+            o = _opening_at(img, i, j, half, ero, ero_done)
+            opened[i, j] = o
+            done[i, j] = 1
+            if v - o > floor:
+                cand_l[n] = i
+                cand_s[n] = j
+                n += 1
+    state = np.empty(n, np.int8)
+    h = size // 2
+    g = grow // 2
+    count = float(size * size)
+    for c in range(n):
+        i, j = cand_l[c], cand_s[c]
+        upper = 0.0
+        lower = 0.0
+        for a in range(-h, size - h):
+            for b in range(-h, size - h):
+                q0, q1 = _reflect(i + a, nl), _reflect(j + b, ns)
+                if img[q0, q1] > 0.0:
+                    upper += img[q0, q1]
+                if done[q0, q1]:
+                    e = opened[q0, q1]
+                else:
+                    if not ero_done[0, q0, q1]:
+                        ero[0, q0, q1] = _erosion_at(img, q0, q1, half, 0, 1)
+                        ero_done[0, q0, q1] = 1
+                    e = ero[0, q0, q1]
+                if e > 0.0:
+                    lower += e
+        excess = img[i, j] - opened[i, j]
+        if excess > contrast * (upper / count) * (1.0 + BOUND_MARGIN):
+            state[c] = 1
+        elif excess <= contrast * (lower / count) * (1.0 - BOUND_MARGIN):
+            state[c] = 0
+            continue
+        else:
+            state[c] = -1
+            for a in range(-h, size - h):
+                for b in range(-h, size - h):
+                    q0, q1 = _reflect(i + a, nl), _reflect(j + b, ns)
+                    if not done[q0, q1]:
+                        opened[q0, q1] = _opening_at(img, q0, q1, half, ero, ero_done)
+                        done[q0, q1] = 1
+        for a in range(-g, grow - g):
+            for b in range(-g, grow - g):
+                q0, q1 = _clamp(i + a, nl), _clamp(j + b, ns)
+                if not done[q0, q1]:
+                    opened[q0, q1] = _opening_at(img, q0, q1, half, ero, ero_done)
+                    done[q0, q1] = 1
+    return opened, cand_l[:n].copy(), cand_s[:n].copy(), state
 
 
 @njit(cache=True, error_model="numpy")

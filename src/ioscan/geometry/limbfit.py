@@ -576,6 +576,14 @@ def _median(x: np.ndarray) -> float:
     return float(part[k]) if n % 2 else float((part[:k].max() + part[k]) / 2.0)
 
 
+def _median_of(x: np.ndarray) -> float:
+    """``float(np.median(x))`` of a 1-D array: :func:`_median` when it is finite and not empty (the same value
+    without np.median's overhead on the few hundred values of a refinement pass), else np.median."""
+    if x.size and np.isfinite(x).all():
+        return _median(x)
+    return float(np.median(x))
+
+
 def _mad(x: np.ndarray) -> float:
     """:func:`ioscan.robust.mad_sigma`, the same value, faster on whole frames (non-finite input: by it)."""
     x = np.asarray(x, dtype=float).ravel()
@@ -619,7 +627,7 @@ class _Prepared:
         fit stops at the coarse step, or is not refined, never needs them); the frame's pixel (line, sample)
         is the box's (line, sample) − :attr:`origin`."""
         if self._coef_box is None:
-            self._coef_box = ndimage.spline_filter(self.box, order=3, mode="nearest")
+            self._coef_box = _spline_filter(self.box)
         return self._coef_box
 
     @property
@@ -635,6 +643,32 @@ class _Prepared:
             c = self.coef_box
             self._coef = c if self.crop is None else _pad_to(c, self.crop, self.shape)
         return self._coef
+
+
+def _gaussian_nearest(a: np.ndarray, sigma: float) -> np.ndarray:
+    """``ndimage.gaussian_filter(a, sigma, mode="nearest")`` (truncated at 4σ): compiled
+    (:func:`ioscan.geometry.limb_kernels.gaussian_nearest`, scipy's weights and symmetric sums in its
+    order) for 2-D arrays, the same numbers."""
+    if not (LIMB_KERNELS and a.ndim == 2 and sigma > 1e-15):
+        return ndimage.gaussian_filter(a, sigma, mode="nearest")
+    from ioscan.geometry import limb_kernels
+
+    radius = int(4.0 * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)  # scipy's _gaussian_kernel1d, reversed as it correlates
+    weights = (phi / phi.sum())[::-1]
+    return limb_kernels.gaussian_nearest(*_readonly(a, weights))
+
+
+def _spline_filter(a: np.ndarray) -> np.ndarray:
+    """``ndimage.spline_filter(a, order=3, mode="nearest")``: compiled
+    (:func:`ioscan.geometry.limb_kernels.spline_filter`, scipy's recursions in its order), the same
+    numbers."""
+    if LIMB_KERNELS and a.ndim == 2:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.spline_filter(*_readonly(np.ascontiguousarray(a, dtype=float)))
+    return ndimage.spline_filter(a, order=3, mode="nearest")
 
 
 def _pad_to(a: np.ndarray, crop: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
@@ -706,24 +740,60 @@ def _reflect(i: np.ndarray, n: int) -> np.ndarray:
     return np.where(i >= n, 2 * n - 1 - i, i)
 
 
+def _opening_for_sources(
+    filled: np.ndarray, size: int, floor: float, grow: int
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The line opening of ``filled`` (:func:`_line_opening`) that :func:`_compact_sources` reads, and the
+    candidates it would find, (lines, samples) in :func:`np.nonzero`'s order, with whether each is a source
+    (1, 0; −1: to be decided there); None: not known, found there. Compiled
+    (:func:`ioscan.geometry.limb_kernels.opening_near_sources`, finite images at least ``size`` px wide):
+    the opening is made only where the search reads it — the pixels that its row and column erosions
+    (lower bounds of it) leave more than ``floor`` below ``filled``, the neighbourhoods of the candidates
+    whose local surface its bounds (the erosion, ``filled``) do not decide, the grown boxes — and
+    ``filled`` stands elsewhere (where nothing reads it): the same mask and fill as the whole opening's."""
+    if LIMB_KERNELS and min(filled.shape) >= size and np.isfinite(filled).all():
+        from ioscan.geometry import limb_kernels
+
+        opened, ll, ss, state = limb_kernels.opening_near_sources(
+            *_readonly(filled), int(size), float(floor), int(size), int(grow), float(HOT_SPOT_CONTRAST)
+        )
+        return opened, (ll, ss, state)
+    return _line_opening(filled, size), None
+
+
 def _compact_sources(
-    filled: np.ndarray, opened: np.ndarray, floor: float, size: int, grow: int
+    filled: np.ndarray,
+    opened: np.ndarray,
+    floor: float,
+    size: int,
+    grow: int,
+    candidates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Pixels of compact sources, grown by ``grow`` × ``grow`` px: where ``filled`` exceeds its line opening
     by more than ``floor`` and by more than :data:`HOT_SPOT_CONTRAST` × the local surface (the ``size`` ×
     ``size`` mean of the opening, clipped at 0, mode "reflect"). That mean is taken at the few pixels above
     the floor only, and the growing is a box around each source pixel (``ndimage.uniform_filter`` and
-    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order)."""
-    ll, ss = np.nonzero((filled - opened) > floor)
+    ``maximum_filter`` over the whole box: the same mask, the means rounded in another order).
+    ``candidates``: the pixels above the floor and whether each is a source (−1: not decided), when already
+    known (:func:`_opening_for_sources`); the undecided are decided here as the others would be."""
     hot = np.zeros(filled.shape, dtype=bool)
+    if candidates is None:
+        ll, ss = np.nonzero((filled - opened) > floor)
+        state = np.full(len(ll), -1, dtype=np.int8)
+    else:
+        ll, ss, state = candidates
     if not len(ll):
         return hot
     h = size // 2
     k = np.arange(-h, size - h)
-    rows = _reflect(ll[:, None] + k, filled.shape[0])
-    cols = _reflect(ss[:, None] + k, filled.shape[1])
-    local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
-    src = (filled[ll, ss] - opened[ll, ss]) > HOT_SPOT_CONTRAST * local
+    src = state == 1
+    todo = np.flatnonzero(state < 0)
+    if len(todo):
+        lt, st = ll[todo], ss[todo]
+        rows = _reflect(lt[:, None] + k, filled.shape[0])
+        cols = _reflect(st[:, None] + k, filled.shape[1])
+        local = np.clip(opened[rows[:, :, None], cols[:, None, :]], 0.0, None).mean(axis=(1, 2))
+        src[todo] = (filled[lt, st] - opened[lt, st]) > HOT_SPOT_CONTRAST * local
     ll, ss = ll[src], ss[src]
     g = grow // 2
     for dl in range(-g, grow - g):
@@ -750,30 +820,38 @@ def _prepare(
     filled = np.where(valid, img, _median(img[valid])) if bad.any() else img
     if mask_hot_spots:
         size = 2 * int(np.ceil(2 * psf_sigma_px)) + 3
-        opened = _line_opening(filled, size)
-        diff = np.diff(filled, axis=1)
-        diff = diff.ravel() if not bad.any() else diff[valid[:, 1:] & valid[:, :-1]]  # C order, as a mask
-        noise = _mad(diff) / np.sqrt(2)
+        noise = _mad(_clean_row_diffs(filled, bad, all_when_none=False)) / np.sqrt(2)  # bad = ~valid here
         floor = max(5.0 * noise, 1e-3 * float(np.ptp(filled)), 1e-300)
         # compact sources: well above the noise and a good fraction above the local surface (albedo texture
         # on a bright disk is not a source); the 1e-3 of the frame's range matters only for noise-free data
-        hot = _compact_sources(filled, opened, floor, size, 2 * int(np.ceil(psf_sigma_px)) + 1)
+        grow = 2 * int(np.ceil(psf_sigma_px)) + 1
+        opened, cand = _opening_for_sources(filled, size, floor, grow)
+        hot = _compact_sources(filled, opened, floor, size, grow, cand)
         filled = np.where(hot, opened, filled)
         bad |= hot
     smooth_sigma = max(SMOOTH_SIGMA_PX, 0.7 * psf_sigma_px)  # ~matched to the edge width
-    smooth = ndimage.gaussian_filter(filled, smooth_sigma, mode="nearest")
-    gx = np.diff(smooth, axis=1)
-    if bad.any():
-        ok = ~(bad[:, 1:] | bad[:, :-1])
-        vals = gx[ok] if ok.any() else gx.ravel()
-    else:
-        vals = gx.ravel()
-    grad_noise = _mad(vals)
+    smooth = _gaussian_nearest(filled, smooth_sigma)
+    grad_noise = _mad(_clean_row_diffs(smooth, bad))
     if crop is None:
         return _Prepared(smooth, bad, max(grad_noise, 1e-30), valid, smooth_sigma)
     bad_full = np.ones(full.shape, dtype=bool)
     bad_full[crop] = bad
     return _Prepared(smooth, bad_full, max(grad_noise, 1e-30), valid_full, smooth_sigma, crop)
+
+
+def _clean_row_diffs(a: np.ndarray, bad: np.ndarray, all_when_none: bool = True) -> np.ndarray:
+    """The differences along the samples between neighbours that are both good, in C order (all of them
+    when no pixel is bad, or, with ``all_when_none``, when no pair is good): ``np.diff(a, axis=1)`` masked;
+    compiled in one pass (the same values, in the same order)."""
+    if LIMB_KERNELS and a.ndim == 2 and a.shape[1] > 1:
+        from ioscan.geometry import limb_kernels
+
+        return limb_kernels.clean_row_diffs(*_readonly(a, bad), all_when_none)
+    gx = np.diff(a, axis=1)
+    if bad.any():
+        ok = ~(bad[:, 1:] | bad[:, :-1])
+        return gx[ok] if ok.any() or not all_when_none else gx.ravel()
+    return gx.ravel()
 
 
 def _render_template(
@@ -896,7 +974,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     tpl = np.zeros((t1[0] - t0[0], t1[1] - t0[1]))
     tpl[l0 - t0[0] : l0 - t0[0] + box.shape[0], s0 - t0[1] : s0 - t0[1] + box.shape[1]] = box
     tpl = ndimage.gaussian_filter(tpl, sig)
-    im = ndimage.gaussian_filter(img, sig, mode="nearest")
+    im = _gaussian_nearest(img, sig)
     tgl, tgs = np.gradient(tpl)
     igl, igs = np.gradient(im)
     keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
@@ -1404,7 +1482,7 @@ def _refine(
             cand = measured[4] & measured[5] & wanted
             sure = len(_use_edges(measured, snr, lit, night, min_edge_snr, night_edge_snr)) >= 12
             if it == 0 and auto_group:  # sure to need no grouping, with a margin for the thin sample
-                sure &= bool(cand.sum() >= 12) and float(np.median(snr[cand])) >= THIN_GROUP_MARGIN * (
+                sure &= bool(cand.sum() >= 12) and _median_of(snr[cand]) >= THIN_GROUP_MARGIN * (
                     1.5 * np.sqrt(2.0) * min_edge_snr
                 )
             if not sure:  # read the other rays too: the same numbers as one pass over every ray
@@ -1429,7 +1507,7 @@ def _refine(
             # faint limb: average neighbouring rays so that a typical edge reaches ~2× the SNR threshold
             cand = usable & in_view & (lit | night)
             if cand.sum() >= 12:
-                med = float(np.median(snr[cand]))
+                med = _median_of(snr[cand])
                 want = int(np.ceil(2.0 * (1.5 * min_edge_snr / max(med, 0.5)) ** 2))
                 group = int(np.clip(want, 1, max(1, min(cand.sum() // 8, int(0.5 * model.radius), 40))))
                 if group > 1:
@@ -1472,7 +1550,7 @@ def _refine(
         edges = pts[ray] + (t_edge[sel] + bias[ray])[:, None] * normals[ray]
         # edge-location noise scales as 1/contrast: weight each point by its brightness drop
         # (capped: a hot spot or a streak next to the limb must not dominate the fit)
-        weights = np.minimum(strength[sel] / float(np.median(strength[sel])), 3.0)
+        weights = np.minimum(strength[sel] / _median_of(strength[sel]), 3.0)
 
         def res_fn(q, edges=edges, weights=weights):
             conic = _moved_conic(model, *_unpack(q, fit_scale, fit_rotation))
@@ -1500,7 +1578,7 @@ def _refine(
         for _ in range(0 if thin and FAST_PASSES else 2):  # a thin pass only brings the limb closer
             r = res_fn(p_new)
             mad = _mad(r)
-            new_keep = np.abs(r - np.median(r)) <= max(3.0 * mad, 0.05)
+            new_keep = np.abs(r - _median_of(r)) <= max(3.0 * mad, 0.05)
             if new_keep.sum() < 12 or np.array_equal(new_keep, keep):
                 break
             keep = new_keep
@@ -1510,7 +1588,7 @@ def _refine(
         s_eff = float(np.sqrt(float(r @ r) / max(len(r) - len(p), 1) * _autocorr_factor(r[order])))
         # floor: the expected scatter of one edge (PSF width / edge SNR) and a model floor; a handful of
         # grouped points cannot estimate their own scatter
-        s_exp = float(np.median(weights[keep] * sigma_tot / snr[sel][keep]))
+        s_exp = _median_of(weights[keep] * sigma_tot / snr[sel][keep])
         s_eff = max(s_eff, s_exp, EDGE_MODEL_FLOOR_PX)
         moved = float(np.hypot(p_new[0] - p[0], p_new[1] - p[1]))
         p = p_new
