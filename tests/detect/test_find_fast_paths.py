@@ -62,3 +62,66 @@ def test_brightest_pixel_at_once_equals_the_shifts_in_turn(dtype):
         got = _brightest_beside(resid, valid, ci, cj)
         want = _brightest_loop(resid, valid, ci, cj)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), trial
+
+
+def _peaks_equal(a, b) -> None:
+    for got, want in zip(a, b, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_peaks_equal_numpy(dtype):
+    """find_peaks' compiled maxima and deblending against the numpy form, bit for bit: flat tops (rounded
+    maps), NaNs, masks (search, valid), saddles of 0 and below, thresholds of a type numpy compares in the
+    map's (float32 maps: a threshold and saddle not representable in float32), map edges, many close peaks."""
+    from ioscan.detect.find import _compiled_peaks, _peaks_compiled, _peaks_numpy
+
+    rng = np.random.default_rng(11)
+    for trial in range(120):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+        snr = rng.normal(0.0, 3.0, shape)
+        if trial % 3 == 0:
+            snr = np.round(snr)  # flat tops and equal values
+        if trial % 4 == 1:
+            snr[rng.random(shape) < 0.1] = np.nan
+        snr = snr.astype(dtype)
+        search = None if trial % 2 else rng.random(shape) < 0.8
+        valid = None if trial % 5 == 0 else rng.random(shape) < (0.3 if trial % 7 == 0 else 0.9)
+        threshold = [1.1, 2.0, 0.3, -1.0][trial % 4]
+        saddle = [1.5, 0.0, 1.1, -0.5][trial % 4]
+        rel = 0.3 if trial % 6 == 0 else 0.1
+        rmax = float([1.5, 4.4, 9.0][trial % 3])
+        assert _compiled_peaks(snr, threshold, saddle, search, valid)
+        want = _peaks_numpy(snr, threshold, search, valid, rmax, saddle, rel)
+        got = _peaks_compiled(snr, threshold, search, valid, rmax, saddle, rel)
+        if want is None:
+            assert got is None, trial
+        else:
+            _peaks_equal(got, want)
+
+
+def test_find_peaks_same_with_and_without_the_kernels(monkeypatch):
+    """The whole of find_peaks (its 3-point positions, the peak cap, an empty result's types) the same when
+    the compiled path is refused."""
+    from ioscan.detect import find
+
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        snr = rng.normal(0.0, 2.0, (30, 50)).astype(np.float32 if trial % 2 else np.float64)
+        snr[10, 0], snr[0, 20], snr[29, 49] = 9.0, 8.0, 7.0  # maxima at the map's edges
+        valid = rng.random(snr.shape) < 0.95
+        kw = dict(sigma_px=0.6, saddle_snr=1.5, max_peaks=[500, 3][trial % 2], valid=valid)
+        thr = [2.5, 50.0][trial % 3 == 2]
+        got = find.find_peaks(snr, thr, **kw)
+        monkeypatch.setattr(find, "_compiled_peaks", lambda *a: False)
+        want = find.find_peaks(snr, thr, **kw)
+        monkeypatch.undo()
+        for f in ("line", "sample", "y", "x", "snr", "blended"):
+            u, v = getattr(got, f), getattr(want, f)
+            assert u.dtype == v.dtype and np.array_equal(u, v), (trial, f)
+        # the 3-point positions read the neighbours as first written, from the map padded with −inf
+        pad = np.pad(snr, 1, mode="constant", constant_values=-np.inf)
+        ly, sx, c = got.line, got.sample, got.snr
+        assert np.array_equal(got.y, ly + find._three_point(pad[ly, sx + 1], c, pad[ly + 2, sx + 1]))
+        assert np.array_equal(got.x, sx + find._three_point(pad[ly + 1, sx], c, pad[ly + 1, sx + 2]))

@@ -70,6 +70,71 @@ def find_peaks(
     PSFs) — on ``valid`` pixels only (a masked saturated core is no dip); kept close pairs are marked
     ``blended``.
     """
+    rmax = 4.0 * sigma_px * np.sqrt(2.0) + 1.0
+    # broad PSFs (ground AO): texture, the rings a tight background leaves around bright sources and the
+    # per-pixel choice between filters make shallow dips; a neighbour must be resolved (a dip of ≥ 30 % of the
+    # fainter peak, as two equal sources ≥ ~3 σ apart give)
+    rel = 0.3 if sigma_px >= BROAD_PSF_SIGMA_PX else 0.1
+    if _compiled_peaks(snr, threshold, saddle_snr, search, valid):
+        found = _peaks_compiled(snr, threshold, search, valid, rmax, saddle_snr, rel)
+    else:
+        found = _peaks_numpy(snr, threshold, search, valid, rmax, saddle_snr, rel)
+    if found is None:  # no pixel above the threshold
+        e = np.zeros(0)
+        return Peaks(e.astype(int), e.astype(int), e, e, e, e.astype(bool))
+    ly, sx, c, blended = found
+    if ly.size > max_peaks:
+        ly, sx, c, blended = ly[:max_peaks], sx[:max_peaks], c[:max_peaks], blended[:max_peaks]
+    # the 3-point fits' neighbours (−inf beyond the map, as np.pad's): the map's type
+    nl, ns = snr.shape
+    edge = np.full(1, -np.inf, snr.dtype)[0]
+    up, down = np.maximum(ly - 1, 0), np.minimum(ly + 1, nl - 1)
+    left, right = np.maximum(sx - 1, 0), np.minimum(sx + 1, ns - 1)
+    dy = _three_point(np.where(ly > 0, snr[up, sx], edge), c, np.where(ly < nl - 1, snr[down, sx], edge))
+    dx = _three_point(np.where(sx > 0, snr[ly, left], edge), c, np.where(sx < ns - 1, snr[ly, right], edge))
+    return Peaks(ly, sx, ly + dy, sx + dx, c, blended)
+
+
+def _compiled_peaks(snr, threshold, saddle_snr, search, valid) -> bool:
+    """Whether :func:`_peaks_compiled` takes the map: a 2-D float32 or float64 map, Python-number threshold
+    and saddle (numpy compares them in the map's type, as the kernels are given them), boolean masks."""
+    return (
+        isinstance(snr, np.ndarray)
+        and snr.ndim == 2
+        and snr.dtype in (np.float32, np.float64)
+        and type(threshold) in (float, int)
+        and type(saddle_snr) in (float, int)
+        and all(m is None or (isinstance(m, np.ndarray) and m.dtype == bool and m.shape == snr.shape)
+                for m in (search, valid))
+    )  # fmt: skip
+
+
+def _peaks_compiled(snr, threshold, search, valid, rmax, saddle_snr, rel):
+    """(lines, samples, S/N, blended) of the kept maxima, brightest first (None: no pixel above the
+    threshold): :func:`_peaks_numpy`'s values,
+    the maxima and the deblending compiled (:func:`~ioscan.detect.fit_kernels.peak_pixels`,
+    :func:`~ioscan.detect.fit_kernels.deblend_peaks`), the sort numpy's."""
+    from ioscan.detect.fit_kernels import deblend_peaks, peak_pixels
+
+    one = snr.dtype.type
+    snr = np.ascontiguousarray(snr)
+    no = np.zeros((1, 1), bool)
+    ly, sx, some = peak_pixels(snr, one(threshold), no if search is None else search, search is not None)
+    if not some:
+        return None
+    c = snr[ly, sx]
+    order = np.argsort(-c)
+    ly, sx, c = ly[order], sx[order], c[order]
+    keep, blended = deblend_peaks(
+        snr, no if valid is None else valid, valid is not None, ly, sx, c, float(rmax), one(saddle_snr),
+        one(rel), float(saddle_snr),
+    )  # fmt: skip
+    return ly[keep], sx[keep], c[keep], blended[keep]
+
+
+def _peaks_numpy(snr, threshold, search, valid, rmax, saddle_snr, rel):
+    """(lines, samples, S/N, blended) of the kept maxima, brightest first (:func:`find_peaks`; None: no
+    pixel above the threshold), in numpy: the reference the compiled form equals, and its fall-back."""
     nl, ns = snr.shape
     pad = np.pad(snr, 1, mode="constant", constant_values=-np.inf)
     above = snr > threshold
@@ -77,8 +142,7 @@ def find_peaks(
         above &= search
     ly, sx = np.nonzero(above)
     if ly.size == 0:
-        e = np.zeros(0)
-        return Peaks(e.astype(int), e.astype(int), e, e, e, e.astype(bool))
+        return None
     c = snr[ly, sx]
     is_max = np.ones(ly.size, bool)
     for dl in (-1, 0, 1):
@@ -92,11 +156,6 @@ def find_peaks(
     order = np.argsort(-c)
     ly, sx, c = ly[order], sx[order], c[order]
     # deblending: walk from the brightest, compare with kept neighbours
-    rmax = 4.0 * sigma_px * np.sqrt(2.0) + 1.0
-    # broad PSFs (ground AO): texture, the rings a tight background leaves around bright sources and the
-    # per-pixel choice between filters make shallow dips; a neighbour must be resolved (a dip of ≥ 30 % of the
-    # fainter peak, as two equal sources ≥ ~3 σ apart give)
-    rel = 0.3 if sigma_px >= BROAD_PSF_SIGMA_PX else 0.1
     keep = np.ones(ly.size, bool)
     blended = np.zeros(ly.size, bool)
     for i in range(ly.size):
@@ -116,9 +175,7 @@ def find_peaks(
                 keep[j] = False
             else:
                 blended[i] = blended[j] = True
-    ly, sx, c, blended = ly[keep], sx[keep], c[keep], blended[keep]
-    if ly.size > max_peaks:
-        ly, sx, c, blended = ly[:max_peaks], sx[:max_peaks], c[:max_peaks], blended[:max_peaks]
+    return ly[keep], sx[keep], c[keep], blended[keep]
     dy = _three_point(pad[ly, sx + 1], c, pad[ly + 2, sx + 1])
     dx = _three_point(pad[ly + 1, sx], c, pad[ly + 1, sx + 2])
     return Peaks(ly, sx, ly + dy, sx + dx, c, blended)

@@ -1281,3 +1281,122 @@ def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
     if n < 2 or second <= 0:
         return 0.0
     return np.float64(data[bi, bj]) / second
+
+
+@njit(cache=True)
+def peak_pixels(snr: np.ndarray, threshold, search: np.ndarray, has_search: bool):
+    """:func:`ioscan.detect.find.find_peaks`' local maxima, row-major: the pixels of ``snr`` above
+    ``threshold`` (in the map's type where numpy compares in it; NaN never above) inside ``search`` (with
+    ``has_search``) that are ≥ their 8 neighbours, strictly > those of the line above and the one before
+    them on their own line (exactly one pixel of a flat top survives), pixels beyond the map −inf. Returns
+    (lines, samples, whether any pixel was above the threshold inside ``search``)."""
+    nl, ns = snr.shape
+    n = 0
+    some = False
+    ly = np.empty(16, np.intp)
+    sx = np.empty(16, np.intp)
+    for i in range(nl):
+        for j in range(ns):
+            c = snr[i, j]
+            if not c > threshold:
+                continue
+            if has_search and not search[i, j]:
+                continue
+            some = True
+            ok = True
+            for dl in range(-1, 2):
+                for ds in range(-1, 2):
+                    if dl == 0 and ds == 0:
+                        continue
+                    li, sj = i + dl, j + ds
+                    if li < 0 or li >= nl or sj < 0 or sj >= ns:
+                        continue  # (−inf: c > it, c ≥ it, for a c above the threshold)
+                    nb = snr[li, sj]
+                    if dl < 0 or (dl == 0 and ds < 0):
+                        if not c > nb:
+                            ok = False
+                    elif not c >= nb:
+                        ok = False
+            if ok:
+                if n == ly.size:
+                    ly2 = np.empty(2 * n, np.intp)
+                    sx2 = np.empty(2 * n, np.intp)
+                    ly2[:n] = ly
+                    sx2[:n] = sx
+                    ly, sx = ly2, sx2
+                ly[n] = i
+                sx[n] = j
+                n += 1
+    return ly[:n].copy(), sx[:n].copy(), some
+
+
+@njit(cache=True)
+def deblend_peaks(
+    snr: np.ndarray,
+    valid: np.ndarray,
+    has_valid: bool,
+    ly: np.ndarray,
+    sx: np.ndarray,
+    c: np.ndarray,
+    rmax: float,
+    saddle,
+    rel,
+    saddle64: float,
+):
+    """:func:`ioscan.detect.find.find_peaks`' deblending of the maxima (ly, sx, S/N ``c``, brightest first):
+    from the brightest, each kept maximum's kept fainter ones within ``rmax`` (np.hypot of the pixel
+    offsets) are dropped unless the map along the segment joining them (np.linspace's 2d + 1 points rounded
+    to pixels, ``valid`` ones only with ``has_valid``) dips below the fainter by at least max(``saddle``,
+    ``rel`` × its S/N) — in the map's type, as numpy with the Python floats ``saddle`` and ``rel`` (passed in
+    that type; ``saddle64``: ``saddle`` as given, which a segment without a valid pixel, a dip of 0.0, is
+    compared with) — else both are marked blended. Returns (keep, blended)."""
+    m = ly.size
+    keep = np.ones(m, np.bool_)
+    blended = np.zeros(m, np.bool_)
+    reach = int(np.ceil(rmax)) + 1
+    for i in range(m):
+        if not keep[i]:
+            continue
+        for j in range(i + 1, m):
+            if abs(ly[j] - ly[i]) > reach or abs(sx[j] - sx[i]) > reach:
+                continue  # (farther than rmax: np.hypot is at least the larger offset)
+            d = np.hypot(float(ly[j] - ly[i]), float(sx[j] - sx[i]))
+            if not d <= rmax:
+                continue
+            if not keep[j]:
+                continue
+            n = int(np.ceil(d * 2)) + 1
+            step = 1.0 / (n - 1)
+            dly, dsx = float(ly[j] - ly[i]), float(sx[j] - sx[i])
+            lo = snr[0, 0]
+            found = False
+            for k in range(n):
+                t = 1.0 if k == n - 1 else k * step + 0.0
+                yy = int(np.rint(float(ly[i]) + t * dly))
+                xx = int(np.rint(float(sx[i]) + t * dsx))
+                if has_valid and not valid[yy, xx]:
+                    continue
+                v = snr[yy, xx]
+                if not found:
+                    lo = v
+                elif np.isnan(lo):
+                    pass  # (np.min: NaN once any value is NaN)
+                elif np.isnan(v) or v < lo:
+                    lo = v
+                found = True
+            cj = c[j]
+            b = rel * cj
+            limit = b if b > saddle else saddle
+            if found:
+                dip = cj - lo
+                if dip < limit:
+                    keep[j] = False
+                else:
+                    blended[i] = True
+                    blended[j] = True
+            elif (b > 0.0) if b > saddle else (saddle64 > 0.0):  # (a dip of 0.0 against the Python max)
+                keep[j] = False
+            else:
+                blended[i] = True
+                blended[j] = True
+    return keep, blended
