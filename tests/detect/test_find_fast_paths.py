@@ -125,3 +125,34 @@ def test_find_peaks_same_with_and_without_the_kernels(monkeypatch):
         ly, sx, c = got.line, got.sample, got.snr
         assert np.array_equal(got.y, ly + find._three_point(pad[ly, sx + 1], c, pad[ly + 2, sx + 1]))
         assert np.array_equal(got.x, sx + find._three_point(pad[ly + 1, sx], c, pad[ly + 1, sx + 2]))
+
+
+def test_spike_dchi2_of_a_subset_with_the_whole_sets_isolation():
+    """Each source's spike advantage is its own: a subset of the sources, given the whole set's isolation
+    (``crowded``), gets the whole set's values bit for bit (detect_band tests again only the sources whose
+    fit or isolation the second pass changed); without it, the subset's own isolation."""
+    from ioscan.detect.find import crowded, spike_dchi2
+    from ioscan.detect.psf import PsfModel
+
+    rng = np.random.default_rng(8)
+    psf = PsfModel((0.96, 0.04), (0.6, 2.5))
+    resid = rng.normal(size=(60, 80))
+    noise = np.abs(rng.normal(1.0, 0.1, resid.shape))
+    valid = rng.random(resid.shape) < 0.95
+    n = 40
+    x, y = rng.uniform(0, 79, n), rng.uniform(0, 59, n)
+    x[1], y[1] = x[0] + 3.0, y[0] + 1.0  # a close pair
+    flux = rng.uniform(5.0, 200.0, n)
+    for k in range(n):
+        i, j = int(np.rint(y[k])), int(np.rint(x[k]))
+        resid[i, j] += flux[k] * (0.3 if k % 3 else 3.0)  # sharp and less sharp sources
+    whole = spike_dchi2(resid, noise, valid, x, y, flux, psf)
+    near = crowded(x, y)
+    assert near[0] and near[1]
+    for rows in (np.arange(n), np.array([0]), np.array([1, 5, 7]), np.flatnonzero(near), np.arange(0)):
+        got = spike_dchi2(resid, noise, valid, x[rows], y[rows], flux[rows], psf, crowded=near[rows])
+        assert np.array_equal(got, whole[rows])
+    alone = spike_dchi2(resid, noise, valid, x[:1], y[:1], flux[:1], psf)
+    assert np.array_equal(
+        alone, spike_dchi2(resid, noise, valid, x[:1], y[:1], flux[:1], psf, crowded=np.array([False]))
+    )

@@ -189,6 +189,7 @@ def spike_dchi2(
     y: np.ndarray,
     flux: np.ndarray,
     psf: PsfModel,
+    crowded: np.ndarray | None = None,
 ) -> np.ndarray:
     """χ²(PSF) − χ²(spike) on the 5×5 pixels around each source's brightest pixel.
 
@@ -204,6 +205,10 @@ def spike_dchi2(
     plain PSF model does not describe, so the test would flag bright hot spots; a hit is then caught by the
     Laplacian outlier test (a 1–2-pixel hit is hundreds of times sharper than the core) and the 5 × 5 pixel
     count of :mod:`ioscan.detect.measure`.
+
+    ``crowded``: for each source, whether another lies within :data:`SPIKE_ISOLATION_PX` (:func:`crowded`;
+    None: among these sources). Each source's value is its own: a subset of sources with their ``crowded``
+    of the whole set gets the whole set's values.
     """
     n = len(x)
     if n == 0 or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
@@ -234,7 +239,8 @@ def spike_dchi2(
     rows = np.arange(n)
     ring = np.zeros(rr.shape[1:], bool)
     ring[r - 1 : r + 2, r - 1 : r + 2] = True
-    crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
+    if crowded is None:
+        crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
     for _ in range(SPIKE_NEIGHBOURS):
         touch = _touching(free)
         touch[crowded] &= ring
@@ -279,6 +285,12 @@ def _touching(free: np.ndarray) -> np.ndarray:
     out[:, :, 1:] |= along[:, :, :-1]
     out[:, :, :-1] |= along[:, :, 1:]
     return out
+
+
+def crowded(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True for each source (sample ``x``, line ``y``) with another within :data:`SPIKE_ISOLATION_PX`: the
+    spike test's isolation (:func:`spike_dchi2`)."""
+    return _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
 
 
 def _crowded(x: np.ndarray, y: np.ndarray, radius_px: float) -> np.ndarray:
