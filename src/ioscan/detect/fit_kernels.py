@@ -1400,3 +1400,133 @@ def deblend_peaks(
                 blended[i] = True
                 blended[j] = True
     return keep, blended
+
+
+@njit(cache=True)
+def gaussian_profile_arguments(q: np.ndarray, m: int, sqrt2: float):
+    """:func:`ioscan.detect.psf_estimate._g1`'s arguments for both axes of every stamp (q (n, 8): centres
+    q[:, 1:3], widths q[:, 3:5]; pixel offsets 0…m−1): a = (u − c + 0.5)/σ, b = (u − c − 0.5)/σ (n, 2, m),
+    the exponentials' arguments (2, n, 2, m: −0.5·a·a, −0.5·b·b) and the erf's (2, n, 2, m: a/√2, b/√2),
+    numpy's operations in its order."""
+    n = q.shape[0]
+    a = np.empty((n, 2, m))
+    b = np.empty((n, 2, m))
+    ex = np.empty((2, n, 2, m))
+    er = np.empty((2, n, 2, m))
+    for s in range(n):
+        for ax in range(2):
+            c, sig = q[s, 1 + ax], q[s, 3 + ax]
+            for t in range(m):
+                d = float(t) - c
+                av = (d + 0.5) / sig
+                bv = (d - 0.5) / sig
+                a[s, ax, t] = av
+                b[s, ax, t] = bv
+                ex[0, s, ax, t] = (-0.5 * av) * av
+                ex[1, s, ax, t] = (-0.5 * bv) * bv
+                er[0, s, ax, t] = av / sqrt2
+                er[1, s, ax, t] = bv / sqrt2
+    return a, b, ex, er
+
+
+@njit(cache=True)
+def gaussian_profiles(q: np.ndarray, a: np.ndarray, b: np.ndarray, ex: np.ndarray, er: np.ndarray, k: float):
+    """:func:`ioscan.detect.psf_estimate._g1`'s values from :func:`gaussian_profile_arguments`' a, b and
+    numpy's exp (``ex``) and scipy's erf (``er``) of its arguments (k = 1/√(2π)): g = 0.5·(erf_a − erf_b),
+    dc = −k·(pa − pb)/σ, ds = −k·(a·pa − b·pb)/σ (n, 2, m each)."""
+    n, m = a.shape[0], a.shape[2]
+    g = np.empty((n, 2, m))
+    dc = np.empty((n, 2, m))
+    ds = np.empty((n, 2, m))
+    mk = -k
+    for s in range(n):
+        for ax in range(2):
+            sig = q[s, 3 + ax]
+            for t in range(m):
+                pa, pb = ex[0, s, ax, t], ex[1, s, ax, t]
+                g[s, ax, t] = 0.5 * (er[0, s, ax, t] - er[1, s, ax, t])
+                dc[s, ax, t] = (mk * (pa - pb)) / sig
+                ds[s, ax, t] = (mk * (a[s, ax, t] * pa - b[s, ax, t] * pb)) / sig
+    return g, dc, ds
+
+
+@njit(cache=True)
+def damped_normal(h: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """h + λ·I·max(diag h, 1e-300) per stamp (h (n, k, k)), numpy's ``h + lam[:, None, None] * eye *
+    np.maximum(diag, 1e-300)[:, :, None]`` (NaN diagonals kept)."""
+    n, k = h.shape[0], h.shape[1]
+    out = np.empty_like(h)
+    for s in range(n):
+        for i in range(k):
+            d = h[s, i, i]
+            dm = d if (np.isnan(d) or d > 1e-300) else 1e-300
+            for j in range(k):
+                e = 1.0 if i == j else 0.0
+                out[s, i, j] = h[s, i, j] + (lam[s] * e) * dm
+    return out
+
+
+@njit(cache=True)
+def clipped_step(p: np.ndarray, step: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``np.clip(p + step, lo, hi)`` (lo, hi per column): numpy's max then min, NaN kept, a value equal to a
+    bound taking the bound's."""
+    n, k = p.shape
+    q = np.empty((n, k))
+    for s in range(n):
+        for j in range(k):
+            v = p[s, j] + step[s, j]
+            if not np.isnan(v):
+                v = v if v > lo[j] else lo[j]
+                if not np.isnan(v):
+                    v = v if v < hi[j] else hi[j]
+            q[s, j] = v
+    return q
+
+
+@njit(cache=True)
+def steps_settled(q: np.ndarray, p: np.ndarray, h: np.ndarray, lam: np.ndarray, tol: float, lam_max: float):
+    """:func:`ioscan.detect.psf_estimate._settled` of the step q − p: every stamp's |step|·√max(h_kk, 0) <
+    ``tol`` with λ ≤ ``lam_max``, or a step not finite."""
+    n, k = q.shape
+    for s in range(n):
+        small = lam[s] <= lam_max
+        finite = True
+        for j in range(k):
+            d = h[s, j, j]
+            d = d if (np.isnan(d) or d > 0.0) else 0.0
+            v = abs(q[s, j] - p[s, j]) * np.sqrt(d)
+            if not v < tol:
+                small = False
+            if not np.isfinite(v):
+                finite = False
+        if not (small or not finite):
+            return False
+    return True
+
+
+@njit(cache=True)
+def take_better(
+    c2: np.ndarray,
+    q: np.ndarray,
+    m2: np.ndarray,
+    j2: np.ndarray,
+    p: np.ndarray,
+    model: np.ndarray,
+    jac: np.ndarray,
+    chi2: np.ndarray,
+    lam: np.ndarray,
+    stale: np.ndarray,
+) -> None:
+    """Each stamp whose misfit fell (c2 < chi2) takes the step (its parameters, model, Jacobian, misfit) and
+    λ/3, the others λ·10; ``stale`` marks the ones that moved. In place."""
+    for s in range(c2.shape[0]):
+        better = c2[s] < chi2[s]
+        stale[s] = better
+        if better:
+            p[s] = q[s]
+            model[s] = m2[s]
+            jac[s] = j2[s]
+            chi2[s] = c2[s]
+            lam[s] = lam[s] / 3.0
+        else:
+            lam[s] = lam[s] * 10.0
