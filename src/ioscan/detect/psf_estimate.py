@@ -291,7 +291,7 @@ def bright_sources(
         )
     m = median3(x)
     hp = m - _box_mean_nearest(m, 11)
-    sig = pixel_noise_map(x) if noise_map is None else noise_map
+    sig = pixel_noise_map(x, c_order=True) if noise_map is None else noise_map
     z = hp / sig
     # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds
     # the lower of the two thresholds below: the same pixels as a maximum filter over the whole image
@@ -357,7 +357,7 @@ def measure_psf(
     noise = None
     same = np.asarray(data).dtype == np.float32 and valid.any()
     if same:
-        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False), c_order=True)
     near = near_limb_min_snr is not None and limb_distance_px is not None
     x, y, peak = bright_sources(
         data,
@@ -370,7 +370,7 @@ def measure_psf(
     if x.size == 0:
         return None
     if noise is None:
-        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False), c_order=True)
     min_fit_snr = max(float(near_limb_min_snr), MIN_SNR) if near else MIN_SNR
     return estimate_psf(
         data,
