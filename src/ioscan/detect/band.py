@@ -377,7 +377,7 @@ def spike_amplitudes(
     inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
     lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
     w = np.where(inside & valid[lic, sjc], 1.0 / np.maximum(noise[lic, sjc], 1e-30) ** 2, 0.0)
-    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
+    p = psf.stamp_values(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
     data = np.asarray(resid[lic, sjc], dtype=np.float64)
     return linear_flux(*(np.ascontiguousarray(a, dtype=np.float64) for a in (p, w, data)))
 

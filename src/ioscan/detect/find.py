@@ -226,7 +226,7 @@ def spike_dchi2(
     rr = np.where(inside, resid[lic, sjc], 0.0)
     sg = np.where(inside & valid[lic, sjc], noise[lic, sjc], np.inf)
     w = 1.0 / np.maximum(sg, 1e-30) ** 2
-    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), x, y)
+    p = psf.stamp_values(sjc.astype(float), lic.astype(float), x, y)
     chi_psf = np.sum(w * (rr - flux[:, None, None] * p) ** 2, axis=(1, 2))
     chi_all = w * rr * rr
     # the pixels freed: the brightest, then SPIKE_NEIGHBOURS times the brightest positive pixel touching those
@@ -331,7 +331,7 @@ def calibration_field(
     o = np.arange(-4, 5)
     li = np.rint(cy).astype(int)[:, None, None] + o[None, :, None]
     sj = np.rint(cx).astype(int)[:, None, None] + o[None, None, :]
-    p, _, _ = psf.stamps(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
+    p = psf.stamp_values(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
     return noise, li, sj, p, cx, cy
 
 

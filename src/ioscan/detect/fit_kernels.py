@@ -1530,3 +1530,29 @@ def take_better(
             lam[s] = lam[s] / 3.0
         else:
             lam[s] = lam[s] * 10.0
+
+
+@njit(cache=True)
+def psf_values_into(erf_args: np.ndarray, idx: np.ndarray, weights: np.ndarray, n: int, m: int, out) -> None:
+    """:func:`psf_stamps_shared`'s P alone, written into ``out`` (n, m, m): the profiles' values
+    (:func:`profile_values_shared`'s 0.5·(erf a − erf b)) and Σ_k w_k · px·py in component order from 0.0, the
+    same operations (no exponentials: only the derivatives need them)."""
+    k, nn = weights.size, idx.shape[3]
+    val = np.empty((k, 2, nn))
+    for j in range(k):
+        for ax in range(2):
+            for t in range(nn):
+                val[j, ax, t] = 0.5 * (erf_args[idx[0, j, ax, t]] - erf_args[idx[1, j, ax, t]])
+    for j in range(k):
+        w = weights[j]
+        first = j == 0
+        for s in range(n):
+            o = s * m
+            for a in range(m):
+                py = val[j, 1, o + a]
+                if first:
+                    for b in range(m):
+                        out[s, a, b] = 0.0 + (w * val[j, 0, o + b]) * py
+                else:
+                    for b in range(m):
+                        out[s, a, b] = out[s, a, b] + (w * val[j, 0, o + b]) * py

@@ -146,6 +146,30 @@ class PsfModel(GaussianMixture):
             return p, dx, dy
         return self.stamps_numpy(xs, ys, x0, y0)
 
+    def stamp_values(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+        """``stamps(xs, ys, x0, y0)[0]``, the PSF's values alone (n, m, m), the same bits: for square stamps
+        without the derivatives' planes and their exponentials (:func:`ioscan.detect.fit_kernels.
+        psf_values_into`), else :meth:`stamps`' own."""
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        if (
+            ux.ndim == 3
+            and uy.ndim == 3
+            and ux.dtype == uy.dtype == np.float64
+            and ux.shape[1] == 1
+            and uy.shape[2] == 1
+            and ux.shape[2] == uy.shape[1] > 0
+            and ux.shape[0] == uy.shape[0] > 0
+        ):
+            erf, fk = _profile_kernels()
+            n, m = ux.shape[0], ux.shape[2]
+            sig, weights = self._profile_constants
+            ab, _ = fk.profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
+            args, idx = fk.shared_erf_arguments(ab)
+            out = np.empty((n, m, m))
+            fk.psf_values_into(erf(args), idx, weights, n, m, out)
+            return out
+        return self.stamps(xs, ys, x0, y0)[0]
+
     def stamps_numpy(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
         """:meth:`stamps` in numpy, any broadcastable shapes (the reference of its compiled form)."""
         p = dx = dy = 0.0
@@ -210,6 +234,10 @@ class PsfModel(GaussianMixture):
         args, idx, nsq = fk.grid_erf_arguments(
             np.asarray(sj0, np.int64), np.asarray(li0, np.int64), m, x0, y0, sig, _SQRT2
         )
+        if not derivatives:  # P alone (the same bits), the derivatives' planes 0, no exponentials
+            out = np.zeros((3, x0.shape[0], m, m))
+            fk.psf_values_into(erf(args), idx, weights, x0.shape[0], m, out[0])
+            return out
         return fk.psf_stamps_shared(
             erf(args), idx, np.exp(nsq), sig, _SQRT2PI, weights, x0.shape[0], m, derivatives
         )

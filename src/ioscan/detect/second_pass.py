@@ -129,7 +129,7 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
     li = ci[:, None, None] + off[None, :, None]
     sj = cj[:, None, None] + off[None, None, :]
-    p, _, _ = psf.stamps(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
+    p = psf.stamp_values(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
     li, sj = np.broadcast_arrays(li, sj)
     inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
     vals = np.asarray(flux, float)[:, None, None] * p
