@@ -156,3 +156,21 @@ def test_spike_dchi2_of_a_subset_with_the_whole_sets_isolation():
     assert np.array_equal(
         alone, spike_dchi2(resid, noise, valid, x[:1], y[:1], flux[:1], psf, crowded=np.array([False]))
     )
+
+
+def test_add_sources_is_np_add_at():
+    """The calibration field's sources added by the compiled loop: np.add.at's sums bit for bit (overlapping
+    stamps: the same pixel summed many times, in np.add.at's order)."""
+    from ioscan.detect.find import add_sources
+
+    rng = np.random.default_rng(12)
+    img = rng.normal(size=(30, 30))
+    n, m = 50, 9
+    li = rng.integers(0, 30 - m, n)[:, None, None] + np.arange(m)[None, :, None]
+    sj = rng.integers(0, 30 - m, n)[:, None, None] + np.arange(m)[None, None, :]
+    vals = rng.normal(size=(n, m, m)) * 10.0 ** rng.uniform(-8, 8, (n, 1, 1))
+    want = img.copy()
+    np.add.at(want, (np.broadcast_to(li, vals.shape), np.broadcast_to(sj, vals.shape)), vals)
+    got = img.copy()
+    add_sources(got, li, sj, vals)
+    assert got.tobytes() == want.tobytes()

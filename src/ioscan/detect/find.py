@@ -344,10 +344,19 @@ def spike_threshold(psf: PsfModel, snr: float, false_flag_rate: float = SPIKE_FA
     sharper there."""
     img, li, sj, p, cx, cy = calibration_field(psf)
     flux = snr / np.sqrt(np.sum(p**2, axis=(1, 2)))
-    np.add.at(img, (np.broadcast_to(li, p.shape), np.broadcast_to(sj, p.shape)), flux[:, None, None] * p)
+    add_sources(img, li, sj, flux[:, None, None] * p)
     ones = np.ones(img.shape)
     d = spike_dchi2(img, ones, ones.astype(bool), cx, cy, flux, psf)
     return max(float(np.quantile(d, 1.0 - false_flag_rate)), MIN_SPIKE_DCHI2)
+
+
+def add_sources(img: np.ndarray, li: np.ndarray, sj: np.ndarray, values: np.ndarray) -> None:
+    """``np.add.at(img, (li, sj), values)`` with ``li``, ``sj`` broadcast to ``values``' (n, m, m): compiled
+    (:func:`ioscan.detect.second_pass_kernels.add_at`, np.add.at's additions in its order)."""
+    from ioscan.detect.second_pass_kernels import add_at
+
+    li, sj = (np.ascontiguousarray(np.broadcast_to(a, values.shape), np.intp).ravel() for a in (li, sj))
+    add_at(img, li, sj, np.ascontiguousarray(values, np.float64).ravel())
 
 
 def unresolved_duplicates(x: np.ndarray, y: np.ndarray, snr: np.ndarray, sigma_px: float) -> np.ndarray:
