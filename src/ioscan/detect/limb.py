@@ -210,7 +210,29 @@ def median3(x: np.ndarray) -> np.ndarray:
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
-    return ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")
+    """``ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")``; for a float32 image its two
+    passes compiled (:func:`ioscan.detect.background_kernels.correlate_lines` then ``correlate_samples``:
+    scipy's correlate1d, float64 line buffers rounded to float32 after each pass, the same values) with
+    scipy's own kernel (:func:`_gaussian_weights`)."""
+    m = median3(x)
+    w = _gaussian_weights(SMOOTH_PX) if m.ndim == 2 and m.dtype == np.float32 and m.size else None
+    if w is None:
+        return ndimage.gaussian_filter(m, SMOOTH_PX, mode="nearest")
+    from ioscan.detect.background_kernels import correlate_lines, correlate_samples
+
+    nl, ns = m.shape
+    return correlate_samples(correlate_lines(m, w, True, 0.0, 0, nl), w, True, 0.0, 0, ns)
+
+
+@lru_cache(maxsize=4)
+def _gaussian_weights(sigma: float) -> np.ndarray | None:
+    """The weights ``ndimage.gaussian_filter1d`` correlates with for ``sigma`` (truncate 4: radius
+    int(4σ + 0.5); scipy's own kernel, reversed), or None where scipy does not expose it."""
+    try:
+        from scipy.ndimage._filters import _gaussian_kernel1d
+    except ImportError:  # (a scipy that moved it: its gaussian_filter itself is used)
+        return None
+    return np.ascontiguousarray(_gaussian_kernel1d(sigma, 0, int(4.0 * float(sigma) + 0.5))[::-1], np.float64)
 
 
 @lru_cache(maxsize=1)
