@@ -106,16 +106,28 @@ class PsfModel(GaussianMixture):
     def correlate(self, image: np.ndarray, mode: str = "constant") -> np.ndarray:
         """``image`` correlated with the pixel-integrated PSF (Σ_k w_k · separable Gaussian of σ_k): the
         matched filter of a point source at every pixel, or an extended scene blurred by the PSF (the PSF is
-        symmetric). ``mode`` as in :func:`scipy.ndimage.correlate1d` for the frame edges."""
+        symmetric). ``mode`` as in :func:`scipy.ndimage.correlate1d` for the frame edges; for a 2-D image and
+        ``nearest`` or ``constant`` (0 beyond) the passes are compiled
+        (:func:`ioscan.detect.background_kernels.correlate_lines`, ``correlate_samples``: scipy's values)."""
         from scipy import ndimage  # (here: settings import this module and need none of it)
 
         x = np.asarray(image, dtype=float)
         out = np.zeros_like(x)
+        compiled = x.ndim == 2 and x.size > 0 and mode in ("nearest", "constant")
+        if compiled:
+            from ioscan.detect.background_kernels import correlate_lines, correlate_samples
+
+            x = np.ascontiguousarray(x)
+            nl, ns = x.shape
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
             s_l, s_s = self.axis_sigmas_px(s)
             kl, ks = kernel1d(s_l), kernel1d(s_s)
-            rows = ndimage.correlate1d(x, kl, axis=0, mode=mode)
-            out += w * ndimage.correlate1d(rows, ks, axis=1, mode=mode)
+            if compiled:
+                rows = correlate_lines(x, kl, mode == "nearest", 0.0, 0, nl)
+                out += w * correlate_samples(rows, ks, mode == "nearest", 0.0, 0, ns)
+            else:
+                rows = ndimage.correlate1d(x, kl, axis=0, mode=mode)
+                out += w * ndimage.correlate1d(rows, ks, axis=1, mode=mode)
         return out
 
     def stamps(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
