@@ -1580,3 +1580,30 @@ def uniform_histogram(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
             k += 1
         counts[k] += 1
     return counts
+
+
+@njit(cache=True)
+def at_limb_distance(
+    residual: np.ndarray, limb: np.ndarray, pi: int, pj: int, r: int, lo: float, hi: float, tol: float
+):
+    """:func:`ioscan.detect.misfits._at_limb_distance` of float64 maps: the finite ``residual`` values,
+    row-major in the (2r + 1)² box about pixel (pi, pj) (clipped to the map), whose ``limb`` distance is
+    within ``tol`` of that pixel's and whose distance from it (np.hypot of the pixel offsets) lies in
+    [lo, hi]; and those distances."""
+    nl, ns = residual.shape
+    a0, a1 = max(pi - r, 0), min(pi + r + 1, nl)
+    b0, b1 = max(pj - r, 0), min(pj + r + 1, ns)
+    d0 = limb[pi, pj]
+    cap = max(a1 - a0, 0) * max(b1 - b0, 0)
+    vals = np.empty(cap)
+    rad = np.empty(cap)
+    n = 0
+    for i in range(a0, a1):
+        for j in range(b0, b1):
+            rr = np.hypot(float(i - pi), float(j - pj))
+            v = residual[i, j]
+            if abs(limb[i, j] - d0) <= tol and rr >= lo and rr <= hi and np.isfinite(v):
+                vals[n] = v
+                rad[n] = rr
+                n += 1
+    return vals[:n].copy(), rad[:n].copy()

@@ -466,8 +466,28 @@ def _at_limb_distance(
     :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it (row-major; ``with_radii``: and their
     distances from it, px)."""
     nl, ns = residual.shape
-    d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
+    if (
+        residual.dtype == np.float64
+        and residual.ndim == 2
+        and np.asarray(limb_distance_px).dtype == np.float64
+        and 0 <= pi < nl
+        and 0 <= pj < ns
+    ):  # (compiled: the same pixels, values and radii)
+        from ioscan.detect.fit_kernels import at_limb_distance
+
+        values, radii = at_limb_distance(
+            residual,
+            limb_distance_px,
+            pi,
+            pj,
+            r,
+            float(range_px[0]),
+            float(range_px[1]),
+            ALONG_LIMB_DISTANCE_PX,
+        )
+        return (values, radii) if with_radii else values
+    d0 = float(limb_distance_px[pi, pj])
     a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
     yy, xx = np.ogrid[a0:a1, b0:b1]
     rr = np.hypot(yy - pi, xx - pj)  # (broadcast: np.mgrid's values)
