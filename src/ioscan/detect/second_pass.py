@@ -51,6 +51,7 @@ from ioscan.detect.second_pass_kernels import (
     PAIRWISE_BLOCK,
     add_at,
     model_error_ratios,
+    or_disks,
     radial_profiles_kernel,
 )
 
@@ -96,10 +97,9 @@ def near_sources(x: np.ndarray, y: np.ndarray, shape: tuple, radius_px: float) -
     """True within ``radius_px`` of any of the positions (sample ``x``, line ``y``)."""
     out = np.zeros(shape, bool)
     r, disk = disk_offsets(radius_px)
-    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
-        part = disk_window(int(xi), int(yi), shape, r, disk)
-        if part is not None:
-            out[part[0]] |= part[1]
+    # (compiled: each position's window of the disk OR-ed in, disk_window's clipping)
+    xi, yi = (np.ascontiguousarray(np.rint(v).astype(np.int64)) for v in (x, y))
+    or_disks(out, xi, yi, r, np.ascontiguousarray(disk))
     return out
 
 
