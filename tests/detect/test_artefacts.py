@@ -191,3 +191,85 @@ def test_on_a_sunlit_renderer_frame_the_limb_meeting_the_edge():
     kept_off = {(round(d.sample, 3), round(d.line, 3)) for d in off if not d.flags & bad}
     kept_on = {(round(d.sample, 3), round(d.line, 3)) for d in on if not d.flags & bad}
     assert kept_off - kept_on == {(round(d.sample, 3), round(d.line, 3)) for d in ours}
+
+
+def _pair_loop(detections, psf_sigma_px, *, column_streaks, max_flux_ratio=0.02, column_halfwidth_px=1.5,
+               ring_radius_px=None, bright_snr=200.0, rings=True):  # fmt: skip
+    """flag_bright_source_artefacts as first written (a loop over every detection and bright source);
+    returns (how many, each detection's flags and the test that flagged it)."""
+    import numpy as np
+
+    from ioscan.detect.artefacts import flag_artefact
+
+    if len(detections) < 2:
+        return 0
+    sat_bit, hit_bit, art_bit = (int(f) for f in (DetectionFlag.SATURATED, DetectionFlag.COSMIC_RAY,
+                                                  DetectionFlag.ARTEFACT))  # fmt: skip
+    flux = np.array([d.net_radiance_sum for d in detections], float)
+    snr = np.array([d.snr for d in detections], float)
+    xy = np.array([[d.sample, d.line] for d in detections], float)
+    saturated = np.array([bool(d.flags & sat_bit) for d in detections])
+    hit = np.array([bool(d.flags & hit_bit) for d in detections])
+    bright = np.flatnonzero((saturated | (snr >= bright_snr)) & ~hit & np.isfinite(flux) & (flux > 0))
+    core_px = np.array([float(d.extra.get("clipped_core_radius_px") or 0.0) for d in detections])
+    flagged = 0
+    ring = ring_radius_px if ring_radius_px is not None else 4.0 * max(psf_sigma_px, 0.5)
+    for i, det in enumerate(detections):
+        if det.flags & art_bit:
+            continue
+        for j in bright:
+            if j == i:
+                continue
+            fragment = saturated[i] and saturated[j] and flux[i] < flux[j]
+            if fragment and np.hypot(*(xy[i] - xy[j])) <= ring:
+                flag_artefact(det, "saturated_fragment")
+                flagged += 1
+                break
+            if not flux[i] < max_flux_ratio * flux[j]:
+                continue
+            ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
+            in_streak = column_streaks and saturated[j] and ds <= column_halfwidth_px
+            ring_j = ring + (core_px[j] if saturated[j] else 0.0)
+            if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring_j):
+                flag_artefact(det, "bright_streak" if in_streak else "bright_ring")
+                flagged += 1
+                break
+    return flagged
+
+
+def test_bright_source_artefacts_at_once_equal_the_pair_loop():
+    """Every pair at once against the pair loop: the same detections flagged, by the same test (the first
+    bright source in order that makes it one), on crowded random scenes with saturated cores, clipped-core
+    radii, hits, NaN fluxes, already flagged detections and exact ties at the distances."""
+    import copy
+
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    for trial in range(150):
+        n = int(rng.integers(0, 40))
+        dets = []
+        for k in range(n):
+            x, y = rng.uniform(0, 60), rng.uniform(0, 40)
+            if k and rng.random() < 0.2:  # an exact offset from an earlier one (ties at the ring, the column)
+                x, y = dets[-1].sample + [10.0, 1.5, 0.0][k % 3], dets[-1].line + [0.0, 30.0, 2.4][k % 3]
+            flux = float(10 ** rng.uniform(-2, 2)) if rng.random() > 0.05 else float("nan")
+            snr = float(10 ** rng.uniform(0.5, 3.5))
+            flags = 0
+            if rng.random() < 0.25:
+                flags |= int(DetectionFlag.SATURATED)
+            if rng.random() < 0.1:
+                flags |= int(DetectionFlag.COSMIC_RAY)
+            if rng.random() < 0.1:
+                flags |= int(DetectionFlag.ARTEFACT)
+            d = _det(x, y, flux, snr, flags)
+            if flags & int(DetectionFlag.SATURATED) and rng.random() < 0.5:
+                d.extra["clipped_core_radius_px"] = float(rng.uniform(0, 4))
+            dets.append(d)
+        kw = dict(column_streaks=bool(trial % 2), ring_radius_px=[None, 10.0, 6.0][trial % 3],
+                  rings=trial % 4 != 0)  # fmt: skip
+        want = copy.deepcopy(dets)
+        n_want = _pair_loop(want, 0.6, **kw)
+        n_got = flag_bright_source_artefacts(dets, 0.6, **kw)
+        assert n_got == n_want, trial
+        assert [(d.flags, d.extra) for d in dets] == [(d.flags, d.extra) for d in want], trial

@@ -124,3 +124,35 @@ def test_limb_distance_from_data_small_images_equal_reference_bit_for_bit():
             seen += 1
             assert got.tobytes() == want.tobytes()
     assert seen >= 3
+
+
+def test_box_mean_and_histogram_of_the_data_limb_are_numpys():
+    """limb_distance_from_data's 3 × 3 box mean and 256-bin histogram, compiled: scipy's and numpy's values
+    bit for bit (values on the bin edges, a constant, tiny ranges, ±0; 1 × 1 … 40 × 50 images)."""
+    import numpy as np
+    from scipy import ndimage
+
+    from ioscan.detect.disk import _box3, _histogram
+
+    rng = np.random.default_rng(3)
+    for t in range(120):
+        n = int(rng.integers(1, 3000))
+        kind = t % 6
+        if kind == 0:
+            v = rng.normal(size=n)
+        elif kind == 1:
+            v = np.round(rng.normal(size=n) * 4) / 4  # many values on edges
+        elif kind == 2:
+            v = np.full(n, 3.0)  # a constant: its edges ±0.5
+        elif kind == 3:
+            v = rng.uniform(-1, 1, n) * 1e-300
+        elif kind == 4:
+            v = np.concatenate([rng.normal(size=n), [0.0, -0.0]])
+        else:
+            v = np.linspace(-2, 5, n)
+        counts, edges = _histogram(v, 256)
+        want_counts, want_edges = np.histogram(v, bins=256)
+        assert np.array_equal(counts, want_counts) and counts.dtype == want_counts.dtype, t
+        assert edges.tobytes() == want_edges.tobytes(), t
+        img = rng.normal(size=(int(rng.integers(1, 40)), int(rng.integers(1, 50)))) * 10 ** rng.uniform(-3, 3)
+        assert _box3(img).tobytes() == ndimage.uniform_filter(img, 3).tobytes(), t

@@ -348,6 +348,35 @@ def test_stamp_grid_at_is_stamp_grid():
             assert _same(psf.stamp_grid_at(sj0, li0, m, x, y, deriv), want), t
 
 
+def test_stamp_values_are_the_stamps_values():
+    """:meth:`PsfModel.stamp_values` (P without the derivatives and their exponentials) is
+    ``stamps(...)[0]`` bit for bit: square stamps per source or shared, elongated cores, sources on pixel
+    edges and far off their stamp; other shapes take the stamps' own path."""
+    rng = np.random.default_rng(45)
+    models = [
+        PsfModel.gaussian(0.8),
+        PsfModel((0.96, 0.04), (0.6, 2.5)),
+        PsfModel((0.7, 0.3), (1.1, 3.0), elongation=1.6),
+    ]
+    for t in range(60):
+        psf = models[t % len(models)]
+        n, m = int(rng.integers(1, 12)), int(rng.integers(1, 24))
+        x, y = rng.uniform(-3, m + 3, n), rng.uniform(-3, m + 3, n)
+        x[0] = np.round(x[0]) + 0.5
+        off = np.arange(m, dtype=float) + float(rng.integers(-5, 5))
+        shared = t % 4 == 0  # one stamp's pixels for every source
+        xs = off[None, None, :] if shared else off[None, None, :] + rng.integers(0, 9, n)[:, None, None]
+        ys = off[None, :, None] if shared else off[None, :, None] + rng.integers(0, 9, n)[:, None, None]
+        got = psf.stamp_values(xs, ys, x, y)
+        want = psf.stamps(xs, ys, x, y)[0]
+        assert got.shape == want.shape and _same(got, np.ascontiguousarray(want)), t
+    psf = models[1]
+    ragged = np.arange(6.0)[None, None, :], np.arange(4.0)[None, :, None]  # not square: numpy's own path
+    assert _same(
+        psf.stamp_values(*ragged, np.ones(2), np.ones(2)), psf.stamps(*ragged, np.ones(2), np.ones(2))[0]
+    )
+
+
 def _along_limb_centres_numpy(dist, ci, cj, dli, dsj, pad, tolerance, max_copies):
     """The copies' centres along the limb as numpy chose them (photometry._along_limb_centres before)."""
     nl, ns = dist.shape

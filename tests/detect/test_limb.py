@@ -122,3 +122,37 @@ def test_geometry_off_by_3_px_is_checked_against_the_image():
     assert [(d.sample, d.line) for d in res.detections] == [(d.sample, d.line) for d in alone.detections]
     kept = detect_frame(_frame(band), {"M": exact}, config=cfg)
     assert not any("limb is taken from the image" in m for m in kept.messages)
+
+
+def test_pixel_noise_map_in_c_order_has_the_same_values():
+    """``c_order``: the same map, laid out in C order (whole-image operations with C-ordered images run at
+    numpy's contiguous speed); odd and even blocks, tiny images."""
+    from ioscan.detect.limb import pixel_noise_map
+
+    rng = np.random.default_rng(3)
+    for shape in ((128, 432), (37, 91), (5, 3), (40, 40)):
+        x = rng.normal(5.0, 1.0 + rng.random(shape)).astype(np.float32)
+        want = pixel_noise_map(x)
+        got = pixel_noise_map(x, c_order=True)
+        assert got.flags.c_contiguous and got.dtype == want.dtype
+        assert np.array_equal(got, want)
+
+
+def test_smoothing_is_scipys_gaussian_filter():
+    """The edge points' smoothing of a float32 image, compiled: ``ndimage.gaussian_filter(median3(x),
+    SMOOTH_PX, mode="nearest")`` bit for bit (NaN, inf, 1 × 1 … 60 × 70 and frame-sized images)."""
+    from scipy import ndimage
+
+    from ioscan.detect import limb
+
+    rng = np.random.default_rng(1)
+    for t in range(60):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 70))) if t % 5 else (128, 432)
+        x = (rng.normal(5, 2, shape) * 10 ** rng.uniform(-3, 3)).astype(np.float32)
+        if t % 7 == 0:
+            x[rng.random(shape) < 0.05] = np.nan
+        if t % 11 == 0:
+            x[rng.random(shape) < 0.05] = np.inf
+        want = ndimage.gaussian_filter(limb.median3(x), limb.SMOOTH_PX, mode="nearest")
+        got = limb._smooth(x)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), t

@@ -194,3 +194,33 @@ def test_flag_limb_ridges_keeps_a_source_on_the_limb_ridge() -> None:
     for det, new in zip(old, dets, strict=True):
         det.extra["limb_point_snr"] = new.extra["limb_point_snr"]
     assert flag_limb_ridges(old, zone, 3.0, gains, 0.65, 0.35, min_point_snr=None) == len(old)
+
+
+def test_gains_with_the_window_made_once_are_the_same() -> None:
+    """limb_ridge_psf_gains makes each detection's window once for both fits: the same values as each fit
+    making its own (compact sources, ridges, no direction, outside the map)."""
+    from ioscan.detect.misfits import _crop_residual
+
+    rng = np.random.default_rng(4)
+    d = _limb_distance()
+    image = rng.normal(size=SHAPE)
+    for x0, y0 in _positions(2.0)[:3]:
+        image = image + _compact(x0, y0)
+    for x0, y0 in _positions(-1.0)[3:]:
+        image = image + _ridge(x0, y0, d)
+    pts = _positions(2.0)[:3] + _positions(-1.0)[3:] + [(-5.0, 30.0)]
+    dets = [_det(x, y, 2.0) for x, y in pts]
+    background, white = np.zeros(SHAPE), np.ones(SHAPE)
+    gains = limb_ridge_psf_gains(dets, image, background, white, d, (0, 0), 0, SIGMA_PX, [True] * len(dets))
+    residual = _crop_residual(image, background, white, (0, 0))
+    for det, g, (x, y) in zip(dets, gains, pts, strict=True):
+        want = psf_over_ridge_gain(residual, d, x, y, SIGMA_PX)
+        snr = point_beyond_ridge_snr(residual, d, x, y, SIGMA_PX)
+        assert np.array_equal(g, want, equal_nan=True) and np.array_equal(
+            det.extra["limb_ridge_psf_gain"], want, equal_nan=True
+        )
+        assert np.array_equal(det.extra["limb_point_snr"], snr, equal_nan=True)
+    assert np.isnan(gains[-1]) and np.isfinite(gains[0])
+    flat = [_det(30.0, 30.0, 2.0)]
+    limb_ridge_psf_gains(flat, image, background, white, np.zeros(SHAPE), (0, 0), 0, SIGMA_PX, [True])
+    assert np.isnan(flat[0].extra["limb_ridge_psf_gain"]) and np.isnan(flat[0].extra["limb_point_snr"])

@@ -443,3 +443,43 @@ def _ridges_one_by_one(dets, snr, bg, sw, offset, line_offset, core_sigma_px, ma
             flag_artefact(det, "ridge")
             n += 1
     return n
+
+
+def test_values_at_the_limb_distance_compiled_equal_numpy():
+    """The along-limb tests' pixels at a detection's limb distance, compiled: the same values and radii in
+    the same order as the numpy selection (NaN residuals, map edges, distances exactly on the tolerance)."""
+    import numpy as np
+
+    from ioscan.detect import misfits
+
+    def numpy_form(residual, limb, pi, pj, range_px):
+        nl, ns = residual.shape
+        d0 = float(limb[pi, pj])
+        r = int(np.ceil(range_px[1]))
+        a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
+        yy, xx = np.ogrid[a0:a1, b0:b1]
+        rr = np.hypot(yy - pi, xx - pj)
+        res = residual[a0:a1, b0:b1]
+        sel = (
+            (np.abs(limb[a0:a1, b0:b1] - d0) <= misfits.ALONG_LIMB_DISTANCE_PX)
+            & (rr >= range_px[0])
+            & (rr <= range_px[1])
+            & np.isfinite(res)
+        )
+        return res[sel], np.broadcast_to(rr, sel.shape)[sel]
+
+    rng = np.random.default_rng(9)
+    for t in range(100):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 50)))
+        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+        limb = 30.0 - np.hypot(xx - rng.uniform(-20, 60), yy - rng.uniform(-20, 60))
+        if t % 3 == 0:
+            limb = np.round(limb * 2) / 2  # distances on the tolerance
+        residual = rng.normal(size=shape)
+        residual[rng.random(shape) < 0.1] = np.nan
+        pi, pj = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        for range_px in (misfits.ALONG_LIMB_RANGE_PX, misfits.ALONG_CLUTTER_RANGE_PX, (0.0, 2.5)):
+            got = misfits._at_limb_distance(residual, limb, pi, pj, range_px, with_radii=True)
+            want = numpy_form(residual, limb, pi, pj, range_px)
+            for g, w in zip(got, want, strict=True):
+                assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), t

@@ -122,3 +122,25 @@ def test_model_error_snr_equals_scipy_correlations():
         norm = float(np.sum(k * k))  # (a Python float: the product with the float32 noise stays float32)
         want = np.nan_to_num(mf / (norm * np.where(noise > 0, noise, np.inf)), nan=0.0, posinf=0.0)
     assert _same(model_error_snr(src, noise, 0.6), want)
+
+
+def test_near_sources_compiled_is_the_window_loop():
+    """near_sources' disks OR-ed in by the compiled loop: the windows of disk_window, clipped to the image
+    (sources off the image, on its edges, overlapping; radii below and above a pixel)."""
+    import numpy as np
+
+    from ioscan.detect.second_pass import disk_offsets, disk_window, near_sources
+
+    rng = np.random.default_rng(13)
+    for t in range(80):
+        shape = (int(rng.integers(1, 50)), int(rng.integers(1, 60)))
+        n = int(rng.integers(0, 12))
+        x, y = rng.uniform(-15, shape[1] + 15, n), rng.uniform(-15, shape[0] + 15, n)
+        radius = float(rng.choice([0.4, 1.0, 2.5, 6.0, 12.0, 13.5]))
+        want = np.zeros(shape, bool)
+        r, disk = disk_offsets(radius)
+        for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
+            part = disk_window(int(xi), int(yi), shape, r, disk)
+            if part is not None:
+                want[part[0]] |= part[1]
+        assert np.array_equal(near_sources(x, y, shape, radius), want), t

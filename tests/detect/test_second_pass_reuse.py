@@ -141,3 +141,44 @@ def test_saturated_sources_without_faint_neighbours_get_no_window(monkeypatch):
     block = 8
     second_background(img, np.zeros(img.shape), roles, fit, model, dict(psf=JIRAM_PSF), 0.6, block)
     assert seen == [{(30.0, 40.0), (170.0, 60.0)}]
+
+
+def test_windows_that_no_re_check_reads_are_not_made(monkeypatch):
+    """With nothing to search (``read_only_at``: the faint neighbours re-checked), the windows that hold none
+    of their 3 × 3 pixels are not made, and the S/N there is the same bit for bit (each window is made
+    alone)."""
+    rng = np.random.default_rng(5)
+    img = 5.0 + rng.normal(0.0, 1.0, (120, 900))
+    model = estimate_background(img, psf=JIRAM_PSF)
+    # 0, 1: bright, far apart (two windows); 2: saturated with 3, a faint neighbour to re-check
+    fit = _fit_at([20.0, 300.0, 775.0, 778.4], [20.0, 70.0, 40.0, 41.6])
+    roles = _roles(4, bright=[0, 1], clipped=[2], very_bright=[2], check=[3])
+    made = []
+
+    def counted(image, windows, args):
+        made.append(len(windows))
+        return background_in_windows(image, windows, args)
+
+    monkeypatch.setattr(second_pass, "background_in_windows", counted)
+    args, block = dict(psf=JIRAM_PSF), 8
+    src = np.zeros(img.shape)
+    full, _ = second_background(img, src, roles, fit, model, args, 0.6, block)
+    only, _ = second_background(img, src, roles, fit, model, args, 0.6, block, read_only_at=roles.check)
+    assert made[0] > made[1] == 1
+    want = second_pass.still_there(roles.check, fit, full.snr, 5.2)
+    assert np.array_equal(second_pass.still_there(roles.check, fit, only.snr, 5.2), want)
+    i, j = 42, 778  # the re-checked source's pixel (round(41.6), round(778.4)) and its 3 × 3
+    assert np.array_equal(only.snr[i - 1 : i + 2, j - 1 : j + 2], full.snr[i - 1 : i + 2, j - 1 : j + 2])
+    assert np.any(full.snr[12:28, 12:28] != 0) and np.all(only.snr[12:28, 12:28] == 0)
+
+
+def test_windows_holding_the_re_checked_pixels():
+    from ioscan.detect.second_pass import windows_holding
+
+    wins = [(slice(0, 10), slice(0, 10)), (slice(20, 30), slice(0, 10)), (slice(0, 10), slice(40, 50))]
+    # the 3 × 3 around (sample 10.4 → 10, line 5): samples 9–11 touch the first window only
+    assert windows_holding(wins, np.array([10.4]), np.array([5.0])) == wins[:1]
+    assert windows_holding(wins, np.array([11.0]), np.array([5.0])) == []  # samples 10–12: none
+    assert windows_holding(wins, np.array([5.0, 45.0]), np.array([30.0, 0.0])) == wins[1:]
+    assert windows_holding(wins, np.array([5.0]), np.array([31.0])) == []  # lines 30–32: past the second
+    assert windows_holding(wins, np.array([5.0]), np.array([-0.4])) == wins[:1]  # (clipped at the edge)

@@ -272,25 +272,31 @@ def flag_bright_source_artefacts(
     core_px = np.array([float(d.extra.get("clipped_core_radius_px") or 0.0) for d in detections])
     flagged = 0
     ring = ring_radius_px if ring_radius_px is not None else 4.0 * max(psf_sigma_px, 0.5)
-    for i, det in enumerate(detections):
+    if not bright.size:
+        return 0
+    # every (detection, bright source) pair at once; each detection takes the first bright source, in order,
+    # that makes it a fragment of its clipped core, or (fainter than max_flux_ratio of it) a piece of its
+    # streak or ring — the tests of the pair loop as first written, the same values
+    dx = xy[:, None, 0] - xy[None, bright, 0]
+    dy = xy[:, None, 1] - xy[None, bright, 1]
+    d = np.hypot(dx, dy)  # (np.hypot of the signed or the absolute offsets: the same value)
+    sat_j = saturated[bright][None, :]
+    fragment = saturated[:, None] & sat_j & (flux[:, None] < flux[None, bright]) & (d <= ring)
+    faint = flux[:, None] < max_flux_ratio * flux[None, bright]
+    in_streak = (column_streaks & sat_j) & (np.abs(dx) <= column_halfwidth_px)
+    ring_j = ring + np.where(saturated[bright], core_px[bright], 0.0)[None, :]  # (from a clipped core's edge)
+    near = (rings | sat_j) & (d <= ring_j)
+    hit_pair = fragment | (faint & (in_streak | near))
+    hit_pair[bright[None, :] == np.arange(len(detections))[:, None]] = False  # (not itself)
+    first = np.argmax(hit_pair, axis=1)
+    for i in np.flatnonzero(hit_pair.any(axis=1)).tolist():
+        det = detections[i]
         if det.flags & ARTEFACT_BIT:
             continue
-        for j in bright:
-            if j == i:
-                continue
-            fragment = saturated[i] and saturated[j] and flux[i] < flux[j]
-            if fragment and np.hypot(*(xy[i] - xy[j])) <= ring:  # a piece of the same clipped core
-                flag_artefact(det, "saturated_fragment")
-                flagged += 1
-                break
-            if not flux[i] < max_flux_ratio * flux[j]:
-                continue
-            ds, dl = abs(xy[i, 0] - xy[j, 0]), abs(xy[i, 1] - xy[j, 1])
-            in_streak = column_streaks and saturated[j] and ds <= column_halfwidth_px
-            # a saturated source's ring counts from the edge of its clipped core
-            ring_j = ring + (core_px[j] if saturated[j] else 0.0)
-            if in_streak or ((rings or saturated[j]) and np.hypot(ds, dl) <= ring_j):
-                flag_artefact(det, "bright_streak" if in_streak else "bright_ring")
-                flagged += 1
-                break
+        j = first[i]
+        flag_artefact(
+            det,
+            "saturated_fragment" if fragment[i, j] else "bright_streak" if in_streak[i, j] else "bright_ring",
+        )
+        flagged += 1
     return flagged

@@ -34,7 +34,14 @@ from ioscan.detect.disk import laplacian_noise
 from ioscan.detect.disk_model import DiskModelFit, DiskSnr, disk_snr_map
 from ioscan.detect.edge_contrast import flag_edge_misfits
 from ioscan.detect.edge_refit import flag_edge_refits
-from ioscan.detect.find import Peaks, find_peaks, spike_dchi2, spike_threshold, unresolved_duplicates
+from ioscan.detect.find import (
+    Peaks,
+    crowded,
+    find_peaks,
+    spike_dchi2,
+    spike_threshold,
+    unresolved_duplicates,
+)
 from ioscan.detect.fit_kernels import linear_flux
 from ioscan.detect.flags import FlagContext, source_flags
 from ioscan.detect.limb_profile import SKY_REACH_PX, ZONE_REACH_PX, fit_limb_model
@@ -370,7 +377,7 @@ def spike_amplitudes(
     inside = (li >= 0) & (li < nl) & (sj >= 0) & (sj < ns)
     lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
     w = np.where(inside & valid[lic, sjc], 1.0 / np.maximum(noise[lic, sjc], 1e-30) ** 2, 0.0)
-    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
+    p = psf.stamp_values(sjc.astype(float), lic.astype(float), np.asarray(x, float), np.asarray(y, float))
     data = np.asarray(resid[lic, sjc], dtype=np.float64)
     return linear_flux(*(np.ascontiguousarray(a, dtype=np.float64) for a in (p, w, data)))
 
@@ -708,12 +715,34 @@ def detect_band(
     def place_saturated() -> int:
         return 0 if clipped is None else recentre_saturated(fit, clipped, sub, model.usable, model.noise, psf)
 
+    tested = None  # (x, y, flux, crowded, advantage) of the sources last tested
+
     def spike_test() -> np.ndarray:
+        # each source's advantage is its own (its position, flux and isolation): after the second pass only
+        # the sources whose fit or isolation changed (the new ones, those refitted beside them) are tested
+        # again, the others keep theirs (the same values)
+        nonlocal tested
         resid = model.residuals[0]
-        flux = fit.flux  # fitted with the filter's PSF; the spike PSF's own amplitude where it differs
+        x, y, flux = fit.x.copy(), fit.y.copy(), fit.flux.copy()
+        near = crowded(x, y)
+        again = np.ones(len(x), bool)
+        if tested is not None:
+            n0 = min(len(tested[0]), len(x))
+            same = [a[:n0] == b[:n0] for a, b in zip((x, y, flux, near), tested[:4], strict=True)]
+            again[:n0] = ~(same[0] & same[1] & same[2] & same[3])
+        dchi = np.empty(len(x))
+        kept = np.flatnonzero(~again)  # (all among the sources tested before)
+        if kept.size:
+            dchi[kept] = tested[4][kept]
+        rows = np.flatnonzero(again)
+        f = flux[rows]  # fitted with the filter's PSF; the spike PSF's own amplitude where it differs
         if spike_psf is not psf:
-            flux = spike_amplitudes(resid, model.noise, model.usable, fit.x, fit.y, spike_psf)
-        return spike_dchi2(resid, model.noise, model.usable, fit.x, fit.y, flux, spike_psf)
+            f = spike_amplitudes(resid, model.noise, model.usable, x[rows], y[rows], spike_psf)
+        dchi[rows] = spike_dchi2(
+            resid, model.noise, model.usable, x[rows], y[rows], f, spike_psf, crowded=near[rows]
+        )
+        tested = (x, y, flux, near, dchi)
+        return dchi.copy()
 
     def keep_source_pixels() -> None:
         # the fits again with each source's own outlier pixels feeding its background as they are (not the

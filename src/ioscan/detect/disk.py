@@ -91,14 +91,14 @@ def limb_distance_from_data(
         return None
     whole = n_valid == img.size  # every pixel valid: no fill (its median is never read), flat views
     if whole:
-        sm = ndimage.uniform_filter(img, 3)
+        sm = _box3(img)
         vals = sm.ravel()
     else:
-        sm = ndimage.uniform_filter(np.where(valid, img, float(median_or_nan(img[valid]))), 3)
+        sm = _box3(np.where(valid, img, float(median_or_nan(img[valid]))))
         vals = sm[valid]
     if vals.size > 50000:
         vals = vals[:: vals.size // 50000 + 1]
-    hist, edges = np.histogram(vals, bins=256)
+    hist, edges = _histogram(vals, 256)
     p = hist / hist.sum()
     w0 = np.cumsum(p)
     mu = np.cumsum(p * 0.5 * (edges[1:] + edges[:-1]))
@@ -142,6 +142,29 @@ def limb_distance_from_data(
         return None
     yy, xx = np.ogrid[0 : img.shape[0], 0 : img.shape[1]]  # (broadcast: np.mgrid's values per pixel)
     return rad - np.hypot(xx - xc, yy - yc)
+
+
+def _box3(img: np.ndarray) -> np.ndarray:
+    """``ndimage.uniform_filter(img, 3)`` of a float64 image: compiled (its running sums,
+    :func:`ioscan.detect.background_kernels.grid_box_mean_nearest`; a 3-wide window reaches one pixel past
+    the edge, where scipy's default ``reflect`` and ``nearest`` read the same pixel)."""
+    if img.ndim == 2 and img.dtype == np.float64 and img.size:
+        from ioscan.detect.background_kernels import grid_box_mean_nearest
+
+        return grid_box_mean_nearest(np.ascontiguousarray(img)[None], 3)[0]
+    return ndimage.uniform_filter(img, 3)
+
+
+def _histogram(vals: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.histogram(vals, bins=bins)`` (counts, edges) of finite float64 values: numpy's edges, the counts
+    compiled (:func:`ioscan.detect.fit_kernels.uniform_histogram`, numpy's bin of each value)."""
+    v = np.ascontiguousarray(vals)
+    if v.dtype != np.float64 or v.ndim != 1 or not v.size or not np.isfinite(v).all():
+        return np.histogram(vals, bins=bins)
+    from ioscan.detect.fit_kernels import uniform_histogram
+
+    edges = np.histogram_bin_edges(v, bins=bins)
+    return uniform_histogram(v, edges), edges
 
 
 def _valid_sample(img: np.ndarray, sm: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

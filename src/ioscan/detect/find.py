@@ -70,6 +70,71 @@ def find_peaks(
     PSFs) — on ``valid`` pixels only (a masked saturated core is no dip); kept close pairs are marked
     ``blended``.
     """
+    rmax = 4.0 * sigma_px * np.sqrt(2.0) + 1.0
+    # broad PSFs (ground AO): texture, the rings a tight background leaves around bright sources and the
+    # per-pixel choice between filters make shallow dips; a neighbour must be resolved (a dip of ≥ 30 % of the
+    # fainter peak, as two equal sources ≥ ~3 σ apart give)
+    rel = 0.3 if sigma_px >= BROAD_PSF_SIGMA_PX else 0.1
+    if _compiled_peaks(snr, threshold, saddle_snr, search, valid):
+        found = _peaks_compiled(snr, threshold, search, valid, rmax, saddle_snr, rel)
+    else:
+        found = _peaks_numpy(snr, threshold, search, valid, rmax, saddle_snr, rel)
+    if found is None:  # no pixel above the threshold
+        e = np.zeros(0)
+        return Peaks(e.astype(int), e.astype(int), e, e, e, e.astype(bool))
+    ly, sx, c, blended = found
+    if ly.size > max_peaks:
+        ly, sx, c, blended = ly[:max_peaks], sx[:max_peaks], c[:max_peaks], blended[:max_peaks]
+    # the 3-point fits' neighbours (−inf beyond the map, as np.pad's): the map's type
+    nl, ns = snr.shape
+    edge = np.full(1, -np.inf, snr.dtype)[0]
+    up, down = np.maximum(ly - 1, 0), np.minimum(ly + 1, nl - 1)
+    left, right = np.maximum(sx - 1, 0), np.minimum(sx + 1, ns - 1)
+    dy = _three_point(np.where(ly > 0, snr[up, sx], edge), c, np.where(ly < nl - 1, snr[down, sx], edge))
+    dx = _three_point(np.where(sx > 0, snr[ly, left], edge), c, np.where(sx < ns - 1, snr[ly, right], edge))
+    return Peaks(ly, sx, ly + dy, sx + dx, c, blended)
+
+
+def _compiled_peaks(snr, threshold, saddle_snr, search, valid) -> bool:
+    """Whether :func:`_peaks_compiled` takes the map: a 2-D float32 or float64 map, Python-number threshold
+    and saddle (numpy compares them in the map's type, as the kernels are given them), boolean masks."""
+    return (
+        isinstance(snr, np.ndarray)
+        and snr.ndim == 2
+        and snr.dtype in (np.float32, np.float64)
+        and type(threshold) in (float, int)
+        and type(saddle_snr) in (float, int)
+        and all(m is None or (isinstance(m, np.ndarray) and m.dtype == bool and m.shape == snr.shape)
+                for m in (search, valid))
+    )  # fmt: skip
+
+
+def _peaks_compiled(snr, threshold, search, valid, rmax, saddle_snr, rel):
+    """(lines, samples, S/N, blended) of the kept maxima, brightest first (None: no pixel above the
+    threshold): :func:`_peaks_numpy`'s values,
+    the maxima and the deblending compiled (:func:`~ioscan.detect.fit_kernels.peak_pixels`,
+    :func:`~ioscan.detect.fit_kernels.deblend_peaks`), the sort numpy's."""
+    from ioscan.detect.fit_kernels import deblend_peaks, peak_pixels
+
+    one = snr.dtype.type
+    snr = np.ascontiguousarray(snr)
+    no = np.zeros((1, 1), bool)
+    ly, sx, some = peak_pixels(snr, one(threshold), no if search is None else search, search is not None)
+    if not some:
+        return None
+    c = snr[ly, sx]
+    order = np.argsort(-c)
+    ly, sx, c = ly[order], sx[order], c[order]
+    keep, blended = deblend_peaks(
+        snr, no if valid is None else valid, valid is not None, ly, sx, c, float(rmax), one(saddle_snr),
+        one(rel), float(saddle_snr),
+    )  # fmt: skip
+    return ly[keep], sx[keep], c[keep], blended[keep]
+
+
+def _peaks_numpy(snr, threshold, search, valid, rmax, saddle_snr, rel):
+    """(lines, samples, S/N, blended) of the kept maxima, brightest first (:func:`find_peaks`; None: no
+    pixel above the threshold), in numpy: the reference the compiled form equals, and its fall-back."""
     nl, ns = snr.shape
     pad = np.pad(snr, 1, mode="constant", constant_values=-np.inf)
     above = snr > threshold
@@ -77,8 +142,7 @@ def find_peaks(
         above &= search
     ly, sx = np.nonzero(above)
     if ly.size == 0:
-        e = np.zeros(0)
-        return Peaks(e.astype(int), e.astype(int), e, e, e, e.astype(bool))
+        return None
     c = snr[ly, sx]
     is_max = np.ones(ly.size, bool)
     for dl in (-1, 0, 1):
@@ -92,11 +156,6 @@ def find_peaks(
     order = np.argsort(-c)
     ly, sx, c = ly[order], sx[order], c[order]
     # deblending: walk from the brightest, compare with kept neighbours
-    rmax = 4.0 * sigma_px * np.sqrt(2.0) + 1.0
-    # broad PSFs (ground AO): texture, the rings a tight background leaves around bright sources and the
-    # per-pixel choice between filters make shallow dips; a neighbour must be resolved (a dip of ≥ 30 % of the
-    # fainter peak, as two equal sources ≥ ~3 σ apart give)
-    rel = 0.3 if sigma_px >= BROAD_PSF_SIGMA_PX else 0.1
     keep = np.ones(ly.size, bool)
     blended = np.zeros(ly.size, bool)
     for i in range(ly.size):
@@ -116,9 +175,7 @@ def find_peaks(
                 keep[j] = False
             else:
                 blended[i] = blended[j] = True
-    ly, sx, c, blended = ly[keep], sx[keep], c[keep], blended[keep]
-    if ly.size > max_peaks:
-        ly, sx, c, blended = ly[:max_peaks], sx[:max_peaks], c[:max_peaks], blended[:max_peaks]
+    return ly[keep], sx[keep], c[keep], blended[keep]
     dy = _three_point(pad[ly, sx + 1], c, pad[ly + 2, sx + 1])
     dx = _three_point(pad[ly + 1, sx], c, pad[ly + 1, sx + 2])
     return Peaks(ly, sx, ly + dy, sx + dx, c, blended)
@@ -132,6 +189,7 @@ def spike_dchi2(
     y: np.ndarray,
     flux: np.ndarray,
     psf: PsfModel,
+    crowded: np.ndarray | None = None,
 ) -> np.ndarray:
     """χ²(PSF) − χ²(spike) on the 5×5 pixels around each source's brightest pixel.
 
@@ -147,6 +205,10 @@ def spike_dchi2(
     plain PSF model does not describe, so the test would flag bright hot spots; a hit is then caught by the
     Laplacian outlier test (a 1–2-pixel hit is hundreds of times sharper than the core) and the 5 × 5 pixel
     count of :mod:`ioscan.detect.measure`.
+
+    ``crowded``: for each source, whether another lies within :data:`SPIKE_ISOLATION_PX` (:func:`crowded`;
+    None: among these sources). Each source's value is its own: a subset of sources with their ``crowded``
+    of the whole set gets the whole set's values.
     """
     n = len(x)
     if n == 0 or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
@@ -164,7 +226,7 @@ def spike_dchi2(
     rr = np.where(inside, resid[lic, sjc], 0.0)
     sg = np.where(inside & valid[lic, sjc], noise[lic, sjc], np.inf)
     w = 1.0 / np.maximum(sg, 1e-30) ** 2
-    p, _, _ = psf.stamps(sjc.astype(float), lic.astype(float), x, y)
+    p = psf.stamp_values(sjc.astype(float), lic.astype(float), x, y)
     chi_psf = np.sum(w * (rr - flux[:, None, None] * p) ** 2, axis=(1, 2))
     chi_all = w * rr * rr
     # the pixels freed: the brightest, then SPIKE_NEIGHBOURS times the brightest positive pixel touching those
@@ -177,7 +239,8 @@ def spike_dchi2(
     rows = np.arange(n)
     ring = np.zeros(rr.shape[1:], bool)
     ring[r - 1 : r + 2, r - 1 : r + 2] = True
-    crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
+    if crowded is None:
+        crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
     for _ in range(SPIKE_NEIGHBOURS):
         touch = _touching(free)
         touch[crowded] &= ring
@@ -224,6 +287,12 @@ def _touching(free: np.ndarray) -> np.ndarray:
     return out
 
 
+def crowded(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True for each source (sample ``x``, line ``y``) with another within :data:`SPIKE_ISOLATION_PX`: the
+    spike test's isolation (:func:`spike_dchi2`)."""
+    return _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
+
+
 def _crowded(x: np.ndarray, y: np.ndarray, radius_px: float) -> np.ndarray:
     """True for each point with another within ``radius_px`` (np.hypot distance): all pairs for few points
     (or non-finite ones), else only the pairs a KD-tree finds within a hair more than the radius (the
@@ -262,7 +331,7 @@ def calibration_field(
     o = np.arange(-4, 5)
     li = np.rint(cy).astype(int)[:, None, None] + o[None, :, None]
     sj = np.rint(cx).astype(int)[:, None, None] + o[None, None, :]
-    p, _, _ = psf.stamps(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
+    p = psf.stamp_values(off[sj[:, :1, :]], off[li[:, :, :1]], cx, cy)
     return noise, li, sj, p, cx, cy
 
 
@@ -275,10 +344,19 @@ def spike_threshold(psf: PsfModel, snr: float, false_flag_rate: float = SPIKE_FA
     sharper there."""
     img, li, sj, p, cx, cy = calibration_field(psf)
     flux = snr / np.sqrt(np.sum(p**2, axis=(1, 2)))
-    np.add.at(img, (np.broadcast_to(li, p.shape), np.broadcast_to(sj, p.shape)), flux[:, None, None] * p)
+    add_sources(img, li, sj, flux[:, None, None] * p)
     ones = np.ones(img.shape)
     d = spike_dchi2(img, ones, ones.astype(bool), cx, cy, flux, psf)
     return max(float(np.quantile(d, 1.0 - false_flag_rate)), MIN_SPIKE_DCHI2)
+
+
+def add_sources(img: np.ndarray, li: np.ndarray, sj: np.ndarray, values: np.ndarray) -> None:
+    """``np.add.at(img, (li, sj), values)`` with ``li``, ``sj`` broadcast to ``values``' (n, m, m): compiled
+    (:func:`ioscan.detect.second_pass_kernels.add_at`, np.add.at's additions in its order)."""
+    from ioscan.detect.second_pass_kernels import add_at
+
+    li, sj = (np.ascontiguousarray(np.broadcast_to(a, values.shape), np.intp).ravel() for a in (li, sj))
+    add_at(img, li, sj, np.ascontiguousarray(values, np.float64).ravel())
 
 
 def unresolved_duplicates(x: np.ndarray, y: np.ndarray, snr: np.ndarray, sigma_px: float) -> np.ndarray:

@@ -1281,3 +1281,329 @@ def spike_ratio_at(data: np.ndarray, i: int, j: int, big) -> float:
     if n < 2 or second <= 0:
         return 0.0
     return np.float64(data[bi, bj]) / second
+
+
+@njit(cache=True)
+def peak_pixels(snr: np.ndarray, threshold, search: np.ndarray, has_search: bool):
+    """:func:`ioscan.detect.find.find_peaks`' local maxima, row-major: the pixels of ``snr`` above
+    ``threshold`` (in the map's type where numpy compares in it; NaN never above) inside ``search`` (with
+    ``has_search``) that are ≥ their 8 neighbours, strictly > those of the line above and the one before
+    them on their own line (exactly one pixel of a flat top survives), pixels beyond the map −inf. Returns
+    (lines, samples, whether any pixel was above the threshold inside ``search``)."""
+    nl, ns = snr.shape
+    n = 0
+    some = False
+    ly = np.empty(16, np.intp)
+    sx = np.empty(16, np.intp)
+    for i in range(nl):
+        for j in range(ns):
+            c = snr[i, j]
+            if not c > threshold:
+                continue
+            if has_search and not search[i, j]:
+                continue
+            some = True
+            ok = True
+            for dl in range(-1, 2):
+                for ds in range(-1, 2):
+                    if dl == 0 and ds == 0:
+                        continue
+                    li, sj = i + dl, j + ds
+                    if li < 0 or li >= nl or sj < 0 or sj >= ns:
+                        continue  # (−inf: c > it, c ≥ it, for a c above the threshold)
+                    nb = snr[li, sj]
+                    if dl < 0 or (dl == 0 and ds < 0):
+                        if not c > nb:
+                            ok = False
+                    elif not c >= nb:
+                        ok = False
+            if ok:
+                if n == ly.size:
+                    ly2 = np.empty(2 * n, np.intp)
+                    sx2 = np.empty(2 * n, np.intp)
+                    ly2[:n] = ly
+                    sx2[:n] = sx
+                    ly, sx = ly2, sx2
+                ly[n] = i
+                sx[n] = j
+                n += 1
+    return ly[:n].copy(), sx[:n].copy(), some
+
+
+@njit(cache=True)
+def deblend_peaks(
+    snr: np.ndarray,
+    valid: np.ndarray,
+    has_valid: bool,
+    ly: np.ndarray,
+    sx: np.ndarray,
+    c: np.ndarray,
+    rmax: float,
+    saddle,
+    rel,
+    saddle64: float,
+):
+    """:func:`ioscan.detect.find.find_peaks`' deblending of the maxima (ly, sx, S/N ``c``, brightest first):
+    from the brightest, each kept maximum's kept fainter ones within ``rmax`` (np.hypot of the pixel
+    offsets) are dropped unless the map along the segment joining them (np.linspace's 2d + 1 points rounded
+    to pixels, ``valid`` ones only with ``has_valid``) dips below the fainter by at least max(``saddle``,
+    ``rel`` × its S/N) — in the map's type, as numpy with the Python floats ``saddle`` and ``rel`` (passed in
+    that type; ``saddle64``: ``saddle`` as given, which a segment without a valid pixel, a dip of 0.0, is
+    compared with) — else both are marked blended. Returns (keep, blended)."""
+    m = ly.size
+    keep = np.ones(m, np.bool_)
+    blended = np.zeros(m, np.bool_)
+    reach = int(np.ceil(rmax)) + 1
+    for i in range(m):
+        if not keep[i]:
+            continue
+        for j in range(i + 1, m):
+            if abs(ly[j] - ly[i]) > reach or abs(sx[j] - sx[i]) > reach:
+                continue  # (farther than rmax: np.hypot is at least the larger offset)
+            d = np.hypot(float(ly[j] - ly[i]), float(sx[j] - sx[i]))
+            if not d <= rmax:
+                continue
+            if not keep[j]:
+                continue
+            n = int(np.ceil(d * 2)) + 1
+            step = 1.0 / (n - 1)
+            dly, dsx = float(ly[j] - ly[i]), float(sx[j] - sx[i])
+            lo = snr[0, 0]
+            found = False
+            for k in range(n):
+                t = 1.0 if k == n - 1 else k * step + 0.0
+                yy = int(np.rint(float(ly[i]) + t * dly))
+                xx = int(np.rint(float(sx[i]) + t * dsx))
+                if has_valid and not valid[yy, xx]:
+                    continue
+                v = snr[yy, xx]
+                if not found:
+                    lo = v
+                elif np.isnan(lo):
+                    pass  # (np.min: NaN once any value is NaN)
+                elif np.isnan(v) or v < lo:
+                    lo = v
+                found = True
+            cj = c[j]
+            b = rel * cj
+            limit = b if b > saddle else saddle
+            if found:
+                dip = cj - lo
+                if dip < limit:
+                    keep[j] = False
+                else:
+                    blended[i] = True
+                    blended[j] = True
+            elif (b > 0.0) if b > saddle else (saddle64 > 0.0):  # (a dip of 0.0 against the Python max)
+                keep[j] = False
+            else:
+                blended[i] = True
+                blended[j] = True
+    return keep, blended
+
+
+@njit(cache=True)
+def gaussian_profile_arguments(q: np.ndarray, m: int, sqrt2: float):
+    """:func:`ioscan.detect.psf_estimate._g1`'s arguments for both axes of every stamp (q (n, 8): centres
+    q[:, 1:3], widths q[:, 3:5]; pixel offsets 0…m−1): a = (u − c + 0.5)/σ, b = (u − c − 0.5)/σ (n, 2, m),
+    the exponentials' arguments (2, n, 2, m: −0.5·a·a, −0.5·b·b) and the erf's (2, n, 2, m: a/√2, b/√2),
+    numpy's operations in its order."""
+    n = q.shape[0]
+    a = np.empty((n, 2, m))
+    b = np.empty((n, 2, m))
+    ex = np.empty((2, n, 2, m))
+    er = np.empty((2, n, 2, m))
+    for s in range(n):
+        for ax in range(2):
+            c, sig = q[s, 1 + ax], q[s, 3 + ax]
+            for t in range(m):
+                d = float(t) - c
+                av = (d + 0.5) / sig
+                bv = (d - 0.5) / sig
+                a[s, ax, t] = av
+                b[s, ax, t] = bv
+                ex[0, s, ax, t] = (-0.5 * av) * av
+                ex[1, s, ax, t] = (-0.5 * bv) * bv
+                er[0, s, ax, t] = av / sqrt2
+                er[1, s, ax, t] = bv / sqrt2
+    return a, b, ex, er
+
+
+@njit(cache=True)
+def gaussian_profiles(q: np.ndarray, a: np.ndarray, b: np.ndarray, ex: np.ndarray, er: np.ndarray, k: float):
+    """:func:`ioscan.detect.psf_estimate._g1`'s values from :func:`gaussian_profile_arguments`' a, b and
+    numpy's exp (``ex``) and scipy's erf (``er``) of its arguments (k = 1/√(2π)): g = 0.5·(erf_a − erf_b),
+    dc = −k·(pa − pb)/σ, ds = −k·(a·pa − b·pb)/σ (n, 2, m each)."""
+    n, m = a.shape[0], a.shape[2]
+    g = np.empty((n, 2, m))
+    dc = np.empty((n, 2, m))
+    ds = np.empty((n, 2, m))
+    mk = -k
+    for s in range(n):
+        for ax in range(2):
+            sig = q[s, 3 + ax]
+            for t in range(m):
+                pa, pb = ex[0, s, ax, t], ex[1, s, ax, t]
+                g[s, ax, t] = 0.5 * (er[0, s, ax, t] - er[1, s, ax, t])
+                dc[s, ax, t] = (mk * (pa - pb)) / sig
+                ds[s, ax, t] = (mk * (a[s, ax, t] * pa - b[s, ax, t] * pb)) / sig
+    return g, dc, ds
+
+
+@njit(cache=True)
+def damped_normal(h: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """h + λ·I·max(diag h, 1e-300) per stamp (h (n, k, k)), numpy's ``h + lam[:, None, None] * eye *
+    np.maximum(diag, 1e-300)[:, :, None]`` (NaN diagonals kept)."""
+    n, k = h.shape[0], h.shape[1]
+    out = np.empty_like(h)
+    for s in range(n):
+        for i in range(k):
+            d = h[s, i, i]
+            dm = d if (np.isnan(d) or d > 1e-300) else 1e-300
+            for j in range(k):
+                e = 1.0 if i == j else 0.0
+                out[s, i, j] = h[s, i, j] + (lam[s] * e) * dm
+    return out
+
+
+@njit(cache=True)
+def clipped_step(p: np.ndarray, step: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``np.clip(p + step, lo, hi)`` (lo, hi per column): numpy's max then min, NaN kept, a value equal to a
+    bound taking the bound's."""
+    n, k = p.shape
+    q = np.empty((n, k))
+    for s in range(n):
+        for j in range(k):
+            v = p[s, j] + step[s, j]
+            if not np.isnan(v):
+                v = v if v > lo[j] else lo[j]
+                if not np.isnan(v):
+                    v = v if v < hi[j] else hi[j]
+            q[s, j] = v
+    return q
+
+
+@njit(cache=True)
+def steps_settled(q: np.ndarray, p: np.ndarray, h: np.ndarray, lam: np.ndarray, tol: float, lam_max: float):
+    """:func:`ioscan.detect.psf_estimate._settled` of the step q − p: every stamp's |step|·√max(h_kk, 0) <
+    ``tol`` with λ ≤ ``lam_max``, or a step not finite."""
+    n, k = q.shape
+    for s in range(n):
+        small = lam[s] <= lam_max
+        finite = True
+        for j in range(k):
+            d = h[s, j, j]
+            d = d if (np.isnan(d) or d > 0.0) else 0.0
+            v = abs(q[s, j] - p[s, j]) * np.sqrt(d)
+            if not v < tol:
+                small = False
+            if not np.isfinite(v):
+                finite = False
+        if not (small or not finite):
+            return False
+    return True
+
+
+@njit(cache=True)
+def take_better(
+    c2: np.ndarray,
+    q: np.ndarray,
+    m2: np.ndarray,
+    j2: np.ndarray,
+    p: np.ndarray,
+    model: np.ndarray,
+    jac: np.ndarray,
+    chi2: np.ndarray,
+    lam: np.ndarray,
+    stale: np.ndarray,
+) -> None:
+    """Each stamp whose misfit fell (c2 < chi2) takes the step (its parameters, model, Jacobian, misfit) and
+    λ/3, the others λ·10; ``stale`` marks the ones that moved. In place."""
+    for s in range(c2.shape[0]):
+        better = c2[s] < chi2[s]
+        stale[s] = better
+        if better:
+            p[s] = q[s]
+            model[s] = m2[s]
+            jac[s] = j2[s]
+            chi2[s] = c2[s]
+            lam[s] = lam[s] / 3.0
+        else:
+            lam[s] = lam[s] * 10.0
+
+
+@njit(cache=True)
+def psf_values_into(erf_args: np.ndarray, idx: np.ndarray, weights: np.ndarray, n: int, m: int, out) -> None:
+    """:func:`psf_stamps_shared`'s P alone, written into ``out`` (n, m, m): the profiles' values
+    (:func:`profile_values_shared`'s 0.5·(erf a − erf b)) and Σ_k w_k · px·py in component order from 0.0, the
+    same operations (no exponentials: only the derivatives need them)."""
+    k, nn = weights.size, idx.shape[3]
+    val = np.empty((k, 2, nn))
+    for j in range(k):
+        for ax in range(2):
+            for t in range(nn):
+                val[j, ax, t] = 0.5 * (erf_args[idx[0, j, ax, t]] - erf_args[idx[1, j, ax, t]])
+    for j in range(k):
+        w = weights[j]
+        first = j == 0
+        for s in range(n):
+            o = s * m
+            for a in range(m):
+                py = val[j, 1, o + a]
+                if first:
+                    for b in range(m):
+                        out[s, a, b] = 0.0 + (w * val[j, 0, o + b]) * py
+                else:
+                    for b in range(m):
+                        out[s, a, b] = out[s, a, b] + (w * val[j, 0, o + b]) * py
+
+
+@njit(cache=True)
+def uniform_histogram(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(a, bins=edges.size - 1)[0]`` of finite float64 values ``a`` given its equal-width
+    ``edges`` (``np.histogram_bin_edges(a, n)``): numpy's bin index, ((v − first) / (last − first)) · n
+    truncated, the last edge put in the last bin, then its ±1 corrections against the edges, counted."""
+    nb = edges.size - 1
+    first, last = edges[0], edges[nb]
+    denom = last - first
+    counts = np.zeros(nb, np.intp)
+    for t in range(a.size):
+        v = a[t]
+        if not (v >= first and v <= last):
+            continue
+        k = int(((v - first) / denom) * nb)
+        if k == nb:
+            k -= 1
+        if v < edges[k]:
+            k -= 1
+        if v >= edges[k + 1] and k != nb - 1:
+            k += 1
+        counts[k] += 1
+    return counts
+
+
+@njit(cache=True)
+def at_limb_distance(
+    residual: np.ndarray, limb: np.ndarray, pi: int, pj: int, r: int, lo: float, hi: float, tol: float
+):
+    """:func:`ioscan.detect.misfits._at_limb_distance` of float64 maps: the finite ``residual`` values,
+    row-major in the (2r + 1)² box about pixel (pi, pj) (clipped to the map), whose ``limb`` distance is
+    within ``tol`` of that pixel's and whose distance from it (np.hypot of the pixel offsets) lies in
+    [lo, hi]; and those distances."""
+    nl, ns = residual.shape
+    a0, a1 = max(pi - r, 0), min(pi + r + 1, nl)
+    b0, b1 = max(pj - r, 0), min(pj + r + 1, ns)
+    d0 = limb[pi, pj]
+    cap = max(a1 - a0, 0) * max(b1 - b0, 0)
+    vals = np.empty(cap)
+    rad = np.empty(cap)
+    n = 0
+    for i in range(a0, a1):
+        for j in range(b0, b1):
+            rr = np.hypot(float(i - pi), float(j - pj))
+            v = residual[i, j]
+            if abs(limb[i, j] - d0) <= tol and rr >= lo and rr <= hi and np.isfinite(v):
+                vals[n] = v
+                rad[n] = rr
+                n += 1
+    return vals[:n].copy(), rad[:n].copy()

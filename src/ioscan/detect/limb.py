@@ -210,7 +210,29 @@ def median3(x: np.ndarray) -> np.ndarray:
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
-    return ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")
+    """``ndimage.gaussian_filter(median3(x), SMOOTH_PX, mode="nearest")``; for a float32 image its two
+    passes compiled (:func:`ioscan.detect.background_kernels.correlate_lines` then ``correlate_samples``:
+    scipy's correlate1d, float64 line buffers rounded to float32 after each pass, the same values) with
+    scipy's own kernel (:func:`_gaussian_weights`)."""
+    m = median3(x)
+    w = _gaussian_weights(SMOOTH_PX) if m.ndim == 2 and m.dtype == np.float32 and m.size else None
+    if w is None:
+        return ndimage.gaussian_filter(m, SMOOTH_PX, mode="nearest")
+    from ioscan.detect.background_kernels import correlate_lines, correlate_samples
+
+    nl, ns = m.shape
+    return correlate_samples(correlate_lines(m, w, True, 0.0, 0, nl), w, True, 0.0, 0, ns)
+
+
+@lru_cache(maxsize=4)
+def _gaussian_weights(sigma: float) -> np.ndarray | None:
+    """The weights ``ndimage.gaussian_filter1d`` correlates with for ``sigma`` (truncate 4: radius
+    int(4σ + 0.5); scipy's own kernel, reversed), or None where scipy does not expose it."""
+    try:
+        from scipy.ndimage._filters import _gaussian_kernel1d
+    except ImportError:  # (a scipy that moved it: its gaussian_filter itself is used)
+        return None
+    return np.ascontiguousarray(_gaussian_kernel1d(sigma, 0, int(4.0 * float(sigma) + 0.5))[::-1], np.float64)
 
 
 @lru_cache(maxsize=1)
@@ -263,9 +285,11 @@ def _sampled_laplacian_blocks(x: np.ndarray, bl: int, bs: int, hl: int, hs: int)
     return lap.reshape(bl, hl // 2, bs, hs // 2).transpose(0, 2, 1, 3).reshape(bl, bs, -1)
 
 
-def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
+def pixel_noise_map(x: np.ndarray, block_px: int = 16, *, c_order: bool = False) -> np.ndarray:
     """Local pixel noise σ: robust scale of the pixel minus the mean of its 4 neighbours (÷ √1.25) in
-    blocks of ``block_px``, spread back to the pixels (smooth structure cancels in the difference)."""
+    blocks of ``block_px``, spread back to the pixels (smooth structure cancels in the difference).
+    ``c_order``: the map laid out in C order (the same values; numpy's spread by fancy indexing leaves it in
+    Fortran order, which makes every whole-image operation with C-ordered images about twice as slow)."""
     nl, ns = x.shape
     bl, bs = max(1, (nl - 2) // block_px), max(1, (ns - 2) // block_px)
     hl, hs = (nl - 2) // bl, (ns - 2) // bs
@@ -278,6 +302,8 @@ def pixel_noise_map(x: np.ndarray, block_px: int = 16) -> np.ndarray:
     if not positive.all():  # (all positive: np.where would copy the same values)
         pos = out[positive]
         out = np.where(positive, out, float(np.median(pos)) if pos.size else 1.0)
+    if c_order:
+        return np.take(np.take(out, _block_rows(nl, hl, bl), axis=0), _block_rows(ns, hs, bs), axis=1)
     return out[_block_rows(nl, hl, bl)][:, _block_rows(ns, hs, bs)]
 
 
@@ -328,7 +354,7 @@ def _edge_points(
         x = _fill(data).astype(np.float32)
     s = _smooth(x)
     gx, gy, g2 = _gradients(s)
-    sig_g = pixel_noise_map(x) * _gradient_noise_factor()
+    sig_g = pixel_noise_map(x, c_order=True) * _gradient_noise_factor()
     cand = g2 > (EDGE_SNR * sig_g) ** 2
     nl, ns = g2.shape
     if border_px > 0:

@@ -466,8 +466,28 @@ def _at_limb_distance(
     :data:`ALONG_LIMB_DISTANCE_PX`) and ``range_px`` (min, max) from it (row-major; ``with_radii``: and their
     distances from it, px)."""
     nl, ns = residual.shape
-    d0 = float(limb_distance_px[pi, pj])
     r = int(np.ceil(range_px[1]))
+    if (
+        residual.dtype == np.float64
+        and residual.ndim == 2
+        and np.asarray(limb_distance_px).dtype == np.float64
+        and 0 <= pi < nl
+        and 0 <= pj < ns
+    ):  # (compiled: the same pixels, values and radii)
+        from ioscan.detect.fit_kernels import at_limb_distance
+
+        values, radii = at_limb_distance(
+            residual,
+            limb_distance_px,
+            pi,
+            pj,
+            r,
+            float(range_px[0]),
+            float(range_px[1]),
+            ALONG_LIMB_DISTANCE_PX,
+        )
+        return (values, radii) if with_radii else values
+    d0 = float(limb_distance_px[pi, pj])
     a0, a1, b0, b1 = max(pi - r, 0), min(pi + r + 1, nl), max(pj - r, 0), min(pj + r + 1, ns)
     yy, xx = np.ogrid[a0:a1, b0:b1]
     rr = np.hypot(yy - pi, xx - pj)  # (broadcast: np.mgrid's values)
@@ -878,8 +898,20 @@ def _limb_window(
     return res[sel].astype(np.float64), dx[sel] ** 2 + dy[sel] ** 2, across[sel]
 
 
+def _window_at(residual, limb_distance_px, x_px, y_px, window: tuple | None):
+    """:func:`_limb_window` there, or ``window`` if given (``()``: it was made and is None)."""
+    if window is None:
+        return _limb_window(residual, limb_distance_px, x_px, y_px)
+    return window or None
+
+
 def psf_over_ridge_gain(
-    residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float, sigma_px: float
+    residual: np.ndarray,
+    limb_distance_px: np.ndarray,
+    x_px: float,
+    y_px: float,
+    sigma_px: float,
+    window: tuple | None = None,
 ) -> float:
     """How much better a point source fits a detection's residual than a ridge along the limb does: (χ²_ridge
     − χ²_psf) / χ²_psf over the pixels within :data:`RIDGE_FIT_ALONG_PX` along the limb's tangent and
@@ -888,8 +920,9 @@ def psf_over_ridge_gain(
     Gaussian line-spread profile of the same σ across the limb, constant along it (what a misplaced or
     misshapen limb profile leaves). ``residual``: data − background in white-noise σ (crop); NaN when the
     limb has no direction there or too few pixels are finite. A point source's gain grows with its S/N² (a
-    ridge does not fit its ends); a limb residual's stays near 0 (the ridge fits as well or better)."""
-    window = _limb_window(residual, limb_distance_px, x_px, y_px)
+    ridge does not fit its ends); a limb residual's stays near 0 (the ridge fits as well or better).
+    ``window``: :func:`_limb_window`'s pixels there if already made (a tuple; ``()``: none)."""
+    window = _window_at(residual, limb_distance_px, x_px, y_px, window)
     if window is None:
         return float("nan")
     values, r2, across = window
@@ -900,7 +933,12 @@ def psf_over_ridge_gain(
 
 
 def point_beyond_ridge_snr(
-    residual: np.ndarray, limb_distance_px: np.ndarray, x_px: float, y_px: float, sigma_px: float
+    residual: np.ndarray,
+    limb_distance_px: np.ndarray,
+    x_px: float,
+    y_px: float,
+    sigma_px: float,
+    window: tuple | None = None,
 ) -> float:
     """S/N of a point source at a detection's fitted position on top of the ridge along the limb that fits
     its residual best: over the pixels of :func:`psf_over_ridge_gain`, the residual (white-noise σ) is fitted
@@ -909,8 +947,8 @@ def point_beyond_ridge_snr(
     limb and width of :data:`RIDGE_WIDTHS_SIGMA`; of the best fit (least χ²), the core's amplitude ÷ its
     error, the error scaled by √(χ²/dof) where the residual scatters more than white noise. A point source
     on a limb's misfit keeps its own S/N less what the ridge shares with it (≈ 0.8 of it); a misfit that a
-    ridge explains, ~0–3. NaN as :func:`psf_over_ridge_gain`."""
-    window = _limb_window(residual, limb_distance_px, x_px, y_px)
+    ridge explains, ~0–3. NaN as :func:`psf_over_ridge_gain` (``window`` as there)."""
+    window = _window_at(residual, limb_distance_px, x_px, y_px, window)
     if window is None:
         return float("nan")
     values, r2, across = window
@@ -961,8 +999,12 @@ def limb_ridge_psf_gains(
             gains.append(float("nan"))
             continue
         x, y = det.sample - s0, det.line - line_offset - l0
-        gain = psf_over_ridge_gain(residual, limb_distance_px, x, y, sigma_px)
+        # the pixels both fits read, made once (() where there are none)
+        window = _limb_window(residual, limb_distance_px, x, y) or ()
+        gain = psf_over_ridge_gain(residual, limb_distance_px, x, y, sigma_px, window)
         det.extra["limb_ridge_psf_gain"] = gain
-        det.extra["limb_point_snr"] = point_beyond_ridge_snr(residual, limb_distance_px, x, y, sigma_px)
+        det.extra["limb_point_snr"] = point_beyond_ridge_snr(
+            residual, limb_distance_px, x, y, sigma_px, window
+        )
         gains.append(gain)
     return gains

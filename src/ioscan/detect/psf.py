@@ -106,16 +106,28 @@ class PsfModel(GaussianMixture):
     def correlate(self, image: np.ndarray, mode: str = "constant") -> np.ndarray:
         """``image`` correlated with the pixel-integrated PSF (Σ_k w_k · separable Gaussian of σ_k): the
         matched filter of a point source at every pixel, or an extended scene blurred by the PSF (the PSF is
-        symmetric). ``mode`` as in :func:`scipy.ndimage.correlate1d` for the frame edges."""
+        symmetric). ``mode`` as in :func:`scipy.ndimage.correlate1d` for the frame edges; for a 2-D image and
+        ``nearest`` or ``constant`` (0 beyond) the passes are compiled
+        (:func:`ioscan.detect.background_kernels.correlate_lines`, ``correlate_samples``: scipy's values)."""
         from scipy import ndimage  # (here: settings import this module and need none of it)
 
         x = np.asarray(image, dtype=float)
         out = np.zeros_like(x)
+        compiled = x.ndim == 2 and x.size > 0 and mode in ("nearest", "constant")
+        if compiled:
+            from ioscan.detect.background_kernels import correlate_lines, correlate_samples
+
+            x = np.ascontiguousarray(x)
+            nl, ns = x.shape
         for w, s in zip(self.weights, self.sigmas_px, strict=True):
             s_l, s_s = self.axis_sigmas_px(s)
             kl, ks = kernel1d(s_l), kernel1d(s_s)
-            rows = ndimage.correlate1d(x, kl, axis=0, mode=mode)
-            out += w * ndimage.correlate1d(rows, ks, axis=1, mode=mode)
+            if compiled:
+                rows = correlate_lines(x, kl, mode == "nearest", 0.0, 0, nl)
+                out += w * correlate_samples(rows, ks, mode == "nearest", 0.0, 0, ns)
+            else:
+                rows = ndimage.correlate1d(x, kl, axis=0, mode=mode)
+                out += w * ndimage.correlate1d(rows, ks, axis=1, mode=mode)
         return out
 
     def stamps(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
@@ -145,6 +157,30 @@ class PsfModel(GaussianMixture):
             p, dx, dy = self._grid_of_offsets(ux, uy, True)
             return p, dx, dy
         return self.stamps_numpy(xs, ys, x0, y0)
+
+    def stamp_values(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+        """``stamps(xs, ys, x0, y0)[0]``, the PSF's values alone (n, m, m), the same bits: for square stamps
+        without the derivatives' planes and their exponentials (:func:`ioscan.detect.fit_kernels.
+        psf_values_into`), else :meth:`stamps`' own."""
+        ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
+        if (
+            ux.ndim == 3
+            and uy.ndim == 3
+            and ux.dtype == uy.dtype == np.float64
+            and ux.shape[1] == 1
+            and uy.shape[2] == 1
+            and ux.shape[2] == uy.shape[1] > 0
+            and ux.shape[0] == uy.shape[0] > 0
+        ):
+            erf, fk = _profile_kernels()
+            n, m = ux.shape[0], ux.shape[2]
+            sig, weights = self._profile_constants
+            ab, _ = fk.profile_arguments(np.stack([ux.reshape(-1), uy.reshape(-1)]), sig, _SQRT2)
+            args, idx = fk.shared_erf_arguments(ab)
+            out = np.empty((n, m, m))
+            fk.psf_values_into(erf(args), idx, weights, n, m, out)
+            return out
+        return self.stamps(xs, ys, x0, y0)[0]
 
     def stamps_numpy(self, xs: np.ndarray, ys: np.ndarray, x0: np.ndarray, y0: np.ndarray):
         """:meth:`stamps` in numpy, any broadcastable shapes (the reference of its compiled form)."""
@@ -210,6 +246,10 @@ class PsfModel(GaussianMixture):
         args, idx, nsq = fk.grid_erf_arguments(
             np.asarray(sj0, np.int64), np.asarray(li0, np.int64), m, x0, y0, sig, _SQRT2
         )
+        if not derivatives:  # P alone (the same bits), the derivatives' planes 0, no exponentials
+            out = np.zeros((3, x0.shape[0], m, m))
+            fk.psf_values_into(erf(args), idx, weights, x0.shape[0], m, out[0])
+            return out
         return fk.psf_stamps_shared(
             erf(args), idx, np.exp(nsq), sig, _SQRT2PI, weights, x0.shape[0], m, derivatives
         )

@@ -20,7 +20,17 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erf
 
-from ioscan.detect.fit_kernels import elliptical_model, local_maxima, weighted_misfit
+from ioscan.detect.fit_kernels import (
+    clipped_step,
+    damped_normal,
+    elliptical_model,
+    gaussian_profile_arguments,
+    gaussian_profiles,
+    local_maxima,
+    steps_settled,
+    take_better,
+    weighted_misfit,
+)
 from ioscan.detect.fit_kernels import normal_equations as fk_normal_equations
 from ioscan.detect.psf import PsfModel
 from ioscan.robust import median_or_nan
@@ -57,6 +67,8 @@ NEAR_LIMB_MIN_SNR = 50.0
 ELONGATION_CHANGE = 0.15
 
 _SQRT2 = np.sqrt(2.0)
+#: 1/√(2π), as _g1 makes it
+_K = float(1.0 / np.sqrt(2.0 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,6 @@ def fit_elliptical_gaussians(
     centres."""
     n, m, _ = stamps.shape
     c = (m - 1) / 2.0
-    u = np.arange(m, dtype=float)[None, :]
     yy, xx = np.mgrid[0:m, 0:m].astype(float)
     ok = weights > 0
     peak = np.max(np.where(ok, stamps, -np.inf), axis=(1, 2))
@@ -162,12 +173,13 @@ def fit_elliptical_gaussians(
     lam = np.full(n, 1e-3)
 
     xc, yc = xx - c, yy - c
-    eye = np.eye(8)[None]
 
     def evaluate(q):
-        """The model at parameters ``q`` and its Jacobian (compiled: :func:`fit_kernels.elliptical_model`)."""
-        # both axes' profiles in one call: (n, 2, m), samples then lines (the same values as one call each)
-        g, dc, ds = _g1(u[:, None], q[:, 1:3, None], q[:, 3:5, None])
+        """The model at parameters ``q`` and its Jacobian: _g1's profiles of both axes (compiled around
+        numpy's exp and scipy's erf: :func:`fit_kernels.gaussian_profile_arguments`,
+        :func:`fit_kernels.gaussian_profiles`), then :func:`fit_kernels.elliptical_model`."""
+        a, b, ex, er = gaussian_profile_arguments(q, m, float(_SQRT2))
+        g, dc, ds = gaussian_profiles(q, a, b, np.exp(ex), erf(er), _K)
         return elliptical_model(q, g, dc, ds, xc, yc)
 
     def normal_equations(rows: np.ndarray) -> None:
@@ -180,33 +192,22 @@ def fit_elliptical_gaussians(
     h, g = np.empty((n, 8, 8)), np.empty((n, 8))
     # the normal equations; made again only on the stamps whose model moved (else the same values)
     stale = np.ones(n, bool)
+    # (compiled: the damped system, the clipped step, the settled test and the stamps' updates, numpy's
+    # operations; the solve is numpy's LAPACK)
     for _ in range(n_iter):
         if stale.any():
             normal_equations(np.flatnonzero(stale))
             stale[:] = False
-        damp = h + lam[:, None, None] * eye * np.maximum(np.diagonal(h, axis1=1, axis2=2), 1e-300)[:, :, None]
         try:
-            step = np.linalg.solve(damp, g[..., None])[..., 0]
+            step = np.linalg.solve(damped_normal(h, lam), g[..., None])[..., 0]
         except np.linalg.LinAlgError:
             break
-        q = np.clip(p + step, lo, hi)
-        if step_tol_sigma > 0 and _settled(q - p, h, lam, step_tol_sigma):
+        q = clipped_step(p, step, lo, hi)
+        if step_tol_sigma > 0 and steps_settled(q, p, h, lam, step_tol_sigma, SETTLED_MAX_LAMBDA):
             break
         m2, j2 = evaluate(q)
         c2 = weighted_misfit(weights, stamps, m2)
-        better = c2 < chi2
-        if better.all():  # (np.where's values, without it)
-            p, model, jac, chi2, lam = q, m2, j2, c2, lam / 3.0
-            stale[:] = True
-        elif better.any():
-            p = np.where(better[:, None], q, p)
-            model = np.where(better[:, None, None], m2, model)
-            jac = np.where(better[:, None, None, None], j2, jac)
-            chi2 = np.where(better, c2, chi2)
-            lam = np.where(better, lam / 3.0, lam * 10.0)
-            stale = better.copy()
-        else:  # no stamp moved: the model, its Jacobian and the normal equations stay
-            lam = lam * 10.0
+        take_better(c2, q, m2, j2, p, model, jac, chi2, lam, stale)
     if stale.any():
         normal_equations(np.flatnonzero(stale))
     out = np.full((n, 3), np.nan)
@@ -290,7 +291,7 @@ def bright_sources(
         )
     m = median3(x)
     hp = m - _box_mean_nearest(m, 11)
-    sig = pixel_noise_map(x) if noise_map is None else noise_map
+    sig = pixel_noise_map(x, c_order=True) if noise_map is None else noise_map
     z = hp / sig
     # local maxima (z equal to the max of its 3 × 3 neighbourhood, edges nearest) tested only where z exceeds
     # the lower of the two thresholds below: the same pixels as a maximum filter over the whole image
@@ -356,7 +357,7 @@ def measure_psf(
     noise = None
     same = np.asarray(data).dtype == np.float32 and valid.any()
     if same:
-        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False), c_order=True)
     near = near_limb_min_snr is not None and limb_distance_px is not None
     x, y, peak = bright_sources(
         data,
@@ -369,7 +370,7 @@ def measure_psf(
     if x.size == 0:
         return None
     if noise is None:
-        noise = pixel_noise_map(filled.astype(np.float32, copy=False))
+        noise = pixel_noise_map(filled.astype(np.float32, copy=False), c_order=True)
     min_fit_snr = max(float(near_limb_min_snr), MIN_SNR) if near else MIN_SNR
     return estimate_psf(
         data,

@@ -315,7 +315,7 @@ def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
     x = np.where(ok, x, np.float32(median_or_nan(x[ok]) if ok.any() else 0.0))
     sky_sel = ok & (distance_px < -3) & (distance_px > -10)
     sky = float(median_or_nan(x[sky_sel])) if sky_sel.sum() >= 50 else float(percentile(x, 1))
-    return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x))
+    return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x, c_order=True))
 
 
 def crop_box(keep: np.ndarray, pad: int) -> tuple[slice, slice] | None:

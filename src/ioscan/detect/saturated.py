@@ -41,7 +41,20 @@ class ClippedCore:
 
 
 def clipped_cores(saturated: np.ndarray) -> list[ClippedCore]:
-    """Connected (8-neighbour) saturated regions of at least :data:`MIN_CLIPPED_PIXELS` pixels."""
+    """Connected (8-neighbour) saturated regions of at least :data:`MIN_CLIPPED_PIXELS` pixels. Labelled on
+    the bounding box of the saturated pixels (the same regions in the same order: raster order is kept by
+    a shift; each region's offset added to its box's integer start, the same sums)."""
+    sat = np.asarray(saturated, bool)
+    rows = np.flatnonzero(sat.any(axis=1))
+    if not rows.size:
+        return []
+    cols = np.flatnonzero(sat.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    return _clipped_cores(sat[r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1], (r0, c0))
+
+
+def _clipped_cores(saturated: np.ndarray, start: tuple[int, ...]) -> list[ClippedCore]:
+    """:func:`clipped_cores` of ``saturated``, the box of the mask that starts at pixel ``start``."""
     labels, n = ndimage.label(saturated, structure=np.ones((3, 3), bool))
     out = []
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -50,7 +63,7 @@ def clipped_cores(saturated: np.ndarray) -> list[ClippedCore]:
         ll, ss = np.nonzero(labels[sl] == k)
         if ll.size < MIN_CLIPPED_PIXELS:
             continue
-        y, x = ll.mean() + sl[0].start, ss.mean() + sl[1].start
+        y, x = ll.mean() + (sl[0].start + start[0]), ss.mean() + (sl[1].start + start[1])
         out.append(ClippedCore(float(x), float(y), int(ll.size), float(np.sqrt(ll.size / np.pi))))
     return out
 

@@ -51,6 +51,7 @@ from ioscan.detect.second_pass_kernels import (
     PAIRWISE_BLOCK,
     add_at,
     model_error_ratios,
+    or_disks,
     radial_profiles_kernel,
 )
 
@@ -96,10 +97,9 @@ def near_sources(x: np.ndarray, y: np.ndarray, shape: tuple, radius_px: float) -
     """True within ``radius_px`` of any of the positions (sample ``x``, line ``y``)."""
     out = np.zeros(shape, bool)
     r, disk = disk_offsets(radius_px)
-    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
-        part = disk_window(int(xi), int(yi), shape, r, disk)
-        if part is not None:
-            out[part[0]] |= part[1]
+    # (compiled: each position's window of the disk OR-ed in, disk_window's clipping)
+    xi, yi = (np.ascontiguousarray(np.rint(v).astype(np.int64)) for v in (x, y))
+    or_disks(out, xi, yi, r, np.ascontiguousarray(disk))
     return out
 
 
@@ -129,7 +129,7 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
     li = ci[:, None, None] + off[None, :, None]
     sj = cj[:, None, None] + off[None, None, :]
-    p, _, _ = psf.stamps(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
+    p = psf.stamp_values(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
     li, sj = np.broadcast_arrays(li, sj)
     inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
     vals = np.asarray(flux, float)[:, None, None] * p
@@ -221,6 +221,22 @@ def windows_around(x: np.ndarray, y: np.ndarray, half_px: int, shape: tuple) -> 
             if merged:
                 break
     return [(slice(b[0], b[1]), slice(b[2], b[3])) for b in boxes if b[0] < b[1] and b[2] < b[3]]
+
+
+def windows_holding(
+    windows: list[tuple[slice, slice]], x: np.ndarray, y: np.ndarray
+) -> list[tuple[slice, slice]]:
+    """The ``windows`` that hold a pixel of the 3 × 3 around a position (sample ``x``, line ``y``; the pixel
+    ``round``ed, as :func:`still_there` reads it), in their order."""
+    keep = []
+    for win in windows:
+        (l0, l1), (s0, s1) = (win[0].start, win[0].stop), (win[1].start, win[1].stop)
+        for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
+            i, j = int(round(yi)), int(round(xi))
+            if max(i - 1, 0) < l1 and i + 2 > l0 and max(j - 1, 0) < s1 and j + 2 > s0:
+                keep.append(win)
+                break
+    return keep
 
 
 def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]], args: dict) -> BandModel:
@@ -644,6 +660,7 @@ def second_background(
     sigma: float,
     block: int,
     left: np.ndarray | None = None,
+    read_only_at: np.ndarray | None = None,
 ) -> tuple[BandModel, np.ndarray]:
     """Background, noise and S/N of ``sub`` − ``src`` − the azimuthal-median halo of the bright sources (and
     that image, :func:`subtracted`; ``left``: it, if already made), with the hits' pixels masked and the
@@ -651,7 +668,10 @@ def second_background(
     the bright sources and the very bright ones with faint neighbours to re-check (:func:`near_any`; a
     saturated source alone needs none: its surroundings are not searched) when they cover less than
     :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
-    scale block, and one block more where neighbours are re-checked)."""
+    scale block, and one block more where neighbours are re-checked). ``read_only_at`` (a bool per source):
+    only the 3 × 3 pixels around these sources will be read (:func:`still_there`; nothing new is searched):
+    the windows (once merged) that hold none of them are not made (the others' values are the same: each
+    window is made alone)."""
     # (nothing reads the second model's noise median; the white noise and the dark limb are the first pass's)
     args = dict(background_args, with_noise_median=False, known_noise=(model.sigma_white, model.usable))
     if roles.hit.any():
@@ -670,6 +690,8 @@ def second_background(
     windows = windows_around(fit.x[centres], fit.y[centres], half + int(roles.check.any()) * block, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
     if area < WINDOWED_FRACTION * sub.size:
+        if read_only_at is not None:
+            windows = windows_holding(windows, fit.x[read_only_at], fit.y[read_only_at]) or windows
         return background_in_windows(left, windows, args), left
     return estimate_background(left, **args), left
 
@@ -815,7 +837,9 @@ def search_again(
         min_separation_px=min_separation,
     ):
         return SecondPass(peaks, fit, 0, np.zeros(n1, bool))
-    again, left = second_background(sub, src, roles, fit, model, background_args, sigma, block, left)
+    # (no zone: only the faint neighbours' re-check reads the second background)
+    only = None if zone.any() else roles.check
+    again, left = second_background(sub, src, roles, fit, model, background_args, sigma, block, left, only)
     unconfirmed = ~still_there(roles.check, fit, again.snr, cfg.threshold_snr)
     if not zone.any():
         return SecondPass(peaks, fit, 0, unconfirmed)

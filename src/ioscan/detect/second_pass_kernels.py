@@ -224,3 +224,21 @@ def model_error_ratios(
         out[k] = math.sqrt(excess / m2)
         taken[k] = True
     return out, taken
+
+
+@njit(cache=True)
+def or_disks(out: np.ndarray, xi: np.ndarray, yi: np.ndarray, r: int, disk: np.ndarray) -> None:
+    """``out`` (bool, lines × samples) set True where the offset mask ``disk`` ((2r + 1)², centred) reaches
+    from each pixel (sample ``xi``, line ``yi``), clipped to ``out``: :func:`ioscan.detect.second_pass.
+    near_sources`' windows, in place."""
+    nl, ns = out.shape
+    for k in range(xi.shape[0]):
+        x, y = xi[k], yi[k]
+        l0, l1 = max(y - r, 0), min(y + r + 1, nl)
+        s0, s1 = max(x - r, 0), min(x + r + 1, ns)
+        if l0 >= l1 or s0 >= s1:
+            continue
+        for i in range(l0, l1):
+            for j in range(s0, s1):
+                if disk[i - y + r, j - x + r]:
+                    out[i, j] = True

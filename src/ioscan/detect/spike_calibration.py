@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ioscan.detect.find import SPIKE_FALSE_FLAG_RATE, calibration_field, spike_dchi2
+from ioscan.detect.find import SPIKE_FALSE_FLAG_RATE, add_sources, calibration_field, spike_dchi2
 from ioscan.detect.psf import PsfModel
 
 #: matched-filter S/N (above the detection threshold) at which the threshold is calibrated; beyond the last
@@ -36,7 +36,7 @@ def spike_threshold_table(
     noise, li, sj, p, cx, cy = calibration_field(psf)
     unit = 1.0 / np.sqrt(np.sum(p**2, axis=(1, 2)))
     signal = np.zeros_like(noise)
-    np.add.at(signal, (np.broadcast_to(li, p.shape), np.broadcast_to(sj, p.shape)), unit[:, None, None] * p)
+    add_sources(signal, li, sj, unit[:, None, None] * p)  # (np.add.at's sums, compiled)
     ones = np.ones(noise.shape)
     valid = ones.astype(bool)
     snrs = tuple(threshold_snr + s for s in SNR_GRID)
