@@ -7,6 +7,9 @@ requested on the day side and half on the night side (the renderer's own flag de
 counted on), range log-uniform 20,000–400,000 km, seeded. Each frame is written as a real-archive-style PDS3
 product without geometry in the label and read back with ``ioscan.formats.read_product`` (``--in-memory``
 skips the files), then ``ioscan.detect.detect_frame(frame)`` runs with no geometry and default settings.
+``--geometry``: detection is given the renderer's own exact geometry as backplanes
+(:func:`ioscan.simulate.independent_backplanes.truth_backplanes`, told a pointing error of
+:data:`GEOMETRY_POINTING_PX`), as a limb-registered JIRAM frame has its SPICE geometry.
 
 Scoring (per side, day and night):
 
@@ -48,7 +51,8 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--list-false] [--misses] [--vetted] [--keep-dir DIR]
+[--elongation E] [--side both|day|night] [--in-memory] [--geometry] [--list-false] [--misses] [--vetted]
+[--keep-dir DIR]
 [--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]
 [--limb-zone-scale]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
@@ -798,12 +802,15 @@ def ideal_at(truth: pd.DataFrame, ideal: pd.DataFrame, threshold: float) -> tupl
 # ------------------------------------------------------------------------------------------------------ run
 
 
-def detections_of(frame, config=None, keep: list | None = None) -> tuple[pd.DataFrame, float]:
+def detections_of(
+    frame, config=None, keep: list | None = None, backplanes: dict | None = None
+) -> tuple[pd.DataFrame, float]:
     """ioscan's catalogue-worthy detections (band, sample, line, snr) of a frame, and the time (ms);
     ``config``: detection settings (default: the defaults); ``keep``: a list to append the whole result to
-    (the band models kept: for :func:`miss_causes`)."""
+    (the band models kept: for :func:`miss_causes`); ``backplanes``: per band, the geometry given (else
+    none)."""
     t0 = time.perf_counter()
-    result = detect_frame(frame, config=config, keep_models=keep is not None)
+    result = detect_frame(frame, backplanes, config=config, keep_models=keep is not None)
     ms = 1e3 * (time.perf_counter() - t0)
     if keep is not None:
         keep.append(result)
@@ -917,6 +924,11 @@ def vetted_false_medians(rows: pd.DataFrame) -> dict:
     return out
 
 
+#: with ``--geometry``, the pointing error detection is told (px): the backplanes are the renderer's exact
+#: geometry, as a limb-registered JIRAM frame's are within a few tenths of a pixel
+GEOMETRY_POINTING_PX = 0.1
+
+
 def scene_of(args, rng: np.random.Generator, i: int):
     """The scene of frame ``i`` (even frames requested on the day side, odd ones on the night side)."""
     return draw_scene(
@@ -945,7 +957,15 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             lbl.with_suffix(".IMG").unlink()
     t2 = time.perf_counter()
     kept: list | None = [] if args.misses or getattr(args, "vetted", False) else None
-    dets, ms_detect = detections_of(frame, args.detect_config, kept)
+    backplanes, config = None, args.detect_config
+    if getattr(args, "geometry", False):  # the renderer's own geometry given, exact (a JIRAM frame's SPICE)
+        from dataclasses import replace
+
+        from ioscan.simulate.independent_backplanes import truth_backplanes
+
+        backplanes = {b: truth_backplanes(params.view, b) for b in frame.bands}
+        config = replace(config or DetectConfig(), pointing_error_px=GEOMETRY_POINTING_PX)
+    dets, ms_detect = detections_of(frame, config, kept, backplanes)
     side = rendered.illumination
     out: dict = {"truth": [], "false": [], "ideal": []}
     for band in rendered.bands:
@@ -1089,7 +1109,8 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
             "detect_settings": list(args.set),
             "hot_spots": int(len(truth)),
         },
-        "scenes": "ioscan.simulate.independent (not the project's simulator); detect_frame with no geometry",
+        "scenes": "ioscan.simulate.independent (not the project's simulator); detect_frame "
+        + ("given the renderer's exact geometry" if getattr(args, "geometry", False) else "with no geometry"),
         "ioscan": out["ioscan"],
         "ideal_fixed_5": out["ideal_fixed_5"],
         "ideal_same_false_rate": out["ideal_same_false_rate"],
@@ -1483,6 +1504,11 @@ def main() -> None:
         "--side", choices=("both", "day", "night"), default="both", help="frames requested on this side only"
     )
     ap.add_argument("--in-memory", action="store_true", help="skip writing/reading PDS3 products")
+    ap.add_argument(
+        "--geometry",
+        action="store_true",
+        help="give detection the renderer's own geometry as backplanes (as a JIRAM frame's SPICE geometry)",
+    )
     ap.add_argument(
         "--misses", action="store_true", help="why the hot spots of S/N ≥ 7 were missed, by limb distance"
     )

@@ -58,3 +58,43 @@ def test_the_check_still_runs_for_a_band_registered_otherwise(monkeypatch):
     band, bp = _disk_and_geometry(0.0, "L")
     limb = locate_limb(band, band.data, bp, 0.7, DetectConfig(pointing_error_px=0.25))
     assert calls == [1] and limb.from_geometry
+
+
+def _sunlit_renderer_band(seed: int = 5, index: int = 3):
+    """The independent renderer's sunlit frame ``index`` of ``seed`` (a disk of radius ~119 px, its sunlit
+    limb in view) as an M-band image, and its view."""
+    from ioscan.simulate.independent import draw_scene, render_scene
+
+    rng = np.random.default_rng(seed)
+    for _ in range(index):
+        draw_scene(rng, kind="day")
+    params = draw_scene(rng, kind="day")
+    b = render_scene(params).bands["M"]
+    band = BandImage(band="M", data=b.image, unit="W m-2 sr-1", wavelength_um=4.78, bandwidth_um=0.5)
+    return band, params.view
+
+
+def test_the_geometrys_limb_seen_in_the_image_keeps_its_circle_only_where_they_agree():
+    """detect.limb_profile_with_geometry: with the renderer's exact geometry the sharp limb the image shows is
+    kept as the limb's circle (its profile then measured); with the geometry 1.6 px off along the seen arc
+    (within the check's tolerance at a 1-px pointing error, beyond GEOMETRY_CIRCLE_AGREE_PX) it is not; off by
+    default, the geometry's limb alone."""
+    from dataclasses import replace
+
+    from ioscan.detect.region import GEOMETRY_CIRCLE_AGREE_PX
+    from ioscan.simulate.independent_backplanes import truth_backplanes
+
+    band, view = _sunlit_renderer_band()
+    on = DetectConfig(limb_profile_with_geometry=True, pointing_error_px=0.1)
+    exact = locate_limb(band, band.data, truth_backplanes(view, "M"), 0.6, on)
+    assert exact.from_geometry and exact.circle is not None
+    assert abs(exact.circle.radius_px - view.radius_px) < 1.0
+    assert exact.known is not None and exact.known.any()
+    default = replace(on, limb_profile_with_geometry=False)
+    off = locate_limb(band, band.data, truth_backplanes(view, "M"), 0.6, default)
+    assert off.from_geometry and off.circle is None
+    shifted = replace(view, center_sample_px=view.center_sample_px + 1.6)
+    assert GEOMETRY_CIRCLE_AGREE_PX < 1.6
+    one_px = replace(on, pointing_error_px=1.0)
+    moved = locate_limb(band, band.data, truth_backplanes(shifted, "M"), 0.6, one_px)
+    assert moved.from_geometry and moved.circle is None

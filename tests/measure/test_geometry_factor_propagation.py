@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from ioscan.instruments import get_instrument
 from ioscan.measure.config import MeasureConfig
@@ -152,7 +153,8 @@ def test_no_intensity_where_the_factor_has_no_error(scenes):
     view = scenes[0]
     bp = truth_backplanes(view, "M")
     d = bp.arrays["limb_distance_px"]
-    ll, ss = np.nonzero(d == 0.5)
+    on_disk = bp.arrays["on_disk"] > 0
+    ll, ss = np.nonzero(on_disk & ~ndimage.binary_erosion(on_disk))  # the disk's outermost pixels
     off = np.linspace(-0.45, 0.45, 7)
     ss = (ss[:, None, None] + off[None, :, None] + 0 * off[None, None, :]).ravel()
     ll = (ll[:, None, None] + 0 * off[None, :, None] + off[None, None, :]).ravel()

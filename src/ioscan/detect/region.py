@@ -214,14 +214,49 @@ def locate_limb(
         if distance is not None:
             messages.append(f"band {band.band}: limb fitted to the outline of the bright disk")
             return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False)
+    circle = known = None
+    if from_geometry and cfg.limb_profile_with_geometry and distance is not None:
+        circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated)
+        if circle is not None:
+            messages.append(
+                f"band {band.band}: the geometry's limb also seen in the image (radius "
+                f"{circle.radius_px:.1f} px, {circle.n_points} edge points): its profile is measured"
+            )
     return Limb(
         distance,
         from_geometry,
         backplanes,
         margin,
         messages=tuple(messages),
+        circle=circle,
+        known=known,
         shading=made[-1] if made else None,
     )
+
+
+#: the largest median distance (px) between the image's limb circle and the geometry's limb, over the arc the
+#: circle was seen along, for :attr:`DetectConfig.limb_profile_with_geometry` to keep the circle
+GEOMETRY_CIRCLE_AGREE_PX = 1.0
+#: ...and the smallest radius (px) of a limb whose profile is measured with a geometry: on smaller disks the
+#: profile's rise spans much of the disk and leaves ridges (the simulator's far sunlit frames, R ~31 px)
+GEOMETRY_CIRCLE_MIN_RADIUS_PX = 45.0
+
+
+def _image_limb_along_geometry(
+    data: np.ndarray, distance_px: np.ndarray, sigma_px: float, saturated: np.ndarray | None
+) -> tuple[LimbCircle | None, np.ndarray | None]:
+    """The sharp limb seen in the image where it agrees with the geometry's (``distance_px``): its circle and
+    known zone, or (None, None) — no sharp limb, a soft one (a terminator's), or one more than
+    :data:`GEOMETRY_CIRCLE_AGREE_PX` from the geometry's limb along the arc it was seen."""
+    circle = find_limb(data, sigma_px, saturated)
+    if circle is None or circle.soft or circle.radius_px < GEOMETRY_CIRCLE_MIN_RADIUS_PX:
+        return None, None
+    known = known_zone(circle, data.shape)
+    own = circle.distance_px(data.shape)
+    along = known & (np.abs(own) <= 2.0) & np.isfinite(distance_px)
+    if not along.any() or median_or_nan(np.abs(own[along] - distance_px[along])) > GEOMETRY_CIRCLE_AGREE_PX:
+        return None, None
+    return circle, known
 
 
 def uncertain_pointing_message(band: str, pointing_error_px: float) -> str:
