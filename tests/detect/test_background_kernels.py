@@ -620,3 +620,26 @@ def test_block_scale_compiled_grids_equal_numpy():
             with np.errstate(invalid="ignore"):
                 want = ref.scale(ok, **kw)
             assert _same(got, want), (t, frac)
+
+
+def test_kth_bracketed_every_rank():
+    """The bracketed selection (a sample's order statistics bracket the rank, one counting pass, the values
+    left selected again) gives each rank's value of ``np.sort`` above and below :data:`RANK_MAX` values, with
+    many ties (the bracket's ends themselves the answer), distinct values and skewed ones, and leaves its
+    input as it was."""
+    rng = np.random.default_rng(11)
+    cases = [rng.integers(0, 4, n).astype(np.float64) for n in (97, 300)]  # ties: the ends are the answer
+    cases += [np.abs(rng.standard_normal(n)) for n in (1, 50, 97, 200, 1100)]
+    cases += [rng.exponential(size=700) ** 3, np.sort(rng.random(400)), np.sort(rng.random(400))[::-1].copy()]
+    for a in cases:
+        n = a.size
+        srt = np.sort(a)
+        t1, t2 = np.empty(n), np.empty(n)
+        keep = a.copy()
+        for k in range(n):
+            assert kn.kth_bracketed(a, n, k, t1, t2) == srt[k]
+        assert np.array_equal(a, keep)
+    a = rng.standard_normal(500).astype(np.float32) ** 2  # float32, the blocks' type
+    t1, t2 = np.empty(500, np.float32), np.empty(500, np.float32)
+    srt = np.sort(a)
+    assert all(kn.kth_bracketed(a, 500, k, t1, t2) == srt[k] for k in range(0, 500, 7))
