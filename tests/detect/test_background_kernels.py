@@ -240,6 +240,32 @@ def test_block_order_stats_equal_sort(width):
             assert np.array_equal(vals[k], ref_v, equal_nan=True)
 
 
+@pytest.mark.parametrize("width", [64, 169, 400])
+def test_block_order_stats_blocks_of_one_region(width):
+    """Blocks whose values are all finite and of one region (selected in place, the usual case) beside blocks
+    that break it by one value (a NaN, an infinity, a pixel of no region or of another region): each gives
+    the sorted values' order statistic and count of the reference, and the input is left as it was."""
+    rng = np.random.default_rng(width + 1)
+    nb = 40
+    azb = np.abs(rng.standard_normal((nb, width))).astype(np.float32)
+    azb[::4, : width // 2] = np.round(azb[::4, : width // 2] * 2)  # ties
+    zone = np.repeat(rng.integers(0, 3, nb).astype(np.int8)[:, None], width, axis=1)
+    c = rng.integers(0, width, nb)
+    azb[1::5][np.arange(len(azb[1::5])), c[1::5]] = np.nan
+    azb[2::5][np.arange(len(azb[2::5])), c[2::5]] = np.inf
+    zone[3::5, 0] = -1
+    zone[4::5, -1] = (zone[4::5, -1] + 1) % 3
+    keep = azb.copy()
+    rows = np.arange(nb, dtype=np.intp)
+    for q in (0.5, 0.9):
+        vals, counts = kn.block_order_stats(azb, zone, rows, 3, q)
+        for k in range(3):
+            ref_v, ref_n = _block_reference(azb, zone, k, q)
+            assert np.array_equal(counts[k], ref_n)
+            assert np.array_equal(vals[k], ref_v, equal_nan=True)
+    assert np.array_equal(azb, keep, equal_nan=True)
+
+
 def test_kth_smallest_every_rank():
     rng = np.random.default_rng(2)
     for n in (1, 2, 5, 64):

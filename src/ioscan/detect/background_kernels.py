@@ -981,7 +981,8 @@ def block_order_stats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per region k < ``n_regions`` and block ``rows[i]`` (a row of ``azb``: |z| of one block, ≥ 0; ``zone``
     in the same layout): the count n of the block's finite values whose zone is k and the
-    ⌊``quantile``·(n − 1)⌋-th smallest of them (NaN where n = 0); arrays (n_regions, len(rows))."""
+    ⌊``quantile``·(n − 1)⌋-th smallest of them (NaN where n = 0); arrays (n_regions, len(rows)). A block
+    whose values are all finite and of one region is selected in place (no copy by region)."""
     nr = rows.shape[0]
     width = azb.shape[1]
     vals = np.full((n_regions, nr), np.nan, np.float32)
@@ -990,12 +991,23 @@ def block_order_stats(
     t1 = np.empty(width, azb.dtype)
     t2 = np.empty(width, azb.dtype)
     cnt = np.zeros(n_regions, np.intp)
+    kw = int(np.floor(quantile * (width - 1)))
     for i in range(nr):
         r = rows[i]
+        zr = zone[r]
+        ar = azb[r]
+        k0 = zr[0]
+        one = k0 >= 0 and k0 < n_regions
+        for c in range(width):
+            one &= (zr[c] == k0) & np.isfinite(ar[c])
+        if one:  # the block's values all finite and of one region (the usual case): selected where they are
+            counts[k0, i] = width
+            vals[k0, i] = kth_bracketed(ar, width, kw, t1, t2)
+            continue
         cnt[:] = 0
         for c in range(width):
-            k = zone[r, c]
-            v = azb[r, c]
+            k = zr[c]
+            v = ar[c]
             if k >= 0 and k < n_regions and np.isfinite(v):
                 bufs[k, cnt[k]] = v
                 cnt[k] += 1
