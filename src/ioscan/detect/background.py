@@ -1500,8 +1500,7 @@ def estimate_background(
     s_lap = BlockScale(
         lap, side, len(regions), b, layout=_shared_layout(x.shape, 0, 1, b) if d is None else None
     ).scale(lap_ok & far, floor=0.0)
-    s_lap = np.where(s_lap > 0, s_lap, np.inf)
-    out1 = usable & (np.abs(lap) > _CLIP * s_lap)
+    out1 = _clipped_outliers(lap, s_lap, usable)
     clean = usable
     x_norm = x0  # as the kernel sees the data before the outlier fill (source_residual)
     if out1.any():
@@ -1669,7 +1668,7 @@ def estimate_background(
             best["choice"][better] = k
     # the calibrated S/N of the chosen option (its best phase ÷ its scale), divided once (the same values as
     # each option's divided and the chosen one kept)
-    best["snr"] = np.where(usable, best.pop("top") / best["scale"], 0.0)
+    best["snr"] = _divided_where(best.pop("top"), best["scale"], usable)
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
             best,
@@ -1816,6 +1815,29 @@ def _fitted_white_noise(
         level = float(median_or_nan(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
+
+
+def _clipped_outliers(lap: np.ndarray, s_lap: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """The outlier test: ``usable & (np.abs(lap) > _CLIP * np.where(s_lap > 0, s_lap, np.inf))`` — for 2-D
+    maps of one shape and a float32 scale in one compiled pass (:func:`background_kernels.clipped_outliers`,
+    the same pixels), others as numpy does."""
+    if (
+        lap.ndim == 2
+        and lap.dtype in (np.float32, np.float64)
+        and s_lap.dtype == np.float32
+        and lap.shape == s_lap.shape == usable.shape
+        and usable.dtype == np.bool_
+    ):
+        return kernels.clipped_outliers(lap, s_lap, usable, np.float32(_CLIP))
+    return usable & (np.abs(lap) > _CLIP * np.where(s_lap > 0, s_lap, np.inf))
+
+
+def _divided_where(top: np.ndarray, scale: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """``np.where(usable, top / scale, 0.0)`` (the calibrated S/N): float32 maps of one shape in one
+    compiled pass (:func:`background_kernels.divided_where`, the same values), others as numpy does."""
+    if top.dtype == scale.dtype == np.float32 and top.ndim == 2 and top.shape == scale.shape == usable.shape:
+        return kernels.divided_where(top, scale, np.asarray(usable, dtype=bool))
+    return np.where(usable, top / scale, 0.0)
 
 
 def _residual(x: np.ndarray, bg: np.ndarray, usable: np.ndarray) -> np.ndarray:

@@ -441,6 +441,33 @@ def phase_filter_snr(
 
 
 @njit(cache=True, error_model="numpy")
+def clipped_outliers(lap: np.ndarray, scale: np.ndarray, ok: np.ndarray, clip: np.float32) -> np.ndarray:
+    """``ok & (np.abs(lap) > clip × np.where(scale > 0, scale, np.inf))`` in one pass (the float32 ``scale``'s
+    product with ``clip`` rounded to float32 as numpy's; NaN never exceeds): the outlier test."""
+    nl, ns = lap.shape
+    out = np.empty((nl, ns), np.bool_)
+    inf = np.float32(np.inf)
+    for i in range(nl):
+        for j in range(ns):
+            s = scale[i, j]
+            c = np.float32(clip * s) if s > 0 else inf
+            out[i, j] = ok[i, j] and abs(lap[i, j]) > c
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def divided_where(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``np.where(ok, a / b, 0.0)`` of two float32 maps in one pass (float32 quotients)."""
+    nl, ns = a.shape
+    out = np.empty((nl, ns), np.float32)
+    zero = np.float32(0.0)
+    for i in range(nl):
+        for j in range(ns):
+            out[i, j] = np.float32(a[i, j] / b[i, j]) if ok[i, j] else zero
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def take_better(
     k: int,
     merit: np.ndarray,
@@ -1551,6 +1578,9 @@ def warm_up() -> None:
     xp, _ = pad_odd_lines(x, 1, terms[0], ends, near, near, terms[0], 3)  # (float32 images: detection's)
     pad_odd_samples(xp, 1, terms[0], ends, near, near, terms[0], 3)
     annulus_mean(x, 0, 1, 1, 3, 1, 4)
+    ok = np.ones(x.shape, np.bool_)
+    clipped_outliers(x, x, ok, np.float32(5.0))
+    divided_where(x, x, ok)
 
 
 @njit(cache=True, error_model="numpy")
