@@ -693,3 +693,37 @@ def test_clipped_outliers_and_divided_where_equal_numpy():
     got = kn.divided_where(top, s, ok)
     assert got.dtype == ref.dtype == np.float32
     assert np.array_equal(got, ref, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(ref))
+
+
+def test_positive_median_at_equals_median_or_nan():
+    """The noise median in one pass: ``robust.median_or_nan(x[ok])``'s value on positive float32 maps (odd
+    and even counts, ties, one or two distinct values — the white noise constant per region —, short and
+    long selections); none (the numpy path) where a selected value is zero, negative or NaN, or none is."""
+    from ioscan.robust import median_or_nan
+
+    rng = np.random.default_rng(8)
+    maps = [
+        np.abs(rng.standard_normal((30, 41))).astype(np.float32) + 1e-6,
+        np.full((25, 40), np.float32(3e-4)),
+        np.where(rng.random((50, 60)) < 0.3, np.float32(2.0), np.float32(5.0)).astype(np.float32),
+        np.round(rng.random((7, 9)) * 4 + 1).astype(np.float32),
+    ]
+    for x in maps:
+        for frac in (1.0, 0.5, 0.01):
+            ok = rng.random(x.shape) < frac
+            if not ok.any():
+                continue
+            for sel in (ok, ok & (np.arange(x.size).reshape(x.shape) != np.flatnonzero(ok)[0])):  # odd / even
+                v, done = kn.positive_median_at(x, sel)
+                assert done and v == float(median_or_nan(x[sel]))
+    x = maps[0].copy()
+    ok = np.ones(x.shape, bool)
+    assert not kn.positive_median_at(x, np.zeros(x.shape, bool))[1]
+    for bad in (0.0, -1.0, np.nan):
+        y = x.copy()
+        y[3, 4] = bad
+        assert not kn.positive_median_at(y, ok)[1]
+        ok2 = ok.copy()
+        ok2[3, 4] = False
+        v, done = kn.positive_median_at(y, ok2)  # (not selected: ignored)
+        assert done and v == float(median_or_nan(y[ok2]))

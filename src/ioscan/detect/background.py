@@ -1732,9 +1732,7 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=(float(median_or_nan(sw[usable])) if usable.any() else 0.0)
-        if with_noise_median
-        else float("nan"),
+        noise_median=_usable_median(sw, usable) if with_noise_median else float("nan"),
         refit=refit,
         scale_block=best["block"],
     )
@@ -1815,6 +1813,17 @@ def _fitted_white_noise(
         level = float(median_or_nan(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
+
+
+def _usable_median(sw: np.ndarray, usable: np.ndarray) -> float:
+    """``float(median_or_nan(sw[usable]))`` (0 without a usable pixel): for a float32 map of positive values
+    in one compiled pass (:func:`background_kernels.positive_median_at`, the same value), else as numpy
+    does."""
+    if sw.dtype == np.float32 and sw.ndim == 2 and sw.shape == usable.shape and usable.dtype == np.bool_:
+        v, done = kernels.positive_median_at(sw, usable)
+        if done:
+            return float(v)
+    return float(median_or_nan(sw[usable])) if usable.any() else 0.0
 
 
 def _clipped_outliers(lap: np.ndarray, s_lap: np.ndarray, usable: np.ndarray) -> np.ndarray:

@@ -468,6 +468,36 @@ def divided_where(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy")
+def positive_median_at(x: np.ndarray, ok: np.ndarray) -> tuple[float, bool]:
+    """(``robust.median_or_nan(x[ok])``'s value — the middle one of the selected values, or the mean of the
+    middle two in ``x``'s type —, True) where the selected values are all finite and > 0 (a white-noise map:
+    no NaN, no signed zero to settle); (0, False) elsewhere or without any (the caller's numpy path). By
+    :func:`kth_bracketed`, no copy by boolean index first."""
+    xf = x.ravel()
+    of = ok.ravel()
+    buf = np.empty(xf.shape[0], x.dtype)
+    n = 0
+    bad = False
+    for t in range(xf.shape[0]):
+        v = xf[t]
+        buf[n] = v
+        sel = of[t]
+        n += sel
+        bad |= sel & (not v > 0)
+    if bad or n == 0:
+        return 0.0, False
+    t1 = np.empty(n, x.dtype)
+    t2 = np.empty(n, x.dtype)
+    k = n // 2
+    hi = kth_bracketed(buf, n, k, t1, t2)
+    if n % 2:
+        return np.float64(hi), True
+    lo = kth_bracketed(buf, n, k - 1, t1, t2)
+    two = x.dtype.type(2.0)
+    return np.float64((lo + hi) / two), True
+
+
+@njit(cache=True, error_model="numpy")
 def take_better(
     k: int,
     merit: np.ndarray,
@@ -1581,6 +1611,7 @@ def warm_up() -> None:
     ok = np.ones(x.shape, np.bool_)
     clipped_outliers(x, x, ok, np.float32(5.0))
     divided_where(x, x, ok)
+    positive_median_at(x, ok)
 
 
 @njit(cache=True, error_model="numpy")
