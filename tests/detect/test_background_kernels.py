@@ -671,9 +671,9 @@ def test_kth_bracketed_every_rank():
     assert all(kn.kth_bracketed(a, 500, k, t1, t2) == srt[k] for k in range(0, 500, 7))
 
 
-def test_clipped_outliers_and_divided_where_equal_numpy():
-    """The outlier test and the calibrated S/N's division in one pass each: numpy's pixels and values (float32
-    and float64 residuals; NaN, infinite, zero and negative scales; unusable pixels)."""
+def test_clipped_outliers_equal_numpy():
+    """The outlier test in one pass: numpy's pixels (float32 and float64 residuals; NaN, infinite, zero and
+    negative scales; unusable pixels)."""
     rng = np.random.default_rng(21)
     s = np.abs(rng.standard_normal((40, 57))).astype(np.float32)
     s[rng.random(s.shape) < 0.05] = 0.0
@@ -686,13 +686,6 @@ def test_clipped_outliers_and_divided_where_equal_numpy():
         lap[rng.random(s.shape) < 0.03] = np.nan
         ref = ok & (np.abs(lap) > 5.0 * np.where(s > 0, s, np.inf))
         assert np.array_equal(kn.clipped_outliers(lap, s, ok, np.float32(5.0)), ref)
-    top = (rng.standard_normal(s.shape) * 3).astype(np.float32)
-    top[rng.random(s.shape) < 0.03] = np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ref = np.where(ok, top / s, 0.0)
-    got = kn.divided_where(top, s, ok)
-    assert got.dtype == ref.dtype == np.float32
-    assert np.array_equal(got, ref, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(ref))
 
 
 def test_positive_median_at_equals_median_or_nan():

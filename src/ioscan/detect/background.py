@@ -1668,7 +1668,7 @@ def estimate_background(
             best["choice"][better] = k
     # the calibrated S/N of the chosen option (its best phase ÷ its scale), divided once (the same values as
     # each option's divided and the chosen one kept)
-    best["snr"] = _divided_where(best.pop("top"), best["scale"], usable)
+    best["snr"] = np.where(usable, best.pop("top") / best["scale"], 0.0)
     if limb_fit and lzone is not None and lzone.any():
         _limb_fit_into(
             best,
@@ -1839,14 +1839,6 @@ def _clipped_outliers(lap: np.ndarray, s_lap: np.ndarray, usable: np.ndarray) ->
     ):
         return kernels.clipped_outliers(lap, s_lap, usable, np.float32(_CLIP))
     return usable & (np.abs(lap) > _CLIP * np.where(s_lap > 0, s_lap, np.inf))
-
-
-def _divided_where(top: np.ndarray, scale: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """``np.where(usable, top / scale, 0.0)`` (the calibrated S/N): float32 maps of one shape in one
-    compiled pass (:func:`background_kernels.divided_where`, the same values), others as numpy does."""
-    if top.dtype == scale.dtype == np.float32 and top.ndim == 2 and top.shape == scale.shape == usable.shape:
-        return kernels.divided_where(top, scale, np.asarray(usable, dtype=bool))
-    return np.where(usable, top / scale, 0.0)
 
 
 def _residual(x: np.ndarray, bg: np.ndarray, usable: np.ndarray) -> np.ndarray:

@@ -456,18 +456,6 @@ def clipped_outliers(lap: np.ndarray, scale: np.ndarray, ok: np.ndarray, clip: n
 
 
 @njit(cache=True, error_model="numpy")
-def divided_where(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``np.where(ok, a / b, 0.0)`` of two float32 maps in one pass (float32 quotients)."""
-    nl, ns = a.shape
-    out = np.empty((nl, ns), np.float32)
-    zero = np.float32(0.0)
-    for i in range(nl):
-        for j in range(ns):
-            out[i, j] = np.float32(a[i, j] / b[i, j]) if ok[i, j] else zero
-    return out
-
-
-@njit(cache=True, error_model="numpy")
 def positive_median_at(x: np.ndarray, ok: np.ndarray) -> tuple[float, bool]:
     """(``robust.median_or_nan(x[ok])``'s value — the middle one of the selected values, or the mean of the
     middle two in ``x``'s type —, True) where the selected values are all finite and > 0 (a white-noise map:
@@ -1610,7 +1598,6 @@ def warm_up() -> None:
     annulus_mean(x, 0, 1, 1, 3, 1, 4)
     ok = np.ones(x.shape, np.bool_)
     clipped_outliers(x, x, ok, np.float32(5.0))
-    divided_where(x, x, ok)
     positive_median_at(x, ok)
 
 
