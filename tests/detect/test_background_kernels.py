@@ -240,6 +240,32 @@ def test_block_order_stats_equal_sort(width):
             assert np.array_equal(vals[k], ref_v, equal_nan=True)
 
 
+@pytest.mark.parametrize("width", [64, 169, 400])
+def test_block_order_stats_blocks_of_one_region(width):
+    """Blocks whose values are all finite and of one region (selected in place, the usual case) beside blocks
+    that break it by one value (a NaN, an infinity, a pixel of no region or of another region): each gives
+    the sorted values' order statistic and count of the reference, and the input is left as it was."""
+    rng = np.random.default_rng(width + 1)
+    nb = 40
+    azb = np.abs(rng.standard_normal((nb, width))).astype(np.float32)
+    azb[::4, : width // 2] = np.round(azb[::4, : width // 2] * 2)  # ties
+    zone = np.repeat(rng.integers(0, 3, nb).astype(np.int8)[:, None], width, axis=1)
+    c = rng.integers(0, width, nb)
+    azb[1::5][np.arange(len(azb[1::5])), c[1::5]] = np.nan
+    azb[2::5][np.arange(len(azb[2::5])), c[2::5]] = np.inf
+    zone[3::5, 0] = -1
+    zone[4::5, -1] = (zone[4::5, -1] + 1) % 3
+    keep = azb.copy()
+    rows = np.arange(nb, dtype=np.intp)
+    for q in (0.5, 0.9):
+        vals, counts = kn.block_order_stats(azb, zone, rows, 3, q)
+        for k in range(3):
+            ref_v, ref_n = _block_reference(azb, zone, k, q)
+            assert np.array_equal(counts[k], ref_n)
+            assert np.array_equal(vals[k], ref_v, equal_nan=True)
+    assert np.array_equal(azb, keep, equal_nan=True)
+
+
 def test_kth_smallest_every_rank():
     rng = np.random.default_rng(2)
     for n in (1, 2, 5, 64):
@@ -620,3 +646,77 @@ def test_block_scale_compiled_grids_equal_numpy():
             with np.errstate(invalid="ignore"):
                 want = ref.scale(ok, **kw)
             assert _same(got, want), (t, frac)
+
+
+def test_kth_bracketed_every_rank():
+    """The bracketed selection (a sample's order statistics bracket the rank, one counting pass, the values
+    left selected again) gives each rank's value of ``np.sort`` above and below :data:`RANK_MAX` values, with
+    many ties (the bracket's ends themselves the answer), distinct values and skewed ones, and leaves its
+    input as it was."""
+    rng = np.random.default_rng(11)
+    cases = [rng.integers(0, 4, n).astype(np.float64) for n in (97, 300)]  # ties: the ends are the answer
+    cases += [np.abs(rng.standard_normal(n)) for n in (1, 50, 97, 200, 1100)]
+    cases += [rng.exponential(size=700) ** 3, np.sort(rng.random(400)), np.sort(rng.random(400))[::-1].copy()]
+    for a in cases:
+        n = a.size
+        srt = np.sort(a)
+        t1, t2 = np.empty(n), np.empty(n)
+        keep = a.copy()
+        for k in range(n):
+            assert kn.kth_bracketed(a, n, k, t1, t2) == srt[k]
+        assert np.array_equal(a, keep)
+    a = rng.standard_normal(500).astype(np.float32) ** 2  # float32, the blocks' type
+    t1, t2 = np.empty(500, np.float32), np.empty(500, np.float32)
+    srt = np.sort(a)
+    assert all(kn.kth_bracketed(a, 500, k, t1, t2) == srt[k] for k in range(0, 500, 7))
+
+
+def test_clipped_outliers_equal_numpy():
+    """The outlier test in one pass: numpy's pixels (float32 and float64 residuals; NaN, infinite, zero and
+    negative scales; unusable pixels)."""
+    rng = np.random.default_rng(21)
+    s = np.abs(rng.standard_normal((40, 57))).astype(np.float32)
+    s[rng.random(s.shape) < 0.05] = 0.0
+    s[rng.random(s.shape) < 0.05] = -1.0
+    s[rng.random(s.shape) < 0.05] = np.nan
+    s[rng.random(s.shape) < 0.02] = np.inf
+    ok = rng.random(s.shape) < 0.8
+    for dtype in (np.float32, np.float64):
+        lap = (rng.standard_normal(s.shape) * 6).astype(dtype)
+        lap[rng.random(s.shape) < 0.03] = np.nan
+        ref = ok & (np.abs(lap) > 5.0 * np.where(s > 0, s, np.inf))
+        assert np.array_equal(kn.clipped_outliers(lap, s, ok, np.float32(5.0)), ref)
+
+
+def test_positive_median_at_equals_median_or_nan():
+    """The noise median in one pass: ``robust.median_or_nan(x[ok])``'s value on positive float32 maps (odd
+    and even counts, ties, one or two distinct values — the white noise constant per region —, short and
+    long selections); none (the numpy path) where a selected value is zero, negative or NaN, or none is."""
+    from ioscan.robust import median_or_nan
+
+    rng = np.random.default_rng(8)
+    maps = [
+        np.abs(rng.standard_normal((30, 41))).astype(np.float32) + 1e-6,
+        np.full((25, 40), np.float32(3e-4)),
+        np.where(rng.random((50, 60)) < 0.3, np.float32(2.0), np.float32(5.0)).astype(np.float32),
+        np.round(rng.random((7, 9)) * 4 + 1).astype(np.float32),
+    ]
+    for x in maps:
+        for frac in (1.0, 0.5, 0.01):
+            ok = rng.random(x.shape) < frac
+            if not ok.any():
+                continue
+            for sel in (ok, ok & (np.arange(x.size).reshape(x.shape) != np.flatnonzero(ok)[0])):  # odd / even
+                v, done = kn.positive_median_at(x, sel)
+                assert done and v == float(median_or_nan(x[sel]))
+    x = maps[0].copy()
+    ok = np.ones(x.shape, bool)
+    assert not kn.positive_median_at(x, np.zeros(x.shape, bool))[1]
+    for bad in (0.0, -1.0, np.nan):
+        y = x.copy()
+        y[3, 4] = bad
+        assert not kn.positive_median_at(y, ok)[1]
+        ok2 = ok.copy()
+        ok2[3, 4] = False
+        v, done = kn.positive_median_at(y, ok2)  # (not selected: ignored)
+        assert done and v == float(median_or_nan(y[ok2]))

@@ -1500,8 +1500,7 @@ def estimate_background(
     s_lap = BlockScale(
         lap, side, len(regions), b, layout=_shared_layout(x.shape, 0, 1, b) if d is None else None
     ).scale(lap_ok & far, floor=0.0)
-    s_lap = np.where(s_lap > 0, s_lap, np.inf)
-    out1 = usable & (np.abs(lap) > _CLIP * s_lap)
+    out1 = _clipped_outliers(lap, s_lap, usable)
     clean = usable
     x_norm = x0  # as the kernel sees the data before the outlier fill (source_residual)
     if out1.any():
@@ -1733,9 +1732,7 @@ def estimate_background(
         choice=choice,
         annuli=annuli,
         limb_distance_px=d,
-        noise_median=(float(median_or_nan(sw[usable])) if usable.any() else 0.0)
-        if with_noise_median
-        else float("nan"),
+        noise_median=_usable_median(sw, usable) if with_noise_median else float("nan"),
         refit=refit,
         scale_block=best["block"],
     )
@@ -1816,6 +1813,32 @@ def _fitted_white_noise(
         level = float(median_or_nan(np.abs(x0[::4, ::4][grid]))) if grid.any() else 0.0
         var = np.maximum(var, np.float32((ROUNDING_NOISE * level) ** 2))
     return np.sqrt(var), var
+
+
+def _usable_median(sw: np.ndarray, usable: np.ndarray) -> float:
+    """``float(median_or_nan(sw[usable]))`` (0 without a usable pixel): for a float32 map of positive values
+    in one compiled pass (:func:`background_kernels.positive_median_at`, the same value), else as numpy
+    does."""
+    if sw.dtype == np.float32 and sw.ndim == 2 and sw.shape == usable.shape and usable.dtype == np.bool_:
+        v, done = kernels.positive_median_at(sw, usable)
+        if done:
+            return float(v)
+    return float(median_or_nan(sw[usable])) if usable.any() else 0.0
+
+
+def _clipped_outliers(lap: np.ndarray, s_lap: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """The outlier test: ``usable & (np.abs(lap) > _CLIP * np.where(s_lap > 0, s_lap, np.inf))`` — for 2-D
+    maps of one shape and a float32 scale in one compiled pass (:func:`background_kernels.clipped_outliers`,
+    the same pixels), others as numpy does."""
+    if (
+        lap.ndim == 2
+        and lap.dtype in (np.float32, np.float64)
+        and s_lap.dtype == np.float32
+        and lap.shape == s_lap.shape == usable.shape
+        and usable.dtype == np.bool_
+    ):
+        return kernels.clipped_outliers(lap, s_lap, usable, np.float32(_CLIP))
+    return usable & (np.abs(lap) > _CLIP * np.where(s_lap > 0, s_lap, np.inf))
 
 
 def _residual(x: np.ndarray, bg: np.ndarray, usable: np.ndarray) -> np.ndarray:
