@@ -19,7 +19,6 @@ import copy
 import importlib.util
 import json
 import pickle
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,20 +29,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_second_pass import same, simulate_calls  # noqa: E402
+from bench_second_pass import same, simulate_calls, source_at  # noqa: E402
 
 
 def load_old(rev: str, where: Path):
     """``ioscan.detect.background`` as it was at ``rev`` (with its own kernels module), importable beside the
     current one."""
     for name in ("background_kernels", "background"):
-        text = subprocess.run(
-            ["git", "show", f"{rev}:src/ioscan/detect/{name}.py"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        text = source_at(rev, name)
         old_import = "from ioscan.detect import background_kernels as kernels"
         text = text.replace(old_import, "import _old_background_kernels as kernels")
         (where / f"_old_{name}.py").write_text(text)

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +30,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_second_pass import interleaved_steps, simulate_calls  # noqa: E402
+from bench_second_pass import interleaved_steps, simulate_calls, source_at  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("fit_kernels", "psf", "photometry", "edge_refit")
@@ -41,13 +40,7 @@ def load_old(rev: str, where: Path) -> dict:
     """The four modules as they were at ``rev``, importable side by side with the current ones."""
     out = {}
     for name in MODULES:
-        text = subprocess.run(
-            ["git", "show", f"{rev}:src/ioscan/detect/{name}.py"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        text = source_at(rev, name)
         for other in MODULES:
             text = text.replace(f"from ioscan.detect.{other} import", f"from _old_{other} import")
             text = text.replace(f"from ioscan.detect import {other}\n", f"import _old_{other} as {other}\n")

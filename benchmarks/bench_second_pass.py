@@ -32,17 +32,17 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("second_pass_kernels", "second_pass", "misfits", "columns")
 
 
+def source_at(rev: str, name: str) -> str:
+    """The text of ``ioscan/detect/<name>.py`` at git revision ``rev``."""
+    show = ["git", "show", f"{rev}:src/ioscan/detect/{name}.py"]
+    return subprocess.run(show, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
 def load_old(rev: str, where: Path) -> dict:
     """The four modules as they were at ``rev``, importable side by side with the current ones."""
     out = {}
     for name in MODULES:
-        text = subprocess.run(
-            ["git", "show", f"{rev}:src/ioscan/detect/{name}.py"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        text = source_at(rev, name)
         for other in MODULES:
             text = text.replace(f"ioscan.detect.{other} ", f"_old_{other} ").replace(
                 f"ioscan.detect.{other}\n", f"_old_{other}\n"

@@ -145,15 +145,7 @@ class PsfModel(GaussianMixture):
         :meth:`stamps_numpy`.
         """
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
-        if (
-            ux.ndim == 3
-            and uy.ndim == 3
-            and ux.dtype == uy.dtype == np.float64
-            and ux.shape[1] == 1
-            and uy.shape[2] == 1
-            and ux.shape[2] == uy.shape[1] > 0
-            and ux.shape[0] == uy.shape[0] > 0
-        ):
+        if _square_offsets(ux, uy):
             p, dx, dy = self._grid_of_offsets(ux, uy, True)
             return p, dx, dy
         return self.stamps_numpy(xs, ys, x0, y0)
@@ -163,15 +155,7 @@ class PsfModel(GaussianMixture):
         without the derivatives' planes and their exponentials (:func:`ioscan.detect.fit_kernels.
         psf_values_into`), else :meth:`stamps`' own."""
         ux, uy = xs - x0[:, None, None], ys - y0[:, None, None]
-        if (
-            ux.ndim == 3
-            and uy.ndim == 3
-            and ux.dtype == uy.dtype == np.float64
-            and ux.shape[1] == 1
-            and uy.shape[2] == 1
-            and ux.shape[2] == uy.shape[1] > 0
-            and ux.shape[0] == uy.shape[0] > 0
-        ):
+        if _square_offsets(ux, uy):
             erf, fk = _profile_kernels()
             n, m = ux.shape[0], ux.shape[2]
             sig, weights = self._profile_constants
@@ -256,6 +240,20 @@ class PsfModel(GaussianMixture):
 
 
 _KERNELS: tuple | None = None
+
+
+def _square_offsets(ux: np.ndarray, uy: np.ndarray) -> bool:
+    """Whether sample and line offsets are square float64 stamps, (n, 1, m) and (n, m, 1): what the compiled
+    stamp kernels take."""
+    return (
+        ux.ndim == 3
+        and uy.ndim == 3
+        and ux.dtype == uy.dtype == np.float64
+        and ux.shape[1] == 1
+        and uy.shape[2] == 1
+        and ux.shape[2] == uy.shape[1] > 0
+        and ux.shape[0] == uy.shape[0] > 0
+    )
 
 
 def _profile_kernels():
