@@ -10,6 +10,9 @@ skips the files), then ``ioscan.detect.detect_frame(frame)`` runs with no geomet
 ``--geometry``: detection is given the renderer's own exact geometry as backplanes
 (:func:`ioscan.simulate.independent_backplanes.truth_backplanes`, told a pointing error of
 :data:`GEOMETRY_POINTING_PX`), as a limb-registered JIRAM frame has its SPICE geometry.
+``--geometry-eclipse``: and on frames where Io is in Jupiter's shadow the backplanes' incidence says no pixel
+is sunlit (ioscan's own geometry does not know the shadow: the renderer's eclipsed frames are then treated as
+sunlit).
 
 Scoring (per side, day and night):
 
@@ -51,8 +54,8 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--geometry] [--list-false] [--misses] [--vetted]
-[--keep-dir DIR]
+[--elongation E] [--side both|day|night] [--in-memory] [--geometry [--geometry-eclipse]] [--list-false]
+[--misses] [--vetted] [--keep-dir DIR]
 [--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]
 [--limb-zone-scale]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
@@ -964,6 +967,10 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
         from ioscan.simulate.independent_backplanes import truth_backplanes
 
         backplanes = {b: truth_backplanes(params.view, b) for b in frame.bands}
+        if getattr(args, "geometry_eclipse", False) and params.view.eclipsed:
+            for bp in backplanes.values():  # Jupiter's shadow told: no pixel sunlit (ioscan's own cannot yet)
+                inc = np.asarray(bp.arrays["incidence_deg"])
+                bp.arrays["incidence_deg"] = np.where(np.isfinite(inc), 180.0, np.nan)
         config = replace(config or DetectConfig(), pointing_error_px=GEOMETRY_POINTING_PX)
     dets, ms_detect = detections_of(frame, config, kept, backplanes)
     side = rendered.illumination
@@ -1508,6 +1515,11 @@ def main() -> None:
         "--geometry",
         action="store_true",
         help="give detection the renderer's own geometry as backplanes (as a JIRAM frame's SPICE geometry)",
+    )
+    ap.add_argument(
+        "--geometry-eclipse",
+        action="store_true",
+        help="with --geometry: eclipsed frames' backplanes say no pixel is sunlit (Jupiter's shadow told)",
     )
     ap.add_argument(
         "--misses", action="store_true", help="why the hot spots of S/N ≥ 7 were missed, by limb distance"
