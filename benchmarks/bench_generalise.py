@@ -9,10 +9,8 @@ product without geometry in the label and read back with ``ioscan.formats.read_p
 skips the files), then ``ioscan.detect.detect_frame(frame)`` runs with no geometry and default settings.
 ``--geometry``: detection is given the renderer's own exact geometry as backplanes
 (:func:`ioscan.simulate.independent_backplanes.truth_backplanes`, told a pointing error of
-:data:`GEOMETRY_POINTING_PX`), as a limb-registered JIRAM frame has its SPICE geometry.
-``--geometry-eclipse``: and on frames where Io is in Jupiter's shadow the backplanes' incidence says no pixel
-is sunlit (ioscan's own geometry does not know the shadow: the renderer's eclipsed frames are then treated as
-sunlit).
+:data:`GEOMETRY_POINTING_PX`), as a limb-registered JIRAM frame has its SPICE geometry (with Io in Jupiter's
+shadow on the renderer's eclipsed frames, as SPICE says it: no pixel sunlit).
 
 Scoring (per side, day and night):
 
@@ -54,7 +52,7 @@ counterpart of ignoring detections ioscan flags as cosmic rays); S/N maps for 9 
 rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
-[--elongation E] [--side both|day|night] [--in-memory] [--geometry [--geometry-eclipse]] [--list-false]
+[--elongation E] [--side both|day|night] [--in-memory] [--geometry] [--list-false]
 [--misses] [--vetted] [--keep-dir DIR]
 [--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]
 [--limb-zone-scale]``
@@ -967,10 +965,6 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
         from ioscan.simulate.independent_backplanes import truth_backplanes
 
         backplanes = {b: truth_backplanes(params.view, b) for b in frame.bands}
-        if getattr(args, "geometry_eclipse", False) and params.view.eclipsed:
-            for bp in backplanes.values():  # Jupiter's shadow told: no pixel sunlit (ioscan's own cannot yet)
-                inc = np.asarray(bp.arrays["incidence_deg"])
-                bp.arrays["incidence_deg"] = np.where(np.isfinite(inc), 180.0, np.nan)
         config = replace(config or DetectConfig(), pointing_error_px=GEOMETRY_POINTING_PX)
     dets, ms_detect = detections_of(frame, config, kept, backplanes)
     side = rendered.illumination
@@ -1515,11 +1509,6 @@ def main() -> None:
         "--geometry",
         action="store_true",
         help="give detection the renderer's own geometry as backplanes (as a JIRAM frame's SPICE geometry)",
-    )
-    ap.add_argument(
-        "--geometry-eclipse",
-        action="store_true",
-        help="with --geometry: eclipsed frames' backplanes say no pixel is sunlit (Jupiter's shadow told)",
     )
     ap.add_argument(
         "--misses", action="store_true", help="why the hot spots of S/N ≥ 7 were missed, by limb distance"

@@ -8,6 +8,7 @@ ioscan.instruments. Tolerances: surface points 1 m, angles 1e-4°, range 1 m.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 
@@ -366,3 +367,45 @@ def test_frame_inputs_asked_of_spice_once_per_band_and_epoch(geo, monkeypatch):
     assert geo.frame_inputs(sc.T_CLOSE_LIMB, bands[0]).et == geo.et(sc.T_CLOSE_LIMB)
     assert geo.frame_inputs(sc.T_FAR, bands[1]).et == geo.et(sc.T_FAR)
     assert calls == [bands[0], bands[1]]
+
+
+def _umbra_by_angles(et: float) -> bool:
+    """Io's centre in Jupiter's umbra by plain vector geometry (independent of ``occult``): seen from Io, the
+    Sun's centre lies within Jupiter's equatorial angular radius less the Sun's angular radius of Jupiter's
+    centre (Io's orbit is near Jupiter's equator, where its equatorial radius is the one that counts)."""
+    import spiceypy as sp
+
+    sun, _ = sp.spkpos("SUN", et, "J2000", "LT", "IO")
+    jup, _ = sp.spkpos("JUPITER", et, "J2000", "LT", "IO")
+    r_sun = sp.bodvrd("SUN", "RADII", 3)[1][0]
+    r_jup = sp.bodvrd("JUPITER", "RADII", 3)[1][0]
+    sep = math.acos(np.clip(np.dot(sun, jup) / (np.linalg.norm(sun) * np.linalg.norm(jup)), -1.0, 1.0))
+    return sep < math.asin(r_jup / np.linalg.norm(jup)) - math.asin(r_sun / np.linalg.norm(sun))
+
+
+def test_jupiters_shadow_is_known_to_the_backplanes(tmp_path):
+    """The provider's ``sun_occultation`` says Io is in Jupiter's umbra (−3) exactly when plain vector
+    geometry does, over two days of the kernels at 2-min steps (Io's eclipse, ~2.2 h of its 42.5-h orbit, is
+    in them); backplanes made in the umbra say so (no pixel sunlit,
+    :func:`ioscan.detect.shading.sunlit_mask`), outside it the incidence decides as before."""
+    import spiceypy as sp
+
+    from ioscan.detect.shading import sunlit_mask
+
+    stop = "2024-02-05T00:00:00"  # two days: Io's 42.5-h orbit, its eclipse in it
+    write_kernel_set(tmp_path, sc.observations(), start_utc=sc.START_UTC, stop_utc=stop)
+    geo = SpiceGeometry(tmp_path / "ioscan.tm")
+    geo.backplanes(sc.T_FAR, "JUNO_JIRAM_I_MBAND")  # the kernels loaded
+    et0, et1 = sp.str2et(sc.START_UTC), sp.str2et(stop)
+    ets = np.arange(et0 + 60.0, et1 - 60.0, 120.0)
+    codes = np.array([geo.sun_occultation(et) for et in ets])
+    by_angles = np.array([_umbra_by_angles(et) for et in ets])
+    assert set(codes.tolist()) <= {0, -1, -3}
+    assert by_angles.sum() > 30  # an eclipse (> 1 h) in the day
+    assert np.sum((codes == -3) != by_angles) <= 2  # the two agree but at the umbra's edges
+    out = geo.backplanes(sc.T_FAR, "JUNO_JIRAM_I_MBAND")
+    assert out.in_jupiter_shadow == (out.meta["sun_occulted_by_jupiter"] == -3)
+    dark = dataclasses.replace(out, meta={**out.meta, "sun_occulted_by_jupiter": -3})
+    assert dark.in_jupiter_shadow and not sunlit_mask(dark).any()
+    lit = dataclasses.replace(out, meta={**out.meta, "sun_occulted_by_jupiter": 0})
+    assert np.array_equal(sunlit_mask(lit), out.on_disk & (np.asarray(out["incidence_deg"]) < 90.0))

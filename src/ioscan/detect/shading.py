@@ -23,8 +23,11 @@ MU_FLOOR = 0.03
 
 
 def sunlit_mask(backplanes: Backplanes, window: tuple[slice, slice] | None = None) -> np.ndarray:
-    """True on disk pixels the Sun shines on (incidence < 90°), over ``window`` of the backplanes."""
+    """True on disk pixels the Sun shines on (incidence < 90°, none with Io in Jupiter's shadow,
+    :attr:`Backplanes.in_jupiter_shadow`), over ``window`` of the backplanes."""
     win = window or (slice(None), slice(None))
+    if backplanes.in_jupiter_shadow:
+        return np.zeros(np.shape(backplanes.on_disk[win]), bool)
     return backplanes.on_disk[win] & (np.asarray(backplanes["incidence_deg"])[win] < 90.0)  # NaN: not lit
 
 

@@ -182,6 +182,11 @@ class LazyLayers(dict):
 
 
 SUN_IO_DISTANCE_KM = 7.785e8  # 5.204 au, for providers that only know the Sun's direction
+#: the ``meta`` key of the Sun's occultation by Jupiter seen from Io (CSPICE ``occult``'s code: 0 none, −1
+#: partial, −3 total; absent or None: not known), :attr:`Backplanes.in_jupiter_shadow`
+SUN_OCCULTED_KEY = "sun_occulted_by_jupiter"
+#: ``occult``'s code for a total occultation of the Sun (Io in Jupiter's umbra)
+SUN_TOTALLY_OCCULTED = -3
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,12 @@ class Backplanes:
     meta: dict = field(default_factory=dict)
     limb_conic_px: np.ndarray | None = None
     limb_registration: LimbRegistration | None = None
+
+    @property
+    def in_jupiter_shadow(self) -> bool:
+        """True when the provider found Io in Jupiter's umbra (:data:`SUN_OCCULTED_KEY`): no pixel is sunlit,
+        whatever the incidence (the Sun's direction alone) says."""
+        return self.meta.get(SUN_OCCULTED_KEY) == SUN_TOTALLY_OCCULTED
 
     def limb_fitted_in(self, band: str) -> bool:
         """True when these backplanes' limb was registered on ``band``'s own image (its limb fit)."""

@@ -38,6 +38,7 @@ from ioscan import body as iobody
 from ioscan.errors import GeometryError
 from ioscan.geometry.backplanes import (
     REGISTRY,
+    SUN_OCCULTED_KEY,
     Backplanes,
     LazyLayers,
     lat_pc_deg_of,
@@ -414,8 +415,26 @@ class SpiceGeometry:
             "et": inp.et,
             "metakernel": str(self.metakernel),
             "pointing_offset_px": tuple(map(float, pointing_offset_px)),
+            SUN_OCCULTED_KEY: self.sun_occultation(inp.et - inp.lt_s),
         }
         return Backplanes(arrays=arrays, meta=meta, limb_conic_px=conic)
+
+    def sun_occultation(self, et: float) -> int | None:
+        """The Sun's occultation by Jupiter seen from the target's centre at ``et`` (TDB s): CSPICE
+        ``occult``'s code (LT), 0 none, −1 partial, −3 total (the target in Jupiter's umbra: no sunlight at
+        all); None where the kernels cannot say (no Sun or Jupiter shape or ephemeris). The backplanes'
+        incidence is the Sun's direction alone: this says whether it shines."""
+        sp = _sp()
+        from spiceypy.utils.exceptions import SpiceyError
+
+        try:
+            code = sp.occult(
+                "SUN", "ELLIPSOID", "IAU_SUN", "JUPITER", "ELLIPSOID", "IAU_JUPITER", "LT", self.target, et
+            )
+        except SpiceyError:
+            sp.reset()
+            return None
+        return int(code)
 
     def pointing_correction(self, time_utc, frame_name: str, anchor_px, offset_px) -> np.ndarray:
         """Rotation W (J2000, 3×3) that makes a scene point predicted at pixel ``anchor_px`` = (sample, line)

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from ioscan import body as iobody
-from ioscan.geometry.backplanes import Backplanes
+from ioscan.geometry.backplanes import SUN_OCCULTED_KEY, SUN_TOTALLY_OCCULTED, Backplanes
 from ioscan.simulate.independent import geometry as igeo
 from ioscan.simulate.independent.scene import BAND_FIRST_LINE_M
 
@@ -43,7 +43,9 @@ def truth_backplanes(view: igeo.ViewGeometry, band: str) -> Backplanes:
         "on_disk": hit.astype(float),
         "limb_distance_px": limb_distance_px(view, ss, ll, np.where(hit, inside - 0.5, 0.5 - outside)),
     }
-    return Backplanes(arrays, {"provider": "independent"})
+    # the renderer knows when Io is in Jupiter's shadow, as SPICE does (SpiceGeometry.sun_occultation)
+    meta = {"provider": "independent", SUN_OCCULTED_KEY: SUN_TOTALLY_OCCULTED if view.eclipsed else 0}
+    return Backplanes(arrays, meta)
 
 
 #: pixels whose pixel-grid distance to the limb is within this (px) get the exact sub-pixel distance
