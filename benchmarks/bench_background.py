@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import pickle
 import sys
@@ -29,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_second_pass import same, simulate_calls, source_at  # noqa: E402
+from bench_second_pass import import_old, same, simulate_calls, source_at  # noqa: E402
 
 
 def load_old(rev: str, where: Path):
@@ -40,15 +39,7 @@ def load_old(rev: str, where: Path):
         old_import = "from ioscan.detect import background_kernels as kernels"
         text = text.replace(old_import, "import _old_background_kernels as kernels")
         (where / f"_old_{name}.py").write_text(text)
-    sys.path.insert(0, str(where))
-    mods = {}
-    for name in ("background_kernels", "background"):
-        spec = importlib.util.spec_from_file_location(f"_old_{name}", where / f"_old_{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[f"_old_{name}"] = mod
-        spec.loader.exec_module(mod)
-        mods[name] = mod
-    return mods["background"]
+    return import_old(where, ("background_kernels", "background"))["background"]
 
 
 def capture(calls: list) -> dict:

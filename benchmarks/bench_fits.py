@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import pickle
@@ -30,7 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_second_pass import interleaved_steps, simulate_calls, source_at  # noqa: E402
+from bench_second_pass import import_old, interleaved_steps, simulate_calls, source_at  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("fit_kernels", "psf", "photometry", "edge_refit")
@@ -38,21 +37,13 @@ MODULES = ("fit_kernels", "psf", "photometry", "edge_refit")
 
 def load_old(rev: str, where: Path) -> dict:
     """The four modules as they were at ``rev``, importable side by side with the current ones."""
-    out = {}
     for name in MODULES:
         text = source_at(rev, name)
         for other in MODULES:
             text = text.replace(f"from ioscan.detect.{other} import", f"from _old_{other} import")
             text = text.replace(f"from ioscan.detect import {other}\n", f"import _old_{other} as {other}\n")
         (where / f"_old_{name}.py").write_text(text)
-    sys.path.insert(0, str(where))
-    for name in MODULES:
-        spec = importlib.util.spec_from_file_location(f"_old_{name}", where / f"_old_{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[f"_old_{name}"] = mod
-        spec.loader.exec_module(mod)
-        out[name] = mod
-    return out
+    return import_old(where, MODULES)
 
 
 def capture(calls: list) -> dict:

@@ -97,6 +97,17 @@ def reasons(data, sat, limb, truth, line_offset) -> list[str]:
     return out
 
 
+def matched_pairs(new, old, truth) -> list[tuple]:
+    """(truth row, ``new``'s detection, ``old``'s) for the true hot spots of ``truth`` (a DataFrame) that
+    ``new``'s catalogue-worthy M-band detections match; ``old`` (the same frame detected with the same
+    decisions) gives its detection in the same place of its list."""
+    dets = [[d for d in res.detections if d.band == "M" and not d.flags & BAD] for res in (new, old)]
+    if not dets[0] or not len(truth):
+        return []
+    mt = match(np.array([(d.sample, d.line) for d in dets[0]]), truth[["sample", "line"]].to_numpy(float))
+    return [(truth.iloc[j], dets[0][k], dets[1][k]) for k, j in enumerate(mt) if j >= 0]
+
+
 def robust(v) -> tuple[float, float]:
     """(median, robust σ: :func:`ioscan.robust.mad_sigma`) of ``v``; NaNs for an empty one."""
     v = np.asarray(v, float)
@@ -174,16 +185,8 @@ def main() -> None:
             fr["reasons"] = reasons(data, sat, limb, bright, b.line_offset) if old is None else []
         frames.append(fr)
         ti = t[t["neighbour_px"] >= 4]
-        dets = [[d for d in res.detections if d.band == "M" and not d.flags & BAD] for res in (after, before)]
-        if not dets[0] or not len(ti):
-            continue
-        mt = match(np.array([(d.sample, d.line) for d in dets[0]]), ti[["sample", "line"]].to_numpy(float))
-        for k, j in enumerate(mt):
-            if j < 0:
-                continue
-            tr = ti.iloc[j]
+        for tr, a, o in matched_pairs(after, before, ti):
             f = float(tr.flux_w_m2_sr)
-            a, o = dets[0][k], dets[1][k]
             rows.append(
                 {
                     "i": i,

@@ -26,12 +26,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ioscan.detect.band as band_module  # noqa: E402
-from bench_generalise import in_memory_frame, match  # noqa: E402
-from bench_psf_core import robust  # noqa: E402
-from ioscan.detect import DetectionFlag, detect_frame  # noqa: E402
+from bench_generalise import in_memory_frame  # noqa: E402
+from bench_psf_core import matched_pairs, robust  # noqa: E402
+from ioscan.detect import detect_frame  # noqa: E402
 from ioscan.simulate.independent import draw_scene, render_scene  # noqa: E402
 
-BAD = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.SATURATED
 BINS = ((5, 10), (10, 30), (30, 100), (100, np.inf), (1000, np.inf))
 
 
@@ -61,17 +60,10 @@ def main() -> None:
             print(i, msgs[0], file=sys.stderr)
         key = [(d.band, d.sample, d.line, d.snr, d.flags) for d in new.detections]
         all_same &= key == [(d.band, d.sample, d.line, d.snr, d.flags) for d in old.detections]
-        dets = [[d for d in res.detections if d.band == "M" and not d.flags & BAD] for res in (new, old)]
-        if not dets[0] or not len(ti):
-            continue
-        mt = match(np.array([(d.sample, d.line) for d in dets[0]]), ti[["sample", "line"]].to_numpy(float))
-        for k, j in enumerate(mt):
-            if j < 0:
-                continue
-            tr = ti.iloc[j]
+        for tr, dn, do in matched_pairs(new, old, ti):
             f = float(tr.flux_w_m2_sr)
             row = {"i": i, "snr": float(tr.snr_ideal), "halo": bool(msgs)}
-            for when, d in (("new", dets[0][k]), ("old", dets[1][k])):
+            for when, d in (("new", dn), ("old", do)):
                 row[f"rel_{when}"] = d.net_radiance_sum / f - 1
                 row[f"pull_{when}"] = (d.net_radiance_sum - f) / d.net_radiance_sum_err
             rows.append(row)

@@ -38,9 +38,22 @@ def source_at(rev: str, name: str) -> str:
     return subprocess.run(show, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
+def import_old(where: Path, names) -> dict:
+    """The modules ``_old_<name>.py`` written in ``where`` imported under those names (``where`` put on the
+    path first, so they import each other), by name."""
+    sys.path.insert(0, str(where))
+    out = {}
+    for name in names:
+        spec = importlib.util.spec_from_file_location(f"_old_{name}", where / f"_old_{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[f"_old_{name}"] = mod
+        spec.loader.exec_module(mod)
+        out[name] = mod
+    return out
+
+
 def load_old(rev: str, where: Path) -> dict:
     """The four modules as they were at ``rev``, importable side by side with the current ones."""
-    out = {}
     for name in MODULES:
         text = source_at(rev, name)
         for other in MODULES:
@@ -49,14 +62,7 @@ def load_old(rev: str, where: Path) -> dict:
             )
         path = where / f"_old_{name}.py"
         path.write_text(text)
-    sys.path.insert(0, str(where))
-    for name in MODULES:
-        spec = importlib.util.spec_from_file_location(f"_old_{name}", where / f"_old_{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[f"_old_{name}"] = mod
-        spec.loader.exec_module(mod)
-        out[name] = mod
-    return out
+    return import_old(where, MODULES)
 
 
 def simulate_calls() -> list:
