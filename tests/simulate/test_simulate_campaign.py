@@ -93,6 +93,42 @@ def test_truth_positions_project_back_through_backplanes():
     assert n_checked > 30
 
 
+def test_an_eclipsed_io_shows_its_hot_spots_without_sunlight():
+    """Io in Jupiter's umbra (2024-02-04 07:00–09:05 UTC in the simulator's ephemeris): a frame of the
+    sub-Jupiter (sunward) hemisphere shows no reflected light — its disk only the cold surface's emission,
+    < 0.1 % of the same view in sunlight 3 h earlier — while its hot spots shine as before."""
+    lit = simulate_frame(
+        _plan(time_utc="2024-02-04T05:00:00", observer_km=np.array([60_000.0, 0, 0])),
+        population_seed=3,
+        noise=False,
+    )
+    dark = simulate_frame(
+        _plan(time_utc="2024-02-04T08:00:00", observer_km=np.array([60_000.0, 0, 0])),
+        population_seed=3,
+        noise=False,
+    )
+    assert lit.frame_row["sunlight_fraction"] == 1.0 and dark.frame_row["sunlight_fraction"] == 0.0
+    for band in ("L", "M"):
+        a, b = lit.bands[band], dark.bands[band]
+        disk = a.noiseless > 0.05 * np.percentile(a.noiseless, 99)
+        assert disk.sum() > 2000  # the sunlit disk fills much of the band
+        away = disk & ~_near_spots(b.spots, disk.shape)
+        assert np.median(b.noiseless[away]) < 1e-3 * np.median(a.noiseless[away])
+        seen = a.spots.visible.to_numpy() & b.spots.visible.to_numpy()
+        assert seen.sum() >= 3
+        ratio = b.spots.band_intensity_w_sr.to_numpy()[seen] / a.spots.band_intensity_w_sr.to_numpy()[seen]
+        assert np.allclose(ratio, 1.0, rtol=0.05)
+
+
+def _near_spots(spots, shape, radius_px: float = 6.0) -> np.ndarray:
+    """Pixels within ``radius_px`` of a visible hot spot's position."""
+    ll, ss = np.mgrid[: shape[0], : shape[1]]
+    near = np.zeros(shape, bool)
+    for r in spots[spots.visible].itertuples():
+        near |= np.hypot(ss - r.sample, ll - r.line) <= radius_px
+    return near
+
+
 def test_pointing_error_moves_scene_along_track_by_the_angle():
     """Along track is +X of the imager frames (the spin direction), i.e. along the lines (−X): a +1.5° error
     moves the scene toward +X, 1.5° of lines toward line 0; a cross-track error moves it along the samples."""
@@ -232,3 +268,70 @@ def test_a_world_with_the_other_sample_sign_renders_mirrored():
     assert len(common) > 5
     assert np.allclose(tb.loc[common, "sample"], 431.0 - ta.loc[common, "sample"], atol=1e-6)
     assert np.allclose(tb.loc[common, "line"], ta.loc[common, "line"], atol=1e-6)
+
+
+def test_an_eclipsed_frame_is_scanned_as_dark(tmp_path):
+    """End to end: a JIRAM frame of the sunward hemisphere taken in Jupiter's umbra, written with its
+    kernels and read back. ioscan's SPICE geometry says the Sun is occulted (the simulator's eclipse and
+    CSPICE's ``occult`` agree), detection treats the disk as dark (no shading template), finds the bright
+    hot spots and nothing else (cosmic-ray hits flagged as such)."""
+    import dataclasses
+
+    from ioscan.detect import detect_frame
+    from ioscan.geometry.navigate import navigate_frame, register_on_limb
+    from ioscan.settings import Settings
+    from ioscan.simulate import ephemeris as eph
+    from ioscan.simulate.kernels import write_kernel_set
+
+    plan = _plan(
+        product_id="JIR_IMG_RDR_2024035T080000_V01",
+        orbit=58,
+        time_utc="2024-02-04T08:00:00",
+        observer_km=np.array([150_000.0, 10_000.0, 20_000.0]),
+        pointing_error_deg=(0.0, 0.0),
+    )
+    obs = [
+        eph.PlannedObservation(
+            plan.time_utc, plan.observer_km, plan.observer_velocity_km_s, recorded_jiram_to_body(plan)
+        )
+    ]
+    mk = write_kernel_set(
+        tmp_path / "kernels", obs, start_utc="2024-02-04T06:00:00", stop_utc="2024-02-04T10:00:00"
+    )
+    names = sorted(p.name for p in (tmp_path / "kernels").iterdir() if p.name != mk.name)
+    sim = simulate_frame(
+        plan, population_seed=3, out_dir=tmp_path / "jiram", spice_file_names=names, metakernel=mk
+    )
+    assert sim.frame_row["sunlight_fraction"] == 0.0
+    frame = read_product(sim.label_path)
+    nav = navigate_frame(frame, kernels=mk, register=False)
+    register_on_limb(frame, nav)
+    assert nav.backplanes and all(bp.in_jupiter_shadow for bp in nav.backplanes.values())
+    config = dataclasses.replace(Settings().detect, pointing_error_px=nav.detection_error_px)
+    found = detect_frame(frame, nav.backplanes, config=config)
+    from ioscan.records.detection import DetectionFlag
+
+    rejected = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT | DetectionFlag.OFF_DISK
+    det = pd.DataFrame(
+        [(d.band, d.sample, d.line) for d in found.detections if not d.flags & rejected],
+        columns=["band", "sample", "line"],
+    )
+    truth = sim.truth
+    bright = truth[truth.snr >= 10]
+    assert len(bright) >= 5
+
+    def nearest_px(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
+        """Distance (px) from each row of ``a`` to the nearest row of ``b`` in the same band."""
+        out = np.full(len(a), np.inf)
+        for band, rows in a.groupby("band"):
+            other = b[b.band == band]
+            if len(other):
+                d = np.hypot(
+                    rows["sample"].to_numpy()[:, None] - other["sample"].to_numpy(),
+                    rows["line"].to_numpy()[:, None] - other["line"].to_numpy(),
+                )
+                out[a.index.get_indexer(rows.index)] = d.min(axis=1)
+        return out
+
+    assert np.mean(nearest_px(bright.reset_index(drop=True), det) <= 1.5) >= 0.9
+    assert np.sum(nearest_px(det, truth.reset_index(drop=True)) > 2.0) == 0

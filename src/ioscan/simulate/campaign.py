@@ -376,6 +376,7 @@ def simulate_frame(
     pop = population or _population(population_seed, ref_dir)
     state = pop.state_at(plan.time_utc)
     sun = eph.sun_position_body(plan.time_utc)
+    sunlight = eph.sunlight_fraction(plan.time_utc)  # 0 in Io's eclipse: no reflected light
     declared = jiram_band_camera()
     camera = jiram_band_camera(axes=pixel_axes) if pixel_axes is not None else declared
     rng = np.random.default_rng(plan.seed)
@@ -393,6 +394,7 @@ def simulate_frame(
         "twist_deg": plan.twist_deg,
         "pointing_error_along_track_deg": plan.pointing_error_deg[0],
         "pointing_error_cross_track_deg": plan.pointing_error_deg[1],
+        "sunlight_fraction": sunlight,
         "instrument": "JIRAM",
     }
     for k, band in enumerate(jiram.MODES[plan.mode]):
@@ -412,6 +414,7 @@ def simulate_frame(
             surface=surface,
             noise=noise,
             artefacts=artefacts,
+            sunlight_fraction=sunlight,
         )
         bands[band] = r
         # applied pointing error as the shift of the aim point (Io's centre or the close-pass target) in this
@@ -602,6 +605,7 @@ def simulate_ground_frame(
         rng=np.random.default_rng(seed),
         surface=surface,
         noise=noise,
+        sunlight_fraction=eph.sunlight_fraction(time_utc),
     )
     pid = (
         product_id

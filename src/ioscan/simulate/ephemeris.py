@@ -351,6 +351,59 @@ def sun_position_body(time_utc) -> np.ndarray:
     return IO_PCK.rotation(et) @ (-io_helio)
 
 
+def jupiter_position_body(time_utc) -> np.ndarray:
+    """Geometric position of Jupiter's centre (its barycentre, as the kernels put it) relative to Io in
+    IAU_IO (3,), km."""
+    et = utc_to_et(time_utc)
+    return IO_PCK.rotation(et) @ (-io_state_j2000(et)[:3])
+
+
+def _disk_overlap(r_small: float, r_big: float, sep: float) -> float:
+    """Area shared by two disks of radii ``r_small`` ≤ ``r_big`` whose centres are ``sep`` apart (any one
+    unit; a plane: fine for the Sun's 0.05° disk against Jupiter's ~19° one seen from Io)."""
+    if sep >= r_small + r_big:
+        return 0.0
+    if sep <= r_big - r_small:
+        return math.pi * r_small * r_small
+    a = math.acos(np.clip((sep * sep + r_small * r_small - r_big * r_big) / (2.0 * sep * r_small), -1.0, 1.0))
+    b = math.acos(np.clip((sep * sep + r_big * r_big - r_small * r_small) / (2.0 * sep * r_big), -1.0, 1.0))
+    k = (-sep + r_small + r_big) * (sep + r_small - r_big) * (sep - r_small + r_big) * (sep + r_small + r_big)
+    return r_small * r_small * a + r_big * r_big * b - 0.5 * math.sqrt(max(k, 0.0))
+
+
+def sunlight_fraction(time_utc) -> float:
+    """Fraction of the Sun's disk seen from Io's centre past Jupiter's limb: 1 in full sunlight, 0 in
+    Jupiter's umbra (Io eclipsed, ~2.2 h of its 42.5-h orbit), between in the ~1-min penumbra.
+
+    Geometric directions; Jupiter's limb as its ellipsoid's outline seen from Io (semi-axes the equatorial
+    and polar radii, the polar one along Jupiter's projected pole), taken locally as a circle of the
+    outline's radius towards the Sun. The reflected sunlight a simulated frame shows scales with this.
+    """
+    et = utc_to_et(time_utc)
+    jup = jupiter_position_body(time_utc)
+    sun = sun_position_body(time_utc)
+    d_jup, d_sun = float(np.linalg.norm(jup)), float(np.linalg.norm(sun))
+    u_jup, u_sun = jup / d_jup, sun / d_sun
+    sep = math.acos(float(np.clip(u_jup @ u_sun, -1.0, 1.0)))
+    if sep > math.pi / 2:  # the Sun behind Io's observer side of the sky from Jupiter: sunlit
+        return 1.0
+    pole = IO_PCK.rotation(et) @ JUPITER_PCK.rotation(et)[2]  # Jupiter's +Z in IAU_IO
+    pole_sky = pole - (pole @ u_jup) * u_jup
+    off = u_sun - (u_sun @ u_jup) * u_jup  # the Sun's offset from Jupiter's centre on the sky
+    r_eq, r_pol = JUPITER_PCK.radii_km[0], JUPITER_PCK.radii_km[2]
+    a_eq, a_pol = math.asin(r_eq / d_jup), math.asin(r_pol / d_jup)
+    n_off, n_pole = float(np.linalg.norm(off)), float(np.linalg.norm(pole_sky))
+    if n_off > 0.0 and n_pole > 0.0:
+        c = float(off @ pole_sky) / (n_off * n_pole)  # cos of the offset's angle from the projected pole
+        s2 = max(1.0 - c * c, 0.0)
+        r_jup = a_eq * a_pol / math.sqrt((a_pol * a_pol) * s2 + (a_eq * a_eq) * c * c)
+    else:
+        r_jup = a_pol if n_off > 0.0 else a_eq
+    r_sun = math.asin(SUN_PCK.radii_km[0] / d_sun)
+    hidden = _disk_overlap(r_sun, r_jup, sep) / (math.pi * r_sun * r_sun)
+    return float(np.clip(1.0 - hidden, 0.0, 1.0))
+
+
 # ------------------------------------------------------------------------------------------- JIRAM frames
 #: columns = JUNO_JIRAM_I axes expressed in JUNO_SPACECRAFT, from NAIF's frames kernel (JUNO_JIRAM_I → _S →
 #: _URF → spacecraft): the boresight lies in the spacecraft's XY plane 164.5° from +X, +Y along the spin axis.

@@ -114,8 +114,10 @@ def render_ao(
     surface: SurfaceModel | None = None,
     psf: GaussianMixturePsf | None = None,
     noise: bool = True,
+    sunlight_fraction: float = 1.0,
 ) -> AoRender:
-    """Render one AO frame in spectral radiance (W m⁻² sr⁻¹ µm⁻¹), noiseless and detected (float32)."""
+    """Render one AO frame in spectral radiance (W m⁻² sr⁻¹ µm⁻¹), noiseless and detected (float32);
+    ``sunlight_fraction``: the share of the Sun's disk Jupiter leaves visible (0: Io eclipsed)."""
     detector = detector or AoDetector()
     surface = surface or SurfaceModel()
     resp = band_response("NIRC2", filter_name)
@@ -140,7 +142,8 @@ def render_ao(
             boresight=camera.boresight,
             twist_deg=camera.twist_deg,
         )
-        img[l0:l1, s0:s1] = psf.convolve(surface_radiance_image(resp, sub, pose, surface)) / resp.bandwidth_um
+        radiance = surface_radiance_image(resp, sub, pose, surface, sunlight_fraction)
+        img[l0:l1, s0:s1] = psf.convolve(radiance) / resp.bandwidth_um
     spots = project_hot_spots(camera, pose, state)
     intensity = hot_spot_band_intensity_w_sr(resp, state)
     observed = np.where(spots.visible, intensity * np.clip(spots.cos_e, 0, 1), 0.0)

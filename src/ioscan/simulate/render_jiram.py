@@ -148,18 +148,20 @@ def render_band_noiseless(
     surface: SurfaceModel | None = None,
     psf: GaussianMixturePsf | None = None,
     include_surface: bool = True,
+    sunlight_fraction: float = 1.0,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Noiseless band radiance image (W m⁻² sr⁻¹) and per-spot truth for one JIRAM band.
 
     Spot truth columns: id, sample, line, visible, in_frame, emission_deg, range_km, band_intensity_w_sr
     (at normal view), observed_intensity_w_sr (× cos e), spectral_intensity_gw_um_sr (observed ÷ bandwidth,
-    GW µm⁻¹ sr⁻¹), flux_px (Σ pixel radiance it adds, W m⁻² sr⁻¹ · px).
+    GW µm⁻¹ sr⁻¹), flux_px (Σ pixel radiance it adds, W m⁻² sr⁻¹ · px). ``sunlight_fraction``: the share of
+    the Sun's disk Jupiter leaves visible (0 in eclipse: no reflected light).
     """
     resp = band_response("JIRAM", band)
     psf = psf or jiram_psf()
     surface = surface or SurfaceModel()
     if include_surface:
-        img = psf.convolve(surface_radiance_image(resp, camera, pose, surface))
+        img = psf.convolve(surface_radiance_image(resp, camera, pose, surface, sunlight_fraction))
     else:
         img = np.zeros((camera.n_lines, camera.n_samples))
     spots = project_hot_spots(camera, pose, state)
@@ -249,12 +251,15 @@ def render_band(
     psf: GaussianMixturePsf | None = None,
     noise: bool = True,
     artefacts: bool = True,
+    sunlight_fraction: float = 1.0,
 ) -> BandRender:
     """Noiseless render + detector for one band; spot truth gains :func:`spot_metrics` columns
-    (``noise_sigma`` and ``peak`` in W m⁻² sr⁻¹)."""
+    (``noise_sigma`` and ``peak`` in W m⁻² sr⁻¹). ``sunlight_fraction``: see :func:`render_band_noiseless`."""
     detector = detector or JiramDetector()
     psf = psf or jiram_psf()
-    noiseless, spots = render_band_noiseless(band, camera, pose, state, surface=surface, psf=psf)
+    noiseless, spots = render_band_noiseless(
+        band, camera, pose, state, surface=surface, psf=psf, sunlight_fraction=sunlight_fraction
+    )
     image, hits = apply_detector(band, noiseless, exposure_s, detector, rng, noise=noise, artefacts=artefacts)
     sat = detector.saturation_w_m2_sr(band, exposure_s)
     spot_metrics(spots, noiseless, psf, lambda bg: detector.texture_sigma_w_m2_sr(band, exposure_s, bg), sat)

@@ -139,13 +139,16 @@ class SurfaceModel:
         return np.maximum(self.t_subsolar_k * mu0**0.25, self.t_night_k)
 
 
-def _surface_radiance(resp, surface: SurfaceModel, unit, mu0, mu, sun_distance_km: float) -> np.ndarray:
-    """Reflected + cold thermal band radiance for surface points (unit vectors, cos i, cos e)."""
+def _surface_radiance(
+    resp, surface: SurfaceModel, unit, mu0, mu, sun_distance_km: float, sunlight_fraction: float = 1.0
+) -> np.ndarray:
+    """Reflected + cold thermal band radiance for surface points (unit vectors, cos i, cos e); the reflected
+    part × ``sunlight_fraction`` (the share of the Sun's disk not hidden by Jupiter: 0 in eclipse)."""
     mu = np.clip(mu, 0.05, 1.0)
     k = surface.minnaert_k
     alb = surface.albedo_at(resp.name, unit)
     i_over_f = np.where(mu0 > 0, alb * np.clip(mu0, 0, 1) ** k * mu ** (k - 1.0), 0.0)
-    reflected = i_over_f * solar_band_irradiance_w_m2(resp, sun_distance_km) / np.pi
+    reflected = sunlight_fraction * i_over_f * solar_band_irradiance_w_m2(resp, sun_distance_km) / np.pi
     inc = np.degrees(np.arccos(np.clip(mu0, -1.0, 1.0)))
     thermal = surface.emissivity * band_radiance_w_m2_sr(resp, surface.surface_temperature_k(inc))
     return reflected + thermal
@@ -172,10 +175,14 @@ def surface_band_radiance_w_m2_sr(
     return out
 
 
-def surface_radiance_image(resp: BandResponse, camera, pose, surface: SurfaceModel) -> np.ndarray:
+def surface_radiance_image(
+    resp: BandResponse, camera, pose, surface: SurfaceModel, sunlight_fraction: float = 1.0
+) -> np.ndarray:
     """Surface band radiance of every pixel of ``camera`` at ``pose``, W m⁻² sr⁻¹ (fast path: only the
     ray–ellipsoid intersection and the two angles the photometry needs; same values as
-    :func:`surface_band_radiance_w_m2_sr` on full backplanes)."""
+    :func:`surface_band_radiance_w_m2_sr` on full backplanes). ``sunlight_fraction``: the share of the Sun's
+    disk Jupiter leaves visible (:func:`ioscan.simulate.ephemeris.sunlight_fraction`; 0 in Io's eclipse,
+    when only the cold surface and the hot spots shine)."""
     from ioscan.geometry.ellipsoid import intersect_rays
 
     rays = camera.rays() @ pose.inst_to_body.T
@@ -189,7 +196,8 @@ def surface_radiance_image(resp: BandResponse, camera, pose, surface: SurfaceMod
         mu0 = np.sum(n * to_sun, axis=-1) / np.linalg.norm(to_sun, axis=-1)
         mu = np.sum(n * to_obs, axis=-1) / np.linalg.norm(to_obs, axis=-1)
         unit = p / np.linalg.norm(p, axis=-1, keepdims=True)
-        out[hit] = _surface_radiance(resp, surface, unit, mu0, mu, float(np.linalg.norm(pose.sun_km)))
+        sun_km = float(np.linalg.norm(pose.sun_km))
+        out[hit] = _surface_radiance(resp, surface, unit, mu0, mu, sun_km, sunlight_fraction)
     return out
 
 
