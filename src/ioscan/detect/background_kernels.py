@@ -163,19 +163,27 @@ def separable_sum(
         sym_b[t] = kernel_symmetry(b[t])
     zero = np.zeros(n1, x.dtype)  # (not read: mode nearest)
     acc = np.empty(n1)
-    row = np.empty(n1, x.dtype)
-    buf = np.empty(n1 + b.shape[1])
+    # each term's line, rounded to x's type, with its edge values repeated ``pad`` times either side (mode
+    # nearest), read as it is by the samples' pass (:func:`_sample_padded`: the same sums as
+    # :func:`_sample_row`'s, without a float64 copy of the line per term)
+    pad = b.shape[1]
+    rowp = np.empty(n1 + 2 * pad, x.dtype)
+    row = rowp[pad : pad + n1]
     acc2 = np.empty(max(m, 0))
     term = np.empty(max(m, 0), x.dtype)
+    if n1 == 0:
+        return out
     for i in range(lo0, hi0):
         o = out[i - lo0]
         for t in range(nt):
             _line_row(x, a[t], sym_a[t], i, True, zero, acc)
             for j in range(n1):
                 row[j] = acc[j]
-            _sample_row(row, b[t], sym_b[t], True, 0.0, lo1, m, buf, acc2)
-            for ll in range(m):
-                term[ll] = acc2[ll]
+            first, last = row[0], row[n1 - 1]
+            for j in range(pad):
+                rowp[j] = first
+                rowp[pad + n1 + j] = last
+            _sample_padded(rowp, b[t], sym_b[t], pad + lo1, m, acc2, term)
             for ll in range(m):
                 o[ll] += term[ll]
     return out
@@ -350,6 +358,45 @@ def _sample_row(
 
 
 @njit(cache=True, error_model="numpy")
+def _sample_padded(
+    row: np.ndarray, w: np.ndarray, sym: int, pad: int, m: int, acc: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`_sample_row` in mode ``constant`` (cval 0) of the ``m`` samples of ``row[pad : pad + m]``, read
+    from ``row`` itself (its ``pad`` ≥ the kernel's half-width values either side are 0): the same sums, each
+    value widened to float64 as it is read (no float64 copy of the line made first), rounded into ``out``."""
+    n = w.shape[0]
+    size1 = n // 2
+    size2 = n - size1 - 1
+    if sym != 0:
+        w0 = w[size1]
+        centre = row[pad : pad + m]
+        for ll in range(m):
+            acc[ll] = np.float64(centre[ll]) * w0
+        for jj in range(-size1, 0):
+            wj = w[size1 + jj]
+            p = row[pad + jj : pad + jj + m]
+            q = row[pad - jj : pad - jj + m]
+            if sym > 0:
+                for ll in range(m):
+                    acc[ll] += (np.float64(p[ll]) + np.float64(q[ll])) * wj
+            else:
+                for ll in range(m):
+                    acc[ll] += (np.float64(p[ll]) - np.float64(q[ll])) * wj
+    else:
+        last = row[pad + size2 : pad + size2 + m]
+        w2 = w[size1 + size2]
+        for ll in range(m):
+            acc[ll] = np.float64(last[ll]) * w2
+        for jj in range(-size1, size2):
+            wj = w[size1 + jj]
+            p = row[pad + jj : pad + jj + m]
+            for ll in range(m):
+                acc[ll] += np.float64(p[ll]) * wj
+    for ll in range(m):
+        out[ll] = acc[ll]
+
+
+@njit(cache=True, error_model="numpy")
 def _phase_rows(
     a: np.ndarray,
     i: int,
@@ -361,23 +408,27 @@ def _phase_rows(
     zero: np.ndarray,
     acc: np.ndarray,
     rows: np.ndarray,
-    buf: np.ndarray,
+    pad: int,
     out: np.ndarray,
 ) -> None:
     """Line ``i`` of the matched filter at the four phases of ``background.PHASES`` ((line, sample) kernels
     (wl0, ws0), (wl0, ws1), (wl1, ws0), (wl1, ws1)) into ``out`` (4 × samples, ``a``'s type): the lines' pass
-    rounded to ``a``'s type, then the samples' pass rounded (scipy's two ``correlate1d``, constant 0)."""
+    rounded to ``a``'s type, then the samples' pass rounded (scipy's two ``correlate1d``, constant 0). The
+    lines' pass goes into ``rows`` (2 × (samples + 2 ``pad``), ``a``'s type, zeros ``pad`` either side: the
+    constant mode's 0 beyond the edges), which the samples' pass reads as it is (:func:`_sample_padded`: no
+    float64 copy of each line per phase, the same sums)."""
+    ns = a.shape[1]
     _line_row(a, wl0, sym[0], i, False, zero, acc)
-    for j in range(a.shape[1]):
-        rows[0, j] = acc[j]
+    r0 = rows[0, pad : pad + ns]
+    for j in range(ns):
+        r0[j] = acc[j]
     _line_row(a, wl1, sym[1], i, False, zero, acc)
-    for j in range(a.shape[1]):
-        rows[1, j] = acc[j]
+    r1 = rows[1, pad : pad + ns]
+    for j in range(ns):
+        r1[j] = acc[j]
     for p in range(4):
         w_p = ws0 if p % 2 == 0 else ws1
-        _sample_row(rows[p // 2], w_p, sym[2 + p % 2], False, 0.0, 0, a.shape[1], buf, acc)
-        for j in range(a.shape[1]):
-            out[p, j] = acc[j]
+        _sample_padded(rows[p // 2], w_p, sym[2 + p % 2], pad, ns, acc, out[p])
 
 
 @njit(cache=True, error_model="numpy")
@@ -392,12 +443,12 @@ def phase_filter_noise(
     sym = np.array([kernel_symmetry(wl0), kernel_symmetry(wl1), kernel_symmetry(ws0), kernel_symmetry(ws1)])
     zero = np.zeros(ns, v.dtype)
     acc = np.empty(ns)
-    rows = np.empty((2, ns), v.dtype)
-    buf = np.empty(ns + max(ws0.shape[0], ws1.shape[0]))
+    pad = max(ws0.shape[0], ws1.shape[0])
+    rows = np.zeros((2, ns + 2 * pad), v.dtype)
     f = np.empty((4, ns), v.dtype)
     z = v.dtype.type(0.0)
     for i in range(nl):
-        _phase_rows(v, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, buf, f)
+        _phase_rows(v, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, pad, f)
         for p in range(4):
             for j in range(ns):
                 x = f[p, j]
@@ -428,14 +479,14 @@ def phase_filter_snr(
     sym = np.array([kernel_symmetry(wl0), kernel_symmetry(wl1), kernel_symmetry(ws0), kernel_symmetry(ws1)])
     zero = np.zeros(ns, a.dtype)
     acc = np.empty(ns)
-    rows = np.empty((2, ns), a.dtype)
-    buf = np.empty(ns + max(ws0.shape[0], ws1.shape[0]))
+    pad = max(ws0.shape[0], ws1.shape[0])
+    rows = np.zeros((2, ns + 2 * pad), a.dtype)
     f = np.empty((4, ns), a.dtype)
     s0 = np.empty((nl, ns), np.float32)
     top = np.empty((nl, ns), np.float32)
     phase = np.empty((nl, ns), np.intp)
     for i in range(nl):
-        _phase_rows(a, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, buf, f)
+        _phase_rows(a, i, wl0, wl1, ws0, ws1, sym, zero, acc, rows, pad, f)
         _snr_line(f[0], f[1], f[2], f[3], d0[i], d1[i], d2[i], d3[i], g0, g1, g2, g3, s0[i], top[i], phase[i])
     return s0, top, phase
 
