@@ -102,6 +102,34 @@ def test_add_at_equals_numpy_add_at_with_repeated_pixels():
     assert _same(got, want)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_source_image_equals_numpy_add_at_of_its_stamps(seed):
+    """The source image's stamps added where they fall inside (overlapping, across every frame edge) in
+    np.add.at's order, bit for bit (the numpy form it replaced: broadcast pixel indices, an inside mask,
+    np.add.at of flux × stamp)."""
+    from ioscan.detect.psf import PsfModel
+    from ioscan.detect.second_pass import source_image
+
+    rng = np.random.default_rng(seed)
+    psf = PsfModel((0.9, 0.1), (0.6, 2.0))
+    shape = (int(rng.integers(15, 40)), int(rng.integers(15, 40)))
+    n = 30
+    x = rng.uniform(-6, shape[1] + 6, n)
+    y = rng.uniform(-6, shape[0] + 6, n)
+    flux = rng.normal(size=n) * 10.0 ** rng.uniform(-3, 6, n)
+    r = int(np.ceil(4.0 * max(psf.sigmas_px)))
+    off = np.arange(-r, r + 1)
+    ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
+    li = ci[:, None, None] + off[None, :, None]
+    sj = cj[:, None, None] + off[None, None, :]
+    p = psf.stamp_values(sj.astype(float), li.astype(float), x, y)
+    li, sj = np.broadcast_arrays(li, sj)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    want = np.zeros(shape)
+    np.add.at(want, (li[inside], sj[inside]), (flux[:, None, None] * p)[inside])
+    assert _same(source_image(psf, x, y, flux, shape), want)
+
+
 def test_model_error_snr_equals_scipy_correlations():
     """The model error's matched filter (compiled correlate passes) equals scipy's two correlate1d passes."""
     from scipy import ndimage

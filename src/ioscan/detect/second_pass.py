@@ -50,6 +50,7 @@ from ioscan.detect.saturated import CENTROID_ERR_PX
 from ioscan.detect.second_pass_kernels import (
     PAIRWISE_BLOCK,
     add_at,
+    add_stamps,
     model_error_ratios,
     or_disks,
     radial_profiles_kernel,
@@ -130,11 +131,8 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     li = ci[:, None, None] + off[None, :, None]
     sj = cj[:, None, None] + off[None, None, :]
     p = psf.stamp_values(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
-    li, sj = np.broadcast_arrays(li, sj)
-    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
-    vals = np.asarray(flux, float)[:, None, None] * p
-    # (compiled: np.add.at's additions, in its order)
-    add_at(out, np.ascontiguousarray(li[inside]), np.ascontiguousarray(sj[inside]), vals[inside])
+    # (compiled: np.add.at of flux × p at the stamps' pixels inside, in its order)
+    add_stamps(out, p, np.ascontiguousarray(flux, dtype=float), ci.astype(np.int64), cj.astype(np.int64), r)
     return out
 
 

@@ -163,6 +163,28 @@ def radial_profiles_kernel(
 
 
 @njit(cache=True, error_model="numpy")
+def add_stamps(
+    out: np.ndarray, p: np.ndarray, flux: np.ndarray, ci: np.ndarray, cj: np.ndarray, r: int
+) -> None:
+    """Each ``flux[k]`` × stamp ``p[k]`` ((2r + 1)², centred on pixel (``ci[k]``, ``cj[k]``)) added to the 2-D
+    ``out`` where it falls inside, source by source in row-major stamp order: ``np.add.at`` of the values
+    ``(flux[:, None, None] * p)[inside]`` at their pixels (:func:`ioscan.detect.second_pass.source_image`),
+    the same sums."""
+    nl, ns = out.shape
+    m = 2 * r + 1
+    for k in range(p.shape[0]):
+        f = flux[k]
+        for a in range(m):
+            li = ci[k] - r + a
+            if li < 0 or li >= nl:
+                continue
+            for b in range(m):
+                sj = cj[k] - r + b
+                if sj >= 0 and sj < ns:
+                    out[li, sj] += f * p[k, a, b]
+
+
+@njit(cache=True, error_model="numpy")
 def add_at(out: np.ndarray, li: np.ndarray, sj: np.ndarray, vals: np.ndarray) -> None:
     """``np.add.at(out, (li, sj), vals)``: each value added to its pixel of the 2-D ``out`` in turn, in the
     order given (np.add.at's order: the same sums)."""
