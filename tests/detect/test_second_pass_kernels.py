@@ -88,6 +88,32 @@ def test_too_few_rings_leave_no_profile():
     assert not out.any()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_ring_median_selected_is_numpys(seed):
+    """The rings' medians by selection: numpy's median of 3–200 finite values (odd and even counts, many
+    ties, sorted and reversed input), bit for bit; a zero median with both signed zeros present is reported
+    ambiguous, one with a single sign is not."""
+    from ioscan.detect.second_pass_kernels import _middle_median
+
+    rng = np.random.default_rng(seed)
+    for n in list(range(3, 40)) + [63, 64, 100, 199, 200]:
+        for kind in ("spread", "ties", "sorted", "reversed"):
+            v = rng.standard_t(2, n) * 10.0 ** rng.uniform(-3, 3)
+            if kind == "ties":
+                v = np.round(v) + 0.5
+            elif kind == "sorted":
+                v = np.sort(v)
+            elif kind == "reversed":
+                v = np.sort(v)[::-1].copy()
+            med, ambiguous = _middle_median(v.copy())
+            assert not ambiguous
+            assert _same(np.float64(med), np.float64(np.median(v))), (n, kind)
+    med, ambiguous = _middle_median(np.array([-1.0, -0.0, 0.0, 2.0, 3.0]))
+    assert med == 0.0 and ambiguous
+    med, ambiguous = _middle_median(np.array([-1.0, 0.0, 0.0, 2.0, 3.0]))
+    assert _same(np.float64(med), np.float64(0.0)) and not ambiguous
+
+
 def test_add_at_equals_numpy_add_at_with_repeated_pixels():
     """The source image's scatter: repeated pixels summed in np.add.at's order, bit for bit."""
     from ioscan.detect.second_pass_kernels import add_at
