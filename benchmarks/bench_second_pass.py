@@ -9,7 +9,13 @@ round: CPU ms per frame of each, median over rounds, and whether every result is
 flags and extras, the second pass's peaks and fits, the corrected image and columns; NaN equal to NaN).
 
     PYTHONPATH=src python benchmarks/bench_second_pass.py [--against main] [--rounds 5] [--calls PKL]
-        [--capture PKL]
+        [--capture PKL] [--breakdown]
+
+``--breakdown``: where ``search_again`` goes instead (the current module alone, thread CPU, ``--rounds``
+rounds after a warm-up, medians): its calls by outcome — no second background, new sources found, faint
+neighbours unconfirmed, a background that found nothing — and within each the second background
+(``estimate_background``), the fits (``fit_sources``: the new sources' and the refit beside them) and the
+halo (``radial_profiles_kernel``), ms per frame, with the backgrounds' calls and pixels.
 """
 
 from __future__ import annotations
@@ -226,6 +232,71 @@ def interleaved_steps(cap: dict, steps: list[str], rounds: int, against: str, ca
     return report
 
 
+def breakdown(cap: dict, rounds: int) -> dict:
+    """``search_again``'s captured calls run by the current module, timed by outcome and part (module
+    docstring): ms per frame (thread CPU), medians over ``rounds`` rounds after a warm-up round."""
+    import ioscan.detect.second_pass as sp
+
+    parts = ("estimate_background", "fit_sources", "radial_profiles_kernel")
+    orig = {name: getattr(sp, name) for name in parts}
+    now: dict = {}
+
+    def timed(name):
+        def run(*a, **k):
+            t = time.thread_time()
+            out = orig[name](*a, **k)
+            now[name] += time.thread_time() - t
+            if name == "estimate_background":
+                now["background_calls"] += 1
+                now["background_px"] += a[0].size
+            return out
+
+        return run
+
+    nf = cap["n_frames"]
+    per_round = []
+    try:
+        for name in parts:
+            setattr(sp, name, timed(name))
+        for _ in range(rounds + 1):
+            acc: dict = {}
+            for a, k in cap["search_again"]:
+                a2, k2 = copy.deepcopy((a, k))
+                now.clear()
+                now.update({name: 0.0 for name in parts}, background_calls=0, background_px=0)
+                t = time.thread_time()
+                res = sp.search_again(*a2, **k2)
+                total = time.thread_time() - t
+                if not now["background_calls"]:
+                    kind = "no_background"
+                elif res.n_new:
+                    kind = "new_sources"
+                elif res.unconfirmed.any():
+                    kind = "unconfirmed"
+                else:
+                    kind = "nothing_found"
+                row = acc.setdefault(kind, {"calls": 0, "total": 0.0, **{n: 0.0 for n in now}})
+                row["calls"] += 1
+                row["total"] += total
+                for name, v in now.items():
+                    row[name] += v
+            per_round.append(acc)
+    finally:
+        for name, f in orig.items():
+            setattr(sp, name, f)
+    report: dict = {"frames": nf, "rounds": rounds, "clock": "thread CPU", "ms_per_frame": {}}
+    for kind in per_round[-1]:
+        rows = [r[kind] for r in per_round[1:]]
+        out = {"calls": rows[0]["calls"]}
+        for name in ("total", *parts):
+            out[name] = float(np.median([r[name] for r in rows])) * 1000.0 / nf
+        out["background_calls"] = rows[0]["background_calls"]
+        out["background_px"] = rows[0]["background_px"]
+        report["ms_per_frame"][kind] = out
+    report["total_ms_per_frame"] = sum(v["total"] for v in report["ms_per_frame"].values())
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", default="main", help="git revision to compare with")
@@ -233,6 +304,7 @@ def main() -> None:
     ap.add_argument("--calls", help="pickled detect_frame calls (detprof.py's cache); default: simulate")
     ap.add_argument("--capture", help="pickle of the captured step calls: read if it exists, else written")
     ap.add_argument("--steps", default="search_again,misfits,columns")
+    ap.add_argument("--breakdown", action="store_true", help="search_again by outcome and part, no REV")
     args = ap.parse_args()
     if args.capture and Path(args.capture).exists():
         cap = pickle.loads(Path(args.capture).read_bytes())
@@ -242,6 +314,9 @@ def main() -> None:
         del calls
         if args.capture:
             Path(args.capture).write_bytes(pickle.dumps(cap))
+    if args.breakdown:
+        print(json.dumps(breakdown(cap, args.rounds), indent=1))
+        return
     import ioscan.detect.columns as columns_new
     import ioscan.detect.misfits as misfits_new
     import ioscan.detect.second_pass as second_pass_new

@@ -88,6 +88,32 @@ def test_too_few_rings_leave_no_profile():
     assert not out.any()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_ring_median_selected_is_numpys(seed):
+    """The rings' medians by selection: numpy's median of 3–200 finite values (odd and even counts, many
+    ties, sorted and reversed input), bit for bit; a zero median with both signed zeros present is reported
+    ambiguous, one with a single sign is not."""
+    from ioscan.detect.second_pass_kernels import _middle_median
+
+    rng = np.random.default_rng(seed)
+    for n in list(range(3, 40)) + [63, 64, 100, 199, 200]:
+        for kind in ("spread", "ties", "sorted", "reversed"):
+            v = rng.standard_t(2, n) * 10.0 ** rng.uniform(-3, 3)
+            if kind == "ties":
+                v = np.round(v) + 0.5
+            elif kind == "sorted":
+                v = np.sort(v)
+            elif kind == "reversed":
+                v = np.sort(v)[::-1].copy()
+            med, ambiguous = _middle_median(v.copy())
+            assert not ambiguous
+            assert _same(np.float64(med), np.float64(np.median(v))), (n, kind)
+    med, ambiguous = _middle_median(np.array([-1.0, -0.0, 0.0, 2.0, 3.0]))
+    assert med == 0.0 and ambiguous
+    med, ambiguous = _middle_median(np.array([-1.0, 0.0, 0.0, 2.0, 3.0]))
+    assert _same(np.float64(med), np.float64(0.0)) and not ambiguous
+
+
 def test_add_at_equals_numpy_add_at_with_repeated_pixels():
     """The source image's scatter: repeated pixels summed in np.add.at's order, bit for bit."""
     from ioscan.detect.second_pass_kernels import add_at
@@ -100,6 +126,34 @@ def test_add_at_equals_numpy_add_at_with_repeated_pixels():
     got = np.zeros((6, 7))
     add_at(got, li, sj, vals)
     assert _same(got, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_source_image_equals_numpy_add_at_of_its_stamps(seed):
+    """The source image's stamps added where they fall inside (overlapping, across every frame edge) in
+    np.add.at's order, bit for bit (the numpy form it replaced: broadcast pixel indices, an inside mask,
+    np.add.at of flux × stamp)."""
+    from ioscan.detect.psf import PsfModel
+    from ioscan.detect.second_pass import source_image
+
+    rng = np.random.default_rng(seed)
+    psf = PsfModel((0.9, 0.1), (0.6, 2.0))
+    shape = (int(rng.integers(15, 40)), int(rng.integers(15, 40)))
+    n = 30
+    x = rng.uniform(-6, shape[1] + 6, n)
+    y = rng.uniform(-6, shape[0] + 6, n)
+    flux = rng.normal(size=n) * 10.0 ** rng.uniform(-3, 6, n)
+    r = int(np.ceil(4.0 * max(psf.sigmas_px)))
+    off = np.arange(-r, r + 1)
+    ci, cj = np.rint(y).astype(int), np.rint(x).astype(int)
+    li = ci[:, None, None] + off[None, :, None]
+    sj = cj[:, None, None] + off[None, None, :]
+    p = psf.stamp_values(sj.astype(float), li.astype(float), x, y)
+    li, sj = np.broadcast_arrays(li, sj)
+    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
+    want = np.zeros(shape)
+    np.add.at(want, (li[inside], sj[inside]), (flux[:, None, None] * p)[inside])
+    assert _same(source_image(psf, x, y, flux, shape), want)
 
 
 def test_model_error_snr_equals_scipy_correlations():

@@ -50,6 +50,7 @@ from ioscan.detect.saturated import CENTROID_ERR_PX
 from ioscan.detect.second_pass_kernels import (
     PAIRWISE_BLOCK,
     add_at,
+    add_stamps,
     model_error_ratios,
     or_disks,
     radial_profiles_kernel,
@@ -130,11 +131,8 @@ def source_image(psf: PsfModel, x: np.ndarray, y: np.ndarray, flux: np.ndarray, 
     li = ci[:, None, None] + off[None, :, None]
     sj = cj[:, None, None] + off[None, None, :]
     p = psf.stamp_values(sj.astype(float), li.astype(float), np.asarray(x, float), np.asarray(y, float))
-    li, sj = np.broadcast_arrays(li, sj)
-    inside = (li >= 0) & (li < shape[0]) & (sj >= 0) & (sj < shape[1])
-    vals = np.asarray(flux, float)[:, None, None] * p
-    # (compiled: np.add.at's additions, in its order)
-    add_at(out, np.ascontiguousarray(li[inside]), np.ascontiguousarray(sj[inside]), vals[inside])
+    # (compiled: np.add.at of flux × p at the stamps' pixels inside, in its order)
+    add_stamps(out, p, np.ascontiguousarray(flux, dtype=float), ci.astype(np.int64), cj.astype(np.int64), r)
     return out
 
 
@@ -353,9 +351,13 @@ def model_error_snr(
     (l0, l1), (s0, s1) = (
         ((0, nl), (0, ns)) if box is None else ((box[0].start, box[0].stop), (box[1].start, box[1].stop))
     )
-    # (compiled: scipy's correlate1d passes, background_kernels.correlate_lines / correlate_samples; each
-    # output line and sample is the whole image's, the boundary being the image's)
-    mf = correlate_samples(correlate_lines(src, k, False, 0.0, l0, l1), k, False, 0.0, s0, s1)
+    # (compiled: scipy's correlate1d passes, background_kernels.correlate_lines / correlate_samples, on the
+    # box and the kernel's reach about it alone: each output line and sample is the whole image's, a line
+    # pass reading its own sample's column and the boundary being the image's where the reach meets it)
+    h = k.size // 2
+    cl0, cl1, cs0, cs1 = max(l0 - h, 0), min(l1 + h, nl), max(s0 - h, 0), min(s1 + h, ns)
+    lines = correlate_lines(src[cl0:cl1, cs0:cs1], k, False, 0.0, l0 - cl0, l1 - cl0)
+    mf = correlate_samples(lines, k, False, 0.0, s0 - cs0, s1 - cs0)
     norm = float(np.sum(k * k))  # ‖k ⊗ k‖ = Σ k²
     part = noise[l0:l1, s0:s1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -726,15 +728,28 @@ def something_left(
     than ``min_separation_px`` − 1 from every known source. Not a bound (the second background is not the
     first's), a gate with a margin: on bench_scan's campaign every call that finds a source reads ≥ 5.8 here
     (threshold 5.2); of the 31 calls it judges, 19 read < 4.2 (each of them finds nothing)."""
-    box = zone_box(zone, 1)
+    box = zone_box(zone, 0)
     if box is None:
         return False
-    white = model.sigma_white
-    snr = model_error_snr(left - model.background, white, sigma_px, box)
-    eff = discounted_snr(snr, src, white, sigma_px, model_error, box)
+    # made on the zone's box and the filter's reach about it alone (the same values there as on the whole
+    # image: model_error_snr's passes, the boundary being the image's where the reach meets it)
+    h = kernel1d(sigma_px).size // 2
+    nl, ns = zone.shape
+    (l0, l1), (s0, s1) = (box[0].start, box[0].stop), (box[1].start, box[1].stop)
+    crop = (slice(max(l0 - h, 0), min(l1 + h, nl)), slice(max(s0 - h, 0), min(s1 + h, ns)))
+    inner = (slice(l0 - crop[0].start, l1 - crop[0].start), slice(s0 - crop[1].start, s1 - crop[1].start))
+    white = model.sigma_white[crop]
+    snr = model_error_snr(left[crop] - model.background[crop], white, sigma_px, inner)[inner]
+    err = model_error * model_error_snr(src[crop], white, sigma_px, inner)[inner]
+    eff = snr / np.sqrt(1.0 + err * err)  # (discounted_snr's)
     ok = np.isfinite(fit.x) & np.isfinite(fit.y)
-    near = near_sources(fit.x[ok], fit.y[ok], zone.shape, max(min_separation_px - 1.0, 0.0))
-    sel = zone & model.usable & ~near
+    # near_sources' disks on the box (each position rounded before the shift)
+    r, disk = disk_offsets(max(min_separation_px - 1.0, 0.0))
+    near = np.zeros((l1 - l0, s1 - s0), bool)
+    xi = np.ascontiguousarray(np.rint(fit.x[ok]).astype(np.int64) - s0)
+    yi = np.ascontiguousarray(np.rint(fit.y[ok]).astype(np.int64) - l0)
+    or_disks(near, xi, yi, r, np.ascontiguousarray(disk))
+    sel = zone[box] & model.usable[box] & ~near
     return bool(sel.any()) and float(eff[sel].max()) >= LEFT_SNR_FRACTION * threshold
 
 

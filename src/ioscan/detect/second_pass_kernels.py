@@ -8,9 +8,9 @@ as the numpy code they replace (:func:`ioscan.detect.second_pass.radial_profiles
 * ``np.digitize(r, edges)`` on increasing edges is the number of edges ≤ r, so a ring bin j holds
   edges[j] ≤ r < edges[j + 1], compared in float64 as numpy does;
 * ``np.median`` of n finite values is the middle one of them sorted, or for even n the mean of the two
-  middle ones, (a + b) / 2 (numpy's mean of two values); which of two equal values is taken matters only
-  for −0 against +0, so a bin whose median is zero while it holds both signed zeros is reported and the
-  caller falls back to numpy;
+  middle ones, (a + b) / 2 (numpy's mean of two values) — selected here, not sorted (:func:`_middle_median`);
+  which of two equal values is taken matters only for −0 against +0, so a bin whose median is zero while it
+  holds both signed zeros is reported and the caller falls back to numpy;
 * ``np.interp`` is numpy's ``arr_interp``: left of the first centre the first median, right of the last 0,
   on a centre its median, else slope · (r − xp[j]) + fp[j] with slope (fp[j+1] − fp[j]) / (xp[j+1] − xp[j])
   (and numpy's NaN fall-backs).
@@ -56,19 +56,65 @@ def _interp(r: float, xp: np.ndarray, fp: np.ndarray, n: int, right: float) -> f
     return res
 
 
+#: below this many values a selection's range is finished by an insertion sort
+_INSERTION_RUN = 16
+
+
 @njit(cache=True)
-def _sorted_median(v: np.ndarray) -> tuple[float, bool]:
-    """numpy's median of the finite values ``v`` (sorted here in place), and whether it is ambiguous: zero
-    while ``v`` holds both −0 and +0 (numpy's partition may pick either)."""
-    v.sort()
+def _middle_median(v: np.ndarray) -> tuple[float, bool]:
+    """numpy's median of the finite values ``v`` (reordered here in place), and whether it is ambiguous: zero
+    while ``v`` holds both −0 and +0 (numpy's partition may pick either). The middle value is selected
+    (quickselect: Hoare partitions about the median of three, a short range finished by an insertion sort),
+    not the whole ring sorted: v[h] is then the h-th smallest value (h = n // 2) with every value before it
+    ≤ it, so for even n the other middle value is the largest of those; the same values as a sort gives."""
     n = v.size
     h = n // 2
+    lo, hi = 0, n - 1
+    while hi > lo:
+        if hi - lo < _INSERTION_RUN:
+            for a in range(lo + 1, hi + 1):
+                t = v[a]
+                b = a - 1
+                while b >= lo and v[b] > t:
+                    v[b + 1] = v[b]
+                    b -= 1
+                v[b + 1] = t
+            break
+        mid = (lo + hi) >> 1
+        if v[mid] < v[lo]:
+            v[mid], v[lo] = v[lo], v[mid]
+        if v[hi] < v[lo]:
+            v[hi], v[lo] = v[lo], v[hi]
+        if v[hi] < v[mid]:
+            v[hi], v[mid] = v[mid], v[hi]
+        piv = v[mid]
+        i, j = lo, hi
+        while i <= j:
+            while v[i] < piv:
+                i += 1
+            while piv < v[j]:
+                j -= 1
+            if i <= j:
+                v[i], v[j] = v[j], v[i]
+                i += 1
+                j -= 1
+        # (now v[lo..j] ≤ piv ≤ v[i..hi], and every value between them equals piv)
+        if h <= j:
+            hi = j
+        elif h >= i:
+            lo = i
+        else:
+            break
     if n % 2 == 1:
         med = v[h]
         mid_zero = v[h] == 0.0
     else:
-        med = (v[h - 1] + v[h]) / 2.0
-        mid_zero = v[h - 1] == 0.0 or v[h] == 0.0
+        below = v[0]
+        for t in range(1, h):
+            if v[t] > below:
+                below = v[t]
+        med = (below + v[h]) / 2.0
+        mid_zero = below == 0.0 or v[h] == 0.0
     if not mid_zero:
         return med, False
     neg = False
@@ -120,15 +166,17 @@ def radial_profiles_kernel(
                 r = math.hypot(float(ll) - yi, float(ss) - xi)
                 rad[p] = r
                 k = -1
-                if edges[0] <= r < r_max:
-                    k = 0
-                    while k + 1 < n_bins and edges[k + 1] <= r:
-                        k += 1
-                    if not np.isfinite(work[ll, ss]):
-                        k = -1
-                kbin[p] = k
-                if k >= 0:
+                if edges[0] <= r < r_max and np.isfinite(work[ll, ss]):
+                    lo, hi = 0, n_bins  # (bisection: edges[lo] ≤ r < edges[hi])
+                    while hi - lo > 1:
+                        mid = (lo + hi) >> 1
+                        if edges[mid] <= r:
+                            lo = mid
+                        else:
+                            hi = mid
+                    k = lo
                     counts[k] += 1
+                kbin[p] = k
                 p += 1
         start[0] = 0
         for j in range(n_bins):
@@ -145,7 +193,7 @@ def radial_profiles_kernel(
         n_prof = 0
         for j in range(n_bins):
             if counts[j] >= min_count:
-                med, ambiguous = _sorted_median(vals[start[j] : start[j + 1]])
+                med, ambiguous = _middle_median(vals[start[j] : start[j + 1]])
                 if ambiguous:
                     return out, False
                 centres[n_prof] = 0.5 * (edges[j] + edges[j + 1])
@@ -160,6 +208,28 @@ def radial_profiles_kernel(
                 out[ll, ss] += prof
                 work[ll, ss] -= prof
     return out, True
+
+
+@njit(cache=True, error_model="numpy")
+def add_stamps(
+    out: np.ndarray, p: np.ndarray, flux: np.ndarray, ci: np.ndarray, cj: np.ndarray, r: int
+) -> None:
+    """Each ``flux[k]`` × stamp ``p[k]`` ((2r + 1)², centred on pixel (``ci[k]``, ``cj[k]``)) added to the 2-D
+    ``out`` where it falls inside, source by source in row-major stamp order: ``np.add.at`` of the values
+    ``(flux[:, None, None] * p)[inside]`` at their pixels (:func:`ioscan.detect.second_pass.source_image`),
+    the same sums."""
+    nl, ns = out.shape
+    m = 2 * r + 1
+    for k in range(p.shape[0]):
+        f = flux[k]
+        for a in range(m):
+            li = ci[k] - r + a
+            if li < 0 or li >= nl:
+                continue
+            for b in range(m):
+                sj = cj[k] - r + b
+                if sj >= 0 and sj < ns:
+                    out[li, sj] += f * p[k, a, b]
 
 
 @njit(cache=True, error_model="numpy")
