@@ -64,13 +64,17 @@ def test_coarse_step_on_the_box_finds_the_same_peak(scene, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("float32", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_lag_correlation_equals_the_direct_sums_at_every_searched_lag(seed):
+def test_lag_correlation_equals_the_direct_sums_at_every_searched_lag(seed, float32, monkeypatch):
     """The coarse step's FFT correlation (transform length only as long as the searched lags need, not the
     whole linear correlation's) against the sums written out, lag by lag, for images and templates of any
-    relative size, boxes that overlap or not, and pairs summed."""
+    relative size, boxes that overlap or not, and pairs summed: to 1e-9 of the largest sum in double
+    precision, and in single precision (``COARSE_FFT_FLOAT32``, the scan's) to 1e-7 of the sums' bound
+    (√(Σ image² · Σ template²) per pair, what a transform's rounding scales with)."""
     from ioscan.geometry.limbfit import _lag_correlate
 
+    monkeypatch.setattr(limbfit, "COARSE_FFT_FLOAT32", float32)
     rng = np.random.default_rng(seed)
     n_c = tuple(int(v) for v in rng.integers(5, 90, 2))
     n_t = tuple(int(v) for v in rng.integers(5, 90, 2))
@@ -94,7 +98,12 @@ def test_lag_correlation_equals_the_direct_sums_at_every_searched_lag(seed):
                         s = at_tpl[1] + np.arange(n_t[1]) + ds - at_image[1]
                         inside = (s >= 0) & (s < n_c[1])
                         want[i, j] += np.dot(img[line, s[inside]], tpl[tl, inside])
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+    if float32:
+        bound = sum(np.sqrt(np.sum(a * a) * np.sum(b * b)) for a, b in zip(images, tpls, strict=True))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-7 * bound)  # measured ≤ 9e-9
+        assert got.dtype == np.float64
+    else:
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
