@@ -407,9 +407,8 @@ def _model_from_backplanes(bp: Backplanes, crop: tuple | None = None) -> _LimbMo
     conic = conic / float(np.append(center, 1.0) @ conic @ np.append(center, 1.0))
     model = _LimbModel(conic, center, axes, vecs, center.copy(), np.array([0.0, 0.0, 1.0]), None)
     _sample_ellipse(model, crop=crop)
-    if crop is not None:
-        if len(model.points) < 12:
-            return model
+    if crop is not None and len(model.points) < 12:
+        return model
     sun = None
     if "incidence_deg" in bp.arrays:
         if bp.finite_on_disk("incidence_deg"):  # where it is finite is known: read it at the pixels fitted
@@ -623,7 +622,7 @@ def _row_diffs_noise(a: np.ndarray, bad: np.ndarray, all_when_none: bool = True)
     line when those hold fewer than :data:`NOISE_MIN_VALUES` good differences."""
     k = _noise_step(a.shape)
     if k > 1:
-        d = _clean_row_diffs(np.ascontiguousarray(a[::k]), np.ascontiguousarray(bad[::k]), all_when_none)
+        d = _clean_row_diffs(np.ascontiguousarray(a[::k]), np.ascontiguousarray(bad[::k]), False)
         if d.size >= NOISE_MIN_VALUES:
             return d
     return _clean_row_diffs(a, bad, all_when_none)
