@@ -233,3 +233,51 @@ def test_limb_fit_with_and_without_the_kernels_is_the_same(monkeypatch, scene, w
         # pinned tests record a known ~0.9 px line bias on the "full" scene)
         err = np.subtract((fast.offset_sample_px, fast.offset_line_px), truth)
         assert np.all(np.abs(err) <= 3 * np.array(fast.offset_err_px)), (err, fast.offset_err_px)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_render_template_equals_the_numpy_version(monkeypatch, seed):
+    """The coarse step's Lambert template (``limb_kernels.render_template``) against the numpy steps it
+    replaces: the same box and, to rounding (numpy's matmul orders the 2 × 2 products its own way), the same
+    values, for tilted ellipses cut by the canvas or inside it, lit from any side."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(5.0, 400.0, 2)
+    t = rng.uniform(0.0, np.pi)
+    axes = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    sun = rng.normal(size=3)
+    model = limbfit._LimbModel(
+        np.eye(3),
+        rng.uniform(-100.0, 300.0, 2),
+        (float(a), float(b)),
+        axes,
+        np.zeros(2),
+        sun / np.linalg.norm(sun),
+        None,
+    )
+    shape, origin, factor = (
+        (int(rng.integers(20, 120)), int(rng.integers(20, 120))),
+        (-30, -60),
+        int(rng.integers(1, 6)),
+    )
+    fast = limbfit._render_template(model, shape, origin, factor)
+    monkeypatch.setattr(limbfit, "LIMB_KERNELS", False)
+    slow = limbfit._render_template(model, shape, origin, factor)
+    assert fast[1:] == slow[1:] and fast[0].shape == slow[0].shape
+    np.testing.assert_allclose(fast[0], slow[0], rtol=0, atol=1e-12)
+    assert np.array_equal(fast[0] > 0, slow[0] > 0)  # the same disk pixels
+
+
+@pytest.mark.parametrize("grow", [1, 3, 5])
+def test_compact_sources_grown_by_the_kernel_as_by_numpy(monkeypatch, grow):
+    """The compact sources' mask grown by ``limb_kernels.grow_marks`` is numpy's, sources at the array's
+    edges included (the growing box clipped)."""
+    rng = np.random.default_rng(grow)
+    img = rng.normal(0.0, 0.01, (60, 90)) + 1.0
+    ll = np.r_[0, 59, 0, 59, rng.integers(0, 60, 20)]
+    ss = np.r_[0, 0, 89, 89, rng.integers(0, 90, 20)]
+    img[ll, ss] += 5.0
+    opened = limbfit._line_opening(img, 7)
+    fast = limbfit._compact_sources(img, opened, 0.05, 7, grow)
+    monkeypatch.setattr(limbfit, "LIMB_KERNELS", False)
+    slow = limbfit._compact_sources(img, opened, 0.05, 7, grow)
+    assert fast.any() and np.array_equal(fast, slow)

@@ -778,6 +778,62 @@ def opening_near_sources(
 
 
 @njit(cache=True, error_model="numpy")
+def grow_marks(
+    shape_l: int, shape_s: int, ll: np.ndarray, ss: np.ndarray, grow: int
+) -> np.ndarray:  # pragma: no cover
+    """A boolean (``shape_l``, ``shape_s``) mask True on the ``grow`` × ``grow`` box (offsets −grow // 2 …
+    grow − grow // 2 − 1, clipped to the array) around each (``ll``, ``ss``): ``limbfit._compact_sources``'
+    growing, in one pass."""
+    hot = np.zeros((shape_l, shape_s), dtype=np.bool_)
+    g = grow // 2
+    for k in range(ll.shape[0]):
+        for dl in range(-g, grow - g):
+            i = ll[k] + dl
+            i = 0 if i < 0 else (shape_l - 1 if i > shape_l - 1 else i)
+            for ds in range(-g, grow - g):
+                j = ss[k] + ds
+                j = 0 if j < 0 else (shape_s - 1 if j > shape_s - 1 else j)
+                hot[i, j] = True
+    return hot
+
+
+@njit(cache=True, error_model="numpy")
+def render_template(
+    l0: int,
+    l1: int,
+    s0: int,
+    s1: int,
+    origin_s: float,
+    origin_l: float,
+    factor: int,
+    center: np.ndarray,
+    axes_px: np.ndarray,
+    semi: np.ndarray,
+    sun: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """The coarse step's Lambert disk on canvas lines ``l0:l1`` and samples ``s0:s1`` (binned by
+    ``factor``; canvas pixel (0, 0) at predicted (``origin_s``, ``origin_l``)): per pixel the steps of
+    ``limbfit._render_template_numpy`` in one pass (no temporaries; its 2 × 2 products rounded as
+    written, which numpy's matmul may order differently: the same to an ulp)."""
+    out = np.zeros((l1 - l0, s1 - s0))
+    f = float(factor)
+    for i in range(l1 - l0):
+        ln = origin_l + (float(l0 + i) + 0.5) * f - 0.5
+        dy = ln - center[1]
+        for j in range(s1 - s0):
+            s = origin_s + (float(s0 + j) + 0.5) * f - 0.5
+            dx = s - center[0]
+            u = (dx * axes_px[0, 0] + dy * axes_px[1, 0]) / semi[0]
+            v = (dx * axes_px[0, 1] + dy * axes_px[1, 1]) / semi[1]
+            r2 = u * u + v * v
+            if r2 < 1.0:
+                w = math.sqrt(max(1.0 - r2, 0.0))
+                c = u * sun[0] + v * sun[1] + w * sun[2]
+                out[i, j] = max(c, 0.0) + 0.05
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def bin_mean(a: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
     """Means of the ``f`` × ``f`` blocks of ``a`` (trailing lines and samples that fill no block dropped):
     the numbers of ``a.reshape(nl, f, ns, f).mean(axis=(1, 3))`` for f < 8 and at least 2 blocks per line
