@@ -133,11 +133,12 @@ LIMB_KERNELS = True
 #: values has a ~1.3 % relative error, a fraction of what the box's own texture moves it by, at a fraction of
 #: the whole box's selection cost
 NOISE_SAMPLES = 12000
+#: fewer good differences than this in the lines read: the whole box's instead
 NOISE_MIN_VALUES = 2000
 #: the coarse step's correlations by single-precision FFTs (~1.3× faster; the scores' relative rounding ~1e-6)
 COARSE_FFT_FLOAT32 = True
 #: a long predicted limb is first read every this many samples (:func:`_sample_ellipse`)
-SAMPLE_BLOCK = 16  # fewer good differences than this in the lines read: the whole box's instead
+SAMPLE_BLOCK = 16
 
 
 @dataclass
