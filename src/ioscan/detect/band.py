@@ -70,7 +70,7 @@ from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, 
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import merge_peaks, search_again, take_peaks
-from ioscan.detect.shading import shading_template, sunlit_mask, template_crops_to
+from ioscan.detect.shading import MIN_SUNLIT_PIXELS, shading_template, sunlit_mask, template_crops_to
 from ioscan.detect.spike_calibration import spike_thresholds
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
@@ -452,6 +452,17 @@ def _psf_in_use(
     return psf, spike_psf, est is not None
 
 
+def _geometry_lit(limb: Limb, psf: PsfModel, cfg: DetectConfig) -> bool:
+    """With ``detect.geometry_lit_model_core``: the geometry's limb stands, the PSF is narrow and the
+    geometry's sunlit disk holds at least :data:`ioscan.detect.shading.MIN_SUNLIT_PIXELS` pixels (the shading
+    template's own floor)."""
+    if not (cfg.geometry_lit_model_core and limb.from_geometry and limb.backplanes is not None):
+        return False
+    if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return False
+    return int(np.count_nonzero(sunlit_mask(limb.backplanes))) >= MIN_SUNLIT_PIXELS
+
+
 def _subtract_disk_model(
     data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
 ) -> tuple[np.ndarray, Limb, DiskModelFit | None]:
@@ -655,14 +666,23 @@ def detect_band(
     model_core_px = (
         None  # the model's core σ (px) the annuli stay sized for, where a measured core replaced it
     )
+    flux_psf = None  # the core measured on the frame for the fluxes alone, where detection keeps the model's
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
         psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
+        if psf is not model_psf and limb.circle is None and _geometry_lit(limb, psf, cfg):
+            # a sunlit disk placed by the geometry: the model's core detects, as where a limb is seen (the
+            # background's annuli sized for it follow sunlit ground better); the measured core, the fluxes
+            flux_psf, psf, spike_psf, psf_measured = psf, model_psf, model_psf, False
+            out.messages[-1] = (
+                f"band {band.band}: PSF measured: core σ {flux_psf.core_sigma_px:.2f} px, elongation "
+                f"{flux_psf.elongation:.2f}, taken by the fluxes only on the sunlit disk (the model's "
+                f"{psf.core_sigma_px:.2f} px detects)"
+            )
         sigma = psf.core_sigma_px
         if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
             # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
             model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
     # where a limb is seen and detection keeps the model's core: the core measured for the fluxes alone
-    flux_psf = None
     flux_core_path = (
         cfg.flux_psf_where_limb_seen
         and cfg.estimate_psf
