@@ -63,7 +63,7 @@ def test_psf_measured_where_no_limb_is_seen(monkeypatch):
     assert len(calls) == 1 and measured and psf is spike and psf.core_sigma_px == pytest.approx(0.8)
 
 
-def _renderer_day_frame(index: int):
+def _renderer_frame(index: int):
     """Frame ``index`` of the independent renderer's sequence as ``benchmarks/bench_generalise.py`` draws it
     (default seed, M band, day and night alternating), with the renderer's own exact backplanes: (frame,
     backplanes, truth of the M band, the renderer's exact limb distance of each hot spot, px)."""
@@ -94,13 +94,8 @@ def test_sunlit_disk_given_by_the_geometry_detects_with_the_model_core():
     core detects (1.3 px: measured on textured sunlit ground, far from the true 0.8). Against the renderer's
     truth the model's core finds more of the frame's isolated hot spots of ideal S/N ≥ 7."""
     from ioscan.detect import detect_frame
-    from ioscan.records import DetectionFlag
 
-    frame, backplanes, truth = _renderer_day_frame(92)
-    true7 = truth[(truth["snr_ideal"] >= 7) & (truth["neighbour_px"] >= 4)][["sample", "line"]].to_numpy(
-        float
-    )
-    line_offset = frame.bands["M"].line_offset
+    frame, backplanes, truth = _renderer_frame(92)
     found = {}
     for on in (True, False):
         cfg = DetectConfig(pointing_error_px=0.1, geometry_lit_model_core=on)
@@ -112,11 +107,37 @@ def test_sunlit_disk_given_by_the_geometry_detects_with_the_model_core():
             assert cores == {0.6}
         else:
             assert min(cores) > 0.7  # measured on the frame (1.3 px here: on sunlit ground, not the truth)
-        kept = [
-            d for d in res.detections if not d.flags & (DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT)
-        ]
-        xy = np.array([(d.sample, d.line - line_offset) for d in kept]).reshape(-1, 2)
-        found[on] = sum(
-            bool(xy.size and np.min(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) <= 2.0) for x, y in true7
-        )
+        found[on] = _found_isolated(res, truth, frame.bands["M"].line_offset)
     assert found[True] >= found[False] + 3, found  # measured: 6 and 1 of 10
+
+
+def _found_isolated(res, truth, line_offset: float, min_snr: float = 7.0) -> int:
+    """How many isolated true hot spots of ideal S/N ≥ ``min_snr`` an unflagged (not COSMIC_RAY or ARTEFACT)
+    detection lies within 2 px of (the benchmark's match radius)."""
+    from ioscan.records import DetectionFlag
+
+    iso = truth[(truth["snr_ideal"] >= min_snr) & (truth["neighbour_px"] >= 4)][["sample", "line"]]
+    ignored = DetectionFlag.COSMIC_RAY | DetectionFlag.ARTEFACT
+    kept = [d for d in res.detections if not d.flags & ignored]
+    xy = np.array([(d.sample, d.line - line_offset) for d in kept]).reshape(-1, 2)
+    return sum(
+        bool(xy.size and np.min(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) <= 2.0) for x, y in iso.to_numpy()
+    )
+
+
+@pytest.mark.parametrize(("index", "off", "on"), [(101, 2, 4), (33, 4, 7)])
+def test_dark_limb_given_by_the_geometry_is_searched_whole(index, off, on):
+    """The independent renderer's night frames 101 (Io eclipsed, 4 isolated hot spots of S/N ≥ 7, three of
+    them within 4 px of the limb) and 33, given their exact geometry: with
+    ``detect.geometry_dark_limb_unsplit`` the dark limb's background is that of a frame without a limb, and
+    every hot spot is found; without it, the limb band's box means, raised by the hot spots on the limb,
+    call the limb bright around them and leave them in the unsearched band."""
+    from ioscan.detect import detect_frame
+
+    frame, backplanes, truth = _renderer_frame(index)
+    line_offset = frame.bands["M"].line_offset
+    found = {}
+    for unsplit in (False, True):
+        cfg = DetectConfig(pointing_error_px=0.1, geometry_dark_limb_unsplit=unsplit)
+        found[unsplit] = _found_isolated(detect_frame(frame, backplanes, config=cfg), truth, line_offset)
+    assert found == {False: off, True: on}
