@@ -87,9 +87,10 @@ class DetectConfig:
             band: the limb's measured profile and the local background model the disk, as without geometry
             (:attr:`ioscan.detect.region.Limb.image_model`). None (default): the template always. 0.1 on the
             renderer's 125 sunlit frames: 0.574 / 0.057 / 0.216 → 0.600 / 0.057 / 0.136; seed 47 0.606 /
-            0.077 / 0.304 → 0.655 / 0.077 / 0.144; the project's simulator: ``bench_detect`` day frames pass
-            it (mismatch ≤ 0.06), but one demo frame (a 23-px disk, mismatch 0.16) switches and the demo
-            loses a detection and a hot spot (874 / 223, 85 of 85 recovered, ARI 0.996), so not a default.
+            0.077 / 0.304 → 0.655 / 0.077 / 0.144; but on the project's simulator its small far disks
+            (radius 23–31 px) switch too: ``bench_detect 5 0`` day far gains 0.2 false per frame and the
+            pooled threshold rises 4.64 → 4.73 (S/N 3–5 0.155 → 0.107, 5–7 0.536 → 0.522), the demo loses a
+            detection and a hot spot (874 / 223, 85 of 85 recovered), so not a default.
         geometry_dark_limb_unsplit: narrow PSFs, the geometry's limb standing and no pixel of the frame
             sunlit (night side, or Io in Jupiter's shadow): where the disk just inside the limb band and the
             sky just outside differ by less than ``DARK_LIMB_STEP_SIGMA`` pixel-noise σ in their medians over
