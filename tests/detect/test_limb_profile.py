@@ -70,3 +70,38 @@ def test_along_limb_highpass_reaches_the_zones_edges():
         # (what a ridge this narrow leaves anywhere: the arc's samples lie at the pixel's own limb distance,
         # the pixels along it do not; mid-zone, at 5 px, up to 2.1 of 10; along the edge before: 9.3, 9.6)
         assert np.max(np.abs(out[edge])) < 2.5
+
+
+def test_template_limb_mismatch_tells_a_foreign_limb_law_from_the_templates_own():
+    """The renderer's gibbous disk at phase 60° (Minnaert k 0.7 with its limb factor floored at cos e = 0.2,
+    PSF σ 0.8 px) against the geometry's shading template (the law unfloored, the model's 0.6-px core): 0–3 px
+    inside the limb the template is off the image's shape by 0.20 of the disk's level 10 px in (measured; at
+    phase 30° 0.07–0.10 depending on the Sun's azimuth). The same disk drawn as the template itself (× a
+    level, + sky and white noise): no mismatch. The gate of ``detect.shading_limb_mismatch`` (0.1) lies
+    between."""
+    from ioscan.detect.config import default_psf
+    from ioscan.detect.limb_profile import template_limb_mismatch
+    from ioscan.detect.region import _image_limb_along_geometry
+    from ioscan.detect.shading import shading_template
+    from ioscan.simulate.independent_backplanes import truth_backplanes
+
+    frame = _render(phase_deg=60.0, sun_azimuth_deg=0.0)
+    img = frame.bands["M"].image.astype(float)
+    bp = truth_backplanes(frame.params.view, "M")
+    d = np.asarray(bp["limb_distance_px"], float)
+    psf = default_psf("JIRAM", 4.78)
+    template = shading_template(img, bp, psf)
+    assert template is not None
+
+    def mismatch(image):
+        circle, known = _image_limb_along_geometry(image.astype(np.float32), d, 0.6, None, True, 0.0)
+        assert circle is not None
+        ok = np.isfinite(image)
+        return template_limb_mismatch(image, circle, known, template, ok, laplacian_noise(image))
+
+    foreign = mismatch(img)
+    level = float(np.percentile(img[d > 10], 90) / np.percentile(template[d > 10], 90))
+    rng = np.random.default_rng(2)
+    own = level * template + float(np.median(img[d < -8])) + rng.normal(0.0, laplacian_noise(img), img.shape)
+    assert foreign > 0.15
+    assert mismatch(own) < 0.05

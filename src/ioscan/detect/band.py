@@ -22,6 +22,7 @@ from ioscan.detect.artefacts import (
 )
 from ioscan.detect.background import (
     BROAD_PSF_SIGMA_PX,
+    DARK_LIMB_STEP_SIGMA,
     BandModel,
     annulus_sizes,
     base_limb_halfwidth_px,
@@ -70,7 +71,7 @@ from ioscan.detect.region import Limb, locate_limb, mask_pixels, off_disk_zone, 
 from ioscan.detect.results import BandDetections
 from ioscan.detect.saturated import clipped_cores, recentre_saturated
 from ioscan.detect.second_pass import merge_peaks, search_again, take_peaks
-from ioscan.detect.shading import shading_template, sunlit_mask, template_crops_to
+from ioscan.detect.shading import MIN_SUNLIT_PIXELS, shading_template, sunlit_mask, template_crops_to
 from ioscan.detect.spike_calibration import spike_thresholds
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.instruments import Instrument, get_instrument
@@ -99,7 +100,7 @@ def _background_args(
     shading = sunlit = None
     # broad (AO) PSFs: the measured false rate rises with the shading template (its blurred limb and halo do
     # not match a real halo well enough), and the dark-limb band raised it too: both for narrow PSFs only
-    if limb.from_geometry and narrow and cfg.use_shading:
+    if limb.from_geometry and narrow and cfg.use_shading and not limb.image_model:
         made = limb.shading  # the limb check's template of this image with this PSF: its crop where exact
         if (
             made is not None
@@ -129,9 +130,12 @@ def _background_args(
         noise = laplacian_noise(data) if pixel_noise is None else pixel_noise
         model = fit_limb_model(data, limb.circle, limb.known, valid, noise)
         limb_model = None if model is None else model.crop(sl)
+    limb_distance = None if limb.distance_px is None else limb.distance_px[sl]
+    if limb_distance is not None and narrow and _dark_geometry_limb(data, limb, band_sigma, cfg, pixel_noise):
+        limb_distance = None  # a dark disk given by the geometry: its background as without a limb
     return dict(
         psf=psf,
-        limb_distance_px=None if limb.distance_px is None else limb.distance_px[sl],
+        limb_distance_px=limb_distance,
         mask=None if sat_mask is None else sat_mask[sl],
         limb_halfwidth_px=limb_halfwidth,
         local_window_px=cfg.local_window_px,
@@ -154,6 +158,38 @@ def _background_args(
         limb_zone_own_scale_px=cfg.limb_zone_own_scale_px,
         unmodelled_limb_own_profile=cfg.unmodelled_limb_own_profile,
     )
+
+
+#: ``detect.geometry_dark_limb_unsplit``: the fewest valid pixels on each side of the limb band for its step
+DARK_LIMB_MIN_PIXELS = 30
+
+
+def _dark_geometry_limb(
+    data: np.ndarray, limb: Limb, sigma_px: float, cfg: DetectConfig, pixel_noise: float | None
+) -> bool:
+    """With ``detect.geometry_dark_limb_unsplit``: the geometry's limb stands, no pixel of the frame is
+    sunlit (:func:`ioscan.detect.shading.sunlit_mask`: the night side, or Io in Jupiter's shadow) and the
+    limb is dark over its whole length — the medians of the disk just inside the limb band and of the sky
+    just outside it (3 px each, at least :data:`DARK_LIMB_MIN_PIXELS` valid pixels each) differ by less
+    than :data:`ioscan.detect.background.DARK_LIMB_STEP_SIGMA` × the pixel noise. Medians over the whole
+    limb, not the box means of :func:`ioscan.detect.background.dark_limb`, which a hot spot on the limb
+    raises above the step around itself (leaving exactly the hot spots' stretch of the band unsearched)."""
+    if not (cfg.geometry_dark_limb_unsplit and limb.from_geometry and limb.backplanes is not None):
+        return False
+    if sunlit_mask(limb.backplanes).any():
+        return False
+    d = limb.distance_px
+    x = np.asarray(data)
+    wb = base_limb_halfwidth_px(sigma_px) if cfg.limb_halfwidth_px is None else float(cfg.limb_halfwidth_px)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(x) & np.isfinite(d)
+        inside = valid & (d > wb) & (d <= wb + 3.0)
+        outside = valid & (d < -wb) & (d >= -wb - 3.0)
+    if min(np.count_nonzero(inside), np.count_nonzero(outside)) < DARK_LIMB_MIN_PIXELS:
+        return False
+    noise = laplacian_noise(x) if pixel_noise is None else pixel_noise
+    step = abs(float(np.median(x[inside])) - float(np.median(x[outside])))
+    return bool(step < DARK_LIMB_STEP_SIGMA * noise)
 
 
 def annulus_sigma(
@@ -452,6 +488,17 @@ def _psf_in_use(
     return psf, spike_psf, est is not None
 
 
+def _geometry_lit(limb: Limb, psf: PsfModel, cfg: DetectConfig) -> bool:
+    """With ``detect.geometry_lit_model_core``: the geometry's limb stands, the PSF is narrow and the
+    geometry's sunlit disk holds at least :data:`ioscan.detect.shading.MIN_SUNLIT_PIXELS` pixels (the shading
+    template's own floor)."""
+    if not (cfg.geometry_lit_model_core and limb.from_geometry and limb.backplanes is not None):
+        return False
+    if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return False
+    return int(np.count_nonzero(sunlit_mask(limb.backplanes))) >= MIN_SUNLIT_PIXELS
+
+
 def _subtract_disk_model(
     data: np.ndarray, limb: Limb, sat_mask, psf: PsfModel, cfg: DetectConfig, band: str, messages: list[str]
 ) -> tuple[np.ndarray, Limb, DiskModelFit | None]:
@@ -655,14 +702,23 @@ def detect_band(
     model_core_px = (
         None  # the model's core σ (px) the annuli stay sized for, where a measured core replaced it
     )
+    flux_psf = None  # the core measured on the frame for the fluxes alone, where detection keeps the model's
     if cfg.estimate_psf and core_weight >= MIN_CORE_WEIGHT_TO_MEASURE:
         psf, spike_psf, psf_measured = _psf_in_use(data, sat_mask, limb, psf, cfg, band.band, out.messages)
+        if psf is not model_psf and limb.circle is None and _geometry_lit(limb, psf, cfg):
+            # a sunlit disk placed by the geometry: the model's core detects, as where a limb is seen (the
+            # background's annuli sized for it follow sunlit ground better); the measured core, the fluxes
+            flux_psf, psf, spike_psf, psf_measured = psf, model_psf, model_psf, False
+            out.messages[-1] = (
+                f"band {band.band}: PSF measured: core σ {flux_psf.core_sigma_px:.2f} px, elongation "
+                f"{flux_psf.elongation:.2f}, taken by the fluxes only on the sunlit disk (the model's "
+                f"{psf.core_sigma_px:.2f} px detects)"
+            )
         sigma = psf.core_sigma_px
         if cfg.psf_annuli_model_core and limb.circle is not None and psf is not model_psf:
             # the annuli and the spike test (which reads the residual of the model's annuli) keep the model's
             model_core_px, spike_psf = model_psf.core_sigma_px, model_psf
     # where a limb is seen and detection keeps the model's core: the core measured for the fluxes alone
-    flux_psf = None
     flux_core_path = (
         cfg.flux_psf_where_limb_seen
         and cfg.estimate_psf

@@ -60,6 +60,48 @@ class DetectConfig:
             given its exact geometry, ``bench_generalise --geometry``, +4–6 points at S/N ≥ 7 but the false
             rate −0.09 / +0.08 per frame on two seeds; the project's simulator unchanged in ``bench_detect``,
             its demo −1 hot spot recovered).
+        geometry_lit_model_core: narrow PSFs: where the geometry's limb stands and its sunlit disk holds at
+            least :data:`ioscan.detect.shading.MIN_SUNLIT_PIXELS` pixels, the core measured on the frame
+            (where it differs from the model's) takes the fluxes only, and the model's core detects
+            (background annuli, matched filter, fits, spike test), as where a limb is seen in the image
+            (``psf_filter_where_limb_seen`` off): on textured sunlit ground the annuli sized for the model's
+            core follow the ground better, and a core measured there can be far off (1.3 px for a true 0.8).
+            On by default (issue 11; the independent renderer's 125 sunlit frames given its exact geometry,
+            ``bench_generalise --geometry``: 0.520 / 0.049 / 0.272 → 0.574 / 0.057 / 0.216, S/N ≥ 7 / 5–7 /
+            false per frame; held-out seed 47 0.586 / 0.068 / 0.312 → 0.606 / 0.077 / 0.304; night frames and
+            the project's simulator, ``bench_detect``, bit for bit).
+        limb_profile_with_geometry_soft: with ``limb_profile_with_geometry``, keep a soft image limb too (a
+            limb darkened into its edge, whose steepest rise lies up to ~1 px inside the true limb) where it
+            agrees with the geometry's; the agreement test still tells a terminator taken for the limb.
+        limb_profile_with_geometry_min_radius_px: with ``limb_profile_with_geometry``, the smallest radius
+            (px) of an image limb kept (None: :data:`ioscan.detect.region.GEOMETRY_CIRCLE_MIN_RADIUS_PX`).
+            With the two above and ``use_shading`` off, detection given the geometry models the sunlit disk
+            as detection without it does (issue 11; renderer, 125 sunlit frames: 0.624 / 0.066 / 0.112, S/N
+            ≥ 7 / 5–7 / false per frame; seed 47 0.700 / 0.094 / 0.104, where no geometry gives 0.654 /
+            0.074 / 0.120 and 0.696 / 0.094 / 0.160); not a default, the project's simulator needs its
+            shading template (its surface follows the template's law).
+        shading_limb_mismatch: narrow PSFs, the geometry's limb standing: where a limb is also seen in the
+            image along it (soft or not, any radius) and the geometry's shading template misses its measured
+            shape 0–3 px inside the limb by more than this (as a fraction of the disk's level 10 px in,
+            :func:`ioscan.detect.limb_profile.template_limb_mismatch`), the template is not used on that
+            band: the limb's measured profile and the local background model the disk, as without geometry
+            (:attr:`ioscan.detect.region.Limb.image_model`). None (default): the template always. 0.1 on the
+            renderer's 125 sunlit frames: 0.574 / 0.057 / 0.216 → 0.600 / 0.057 / 0.136; seed 47 0.606 /
+            0.077 / 0.304 → 0.655 / 0.077 / 0.144; but on the project's simulator its small far disks
+            (radius 23–31 px) switch too: ``bench_detect 5 0`` day far gains 0.2 false per frame and the
+            pooled threshold rises 4.64 → 4.73 (S/N 3–5 0.155 → 0.107, 5–7 0.536 → 0.522), the demo loses a
+            detection and a hot spot (874 / 223, 85 of 85 recovered), so not a default.
+        geometry_dark_limb_unsplit: narrow PSFs, the geometry's limb standing and no pixel of the frame
+            sunlit (night side, or Io in Jupiter's shadow): where the disk just inside the limb band and the
+            sky just outside differ by less than ``DARK_LIMB_STEP_SIGMA`` pixel-noise σ in their medians over
+            the whole limb, the background sees no limb at all (as without geometry: the band searched, no
+            sky/disk regions); the geometry still sets the search region and the flags. Without it the
+            band's per-place test (:func:`ioscan.detect.background.dark_limb`, box means) is raised by the
+            hot spots on the limb themselves and leaves them in the unsearched band. On by default (issue
+            11; renderer night, 124 frames given the geometry: 0.907 / 0.345 / 0.016 → 0.965 / 0.471 /
+            0.016; seed 47 0.920 / 0.257 / 0.016 → 0.977 / 0.330 / 0.016; ``bench_detect 20 0`` night far
+            0.170 / 0.841 / 1.0 / 0.976 → 0.223 / 0.873 / 1.0 / 0.981 at S/N 3–5 / 5–7 / 7–10 / ≥ 10, the
+            other configurations and the demo unchanged).
         cosmic_ray_dchi2: χ² advantage of a 1–3-pixel connected spike over the PSF above which a source is
             flagged COSMIC_RAY (a likelihood-ratio test); None: calibrated for the PSF in use so that a true
             source at the detection threshold reaches it with probability 3 %
@@ -379,6 +421,11 @@ class DetectConfig:
     pointing_error_px: float = 1.0
     check_geometry_limb: bool = True
     limb_profile_with_geometry: bool = False
+    limb_profile_with_geometry_soft: bool = False
+    limb_profile_with_geometry_min_radius_px: float | None = None
+    geometry_lit_model_core: bool = True
+    shading_limb_mismatch: float | None = None
+    geometry_dark_limb_unsplit: bool = True
     cosmic_ray_dchi2: float | None = None
     drop_cosmic_rays: bool = False
     deblend_saddle_snr: float = 1.5

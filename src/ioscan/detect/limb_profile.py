@@ -370,3 +370,42 @@ def fit_limb_model(
     return LimbModel(
         d, template, zone, sky, centres, prof, circle.center_sample, circle.center_line, circle.radius_px, t
     )
+
+
+#: the limb distances (px, bins of 1 px from the limb inwards) where :func:`template_limb_mismatch` compares
+MISMATCH_BINS_PX = (0.0, 1.0, 2.0, 3.0)
+
+
+def template_limb_mismatch(
+    data: np.ndarray,
+    circle: LimbCircle,
+    known: np.ndarray,
+    template: np.ndarray,
+    valid: np.ndarray,
+    noise_px: float,
+) -> float | None:
+    """How far an expected shading ``template`` (:func:`ioscan.detect.shading.shading_template`) is from the
+    limb the image shows: along the seen arc's bright part, the median over each 1-px bin of limb distance
+    (:data:`MISMATCH_BINS_PX`, 0–3 px inside the limb) of the data above the sky, and of the template, each
+    divided by its own value :data:`DISK_REACH_PX` inside the limb in the pixel's direction
+    (:meth:`LimbModel.inner_values`: the albedo along the limb divides out); the largest absolute difference
+    of the two. None when no limb model can be measured (:func:`fit_limb_model`) or no bin has 10 pixels."""
+    x = np.asarray(data, dtype=np.float64)
+    model = fit_limb_model(x, circle, known, valid, noise_px)
+    if model is None:
+        return None
+    t = np.asarray(template, dtype=np.float64)
+    ti, xi = model.inner_values(t), model.inner_values(x - model.sky)
+    sel = model.zone & valid & np.isfinite(x) & (xi > 0)
+    if not sel.any():
+        return None
+    sel &= ti > 0.2 * float(np.max(ti[sel]))
+    worst = None
+    d = model.distance_px
+    for lo, hi in zip(MISMATCH_BINS_PX[:-1], MISMATCH_BINS_PX[1:], strict=True):
+        b = sel & (d >= lo) & (d < hi)
+        if np.count_nonzero(b) < 10:
+            continue
+        diff = abs(float(np.median((x[b] - model.sky) / xi[b])) - float(np.median(t[b] / ti[b])))
+        worst = diff if worst is None else max(worst, diff)
+    return worst

@@ -111,6 +111,9 @@ class Limb:
         shading: (image, PSF, template) when the geometry's check made the whole image's shading template
             (:func:`ioscan.detect.shading.shading_template`, maybe None) of that image with that PSF: the
             background reuses its crop where that is the same bit for bit.
+        image_model: with the geometry's limb, the image's own model of the sunlit disk replaces the shading
+            template (``detect.shading_limb_mismatch``): the limb profile measured along ``circle``, no
+            template.
     """
 
     distance_px: np.ndarray | None
@@ -124,6 +127,7 @@ class Limb:
     sunlit: np.ndarray | None = None
     trusted: bool = True
     shading: tuple | None = None
+    image_model: bool = False
 
 
 def locate_limb(
@@ -216,12 +220,25 @@ def locate_limb(
             return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False)
     circle = known = None
     if from_geometry and cfg.limb_profile_with_geometry and distance is not None:
-        circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated)
+        circle, known = _image_limb_along_geometry(
+            data,
+            distance,
+            sigma_px,
+            saturated,
+            cfg.limb_profile_with_geometry_soft,
+            cfg.limb_profile_with_geometry_min_radius_px,
+        )
         if circle is not None:
             messages.append(
                 f"band {band.band}: the geometry's limb also seen in the image (radius "
                 f"{circle.radius_px:.1f} px, {circle.n_points} edge points): its profile is measured"
             )
+    image_model = False
+    gate = cfg.shading_limb_mismatch
+    if from_geometry and circle is None and gate is not None and psf is not None and cfg.use_shading:
+        circle, known, image_model = _limb_model_instead_of_shading(
+            band.band, data, backplanes, distance, sigma_px, saturated, psf, gate, made, messages
+        )
     return Limb(
         distance,
         from_geometry,
@@ -231,7 +248,55 @@ def locate_limb(
         circle=circle,
         known=known,
         shading=made[-1] if made else None,
+        image_model=image_model,
     )
+
+
+def _limb_model_instead_of_shading(
+    band: str,
+    data: np.ndarray,
+    backplanes: Backplanes,
+    distance: np.ndarray,
+    sigma_px: float,
+    saturated: np.ndarray | None,
+    psf,
+    gate: float,
+    made: list,
+    messages: list[str],
+) -> tuple[LimbCircle | None, np.ndarray | None, bool]:
+    """``detect.shading_limb_mismatch``: (circle, known zone, True) where a limb is seen in the image along
+    the geometry's (:func:`_image_limb_along_geometry`, soft or not, any radius; narrow PSFs) and the
+    geometry's shading template misses its measured shape 0–3 px inside by more than ``gate``
+    (:func:`ioscan.detect.limb_profile.template_limb_mismatch`): the photometric law the template assumes
+    does not hold at this limb, and the image's own model of the disk is used instead. Else (None, None,
+    False): the template stays."""
+    from ioscan.detect.background import BROAD_PSF_SIGMA_PX
+    from ioscan.detect.disk import laplacian_noise
+    from ioscan.detect.limb_profile import template_limb_mismatch
+    from ioscan.detect.shading import shading_template
+
+    if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return None, None, False
+    circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)
+    if circle is None:
+        return None, None, False
+    x = np.asarray(data, dtype=float)
+    if made and made[-1][1] is psf:
+        template = made[-1][2]
+    else:
+        template = shading_template(x, backplanes, psf)
+        made.append((data, psf, template))
+    if template is None:
+        return None, None, False
+    valid = np.isfinite(x) if saturated is None else np.isfinite(x) & ~saturated
+    miss = template_limb_mismatch(x, circle, known, template, valid, laplacian_noise(x))
+    if miss is None or not miss > gate:
+        return None, None, False
+    messages.append(
+        f"band {band}: the shading template misses the limb seen in the image by {miss:.2f} (radius "
+        f"{circle.radius_px:.1f} px): the limb's measured profile is used instead"
+    )
+    return circle, known, True
 
 
 #: the largest median distance (px) between the image's limb circle and the geometry's limb, over the arc the
@@ -243,13 +308,21 @@ GEOMETRY_CIRCLE_MIN_RADIUS_PX = 45.0
 
 
 def _image_limb_along_geometry(
-    data: np.ndarray, distance_px: np.ndarray, sigma_px: float, saturated: np.ndarray | None
+    data: np.ndarray,
+    distance_px: np.ndarray,
+    sigma_px: float,
+    saturated: np.ndarray | None,
+    soft: bool = False,
+    min_radius_px: float | None = None,
 ) -> tuple[LimbCircle | None, np.ndarray | None]:
-    """The sharp limb seen in the image where it agrees with the geometry's (``distance_px``): its circle and
-    known zone, or (None, None) — no sharp limb, a soft one (a terminator's), or one more than
-    :data:`GEOMETRY_CIRCLE_AGREE_PX` from the geometry's limb along the arc it was seen."""
+    """The limb seen in the image where it agrees with the geometry's (``distance_px``): its circle and
+    known zone, or (None, None) — no limb, a soft one (a terminator's, or a limb darkened into its edge;
+    kept with ``soft``), one of radius below ``min_radius_px`` (None:
+    :data:`GEOMETRY_CIRCLE_MIN_RADIUS_PX`), or one more than :data:`GEOMETRY_CIRCLE_AGREE_PX` from the
+    geometry's limb along the arc it was seen (what tells a terminator taken for the limb from the limb)."""
     circle = find_limb(data, sigma_px, saturated)
-    if circle is None or circle.soft or circle.radius_px < GEOMETRY_CIRCLE_MIN_RADIUS_PX:
+    min_r = GEOMETRY_CIRCLE_MIN_RADIUS_PX if min_radius_px is None else float(min_radius_px)
+    if circle is None or (circle.soft and not soft) or circle.radius_px < min_r:
         return None, None
     known = known_zone(circle, data.shape)
     own = circle.distance_px(data.shape)
