@@ -8,7 +8,7 @@ import pytest
 from disk_frames import shifted_disk_frame
 from ioscan.errors import GeometryError
 from ioscan.geometry.label_provider import backplanes_from_label
-from ioscan.geometry.navigate import band_label_geometry, navigate_frame
+from ioscan.geometry.navigate import _gaussian_samples, band_label_geometry, navigate_frame
 from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 from ioscan.workflows.backplanes import label_geometry_from_args
 
@@ -353,3 +353,18 @@ def test_anchor_detect_probabilities_read_brightness_area_and_the_bands_noise():
     assert np.all(_anchor_detect_prob(frame, ["M"], dets, anchors, keep, anc_xy, jac, const) == 0.5)
     with pytest.raises(ValueError, match="anchor_detect_model"):
         NavigateConfig(anchor_detect_model="bright")
+
+
+def test_gaussian_samples_are_numpys_multivariate_normal_bit_for_bit():
+    """The pointing draws of a registered frame are ``Generator.multivariate_normal``'s (SVD method) to the
+    last bit, for covariances of every shape a registration makes (round, elongated, correlated, tiny)."""
+    rs = np.random.default_rng(3)
+    covs = [np.diag([0.04, 0.09]), np.array([[1e-6, 0.0], [0.0, 1e-6]]), np.array([[4.0, 3.9], [3.9, 4.0]])]
+    for _ in range(200):
+        a = rs.normal(size=(2, 2)) * rs.uniform(0.01, 5.0)
+        covs.append(a @ a.T + np.eye(2) * rs.uniform(0.0, 0.3))
+    for k, cov in enumerate(covs):
+        seed, n = int(rs.integers(0, 2**32)), (256, 64, 1)[k % 3]
+        want = np.random.default_rng(seed).multivariate_normal(np.zeros(2), cov, n)
+        got = _gaussian_samples(cov, n, seed)
+        assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64)), k

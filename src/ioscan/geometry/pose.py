@@ -42,7 +42,12 @@ def check_observer_outside(
 
 def _limb_grid(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
     """Signed limb distance of every pixel (rays linear in pixel coordinates), pixels."""
-    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    return _limb_grid_of_rays(camera, _limb_rays(camera, observer_km, inst_to_body, radii_km, extra))
+
+
+def _limb_grid_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
+    """:func:`_limb_grid` of the rays :func:`_limb_rays` made (which :func:`limb_conic_px` can share)."""
+    d0, d_s, d_l, q = rays
     s = np.arange(camera.n_samples, dtype=float) - camera.center_sample
     l = np.arange(camera.n_lines, dtype=float) - camera.center_line
     return limb_distance_grid(q, d0, d_s, d_l, s, l)
@@ -61,7 +66,12 @@ def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=N
 def limb_conic_px(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
     """The limb as an image conic: 3×3 C with xᵀCx = dᵀQd for x = (sample, line, 1) (> 0 on the disk),
     normalised to unit Frobenius norm; the same rays as :func:`_limb_grid` (``extra``: see there)."""
-    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    return _limb_conic_of_rays(camera, _limb_rays(camera, observer_km, inst_to_body, radii_km, extra))
+
+
+def _limb_conic_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
+    """:func:`limb_conic_px` of the rays :func:`_limb_rays` made (which :func:`_limb_grid` can share)."""
+    d0, d_s, d_l, q = rays
     m = np.column_stack([d_s, d_l, d0 - camera.center_sample * d_s - camera.center_line * d_l])
     c = m.T @ q @ m
     c = 0.5 * (c + c.T)

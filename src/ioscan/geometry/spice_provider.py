@@ -48,7 +48,14 @@ from ioscan.geometry.backplanes import (
 )
 from ioscan.geometry.camera import FrameCamera
 from ioscan.geometry.ellipsoid import intersect_components
-from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, _scatter_layers, limb_conic_px
+from ioscan.geometry.pose import (
+    CameraPose,
+    _assemble,
+    _limb_conic_of_rays,
+    _limb_grid_of_rays,
+    _limb_rays,
+    _scatter_layers,
+)
 from ioscan.records import LabelGeometry
 
 CLIGHT_KM_S = 299792.458
@@ -257,6 +264,7 @@ class SpiceGeometry:
         self._ets: dict[str, float] = {}
         self._last_inputs: FrameInputs | None = None
         self._inputs: dict[str, FrameInputs] = {}  # instrument frame → its inputs at self._last_inputs.et
+        self._occulted: tuple[float, int | None] | None = None  # (et, code) of the last sun_occultation
         tune_allocator()
         self._ensure()
         sp = _sp()
@@ -415,9 +423,18 @@ class SpiceGeometry:
             "et": inp.et,
             "metakernel": str(self.metakernel),
             "pointing_offset_px": tuple(map(float, pointing_offset_px)),
-            SUN_OCCULTED_KEY: self.sun_occultation(inp.et - inp.lt_s),
+            SUN_OCCULTED_KEY: self._sun_occultation_kept(inp.et - inp.lt_s),
         }
         return Backplanes(arrays=arrays, meta=meta, limb_conic_px=conic)
+
+    def _sun_occultation_kept(self, et: float) -> int | None:
+        """:meth:`sun_occultation` at ``et``, kept for the last epoch: every band of a frame, predicted and
+        re-pointed, asks at the same target epoch (it depends on the time alone), SPICE once."""
+        kept = self._occulted
+        if kept is None or kept[0] != et:
+            kept = (et, self.sun_occultation(et))
+            self._occulted = kept
+        return kept[1]
 
     def sun_occultation(self, et: float) -> int | None:
         """The Sun's occultation by Jupiter seen from the target's centre at ``et`` (TDB s): CSPICE
@@ -669,8 +686,8 @@ class _FrameSetup:
     ep: _Epoch
     o0: tuple[float, float, float]
     shape: tuple[int, int]
-    limb_args: tuple
-    spin_beta: np.ndarray
+    cam: FrameCamera
+    limb_rays: tuple
     limb: object
     box: tuple[int, int, int, int] | None
 
@@ -689,17 +706,18 @@ class _FrameSetup:
         spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
         limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
         spin_beta = spin @ beta
-        limb = _limb_grid(*limb_args, extra=spin_beta)
+        limb_rays = _limb_rays(*limb_args, extra=spin_beta)  # the grid's and the conic's
+        limb = _limb_grid_of_rays(cam, limb_rays)
         # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
         near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
         span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
         box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
         o0 = tuple(float(v) for v in ep.o0)
-        return cls(m, beta, radii, ep, o0, (cam.n_lines, cam.n_samples), limb_args, spin_beta, limb, box)
+        return cls(m, beta, radii, ep, o0, (cam.n_lines, cam.n_samples), cam, limb_rays, limb, box)
 
     def limb_conic(self):
-        """The limb conic :func:`limb_distance_px` measures the distance to."""
-        return limb_conic_px(*self.limb_args, extra=self.spin_beta)
+        """The limb conic :func:`limb_distance_px` measures the distance to (the grid's rays)."""
+        return _limb_conic_of_rays(self.cam, self.limb_rays)
 
 
 def _candidates(cand: np.ndarray, box, n_samples: int, d: tuple, t1, t_near, norms):
