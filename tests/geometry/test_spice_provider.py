@@ -369,7 +369,6 @@ def test_frame_inputs_asked_of_spice_once_per_band_and_epoch(geo, monkeypatch):
     assert calls == [bands[0], bands[1]]
 
 
-
 def test_sun_occultation_asked_of_spice_once_per_epoch(geo, monkeypatch):
     """Every band of a frame, predicted and re-pointed, asks for the Sun's occultation at the same target
     epoch: SPICE's ``occult`` once per epoch, and the kept code is the one a fresh query gives."""
@@ -391,6 +390,7 @@ def test_sun_occultation_asked_of_spice_once_per_epoch(geo, monkeypatch):
     calls.clear()
     geo.backplanes(sc.T_CLOSE_LIMB, bands[0])  # another epoch asks again
     assert len(calls) == 1
+
 
 def _umbra_by_angles(et: float) -> bool:
     """Io's centre in Jupiter's umbra by plain vector geometry (independent of ``occult``): seen from Io, the
