@@ -31,7 +31,7 @@ from ioscan.errors import IoscanError
 from ioscan.geometry import limbfit
 from ioscan.geometry.backplanes import Backplanes, LimbRegistration
 from ioscan.geometry.config import NavigateConfig
-from ioscan.geometry.views import View
+from ioscan.geometry.views import PendingView, View
 from ioscan.instruments import PointingPrior, get_instrument
 from ioscan.records import Frame, LabelGeometry
 
@@ -223,10 +223,10 @@ def navigate_frame(
                     pointing_correction_j2000=w,
                     defer_surface=DEFER_PREDICTED_SURFACE and w is None,
                 )
-                views[n] = View(
-                    geo.camera(b.spice_frame),
-                    geo.pose(frame.time_utc, b.spice_frame, pointing_correction_j2000=w),
-                )
+                # the predicted views' poses are made on first read: a limb registration replaces them unread
+                make_pose = geo.pose_maker(frame.time_utc, b.spice_frame, pointing_correction_j2000=w)
+                cam = geo.camera(b.spice_frame)
+                views[n] = PendingView(cam, make_pose) if w is None else View(cam, make_pose())
             return bps, views
 
         nav._recompute = spice

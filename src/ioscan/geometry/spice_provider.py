@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -494,23 +496,21 @@ class SpiceGeometry:
         Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
         aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
         """
+        return self.pose_maker(time_utc, frame_name, pointing_correction_j2000=pointing_correction_j2000)()
+
+    def pose_maker(
+        self, time_utc, frame_name: str, *, pointing_correction_j2000: np.ndarray | None = None
+    ) -> Callable[[], CameraPose]:
+        """:meth:`pose` in two steps: what it asks of SPICE (and its checks) now, and a call that makes the
+        same pose from that alone, later or never (a navigation's predicted views, which a registration
+        replaces unread; picklable)."""
         cam = self.camera(frame_name)
         inp = self.frame_inputs(time_utc, frame_name)
         if pointing_correction_j2000 is not None:
             corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
             inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
-        inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
-        b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
-        corrected = b - inp.j2000_to_body @ inp.beta
-        rot = _rotation_between(b, corrected / np.linalg.norm(corrected))
-        return CameraPose(
-            observer_km=inp.observer_body_km.copy(),
-            inst_to_body=rot @ inst_to_body,
-            sun_km=inp.sun_body_km.copy(),
-            time_utc=str(time_utc),
-            abcorr="LT+S",
-        )
+        return functools.partial(_pose_of, cam, inp, str(time_utc))
 
     def sub_observer(self, time_utc) -> tuple[float, float, float]:
         """(planetographic lat °N, west lon °W, range km to Io's centre) of the sub-observer point
@@ -559,6 +559,21 @@ class SpiceGeometry:
             disk_center_sample=float(s),
             disk_center_line=float(ln),
         )
+
+
+def _pose_of(cam: FrameCamera, inp: FrameInputs, time_utc: str) -> CameraPose:
+    """:meth:`SpiceGeometry.pose` of a camera and its (re-pointed) inputs."""
+    inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
+    b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
+    corrected = b - inp.j2000_to_body @ inp.beta
+    rot = _rotation_between(b, corrected / np.linalg.norm(corrected))
+    return CameraPose(
+        observer_km=inp.observer_body_km.copy(),
+        inst_to_body=rot @ inst_to_body,
+        sun_km=inp.sun_body_km.copy(),
+        time_utc=time_utc,
+        abcorr="LT+S",
+    )
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
