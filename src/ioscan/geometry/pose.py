@@ -53,13 +53,14 @@ def _limb_grid_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
     return limb_distance_grid(q, d0, d_s, d_l, s, l)
 
 
-def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None):
+def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None, quadric=None):
     """(ray at the optical centre, its derivatives per sample and per line, limb quadric), body frame:
-    the ray of pixel (s, l) is d0 + (s − center_sample)·d_s + (l − center_line)·d_l."""
+    the ray of pixel (s, l) is d0 + (s − center_sample)·d_s + (l − center_line)·d_l. ``quadric``: the
+    observer's :func:`limb_quadric` when made already (it depends on the observer alone)."""
     u_s, u_l, b = camera.axes()
     m = np.asarray(inst_to_body, dtype=float)
     d0 = m @ b - (0.0 if extra is None else extra)
-    q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km)
+    q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km) if quadric is None else quadric
     return d0, m @ u_s * camera.ifov_rad, m @ u_l * camera.ifov_rad, q
 
 

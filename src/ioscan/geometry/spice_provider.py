@@ -49,7 +49,7 @@ from ioscan.geometry.backplanes import (
     surface_arrays,
 )
 from ioscan.geometry.camera import FrameCamera
-from ioscan.geometry.ellipsoid import intersect_components
+from ioscan.geometry.ellipsoid import intersect_components, limb_quadric
 from ioscan.geometry.pose import (
     CameraPose,
     _assemble,
@@ -688,6 +688,76 @@ _BOX_MARGIN_PX = 4.0
 COMPILED = True
 
 
+class _EpochTerms:
+    """What the per-pixel solution needs that depends on the frame's epoch, observer and Sun alone, not on
+    the pointing (``FrameInputs.inst_to_j2000``): made once for every band of a frame and again when it is
+    re-pointed (:meth:`of`, kept for the last inputs), the same numbers as made per call."""
+
+    #: (the inputs' arrays and light time, Io's radii) → terms, the last ones made
+    _kept: tuple | None = None
+
+    def __init__(self, inp: FrameInputs, body: iobody.Ellipsoid):
+        c = CLIGHT_KM_S
+        from ioscan.geometry.compiled import readonly
+
+        x0 = inp.j2000_to_body
+        self.x0 = x0
+        self.beta = x0 @ inp.beta
+        self.radii = radii = body.radii_km
+        self.ep = ep = _Epoch(inp, radii)
+        # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close
+        # range the difference moves the limb by a few tenths of a pixel
+        self.r0 = r0 = float(np.linalg.norm(ep.o0))
+        dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+        self.spin = spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+        self.limb_observer = ep.o0 + dt_limb * ep.g
+        self.quadric = limb_quadric(np.asarray(self.limb_observer, dtype=float), radii)
+        self.spin_beta = spin @ self.beta
+        # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
+        self.near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
+        self.o0 = o0 = tuple(float(v) for v in ep.o0)
+        # the compiled path's constants (:func:`_compiled_arrays`)
+        off = np.asarray(self.beta, dtype=float)
+        w = 1.0 / np.asarray(radii, dtype=float) ** 2
+        self.qc = float(o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0)
+        self.use_off = bool(np.any(off != 0.0))
+        self.off_ro, self.o_ro, self.w_ro = readonly(off, o0, w)
+        self.w = w
+        wx, wy, _ = ep.omega
+        self.full = abs(wx) > 1e-9 or abs(wy) > 1e-9
+        self.epoch_ro = (*readonly(ep.o0, ep.g, ep.omega), self.full, *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2)
+        self.sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
+        a = body.a_km
+        c_km = a * (1.0 - body.flattening)
+        e2 = 1.0 - (c_km / a) ** 2
+        ep2 = (a / c_km) ** 2 - 1.0
+        self.constants = (float(a), float(c_km), float(ep2 * c_km), float(-e2 * a))
+        self.sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
+
+    @classmethod
+    def of(cls, inp: FrameInputs, body: iobody.Ellipsoid) -> _EpochTerms:
+        """The terms of ``inp`` and ``body``, kept for the last ones asked: the same when every input but the
+        pointing is the same object (``SpiceGeometry.frame_inputs`` keeps them per epoch and shares them
+        between bands; a re-pointing replaces ``inst_to_j2000`` alone) and the light time and radii equal."""
+        key = (
+            inp.j2000_to_body,
+            inp.j2000_to_body_rate,
+            inp.observer_body_km,
+            inp.observer_minus_target_j2000,
+            inp.target_velocity_j2000,
+            inp.beta,
+            inp.sun_body_km,
+            inp.sun_body_rate,
+        )
+        scalars = (float(inp.lt_s), float(body.a_km), float(body.b_km), float(body.c_km))
+        kept = cls._kept
+        if kept is not None and kept[1] == scalars and all(a is b for a, b in zip(kept[0], key, strict=True)):
+            return kept[2]
+        terms = cls(inp, body)
+        cls._kept = (key, scalars, terms)
+        return terms
+
+
 @dataclass(frozen=True)
 class _FrameSetup:
     """What both paths of :func:`_spice_arrays` start from: the camera-to-body rotation ``m``, the
@@ -708,27 +778,14 @@ class _FrameSetup:
 
     @classmethod
     def of(cls, cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid) -> _FrameSetup:
-        c = CLIGHT_KM_S
-        x0 = inp.j2000_to_body
-        m = x0 @ inp.inst_to_j2000
-        beta = x0 @ inp.beta
-        radii = body.radii_km
-        ep = _Epoch(inp, radii)
-        # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close
-        # range the difference moves the limb by a few tenths of a pixel
-        r0 = float(np.linalg.norm(ep.o0))
-        dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
-        spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-        limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
-        spin_beta = spin @ beta
-        limb_rays = _limb_rays(*limb_args, extra=spin_beta)  # the grid's and the conic's
-        limb = _limb_grid_of_rays(cam, limb_rays)
-        # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
-        near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
-        span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
-        box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
-        o0 = tuple(float(v) for v in ep.o0)
-        return cls(m, beta, radii, ep, o0, (cam.n_lines, cam.n_samples), cam, limb_rays, limb, box)
+        e = _EpochTerms.of(inp, body)
+        m = e.x0 @ inp.inst_to_j2000
+        spun = e.spin @ m
+        limb_rays = _limb_rays(cam, e.limb_observer, spun, e.radii, extra=e.spin_beta, quadric=e.quadric)
+        limb = _limb_grid_of_rays(cam, limb_rays)  # the grid's rays, and the conic's
+        span_km = max(e.r0 - float(e.radii.max()), 1e-3) * cam.ifov_rad
+        box = _disk_box(limb, e.near_km / span_km + _BOX_MARGIN_PX)
+        return cls(m, e.beta, e.radii, e.ep, e.o0, (cam.n_lines, cam.n_samples), cam, limb_rays, limb, box)
 
     def limb_conic(self):
         """The limb conic :func:`limb_distance_px` measures the distance to (the grid's rays)."""
@@ -841,36 +898,30 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
 
     c = CLIGHT_KM_S
     f = _FrameSetup.of(cam, inp, body)
-    m, beta, radii, ep, o0, shape, limb, box = f.m, f.beta, f.radii, f.ep, f.o0, f.shape, f.limb, f.box
+    et_ = _EpochTerms.of(inp, body)  # (kept by _FrameSetup.of)
+    m, beta, ep, shape, limb, box = f.m, f.beta, f.ep, f.shape, f.limb, f.box
     # rays at tc with stellar aberration removed exactly (FrameCamera.rotated_ray_components's terms)
     u_s, u_l, b = cam.axes()
     mb, ms, ml = m @ b, m @ u_s, m @ u_l
     s_off, l_off = cam.pixel_offsets()
     if box is not None:
         s_off, l_off = s_off[box[2] : box[3]], l_off[box[0] : box[1]]
-    off = np.asarray(beta, dtype=float)
     norms = cam.ray_norms(box)
-    w = 1.0 / np.asarray(radii, dtype=float) ** 2
-    qc = o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0
-    s_off, l_off, mb, ms, ml, norms, off_ro, o_ro, w_ro = readonly(
-        s_off, l_off, mb, ms, ml, norms, off, o0, w
-    )
+    w = et_.w
+    s_off, l_off, mb, ms, ml, norms = readonly(s_off, l_off, mb, ms, ml, norms)
     dx, dy, dz, t1, disc1, t_near = box_rays_intersect(
-        s_off, l_off, mb, ms, ml, norms, off_ro, bool(np.any(off != 0.0)), o_ro, w_ro, float(qc)
+        s_off, l_off, mb, ms, ml, norms, et_.off_ro, et_.use_off, et_.o_ro, et_.w_ro, et_.qc
     )
     d = (dx, dy, dz)
     idx, cand, d, t1, t_near, norms = _candidates(
         disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
     )
     hit1 = np.isfinite(t1)
-    wx, wy, wz = ep.omega
-    full = abs(wx) > 1e-9 or abs(wy) > 1e-9
     mask = cand if cand is not None else np.ones(0, dtype=bool)
     args = readonly(*d, t1, t_near, mask)
     ex, ey, ez, ox, oy, oz, t2, dlen, dt = light_time_intersect(
-        *args, cand is not None, float(inp.lt_s), -1.0 / c, *readonly(ep.o0, ep.g, ep.omega), full,
-        *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2,
-    )  # fmt: skip
+        *args, cand is not None, float(inp.lt_s), -1.0 / c, *et_.epoch_ro
+    )
     hit = np.isfinite(t2)
     retry = _retry_light_time(ep, inp, d, t2, dlen, hit & ~hit1)
     if retry is not None:
@@ -880,14 +931,9 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
             o[j] = o3[k]
         t2[j] = t3
         hit[j] = np.isfinite(t3)
-    sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
-    a = body.a_km
-    c_km = a * (1.0 - body.flattening)
-    e2 = 1.0 - (c_km / a) ** 2
-    ep2 = (a / c_km) ** 2 - 1.0
-    constants = (float(a), float(c_km), float(ep2 * c_km), float(-e2 * a))
+    sun, constants = et_.sun, et_.constants
     per_ray = (ex, ey, ez, ox, oy, oz, t2, dlen, norms)
-    extra = (cam.ifov_rad, float(iobody.vector_to_lon_w_deg(inp.sun_body_km)))
+    extra = (cam.ifov_rad, et_.sun_lon_w)
     every: list = []  # the surface terms of every candidate (made at once, or when a layer first needs them)
 
     def terms(pos: np.ndarray | None = None) -> tuple:
