@@ -90,6 +90,38 @@ def limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s, s, hss, hll, two_hsl): 
     return out
 
 
+# ------------------------------------------------------------------ candidates' values into frame images
+@njit(cache=True, error_model="numpy")
+def scatter_candidates(n, idx, hit, v):  # pragma: no cover - compiled
+    """A frame image (flat, ``n`` pixels) of candidates' values: ``v[k]`` at pixel ``idx[k]`` where
+    ``hit[k]``, NaN at the other candidates and every other pixel, as ``np.full(n, nan); out[idx] = v;
+    out[idx[~hit]] = nan`` makes it (``pose._scatter_layers``), in one pass."""
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = np.nan
+    for k in range(idx.shape[0]):
+        out[idx[k]] = v[k] if hit[k] else np.nan
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def mark_hits(n, idx, hit):  # pragma: no cover - compiled
+    """A frame image (flat, ``n`` pixels): 1.0 at the pixels ``idx[k]`` where ``hit[k]``, else 0.0, as
+    ``np.zeros(n); out[idx[hit]] = 1.0`` makes it (the ``on_disk`` backplane)."""
+    out = np.zeros(n)
+    for k in range(idx.shape[0]):
+        if hit[k]:
+            out[idx[k]] = 1.0
+    return out
+
+
+def readonly_index(idx: np.ndarray) -> np.ndarray:
+    """A read-only C-contiguous intp view of pixel indices (one signature of the kernels that take them)."""
+    v = np.ascontiguousarray(idx, dtype=np.intp).view()
+    v.flags.writeable = False
+    return v
+
+
 # ----------------------------------------------------------------------------- the SPICE backplanes' rays
 @njit(cache=True, error_model="numpy")
 def box_rays_intersect(s, l, mb, ms, ml, norms, off, use_off, o, w, qc):  # pragma: no cover - compiled

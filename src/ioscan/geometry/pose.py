@@ -80,7 +80,28 @@ def _limb_conic_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
 
 
 def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
-    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel)."""
+    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel).
+    With ``idx``, each image in one compiled pass (:func:`ioscan.geometry.compiled.scatter_candidates`: the
+    values of ``np.full(n, nan); out[idx] = v; out[idx[~hit]] = nan``, NaN for NaN)."""
+    n = shape[0] * shape[1]
+    arrays = {}
+    if idx is not None and surf:
+        from ioscan.geometry.compiled import readonly, readonly_index, scatter_candidates
+
+        idx_ro, (hit_ro,) = readonly_index(idx), readonly(hit)
+    for name, v in surf.items():
+        if idx is None:
+            out = v
+            if not hit.all():
+                out[~hit] = np.nan
+        else:
+            out = scatter_candidates(n, idx_ro, hit_ro, *readonly(v))
+        arrays[name] = out.reshape(shape)
+    return arrays
+
+
+def _scatter_layers_numpy(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
+    """:func:`_scatter_layers` in numpy (its reference in the tests)."""
     n = shape[0] * shape[1]
     arrays = {}
     for name, v in surf.items():

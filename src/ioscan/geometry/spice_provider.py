@@ -998,10 +998,15 @@ def _angle_deg(cos: np.ndarray) -> np.ndarray:
 
 
 def _on_disk(shape, idx, hit) -> np.ndarray:
-    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it."""
-    on = np.zeros(shape[0] * shape[1])
-    on[hit if idx is None else idx[hit]] = 1.0
-    return on.reshape(shape)
+    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it (with
+    ``idx``, in one compiled pass: :func:`ioscan.geometry.compiled.mark_hits`)."""
+    if idx is None:
+        on = np.zeros(shape[0] * shape[1])
+        on[hit] = 1.0
+        return on.reshape(shape)
+    from ioscan.geometry.compiled import mark_hits, readonly, readonly_index
+
+    return mark_hits(shape[0] * shape[1], readonly_index(idx), *readonly(hit)).reshape(shape)
 
 
 def _surface_layer(name: str, terms: tuple, made: dict, scattered_in_place: bool) -> np.ndarray:
