@@ -115,6 +115,31 @@ def mark_hits(n, idx, hit):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, error_model="numpy")
+def gather_candidates(
+    disc, threshold, l0, s0, width, n_samples, dx, dy, dz, t1, t_near, norms
+):  # pragma: no cover
+    """The box's rays that can meet Io (``disc`` > ``threshold``) in one pass, as ``spice_provider.
+    _candidates`` keeps them with a box: their frame pixel indices ((l0 + k // width)·n_samples + s0 +
+    k % width for box pixel k) and their ray components, first intersections, closest approaches and norms."""
+    n = disc.shape[0]
+    m = 0
+    for k in range(n):
+        if disc[k] > threshold:
+            m += 1
+    idx = np.empty(m, np.intp)
+    gx, gy, gz = np.empty(m), np.empty(m), np.empty(m)
+    g1, gn, gr = np.empty(m), np.empty(m), np.empty(m)
+    j = 0
+    for k in range(n):
+        if disc[k] > threshold:
+            idx[j] = (l0 + k // width) * n_samples + s0 + k % width
+            gx[j], gy[j], gz[j] = dx[k], dy[k], dz[k]
+            g1[j], gn[j], gr[j] = t1[k], t_near[k], norms[k]
+            j += 1
+    return idx, gx, gy, gz, g1, gn, gr
+
+
 def readonly_index(idx: np.ndarray) -> np.ndarray:
     """A read-only C-contiguous intp view of pixel indices (one signature of the kernels that take them)."""
     v = np.ascontiguousarray(idx, dtype=np.intp).view()

@@ -894,7 +894,13 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
     that meet Io only then take one more iteration in numpy, as there), and the surface terms up to the
     transcendental functions (:func:`~ioscan.geometry.compiled.surface_terms`), which numpy evaluates as
     :func:`~ioscan.geometry.backplanes.surface_arrays` does. Every step is the numpy path's, in its order."""
-    from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, readonly, surface_terms
+    from ioscan.geometry.compiled import (
+        box_rays_intersect,
+        gather_candidates,
+        light_time_intersect,
+        readonly,
+        surface_terms,
+    )
 
     c = CLIGHT_KM_S
     f = _FrameSetup.of(cam, inp, body)
@@ -913,9 +919,17 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
         s_off, l_off, mb, ms, ml, norms, et_.off_ro, et_.use_off, et_.o_ro, et_.w_ro, et_.qc
     )
     d = (dx, dy, dz)
-    idx, cand, d, t1, t_near, norms = _candidates(
-        disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
-    )
+    if box is not None:  # _candidates' selection with a box, in one compiled pass
+        l0, _, s0, s1 = box
+        idx, *kept = gather_candidates(
+            *readonly(disc1), -_NEAR_MISS, l0, s0, max(s1 - s0, 1), cam.n_samples,
+            *readonly(dx, dy, dz, t1, t_near), norms,
+        )  # fmt: skip
+        cand, d, (t1, t_near, norms) = None, tuple(kept[:3]), kept[3:]
+    else:
+        idx, cand, d, t1, t_near, norms = _candidates(
+            disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
+        )
     hit1 = np.isfinite(t1)
     mask = cand if cand is not None else np.ones(0, dtype=bool)
     args = readonly(*d, t1, t_near, mask)
