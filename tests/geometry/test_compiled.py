@@ -213,3 +213,14 @@ def test_candidates_scattered_into_frame_images_bit_for_bit():
         on = np.zeros(n)
         on[idx[hit]] = 1.0
         assert np.array_equal(_on_disk(shape, idx, hit), on.reshape(shape))
+    # a candidate per pixel (no indices): the arrays themselves are written
+    hit = rng.random(n) < 0.6
+    v = rng.normal(size=n)
+    v[rng.random(n) < 0.1] = np.nan
+    for h in (hit, np.ones(n, bool)):
+        got = _scatter_layers(shape, None, h, {"a": v.copy()})["a"]
+        want = _scatter_layers_numpy(shape, None, h, {"a": v.copy()})["a"]
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+        on = np.zeros(n)
+        on[h] = 1.0
+        assert np.array_equal(_on_disk(shape, None, h), on.reshape(shape))

@@ -140,6 +140,23 @@ def gather_candidates(
     return idx, gx, gy, gz, g1, gn, gr
 
 
+@njit(cache=True, error_model="numpy")
+def nan_where_missed(v, hit):  # pragma: no cover - compiled
+    """``v[~hit] = nan`` in place (a candidate per pixel: ``pose._scatter_layers`` without indices)."""
+    for k in range(v.shape[0]):
+        if not hit[k]:
+            v[k] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def hits_as_float(hit):  # pragma: no cover - compiled
+    """1.0 where ``hit``, else 0.0 (``on = np.zeros(n); on[hit] = 1.0``)."""
+    out = np.empty(hit.shape[0])
+    for k in range(hit.shape[0]):
+        out[k] = 1.0 if hit[k] else 0.0
+    return out
+
+
 def readonly_index(idx: np.ndarray) -> np.ndarray:
     """A read-only C-contiguous intp view of pixel indices (one signature of the kernels that take them)."""
     v = np.ascontiguousarray(idx, dtype=np.intp).view()

@@ -80,19 +80,34 @@ def _limb_conic_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
 
 
 def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
-    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel).
-    With ``idx``, each image in one compiled pass (:func:`ioscan.geometry.compiled.scatter_candidates`: the
-    values of ``np.full(n, nan); out[idx] = v; out[idx[~hit]] = nan``, NaN for NaN)."""
+    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel,
+    the arrays themselves are written). Each image in one compiled pass
+    (:func:`ioscan.geometry.compiled.scatter_candidates`: the values of ``np.full(n, nan); out[idx] = v;
+    out[idx[~hit]] = nan``, NaN for NaN; :func:`~ioscan.geometry.compiled.nan_where_missed` without
+    ``idx``)."""
+    from ioscan.geometry.compiled import nan_where_missed, readonly, readonly_index, scatter_candidates
+
     n = shape[0] * shape[1]
     arrays = {}
-    if idx is not None and surf:
-        from ioscan.geometry.compiled import readonly, readonly_index, scatter_candidates
-
-        idx_ro, (hit_ro,) = readonly_index(idx), readonly(hit)
+    if not surf:
+        return arrays
+    hit_ro = readonly(hit)[0]
+    if idx is None:
+        missed = not hit.all()
+    else:
+        idx_ro = readonly_index(idx)
     for name, v in surf.items():
         if idx is None:
             out = v
-            if not hit.all():
+            if (
+                missed
+                and out.dtype == np.float64
+                and out.ndim == 1
+                and out.flags.c_contiguous
+                and out.flags.writeable
+            ):
+                nan_where_missed(out, hit_ro)
+            elif missed:
                 out[~hit] = np.nan
         else:
             out = scatter_candidates(n, idx_ro, hit_ro, *readonly(v))

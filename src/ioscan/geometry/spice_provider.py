@@ -1012,14 +1012,13 @@ def _angle_deg(cos: np.ndarray) -> np.ndarray:
 
 
 def _on_disk(shape, idx, hit) -> np.ndarray:
-    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it (with
-    ``idx``, in one compiled pass: :func:`ioscan.geometry.compiled.mark_hits`)."""
-    if idx is None:
-        on = np.zeros(shape[0] * shape[1])
-        on[hit] = 1.0
-        return on.reshape(shape)
-    from ioscan.geometry.compiled import mark_hits, readonly, readonly_index
+    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it, in one
+    compiled pass (:func:`ioscan.geometry.compiled.mark_hits`, :func:`~ioscan.geometry.compiled.hits_as_float`
+    without ``idx``)."""
+    from ioscan.geometry.compiled import hits_as_float, mark_hits, readonly, readonly_index
 
+    if idx is None:
+        return hits_as_float(*readonly(hit)).reshape(shape)
     return mark_hits(shape[0] * shape[1], readonly_index(idx), *readonly(hit)).reshape(shape)
 
 
