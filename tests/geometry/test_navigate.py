@@ -368,3 +368,39 @@ def test_gaussian_samples_are_numpys_multivariate_normal_bit_for_bit():
         want = np.random.default_rng(seed).multivariate_normal(np.zeros(2), cov, n)
         got = _gaussian_samples(cov, n, seed)
         assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64)), k
+
+
+def test_a_chaining_table_reuses_the_points_of_the_table_it_begins_with(monkeypatch):
+    """A chaining retry's table (the shipped table, then chained frames' detections): the shipped table's kept
+    points are reused and only the rest is made, and the points are those of the whole table made at once,
+    bit for bit (numpy's functions lane by lane: any split, checked on random splits too)."""
+    from ioscan import body as iobody
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    lat, lon = table["lat_deg"].to_numpy(float), table["lon_w_deg"].to_numpy(float)
+    rng = np.random.default_rng(4)
+    navigate._ANCHOR_POINTS.clear()
+    shipped = navigate.anchor_points_km(lat, lon)
+    made = []
+    real = iobody.surface_point_from_lat_pg
+    monkeypatch.setattr(iobody, "surface_point_from_lat_pg", lambda a, b: made.append(len(a)) or real(a, b))
+    for n_extra in (1, 7, 40, 41):
+        chain_lat = np.concatenate([lat, rng.uniform(-80.0, 80.0, n_extra)])
+        chain_lon = np.concatenate([lon, rng.uniform(0.0, 360.0, n_extra)])
+        made.clear()
+        pts = navigate.anchor_points_km(chain_lat, chain_lon)
+        assert made == [n_extra]  # the shipped rows were not made again
+        want = real(chain_lat, chain_lon)
+        assert np.array_equal(pts.view(np.int64), want.view(np.int64)) and not pts.flags.writeable
+        assert np.array_equal(pts[: len(lat)], shipped)
+    monkeypatch.undo()
+    for _ in range(50):  # any split of a table: its rows made apart are the rows made together
+        n = int(rng.integers(2, 600))
+        k = int(rng.integers(1, n))
+        a, b = rng.uniform(-90.0, 90.0, n), rng.uniform(0.0, 360.0, n)
+        whole = real(a, b)
+        parts = np.concatenate([real(a[:k], b[:k]), real(a[k:], b[k:])])
+        assert np.array_equal(whole.view(np.int64), parts.view(np.int64))
+    navigate._ANCHOR_POINTS.clear()

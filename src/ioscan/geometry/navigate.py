@@ -537,7 +537,9 @@ ANCHOR_POINTS_KEPT = 8
 def anchor_points_km(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
     """(m, 3) body-fixed surface points (km) of anchors at planetographic ``lat_deg`` °N, ``lon_w_deg`` °W:
     :func:`ioscan.body.surface_point_from_lat_pg` of these arrays, kept for the same coordinates (every frame
-    matches the same table: ~1.6 ms a frame for the shipped 365 anchors). Read-only."""
+    matches the same table: ~1.6 ms a frame for the shipped 365 anchors), and a kept table's points reused
+    for a table that begins with it (a chaining retry's: the shipped table, then chained detections).
+    Read-only."""
     from ioscan import body as iobody
 
     lat = np.ascontiguousarray(lat_deg, dtype=float)
@@ -545,7 +547,18 @@ def anchor_points_km(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
     key = (lat.tobytes(), lon.tobytes())
     pts = _ANCHOR_POINTS.get(key)
     if pts is None:
-        pts = iobody.surface_point_from_lat_pg(lat, lon)
+        # a chaining table is the shipped table with the chained frames' detections after it: the points of a
+        # kept table that begins it are reused, and only the rest made (each row's numbers are its own:
+        # numpy's functions lane by lane, the same bits on any split, tested)
+        m, head = 0, None
+        for (k_lat, k_lon), kept in _ANCHOR_POINTS.items():
+            if m < len(k_lat) < len(key[0]) and key[0].startswith(k_lat) and key[1].startswith(k_lon):
+                m, head = len(k_lat), kept
+        if head is None:
+            pts = iobody.surface_point_from_lat_pg(lat, lon)
+        else:
+            n_head = len(head)
+            pts = np.concatenate([head, iobody.surface_point_from_lat_pg(lat[n_head:], lon[n_head:])])
         pts.setflags(write=False)
         _ANCHOR_POINTS[key] = pts
         while len(_ANCHOR_POINTS) > ANCHOR_POINTS_KEPT:
