@@ -551,12 +551,13 @@ def anchor_points_km(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
         # kept table that begins it are reused, and only the rest made (each row's numbers are its own:
         # numpy's functions lane by lane, the same bits on any split, tested)
         m, head = 0, None
-        for (k_lat, k_lon), kept in _ANCHOR_POINTS.items():
-            if m < len(k_lat) < len(key[0]) and key[0].startswith(k_lat) and key[1].startswith(k_lon):
-                m, head = len(k_lat), kept
+        for k, kept in _ANCHOR_POINTS.items():
+            if m < len(k[0]) < len(key[0]) and key[0].startswith(k[0]) and key[1].startswith(k[1]):
+                m, head, head_key = len(k[0]), kept, k
         if head is None:
             pts = iobody.surface_point_from_lat_pg(lat, lon)
         else:
+            _ANCHOR_POINTS.move_to_end(head_key)  # (kept as long as it serves)
             n_head = len(head)
             pts = np.concatenate([head, iobody.surface_point_from_lat_pg(lat[n_head:], lon[n_head:])])
         pts.setflags(write=False)
