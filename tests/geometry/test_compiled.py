@@ -189,3 +189,38 @@ def test_spice_arrays_compiled_equal_numpy_synthetic(spin_xy, monkeypatch):
             _assert_deferred_same(cam, inp, ref)
     assert n_disk > 100_000
     assert retries, "no ray met Io only at its second light-time iteration"
+
+
+def test_candidates_scattered_into_frame_images_bit_for_bit():
+    """The compiled scatter of candidates' values (and of their hits, ``on_disk``) writes the images numpy's
+    fancy indexing writes, NaN bits included, for few, many and no candidates."""
+    from ioscan.geometry.pose import _scatter_layers, _scatter_layers_numpy
+    from ioscan.geometry.spice_provider import _on_disk
+
+    rng = np.random.default_rng(5)
+    shape = (128, 432)
+    n = shape[0] * shape[1]
+    for m in (0, 1, 300, 12_000, n):
+        idx = np.sort(rng.choice(n, m, replace=False)).astype(np.intp)
+        hit = rng.random(m) < 0.7
+        v = rng.normal(size=m) * 100.0
+        v[rng.random(m) < 0.1] = np.nan  # values that are NaN at candidates, hit or not
+        surf = {"a": v, "b": -v}
+        got = _scatter_layers(shape, idx, hit, {k: a.copy() for k, a in surf.items()})
+        want = _scatter_layers_numpy(shape, idx, hit, {k: a.copy() for k, a in surf.items()})
+        for k in surf:
+            assert got[k].shape == shape and np.array_equal(got[k].view(np.int64), want[k].view(np.int64)), k
+        on = np.zeros(n)
+        on[idx[hit]] = 1.0
+        assert np.array_equal(_on_disk(shape, idx, hit), on.reshape(shape))
+    # a candidate per pixel (no indices): the arrays themselves are written
+    hit = rng.random(n) < 0.6
+    v = rng.normal(size=n)
+    v[rng.random(n) < 0.1] = np.nan
+    for h in (hit, np.ones(n, bool)):
+        got = _scatter_layers(shape, None, h, {"a": v.copy()})["a"]
+        want = _scatter_layers_numpy(shape, None, h, {"a": v.copy()})["a"]
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+        on = np.zeros(n)
+        on[h] = 1.0
+        assert np.array_equal(_on_disk(shape, None, h), on.reshape(shape))

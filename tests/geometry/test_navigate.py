@@ -8,7 +8,7 @@ import pytest
 from disk_frames import shifted_disk_frame
 from ioscan.errors import GeometryError
 from ioscan.geometry.label_provider import backplanes_from_label
-from ioscan.geometry.navigate import band_label_geometry, navigate_frame
+from ioscan.geometry.navigate import _gaussian_samples, band_label_geometry, navigate_frame
 from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 from ioscan.workflows.backplanes import label_geometry_from_args
 
@@ -353,3 +353,54 @@ def test_anchor_detect_probabilities_read_brightness_area_and_the_bands_noise():
     assert np.all(_anchor_detect_prob(frame, ["M"], dets, anchors, keep, anc_xy, jac, const) == 0.5)
     with pytest.raises(ValueError, match="anchor_detect_model"):
         NavigateConfig(anchor_detect_model="bright")
+
+
+def test_gaussian_samples_are_numpys_multivariate_normal_bit_for_bit():
+    """The pointing draws of a registered frame are ``Generator.multivariate_normal``'s (SVD method) to the
+    last bit, for covariances of every shape a registration makes (round, elongated, correlated, tiny)."""
+    rs = np.random.default_rng(3)
+    covs = [np.diag([0.04, 0.09]), np.array([[1e-6, 0.0], [0.0, 1e-6]]), np.array([[4.0, 3.9], [3.9, 4.0]])]
+    for _ in range(200):
+        a = rs.normal(size=(2, 2)) * rs.uniform(0.01, 5.0)
+        covs.append(a @ a.T + np.eye(2) * rs.uniform(0.0, 0.3))
+    for k, cov in enumerate(covs):
+        seed, n = int(rs.integers(0, 2**32)), (256, 64, 1)[k % 3]
+        want = np.random.default_rng(seed).multivariate_normal(np.zeros(2), cov, n)
+        got = _gaussian_samples(cov, n, seed)
+        assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64)), k
+
+
+def test_a_chaining_table_reuses_the_points_of_the_table_it_begins_with(monkeypatch):
+    """A chaining retry's table (the shipped table, then chained frames' detections): the shipped table's kept
+    points are reused and only the rest is made, and the points are those of the whole table made at once,
+    bit for bit (numpy's functions lane by lane: any split, checked on random splits too)."""
+    from ioscan import body as iobody
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    lat, lon = table["lat_deg"].to_numpy(float), table["lon_w_deg"].to_numpy(float)
+    rng = np.random.default_rng(4)
+    navigate._ANCHOR_POINTS.clear()
+    shipped = navigate.anchor_points_km(lat, lon)
+    made = []
+    real = iobody.surface_point_from_lat_pg
+    monkeypatch.setattr(iobody, "surface_point_from_lat_pg", lambda a, b: made.append(len(a)) or real(a, b))
+    for n_extra in (1, 7, 40, 41):
+        chain_lat = np.concatenate([lat, rng.uniform(-80.0, 80.0, n_extra)])
+        chain_lon = np.concatenate([lon, rng.uniform(0.0, 360.0, n_extra)])
+        made.clear()
+        pts = navigate.anchor_points_km(chain_lat, chain_lon)
+        assert made == [n_extra]  # the shipped rows were not made again
+        want = real(chain_lat, chain_lon)
+        assert np.array_equal(pts.view(np.int64), want.view(np.int64)) and not pts.flags.writeable
+        assert np.array_equal(pts[: len(lat)], shipped)
+    monkeypatch.undo()
+    for _ in range(50):  # any split of a table: its rows made apart are the rows made together
+        n = int(rng.integers(2, 600))
+        k = int(rng.integers(1, n))
+        a, b = rng.uniform(-90.0, 90.0, n), rng.uniform(0.0, 360.0, n)
+        whole = real(a, b)
+        parts = np.concatenate([real(a[:k], b[:k]), real(a[k:], b[k:])])
+        assert np.array_equal(whole.view(np.int64), parts.view(np.int64))
+    navigate._ANCHOR_POINTS.clear()

@@ -369,6 +369,29 @@ def test_frame_inputs_asked_of_spice_once_per_band_and_epoch(geo, monkeypatch):
     assert calls == [bands[0], bands[1]]
 
 
+def test_sun_occultation_asked_of_spice_once_per_epoch(geo, monkeypatch):
+    """Every band of a frame, predicted and re-pointed, asks for the Sun's occultation at the same target
+    epoch: SPICE's ``occult`` once per epoch, and the kept code is the one a fresh query gives."""
+    calls = []
+    occult = sp.occult
+
+    def counted(*args):
+        calls.append(args[-1])
+        return occult(*args)
+
+    monkeypatch.setattr(sp, "occult", counted)
+    bands = ("JUNO_JIRAM_I_MBAND", "JUNO_JIRAM_I_LBAND")
+    w = geo.pointing_correction(sc.T_FAR, bands[0], (200.0, 60.0), (3.0, -2.0))
+    made = [geo.backplanes(sc.T_FAR, b, pointing_correction_j2000=c) for c in (None, w) for b in bands]
+    assert len(calls) == 1
+    inp = geo.frame_inputs(sc.T_FAR, bands[0])
+    fresh = SpiceGeometry(geo.metakernel).sun_occultation(inp.et - inp.lt_s)
+    assert all(bp.meta["sun_occulted_by_jupiter"] == fresh for bp in made)
+    calls.clear()
+    geo.backplanes(sc.T_CLOSE_LIMB, bands[0])  # another epoch asks again
+    assert len(calls) == 1
+
+
 def _umbra_by_angles(et: float) -> bool:
     """Io's centre in Jupiter's umbra by plain vector geometry (independent of ``occult``): seen from Io, the
     Sun's centre lies within Jupiter's equatorial angular radius less the Sun's angular radius of Jupiter's

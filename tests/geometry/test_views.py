@@ -67,3 +67,36 @@ def test_pixels_per_km_is_the_local_scale():
     scale = 1.0 / g["pixel_scale_km"][0]
     assert np.isclose(sv[0], scale, rtol=0.02)
     assert np.isclose(sv[1], scale * np.cos(np.radians(g["emission_deg"][0])), rtol=0.05)
+
+
+def test_predicted_views_make_their_poses_on_first_read(small_campaign):
+    """A navigation's predicted SPICE views make their poses only when read (a limb registration replaces
+    them unread); read, or pickled, a pose is the one ``SpiceGeometry.pose`` gives, bit for bit."""
+    import pickle
+
+    from ioscan.formats import read_product
+    from ioscan.geometry.navigate import navigate_frame, register_on_limb
+    from ioscan.geometry.spice_provider import spice_geometry
+    from ioscan.geometry.views import PendingView
+
+    geo = spice_geometry(small_campaign.metakernel)
+    registered = 0
+    for lbl in sorted(small_campaign.metakernel.parent.parent.glob("jiram/*/*.LBL")):
+        frame = read_product(lbl)
+        nav = navigate_frame(frame, kernels=small_campaign.metakernel, register=False)
+        predicted = dict(nav.views)
+        assert all(isinstance(v, PendingView) and v.pose_pending for v in predicted.values())
+        register_on_limb(frame, nav)
+        if nav.registered:
+            registered += 1
+            assert all(v.pose_pending for v in predicted.values())
+            assert not any(isinstance(v, PendingView) for v in nav.views.values())
+        for name, view in predicted.items():
+            want = geo.pose(frame.time_utc, frame.bands[name].spice_frame)
+            again = pickle.loads(pickle.dumps(view))
+            assert type(again) is View and not view.pose_pending
+            for got in (view.pose, again.pose):
+                for field in ("observer_km", "inst_to_body", "sun_km"):
+                    assert np.array_equal(getattr(got, field), getattr(want, field)), field
+                assert (got.time_utc, got.abcorr) == (want.time_utc, want.abcorr)
+    assert registered >= 1

@@ -90,6 +90,80 @@ def limb_distance_rows(a_l, row_s, col_l, b_s, c_l, d_s, s, hss, hll, two_hsl): 
     return out
 
 
+# ------------------------------------------------------------------ candidates' values into frame images
+@njit(cache=True, error_model="numpy")
+def scatter_candidates(n, idx, hit, v):  # pragma: no cover - compiled
+    """A frame image (flat, ``n`` pixels) of candidates' values: ``v[k]`` at pixel ``idx[k]`` where
+    ``hit[k]``, NaN at the other candidates and every other pixel, as ``np.full(n, nan); out[idx] = v;
+    out[idx[~hit]] = nan`` makes it (``pose._scatter_layers``), in one pass."""
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = np.nan
+    for k in range(idx.shape[0]):
+        out[idx[k]] = v[k] if hit[k] else np.nan
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def mark_hits(n, idx, hit):  # pragma: no cover - compiled
+    """A frame image (flat, ``n`` pixels): 1.0 at the pixels ``idx[k]`` where ``hit[k]``, else 0.0, as
+    ``np.zeros(n); out[idx[hit]] = 1.0`` makes it (the ``on_disk`` backplane)."""
+    out = np.zeros(n)
+    for k in range(idx.shape[0]):
+        if hit[k]:
+            out[idx[k]] = 1.0
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def gather_candidates(
+    disc, threshold, l0, s0, width, n_samples, dx, dy, dz, t1, t_near, norms
+):  # pragma: no cover
+    """The box's rays that can meet Io (``disc`` > ``threshold``) in one pass, as ``spice_provider.
+    _candidates`` keeps them with a box: their frame pixel indices ((l0 + k // width)·n_samples + s0 +
+    k % width for box pixel k) and their ray components, first intersections, closest approaches and norms."""
+    n = disc.shape[0]
+    m = 0
+    for k in range(n):
+        if disc[k] > threshold:
+            m += 1
+    idx = np.empty(m, np.intp)
+    gx, gy, gz = np.empty(m), np.empty(m), np.empty(m)
+    g1, gn, gr = np.empty(m), np.empty(m), np.empty(m)
+    j = 0
+    for k in range(n):
+        if disc[k] > threshold:
+            idx[j] = (l0 + k // width) * n_samples + s0 + k % width
+            gx[j], gy[j], gz[j] = dx[k], dy[k], dz[k]
+            g1[j], gn[j], gr[j] = t1[k], t_near[k], norms[k]
+            j += 1
+    return idx, gx, gy, gz, g1, gn, gr
+
+
+@njit(cache=True, error_model="numpy")
+def nan_where_missed(v, hit):  # pragma: no cover - compiled
+    """``v[~hit] = nan`` in place (a candidate per pixel: ``pose._scatter_layers`` without indices)."""
+    for k in range(v.shape[0]):
+        if not hit[k]:
+            v[k] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def hits_as_float(hit):  # pragma: no cover - compiled
+    """1.0 where ``hit``, else 0.0 (``on = np.zeros(n); on[hit] = 1.0``)."""
+    out = np.empty(hit.shape[0])
+    for k in range(hit.shape[0]):
+        out[k] = 1.0 if hit[k] else 0.0
+    return out
+
+
+def readonly_index(idx: np.ndarray) -> np.ndarray:
+    """A read-only C-contiguous intp view of pixel indices (one signature of the kernels that take them)."""
+    v = np.ascontiguousarray(idx, dtype=np.intp).view()
+    v.flags.writeable = False
+    return v
+
+
 # ----------------------------------------------------------------------------- the SPICE backplanes' rays
 @njit(cache=True, error_model="numpy")
 def box_rays_intersect(s, l, mb, ms, ml, norms, off, use_off, o, w, qc):  # pragma: no cover - compiled

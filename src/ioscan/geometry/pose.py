@@ -42,26 +42,37 @@ def check_observer_outside(
 
 def _limb_grid(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
     """Signed limb distance of every pixel (rays linear in pixel coordinates), pixels."""
-    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    return _limb_grid_of_rays(camera, _limb_rays(camera, observer_km, inst_to_body, radii_km, extra))
+
+
+def _limb_grid_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
+    """:func:`_limb_grid` of the rays :func:`_limb_rays` made (which :func:`limb_conic_px` can share)."""
+    d0, d_s, d_l, q = rays
     s = np.arange(camera.n_samples, dtype=float) - camera.center_sample
     l = np.arange(camera.n_lines, dtype=float) - camera.center_line
     return limb_distance_grid(q, d0, d_s, d_l, s, l)
 
 
-def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None):
+def _limb_rays(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None, quadric=None):
     """(ray at the optical centre, its derivatives per sample and per line, limb quadric), body frame:
-    the ray of pixel (s, l) is d0 + (s − center_sample)·d_s + (l − center_line)·d_l."""
+    the ray of pixel (s, l) is d0 + (s − center_sample)·d_s + (l − center_line)·d_l. ``quadric``: the
+    observer's :func:`limb_quadric` when made already (it depends on the observer alone)."""
     u_s, u_l, b = camera.axes()
     m = np.asarray(inst_to_body, dtype=float)
     d0 = m @ b - (0.0 if extra is None else extra)
-    q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km)
+    q = limb_quadric(np.asarray(observer_km, dtype=float), radii_km) if quadric is None else quadric
     return d0, m @ u_s * camera.ifov_rad, m @ u_l * camera.ifov_rad, q
 
 
 def limb_conic_px(camera: FrameCamera, observer_km, inst_to_body, radii_km, extra=None) -> np.ndarray:
     """The limb as an image conic: 3×3 C with xᵀCx = dᵀQd for x = (sample, line, 1) (> 0 on the disk),
     normalised to unit Frobenius norm; the same rays as :func:`_limb_grid` (``extra``: see there)."""
-    d0, d_s, d_l, q = _limb_rays(camera, observer_km, inst_to_body, radii_km, extra)
+    return _limb_conic_of_rays(camera, _limb_rays(camera, observer_km, inst_to_body, radii_km, extra))
+
+
+def _limb_conic_of_rays(camera: FrameCamera, rays: tuple) -> np.ndarray:
+    """:func:`limb_conic_px` of the rays :func:`_limb_rays` made (which :func:`_limb_grid` can share)."""
+    d0, d_s, d_l, q = rays
     m = np.column_stack([d_s, d_l, d0 - camera.center_sample * d_s - camera.center_line * d_l])
     c = m.T @ q @ m
     c = 0.5 * (c + c.T)
@@ -69,7 +80,43 @@ def limb_conic_px(camera: FrameCamera, observer_km, inst_to_body, radii_km, extr
 
 
 def _scatter_layers(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
-    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel)."""
+    """Per-candidate surface arrays as full images (NaN off the disk; ``idx`` None: a candidate per pixel,
+    the arrays themselves are written). Each image in one compiled pass
+    (:func:`ioscan.geometry.compiled.scatter_candidates`: the values of ``np.full(n, nan); out[idx] = v;
+    out[idx[~hit]] = nan``, NaN for NaN; :func:`~ioscan.geometry.compiled.nan_where_missed` without
+    ``idx``)."""
+    from ioscan.geometry.compiled import nan_where_missed, readonly, readonly_index, scatter_candidates
+
+    n = shape[0] * shape[1]
+    arrays = {}
+    if not surf:
+        return arrays
+    hit_ro = readonly(hit)[0]
+    if idx is None:
+        missed = not hit.all()
+    else:
+        idx_ro = readonly_index(idx)
+    for name, v in surf.items():
+        if idx is None:
+            out = v
+            if (
+                missed
+                and out.dtype == np.float64
+                and out.ndim == 1
+                and out.flags.c_contiguous
+                and out.flags.writeable
+            ):
+                nan_where_missed(out, hit_ro)
+            elif missed:
+                out[~hit] = np.nan
+        else:
+            out = scatter_candidates(n, idx_ro, hit_ro, *readonly(v))
+        arrays[name] = out.reshape(shape)
+    return arrays
+
+
+def _scatter_layers_numpy(shape, idx, hit, surf: dict) -> dict[str, np.ndarray]:
+    """:func:`_scatter_layers` in numpy (its reference in the tests)."""
     n = shape[0] * shape[1]
     arrays = {}
     for name, v in surf.items():

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +49,15 @@ from ioscan.geometry.backplanes import (
     surface_arrays,
 )
 from ioscan.geometry.camera import FrameCamera
-from ioscan.geometry.ellipsoid import intersect_components
-from ioscan.geometry.pose import CameraPose, _assemble, _limb_grid, _scatter_layers, limb_conic_px
+from ioscan.geometry.ellipsoid import intersect_components, limb_quadric
+from ioscan.geometry.pose import (
+    CameraPose,
+    _assemble,
+    _limb_conic_of_rays,
+    _limb_grid_of_rays,
+    _limb_rays,
+    _scatter_layers,
+)
 from ioscan.records import LabelGeometry
 
 CLIGHT_KM_S = 299792.458
@@ -257,6 +266,7 @@ class SpiceGeometry:
         self._ets: dict[str, float] = {}
         self._last_inputs: FrameInputs | None = None
         self._inputs: dict[str, FrameInputs] = {}  # instrument frame → its inputs at self._last_inputs.et
+        self._occulted: tuple[float, int | None] | None = None  # (et, code) of the last sun_occultation
         tune_allocator()
         self._ensure()
         sp = _sp()
@@ -415,9 +425,18 @@ class SpiceGeometry:
             "et": inp.et,
             "metakernel": str(self.metakernel),
             "pointing_offset_px": tuple(map(float, pointing_offset_px)),
-            SUN_OCCULTED_KEY: self.sun_occultation(inp.et - inp.lt_s),
+            SUN_OCCULTED_KEY: self._sun_occultation_kept(inp.et - inp.lt_s),
         }
         return Backplanes(arrays=arrays, meta=meta, limb_conic_px=conic)
+
+    def _sun_occultation_kept(self, et: float) -> int | None:
+        """:meth:`sun_occultation` at ``et``, kept for the last epoch: every band of a frame, predicted and
+        re-pointed, asks at the same target epoch (it depends on the time alone), SPICE once."""
+        kept = self._occulted
+        if kept is None or kept[0] != et:
+            kept = (et, self.sun_occultation(et))
+            self._occulted = kept
+        return kept[1]
 
     def sun_occultation(self, et: float) -> int | None:
         """The Sun's occultation by Jupiter seen from the target's centre at ``et`` (TDB s): CSPICE
@@ -477,23 +496,21 @@ class SpiceGeometry:
         Stellar aberration is folded in as one rotation that is exact at the boresight; the differential
         aberration across a 432-pixel JIRAM field is < 0.1 px (that is what :meth:`backplanes` adds).
         """
+        return self.pose_maker(time_utc, frame_name, pointing_correction_j2000=pointing_correction_j2000)()
+
+    def pose_maker(
+        self, time_utc, frame_name: str, *, pointing_correction_j2000: np.ndarray | None = None
+    ) -> Callable[[], CameraPose]:
+        """:meth:`pose` in two steps: what it asks of SPICE (and its checks) now, and a call that makes the
+        same pose from that alone, later or never (a navigation's predicted views, which a registration
+        replaces unread; picklable)."""
         cam = self.camera(frame_name)
         inp = self.frame_inputs(time_utc, frame_name)
         if pointing_correction_j2000 is not None:
             corrected = np.asarray(pointing_correction_j2000) @ inp.inst_to_j2000
             inp = dataclasses.replace(inp, inst_to_j2000=corrected)
         self._check_outside(inp, time_utc)
-        inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
-        b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
-        corrected = b - inp.j2000_to_body @ inp.beta
-        rot = _rotation_between(b, corrected / np.linalg.norm(corrected))
-        return CameraPose(
-            observer_km=inp.observer_body_km.copy(),
-            inst_to_body=rot @ inst_to_body,
-            sun_km=inp.sun_body_km.copy(),
-            time_utc=str(time_utc),
-            abcorr="LT+S",
-        )
+        return functools.partial(_pose_of, cam, inp, str(time_utc))
 
     def sub_observer(self, time_utc) -> tuple[float, float, float]:
         """(planetographic lat °N, west lon °W, range km to Io's centre) of the sub-observer point
@@ -542,6 +559,21 @@ class SpiceGeometry:
             disk_center_sample=float(s),
             disk_center_line=float(ln),
         )
+
+
+def _pose_of(cam: FrameCamera, inp: FrameInputs, time_utc: str) -> CameraPose:
+    """:meth:`SpiceGeometry.pose` of a camera and its (re-pointed) inputs."""
+    inst_to_body = inp.j2000_to_body @ inp.inst_to_j2000
+    b = inst_to_body @ np.asarray(cam.boresight, dtype=float)
+    corrected = b - inp.j2000_to_body @ inp.beta
+    rot = _rotation_between(b, corrected / np.linalg.norm(corrected))
+    return CameraPose(
+        observer_km=inp.observer_body_km.copy(),
+        inst_to_body=rot @ inst_to_body,
+        sun_km=inp.sun_body_km.copy(),
+        time_utc=time_utc,
+        abcorr="LT+S",
+    )
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -656,6 +688,76 @@ _BOX_MARGIN_PX = 4.0
 COMPILED = True
 
 
+class _EpochTerms:
+    """What the per-pixel solution needs that depends on the frame's epoch, observer and Sun alone, not on
+    the pointing (``FrameInputs.inst_to_j2000``): made once for every band of a frame and again when it is
+    re-pointed (:meth:`of`, kept for the last inputs), the same numbers as made per call."""
+
+    #: (the inputs' arrays and light time, Io's radii) → terms, the last ones made
+    _kept: tuple | None = None
+
+    def __init__(self, inp: FrameInputs, body: iobody.Ellipsoid):
+        c = CLIGHT_KM_S
+        from ioscan.geometry.compiled import readonly
+
+        x0 = inp.j2000_to_body
+        self.x0 = x0
+        self.beta = x0 @ inp.beta
+        self.radii = radii = body.radii_km
+        self.ep = ep = _Epoch(inp, radii)
+        # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close
+        # range the difference moves the limb by a few tenths of a pixel
+        self.r0 = r0 = float(np.linalg.norm(ep.o0))
+        dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
+        self.spin = spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
+        self.limb_observer = ep.o0 + dt_limb * ep.g
+        self.quadric = limb_quadric(np.asarray(self.limb_observer, dtype=float), radii)
+        self.spin_beta = spin @ self.beta
+        # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
+        self.near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
+        self.o0 = o0 = tuple(float(v) for v in ep.o0)
+        # the compiled path's constants (:func:`_compiled_arrays`)
+        off = np.asarray(self.beta, dtype=float)
+        w = 1.0 / np.asarray(radii, dtype=float) ** 2
+        self.qc = float(o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0)
+        self.use_off = bool(np.any(off != 0.0))
+        self.off_ro, self.o_ro, self.w_ro = readonly(off, o0, w)
+        self.w = w
+        wx, wy, _ = ep.omega
+        self.full = abs(wx) > 1e-9 or abs(wy) > 1e-9
+        self.epoch_ro = (*readonly(ep.o0, ep.g, ep.omega), self.full, *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2)
+        self.sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
+        a = body.a_km
+        c_km = a * (1.0 - body.flattening)
+        e2 = 1.0 - (c_km / a) ** 2
+        ep2 = (a / c_km) ** 2 - 1.0
+        self.constants = (float(a), float(c_km), float(ep2 * c_km), float(-e2 * a))
+        self.sun_lon_w = float(iobody.vector_to_lon_w_deg(inp.sun_body_km))
+
+    @classmethod
+    def of(cls, inp: FrameInputs, body: iobody.Ellipsoid) -> _EpochTerms:
+        """The terms of ``inp`` and ``body``, kept for the last ones asked: the same when every input but the
+        pointing is the same object (``SpiceGeometry.frame_inputs`` keeps them per epoch and shares them
+        between bands; a re-pointing replaces ``inst_to_j2000`` alone) and the light time and radii equal."""
+        key = (
+            inp.j2000_to_body,
+            inp.j2000_to_body_rate,
+            inp.observer_body_km,
+            inp.observer_minus_target_j2000,
+            inp.target_velocity_j2000,
+            inp.beta,
+            inp.sun_body_km,
+            inp.sun_body_rate,
+        )
+        scalars = (float(inp.lt_s), float(body.a_km), float(body.b_km), float(body.c_km))
+        kept = cls._kept
+        if kept is not None and kept[1] == scalars and all(a is b for a, b in zip(kept[0], key, strict=True)):
+            return kept[2]
+        terms = cls(inp, body)
+        cls._kept = (key, scalars, terms)
+        return terms
+
+
 @dataclass(frozen=True)
 class _FrameSetup:
     """What both paths of :func:`_spice_arrays` start from: the camera-to-body rotation ``m``, the
@@ -669,37 +771,25 @@ class _FrameSetup:
     ep: _Epoch
     o0: tuple[float, float, float]
     shape: tuple[int, int]
-    limb_args: tuple
-    spin_beta: np.ndarray
+    cam: FrameCamera
+    limb_rays: tuple
     limb: object
     box: tuple[int, int, int, int] | None
 
     @classmethod
     def of(cls, cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid) -> _FrameSetup:
-        c = CLIGHT_KM_S
-        x0 = inp.j2000_to_body
-        m = x0 @ inp.inst_to_j2000
-        beta = x0 @ inp.beta
-        radii = body.radii_km
-        ep = _Epoch(inp, radii)
-        # the limb seen with the light time of the limb (≈ √(|O|² − R²)/c), not of the centre: at close
-        # range the difference moves the limb by a few tenths of a pixel
-        r0 = float(np.linalg.norm(ep.o0))
-        dt_limb = inp.lt_s - math.sqrt(max(r0 * r0 - body.mean_radius_km**2, 0.0)) / c
-        spin = np.eye(3) + dt_limb * (inp.j2000_to_body_rate @ x0.T)
-        limb_args = (cam, ep.o0 + dt_limb * ep.g, spin @ m, radii)
-        spin_beta = spin @ beta
-        limb = _limb_grid(*limb_args, extra=spin_beta)
-        # a near miss passes within ~(√(1 + _NEAR_MISS) − 1)·a of the ellipsoid, seen from ≥ |O| − a
-        near_km = (math.sqrt(1.0 + _NEAR_MISS) - 1.0) * float(radii.max()) * 1.01
-        span_km = max(r0 - float(radii.max()), 1e-3) * cam.ifov_rad
-        box = _disk_box(limb, near_km / span_km + _BOX_MARGIN_PX)
-        o0 = tuple(float(v) for v in ep.o0)
-        return cls(m, beta, radii, ep, o0, (cam.n_lines, cam.n_samples), limb_args, spin_beta, limb, box)
+        e = _EpochTerms.of(inp, body)
+        m = e.x0 @ inp.inst_to_j2000
+        spun = e.spin @ m
+        limb_rays = _limb_rays(cam, e.limb_observer, spun, e.radii, extra=e.spin_beta, quadric=e.quadric)
+        limb = _limb_grid_of_rays(cam, limb_rays)  # the grid's rays, and the conic's
+        span_km = max(e.r0 - float(e.radii.max()), 1e-3) * cam.ifov_rad
+        box = _disk_box(limb, e.near_km / span_km + _BOX_MARGIN_PX)
+        return cls(m, e.beta, e.radii, e.ep, e.o0, (cam.n_lines, cam.n_samples), cam, limb_rays, limb, box)
 
     def limb_conic(self):
-        """The limb conic :func:`limb_distance_px` measures the distance to."""
-        return limb_conic_px(*self.limb_args, extra=self.spin_beta)
+        """The limb conic :func:`limb_distance_px` measures the distance to (the grid's rays)."""
+        return _limb_conic_of_rays(self.cam, self.limb_rays)
 
 
 def _candidates(cand: np.ndarray, box, n_samples: int, d: tuple, t1, t_near, norms):
@@ -804,40 +894,48 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
     that meet Io only then take one more iteration in numpy, as there), and the surface terms up to the
     transcendental functions (:func:`~ioscan.geometry.compiled.surface_terms`), which numpy evaluates as
     :func:`~ioscan.geometry.backplanes.surface_arrays` does. Every step is the numpy path's, in its order."""
-    from ioscan.geometry.compiled import box_rays_intersect, light_time_intersect, readonly, surface_terms
+    from ioscan.geometry.compiled import (
+        box_rays_intersect,
+        gather_candidates,
+        light_time_intersect,
+        readonly,
+        surface_terms,
+    )
 
     c = CLIGHT_KM_S
     f = _FrameSetup.of(cam, inp, body)
-    m, beta, radii, ep, o0, shape, limb, box = f.m, f.beta, f.radii, f.ep, f.o0, f.shape, f.limb, f.box
+    et_ = _EpochTerms.of(inp, body)  # (kept by _FrameSetup.of)
+    m, beta, ep, shape, limb, box = f.m, f.beta, f.ep, f.shape, f.limb, f.box
     # rays at tc with stellar aberration removed exactly (FrameCamera.rotated_ray_components's terms)
     u_s, u_l, b = cam.axes()
     mb, ms, ml = m @ b, m @ u_s, m @ u_l
     s_off, l_off = cam.pixel_offsets()
     if box is not None:
         s_off, l_off = s_off[box[2] : box[3]], l_off[box[0] : box[1]]
-    off = np.asarray(beta, dtype=float)
     norms = cam.ray_norms(box)
-    w = 1.0 / np.asarray(radii, dtype=float) ** 2
-    qc = o0[0] * o0[0] * w[0] + o0[1] * o0[1] * w[1] + o0[2] * o0[2] * w[2] - 1.0
-    s_off, l_off, mb, ms, ml, norms, off_ro, o_ro, w_ro = readonly(
-        s_off, l_off, mb, ms, ml, norms, off, o0, w
-    )
+    w = et_.w
+    s_off, l_off, mb, ms, ml, norms = readonly(s_off, l_off, mb, ms, ml, norms)
     dx, dy, dz, t1, disc1, t_near = box_rays_intersect(
-        s_off, l_off, mb, ms, ml, norms, off_ro, bool(np.any(off != 0.0)), o_ro, w_ro, float(qc)
+        s_off, l_off, mb, ms, ml, norms, et_.off_ro, et_.use_off, et_.o_ro, et_.w_ro, et_.qc
     )
     d = (dx, dy, dz)
-    idx, cand, d, t1, t_near, norms = _candidates(
-        disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
-    )
+    if box is not None:  # _candidates' selection with a box, in one compiled pass
+        l0, _, s0, s1 = box
+        idx, *kept = gather_candidates(
+            *readonly(disc1), -_NEAR_MISS, l0, s0, max(s1 - s0, 1), cam.n_samples,
+            *readonly(dx, dy, dz, t1, t_near), norms,
+        )  # fmt: skip
+        cand, d, (t1, t_near, norms) = None, tuple(kept[:3]), kept[3:]
+    else:
+        idx, cand, d, t1, t_near, norms = _candidates(
+            disc1 > -_NEAR_MISS, box, cam.n_samples, d, t1, t_near, norms
+        )
     hit1 = np.isfinite(t1)
-    wx, wy, wz = ep.omega
-    full = abs(wx) > 1e-9 or abs(wy) > 1e-9
     mask = cand if cand is not None else np.ones(0, dtype=bool)
     args = readonly(*d, t1, t_near, mask)
     ex, ey, ez, ox, oy, oz, t2, dlen, dt = light_time_intersect(
-        *args, cand is not None, float(inp.lt_s), -1.0 / c, *readonly(ep.o0, ep.g, ep.omega), full,
-        *readonly(ep.w), ep.qc0, ep.qc1, ep.qc2,
-    )  # fmt: skip
+        *args, cand is not None, float(inp.lt_s), -1.0 / c, *et_.epoch_ro
+    )
     hit = np.isfinite(t2)
     retry = _retry_light_time(ep, inp, d, t2, dlen, hit & ~hit1)
     if retry is not None:
@@ -847,14 +945,9 @@ def _compiled_arrays(cam: FrameCamera, inp: FrameInputs, body: iobody.Ellipsoid,
             o[j] = o3[k]
         t2[j] = t3
         hit[j] = np.isfinite(t3)
-    sun = inp.sun_body_km + inp.sun_body_rate * (0.5 * body.mean_radius_km / c)
-    a = body.a_km
-    c_km = a * (1.0 - body.flattening)
-    e2 = 1.0 - (c_km / a) ** 2
-    ep2 = (a / c_km) ** 2 - 1.0
-    constants = (float(a), float(c_km), float(ep2 * c_km), float(-e2 * a))
+    sun, constants = et_.sun, et_.constants
     per_ray = (ex, ey, ez, ox, oy, oz, t2, dlen, norms)
-    extra = (cam.ifov_rad, float(iobody.vector_to_lon_w_deg(inp.sun_body_km)))
+    extra = (cam.ifov_rad, et_.sun_lon_w)
     every: list = []  # the surface terms of every candidate (made at once, or when a layer first needs them)
 
     def terms(pos: np.ndarray | None = None) -> tuple:
@@ -919,10 +1012,14 @@ def _angle_deg(cos: np.ndarray) -> np.ndarray:
 
 
 def _on_disk(shape, idx, hit) -> np.ndarray:
-    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it."""
-    on = np.zeros(shape[0] * shape[1])
-    on[hit if idx is None else idx[hit]] = 1.0
-    return on.reshape(shape)
+    """The ``on_disk`` image (1.0 where a candidate met Io, else 0.0), as :func:`_assemble` makes it, in one
+    compiled pass (:func:`ioscan.geometry.compiled.mark_hits`, :func:`~ioscan.geometry.compiled.hits_as_float`
+    without ``idx``)."""
+    from ioscan.geometry.compiled import hits_as_float, mark_hits, readonly, readonly_index
+
+    if idx is None:
+        return hits_as_float(*readonly(hit)).reshape(shape)
+    return mark_hits(shape[0] * shape[1], readonly_index(idx), *readonly(hit)).reshape(shape)
 
 
 def _surface_layer(name: str, terms: tuple, made: dict, scattered_in_place: bool) -> np.ndarray:

@@ -172,6 +172,32 @@ def _arccos_deg(cos: np.ndarray) -> np.ndarray:
     return out
 
 
+class PendingView(View):
+    """A :class:`View` whose pose is made on its first read, by ``make_pose`` (the same pose; e.g.
+    :meth:`ioscan.geometry.spice_provider.SpiceGeometry.pose_maker`): a navigation's predicted views, which a
+    limb registration replaces without reading them. Pickled as a plain View, its pose made."""
+
+    def __init__(self, camera: FrameCamera, make_pose):
+        self.camera = camera
+        self._make_pose = make_pose
+        self._pose: CameraPose | None = None
+
+    @property
+    def pose(self) -> CameraPose:  # type: ignore[override]
+        if self._pose is None:
+            self._pose = self._make_pose()
+            self._make_pose = None
+        return self._pose
+
+    @property
+    def pose_pending(self) -> bool:
+        """True while the pose is not made yet."""
+        return self._pose is None
+
+    def __reduce__(self):
+        return View, (self.camera, self.pose)
+
+
 def _camera_rays(camera: FrameCamera, sample: np.ndarray, line: np.ndarray) -> np.ndarray:
     """``camera.rays(sample, line)`` of flat arrays, (n, 3), built a component at a time (same values)."""
     if type(camera).rays is not FrameCamera.rays:  # a camera of its own rays
