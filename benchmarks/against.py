@@ -12,6 +12,7 @@ only).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib
 import re
 import shutil
@@ -50,3 +51,14 @@ def package_at(rev: str):
             py.write_text(new)
     sys.path.insert(0, str(root))
     return importlib.import_module(name)
+
+
+def config_for(package, config):
+    """``config`` (the current package's :class:`~ioscan.detect.DetectConfig`) as ``package``'s own
+    ``DetectConfig``: the fields both know keep the current values; fields added since ``package``'s
+    revision are left out (the old code cannot read them); fields removed since take their old defaults."""
+    if config is None:
+        return None
+    old_cls = importlib.import_module(package.__name__ + ".detect.config").DetectConfig
+    have = {f.name for f in dataclasses.fields(config)}
+    return old_cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(old_cls) if f.name in have})

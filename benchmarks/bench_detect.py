@@ -78,6 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from against import config_for
 from ioscan.detect import DetectConfig, detect_frame
 from ioscan.detect.psf import PsfModel, kernel1d
 from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
@@ -587,7 +588,7 @@ def _against_records(images, bps, meta, cfg):
     det = import_module(AGAINST.__name__ + ".detect")
     frame = Frame("bench", "JIRAM", "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, "JIRAM"))
     t0 = time.perf_counter()
-    res = det.detect_frame(frame, bps, config=cfg)
+    res = det.detect_frame(frame, bps, config=config_for(AGAINST, cfg))
     return res, time.perf_counter() - t0
 
 
@@ -736,9 +737,10 @@ def step_cpu_vs_against(rounds: int = 2) -> dict:
                 frame = Frame(
                     "bench", "JIRAM", "X", "2024-01-01T00:00:00", 1.0, _bands(images, meta, "JIRAM")
                 )
+                configs = {"new": cfg, "old": config_for(AGAINST, cfg)}
                 for which in ("new", "old") if k % 2 else ("old", "new"):
                     t0 = time.process_time()
-                    runs[which](frame, bps, config=cfg)
+                    runs[which](frame, bps, config=configs[which])
                     spent[which]["detect_frame"] += time.process_time() - t0
                 k += 1
     finally:
