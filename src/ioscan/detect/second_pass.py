@@ -193,14 +193,6 @@ def radial_profiles_numpy(
     return out
 
 
-def windows_around(x: np.ndarray, y: np.ndarray, half_px: int, shape: tuple) -> list[tuple[slice, slice]]:
-    """Boxes of half-size ``half_px`` around the positions, clipped to ``shape``, overlapping ones merged."""
-    boxes = []
-    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
-        boxes.append([yi - half_px, yi + half_px + 1, xi - half_px, xi + half_px + 1])
-    return merged_boxes(boxes, shape)
-
-
 def merged_boxes(boxes: list[list[int]], shape: tuple) -> list[tuple[slice, slice]]:
     """The boxes ([line0, line1, sample0, sample1], ends excluded) clipped to ``shape``, overlapping ones
     merged into their bounding box until none overlap, as slices (empty ones left out)."""
