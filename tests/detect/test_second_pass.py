@@ -11,11 +11,11 @@ from ioscan.detect.second_pass import (
     PASTED_MAPS,
     background_in_windows,
     discounted_snr,
-    merged_boxes,
     model_error_snr,
     near_sources,
     radial_profiles,
     source_image,
+    windows_around,
 )
 
 SHAPE = (128, 432)
@@ -153,9 +153,7 @@ def test_source_image_holds_the_flux_and_near_sources_the_disks():
 
 
 def test_windows_merge_when_they_overlap():
-    # boxes of half-size 10 about (sample, line) (20, 20), (30, 25), (200, 50)
-    boxes = [[10, 31, 10, 31], [15, 36, 20, 41], [40, 61, 190, 211]]
-    wins = merged_boxes(boxes, (100, 300))
+    wins = windows_around(np.array([20.0, 30.0, 200.0]), np.array([20.0, 25.0, 50.0]), 10, (100, 300))
     assert sorted((w[0].start, w[0].stop, w[1].start, w[1].stop) for w in wins) == [
         (10, 36, 10, 41),
         (40, 61, 190, 211),

@@ -12,7 +12,9 @@ from ioscan.detect.photometry import PsfFit
 from ioscan.detect.second_pass import (
     SourceRoles,
     background_in_windows,
+    near_any,
     second_background,
+    windows_around,
 )
 
 JIRAM_PSF = default_psf("JIRAM", 4.78)
@@ -95,6 +97,18 @@ def test_windows_take_their_part_of_the_known_noise():
     assert not model.usable[:10].any()
 
 
+def test_near_any_is_the_distance_matrix():
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 60, 40), rng.uniform(0, 40, 40)
+    of = rng.random(40) < 0.2
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    np.fill_diagonal(d, np.inf)
+    want = (d[:, of] <= 12.0).any(axis=1)
+    got = near_any(x, y, of, 12.0)
+    assert want.any() and not want.all()
+    assert np.array_equal(got, want)
+
+
 def _roles(n: int, **marked) -> SourceRoles:
     arrays = {name: np.zeros(n, bool) for name in SourceRoles.__dataclass_fields__}
     for name, idx in marked.items():
@@ -109,70 +123,62 @@ def _fit_at(x, y) -> PsfFit:
     return PsfFit(np.asarray(x, float), np.asarray(y, float), one, one, one, one, one, one, one.astype(bool))
 
 
-def _windows_made(monkeypatch) -> list:
+def test_saturated_sources_without_faint_neighbours_get_no_window(monkeypatch):
+    """Windows go around the bright sources and the saturated ones that have faint neighbours to re-check,
+    not around a saturated source alone (its surroundings are not searched)."""
+    img, d = _limb_scene(4)
+    model = estimate_background(img, psf=JIRAM_PSF)
+    # 0: bright; 1: saturated, alone; 2: saturated with 3, a faint neighbour to re-check
+    fit = _fit_at([30.0, 100.0, 170.0, 175.0], [40.0, 50.0, 60.0, 62.0])
+    roles = _roles(4, bright=[0], clipped=[1, 2], very_bright=[1, 2], check=[3])
+    seen = []
+
+    def windows(x, y, half, shape):
+        seen.append(set(zip(np.asarray(x).tolist(), np.asarray(y).tolist(), strict=True)))
+        return windows_around(x, y, half, shape)
+
+    monkeypatch.setattr(second_pass, "windows_around", windows)
+    block = 8
+    second_background(img, np.zeros(img.shape), roles, fit, model, dict(psf=JIRAM_PSF), 0.6, block)
+    assert seen == [{(30.0, 40.0), (170.0, 60.0)}]
+
+
+def test_windows_that_no_re_check_reads_are_not_made(monkeypatch):
+    """With nothing to search (``read_only_at``: the faint neighbours re-checked), the windows that hold none
+    of their 3 × 3 pixels are not made, and the S/N there is the same bit for bit (each window is made
+    alone)."""
+    rng = np.random.default_rng(5)
+    img = 5.0 + rng.normal(0.0, 1.0, (120, 900))
+    model = estimate_background(img, psf=JIRAM_PSF)
+    # 0, 1: bright, far apart (two windows); 2: saturated with 3, a faint neighbour to re-check
+    fit = _fit_at([20.0, 300.0, 775.0, 778.4], [20.0, 70.0, 40.0, 41.6])
+    roles = _roles(4, bright=[0, 1], clipped=[2], very_bright=[2], check=[3])
     made = []
 
     def counted(image, windows, args):
-        made.append(list(windows))
+        made.append(len(windows))
         return background_in_windows(image, windows, args)
 
     monkeypatch.setattr(second_pass, "background_in_windows", counted)
-    return made
+    args, block = dict(psf=JIRAM_PSF), 8
+    src = np.zeros(img.shape)
+    full, _ = second_background(img, src, roles, fit, model, args, 0.6, block)
+    only, _ = second_background(img, src, roles, fit, model, args, 0.6, block, read_only_at=roles.check)
+    assert made[0] > made[1] == 1
+    want = second_pass.still_there(roles.check, fit, full.snr, 5.2)
+    assert np.array_equal(second_pass.still_there(roles.check, fit, only.snr, 5.2), want)
+    i, j = 42, 778  # the re-checked source's pixel (round(41.6), round(778.4)) and its 3 × 3
+    assert np.array_equal(only.snr[i - 1 : i + 2, j - 1 : j + 2], full.snr[i - 1 : i + 2, j - 1 : j + 2])
+    assert np.any(full.snr[12:28, 12:28] != 0) and np.all(only.snr[12:28, 12:28] == 0)
 
 
-def test_saturated_sources_without_faint_neighbours_get_no_window(monkeypatch):
-    """Windows go about the searched zone near the bright sources and about the faint neighbours to re-check,
-    not about a saturated source (its surroundings are not searched): the saturated source alone (1) gets
-    none, and the one with a neighbour (2) only the neighbour's 3 × 3 pixels and the margin."""
-    rng = np.random.default_rng(4)
-    img = 5.0 + rng.normal(0.0, 1.0, (120, 400))
-    model = estimate_background(img, psf=JIRAM_PSF)
-    # 0: bright; 1: saturated, alone; 2: saturated with 3, a faint neighbour to re-check
-    fit = _fit_at([30.0, 200.0, 330.0, 335.0], [40.0, 50.0, 60.0, 62.0])
-    roles = _roles(4, bright=[0], clipped=[1, 2], very_bright=[1, 2], check=[3])
-    zone = second_pass.near_sources(fit.x[:1], fit.y[:1], img.shape, 12.0)
-    made = _windows_made(monkeypatch)
-    block, sigma = 8, 0.6
-    second_background(
-        img, np.zeros(img.shape), roles, fit, model, dict(psf=JIRAM_PSF), sigma, block, zone=zone
-    )
-    m = max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + block
-    assert made == [
-        [
-            (slice(40 - 12 - m, 40 + 13 + m), slice(0, 30 + 13 + m)),
-            (slice(61 - m, 64 + m), slice(334 - m, 337 + m)),
-        ]
-    ]
-    made.clear()  # nothing searched: the re-check's window alone
-    second_background(img, np.zeros(img.shape), roles, fit, model, dict(psf=JIRAM_PSF), sigma, block)
-    assert made == [[(slice(61 - m, 64 + m), slice(334 - m, 337 + m))]]
+def test_windows_holding_the_re_checked_pixels():
+    from ioscan.detect.second_pass import windows_holding
 
-
-def test_second_windows_cover_what_is_read():
-    """Per bright source the box of the zone's pixels within 1.5 blocks of it and its 3-px disk, grown by the
-    margin; none where its zone is empty; the re-checked 3 × 3 pixels grown by the margin; merged where they
-    overlap, clipped to the image."""
-    shape, block, m = (100, 300), 8, 5
-    fit = _fit_at([50.0, 150.0, 250.0, 60.4, 296.0], [50.0, 50.0, 50.0, 47.6, 2.0])
-    bright = np.array([True, True, True, False, False])
-    check = np.array([False, False, False, True, True])
-    zone = np.zeros(shape, bool)
-    zone[45:48, 52:60] = True  # right of source 0 only (lines 45–47, samples 52–59)
-    zone[50, 150] = True  # source 1: its own pixel
-    zone[50, 230:271] = True  # past source 2's 1.5 blocks (12 px) on both sides: only 238–262 are its
-    wins = second_pass.second_windows(zone, fit, bright, check, block, m, shape)
-    want = [
-        # source 0 (lines 45–53: its 3-px disk; samples 47–59) merged with the re-check at (60, 48):
-        # lines 47–49, samples 59–61
-        (slice(45 - m, 54 + m), slice(47 - m, 62 + m)),
-        (slice(47 - m, 54 + m), slice(147 - m, 154 + m)),
-        (slice(47 - m, 54 + m), slice(238 - m, 263 + m)),
-        (slice(0, 4 + m), slice(295 - m, 300)),  # (clipped)
-    ]
-    assert sorted(wins, key=lambda w: w[1].start) == want
-    assert second_pass.second_windows(None, fit, bright, check, block, m, shape) == [
-        (slice(47 - m, 50 + m), slice(59 - m, 62 + m)),
-        (slice(0, 4 + m), slice(295 - m, 300)),
-    ]
-    empty = np.zeros(shape, bool)
-    assert second_pass.second_windows(empty, fit, bright, np.zeros(5, bool), block, m, shape) == []
+    wins = [(slice(0, 10), slice(0, 10)), (slice(20, 30), slice(0, 10)), (slice(0, 10), slice(40, 50))]
+    # the 3 × 3 around (sample 10.4 → 10, line 5): samples 9–11 touch the first window only
+    assert windows_holding(wins, np.array([10.4]), np.array([5.0])) == wins[:1]
+    assert windows_holding(wins, np.array([11.0]), np.array([5.0])) == []  # samples 10–12: none
+    assert windows_holding(wins, np.array([5.0, 45.0]), np.array([30.0, 0.0])) == wins[1:]
+    assert windows_holding(wins, np.array([5.0]), np.array([31.0])) == []  # lines 30–32: past the second
+    assert windows_holding(wins, np.array([5.0]), np.array([-0.4])) == wins[:1]  # (clipped at the edge)

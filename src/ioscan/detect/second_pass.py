@@ -193,10 +193,18 @@ def radial_profiles_numpy(
     return out
 
 
-def merged_boxes(boxes: list[list[int]], shape: tuple) -> list[tuple[slice, slice]]:
-    """The boxes ([line0, line1, sample0, sample1], ends excluded) clipped to ``shape``, overlapping ones
-    merged into their bounding box until none overlap, as slices (empty ones left out)."""
-    boxes = [[max(b[0], 0), min(b[1], shape[0]), max(b[2], 0), min(b[3], shape[1])] for b in boxes]
+def windows_around(x: np.ndarray, y: np.ndarray, half_px: int, shape: tuple) -> list[tuple[slice, slice]]:
+    """Boxes of half-size ``half_px`` around the positions, clipped to ``shape``, overlapping ones merged."""
+    boxes = []
+    for xi, yi in zip(np.rint(x).astype(int), np.rint(y).astype(int), strict=True):
+        boxes.append(
+            [
+                max(yi - half_px, 0),
+                min(yi + half_px + 1, shape[0]),
+                max(xi - half_px, 0),
+                min(xi + half_px + 1, shape[1]),
+            ]
+        )
     merged = True
     while merged:
         merged = False
@@ -213,52 +221,20 @@ def merged_boxes(boxes: list[list[int]], shape: tuple) -> list[tuple[slice, slic
     return [(slice(b[0], b[1]), slice(b[2], b[3])) for b in boxes if b[0] < b[1] and b[2] < b[3]]
 
 
-def second_windows(
-    zone: np.ndarray | None,
-    fit: PsfFit,
-    bright: np.ndarray,
-    check: np.ndarray,
-    block: int,
-    margin_px: int,
-    shape: tuple,
+def windows_holding(
+    windows: list[tuple[slice, slice]], x: np.ndarray, y: np.ndarray
 ) -> list[tuple[slice, slice]]:
-    """The windows the second background is made on: what the second pass reads, each part grown by
-    ``margin_px`` (the reach of a window's edge into its values: the background annulus, the filter and a
-    scale block), clipped to ``shape``, overlapping ones merged (:func:`merged_boxes`). Read: the searched
-    ``zone`` (None: nothing searched) — per ``bright`` source, the bounding box of the zone's pixels within
-    its 1.5 scale blocks (the zone is made of those disks, :func:`search_zone`) and the disk of
-    :func:`measured_model_error` (3 px) about it; a bright source with no zone about it gets none — and the
-    3 × 3 pixels about each ``check`` source (:func:`still_there`, the pixel ``round``ed)."""
-    boxes = []
-    nl, ns = shape
-    if zone is not None:
-        reach = int(np.ceil(1.5 * block))
-        for xi, yi in zip(
-            np.rint(fit.x[bright]).astype(int), np.rint(fit.y[bright]).astype(int), strict=True
-        ):
-            l0, l1, s0, s1 = (
-                max(yi - reach, 0),
-                min(yi + reach + 1, nl),
-                max(xi - reach, 0),
-                min(xi + reach + 1, ns),
-            )
-            if l0 >= l1 or s0 >= s1:
-                continue
-            part = zone[l0:l1, s0:s1]
-            lines, samples = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-            if lines.size == 0:
-                continue
-            box = [
-                min(l0 + int(lines[0]), yi - 3),
-                max(l0 + int(lines[-1]) + 1, yi + 4),
-                min(s0 + int(samples[0]), xi - 3),
-                max(s0 + int(samples[-1]) + 1, xi + 4),
-            ]
-            boxes.append([box[0] - margin_px, box[1] + margin_px, box[2] - margin_px, box[3] + margin_px])
-    for k in np.flatnonzero(check):
-        i, j = int(round(fit.y[k])), int(round(fit.x[k]))
-        boxes.append([i - 1 - margin_px, i + 2 + margin_px, j - 1 - margin_px, j + 2 + margin_px])
-    return merged_boxes(boxes, shape)
+    """The ``windows`` that hold a pixel of the 3 × 3 around a position (sample ``x``, line ``y``; the pixel
+    ``round``ed, as :func:`still_there` reads it), in their order."""
+    keep = []
+    for win in windows:
+        (l0, l1), (s0, s1) = (win[0].start, win[0].stop), (win[1].start, win[1].stop)
+        for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
+            i, j = int(round(yi)), int(round(xi))
+            if max(i - 1, 0) < l1 and i + 2 > l0 and max(j - 1, 0) < s1 and j + 2 > s0:
+                keep.append(win)
+                break
+    return keep
 
 
 def background_in_windows(image: np.ndarray, windows: list[tuple[slice, slice]], args: dict) -> BandModel:
@@ -686,15 +662,18 @@ def second_background(
     sigma: float,
     block: int,
     left: np.ndarray | None = None,
-    zone: np.ndarray | None = None,
+    read_only_at: np.ndarray | None = None,
 ) -> tuple[BandModel, np.ndarray]:
     """Background, noise and S/N of ``sub`` − ``src`` − the azimuthal-median halo of the bright sources (and
     that image, :func:`subtracted`; ``left``: it, if already made), with the hits' pixels masked and the
-    first pass's white noise and dark limb (``estimate_background(known_noise=...)``); on the windows of what
-    the second pass reads (:func:`second_windows`: the searched ``zone`` about the bright sources — None:
-    nothing is searched — and the faint neighbours to re-check) when they cover less than
-    :data:`WINDOWED_FRACTION` of the crop, each window made alone (:func:`background_in_windows`), else on the
-    whole crop."""
+    first pass's white noise and dark limb (``estimate_background(known_noise=...)``); on windows around
+    the bright sources and the very bright ones with faint neighbours to re-check (:func:`near_any`; a
+    saturated source alone needs none: its surroundings are not searched) when they cover less than
+    :data:`WINDOWED_FRACTION` of the crop (reaching past the zone by the background annulus, the filter and a
+    scale block, and one block more where neighbours are re-checked). ``read_only_at`` (a bool per source):
+    only the 3 × 3 pixels around these sources will be read (:func:`still_there`; nothing new is searched):
+    the windows (once merged) that hold none of them are not made (the others' values are the same: each
+    window is made alone)."""
     # (nothing reads the second model's noise median; the white noise and the dark limb are the first pass's)
     args = dict(background_args, with_noise_median=False, known_noise=(model.sigma_white, model.usable))
     if roles.hit.any():
@@ -704,10 +683,17 @@ def second_background(
         args["mask"] = cr if args.get("mask") is None else (args["mask"] | cr)
     if left is None:
         left = subtracted(sub, src, roles, fit, model, block)
-    margin = max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + block
-    windows = second_windows(zone, fit, roles.bright, roles.check, block, margin, sub.shape)
+    half = (
+        int(np.ceil(1.5 * block)) + max(h1 for _, h1, _ in model.annuli) + 2 * int(np.ceil(4 * sigma)) + block
+    )
+    centres = roles.bright | (
+        roles.very_bright & near_any(fit.x, fit.y, roles.check, CHECK_RADIUS_BLOCKS * block)
+    )
+    windows = windows_around(fit.x[centres], fit.y[centres], half + int(roles.check.any()) * block, sub.shape)
     area = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows)
-    if windows and area < WINDOWED_FRACTION * sub.size:
+    if area < WINDOWED_FRACTION * sub.size:
+        if read_only_at is not None:
+            windows = windows_holding(windows, fit.x[read_only_at], fit.y[read_only_at]) or windows
         return background_in_windows(left, windows, args), left
     return estimate_background(left, **args), left
 
@@ -854,9 +840,7 @@ def search_again(
     src = source_image(psf, fit.x[sub_src], fit.y[sub_src], fit.flux[sub_src], sub.shape)
     left = subtracted(sub, src, roles, fit, model, block)
     min_separation = max(2.5, 2.0 * sigma)  # px from a known source (4 JIRAM core σ: past its lobes)
-    # the zone is searched where the first pass's maps leave something (with faint neighbours to re-check
-    # too: their re-check needs the second background about them alone)
-    searched = something_left(
+    if not roles.check.any() and not something_left(
         left,
         src,
         model,
@@ -866,14 +850,13 @@ def search_again(
         threshold=cfg.threshold_snr,
         model_error=cfg.psf_model_error,
         min_separation_px=min_separation,
-    )
-    if not searched and not roles.check.any():
+    ):
         return SecondPass(peaks, fit, 0, np.zeros(n1, bool))
-    again, left = second_background(
-        sub, src, roles, fit, model, background_args, sigma, block, left, zone if searched else None
-    )
+    # (no zone: only the faint neighbours' re-check reads the second background)
+    only = None if zone.any() else roles.check
+    again, left = second_background(sub, src, roles, fit, model, background_args, sigma, block, left, only)
     unconfirmed = ~still_there(roles.check, fit, again.snr, cfg.threshold_snr)
-    if not searched:
+    if not zone.any():
         return SecondPass(peaks, fit, 0, unconfirmed)
     # the model error assumed, or larger where the bright sources' own residuals show it (an elongated PSF)
     f_seen = measured_model_error(left, src, again, fit.x[roles.bright], fit.y[roles.bright])
