@@ -16,6 +16,12 @@ rounds after a warm-up, medians): its calls by outcome — no second background,
 neighbours unconfirmed, a background that found nothing — and within each the second background
 (``estimate_background``), the fits (``fit_sources``: the new sources' and the refit beside them) and the
 halo (``radial_profiles_kernel``), ms per frame, with the backgrounds' calls and pixels.
+
+``--windows``: what one background on the union of a call's windows would save (issue 15, winbg): for each
+second background ``search_again`` makes, its windows, their pixels, their bounding box and the crop, and
+the pixels the subtraction changed by more than a tenth of the first pass's noise; and, where a call has
+more than one window, ``estimate_background`` on the windows one by one (as now) against one call on their
+bounding box with the pixels outside them masked, alternating, thread CPU, medians over ``--rounds`` rounds.
 """
 
 from __future__ import annotations
@@ -297,6 +303,126 @@ def breakdown(cap: dict, rounds: int) -> dict:
     return report
 
 
+def windows_study(cap: dict, rounds: int) -> dict:
+    """``--windows`` (module docstring): the second backgrounds of ``search_again``'s captured calls, their
+    windows against their bounding box, ms per frame (thread CPU) and pixels."""
+    from scipy import ndimage
+
+    import ioscan.detect.second_pass as sp
+
+    made: list = []
+    orig_windows, orig_whole = sp.background_in_windows, sp.estimate_background
+    state: dict = {}
+
+    def windows(image, wins, args):
+        made.append({"image": image, "windows": list(wins), "args": args, **state})
+        state["in_windows"] = True  # (its windows' own estimate_background calls are not recorded)
+        try:
+            return orig_windows(image, wins, args)
+        finally:
+            state["in_windows"] = False
+
+    def whole(image, **args):
+        if not state.get("in_windows"):
+            made.append({"image": image, "windows": None, "args": args, **state})
+        return orig_whole(image, **args)
+
+    def second(sub, src, roles, fit, model, *a, **k):
+        state.update(sub=np.asarray(sub, float), noise=model.noise, annuli=model.annuli, in_windows=False)
+        return orig_second(sub, src, roles, fit, model, *a, **k)
+
+    orig_second = sp.second_background
+    try:
+        sp.background_in_windows, sp.estimate_background, sp.second_background = windows, whole, second
+        for a, k in cap["search_again"]:
+            sp.search_again(*copy.deepcopy((a, k))[0], **copy.deepcopy(k))
+    finally:
+        sp.background_in_windows, sp.estimate_background = orig_windows, orig_whole
+        sp.second_background = orig_second
+    nf = cap["n_frames"]
+    rows, t_apart, t_box = [], np.zeros(rounds), np.zeros(rounds)
+    for m in made:
+        image, wins = m["image"], m["windows"]
+        changed = np.abs(image - m["sub"]) > 0.1 * m["noise"]
+        # (and within a window's margin of a changed pixel: the background annulus, the filter twice and a
+        # scale block, as second_background's windows reach past their zone)
+        psf = m["args"]["psf"]
+        sigma = psf.core_sigma_px
+        block = int(m["args"].get("local_window_px") or max(8, int(round(4 * sigma))))
+        reach = 2 * int(np.ceil(4 * sigma)) + block + max(h1 for _, h1, _ in m["annuli"])
+        near = ndimage.maximum_filter(changed.view(np.uint8), 2 * reach + 1, mode="constant") > 0
+        row = {"crop_px": image.size, "changed_px": int(changed.sum()), "changed_reach_px": int(near.sum())}
+        if wins is None:
+            rows.append(row)
+            continue
+        l0, l1 = int(min(w[0].start for w in wins)), int(max(w[0].stop for w in wins))
+        s0, s1 = int(min(w[1].start for w in wins)), int(max(w[1].stop for w in wins))
+        box = (slice(l0, l1), slice(s0, s1))
+        row.update(
+            windows=len(wins),
+            windows_px=int(sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in wins)),
+            box_px=(l1 - l0) * (s1 - s0),
+        )
+        rows.append(row)
+        if len(wins) < 2:
+            continue
+        outside = np.ones(image.shape, bool)
+        for w in wins:
+            outside[w] = False
+        args = dict(m["args"])
+        args["mask"] = outside if args.get("mask") is None else (args["mask"] | outside)
+        # (the bounding box's arguments cropped as background_in_windows crops a window's)
+        box_args = {
+            key: (
+                v[box]
+                if isinstance(v, np.ndarray) and v.shape == image.shape
+                else tuple(u[box] for u in v)
+                if isinstance(v, tuple)
+                else v.crop(box)
+                if hasattr(v, "crop")
+                else v
+            )
+            for key, v in args.items()
+        }
+        for r in range(rounds + 1):
+            for who in ("apart", "box") if r % 2 else ("box", "apart"):
+                t = time.thread_time()
+                if who == "apart":
+                    orig_windows(image, wins, copy.deepcopy(m["args"]))
+                else:
+                    orig_whole(image[box], **copy.deepcopy(box_args))
+                if r:
+                    (t_apart if who == "apart" else t_box)[r - 1] += time.thread_time() - t
+    windowed = [r for r in rows if "windows" in r]
+    return {
+        "frames": nf,
+        "rounds": rounds,
+        "clock": "thread CPU",
+        "backgrounds": len(rows),
+        "whole_crop": {
+            "calls": len(rows) - len(windowed),
+            "crop_px": sum(r["crop_px"] for r in rows if "windows" not in r),
+            "changed_px": sum(r["changed_px"] for r in rows if "windows" not in r),
+            "changed_reach_px": sum(r["changed_reach_px"] for r in rows if "windows" not in r),
+        },
+        "windowed": {
+            "calls": len(windowed),
+            "windows": sum(r["windows"] for r in windowed),
+            "windows_px": sum(r["windows_px"] for r in windowed),
+            "box_px": sum(r["box_px"] for r in windowed),
+            "crop_px": sum(r["crop_px"] for r in windowed),
+            "changed_px": sum(r["changed_px"] for r in windowed),
+            "changed_reach_px": sum(r["changed_reach_px"] for r in windowed),
+        },
+        "several_windows": {
+            "calls": sum(r["windows"] > 1 for r in windowed),
+            "ms_per_frame_apart_median": float(np.median(t_apart)) * 1000.0 / nf,
+            "ms_per_frame_box_median": float(np.median(t_box)) * 1000.0 / nf,
+        },
+        "rows": rows,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", default="main", help="git revision to compare with")
@@ -305,6 +431,7 @@ def main() -> None:
     ap.add_argument("--capture", help="pickle of the captured step calls: read if it exists, else written")
     ap.add_argument("--steps", default="search_again,misfits,columns")
     ap.add_argument("--breakdown", action="store_true", help="search_again by outcome and part, no REV")
+    ap.add_argument("--windows", action="store_true", help="the windows against their bounding box, no REV")
     args = ap.parse_args()
     if args.capture and Path(args.capture).exists():
         cap = pickle.loads(Path(args.capture).read_bytes())
@@ -316,6 +443,9 @@ def main() -> None:
             Path(args.capture).write_bytes(pickle.dumps(cap))
     if args.breakdown:
         print(json.dumps(breakdown(cap, args.rounds), indent=1))
+        return
+    if args.windows:
+        print(json.dumps(windows_study(cap, args.rounds), indent=1))
         return
     import ioscan.detect.columns as columns_new
     import ioscan.detect.misfits as misfits_new
