@@ -130,6 +130,9 @@ def _stage_profile(
 
     # the first detection kept where detecting again would give it (process._finish; older revisions: none)
     stands = getattr(process, "first_detection_stands", None)
+    # the detection settings a navigated frame is told (process.detection_config; older revisions: the error)
+    told_config = getattr(process, "detection_config", None)
+    reach_of = getattr(process, "pointing_reach_px", None)
 
     settings = Settings()
     names = (
@@ -175,6 +178,8 @@ def _stage_profile(
             # as process_product: detection told the pointing error, registration on known hot spots for
             # frames the limb did not register (then detection again), the pointing draws in measurement
             def told(nav):
+                if told_config is not None:
+                    return told_config(settings, nav)
                 return dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
 
             found = steps.detect("first", frame, nav.backplanes or None, config=told(nav))
@@ -182,11 +187,13 @@ def _stage_profile(
             matching_ms = 0.0  # register_on_hot_spots alone (the stage holds the second detection too)
             if nav.views and not nav.registered:
                 told_first = nav.detection_error_px
+                before = (nav.backplanes, reach_of(nav)) if reach_of is not None else None
                 t_match = CLOCK()
                 register_on_hot_spots(frame, nav, found.detections, anchors, settings.navigate)
                 matching_ms = 1e3 * (CLOCK() - t_match)
-                if nav.registered and stands is not None and stands(frame, nav, told_first):
-                    found = process._detect_again(frame, nav, settings, found, told_first)  # no search
+                again = (told_first,) if before is None else (told_first, before)
+                if nav.registered and stands is not None and stands(frame, nav, *again):
+                    found = process._detect_again(frame, nav, settings, found, *again)  # no search
                 elif nav.registered:
                     found = steps.detect("second", frame, nav.backplanes or None, config=told(nav))
             lap("register_hot_spots")

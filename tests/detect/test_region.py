@@ -3,6 +3,8 @@ against the image's unless navigation registered the geometry on this very band'
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -124,3 +126,117 @@ def test_shading_template_that_misses_the_limb_gives_way_to_the_images_model():
         res = detect_frame(frame, backplanes, config=cfg)
         found[gate] = _found_isolated(res, truth, band.line_offset)
     assert found[0.1] >= found[None] + 2, found
+
+
+# --- the search of a band whose geometry is too uncertain for its limb (detect.pointing_reach_px) ---
+
+#: JIRAM's pointing prior's bound (sample, line), px: 8 px across track, 2° along
+REACH = (8.0, 146.87)
+
+
+def _circle_conic(cs: float, cl: float, r: float) -> np.ndarray:
+    """The conic of a circle of radius ``r`` centred at (sample ``cs``, line ``cl``), > 0 inside."""
+    return np.array([[-1.0, 0.0, cs], [0.0, -1.0, cl], [cs, cl, r * r - cs * cs - cl * cl]])
+
+
+def _predicted(cs: float, cl: float, r: float, shape=(128, 432), conic: bool = True) -> Backplanes:
+    """Backplanes of a circular disk predicted at (``cs``, ``cl``), radius ``r``, with its limb conic."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    d = r - np.hypot(xx - cs, yy - cl)
+    return Backplanes(
+        {"on_disk": (d > 0).astype(float), "limb_distance_px": d},
+        limb_conic_px=_circle_conic(cs, cl, r) if conic else None,
+    )
+
+
+def test_the_limb_ellipses_extent_is_where_its_tangents_are():
+    """A rotated ellipse's sample and line extents from its dual conic equal those of its sampled points;
+    a hyperbola (or no conic) has none."""
+    a, b, t, cs, cl = 70.0, 40.0, 0.6, 210.0, -30.0
+    ct, st = np.cos(t), np.sin(t)
+    rot = np.array([[ct, -st], [st, ct]])
+    q = rot @ np.diag([1 / a**2, 1 / b**2]) @ rot.T  # (x − c)ᵀ Q (x − c) = 1 on the ellipse
+    c0 = np.array([cs, cl])
+    conic = np.zeros((3, 3))
+    conic[:2, :2] = -q
+    conic[:2, 2] = conic[2, :2] = q @ c0
+    conic[2, 2] = 1.0 - c0 @ q @ c0
+    phi = np.linspace(0, 2 * np.pi, 200001)
+    pts = c0[:, None] + rot @ np.vstack([a * np.cos(phi), b * np.sin(phi)])
+    (s0, s1), (l0, l1) = region.limb_extent_px(conic)
+    assert (s0, s1) == pytest.approx((pts[0].min(), pts[0].max()), abs=1e-6)
+    assert (l0, l1) == pytest.approx((pts[1].min(), pts[1].max()), abs=1e-6)
+    assert region.limb_extent_px(np.diag([1.0, -1.0, 1.0])) is None
+    assert region.limb_extent_px(None) is None
+
+
+def test_reach_box_grows_the_disks_box_by_the_bound_and_the_margin():
+    bp = _predicted(200.0, 150.0, 30.0)  # centred below the frame: its widest part out of view
+    lines, samples = region.reach_box(bp, REACH, 2.8, (128, 432))
+    assert (samples.start, samples.stop) == (int(np.floor(170 - 8 - 2.8)), int(np.ceil(230 + 8 + 2.8)) + 1)
+    assert (lines.start, lines.stop) == (0, 128)
+    far = region.reach_box(_predicted(200.0, 500.0, 30.0), REACH, 2.8, (128, 432))
+    assert region._empty(far)
+    assert region.reach_box(_predicted(200.0, 64.0, 30.0, conic=False), REACH, 2.8, (128, 432)) is None
+
+
+def _night_frame(true_cs: float, true_cl: float, r: float, sources) -> BandImage:
+    """A dark (night side) disk of radius ``r`` at (``true_cs``, ``true_cl``): unit noise and point sources
+    (sample, line, flux) of a 0.6 px Gaussian core."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:128, 0:432]
+    img = rng.normal(0.0, 1.0, (128, 432))
+    for s, l, f in sources:
+        img += f * np.exp(-((xx - s) ** 2 + (yy - l) ** 2) / (2 * 0.6**2)) / (2 * np.pi * 0.6**2)
+    return BandImage("M", img.astype(np.float32), "W m-2 sr-1", 4.78, 0.5)
+
+
+@pytest.mark.parametrize("error_px", [(-7.0, 60.0), (-8.0, 146.0), (8.0, -146.0), (7.9, 20.0)])
+def test_a_hot_spot_at_the_far_limb_is_found_with_and_without_the_crop(error_px):
+    """The geometry off by up to the prior's bound (the scene at true = predicted + error): a hot spot on
+    the true disk's limb farthest across track from the predicted disk is found told the bound (the crop)
+    as without it, at the same place; a source in the sky far beyond the disk is searched only without."""
+    from ioscan.detect.band import detect_band
+
+    true_cs, true_cl, r = 200.0, 64.0, 30.0
+    far_s = true_cs - (r - 1.0) * np.sign(error_px[0])  # on the disk, away from where it was predicted
+    spot, sky = (far_s, true_cl, 400.0), (400.0, 30.0, 400.0)
+    band = _night_frame(true_cs, true_cl, r, [spot, sky])
+    bp = _predicted(true_cs - error_px[0], true_cl - error_px[1], r)
+    whole = DetectConfig(pointing_error_px=51.4)
+    cropped = DetectConfig(pointing_error_px=51.4, pointing_reach_px=REACH)
+    got = {}
+    for name, cfg in (("whole", whole), ("cropped", cropped)):
+        res = detect_band(band, bp, instrument="JIRAM", config=cfg, keep_model=True)
+        got[name] = res
+        near = [d for d in res.detections if np.hypot(d.sample - spot[0], d.line - spot[1]) < 1.0]
+        assert len(near) == 1 and near[0].snr > 20, name
+    in_sky = [
+        [d for d in got[k].detections if np.hypot(d.sample - sky[0], d.line - sky[1]) < 1.0]
+        for k in ("whole", "cropped")
+    ]
+    assert len(in_sky[0]) == 1 and in_sky[1] == []
+    assert got["cropped"].model.snr.shape[1] < 150 < got["whole"].model.snr.shape[1]
+    assert any("searched within samples" in m for m in got["cropped"].messages)
+
+
+def test_a_disk_filling_the_frame_is_searched_as_without_the_bound():
+    """A close flyby (the disk overfills the frame, no limb in view): the bound reaches the whole band,
+    and detection is the same as without it, field for field."""
+    from ioscan.detect.band import detect_band
+
+    band = _night_frame(300.0, 900.0, 2000.0, [(120.0, 40.0, 400.0), (300.0, 100.0, 250.0)])
+    bp = _predicted(296.0, 940.0, 2000.0)
+    told = DetectConfig(pointing_error_px=51.4)
+    cfgs = [told, dataclasses.replace(told, pointing_reach_px=REACH)]
+    a, b = (detect_band(band, bp, instrument="JIRAM", config=c) for c in cfgs)
+    assert len(a.detections) >= 2
+    assert repr(a.detections) == repr(b.detections)
+    assert a.messages == b.messages and a.noise_median == b.noise_median
+
+
+def test_a_disk_beyond_the_bound_is_not_in_view():
+    band = _night_frame(200.0, 64.0, 30.0, [])
+    cfg = DetectConfig(pointing_error_px=51.4, pointing_reach_px=REACH)
+    limb = locate_limb(band, band.data, _predicted(200.0, 500.0, 30.0), 0.6, cfg)
+    assert limb.status == "no_io" and "not within the pointing's reach" in limb.messages[-1]

@@ -46,6 +46,10 @@ class DetectConfig:
             (None: 3 σ + pointing_error_px); hot spots are on Io.
         pointing_error_px: 1-σ pointing error of the geometry, pixels: widens the limb band, and beyond
             3 px the limb is found in the data (1.0 by default; a scan passes its navigation's).
+        pointing_reach_px: (sample, line) px, the farthest the true scene may lie from the geometry's (the
+            pointing prior's bound; a scan passes it for frames not registered): where the limb is not taken
+            from the geometry, only the geometry's disk grown by this and the margin is searched
+            (:func:`ioscan.detect.region.reach_box`); None: the whole band.
         check_geometry_limb: compare the geometry's limb with the sharp limb seen in the image
             (:func:`ioscan.detect.limb.geometry_limb_offset_px`); beyond max(1 px, 3 × the pointing error)
             the image's limb is used for the background regions and the geometry only for positions.
@@ -419,6 +423,7 @@ class DetectConfig:
     near_limb_px: float | None = None
     search_margin_px: float | None = None
     pointing_error_px: float = 1.0
+    pointing_reach_px: tuple[float, float] | None = None
     check_geometry_limb: bool = True
     limb_profile_with_geometry: bool = False
     limb_profile_with_geometry_soft: bool = False

@@ -114,6 +114,10 @@ class Limb:
         image_model: with the geometry's limb, the image's own model of the sunlit disk replaces the shading
             template (``detect.shading_limb_mismatch``): the limb profile measured along ``circle``, no
             template.
+        reach: with a geometry not used for the limb (its pointing too uncertain, or its limb not where the
+            image shows it) and the pointing's bound (``detect.pointing_reach_px``): the box (line, sample
+            slices) where Io's disk may lie, the margin included (:func:`reach_box`); what is searched
+            (:func:`search_region`). None: no such bound (the whole band is searched).
     """
 
     distance_px: np.ndarray | None
@@ -128,6 +132,7 @@ class Limb:
     trusted: bool = True
     shading: tuple | None = None
     image_model: bool = False
+    reach: tuple[slice, slice] | None = None
 
 
 def locate_limb(
@@ -192,7 +197,23 @@ def locate_limb(
                     distance, from_geometry = None, False
                     margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
 
+    reach = None
     if distance is None:
+        if backplanes is not None and cfg.pointing_reach_px is not None:
+            reach = reach_box(backplanes, cfg.pointing_reach_px, margin, data.shape)
+            if reach is not None and _empty(reach):
+                rs, rl = cfg.pointing_reach_px
+                messages.append(
+                    f"band {band.band}: Io is not within the pointing's reach ({rs:.3g} × {rl:.3g} px) "
+                    "of the field of view"
+                )
+                return Limb(None, False, None, margin, status="no_io", messages=tuple(messages))
+            if reach is not None and reach != (slice(0, data.shape[0]), slice(0, data.shape[1])):
+                (l0, l1), (s0, s1) = ((r.start, r.stop - 1) for r in reach)
+                messages.append(
+                    f"band {band.band}: searched within samples {s0}–{s1}, lines {l0}–{l1}: the geometry's "
+                    "disk and how far the pointing may be off"
+                )
         circle = find_limb(data, sigma_px, saturated)
         if circle is not None:
             messages.append(
@@ -211,13 +232,14 @@ def locate_limb(
                 known=known,
                 sunlit=sunlit_from_data(data, distance),
                 trusted=decides_off_disk(circle),
+                reach=reach,
             )
         # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen;
         # it splits the background regions, but it is too rough to say what is off the disk: all is searched
         distance = limb_distance_from_data(data, sigma_px)
         if distance is not None:
             messages.append(f"band {band.band}: limb fitted to the outline of the bright disk")
-            return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False)
+            return Limb(distance, False, None, margin, messages=tuple(messages), trusted=False, reach=reach)
     circle = known = None
     if from_geometry and cfg.limb_profile_with_geometry and distance is not None:
         circle, known = _image_limb_along_geometry(
@@ -249,6 +271,7 @@ def locate_limb(
         known=known,
         shading=made[-1] if made else None,
         image_model=image_model,
+        reach=reach,
     )
 
 
@@ -426,6 +449,58 @@ def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
     return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x, c_order=True))
 
 
+def reach_box(
+    backplanes: Backplanes, reach_px: tuple[float, float], margin_px: float, shape: tuple[int, int]
+) -> tuple[slice, slice] | None:
+    """The box (line, sample slices, clipped to ``shape``) of the pixels where Io's disk may lie when the
+    backplanes' pointing may be off by up to ``reach_px`` (sample, line) px: the bounding box of their limb
+    ellipse (:attr:`Backplanes.limb_conic_px`, known beyond the frame too) grown by ``reach_px`` and
+    ``margin_px`` along each axis (a shift of the disk within that box, and the margin beyond its limb,
+    stay inside). None where the backplanes carry no conic or it is not an ellipse (no bound: the whole
+    band). An empty box (a slice of no length) where the disk cannot reach the frame."""
+    ext = limb_extent_px(backplanes.limb_conic_px)
+    if ext is None:
+        return None
+    out = []
+    for (lo, hi), r, n in zip(ext, reach_px, (shape[1], shape[0]), strict=True):
+        a = max(int(np.floor(lo - r - margin_px)), 0)
+        b = min(int(np.ceil(hi + r + margin_px)) + 1, n)
+        out.append(slice(a, max(a, b)) if a < n else slice(n, n))
+    return out[1], out[0]
+
+
+def limb_extent_px(conic: np.ndarray | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """((sample min, max), (line min, max)) of the limb ellipse xᵀCx = 0 (x = (sample, line, 1), C > 0 on
+    the disk): the lines sample = s and line = l tangent to it, from its dual conic C⁻¹ (a line u is tangent
+    where uᵀC⁻¹u = 0). None without a conic, or one that is not a bounded ellipse (its 2 × 2 block not
+    negative definite: Io seen from within its limb's plane, or behind the camera)."""
+    if conic is None:
+        return None
+    c = np.asarray(conic, dtype=float)
+    if c.shape != (3, 3) or not np.all(np.isfinite(c)):
+        return None
+    a = c[:2, :2]
+    if not (a[0, 0] < 0 and np.linalg.det(a) > 0):
+        return None
+    try:
+        d = np.linalg.inv(c)
+    except np.linalg.LinAlgError:
+        return None
+    out = []
+    for k in (0, 1):
+        disc = d[k, 2] ** 2 - d[k, k] * d[2, 2]
+        if not (disc >= 0 and d[2, 2] != 0):
+            return None
+        r = np.sqrt(disc)
+        u, v = (d[k, 2] - r) / d[2, 2], (d[k, 2] + r) / d[2, 2]
+        out.append((float(min(u, v)), float(max(u, v))))
+    return out[0], out[1]
+
+
+def _empty(box: tuple[slice, slice]) -> bool:
+    return box[0].stop <= box[0].start or box[1].stop <= box[1].start
+
+
 def crop_box(keep: np.ndarray, pad: int) -> tuple[slice, slice] | None:
     """The bounding box of ``keep`` grown by ``pad`` px (clipped to the image), or None when empty."""
     rows = np.flatnonzero(keep.any(axis=1))
@@ -445,6 +520,22 @@ def search_region(
     """The crop worked on (the disk plus the margin, grown by ``pad`` px) and the search mask inside it
     (None: search everywhere, no disk known)."""
     sl = (slice(0, shape[0]), slice(0, shape[1]))
+    if limb.reach is not None and not limb.from_geometry:
+        # the geometry's disk grown by the pointing's bound: the background's crop that box grown by ``pad``,
+        # the search the box (the sky beyond holds no hot spot of Io whichever way the pointing is off)
+        box = limb.reach
+        sl = (
+            slice(max(box[0].start - pad, 0), min(box[0].stop + pad, shape[0])),
+            slice(max(box[1].start - pad, 0), min(box[1].stop + pad, shape[1])),
+        )
+        if box == sl == (slice(0, shape[0]), slice(0, shape[1])):
+            return sl, None
+        search = np.zeros((sl[0].stop - sl[0].start, sl[1].stop - sl[1].start), bool)
+        search[
+            box[0].start - sl[0].start : box[0].stop - sl[0].start,
+            box[1].start - sl[1].start : box[1].stop - sl[1].start,
+        ] = True
+        return sl, search
     if limb.distance_px is None or not limb.from_geometry:
         # a limb seen in the image may be off where it was not seen, or bent by a terminator taken for it:
         # it shapes the background, never what is searched (a frame's sky costs only its noise peaks)

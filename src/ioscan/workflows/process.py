@@ -227,11 +227,32 @@ def _start(path: str | Path, kernels, settings: Settings) -> _Started:
     return _Started(frame, nav, view, searched, found)
 
 
+def detection_config(settings: Settings, nav) -> DetectConfig:
+    """The detection settings a navigated frame is searched with: ``settings.detect`` told the error of the
+    backplanes' limb in the image (``Navigation.detection_error_px``) and, for a frame not registered, the
+    pointing prior's bound (``pointing_reach_px``, :attr:`PointingPrior.max_px`): where the limb is then
+    taken from the image, only the geometry's disk grown by that bound is searched
+    (:func:`ioscan.detect.region.reach_box`)."""
+    return dataclasses.replace(
+        settings.detect,
+        pointing_error_px=nav.detection_error_px,
+        pointing_reach_px=pointing_reach_px(nav),
+    )
+
+
+def pointing_reach_px(nav) -> tuple[float, float] | None:
+    """(sample, line) px: how far the scene may lie from ``nav``'s backplanes — the prior's bound for a
+    frame navigated but not registered (its backplanes are the predicted ones); None for a registered frame
+    (a wrong match would leave the bound behind: it is searched as before) or one without a prior."""
+    if nav.registered or nav.prior is None or not nav.backplanes:
+        return None
+    return (float(nav.prior.max_px[0]), float(nav.prior.max_px[1]))
+
+
 def _detect(searched, nav, settings: Settings):
     from ioscan.detect import detect_frame
 
-    cfg = dataclasses.replace(settings.detect, pointing_error_px=nav.detection_error_px)
-    return detect_frame(searched, nav.backplanes or None, config=cfg)
+    return detect_frame(searched, nav.backplanes or None, config=detection_config(settings, nav))
 
 
 def _finish(st: _Started, settings: Settings, extra_anchors=None):
@@ -252,9 +273,10 @@ def _finish(st: _Started, settings: Settings, extra_anchors=None):
         if extra_anchors is not None and len(extra_anchors):
             anchors = pd.concat([anchors, extra_anchors], ignore_index=True)
         told = nav.detection_error_px  # what the first detection was told
+        before = (nav.backplanes, pointing_reach_px(nav))  # the geometry and bound it was told
         register_on_hot_spots(frame, nav, found.detections, anchors, nav_cfg)
         if nav.registered:  # detect again with the corrected geometry (limb band, on-disk flags)
-            found = _detect_again(searched, nav, settings, found, told)
+            found = _detect_again(searched, nav, settings, found, told, before)
     if searched is not frame:
         skipped = _no_io_detections(frame, view.reason, view.bands)
         found.band_status.update(skipped.band_status)
@@ -276,7 +298,7 @@ def _finish(st: _Started, settings: Settings, extra_anchors=None):
     return frame, nav, found
 
 
-def first_detection_stands(searched, nav, told_before_px: float) -> bool:
+def first_detection_stands(searched, nav, told_before_px: float, before=None) -> bool:
     """Whether detecting ``searched`` again after its geometry was re-pointed (``nav``, now telling
     ``nav.detection_error_px``) would give what the first detection (told ``told_before_px``) gave, but for
     the message that states the told error (:func:`_detect_again`).
@@ -286,23 +308,48 @@ def first_detection_stands(searched, nav, told_before_px: float) -> bool:
     :data:`~ioscan.detect.region.MAX_GEOMETRY_LIMB_ERROR_PX` about a band with backplanes, it takes the limb
     from the data, sizes its margin without the error and uses the geometry for nothing else (the shading,
     the sunlit mask and the limb band need a limb from the geometry), saying so in
-    :func:`~ioscan.detect.region.uncertain_pointing_message`. True when both errors are above that bound
-    and every searched band has backplanes (before and after: a re-pointing recomputes every band)."""
+    :func:`~ioscan.detect.region.uncertain_pointing_message`, and, told the pointing's bound
+    (``detect.pointing_reach_px``), to search the geometry's disk grown by it
+    (:func:`~ioscan.detect.region.reach_box`). True when both errors are above that bound, every searched
+    band has backplanes (before and after: a re-pointing recomputes every band) and both detections search
+    every band whole: ``before`` — (backplanes, bound) the first detection was told; None: no bound — and
+    the bound now (:func:`pointing_reach_px`) each reach the whole band (margin aside)."""
     from ioscan.detect.region import MAX_GEOMETRY_LIMB_ERROR_PX
 
     return (
         told_before_px > MAX_GEOMETRY_LIMB_ERROR_PX
         and nav.detection_error_px > MAX_GEOMETRY_LIMB_ERROR_PX
         and all(nav.backplanes.get(b) is not None for b in searched.bands)
+        and (before is None or _searched_whole(searched, *before))
+        and _searched_whole(searched, nav.backplanes, pointing_reach_px(nav))
     )
 
 
-def _detect_again(searched, nav, settings: Settings, found, told_before_px: float):
+def _searched_whole(searched, backplanes, reach) -> bool:
+    """Whether every band of ``searched`` is searched whole told ``backplanes`` and the bound ``reach``
+    (the disk's box without the margin already the whole band: with it, too)."""
+    from ioscan.detect.region import reach_box
+
+    if reach is None:
+        return True
+    for b, band in searched.bands.items():
+        bp = backplanes.get(b)
+        if bp is None:
+            continue
+        shape = np.shape(band.data)
+        box = reach_box(bp, reach, 0.0, shape)
+        if box is not None and box != (slice(0, shape[0]), slice(0, shape[1])):
+            return False
+    return True
+
+
+def _detect_again(searched, nav, settings: Settings, found, told_before_px: float, before=None):
     """The detection of ``searched`` with its re-pointed geometry (``nav``): ``found``, the first detection
-    (told ``told_before_px``), with its messages restating the error now told, when
-    :func:`first_detection_stands`; else a new detection (:func:`_detect`). The same result bit for bit
-    (detections, statuses, noise, messages), without a second search (~50 ms a JIRAM frame)."""
-    if not first_detection_stands(searched, nav, told_before_px):
+    (told ``told_before_px``, and ``before``: see :func:`first_detection_stands`), with its messages
+    restating the error now told, when :func:`first_detection_stands`; else a new detection
+    (:func:`_detect`). The same result bit for bit (detections, statuses, noise, messages), without a
+    second search (~50 ms a JIRAM frame)."""
+    if not first_detection_stands(searched, nav, told_before_px, before):
         return _detect(searched, nav, settings)
     from ioscan.detect.region import uncertain_pointing_message
 
