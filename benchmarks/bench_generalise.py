@@ -483,6 +483,8 @@ def miss_causes(rendered: RenderedFrame, band: str, t: pd.DataFrame, result, con
         "scale_map": scale_map,
         "option": option,
         "psf_measured": [psf_measured] * len(t),
+        "psf_sigma_used": [psf_used(br, band).core_sigma_px] * len(t),
+        "psf_elongation_used": [psf_used(br, band).elongation] * len(t),
         **snr_decomposition(rendered, band, t, br),
     }
 
@@ -1037,6 +1039,12 @@ def run(args) -> dict:
             "side",
         ],
     )
+    if getattr(args, "dump", None):
+        dump = Path(args.dump)
+        dump.mkdir(parents=True, exist_ok=True)
+        truth.to_pickle(dump / "truth.pkl")
+        false.to_pickle(dump / "false.pkl")
+        fr.to_pickle(dump / "frames.pkl")
     return report(args, truth, false, ideal, fr, ms, vetted)
 
 
@@ -1515,6 +1523,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--list-false", action="store_true", help="list every false detection with its features and kind"
+    )
+    ap.add_argument(
+        "--dump", default=None, help="write the truth, false-detection and frame tables here (pickles)"
     )
     ap.add_argument("--keep-dir", default=None, help="write the products here and keep them")
     ap.add_argument(

@@ -125,13 +125,15 @@ def _found_isolated(res, truth, line_offset: float, min_snr: float = 7.0) -> int
     )
 
 
-@pytest.mark.parametrize(("index", "off", "on"), [(101, 2, 4), (33, 4, 7)])
+@pytest.mark.parametrize(("index", "off", "on"), [(101, 2, 4), (33, 2, 7)])
 def test_dark_limb_given_by_the_geometry_is_searched_whole(index, off, on):
     """The independent renderer's night frames 101 (Io eclipsed, 4 isolated hot spots of S/N ≥ 7, three of
     them within 4 px of the limb) and 33, given their exact geometry: with
     ``detect.geometry_dark_limb_unsplit`` the dark limb's background is that of a frame without a limb, and
     every hot spot is found; without it, the limb band's box means, raised by the hot spots on the limb,
-    call the limb bright around them and leave them in the unsearched band."""
+    call the limb bright around them and leave them in the unsearched band. (Frame 33 without it: 2 found
+    since its PSF is measured on a source 2.4 px from the frame's edge, σ 0.80 px as the truth's; 4 with the
+    model's 0.6-px core.)"""
     from ioscan.detect import detect_frame
 
     frame, backplanes, truth = _renderer_frame(index)

@@ -3,6 +3,8 @@ estimate applied, and detection on sources drawn with the independent renderer's
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,35 @@ def test_detection_measures_and_uses_the_elongation():
         for x, y in zip(xs, ys, strict=True)
     ]
     assert np.mean(found) >= 0.85
+
+
+def test_one_source_elongation_used_from_its_snr():
+    """A single source measures the elongation from fitted S/N 30 (:data:`ONE_SOURCE_ELONGATION_SNR`);
+    below it only the width (renderer's night frames: single sources of S/N < 25 were off by up to 40 %)."""
+    from ioscan.detect.psf_estimate import ONE_SOURCE_ELONGATION_SNR
+
+    model = PsfModel((0.96, 0.04), (0.6, 2.5))
+    faint = PsfEstimate(0.8, 1.2, 1, ONE_SOURCE_ELONGATION_SNR - 1.0)
+    bright = PsfEstimate(0.8, 1.2, 1, ONE_SOURCE_ELONGATION_SNR)
+    assert faint.from_one_faint_source and not bright.from_one_faint_source
+    # as detection applies them (band._psf_in_use: elongation unless from one faint source)
+    assert faint.applied_to(model, elongation=not faint.from_one_faint_source).elongation == 1.0
+    assert bright.applied_to(model, elongation=not bright.from_one_faint_source).elongation == 1.5
+    assert not PsfEstimate(0.8, 1.2, 2, 16.0).from_one_faint_source
+
+
+def test_detection_uses_one_bright_sources_elongation():
+    """One source of S/N 60 (σ 0.8 × 1.2 px) among faint ones on a frame without a limb: the core is measured
+    on it elongated 1.5 and used (before: a round core of its geometric-mean width)."""
+    rng = np.random.default_rng(12)
+    psf = GaussianPsf(sigma_sample_px=0.8, elongation=1.5)
+    img = rng.normal(0.0, 1.0, (128, 432))
+    _, _, st = psf.stamp(0.3, 0.2)
+    psf.add_sources(img, np.array([200.3]), np.array([60.6]), np.array([60.0 / np.sqrt(np.sum(st**2))]))
+    xs, ys = np.linspace(30, 400, 8) + 0.2, np.full(8, 20.4)
+    psf.add_sources(img, xs, ys, np.full(8, 9.0 / np.sqrt(np.sum(st**2))))
+    res = detect_frame(_frame(img), config=DetectConfig())
+    used = [
+        re.search(r"elongation ([0-9.]+) used", m) for m in res.messages if "PSF measured on 1 sources" in m
+    ]
+    assert used and used[0] is not None and 1.4 <= float(used[0].group(1)) <= 1.6, res.messages

@@ -36,7 +36,9 @@ from ioscan.detect.disk_model import DiskModelFit, DiskSnr, disk_snr_map
 from ioscan.detect.edge_contrast import flag_edge_misfits
 from ioscan.detect.edge_refit import flag_edge_refits
 from ioscan.detect.find import (
+    NEIGHBOUR_REACH_PX,
     Peaks,
+    SpikeNeighbours,
     crowded,
     find_peaks,
     spike_dchi2,
@@ -787,6 +789,8 @@ def detect_band(
             n0 = min(len(tested[0]), len(x))
             same = [a[:n0] == b[:n0] for a, b in zip((x, y, flux, near), tested[:4], strict=True)]
             again[:n0] = ~(same[0] & same[1] & same[2] & same[3])
+            # ... and those beside one that changed (the test takes its neighbours' fitted light off)
+            again |= np.any((np.hypot(x[:, None] - x[again], y[:, None] - y[again]) < NEIGHBOUR_REACH_PX), 1)
         dchi = np.empty(len(x))
         kept = np.flatnonzero(~again)  # (all among the sources tested before)
         if kept.size:
@@ -795,9 +799,19 @@ def detect_band(
         f = flux[rows]  # fitted with the filter's PSF; the spike PSF's own amplitude where it differs
         if spike_psf is not psf:
             f = spike_amplitudes(resid, model.noise, model.usable, x[rows], y[rows], spike_psf)
-        dchi[rows] = spike_dchi2(
-            resid, model.noise, model.usable, x[rows], y[rows], f, spike_psf, crowded=near[rows]
-        )
+        # the other sources' fitted light taken off; at the frame's edge the amplitude fitted on the pixels
+        # tested (find.spike_dchi2)
+        nb = SpikeNeighbours(x, y, flux, fit.chi2_dof, psf, cfg.psf_model_error, rows)
+        r, (nl, ns) = fit_radius_px(psf), data.shape
+        xb, yb = x[rows] + s0, y[rows] + l0
+        edge = (xb < r) | (yb < r) | (xb > ns - 1 - r) | (yb > nl - 1 - r)
+        args = (resid, model.noise, model.usable)
+        dchi[rows] = spike_dchi2(*args, x[rows], y[rows], f, spike_psf, near[rows], nb, edge)
+        # beside a source the test flags (not PSF-shaped: its fitted light does not describe it) as it is
+        hit = dchi > cfg.cosmic_ray_dchi2
+        if (redo := nb.beside(hit)).any():
+            nb, r = replace(nb, hit=hit, self_index=rows[redo]), rows[redo]
+            dchi[r] = spike_dchi2(*args, x[r], y[r], f[redo], spike_psf, near[r], nb, edge[redo])
         tested = (x, y, flux, near, dchi)
         return dchi.copy()
 

@@ -19,6 +19,71 @@ SPIKE_NEIGHBOURS = 2
 SPIKE_ISOLATION_PX = 6.0
 #: the calibrated spike threshold is never below this χ² advantage
 MIN_SPIKE_DCHI2 = 9.0
+#: the spike test takes off a source's stamp the fitted light of the other sources within this distance, px
+#: (:class:`SpikeNeighbours`)
+NEIGHBOUR_REACH_PX = 8.0
+#: … unless one of them is fitted this badly (χ²/dof: a saturated or far-from-model source, whose fitted light
+#: does not describe its wings; the stamp is then tested as it is, with the source's fitted flux)
+NEIGHBOUR_MAX_CHI2_DOF = 25.0
+
+
+@dataclass(frozen=True)
+class SpikeNeighbours:
+    """The fitted sources around those the spike test reads (:func:`spike_dchi2`): their positions (sample
+    ``x``, line ``y``), fitted fluxes, fits' χ²/dof, the PSF they were fitted with, the relative error of its
+    light (``model_error``: their light's variance (model_error · light)² is added to the pixels' noise
+    variance), and each tested source's own index among them (``self_index``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    flux: np.ndarray
+    chi2_dof: np.ndarray
+    psf: PsfModel
+    model_error: float
+    self_index: np.ndarray
+    #: sources the spike test flags (None: none known): not PSF-shaped, their fitted light is not taken off
+    hit: np.ndarray | None = None
+
+    def beside(self, mask: np.ndarray) -> np.ndarray:
+        """For each tested source, whether another of ``mask`` (over all sources) lies within
+        :data:`NEIGHBOUR_REACH_PX`."""
+        nx, ny = np.asarray(self.x, float), np.asarray(self.y, float)
+        i = np.asarray(self.self_index)
+        d = np.hypot(nx[i][:, None] - nx[None, :], ny[i][:, None] - ny[None, :])
+        d[np.arange(len(i)), i] = np.inf
+        return np.any((d < NEIGHBOUR_REACH_PX) & np.asarray(mask, bool)[None, :], axis=1)
+
+    def light(self, lic: np.ndarray, sjc: np.ndarray, x: np.ndarray, y: np.ndarray):
+        """(the other sources' fitted light on each tested source's stamp pixels (``lic``, ``sjc``: (n, m, 1),
+        (n, 1, m)), which tested sources have a badly fitted one, or one of :attr:`hit`, within
+        :data:`NEIGHBOUR_REACH_PX` (their light left at 0))."""
+        n = len(x)
+        out = np.zeros((n, lic.shape[1], sjc.shape[2]))
+        nx, ny, nf = (np.asarray(a, float) for a in (self.x, self.y, self.flux))
+        d = np.hypot(np.asarray(x, float)[:, None] - nx[None, :], np.asarray(y, float)[:, None] - ny[None, :])
+        d[np.arange(n), np.asarray(self.self_index)] = np.inf
+        within = d < NEIGHBOUR_REACH_PX
+        bad = ~(np.asarray(self.chi2_dof, float) <= NEIGHBOUR_MAX_CHI2_DOF) | ~np.isfinite(nf)
+        if self.hit is not None:
+            bad = bad | np.asarray(self.hit, bool)
+        spoilt = np.any(within & bad[None, :], axis=1)
+        k, j = np.nonzero(within & ~spoilt[:, None])
+        if k.size:
+            core, weight = self.core
+            p = core.stamp_values(sjc[k].astype(float), lic[k].astype(float), nx[j], ny[j])
+            np.add.at(out, k, (weight * nf[j])[:, None, None] * p)
+        return out, spoilt
+
+    @property
+    def core(self) -> tuple[PsfModel, float]:
+        """(the PSF's core alone, of unit flux; its weight): the neighbours' light taken off is their core's.
+        A broad component (JIRAM's 2.5-px halo) is smooth over the 5 × 5 pixels tested and the background
+        under the residual has taken it already (beside a source of S/N ~10⁴ on the project's simulator the
+        halo's 0.3–3 σ per pixel were absent from the residual: taken off again, they left every pixel
+        2–5 σ low and a faint true source sharper than the PSF, flagged COSMIC_RAY)."""
+        w, s = np.asarray(self.psf.weights, float), np.asarray(self.psf.sigmas_px, float)
+        c = int(np.argmax(w * w / (s * s)))
+        return PsfModel((1.0,), (float(s[c]),), elongation=self.psf.elongation), float(w[c])
 
 
 @dataclass
@@ -190,6 +255,8 @@ def spike_dchi2(
     flux: np.ndarray,
     psf: PsfModel,
     crowded: np.ndarray | None = None,
+    neighbours: SpikeNeighbours | None = None,
+    fit_amplitude: bool | np.ndarray = False,
 ) -> np.ndarray:
     """χ²(PSF) − χ²(spike) on the 5×5 pixels around each source's brightest pixel.
 
@@ -209,6 +276,16 @@ def spike_dchi2(
     ``crowded``: for each source, whether another lies within :data:`SPIKE_ISOLATION_PX` (:func:`crowded`;
     None: among these sources). Each source's value is its own: a subset of sources with their ``crowded``
     of the whole set gets the whole set's values.
+
+    ``fit_amplitude`` (for all, or per source): the PSF's amplitude is fitted on the 5 × 5 pixels tested
+    (least squares; ``flux`` may then be None) where a fit elsewhere does not describe those pixels (at the
+    frame's edge: a stamp cut by it, the edge's reflected background). ``neighbours``: the other sources'
+    fitted light is taken off each stamp first, its model error added to the noise, and the amplitude
+    fitted on the stamp (:class:`SpikeNeighbours`): a faint source beside a bright one is otherwise judged
+    on the bright one's wings (an elongated core's reach further along the lines) and a flux the joint fit
+    shared with it; where a neighbour's fit is bad the stamp is tested as it is, with the given ``flux``.
+    The calibration (:func:`spike_threshold`) has neither (isolated sources, the true flux): the fitted
+    amplitude only lowers the advantage.
     """
     n = len(x)
     if n == 0 or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
@@ -225,8 +302,20 @@ def spike_dchi2(
     lic, sjc = np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1)
     rr = np.where(inside, resid[lic, sjc], 0.0)
     sg = np.where(inside & valid[lic, sjc], noise[lic, sjc], np.inf)
+    flux = np.zeros(n) if flux is None else np.asarray(flux, float)
+    fit_here = np.broadcast_to(np.asarray(fit_amplitude, bool), (n,)).copy()
+    if neighbours is not None:
+        light, spoilt = neighbours.light(lic, sjc, x, y)
+        rr = rr - light
+        sg = np.sqrt(sg * sg + (neighbours.model_error * light) ** 2)
+        fit_here = (fit_here | np.any(light != 0.0, axis=(1, 2))) & ~spoilt
     w = 1.0 / np.maximum(sg, 1e-30) ** 2
     p = psf.stamp_values(sjc.astype(float), lic.astype(float), x, y)
+    if fit_here.any():  # the amplitude fitted on the pixels tested (least squares)
+        flux = flux.copy()
+        den = np.sum(w * p * p, axis=(1, 2))
+        ls = np.sum(w * p * rr, axis=(1, 2)) / np.where(den > 0, den, 1.0)
+        flux[fit_here] = np.where(den > 0, ls, 0.0)[fit_here]
     chi_psf = np.sum(w * (rr - flux[:, None, None] * p) ** 2, axis=(1, 2))
     chi_all = w * rr * rr
     # the pixels freed: the brightest, then SPIKE_NEIGHBOURS times the brightest positive pixel touching those

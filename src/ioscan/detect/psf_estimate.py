@@ -65,6 +65,17 @@ NEAR_LIMB_MIN_SNR = 50.0
 #: the measured elongation σ_line / σ_sample is used when it differs from 1 by more than this fraction (a
 #: median over ≥ 2 sources of S/N ≥ 15 is good to a few %)
 ELONGATION_CHANGE = 0.15
+#: a single source's elongation is used from this fitted S/N (independent renderer, night frames, default
+#: seed and 47: round PSF, 61 single sources of S/N 15–1,100 — the 3 whose elongation was off by more than
+#: :data:`ELONGATION_CHANGE` (0.61, 0.76, 0.84) all had S/N < 25, those of S/N ≥ 30 0.92–1.10; elongation 1.5,
+#: 31 of S/N 16–1,070: 1.38–1.64, 1.43–1.60 from S/N 30; ``benchmarks/bench_generalise.py``)
+ONE_SOURCE_ELONGATION_SNR = 30.0
+
+#: a source whose stamp crosses the frame's edge is fitted on the stamp's pixels inside the frame when its
+#: centre lies at least this far inside, px (None: stamps must lie inside the frame). On the independent
+#: renderer's night frames a third had no PSF estimate, among them frames whose only bright sources sat 2–5 px
+#: from an edge: fitted there, σ 0.80 × 1.20–1.22 px against the truth 0.8 × 1.2
+EDGE_STAMP_INSIDE_PX: int | None = 2
 
 _SQRT2 = np.sqrt(2.0)
 #: 1/√(2π), as _g1 makes it
@@ -82,9 +93,9 @@ class PsfEstimate:
 
     @property
     def from_one_faint_source(self) -> bool:
-        """A single source below :data:`SINGLE_SOURCE_SNR` made it (accepted with a lower
-        ``single_source_snr``): good to ~5 % in width, not in elongation."""
-        return self.n_sources == 1 and self.max_snr < SINGLE_SOURCE_SNR
+        """A single source below :data:`ONE_SOURCE_ELONGATION_SNR` made it (accepted with a lower
+        ``single_source_snr``): good to ~5 % in width, not in elongation (its elongation is not used)."""
+        return self.n_sources == 1 and self.max_snr < ONE_SOURCE_ELONGATION_SNR
 
     @property
     def sigma_px(self) -> float:
@@ -397,12 +408,20 @@ def valid_and_noise(data: np.ndarray, saturated: np.ndarray | None) -> tuple[np.
 
 
 def isolated_inside(
-    ok: np.ndarray, x: np.ndarray, y: np.ndarray, shape: tuple[int, int], half_px: int, isolation_px: float
+    ok: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    shape: tuple[int, int],
+    half_px: int,
+    isolation_px: float,
+    inside_px: int | None = None,
 ) -> np.ndarray:
-    """``ok`` less the sources whose stamp (``half_px`` either side) leaves the frame or that have another
-    source of (``x``, ``y``) (sample, line, px) closer than ``isolation_px``."""
+    """``ok`` less the sources whose stamp (``half_px`` either side) leaves the frame (with ``inside_px``:
+    whose centre lies closer than that to the frame's edge) or that have another source of (``x``, ``y``)
+    (sample, line, px) closer than ``isolation_px``."""
     nl, ns = shape
-    ok = ok & (x >= half_px + 1) & (x <= ns - half_px - 2) & (y >= half_px + 1) & (y <= nl - half_px - 2)
+    m = half_px + 1 if inside_px is None else inside_px
+    ok = ok & (x >= m) & (x <= ns - m - 1) & (y >= m) & (y <= nl - m - 1)
     for k in np.flatnonzero(ok):
         d = np.hypot(x - x[k], y - y[k])
         d[k] = np.inf
@@ -422,15 +441,27 @@ def clear_of_limb(ok: np.ndarray, x: np.ndarray, y: np.ndarray, limb_distance_px
 
 def source_stamps(data, noise, valid, x, y, idx, half_px: int = HALF_PX):
     """Stamps (``half_px`` either side, unusable pixels 0), weights (1/noise², 0 off the usable pixels) and
-    the kept indices of the sources ``idx`` whose stamp has ≥ 80 % usable pixels."""
+    the kept indices of the sources ``idx`` whose stamp has ≥ 80 % usable pixels among those inside the
+    frame (a stamp crossing the frame's edge has its pixels beyond it unusable)."""
     stamps, weights, kept = [], [], []
+    nl, ns = data.shape
     for k in idx:
         i, j = int(round(y[k])), int(round(x[k]))
         sl = (slice(i - half_px, i + half_px + 1), slice(j - half_px, j + half_px + 1))
-        stamp = np.asarray(data[sl], float)
-        good = valid[sl] & np.isfinite(stamp)
-        if good.sum() < 0.8 * good.size:
-            continue
+        if i - half_px < 0 or j - half_px < 0 or i + half_px >= nl or j + half_px >= ns:
+            o = np.arange(-half_px, half_px + 1)
+            li, sj = i + o, j + o
+            inside = ((li >= 0) & (li < nl))[:, None] & ((sj >= 0) & (sj < ns))[None, :]
+            sl = np.ix_(np.clip(li, 0, nl - 1), np.clip(sj, 0, ns - 1))
+            stamp = np.where(inside, np.asarray(data[sl], float), np.nan)
+            good = valid[sl] & np.isfinite(stamp) & inside
+            if good.sum() < 0.8 * inside.sum():
+                continue
+        else:
+            stamp = np.asarray(data[sl], float)
+            good = valid[sl] & np.isfinite(stamp)
+            if good.sum() < 0.8 * good.size:
+                continue
         stamps.append(np.where(good, stamp, 0.0))
         kept.append(k)
         weights.append(np.where(good, 1.0 / np.maximum(np.asarray(noise[sl], float), 1e-30) ** 2, 0.0))
@@ -465,8 +496,18 @@ def estimate_psf(
         min_fit_snr: the fitted S/N a source needs to shape the estimate (one value, or one per source).
     """
     x, y, snr = np.asarray(x, float), np.asarray(y, float), np.asarray(snr, float)
+    args = (data, noise, valid, x, y, snr, candidate, order, single_source_snr, min_fit_snr)
+    got = _estimate(*args, None)
+    if got is None and EDGE_STAMP_INSIDE_PX is not None:  # none from stamps inside: those crossing the edge
+        got = _estimate(*args, EDGE_STAMP_INSIDE_PX)
+    return got
+
+
+def _estimate(data, noise, valid, x, y, snr, candidate, order, single_source_snr, min_fit_snr, inside_px):
+    """:func:`estimate_psf` from the stamps inside the frame (``inside_px`` None) or also from those crossing
+    its edge whose centre lies ``inside_px`` inside."""
     ok = isolated_inside(
-        np.asarray(candidate, bool) & (snr >= MIN_SNR), x, y, data.shape, HALF_PX, ISOLATION_PX
+        np.asarray(candidate, bool) & (snr >= MIN_SNR), x, y, data.shape, HALF_PX, ISOLATION_PX, inside_px
     )
     idx = np.flatnonzero(ok)
     rank = snr if order is None else np.asarray(order, float)
