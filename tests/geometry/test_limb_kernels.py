@@ -351,3 +351,21 @@ def test_sun_fit_by_normal_equations_is_lstsqs_and_the_truth(monkeypatch, seed):
     monkeypatch.setattr(limbfit, "SUN_NORMAL_EQUATIONS", False)
     want = limbfit._sun_fit(np.repeat(line, 30), 432, center, axes, vecs, np.repeat(cos_i[line], 30))
     assert np.array_equal(got, want)
+
+
+def test_edge_bias_kernel_equals_the_numpy_steps(monkeypatch):
+    """The PSF edge-bias model (profile, blur, gradient, parabolic peak) compiled gives the numpy/scipy
+    numbers on random rays, radii and widths (a zero incidence term, negative ones, mixed phases)."""
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.integers(1, 60))
+        cos_limb = rng.uniform(-1, 1, n)
+        if trial % 7 == 0:
+            cos_limb[:] = 0.0
+        cos_phase = np.full(n, rng.uniform(-1, 1)) if trial % 2 else rng.uniform(-1, 1, n)
+        radius, sigma = float(rng.uniform(5, 3000)), float(rng.uniform(0.3, 3))
+        got = limbfit._edge_bias(cos_limb, cos_phase, radius, sigma)
+        monkeypatch.setattr(limbfit, "LIMB_KERNELS", False)
+        want = limbfit._edge_bias(cos_limb, cos_phase, radius, sigma)
+        monkeypatch.setattr(limbfit, "LIMB_KERNELS", True)
+        assert np.array_equal(got, want)

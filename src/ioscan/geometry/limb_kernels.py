@@ -1361,3 +1361,55 @@ def keep_clear(bad: np.ndarray, half: int, border: int) -> np.ndarray:  # pragma
         for j in range(border, ns - border):
             keep[i, j] = not near[i, j]
     return keep
+
+
+@njit(cache=True, error_model="numpy")
+def edge_bias(
+    cos_limb: np.ndarray, cos_phase: np.ndarray, radius: float, x: np.ndarray, w: np.ndarray, step: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    """``limbfit._edge_bias``'s steps per ray, the same numbers: the Lambert profile on the grid ``x``
+    (spacing ``step``), blurred by the symmetric weights ``w`` (``ndimage.gaussian_filter1d``'s, mode
+    "nearest", its order of sums), ``np.gradient`` (÷ 2·step inside, ÷ step at the ends), the first maximum
+    (kept off the ends) and its parabolic refinement."""
+    n = cos_limb.shape[0]
+    m = x.shape[0]
+    r = w.shape[0] // 2
+    out = np.empty(n)
+    padded = np.empty(m + 2 * r)
+    blurred = np.empty(m)
+    deriv = np.empty(m)
+    two_step = 2.0 * step
+    w0 = w[r]
+    for i in range(n):
+        for j in range(m):
+            xv = x[j]
+            if xv >= 0:
+                d = xv / radius
+                q = 2 * d - d * d
+                p = cos_limb[i] * (1.0 - d) + cos_phase[i] * math.sqrt(q if q > 0.0 else 0.0)
+                padded[r + j] = p if p > 0.0 else 0.0
+            else:
+                padded[r + j] = 0.0
+        for j in range(r):
+            padded[j] = padded[r]
+            padded[r + m + j] = padded[r + m - 1]
+        for j in range(m):
+            blurred[j] = padded[r + j] * w0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            for j in range(m):
+                blurred[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+        deriv[0] = (blurred[1] - blurred[0]) / step
+        deriv[m - 1] = (blurred[m - 1] - blurred[m - 2]) / step
+        for j in range(1, m - 1):
+            deriv[j] = (blurred[j + 1] - blurred[j - 1]) / two_step
+        k = 0
+        for j in range(1, m):
+            if deriv[j] > deriv[k]:
+                k = j
+        k = min(max(k, 1), m - 2)
+        y0, y1, y2 = deriv[k - 1], deriv[k], deriv[k + 1]
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        out[i] = x[k] + off * step
+    return out

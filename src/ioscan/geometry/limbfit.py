@@ -1132,10 +1132,22 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
 
 # ------------------------------------------------------------------------------------------- edge search
 def _edge_bias(cos_limb: np.ndarray, cos_phase: np.ndarray, radius: float, sigma: float) -> np.ndarray:
-    """Inward offset (px) of the blurred-gradient maximum from the true limb for a Lambert sphere."""
+    """Inward offset (px) of the blurred-gradient maximum from the true limb for a Lambert sphere (compiled,
+    :func:`ioscan.geometry.limb_kernels.edge_bias`, when :data:`LIMB_KERNELS`: the same numbers)."""
     step = 0.1
     half = 4.0 * sigma + 2.0
     x = np.arange(-half, half + step / 2, step)
+    sd = sigma / step
+    lw = int(3.5 * sd + 0.5)
+    if LIMB_KERNELS and len(x) > max(lw, 2) and sd > 1e-15:
+        from ioscan.geometry import limb_kernels
+
+        g = np.arange(-lw, lw + 1)
+        phi = np.exp(-0.5 / (sd * sd) * g**2)  # gaussian_filter1d's weights (truncate 3.5), reversed
+        w = (phi / phi.sum())[::-1]
+        return limb_kernels.edge_bias(
+            *_readonly(cos_limb, cos_phase), float(radius), *_readonly(x, w), float(step)
+        )
     depth = np.clip(x, 0.0, None) / radius
     prof = cos_limb[:, None] * (1.0 - depth) + cos_phase[:, None] * np.sqrt(
         np.clip(2 * depth - depth**2, 0, None)
