@@ -281,3 +281,91 @@ def test_compact_sources_grown_by_the_kernel_as_by_numpy(monkeypatch, grow):
     monkeypatch.setattr(limbfit, "LIMB_KERNELS", False)
     slow = limbfit._compact_sources(img, opened, 0.05, 7, grow)
     assert fast.any() and np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("tshape", [(60, 90), (9, 5), (5, 9), (30, 7)])
+@pytest.mark.parametrize("ishape", [(25, 86), (6, 40), (128, 150)])
+def test_coarse_gradients_equal_scipys_and_numpys(tshape, ishape):
+    """The coarse step's template smoothing (mode "reflect"), image smoothing (mode "nearest"), their
+    ``np.gradient`` and the clean-pixel mask (no bad pixel within 2, not within 2 of the edge) give the
+    scipy/numpy numbers, signed zeros included; sides not longer than the filter's half-width go to scipy."""
+    rng = np.random.default_rng(tshape[0] * 7 + ishape[1])
+    for trial in range(3):
+        tpl = np.clip(rng.normal(size=tshape), 0.0, None) * 10 ** rng.uniform(-2, 2)
+        img = rng.normal(size=ishape) * 10 ** rng.uniform(-3, 3, size=ishape)
+        if trial == 1:
+            img = np.round(img)
+        bad = rng.uniform(size=ishape) < (0.0, 0.01, 0.2)[trial]
+        bad[0, -1] = trial == 2  # a bad pixel in a corner
+        (tgl, tgs), (igl, igs), keep = limbfit._coarse_gradients(tpl, img, bad, 1.0)
+        wtl, wts = np.gradient(ndimage.gaussian_filter(tpl, 1.0))
+        wil, wis = np.gradient(ndimage.gaussian_filter(img, 1.0, mode="nearest"))
+        want_keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
+        want_keep[:2, :] = want_keep[-2:, :] = False
+        want_keep[:, :2] = want_keep[:, -2:] = False
+        for got, want in ((tgl, wtl), (tgs, wts), (igl, wil), (igs, wis)):
+            assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+        assert np.array_equal(keep, want_keep)
+
+
+def test_gaussian_reflect_equals_scipys():
+    rng = np.random.default_rng(3)
+    for shape in [(5, 5), (17, 9), (128, 40)]:
+        for sigma in (0.75, 1.0, 1.2):
+            a = rng.normal(size=shape)
+            radius = int(4.0 * sigma + 0.5)
+            x = np.arange(-radius, radius + 1)
+            phi = np.exp(-0.5 / (sigma * sigma) * x**2)
+            w = (phi / phi.sum())[::-1]
+            assert np.array_equal(limb_kernels.gaussian_reflect(a, w), ndimage.gaussian_filter(a, sigma))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sun_fit_by_normal_equations_is_lstsqs_and_the_truth(monkeypatch, seed):
+    """The predicted limb's Sun fit by its compiled normal equations gives lstsq's Sun to rounding, and both
+    the Sun the incidences were made from (an orthographic Lambert sphere: the model is exact); a sliver of
+    disk whose normal equations are ill-conditioned goes to lstsq."""
+    rng = np.random.default_rng(seed)
+    center = np.array([rng.uniform(100, 300), rng.uniform(20, 100)])
+    axes = (rng.uniform(30, 900), rng.uniform(30, 900))
+    ang = rng.uniform(0, np.pi)
+    vecs = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    sun = rng.normal(size=3)
+    sun[2] = abs(sun[2])
+    sun /= np.linalg.norm(sun)
+    ll, ss = np.mgrid[0:128, 0:432]
+    uv = ((np.column_stack([ss.ravel(), ll.ravel()]) - center) @ vecs) / np.array(axes)
+    r2 = np.sum(uv * uv, axis=1)
+    w = np.sqrt(np.clip(1.0 - r2, 0.0, None))
+    cos_i = uv @ sun[:2] + w * sun[2]
+    flat = np.flatnonzero((r2 < 1.0) & (cos_i > 0.05))[:3000]
+    assert len(flat) > 100
+    fast = limbfit._sun_fit(flat, 432, center, axes, vecs, cos_i[flat])
+    monkeypatch.setattr(limbfit, "SUN_NORMAL_EQUATIONS", False)
+    slow = limbfit._sun_fit(flat, 432, center, axes, vecs, cos_i[flat])
+    assert np.allclose(fast, slow, rtol=0, atol=1e-11)
+    assert np.allclose(fast, sun, rtol=0, atol=1e-9)
+    monkeypatch.setattr(limbfit, "SUN_NORMAL_EQUATIONS", True)
+    line = flat[:1]  # one pixel repeated: rank 1, lstsq's minimum-norm answer
+    got = limbfit._sun_fit(np.repeat(line, 30), 432, center, axes, vecs, np.repeat(cos_i[line], 30))
+    monkeypatch.setattr(limbfit, "SUN_NORMAL_EQUATIONS", False)
+    want = limbfit._sun_fit(np.repeat(line, 30), 432, center, axes, vecs, np.repeat(cos_i[line], 30))
+    assert np.array_equal(got, want)
+
+
+def test_edge_bias_kernel_equals_the_numpy_steps(monkeypatch):
+    """The PSF edge-bias model (profile, blur, gradient, parabolic peak) compiled gives the numpy/scipy
+    numbers on random rays, radii and widths (a zero incidence term, negative ones, mixed phases)."""
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.integers(1, 60))
+        cos_limb = rng.uniform(-1, 1, n)
+        if trial % 7 == 0:
+            cos_limb[:] = 0.0
+        cos_phase = np.full(n, rng.uniform(-1, 1)) if trial % 2 else rng.uniform(-1, 1, n)
+        radius, sigma = float(rng.uniform(5, 3000)), float(rng.uniform(0.3, 3))
+        got = limbfit._edge_bias(cos_limb, cos_phase, radius, sigma)
+        monkeypatch.setattr(limbfit, "LIMB_KERNELS", False)
+        want = limbfit._edge_bias(cos_limb, cos_phase, radius, sigma)
+        monkeypatch.setattr(limbfit, "LIMB_KERNELS", True)
+        assert np.array_equal(got, want)

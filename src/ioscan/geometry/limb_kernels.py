@@ -1255,3 +1255,161 @@ def solve_shift(
         r, rn = rn, r
         c = cn
     return np.array([p0[0], p0[1]]), False
+
+
+@njit(cache=True, error_model="numpy")
+def sun_normal_equations(
+    flat: np.ndarray, ns: int, center: np.ndarray, vecs: np.ndarray, axes: np.ndarray, cos_inc: np.ndarray
+):  # pragma: no cover - compiled
+    """The normal equations (AᵀA, Aᵀb) of the limb model's Sun fit: per pixel (flat index into rows of
+    ``ns``) the disk coordinates u, v (offsets from ``center`` along the ellipse axes ``vecs``' columns, ÷
+    ``axes``) and w = √max(1 − u² − v², 0), A's row (u, v, w), b = ``cos_inc``; in one pass."""
+    ata = np.zeros((3, 3))
+    atb = np.zeros(3)
+    row = np.empty(3)
+    for k in range(flat.shape[0]):
+        li = flat[k] // ns
+        si = flat[k] - li * ns
+        dx = float(si) - center[0]
+        dy = float(li) - center[1]
+        u = (dx * vecs[0, 0] + dy * vecs[1, 0]) / axes[0]
+        v = (dx * vecs[0, 1] + dy * vecs[1, 1]) / axes[1]
+        row[0] = u
+        row[1] = v
+        row[2] = math.sqrt(max(1.0 - (u * u + v * v), 0.0))
+        for i in range(3):
+            atb[i] += row[i] * cos_inc[k]
+            for j in range(3):
+                ata[i, j] += row[i] * row[j]
+    return ata, atb
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian_reflect(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """:func:`gaussian_nearest` with scipy's mode "reflect" (d c b a | a b c d): the line extended by its
+    mirror image, the same sums in the same order (``scipy.ndimage.gaussian_filter``'s default mode, the
+    coarse step's template); needs each side longer than the weights' half-width."""
+    nl, ns = a.shape
+    r = w.shape[0] // 2
+    mid = a.copy()
+    w0 = w[r]
+    for i in range(nl):
+        for j in range(ns):
+            mid[i, j] = a[i, j] * w0
+        for k in range(r, 0, -1):
+            lo = a[_reflect(i - k, nl)]
+            hi = a[_reflect(i + k, nl)]
+            wk = w[r - k]
+            for j in range(ns):
+                mid[i, j] += (lo[j] + hi[j]) * wk
+    out = np.empty((nl, ns))
+    padded = np.empty(ns + 2 * r)
+    for i in range(nl):
+        row = mid[i]
+        for j in range(r):
+            padded[j] = row[r - 1 - j]
+            padded[r + ns + j] = row[ns - 1 - j]
+        for j in range(ns):
+            padded[r + j] = row[j]
+        orow = out[i]
+        for j in range(ns):
+            orow[j] = padded[r + j] * w0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            for j in range(ns):
+                orow[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def gradients(a: np.ndarray):  # pragma: no cover - compiled
+    """``np.gradient(a)`` of a 2-D array with ≥ 2 lines and samples (unit spacing, first-order edges): the
+    derivatives along axis 0 and axis 1, central differences ÷ 2.0 inside, one-sided at the edges, the
+    same numbers."""
+    nl, ns = a.shape
+    gl = np.empty((nl, ns))
+    gs = np.empty((nl, ns))
+    for j in range(ns):
+        gl[0, j] = a[1, j] - a[0, j]
+        gl[nl - 1, j] = a[nl - 1, j] - a[nl - 2, j]
+    for i in range(1, nl - 1):
+        for j in range(ns):
+            gl[i, j] = (a[i + 1, j] - a[i - 1, j]) / 2.0
+    for i in range(nl):
+        gs[i, 0] = a[i, 1] - a[i, 0]
+        gs[i, ns - 1] = a[i, ns - 1] - a[i, ns - 2]
+        for j in range(1, ns - 1):
+            gs[i, j] = (a[i, j + 1] - a[i, j - 1]) / 2.0
+    return gl, gs
+
+
+@njit(cache=True, error_model="numpy")
+def keep_clear(bad: np.ndarray, half: int, border: int) -> np.ndarray:  # pragma: no cover - compiled
+    """True where no ``bad`` pixel lies within the (2·``half`` + 1)² window (clipped to the array: what
+    ``scipy.ndimage.maximum_filter(bad, size=2·half + 1) == 0`` gives, its reflected taps being pixels of
+    the array within the window) and the pixel is not within ``border`` of the array's edge."""
+    nl, ns = bad.shape
+    near = np.zeros((nl, ns), np.bool_)
+    for i in range(nl):
+        for j in range(ns):
+            if bad[i, j]:
+                for a in range(max(i - half, 0), min(i + half + 1, nl)):
+                    for b in range(max(j - half, 0), min(j + half + 1, ns)):
+                        near[a, b] = True
+    keep = np.zeros((nl, ns), np.bool_)
+    for i in range(border, nl - border):
+        for j in range(border, ns - border):
+            keep[i, j] = not near[i, j]
+    return keep
+
+
+@njit(cache=True, error_model="numpy")
+def edge_bias(
+    cos_limb: np.ndarray, cos_phase: np.ndarray, radius: float, x: np.ndarray, w: np.ndarray, step: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    """``limbfit._edge_bias``'s steps per ray, the same numbers: the Lambert profile on the grid ``x``
+    (spacing ``step``), blurred by the symmetric weights ``w`` (``ndimage.gaussian_filter1d``'s, mode
+    "nearest", its order of sums), ``np.gradient`` (÷ 2·step inside, ÷ step at the ends), the first maximum
+    (kept off the ends) and its parabolic refinement."""
+    n = cos_limb.shape[0]
+    m = x.shape[0]
+    r = w.shape[0] // 2
+    out = np.empty(n)
+    padded = np.empty(m + 2 * r)
+    blurred = np.empty(m)
+    deriv = np.empty(m)
+    two_step = 2.0 * step
+    w0 = w[r]
+    for i in range(n):
+        for j in range(m):
+            xv = x[j]
+            if xv >= 0:
+                d = xv / radius
+                q = 2 * d - d * d
+                p = cos_limb[i] * (1.0 - d) + cos_phase[i] * math.sqrt(q if q > 0.0 else 0.0)
+                padded[r + j] = p if p > 0.0 else 0.0
+            else:
+                padded[r + j] = 0.0
+        for j in range(r):
+            padded[j] = padded[r]
+            padded[r + m + j] = padded[r + m - 1]
+        for j in range(m):
+            blurred[j] = padded[r + j] * w0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            for j in range(m):
+                blurred[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+        deriv[0] = (blurred[1] - blurred[0]) / step
+        deriv[m - 1] = (blurred[m - 1] - blurred[m - 2]) / step
+        for j in range(1, m - 1):
+            deriv[j] = (blurred[j + 1] - blurred[j - 1]) / two_step
+        k = 0
+        for j in range(1, m):
+            if deriv[j] > deriv[k]:
+                k = j
+        k = min(max(k, 1), m - 2)
+        y0, y1, y2 = deriv[k - 1], deriv[k], deriv[k + 1]
+        den = y0 - 2 * y1 + y2
+        off = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+        out[i] = x[k] + off * step
+    return out

@@ -137,6 +137,11 @@ NOISE_SAMPLES = 12000
 NOISE_MIN_VALUES = 2000
 #: the coarse step's correlations by single-precision FFTs (~1.3× faster; the scores' relative rounding ~1e-6)
 COARSE_FFT_FLOAT32 = True
+#: the predicted limb's Sun fit (:func:`_model_from_backplanes`) by its normal equations in one compiled pass
+#: (:func:`_sun_fit_compiled`; the Sun to rounding, ~1e-15) instead of ``np.linalg.lstsq`` on the 3000 × 3
+#: matrix made by whole-array steps; normal equations whose condition number exceeds SUN_MAX_COND go to lstsq
+SUN_NORMAL_EQUATIONS = True
+SUN_MAX_COND = 1e8
 #: a long predicted limb is first read every this many samples (:func:`_sample_ellipse`)
 SAMPLE_BLOCK = 16
 
@@ -421,11 +426,8 @@ def _model_from_backplanes(bp: Backplanes, crop: tuple | None = None) -> _LimbMo
         if len(flat) >= 20:
             if len(flat) > 3000:
                 flat = flat[np.linspace(0, len(flat) - 1, 3000).astype(int)]
-            li, si = np.divmod(flat, on.shape[1])
-            uv = ((np.column_stack([si, li]) - center) @ vecs) / np.array(axes)
-            w = np.sqrt(np.clip(1.0 - np.sum(uv * uv, axis=1), 0.0, None))
-            inc = np.asarray(bp.values_at("incidence_deg", flat), dtype=float)
-            sun = np.linalg.lstsq(np.column_stack([uv, w]), np.cos(np.radians(inc)), rcond=None)[0]
+            cos_inc = np.cos(np.radians(np.asarray(bp.values_at("incidence_deg", flat), dtype=float)))
+            sun = _sun_fit(flat, on.shape[1], center, axes, vecs, cos_inc)
     if sun is None:  # no illumination known: treat the whole limb as a sharp lit edge
         model.sun_disk = np.array([0.0, 0.0, 1.0])
         model.cos_limb = np.ones_like(model.phi)
@@ -435,6 +437,28 @@ def _model_from_backplanes(bp: Backplanes, crop: tuple | None = None) -> _LimbMo
         model.cos_limb = sun[0] * np.cos(model.phi) + sun[1] * np.sin(model.phi)
         model.cos_phase = np.full_like(model.phi, sun[2])
     return model
+
+
+def _sun_fit(flat: np.ndarray, ns: int, center: np.ndarray, axes, vecs: np.ndarray, cos_inc: np.ndarray):
+    """The Sun in the disk frame fitted to the cosines of the incidence ``cos_inc`` at the disk pixels
+    ``flat`` (flat indices into rows of ``ns``): least squares of cos i = sun · (u, v, w), (u, v) the pixel's
+    offset from ``center`` along the ellipse axes ``vecs``' columns ÷ ``axes``, w = √(1 − u² − v²). With
+    :data:`SUN_NORMAL_EQUATIONS` by its normal equations gathered in one compiled pass
+    (:func:`ioscan.geometry.limb_kernels.sun_normal_equations`) and solved 3 × 3 (``np.linalg.lstsq`` when
+    they are ill-conditioned): the Sun of lstsq on the 3000 × 3 matrix to rounding (≤ 1e-12 on the 96
+    limb fits of the 64 ``bench_scan`` frames)."""
+    if LIMB_KERNELS and SUN_NORMAL_EQUATIONS:
+        from ioscan.geometry import limb_kernels
+
+        ata, atb = limb_kernels.sun_normal_equations(
+            _readonly_index(flat), int(ns), *_readonly(center, vecs, np.asarray(axes, dtype=float), cos_inc)
+        )
+        if np.linalg.cond(ata) <= SUN_MAX_COND:
+            return np.linalg.solve(ata, atb)
+    li, si = np.divmod(flat, ns)
+    uv = ((np.column_stack([si, li]) - center) @ vecs) / np.array(axes)
+    w = np.sqrt(np.clip(1.0 - np.sum(uv * uv, axis=1), 0.0, None))
+    return np.linalg.lstsq(np.column_stack([uv, w]), cos_inc, rcond=None)[0]
 
 
 def _in_reach(points: np.ndarray, shape: tuple[int, int], max_shift: tuple[float, float], m: float = 12.0):
@@ -587,6 +611,13 @@ def _readonly(*arrays):
     from ioscan.geometry.compiled import readonly as views
 
     return views(*arrays)
+
+
+def _readonly_index(idx: np.ndarray) -> np.ndarray:
+    """:func:`ioscan.geometry.compiled.readonly_index` (imported when first needed: it imports numba)."""
+    from ioscan.geometry.compiled import readonly_index
+
+    return readonly_index(idx)
 
 
 def _median(x: np.ndarray) -> float:
@@ -1021,6 +1052,31 @@ def _bin_factor(model: _LimbModel, shape: tuple[int, int]) -> int:
     return max(1, min(int(model.radius // 20), min(shape) // 24))
 
 
+def _coarse_gradients(tpl: np.ndarray, img: np.ndarray, bad: np.ndarray, sig: float):
+    """The coarse step's smoothed gradients and clean pixels: ``np.gradient`` of the template smoothed by
+    ``ndimage.gaussian_filter(tpl, sig)`` (mode "reflect") and of the binned image by
+    :func:`_gaussian_nearest`, and where no bad pixel lies within 2 binned pixels nor within 2 of the edge.
+    Compiled (:mod:`ioscan.geometry.limb_kernels`: ``gaussian_reflect``, ``gradients``, ``keep_clear``)
+    when every side is longer than the filter's half-width: the same numbers."""
+    radius = int(4.0 * float(sig) + 0.5)
+    if LIMB_KERNELS and min(tpl.shape) > radius and min(img.shape) > radius:
+        from ioscan.geometry import limb_kernels
+
+        x = np.arange(-radius, radius + 1)
+        phi = np.exp(-0.5 / (sig * sig) * x**2)
+        weights = (phi / phi.sum())[::-1]
+        t_s = limb_kernels.gaussian_reflect(*_readonly(tpl, weights))
+        i_s = limb_kernels.gaussian_nearest(*_readonly(img, weights))
+        keep = limb_kernels.keep_clear(*_readonly(bad), 2, 2)
+        return limb_kernels.gradients(*_readonly(t_s)), limb_kernels.gradients(*_readonly(i_s)), keep
+    tgl, tgs = np.gradient(ndimage.gaussian_filter(tpl, sig))
+    igl, igs = np.gradient(_gaussian_nearest(img, sig))
+    keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
+    keep[:2, :] = keep[-2:, :] = False
+    keep[:, :2] = keep[:, -2:] = False
+    return (tgl, tgs), (igl, igs), keep
+
+
 def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, float], f: int | None = None):
     """Integer-ish (ds, dl) maximising the normalised gradient cross-correlation, with its peak SNR.
 
@@ -1045,13 +1101,7 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
     t1 = (min(l0 + box.shape[0] + m, shape[0]), min(s0 + box.shape[1] + m, shape[1]))
     tpl = np.zeros((t1[0] - t0[0], t1[1] - t0[1]))
     tpl[l0 - t0[0] : l0 - t0[0] + box.shape[0], s0 - t0[1] : s0 - t0[1] + box.shape[1]] = box
-    tpl = ndimage.gaussian_filter(tpl, sig)
-    im = _gaussian_nearest(img, sig)
-    tgl, tgs = np.gradient(tpl)
-    igl, igs = np.gradient(im)
-    keep = ndimage.maximum_filter(bad.astype(np.uint8), size=5) == 0
-    keep[:2, :] = keep[-2:, :] = False
-    keep[:, :2] = keep[:, -2:] = False
+    (tgl, tgs), (igl, igs), keep = _coarse_gradients(tpl, img, bad, sig)
     dl_idx = np.arange(-pl + 2, pl - 1)
     ds_idx = np.arange(-ps + 2, ps - 1)
     # the image (at canvas offset (pl, ps)) rows and columns that some searched lag brings onto the template
@@ -1082,10 +1132,22 @@ def _coarse_shift(prep: _Prepared, model: _LimbModel, max_shift: tuple[float, fl
 
 # ------------------------------------------------------------------------------------------- edge search
 def _edge_bias(cos_limb: np.ndarray, cos_phase: np.ndarray, radius: float, sigma: float) -> np.ndarray:
-    """Inward offset (px) of the blurred-gradient maximum from the true limb for a Lambert sphere."""
+    """Inward offset (px) of the blurred-gradient maximum from the true limb for a Lambert sphere (compiled,
+    :func:`ioscan.geometry.limb_kernels.edge_bias`, when :data:`LIMB_KERNELS`: the same numbers)."""
     step = 0.1
     half = 4.0 * sigma + 2.0
     x = np.arange(-half, half + step / 2, step)
+    sd = sigma / step
+    lw = int(3.5 * sd + 0.5)
+    if LIMB_KERNELS and len(x) > max(lw, 2) and sd > 1e-15:
+        from ioscan.geometry import limb_kernels
+
+        g = np.arange(-lw, lw + 1)
+        phi = np.exp(-0.5 / (sd * sd) * g**2)  # gaussian_filter1d's weights (truncate 3.5), reversed
+        w = (phi / phi.sum())[::-1]
+        return limb_kernels.edge_bias(
+            *_readonly(cos_limb, cos_phase), float(radius), *_readonly(x, w), float(step)
+        )
     depth = np.clip(x, 0.0, None) / radius
     prof = cos_limb[:, None] * (1.0 - depth) + cos_phase[:, None] * np.sqrt(
         np.clip(2 * depth - depth**2, 0, None)
