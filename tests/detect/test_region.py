@@ -114,7 +114,7 @@ def test_shading_template_that_misses_the_limb_gives_way_to_the_images_model():
     band = frame.bands["M"]
     found = {}
     for gate in (None, 0.1):
-        cfg = DetectConfig(pointing_error_px=0.1, shading_limb_mismatch=gate)
+        cfg = DetectConfig(pointing_error_px=0.1, shading_limb_mismatch=gate, shading_foreign_law=False)
         limb = locate_limb(
             band, np.asarray(band.data), backplanes["M"], 0.6, cfg, psf=cfg.psf_for("M", "JIRAM", 4.78)
         )

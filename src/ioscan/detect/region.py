@@ -278,8 +278,8 @@ def _limb_model_instead_of_shading(
     (:func:`ioscan.detect.limb_profile.template_limb_mismatch`): the photometric law the template assumes
     does not hold at this limb, and the image's own model of the disk is used instead. With ``foreign``
     (``detect.shading_foreign_law``) first: where the law fitted to the sunlit disk's own limb is not the
-    template's (:func:`ioscan.detect.shading.shading_template`, ``fit_law="subpixel"``), (circle or None,
-    known zone or None, True) whether or not a limb is seen. Else (None, None, False): the template stays."""
+    template's (:func:`ioscan.detect.shading.shading_template`, ``fit_law="subpixel"``), (circle, known zone,
+    True), the limb being seen. Else (None, None, False): the template stays."""
     from ioscan.detect.background import BROAD_PSF_SIGMA_PX
     from ioscan.detect.disk import laplacian_noise
     from ioscan.detect.limb_profile import template_limb_mismatch
@@ -288,22 +288,19 @@ def _limb_model_instead_of_shading(
     if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
         return None, None, False
     circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)
+    if circle is None:
+        return None, None, False
     x = np.asarray(data, dtype=float)
     if foreign:
         law: list = []
         shading_template(x, backplanes, psf, fit_law="subpixel", report=law)
         if law and law[0]:
-            seen = (
-                "no limb seen"
-                if circle is None
-                else f"the limb seen in the image, radius {circle.radius_px:.1f} px"
-            )
             messages.append(
                 f"band {band}: the sunlit disk's limb follows another photometric law than the shading "
-                f"template's ({seen}): the image's own model of the disk is used instead"
+                f"template's (radius {circle.radius_px:.1f} px): the limb's measured profile is used instead"
             )
             return circle, known, True
-    if circle is None or gate is None:
+    if gate is None:
         return None, None, False
     if made and made[-1][1] is psf:
         template = made[-1][2]
