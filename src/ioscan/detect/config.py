@@ -99,10 +99,12 @@ class DetectConfig:
             template is not used on that band: the image's own model of the disk instead
             (:attr:`ioscan.detect.region.Limb.image_model`: the limb's measured profile; only where a limb
             is seen in the image along the geometry's). The project's simulator (its surface follows the
-            template's law) never switches. On by default (issue 11: the renderer's 125 sunlit frames given
-            its geometry 0.574 / 0.057 / 0.216 → 0.600 / 0.049 / 0.152, S/N ≥ 7 / 5–7 / false per frame;
-            ``bench_detect 5 0`` 20 of 20 frames identical, the demo the same; docs/architecture.md, *The
-            geometry path on foreign sunlit surfaces*).
+            template's law) never switches. Off by default for its CPU cost (issue 11: the renderer's 125
+            sunlit frames given its geometry 0.574 / 0.057 / 0.216 → 0.600 / 0.049 / 0.152, S/N ≥ 7 / 5–7 /
+            false per frame, seed 47 0.606 / 0.077 / 0.304 → 0.651 / 0.077 / 0.144; ``bench_detect 5 0`` 20
+            of 20 frames identical, the demo the same; but the law's candidates cost ~15–30 ms CPU per sunlit
+            band with geometry, on our simulator's frames too; docs/architecture.md, *The geometry path on
+            foreign sunlit surfaces*).
         geometry_dark_limb_unsplit: narrow PSFs, the geometry's limb standing and no pixel of the frame
             sunlit (night side, or Io in Jupiter's shadow): where the disk just inside the limb band and the
             sky just outside differ by less than ``DARK_LIMB_STEP_SIGMA`` pixel-noise σ in their medians over
@@ -437,7 +439,7 @@ class DetectConfig:
     limb_profile_with_geometry_min_radius_px: float | None = None
     geometry_lit_model_core: bool = True
     shading_limb_mismatch: float | None = None
-    shading_foreign_law: bool = True
+    shading_foreign_law: bool = False
     geometry_dark_limb_unsplit: bool = True
     cosmic_ray_dchi2: float | None = None
     drop_cosmic_rays: bool = False

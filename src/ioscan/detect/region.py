@@ -283,25 +283,27 @@ def _limb_model_instead_of_shading(
     from ioscan.detect.background import BROAD_PSF_SIGMA_PX
     from ioscan.detect.disk import laplacian_noise
     from ioscan.detect.limb_profile import template_limb_mismatch
-    from ioscan.detect.shading import shading_template
+    from ioscan.detect.shading import shading_template, sunlit_box
 
     if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return None, None, False
+    x = np.asarray(data, dtype=float)
+    # the law's test first (on the sunlit disk's box): the image's limb is only looked for where it decides
+    law: list = []
+    if foreign:
+        shading_template(x, backplanes, psf, sunlit_box(backplanes, psf), fit_law="subpixel", report=law)
+    foreign_law = bool(law and law[0])
+    if not foreign_law and gate is None:
         return None, None, False
     circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)
     if circle is None:
         return None, None, False
-    x = np.asarray(data, dtype=float)
-    if foreign:
-        law: list = []
-        shading_template(x, backplanes, psf, fit_law="subpixel", report=law)
-        if law and law[0]:
-            messages.append(
-                f"band {band}: the sunlit disk's limb follows another photometric law than the shading "
-                f"template's (radius {circle.radius_px:.1f} px): the limb's measured profile is used instead"
-            )
-            return circle, known, True
-    if gate is None:
-        return None, None, False
+    if foreign_law:
+        messages.append(
+            f"band {band}: the sunlit disk's limb follows another photometric law than the shading "
+            f"template's (radius {circle.radius_px:.1f} px): the limb's measured profile is used instead"
+        )
+        return circle, known, True
     if made and made[-1][1] is psf:
         template = made[-1][2]
     else:

@@ -236,6 +236,22 @@ def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndar
     return out
 
 
+def sunlit_box(backplanes: Backplanes, psf: PsfModel) -> tuple[slice, slice] | None:
+    """The bounding box of the sunlit disk grown by the PSF's reach + 4 px (the law's fit, its sub-pixel
+    edges and its blurred templates there are those of the whole image: every pixel they read lies within
+    it), or None (all of the image) when nothing is sunlit."""
+    on = sunlit_mask(backplanes)
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if rows.size == 0:
+        return None
+    m = blur_reach_px(psf) + 4
+    nl, ns = on.shape
+    return (
+        slice(max(rows[0] - m, 0), min(rows[-1] + m + 1, nl)),
+        slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, ns)),
+    )
+
+
 def blur_reach_px(psf: PsfModel) -> int:
     """How far (px) the PSF's correlation spreads a pixel, plus a margin: the largest line or sample kernel
     radius of any component (:func:`ioscan.detect.psf.kernel1d`: ceil(4σ), one more when shifted) + 1."""
