@@ -98,7 +98,8 @@ def test_sunlit_disk_given_by_the_geometry_detects_with_the_model_core():
     frame, backplanes, truth = _renderer_frame(92)
     found = {}
     for on in (True, False):
-        cfg = DetectConfig(pointing_error_px=0.1, geometry_lit_model_core=on)
+        # the geometry's template kept (on this foreign limb ``shading_foreign_law`` models it by the image)
+        cfg = DetectConfig(pointing_error_px=0.1, geometry_lit_model_core=on, shading_foreign_law=False)
         res = detect_frame(frame, backplanes, config=cfg)
         msgs = res.bands["M"].messages
         assert any("taken by the fluxes only on the sunlit disk" in m for m in msgs) is on, msgs

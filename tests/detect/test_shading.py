@@ -102,3 +102,79 @@ def test_psf_correlate_compiled_is_scipys():
             img = img.astype(np.float32)
         for mode in ("nearest", "constant"):
             assert psf.correlate(img, mode=mode).tobytes() == scipys(psf, img, mode).tobytes(), (t, mode)
+
+
+def _renderer_disk(k: float, range_km: float = 60_000.0):
+    """A sunlit disk of the independent renderer (Minnaert k, cos e floored at 0.2, 3 × 3 sub-pixels, Gaussian
+    PSF), its albedo texture off: the image, its noiseless sunlit part, its own exact backplanes, its PSF."""
+    import dataclasses
+
+    from ioscan.simulate.independent import draw_scene, render_scene
+    from ioscan.simulate.independent.surface import Photometry
+    from ioscan.simulate.independent_backplanes import truth_backplanes
+
+    params = draw_scene(np.random.default_rng(7), kind="day", mode="I2", range_km=range_km)
+    params = dataclasses.replace(params, albedo_contrast=1e-9, photometry=Photometry(minnaert_k=k))
+    rendered = render_scene(params)
+    band = rendered.bands["M"]
+    psf = PsfModel.gaussian(float(np.sqrt(params.psf.sigma_sample_px * params.psf.sigma_line_px)))
+    return np.asarray(band.image, float), band.sunlit, truth_backplanes(params.view, "M"), psf
+
+
+def _limb_error(template: np.ndarray, truth: np.ndarray, bp) -> float:
+    """90th percentile of |template − truth| within 0–3 px inside the limb (sunlit, μ₀ > 0.3), the template
+    scaled to the truth 8–14 px inside, relative to the truth's level there."""
+    d = bp["limb_distance_px"]
+    mu0 = np.cos(np.radians(bp["incidence_deg"]))
+    ref = bp.on_disk & (d > 8) & (d < 14) & (mu0 > 0.3)
+    level = float(np.median(truth[ref]))
+    scale = level / float(np.median(template[ref]))
+    near = bp.on_disk & (d >= 0) & (d < 3) & (mu0 > 0.3)
+    return float(np.percentile(np.abs(template[near] * scale - truth[near]), 90)) / level
+
+
+@pytest.mark.parametrize("k", [0.6, 1.0])
+def test_fitted_law_follows_a_foreign_limb(k):
+    """On the independent renderer's limb (its own law: cos e floored at 0.2, the edge integrated over
+    sub-pixels) the pixel-centre Minnaert template is 8–50 % of the disk's level off within 3 px of the limb;
+    the law fitted to the image (μ floor, sub-pixel edges: ``fit_law="subpixel"``) follows it to a few %."""
+    from ioscan.detect.shading import shading_template
+
+    img, truth, bp, psf = _renderer_disk(k)
+    plain = shading_template(img, bp, psf)
+    fitted = shading_template(img, bp, psf, fit_law="subpixel")
+    assert plain is not None and fitted is not None
+    assert _limb_error(plain, truth, bp) > 0.06
+    assert _limb_error(fitted, truth, bp) < 0.5 * _limb_error(plain, truth, bp)
+    assert _limb_error(fitted, truth, bp) < 0.05
+
+
+def test_fitted_law_keeps_the_simulators_own_law():
+    """On the project's simulator (its surface follows the template's pixel-centre law, with albedo
+    texture and dark spots) the fitted law changes nothing: the template is the plain one, bit for bit."""
+    from ioscan.geometry.label_provider import camera_from_label, pose_from_label
+    from ioscan.radiometry.bands import band_response
+    from ioscan.simulate.psf import jiram_psf
+    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
+    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
+
+    psf = jiram_psf()
+    model = PsfModel(psf.weights, psf.sigmas_px)
+    for range_km, centre in ((60000.0, (216.0, 200.0)), (250000.0, (216.0, 64.0))):
+        pad = 12
+        g = sunlit_view_geometry(range_km, 210.0, *centre)
+        gp = sunlit_view_geometry(range_km, 210.0, centre[0] + pad, centre[1] + pad)
+        raw = surface_radiance_image(
+            band_response("JIRAM", "M"),
+            camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
+            pose_from_label(gp),
+            SurfaceModel(seed=3, contrast=0.35, dark_spots=((10, 210, 4.0), (-20, 240, 6.0))),
+        )
+        surf = psf.convolve(raw)[pad:-pad, pad:-pad]
+        img, _ = apply_detector(
+            "M", surf, 0.1, JiramDetector(cosmic_rate_per_s=0.0), np.random.default_rng(2)
+        )
+        bp = backplanes_from_label(g, 432, 128)
+        plain = shading_template(img, bp, model)
+        assert plain is not None
+        assert np.array_equal(shading_template(img, bp, model, fit_law="subpixel"), plain)

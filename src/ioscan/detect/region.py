@@ -257,9 +257,16 @@ def locate_limb(
             )
     image_model = False
     gate = cfg.shading_limb_mismatch
-    if from_geometry and circle is None and gate is not None and psf is not None and cfg.use_shading:
+    foreign = cfg.shading_foreign_law
+    if (
+        from_geometry
+        and circle is None
+        and (gate is not None or foreign)
+        and psf is not None
+        and cfg.use_shading
+    ):
         circle, known, image_model = _limb_model_instead_of_shading(
-            band.band, data, backplanes, distance, sigma_px, saturated, psf, gate, made, messages
+            band.band, data, backplanes, distance, sigma_px, saturated, psf, gate, made, messages, foreign
         )
     return Limb(
         distance,
@@ -283,27 +290,43 @@ def _limb_model_instead_of_shading(
     sigma_px: float,
     saturated: np.ndarray | None,
     psf,
-    gate: float,
+    gate: float | None,
     made: list,
     messages: list[str],
+    foreign: bool = False,
 ) -> tuple[LimbCircle | None, np.ndarray | None, bool]:
     """``detect.shading_limb_mismatch``: (circle, known zone, True) where a limb is seen in the image along
     the geometry's (:func:`_image_limb_along_geometry`, soft or not, any radius; narrow PSFs) and the
     geometry's shading template misses its measured shape 0–3 px inside by more than ``gate``
     (:func:`ioscan.detect.limb_profile.template_limb_mismatch`): the photometric law the template assumes
-    does not hold at this limb, and the image's own model of the disk is used instead. Else (None, None,
-    False): the template stays."""
+    does not hold at this limb, and the image's own model of the disk is used instead. With ``foreign``
+    (``detect.shading_foreign_law``) first: where the law fitted to the sunlit disk's own limb is not the
+    template's (:func:`ioscan.detect.shading.shading_template`, ``fit_law="subpixel"``), (circle, known zone,
+    True), the limb being seen. Else (None, None, False): the template stays."""
     from ioscan.detect.background import BROAD_PSF_SIGMA_PX
     from ioscan.detect.disk import laplacian_noise
     from ioscan.detect.limb_profile import template_limb_mismatch
-    from ioscan.detect.shading import shading_template
+    from ioscan.detect.shading import shading_template, sunlit_box
 
     if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
+        return None, None, False
+    x = np.asarray(data, dtype=float)
+    # the law's test first (on the sunlit disk's box): the image's limb is only looked for where it decides
+    law: list = []
+    if foreign:
+        shading_template(x, backplanes, psf, sunlit_box(backplanes, psf), fit_law="subpixel", report=law)
+    foreign_law = bool(law and law[0])
+    if not foreign_law and gate is None:
         return None, None, False
     circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)
     if circle is None:
         return None, None, False
-    x = np.asarray(data, dtype=float)
+    if foreign_law:
+        messages.append(
+            f"band {band}: the sunlit disk's limb follows another photometric law than the shading "
+            f"template's (radius {circle.radius_px:.1f} px): the limb's measured profile is used instead"
+        )
+        return circle, known, True
     if made and made[-1][1] is psf:
         template = made[-1][2]
     else:

@@ -60,11 +60,21 @@ def shading_template(
     window: tuple[slice, slice] | None = None,
     *,
     away_from_limb_px: float = 4.0,
+    fit_law: str | None = None,
+    report: list | None = None,
 ) -> np.ndarray | None:
     """PSF-blurred Minnaert shading μ₀ᵏ μᵏ⁻¹ of the sunlit disk (0 off the disk and on the night side),
     relative units, over ``window`` of the image (default: all of it), or None when the window shows too
     little sunlit disk for a fit (night side, Io not in view) or the fitted k is implausible. Pixel-centre
-    geometry (the limb band itself is never used)."""
+    geometry (the limb band itself is never used).
+
+    ``fit_law``: "floor" or "subpixel": the law near the limb fitted to the disk's own pixels 0–3 px inside
+    it (:data:`FLOOR_ZONE_PX`): the floor of μ in μᵏ⁻¹ (:data:`FLOOR_CANDIDATES`, k refitted with μ floored
+    there), with "subpixel" also the limb's and the terminator's edges integrated over 3 × 3 sub-pixels
+    (:func:`_subpixel_law`); the candidate whose blurred template leaves the smallest misfit (a·template + b,
+    :func:`_limb_misfit`) is returned where it beats the pixel-centre law's by :data:`FLOOR_MARGIN`, else the
+    pixel-centre template, bit for bit. ``report``: a list to which whether another law won is appended
+    (nothing when no fit was made)."""
     if backplanes.shape != np.shape(data):
         return None
     win = window or (slice(None), slice(None))
@@ -82,12 +92,130 @@ def shading_template(
     away = away_from_limb_px
     far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
     fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & far
-    k = minnaert_exponent(np.asarray(data, dtype=float), mu0, mu, fit_sel)
+    data = np.asarray(data, dtype=float)
+    k = minnaert_exponent(data, mu0, mu, fit_sel)
     if k is None:
         return None
     raw = np.zeros(np.shape(data))
     raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
-    return blur_support(raw, lit, psf)
+    out = blur_support(raw, lit, psf)
+    if fit_law is None:
+        return out
+    # the law near the limb and the terminator fitted to the disk's own pixels (how the surface, or its
+    # renderer, behaves as μ → 0 and μ₀ → 0 is not Minnaert's): each candidate (a floor of μ in the limb
+    # factor, refitting k with μ floored there; with "subpixel" also the limb's and the terminator's edges
+    # integrated over 3 × 3 sub-pixels) blurs its template; the one leaving the smallest misfit 0–3 px inside
+    # the limb (μ₀ > 0.2) wins, the pixel-centre law unless another does better by a margin
+    dd = np.nan_to_num(d, nan=-1.0)
+    zone = lit & np.isfinite(data) & (dd < FLOOR_ZONE_PX) & (mu0 > 0.2)
+    if np.count_nonzero(zone) < 50:
+        return out
+    base_miss = _limb_misfit(data, out, zone)
+    if base_miss is None:
+        return out
+    best, best_miss = out, base_miss
+    sub = None
+    if fit_law == "subpixel":
+        sub = _subpixel_geometry(backplanes, win, dd, on)
+    floors = FLOOR_CANDIDATES if k < 1.0 - FLOOR_MIN_DK else ()
+    cands = [(MU_FLOOR, k)] if sub is not None else []
+    for floor in floors:
+        kf = minnaert_exponent(data, mu0, np.maximum(mu, floor), fit_sel)
+        if kf is not None:
+            cands.append((floor, kf))
+    for floor, kf in cands:
+        if sub is None:
+            rawf = np.zeros(np.shape(data))
+            rawf[lit] = mu0[lit] ** kf * np.maximum(mu[lit], floor) ** (kf - 1.0)
+            t = blur_support(rawf, lit, psf)
+        else:
+            t = blur_support(_subpixel_law(sub, kf, floor), sub["support"], psf)
+        miss = _limb_misfit(data, t, zone)
+        if miss is not None and miss < best_miss:
+            best, best_miss = t, miss
+    foreign = best_miss < (1.0 - FLOOR_MARGIN) * base_miss
+    if report is not None:
+        report.append(foreign)
+    return best if foreign else out
+
+
+#: sub-pixel offsets (px) of :func:`_subpixel_law` along each axis (3 × 3 sub-pixels)
+SUBPIXEL_OFFSETS = (-1.0 / 3.0, 0.0, 1.0 / 3.0)
+
+
+def _subpixel_geometry(backplanes: Backplanes, win, dd: np.ndarray, on: np.ndarray) -> dict | None:
+    """What :func:`_subpixel_law` needs over ``win``: the limb distance and μ₀ with their gradients (μ₀
+    carried 1 px beyond the disk from its nearest disk pixel), the disk's radius (px) near the limb, and the
+    support (pixels any sub-pixel of which may be sunlit)."""
+    from scipy import ndimage
+
+    inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
+    emi = np.asarray(backplanes["emission_deg"], dtype=float)[win]
+    disk = np.isfinite(inc) & np.isfinite(emi)
+    if backplanes.in_jupiter_shadow or not disk.any():
+        return None
+    mu0 = np.cos(np.radians(inc))
+    idx = ndimage.distance_transform_edt(~disk, return_distances=False, return_indices=True)
+    mu0 = mu0[tuple(idx)]
+    g0l, g0s = np.gradient(mu0)
+    gdl, gds = np.gradient(dd)
+    mu = np.cos(np.radians(emi))
+    grown = ndimage.binary_dilation(on, np.ones((3, 3), bool))
+    near = grown & disk & (dd > 1.0) & (dd < 6.0) & (mu < 0.9)
+    if np.count_nonzero(near) < 10:
+        return None
+    radius = float(np.median(dd[near] / (1.0 - np.sqrt(1.0 - mu[near] ** 2))))
+    support = grown & (dd > -1.0)
+    return dict(dd=dd, mu0=mu0, g0=(g0l, g0s), gd=(gdl, gds), mu=mu, radius=radius, support=support)
+
+
+def _subpixel_law(sub: dict, k: float, floor: float) -> np.ndarray:
+    """μ₀ᵏ max(μ, floor)ᵏ⁻¹ averaged over 3 × 3 sub-pixels of each support pixel (0 where a sub-pixel is off
+    the disk or unlit): μ₀ and the limb distance linear across the pixel, μ near the limb (< 6 px) that of
+    a sphere of the disk's radius at the sub-pixel's limb distance, μ at the pixel centre beyond."""
+    s = sub["support"]
+    dd, mu0, mu, r = sub["dd"][s], sub["mu0"][s], sub["mu"][s], sub["radius"]
+    g0l, g0s = sub["g0"][0][s], sub["g0"][1][s]
+    gdl, gds = sub["gd"][0][s], sub["gd"][1][s]
+    acc = np.zeros(dd.shape)
+    for dl in SUBPIXEL_OFFSETS:
+        for ds in SUBPIXEL_OFFSETS:
+            d_sub = dd + dl * gdl + ds * gds
+            m0 = mu0 + dl * g0l + ds * g0s
+            x = np.clip(1.0 - d_sub / r, 0.0, 1.0)
+            m_sphere = np.sqrt(np.maximum(1.0 - x * x, 0.0))
+            m = np.where((dd < 6.0) | ~np.isfinite(mu), m_sphere, mu)
+            ok = (d_sub > 0.0) & (m0 > 0.0)
+            acc += np.where(ok, np.maximum(m0, 0.0) ** k * np.maximum(m, max(floor, 1e-3)) ** (k - 1.0), 0.0)
+    raw = np.zeros(s.shape)
+    raw[s] = acc / len(SUBPIXEL_OFFSETS) ** 2
+    return raw
+
+
+#: floors of μ in the limb factor μᵏ⁻¹ tried against the law's own (:data:`MU_FLOOR`) by ``fit_floor``
+FLOOR_CANDIDATES = (0.1, 0.15, 0.2, 0.25, 0.3)
+#: the fitted floor replaces :data:`MU_FLOOR` only where it leaves a misfit this much smaller (relative)
+FLOOR_MARGIN = 0.1
+#: limb distance (px) within which the misfit of the floors is measured
+FLOOR_ZONE_PX = 3.0
+#: no floor is fitted for k within this of 1 (μᵏ⁻¹ then hardly depends on μ)
+FLOOR_MIN_DK = 0.05
+
+
+def _limb_misfit(data: np.ndarray, template: np.ndarray, zone: np.ndarray) -> float | None:
+    """Robust scatter of ``data`` about a·template + b (least squares over ``zone``, again without the
+    worst outliers), relative to the data's level there: how well a template's shape follows the disk."""
+    y, x = data[zone], template[zone]
+    keep = np.ones(y.size, bool)
+    r = y
+    for _ in range(2):
+        if keep.sum() < 20 or float(np.ptp(x[keep])) <= 0.0:
+            return None
+        a, b = np.polyfit(x[keep], y[keep], 1)
+        r = y - (a * x + b)
+        keep = np.abs(r) < 3.0 * max(mad_sigma(r[keep]), 1e-30)
+    level = float(np.median(np.abs(y)))
+    return float(np.sqrt(np.mean(r[keep] ** 2))) / level if level > 0 else None
 
 
 def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndarray:
@@ -106,6 +234,22 @@ def blur_support(raw: np.ndarray, support: np.ndarray, psf: PsfModel) -> np.ndar
     out = np.zeros(raw.shape)
     out[box] = psf.correlate(raw[box], mode="nearest")
     return out
+
+
+def sunlit_box(backplanes: Backplanes, psf: PsfModel) -> tuple[slice, slice] | None:
+    """The bounding box of the sunlit disk grown by the PSF's reach + 4 px (the law's fit, its sub-pixel
+    edges and its blurred templates there are those of the whole image: every pixel they read lies within
+    it), or None (all of the image) when nothing is sunlit."""
+    on = sunlit_mask(backplanes)
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if rows.size == 0:
+        return None
+    m = blur_reach_px(psf) + 4
+    nl, ns = on.shape
+    return (
+        slice(max(rows[0] - m, 0), min(rows[-1] + m + 1, nl)),
+        slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, ns)),
+    )
 
 
 def blur_reach_px(psf: PsfModel) -> int:
