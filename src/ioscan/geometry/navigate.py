@@ -345,13 +345,14 @@ def _limb_anchor(predicted: Backplanes) -> tuple[float, float]:
     return float(samples.mean()), float(lines.mean())
 
 
-def _limb_floor_px(prior, predicted: Backplanes) -> float:
+def _limb_floor_px(prior, backplanes: Backplanes) -> float:
     """The pointing error a limb registration leaves whatever its fit says, px: max(``limb_floor_px``,
-    ``limb_floor_km`` / the pixel scale along the predicted limb) (see :class:`PointingPrior`)."""
-    near = (np.abs(predicted["limb_distance_px"]) < 1.5) & np.isfinite(predicted["pixel_scale_km"])
+    ``limb_floor_km`` / the pixel scale along the limb of ``backplanes``, the registered geometry's) (see
+    :class:`PointingPrior`)."""
+    near = (np.abs(backplanes["limb_distance_px"]) < 1.5) & np.isfinite(backplanes["pixel_scale_km"])
     if not near.any():
         return float(prior.limb_floor_px)
-    scale_km = float(np.median(predicted["pixel_scale_km"][near]))
+    scale_km = float(np.median(backplanes["pixel_scale_km"][near]))
     return float(max(prior.limb_floor_px, prior.limb_floor_km / scale_km if scale_km > 0 else 0.0))
 
 
