@@ -184,36 +184,7 @@ def gaussian_nearest(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no 
     weights ``w`` (odd length, symmetric: scipy's symmetric correlation), the same numbers: along axis 0,
     then along axis 1 of that, each output ``x[i]·w[r]`` plus, from the farthest pair in, ``(x[i − k] +
     x[i + k])·w[r − k]`` (the line extended by its edge values), as scipy's ``NI_Correlate1D`` sums it."""
-    nl, ns = a.shape
-    r = w.shape[0] // 2
-    mid = a.copy()
-    w0 = w[r]
-    for i in range(nl):
-        for j in range(ns):
-            mid[i, j] = a[i, j] * w0
-        for k in range(r, 0, -1):
-            lo = a[max(i - k, 0)]
-            hi = a[min(i + k, nl - 1)]
-            wk = w[r - k]
-            for j in range(ns):
-                mid[i, j] += (lo[j] + hi[j]) * wk
-    out = np.empty((nl, ns))
-    padded = np.empty(ns + 2 * r)
-    for i in range(nl):
-        row = mid[i]
-        for j in range(r):
-            padded[j] = row[0]
-            padded[r + ns + j] = row[ns - 1]
-        for j in range(ns):
-            padded[r + j] = row[j]
-        orow = out[i]
-        for j in range(ns):
-            orow[j] = padded[r + j] * w0
-        for k in range(r, 0, -1):
-            wk = w[r - k]
-            for j in range(ns):
-                orow[j] += (padded[r + j - k] + padded[r + j + k]) * wk
-    return out
+    return _gaussian_separable(a, w, False)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1289,6 +1260,22 @@ def gaussian_reflect(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no 
     """:func:`gaussian_nearest` with scipy's mode "reflect" (d c b a | a b c d): the line extended by its
     mirror image, the same sums in the same order (``scipy.ndimage.gaussian_filter``'s default mode, the
     coarse step's template); needs each side longer than the weights' half-width."""
+    return _gaussian_separable(a, w, True)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _edge_index(i: int, n: int, reflect: bool) -> int:  # pragma: no cover - compiled
+    """Index ``i`` brought into [0, n) as scipy extends a line: mirrored (mode "reflect") or clamped to the
+    edge value (mode "nearest")."""
+    if reflect:
+        return _reflect(i, n)
+    return min(max(i, 0), n - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def _gaussian_separable(a: np.ndarray, w: np.ndarray, reflect: bool) -> np.ndarray:  # pragma: no cover
+    """What :func:`gaussian_nearest` and :func:`gaussian_reflect` compute (``reflect`` picks the edge mode):
+    along axis 0, then along axis 1 of that, in scipy's ``NI_Correlate1D`` order."""
     nl, ns = a.shape
     r = w.shape[0] // 2
     mid = a.copy()
@@ -1297,8 +1284,8 @@ def gaussian_reflect(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no 
         for j in range(ns):
             mid[i, j] = a[i, j] * w0
         for k in range(r, 0, -1):
-            lo = a[_reflect(i - k, nl)]
-            hi = a[_reflect(i + k, nl)]
+            lo = a[_edge_index(i - k, nl, reflect)]
+            hi = a[_edge_index(i + k, nl, reflect)]
             wk = w[r - k]
             for j in range(ns):
                 mid[i, j] += (lo[j] + hi[j]) * wk
@@ -1307,8 +1294,8 @@ def gaussian_reflect(a: np.ndarray, w: np.ndarray) -> np.ndarray:  # pragma: no 
     for i in range(nl):
         row = mid[i]
         for j in range(r):
-            padded[j] = row[r - 1 - j]
-            padded[r + ns + j] = row[ns - 1 - j]
+            padded[j] = row[_edge_index(j - r, ns, reflect)]
+            padded[r + ns + j] = row[_edge_index(ns + j, ns, reflect)]
         for j in range(ns):
             padded[r + j] = row[j]
         orow = out[i]
