@@ -15,16 +15,23 @@ PSF = PsfModel((1.0,), (0.98,), elongation=1.5)
 SIZE, N_SIDE = 24, 20
 
 
-def _field(seed: int, faint_snr: float, bright_snr: float, hit: bool = False):
-    """Unit white noise with, per cell, a bright source and 3.5 px further along the lines a faint one (or,
-    ``hit``, a one-pixel hit of the same matched-filter S/N). Returns (image, faint x, y, flux, bright x,
-    y, flux)."""
+def _cells(seed: int):
+    """Unit white noise on N_SIDE × N_SIDE cells of SIZE px, a bright source's place near each cell's centre
+    and a faint one's 3.5 px further along the lines: (image, bright x, y, faint x, y)."""
     rng = np.random.default_rng(seed)
     n = N_SIDE * N_SIDE
     img = rng.normal(0.0, 1.0, (SIZE * N_SIDE, SIZE * N_SIDE))
     bx = (np.arange(n) % N_SIDE) * SIZE + SIZE // 2 + rng.uniform(-0.5, 0.5, n)
     by = (np.arange(n) // N_SIDE) * SIZE + SIZE // 2 + rng.uniform(-0.5, 0.5, n)
-    fx, fy = bx + rng.uniform(-0.5, 0.5, n), by + 3.5
+    return img, bx, by, bx + rng.uniform(-0.5, 0.5, n), by + 3.5
+
+
+def _field(seed: int, faint_snr: float, bright_snr: float, hit: bool = False):
+    """Unit white noise with, per cell, a bright source and 3.5 px further along the lines a faint one (or,
+    ``hit``, a one-pixel hit of the same matched-filter S/N). Returns (image, faint x, y, flux, bright x,
+    y, flux)."""
+    img, bx, by, fx, fy = _cells(seed)
+    n = len(bx)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
 
     def add(x, y, snr):
@@ -110,12 +117,8 @@ def test_a_bright_neighbours_halo_the_background_took_is_not_taken_off_again():
     the faint source sharper than the PSF: most flagged)."""
     psf = PsfModel((0.96, 0.04), (0.6, 2.5))
     core = PsfModel((1.0,), (0.6,))
-    rng = np.random.default_rng(7)
-    n = N_SIDE * N_SIDE
-    img = rng.normal(0.0, 1.0, (SIZE * N_SIDE, SIZE * N_SIDE))
-    bx = (np.arange(n) % N_SIDE) * SIZE + SIZE // 2 + rng.uniform(-0.5, 0.5, n)
-    by = (np.arange(n) // N_SIDE) * SIZE + SIZE // 2 + rng.uniform(-0.5, 0.5, n)
-    fx, fy = bx + rng.uniform(-0.5, 0.5, n), by + 3.5
+    img, bx, by, fx, fy = _cells(7)
+    n = len(bx)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
     fluxes = []
     for x, y, snr in ((bx, by, 3000.0), (fx, fy, 12.0)):

@@ -272,46 +272,16 @@ def test_the_simulators_own_law_keeps_the_shading_template(range_km):
     """The project's simulator (its sunlit surface follows the template's law, albedo texture and dark spots
     to the limb; near and far disks, radius ~120 and ~30 px): ``detect.shading_foreign_law`` keeps the
     geometry's shading template (no image model, no message)."""
-    from ioscan.geometry.label_provider import backplanes_from_label, camera_from_label, pose_from_label
-    from ioscan.radiometry.bands import band_response
-    from ioscan.simulate.psf import jiram_psf
-    from ioscan.simulate.render_jiram import JiramDetector, apply_detector
-    from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
-    from ioscan.simulate.sunlit_ground import sunlit_view_geometry
+    from test_shading import simulator_sunlit_disk
 
-    psf = jiram_psf()
-    pad, centre = 12, ((216.0, 200.0) if range_km < 1e5 else (216.0, 64.0))
-    g = sunlit_view_geometry(range_km, 210.0, *centre)
-    gp = sunlit_view_geometry(range_km, 210.0, centre[0] + pad, centre[1] + pad)
-    raw = surface_radiance_image(
-        band_response("JIRAM", "M"),
-        camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
-        pose_from_label(gp),
-        SurfaceModel(seed=3, contrast=0.35, dark_spots=((10, 210, 4.0), (-20, 240, 6.0))),
-    )
-    img, _ = apply_detector(
-        "M",
-        psf.convolve(raw)[pad:-pad, pad:-pad],
-        0.1,
-        JiramDetector(cosmic_rate_per_s=0.0),
-        np.random.default_rng(2),
-    )
-    band = BandImage("M", img, "W m-2 sr-1", 4.78, 0.4975)
-    cfg = DetectConfig(pointing_error_px=0.25, shading_foreign_law=True)
-    limb = locate_limb(
-        band, img, backplanes_from_label(g, 432, 128), 0.6, cfg, psf=cfg.psf_for("M", "JIRAM", 4.78)
-    )
-    assert limb.from_geometry and not limb.image_model
-    assert not any("another photometric law" in m for m in limb.messages)
-    from ioscan.detect.psf import PsfModel
     from ioscan.detect.shading import shading_template
 
+    img, backplanes, psf = simulator_sunlit_disk(range_km)
+    band = BandImage("M", img, "W m-2 sr-1", 4.78, 0.4975)
+    cfg = DetectConfig(pointing_error_px=0.25, shading_foreign_law=True)
+    limb = locate_limb(band, img, backplanes, 0.6, cfg, psf=cfg.psf_for("M", "JIRAM", 4.78))
+    assert limb.from_geometry and not limb.image_model
+    assert not any("another photometric law" in m for m in limb.messages)
     law: list = []  # the law's own test, whether or not the image shows a limb along the geometry's
-    shading_template(
-        img,
-        backplanes_from_label(g, 432, 128),
-        PsfModel(psf.weights, psf.sigmas_px),
-        fit_law="subpixel",
-        report=law,
-    )
+    shading_template(img, backplanes, psf, fit_law="subpixel", report=law)
     assert law == [False]

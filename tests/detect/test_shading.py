@@ -149,9 +149,14 @@ def test_fitted_law_follows_a_foreign_limb(k):
     assert _limb_error(fitted, truth, bp) < 0.05
 
 
-def test_fitted_law_keeps_the_simulators_own_law():
-    """On the project's simulator (its surface follows the template's pixel-centre law, with albedo
-    texture and dark spots) the fitted law changes nothing: the template is the plain one, bit for bit."""
+#: the project's simulator's sunlit disks of ``simulator_sunlit_disk``: range (km) → the disk centre (px)
+SIMULATOR_DISK_CENTRES = {60000.0: (216.0, 200.0), 250000.0: (216.0, 64.0)}
+
+
+def simulator_sunlit_disk(range_km: float):
+    """The project's simulator's sunlit M-band frame (432 × 128 px, albedo texture and two dark spots to the
+    limb, no cosmic rays) at ``range_km`` (60,000 km: a near disk of radius ~120 px; 250,000 km: a far one of
+    ~30 px): (image, its backplanes, the JIRAM PSF as a :class:`PsfModel`)."""
     from ioscan.geometry.label_provider import camera_from_label, pose_from_label
     from ioscan.radiometry.bands import band_response
     from ioscan.simulate.psf import jiram_psf
@@ -159,22 +164,25 @@ def test_fitted_law_keeps_the_simulators_own_law():
     from ioscan.simulate.scene import SurfaceModel, surface_radiance_image
 
     psf = jiram_psf()
-    model = PsfModel(psf.weights, psf.sigmas_px)
-    for range_km, centre in ((60000.0, (216.0, 200.0)), (250000.0, (216.0, 64.0))):
-        pad = 12
-        g = sunlit_view_geometry(range_km, 210.0, *centre)
-        gp = sunlit_view_geometry(range_km, 210.0, centre[0] + pad, centre[1] + pad)
-        raw = surface_radiance_image(
-            band_response("JIRAM", "M"),
-            camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
-            pose_from_label(gp),
-            SurfaceModel(seed=3, contrast=0.35, dark_spots=((10, 210, 4.0), (-20, 240, 6.0))),
-        )
-        surf = psf.convolve(raw)[pad:-pad, pad:-pad]
-        img, _ = apply_detector(
-            "M", surf, 0.1, JiramDetector(cosmic_rate_per_s=0.0), np.random.default_rng(2)
-        )
-        bp = backplanes_from_label(g, 432, 128)
+    pad, centre = 12, SIMULATOR_DISK_CENTRES[range_km]
+    g = sunlit_view_geometry(range_km, 210.0, *centre)
+    gp = sunlit_view_geometry(range_km, 210.0, centre[0] + pad, centre[1] + pad)
+    raw = surface_radiance_image(
+        band_response("JIRAM", "M"),
+        camera_from_label(gp, 432 + 2 * pad, 128 + 2 * pad),
+        pose_from_label(gp),
+        SurfaceModel(seed=3, contrast=0.35, dark_spots=((10, 210, 4.0), (-20, 240, 6.0))),
+    )
+    surf = psf.convolve(raw)[pad:-pad, pad:-pad]
+    img, _ = apply_detector("M", surf, 0.1, JiramDetector(cosmic_rate_per_s=0.0), np.random.default_rng(2))
+    return img, backplanes_from_label(g, 432, 128), PsfModel(psf.weights, psf.sigmas_px)
+
+
+def test_fitted_law_keeps_the_simulators_own_law():
+    """On the project's simulator (its surface follows the template's pixel-centre law, with albedo
+    texture and dark spots) the fitted law changes nothing: the template is the plain one, bit for bit."""
+    for range_km in SIMULATOR_DISK_CENTRES:
+        img, bp, model = simulator_sunlit_disk(range_km)
         plain = shading_template(img, bp, model)
         assert plain is not None
         assert np.array_equal(shading_template(img, bp, model, fit_law="subpixel"), plain)
