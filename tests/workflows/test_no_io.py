@@ -81,3 +81,46 @@ def test_kernels_decide_when_the_label_names_another_target():
     assert io_in_view(frame, nav).in_view is True
     nav.backplanes = {"M": {"limb_distance_px": far}}
     assert io_in_view(frame, nav).in_view is False
+
+
+class _Plane(dict):
+    """Backplanes as :func:`io_in_view` reads them: ``limb_distance_px`` and the limb's ellipse."""
+
+    limb_conic_px = None
+
+
+def _disk_beyond_the_top(gap_px: float) -> _Plane:
+    """A 128 × 432 band whose predicted disk (radius 40 px) lies ``gap_px`` beyond its first line."""
+    radius, cx, cy = 40.0, 200.0, -gap_px - 40.0
+    lines, samples = np.mgrid[0:128, 0:432].astype(float)
+    plane = _Plane(limb_distance_px=radius - np.hypot(samples - cx, lines - cy))
+    plane.limb_conic_px = np.array([[-1.0, 0.0, cx], [0.0, -1.0, cy], [cx, cy, radius**2 - cx**2 - cy**2]])
+    return plane
+
+
+def test_an_io_label_is_believed_up_to_the_pointing_bound_a_jupiter_label_only_within_one_sigma():
+    """An unregistered frame whose predicted disk lies 100 px beyond it along track (the prior: 1σ 51 px,
+    bound 8 × 147 px): searched when its label names Io (detection searches the bound's box), not when the
+    label names Jupiter; beyond the bound neither."""
+    from types import SimpleNamespace
+
+    def frame(name, in_view):
+        reason = "label target IO" if name == "IO" else f"label target {name}, not Io"
+        t = {"name": name, "io_in_view": in_view, "io_bands": ["M"] if in_view else [], "reason": reason}
+        return SimpleNamespace(bands={"M": None}, metadata={"target": t})
+
+    def nav(gap_px):
+        return SimpleNamespace(
+            source="spice",
+            registered=False,
+            prior=SimpleNamespace(max_px=(8.0, 147.0)),
+            pointing_error_px=51.0,
+            backplanes={"M": _disk_beyond_the_top(gap_px)},
+        )
+
+    io, jupiter = frame("IO", True), frame("JUPITER", None)
+    assert io_in_view(io, nav(100.0)).in_view is True
+    assert io_in_view(jupiter, nav(100.0)).in_view is False
+    assert io_in_view(jupiter, nav(30.0)).in_view is True  # Io in front of Jupiter, within 1σ
+    assert io_in_view(io, nav(160.0)).in_view is False
+    assert "bound" in io_in_view(io, nav(160.0)).reason

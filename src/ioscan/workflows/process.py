@@ -7,7 +7,7 @@ product).
 
 Most JIRAM frames look at Jupiter. Before detection, :func:`io_in_view` decides whether Io is in view: from
 the label (``Frame.metadata["target"]``, :func:`ioscan.formats.jiram_pds3.label_target`) and, with kernels,
-from the field of view (Io's predicted disk within the pointing uncertainty of the frame). A frame without Io
+from the field of view (Io's predicted disk within the pointing's reach of the frame). A frame without Io
 keeps its observation, with status ``"no_io"`` (no Io in view) and no detections; a frame whose label names
 another target but whose field of view holds Io (Io in front of Jupiter) is searched.
 """
@@ -89,27 +89,30 @@ class IoInView:
 
 def io_in_view(frame, nav=None) -> IoInView:
     """Io in view of ``frame`` by its label (``metadata["target"]``) and, given a SPICE navigation ``nav``, by
-    its field of view: Io is within reach of a band when its predicted disk comes within the navigation's
-    pointing uncertainty of the band's pixels. A label naming Io that says it is absent (TARGET_PIXELS 0, or
-    the presence flag of every band) wins over kernels only when kernels are absent."""
+    its field of view: Io is within reach of a band when its predicted disk may overlap the band's pixels
+    (:func:`_bands_within_reach`). A label naming Io that says it is absent (TARGET_PIXELS 0, or
+    the presence flag of every band) wins over kernels only when kernels are absent.
+
+    How far the disk may lie from its prediction depends on what the label says. A label naming Io as in view
+    is believed up to the pointing prior's bound (:func:`pointing_reach_px`, the box detection then searches:
+    a frame whose disk is off by 1–3σ along track is still searched); a label naming another target (Jupiter)
+    is overruled only where the disk comes within the pointing's 1σ of the frame (Io in front of Jupiter),
+    so that Jupiter frames whose Io lies just beyond are not searched for hot spots."""
     target = frame.metadata.get("target")
     if not isinstance(target, dict):  # only the JIRAM reader says what its label says about the target
         target = {}
     label_in_view = target.get("io_in_view")
     bands = list(frame.bands)
     if nav is not None and nav.source == "spice" and nav.backplanes:
-        reach = max(nav.pointing_error_px, 1.0)
-        seen = [
-            b
-            for b, bp in nav.backplanes.items()
-            if float(np.nanmax(np.asarray(bp["limb_distance_px"], float), initial=-np.inf)) > -reach
-        ]
+        bound = pointing_reach_px(nav) if label_in_view is True else None
+        sigma = max(nav.pointing_error_px, 1.0)
+        reach = bound if bound is not None else (sigma, sigma)
+        seen = _bands_within_reach(nav.backplanes, reach)
+        told = f"{max(reach):.0f} px" + (" (the pointing prior's bound)" if bound is not None else "")
         if not seen:
-            return IoInView(
-                False, [], f"no Io in view: kernels put Io's disk beyond {reach:.0f} px of the frame"
-            )
+            return IoInView(False, [], f"no Io in view: kernels put Io's disk beyond {told} of the frame")
         if label_in_view is False:
-            why = f"{target.get('reason')}, but the kernels put Io within {reach:.0f} px of the frame"
+            why = f"{target.get('reason')}, but the kernels put Io within {told} of the frame"
             return IoInView(True, seen, why)
         return IoInView(True, seen, "kernels put Io in the field of view")
     if label_in_view is False:
@@ -118,6 +121,26 @@ def io_in_view(frame, nav=None) -> IoInView:
         return IoInView(False, [], f"no Io in view: {target.get('reason')} (no kernels to look further)")
     io_bands = target.get("io_bands") or bands
     return IoInView(label_in_view, [b for b in bands if b in io_bands], target.get("reason") or "")
+
+
+def _bands_within_reach(backplanes: dict, reach_px: tuple[float, float]) -> list[str]:
+    """The bands whose pixels Io's disk may overlap when the backplanes' pointing is off by up to ``reach_px``
+    (sample, line) px: the box of :func:`ioscan.detect.region.reach_box` not empty where the backplanes
+    carry the limb's ellipse, else a limb distance above −max(reach) somewhere on the band."""
+    from ioscan.detect.region import reach_box
+
+    seen = []
+    for band, bp in backplanes.items():
+        limb = np.asarray(bp["limb_distance_px"], float)
+        box = None
+        if getattr(bp, "limb_conic_px", None) is not None:
+            box = reach_box(bp, reach_px, 0.0, limb.shape)
+        if box is not None:
+            if box[0].stop > box[0].start and box[1].stop > box[1].start:
+                seen.append(band)
+        elif float(np.nanmax(limb, initial=-np.inf)) > -max(reach_px):
+            seen.append(band)
+    return seen
 
 
 def _no_io_detections(frame, reason: str, bands_searched=None):
