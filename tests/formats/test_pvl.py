@@ -145,3 +145,27 @@ def test_most_label_values_are_made_without_pdr(tmp_path, monkeypatch):
                     values += 1
     assert values > 100
     assert len(calls) < 0.1 * values, calls
+
+
+def _label_lines(lbl):
+    import re
+
+    text = re.sub(r"/\*.*?(\r|\n|/\*)", "\n", lbl.read_text(errors="replace"))
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def test_chunk_statements_is_pdrs(tmp_path):
+    """The statements of whole labels and of random lines (assignments, block ends, continuation lines,
+    lower case, several '=' on a line, text before the first assignment) as pdr chunks them."""
+    for lbl in _labels(tmp_path):
+        lines = _label_lines(lbl)
+        assert pvl.chunk_statements(lines) == pdr_pds3.chunk_statements(lines)
+    rng = np.random.default_rng(7)
+    pieces = [
+        "A = 1", "KEY = \"text", "more text\"", "END", "END_OBJECT = IMAGE", "END_OBJECT", "END_GROUP = G",
+        "OBJECT = IMAGE", "lower = 2", "Mixed_Case = 3", "A = B = C", "x", "continued,", "ENDING = 4",
+        "GROUP = G", "(1,", "2)", "NAME_LONGER_THAN_8 = 5", "=", "= 6", "END_OBJECTS", "\"quoted = no\"",
+    ]  # fmt: skip
+    for _ in range(3000):
+        lines = list(rng.choice(pieces, size=rng.integers(0, 12)))
+        assert pvl.chunk_statements(lines) == pdr_pds3.chunk_statements(lines), lines

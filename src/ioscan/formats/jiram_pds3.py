@@ -90,7 +90,7 @@ from ioscan.formats._common import (
     pds3_quote,
     pds3_real,
 )
-from ioscan.formats.pvl import literalize, read_pvl
+from ioscan.formats.pvl import chunk_statements, literalize, read_pvl
 from ioscan.instruments import jiram
 from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 
@@ -623,7 +623,7 @@ def label_keywords(label_path: Path, keywords: tuple[str, ...]) -> dict[str, obj
     whole label's values, pdr's slowest step. None when one of them is there more than once (then pdr's
     rules say which counts: parse the label with pdr)."""
     from pdr.formats.checkers import check_special_label
-    from pdr.parselabel.pds3 import chunk_statements, looks_pvl
+    from pdr.parselabel.pds3 import looks_pvl
     from pdr.parselabel.utils import DEFAULT_PVL_LIMIT, trim_label
     from pdr.utils import decompress
 

@@ -70,6 +70,44 @@ def _quantity(text: str) -> dict:
     }
 
 
+def chunk_statements(lines) -> list[tuple[str, str]]:
+    """``pdr.parselabel.pds3.chunk_statements(lines)``: the label's trimmed lines as (parameter, value)
+    statements, a statement starting at each line pdr takes for an assignment or a block's end
+    (``is_an_assignment_line``) and running over the lines before the next, the same statements without
+    ``more_itertools.split_before``'s generator and a call per line."""
+    from pdr.parselabel.pds3 import PVL_BLOCK_TERMINAL
+
+    terminal = PVL_BLOCK_TERMINAL.match
+    statements: list[tuple[str, str]] = []
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    for line in lines:
+        if "=" not in line:
+            starts = terminal(line) is not None
+        else:
+            start = line[:8]
+            starts = start == start.upper()
+        if starts and chunk:
+            chunks.append(chunk)
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        chunks.append(chunk)
+    for statement in chunks:
+        assignment = statement[0]
+        end = terminal(assignment)
+        if end is not None:
+            statements.append((end.group(), ""))
+            continue
+        try:
+            parameter, value_head = map(str.strip, assignment.split("="))
+        except ValueError:  # more than one '=' on the line: pdr leaves the statement out
+            continue
+        value_head += " ".join(map(str.strip, statement[1:]))
+        statements.append((parameter, value_head))
+    return statements
+
+
 def _literalize_block(block):
     """``pdr.parselabel.pds3.literalize_pvl_block`` with :func:`literalize`: every value of a (nested)
     MultiDict made, the blocks kept in order."""
@@ -91,7 +129,6 @@ def read_pvl(filename: str, max_size: int):
     from pdr.formats.checkers import check_special_label
     from pdr.parselabel.pds3 import (
         BlockParser,
-        chunk_statements,
         get_pds3_pointers,
         index_duplicate_pointers,
         looks_pvl,
