@@ -90,6 +90,7 @@ from ioscan.formats._common import (
     pds3_quote,
     pds3_real,
 )
+from ioscan.formats.pvl import chunk_statements, literalize, read_pvl
 from ioscan.instruments import jiram
 from ioscan.records import BAND_RADIANCE_UNIT, BandImage, Frame, LabelGeometry
 
@@ -622,7 +623,7 @@ def label_keywords(label_path: Path, keywords: tuple[str, ...]) -> dict[str, obj
     whole label's values, pdr's slowest step. None when one of them is there more than once (then pdr's
     rules say which counts: parse the label with pdr)."""
     from pdr.formats.checkers import check_special_label
-    from pdr.parselabel.pds3 import chunk_statements, literalize_pvl, looks_pvl
+    from pdr.parselabel.pds3 import looks_pvl
     from pdr.parselabel.utils import DEFAULT_PVL_LIMIT, trim_label
     from pdr.utils import decompress
 
@@ -638,7 +639,7 @@ def label_keywords(label_path: Path, keywords: tuple[str, ...]) -> dict[str, obj
             if parameter in found:
                 return None
             found[parameter] = value
-    return {key: literalize_pvl(value) for key, value in found.items()}
+    return {key: literalize(value) for key, value in found.items()}
 
 
 class PdsLabel:
@@ -647,8 +648,9 @@ class PdsLabel:
     the first value of a key, this level's before its blocks', a block's before the next one's, None as the
     default — from one index of the first values made once, instead of a search of the nested blocks per
     key; without ``pdr.read``'s set-up around the parse (its identifiers, pointers and data objects: ~0.4 ms
-    of its ~1.4 ms on a JIRAM label). ``tests/formats/test_formats_jiram_pds3.py`` compares every key's
-    value and block with pdr's."""
+    of its ~1.4 ms on a JIRAM label), its values made by :func:`ioscan.formats.pvl.literalize` (pdr's,
+    without ``literal_eval`` for the plain forms). ``tests/formats/test_formats_jiram_pds3.py`` compares
+    every key's value and block with pdr's."""
 
     def __init__(self, mapping, params):
         self.mapping = mapping
@@ -658,7 +660,6 @@ class PdsLabel:
     @classmethod
     def read(cls, label_path: Path) -> PdsLabel:
         """Parse the label at ``label_path`` as ``pdr.read`` does (its absolute path, pdr's size limit)."""
-        from pdr.parselabel.pds3 import read_pvl
         from pdr.parselabel.utils import DEFAULT_PVL_LIMIT
 
         return cls(*read_pvl(str(Path(label_path).absolute()), max_size=DEFAULT_PVL_LIMIT))
