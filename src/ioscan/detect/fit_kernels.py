@@ -1607,3 +1607,180 @@ def at_limb_distance(
                 rad[n] = rr
                 n += 1
     return vals[:n].copy(), rad[:n].copy()
+
+
+@njit(cache=True)
+def _pairwise_flat(x: np.ndarray, n: int) -> float:
+    """:func:`_pairwise` of x[0 : n] for n ≤ 128 (its one level, no recursion: a kernel calling the
+    recursive form crashed when loaded from numba's cache)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    r0, r1, r2, r3 = x[0], x[1], x[2], x[3]
+    r4, r5, r6, r7 = x[4], x[5], x[6], x[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += x[i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def spike_stamp_pixels(resid: np.ndarray, valid: np.ndarray, ci: np.ndarray, cj: np.ndarray, r: int):
+    """The spike test's stamps (:func:`ioscan.detect.find.spike_dchi2`): each source's brightest ``valid``
+    pixel of ``resid`` in the 3 × 3 (clipped to the map) around (ci, cj) — the first largest in row-major
+    order, NaN never taken, (ci, cj) itself where none is valid (``find._brightest_beside``) — and the
+    (2r+1)² pixels around it: (lines (n, 2r+1) and samples (n, 2r+1), clipped to the map; which of them lie
+    inside it, (n, 2r+1) each)."""
+    nl, ns = resid.shape
+    n = ci.size
+    m = 2 * r + 1
+    lic = np.empty((n, m), np.int64)
+    sjc = np.empty((n, m), np.int64)
+    inl = np.empty((n, m), np.bool_)
+    ins = np.empty((n, m), np.bool_)
+    for s in range(n):
+        bi, bj = ci[s], cj[s]
+        best = -np.inf
+        for dl in range(-1, 2):
+            ii = min(max(ci[s] + dl, 0), nl - 1)
+            for ds in range(-1, 2):
+                jj = min(max(cj[s] + ds, 0), ns - 1)
+                if valid[ii, jj]:
+                    v = resid[ii, jj]
+                    if v > best:  # (NaN never; the first of equal values kept)
+                        best = v
+                        bi, bj = ii, jj
+        for a in range(m):
+            li = bi - r + a
+            sj = bj - r + a
+            inl[s, a] = (li >= 0) and (li < nl)
+            ins[s, a] = (sj >= 0) and (sj < ns)
+            lic[s, a] = min(max(li, 0), nl - 1)
+            sjc[s, a] = min(max(sj, 0), ns - 1)
+    return lic, sjc, inl, ins
+
+
+@njit(cache=True)
+def spike_advantage(
+    resid: np.ndarray,
+    noise: np.ndarray,
+    valid: np.ndarray,
+    lic: np.ndarray,
+    sjc: np.ndarray,
+    inl: np.ndarray,
+    ins: np.ndarray,
+    p: np.ndarray,
+    pair_k: np.ndarray,
+    pair_p: np.ndarray,
+    pair_c: np.ndarray,
+    spoilt: np.ndarray,
+    flux: np.ndarray,
+    fit_amplitude: np.ndarray,
+    crowded: np.ndarray,
+    model_error: float,
+    n_free: int,
+) -> np.ndarray:
+    """The spike test's χ²(PSF) − χ²(spike) per source (:func:`ioscan.detect.find.spike_dchi2` with
+    neighbours), its numpy operations in one pass: the residual and noise on the stamps (``lic``, ``sjc``,
+    ``inl``, ``ins``: :func:`spike_stamp_pixels`; the residual 0 and the noise ∞ outside the map, the noise
+    ∞ where not ``valid``), the neighbours' light added up in pair order (``pair_k``: the tested source of
+    each pair, ``pair_p`` its neighbour's core on the stamp, ``pair_c`` that core's weight × flux; np.add.at's
+    order) and taken off, its model error added to the noise (σ² in the noise's type, then float64), the
+    amplitude fitted where asked or where light was taken off (not where ``spoilt``), the PSF's χ² and the
+    spike's (``n_free`` times the brightest positive pixel touching those freed; beside another source only
+    the brightest pixel's 8-neighbours), numpy's pairwise sums."""
+    n, m = p.shape[0], p.shape[1]
+    k = m * m
+    c = m // 2
+    light = np.zeros((n, m, m))
+    for q in range(pair_k.size):
+        s = pair_k[q]
+        for a in range(m):
+            for b in range(m):
+                light[s, a, b] += pair_c[q] * pair_p[q, a, b]
+    rr = np.empty(k)
+    w = np.empty(k)
+    t = np.empty(k)
+    t2 = np.empty(k)
+    chi_all = np.empty(k)
+    free = np.zeros(k, np.bool_)
+    touch = np.zeros(k, np.bool_)
+    out = np.empty(n)
+    for s in range(n):
+        lit = False
+        for a in range(m):
+            i = lic[s, a]
+            for b in range(m):
+                j = sjc[s, b]
+                q = a * m + b
+                here = inl[s, a] and ins[s, b]
+                lq = light[s, a, b]
+                if lq != 0.0:
+                    lit = True
+                rr[q] = (np.float64(resid[i, j]) if here else 0.0) - lq
+                g2 = np.inf  # σ² in the noise's type (float32 stays float32), then float64
+                if here and valid[i, j]:
+                    g2 = np.float64(noise[i, j] * noise[i, j])
+                ml = model_error * lq
+                sg = np.sqrt(g2 + ml * ml)
+                mx = sg if (sg != sg or sg > 1e-30) else 1e-30
+                w[q] = 1.0 / (mx * mx)
+        fit_here = (fit_amplitude[s] or lit) and not spoilt[s]
+        f = flux[s]
+        if fit_here:
+            for q in range(k):
+                wp = w[q] * p[s, q // m, q % m]
+                t[q] = wp * p[s, q // m, q % m]
+                t2[q] = wp * rr[q]
+            den = 0.0 + _pairwise_flat(t, k)
+            ls = (0.0 + _pairwise_flat(t2, k)) / (den if den > 0 else 1.0)
+            f = ls if den > 0 else 0.0
+        for q in range(k):
+            d = rr[q] - f * p[s, q // m, q % m]
+            t[q] = w[q] * (d * d)
+            chi_all[q] = (w[q] * rr[q]) * rr[q]
+        chi_psf = 0.0 + _pairwise_flat(t, k)
+        for q in range(k):
+            free[q] = False
+        free[c * m + c] = True
+        for _ in range(n_free):
+            best, kb = -np.inf, 0
+            for a in range(m):
+                for b in range(m):
+                    q = a * m + b
+                    hit = False
+                    for da in range(-1, 2):
+                        for db in range(-1, 2):
+                            aa, bb = a + da, b + db
+                            if aa >= 0 and aa < m and bb >= 0 and bb < m and free[aa * m + bb]:
+                                hit = True
+                    if crowded[s] and (abs(a - c) > 1 or abs(b - c) > 1):
+                        hit = False
+                    touch[q] = hit
+            for q in range(k):
+                v = rr[q] if (touch[q] and not free[q] and rr[q] > 0) else -np.inf
+                if v > best:
+                    best, kb = v, q
+            if np.isfinite(best):
+                free[kb] = True
+        for q in range(k):
+            t[q] = chi_all[q] if free[q] else 0.0
+        freed = 0.0 + _pairwise_flat(t, k)
+        chi_spike = (0.0 + _pairwise_flat(chi_all, k)) - freed
+        out[s] = chi_psf - chi_spike
+    return out
