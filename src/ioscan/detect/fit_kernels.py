@@ -1784,3 +1784,116 @@ def spike_advantage(
         chi_spike = (0.0 + _pairwise_flat(chi_all, k)) - freed
         out[s] = chi_psf - chi_spike
     return out
+
+
+@njit(cache=True)
+def _seq_dot(a: np.ndarray, c: int, v: np.ndarray) -> float:
+    """Σ_q a[c, q]·v[q] summed in order from the first term (np.cumsum's sequential sums, its last
+    value)."""
+    acc = a[c, 0] * v[0]
+    for q in range(1, v.shape[0]):
+        acc += a[c, q] * v[q]
+    return acc
+
+
+@njit(cache=True)
+def _fill_variance(
+    usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb, pad, data, fed, e,
+    hf, min_copies, sigma_white, gw, mad_to_sigma,
+):  # fmt: skip
+    """:func:`ioscan.detect.photometry._fill_variance_compiled` in one compiled call (its products summed in
+    order: :func:`_seq_dot`)."""
+    li, sj, use, box, d_hole, near = copy_box_sums(
+        usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb, pad, data, fed,
+        e, hf, min_copies,
+    )  # fmt: skip
+    if li.size < min_copies:
+        return np.nan
+    nc, nh = d_hole.shape
+    num = np.empty((nc, nh))
+    den = np.empty((nc, nh))
+    col = np.empty(nh)
+    dm = np.empty((nc, nh))
+    for c in range(nc):
+        for p in range(nh):
+            dm[c, p] = d_hole[c, p] * (1.0 if use[c, p] else 0.0) if along_limb else d_hole[c, p]
+    for q in range(nh):
+        for p in range(nh):
+            col[p] = near[p, q]
+        for c in range(nc):
+            num[c, q] = box[0, c, q] - _seq_dot(dm, c, col)
+            cnt = 0.0  # (0/1 terms: exact in any order)
+            for p in range(nh):
+                if (not along_limb or use[c, p]) and col[p] != 0.0:
+                    cnt += 1.0
+            den[c, q] = box[1, c, q] - cnt
+    min_den = 1e-3 * (2 * hf + 1) ** 2
+    delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, sigma_white, li, sj, dl, ds)
+    ng = delta.shape[0]
+    if ng < min_copies:
+        return np.nan
+    gw2 = gw * gw
+    dfs = np.empty(ng)
+    nvs = np.empty(ng)
+    for c in range(ng):
+        dfs[c] = -_seq_dot(delta, c, gw)
+        nvs[c] = _seq_dot(sw2, c, gw2)
+    med, mad, nvs_med = fill_spread_medians(dfs, nvs)
+    s = mad_to_sigma * mad
+    return s * s + med * med - nvs_med
+
+
+@njit(cache=True)
+def fill_errors(
+    unclean, usable, clean, side, has_side, fed_in, fed_out, dist, has_dist, data, sigma_white, choice,
+    kernels, kernel_half, touched, cen_l, cen_s, stamps, p2, r, along_limb_px, stamp_l, stamp_s,
+    ring_l, ring_s, limb_l, limb_s, min_copies, mad_to_sigma, tolerance, max_limb_copies, out,
+):  # fmt: skip
+    """:func:`ioscan.detect.photometry.fill_flux_err`'s loop over the sources ``touched`` in one compiled
+    call: per source the hole (:func:`hole_offsets`), a = P/ΣP² spread by its annulus' kernel (``kernels``
+    (K, S, S) zero-padded, ``kernel_half`` each one's h; :func:`spread_weights`, the product summed in
+    order), the rings' copies (``ring_l``, ``ring_s``: the offsets of each reach e, ``photometry.
+    _fill_ring_offsets``) and within ``along_limb_px`` of the limb those along it (``limb_l``, ``limb_s``:
+    ``photometry._limb_ring_offsets``; :func:`along_limb_centres`), the larger variance (np.fmax), its
+    square root floored at 0 written to ``out`` (nan where not finite)."""
+    for t in range(touched.shape[0]):
+        i = touched[t]
+        ci, cj = cen_l[i], cen_s[i]
+        k = choice[ci, cj]
+        h = kernel_half[k]
+        hf = h + 2
+        kz = kernels[k, : 2 * h + 1, : 2 * h + 1]
+        dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
+        d = 1e-300 if p2[t] < 1e-300 else p2[t]  # (Python's max(p2, 1e-300))
+        m = stamps.shape[1]
+        a = np.empty(m * m)
+        for u in range(m):
+            for v in range(m):
+                a[u * m + v] = stamps[t, u, v] / d
+        wsp = spread_weights(kz, dl, ds, stamp_l, stamp_s)
+        gw = np.empty(dl.shape[0])
+        for q in range(dl.shape[0]):
+            gw[q] = _seq_dot(wsp, q, a)
+        pad = r + h + hf
+        near = along_limb_px > 0 and has_dist and abs(dist[ci, cj]) < along_limb_px
+        fed = clean
+        if has_side:
+            fed = fed_in if side[ci, cj] else fed_out
+        li = ring_l[e] + ci
+        sj = ring_s[e] + cj
+        var = _fill_variance(
+            usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, False, pad, data, fed,
+            e, hf, min_copies, sigma_white, gw, mad_to_sigma,
+        )  # fmt: skip
+        if near:
+            la, sa = along_limb_centres(dist, ci, cj, limb_l[e], limb_s[e], pad, tolerance, max_limb_copies)
+            v2 = _fill_variance(
+                usable, clean, side, has_side, ci, cj, la, sa, dl, ds, stamp_l, stamp_s, True, pad, data,
+                fed, e, hf, min_copies, sigma_white, gw, mad_to_sigma,
+            )  # fmt: skip
+            if var != var or v2 > var:  # np.fmax: the other where one is nan
+                var = v2
+        if np.isfinite(var):
+            out[i] = np.sqrt(0.0 if var < 0.0 else var)  # (Python's max(var, 0.0))
+        else:
+            out[i] = np.nan
