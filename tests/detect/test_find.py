@@ -6,8 +6,16 @@ elsewhere no longer decides."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ioscan.detect.find import SPIKE_FALSE_FLAG_RATE, SpikeNeighbours, spike_dchi2, spike_threshold
+from ioscan.detect.find import (
+    SPIKE_FALSE_FLAG_RATE,
+    SpikeNeighbours,
+    _spike_dchi2_numpy,
+    crowded,
+    spike_dchi2,
+    spike_threshold,
+)
 from ioscan.detect.psf import PsfModel
 
 #: the independent renderer's core elongated 1.5 along the lines (σ 0.8 × 1.2 px: geometric mean 0.98 px)
@@ -140,3 +148,43 @@ def test_a_bright_neighbours_halo_the_background_took_is_not_taken_off_again():
     assert np.mean(got > spike_threshold(psf, 5.2)) < SPIKE_FALSE_FLAG_RATE + 4 * np.sqrt(
         SPIKE_FALSE_FLAG_RATE * 0.97 / n
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compiled_spike_test_with_neighbours_is_numpys_bit_for_bit(dtype, seed):
+    """The spike test with neighbours (the detection's: compiled, fit_kernels.spike_stamp_pixels and
+    spike_advantage) gives :func:`_spike_dchi2_numpy`'s values bit for bit (±0 and NaN alike): float32 and
+    float64 maps, sources at and beyond the frame's edges, NaN, masked and zero-noise pixels, hits, crowded
+    and isolated sources, badly fitted and hit neighbours, given fluxes and fitted amplitudes."""
+    rng = np.random.default_rng(seed)
+    nl, ns = 40, 50
+    img = rng.normal(0.0, 1.0, (nl, ns))
+    n = 60
+    x, y = rng.uniform(-1.5, ns + 0.5, n), rng.uniform(-1.5, nl + 0.5, n)
+    x[:10], y[:10] = x[10:20] + rng.uniform(-3, 3, 10), y[10:20] + rng.uniform(-3, 3, 10)  # close pairs
+    flux = rng.uniform(-5.0, 400.0, n)
+    for k in range(n):
+        li, sj = int(np.clip(np.rint(y[k]), 0, nl - 1)), int(np.clip(np.rint(x[k]), 0, ns - 1))
+        img[max(li - 3, 0) : li + 4, max(sj - 3, 0) : sj + 4] += flux[k] * 0.02
+    img[rng.integers(0, nl, 30), rng.integers(0, ns, 30)] += 60.0  # hits
+    img[rng.integers(0, nl, 5), rng.integers(0, ns, 5)] = np.nan
+    img[rng.integers(0, nl, 5), rng.integers(0, ns, 5)] = -0.0
+    noise = rng.uniform(0.5, 2.0, (nl, ns))
+    noise[rng.integers(0, nl, 5), rng.integers(0, ns, 5)] = 0.0
+    valid = rng.random((nl, ns)) > 0.05
+    chi2 = rng.uniform(0.5, 40.0, n)
+    flux[rng.integers(0, n, 3)] = np.nan
+    rows = np.sort(rng.choice(n, 40, replace=False))
+    hit = rng.random(n) < 0.1
+    psf = PsfModel((0.96, 0.04), (0.6, 2.5), elongation=1.0 + 0.5 * seed)
+    near = crowded(x, y)
+    edge = rng.random(rows.size) < 0.3
+    maps = (img.astype(dtype), noise.astype(dtype), valid)
+    for nb_hit in (None, hit):
+        nb = SpikeNeighbours(x, y, flux, chi2, psf, 0.1, rows, nb_hit)
+        for f in (flux[rows], None):
+            args = (*maps, x[rows], y[rows], f, psf, near[rows], nb, edge)
+            got, want = spike_dchi2(*args), _spike_dchi2_numpy(*args)
+            assert got.dtype == want.dtype == np.float64
+            np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))

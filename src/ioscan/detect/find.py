@@ -53,12 +53,11 @@ class SpikeNeighbours:
         d[np.arange(len(i)), i] = np.inf
         return np.any((d < NEIGHBOUR_REACH_PX) & np.asarray(mask, bool)[None, :], axis=1)
 
-    def light(self, lic: np.ndarray, sjc: np.ndarray, x: np.ndarray, y: np.ndarray):
-        """(the other sources' fitted light on each tested source's stamp pixels (``lic``, ``sjc``: (n, m, 1),
-        (n, 1, m)), which tested sources have a badly fitted one, or one of :attr:`hit`, within
-        :data:`NEIGHBOUR_REACH_PX` (their light left at 0))."""
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the tested source (row) and the neighbour (index among all) of each pair whose fitted light is
+        taken off, row-major; which tested sources have a badly fitted neighbour, or one of :attr:`hit`,
+        within :data:`NEIGHBOUR_REACH_PX` (none of their pairs taken))."""
         n = len(x)
-        out = np.zeros((n, lic.shape[1], sjc.shape[2]))
         nx, ny, nf = (np.asarray(a, float) for a in (self.x, self.y, self.flux))
         d = np.hypot(np.asarray(x, float)[:, None] - nx[None, :], np.asarray(y, float)[:, None] - ny[None, :])
         d[np.arange(n), np.asarray(self.self_index)] = np.inf
@@ -68,10 +67,24 @@ class SpikeNeighbours:
             bad = bad | np.asarray(self.hit, bool)
         spoilt = np.any(within & bad[None, :], axis=1)
         k, j = np.nonzero(within & ~spoilt[:, None])
+        return k, j, spoilt
+
+    def pair_light(self, lic: np.ndarray, sjc: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the core of unit flux of each neighbour ``j`` on its pair's stamp pixels (``lic``, ``sjc``: (p, m,
+        1), (p, 1, m)); its weight × the neighbour's flux)."""
+        core, weight = self.core
+        nx, ny, nf = (np.asarray(a, float) for a in (self.x, self.y, self.flux))
+        return core.stamp_values(sjc.astype(float), lic.astype(float), nx[j], ny[j]), weight * nf[j]
+
+    def light(self, lic: np.ndarray, sjc: np.ndarray, x: np.ndarray, y: np.ndarray):
+        """(the other sources' fitted light on each tested source's stamp pixels (``lic``, ``sjc``: (n, m, 1),
+        (n, 1, m)), which tested sources have a badly fitted one, or one of :attr:`hit`, within
+        :data:`NEIGHBOUR_REACH_PX` (their light left at 0))."""
+        out = np.zeros((len(x), lic.shape[1], sjc.shape[2]))
+        k, j, spoilt = self.pairs(x, y)
         if k.size:
-            core, weight = self.core
-            p = core.stamp_values(sjc[k].astype(float), lic[k].astype(float), nx[j], ny[j])
-            np.add.at(out, k, (weight * nf[j])[:, None, None] * p)
+            p, c = self.pair_light(lic[k], sjc[k], j)
+            np.add.at(out, k, c[:, None, None] * p)
         return out, spoilt
 
     @property
@@ -81,9 +94,15 @@ class SpikeNeighbours:
         under the residual has taken it already (beside a source of S/N ~10⁴ on the project's simulator the
         halo's 0.3–3 σ per pixel were absent from the residual: taken off again, they left every pixel
         2–5 σ low and a faint true source sharper than the PSF, flagged COSMIC_RAY)."""
-        w, s = np.asarray(self.psf.weights, float), np.asarray(self.psf.sigmas_px, float)
-        c = int(np.argmax(w * w / (s * s)))
-        return PsfModel((1.0,), (float(s[c]),), elongation=self.psf.elongation), float(w[c])
+        return _core_of(self.psf)
+
+
+@lru_cache(maxsize=32)
+def _core_of(psf: PsfModel) -> tuple[PsfModel, float]:
+    """:attr:`SpikeNeighbours.core` of ``psf``, made once per model (the model is frozen)."""
+    w, s = np.asarray(psf.weights, float), np.asarray(psf.sigmas_px, float)
+    c = int(np.argmax(w * w / (s * s)))
+    return PsfModel((1.0,), (float(s[c]),), elongation=psf.elongation), float(w[c])
 
 
 @dataclass
@@ -290,6 +309,55 @@ def spike_dchi2(
     n = len(x)
     if n == 0 or psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
         return np.zeros(n)
+    if neighbours is not None and _compiled_spike(resid, noise, valid):
+        return _spike_dchi2_compiled(resid, noise, valid, x, y, flux, psf, crowded, neighbours, fit_amplitude)
+    return _spike_dchi2_numpy(resid, noise, valid, x, y, flux, psf, crowded, neighbours, fit_amplitude)
+
+
+def _compiled_spike(resid, noise, valid) -> bool:
+    """Whether :func:`_spike_dchi2_compiled` takes the maps: 2-D float32 or float64 residual and noise and a
+    boolean ``valid`` of one shape."""
+    return (
+        all(isinstance(a, np.ndarray) and a.ndim == 2 for a in (resid, noise, valid))
+        and resid.shape == noise.shape == valid.shape
+        and resid.dtype in (np.float32, np.float64)
+        and noise.dtype in (np.float32, np.float64)
+        and valid.dtype == bool
+    )
+
+
+def _spike_dchi2_compiled(resid, noise, valid, x, y, flux, psf, crowded, neighbours, fit_amplitude):
+    """:func:`_spike_dchi2_numpy`'s values with ``neighbours``: the stamps' pixels and the test in two
+    compiled calls (:func:`~ioscan.detect.fit_kernels.spike_stamp_pixels`, ``spike_advantage``) around the
+    PSF's values (scipy's erf: :meth:`PsfModel.stamp_values`) at the sources and at each neighbour pair."""
+    from ioscan.detect.fit_kernels import spike_advantage, spike_stamp_pixels
+
+    n = len(x)
+    nl, ns = resid.shape
+    ci = np.clip(np.rint(y).astype(int), 0, nl - 1).astype(np.int64)
+    cj = np.clip(np.rint(x).astype(int), 0, ns - 1).astype(np.int64)
+    lic, sjc, inl, ins = spike_stamp_pixels(resid, valid, ci, cj, 2)
+    li3, sj3 = lic[:, :, None], sjc[:, None, :]
+    p = psf.stamp_values(sj3.astype(float), li3.astype(float), x, y)
+    flux = np.zeros(n) if flux is None else np.asarray(flux, float)
+    fit_here = np.broadcast_to(np.asarray(fit_amplitude, bool), (n,)).copy()
+    if crowded is None:
+        crowded = _crowded(np.asarray(x, float), np.asarray(y, float), SPIKE_ISOLATION_PX)
+    k, j, spoilt = neighbours.pairs(x, y)
+    if k.size:
+        pp, pc = neighbours.pair_light(li3[k], sj3[k], j)
+    else:
+        pp, pc = np.zeros((0, 5, 5)), np.zeros(0)
+    return spike_advantage(
+        resid, noise, valid, lic, sjc, inl, ins, p, k.astype(np.int64), pp, pc, spoilt, flux, fit_here,
+        np.asarray(crowded, bool), float(neighbours.model_error), SPIKE_NEIGHBOURS,
+    )  # fmt: skip
+
+
+def _spike_dchi2_numpy(resid, noise, valid, x, y, flux, psf, crowded, neighbours, fit_amplitude):
+    """:func:`spike_dchi2` in numpy (sources present, a narrow PSF): the reference of its compiled form,
+    and the path without neighbours (the calibration's)."""
+    n = len(x)
     nl, ns = resid.shape
     r = 2
     off = np.arange(-r, r + 1)

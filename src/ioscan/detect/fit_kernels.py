@@ -1607,3 +1607,293 @@ def at_limb_distance(
                 rad[n] = rr
                 n += 1
     return vals[:n].copy(), rad[:n].copy()
+
+
+@njit(cache=True)
+def _pairwise_flat(x: np.ndarray, n: int) -> float:
+    """:func:`_pairwise` of x[0 : n] for n ≤ 128 (its one level, no recursion: a kernel calling the
+    recursive form crashed when loaded from numba's cache)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    r0, r1, r2, r3 = x[0], x[1], x[2], x[3]
+    r4, r5, r6, r7 = x[4], x[5], x[6], x[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += x[i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def spike_stamp_pixels(resid: np.ndarray, valid: np.ndarray, ci: np.ndarray, cj: np.ndarray, r: int):
+    """The spike test's stamps (:func:`ioscan.detect.find.spike_dchi2`): each source's brightest ``valid``
+    pixel of ``resid`` in the 3 × 3 (clipped to the map) around (ci, cj) — the first largest in row-major
+    order, NaN never taken, (ci, cj) itself where none is valid (``find._brightest_beside``) — and the
+    (2r+1)² pixels around it: (lines (n, 2r+1) and samples (n, 2r+1), clipped to the map; which of them lie
+    inside it, (n, 2r+1) each)."""
+    nl, ns = resid.shape
+    n = ci.size
+    m = 2 * r + 1
+    lic = np.empty((n, m), np.int64)
+    sjc = np.empty((n, m), np.int64)
+    inl = np.empty((n, m), np.bool_)
+    ins = np.empty((n, m), np.bool_)
+    for s in range(n):
+        bi, bj = ci[s], cj[s]
+        best = -np.inf
+        for dl in range(-1, 2):
+            ii = min(max(ci[s] + dl, 0), nl - 1)
+            for ds in range(-1, 2):
+                jj = min(max(cj[s] + ds, 0), ns - 1)
+                if valid[ii, jj]:
+                    v = resid[ii, jj]
+                    if v > best:  # (NaN never; the first of equal values kept)
+                        best = v
+                        bi, bj = ii, jj
+        for a in range(m):
+            li = bi - r + a
+            sj = bj - r + a
+            inl[s, a] = (li >= 0) and (li < nl)
+            ins[s, a] = (sj >= 0) and (sj < ns)
+            lic[s, a] = min(max(li, 0), nl - 1)
+            sjc[s, a] = min(max(sj, 0), ns - 1)
+    return lic, sjc, inl, ins
+
+
+@njit(cache=True)
+def spike_advantage(
+    resid: np.ndarray,
+    noise: np.ndarray,
+    valid: np.ndarray,
+    lic: np.ndarray,
+    sjc: np.ndarray,
+    inl: np.ndarray,
+    ins: np.ndarray,
+    p: np.ndarray,
+    pair_k: np.ndarray,
+    pair_p: np.ndarray,
+    pair_c: np.ndarray,
+    spoilt: np.ndarray,
+    flux: np.ndarray,
+    fit_amplitude: np.ndarray,
+    crowded: np.ndarray,
+    model_error: float,
+    n_free: int,
+) -> np.ndarray:
+    """The spike test's χ²(PSF) − χ²(spike) per source (:func:`ioscan.detect.find.spike_dchi2` with
+    neighbours), its numpy operations in one pass: the residual and noise on the stamps (``lic``, ``sjc``,
+    ``inl``, ``ins``: :func:`spike_stamp_pixels`; the residual 0 and the noise ∞ outside the map, the noise
+    ∞ where not ``valid``), the neighbours' light added up in pair order (``pair_k``: the tested source of
+    each pair, ``pair_p`` its neighbour's core on the stamp, ``pair_c`` that core's weight × flux; np.add.at's
+    order) and taken off, its model error added to the noise (σ² in the noise's type, then float64), the
+    amplitude fitted where asked or where light was taken off (not where ``spoilt``), the PSF's χ² and the
+    spike's (``n_free`` times the brightest positive pixel touching those freed; beside another source only
+    the brightest pixel's 8-neighbours), numpy's pairwise sums."""
+    n, m = p.shape[0], p.shape[1]
+    k = m * m
+    c = m // 2
+    light = np.zeros((n, m, m))
+    for q in range(pair_k.size):
+        s = pair_k[q]
+        for a in range(m):
+            for b in range(m):
+                light[s, a, b] += pair_c[q] * pair_p[q, a, b]
+    rr = np.empty(k)
+    w = np.empty(k)
+    t = np.empty(k)
+    t2 = np.empty(k)
+    chi_all = np.empty(k)
+    free = np.zeros(k, np.bool_)
+    touch = np.zeros(k, np.bool_)
+    out = np.empty(n)
+    for s in range(n):
+        lit = False
+        for a in range(m):
+            i = lic[s, a]
+            for b in range(m):
+                j = sjc[s, b]
+                q = a * m + b
+                here = inl[s, a] and ins[s, b]
+                lq = light[s, a, b]
+                if lq != 0.0:
+                    lit = True
+                rr[q] = (np.float64(resid[i, j]) if here else 0.0) - lq
+                g2 = np.inf  # σ² in the noise's type (float32 stays float32), then float64
+                if here and valid[i, j]:
+                    g2 = np.float64(noise[i, j] * noise[i, j])
+                ml = model_error * lq
+                sg = np.sqrt(g2 + ml * ml)
+                mx = sg if (sg != sg or sg > 1e-30) else 1e-30
+                w[q] = 1.0 / (mx * mx)
+        fit_here = (fit_amplitude[s] or lit) and not spoilt[s]
+        f = flux[s]
+        if fit_here:
+            for q in range(k):
+                wp = w[q] * p[s, q // m, q % m]
+                t[q] = wp * p[s, q // m, q % m]
+                t2[q] = wp * rr[q]
+            den = 0.0 + _pairwise_flat(t, k)
+            ls = (0.0 + _pairwise_flat(t2, k)) / (den if den > 0 else 1.0)
+            f = ls if den > 0 else 0.0
+        for q in range(k):
+            d = rr[q] - f * p[s, q // m, q % m]
+            t[q] = w[q] * (d * d)
+            chi_all[q] = (w[q] * rr[q]) * rr[q]
+        chi_psf = 0.0 + _pairwise_flat(t, k)
+        for q in range(k):
+            free[q] = False
+        free[c * m + c] = True
+        for _ in range(n_free):
+            best, kb = -np.inf, 0
+            for a in range(m):
+                for b in range(m):
+                    q = a * m + b
+                    hit = False
+                    for da in range(-1, 2):
+                        for db in range(-1, 2):
+                            aa, bb = a + da, b + db
+                            if aa >= 0 and aa < m and bb >= 0 and bb < m and free[aa * m + bb]:
+                                hit = True
+                    if crowded[s] and (abs(a - c) > 1 or abs(b - c) > 1):
+                        hit = False
+                    touch[q] = hit
+            for q in range(k):
+                v = rr[q] if (touch[q] and not free[q] and rr[q] > 0) else -np.inf
+                if v > best:
+                    best, kb = v, q
+            if np.isfinite(best):
+                free[kb] = True
+        for q in range(k):
+            t[q] = chi_all[q] if free[q] else 0.0
+        freed = 0.0 + _pairwise_flat(t, k)
+        chi_spike = (0.0 + _pairwise_flat(chi_all, k)) - freed
+        out[s] = chi_psf - chi_spike
+    return out
+
+
+@njit(cache=True)
+def _seq_dot(a: np.ndarray, c: int, v: np.ndarray) -> float:
+    """Σ_q a[c, q]·v[q] summed in order from the first term (np.cumsum's sequential sums, its last
+    value)."""
+    acc = a[c, 0] * v[0]
+    for q in range(1, v.shape[0]):
+        acc += a[c, q] * v[q]
+    return acc
+
+
+@njit(cache=True)
+def _fill_variance(
+    usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb, pad, data, fed, e,
+    hf, min_copies, sigma_white, gw, mad_to_sigma,
+):  # fmt: skip
+    """:func:`ioscan.detect.photometry._fill_variance_compiled` in one compiled call (its products summed in
+    order: :func:`_seq_dot`)."""
+    li, sj, use, box, d_hole, near = copy_box_sums(
+        usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, along_limb, pad, data, fed,
+        e, hf, min_copies,
+    )  # fmt: skip
+    if li.size < min_copies:
+        return np.nan
+    nc, nh = d_hole.shape
+    num = np.empty((nc, nh))
+    den = np.empty((nc, nh))
+    col = np.empty(nh)
+    dm = np.empty((nc, nh))
+    for c in range(nc):
+        for p in range(nh):
+            dm[c, p] = d_hole[c, p] * (1.0 if use[c, p] else 0.0) if along_limb else d_hole[c, p]
+    for q in range(nh):
+        for p in range(nh):
+            col[p] = near[p, q]
+        for c in range(nc):
+            num[c, q] = box[0, c, q] - _seq_dot(dm, c, col)
+            cnt = 0.0  # (0/1 terms: exact in any order)
+            for p in range(nh):
+                if (not along_limb or use[c, p]) and col[p] != 0.0:
+                    cnt += 1.0
+            den[c, q] = box[1, c, q] - cnt
+    min_den = 1e-3 * (2 * hf + 1) ** 2
+    delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, sigma_white, li, sj, dl, ds)
+    ng = delta.shape[0]
+    if ng < min_copies:
+        return np.nan
+    gw2 = gw * gw
+    dfs = np.empty(ng)
+    nvs = np.empty(ng)
+    for c in range(ng):
+        dfs[c] = -_seq_dot(delta, c, gw)
+        nvs[c] = _seq_dot(sw2, c, gw2)
+    med, mad, nvs_med = fill_spread_medians(dfs, nvs)
+    s = mad_to_sigma * mad
+    return s * s + med * med - nvs_med
+
+
+@njit(cache=True)
+def fill_errors(
+    unclean, usable, clean, side, has_side, fed_in, fed_out, dist, has_dist, data, sigma_white, choice,
+    kernels, kernel_half, touched, cen_l, cen_s, stamps, p2, r, along_limb_px, stamp_l, stamp_s,
+    ring_l, ring_s, limb_l, limb_s, min_copies, mad_to_sigma, tolerance, max_limb_copies, out,
+):  # fmt: skip
+    """:func:`ioscan.detect.photometry.fill_flux_err`'s loop over the sources ``touched`` in one compiled
+    call: per source the hole (:func:`hole_offsets`), a = P/ΣP² spread by its annulus' kernel (``kernels``
+    (K, S, S) zero-padded, ``kernel_half`` each one's h; :func:`spread_weights`, the product summed in
+    order), the rings' copies (``ring_l``, ``ring_s``: the offsets of each reach e, ``photometry.
+    _fill_ring_offsets``) and within ``along_limb_px`` of the limb those along it (``limb_l``, ``limb_s``:
+    ``photometry._limb_ring_offsets``; :func:`along_limb_centres`), the larger variance (np.fmax), its
+    square root floored at 0 written to ``out`` (nan where not finite)."""
+    for t in range(touched.shape[0]):
+        i = touched[t]
+        ci, cj = cen_l[i], cen_s[i]
+        k = choice[ci, cj]
+        h = kernel_half[k]
+        hf = h + 2
+        kz = kernels[k, : 2 * h + 1, : 2 * h + 1]
+        dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
+        d = 1e-300 if p2[t] < 1e-300 else p2[t]  # (Python's max(p2, 1e-300))
+        m = stamps.shape[1]
+        a = np.empty(m * m)
+        for u in range(m):
+            for v in range(m):
+                a[u * m + v] = stamps[t, u, v] / d
+        wsp = spread_weights(kz, dl, ds, stamp_l, stamp_s)
+        gw = np.empty(dl.shape[0])
+        for q in range(dl.shape[0]):
+            gw[q] = _seq_dot(wsp, q, a)
+        pad = r + h + hf
+        near = along_limb_px > 0 and has_dist and abs(dist[ci, cj]) < along_limb_px
+        fed = clean
+        if has_side:
+            fed = fed_in if side[ci, cj] else fed_out
+        li = ring_l[e] + ci
+        sj = ring_s[e] + cj
+        var = _fill_variance(
+            usable, clean, side, has_side, ci, cj, li, sj, dl, ds, stamp_l, stamp_s, False, pad, data, fed,
+            e, hf, min_copies, sigma_white, gw, mad_to_sigma,
+        )  # fmt: skip
+        if near:
+            la, sa = along_limb_centres(dist, ci, cj, limb_l[e], limb_s[e], pad, tolerance, max_limb_copies)
+            v2 = _fill_variance(
+                usable, clean, side, has_side, ci, cj, la, sa, dl, ds, stamp_l, stamp_s, True, pad, data,
+                fed, e, hf, min_copies, sigma_white, gw, mad_to_sigma,
+            )  # fmt: skip
+            if var != var or v2 > var:  # np.fmax: the other where one is nan
+                var = v2
+        if np.isfinite(var):
+            out[i] = np.sqrt(0.0 if var < 0.0 else var)  # (Python's max(var, 0.0))
+        else:
+            out[i] = np.nan

@@ -28,6 +28,7 @@ from ioscan.detect.fit_kernels import (
     copy_deltas,
     fill_box_sums,
     fill_data,
+    fill_errors,
     fill_plan,
     fill_spread_medians,
     fill_unclean,
@@ -565,7 +566,20 @@ def _kernel_spread_at(
     them out of its footprint."""
     kz = _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), kern.shape[0])
     w = spread_weights(kz, dl, ds, stamp_l, stamp_s)  # (compiled: the weights picked, 0 beyond the kernel)
-    return w @ a.ravel()
+    return _dot_in_order(w, a.ravel())
+
+
+def _dot_in_order(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` (a: (rows, k ≥ 1), v: (k,)) with each row's terms a·v summed in order from the first
+    (np.cumsum's sequential sums): the fill error's products as its compiled loop
+    (:func:`ioscan.detect.fit_kernels.fill_errors`) makes them, not BLAS's (whose order is its own)."""
+    return np.cumsum(a * v[None, :], axis=1)[:, -1]
+
+
+def _matmul_in_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` (a: (rows, k ≥ 1), b: (k, cols)) with each element's terms summed in order from the
+    first (:func:`_dot_in_order`'s sums)."""
+    return np.cumsum(a[:, :, None] * b[None, :, :], axis=1)[:, -1, :]
 
 
 def _fill_data(model: BandModel) -> np.ndarray:
@@ -616,9 +630,9 @@ def _fill_box_sums(
     near = (np.abs(dl[:, None] - dl[None]) <= hf) & (np.abs(ds[:, None] - ds[None]) <= hf)
     near = near.astype(np.float64)  # hole pixel q within the box of hole pixel p (symmetric)
     if hole_fed is None:
-        return box[0] - d_hole @ near, box[1] - near.sum(axis=0), d_hole
+        return box[0] - _matmul_in_order(d_hole, near), box[1] - near.sum(axis=0), d_hole
     m = hole_fed.astype(np.float64)
-    return box[0] - (d_hole * m) @ near, box[1] - m @ near, d_hole
+    return box[0] - _matmul_in_order(d_hole * m, near), box[1] - m @ near, d_hole  # (counts: exact)
 
 
 #: sources within this many pixels of the limb (either side) also get copies of their hole along it
@@ -720,8 +734,11 @@ def fill_flux_err(
     the limb, the misfit where it does not; the sum is floored at 0, not each part (an estimate ≈ 0 scatters
     both ways: floored alone, its positive half would be added to every near-limb source).
 
-    ``compiled`` (the default): each source's hole, copies and medians in compiled loops
-    (:func:`_fill_variance_compiled`), the same values as the numpy form (False)."""
+    ``compiled`` (the default): the loop over the sources in one compiled call
+    (:func:`ioscan.detect.fit_kernels.fill_errors`; with :data:`LIMB_MISFIT` each source's steps compiled,
+    :func:`_fill_variance_compiled`), the same values as the numpy form (False). The products (the kernel's
+    spread of a, the copies' hole sums, their flux misses and noise terms) sum their terms in order
+    (:func:`_dot_in_order`), not BLAS's order: the values moved by ≤ 2e-14 relative (issue 15)."""
     n = len(x)
     out = np.zeros(n)
     if not n:
@@ -831,8 +848,8 @@ def _fill_errors_compiled(
     """:func:`fill_flux_err`'s loop over the sources ``touched`` (centre pixels inside the crop, their 3 × 3
     centre touching an outlier: :func:`fit_kernels.centres_touched`; ``stamps`` the PSF at each, in that
     order) with its per-source steps compiled: the hole (:func:`fit_kernels.hole_offsets`), the copies and
-    their sums (:func:`_fill_variance_compiled`); the kernel's weights, BLAS products and the PSF's Σ P² as
-    before. Writes ``out`` at those sources."""
+    their sums (:func:`_fill_variance_compiled`); without :data:`LIMB_MISFIT` all of it in one compiled call
+    (:func:`_fill_errors_one_call`, the same values). Writes ``out`` at those sources."""
     unclean = model.outliers
     data = _fill_data(model)
     side = None if model.limb_distance_px is None else model.limb_distance_px > 0
@@ -841,6 +858,10 @@ def _fill_errors_compiled(
     stamp_l, stamp_s = _stamp_offsets(r)
     sq = stamps * stamps
     p2 = stamp_sums(sq)  # np.sum(p * p) of each stamp, the same pairwise sums
+    if not LIMB_MISFIT:  # the whole loop in one compiled call (fit_kernels.fill_errors), the same values
+        _fill_errors_one_call(model, data, side, dist, fed_on, touched, cen_l, cen_s, stamps, p2, r,
+                              along_limb_px, out)  # fmt: skip
+        return
     kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for t, i in enumerate(touched.tolist()):
         ci, cj = int(cen_l[i]), int(cen_s[i])
@@ -856,7 +877,7 @@ def _fill_errors_compiled(
         hf = h + 2
         dl, ds, e = hole_offsets(unclean, ci, cj, r + h)
         a = stamps[t] / max(float(p2[t]), 1e-300)
-        gw = spread_weights(kz, dl, ds, stamp_l, stamp_s) @ a.ravel()  # g = a ∗ K at the hole pixels
+        gw = _dot_in_order(spread_weights(kz, dl, ds, stamp_l, stamp_s), a.ravel())  # g = a ∗ K at the hole
         pad = r + h + hf
         near = along_limb_px > 0 and dist is not None and abs(float(dist[ci, cj])) < along_limb_px
         dli, dsj = _fill_ring_offsets(e)
@@ -870,6 +891,46 @@ def _fill_errors_compiled(
                 mis = limb_misfit_variance(model, k, kern, a, la, sa, (ci + dl, cj + ds), stamp_l, stamp_s)
                 var = _add_variances(var, mis)
         out[i] = np.sqrt(max(var, 0.0)) if np.isfinite(var) else np.nan
+
+
+def _fill_errors_one_call(
+    model: BandModel,
+    data: np.ndarray,
+    side: np.ndarray | None,
+    dist: np.ndarray | None,
+    fed_on: dict | None,
+    touched: np.ndarray,
+    cen_l: np.ndarray,
+    cen_s: np.ndarray,
+    stamps: np.ndarray,
+    p2: np.ndarray,
+    r: int,
+    along_limb_px: float,
+    out: np.ndarray,
+) -> None:
+    """:func:`_fill_errors_compiled`'s loop (without :data:`LIMB_MISFIT`) in one compiled call
+    (:func:`ioscan.detect.fit_kernels.fill_errors`): the annuli's kernels (weights ≤ DBL_EPSILON 0)
+    zero-padded to one array, the copies' ring offsets of every reach the holes can have."""
+    ks = [background_kernel(*a) for a in model.annuli]
+    size = max(k.shape[0] for k in ks)
+    kernels = np.zeros((len(ks), size, size))
+    for k, kern in enumerate(ks):
+        n = kern.shape[0]
+        kernels[k, :n, :n] = _kernel_nonzero(np.ascontiguousarray(kern, np.float64).tobytes(), n)
+    half = np.array([k.shape[0] // 2 for k in ks], np.intp)
+    reaches = range(r + int(half.max()) + 1)  # a hole's reach e ≤ r + h
+    ring_l, ring_s = (np.array([_fill_ring_offsets(e)[a] for e in reaches]) for a in (0, 1))
+    limb_l, limb_s = (np.array([_limb_ring_offsets(e)[a] for e in reaches]) for a in (0, 1))
+    has_side, has_dist = side is not None, dist is not None
+    usable = model.usable
+    fill_errors(
+        model.outliers, usable, model.clean, side if has_side else usable, has_side,
+        fed_on[True] if has_side else usable, fed_on[False] if has_side else usable,
+        np.ascontiguousarray(dist) if has_dist else np.zeros((1, 1)), has_dist, data,
+        model.sigma_white, model.choice, kernels, half, touched, cen_l, cen_s, stamps, p2, r,
+        float(along_limb_px), *_stamp_offsets(r), ring_l, ring_s, limb_l, limb_s, FILL_MIN_SHIFTS,
+        MAD_TO_SIGMA, FILL_LIMB_TOLERANCE_PX, FILL_LIMB_COPIES, out,
+    )  # fmt: skip
 
 
 def _fill_variance_compiled(
@@ -905,18 +966,19 @@ def _fill_variance_compiled(
         return float("nan")
     if along_limb:
         m = use.astype(np.float64)
-        num, den = box[0] - (d_hole * m) @ near, box[1] - m @ near
+        num, den = box[0] - _matmul_in_order(d_hole * m, near), box[1] - m @ near  # (counts: exact)
     else:
-        num, den = box[0] - d_hole @ near, box[1] - near.sum(axis=0)
+        num, den = box[0] - _matmul_in_order(d_hole, near), box[1] - near.sum(axis=0)
     min_den = 1e-3 * (2 * hf + 1) ** 2  # the clean pixels' box mean > 1e-3
     delta, sw2 = copy_deltas(num, den, d_hole, use, along_limb, min_den, model.sigma_white, li, sj, dl, ds)
     if delta.shape[0] < FILL_MIN_SHIFTS:
         return float("nan")
-    dfs = -(delta @ gw)
-    nvs = sw2 @ (gw * gw)
+    dfs = -_dot_in_order(delta, gw)
+    nvs = _dot_in_order(sw2, gw * gw)
     # compiled (fit_kernels.fill_spread_medians): median_or_nan's three medians, the same values
     med, mad, nvs_med = fill_spread_medians(dfs, nvs)
-    return (MAD_TO_SIGMA * mad) ** 2 + med**2 - nvs_med
+    spread = MAD_TO_SIGMA * mad
+    return spread * spread + med * med - nvs_med  # (products: the compiled loop's; ** 2 is libm's pow)
 
 
 def _copies_variance(
@@ -959,15 +1021,15 @@ def _copies_variance(
     delta = num[good] / den[good] - d_hole[good]
     if hole_fed is not None:
         delta = delta * hole_fed[good]
-    dfs = -(delta @ gw)
+    dfs = -_dot_in_order(delta, gw)
     cl, cs = li[good], sj[good]
     sw = model.sigma_white[cl[:, None] + dl[None], cs[:, None] + ds[None]].astype(np.float64)
-    nvs = (sw * sw) @ (gw * gw)
+    nvs = _dot_in_order(sw * sw, gw * gw)
     # robust: a copy landing on a bright feature (a neighbour's wings, a crater rim) would rule the mean
     med = float(median_or_nan(dfs))
     mad = float(median_or_nan(np.abs(dfs - med)))
-    var = (MAD_TO_SIGMA * mad) ** 2 + med**2 - float(median_or_nan(nvs))
-    return var
+    spread = MAD_TO_SIGMA * mad
+    return spread * spread + med * med - float(median_or_nan(nvs))  # (products, as the compiled loop's)
 
 
 #: near the limb (within ``along_limb_px``) :func:`fill_flux_err` also states the band model's misfit of the
