@@ -51,6 +51,9 @@ class ProductResult:
             (:class:`ioscan.catalog.rows.ProductRows`), sent instead of ``bands`` and ``detections``.
         chain_anchors: with ``rows``, a registered frame's detections as anchors for chaining
             (:func:`chain_anchor_table`) when the scan chains.
+        matchable: the detections the hot-spot matcher could use (None: it was not tried). With none, no
+            anchors can change the result: no registration, no posterior to draw the pointing from
+            (:attr:`ioscan.geometry.navigate.Navigation.n_match_detections`).
     """
 
     path: str
@@ -64,6 +67,7 @@ class ProductResult:
     worker: str | None = None
     rows: object = None
     chain_anchors: object = None
+    matchable: int | None = None
 
     @property
     def n_detections(self) -> int:
@@ -521,6 +525,7 @@ def process_product(
         result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections
         result.status = found.status
+        result.matchable = nav.n_match_detections
         result.observation = _observation(path, frame, nav, found)
         result.bands = _band_summaries(frame, nav, found, settings)
         if key is not None and not chainable(result):

@@ -167,6 +167,11 @@ CHAIN_ROUNDS = 3
 RETRY_UNCHANGED = False
 
 
+def _matchable(res: ProductResult) -> int:
+    """The detections of ``res`` the hot-spot matcher could use (all of them when it did not say)."""
+    return res.matchable if res.matchable is not None else res.n_detections
+
+
 def _registered(res: ProductResult) -> bool:
     return res.observation is not None and bool(res.observation.registered)
 
@@ -529,14 +534,14 @@ class _Runner:
             for _ in range(CHAIN_ROUNDS):
                 # a frame whose anchors come from the same registered frames as at its last try would give
                 # the same result again (processing is deterministic), and so would a frame without
-                # detections (nothing to match: no registration, no posterior to draw its pointing from,
-                # whatever the anchors): only the others are tried
+                # detections the matcher can use (none, or all flagged or too faint: no registration, no
+                # posterior to draw its pointing from, whatever the anchors): only the others are tried
                 todo = [(it, r, self.pool.sources(r)) for it, r in self.unregistered]
                 again_ok = RETRY_UNCHANGED
                 todo = [
                     (it, r, src)
                     for it, r, src in todo
-                    if src and (again_ok or (src != self.tried.get(it.key) and r.n_detections > 0))
+                    if src and (again_ok or (src != self.tried.get(it.key) and _matchable(r) > 0))
                 ]
                 if not todo:
                     break
