@@ -232,3 +232,38 @@ def test_a_held_frame_without_detections_to_match_is_not_retried(
         assert (fast["detections"]["product_id"] == empty).sum() > 0
     for name in fast:
         pd.testing.assert_frame_equal(fast[name], slow[name], check_exact=True, obj=name)
+
+
+def test_a_deferred_held_frame_finished_from_its_kept_state_is_what_measuring_it_at_once_gives(
+    chained_campaign,
+):
+    """``process_product(..., defer_held=True)`` leaves a frame held for chaining unmeasured (its state
+    kept): no band summaries, ``deferred``; finished with ``NO_EXTRA_ANCHORS`` it is the result processing
+    it without deferring gives, row for row; a frame that registers is measured at once."""
+    from ioscan.catalog.rows import product_rows
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import NO_EXTRA_ANCHORS, chainable, process_product
+
+    kernels = chained_campaign.metakernel
+    settings = Settings()
+    labels = sorted((kernels.parent.parent / "jiram").rglob("*.LBL"))
+    retry_cache.forget()
+    n_deferred = n_registered = 0
+    for lbl in labels:
+        res = process_product(lbl, kernels, settings, defer_held=True)
+        if res.deferred:
+            n_deferred += 1
+            assert chainable(res) and not res.bands and res.matchable is not None
+            assert retry_cache.STATS["kept"] > 0
+            done = process_product(lbl, kernels, settings, NO_EXTRA_ANCHORS)
+            retry_cache.forget()
+            at_once = process_product(lbl, kernels, settings)
+            assert not done.deferred and not at_once.deferred and done.bands
+            assert product_rows(done.observation, done.bands, done.detections) == product_rows(
+                at_once.observation, at_once.bands, at_once.detections
+            )
+        else:
+            n_registered += bool(res.observation is not None and res.observation.registered)
+            assert res.status == "error" or res.observation is None or res.bands
+        retry_cache.forget()
+    assert n_deferred >= 5 and n_registered >= 1
