@@ -254,6 +254,7 @@ def test_a_deferred_held_frame_finished_from_its_kept_state_is_what_measuring_it
         if res.deferred:
             n_deferred += 1
             assert chainable(res) and not res.bands and res.matchable is not None
+            assert res.observation.coverage_grid is None  # not made for a result never stored
             assert retry_cache.STATS["kept"] > 0
             done = process_product(lbl, kernels, settings, NO_EXTRA_ANCHORS)
             retry_cache.forget()

@@ -431,7 +431,9 @@ def _band_summaries(frame, nav, found, settings: Settings) -> list[BandSummary]:
     ]
 
 
-def _observation(path, frame, nav, found) -> Observation:
+def _observation(path, frame, nav, found, *, coverage: bool = True) -> Observation:
+    """The observation record; ``coverage`` False: without its coverage grid (a deferred result's, which
+    is never stored: ~2 ms of a JIRAM frame)."""
     from ioscan.geometry.coverage import coverage_grid, encode_grid
 
     navigated = bool(nav.backplanes)
@@ -449,7 +451,7 @@ def _observation(path, frame, nav, found) -> Observation:
         product_version=frame.product_version,
         product_created_utc=frame.product_created_utc,
         status=found.status,
-        coverage_grid=encode_grid(coverage_grid(nav.backplanes.values())) if navigated else None,
+        coverage_grid=encode_grid(coverage_grid(nav.backplanes.values())) if navigated and coverage else None,
         geometry_source=nav.source if navigated else "none",
         registered=bool(nav.registered) if navigated else None,
         pointing_offset_sample_px=nav.offset_px[0] if navigated else None,
@@ -562,7 +564,7 @@ def process_product(
         result.matchable = nav.n_match_detections
         if defer and not nav.registered:  # held for chaining if chainable: measured once chaining has run
             result.status, result.detections = found.status, found.detections
-            result.observation = _observation(path, frame, nav, found)
+            result.observation = _observation(path, frame, nav, found, coverage=False)
             if chainable(result) and retry_cache.keep(key, pristine):
                 result.deferred = True
                 return result
