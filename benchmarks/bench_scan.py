@@ -9,7 +9,9 @@
    the pointing draws, as a scan does), records, store. A real scan also processes again the frames no
    registration reached, with the detections of registered frames of their orbit (chaining): an in-process
    scan of the same campaign gives that second processing per frame of the campaign (``chain_retries_mean``,
-   CPU of the scanning thread), and ``total_with_chain_mean`` (the profile's mean total plus it) stands beside
+   CPU of the scanning thread; ``chain_finish_mean``: the measurement of held frames no retry reached,
+   deferred until chaining has run; ``first_processing_mean_from_scan``: the first processing, held frames
+   not measured), and ``total_with_chain_mean`` (the profile's mean total plus it) stands beside
    the whole scan's time per frame in the same clock (``scan_in_process_ms_per_frame``). The peer is pdr
    reading the same product (``pdr.read(label)["IMAGE"]``). With ``--against REV`` the limb fit as it was at
    git revision REV registers every frame too, alternating with the current one (``limb_fit_against``: its ms
@@ -304,6 +306,8 @@ def _add_chaining(profile: dict, folder: Path, metakernel: Path, out: Path) -> N
     parts = summary.main_cpu_s
     profile["chain_retries_mean"] = round(1e3 * parts.get("process_chain", 0.0) / n, 2)
     profile["first_processing_mean_from_scan"] = round(1e3 * parts.get("process", 0.0) / n, 2)
+    # held frames no retry reached, measured once chaining has run (process_product's defer_held)
+    profile["chain_finish_mean"] = round(1e3 * parts.get("process_finish", 0.0) / n, 2)
     profile["total_with_chain_mean"] = round(profile["total_mean"] + profile["chain_retries_mean"], 2)
     profile["scan_in_process_ms_per_frame"] = round(1e3 * whole / n, 2)
     profile["scan_in_process_main_cpu_ms_per_frame_by_part"] = {
@@ -870,6 +874,8 @@ def _stage_child(campaign: Path) -> None:
 _CHILD_MEANS = (
     "outside_detect_mean",
     "chain_retries_mean",
+    "chain_finish_mean",
+    "first_processing_mean_from_scan",
     "total_with_chain_mean",
     "scan_in_process_ms_per_frame",
 )

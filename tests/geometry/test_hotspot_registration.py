@@ -196,3 +196,25 @@ def test_honest_pair_errors_keep_their_scale():
     rms, scales = _offset_pulls_rms(np.random.default_rng(12), honest)
     assert np.all((rms > 0.75) & (rms < 1.3)), rms
     assert 0.75 < np.median(scales) < 1.25, np.median(scales)
+
+
+def test_the_nulls_prior_grid_is_kept_per_prior_and_gives_what_a_fresh_one_gives():
+    """The grid the "nothing matched" hypothesis integrates over is made once per prior (σ and bound) and
+    kept read-only: the same registration bit for bit as with a grid made afresh, another prior its own."""
+    import dataclasses
+
+    from ioscan.geometry import hotspot_registration as hr
+
+    prob = problem(np.random.default_rng(5), offset=(2.0, 40.0))
+    hr._PRIOR_GRIDS.clear()
+    fresh = match_offsets(prob, PRIOR)
+    grid = hr._prior_grid(PRIOR)
+    assert hr._prior_grid(PRIOR) is grid and not any(a.flags.writeable for a in grid[1:])
+    kept = match_offsets(prob, PRIOR)
+    assert kept.log_evidence_null == fresh.log_evidence_null and kept.log_evidence == fresh.log_evidence
+    assert kept.offset_px == fresh.offset_px and kept.false_match_prob == fresh.false_match_prob
+    d_kept, d_fresh = kept.sample(np.random.default_rng(0), 500), fresh.sample(np.random.default_rng(0), 500)
+    assert np.array_equal(d_kept, d_fresh)
+    wider = dataclasses.replace(PRIOR, max_px=(PRIOR.max_px[0], PRIOR.max_px[1] + 10.0))
+    assert hr._prior_grid(wider)[2].size > grid[2].size and len(hr._PRIOR_GRIDS) == 2
+    hr._PRIOR_GRIDS.clear()

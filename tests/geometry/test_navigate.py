@@ -404,3 +404,60 @@ def test_a_chaining_table_reuses_the_points_of_the_table_it_begins_with(monkeypa
         parts = np.concatenate([real(a[:k], b[:k]), real(a[k:], b[k:])])
         assert np.array_equal(whole.view(np.int64), parts.view(np.int64))
     navigate._ANCHOR_POINTS.clear()
+
+
+def test_anchors_projected_with_their_jacobian_are_the_views_projection_and_pixels_per_km_bit_for_bit():
+    """:func:`navigate.project_with_jacobian` (the tangent steps kept per table, each point projected once)
+    gives what ``View.project`` and ``View.pixels_per_km`` give, to the last bit, for the shipped table and
+    a chaining table, at a near and a far frame's geometry; the steps are kept per table, read-only."""
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    lat, lon = table["lat_deg"].to_numpy(float), table["lon_w_deg"].to_numpy(float)
+    rng = np.random.default_rng(8)
+    tables = [
+        (lat, lon),
+        (np.concatenate([lat, rng.uniform(-80, 80, 23)]), np.concatenate([lon, rng.uniform(0, 360, 23)])),
+    ]
+    navigate._TANGENT_POINTS.clear()
+    for range_km, scale in ((6.0e8, 134.3), (9.8e3, 3.0)):
+        geom = LabelGeometry(10.0, 200.0, -3.0, 230.0, range_km, 12.0, 30.0, scale, 128.0)
+        frame = Frame(
+            "LABEL_TEST", "NIRC2", "EARTH", "2020-01-01T00:00:00", 1.0,
+            {"Lp": BandImage("Lp", np.zeros((256, 256), np.float32), "W m-2 sr-1 um-1", 3.78, 0.7)},
+            label_geometry=geom,
+        )  # fmt: skip
+        view = navigate_frame(frame, register=False).views["Lp"]
+        for la, lo in tables:
+            pts = navigate.anchor_points_km(la, lo)
+            s, ln, vis, jac = navigate.project_with_jacobian(view, pts)
+            s0, l0, vis0 = view.project(pts)
+            for got, want in ((s, s0), (ln, l0), (jac, view.pixels_per_km(pts))):
+                assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64))
+            assert np.array_equal(vis, vis0) and vis.any() and not vis.all()
+            steps = navigate.anchor_tangent_points_km(pts)
+            assert steps is navigate.anchor_tangent_points_km(pts.copy())
+            assert not any(a.flags.writeable for a in steps)
+    assert len(navigate._TANGENT_POINTS) == 2
+    navigate._TANGENT_POINTS.clear()
+
+
+def test_match_problem_reads_a_tables_columns_once_and_sees_a_new_table():
+    """The columns of an anchor table :func:`navigate.match_problem` reads are kept for the same table
+    object (their values: pandas' own arrays), and another table with other values gets its own."""
+    from ioscan.geometry import navigate
+    from ioscan.geometry.anchors import load_anchors
+
+    table = load_anchors("shipped")
+    cols = navigate._anchor_columns(table)
+    assert navigate._anchor_columns(table) is cols
+    for name, values in cols.items():
+        want = table[name].to_numpy()
+        if values.dtype.kind == "f":
+            assert np.array_equal(values, want.astype(float), equal_nan=True), name
+        else:
+            assert values.shape == want.shape and all(a == b for a, b in zip(values, want, strict=True)), name
+    other = table.copy()
+    other["sigma_km"] = other["sigma_km"] * 2.0
+    assert np.array_equal(navigate._anchor_columns(other)["sigma_km"], 2.0 * cols["sigma_km"])

@@ -183,9 +183,14 @@ def test_a_kept_state_shares_the_geometry_and_makes_no_lazy_layer(chained_campai
     assert counted >= retry_cache._nbytes(copied) > 0
 
 
-def test_a_held_frame_without_detections_is_not_retried(chained_campaign, tmp_path, monkeypatch):
-    """A held frame with no detection to match registers on no anchors and draws no pointing from a
-    posterior: retrying it gives what it gave, so the scan does not, and stores what retrying stores."""
+@pytest.mark.parametrize("how", ["none", "unusable"])
+def test_a_held_frame_without_detections_to_match_is_not_retried(
+    chained_campaign, tmp_path, monkeypatch, how
+):
+    """A held frame with no detection to match (none at all, or only ones the matcher leaves out: flagged
+    cosmic rays) registers on no anchors and draws no pointing from a posterior: retrying it gives what it
+    gave, so the scan does not, and stores what retrying stores."""
+    from ioscan.records import DetectionFlag
     from ioscan.workflows import process
 
     empty = "JIR_IMG_RDR_2023363T211633_V01"  # held, and retried with anchors when it has detections
@@ -193,8 +198,12 @@ def test_a_held_frame_without_detections_is_not_retried(chained_campaign, tmp_pa
 
     def detect_nothing_there(searched, nav, settings):
         found = detect(searched, nav, settings)
-        if searched.product_id == empty:
+        if searched.product_id == empty and how == "none":
             found.detections = []
+        elif searched.product_id == empty:
+            assert found.detections
+            for d in found.detections:
+                d.flags |= DetectionFlag.COSMIC_RAY
         return found
 
     monkeypatch.setattr(process, "_detect", detect_nothing_there)
@@ -219,5 +228,43 @@ def test_a_held_frame_without_detections_is_not_retried(chained_campaign, tmp_pa
     assert empty in retried
     fast, slow = _stored(fast_url), _stored(slow_url)
     assert (fast["observations"]["product_id"] == empty).sum() == 1
+    if how == "unusable":  # stored with its detections
+        assert (fast["detections"]["product_id"] == empty).sum() > 0
     for name in fast:
         pd.testing.assert_frame_equal(fast[name], slow[name], check_exact=True, obj=name)
+
+
+def test_a_deferred_held_frame_finished_from_its_kept_state_is_what_measuring_it_at_once_gives(
+    chained_campaign,
+):
+    """``process_product(..., defer_held=True)`` leaves a frame held for chaining unmeasured (its state
+    kept): no band summaries, ``deferred``; finished with ``NO_EXTRA_ANCHORS`` it is the result processing
+    it without deferring gives, row for row; a frame that registers is measured at once."""
+    from ioscan.catalog.rows import product_rows
+    from ioscan.settings import Settings
+    from ioscan.workflows.process import NO_EXTRA_ANCHORS, chainable, process_product
+
+    kernels = chained_campaign.metakernel
+    settings = Settings()
+    labels = sorted((kernels.parent.parent / "jiram").rglob("*.LBL"))
+    retry_cache.forget()
+    n_deferred = n_registered = 0
+    for lbl in labels:
+        res = process_product(lbl, kernels, settings, defer_held=True)
+        if res.deferred:
+            n_deferred += 1
+            assert chainable(res) and not res.bands and res.matchable is not None
+            assert res.observation.coverage_grid is None  # not made for a result never stored
+            assert retry_cache.STATS["kept"] > 0
+            done = process_product(lbl, kernels, settings, NO_EXTRA_ANCHORS)
+            retry_cache.forget()
+            at_once = process_product(lbl, kernels, settings)
+            assert not done.deferred and not at_once.deferred and done.bands
+            assert product_rows(done.observation, done.bands, done.detections) == product_rows(
+                at_once.observation, at_once.bands, at_once.detections
+            )
+        else:
+            n_registered += bool(res.observation is not None and res.observation.registered)
+            assert res.status == "error" or res.observation is None or res.bands
+        retry_cache.forget()
+    assert n_deferred >= 5 and n_registered >= 1

@@ -653,19 +653,41 @@ def _shared_cov(prob: MatchProblem, pairs: _Pairs, es, ek, n: int) -> np.ndarray
     return out
 
 
+#: the null's grid of a prior (:func:`_prior_grid`), by the prior's σ and bound, most recent last
+_PRIOR_GRIDS: dict[tuple, tuple] = {}
+PRIOR_GRIDS_KEPT = 8
+
+
+def _prior_grid(prior: PointingPrior):
+    """(step, offsets along samples, along lines, every (sample, line) offset, ln prior there) of the grid
+    :func:`_null_evidence` integrates over, kept per prior (σ and bound: every frame of an instrument's
+    geometry source has the same); the arrays read-only."""
+    key = (*map(float, prior.sigma_px), *map(float, prior.max_px))
+    hit = _PRIOR_GRIDS.pop(key, None)
+    if hit is None:
+        step = (
+            max(min(prior.sigma_px[0] / 4, 1.0), 0.25),
+            max(min(prior.sigma_px[1] / 4, 1.0), 0.25),
+        )
+        gs = np.arange(-prior.max_px[0], prior.max_px[0] + 1e-9, step[0])
+        gl = np.arange(-prior.max_px[1], prior.max_px[1] + 1e-9, step[1])
+        oo = np.stack(np.meshgrid(gs, gl, indexing="ij"), -1).reshape(-1, 2)
+        lp = log_prior(oo, prior)
+        for a in (gs, gl, oo, lp):
+            a.setflags(write=False)
+        hit = (step, gs, gl, oo, lp)
+    _PRIOR_GRIDS[key] = hit
+    while len(_PRIOR_GRIDS) > PRIOR_GRIDS_KEPT:
+        del _PRIOR_GRIDS[next(iter(_PRIOR_GRIDS))]
+    return hit
+
+
 def _null_evidence(prob, prior):
     """ln ∫ prior · Π_{in view}(1 − P_d) over a grid of the prior's box, and the grid (for sampling).
 
     An anchor is in a band's view on a rectangle of offsets, so the missed-anchor sum over the grid is a
     sum of outer products (inclusion–exclusion over the bands for anchors two bands could show at once)."""
-    step = (
-        max(min(prior.sigma_px[0] / 4, 1.0), 0.25),
-        max(min(prior.sigma_px[1] / 4, 1.0), 0.25),
-    )
-    gs = np.arange(-prior.max_px[0], prior.max_px[0] + 1e-9, step[0])
-    gl = np.arange(-prior.max_px[1], prior.max_px[1] + 1e-9, step[1])
-    oo = np.stack(np.meshgrid(gs, gl, indexing="ij"), -1).reshape(-1, 2)
-    lp = log_prior(oo, prior)
+    step, gs, gl, oo, lp = _prior_grid(prior)
     if prob.n_anc:
         c = np.log1p(-prob.anc_pd)
         x, y = prob.anc_xy[..., 0, None], prob.anc_xy[..., 1, None]  # (m, B, 1)

@@ -87,6 +87,8 @@ class Navigation:
             (what measurement propagates into positions and intensities); None: use ``pointing_error_px``.
         false_match_prob: hot-spot registration: posterior probability that the match is wrong.
         n_matches: hot-spot registration: distinct known hot spots matched.
+        n_match_detections: hot-spot registration: the detections the matcher could use (none: whatever the
+            anchors, no registration and no posterior; None: not tried).
         prior: the instrument's pointing prior for this geometry source.
         pointing_floor_px: pointing uncertainty that remains whatever the fit says (the translation model's
             residual after registration, or the prior's 1σ for an unregistered frame), pixels.
@@ -111,6 +113,7 @@ class Navigation:
     offset_samples_px: np.ndarray | None = None
     false_match_prob: float | None = None
     n_matches: int | None = None
+    n_match_detections: int | None = None
     prior: PointingPrior | None = None
     pointing_floor_px: float = 0.0
     image_error_px: float | None = None
@@ -487,6 +490,7 @@ def register_on_hot_spots(
     if not nav.views or nav.prior is None or nav.registered:
         return None
     prob, bands = match_problem(frame, nav, detections, anchors, cfg)
+    nav.n_match_detections = prob.n_det
     reg = match_offsets(
         prob,
         nav.prior,
@@ -570,6 +574,83 @@ def anchor_points_km(lat_deg: np.ndarray, lon_w_deg: np.ndarray) -> np.ndarray:
     return pts
 
 
+#: anchor tables' tangent-plane steps (:func:`anchor_tangent_points_km`), by their points, most recent last
+_TANGENT_POINTS: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+
+def anchor_tangent_points_km(points_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p + north, p + east): the surface points ``points_km`` (m, 3) moved 1 km north and 1 km east in their
+    tangent planes, as :meth:`ioscan.geometry.views.View.pixels_per_km` steps them (the same operations on
+    the same array: the same bits), kept for the same points (they do not depend on the view: every band of
+    every frame matched against a table steps the same points). Read-only."""
+    from ioscan import body as iobody
+
+    p = np.ascontiguousarray(points_km, dtype=float)
+    key = p.tobytes()
+    hit = _TANGENT_POINTS.get(key)
+    if hit is not None:
+        _TANGENT_POINTS.move_to_end(key)
+        return hit
+    n_hat = iobody.surface_normal(p)
+    z = np.array([0.0, 0.0, 1.0])
+    east = np.cross(z, n_hat)
+    bad = np.linalg.norm(east, axis=-1) < 1e-9
+    east[bad] = np.array([0.0, 1.0, 0.0])
+    east /= np.linalg.norm(east, axis=-1, keepdims=True)
+    north = np.cross(n_hat, east)
+    hit = (p + north, p + east)
+    for a in hit:
+        a.setflags(write=False)
+    _TANGENT_POINTS[key] = hit
+    while len(_TANGENT_POINTS) > ANCHOR_POINTS_KEPT:
+        _TANGENT_POINTS.popitem(last=False)
+    return hit
+
+
+def project_with_jacobian(view: View, points_km: np.ndarray):
+    """``view.project(points_km)`` and ``view.pixels_per_km(points_km)`` of surface points (m, 3) in one:
+    (sample, line, visible, (m, 2, 2) Jacobian d(sample, line)/d(north km, east km)); the points projected
+    once (``pixels_per_km`` projects them again) and their tangent steps kept
+    (:func:`anchor_tangent_points_km`). The same values bit for bit."""
+    p_north, p_east = anchor_tangent_points_km(points_km)
+    s0, l0, vis = view.project(points_km)
+    sn, ln_, _ = view.project(p_north)
+    se, le, _ = view.project(p_east)
+    jac = np.stack([np.stack([sn - s0, se - s0], -1), np.stack([ln_ - l0, le - l0], -1)], -2)
+    return s0, l0, vis, jac
+
+
+#: an anchor table's columns as numpy arrays (what :func:`match_problem` reads of it), for the last tables
+_COLUMNS: OrderedDict[int, tuple[object, dict[str, np.ndarray]]] = OrderedDict()
+
+
+def _anchor_columns(anchors) -> dict[str, np.ndarray]:
+    """The columns of ``anchors`` :func:`match_problem` reads, as numpy arrays, kept while the same table
+    object is given again (the shipped table, every frame: pandas' column access ~0.5 ms a frame; a table is
+    never changed in place once loaded)."""
+    hit = _COLUMNS.get(id(anchors))
+    if hit is not None and hit[0] is anchors:
+        _COLUMNS.move_to_end(id(anchors))
+        return hit[1]
+    cols = {
+        "lat_deg": anchors["lat_deg"].to_numpy(float),
+        "lon_w_deg": anchors["lon_w_deg"].to_numpy(float),
+        "sigma_km": anchors["sigma_km"].to_numpy(float),
+        "tail_sigma_km": anchors["tail_sigma_km"].to_numpy(float),
+        "tail_fraction": anchors["tail_fraction"].to_numpy(float),
+        "shared_sigma_km": anchors["shared_sigma_km"].to_numpy(float),
+        "group": anchors["group"].to_numpy(),
+        "anchor_id": anchors["anchor_id"].to_numpy(),
+    }
+    for name in ("m_power_gw_um", "m_power_sigma_ln"):
+        if name in anchors.columns:
+            cols[name] = anchors[name].to_numpy(float)
+    _COLUMNS[id(anchors)] = (anchors, cols)
+    while len(_COLUMNS) > ANCHOR_POINTS_KEPT:
+        _COLUMNS.popitem(last=False)
+    return cols
+
+
 def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: NavigateConfig):
     """The matcher's inputs: usable detections and the anchors that can land in the frame, in pixels of
     each band's current geometry. Returns (MatchProblem, band names in index order)."""
@@ -598,17 +679,15 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
         det_cov[k, 1, 1] = d.line_err_px**2 + floor**2 + extra**2
     det_band = np.array([bands.index(d.band) for d in usable], dtype=int)
     # anchors that may land in some band under any offset the prior allows
-    a = anchors
-    pts = anchor_points_km(a["lat_deg"].to_numpy(float), a["lon_w_deg"].to_numpy(float))
-    m, nb = len(a), len(bands)
+    a = _anchor_columns(anchors)
+    pts = anchor_points_km(a["lat_deg"], a["lon_w_deg"])
+    m, nb = len(pts), len(bands)
     anc_xy = np.full((m, nb, 2), np.nan)
     jac = np.zeros((m, nb, 2, 2))
     for bi, name in enumerate(bands):
-        view = nav.views[name]
-        s, ln, vis = view.project(pts)
+        s, ln, vis, jac[:, bi] = project_with_jacobian(nav.views[name], pts)
         anc_xy[vis, bi, 0], anc_xy[vis, bi, 1] = s[vis], ln[vis]
-        jac[:, bi] = view.pixels_per_km(pts)
-    sig = a["sigma_km"].to_numpy(float)
+    sig = a["sigma_km"]
     jjt = np.einsum("mbij,mbkj->mbik", jac, jac)
     anc_cov = sig[:, None, None, None] ** 2 * jjt
     reach = np.asarray(nav.prior.max_px) + 4.0 * np.sqrt(np.diagonal(anc_cov, axis1=2, axis2=3))
@@ -616,20 +695,20 @@ def match_problem(frame: Frame, nav: Navigation, detections, anchors, cfg: Navig
     with np.errstate(invalid="ignore"):
         near = (anc_xy >= -reach) & (anc_xy <= shape[None] - 1 + reach)
     keep = np.flatnonzero(np.any(np.all(near, axis=2), axis=1))
-    shared = a["shared_sigma_km"].to_numpy(float)
+    shared = a["shared_sigma_km"]
     prob = MatchProblem(
         det_xy=det_xy,
         det_cov=det_cov,
         det_band=det_band,
         anc_xy=anc_xy[keep],
         anc_cov=anc_cov[keep],
-        anc_tail_scale=(a["tail_sigma_km"].to_numpy(float) / sig)[keep],
-        anc_tail_fraction=a["tail_fraction"].to_numpy(float)[keep],
+        anc_tail_scale=(a["tail_sigma_km"] / sig)[keep],
+        anc_tail_fraction=a["tail_fraction"][keep],
         anc_pd=_anchor_detect_prob(frame, bands, usable, a, keep, anc_xy, jac, cfg),
         band_shape=shape,
-        anc_group=a["group"].to_numpy()[keep],
+        anc_group=a["group"][keep],
         anc_shared_cov=(shared[:, None, None, None] ** 2 * jjt)[keep],
-        anc_id=a["anchor_id"].to_numpy()[keep],
+        anc_id=a["anchor_id"][keep],
         det_cluster=_clusters(det_xy, det_band, cfg.same_source_px),
         anc_source=_same_sources(pts[keep], sig[keep]),
     )
@@ -648,7 +727,7 @@ def _anchor_detect_prob(
     from ioscan.measure.intensity import spectral_factor
 
     default = np.full(len(keep), cfg.anchor_detect_prob)
-    if cfg.anchor_detect_model == "constant" or "m_power_gw_um" not in anchors.columns or not len(keep):
+    if cfg.anchor_detect_model == "constant" or "m_power_gw_um" not in anchors or not len(keep):
         return default
     noise = np.full(len(bands), np.nan)
     wavelength = np.full(len(bands), np.nan)
@@ -661,8 +740,8 @@ def _anchor_detect_prob(
     area = np.abs(j[..., 0, 0] * j[..., 1, 1] - j[..., 0, 1] * j[..., 1, 0])
     area = np.where(np.isfinite(anc_xy[keep, :, 0]), area, np.nan)
     return detect_prob(
-        anchors["m_power_gw_um"].to_numpy(float)[keep],
-        anchors["m_power_sigma_ln"].to_numpy(float)[keep],
+        np.asarray(anchors["m_power_gw_um"], dtype=float)[keep],
+        np.asarray(anchors["m_power_sigma_ln"], dtype=float)[keep],
         area,
         noise,
         wavelength,

@@ -51,6 +51,12 @@ class ProductResult:
             (:class:`ioscan.catalog.rows.ProductRows`), sent instead of ``bands`` and ``detections``.
         chain_anchors: with ``rows``, a registered frame's detections as anchors for chaining
             (:func:`chain_anchor_table`) when the scan chains.
+        matchable: the detections the hot-spot matcher could use (None: it was not tried). With none, no
+            anchors can change the result: no registration, no posterior to draw the pointing from
+            (:attr:`ioscan.geometry.navigate.Navigation.n_match_detections`).
+        deferred: a frame held for chaining whose measurement was left for later (``defer_held``): its
+            detections are not measured and it has no band summaries nor rows; the scan replaces it by a
+            retry's result or finishes it (:data:`NO_EXTRA_ANCHORS`) before storing anything of it.
     """
 
     path: str
@@ -64,6 +70,8 @@ class ProductResult:
     worker: str | None = None
     rows: object = None
     chain_anchors: object = None
+    matchable: int | None = None
+    deferred: bool = False
 
     @property
     def n_detections(self) -> int:
@@ -167,6 +175,9 @@ class ProductSettings:
     detect: DetectConfig
     measure: MeasureConfig
     navigate: NavigateConfig
+    #: the scan's: leave the measurement of a frame held for chaining until chaining has run
+    #: (:func:`process_product`'s ``defer_held``); not part of what a kept state is valid for
+    defer_held: bool = False
 
     @classmethod
     def of(cls, settings: Settings | ProductSettings) -> ProductSettings:
@@ -281,14 +292,20 @@ def _detect(searched, nav, settings: Settings):
 def _finish(st: _Started, settings: Settings, extra_anchors=None):
     """Register on known hot spots if the limb did not (detecting again when it registers) and measure:
     (Frame, Navigation, FrameDetections). Changes ``st``'s navigation and detections in place."""
+    if st.done is not None:
+        return st.done
+    frame, nav, found = _register(st, settings, extra_anchors)
+    _measure(frame, nav, found, settings)
+    return frame, nav, found
+
+
+def _register(st: _Started, settings: Settings, extra_anchors=None):
+    """:func:`_finish` without the measurement: (Frame, Navigation, FrameDetections), the detections not
+    measured yet (``st.done`` must be None)."""
     import pandas as pd
 
     from ioscan.geometry.navigate import register_on_hot_spots
-    from ioscan.measure import measure_frame
-    from ioscan.measure.positions import PointingSamples
 
-    if st.done is not None:
-        return st.done
     frame, nav, view, searched, found = st.frame, st.nav, st.view, st.searched, st.found
     nav_cfg = settings.navigate
     if nav_cfg.register and nav_cfg.register_hot_spots and nav.views and not nav.registered:
@@ -305,6 +322,15 @@ def _finish(st: _Started, settings: Settings, extra_anchors=None):
         found.band_status.update(skipped.band_status)
         found.noise = {b: found.noise.get(b) for b in frame.bands}
         found.messages.append(f"bands {', '.join(skipped.band_status)}: no Io in view ({view.reason})")
+    return frame, nav, found
+
+
+def _measure(frame, nav, found, settings: Settings) -> None:
+    """Measure ``found``'s detections in place (:func:`ioscan.measure.measure_frame`), with the pointing
+    draws of ``nav``."""
+    from ioscan.measure import measure_frame
+    from ioscan.measure.positions import PointingSamples
+
     pointing = None
     if nav.offset_samples_px is not None and nav.views:
         pointing = {
@@ -318,7 +344,6 @@ def _finish(st: _Started, settings: Settings, extra_anchors=None):
         pointing_error_px=nav.pointing_error_px,
         pointing=pointing,
     )
-    return frame, nav, found
 
 
 def first_detection_stands(searched, nav, told_before_px: float, before=None) -> bool:
@@ -429,7 +454,9 @@ def _band_summaries(frame, nav, found, settings: Settings) -> list[BandSummary]:
     ]
 
 
-def _observation(path, frame, nav, found) -> Observation:
+def _observation(path, frame, nav, found, *, coverage: bool = True) -> Observation:
+    """The observation record; ``coverage`` False: without its coverage grid (a deferred result's, which
+    is never stored: ~2 ms of a JIRAM frame)."""
     from ioscan.geometry.coverage import coverage_grid, encode_grid
 
     navigated = bool(nav.backplanes)
@@ -447,7 +474,7 @@ def _observation(path, frame, nav, found) -> Observation:
         product_version=frame.product_version,
         product_created_utc=frame.product_created_utc,
         status=found.status,
-        coverage_grid=encode_grid(coverage_grid(nav.backplanes.values())) if navigated else None,
+        coverage_grid=encode_grid(coverage_grid(nav.backplanes.values())) if navigated and coverage else None,
         geometry_source=nav.source if navigated else "none",
         registered=bool(nav.registered) if navigated else None,
         pointing_offset_sample_px=nav.offset_px[0] if navigated else None,
@@ -462,6 +489,11 @@ def _observation(path, frame, nav, found) -> Observation:
         n_detections=len(found.detections),
         **nav.nearest_point(),
     )
+
+
+#: the extra anchors of a retry that adds none: a frame held for chaining and not retried, finished from
+#: its kept state as its first processing would have (:func:`process_product`'s ``defer_held``)
+NO_EXTRA_ANCHORS = ()
 
 
 def chainable(res: ProductResult) -> bool:
@@ -499,7 +531,7 @@ def for_writer(result: ProductResult, settings: Settings) -> ProductResult:
     from ioscan.errors import CatalogError
 
     result.messages = []
-    if result.status == "error" or result.observation is None:
+    if result.status == "error" or result.observation is None or result.deferred:
         return result
     try:
         rows = product_rows(result.observation, result.bands, result.detections)
@@ -521,14 +553,20 @@ def process_product(
     kernels: str | Path | None = None,
     settings: Settings | None = None,
     extra_anchors=None,
+    *,
+    defer_held: bool = False,
 ) -> ProductResult:
     """Read, navigate, detect and measure one product into its records (``extra_anchors``: see
-    :func:`analyse_product`). Never raises: errors come back in the result.
+    :func:`analyse_product`; :data:`NO_EXTRA_ANCHORS`: none, from the kept state). Never raises: errors come
+    back in the result.
 
     With chaining on, a frame left for chaining keeps its state before hot-spot registration in this
     process (:mod:`ioscan.workflows.retry_cache`, bounded): processed again with more anchors, it starts
     from there instead of being read, navigated and searched again (the same numbers: those steps do not
-    depend on the anchors)."""
+    depend on the anchors). With ``defer_held`` (or ``settings.defer_held``, a scan's
+    :class:`ProductSettings`) such a frame, its state kept, is not measured: what a retry gives replaces
+    it, and one never retried is finished from its kept state with :data:`NO_EXTRA_ANCHORS` (the same
+    numbers as measuring it now); the result says ``deferred``."""
     from ioscan.workflows import retry_cache
 
     settings = settings or _default_settings()
@@ -539,11 +577,27 @@ def process_product(
         started = kept if kept is not None else _start(path, kernels, settings)
         may_chain = started.done is None and not started.nav.registered
         pristine = retry_cache.copy_state(started) if key is not None and kept is None and may_chain else None
-        frame, nav, found = _finish(started, settings, extra_anchors)
+        defer = pristine is not None and extra_anchors is None
+        defer = defer and (defer_held or bool(getattr(settings, "defer_held", False)))
+        if started.done is not None:
+            frame, nav, found = started.done
+        else:
+            frame, nav, found = _register(started, settings, extra_anchors)
         result.checksum_sha256 = frame.checksum_sha256
+        result.matchable = nav.n_match_detections
+        if defer and not nav.registered:  # held for chaining if chainable: measured once chaining has run
+            result.status, result.detections = found.status, found.detections
+            result.observation = _observation(path, frame, nav, found, coverage=False)
+            if chainable(result) and retry_cache.keep(key, pristine):
+                result.deferred = True
+                return result
+            result.observation = None
+        if started.done is None:
+            _measure(frame, nav, found, settings)
         result.messages += [*nav.messages, *found.messages]
         result.detections = found.detections
         result.status = found.status
+        result.matchable = nav.n_match_detections
         result.observation = _observation(path, frame, nav, found)
         result.bands = _band_summaries(frame, nav, found, settings)
         if key is not None and not chainable(result):

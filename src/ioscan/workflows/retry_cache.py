@@ -89,11 +89,12 @@ def copy_state(started):
     return out
 
 
-def keep(key: tuple, started) -> None:
-    """Keep ``started`` (a copy nobody else changes) for a retry; evicts the oldest over the budget."""
+def keep(key: tuple, started) -> bool:
+    """Keep ``started`` (a copy nobody else changes) for a retry; evicts the oldest over the budget. False
+    when it is larger than the budget (not kept)."""
     size = _nbytes(started)
     if size > BUDGET_MB * 1e6:
-        return
+        return False
     forget(key)
     _STATES[key] = (started, size)
     _SIZE[0] += size
@@ -101,6 +102,7 @@ def keep(key: tuple, started) -> None:
     while _SIZE[0] > BUDGET_MB * 1e6 and _STATES:
         _, (_, old) = _STATES.popitem(last=False)
         _SIZE[0] -= old
+    return True
 
 
 def take(key: tuple):

@@ -29,7 +29,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ioscan.errors import IoscanError
@@ -86,7 +86,8 @@ class ScanSummary:
             process), ``store``, ``chain`` (anchors and bookkeeping), ``progress`` (the caller's display),
             ``other`` (the rest of the calling thread: start, search, cluster start-up and shutdown) and
             ``other_threads`` (on a LocalCluster the scheduler and the client's communication); in process,
-            ``process`` is the first processing of every product and ``process_chain`` the chaining retries.
+            ``process`` is the first processing of every product, ``process_chain`` the chaining retries and
+            ``process_finish`` the measurement of held frames no retry reached (deferred until then).
     """
 
     n_found: int = 0
@@ -165,6 +166,11 @@ CHAIN_ROUNDS = 3
 #: retry a held frame whose anchors come from the same registered frames as at its last try, or that has no
 #: detection to match (the same result: False but for tests that check so)
 RETRY_UNCHANGED = False
+
+
+def _matchable(res: ProductResult) -> int:
+    """The detections of ``res`` the hot-spot matcher could use (all of them when it did not say)."""
+    return res.matchable if res.matchable is not None else res.n_detections
 
 
 def _registered(res: ProductResult) -> bool:
@@ -319,11 +325,13 @@ class _Runner:
         self.settings, self.tick, self.run_id = settings, tick, run_id
         # what a Dask worker is sent: the sections processing a product reads (a worker then never imports
         # the tracker's and the report's settings, ~0.3 s of its start-up)
-        self.product_settings = ProductSettings.of(settings)
         self.held: list[tuple[Path, str]] = []
         self.mine: set[str] = set()  # product keys this scan claimed
         nav = settings.navigate
         self.chain = nav.chain and nav.register and nav.register_hot_spots
+        # a frame held for chaining is measured once chaining has run: by its retry, or finished then
+        # (process_product's defer_held; its first measurement was thrown away when a retry replaced it)
+        self.product_settings = replace(ProductSettings.of(settings), defer_held=self.chain)
         # registered this run: their detections anchor chained frames
         self.pool = _ChainAnchors(nav.chain_window_s)
         self.unregistered: list[tuple[_Item, ProductResult]] = []  # held back for chaining, claims kept
@@ -529,14 +537,14 @@ class _Runner:
             for _ in range(CHAIN_ROUNDS):
                 # a frame whose anchors come from the same registered frames as at its last try would give
                 # the same result again (processing is deterministic), and so would a frame without
-                # detections (nothing to match: no registration, no posterior to draw its pointing from,
-                # whatever the anchors): only the others are tried
+                # detections the matcher can use (none, or all flagged or too faint: no registration, no
+                # posterior to draw its pointing from, whatever the anchors): only the others are tried
                 todo = [(it, r, self.pool.sources(r)) for it, r in self.unregistered]
                 again_ok = RETRY_UNCHANGED
                 todo = [
                     (it, r, src)
                     for it, r, src in todo
-                    if src and (again_ok or (src != self.tried.get(it.key) and r.n_detections > 0))
+                    if src and (again_ok or (src != self.tried.get(it.key) and _matchable(r) > 0))
                 ]
                 if not todo:
                     break
@@ -561,7 +569,22 @@ class _Runner:
                     break
         finally:
             held, self.unregistered = self.unregistered, []
-            self._store_held(held, batch=get_client is not None)
+            self._store_held(self._finish_deferred(get_client, held), batch=get_client is not None)
+
+    def _finish_deferred(self, get_client, held: list[tuple[_Item, ProductResult]]):
+        """``held`` with each frame whose measurement was deferred (never retried: its first processing's
+        result, :attr:`ProductResult.deferred`) finished from its kept state, as its first processing would
+        have finished it (:data:`~ioscan.workflows.process.NO_EXTRA_ANCHORS`)."""
+        from ioscan.workflows.process import NO_EXTRA_ANCHORS
+
+        todo = [k for k, (_, r) in enumerate(held) if r.deferred]
+        if not todo:
+            return held
+        items = [(held[k][0], held[k][1], NO_EXTRA_ANCHORS) for k in todo]
+        out = list(held)
+        for k, done in zip(todo, self._again(get_client, items, "process_finish"), strict=True):
+            out[k] = done
+        return out
 
     def _store_held(self, held: list[tuple[_Item, ProductResult]], *, batch: bool) -> None:
         """Store frames held for chaining (reported already): on Dask in transactions of at most
@@ -577,9 +600,14 @@ class _Runner:
         """Process (item, last result, extra anchors) in this process (``get_client`` None) or on Dask, each
         on the worker that processed it last when it is still there (it kept the frame's state:
         :mod:`ioscan.workflows.retry_cache`)."""
+        return self._again(get_client, items, "process_chain")
+
+    def _again(self, get_client, items: list, part: str) -> list[tuple[_Item, ProductResult]]:
+        """:meth:`_process_with_anchors`, in process charged to CPU part ``part``."""
         if get_client is None:
-            with self.cpu("process_chain"):
-                return [(it, process_product(it.path, self.kernels, self.settings, a)) for it, _, a in items]
+            with self.cpu(part):
+                settings = self.product_settings
+                return [(it, process_product(it.path, self.kernels, settings, a)) for it, _, a in items]
         with self.cpu("dask"):
             return self._dask_with_anchors(get_client, items)
 
@@ -639,7 +667,7 @@ class _Runner:
         while products:
             for item in self.prepare([products.popleft()], last_round=last_round, quick=False):
                 with self.cpu("process"):
-                    res = process_product(item.path, self.kernels, self.settings)
+                    res = process_product(item.path, self.kernels, self.product_settings)
                 if not self.held_for_chaining(item, res):
                     self.store_one(item, res)
             with self.cpu("claims"):
