@@ -366,7 +366,9 @@ class DetectConfig:
         negative_scale_cap: narrow PSFs: the S/N map's block scale is capped by the one from the blocks'
             negative pixels alone (sources are positive, noise and texture symmetric): faint sources crowded
             in a block no longer raise the scale they are detected against
-            (:func:`ioscan.detect.background.estimate_background`; issue 11, "nightlimb").
+            (:func:`ioscan.detect.background.estimate_background`; issue 11, "nightlimb": renderer night,
+            elongation 1.5, 0.9459 → 0.9537 at S/N ≥ 7, false per frame unchanged; figures in
+            docs/architecture.md).
         fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
             (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
@@ -496,7 +498,7 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = 4.0
     unmodelled_limb_own_profile: bool = True
-    negative_scale_cap: bool = False
+    negative_scale_cap: bool = True
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
