@@ -211,6 +211,13 @@ def annulus_sizes(sigma_px: float) -> list[tuple[int, int]]:
 #: (twice the detection threshold: texture peaks, which the scale must count, seldom reach it; their rings
 #: matter little below it)
 SOURCE_MASK_SNR = 10.0
+#: ``negative_scale_cap``: the fewest negative pixels, as a fraction of a block's b², for a block's own
+#: negative-side statistic (as the broad PSFs' negative-half scale)
+NEGATIVE_SCALE_MIN_FRACTION = 0.125
+#: … and not within the outer annulus + this many px (4-connected steps) of a clear source (filtered S/N >
+#: SOURCE_MASK_SNR × the scale): splits and wings of bright sources are positive misfits the scale must count
+#: (on renderer night frames without it, 4 more false detections of 124 frames, all beside bright sources)
+NEGATIVE_SCALE_BRIGHT_PX = 10
 #: white noise never below this fraction of the data's median level: float32 rounding of the background
 #: step (a few 1e-7 relative), which a noiseless frame would otherwise turn into sources
 ROUNDING_NOISE = 1e-5
@@ -1368,6 +1375,7 @@ def estimate_background(
     limb_scale_quantile: float = LIMB_SCALE_QUANTILE,
     limb_zone_own_scale_px: float | None = None,
     unmodelled_limb_own_profile: bool = False,
+    negative_scale_cap: bool = False,
     with_noise_median: bool = True,
     known_noise: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BandModel:
@@ -1425,6 +1433,12 @@ def estimate_background(
             not seen as a bright edge: dark, or beyond the seen arc's ends) take the block scale raised by a
             limb-distance profile of those pixels alone (:func:`_unmodelled_limb_scale`), not by one
             shared with the modelled bright arc, whose misfit raised it all around the limb.
+        negative_scale_cap: narrow PSFs: where the block scale is above its floor, each pixel's is at most
+            the one its blocks' negative pixels alone give (:data:`NEGATIVE_SCALE_MIN_FRACTION` of a block
+            at least), except within reach of a clear source (:data:`NEGATIVE_SCALE_BRIGHT_PX`): sources are
+            positive, noise and texture symmetric, so faint sources crowded in a block (too faint for the
+            4 × scale mask, which their own light raised) no longer raise the scale they are detected
+            against.
         with_noise_median: compute ``BandModel.noise_median`` (a median over every usable pixel); False: NaN
             (the second pass reads none of its models').
         known_noise: (white-noise σ per pixel, usable pixels) of a run on the same image, its fitted sources
@@ -1617,6 +1631,17 @@ def estimate_background(
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
+            if negative_scale_cap:
+                # the negative pixels alone, in the blocks whose scale is above its floor (elsewhere the
+                # selection stays as it was: those blocks are not sorted again, and the floor holds them)
+                keep = ok & ~src if peaks.any() else ok
+                keep = keep & ((s_white[0] < 0) | (scale <= 1.0))
+                neg = blocks.scale(keep, min_fraction=NEGATIVE_SCALE_MIN_FRACTION)
+                # not within reach of a clear source: its misfit (the PSF model's error) is positive too
+                bright = s_white[0] > SOURCE_MASK_SNR * scale
+                if bright.any():
+                    neg = np.where(grow_sparse(bright, a1 + NEGATIVE_SCALE_BRIGHT_PX), scale, neg)
+                np.minimum(scale, neg, out=scale)
         block = scale.copy()  # the block scale alone, before the profiles raise it (BandModel.scale_block)
         # the profiles against the distance to the limb, the edge and the corner (their bins made once for
         # the options that share them); the block scale is ≥ 1, the profiles 1 out of their range

@@ -159,6 +159,7 @@ def _background_args(
         limb_scale_quantile=cfg.limb_scale_quantile,
         limb_zone_own_scale_px=cfg.limb_zone_own_scale_px,
         unmodelled_limb_own_profile=cfg.unmodelled_limb_own_profile,
+        negative_scale_cap=cfg.negative_scale_cap,
     )
 
 
