@@ -444,7 +444,7 @@ class DetectConfig:
     limb_profile_with_geometry_min_radius_px: float | None = None
     geometry_lit_model_core: bool = True
     shading_limb_mismatch: float | None = None
-    shading_foreign_law: bool = False
+    shading_foreign_law: bool = True
     geometry_dark_limb_unsplit: bool = True
     cosmic_ray_dchi2: float | None = None
     drop_cosmic_rays: bool = False
