@@ -313,10 +313,11 @@ def _subpixel_geometry(
 
 #: emission angle (°) of μ = 0.9
 MU_09_DEG = float(np.degrees(np.arccos(0.9)))
-#: offsets (line, sample) within 3 px, nearest first: where :func:`_carried_mu0` looks for the disk
+#: offsets (line, sample) within 3 px, nearest first, equally near ones by sample offset then line offset
+#: (as scipy's Euclidean distance transform picks among them: the same nearest disk pixel)
 _NEAR_OFFSETS = sorted(
     ((i, j) for i in range(-3, 4) for j in range(-3, 4) if 0 < i * i + j * j <= 9),
-    key=lambda o: o[0] ** 2 + o[1] ** 2,
+    key=lambda o: (o[0] ** 2 + o[1] ** 2, o[1], o[0]),
 )
 
 
