@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ioscan.detect import DetectConfig
 from ioscan.detect.background import estimate_background
 from ioscan.detect.psf import PsfModel
 from ioscan.detect.shading import minnaert_exponent, shading_template
@@ -186,3 +187,84 @@ def test_fitted_law_keeps_the_simulators_own_law():
         plain = shading_template(img, bp, model)
         assert plain is not None
         assert np.array_equal(shading_template(img, bp, model, fit_law="subpixel"), plain)
+
+
+def test_law_test_blurs_only_what_the_zone_reads():
+    """:func:`law_differs` makes each law on the limb zone's pixels and those within the blur's reach of
+    them (a Chebyshev neighbourhood of :func:`blur_reach_px`): the blurred template on the zone is the whole
+    window's, bit for bit, for the JIRAM PSF (0.6 + 2.5 px) and the renderer's Gaussian alike; a
+    neighbourhood short of the kernels' own radius (the reach less its 2 px of margin) is not."""
+    from scipy import ndimage
+
+    from ioscan.detect.shading import FLOOR_ZONE_PX, blur_reach_px, blur_support, sunlit_mask
+
+    img, _, bp, gauss = _renderer_disk(0.7)
+    jiram = DetectConfig().psf_for("M", "JIRAM", 4.78)
+    mu0 = np.cos(np.radians(bp["incidence_deg"]))
+    lit = sunlit_mask(bp)
+    raw = np.where(lit, np.clip(mu0, 0, None), 0.0) ** 0.7
+    zone = lit & (np.nan_to_num(bp["limb_distance_px"], nan=-1.0) < FLOOR_ZONE_PX) & (mu0 > 0.2)
+    assert zone.sum() > 50
+    for psf in (jiram, gauss):
+        full = blur_support(raw, lit, psf)
+        for reach, exact in ((blur_reach_px(psf), True), (blur_reach_px(psf) - 3, False)):
+            ring = ndimage.maximum_filter(zone.view(np.uint8), size=2 * reach + 1, mode="constant").view(bool)
+            part = blur_support(np.where(ring, raw, 0.0), lit & ring, psf)
+            assert np.array_equal(part[zone], full[zone]) is exact, (psf.sigmas_px, reach)
+
+
+def test_subpixel_law_on_the_support_alone_is_the_whole_windows():
+    """The sub-pixel law read at the support's pixels and their neighbours alone (:func:`_subpixel_geometry`:
+    gradients as ``np.gradient``'s, μ₀ carried beyond the disk from the nearest disk pixel) equals a plain
+    whole-window evaluation (Euclidean distance transform, ``np.gradient``, 3 × 3 sub-pixels) to rounding."""
+    from scipy import ndimage
+
+    from ioscan.detect.shading import SUBPIXEL_OFFSETS, _subpixel_geometry, _subpixel_law, sunlit_mask
+
+    _, _, bp, _ = _renderer_disk(0.7)
+    dd = np.nan_to_num(bp["limb_distance_px"], nan=-1.0)
+    on = sunlit_mask(bp)
+    sub = _subpixel_geometry(bp, (slice(None), slice(None)), dd, on)
+    inc, emi = bp["incidence_deg"], bp["emission_deg"]
+    disk = np.isfinite(inc) & np.isfinite(emi)
+    idx = ndimage.distance_transform_edt(~disk, return_distances=False, return_indices=True)
+    mu0 = np.cos(np.radians(inc))[tuple(idx)]
+    g0l, g0s = np.gradient(mu0)
+    gdl, gds = np.gradient(dd)
+    mu = np.cos(np.radians(emi))
+    near = ndimage.binary_dilation(on, np.ones((3, 3), bool)) & disk & (dd > 1) & (dd < 6) & (mu < 0.9)
+    radius = float(np.median(dd[near] / (1.0 - np.sqrt(1.0 - mu[near] ** 2))))
+    for k, floor in ((0.7, 0.03), (0.6, 0.3)):
+        ref = np.zeros(dd.shape)
+        for dl in SUBPIXEL_OFFSETS:
+            for ds in SUBPIXEL_OFFSETS:
+                d_sub = dd + dl * gdl + ds * gds
+                m0 = mu0 + dl * g0l + ds * g0s
+                x = np.clip(1.0 - d_sub / radius, 0.0, 1.0)
+                m = np.where((dd < 6.0) | ~np.isfinite(mu), np.sqrt(np.maximum(1.0 - x * x, 0.0)), mu)
+                ok = (d_sub > 0.0) & (m0 > 0.0)
+                with np.errstate(invalid="ignore"):
+                    v = np.maximum(m0, 0.0) ** k * np.maximum(m, max(floor, 1e-3)) ** (k - 1.0)
+                ref += np.where(ok & sub["support"], v, 0.0)
+        ref /= len(SUBPIXEL_OFFSETS) ** 2
+        got = _subpixel_law(sub, k, floor)
+        assert np.allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_law_test_decides_as_the_template_fit():
+    """The foreign law's test (:func:`law_differs`) on the independent renderer's limb (its own law: cos e
+    floored at 0.2, the edge integrated over sub-pixels) finds another law, and names the deciding candidate;
+    on the project's simulator's near and far disks (the template's own law, texture and dark spots to the
+    limb) it does not; on the night side it makes no test."""
+    from ioscan.detect.shading import law_differs
+
+    for k in (0.6, 1.0):
+        img, _, bp, psf = _renderer_disk(k)
+        won: list = []
+        assert law_differs(img, bp, psf, winner=won) is True
+        assert len(won) == 1 and 0.3 < won[0][1] < 1.3
+    for range_km in SIMULATOR_DISK_CENTRES:
+        img, bp, model = simulator_sunlit_disk(range_km)
+        assert law_differs(img, bp, model) is False
+    bp = backplanes_from_label(_geometry(20.0), 432, 128)
+    assert law_differs(np.ones((128, 432)), bp, PsfModel.gaussian(0.8)) is None

@@ -96,19 +96,20 @@ class DetectConfig:
             pooled threshold rises 4.64 → 4.73 (S/N 3–5 0.155 → 0.107, 5–7 0.536 → 0.522), the demo loses a
             detection and a hot spot (874 / 223, 85 of 85 recovered), so not a default.
         shading_foreign_law: narrow PSFs, the geometry's limb standing: where the sunlit disk's own pixels
-            0–3 px inside the limb follow another law than the template's (the law fitted to them —
-            Minnaert k refitted with μ floored at 0.1–0.3, the limb's and the terminator's edges integrated
-            over 3 × 3 sub-pixels, :func:`ioscan.detect.shading.shading_template` with ``fit_law`` — leaves
-            a misfit :data:`ioscan.detect.shading.FLOOR_MARGIN` smaller than the pixel-centre law's), the
-            template is not used on that band: the image's own model of the disk instead
-            (:attr:`ioscan.detect.region.Limb.image_model`: the limb's measured profile; only where a limb
-            is seen in the image along the geometry's). The project's simulator (its surface follows the
-            template's law) never switches. Off by default for its CPU cost (issue 11: the renderer's 125
-            sunlit frames given its geometry 0.574 / 0.057 / 0.216 → 0.600 / 0.049 / 0.152, S/N ≥ 7 / 5–7 /
-            false per frame, seed 47 0.606 / 0.077 / 0.304 → 0.651 / 0.077 / 0.144; ``bench_detect 5 0`` 20
-            of 20 frames identical, the demo the same; but the law's candidates cost ~15–30 ms CPU per sunlit
-            band with geometry, on our simulator's frames too; docs/architecture.md, *The geometry path on
-            foreign sunlit surfaces*).
+            0–3 px inside the limb follow another law than the template's
+            (:func:`ioscan.detect.shading.law_differs`: Minnaert k refitted with μ floored at 0.3, or 0.2
+            where that k is implausible, and the template's own law, both with the limb's and the
+            terminator's edges integrated over 3 × 3 sub-pixels, leave a misfit
+            :data:`ioscan.detect.shading.FLOOR_MARGIN` smaller than the pixel-centre law's), the template is
+            not used on that band: the image's own model of the disk instead
+            (:attr:`ioscan.detect.region.Limb.image_model`: the limb's measured profile; only where a limb is
+            seen in the image along the geometry's). The project's simulator (its surface follows the
+            template's law) never switches. On by default (issue 11: the renderer's 125 sunlit frames given
+            its geometry 0.574 / 0.057 / 0.216 → 0.600 / 0.049 / 0.152, S/N ≥ 7 / 5–7 / false per frame,
+            seed 47 0.606 / 0.077 / 0.304 → 0.651 / 0.077 / 0.144; ``bench_detect 5 0`` 20 of 20 frames
+            identical; the test, made on the limb zone and the blur's reach of it, costs a few ms CPU per
+            sunlit band; docs/architecture.md, *The geometry path on foreign sunlit surfaces* and *The
+            foreign law's test, cheap and on*).
         geometry_dark_limb_unsplit: narrow PSFs, the geometry's limb standing and no pixel of the frame
             sunlit (night side, or Io in Jupiter's shadow): where the disk just inside the limb band and the
             sky just outside differ by less than ``DARK_LIMB_STEP_SIGMA`` pixel-noise σ in their medians over
@@ -451,7 +452,7 @@ class DetectConfig:
     limb_profile_with_geometry_min_radius_px: float | None = None
     geometry_lit_model_core: bool = True
     shading_limb_mismatch: float | None = None
-    shading_foreign_law: bool = False
+    shading_foreign_law: bool = True
     geometry_dark_limb_unsplit: bool = True
     cosmic_ray_dchi2: float | None = None
     drop_cosmic_rays: bool = False

@@ -306,16 +306,13 @@ def _limb_model_instead_of_shading(
     from ioscan.detect.background import BROAD_PSF_SIGMA_PX
     from ioscan.detect.disk import laplacian_noise
     from ioscan.detect.limb_profile import template_limb_mismatch
-    from ioscan.detect.shading import shading_template, sunlit_box
+    from ioscan.detect.shading import law_differs, shading_template, sunlit_box
 
     if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
         return None, None, False
     x = np.asarray(data, dtype=float)
     # the law's test first (on the sunlit disk's box): the image's limb is only looked for where it decides
-    law: list = []
-    if foreign:
-        shading_template(x, backplanes, psf, sunlit_box(backplanes, psf), fit_law="subpixel", report=law)
-    foreign_law = bool(law and law[0])
+    foreign_law = foreign and bool(law_differs(x, backplanes, psf, sunlit_box(backplanes, psf)))
     if not foreign_law and gate is None:
         return None, None, False
     circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)

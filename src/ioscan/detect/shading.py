@@ -33,24 +33,47 @@ def sunlit_mask(backplanes: Backplanes, window: tuple[slice, slice] | None = Non
 
 def minnaert_exponent(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np.ndarray) -> float | None:
     """Minnaert k from log(I·μ) = log A + k·log(μ₀·μ) over pixels ``sel`` (positive data), or None."""
+    sample = _minnaert_sample(data, mu0, mu, sel)
+    return None if sample is None else _minnaert_fit(*sample)
+
+
+def _minnaert_sample(data: np.ndarray, mu0: np.ndarray, mu: np.ndarray, sel: np.ndarray):
+    """The pixels of ``sel`` :func:`minnaert_exponent` fits (positive data, a few thousand at most) as (data,
+    μ₀, μ) vectors, or None when too few."""
     ok = np.flatnonzero(sel & np.isfinite(data) & (data > 0))
     if ok.size < MIN_SUNLIT_PIXELS:
         return None
     ok = ok[:: ok.size // 4000 + 1]  # a few thousand pixels fix two parameters
-    yv = np.log(data.flat[ok] * mu.flat[ok])
-    xv = np.log(mu0.flat[ok] * mu.flat[ok])
+    return data.flat[ok], mu0.flat[ok], mu.flat[ok]
+
+
+def _minnaert_fit(dv: np.ndarray, m0: np.ndarray, m: np.ndarray, fast: bool = False) -> float | None:
+    """:func:`minnaert_exponent` on its sample; ``fast``: each line fitted in closed form (the same fit to
+    rounding, ~10× cheaper than ``np.polyfit``)."""
+    yv = np.log(dv * m)
+    xv = np.log(m0 * m)
     if float(np.ptp(xv)) < 0.2:  # too little range in μ₀μ to separate k from A: Lambert-like default
         return 0.8
+    fit = _line_fit if fast else (lambda x, y: tuple(np.polyfit(x, y, 1)))
     for _ in range(2):  # least squares, then again without the worst outliers (hot spots, dark paterae)
-        k, a = np.polyfit(xv, yv, 1)
+        k, a = fit(xv, yv)
         r = yv - (a + k * xv)
         s = mad_sigma(r)
         keep = np.abs(r) < 3.0 * max(s, 1e-6)
         if keep.sum() < MIN_SUNLIT_PIXELS:
             break
         xv, yv = xv[keep], yv[keep]
-    k = float(np.polyfit(xv, yv, 1)[0])
+    k = float(fit(xv, yv)[0])
     return k if K_RANGE[0] <= k <= K_RANGE[1] else None
+
+
+def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line y = slope·x + intercept, in closed form."""
+    xm, ym = float(np.mean(x)), float(np.mean(y))
+    dx = x - xm
+    den = float(np.dot(dx, dx))
+    slope = float(np.dot(dx, y - ym)) / den if den > 0 else 0.0
+    return slope, ym - slope * xm
 
 
 def shading_template(
@@ -69,14 +92,15 @@ def shading_template(
     geometry (the limb band itself is never used).
 
     ``fit_law``: "floor" or "subpixel": the law near the limb fitted to the disk's own pixels 0–3 px inside
-    it (:data:`FLOOR_ZONE_PX`): the floor of μ in μᵏ⁻¹ (:data:`FLOOR_CANDIDATES`, k refitted with μ floored
-    there), with "subpixel" also the limb's and the terminator's edges integrated over 3 × 3 sub-pixels
-    (:func:`_subpixel_law`); the candidate whose blurred template leaves the smallest misfit (a·template + b,
-    :func:`_limb_misfit`) is returned where it beats the pixel-centre law's by :data:`FLOOR_MARGIN`, else the
-    pixel-centre template, bit for bit. ``report``: a list to which whether another law won is appended
-    (nothing when no fit was made)."""
+    it (:data:`FLOOR_ZONE_PX`): where :func:`law_differs` finds that another law holds there, the candidate
+    (the floor of μ in μᵏ⁻¹, :data:`FLOOR_CANDIDATES`, k refitted with μ floored there; with "subpixel" the
+    limb's and the terminator's edges integrated over 3 × 3 sub-pixels, :func:`_subpixel_law`) whose blurred
+    template leaves the smallest misfit (a·template + b, :func:`_limb_misfit`) is returned, else the
+    pixel-centre template, bit for bit. ``report``: a list to which :func:`law_differs`' answer is appended
+    (nothing when no test was made)."""
     if backplanes.shape != np.shape(data):
         return None
+    data_in = data
     win = window or (slice(None), slice(None))
     on = sunlit_mask(backplanes, win)
     if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:  # night side (at most a sliver of lit limb)
@@ -102,27 +126,27 @@ def shading_template(
     if fit_law is None:
         return out
     # the law near the limb and the terminator fitted to the disk's own pixels (how the surface, or its
-    # renderer, behaves as μ → 0 and μ₀ → 0 is not Minnaert's): each candidate (a floor of μ in the limb
-    # factor, refitting k with μ floored there; with "subpixel" also the limb's and the terminator's edges
-    # integrated over 3 × 3 sub-pixels) blurs its template; the one leaving the smallest misfit 0–3 px inside
-    # the limb (μ₀ > 0.2) wins, the pixel-centre law unless another does better by a margin
+    # renderer, behaves as μ → 0 and μ₀ → 0 is not Minnaert's): :func:`law_differs` decides (on the pixels
+    # that decide, two candidates); where another law wins, each candidate of :data:`FLOOR_CANDIDATES` (a
+    # floor of μ in the limb factor, k refitted with μ floored there; with "subpixel" also the limb's and
+    # the terminator's edges integrated over 3 × 3 sub-pixels) blurs its template over the whole window, and
+    # the one leaving the smallest misfit 0–3 px inside the limb (μ₀ > 0.2) is returned
+    foreign = law_differs(
+        np.asarray(data_in), backplanes, psf, window, fit_law=fit_law, away_from_limb_px=away
+    )
+    if foreign is not None and report is not None:
+        report.append(foreign)
+    if not foreign:
+        return out
     dd = np.nan_to_num(d, nan=-1.0)
     zone = lit & np.isfinite(data) & (dd < FLOOR_ZONE_PX) & (mu0 > 0.2)
-    if np.count_nonzero(zone) < 50:
-        return out
-    base_miss = _limb_misfit(data, out, zone)
-    if base_miss is None:
-        return out
-    best, best_miss = out, base_miss
-    sub = None
-    if fit_law == "subpixel":
-        sub = _subpixel_geometry(backplanes, win, dd, on)
-    floors = FLOOR_CANDIDATES if k < 1.0 - FLOOR_MIN_DK else ()
+    sub = _subpixel_geometry(backplanes, win, dd, on) if fit_law == "subpixel" else None
     cands = [(MU_FLOOR, k)] if sub is not None else []
-    for floor in floors:
+    for floor in FLOOR_CANDIDATES if k < 1.0 - FLOOR_MIN_DK else ():
         kf = minnaert_exponent(data, mu0, np.maximum(mu, floor), fit_sel)
         if kf is not None:
             cands.append((floor, kf))
+    best, best_miss = out, np.inf
     for floor, kf in cands:
         if sub is None:
             rawf = np.zeros(np.shape(data))
@@ -133,20 +157,126 @@ def shading_template(
         miss = _limb_misfit(data, t, zone)
         if miss is not None and miss < best_miss:
             best, best_miss = t, miss
-    foreign = best_miss < (1.0 - FLOOR_MARGIN) * base_miss
-    if report is not None:
-        report.append(foreign)
-    return best if foreign else out
+    return best
+
+
+def law_differs(
+    data: np.ndarray,
+    backplanes: Backplanes,
+    psf: PsfModel,
+    window: tuple[slice, slice] | None = None,
+    *,
+    fit_law: str = "subpixel",
+    away_from_limb_px: float = 4.0,
+    winner: list | None = None,
+) -> bool | None:
+    """Whether the sunlit disk's own pixels 0–3 px inside the limb (:data:`FLOOR_ZONE_PX`, μ₀ > 0.2) follow
+    another law than :func:`shading_template`'s: True where a candidate law (:data:`LAW_TEST_FLOORS`, the
+    floor of μ in μᵏ⁻¹ with k refitted there; with ``fit_law="subpixel"`` the limb's and the terminator's
+    edges integrated over 3 × 3 sub-pixels, :func:`_subpixel_law`, and the template's own floor too) leaves a
+    misfit (a·template + b, :func:`_limb_misfit`) :data:`FLOOR_MARGIN` smaller than the template's; None
+    where no test is made (too little sunlit disk or limb, no plausible k). ``winner``: a list to which the
+    deciding candidate's (floor, k) is appended.
+
+    Made where the misfit reads it: every law on the zone's pixels and those within the blur's reach of them
+    (:func:`blur_reach_px`, a Chebyshev neighbourhood: the blurred template on the zone is the whole
+    window's, bit for bit, for the same law), the Minnaert refits on the fit's own sample (the line fitted in
+    closed form), the sub-pixel geometry on the zone's box, and the candidates in order until one decides."""
+    from scipy import ndimage
+
+    if backplanes.shape != np.shape(data):
+        return None
+    win = window or (slice(None), slice(None))
+    on = sunlit_mask(backplanes, win)
+    if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:
+        return None
+    # the cosines only where read (the fit's sample, the zone's neighbourhood): thresholds on μ₀ and μ as
+    # thresholds on the angles
+    inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
+    emi = np.asarray(backplanes["emission_deg"], dtype=float)[win]
+    lit = on & np.isfinite(emi)
+    x = np.asarray(np.asarray(data)[win], dtype=float)
+    d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
+    away = away_from_limb_px
+    far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
+    a15 = float(np.degrees(np.arccos(0.15)))
+    ok = np.flatnonzero(lit & (inc < a15) & (emi < a15) & far & np.isfinite(x) & (x > 0))
+    if ok.size < MIN_SUNLIT_PIXELS:
+        return None
+    ok = ok[:: ok.size // 4000 + 1]  # as :func:`minnaert_exponent` samples
+    sample = (x.flat[ok], np.cos(np.radians(inc.flat[ok])), np.cos(np.radians(emi.flat[ok])))
+    k = _minnaert_fit(*sample, fast=True)
+    if k is None:
+        return None
+    dd = np.nan_to_num(d, nan=-1.0)
+    zone = lit & np.isfinite(x) & (dd < FLOOR_ZONE_PX) & (inc < float(np.degrees(np.arccos(0.2))))
+    if np.count_nonzero(zone) < 50:
+        return None
+    # the zone's box, grown by the blur's reach (+ 2 px: the sub-pixel geometry's gradients and nearest
+    # disk pixels there are the window's), and in it the pixels within the blur's reach of the zone
+    reach = blur_reach_px(psf)
+    rows, cols = np.flatnonzero(zone.any(axis=1)), np.flatnonzero(zone.any(axis=0))
+    nl, ns = zone.shape
+    m = reach + 2
+    box = (
+        slice(max(rows[0] - m, 0), min(rows[-1] + m + 1, nl)),
+        slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, ns)),
+    )
+    zb, xb = zone[box], x[box]
+    ring = ndimage.maximum_filter(zb.view(np.uint8), size=2 * reach + 1, mode="constant").view(bool)
+    sel = lit[box] & ring
+    mu0s, mus = np.cos(np.radians(inc[box][sel])), np.cos(np.radians(emi[box][sel]))
+    rawb = np.zeros(zb.shape)
+    rawb[sel] = mu0s**k * np.maximum(mus, MU_FLOOR) ** (k - 1.0)
+    base = _limb_misfit(xb, blur_support(rawb, sel, psf), zb)
+    if base is None:
+        return None
+    floors = LAW_TEST_FLOORS if k < 1.0 - FLOOR_MIN_DK else ()
+    sub = None
+    if fit_law == "subpixel":
+        full = tuple(_compose(w, b, n) for w, b, n in zip(win, box, backplanes.shape, strict=True))
+        sub = _subpixel_geometry(backplanes, full, dd[box], on[box], within=ring)
+    cands = []  # the first floor whose refitted k is plausible, then (sub-pixel) the law's own
+    for floor in floors:
+        kf = _minnaert_fit(sample[0], sample[1], np.maximum(sample[2], floor), True)
+        if kf is not None:
+            cands.append((floor, kf))
+            break
+    if sub is not None:
+        cands.append((MU_FLOOR, k))
+    for floor, kf in cands:
+        if sub is None:
+            rawf = np.zeros(zb.shape)
+            rawf[sel] = mu0s**kf * np.maximum(mus, floor) ** (kf - 1.0)
+            t = blur_support(rawf, sel, psf)
+        else:
+            t = blur_support(_subpixel_law(sub, kf, floor), sub["support"], psf)
+        miss = _limb_misfit(xb, t, zb)
+        if miss is not None and miss < (1.0 - FLOOR_MARGIN) * base:
+            if winner is not None:
+                winner.append((floor, kf))
+            return True
+    return False
+
+
+def _compose(outer: slice, inner: slice, n: int) -> slice:
+    """The slice of an axis of length ``n`` that ``inner`` (a slice of ``outer``'s view, step 1) takes."""
+    start, _, _ = outer.indices(n)
+    return slice(start + inner.start, start + inner.stop)
 
 
 #: sub-pixel offsets (px) of :func:`_subpixel_law` along each axis (3 × 3 sub-pixels)
 SUBPIXEL_OFFSETS = (-1.0 / 3.0, 0.0, 1.0 / 3.0)
 
 
-def _subpixel_geometry(backplanes: Backplanes, win, dd: np.ndarray, on: np.ndarray) -> dict | None:
-    """What :func:`_subpixel_law` needs over ``win``: the limb distance and μ₀ with their gradients (μ₀
-    carried 1 px beyond the disk from its nearest disk pixel), the disk's radius (px) near the limb, and the
-    support (pixels any sub-pixel of which may be sunlit)."""
+def _subpixel_geometry(
+    backplanes: Backplanes, win, dd: np.ndarray, on: np.ndarray, within: np.ndarray | None = None
+) -> dict | None:
+    """What :func:`_subpixel_law` needs over ``win``: the support (pixels any sub-pixel of which may be
+    sunlit; with ``within``, only those it marks) and on it the sub-pixels' values that do not depend on
+    the law (:func:`_subpixel_samples`), from the limb distance and μ₀ with their gradients (μ₀ carried
+    beyond the disk from its nearest disk pixel) and the disk's radius (px) near the limb; all read at
+    the support's pixels and their neighbours alone."""
     from scipy import ndimage
 
     inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
@@ -154,19 +284,83 @@ def _subpixel_geometry(backplanes: Backplanes, win, dd: np.ndarray, on: np.ndarr
     disk = np.isfinite(inc) & np.isfinite(emi)
     if backplanes.in_jupiter_shadow or not disk.any():
         return None
-    mu0 = np.cos(np.radians(inc))
-    idx = ndimage.distance_transform_edt(~disk, return_distances=False, return_indices=True)
-    mu0 = mu0[tuple(idx)]
-    g0l, g0s = np.gradient(mu0)
-    gdl, gds = np.gradient(dd)
-    mu = np.cos(np.radians(emi))
-    grown = ndimage.binary_dilation(on, np.ones((3, 3), bool))
-    near = grown & disk & (dd > 1.0) & (dd < 6.0) & (mu < 0.9)
+    grown = ndimage.maximum_filter(on.view(np.uint8), size=3, mode="constant").view(bool)
+    near = grown & disk & (dd > 1.0) & (dd < 6.0) & (emi > MU_09_DEG)  # μ < 0.9
     if np.count_nonzero(near) < 10:
         return None
-    radius = float(np.median(dd[near] / (1.0 - np.sqrt(1.0 - mu[near] ** 2))))
+    mu_near = np.cos(np.radians(emi[near]))
+    radius = float(np.median(dd[near] / (1.0 - np.sqrt(1.0 - mu_near**2))))
     support = grown & (dd > -1.0)
-    return dict(dd=dd, mu0=mu0, g0=(g0l, g0s), gd=(gdl, gds), mu=mu, radius=radius, support=support)
+    if within is not None:
+        support &= within
+    nl, ns = dd.shape
+    i = np.flatnonzero(support)  # flat indices: the gathers below are np.take's
+    r, c = np.divmod(i, ns)
+    up, dn = np.where(r + 1 < nl, ns, 0), np.where(r > 0, -ns, 0)
+    rt, lf = np.where(c + 1 < ns, 1, 0), np.where(c > 0, -1, 0)
+    nbr = np.concatenate([i + up, i + dn, i + rt, i + lf])
+    mu0 = _carried_mu0(inc, disk, np.concatenate([i, nbr]))
+    m0c, m0u, m0d, m0r, m0l = mu0.reshape(5, i.size)
+    ddf = dd.ravel()
+    # np.gradient's differences (central inside, one-sided at the edges), at the support's pixels only
+    hl, hs = (up - dn) / ns, (rt - lf).astype(float)
+    g0l, g0s = (m0u - m0d) / hl, (m0r - m0l) / hs
+    gdl, gds = (ddf.take(i + up) - ddf.take(i + dn)) / hl, (ddf.take(i + rt) - ddf.take(i + lf)) / hs
+    mu = np.cos(np.radians(emi.ravel().take(i)))
+    geo = (ddf.take(i), m0c, mu, g0l, g0s, gdl, gds)
+    return dict(support=support, samples=_subpixel_samples(*geo, radius))
+
+
+#: emission angle (°) of μ = 0.9
+MU_09_DEG = float(np.degrees(np.arccos(0.9)))
+#: offsets (line, sample) within 3 px, nearest first, equally near ones by sample offset then line offset
+#: (as scipy's Euclidean distance transform picks among them: the same nearest disk pixel)
+_NEAR_OFFSETS = sorted(
+    ((i, j) for i in range(-3, 4) for j in range(-3, 4) if 0 < i * i + j * j <= 9),
+    key=lambda o: (o[0] ** 2 + o[1] ** 2, o[1], o[0]),
+)
+
+
+def _carried_mu0(inc: np.ndarray, disk: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """μ₀ = cos(incidence) at the pixels of flat indices ``i``, carried beyond the disk from the nearest disk
+    pixel within 3 px (the first of equally near ones in :data:`_NEAR_OFFSETS`' order; NaN beyond 3 px)."""
+    nl, ns = disk.shape
+    i = i.copy()
+    todo = np.flatnonzero(~disk.ravel().take(i))
+    if todo.size:
+        off = np.asarray(_NEAR_OFFSETS)
+        r, c = np.divmod(i[todo], ns)
+        rr, cc = r[:, None] + off[:, 0], c[:, None] + off[:, 1]
+        inside = (rr >= 0) & (rr < nl) & (cc >= 0) & (cc < ns)
+        j = np.where(inside, rr * ns + cc, 0)
+        hit = inside & disk.ravel().take(j)
+        first, found = np.argmax(hit, axis=1), hit.any(axis=1)
+        i[todo] = j[np.arange(todo.size), first]
+    out = np.cos(np.radians(inc.ravel().take(i)))
+    if todo.size:
+        out[todo[~found]] = np.nan
+    return out
+
+
+def _subpixel_samples(dd, mu0, mu, g0l, g0s, gdl, gds, radius: float):
+    """Per sub-pixel (rows: :data:`SUBPIXEL_OFFSETS` × :data:`SUBPIXEL_OFFSETS`) of each support pixel:
+    log μ₀, log max(μ, 10⁻³) (μ₀ and the limb distance linear across the pixel, μ near the limb, < 6 px,
+    that of a sphere of the disk's ``radius`` at the sub-pixel's limb distance, μ at the pixel centre
+    beyond) and whether the sub-pixel is on the disk and lit."""
+    off = np.asarray(SUBPIXEL_OFFSETS)
+    dl, ds = np.repeat(off, off.size)[:, None], np.tile(off, off.size)[:, None]  # (line, sample) offsets
+    d_sub = dd + dl * gdl + ds * gds
+    m0 = mu0 + dl * g0l + ds * g0s
+    ok = (d_sub > 0.0) & (m0 > 0.0)
+    # μ: the sphere's at the sub-pixel's limb distance near the limb, the pixel centre's (one value) beyond
+    sphere = (dd < 6.0) | ~np.isfinite(mu)
+    lm = np.empty(d_sub.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xx = np.clip(1.0 - d_sub[:, sphere] / radius, 0.0, 1.0)
+        lm[:, sphere] = np.log(np.maximum(np.sqrt(np.maximum(1.0 - xx * xx, 0.0)), 1e-3))
+        lm[:, ~sphere] = np.log(np.maximum(mu[~sphere], 1e-3))
+        lm0 = np.log(np.where(ok, m0, 1.0))
+    return lm0, np.where(ok, lm, 0.0), ok
 
 
 def _subpixel_law(sub: dict, k: float, floor: float) -> np.ndarray:
@@ -174,26 +368,19 @@ def _subpixel_law(sub: dict, k: float, floor: float) -> np.ndarray:
     the disk or unlit): μ₀ and the limb distance linear across the pixel, μ near the limb (< 6 px) that of
     a sphere of the disk's radius at the sub-pixel's limb distance, μ at the pixel centre beyond."""
     s = sub["support"]
-    dd, mu0, mu, r = sub["dd"][s], sub["mu0"][s], sub["mu"][s], sub["radius"]
-    g0l, g0s = sub["g0"][0][s], sub["g0"][1][s]
-    gdl, gds = sub["gd"][0][s], sub["gd"][1][s]
-    acc = np.zeros(dd.shape)
-    for dl in SUBPIXEL_OFFSETS:
-        for ds in SUBPIXEL_OFFSETS:
-            d_sub = dd + dl * gdl + ds * gds
-            m0 = mu0 + dl * g0l + ds * g0s
-            x = np.clip(1.0 - d_sub / r, 0.0, 1.0)
-            m_sphere = np.sqrt(np.maximum(1.0 - x * x, 0.0))
-            m = np.where((dd < 6.0) | ~np.isfinite(mu), m_sphere, mu)
-            ok = (d_sub > 0.0) & (m0 > 0.0)
-            acc += np.where(ok, np.maximum(m0, 0.0) ** k * np.maximum(m, max(floor, 1e-3)) ** (k - 1.0), 0.0)
+    lm0, lm, ok = sub["samples"]
+    v = np.exp(k * lm0 + (k - 1.0) * np.maximum(lm, np.log(max(floor, 1e-3))))
     raw = np.zeros(s.shape)
-    raw[s] = acc / len(SUBPIXEL_OFFSETS) ** 2
+    raw[s] = np.where(ok, v, 0.0).sum(axis=0) / len(SUBPIXEL_OFFSETS) ** 2
     return raw
 
 
-#: floors of μ in the limb factor μᵏ⁻¹ tried against the law's own (:data:`MU_FLOOR`) by ``fit_floor``
+#: floors of μ in the limb factor μᵏ⁻¹ among which :func:`shading_template` with ``fit_law`` picks the best
 FLOOR_CANDIDATES = (0.1, 0.15, 0.2, 0.25, 0.3)
+#: floors of μ in the limb factor μᵏ⁻¹ tried against the law's own (:data:`MU_FLOOR`) by :func:`law_differs`:
+#: the first whose refitted k is plausible (with ``fit_law="subpixel"`` the sub-pixel law at :data:`MU_FLOOR`
+#: is tried after it)
+LAW_TEST_FLOORS = (0.3, 0.2)
 #: the fitted floor replaces :data:`MU_FLOOR` only where it leaves a misfit this much smaller (relative)
 FLOOR_MARGIN = 0.1
 #: limb distance (px) within which the misfit of the floors is measured
@@ -211,7 +398,7 @@ def _limb_misfit(data: np.ndarray, template: np.ndarray, zone: np.ndarray) -> fl
     for _ in range(2):
         if keep.sum() < 20 or float(np.ptp(x[keep])) <= 0.0:
             return None
-        a, b = np.polyfit(x[keep], y[keep], 1)
+        a, b = _line_fit(x[keep], y[keep])
         r = y - (a * x + b)
         keep = np.abs(r) < 3.0 * max(mad_sigma(r[keep]), 1e-30)
     level = float(np.median(np.abs(y)))
