@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ioscan.detect.background_kernels import _pairwise_small
+
 
 @njit(cache=True)
 def _pairwise(x: np.ndarray, i0: int, n: int) -> float:
@@ -1610,36 +1612,6 @@ def at_limb_distance(
 
 
 @njit(cache=True)
-def _pairwise_flat(x: np.ndarray, n: int) -> float:
-    """:func:`_pairwise` of x[0 : n] for n ≤ 128 (its one level, no recursion: a kernel calling the
-    recursive form crashed when loaded from numba's cache)."""
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += x[i]
-        return res
-    r0, r1, r2, r3 = x[0], x[1], x[2], x[3]
-    r4, r5, r6, r7 = x[4], x[5], x[6], x[7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += x[i]
-        r1 += x[i + 1]
-        r2 += x[i + 2]
-        r3 += x[i + 3]
-        r4 += x[i + 4]
-        r5 += x[i + 5]
-        r6 += x[i + 6]
-        r7 += x[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += x[i]
-        i += 1
-    return res
-
-
-@njit(cache=True)
 def spike_stamp_pixels(resid: np.ndarray, valid: np.ndarray, ci: np.ndarray, cj: np.ndarray, r: int):
     """The spike test's stamps (:func:`ioscan.detect.find.spike_dchi2`): each source's brightest ``valid``
     pixel of ``resid`` in the 3 × 3 (clipped to the map) around (ci, cj) — the first largest in row-major
@@ -1747,14 +1719,14 @@ def spike_advantage(
                 wp = w[q] * p[s, q // m, q % m]
                 t[q] = wp * p[s, q // m, q % m]
                 t2[q] = wp * rr[q]
-            den = 0.0 + _pairwise_flat(t, k)
-            ls = (0.0 + _pairwise_flat(t2, k)) / (den if den > 0 else 1.0)
+            den = 0.0 + _pairwise_small(t, k)
+            ls = (0.0 + _pairwise_small(t2, k)) / (den if den > 0 else 1.0)
             f = ls if den > 0 else 0.0
         for q in range(k):
             d = rr[q] - f * p[s, q // m, q % m]
             t[q] = w[q] * (d * d)
             chi_all[q] = (w[q] * rr[q]) * rr[q]
-        chi_psf = 0.0 + _pairwise_flat(t, k)
+        chi_psf = 0.0 + _pairwise_small(t, k)
         for q in range(k):
             free[q] = False
         free[c * m + c] = True
@@ -1780,8 +1752,8 @@ def spike_advantage(
                 free[kb] = True
         for q in range(k):
             t[q] = chi_all[q] if free[q] else 0.0
-        freed = 0.0 + _pairwise_flat(t, k)
-        chi_spike = (0.0 + _pairwise_flat(chi_all, k)) - freed
+        freed = 0.0 + _pairwise_small(t, k)
+        chi_spike = (0.0 + _pairwise_small(chi_all, k)) - freed
         out[s] = chi_psf - chi_spike
     return out
 

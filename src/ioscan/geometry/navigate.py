@@ -583,7 +583,7 @@ def anchor_tangent_points_km(points_km: np.ndarray) -> tuple[np.ndarray, np.ndar
     tangent planes, as :meth:`ioscan.geometry.views.View.pixels_per_km` steps them (the same operations on
     the same array: the same bits), kept for the same points (they do not depend on the view: every band of
     every frame matched against a table steps the same points). Read-only."""
-    from ioscan import body as iobody
+    from ioscan.geometry.views import tangent_steps_km
 
     p = np.ascontiguousarray(points_km, dtype=float)
     key = p.tobytes()
@@ -591,13 +591,7 @@ def anchor_tangent_points_km(points_km: np.ndarray) -> tuple[np.ndarray, np.ndar
     if hit is not None:
         _TANGENT_POINTS.move_to_end(key)
         return hit
-    n_hat = iobody.surface_normal(p)
-    z = np.array([0.0, 0.0, 1.0])
-    east = np.cross(z, n_hat)
-    bad = np.linalg.norm(east, axis=-1) < 1e-9
-    east[bad] = np.array([0.0, 1.0, 0.0])
-    east /= np.linalg.norm(east, axis=-1, keepdims=True)
-    north = np.cross(n_hat, east)
+    north, east = tangent_steps_km(p)
     hit = (p + north, p + east)
     for a in hit:
         a.setflags(write=False)

@@ -130,17 +130,23 @@ class View:
     def pixels_per_km(self, points_km: np.ndarray) -> np.ndarray:
         """(..., 2, 2) Jacobian d(sample, line)/d(north km, east km) at surface points (tangent plane)."""
         p = np.asarray(points_km, dtype=float)
-        n_hat = iobody.surface_normal(p)
-        z = np.array([0.0, 0.0, 1.0])
-        east = np.cross(z, n_hat)
-        bad = np.linalg.norm(east, axis=-1) < 1e-9
-        east[bad] = np.array([0.0, 1.0, 0.0])
-        east /= np.linalg.norm(east, axis=-1, keepdims=True)
-        north = np.cross(n_hat, east)
+        north, east = tangent_steps_km(p)
         s0, l0, _ = self.project(p)
         sn, ln_, _ = self.project(p + north)
         se, le, _ = self.project(p + east)
         return np.stack([np.stack([sn - s0, se - s0], -1), np.stack([ln_ - l0, le - l0], -1)], -2)
+
+
+def tangent_steps_km(points_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(north, east): unit vectors (km) in the tangent planes of surface points ``points_km`` (..., 3), east
+    along the body's +z × the surface normal (+y where that vanishes, at a pole), north = normal × east."""
+    n_hat = iobody.surface_normal(points_km)
+    z = np.array([0.0, 0.0, 1.0])
+    east = np.cross(z, n_hat)
+    bad = np.linalg.norm(east, axis=-1) < 1e-9
+    east[bad] = np.array([0.0, 1.0, 0.0])
+    east /= np.linalg.norm(east, axis=-1, keepdims=True)
+    return np.cross(n_hat, east), east
 
 
 def _dot(u: list[np.ndarray], v: list[np.ndarray]) -> np.ndarray:
