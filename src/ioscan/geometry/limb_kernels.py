@@ -1298,14 +1298,21 @@ def _gaussian_separable(a: np.ndarray, w: np.ndarray, reflect: bool) -> np.ndarr
             padded[r + ns + j] = row[_edge_index(ns + j, ns, reflect)]
         for j in range(ns):
             padded[r + j] = row[j]
-        orow = out[i]
-        for j in range(ns):
-            orow[j] = padded[r + j] * w0
-        for k in range(r, 0, -1):
-            wk = w[r - k]
-            for j in range(ns):
-                orow[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+        _symmetric_taps(padded, r, ns, w0, w, out[i])
     return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _symmetric_taps(padded, r, n, w0, w, out):  # pragma: no cover - compiled
+    """out[j] = padded[r + j]·w0 + Σ_k (padded[r + j − k] + padded[r + j + k])·w[r − k], k from r down to 1,
+    for j < n: a symmetric 1-D kernel (centre weight w0, the others w) over a row padded by r each side, the
+    terms added in that order."""
+    for j in range(n):
+        out[j] = padded[r + j] * w0
+    for k in range(r, 0, -1):
+        wk = w[r - k]
+        for j in range(n):
+            out[j] += (padded[r + j - k] + padded[r + j + k]) * wk
 
 
 @njit(cache=True, error_model="numpy")
@@ -1380,12 +1387,7 @@ def edge_bias(
         for j in range(r):
             padded[j] = padded[r]
             padded[r + m + j] = padded[r + m - 1]
-        for j in range(m):
-            blurred[j] = padded[r + j] * w0
-        for k in range(r, 0, -1):
-            wk = w[r - k]
-            for j in range(m):
-                blurred[j] += (padded[r + j - k] + padded[r + j + k]) * wk
+        _symmetric_taps(padded, r, m, w0, w, blurred)
         deriv[0] = (blurred[1] - blurred[0]) / step
         deriv[m - 1] = (blurred[m - 1] - blurred[m - 2]) / step
         for j in range(1, m - 1):
