@@ -1,5 +1,5 @@
 """The limb fit's results pinned: offsets and their 1σ within 1e-6 px (on the float platform they were written
-on; 1e-4 px on another, see below) on frames of both renderers — the
+on; 5e-4 px on another, see below) on frames of both renderers — the
 campaign simulator (``ioscan.simulate``) and the independent limb renderer (``ioscan.simulate.limb_scene``) —
 in all three modes (camera rotation, backplanes, scale and rotation fitted). A change meant to make the fit
 faster must not move them; a change meant to make it better (or faster with numbers that move on purpose)
@@ -33,8 +33,9 @@ Re-pinned on another CPU (2026-12-06, the same code; AVX-512 numpy kernels and O
 instead of the AVX2 machine they were written on): offsets and 1σ moved by ≤ 1.5e-6 px in the offset-only
 modes and the campaign, by 2.3e-5 / 4.5e-5 px with scale and rotation fitted ("along_lines", "crescent": the
 barely constrained rotation carries the dot products' last bits). So the pins hold to 1e-6 px on the
-platform they were written on (:data:`PINS_PLATFORM`, ``tests/float_platform.py``) and to 1e-4 px on
-another: still a thousandth of what any change to the fit moved them by.
+platform they were written on (:data:`PINS_PLATFORM`, ``tests/float_platform.py``) and to 5e-4 px on
+another (1e-4 until a Haswell host moved "crescent"'s rotation-mode offset by 1.31e-4 px, 2026-12-07): still a
+thousandth of what any change to the fit moved them by (up to 0.43 px).
 Campaign pins re-made by the compiled offset-only solver (``limb_kernels.solve_shift``: limbsolve's steps, its
 residuals and 2-column least squares rounded differently): offsets moved by ≤ 1.2e-6 px (2017086T014145 M,
 6 grouped edges; the others ≤ 4.8e-7 px), 1σ by ≤ 8e-8 px; the scenes' pins (≤ 4e-8 px) unchanged.
@@ -58,9 +59,11 @@ from ioscan.instruments.jiram import PIXEL_AXES
 
 #: the float platform the pins were written on (``float_platform()``)
 PINS_PLATFORM = {"numpy": "2.4.6", "scipy": "1.17.1", "simd": "X86_V4", "blas": "SkylakeX"}
-#: px: on that platform; on another (rounding of the dot products carried by the solver, measured ≤ 4.5e-5 px)
+#: px: on that platform; on another (rounding of the dot products carried by the solver, measured ≤ 4.5e-5 px
+#: on an AVX2 machine, 1.31e-4 px on an X86_V3 / Haswell one — "crescent" with scale and rotation fitted, whose
+#: rotation is barely constrained — 2026-12-07; every offset-only pin there within 1e-6 px)
 TOL_PX = 1e-6
-TOL_PX_OTHER_PLATFORM = 1e-4
+TOL_PX_OTHER_PLATFORM = 5e-4
 
 #: (scene, mode) → (offset sample, line), (1σ sample, line), px
 SCENE_PINS = {
