@@ -534,6 +534,32 @@ def test_level_bin_stats_equal_numpy_median_and_percentile(n):
     assert not kn.level_bin_stats(b, np.ones(40), np.argsort(b), 1, _Q25_CHI2)[3]
 
 
+@pytest.mark.parametrize("n", [20, 21, 399, 400, 1601, 3203, 8000])
+def test_level_bin_stats_sorted_equal_argsort_bins(n):
+    """The white-noise fit's level bins made from the sorted levels equal those of the argsort bit for bit
+    where no equal levels straddle a bin boundary; where they do (or a middle level is 0) it declines."""
+    from ioscan.detect.background import _Q25_CHI2
+
+    rng = np.random.default_rng(n + 1)
+    nb = int(np.clip(n // 400, 1, 8))
+    declined = 0
+    for levels in (rng.normal(50.0, 20.0, n), np.round(rng.normal(50.0, 2.0, n)), rng.normal(0.0, 1.0, n)):
+        b = levels.astype(np.float32)
+        r2 = rng.normal(0.0, 2.0, n) ** 2
+        got = kn.level_bin_stats_sorted(b, np.sort(b), r2, nb, _Q25_CHI2)
+        want = kn.level_bin_stats(b, r2, np.argsort(b), nb, _Q25_CHI2)
+        s = np.sort(b)
+        bounds = np.cumsum([n // nb + (1 if c < n % nb else 0) for c in range(nb)])[:-1]
+        straddled = any(s[k - 1] == s[k] for k in bounds)
+        assert got[3] == (not straddled)  # (these levels have no zero middle value)
+        if got[3]:
+            assert want[3] and all(_same(a, w) for a, w in zip(got[:3], want[:3], strict=True))
+        declined += not got[3]
+    assert declined >= 1 or nb == 1  # (the rounded levels tie across a boundary)
+    b = np.zeros(41, np.float32)  # a middle level of 0: its sign would be the argsort's
+    assert not kn.level_bin_stats_sorted(b, b, np.ones(41), 1, _Q25_CHI2)[3]
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (40, 61), (128, 97)])
 def test_psf_candidates_box_mean_equals_scipy(shape):
     """The PSF candidates' 11 × 11 mean (compiled running sums, windows wider than the image too) equals

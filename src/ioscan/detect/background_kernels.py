@@ -1202,6 +1202,74 @@ def level_bin_stats(
 
 
 @njit(cache=True, error_model="numpy")
+def level_bin_stats_sorted(
+    b: np.ndarray, b_sorted: np.ndarray, r2: np.ndarray, nb: int, q25: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """:func:`level_bin_stats` with the bins made from ``b_sorted`` (``np.sort(b)``) instead of an argsort
+    of ``b``: where no two equal levels straddle a boundary between bins, each bin holds the pixels whose
+    level lies between two thresholds whatever the order of equal levels, and its statistics (the middle
+    of its sorted levels, order statistics of its ``r2``) are values of the data — the same as
+    :func:`level_bin_stats` gives for any argsort. False (nothing to use) where equal levels straddle a
+    boundary or a middle level is zero (its sign would be the argsort's): the caller's argsort path."""
+    n = b.shape[0]
+    lev = np.empty(nb)
+    var = np.empty(nb)
+    wts = np.empty(nb, np.intp)
+    starts = np.empty(nb + 1, np.intp)
+    starts[0] = 0
+    for c in range(nb):
+        starts[c + 1] = starts[c] + n // nb + (1 if c < n % nb else 0)
+    thresholds = np.empty(max(nb - 1, 0), b.dtype)
+    for c in range(1, nb):
+        s = starts[c]
+        if not b_sorted[s - 1] < b_sorted[s]:
+            return lev[:0], var[:0], wts[:0], False
+        thresholds[c - 1] = b_sorted[s]
+    # each pixel's r2 into its bin (the bins' values as a set: the order within a bin does not matter)
+    width = n // nb + 1
+    bufs = np.empty((nb, width))
+    cnt = np.zeros(nb, np.intp)
+    for i in range(n):
+        v = b[i]
+        c = 0
+        while c < nb - 1 and v >= thresholds[c]:
+            c += 1
+        bufs[c, cnt[c]] = r2[i]
+        cnt[c] += 1
+    t1 = np.empty(width)
+    t2 = np.empty(width)
+    used = 0
+    for c in range(nb):
+        size = starts[c + 1] - starts[c]
+        if size < 20:
+            continue
+        start = starts[c]
+        m = size // 2
+        if size % 2:
+            mid = b_sorted[start + m]
+            if mid == 0:
+                return lev[:0], var[:0], wts[:0], False
+            lev[used] = np.float64(mid)
+        else:
+            lo_b, hi_b = b_sorted[start + m - 1], b_sorted[start + m]
+            if lo_b == 0 or hi_b == 0:
+                return lev[:0], var[:0], wts[:0], False
+            lev[used] = np.float64((lo_b + hi_b) / b.dtype.type(2.0))
+        buf = bufs[c]
+        vi = (size - 1) * 0.25
+        lo = int(np.floor(vi))
+        g = vi - lo
+        lo_v = kth_bracketed(buf, size, lo, t1, t2)  # (squares: no −0.0)
+        hi_v = kth_bracketed(buf, size, lo + 1, t1, t2)
+        d = hi_v - lo_v
+        q = hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
+        var[used] = q / q25
+        wts[used] = size
+        used += 1
+    return lev[:used], var[:used], wts[:used], True
+
+
+@njit(cache=True, error_model="numpy")
 def abs_in_blocks(z: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
     """|z| as float32 in block order: one row of b² values per b × b block (block lines, then block
     samples; pixels in line order within a block), NaN beyond the image (``BlockScale``'s layout of |z|)."""
@@ -1625,6 +1693,7 @@ def warm_up() -> None:
     laplace_residual(x, np.ones(x.shape, np.bool_), np.float32(0.25))
     masked_difference(x, x, np.ones(x.shape, np.bool_))
     level_bin_stats(x.ravel(), x.ravel().astype(np.float64), np.arange(20), 1, 0.1)
+    level_bin_stats_sorted(x.ravel(), np.sort(x.ravel()), x.ravel().astype(np.float64), 1, 0.1)
     fill_box_mean(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3))
     fill_box_mean_at(x, np.ones(x.shape, np.bool_), 1, np.float32(1e-3), np.zeros(x.shape, np.bool_))
     block_order_stats(x, np.zeros(x.shape, np.int8), np.arange(4), 2, 0.5)
