@@ -218,6 +218,17 @@ NEGATIVE_SCALE_MIN_FRACTION = 0.125
 #: SOURCE_MASK_SNR × the scale): splits and wings of bright sources are positive misfits the scale must count
 #: (on renderer night frames without it, 4 more false detections of 124 frames, all beside bright sources)
 NEGATIVE_SCALE_BRIGHT_PX = 10
+
+
+def dark_ground(norm: np.ndarray | None, sunlit: np.ndarray | None) -> bool:
+    """``negative_scale_cap``'s ground: the band has no sunlit disk to model — no divisor of the data
+    (``norm``: neither a shading template nor a measured limb profile in use) and no sunlit pixel (``sunlit``,
+    geometry). There noise and texture are symmetric about the background; a sunlit disk's residual is not
+    (its curvature's misfit), and its negative half understates the S/N's scatter (a clean sunlit Lambert
+    disk, no geometry: 1.71 where it must be 1 ± 0.15)."""
+    return norm is None and (sunlit is None or not bool(np.any(sunlit)))
+
+
 #: white noise never below this fraction of the data's median level: float32 rounding of the background
 #: step (a few 1e-7 relative), which a noiseless frame would otherwise turn into sources
 ROUNDING_NOISE = 1e-5
@@ -1631,7 +1642,7 @@ def estimate_background(
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
-            if negative_scale_cap:
+            if negative_scale_cap and dark_ground(norm, sunlit):  # (norm: the shading's or the profile's)
                 # the negative pixels alone, in the blocks whose scale is above its floor (elsewhere the
                 # selection stays as it was: those blocks are not sorted again, and the floor holds them)
                 keep = ok & ~src if peaks.any() else ok

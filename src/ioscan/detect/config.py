@@ -500,7 +500,7 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = 4.0
     unmodelled_limb_own_profile: bool = True
-    negative_scale_cap: bool = False
+    negative_scale_cap: bool = True
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
