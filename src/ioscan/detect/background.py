@@ -220,10 +220,10 @@ NEGATIVE_SCALE_MIN_FRACTION = 0.125
 NEGATIVE_SCALE_BRIGHT_PX = 10
 
 
-#: ``negative_scale_cap`` on dark ground only: the largest 10–90 % range of a band's background over its usable
-#: pixels (every :data:`DARK_GROUND_STRIDE`-th line and sample), in units of its median white noise (our
-#: simulator's night bands 0.24–0.38, its sunlit ones 44–153; a renderer frame filled by sunlit disk, no limb
-#: seen, 163)
+#: ``negative_scale_cap`` on dark ground only: the largest 10–90 % range of a band's background over its
+#: usable pixels (every :data:`DARK_GROUND_STRIDE`-th line and sample), in units of its median white noise
+#: (our simulator's night bands 0.24–0.38, its sunlit ones 44–153; a renderer frame filled by sunlit disk,
+#: no limb seen, 163)
 DARK_GROUND_SPREAD_SIGMA = 3.0
 #: … the sampling step of that range, px
 DARK_GROUND_STRIDE = 4
