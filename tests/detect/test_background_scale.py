@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ioscan.detect.background import estimate_background
+from ioscan.detect.background import (
+    DARK_GROUND_SPREAD_SIGMA,
+    NEGATIVE_SCALE_BRIGHT_PX,
+    dark_ground,
+    estimate_background,
+)
 from ioscan.detect.psf import PsfModel
 
 SNR_IDEAL = 20.0
@@ -128,3 +133,59 @@ def test_negative_scale_cap_spares_bright_sources():
     on = estimate_background(img, psf=ELONGATED, negative_scale_cap=True)
     near = (slice(38, 59), slice(86, 107))
     np.testing.assert_array_equal(on.scale[near], off.scale[near])
+
+
+def test_dark_ground_needs_no_divisor_and_a_flat_background():
+    """Dark ground: no shading / limb-profile divisor and a background whose 10–90 % range is under
+    DARK_GROUND_SPREAD_SIGMA × the white noise; a quadratic ramp of 10 σ across the band is not dark."""
+    usable = np.ones((64, 128), bool)
+    white = np.ones((64, 128))
+    flat = np.random.default_rng(4).normal(0.0, 0.1, (64, 128))
+    ramp = 10.0 * (np.arange(128.0)[None, :] / 127.0) ** 2 * np.ones((64, 1))
+    assert dark_ground(None, flat, usable, white)
+    assert not dark_ground(np.ones((64, 128)), flat, usable, white)
+    assert not dark_ground(None, ramp, usable, white)
+    assert dark_ground(None, ramp, usable, white * 10.0 / (0.9 * DARK_GROUND_SPREAD_SIGMA))
+    assert not dark_ground(None, flat, np.zeros_like(usable), white)
+
+
+def _lambert_disk(seed: int) -> np.ndarray:
+    """A sunlit disk filling the frame (no limb in view): Lambert shading of peak 400 σ, unit white noise,
+    a chain of faint sources across it."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:256]
+    mu = np.sqrt(np.clip(1.0 - ((xx - 100.0) / 300.0) ** 2 - ((yy - 40.0) / 300.0) ** 2, 0.0, 1.0))
+    img = 400.0 * mu * 0.8 + rng.normal(0.0, 1.0, (96, 256))
+    for x in np.arange(20.0, 236.0, 5.0):
+        _add_source(img, x + rng.uniform(-0.5, 0.5), 48 + rng.uniform(-1.5, 1.5), 5.0)
+    return img
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_negative_scale_cap_leaves_sunlit_ground_alone(seed):
+    """A frame filled by sunlit disk, no limb model nor shading (its background spans ≫ 3 σ): the cap does
+    not apply, the S/N map and scale are those without it, bit for bit."""
+    img = _lambert_disk(seed)
+    off = estimate_background(img, psf=ELONGATED)
+    on = estimate_background(img, psf=ELONGATED, negative_scale_cap=True)
+    np.testing.assert_array_equal(on.scale, off.scale)
+    np.testing.assert_array_equal(on.snr, off.snr)
+
+
+def test_negative_scale_cap_spares_the_reach_of_sunlit_pixels():
+    """Dark ground with a sunlit mask over part of a crowded chain: within the outer annulus +
+    NEGATIVE_SCALE_BRIGHT_PX of the sunlit pixels the block scale is the uncapped one, farther along the chain
+    it is capped (lower somewhere)."""
+    img, pos = _chain(0)
+    sunlit = np.zeros(img.shape, bool)
+    sunlit[40:56, 20:60] = True
+    off = estimate_background(img, psf=ELONGATED)
+    on = estimate_background(img, psf=ELONGATED, negative_scale_cap=True, sunlit=sunlit)
+    reach = min(a[1] for a in on.annuli) + NEGATIVE_SCALE_BRIGHT_PX  # (each option its own annulus)
+    ii, jj = np.indices(img.shape)
+    steps = np.maximum(np.maximum(40 - ii, ii - 55), 0) + np.maximum(np.maximum(20 - jj, jj - 59), 0)
+    near = steps <= reach  # (4-connected steps from the sunlit pixels; the block scale, before the frame
+    # edge's profile, which pools the whole edge strip, raises it)
+    np.testing.assert_array_equal(on.scale_block[near], off.scale_block[near])
+    far = steps > 2 * reach
+    assert np.any(on.scale_block[far] < off.scale_block[far])

@@ -218,6 +218,36 @@ NEGATIVE_SCALE_MIN_FRACTION = 0.125
 #: SOURCE_MASK_SNR × the scale): splits and wings of bright sources are positive misfits the scale must count
 #: (on renderer night frames without it, 4 more false detections of 124 frames, all beside bright sources)
 NEGATIVE_SCALE_BRIGHT_PX = 10
+
+
+#: ``negative_scale_cap`` on dark ground only: the largest 10–90 % range of a band's background over its
+#: usable pixels (every :data:`DARK_GROUND_STRIDE`-th line and sample), in units of its median white noise
+#: (our simulator's night bands 0.24–0.38, its sunlit ones 44–153; a renderer frame filled by sunlit disk,
+#: no limb seen, 163)
+DARK_GROUND_SPREAD_SIGMA = 3.0
+#: … the sampling step of that range, px
+DARK_GROUND_STRIDE = 4
+
+
+def dark_ground(
+    norm: np.ndarray | None, background: np.ndarray, usable: np.ndarray, sigma_white: np.ndarray
+) -> bool:
+    """``negative_scale_cap``'s ground: the band has no sunlit disk to model — no divisor of the data
+    (``norm``: neither a shading template nor a measured limb profile in use) and a background flat within
+    :data:`DARK_GROUND_SPREAD_SIGMA` × the white noise (image units both). There noise and texture are
+    symmetric about the background; a sunlit disk's residual is not (its curvature's misfit), and its negative
+    half understates the S/N's scatter (a clean sunlit Lambert disk: 1.71 where it must be 1 ± 0.15)."""
+    if norm is not None:
+        return False
+    step = (slice(None, None, DARK_GROUND_STRIDE),) * 2
+    sel = usable[step]
+    if not sel.any():
+        return False
+    lo, hi = np.percentile(background[step][sel], [10.0, 90.0])
+    white = float(np.median(np.broadcast_to(sigma_white, usable.shape)[step][sel]))
+    return bool(hi - lo < DARK_GROUND_SPREAD_SIGMA * white)
+
+
 #: white noise never below this fraction of the data's median level: float32 rounding of the background
 #: step (a few 1e-7 relative), which a noiseless frame would otherwise turn into sources
 ROUNDING_NOISE = 1e-5
@@ -1637,7 +1667,7 @@ def estimate_background(
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
-            if negative_scale_cap:
+            if negative_scale_cap and dark_ground(norm, bgs[0], usable, sw):  # (norm: shading's or profile's)
                 # the negative pixels alone, in the blocks whose scale is above its floor (elsewhere the
                 # selection stays as it was: those blocks are not sorted again, and the floor holds them)
                 keep = ok & ~src if peaks.any() else ok
@@ -1645,6 +1675,9 @@ def estimate_background(
                 neg = blocks.scale(keep, min_fraction=NEGATIVE_SCALE_MIN_FRACTION)
                 # not within reach of a clear source: its misfit (the PSF model's error) is positive too
                 bright = s_white[0] > SOURCE_MASK_SNR * scale
+                # nor within that reach of sunlit surface (geometry): a sliver at the terminator is not dark
+                if sunlit is not None and np.any(sunlit):
+                    bright = bright | np.asarray(sunlit, bool)
                 if bright.any():
                     neg = np.where(grow_sparse(bright, a1 + NEGATIVE_SCALE_BRIGHT_PX), scale, neg)
                 np.minimum(scale, neg, out=scale)

@@ -364,13 +364,16 @@ class DetectConfig:
             raised by a limb-distance profile of their own, not the one shared with the modelled bright arc,
             whose misfit raised their scale as much as its own
             (:func:`ioscan.detect.background._unmodelled_limb_scale`; issue 11, numbers in the README).
-        negative_scale_cap: narrow PSFs: the S/N map's block scale is capped by the one from the blocks'
-            negative pixels alone (sources are positive, noise and texture symmetric): faint sources crowded
+        negative_scale_cap: narrow PSFs on dark ground: the S/N map's block scale is capped by the one from
+            the blocks' negative pixels alone (sources are positive, noise symmetric): faint sources crowded
             in a block no longer raise the scale they are detected against
-            (:func:`ioscan.detect.background.estimate_background`; issue 11, "nightlimb": renderer night,
-            elongation 1.5, 0.9459 → 0.9537 at S/N ≥ 7, false per frame unchanged; figures in
-            docs/architecture.md). Off: on sunlit ground far inside the limb it lowers the scale below the
-            S/N's own scatter (1.7 against 1 ± 0.15, ``tests/benchmarks/test_bench_generalise_limb_zone``).
+            (:func:`ioscan.detect.background.estimate_background`; issue 11, "nightlimb", "darkcap"). Dark
+            ground (:func:`ioscan.detect.background.dark_ground`): no shading template or limb profile in
+            use and the band's background flat within 3 white-noise σ; within reach of sunlit pixels
+            (geometry) the scale stays uncapped. On sunlit ground the residual is not symmetric and the cap
+            would understate the S/N's scatter (1.71 against 1 ± 0.15,
+            ``tests/benchmarks/test_bench_generalise_limb_zone``). On by default: renderer night, elongation
+            1.5, 0.9459 → 0.9537 at S/N ≥ 7, false per frame unchanged; figures in docs/architecture.md.
         fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
             (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);
@@ -500,7 +503,7 @@ class DetectConfig:
     limb_scale_quantile: float = 0.9
     limb_zone_own_scale_px: float | None = 4.0
     unmodelled_limb_own_profile: bool = True
-    negative_scale_cap: bool = False
+    negative_scale_cap: bool = True
     fill_along_limb_px: float = 20.0
     edge_contrast_test: bool = True
     edge_contrast_min_fraction: float = 0.25
