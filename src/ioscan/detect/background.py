@@ -1286,12 +1286,34 @@ def _box_mean(a: np.ndarray, size: int) -> np.ndarray:
     return kernels.uniform_box_mean(np.ascontiguousarray(a), size)
 
 
+#: the shading divisor at a zero template (a fraction of the template's 90th percentile): the data are not
+#: divided by less (the terminator's dark side is noise, amplified no further)
+SHADING_NORM_FLOOR = 0.05
+#: the template's value (÷ its 90th percentile) from which the divisor is the template itself; below it, a
+#: quadratic meeting it there with the same slope and reaching :data:`SHADING_NORM_FLOOR` at 0. The hard
+#: floor it replaced (max(u, 0.1)) bent the divided terminator from flat to a ramp within one pixel, a kink
+#: the local polynomial background could not follow (false detections 0–1 px from the renderer's terminator)
+SHADING_NORM_JOIN = 0.15
+
+
+def soft_floor(u: np.ndarray, floor: float, join: float) -> np.ndarray:
+    """``u`` where ``u ≥ join`` (the same values), else ``floor + b·u + c·u²`` with ``c = floor / join²`` and
+    ``b = 1 − 2·floor / join`` (value and slope of ``u`` at ``join``, ``floor`` at ``u ≤ 0``; rising for
+    ``floor ≤ join / 2``); float64."""
+    u = np.asarray(u, dtype=np.float64)
+    v = np.maximum(u, 0.0)
+    c = floor / join**2
+    b = 1.0 - 2.0 * floor / join
+    return np.where(u >= join, u, floor + v * (b + c * v))
+
+
 def _shading_norm(
     shading: np.ndarray | None, regions: list[np.ndarray], side: np.ndarray
 ) -> np.ndarray | None:
     """Per-pixel divisor from a shading template on the disk region (the last of two; the sky's profile beyond
     the limb is the PSF's wing, which the template does not model): the template ÷ its 90th percentile over
-    the disk's usable pixels, floored at 0.1, and 1 elsewhere (float32); None without a disk or shading."""
+    the disk's usable pixels, softly floored below :data:`SHADING_NORM_JOIN` (:func:`soft_floor`, to
+    :data:`SHADING_NORM_FLOOR`), and 1 elsewhere (float32); None without a disk or shading."""
     if shading is None or len(regions) < 2:
         return None
     t = np.asarray(shading)
@@ -1306,7 +1328,7 @@ def _shading_norm(
         return None
     here = side == disk
     norm = np.ones(t.shape, np.float32)
-    norm[here] = np.maximum(at(here) / p90, 0.1)
+    norm[here] = soft_floor(at(here) / p90, SHADING_NORM_FLOOR, SHADING_NORM_JOIN)
     return norm
 
 
