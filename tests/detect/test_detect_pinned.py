@@ -16,7 +16,7 @@ X86_V3 / Haswell host (2026-12-07): the other cases moved by rounding only (≤ 
 ``sim_night_far`` for ``detect.negative_scale_cap`` on dark ground (the same 19 detections, 2 move: L S/N
 6.142 → 6.148, M 11.083 → 11.095; positions ≤ 0.0011 px) and ``sim_day_near`` for the shading divisor's soft
 floor (``background.soft_floor``: the same 15 detections, S/N up to +3.4 %, positions ≤ 0.005 px, fluxes
-≤ 0.11σ). A case re-derived on another platform than the rest may record its own (``case_versions``).
+≤ 0.11σ). A case re-derived on another platform than the rest may record its own (``case_versions``)."""
 
 from __future__ import annotations
 
