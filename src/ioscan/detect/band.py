@@ -103,14 +103,15 @@ def _background_args(
     # broad (AO) PSFs: the measured false rate rises with the shading template (its blurred limb and halo do
     # not match a real halo well enough), and the dark-limb band raised it too: both for narrow PSFs only
     if limb.from_geometry and narrow and cfg.use_shading and not limb.image_model:
-        made = limb.shading  # the limb check's template of this image with this PSF: its crop where exact
+        made = limb.shading  # the limb's sunlit disk of this image with this PSF: its template's crop, exact
         if (
             made is not None
-            and made[0] is data
-            and made[1] is psf
+            and made.data is data
+            and made.psf is psf
             and template_crops_to(limb.backplanes, psf, sl)
         ):
-            shading = None if made[2] is None else np.ascontiguousarray(made[2][sl])
+            whole = made.template()
+            shading = None if whole is None else np.ascontiguousarray(whole[sl])
         else:
             shading = shading_template(data, limb.backplanes, psf, sl)
     if limb.from_geometry and narrow:

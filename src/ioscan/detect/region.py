@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from ioscan.detect.limb import (
 from ioscan.geometry.backplanes import Backplanes
 from ioscan.records import BandImage
 from ioscan.robust import median_or_nan
+
+if TYPE_CHECKING:
+    from ioscan.detect.shading import SunlitDisk
 
 #: pointing error (px) beyond which the geometry's limb is not used for the background regions: the limb is
 #: then fitted in the data (an unregistered frame whose kernels may be off by up to ~2°)
@@ -108,9 +112,10 @@ class Limb:
         trusted: an image limb's distance may set OFF_DISK (within ``known``, :func:`decides_off_disk`);
             False for a soft arc of less than half a turn, one not pinned, a short arc beside a terminator,
             or a limb seen only as a bright outline. (An image limb never restricts the search.)
-        shading: (image, PSF, template) when the geometry's check made the whole image's shading template
-            (:func:`ioscan.detect.shading.shading_template`, maybe None) of that image with that PSF: the
-            background reuses its crop where that is the same bit for bit.
+        shading: the sunlit disk of that image with that PSF (:class:`ioscan.detect.shading.SunlitDisk`)
+            when the geometry's check or the photometric law's test made it: its whole image's shading
+            template (:meth:`~ioscan.detect.shading.SunlitDisk.template`, made once) is the background's,
+            cropped, where that is the same bit for bit.
         image_model: with the geometry's limb, the image's own model of the sunlit disk replaces the shading
             template (``detect.shading_limb_mismatch``): the limb profile measured along ``circle``, no
             template.
@@ -130,7 +135,7 @@ class Limb:
     known: np.ndarray | None = None
     sunlit: np.ndarray | None = None
     trusted: bool = True
-    shading: tuple | None = None
+    shading: SunlitDisk | None = None
     image_model: bool = False
     reach: tuple[slice, slice] | None = None
 
@@ -157,7 +162,7 @@ def locate_limb(
         messages.append(uncertain_pointing_message(band.band, cfg.pointing_error_px))
         margin = cfg.search_margin_px if cfg.search_margin_px is not None else 3 * sigma_px + 1.0
     distance = None
-    made = []  # the shading template, once the geometry's check has made it
+    made = []  # the sunlit disk (its shading template), once the geometry's check or the law's test made it
     if from_geometry:
         if backplanes.shape != data.shape:
             messages.append(
@@ -175,13 +180,9 @@ def locate_limb(
             if cfg.check_geometry_limb and not backplanes.limb_fitted_in(band.band):
                 expected = None
                 if psf is not None and cfg.use_shading:  # a darkened limb's edge is not at the limb
-                    from ioscan.detect.shading import shading_template
 
                     def template():
-                        made.append(
-                            (data, psf, shading_template(np.asarray(data, dtype=float), backplanes, psf))
-                        )
-                        return made[-1][2]
+                        return _sunlit_disk(made, data, backplanes, psf).template()
 
                     expected = template  # made only when the check has edge points to use it on
                 off, pts = geometry_limb_offset_px(
@@ -306,13 +307,18 @@ def _limb_model_instead_of_shading(
     from ioscan.detect.background import BROAD_PSF_SIGMA_PX
     from ioscan.detect.disk import laplacian_noise
     from ioscan.detect.limb_profile import template_limb_mismatch
-    from ioscan.detect.shading import law_differs, shading_template, sunlit_box
+    from ioscan.detect.shading import law_differs
 
     if psf.core_sigma_px >= BROAD_PSF_SIGMA_PX:
         return None, None, False
     x = np.asarray(data, dtype=float)
-    # the law's test first (on the sunlit disk's box): the image's limb is only looked for where it decides
-    foreign_law = foreign and bool(law_differs(x, backplanes, psf, sunlit_box(backplanes, psf)))
+    # the law's test first (on the sunlit disk's box, its cosines then the plain template's too): the image's
+    # limb is only looked for where it decides
+    if foreign:
+        disk = _sunlit_disk(made, data, backplanes, psf)
+        foreign_law = bool(law_differs(x, backplanes, psf, disk.window, disk=disk))
+    else:
+        foreign_law = False
     if not foreign_law and gate is None:
         return None, None, False
     circle, known = _image_limb_along_geometry(data, distance, sigma_px, saturated, True, 0.0)
@@ -324,11 +330,7 @@ def _limb_model_instead_of_shading(
             f"template's (radius {circle.radius_px:.1f} px): the limb's measured profile is used instead"
         )
         return circle, known, True
-    if made and made[-1][1] is psf:
-        template = made[-1][2]
-    else:
-        template = shading_template(x, backplanes, psf)
-        made.append((data, psf, template))
+    template = _sunlit_disk(made, data, backplanes, psf).template()
     if template is None:
         return None, None, False
     valid = np.isfinite(x) if saturated is None else np.isfinite(x) & ~saturated
@@ -340,6 +342,16 @@ def _limb_model_instead_of_shading(
         f"{circle.radius_px:.1f} px): the limb's measured profile is used instead"
     )
     return circle, known, True
+
+
+def _sunlit_disk(made: list, data: np.ndarray, backplanes: Backplanes, psf) -> SunlitDisk:
+    """The band's sunlit disk with ``psf`` (:func:`ioscan.detect.shading.sunlit_disk`): the last one ``made``
+    where it is of this image and PSF, else a new one, appended."""
+    from ioscan.detect.shading import sunlit_disk
+
+    if not (made and made[-1].data is data and made[-1].psf is psf):
+        made.append(sunlit_disk(data, backplanes, psf))
+    return made[-1]
 
 
 #: the largest median distance (px) between the image's limb circle and the geometry's limb, over the arc the

@@ -8,6 +8,9 @@ estimator works on data ÷ template (an albedo map, smooth up to texture) where 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import cached_property
+
 import numpy as np
 
 from ioscan.detect.psf import PsfModel
@@ -69,7 +72,7 @@ def _minnaert_fit(dv: np.ndarray, m0: np.ndarray, m: np.ndarray, fast: bool = Fa
 
 def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) of the least-squares line y = slope·x + intercept, in closed form."""
-    xm, ym = float(np.mean(x)), float(np.mean(y))
+    xm, ym = float(np.add.reduce(x) / x.size), float(np.add.reduce(y) / y.size)  # np.mean's operations
     dx = x - xm
     den = float(np.dot(dx, dx))
     slope = float(np.dot(dx, y - ym)) / den if den > 0 else 0.0
@@ -109,20 +112,13 @@ def shading_template(
     mu0, mu = np.full(on.shape, np.nan), np.full(on.shape, np.nan)
     mu0[on] = np.cos(np.radians(np.asarray(backplanes["incidence_deg"])[win][on]))
     mu[on] = np.cos(np.radians(np.asarray(backplanes["emission_deg"])[win][on]))
-    lit = on & np.isfinite(mu)
-    data = np.asarray(data)[win]
+    data = np.asarray(np.asarray(data)[win], dtype=float)
     d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
-    # a NaN distance counts as −1 px (plain comparison: NaN is never beyond a threshold of −1 px or more)
     away = away_from_limb_px
-    far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
-    fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & far
-    data = np.asarray(data, dtype=float)
-    k = minnaert_exponent(data, mu0, mu, fit_sel)
-    if k is None:
+    plain = _plain_template(data, on, mu0, mu, d, psf, away)
+    if plain is None:
         return None
-    raw = np.zeros(np.shape(data))
-    raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
-    out = blur_support(raw, lit, psf)
+    out, k, lit, fit_sel = plain
     if fit_law is None:
         return out
     # the law near the limb and the terminator fitted to the disk's own pixels (how the surface, or its
@@ -160,6 +156,130 @@ def shading_template(
     return best
 
 
+def _plain_template(
+    x: np.ndarray, on: np.ndarray, mu0: np.ndarray, mu: np.ndarray, d: np.ndarray, psf: PsfModel, away: float
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
+    """:func:`shading_template`'s pixel-centre template over a window: (template, Minnaert k, lit pixels, the
+    fit's pixels) from the image ``x``, the sunlit mask ``on``, μ₀ and μ (NaN off ``on``) and the limb
+    distance ``d`` (px) there; None when k is not fitted. ``away``: the fit's least limb distance, px."""
+    lit = on & np.isfinite(mu)
+    # a NaN distance counts as −1 px (plain comparison: NaN is never beyond a threshold of −1 px or more)
+    far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
+    fit_sel = lit & (mu0 > 0.15) & (mu > 0.15) & far
+    k = minnaert_exponent(x, mu0, mu, fit_sel)
+    if k is None:
+        return None
+    raw = np.zeros(np.shape(x))
+    raw[lit] = mu0[lit] ** k * np.maximum(mu[lit], MU_FLOOR) ** (k - 1.0)
+    return blur_support(raw, lit, psf), k, lit, fit_sel
+
+
+@dataclass(eq=False)
+class SunlitDisk:
+    """One band image's sunlit disk over a window (:func:`sunlit_disk`: the sunlit box, :func:`sunlit_box`)
+    with one PSF: what the photometric law's test (:func:`law_differs`) and the plain template
+    (:func:`shading_template`) both read, each made once: the window's angles (°), limb distance (px) and
+    image, their cosines (NaN off the disk), and the whole image's plain template.
+
+    Attributes:
+        data: the image (the whole band's, as given).
+        backplanes: its backplanes.
+        psf: the PSF the templates are blurred with.
+        window: (line, sample) slices of the image.
+        exact: the window's template is the whole image's cropped (:func:`template_crops_to`).
+    """
+
+    data: np.ndarray
+    backplanes: Backplanes
+    psf: PsfModel
+    window: tuple[slice, slice]
+    exact: bool = False
+    _made: list = field(default_factory=list, repr=False)
+
+    @cached_property
+    def on(self) -> np.ndarray:
+        """Sunlit disk pixels of the window (:func:`sunlit_mask`)."""
+        return sunlit_mask(self.backplanes, self.window)
+
+    @cached_property
+    def inc(self) -> np.ndarray:
+        """Incidence angle (°) over the window."""
+        return np.asarray(self.backplanes["incidence_deg"], dtype=float)[self.window]
+
+    @cached_property
+    def emi(self) -> np.ndarray:
+        """Emission angle (°) over the window."""
+        return np.asarray(self.backplanes["emission_deg"], dtype=float)[self.window]
+
+    @cached_property
+    def dist(self) -> np.ndarray:
+        """Limb distance (px, > 0 on the disk) over the window."""
+        return np.asarray(self.backplanes["limb_distance_px"], dtype=float)[self.window]
+
+    @cached_property
+    def x(self) -> np.ndarray:
+        """The image over the window, as floats."""
+        return np.asarray(np.asarray(self.data)[self.window], dtype=float)
+
+    @cached_property
+    def mu0(self) -> np.ndarray:
+        """μ₀ = cos(incidence) on the sunlit pixels of the window (NaN elsewhere), as the template's."""
+        return _cos_deg_on(self.inc, self.on)
+
+    @cached_property
+    def mu(self) -> np.ndarray:
+        """μ = cos(emission) on the sunlit pixels of the window (NaN elsewhere), as the template's."""
+        return _cos_deg_on(self.emi, self.on)
+
+    def template(self) -> np.ndarray | None:
+        """``shading_template(data, backplanes, psf)``, the whole image's, bit for bit (made once; where the
+        window crops exactly, from the window's cosines, zeros beyond it)."""
+        if not self._made:
+            self._made.append(self._whole_template())
+        return self._made[0]
+
+    def _whole_template(self) -> np.ndarray | None:
+        """The whole image's plain template (see :meth:`template`)."""
+        if not self.exact:
+            return shading_template(np.asarray(self.data, dtype=float), self.backplanes, self.psf)
+        if self.backplanes.shape != np.shape(self.data):
+            return None
+        on = self.on
+        if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:
+            return None
+        plain = _plain_template(self.x, on, self.mu0, self.mu, self.dist, self.psf, 4.0)
+        if plain is None:
+            return None
+        whole = np.zeros(np.shape(self.data))
+        whole[self.window] = plain[0]
+        return whole
+
+
+def _cos_deg_on(angle_deg: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """cos(``angle_deg``) on the pixels ``on`` marks, NaN elsewhere."""
+    out = np.full(on.shape, np.nan)
+    out[on] = np.cos(np.radians(angle_deg[on]))
+    return out
+
+
+def _cos_deg_at(angle_deg: np.ndarray, cos_on: np.ndarray, on: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """cos(``angle_deg``) at the flat indices ``i`` of these arrays of one shape: ``cos_on``'s value where
+    ``on`` (there it is made already, :func:`_cos_deg_on`), else computed."""
+    out = cos_on.ravel().take(i)
+    off = np.flatnonzero(~on.ravel().take(i))
+    if off.size:
+        out[off] = np.cos(np.radians(angle_deg.ravel().take(i.take(off))))
+    return out
+
+
+def sunlit_disk(data: np.ndarray, backplanes: Backplanes, psf: PsfModel) -> SunlitDisk:
+    """The band image's :class:`SunlitDisk` over its sunlit box (:func:`sunlit_box`; all of the image when
+    nothing is sunlit), where its template is the whole image's cropped."""
+    box = sunlit_box(backplanes, psf)
+    window = box or (slice(0, np.shape(data)[0]), slice(0, np.shape(data)[1]))
+    return SunlitDisk(data, backplanes, psf, window, exact=box is not None)
+
+
 def law_differs(
     data: np.ndarray,
     backplanes: Backplanes,
@@ -169,6 +289,7 @@ def law_differs(
     fit_law: str = "subpixel",
     away_from_limb_px: float = 4.0,
     winner: list | None = None,
+    disk: SunlitDisk | None = None,
 ) -> bool | None:
     """Whether the sunlit disk's own pixels 0–3 px inside the limb (:data:`FLOOR_ZONE_PX`, μ₀ > 0.2) follow
     another law than :func:`shading_template`'s: True where a candidate law (:data:`LAW_TEST_FLOORS`, the
@@ -178,25 +299,24 @@ def law_differs(
     where no test is made (too little sunlit disk or limb, no plausible k). ``winner``: a list to which the
     deciding candidate's (floor, k) is appended.
 
-    Made where the misfit reads it: every law on the zone's pixels and those within the blur's reach of them
-    (:func:`blur_reach_px`, a Chebyshev neighbourhood: the blurred template on the zone is the whole
-    window's, bit for bit, for the same law), the Minnaert refits on the fit's own sample (the line fitted in
-    closed form), the sub-pixel geometry on the zone's box, and the candidates in order until one decides."""
+    Made where the misfit reads it: every law on the zone's pixels and those the blur on them reads
+    (:func:`blur_taps_px`, a box about each: the blurred template on the zone is the whole window's, bit
+    for bit, for the same law), the Minnaert refits on the fit's own sample (the line fitted in
+    closed form), the sub-pixel geometry on the zone's box, and the candidates in order until one decides.
+    ``disk``: the band's :class:`SunlitDisk` over ``window`` (of this image, backplanes and PSF): its angles
+    and cosines are read (each pixel's cosines computed once, shared with the plain template)."""
     from scipy import ndimage
 
     if backplanes.shape != np.shape(data):
         return None
     win = window or (slice(None), slice(None))
-    on = sunlit_mask(backplanes, win)
+    sd = disk if disk is not None else SunlitDisk(data, backplanes, psf, win)
+    on = sd.on
     if np.count_nonzero(on) < MIN_SUNLIT_PIXELS:
         return None
-    # the cosines only where read (the fit's sample, the zone's neighbourhood): thresholds on μ₀ and μ as
-    # thresholds on the angles
-    inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
-    emi = np.asarray(backplanes["emission_deg"], dtype=float)[win]
+    # thresholds on μ₀ and μ as thresholds on the angles; the cosines computed once over the window
+    inc, emi, x, d = sd.inc, sd.emi, sd.x, sd.dist
     lit = on & np.isfinite(emi)
-    x = np.asarray(np.asarray(data)[win], dtype=float)
-    d = np.asarray(backplanes["limb_distance_px"], dtype=float)[win]
     away = away_from_limb_px
     far = d > away if away >= -1.0 else np.nan_to_num(d, nan=-1.0) > away
     a15 = float(np.degrees(np.arccos(0.15)))
@@ -204,7 +324,8 @@ def law_differs(
     if ok.size < MIN_SUNLIT_PIXELS:
         return None
     ok = ok[:: ok.size // 4000 + 1]  # as :func:`minnaert_exponent` samples
-    sample = (x.flat[ok], np.cos(np.radians(inc.flat[ok])), np.cos(np.radians(emi.flat[ok])))
+    mu0_on, mu_on = sd.mu0, sd.mu  # (the fit's sample and the zone's neighbourhood are sunlit)
+    sample = (x.flat[ok], mu0_on.flat[ok], mu_on.flat[ok])
     k = _minnaert_fit(*sample, fast=True)
     if k is None:
         return None
@@ -213,7 +334,7 @@ def law_differs(
     if np.count_nonzero(zone) < 50:
         return None
     # the zone's box, grown by the blur's reach (+ 2 px: the sub-pixel geometry's gradients and nearest
-    # disk pixels there are the window's), and in it the pixels within the blur's reach of the zone
+    # disk pixels there are the window's), and in it the pixels the blur on the zone reads (its taps)
     reach = blur_reach_px(psf)
     rows, cols = np.flatnonzero(zone.any(axis=1)), np.flatnonzero(zone.any(axis=0))
     nl, ns = zone.shape
@@ -223,19 +344,23 @@ def law_differs(
         slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, ns)),
     )
     zb, xb = zone[box], x[box]
-    ring = ndimage.maximum_filter(zb.view(np.uint8), size=2 * reach + 1, mode="constant").view(bool)
+    taps_l, taps_s = blur_taps_px(psf)
+    ring = ndimage.maximum_filter(zb.view(np.uint8), size=(2 * taps_l + 1, 2 * taps_s + 1), mode="constant")
+    ring = ring.view(bool)
     sel = lit[box] & ring
-    mu0s, mus = np.cos(np.radians(inc[box][sel])), np.cos(np.radians(emi[box][sel]))
+    mu0s, mus = mu0_on[box][sel], mu_on[box][sel]
     rawb = np.zeros(zb.shape)
     rawb[sel] = mu0s**k * np.maximum(mus, MU_FLOOR) ** (k - 1.0)
-    base = _limb_misfit(xb, blur_support(rawb, sel, psf), zb)
+    level = float(np.median(np.abs(xb[zb])))  # the data's level on the zone: one for every law's misfit
+    base = _limb_misfit(xb, blur_support(rawb, sel, psf), zb, level)
     if base is None:
         return None
     floors = LAW_TEST_FLOORS if k < 1.0 - FLOOR_MIN_DK else ()
     sub = None
     if fit_law == "subpixel":
         full = tuple(_compose(w, b, n) for w, b, n in zip(win, box, backplanes.shape, strict=True))
-        sub = _subpixel_geometry(backplanes, full, dd[box], on[box], within=ring)
+        angles = (inc[box], emi[box], on[box], mu0_on[box], mu_on[box])
+        sub = _subpixel_geometry(backplanes, full, dd[box], on[box], within=ring, angles=angles)
     cands = []  # the first floor whose refitted k is plausible, then (sub-pixel) the law's own
     for floor in floors:
         kf = _minnaert_fit(sample[0], sample[1], np.maximum(sample[2], floor), True)
@@ -251,7 +376,7 @@ def law_differs(
             t = blur_support(rawf, sel, psf)
         else:
             t = blur_support(_subpixel_law(sub, kf, floor), sub["support"], psf)
-        miss = _limb_misfit(xb, t, zb)
+        miss = _limb_misfit(xb, t, zb, level)
         if miss is not None and miss < (1.0 - FLOOR_MARGIN) * base:
             if winner is not None:
                 winner.append((floor, kf))
@@ -270,17 +395,28 @@ SUBPIXEL_OFFSETS = (-1.0 / 3.0, 0.0, 1.0 / 3.0)
 
 
 def _subpixel_geometry(
-    backplanes: Backplanes, win, dd: np.ndarray, on: np.ndarray, within: np.ndarray | None = None
+    backplanes: Backplanes,
+    win,
+    dd: np.ndarray,
+    on: np.ndarray,
+    within: np.ndarray | None = None,
+    angles: tuple[np.ndarray, ...] | None = None,
 ) -> dict | None:
     """What :func:`_subpixel_law` needs over ``win``: the support (pixels any sub-pixel of which may be
     sunlit; with ``within``, only those it marks) and on it the sub-pixels' values that do not depend on
     the law (:func:`_subpixel_samples`), from the limb distance and μ₀ with their gradients (μ₀ carried
     beyond the disk from its nearest disk pixel) and the disk's radius (px) near the limb; all read at
-    the support's pixels and their neighbours alone."""
+    the support's pixels and their neighbours alone. ``angles``: (incidence °, emission °)
+    and the sunlit pixels with their cosines over ``win`` where already made (:class:`SunlitDisk`; else
+    read from the backplanes, each cosine where read)."""
     from scipy import ndimage
 
-    inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
-    emi = np.asarray(backplanes["emission_deg"], dtype=float)[win]
+    if angles is None:
+        inc = np.asarray(backplanes["incidence_deg"], dtype=float)[win]
+        emi = np.asarray(backplanes["emission_deg"], dtype=float)[win]
+        known = cos_inc = cos_emi = None
+    else:
+        inc, emi, known, cos_inc, cos_emi = angles
     disk = np.isfinite(inc) & np.isfinite(emi)
     if backplanes.in_jupiter_shadow or not disk.any():
         return None
@@ -288,7 +424,10 @@ def _subpixel_geometry(
     near = grown & disk & (dd > 1.0) & (dd < 6.0) & (emi > MU_09_DEG)  # μ < 0.9
     if np.count_nonzero(near) < 10:
         return None
-    mu_near = np.cos(np.radians(emi[near]))
+    if known is None:
+        mu_near = np.cos(np.radians(emi[near]))
+    else:
+        mu_near = _cos_deg_at(emi, cos_emi, known, np.flatnonzero(near))
     radius = float(np.median(dd[near] / (1.0 - np.sqrt(1.0 - mu_near**2))))
     support = grown & (dd > -1.0)
     if within is not None:
@@ -299,14 +438,15 @@ def _subpixel_geometry(
     up, dn = np.where(r + 1 < nl, ns, 0), np.where(r > 0, -ns, 0)
     rt, lf = np.where(c + 1 < ns, 1, 0), np.where(c > 0, -1, 0)
     nbr = np.concatenate([i + up, i + dn, i + rt, i + lf])
-    mu0 = _carried_mu0(inc, disk, np.concatenate([i, nbr]))
+    cosines = None if known is None else (known, cos_inc)
+    mu0 = _carried_mu0(inc, disk, np.concatenate([i, nbr]), cosines)
     m0c, m0u, m0d, m0r, m0l = mu0.reshape(5, i.size)
     ddf = dd.ravel()
     # np.gradient's differences (central inside, one-sided at the edges), at the support's pixels only
     hl, hs = (up - dn) / ns, (rt - lf).astype(float)
     g0l, g0s = (m0u - m0d) / hl, (m0r - m0l) / hs
     gdl, gds = (ddf.take(i + up) - ddf.take(i + dn)) / hl, (ddf.take(i + rt) - ddf.take(i + lf)) / hs
-    mu = np.cos(np.radians(emi.ravel().take(i)))
+    mu = np.cos(np.radians(emi.ravel().take(i))) if known is None else _cos_deg_at(emi, cos_emi, known, i)
     geo = (ddf.take(i), m0c, mu, g0l, g0s, gdl, gds)
     return dict(support=support, samples=_subpixel_samples(*geo, radius))
 
@@ -321,25 +461,48 @@ _NEAR_OFFSETS = sorted(
 )
 
 
-def _carried_mu0(inc: np.ndarray, disk: np.ndarray, i: np.ndarray) -> np.ndarray:
+def _carried_mu0(
+    inc: np.ndarray, disk: np.ndarray, i: np.ndarray, cosines: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """μ₀ = cos(incidence) at the pixels of flat indices ``i``, carried beyond the disk from the nearest disk
-    pixel within 3 px (the first of equally near ones in :data:`_NEAR_OFFSETS`' order; NaN beyond 3 px)."""
-    nl, ns = disk.shape
+    pixel within 3 px (the first of equally near ones in :data:`_NEAR_OFFSETS`' order; NaN beyond 3 px);
+    ``cosines``: (where cos(incidence) is made already, its values there) over the same array."""
     i = i.copy()
     todo = np.flatnonzero(~disk.ravel().take(i))
     if todo.size:
-        off = np.asarray(_NEAR_OFFSETS)
-        r, c = np.divmod(i[todo], ns)
-        rr, cc = r[:, None] + off[:, 0], c[:, None] + off[:, 1]
-        inside = (rr >= 0) & (rr < nl) & (cc >= 0) & (cc < ns)
-        j = np.where(inside, rr * ns + cc, 0)
-        hit = inside & disk.ravel().take(j)
-        first, found = np.argmax(hit, axis=1), hit.any(axis=1)
-        i[todo] = j[np.arange(todo.size), first]
-    out = np.cos(np.radians(inc.ravel().take(i)))
+        nearest, found = _nearest_disk_pixel(disk, i.take(todo))
+        i[todo[found]] = nearest[found]
+    out = (
+        np.cos(np.radians(inc.ravel().take(i)))
+        if cosines is None
+        else _cos_deg_at(inc, cosines[1], cosines[0], i)
+    )
     if todo.size:
         out[todo[~found]] = np.nan
     return out
+
+
+def _nearest_disk_pixel(disk: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the pixels of flat indices ``i`` (off the disk): the flat index of the first disk pixel in
+    :data:`_NEAR_OFFSETS`' order (nearest first), and whether one lies within 3 px. The offsets are tried in
+    turn on the pixels not yet placed (most find one at the first few)."""
+    nl, ns = disk.shape
+    flat = disk.ravel()
+    r, c = np.divmod(i, ns)
+    nearest, found = i.copy(), np.zeros(i.size, bool)
+    left = np.arange(i.size)  # the pixels not yet placed
+    for di, dj in _NEAR_OFFSETS:
+        rr, cc = r.take(left) + di, c.take(left) + dj
+        inside = (rr >= 0) & (rr < nl) & (cc >= 0) & (cc < ns)
+        j = rr * ns + cc
+        hit = inside & flat.take(np.where(inside, j, 0))
+        if hit.any():
+            placed = left[hit]
+            nearest[placed], found[placed] = j[hit], True
+            left = left[~hit]
+            if left.size == 0:
+                break
+    return nearest, found
 
 
 def _subpixel_samples(dd, mu0, mu, g0l, g0s, gdl, gds, radius: float):
@@ -389,9 +552,12 @@ FLOOR_ZONE_PX = 3.0
 FLOOR_MIN_DK = 0.05
 
 
-def _limb_misfit(data: np.ndarray, template: np.ndarray, zone: np.ndarray) -> float | None:
+def _limb_misfit(
+    data: np.ndarray, template: np.ndarray, zone: np.ndarray, level: float | None = None
+) -> float | None:
     """Robust scatter of ``data`` about a·template + b (least squares over ``zone``, again without the
-    worst outliers), relative to the data's level there: how well a template's shape follows the disk."""
+    worst outliers), relative to the data's level there: how well a template's shape follows the disk.
+    ``level``: the median |data| over ``zone`` where already known (one per zone)."""
     y, x = data[zone], template[zone]
     keep = np.ones(y.size, bool)
     r = y
@@ -401,7 +567,7 @@ def _limb_misfit(data: np.ndarray, template: np.ndarray, zone: np.ndarray) -> fl
         a, b = _line_fit(x[keep], y[keep])
         r = y - (a * x + b)
         keep = np.abs(r) < 3.0 * max(mad_sigma(r[keep]), 1e-30)
-    level = float(np.median(np.abs(y)))
+    level = float(np.median(np.abs(y))) if level is None else level
     return float(np.sqrt(np.mean(r[keep] ** 2))) / level if level > 0 else None
 
 
@@ -437,6 +603,16 @@ def sunlit_box(backplanes: Backplanes, psf: PsfModel) -> tuple[slice, slice] | N
         slice(max(rows[0] - m, 0), min(rows[-1] + m + 1, nl)),
         slice(max(cols[0] - m, 0), min(cols[-1] + m + 1, ns)),
     )
+
+
+def blur_taps_px(psf: PsfModel) -> tuple[int, int]:
+    """How far (px) along lines and along samples ``psf.correlate`` reads: its components' largest kernel
+    radii (:func:`ioscan.detect.psf.kernel1d`). An output of the blur sums the inputs within this box of it
+    and no other (the 2 px margin of :func:`blur_reach_px` not included)."""
+    from ioscan.detect.psf import kernel1d
+
+    sig = [psf.axis_sigmas_px(s) for s in psf.sigmas_px]
+    return max(kernel1d(sl).size // 2 for sl, _ in sig), max(kernel1d(ss).size // 2 for _, ss in sig)
 
 
 def blur_reach_px(psf: PsfModel) -> int:
