@@ -59,9 +59,9 @@ from ioscan.instruments.jiram import PIXEL_AXES
 
 #: the float platform the pins were written on (``float_platform()``)
 PINS_PLATFORM = {"numpy": "2.4.6", "scipy": "1.17.1", "simd": "X86_V4", "blas": "SkylakeX"}
-#: px: on that platform; on another (rounding of the dot products carried by the solver, measured ≤ 4.5e-5 px
-#: on an AVX2 machine, 1.31e-4 px on an X86_V3 / Haswell one — "crescent" with scale and rotation fitted, whose
-#: rotation is barely constrained — 2026-12-07; every offset-only pin there within 1e-6 px)
+#: px: on that platform; on another (rounding of the dot products carried by the solver, measured ≤ 4.5e-5
+#: px on an AVX2 machine, 1.31e-4 px on an X86_V3 / Haswell one — "crescent" with scale and rotation fitted,
+#: whose rotation is barely constrained — 2026-12-07; every offset-only pin there within 1e-6 px)
 TOL_PX = 1e-6
 TOL_PX_OTHER_PLATFORM = 5e-4
 
