@@ -1187,18 +1187,24 @@ def level_bin_stats(
                 lev[used] = np.float64((lo_b + hi_b) / b.dtype.type(2.0))
             for t in range(size):
                 buf[t] = r2[order[start + t]]
-            vi = (size - 1) * 0.25
-            lo = int(np.floor(vi))
-            g = vi - lo
-            lo_v = kth_bracketed(buf, size, lo, t1, t2)  # (squares: no −0.0)
-            hi_v = kth_bracketed(buf, size, lo + 1, t1, t2)
-            d = hi_v - lo_v
-            q = hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
-            var[used] = q / q25
+            var[used] = _lower_quartile(buf, size, t1, t2) / q25
             wts[used] = size
             used += 1
         start += size
     return lev[:used], var[:used], wts[:used], True
+
+
+@njit(cache=True, error_model="numpy")
+def _lower_quartile(buf: np.ndarray, size: int, t1: np.ndarray, t2: np.ndarray) -> float:
+    """The 25th percentile of ``buf[:size]`` (non-negative squares: no −0.0), numpy's linear interpolation
+    between two order statistics (``t1``, ``t2``: scratch of ≥ ``size``)."""
+    vi = (size - 1) * 0.25
+    lo = int(np.floor(vi))
+    g = vi - lo
+    lo_v = kth_bracketed(buf, size, lo, t1, t2)
+    hi_v = kth_bracketed(buf, size, lo + 1, t1, t2)
+    d = hi_v - lo_v
+    return hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
 
 
 @njit(cache=True, error_model="numpy")
@@ -1255,15 +1261,7 @@ def level_bin_stats_sorted(
             if lo_b == 0 or hi_b == 0:
                 return lev[:0], var[:0], wts[:0], False
             lev[used] = np.float64((lo_b + hi_b) / b.dtype.type(2.0))
-        buf = bufs[c]
-        vi = (size - 1) * 0.25
-        lo = int(np.floor(vi))
-        g = vi - lo
-        lo_v = kth_bracketed(buf, size, lo, t1, t2)  # (squares: no −0.0)
-        hi_v = kth_bracketed(buf, size, lo + 1, t1, t2)
-        d = hi_v - lo_v
-        q = hi_v - d * (1 - g) if g >= 0.5 else lo_v + d * g
-        var[used] = q / q25
+        var[used] = _lower_quartile(bufs[c], size, t1, t2) / q25
         wts[used] = size
         used += 1
     return lev[:used], var[:used], wts[:used], True
