@@ -8,7 +8,7 @@ estimator works on data ÷ template (an albedo map, smooth up to texture) where 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -194,7 +194,6 @@ class SunlitDisk:
     psf: PsfModel
     window: tuple[slice, slice]
     exact: bool = False
-    _made: list = field(default_factory=list, repr=False)
 
     @cached_property
     def on(self) -> np.ndarray:
@@ -234,10 +233,9 @@ class SunlitDisk:
     def template(self) -> np.ndarray | None:
         """``shading_template(data, backplanes, psf)``, the whole image's, bit for bit (made once; where the
         window crops exactly, from the window's cosines, zeros beyond it)."""
-        if not self._made:
-            self._made.append(self._whole_template())
-        return self._made[0]
+        return self._whole_template
 
+    @cached_property
     def _whole_template(self) -> np.ndarray | None:
         """The whole image's plain template (see :meth:`template`)."""
         if not self.exact:
