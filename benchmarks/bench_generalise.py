@@ -927,6 +927,149 @@ def vetted_false_medians(rows: pd.DataFrame) -> dict:
     return out
 
 
+#: ``--near-limb``: catalogue-worthy detections this close (px) to a pixel the renderer's limb crosses are
+#: listed, true and false alike, with :func:`near_limb_features`
+NEAR_LIMB_FEATURE_PX = 5.0
+#: half-size (px) of the residual stamp those features read around a detection
+NEAR_LIMB_STAMP_PX = 3
+#: the extras the vetting tests store, kept with each near-limb detection (NaN where a test did not look)
+NEAR_LIMB_EXTRAS = (
+    "local_fit_snr", "limb_ridge_psf_gain", "limb_point_snr", "ridge_fraction", "along_limb_fraction",
+    "along_limb_clutter", "along_limb_side_fraction",
+)  # fmt: skip
+
+
+def _amplitude_snr(columns: list[np.ndarray], values: np.ndarray) -> float:
+    """The first column's amplitude ÷ its error in a unit-weight least-squares fit (NaN if singular)."""
+    a = np.stack(columns, axis=1)
+    try:
+        cov = np.linalg.inv(a.T @ a)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    coef = cov @ (a.T @ values)
+    return float(coef[0] / np.sqrt(cov[0, 0])) if cov[0, 0] > 0 else float("nan")
+
+
+def _stamp_shape(r: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> tuple[float, float]:
+    """RMS extent (px) along the limb's tangent and across it of the residual stamp's positive part (weights
+    max(r, 0); offsets (ty, tx) from the peak already projected: ``ty`` along, ``tx`` across)."""
+    w = np.maximum(r, 0.0)
+    if not w.sum() > 0:
+        return float("nan"), float("nan")
+    return float(np.sqrt((w * ty**2).sum() / w.sum())), float(np.sqrt((w * tx**2).sum() / w.sum()))
+
+
+def near_limb_features(
+    data: np.ndarray, model, offset: tuple[int, int], line_offset: int, psf: PsfModel, det
+) -> dict:
+    """Shape features of one detection near the limb, read on its residual (data − background, white-noise σ)
+    in a (2 :data:`NEAR_LIMB_STAMP_PX` + 1)² stamp (usable pixels): the PSF amplitude's S/N fitted with a
+    constant (``stamp_snr``), with the background's derivative across the limb added (the limb profile
+    shifted by a fraction of a pixel: ``shift_snr_ratio`` = its S/N ÷ ``stamp_snr``), with its second
+    derivative too (the profile widened: ``shift_width_snr_ratio``), and the positive residual's RMS extent
+    along the limb ÷ across it (``along_across_extent``); NaN where the band has no limb distance."""
+    nan = float("nan")
+    out = {"stamp_snr": nan, "shift_snr_ratio": nan, "shift_width_snr_ratio": nan, "along_across_extent": nan}
+    dist = model.limb_distance_px
+    if dist is None:
+        return out
+    h = NEAR_LIMB_STAMP_PX
+    bg, sw = model.background, model.sigma_white
+    i = int(round(det.line - line_offset)) - offset[0]
+    j = int(round(det.sample)) - offset[1]
+    nl, ns = bg.shape
+    if not (h + 1 <= i < nl - h - 1 and h + 1 <= j < ns - h - 1):
+        return out
+    win = (slice(i - h, i + h + 1), slice(j - h, j + h + 1))
+    wide = (slice(i - h - 1, i + h + 2), slice(j - h - 1, j + h + 2))
+    l0, s0 = offset
+    r = (data[l0 + i - h : l0 + i + h + 1, s0 + j - h : s0 + j + h + 1] - bg[win]) / sw[win]
+    gy, gx = np.gradient(np.asarray(dist[wide], float))
+    norm = float(np.hypot(gy[h + 1, h + 1], gx[h + 1, h + 1]))
+    if not norm > 0:
+        return out
+    ny, nx = gy[h + 1, h + 1] / norm, gx[h + 1, h + 1] / norm  # across the limb (inwards)
+    by, bx = np.gradient(bg[wide] / sw[wide])
+    d1 = (by * ny + bx * nx)[1:-1, 1:-1]  # ∂(bg/σ)/∂n
+    byy, byx = np.gradient(by * ny + bx * nx)
+    d2 = (byy * ny + byx * nx)[1:-1, 1:-1]
+    ys, xs = np.mgrid[-h : h + 1, -h : h + 1].astype(float)
+    p = psf.stamp_values(
+        (xs[None, :1, :] + j + s0), (ys[None, :, :1] + i + l0), np.array([det.sample]),
+        np.array([det.line - line_offset]),
+    )[0]  # fmt: skip
+    ok = model.usable[win] & np.isfinite(r) & np.isfinite(d1) & np.isfinite(d2)
+    if ok.sum() < 12:
+        return out
+    one = np.ones(ok.sum())
+    base = _amplitude_snr([p[ok], one], r[ok])
+    ty = ys * (-nx) + xs * ny  # along the limb
+    tx = ys * ny + xs * nx  # across
+    along, across = _stamp_shape(r, ty, tx)
+    out.update(
+        stamp_snr=base,
+        shift_snr_ratio=_amplitude_snr([p[ok], one, d1[ok]], r[ok]) / base,
+        shift_width_snr_ratio=_amplitude_snr([p[ok], one, d1[ok], d2[ok]], r[ok]) / base,
+        along_across_extent=along / across if across > 0 else nan,
+    )
+    return out
+
+
+def near_limb_rows(rendered: RenderedFrame, band: str, result, frame) -> list[dict]:
+    """Every catalogue-worthy detection of a band (neither COSMIC_RAY nor ARTEFACT) within
+    :data:`NEAR_LIMB_FEATURE_PX` of the renderer's limb: whether it matches a true hot spot (one to one, as
+    the scoring), that hot spot's ideal S/N and isolation, else what it is (:func:`false_kind`), with its S/N,
+    fit ÷ matched-filter S/N, χ²/dof (and ÷ (1 + (0.05 S/N)²)), the spike test's χ² advantage, the vetting
+    tests' stored statistics (:data:`NEAR_LIMB_EXTRAS`) and :func:`near_limb_features`."""
+    br = result.bands.get(band)
+    if br is None or br.model is None:
+        return []
+    b = rendered.bands[band]
+    dets = [d for d in br.detections if d.band == band and not d.flags & IGNORED]
+    zones = zone_maps(rendered, band)
+    t = rendered.truth[rendered.truth["band"] == band]
+    txy = t[["sample", "line"]].to_numpy(float)
+    m = match(np.array([[d.sample, d.line] for d in dets], float).reshape(-1, 2), txy)
+    found = np.zeros(len(t), bool)
+    found[m[m >= 0]] = True
+    psf = psf_used(br, band)
+    data = frame.bands[band].data.astype(float)
+    noise = None
+    rows = []
+    nl, ns = b.image.shape
+    for d, k in zip(dets, m, strict=True):
+        i = int(np.clip(round(d.line - b.line_offset), 0, nl - 1))
+        jj = int(np.clip(round(d.sample), 0, ns - 1))
+        if zones["limb"][i, jj] > NEAR_LIMB_FEATURE_PX:
+            continue
+        mf = float(d.extra.get("mf_snr", np.nan))
+        chi2 = float(d.extra.get("chi2_dof", np.nan))
+        row = {
+            "band": band, "sample": round(d.sample, 2), "line": round(d.line, 2), "true": bool(k >= 0),
+            "snr_ideal": round(float(t["snr_ideal"].iloc[k]), 2) if k >= 0 else 0.0,
+            "isolated": bool(k >= 0 and np.sum(np.hypot(*(txy - txy[k]).T) <= ISOLATED_PX) <= 1),
+            "limb_px": round(float(zones["limb"][i, jj]), 2),
+            "edge_px": round(min(d.line - b.line_offset, d.sample, nl - 1 - (d.line - b.line_offset),
+                                 ns - 1 - d.sample), 2),
+            "mf_snr": round(mf, 2), "fit_snr": round(d.snr, 2), "fit_over_mf": round(d.snr / mf, 3),
+            "chi2_dof": round(chi2, 2), "chi2_scaled": round(chi2 / (1.0 + (0.05 * mf) ** 2), 3),
+            "spike_dchi2": round(float(d.extra.get("spike_dchi2", np.nan)), 2),
+            **{key: round(float(d.extra.get(key, np.nan)), 3) for key in NEAR_LIMB_EXTRAS},
+            **{key: round(v, 3) for key, v in near_limb_features(data, br.model, br.offset, b.line_offset,
+                                                                  psf, d).items()},
+        }  # fmt: skip
+        if k < 0:
+            if noise is None:
+                noise = noise_snr_map(rendered, band)
+            row["kind"] = false_kind(false_features(rendered, band, zones, noise, found, pd.Series({
+                "line": d.line, "sample": d.sample, "mf_snr": mf, "snr": d.snr, "chi2_dof": chi2,
+            })))  # fmt: skip
+        else:
+            row["kind"] = "true"
+        rows.append(row)
+    return rows
+
+
 #: with ``--geometry``, the pointing error detection is told (px): the backplanes are the renderer's exact
 #: geometry, as a limb-registered JIRAM frame's are within a few tenths of a pixel
 GEOMETRY_POINTING_PX = 0.1
@@ -959,7 +1102,9 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             lbl.unlink()
             lbl.with_suffix(".IMG").unlink()
     t2 = time.perf_counter()
-    kept: list | None = [] if args.misses or getattr(args, "vetted", False) else None
+    kept: list | None = (
+        [] if args.misses or getattr(args, "vetted", False) or getattr(args, "near_limb", False) else None
+    )
     backplanes, config = None, args.detect_config
     if getattr(args, "geometry", False):  # the renderer's own geometry given, exact (a JIRAM frame's SPICE)
         from dataclasses import replace
@@ -982,6 +1127,10 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
         if kept and getattr(args, "vetted", False):
             out.setdefault("vetted", []).extend(
                 dict(r, frame=i, side=side) for r in vetted_by_test(rendered, band, kept[0])
+            )
+        if kept and getattr(args, "near_limb", False):
+            out.setdefault("near_limb", []).extend(
+                dict(r, frame=i, side=side) for r in near_limb_rows(rendered, band, kept[0], frame)
             )
         out["truth"].append(t)
         out["false"].append(fd.assign(frame=i, side=side))
@@ -1039,13 +1188,28 @@ def run(args) -> dict:
             "side",
         ],
     )
+    near = pd.DataFrame([v for r in results for v in r.get("near_limb", [])])
     if getattr(args, "dump", None):
         dump = Path(args.dump)
         dump.mkdir(parents=True, exist_ok=True)
         truth.to_pickle(dump / "truth.pkl")
         false.to_pickle(dump / "false.pkl")
         fr.to_pickle(dump / "frames.pkl")
-    return report(args, truth, false, ideal, fr, ms, vetted)
+        near.to_pickle(dump / "near_limb.pkl")
+    out = report(args, truth, false, ideal, fr, ms, vetted)
+    if getattr(args, "near_limb", False):
+        out["near_limb_detections"] = (
+            {
+                side: [
+                    {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                    for r in near[near["frame"].isin(ids)].to_dict("records")
+                ]
+                for side, ids in _sides(fr)
+            }
+            if len(near)
+            else {}
+        )
+    return out
 
 
 def _sides(fr: pd.DataFrame):
@@ -1532,6 +1696,11 @@ def main() -> None:
         "--vetted",
         action="store_true",
         help="detections each misfit test flagged ARTEFACT, on false positions and on true hot spots",
+    )
+    ap.add_argument(
+        "--near-limb",
+        action="store_true",
+        help="every catalogue-worthy detection within 5 px of the true limb, true and false, with features",
     )
     ap.add_argument(
         "--set",
