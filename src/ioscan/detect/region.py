@@ -12,6 +12,9 @@ import numpy as np
 from ioscan.detect.config import DetectConfig
 from ioscan.detect.disk import limb_distance_from_data, percentile
 from ioscan.detect.limb import (
+    KNOWN_MARGIN_PX,
+    MIN_ARC_PX,
+    MIN_POINTS,
     LimbCircle,
     covered_arc,
     find_limb,
@@ -46,6 +49,13 @@ MIN_TRUSTED_ARC_PX = 60.0
 #: is off the disk even where the circle does not decide the near zone (:func:`far_off_disk`): the
 #: detection threshold's own 5σ (the true limb would have to be a 5σ outlier of the fit to lie there)
 FAR_SIGMA = 5.0
+#: the near OFF_DISK zone follows only the runs of edge points seen as limb: points further apart than
+#: this (px along the circle) split the arc, and the gap between is not decided (``known_zone`` bridges
+#: it). A bright hot spot just inside the limb leaves a few edge points on a circle fitted a few px short
+#: (the limb darkening towards a terminator's horn bends the arc's end inwards), which stretched the known
+#: zone over true hot spots on the limb beyond the arc's end (independent renderer seed 47, frames 82 and
+#: 88: gaps of 88 and 58 px, radii 3.3 and 5.7 px short, hot spots of S/N 42.8 and 5.2 flagged OFF_DISK)
+SEEN_GAP_PX = 2 * KNOWN_MARGIN_PX
 #: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
 SUNLIT_SIGMA = 3.0
 
@@ -422,9 +432,53 @@ def off_disk_zone(limb: Limb, shape: tuple[int, int], near_limb_px: float) -> np
         return zone
     d = limb.distance_px
     if limb.trusted and limb.known is not None:
-        zone |= limb.known & (d < -(near_limb_px + soft_margin_px(circle)))
+        seen = limb.known & seen_limb_zone(circle, shape)
+        zone |= seen & (d < -(near_limb_px + soft_margin_px(circle)))
     if not circle.soft and not circle.beside_soft:
         zone |= far_off_disk(circle, d, near_limb_px)
+    return zone
+
+
+def seen_limb_runs(circle: LimbCircle) -> list[tuple[float, float]]:
+    """The runs of the circle's edge points seen as limb: (start angle, span) (rad, counter-clockwise from
+    its centre) of each run of points no more than :data:`SEEN_GAP_PX` apart along the circle that holds at
+    least ``MIN_POINTS`` points along at least ``MIN_ARC_PX`` (fewer are the edge of something else that
+    happens to lie on the circle: a bright hot spot inside the limb). One run of span 2π where no gap splits
+    the points."""
+    ang = np.sort(
+        np.mod(
+            np.arctan2(circle.points.y - circle.center_line, circle.points.x - circle.center_sample),
+            2 * np.pi,
+        )
+    )
+    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
+    split = np.flatnonzero(gaps * circle.radius_px > SEEN_GAP_PX)
+    if split.size == 0:
+        return [(0.0, 2 * np.pi)]
+    runs = []
+    for k, first_gap in enumerate(split):  # a run starts after one split gap and ends before the next
+        start = (first_gap + 1) % ang.size
+        end = split[(k + 1) % split.size]
+        n = (end - start) % ang.size + 1
+        span = float(np.mod(ang[end] - ang[start], 2 * np.pi))
+        if n >= MIN_POINTS and span * circle.radius_px >= MIN_ARC_PX:
+            runs.append((float(ang[start]), span))
+    return runs
+
+
+def seen_limb_zone(
+    circle: LimbCircle, shape: tuple[int, int], margin_px: float = KNOWN_MARGIN_PX
+) -> np.ndarray:
+    """True on pixels in the directions (from the circle's centre) of a run of limb seen
+    (:func:`seen_limb_runs`), each run extended by ``margin_px`` at both ends, as
+    :func:`ioscan.detect.limb.known_zone` extends the whole arc."""
+    runs = seen_limb_runs(circle)
+    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    theta = np.arctan2(yy - circle.center_line, xx - circle.center_sample)
+    zone = np.zeros(shape, bool)
+    pad = margin_px / circle.radius_px
+    for start, span in runs:
+        zone |= np.mod(theta - (start - pad), 2 * np.pi) <= span + 2 * pad
     return zone
 
 
