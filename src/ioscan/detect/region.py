@@ -58,6 +58,16 @@ FAR_SIGMA = 5.0
 SEEN_GAP_PX = 2 * KNOWN_MARGIN_PX
 #: a data limb's disk is "sunlit" where it stands this many pixel-noise σ above the sky (3 × 3 median)
 SUNLIT_SIGMA = 3.0
+#: a pixel this far (px) beyond an image limb circle that stands :data:`SUNLIT_SIGMA` above the sky is counted
+#: against the circle (:func:`bright_beyond_circle_px`): a limb darkened towards the edge is brighter than
+#: the sky up to 1–2 px beyond its steepest rise (the circle), PSF-blurred
+BRIGHT_BEYOND_MARGIN_PX = 3.0
+#: an image circle with more bright pixels than this beyond it (:data:`BRIGHT_BEYOND_MARGIN_PX`) is not
+#: Io's limb wherever it was seen and decides nothing off the disk (:func:`decides_off_disk`,
+#: :func:`off_disk_zone`): a sharp arc bent inwards by the darkening towards a terminator's horn, fitted
+#: 24 px short (independent renderer seed 99, day frame 18: 282 such pixels, a true hot spot of S/N 15.2 on
+#: the limb flagged OFF_DISK; seed 47 frame 120: 424). Right circles leave ≤ 17 (sunlit frames of 3 seeds)
+MAX_BRIGHT_BEYOND_PX = 100
 
 
 @dataclass
@@ -133,6 +143,9 @@ class Limb:
             image shows it) and the pointing's bound (``detect.pointing_reach_px``): the box (line, sample
             slices) where Io's disk may lie, the margin included (:func:`reach_box`); what is searched
             (:func:`search_region`). None: no such bound (the whole band is searched).
+        bright_beyond_px: pixels standing above the sky beyond the image's circle
+            (:func:`bright_beyond_circle_px`; 0 for the geometry's limb): more than
+            :data:`MAX_BRIGHT_BEYOND_PX`, and the circle decides nothing off the disk.
     """
 
     distance_px: np.ndarray | None
@@ -148,6 +161,7 @@ class Limb:
     shading: SunlitDisk | None = None
     image_model: bool = False
     reach: tuple[slice, slice] | None = None
+    bright_beyond_px: int = 0
 
 
 def locate_limb(
@@ -233,6 +247,13 @@ def locate_limb(
             )
             distance = circle.distance_px(data.shape)
             known = known_zone(circle, data.shape)
+            bright = bright_over_sky(data, distance)
+            beyond = bright_beyond_circle_px(bright, distance)
+            if beyond > MAX_BRIGHT_BEYOND_PX:
+                messages.append(
+                    f"band {band.band}: {beyond} bright pixels lie beyond that circle: it decides nothing "
+                    "off the disk"
+                )
             return Limb(
                 distance,
                 False,
@@ -241,9 +262,10 @@ def locate_limb(
                 messages=tuple(messages),
                 circle=circle,
                 known=known,
-                sunlit=sunlit_from_data(data, distance),
-                trusted=decides_off_disk(circle),
+                sunlit=(distance > 0) & bright,
+                trusted=decides_off_disk(circle, beyond),
                 reach=reach,
+                bright_beyond_px=beyond,
             )
         # no sharp limb: the outline of a bright disk (a limb darkened towards the edge) may still be seen;
         # it splits the background regions, but it is too rough to say what is off the disk: all is searched
@@ -406,14 +428,18 @@ def uncertain_pointing_message(band: str, pointing_error_px: float) -> str:
     )
 
 
-def decides_off_disk(circle: LimbCircle) -> bool:
+def decides_off_disk(circle: LimbCircle, bright_beyond_px: int = 0) -> bool:
     """Whether an image limb's circle may decide what is off the disk: pinned and, if soft, seen over more
     than half a turn (:attr:`LimbCircle.trusted`: a soft edge may be a terminator), and either seen along at
     least :data:`MIN_TRUSTED_ARC_PX` or the frame's first edge (:attr:`LimbCircle.beside_soft`: a short arc
     between a terminator's horns bends the circle wrongly). A short arc found first is the limb where it
     was seen, and along the rays through it (:func:`ioscan.detect.limb.known_zone`) the fit's own error
     bounds the circle's however far beyond it: a cosmic ray or noise peak hundreds of px out in the sky is
-    then off the disk."""
+    then off the disk. Not a circle with more than :data:`MAX_BRIGHT_BEYOND_PX` bright pixels beyond it
+    (``bright_beyond_px``, :func:`bright_beyond_circle_px`): the disk goes on past it, so it is not the limb
+    (an arc bent by a terminator's horn) whatever its fit's error says."""
+    if bright_beyond_px > MAX_BRIGHT_BEYOND_PX:
+        return False
     return circle.trusted and (circle.arc_px >= MIN_TRUSTED_ARC_PX or not circle.beside_soft)
 
 
@@ -423,7 +449,8 @@ def off_disk_zone(limb: Limb, shape: tuple[int, int], near_limb_px: float) -> np
     known zone, a soft one only beyond its measured edge width more (:func:`soft_margin_px`); a sharp circle
     found first decides everywhere beyond its extrapolated error (:func:`far_off_disk`), not one found
     beside a terminator (:attr:`LimbCircle.beside_soft`: the horns bend it, an error its covariance does
-    not hold). ``Limb.known`` itself is left whole (the limb profile reads it)."""
+    not hold), nor one with the disk seen beyond it (``Limb.bright_beyond_px`` above
+    :data:`MAX_BRIGHT_BEYOND_PX`). ``Limb.known`` itself is left whole (the limb profile reads it)."""
     if limb.from_geometry:
         return None
     zone = np.zeros(shape, bool)
@@ -434,7 +461,7 @@ def off_disk_zone(limb: Limb, shape: tuple[int, int], near_limb_px: float) -> np
     if limb.trusted and limb.known is not None:
         seen = limb.known & seen_limb_zone(circle, shape)
         zone |= seen & (d < -(near_limb_px + soft_margin_px(circle)))
-    if not circle.soft and not circle.beside_soft:
+    if not circle.soft and not circle.beside_soft and limb.bright_beyond_px <= MAX_BRIGHT_BEYOND_PX:
         zone |= far_off_disk(circle, d, near_limb_px)
     return zone
 
@@ -524,15 +551,22 @@ def limb_error_px(circle: LimbCircle, cos_t: np.ndarray, sin_t: np.ndarray) -> n
     return np.sqrt(np.maximum(var, 0.0))
 
 
-def sunlit_from_data(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
-    """Disk pixels (distance > 0) whose 3 × 3 median stands :data:`SUNLIT_SIGMA` local pixel-noise σ above
-    the sky level (the median within 3–10 px outside the limb; the 1st percentile when no sky is in view)."""
+def bright_beyond_circle_px(bright: np.ndarray, distance_px: np.ndarray) -> int:
+    """How many ``bright`` pixels (:func:`bright_over_sky`) lie more than :data:`BRIGHT_BEYOND_MARGIN_PX`
+    beyond a limb whose signed distance (px, > 0 on the disk) is ``distance_px``."""
+    return int(np.count_nonzero(bright & (distance_px < -BRIGHT_BEYOND_MARGIN_PX)))
+
+
+def bright_over_sky(data: np.ndarray, distance_px: np.ndarray) -> np.ndarray:
+    """Pixels whose 3 × 3 median stands :data:`SUNLIT_SIGMA` local pixel-noise σ above the sky level (the
+    median within 3–10 px outside the limb of signed distance ``distance_px``, px; the 1st percentile when
+    no sky is in view), on the disk or off it."""
     x = np.asarray(data, dtype=np.float32)
     ok = np.isfinite(x)
     x = np.where(ok, x, np.float32(median_or_nan(x[ok]) if ok.any() else 0.0))
     sky_sel = ok & (distance_px < -3) & (distance_px > -10)
     sky = float(median_or_nan(x[sky_sel])) if sky_sel.sum() >= 50 else float(percentile(x, 1))
-    return (distance_px > 0) & (median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x, c_order=True))
+    return median3(x) - sky > SUNLIT_SIGMA * pixel_noise_map(x, c_order=True)
 
 
 def reach_box(
