@@ -525,7 +525,16 @@ def _subtract_disk_model(
     )
     distance = None if cfg.disk_model == "flat" else np.maximum(fit.limb_distance_px, -1e9)
     # the circle stays for the tests of detections at the limb (the limb profile is off where the model is)
-    flat = Limb(distance, False, None, limb.margin_px, messages=limb.messages, circle=c, trusted=False)
+    flat = Limb(
+        distance,
+        False,
+        None,
+        limb.margin_px,
+        messages=limb.messages,
+        circle=c,
+        trusted=False,
+        bright_beyond_px=limb.bright_beyond_px,  # a circle with the disk beyond it decides nothing off it
+    )
     flat.reach = limb.reach  # the search stays where Io's disk may lie
     return (np.asarray(data, dtype=np.float64) - fit.disk).astype(np.float32), flat, fit
 
