@@ -1433,11 +1433,11 @@ def limb_error_row(
     """The limb circle :func:`ioscan.detect.limb.find_limb` sees in a band and the disk model fitted from it
     against the true disk: centre and radius errors (px), the largest error of the circle's limb distance
     at the true limb's pixels within the arc it saw (px), trusted or not (``Limb.trusted``:
-    ``region.decides_off_disk``; with ``model``, the disk model's
+    ``region.decides_off_disk`` with the bright pixels beyond it; with ``model``, the disk model's
     ``DiskModelFit.trusted`` and errors), soft or not, and what the frame holds."""
     from ioscan.detect.disk_model import fit_disk_model
     from ioscan.detect.limb import find_limb, known_zone
-    from ioscan.detect.region import decides_off_disk
+    from ioscan.detect.region import bright_beyond_circle_px, bright_over_sky, decides_off_disk
 
     b = rendered.bands[band]
     sat = rendered.saturation_w_m2_sr
@@ -1457,6 +1457,7 @@ def limb_error_row(
     if circle is None:
         return row
     d = circle.distance_px(b.image.shape)
+    beyond = bright_beyond_circle_px(bright_over_sky(b.image, d), d)  # as region.locate_limb counts them
     seen = known_zone(circle, b.image.shape, margin_px=0.0) & b.limb_mask
     row.update(
         found=True,
@@ -1466,11 +1467,12 @@ def limb_error_row(
         rms_px=round(circle.rms_px, 3),
         width_px=round(float(np.median(circle.points.width_px)), 2),
         soft=circle.soft,
-        trusted=bool(decides_off_disk(circle)),
+        trusted=bool(decides_off_disk(circle, beyond)),
+        bright_beyond_px=beyond,
         beside_soft=circle.beside_soft,
         limb_offset_max_px=round(float(np.max(np.abs(d[seen]))), 2) if seen.any() else None,
     )
-    row.update(off_disk_zone_errors(circle, d, b.on_disk_fraction > 0.0, psf_sigma_px))
+    row.update(off_disk_zone_errors(circle, d, b.on_disk_fraction > 0.0, psf_sigma_px, beyond))
     if truth is not None:
         row["d_radius_px"] = round(circle.radius_px - truth[2], 2)
         row["d_centre_px"] = round(
@@ -1494,20 +1496,35 @@ def limb_error_row(
 
 
 def off_disk_zone_errors(
-    circle, distance_px: np.ndarray, true_disk: np.ndarray, psf_sigma_px: float
+    circle,
+    distance_px: np.ndarray,
+    true_disk: np.ndarray,
+    psf_sigma_px: float,
+    bright_beyond_px: int = 0,
 ) -> dict[str, int]:
     """True-disk pixels (any coverage) a circle's OFF_DISK zone takes (detection's default near-limb distance
-    2σ + 1): before (``zone_disk_px_before``: the known zone of a trusted circle), now (``zone_disk_px``:
-    ``region.off_disk_zone``) and its far part alone (``far_disk_px``: ``region.far_off_disk``, sharp
-    circles), and the pixels each zone holds (``zone_px_before``, ``zone_px``, ``far_px``)."""
+    2σ + 1): before (``zone_disk_px_before``: the known zone of a circle trusted by its fit alone), now
+    (``zone_disk_px``: ``region.off_disk_zone`` as detection makes it, ``bright_beyond_px`` the image's
+    bright pixels beyond the circle, ``region.bright_beyond_circle_px``) and its far part alone
+    (``far_disk_px``: ``region.far_off_disk``, sharp circles), and the pixels each zone holds
+    (``zone_px_before``, ``zone_px``, ``far_px``)."""
     from ioscan.detect.limb import known_zone
     from ioscan.detect.region import Limb, decides_off_disk, far_off_disk, off_disk_zone
 
     near = 2 * psf_sigma_px + 1
     known = known_zone(circle, distance_px.shape)
-    trusted = bool(decides_off_disk(circle))
-    before = known & trusted & (distance_px < -near)
-    limb = Limb(distance_px, False, None, 0.0, circle=circle, known=known, trusted=trusted)
+    before = known & bool(decides_off_disk(circle)) & (distance_px < -near)
+    trusted = bool(decides_off_disk(circle, bright_beyond_px))
+    limb = Limb(
+        distance_px,
+        False,
+        None,
+        0.0,
+        circle=circle,
+        known=known,
+        trusted=trusted,
+        bright_beyond_px=bright_beyond_px,
+    )
     now = off_disk_zone(limb, distance_px.shape, near) & (distance_px < -near)
     far = far_off_disk(circle, distance_px, near) if not circle.soft else np.zeros_like(before)
     return {
