@@ -376,6 +376,20 @@ def test_grow_diamond_equals_cross_dilations():
         assert np.array_equal(kn.grow_diamond(m, k), ndimage.binary_dilation(m, iterations=k)), (t, shape, k)
 
 
+def test_grow_diamond_sparse_on_long_lines():
+    """The sparse path's skipped runs of 64 samples: long lines (several runs, a partial last one), few True
+    pixels (some at a run's first and last sample, at the frame's edges), the same pixels as cross
+    dilations."""
+    rng = np.random.default_rng(31)
+    for t in range(60):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(60, 300)))
+        m = rng.random(shape) < rng.choice([0.0005, 0.003, 0.01])
+        for j in rng.choice([0, 63, 64, 127, 128, shape[1] - 1], 2):
+            m[int(rng.integers(0, shape[0])), min(int(j), shape[1] - 1)] = True
+        k = int(rng.integers(1, 6))
+        assert np.array_equal(kn.grow_diamond(m, k), ndimage.binary_dilation(m, iterations=k)), (t, shape, k)
+
+
 def _random_layout(rng):
     """A block layout's inputs: (lines, samples, block side, regions, region map with values outside the
     regions, block lines, block samples), frames not a multiple of the block."""
@@ -417,6 +431,7 @@ def test_take_blocks_equals_take_of_block_index():
         want = np.take(grids, kn.block_index(side, n_regions, b, nbs, nbl * nbs))
         got = kn.take_blocks(grids, side.astype(np.int8), b)
         assert _same(got, want), t
+        assert _same(kn.take_blocks(grids, side, b), want), t  # (an intp region map too)
         layout = BlockLayout(side, n_regions, b)
         assert _same(layout.take(grids), want), t
         assert _same(layout.index, kn.block_index(side, n_regions, b, nbs, nbl * nbs)), t

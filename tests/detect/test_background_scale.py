@@ -149,6 +149,27 @@ def test_dark_ground_needs_no_divisor_and_a_flat_background():
     assert not dark_ground(None, flat, np.zeros_like(usable), white)
 
 
+def test_dark_ground_white_level_is_np_median():
+    """The white noise's level of :func:`dark_ground` is ``np.median`` of the sampled usable pixels' (a
+    float32 map, NaN-free, even and odd counts): the decision at the boundary (spread = 3 × that level,
+    one ulp either side) is the one ``np.median`` gives."""
+    rng = np.random.default_rng(12)
+    for t in range(40):
+        shape = (int(rng.integers(8, 70)), int(rng.integers(8, 70)))
+        usable = rng.random(shape) < 0.8
+        white = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        bg = rng.normal(0.0, 1.0, shape).astype(np.float32)
+        sel = usable[::4, ::4]
+        if not sel.any():
+            continue
+        lo, hi = np.percentile(bg[::4, ::4][sel], [10.0, 90.0])
+        level = float(np.median(white[::4, ::4][sel]))
+        for scale in (np.nextafter(1.0, 0.0), 1.0, np.nextafter(1.0, 2.0)):
+            w = white * np.float32((hi - lo) / (DARK_GROUND_SPREAD_SIGMA * level) * scale)
+            want = bool(hi - lo < DARK_GROUND_SPREAD_SIGMA * float(np.median(w[::4, ::4][sel])))
+            assert dark_ground(None, bg, usable, w) == want, t
+
+
 def _lambert_disk(seed: int) -> np.ndarray:
     """A sunlit disk filling the frame (no limb in view): Lambert shading of peak 400 σ, unit white noise,
     a chain of faint sources across it."""

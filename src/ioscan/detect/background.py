@@ -244,7 +244,7 @@ def dark_ground(
     if not sel.any():
         return False
     lo, hi = np.percentile(background[step][sel], [10.0, 90.0])
-    white = float(np.median(np.broadcast_to(sigma_white, usable.shape)[step][sel]))
+    white = float(median_or_nan(np.broadcast_to(sigma_white, usable.shape)[step][sel]))  # (np.median's)
     return bool(hi - lo < DARK_GROUND_SPREAD_SIGMA * white)
 
 
@@ -1630,6 +1630,9 @@ def estimate_background(
         e_f = psf.elongation if fs == sigma else 1.0
         kern, kern_s, sq, sq_s = _phase_kernels(fs, e_f, shifts)
         filters[fs] = (kern, kern_s, _phase_noise(vu, sq, sq_s), e_f)
+    # the negative-pixel cap's ground (the same for every option: its inputs are the first option's background
+    # and the white noise; norm: shading's or profile's)
+    dark = negative_scale_cap and not broad and dark_ground(norm, bgs[0], usable, sw)
     best = None
     bins: dict = {}  # DistanceBins by profile and reach
     layouts: dict = {}  # BlockLayout by zone map (the options that share one)
@@ -1689,7 +1692,7 @@ def estimate_background(
                     if bright.any():
                         src |= _grow_box(bright, a1 + 2)
                 scale = blocks.scale(ok & ~src)
-            if negative_scale_cap and dark_ground(norm, bgs[0], usable, sw):  # (norm: shading's or profile's)
+            if dark:
                 # the negative pixels alone, in the blocks whose scale is above its floor (elsewhere the
                 # selection stays as it was: those blocks are not sorted again, and the floor holds them)
                 keep = ok & ~src if peaks.any() else ok

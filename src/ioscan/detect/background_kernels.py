@@ -1270,19 +1270,26 @@ def level_bin_stats_sorted(
 @njit(cache=True, error_model="numpy")
 def abs_in_blocks(z: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
     """|z| as float32 in block order: one row of b² values per b × b block (block lines, then block
-    samples; pixels in line order within a block), NaN beyond the image (``BlockScale``'s layout of |z|)."""
+    samples; pixels in line order within a block), NaN beyond the image (``BlockScale``'s layout of |z|).
+    Line by line, a whole block's b values without a test per pixel (the same values)."""
     nl, ns = z.shape
     out = np.empty((nbl * nbs, b * b), np.float32)
+    nan = np.float32(np.nan)
     for bl in range(nbl):
-        for bs in range(nbs):
-            row = bl * nbs + bs
-            for a in range(b):
-                i = bl * b + a
-                for c in range(b):
-                    j = bs * b + c
-                    out[row, a * b + c] = (
-                        np.float32(abs(z[i, j])) if i < nl and j < ns else np.float32(np.nan)
-                    )
+        for a in range(b):
+            i = bl * b + a
+            for bs in range(nbs):
+                row = out[bl * nbs + bs]
+                j0 = bs * b
+                if i >= nl:
+                    for c in range(b):
+                        row[a * b + c] = nan
+                elif j0 + b <= ns:  # (a whole block along the line: no test per pixel)
+                    for c in range(b):
+                        row[a * b + c] = np.float32(abs(z[i, j0 + c]))
+                else:
+                    for c in range(b):
+                        row[a * b + c] = np.float32(abs(z[i, j0 + c])) if j0 + c < ns else nan
     return out
 
 
@@ -1308,39 +1315,56 @@ def block_index(side: np.ndarray, n_regions: int, b: int, nbs: int, n_blocks: in
 def take_blocks(grids: np.ndarray, side: np.ndarray, b: int) -> np.ndarray:
     """``np.take(grids, block_index(side, …))``: each pixel's value in the (region + 1, block line, block
     sample) ``grids`` — its region ``side`` (those outside 0 … regions − 1: the last grid), its b × b block —
-    read from the small region map instead of a full-size intp index (a copy of values: no arithmetic)."""
+    read from the small region map instead of a full-size intp index (a copy of values: no arithmetic). Per
+    block line, each grid's line is spread to the pixels' samples once; its b lines then gather from those
+    (a branch-free index per pixel: the loops vectorise)."""
     nl, ns = side.shape
-    n_regions = grids.shape[0] - 1
+    nr = grids.shape[0] - 1
+    nbl, nbs = grids.shape[1], grids.shape[2]
     out = np.empty((nl, ns), grids.dtype)
-    for i in range(nl):
-        bl = i // b
-        for j0 in range(0, ns, b):  # block by block along the line (no division per pixel)
-            bs = j0 // b
-            for j in range(j0, min(j0 + b, ns)):
-                k = side[i, j]
-                if k < 0 or k >= n_regions:
-                    k = n_regions
-                out[i, j] = grids[k, bl, bs]
+    spread = np.empty((nr + 1) * ns, grids.dtype)  # grid k's block values at samples k·ns … k·ns + ns − 1
+    at = np.empty(ns, np.intp)
+    for bl in range(min(nbl, -(-nl // b))):
+        for k in range(nr + 1):
+            for bs in range(nbs):
+                v = grids[k, bl, bs]
+                for j in range(bs * b, min(bs * b + b, ns)):
+                    spread[k * ns + j] = v
+        for i in range(bl * b, min(bl * b + b, nl)):
+            line = side[i]
+            for j in range(ns):
+                k = line[j]
+                at[j] = (k if (k >= 0) & (k < nr) else nr) * ns + j
+            o = out[i]
+            for j in range(ns):
+                o[j] = spread[at[j]]
     return out
 
 
 @njit(cache=True, error_model="numpy")
 def zone_in_blocks(ok: np.ndarray, side: np.ndarray, b: int, nbl: int, nbs: int) -> np.ndarray:
     """Each pixel's region ``side`` (−1 where not ``ok``) in block order: one row of b² values per b × b
-    block (block lines, then block samples; pixels in line order within a block), −1 beyond the image."""
+    block (block lines, then block samples; pixels in line order within a block), −1 beyond the image.
+    Line by line, a whole block's b values without a bounds test per pixel (the same values)."""
     nl, ns = side.shape
     out = np.empty((nbl * nbs, b * b), side.dtype)
+    none = side.dtype.type(-1)
     for bl in range(nbl):
-        for bs in range(nbs):
-            row = bl * nbs + bs
-            for a in range(b):
-                i = bl * b + a
-                for c in range(b):
-                    j = bs * b + c
-                    if i < nl and j < ns and ok[i, j]:
-                        out[row, a * b + c] = side[i, j]
-                    else:
-                        out[row, a * b + c] = -1
+        for a in range(b):
+            i = bl * b + a
+            for bs in range(nbs):
+                row = out[bl * nbs + bs]
+                j0 = bs * b
+                if i >= nl:
+                    for c in range(b):
+                        row[a * b + c] = none
+                elif j0 + b <= ns:  # (a whole block along the line: no bounds test per pixel)
+                    for c in range(b):
+                        row[a * b + c] = side[i, j0 + c] if ok[i, j0 + c] else none
+                else:
+                    for c in range(b):
+                        j = j0 + c
+                        row[a * b + c] = side[i, j] if (j < ns and ok[i, j]) else none
     return out
 
 
@@ -1383,16 +1407,23 @@ def running_median_nearest(v: np.ndarray, size: int) -> np.ndarray:
 
 @njit(cache=True, error_model="numpy")
 def _diamonds(mask: np.ndarray, k: int) -> np.ndarray:
-    """True within L1 distance ``k`` of a True pixel of ``mask``, each True pixel's diamond set in turn."""
+    """True within L1 distance ``k`` of a True pixel of ``mask``, each True pixel's diamond set in turn (a
+    line's runs of 64 samples without a True pixel skipped after one branch-free pass: the same pixels)."""
     nl, ns = mask.shape
     out = np.zeros((nl, ns), np.bool_)
     for i in range(nl):
-        for j in range(ns):
-            if mask[i, j]:
-                for di in range(max(-k, -i), min(k, nl - 1 - i) + 1):
-                    r = k - abs(di)
-                    for jj in range(max(j - r, 0), min(j + r, ns - 1) + 1):
-                        out[i + di, jj] = True
+        for j0 in range(0, ns, 64):
+            j1 = min(j0 + 64, ns)
+            hit = 0
+            for j in range(j0, j1):
+                hit |= mask[i, j]
+            if hit == 0:
+                continue
+            for j in range(j0, j1):
+                if mask[i, j]:
+                    for di in range(max(-k, -i), min(k, nl - 1 - i) + 1):
+                        r = k - abs(di)
+                        out[i + di, max(j - r, 0) : min(j + r, ns - 1) + 1] = True
     return out
 
 
