@@ -67,3 +67,42 @@ def test_image_limb_along_geometry_agrees_as_on_the_whole_image(monkeypatch):
     assert got is circle and np.array_equal(known, known_zone(circle, SHAPE))
     off = circle.distance_px(SHAPE) + 1.5 * GEOMETRY_CIRCLE_AGREE_PX
     assert _image_limb_along_geometry(data, off, 1.0, None, True, 0.0) == (None, None)
+
+
+def _reference_known_zone(circle: LimbCircle, shape: tuple[int, int], margin_px: float) -> np.ndarray:
+    """known_zone as first written: the angle of every pixel."""
+    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    return limb_mod._in_known_arc(circle, yy, xx, margin_px)
+
+
+def _arc_circle(cx: float, cy: float, r: float, angles_rad: np.ndarray) -> LimbCircle:
+    ones = np.ones_like(angles_rad)
+    c, s = np.cos(angles_rad), np.sin(angles_rad)
+    pts = EdgePoints(cx + r * c, cy + r * s, -c, -s, 100.0 * ones, 1.8 * ones)
+    return LimbCircle(cx, cy, r, 0.2, angles_rad.size, r, 100.0, pts, np.eye(3) * 1e-4)
+
+
+def test_known_zone_is_the_angle_tests_bit_for_bit():
+    """Random circles (centres in and beyond the frame, integer ones whose arc's rays run exactly through
+    pixel centres, arcs from a few degrees to all round): the cross products' zone is the angles' zone on
+    every pixel, with and without a margin."""
+    rng = np.random.default_rng(15)
+    shape = (61, 97)
+    cases = [
+        _arc_circle(48.0, 30.0, 20.0, np.array([0.0, np.pi / 2])),  # rays along a line and a column
+        _arc_circle(48.0, 30.0, 20.0, np.array([-np.pi / 4, np.pi / 4])),  # rays along diagonals
+        _arc_circle(48.0, 30.0, 20.0, np.linspace(-np.pi, np.pi / 2, 50)),  # 3/4 turn
+        _arc_circle(48.0, 30.0, 20.0, np.array([0.0, np.pi])),  # half a turn, start or end
+        _arc_circle(48.0, 30.0, 20.0, np.linspace(0.0, 2 * np.pi, 400, endpoint=False)),  # all round
+    ]
+    for _ in range(60):
+        cx, cy = rng.uniform(-150, 250), rng.uniform(-150, 200)
+        if rng.uniform() < 0.3:
+            cx, cy = float(round(cx)), float(round(cy))
+        a0 = rng.uniform(-np.pi, np.pi)
+        ang = a0 + rng.uniform(0.0, rng.choice([0.1, 2.0, 3.0, 3.2, 6.0, 6.28]), 30)
+        cases.append(_arc_circle(cx, cy, rng.uniform(10, 300), ang))
+    for circle in cases:
+        for margin in (0.0, 5.0, 40.0):
+            want = _reference_known_zone(circle, shape, margin)
+            assert np.array_equal(known_zone(circle, shape, margin), want)

@@ -783,9 +783,42 @@ def _known_angles(limb: LimbCircle, margin_px: float, n: int = 181) -> np.ndarra
 def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = KNOWN_MARGIN_PX) -> np.ndarray:
     """True on pixels in the directions (seen from the circle's centre) where the limb was seen, the arc
     of its points extended by ``margin_px``: there the circle is the limb; elsewhere it is an extrapolation
-    (a dark or out-of-frame limb) that must not decide what is on the disk."""
+    (a dark or out-of-frame limb) that must not decide what is on the disk.
+
+    The angle from the centre (``np.arctan2``, most of the cost) is computed only at the pixels within
+    :data:`_RAY_MARGIN_RAD` of the arc's two bounding rays (:func:`_in_known_arc`, the reference); the others
+    are decided by the signs of their cross products with the rays, far beyond any rounding of either."""
     yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
-    return _in_known_arc(limb, yy, xx, margin_px)
+    cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
+    start, span = covered_arc(limb)
+    pad = margin_px / r
+    a, w = start - pad, span + 2 * pad  # the reference's start and width (rad)
+    if not np.all(np.isfinite([cx, cy, a, w])) or w >= 2 * np.pi or 0 in shape:
+        return _in_known_arc(limb, yy, xx, margin_px)
+    dx, dy = xx - cx, yy - cy
+    cross_a = dy * np.cos(a) - dx * np.sin(a)  # ρ sin(θ − a): ≥ 0 from the arc's start ray on, for π
+    cross_b = dy * np.cos(a + w) - dx * np.sin(a + w)  # ρ sin(θ − a − w): ≤ 0 up to its end ray
+    zone = _between_rays(cross_a, cross_b, w)
+    far = float(np.hypot(max(abs(cx), abs(cx - shape[1])), max(abs(cy), abs(cy - shape[0]))))
+    tol = _RAY_MARGIN_RAD * (far + 1.0)  # ≥ that angle × any pixel's distance from the centre
+    ii, jj = np.nonzero((np.abs(cross_a) <= tol) | (np.abs(cross_b) <= tol))
+    zone[ii, jj] = _in_known_arc(limb, ii, jj, margin_px)
+    return zone
+
+
+def _between_rays(cross_a: np.ndarray, cross_b: np.ndarray, w: float) -> np.ndarray:
+    """Directions within an arc of width ``w`` (rad, below 2π) from its start ray, from their cross products
+    with its start ray (``cross_a``) and end ray (``cross_b``); at most π wide: on or after the start and on
+    or before the end, else not in the gap beyond it (the narrower wedge)."""
+    if w < np.pi:
+        return (cross_a >= 0.0) & (cross_b <= 0.0)
+    return ~((cross_a < 0.0) & (cross_b > 0.0))
+
+
+#: pixels whose direction from the circle's centre lies within this angle (rad) of either ray bounding
+#: :func:`known_zone`'s arc are decided by their angle itself (``np.arctan2``'s and the reference's rounding:
+#: ~1e-14 rad)
+_RAY_MARGIN_RAD = 1e-9
 
 
 def _in_known_arc(limb: LimbCircle, yy: np.ndarray, xx: np.ndarray, margin_px: float) -> np.ndarray:
