@@ -482,23 +482,25 @@ def _carried_mu0(
 
 def _nearest_disk_pixel(disk: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For the pixels of flat indices ``i`` (off the disk): the flat index of the first disk pixel in
-    :data:`_NEAR_OFFSETS`' order (nearest first), and whether one lies within 3 px. Every offset is tried
-    on every pixel at once (an offsets × pixels table), the first hit of each column kept."""
+    :data:`_NEAR_OFFSETS`' order (nearest first), and whether one lies within 3 px. The offsets are tried in
+    turn on the pixels not yet placed (most find one at the first few)."""
     nl, ns = disk.shape
+    flat = disk.ravel()
     r, c = np.divmod(i, ns)
-    rr, cc = r + _NEAR_LINE, c + _NEAR_SAMPLE
-    inside = (rr >= 0) & (rr < nl) & (cc >= 0) & (cc < ns)
-    j = rr * ns + cc
-    hit = disk.ravel().take(np.where(inside, j, 0))
-    hit &= inside
-    first = hit.argmax(axis=0)  # the first True of each column (0 where none: not found)
-    cols = np.arange(i.size)
-    found = hit[first, cols]
-    return np.where(found, j[first, cols], i), found
-
-
-#: :data:`_NEAR_OFFSETS` as columns (line, sample offsets), for :func:`_nearest_disk_pixel`'s table
-_NEAR_LINE, _NEAR_SAMPLE = (np.array([[o[k]] for o in _NEAR_OFFSETS]) for k in (0, 1))
+    nearest, found = i.copy(), np.zeros(i.size, bool)
+    left = np.arange(i.size)  # the pixels not yet placed
+    for di, dj in _NEAR_OFFSETS:
+        rr, cc = r.take(left) + di, c.take(left) + dj
+        inside = (rr >= 0) & (rr < nl) & (cc >= 0) & (cc < ns)
+        j = rr * ns + cc
+        hit = inside & flat.take(np.where(inside, j, 0))
+        if hit.any():
+            placed = left[hit]
+            nearest[placed], found[placed] = j[hit], True
+            left = left[~hit]
+            if left.size == 0:
+                break
+    return nearest, found
 
 
 def _subpixel_samples(dd, mu0, mu, g0l, g0s, gdl, gds, radius: float):
