@@ -45,6 +45,14 @@ def test_distance_on_a_box_is_the_whole_images_crop(circle):
         assert np.array_equal(part, whole[box])
 
 
+def test_a_circle_not_finite_boxes_the_whole_image():
+    """(Its distance is NaN everywhere, as on the whole image: no ring, no pixel left out.)"""
+    circle = _circle(float("nan"), 60.0, 30.0)
+    assert circle.box_px(6.0, SHAPE) == (slice(0, SHAPE[0]), slice(0, SHAPE[1]))
+    box, ring = limb_mod._dark_ring(circle, SHAPE)
+    assert ring.shape == SHAPE and not ring.any()
+
+
 @pytest.mark.parametrize("circle", CIRCLES)
 def test_dark_ring_is_the_whole_images_ring(circle):
     """find_limb's ring 2–6 px beyond the circle where it was seen: the whole-image mask, cropped, with no

@@ -164,8 +164,11 @@ class LimbCircle:
 
     def box_px(self, beyond_px: float, shape: tuple[int, int]) -> tuple[slice, slice]:
         """The (line, sample) box of an image of ``shape`` holding every pixel within ``beyond_px`` (≥ 0) px
-        beyond the limb (its distance ≥ −``beyond_px``), with a pixel to spare; possibly empty."""
+        beyond the limb (its distance ≥ −``beyond_px``), with a pixel to spare; possibly empty. The whole
+        image for a circle not finite (its distance NaN everywhere, as the whole image's is)."""
         reach = self.radius_px + beyond_px + 1.0
+        if not np.all(np.isfinite([self.center_line, self.center_sample, reach])):
+            return slice(0, shape[0]), slice(0, shape[1])
         out = []
         for c, n in ((self.center_line, shape[0]), (self.center_sample, shape[1])):
             lo = int(np.clip(np.floor(c - reach), 0, n))
