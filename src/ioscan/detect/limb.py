@@ -154,10 +154,27 @@ class LimbCircle:
         pinned = 2.0 * self.band_error_px <= MAX_BAND_ERROR_PX
         return pinned and (not self.soft or covered_arc(self)[1] > np.pi)
 
-    def distance_px(self, shape: tuple[int, int]) -> np.ndarray:
-        """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk)."""
-        yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    def distance_px(self, shape: tuple[int, int], box: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Signed distance to the limb of every pixel of an image of ``shape``, px (positive on the disk);
+        ``box``: of the pixels of that (line, sample) box of it alone (the same values)."""
+        if box is None:
+            box = (slice(0, shape[0]), slice(0, shape[1]))
+        yy, xx = np.ogrid[box[0], box[1]]
         return self.radius_px - np.hypot(xx - self.center_sample, yy - self.center_line)
+
+    def box_px(self, beyond_px: float, shape: tuple[int, int]) -> tuple[slice, slice]:
+        """The (line, sample) box of an image of ``shape`` holding every pixel within ``beyond_px`` (≥ 0) px
+        beyond the limb (its distance ≥ −``beyond_px``), with a pixel to spare; possibly empty. The whole
+        image for a circle not finite (its distance NaN everywhere, as the whole image's is)."""
+        reach = self.radius_px + beyond_px + 1.0
+        if not np.all(np.isfinite([self.center_line, self.center_sample, reach])):
+            return slice(0, shape[0]), slice(0, shape[1])
+        out = []
+        for c, n in ((self.center_line, shape[0]), (self.center_sample, shape[1])):
+            lo = int(np.clip(np.floor(c - reach), 0, n))
+            hi = int(np.clip(np.ceil(c + reach) + 1, lo, n))
+            out.append(slice(lo, hi))
+        return out[0], out[1]
 
 
 def _fill(data: np.ndarray) -> np.ndarray:
@@ -639,15 +656,27 @@ def find_limb(
             break
     if circle is None:
         return None
-    d = circle.distance_px(x.shape)
-    ring = (d <= -2.0) & (d >= -6.0) & known_zone(circle, x.shape, margin_px=0.0)
+    box, ring = _dark_ring(circle, x.shape)
     if np.count_nonzero(ring) >= 20:
         s = median3(x)
         sky = float(percentile(s[:: max(1, s.shape[0] // 64), :: max(1, s.shape[1] // 128)], 2))
-        dark = np.count_nonzero(s[ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
+        dark = np.count_nonzero(s[box][ring] <= sky + DARK_SIDE * circle.step) / np.count_nonzero(ring)
         if dark < MIN_DARK_OUTSIDE:
             return None
     return replace(circle, soft=_is_soft(circle, psf_sigma_px), beside_soft=circle is not first)
+
+
+def _dark_ring(circle: LimbCircle, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The pixels 2–6 px beyond the circle in the directions it was seen (:func:`known_zone`, no margin),
+    where :func:`find_limb` wants the sky dark: a box of the image (:meth:`LimbCircle.box_px`) and the
+    mask within it (the whole image's mask cropped to it; none beyond it). The angles only at the pixels
+    2–6 px out (the same values)."""
+    box = circle.box_px(6.0, shape)
+    d = circle.distance_px(shape, box)
+    ring = (d <= -2.0) & (d >= -6.0)
+    ii, jj = np.nonzero(ring)
+    ring[ii, jj] = _in_known_arc(circle, ii + box[0].start, jj + box[1].start, 0.0)
+    return box, ring
 
 
 def _circle_of(circle: LimbCircle) -> tuple[float, float, float]:
@@ -757,10 +786,48 @@ def _known_angles(limb: LimbCircle, margin_px: float, n: int = 181) -> np.ndarra
 def known_zone(limb: LimbCircle, shape: tuple[int, int], margin_px: float = KNOWN_MARGIN_PX) -> np.ndarray:
     """True on pixels in the directions (seen from the circle's centre) where the limb was seen, the arc
     of its points extended by ``margin_px``: there the circle is the limb; elsewhere it is an extrapolation
-    (a dark or out-of-frame limb) that must not decide what is on the disk."""
+    (a dark or out-of-frame limb) that must not decide what is on the disk.
+
+    The angle from the centre (``np.arctan2``, most of the cost) is computed only at the pixels within
+    :data:`_RAY_MARGIN_RAD` of the arc's two bounding rays (:func:`_in_known_arc`, the reference); the others
+    are decided by the signs of their cross products with the rays, far beyond any rounding of either."""
+    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
+    cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
+    start, span = covered_arc(limb)
+    pad = margin_px / r
+    a, w = start - pad, span + 2 * pad  # the reference's start and width (rad)
+    if not np.all(np.isfinite([cx, cy, a, w])) or w >= 2 * np.pi or 0 in shape:
+        return _in_known_arc(limb, yy, xx, margin_px)
+    dx, dy = xx - cx, yy - cy
+    cross_a = dy * np.cos(a) - dx * np.sin(a)  # ρ sin(θ − a): ≥ 0 from the arc's start ray on, for π
+    cross_b = dy * np.cos(a + w) - dx * np.sin(a + w)  # ρ sin(θ − a − w): ≤ 0 up to its end ray
+    zone = _between_rays(cross_a, cross_b, w)
+    far = float(np.hypot(max(abs(cx), abs(cx - shape[1])), max(abs(cy), abs(cy - shape[0]))))
+    tol = _RAY_MARGIN_RAD * (far + 1.0)  # ≥ that angle × any pixel's distance from the centre
+    ii, jj = np.nonzero((np.abs(cross_a) <= tol) | (np.abs(cross_b) <= tol))
+    zone[ii, jj] = _in_known_arc(limb, ii, jj, margin_px)
+    return zone
+
+
+def _between_rays(cross_a: np.ndarray, cross_b: np.ndarray, w: float) -> np.ndarray:
+    """Directions within an arc of width ``w`` (rad, below 2π) from its start ray, from their cross products
+    with its start ray (``cross_a``) and end ray (``cross_b``); at most π wide: on or after the start and on
+    or before the end, else not in the gap beyond it (the narrower wedge)."""
+    if w < np.pi:
+        return (cross_a >= 0.0) & (cross_b <= 0.0)
+    return ~((cross_a < 0.0) & (cross_b > 0.0))
+
+
+#: pixels whose direction from the circle's centre lies within this angle (rad) of either ray bounding
+#: :func:`known_zone`'s arc are decided by their angle itself (``np.arctan2``'s and the reference's rounding:
+#: ~1e-14 rad)
+_RAY_MARGIN_RAD = 1e-9
+
+
+def _in_known_arc(limb: LimbCircle, yy: np.ndarray, xx: np.ndarray, margin_px: float) -> np.ndarray:
+    """:func:`known_zone` at the pixels of (line, sample) ``yy``, ``xx`` (integer arrays, broadcast)."""
     cx, cy, r = limb.center_sample, limb.center_line, limb.radius_px
     start, span = covered_arc(limb)  # the covered arc runs from start counter-clockwise
     pad = margin_px / r
-    yy, xx = np.ogrid[0 : shape[0], 0 : shape[1]]
     rel = np.mod(np.arctan2(yy - cy, xx - cx) - (start - pad), 2 * np.pi)
     return rel <= span + 2 * pad

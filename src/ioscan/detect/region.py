@@ -412,9 +412,10 @@ def _image_limb_along_geometry(
     if circle is None or (circle.soft and not soft) or circle.radius_px < min_r:
         return None, None
     known = known_zone(circle, data.shape)
-    own = circle.distance_px(data.shape)
-    along = known & (np.abs(own) <= 2.0) & np.isfinite(distance_px)
-    if not along.any() or median_or_nan(np.abs(own[along] - distance_px[along])) > GEOMETRY_CIRCLE_AGREE_PX:
+    box = circle.box_px(2.0, data.shape)  # the circle's own distance only where it may be within 2 px
+    own, geo = circle.distance_px(data.shape, box), distance_px[box]
+    along = known[box] & (np.abs(own) <= 2.0) & np.isfinite(geo)
+    if not along.any() or median_or_nan(np.abs(own[along] - geo[along])) > GEOMETRY_CIRCLE_AGREE_PX:
         return None, None
     return circle, known
 
