@@ -53,15 +53,17 @@ rate does not exceed ioscan's on the same side.
 
 Usage: ``python benchmarks/bench_generalise.py [--frames N] [--seed S] [--mode I2|I1] [--psf-jitter F]
 [--elongation E] [--side both|day|night] [--in-memory] [--geometry] [--list-false]
-[--misses] [--vetted] [--keep-dir DIR]
+[--misses] [--vetted] [--by-image-limb] [--keep-dir DIR]
 [--set detect.KEY=VALUE ...] [--disk-model-gate] [--limb-errors [--limb-errors-model]]
 [--limb-zone-scale]``
 (default 500 frames; ~2 min on one core). ``--set`` changes a detection setting as ioscan's ``--set`` does
-(``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders
-and scores only the frames requested on the day side (the same frames, drawn from the same random sequence,
-as in a run of both sides: half the time for a day-side study). ``--disk-model-gate``: instead of detection,
-the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the limb
-circle the detection finds) against the renderer's noise-free background, per limb-distance bin
+(``--set detect.psf_elongation=false``: a round core, as before the elongated one). ``--side day`` renders and
+scores only the frames requested on the day side (the same frames, drawn from the same random sequence, as in
+a run of both sides: half the time for a day-side study). ``--by-image-limb``: completeness at S/N ≥ 7 within
+and beyond 8 px of the limb by the limb circle the image shows (none, right, wrong and trusted, wrong and not;
+:func:`image_limb_table`) and, where it is right, by the true disk's radius. ``--disk-model-gate``: instead of
+detection, the sunlit disk's global model (:mod:`ioscan.detect.disk_model`, fitted to the noisy image from the
+limb circle the detection finds) against the renderer's noise-free background, per limb-distance bin
 (:func:`disk_model_gate`). ``--limb-errors``: instead of detection, the limb circle ``find_limb`` sees in each
 frame against the renderer's true disk (:func:`limb_errors`; ``--limb-errors-model``: the disk model fitted
 from it too, slow). ``--limb-zone-scale``: instead of detection, on the sunlit frames whose image limb is
@@ -1122,6 +1124,8 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
             found=found, found_kept=found_kept, flagged_cosmic_ray=flagged_cr, frame=i, side=side
         )
         t = t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band))
+        if getattr(args, "by_image_limb", False):
+            t = t.assign(**image_limb_status(rendered, band, frame.bands[band].wavelength_um))
         if kept and args.misses:
             t = t.assign(**miss_causes(rendered, band, t, kept[0], args.detect_config))
         if kept and getattr(args, "vetted", False):
@@ -1254,6 +1258,8 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
                 if len(used)
                 else None,
             }
+        if getattr(args, "by_image_limb", False):
+            out.setdefault("completeness_snr_ge7_by_image_limb", {})[side] = image_limb_table(t)
         if args.misses:
             out.setdefault("misses_snr_ge7_by_limb_px", {})[side] = miss_table(t)
             out.setdefault("snr_decomposition_snr_ge5", {})[side] = decomposition_table(t)
@@ -1289,6 +1295,11 @@ def report(args, truth, false, ideal, fr, ms, vetted: pd.DataFrame | None = None
         "ideal_same_false_rate": out["ideal_same_false_rate"],
         "ioscan_by_range": out["ioscan_by_range"],
         **({"disk_model_frames": out["disk_model_frames"]} if "disk_model_frames" in out else {}),
+        **(
+            {"completeness_snr_ge7_by_image_limb": out.get("completeness_snr_ge7_by_image_limb", {})}
+            if getattr(args, "by_image_limb", False)
+            else {}
+        ),
         **({"misses_snr_ge7_by_limb_px": out.get("misses_snr_ge7_by_limb_px", {})} if args.misses else {}),
         **({"snr_decomposition_snr_ge5": out.get("snr_decomposition_snr_ge5", {})} if args.misses else {}),
         **({"false_detections": out.get("false_detections", {})} if args.list_false else {}),
@@ -1537,6 +1548,51 @@ def off_disk_zone_errors(
     }
 
 
+#: true disk radius bins (px) of :func:`image_limb_table`
+DISK_RADIUS_BINS_PX = (0.0, 40.0, 100.0, 200.0, np.inf)
+
+
+def image_limb_status(rendered: RenderedFrame, band: str, wavelength_um: float) -> dict[str, object]:
+    """Per band, what limb the detection sees in the image, as :func:`limb_error_row` finds it with the
+    instrument model's PSF core (the σ detection gives :func:`ioscan.detect.limb.find_limb`): ``image_limb``
+    "none" (no circle), "right" (radius and centre within LIMB_ERROR_PX of the true disk's), "wrong_trusted"
+    (off, and trusted to decide OFF_DISK) or "wrong_untrusted"; and the true disk's radius (px, NaN without a
+    limb in the band)."""
+    core = DetectConfig().psf_for(band, "JIRAM", wavelength_um).core_sigma_px
+    row = limb_error_row(rendered, band, psf_sigma_px=core)
+    if not row["found"]:
+        status = "none"
+    elif not row.get("wrong", True):
+        status = "right"
+    else:
+        status = "wrong_trusted" if row.get("trusted") else "wrong_untrusted"
+    radius = row["true_radius_px"]
+    return {"image_limb": status, "disk_radius_px": np.nan if radius is None else float(radius)}
+
+
+def image_limb_table(truth: pd.DataFrame) -> dict:
+    """Completeness at S/N ≥ 7 (isolated hot spots) within and beyond NEAR_LIMB_PX of the limb, by what limb
+    the image shows (:func:`image_limb_status`) and, for a right circle, by the true disk's radius: where the
+    day side's misses sit (issue 11). Each cell [sources, completeness]."""
+    iso = truth[(truth["neighbour_px"] >= ISOLATED_PX) & (truth["snr_ideal"] >= 7)]
+    near = iso["limb_px"].abs() <= NEAR_LIMB_PX
+
+    def cells(sel: pd.Series) -> dict:
+        return {
+            "frames": int(iso.loc[sel, "frame"].nunique()),
+            "within_8px": [int((sel & near).sum()), _frac(iso.loc[sel & near, "found"])],
+            "beyond_8px": [int((sel & ~near).sum()), _frac(iso.loc[sel & ~near, "found"])],
+        }
+
+    out = {k: cells(iso["image_limb"] == k) for k in ("none", "right", "wrong_trusted", "wrong_untrusted")}
+    right = iso["image_limb"] == "right"
+    edges = DISK_RADIUS_BINS_PX
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = right & (iso["disk_radius_px"] >= lo) & (iso["disk_radius_px"] < hi)
+        out[f"right_disk_radius_{lo:.0f}_{hi:.0f}_px"] = cells(sel)
+    return out
+
+
 def limb_errors(args) -> dict:
     """:func:`limb_error_row` over the frames of a run (rendered only, no detection), and per side the
     frames with a limb circle whose radius or centre is more than LIMB_ERROR_PX off (``wrong``; a short
@@ -1704,6 +1760,11 @@ def main() -> None:
     )
     ap.add_argument(
         "--list-false", action="store_true", help="list every false detection with its features and kind"
+    )
+    ap.add_argument(
+        "--by-image-limb",
+        action="store_true",
+        help="completeness at S/N ≥ 7 by the image's limb circle (none / right / wrong) and disk radius",
     )
     ap.add_argument(
         "--dump", default=None, help="write the truth, false-detection and frame tables here (pickles)"
