@@ -1,6 +1,6 @@
 """A GLS matched filter whose texture covariance is learned from the frame and mapped by foreshortening
 (issue 11, day side) — a study kept beside ``bench_dayside_bound``, not a detection step: it lost to
-ioscan's own S/N map (docs/architecture.md).
+ioscan's own S/N map (docs/studies/day-side-detection.md, *A texture GLS learned from the frame, tried*).
 
 The sunlit disk's albedo texture is multiplicative (albedo × shading) and foreshortened radially by cos e
 (e the emission angle; on a sphere seen from afar cos e = √(1 − (r/R)²) at r px from the disk's centre, R

@@ -34,7 +34,8 @@ type after each pass, as here); only the loops, temporaries and passes over pixe
 Compiled with ``cache=True`` (no fastmath, no parallel threads: the scan's Dask workers are processes). The
 first call of each kernel in a fresh process with a cold cache compiles it (seconds); with a warm cache it
 loads the machine code from ``__pycache__`` beside this file, or from numba's user cache directory where that
-is read-only, or from ``NUMBA_CACHE_DIR`` when set (docs/architecture.md, detection speed).
+is read-only, or from ``NUMBA_CACHE_DIR`` when set (docs/studies/detection-speed.md,
+*Speed in detection, tenth round*).
 """
 
 from __future__ import annotations

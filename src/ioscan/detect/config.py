@@ -108,8 +108,8 @@ class DetectConfig:
             its geometry 0.574 / 0.057 / 0.216 → 0.600 / 0.049 / 0.152, S/N ≥ 7 / 5–7 / false per frame,
             seed 47 0.606 / 0.077 / 0.304 → 0.651 / 0.077 / 0.144; ``bench_detect 5 0`` 20 of 20 frames
             identical; the test, made on the limb zone and the blur's reach of it, costs a few ms CPU per
-            sunlit band; docs/architecture.md, *The geometry path on foreign sunlit surfaces* and *The
-            foreign law's test, cheap and on*).
+            sunlit band; docs/studies/day-side-detection.md, *The geometry path on foreign sunlit
+            surfaces*, and docs/architecture.md, *The foreign law's test, cheap and on*).
         geometry_dark_limb_unsplit: narrow PSFs, the geometry's limb standing and no pixel of the frame
             sunlit (night side, or Io in Jupiter's shadow): where the disk just inside the limb band and the
             sky just outside differ by less than ``DARK_LIMB_STEP_SIGMA`` pixel-noise σ in their medians over
@@ -203,8 +203,9 @@ class DetectConfig:
             scale near the limb is ~1 (the annulus background's 1.3–2.5), but the freedom costs as much S/N
             in white noise; on the independent renderer's 100 sunlit frames (default seed) 0.573 / 0.058 /
             1.10 (S/N ≥ 7 / 5–7 / false per frame) against 0.604 / 0.068 / 0.64, at ~4× the detection time
-            of a sunlit frame (docs/architecture.md, *Local joint fits, tried*). Frames without a limb
-            profile (night side; frames whose geometry's limb the image confirms) are not changed by it.
+            of a sunlit frame (docs/studies/day-side-detection.md, *Local joint fits, tried*). Frames
+            without a limb profile (night side; frames whose geometry's limb the image confirms) are not
+            changed by it.
         limb_fit_half_px: the limb fit's window half-size (px).
         limb_fit_knot_px: the limb fit's knot spacing across the limb (px).
         limb_fit_knot_degree: each knot's value varies over the window as a polynomial of this degree (1:
@@ -270,7 +271,8 @@ class DetectConfig:
             flagging COSMIC_RAY where it says so. Not a default: on the independent renderer's 250 sunlit
             frames (two seeds) it removed 5 false detections and lost 18 true hot spots of S/N ≥ 7 (with
             ``spike_measured_core_model_dchi2`` 2: 4 and 4); 8 of the 13 cosmic-ray remnants sit on frames
-            with no measured core (docs/architecture.md, issue 11).
+            with no measured core (docs/studies/night-side-psf-and-noise.md, *A second spike test with the
+            fluxes' measured core*).
         spike_measured_core_model_dchi2: with ``spike_measured_core``, flag only detections whose spike
             test with the model's core (``extra["spike_dchi2"]``) also exceeds this advantage (None: any).
         unmeasured_psf_width_margin: where a narrow (core σ < 2 px) PSF was not measured on the frame
@@ -280,8 +282,8 @@ class DetectConfig:
             absorbs part of the flux. 1.0 (default): the model's core. Where the PSF was measured, nothing
             changes. Not a default: 1.3 cost the independent renderer's 500 sunlit frames 0.601 → 0.564 at
             S/N ≥ 7 (false 0.774 → 0.790; the wider annulus follows the sunlit disk's curvature less well)
-            and left its night frames unchanged within noise (docs/architecture.md, *Annuli for an
-            unmeasured PSF's plausible width, tried*).
+            and left its night frames unchanged within noise (docs/studies/night-side-psf-and-noise.md,
+            *Annuli for an unmeasured PSF's plausible width, tried*).
         keep_source_pixels: on sunlit ground (a shading template or a limb profile in use; narrow PSFs),
             the photometry's background under a source of first-fit S/N ≥ 100 that is not a cosmic-ray hit
             takes its own outlier pixels (core and wings, within 3 px) as they are, not replaced by the mean
@@ -373,7 +375,9 @@ class DetectConfig:
             (geometry) the scale stays uncapped. On sunlit ground the residual is not symmetric and the cap
             would understate the S/N's scatter (1.71 against 1 ± 0.15,
             ``tests/benchmarks/test_bench_generalise_limb_zone``). On by default: renderer night, elongation
-            1.5, 0.9459 → 0.9537 at S/N ≥ 7, false per frame unchanged; figures in docs/architecture.md.
+            1.5, 0.9459 → 0.9537 at S/N ≥ 7, false per frame unchanged; figures in
+            docs/studies/night-side-psf-and-noise.md, *The night limb's S/N, decomposed*, and
+            docs/architecture.md, *The negative-pixel cap on dark ground only*.
         fill_along_limb_px: sources within this many px of the limb also get their outlier-fill error
             (``extra["fill_flux_err"]``) from copies of their hole along the limb, at their own limb distance
             (:func:`ioscan.detect.photometry.fill_flux_err`; the larger of that and the rings' estimate);

@@ -15,9 +15,10 @@ limb, stands out of it. The white-noise S/N is A / σ_A with σ_A² = Σ_j k_j²
 weights of A (the background's noise included, as the annulus options' noise gain is); A by the Schur
 complement of the background block (one batched solve for all phases).
 
-Measured (``DetectConfig.limb_fit``, off by default; docs/architecture.md, *Local joint fits, tried*): told
-the independent renderer's true background, the S/N's noise scale near the limb is ~1 with quadratic knots,
-but the fit's white-noise efficiency falls as much, and in the catalogue it finds no more hot spots.
+Measured (``DetectConfig.limb_fit``, off by default; docs/studies/day-side-detection.md, *Local joint fits,
+tried*): told the independent renderer's true background, the S/N's noise scale near the limb is ~1 with
+quadratic knots, but the fit's white-noise efficiency falls as much, and in the catalogue it finds no more hot
+spots.
 
 The same fit decides single peaks (:class:`LocalFitScale`, issue 11): the PSF + a quadratic in an 11 × 11 px
 window (in the limb model's zone the fit above), its white-noise S/N divided by its own robust scatter on a
