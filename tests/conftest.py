@@ -1,4 +1,4 @@
-"""Shared database fixtures, and one numba compile per kernel across the run's processes.
+"""Shared database fixtures.
 
 ``db_url`` runs a test once on SQLite (a temporary file) and once on PostgreSQL. The PostgreSQL server comes
 from ``IOSCAN_TEST_PG_URL`` (default ``postgresql:///ioscan_test?host=/var/run/postgresql``; start one with
@@ -16,15 +16,6 @@ from urllib.parse import quote
 import pytest
 
 DEFAULT_PG_URL = "postgresql:///ioscan_test?host=/var/run/postgresql"
-
-
-def pytest_configure(config):
-    """Each compiled kernel compiles in one process of the run, the others load it from numba's disk cache
-    (``tests/numba_compile_lock.py``: on a fresh checkout the two xdist workers would otherwise compile the
-    same kernels side by side)."""
-    from numba_compile_lock import install
-
-    install()
 
 
 def _pg_url() -> str:
