@@ -102,17 +102,30 @@ def test_the_geometrys_limb_seen_in_the_image_keeps_its_circle_only_where_they_a
     assert moved.from_geometry and moved.circle is None
 
 
-def test_shading_template_that_misses_the_limb_gives_way_to_the_images_model():
+@pytest.fixture(scope="module")
+def renderer_frame_50():
+    """The independent renderer's sunlit frame 50 with its exact backplanes and truth
+    (``test_band._renderer_frame``; ~1 s to draw), rendered once for the tests below, which only read it:
+    its image is checked unchanged after them."""
+    from test_band import _renderer_frame
+
+    frame, backplanes, truth = _renderer_frame(50)
+    image = np.asarray(frame.bands["M"].data).tobytes()
+    yield frame, backplanes, truth
+    assert np.asarray(frame.bands["M"].data).tobytes() == image
+
+
+def test_shading_template_that_misses_the_limb_gives_way_to_the_images_model(renderer_frame_50):
     """The independent renderer's sunlit frame 50 (Minnaert limb factor floored at cos e = 0.2, PSF σ 0.8 px),
     given its exact geometry: with ``detect.shading_limb_mismatch`` 0.1 the geometry's shading template,
     which misses the limb the image shows, gives way to the limb's measured profile (``Limb.image_model``,
     the circle kept, a message), and more of the frame's isolated hot spots of ideal S/N ≥ 7 are found
     (measured: 12 of 14 against 9 with the template)."""
-    from test_band import _found_isolated, _renderer_frame
+    from test_band import _found_isolated
 
     from ioscan.detect import detect_frame
 
-    frame, backplanes, truth = _renderer_frame(50)
+    frame, backplanes, truth = renderer_frame_50
     band = frame.bands["M"]
     found = {}
     for gate in (None, 0.1):
@@ -242,17 +255,17 @@ def test_a_disk_beyond_the_bound_is_not_in_view():
     assert limb.status == "no_io" and "not within the pointing's reach" in limb.messages[-1]
 
 
-def test_a_foreign_photometric_law_gives_way_to_the_images_model():
+def test_a_foreign_photometric_law_gives_way_to_the_images_model(renderer_frame_50):
     """The independent renderer's sunlit frame 50 (its own law: Minnaert limb factor floored at cos e = 0.2,
     the edge integrated over sub-pixels), given its exact geometry: with ``detect.shading_foreign_law`` the
     law fitted to the disk's own limb (:func:`ioscan.detect.shading.shading_template`, ``fit_law``) is not the
     template's, so the limb's measured profile models the disk (``Limb.image_model``, a message) and more of
     the frame's isolated hot spots of ideal S/N ≥ 7 are found than with the template."""
-    from test_band import _found_isolated, _renderer_frame
+    from test_band import _found_isolated
 
     from ioscan.detect import detect_frame
 
-    frame, backplanes, truth = _renderer_frame(50)
+    frame, backplanes, truth = renderer_frame_50
     band = frame.bands["M"]
     found = {}
     for foreign in (False, True):
