@@ -1125,7 +1125,7 @@ def one_frame(args, rng: np.random.Generator, i: int, tmp: Path) -> dict:
         )
         t = t.assign(range_km=params.view.range_km, limb_px=limb_distance_px(rendered, band))
         if getattr(args, "by_image_limb", False):
-            t = t.assign(**image_limb_status(rendered, band, frame.bands[band].wavelength_um))
+            t = t.assign(**image_limb_status(rendered, band))
         if kept and args.misses:
             t = t.assign(**miss_causes(rendered, band, t, kept[0], args.detect_config))
         if kept and getattr(args, "vetted", False):
@@ -1552,14 +1552,13 @@ def off_disk_zone_errors(
 DISK_RADIUS_BINS_PX = (0.0, 40.0, 100.0, 200.0, np.inf)
 
 
-def image_limb_status(rendered: RenderedFrame, band: str, wavelength_um: float) -> dict[str, object]:
+def image_limb_status(rendered: RenderedFrame, band: str) -> dict[str, object]:
     """Per band, what limb the detection sees in the image, as :func:`limb_error_row` finds it with the
     instrument model's PSF core (the σ detection gives :func:`ioscan.detect.limb.find_limb`): ``image_limb``
     "none" (no circle), "right" (radius and centre within LIMB_ERROR_PX of the true disk's), "wrong_trusted"
     (off, and trusted to decide OFF_DISK) or "wrong_untrusted"; and the true disk's radius (px, NaN without a
     limb in the band)."""
-    core = DetectConfig().psf_for(band, "JIRAM", wavelength_um).core_sigma_px
-    row = limb_error_row(rendered, band, psf_sigma_px=core)
+    row = limb_error_row(rendered, band, psf_sigma_px=psf_used(None, band).core_sigma_px)
     if not row["found"]:
         status = "none"
     elif not row.get("wrong", True):

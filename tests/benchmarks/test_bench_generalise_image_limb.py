@@ -20,7 +20,7 @@ def test_a_clean_sunlit_disk_shows_its_right_limb(clean_sunlit_scene):
     """A clean Lambert disk whose limb crosses the frame: the circle find_limb sees is the true one (radius
     and centre within 2 px), and the true radius is reported."""
     rendered = render_scene(clean_sunlit_scene(60_000.0, 160.0))
-    got = bench.image_limb_status(rendered, "M", 4.78)
+    got = bench.image_limb_status(rendered, "M")
     true_radius = bench.true_limb_circle(rendered, "M")[2]
     assert got["image_limb"] == "right"
     assert got["disk_radius_px"] == pytest.approx(true_radius, abs=0.1)
